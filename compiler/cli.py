@@ -1,0 +1,130 @@
+"""The ``qcc`` command line (an interface other tools script: keep it stable).
+
+    qcc inspect MODEL.onnx
+    qcc run MODEL.onnx|DIR --inputs IN.npz -o OUT.npz [--engine target|reference]
+    qcc compile MODEL.onnx --target onnx|c|... -o DIR [options]
+    qcc passes [--target T]
+    qcc bench [...]
+
+Errors print one line ``qcc: error: ...`` and exit with code 2; ``--debug``
+shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from typing import Optional
+
+from . import __version__
+from .errors import QccError
+
+
+def _add_shape_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input-shape", action="append", default=[], metavar="NAME=DxD...",
+                   help="bind a graph input's dynamic dimensions, e.g. input=1x3x224x224 "
+                        "(repeatable; batch defaults to 1)")
+
+
+def _add_compile_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="ONNX model file")
+    p.add_argument("--target", default="onnx", help="onnx | c | triton | accel (default: onnx)")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--name", default="model", help="name of the generated model (C symbol prefix)")
+    _add_shape_args(p)
+    q = p.add_argument_group("quantization")
+    q.add_argument("--calib", metavar="CALIB.npz", help="calibration inputs; enables int8 quantization")
+    q.add_argument("--calib-method", default=None, choices=["minmax", "percentile", "entropy", "mse"],
+                   help="activation range estimator (default: see docs/calibration.md)")
+    q.add_argument("--percentile", type=float, default=99.99, help="percentile for --calib-method percentile")
+    q.add_argument("--max-calib-samples", type=int, default=None, metavar="N",
+                   help="use at most N calibration samples")
+    q.add_argument("--allow-float", default="", metavar="OPS",
+                   help="comma-separated op types or node names kept in float on purpose")
+    q.add_argument("--weight-bits", default="8", help="8 | 4 | 2 | mixed (default 8)")
+    q.add_argument("--group-size", type=int, default=None, help="per-group weight quantization along K")
+    q.add_argument("--size-budget", default=None, help="mixed precision: bytes or percent of int8 (e.g. 60%%)")
+    q.add_argument("--bops-budget", default=None, help="mixed precision: bit operations budget")
+    q.add_argument("--latency-budget", default=None, help="mixed precision: latency budget")
+    q.add_argument("--keep-8bit", action="append", default=[], metavar="PATTERN",
+                   help="layers (glob on node names) pinned to 8-bit weights")
+    q.add_argument("--quiet", action="store_true", help="no progress bar")
+    i = p.add_argument_group("pass instrumentation")
+    i.add_argument("--print-ir-after-all", action="store_true")
+    i.add_argument("--print-ir-before-all", action="store_true")
+    i.add_argument("--print-ir-after", action="append", default=[], metavar="PASS")
+    i.add_argument("--print-ir-before", action="append", default=[], metavar="PASS")
+    i.add_argument("--dump-dir", metavar="DIR", help="write every stage as NN_pass.qcc + NN_pass.onnx")
+    i.add_argument("--stop-after", metavar="PASS")
+    i.add_argument("--disable-pass", action="append", default=[], metavar="PASS")
+    i.add_argument("--verify-each", action="store_true", help="run the IR verifier after every pass")
+    i.add_argument("--time-passes", action="store_true")
+    i.add_argument("--measure-drift", metavar="IN.npz",
+                   help="report output drift vs the float model after each pass (first sample)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="qcc", description="qcc: a quantizing compiler for ONNX models")
+    ap.add_argument("--version", action="version", version=f"qcc {__version__}")
+    ap.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
+
+    p = sub.add_parser("inspect", help="inputs/outputs, op histogram, parameters, MACs, unsupported ops")
+    p.add_argument("model")
+    _add_shape_args(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("run", help="run a model (reference interpreter) or a compiled folder")
+    p.add_argument("model", help="ONNX model file or qcc output folder")
+    p.add_argument("--inputs", required=True, metavar="IN.npz")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.npz")
+    p.add_argument("--engine", default="target", choices=["target", "reference"],
+                   help="for a compiled folder: the target's engine or qcc's reference interpreter")
+    _add_shape_args(p)
+
+    p = sub.add_parser("compile", help="compile a model for a target")
+    _add_compile_args(p)
+
+    p = sub.add_parser("passes", help="list registered passes and the pipeline of a target")
+    p.add_argument("--target", default=None)
+
+    p = sub.add_parser("bench", help="benchmark qcc against onnxruntime (see bench/)")
+    p.add_argument("models", nargs="*")
+    p.add_argument("--targets", default="c,onnx")
+    p.add_argument("--out", default="bench_out")
+    p.add_argument("--quick", action="store_true")
+    return ap
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    if args.cmd is None:
+        ap.print_help()
+        return 0
+    try:
+        from . import commands
+
+        return getattr(commands, f"cmd_{args.cmd}")(args) or 0
+    except QccError as e:
+        if args.debug:
+            traceback.print_exc()
+        msg = " ".join(str(e).split("\n"))
+        print(f"qcc: error: {msg}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("qcc: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - an internal error, still one line unless --debug
+        if args.debug:
+            traceback.print_exc()
+        print(f"qcc: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""Implementations of the ``qcc`` sub-commands (argument parsing is in cli.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+
+from .errors import QccError
+
+
+def _shapes(args):
+    from .frontend.onnx_import import parse_input_shapes
+
+    return parse_input_shapes(args.input_shape)
+
+
+# --------------------------------------------------------------------- inspect
+def _declared(vi) -> str:
+    tt = vi.type.tensor_type
+    dims = [str(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim]
+    from .ir import DType
+
+    try:
+        dt = DType.from_onnx(tt.elem_type).name
+    except ValueError:
+        dt = str(tt.elem_type)
+    return f"{dt}[{','.join(dims)}]"
+
+
+def inspect_model(path: str, shapes: dict) -> dict:
+    from collections import Counter
+
+    from .analysis import macs
+    from .frontend.onnx_import import default_opset, find_unsupported, import_model, load_model
+
+    model = load_model(path)
+    g = model.graph
+    inits = {t.name for t in g.initializer}
+    info = {
+        "model": path,
+        "opset": default_opset(model),
+        "producer": f"{model.producer_name} {model.producer_version}".strip(),
+        "inputs": [{"name": v.name, "type": _declared(v)} for v in g.input if v.name not in inits],
+        "outputs": [{"name": v.name, "type": _declared(v)} for v in g.output],
+        "ops": dict(sorted(Counter(n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}::{n.op_type}"
+                                   for n in g.node).items(), key=lambda kv: (-kv[1], kv[0]))),
+        "nodes": len(g.node),
+        "params": int(sum(int(np.prod(t.dims)) for t in g.initializer)),
+        "unsupported": [{"op": o, "node": n, "opset": v} for o, n, v in find_unsupported(model)],
+    }
+    if info["unsupported"]:
+        info["macs"] = None
+        info["macs_note"] = "not computed: the model has unsupported ops"
+        return info
+    try:
+        graph = import_model(model, shapes)
+        info["macs"] = macs(graph)
+        info["params_after_folding"] = int(sum(v.type.numel for v in graph.constants.values()))
+        info["bound_inputs"] = [{"name": v.name, "type": str(v.type)} for v in graph.inputs]
+    except QccError as e:
+        info["macs"] = None
+        info["macs_note"] = f"not computed: {e}"
+    return info
+
+
+def cmd_inspect(args) -> int:
+    info = inspect_model(args.model, _shapes(args))
+    if args.json:
+        print(json.dumps(info, indent=1))
+        return 0
+    print(f"model:    {info['model']}  (opset {info['opset']}, producer '{info['producer']}')")
+    for v in info["inputs"]:
+        print(f"input:    {v['name']}: {v['type']}")
+    for v in info["outputs"]:
+        print(f"output:   {v['name']}: {v['type']}")
+    print(f"nodes:    {info['nodes']}")
+    print(f"params:   {info['params']:,}")
+    if info.get("macs") is not None:
+        print(f"MACs:     {info['macs']:,}  (batch bound to {', '.join(b['type'] for b in info['bound_inputs'])})")
+    else:
+        print(f"MACs:     {info.get('macs_note')}")
+    print("ops:")
+    for op, n in info["ops"].items():
+        print(f"  {n:6d}  {op}")
+    if info["unsupported"]:
+        print(f"unsupported ops ({len(info['unsupported'])}):")
+        for u in info["unsupported"]:
+            print(f"  {u['op']}  node '{u['node']}'  opset {u['opset']}")
+    else:
+        print("unsupported ops: none")
+    return 0
+
+
+# ------------------------------------------------------------------------- run
+def cmd_run(args) -> int:
+    from .npzio import iter_samples, load_npz, save_npz, stack_samples
+
+    data = load_npz(args.inputs, "--inputs")
+    if os.path.isdir(args.model):
+        outs = run_artifact(args.model, data, args.engine)
+    else:
+        from .frontend.onnx_import import import_model
+        from .interp import Interpreter
+
+        graph = import_model(args.model, _shapes(args))
+        it = Interpreter(graph)
+        outs = stack_samples([it.run(s) for s in iter_samples(graph, data, "--inputs")])
+    save_npz(args.output, outs)
+    n = next(iter(outs.values())).shape[0] if outs else 0
+    print(f"wrote {args.output}: {', '.join(f'{k} {list(v.shape)}' for k, v in outs.items())}"
+          f" ({n} rows)", file=sys.stderr)
+    return 0
+
+
+def run_artifact(path: str, data: dict, engine: str = "target") -> dict:
+    from .backends import get_backend
+    from .driver import load_artifact
+    from .interp import Interpreter
+    from .ir.serialize import load as load_ir
+    from .npzio import iter_samples, stack_samples
+
+    manifest, _ = load_artifact(path)
+    graph = load_ir(os.path.join(path, "model.qcc"))
+    samples = list(iter_samples(graph, data, "--inputs"))
+    if engine == "reference":
+        it = Interpreter(graph)
+        return stack_samples([it.run(s) for s in samples])
+    backend = get_backend(manifest["target"])
+    from .interp import check_feeds
+
+    return stack_samples(backend.run(path, [check_feeds(graph, s) for s in samples], manifest))
+
+
+# --------------------------------------------------------------------- compile
+def compile_options(args):
+    from .driver import CompileOptions
+    from .passmanager import Instrumentation
+
+    instr = Instrumentation(
+        print_before=set(args.print_ir_before), print_after=set(args.print_ir_after),
+        print_after_all=args.print_ir_after_all, print_before_all=args.print_ir_before_all,
+        dump_dir=args.dump_dir, stop_after=args.stop_after, disabled=set(args.disable_pass),
+        verify_each=args.verify_each, time_passes=args.time_passes)
+    options = {
+        "calib": args.calib, "calib_method": args.calib_method, "percentile": args.percentile,
+        "max_calib_samples": args.max_calib_samples,
+        "allow_float": [s for s in args.allow_float.split(",") if s],
+        "weight_bits": args.weight_bits, "group_size": args.group_size,
+        "size_budget": args.size_budget, "bops_budget": args.bops_budget,
+        "latency_budget": args.latency_budget, "keep_8bit": args.keep_8bit,
+        "quiet": args.quiet or not sys.stderr.isatty(),
+        "quantize": bool(args.calib),
+    }
+    opts = CompileOptions(target=args.target, out_dir=args.output, name=args.name,
+                          input_shapes=_shapes(args), instr=instr, options=options)
+    return opts
+
+
+def cmd_compile(args) -> int:
+    from .driver import compile_model
+
+    opts = compile_options(args)
+    if args.measure_drift:
+        from .frontend.onnx_import import import_model
+        from .npzio import iter_samples, load_npz
+
+        g = import_model(args.model, opts.input_shapes)
+        opts.instr.drift_sample = next(iter_samples(g, load_npz(args.measure_drift, "--measure-drift")))
+    manifest = compile_model(args.model, opts)
+    print(f"qcc: compiled {os.path.basename(args.model)} for target '{args.target}' into "
+          f"{args.output} ({manifest['sizes']['nodes']} nodes)", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------------- passes
+def cmd_passes(args) -> int:
+    from .passmanager import all_passes
+    from .passes.pipelines import PIPELINES, pipeline_for
+
+    passes = all_passes()
+    if args.target:
+        pipe = pipeline_for(args.target, quantize=True)
+        print(f"pipeline for target '{args.target}':")
+        for i, name in enumerate(pipe, 1):
+            print(f"  {i:2d}. {name:28s} {passes[name].description}")
+        return 0
+    print("registered passes:")
+    for name in sorted(passes):
+        print(f"  {name:28s} [{passes[name].kind}] {passes[name].description}")
+    print("targets: " + ", ".join(sorted(PIPELINES)))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    try:
+        from bench import main as bench_main  # type: ignore
+    except ModuleNotFoundError:
+        raise QccError("the benchmark suite is not installed; run it from a source checkout "
+                       "(python -m bench)") from None
+    return bench_main.run_from_args(args)

@@ -1,0 +1,162 @@
+"""The compilation driver: import -> passes -> backend, written atomically.
+
+``compile_model`` is what ``qcc compile`` runs.  Output goes to a temporary
+sibling folder that replaces the requested folder only when everything
+succeeded, so a failed compile leaves no partial output behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+
+from . import __version__
+from .analysis import macs, op_histogram, param_count, weight_bytes
+from .errors import QccError
+from .frontend.onnx_import import import_model
+from .ir import Graph, Value
+from .ir.serialize import save as save_ir
+from .passmanager import Instrumentation, PassContext, PassManager
+
+
+@dataclass
+class CompileOptions:
+    target: str = "onnx"
+    out_dir: str = "qcc_out"
+    name: str = "model"
+    input_shapes: dict = field(default_factory=dict)
+    instr: Instrumentation = field(default_factory=Instrumentation)
+    options: dict[str, Any] = field(default_factory=dict)  # pass options (calib, bits, ...)
+
+
+def value_entry(v: Value) -> dict:
+    e: dict[str, Any] = {"name": v.name, "shape": list(v.shape), "dtype": v.dtype.name}
+    if v.qparams is not None:
+        q = v.qparams
+        e["quant"] = {"scale": q.scale.tolist() if q.scale.size > 1 else float(q.scale[0]),
+                      "zero_point": q.zero_point.tolist() if q.zero_point.size > 1 else int(q.zero_point[0]),
+                      "bits": q.bits, "axis": q.axis}
+    return e
+
+
+def quant_table(graph: Graph) -> dict:
+    out = {}
+    for v in graph.values():
+        q = v.qparams
+        if q is None:
+            continue
+        out[v.name] = {"dtype": v.dtype.name, "bits": q.bits, "axis": q.axis,
+                       "group_size": q.group_size,
+                       "scale": q.scale.tolist() if q.scale.size > 1 else float(q.scale[0]),
+                       "zero_point": q.zero_point.tolist() if q.zero_point.size > 1 else int(q.zero_point[0])}
+    return out
+
+
+def build_manifest(graph: Graph, opts: CompileOptions, pipeline: list[str], ctx: PassContext,
+                   timings: dict, source: str, extra: dict) -> dict:
+    m = {
+        "qcc_version": __version__,
+        "target": opts.target,
+        "name": opts.name,
+        "source": os.path.basename(source),
+        "opset": graph.opset,
+        "inputs": [value_entry(v) for v in graph.inputs],
+        "outputs": [value_entry(v) for v in graph.outputs],
+        "pipeline": pipeline,
+        "sizes": {"nodes": len(graph.nodes), "params": param_count(graph),
+                  "weight_bytes": weight_bytes(graph), "macs": macs(graph)},
+        "ops": op_histogram(graph),
+        "passes": ctx.report,
+        "timings_s": timings,
+    }
+    qt = quant_table(graph)
+    if qt:
+        m["quantization"] = qt
+    m.update(extra)
+    return m
+
+
+def _prepare_out(out_dir: str) -> str:
+    out_dir = os.path.abspath(out_dir)
+    if os.path.exists(out_dir):
+        if not os.path.isdir(out_dir):
+            raise QccError(f"output path '{out_dir}' exists and is not a folder")
+        if os.listdir(out_dir) and not os.path.isfile(os.path.join(out_dir, "manifest.json")):
+            raise QccError(f"output folder '{out_dir}' is not empty and holds no earlier qcc "
+                           f"output (no manifest.json); refusing to overwrite it")
+    parent = os.path.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    return tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.", suffix=".tmp", dir=parent)
+
+
+def _commit_out(tmp: str, out_dir: str) -> None:
+    out_dir = os.path.abspath(out_dir)
+    old = None
+    if os.path.exists(out_dir):
+        old = out_dir + f".old{os.getpid()}"
+        os.rename(out_dir, old)
+    os.rename(tmp, out_dir)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def compile_model(model_path: str, opts: CompileOptions) -> dict:
+    from .backends import get_backend
+    from .passes.pipelines import pipeline_for
+
+    backend = get_backend(opts.target)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    graph = import_model(model_path, opts.input_shapes)
+    timings["import"] = time.perf_counter() - t0
+    pipeline = pipeline_for(opts.target, quantize=bool(opts.options.get("quantize")))
+    ctx = PassContext(options=dict(opts.options, target=opts.target, model_path=model_path))
+    tmp = _prepare_out(opts.out_dir)
+    try:
+        t0 = time.perf_counter()
+        pm = PassManager(pipeline, opts.instr)
+        pm.run(graph, ctx)
+        timings["passes"] = time.perf_counter() - t0
+        timings["per_pass"] = {r.name: r.seconds for r in pm.records}
+        for k, v in ctx.report.get("_timings", {}).items():
+            timings[k] = v
+        t0 = time.perf_counter()
+        extra = backend.emit(graph, tmp, ctx) or {}
+        save_ir(graph, os.path.join(tmp, "model.qcc"))
+        timings["codegen"] = time.perf_counter() - t0
+        manifest = build_manifest(graph, opts, pipeline, ctx, timings, model_path, extra)
+        if opts.instr.stop_after:
+            manifest["stopped_after"] = opts.instr.stop_after
+        with open(os.path.join(tmp, "manifest.json"), "w") as f:
+            json.dump(manifest, f, indent=1, default=_json_default)
+        _commit_out(tmp, opts.out_dir)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+    return manifest
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, set):
+        return sorted(o)
+    return str(o)
+
+
+def load_artifact(path: str) -> tuple[dict, str]:
+    mpath = os.path.join(path, "manifest.json")
+    if not os.path.isfile(mpath):
+        raise QccError(f"'{path}' is not a qcc output folder (no manifest.json); "
+                       f"compile it with 'qcc compile MODEL -o {path}'")
+    with open(mpath) as f:
+        return json.load(f), path

@@ -1,0 +1,285 @@
+"""ONNX -> IR.
+
+Steps: load safely (file checks, protobuf errors, external data confined to
+the model's folder), collect every unsupported op at once, bind dynamic
+dimensions (batch -> 1, others from ``--input-shape``), then build the IR node
+by node in topological order, inferring types with the op registry and folding
+nodes whose inputs are all constants (this is what turns exporters'
+Shape -> Gather -> Concat -> Reshape chains into static shapes).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import numpy as np
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import numpy_helper
+
+from ..errors import ModelLoadError, QccError, ShapeError, UnsupportedOpError
+from ..ir import DType, Graph, Node, TensorType, Value
+from ..ir.rewrite import fold_node
+from ..ops import is_registered, lookup
+from ..ops.onnx_ops import SUPPORTED
+
+MIN_OPSET, MAX_OPSET = 11, 21
+
+
+def parse_input_shapes(specs: Optional[list[str]]) -> dict[str, tuple[int, ...]]:
+    """``NAME=1x3x48x192`` (repeatable) -> {name: shape}."""
+    out = {}
+    for spec in specs or []:
+        name, sep, dims = spec.rpartition("=")
+        try:
+            if not sep or not name:
+                raise ValueError
+            shape = tuple(int(d) for d in dims.lower().split("x")) if dims else ()
+            if any(d <= 0 for d in shape):
+                raise ValueError
+        except ValueError:
+            raise ShapeError(f"bad --input-shape '{spec}': write NAME=DxDxD with positive "
+                             f"integers, e.g. input=1x3x224x224") from None
+        out[name] = shape
+    return out
+
+
+def load_model(path: str) -> onnx.ModelProto:
+    """Read an ONNX file with clear errors and confined external data."""
+    if not os.path.exists(path):
+        raise ModelLoadError(f"model file '{path}' does not exist")
+    if os.path.isdir(path):
+        raise ModelLoadError(f"'{path}' is a folder, not an ONNX model file")
+    try:
+        model = onnx.load(path, load_external_data=False)
+    except (DecodeError, RuntimeError, ValueError, OSError) as e:
+        raise ModelLoadError(f"'{path}' is not a valid ONNX model (truncated or not a "
+                             f"protobuf ModelProto): {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    if not model.HasField("graph") or (not model.graph.node and not model.graph.output):
+        raise ModelLoadError(f"'{path}' is not an ONNX model: it holds no graph")
+    _load_external_data(model, os.path.dirname(os.path.abspath(path)), path)
+    return model
+
+
+def _load_external_data(model: onnx.ModelProto, base: str, path: str) -> None:
+    from onnx.external_data_helper import (ExternalDataInfo, _get_all_tensors,
+                                           uses_external_data)
+
+    base_real = os.path.realpath(base)
+    for t in _get_all_tensors(model):
+        if not uses_external_data(t):
+            continue
+        info = ExternalDataInfo(t)
+        loc = info.location
+        full = os.path.realpath(os.path.join(base_real, loc))
+        if os.path.isabs(loc) or os.path.commonpath([full, base_real]) != base_real:
+            raise ModelLoadError(f"tensor '{t.name}' of '{path}' points to external data "
+                                 f"'{loc}' outside the model's folder; refusing to read it")
+        if not os.path.isfile(full):
+            raise ModelLoadError(f"tensor '{t.name}' of '{path}' needs external data file "
+                                 f"'{loc}', which does not exist next to the model")
+        with open(full, "rb") as f:
+            if info.offset:
+                f.seek(int(info.offset))
+            raw = f.read(int(info.length)) if info.length else f.read()
+        expected = int(np.prod(t.dims)) * np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
+        if len(raw) < expected:
+            raise ModelLoadError(f"external data '{loc}' for tensor '{t.name}' is truncated "
+                                 f"({len(raw)} of {expected} bytes)")
+        t.raw_data = raw
+        del t.external_data[:]
+        t.data_location = onnx.TensorProto.DEFAULT
+
+
+def default_opset(model: onnx.ModelProto) -> int:
+    for o in model.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            return int(o.version)
+    return 1
+
+
+def find_unsupported(model: onnx.ModelProto) -> list[tuple[str, str, int]]:
+    """(op_type, node name, opset) of every node qcc cannot import."""
+    versions = {o.domain: o.version for o in model.opset_import}
+    bad = []
+    for i, n in enumerate(model.graph.node):
+        dom = n.domain if n.domain not in ("ai.onnx",) else ""
+        name = n.name or f"#{i}"
+        has_graph = any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+                        for a in n.attribute)
+        if dom != "" or n.op_type not in SUPPORTED or has_graph:
+            label = n.op_type if dom == "" else f"{dom}::{n.op_type}"
+            bad.append((label, name, int(versions.get(n.domain, 0))))
+    return bad
+
+
+def _upgrade_opset(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Models below opset 11 are converted up (onnx.version_converter) when possible."""
+    v = default_opset(model)
+    if v >= MIN_OPSET:
+        return model
+    try:
+        return onnx.version_converter.convert_version(model, 13)
+    except Exception:  # noqa: BLE001 - keep the original; its ops still run at their version
+        return model
+
+
+def _bind_input(vi: onnx.ValueInfoProto, shapes: dict[str, tuple[int, ...]]) -> TensorType:
+    tt = vi.type.tensor_type
+    if not vi.type.HasField("tensor_type"):
+        raise ShapeError(f"graph input '{vi.name}' is not a tensor; qcc supports tensor inputs only")
+    try:
+        dtype = DType.from_onnx(tt.elem_type)
+    except ValueError as e:
+        raise ShapeError(f"graph input '{vi.name}': {e}") from None
+    if vi.name in shapes:
+        shape = shapes[vi.name]
+        if tt.HasField("shape"):
+            dims = tt.shape.dim
+            if len(dims) != len(shape):
+                raise ShapeError(f"--input-shape {vi.name}: rank {len(shape)} given, the model "
+                                 f"declares rank {len(dims)}")
+            for i, (d, s) in enumerate(zip(dims, shape)):
+                if d.HasField("dim_value") and d.dim_value != s:
+                    raise ShapeError(f"--input-shape {vi.name}: dimension {i} is fixed to "
+                                     f"{d.dim_value} in the model, {s} given")
+        return TensorType(dtype, shape)
+    if not tt.HasField("shape"):
+        raise ShapeError(f"graph input '{vi.name}' has no shape; give it with "
+                         f"--input-shape {vi.name}=DxDx...")
+    dims = []
+    for i, d in enumerate(tt.shape.dim):
+        if d.HasField("dim_value") and d.dim_value > 0:
+            dims.append(d.dim_value)
+        elif i == 0:
+            dims.append(1)  # batch defaults to 1
+        else:
+            sym = d.dim_param or "?"
+            raise ShapeError(f"graph input '{vi.name}' has dynamic dimension {i} ('{sym}'); "
+                             f"bind it with --input-shape {vi.name}=" +
+                             "x".join(str(x.dim_value) if x.HasField("dim_value") and x.dim_value > 0
+                                      else ("1" if j == 0 else "N") for j, x in enumerate(tt.shape.dim)))
+    return TensorType(dtype, tuple(dims))
+
+
+def _attrs(n: onnx.NodeProto) -> dict:
+    out = {}
+    for a in n.attribute:
+        v = onnx.helper.get_attribute_value(a)
+        if isinstance(v, bytes):
+            v = v.decode("utf-8", "replace")
+        elif isinstance(v, onnx.TensorProto):
+            v = numpy_helper.to_array(v)
+        elif isinstance(v, list) and v and isinstance(v[0], bytes):
+            v = [x.decode("utf-8", "replace") for x in v]
+        out[a.name] = v
+    return out
+
+
+def import_model(model_or_path, input_shapes: Optional[dict[str, tuple[int, ...]]] = None,
+                 fold: bool = True) -> Graph:
+    """Build an IR graph from an ONNX model (a path or a ModelProto)."""
+    path = model_or_path if isinstance(model_or_path, str) else "<model>"
+    model = load_model(model_or_path) if isinstance(model_or_path, str) else model_or_path
+    bad = find_unsupported(model)
+    if bad:
+        raise UnsupportedOpError(bad)
+    model = _upgrade_opset(model)
+    opset = default_opset(model)
+    input_shapes = dict(input_shapes or {})
+    g = model.graph
+    graph = Graph(name=g.name or os.path.splitext(os.path.basename(path))[0] or "main", opset=opset)
+    graph.meta["source"] = path
+    graph.meta["opset"] = opset
+    graph.meta["producer"] = f"{model.producer_name} {model.producer_version}".strip()
+
+    env: dict[str, Value] = {}
+    for init in g.initializer:
+        arr = numpy_helper.to_array(init)
+        try:
+            dt = DType.from_onnx(init.data_type)
+        except ValueError as e:
+            raise ModelLoadError(f"initializer '{init.name}': {e}") from None
+        v = Value(init.name, TensorType(dt, arr.shape), data=arr.astype(dt.np, copy=False))
+        graph.constants[init.name] = v
+        env[init.name] = v
+    init_names = set(env)
+    real_inputs = [vi for vi in g.input if vi.name not in init_names]
+    known = {vi.name for vi in real_inputs}
+    unknown = [k for k in input_shapes if k not in known]
+    if unknown:
+        raise ShapeError(f"--input-shape names {unknown}, but the model inputs are {sorted(known)}")
+    for vi in real_inputs:
+        v = Value(vi.name, _bind_input(vi, input_shapes))
+        graph.inputs.append(v)
+        env[vi.name] = v
+    graph.register_names()
+
+    for i, n in enumerate(_toposorted(g)):
+        _import_node(graph, env, n, i, fold)
+
+    for vo in g.output:
+        if vo.name not in env:
+            raise ModelLoadError(f"graph output '{vo.name}' is produced by no node")
+        graph.outputs.append(env[vo.name])
+    graph.drop_unused_constants()
+    return graph
+
+
+def _toposorted(g: onnx.GraphProto) -> list[onnx.NodeProto]:
+    import networkx as nx
+
+    producer = {}
+    for i, n in enumerate(g.node):
+        for o in n.output:
+            if o:
+                producer[o] = i
+    dg = nx.DiGraph()
+    dg.add_nodes_from(range(len(g.node)))
+    for i, n in enumerate(g.node):
+        for x in n.input:
+            if x in producer:
+                dg.add_edge(producer[x], i)
+    try:
+        order = list(nx.lexicographical_topological_sort(dg))
+    except nx.NetworkXUnfeasible:
+        raise ModelLoadError("the ONNX graph has a cycle") from None
+    return [g.node[i] for i in order]
+
+
+def _import_node(graph: Graph, env: dict[str, Value], n: onnx.NodeProto, idx: int,
+                 fold: bool) -> None:
+    name = n.name or (f"{n.op_type}_{n.output[0]}" if n.output and n.output[0] else f"{n.op_type}_{idx}")
+    inputs = []
+    for x in n.input:
+        if not x:
+            inputs.append(None)
+        elif x not in env:
+            raise ModelLoadError(f"node '{name}' ({n.op_type}) reads '{x}', which nothing produces")
+        else:
+            inputs.append(env[x])
+    outs_names = list(n.output)
+    while outs_names and not outs_names[-1]:
+        outs_names.pop()
+    placeholder = TensorType(DType.float32, ())
+    outs = [Value(graph.fresh_name(o or f"{name}.unused{j}"), placeholder)
+            for j, o in enumerate(outs_names)]
+    node = graph.add_node(f"onnx.{n.op_type}", inputs, outs, _attrs(n), name=name)
+    node.opset = graph.opset
+    try:
+        types = lookup(node.op).infer(node)
+    except QccError as e:
+        raise type(e)(f"{e} (model node '{name}', opset {graph.opset})") from None
+    for v, t in zip(outs, types):
+        v.type = t
+    for o, v in zip(outs_names, outs):
+        if o:
+            env[o] = v
+    if fold:
+        try:
+            fold_node(graph, node)
+        except QccError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise QccError(f"constant folding of {n.op_type} node '{name}' failed: {e}") from None

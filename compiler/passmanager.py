@@ -1,0 +1,209 @@
+"""Pass registry and pass manager with LLVM/MLIR-style instrumentation.
+
+A pass is a function ``fn(graph, ctx) -> bool|None`` (True/None: may have
+changed the graph) registered with :func:`register_pass` under a unique name
+and a one-line description.  Pipelines are plain lists of names
+(``qcc.passes.pipelines``).  :class:`PassManager` runs a pipeline with:
+print IR before/after a pass or all passes, dump every stage to a folder
+(IR text + ONNX), stop after a pass, disable passes, verify after each pass,
+time each pass and measure numerical drift per pass on a sample input.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, TextIO
+
+import numpy as np
+
+from .errors import PassError, QccError
+from .ir import Graph
+from .ir.printer import print_graph
+from .ir.verifier import verify
+
+PassFn = Callable[[Graph, "PassContext"], Optional[bool]]
+
+
+@dataclass
+class PassInfo:
+    name: str
+    description: str
+    fn: PassFn
+    kind: str = "float"  # float | quantize | integer | lowering
+
+
+_PASSES: dict[str, PassInfo] = {}
+
+
+def register_pass(name: str, description: str, kind: str = "float"):
+    """Decorator: register ``fn`` as pass ``name``."""
+    def deco(fn: PassFn) -> PassFn:
+        if name in _PASSES:
+            raise ValueError(f"pass '{name}' registered twice")
+        _PASSES[name] = PassInfo(name, description, fn, kind)
+        fn.pass_name = name
+        return fn
+    return deco
+
+
+def all_passes() -> dict[str, PassInfo]:
+    import qcc.passes  # noqa: F401  (registers the passes)
+
+    return dict(_PASSES)
+
+
+def get_pass(name: str) -> PassInfo:
+    passes = all_passes()
+    if name not in passes:
+        raise PassError(f"unknown pass '{name}'; known passes: {', '.join(sorted(passes))}")
+    return passes[name]
+
+
+@dataclass
+class PassContext:
+    """Options and shared state for one compilation."""
+
+    options: dict[str, Any] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)  # per-pass statistics for the manifest
+    log: TextIO = sys.stderr
+
+    def opt(self, key: str, default: Any = None) -> Any:
+        return self.options.get(key, default)
+
+    def note(self, pass_name: str, **stats: Any) -> None:
+        self.report.setdefault(pass_name, {}).update(stats)
+
+
+@dataclass
+class Instrumentation:
+    print_before: set[str] = field(default_factory=set)
+    print_after: set[str] = field(default_factory=set)
+    print_after_all: bool = False
+    print_before_all: bool = False
+    dump_dir: Optional[str] = None
+    stop_after: Optional[str] = None
+    disabled: set[str] = field(default_factory=set)
+    verify_each: bool = False
+    time_passes: bool = False
+    drift_sample: Optional[dict[str, np.ndarray]] = None  # measure drift when set
+    out: TextIO = sys.stderr
+
+
+@dataclass
+class PassRecord:
+    name: str
+    seconds: float
+    changed: bool
+    nodes_after: int
+    drift: Optional[dict[str, float]] = None
+
+
+class PassManager:
+    def __init__(self, pipeline: list[str], instr: Optional[Instrumentation] = None):
+        self.instr = instr or Instrumentation()
+        for name in pipeline:
+            get_pass(name)
+        for name in (self.instr.print_before | self.instr.print_after | self.instr.disabled |
+                     ({self.instr.stop_after} if self.instr.stop_after else set())):
+            if name not in pipeline:
+                raise PassError(f"pass '{name}' is not in the pipeline [{', '.join(pipeline)}]")
+        self.pipeline = pipeline
+        self.records: list[PassRecord] = []
+
+    def _dump(self, graph: Graph, index: int, name: str) -> None:
+        from .frontend.onnx_export import save_onnx
+        from .ir.serialize import save
+
+        d = self.instr.dump_dir
+        os.makedirs(d, exist_ok=True)
+        stem = os.path.join(d, f"{index:02d}_{name}")
+        with open(stem + ".qcc", "w") as f:
+            f.write(print_graph(graph))
+        try:
+            save_onnx(graph, stem + ".onnx", doc=f"qcc stage {index}: after {name}")
+        except Exception as e:  # noqa: BLE001 - a stage that ONNX cannot hold is still dumped as text
+            with open(stem + ".onnx.txt", "w") as f:
+                f.write(f"could not write ONNX for this stage: {e}\n")
+
+    def _print(self, graph: Graph, when: str, name: str) -> None:
+        self.instr.out.write(f"// ----- IR {when} {name} -----\n{print_graph(graph)}")
+
+    def _drift(self, graph: Graph, ref: dict[str, np.ndarray]) -> dict[str, float]:
+        from .interp import run
+
+        out = run(graph, self.instr.drift_sample)
+        worst = {"max_abs": 0.0, "sqnr_db": float("inf")}
+        for k, r in ref.items():
+            if k not in out:
+                continue
+            a, b = np.asarray(out[k], np.float64), np.asarray(r, np.float64)
+            if a.shape != b.shape:
+                continue
+            err = a - b
+            worst["max_abs"] = max(worst["max_abs"], float(np.max(np.abs(err))) if err.size else 0.0)
+            p_sig, p_err = float(np.sum(b * b)), float(np.sum(err * err))
+            sq = float("inf") if p_err == 0 else 10 * np.log10(max(p_sig, 1e-30) / p_err)
+            worst["sqnr_db"] = min(worst["sqnr_db"], sq)
+        return worst
+
+    def run(self, graph: Graph, ctx: PassContext, start_index: int = 1) -> Graph:
+        ins = self.instr
+        ref = None
+        if ins.drift_sample is not None:
+            from .interp import run
+
+            ref = run(graph, ins.drift_sample)
+        if ins.dump_dir:
+            self._dump(graph, 0, "input")
+        for i, name in enumerate(self.pipeline, start=start_index):
+            if name in ins.disabled:
+                continue
+            p = get_pass(name)
+            if ins.print_before_all or name in ins.print_before:
+                self._print(graph, "before", name)
+            t0 = time.perf_counter()
+            try:
+                changed = p.fn(graph, ctx)
+            except QccError:
+                raise
+            except Exception as e:  # noqa: BLE001
+                raise PassError(f"pass '{name}' failed: {type(e).__name__}: {e}") from e
+            dt = time.perf_counter() - t0
+            changed = True if changed is None else bool(changed)
+            if ins.verify_each:
+                try:
+                    verify(graph)
+                except QccError as e:
+                    raise PassError(f"IR broken after pass '{name}': {e}") from None
+            rec = PassRecord(name, dt, changed, len(graph.nodes))
+            if ref is not None:
+                rec.drift = self._drift(graph, ref)
+            self.records.append(rec)
+            if ins.print_after_all or name in ins.print_after:
+                self._print(graph, "after", name)
+            if ins.dump_dir:
+                self._dump(graph, i, name)
+            if ins.stop_after == name:
+                break
+        if ins.time_passes or ref is not None:
+            self.report(ins.out)
+        return graph
+
+    def report(self, out: TextIO) -> None:
+        total = sum(r.seconds for r in self.records) or 1e-12
+        out.write("===-------------------------------------------------------------------===\n")
+        out.write("                        qcc pass execution timing report\n")
+        out.write("===-------------------------------------------------------------------===\n")
+        head = f"  {'wall (s)':>10} {'%':>6} {'nodes':>6}  pass"
+        if any(r.drift for r in self.records):
+            head += f"{'':24} {'max|err|':>10} {'SQNR dB':>8}"
+        out.write(head + "\n")
+        for r in self.records:
+            line = f"  {r.seconds:10.4f} {100 * r.seconds / total:6.1f} {r.nodes_after:6d}  {r.name:24}"
+            if r.drift:
+                line += f" {r.drift['max_abs']:10.3g} {r.drift['sqnr_db']:8.2f}"
+            out.write(line.rstrip() + "\n")
+        out.write(f"  {total:10.4f} {100.0:6.1f}         total\n")

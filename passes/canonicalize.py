@@ -1,0 +1,86 @@
+"""canonicalize: one spelling per computation, so later passes match less.
+
+* Identity and inference-mode Dropout disappear (Dropout's mask, if read,
+  becomes a constant of ones).
+* Gemm becomes MatMul (+ Add): alpha/transB are folded into a constant
+  weight ``[K, N]``, beta into the bias, transA becomes a Transpose.  The
+  fusion passes then recognise one linear form (MatMul + Add).
+* Sub of a constant becomes Add of its negation; Div by a constant becomes
+  Mul by its reciprocal (float-exact up to one rounding, well inside 1e-5).
+"""
+
+import numpy as np
+
+from qcc.ir import Graph, TensorType
+from qcc.ir.rewrite import bypass
+from qcc.passmanager import PassContext, register_pass
+
+
+def _drop_identity(graph: Graph, node) -> bool:
+    if node.op == "onnx.Dropout":
+        if len(node.outputs) > 1 and node.outputs[1].users:
+            mask = node.outputs[1]
+            ones = graph.add_const(mask.name + ".ones", np.ones(mask.shape, bool))
+            graph.replace_all_uses(mask, ones)
+        if len(node.inputs) > 2 and node.inputs[2] is not None and node.inputs[2].is_const \
+                and bool(np.asarray(node.inputs[2].data)):
+            return False  # training_mode=True: keep (its semantics are random)
+    before = len(graph.nodes)
+    bypass(graph, node)
+    return len(graph.nodes) < before
+
+
+def _gemm_to_matmul(graph: Graph, node) -> bool:
+    a, b = node.inputs[0], node.inputs[1]
+    c = node.inputs[2] if len(node.inputs) > 2 else None
+    if not b.is_const or (c is not None and not c.is_const):
+        return False
+    alpha = float(node.attrs.get("alpha", 1.0))
+    beta = float(node.attrs.get("beta", 1.0))
+    w = b.data.T if node.attrs.get("transB", 0) else b.data
+    w = (w * alpha).astype(b.data.dtype) if alpha != 1.0 else w
+    x = a
+    if node.attrs.get("transA", 0):
+        t = graph.make("onnx.Transpose", [a], [TensorType(a.dtype, a.shape[::-1])],
+                       {"perm": [1, 0]}, name=node.name + ".tA", before=node)
+        x = t.outputs[0]
+    out = node.outputs[0]
+    wv = graph.add_const(b.name + ".kn", np.ascontiguousarray(w))
+    if c is None or beta == 0.0:
+        graph.replace_node(node, "onnx.MatMul", [x, wv], name=node.name)
+        return True
+    bias = (c.data * beta).astype(c.data.dtype) if beta != 1.0 else c.data
+    mm = graph.make("onnx.MatMul", [x, wv], [out.type], name=node.name + ".mm", before=node)
+    bv = graph.add_const(c.name + ".bias", bias)
+    graph.replace_node(node, "onnx.Add", [mm.outputs[0], bv], name=node.name)
+    return True
+
+
+def _const_arith(graph: Graph, node) -> bool:
+    b = node.inputs[1]
+    if not b.is_const or not b.dtype.is_float:
+        return False
+    if node.op == "onnx.Sub":
+        nb = graph.add_const(b.name + ".neg", -b.data)
+        graph.replace_node(node, "onnx.Add", [node.inputs[0], nb])
+        return True
+    if node.op == "onnx.Div" and np.all(b.data != 0):
+        rb = graph.add_const(b.name + ".recip", (1.0 / b.data.astype(np.float64)).astype(b.data.dtype))
+        graph.replace_node(node, "onnx.Mul", [node.inputs[0], rb])
+        return True
+    return False
+
+
+@register_pass("canonicalize", "drop Identity/Dropout, Gemm -> MatMul+Add, x-c -> x+(-c), x/c -> x*(1/c)")
+def canonicalize(graph: Graph, ctx: PassContext) -> bool:
+    counts = {"identity": 0, "gemm": 0, "const_arith": 0}
+    for node in list(graph.nodes):
+        if node.op in ("onnx.Identity", "onnx.Dropout"):
+            counts["identity"] += _drop_identity(graph, node)
+        elif node.op == "onnx.Gemm":
+            counts["gemm"] += _gemm_to_matmul(graph, node)
+        elif node.op in ("onnx.Sub", "onnx.Div"):
+            counts["const_arith"] += _const_arith(graph, node)
+    graph.drop_unused_constants()
+    ctx.note("canonicalize", **counts)
+    return any(counts.values())
