@@ -1,19 +1,36 @@
 """Per-target pipelines: plain lists of registered pass names.
 
-``qcc passes --target T`` prints them.  Issues that add passes extend these
-lists; the pass manager checks every name exists.
+``qcc passes --target T`` prints them.  The float pipeline cleans up the
+imported graph; with ``--calib`` the quantizing pipeline calibrates the
+cleaned graph (so every tensor a fusion hides still has a range), fuses,
+lowers to integer ops and proves the result integer-only.
 """
 
 FLOAT_CLEANUP = ["shape-fold", "constant-fold", "canonicalize", "dce"]
+# fusion passes, in order; names not registered (yet) are skipped by pipeline_for
+FLOAT_FUSION = ["fold-batchnorm", "fuse-linear", "fuse-activation", "fuse-gelu", "fuse-layernorm",
+                "fuse-hardswish", "fuse-silu", "dce"]
+QUANTIZE = ["calibrate"] + FLOAT_FUSION + ["quantize", "dce", "check-integer-only"]
 
 PIPELINES: dict[str, list[str]] = {
     "onnx": FLOAT_CLEANUP,
+    "c": FLOAT_CLEANUP,
 }
+QUANTIZED_TARGETS = {"c"}  # targets that only exist as integer code
 
 
 def pipeline_for(target: str, quantize: bool = False) -> list[str]:
     from qcc.errors import QccError
+    from qcc.passmanager import all_passes
 
     if target not in PIPELINES:
         raise QccError(f"unknown target '{target}'; known targets: {', '.join(sorted(PIPELINES))}")
-    return list(PIPELINES[target])
+    pipe = list(PIPELINES[target])
+    if quantize or target in QUANTIZED_TARGETS:
+        pipe += QUANTIZE
+    known = all_passes()
+    out = []
+    for name in pipe:
+        if name in known and not (name == "dce" and out and out[-1] == "dce"):
+            out.append(name)
+    return out

@@ -1,0 +1,215 @@
+"""Quantize rules for elementwise ops, lookup tables and data movement."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qcc import arith, lut
+from qcc.ir import DType, Node, QParams
+
+from ._qstate import QState, qrule
+
+
+def _has_q_input(st: QState, node: Node) -> bool:
+    return any(st.is_q(v) for v in node.inputs if v is not None)
+
+
+def _zp(v) -> int:
+    return int(v.qparams.zero_point[0])
+
+
+def _s(v) -> float:
+    return float(v.qparams.scale[0])
+
+
+@qrule("onnx.Add", "onnx.Sub", "onnx.Sum")
+def add_sub(st: QState, node: Node) -> bool:
+    if len(node.inputs) != 2:
+        return False
+    a, b = node.inputs
+    if not _has_q_input(st, node) or not a.dtype.is_float:
+        return False
+    qa, qb = st.q(a), st.q(b)
+    out = node.outputs[0]
+    yqp = st.act_qp(out)
+    sy = float(yqp.scale[0])
+    ms, s = arith.quantize_multipliers_shared(np.array([_s(qa) / sy, _s(qb) / sy]))
+    mult = st.g.add_const(node.name + ".mult", np.asarray(ms, np.int32).reshape(2))
+    shift = st.g.add_const(node.name + ".shift", np.asarray(s, np.int32).reshape(1))
+    n = st.emit("qcc.sub" if node.op == "onnx.Sub" else "qcc.add", [qa, qb, mult, shift],
+                {"a_zp": _zp(qa), "b_zp": _zp(qb), "y_zp": int(yqp.zero_point[0])},
+                name=node.name, out_name=out.name)
+    st.set_q(out, n.outputs[0], yqp)
+    return True
+
+
+@qrule("onnx.Mul")
+def mul(st: QState, node: Node) -> bool:
+    a, b = node.inputs
+    if not _has_q_input(st, node) or not a.dtype.is_float:
+        return False
+    qa, qb = st.q(a), st.q(b)
+    out = node.outputs[0]
+    yqp = st.act_qp(out)
+    mult, shift = st.requant_consts(_s(qa) * _s(qb) / float(yqp.scale[0]), node.name)
+    n = st.emit("qcc.mul", [qa, qb, mult, shift],
+                {"a_zp": _zp(qa), "b_zp": _zp(qb), "y_zp": int(yqp.zero_point[0])},
+                name=node.name, out_name=out.name)
+    st.set_q(out, n.outputs[0], yqp)
+    return True
+
+
+@qrule("onnx.Concat")
+def concat(st: QState, node: Node) -> bool:
+    if not _has_q_input(st, node) or not node.outputs[0].dtype.is_float:
+        return False
+    ins = [st.q(v) for v in node.inputs]
+    out = node.outputs[0]
+    axis = int(node.attrs.get("axis", 0))
+    same = all(_s(v) == _s(ins[0]) and _zp(v) == _zp(ins[0]) for v in ins)
+    if same:
+        n = st.emit("onnx.Concat", ins, {"axis": axis}, name=node.name, out_name=out.name)
+        st.set_q(out, n.outputs[0], ins[0].qparams)
+        return True
+    yqp = st.act_qp(out)
+    mult, shift = st.requant_consts(np.array([_s(v) for v in ins]) / float(yqp.scale[0]), node.name)
+    n = st.emit("qcc.concat", ins + [mult, shift],
+                {"axis": axis, "zps": [_zp(v) for v in ins], "y_zp": int(yqp.zero_point[0])},
+                name=node.name, out_name=out.name)
+    st.set_q(out, n.outputs[0], yqp)
+    return True
+
+
+@qrule("onnx.Relu", "onnx.Clip")
+def relu_clip(st: QState, node: Node) -> bool:
+    x = node.inputs[0]
+    if not st.is_q(x):
+        return False
+    from ._qrules_nn import clamp_bounds
+
+    out = node.outputs[0]
+    qx = st.q(x)
+    yqp = st.act_qp(out)
+    kind, params = "relu", {}
+    if node.op == "onnx.Clip":
+        kind = "clip"
+        lo = node.inputs[1] if len(node.inputs) > 1 else None
+        hi = node.inputs[2] if len(node.inputs) > 2 else None
+        if (lo is not None and not lo.is_const) or (hi is not None and not hi.is_const):
+            return False
+        if lo is not None:
+            params["min"] = float(lo.data)
+        elif "min" in node.attrs:
+            params["min"] = float(node.attrs["min"])
+        if hi is not None:
+            params["max"] = float(hi.data)
+        elif "max" in node.attrs:
+            params["max"] = float(node.attrs["max"])
+    amin, amax = clamp_bounds(kind, params, yqp)
+    mult, shift = st.requant_consts(_s(qx) / float(yqp.scale[0]), node.name)
+    n = st.emit("qcc.requant", [qx, mult, shift],
+                {"x_zp": _zp(qx), "y_zp": int(yqp.zero_point[0]), "act_min": amin, "act_max": amax},
+                name=node.name, out_name=out.name)
+    st.set_q(out, n.outputs[0], yqp)
+    return True
+
+
+LUT_OPS = {
+    "onnx.Sigmoid": "Sigmoid", "onnx.Tanh": "Tanh", "onnx.Exp": "Exp", "onnx.Erf": "Erf",
+    "onnx.Sqrt": "Sqrt", "onnx.Reciprocal": "Reciprocal", "onnx.HardSwish": "HardSwish",
+    "onnx.HardSigmoid": "HardSigmoid", "onnx.LeakyRelu": "LeakyRelu", "onnx.Elu": "Elu",
+    "onnx.Softplus": "Softplus", "onnx.Mish": "Mish", "onnx.Log": "Log", "onnx.Abs": "Abs",
+    "onnx.Neg": "Neg", "onnx.Softsign": "Softsign", "onnx.Sin": "Sin", "onnx.Cos": "Cos",
+    "onnx.Gelu": "Gelu", "fused.silu": "SiLU", "fused.gelu": "Gelu", "fused.hardswish": "HardSwish",
+    "fused.hardsigmoid": "HardSigmoid",
+}
+LUT_PARAMS = {"alpha", "beta", "approximate"}
+
+
+@qrule(*LUT_OPS)
+def unary_lut(st: QState, node: Node) -> bool:
+    x = node.inputs[0]
+    if not x.dtype.is_float or (not st.is_q(x) and x.name not in st.ranges):
+        return False
+    qx = st.q(x)
+    out = node.outputs[0]
+    yqp = st.act_qp(out)
+    params = {k: v for k, v in node.attrs.items() if k in LUT_PARAMS}
+    table = lut.build_table(LUT_OPS[node.op], _s(qx), _zp(qx), float(yqp.scale[0]),
+                            int(yqp.zero_point[0]), params=params)
+    tv = st.g.add_const(node.name + ".lut", table, DType.int8)
+    n = st.emit("qcc.lut", [qx, tv], {}, name=node.name, out_name=out.name)
+    st.set_q(out, n.outputs[0], yqp)
+    return True
+
+
+MOVE_OPS = {"onnx.Reshape", "onnx.Flatten", "onnx.Transpose", "onnx.Squeeze", "onnx.Unsqueeze",
+            "onnx.Slice", "onnx.Split", "onnx.Expand", "onnx.Tile", "onnx.Identity",
+            "onnx.DepthToSpace", "onnx.SpaceToDepth", "onnx.GatherElements", "onnx.GatherND"}
+
+
+@qrule(*MOVE_OPS)
+def data_movement(st: QState, node: Node) -> bool:
+    x = node.inputs[0]
+    if not st.is_q(x):
+        return False
+    qx = st.qmap[id(x)]
+    rest = [st.f(v) for v in node.inputs[1:]]
+    n = st.emit(node.op, [qx] + rest, dict(node.attrs), name=node.name,
+                out_names=[v.name for v in node.outputs], n_out=len(node.outputs))
+    for old, new in zip(node.outputs, n.outputs):
+        st.set_q(old, new, qx.qparams)
+    return True
+
+
+@qrule("onnx.Gather")
+def gather(st: QState, node: Node) -> bool:
+    data, idx = node.inputs
+    out = node.outputs[0]
+    if st.is_q(data):
+        qd = st.qmap[id(data)]
+        qp = qd.qparams
+    elif data.is_const and data.dtype.is_float:
+        qp = st.act_qp(out) if out.name in st.ranges else None
+        if qp is None:
+            return False
+        qd = st.q(data, qp)  # embedding table quantized at the output's range
+    else:
+        return False
+    n = st.emit("onnx.Gather", [qd, st.f(idx)], dict(node.attrs), name=node.name, out_name=out.name)
+    st.set_q(out, n.outputs[0], qp)
+    return True
+
+
+@qrule("onnx.Pad")
+def pad(st: QState, node: Node) -> bool:
+    x = node.inputs[0]
+    if not st.is_q(x) or str(node.attrs.get("mode", "constant")) != "constant":
+        return False
+    qx = st.qmap[id(x)]
+    value = node.inputs[2] if len(node.inputs) > 2 else None
+    if value is not None and (not value.is_const or float(value.data) != 0.0):
+        return False
+    zpv = st.g.add_const(node.name + ".zp", np.array(_zp(qx), np.int8))
+    rest = [st.f(node.inputs[1]), zpv] + [st.f(v) for v in node.inputs[3:]]
+    n = st.emit("onnx.Pad", [qx] + rest, dict(node.attrs), name=node.name, out_name=node.outputs[0].name)
+    st.set_q(node.outputs[0], n.outputs[0], qx.qparams)
+    return True
+
+
+@qrule("onnx.Resize")
+def resize(st: QState, node: Node) -> bool:
+    x = node.inputs[0]
+    out = node.outputs[0]
+    mode = str(node.attrs.get("mode", "nearest"))
+    if not st.is_q(x) or x.type.rank != 4 or mode not in ("nearest", "linear") \
+            or out.shape[:2] != x.shape[:2]:
+        return False
+    qx = st.qmap[id(x)]
+    attrs = {"sizes": [int(out.shape[2]), int(out.shape[3])], "mode": mode, "x_zp": _zp(qx)}
+    for k in ("coordinate_transformation_mode", "nearest_mode"):
+        if k in node.attrs:
+            attrs[k] = str(node.attrs[k])
+    n = st.emit("qcc.resize", [qx], attrs, name=node.name, out_name=out.name)
+    st.set_q(out, n.outputs[0], qx.qparams)
+    return True

@@ -1,0 +1,280 @@
+"""Quantize rules for dense and pooling ops (conv, linear, matmul, pools).
+
+Weights: symmetric per output channel; bias int32 at ``s_x * s_w``; the
+requantization factor ``s_x * s_w[c] / s_y`` becomes dyadic multipliers
+(docs/arithmetic.md).  Activations the integer epilogue can express (ReLU,
+ReLU6, Clip) become its clamp; others (LeakyRelu, HardSwish, HardSigmoid)
+requantize to the pre-activation range and go through a ``qcc.lut``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qcc import arith, lut
+from qcc.errors import LoweringError
+from qcc.ir import DType, Node, QParams
+
+from ._qstate import QState, act_qparams, qrule
+
+CLAMP_ACTS = {"none", "relu", "relu6", "clip"}
+LUT_ACTS = {"leaky_relu": "LeakyRelu", "hardswish": "HardSwish", "hardsigmoid": "HardSigmoid",
+            "sigmoid": "Sigmoid", "tanh": "Tanh", "silu": "SiLU", "gelu": "Gelu"}
+
+
+def activation(node: Node) -> tuple[str, dict]:
+    kind = str(node.attrs.get("activation", "none") or "none").lower()
+    params = {}
+    for k in ("alpha", "beta", "min", "max", "clip_min", "clip_max", "act_alpha", "act_beta"):
+        if k in node.attrs and node.attrs[k] is not None:
+            params[k.replace("act_", "").replace("clip_", "")] = float(node.attrs[k])
+    if isinstance(node.attrs.get("activation_params"), (list, tuple)):
+        vals = [float(x) for x in node.attrs["activation_params"]]
+        keys = {"clip": ["min", "max"], "leaky_relu": ["alpha"], "hardsigmoid": ["alpha", "beta"]}
+        params.update(dict(zip(keys.get(kind, []), vals)))
+    return kind, params
+
+
+def clamp_bounds(kind: str, params: dict, qp: QParams) -> tuple[int, int]:
+    s, zp = float(qp.scale[0]), int(qp.zero_point[0])
+    lo, hi = qp.qmin, qp.qmax
+    if kind == "relu":
+        lo = max(lo, zp)
+    elif kind == "relu6":
+        lo, hi = max(lo, zp), min(hi, zp + int(np.round(6.0 / s)))
+    elif kind == "clip":
+        if "min" in params:
+            lo = max(lo, zp + int(np.ceil(params["min"] / s - 1e-9)))
+        if "max" in params:
+            hi = min(hi, zp + int(np.floor(params["max"] / s + 1e-9)))
+    return int(lo), int(min(max(hi, lo), qp.qmax))
+
+
+def resolve_pads(node: Node, in_hw, k_hw, strides, dil) -> list[int]:
+    auto = str(node.attrs.get("auto_pad", "NOTSET") or "NOTSET")
+    if auto in ("NOTSET", ""):
+        p = list(node.attrs.get("pads", [0, 0, 0, 0]))
+        return [int(p[0]), int(p[1]), int(p[2]), int(p[3])] if len(p) == 4 else [0, 0, 0, 0]
+    if auto == "VALID":
+        return [0, 0, 0, 0]
+    begin, end = [], []
+    for size, k, s, d in zip(in_hw, k_hw, strides, dil):
+        out = -(-size // s)
+        total = max(0, (out - 1) * s + (k - 1) * d + 1 - size)
+        small, big = total // 2, total - total // 2
+        begin.append(small if auto == "SAME_UPPER" else big)
+        end.append(big if auto == "SAME_UPPER" else small)
+    return [begin[0], begin[1], end[0], end[1]]
+
+
+def _epilogue(st: QState, node: Node, acc_scale: np.ndarray) -> tuple[QParams, dict, list, str, dict]:
+    """Output qparams, epilogue attrs, (mult, shift) and the activation left for a LUT."""
+    out = node.outputs[0]
+    kind, params = activation(node)
+    if kind in CLAMP_ACTS:
+        yqp = st.act_qp(out)
+        lo, hi = clamp_bounds(kind, params, yqp)
+        left = "none"
+    else:
+        pre = node.attrs.get("pre_act")
+        r = st.range_of(pre) if pre else None
+        if r is None:
+            raise LoweringError(f"{node.op} node '{node.name}': no calibrated pre-activation range "
+                                f"for its fused {kind}")
+        yqp = act_qparams(*r)
+        lo, hi = yqp.qmin, yqp.qmax
+        left = kind
+    mult, shift = st.requant_consts(acc_scale / float(yqp.scale[0]), node.name)
+    attrs = {"y_zp": int(yqp.zero_point[0]), "act_min": lo, "act_max": hi}
+    return yqp, attrs, [mult, shift], left, params
+
+
+def _finish(st: QState, node: Node, n: Node, yqp: QParams, left: str, params: dict) -> None:
+    out = node.outputs[0]
+    if left == "none":
+        st.set_q(out, n.outputs[0], yqp)
+        return
+    n.outputs[0].qparams = yqp
+    oqp = st.act_qp(out)
+    fparams = {k: v for k, v in params.items() if k in ("alpha", "beta")}
+    table = lut.build_table(LUT_ACTS[left], yqp.scale[0], yqp.zero_point[0], oqp.scale[0],
+                            oqp.zero_point[0], params=fparams)
+    tv = st.g.add_const(node.name + ".lut", table, DType.int8)
+    ln = st.emit("qcc.lut", [n.outputs[0], tv], {}, name=node.name + ".act", out_name=out.name)
+    st.set_q(out, ln.outputs[0], oqp)
+
+
+def _bias(st: QState, b, sx: float, sw: np.ndarray, name: str):
+    if b is None:
+        return None
+    if not b.is_const:
+        raise LoweringError(f"bias '{b.name}' is not a constant")
+    return st.g.add_const(name, arith.quantize_bias(b.data, sx, sw), DType.int32)
+
+
+def _wbits(st: QState, node: Node) -> int:
+    bits = st.options.get("layer_bits", {}).get(node.name)
+    return int(bits or 8)
+
+
+@qrule("fused.conv", "onnx.Conv")
+def conv(st: QState, node: Node) -> bool:
+    x, w = node.inputs[0], node.inputs[1]
+    b = node.inputs[2] if len(node.inputs) > 2 else None
+    if not w.is_const or x.type.rank != 4:
+        return False
+    qx = st.q(x)
+    sx = float(qx.qparams.scale[0])
+    wv, wqp = st.weight(w.data, 0, w.name + ".q", _wbits(st, node))
+    strides = [int(v) for v in node.attrs.get("strides", [1, 1])]
+    dil = [int(v) for v in node.attrs.get("dilations", [1, 1])]
+    pads = resolve_pads(node, x.shape[2:], w.shape[2:], strides, dil)
+    yqp, attrs, rq, left, params = _epilogue(st, node, sx * wqp.scale)
+    attrs.update(strides=strides, pads=pads, dilations=dil, group=int(node.attrs.get("group", 1)),
+                 x_zp=int(qx.qparams.zero_point[0]))
+    n = st.emit("qcc.conv2d", [qx, wv, _bias(st, b, sx, wqp.scale, node.name + ".bias")] + rq,
+                attrs, name=node.name, out_name=node.outputs[0].name)
+    _finish(st, node, n, yqp, left, params)
+    st.layers.append({"node": node.name, "op": "conv2d", "weight": wv.name, "bits": wqp.bits,
+                      "params": int(w.type.numel)})
+    return True
+
+
+@qrule("fused.conv_transpose", "onnx.ConvTranspose")
+def conv_transpose(st: QState, node: Node) -> bool:
+    x, w = node.inputs[0], node.inputs[1]
+    b = node.inputs[2] if len(node.inputs) > 2 else None
+    if not w.is_const or x.type.rank != 4 or node.attrs.get("output_shape"):
+        return False
+    g = int(node.attrs.get("group", 1))
+    c, mg = w.shape[0], w.shape[1]
+    # output channel o = gi*mg + j uses w[gi*cg:(gi+1)*cg, j]: one scale per (group, j)
+    wg = w.data.reshape(g, c // g, mg, *w.shape[2:])
+    amax = np.abs(wg.astype(np.float64)).max(axis=(1, 3, 4)).reshape(-1)  # [g*mg]
+    bits = _wbits(st, node)
+    qmax = (1 << (bits - 1)) - 1
+    sw = arith.f32_scale(np.where(amax > 0, amax / qmax, 1.0))
+    q = np.clip(np.rint(wg / sw.reshape(g, 1, mg, 1, 1)), -qmax - 1, qmax).astype(np.int8)
+    wqp = QParams(sw, np.zeros_like(sw, dtype=np.int64), bits=bits, axis=1)
+    from ._qstate import WDTYPE
+
+    wv = st.g.add_const(w.name + ".q", q.reshape(w.shape), WDTYPE[bits], qparams=wqp)
+    qx = st.q(x)
+    sx = float(qx.qparams.scale[0])
+    yqp, attrs, rq, left, params = _epilogue(st, node, sx * sw)
+    attrs.update(strides=[int(v) for v in node.attrs.get("strides", [1, 1])],
+                 pads=[int(v) for v in node.attrs.get("pads", [0, 0, 0, 0])],
+                 dilations=[int(v) for v in node.attrs.get("dilations", [1, 1])], group=g,
+                 output_padding=[int(v) for v in node.attrs.get("output_padding", [0, 0])],
+                 x_zp=int(qx.qparams.zero_point[0]))
+    n = st.emit("qcc.conv_transpose2d", [qx, wv, _bias(st, b, sx, sw, node.name + ".bias")] + rq,
+                attrs, name=node.name, out_name=node.outputs[0].name)
+    _finish(st, node, n, yqp, left, params)
+    st.layers.append({"node": node.name, "op": "conv_transpose2d", "weight": wv.name, "bits": bits,
+                      "params": int(w.type.numel)})
+    return True
+
+
+def _linear(st: QState, node: Node, x, w, b) -> bool:
+    qx = st.q(x)
+    sx = float(qx.qparams.scale[0])
+    wv, wqp = st.weight(w.data, 1, w.name + ".q", _wbits(st, node))
+    yqp, attrs, rq, left, params = _epilogue(st, node, sx * wqp.scale)
+    attrs["x_zp"] = int(qx.qparams.zero_point[0])
+    n = st.emit("qcc.linear", [qx, wv, _bias(st, b, sx, wqp.scale, node.name + ".bias")] + rq,
+                attrs, name=node.name, out_name=node.outputs[0].name)
+    _finish(st, node, n, yqp, left, params)
+    st.layers.append({"node": node.name, "op": "linear", "weight": wv.name, "bits": wqp.bits,
+                      "params": int(w.type.numel)})
+    return True
+
+
+@qrule("fused.linear")
+def linear(st: QState, node: Node) -> bool:
+    x, w = node.inputs[0], node.inputs[1]
+    b = node.inputs[2] if len(node.inputs) > 2 else None
+    if not w.is_const or w.type.rank != 2:
+        return False
+    return _linear(st, node, x, w, b)
+
+
+@qrule("onnx.MatMul")
+def matmul(st: QState, node: Node) -> bool:
+    a, b = node.inputs
+    if b.is_const and b.type.rank == 2 and not a.is_const:
+        return _linear(st, node, a, b, None)
+    if a.is_const or b.is_const or a.type.rank < 2 or b.type.rank < 2:
+        return False
+    qa, qb = st.q(a), st.q(b)
+    yqp = st.act_qp(node.outputs[0])
+    r = float(qa.qparams.scale[0]) * float(qb.qparams.scale[0]) / float(yqp.scale[0])
+    mult, shift = st.requant_consts(r, node.name)
+    n = st.emit("qcc.matmul", [qa, qb, mult, shift],
+                {"a_zp": int(qa.qparams.zero_point[0]), "b_zp": int(qb.qparams.zero_point[0]),
+                 "y_zp": int(yqp.zero_point[0])}, name=node.name, out_name=node.outputs[0].name)
+    st.set_q(node.outputs[0], n.outputs[0], yqp)
+    return True
+
+
+# -- pooling --------------------------------------------------------------------------------
+@qrule("onnx.MaxPool", "onnx.GlobalMaxPool")
+def maxpool(st: QState, node: Node) -> bool:
+    if len(node.outputs) > 1 and node.outputs[1].users:
+        return False
+    if not st.is_q(node.inputs[0]) and node.inputs[0].name not in st.ranges:
+        return False
+    qx = st.q(node.inputs[0])
+    n = st.emit(node.op, [qx], dict(node.attrs), name=node.name, out_name=node.outputs[0].name)
+    st.set_q(node.outputs[0], n.outputs[0], qx.qparams)
+    return True
+
+
+@qrule("onnx.AveragePool")
+def avgpool(st: QState, node: Node) -> bool:
+    x = node.inputs[0]
+    if node.attrs.get("ceil_mode", 0) or any(d != 1 for d in node.attrs.get("dilations", [1, 1])) \
+            or x.type.rank != 4:
+        return False
+    k = [int(v) for v in node.attrs["kernel_shape"]]
+    strides = [int(v) for v in node.attrs.get("strides", [1, 1])]
+    pads = resolve_pads(node, x.shape[2:], k, strides, [1, 1])
+    qx = st.q(x)
+    yqp = st.act_qp(node.outputs[0])
+    counts = np.arange(1, k[0] * k[1] + 1, dtype=np.float64)
+    mult, shift = st.requant_consts(float(qx.qparams.scale[0]) / (float(yqp.scale[0]) * counts), node.name)
+    n = st.emit("qcc.avgpool", [qx, mult, shift],
+                {"kernel_shape": k, "strides": strides, "pads": pads,
+                 "count_include_pad": int(node.attrs.get("count_include_pad", 0)),
+                 "x_zp": int(qx.qparams.zero_point[0]), "y_zp": int(yqp.zero_point[0])},
+                name=node.name, out_name=node.outputs[0].name)
+    st.set_q(node.outputs[0], n.outputs[0], yqp)
+    return True
+
+
+@qrule("onnx.GlobalAveragePool", "onnx.ReduceMean")
+def mean(st: QState, node: Node) -> bool:
+    x = node.inputs[0]
+    out = node.outputs[0]
+    qx = st.q(x)
+    yqp = st.act_qp(out)
+    count = max(1, x.type.numel // max(1, out.type.numel))
+    r = float(qx.qparams.scale[0]) / (float(yqp.scale[0]) * count)
+    mult, shift = st.requant_consts(r, node.name)
+    attrs = {"x_zp": int(qx.qparams.zero_point[0]), "y_zp": int(yqp.zero_point[0])}
+    if node.op == "onnx.GlobalAveragePool":
+        if x.type.rank != 4:
+            return False
+        op = "qcc.global_avgpool"
+    else:
+        axes = node.attrs.get("axes")
+        if axes is None and len(node.inputs) > 1 and node.inputs[1] is not None:
+            if not node.inputs[1].is_const:
+                return False
+            axes = node.inputs[1].data.tolist()
+        if axes is None:
+            axes = list(range(x.type.rank))
+        attrs.update(axes=[int(a) % x.type.rank for a in axes], keepdims=int(node.attrs.get("keepdims", 1)))
+        op = "qcc.reduce_mean"
+    n = st.emit(op, [qx, mult, shift], attrs, name=node.name, out_name=out.name)
+    st.set_q(out, n.outputs[0], yqp)
+    return True

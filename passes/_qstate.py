@@ -1,0 +1,164 @@
+"""Shared state of the quantize pass and the rule registry its rules use.
+
+The quantize pass walks the float graph in topological order and builds a
+new integer graph.  ``QState`` keeps two maps from old (float) values to new
+values: ``qmap`` (the quantized int8 version) and ``fmap`` (a float version in
+the new graph).  Rules (``@qrule("onnx.Conv", ...)``, in ``_qrules_*.py``)
+lower one node; ``q()`` and ``f()`` convert lazily, inserting
+``qcc.quantize``/``qcc.dequantize`` where a value crosses the boundary.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import numpy as np
+
+from qcc import arith
+from qcc.errors import CalibrationError, LoweringError
+from qcc.ir import DType, Graph, Node, QParams, TensorType, Value
+from qcc.ops import lookup
+
+QRule = Callable[["QState", Node], bool]
+RULES: dict[str, QRule] = {}
+
+
+def qrule(*ops: str):
+    """Register a lowering rule for float op(s); it returns False to decline."""
+    def deco(fn: QRule) -> QRule:
+        for op in ops:
+            RULES[op] = fn
+        return fn
+    return deco
+
+
+def act_qparams(lo: float, hi: float, bits: int = 8) -> QParams:
+    """Per-tensor asymmetric qparams covering [lo, hi] and 0 exactly."""
+    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
+    qmin, qmax = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    if not np.isfinite(lo) or not np.isfinite(hi):
+        raise CalibrationError(f"non-finite calibrated range [{lo}, {hi}]")
+    if hi - lo < 1e-12:
+        hi = lo + 1e-6
+    scale = float(arith.f32_scale((hi - lo) / (qmax - qmin)))
+    zp = int(np.clip(np.round(qmin - lo / scale), qmin, qmax))
+    return QParams(scale=scale, zero_point=zp, bits=bits)
+
+
+def weight_qparams(w: np.ndarray, axis: int, bits: int = 8) -> tuple[np.ndarray, QParams]:
+    """Symmetric per-channel weights along ``axis``: (int values, qparams)."""
+    qmax = (1 << (bits - 1)) - 1
+    red = tuple(i for i in range(w.ndim) if i != axis)
+    amax = np.max(np.abs(w.astype(np.float64)), axis=red) if red else np.abs(w.astype(np.float64))
+    scale = arith.f32_scale(np.where(amax > 0, amax / qmax, 1.0))
+    shape = [1] * w.ndim
+    shape[axis] = -1
+    q = np.clip(np.rint(w / scale.reshape(shape)), -qmax - 1, qmax).astype(np.int8)
+    return q, QParams(scale=scale, zero_point=np.zeros_like(scale, dtype=np.int64), bits=bits, axis=axis)
+
+
+WDTYPE = {8: DType.int8, 4: DType.int4, 2: DType.int2}
+
+
+class QState:
+    def __init__(self, old: Graph, ranges: dict, allow_float: set[str], options: dict):
+        self.old = old
+        self.g = Graph(old.name, old.opset)
+        self.g.meta = dict(old.meta)
+        self.ranges = ranges
+        self.pinned: dict[str, QParams] = options.get("pinned_qparams") or {}
+        self.allow_float = allow_float
+        self.options = options
+        self.qmap: dict[int, Value] = {}
+        self.fmap: dict[int, Value] = {}
+        self.kept_float: list[str] = []
+        self.failures: list[Node] = []
+        self.layers: list[dict] = []  # per-layer report (weights)
+        for v in old.outputs:
+            self.g._names.add(v.name)
+
+    # -- qparams -------------------------------------------------------------
+    def act_qp(self, v: Value) -> QParams:
+        if v.name in self.pinned:
+            return self.pinned[v.name]
+        if v.is_const:
+            d = v.data.astype(np.float64)
+            return act_qparams(d.min() if d.size else 0.0, d.max() if d.size else 0.0)
+        r = self.ranges.get(v.name)
+        if r is None:
+            raise CalibrationError(f"no calibrated range for tensor '{v.name}' "
+                                   f"(produced by {v.producer.op if v.producer else 'input'})")
+        return act_qparams(r[0], r[1])
+
+    def range_of(self, name: str) -> Optional[tuple[float, float]]:
+        r = self.ranges.get(name)
+        return None if r is None else (float(r[0]), float(r[1]))
+
+    # -- value conversion ------------------------------------------------------
+    def is_q(self, v: Optional[Value]) -> bool:
+        return v is not None and id(v) in self.qmap
+
+    def const(self, v: Value) -> Value:
+        """The constant ``v`` copied into the new graph (once)."""
+        if id(v) not in self.fmap:
+            self.fmap[id(v)] = self.g.add_const(v.name, v.data, v.dtype)
+        return self.fmap[id(v)]
+
+    def f(self, v: Optional[Value]) -> Optional[Value]:
+        """Float (or unquantized integer) version of an old value in the new graph."""
+        if v is None:
+            return None
+        if id(v) in self.fmap:
+            return self.fmap[id(v)]
+        if v.is_const:
+            return self.const(v)
+        if id(v) in self.qmap:
+            qv = self.qmap[id(v)]
+            q = qv.qparams
+            n = self.emit("qcc.dequantize", [qv], {"scale": float(q.scale[0]),
+                          "zero_point": int(q.zero_point[0])}, name=v.name + ".dq", out_name=v.name + ".f")
+            self.fmap[id(v)] = n.outputs[0]
+            return n.outputs[0]
+        raise LoweringError(f"value '{v.name}' has no version in the integer graph")
+
+    def q(self, v: Value, qp: Optional[QParams] = None) -> Value:
+        """Quantized int8 version of an old value (inserting qcc.quantize if needed)."""
+        if id(v) in self.qmap:
+            return self.qmap[id(v)]
+        qp = qp or self.act_qp(v)
+        if v.is_const:
+            data = arith.quantize(v.data, qp.scale[0], qp.zero_point[0]).astype(np.int8)
+            nv = self.g.add_const(v.name + ".q", data, DType.int8, qparams=qp)
+        else:
+            src = self.f(v)
+            n = self.emit("qcc.quantize", [src], {"scale": float(qp.scale[0]),
+                          "zero_point": int(qp.zero_point[0]), "dtype": "i8"},
+                          name=v.name + ".quant", out_name=v.name + ".q" if v is src else v.name)
+            nv = n.outputs[0]
+            nv.qparams = qp
+        self.qmap[id(v)] = nv
+        return nv
+
+    def set_q(self, old: Value, new: Value, qp: QParams) -> None:
+        new.qparams = qp
+        self.qmap[id(old)] = new
+
+    # -- emission ----------------------------------------------------------------
+    def emit(self, op: str, inputs: list, attrs: Optional[dict] = None, name: Optional[str] = None,
+             out_name: Optional[str] = None, n_out: int = 1, out_names: Optional[list] = None) -> Node:
+        """Add a node, typing its outputs with the registry's inference."""
+        names = out_names or [out_name or name or op.split(".")[-1]] * n_out
+        outs = [self.g.new_value(nm, TensorType(DType.float32, ())) for nm in names[:n_out]]
+        node = self.g.add_node(op, inputs, outs, attrs or {}, name=name)
+        for v, t in zip(outs, lookup(op).infer(node)):
+            v.type = t
+        return node
+
+    def weight(self, w: np.ndarray, axis: int, name: str, bits: int = 8) -> tuple[Value, QParams]:
+        q, qp = weight_qparams(w, axis, bits)
+        return self.g.add_const(name, q, WDTYPE[bits], qparams=qp), qp
+
+    def requant_consts(self, r: np.ndarray, name: str) -> tuple[Value, Value]:
+        m, s = arith.quantize_multiplier(np.atleast_1d(np.asarray(r, np.float64)))
+        return (self.g.add_const(name + ".mult", np.asarray(m, np.int32).reshape(-1)),
+                self.g.add_const(name + ".shift", np.asarray(s, np.int32).reshape(-1)))

@@ -1,0 +1,86 @@
+"""quantize: lower the calibrated float graph to integer ``qcc.*`` ops.
+
+Walks the float graph (after cleanup and fusion) in topological order and
+builds an integer graph: activations int8 per tensor (asymmetric, from the
+calibrated ranges in ``ctx.options["ranges"]``), weights symmetric per
+output channel, int32 bias, dyadic requantization (docs/arithmetic.md).
+Lowering rules live in ``_qrules_*.py`` (one module per op family).  Nodes
+whose inputs are all still float (pre-processing such as mask arithmetic)
+stay float; a node that receives quantized inputs but has no rule is an
+error naming it, unless ``--allow-float`` keeps it in float on purpose
+(its inputs are dequantized, its outputs quantized again where needed).
+Graph outputs are dequantized and keep their names.
+"""
+
+from __future__ import annotations
+
+from qcc.errors import LoweringError, PassError
+from qcc.ir import Graph, Node
+from qcc.passmanager import PassContext, register_pass
+
+from . import _qrules_elementwise, _qrules_nn  # noqa: F401  (register rules)
+from ._qstate import RULES, QState
+
+try:  # optional rule families added by later issues
+    from . import _qrules_transformer  # noqa: F401
+except ImportError:  # pragma: no cover
+    pass
+
+
+def _copy_float(st: QState, node: Node) -> None:
+    ins = [st.f(v) for v in node.inputs]
+    n = st.g.add_node(node.op, ins, [st.g.new_value(v.name, v.type) for v in node.outputs],
+                      dict(node.attrs), name=node.name)
+    n.opset = node.opset
+    for old, new in zip(node.outputs, n.outputs):
+        st.fmap[id(old)] = new
+
+
+def _allowed(st: QState, node: Node) -> bool:
+    return node.op_type in st.allow_float or node.op in st.allow_float or node.name in st.allow_float
+
+
+def lower(graph: Graph, ranges: dict, allow_float: set, options: dict) -> QState:
+    st = QState(graph, ranges, allow_float, options)
+    for v in graph.inputs:
+        st.fmap[id(v)] = st.g.add_input(v.name, v.type)
+    for node in graph.nodes:
+        rule = RULES.get(node.op)
+        if rule is not None and not _allowed(st, node) and rule(st, node):
+            continue
+        if not any(st.is_q(v) for v in node.inputs):
+            _copy_float(st, node)
+        elif _allowed(st, node):
+            st.kept_float.append(node.name)
+            _copy_float(st, node)
+        else:
+            st.failures.append(node)
+            _copy_float(st, node)
+    if st.failures:
+        shown = ", ".join(f"{n.op_type} '{n.name}'" for n in st.failures[:12])
+        more = f" and {len(st.failures) - 12} more" if len(st.failures) > 12 else ""
+        kinds = ",".join(sorted({n.op_type for n in st.failures}))
+        raise LoweringError(f"{len(st.failures)} node(s) cannot be lowered to integer arithmetic: "
+                            f"{shown}{more}; keep them in float on purpose with --allow-float {kinds}")
+    for v in graph.outputs:
+        fv = st.f(v)
+        if fv.name != v.name and fv not in st.g.inputs:
+            fv.name = v.name
+        st.g.outputs.append(fv)
+    return st
+
+
+@register_pass("quantize", "lower float ops to integer qcc.* ops (int8 activations, dyadic requant)",
+               kind="quantize")
+def quantize(graph: Graph, ctx: PassContext) -> bool:
+    ranges = ctx.options.get("ranges")
+    if ranges is None:
+        raise PassError("pass 'quantize' needs calibrated ranges: give calibration data with "
+                        "--calib CALIB.npz (the 'calibrate' pass runs before it)")
+    allow = set(ctx.options.get("allow_float") or [])
+    st = lower(graph, ranges, allow, ctx.options)
+    g = st.g
+    graph.inputs, graph.outputs, graph.nodes, graph.constants = g.inputs, g.outputs, g.nodes, g.constants
+    graph.register_names()
+    ctx.note("quantize", kept_float=st.kept_float, layers=st.layers)
+    return True
