@@ -138,7 +138,8 @@ def unary_lut(st: QState, node: Node) -> bool:
     table = lut.build_table(LUT_OPS[node.op], _s(qx), _zp(qx), float(yqp.scale[0]),
                             int(yqp.zero_point[0]), params=params)
     tv = st.g.add_const(node.name + ".lut", table, DType.int8)
-    n = st.emit("qcc.lut", [qx, tv], {}, name=node.name, out_name=out.name)
+    n = st.emit("qcc.lut", [qx, tv], {"fn": LUT_OPS[node.op], **params}, name=node.name,
+                out_name=out.name)
     st.set_q(out, n.outputs[0], yqp)
     return True
 

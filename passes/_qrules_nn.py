@@ -100,7 +100,8 @@ def _finish(st: QState, node: Node, n: Node, yqp: QParams, left: str, params: di
     table = lut.build_table(LUT_ACTS[left], yqp.scale[0], yqp.zero_point[0], oqp.scale[0],
                             oqp.zero_point[0], params=fparams)
     tv = st.g.add_const(node.name + ".lut", table, DType.int8)
-    ln = st.emit("qcc.lut", [n.outputs[0], tv], {}, name=node.name + ".act", out_name=out.name)
+    ln = st.emit("qcc.lut", [n.outputs[0], tv], {"fn": LUT_ACTS[left], **fparams},
+                 name=node.name + ".act", out_name=out.name)
     st.set_q(out, ln.outputs[0], oqp)
 
 

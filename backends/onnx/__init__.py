@@ -21,8 +21,13 @@ def emit(graph: Graph, out_dir: str, ctx) -> dict:
     """Write ``model.onnx``; return manifest entries."""
     from qcc.frontend.onnx_export import to_onnx
 
-    export = getattr(ctx, "options", {}).get("onnx_exporter")
-    model = export(graph) if export else to_onnx(graph)
+    quantized = any(n.domain == "qcc" for n in graph.nodes)
+    if quantized:
+        from .qdq import to_qdq
+
+        model = to_qdq(graph)
+    else:
+        model = to_onnx(graph)
     path = os.path.join(out_dir, "model.onnx")
     import onnx
 
