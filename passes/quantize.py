@@ -2,7 +2,7 @@
 
 Walks the float graph (after cleanup and fusion) in topological order and
 builds an integer graph: activations int8 per tensor (asymmetric, from the
-calibrated ranges in ``ctx.options["ranges"]``), weights symmetric per
+calibrated ranges in ``graph.meta["ranges"]``), weights symmetric per
 output channel, int32 bias, dyadic requantization (docs/arithmetic.md).
 Lowering rules live in ``_qrules_*.py`` (one module per op family).  Nodes
 whose inputs are all still float (pre-processing such as mask arithmetic)
@@ -74,6 +74,8 @@ def lower(graph: Graph, ranges: dict, allow_float: set, options: dict) -> QState
                kind="quantize")
 def quantize(graph: Graph, ctx: PassContext) -> bool:
     ranges = ctx.options.get("ranges")
+    if ranges is None:
+        ranges = graph.meta.get("ranges")
     if ranges is None:
         raise PassError("pass 'quantize' needs calibrated ranges: give calibration data with "
                         "--calib CALIB.npz (the 'calibrate' pass runs before it)")
