@@ -116,12 +116,17 @@ def compile_model(model_path: str, opts: CompileOptions) -> dict:
     t0 = time.perf_counter()
     graph = import_model(model_path, opts.input_shapes)
     timings["import"] = time.perf_counter() - t0
-    pipeline = pipeline_for(opts.target, quantize=bool(opts.options.get("quantize")))
+    from .passes.import_qdq import has_qdq
+
+    quantize = bool(opts.options.get("quantize")) or has_qdq(graph)
+    pipeline = pipeline_for(opts.target, quantize=quantize)
     ctx = PassContext(options=dict(opts.options, target=opts.target, model_path=model_path))
+    pm = PassManager(pipeline, opts.instr)  # checks pass names before anything is written
+    made = _missing_parents(opts.out_dir)
     tmp = _prepare_out(opts.out_dir)
+    ok = False
     try:
         t0 = time.perf_counter()
-        pm = PassManager(pipeline, opts.instr)
         pm.run(graph, ctx)
         timings["passes"] = time.perf_counter() - t0
         timings["per_pass"] = {r.name: r.seconds for r in pm.records}
@@ -137,10 +142,25 @@ def compile_model(model_path: str, opts: CompileOptions) -> dict:
         with open(os.path.join(tmp, "manifest.json"), "w") as f:
             json.dump(manifest, f, indent=1, default=_json_default)
         _commit_out(tmp, opts.out_dir)
+        ok = True
     finally:
         if os.path.exists(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
+        for d in made if not ok else ():  # parent folders this failed compile created
+            try:
+                os.rmdir(d)
+            except OSError:
+                break
     return manifest
+
+
+def _missing_parents(out_dir: str) -> list[str]:
+    """Ancestors of ``out_dir`` that do not exist yet, innermost first."""
+    out, d = [], os.path.dirname(os.path.abspath(out_dir))
+    while d and not os.path.exists(d):
+        out.append(d)
+        d = os.path.dirname(d)
+    return out
 
 
 def _json_default(o):

@@ -126,7 +126,7 @@ def conv(st: QState, node: Node) -> bool:
         return False
     qx = st.q(x)
     sx = float(qx.qparams.scale[0])
-    wv, wqp = st.weight(w.data, 0, w.name + ".q", _wbits(st, node))
+    wv, wqp = st.weight(w.data, 0, w.name + ".q", _wbits(st, node), source=w.name)
     strides = [int(v) for v in node.attrs.get("strides", [1, 1])]
     dil = [int(v) for v in node.attrs.get("dilations", [1, 1])]
     pads = resolve_pads(node, x.shape[2:], w.shape[2:], strides, dil)
@@ -179,7 +179,7 @@ def conv_transpose(st: QState, node: Node) -> bool:
 def _linear(st: QState, node: Node, x, w, b) -> bool:
     qx = st.q(x)
     sx = float(qx.qparams.scale[0])
-    wv, wqp = st.weight(w.data, 1, w.name + ".q", _wbits(st, node))
+    wv, wqp = st.weight(w.data, 1, w.name + ".q", _wbits(st, node), source=w.name)
     yqp, attrs, rq, left, params = _epilogue(st, node, sx * wqp.scale)
     attrs["x_zp"] = int(qx.qparams.zero_point[0])
     n = st.emit("qcc.linear", [qx, wv, _bias(st, b, sx, wqp.scale, node.name + ".bias")] + rq,

@@ -66,7 +66,8 @@ class QState:
         self.g = Graph(old.name, old.opset)
         self.g.meta = dict(old.meta)
         self.ranges = ranges
-        self.pinned: dict[str, QParams] = options.get("pinned_qparams") or {}
+        self.pinned: dict[str, QParams] = dict(old.meta.get("pinned_qparams") or {})
+        self.pinned_w: dict[str, QParams] = dict(old.meta.get("pinned_weights") or {})
         self.allow_float = allow_float
         self.options = options
         self.qmap: dict[int, Value] = {}
@@ -154,8 +155,18 @@ class QState:
             v.type = t
         return node
 
-    def weight(self, w: np.ndarray, axis: int, name: str, bits: int = 8) -> tuple[Value, QParams]:
-        q, qp = weight_qparams(w, axis, bits)
+    def weight(self, w: np.ndarray, axis: int, name: str, bits: int = 8,
+               source: Optional[str] = None) -> tuple[Value, QParams]:
+        pin = self.pinned_w.get(source) if source else None
+        if pin is not None and bits == 8 and (pin.axis == axis or pin.scale.size == 1) \
+                and not np.any(pin.zero_point):
+            scale = np.broadcast_to(pin.scale, (w.shape[axis],)).astype(np.float64)
+            shape = [1] * w.ndim
+            shape[axis] = -1
+            q = np.clip(np.rint(w / scale.reshape(shape)), -128, 127).astype(np.int8)
+            qp = QParams(scale=scale, zero_point=np.zeros_like(scale, dtype=np.int64), bits=8, axis=axis)
+        else:
+            q, qp = weight_qparams(w, axis, bits)
         return self.g.add_const(name, q, WDTYPE[bits], qparams=qp), qp
 
     def requant_consts(self, r: np.ndarray, name: str) -> tuple[Value, Value]:

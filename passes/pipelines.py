@@ -10,7 +10,7 @@ FLOAT_CLEANUP = ["shape-fold", "constant-fold", "canonicalize", "dce"]
 # fusion passes, in order; names not registered (yet) are skipped by pipeline_for
 FLOAT_FUSION = ["fold-batchnorm", "fuse-linear", "fuse-activation", "fuse-gelu", "fuse-layernorm",
                 "fuse-hardswish", "fuse-silu", "dce"]
-QUANTIZE = ["calibrate"] + FLOAT_FUSION + ["quantize", "dce", "check-integer-only"]
+QUANTIZE = ["import-qdq", "constant-fold", "canonicalize", "calibrate"] + FLOAT_FUSION + ["quantize", "dce", "check-integer-only"]
 
 PIPELINES: dict[str, list[str]] = {
     "onnx": FLOAT_CLEANUP,

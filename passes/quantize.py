@@ -76,6 +76,8 @@ def quantize(graph: Graph, ctx: PassContext) -> bool:
     ranges = ctx.options.get("ranges")
     if ranges is None:
         ranges = graph.meta.get("ranges")
+    if ranges is None and graph.meta.get("pinned_qparams"):
+        ranges = {}  # a pre-quantized model: its own scales, no calibration
     if ranges is None:
         raise PassError("pass 'quantize' needs calibrated ranges: give calibration data with "
                         "--calib CALIB.npz (the 'calibrate' pass runs before it)")
