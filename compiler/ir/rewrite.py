@@ -11,7 +11,7 @@ from .graph import Graph, Node, Value
 # ops never folded: they carry quantization that later passes must see
 NO_FOLD = {"onnx.QuantizeLinear", "onnx.DequantizeLinear", "onnx.QLinearConv",
            "onnx.QLinearMatMul", "onnx.DynamicQuantizeLinear"}
-FOLD_LIMIT = 1 << 26  # do not materialise folded constants above 64M elements
+FOLD_LIMIT = 1 << 28  # do not materialise folded constants above 256M elements (1 GiB of f32)
 
 
 def static_value(node: Node) -> Optional[list[np.ndarray]]:
