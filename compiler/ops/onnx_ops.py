@@ -117,6 +117,32 @@ def to_node_proto(node: Node, opset: int, in_names=None, out_names=None) -> onnx
     return helper.make_node(op_type, ins, outs, name=node.name, **attrs)
 
 
+def _load_impl(node: Node, op_type: str, opset: int, proto: onnx.NodeProto):
+    """The onnx.reference class for ``op_type`` at ``opset``.
+
+    Ops that ONNX defines as functions (HardSwish, Mish, Gelu, GroupNormalization
+    ...) run their function body, which needs the evaluator class and, for
+    context-dependent functions, the node and its input types.  A few ops are
+    implemented only from a later version on (DequantizeLinear from 19); the later
+    versions extend the older semantics (more types, blocking), so the oldest
+    implementation above ``opset`` is used.
+    """
+    from onnx.reference import ReferenceEvaluator
+    from onnx.reference.ops import load_op
+
+    types = [type_proto(v.type) if v is not None else onnx.TypeProto() for v in node.inputs]
+    try:
+        return load_op("", op_type, opset, node=proto, input_types=types,
+                       evaluator_cls=ReferenceEvaluator)
+    except RuntimeError:
+        for later in range(opset + 1, onnx.defs.onnx_opset_version() + 1):
+            try:
+                return load_op("", op_type, later)
+            except RuntimeError:
+                continue
+        raise
+
+
 def _make_run(op_type: str):
     def run(node: Node, args: list[Optional[np.ndarray]]) -> list[np.ndarray]:
         impl = node.cache.get("ref_impl")
@@ -125,7 +151,7 @@ def _make_run(op_type: str):
 
             opset = node.opset
             proto = to_node_proto(node, opset)
-            cls = load_op("", op_type, opset)
+            cls = _load_impl(node, op_type, opset, proto)
             impl = cls(proto, _run_params(opset))
             node.cache["ref_impl"] = impl
         res = impl.run(*args)

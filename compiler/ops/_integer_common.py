@@ -1,0 +1,154 @@
+"""Shared helpers of the integer op families (``qcc.*``); not an op family.
+
+Attribute parsing, constant/dtype checks and the requantization epilogue used
+by integer_nn, integer_elementwise and integer_pool.  Semantics: docs/integer_ops.md.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .. import arith
+from ..errors import ShapeError
+from ..ir import DType, Node, TensorType
+
+ACT_DTYPES = (DType.int8, DType.uint8)
+WEIGHT_DTYPES = (DType.int8, DType.int4, DType.int2)
+OUT_DTYPES = {"i8": DType.int8, "u8": DType.uint8, "i16": DType.int16}
+EXACT_F64 = float(1 << 53)
+
+
+def err(node: Node, msg: str) -> ShapeError:
+    return ShapeError(f"{node.op} node '{node.name}': {msg}")
+
+
+def inp(node: Node, i: int):
+    """Input ``i`` or None when omitted or past the end."""
+    return node.inputs[i] if i < len(node.inputs) else None
+
+
+def in_type(node: Node, i: int, what: str, dtypes: Optional[Sequence[DType]] = None) -> TensorType:
+    v = inp(node, i)
+    if v is None:
+        raise err(node, f"missing input {i} ({what})")
+    if dtypes is not None and v.dtype not in dtypes:
+        names = "/".join(d.short for d in dtypes)
+        raise err(node, f"input {i} ({what}) '%{v.name}' is {v.dtype.short}, expected {names}")
+    return v.type
+
+
+def const_type(node: Node, i: int, what: str, dtypes: Sequence[DType]) -> TensorType:
+    t = in_type(node, i, what, dtypes)
+    if not node.inputs[i].is_const:
+        raise err(node, f"input {i} ({what}) '%{node.inputs[i].name}' must be a constant")
+    return t
+
+
+def out_dtype(node: Node, extra: Optional[dict] = None) -> DType:
+    name = node.attr("dtype", "i8")
+    table = dict(OUT_DTYPES, **(extra or {}))
+    if name not in table:
+        raise err(node, f"output dtype '{name}' not in {sorted(table)}")
+    return table[name]
+
+
+def act_range(node: Node, dt: DType) -> tuple[int, int]:
+    lo = int(node.attr("act_min", dt.min))
+    hi = int(node.attr("act_max", dt.max))
+    if not dt.min <= lo <= hi <= dt.max:
+        raise err(node, f"clamp [{lo}, {hi}] is not inside {dt.short} [{dt.min}, {dt.max}]")
+    return lo, hi
+
+
+def check_zp(node: Node, key: str, dt: DType) -> int:
+    zp = int(node.attr(key, 0))
+    if not dt.min <= zp <= dt.max:
+        raise err(node, f"{key}={zp} outside {dt.short} range")
+    return zp
+
+
+def check_mult(node: Node, i_m: int, channels: Optional[int], sizes: Sequence[int] = (),
+               shift_sizes: Optional[Sequence[int]] = None) -> None:
+    """``mult``/``shift`` at inputs i_m, i_m+1: const int32 of length 1 or ``channels``
+    (or of a length in ``sizes``; ``shift_sizes`` when the shift differs)."""
+    ok_m = set(sizes) if sizes else {1, channels}
+    ok_s = set(shift_sizes) if shift_sizes is not None else ok_m
+    for j, what, ok in ((i_m, "mult", ok_m), (i_m + 1, "shift", ok_s)):
+        t = const_type(node, j, what, (DType.int32,))
+        if t.rank != 1 or t.shape[0] not in ok:
+            raise err(node, f"{what} must have shape [n] with n in {sorted(x for x in ok if x)}, "
+                            f"got {list(t.shape)}")
+    m = node.inputs[i_m].data
+    s = node.inputs[i_m + 1].data
+    if shift_sizes is None and m.shape != s.shape:
+        raise err(node, "mult and shift differ in shape")
+    if m.size and (m.min() < 0 or int(m.max()) >= arith.M_LIMIT):
+        raise err(node, "mult out of [0, 2^31)")
+    if s.size and (s.min() < arith.SHIFT_MIN or s.max() > arith.SHIFT_MAX):
+        raise err(node, f"shift out of [{arith.SHIFT_MIN}, {arith.SHIFT_MAX}]")
+
+
+def has_epilogue(node: Node, i_m: int) -> bool:
+    a, b = inp(node, i_m), inp(node, i_m + 1)
+    if (a is None) != (b is None):
+        raise err(node, "give both mult and shift, or neither")
+    return a is not None
+
+
+def epilogue_type(node: Node, i_m: int, channels: Optional[int], shape) -> TensorType:
+    """Output type of an op with the optional requantization epilogue."""
+    if not has_epilogue(node, i_m):
+        return TensorType(DType.int32, shape)
+    check_mult(node, i_m, channels)
+    dt = out_dtype(node)
+    act_range(node, dt)
+    check_zp(node, "y_zp", dt)
+    return TensorType(dt, shape)
+
+
+def epilogue(node: Node, acc: np.ndarray, args, i_m: int, axis: int) -> np.ndarray:
+    """int32 accumulator form, or ``clamp(requant(acc) + y_zp)`` in the output dtype."""
+    arith.check_int32(acc)
+    if inp(node, i_m) is None:
+        return acc.astype(np.int32)
+    dt = out_dtype(node)
+    lo, hi = act_range(node, dt)
+    y = arith.requantize(acc, args[i_m], args[i_m + 1], int(node.attr("y_zp", 0)), lo, hi,
+                         axis=axis)
+    return y.astype(dt.np)
+
+
+def check_weight_values(node: Node, w: np.ndarray, dt: DType) -> None:
+    if w.size and (w.min() < dt.min or w.max() > dt.max):
+        raise err(node, f"weight values outside {dt.short} [{dt.min}, {dt.max}]")
+
+
+def centered(x: np.ndarray, zp: int) -> np.ndarray:
+    return x.astype(np.int64) - int(zp)
+
+
+def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Exact int64 ``a @ b`` (numpy broadcasting) for integer operands.
+
+    Uses float64 BLAS when ``K * max|a| * max|b| < 2^53`` proves every
+    partial sum is an exactly representable integer (docs/arithmetic.md §6),
+    else int64.
+    """
+    a = np.asarray(a, np.int64)
+    b = np.asarray(b, np.int64)
+    k = a.shape[-1]
+    amax = int(np.abs(a).max()) if a.size else 0
+    bmax = int(np.abs(b).max()) if b.size else 0
+    if k * amax * bmax < EXACT_F64:
+        return np.matmul(a.astype(np.float64), b.astype(np.float64)).astype(np.int64)
+    return np.matmul(a, b)
+
+
+def ints(node: Node, key: str, default: Sequence[int], n: int) -> list[int]:
+    v = node.attr(key, None)
+    v = list(default) if v is None else [int(x) for x in v]
+    if len(v) != n:
+        raise err(node, f"attribute {key} needs {n} values, got {v}")
+    return v
