@@ -1,40 +1,30 @@
-"""calibrate: collect activation ranges of the float graph on calibration data.
+"""calibrate: measure activation ranges on the cleaned-up float graph.
 
-Runs the graph as it stands (after cleanup, before fusion, so that every
-tensor a fused op hides still has a range) over ``--calib CALIB.npz`` and
-stores ``{value name: (min, max)}`` in ``ctx.options["ranges"]`` for the
-quantize pass.  Estimators and the runner are in ``qcc.calibration``.
+Runs only when ``--calib`` is given (``ctx.options["calib"]``).  Options:
+``calib_method`` (default: qcc.calibration.DEFAULT_METHOD), ``percentile``,
+``max_calib_samples``, ``quiet``.  The result, a :class:`qcc.calibration.Ranges`
+keyed by value name, goes to ``graph.meta["ranges"]``; the fusion passes keep
+value names, so the quantizer reads it after fusion.  Runs before fusion so
+that onnxruntime can execute the graph (it has only onnx ops).
 """
 
-import time
-
-from qcc.errors import CalibrationError
 from qcc.ir import Graph
 from qcc.passmanager import PassContext, register_pass
 
-DEFAULT_METHOD = "percentile"
 
-
-@register_pass("calibrate", "run the float graph on --calib data and record activation ranges",
-               kind="quantize")
+@register_pass("calibrate", "run the float graph on --calib samples; store per-value ranges "
+                            "in graph.meta['ranges']", kind="quantize")
 def calibrate_pass(graph: Graph, ctx: PassContext) -> bool:
     from qcc.calibration import calibrate
     from qcc.npzio import load_npz
 
-    if ctx.options.get("ranges") is not None:
-        return False  # pre-computed (tests, QDQ import, cached runs)
-    path = ctx.options.get("calib")
+    path = ctx.opt("calib")
     if not path:
-        raise CalibrationError("quantization needs calibration data: pass --calib CALIB.npz "
-                               "(one array per model input, samples stacked on axis 0)")
-    data = load_npz(path, "--calib")
-    t0 = time.perf_counter()
-    method = ctx.options.get("calib_method") or DEFAULT_METHOD
-    ranges = calibrate(graph, data, method=method, percentile=ctx.options.get("percentile", 99.99),
-                       max_samples=ctx.options.get("max_calib_samples"),
-                       quiet=ctx.options.get("quiet", True))
-    dt = time.perf_counter() - t0
-    ctx.options["ranges"] = ranges
-    ctx.report.setdefault("_timings", {})["calibration"] = dt
-    ctx.note("calibrate", method=method, tensors=len(ranges), seconds=round(dt, 3))
+        return False
+    data = load_npz(path, "--calib") if isinstance(path, str) else path
+    ranges = calibrate(graph, data, ctx.opt("calib_method"), ctx.opt("percentile", 99.99) or 99.99,
+                       ctx.opt("max_calib_samples"), bool(ctx.opt("quiet", False)))
+    graph.meta["ranges"] = ranges
+    ctx.note("calibrate", **ranges.summary())
+    ctx.report.setdefault("_timings", {})["calibration"] = ranges.seconds
     return False
