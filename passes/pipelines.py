@@ -8,8 +8,9 @@ lowers to integer ops and proves the result integer-only.
 
 FLOAT_CLEANUP = ["shape-fold", "constant-fold", "canonicalize", "dce"]
 # fusion passes, in order; names not registered (yet) are skipped by pipeline_for
-FLOAT_FUSION = ["fold-batchnorm", "fuse-linear", "fuse-activation", "fuse-gelu", "fuse-layernorm",
-                "fuse-hardswish", "fuse-silu", "dce"]
+# fuse-activation last: it also folds the fused.hardswish/hardsigmoid made just before it
+FLOAT_FUSION = ["fold-batchnorm", "fuse-linear", "fuse-gelu", "fuse-layernorm",
+                "fuse-hardswish", "fuse-silu", "fuse-activation", "dce"]
 QUANTIZE = ["import-qdq", "constant-fold", "canonicalize", "calibrate"] + FLOAT_FUSION + ["quantize", "dce", "check-integer-only"]
 
 PIPELINES: dict[str, list[str]] = {

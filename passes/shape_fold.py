@@ -35,12 +35,10 @@ def shape_fold(graph: Graph, ctx: PassContext) -> bool:
         if static_value(node) is not None or all(v is None or v.is_const for v in node.inputs):
             changed += fold_node(graph, node)
     for node in list(graph.nodes):
-        if node.op in RESHAPES and node.inputs[0].shape == node.outputs[0].shape:
-            bypass(graph, node)
-            changed += 1
-        elif node.op == "onnx.Expand" and node.inputs[0].shape == node.outputs[0].shape:
-            bypass(graph, node)
-            changed += 1
+        if node.op in RESHAPES | {"onnx.Expand"} and node.inputs[0].shape == node.outputs[0].shape:
+            before = len(graph.nodes)
+            bypass(graph, node)  # refuses when it would rename a graph input/output
+            changed += len(graph.nodes) < before
         elif node.op in RESHAPES:
             changed += _as_reshape(graph, node)
     graph.drop_unused_constants()
