@@ -108,6 +108,7 @@ class PassManager:
             get_pass(name)
         for name in (self.instr.print_before | self.instr.print_after | self.instr.disabled |
                      ({self.instr.stop_after} if self.instr.stop_after else set())):
+            get_pass(name)  # an unknown name is reported as such, with the known ones
             if name not in pipeline:
                 raise PassError(f"pass '{name}' is not in the pipeline [{', '.join(pipeline)}]")
         self.pipeline = pipeline

@@ -43,7 +43,8 @@ def _initializer(v: Value) -> onnx.TensorProto:
     data = v.data
     if v.dtype.bits < 8 and v.dtype.is_int:  # int4/int2 held unpacked; store as int8
         data = data.astype(np.int8)
-    return numpy_helper.from_array(np.ascontiguousarray(data), v.name)
+    # np.ascontiguousarray turns a 0-d array into shape (1,): keep scalars scalar
+    return numpy_helper.from_array(np.ascontiguousarray(data).reshape(data.shape), v.name)
 
 
 def to_onnx(graph: Graph, doc: str = "") -> onnx.ModelProto:

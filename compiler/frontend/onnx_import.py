@@ -102,16 +102,28 @@ def default_opset(model: onnx.ModelProto) -> int:
 def find_unsupported(model: onnx.ModelProto) -> list[tuple[str, str, int]]:
     """(op_type, node name, opset) of every node qcc cannot import."""
     versions = {o.domain: o.version for o in model.opset_import}
+    versions[""] = default_opset(model)
     bad = []
     for i, n in enumerate(model.graph.node):
         dom = n.domain if n.domain not in ("ai.onnx",) else ""
         name = n.name or f"#{i}"
         has_graph = any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
                         for a in n.attribute)
-        if dom != "" or n.op_type not in SUPPORTED or has_graph:
+        version = int(versions.get(dom, 0))
+        if dom != "" or n.op_type not in SUPPORTED or has_graph \
+                or not _has_schema(n.op_type, version):
             label = n.op_type if dom == "" else f"{dom}::{n.op_type}"
-            bad.append((label, name, int(versions.get(n.domain, 0))))
+            bad.append((label, name, version))
     return bad
+
+
+def _has_schema(op_type: str, opset: int) -> bool:
+    """Whether the default domain defines ``op_type`` at ``opset`` (Gelu needs 20 ...)."""
+    try:
+        onnx.defs.get_schema(op_type, opset, "")
+        return True
+    except Exception:  # noqa: BLE001 - onnx raises SchemaError
+        return False
 
 
 def _upgrade_opset(model: onnx.ModelProto) -> onnx.ModelProto:

@@ -17,7 +17,7 @@ from .graph import Graph, Node, Value
 def _check_defs(graph: Graph) -> None:
     seen: dict[str, Value] = {}
     for v in graph.values():
-        if v.name in seen and seen[v.name] is not v:
+        if v.name in seen:  # a second value of that name, or one value defined twice
             raise VerificationError(f"value name '%{v.name}' is defined twice (SSA)")
         seen[v.name] = v
     for v in graph.constants.values():
@@ -80,8 +80,8 @@ def _check_types(graph: Graph) -> None:
 
 def verify(graph: Graph, types: bool = True) -> None:
     _check_defs(graph)
+    _check_cycles(graph)  # before the order check, so that a cycle is named as one
     _check_order(graph)
-    _check_cycles(graph)
     if types:
         _check_types(graph)
 
