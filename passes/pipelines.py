@@ -11,7 +11,12 @@ FLOAT_CLEANUP = ["shape-fold", "constant-fold", "canonicalize", "dce"]
 # fuse-activation last: it also folds the fused.hardswish/hardsigmoid made just before it
 FLOAT_FUSION = ["fold-batchnorm", "fuse-linear", "fuse-gelu", "fuse-layernorm",
                 "fuse-hardswish", "fuse-silu", "fuse-activation", "dce"]
-QUANTIZE = ["import-qdq", "constant-fold", "canonicalize", "calibrate"] + FLOAT_FUSION + ["quantize", "dce", "check-integer-only"]
+# float-level rewrites that need calibration statistics (each a no-op unless its flag
+# is given): cross-layer equalization, SmoothQuant migration, outlier channel
+# reordering; then the per-layer bit-width choice (ILP) for --weight-bits mixed
+PRE_QUANTIZE = ["equalize", "smoothquant", "reorder-channels", "assign-bits"]
+QUANTIZE = (["import-qdq", "constant-fold", "canonicalize", "calibrate"] + FLOAT_FUSION
+            + PRE_QUANTIZE + ["quantize", "dce", "check-integer-only", "check-headroom"])
 
 PIPELINES: dict[str, list[str]] = {
     "onnx": FLOAT_CLEANUP,
