@@ -1,0 +1,71 @@
+"""Target ``c``: portable C99 for microcontrollers (docs/target_c.md).
+
+``emit`` lowers the integer IR to kernel calls with a static memory plan and
+renders NAME.h / NAME.c / NAME_weights.c / qcc_kernels.h / qcc_run.c / Makefile /
+CMakeLists.txt; ``run`` builds the host runner with make and runs the samples.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from qcc.ir import Graph
+
+from .lower import cident
+
+TARGET = "c"
+
+
+def _name(ctx) -> str:
+    opts = getattr(ctx, "options", {}) or {}
+    return cident(str(opts.get("model_name") or "model"))
+
+
+def emit(graph: Graph, out_dir: str, ctx) -> dict:
+    """Write the C sources; return manifest entries (files, memory, layers, C I/O)."""
+    from .program import build_program
+    from .render import weight_bytes, write_files
+
+    name = _name(ctx)
+    prog = build_program(graph, name)
+    files = write_files(prog, out_dir, getattr(ctx, "options", {}).get("model_path", ""))
+    return {
+        "files": files,
+        "memory": {"arena_bytes": prog.arena, "lower_bound": prog.lower_bound,
+                   "strategy": prog.strategy, "weight_bytes": weight_bytes(prog),
+                   "inplace": prog.extra_info.get("inplace", {})},
+        "layers": layer_table(prog),
+        "c": {"name": name,
+              "inputs": [_io_entry(io) for io in prog.inputs],
+              "outputs": [_io_entry(io) for io in prog.outputs]},
+    }
+
+
+def _io_entry(io) -> dict:
+    return {"name": io.graph_name, "c_value": io.value.name, "shape": list(io.value.shape),
+            "c_type": io.ctype, "file_dtype": "float32" if io.scale is not None else io.onnx_dtype,
+            "scale": io.scale, "zero_point": io.zero_point}
+
+
+def layer_table(prog) -> list[dict]:
+    rows = []
+    for i, s in enumerate(prog.steps):
+        out = s.out
+        rows.append({"step": i, "node": s.node.name, "op": s.node.op, "kernel": s.fn,
+                     "out": out.name if out is not None else None,
+                     "out_bytes": out.type.nbytes if out is not None else 0,
+                     "scratch_bytes": s.scratch})
+    return rows
+
+
+def run(out_dir: str, samples: list[dict[str, np.ndarray]], manifest: dict) -> list[dict]:
+    from .build import run_samples
+
+    if not samples:
+        return []
+    return run_samples(out_dir, samples, manifest)
+
+
+__all__ = ["TARGET", "emit", "run"]

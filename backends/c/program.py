@@ -1,0 +1,163 @@
+"""Build a :class:`~qcc.backends.c.lower.Program` from an integer graph.
+
+1. the boundary: float graph inputs must feed one ``qcc.quantize`` (its int
+   result is the C input, quantized by the caller/runner), graph outputs made by
+   ``qcc.dequantize`` export its integer input; integer inputs/outputs (token
+   ids, arg-max indices) pass as they are;
+2. every other node is lowered by the rule registered for its op; all nodes
+   without a rule are reported together;
+3. liveness of the arena buffers (alias groups, scratch) and the memory plan;
+4. operands become C expressions.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from qcc.errors import LoweringError, UnsupportedOpError
+from qcc.ir import DType, Graph, Node
+
+from .lower import ALIGN, CTYPES, DT_CODES, Arg, Buffer, IoSpec, Lowerer, Program, check_plan, \
+    plan_memory
+
+RULES: dict[str, Callable[[Lowerer, Node], None]] = {}
+
+
+def rule(*ops: str):
+    def deco(fn):
+        for op in ops:
+            RULES[op] = fn
+        return fn
+    return deco
+
+
+def _load_rules() -> None:
+    from . import rules_elem, rules_move, rules_nn  # noqa: F401  (register on import)
+
+
+def build_program(graph: Graph, name: str) -> Program:
+    _load_rules()
+    lw = Lowerer(graph, name)
+    skip = _boundary(lw)
+    todo = [n for n in graph.nodes if id(n) not in skip]
+    missing = [n for n in todo if n.op not in RULES]
+    if missing:
+        names = ", ".join(f"{n.op} '{n.name}'" for n in missing[:12])
+        more = f" and {len(missing) - 12} more" if len(missing) > 12 else ""
+        raise UnsupportedOpError(
+            f"target c cannot lower {len(missing)} node(s): {names}{more}; a float op left "
+            f"after quantization needs a calibration range (--calib) or an integer rule")
+    for n in todo:
+        RULES[n.op](lw, n)
+    _plan(lw)
+    return lw.p
+
+
+def _boundary(lw: Lowerer) -> set:
+    g, p = lw.g, lw.p
+    skip = set()
+    for k, gi in enumerate(g.inputs):
+        if gi.dtype.is_float:
+            users = list(gi.users)
+            if len(users) != 1 or users[0].op != "qcc.quantize":
+                ops = sorted({u.op for u in users}) or ["nothing"]
+                raise LoweringError(
+                    f"target c: float input '{gi.name}' must feed exactly one qcc.quantize "
+                    f"(it feeds {', '.join(ops)}); compile with --calib so it is quantized")
+            q = users[0]
+            skip.add(id(q))
+            v = q.outputs[0]
+            spec = IoSpec(k, gi.name, v, CTYPES[v.dtype], v.type.numel, "float32",
+                          float(q.attr("scale")), int(q.attr("zero_point", 0)))
+        elif gi.dtype in DT_CODES:
+            spec = IoSpec(k, gi.name, gi, CTYPES[gi.dtype], gi.type.numel, gi.dtype.name)
+        else:
+            raise LoweringError(f"target c: input '{gi.name}' has dtype {gi.dtype.name}, "
+                                f"which the C API does not take")
+        p.inputs.append(spec)
+        lw.bind(spec.value, "in", k)
+    for k, go in enumerate(g.outputs):
+        prod = go.producer
+        if prod is not None and prod.op == "qcc.dequantize" and not go.users:
+            skip.add(id(prod))
+            v = prod.inputs[0]
+            spec = IoSpec(k, go.name, v, CTYPES[v.dtype], v.type.numel, "float32",
+                          float(prod.attr("scale")), int(prod.attr("zero_point", 0)))
+        elif prod is not None and go.dtype in DT_CODES:
+            v = go
+            spec = IoSpec(k, go.name, v, CTYPES[v.dtype], v.type.numel, go.dtype.name)
+        else:
+            raise LoweringError(f"target c: output '{go.name}' ({go.dtype.name}) is neither "
+                                f"an integer tensor nor a qcc.dequantize of one")
+        if v.is_const or lw.binding(v) is not None:
+            raise LoweringError(f"target c: output '{go.name}' is a constant, a model input "
+                                f"or another output; the C API needs it computed")
+        p.outputs.append(spec)
+        lw.bind(v, "out", k)
+    return skip
+
+
+def _lifetimes(lw: Lowerer):
+    first, last, roots, inplace = {}, {}, {}, {}
+    for i, st in enumerate(lw.p.steps):
+        for a in st.args:
+            if a.kind != "val":
+                continue
+            r = lw.find(a.value)
+            if lw.binding(r) is not None:
+                continue
+            roots[id(r)] = r
+            if a.write:
+                first.setdefault(id(r), i)
+            last[id(r)] = i
+        if st.inplace_of is not None and st.out is not None:
+            src, dst = lw.find(st.inplace_of), lw.find(st.out)
+            if lw.binding(src) is None and lw.binding(dst) is None and src is not dst:
+                inplace[id(dst)] = src.name
+    for key, r in roots.items():
+        if key not in first:
+            raise LoweringError(f"target c: internal error, '{r.name}' is read before it is written")
+    return first, last, roots, inplace
+
+
+def _plan(lw: Lowerer) -> None:
+    first, last, roots, inplace = _lifetimes(lw)
+    buffers = [Buffer(r.name, r.type.nbytes, first[k], last[k], inplace.get(k))
+               for k, r in roots.items()]
+    for i, st in enumerate(lw.p.steps):
+        if st.scratch:
+            buffers.append(Buffer(f"scratch.{i}", st.scratch, i, i))
+    plan = plan_memory(buffers, ALIGN)
+    check_plan(buffers, plan)
+    p = lw.p
+    p.arena, p.lower_bound, p.strategy, p.offsets = plan.arena, plan.lower_bound, plan.strategy, plan.offsets
+    p.extra_info["inplace"] = dict(getattr(plan, "inplace", {}) or {})
+    for i, st in enumerate(p.steps):
+        st.cargs = [_expr(lw, a, i) for a in st.args]
+
+
+def _expr(lw: Lowerer, a: Arg, i: int) -> str:
+    q = "" if a.write else "const "
+    if a.kind == "null":
+        return "NULL"
+    if a.kind == "const":
+        c = next(c for c in lw.p.consts.values() if c.cname == a.cname)
+        return a.cname if c.ctype == a.ctype else f"(const {a.ctype} *){a.cname}"
+    if a.kind == "scratch":
+        return f"({a.ctype} *)(arena + {lw.p.offsets[f'scratch.{i}']})"
+    r = lw.find(a.value)
+    b = lw.binding(r)
+    if b is None:
+        base = f"arena + {lw.p.offsets[r.name]}"
+    else:
+        kind, k = b
+        if kind == "in" and a.write:
+            raise LoweringError(f"target c: internal error, a step writes input '{r.name}'")
+        base = f"{kind}{k}"
+    return f"({q}{a.ctype} *)({base})"
+
+
+def dtype_code(dt: DType) -> str:
+    if dt not in DT_CODES:
+        raise LoweringError(f"target c: dtype {dt.name} has no C kernel type")
+    return DT_CODES[dt]

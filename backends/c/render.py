@@ -1,0 +1,124 @@
+"""Render a lowered :class:`Program` into C files with the Jinja templates.
+
+Python decides what to emit (the program); the templates under ``templates/``
+say how it looks.  Files: NAME.h, NAME.c, NAME_weights.h, NAME_weights.c,
+qcc_kernels.h (only the kernel groups the model uses), qcc_run.c, Makefile,
+CMakeLists.txt.
+"""
+
+from __future__ import annotations
+
+import os
+
+import jinja2
+import numpy as np
+
+from qcc import __version__
+
+from .lower import Program
+
+KERNEL_ORDER = ["conv2d", "conv_transpose2d", "linear", "matmul", "binary", "requant", "lut",
+                "concat", "pool", "reduce", "resize", "move"]
+_C_SIZE = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "int32_t": 4, "int64_t": 8}
+_RANGE = {"int8_t": (-128, 127), "uint8_t": (0, 255), "int16_t": (-32768, 32767)}
+_ENV = None
+
+
+def env() -> jinja2.Environment:
+    global _ENV
+    if _ENV is None:
+        _ENV = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(os.path.join(os.path.dirname(__file__), "templates")),
+            trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+            undefined=jinja2.StrictUndefined, autoescape=False)
+    return _ENV
+
+
+def c_int(v) -> str:
+    if isinstance(v, str):  # a symbolic constant such as QCC_I8
+        return v
+    v = int(v)
+    if v == -(1 << 31):
+        return "(-2147483647 - 1)"
+    if not -(1 << 31) < v < (1 << 31):
+        return f"{v}LL" if v != -(1 << 63) else "(-9223372036854775807LL - 1)"
+    return str(v)
+
+
+def c_float(x: float) -> str:
+    s = repr(float(np.float32(x)))
+    return s + ("f" if ("." in s or "e" in s) else ".0f")
+
+
+def initializer(params: dict) -> str:
+    parts = []
+    for k, v in params.items():
+        if isinstance(v, (list, tuple, np.ndarray)):
+            parts.append(f".{k} = {{{', '.join(c_int(x) for x in v)}}}")
+        else:
+            parts.append(f".{k} = {c_int(v)}")
+    return ", ".join(parts)
+
+
+def array_body(data: np.ndarray, per_line: int = 16) -> str:
+    vals = [c_int(x) for x in np.asarray(data).astype(np.int64).tolist()]
+    lines = ["    " + ", ".join(vals[i:i + per_line]) + "," for i in range(0, len(vals), per_line)]
+    return "\n".join(lines) if lines else "    0,"
+
+
+def _io_ctx(io, inputs: bool) -> dict:
+    lo, hi = _RANGE.get(io.ctype, (0, 0))
+    file_size = 4 if io.scale is not None else _C_SIZE[io.ctype]
+    return dict(index=io.index, graph_name=io.graph_name, ctype=io.ctype, count=io.count,
+                shape=list(io.value.shape), scale=io.scale,
+                scale_lit=c_float(io.scale) if io.scale is not None else None,
+                zero_point=io.zero_point, file_size=file_size, c_size=_C_SIZE[io.ctype],
+                sgn=int(io.ctype != "uint8_t"), qmin=lo, qmax=hi)
+
+
+def context(p: Program, source: str) -> dict:
+    name = p.name
+    ins = [_io_ctx(io, True) for io in p.inputs]
+    outs = [_io_ctx(io, False) for io in p.outputs]
+    sig = [f"const {io['ctype']} *in{io['index']}" for io in ins]
+    sig += [f"{io['ctype']} *out{io['index']}" for io in outs] + ["uint8_t *arena"]
+    call = [f"(const {io['ctype']} *)inputs[{io['index']}]" for io in ins]
+    call += [f"({io['ctype']} *)outputs[{io['index']}]" for io in outs] + ["arena"]
+    steps = [dict(index=i, op=s.node.op, node=s.node.name.replace("*/", "* /"), struct=s.struct,
+                  init=initializer(s.params), fn=s.fn, cargs=s.cargs)
+             for i, s in enumerate(p.steps)]
+    used = " ".join(a for s in steps for a in s["cargs"])
+    params = [f"in{io['index']}" for io in ins] + [f"out{io['index']}" for io in outs] + ["arena"]
+    unused = [q for q in params if f"({q})" not in used and f"({q} +" not in used
+              and f"{q} +" not in used]
+    consts = [dict(cname=c.cname, ctype=c.ctype, count=max(int(c.data.size), 1),
+                   source=c.source.replace("*/", "* /"), body=array_body(c.data))
+              for c in p.consts.values()]
+    return dict(version=__version__, name=name, NAME=name.upper(), guard=name.upper(),
+                source=os.path.basename(source or "model"), inputs=ins, outputs=outs,
+                signature=", ".join(sig), io_call=", ".join(call), steps=steps, unused=unused,
+                consts=consts, weight_bytes=weight_bytes(p), arena=p.arena,
+                arena_macro=max(p.arena, 16), lower_bound=p.lower_bound, strategy=p.strategy,
+                kernels=[k for k in KERNEL_ORDER if k in p.kernels])
+
+
+def weight_bytes(p: Program) -> int:
+    return int(sum(c.data.size * _C_SIZE[c.ctype] for c in p.consts.values()))
+
+
+FILES = {"header": ("model.h.j2", "{name}.h"), "source": ("model.c.j2", "{name}.c"),
+         "weights_header": ("weights.h.j2", "{name}_weights.h"),
+         "weights": ("weights.c.j2", "{name}_weights.c"),
+         "kernels": ("qcc_kernels.h.j2", "qcc_kernels.h"), "runner": ("qcc_run.c.j2", "qcc_run.c"),
+         "makefile": ("Makefile.j2", "Makefile"), "cmake": ("CMakeLists.txt.j2", "CMakeLists.txt")}
+
+
+def write_files(p: Program, out_dir: str, source: str) -> dict:
+    ctx = context(p, source)
+    written = {}
+    for key, (tpl, pattern) in FILES.items():
+        fname = pattern.format(name=p.name)
+        with open(os.path.join(out_dir, fname), "w") as f:
+            f.write(env().get_template(tpl).render(**ctx))
+        written[key] = fname
+    return written

@@ -1,0 +1,133 @@
+"""Lowering rules for the dense integer ops: conv2d (general, grouped, depthwise,
+pointwise), conv_transpose2d, linear, matmul.  Layout NCHW, weights as in the IR."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qcc.errors import LoweringError
+from qcc.ir import DType, Node
+
+from .lower import NULL, Arg, Lowerer, check_node_dtypes
+from .program import rule
+
+
+def _epilogue(lw: Lowerer, node: Node, i_m: int):
+    """(mult, shift, per_channel, y_zp, lo, hi) args/params of the optional requant epilogue."""
+    out = node.outputs[0]
+    has = i_m < len(node.inputs) and node.inputs[i_m] is not None
+    if not has:
+        return NULL, NULL, 0, 0, 0, 0
+    if out.dtype is not DType.int8:
+        raise LoweringError(f"target c: {node.op} node '{node.name}' outputs {out.dtype.short}; "
+                            f"the C kernel writes int8 (or int32 accumulators)")
+    m, s = node.inputs[i_m], node.inputs[i_m + 1]
+    lo = int(node.attr("act_min", -128))
+    hi = int(node.attr("act_max", 127))
+    return (lw.const(m), lw.const(s), int(m.data.size > 1), int(node.attr("y_zp", 0)), lo, hi)
+
+
+def _bias(lw: Lowerer, node: Node) -> Arg:
+    b = node.inputs[2] if len(node.inputs) > 2 else None
+    return lw.const(b) if b is not None else NULL
+
+
+def _out_arg(lw: Lowerer, node: Node, has_mult: bool) -> Arg:
+    out = node.outputs[0]
+    return lw.write(out, "int8_t" if has_mult else "int32_t")
+
+
+@rule("qcc.conv2d")
+def conv2d(lw: Lowerer, node: Node) -> None:
+    check_node_dtypes(node)
+    x, w = node.inputs[0], node.inputs[1]
+    out = node.outputs[0]
+    n, c, h, wd = x.shape
+    mo, _, kh, kw = w.shape
+    mult, shift, pc, yzp, lo, hi = _epilogue(lw, node, 3)
+    sh, sw = node.attr("strides", [1, 1])
+    dh, dw = node.attr("dilations", [1, 1])
+    pt, pl, _, _ = node.attr("pads", [0, 0, 0, 0])
+    group = int(node.attr("group", 1))
+    plane = out.shape[2] * out.shape[3]
+    pb = conv_block(c // group, kh * kw, plane)
+    params = dict(n=n, c=c, h=h, w=wd, m=mo, oh=out.shape[2], ow=out.shape[3], kh=kh, kw=kw,
+                  sh=sh, sw=sw, dh=dh, dw=dw, pt=pt, pl=pl, group=group,
+                  x_zp=int(node.attr("x_zp", 0)), y_zp=yzp, lo=lo, hi=hi, per_channel=pc, pb=pb)
+    args = [lw.read(x), lw.const(w, "int8_t"), _bias(lw, node), mult, shift,
+            _out_arg(lw, node, mult is not NULL), Arg("scratch", ctype="void")]
+    lw.step(node, "conv2d", "qcc_conv2d", "qcc_conv2d_p", params, args,
+            scratch=2 * pb * (c // group) * kh * kw if pb else 4 * plane)
+
+
+IM2COL_BYTES = 8192  # im2col scratch budget (int16 columns); at least one output position
+
+
+def conv_block(cg: int, taps: int, plane: int) -> int:
+    """Output positions per im2col block, or 0 for the direct (weight-stationary) kernel:
+    depthwise convs (one input channel per output) and pointwise convs on large planes,
+    whose rows stream well; everything else is an im2col + dot-product GEMM."""
+    if cg == 1 or (taps == 1 and plane >= 256):
+        return 0
+    k = cg * taps
+    return int(max(1, min(plane, IM2COL_BYTES // (2 * k))))
+
+
+@rule("qcc.conv_transpose2d")
+def conv_transpose2d(lw: Lowerer, node: Node) -> None:
+    check_node_dtypes(node)
+    x, w = node.inputs[0], node.inputs[1]
+    out = node.outputs[0]
+    n, c, h, wd = x.shape
+    _, _, kh, kw = w.shape
+    mult, shift, pc, yzp, lo, hi = _epilogue(lw, node, 3)
+    sh, sw = node.attr("strides", [1, 1])
+    dh, dw = node.attr("dilations", [1, 1])
+    pt, pl, _, _ = node.attr("pads", [0, 0, 0, 0])
+    mo, oh, ow = out.shape[1:]
+    params = dict(n=n, c=c, h=h, w=wd, m=mo, oh=oh, ow=ow, kh=kh, kw=kw, sh=sh, sw=sw,
+                  dh=dh, dw=dw, pt=pt, pl=pl, group=int(node.attr("group", 1)),
+                  x_zp=int(node.attr("x_zp", 0)), y_zp=yzp, lo=lo, hi=hi, per_channel=pc)
+    args = [lw.read(x), lw.const(w, "int8_t"), _bias(lw, node), mult, shift,
+            _out_arg(lw, node, mult is not NULL), Arg("scratch", ctype="int32_t")]
+    lw.step(node, "conv_transpose2d", "qcc_conv_transpose2d", "qcc_convt_p", params, args,
+            scratch=4 * mo * oh * ow)
+
+
+@rule("qcc.linear")
+def linear(lw: Lowerer, node: Node) -> None:
+    check_node_dtypes(node)
+    x, w = node.inputs[0], node.inputs[1]
+    k, nn = w.shape
+    mult, shift, pc, yzp, lo, hi = _epilogue(lw, node, 3)
+    params = dict(rows=x.type.numel // k, k=k, n=nn, x_zp=int(node.attr("x_zp", 0)), y_zp=yzp,
+                  lo=lo, hi=hi, per_channel=pc)
+    args = [lw.read(x), lw.const(w, "int8_t"), _bias(lw, node), mult, shift,
+            _out_arg(lw, node, mult is not NULL), Arg("scratch", ctype="int32_t")]
+    lw.step(node, "linear", "qcc_linear", "qcc_linear_p", params, args, scratch=4 * nn)
+
+
+def batch_offsets(shape, batch, stride: int) -> np.ndarray:
+    """Element offset of every broadcast batch index into a tensor with batch dims ``shape``."""
+    cnt = int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+    idx = np.arange(cnt, dtype=np.int64).reshape(shape) if len(shape) else np.zeros((), np.int64)
+    return (np.broadcast_to(idx, batch).ravel() * stride).astype(np.int32)
+
+
+@rule("qcc.matmul")
+def matmul(lw: Lowerer, node: Node) -> None:
+    check_node_dtypes(node)
+    a, b = node.inputs[0], node.inputs[1]
+    out = node.outputs[0]
+    m, k = a.shape[-2:]
+    nn = b.shape[-1]
+    batch = out.shape[:-2]
+    mult, shift, _, yzp, lo, hi = _epilogue(lw, node, 2)
+    params = dict(batch=int(np.prod(batch, dtype=np.int64)), m=m, k=k, n=nn,
+                  a_zp=int(node.attr("a_zp", 0)), b_zp=int(node.attr("b_zp", 0)), y_zp=yzp,
+                  lo=lo, hi=hi)
+    a_off = lw.table(f"{node.name}.a_off", batch_offsets(a.shape[:-2], batch, m * k))
+    b_off = lw.table(f"{node.name}.b_off", batch_offsets(b.shape[:-2], batch, k * nn))
+    args = [lw.read(a), lw.read(b), a_off, b_off, mult, shift, _out_arg(lw, node, mult is not NULL),
+            Arg("scratch", ctype="int32_t")]
+    lw.step(node, "matmul", "qcc_matmul", "qcc_matmul_p", params, args, scratch=4 * nn)

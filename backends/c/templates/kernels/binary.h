@@ -1,0 +1,11 @@
+/* qcc.add / qcc.sub / qcc.mul on int8 with numpy broadcasting, folded to 4 dims:
+ * output dims d[0..3] (row-major, contiguous), input element strides sa/sb (0 = broadcast).
+ * op 0 add: y = rshift_round(A*ma + B*mb, s); op 1 sub: A*ma - B*mb; op 2 mul: requant(A*B, ma, s),
+ * with A = a - a_zp, B = b - b_zp; then + y_zp and clamp.  Safe in place (y == a or y == b
+ * when that input has the output's shape). */
+typedef struct {
+    int32_t d[4], sa[4], sb[4];
+    int32_t op, a_zp, b_zp, y_zp, lo, hi, ma, mb, s;
+} qcc_binary_p;
+
+static inline int qcc_binary(const qcc_binary_p *p, const int8_t *a, const int8_t *b, int8_t *y);

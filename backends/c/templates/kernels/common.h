@@ -1,0 +1,53 @@
+/* Integer arithmetic shared by every kernel (docs/arithmetic.md). */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* The requantization relies on >> of a negative int64 being an arithmetic
+ * (flooring) shift, as on gcc, clang, armcc and IAR; refuse other compilers. */
+typedef char qcc_arithmetic_shift_check[((-8 >> 1) == -4) ? 1 : -1];
+
+/* (x + 2^(s-1)) >> s: round to nearest, ties toward +inf; s in [1, 62]. */
+static inline int64_t qcc_rshift_round(int64_t x, int32_t s)
+{
+    return (x + ((int64_t)1 << (s - 1))) >> s;
+}
+
+static inline int32_t qcc_clamp(int64_t v, int32_t lo, int32_t hi)
+{
+    return v < lo ? lo : (v > hi ? hi : (int32_t)v);
+}
+
+/* clamp(rshift_round(acc * m, s) + zp, lo, hi), all in int64. */
+static inline int32_t qcc_requant(int64_t acc, int32_t m, int32_t s, int32_t zp,
+                                  int32_t lo, int32_t hi)
+{
+    return qcc_clamp(qcc_rshift_round(acc * m, s) + zp, lo, hi);
+}
+
+/* Element types of the dtype-generic kernels. */
+enum { QCC_I8 = 0, QCC_U8 = 1, QCC_I16 = 2, QCC_I32 = 3, QCC_I64 = 4 };
+
+static inline int64_t qcc_load(const void *p, size_t i, int32_t dt)
+{
+    switch (dt) {
+    case QCC_I8: return ((const int8_t *)p)[i];
+    case QCC_U8: return ((const uint8_t *)p)[i];
+    case QCC_I16: return ((const int16_t *)p)[i];
+    case QCC_I32: return ((const int32_t *)p)[i];
+    default: return ((const int64_t *)p)[i];
+    }
+}
+
+static inline void qcc_store(void *p, size_t i, int32_t dt, int32_t v)
+{
+    switch (dt) {
+    case QCC_I8: ((int8_t *)p)[i] = (int8_t)v; break;
+    case QCC_U8: ((uint8_t *)p)[i] = (uint8_t)v; break;
+    case QCC_I16: ((int16_t *)p)[i] = (int16_t)v; break;
+    default: ((int32_t *)p)[i] = v; break;
+    }
+}
+
+#define QCC_OK 0
+#define QCC_ERR_INDEX 1 /* a run-time index (e.g. a token id) is out of range */

@@ -1,0 +1,15 @@
+/* qcc.conv2d: NCHW int8, weights [M, C/group, kH, kW], int32 bias, per-channel requant.
+ * Two algorithms, chosen at compile time by pb:
+ *   pb == 0: direct, weight-stationary (depthwise, pointwise 1x1 as a GEMM row per weight):
+ *            scratch is one int32 plane of oh*ow accumulators;
+ *   pb  > 0: im2col of pb output positions at a time into int16 centered columns
+ *            (scratch pb*K int16, K = C/group*kH*kW), then one K-long dot product per output.
+ * mult == NULL: y receives the int32 accumulators. */
+typedef struct {
+    int32_t n, c, h, w, m, oh, ow;
+    int32_t kh, kw, sh, sw, dh, dw, pt, pl;
+    int32_t group, x_zp, y_zp, lo, hi, per_channel, pb;
+} qcc_conv2d_p;
+
+static inline int qcc_conv2d(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w, const int32_t *bias,
+               const int32_t *mult, const int32_t *shift, void *y, void *scratch);

@@ -1,0 +1,7 @@
+/* qcc.lut: y = table[x - min(x dtype)] for int8 (x_unsigned = 0) or uint8 x, 256 entries of
+ * one byte (int8 or uint8 table).  Safe in place. */
+typedef struct {
+    int32_t count, x_unsigned;
+} qcc_lut_p;
+
+static inline int qcc_lut(const qcc_lut_p *p, const uint8_t *x, const uint8_t *table, uint8_t *y);

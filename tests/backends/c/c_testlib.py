@@ -1,0 +1,93 @@
+"""Helpers of the C backend tests: many small integer ops in one graph, one gcc build,
+outputs compared bit for bit with the reference interpreter."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from qcc import arith
+from qcc.interp import Interpreter
+from qcc.ir import DType, Graph, TensorType, Value
+from qcc.ir.verifier import verify
+from qcc.ops import infer_types
+
+needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None or shutil.which("make") is None,
+                               reason="gcc and make are needed to build the generated C")
+FAST_CFLAGS = ("-O1",)  # tests compile many small programs; -O3 is exercised by the model tests
+
+
+class Cases:
+    """A graph of independent single-op cases with integer inputs and outputs."""
+
+    def __init__(self, seed: int = 0):
+        self.g = Graph("cases")
+        self.feeds: dict[str, np.ndarray] = {}
+        self.rng = np.random.default_rng(seed)
+
+    def input(self, arr, dt: DType = None) -> Value:
+        arr = np.asarray(arr)
+        v = self.g.add_input(f"x{len(self.g.inputs)}", TensorType(dt or DType.from_numpy(arr.dtype), arr.shape))
+        self.feeds[v.name] = arr
+        return v
+
+    def rand_input(self, shape, dt: DType = DType.int8) -> Value:
+        return self.input(self.rng.integers(dt.min, dt.max + 1, size=shape).astype(dt.np), dt)
+
+    def const(self, arr, dt: DType = None) -> Value:
+        arr = np.asarray(arr)
+        return self.g.add_const(f"c{len(self.g.constants)}", arr, dt or DType.from_numpy(arr.dtype))
+
+    def op(self, op: str, inputs, attrs=None, n_out: int = 1, output: bool = True):
+        outs = [self.g.new_value(f"y{len(self.g.outputs)}_{i}", TensorType(DType.int8, ()))
+                for i in range(n_out)]
+        node = self.g.add_node(op, inputs, outs, attrs or {})
+        for v, t in zip(outs, infer_types(node)):
+            v.type = t
+        if output:
+            self.g.outputs.extend(outs)
+        return outs[0] if n_out == 1 else outs
+
+    def mult(self, n: int = 1, lo: float = 1e-4, hi: float = 0.9):
+        r = np.exp(self.rng.uniform(np.log(lo), np.log(hi), n))
+        m, s = arith.quantize_multiplier(r)
+        return self.const(np.atleast_1d(m).astype(np.int32)), self.const(np.atleast_1d(s).astype(np.int32))
+
+
+def emit_c(graph: Graph, out_dir: str, name: str = "t") -> dict:
+    from qcc.backends.c import emit
+
+    os.makedirs(out_dir, exist_ok=True)
+    extra = emit(graph, out_dir, SimpleNamespace(options={"model_name": name}))
+    manifest = dict(extra, target="c")
+    with open(os.path.join(out_dir, "manifest.json"), "w") as f:
+        json.dump(manifest, f, default=str)
+    return manifest
+
+
+def run_c(graph: Graph, feeds_list: list, out_dir: str, cflags=FAST_CFLAGS, cc: str = "gcc"):
+    from qcc.backends.c.build import build, run_samples
+
+    manifest = emit_c(graph, out_dir)
+    binary = build(out_dir, cc=cc, extra_cflags=cflags)
+    return run_samples(out_dir, feeds_list, manifest, binary=binary), manifest
+
+
+def check_exact(cases: Cases, out_dir: str, cflags=FAST_CFLAGS) -> dict:
+    """Build the cases, run them, assert every output equals the interpreter's exactly."""
+    verify(cases.g)
+    want = Interpreter(cases.g).run(cases.feeds)
+    got, manifest = run_c(cases.g, [cases.feeds], str(out_dir), cflags)
+    for name, w in want.items():
+        g = got[0][name]
+        assert g.dtype == w.dtype and g.shape == w.shape, (name, g.dtype, w.dtype, g.shape, w.shape)
+        if not np.array_equal(g, w):
+            bad = np.argwhere(g != w)[:5].tolist()
+            raise AssertionError(f"output {name}: C differs from the interpreter at {bad}: "
+                                 f"{g[tuple(np.array(bad).T)]} vs {w[tuple(np.array(bad).T)]}")
+    return manifest

@@ -1,0 +1,230 @@
+"""Cortex-M4 toolchain of the C backend (backends/c/arm.py): arm-none-eabi-gcc + QEMU mps2-an386."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qcc.backends.c import arm
+from qcc.errors import BuildError
+
+needs_arm = pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+
+TOY_H = """#ifndef TOY_H
+#define TOY_H
+#include <stdint.h>
+#define TOY_ARENA_SIZE 64
+int toy_run(const int8_t *in, const int32_t *bias, int8_t *out, int32_t *acc_out,
+            uint8_t *arena);
+#endif
+"""
+
+# A dot-product-with-requantization "model": int64 products and a rounding shift
+# exercise the libgcc helpers and the arena; bias < -1000000 returns an error code.
+TOY_C = """#include <string.h>
+#include "toy.h"
+int toy_run(const int8_t *in, const int32_t *bias, int8_t *out, int32_t *acc_out,
+            uint8_t *arena)
+{
+    int32_t *acc = (int32_t *)(void *)arena;
+    int i;
+    if (bias[0] < -1000000) {
+        return 7;
+    }
+    memset(arena, 0, TOY_ARENA_SIZE);
+    for (i = 0; i < 16; i++) {
+        acc[i % 4] += (int32_t)in[i] * (int32_t)(i - 7);
+    }
+    for (i = 0; i < 4; i++) {
+        int64_t v = ((int64_t)(acc[i] + bias[i]) * 1518500250LL + (1LL << 35)) >> 36;
+        acc_out[i] = acc[i] + bias[i];
+        out[i] = (int8_t)(v > 127 ? 127 : v < -128 ? -128 : v);
+    }
+    return 0;
+}
+"""
+
+
+def _toy(tmp_path: Path, body: str = TOY_C) -> arm.HarnessSpec:
+    (tmp_path / "toy.h").write_text(TOY_H)
+    (tmp_path / "toy.c").write_text(body)
+    return arm.HarnessSpec(
+        "toy", "toy.h", "TOY_ARENA_SIZE", "toy_run",
+        [arm.Tensor("x", "int8", 16), arm.Tensor("b", "int32", 4)],
+        [arm.Tensor("y", "int8", 4), arm.Tensor("acc", "int32", 4)],
+        [tmp_path / "toy.c"], [tmp_path])
+
+
+def _toy_reference(x: np.ndarray, b: np.ndarray):
+    acc = np.zeros(4, np.int64)
+    for i in range(16):
+        acc[i % 4] += int(x[i]) * (i - 7)
+    acc += b
+    y = np.clip((acc * 1518500250 + (1 << 35)) >> 36, -128, 127)
+    return y.astype(np.int8), acc.astype(np.int32)
+
+
+def test_missing_tools_reason_is_empty_exactly_when_available():
+    assert (arm.missing_tools() == "") == arm.available()
+
+
+@needs_arm
+def test_toy_model_runs_bit_exact_under_qemu(tmp_path):
+    spec = _toy(tmp_path)
+    elf = arm.build_spec(spec, tmp_path / "arm_m4")
+    rng = np.random.default_rng(0)
+    samples = [[rng.integers(-128, 128, 16).astype(np.int8),
+                rng.integers(-40000, 40000, 4).astype(np.int32)] for _ in range(6)]
+    samples.append([np.full(16, -128, np.int8), np.array([2**30, -2**30, 0, 1], np.int32)])
+    outs = arm.run_elf(elf, spec, samples)
+    assert len(outs) == len(samples)
+    for (x, b), (y, acc) in zip(samples, outs):
+        ry, racc = _toy_reference(x, b)
+        np.testing.assert_array_equal(y, ry)
+        np.testing.assert_array_equal(acc, racc)
+
+
+@needs_arm
+def test_size_report_is_consistent(tmp_path):
+    elf = arm.build_spec(_toy(tmp_path), tmp_path / "arm_m4")
+    s = arm.size(elf)
+    assert s["arena"] == 64                       # the harness arena is TOY_ARENA_SIZE
+    assert s["flash_bytes"] == s["text"] + s["data"] > 0
+    assert s["ram_bytes"] == s["data"] + s["bss"] + s["arena"]
+    assert s["bss"] >= 16 + 16 + 16 + 16          # four 16-byte-aligned I/O buffers
+    assert 0 < s["model_flash_bytes"] < s["flash_bytes"]
+    assert s["stack"] > 0
+
+
+@needs_arm
+def test_model_error_code_is_reported(tmp_path):
+    spec = _toy(tmp_path)
+    elf = arm.build_spec(spec, tmp_path / "arm_m4")
+    bad = [[np.zeros(16, np.int8), np.array([-2000000, 0, 0, 0], np.int32)]]
+    with pytest.raises(BuildError, match="model returned 7"):
+        arm.run_elf(elf, spec, bad)
+
+
+@needs_arm
+def test_compile_error_names_the_file(tmp_path):
+    spec = _toy(tmp_path, TOY_C.replace("return 0;", "return undefined_symbol;"))
+    with pytest.raises(BuildError, match="toy.c for Cortex-M4"):
+        arm.build_spec(spec, tmp_path / "arm_m4")
+
+
+@needs_arm
+def test_wrong_input_size_is_rejected(tmp_path):
+    spec = _toy(tmp_path)
+    elf = arm.build_spec(spec, tmp_path / "arm_m4")
+    with pytest.raises(BuildError, match="input 'x' of model 'toy' needs 16 elements, got 3"):
+        arm.run_elf(elf, spec, [[np.zeros(3, np.int8), np.zeros(4, np.int32)]])
+
+
+# ------------------------------------------------------------------ a real model: digits_cnn
+ROOT = Path(__file__).resolve().parents[3]
+DIGITS = ROOT / "examples" / "digits_cnn"
+
+
+@pytest.fixture(scope="module")
+def digits_dir(tmp_path_factory):
+    from qcc.cli import main
+
+    out = tmp_path_factory.mktemp("digits_c") / "c"
+    rc = main(["compile", str(DIGITS / "digits_cnn.onnx"), "--calib", str(DIGITS / "calib.npz"),
+               "--target", "c", "-o", str(out)])
+    assert rc == 0
+    return out
+
+
+def _digits_samples(n: int) -> list[dict]:
+    with np.load(DIGITS / "test.npz", allow_pickle=False) as z:
+        x = z["input"]
+    return [{"input": x[i:i + 1]} for i in range(n)]
+
+
+@needs_arm
+def test_digits_cnn_under_qemu_equals_host_and_interpreter(digits_dir):
+    import json
+
+    from qcc.backends.c.build import run_samples
+    from qcc.interp import Interpreter
+    from qcc.ir.serialize import load as load_ir
+
+    samples = _digits_samples(12)
+    got = arm.run_qemu(digits_dir, samples)
+    manifest = json.loads((digits_dir / "manifest.json").read_text())
+    host = run_samples(str(digits_dir), samples, manifest)
+    ref = Interpreter(load_ir(str(digits_dir / "model.qcc")))
+    assert len(got) == len(samples)
+    for s, g, h in zip(samples, got, host):
+        assert g.keys() == h.keys() == {"logits"}
+        assert g["logits"].dtype == h["logits"].dtype == np.float32
+        np.testing.assert_array_equal(g["logits"], h["logits"])
+        np.testing.assert_array_equal(g["logits"], ref.run(s)["logits"])
+
+
+@needs_arm
+def test_digits_cnn_m4_size_matches_the_manifest(digits_dir):
+    import json
+
+    mem = json.loads((digits_dir / "manifest.json").read_text())["memory"]
+    elf = arm.build(digits_dir)
+    assert arm.build(digits_dir) == elf                    # up to date: not rebuilt
+    s = arm.size(elf)
+    assert s["arena"] == max(mem["arena_bytes"], 16)       # NAME_ARENA_SIZE in .qcc_arena
+    assert s["arena"] >= mem["lower_bound"] > 0
+    assert s["model_flash_bytes"] >= mem["weight_bytes"] > 0   # const weights sit in flash
+    assert s["flash_bytes"] > s["model_flash_bytes"]           # + harness, startup, libgcc
+    assert s["ram_bytes"] == s["data"] + s["bss"] + s["arena"]
+    assert s["model_ram_bytes"] == s["arena"]          # the model keeps no static state
+
+
+def test_run_qemu_needs_a_c_output_folder(tmp_path):
+    with pytest.raises(BuildError, match="holds no manifest.json; compile the model with --target c"):
+        arm.run_qemu(tmp_path, [{"x": np.zeros(1)}])
+
+
+@needs_arm
+def test_model_too_large_for_the_board_is_a_clear_error(tmp_path):
+    spec = _toy(tmp_path)
+    (tmp_path / "toy.h").write_text(TOY_H.replace("TOY_ARENA_SIZE 64", "TOY_ARENA_SIZE 5000000"))
+    with pytest.raises(BuildError, match=r"model 'toy' does not fit the mps2-an386 memory map.*"
+                                         r"overflows RAM by \d+ bytes"):
+        arm.build_spec(spec, tmp_path / "arm_m4")
+
+
+@needs_arm
+@pytest.mark.slow
+def test_light_squeezenet_under_qemu_equals_host(tmp_path):
+    """A 224x224 ImageNet-size network (1.3 MB of weights, ~1 MB arena) on the M4 (~30 s)."""
+    import json
+
+    from qcc.backends.c.build import run_samples
+    from qcc.bench.models import light
+    from qcc.cli import main
+
+    m = light("squeezenet", n_calib=2, n_test=1)
+    np.savez(tmp_path / "calib.npz", **m.calib)
+    out = tmp_path / "c"
+    assert main(["compile", m.path, "--calib", str(tmp_path / "calib.npz"), "--target", "c",
+                 "-o", str(out), "--allow-float", ",".join(m.allow_float)]) == 0
+    samples = [{k: v[:1] for k, v in m.test.items()}]
+    got = arm.run_qemu(out, samples)
+    host = run_samples(str(out), samples, json.loads((out / "manifest.json").read_text()))
+    for k in host[0]:
+        np.testing.assert_array_equal(got[0][k], host[0][k])
+    s = arm.size(arm.build(out))
+    assert s["model_flash_bytes"] > 1_000_000 and s["arena"] > 500_000
+
+
+@needs_arm
+def test_digits_cnn_instruction_count_is_deterministic(digits_dir):
+    samples = _digits_samples(3)
+    first = arm.count_instructions(digits_dir, samples)
+    assert arm.count_instructions(digits_dir, samples) == first   # -icount: exact replay
+    assert len(first) == 3
+    # data-independent control flow: samples differ by a few SysTick ticks at most
+    assert max(first) - min(first) <= 0.01 * max(first)
+    assert 10_000 < min(first) < 100_000_000
