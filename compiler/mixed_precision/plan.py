@@ -1,0 +1,160 @@
+"""From a float graph and calibration samples to an ILP :class:`Problem`, and
+from its :class:`Solution` to the per-layer table (printed and in the manifest).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Optional
+
+from qcc.errors import BudgetError
+from qcc.ir import Graph
+
+from . import sensitivity
+from .costs import UNITS, Layer, cost_tables, find_layers, latency_model, parse_budget
+from .ilp import Problem, Solution, uniform_cost
+
+DEFAULT_BITS = (2, 4, 8)
+FLAGS = {"size": "--size-budget", "bops": "--bops-budget", "latency": "--latency-budget"}
+
+
+@dataclass
+class Plan:
+    layers: list[Layer]
+    problem: Problem
+    sens_info: dict = field(default_factory=dict)
+
+
+def pins_for(layers: list[Layer], patterns: list[str]) -> dict[int, int]:
+    """Layer index -> 8 for the first and last layer (unless a pattern is
+    ``none``) and every layer whose node or weight name matches a glob."""
+    pins: dict[int, int] = {}
+    pats = [p for p in patterns if p]
+    if "none" not in pats and layers:
+        pins[0] = pins[len(layers) - 1] = 8
+    for pat in (p for p in pats if p != "none"):
+        hit = [i for i, lay in enumerate(layers)
+               if fnmatch.fnmatchcase(lay.name, pat) or fnmatch.fnmatchcase(lay.weight, pat)]
+        if not hit:
+            shown = ", ".join(f"'{lay.name}'" for lay in layers[:8])
+            more = f" and {len(layers) - 8} more" if len(layers) > 8 else ""
+            raise BudgetError(f"--keep-8bit '{pat}' matches no quantizable layer; the layers are "
+                              f"{shown}{more}")
+        pins.update({i: 8 for i in hit})
+    return pins
+
+
+def ties_for(layers: list[Layer], tie_inputs: bool = True) -> list[tuple[int, int]]:
+    """Layers reusing a weight are tied to its first user; with ``tie_inputs`` so
+    are layers reading the same activation (a block's conv and its downsample,
+    q/k/v): they can share one kernel launch over the same input."""
+    ties = [(lay.shares_weight_with, i) for i, lay in enumerate(layers)
+            if lay.shares_weight_with is not None]
+    if tie_inputs:
+        first: dict[str, int] = {}
+        for i, lay in enumerate(layers):
+            if lay.input in first:
+                ties.append((first[lay.input], i))
+            else:
+                first[lay.input] = i
+    return ties
+
+
+def budgets_from(options: dict, problem: Problem) -> dict[str, float]:
+    out = {}
+    for kind, flag in FLAGS.items():
+        val = parse_budget(options.get(f"{kind}_budget"), kind, uniform_cost(problem, kind, 8), flag)
+        if val is not None:
+            out[kind] = val
+    if not out:
+        raise BudgetError("--weight-bits mixed needs a budget: give --size-budget (bytes or a "
+                          "percentage of int8, e.g. 60%), --bops-budget or --latency-budget")
+    return out
+
+
+def build(graph: Graph, samples: list[dict], options: dict, progress=None) -> Plan:
+    """Layers, sensitivities (cached), costs, ties and pins of ``graph``; budgets
+    from ``options`` (``size_budget``/``bops_budget``/``latency_budget``)."""
+    bits = tuple(sorted(int(b) for b in (options.get("mixed_bits") or DEFAULT_BITS)))
+    if 8 not in bits:
+        raise BudgetError(f"mixed precision candidate widths {list(bits)} must include 8")
+    group = options.get("group_size")
+    layers = find_layers(graph, group)
+    mode = options.get("sensitivity") or "auto"
+    metric = None if mode in ("auto", "hessian", "output") else mode
+    omega, info = sensitivity.measure(
+        graph, layers, bits, samples, metric=metric, mode="hessian" if mode == "hessian" else "output",
+        group_size=group, cache=options.get("sensitivity_cache"),
+        engine=options.get("sensitivity_engine", "auto"), progress=progress)
+    costs = cost_tables(layers, bits, options.get("target", "c"))
+    p = Problem([lay.name for lay in layers], bits, omega, costs,
+                ties=ties_for(layers, options.get("tie_shared_inputs", True)),
+                pins=pins_for(layers, list(options.get("keep_8bit") or [])), units=dict(UNITS))
+    p.budgets = budgets_from(options, p)
+    return Plan(layers, p, info)
+
+
+def table(plan: Plan, sol: Solution) -> list[dict]:
+    p = plan.problem
+    rows = []
+    for i, lay in enumerate(plan.layers):
+        j = int(sol.choice[i])
+        rows.append({"layer": lay.name, "op": lay.op, "params": lay.params, "bits": p.bits[j],
+                     "sensitivity": float(p.omega[i, j]), "bytes": int(p.costs["size"][i, j]),
+                     "bops": int(p.costs["bops"][i, j]), "latency": float(p.costs["latency"][i, j]),
+                     "pinned": i in p.pins})
+    return rows
+
+
+def summary(plan: Plan, sol: Solution, target: str) -> dict:
+    p = plan.problem
+    return {
+        "candidates": list(p.bits), "objective": sol.objective,
+        "totals": {k: float(v) for k, v in sol.totals.items()},
+        "int8_totals": {k: uniform_cost(p, k, 8) for k in p.costs},
+        "budgets": dict(p.budgets), "units": dict(UNITS),
+        "ties": [[p.names[a], p.names[b]] for a, b in p.ties],
+        "pinned": [p.names[i] for i in sorted(p.pins)],
+        "latency_model": latency_model(target).note,
+        "sensitivity": plan.sens_info,
+    }
+
+
+def format_table(rows: list[dict], summ: dict) -> str:
+    w = max([len(r["layer"]) for r in rows] + [5])
+    lines = [f"mixed precision ({summ['sensitivity'].get('metric')} sensitivity, "
+             f"{summ['sensitivity'].get('mode')}, cache {summ['sensitivity'].get('cache')}):",
+             f"  {'layer':<{w}} {'bits':>4} {'sensitivity':>12} {'bytes':>10} {'BOPs':>14} {'cycles':>12}"]
+    for r in rows:
+        pin = " pinned" if r["pinned"] else ""
+        lines.append(f"  {r['layer']:<{w}} {r['bits']:>4} {r['sensitivity']:>12.4g} {r['bytes']:>10,} "
+                     f"{r['bops']:>14,} {r['latency']:>12,.0f}{pin}")
+    t, i8 = summ["totals"], summ["int8_totals"]
+    lines.append(f"  {'total':<{w}} {'':>4} {summ['objective']:>12.4g} {int(t['size']):>10,} "
+                 f"{int(t['bops']):>14,} {t['latency']:>12,.0f}")
+    lines.append(f"  {'int8':<{w}} {'':>4} {'':>12} {int(i8['size']):>10,} {int(i8['bops']):>14,} "
+                 f"{i8['latency']:>12,.0f}")
+    for k, v in summ["budgets"].items():
+        lines.append(f"  {k} budget {v:,.0f} {UNITS[k]}: used {t[k]:,.0f} ({100 * t[k] / i8[k]:.1f}% of int8)")
+    return "\n".join(lines)
+
+
+def first_samples(graph: Graph, data, n: Optional[int]) -> list[dict]:
+    from qcc.interp import check_feeds
+    from qcc.npzio import iter_samples
+
+    out = []
+    for s in iter_samples(graph, data, "calibration data"):
+        if n is not None and len(out) >= n:
+            break
+        out.append(check_feeds(graph, s))
+    return out
+
+
+def omega_of(p: Problem, bits: list[int]) -> float:
+    return float(sum(p.omega[i, p.bits.index(b)] for i, b in enumerate(bits)))
+
+
+__all__ = ["Plan", "build", "table", "summary", "format_table", "first_samples", "omega_of",
+           "pins_for", "ties_for", "budgets_from", "DEFAULT_BITS"]
