@@ -114,8 +114,34 @@ def _bias(st: QState, b, sx: float, sw: np.ndarray, name: str):
 
 
 def _wbits(st: QState, node: Node) -> int:
-    bits = st.options.get("layer_bits", {}).get(node.name)
-    return int(bits or 8)
+    """Weight bits: the per-layer choice (``options["layer_bits"]``, set by assign-bits),
+    else a uniform ``--weight-bits 4|2|8``, else 8."""
+    bits = (st.options.get("layer_bits") or {}).get(node.name)
+    if bits is None:
+        wb = str(st.options.get("weight_bits") or "8")
+        bits = int(wb) if wb.isdigit() else 8
+    if int(bits) not in (8, 4, 2):
+        raise LoweringError(f"node '{node.name}': weight bits must be 8, 4 or 2, got {bits}")
+    return int(bits)
+
+
+def _dense_weight(st: QState, node: Node, w, axis: int):
+    """(weight value, qparams, channel scale, gmult inputs) honouring --group-size and
+    the Atom-style outlier block recorded by reorder-channels (graph.meta["outlier_8bit"])."""
+    bits = _wbits(st, node)
+    gsz = st.options.get("group_size")
+    keep = (st.old.meta.get("outlier_8bit") or {}).get(node.name)
+    high = None
+    if keep and bits < 8:
+        red = w.shape[0] if axis == 1 else int(np.prod(w.shape[1:]))
+        per = 1 if axis == 1 else int(np.prod(w.shape[2:]))
+        high = red - int(keep) * per
+        gsz = gsz or per * int(keep)
+    wv, wqp, sc, gm = st.dense_weight(w.data, axis, w.name + ".q", bits, source=w.name,
+                                      group_size=int(gsz) if gsz else None, high_from=high)
+    extra = [] if gm is None else [gm]
+    attrs = {} if gm is None else {"group_size": int(wqp.group_size), "group_shift": 16}
+    return wv, wqp, np.asarray(sc, np.float64), extra, attrs
 
 
 @qrule("fused.conv", "onnx.Conv")
@@ -126,14 +152,14 @@ def conv(st: QState, node: Node) -> bool:
         return False
     qx = st.q(x)
     sx = float(qx.qparams.scale[0])
-    wv, wqp = st.weight(w.data, 0, w.name + ".q", _wbits(st, node), source=w.name)
+    wv, wqp, sc, gm, gattrs = _dense_weight(st, node, w, 0)
     strides = [int(v) for v in node.attrs.get("strides", [1, 1])]
     dil = [int(v) for v in node.attrs.get("dilations", [1, 1])]
     pads = resolve_pads(node, x.shape[2:], w.shape[2:], strides, dil)
-    yqp, attrs, rq, left, params = _epilogue(st, node, sx * wqp.scale)
+    yqp, attrs, rq, left, params = _epilogue(st, node, sx * sc)
     attrs.update(strides=strides, pads=pads, dilations=dil, group=int(node.attrs.get("group", 1)),
-                 x_zp=int(qx.qparams.zero_point[0]))
-    n = st.emit("qcc.conv2d", [qx, wv, _bias(st, b, sx, wqp.scale, node.name + ".bias")] + rq,
+                 x_zp=int(qx.qparams.zero_point[0]), **gattrs)
+    n = st.emit("qcc.conv2d", [qx, wv, _bias(st, b, sx, sc, node.name + ".bias")] + rq + gm,
                 attrs, name=node.name, out_name=node.outputs[0].name)
     _finish(st, node, n, yqp, left, params)
     st.layers.append({"node": node.name, "op": "conv2d", "weight": wv.name, "bits": wqp.bits,
@@ -179,10 +205,10 @@ def conv_transpose(st: QState, node: Node) -> bool:
 def _linear(st: QState, node: Node, x, w, b) -> bool:
     qx = st.q(x)
     sx = float(qx.qparams.scale[0])
-    wv, wqp = st.weight(w.data, 1, w.name + ".q", _wbits(st, node), source=w.name)
-    yqp, attrs, rq, left, params = _epilogue(st, node, sx * wqp.scale)
-    attrs["x_zp"] = int(qx.qparams.zero_point[0])
-    n = st.emit("qcc.linear", [qx, wv, _bias(st, b, sx, wqp.scale, node.name + ".bias")] + rq,
+    wv, wqp, sc, gm, gattrs = _dense_weight(st, node, w, 1)
+    yqp, attrs, rq, left, params = _epilogue(st, node, sx * sc)
+    attrs.update(x_zp=int(qx.qparams.zero_point[0]), **gattrs)
+    n = st.emit("qcc.linear", [qx, wv, _bias(st, b, sx, sc, node.name + ".bias")] + rq + gm,
                 attrs, name=node.name, out_name=node.outputs[0].name)
     _finish(st, node, n, yqp, left, params)
     st.layers.append({"node": node.name, "op": "linear", "weight": wv.name, "bits": wqp.bits,

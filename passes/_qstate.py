@@ -45,11 +45,35 @@ def act_qparams(lo: float, hi: float, bits: int = 8) -> QParams:
     return QParams(scale=scale, zero_point=zp, bits=bits)
 
 
+CLIP_GRID = np.linspace(0.3, 1.0, 29)  # clip ratios tried for weights below 8 bits
+
+
+def clipped_absmax(rows: np.ndarray, qmax) -> np.ndarray:
+    """Per row of ``rows`` [R, n]: the clip value ``c * max|row|`` (c in CLIP_GRID) whose
+    symmetric quantization to [-qmax-1, qmax] has the least squared error.  int8 keeps
+    c = 1 (plain absmax); int4/int2 gain much from clipping (int2 with absmax maps
+    most weights to 0)."""
+    rows = rows.astype(np.float64)
+    amax = np.abs(rows).max(axis=1)
+    qmax = np.broadcast_to(np.asarray(qmax, np.float64), amax.shape)
+    best, best_err = amax.copy(), np.full(amax.shape, np.inf)
+    for c in CLIP_GRID:
+        s = np.where(amax > 0, c * amax / qmax, 1.0)[:, None]
+        q = np.clip(np.rint(rows / s), -qmax[:, None] - 1, qmax[:, None])
+        err = ((q * s - rows) ** 2).sum(axis=1)
+        better = err < best_err
+        best[better], best_err[better] = c * amax[better], err[better]
+    return best
+
+
 def weight_qparams(w: np.ndarray, axis: int, bits: int = 8) -> tuple[np.ndarray, QParams]:
-    """Symmetric per-channel weights along ``axis``: (int values, qparams)."""
+    """Symmetric per-channel weights along ``axis``: (int values, qparams).  Below
+    8 bits the per-channel clip value is chosen by :func:`clipped_absmax`."""
     qmax = (1 << (bits - 1)) - 1
     red = tuple(i for i in range(w.ndim) if i != axis)
     amax = np.max(np.abs(w.astype(np.float64)), axis=red) if red else np.abs(w.astype(np.float64))
+    if bits < 8 and red:
+        amax = clipped_absmax(np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1), qmax)
     scale = arith.f32_scale(np.where(amax > 0, amax / qmax, 1.0))
     shape = [1] * w.ndim
     shape[axis] = -1
@@ -58,6 +82,37 @@ def weight_qparams(w: np.ndarray, axis: int, bits: int = 8) -> tuple[np.ndarray,
 
 
 WDTYPE = {8: DType.int8, 4: DType.int4, 2: DType.int2}
+GROUP_SHIFT = 16  # fractional bits of the per-group multipliers (docs/integer_ops.md "Per-group")
+
+
+def group_weight_qparams(w2: np.ndarray, bits: int, group_size: int, high_from: Optional[int] = None,
+                         shift: int = GROUP_SHIFT):
+    """Symmetric per-group weights of ``w2`` [M, K] (groups of ``group_size`` along K).
+
+    Returns ``(q [M, K] int8, s_eff [M, ng], S [M], gm [M, ng] int32)``: each group's
+    scale is ``S[m] * gm[m, g] / 2^shift`` with ``S[m]`` the largest group scale of the
+    channel (so ``gm`` lies in [1, 2^shift]); ``q = clamp(rint(w / s_eff))``.  With
+    ``high_from`` set, groups starting at or after column ``high_from`` use 8-bit
+    values (Atom-style outlier block) and the others ``bits``.  Below 8 bits each
+    group's clip value comes from :func:`clipped_absmax`.
+    """
+    m, k = w2.shape
+    ng = -(-k // group_size)
+    wp = np.pad(w2.astype(np.float64), ((0, 0), (0, ng * group_size - k))).reshape(m, ng, group_size)
+    qmax = np.full(ng, (1 << (bits - 1)) - 1, np.float64)
+    if high_from is not None:
+        qmax[np.arange(ng) * group_size >= high_from] = 127
+    if bits < 8:
+        amax = clipped_absmax(wp.reshape(m * ng, group_size), np.tile(qmax, m)).reshape(m, ng)
+    else:
+        amax = np.abs(wp).max(axis=2)
+    sg = np.where(amax > 0, amax / qmax, 0.0)
+    big = arith.f32_scale(np.where(sg.max(axis=1) > 0, sg.max(axis=1), 1.0))
+    gm = np.clip(np.floor(sg / big[:, None] * (1 << shift) + 0.5), 1, 1 << shift).astype(np.int32)
+    s_eff = big[:, None] * gm / float(1 << shift)
+    qw = np.rint(wp / s_eff[:, :, None])
+    q = np.clip(qw, -qmax[None, :, None] - 1, qmax[None, :, None]).reshape(m, ng * group_size)[:, :k]
+    return q.astype(np.int8), s_eff, big, gm
 
 
 class QState:
@@ -168,6 +223,27 @@ class QState:
         else:
             q, qp = weight_qparams(w, axis, bits)
         return self.g.add_const(name, q, WDTYPE[bits], qparams=qp), qp
+
+    def dense_weight(self, w: np.ndarray, axis: int, name: str, bits: int = 8,
+                     source: Optional[str] = None, group_size: Optional[int] = None,
+                     high_from: Optional[int] = None):
+        """Weight of a conv (``axis`` 0) or linear (``axis`` 1): per output channel, or
+        per group along the reduction axis when ``group_size`` is set.  Returns
+        ``(value, qparams, channel scale S, gmult value or None)``; the accumulator
+        scale of output channel c is ``s_x * S[c]``."""
+        red = w.shape[0] if axis == 1 else int(np.prod(w.shape[1:]))
+        if not group_size and high_from is None:
+            v, qp = self.weight(w, axis, name, bits, source)
+            return v, qp, qp.scale, None
+        gsz = int(group_size or red)
+        w2 = w.T if axis == 1 else w.reshape(w.shape[0], -1)
+        q2, s_eff, big, gm = group_weight_qparams(w2, bits, gsz, high_from)
+        q = q2.T if axis == 1 else q2.reshape(w.shape)
+        dt = WDTYPE[bits] if high_from is None else DType.int8
+        qp = QParams(scale=s_eff.reshape(-1), zero_point=np.zeros(s_eff.size, np.int64), bits=dt.bits,
+                     axis=axis, group_size=gsz, group_axis=1 - axis if axis == 1 else 1)
+        v = self.g.add_const(name, np.ascontiguousarray(q), dt, qparams=qp)
+        return v, qp, big, self.g.add_const(name + ".gmult", gm)
 
     def requant_consts(self, r: np.ndarray, name: str) -> tuple[Value, Value]:
         m, s = arith.quantize_multiplier(np.atleast_1d(np.asarray(r, np.float64)))

@@ -3,8 +3,10 @@
 ``save(graph, "model.qcc")`` writes ``model.qcc`` (see :mod:`printer`) and
 ``model.qcc.npz`` holding constant data (``const/<name>``), large attribute
 arrays (``attr/<node>/<key>``) and quantization parameters
-(``qp/<value>/<field>``).  ``load`` parses the text back; the round trip is
-exact (tested).
+(``qp/<value>/<field>``).  int4/int2 constants are stored packed (uint8,
+little-end first, :mod:`qcc.packing`) and unpacked on load; files holding
+them unpacked (int8) still load.  ``load`` parses the text back; the round
+trip is exact (tested).
 """
 
 from __future__ import annotations
@@ -37,11 +39,27 @@ def _qp_arrays(v: Value, out: dict[str, np.ndarray]) -> None:
     out[p + "meta"] = np.array(meta, np.int64)
 
 
+def _stored(v: Value) -> np.ndarray:
+    if v.dtype in (DType.int4, DType.int2):
+        from ..packing import pack
+
+        return pack(v.data, v.dtype.bits)
+    return v.data
+
+
+def _loaded(arr: np.ndarray, t: TensorType) -> np.ndarray:
+    if t.dtype in (DType.int4, DType.int2) and arr.dtype == np.uint8:
+        from ..packing import unpack
+
+        return unpack(arr, t.dtype.bits, t.shape)
+    return arr
+
+
 def save(graph: Graph, path: str) -> None:
     arrays: dict[str, np.ndarray] = {}
     text = print_graph(graph, arrays)
     for v in graph.constants.values():
-        arrays[f"const/{v.name}"] = v.data
+        arrays[f"const/{v.name}"] = _stored(v)
     for v in graph.values():
         _qp_arrays(v, arrays)
     with open(path, "w") as f:
@@ -117,7 +135,7 @@ def load(path: str) -> Graph:
             name = _unname(nm)
             v = Value(name, _parse_type(ty))
             if kind == "const":
-                v.data = arrays[f"const/{name}"]
+                v.data = _loaded(arrays[f"const/{name}"], v.type)
                 g.constants[name] = v
             else:
                 g.inputs.append(v)

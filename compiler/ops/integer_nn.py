@@ -4,12 +4,17 @@
 All accumulate exactly (int64 reference, int32 contract) on centered
 activations ``x - x_zp``; padding carries the zero point.  Optional
 ``mult``/``shift`` inputs select the requantized form, else int32 accumulators.
+Per-group weights (``qcc.conv2d``/``qcc.linear`` input 5 ``gmult`` with attrs
+``group_size``/``group_shift``): int32 partial sums per group of the reduction
+axis, rescaled by integer group multipliers into an int64 sum, rounded back to
+one int32 accumulator, then the usual epilogue (docs/integer_ops.md "Per-group").
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .. import arith
 from ..ir import DType, Node, TensorType
 from . import OpDef, register
 from ._integer_common import (ACT_DTYPES, WEIGHT_DTYPES, check_weight_values, check_zp,
@@ -17,6 +22,48 @@ from ._integer_common import (ACT_DTYPES, WEIGHT_DTYPES, check_weight_values, ch
                               in_type, inp, ints)
 
 _BIAS = (DType.int32,)
+GROUP_SHIFT_MAX = 24
+_GM = 5  # input index of the per-group multipliers
+
+
+# -- per-group weights -----------------------------------------------------------------
+def _group_attrs(node: Node, k: int, m: int):
+    """(group_size, group_shift, n_groups) of a per-group op, or None; checks gmult."""
+    gv = node.inputs[_GM] if len(node.inputs) > _GM else None
+    if gv is None:
+        return None
+    gsz, gsh = int(node.attr("group_size", 0)), int(node.attr("group_shift", 16))
+    if gsz < 1 or not 1 <= gsh <= GROUP_SHIFT_MAX:
+        raise err(node, f"per-group weights need group_size >= 1 and group_shift in "
+                        f"[1, {GROUP_SHIFT_MAX}], got {gsz} / {gsh}")
+    ng = -(-k // gsz)
+    t = const_type(node, _GM, "gmult", (DType.int32,))
+    if t.shape != (m, ng):
+        raise err(node, f"gmult shape {list(t.shape)} != [{m}, {ng}] (channels, ceil(K/group_size))")
+    d = gv.data
+    if d.size and (d.min() < 0 or int(d.max()) > (1 << gsh)):
+        raise err(node, f"gmult values outside [0, 2^{gsh}]")
+    return gsz, gsh, ng
+
+
+def grouped_acc(xk: np.ndarray, wk: np.ndarray, gmult: np.ndarray, gsz: int, gsh: int,
+                bias) -> np.ndarray:
+    """Per-group accumulation.  xk [..., P, K] centered int64 (P positions),
+    wk [M, K] int weights, gmult [M, ng]; returns int64 acc [..., M, P]:
+    ``acc = rshift_round(sum_g acc_g * gmult[:, g] + (bias << gsh), gsh)`` with
+    ``acc_g`` the int32 partial dot products over ``k in [g*gsz, (g+1)*gsz)``."""
+    m, k = wk.shape
+    ng = gmult.shape[1]
+    pad = ng * gsz - k
+    xp = np.pad(xk, [(0, 0)] * (xk.ndim - 1) + [(0, pad)])
+    wp = np.pad(np.asarray(wk, np.int64), ((0, 0), (0, pad)))
+    xg = np.moveaxis(xp.reshape(xp.shape[:-1] + (ng, gsz)), -2, -3)  # [..., ng, P, G]
+    wg = wp.reshape(m, ng, gsz).transpose(1, 2, 0)                     # [ng, G, M]
+    part = arith.check_int32(exact_matmul(xg, wg), "per-group partial sum")  # [..., ng, P, M]
+    big = np.einsum("...gpm,mg->...mp", part.astype(np.int64), gmult.astype(np.int64))
+    if bias is not None:
+        big = big + (bias.astype(np.int64) << gsh)[:, None]
+    return arith.rshift_round(big, gsh)
 
 
 # -- conv2d ----------------------------------------------------------------------------
@@ -53,11 +100,14 @@ def _conv_infer(node: Node) -> list[TensorType]:
     if oh < 1 or ow < 1:
         raise err(node, f"empty output {oh}x{ow}")
     _check_bias(node, 2, m)
+    _group_attrs(node, cg * kh * kw, m)
     return [epilogue_type(node, 3, m, (n, m, oh, ow))]
 
 
-def conv2d_acc(x, w, bias, strides, pads, dil, group, x_zp) -> np.ndarray:
-    """int64 accumulators of an integer conv (padding = zero point)."""
+def conv2d_acc(x, w, bias, strides, pads, dil, group, x_zp, grouping=None) -> np.ndarray:
+    """int64 accumulators of an integer conv (padding = zero point); ``grouping`` =
+    (gmult [M, ng], group_size, group_shift) for per-group weights along the flattened
+    reduction axis ``(c, u, v)`` of each output channel."""
     (sh, sw), (pt, pl, pb, pr), (dh, dw) = strides, pads, dil
     xp = np.pad(centered(x, x_zp), ((0, 0), (0, 0), (pt, pb), (pl, pr)))
     n, c, h, wd = xp.shape
@@ -70,6 +120,14 @@ def conv2d_acc(x, w, bias, strides, pads, dil, group, x_zp) -> np.ndarray:
             cols[:, :, u, v] = xp[:, :, u * dh:u * dh + sh * (oh - 1) + 1:sh,
                                   v * dw:v * dw + sw * (ow - 1) + 1:sw]
     cols = cols.reshape(n, group, cg * kh * kw, oh * ow)
+    if grouping is not None:
+        gm, gsz, gsh = grouping
+        mg = m // group
+        outs = [grouped_acc(np.swapaxes(cols[:, gi], 1, 2), w[gi * mg:(gi + 1) * mg].reshape(mg, -1),
+                            gm[gi * mg:(gi + 1) * mg], gsz, gsh,
+                            None if bias is None else bias[gi * mg:(gi + 1) * mg])
+                for gi in range(group)]
+        return np.concatenate(outs, axis=1).reshape(n, m, oh, ow)
     wg = w.astype(np.int64).reshape(group, m // group, cg * kh * kw)
     acc = exact_matmul(wg[None], cols).reshape(n, m, oh, ow)
     if bias is not None:
@@ -81,7 +139,10 @@ def _conv_run(node: Node, args):
     check_weight_values(node, args[1], node.inputs[1].dtype)
     strides, pads, dil, group = _conv_attrs(node)
     bias = args[2] if len(args) > 2 else None
-    acc = conv2d_acc(args[0], args[1], bias, strides, pads, dil, group, node.attr("x_zp", 0))
+    ga = _group_attrs(node, int(np.prod(args[1].shape[1:])), args[1].shape[0])
+    grouping = None if ga is None else (args[_GM], ga[0], ga[1])
+    acc = conv2d_acc(args[0], args[1], bias, strides, pads, dil, group, node.attr("x_zp", 0),
+                     grouping)
     return [epilogue(node, acc, args, 3, axis=1)]
 
 
@@ -155,14 +216,22 @@ def _linear_infer(node: Node) -> list[TensorType]:
         raise err(node, f"linear needs x [..., K] and weight [K, N], got {xt} and {wt}")
     n = wt.shape[1]
     _check_bias(node, 2, n)
+    _group_attrs(node, wt.shape[0], n)
     return [epilogue_type(node, 3, n, xt.shape[:-1] + (n,))]
 
 
 def _linear_run(node: Node, args):
     check_weight_values(node, args[1], node.inputs[1].dtype)
-    acc = exact_matmul(centered(args[0], node.attr("x_zp", 0)), args[1])
-    if len(args) > 2 and args[2] is not None:
-        acc = acc + args[2].astype(np.int64)
+    x = centered(args[0], node.attr("x_zp", 0))
+    bias = args[2] if len(args) > 2 else None
+    ga = _group_attrs(node, args[1].shape[0], args[1].shape[1])
+    if ga is not None:
+        xk = x.reshape(-1, 1, x.shape[-1])
+        acc = grouped_acc(xk, args[1].T, args[_GM], ga[0], ga[1], bias)
+        return [epilogue(node, acc.reshape(x.shape[:-1] + (args[1].shape[1],)), args, 3, axis=-1)]
+    acc = exact_matmul(x, args[1])
+    if bias is not None:
+        acc = acc + bias.astype(np.int64)
     return [epilogue(node, acc, args, 3, axis=-1)]
 
 
@@ -193,10 +262,10 @@ def _reg(name, infer, run, doc, lo, hi):
 
 
 _reg("qcc.conv2d", _conv_infer, _conv_run,
-     "int8 conv (NCHW, ONNX attrs) with int32 bias and fused requant/clamp epilogue", 2, 5)
+     "int8 conv (NCHW, ONNX attrs) with int32 bias and fused requant/clamp epilogue", 2, 6)
 _reg("qcc.conv_transpose2d", _convt_infer, _convt_run,
      "int8 ConvTranspose (ONNX attrs incl. output_padding) with requant epilogue", 2, 5)
 _reg("qcc.linear", _linear_infer, _linear_run,
-     "x int8 [..., K] times constant weight [K, N], per-N requant", 2, 5)
+     "x int8 [..., K] times constant weight [K, N], per-N requant (per-group: gmult)", 2, 6)
 _reg("qcc.matmul", _matmul_infer, _matmul_run,
      "activation x activation int8 matmul with zero points; int32 or requantized", 2, 4)

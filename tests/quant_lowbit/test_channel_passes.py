@@ -1,0 +1,191 @@
+"""equalize / smoothquant / reorder-channels on small IRs built here: float function
+kept, the property each pass promises, ranges updated, legality boundaries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import helper
+
+from qcc.errors import PassError
+from qcc.interp import Interpreter, run
+from qcc.ir.verifier import verify
+from qcc.passes import _channels as ch
+from qcc.passmanager import PassManager
+
+from lowbit_testlib import convnet, mlp, onnx_model, outputs, prepared, rel_err
+
+TOL = 1e-5
+
+
+def _data(shape, n=8, seed=0):
+    return {"x": np.random.default_rng(seed).normal(0, 1, (n,) + tuple(shape[1:])).astype(np.float32)
+            if shape[0] == 1 else np.random.default_rng(seed).normal(0, 1, (n * shape[0],) + tuple(shape[1:]))
+            .astype(np.float32)}
+
+
+def _feeds(data, shape):
+    b = shape[0]
+    return [{"x": data["x"][i * b:(i + 1) * b]} for i in range(len(data["x"]) // b)]
+
+
+def _run_pass(g, ctx, name):
+    PassManager([name, "dce"]).run(g, ctx)
+    verify(g)
+
+
+def test_equalize_balances_ranges_keeps_function_and_updates_ranges():
+    data = _data((2, 3, 8, 8))
+    g, ctx = prepared(convnet(), data, equalize=True)
+    feeds = _feeds(data, (2, 3, 8, 8))
+    ref = outputs(g, feeds)
+    _run_pass(g, ctx, "equalize")
+    assert ctx.report["equalize"]["pairs"] == 2  # conv1 -> conv2, conv2 -> (GAP, Flatten) -> fc
+    for o, r in zip(outputs(g, feeds), ref):
+        assert rel_err(o, r) <= TOL
+    for lk in ch.find_links(g, scale=True, restore=False):
+        r1, r2 = ch.producer_absmax(lk.producer), ch.consumer_absmax(lk.consumers[0])
+        np.testing.assert_allclose(r1, r2, rtol=1e-4)
+    conv1 = next(n for n in g.nodes if n.op == "fused.conv")
+    name = conv1.outputs[0].name
+    vals = np.concatenate([Interpreter(g).run(f, capture={name})[name].ravel() for f in feeds])
+    lo, hi = g.meta["ranges"][name]
+    assert np.isclose(lo, vals.min(), rtol=1e-6) and np.isclose(hi, vals.max(), rtol=1e-6)
+
+
+def test_smoothquant_equalises_activation_and_weight_maxima_at_alpha_half():
+    data = _data((4, 64))
+    g, ctx = prepared(mlp(outlier_cols=(5, 40)), data, smoothquant=0.5)
+    feeds = _feeds(data, (4, 64))
+    ref = outputs(g, feeds)
+    hidden = next(lk.tensor.name for lk in ch.find_links(g, scale=True))
+    before = g.meta["ranges"][hidden]
+    _run_pass(g, ctx, "smoothquant")
+    for o, r in zip(outputs(g, feeds), ref):
+        assert rel_err(o, r) <= TOL
+    lk = ch.find_links(g, scale=True)[0]
+    st = ch.channel_stats(g, [lk], feeds)[lk.tensor.name]
+    a = np.maximum(np.abs(st[0]), np.abs(st[1]))
+    live = a > 0
+    np.testing.assert_allclose(a[live], ch.consumer_absmax(lk.consumers[0])[live], rtol=1e-5)
+    after = g.meta["ranges"][hidden]
+    assert after[1] < before[1] / 2  # the outlier channels no longer set the range
+
+
+def _int_outputs(g, ctx, feeds, ranges=None, **opts):
+    from lowbit_testlib import minmax_ranges
+
+    ctx.options.update(opts, ranges=ranges or minmax_ranges(g, feeds))
+    PassManager(["quantize", "dce"]).run(g, ctx)
+    return [run(g, f)["y"] for f in feeds]
+
+
+def test_reorder_sort_is_exact_on_the_output_side_and_keeps_per_channel_ints():
+    data = _data((4, 64))
+    model = mlp(outlier_rows=(3, 50, 77, 100, 101))
+    feeds = _feeds(data, (4, 64))
+    g0, ctx0 = prepared(model, data)
+    g, ctx = prepared(model, data, reorder_channels="sort")
+    hidden = ch.find_links(g)[0].tensor.name
+    h_ref = [Interpreter(g).run(f, capture={hidden})[hidden] for f in feeds]
+    ref = outputs(g, feeds)
+    _run_pass(g, ctx, "reorder-channels")
+    lk = ch.find_links(g)[0]
+    w2 = lk.consumers[0].inputs[1].data
+    w2_old = ch.find_links(g0)[0].consumers[0].inputs[1].data
+    perm = [int(np.flatnonzero((w2_old == row).all(axis=1))[0]) for row in w2]
+    assert sorted(perm) == list(range(128))
+    assert set(perm[-5:]) == {3, 50, 77, 100, 101}  # the outlier rows end up together, last
+    for f, h, r in zip(feeds, h_ref, ref):
+        res = Interpreter(g).run(f, capture={lk.tensor.name})
+        assert np.array_equal(res[lk.tensor.name], h[..., perm])  # bitwise: output-side permutation
+        assert rel_err({"y": res["y"]}, r) <= TOL
+    # per-channel int4 weights: the integer results are bit-identical (only K is permuted;
+    # same activation ranges for both, as float rounding may move the output's max by 1 ulp)
+    from lowbit_testlib import minmax_ranges
+
+    rg = minmax_ranges(g0, feeds)
+    a = _int_outputs(g0, ctx0, feeds, rg, weight_bits="4")
+    b = _int_outputs(g, ctx, feeds, dict(rg), weight_bits="4")
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def _group_err(model, data, **opts):
+    feeds = _feeds(data, (4, 64))
+    g, ctx = prepared(model, data, **opts)
+    ref = outputs(g, feeds)
+    PassManager(["smoothquant", "reorder-channels"]).run(g, ctx)
+    # the first layer stays int8 so that the error measured is the consumer's int4 g32 error
+    out = _int_outputs(g, ctx, feeds, weight_bits="4", group_size=32, layer_bits={"Add_h1": 8})
+    num = sum(float(np.sum((o - r["y"]) ** 2)) for o, r in zip(out, ref))
+    return np.sqrt(num / sum(float(np.sum(r["y"] ** 2)) for r in ref))
+
+
+def test_reorder_reduces_per_group_error_on_planted_outlier_rows_and_outlier_8bit_more():
+    data = _data((4, 64))
+    model = mlp(outlier_rows=(3, 35, 67, 99), seed=2)  # one outlier row in each group of 32
+    plain = _group_err(model, data)
+    for mode in ("sort", "cluster"):
+        assert _group_err(model, data, reorder_channels=mode) < 0.9 * plain
+    assert _group_err(model, data, reorder_channels="sort", outlier_8bit=32) < 0.5 * _group_err(
+        model, data, reorder_channels="sort")
+
+
+def test_layernorm_producer_with_residual_reader_gets_a_gather_and_keeps_the_function():
+    rng = np.random.default_rng(0)
+    c = 32
+    nodes = [helper.make_node("LayerNormalization", ["x", "g", "b"], ["ln"], axis=-1),
+             helper.make_node("MatMul", ["ln", "w"], ["m"]),
+             helper.make_node("Add", ["ln", "m"], ["y"])]  # post-LN residual reads ln too
+    gamma = rng.uniform(0.5, 1.5, c)
+    gamma[7] = 20.0
+    model = onnx_model(nodes, [("x", [1, 6, c])], [("y", [1, 6, c])],
+                       {"g": gamma, "b": rng.normal(0, 0.1, c), "w": rng.normal(0, 0.2, (c, c))})
+    data = {"x": rng.normal(0, 1, (8, 6, c)).astype(np.float32)}
+    feeds = [{"x": data["x"][i:i + 1]} for i in range(8)]
+    for opt in ({"reorder_channels": "sort"}, {"smoothquant": 0.5}):
+        g, ctx = prepared(model, data, **opt)
+        ref = outputs(g, feeds)
+        name = "reorder-channels" if "reorder_channels" in opt else "smoothquant"
+        _run_pass(g, ctx, name)
+        assert ctx.report[name]["layers"], ctx.report
+        for o, r in zip(outputs(g, feeds), ref):
+            assert rel_err(o, r) <= TOL
+        new = [n for n in g.nodes if n.name.endswith((".perm_out", ".restore"))]
+        assert len(new) == 1 and all(v in g.meta["ranges"] for v in (new[0].outputs[0].name,))
+        _int_outputs(g, ctx, feeds, weight_bits="4", group_size=16)  # lowers to integer ops
+
+
+def test_concat_and_head_reshape_are_boundaries():
+    rng = np.random.default_rng(0)
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["a"]), helper.make_node("Conv", ["x", "w2"], ["b"]),
+             helper.make_node("Concat", ["a", "b"], ["c"], axis=1), helper.make_node("Conv", ["c", "w3"], ["d"]),
+             helper.make_node("Reshape", ["d", "s"], ["e"])]
+    model = onnx_model(nodes, [("x", [1, 3, 4, 4])], [("e", [1, 2, 2, 16])],
+                       {"w1": rng.normal(size=(4, 3, 1, 1)), "w2": rng.normal(size=(4, 3, 1, 1)),
+                        "w3": rng.normal(size=(4, 8, 1, 1))})
+    model.graph.initializer.append(helper.make_tensor("s", 7, [4], [1, 2, 2, 16]))
+    g, _ = prepared(model, {"x": rng.normal(size=(2, 3, 4, 4)).astype(np.float32)})
+    assert ch.find_links(g) == []
+
+
+def test_option_errors_are_clear():
+    data = _data((4, 64))
+    g, ctx = prepared(mlp(), data, outlier_8bit=8)
+    with pytest.raises(PassError, match="--outlier-8bit needs --reorder-channels"):
+        PassManager(["reorder-channels"]).run(g, ctx)
+    g, ctx = prepared(mlp(), data, smoothquant=1.5)
+    with pytest.raises(PassError, match=r"--smoothquant ALPHA must be in \(0, 1\), got 1.5"):
+        PassManager(["smoothquant"]).run(g, ctx)
+    g, ctx = prepared(mlp(), data, smoothquant=0.5)
+    ctx.options["calib"] = None
+    with pytest.raises(PassError, match="needs calibration data: give --calib"):
+        PassManager(["smoothquant"]).run(g, ctx)
+
+
+def test_passes_are_no_ops_without_their_flags():
+    data = _data((4, 64))
+    g, ctx = prepared(mlp(outlier_cols=(1,)), data)
+    before = {k: v.data.copy() for k, v in g.constants.items()}
+    PassManager(["equalize", "smoothquant", "reorder-channels"]).run(g, ctx)
+    assert set(g.constants) == set(before)
