@@ -219,10 +219,13 @@ def ilayernorm_consts(gamma, beta, in_scale: float, out_scale: float, count: int
         raise ValueError("LayerNorm bias too large against gamma for an int32 accumulator")
     g = np.rint(gamma / s_g).astype(np.int32)
     m, s = arith.quantize_multiplier(s_acc / out_scale)
-    c3 = float(count) ** 3
-    eps_q = int(min(eps * c3 / (in_scale * in_scale) * 2.0 ** LN_EPS_F, 2.0 ** 62))
+    eps_y = eps * float(count) ** 3 / (in_scale * in_scale)   # eps in units of sum(y^2)
+    frac = LN_EPS_F
+    while frac > -LN_EPS_F and eps_y * 2.0 ** frac >= 2.0 ** 62:
+        frac -= 1
+    eps_q = int(round(eps_y * 2.0 ** frac))
     return {"gamma": g, "bias": b.astype(np.int32), "mult": int(m), "shift": int(s),
-            "eps_q": eps_q, "s_acc": s_acc, "g_bits": gb}
+            "eps_q": eps_q, "eps_frac": frac, "s_acc": s_acc, "s_g": s_g, "g_bits": gb}
 
 
 def _ln_shift(ymax: np.ndarray, count: int) -> np.ndarray:
@@ -232,19 +235,28 @@ def _ln_shift(ymax: np.ndarray, count: int) -> np.ndarray:
     return np.maximum(sh, -15)
 
 
-def ilayernorm_norm(x, count_axes: tuple, x_zp: int = 0, eps_q: int = 0) -> np.ndarray:
-    """The normalized value ``n`` (real ``sqrt(C) n / 2^15``), int64 reference."""
+def ilayernorm_norm(x, count_axes: tuple, x_zp: int = 0, eps_q: int = 0,
+                    eps_frac: int = LN_EPS_F) -> np.ndarray:
+    """The normalized value ``n`` (real ``sqrt(C) n / 2^15``), int64 reference.
+
+    ``eps_q / 2^eps_frac`` is epsilon in units of ``sum(y^2)``; the row shift
+    keeps both ``sum((y >> sh)^2)`` and the shifted epsilon below 2^30, so
+    their sum fits int32 (< 2^31).
+    """
     xc = np.asarray(x, np.int64) - int(x_zp)
     c = int(np.prod([xc.shape[a] for a in count_axes]))
     y = c * xc - np.sum(xc, axis=count_axes, keepdims=True)   # exact centering, scale S / C
     sh = _ln_shift(np.max(np.abs(y), axis=count_axes, keepdims=True), c)
+    sh_eps = -((LN_VAR_BITS + int(eps_frac) - int(eps_q).bit_length()) // 2)  # ceil
+    sh = np.maximum(sh, sh_eps)
     pos = np.maximum(sh, 0)
     y2 = np.where(sh > 0, (y + ((np.int64(1) << pos) >> 1)) >> pos, y << np.maximum(-sh, 0))
     var = np.sum(y2 * y2, axis=count_axes, keepdims=True)      # <= 2^30
-    e_sh = LN_EPS_F + 2 * sh                                   # >= 2
-    eps_row = np.where(e_sh > 62, 0, int(eps_q) >> np.minimum(e_sh, 62))
-    var = np.minimum(var + eps_row, arith.INT32_MAX)
-    std = arith.isqrt(var)                                     # <= 46341
+    e_sh = int(eps_frac) + 2 * sh
+    eps_row = np.where(e_sh >= 0, int(eps_q) >> np.clip(e_sh, 0, 62),
+                       int(eps_q) << np.clip(-e_sh, 0, 62))    # < 2^30 by sh_eps
+    var = np.minimum(var + eps_row, arith.INT32_MAX)           # < 2^31: never clamps
+    std = arith.isqrt(var)                                     # <= 46340
     factor = np.where(std > 0, arith.INT32_MAX // np.maximum(std, 1), 0)
     return arith.rshift_round(y2 * factor, 31 - LN_N_BITS)     # |y2 * factor| < 2^32 (int64)
 
@@ -277,7 +289,8 @@ def _ilayernorm_infer(node: Node) -> list[TensorType]:
 
 def _ilayernorm_run(node: Node, args):
     axes = _ln_axes(node, args[0].ndim)
-    n = ilayernorm_norm(args[0], axes, int(node.attr("x_zp", 0)), int(node.attr("eps_q", 0)))
+    n = ilayernorm_norm(args[0], axes, int(node.attr("x_zp", 0)), int(node.attr("eps_q", 0)),
+                        int(node.attr("eps_frac", LN_EPS_F)))
     norm_shape = tuple(args[0].shape[a] for a in axes)
     acc = n * args[1].astype(np.int64).reshape(norm_shape) + args[2].astype(np.int64).reshape(norm_shape)
     dt = out_dtype(node)

@@ -1,0 +1,289 @@
+"""Quantize rules for transformer blocks (docs/transformers.md).
+
+* attention: ``MatMul(q, k^T) [-> Mul/Div by a constant] [-> Add(mask)] ->
+  Softmax`` becomes one ``qcc.matmul`` in accumulator form (int32 scores) and
+  one ``qcc.isoftmax``: the constant (1/sqrt(d)) folds into the dyadic
+  multiplier that brings the scores to the softmax's fixed scale, and an
+  additive key-padding mask computed from graph inputs becomes an int8 mask
+  input (masked positions get probability exactly 0).  Softmax elsewhere
+  (int8 input) is ``qcc.isoftmax`` on the int8 values.
+* ``fused.linear -> fused.gelu``: the linear requantizes its int32
+  accumulator to the i-GELU input scale (int16) and ``qcc.igelu`` follows;
+  GELU on any other int8 value stays the 256-entry ``qcc.lut``.
+* ``fused.layernorm`` -> ``qcc.ilayernorm`` (integer gamma/bias).
+* residual ``Add`` feeding a LayerNorm outputs the residual stream at
+  ``options["residual_bits"]`` (8 or 16, default 16; docs/transformers.md).
+
+Options: ``softmax`` = ``ibert`` (default) | ``shift`` (I-ViT shiftmax).
+The rules wrap the generic ones of ``_qrules_nn``/``_qrules_elementwise`` and
+fall back to them when a pattern does not match.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+from qcc.errors import LoweringError
+from qcc.ir import DType, Node, QParams, Value
+from qcc.ops import integer_transformer as itx
+
+from . import _qrules_elementwise, _qrules_nn  # noqa: F401  (generic rules registered first)
+from ._qstate import RULES, QState, act_qparams, qrule
+
+GENERIC = {op: RULES.get(op) for op in ("onnx.MatMul", "onnx.Mul", "onnx.Div", "onnx.Add",
+                                        "fused.linear", "fused.gelu")}
+PROB_QP = QParams(scale=2.0 ** -8, zero_point=0, bits=8, signed=False)
+RESIDUAL_BITS = 16   # chosen by measurement (docs/transformers.md)
+MASK_MIN = 2 * itx.SOFTMAX_ZMAX * math.log(2)   # an additive mask must reach <= -29.1
+
+
+def _done(st: QState) -> set:
+    """Ids of old nodes already lowered as part of a larger pattern."""
+    if not hasattr(st, "_tx_done"):
+        st._tx_done = set()
+    return st._tx_done
+
+
+def _sole_user(st: QState, v: Value) -> Optional[Node]:
+    if st.old.is_output(v) or len(v.users) != 1:
+        return None
+    return v.users[0]
+
+
+def _scalar_const(v: Optional[Value]) -> Optional[float]:
+    if v is None or not v.is_const or v.data.size != 1 or not v.dtype.is_float:
+        return None
+    return float(v.data.reshape(-1)[0])
+
+
+def softmax_variant(st: QState) -> str:
+    v = str(st.options.get("softmax") or "ibert").lower()
+    if v in ("shift", "shiftmax", "ivit"):
+        return "shiftmax"
+    if v != "ibert":
+        raise LoweringError(f"option softmax='{v}' is not 'ibert' or 'shift'")
+    return v
+
+
+def _is_preprocessing(st: QState, v: Value) -> bool:
+    """A float value computed from graph inputs only (no quantized ancestor)."""
+    return v.dtype.is_float and not v.is_const and not st.is_q(v) and id(v) in st.fmap
+
+
+# -- attention ---------------------------------------------------------------------------
+def _scores_chain(st: QState, node: Node):
+    """(scale, mask value, consumed nodes, softmax) for MatMul -> ... -> Softmax, or None."""
+    scale, mask, chain = 1.0, None, []
+    n = _sole_user(st, node.outputs[0])
+    if n is not None and n.op in ("onnx.Mul", "onnx.Div"):
+        prev = chain[-1].outputs[0] if chain else node.outputs[0]
+        other = n.inputs[1] if n.inputs[0] is prev else n.inputs[0]
+        k = _scalar_const(other)
+        if k is None or k <= 0 or (n.op == "onnx.Div" and other is not n.inputs[1]):
+            return None
+        scale *= k if n.op == "onnx.Mul" else 1.0 / k
+        chain.append(n)
+        n = _sole_user(st, n.outputs[0])
+    if n is not None and n.op == "onnx.Add":
+        prev = chain[-1].outputs[0] if chain else node.outputs[0]
+        other = n.inputs[1] if n.inputs[0] is prev else n.inputs[0]
+        if not _is_preprocessing(st, other) or not _binary_mask(st, other):
+            return None
+        mask = other
+        chain.append(n)
+        n = _sole_user(st, n.outputs[0])
+    if n is None or n.op != "onnx.Softmax":
+        return None
+    rank = n.inputs[0].type.rank
+    if int(n.attrs.get("axis", -1)) % rank != rank - 1:
+        return None
+    return scale, mask, chain + [n], n
+
+
+def _binary_mask(st: QState, v: Value) -> bool:
+    """Calibration shows ``v`` only at 0 or <= -MASK_MIN (a key-padding mask)."""
+    r = st.range_of(v.name)
+    if r is None or r[1] > 0.0 or r[0] > -MASK_MIN:
+        return False
+    ob = getattr(st.ranges, "observers", {}).get(v.name)
+    if ob is None or not ob.neg.any():
+        return True  # minmax calibration: no histogram, trust the range
+    width = float(ob.width)
+    k = int(math.ceil(MASK_MIN / width)) if width > 0 else 0
+    return int(ob.neg[1:k].sum()) == 0  # bin 0 may hold -0.0 and exact zeros
+
+
+def _mask_input(st: QState, mask: Value, name: str) -> Value:
+    """int8 mask: ``rint(m / MASK_MIN)``, nonzero exactly where ``m <= -MASK_MIN / 2``."""
+    n = st.emit("qcc.quantize", [st.f(mask)], {"scale": float(np.float32(MASK_MIN)),
+                "zero_point": 0, "dtype": "i8"}, name=name + ".mask", out_name=mask.name + ".imask")
+    return n.outputs[0]
+
+
+def _emit_isoftmax(st: QState, x: Value, s_x: float, softmax: Node, mask: Optional[Value]) -> None:
+    c = itx.isoftmax_consts(s_x, softmax_variant(st))
+    m = st.g.add_const(softmax.name + ".mult", np.asarray([c["mult"]], np.int32))
+    s = st.g.add_const(softmax.name + ".shift", np.asarray([c["shift"]], np.int32))
+    ins = [x, m, s] + ([_mask_input(st, mask, softmax.name)] if mask is not None else [])
+    n = st.emit("qcc.isoftmax", ins, dict(c["attrs"], axis=-1), name=softmax.name,
+                out_name=softmax.outputs[0].name)
+    st.set_q(softmax.outputs[0], n.outputs[0], PROB_QP)
+
+
+@qrule("onnx.MatMul")
+def attention_scores(st: QState, node: Node) -> bool:
+    a, b = node.inputs
+    chain = None
+    if not a.is_const and not b.is_const and a.type.rank >= 2 and b.type.rank >= 2:
+        chain = _scores_chain(st, node)
+    if chain is None:
+        return GENERIC["onnx.MatMul"](st, node)
+    scale, mask, consumed, softmax = chain
+    qa, qb = st.q(a), st.q(b)
+    acc = st.emit("qcc.matmul", [qa, qb], {"a_zp": int(qa.qparams.zero_point[0]),
+                  "b_zp": int(qb.qparams.zero_point[0])}, name=node.name,
+                  out_name=node.outputs[0].name)
+    s_x = float(qa.qparams.scale[0]) * float(qb.qparams.scale[0]) * scale
+    acc.outputs[0].qparams = QParams(scale=s_x, zero_point=0, bits=32)
+    _emit_isoftmax(st, acc.outputs[0], s_x, softmax, mask)
+    _done(st).update(id(n) for n in consumed)
+    return True
+
+
+@qrule("onnx.Softmax")
+def softmax(st: QState, node: Node) -> bool:
+    if id(node) in _done(st):
+        return True
+    x = node.inputs[0]
+    rank = x.type.rank
+    if int(node.attrs.get("axis", -1)) % rank != rank - 1:
+        return False
+    if not st.is_q(x) and x.name not in st.ranges:
+        return False
+    qx = st.q(x)
+    _emit_isoftmax(st, qx, float(qx.qparams.scale[0]), node, None)
+    return True
+
+
+def _passthrough(op: str):
+    def rule(st: QState, node: Node) -> bool:
+        if id(node) in _done(st):
+            return True
+        fn = GENERIC.get(op)
+        return bool(fn and fn(st, node))
+    return rule
+
+
+qrule("onnx.Mul")(_passthrough("onnx.Mul"))
+qrule("onnx.Div")(_passthrough("onnx.Div"))
+
+
+# -- residual add --------------------------------------------------------------------------
+@qrule("onnx.Add")
+def residual_add(st: QState, node: Node) -> bool:
+    if id(node) in _done(st):
+        return True
+    bits = int(st.options.get("residual_bits") or RESIDUAL_BITS)
+    user = _sole_user(st, node.outputs[0])
+    if bits == 8 or user is None or user.op != "fused.layernorm" or len(node.inputs) != 2 \
+            or not any(st.is_q(v) for v in node.inputs) or not node.inputs[0].dtype.is_float:
+        return GENERIC["onnx.Add"](st, node)
+    if bits != 16:
+        raise LoweringError(f"option residual_bits={bits}: use 8 or 16")
+    a, b = node.inputs
+    qa, qb = st.q(a), st.q(b)
+    r = st.range_of(node.outputs[0].name)
+    if r is None:
+        return GENERIC["onnx.Add"](st, node)
+    yqp = act_qparams(r[0], r[1], bits=16)
+    sy = float(yqp.scale[0])
+    from qcc import arith
+
+    ms, s = arith.quantize_multipliers_shared(np.array([float(qa.qparams.scale[0]) / sy,
+                                                        float(qb.qparams.scale[0]) / sy]))
+    mult = st.g.add_const(node.name + ".mult", np.asarray(ms, np.int32).reshape(2))
+    shift = st.g.add_const(node.name + ".shift", np.asarray(s, np.int32).reshape(1))
+    n = st.emit("qcc.add", [qa, qb, mult, shift],
+                {"a_zp": int(qa.qparams.zero_point[0]), "b_zp": int(qb.qparams.zero_point[0]),
+                 "y_zp": int(yqp.zero_point[0]), "dtype": "i16"},
+                name=node.name, out_name=node.outputs[0].name)
+    st.set_q(node.outputs[0], n.outputs[0], yqp)
+    return True
+
+
+# -- layernorm --------------------------------------------------------------------------------
+@qrule("fused.layernorm")
+def layernorm(st: QState, node: Node) -> bool:
+    x, gamma = node.inputs[0], node.inputs[1]
+    beta = node.inputs[2] if len(node.inputs) > 2 else None
+    if not gamma.is_const or (beta is not None and not beta.is_const):
+        return False
+    if not st.is_q(x) and x.name not in st.ranges:
+        return False
+    qx = st.q(x)
+    out = node.outputs[0]
+    yqp = st.act_qp(out)
+    rank = x.type.rank
+    axis = int(node.attrs.get("axis", -1)) % rank
+    count = int(np.prod(x.shape[axis:]))
+    c = itx.ilayernorm_consts(gamma.data, None if beta is None else beta.data,
+                              float(qx.qparams.scale[0]), float(yqp.scale[0]), count,
+                              float(node.attrs.get("epsilon", 1e-5)))
+    norm_shape = tuple(x.shape[axis:])
+    gq = st.g.add_const(node.name + ".gamma", c["gamma"].reshape(norm_shape), DType.int32,
+                        qparams=QParams(scale=c["s_g"], zero_point=0, bits=c["g_bits"] + 1))
+    bq = st.g.add_const(node.name + ".bias", c["bias"].reshape(norm_shape), DType.int32,
+                        qparams=QParams(scale=c["s_acc"], zero_point=0, bits=32))
+    m = st.g.add_const(node.name + ".mult", np.asarray([c["mult"]], np.int32))
+    s = st.g.add_const(node.name + ".shift", np.asarray([c["shift"]], np.int32))
+    n = st.emit("qcc.ilayernorm", [qx, gq, bq, m, s],
+                {"axis": axis, "x_zp": int(qx.qparams.zero_point[0]), "y_zp": int(yqp.zero_point[0]),
+                 "eps_q": int(c["eps_q"]), "eps_frac": int(c["eps_frac"]), "epsilon": float(node.attrs.get("epsilon", 1e-5))},
+                name=node.name, out_name=out.name)
+    st.set_q(out, n.outputs[0], yqp)
+    return True
+
+
+# -- linear -> gelu -------------------------------------------------------------------------------
+@qrule("fused.linear")
+def linear_gelu(st: QState, node: Node) -> bool:
+    w = node.inputs[1]
+    gelu = _sole_user(st, node.outputs[0])
+    act = str(node.attrs.get("activation", "none") or "none")
+    if gelu is None or gelu.op != "fused.gelu" or act != "none" or not w.is_const \
+            or w.type.rank != 2 or gelu.attrs.get("approximate", "none") != "none" \
+            or st.range_of(gelu.outputs[0].name) is None:
+        return GENERIC["fused.linear"](st, node)
+    from ._qrules_nn import _bias, _wbits
+
+    x = node.inputs[0]
+    b = node.inputs[2] if len(node.inputs) > 2 else None
+    qx = st.q(x)
+    sx = float(qx.qparams.scale[0])
+    yqp = st.act_qp(gelu.outputs[0])
+    gc = itx.igelu_consts(float(st.range_of(gelu.outputs[0].name)[1]))
+    wv, wqp = st.weight(w.data, 1, w.name + ".q", _wbits(st, node), source=w.name)
+    mult, shift = st.requant_consts(sx * wqp.scale / gc["scale"], node.name)
+    lin = st.emit("qcc.linear", [qx, wv, _bias(st, b, sx, wqp.scale, node.name + ".bias"), mult, shift],
+                  {"x_zp": int(qx.qparams.zero_point[0]), "y_zp": 0, "dtype": "i16"},
+                  name=node.name, out_name=node.outputs[0].name)
+    lin.outputs[0].qparams = QParams(scale=gc["scale"], zero_point=0, bits=16)
+    m2, s2 = st.requant_consts(gc["out_scale"] / float(yqp.scale[0]), gelu.name)
+    attrs = dict(gc["attrs"], x_zp=0, y_zp=int(yqp.zero_point[0]))
+    n = st.emit("qcc.igelu", [lin.outputs[0], m2, s2], attrs, name=gelu.name,
+                out_name=gelu.outputs[0].name)
+    st.set_q(gelu.outputs[0], n.outputs[0], yqp)
+    st.layers.append({"node": node.name, "op": "linear", "weight": wv.name, "bits": wqp.bits,
+                      "params": int(w.type.numel)})
+    _done(st).add(id(gelu))
+    return True
+
+
+@qrule("fused.gelu")
+def gelu(st: QState, node: Node) -> bool:
+    if id(node) in _done(st):
+        return True
+    return GENERIC["fused.gelu"](st, node)
