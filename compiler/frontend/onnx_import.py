@@ -131,8 +131,11 @@ def _upgrade_opset(model: onnx.ModelProto) -> onnx.ModelProto:
     v = default_opset(model)
     if v >= MIN_OPSET:
         return model
+    # onnx's converter adapts Softmax/LogSoftmax to opset 13 but not Hardmax; a model
+    # with Hardmax stops at 12 and keeps the coerced 2-D rule (see _import_legacy_2d)
+    target = 12 if any(n.op_type == "Hardmax" for n in model.graph.node) else 13
     try:
-        return onnx.version_converter.convert_version(model, 13)
+        return onnx.version_converter.convert_version(model, target)
     except Exception:  # noqa: BLE001 - keep the original; its ops still run at their version
         return model
 
@@ -162,8 +165,8 @@ def _bind_input(vi: onnx.ValueInfoProto, shapes: dict[str, tuple[int, ...]]) -> 
                          f"--input-shape {vi.name}=DxDx...")
     dims = []
     for i, d in enumerate(tt.shape.dim):
-        if d.HasField("dim_value") and d.dim_value > 0:
-            dims.append(d.dim_value)
+        if d.HasField("dim_value") and d.dim_value >= 0:
+            dims.append(d.dim_value)  # a set dim_value is static, 0 included (empty tensors)
         elif i == 0:
             dims.append(1)  # batch defaults to 1
         else:
@@ -274,10 +277,22 @@ def _import_node(graph: Graph, env: dict[str, Value], n: onnx.NodeProto, idx: in
     outs_names = list(n.output)
     while outs_names and not outs_names[-1]:
         outs_names.pop()
+    if n.op_type in LEGACY_2D_OPS and graph.opset < 13 and _legacy_2d_differs(n, inputs):
+        outs = _import_legacy_2d(graph, n, name, inputs, outs_names[0], fold)
+    else:
+        outs = _emit(graph, n.op_type, inputs, _attrs(n), name,
+                     [o or f"{name}.unused{j}" for j, o in enumerate(outs_names)], fold)
+    for o, v in zip(outs_names, outs):
+        if o:
+            env[o] = v
+
+
+def _emit(graph: Graph, op_type: str, inputs: list, attrs: dict, name: str,
+          out_names: list[str], fold: bool) -> list[Value]:
+    """Add one ``onnx.<op_type>`` node, infer its output types, fold it if constant."""
     placeholder = TensorType(DType.float32, ())
-    outs = [Value(graph.fresh_name(o or f"{name}.unused{j}"), placeholder)
-            for j, o in enumerate(outs_names)]
-    node = graph.add_node(f"onnx.{n.op_type}", inputs, outs, _attrs(n), name=name)
+    outs = [Value(graph.fresh_name(o), placeholder) for o in out_names]
+    node = graph.add_node(f"onnx.{op_type}", inputs, outs, attrs, name=name)
     node.opset = graph.opset
     try:
         types = lookup(node.op).infer(node)
@@ -285,13 +300,43 @@ def _import_node(graph: Graph, env: dict[str, Value], n: onnx.NodeProto, idx: in
         raise type(e)(f"{e} (model node '{name}', opset {graph.opset})") from None
     for v, t in zip(outs, types):
         v.type = t
-    for o, v in zip(outs_names, outs):
-        if o:
-            env[o] = v
     if fold:
         try:
             fold_node(graph, node)
         except QccError:
             raise
         except Exception as e:  # noqa: BLE001
-            raise QccError(f"constant folding of {n.op_type} node '{name}' failed: {e}") from None
+            raise QccError(f"constant folding of {op_type} node '{name}' failed: {e}") from None
+    return outs
+
+
+# Before opset 13 these ops coerce their input to 2-D at ``axis`` (dims from
+# ``axis`` on are flattened into one) and normalise over that whole block; from
+# 13 on they work along the one axis.
+LEGACY_2D_OPS = {"Softmax", "LogSoftmax", "Hardmax"}
+
+
+def _legacy_axis(n: onnx.NodeProto, rank: int) -> int:
+    axis = _attrs(n).get("axis", 1)
+    return axis + rank if axis < 0 else axis
+
+
+def _legacy_2d_differs(n: onnx.NodeProto, inputs: list) -> bool:
+    """Whether the opset<13 (coerced 2-D) and the per-axis semantics differ here."""
+    x = inputs[0]
+    if x is None or x.type.rank == 0:
+        return False
+    return int(np.prod(x.shape[_legacy_axis(n, x.type.rank) + 1:], dtype=np.int64)) != 1
+
+
+def _import_legacy_2d(graph: Graph, n: onnx.NodeProto, name: str, inputs: list,
+                      out_name: str, fold: bool) -> list[Value]:
+    """Softmax-family node of opset < 13 as Flatten(axis) -> op(axis=1) -> Reshape, which
+    means the same under every opset, so later passes need not know the old rule."""
+    x = inputs[0]
+    axis = _legacy_axis(n, x.type.rank)
+    flat = _emit(graph, "Flatten", [x], {"axis": axis}, f"{name}.flatten",
+                 [f"{out_name}.flat"], fold)[0]
+    y2 = _emit(graph, n.op_type, [flat], {"axis": 1}, name, [f"{out_name}.2d"], fold)[0]
+    shape = graph.add_const(f"{out_name}.shape", np.array(x.shape, dtype=np.int64))
+    return _emit(graph, "Reshape", [y2, shape], {}, f"{name}.reshape", [out_name], fold)

@@ -10,6 +10,10 @@ with the values of constant inputs so that shape-carrying inputs (Reshape's
 what the foundation issue names plus the other deterministic tensor ops that
 the onnx reference implements; control flow, sequences, strings, random
 generators and training ops are left out on purpose.
+
+Where ``onnx.reference`` is slow or wrong (Conv, ConvTranspose, pooling, LRN)
+a vectorised kernel of ``onnx_fast`` runs instead; the conformance suite and
+tests/conformance/test_fast_kernels.py hold both to the same expectations.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from onnx.defs import OpSchema
 from ..errors import QccError, ShapeError
 from ..ir import DType, Node, TensorType
 from . import OpDef, register
+from .onnx_fast import fast_run
 
 # Ops whose float evaluation does no arithmetic on values (data movement,
 # shape queries, comparisons producing bools are still arithmetic).
@@ -143,21 +148,37 @@ def _load_impl(node: Node, op_type: str, opset: int, proto: onnx.NodeProto):
         raise
 
 
+def _ref_args(node: Node, args: list) -> list:
+    """The IR holds int4/int2 unpacked in int8 arrays; onnx.reference wants the
+    ml_dtypes types (CastLike, QuantizeLinear read the element type of an input)."""
+    out = list(args)
+    for i, v in enumerate(node.inputs):
+        if v is not None and out[i] is not None and v.type.dtype in (DType.int4, DType.int2):
+            import ml_dtypes
+
+            out[i] = np.asarray(out[i]).astype(getattr(ml_dtypes, v.type.dtype.name))
+    return out
+
+
+def _evaluate(op_type: str, node: Node, args: list) -> tuple:
+    """Raw onnx.reference results of ``node`` (implementation cached on the node)."""
+    impl = node.cache.get("ref_impl")
+    if impl is None:
+        opset = node.opset
+        proto = to_node_proto(node, opset)
+        cls = _load_impl(node, op_type, opset, proto)
+        impl = cls(proto, _run_params(opset))
+        node.cache["ref_impl"] = impl
+    res = impl.run(*_ref_args(node, args))
+    return tuple(res) if isinstance(res, (tuple, list)) else (res,)
+
+
 def _make_run(op_type: str):
     def run(node: Node, args: list[Optional[np.ndarray]]) -> list[np.ndarray]:
-        impl = node.cache.get("ref_impl")
-        if impl is None:
-            from onnx.reference.ops import load_op
-
-            opset = node.opset
-            proto = to_node_proto(node, opset)
-            cls = _load_impl(node, op_type, opset, proto)
-            impl = cls(proto, _run_params(opset))
-            node.cache["ref_impl"] = impl
-        res = impl.run(*args)
-        if not isinstance(res, (tuple, list)):
-            res = (res,)
         out = []
+        res = fast_run(op_type, node, args)
+        if res is None:
+            res = _evaluate(op_type, node, args)
         for r, v in zip(res, node.outputs):
             r = np.asarray(r)
             if v.type.dtype.np != r.dtype and v.type.dtype.np != np.object_:
@@ -171,6 +192,62 @@ def _make_run(op_type: str):
 def type_proto(t: TensorType) -> onnx.TypeProto:
     onnx_t = t.dtype.onnx
     return helper.make_tensor_type_proto(onnx_t, list(t.shape))
+
+
+# Function ops whose schema has no shape inference; their output has the type of input 0.
+SHAPE_OF_INPUT0 = {"MeanVarianceNormalization", "GroupNormalization"}
+
+
+def _has_shape(tp) -> bool:
+    return tp is not None and tp.tensor_type.HasField("shape")
+
+
+def _has_static_shape(tp) -> bool:
+    return _has_shape(tp) and all(d.HasField("dim_value") for d in tp.tensor_type.shape.dim)
+
+
+def _infer_fallback(op_type: str, node: Node) -> Optional[list[TensorType]]:
+    """Types ONNX inference leaves open but that are known at compile time.
+
+    Function ops without a shape function (MeanVarianceNormalization,
+    GroupNormalization) keep the type of input 0.  A node whose inputs are all
+    constants (it will be folded) has the types of its evaluated outputs;
+    Compress's output shape depends on its condition only, so a constant
+    condition fixes it (the data input is replaced by zeros to find the shape).
+    """
+    if op_type in SHAPE_OF_INPUT0:
+        return [node.inputs[0].type]
+    consts = [v is None or v.is_const for v in node.inputs]
+    if not (all(consts) or (op_type == "Compress" and all(consts[1:]))):
+        return None
+    args = [None if v is None else v.data if v.is_const else np.zeros(v.shape, v.type.dtype.np)
+            for v in node.inputs]
+    try:
+        res = [np.asarray(r) for r in _evaluate(op_type, node, args)]
+        return [TensorType(DType.from_numpy(r.dtype), r.shape) for r in res]
+    except Exception:  # noqa: BLE001 - the caller reports the open shape
+        return None
+    finally:
+        node.cache.pop("ref_impl", None)
+
+
+POOLS = {"MaxPool", "AveragePool", "LpPool"}
+
+
+def _drop_padding_windows(node: Node, t: TensorType) -> TensorType:
+    """ceil_mode: a last window that would start in the end padding is dropped (ONNX
+    spec and onnxruntime); onnx shape inference keeps it."""
+    if (node.attrs.get("auto_pad", "NOTSET") or "NOTSET") != "NOTSET":
+        return t
+    x = node.inputs[0].shape[2:]
+    nd = len(x)
+    strides = list(node.attrs.get("strides") or [1] * nd)
+    pads = list(node.attrs.get("pads") or [0] * 2 * nd)
+    dims = list(t.shape)
+    for i in range(nd):
+        if (dims[2 + i] - 1) * strides[i] >= x[i] + pads[i]:
+            dims[2 + i] -= 1
+    return TensorType(t.dtype, tuple(dims))
 
 
 def _make_infer(op_type: str):
@@ -198,9 +275,13 @@ def _make_infer(op_type: str):
             raise ShapeError(f"shape inference failed for {op_type} node '{node.name}': "
                              f"{str(e).strip().splitlines()[-1]}") from None
         outs = []
+        if not all(_has_static_shape(res.get(n)) for n in out_names):
+            fallback = _infer_fallback(op_type, node)
+            if fallback is not None:
+                return fallback
         for name, v in zip(out_names, node.outputs):
             tp = res.get(name)
-            if tp is None or not tp.tensor_type.HasField("shape"):
+            if not _has_shape(tp):
                 raise ShapeError(f"cannot infer a static shape for output '{v.name}' of "
                                  f"{op_type} node '{node.name}'")
             dims = []
@@ -210,6 +291,8 @@ def _make_infer(op_type: str):
                                      f"dynamic dimension; bind it with --input-shape")
                 dims.append(d.dim_value)
             outs.append(TensorType(DType.from_onnx(tp.tensor_type.elem_type), tuple(dims)))
+        if op_type in POOLS and node.attrs.get("ceil_mode"):
+            outs = [_drop_padding_windows(node, t) for t in outs]
         return outs
 
     return infer
