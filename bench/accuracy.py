@@ -1,14 +1,19 @@
 """Accuracy benchmark: qcc int8 vs onnxruntime ``quantize_static`` on the same data.
 
 For each model: float outputs (onnxruntime), qcc's integer outputs (its
-reference interpreter, which the C code matches bit for bit), and onnxruntime's
+reference interpreter, which the C code matches bit for bit) with its default
+calibration and, optionally, with each calibration method, and onnxruntime's
 QDQ static quantization (per-channel weights, int8 activations, the same
 calibration samples) with its default MinMax calibration and the best of
 MinMax / Percentile / Entropy.  onnxruntime runs the QDQ models at the basic
 optimization level: on x86 without VNNI its fused u8s8 kernels saturate and
 would make it look worse than its quantization really is.
 
-    python -m qcc.bench.accuracy [MODELS...] [--out DIR] [--quick]
+Every row is a JSON-serialisable dict: ``qcc``, ``qcc_<method>``, ``ort_<method>``
+hold :func:`qcc.bench.metrics.compare` results (or ``{"error": ...}``);
+``qcc_best``/``ort_best`` repeat the best of them by SQNR with its ``method``.
+
+    python -m qcc.bench.accuracy [MODELS...] [--out DIR] [--quick] [--qcc-methods M,...]
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ import onnxruntime as ort
 from .metrics import compare
 from .models import BenchModel, by_name, default_models
 
+QCC_METHODS = ("minmax", "percentile", "entropy", "mse")
+ORT_METHODS = ("minmax", "percentile", "entropy")
+
 
 def _session(path: str, basic: bool = False) -> ort.InferenceSession:
     so = ort.SessionOptions()
@@ -41,9 +49,10 @@ def _samples(data: dict) -> list[dict]:
     return [{k: v[i:i + 1] for k, v in data.items()} for i in range(n)]
 
 
-def ort_outputs(path: str, data: dict, basic: bool = False) -> np.ndarray:
+def ort_outputs(path: str, data: dict, basic: bool = False, output=None) -> np.ndarray:
     s = _session(path, basic)
-    return np.concatenate([s.run(None, x)[0] for x in _samples(data)])
+    names = [output] if output else [s.get_outputs()[0].name]
+    return np.concatenate([s.run(names, x)[0] for x in _samples(data)])
 
 
 def ort_quantize(m: BenchModel, method: str, out_path: str) -> float:
@@ -65,74 +74,117 @@ def ort_quantize(m: BenchModel, method: str, out_path: str) -> float:
     return time.perf_counter() - t0
 
 
-def qcc_outputs(m: BenchModel, out_dir: str, **options) -> tuple[np.ndarray, dict]:
+def qcc_outputs(m: BenchModel, out_dir: str, sub: str = "qcc", **options) -> tuple[np.ndarray, dict]:
+    """Compile ``m`` with qcc into ``out_dir/sub`` and run the test set through the
+    integer reference interpreter: (outputs, manifest)."""
     from qcc.driver import CompileOptions, compile_model
     from qcc.frontend.onnx_import import parse_input_shapes
     from qcc.interp import Interpreter
     from qcc.ir.serialize import load
 
     calib_path = os.path.join(out_dir, "calib.npz")
-    np.savez(calib_path, **m.calib)
-    opts = CompileOptions(target="onnx", out_dir=os.path.join(out_dir, "qcc"),
+    if not os.path.isfile(calib_path):
+        np.savez(calib_path, **m.calib)
+    opts = CompileOptions(target="onnx", out_dir=os.path.join(out_dir, sub),
                           input_shapes=parse_input_shapes(m.input_shapes),
                           options=dict({"calib": calib_path, "quantize": True, "quiet": True,
                                         "allow_float": m.allow_float}, **options))
     t0 = time.perf_counter()
     manifest = compile_model(m.path, opts)
     manifest["timings_s"]["total"] = time.perf_counter() - t0
-    g = load(os.path.join(out_dir, "qcc", "model.qcc"))
+    g = load(os.path.join(out_dir, sub, "model.qcc"))
     it = Interpreter(g)
-    name = g.outputs[0].name
+    name = m.output if m.output else g.outputs[0].name
     return np.concatenate([it.run(x)[name] for x in _samples(m.test)]), manifest
 
 
-def bench_model(m: BenchModel, work: str, methods=("minmax", "percentile", "entropy")) -> dict:
-    row: dict = {"model": m.name}
-    ref = ort_outputs(m.path, m.test)
+def _err(e: BaseException) -> dict:
+    return {"error": f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"}
+
+
+def _qcc_entry(m: BenchModel, work: str, ref, sub: str, **options) -> tuple[dict, dict]:
+    cls = m.kind == "classifier"
+    try:
+        out, manifest = qcc_outputs(m, work, sub, **options)
+    except Exception as e:  # noqa: BLE001 - a benchmark row records the failure and goes on
+        return _err(e), {}
+    r = compare(ref, out, m.labels, cls)
+    cal = manifest.get("passes", {}).get("calibrate", {})
+    r["calib_method"] = cal.get("method")
+    if cal.get("samples"):
+        r["calib_s_per_sample"] = round(float(cal.get("seconds", 0.0)) / cal["samples"], 4)
+        r["calib_engine"] = cal.get("engine")
+    r["kept_float"] = manifest.get("passes", {}).get("quantize", {}).get("kept_float", [])
+    return r, manifest
+
+
+def _best(row: dict, prefix: str) -> None:
+    """``row[prefix + "best"]``: the entry with the highest SQNR among ``prefix*`` (and the
+    default entry ``prefix`` without its underscore, e.g. ``qcc``)."""
+    ok = {k: v for k, v in row.items() if (k.startswith(prefix) or k == prefix.rstrip("_"))
+          and k != prefix + "best" and isinstance(v, dict) and "sqnr_db" in v}
+    if ok:
+        key = max(ok, key=lambda k: ok[k]["sqnr_db"])
+        method = ok[key].get("calib_method") or key[len(prefix):]
+        row[prefix + "best"] = dict(ok[key], method=method)
+
+
+def bench_model(m: BenchModel, work: str, methods=ORT_METHODS, qcc_methods=()) -> dict:
+    """One benchmark row.  ``methods``: onnxruntime calibration methods; ``qcc_methods``:
+    extra qcc compiles, one per calibration method (``work/qcc`` always holds the
+    default compile, ``work/ort_<method>.onnx`` the onnxruntime models)."""
+    row: dict = {"model": m.name, "synthetic": m.synthetic}
+    ref = ort_outputs(m.path, m.test, output=m.output)
     cls = m.kind == "classifier"
     if m.labels is not None:
         row["float"] = compare(ref, ref, m.labels, cls)
-    try:
-        out, manifest = qcc_outputs(m, work)
-        row["qcc"] = compare(ref, out, m.labels, cls)
-        row["qcc"]["calib_method"] = manifest.get("passes", {}).get("calibrate", {}).get("method")
-        row["qcc"]["kept_float"] = manifest.get("passes", {}).get("quantize", {}).get("kept_float", [])
+    row["qcc"], manifest = _qcc_entry(m, work, ref, "qcc")
+    if manifest:
         row["qcc_timings_s"] = {k: round(v, 3) for k, v in manifest["timings_s"].items()
                                 if isinstance(v, float)}
-    except Exception as e:  # noqa: BLE001 - a benchmark row records the failure and goes on
-        row["qcc"] = {"error": f"{type(e).__name__}: {e}"}
+    for meth in qcc_methods:
+        row[f"qcc_{meth}"], _ = _qcc_entry(m, work, ref, f"qcc_{meth}", calib_method=meth)
+    _best(row, "qcc_")
     for meth in methods:
         p = os.path.join(work, f"ort_{meth}.onnx")
         try:
-            ort_quantize(m, meth, p)
-            row[f"ort_{meth}"] = compare(ref, ort_outputs(p, m.test, basic=True), m.labels, cls)
+            secs = ort_quantize(m, meth, p)
+            row[f"ort_{meth}"] = compare(ref, ort_outputs(p, m.test, basic=True, output=m.output),
+                                         m.labels, cls)
+            row[f"ort_{meth}"]["quantize_s"] = round(secs, 2)
         except Exception as e:  # noqa: BLE001
-            row[f"ort_{meth}"] = {"error": f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"}
-    ok = {k: v for k, v in row.items() if k.startswith("ort_") and "sqnr_db" in v}
-    if ok:
-        best = max(ok, key=lambda k: ok[k]["sqnr_db"])
-        row["ort_best"] = dict(ok[best], method=best[4:])
+            row[f"ort_{meth}"] = _err(e)
+    _best(row, "ort_")
     return row
 
 
+def _cell(entry: dict, top: str) -> str:
+    if not entry:
+        return "-"
+    if "error" in entry:
+        return "error"
+    parts = [f"{entry['sqnr_db']:.1f}", f"{entry['max_abs']:.3g}"]
+    if entry.get(top) is not None:
+        parts.append(f"{entry[top]:.2f}")
+    return " / ".join(parts)
+
+
 def table(rows: list[dict]) -> str:
-    head = ("| model | qcc SQNR dB | ORT minmax SQNR | ORT best SQNR (method) | qcc top-1 | "
-            "ORT minmax top-1 | ORT best top-1 | float top-1 |")
-    lines = [head, "|" + "---|" * 8]
-
-    def g(r, key, field):
-        v = r.get(key, {})
-        if "error" in v:
-            return "error"
-        x = v.get(field)
-        return "-" if x is None else f"{x}"
-
+    """Markdown table: per engine 'SQNR dB / max abs error / top-1 %' (top-1 against the
+    labels where a model has them, else agreement with the float top-1)."""
+    lines = ["| model | qcc default (method) | qcc best (method) | ORT minmax | ORT best (method) "
+             "| float top-1 |", "|" + "---|" * 6]
     for r in rows:
         top = "top1_pct" if r.get("float") else "top1_agree_pct"
-        best = r.get("ort_best", {})
-        lines.append(f"| {r['model']} | {g(r, 'qcc', 'sqnr_db')} | {g(r, 'ort_minmax', 'sqnr_db')} | "
-                     f"{best.get('sqnr_db', '-')} ({best.get('method', '-')}) | {g(r, 'qcc', top)} | "
-                     f"{g(r, 'ort_minmax', top)} | {best.get(top, '-')} | {g(r, 'float', 'top1_pct')} |")
+        q, qb, ob = r.get("qcc", {}), r.get("qcc_best", {}), r.get("ort_best", {})
+        fl = r.get("float", {}).get("top1_pct")
+        lines.append(
+            f"| {r['model']} | {_cell(q, top)} ({q.get('calib_method', '-')}) | "
+            f"{_cell(qb, top)} ({qb.get('method', '-')}) | {_cell(r.get('ort_minmax', {}), top)} | "
+            f"{_cell(ob, top)} ({ob.get('method', '-')}) | {'-' if fl is None else f'{fl:.2f}'} |")
+    lines.append("\ncells: SQNR dB vs float / max abs error / top-1 % (labels; light models: "
+                 "agreement with float top-1). qcc = integer reference interpreter; ORT = "
+                 "quantize_static QDQ per-channel int8, same calibration samples.")
     return "\n".join(lines)
 
 
@@ -140,14 +192,18 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m qcc.bench.accuracy")
     ap.add_argument("models", nargs="*")
     ap.add_argument("--out", default="bench_out")
-    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="3 light models, no method sweeps")
+    ap.add_argument("--qcc-methods", default=",".join(QCC_METHODS),
+                    help="qcc calibration methods to compile with besides the default ('' = none)")
     args = ap.parse_args(argv)
     models = [by_name(n) for n in args.models] if args.models else default_models(args.quick)
+    qm = () if args.quick else tuple(x for x in args.qcc_methods.split(",") if x)
+    om = ("minmax",) if args.quick else ORT_METHODS
     rows = []
     for m in models:
         with tempfile.TemporaryDirectory() as work:
             t0 = time.perf_counter()
-            rows.append(bench_model(m, work))
+            rows.append(bench_model(m, work, om, qm))
             rows[-1]["bench_seconds"] = round(time.perf_counter() - t0, 1)
         print(f"[accuracy] {m.name}: {json.dumps(rows[-1].get('qcc'))}", file=sys.stderr)
     os.makedirs(args.out, exist_ok=True)

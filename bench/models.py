@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -34,6 +35,8 @@ class BenchModel:
     input_shapes: list = field(default_factory=list)  # --input-shape specs
     kind: str = "classifier"  # classifier | encoder
     allow_float: list = field(default_factory=list)
+    output: Optional[str] = None  # the output that is scored (default: the first)
+    synthetic: bool = False  # synthetic weights and inputs: only SQNR / max error mean anything
 
 
 def _load(path: str) -> dict:
@@ -46,14 +49,40 @@ def example(name: str) -> Optional[BenchModel]:
     meta_path = os.path.join(d, "meta.json")
     if not os.path.isfile(meta_path):
         return None
-    meta = json.load(open(meta_path))
+    with open(meta_path) as f:
+        meta = json.load(f)
     labels = os.path.join(d, "test_labels.npy")
+    # one model file ("model"), or several exports of one network ("models": the newest opset)
+    model = meta.get("model") or (sorted(meta["models"])[-1] if meta.get("models") else f"{name}.onnx")
+    outputs = list(meta.get("outputs", {}))
     return BenchModel(
-        name=name, path=os.path.join(d, meta.get("model", f"{name}.onnx")),
+        name=name, path=os.path.join(d, model),
         calib=_load(os.path.join(d, "calib.npz")), test=_load(os.path.join(d, "test.npz")),
         labels=np.load(labels) if os.path.isfile(labels) else None,
         input_shapes=[f"{k}={'x'.join(map(str, v))}" for k, v in meta.get("inputs", {}).items()],
-        kind=meta.get("kind", "classifier"))
+        kind=meta.get("kind", "classifier"),
+        output="logits" if "logits" in outputs else (outputs[0] if outputs else None))
+
+
+def _without_final_softmax(m: onnx.ModelProto, name: str, path: str) -> str:
+    """The light models' weights are constants (ConstantOfShape), so all their logits
+    are equal and the final Softmax outputs 1/1000 everywhere, whatever the error
+    before it.  Score the logits instead: a copy of the model without that Softmax."""
+    g = m.graph
+    last = g.node[-1] if len(g.node) else None
+    if last is None or last.op_type != "Softmax" or [o.name for o in g.output] != [last.output[0]]:
+        return path
+    logits = last.input[0]
+    g.node.remove(last)
+    del g.output[:]
+    g.output.append(onnx.helper.make_tensor_value_info(logits, onnx.TensorProto.FLOAT, None))
+    folder = os.path.join(tempfile.gettempdir(), "qcc_bench_light")
+    os.makedirs(folder, exist_ok=True)
+    out = os.path.join(folder, f"light_{name}_logits.onnx")
+    tmp = f"{out}.{os.getpid()}.tmp"
+    onnx.save(m, tmp)
+    os.replace(tmp, out)
+    return out
 
 
 def light(name: str, n_calib: int = 8, n_test: int = 4, seed: int = 0) -> BenchModel:
@@ -68,10 +97,11 @@ def light(name: str, n_calib: int = 8, n_test: int = 4, seed: int = 0) -> BenchM
         shape = [d.dim_value or 1 for d in vi.type.tensor_type.shape.dim]
         calib[vi.name] = rng.random([n_calib * shape[0]] + shape[1:]).astype(np.float32)
         test[vi.name] = rng.random([n_test * shape[0]] + shape[1:]).astype(np.float32)
-    # LRN has no integer lowering; the classifier's final Softmax is kept float where
-    # the integer softmax is not available in this build
-    return BenchModel(name=f"light_{name}", path=path, calib=calib, test=test,
-                      allow_float=["LRN"])
+    # LRN has no integer lowering: kept in float on purpose (reported as kept_float).
+    # Scored like an encoder (SQNR / max error of the logits): with constant weights every
+    # class has the same logit, so a top-1 would say nothing.
+    return BenchModel(name=f"light_{name}", path=_without_final_softmax(m, name, path),
+                      calib=calib, test=test, allow_float=["LRN"], kind="encoder", synthetic=True)
 
 
 def default_models(quick: bool = False) -> list[BenchModel]:

@@ -51,6 +51,20 @@ def _add_compile_args(p: argparse.ArgumentParser) -> None:
     q.add_argument("--latency-budget", default=None, help="mixed precision: latency budget")
     q.add_argument("--keep-8bit", action="append", default=[], metavar="PATTERN",
                    help="layers (glob on node names) pinned to 8-bit weights")
+    q.add_argument("--sensitivity", default="auto", choices=["auto", "kl", "mse", "hessian"],
+                   help="mixed precision: per-layer sensitivity (auto: KL for classifiers, else MSE; "
+                        "hessian: forward-only Hessian-trace estimate)")
+    q.add_argument("--softmax", default="ibert", choices=["ibert", "shift"],
+                   help="integer softmax: I-BERT i-exp (default) or I-ViT shift (docs/transformers.md)")
+    q.add_argument("--equalize", action="store_true",
+                   help="cross-layer equalization (DFQ) of conv/linear pairs (docs/lowbit.md)")
+    q.add_argument("--smoothquant", type=float, default=None, metavar="ALPHA",
+                   help="migrate activation outliers into the next weights with strength ALPHA in (0, 1)")
+    q.add_argument("--reorder-channels", default=None, choices=["sort", "cluster"],
+                   help="permute hidden channels so per-group weight quantization groups outliers")
+    q.add_argument("--outlier-8bit", type=int, default=None, metavar="N",
+                   help="with --reorder-channels: keep the N outlier input channels of each "
+                        "consumer at 8-bit weights (Atom style)")
     q.add_argument("--quiet", action="store_true", help="no progress bar")
     i = p.add_argument_group("pass instrumentation")
     i.add_argument("--print-ir-after-all", action="store_true")
@@ -91,11 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("passes", help="list registered passes and the pipeline of a target")
     p.add_argument("--target", default=None)
 
-    p = sub.add_parser("bench", help="benchmark qcc against onnxruntime (see bench/)")
-    p.add_argument("models", nargs="*")
-    p.add_argument("--targets", default="c,onnx")
-    p.add_argument("--out", default="bench_out")
-    p.add_argument("--quick", action="store_true")
+    p = sub.add_parser("bench", help="benchmark qcc against onnxruntime (docs/benchmark.md)")
+    from .bench.run import add_arguments as _bench_args
+
+    _bench_args(p)
     return ap
 
 

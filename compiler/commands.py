@@ -151,8 +151,14 @@ def compile_options(args):
         "weight_bits": args.weight_bits, "group_size": args.group_size,
         "size_budget": args.size_budget, "bops_budget": args.bops_budget,
         "latency_budget": args.latency_budget, "keep_8bit": args.keep_8bit,
+        "sensitivity": getattr(args, "sensitivity", "auto"),
+        "equalize": getattr(args, "equalize", False),
+        "smoothquant": getattr(args, "smoothquant", None),
+        "reorder_channels": getattr(args, "reorder_channels", None),
+        "outlier_8bit": getattr(args, "outlier_8bit", None),
         "quiet": args.quiet or not sys.stderr.isatty(),
         "quantize": bool(args.calib),
+        "softmax": getattr(args, "softmax", "ibert"),
     }
     opts = CompileOptions(target=args.target, out_dir=args.output, name=args.name,
                           input_shapes=_shapes(args), instr=instr, options=options)
@@ -195,9 +201,6 @@ def cmd_passes(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    try:
-        from bench import main as bench_main  # type: ignore
-    except ModuleNotFoundError:
-        raise QccError("the benchmark suite is not installed; run it from a source checkout "
-                       "(python -m bench)") from None
-    return bench_main.run_from_args(args)
+    from .bench.run import run_from_args
+
+    return run_from_args(args)

@@ -120,7 +120,8 @@ def compile_model(model_path: str, opts: CompileOptions) -> dict:
 
     quantize = bool(opts.options.get("quantize")) or has_qdq(graph)
     pipeline = pipeline_for(opts.target, quantize=quantize)
-    ctx = PassContext(options=dict(opts.options, target=opts.target, model_path=model_path))
+    ctx = PassContext(options=dict(opts.options, target=opts.target, model_path=model_path,
+                                      model_name=opts.name))
     pm = PassManager(pipeline, opts.instr)  # checks pass names before anything is written
     made = _missing_parents(opts.out_dir)
     tmp = _prepare_out(opts.out_dir)

@@ -6,6 +6,12 @@ HardSigmoid / ``fused.hardsigmoid`` that read a ``fused.conv``,
 ``fused.conv_transpose`` or ``fused.linear`` (activation ``none``) which has
 no other reader set that op's ``activation`` attributes.  The fused node
 takes the activation's output value (name kept for calibration).
+
+Activations the integer epilogue cannot express as a clamp (LeakyRelu,
+HardSwish, HardSigmoid) also get ``pre_act``: the name of the host's former
+output value.  Calibration ran before fusion, so ``graph.meta["ranges"]`` holds
+that pre-activation range; the quantizer requantizes the accumulator to it and
+applies the activation with a 256-entry ``qcc.lut``.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from qcc.passmanager import PassContext, register_pass
 from ._fusion import only_user, scalar
 
 HOSTS = ("fused.conv", "fused.conv_transpose", "fused.linear")
+CLAMPS = ("none", "relu", "relu6", "clip")
 
 
 def _clip_bounds(node: Node) -> Optional[tuple[float, float]]:
@@ -79,8 +86,11 @@ def fuse_activation(graph: Graph, ctx: PassContext) -> bool:
         if attrs is None or act.outputs[0].dtype != node.outputs[0].dtype or \
                 len(act.outputs) != 1:
             continue
-        new_attrs = {k: v for k, v in node.attrs.items() if k not in ("alpha", "beta", "min", "max")}
+        new_attrs = {k: v for k, v in node.attrs.items()
+                     if k not in ("alpha", "beta", "min", "max", "pre_act")}
         new_attrs.update(attrs)
+        if attrs["activation"] not in CLAMPS:
+            new_attrs["pre_act"] = node.outputs[0].name
         inputs, name = list(node.inputs), node.name
         graph.remove_node(node)
         graph.replace_node(act, node.op, inputs, new_attrs, name=name)

@@ -67,6 +67,11 @@ class QdqExporter:
         if v.name in self._dq:
             return self._dq[v.name]
         qp = v.qparams
+        if scale is None and qp is not None and qp.group_size is not None:
+            from .qdq_lowbit import grouped_weight_dq
+
+            self._dq[v.name] = grouped_weight_dq(self, v)
+            return self._dq[v.name]
         if scale is None:
             if qp is None:
                 raise QccError(f"QDQ export: value '{v.name}' has no quantization parameters")
@@ -111,15 +116,17 @@ class QdqExporter:
         b = node.inputs[i] if i < len(node.inputs) else None
         if b is None:
             return []
-        return [self.dq(b, scale=float(x.qparams.scale[0]) * np.asarray(w.qparams.scale, np.float64),
-                        axis=0)]
+        sw = np.asarray(w.qparams.scale, np.float64)
+        if w.qparams.group_size is not None:  # accumulator scale: the channel's largest group scale
+            sw = sw.reshape(b.shape[0], -1).max(axis=1)
+        return [self.dq(b, scale=float(x.qparams.scale[0]) * sw, axis=0)]
 
     # -- driver ----------------------------------------------------------------------
     def run(self) -> onnx.ModelProto:
         g = self.g
         for v in g.constants.values():
             if not (v.dtype.bits < 8 and v.dtype.is_int):
-                self.inits.append(numpy_helper.from_array(np.ascontiguousarray(v.data), v.name))
+                self.inits.append(numpy_helper.from_array(np.ascontiguousarray(v.data).reshape(v.data.shape), v.name))
         for n in g.nodes:
             rule = QDQ_RULES.get(n.op)
             if rule is not None:
@@ -141,5 +148,9 @@ class QdqExporter:
 
 def to_qdq(graph: Graph) -> onnx.ModelProto:
     from . import qdq_rules  # noqa: F401  (registers the rules)
+    try:  # transformer ops (qcc.isoftmax/igelu/ilayernorm, wide intermediates)
+        from . import qdq_transformer  # noqa: F401
+    except ImportError:  # pragma: no cover
+        pass
 
     return QdqExporter(graph).run()

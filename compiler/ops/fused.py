@@ -30,7 +30,7 @@ ACTIVATIONS: dict[str, dict[str, float]] = {
     "hardswish": {},
     "hardsigmoid": {"alpha": 0.2, "beta": 0.5},
 }
-ACT_ATTRS = ("activation", "alpha", "beta", "min", "max")
+ACT_ATTRS = ("activation", "alpha", "beta", "min", "max", "pre_act")  # pre_act: fuse-activation
 _FLOATS = (DType.float32, DType.float16, DType.float64)
 
 
