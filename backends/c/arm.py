@@ -29,6 +29,7 @@ from qcc.errors import BuildError
 
 GCC = "arm-none-eabi-gcc"
 SIZE = "arm-none-eabi-size"
+NM = "arm-none-eabi-nm"
 QEMU = "qemu-system-arm"
 MACHINE = "mps2-an386"
 CPU_FLAGS = ["-mcpu=cortex-m4", "-mthumb"]
@@ -137,9 +138,10 @@ def build_spec(spec: HarnessSpec, build_dir: Path, extra_cflags: list[str] | Non
     includes = [f"-I{d}" for d in [*spec.include_dirs, TEMPLATE_DIR]]
     flags = [*CPU_FLAGS, *CFLAGS, *(extra_cflags or [])]
     objects = []
-    for src in [*spec.sources, *runtime, harness]:
+    for k, src in enumerate([*spec.sources, *runtime, harness]):
         obj = build_dir / (Path(src).stem + ".o")
-        _tool([GCC, *flags, *includes, "-c", str(src), "-o", str(obj)],
+        ci = ["-fcallgraph-info=su"] if k < len(spec.sources) else []   # -> NAME.ci (stack)
+        _tool([GCC, *flags, *ci, *includes, "-c", str(src), "-o", str(obj)],
               f"compiling {Path(src).name} for Cortex-M4")
         objects.append(obj)
     elf = build_dir / f"{spec.name}.elf"
@@ -190,8 +192,15 @@ def spec_from_dir(out_dir: str | os.PathLike) -> HarnessSpec:
     return HarnessSpec(name=name, header=files["header"], arena_expr=f"{name.upper()}_ARENA_SIZE",
                        run_fn=f"{name}_run", inputs=tensors(c["inputs"]),
                        outputs=tensors(c["outputs"]),
-                       sources=[out_dir / files["source"], out_dir / files["weights"]],
-                       include_dirs=[out_dir])
+                       sources=_model_sources(out_dir, files), include_dirs=[out_dir])
+
+
+def _model_sources(out_dir: Path, files: dict) -> list[Path]:
+    """The model's C files: schedule, weights, and any other generated .c but the host runner."""
+    first = [files["source"], files["weights"]]
+    rest = sorted(f for k, f in files.items()
+                  if isinstance(f, str) and f.endswith(".c") and k != "runner" and f not in first)
+    return [out_dir / f for f in first + rest]
 
 
 def _newest_input(out_dir: Path, spec: HarnessSpec) -> float:
@@ -264,7 +273,9 @@ def size(elf: str | os.PathLike) -> dict:
     ``arena`` the model's activation arena and ``stack`` the harness stack
     (both NOLOAD sections of their own).  ``flash_bytes = text + data`` and
     ``ram_bytes = data + bss + arena`` (stack excluded).  ``model_*`` repeat the
-    numbers for the generated model's object files alone (no harness, no libc).
+    numbers for the generated model's object files alone (no harness, no libc);
+    ``model_stack_bytes`` is the worst-case stack of ``NAME_run`` (:func:`stack_usage`),
+    which the caller's stack must hold on top of ``ram_bytes``.
     """
     elf = Path(elf)
     sections = _sections([str(elf)])
@@ -277,7 +288,67 @@ def size(elf: str | os.PathLike) -> dict:
         m = _classify(_sections(model)) if model else {"text": 0, "data": 0, "bss": 0}
         out["model_flash_bytes"] = m["text"] + m["data"]
         out["model_ram_bytes"] = m["data"] + m["bss"] + out["arena"]
+        out["model_stack_bytes"] = stack_usage(elf.parent, f"{elf.stem}_run")
     return out
+
+
+_CI_NODE = re.compile(r'node: \{ title: "([^"]+)" label: "[^"]*?\\n(\d+) bytes \((\w+)')
+_CI_EDGE = re.compile(r'edge: \{ sourcename: "([^"]+)" targetname: "([^"]+)"')
+
+
+def stack_usage(build_dir: str | os.PathLike, entry: str) -> int | None:
+    """Worst-case stack bytes of ``entry`` and its callees, from GCC's ``-fcallgraph-info=su``.
+
+    The deepest call chain through the model's own functions (``*.ci`` files of
+    the model objects).  Library leaves (memcpy, memset, libgcc helpers) count 0.
+    None when unknown: no call graph, a dynamically sized frame, an indirect
+    call or recursion.
+    """
+    frames: dict[str, tuple[int, bool]] = {}
+    calls: dict[str, set[str]] = {}
+    files = sorted(Path(build_dir).glob("*.ci"))
+    for f in files:
+        text = f.read_text()
+        for title, n, kind in _CI_NODE.findall(text):
+            frames[title] = (int(n), kind == "static")
+        for src, dst in _CI_EDGE.findall(text):
+            calls.setdefault(src, set()).add(dst)
+    if entry not in frames:
+        return None
+    memo: dict[str, int | None] = {}
+
+    def depth(fn: str, path: frozenset) -> int | None:
+        if fn in path or fn.startswith("__indirect_call"):
+            return None
+        if fn not in memo:
+            n, static = frames.get(fn, (0, True))
+            subs = [depth(c, path | {fn}) for c in calls.get(fn, ())]
+            memo[fn] = None if not static or None in subs else n + max(subs, default=0)
+        return memo[fn]
+
+    return depth(entry, frozenset())
+
+
+def model_imports(elf: str | os.PathLike) -> list[str]:
+    """Symbols the generated model's objects take from outside them (libc, libgcc).
+
+    For the portable-C contract: expect only ``memcpy``/``memset`` and libgcc's
+    integer helpers (``__aeabi_ldivmod`` ...); a ``__aeabi_f*``/``__aeabi_d*``
+    would mean float arithmetic, ``malloc``/``printf`` a runtime dependency.
+    """
+    objs = Path(elf).parent / "objects.json"
+    if not objs.exists():
+        raise BuildError(f"'{objs}' is missing; build the model with arm.build first")
+    model = json.loads(objs.read_text())["model"]
+    res = _tool([NM, "-g", *model], "listing the model's symbols")
+    defined, undefined = set(), set()
+    for line in res.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == "U":
+            undefined.add(parts[1])
+        elif len(parts) == 3:
+            defined.add(parts[2])
+    return sorted(undefined - defined)
 
 
 def _sections(files: list[str]) -> list[tuple[str, int]]:
@@ -312,6 +383,22 @@ def run_elf(elf: Path, spec: HarnessSpec, raw_inputs: list[list[np.ndarray]],
     return _run(elf, spec, raw_inputs, timeout, icount=False)[0]
 
 
+def measure_stack(out_dir: str | os.PathLike, samples: list[dict], timeout: float = 300) -> int:
+    """Stack bytes one model run actually used on QEMU (max over samples).
+
+    The harness paints the free stack before each run and finds the deepest
+    overwritten word afterwards; SysTick interrupt frames taken during the run
+    are included.  Compare with the static bound ``size(elf)["model_stack_bytes"]``.
+    """
+    out_dir = Path(out_dir)
+    m, spec = _manifest(out_dir), spec_from_dir(out_dir)
+    raw = [[_to_c(e, t, s) for e, t in zip(m["c"]["inputs"], spec.inputs)] for s in samples]
+    stack = _run(build(out_dir), spec, raw, timeout, icount=False)[2]
+    if stack is None:
+        raise BuildError(f"{spec.name}.elf did not report its stack use (QCC_ARM_STACK)")
+    return stack
+
+
 def count_instructions(out_dir: str | os.PathLike, samples: list[dict],
                        timeout: float = 600) -> list[int]:
     """Cortex-M4 instructions executed by one model run, per sample (``-icount shift=0``).
@@ -325,7 +412,7 @@ def count_instructions(out_dir: str | os.PathLike, samples: list[dict],
     out_dir = Path(out_dir)
     m, spec = _manifest(out_dir), spec_from_dir(out_dir)
     raw = [[_to_c(e, t, s) for e, t in zip(m["c"]["inputs"], spec.inputs)] for s in samples]
-    _, ticks = _run(build(out_dir), spec, raw, timeout, icount=True)
+    _, ticks, _ = _run(build(out_dir), spec, raw, timeout, icount=True)
     if len(ticks) != len(samples) + 1 or ticks[0] <= 0:
         raise BuildError(f"{spec.name}.elf: SysTick did not advance under {QEMU} -icount; "
                          "cannot count instructions")
@@ -352,7 +439,9 @@ def _run(elf: Path, spec: HarnessSpec, raw_inputs, timeout: float, icount: bool)
                              f"(exit {res.returncode}): {tail or 'no output'}")
         data = (tmp / OUT_FILE).read_bytes()
         ticks = np.frombuffer((tmp / TICKS_FILE).read_bytes(), dtype="<u8").tolist()
-    return _read_outputs(data, spec, len(raw_inputs), elf.name), ticks
+    stack = re.search(r"QCC_ARM_STACK (\d+)", res.stdout + res.stderr)
+    return _read_outputs(data, spec, len(raw_inputs), elf.name), ticks, \
+        int(stack[1]) if stack else None
 
 
 def _write_inputs(path: Path, spec: HarnessSpec, raw_inputs) -> None:

@@ -16,7 +16,7 @@ import tempfile
 
 import numpy as np
 
-from qcc.errors import BuildError
+from qcc.errors import BuildError, InputDataError
 
 
 def _bin_name(cc: str, extra_cflags) -> str:
@@ -59,7 +59,12 @@ def pack_inputs(manifest: dict, samples: list[dict]) -> bytes:
     chunks = []
     for s in samples:
         for io in ins:
+            if io["name"] not in s:
+                raise InputDataError(f"target c: a sample lacks model input '{io['name']}'")
             a = np.asarray(s[io["name"]]).astype(np.dtype(io["file_dtype"]).newbyteorder("<"))
+            if a.size != int(np.prod(io["shape"], dtype=np.int64)):
+                raise InputDataError(f"target c: input '{io['name']}' has shape {list(a.shape)}; "
+                                     f"the C model takes {io['shape']}")
             chunks.append(np.ascontiguousarray(a).tobytes())
     return b"".join(chunks)
 

@@ -32,7 +32,7 @@ def rule(*ops: str):
 
 
 def _load_rules() -> None:
-    from . import rules_elem, rules_move, rules_nn  # noqa: F401  (register on import)
+    from . import rules_elem, rules_move, rules_nn, rules_tf  # noqa: F401  (register on import)
 
 
 def build_program(graph: Graph, name: str) -> Program:
@@ -42,11 +42,14 @@ def build_program(graph: Graph, name: str) -> Program:
     todo = [n for n in graph.nodes if id(n) not in skip]
     missing = [n for n in todo if n.op not in RULES]
     if missing:
-        names = ", ".join(f"{n.op} '{n.name}'" for n in missing[:12])
+        err = UnsupportedOpError([(n.op, n.name, 0) for n in missing], "node")
+        kinds = sorted({n.op for n in missing})
+        shown = ", ".join(f"{n.op} '{n.name}'" for n in missing[:12])
         more = f" and {len(missing) - 12} more" if len(missing) > 12 else ""
-        raise UnsupportedOpError(
-            f"target c cannot lower {len(missing)} node(s): {names}{more}; a float op left "
-            f"after quantization needs a calibration range (--calib) or an integer rule")
+        err.args = (f"target c has no kernel for {len(missing)} node(s) [{', '.join(kinds)}]: "
+                    f"{shown}{more}; a float op left after quantization needs a calibration "
+                    f"range (--calib) or an integer rule",)
+        raise err
     for n in todo:
         RULES[n.op](lw, n)
     _plan(lw)

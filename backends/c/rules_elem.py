@@ -59,22 +59,22 @@ def _check_i8_out(node: Node) -> None:
 
 @rule("qcc.add", "qcc.sub", "qcc.mul")
 def binary(lw: Lowerer, node: Node) -> None:
-    check_node_dtypes(node)
-    _check_i8_out(node)
+    check_node_dtypes(node, (DType.int8, DType.uint8, DType.int16))
     a, b, m, s = node.inputs
     out = node.outputs[0]
     d, (sa, sb) = fold_dims(out.shape, [broadcast_strides(a.shape, out.shape),
                                         broadcast_strides(b.shape, out.shape)], 4,
                             f"{node.op} node '{node.name}'")
-    lo, hi = _clamp_attrs(node)
+    lo, hi = _clamp_attrs(node, out.dtype)
     mv = [int(v) for v in m.data.ravel()]
     op = {"qcc.add": 0, "qcc.sub": 1, "qcc.mul": 2}[node.op]
     params = dict(d=d, sa=sa, sb=sb, op=op, a_zp=int(node.attr("a_zp", 0)),
                   b_zp=int(node.attr("b_zp", 0)), y_zp=int(node.attr("y_zp", 0)), lo=lo, hi=hi,
-                  ma=mv[0], mb=mv[1] if len(mv) > 1 else 0, s=int(s.data.ravel()[0]))
-    same = a if a.shape == out.shape else (b if b.shape == out.shape else None)
+                  ma=mv[0], mb=mv[1] if len(mv) > 1 else 0, s=int(s.data.ravel()[0]),
+                  a_dt=dtype_code(a.dtype), b_dt=dtype_code(b.dtype), y_dt=dtype_code(out.dtype))
+    same = next((v for v in (a, b) if v.shape == out.shape and v.dtype == out.dtype), None)
     lw.step(node, "binary", "qcc_binary", "qcc_binary_p", params,
-            [lw.read(a), lw.read(b), lw.write(out)], inplace_of=same)
+            [lw.read(a, "void"), lw.read(b, "void"), lw.write(out, "void")], inplace_of=same)
 
 
 @rule("qcc.requant")
@@ -252,3 +252,65 @@ def resize(lw: Lowerer, node: Node) -> None:
         tx = lw.table(f"{node.name}.tx", np.stack(linear_table(ow, w, ctm)))
         fn = "qcc_resize_linear"
     lw.step(node, "resize", fn, "qcc_resize_p", params, [lw.read(x), ty, tx, lw.write(out)])
+
+
+@rule("onnx.Max", "onnx.Min")
+def max_min(lw: Lowerer, node: Node) -> None:
+    """Max/Min of tensors sharing scale and zero point (docs/integer_ops.md): raw values."""
+    check_node_dtypes(node, (DType.int8, DType.uint8, DType.int16))
+    ins = [v for v in node.inputs if v is not None]
+    out = node.outputs[0]
+    if len(ins) != 2 or any(v.dtype != out.dtype for v in ins):
+        raise LoweringError(f"target c: {node.op} node '{node.name}' needs two inputs of its "
+                            f"output dtype, got {len(ins)}")
+    a, b = ins
+    d, (sa, sb) = fold_dims(out.shape, [broadcast_strides(a.shape, out.shape),
+                                        broadcast_strides(b.shape, out.shape)], 4,
+                            f"{node.op} node '{node.name}'")
+    code = dtype_code(out.dtype)
+    params = dict(d=d, sa=sa, sb=sb, op=3 if node.op == "onnx.Max" else 4, a_zp=0, b_zp=0,
+                  y_zp=0, lo=out.dtype.min, hi=out.dtype.max, ma=0, mb=0, s=1, a_dt=code,
+                  b_dt=code, y_dt=code)
+    same = next((v for v in (a, b) if v.shape == out.shape), None)
+    lw.step(node, "binary", "qcc_binary", "qcc_binary_p", params,
+            [lw.read(a, "void"), lw.read(b, "void"), lw.write(out, "void")], inplace_of=same)
+
+
+def _clip_bound(node: Node, i: int, attr: str, default: int) -> int:
+    v = node.inputs[i] if len(node.inputs) > i else None
+    if v is not None:
+        if not v.is_const:
+            raise LoweringError(f"target c: Clip node '{node.name}' needs constant bounds")
+        return int(np.asarray(v.data).ravel()[0])
+    return int(node.attr(attr, default))
+
+
+@rule("onnx.Clip")
+def clip(lw: Lowerer, node: Node) -> None:
+    """Clip with quantized integer bounds: an exact requant copy (m = 2^30, s = 30) clamped."""
+    x, out = node.inputs[0], node.outputs[0]
+    if x.dtype not in (DType.int8, DType.uint8, DType.int16):
+        raise LoweringError(f"target c: Clip node '{node.name}' on {x.dtype.name}")
+    lo = max(_clip_bound(node, 1, "min", x.dtype.min), x.dtype.min)
+    hi = min(_clip_bound(node, 2, "max", x.dtype.max), x.dtype.max)
+    params = dict(outer=1, channels=1, inner=x.type.numel, per_channel=0,
+                  x_dt=dtype_code(x.dtype), y_dt=dtype_code(out.dtype), x_zp=0, y_zp=0,
+                  lo=lo, hi=hi)
+    m = lw.table("requant.copy.m", np.array([1 << 30], np.int32))
+    s = lw.table("requant.copy.s", np.array([30], np.int32))
+    lw.step(node, "requant", "qcc_requant_op", "qcc_requant_p", params,
+            [lw.read(x), m, s, lw.write(out)], inplace_of=x)
+
+
+@rule("onnx.ArgMax", "onnx.ArgMin")
+def argmax(lw: Lowerer, node: Node) -> None:
+    x, out = node.inputs[0], node.outputs[0]
+    if x.dtype not in (DType.int8, DType.uint8, DType.int16, DType.int32):
+        raise LoweringError(f"target c: {node.op} node '{node.name}' on {x.dtype.name}")
+    axis = int(node.attr("axis", 0)) % x.type.rank
+    params = dict(outer=int(np.prod(x.shape[:axis], dtype=np.int64)), n=int(x.shape[axis]),
+                  inner=int(np.prod(x.shape[axis + 1:], dtype=np.int64)),
+                  x_dt=dtype_code(x.dtype), is_min=int(node.op == "onnx.ArgMin"),
+                  select_last=int(node.attr("select_last_index", 0)))
+    lw.step(node, "reduce", "qcc_argmax", "qcc_argmax_p", params,
+            [lw.read(x, "void"), lw.write(out, "int64_t")])

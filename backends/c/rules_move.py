@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from qcc.errors import LoweringError
-from qcc.ir import DType, Node, Value
+from qcc.ir import DType, Node, TensorType, Value
 from qcc.ops import lookup
 
 from .lower import Lowerer
@@ -56,7 +56,14 @@ def index_maps(node: Node) -> list[np.ndarray]:
         args.append(None if v is None else v.data)
     if node.op == "onnx.Pad" and len(args) > 2 and args[2] is not None:
         args[2] = np.zeros((), np.int64)
-    res = lookup(node.op).run(node, args)
+    saved = [o.type for o in node.outputs]
+    try:  # the op casts its results to the output dtype: run it with int64 outputs
+        for o in node.outputs:
+            o.type = TensorType(DType.int64, o.shape)
+        res = lookup(node.op).run(node, args)
+    finally:
+        for o, t in zip(node.outputs, saved):
+            o.type = t
     return [np.asarray(r, np.int64) - 1 for r in res]
 
 

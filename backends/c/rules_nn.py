@@ -9,22 +9,63 @@ from qcc.errors import LoweringError
 from qcc.ir import DType, Node
 
 from .lower import NULL, Arg, Lowerer, check_node_dtypes
-from .program import rule
+from .program import dtype_code, rule
 
 
-def _epilogue(lw: Lowerer, node: Node, i_m: int):
+def _epilogue(lw: Lowerer, node: Node, i_m: int, dtypes=(DType.int8, DType.uint8, DType.int16)):
     """(mult, shift, per_channel, y_zp, lo, hi) args/params of the optional requant epilogue."""
     out = node.outputs[0]
     has = i_m < len(node.inputs) and node.inputs[i_m] is not None
     if not has:
         return NULL, NULL, 0, 0, 0, 0
-    if out.dtype is not DType.int8:
+    if out.dtype not in dtypes:
         raise LoweringError(f"target c: {node.op} node '{node.name}' outputs {out.dtype.short}; "
-                            f"the C kernel writes int8 (or int32 accumulators)")
+                            f"the C kernel writes {'/'.join(d.short for d in dtypes)} "
+                            f"(or int32 accumulators)")
     m, s = node.inputs[i_m], node.inputs[i_m + 1]
-    lo = int(node.attr("act_min", -128))
-    hi = int(node.attr("act_max", 127))
+    lo = int(node.attr("act_min", out.dtype.min))
+    hi = int(node.attr("act_max", out.dtype.max))
     return (lw.const(m), lw.const(s), int(m.data.size > 1), int(node.attr("y_zp", 0)), lo, hi)
+
+
+def _y_dt(node: Node) -> str:
+    out = node.outputs[0]
+    return "QCC_I32" if out.dtype is DType.int32 else dtype_code(out.dtype)
+
+
+WBITS = {DType.int8: 8, DType.int4: 4, DType.int2: 2}
+
+
+def pack_rows(rows: np.ndarray, bits: int) -> np.ndarray:
+    """Rows of int weights [R, K] -> bytes [R, ceil(K*bits/8)]: value t of a row in bits
+    ``(t % (8/bits)) * bits`` of byte ``t // (8/bits)`` (two's complement fields)."""
+    rows = np.asarray(rows, np.int64)
+    if bits == 8:
+        return rows.astype(np.int8)
+    per = 8 // bits
+    r, k = rows.shape
+    pad = np.zeros((r, -(-k // per) * per), np.int64)
+    pad[:, :k] = rows & ((1 << bits) - 1)
+    fields = pad.reshape(r, -1, per) << (np.arange(per) * bits)
+    return fields.sum(axis=2).astype(np.uint8).view(np.int8)
+
+
+def _weight_rows(lw: Lowerer, w, rows: np.ndarray):
+    """(const arg, bits) of a weight matrix stored row-wise, packed for int4/int2."""
+    bits = WBITS.get(w.dtype)
+    if bits is None:
+        raise LoweringError(f"target c: weight '{w.name}' has dtype {w.dtype.name}; the C "
+                            f"kernels take int8/int4/int2 weights")
+    return lw.table(f"{w.name}.rows{bits}", pack_rows(rows, bits), "int8_t"), bits
+
+
+def _grouping(lw: Lowerer, node: Node):
+    """(gmult arg, gsize, gshift, ng) of per-group weights (input 5), or (NULL, 0, 0, 0)."""
+    gv = node.inputs[5] if len(node.inputs) > 5 else None
+    if gv is None:
+        return NULL, 0, 0, 0
+    return (lw.const(gv), int(node.attr("group_size")), int(node.attr("group_shift", 16)),
+            int(gv.shape[1]))
 
 
 def _bias(lw: Lowerer, node: Node) -> Arg:
@@ -33,8 +74,7 @@ def _bias(lw: Lowerer, node: Node) -> Arg:
 
 
 def _out_arg(lw: Lowerer, node: Node, has_mult: bool) -> Arg:
-    out = node.outputs[0]
-    return lw.write(out, "int8_t" if has_mult else "int32_t")
+    return lw.write(node.outputs[0], "void")
 
 
 @rule("qcc.conv2d")
@@ -50,24 +90,29 @@ def conv2d(lw: Lowerer, node: Node) -> None:
     pt, pl, _, _ = node.attr("pads", [0, 0, 0, 0])
     group = int(node.attr("group", 1))
     plane = out.shape[2] * out.shape[3]
-    pb = conv_block(c // group, kh * kw, plane)
+    gm, gsize, gshift, ng = _grouping(lw, node)
+    wrows, wbits = _weight_rows(lw, w, np.asarray(w.data).reshape(mo, -1))
+    pb = conv_block(c // group, kh * kw, plane, grouped=gm is not NULL or wbits != 8)
     params = dict(n=n, c=c, h=h, w=wd, m=mo, oh=out.shape[2], ow=out.shape[3], kh=kh, kw=kw,
                   sh=sh, sw=sw, dh=dh, dw=dw, pt=pt, pl=pl, group=group,
-                  x_zp=int(node.attr("x_zp", 0)), y_zp=yzp, lo=lo, hi=hi, per_channel=pc, pb=pb)
-    args = [lw.read(x), lw.const(w, "int8_t"), _bias(lw, node), mult, shift,
+                  x_zp=int(node.attr("x_zp", 0)), y_zp=yzp, lo=lo, hi=hi, per_channel=pc, pb=pb,
+                  y_dt=_y_dt(node), gsize=gsize, gshift=gshift, ng=ng, wbits=wbits)
+    args = [lw.read(x), wrows, _bias(lw, node), mult, shift, gm,
             _out_arg(lw, node, mult is not NULL), Arg("scratch", ctype="void")]
     lw.step(node, "conv2d", "qcc_conv2d", "qcc_conv2d_p", params, args,
             scratch=2 * pb * (c // group) * kh * kw if pb else 4 * plane)
 
 
 IM2COL_BYTES = 8192  # im2col scratch budget (int16 columns); at least one output position
+PW_DIRECT_PLANE = 64  # pointwise convs on planes this large use the direct kernel (measured)
 
 
-def conv_block(cg: int, taps: int, plane: int) -> int:
+def conv_block(cg: int, taps: int, plane: int, grouped: bool = False) -> int:
     """Output positions per im2col block, or 0 for the direct (weight-stationary) kernel:
     depthwise convs (one input channel per output) and pointwise convs on large planes,
-    whose rows stream well; everything else is an im2col + dot-product GEMM."""
-    if cg == 1 or (taps == 1 and plane >= 256):
+    whose rows stream well; everything else (and per-group or packed int4/int2 weights)
+    is an im2col + dot-product GEMM."""
+    if not grouped and (cg == 1 or (taps == 1 and plane >= PW_DIRECT_PLANE)):
         return 0
     k = cg * taps
     return int(max(1, min(plane, IM2COL_BYTES // (2 * k))))
@@ -80,7 +125,7 @@ def conv_transpose2d(lw: Lowerer, node: Node) -> None:
     out = node.outputs[0]
     n, c, h, wd = x.shape
     _, _, kh, kw = w.shape
-    mult, shift, pc, yzp, lo, hi = _epilogue(lw, node, 3)
+    mult, shift, pc, yzp, lo, hi = _epilogue(lw, node, 3, (DType.int8,))
     sh, sw = node.attr("strides", [1, 1])
     dh, dw = node.attr("dilations", [1, 1])
     pt, pl, _, _ = node.attr("pads", [0, 0, 0, 0])
@@ -96,15 +141,21 @@ def conv_transpose2d(lw: Lowerer, node: Node) -> None:
 
 @rule("qcc.linear")
 def linear(lw: Lowerer, node: Node) -> None:
-    check_node_dtypes(node)
+    check_node_dtypes(node, (DType.int8, DType.uint8))
     x, w = node.inputs[0], node.inputs[1]
     k, nn = w.shape
     mult, shift, pc, yzp, lo, hi = _epilogue(lw, node, 3)
-    params = dict(rows=x.type.numel // k, k=k, n=nn, x_zp=int(node.attr("x_zp", 0)), y_zp=yzp,
-                  lo=lo, hi=hi, per_channel=pc)
-    args = [lw.read(x), lw.const(w, "int8_t"), _bias(lw, node), mult, shift,
-            _out_arg(lw, node, mult is not NULL), Arg("scratch", ctype="int32_t")]
-    lw.step(node, "linear", "qcc_linear", "qcc_linear_p", params, args, scratch=4 * nn)
+    gm, gsize, gshift, ng = _grouping(lw, node)
+    params = dict(rows=x.type.numel // k, k=k, n=nn, x_dt=dtype_code(x.dtype), y_dt=_y_dt(node),
+                  x_zp=int(node.attr("x_zp", 0)), y_zp=yzp, lo=lo, hi=hi, per_channel=pc,
+                  gsize=gsize, gshift=gshift, ng=ng)
+    wt, params["wbits"] = _weight_rows(lw, w, np.asarray(w.data).T)
+    args = [lw.read(x, "void"), wt, _bias(lw, node), mult, shift, gm,
+            _out_arg(lw, node, mult is not NULL), Arg("scratch", ctype="int16_t")]
+    lw.step(node, "linear", "qcc_linear", "qcc_linear_p", params, args, scratch=2 * k)
+
+
+MATMUL_PACK_BYTES = 32768  # scratch budget of the transposed int16 copy of b
 
 
 def batch_offsets(shape, batch, stride: int) -> np.ndarray:
@@ -116,7 +167,7 @@ def batch_offsets(shape, batch, stride: int) -> np.ndarray:
 
 @rule("qcc.matmul")
 def matmul(lw: Lowerer, node: Node) -> None:
-    check_node_dtypes(node)
+    check_node_dtypes(node, (DType.int8, DType.uint8))
     a, b = node.inputs[0], node.inputs[1]
     out = node.outputs[0]
     m, k = a.shape[-2:]
@@ -124,10 +175,13 @@ def matmul(lw: Lowerer, node: Node) -> None:
     batch = out.shape[:-2]
     mult, shift, _, yzp, lo, hi = _epilogue(lw, node, 2)
     params = dict(batch=int(np.prod(batch, dtype=np.int64)), m=m, k=k, n=nn,
-                  a_zp=int(node.attr("a_zp", 0)), b_zp=int(node.attr("b_zp", 0)), y_zp=yzp,
-                  lo=lo, hi=hi)
+                  a_dt=dtype_code(a.dtype), b_dt=dtype_code(b.dtype),
+                  a_zp=int(node.attr("a_zp", 0)), b_zp=int(node.attr("b_zp", 0)),
+                  y_dt=_y_dt(node), y_zp=yzp, lo=lo, hi=hi,
+                  packed=int(2 * (k + k * nn) <= MATMUL_PACK_BYTES))
     a_off = lw.table(f"{node.name}.a_off", batch_offsets(a.shape[:-2], batch, m * k))
     b_off = lw.table(f"{node.name}.b_off", batch_offsets(b.shape[:-2], batch, k * nn))
-    args = [lw.read(a), lw.read(b), a_off, b_off, mult, shift, _out_arg(lw, node, mult is not NULL),
-            Arg("scratch", ctype="int32_t")]
-    lw.step(node, "matmul", "qcc_matmul", "qcc_matmul_p", params, args, scratch=4 * nn)
+    args = [lw.read(a, "void"), lw.read(b, "void"), a_off, b_off, mult, shift,
+            _out_arg(lw, node, mult is not NULL), Arg("scratch", ctype="void")]
+    scratch = 2 * (k + k * nn) if params["packed"] else 4 * nn
+    lw.step(node, "matmul", "qcc_matmul", "qcc_matmul_p", params, args, scratch=scratch)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -184,6 +185,22 @@ def test_digits_cnn_m4_size_matches_the_manifest(digits_dir):
 def test_run_qemu_needs_a_c_output_folder(tmp_path):
     with pytest.raises(BuildError, match="holds no manifest.json; compile the model with --target c"):
         arm.run_qemu(tmp_path, [{"x": np.zeros(1)}])
+    (tmp_path / "manifest.json").write_text('{"target": "onnx", "files": {"model": "model.onnx"}}')
+    with pytest.raises(BuildError, match="has no 'c' section; recompile the model with --target c"):
+        arm.run_qemu(tmp_path, [{"x": np.zeros(1)}])
+
+
+@needs_arm
+def test_qcc_run_engine_cortex_m4_equals_the_host_engine(digits_dir, tmp_path):
+    from qcc.cli import main
+
+    np.savez(tmp_path / "in.npz", input=np.concatenate([s["input"] for s in _digits_samples(5)]))
+    for engine in ("cortex-m4", "target"):
+        assert main(["run", str(digits_dir), "--inputs", str(tmp_path / "in.npz"),
+                     "-o", str(tmp_path / f"{engine}.npz"), "--engine", engine]) == 0
+    with np.load(tmp_path / "cortex-m4.npz") as m4, np.load(tmp_path / "target.npz") as host:
+        assert m4["logits"].shape == (5, 10)
+        np.testing.assert_array_equal(m4["logits"], host["logits"])
 
 
 @needs_arm
@@ -228,3 +245,115 @@ def test_digits_cnn_instruction_count_is_deterministic(digits_dir):
     # data-independent control flow: samples differ by a few SysTick ticks at most
     assert max(first) - min(first) <= 0.01 * max(first)
     assert 10_000 < min(first) < 100_000_000
+
+
+# --------------------------------------------- the other examples: mobilenet_small, tiny_bert
+EXAMPLE_ARGS = {"mobilenet_small": ("mobilenet_small.onnx", []),
+                "tiny_bert": ("tiny_bert_opset17.onnx",
+                              ["--input-shape", "input_ids=1x32", "--input-shape",
+                               "attention_mask=1x32"])}
+
+
+def _compile_example(name: str, out: Path) -> Path:
+    from qcc.cli import main
+
+    onnx_file, extra = EXAMPLE_ARGS[name]
+    d = ROOT / "examples" / name
+    assert main(["compile", str(d / onnx_file), "--calib", str(d / "calib.npz"),
+                 "--max-calib-samples", "8", "--target", "c", "-o", str(out), "--quiet",
+                 *extra]) == 0
+    return out
+
+
+@needs_arm
+@pytest.mark.parametrize("name", ["mobilenet_small",
+                                  pytest.param("tiny_bert", marks=pytest.mark.slow)])  # ~20 s
+def test_example_under_qemu_equals_host_and_interpreter(name, tmp_path):
+    """All samples in one QEMU run; int64 token ids (tiny_bert) pass through unquantized."""
+    import json
+
+    from qcc.backends.c.build import run_samples
+    from qcc.interp import Interpreter
+    from qcc.ir.serialize import load as load_ir
+
+    out = _compile_example(name, tmp_path / "c")
+    with np.load(ROOT / "examples" / name / "test.npz", allow_pickle=False) as z:
+        samples = [{k: z[k][i:i + 1] for k in z.files} for i in range(4)]
+    got = arm.run_qemu(out, samples)
+    manifest = json.loads((out / "manifest.json").read_text())
+    host = run_samples(str(out), samples, manifest)
+    ref = Interpreter(load_ir(str(out / "model.qcc")))
+    for s, g, h in zip(samples, got, host):
+        r = ref.run(s)
+        assert g.keys() == h.keys() == {o["name"] for o in manifest["c"]["outputs"]}
+        for k in g:
+            np.testing.assert_array_equal(g[k], h[k])
+            np.testing.assert_array_equal(g[k], r[k])
+    s = arm.size(arm.build(out))
+    assert s["arena"] == manifest["memory"]["arena_bytes"]
+    assert s["model_flash_bytes"] >= manifest["memory"]["weight_bytes"]
+    assert s["model_ram_bytes"] == s["arena"]          # no static state in the model
+    _assert_integer_only_imports(arm.build(out))
+    _assert_stack_bound_holds(out, samples[:2])
+
+
+# a SysTick exception taken during the run stacks 8 words plus the handler's frame
+INTERRUPT_ALLOWANCE = 64
+
+
+def _assert_stack_bound_holds(out: Path, samples: list[dict]) -> None:
+    bound = arm.size(arm.build(out))["model_stack_bytes"]
+    used = arm.measure_stack(out, samples)
+    assert bound is not None and 0 < used <= bound + INTERRUPT_ALLOWANCE, (used, bound)
+
+
+# what a portable integer-only model may take from libc/libgcc: memory copies and the
+# integer division / 64-bit shift helpers; no __aeabi_f*/__aeabi_d* (float), malloc, stdio
+ALLOWED_IMPORTS = re.compile(r"(memcpy|memset|memmove|__aeabi_(u?idiv(mod)?|u?ldivmod|llsl|llsr|"
+                             r"lasr|lmul|mem(cpy|set|clr|move)\d*))")
+
+
+def _assert_integer_only_imports(elf: Path) -> None:
+    bad = [s for s in arm.model_imports(elf) if not ALLOWED_IMPORTS.fullmatch(s)]
+    assert not bad, f"model code imports {bad}"
+
+
+@needs_arm
+def test_digits_cnn_stack_measured_on_qemu_is_within_the_static_bound(digits_dir):
+    _assert_stack_bound_holds(digits_dir, _digits_samples(2))
+
+
+def test_stack_usage_from_call_graph(tmp_path):
+    ci = tmp_path / "m.ci"
+    node = 'node: {{ title: "{0}" label: "{0}\\nm.c:1:1\\n{1} bytes ({2})" }}\n'
+    edge = 'edge: {{ sourcename: "{0}" targetname: "{1}" label: "m.c:2:2" }}\n'
+    ci.write_text(node.format("m_run", 40, "static") + node.format("m.c:k1", 100, "static")
+                  + node.format("m.c:k2", 16, "static") + node.format("m.c:leaf", 200, "static")
+                  + edge.format("m_run", "m.c:k1") + edge.format("m_run", "m.c:k2")
+                  + edge.format("m.c:k2", "m.c:leaf") + edge.format("m.c:k1", "memcpy"))
+    assert arm.stack_usage(tmp_path, "m_run") == 40 + 16 + 200
+    assert arm.stack_usage(tmp_path, "other_run") is None
+    ci.write_text(ci.read_text().replace("200 bytes (static)", "200 bytes (dynamic)"))
+    assert arm.stack_usage(tmp_path, "m_run") is None          # alloca/VLA: unknown
+    ci.write_text(ci.read_text() + edge.format("m.c:leaf", "m_run"))
+    assert arm.stack_usage(tmp_path, "m_run") is None          # recursion: unknown
+
+
+@needs_arm
+@pytest.mark.parametrize("cpu", ["cortex-m0plus", "cortex-m7", "cortex-m33", "cortex-m55"])
+def test_digits_cnn_compiles_warning_free_for_other_cortex_m_cores(digits_dir, cpu, tmp_path):
+    import subprocess
+
+    for src in ("model.c", "model_weights.c"):
+        res = subprocess.run([arm.GCC, f"-mcpu={cpu}", "-mthumb", *arm.CFLAGS, f"-I{digits_dir}",
+                              "-c", str(digits_dir / src), "-o", str(tmp_path / "x.o")],
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0 and not res.stderr.strip(), res.stderr
+
+
+@needs_arm
+def test_digits_cnn_model_code_imports_no_float_libc_helpers(digits_dir):
+    _assert_integer_only_imports(arm.build(digits_dir))
+    assert ALLOWED_IMPORTS.fullmatch("__aeabi_ldivmod")
+    assert not ALLOWED_IMPORTS.fullmatch("__aeabi_fmul")
+    assert not ALLOWED_IMPORTS.fullmatch("malloc") and not ALLOWED_IMPORTS.fullmatch("__aeabi_d2iz")

@@ -96,3 +96,21 @@ def test_resize_exact(tmp_path, hw, out, ctm, nm, seed):
         cs.op("qcc.resize", [x], {"sizes": list(out), "mode": mode, "x_zp": zp,
                                   "coordinate_transformation_mode": ctm, "nearest_mode": nm})
     check_exact(cs, tmp_path / "c")
+
+
+def test_max_min_clip_argmax_exact(tmp_path):
+    """The legal onnx ops on integer tensors: Max/Min (broadcast), Clip with integer bounds
+    (input or attribute form), ArgMax/ArgMin with ties (first / last index), int64 output."""
+    cs = Cases(11)
+    a, b = cs.rand_input((2, 3, 5)), cs.rand_input((3, 1))
+    cs.op("onnx.Max", [a, b])
+    cs.op("onnx.Min", [a, b])
+    cs.op("onnx.Clip", [a, cs.const(np.array(-20, np.int8)), cs.const(np.array(90, np.int8))])
+    cs.op("onnx.Clip", [cs.rand_input((4, 4), DType.uint8), cs.const(np.array(7, np.uint8))])
+    t = cs.input(cs.rng.integers(-3, 3, (3, 6, 4)).astype(np.int8), DType.int8)  # many ties
+    for op in ("onnx.ArgMax", "onnx.ArgMin"):
+        for last in (0, 1):
+            cs.op(op, [t], {"axis": 1, "keepdims": 1, "select_last_index": last})
+    cs.op("onnx.ArgMax", [t], {"axis": -1, "keepdims": 0})
+    manifest = check_exact(cs, tmp_path / "c")
+    assert {"qcc_binary", "qcc_requant_op", "qcc_argmax"} <= {r["kernel"] for r in manifest["layers"]}

@@ -6,6 +6,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from qcc.ir import DType
+
 from c_testlib import Cases, check_exact, needs_gcc
 
 pytestmark = needs_gcc
@@ -118,3 +120,56 @@ def test_conv_transpose_random_exact(tmp_path, c, mg, group, hw, k, s, p, seed):
     attrs.update(strides=[s, s], pads=[p, p, p, p], group=group, output_padding=[s - 1, 0])
     cs.op("qcc.conv_transpose2d", [x, w, b] + ms, attrs)
     check_exact(cs, tmp_path / "c")
+
+
+def _gmult(cs: Cases, m: int, k: int, gsz: int, gsh: int):
+    ng = -(-k // gsz)
+    return cs.const(cs.rng.integers(0, (1 << gsh) + 1, (m, ng)).astype(np.int32))
+
+
+@SETTINGS
+@given(k=st.integers(1, 70), nn=st.integers(1, 12), gsz=st.sampled_from([1, 4, 16, 32]),
+       gsh=st.integers(8, 20), bits=st.sampled_from([4, 2]), seed=st.integers(0, 2**16),
+       out=st.sampled_from(["i8", "i16"]))
+def test_per_group_linear_and_conv_exact(tmp_path, k, nn, gsz, gsh, bits, seed, out):
+    """Per-group int4/int2 weights (docs/integer_ops.md "Per-group"): linear and conv
+    (general, depthwise, pointwise: all take the grouped im2col path)."""
+    cs = Cases(seed)
+    lim = (1 << (bits - 1)) - 1
+    dt = DType.int4 if bits == 4 else DType.int2
+    x = cs.rand_input((3, k))
+    w = cs.const(cs.rng.integers(-lim - 1, lim + 1, (k, nn)).astype(np.int8), dt)
+    b = cs.const(cs.rng.integers(-3000, 3000, nn).astype(np.int32))
+    (mm, ss), attrs = _epilogue(cs, nn, True, False)
+    attrs.update(group_size=gsz, group_shift=gsh, dtype=out)
+    if out == "i16":
+        attrs["y_zp"] = int(attrs["y_zp"]) * 100
+    cs.op("qcc.linear", [x, w, b, mm, ss, _gmult(cs, nn, k, gsz, gsh)], attrs)
+    cs.op("qcc.linear", [x, w, None, None, None, _gmult(cs, nn, k, gsz, gsh)],
+          {"x_zp": 1, "group_size": gsz, "group_shift": gsh})
+    for c, m, kk, group in ((3, 4, 3, 1), (4, 4, 3, 4), (6, 5, 1, 1)):
+        xc = cs.rand_input((1, c, 6, 5))
+        wc = cs.const(cs.rng.integers(-lim - 1, lim + 1, (m, c // group, kk, kk)).astype(np.int8), dt)
+        (mc, sc), ac = _epilogue(cs, m, True, True)
+        ac.update(pads=[1, 1, 1, 1] if kk == 3 else [0, 0, 0, 0], group=group, group_size=gsz,
+                  group_shift=gsh)
+        cs.op("qcc.conv2d", [xc, wc, None, mc, sc, _gmult(cs, m, c // group * kk * kk, gsz, gsh)], ac)
+        plain = {a: v for a, v in ac.items() if a not in ("group_size", "group_shift")}
+        cs.op("qcc.conv2d", [xc, wc, None, mc, sc], plain)  # packed weights, no groups
+    cs.op("qcc.linear", [x, w, b, mm, ss], {"x_zp": 2, "y_zp": 1})
+    check_exact(cs, tmp_path / "c")
+
+
+@given(bits=st.sampled_from([4, 2]), r=st.integers(1, 5), k=st.integers(1, 19), seed=st.integers(0, 99))
+def test_pack_rows_layout(bits, r, k, seed):
+    """int4/int2 rows take ceil(K*bits/8) bytes; field t sits at bits (t % per)*bits of byte t//per."""
+    from qcc.backends.c.rules_nn import pack_rows
+
+    lim = 1 << (bits - 1)
+    w = np.random.default_rng(seed).integers(-lim, lim, (r, k))
+    p = pack_rows(w, bits).view(np.uint8).astype(np.int64)
+    per = 8 // bits
+    assert p.shape == (r, -(-k // per))
+    t = np.arange(k)
+    v = (p[:, t // per] >> ((t % per) * bits)) & ((1 << bits) - 1)
+    assert np.array_equal(v - ((v >> (bits - 1)) << bits), w)

@@ -77,3 +77,18 @@ def test_uint8_and_int16_dtypes_in_requant_chain(tmp_path):
     m2, s2 = cs.mult(1, 1e-3, 1e-2)
     cs.op("qcc.requant", [y, m2, s2], {"dtype": "u8", "y_zp": 128})
     check_exact(cs, tmp_path / "c")
+
+
+def test_large_transpose_and_gather_index_maps(tmp_path):
+    """Index maps beyond the int8/int16 range (the op casts to its output dtype: the map
+    must still be computed in int64): attention head transposes, a 5-D permutation, a
+    constant-index gather over a large tensor."""
+    cs = Cases(9)
+    q = cs.rand_input((1, 32, 4, 32))
+    cs.op("onnx.Transpose", [q], {"perm": [0, 2, 1, 3]})
+    cs.op("onnx.Transpose", [q], {"perm": [0, 2, 3, 1]})
+    big = cs.rand_input((2, 3, 40, 50, 6), DType.int16)
+    cs.op("onnx.Transpose", [big], {"perm": [4, 2, 0, 3, 1]})
+    h = cs.rand_input((1, 300, 128))
+    cs.op("onnx.Gather", [h, cs.const(np.array(299, np.int64))], {"axis": 1})
+    check_exact(cs, tmp_path / "c")

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import random
+import re
+from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qcc.backends.c.memplan import (STRATEGIES, Buffer, MemoryPlanError, Plan, check_plan,
-                                    plan_memory)
+from qcc.backends.c import memplan
+from qcc.backends.c.memplan import (STRATEGIES, Access, Buffer, MemoryPlanError, Plan,
+                                    check_plan, check_schedule, plan_memory)
 from qcc.errors import QccError
 
 
@@ -87,6 +92,7 @@ def test_greedy_by_conflict_beats_greedy_by_size():
     plan = plan_memory(bufs)
     check_plan(bufs, plan)
     assert (plan.strategy, plan.arena, plan.lower_bound) == ("greedy-by-conflict", 224, 224)
+    assert plan.tried == {"greedy-by-size": 240, "greedy-by-conflict": 224}
 
 
 def test_greedy_by_size_beats_greedy_by_conflict():
@@ -97,6 +103,34 @@ def test_greedy_by_size_beats_greedy_by_conflict():
     plan = plan_memory(bufs)
     check_plan(bufs, plan)
     assert (plan.strategy, plan.arena, plan.lower_bound) == ("greedy-by-size", 144, 144)
+
+
+def test_anneal_reaches_the_bound_where_both_greedy_orders_miss_it(monkeypatch):
+    # both greedy orders put t3 (128 B, step 0) at 0 and t0 (128 B, steps 5-7) at 0, which
+    # pushes t2 above t1: 224 B; the optimum puts t2 under t0 next to t1: 192 B
+    bufs = [Buffer("t0", 128, 5, 7), Buffer("t1", 64, 0, 4), Buffer("t2", 32, 2, 5),
+            Buffer("t3", 128, 0, 0)]
+    plan = plan_memory(bufs)
+    check_plan(bufs, plan)
+    assert (plan.strategy, plan.arena, plan.lower_bound) == ("anneal", 192, 192)
+    assert plan.tried == {"greedy-by-size": 224, "greedy-by-conflict": 224, "anneal": 192}
+    monkeypatch.setattr(memplan, "SEARCH_ITERS", 0)
+    assert plan_memory(bufs).arena == 224
+
+
+def test_anneal_is_never_worse_than_greedy(monkeypatch):
+    rnd = random.Random(3)
+    cases = [[Buffer(f"t{i}", rnd.choice([16, 48, 96, 128, 300]), f, f + rnd.randint(0, 5))
+              for i, f in enumerate(rnd.randint(0, 12) for _ in range(rnd.randint(3, 25)))]
+             for _ in range(150)]
+    plans = [plan_memory(b) for b in cases]
+    monkeypatch.setattr(memplan, "SEARCH_ITERS", 0)
+    greedy = [plan_memory(b) for b in cases]
+    for bufs, p, g in zip(cases, plans, greedy):
+        check_plan(bufs, p)
+        assert p.lower_bound <= p.arena <= g.arena
+        assert (p.strategy == "anneal") == (p.arena < g.arena)
+    assert sum(p.arena < g.arena for p, g in zip(plans, greedy)) >= 5   # 11 of 11 misses here
 
 
 def test_inplace_chain_shares_one_block():
@@ -123,7 +157,8 @@ def test_illegal_inplace_requests_are_ignored_with_a_reason():
 
 
 def test_zero_sized_and_empty_inputs():
-    assert plan_memory([]) == Plan({}, 0, 0, "greedy-by-size")
+    assert plan_memory([]) == Plan({}, 0, 0, "greedy-by-size",
+                                   tried={"greedy-by-size": 0, "greedy-by-conflict": 0})
     plan = plan_memory([Buffer("z", 0, 0, 2), Buffer("x", 1, 1, 1)], align=64)
     assert plan.arena == plan.lower_bound == 64
 
@@ -161,10 +196,223 @@ def test_bad_alignment_is_rejected():
 
 
 def test_large_chain_is_fast_and_tight():
-    # a 400-step chain network with skip connections: plan must stay valid and small
+    # a 3000-step chain network with skip connections: plan must stay valid and small
+    # (conflicts come from a sweep over start steps: about 0.2 s here, 4 s with all pairs)
     rnd = random.Random(5)
-    bufs = [Buffer(f"v{i}", rnd.choice([256, 1024, 4096]), i, i + rnd.choice([1, 1, 1, 3]))
-            for i in range(400)]
+    bufs = [Buffer(f"v{i}", rnd.choice([256, 1024, 4096]), i, i + rnd.choice([1, 1, 1, 3, 20]))
+            for i in range(3000)]
     plan = plan_memory(bufs)
     check_plan(bufs, plan)
     assert plan.arena <= 2 * plan.lower_bound
+
+
+# ------------------------------------------------------------ replay of a schedule (check_schedule)
+def _schedule(bufs: list[Buffer], plan: Plan):
+    """Kernel calls implied by a buffer list: write at ``first``, read at every later step."""
+    n = max((b.last for b in bufs), default=-1) + 1
+    steps: list[list[Access]] = [[] for _ in range(n)]
+    for b in bufs:
+        off = plan.offsets[b.name]
+        steps[b.first].append(Access(b.name, off, b.size, write=True))
+        for s in range(b.first + 1, b.last + 1):
+            steps[s].append(Access(b.name, off, b.size))
+    inplace_steps = {next(b.first for b in bufs if b.name == taker) for taker in plan.inplace}
+    return steps, inplace_steps
+
+
+@settings(max_examples=200, deadline=None)
+@given(buffer_lists(), st.data())
+def test_replayed_plans_hold_and_a_moved_buffer_is_caught(bufs, data):
+    plan = plan_memory(bufs)
+    steps, inplace_steps = _schedule(bufs, plan)
+    check_schedule(plan.arena, steps, inplace_steps)
+    # move a buffer B onto a buffer A that is still read after B is written: must fail
+    pairs = [(a, b) for a in bufs for b in bufs
+             if a.size and b.size and a.first < b.first < a.last]
+    if not pairs:
+        return
+    a, b = data.draw(st.sampled_from(pairs))
+    bad = Plan({**plan.offsets, b.name: plan.offsets[a.name]},
+               max(plan.arena, plan.offsets[a.name] + b.size), plan.lower_bound, "moved")
+    steps, _ = _schedule(bufs, bad)
+    with pytest.raises(MemoryPlanError, match=f"'{b.name}'"):   # the moved buffer is named
+        check_schedule(bad.arena, steps, inplace_steps)
+
+
+@settings(max_examples=150, deadline=None)
+@given(buffer_lists(), st.data())
+def test_check_plan_and_the_replay_agree_on_random_offsets(bufs, data):
+    """Two independent checks, one verdict: overlap of live buffers (no in-place here)."""
+    bufs = [Buffer(b.name, b.size, b.first, b.last) for b in bufs]
+    offsets = {b.name: 16 * data.draw(st.integers(0, 12)) for b in bufs}
+    arena = data.draw(st.sampled_from([64, 128, 256, 2048]))
+    plan = Plan(offsets, arena, 0, "random")
+    verdicts = []
+    for check in (lambda: check_plan(bufs, plan),
+                  lambda: check_schedule(arena, _schedule(bufs, plan)[0])):
+        try:
+            check()
+            verdicts.append(None)
+        except MemoryPlanError as e:
+            verdicts.append(str(e))
+    assert (verdicts[0] is None) == (verdicts[1] is None), verdicts
+
+
+def test_check_schedule_messages():
+    w, r = (lambda d, o, n: Access(d, o, n, True)), Access
+    check_schedule(64, [[w("x", 0, 32)], [r("x", 0, 32), w("y", 0, 32)]], inplace_steps={1})
+    with pytest.raises(MemoryPlanError, match="step 1 writes 'y' .* over 'x'"):
+        check_schedule(64, [[w("x", 0, 32)], [r("x", 0, 32), w("y", 0, 32)]])
+    with pytest.raises(MemoryPlanError, match="step 1 writes 'y' .* over 'x'"):   # shifted
+        check_schedule(64, [[w("x", 0, 32)], [r("x", 0, 32), w("y", 16, 32)]], inplace_steps={1})
+    with pytest.raises(MemoryPlanError, match="step 0 writes 'y' .* and 's' .* over each other"):
+        check_schedule(64, [[w("y", 0, 32), w("s", 16, 16)]])
+    with pytest.raises(MemoryPlanError, match="step 0 reads 'x' before any step writes it"):
+        check_schedule(64, [[r("x", 0, 8)]])
+    with pytest.raises(MemoryPlanError, match="outside the 64-byte arena"):
+        check_schedule(64, [[w("x", 48, 32)]])
+    with pytest.raises(MemoryPlanError, match=r"step 2 reads 'x' \[0, 32\) but byte 16 holds "
+                                              r"'z' \(written at step 1\)"):
+        check_schedule(64, [[w("x", 0, 32)], [w("z", 16, 16)], [r("x", 0, 32)]])
+
+
+# ------------------------------------------- the plans of real models, replayed from the emitted C
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLES = {"digits_cnn": ("digits_cnn.onnx", []),
+            "mobilenet_small": ("mobilenet_small.onnx", []),
+            "tiny_bert": ("tiny_bert_opset17.onnx",
+                          ["--input-shape", "input_ids=1x32",
+                           "--input-shape", "attention_mask=1x32"])}
+ARENA_REF = re.compile(r"\barena \+ (\d+)\)")
+
+
+def _compile_example(name: str, out: Path) -> Path:
+    from qcc.cli import main
+
+    onnx_file, extra = EXAMPLES[name]
+    d = ROOT / "examples" / name
+    assert main(["compile", str(d / onnx_file), "--calib", str(d / "calib.npz"),
+                 "--max-calib-samples", "8", "--target", "c", "-o", str(out), "--quiet",
+                 *extra]) == 0
+    return out
+
+
+def _compile_light(name: str, out: Path) -> Path:
+    from qcc.bench.models import light
+    from qcc.cli import main
+
+    m = light(name, n_calib=1, n_test=1)
+    np.savez(out.parent / "calib.npz", **m.calib)
+    assert main(["compile", m.path, "--calib", str(out.parent / "calib.npz"), "--target", "c",
+                 "-o", str(out), "--quiet", "--allow-float", ",".join(m.allow_float)]) == 0
+    return out
+
+
+def emitted_schedule(out: Path):
+    """The arena operands of every kernel call of a compiled C folder, and its in-place steps.
+
+    The program is rebuilt from ``model.qcc`` and must match the emitted ``NAME.c``
+    offset for offset.  A tensor's data identity follows the graph, not the
+    planner: a value no kernel writes (a view: Reshape, Flatten, ...) reads the
+    data of its producer's first input.
+    """
+    from qcc.backends.c.program import build_program
+    from qcc.ir.serialize import load
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    name = manifest["c"]["name"]
+    prog = build_program(load(str(out / "model.qcc")), name)
+    written = {id(a.value) for s in prog.steps for a in s.args if a.kind == "val" and a.write}
+
+    def data(v):
+        while id(v) not in written and v.producer is not None and v.producer.inputs:
+            v = v.producer.inputs[0]
+        return v.name
+
+    steps, refs = [], []
+    for i, s in enumerate(prog.steps):
+        accs = []
+        for a, c in zip(s.args, s.cargs):
+            m = ARENA_REF.search(c)
+            if m is None:
+                continue
+            refs.append(int(m[1]))
+            size = s.scratch if a.kind == "scratch" else a.value.type.nbytes
+            tag = f"scratch.{i}" if a.kind == "scratch" else data(a.value)
+            accs.append(Access(tag, int(m[1]), size, a.write or a.kind == "scratch"))
+        steps.append(accs)
+    source = (out / manifest["files"]["source"]).read_text()
+    body = source[source.index(f"int {name}_run("):]
+    assert [int(x) for x in ARENA_REF.findall(body)] == refs, "NAME.c differs from model.qcc"
+    inplace = {i for i, s in enumerate(prog.steps) if s.inplace_of is not None}
+    return manifest, steps, inplace
+
+
+def schedule_lower_bound(steps: list[list[Access]], align: int = 16) -> int:
+    """Max aligned bytes live at one step, from the replayed calls alone (in place: once)."""
+    span: dict[str, list[int]] = {}
+    size: dict[str, int] = {}
+    late: set[str] = set()
+    for i, accs in enumerate(steps):
+        for a in accs:
+            span.setdefault(a.data, [i, i])[1] = i
+            size[a.data] = max(size.get(a.data, 0), -(-a.size // align) * align)
+    for i, accs in enumerate(steps):
+        for w in (a for a in accs if a.write and span[a.data][0] == i):
+            if any(not r.write and r.offset == w.offset and span[r.data][1] == i
+                   and r.data != w.data for r in accs):
+                late.add(w.data)
+    live = [0] * (len(steps) + 1)
+    for d, (lo, hi) in span.items():
+        for i in range(lo + (d in late), hi + 1):
+            live[i] += size[d]
+    return max(live, default=0)
+
+
+def _assert_plan_of_emitted_c(out: Path) -> dict:
+    manifest, steps, inplace = emitted_schedule(out)
+    mem = manifest["memory"]
+    check_schedule(mem["arena_bytes"], steps, inplace)
+    assert mem["lower_bound"] == schedule_lower_bound(steps)
+    assert mem["lower_bound"] <= mem["arena_bytes"]
+    name = manifest["c"]["name"].upper()
+    header = (out / manifest["files"]["header"]).read_text()
+    macro = re.search(rf"#define {name}_ARENA_SIZE (\d+)u?\b", header)
+    assert macro and int(macro[1]) == mem["arena_bytes"]
+    return mem
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_examples_emitted_plans_never_overlap_live_tensors(name, tmp_path):
+    mem = _assert_plan_of_emitted_c(_compile_example(name, tmp_path / "c"))
+    assert mem["arena_bytes"] > 0 and mem["strategy"] in STRATEGIES
+
+
+def test_light_squeezenet_emitted_plan(tmp_path):
+    mem = _assert_plan_of_emitted_c(_compile_light("squeezenet", tmp_path / "c"))
+    assert mem["arena_bytes"] > 500_000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["shufflenet", "densenet121", "inception_v2", "resnet50"])
+def test_light_models_emitted_plans(name, tmp_path):
+    mem = _assert_plan_of_emitted_c(_compile_light(name, tmp_path / "c"))
+    assert mem["arena_bytes"] <= 1.02 * mem["lower_bound"]   # all at the bound when measured
+
+
+def test_a_corrupted_emitted_plan_is_caught(tmp_path):
+    out = _compile_example("mobilenet_small", tmp_path / "c")
+    manifest, steps, inplace = emitted_schedule(out)
+    # the first (not in-place) call reading one arena tensor and writing another: move its
+    # output onto its input, as a planner that got a lifetime wrong would
+    for i, accs in enumerate(steps):
+        w = next((a for a in accs if a.write and a.size), None)
+        r = next((a for a in accs
+                  if not a.write and a.size and a.offset != (w.offset if w else -1)), None)
+        if w is not None and r is not None and i not in inplace:
+            steps[i] = [Access(a.data, r.offset, a.size, True) if a is w else a for a in accs]
+            break
+    else:
+        pytest.fail("mobilenet_small has no call reading and writing the arena")
+    with pytest.raises(MemoryPlanError, match=f"step {i} writes '{w.data}'.* over '{r.data}'"):
+        check_schedule(max(manifest["memory"]["arena_bytes"], r.offset + w.size), steps, inplace)

@@ -1,26 +1,36 @@
-static inline void qcc_binary_row(const qcc_binary_p *p, const int8_t *a, const int8_t *b, int8_t *y,
-                           int32_t sa, int32_t sb)
+static inline int32_t qcc_binary_one(const qcc_binary_p *p, int64_t av, int64_t bv)
 {
-    const int32_t n = p->d[3];
-    int32_t j;
-    if (p->op == 2) {
-        for (j = 0; j < n; j++) {
-            const int32_t av = (int32_t)a[j * sa] - p->a_zp, bv = (int32_t)b[j * sb] - p->b_zp;
-            y[j] = (int8_t)qcc_requant((int64_t)av * bv, p->ma, p->s, p->y_zp, p->lo, p->hi);
-        }
-        return;
-    }
+    if (p->op == 2)
+        return qcc_requant(av * bv, p->ma, p->s, p->y_zp, p->lo, p->hi);
+    if (p->op >= 3)  /* onnx.Max / onnx.Min of equal-qparams tensors: raw values */
+        return qcc_clamp(p->op == 3 ? (av > bv ? av : bv) : (av < bv ? av : bv), p->lo, p->hi);
     {
         const int64_t mb = p->op == 1 ? -(int64_t)p->mb : (int64_t)p->mb;
-        for (j = 0; j < n; j++) {
-            const int64_t av = (int64_t)a[j * sa] - p->a_zp, bv = (int64_t)b[j * sb] - p->b_zp;
-            const int64_t v = qcc_rshift_round(av * p->ma + bv * mb, p->s) + p->y_zp;
-            y[j] = (int8_t)qcc_clamp(v, p->lo, p->hi);
-        }
+        return qcc_clamp(qcc_rshift_round(av * p->ma + bv * mb, p->s) + p->y_zp, p->lo, p->hi);
     }
 }
 
-static inline int qcc_binary(const qcc_binary_p *p, const int8_t *a, const int8_t *b, int8_t *y)
+static inline void qcc_binary_row(const qcc_binary_p *p, const void *a, size_t oa, const void *b,
+                                  size_t ob, void *y, size_t oy)
+{
+    const int32_t n = p->d[3], sa = p->sa[3], sb = p->sb[3];
+    int32_t j;
+    if (p->a_dt == QCC_I8 && p->b_dt == QCC_I8 && p->y_dt == QCC_I8) {
+        const int8_t *ar = (const int8_t *)a + oa, *br = (const int8_t *)b + ob;
+        int8_t *yr = (int8_t *)y + oy;
+        for (j = 0; j < n; j++)
+            yr[j] = (int8_t)qcc_binary_one(p, (int64_t)ar[j * sa] - p->a_zp,
+                                           (int64_t)br[j * sb] - p->b_zp);
+        return;
+    }
+    for (j = 0; j < n; j++) {
+        const int64_t av = qcc_load(a, oa + (size_t)j * sa, p->a_dt) - p->a_zp;
+        const int64_t bv = qcc_load(b, ob + (size_t)j * sb, p->b_dt) - p->b_zp;
+        qcc_store(y, oy + (size_t)j, p->y_dt, qcc_binary_one(p, av, bv));
+    }
+}
+
+static inline int qcc_binary(const qcc_binary_p *p, const void *a, const void *b, void *y)
 {
     int32_t i0, i1, i2;
     size_t o = 0;
@@ -29,7 +39,7 @@ static inline int qcc_binary(const qcc_binary_p *p, const int8_t *a, const int8_
             for (i2 = 0; i2 < p->d[2]; i2++) {
                 const size_t oa = (size_t)i0 * p->sa[0] + (size_t)i1 * p->sa[1] + (size_t)i2 * p->sa[2];
                 const size_t ob = (size_t)i0 * p->sb[0] + (size_t)i1 * p->sb[1] + (size_t)i2 * p->sb[2];
-                qcc_binary_row(p, a + oa, b + ob, y + o, p->sa[3], p->sb[3]);
+                qcc_binary_row(p, a, oa, b, ob, y, o);
                 o += (size_t)p->d[3];
             }
     return QCC_OK;

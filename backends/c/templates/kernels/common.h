@@ -51,3 +51,34 @@ static inline void qcc_store(void *p, size_t i, int32_t dt, int32_t v)
 
 #define QCC_OK 0
 #define QCC_ERR_INDEX 1 /* a run-time index (e.g. a token id) is out of range */
+
+/* Weight t of one row of a constant weight matrix stored at `bits` per value: 8 = plain
+ * int8; 4 / 2 = packed int4 / int2, little-endian fields within each byte (two / four
+ * values per byte, each row starting on a byte), sign-extended without shifts of negatives. */
+static inline int32_t qcc_wget(const int8_t *row, int32_t t, int32_t bits)
+{
+    if (bits == 8)
+        return row[t];
+    {
+        const int32_t per = 8 / bits, sh = (t % per) * bits;
+        const int32_t v = ((int32_t)((const uint8_t *)row)[t / per] >> sh) & ((1 << bits) - 1);
+        return v - ((v >> (bits - 1)) << bits);
+    }
+}
+
+/* sum over t < len of w[k0 + t] * c[t]: int8 (or packed) weights times int16 activations,
+ * a reduction the compiler turns into 16-bit multiply-accumulate pairs (pmaddwd / SMLAD). */
+static inline int32_t qcc_dot_w(const int8_t *row, int32_t bits, int32_t k0, const int16_t *c,
+                                int32_t len)
+{
+    int32_t acc = 0, t;
+    if (bits == 8) {
+        const int8_t *w = row + k0;
+        for (t = 0; t < len; t++)
+            acc += (int32_t)w[t] * c[t];
+        return acc;
+    }
+    for (t = 0; t < len; t++)
+        acc += qcc_wget(row, k0 + t, bits) * c[t];
+    return acc;
+}

@@ -19,9 +19,11 @@ static inline void qcc_conv_tap(const qcc_conv2d_p *p, const int8_t *xin, int32_
         const int8_t *row = xin + (size_t)(i * p->sh + offh) * p->w;
         int32_t *arow = acc + (size_t)i * p->ow;
         if (p->sw == 1) {
+            /* |w| <= 128 and |x - zp| <= 255: the product fits int16 (a 16-bit vector multiply) */
             const int8_t *r = row + offw;
+            const int16_t w16 = (int16_t)wv, z16 = (int16_t)zp;
             for (j = j0; j < j1; j++)
-                arow[j] += wv * ((int32_t)r[j] - zp);
+                arow[j] += (int16_t)(w16 * (int16_t)(r[j] - z16));
         } else {
             for (j = j0; j < j1; j++)
                 arow[j] += wv * ((int32_t)row[j * p->sw + offw] - zp);
@@ -33,9 +35,10 @@ static inline void qcc_conv_tap(const qcc_conv2d_p *p, const int8_t *xin, int32_
 static inline void qcc_conv_pointwise_tap(int32_t plane, const int8_t *xin, int32_t wv, int32_t zp,
                                    int32_t *acc)
 {
+    const int16_t w16 = (int16_t)wv, z16 = (int16_t)zp;  /* the product fits int16 */
     int32_t q;
     for (q = 0; q < plane; q++)
-        acc[q] += wv * ((int32_t)xin[q] - zp);
+        acc[q] += (int16_t)(w16 * (int16_t)(xin[q] - z16));
 }
 
 static inline void qcc_conv_epilogue(const qcc_conv2d_p *p, const int32_t *acc, int32_t plane,
@@ -48,9 +51,14 @@ static inline void qcc_conv_epilogue(const qcc_conv2d_p *p, const int32_t *acc, 
         return;
     } else {
         const int32_t ch = p->per_channel ? o : 0, m = mult[ch], s = shift[ch];
-        int8_t *yo = (int8_t *)y + base;
-        for (q = 0; q < plane; q++)
-            yo[q] = (int8_t)qcc_requant(acc[q], m, s, p->y_zp, p->lo, p->hi);
+        if (p->y_dt == QCC_I8) {
+            int8_t *yo = (int8_t *)y + base;
+            for (q = 0; q < plane; q++)
+                yo[q] = (int8_t)qcc_requant(acc[q], m, s, p->y_zp, p->lo, p->hi);
+        } else {
+            for (q = 0; q < plane; q++)
+                qcc_store(y, base + (size_t)q, p->y_dt, qcc_requant(acc[q], m, s, p->y_zp, p->lo, p->hi));
+        }
     }
 }
 
@@ -113,17 +121,24 @@ static inline void qcc_im2col(const qcc_conv2d_p *p, const int8_t *x, int32_t c0
     }
 }
 
-static inline int32_t qcc_dot_i8_i16(const int8_t *w, const int16_t *c, int32_t k)
+/* Per-group weights: int32 partial dot products over groups of gsize taps, rescaled by the
+ * group multipliers gm[0..ng) into an int64 sum with the bias, rounded back by gshift. */
+static inline int32_t qcc_dot_grouped(const qcc_conv2d_p *p, const int8_t *w, const int16_t *c,
+                                      int32_t k, int32_t bias, const int32_t *gm)
 {
-    int32_t acc = 0, t;
-    for (t = 0; t < k; t++)
-        acc += (int32_t)w[t] * c[t];
-    return acc;
+    int64_t big = (int64_t)bias * ((int64_t)1 << p->gshift);
+    int32_t g, k0;
+    for (g = 0, k0 = 0; k0 < k; g++, k0 += p->gsize) {
+        const int32_t len = k - k0 < p->gsize ? k - k0 : p->gsize;
+        big += (int64_t)qcc_dot_w(w, p->wbits, k0, c + k0, len) * gm[g];
+    }
+    return (int32_t)qcc_rshift_round(big, p->gshift);
 }
 
 static inline int qcc_conv2d_im2col(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
                                     const int32_t *bias, const int32_t *mult,
-                                    const int32_t *shift, void *y, int16_t *col)
+                                    const int32_t *shift, const int32_t *gmult, void *y,
+                                    int16_t *col)
 {
     const int32_t cg = p->c / p->group, mg = p->m / p->group, plane = p->oh * p->ow;
     const int32_t k = cg * p->kh * p->kw;
@@ -134,16 +149,21 @@ static inline int qcc_conv2d_im2col(const qcc_conv2d_p *p, const int8_t *x, cons
                 const int32_t qn = plane - q0 < p->pb ? plane - q0 : p->pb;
                 qcc_im2col(p, x + (size_t)b * p->c * p->h * p->w, g * cg, cg, q0, qn, col);
                 for (o = g * mg; o < (g + 1) * mg; o++) {
-                    const int8_t *wo = w + (size_t)o * k;
+                    const int8_t *wo = w + (size_t)o * ((k * p->wbits + 7) / 8);
                     const int32_t init = bias ? bias[o] : 0, ch = p->per_channel ? o : 0;
                     const size_t base = ((size_t)b * p->m + o) * plane + q0;
                     for (q = 0; q < qn; q++) {
-                        const int32_t acc = init + qcc_dot_i8_i16(wo, col + (size_t)q * k, k);
+                        const int32_t acc = gmult != NULL
+                            ? qcc_dot_grouped(p, wo, col + (size_t)q * k, k, init, gmult + (size_t)o * p->ng)
+                            : init + qcc_dot_w(wo, p->wbits, 0, col + (size_t)q * k, k);
                         if (mult == NULL)
                             ((int32_t *)y)[base + q] = acc;
-                        else
+                        else if (p->y_dt == QCC_I8)
                             ((int8_t *)y)[base + q] = (int8_t)qcc_requant(acc, mult[ch], shift[ch],
                                                                           p->y_zp, p->lo, p->hi);
+                        else
+                            qcc_store(y, base + q, p->y_dt, qcc_requant(acc, mult[ch], shift[ch],
+                                                                        p->y_zp, p->lo, p->hi));
                     }
                 }
             }
@@ -152,9 +172,9 @@ static inline int qcc_conv2d_im2col(const qcc_conv2d_p *p, const int8_t *x, cons
 
 static inline int qcc_conv2d(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
                              const int32_t *bias, const int32_t *mult, const int32_t *shift,
-                             void *y, void *scratch)
+                             const int32_t *gmult, void *y, void *scratch)
 {
     if (p->pb > 0)
-        return qcc_conv2d_im2col(p, x, w, bias, mult, shift, y, (int16_t *)scratch);
+        return qcc_conv2d_im2col(p, x, w, bias, mult, shift, gmult, y, (int16_t *)scratch);
     return qcc_conv2d_direct(p, x, w, bias, mult, shift, y, (int32_t *)scratch);
 }

@@ -4,12 +4,16 @@
  *            scratch is one int32 plane of oh*ow accumulators;
  *   pb  > 0: im2col of pb output positions at a time into int16 centered columns
  *            (scratch pb*K int16, K = C/group*kH*kW), then one K-long dot product per output.
- * mult == NULL: y receives the int32 accumulators. */
+ * mult == NULL: y receives the int32 accumulators, else requantized y_dt values.
+ * Per-group weights (gmult [M, ng], groups of gsize along the C/group*kH*kW reduction axis)
+ * and packed int4/int2 weights (wbits 4/2: each output channel's row of C/group*kH*kW values
+ * packed little-endian from a byte boundary, see qcc_wget) always take the im2col path. */
 typedef struct {
     int32_t n, c, h, w, m, oh, ow;
     int32_t kh, kw, sh, sw, dh, dw, pt, pl;
-    int32_t group, x_zp, y_zp, lo, hi, per_channel, pb;
+    int32_t group, x_zp, y_zp, lo, hi, per_channel, pb, y_dt, gsize, gshift, ng, wbits;
 } qcc_conv2d_p;
 
 static inline int qcc_conv2d(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w, const int32_t *bias,
-               const int32_t *mult, const int32_t *shift, void *y, void *scratch);
+               const int32_t *mult, const int32_t *shift, const int32_t *gmult, void *y,
+               void *scratch);

@@ -1,28 +1,51 @@
-static inline int qcc_linear(const qcc_linear_p *p, const int8_t *x, const int8_t *w, const int32_t *bias,
-               const int32_t *mult, const int32_t *shift, void *y, int32_t *acc)
+static inline int32_t qcc_linear_grouped(const qcc_linear_p *p, const int8_t *w, const int16_t *xc,
+                                         int32_t bias, const int32_t *gm)
 {
-    const int32_t n = p->n;
-    int32_t r, k, j;
+    int64_t big = (int64_t)bias * ((int64_t)1 << p->gshift);
+    int32_t g, k0;
+    for (g = 0, k0 = 0; k0 < p->k; g++, k0 += p->gsize) {
+        const int32_t len = p->k - k0 < p->gsize ? p->k - k0 : p->gsize;
+        big += (int64_t)qcc_dot_w(w, p->wbits, k0, xc + k0, len) * gm[g];
+    }
+    return (int32_t)qcc_rshift_round(big, p->gshift);
+}
+
+static inline void qcc_center_row(const qcc_linear_p *p, const void *x, size_t base, int16_t *xc)
+{
+    int32_t t;
+    if (p->x_dt == QCC_U8) {
+        const uint8_t *xr = (const uint8_t *)x + base;
+        for (t = 0; t < p->k; t++)
+            xc[t] = (int16_t)((int32_t)xr[t] - p->x_zp);
+    } else {
+        const int8_t *xr = (const int8_t *)x + base;
+        for (t = 0; t < p->k; t++)
+            xc[t] = (int16_t)((int32_t)xr[t] - p->x_zp);
+    }
+}
+
+static inline int qcc_linear(const qcc_linear_p *p, const void *x, const int8_t *wt, const int32_t *bias,
+               const int32_t *mult, const int32_t *shift, const int32_t *gmult, void *y,
+               int16_t *xc)
+{
+    const int32_t n = p->n, k = p->k;
+    int32_t r, j;
     for (r = 0; r < p->rows; r++) {
-        const int8_t *xr = x + (size_t)r * p->k;
-        for (j = 0; j < n; j++)
-            acc[j] = bias ? bias[j] : 0;
-        for (k = 0; k < p->k; k++) {
-            const int32_t xv = (int32_t)xr[k] - p->x_zp;
-            const int8_t *wr = w + (size_t)k * n;
-            if (xv == 0)
-                continue;
-            for (j = 0; j < n; j++)
-                acc[j] += xv * wr[j];
-        }
-        if (mult == NULL) {
-            memcpy((int32_t *)y + (size_t)r * n, acc, (size_t)n * sizeof(int32_t));
-            continue;
-        }
+        const size_t ybase = (size_t)r * n;
+        qcc_center_row(p, x, (size_t)r * k, xc);
         for (j = 0; j < n; j++) {
+            const int8_t *wj = wt + (size_t)j * ((k * p->wbits + 7) / 8);
+            const int32_t b = bias ? bias[j] : 0;
+            const int32_t acc = gmult != NULL ? qcc_linear_grouped(p, wj, xc, b, gmult + (size_t)j * p->ng)
+                                              : b + qcc_dot_w(wj, p->wbits, 0, xc, k);
             const int32_t ch = p->per_channel ? j : 0;
-            ((int8_t *)y)[(size_t)r * n + j] =
-                (int8_t)qcc_requant(acc[j], mult[ch], shift[ch], p->y_zp, p->lo, p->hi);
+            if (mult == NULL)
+                ((int32_t *)y)[ybase + j] = acc;
+            else if (p->y_dt == QCC_I8)
+                ((int8_t *)y)[ybase + j] = (int8_t)qcc_requant(acc, mult[ch], shift[ch], p->y_zp, p->lo, p->hi);
+            else
+                qcc_store(y, ybase + (size_t)j, p->y_dt,
+                          qcc_requant(acc, mult[ch], shift[ch], p->y_zp, p->lo, p->hi));
         }
     }
     return QCC_OK;

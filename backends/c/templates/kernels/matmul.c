@@ -1,30 +1,82 @@
-static inline int qcc_matmul(const qcc_matmul_p *p, const int8_t *a, const int8_t *b, const int32_t *a_off,
+/* acc[j] += av * (b[j] - b_zp) over one row of b (int8 or uint8). */
+static inline void qcc_matmul_axpy(const qcc_matmul_p *p, int32_t av, const void *br, int32_t *acc)
+{
+    const int32_t n = p->n, zp = p->b_zp;
+    int32_t j;
+    if (p->b_dt == QCC_U8) {
+        const uint8_t *r = (const uint8_t *)br;
+        for (j = 0; j < n; j++)
+            acc[j] += av * ((int32_t)r[j] - zp);
+    } else {
+        const int8_t *r = (const int8_t *)br;
+        for (j = 0; j < n; j++)
+            acc[j] += av * ((int32_t)r[j] - zp);
+    }
+}
+
+/* Centered, transposed copy of one batch of b: bt[j][k] = b[k][j] - b_zp (int16). */
+static inline void qcc_matmul_pack_b(const qcc_matmul_p *p, const uint8_t *b, int16_t *bt)
+{
+    int32_t k, j;
+    for (k = 0; k < p->k; k++)
+        for (j = 0; j < p->n; j++) {
+            const int32_t v = p->b_dt == QCC_U8 ? (int32_t)b[(size_t)k * p->n + j]
+                                                : (int32_t)((const int8_t *)b)[(size_t)k * p->n + j];
+            bt[(size_t)j * p->k + k] = (int16_t)(v - p->b_zp);
+        }
+}
+
+static inline int32_t qcc_dot_i16(const int16_t *a, const int16_t *b, int32_t k)
+{
+    int32_t acc = 0, t;
+    for (t = 0; t < k; t++)
+        acc += (int32_t)a[t] * b[t];
+    return acc;
+}
+
+static inline void qcc_matmul_out(const qcc_matmul_p *p, const int32_t *mult, const int32_t *shift,
+                                  void *y, size_t at, int32_t acc)
+{
+    if (mult == NULL)
+        ((int32_t *)y)[at] = acc;
+    else
+        qcc_store(y, at, p->y_dt, qcc_requant(acc, mult[0], shift[0], p->y_zp, p->lo, p->hi));
+}
+
+/* scratch: p->packed ? (K + N*K) int16 (a row, b transposed) : N int32 accumulators. */
+static inline int qcc_matmul(const qcc_matmul_p *p, const void *a, const void *b, const int32_t *a_off,
                const int32_t *b_off, const int32_t *mult, const int32_t *shift, void *y,
-               int32_t *acc)
+               void *scratch)
 {
     const int32_t n = p->n;
     int32_t t, i, k, j;
     for (t = 0; t < p->batch; t++) {
-        const int8_t *at = a + a_off[t], *bt = b + b_off[t];
+        const uint8_t *bt = (const uint8_t *)b + (size_t)b_off[t];
+        int16_t *ac = (int16_t *)scratch, *bp = ac + p->k;
+        if (p->packed && (t == 0 || b_off[t] != b_off[t - 1]))
+            qcc_matmul_pack_b(p, bt, bp);
         for (i = 0; i < p->m; i++) {
             const size_t row = ((size_t)t * p->m + i) * n;
-            for (j = 0; j < n; j++)
-                acc[j] = 0;
-            for (k = 0; k < p->k; k++) {
-                const int32_t av = (int32_t)at[(size_t)i * p->k + k] - p->a_zp;
-                const int8_t *br = bt + (size_t)k * n;
-                if (av == 0)
-                    continue;
+            const size_t arow = (size_t)a_off[t] + (size_t)i * p->k;
+            if (p->packed) {
+                for (k = 0; k < p->k; k++)
+                    ac[k] = (int16_t)(qcc_load(a, arow + (size_t)k, p->a_dt) - p->a_zp);
                 for (j = 0; j < n; j++)
-                    acc[j] += av * ((int32_t)br[j] - p->b_zp);
-            }
-            if (mult == NULL) {
-                memcpy((int32_t *)y + row, acc, (size_t)n * sizeof(int32_t));
+                    qcc_matmul_out(p, mult, shift, y, row + (size_t)j,
+                                   qcc_dot_i16(ac, bp + (size_t)j * p->k, p->k));
                 continue;
+            } else {
+                int32_t *acc = (int32_t *)scratch;
+                for (j = 0; j < n; j++)
+                    acc[j] = 0;
+                for (k = 0; k < p->k; k++) {
+                    const int32_t av = (int32_t)qcc_load(a, arow + (size_t)k, p->a_dt) - p->a_zp;
+                    if (av != 0)
+                        qcc_matmul_axpy(p, av, bt + (size_t)k * n, acc);
+                }
+                for (j = 0; j < n; j++)
+                    qcc_matmul_out(p, mult, shift, y, row + (size_t)j, acc[j]);
             }
-            for (j = 0; j < n; j++)
-                ((int8_t *)y)[row + j] =
-                    (int8_t)qcc_requant(acc[j], mult[0], shift[0], p->y_zp, p->lo, p->hi);
         }
     }
     return QCC_OK;

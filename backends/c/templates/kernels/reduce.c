@@ -25,3 +25,25 @@ static inline int qcc_reduce(const qcc_reduce_p *p, const int8_t *x, int8_t *y, 
         y[k] = (int8_t)(p->op == 0 ? qcc_requant(acc[k], p->m, p->s, p->y_zp, p->lo, p->hi) : acc[k]);
     return QCC_OK;
 }
+
+static inline int qcc_argmax(const qcc_argmax_p *p, const void *x, int64_t *y)
+{
+    int32_t o, i, k;
+    for (o = 0; o < p->outer; o++)
+        for (i = 0; i < p->inner; i++) {
+            const size_t base = (size_t)o * p->n * p->inner + (size_t)i;
+            int64_t best = qcc_load(x, base, p->x_dt);
+            int32_t at = 0;
+            for (k = 1; k < p->n; k++) {
+                const int64_t v = qcc_load(x, base + (size_t)k * p->inner, p->x_dt);
+                const int better = p->is_min ? (v < best || (p->select_last && v == best))
+                                             : (v > best || (p->select_last && v == best));
+                if (better) {
+                    best = v;
+                    at = k;
+                }
+            }
+            y[(size_t)o * p->inner + (size_t)i] = at;
+        }
+    return QCC_OK;
+}

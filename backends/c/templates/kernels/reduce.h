@@ -6,3 +6,11 @@ typedef struct {
 } qcc_reduce_p;
 
 static inline int qcc_reduce(const qcc_reduce_p *p, const int8_t *x, int8_t *y, int32_t *acc);
+
+/* ArgMax / ArgMin of x (x_dt) viewed as [outer, n, inner] along n: int64 indices, the
+ * first extreme (or the last with select_last). */
+typedef struct {
+    int32_t outer, n, inner, x_dt, is_min, select_last;
+} qcc_argmax_p;
+
+static inline int qcc_argmax(const qcc_argmax_p *p, const void *x, int64_t *y);
