@@ -15,7 +15,8 @@ is printed to the log and noted for the manifest.  The graph is unchanged.
 Options (``ctx.options``): ``weight_bits``, ``size_budget``, ``bops_budget``,
 ``latency_budget``, ``keep_8bit``, ``group_size``, ``sensitivity``
 (auto|kl|mse|hessian), ``sensitivity_samples`` (default 32),
-``sensitivity_cache`` (a folder; "" disables), ``mixed_bits`` (default 2,4,8),
+``sensitivity_cache`` (a folder; "" disables), ``mixed_bits`` (``auto``: 4/8, and
+2 only when 4/8 cannot meet the budgets; or e.g. ``2,4,8``),
 ``tie_shared_inputs`` (default True), ``calib``, ``target``, ``quiet``.
 """
 
@@ -36,6 +37,8 @@ def _check_flags(ctx: PassContext) -> bool:
     if not mixed:
         given = [f for f, k in (("--size-budget", "size_budget"), ("--bops-budget", "bops_budget"),
                                 ("--latency-budget", "latency_budget")) if ctx.opt(k)]
+        if str(ctx.opt("mixed_bits", "auto") or "auto").strip().lower() != "auto":
+            given.append("--mixed-bits")
         if given:
             raise BudgetError(f"{', '.join(given)} only applies with --weight-bits mixed "
                               f"(got --weight-bits {ctx.opt('weight_bits', '8')})")
@@ -47,7 +50,6 @@ def _check_flags(ctx: PassContext) -> bool:
                kind="quantize")
 def assign_bits(graph: Graph, ctx: PassContext) -> bool:
     from qcc.mixed_precision import plan as mp
-    from qcc.mixed_precision.ilp import solve
     from qcc.npzio import load_npz
 
     if not _check_flags(ctx):
@@ -62,7 +64,7 @@ def assign_bits(graph: Graph, ctx: PassContext) -> bool:
     if not plan.layers:
         ctx.note("assign-bits", layers=[], note="no quantizable layers")
         return False
-    sol = solve(plan.problem)
+    sol = mp.solve_plan(plan)
     rows = mp.table(plan, sol)
     summ = mp.summary(plan, sol, ctx.opt("target", "c"))
     layer_bits = dict(ctx.opt("layer_bits") or {})

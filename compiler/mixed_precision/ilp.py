@@ -118,6 +118,15 @@ def _decode(p: Problem, x: np.ndarray) -> Solution:
                     totals={k: float(c[np.arange(n_l), choice].sum()) for k, c in p.costs.items()})
 
 
+def evaluate(p: Problem, bits: Sequence[int]) -> Solution:
+    """The :class:`Solution` record of a given per-layer assignment ``bits``."""
+    n_l = len(p.names)
+    choice = np.array([p.bits.index(int(b)) for b in bits], int).reshape(n_l)
+    return Solution([p.bits[j] for j in choice], choice,
+                    float(p.omega[np.arange(n_l), choice].sum()),
+                    {k: float(c[np.arange(n_l), choice].sum()) for k, c in p.costs.items()})
+
+
 def min_cost(p: Problem, kind: str, budgets: Optional[dict[str, float]] = None) -> Optional[float]:
     """Smallest total of cost ``kind`` over assignments meeting ``budgets``
     (and the ties and pins); None when even that is infeasible."""
@@ -131,6 +140,14 @@ def _fmt(v: float, unit: str) -> str:
     return f"{v:,.0f} {unit}".strip() if abs(v) >= 100 else f"{v:.6g} {unit}".strip()
 
 
+def _pct(p: Problem, kind: str, v: float) -> str:
+    """`` (N% of int8)`` when 8 bits is a candidate width."""
+    if 8 not in p.bits:
+        return ""
+    ref = uniform_cost(p, kind, 8)
+    return f" ({100 * v / ref:.1f}% of int8)" if ref > 0 else ""
+
+
 def _infeasible(p: Problem) -> BudgetError:
     parts = []
     for k, limit in p.budgets.items():
@@ -141,14 +158,14 @@ def _infeasible(p: Problem) -> BudgetError:
             parts.append(f"{k} budget {_fmt(limit, unit)}: no value is feasible with the other budgets")
         elif best > limit * (1 + REL_TOL):
             ctx = " with the other budgets" if others else ""
-            parts.append(f"{k} budget {_fmt(limit, unit)} is below the smallest feasible "
-                         f"{_fmt(best, unit)}{ctx}")
+            parts.append(f"{k} budget {_fmt(limit, unit)}{_pct(p, k, limit)} is below the smallest "
+                         f"feasible {_fmt(best, unit)}{_pct(p, k, best)}{ctx}")
     if not parts:
         parts.append("the budgets cannot be met together")
-    pins = (f" ({len(p.pins)} layer(s) pinned: the first and last layer and --keep-8bit)"
-            if p.pins else "")
+    pins = (f"; {len(p.pins)} layer(s) pinned to 8 bits (the first and last layer and "
+            f"--keep-8bit; '--keep-8bit none' frees the first and last)" if p.pins else "")
     return BudgetError("mixed precision: " + "; ".join(parts) + pins
-                       + "; raise the budget or pin fewer layers")
+                       + "; raise the budget" + (" or pin fewer layers" if p.pins else ""))
 
 
 def solve(p: Problem) -> Solution:
@@ -163,6 +180,15 @@ def solve(p: Problem) -> Solution:
         raise BudgetError(f"mixed precision: the ILP solver stopped without a solution "
                           f"(HiGHS status {res.status}: {res.message})")
     return _decode(p, res.x)
+
+
+def restrict(p: Problem, bits) -> Problem:
+    """The same program with only the candidate widths ``bits`` (a subset of
+    ``p.bits``); pins to a dropped width are an error from :func:`solve`."""
+    keep = [p.bits.index(int(b)) for b in sorted(set(int(b) for b in bits))]
+    return Problem(list(p.names), tuple(p.bits[j] for j in keep), p.omega[:, keep],
+                   {k: c[:, keep] for k, c in p.costs.items()}, dict(p.budgets), list(p.ties),
+                   dict(p.pins), dict(p.units))
 
 
 def uniform_cost(p: Problem, kind: str, bits: int) -> float:
@@ -195,9 +221,23 @@ def random_assignment(p: Problem, kind: str, budget: float, rng: np.random.Gener
         opts = [j for j in range(len(p.bits))
                 if total + cost[g, j].sum() - cost[g, lo].sum() <= budget * (1 + REL_TOL)]
         choice[g] = rng.choice(opts) if opts else lo
-    return Solution([p.bits[j] for j in choice], choice,
-                    float(p.omega[np.arange(n_l), choice].sum()),
-                    {k: float(c[np.arange(n_l), choice].sum()) for k, c in p.costs.items()})
+    return evaluate(p, [p.bits[j] for j in choice])
+
+
+def closed_pins(p: Problem) -> dict[int, int]:
+    """The pins extended over the ties: every layer tied (directly or through
+    others) to a pinned layer has that layer's width."""
+    groups = _tie_groups(p)
+    out: dict[int, int] = {}
+    for i, b in p.pins.items():
+        out.update({j: b for j in _group_of(groups, i)})
+    return out
+
+
+def uniform_assignment(p: Problem, bits: int) -> list[int]:
+    """Every layer at ``bits`` except the pinned ones and those tied to them."""
+    pins = closed_pins(p)
+    return [pins.get(i, int(bits)) for i in range(len(p.names))]
 
 
 def _tie_groups(p: Problem) -> list[set[int]]:

@@ -13,9 +13,13 @@ from qcc.ir import Graph
 
 from . import sensitivity
 from .costs import UNITS, Layer, cost_tables, find_layers, latency_model, parse_budget
-from .ilp import Problem, Solution, uniform_cost
+from .ilp import Problem, Solution, evaluate, restrict, solve, uniform_cost
 
 DEFAULT_BITS = (2, 4, 8)
+# "auto" widths: HAWQ-V3's {4, 8} when they can meet the budgets, else {2, 4, 8}.
+# int2 layers (no retraining) compound worse than their summed sensitivities say
+# (docs/mixed_precision.md, "Why 4/8 first"), so 2 bits is used only when needed.
+AUTO_FIRST = (4, 8)
 FLAGS = {"size": "--size-budget", "bops": "--bops-budget", "latency": "--latency-budget"}
 
 
@@ -24,6 +28,8 @@ class Plan:
     layers: list[Layer]
     problem: Problem
     sens_info: dict = field(default_factory=dict)
+    auto: bool = False  # candidate widths chosen by solve_plan (AUTO_FIRST, then all)
+    used_bits: tuple = ()  # the widths the solution was chosen from
 
 
 def pins_for(layers: list[Layer], patterns: list[str]) -> dict[int, int]:
@@ -76,9 +82,7 @@ def budgets_from(options: dict, problem: Problem) -> dict[str, float]:
 def build(graph: Graph, samples: list[dict], options: dict, progress=None) -> Plan:
     """Layers, sensitivities (cached), costs, ties and pins of ``graph``; budgets
     from ``options`` (``size_budget``/``bops_budget``/``latency_budget``)."""
-    bits = tuple(sorted(int(b) for b in (options.get("mixed_bits") or DEFAULT_BITS)))
-    if 8 not in bits:
-        raise BudgetError(f"mixed precision candidate widths {list(bits)} must include 8")
+    bits, auto = parse_bits(options.get("mixed_bits"))
     group = options.get("group_size")
     layers = find_layers(graph, group)
     mode = options.get("sensitivity") or "auto"
@@ -92,7 +96,41 @@ def build(graph: Graph, samples: list[dict], options: dict, progress=None) -> Pl
                 ties=ties_for(layers, options.get("tie_shared_inputs", True)),
                 pins=pins_for(layers, list(options.get("keep_8bit") or [])), units=dict(UNITS))
     p.budgets = budgets_from(options, p)
-    return Plan(layers, p, info)
+    return Plan(layers, p, info, auto=auto, used_bits=bits)
+
+
+def parse_bits(value) -> tuple[tuple[int, ...], bool]:
+    """``(widths to measure, auto)`` from ``--mixed-bits``: ``auto`` (default) or a
+    comma-separated subset of 2,4,8 that includes 8."""
+    if value is None or str(value).strip().lower() in ("", "auto"):
+        return DEFAULT_BITS, True
+    items = [x for x in str(value).replace(" ", "").split(",") if x] if isinstance(value, str) \
+        else list(value)
+    try:
+        bits = tuple(sorted({int(x) for x in items}))
+    except (TypeError, ValueError):
+        bits = ()
+    if not bits or not set(bits) <= {2, 4, 8} or 8 not in bits:
+        raise BudgetError(f"--mixed-bits '{value}': give 'auto' or comma-separated widths among "
+                          f"2, 4, 8 that include 8 (e.g. 4,8 or 2,4,8)")
+    return bits, False
+
+
+def solve_plan(plan: Plan) -> Solution:
+    """The ILP's answer; with automatic widths first over AUTO_FIRST, and over all
+    measured widths only when those cannot meet the budgets.  The solution's
+    ``choice`` indexes ``plan.problem.bits``."""
+    p = plan.problem
+    plan.used_bits = p.bits
+    if plan.auto and set(AUTO_FIRST) < set(p.bits):
+        try:
+            sol = solve(restrict(p, AUTO_FIRST))
+        except BudgetError:
+            pass  # 2-bit layers are needed to meet the budgets
+        else:
+            plan.used_bits = AUTO_FIRST
+            return evaluate(p, sol.bits)
+    return solve(p)
 
 
 def table(plan: Plan, sol: Solution) -> list[dict]:
@@ -110,7 +148,10 @@ def table(plan: Plan, sol: Solution) -> list[dict]:
 def summary(plan: Plan, sol: Solution, target: str) -> dict:
     p = plan.problem
     return {
-        "candidates": list(p.bits), "objective": sol.objective,
+        "candidates": list(plan.used_bits or p.bits),
+        "candidates_rule": ("auto: 4/8 first, 2 only when 4/8 cannot meet the budgets"
+                            if plan.auto else "--mixed-bits"),
+        "objective": sol.objective,
         "totals": {k: float(v) for k, v in sol.totals.items()},
         "int8_totals": {k: uniform_cost(p, k, 8) for k in p.costs},
         "budgets": dict(p.budgets), "units": dict(UNITS),
@@ -123,8 +164,10 @@ def summary(plan: Plan, sol: Solution, target: str) -> dict:
 
 def format_table(rows: list[dict], summ: dict) -> str:
     w = max([len(r["layer"]) for r in rows] + [5])
+    cands = "/".join(map(str, summ["candidates"]))
     lines = [f"mixed precision ({summ['sensitivity'].get('metric')} sensitivity, "
-             f"{summ['sensitivity'].get('mode')}, cache {summ['sensitivity'].get('cache')}):",
+             f"{summ['sensitivity'].get('mode')}, cache {summ['sensitivity'].get('cache')}; "
+             f"widths {cands}{' auto' if summ['candidates_rule'].startswith('auto') else ''}):",
              f"  {'layer':<{w}} {'bits':>4} {'sensitivity':>12} {'bytes':>10} {'BOPs':>14} {'cycles':>12}"]
     for r in rows:
         pin = " pinned" if r["pinned"] else ""
@@ -156,5 +199,5 @@ def omega_of(p: Problem, bits: list[int]) -> float:
     return float(sum(p.omega[i, p.bits.index(b)] for i, b in enumerate(bits)))
 
 
-__all__ = ["Plan", "build", "table", "summary", "format_table", "first_samples", "omega_of",
+__all__ = ["Plan", "build", "parse_bits", "solve_plan", "AUTO_FIRST", "table", "summary", "format_table", "first_samples", "omega_of",
            "pins_for", "ties_for", "budgets_from", "DEFAULT_BITS"]

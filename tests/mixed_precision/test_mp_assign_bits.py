@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 
 import numpy as np
@@ -110,7 +111,7 @@ def test_digits_cli_table_and_manifest(tmp_path, capsys, monkeypatch):
             "--size-budget", "60%"]
     p = qcc_inproc(capsys, "compile", *args)
     assert_ok(p)
-    assert "mixed precision (kl sensitivity, output, cache miss)" in p.stderr
+    assert "mixed precision (kl sensitivity, output, cache miss; widths 4/8 auto)" in p.stderr
     assert "size budget" in p.stderr and "% of int8" in p.stderr
     man = json.load(open(out / "manifest.json"))
     rep = man["passes"]["assign-bits"]
@@ -129,3 +130,63 @@ def test_digits_cli_table_and_manifest(tmp_path, capsys, monkeypatch):
     # an impossible budget: one line, exit 2, the smallest feasible size
     p = qcc_inproc(capsys, "compile", *args[:-1], "10%")
     assert_error(p, "size budget", "smallest feasible", "bytes")
+
+
+def test_auto_widths_prefer_4_and_8(tmp_path):
+    """auto: 4/8 when they meet the budget (then the answer is the {4, 8} ILP's), all
+    measured widths only below the 4/8 floor; an explicit --mixed-bits is obeyed."""
+    m = small_cnn()
+    calib = calib_for(m)
+    graph, _ = fused_graph(m, calib)
+    from qcc.mixed_precision.ilp import min_cost, restrict, solve
+    from qcc.mixed_precision.plan import solve_plan
+
+    opts = {"sensitivity_cache": str(tmp_path), "target": "c", "keep_8bit": ["none"],
+            "tie_shared_inputs": False}
+    plan = build(graph, first_samples(graph, calib, 8), dict(opts, size_budget="100%"))
+    p = plan.problem
+    floor48, floor = min_cost(restrict(p, (4, 8)), "size"), min_cost(p, "size")
+    assert floor < floor48
+    for budget, want in ((floor48 + 1, (4, 8)), (floor48 - 1, (2, 4, 8))):
+        plan = build(graph, first_samples(graph, calib, 8), dict(opts, size_budget=str(int(budget))))
+        sol = solve_plan(plan)
+        assert plan.used_bits == want and set(sol.bits) <= set(want)
+        assert sol.objective == pytest.approx(solve(restrict(plan.problem, want)).objective)
+        assert sol.totals["size"] <= budget
+    assert 2 in sol.bits  # below the 4/8 floor some layer must drop to 2 bits
+    plan = build(graph, first_samples(graph, calib, 8), dict(opts, size_budget=str(int(floor48 + 1)),
+                                                             mixed_bits="2,4,8"))
+    assert not plan.auto and solve_plan(plan).objective <= sol.objective + 1e-15
+    for bad in ("4", "3,8", "x"):
+        with pytest.raises(BudgetError, match=f"--mixed-bits '{bad}'"):
+            build(graph, first_samples(graph, calib, 8), dict(opts, size_budget="90%", mixed_bits=bad))
+
+
+def test_mixed_bits_needs_mixed(tmp_path):
+    m = small_cnn()
+    graph, ctx = fused_graph(m, calib_for(m), mixed_bits="4,8")
+    with pytest.raises(BudgetError, match="--mixed-bits only applies with --weight-bits mixed"):
+        get_pass("assign-bits").fn(graph, ctx)
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc for the C runner")
+def test_digits_c_target_honours_layer_bits(tmp_path, capsys, monkeypatch):
+    """--target c with mixed widths (a budget below the 4/8 floor, so int2 and int4
+    layers): the C runner's outputs equal the interpreter's bit for bit."""
+    from qcc.commands import run_artifact
+
+    monkeypatch.setenv("QCC_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "c"
+    p = qcc_inproc(capsys, "compile", os.path.join(DIGITS, "digits_cnn.onnx"), "--calib",
+                   os.path.join(DIGITS, "calib.npz"), "--target", "c", "-o", str(out), "--quiet",
+                   "--weight-bits", "mixed", "--size-budget", "45%")
+    assert_ok(p)
+    assert "widths 2/4/8 auto" in p.stderr
+    man = json.load(open(out / "manifest.json"))
+    bits = {r["node"]: r["bits"] for r in man["passes"]["quantize"]["layers"]}
+    assert bits == {r["layer"]: r["bits"] for r in man["passes"]["assign-bits"]["layers"]}
+    assert 2 in bits.values() and 8 in bits.values()
+    x = np.load(os.path.join(DIGITS, "test.npz"))["input"][:4]
+    ref = run_artifact(str(out), {"input": x}, "reference")
+    got = run_artifact(str(out), {"input": x}, "target")
+    assert all(np.array_equal(ref[k], got[k]) for k in ref)

@@ -14,7 +14,7 @@ from mp_testlib import HAWQ
 
 from qcc.errors import BudgetError, QccError
 from qcc.mixed_precision.ilp import (Problem, fraction_budget, min_cost, random_assignment, solve,
-                                     uniform_cost)
+                                     uniform_assignment, uniform_cost)
 
 
 # -- HAWQ-V3 ResNet18 ---------------------------------------------------------------------------
@@ -169,3 +169,68 @@ def test_pin_to_missing_width_is_an_error():
     p.pins = {0: 2}
     with pytest.raises(QccError, match="pinned to 2 bits"):
         solve(p)
+
+
+# -- the DP cross-check (ZeroQ / HAWQ-V2 Pareto frontier) --------------------------------------------
+def dp_best(p: Problem, kind: str, scale: float):
+    """Exact optimum under one budget by dynamic programming over tie groups on the
+    integerised cost (``cost * scale`` must be integral): best[c] = least objective
+    with total cost exactly ``c``."""
+    parent = {i: i for i in range(len(p.names))}
+
+    def find(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for a, b in p.ties:
+        parent[find(a)] = find(b)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(p.names)):
+        groups.setdefault(find(i), []).append(i)
+    units = np.rint(p.costs[kind] * scale).astype(np.int64)
+    assert np.allclose(units, p.costs[kind] * scale)  # integral costs only
+    step = int(np.gcd.reduce(units.ravel())) or 1  # keeps the table small (HAWQ: 4096 params)
+    units //= step
+    cap = int(np.floor(p.budgets[kind] * scale / step + 1e-6))
+    best = np.full(cap + 1, np.inf)
+    best[0] = 0.0
+    for g in groups.values():
+        new = np.full(cap + 1, np.inf)
+        for j, b in enumerate(p.bits):
+            if any(i in p.pins and p.pins[i] != b for i in g):
+                continue
+            c = int(sum(units[i, j] for i in g))
+            w = sum(p.omega[i, j] for i in g)
+            if c <= cap:
+                new[c:] = np.minimum(new[c:], best[:cap + 1 - c] + w)
+        best = new
+    return None if not np.isfinite(best).any() else float(best.min())
+
+
+@settings(max_examples=40, deadline=None)
+@given(problems())
+def test_equals_dynamic_programming(p):
+    p.budgets = {"size": p.budgets["size"]}
+    best = dp_best(p, "size", 8.0)  # size = params * bits / 8: integral in bits
+    if best is None:
+        with pytest.raises(BudgetError):
+            solve(p)
+        return
+    assert solve(p).objective == pytest.approx(best, rel=1e-9, abs=1e-12)
+
+
+def test_hawq_size_frontier_equals_dp():
+    """On the 19 ResNet18 layers (3 ties), the ILP and the DP agree at every budget."""
+    p, _ = hawq_problem()
+    for f in (0.1, 0.3, 0.6, 0.9):
+        p.budgets = {"size": fraction_budget(p, "size", f, 4, 8)}
+        assert solve(p).objective == pytest.approx(dp_best(p, "size", 2.0), rel=1e-9)
+
+
+def test_uniform_assignment_respects_pins_through_ties():
+    p, _ = hawq_problem()
+    a, b = p.ties[0]
+    p.pins = {a: 8}
+    u = uniform_assignment(p, 4)
+    assert u[a] == u[b] == 8 and u.count(8) == len({a, b})
