@@ -8,14 +8,17 @@ it (``fused.conv`` output channels, ``fused.linear`` output columns,
 a chain of single-reader per-channel ops.  Rewriting the producer's output
 channels and every consumer's input channels the same way keeps the float
 function.  What a chain may contain depends on the rewrite: any elementwise or
-per-channel op commutes with a permutation, only positively homogeneous ones
-(ReLU, pooling, Flatten/Reshape of a ``[N, C, 1, 1]`` map) with a
-per-channel scale.  Readers of the hidden
-tensor that are not consumers (a residual Add, a graph output) get the
-original channels back through an inserted ``onnx.Gather`` (permutation) or
-``onnx.Mul`` (scale) when ``restore`` is allowed; otherwise the link is
+per-channel op (a depthwise conv included: its filters and bias move with their
+channel) commutes with a permutation, only positively homogeneous ones (ReLU,
+pooling, Flatten/Reshape of a ``[N, C, 1, 1]`` map, a depthwise conv with
+activation none/relu, its bias scaled too) with a per-channel scale.  Readers of
+the hidden tensor that are not consumers (a residual Add, a graph output) get
+the original channels back through an inserted ``onnx.Gather`` (permutation) or
+a per-channel layer (scale) when ``restore`` is allowed; otherwise the link is
 skipped.  Reshapes into attention heads, Concat and Split are not chain ops,
-so links never cross them.
+so links never cross them; the one attention pattern handled is
+:func:`head_link` (value -> heads -> ``P @ v`` -> output projection), whose
+permutations stay inside each head.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class Link:
     channels: int = 0
     restored: Optional[Value] = None  # the value those readers get instead (after a rewrite)
     gathered: Optional[Value] = None  # a LayerNorm producer's permuted input or output
+    heads: int = 1  # > 1: value projection -> attention heads -> output projection
 
     @property
     def axis(self) -> int:
@@ -84,7 +88,20 @@ def _producer_channels(node: Node, scale: bool) -> Optional[int]:
     return out
 
 
+def is_depthwise(node: Node, v: Value) -> bool:
+    """A depthwise ``fused.conv`` reading ``v`` (one constant [C, 1, kH, kW] filter per
+    channel): a per-channel op that permutations and scales pass through."""
+    if node.op != "fused.conv" or len(node.inputs) < 2 or node.inputs[0] is not v or v.type.rank != 4:
+        return False
+    w, c = node.inputs[1], v.shape[1]
+    b = node.inputs[2] if len(node.inputs) > 2 else None
+    return (w.is_const and w.type.rank == 4 and int(node.attrs.get("group", 1)) == c == w.shape[0]
+            and w.shape[1] == 1 and (b is None or b.is_const))
+
+
 def _chain_ok(node: Node, v: Value, ops: set) -> bool:
+    if is_depthwise(node, v):  # scaling needs a positively homogeneous activation
+        return ops is PERM_CHAIN or (_act(node) in SCALE_ACTS and not node.attrs.get("pre_act"))
     if node.op not in ops or node.inputs[0] is not v:
         return False
     if any(o.users for o in node.outputs[1:]):
@@ -134,6 +151,50 @@ def find_links(graph: Graph, scale: bool = False, restore: bool = True) -> list[
     return links
 
 
+def _sole_user(graph: Graph, v: Value) -> Optional[Node]:
+    return v.users[0] if len(v.users) == 1 and not graph.is_output(v) else None
+
+
+def _swaps_1_2(n: Optional[Node]) -> bool:
+    return n is not None and n.op == "onnx.Transpose" and list(n.attrs.get("perm") or []) == [0, 2, 1, 3]
+
+
+def head_link(graph: Graph, p: Node) -> Optional[Link]:
+    """The attention value path ``v = x W_v`` -> Reshape [B, T, H, D] -> Transpose ->
+    ``P @ v`` -> Transpose -> Reshape [B, T, C] -> output projection(s), as a link whose
+    permutations must stay inside each head (``heads`` = H): ``P @ v`` mixes tokens, never
+    channels, so a within-head channel permutation of v reaches the output projection's
+    rows unchanged."""
+    if p.op != "fused.linear" or _producer_channels(p, False) is None or p.outputs[0].type.rank != 3:
+        return None
+    v = p.outputs[0]
+    c = v.shape[-1]
+    r1 = _sole_user(graph, v)
+    if r1 is None or r1.op != "onnx.Reshape" or r1.inputs[0] is not v:
+        return None
+    hs = r1.outputs[0].shape
+    if len(hs) != 4 or tuple(hs[:2]) != tuple(v.shape[:2]) or hs[2] * hs[3] != c:
+        return None
+    t1 = _sole_user(graph, r1.outputs[0])
+    mm = _sole_user(graph, t1.outputs[0]) if _swaps_1_2(t1) else None
+    if mm is None or mm.op != "onnx.MatMul" or mm.inputs[1] is not t1.outputs[0] \
+            or mm.inputs[0] is t1.outputs[0]:
+        return None
+    t2 = _sole_user(graph, mm.outputs[0])
+    r2 = _sole_user(graph, t2.outputs[0]) if _swaps_1_2(t2) else None
+    if r2 is None or r2.op != "onnx.Reshape" or tuple(r2.outputs[0].shape) != tuple(v.shape):
+        return None
+    out = r2.outputs[0]
+    cons = [u for u in out.users if _consumer_ok(u, out, c)]
+    if graph.is_output(out) or not cons or len(cons) != len(out.users):
+        return None
+    return Link(p, [r1, t1, mm, t2, r2], out, cons, [], c, heads=int(hs[2]))
+
+
+def find_head_links(graph: Graph) -> list[Link]:
+    return [lk for lk in (head_link(graph, p) for p in graph.nodes) if lk is not None]
+
+
 # -- constant rewriting ----------------------------------------------------------------
 def set_const(graph: Graph, node: Node, i: int, data: np.ndarray, tag: str) -> None:
     """Give ``node`` a fresh constant at input ``i`` (constants may be shared)."""
@@ -166,6 +227,10 @@ def permute(graph: Graph, link: Link, perm: np.ndarray, tag: str = "perm") -> No
     perm = np.asarray(perm, np.int64)
     for c in link.consumers:
         _map_const(graph, c, 1, _cons_axis(c), lambda d: d[perm], tag)
+    for n in link.chain:
+        if n.op == "fused.conv":  # depthwise: filter and bias move with their channel
+            for i in (1, 2):
+                _map_const(graph, n, i, 0, lambda d: d[perm], tag)
     if link.producer.op == "fused.layernorm":
         _permute_layernorm(graph, link, perm, tag)
         return
@@ -206,6 +271,9 @@ def scale(graph: Graph, link: Link, s: np.ndarray, tag: str = "scaled") -> None:
         _map_const(graph, link.producer, i, ax, lambda d: d / s.reshape((-1,) + (1,) * (d.ndim - 1)), tag)
     for c in link.consumers:
         _map_const(graph, c, 1, _cons_axis(c), lambda d: d * s.reshape((-1,) + (1,) * (d.ndim - 1)), tag)
+    for n in link.chain:
+        if n.op == "fused.conv":  # depthwise: dw(x / s) + b / s = (dw(x) + b) / s
+            _map_const(graph, n, 2, 0, lambda d: d / s, tag)
     if link.others:  # x = x' * s: a per-channel weight the quantizer keeps exact (one value/channel)
         c, name = s.size, f"{link.tensor.name}.unscale"
         if link.axis == 1 and link.tensor.type.rank == 4:

@@ -1,9 +1,10 @@
 """equalize: cross-layer equalization (DFQ, Nagel et al. 2019) of Conv/Linear pairs.
 
-For every producer conv/linear whose output reaches exactly one consumer
-conv/linear through positively homogeneous ops only (ReLU, pooling, Flatten
-of a 1x1 map; producer activation none or relu), with ``r1_i`` = max |W1| of
-output channel i and ``r2_i`` = max |W2| of input channel i, it sets
+For every producer conv/linear whose output is read only by consumer
+convs/linears (one, or several as in SqueezeNet's expand 1x1/3x3 pair) through
+positively homogeneous ops only (ReLU, pooling, Flatten of a 1x1 map; producer
+activation none or relu), with ``r1_i`` = max |W1| of output channel i and
+``r2_i`` = max |W2| of input channel i over all consumers, it sets
 ``s_i = sqrt(r1_i * r2_i) / r2_i`` and rewrites ``W1_i, b1_i /= s_i``,
 ``W2[:, i] *= s_i``, so both ranges become ``sqrt(r1_i * r2_i)`` and the float
 function is unchanged (``relu(x / s) = relu(x) / s`` for ``s > 0``).  Chains
@@ -33,12 +34,13 @@ TOL = 1e-4
 def equalize_graph(graph: Graph) -> tuple[list, int]:
     """Apply CLE to every eligible pair; returns (links, sweeps)."""
     links = [lk for lk in ch.find_links(graph, scale=True, restore=False)
-             if len(lk.consumers) == 1 and lk.producer.op in ("fused.conv", "fused.linear")]
+             if lk.producer.op in ("fused.conv", "fused.linear")]
     sweeps = 0
     for sweeps in range(1, MAX_SWEEPS + 1):
         worst = 0.0
         for lk in links:
-            r1, r2 = ch.producer_absmax(lk.producer), ch.consumer_absmax(lk.consumers[0])
+            r1 = ch.producer_absmax(lk.producer)
+            r2 = np.max([ch.consumer_absmax(c) for c in lk.consumers], axis=0)
             ok = (r1 > 0) & (r2 > 0)
             s = np.ones_like(r1)
             s[ok] = np.sqrt(r1[ok] * r2[ok]) / r2[ok]
@@ -63,5 +65,5 @@ def equalize(graph: Graph, ctx: PassContext) -> bool:
     n = ch.recalibrate(graph, ctx, changed, ch.samples(graph, ctx, "equalize")) \
         if graph.meta.get("ranges") is not None or ctx.opt("ranges") is not None else 0
     ctx.note("equalize", pairs=len(links), sweeps=sweeps, recalibrated=n,
-             layers=[[lk.producer.name, lk.consumers[0].name] for lk in links])
+             layers=[[lk.producer.name, [c.name for c in lk.consumers]] for lk in links])
     return True

@@ -3,7 +3,8 @@ quantization puts outlier channels together (RPTQ / Atom style).
 
 For every link producer -> (per-channel ops) -> consumers (docs/lowbit.md:
 Conv->Conv, Linear->Linear, LayerNorm->Linear with gamma/beta permuted, through
-elementwise ops; never across Concat/Split/attention-head reshapes) it picks a
+elementwise ops and depthwise convs; never across Concat/Split; attention value ->
+output projection with a permutation inside each head) it picks a
 permutation ``p`` of the hidden channels, rewrites the producer's output
 channels (``W[p]`` / ``W[:, p]``, ``b[p]``, LayerNorm ``gamma[p]``,
 ``beta[p]``) and the consumers' input channels (conv ``W[:, p]``, linear
@@ -67,13 +68,21 @@ def kmeans_1d_order(feat: np.ndarray, key: np.ndarray, k: int, iters: int = 50) 
     return np.lexsort((key, rank[labels]))
 
 
-def choose_perm(link: ch.Link, mode: str, stats, group: int) -> np.ndarray:
-    w = weight_key(link)
+def _order(w: np.ndarray, a, mode: str, group: int) -> np.ndarray:
     if mode == "sort":
         return np.argsort(w, kind="stable")
-    a = np.maximum(np.abs(stats[0]), np.abs(stats[1]))
     feat = np.stack([np.log(np.maximum(w, 1e-12)), np.log(np.maximum(a, 1e-12))], axis=1)
-    return kmeans_1d_order(feat, w, -(-link.channels // max(group, 1)))
+    return kmeans_1d_order(feat, w, -(-w.size // max(group, 1)))
+
+
+def choose_perm(link: ch.Link, mode: str, stats, group: int) -> np.ndarray:
+    """The permutation of a link; for an attention value link, one per head (block
+    diagonal: a channel never leaves its head)."""
+    w = weight_key(link)
+    a = None if mode == "sort" else np.maximum(np.abs(stats[0]), np.abs(stats[1]))
+    d = link.channels // link.heads
+    return np.concatenate([h * d + _order(w[h * d:(h + 1) * d], None if a is None else a[h * d:(h + 1) * d],
+                                          mode, group) for h in range(link.heads)])
 
 
 def _gather_src(lk: ch.Link) -> str:
@@ -93,7 +102,7 @@ def reorder_channels(graph: Graph, ctx: PassContext) -> bool:
         return False
     if mode not in MODES:
         raise PassError(f"--reorder-channels must be one of {', '.join(MODES)}, got '{mode}'")
-    links = ch.find_links(graph, scale=False, restore=True)
+    links = ch.find_links(graph, scale=False, restore=True) + ch.find_head_links(graph)
     stats = {}
     if mode == "cluster" and links:
         stats = ch.channel_stats(graph, links, ch.samples(graph, ctx, "reorder-channels"))
@@ -102,7 +111,7 @@ def reorder_channels(graph: Graph, ctx: PassContext) -> bool:
     moved = 0
     for lk in links:
         perm = choose_perm(lk, mode, stats.get(lk.tensor.name), group)
-        if keep:
+        if keep and lk.heads == 1:  # within-head orders leave no trailing outlier block
             if not 0 < int(keep) <= lk.channels:
                 raise PassError(f"--outlier-8bit {keep} is not in [1, {lk.channels}] for the "
                                 f"{lk.channels} channels read by '{lk.consumers[0].name}'")

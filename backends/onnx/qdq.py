@@ -46,6 +46,9 @@ class QdqExporter:
         self.inits: list[onnx.TensorProto] = []
         self._dq: dict[str, str] = {}
         self._n = 0
+        # sub-8-bit weights exported below opset 21 (as INT8 or as float32 q * s):
+        # initializer name -> weight value, for qdq_lowbit.upgrade_opset
+        self.lowbit: dict[str, Value] = {}
 
     def name(self, base: str) -> str:
         self._n += 1
@@ -83,8 +86,14 @@ class QdqExporter:
                        else np.float32(np.asarray(scale).reshape(-1)[0]))
         src = self.int_input(v)
         zdt = np.int32 if v.dtype is DType.int32 else v.dtype.np if v.dtype.bits >= 8 else np.int8
-        z = self.const(v.name + "_zp", np.asarray(zp, zdt).reshape(-1) if per_ch
-                       else np.asarray(np.asarray(zp).reshape(-1)[0], zdt))
+        zarr = np.asarray(zp, zdt).reshape(-1) if per_ch else np.asarray(np.asarray(zp).reshape(-1)[0], zdt)
+        if v.is_const and v.dtype.bits < 8:  # int4 as INT4 from opset 21 (int2: INT8)
+            from .qdq_lowbit import low_bit_tensor
+
+            z = self.name(v.name + "_zp")
+            self.inits.append(low_bit_tensor(z, zarr, v.dtype, self.g.opset))
+        else:
+            z = self.const(v.name + "_zp", zarr)
         attrs = {"axis": int(axis)} if per_ch and axis is not None else {}
         out = self.add("DequantizeLinear", [src, s, z], [self.name(v.name + "_f")], **attrs)
         self._dq[v.name] = out
@@ -92,7 +101,12 @@ class QdqExporter:
 
     def int_input(self, v: Value) -> str:
         if v.is_const and v.dtype.bits < 8:
-            return self.const(v.name, v.data.astype(np.int8))
+            from .qdq_lowbit import low_bit_tensor
+
+            nm = self.name(v.name)
+            self.inits.append(low_bit_tensor(nm, v.data, v.dtype, self.g.opset))
+            self.lowbit[nm] = v
+            return nm
         return v.name
 
     def q(self, x: str, out: Value) -> None:
@@ -143,6 +157,10 @@ class QdqExporter:
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", g.opset)],
                                   producer_name="qcc")
         model.ir_version = min(model.ir_version, 10)
+        if self.lowbit and g.opset < 21:
+            from .qdq_lowbit import upgrade_opset
+
+            model = upgrade_opset(model, self.lowbit)
         return model
 
 

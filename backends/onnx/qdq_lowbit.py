@@ -14,7 +14,7 @@ the same real weight the integer graph uses.
 from __future__ import annotations
 
 import numpy as np
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 from qcc.ir import DType, Value
 
@@ -25,6 +25,11 @@ def _int_tensor(name: str, q: np.ndarray, dt: DType):
     if dt is DType.int4:
         return helper.make_tensor(name, TensorProto.INT4, list(q.shape), q.reshape(-1).astype(np.int8).tolist())
     return helper.make_tensor(name, TensorProto.INT8, list(q.shape), q.reshape(-1).astype(np.int8).tolist())
+
+
+def low_bit_tensor(name: str, q: np.ndarray, dt: DType, opset: int):
+    """An int4 weight (or its zero point) as INT4 from opset 21, else INT8 (int2 always INT8)."""
+    return _int_tensor(name, np.asarray(q), dt if dt is DType.int4 and opset >= BLOCK_OPSET else DType.int8)
 
 
 def _blocked(v: Value):
@@ -59,7 +64,10 @@ def grouped_weight_dq(ex, v: Value) -> str:
     """Float ONNX tensor name standing for the per-group weight ``v``."""
     blk = _blocked(v) if ex.g.opset >= BLOCK_OPSET else None
     if blk is None:
-        return ex.const(v.name + "_deq", _float_weight(v))
+        name = ex.const(v.name + "_deq", _float_weight(v))
+        if ex.g.opset < BLOCK_OPSET:
+            ex.lowbit[name] = v
+        return name
     axis, bs, s = blk
     dt = v.dtype if v.dtype is DType.int4 else DType.int8
     qname, zname = ex.name(v.name), ex.name(v.name + "_zp")
@@ -68,3 +76,58 @@ def grouped_weight_dq(ex, v: Value) -> str:
     sname = ex.const(v.name + "_scale", np.asarray(s, np.float32))
     return ex.add("DequantizeLinear", [qname, sname, zname], [ex.name(v.name + "_f")],
                   axis=axis, block_size=bs)
+
+
+def _swap_in_dq(model, name: str, v: Value) -> bool:
+    """Replace the float32 initializer ``name`` (``q * s`` of the per-group weight ``v``)
+    by INT4/INT8 data and a blocked DequantizeLinear whose output keeps the name."""
+    blk = _blocked(v)
+    if blk is None:
+        return False
+    axis, bs, s = blk
+    dt = v.dtype if v.dtype is DType.int4 else DType.int8
+    g = model.graph
+    keep = [t for t in g.initializer if t.name != name]
+    del g.initializer[:]
+    g.initializer.extend(keep + [_int_tensor(name + "_q", v.data, dt),
+                                 _int_tensor(name + "_zp", np.zeros(s.shape, np.int8), dt),
+                                 numpy_helper.from_array(np.asarray(s, np.float32), name + "_s")])
+    g.node.insert(0, helper.make_node("DequantizeLinear", [name + "_q", name + "_s", name + "_zp"], [name],
+                                      name=name + "_dq", axis=axis, block_size=bs))
+    return True
+
+
+def _retype_int4(model, names: set) -> None:
+    """INT8 initializers holding int4 values (and the zero points of their
+    DequantizeLinear) become INT4."""
+    inits = {t.name: t for t in model.graph.initializer}
+    for n in model.graph.node:
+        if n.op_type != "DequantizeLinear" or n.input[0] not in names:
+            continue
+        for i in (0, 2):
+            if i < len(n.input) and n.input[i] in inits:
+                t = inits[n.input[i]]
+                t.CopyFrom(_int_tensor(t.name, numpy_helper.to_array(t), DType.int4))
+
+
+def upgrade_opset(model, lowbit: dict):
+    """Below opset 21 ONNX has neither INT4 nor blocked DequantizeLinear: convert the
+    exported model to opset 21 (onnx.version_converter) and put the sub-8-bit weights
+    back as INT4 (int2: INT8) with per-channel or blocked DequantizeLinear.  When the
+    conversion fails (an op it cannot convert) the model stays as it was: float32
+    per-group weights, INT8 per-channel ones."""
+    import onnx
+    from onnx import version_converter
+
+    try:
+        new = version_converter.convert_version(model, BLOCK_OPSET)
+        new.ir_version = max(new.ir_version, 10)
+        for name, v in lowbit.items():
+            if v.qparams is not None and v.qparams.group_size is not None:
+                _swap_in_dq(new, name, v)
+        _retype_int4(new, {k for k, v in lowbit.items() if v.dtype is DType.int4
+                           and (v.qparams is None or v.qparams.group_size is None)})
+        onnx.checker.check_model(new)
+    except Exception:  # noqa: BLE001 - keep the opset-native export
+        return model
+    return new

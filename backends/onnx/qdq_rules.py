@@ -109,11 +109,12 @@ def _mean(ex: QdqExporter, n: Node) -> None:
     out = n.outputs[0]
     axes = [int(a) for a in n.attrs.get("axes", [])]
     keep = int(n.attrs.get("keepdims", 1))
-    if ex.g.opset >= 18:
-        y = ex.add("ReduceMean", [ex.dq(n.inputs[0]), ex.const(n.name + "_axes", np.array(axes, np.int64))],
+    op = "ReduceSum" if n.attrs.get("reduce") == "sum" else "ReduceMean"  # ReduceSum: opset 13 input
+    if ex.g.opset >= (13 if op == "ReduceSum" else 18):
+        y = ex.add(op, [ex.dq(n.inputs[0]), ex.const(n.name + "_axes", np.array(axes, np.int64))],
                    keepdims=keep)
     else:
-        y = ex.add("ReduceMean", [ex.dq(n.inputs[0])], axes=axes, keepdims=keep)
+        y = ex.add(op, [ex.dq(n.inputs[0])], axes=axes, keepdims=keep)
     ex.q(ex.clamp(y, n, out), out)
 
 
@@ -167,6 +168,11 @@ def _lut(ex: QdqExporter, n: Node) -> None:
         one = ex.const(n.name + "_one", np.float32(1.0))
         half = ex.const(n.name + "_half", np.float32(0.5))
         y = ex.add("Mul", [ex.add("Mul", [x, half]), ex.add("Add", [t, one])])
+    elif fn == "LrnScale":  # (bias + alpha * x)^-beta, the LRN divisor (passes/_qrules_norm.py)
+        a = ex.const(n.name + "_a", np.float32(n.attrs["alpha"]))
+        b = ex.const(n.name + "_b", np.float32(n.attrs["bias"]))
+        e = ex.const(n.name + "_e", np.float32(-float(n.attrs["beta"])))
+        y = ex.add("Pow", [ex.add("Add", [ex.add("Mul", [x, a]), b]), e])
     else:
         raise QccError(f"QDQ export: qcc.lut node '{n.name}' tabulates '{fn}', which has no ONNX spelling")
     ex.q(y, out)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from onnx import helper
 
 from qcc.errors import PassError
@@ -189,3 +191,128 @@ def test_passes_are_no_ops_without_their_flags():
     before = {k: v.data.copy() for k, v in g.constants.items()}
     PassManager(["equalize", "smoothquant", "reorder-channels"]).run(g, ctx)
     assert set(g.constants) == set(before)
+
+
+def test_split_is_a_boundary_and_a_conv_residual_reader_gets_the_original_order_back():
+    rng = np.random.default_rng(1)
+    split = onnx_model([helper.make_node("Conv", ["x", "w1"], ["a"]),
+                        helper.make_node("Split", ["a"], ["b", "c"], axis=1, num_outputs=2),
+                        helper.make_node("Conv", ["b", "w2"], ["d"]), helper.make_node("Conv", ["c", "w3"], ["e"]),
+                        helper.make_node("Add", ["d", "e"], ["y"])],
+                       [("x", [1, 3, 4, 4])], [("y", [1, 4, 4, 4])],
+                       {"w1": rng.normal(size=(8, 3, 1, 1)), "w2": rng.normal(size=(4, 4, 1, 1)),
+                        "w3": rng.normal(size=(4, 4, 1, 1))}, opset=18)
+    g, _ = prepared(split, {"x": rng.normal(size=(2, 3, 4, 4)).astype(np.float32)})
+    assert ch.find_links(g) == []
+    # conv1 -> relu -> (conv2, residual Add): conv1 -> conv2 is a link, the Add reads a Gather
+    res = onnx_model([helper.make_node("Conv", ["x", "w1"], ["a"], pads=[1, 1, 1, 1]),
+                      helper.make_node("Relu", ["a"], ["r"]),
+                      helper.make_node("Conv", ["r", "w2"], ["c"], pads=[1, 1, 1, 1]),
+                      helper.make_node("Add", ["r", "c"], ["y"])],
+                     [("x", [1, 8, 6, 6])], [("y", [1, 8, 6, 6])],
+                     {"w1": rng.normal(size=(8, 8, 3, 3)) * np.linspace(0.1, 3, 8)[:, None, None, None],
+                      "w2": rng.normal(size=(8, 8, 3, 3)) * np.linspace(3, 0.1, 8)[None, :, None, None]})
+    data = {"x": rng.normal(size=(4, 8, 6, 6)).astype(np.float32)}
+    feeds = [{"x": data["x"][i:i + 1]} for i in range(4)]
+    g, ctx = prepared(res, data, reorder_channels="sort")
+    ref = outputs(g, feeds)
+    _run_pass(g, ctx, "reorder-channels")
+    assert ctx.report["reorder-channels"]["permuted"] == 1 and ctx.report["reorder-channels"]["restored"] == 1
+    gather = next(n for n in g.nodes if n.op == "onnx.Gather")
+    assert any(u.op == "onnx.Add" for u in gather.outputs[0].users)
+    assert g.meta["ranges"][gather.outputs[0].name] == g.meta["ranges"][gather.inputs[0].name]
+    for o, r in zip(outputs(g, feeds), ref):
+        assert rel_err(o, r) <= TOL  # conv2 sums in another order
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.integers(8, 48), st.integers(8, 80), st.booleans(), st.integers(0, 2 ** 16),
+       st.sampled_from([{"equalize": True}, {"smoothquant": 0.3}, {"smoothquant": 0.7},
+                        {"reorder_channels": "sort"}, {"reorder_channels": "cluster"}]))
+def test_channel_passes_keep_random_mlps_and_permute_bijectively(k, hidden, relu, seed, opt):
+    rng = np.random.default_rng(seed)
+    rows = tuple(int(i) for i in rng.choice(hidden, size=min(3, hidden), replace=False))
+    model = mlp(k=k, hidden=hidden, n=8, outlier_rows=rows, outlier_cols=rows[:1], seed=seed, relu=relu)
+    data = {"x": rng.normal(0, 1, (16, k)).astype(np.float32)}
+    g, ctx = prepared(model, data, **opt)
+    feeds = [{"x": data["x"][i:i + 4]} for i in range(0, 16, 4)]
+    w2_old = ch.find_links(g)[0].consumers[0].inputs[1].data.copy()
+    ref = outputs(g, feeds)
+    name = {"equalize": "equalize", "smoothquant": "smoothquant",
+            "reorder_channels": "reorder-channels"}[next(iter(opt))]
+    _run_pass(g, ctx, name)
+    for o, r in zip(outputs(g, feeds), ref):
+        assert rel_err(o, r) <= TOL
+    if "reorder_channels" in opt:  # consumer rows are a permutation of the old rows
+        w2 = ch.find_links(g)[0].consumers[0].inputs[1].data
+        assert sorted(map(tuple, w2.tolist())) == sorted(map(tuple, w2_old.tolist()))
+
+
+def test_links_pass_through_depthwise_convs_for_all_three_passes():
+    rng = np.random.default_rng(3)
+    w1 = rng.normal(size=(16, 8, 1, 1)) * np.linspace(0.05, 4, 16)[:, None, None, None]
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["a"]), helper.make_node("Relu", ["a"], ["r"]),
+             helper.make_node("Conv", ["r", "w2", "b2"], ["d"], group=16, pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["d"], ["e"]), helper.make_node("Conv", ["e", "w3"], ["y"])]
+    model = onnx_model(nodes, [("x", [1, 8, 6, 6])], [("y", [1, 8, 6, 6])],
+                       {"w1": w1, "b1": rng.normal(0, 0.1, 16), "w2": rng.normal(size=(16, 1, 3, 3)),
+                        "b2": rng.normal(0, 0.1, 16), "w3": rng.normal(size=(8, 16, 1, 1))})
+    data = {"x": rng.normal(size=(4, 8, 6, 6)).astype(np.float32)}
+    feeds = [{"x": data["x"][i:i + 1]} for i in range(4)]
+    for opt, name in (({"equalize": True}, "equalize"), ({"smoothquant": 0.5}, "smoothquant"),
+                      ({"reorder_channels": "sort"}, "reorder-channels")):
+        g, ctx = prepared(model, data, **opt)
+        lk = ch.find_links(g, scale=name != "reorder-channels")
+        assert len(lk) == 1 and [n.attrs.get("group") for n in lk[0].chain] == [16]
+        dw_old = lk[0].chain[0].inputs[1].data.copy()
+        ref = outputs(g, feeds)
+        _run_pass(g, ctx, name)
+        for o, r in zip(outputs(g, feeds), ref):
+            assert rel_err(o, r) <= TOL, (name, rel_err(o, r))
+        dw = next(n for n in g.nodes if n.attrs.get("group") == 16)
+        if name == "reorder-channels":  # the depthwise filters moved with their channels
+            assert sorted(map(tuple, dw.inputs[1].data.reshape(16, -1).tolist())) == \
+                sorted(map(tuple, dw_old.reshape(16, -1).tolist()))
+            assert not np.array_equal(dw.inputs[1].data, dw_old)
+        if name == "equalize":  # producer and consumer ranges balanced across the depthwise conv
+            lk = ch.find_links(g, scale=True)[0]
+            np.testing.assert_allclose(ch.producer_absmax(lk.producer),
+                                       ch.consumer_absmax(lk.consumers[0]), rtol=1e-4)
+            nm = dw.outputs[0].name  # its range was re-measured (the values shrank or grew)
+            vals = np.concatenate([Interpreter(g).run(f, capture={nm})[nm].ravel() for f in feeds])
+            np.testing.assert_allclose(g.meta["ranges"][nm], (vals.min(), vals.max()), rtol=1e-5)
+
+
+def test_value_to_output_projection_is_permuted_inside_each_head():
+    rng = np.random.default_rng(4)
+    t, h, d = 6, 4, 8
+    c = h * d
+    wo = rng.normal(0, 0.2, (c, c))
+    wo[[3, 12, 17, 30]] *= 10.0  # outlier rows, one per head
+    nodes = [helper.make_node("MatMul", ["x", "wv"], ["v0"]), helper.make_node("Add", ["v0", "bv"], ["v"]),
+             helper.make_node("Reshape", ["v", "s4"], ["v4"]),
+             helper.make_node("Transpose", ["v4"], ["vt"], perm=[0, 2, 1, 3]),
+             helper.make_node("Softmax", ["p"], ["pp"], axis=-1), helper.make_node("MatMul", ["pp", "vt"], ["o"]),
+             helper.make_node("Transpose", ["o"], ["ot"], perm=[0, 2, 1, 3]),
+             helper.make_node("Reshape", ["ot", "s3"], ["o3"]), helper.make_node("MatMul", ["o3", "wo"], ["y"])]
+    model = onnx_model(nodes, [("x", [1, t, c]), ("p", [1, h, t, t])], [("y", [1, t, c])],
+                       {"wv": rng.normal(0, 0.2, (c, c)), "bv": rng.normal(0, 0.1, c), "wo": wo})
+    model.graph.initializer.extend([helper.make_tensor("s4", 7, [4], [1, t, h, d]),
+                                    helper.make_tensor("s3", 7, [3], [1, t, c])])
+    data = {"x": rng.normal(size=(4, t, c)).astype(np.float32), "p": rng.normal(size=(4, h, t, t)).astype(np.float32)}
+    feeds = [{k: a[i:i + 1] for k, a in data.items()} for i in range(4)]
+    for mode in ("sort", "cluster"):
+        g, ctx = prepared(model, data, reorder_channels=mode)
+        (lk,) = ch.find_head_links(g)
+        assert lk.heads == h and [n.op for n in lk.chain][2] == "onnx.MatMul"
+        wo_old = lk.consumers[0].inputs[1].data.copy()
+        ref = outputs(g, feeds)
+        _run_pass(g, ctx, "reorder-channels")
+        for o, r in zip(outputs(g, feeds), ref):
+            assert rel_err(o, r) <= TOL
+        wo_new = ch.find_head_links(g)[0].consumers[0].inputs[1].data
+        perm = [int(np.flatnonzero((wo_old == row).all(axis=1))[0]) for row in wo_new]
+        assert sorted(perm) == list(range(c)) and perm != list(range(c))
+        assert all(perm[i] // d == i // d for i in range(c))  # block diagonal: heads kept
+        if mode == "sort":
+            assert {perm[j * d + d - 1] for j in range(h)} == {3, 12, 17, 30}  # outliers last per head

@@ -59,6 +59,13 @@ def test_layer_bits_from_assign_bits_override_the_uniform_choice():
     assert sorted(d.short for d in names.values()) == ["i4", "i8"], names
 
 
+def test_keep_8bit_pins_layers_with_uniform_low_bits():
+    g, _, _ = _quantized(mlp(), _samples(), weight_bits="2", group_size=32, keep_8bit=["Add_y*"])
+    assert sorted(n.inputs[1].dtype.short for n in g.nodes if n.op == "qcc.linear") == ["i2", "i8"]
+    g, _, _ = _quantized(mlp(), _samples(), weight_bits="2", keep_8bit=["w1*"])  # weight name
+    assert sorted(n.inputs[1].dtype.short for n in g.nodes if n.op == "qcc.linear") == ["i2", "i8"]
+
+
 def test_qdq_export_opset21_uses_blocked_int4_and_matches_the_interpreter():
     from onnx import TensorProto
 
@@ -81,13 +88,29 @@ def test_qdq_export_opset21_uses_blocked_int4_and_matches_the_interpreter():
         assert np.abs(sess.run(None, x)[0] - run(g, x)[out.name]).max() <= 2.01 * lsb
 
 
-def test_qdq_export_below_opset21_falls_back_to_float_weights():
+def test_qdq_export_below_opset21_upgrades_to_int4_or_falls_back_to_float(monkeypatch):
+    from onnx import TensorProto, version_converter
+
     from qcc.backends.onnx.qdq import to_qdq
 
     s = _samples()
-    g, _, _ = _quantized(mlp(), s, weight_bits="2", group_size=32)
-    m = to_qdq(g)
+    for bits, dt in (("4", TensorProto.INT4), ("2", TensorProto.INT8)):
+        g, _, _ = _quantized(mlp(), s, weight_bits=bits, group_size=32)  # opset 17 model
+        lsb = float(g.nodes[-1].attrs["scale"])
+        m = to_qdq(g)
+        assert m.opset_import[0].version == 21
+        blocked = [n for n in m.graph.node if any(a.name == "block_size" for a in n.attribute)]
+        inits = {t.name: t.data_type for t in m.graph.initializer}
+        assert len(blocked) == 2 and all(inits[n.input[0]] == dt for n in blocked)
+        sess = ort.InferenceSession(m.SerializeToString())
+        assert np.abs(sess.run(None, s[0])[0] - run(g, s[0])["y"]).max() <= 2.01 * lsb
+
+    def refuse(*a, **k):
+        raise RuntimeError("no converter")
+
+    monkeypatch.setattr(version_converter, "convert_version", refuse)
+    m = to_qdq(g)  # conversion impossible: float32 q * s weights at the model's opset
+    assert m.opset_import[0].version == 17
     assert not any(a.name == "block_size" for n in m.graph.node for a in n.attribute)
     sess = ort.InferenceSession(m.SerializeToString())
-    lsb = float(g.nodes[-1].attrs["scale"])
     assert np.abs(sess.run(None, s[0])[0] - run(g, s[0])["y"]).max() <= 2.01 * lsb
