@@ -17,6 +17,10 @@ not the input rounding).  Ops and inputs (seeded):
 Published numbers from the I-BERT / I-ViT papers and our notes
 (shared/reference/integer_only.md section 6) are printed next to them.
 
+Residual width (unless --no-model): synthetic 2-layer pre-LN and post-LN
+encoders (bench/transformer_models.py) whose inputs carry 0, 10x or 30x
+outlier channels, residual stream at int8 vs int16.
+
 Model level (unless --no-model): examples/tiny_bert at opset 17 and 14 through
 qcc (I-BERT / shift softmax, 16- / 8-bit residual stream) and through
 onnxruntime ``quantize_static`` (QDQ, per-channel int8, same calibration
@@ -29,7 +33,10 @@ float onnxruntime, and logits top-1.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import logging
 import math
 import os
 import sys
@@ -155,25 +162,36 @@ def _score(outs: list, refs: list, labels) -> dict:
     for o, r in zip(outs, refs):
         a, b = np.ravel(o[0]).astype(np.float64), np.ravel(r[0]).astype(np.float64)
         cos.append(float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b))))
-    acc = float(np.mean([np.argmax(o[1]) == y for o, y in zip(outs, labels)]))
-    return {"min_cos": min(cos), "mean_cos": float(np.mean(cos)), "top1": acc}
+    res = {"min_cos": min(cos), "mean_cos": float(np.mean(cos))}
+    if labels is not None:
+        res["top1"] = float(np.mean([np.argmax(o[1]) == y for o, y in zip(outs, labels)]))
+    return res
 
 
-def _qcc_outputs(path: str, calib: dict, feeds: list, options: dict) -> list:
+def _compiled(path: str, calib: dict, shapes, options: dict):
     from qcc.frontend.onnx_import import import_model
-    from qcc.interp import Interpreter
     from qcc.passes.pipelines import pipeline_for
     from qcc.passmanager import PassContext, PassManager
 
-    g = import_model(path, BERT_SHAPES)
+    g = import_model(path, shapes or {})
     ctx = PassContext(options=dict(calib=calib, quantize=True, quiet=True, target="onnx", **options))
     PassManager(pipeline_for("onnx", True)).run(g, ctx)
+    return g
+
+
+def _interp(g, feeds: list) -> list:
+    from qcc.interp import Interpreter
+
     it = Interpreter(g)
     names = [v.name for v in g.outputs]
     return [[it.run(f)[n] for n in names] for f in feeds]
 
 
-def _ort_static(path: str, calib: dict, feeds: list, method: str, work: str) -> list:
+def _qcc_outputs(path: str, calib: dict, feeds: list, options: dict) -> list:
+    return _interp(_compiled(path, calib, BERT_SHAPES, options), feeds)
+
+
+def _ort_static(path: str, calib: dict, feeds: list, method: str, work: str, op_types=None) -> list:
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
                                           QuantType, quantize_static)
 
@@ -185,9 +203,17 @@ def _ort_static(path: str, calib: dict, feeds: list, method: str, work: str) -> 
             return next(self.it, None)
 
     out = os.path.join(work, f"ort_{method}_{os.path.basename(path)}")
-    quantize_static(path, out, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                    calibrate_method=getattr(CalibrationMethod, method))
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)       # its pre-processing advice, once per call
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):   # its calibration progress prints
+            quantize_static(path, out, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                            calibrate_method=getattr(CalibrationMethod, method),
+                            op_types_to_quantize=op_types)
+    finally:
+        root.setLevel(level)
     sess = _session(out, basic=True)
     return [sess.run(None, f) for f in feeds]
 
@@ -211,8 +237,44 @@ def model_level(work: str) -> dict:
                 row[f"ort {method.lower()}"] = _score(outs, ref, labels)
             except Exception as e:  # noqa: BLE001 - a benchmark row records the failure
                 row[f"ort {method.lower()}"] = {"error": f"{type(e).__name__}: {str(e)[:120]}"}
+        # onnxruntime's usual transformer recipe: only MatMul/Gemm quantized, the rest float
+        outs = _ort_static(path, calib, feeds, "MinMax", work, ["MatMul", "Gemm"])
+        row["ort minmax, MatMul/Gemm only (rest float)"] = _score(outs, ref, labels)
         res[f"opset{opset}"] = row
     return res
+
+
+# ------------------------------------------- residual width (synthetic encoders, outliers)
+RESIDUAL_CASES = [(pre, o) for pre in (True, False) for o in (0.0, 10.0, 30.0)]
+
+
+def residual_width(work: str, quick: bool = False) -> list:
+    """Min/mean cosine of 2-layer encoders (hidden 64, 4 heads, seq 16) with the
+    residual stream at int8 vs int16, inputs with two channels scaled by 0/10/30
+    (the outlier dimensions of trained residual streams set the per-tensor scale)."""
+    from qcc.bench.transformer_models import encoder_data, encoder_onnx
+
+    rows = []
+    for pre, o in RESIDUAL_CASES[:2] if quick else RESIDUAL_CASES:
+        path = encoder_onnx(os.path.join(work, "res.onnx"), seq=16, hidden=64, heads=4, ffn=128,
+                            layers=2, pre_ln=pre)
+        sess = _session(path)
+        test = _samples(encoder_data(8, 16, 64, seed=5, outliers=o))
+        ref = [sess.run(None, f) for f in test]
+        for bits in (8, 16):
+            g = _compiled(path, encoder_data(32, 16, 64, outliers=o), None, {"residual_bits": bits})
+            r = _score(_interp(g, test), ref, None)
+            rows.append({"block": "pre-LN" if pre else "post-LN", "outliers": o, "bits": bits,
+                         "min_cos": r["min_cos"], "mean_cos": r["mean_cos"]})
+    return rows
+
+
+def residual_table(rows: list) -> str:
+    lines = ["| block | outlier channels | residual | min cosine | mean cosine |", "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['block']} | x{r['outliers']:g} | int{r['bits']} | {r['min_cos']:.4f} | "
+                     f"{r['mean_cos']:.4f} |")
+    return "\n".join(lines)
 
 
 def model_table(res: dict) -> str:
@@ -245,7 +307,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m qcc.bench.transformer_ops", description=__doc__.split("\n")[0])
     ap.add_argument("--out", help="folder for transformer_ops.json")
     ap.add_argument("--quick", action="store_true", help="fewer samples")
-    ap.add_argument("--no-model", action="store_true", help="skip the tiny_bert comparison (~2 min)")
+    ap.add_argument("--no-model", action="store_true", help="skip the residual-width and tiny_bert comparisons (~3 min)")
     args = ap.parse_args(argv)
     res = run(args.quick)
     print("max abs / RMS error vs float64 (op applied to the dequantized input)")
@@ -254,6 +316,9 @@ def main(argv=None) -> int:
         import tempfile
 
         with tempfile.TemporaryDirectory() as work:
+            res["residual"] = residual_width(work, args.quick)
+            print("\nresidual stream width: synthetic 2-layer encoders, min/mean cosine over 8 samples")
+            print(residual_table(res["residual"]))
             res["model"] = model_level(work)
         print("\ntiny_bert: final hidden states vs float onnxruntime, 32 test samples")
         print(model_table(res["model"]))

@@ -1,18 +1,21 @@
 """Quantize rules for transformer blocks (docs/transformers.md).
 
-* attention: ``MatMul(q, k^T) [-> Mul/Div by a constant] [-> Add(mask)] ->
-  Softmax`` becomes one ``qcc.matmul`` in accumulator form (int32 scores) and
-  one ``qcc.isoftmax``: the constant (1/sqrt(d)) folds into the dyadic
-  multiplier that brings the scores to the softmax's fixed scale, and an
-  additive key-padding mask computed from graph inputs becomes an int8 mask
-  input (masked positions get probability exactly 0).  Softmax elsewhere
-  (int8 input) is ``qcc.isoftmax`` on the int8 values.
+* attention: ``MatMul(q, k^T) [-> Mul/Div by a constant] [-> Add(mask) |
+  Where(cond, fill, .)] -> Softmax`` becomes one ``qcc.matmul`` in
+  accumulator form (int32 scores) and one ``qcc.isoftmax``: the constant
+  (1/sqrt(d)) folds into the dyadic multiplier that brings the scores to the
+  softmax's fixed scale, and a key-padding mask computed from graph inputs the
+  scores do not depend on (additive, or torch's masked_fill) becomes an int8
+  mask input (masked positions get probability exactly 0).  The softmax is
+  emitted when the mask node is reached (it may follow the MatMul in graph
+  order).  Softmax elsewhere (int8 input) is ``qcc.isoftmax`` on the int8 values.
 * ``fused.linear -> fused.gelu``: the linear requantizes its int32
   accumulator to the i-GELU input scale (int16) and ``qcc.igelu`` follows;
   GELU on any other int8 value stays the 256-entry ``qcc.lut``.
 * ``fused.layernorm`` -> ``qcc.ilayernorm`` (integer gamma/bias).
-* residual ``Add`` feeding a LayerNorm outputs the residual stream at
-  ``options["residual_bits"]`` (8 or 16, default 16; docs/transformers.md).
+* residual ``Add`` feeding a LayerNorm (and otherwise only further adds:
+  pre-LN) outputs the residual stream at ``options["residual_bits"]`` (8 or
+  16, default 16; docs/transformers.md).
 
 Options: ``softmax`` = ``ibert`` (default) | ``shift`` (I-ViT shiftmax).
 The rules wrap the generic ones of ``_qrules_nn``/``_qrules_elementwise`` and
@@ -34,7 +37,7 @@ from . import _qrules_elementwise, _qrules_nn  # noqa: F401  (generic rules regi
 from ._qstate import RULES, QState, act_qparams, qrule
 
 GENERIC = {op: RULES.get(op) for op in ("onnx.MatMul", "onnx.Mul", "onnx.Div", "onnx.Add",
-                                        "fused.linear", "fused.gelu")}
+                                        "onnx.Where", "fused.linear", "fused.gelu")}
 PROB_QP = QParams(scale=2.0 ** -8, zero_point=0, bits=8, signed=False)
 RESIDUAL_BITS = 16   # chosen by measurement (docs/transformers.md)
 MASK_MIN = 2 * itx.SOFTMAX_ZMAX * math.log(2)   # an additive mask must reach <= -29.1
@@ -68,31 +71,93 @@ def softmax_variant(st: QState) -> str:
     return v
 
 
-def _is_preprocessing(st: QState, v: Value) -> bool:
-    """A float value computed from graph inputs only (no quantized ancestor)."""
-    return v.dtype.is_float and not v.is_const and not st.is_q(v) and id(v) in st.fmap
+def _is_mask_source(v: Value) -> bool:
+    """``v`` can be computed outside the integer region: a graph input, or made
+    from non-float graph inputs and scalar float constants only (key-padding
+    masks: Cast/Sub/Mul/Equal/Not/Where/Unsqueeze of ``attention_mask``).
+    Embedding tables, weights and float inputs (the data path) disqualify."""
+    if v.is_const:
+        return False
+    if v.producer is None:
+        return True
+    stack, seen = [v], set()
+    while stack:
+        x = stack.pop()
+        if x is None or id(x) in seen:
+            continue
+        seen.add(id(x))
+        if x.is_const:
+            if x.dtype.is_float and x.data.size > 1:
+                return False
+        elif x.producer is None:
+            if x.dtype.is_float:
+                return False
+        else:
+            stack.extend(x.producer.inputs)
+    return True
 
 
 # -- attention ---------------------------------------------------------------------------
+def _mask_step(st: QState, n: Node, prev: Value):
+    """(mask value, polarity) of ``Add(prev, mask)`` or ``Where(cond, fill, prev)``, or None.
+
+    polarity +1: the mask value is additive (0 / <= -MASK_MIN); 'cond': a
+    boolean that is true where masked; 'not': true where kept."""
+    if n.op == "onnx.Add":
+        other = n.inputs[1] if n.inputs[0] is prev else n.inputs[0]
+        if not other.dtype.is_float or not _is_mask_source(other):
+            return None
+        sel = _select_mask(other)
+        if sel is not None:
+            return sel
+        return (other, "add") if _binary_mask(st, other) else None
+    if n.op == "onnx.Where" and len(n.inputs) == 3:
+        cond, a, b = n.inputs
+        if b is prev and a is not prev:
+            fill, pol = _scalar_const(a), "cond"
+        elif a is prev and b is not prev:
+            fill, pol = _scalar_const(b), "not"
+        else:
+            return None
+        if fill is not None and fill <= -MASK_MIN and _is_mask_source(cond):
+            return cond, pol
+    return None
+
+
+def _select_mask(v: Value):
+    """``v = Where(cond, a, b)`` with constants {a, b} = {0, <= -MASK_MIN} (torch's
+    scaled_dot_product_attention turns a boolean mask into this): (cond, polarity)."""
+    p = v.producer
+    if p is None or p.op != "onnx.Where" or len(p.inputs) != 3:
+        return None
+    a, b = _scalar_const(p.inputs[1]), _scalar_const(p.inputs[2])
+    if a is None or b is None:
+        return None
+    if b == 0.0 and a <= -MASK_MIN:
+        return p.inputs[0], "cond"
+    if a == 0.0 and b <= -MASK_MIN:
+        return p.inputs[0], "not"
+    return None
+
+
 def _scores_chain(st: QState, node: Node):
-    """(scale, mask value, consumed nodes, softmax) for MatMul -> ... -> Softmax, or None."""
+    """(scale, (mask, polarity), consumed nodes, softmax) for
+    MatMul [-> Mul/Div const] [-> Add(mask) | Where(mask, fill, .)] -> Softmax, or None."""
     scale, mask, chain = 1.0, None, []
-    n = _sole_user(st, node.outputs[0])
+    prev = node.outputs[0]
+    n = _sole_user(st, prev)
     if n is not None and n.op in ("onnx.Mul", "onnx.Div"):
-        prev = chain[-1].outputs[0] if chain else node.outputs[0]
         other = n.inputs[1] if n.inputs[0] is prev else n.inputs[0]
         k = _scalar_const(other)
         if k is None or k <= 0 or (n.op == "onnx.Div" and other is not n.inputs[1]):
             return None
         scale *= k if n.op == "onnx.Mul" else 1.0 / k
         chain.append(n)
-        n = _sole_user(st, n.outputs[0])
-    if n is not None and n.op == "onnx.Add":
-        prev = chain[-1].outputs[0] if chain else node.outputs[0]
-        other = n.inputs[1] if n.inputs[0] is prev else n.inputs[0]
-        if not _is_preprocessing(st, other) or not _binary_mask(st, other):
+        prev, n = n.outputs[0], _sole_user(st, n.outputs[0])
+    if n is not None and n.op in ("onnx.Add", "onnx.Where"):
+        mask = _mask_step(st, n, prev)
+        if mask is None:
             return None
-        mask = other
         chain.append(n)
         n = _sole_user(st, n.outputs[0])
     if n is None or n.op != "onnx.Softmax":
@@ -116,14 +181,23 @@ def _binary_mask(st: QState, v: Value) -> bool:
     return int(ob.neg[1:k].sum()) == 0  # bin 0 may hold -0.0 and exact zeros
 
 
-def _mask_input(st: QState, mask: Value, name: str) -> Value:
-    """int8 mask: ``rint(m / MASK_MIN)``, nonzero exactly where ``m <= -MASK_MIN / 2``."""
-    n = st.emit("qcc.quantize", [st.f(mask)], {"scale": float(np.float32(MASK_MIN)),
-                "zero_point": 0, "dtype": "i8"}, name=name + ".mask", out_name=mask.name + ".imask")
+def _mask_input(st: QState, mask: tuple, name: str) -> Value:
+    """The isoftmax mask input (nonzero = excluded).  Additive: int8
+    ``rint(m / MASK_MIN)``, nonzero exactly where ``m <= -MASK_MIN / 2``;
+    boolean: the condition itself, or its negation."""
+    v, pol = mask
+    if pol in ("cond", "not"):     # boolean -> int8 0/1 (backends take an 8-bit mask)
+        b = st.f(v)
+        if pol == "not":
+            b = st.emit("onnx.Not", [b], {}, name=name + ".not", out_name=v.name + ".excluded").outputs[0]
+        return st.emit("onnx.Cast", [b], {"to": 3}, name=name + ".mask",
+                       out_name=v.name + ".imask").outputs[0]
+    n = st.emit("qcc.quantize", [st.f(v)], {"scale": float(np.float32(MASK_MIN)),
+                "zero_point": 0, "dtype": "i8"}, name=name + ".mask", out_name=v.name + ".imask")
     return n.outputs[0]
 
 
-def _emit_isoftmax(st: QState, x: Value, s_x: float, softmax: Node, mask: Optional[Value]) -> None:
+def _emit_isoftmax(st: QState, x: Value, s_x: float, softmax: Node, mask: Optional[tuple]) -> None:
     c = itx.isoftmax_consts(s_x, softmax_variant(st))
     m = st.g.add_const(softmax.name + ".mult", np.asarray([c["mult"]], np.int32))
     s = st.g.add_const(softmax.name + ".shift", np.asarray([c["shift"]], np.int32))
@@ -131,6 +205,23 @@ def _emit_isoftmax(st: QState, x: Value, s_x: float, softmax: Node, mask: Option
     n = st.emit("qcc.isoftmax", ins, dict(c["attrs"], axis=-1), name=softmax.name,
                 out_name=softmax.outputs[0].name)
     st.set_q(softmax.outputs[0], n.outputs[0], PROB_QP)
+
+
+def _pending(st: QState) -> dict:
+    """Masked softmaxes waiting for their mask node (keyed by its id): the mask
+    is computed by nodes that may come after the scores MatMul in graph order,
+    so the isoftmax is emitted when the Add/Where that consumes it is reached."""
+    if not hasattr(st, "_tx_pending"):
+        st._tx_pending = {}
+    return st._tx_pending
+
+
+def _finish_pending(st: QState, node: Node) -> bool:
+    args = _pending(st).pop(id(node), None)
+    if args is None:
+        return False
+    _emit_isoftmax(st, *args)
+    return True
 
 
 @qrule("onnx.MatMul")
@@ -148,9 +239,46 @@ def attention_scores(st: QState, node: Node) -> bool:
                   out_name=node.outputs[0].name)
     s_x = float(qa.qparams.scale[0]) * float(qb.qparams.scale[0]) * scale
     acc.outputs[0].qparams = QParams(scale=s_x, zero_point=0, bits=32)
-    _emit_isoftmax(st, acc.outputs[0], s_x, softmax, mask)
+    if mask is None:
+        _emit_isoftmax(st, acc.outputs[0], s_x, softmax, None)
+    else:
+        _pending(st)[id(consumed[-2])] = (acc.outputs[0], s_x, softmax, mask)
     _done(st).update(id(n) for n in consumed)
     return True
+
+
+@qrule("onnx.Where")
+def masked_fill(st: QState, node: Node) -> bool:
+    if _finish_pending(st, node) or id(node) in _done(st):
+        return True
+    if _nan_guard(st, node):
+        return True
+    fn = GENERIC.get("onnx.Where")
+    return bool(fn and fn(st, node))
+
+
+def _nan_guard(st: QState, node: Node) -> bool:
+    """``Where(IsNaN(p), c, p)`` on an integer ``p`` (torch's guard for fully
+    masked softmax rows) is ``p`` itself: integers are never NaN."""
+    cond, a, b = (list(node.inputs) + [None, None, None])[:3]
+    g = None if cond is None else cond.producer
+    out = node.outputs[0]
+    if g is None or g.op != "onnx.IsNaN" or g.inputs[0] is not b or not st.is_q(b) \
+            or not a.is_const or st.old.is_output(out):
+        return False
+    qb = st.q(b)
+    st.set_q(out, qb, qb.qparams)
+    return True
+
+
+@qrule("onnx.IsNaN")
+def isnan(st: QState, node: Node) -> bool:
+    """IsNaN of an integer value feeding only NaN guards (see ``_nan_guard``): nothing to emit."""
+    x = node.inputs[0]
+    users = node.outputs[0].users
+    return st.is_q(x) and bool(users) and not st.old.is_output(node.outputs[0]) and all(
+        u.op == "onnx.Where" and u.inputs[0] is node.outputs[0] and u.inputs[2] is x
+        and u.inputs[1].is_const for u in users)
 
 
 @qrule("onnx.Softmax")
@@ -182,17 +310,27 @@ qrule("onnx.Div")(_passthrough("onnx.Div"))
 
 
 # -- residual add --------------------------------------------------------------------------
+def _residual_stream(st: QState, node: Node) -> bool:
+    """The add's output is the residual stream: it feeds a LayerNorm and
+    otherwise only further adds (post-LN: the LN alone; pre-LN: the next
+    block's LN and its residual add)."""
+    v = node.outputs[0]
+    if st.old.is_output(v) or not v.users:
+        return False
+    ops = [u.op for u in v.users]
+    return "fused.layernorm" in ops and all(o in ("fused.layernorm", "onnx.Add") for o in ops)
+
+
 @qrule("onnx.Add")
 def residual_add(st: QState, node: Node) -> bool:
-    if id(node) in _done(st):
+    if _finish_pending(st, node) or id(node) in _done(st):
         return True
     bits = int(st.options.get("residual_bits") or RESIDUAL_BITS)
-    user = _sole_user(st, node.outputs[0])
-    if bits == 8 or user is None or user.op != "fused.layernorm" or len(node.inputs) != 2 \
+    if bits not in (8, 16):
+        raise LoweringError(f"option residual_bits={bits}: use 8 or 16")
+    if bits == 8 or not _residual_stream(st, node) or len(node.inputs) != 2 \
             or not any(st.is_q(v) for v in node.inputs) or not node.inputs[0].dtype.is_float:
         return GENERIC["onnx.Add"](st, node)
-    if bits != 16:
-        raise LoweringError(f"option residual_bits={bits}: use 8 or 16")
     a, b = node.inputs
     qa, qb = st.q(a), st.q(b)
     r = st.range_of(node.outputs[0].name)
@@ -241,13 +379,26 @@ def layernorm(st: QState, node: Node) -> bool:
     s = st.g.add_const(node.name + ".shift", np.asarray([c["shift"]], np.int32))
     n = st.emit("qcc.ilayernorm", [qx, gq, bq, m, s],
                 {"axis": axis, "x_zp": int(qx.qparams.zero_point[0]), "y_zp": int(yqp.zero_point[0]),
-                 "eps_q": int(c["eps_q"]), "eps_frac": int(c["eps_frac"]), "epsilon": float(node.attrs.get("epsilon", 1e-5))},
+                 "eps_q": int(c["eps_q"]), "eps_frac": int(c["eps_frac"]),
+                 "epsilon": float(node.attrs.get("epsilon", 1e-5))},
                 name=node.name, out_name=out.name)
     st.set_q(out, n.outputs[0], yqp)
     return True
 
 
 # -- linear -> gelu -------------------------------------------------------------------------------
+def _gelu_consts(y_hi: float) -> dict:
+    """i-GELU constants whose int16 input holds the calibrated range: the clip
+    level (input units per 1.769 sqrt(2)) halves from 1024 while ``x_max``
+    would not fit int16 (GELU outputs above ~80)."""
+    level = itx.GELU_L
+    gc = itx.igelu_consts(y_hi, level)
+    while gc["attrs"]["x_max"] > 32767 and level > 64:
+        level //= 2
+        gc = itx.igelu_consts(y_hi, level)
+    return gc
+
+
 @qrule("fused.linear")
 def linear_gelu(st: QState, node: Node) -> bool:
     w = node.inputs[1]
@@ -264,7 +415,7 @@ def linear_gelu(st: QState, node: Node) -> bool:
     qx = st.q(x)
     sx = float(qx.qparams.scale[0])
     yqp = st.act_qp(gelu.outputs[0])
-    gc = itx.igelu_consts(float(st.range_of(gelu.outputs[0].name)[1]))
+    gc = _gelu_consts(float(st.range_of(gelu.outputs[0].name)[1]))
     wv, wqp = st.weight(w.data, 1, w.name + ".q", _wbits(st, node), source=w.name)
     mult, shift = st.requant_consts(sx * wqp.scale / gc["scale"], node.name)
     lin = st.emit("qcc.linear", [qx, wv, _bias(st, b, sx, wqp.scale, node.name + ".bias"), mult, shift],
