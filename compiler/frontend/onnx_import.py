@@ -23,6 +23,7 @@ from ..ir import DType, Graph, Node, TensorType, Value
 from ..ir.rewrite import fold_node
 from ..ops import is_registered, lookup
 from ..ops.onnx_ops import SUPPORTED
+from .ms_qops import can_expand, expand_model
 
 MIN_OPSET, MAX_OPSET = 11, 21
 
@@ -110,6 +111,8 @@ def find_unsupported(model: onnx.ModelProto) -> list[tuple[str, str, int]]:
         has_graph = any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
                         for a in n.attribute)
         version = int(versions.get(dom, 0))
+        if can_expand(n):  # onnxruntime's QLinearAdd, QGemm ... (ms_qops)
+            continue
         if dom != "" or n.op_type not in SUPPORTED or has_graph \
                 or not _has_schema(n.op_type, version):
             label = n.op_type if dom == "" else f"{dom}::{n.op_type}"
@@ -140,8 +143,16 @@ def _upgrade_opset(model: onnx.ModelProto) -> onnx.ModelProto:
         return model
 
 
-def _bind_input(vi: onnx.ValueInfoProto, shapes: dict[str, tuple[int, ...]]) -> TensorType:
+def _bind_input(vi: onnx.ValueInfoProto, shapes: dict[str, tuple[int, ...]],
+                hints: Optional[dict[str, tuple[int, ...]]] = None) -> TensorType:
     tt = vi.type.tensor_type
+    hint = (hints or {}).get(vi.name)
+    if vi.name not in shapes and hint is not None and tt.HasField("shape") \
+            and len(hint) == len(tt.shape.dim):
+        # dynamic dimensions taken from the data (one sample: batch 1); fixed ones stay
+        shapes = {vi.name: tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0
+                                 else (1 if i == 0 else int(h))
+                                 for i, (d, h) in enumerate(zip(tt.shape.dim, hint)))}
     if not vi.type.HasField("tensor_type"):
         raise ShapeError(f"graph input '{vi.name}' is not a tensor; qcc supports tensor inputs only")
     try:
@@ -174,7 +185,10 @@ def _bind_input(vi: onnx.ValueInfoProto, shapes: dict[str, tuple[int, ...]]) -> 
             raise ShapeError(f"graph input '{vi.name}' has dynamic dimension {i} ('{sym}'); "
                              f"bind it with --input-shape {vi.name}=" +
                              "x".join(str(x.dim_value) if x.HasField("dim_value") and x.dim_value > 0
-                                      else ("1" if j == 0 else "N") for j, x in enumerate(tt.shape.dim)))
+                                      else ("1" if j == 0 else "N") for j, x in enumerate(tt.shape.dim))
+                             + (f" (the input data holds no array '{vi.name}': it has "
+                                f"{sorted(hints)})" if hints is not None and vi.name not in hints
+                                else ""))
     return TensorType(dtype, tuple(dims))
 
 
@@ -193,14 +207,19 @@ def _attrs(n: onnx.NodeProto) -> dict:
 
 
 def import_model(model_or_path, input_shapes: Optional[dict[str, tuple[int, ...]]] = None,
-                 fold: bool = True) -> Graph:
-    """Build an IR graph from an ONNX model (a path or a ModelProto)."""
+                 fold: bool = True,
+                 sample_shapes: Optional[dict[str, tuple[int, ...]]] = None) -> Graph:
+    """Build an IR graph from an ONNX model (a path or a ModelProto).
+
+    ``input_shapes`` binds dynamic dimensions (``--input-shape``); ``sample_shapes``
+    (the shape of one sample of the data at hand, ``qcc run``) binds those of the
+    inputs that ``input_shapes`` leaves open."""
     path = model_or_path if isinstance(model_or_path, str) else "<model>"
     model = load_model(model_or_path) if isinstance(model_or_path, str) else model_or_path
     bad = find_unsupported(model)
     if bad:
         raise UnsupportedOpError(bad)
-    model = _upgrade_opset(model)
+    model = _upgrade_opset(expand_model(model))
     opset = default_opset(model)
     input_shapes = dict(input_shapes or {})
     g = model.graph
@@ -226,7 +245,7 @@ def import_model(model_or_path, input_shapes: Optional[dict[str, tuple[int, ...]
     if unknown:
         raise ShapeError(f"--input-shape names {unknown}, but the model inputs are {sorted(known)}")
     for vi in real_inputs:
-        v = Value(vi.name, _bind_input(vi, input_shapes))
+        v = Value(vi.name, _bind_input(vi, input_shapes, sample_shapes))
         graph.inputs.append(v)
         env[vi.name] = v
     graph.register_names()

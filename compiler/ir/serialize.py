@@ -113,52 +113,71 @@ _NODE = re.compile(r"^(?P<outs>.*?) = (?P<op>[A-Za-z_][\w]*\.[\w]+)\((?P<ins>.*?
 
 
 def load(path: str) -> Graph:
-    if not os.path.isfile(path):
-        raise QccError(f"IR file '{path}' does not exist")
-    with np.load(path + ".npz", allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    with open(path) as f:
-        lines = [ln.rstrip("\n") for ln in f]
-    head = re.match(r'^graph (".*") opset=(\d+) \{$', lines[0])
+    for p in (path, path + ".npz"):
+        if not os.path.isfile(p):
+            raise QccError(f"IR file '{p}' does not exist")
+    try:
+        with np.load(path + ".npz", allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        with open(path) as f:
+            lines = [ln.rstrip("\n") for ln in f]
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise QccError(f"IR file '{path}' cannot be read: {e}") from None
+    head = re.match(r'^graph (".*") opset=(\d+) \{$', lines[0]) if lines else None
     if not head:
         raise QccError(f"IR file '{path}': bad header")
     g = Graph(json.loads(head.group(1)), int(head.group(2)))
     env: dict[str, Value] = {}
-    for ln in lines[1:]:
-        s = ln.strip()
-        if not s or s == "}":
-            continue
-        if s.startswith("input ") or s.startswith("const "):
-            kind, rest = s.split(" ", 1)
-            rest = rest.split("  # ")[0]
-            nm, ty = re.match(rf"^({_NAME}) : (.*)$", rest).groups()
-            name = _unname(nm)
-            v = Value(name, _parse_type(ty))
-            if kind == "const":
-                v.data = _loaded(arrays[f"const/{name}"], v.type)
-                g.constants[name] = v
-            else:
-                g.inputs.append(v)
-            env[name] = v
-        elif s.startswith("output "):
-            g.outputs.append(env[_unname(s[7:].strip())])
+    for i, ln in enumerate(lines[1:], start=2):
+        try:
+            _load_line(g, env, arrays, ln, path)
+        except QccError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a hand-edited or damaged file
+            raise QccError(f"IR file '{path}' line {i}: {type(e).__name__}: {e}") from None
+    _attach_qparams(env, arrays)
+    g.register_names()
+    return g
+
+
+def _load_line(g: Graph, env: dict, arrays: dict, ln: str, path: str) -> None:
+    s = ln.strip()
+    if not s or s == "}":
+        return
+    if s.startswith("input ") or s.startswith("const "):
+        kind, rest = s.split(" ", 1)
+        rest = rest.split("  # ")[0]
+        nm, ty = re.match(rf"^({_NAME}) : (.*)$", rest).groups()
+        name = _unname(nm)
+        v = Value(name, _parse_type(ty))
+        if kind == "const":
+            v.data = _loaded(arrays[f"const/{name}"], v.type)
+            g.constants[name] = v
         else:
-            m = _NODE.match(s)
-            if not m:
-                raise QccError(f"IR file '{path}': cannot parse line: {s}")
-            ins = [None if t.strip() == "_" else env[_unname(t.strip())]
-                   for t in re.findall(rf'{_NAME}|_', m.group("ins"))]
-            types = _split_types(m.group("types"))
-            outs_tok = re.findall(_NAME, m.group("outs"))
-            outs = [Value(_unname(t), _parse_type(ty)) for t, ty in zip(outs_tok, types)]
-            attrs = {k: _decode_attr(v, arrays)
-                     for k, v in json.loads(m.group("attrs") or "{}").items()}
-            name = m.group("name")
-            name = json.loads(name) if name.startswith('"') else name
-            node = Node(m.group("op"), name, ins, outs, attrs, opset=g.opset)
-            g.nodes.append(node)
-            for v in outs:
-                env[v.name] = v
+            g.inputs.append(v)
+        env[name] = v
+    elif s.startswith("output "):
+        g.outputs.append(env[_unname(s[7:].strip())])
+    else:
+        m = _NODE.match(s)
+        if not m:
+            raise QccError(f"IR file '{path}': cannot parse line: {s}")
+        ins = [None if t.strip() == "_" else env[_unname(t.strip())]
+               for t in re.findall(rf'{_NAME}|_', m.group("ins"))]
+        types = _split_types(m.group("types"))
+        outs_tok = re.findall(_NAME, m.group("outs"))
+        outs = [Value(_unname(t), _parse_type(ty)) for t, ty in zip(outs_tok, types)]
+        attrs = {k: _decode_attr(v, arrays)
+                 for k, v in json.loads(m.group("attrs") or "{}").items()}
+        name = m.group("name")
+        name = json.loads(name) if name.startswith('"') else name
+        node = Node(m.group("op"), name, ins, outs, attrs, opset=g.opset)
+        g.nodes.append(node)
+        for v in outs:
+            env[v.name] = v
+
+
+def _attach_qparams(env: dict, arrays: dict) -> None:
     for name, v in env.items():
         p = f"qp/{name}/"
         if p + "scale" in arrays:
@@ -166,5 +185,3 @@ def load(path: str) -> Graph:
             v.qparams = QParams(arrays[p + "scale"], arrays[p + "zero_point"], bits,
                                 None if axis < 0 else axis, None if gs < 0 else gs,
                                 None if ga < 0 else ga, bool(signed))
-    g.register_names()
-    return g

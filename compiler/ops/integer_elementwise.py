@@ -15,6 +15,7 @@ from ._integer_common import (ACT_DTYPES, act_range, centered, check_mult, check
 
 _FLOATS = (DType.float32,)
 _REQ_IN = (DType.int8, DType.uint8, DType.int16, DType.int32)
+_BIN_IN = ACT_DTYPES + (DType.int16,)   # int16: the residual stream (docs/transformers.md)
 
 
 # -- boundary --------------------------------------------------------------------------
@@ -75,8 +76,8 @@ def _requant_run(node: Node, args):
 
 # -- add / sub / mul --------------------------------------------------------------------------
 def _binary_infer(node: Node, m_size: int) -> list[TensorType]:
-    at = in_type(node, 0, "a", ACT_DTYPES)
-    bt = in_type(node, 1, "b", ACT_DTYPES)
+    at = in_type(node, 0, "a", _BIN_IN)
+    bt = in_type(node, 1, "b", _BIN_IN)
     check_zp(node, "a_zp", at.dtype)
     check_zp(node, "b_zp", bt.dtype)
     check_mult(node, 2, None, sizes=(m_size,), shift_sizes=(1,))
@@ -94,7 +95,7 @@ def _addsub_run(node: Node, args, sign: int):
     a = centered(args[0], node.attr("a_zp", 0))
     b = centered(args[1], node.attr("b_zp", 0))
     m = args[2].astype(np.int64)
-    acc = a * m[0] + sign * (b * m[1])  # |acc| < 2^40: int64, one rounding below
+    acc = a * m[0] + sign * (b * m[1])  # |acc| < 2^48 (int16 in): int64, one rounding below
     dt = out_dtype(node)
     lo, hi = act_range(node, dt)
     y = np.clip(arith.rshift_round(acc, int(args[3][0])) + int(node.attr("y_zp", 0)), lo, hi)

@@ -1,5 +1,5 @@
 """Vectorised numpy kernels for the float ONNX ops where ``onnx.reference`` is slow
-or wrong: Conv, ConvTranspose, MaxPool, AveragePool and LRN.
+or wrong: Conv, ConvTranspose, MaxPool, AveragePool, LpPool, LRN and BatchNormalization.
 
 ``onnx_ops`` asks :func:`fast_run` first; a kernel returns ``None`` for the
 attribute combinations it does not cover (MaxPool's Indices output, integer
@@ -12,10 +12,14 @@ of a padded copy of the input (no Python loop over output positions):
   by one batched matmul;
 * ConvTranspose: one matmul ``x^T W`` per group, then a scatter-add of each
   kernel tap into the strided output grid (loop over taps only);
-* pooling: max / sum over the kernel axes of the window view; averages divide
+* pooling: max / sum (of ``|x|^p`` for LpPool) over the kernel axes of the window view; averages divide
   by the count of positions inside the padded (``count_include_pad``) or the
   real input;
-* LRN: a cumulative sum over channels.
+* LRN: a cumulative sum over channels;
+* BatchNormalization in inference mode.  ``onnx.reference``'s version-9 class
+  (used for opsets 9 to 13) fills in the schema default ``momentum=0.9`` and then
+  takes its training branch, normalising with the batch statistics: wrong for
+  every inference model of those opsets (ResNet50 of onnx's light models).
 
 Output sizes come from the node's inferred output type (ONNX shape inference,
 which applies ``auto_pad`` and ``ceil_mode``), so the kernels only need the
@@ -228,6 +232,20 @@ def _average_pool(node: Node, args: list) -> Optional[list]:
     return [(total / np.maximum(counts, 1)).astype(x.dtype)]
 
 
+@_kernel("LpPool")
+def _lp_pool(node: Node, args: list) -> Optional[list]:
+    """(sum of |x|^p over the window) ^ (1/p); padding adds zeros."""
+    x = args[0]
+    if x.ndim < 3 or x.dtype.kind != "f":
+        return None
+    p = float(node.attrs.get("p", 2))
+    k_shape, strides, dil, begin, out = _pool_setup(node, x)
+    xp, _ = _padded(np.abs(x.astype(np.float64)) ** p, begin, out, strides, dil, k_shape, 0)
+    axes = tuple(range(2 + len(k_shape), 2 + 2 * len(k_shape)))
+    total = _windows(xp, out, strides, dil, k_shape).sum(axis=axes)
+    return [np.power(total, 1.0 / p).astype(x.dtype)]
+
+
 # ------------------------------------------------------------------ LRN
 @_kernel("LRN")
 def _lrn(node: Node, args: list) -> Optional[list]:
@@ -245,3 +263,18 @@ def _lrn(node: Node, args: list) -> Optional[list]:
     hi = np.clip(np.arange(c) + (size - 1) - (size - 1) // 2 + 1, 0, c)
     window = np.take(csum, hi, axis=1) - np.take(csum, lo, axis=1)
     return [(x / np.power(bias + alpha / size * window, beta)).astype(x.dtype)]
+
+
+# ------------------------------------------------------------------ BatchNormalization
+@_kernel("BatchNormalization")
+def _batch_norm(node: Node, args: list) -> Optional[list]:
+    """Inference mode: one output (opsets 9-13) or ``training_mode=0`` (14+)."""
+    x, scale, bias, mean, var = args[:5]
+    if len(node.outputs) != 1 or node.attrs.get("training_mode", 0) or x.ndim < 2:
+        return None
+    if node.opset < 7 and not node.attrs.get("is_test", 0) or node.attrs.get("spatial", 1) == 0:
+        return None
+    eps = float(node.attrs.get("epsilon", 1e-5))
+    shape = (-1,) + (1,) * (x.ndim - 2)
+    s, b, m, v = (np.asarray(a).reshape(shape) for a in (scale, bias, mean, var))
+    return [(s * (x - m) / np.sqrt(v + eps) + b).astype(x.dtype)]

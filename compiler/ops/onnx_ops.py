@@ -9,9 +9,12 @@ with the values of constant inputs so that shape-carrying inputs (Reshape's
 ``SUPPORTED`` is the list of op types qcc accepts at import.  It contains
 what the foundation issue names plus the other deterministic tensor ops that
 the onnx reference implements; control flow, sequences, strings, random
-generators and training ops are left out on purpose.
+generators and training ops are left out on purpose, and so are ops whose
+output shape depends on input values (NonZero of a non-constant, Unique,
+NonMaxSuppression: a static-shape IR cannot type them).
 
-Where ``onnx.reference`` is slow or wrong (Conv, ConvTranspose, pooling, LRN)
+Where ``onnx.reference`` is slow or wrong (Conv, ConvTranspose, pooling, LRN,
+BatchNormalization before opset 14)
 a vectorised kernel of ``onnx_fast`` runs instead; the conformance suite and
 tests/conformance/test_fast_kernels.py hold both to the same expectations.
 """
@@ -67,6 +70,9 @@ SUPPORTED = sorted({
     "OneHot", "EyeLike", "Size", "CastLike", "MatMulInteger", "ConvInteger",
     "DynamicQuantizeLinear", "BitShift", "Det", "Shrink", "NonZero", "Compress",
     "ReverseSequence", "Upsample", "LpPool",
+    # recurrent, sampling and bitwise ops whose ONNX node tests all pass (they stay float)
+    "RNN", "GRU", "LSTM", "GridSample", "RoiAlign", "DeformConv", "CumProd", "SwiGLU",
+    "BitwiseAnd", "BitwiseOr", "BitwiseXor", "BitwiseNot", "BitCast",
 })
 
 
@@ -250,6 +256,15 @@ def _drop_padding_windows(node: Node, t: TensorType) -> TensorType:
     return TensorType(t.dtype, tuple(dims))
 
 
+def _out_dtype(elem_type: int, v, op_type: str, node: Node) -> DType:
+    try:
+        return DType.from_onnx(elem_type)
+    except ValueError:
+        raise ShapeError(f"output '{v.name}' of {op_type} node '{node.name}' has element type "
+                         f"{onnx.TensorProto.DataType.Name(elem_type)}, which qcc's IR does not "
+                         f"support (docs/ir.md lists the dtypes)") from None
+
+
 def _make_infer(op_type: str):
     def infer(node: Node) -> list[TensorType]:
         opset = node.opset
@@ -290,7 +305,8 @@ def _make_infer(op_type: str):
                     raise ShapeError(f"output '{v.name}' of {op_type} node '{node.name}' has a "
                                      f"dynamic dimension; bind it with --input-shape")
                 dims.append(d.dim_value)
-            outs.append(TensorType(DType.from_onnx(tp.tensor_type.elem_type), tuple(dims)))
+            outs.append(TensorType(_out_dtype(tp.tensor_type.elem_type, v, op_type, node),
+                                   tuple(dims)))
         if op_type in POOLS and node.attrs.get("ceil_mode"):
             outs = [_drop_padding_windows(node, t) for t in outs]
         return outs

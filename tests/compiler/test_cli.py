@@ -128,3 +128,12 @@ def test_passes_lists_registry_and_pipeline():
 
     listed = [ln.split()[1] for ln in p.stdout.splitlines()[1:]]
     assert listed == pipeline_for("onnx", quantize=True)
+
+
+def test_run_model_binds_dynamic_dims_from_the_data(work, tmp_path):
+    """``qcc run MODEL`` takes open dimensions from one sample of --inputs (H=5, W=7)."""
+    out = tmp_path / "o.npz"
+    assert_ok(qcc("run", work / "dyn.onnx", "--inputs", work / "in_dyn.npz", "-o", out))
+    with np.load(out) as z:
+        assert z["y"].shape == (2, 4, 5, 7)
+        assert rel_err({"y": z["y"]}, _expected(work, "dyn.onnx", "in_dyn.npz")) <= 1e-5

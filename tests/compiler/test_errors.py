@@ -94,8 +94,10 @@ def test_missing_input_shape(work, tmp_path):
 
 
 def test_missing_input_shape_run(work, tmp_path, capsys):
-    assert_error(qcc_inproc(capsys, "run", work / "dyn.onnx", "--inputs", work / "good.npz",
-                     "-o", tmp_path / "o.npz"), "'x'", "--input-shape")
+    """``qcc run`` binds open dimensions from the data; with no array for the input
+    (here the npz names 'image') it asks for --input-shape."""
+    assert_error(qcc_inproc(capsys, "run", work / "dyn.onnx", "--inputs", work / "wrongkey.npz",
+                     "-o", tmp_path / "o.npz"), "'x'", "--input-shape", "no array 'x'", "['image']")
 
 
 def test_input_shape_wrong_rank(work, tmp_path, capsys):

@@ -45,6 +45,50 @@ def test_opsets_11_to_21_match_onnxruntime(opset, tmp_path):
     assert rel_err(ort_run(to_onnx(g), {"x": x}), want) <= 1e-5  # the export runs too
 
 
+def _versioned_ops_model(opset: int) -> onnx.ModelProto:
+    """Ops whose signature changed between opsets 11 and 21 (axes/split as attribute or
+    input, Resize's roi, Pad, Clip bounds as inputs), each in the form of ``opset``."""
+    rng = np.random.default_rng(opset)
+    inits = [numpy_helper.from_array(np.array(v, dtype=d), n) for n, v, d in [
+        ("lo", -0.5, np.float32), ("hi", 1.5, np.float32), ("pads", [0, 0, 1, 1, 0, 0, 1, 0], np.int64),
+        ("scales", [1, 1, 2, 2], np.float32), ("roi", [], np.float32), ("ax0", [0], np.int64),
+        ("ax2", [2], np.int64), ("ax3", [3], np.int64), ("split", [2, 4], np.int64),
+        ("starts", [1], np.int64), ("ends", [7], np.int64)]]
+    inits.append(numpy_helper.from_array(rng.standard_normal((4, 3, 1, 1)).astype(np.float32), "w"))
+    new_axes = opset >= 13
+    n = helper.make_node
+    nodes = [n("Conv", ["x", "w"], ["c"]), n("Clip", ["c", "lo", "hi"], ["cl"]),
+             n("Pad", ["cl", "pads"], ["p"], mode="reflect"),
+             n("Resize", ["p", "roi", "scales"], ["r"], mode="linear"),
+             n("Slice", ["r", "starts", "ends", "ax2"], ["s"]),
+             n("Split", ["s", "split"] if new_axes else ["s"], ["s1", "s2"], axis=2,
+               **({} if new_axes else {"split": [2, 4]})),
+             n("ReduceSum", ["s1", "ax3"] if new_axes else ["s1"], ["rs"], keepdims=1,
+               **({} if new_axes else {"axes": [3]})),
+             n("ReduceMean", ["s2", "ax3"] if opset >= 18 else ["s2"], ["rm"], keepdims=1,
+               **({} if opset >= 18 else {"axes": [3]})),
+             n("Concat", ["rs", "rm"], ["cc"], axis=2),
+             n("Squeeze", ["cc", "ax3"] if new_axes else ["cc"], ["sq"],
+               **({} if new_axes else {"axes": [3]})),
+             n("Unsqueeze", ["sq", "ax0"] if new_axes else ["sq"], ["u"],
+               **({} if new_axes else {"axes": [0]})),
+             n("Softmax", ["u"], ["y"], axis=-1)]
+    return make_model(nodes, [f32_input("x", ["N", 3, 6, 5])], [f32_input("y", [1, "N", 4, 6])], inits,
+                      opset=opset)
+
+
+@pytest.mark.parametrize("opset", range(11, 22))
+def test_ops_with_versioned_signatures_match_onnxruntime(opset):
+    model = _versioned_ops_model(opset)
+    onnx.checker.check_model(model, full_check=True)
+    x = np.random.default_rng(0).standard_normal((1, 3, 6, 5)).astype(np.float32)
+    want = ort_run(model, {"x": x})
+    g = import_model(model)
+    verify(g)
+    assert g.outputs[0].shape == want["y"].shape == (1, 1, 4, 6)
+    assert rel_err(run(g, {"x": x}), want) <= 1e-5
+
+
 def test_old_opset_is_upgraded_and_exports_loadable():
     """Opset 9 Dropout (ratio attribute) goes through the version converter; the
     scalar ratio must stay a scalar in the exported model (onnxruntime rejects 1-D)."""

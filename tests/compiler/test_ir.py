@@ -190,3 +190,34 @@ def test_node_set_input_keeps_use_lists():
     mm.set_input(1, x)
     assert mm not in w.users and x.users.count(mm) == 2
     assert isinstance(mm, Node)
+
+
+@pytest.mark.parametrize("damage,needles", [
+    ("no_npz", ["m.qcc.npz", "does not exist"]),
+    ("bad_dtype", ["line 3", "unknown dtype 'q9'"]),
+    ("undefined_use", ["line 6", "'nowhere'"]),
+    ("garbage", ["cannot parse line"]),
+    ("empty", ["bad header"]),
+])
+def test_load_damaged_file_names_file_and_line(tmp_path, damage, needles):
+    from qcc.errors import QccError
+
+    path = str(tmp_path / "m.qcc")
+    save(small_graph(), path)
+    lines = open(path).read().splitlines()
+    if damage == "no_npz":
+        (tmp_path / "m.qcc.npz").unlink()
+    elif damage == "bad_dtype":
+        lines[2] = lines[2].replace("f32[4,4]", "q9[4,4]")
+    elif damage == "undefined_use":
+        lines[5] = lines[5].replace("%mm)", "%nowhere)")
+    elif damage == "garbage":
+        lines[4] = "%y = what is this"
+    else:
+        lines = []
+    if damage != "no_npz":
+        (tmp_path / "m.qcc").write_text("\n".join(lines) + "\n")
+    with pytest.raises(QccError) as e:
+        load(path)
+    for n in needles:
+        assert n in str(e.value), (n, str(e.value))

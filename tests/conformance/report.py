@@ -53,7 +53,8 @@ def _header(results: list[Result]) -> list[str]:
         "* int4/int2 tensors are held unpacked in int8 arrays by the IR (docs/ir.md); outputs "
         "are compared after the same conversion.",
         "* Cases named `..._expanded` are ONNX function bodies (several nodes) and are counted "
-        "under the op they expand.",
+        "under the op they expand; \"not imported\" counts the bodies that use an op qcc does "
+        "not import (a Loop, a sequence op ...).",
         "",
     ]
 
@@ -73,19 +74,20 @@ def render(results: list[Result]) -> str:
         if r.status == EXCLUDED:
             why[r.op].add(r.reason)
     lines += ["", "## Per op (ops with at least one imported case)", "",
-              "| op | cases | passed | failed | excluded | exclusion reasons |",
-              "|---|---:|---:|---:|---:|---|"]
+              "| op | cases | passed | failed | excluded | not imported | exclusion reasons |",
+              "|---|---:|---:|---:|---:|---:|---|"]
     for op in sorted(per_op):
         c = per_op[op]
         if c[PASS] + c[FAIL] + c[EXCLUDED] == 0:
             continue
         lines.append(f"| {op} | {sum(c.values())} | {c[PASS]} | {c[FAIL]} | {c[EXCLUDED]} | "
-                     f"{'; '.join(sorted(why[op]))} |")
+                     f"{c[UNSUPPORTED]} | {'; '.join(sorted(why[op]))} |")
     missing = sorted((op, sum(c.values())) for op, c in per_op.items()
                      if c[PASS] + c[FAIL] + c[EXCLUDED] == 0)
     lines += ["", "## Ops qcc does not import", "",
-              "Control flow, sequences, strings, training, random and recurrent ops, and ops of "
-              "later ONNX releases that no foundation model needs (cases in parentheses): " +
+              "Control flow, sequences, strings, training and random ops, ops whose output "
+              "shape depends on input values (Unique, NonMaxSuppression, ...), and ops of later "
+              "ONNX releases that no foundation model needs (cases in parentheses): " +
               ", ".join(f"{op} ({n})" for op, n in missing) + "."]
     return "\n".join(lines) + "\n"
 

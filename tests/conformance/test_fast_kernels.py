@@ -202,6 +202,14 @@ def test_average_pool_matches_onnxruntime_and_reference(case, include_pad):
     _check(_model("AveragePool", list(x.shape), attrs), x, _pool_refs(attrs))
 
 
+@SETTINGS
+@given(pool_case(), st.sampled_from([1, 2, 3]))
+def test_lp_pool_matches_onnxruntime_and_reference(case, p):
+    attrs, x = case
+    attrs = dict(attrs, p=p)
+    _check(_model("LpPool", list(x.shape), attrs), x, _pool_refs(attrs))
+
+
 def _lrn_spec(x, size, alpha, beta, bias):
     """LRN as the ONNX operator text defines it: channel window
     [c - floor((size-1)/2), c + ceil((size-1)/2)], clipped to the tensor."""
@@ -230,5 +238,30 @@ def test_lrn_matches_spec_and_onnxruntime(size):
 def test_fast_path_is_taken_and_agrees_with_reference_path():
     x = np.random.default_rng(3).standard_normal((1, 3, 9, 9)).astype(np.float32)
     m = _model("AveragePool", list(x.shape), {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]})
-    assert set(onnx_fast.covered_ops()) >= {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LRN"}
+    assert set(onnx_fast.covered_ops()) >= {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LRN",
+                                            "LpPool", "BatchNormalization"}
     np.testing.assert_allclose(_qcc(m, x, fast=True), _qcc(m, x, fast=False), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("opset", [9, 11, 13, 14, 15, 21])
+@pytest.mark.parametrize("rank", [2, 3, 4])
+def test_batchnorm_inference_matches_onnxruntime_at_every_opset(opset, rank):
+    """Inference BatchNormalization with non-trivial statistics: onnx.reference's
+    version-9 class (opsets 9-13) normalises with the batch statistics instead."""
+    rng = np.random.default_rng(opset * 10 + rank)
+    c = 5
+    x = rng.standard_normal([2, c] + [4] * (rank - 2)).astype(np.float32) * 3 + 1
+    params = [rng.uniform(0.5, 2, c), rng.standard_normal(c), rng.standard_normal(c) * 2,
+              rng.uniform(0.1, 3, c)]
+    inits = [numpy_helper.from_array(p.astype(np.float32), n)
+             for p, n in zip(params, ["s", "b", "m", "v"])]
+    node = helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], epsilon=1e-3)
+    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x.shape)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 7
+    s, b, m, v = (p.reshape([1, c] + [1] * (rank - 2)) for p in params)
+    spec = s * (x - m) / np.sqrt(v + 1e-3) + b
+    got = _qcc(model, x)
+    np.testing.assert_allclose(got, spec, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got, _ort(model, x), rtol=1e-5, atol=1e-5)

