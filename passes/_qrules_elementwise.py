@@ -185,9 +185,15 @@ def gather(st: QState, node: Node) -> bool:
 @qrule("onnx.Pad")
 def pad(st: QState, node: Node) -> bool:
     x = node.inputs[0]
-    if not st.is_q(x) or str(node.attrs.get("mode", "constant")) != "constant":
+    mode = str(node.attrs.get("mode", "constant"))
+    if not st.is_q(x) or mode not in ("constant", "reflect", "edge"):
         return False
     qx = st.qmap[id(x)]
+    if mode != "constant":  # copies of input elements: pure data movement on int8
+        n = st.emit("onnx.Pad", [qx, st.f(node.inputs[1])] + [None if v is None else st.f(v) for v in
+                    node.inputs[2:]], dict(node.attrs), name=node.name, out_name=node.outputs[0].name)
+        st.set_q(node.outputs[0], n.outputs[0], qx.qparams)
+        return True
     value = node.inputs[2] if len(node.inputs) > 2 else None
     if value is not None and (not value.is_const or float(value.data) != 0.0):
         return False

@@ -9,6 +9,8 @@ requantize to the pre-activation range and go through a ``qcc.lut``.
 
 from __future__ import annotations
 
+import fnmatch
+
 import numpy as np
 
 from qcc import arith, lut
@@ -115,26 +117,41 @@ def _bias(st: QState, b, sx: float, sw: np.ndarray, name: str):
 
 def _wbits(st: QState, node: Node) -> int:
     """Weight bits: the per-layer choice (``options["layer_bits"]``, set by assign-bits),
-    else a uniform ``--weight-bits 4|2|8``, else 8."""
+    else a uniform ``--weight-bits 4|2|8`` (``--keep-8bit`` globs on node or weight
+    names pin layers to 8), else 8."""
     bits = (st.options.get("layer_bits") or {}).get(node.name)
     if bits is None:
         wb = str(st.options.get("weight_bits") or "8")
         bits = int(wb) if wb.isdigit() else 8
+        w = node.inputs[1].name if len(node.inputs) > 1 and node.inputs[1] is not None else ""
+        if bits < 8 and any(fnmatch.fnmatchcase(node.name, p) or fnmatch.fnmatchcase(w, p)
+                            for p in st.options.get("keep_8bit") or []):
+            bits = 8  # --keep-8bit PATTERN pins layers with uniform --weight-bits 4|2 too
     if int(bits) not in (8, 4, 2):
         raise LoweringError(f"node '{node.name}': weight bits must be 8, 4 or 2, got {bits}")
     return int(bits)
+
+
+def conv_group_size(group_size, kernel: int):
+    """Weight group along the reduction axis for ``--group-size N``: N for linear layers
+    and 1x1 convs; for a conv with ``kernel = kH*kW > 1`` whole kernels of the nearest
+    power-of-two channel count to ``N / kernel`` (3x3, N = 32: 4 channels = 36 weights),
+    so groups never split a kernel (and export as ONNX blocked DequantizeLinear)."""
+    if not group_size or kernel <= 1:
+        return group_size
+    return kernel * (1 << max(0, int(round(np.log2(int(group_size) / kernel)))))
 
 
 def _dense_weight(st: QState, node: Node, w, axis: int):
     """(weight value, qparams, channel scale, gmult inputs) honouring --group-size and
     the Atom-style outlier block recorded by reorder-channels (graph.meta["outlier_8bit"])."""
     bits = _wbits(st, node)
-    gsz = st.options.get("group_size")
+    per = 1 if axis == 1 else int(np.prod(w.shape[2:]))
+    gsz = conv_group_size(st.options.get("group_size"), per)
     keep = (st.old.meta.get("outlier_8bit") or {}).get(node.name)
     high = None
     if keep and bits < 8:
         red = w.shape[0] if axis == 1 else int(np.prod(w.shape[1:]))
-        per = 1 if axis == 1 else int(np.prod(w.shape[2:]))
         high = red - int(keep) * per
         gsz = gsz or per * int(keep)
     wv, wqp, sc, gm = st.dense_weight(w.data, axis, w.name + ".q", bits, source=w.name,
@@ -163,7 +180,7 @@ def conv(st: QState, node: Node) -> bool:
                 attrs, name=node.name, out_name=node.outputs[0].name)
     _finish(st, node, n, yqp, left, params)
     st.layers.append({"node": node.name, "op": "conv2d", "weight": wv.name, "bits": wqp.bits,
-                      "params": int(w.type.numel)})
+                      "params": int(w.type.numel), "group_size": wqp.group_size})
     return True
 
 
@@ -212,7 +229,7 @@ def _linear(st: QState, node: Node, x, w, b) -> bool:
                 attrs, name=node.name, out_name=node.outputs[0].name)
     _finish(st, node, n, yqp, left, params)
     st.layers.append({"node": node.name, "op": "linear", "weight": wv.name, "bits": wqp.bits,
-                      "params": int(w.type.numel)})
+                      "params": int(w.type.numel), "group_size": wqp.group_size})
     return True
 
 
@@ -278,13 +295,15 @@ def avgpool(st: QState, node: Node) -> bool:
     return True
 
 
-@qrule("onnx.GlobalAveragePool", "onnx.ReduceMean")
+@qrule("onnx.GlobalAveragePool", "onnx.ReduceMean", "onnx.ReduceSum")
 def mean(st: QState, node: Node) -> bool:
     x = node.inputs[0]
     out = node.outputs[0]
+    if not x.dtype.is_float or (not st.is_q(x) and x.name not in st.ranges):
+        return False
     qx = st.q(x)
     yqp = st.act_qp(out)
-    count = max(1, x.type.numel // max(1, out.type.numel))
+    count = max(1, x.type.numel // max(1, out.type.numel)) if node.op != "onnx.ReduceSum" else 1
     r = float(qx.qparams.scale[0]) / (float(yqp.scale[0]) * count)
     mult, shift = st.requant_consts(r, node.name)
     attrs = {"x_zp": int(qx.qparams.zero_point[0]), "y_zp": int(yqp.zero_point[0])}
@@ -301,6 +320,8 @@ def mean(st: QState, node: Node) -> bool:
         if axes is None:
             axes = list(range(x.type.rank))
         attrs.update(axes=[int(a) % x.type.rank for a in axes], keepdims=int(node.attrs.get("keepdims", 1)))
+        if node.op == "onnx.ReduceSum":
+            attrs["reduce"] = "sum"  # the multiplier has no 1/count; tells the QDQ export
         op = "qcc.reduce_mean"
     n = st.emit(op, [qx, mult, shift], attrs, name=node.name, out_name=out.name)
     st.set_q(out, n.outputs[0], yqp)

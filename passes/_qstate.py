@@ -92,8 +92,9 @@ def group_weight_qparams(w2: np.ndarray, bits: int, group_size: int, high_from: 
     Returns ``(q [M, K] int8, s_eff [M, ng], S [M], gm [M, ng] int32)``: each group's
     scale is ``S[m] * gm[m, g] / 2^shift`` with ``S[m]`` the largest group scale of the
     channel (so ``gm`` lies in [1, 2^shift]); ``q = clamp(rint(w / s_eff))``.  With
-    ``high_from`` set, groups starting at or after column ``high_from`` use 8-bit
-    values (Atom-style outlier block) and the others ``bits``.  Below 8 bits each
+    ``high_from`` set, every group holding a column at or after ``high_from`` uses
+    8-bit values (Atom-style outlier block, widened to whole groups) and the
+    others ``bits``.  Below 8 bits each
     group's clip value comes from :func:`clipped_absmax`.
     """
     m, k = w2.shape
@@ -101,7 +102,7 @@ def group_weight_qparams(w2: np.ndarray, bits: int, group_size: int, high_from: 
     wp = np.pad(w2.astype(np.float64), ((0, 0), (0, ng * group_size - k))).reshape(m, ng, group_size)
     qmax = np.full(ng, (1 << (bits - 1)) - 1, np.float64)
     if high_from is not None:
-        qmax[np.arange(ng) * group_size >= high_from] = 127
+        qmax[(np.arange(ng) + 1) * group_size > high_from] = 127
     if bits < 8:
         amax = clipped_absmax(wp.reshape(m * ng, group_size), np.tile(qmax, m)).reshape(m, ng)
     else:
@@ -113,6 +114,48 @@ def group_weight_qparams(w2: np.ndarray, bits: int, group_size: int, high_from: 
     qw = np.rint(wp / s_eff[:, :, None])
     q = np.clip(qw, -qmax[None, :, None] - 1, qmax[None, :, None]).reshape(m, ng * group_size)[:, :k]
     return q.astype(np.int8), s_eff, big, gm
+
+
+def check_lowbit_options(options: dict) -> None:
+    """Reject bad sub-8-bit / channel-pass options before any work is done (the passes
+    check again when called through the API)."""
+    from qcc.errors import QccError
+
+    gsz, wb = options.get("group_size"), str(options.get("weight_bits") or "8")
+    if wb not in ("8", "4", "2", "mixed"):
+        raise QccError(f"--weight-bits must be 8, 4, 2 or mixed, got '{wb}'")
+    if gsz is not None and (isinstance(gsz, bool) or int(gsz) != gsz or int(gsz) < 2):
+        raise QccError(f"--group-size must be an integer >= 2 (e.g. 32, 64, 128), got {gsz}")
+    alpha = options.get("smoothquant")
+    if alpha is not None and alpha is not False and not 0.0 < float(alpha) < 1.0:
+        raise QccError(f"--smoothquant ALPHA must be in (0, 1) (0.5 is the usual choice), got {alpha}")
+    keep = options.get("outlier_8bit")
+    if keep is not None:
+        if int(keep) < 1:
+            raise QccError(f"--outlier-8bit N must be >= 1, got {keep}")
+        if not options.get("reorder_channels"):
+            raise QccError("--outlier-8bit needs --reorder-channels sort|cluster (the outlier "
+                           "channels must be made contiguous first)")
+        if wb == "8":
+            raise QccError("--outlier-8bit needs --weight-bits 4, 2 or mixed (at 8 bits every "
+                           "weight is 8-bit already)")
+
+
+def check_group_size(graph: Graph, group_size) -> None:
+    """``group_size`` must be smaller than the reduction size of some conv/linear layer."""
+    if not group_size:
+        return
+    ks = {}
+    for n in graph.nodes:
+        w = n.inputs[1] if n.op in ("fused.conv", "fused.linear", "onnx.MatMul", "onnx.Conv") \
+            and len(n.inputs) > 1 and n.inputs[1] is not None else None
+        if w is not None and w.is_const and w.type.rank in (2, 4):
+            ks[n.name] = w.shape[0] if w.type.rank == 2 else int(np.prod(w.shape[1:]))
+    if ks and int(group_size) > max(ks.values()):
+        name = max(ks, key=ks.get)
+        raise LoweringError(f"--group-size {group_size} is larger than the reduction size K of "
+                            f"every layer (largest: K = {ks[name]} in '{name}'); use a group size "
+                            f"<= {ks[name]}")
 
 
 class QState:
@@ -130,6 +173,8 @@ class QState:
         self.kept_float: list[str] = []
         self.failures: list[Node] = []
         self.layers: list[dict] = []  # per-layer report (weights)
+        check_lowbit_options(options)
+        check_group_size(old, options.get("group_size"))
         for v in old.outputs:
             self.g._names.add(v.name)
 
@@ -228,11 +273,12 @@ class QState:
                      source: Optional[str] = None, group_size: Optional[int] = None,
                      high_from: Optional[int] = None):
         """Weight of a conv (``axis`` 0) or linear (``axis`` 1): per output channel, or
-        per group along the reduction axis when ``group_size`` is set.  Returns
+        per group along the reduction axis when ``group_size`` is set and smaller than
+        the reduction size (else per channel, the same thing without gmult).  Returns
         ``(value, qparams, channel scale S, gmult value or None)``; the accumulator
         scale of output channel c is ``s_x * S[c]``."""
         red = w.shape[0] if axis == 1 else int(np.prod(w.shape[1:]))
-        if not group_size and high_from is None:
+        if high_from is None and (not group_size or group_size >= red):  # one group = per channel
             v, qp = self.weight(w, axis, name, bits, source)
             return v, qp, qp.scale, None
         gsz = int(group_size or red)

@@ -25,6 +25,7 @@ try:  # optional rule families added by later issues
     from . import _qrules_transformer  # noqa: F401
 except ImportError:  # pragma: no cover
     pass
+from . import _qrules_norm, _qrules_select  # noqa: F401,E402  (wrap conv/softmax rules: after)
 
 
 def _copy_float(st: QState, node: Node) -> None:
@@ -44,6 +45,9 @@ def lower(graph: Graph, ranges: dict, allow_float: set, options: dict) -> QState
     st = QState(graph, ranges, allow_float, options)
     for v in graph.inputs:
         st.fmap[id(v)] = st.g.add_input(v.name, v.type)
+    for v in graph.inputs:  # the integer region starts at the inputs: a first op with no
+        if v.dtype.is_float and v.users and (v.name in ranges or v.name in st.pinned):
+            st.q(v)  # rule is then reported, not silently left in float (dce drops unused)
     for node in graph.nodes:
         rule = RULES.get(node.op)
         if rule is not None and not _allowed(st, node) and rule(st, node):
