@@ -200,15 +200,15 @@ def main(argv=None) -> int:
     qm = () if args.quick else tuple(x for x in args.qcc_methods.split(",") if x)
     om = ("minmax",) if args.quick else ORT_METHODS
     rows = []
+    os.makedirs(args.out, exist_ok=True)
     for m in models:
         with tempfile.TemporaryDirectory() as work:
             t0 = time.perf_counter()
             rows.append(bench_model(m, work, om, qm))
             rows[-1]["bench_seconds"] = round(time.perf_counter() - t0, 1)
-        print(f"[accuracy] {m.name}: {json.dumps(rows[-1].get('qcc'))}", file=sys.stderr)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "accuracy.json"), "w") as f:
-        json.dump(rows, f, indent=1)
+        print(f"[accuracy] {m.name}: {json.dumps(rows[-1])}", file=sys.stderr)
+        with open(os.path.join(args.out, "accuracy.json"), "w") as f:  # after each model:
+            json.dump(rows, f, indent=1)  # a long run that is stopped keeps its rows
     print(table(rows))
     return 0
 

@@ -15,6 +15,29 @@ from . import memory, speed
 from .models import BenchModel
 
 
+M4_FLASH_BYTES = 2 * 1024 * 1024  # the largest flash of common Cortex-M4 parts (e.g. STM32F429)
+
+
+def too_big_for_c(mem: dict, st: dict):
+    """Why the C target is skipped for a model this large (None: build it)."""
+    wb = mem.get("weight_bytes")
+    mib = st.get("c_max_weight_mib", 32.0)
+    if isinstance(wb, int) and wb > mib * 2**20:
+        return (f"{memory.NA}: {wb / 2**20:.3g} MiB of integer weights exceed "
+                f"--c-max-weight-mib {mib:g} (C array literals that "
+                f"size take long and much memory to compile; raise the limit to build it)")
+    return None
+
+
+def m4_skip_reason(mem: dict):
+    """Why no Cortex-M4 build is attempted (None: build it)."""
+    wb = mem.get("weight_bytes")
+    if isinstance(wb, int) and wb > M4_FLASH_BYTES:
+        return (f"{memory.NA}: {wb / 2**20:.3g} MiB of weights do not fit a Cortex-M4's flash "
+                f"(at most {M4_FLASH_BYTES // 2**20} MiB on common parts); no M4 build")
+    return None
+
+
 def compile_c(m: BenchModel, work: str) -> tuple[str, dict]:
     """qcc compile --target c with the benchmark's calibration data; returns (dir, manifest)."""
     from qcc.driver import CompileOptions, compile_model
@@ -45,9 +68,10 @@ def c_latency_adaptive(c_dir: str, sample: dict, st: dict) -> dict:
 
     probe_us = max(float(cbuild.bench_latency(c_dir, sample, 1)), 1.0)
     budget_us = st["budget_s"] * 1e6
-    # each call also runs the runner's 3 warm-up inferences
-    reps = max(1, min(st["c_repeats"], int(budget_us / (probe_us * (3 + speed.MIN_RUNS)))))
-    runs = max(speed.MIN_RUNS, min(st["runs"], int(budget_us / probe_us / reps) - 3))
+    # at least MIN_RUNS calls, so the spread is never one number; each call also runs
+    # the runner's 3 warm-up inferences, slow models get one timed run per call
+    reps = max(speed.MIN_RUNS, min(st["c_repeats"], int(budget_us / (probe_us * (3 + speed.MIN_RUNS)))))
+    runs = max(1, min(st["runs"], int(budget_us / probe_us / reps) - 3))
     return speed.c_latency(c_dir, sample, runs, reps)
 
 
@@ -84,6 +108,10 @@ def bench_c(m: BenchModel, work: str, st: dict, sample: dict, lat: dict, compile
         lat["qcc_c"] = c_latency_adaptive(c_dir, sample, st)
     except Exception as e:  # noqa: BLE001
         lat["qcc_c"] = {"error": f"{na}: {type(e).__name__}: {e}"[:300]}
+    why = m4_skip_reason(mem)
+    if why:
+        mem["m4"] = why
+        return
     try:
         mem.update(memory.cortex_m4(c_dir))
     except Exception as e:  # noqa: BLE001

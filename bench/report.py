@@ -26,7 +26,24 @@ def header(report: dict) -> str:
             f"({mc.get('cores_available')} available), {mc['machine']}; python {v['python']}, "
             f"numpy {v['numpy']}, onnx {v['onnx']}, onnxruntime {v['onnxruntime']}, gcc {gcc}. "
             f"Latency: 1 thread, {st['warmup']} warm-up, up to {st['runs']} runs, median "
-            f"[interquartile range] in µs{'; --quick' if st['quick'] else ''}.")
+            f"[interquartile range] in µs{'; --quick' if st['quick'] else ''}."
+            + _overhead(report) + _partial(report))
+
+
+def _partial(report: dict) -> str:
+    if report.get("interrupted"):
+        return f" **Partial report: {report['interrupted']}.**"
+    if report.get("pending"):
+        return f" **Partial report: still running {', '.join(report['pending'])}.**"
+    return ""
+
+
+def _overhead(report: dict) -> str:
+    o = (report.get("ort_call_overhead") or {}).get("median_us")
+    if o is None:
+        return ""
+    return (f" onnxruntime is timed around its Python `run` call (≈{_num(o)} µs of it is call "
+            f"overhead: an Identity model), qcc C inside its native runner.")
 
 
 def _us(d: dict) -> str:
@@ -59,11 +76,51 @@ def speed_table(models: list[dict]) -> str:
         cells = [_us(lat.get(k)) for k, _ in ENGINES]
         cells += [_ratio(sp.get("ort_fp32/qcc_c")), _ratio(sp.get("ort_int8/qcc_c"))]
         lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")
+    lines += _overhead_lines(models)
     return "\n".join(lines)
+
+
+def _overhead_lines(models: list[dict]) -> list[str]:
+    """Ratios without onnxruntime's Python call overhead, where that changes them by > 10 %."""
+    out = []
+    for r in models:
+        sp, net = r.get("speedup", {}), r.get("speedup_minus_call_overhead", {})
+        keys = [k for k in ("ort_fp32/qcc_c", "ort_int8/qcc_c") if k in sp and k in net]
+        if any(abs(net[k] - sp[k]) > 0.1 * sp[k] for k in keys):
+            out.append(f"{r['model']} without onnxruntime's Python call overhead: "
+                       + ", ".join(f"{k.split('/')[0][4:]} / qcc C {_ratio(net[k])}" for k in keys))
+    return [""] + out if out else []
 
 
 def _ratio(x) -> str:
     return NA if x is None else f"{x:.2f}x"
+
+
+def _acc(e) -> str:
+    if not isinstance(e, dict) or not isinstance(e.get("sqnr_db"), (int, float)):
+        return NA
+    top = f" ({e['top1_pct']:.1f} %)" if isinstance(e.get("top1_pct"), (int, float)) else ""
+    return f"{e['sqnr_db']:.1f}{top}"
+
+
+def summary_table(models: list[dict]) -> str:
+    """One line per model: the headline numbers of every other table."""
+    head = ["qcc int8 SQNR dB (top-1)", "ORT int8 best SQNR dB (top-1)", "qcc C µs",
+            "fp32 / qcc C", "int8 / qcc C", "weights KiB qcc / float", "arena KiB (÷ bound)",
+            "M4 flash / RAM KiB"]
+    lines = ["| model | " + " | ".join(head) + " |", "|" + "---|" * (len(head) + 1)]
+    for r in models:
+        a, m, sp = r.get("accuracy") or {}, r.get("memory") or {}, r.get("speedup") or {}
+        c = (r.get("latency") or {}).get("qcc_c") or {}
+        ratio = m.get("arena_over_bound")
+        arena = _kib(m.get("arena_bytes")) + (f" ({ratio:.2f})" if isinstance(ratio, float) else "")
+        m4 = f"{_kib(m['m4_flash_bytes'])} / {_kib(m.get('m4_ram_bytes'))}" \
+            if "m4_flash_bytes" in m else NA
+        cells = [_acc(a.get("qcc")), _acc(a.get("ort_best")), _num(c.get("median_us")),
+                 _ratio(sp.get("ort_fp32/qcc_c")), _ratio(sp.get("ort_int8/qcc_c")),
+                 f"{_kib(m.get('weight_bytes'))} / {_kib(m.get('float_weight_bytes'))}", arena, m4]
+        lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def compile_table(models: list[dict]) -> str:
@@ -74,6 +131,12 @@ def compile_table(models: list[dict]) -> str:
         c = r.get("compile_s", {})
         lines.append(f"| {r['model']} | {c.get('target', NA)} | "
                      + " | ".join(_num(c.get(k)) for k in keys) + " |")
+    walls = [f"{r['model']} {_num(float(r['bench_seconds']))} s"
+             + (" (" + ", ".join(f"{k} {_num(float(v))}" for k, v in r["phases_s"].items()) + ")"
+                if r.get("phases_s") else "")
+             for r in models if isinstance(r.get("bench_seconds"), (int, float))]
+    if walls:
+        lines += ["", "Benchmark wall time per model: " + "; ".join(walls) + "."]
     return "\n".join(lines)
 
 
@@ -111,7 +174,8 @@ def notes(models: list[dict]) -> list[str]:
         found = []
         for sect in ("latency", "memory", "compile_s"):
             for k, v in (r.get(sect) or {}).items():
-                why = v.get("error") if isinstance(v, dict) else (v if k in ("c", "m4", "error") else None)
+                why = v.get("error") if isinstance(v, dict) else \
+                    (v if k in ("c", "m4", "error") or str(v).startswith("not available") else None)
                 if isinstance(why, str):
                     found.append((why, f"{r['model']} {sect}.{k}"))
         for k in ("layers_error", "mixed_error", "error"):
@@ -128,9 +192,11 @@ STUDIES = {
     "mixed_precision": ("Mixed-precision study (weight-only fake quantization)",
                         lambda mod, d: [mod.table(d["results"])]),
     "transformer_ops": ("Integer transformer ops (max abs / RMS error vs float64)",
-                        lambda mod, d: [mod.table(d)] + ([mod.model_table(d["model"])]
-                                                          if d.get("model") else [])),
-    "outliers": ("Outlier handling", lambda mod, d: [mod.table(d)]),
+                        lambda mod, d: [mod.table(d)]
+                        + ([mod.residual_table(d["residual"])] if d.get("residual") else [])
+                        + ([mod.model_table(d["model"])] if d.get("model") else [])),
+    # outliers.json: {"models": [one result per model], "configs": [...]}; one table per model
+    "outliers": ("Outlier handling", lambda mod, d: [mod.table([r]) for r in d["models"]]),
 }
 
 
@@ -152,18 +218,31 @@ def study_sections(report: dict) -> list[tuple[str, list[str]]]:
 def markdown(report: dict) -> str:
     ms = report["models"]
     parts = ["# qcc benchmark", "", header(report), "",
+             "## Summary", "", summary_table(ms), "",
              "## Accuracy (vs the float model)", "", accuracy_table(ms), "",
              "## Latency (one inference, one thread)", "", speed_table(ms), "",
              "## Compile time", "", compile_table(ms), "",
              "## Memory", "", memory_table(ms), ""]
     if report.get("mixed"):
-        parts += ["## Mixed precision", "", plots.mixed_table(report["mixed"]), ""]
+        parts += ["## Mixed precision", "", mixed_section(report), ""]
     for title, tables in study_sections(report):
         parts += [f"## {title}", ""] + [x for t in tables for x in (t, "")]
     n = notes(ms)
     if n:
         parts += ["## Not available", ""] + [f"- {x}" for x in n] + [""]
     return "\n".join(parts)
+
+
+def mixed_section(report: dict) -> str:
+    """The mixed-precision table, and which models it leaves out and why."""
+    md = plots.mixed_table(report["mixed"])
+    st = report.get("settings") or {}
+    skipped = [r["model"] for r in report["models"] if r["model"] not in report["mixed"]
+               and (r.get("accuracy") or {}).get("synthetic")]
+    if skipped and st.get("mixed", True):
+        md += (f"\n\nNot run for {', '.join(skipped)}: synthetic weights (the light models' are "
+               f"constant tensors) or noise inputs, so layer sensitivities would say nothing.")
+    return md
 
 
 def _json_default(o):
@@ -198,7 +277,7 @@ def html(report: dict, md_tables: dict) -> str:
                              autoescape=jinja2.select_autoescape(["html", "j2"]),
                              trim_blocks=True, lstrip_blocks=True)
     tpl = env.get_template("report.html.j2")
-    return tpl.render(report=report, header=header(report),
+    return tpl.render(report=report, header=header(report).replace("**", ""),
                       tables={k: table_parts(v) for k, v in md_tables.items()},
                       notes=notes(report["models"]), figs=plots.figures(report),
                       studies=[(t, [table_parts(x) for x in ts]) for t, ts in study_sections(report)])
@@ -210,7 +289,8 @@ def table_parts(md: str) -> dict:
         return [c.strip() for c in line.strip().strip("|").split("|")]
 
     rows = [ln for ln in md.splitlines() if ln.strip().startswith("|")]
-    prose = [ln.strip() for ln in md.splitlines() if ln.strip() and not ln.strip().startswith("|")]
+    prose = [ln.strip().lstrip("#").strip() for ln in md.splitlines()
+             if ln.strip() and not ln.strip().startswith("|")]
     body = [cells(r) for r in rows[1:] if not set(r.replace("|", "").strip()) <= set("-: ")]
     return {"head": cells(rows[0]) if rows else [], "rows": body, "notes": prose}
 
@@ -230,10 +310,10 @@ def write_all(report: dict, out_dir: str) -> str:
     _write(os.path.join(out_dir, "report.json"),
            json.dumps(_finite(report), indent=1, default=_json_default, allow_nan=False))
     ms = report["models"]
-    tables = {"accuracy": accuracy_table(ms), "speed": speed_table(ms),
+    tables = {"summary": summary_table(ms), "accuracy": accuracy_table(ms), "speed": speed_table(ms),
               "compile": compile_table(ms), "memory": memory_table(ms)}
     if report.get("mixed"):
-        tables["mixed"] = plots.mixed_table(report["mixed"])
+        tables["mixed"] = mixed_section(report)
 
     _write(os.path.join(out_dir, "report.html"), html(report, tables))
     return md

@@ -38,14 +38,22 @@ def known_models() -> list[str]:
 def select_models(names: list[str], quick: bool) -> list:
     from .models import by_name, default_models
 
+    from .materialize import materialized_path
+    from .usermodel import from_path, is_path
+
     if not names:
-        return default_models(quick)
-    known = known_models()
-    bad = [n for n in names if n not in known]
-    if bad:
-        raise BenchError(f"unknown benchmark model(s) {', '.join(repr(b) for b in bad)}; "
-                         f"choose from: {', '.join(known)}")
-    return [by_name(n) for n in names]
+        models = default_models(quick)
+    else:
+        known = known_models()
+        bad = [n for n in names if n not in known and not is_path(n)]
+        if bad:
+            raise BenchError(f"unknown benchmark model(s) {', '.join(repr(b) for b in bad)}; "
+                             f"choose from: {', '.join(known)}, or give a path to an .onnx file")
+        models = [from_path(n) if n not in known else by_name(n) for n in names]
+    for m in models:  # weights built at run time (light models) become initializers
+        if m.synthetic:
+            m.path = materialized_path(m.path, m.name)
+    return models
 
 
 def parse_targets(spec: str) -> list[str]:
@@ -65,7 +73,16 @@ def settings(args) -> dict:
             "budget_s": 1.0 if quick else 5.0, "c_repeats": 3 if quick else 5,
             "methods": ["minmax"] if quick else ["minmax", "percentile", "entropy"],
             "layer_samples": 2 if quick else 4, "threads": 1,
-            "mixed": not getattr(args, "no_mixed", False)}
+            "mixed": not getattr(args, "no_mixed", False),
+            "c_max_weight_mib": _c_limit(args)}
+
+
+def _c_limit(args) -> float:
+    mib = getattr(args, "c_max_weight_mib", None)
+    mib = 32.0 if mib is None else float(mib)
+    if mib <= 0:
+        raise BenchError(f"--c-max-weight-mib {mib:g}: needs a positive size in MiB")
+    return mib
 
 
 def _err(e: BaseException) -> str:
@@ -81,47 +98,75 @@ def _timed(rec: dict, key: str, fn, *a, **kw):
     return rec[key]
 
 
-def bench_one(m, targets: list[str], st: dict, work: str) -> dict:
+class _Phases:
+    """Wall time of each phase of one model's benchmark, with a progress line per phase."""
+
+    def __init__(self, model: str, log):
+        self.model, self.log, self.seconds = model, log, {}
+
+    def __call__(self, name: str):
+        self.name = name
+        return self
+
+    def __enter__(self):
+        print(f"[bench] {self.model}: {self.name} ...", file=self.log, flush=True)
+        self.t0 = time.perf_counter()
+
+    def __exit__(self, *exc):
+        self.seconds[self.name] = round(time.perf_counter() - self.t0, 1)
+        return False
+
+
+def bench_one(m, targets: list[str], st: dict, work: str, log=sys.stderr) -> dict:
     from . import accuracy, memory, speed
     from .accuracy import _samples
 
     rec: dict = {"model": m.name, "path": os.path.relpath(m.path, os.getcwd())
                  if m.path.startswith(os.getcwd()) else m.path}
     t0 = time.perf_counter()
-    rec["accuracy"] = accuracy.bench_model(m, work, tuple(st["methods"]), **_qcc_methods(m, st))
+    phase = _Phases(m.name, log)
+    with phase("accuracy"):
+        rec["accuracy"] = accuracy.bench_model(m, work, tuple(st["methods"]), **_qcc_methods(m, st))
     sample = _samples(m.test)[0]
     lat: dict = {}
     kw = dict(runs=st["runs"], warmup=st["warmup"], budget_s=st["budget_s"])
-    _timed(lat, "ort_fp32", speed.ort_latency, m.path, sample, **kw)
-    _timed(lat, "ort_int8", speed.ort_latency, os.path.join(work, "ort_minmax.onnx"), sample, **kw)
     qdir = os.path.join(work, "qcc")
+    with phase("onnxruntime latency"):
+        _timed(lat, "ort_fp32", speed.ort_latency, m.path, sample, **kw)
+        _timed(lat, "ort_int8", speed.ort_latency, os.path.join(work, "ort_minmax.onnx"), sample, **kw)
+        if "onnx" in targets:
+            _timed(lat, "qcc_onnx", speed.ort_latency, os.path.join(qdir, "model.onnx"), sample, **kw)
     onnx_manifest = _load_manifest(qdir)
-    if "onnx" in targets:
-        _timed(lat, "qcc_onnx", speed.ort_latency, os.path.join(qdir, "model.onnx"), sample, **kw)
     compile_s = _onnx_compile_times(rec["accuracy"])
     mem: dict = {}
     _timed(mem, "float_weight_bytes", memory.float_weight_bytes, m.path, _shapes(m))
     if onnx_manifest:
         mem.update(memory.from_manifest(onnx_manifest))
     if "c" in targets:
-        from .ctarget import bench_c
+        from .ctarget import bench_c, too_big_for_c
 
-        bench_c(m, work, st, sample, lat, compile_s, mem)
+        why = too_big_for_c(mem, st)
+        if why:
+            lat["qcc_c"], mem["c"] = {"error": why}, why
+        else:
+            with phase("C target"):
+                bench_c(m, work, st, sample, lat, compile_s, mem)
     ort8 = os.path.join(work, "ort_minmax.onnx")
     if os.path.isfile(ort8):
         mem["ort_int8_weight_bytes"] = memory.initializer_bytes(ort8)
     if "error" not in compile_s:
         compile_s["total"] = round(sum(v for k, v in compile_s.items() if isinstance(v, float)), 3)
-    rec["latency"] = lat
-    rec["speedup"] = speed.ratios(lat)
-    rec["compile_s"] = compile_s
-    rec["memory"] = mem
-    rec["layers"] = []
+    rec.update(latency=lat, speedup=speed.ratios(lat), compile_s=compile_s, memory=mem, layers=[])
+    if st.get("ort_overhead_us"):
+        rec["speedup_minus_call_overhead"] = speed.ratios(lat, st["ort_overhead_us"])
     layer_samples = _samples(m.test)[:st["layer_samples"]]
     if onnx_manifest:
-        rec["layers"] = _layers(rec, m, qdir, onnx_manifest, layer_samples)
+        with phase("per-layer error"):
+            rec["layers"] = _layers(rec, m, qdir, onnx_manifest, layer_samples)
     if st["mixed"] and not getattr(m, "synthetic", False):
-        _mixed(rec, m, work, st, layer_samples)
+        with phase("mixed precision"):
+            _mixed(rec, m, work, st, layer_samples)
+    rec["phases_s"] = phase.seconds
     rec["bench_seconds"] = round(time.perf_counter() - t0, 1)
     return rec
 
@@ -194,23 +239,45 @@ def _mixed(rec: dict, m, work: str, st: dict, samples: list) -> None:
     rec["mixed"] = pts
 
 
-def run(models: list, targets: list[str], st: dict, log=sys.stderr) -> dict:
+def run(models: list, targets: list[str], st: dict, log=sys.stderr, on_model=None) -> dict:
+    """Benchmark ``models``; ``on_model(report)`` after each one (a partial report:
+    ``report["pending"]`` names the models still to run).  Ctrl-C stops after the
+    finished models, with ``report["interrupted"]`` set."""
     from . import speed
 
     report = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
               "machine": speed.machine_info(), "settings": dict(st, targets=targets),
-              "models": []}
+              "models": [], "pending": [m.name for m in models]}
+    try:
+        report["ort_call_overhead"] = speed.ort_call_overhead()
+        st["ort_overhead_us"] = report["ort_call_overhead"]["median_us"]
+    except Exception as e:  # noqa: BLE001
+        report["ort_call_overhead"] = {"error": f"{NA}: {_err(e)}"}
     for m in models:
         print(f"[bench] {m.name} ...", file=log, flush=True)
         t0 = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="qcc_bench_") as work:
-            try:
-                rec = bench_one(m, targets, st, work)
-            except Exception as e:  # noqa: BLE001 - e.g. onnxruntime cannot run the float model
-                rec = {"model": m.name, "error": f"{NA}: {_err(e)}",
-                       "bench_seconds": round(time.perf_counter() - t0, 1)}
+        try:
+            with tempfile.TemporaryDirectory(prefix="qcc_bench_") as work:
+                try:
+                    rec = bench_one(m, targets, st, work, log)
+                except Exception as e:  # noqa: BLE001 - e.g. onnxruntime cannot run the float model
+                    rec = {"model": m.name, "error": f"{NA}: {_err(e)}",
+                           "bench_seconds": round(time.perf_counter() - t0, 1)}
+        except KeyboardInterrupt:
+            report["interrupted"] = (f"interrupted during {m.name}: {len(report['models'])} of "
+                                     f"{len(models)} models done")
+            print(f"[bench] {report['interrupted']}", file=log, flush=True)
+            break
         report["models"].append(rec)
+        report["pending"].remove(m.name)
         print(f"[bench] {m.name}: done in {rec['bench_seconds']} s", file=log, flush=True)
+        _finish(report, st)
+        if on_model is not None and report["pending"]:
+            on_model(report)
+    return _finish(report, st)
+
+
+def _finish(report: dict, st: dict) -> dict:
     report["studies"] = load_studies(st)
     report["mixed"] = {r["model"]: r["mixed"] for r in report["models"] if r.get("mixed")}
     return report
@@ -237,8 +304,15 @@ def run_from_args(args) -> int:
 
     from .report import write_all
 
-    # onnxruntime.quantization logs advice through the root logger on every model
+    # onnxruntime.quantization logs advice through the root logger on every model, and
+    # onnxruntime's own sessions warn about every unused initializer of the light models
     logging.getLogger().setLevel(logging.ERROR)
+    try:
+        import onnxruntime
+
+        onnxruntime.set_default_logger_severity(3)
+    except (ImportError, AttributeError):
+        pass
     targets = parse_targets(getattr(args, "targets", "c,onnx"))
     st = settings(args)
     if os.path.exists(args.out) and not os.path.isdir(args.out):
@@ -250,17 +324,19 @@ def run_from_args(args) -> int:
     st["mixed_json"] = given or os.path.join(args.out, "mixed_precision.json")
     st["out"] = args.out
     models = select_models(list(getattr(args, "models", []) or []), st["quick"])
-    report = run(models, targets, st)
+    # a partial report after every model: a long run that is stopped still leaves evidence
+    report = run(models, targets, st, on_model=lambda rep: write_all(rep, args.out))
     md = write_all(report, args.out)
     print(md)
     print(f"[bench] wrote {os.path.join(args.out, 'report.md')}, report.json, report.html",
           file=sys.stderr)
-    return 0
+    return 130 if report.get("interrupted") else 0
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The bench options (shared with ``qcc bench`` in cli.py)."""
-    p.add_argument("models", nargs="*", help="benchmark models (default: the examples and light models)")
+    p.add_argument("models", nargs="*", help="benchmark models: names (default: the examples and "
+                   "light models) or paths to .onnx files")
     p.add_argument("--targets", default="c,onnx", help="qcc targets to time: c,onnx (default both)")
     p.add_argument("--out", default="bench_out", metavar="DIR", help="report folder (default bench_out)")
     p.add_argument("--quick", action="store_true",
@@ -270,5 +346,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mixed-json", default=None, metavar="PATH",
                    help="include a mixed-precision study (python -m qcc.bench.mixed_precision); "
                         "default DIR/mixed_precision.json when present")
+    p.add_argument("--c-max-weight-mib", type=float, default=None, metavar="MIB",
+                   help="skip the C target for models with more integer weight MiB than this "
+                        "(default 32: their C weight arrays take minutes and GBs to compile)")
     p.add_argument("--runs", type=int, default=None, metavar="N",
                    help="timed runs per latency measurement (default 30, 10 with --quick)")

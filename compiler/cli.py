@@ -1,7 +1,7 @@
 """The ``qcc`` command line (an interface other tools script: keep it stable).
 
     qcc inspect MODEL.onnx
-    qcc run MODEL.onnx|DIR --inputs IN.npz -o OUT.npz [--engine target|reference]
+    qcc run MODEL.onnx|DIR --inputs IN.npz -o OUT.npz [--engine target|reference|cortex-m4]
     qcc compile MODEL.onnx --target onnx|c|... -o DIR [options]
     qcc passes [--target T]
     qcc bench [...]
@@ -51,11 +51,15 @@ def _add_compile_args(p: argparse.ArgumentParser) -> None:
     q.add_argument("--latency-budget", default=None, help="mixed precision: latency budget")
     q.add_argument("--keep-8bit", action="append", default=[], metavar="PATTERN",
                    help="layers (glob on node names) pinned to 8-bit weights")
+    q.add_argument("--mixed-bits", default="auto", metavar="auto|4,8|2,4,8",
+                   help="mixed precision: candidate weight widths (auto: 4/8, 2 only when needed)")
     q.add_argument("--sensitivity", default="auto", choices=["auto", "kl", "mse", "hessian"],
                    help="mixed precision: per-layer sensitivity (auto: KL for classifiers, else MSE; "
                         "hessian: forward-only Hessian-trace estimate)")
     q.add_argument("--softmax", default="ibert", choices=["ibert", "shift"],
                    help="integer softmax: I-BERT i-exp (default) or I-ViT shift (docs/transformers.md)")
+    q.add_argument("--residual-bits", type=int, default=16, choices=[8, 16],
+                   help="width of the transformer residual stream feeding LayerNorms (docs/transformers.md)")
     q.add_argument("--equalize", action="store_true",
                    help="cross-layer equalization (DFQ) of conv/linear pairs (docs/lowbit.md)")
     q.add_argument("--smoothquant", type=float, default=None, metavar="ALPHA",
@@ -95,8 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="ONNX model file or qcc output folder")
     p.add_argument("--inputs", required=True, metavar="IN.npz")
     p.add_argument("-o", "--output", required=True, metavar="OUT.npz")
-    p.add_argument("--engine", default="target", choices=["target", "reference"],
-                   help="for a compiled folder: the target's engine or qcc's reference interpreter")
+    p.add_argument("--engine", default="target", choices=["target", "reference", "cortex-m4"],
+                   help="for a compiled folder: the target's engine, qcc's reference interpreter, "
+                        "or (target c) the Cortex-M4 build under qemu-system-arm")
     _add_shape_args(p)
 
     p = sub.add_parser("compile", help="compile a model for a target")

@@ -105,7 +105,8 @@ def cmd_run(args) -> int:
         from .frontend.onnx_import import import_model
         from .interp import Interpreter
 
-        graph = import_model(args.model, _shapes(args))
+        sample = {k: (1,) + v.shape[1:] for k, v in data.items() if v.ndim}  # open dims from the data
+        graph = import_model(args.model, _shapes(args), sample_shapes=sample)
         it = Interpreter(graph)
         outs = stack_samples([it.run(s) for s in iter_samples(graph, data, "--inputs")])
     save_npz(args.output, outs)
@@ -131,6 +132,11 @@ def run_artifact(path: str, data: dict, engine: str = "target") -> dict:
     backend = get_backend(manifest["target"])
     from .interp import check_feeds
 
+    if engine == "cortex-m4":
+        from .backends.c import arm
+
+        return stack_samples(arm.run_qemu(path, [check_feeds(graph, s) for s in samples]))
+
     return stack_samples(backend.run(path, [check_feeds(graph, s) for s in samples], manifest))
 
 
@@ -152,6 +158,7 @@ def compile_options(args):
         "size_budget": args.size_budget, "bops_budget": args.bops_budget,
         "latency_budget": args.latency_budget, "keep_8bit": args.keep_8bit,
         "sensitivity": getattr(args, "sensitivity", "auto"),
+        "mixed_bits": getattr(args, "mixed_bits", "auto"),
         "equalize": getattr(args, "equalize", False),
         "smoothquant": getattr(args, "smoothquant", None),
         "reorder_channels": getattr(args, "reorder_channels", None),
@@ -159,7 +166,11 @@ def compile_options(args):
         "quiet": args.quiet or not sys.stderr.isatty(),
         "quantize": bool(args.calib),
         "softmax": getattr(args, "softmax", "ibert"),
+        "residual_bits": getattr(args, "residual_bits", 16),
     }
+    from .passes._qstate import check_lowbit_options
+
+    check_lowbit_options(options)  # bad --group-size/--smoothquant/... fail before calibration
     opts = CompileOptions(target=args.target, out_dir=args.output, name=args.name,
                           input_shapes=_shapes(args), instr=instr, options=options)
     return opts

@@ -114,7 +114,8 @@ def compile_model(model_path: str, opts: CompileOptions) -> dict:
     backend = get_backend(opts.target)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    graph = import_model(model_path, opts.input_shapes)
+    shapes = _bind_from_calib(model_path, opts.input_shapes, opts.options.get("calib"))
+    graph = import_model(model_path, shapes)
     timings["import"] = time.perf_counter() - t0
     from .passes.import_qdq import has_qdq
 
@@ -153,6 +154,29 @@ def compile_model(model_path: str, opts: CompileOptions) -> dict:
             except OSError:
                 break
     return manifest
+
+
+def _bind_from_calib(model_path: str, shapes: dict, calib) -> dict:
+    """Dynamic input dimensions left unbound take one --calib sample's shape
+    (``[1, *arr.shape[1:]]``, the npz convention); explicit --input-shape wins."""
+    if not isinstance(calib, str) or not os.path.isfile(calib) or not isinstance(model_path, str):
+        return shapes
+    import onnx
+
+    try:
+        model = onnx.load(model_path, load_external_data=False)
+        with np.load(calib, allow_pickle=False) as z:
+            arrays = {k: z[k].shape for k in z.files}
+    except Exception:  # noqa: BLE001 - the importer / calibrate pass report bad files
+        return shapes
+    out = dict(shapes)
+    for vi in model.graph.input:
+        dims = vi.type.tensor_type.shape.dim
+        dynamic = any(not d.HasField("dim_value") for d in list(dims)[1:])
+        shp = arrays.get(vi.name)
+        if vi.name not in out and dynamic and shp is not None and len(shp) == len(dims):
+            out[vi.name] = (1,) + tuple(int(x) for x in shp[1:])
+    return out
 
 
 def _missing_parents(out_dir: str) -> list[str]:
