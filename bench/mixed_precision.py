@@ -24,7 +24,9 @@ with several outputs are scored (and measured) on their declared output.  The
 onnx light models ship constant weights (quantizing them is exact), so their
 weights are replaced by seeded synthetic ones (He-scaled normal draws with
 per-output-channel log-normal gains, so channels and layers differ in range as
-in trained networks), and a trailing Softmax is dropped (SQNR of the logits).
+in trained networks), and a trailing Softmax is dropped: their sensitivity and
+score are the MSE / SQNR of the logits (random weights saturate the softmax, so
+KL and top-1 would say nothing).
 Writes ``DIR/mixed_precision.json`` and prints a table.
 """
 
@@ -43,7 +45,7 @@ from qcc.mixed_precision.costs import find_layers
 from qcc.mixed_precision.ilp import (min_cost, random_assignment, solve, uniform_assignment,
                                      uniform_cost)
 from qcc.mixed_precision.ortgraph import make_evaluator
-from qcc.mixed_precision.plan import build, first_samples, omega_of, solve_plan
+from qcc.mixed_precision.plan import JOINT_SAMPLES, build, first_samples, omega_of, solve_plan
 from qcc.mixed_precision.sensitivity import divergence, fake_quant
 
 from .metrics import sqnr_db
@@ -149,10 +151,13 @@ def _entry(p, bits: list[int], sc: dict) -> dict:
 
 
 def bench_model(name: str, graph, calib: dict, test: dict, labels=None, n_sens: int = 16,
-                n_test: int = 64, budgets=BUDGETS, seed: int = 0, log=sys.stderr) -> dict:
+                n_test: int = 64, budgets=BUDGETS, seed: int = 0, log=sys.stderr,
+                sensitivity: str = "auto") -> dict:
     t0 = time.perf_counter()
-    plan = build(graph, first_samples(graph, calib, n_sens),
-                 {"size_budget": "100%", "sensitivity_cache": "", "target": "c"})
+    joint = first_samples(graph, calib, max(n_sens, JOINT_SAMPLES))  # as assign-bits does
+    plan = build(graph, joint[:n_sens], {"size_budget": "100%", "sensitivity_cache": "",
+                                        "target": "c", "sensitivity": sensitivity},
+                 joint_samples=joint)
     p = plan.problem
     t_sens = time.perf_counter() - t0
     layers = plan.layers
@@ -277,7 +282,7 @@ def main(argv=None) -> int:
         light_model = name.startswith("light_")
         results.append(bench_model(name, g, calib, test, labels, n_sens=8 if light_model else 32,
                                    n_test=16 if light_model else (64 if args.quick else 360),
-                                   budgets=budgets))
+                                   budgets=budgets, sensitivity="mse" if light_model else "auto"))
     os.makedirs(args.out, exist_ok=True)
     report = {"what": "weight-only fake quantization: ILP vs uniform vs median of "
                       f"{N_RANDOM} random assignments at equal size budgets",

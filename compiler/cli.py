@@ -49,10 +49,13 @@ def _add_compile_args(p: argparse.ArgumentParser) -> None:
     q.add_argument("--size-budget", default=None, help="mixed precision: bytes or percent of int8 (e.g. 60%%)")
     q.add_argument("--bops-budget", default=None, help="mixed precision: bit operations budget")
     q.add_argument("--latency-budget", default=None, help="mixed precision: latency budget")
+    q.add_argument("--latency-table", default=None, metavar="FILE",
+                   help="mixed precision: measured per-layer latencies (JSON) instead of the target's model")
     q.add_argument("--keep-8bit", action="append", default=[], metavar="PATTERN",
                    help="layers (glob on node names) pinned to 8-bit weights")
     q.add_argument("--mixed-bits", default="auto", metavar="auto|4,8|2,4,8",
-                   help="mixed precision: candidate weight widths (auto: 4/8, 2 only when needed)")
+                   help="mixed precision: candidate weight widths (auto: the 4/8 or the 2/4/8 answer, "
+                        "whichever changes the output less)")
     q.add_argument("--sensitivity", default="auto", choices=["auto", "kl", "mse", "hessian"],
                    help="mixed precision: per-layer sensitivity (auto: KL for classifiers, else MSE; "
                         "hessian: forward-only Hessian-trace estimate)")
@@ -136,6 +139,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         print("qcc: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader left early (qcc inspect m.onnx | head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as e:  # noqa: BLE001 - an internal error, still one line unless --debug
         if args.debug:
             traceback.print_exc()

@@ -77,9 +77,12 @@ def cmd_inspect(args) -> int:
     for v in info["outputs"]:
         print(f"output:   {v['name']}: {v['type']}")
     print(f"nodes:    {info['nodes']}")
-    print(f"params:   {info['params']:,}")
+    folded = info.get("params_after_folding")
+    print(f"params:   {info['params']:,}" + (
+        f"  ({folded:,} after folding constant subgraphs)" if folded and folded != info["params"]
+        else ""))
     if info.get("macs") is not None:
-        print(f"MACs:     {info['macs']:,}  (batch bound to {', '.join(b['type'] for b in info['bound_inputs'])})")
+        print(f"MACs:     {info['macs']:,}  (inputs bound to {', '.join(b['type'] for b in info['bound_inputs'])})")
     else:
         print(f"MACs:     {info.get('macs_note')}")
     print("ops:")
@@ -159,6 +162,7 @@ def compile_options(args):
         "latency_budget": args.latency_budget, "keep_8bit": args.keep_8bit,
         "sensitivity": getattr(args, "sensitivity", "auto"),
         "mixed_bits": getattr(args, "mixed_bits", "auto"),
+        "latency_table": getattr(args, "latency_table", None),
         "equalize": getattr(args, "equalize", False),
         "smoothquant": getattr(args, "smoothquant", None),
         "reorder_channels": getattr(args, "reorder_channels", None),

@@ -13,10 +13,12 @@ reads; the per-layer table (bits, sensitivity, bytes, BOPs, modelled cycles)
 is printed to the log and noted for the manifest.  The graph is unchanged.
 
 Options (``ctx.options``): ``weight_bits``, ``size_budget``, ``bops_budget``,
-``latency_budget``, ``keep_8bit``, ``group_size``, ``sensitivity``
+``latency_budget``, ``latency_table`` (a measured table, JSON; see
+qcc.mixed_precision.latency), ``keep_8bit``, ``group_size``, ``sensitivity``
 (auto|kl|mse|hessian), ``sensitivity_samples`` (default 32),
-``sensitivity_cache`` (a folder; "" disables), ``mixed_bits`` (``auto``: 4/8, and
-2 only when 4/8 cannot meet the budgets; or e.g. ``2,4,8``),
+``sensitivity_cache`` (a folder; "" disables), ``mixed_bits`` (``auto``: the ILP
+answers over 4/8 and over 2/4/8, the one whose measured joint output change is
+smaller; or e.g. ``2,4,8``),
 ``tie_shared_inputs`` (default True), ``calib``, ``target``, ``quiet``.
 """
 
@@ -36,7 +38,8 @@ def _check_flags(ctx: PassContext) -> bool:
     mixed = str(ctx.opt("weight_bits", "8") or "8").strip().lower() == "mixed"
     if not mixed:
         given = [f for f, k in (("--size-budget", "size_budget"), ("--bops-budget", "bops_budget"),
-                                ("--latency-budget", "latency_budget")) if ctx.opt(k)]
+                                ("--latency-budget", "latency_budget"),
+                                ("--latency-table", "latency_table")) if ctx.opt(k)]
         if str(ctx.opt("mixed_bits", "auto") or "auto").strip().lower() != "auto":
             given.append("--mixed-bits")
         if given:
@@ -59,8 +62,9 @@ def assign_bits(graph: Graph, ctx: PassContext) -> bool:
         raise BudgetError("--weight-bits mixed needs calibration data (--calib CALIB.npz) to "
                           "measure each layer's sensitivity")
     data = load_npz(calib, "--calib") if isinstance(calib, str) else calib
-    samples = mp.first_samples(graph, data, ctx.opt("sensitivity_samples") or DEFAULT_SAMPLES)
-    plan = mp.build(graph, samples, ctx.options)
+    n_sens = ctx.opt("sensitivity_samples") or DEFAULT_SAMPLES
+    joint = mp.first_samples(graph, data, max(n_sens, mp.JOINT_SAMPLES))
+    plan = mp.build(graph, joint[:n_sens], ctx.options, joint_samples=joint)
     if not plan.layers:
         ctx.note("assign-bits", layers=[], note="no quantizable layers")
         return False

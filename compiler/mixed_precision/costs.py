@@ -131,16 +131,25 @@ def layer_bytes(lay: Layer, bits: int) -> int:
     return -(-lay.params * int(bits) // 8) + 4 * lay.n_scales
 
 
-def cost_tables(layers: list[Layer], bits: tuple[int, ...], target: str) -> dict[str, np.ndarray]:
+def _modelled(lay: Layer, b: int, lm: LatencyModel) -> float:
+    return lay.macs * lm.mac.get(b, lm.mac[8]) + layer_bytes(lay, b) * lm.byte + lm.layer
+
+
+def cost_tables(layers: list[Layer], bits: tuple[int, ...], target: str,
+                table: Optional["LatencyTable"] = None) -> dict[str, np.ndarray]:
     """``{"size", "bops", "latency"}`` -> ``[L, len(bits)]`` tables.  A layer that
-    reuses an earlier layer's weight adds no size (it is tied to that layer)."""
-    lm = latency_model(target)
+    reuses an earlier layer's weight adds no size (it is tied to that layer).
+    ``table`` (``--latency-table``) replaces the target's latency model."""
     size = np.array([[0 if lay.shares_weight_with is not None else layer_bytes(lay, b) for b in bits]
                      for lay in layers], np.float64).reshape(len(layers), len(bits))
     bops = np.array([[lay.macs * b * 8 for b in bits] for lay in layers],
                     np.float64).reshape(len(layers), len(bits))
-    lat = np.array([[lay.macs * lm.mac.get(b, lm.mac[8]) + layer_bytes(lay, b) * lm.byte + lm.layer
-                     for b in bits] for lay in layers], np.float64).reshape(len(layers), len(bits))
+    if table is not None:
+        lat = table.costs(layers, bits)
+    else:
+        lm = latency_model(target)
+        lat = np.array([[_modelled(lay, b, lm) for b in bits] for lay in layers],
+                       np.float64).reshape(len(layers), len(bits))
     return {"size": size, "bops": bops, "latency": lat}
 
 

@@ -14,12 +14,17 @@ from qcc.ir import Graph
 from . import sensitivity
 from .costs import UNITS, Layer, cost_tables, find_layers, latency_model, parse_budget
 from .ilp import Problem, Solution, evaluate, restrict, solve, uniform_cost
+from .joint import JointMeter, joint_cache_file
+from .latency import load_latency_table
 
 DEFAULT_BITS = (2, 4, 8)
-# "auto" widths: HAWQ-V3's {4, 8} when they can meet the budgets, else {2, 4, 8}.
+# "auto" widths: the ILP over HAWQ-V3's {4, 8} and over {2, 4, 8}; when both meet
+# the budgets and differ, the one whose measured joint output change is smaller.
 # int2 layers (no retraining) compound worse than their summed sensitivities say
-# (docs/mixed_precision.md, "Why 4/8 first"), so 2 bits is used only when needed.
+# (docs/mixed_precision.md, "Automatic widths"), which only the joint measurement sees.
 AUTO_FIRST = (4, 8)
+JOINT_SAMPLES = 128  # calibration samples for the joint check (32 were too noisy)
+JOINT_MARGIN = 0.05  # 2/4/8 must change the output this much less than 4/8 to be kept
 FLAGS = {"size": "--size-budget", "bops": "--bops-budget", "latency": "--latency-budget"}
 
 
@@ -30,6 +35,9 @@ class Plan:
     sens_info: dict = field(default_factory=dict)
     auto: bool = False  # candidate widths chosen by solve_plan (AUTO_FIRST, then all)
     used_bits: tuple = ()  # the widths the solution was chosen from
+    latency_note: str = ""  # where the latency costs come from
+    meter: Optional[JointMeter] = None  # joint output change of an assignment (auto widths)
+    auto_check: dict = field(default_factory=dict)  # widths -> measured joint change
 
 
 def pins_for(layers: list[Layer], patterns: list[str]) -> dict[int, int]:
@@ -79,9 +87,11 @@ def budgets_from(options: dict, problem: Problem) -> dict[str, float]:
     return out
 
 
-def build(graph: Graph, samples: list[dict], options: dict, progress=None) -> Plan:
+def build(graph: Graph, samples: list[dict], options: dict, progress=None,
+          joint_samples: Optional[list] = None) -> Plan:
     """Layers, sensitivities (cached), costs, ties and pins of ``graph``; budgets
-    from ``options`` (``size_budget``/``bops_budget``/``latency_budget``)."""
+    from ``options`` (``size_budget``/``bops_budget``/``latency_budget``).  The
+    automatic width check runs on ``joint_samples`` (default ``samples``)."""
     bits, auto = parse_bits(options.get("mixed_bits"))
     group = options.get("group_size")
     layers = find_layers(graph, group)
@@ -91,12 +101,19 @@ def build(graph: Graph, samples: list[dict], options: dict, progress=None) -> Pl
         graph, layers, bits, samples, metric=metric, mode="hessian" if mode == "hessian" else "output",
         group_size=group, cache=options.get("sensitivity_cache"),
         engine=options.get("sensitivity_engine", "auto"), progress=progress)
-    costs = cost_tables(layers, bits, options.get("target", "c"))
+    table = options.get("latency_table")
+    table = load_latency_table(table) if isinstance(table, str) else table
+    costs = cost_tables(layers, bits, options.get("target", "c"), table)
+    units = dict(UNITS, **({"latency": table.unit} if table is not None else {}))
     p = Problem([lay.name for lay in layers], bits, omega, costs,
                 ties=ties_for(layers, options.get("tie_shared_inputs", True)),
-                pins=pins_for(layers, list(options.get("keep_8bit") or [])), units=dict(UNITS))
+                pins=pins_for(layers, list(options.get("keep_8bit") or [])), units=units)
     p.budgets = budgets_from(options, p)
-    return Plan(layers, p, info, auto=auto, used_bits=bits)
+    note = table.note if table is not None else latency_model(options.get("target", "c")).note
+    meter = JointMeter(graph, layers, joint_samples or samples, info["metric"], group,
+                       joint_cache_file(info.get("cache_file")),
+                       options.get("sensitivity_engine", "auto")) if auto else None
+    return Plan(layers, p, info, auto=auto, used_bits=bits, latency_note=note, meter=meter)
 
 
 def parse_bits(value) -> tuple[tuple[int, ...], bool]:
@@ -117,20 +134,26 @@ def parse_bits(value) -> tuple[tuple[int, ...], bool]:
 
 
 def solve_plan(plan: Plan) -> Solution:
-    """The ILP's answer; with automatic widths first over AUTO_FIRST, and over all
-    measured widths only when those cannot meet the budgets.  The solution's
+    """The ILP's answer.  With automatic widths: the answers over AUTO_FIRST and over
+    all widths; when both exist and differ, the 2/4/8 one only if its measured joint
+    output change is JOINT_MARGIN smaller (``plan.auto_check``).  The solution's
     ``choice`` indexes ``plan.problem.bits``."""
     p = plan.problem
-    plan.used_bits = p.bits
-    if plan.auto and set(AUTO_FIRST) < set(p.bits):
-        try:
-            sol = solve(restrict(p, AUTO_FIRST))
-        except BudgetError:
-            pass  # 2-bit layers are needed to meet the budgets
-        else:
-            plan.used_bits = AUTO_FIRST
-            return evaluate(p, sol.bits)
-    return solve(p)
+    plan.used_bits, plan.auto_check = p.bits, {}
+    if not (plan.auto and set(AUTO_FIRST) < set(p.bits)):
+        return solve(p)
+    try:
+        first = evaluate(p, solve(restrict(p, AUTO_FIRST)).bits)
+    except BudgetError:
+        return solve(p)  # 2-bit layers are needed to meet the budgets
+    full = solve(p)
+    if full.bits != first.bits and plan.meter is not None:
+        d_first, d_full = plan.meter.divergence(first.bits), plan.meter.divergence(full.bits)
+        plan.auto_check = {"/".join(map(str, AUTO_FIRST)): d_first, "/".join(map(str, p.bits)): d_full}
+        if d_full < (1 - JOINT_MARGIN) * d_first:
+            return full
+    plan.used_bits = AUTO_FIRST
+    return first
 
 
 def table(plan: Plan, sol: Solution) -> list[dict]:
@@ -149,37 +172,50 @@ def summary(plan: Plan, sol: Solution, target: str) -> dict:
     p = plan.problem
     return {
         "candidates": list(plan.used_bits or p.bits),
-        "candidates_rule": ("auto: 4/8 first, 2 only when 4/8 cannot meet the budgets"
+        "candidates_rule": ("auto: the 4/8 ILP answer unless the 2/4/8 one changes the output "
+                            f"{100 * JOINT_MARGIN:.0f}% less (measured jointly); 2/4/8 alone "
+                            "below the 4/8 floor"
                             if plan.auto else "--mixed-bits"),
+        "auto_check": dict(plan.auto_check),
         "objective": sol.objective,
         "totals": {k: float(v) for k, v in sol.totals.items()},
         "int8_totals": {k: uniform_cost(p, k, 8) for k in p.costs},
-        "budgets": dict(p.budgets), "units": dict(UNITS),
+        "budgets": dict(p.budgets), "units": dict(p.units),
         "ties": [[p.names[a], p.names[b]] for a, b in p.ties],
         "pinned": [p.names[i] for i in sorted(p.pins)],
-        "latency_model": latency_model(target).note,
+        "latency_model": plan.latency_note or latency_model(target).note,
         "sensitivity": plan.sens_info,
     }
+
+
+def _num(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.4g}"
 
 
 def format_table(rows: list[dict], summ: dict) -> str:
     w = max([len(r["layer"]) for r in rows] + [5])
     cands = "/".join(map(str, summ["candidates"]))
+    unit = summ["units"].get("latency", "cycles")
     lines = [f"mixed precision ({summ['sensitivity'].get('metric')} sensitivity, "
              f"{summ['sensitivity'].get('mode')}, cache {summ['sensitivity'].get('cache')}; "
              f"widths {cands}{' auto' if summ['candidates_rule'].startswith('auto') else ''}):",
-             f"  {'layer':<{w}} {'bits':>4} {'sensitivity':>12} {'bytes':>10} {'BOPs':>14} {'cycles':>12}"]
+             f"  {'layer':<{w}} {'bits':>4} {'sensitivity':>12} {'bytes':>10} {'BOPs':>14} {unit:>12}"]
     for r in rows:
         pin = " pinned" if r["pinned"] else ""
         lines.append(f"  {r['layer']:<{w}} {r['bits']:>4} {r['sensitivity']:>12.4g} {r['bytes']:>10,} "
-                     f"{r['bops']:>14,} {r['latency']:>12,.0f}{pin}")
+                     f"{r['bops']:>14,} {_num(r['latency']):>12}{pin}")
     t, i8 = summ["totals"], summ["int8_totals"]
     lines.append(f"  {'total':<{w}} {'':>4} {summ['objective']:>12.4g} {int(t['size']):>10,} "
-                 f"{int(t['bops']):>14,} {t['latency']:>12,.0f}")
+                 f"{int(t['bops']):>14,} {_num(t['latency']):>12}")
     lines.append(f"  {'int8':<{w}} {'':>4} {'':>12} {int(i8['size']):>10,} {int(i8['bops']):>14,} "
-                 f"{i8['latency']:>12,.0f}")
+                 f"{_num(i8['latency']):>12}")
     for k, v in summ["budgets"].items():
-        lines.append(f"  {k} budget {v:,.0f} {UNITS[k]}: used {t[k]:,.0f} ({100 * t[k] / i8[k]:.1f}% of int8)")
+        lines.append(f"  {k} budget {_num(v)} {summ['units'][k]}: used {_num(t[k])} "
+                     f"({100 * t[k] / i8[k]:.1f}% of int8)")
+    if summ.get("auto_check"):
+        chk = ", ".join(f"{w} {v:.4g}" for w, v in summ["auto_check"].items())
+        lines.append(f"  auto widths: measured joint {summ['sensitivity'].get('metric')} {chk}; "
+                     f"kept {cands}")
     return "\n".join(lines)
 
 
@@ -200,4 +236,4 @@ def omega_of(p: Problem, bits: list[int]) -> float:
 
 
 __all__ = ["Plan", "build", "parse_bits", "solve_plan", "AUTO_FIRST", "table", "summary", "format_table", "first_samples", "omega_of",
-           "pins_for", "ties_for", "budgets_from", "DEFAULT_BITS"]
+           "pins_for", "ties_for", "budgets_from", "DEFAULT_BITS", "JOINT_SAMPLES"]

@@ -133,8 +133,9 @@ def test_digits_cli_table_and_manifest(tmp_path, capsys, monkeypatch):
 
 
 def test_auto_widths_prefer_4_and_8(tmp_path):
-    """auto: 4/8 when they meet the budget (then the answer is the {4, 8} ILP's), all
-    measured widths only below the 4/8 floor; an explicit --mixed-bits is obeyed."""
+    """auto: the {4, 8} ILP's answer just above the 4/8 floor (the joint check, tested
+    in test_mp_joint.py, does not prefer 2/4/8 there), all measured widths below the
+    floor; an explicit --mixed-bits is obeyed."""
     m = small_cnn()
     calib = calib_for(m)
     graph, _ = fused_graph(m, calib)
@@ -187,6 +188,31 @@ def test_digits_c_target_honours_layer_bits(tmp_path, capsys, monkeypatch):
     assert bits == {r["layer"]: r["bits"] for r in man["passes"]["assign-bits"]["layers"]}
     assert 2 in bits.values() and 8 in bits.values()
     x = np.load(os.path.join(DIGITS, "test.npz"))["input"][:4]
+    ref = run_artifact(str(out), {"input": x}, "reference")
+    got = run_artifact(str(out), {"input": x}, "target")
+    assert all(np.array_equal(ref[k], got[k]) for k in ref)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc for the C runner")
+def test_mobilenet_c_target_mixed_bit_exact(tmp_path, capsys, monkeypatch):
+    """mobilenet_small (depthwise and pointwise convs) at 58% of int8: the auto widths
+    keep int2, int4 and int8 layers, and the C runner equals the interpreter."""
+    from qcc.commands import run_artifact
+
+    ex = os.path.join(os.path.dirname(DIGITS), "mobilenet_small")
+    monkeypatch.setenv("QCC_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "c"
+    p = qcc_inproc(capsys, "compile", os.path.join(ex, "mobilenet_small.onnx"), "--calib",
+                   os.path.join(ex, "calib.npz"), "--target", "c", "-o", str(out), "--quiet",
+                   "--weight-bits", "mixed", "--size-budget", "58%")
+    assert_ok(p)
+    man = json.load(open(out / "manifest.json"))
+    rep = man["passes"]["assign-bits"]
+    assert rep["totals"]["size"] <= 0.58 * rep["int8_totals"]["size"]
+    bits = {r["node"]: r["bits"] for r in man["passes"]["quantize"]["layers"]}
+    assert bits == {r["layer"]: r["bits"] for r in rep["layers"]} and set(bits.values()) == {2, 4, 8}
+    x = np.load(os.path.join(ex, "test.npz"))["input"][:8]
     ref = run_artifact(str(out), {"input": x}, "reference")
     got = run_artifact(str(out), {"input": x}, "target")
     assert all(np.array_equal(ref[k], got[k]) for k in ref)
