@@ -26,8 +26,16 @@ def header(report: dict) -> str:
             f"({mc.get('cores_available')} available), {mc['machine']}; python {v['python']}, "
             f"numpy {v['numpy']}, onnx {v['onnx']}, onnxruntime {v['onnxruntime']}, gcc {gcc}. "
             f"Latency: 1 thread, {st['warmup']} warm-up, up to {st['runs']} runs, median "
-            f"[interquartile range] in µs{'; --quick' if st['quick'] else ''}."
+            f"[interquartile range] in µs{_quick(st)}."
             + _overhead(report) + _partial(report))
+
+
+def _quick(st: dict) -> str:
+    if not st.get("quick"):
+        return ""
+    ms = st.get("synthetic_methods") or []
+    return "; --quick" + (f" (onnxruntime calibration of synthetic-data models: {', '.join(ms)} "
+                          f"only)" if len(ms) == 1 else "")
 
 
 def _partial(report: dict) -> str:
@@ -103,6 +111,23 @@ def _acc(e) -> str:
     return f"{e['sqnr_db']:.1f}{top}"
 
 
+ONE_METHOD = "¹"  # marks an onnxruntime cell where only one calibration method ran
+CONSTANT = "†"  # marks a model whose float output does not depend on its input
+
+
+def _ort_cell(a: dict) -> str:
+    tried = [k for k in a if k.startswith("ort_") and k != "ort_best"]
+    return _acc(a.get("ort_best")) + (f" {ONE_METHOD}" if len(tried) == 1 else "")
+
+
+def constant_output(r: dict) -> bool:
+    return (r.get("float_output") or {}).get("input_dependent") is False
+
+
+def model_cell(r: dict) -> str:
+    return r["model"] + (f" {CONSTANT}" if constant_output(r) else "")
+
+
 def summary_table(models: list[dict]) -> str:
     """One line per model: the headline numbers of every other table."""
     head = ["qcc int8 SQNR dB (top-1)", "ORT int8 best SQNR dB (top-1)", "qcc C µs",
@@ -116,11 +141,23 @@ def summary_table(models: list[dict]) -> str:
         arena = _kib(m.get("arena_bytes")) + (f" ({ratio:.2f})" if isinstance(ratio, float) else "")
         m4 = f"{_kib(m['m4_flash_bytes'])} / {_kib(m.get('m4_ram_bytes'))}" \
             if "m4_flash_bytes" in m else NA
-        cells = [_acc(a.get("qcc")), _acc(a.get("ort_best")), _num(c.get("median_us")),
+        cells = [_acc(a.get("qcc")), _ort_cell(a), _num(c.get("median_us")),
                  _ratio(sp.get("ort_fp32/qcc_c")), _ratio(sp.get("ort_int8/qcc_c")),
                  f"{_kib(m.get('weight_bytes'))} / {_kib(m.get('float_weight_bytes'))}", arena, m4]
-        lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        lines.append(f"| {model_cell(r)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines + summary_notes(models))
+
+
+def summary_notes(models: list[dict]) -> list[str]:
+    """What the marks in the summary mean (only the marks that are used)."""
+    out = []
+    if any(ONE_METHOD in _ort_cell(r.get("accuracy") or {}) for r in models):
+        out.append(f"{ONE_METHOD} onnxruntime calibrated with MinMax only (--quick on a model "
+                   f"with synthetic weights or inputs), so its best is its MinMax.")
+    if any(constant_output(r) for r in models):
+        out.append(f"{CONSTANT} the float model's output is the same for every test input "
+                   f"(synthetic constant weights): its SQNR compares constants, not quantization.")
+    return [""] + out if out else []
 
 
 def compile_table(models: list[dict]) -> str:
@@ -164,7 +201,12 @@ def _m4(m: dict, what: str) -> str:
 def accuracy_table(models: list[dict]) -> str:
     from .accuracy import table
 
-    return table([r["accuracy"] for r in models if "accuracy" in r])
+    md = table([r["accuracy"] for r in models if "accuracy" in r])
+    const = [r["model"] for r in models if constant_output(r)]
+    if const:
+        md += (f"\n\nThe float output of {', '.join(const)} is the same for every test input "
+               f"(synthetic constant weights): their SQNR and max error compare constants.")
+    return md
 
 
 def notes(models: list[dict]) -> list[str]:
@@ -195,6 +237,9 @@ STUDIES = {
                         lambda mod, d: [mod.table(d)]
                         + ([mod.residual_table(d["residual"])] if d.get("residual") else [])
                         + ([mod.model_table(d["model"])] if d.get("model") else [])),
+    # transformer_models.json: examples/text_recog, float vs qcc vs onnxruntime quantize_static
+    "transformer_models": ("Text recognition (examples/text_recog)",
+                           lambda mod, d: [mod.text_recog_table(d)]),
     # outliers.json: {"models": [one result per model], "configs": [...]}; one table per model
     "outliers": ("Outlier handling", lambda mod, d: [mod.table([r]) for r in d["models"]]),
 }
@@ -310,8 +355,8 @@ def write_all(report: dict, out_dir: str) -> str:
     _write(os.path.join(out_dir, "report.json"),
            json.dumps(_finite(report), indent=1, default=_json_default, allow_nan=False))
     ms = report["models"]
-    tables = {"summary": summary_table(ms), "accuracy": accuracy_table(ms), "speed": speed_table(ms),
-              "compile": compile_table(ms), "memory": memory_table(ms)}
+    tables = {"summary": summary_table(ms), "accuracy": accuracy_table(ms),
+              "speed": speed_table(ms), "compile": compile_table(ms), "memory": memory_table(ms)}
     if report.get("mixed"):
         tables["mixed"] = mixed_section(report)
 

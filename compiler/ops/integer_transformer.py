@@ -55,7 +55,9 @@ def isoftmax_consts(scale: float, variant: str = "ibert") -> dict:
     s_fine = 2.0 ** -SOFTMAX_FRAC
     d_clip = int(math.ceil((SOFTMAX_ZMAX + 1) * math.log(2) / scale))
     d_clip = min(d_clip, arith.INT32_MAX)
-    m, s = arith.quantize_multiplier(scale / s_fine)
+    # An input step above 2^17 pushes every non-max entry past the clip already (exp = 0),
+    # so the factor saturates at 2^29 without changing the result (degenerate logits).
+    m, s = arith.quantize_multiplier(min(scale / s_fine, float(1 << 29)))
     attrs = {"variant": variant, "frac_bits": SOFTMAX_FRAC, "d_clip": d_clip, "z_max": SOFTMAX_ZMAX}
     if variant == "ibert":
         q_ln2 = int(math.floor(math.log(2) / s_fine))

@@ -86,3 +86,16 @@ def test_sum_overflow_is_reported():
     c = itx.isoftmax_consts(0.1, "shiftmax")
     with pytest.raises(QccError, match="softmax sum"):
         itx.isoftmax_ref(np.zeros((1, 1 << 15), np.int64), c["mult"], c["shift"], c["attrs"])
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("scale", [3e5, 4.1e7, 1e12])
+def test_coarse_input_scale_gives_argmax(variant, scale):
+    # degenerate logits (random-weight classifiers reach 1e10): one input step is far past the
+    # exp clip, so every row is one-hot at its maximum, ties sharing the mass
+    rng = np.random.default_rng(1)
+    q = rng.integers(-128, 128, size=(6, 50))
+    q[5, :2] = 127
+    y = _run(q, scale, variant).astype(np.int64)
+    ref = np.minimum(np.round(256 * _float_softmax(q.astype(np.float64) * scale)), 255)  # uint8
+    assert np.array_equal(y, ref)
