@@ -58,7 +58,7 @@ def num_samples(graph: Graph, data: dict[str, np.ndarray], what: str = "inputs",
         if a.ndim != len(want) or (len(want) and tuple(a.shape[1:]) != tuple(want[1:])):
             raise InputDataError(
                 f"{what}: '{v.name}' has shape {list(a.shape)}; expected samples of shape "
-                f"{list(want)} stacked along axis 0, i.e. [N,{','.join(map(str, want[1:]))}]")
+                f"{list(want)} stacked along axis 0, i.e. [{','.join(['N', *map(str, want[1:])])}]")
         if len(want) and want[0] != 1 and a.shape[0] % want[0]:
             raise InputDataError(f"{what}: '{v.name}' has {a.shape[0]} rows, not a multiple "
                                  f"of the batch size {want[0]}")

@@ -24,6 +24,7 @@ from ..ir.rewrite import fold_node
 from ..ops import is_registered, lookup
 from ..ops.onnx_ops import SUPPORTED
 from .ms_qops import can_expand, expand_model
+from .resize_compat import framework_sizes
 
 MIN_OPSET, MAX_OPSET = 11, 21
 
@@ -63,6 +64,18 @@ def load_model(path: str) -> onnx.ModelProto:
     return model
 
 
+def _external_bytes(t: onnx.TensorProto) -> int:
+    """Bytes of ``t``'s raw data: sub-byte types are packed (two int4 per byte ...)."""
+    n = int(np.prod(t.dims))
+    bits = {onnx.TensorProto.INT4: 4, onnx.TensorProto.UINT4: 4}
+    for name, b in (("INT2", 2), ("UINT2", 2), ("FLOAT4E2M1", 4)):
+        if hasattr(onnx.TensorProto, name):
+            bits[getattr(onnx.TensorProto, name)] = b
+    if t.data_type in bits:
+        return (n * bits[t.data_type] + 7) // 8
+    return n * np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
+
+
 def _load_external_data(model: onnx.ModelProto, base: str, path: str) -> None:
     from onnx.external_data_helper import (ExternalDataInfo, _get_all_tensors,
                                            uses_external_data)
@@ -84,7 +97,7 @@ def _load_external_data(model: onnx.ModelProto, base: str, path: str) -> None:
             if info.offset:
                 f.seek(int(info.offset))
             raw = f.read(int(info.length)) if info.length else f.read()
-        expected = int(np.prod(t.dims)) * np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
+        expected = _external_bytes(t)
         if len(raw) < expected:
             raise ModelLoadError(f"external data '{loc}' for tensor '{t.name}' is truncated "
                                  f"({len(raw)} of {expected} bytes)")
@@ -138,9 +151,33 @@ def _upgrade_opset(model: onnx.ModelProto) -> onnx.ModelProto:
     # with Hardmax stops at 12 and keeps the coerced 2-D rule (see _import_legacy_2d)
     target = 12 if any(n.op_type == "Hardmax" for n in model.graph.node) else 13
     try:
-        return onnx.version_converter.convert_version(model, target)
+        converted = onnx.version_converter.convert_version(model, target)
     except Exception:  # noqa: BLE001 - keep the original; its ops still run at their version
         return model
+    _keep_resize10_semantics(converted)
+    return converted
+
+
+def _keep_resize10_semantics(model: onnx.ModelProto) -> None:
+    """Resize-10 and Upsample map output to input coordinates as ``x / scale`` and pick
+    the nearest pixel by flooring (ceiling when the axis shrinks); the converter's
+    Resize-13 would default to half_pixel / round_prefer_floor, so say it explicitly."""
+    consts = {t.name: t for t in model.graph.initializer}
+    for n in model.graph.node:
+        if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
+            consts[n.output[0]] = n.attribute[0].t
+    for n in model.graph.node:
+        if n.op_type != "Resize" or any(a.name == "coordinate_transformation_mode"
+                                        for a in n.attribute):
+            continue
+        n.attribute.append(onnx.helper.make_attribute("coordinate_transformation_mode",
+                                                      "asymmetric"))
+        scales = consts.get(n.input[2]) if len(n.input) > 2 else None
+        shrink = scales is not None and \
+            any(0 < s < 1 for s in onnx.numpy_helper.to_array(scales).ravel())
+        if not any(a.name == "nearest_mode" for a in n.attribute):
+            n.attribute.append(onnx.helper.make_attribute("nearest_mode",
+                                                          "ceil" if shrink else "floor"))
 
 
 def _bind_input(vi: onnx.ValueInfoProto, shapes: dict[str, tuple[int, ...]],
@@ -296,6 +333,8 @@ def _import_node(graph: Graph, env: dict[str, Value], n: onnx.NodeProto, idx: in
     outs_names = list(n.output)
     while outs_names and not outs_names[-1]:
         outs_names.pop()
+    if n.op_type == "Resize":
+        inputs = framework_sizes(graph, _attrs(n), inputs, name) or inputs
     if n.op_type in LEGACY_2D_OPS and graph.opset < 13 and _legacy_2d_differs(n, inputs):
         outs = _import_legacy_2d(graph, n, name, inputs, outs_names[0], fold)
     else:

@@ -2,8 +2,9 @@
 or wrong: Conv, ConvTranspose, MaxPool, AveragePool, LpPool, LRN and BatchNormalization.
 
 ``onnx_ops`` asks :func:`fast_run` first; a kernel returns ``None`` for the
-attribute combinations it does not cover (MaxPool's Indices output, integer
-convolutions ...) and the op then runs through ``onnx.reference``.
+attribute combinations it does not cover (integer convolutions ...) and the op
+then runs through ``onnx.reference``.  MaxPool's Indices output is computed here
+too: ``onnx.reference`` counts positions in the padded input.
 
 All kernels read windows through ``numpy.lib.stride_tricks.as_strided`` views
 of a padded copy of the input (no Python loop over output positions):
@@ -142,7 +143,9 @@ def _convt_begin(node: Node, x_shape, k_shape, out) -> list:
     begin = []
     for i in range(nd):
         total = strides[i] * (x_shape[i] - 1) + opad[i] + (k_shape[i] - 1) * dil[i] + 1 - out[i]
-        begin.append(total // 2 if auto == "SAME_UPPER" else total - total // 2)
+        # an output_shape one past the natural size gives total = -1: onnxruntime (C
+        # division, toward zero) then adds the extra row at the end for both SAME modes
+        begin.append(int(total / 2) if auto == "SAME_UPPER" else total - total // 2)
     return begin
 
 
@@ -193,14 +196,39 @@ def _pool_setup(node: Node, x: np.ndarray):
 @_kernel("MaxPool")
 def _max_pool(node: Node, args: list) -> Optional[list]:
     x = args[0]
-    if len(node.outputs) > 1 or x.ndim < 3 or x.dtype.kind not in "fiu":
+    if x.ndim < 3 or x.dtype.kind not in "fiu":
         return None
     k_shape, strides, dil, begin, out = _pool_setup(node, x)
     fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     xp, _ = _padded(x, begin, out, strides, dil, k_shape, fill)
     win = _windows(xp, out, strides, dil, k_shape)
     axes = tuple(range(2 + len(k_shape), 2 + 2 * len(k_shape)))
-    return [np.ascontiguousarray(win.max(axis=axes)).astype(x.dtype, copy=False)]
+    y = np.ascontiguousarray(win.max(axis=axes)).astype(x.dtype, copy=False)
+    if len(node.outputs) == 1:
+        return [y]
+    return [y, _max_pool_indices(node, x, win, (k_shape, strides, dil, begin, out))]
+
+
+def _max_pool_indices(node: Node, x: np.ndarray, win: np.ndarray, geo) -> np.ndarray:
+    """MaxPool's Indices: the flat position in the unpadded input (N, C, *spatial) of
+    each window's first maximum; ``storage_order=1`` flattens the spatial axes
+    column-major.  Positions in the padding never win (they hold -inf)."""
+    k_shape, strides, dil, begin, out = geo
+    nd = len(k_shape)
+    spatial = x.shape[2:]
+    order = "F" if node.attrs.get("storage_order", 0) else "C"
+    pos = np.arange(int(np.prod(spatial)), dtype=np.int64).reshape(spatial, order=order)
+    pos = np.broadcast_to(pos, (1, 1) + spatial)
+    pp, _ = _padded(pos, begin, out, strides, dil, k_shape, -1)
+    pwin = _windows(np.ascontiguousarray(pp), out, strides, dil, k_shape)
+    flat = win.reshape(win.shape[:2 + nd] + (-1,))
+    arg = np.argmax(flat, axis=-1)[..., None]
+    spot = np.take_along_axis(np.broadcast_to(pwin.reshape(pwin.shape[:2 + nd] + (-1,)),
+                                              flat.shape), arg, axis=-1)[..., 0]
+    n, c = x.shape[:2]
+    base = (np.arange(n * c, dtype=np.int64) * int(np.prod(spatial))).reshape(
+        (n, c) + (1,) * nd)
+    return base + spot
 
 
 @_kernel("AveragePool")
@@ -278,3 +306,7 @@ def _batch_norm(node: Node, args: list) -> Optional[list]:
     shape = (-1,) + (1,) * (x.ndim - 2)
     s, b, m, v = (np.asarray(a).reshape(shape) for a in (scale, bias, mean, var))
     return [(s * (x - m) / np.sqrt(v + eps) + b).astype(x.dtype)]
+
+
+# kernels in their own modules register into the same table
+from . import onnx_fast_norm_pad, onnx_resize  # noqa: E402,F401

@@ -73,6 +73,8 @@ SUPPORTED = sorted({
     # recurrent, sampling and bitwise ops whose ONNX node tests all pass (they stay float)
     "RNN", "GRU", "LSTM", "GridSample", "RoiAlign", "DeformConv", "CumProd", "SwiGLU",
     "BitwiseAnd", "BitwiseOr", "BitwiseXor", "BitwiseNot", "BitCast",
+    # scatter forms and linear attention, whose ONNX node tests all pass
+    "Scatter", "TensorScatter", "LinearAttention",
 })
 
 
@@ -216,13 +218,20 @@ def _infer_fallback(op_type: str, node: Node) -> Optional[list[TensorType]]:
     """Types ONNX inference leaves open but that are known at compile time.
 
     Function ops without a shape function (MeanVarianceNormalization,
-    GroupNormalization) keep the type of input 0.  A node whose inputs are all
-    constants (it will be folded) has the types of its evaluated outputs;
+    GroupNormalization) keep the type of input 0; Resize with
+    ``keep_aspect_ratio_policy`` gets its shape from ``onnx_resize``.  A node whose
+    inputs are all constants (it will be folded) has the types of its evaluated outputs;
     Compress's output shape depends on its condition only, so a constant
     condition fixes it (the data input is replaced by zeros to find the shape).
     """
     if op_type in SHAPE_OF_INPUT0:
         return [node.inputs[0].type]
+    if op_type == "Resize" and all(v is None or v.is_const for v in node.inputs[1:]):
+        from .onnx_resize import resize_geometry, resize_inputs
+
+        args = [None] + [None if v is None else v.data for v in node.inputs[1:]]
+        out, _, _ = resize_geometry(node, node.inputs[0].shape, *resize_inputs(node, args))
+        return [TensorType(node.inputs[0].type.dtype, tuple(out))]
     consts = [v is None or v.is_const for v in node.inputs]
     if not (all(consts) or (op_type == "Compress" and all(consts[1:]))):
         return None

@@ -69,6 +69,20 @@ def test_inspect_json(work):
     assert info["bound_inputs"] == [{"name": "x", "type": "f32[1,3,6,6]"}]
 
 
+def test_inspect_counts_weights_built_by_constant_subgraphs():
+    """onnx's light SqueezeNet builds every weight with ConstantOfShape: the stored
+    initializers are a few shape vectors, the real parameter count appears after folding."""
+    from qcc.frontend.onnx_import import import_model
+    from qcc_testlib import light
+
+    folded = sum(v.type.numel for v in import_model(light("squeezenet")).constants.values())
+    assert folded > 1_000_000  # SqueezeNet 1.0 has 1.25M parameters
+    p = qcc("inspect", light("squeezenet"))
+    assert_ok(p)
+    line = next(ln for ln in p.stdout.splitlines() if ln.startswith("params:"))
+    assert f"({folded:,} after folding constant subgraphs)" in line, line
+
+
 def test_run_model_matches_onnxruntime(work, tmp_path):
     out = tmp_path / "out.npz"
     p = qcc("run", work / "conv.onnx", "--inputs", work / "in.npz", "-o", out)

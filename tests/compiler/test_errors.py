@@ -2,9 +2,10 @@
 traceback, and no output left behind by a failed compile.
 
 The bad inputs of the foundation issue (missing file, not ONNX, truncated protobuf,
-unsupported ops, missing --input-shape, npz keys/shapes) run the real console script
-through subprocess; the further cases call ``qcc.cli.main`` in-process (same code path,
-same streams, no interpreter start-up) to keep the suite fast.
+unsupported ops, missing --input-shape, npz keys/shapes, calibration data) run the
+real console script through subprocess; the further cases call ``qcc.cli.main``
+in-process (same code path, same streams, no interpreter start-up) to keep the suite
+fast.
 """
 
 from __future__ import annotations
@@ -142,6 +143,17 @@ def test_bad_npz_for_compiled_folder(work, tmp_path, capsys):
     assert_error(qcc_inproc(capsys, "run", d, "--inputs", work / "wrongshape.npz", "-o", tmp_path / "o.npz"),
                  "'x'", "[2, 3, 6, 5]")
     assert not (tmp_path / "o.npz").exists()
+
+
+@pytest.mark.parametrize("npz,needles", [
+    ("wrongkey.npz", ("calibration", "missing", "'x'", "image")),
+    ("wrongshape.npz", ("calibration", "'x'", "[2, 3, 6, 5]")),
+    ("absent.npz", ("--calib", "absent.npz", "does not exist")),
+])
+def test_bad_calibration_data(work, tmp_path, npz, needles):
+    """Calibration inputs that do not match the model inputs: the real script, no output."""
+    _compile_fails(work, tmp_path, "conv.onnx", "--calib", work / npz, "--quiet",
+                   needles=needles)
 
 
 # --------------------------------------------------------------------- output folders

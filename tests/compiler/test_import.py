@@ -148,6 +148,26 @@ def test_external_data_compile_embeds_weights(tmp_path):
     assert rel_err(ort_run(str(out / "model.onnx"), {"x": x}), ort_run(_mlp(), {"x": x})) <= 1e-5
 
 
+def test_external_data_packed_int4_weights(tmp_path):
+    """An opset-21 int4 weight in external data holds ceil(n/2) bytes, not n."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    vals = np.arange(-7, 8, dtype=np.int8).reshape(3, 5)
+    w = numpy_helper.from_array(vals.astype(ml_dtypes.int4), "w")
+    nodes = [helper.make_node("DequantizeLinear", ["w", "s"], ["wf"], name="dq"),
+             helper.make_node("MatMul", ["x", "wf"], ["y"], name="mm")]
+    m = make_model(nodes, [f32_input("x", [1, 3])], [f32_input("y", [1, 5])],
+                   [w, numpy_helper.from_array(np.array(0.5, np.float32), "s")], opset=21)
+    d = tmp_path / "model"
+    d.mkdir()
+    onnx.save(m, str(d / "m.onnx"), save_as_external_data=True, location="w.bin",
+              size_threshold=0)
+    assert (d / "w.bin").stat().st_size == 8 + 4  # 15 packed int4 + the float scale
+    g = import_model(str(d / "m.onnx"))
+    np.testing.assert_array_equal(g.constants["w"].data, vals)
+    x = np.array([[1, 2, 3]], np.float32)
+    np.testing.assert_allclose(run(g, {"x": x})["y"], x @ (vals * 0.5))
+
+
 def _relocate(path, location):
     m = onnx.load(str(path), load_external_data=False)
     for t in m.graph.initializer:

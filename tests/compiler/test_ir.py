@@ -49,6 +49,17 @@ def test_printer_text_format():
     assert lines[7:] == ["  output %clip", "}"]
 
 
+def test_docs_ir_example_is_what_the_printer_prints():
+    """docs/ir.md shows print_graph(import_model(conv_model(17))) verbatim."""
+    import os
+
+    doc = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "ir.md")
+    with open(doc) as f:
+        text = f.read()
+    printed = print_graph(import_model(conv_model(17))).rstrip("\n")
+    assert "```\n" + printed + "\n```" in text, printed
+
+
 def test_printer_attributes_qparams_and_odd_names():
     g = Graph("odd names", opset=17)
     x = g.add_input("input:0", TensorType(DType.int8, (1, 3)), QParams(0.5, 3))

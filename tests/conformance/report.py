@@ -56,7 +56,38 @@ def _header(results: list[Result]) -> list[str]:
         "under the op they expand; \"not imported\" counts the bodies that use an op qcc does "
         "not import (a Loop, a sequence op ...).",
         "",
-    ]
+    ] + NOTES
+
+
+# Semantics choices that the node tests alone do not show (tests/conformance/test_resize.py
+# and test_norm_pad_pool.py check them against onnxruntime).
+NOTES = [
+    "## Where qcc does not follow onnx.reference, and where it differs from onnxruntime",
+    "",
+    "Float ops run through `onnx.reference` except where it is slow or wrong; there a numpy "
+    "kernel runs instead (`qcc.ops.onnx_fast`, `onnx_resize`, `onnx_fast_norm_pad`): "
+    "Conv, ConvTranspose, pooling (MaxPool's Indices count positions in the unpadded input), "
+    "LRN, BatchNormalization (inference mode at opsets 9-13), LayerNormalization (float16 "
+    "rounded once, as onnxruntime), Pad (negative pads crop), Resize.",
+    "",
+    "Resize follows ONNX's node tests where onnxruntime departs from them, so with these "
+    "attributes qcc and onnxruntime differ on purpose:",
+    "",
+    "* `align_corners` and `tf_crop_and_resize` with a fractional `scales`: ONNX divides by "
+    "the output length before flooring (`test_resize_downsample_scales_linear_align_corners` "
+    "expects 3.142857; onnxruntime gives 4.0; intended, onnx/onnx#2462).  With `sizes` both "
+    "agree.  PyTorch and TensorFlow mean the floored length but their exporters write the "
+    "scale, so for models from those producers the importer turns such scales into the "
+    "sizes the framework computed (`qcc.frontend.resize_compat`): they match onnxruntime "
+    "and the framework.",
+    "* `half_pixel_symmetric` with an odd input length: the centre is `L / 2` (onnxruntime "
+    "uses `L // 2`).",
+    "",
+    "Models below opset 11 are converted to opset 13 (`onnx.version_converter`); Resize-10 "
+    "and Upsample keep their meaning (`asymmetric`, floor, or ceil when an axis shrinks), "
+    "which the converter alone would lose.",
+    "",
+]
 
 
 def render(results: list[Result]) -> str:

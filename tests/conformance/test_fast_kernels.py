@@ -141,6 +141,18 @@ def test_conv_transpose_output_shape_attribute():
     _check(_model("ConvTranspose", list(x.shape), attrs, w), x)
 
 
+@pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER", "NOTSET"])
+@pytest.mark.parametrize("extra", [-3, -1, 0, 1])
+def test_conv_transpose_output_shape_with_auto_pad(auto_pad, extra):
+    """output_shape around the natural size (15x17 here): one past it gives a negative
+    total padding, where the extra row and column go at the end (onnxruntime)."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1, 4, 7, 8)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    attrs = {"strides": [2, 2], "output_shape": [15 + extra, 17 + extra], "auto_pad": auto_pad}
+    _check(_model("ConvTranspose", list(x.shape), attrs, w), x, ("ort",))
+
+
 @st.composite
 def pool_case(draw):
     nd = draw(st.integers(1, 3))

@@ -59,7 +59,9 @@ def render() -> str:
         "ones (`light_testlib.randomize`), which exercises every channel.  Logits are the input "
         "of the final Softmax.  Where logits reach 1e9 (SqueezeNet as shipped), float32 sums "
         "in another order differ in the last bits, and a Softmax turns that into visible output "
-        "differences: the logits agree to 1e-7 relative.",
+        "differences: the logits agree to 1e-7 relative.  *interp. s* is the wall time of one "
+        "interpreter run on the machine that wrote this file (a shared 2-core box: it varies "
+        "with the load).",
         "",
         "| model | weights | outputs abs / rel | logits abs / rel | output spread | interp. s |",
         "|---|---|---|---|---:|---:|",
