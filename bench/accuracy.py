@@ -143,6 +143,9 @@ def bench_model(m: BenchModel, work: str, methods=ORT_METHODS, qcc_methods=()) -
         row["qcc_timings_s"] = {k: round(v, 3) for k, v in manifest["timings_s"].items()
                                 if isinstance(v, float)}
     for meth in qcc_methods:
+        if meth == row["qcc"].get("calib_method"):  # the default compile already is this one
+            row[f"qcc_{meth}"] = dict(row["qcc"])
+            continue
         row[f"qcc_{meth}"], _ = _qcc_entry(m, work, ref, f"qcc_{meth}", calib_method=meth)
     _best(row, "qcc_")
     for meth in methods:

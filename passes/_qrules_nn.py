@@ -44,11 +44,11 @@ def clamp_bounds(kind: str, params: dict, qp: QParams) -> tuple[int, int]:
         lo = max(lo, zp)
     elif kind == "relu6":
         lo, hi = max(lo, zp), min(hi, zp + int(np.round(6.0 / s)))
-    elif kind == "clip":
-        if "min" in params:
-            lo = max(lo, zp + int(np.ceil(params["min"] / s - 1e-9)))
-        if "max" in params:
-            hi = min(hi, zp + int(np.floor(params["max"] / s + 1e-9)))
+    elif kind == "clip":  # an absent bound may arrive as +-inf (Clip with only a min)
+        if np.isfinite(params.get("min", np.nan)):
+            lo = max(lo, zp + int(np.clip(np.ceil(params["min"] / s - 1e-9), -2**31, 2**31)))
+        if np.isfinite(params.get("max", np.nan)):
+            hi = min(hi, zp + int(np.clip(np.floor(params["max"] / s + 1e-9), -2**31, 2**31)))
     return int(lo), int(min(max(hi, lo), qp.qmax))
 
 
@@ -80,10 +80,13 @@ def _epilogue(st: QState, node: Node, acc_scale: np.ndarray) -> tuple[QParams, d
     else:
         pre = node.attrs.get("pre_act")
         r = st.range_of(pre) if pre else None
-        if r is None:
+        if pre in st.pinned:  # a pre-quantized (QDQ) model: the scale it gives that tensor
+            yqp = st.pinned[pre]
+        elif r is None:
             raise LoweringError(f"{node.op} node '{node.name}': no calibrated pre-activation range "
                                 f"for its fused {kind}")
-        yqp = act_qparams(*r)
+        else:
+            yqp = act_qparams(*r)
         lo, hi = yqp.qmin, yqp.qmax
         left = kind
     mult, shift = st.requant_consts(acc_scale / float(yqp.scale[0]), node.name)
@@ -268,7 +271,17 @@ def maxpool(st: QState, node: Node) -> bool:
     if not st.is_q(node.inputs[0]) and node.inputs[0].name not in st.ranges:
         return False
     qx = st.q(node.inputs[0])
-    n = st.emit(node.op, [qx], dict(node.attrs), name=node.name, out_name=node.outputs[0].name)
+    if node.op == "onnx.GlobalMaxPool":  # ONNX GlobalMaxPool has no int8 type: ReduceMax has
+        axes = list(range(2, qx.type.rank))
+        if st.g.opset >= 18:  # axes became an input in opset 18
+            ax = st.g.add_const(node.name + ".axes", np.array(axes, np.int64))
+            n = st.emit("onnx.ReduceMax", [qx, ax], {"keepdims": 1}, name=node.name,
+                        out_name=node.outputs[0].name)
+        else:
+            n = st.emit("onnx.ReduceMax", [qx], {"axes": axes, "keepdims": 1}, name=node.name,
+                        out_name=node.outputs[0].name)
+    else:
+        n = st.emit(node.op, [qx], dict(node.attrs), name=node.name, out_name=node.outputs[0].name)
     st.set_q(node.outputs[0], n.outputs[0], qx.qparams)
     return True
 

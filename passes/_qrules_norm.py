@@ -179,6 +179,9 @@ def _wrap_axis(op: str) -> None:
         scratch = tmp.add_node(node.op, [xs], [os_], dict(node.attrs, axis=-1), name=node.name)
         scratch.opset = node.opset
         st.qmap[id(xs)] = xt
+        # keep the scratch graph alive: the maps are keyed by id(), which a freed
+        # object's successor could reuse (a later scratch value would alias this one)
+        st.__dict__.setdefault("scratch", []).append(tmp)
         if not last_axis_rule(st, scratch):
             return False
         y = _transpose(st, st.qmap[id(os_)], inv, out.name)

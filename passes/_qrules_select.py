@@ -205,6 +205,9 @@ def conv1d(st: QState, node: Node, rule) -> bool:
     os_ = tmp.new_value(out.name, TensorType(out.dtype, (out.shape[0], out.shape[1], 1, out.shape[2])))
     scratch = tmp.add_node(node.op, ins, [os_], _as_2d_attrs(node.attrs, int(w.shape[2])), name=node.name)
     st.qmap[id(xs)] = x4
+    # keep the scratch graph alive: the maps are keyed by id(), which a freed
+    # object's successor could reuse (a later scratch value would alias this one)
+    st.__dict__.setdefault("scratch", []).append(tmp)
     if not rule(st, scratch):
         return False
     y = _reshape(st, st.qmap[id(os_)], list(out.shape), out.name)

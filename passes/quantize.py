@@ -18,7 +18,7 @@ from qcc.errors import LoweringError, PassError
 from qcc.ir import Graph, Node
 from qcc.passmanager import PassContext, register_pass
 
-from . import _qrules_elementwise, _qrules_nn  # noqa: F401  (register rules)
+from . import _qrules_elementwise, _qrules_math, _qrules_nn  # noqa: F401  (register rules)
 from ._qstate import RULES, QState
 
 try:  # optional rule families added by later issues

@@ -2,11 +2,11 @@
 
 One :class:`Observer` per float value.  It keeps the exact min/max and a
 mergeable histogram of ``|x|`` split by sign (two count arrays over one grid
-of ``BINS`` bins on ``[0, R]``).  The grid grows by *exact re-binning*: when a
-sample exceeds ``R``, ``R`` doubles (as often as needed) and adjacent bin pairs
-are summed, so no count moves to a wrong bin and the result does not depend
-on sample order beyond the final ``R`` (which is within 2x of the true
-|max|, leaving at least ``BINS/2`` bins over the data).
+of ``BINS`` bins on ``[0, R)``).  ``R`` is a power of two, the smallest above
+every |x| seen; when a sample exceeds it, ``R`` doubles (as often as needed)
+and adjacent bin pairs are summed.  This re-binning is exact, so the histogram
+does not depend on the sample order or chunking at all (``R`` is within 2x of
+the true |max|, leaving more than ``BINS/2`` bins over the data).
 
 Estimators turn an observer into a ``(min, max)`` range:
 
@@ -42,7 +42,7 @@ class Observer:
     def __init__(self):
         self.min = math.inf
         self.max = -math.inf
-        self.range = 0.0  # R: histogram covers [0, R]
+        self.range = 0.0  # R: histogram covers [0, R), a power of two (0: nothing yet)
         self.pos = np.zeros(BINS, np.int64)
         self.neg = np.zeros(BINS, np.int64)
         self.count = 0
@@ -73,24 +73,36 @@ class Observer:
                 self.pos[0] += x.size
 
     def _grow(self, amax: float) -> None:
-        if amax <= self.range:
+        """Make ``R`` the smallest power of two strictly above every |x| seen.
+
+        A power-of-two ``R`` makes the grid a function of the overall |max| alone,
+        so the histogram is bit-identical whatever the sample order (or chunking):
+        binning multiplies by ``BINS / R`` (a power of two, exact in floating point)
+        and truncates, and halving the resolution merges bin pairs exactly as if
+        every value had been binned on the coarser grid."""
+        if amax < self.range:
             return
+        target = math.ldexp(1.0, math.frexp(amax)[1])  # 2**e > amax >= 2**(e-1)
         if self.range == 0.0:
-            self.range = amax
+            self.range = target
             return
-        while self.range < amax:
+        while self.range < target:
             self.range *= 2.0
             for h in (self.pos, self.neg):
                 merged = h.reshape(BINS // 2, 2).sum(axis=1)
                 h[:BINS // 2] = merged
                 h[BINS // 2:] = 0
+            self.pos[0] += self.neg[0]  # |x| now within the first bin: counted in pos[0]
+            self.neg[0] = 0
 
     def _add(self, x: np.ndarray) -> None:
-        # signed bin index in x's own precision, truncated toward 0 so |index| is the bin
-        # of |x|; one bincount over [-(BINS-1), BINS-1] (5x faster than abs/compare/int64).
-        # Negatives within the first bin land in pos[0] (neg[0] stays 0).
-        t = x * x.dtype.type(BINS / self.range)
-        np.clip(t, -(BINS - 1), BINS - 1, out=t)
+        # signed bin index truncated toward 0, so |index| is the bin of |x|; one bincount
+        # over [-(BINS-1), BINS-1] (5x faster than abs/compare/int64).  |x| < R, so the
+        # index needs no clipping.  Negatives within the first bin land in pos[0].
+        scale = BINS / self.range
+        if scale > np.finfo(x.dtype).max / 2:  # tiny R: a float32 scale would overflow
+            x = x.astype(np.float64)
+        t = x * x.dtype.type(scale)
         idx = t.astype(np.int32)
         idx += BINS - 1
         both = np.bincount(idx, minlength=2 * BINS - 1)
@@ -180,8 +192,11 @@ def entropy_range(ob: Observer) -> tuple[float, float]:
     h, levels = ob.hist_nonzero, _levels(ob)
     if not h.any():
         return minmax_range(ob)
-    last = int(np.nonzero(h)[0][-1]) + 1
-    start = min(levels, BINS)
+    nz = np.nonzero(h)[0]
+    last = int(nz[-1]) + 1
+    # at least `levels` bins above the first occupied one: data far from 0 (all in
+    # [68, 151], say) would otherwise reach KL = 0 with every value in the last bin
+    start = min(levels + int(nz[0]), BINS)
     if last <= start:
         return minmax_range(ob)
     coarse = np.unique(np.append(np.arange(start, last + 1, 16), last))

@@ -203,3 +203,48 @@ def test_prequantized_qdq_model_imports_with_its_own_scales(tmp_path):
     ref = np.concatenate([sess.run(None, {"input": test[i:i + 1]})[0] for i in range(len(test))])
     assert _accuracy(logits, labels) >= _accuracy(ref, labels) - 2.0
     assert np.corrcoef(logits.ravel(), ref.ravel())[0, 1] > 0.99
+
+
+def test_prequantized_hardswish_model_uses_the_qdq_pre_activation_scale(tmp_path):
+    """Conv -> HardSwish quantized by onnxruntime: the fusion moves HardSwish into the
+    conv, whose pre-activation tensor has a QDQ scale in the model (no calibration):
+    it lowers integer-only (it used to fail: 'no calibrated pre-activation range')."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    from qcc.driver import CompileOptions, compile_model
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.standard_normal((8, 3, 3, 3)).astype(np.float32), "w1"),
+             numpy_helper.from_array(rng.standard_normal((4, 8, 1, 1)).astype(np.float32) * 0.3, "w2")]
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("HardSwish", ["c"], ["h"]),
+             helper.make_node("Conv", ["h", "w2"], ["y"])]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])], inits)
+    src = tmp_path / "hs.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(src))
+    X = rng.standard_normal((16, 1, 3, 8, 8)).astype(np.float32)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter([{"x": x} for x in X])
+
+        def get_next(self):
+            return next(self.it, None)
+
+    qdq = tmp_path / "hs_qdq.onnx"
+    quantize_static(str(src), str(qdq), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+    compile_model(str(qdq), CompileOptions(target="onnx", out_dir=str(tmp_path / "q"),
+                                           options={"quiet": True}))
+    from qcc.ir.serialize import load
+
+    gq = load(str(tmp_path / "q" / "model.qcc"))
+    check_integer_only(gq)
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    sess = ort.InferenceSession(str(qdq), so)
+    it = Interpreter(gq)
+    ref = np.concatenate([sess.run(None, {"x": x})[0] for x in X[:4]])
+    got = np.concatenate([it.run({"x": x})["y"] for x in X[:4]])
+    assert 10 * np.log10(np.sum(ref ** 2) / np.sum((ref - got) ** 2)) > 30

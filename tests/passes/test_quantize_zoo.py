@@ -30,6 +30,9 @@ EXPECT = {  # integer ops each network must lower to (its rules under test)
     "selection": {"onnx.Max", "onnx.Min", "onnx.ReduceMax", "qcc.reduce_mean", "qcc.sub", "qcc.mul"},
     "conv1d": {"qcc.conv2d", "onnx.Reshape"},
     "norm_seg": {"qcc.ilayernorm", "qcc.isoftmax", "onnx.Transpose"},
+    "squeeze_excite": {"qcc.global_avgpool", "qcc.lut", "qcc.mul", "qcc.reduce_mean"},
+    "fpn_decoder": {"qcc.conv_transpose2d", "qcc.resize", "qcc.add"},
+    "math_ops": {"qcc.lut", "qcc.mul", "qcc.reduce_mean", "onnx.Expand"},
 }
 
 
@@ -76,6 +79,15 @@ def test_zoo_model_quantizes_integer_only_close_to_float(name, tmp_path):
     _check(path, shape, tmp_path, EXPECT[name], name)
 
 
+@pytest.mark.parametrize("name", ["resnet_tiny", "math_ops"])
+def test_dynamo_export_quantizes_like_torchscript_export(name, tmp_path):
+    """torch.onnx.export's default (dynamo) exporter writes opset 20 graphs."""
+    path = str(tmp_path / f"{name}_dynamo.onnx")
+    shape = zoo_models.export(name, path, dynamo=True)
+    expect = EXPECT[name] - {"qcc.global_avgpool"}  # adaptive_avg_pool2d: ReduceMean here
+    _check(path, shape, tmp_path, expect, name + "_dynamo")
+
+
 def _save(tmp_path, nodes, inits, shape, name="m.onnx") -> str:
     g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
@@ -116,3 +128,54 @@ def test_first_op_without_rule_is_named_not_left_in_float(tmp_path):
         _compile(path, (1, 4), tmp_path)
     manifest, _ = _compile(path, (1, 4), tmp_path, allow_float=["Floor"])
     assert manifest["passes"]["quantize"]["kept_float"] == ["floor_in"]
+
+
+def test_div_by_a_sign_changing_tensor_is_named(tmp_path):
+    """1/b has no int8 range when b takes both signs over the calibration data: the
+    Div is reported (not lowered with a garbage reciprocal); --allow-float keeps it."""
+    rng = np.random.default_rng(0)
+    inits = {"w": rng.standard_normal((4, 3, 1, 1)).astype(np.float32)}
+    nodes = [helper.make_node("Conv", ["x", "w"], ["b"]),
+             helper.make_node("Relu", ["b"], ["r"]),
+             helper.make_node("Div", ["r", "b"], ["y"], name="div_signed")]
+    path = _save(tmp_path, nodes, inits, (1, 3, 4, 4), "div.onnx")
+    with pytest.raises(LoweringError, match="Div 'div_signed'.*--allow-float Div"):
+        _compile(path, (1, 3, 4, 4), tmp_path)
+    manifest, _ = _compile(path, (1, 3, 4, 4), tmp_path, allow_float=["Div"])
+    assert manifest["passes"]["quantize"]["kept_float"] == ["div_signed"]
+
+
+def test_pow_and_reduce_l2_follow_float(tmp_path):
+    """Pow by 2, -1 and 0.5 (lookup tables) and ReduceL2 over channels, integer-only
+    and close to float."""
+    rng = np.random.default_rng(0)
+    inits = {"w": rng.standard_normal((8, 3, 1, 1)).astype(np.float32), "one": np.float32(1.0),
+             "e2": np.float32(2.0), "eh": np.float32(0.5), "em": np.float32(-1.0)}
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"]),
+             helper.make_node("Tanh", ["c"], ["t"]),
+             helper.make_node("Pow", ["t", "e2"], ["p2"]),
+             helper.make_node("Add", ["p2", "one"], ["a"]),
+             helper.make_node("Pow", ["a", "em"], ["pm"]),
+             helper.make_node("Pow", ["a", "eh"], ["ph"]),
+             helper.make_node("Mul", ["pm", "ph"], ["m"]),
+             helper.make_node("ReduceL2", ["m"], ["y"], axes=[1], keepdims=1)]
+    path = _save(tmp_path, nodes, inits, (1, 3, 6, 6), "pow.onnx")
+    _check(path, (1, 3, 6, 6), tmp_path, {"qcc.lut", "qcc.mul", "qcc.reduce_mean"}, "pow_l2")
+
+
+def test_sum_mean_globalmaxpool_and_one_sided_clip(tmp_path):
+    """Sum of three inputs and Mean (chains of qcc.add), GlobalMaxPool (ONNX has no int8
+    GlobalMaxPool: a ReduceMax) and a Clip with only a min (its max arrives as +inf):
+    each used to fail to lower."""
+    rng = np.random.default_rng(0)
+    inits = {"w": rng.standard_normal((4, 3, 1, 1)).astype(np.float32),
+             "w2": rng.standard_normal((4, 3, 1, 1)).astype(np.float32),
+             "c4": rng.standard_normal((1, 4, 1, 1)).astype(np.float32), "mn": np.float32(-0.5)}
+    nodes = [helper.make_node("Conv", ["x", "w"], ["a"]),
+             helper.make_node("Conv", ["x", "w2"], ["b"]),
+             helper.make_node("Clip", ["b", "mn"], ["bc"]),
+             helper.make_node("Sum", ["a", "bc", "c4"], ["s"]),
+             helper.make_node("Mean", ["a", "bc", "s"], ["m"]),
+             helper.make_node("GlobalMaxPool", ["m"], ["y"])]
+    path = _save(tmp_path, nodes, inits, (1, 3, 6, 6), "summean.onnx")
+    _check(path, (1, 3, 6, 6), tmp_path, {"qcc.add", "onnx.ReduceMax"}, "sum_mean")

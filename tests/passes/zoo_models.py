@@ -1,6 +1,7 @@
 """Small random-weight networks of the shapes users bring (torch modules, exported
 by ``torch.onnx.export``): residual CNN, U-Net with Concat/Resize, smooth
-activations, BN without a conv before it, selection ops, 1-D convolutions."""
+activations, BN without a conv before it, selection ops, 1-D convolutions,
+squeeze-excite gating, an FPN decoder with ConvTranspose, Pow/Div/ReduceL2 math."""
 
 from __future__ import annotations
 
@@ -145,6 +146,59 @@ class NormSeg(nn.Module):
         return torch.softmax(self.head(y), 1)
 
 
+class SqueezeExcite(nn.Module):
+    """MobileNetV3 block: BN, HardSwish, depthwise conv, squeeze-excite gate
+    (GAP -> 1x1 -> ReLU -> 1x1 -> HardSigmoid) multiplied back (two activations)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c, self.bn = nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16)
+        self.dw = nn.Conv2d(16, 16, 3, padding=1, groups=16)
+        self.f1, self.f2, self.pw = nn.Conv2d(16, 4, 1), nn.Conv2d(4, 16, 1), nn.Conv2d(16, 8, 1)
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        y = F.hardswish(self.dw(F.hardswish(self.bn(self.c(x)))))
+        g = F.hardsigmoid(self.f2(F.relu(self.f1(F.adaptive_avg_pool2d(y, 1)))))
+        return self.fc(self.pw(y * g).mean((2, 3)))
+
+
+class FpnDecoder(nn.Module):
+    """FPN-style decoder: strided convs, 1x1 lateral + nearest upsample Add,
+    ConvTranspose + BatchNorm + ReLU, a second Add."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.Conv2d(8, 16, 3, stride=2, padding=1)
+        self.lat, self.up = nn.Conv2d(8, 16, 1), nn.ConvTranspose2d(16, 16, 2, stride=2)
+        self.bn, self.out = nn.BatchNorm2d(16), nn.Conv2d(16, 4, 3, padding=1)
+
+    def forward(self, x):
+        a = F.relu(self.a(x))
+        b = F.relu(self.b(a))
+        p = self.lat(a) + F.interpolate(b, scale_factor=2.0, mode="nearest")
+        return self.out(F.relu(self.bn(self.up(b))) + p)
+
+
+class MathOps(nn.Module):
+    """Input normalization (Sub/Div by constants), general Clip, ELU, Pow by a constant,
+    Sqrt, Div by an activation, F.normalize (ReduceL2, Clip, Expand, Div)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+        self.c, self.d = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(3, 8, 3, padding=1)
+        self.fc = nn.Linear(8 * 4 * 4, 16)
+
+    def forward(self, x):
+        x = (x - self.mean) / self.std
+        y = F.elu(torch.clamp(self.c(x), -1.0, 2.0))
+        y = torch.sqrt(y.pow(2) + 1.0) / (torch.sigmoid(self.d(x)) + 0.5)
+        y = self.fc(F.avg_pool2d(F.max_pool2d(y, 2), 2).flatten(1))
+        return F.normalize(y, dim=1)
+
+
 ZOO = {  # name: (module class, input shape)
     "resnet_tiny": (ResNetTiny, (1, 3, 16, 16)),
     "unet_tiny": (UNetTiny, (1, 3, 16, 16)),
@@ -153,16 +207,20 @@ ZOO = {  # name: (module class, input shape)
     "selection": (Selection, (1, 3, 16, 16)),
     "conv1d": (Conv1dNet, (1, 4, 24)),
     "norm_seg": (NormSeg, (1, 3, 12, 12)),
+    "squeeze_excite": (SqueezeExcite, (1, 3, 16, 16)),
+    "fpn_decoder": (FpnDecoder, (1, 3, 16, 16)),
+    "math_ops": (MathOps, (1, 3, 16, 16)),
 }
 
 
-def export(name: str, path: str, seed: int = 0) -> tuple:
-    """Export ZOO[name] with random weights to ``path``; returns the input shape."""
+def export(name: str, path: str, seed: int = 0, dynamo: bool = False) -> tuple:
+    """Export ZOO[name] with random weights to ``path``; returns the input shape.
+    ``dynamo``: torch's default exporter (torch.export, opset 20) instead of TorchScript."""
     cls, shape = ZOO[name]
     torch.manual_seed(seed)
     m = cls().eval()
     _randomize_bn(m, seed)
+    kw = {"dynamo": True} if dynamo else {"opset_version": 17, "dynamo": False}
     with torch.no_grad():
-        torch.onnx.export(m, (torch.randn(*shape),), path, input_names=["x"], output_names=["y"],
-                          opset_version=17, dynamo=False)
+        torch.onnx.export(m, (torch.randn(*shape),), path, input_names=["x"], output_names=["y"], **kw)
     return shape
