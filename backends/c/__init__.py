@@ -13,7 +13,7 @@ import numpy as np
 
 from qcc.ir import Graph
 
-from .lower import cident
+from .lower import c_nbytes, cident
 
 TARGET = "c"
 
@@ -35,7 +35,9 @@ def emit(graph: Graph, out_dir: str, ctx) -> dict:
         "files": files,
         "memory": {"arena_bytes": prog.arena, "lower_bound": prog.lower_bound,
                    "strategy": prog.strategy, "weight_bytes": weight_bytes(prog),
-                   "inplace": prog.extra_info.get("inplace", {})},
+                   "inplace": prog.extra_info.get("inplace", {}),
+                   "inplace_rejected": prog.extra_info.get("rejected", {}),
+                   "tried": prog.extra_info.get("tried", {})},
         "layers": layer_table(prog),
         "c": {"name": name,
               "inputs": [_io_entry(io) for io in prog.inputs],
@@ -55,7 +57,7 @@ def layer_table(prog) -> list[dict]:
         out = s.out
         rows.append({"step": i, "node": s.node.name, "op": s.node.op, "kernel": s.fn,
                      "out": out.name if out is not None else None,
-                     "out_bytes": out.type.nbytes if out is not None else 0,
+                     "out_bytes": c_nbytes(out) if out is not None else 0,
                      "scratch_bytes": s.scratch})
     return rows
 

@@ -28,9 +28,9 @@ from .memplan import Buffer, check_plan, plan_memory
 
 CTYPES = {DType.int8: "int8_t", DType.uint8: "uint8_t", DType.int16: "int16_t",
           DType.int32: "int32_t", DType.int64: "int64_t", DType.float32: "float",
-          DType.int4: "int8_t", DType.int2: "int8_t"}
+          DType.int4: "int8_t", DType.int2: "int8_t", DType.bool: "uint8_t"}
 DT_CODES = {DType.int8: "QCC_I8", DType.uint8: "QCC_U8", DType.int16: "QCC_I16",
-            DType.int32: "QCC_I32", DType.int64: "QCC_I64"}
+            DType.int32: "QCC_I32", DType.int64: "QCC_I64", DType.bool: "QCC_U8"}
 ALIGN = 16
 
 
@@ -96,6 +96,14 @@ class Program:
     extra_info: dict = field(default_factory=dict)
 
 
+def c_nbytes(v: Value) -> int:
+    """Bytes of a value in the arena: one C element per value (bool as a byte, sub-byte
+    activations unpacked), unlike ``TensorType.nbytes`` which packs sub-byte types."""
+    if v.dtype.is_float:
+        return v.type.nbytes
+    return v.type.numel * max(v.dtype.bits, 8) // 8
+
+
 def cident(name: str) -> str:
     s = re.sub(r"[^0-9A-Za-z_]", "_", name).strip("_") or "t"
     return s if not s[0].isdigit() else "t" + s
@@ -135,6 +143,7 @@ class Lowerer:
         return Arg("const", cname=self.p.consts[key].cname, ctype=ctype)
 
     def _cname(self, base: str) -> str:
+        base = f"{self.p.name}_{base}"  # external symbols: prefixed, so models link together
         name, k = cident(base), 1
         while name in self._cnames:
             name, k = f"{cident(base)}_{k}", k + 1
@@ -146,8 +155,9 @@ class Lowerer:
              scratch: int = 0, inplace_of: Optional[Value] = None) -> Step:
         out = next((a.value for a in args if a.kind == "val" and a.write), None)
         if inplace_of is not None and (inplace_of.is_const or out is None
-                                       or inplace_of.type.nbytes != out.type.nbytes):
-            inplace_of = None
+                                       or inplace_of.type.numel != out.type.numel
+                                       or c_nbytes(inplace_of) < c_nbytes(out)):
+            inplace_of = None  # elementwise kernels may narrow in place (ascending order)
         st = Step(node, kernel, fn, struct, params, args, scratch, inplace_of, out)
         self.p.steps.append(st)
         self.p.kernels.add(kernel)

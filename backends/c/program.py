@@ -17,8 +17,9 @@ from typing import Callable
 from qcc.errors import LoweringError, UnsupportedOpError
 from qcc.ir import DType, Graph, Node
 
-from .lower import ALIGN, CTYPES, DT_CODES, Arg, Buffer, IoSpec, Lowerer, Program, check_plan, \
-    plan_memory
+from .lower import ALIGN, CTYPES, DT_CODES, Arg, Buffer, IoSpec, Lowerer, Program, c_nbytes, \
+    check_plan, plan_memory
+from .memplan import Access, MemoryPlanError, check_schedule
 
 RULES: dict[str, Callable[[Lowerer, Node], None]] = {}
 
@@ -32,7 +33,7 @@ def rule(*ops: str):
 
 
 def _load_rules() -> None:
-    from . import rules_elem, rules_move, rules_nn, rules_tf  # noqa: F401  (register on import)
+    from . import rules_elem, rules_logic, rules_move, rules_nn, rules_tf  # noqa: F401
 
 
 def build_program(graph: Graph, name: str) -> Program:
@@ -48,7 +49,8 @@ def build_program(graph: Graph, name: str) -> Program:
         more = f" and {len(missing) - 12} more" if len(missing) > 12 else ""
         err.args = (f"target c has no kernel for {len(missing)} node(s) [{', '.join(kinds)}]: "
                     f"{shown}{more}; a float op left after quantization needs a calibration "
-                    f"range (--calib) or an integer rule",)
+                    f"range (--calib) or an integer rule (ops kept float with --allow-float "
+                    f"cannot run: the C model code has no float)",)
         raise err
     for n in todo:
         RULES[n.op](lw, n)
@@ -90,14 +92,30 @@ def _boundary(lw: Lowerer) -> set:
             v = go
             spec = IoSpec(k, go.name, v, CTYPES[v.dtype], v.type.numel, go.dtype.name)
         else:
-            raise LoweringError(f"target c: output '{go.name}' ({go.dtype.name}) is neither "
-                                f"an integer tensor nor a qcc.dequantize of one")
+            made = _float_ops(go)
+            raise LoweringError(f"target c: output '{go.name}' ({go.dtype.name}){made} is neither "
+                                f"an integer tensor nor a qcc.dequantize of one; the C model "
+                                f"code has no float (drop --allow-float for its ops, or --calib)")
         if v.is_const or lw.binding(v) is not None:
             raise LoweringError(f"target c: output '{go.name}' is a constant, a model input "
                                 f"or another output; the C API needs it computed")
         p.outputs.append(spec)
         lw.bind(v, "out", k)
     return skip
+
+
+def _float_ops(v) -> str:
+    """' (computed in float by Op 'node', ...)': the float ops upstream of a float output."""
+    seen, todo, found = set(), [v.producer], []
+    while todo and len(found) < 6:
+        n = todo.pop()
+        if n is None or id(n) in seen or n.op in ("qcc.dequantize", "qcc.quantize"):
+            continue
+        seen.add(id(n))
+        if any(o.dtype.is_float for o in n.outputs):
+            found.append(f"{n.op} '{n.name}'")
+            todo.extend(i.producer for i in n.inputs if i is not None and i.dtype.is_float)
+    return f" (computed in float by {', '.join(found)})" if found else ""
 
 
 def _lifetimes(lw: Lowerer):
@@ -125,7 +143,7 @@ def _lifetimes(lw: Lowerer):
 
 def _plan(lw: Lowerer) -> None:
     first, last, roots, inplace = _lifetimes(lw)
-    buffers = [Buffer(r.name, r.type.nbytes, first[k], last[k], inplace.get(k))
+    buffers = [Buffer(r.name, c_nbytes(r), first[k], last[k], inplace.get(k))
                for k, r in roots.items()]
     for i, st in enumerate(lw.p.steps):
         if st.scratch:
@@ -134,9 +152,34 @@ def _plan(lw: Lowerer) -> None:
     check_plan(buffers, plan)
     p = lw.p
     p.arena, p.lower_bound, p.strategy, p.offsets = plan.arena, plan.lower_bound, plan.strategy, plan.offsets
-    p.extra_info["inplace"] = dict(getattr(plan, "inplace", {}) or {})
+    p.extra_info.update(inplace=dict(plan.inplace), rejected=dict(plan.rejected),
+                        tried=dict(plan.tried))
+    _replay(lw, plan)
     for i, st in enumerate(p.steps):
         st.cargs = [_expr(lw, a, i) for a in st.args]
+
+
+def _replay(lw: Lowerer, plan) -> None:
+    """Replay every step's arena operands over the plan (``memplan.check_schedule``): a
+    read must find the bytes its tensor was written to, a call must not overwrite what it
+    reads (except an honoured in-place step).  Independent of the lifetimes planned."""
+    steps, inplace = [], set()
+    for i, st in enumerate(lw.p.steps):
+        accs = []
+        for a in st.args:
+            if a.kind == "scratch":
+                accs.append(Access(f"scratch.{i}", plan.offsets[f"scratch.{i}"], st.scratch, True))
+            elif a.kind == "val" and lw.binding(a.value) is None:
+                r = lw.find(a.value)
+                accs.append(Access(r.name, plan.offsets[r.name], c_nbytes(r), a.write))
+        if st.out is not None and lw.find(st.out).name in plan.inplace:
+            inplace.add(i)
+        steps.append(accs)
+    try:
+        check_schedule(plan.arena, steps, inplace)
+    except MemoryPlanError as e:
+        raise LoweringError(f"target c: internal error, the memory plan fails the schedule "
+                            f"check: {e}") from e
 
 
 def _expr(lw: Lowerer, a: Arg, i: int) -> str:

@@ -18,7 +18,7 @@ from qcc import __version__
 from .lower import Program
 
 KERNEL_ORDER = ["conv2d", "conv_transpose2d", "linear", "matmul", "binary", "requant", "lut",
-                "concat", "pool", "reduce", "resize", "move", "transformer", "threshold"]
+                "concat", "pool", "reduce", "resize", "move", "transformer", "threshold", "logic"]
 _C_SIZE = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "int32_t": 4, "int64_t": 8}
 _RANGE = {"int8_t": (-128, 127), "uint8_t": (0, 255), "int16_t": (-32768, 32767)}
 _ENV = None
@@ -61,9 +61,42 @@ def initializer(params: dict) -> str:
 
 
 def array_body(data: np.ndarray, per_line: int = 16) -> str:
-    vals = [c_int(x) for x in np.asarray(data).astype(np.int64).tolist()]
+    ints = np.asarray(data).astype(np.int64).ravel()
+    lo, hi = (int(ints.min()), int(ints.max())) if ints.size else (0, 0)
+    if ints.size and hi - lo <= 1 << 16 and -(1 << 31) < lo and hi < (1 << 31):
+        # what c_int writes for these, from a table of the few distinct values (fast for
+        # the millions of int8 weights of a large model)
+        table = np.array([str(v) for v in range(lo, hi + 1)], dtype=object)
+        vals = table[ints - lo].tolist()
+    elif ints.size and -(1 << 31) < lo and hi < (1 << 31):
+        vals = list(map(str, ints.tolist()))
+    else:
+        vals = [c_int(x) for x in ints.tolist()]
     lines = ["    " + ", ".join(vals[i:i + per_line]) + "," for i in range(0, len(vals), per_line)]
     return "\n".join(lines) if lines else "    0,"
+
+
+STRING_MIN = 1024   # byte arrays at least this long are written as string literals
+_OCTAL = ["\\%03o" % i for i in range(256)]
+
+
+def bytes_body(data: np.ndarray, per_line: int = 64) -> str:
+    """An int8/uint8 array as adjacent string literals of octal escapes (the bytes in
+    two's complement, the implicit NUL dropped by the exact array size): compilers parse
+    these many times faster than a list of numbers (4 M weights: 0.4 s against 9 s)."""
+    flat = np.asarray(data).astype(np.int64).ravel().astype(np.uint8)
+    parts, step = [], per_line * 16384  # a chunk at a time: bounded memory for huge models
+    for c0 in range(0, flat.size, step):
+        b = flat[c0:c0 + step].tolist()
+        parts.append("\n".join('    "' + "".join(_OCTAL[x] for x in b[i:i + per_line]) + '"'
+                                for i in range(0, len(b), per_line)))
+    return "\n".join(parts)
+
+
+def _const_body(c) -> str:
+    if c.ctype in ("int8_t", "uint8_t") and c.data.size >= STRING_MIN:
+        return bytes_body(c.data)
+    return array_body(c.data)
 
 
 def _io_ctx(io, inputs: bool) -> dict:
@@ -92,7 +125,7 @@ def context(p: Program, source: str) -> dict:
     unused = [q for q in params if f"({q})" not in used and f"({q} +" not in used
               and f"{q} +" not in used]
     consts = [dict(cname=c.cname, ctype=c.ctype, count=max(int(c.data.size), 1),
-                   source=c.source.replace("*/", "* /"), body=array_body(c.data))
+                   source=c.source.replace("*/", "* /"), body=_const_body(c))
               for c in p.consts.values()]
     return dict(version=__version__, name=name, NAME=name.upper(), guard=name.upper(),
                 source=os.path.basename(source or "model"), inputs=ins, outputs=outs,

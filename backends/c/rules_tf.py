@@ -22,6 +22,7 @@ from qcc.ops import lookup
 from .lower import Arg, Lowerer, NULL
 from .program import dtype_code, rule
 from .rules_elem import broadcast_strides, fold_dims
+from .rules_logic import integer_arith, integer_cast, integer_operands
 
 CHAIN_OPS = ("onnx.Cast", "onnx.Add", "onnx.Sub", "onnx.Mul", "onnx.Div", "onnx.Neg")
 VIEWS = ("onnx.Reshape", "onnx.Flatten", "onnx.Squeeze", "onnx.Unsqueeze", "onnx.Identity")
@@ -106,6 +107,9 @@ def ilayernorm(lw: Lowerer, node: Node) -> None:
 def float_prep(lw: Lowerer, node: Node) -> None:
     """No code: a float chain op is folded into the thresholds of the ``qcc.quantize`` it feeds."""
     out = node.outputs[0]
+    if node.op in ("onnx.Cast", "onnx.Add", "onnx.Sub", "onnx.Mul") and integer_operands(node):
+        (integer_cast if node.op == "onnx.Cast" else integer_arith)(lw, node)
+        return
     if not out.dtype.is_float:
         raise LoweringError(f"target c: {node.op} node '{node.name}' on integer tensors has no "
                             f"C kernel (output '{out.name}' {out.dtype.name})")

@@ -114,3 +114,39 @@ def test_max_min_clip_argmax_exact(tmp_path):
     cs.op("onnx.ArgMax", [t], {"axis": -1, "keepdims": 0})
     manifest = check_exact(cs, tmp_path / "c")
     assert {"qcc_binary", "qcc_requant_op", "qcc_argmax"} <= {r["kernel"] for r in manifest["layers"]}
+
+
+@SETTINGS
+@given(c=st.integers(1, 4), hw=st.tuples(st.integers(3, 9), st.integers(3, 9)),
+       k=st.tuples(st.integers(1, 3), st.integers(1, 3)), s=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       pad=st.integers(0, 1), inc=st.integers(0, 1), seed=st.integers(0, 2**16))
+def test_random_pools_lut_concat_exact(tmp_path, c, hw, k, s, pad, inc, seed):
+    """Random window shapes, strides and pads for avgpool/MaxPool; random tables and
+    concat requantization."""
+    cs = Cases(seed)
+    x = cs.rand_input((1, c) + hw)
+    pads = [min(pad, k[0] - 1), min(pad, k[1] - 1)] * 2
+    mm, ss = arith.quantize_multiplier(cs.rng.uniform(0.3, 1.2) / np.arange(1, k[0] * k[1] + 1))
+    cs.op("qcc.avgpool", [x, cs.const(mm.astype(np.int32)), cs.const(ss.astype(np.int32))],
+          {"kernel_shape": list(k), "strides": list(s), "pads": pads, "count_include_pad": inc,
+           "x_zp": _zp(cs), "y_zp": _zp(cs)})
+    cs.op("onnx.MaxPool", [x], {"kernel_shape": list(k), "strides": list(s), "pads": pads})
+    cs.op("qcc.lut", [x, cs.const(cs.rng.integers(-128, 128, 256).astype(np.int8))])
+    x2 = cs.rand_input((1, int(cs.rng.integers(1, 4))) + hw)
+    m, sh = cs.mult(2, 0.2, 3.0)
+    cs.op("qcc.concat", [x, x2, m, sh], {"axis": 1, "zps": [_zp(cs), _zp(cs)], "y_zp": _zp(cs)})
+    check_exact(cs, tmp_path / "c")
+
+
+def test_narrowing_requant_runs_in_place_exact(tmp_path):
+    """int8 -> int32 -> int16 -> int8 requant chain in the arena: each narrowing step takes
+    over its input's bytes (ascending element order reads x[i] before y[i] is written)."""
+    cs = Cases(21)
+    x = cs.rand_input((3, 37))
+    y = x
+    for dt in ("i32", "i16", "i8"):
+        m, s = cs.mult(1, 0.5, 300.0) if dt == "i32" else cs.mult(1, 1e-3, 0.9)
+        y = cs.op("qcc.requant", [y, m, s], {"dtype": dt}, output=False)
+    cs.op("qcc.lut", [y, cs.const(cs.rng.integers(-128, 128, 256).astype(np.int8))])
+    manifest = check_exact(cs, tmp_path / "c")
+    assert len(manifest["memory"]["inplace"]) == 2, manifest["memory"]  # i16 <- i32, i8 <- i16

@@ -27,7 +27,7 @@ def _epilogue(cs: Cases, m: int, per_channel: bool, relu: bool) -> tuple[list, d
 def add_conv(cs: Cases, n, c, hw, m, k, s, d, pads, group, per_channel=True, relu=False,
              acc_out=False):
     x = cs.rand_input((n, c, hw[0], hw[1]))
-    w = cs.const(cs.rng.integers(-127, 128, (m, c // group, k[0], k[1])).astype(np.int8))
+    w = cs.const(cs.rng.integers(-128, 128, (m, c // group, k[0], k[1])).astype(np.int8))
     b = cs.const(cs.rng.integers(-20000, 20000, m).astype(np.int32))
     ms, attrs = _epilogue(cs, m, per_channel, relu)
     attrs.update(strides=list(s), dilations=list(d), pads=list(pads), group=group)
@@ -43,7 +43,7 @@ def conv_cases(draw):
     cg = draw(st.integers(1, 5))
     c = cg * (1 if g == "dw" else g)
     group = c if g == "dw" else g
-    m = c * draw(st.integers(1, 2)) if g == "dw" else group * draw(st.integers(1, 4))
+    m = c * draw(st.integers(1, 2)) if g == "dw" else group * draw(st.integers(1, 6))
     k = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
     s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
@@ -81,7 +81,7 @@ def test_conv2d_paths_and_acc_output(tmp_path):
 def test_linear_random_exact(tmp_path, n, k, nn, lead, seed, per_channel):
     cs = Cases(seed)
     x = cs.rand_input(lead + (n, k))
-    w = cs.const(cs.rng.integers(-127, 128, (k, nn)).astype(np.int8))
+    w = cs.const(cs.rng.integers(-128, 128, (k, nn)).astype(np.int8))
     b = cs.const(cs.rng.integers(-5000, 5000, nn).astype(np.int32))
     ms, attrs = _epilogue(cs, nn, per_channel, False)
     cs.op("qcc.linear", [x, w, b] + ms, attrs)

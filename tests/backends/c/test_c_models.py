@@ -67,6 +67,9 @@ def test_digits_bit_exact_and_named(digits, tmp_path):
     man = json.loads((digits / "manifest.json").read_text())
     assert man["c"]["name"] == "digits"
     assert man["layers"] and {"node", "op", "kernel", "out_bytes"} <= set(man["layers"][0])
+    mem = man["memory"]
+    assert set(mem["tried"]) >= {"greedy-by-size", "greedy-by-conflict"}
+    assert mem["arena_bytes"] == min(mem["tried"].values()) and mem["inplace_rejected"] == {}
     assert_c_equals_reference(digits, EX / "digits_cnn" / "test.npz", tmp_path, limit=40)
 
 
@@ -147,6 +150,52 @@ def test_cmake_builds_library_and_runner(digits, tmp_path):
     assert (b / "libdigits.a").is_file() and (b / "qcc_run").is_file()
 
 
+TWO_MODELS_MAIN = r"""
+#include <stdio.h>
+#include <string.h>
+#include "digits.h"
+#include "other.h"
+static uint8_t a1[DIGITS_ARENA_SIZE], a2[OTHER_ARENA_SIZE];
+int main(void)
+{
+    int8_t in[DIGITS_IN0_COUNT], o1[DIGITS_OUT0_COUNT], o2[OTHER_OUT0_COUNT];
+    int i;
+    for (i = 0; i < DIGITS_IN0_COUNT; i++)
+        in[i] = (int8_t)(i * 37 % 256 - 128);
+    if (digits_run(in, o1, a1) || other_run(in, o2, a2))
+        return 2;
+    printf("%d\n", memcmp(o1, o2, sizeof o1));
+    return 0;
+}
+"""
+
+
+def test_two_models_link_into_one_program(digits, tmp_path):
+    """--name prefixes every external symbol (run functions and constants): two compiled
+    models (here digits twice) link into one firmware and give the same outputs."""
+    other = compile_c(EX / "digits_cnn" / "digits_cnn.onnx", EX / "digits_cnn" / "calib.npz",
+                      tmp_path / "other", "--name", "other")
+    (tmp_path / "main.c").write_text(TWO_MODELS_MAIN)
+    srcs = [str(d / f) for d, n in ((digits, "digits"), (other, "other"))
+            for f in (f"{n}.c", f"{n}_weights.c")]
+    exe = tmp_path / "two"
+    r = subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O1",
+                        "-I", str(digits), "-I", str(other), str(tmp_path / "main.c"), *srcs,
+                        "-o", str(exe)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "0", r.stdout + r.stderr
+
+
+def test_host_arch_flags_reach_the_runner_only(digits):
+    r = subprocess.run(["make", "-n", "-B", "-C", str(digits), "qcc_run", "libdigits.a",
+                        "HOST_ARCH=-march=native"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    cmds = [ln for ln in r.stdout.splitlines() if "-std=c99" in ln]
+    assert any("qcc_run.c" in c and "-march=native" in c for c in cmds)
+    assert all("-march=native" not in c for c in cmds if "qcc_run.c" not in c) and len(cmds) == 3
+
+
 def test_runner_rejects_wrong_input_size(digits, tmp_path):
     from qcc.backends.c.build import build
 
@@ -174,6 +223,47 @@ def test_unsupported_op_is_named(tmp_path):
         emit_c(cs.g, str(tmp_path / "c2"))
 
 
+def test_float_output_names_the_float_ops(tmp_path):
+    """Ops kept float (--allow-float) cannot run in C: the error names them."""
+    from c_testlib import Cases, emit_c
+
+    from qcc.errors import QccError
+
+    cs = Cases(0)
+    f = cs.op("qcc.dequantize", [cs.rand_input((2, 3))], {"scale": 0.5, "zero_point": 0},
+              output=False)
+    cs.op("onnx.Relu", [cs.op("onnx.Sigmoid", [f], output=False)])
+    with pytest.raises(QccError, match=r"output '\S+' \(float32\) \(computed in float by "
+                                       r"onnx\.Relu '\S+', onnx\.Sigmoid '\S+'\).*no float"):
+        emit_c(cs.g, str(tmp_path / "c"))
+
+
+def test_compile_replays_the_plan_and_rejects_an_overlap(tmp_path, monkeypatch):
+    """program._plan replays every call over the arena (memplan.check_schedule): a plan
+    that puts two live tensors on the same bytes fails the compile, naming them."""
+    from c_testlib import Cases, emit_c
+
+    import qcc.backends.c.program as program
+    from qcc.errors import QccError
+
+    def squash(buffers, align):
+        plan = real(buffers, align)
+        plan.offsets = {k: 0 for k in plan.offsets}
+        return plan
+
+    real = program.plan_memory
+    cs = Cases(0)
+    x = cs.rand_input((4, 8))
+    a, b = (cs.op("qcc.requant", [x, *cs.mult()], output=False) for _ in range(2))
+    one = cs.const(np.array([1 << 30, 1 << 30], np.int32))
+    cs.op("qcc.add", [a, b, one, cs.const(np.array([31], np.int32))])
+    emit_c(cs.g, str(tmp_path / "ok"))
+    monkeypatch.setattr(program, "plan_memory", squash)
+    monkeypatch.setattr(program, "check_plan", lambda buffers, plan: None)
+    with pytest.raises(QccError, match=r"schedule check: step 2 reads '\S+' .* holds '\S+'"):
+        emit_c(cs.g, str(tmp_path / "bad"))
+
+
 # --------------------------------------------------------------------------------- slow
 EXAMPLES = [
     ("mobilenet_small", EX / "mobilenet_small" / "mobilenet_small.onnx", []),
@@ -195,9 +285,10 @@ def test_example_bit_exact(tmp_path, name, model, extra):
     assert_c_equals_reference(out, model.parent / "test.npz", tmp_path, limit=64)
 
 
-# the light models that quantize integer-only (alexnet, zfnet512, inception_v1 have LRN;
-# vgg19's 143M weights make a ~0.7 GB C initializer)
-LIGHT_C = ["squeezenet", "shufflenet", "densenet121", "inception_v2", "resnet50"]
+# the light models that quantize integer-only (LRN included: inception_v1, alexnet, zfnet512);
+# vgg19 (143M weights, a 0.6 GB weights file) is not built here
+LIGHT_C = ["squeezenet", "shufflenet", "densenet121", "inception_v1", "inception_v2", "resnet50",
+           "bvlc_alexnet", "zfnet512"]
 
 
 @pytest.mark.slow

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from qcc.errors import BuildError
 from qcc.ir import DType
@@ -91,4 +93,24 @@ def test_large_transpose_and_gather_index_maps(tmp_path):
     cs.op("onnx.Transpose", [big], {"perm": [4, 2, 0, 3, 1]})
     h = cs.rand_input((1, 300, 128))
     cs.op("onnx.Gather", [h, cs.const(np.array(299, np.int64))], {"axis": 1})
+    check_exact(cs, tmp_path / "c")
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(shape=st.lists(st.integers(1, 5), min_size=2, max_size=5), data=st.data())
+def test_random_transpose_slice_exact(tmp_path, shape, data):
+    """Random permutations and strided (also negative-step) slices become copies or tables."""
+    cs = Cases(len(shape))
+    x = cs.rand_input(tuple(shape))
+    perm = data.draw(st.permutations(range(len(shape))))
+    cs.op("onnx.Transpose", [x], {"perm": list(perm)})
+    starts, ends, steps = [], [], []
+    for d in shape:
+        step = data.draw(st.sampled_from([1, 2, -1, -2]))
+        lo = data.draw(st.integers(0, d - 1))
+        starts.append(lo if step > 0 else d - 1 - lo)
+        ends.append(d if step > 0 else -d - 1)
+        steps.append(step)
+    cs.op("onnx.Slice", [x, cs.const(_i64(*starts)), cs.const(_i64(*ends)),
+                         cs.const(_i64(*range(len(shape)))), cs.const(_i64(*steps))])
     check_exact(cs, tmp_path / "c")

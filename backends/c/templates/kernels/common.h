@@ -82,3 +82,23 @@ static inline int32_t qcc_dot_w(const int8_t *row, int32_t bits, int32_t k0, con
         acc += qcc_wget(row, k0 + t, bits) * c[t];
     return acc;
 }
+
+/* Four rows at once, int8 weights (rows `stride` bytes apart) times one int16 column:
+ * each column element is loaded once for four multiply-accumulates. */
+static inline void qcc_dot4_w8(const int8_t *w, size_t stride, const int16_t *c, int32_t len,
+                               int32_t acc[4])
+{
+    const int8_t *w0 = w, *w1 = w + stride, *w2 = w + 2 * stride, *w3 = w + 3 * stride;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, t;
+    for (t = 0; t < len; t++) {
+        const int32_t cv = c[t];
+        a0 += (int32_t)w0[t] * cv;
+        a1 += (int32_t)w1[t] * cv;
+        a2 += (int32_t)w2[t] * cv;
+        a3 += (int32_t)w3[t] * cv;
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}

@@ -135,6 +135,33 @@ static inline int32_t qcc_dot_grouped(const qcc_conv2d_p *p, const int8_t *w, co
     return (int32_t)qcc_rshift_round(big, p->gshift);
 }
 
+static inline void qcc_conv_store(const qcc_conv2d_p *p, const int32_t *mult, const int32_t *shift,
+                                  int32_t o, void *y, size_t at, int32_t acc)
+{
+    const int32_t ch = p->per_channel ? o : 0;
+    if (mult == NULL)
+        ((int32_t *)y)[at] = acc;
+    else if (p->y_dt == QCC_I8)
+        ((int8_t *)y)[at] = (int8_t)qcc_requant(acc, mult[ch], shift[ch], p->y_zp, p->lo, p->hi);
+    else
+        qcc_store(y, at, p->y_dt, qcc_requant(acc, mult[ch], shift[ch], p->y_zp, p->lo, p->hi));
+}
+
+/* Output channels o..o+3 (plain int8 weights) of qn im2col columns; base: y index of (o, q0). */
+static inline void qcc_conv_im2col_4(const qcc_conv2d_p *p, const int8_t *w, const int32_t *bias,
+                                     const int32_t *mult, const int32_t *shift, void *y,
+                                     const int16_t *col, int32_t k, int32_t o, size_t base,
+                                     int32_t plane, int32_t qn)
+{
+    int32_t q, i, a4[4];
+    for (q = 0; q < qn; q++) {
+        qcc_dot4_w8(w + (size_t)o * k, (size_t)k, col + (size_t)q * k, k, a4);
+        for (i = 0; i < 4; i++)
+            qcc_conv_store(p, mult, shift, o + i, y, base + (size_t)i * plane + q,
+                           a4[i] + (bias ? bias[o + i] : 0));
+    }
+}
+
 static inline int qcc_conv2d_im2col(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
                                     const int32_t *bias, const int32_t *mult,
                                     const int32_t *shift, const int32_t *gmult, void *y,
@@ -148,7 +175,12 @@ static inline int qcc_conv2d_im2col(const qcc_conv2d_p *p, const int8_t *x, cons
             for (q0 = 0; q0 < plane; q0 += p->pb) {
                 const int32_t qn = plane - q0 < p->pb ? plane - q0 : p->pb;
                 qcc_im2col(p, x + (size_t)b * p->c * p->h * p->w, g * cg, cg, q0, qn, col);
-                for (o = g * mg; o < (g + 1) * mg; o++) {
+                o = g * mg;
+                if (gmult == NULL && p->wbits == 8)  /* plain int8: four outputs per column */
+                    for (; o + 4 <= (g + 1) * mg; o += 4)
+                        qcc_conv_im2col_4(p, w, bias, mult, shift, y, col, k, o,
+                                          ((size_t)b * p->m + o) * plane + q0, plane, qn);
+                for (; o < (g + 1) * mg; o++) {
                     const int8_t *wo = w + (size_t)o * ((k * p->wbits + 7) / 8);
                     const int32_t init = bias ? bias[o] : 0, ch = p->per_channel ? o : 0;
                     const size_t base = ((size_t)b * p->m + o) * plane + q0;

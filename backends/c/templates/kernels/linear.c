@@ -24,6 +24,19 @@ static inline void qcc_center_row(const qcc_linear_p *p, const void *x, size_t b
     }
 }
 
+static inline void qcc_linear_store(const qcc_linear_p *p, const int32_t *mult, const int32_t *shift,
+                                    void *y, size_t ybase, int32_t j, int32_t acc)
+{
+    const int32_t ch = p->per_channel ? j : 0;
+    if (mult == NULL)
+        ((int32_t *)y)[ybase + j] = acc;
+    else if (p->y_dt == QCC_I8)
+        ((int8_t *)y)[ybase + j] = (int8_t)qcc_requant(acc, mult[ch], shift[ch], p->y_zp, p->lo, p->hi);
+    else
+        qcc_store(y, ybase + (size_t)j, p->y_dt,
+                  qcc_requant(acc, mult[ch], shift[ch], p->y_zp, p->lo, p->hi));
+}
+
 static inline int qcc_linear(const qcc_linear_p *p, const void *x, const int8_t *wt, const int32_t *bias,
                const int32_t *mult, const int32_t *shift, const int32_t *gmult, void *y,
                int16_t *xc)
@@ -33,19 +46,20 @@ static inline int qcc_linear(const qcc_linear_p *p, const void *x, const int8_t 
     for (r = 0; r < p->rows; r++) {
         const size_t ybase = (size_t)r * n;
         qcc_center_row(p, x, (size_t)r * k, xc);
-        for (j = 0; j < n; j++) {
+        j = 0;
+        if (gmult == NULL && p->wbits == 8)  /* plain int8 weights: four outputs per pass */
+            for (; j + 4 <= n; j += 4) {
+                int32_t a4[4], i;
+                qcc_dot4_w8(wt + (size_t)j * k, (size_t)k, xc, k, a4);
+                for (i = 0; i < 4; i++)
+                    qcc_linear_store(p, mult, shift, y, ybase, j + i, a4[i] + (bias ? bias[j + i] : 0));
+            }
+        for (; j < n; j++) {
             const int8_t *wj = wt + (size_t)j * ((k * p->wbits + 7) / 8);
             const int32_t b = bias ? bias[j] : 0;
             const int32_t acc = gmult != NULL ? qcc_linear_grouped(p, wj, xc, b, gmult + (size_t)j * p->ng)
                                               : b + qcc_dot_w(wj, p->wbits, 0, xc, k);
-            const int32_t ch = p->per_channel ? j : 0;
-            if (mult == NULL)
-                ((int32_t *)y)[ybase + j] = acc;
-            else if (p->y_dt == QCC_I8)
-                ((int8_t *)y)[ybase + j] = (int8_t)qcc_requant(acc, mult[ch], shift[ch], p->y_zp, p->lo, p->hi);
-            else
-                qcc_store(y, ybase + (size_t)j, p->y_dt,
-                          qcc_requant(acc, mult[ch], shift[ch], p->y_zp, p->lo, p->hi));
+            qcc_linear_store(p, mult, shift, y, ybase, j, acc);
         }
     }
     return QCC_OK;

@@ -34,6 +34,24 @@ static inline int32_t qcc_dot_i16(const int16_t *a, const int16_t *b, int32_t k)
     return acc;
 }
 
+/* Four dot products of a with the rows b, b + k, b + 2k, b + 3k (a loaded once). */
+static inline void qcc_dot4_i16(const int16_t *a, const int16_t *b, int32_t k, int32_t acc[4])
+{
+    const int16_t *b1 = b + k, *b2 = b + 2 * (size_t)k, *b3 = b + 3 * (size_t)k;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, t;
+    for (t = 0; t < k; t++) {
+        const int32_t av = a[t];
+        a0 += av * b[t];
+        a1 += av * b1[t];
+        a2 += av * b2[t];
+        a3 += av * b3[t];
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
 static inline void qcc_matmul_out(const qcc_matmul_p *p, const int32_t *mult, const int32_t *shift,
                                   void *y, size_t at, int32_t acc)
 {
@@ -61,7 +79,13 @@ static inline int qcc_matmul(const qcc_matmul_p *p, const void *a, const void *b
             if (p->packed) {
                 for (k = 0; k < p->k; k++)
                     ac[k] = (int16_t)(qcc_load(a, arow + (size_t)k, p->a_dt) - p->a_zp);
-                for (j = 0; j < n; j++)
+                for (j = 0; j + 4 <= n; j += 4) {
+                    int32_t a4[4], u;
+                    qcc_dot4_i16(ac, bp + (size_t)j * p->k, p->k, a4);
+                    for (u = 0; u < 4; u++)
+                        qcc_matmul_out(p, mult, shift, y, row + (size_t)(j + u), a4[u]);
+                }
+                for (; j < n; j++)
                     qcc_matmul_out(p, mult, shift, y, row + (size_t)j,
                                    qcc_dot_i16(ac, bp + (size_t)j * p->k, p->k));
                 continue;
