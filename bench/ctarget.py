@@ -21,7 +21,7 @@ M4_FLASH_BYTES = 2 * 1024 * 1024  # the largest flash of common Cortex-M4 parts 
 def too_big_for_c(mem: dict, st: dict):
     """Why the C target is skipped for a model this large (None: build it)."""
     wb = mem.get("weight_bytes")
-    mib = st.get("c_max_weight_mib", 32.0)
+    mib = st.get("c_max_weight_mib", 256.0)
     if isinstance(wb, int) and wb > mib * 2**20:
         return (f"{memory.NA}: {wb / 2**20:.3g} MiB of integer weights exceed "
                 f"--c-max-weight-mib {mib:g} (C array literals that "

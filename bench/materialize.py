@@ -42,8 +42,9 @@ def _fill(node, shape: np.ndarray) -> np.ndarray:
 
 
 def materialize(model) -> int:
-    """Replace every ``ConstantOfShape`` with a constant shape by an initializer (in
-    place); drop the shape tensors nothing reads any more.  Returns how many."""
+    """Replace every ``ConstantOfShape`` with a constant shape (an initializer or a
+    ``Constant`` node) by an initializer, in place; drop the shape tensors and
+    ``Constant`` nodes nothing reads any more.  Returns how many were replaced."""
     from onnx import helper, numpy_helper
 
     g = model.graph
@@ -56,9 +57,11 @@ def materialize(model) -> int:
             keep.append(n)
     if not added:
         return 0
+    read = {i for n in keep for i in n.input} | {o.name for o in g.output}
+    # a Constant node that only fed a replaced shape is dead now
+    keep = [n for n in keep if n.op_type != "Constant" or any(o in read for o in n.output)]
     del g.node[:]
     g.node.extend(keep)
-    read = {i for n in keep for i in n.input} | {o.name for o in g.output}
     dropped = {t.name for t in g.initializer if t.name not in read}
     inits = [t for t in g.initializer if t.name in read] + added
     del g.initializer[:]

@@ -10,6 +10,8 @@ plot.  The sensitivity measurement is cached across the budgets of one model.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from collections import Counter
 
@@ -39,7 +41,10 @@ def sweep(m, work: str, quick: bool) -> list[dict]:
         sub = f"qcc_mp{i}"
         p: dict = {"label": label, "options": opts}
         try:
-            got, manifest = qcc_outputs(m, work, sub, quiet=True, sensitivity_cache=cache, **opts)
+            # assign-bits prints its plan table even when quiet: keep the progress stream clean
+            with contextlib.redirect_stderr(io.StringIO()):
+                got, manifest = qcc_outputs(m, work, sub, quiet=True, sensitivity_cache=cache,
+                                            **opts)
         except Exception as e:  # noqa: BLE001 - one failed configuration does not stop the sweep
             p["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
             out.append(p)

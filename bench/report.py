@@ -314,6 +314,17 @@ def _finite(o):
     return o
 
 
+def _infinite(o):
+    """The inverse of :func:`_finite`: a report read back from report.json renders the same."""
+    if isinstance(o, str) and o in ("inf", "-inf", "nan"):
+        return float(o)
+    if isinstance(o, dict):
+        return {k: _infinite(v) for k, v in o.items()}
+    if isinstance(o, list):
+        return [_infinite(v) for v in o]
+    return o
+
+
 def html(report: dict, md_tables: dict) -> str:
     import jinja2
 
@@ -350,6 +361,7 @@ def _write(path: str, text: str) -> None:
 def write_all(report: dict, out_dir: str) -> str:
     """Write report.md/json/html into ``out_dir``; return the Markdown."""
     os.makedirs(out_dir, exist_ok=True)
+    report = _infinite(report)  # e.g. re-rendering a report.json (which spells inf "inf")
     md = markdown(report)
     _write(os.path.join(out_dir, "report.md"), md)
     _write(os.path.join(out_dir, "report.json"),

@@ -369,3 +369,79 @@ def test_mixed_section_says_which_models_it_skips():
     md = report.mixed_section(doc)
     assert "| m | mixed 60% | 2.0 | 20.0 | 90.0 | 2x8-bit, 1x4-bit |" in md
     assert md.splitlines()[-1].startswith("Not run for light_x: synthetic weights")
+
+
+def test_onnxruntime_best_and_the_summary_marks(quick):
+    """--quick still tries onnxruntime's three calibrations on a model with real data; a
+    row with one method, or whose float output is constant, is marked and explained."""
+    r = quick[2]
+    acc = r["models"][0]["accuracy"]
+    assert {"ort_minmax", "ort_percentile", "ort_entropy"} <= set(acc)
+    assert acc["ort_best"]["sqnr_db"] == max(acc[f"ort_{k}"]["sqnr_db"]
+                                             for k in ("minmax", "percentile", "entropy"))
+    assert r["models"][0]["float_output"]["input_dependent"] is True
+    summary = (quick[0] / "report.md").read_text().split("## Summary")[1].split("## ")[0]
+    assert report.ONE_METHOD not in summary and report.CONSTANT not in summary
+    doc = _fake_report({})
+    e = {"sqnr_db": 30.0, "max_abs": 0.1}
+    doc["models"][0]["accuracy"] = {"model": "m", "ort_minmax": e, "ort_best": dict(e, method="minmax")}
+    doc["models"][0]["float_output"] = {"samples": 4, "max_spread": 0.0, "input_dependent": False}
+    md = report.markdown(doc)
+    assert f"| m {report.CONSTANT} | n/a | 30.0 {report.ONE_METHOD} |" in md
+    assert f"\n{report.ONE_METHOD} onnxruntime calibrated with MinMax only" in md
+    assert f"\n{report.CONSTANT} the float model's output is the same" in md
+    assert "The float output of m is the same for every test input" in md
+
+
+def test_output_spread_detects_an_input_independent_model(tmp_path):
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper
+
+    from qcc.bench.models import BenchModel
+    from qcc.bench.run import output_spread
+
+    c = helper.make_tensor("c", TensorProto.FLOAT, [3], [1.0, 2.0, 3.0])
+    z = helper.make_tensor("z", TensorProto.FLOAT, [], [0.0])
+    g = helper.make_graph([helper.make_node("Mul", ["x", "z"], ["x0"]),
+                           helper.make_node("Add", ["x0", "c"], ["const"]),
+                           helper.make_node("Add", ["x", "c"], ["varies"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+                          [helper.make_tensor_value_info("const", TensorProto.FLOAT, [1, 3]),
+                           helper.make_tensor_value_info("varies", TensorProto.FLOAT, [1, 3])],
+                          [c, z])
+    path = str(tmp_path / "m.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+    x = {"x": np.random.default_rng(0).random((4, 3), dtype=np.float32)}
+    m = BenchModel(name="m", path=path, calib=x, test=x, output="const")
+    assert output_spread(m) == {"samples": 4, "max_spread": 0.0, "input_dependent": False}
+    m.output = "varies"
+    s = output_spread(m)
+    assert s["input_dependent"] is True and 0 < s["max_spread"] < 1
+
+
+def test_default_set_is_every_example_then_light_models(monkeypatch):
+    """An example added to examples/ joins the default set without editing the zoo."""
+    from qcc.bench import materialize as mat
+    from qcc.bench import run as brun
+    from qcc.bench.models import EXAMPLES, LIGHT_MODELS
+
+    monkeypatch.setattr(mat, "materialized_path", lambda path, name: path)
+    names = [m.name for m in brun.select_models([], quick=True)]
+    examples = sorted(d for d in os.listdir(EXAMPLES) if os.path.isfile(f"{EXAMPLES}/{d}/meta.json"))
+    assert sorted(names[:len(examples)]) == examples and len(set(names)) == len(names)
+    assert names[len(examples):] == [f"light_{n}" for n in LIGHT_MODELS[:3]]
+
+
+def test_report_with_infinite_sqnr_renders_again_from_its_json(tmp_path):
+    """report.json spells inf as "inf" (JSON has none); rendering it again gives the same files."""
+    doc = _fake_report({"ort_fp32": speed.summarize([5.0])})
+    perfect = {"sqnr_db": float("inf"), "max_abs": 0.0}
+    doc["models"][0]["accuracy"] = {"model": "m", "qcc": dict(perfect), "ort_minmax": dict(perfect),
+                                    "ort_best": dict(perfect, method="minmax")}
+    md = report.write_all(doc, str(tmp_path / "a"))
+    assert "| m | inf | inf ¹ |" in md
+    back = json.loads((tmp_path / "a" / "report.json").read_text())
+    assert back["models"][0]["accuracy"]["qcc"]["sqnr_db"] == "inf"
+    assert report.write_all(back, str(tmp_path / "b")) == md
+    assert (tmp_path / "b" / "report.html").read_text() == (tmp_path / "a" / "report.html").read_text()
