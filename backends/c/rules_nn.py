@@ -100,7 +100,20 @@ def conv2d(lw: Lowerer, node: Node) -> None:
     args = [lw.read(x), wrows, _bias(lw, node), mult, shift, gm,
             _out_arg(lw, node, mult is not NULL), Arg("scratch", ctype="void")]
     lw.step(node, "conv2d", "qcc_conv2d", "qcc_conv2d_p", params, args,
-            scratch=2 * pb * (c // group) * kh * kw if pb else 4 * plane)
+            scratch=conv_scratch(params))
+
+
+def conv_scratch(p: dict) -> int:
+    """Scratch bytes of qcc_conv2d: im2col columns, the depthwise kernel's accumulators and
+    int16 phase planes (qcc_dw_dims in conv2d.c), or the direct kernel's int32 plane."""
+    if p["pb"]:
+        return 2 * p["pb"] * (p["c"] // p["group"]) * p["kh"] * p["kw"]
+    if p["c"] == p["group"] and p["dh"] == 1 and p["dw"] == 1:
+        sh, sw = p["sh"], p["sw"]
+        phh = ((p["oh"] - 1) * sh + p["kh"] + sh - 1) // sh + 1
+        pw = ((p["ow"] - 1) * sw + p["kw"] + sw - 1) // sw
+        return 4 * p["oh"] * pw + 2 * sh * sw * phh * pw
+    return 4 * p["oh"] * p["ow"]
 
 
 IM2COL_BYTES = 8192  # im2col scratch budget (int16 columns); at least one output position

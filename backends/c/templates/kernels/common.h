@@ -25,6 +25,56 @@ static inline int32_t qcc_requant(int64_t acc, int32_t m, int32_t s, int32_t zp,
     return qcc_clamp(qcc_rshift_round(acc * m, s) + zp, lo, hi);
 }
 
+/* floor(n / d) for d > 0. */
+static inline int64_t qcc_floordiv(int64_t n, int64_t d)
+{
+    const int64_t q = n / d;
+    return q * d > n ? q - 1 : q;
+}
+
+/* One plane of int8 outputs of qcc_requant(acc, m, s, zp, lo, hi), bit-exact, with unsigned
+ * 32x32->64 products and logical shifts that gcc vectorizes (SSE2 pmuludq/psrlq: there is no
+ * signed 64-bit multiply or arithmetic shift). acc is clamped to [alo, ahi], outside of which
+ * the output saturates anyway; then acc*m + 2^(s-1) = d*m + C with d = acc - alo >= 0 and
+ * C = alo*m + 2^(s-1) = cq*2^s + cr, 0 <= cr < 2^s, so the rounded shift is
+ * cq + ((d*m + cr) >> s), all unsigned. Returns 0 (nothing written) unless m > 0,
+ * 1 <= s <= 43 and (ahi - alo)*m + cr < 2^(s+20) (the unsigned part fits 20 bits). */
+static inline int qcc_requant_i8_u64(const int32_t *restrict acc, int32_t n, int32_t m, int32_t s,
+                                     int32_t zp, int32_t lo, int32_t hi, int8_t *restrict y)
+{
+    int64_t one, alo, ahi, c, cq;
+    uint64_t cr;
+    int32_t q, lo32, hi32, base;
+    uint32_t um;
+    if (m <= 0 || s < 1 || s > 43 || lo > hi)
+        return 0;
+    one = (int64_t)1 << s;
+    ahi = -qcc_floordiv(-(int64_t)(hi - zp) * one, m);    /* acc >= ahi: output >= hi */
+    alo = qcc_floordiv((int64_t)(lo - zp - 1) * one, m);  /* acc <= alo: output < lo */
+    alo = alo < INT32_MIN ? INT32_MIN : alo;
+    ahi = ahi > INT32_MAX ? INT32_MAX : ahi;
+    if (ahi < alo)
+        return 0;
+    c = alo * m + one / 2;
+    cq = qcc_floordiv(c, one);
+    cr = (uint64_t)(c - cq * one);
+    if ((uint64_t)(ahi - alo) * (uint64_t)m + cr >= ((uint64_t)1 << (s + 20))
+        || cq + zp < -(1 << 28) || cq + zp > (1 << 28))
+        return 0;
+    lo32 = (int32_t)alo, hi32 = (int32_t)ahi, base = (int32_t)(cq + zp), um = (uint32_t)m;
+    for (q = 0; q < n; q++) {
+        int32_t a = acc[q], r;
+        uint32_t d;
+        a = a < lo32 ? lo32 : a;
+        a = a > hi32 ? hi32 : a;
+        d = (uint32_t)a - (uint32_t)lo32;
+        r = (int32_t)(uint32_t)(((uint64_t)d * um + cr) >> s) + base;
+        r = r < lo ? lo : r;
+        y[q] = (int8_t)(r > hi ? hi : r);
+    }
+    return 1;
+}
+
 /* Element types of the dtype-generic kernels. */
 enum { QCC_I8 = 0, QCC_U8 = 1, QCC_I16 = 2, QCC_I32 = 3, QCC_I64 = 4 };
 

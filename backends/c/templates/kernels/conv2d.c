@@ -7,33 +7,60 @@ static inline void qcc_valid_range(int32_t off, int32_t s, int32_t size, int32_t
     *j1 = b < out ? b : out;
 }
 
-/* acc[i, j] += wv * (x[i*sh + u*dh - pt, j*sw + v*dw - pl] - zp) over the valid window. */
+/* acc[i, j] += wv * (x[i*sh + u*dh - pt, j*sw + v*dw - pl] - zp) over the valid window.
+ * |w| <= 128 and |x - zp| <= 255: each product fits int16 (a 16-bit vector multiply). */
 static inline void qcc_conv_tap(const qcc_conv2d_p *p, const int8_t *xin, int32_t wv, int32_t u,
                          int32_t v, int32_t *acc)
 {
     int32_t i, j, i0, i1, j0, j1;
-    const int32_t offh = u * p->dh - p->pt, offw = v * p->dw - p->pl, zp = p->x_zp;
-    qcc_valid_range(offh, p->sh, p->h, p->oh, &i0, &i1);
-    qcc_valid_range(offw, p->sw, p->w, p->ow, &j0, &j1);
+    const int32_t offh = u * p->dh - p->pt, offw = v * p->dw - p->pl, sh = p->sh, sw = p->sw;
+    const int32_t w = p->w, ow = p->ow;
+    const int16_t w16 = (int16_t)wv, z16 = (int16_t)p->x_zp;
+    qcc_valid_range(offh, sh, p->h, p->oh, &i0, &i1);
+    qcc_valid_range(offw, sw, w, ow, &j0, &j1);
     for (i = i0; i < i1; i++) {
-        const int8_t *row = xin + (size_t)(i * p->sh + offh) * p->w;
-        int32_t *arow = acc + (size_t)i * p->ow;
-        if (p->sw == 1) {
-            /* |w| <= 128 and |x - zp| <= 255: the product fits int16 (a 16-bit vector multiply) */
-            const int8_t *r = row + offw;
-            const int16_t w16 = (int16_t)wv, z16 = (int16_t)zp;
+        const int8_t *restrict r = xin + (size_t)(i * sh + offh) * w + offw;
+        int32_t *restrict arow = acc + (size_t)i * ow;
+        if (sw == 1) {
             for (j = j0; j < j1; j++)
                 arow[j] += (int16_t)(w16 * (int16_t)(r[j] - z16));
+        } else if (sw == 2) {
+            for (j = j0; j < j1; j++)
+                arow[j] += (int16_t)(w16 * (int16_t)(r[2 * j] - z16));
         } else {
             for (j = j0; j < j1; j++)
-                arow[j] += wv * ((int32_t)row[j * p->sw + offw] - zp);
+                arow[j] += (int16_t)(w16 * (int16_t)(r[j * sw] - z16));
         }
     }
 }
 
+/* Pointwise 1x1, stride 1, no padding: four input channels (planes `plane` apart) per pass,
+ * acc[q] += sum_t w[t] * (x_t[q] - zp). With no weight -128, w*x pairs sum to at most
+ * 2 * 127 * 128 < 2^15, so the zero point is folded out (acc -= zp * sum w) and the products
+ * are summed in int16 pairs; else each centred product (|w * (x - zp)| <= 128 * 255) in int16. */
+static inline void qcc_conv_pointwise_4(int32_t plane, const int8_t *xin, const int8_t *wk,
+                                        int32_t zp, int32_t *restrict acc)
+{
+    const int8_t *restrict x0 = xin, *restrict x1 = xin + plane;
+    const int8_t *restrict x2 = xin + 2 * (size_t)plane, *restrict x3 = xin + 3 * (size_t)plane;
+    const int16_t w0 = wk[0], w1 = wk[1], w2 = wk[2], w3 = wk[3], z16 = (int16_t)zp;
+    int32_t q;
+    if (w0 > -128 && w1 > -128 && w2 > -128 && w3 > -128) {
+        const int32_t off = -zp * ((int32_t)w0 + w1 + w2 + w3);
+        for (q = 0; q < plane; q++)
+            acc[q] += off + (int16_t)(w0 * x0[q] + w1 * x1[q]) + (int16_t)(w2 * x2[q] + w3 * x3[q]);
+        return;
+    }
+    for (q = 0; q < plane; q++)
+        acc[q] += (int32_t)(int16_t)(w0 * (int16_t)(x0[q] - z16))
+                  + (int16_t)(w1 * (int16_t)(x1[q] - z16))
+                  + (int16_t)(w2 * (int16_t)(x2[q] - z16))
+                  + (int16_t)(w3 * (int16_t)(x3[q] - z16));
+}
+
 /* Pointwise 1x1, stride 1, no padding: a GEMM row, acc[q] += wv * (x[q] - zp). */
 static inline void qcc_conv_pointwise_tap(int32_t plane, const int8_t *xin, int32_t wv, int32_t zp,
-                                   int32_t *acc)
+                                   int32_t *restrict acc)
 {
     const int16_t w16 = (int16_t)wv, z16 = (int16_t)zp;  /* the product fits int16 */
     int32_t q;
@@ -51,15 +78,107 @@ static inline void qcc_conv_epilogue(const qcc_conv2d_p *p, const int32_t *acc, 
         return;
     } else {
         const int32_t ch = p->per_channel ? o : 0, m = mult[ch], s = shift[ch];
-        if (p->y_dt == QCC_I8) {
-            int8_t *yo = (int8_t *)y + base;
+        if (p->y_dt == QCC_I8) {  /* locals: the int8 stores may alias *p */
+            int8_t *restrict yo = (int8_t *)y + base;
+            const int32_t zp = p->y_zp, lo = p->lo, hi = p->hi;
+            if (qcc_requant_i8_u64(acc, plane, m, s, zp, lo, hi, yo))
+                return;
             for (q = 0; q < plane; q++)
-                yo[q] = (int8_t)qcc_requant(acc[q], m, s, p->y_zp, p->lo, p->hi);
+                yo[q] = (int8_t)qcc_requant(acc[q], m, s, zp, lo, hi);
         } else {
             for (q = 0; q < plane; q++)
                 qcc_store(y, base + (size_t)q, p->y_dt, qcc_requant(acc[q], m, s, p->y_zp, p->lo, p->hi));
         }
     }
+}
+
+/* One input channel per output, dilation 1 (depthwise, or a 1-channel first layer): the
+ * zero-padded centred int16 input is split into sh*sw phase planes, phase (a, b) holding
+ * padded rows a, a + sh, ... and columns b, b + sw, ..., each pw columns wide and phh rows
+ * high (one spare row for the flat loops' overrun). Tap (u, v) = (u1*sh + a, v1*sw + b) is
+ * then acc[q] += w * phase_ab[q + u1*pw + v1] over one flat, vectorizable range of oh*pw
+ * accumulators (columns >= ow are junk, dropped afterwards). Scratch: int32 oh*pw, then
+ * int16 sh*sw*phh*pw (rules_nn.conv_scratch). */
+static inline void qcc_dw_dims(const qcc_conv2d_p *p, int32_t *phh, int32_t *pw)
+{
+    *phh = ((p->oh - 1) * p->sh + p->kh + p->sh - 1) / p->sh + 1;
+    *pw = ((p->ow - 1) * p->sw + p->kw + p->sw - 1) / p->sw;
+}
+
+static inline void qcc_dw_phases(const qcc_conv2d_p *p, const int8_t *xin, int32_t phh, int32_t pw,
+                                 int16_t *restrict ph)
+{
+    const int16_t z16 = (int16_t)p->x_zp;
+    int32_t a, b, r, c, c0, c1;
+    for (a = 0; a < p->sh; a++)
+        for (b = 0; b < p->sw; b++) {
+            const int32_t off = b - p->pl;
+            qcc_valid_range(off, p->sw, p->w, pw, &c0, &c1);  /* phase columns inside x */
+            for (r = 0; r < phh; r++) {
+                const int32_t ih = r * p->sh + a - p->pt;
+                int16_t *restrict dst = ph + ((size_t)(a * p->sw + b) * phh + r) * pw;
+                const int8_t *restrict src;
+                if (ih < 0 || ih >= p->h || c1 <= c0) {
+                    memset(dst, 0, (size_t)pw * sizeof(int16_t));
+                    continue;
+                }
+                src = xin + (size_t)ih * p->w;  /* phase column c is x column c*sw + off */
+                for (c = 0; c < c0; c++)
+                    dst[c] = 0;
+                if (p->sw == 1)
+                    for (c = c0; c < c1; c++)
+                        dst[c] = (int16_t)(src[c + off] - z16);
+                else
+                    for (c = c0; c < c1; c++)
+                        dst[c] = (int16_t)(src[c * p->sw + off] - z16);
+                for (c = c1; c < pw; c++)
+                    dst[c] = 0;
+            }
+        }
+}
+
+/* acc[0, oh*ow) = init + the conv of one output channel over the phase planes. */
+static inline void qcc_dw_plane(const qcc_conv2d_p *p, const int8_t *wk, const int16_t *ph,
+                                int32_t phh, int32_t pw, int32_t init, int32_t *restrict acc)
+{
+    const int32_t n = p->oh * pw;
+    int32_t u, v, q, i;
+    for (q = 0; q < n; q++)
+        acc[q] = init;
+    for (u = 0; u < p->kh; u++)
+        for (v = 0; v < p->kw; v++) {
+            const int16_t w16 = (int16_t)wk[u * p->kw + v];  /* |w * x| <= 128 * 255: int16 */
+            const int16_t *restrict src = ph + ((size_t)((u % p->sh) * p->sw + v % p->sw) * phh
+                                                + u / p->sh) * pw + v / p->sw;
+            if (w16 == 0)
+                continue;
+            for (q = 0; q < n; q++)
+                acc[q] += (int16_t)(w16 * src[q]);
+        }
+    if (pw != p->ow)  /* rows pw apart -> rows ow apart (ow <= pw, moving forward) */
+        for (i = 1; i < p->oh; i++)
+            memmove(acc + (size_t)i * p->ow, acc + (size_t)i * pw, (size_t)p->ow * sizeof(int32_t));
+}
+
+static inline int qcc_conv2d_dw(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
+                                const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                void *y, int32_t *acc)
+{
+    const int32_t mg = p->m / p->group, plane = p->oh * p->ow, taps = p->kh * p->kw;
+    int32_t b, o, phh, pw, filled = -1;
+    int16_t *ph;
+    qcc_dw_dims(p, &phh, &pw);
+    ph = (int16_t *)(acc + (size_t)p->oh * pw);
+    for (b = 0; b < p->n; b++)
+        for (o = 0; o < p->m; o++) {
+            const int32_t c0 = b * p->c + o / mg;  /* the one input channel of output o */
+            if (c0 != filled)
+                qcc_dw_phases(p, x + (size_t)c0 * p->h * p->w, phh, pw, ph);
+            filled = c0;
+            qcc_dw_plane(p, w + (size_t)o * taps, ph, phh, pw, bias ? bias[o] : 0, acc);
+            qcc_conv_epilogue(p, acc, plane, mult, shift, o, y, ((size_t)b * p->m + o) * plane);
+        }
+    return QCC_OK;
 }
 
 static inline int qcc_conv2d_direct(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
@@ -77,7 +196,12 @@ static inline int qcc_conv2d_direct(const qcc_conv2d_p *p, const int8_t *x, cons
             const int32_t init = bias ? bias[o] : 0;
             for (q = 0; q < plane; q++)
                 acc[q] = init;
-            for (ci = 0; ci < cg; ci++) {
+            ci = 0;
+            if (pointwise)  /* four input channels per pass over the accumulators */
+                for (; ci + 4 <= cg; ci += 4)
+                    qcc_conv_pointwise_4(plane, x + ((size_t)b * p->c + c0 + ci) * plane,
+                                         w + (size_t)o * cg + ci, p->x_zp, acc);
+            for (; ci < cg; ci++) {
                 const int8_t *xin = x + ((size_t)b * p->c + c0 + ci) * p->h * p->w;
                 const int8_t *wk = w + ((size_t)o * cg + ci) * taps;
                 for (u = 0; u < p->kh; u++) {
@@ -208,5 +332,7 @@ static inline int qcc_conv2d(const qcc_conv2d_p *p, const int8_t *x, const int8_
 {
     if (p->pb > 0)
         return qcc_conv2d_im2col(p, x, w, bias, mult, shift, gmult, y, (int16_t *)scratch);
+    if (p->c == p->group && p->dh == 1 && p->dw == 1)
+        return qcc_conv2d_dw(p, x, w, bias, mult, shift, y, (int32_t *)scratch);
     return qcc_conv2d_direct(p, x, w, bias, mult, shift, y, (int32_t *)scratch);
 }

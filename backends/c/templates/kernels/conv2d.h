@@ -1,7 +1,10 @@
 /* qcc.conv2d: NCHW int8, weights [M, C/group, kH, kW], int32 bias, per-channel requant.
  * Two algorithms, chosen at compile time by pb:
- *   pb == 0: direct, weight-stationary (depthwise, pointwise 1x1 as a GEMM row per weight):
- *            scratch is one int32 plane of oh*ow accumulators;
+ *   pb == 0, one input channel per output (c == group) and dilation 1: int16 phase planes
+ *            of the padded input and flat per-tap loops (qcc_conv2d_dw; scratch int32 oh*pw
+ *            then int16 sh*sw*phh*pw, see qcc_dw_dims and rules_nn.conv_scratch);
+ *   pb == 0 otherwise: direct, weight-stationary (pointwise 1x1 as a GEMM row per four
+ *            weights, dilated depthwise): scratch is one int32 plane of oh*ow accumulators;
  *   pb  > 0: im2col of pb output positions at a time into int16 centered columns
  *            (scratch pb*K int16, K = C/group*kH*kW), then one K-long dot product per output.
  * mult == NULL: y receives the int32 accumulators, else requantized y_dt values.
