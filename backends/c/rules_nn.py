@@ -73,7 +73,7 @@ def _bias(lw: Lowerer, node: Node) -> Arg:
     return lw.const(b) if b is not None else NULL
 
 
-def _out_arg(lw: Lowerer, node: Node, has_mult: bool) -> Arg:
+def _out_arg(lw: Lowerer, node: Node) -> Arg:
     return lw.write(node.outputs[0], "void")
 
 
@@ -98,7 +98,7 @@ def conv2d(lw: Lowerer, node: Node) -> None:
                   x_zp=int(node.attr("x_zp", 0)), y_zp=yzp, lo=lo, hi=hi, per_channel=pc, pb=pb,
                   y_dt=_y_dt(node), gsize=gsize, gshift=gshift, ng=ng, wbits=wbits)
     args = [lw.read(x), wrows, _bias(lw, node), mult, shift, gm,
-            _out_arg(lw, node, mult is not NULL), Arg("scratch", ctype="void")]
+            _out_arg(lw, node), Arg("scratch", ctype="void")]
     lw.step(node, "conv2d", "qcc_conv2d", "qcc_conv2d_p", params, args,
             scratch=conv_scratch(params))
 
@@ -147,7 +147,7 @@ def conv_transpose2d(lw: Lowerer, node: Node) -> None:
                   dh=dh, dw=dw, pt=pt, pl=pl, group=int(node.attr("group", 1)),
                   x_zp=int(node.attr("x_zp", 0)), y_zp=yzp, lo=lo, hi=hi, per_channel=pc)
     args = [lw.read(x), lw.const(w, "int8_t"), _bias(lw, node), mult, shift,
-            _out_arg(lw, node, mult is not NULL), Arg("scratch", ctype="int32_t")]
+            _out_arg(lw, node), Arg("scratch", ctype="int32_t")]
     lw.step(node, "conv_transpose2d", "qcc_conv_transpose2d", "qcc_convt_p", params, args,
             scratch=4 * mo * oh * ow)
 
@@ -164,7 +164,7 @@ def linear(lw: Lowerer, node: Node) -> None:
                   gsize=gsize, gshift=gshift, ng=ng)
     wt, params["wbits"] = _weight_rows(lw, w, np.asarray(w.data).T)
     args = [lw.read(x, "void"), wt, _bias(lw, node), mult, shift, gm,
-            _out_arg(lw, node, mult is not NULL), Arg("scratch", ctype="int16_t")]
+            _out_arg(lw, node), Arg("scratch", ctype="int16_t")]
     lw.step(node, "linear", "qcc_linear", "qcc_linear_p", params, args, scratch=2 * k)
 
 
@@ -195,6 +195,6 @@ def matmul(lw: Lowerer, node: Node) -> None:
     a_off = lw.table(f"{node.name}.a_off", batch_offsets(a.shape[:-2], batch, m * k))
     b_off = lw.table(f"{node.name}.b_off", batch_offsets(b.shape[:-2], batch, k * nn))
     args = [lw.read(a, "void"), lw.read(b, "void"), a_off, b_off, mult, shift,
-            _out_arg(lw, node, mult is not NULL), Arg("scratch", ctype="void")]
+            _out_arg(lw, node), Arg("scratch", ctype="void")]
     scratch = 2 * (k + k * nn) if params["packed"] else 4 * nn
     lw.step(node, "matmul", "qcc_matmul", "qcc_matmul_p", params, args, scratch=scratch)
