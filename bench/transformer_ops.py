@@ -14,8 +14,8 @@ not the input rounding).  Ops and inputs (seeded):
 * LayerNorm: 512 rows of 128 values ~ N(0.5, 2^2) with per-channel spread,
   gamma 1 / beta 0, output the normalized value (scale sqrt(C) / 2^15).
 
-Published numbers from the I-BERT / I-ViT papers and our notes
-(shared/reference/integer_only.md section 6) are printed next to them.
+Published numbers from the I-BERT (arXiv 2101.01321) and I-ViT (arXiv
+2207.01405) papers are printed next to them.
 
 Residual width (unless --no-model): synthetic 2-layer pre-LN and post-LN
 encoders (bench/transformer_models.py) whose inputs carry 0, 10x or 30x

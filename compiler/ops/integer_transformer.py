@@ -22,7 +22,7 @@ from ._integer_common import (act_range, check_mult, check_zp, const_type, err, 
 IN_DTYPES = (DType.int8, DType.uint8, DType.int16, DType.int32)
 MASK_DTYPES = (DType.int8, DType.uint8, DType.bool)
 
-# I-BERT constants (reference/integer_only.md §1)
+# I-BERT constants (Kim et al., ICML 2021, arXiv 2101.01321, section 3)
 EXP_A, EXP_B, EXP_C = 0.3585, 1.353, 0.344      # exp(p) ~ a (p + b)^2 + c on (-ln2, 0]
 ERF_A, ERF_B = 0.2888, 1.769                    # erf(t) ~ sgn(t) [1 - a (min(|t|, b) - b)^2]
 SOFTMAX_FRAC = 12                               # softmax works on d at scale 2^-12

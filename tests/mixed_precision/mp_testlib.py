@@ -12,7 +12,8 @@ from qcc.passmanager import PassContext, PassManager
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DIGITS = os.path.join(ROOT, "examples", "digits_cnn")
-HAWQ = os.path.join(os.path.dirname(ROOT), "shared", "data", "hawq_resnet18_ilp.json")
+# HAWQ-V3 ResNet18 ILP inputs and published configurations (source and licence: data/README.md)
+HAWQ = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "hawq_resnet18_ilp.json")
 FUSE = ["calibrate", "fold-batchnorm", "fuse-linear", "fuse-activation", "dce"]
 
 

@@ -82,7 +82,7 @@ def _int_outputs(g, ctx, feeds, ranges=None, **opts):
     return [run(g, f)["y"] for f in feeds]
 
 
-def test_reorder_sort_is_exact_on_the_output_side_and_keeps_per_channel_ints():
+def test_reorder_sort_permutes_the_output_side_and_keeps_per_channel_ints_exact():
     data = _data((4, 64))
     model = mlp(outlier_rows=(3, 50, 77, 100, 101))
     feeds = _feeds(data, (4, 64))
@@ -100,7 +100,10 @@ def test_reorder_sort_is_exact_on_the_output_side_and_keeps_per_channel_ints():
     assert set(perm[-5:]) == {3, 50, 77, 100, 101}  # the outlier rows end up together, last
     for f, h, r in zip(feeds, h_ref, ref):
         res = Interpreter(g).run(f, capture={lk.tensor.name})
-        assert np.array_equal(res[lk.tensor.name], h[..., perm])  # bitwise: output-side permutation
+        # a float pass: the hidden tensor is the old one permuted, up to float32 rounding (the
+        # permuted GEMM may sum in another order: BLAS blocking depends on the column layout)
+        np.testing.assert_allclose(res[lk.tensor.name], h[..., perm], rtol=1e-5,
+                                   atol=1e-6 * float(np.abs(h).max()))
         assert rel_err({"y": res["y"]}, r) <= TOL
     # per-channel int4 weights: the integer results are bit-identical (only K is permuted;
     # same activation ranges for both, as float rounding may move the output's max by 1 ulp)
