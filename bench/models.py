@@ -97,7 +97,7 @@ def light(name: str, n_calib: int = 8, n_test: int = 4, seed: int = 0) -> BenchM
         shape = [d.dim_value or 1 for d in vi.type.tensor_type.shape.dim]
         calib[vi.name] = rng.random([n_calib * shape[0]] + shape[1:]).astype(np.float32)
         test[vi.name] = rng.random([n_test * shape[0]] + shape[1:]).astype(np.float32)
-    # Every light model lowers integer-only (LRN too: passes/_qrules_norm.py).
+    # Every light model lowers integer-only (LRN too: passes/quantize/rules_norm.py).
     # Scored like an encoder (SQNR / max error of the logits): with constant weights every
     # class has the same logit, so a top-1 would say nothing.
     return BenchModel(name=f"light_{name}", path=_without_final_softmax(m, name, path),

@@ -25,7 +25,7 @@ import numpy as np
 from qcc.ir import Graph
 from qcc.passmanager import PassContext, register_pass
 
-from . import _channels as ch
+from . import channel_links as ch
 
 MAX_SWEEPS = 20
 TOL = 1e-4

@@ -25,7 +25,7 @@ import numpy as np
 from qcc.ir import Graph, Node, TensorType
 from qcc.passmanager import PassContext, register_pass
 
-from ._fusion import broadcast_channel, const_operand, only_user
+from .fusion_match import broadcast_channel, const_operand, only_user
 
 CONVS = {"onnx.Conv": "fused.conv", "fused.conv": "fused.conv",
          "onnx.ConvTranspose": "fused.conv_transpose", "fused.conv_transpose": "fused.conv_transpose"}

@@ -22,7 +22,7 @@ from typing import Optional
 from qcc.ir import Graph, Node
 from qcc.passmanager import PassContext, register_pass
 
-from ._fusion import only_user, scalar
+from .fusion_match import only_user, scalar
 
 HOSTS = ("fused.conv", "fused.conv_transpose", "fused.linear")
 CLAMPS = ("none", "relu", "relu6", "clip")

@@ -20,7 +20,7 @@ from typing import Optional
 from qcc.ir import Graph, Node, Value
 from qcc.passmanager import PassContext, register_pass
 
-from ._fusion import close, const_operand, fuse, only_user, other_input, product_tree, scalar
+from .fusion_match import close, const_operand, fuse, only_user, other_input, product_tree, scalar
 
 SQRT1_2 = 1 / math.sqrt(2)
 SQRT_2_PI = math.sqrt(2 / math.pi)

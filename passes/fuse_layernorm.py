@@ -25,7 +25,7 @@ import numpy as np
 from qcc.ir import Graph, Node, Value
 from qcc.passmanager import PassContext, register_pass
 
-from ._fusion import const_operand, fuse, only_user, other_input, scalar
+from .fusion_match import const_operand, fuse, only_user, other_input, scalar
 
 
 def _axes(node: Node, rank: int) -> Optional[tuple[int, ...]]:

@@ -22,7 +22,7 @@ import numpy as np
 from qcc.ir import Graph, Node, Value
 from qcc.passmanager import PassContext, register_pass
 
-from ._fusion import broadcast_channel, const_operand, only_user
+from .fusion_match import broadcast_channel, const_operand, only_user
 
 FUSED = {"onnx.Conv": "fused.conv", "onnx.ConvTranspose": "fused.conv_transpose",
          "onnx.MatMul": "fused.linear"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from qcc.ir import Graph
 from qcc.passmanager import PassContext, register_pass
 
-from ._fusion import fuse, only_user, other_input
+from .fusion_match import fuse, only_user, other_input
 
 
 @register_pass("fuse-silu", "x * Sigmoid(x) -> fused.silu")

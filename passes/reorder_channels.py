@@ -35,7 +35,7 @@ from qcc.errors import PassError
 from qcc.ir import Graph
 from qcc.passmanager import PassContext, register_pass
 
-from . import _channels as ch
+from . import channel_links as ch
 
 MODES = ("sort", "cluster")
 

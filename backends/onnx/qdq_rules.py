@@ -168,7 +168,7 @@ def _lut(ex: QdqExporter, n: Node) -> None:
         one = ex.const(n.name + "_one", np.float32(1.0))
         half = ex.const(n.name + "_half", np.float32(0.5))
         y = ex.add("Mul", [ex.add("Mul", [x, half]), ex.add("Add", [t, one])])
-    elif fn == "LrnScale":  # (bias + alpha * x)^-beta, the LRN divisor (passes/_qrules_norm.py)
+    elif fn == "LrnScale":  # (bias + alpha * x)^-beta, the LRN divisor (passes/quantize/rules_norm.py)
         a = ex.const(n.name + "_a", np.float32(n.attrs["alpha"]))
         b = ex.const(n.name + "_b", np.float32(n.attrs["bias"]))
         e = ex.const(n.name + "_e", np.float32(-float(n.attrs["beta"])))

@@ -12,7 +12,7 @@ from onnx import helper
 from qcc.errors import PassError
 from qcc.interp import Interpreter, run
 from qcc.ir.verifier import verify
-from qcc.passes import _channels as ch
+from qcc.passes import channel_links as ch
 from qcc.passmanager import PassManager
 
 from lowbit_testlib import convnet, mlp, onnx_model, outputs, prepared, rel_err

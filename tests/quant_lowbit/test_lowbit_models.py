@@ -11,9 +11,9 @@ import numpy as np
 import onnx
 import pytest
 
-from qcc.passes import _channels as ch
-from qcc.passes._qrules_nn import conv_group_size
-from qcc.passes._qstate import group_weight_qparams
+from qcc.passes import channel_links as ch
+from qcc.passes.quantize.rules_nn import conv_group_size
+from qcc.passes.quantize.scheme import group_weight_qparams
 
 from lowbit_testlib import DIGITS
 

@@ -77,7 +77,7 @@ def test_pre_ln_residual_int16_beats_int8_with_outlier_channels(tmp_path):
 
 
 def test_gelu_level_keeps_large_outputs_in_int16():
-    from qcc.passes._qrules_transformer import _gelu_consts
+    from qcc.passes.quantize.rules_transformer import _gelu_consts
 
     small, big = _gelu_consts(5.0), _gelu_consts(300.0)
     assert small["attrs"]["q_l"] == 1024 and big["attrs"]["q_l"] < 1024

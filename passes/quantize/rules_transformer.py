@@ -18,7 +18,7 @@
   16, default 16; docs/transformers.md).
 
 Options: ``softmax`` = ``ibert`` (default) | ``shift`` (I-ViT shiftmax).
-The rules wrap the generic ones of ``_qrules_nn``/``_qrules_elementwise`` and
+The rules wrap the generic ones of ``rules_nn``/``rules_elementwise`` and
 fall back to them when a pattern does not match.
 """
 
@@ -33,8 +33,8 @@ from qcc.errors import LoweringError
 from qcc.ir import DType, Node, QParams, Value
 from qcc.ops import integer_transformer as itx
 
-from . import _qrules_elementwise, _qrules_nn  # noqa: F401  (generic rules registered first)
-from ._qstate import RULES, QState, act_qparams, qrule
+from . import rules_elementwise, rules_nn  # noqa: F401  (generic rules registered first)
+from .scheme import RULES, QState, act_qparams, qrule
 
 GENERIC = {op: RULES.get(op) for op in ("onnx.MatMul", "onnx.Mul", "onnx.Div", "onnx.Add",
                                         "onnx.Where", "fused.linear", "fused.gelu")}
@@ -408,7 +408,7 @@ def linear_gelu(st: QState, node: Node) -> bool:
             or w.type.rank != 2 or gelu.attrs.get("approximate", "none") != "none" \
             or st.range_of(gelu.outputs[0].name) is None:
         return GENERIC["fused.linear"](st, node)
-    from ._qrules_nn import _bias, _wbits
+    from .rules_nn import _bias, _wbits
 
     x = node.inputs[0]
     b = node.inputs[2] if len(node.inputs) > 2 else None

@@ -3,7 +3,7 @@
 The quantize pass walks the float graph in topological order and builds a
 new integer graph.  ``QState`` keeps two maps from old (float) values to new
 values: ``qmap`` (the quantized int8 version) and ``fmap`` (a float version in
-the new graph).  Rules (``@qrule("onnx.Conv", ...)``, in ``_qrules_*.py``)
+the new graph).  Rules (``@qrule("onnx.Conv", ...)``, in ``rules_*.py``)
 lower one node; ``q()`` and ``f()`` convert lazily, inserting
 ``qcc.quantize``/``qcc.dequantize`` where a value crosses the boundary.
 """

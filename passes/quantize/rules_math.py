@@ -20,7 +20,7 @@ import numpy as np
 from qcc import lut
 from qcc.ir import DType, Node, QParams
 
-from ._qstate import QState, act_qparams, qrule
+from .scheme import QState, act_qparams, qrule
 
 
 def _s(qp: QParams) -> float:
@@ -166,7 +166,7 @@ def sum_mean(st: QState, node: Node) -> bool:
     calibrated range; it gets the sum of its inputs' ranges (no saturation), and the
     last add requantizes into the output's calibrated range.  Mean of ``n`` inputs: the
     sum into ``n`` times the output's range, then ``qcc.mul`` by the constant ``1/n``."""
-    from ._qrules_elementwise import add_sub
+    from .rules_elementwise import add_sub
 
     ins = [v for v in node.inputs if v is not None]
     if node.op == "onnx.Sum" and len(ins) == 2:

@@ -7,7 +7,7 @@ import numpy as np
 from qcc import arith, lut
 from qcc.ir import DType, Node, QParams
 
-from ._qstate import QState, qrule
+from .scheme import QState, qrule
 
 
 def _has_q_input(st: QState, node: Node) -> bool:
@@ -85,7 +85,7 @@ def relu_clip(st: QState, node: Node) -> bool:
     x = node.inputs[0]
     if not st.is_q(x):
         return False
-    from ._qrules_nn import clamp_bounds
+    from .rules_nn import clamp_bounds
 
     out = node.outputs[0]
     qx = st.q(x)

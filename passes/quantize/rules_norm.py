@@ -28,8 +28,8 @@ from qcc import arith, lut
 from qcc.ir import DType, Graph, Node, QParams, TensorType, Value
 from qcc.ops import integer_transformer as itx
 
-from . import _qrules_select  # noqa: F401  (LogSoftmax registered first)
-from ._qstate import RULES, QState, act_qparams, qrule, weight_qparams
+from . import rules_select  # noqa: F401  (LogSoftmax registered first)
+from .scheme import RULES, QState, act_qparams, qrule, weight_qparams
 
 
 def _ilayernorm(st: QState, qx: Value, count_shape: tuple, yqp: QParams, eps: float, name: str,

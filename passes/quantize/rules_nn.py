@@ -17,7 +17,7 @@ from qcc import arith, lut
 from qcc.errors import LoweringError
 from qcc.ir import DType, Node, QParams
 
-from ._qstate import QState, act_qparams, qrule
+from .scheme import QState, act_qparams, qrule
 
 CLAMP_ACTS = {"none", "relu", "relu6", "clip"}
 LUT_ACTS = {"leaky_relu": "LeakyRelu", "hardswish": "HardSwish", "hardsigmoid": "HardSigmoid",
@@ -203,7 +203,7 @@ def conv_transpose(st: QState, node: Node) -> bool:
     sw = arith.f32_scale(np.where(amax > 0, amax / qmax, 1.0))
     q = np.clip(np.rint(wg / sw.reshape(g, 1, mg, 1, 1)), -qmax - 1, qmax).astype(np.int8)
     wqp = QParams(sw, np.zeros_like(sw, dtype=np.int64), bits=bits, axis=1)
-    from ._qstate import WDTYPE
+    from .scheme import WDTYPE
 
     wv = st.g.add_const(w.name + ".q", q.reshape(w.shape), WDTYPE[bits], qparams=wqp)
     qx = st.q(x)

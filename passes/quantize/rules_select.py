@@ -22,7 +22,7 @@ import numpy as np
 from qcc import arith, lut
 from qcc.ir import DType, Graph, Node, TensorType, Value
 
-from ._qstate import RULES, QState, act_qparams, qrule
+from .scheme import RULES, QState, act_qparams, qrule
 
 
 def _same_q(a: Value, b) -> bool:

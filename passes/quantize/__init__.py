@@ -4,7 +4,7 @@ Walks the float graph (after cleanup and fusion) in topological order and
 builds an integer graph: activations int8 per tensor (asymmetric, from the
 calibrated ranges in ``graph.meta["ranges"]``), weights symmetric per
 output channel, int32 bias, dyadic requantization (docs/arithmetic.md).
-Lowering rules live in ``_qrules_*.py`` (one module per op family).  Nodes
+Lowering rules live in ``rules_*.py`` (one module per op family).  Nodes
 whose inputs are all still float (pre-processing such as mask arithmetic)
 stay float; a node that receives quantized inputs but has no rule is an
 error naming it, unless ``--allow-float`` keeps it in float on purpose
@@ -18,14 +18,14 @@ from qcc.errors import LoweringError, PassError
 from qcc.ir import Graph, Node
 from qcc.passmanager import PassContext, register_pass
 
-from . import _qrules_elementwise, _qrules_math, _qrules_nn  # noqa: F401  (register rules)
-from ._qstate import RULES, QState
+from . import rules_elementwise, rules_math, rules_nn  # noqa: F401  (register rules)
+from .scheme import RULES, QState
 
 try:  # optional rule families added by later issues
-    from . import _qrules_transformer  # noqa: F401
+    from . import rules_transformer  # noqa: F401
 except ImportError:  # pragma: no cover
     pass
-from . import _qrules_norm, _qrules_select  # noqa: F401,E402  (wrap conv/softmax rules: after)
+from . import rules_norm, rules_select  # noqa: F401,E402  (wrap conv/softmax rules: after)
 
 
 def _copy_float(st: QState, node: Node) -> None:
