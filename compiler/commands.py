@@ -172,7 +172,7 @@ def compile_options(args):
         "softmax": getattr(args, "softmax", "ibert"),
         "residual_bits": getattr(args, "residual_bits", 16),
     }
-    from .passes.quantize.scheme import check_lowbit_options
+    from .quant_scheme import check_lowbit_options
 
     check_lowbit_options(options)  # bad --group-size/--smoothquant/... fail before calibration
     opts = CompileOptions(target=args.target, out_dir=args.output, name=args.name,

@@ -33,8 +33,7 @@ import numpy as np
 
 from qcc.errors import QccError
 from qcc.ir import Graph
-
-from qcc.passes.quantize.scheme import group_weight_qparams, weight_qparams
+from qcc.quant_scheme import group_weight_qparams, weight_qparams
 
 from .costs import Layer
 from .ortgraph import make_evaluator

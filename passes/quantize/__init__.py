@@ -19,7 +19,7 @@ from qcc.ir import Graph, Node
 from qcc.passmanager import PassContext, register_pass
 
 from . import rules_elementwise, rules_math, rules_nn  # noqa: F401  (register rules)
-from .scheme import RULES, QState
+from .state import RULES, QState
 
 try:  # optional rule families added by later issues
     from . import rules_transformer  # noqa: F401

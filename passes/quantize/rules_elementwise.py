@@ -7,7 +7,7 @@ import numpy as np
 from qcc import arith, lut
 from qcc.ir import DType, Node, QParams
 
-from .scheme import QState, qrule
+from .state import QState, qrule
 
 
 def _has_q_input(st: QState, node: Node) -> bool:

@@ -19,8 +19,9 @@ import numpy as np
 
 from qcc import lut
 from qcc.ir import DType, Node, QParams
+from qcc.quant_scheme import act_qparams
 
-from .scheme import QState, act_qparams, qrule
+from .state import QState, qrule
 
 
 def _s(qp: QParams) -> float:

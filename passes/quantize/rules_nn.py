@@ -16,8 +16,9 @@ import numpy as np
 from qcc import arith, lut
 from qcc.errors import LoweringError
 from qcc.ir import DType, Node, QParams
+from qcc.quant_scheme import WDTYPE, act_qparams
 
-from .scheme import QState, act_qparams, qrule
+from .state import QState, qrule
 
 CLAMP_ACTS = {"none", "relu", "relu6", "clip"}
 LUT_ACTS = {"leaky_relu": "LeakyRelu", "hardswish": "HardSwish", "hardsigmoid": "HardSigmoid",
@@ -203,8 +204,6 @@ def conv_transpose(st: QState, node: Node) -> bool:
     sw = arith.f32_scale(np.where(amax > 0, amax / qmax, 1.0))
     q = np.clip(np.rint(wg / sw.reshape(g, 1, mg, 1, 1)), -qmax - 1, qmax).astype(np.int8)
     wqp = QParams(sw, np.zeros_like(sw, dtype=np.int64), bits=bits, axis=1)
-    from .scheme import WDTYPE
-
     wv = st.g.add_const(w.name + ".q", q.reshape(w.shape), WDTYPE[bits], qparams=wqp)
     qx = st.q(x)
     sx = float(qx.qparams.scale[0])

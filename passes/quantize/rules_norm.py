@@ -27,9 +27,10 @@ import numpy as np
 from qcc import arith, lut
 from qcc.ir import DType, Graph, Node, QParams, TensorType, Value
 from qcc.ops import integer_transformer as itx
+from qcc.quant_scheme import act_qparams, weight_qparams
 
 from . import rules_select  # noqa: F401  (LogSoftmax registered first)
-from .scheme import RULES, QState, act_qparams, qrule, weight_qparams
+from .state import RULES, QState, qrule
 
 
 def _ilayernorm(st: QState, qx: Value, count_shape: tuple, yqp: QParams, eps: float, name: str,

@@ -21,8 +21,9 @@ import numpy as np
 
 from qcc import arith, lut
 from qcc.ir import DType, Graph, Node, TensorType, Value
+from qcc.quant_scheme import act_qparams
 
-from .scheme import RULES, QState, act_qparams, qrule
+from .state import RULES, QState, qrule
 
 
 def _same_q(a: Value, b) -> bool:

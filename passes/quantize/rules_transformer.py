@@ -32,9 +32,10 @@ import numpy as np
 from qcc.errors import LoweringError
 from qcc.ir import DType, Node, QParams, Value
 from qcc.ops import integer_transformer as itx
+from qcc.quant_scheme import act_qparams
 
 from . import rules_elementwise, rules_nn  # noqa: F401  (generic rules registered first)
-from .scheme import RULES, QState, act_qparams, qrule
+from .state import RULES, QState, qrule
 
 GENERIC = {op: RULES.get(op) for op in ("onnx.MatMul", "onnx.Mul", "onnx.Div", "onnx.Add",
                                         "onnx.Where", "fused.linear", "fused.gelu")}

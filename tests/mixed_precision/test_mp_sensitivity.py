@@ -17,7 +17,7 @@ from qcc.mixed_precision import sensitivity as sens
 from qcc.mixed_precision.costs import find_layers
 from qcc.mixed_precision.ortgraph import InterpEvaluator, OrtEvaluator
 from qcc.mixed_precision.plan import first_samples
-from qcc.passes.quantize.scheme import group_weight_qparams, weight_qparams
+from qcc.quant_scheme import group_weight_qparams, weight_qparams
 
 BITS = (2, 4, 8)
 

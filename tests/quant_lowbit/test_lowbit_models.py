@@ -13,7 +13,7 @@ import pytest
 
 from qcc.passes import channel_links as ch
 from qcc.passes.quantize.rules_nn import conv_group_size
-from qcc.passes.quantize.scheme import group_weight_qparams
+from qcc.quant_scheme import group_weight_qparams
 
 from lowbit_testlib import DIGITS
 
