@@ -2,8 +2,9 @@
 
 A pass is a function ``fn(graph, ctx) -> bool|None`` (True/None: may have
 changed the graph) registered with :func:`register_pass` under a unique name
-and a one-line description.  Pipelines are plain lists of names
-(``qcc.passes.pipelines``).  :class:`PassManager` runs a pipeline with:
+and a one-line description; the manager does not import the passes (the
+application layer does: ``import qcc.passes``).  Pipelines are plain lists of
+names (``qcc.passes.pipelines``).  :class:`PassManager` runs a pipeline with:
 print IR before/after a pass or all passes, dump every stage to a folder
 (IR text + ONNX), stop after a pass, disable passes, verify after each pass,
 time each pass and measure numerical drift per pass on a sample input.
@@ -50,14 +51,18 @@ def register_pass(name: str, description: str, kind: str = "float"):
 
 
 def all_passes() -> dict[str, PassInfo]:
-    import qcc.passes  # noqa: F401  (registers the passes)
-
+    """The registered passes.  The pass manager knows none by itself: importing
+    ``qcc.passes`` registers qcc's passes (the driver and the CLI do; so does any
+    import of a ``qcc.passes`` module), and other code may register its own."""
     return dict(_PASSES)
 
 
 def get_pass(name: str) -> PassInfo:
     passes = all_passes()
     if name not in passes:
+        if not passes:
+            raise PassError(f"unknown pass '{name}': no pass is registered (import qcc.passes "
+                            f"to register qcc's passes)")
         raise PassError(f"unknown pass '{name}'; known passes: {', '.join(sorted(passes))}")
     return passes[name]
 

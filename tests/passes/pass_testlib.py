@@ -17,6 +17,7 @@ from qcc.frontend.onnx_import import import_model
 from qcc.interp import run
 from qcc.ir import DType, Graph, TensorType
 from qcc.ir.verifier import verify
+import qcc.passes  # noqa: F401  (registers the passes)
 from qcc.passmanager import PassContext, get_pass
 
 LIGHT = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light")

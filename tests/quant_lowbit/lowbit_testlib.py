@@ -10,6 +10,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from qcc.frontend.onnx_import import import_model
 from qcc.interp import Interpreter, run
+import qcc.passes  # noqa: F401  (registers the passes)
 from qcc.passmanager import PassContext, PassManager
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
