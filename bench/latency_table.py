@@ -1,6 +1,6 @@
 """Measure a latency table (``--latency-table``) with qcc's C kernels on this host.
 
-    python -m qcc.mixed_precision.measure MODEL.onnx --calib CALIB.npz -o table.json [--runs N]
+    python -m qcc.bench.latency_table MODEL.onnx --calib CALIB.npz -o table.json [--runs N]
 
 Compiles the model for ``--target c`` with every layer at 8 bits, then once per
 (layer, width) with only that layer at 4 or 2 bits, and times each runner
@@ -23,14 +23,14 @@ import sys
 import tempfile
 import time
 
+from qcc.backends.c.build import bench_latency, build
+from qcc.driver import CompileOptions, compile_model
 from qcc.errors import QccError
 
 WIDTHS = (4, 2)
 
 
 def _compile(model: str, out: str, calib, layer_bits: dict) -> dict:
-    from qcc.driver import CompileOptions, compile_model
-
     opts = CompileOptions(target="c", out_dir=out, options={
         "calib": calib, "quantize": True, "quiet": True, "max_calib_samples": 4,
         "layer_bits": dict(layer_bits)})
@@ -42,8 +42,6 @@ def _compile(model: str, out: str, calib, layer_bits: dict) -> dict:
 def _times(dirs: list, sample: dict, runs: int, rounds: int) -> list:
     """Per build: the least over ``rounds`` interleaved rounds of the median of
     ``runs`` inferences (the least is the one the host's other load disturbed least)."""
-    from qcc.backends.c.build import bench_latency, build
-
     bins = [build(d) for d in dirs]
     best = [float("inf")] * len(dirs)
     for _ in range(rounds):
@@ -90,7 +88,7 @@ def measure_c_host(model: str, calib, runs: int = 200, rounds: int = 3, log=sys.
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m qcc.mixed_precision.measure",
+    ap = argparse.ArgumentParser(prog="python -m qcc.bench.latency_table",
                                  description=__doc__.split("\n")[0])
     ap.add_argument("model")
     ap.add_argument("--calib", required=True, help="calibration samples (.npz)")

@@ -13,7 +13,7 @@ per-layer table) at each candidate width; ``mac``/``byte``/``layer`` are the
 constants of the model ``MACs * mac[b] + bytes * byte + layer`` used for the
 layers the table does not list (so a table can be just measured constants).
 Either part may be left out, but every layer needs a time at every width.
-:func:`measure_c_host` writes such a table from qcc's own C kernels.
+``python -m qcc.bench.latency_table`` writes such a table from qcc's own C kernels.
 """
 
 from __future__ import annotations

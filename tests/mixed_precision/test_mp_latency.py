@@ -123,7 +123,7 @@ def test_digits_cli_with_table(tmp_path, capsys, monkeypatch):
 @pytest.mark.skipif(shutil.which("gcc") is None or shutil.which("make") is None, reason="needs gcc")
 def test_measure_c_host_small_cnn(tmp_path):
     """The host measurement builds 2L+1 runners; the table loads and covers every layer."""
-    from qcc.mixed_precision.measure import main
+    from qcc.bench.latency_table import main
 
     m = small_cnn()
     import onnx
