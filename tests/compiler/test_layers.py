@@ -1,0 +1,110 @@
+"""Dependency direction (docs/architecture.md): the core does not reach up.
+
+Every module of ``compiler/`` (the package ``qcc`` without ``qcc.passes``,
+``qcc.backends`` and ``qcc.bench``) is parsed and each import statement,
+absolute or relative, at module level or inside a function, is resolved to
+the module it names.  Only the application layer (the driver, the CLI and its
+commands) may import the passes, the backends or the benchmark, and the rest
+of the core does not import the application layer either.
+"""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CORE = ROOT / "compiler"
+UPPER = ("qcc.passes", "qcc.backends", "qcc.bench")
+APPLICATION = {"qcc.driver", "qcc.cli", "qcc.commands", "qcc.__main__"}
+FORBIDDEN = UPPER + tuple(sorted(APPLICATION))  # nor may the core call the application layer
+
+
+def module_name(path: pathlib.Path, core: pathlib.Path = CORE) -> str:
+    parts = list(path.relative_to(core).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(["qcc", *parts])
+
+
+def imported_modules(path: pathlib.Path, core: pathlib.Path = CORE) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every import in ``path``; ``from X import y``
+    yields both ``X`` and ``X.y`` (``y`` may be a submodule)."""
+    mod = module_name(path, core)
+    package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            out.append((node.lineno, target))
+            out += [(node.lineno, f"{target}.{a.name}") for a in node.names]
+    return out
+
+
+def is_upper(name: str) -> bool:
+    return any(name == u or name.startswith(u + ".") for u in FORBIDDEN)
+
+
+def offenders(paths) -> list[str]:
+    bad = []
+    for p in paths:
+        if module_name(p) in APPLICATION:
+            continue
+        for line, name in imported_modules(p):
+            if is_upper(name):
+                bad.append(f"{p.relative_to(ROOT)}:{line} imports {name}")
+                break
+    return bad
+
+
+def test_core_does_not_import_passes_backends_or_bench():
+    bad = offenders(sorted(CORE.rglob("*.py")))
+    assert not bad, ("the core must not import qcc.passes / qcc.backends / qcc.bench nor the "
+                     "application layer (only the driver, cli.py and commands.py may; use a "
+                     "registry or a hook):\n  "
+                     + "\n  ".join(bad))
+
+
+def _names(tmp_path, src: str) -> list[str]:
+    """Imports of ``src`` placed at ``compiler/mixed_precision/x.py`` of a scratch tree."""
+    core = tmp_path / "compiler"
+    (core / "mixed_precision").mkdir(parents=True)
+    f = core / "mixed_precision" / "x.py"
+    f.write_text(src)
+    return [n for _, n in imported_modules(f, core)]
+
+
+@pytest.mark.parametrize("src", [
+    "import qcc.passes\n",
+    "from qcc.backends.c import build\n",
+    "def f():\n    from qcc import bench\n",
+    "def f():\n    from ..passes.quantize import scheme\n",
+    "from .. import backends\n",
+    "class A:\n    def m(self):\n        import qcc.bench.run as r\n",
+    "def f():\n    from qcc.driver import compile_model\n",
+    "from .. import commands\n",
+])
+def test_the_check_sees_every_import_form(tmp_path, src):
+    names = _names(tmp_path, src)
+    assert any(is_upper(n) for n in names), names
+
+
+@pytest.mark.parametrize("src", [
+    "import qcc.passmanager\n",
+    "from qcc.ir import Graph\n",
+    "from . import sensitivity\n",
+    "from ..calibration import api\n",
+    "import qcc_bench_helper\n",
+    "from qcc import passmanager\n",
+])
+def test_the_check_allows_core_imports(tmp_path, src):
+    names = _names(tmp_path, src)
+    assert not any(is_upper(n) for n in names), names
