@@ -165,7 +165,7 @@ class QdqExporter:
 
 
 def to_qdq(graph: Graph) -> onnx.ModelProto:
-    from . import qdq_rules  # noqa: F401  (registers the rules)
+    from . import qdq_rnn, qdq_rules  # noqa: F401  (registers the rules)
     try:  # transformer ops (qcc.isoftmax/igelu/ilayernorm, wide intermediates)
         from . import qdq_transformer  # noqa: F401
     except ImportError:  # pragma: no cover

@@ -18,7 +18,7 @@ from qcc.errors import LoweringError, PassError
 from qcc.ir import Graph, Node
 from qcc.passmanager import PassContext, register_pass
 
-from . import rules_elementwise, rules_math, rules_nn  # noqa: F401  (register rules)
+from . import rules_elementwise, rules_math, rules_nn, rules_rnn  # noqa: F401  (register rules)
 from .state import RULES, QState
 
 try:  # optional rule families added by later issues

@@ -1,0 +1,78 @@
+"""LSTM/GRU through the quantizing pipeline: integer-only graphs (qcc.lstm /
+qcc.gru) whose reference outputs stay close to onnxruntime's float outputs."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from qcc.errors import QccError
+
+from rnn_testlib import data, helper_gru, quantize, sqnr_db, torch_rnn
+
+
+def _ort(path, feeds_list, name):
+    s = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return np.concatenate([s.run([name], f)[0] for f in feeds_list])
+
+
+def _check(path, shape, out="y", min_db=25.0, n=6):
+    from qcc.interp import run
+
+    g = quantize(path, {"x": data(shape, 32, seed=1)})
+    ops = {n.op for n in g.nodes}
+    assert not ops & {"onnx.LSTM", "onnx.GRU"}
+    xs = data(shape, n, seed=2)
+    feeds = [{"x": xs[i:i + 1]} for i in range(n)]
+    ref = _ort(path, feeds, out)
+    got = np.concatenate([run(g, f)[out] for f in feeds])
+    db = sqnr_db(ref, got)
+    assert db >= min_db, f"SQNR {db:.1f} dB"
+    return g, db
+
+
+@pytest.mark.parametrize("kind,bi", [("lstm", False), ("lstm", True), ("gru", False), ("gru", True)])
+def test_torch_rnn_quantizes_integer_only(tmp_path, kind, bi):
+    path = torch_rnn(str(tmp_path / f"{kind}.onnx"), kind, bi)
+    g, _ = _check(path, (10, 8))
+    assert f"qcc.{kind}" in {n.op for n in g.nodes}
+
+
+def test_gru_linear_before_reset_0(tmp_path):
+    path = helper_gru(str(tmp_path / "gru0.onnx"), lbr=0)
+    g, _ = _check(path, (6, 5), out="Y")
+    node = next(n for n in g.nodes if n.op == "qcc.gru")
+    assert node.attrs["linear_before_reset"] == 0
+
+
+def test_unsupported_form_is_refused_with_the_reason(tmp_path):
+    path = helper_gru(str(tmp_path / "clip.onnx"), clip=2.0)
+    with pytest.raises(QccError, match=r"GRU node .*clip.*--allow-float GRU"):
+        quantize(path, {"x": data((6, 5), 8)})
+
+
+def test_allow_float_keeps_the_unsupported_form(tmp_path):
+    path = helper_gru(str(tmp_path / "clip.onnx"), clip=2.0)
+    g = quantize(path, {"x": data((6, 5), 8)}, allow_float=["GRU"])
+    assert "onnx.GRU" in {n.op for n in g.nodes}
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_qdq_export_runs_in_onnxruntime_close_to_float(tmp_path, kind):
+    import subprocess
+    import sys
+
+    path = torch_rnn(str(tmp_path / f"{kind}.onnx"), kind, bidirectional=kind == "gru")
+    calib = tmp_path / "calib.npz"
+    np.savez(calib, x=data((10, 8), 16))
+    out = tmp_path / "out"
+    exe = os.path.join(os.path.dirname(sys.executable), "qcc")
+    p = subprocess.run([exe, "compile", path, "--calib", str(calib), "--target", "onnx", "-o", str(out)],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    xs = data((10, 8), 4, seed=3)
+    feeds = [{"x": xs[i:i + 1]} for i in range(4)]
+    assert sqnr_db(_ort(path, feeds, "y"), _ort(str(out / "model.onnx"), feeds, "y")) >= 25.0
