@@ -4,9 +4,9 @@ Walks the float graph (after cleanup and fusion) in topological order and
 builds an integer graph: activations int8 per tensor (asymmetric, from the
 calibrated ranges in ``graph.meta["ranges"]``), weights symmetric per
 output channel, int32 bias, dyadic requantization (docs/arithmetic.md).
-Lowering rules live in ``rules_*.py`` (one module per op family).  Nodes
-whose inputs are all still float (pre-processing such as mask arithmetic)
-stay float; a node that receives quantized inputs but has no rule is an
+Lowering rules live in ``rules_*.py`` (one module per op family), listed
+in ``registry.py``.  Nodes whose inputs are all still float (pre-processing
+such as mask arithmetic) stay float; a node that receives quantized inputs but has no rule is an
 error naming it, unless ``--allow-float`` keeps it in float on purpose
 (its inputs are dequantized, its outputs quantized again where needed).
 Graph outputs are dequantized and keep their names.
@@ -18,14 +18,8 @@ from qcc.errors import LoweringError, PassError
 from qcc.ir import Graph, Node
 from qcc.passmanager import PassContext, register_pass
 
-from . import rules_elementwise, rules_math, rules_nn, rules_rnn  # noqa: F401  (register rules)
-from .state import RULES, QState
-
-try:  # optional rule families added by later issues
-    from . import rules_transformer  # noqa: F401
-except ImportError:  # pragma: no cover
-    pass
-from . import rules_norm, rules_select  # noqa: F401,E402  (wrap conv/softmax rules: after)
+from .registry import RULES
+from .state import QState
 
 
 def _copy_float(st: QState, node: Node) -> None:

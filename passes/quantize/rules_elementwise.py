@@ -7,7 +7,7 @@ import numpy as np
 from qcc import arith, lut
 from qcc.ir import DType, Node, QParams
 
-from .state import QState, qrule
+from .state import QState
 
 
 def _has_q_input(st: QState, node: Node) -> bool:
@@ -22,7 +22,6 @@ def _s(v) -> float:
     return float(v.qparams.scale[0])
 
 
-@qrule("onnx.Add", "onnx.Sub", "onnx.Sum")
 def add_sub(st: QState, node: Node) -> bool:
     if len(node.inputs) != 2:
         return False
@@ -43,7 +42,6 @@ def add_sub(st: QState, node: Node) -> bool:
     return True
 
 
-@qrule("onnx.Mul")
 def mul(st: QState, node: Node) -> bool:
     a, b = node.inputs
     if not _has_q_input(st, node) or not a.dtype.is_float:
@@ -59,7 +57,6 @@ def mul(st: QState, node: Node) -> bool:
     return True
 
 
-@qrule("onnx.Concat")
 def concat(st: QState, node: Node) -> bool:
     if not _has_q_input(st, node) or not node.outputs[0].dtype.is_float:
         return False
@@ -80,7 +77,6 @@ def concat(st: QState, node: Node) -> bool:
     return True
 
 
-@qrule("onnx.Relu", "onnx.Clip")
 def relu_clip(st: QState, node: Node) -> bool:
     x = node.inputs[0]
     if not st.is_q(x):
@@ -126,7 +122,6 @@ LUT_OPS = {
 LUT_PARAMS = {"alpha", "beta", "approximate"}
 
 
-@qrule(*LUT_OPS)
 def unary_lut(st: QState, node: Node) -> bool:
     x = node.inputs[0]
     if not x.dtype.is_float or (not st.is_q(x) and x.name not in st.ranges):
@@ -149,7 +144,6 @@ MOVE_OPS = {"onnx.Reshape", "onnx.Flatten", "onnx.Transpose", "onnx.Squeeze", "o
             "onnx.DepthToSpace", "onnx.SpaceToDepth", "onnx.GatherElements", "onnx.GatherND"}
 
 
-@qrule(*MOVE_OPS)
 def data_movement(st: QState, node: Node) -> bool:
     x = node.inputs[0]
     if not st.is_q(x):
@@ -163,7 +157,6 @@ def data_movement(st: QState, node: Node) -> bool:
     return True
 
 
-@qrule("onnx.Gather")
 def gather(st: QState, node: Node) -> bool:
     data, idx = node.inputs
     out = node.outputs[0]
@@ -182,7 +175,6 @@ def gather(st: QState, node: Node) -> bool:
     return True
 
 
-@qrule("onnx.Pad")
 def pad(st: QState, node: Node) -> bool:
     x = node.inputs[0]
     mode = str(node.attrs.get("mode", "constant"))
@@ -204,7 +196,6 @@ def pad(st: QState, node: Node) -> bool:
     return True
 
 
-@qrule("onnx.Resize")
 def resize(st: QState, node: Node) -> bool:
     x = node.inputs[0]
     out = node.outputs[0]

@@ -21,7 +21,7 @@ from qcc import lut
 from qcc.ir import DType, Node, QParams
 from qcc.quant_scheme import act_qparams
 
-from .state import QState, qrule
+from .state import QState
 
 
 def _s(qp: QParams) -> float:
@@ -57,7 +57,6 @@ def _pow_attrs(e: float) -> dict:
     return {"fn": "LrnScale", "alpha": 1.0, "bias": 0.0, "beta": -float(e)}
 
 
-@qrule("onnx.Pow")
 def pow_const(st: QState, node: Node) -> bool:
     x, e = node.inputs
     if not e.is_const or e.data.size != 1 or x.is_const or not _quantizable(st, x):
@@ -80,7 +79,6 @@ def _extremes(st: QState, v) -> Optional[tuple[float, float]]:
     return float(ob.min), float(ob.max)
 
 
-@qrule("onnx.Div")
 def div(st: QState, node: Node) -> bool:
     a, b = node.inputs
     out = node.outputs[0]
@@ -118,7 +116,6 @@ def _axes(node: Node, rank: int) -> Optional[list[int]]:
     return sorted(int(a) % rank for a in axes)
 
 
-@qrule("onnx.ReduceL2")
 def reduce_l2(st: QState, node: Node) -> bool:
     x, out = node.inputs[0], node.outputs[0]
     if x.is_const or not _quantizable(st, x) or out.name not in st.ranges:
@@ -161,7 +158,6 @@ def _add2(st: QState, qa, qb, yqp: QParams, name: str, out_name: str):
     return n.outputs[0]
 
 
-@qrule("onnx.Sum", "onnx.Mean")
 def sum_mean(st: QState, node: Node) -> bool:
     """Sum of any number of inputs: a chain of ``qcc.add``.  A partial sum has no
     calibrated range; it gets the sum of its inputs' ranges (no saturation), and the

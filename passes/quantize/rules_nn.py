@@ -18,7 +18,7 @@ from qcc.errors import LoweringError
 from qcc.ir import DType, Node, QParams
 from qcc.quant_scheme import WDTYPE, act_qparams
 
-from .state import QState, qrule
+from .state import QState
 
 CLAMP_ACTS = {"none", "relu", "relu6", "clip"}
 LUT_ACTS = {"leaky_relu": "LeakyRelu", "hardswish": "HardSwish", "hardsigmoid": "HardSigmoid",
@@ -165,7 +165,6 @@ def _dense_weight(st: QState, node: Node, w, axis: int):
     return wv, wqp, np.asarray(sc, np.float64), extra, attrs
 
 
-@qrule("fused.conv", "onnx.Conv")
 def conv(st: QState, node: Node) -> bool:
     x, w = node.inputs[0], node.inputs[1]
     b = node.inputs[2] if len(node.inputs) > 2 else None
@@ -188,7 +187,6 @@ def conv(st: QState, node: Node) -> bool:
     return True
 
 
-@qrule("fused.conv_transpose", "onnx.ConvTranspose")
 def conv_transpose(st: QState, node: Node) -> bool:
     x, w = node.inputs[0], node.inputs[1]
     b = node.inputs[2] if len(node.inputs) > 2 else None
@@ -235,7 +233,6 @@ def _linear(st: QState, node: Node, x, w, b) -> bool:
     return True
 
 
-@qrule("fused.linear")
 def linear(st: QState, node: Node) -> bool:
     x, w = node.inputs[0], node.inputs[1]
     b = node.inputs[2] if len(node.inputs) > 2 else None
@@ -244,7 +241,6 @@ def linear(st: QState, node: Node) -> bool:
     return _linear(st, node, x, w, b)
 
 
-@qrule("onnx.MatMul")
 def matmul(st: QState, node: Node) -> bool:
     a, b = node.inputs
     if b.is_const and b.type.rank == 2 and not a.is_const:
@@ -263,7 +259,6 @@ def matmul(st: QState, node: Node) -> bool:
 
 
 # -- pooling --------------------------------------------------------------------------------
-@qrule("onnx.MaxPool", "onnx.GlobalMaxPool")
 def maxpool(st: QState, node: Node) -> bool:
     if len(node.outputs) > 1 and node.outputs[1].users:
         return False
@@ -285,7 +280,6 @@ def maxpool(st: QState, node: Node) -> bool:
     return True
 
 
-@qrule("onnx.AveragePool")
 def avgpool(st: QState, node: Node) -> bool:
     x = node.inputs[0]
     if node.attrs.get("ceil_mode", 0) or any(d != 1 for d in node.attrs.get("dilations", [1, 1])) \
@@ -307,7 +301,6 @@ def avgpool(st: QState, node: Node) -> bool:
     return True
 
 
-@qrule("onnx.GlobalAveragePool", "onnx.ReduceMean", "onnx.ReduceSum")
 def mean(st: QState, node: Node) -> bool:
     x = node.inputs[0]
     out = node.outputs[0]

@@ -29,8 +29,8 @@ from qcc.ir import DType, Graph, Node, QParams, TensorType, Value
 from qcc.ops import integer_transformer as itx
 from qcc.quant_scheme import act_qparams, weight_qparams
 
-from . import rules_select  # noqa: F401  (LogSoftmax registered first)
-from .state import RULES, QState, qrule
+from . import rules_select, rules_transformer
+from .state import QState
 
 
 def _ilayernorm(st: QState, qx: Value, count_shape: tuple, yqp: QParams, eps: float, name: str,
@@ -68,7 +68,6 @@ def _channel_affine(st: QState, qn: Value, g: np.ndarray, b: np.ndarray, yqp: QP
     return n.outputs[0]
 
 
-@qrule("onnx.InstanceNormalization")
 def instance_norm(st: QState, node: Node) -> bool:
     x, gamma, beta = node.inputs
     out = node.outputs[0]
@@ -106,7 +105,6 @@ def _mul(st: QState, a: Value, b: Value, qp: QParams, name: str, out_name: str =
     return n.outputs[0]
 
 
-@qrule("onnx.LRN")
 def lrn(st: QState, node: Node) -> bool:
     x, out = node.inputs[0], node.outputs[0]
     if not st.is_q(x) or x.type.rank != 4:
@@ -157,40 +155,40 @@ def _transpose(st: QState, qv: Value, perm: list, name: str) -> Value:
     return n.outputs[0]
 
 
-def _wrap_axis(op: str) -> None:
-    last_axis_rule = RULES.get(op)
-    if last_axis_rule is None:  # pragma: no cover - the transformer rules are optional
-        return
-
-    def rule(st: QState, node: Node) -> bool:
-        x, out = node.inputs[0], node.outputs[0]
-        rank = x.type.rank
-        axis = int(node.attrs.get("axis", -1)) % max(rank, 1)
-        if axis == rank - 1 or rank < 2 or (op == "onnx.Softmax" and node.opset < 13) \
-                or (op == "onnx.LogSoftmax" and node.opset < 13):
-            return last_axis_rule(st, node)
-        if not st.is_q(x) and x.name not in st.ranges:
-            return False
-        perm = [a for a in range(rank) if a != axis] + [axis]
-        inv = [perm.index(a) for a in range(rank)]
-        xt = _transpose(st, st.q(x), perm, node.name + ".to_last")
-        tmp = Graph(node.name, st.old.opset)
-        xs = tmp.add_input(x.name + ".last", TensorType(x.dtype, tuple(x.shape[a] for a in perm)))
-        os_ = tmp.new_value(out.name, TensorType(out.dtype, tuple(out.shape[a] for a in perm)))
-        scratch = tmp.add_node(node.op, [xs], [os_], dict(node.attrs, axis=-1), name=node.name)
-        scratch.opset = node.opset
-        st.qmap[id(xs)] = xt
-        # keep the scratch graph alive: the maps are keyed by id(), which a freed
-        # object's successor could reuse (a later scratch value would alias this one)
-        st.__dict__.setdefault("scratch", []).append(tmp)
-        if not last_axis_rule(st, scratch):
-            return False
-        y = _transpose(st, st.qmap[id(os_)], inv, out.name)
-        st.set_q(out, y, y.qparams)
-        return True
-
-    RULES[op] = rule
+def _any_axis(st: QState, node: Node, last_axis_rule) -> bool:
+    """(Log)Softmax over a non-last axis: transpose that axis last, run
+    ``last_axis_rule`` on a scratch node, transpose back."""
+    op = node.op
+    x, out = node.inputs[0], node.outputs[0]
+    rank = x.type.rank
+    axis = int(node.attrs.get("axis", -1)) % max(rank, 1)
+    if axis == rank - 1 or rank < 2 or (op == "onnx.Softmax" and node.opset < 13) \
+            or (op == "onnx.LogSoftmax" and node.opset < 13):
+        return last_axis_rule(st, node)
+    if not st.is_q(x) and x.name not in st.ranges:
+        return False
+    perm = [a for a in range(rank) if a != axis] + [axis]
+    inv = [perm.index(a) for a in range(rank)]
+    xt = _transpose(st, st.q(x), perm, node.name + ".to_last")
+    tmp = Graph(node.name, st.old.opset)
+    xs = tmp.add_input(x.name + ".last", TensorType(x.dtype, tuple(x.shape[a] for a in perm)))
+    os_ = tmp.new_value(out.name, TensorType(out.dtype, tuple(out.shape[a] for a in perm)))
+    scratch = tmp.add_node(node.op, [xs], [os_], dict(node.attrs, axis=-1), name=node.name)
+    scratch.opset = node.opset
+    st.qmap[id(xs)] = xt
+    # keep the scratch graph alive: the maps are keyed by id(), which a freed
+    # object's successor could reuse (a later scratch value would alias this one)
+    st.__dict__.setdefault("scratch", []).append(tmp)
+    if not last_axis_rule(st, scratch):
+        return False
+    y = _transpose(st, st.qmap[id(os_)], inv, out.name)
+    st.set_q(out, y, y.qparams)
+    return True
 
 
-for _op in ("onnx.Softmax", "onnx.LogSoftmax"):
-    _wrap_axis(_op)
+def softmax_any_axis(st: QState, node: Node) -> bool:
+    return _any_axis(st, node, rules_transformer.softmax)
+
+
+def log_softmax_any_axis(st: QState, node: Node) -> bool:
+    return _any_axis(st, node, rules_select.log_softmax)

@@ -20,7 +20,7 @@ from qcc.ops.integer_rnn import ACT_FRAC, GATE_FRAC, cell_frac, gate_tables
 
 from qcc.quant_scheme import weight_qparams
 
-from .state import QState, qrule
+from .state import QState
 
 DEFAULT_ACTS = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"]}
 DEFAULT_CELL_ABSMAX = 8.0  # when Y_c has no calibrated range (docs/integer_ops.md)
@@ -134,7 +134,6 @@ def _check(node: Node) -> None:
                             f"int8 products can overflow int32")
 
 
-@qrule("onnx.LSTM")
 def lstm(st: QState, node: Node) -> bool:
     _check(node)
     xq, wq, rq, mx, mh, tables, mo, hqp, attrs, nd, hsz = _common(st, node, 4)
@@ -159,7 +158,6 @@ def lstm(st: QState, node: Node) -> bool:
     return True
 
 
-@qrule("onnx.GRU")
 def gru(st: QState, node: Node) -> bool:
     _check(node)
     xq, wq, rq, mx, mh, tables, mo, hqp, attrs, nd, hsz = _common(st, node, 3)

@@ -23,7 +23,8 @@ from qcc import arith, lut
 from qcc.ir import DType, Graph, Node, TensorType, Value
 from qcc.quant_scheme import act_qparams
 
-from .state import RULES, QState, qrule
+from . import rules_nn
+from .state import QState
 
 
 def _same_q(a: Value, b) -> bool:
@@ -43,7 +44,6 @@ def _to_qparams(st: QState, qv: Value, qp, name: str) -> Value:
     return n.outputs[0]
 
 
-@qrule("onnx.Max", "onnx.Min")
 def max_min(st: QState, node: Node) -> bool:
     out = node.outputs[0]
     if not out.dtype.is_float or not any(st.is_q(v) for v in node.inputs):
@@ -60,7 +60,6 @@ def max_min(st: QState, node: Node) -> bool:
     return True
 
 
-@qrule("onnx.ReduceMax", "onnx.ReduceMin")
 def reduce_select(st: QState, node: Node) -> bool:
     x = node.inputs[0]
     if not st.is_q(x) or not node.outputs[0].dtype.is_float:
@@ -74,7 +73,6 @@ def reduce_select(st: QState, node: Node) -> bool:
     return True
 
 
-@qrule("onnx.PRelu")
 def prelu(st: QState, node: Node) -> bool:
     x, slope = node.inputs
     out = node.outputs[0]
@@ -135,7 +133,6 @@ def _table(st: QState, fn: str, qv: Value, qp, name: str) -> Value:
     return n.outputs[0]
 
 
-@qrule("onnx.LogSoftmax")
 def log_softmax(st: QState, node: Node) -> bool:
     x, out = node.inputs[0], node.outputs[0]
     rank = x.type.rank
@@ -216,17 +213,15 @@ def conv1d(st: QState, node: Node, rule) -> bool:
     return True
 
 
-def _wrap_1d(op: str) -> None:
-    rule2d = RULES[op]
-
-    def rule(st: QState, node: Node) -> bool:
-        if node.inputs[0].type.rank == 3:
-            return conv1d(st, node, rule2d)
-        return rule2d(st, node)
-
-    rule.__name__ = rule2d.__name__ + "_1d_or_2d"
-    RULES[op] = rule
+def conv_1d_or_2d(st: QState, node: Node) -> bool:
+    """Conv: a rank-3 one through :func:`conv1d`, else the 2-D rule."""
+    if node.inputs[0].type.rank == 3:
+        return conv1d(st, node, rules_nn.conv)
+    return rules_nn.conv(st, node)
 
 
-for _op in ("onnx.Conv", "fused.conv", "onnx.ConvTranspose", "fused.conv_transpose"):
-    _wrap_1d(_op)
+def conv_transpose_1d_or_2d(st: QState, node: Node) -> bool:
+    """ConvTranspose: a rank-3 one through :func:`conv1d`, else the 2-D rule."""
+    if node.inputs[0].type.rank == 3:
+        return conv1d(st, node, rules_nn.conv_transpose)
+    return rules_nn.conv_transpose(st, node)

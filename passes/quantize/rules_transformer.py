@@ -18,8 +18,8 @@
   16, default 16; docs/transformers.md).
 
 Options: ``softmax`` = ``ibert`` (default) | ``shift`` (I-ViT shiftmax).
-The rules wrap the generic ones of ``rules_nn``/``rules_elementwise`` and
-fall back to them when a pattern does not match.
+Where a pattern does not match, the rules call the generic ones of
+``rules_nn``/``rules_elementwise``/``rules_math`` by name.
 """
 
 from __future__ import annotations
@@ -34,11 +34,9 @@ from qcc.ir import DType, Node, QParams, Value
 from qcc.ops import integer_transformer as itx
 from qcc.quant_scheme import act_qparams
 
-from . import rules_elementwise, rules_nn  # noqa: F401  (generic rules registered first)
-from .state import RULES, QState, qrule
+from . import rules_elementwise, rules_math, rules_nn
+from .state import QState
 
-GENERIC = {op: RULES.get(op) for op in ("onnx.MatMul", "onnx.Mul", "onnx.Div", "onnx.Add",
-                                        "onnx.Where", "fused.linear", "fused.gelu")}
 PROB_QP = QParams(scale=2.0 ** -8, zero_point=0, bits=8, signed=False)
 RESIDUAL_BITS = 16   # chosen by measurement (docs/transformers.md)
 MASK_MIN = 2 * itx.SOFTMAX_ZMAX * math.log(2)   # an additive mask must reach <= -29.1
@@ -225,14 +223,13 @@ def _finish_pending(st: QState, node: Node) -> bool:
     return True
 
 
-@qrule("onnx.MatMul")
 def attention_scores(st: QState, node: Node) -> bool:
     a, b = node.inputs
     chain = None
     if not a.is_const and not b.is_const and a.type.rank >= 2 and b.type.rank >= 2:
         chain = _scores_chain(st, node)
     if chain is None:
-        return GENERIC["onnx.MatMul"](st, node)
+        return rules_nn.matmul(st, node)
     scale, mask, consumed, softmax = chain
     qa, qb = st.q(a), st.q(b)
     acc = st.emit("qcc.matmul", [qa, qb], {"a_zp": int(qa.qparams.zero_point[0]),
@@ -248,14 +245,10 @@ def attention_scores(st: QState, node: Node) -> bool:
     return True
 
 
-@qrule("onnx.Where")
 def masked_fill(st: QState, node: Node) -> bool:
     if _finish_pending(st, node) or id(node) in _done(st):
         return True
-    if _nan_guard(st, node):
-        return True
-    fn = GENERIC.get("onnx.Where")
-    return bool(fn and fn(st, node))
+    return _nan_guard(st, node)
 
 
 def _nan_guard(st: QState, node: Node) -> bool:
@@ -272,7 +265,6 @@ def _nan_guard(st: QState, node: Node) -> bool:
     return True
 
 
-@qrule("onnx.IsNaN")
 def isnan(st: QState, node: Node) -> bool:
     """IsNaN of an integer value feeding only NaN guards (see ``_nan_guard``): nothing to emit."""
     x = node.inputs[0]
@@ -282,7 +274,6 @@ def isnan(st: QState, node: Node) -> bool:
         and u.inputs[1].is_const for u in users)
 
 
-@qrule("onnx.Softmax")
 def softmax(st: QState, node: Node) -> bool:
     if id(node) in _done(st):
         return True
@@ -297,17 +288,14 @@ def softmax(st: QState, node: Node) -> bool:
     return True
 
 
-def _passthrough(op: str):
-    def rule(st: QState, node: Node) -> bool:
-        if id(node) in _done(st):
-            return True
-        fn = GENERIC.get(op)
-        return bool(fn and fn(st, node))
-    return rule
+def mul(st: QState, node: Node) -> bool:
+    """Mul: done when it was the scale of attention scores, else the generic rule."""
+    return id(node) in _done(st) or rules_elementwise.mul(st, node)
 
 
-qrule("onnx.Mul")(_passthrough("onnx.Mul"))
-qrule("onnx.Div")(_passthrough("onnx.Div"))
+def div(st: QState, node: Node) -> bool:
+    """Div: done when it was the scale of attention scores, else the generic rule."""
+    return id(node) in _done(st) or rules_math.div(st, node)
 
 
 # -- residual add --------------------------------------------------------------------------
@@ -322,7 +310,6 @@ def _residual_stream(st: QState, node: Node) -> bool:
     return "fused.layernorm" in ops and all(o in ("fused.layernorm", "onnx.Add") for o in ops)
 
 
-@qrule("onnx.Add")
 def residual_add(st: QState, node: Node) -> bool:
     if _finish_pending(st, node) or id(node) in _done(st):
         return True
@@ -331,12 +318,12 @@ def residual_add(st: QState, node: Node) -> bool:
         raise LoweringError(f"option residual_bits={bits}: use 8 or 16")
     if bits == 8 or not _residual_stream(st, node) or len(node.inputs) != 2 \
             or not any(st.is_q(v) for v in node.inputs) or not node.inputs[0].dtype.is_float:
-        return GENERIC["onnx.Add"](st, node)
+        return rules_elementwise.add_sub(st, node)
     a, b = node.inputs
     qa, qb = st.q(a), st.q(b)
     r = st.range_of(node.outputs[0].name)
     if r is None:
-        return GENERIC["onnx.Add"](st, node)
+        return rules_elementwise.add_sub(st, node)
     yqp = act_qparams(r[0], r[1], bits=16)
     sy = float(yqp.scale[0])
     from qcc import arith
@@ -354,7 +341,6 @@ def residual_add(st: QState, node: Node) -> bool:
 
 
 # -- layernorm --------------------------------------------------------------------------------
-@qrule("fused.layernorm")
 def layernorm(st: QState, node: Node) -> bool:
     x, gamma = node.inputs[0], node.inputs[1]
     beta = node.inputs[2] if len(node.inputs) > 2 else None
@@ -400,7 +386,6 @@ def _gelu_consts(y_hi: float) -> dict:
     return gc
 
 
-@qrule("fused.linear")
 def linear_gelu(st: QState, node: Node) -> bool:
     w = node.inputs[1]
     gelu = _sole_user(st, node.outputs[0])
@@ -408,7 +393,7 @@ def linear_gelu(st: QState, node: Node) -> bool:
     if gelu is None or gelu.op != "fused.gelu" or act != "none" or not w.is_const \
             or w.type.rank != 2 or gelu.attrs.get("approximate", "none") != "none" \
             or st.range_of(gelu.outputs[0].name) is None:
-        return GENERIC["fused.linear"](st, node)
+        return rules_nn.linear(st, node)
     from .rules_nn import _bias, _wbits
 
     x = node.inputs[0]
@@ -434,8 +419,7 @@ def linear_gelu(st: QState, node: Node) -> bool:
     return True
 
 
-@qrule("fused.gelu")
 def gelu(st: QState, node: Node) -> bool:
     if id(node) in _done(st):
         return True
-    return GENERIC["fused.gelu"](st, node)
+    return rules_elementwise.unary_lut(st, node)

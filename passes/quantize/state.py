@@ -1,10 +1,10 @@
-"""Shared state of the quantize pass and the rule registry its rules use.
+"""Shared state of the quantize pass, used by every rule.
 
 The quantize pass walks the float graph in topological order and builds a
 new integer graph.  ``QState`` keeps two maps from old (float) values to new
 values: ``qmap`` (the quantized int8 version) and ``fmap`` (a float version in
-the new graph).  Rules (``@qrule("onnx.Conv", ...)``, in ``rules_*.py``)
-lower one node; ``q()`` and ``f()`` convert lazily, inserting
+the new graph).  Rules (in ``rules_*.py``, listed in ``registry.py``) lower
+one node; ``q()`` and ``f()`` convert lazily, inserting
 ``qcc.quantize``/``qcc.dequantize`` where a value crosses the boundary.
 """
 
@@ -21,17 +21,7 @@ from qcc.ops import lookup
 from qcc.quant_scheme import (WDTYPE, act_qparams, check_lowbit_options, group_weight_qparams,
                               weight_qparams)
 
-QRule = Callable[["QState", Node], bool]
-RULES: dict[str, QRule] = {}
-
-
-def qrule(*ops: str):
-    """Register a lowering rule for float op(s); it returns False to decline."""
-    def deco(fn: QRule) -> QRule:
-        for op in ops:
-            RULES[op] = fn
-        return fn
-    return deco
+QRule = Callable[["QState", Node], bool]  # lowers one node; False declines (registry.py)
 
 
 def check_group_size(graph: Graph, group_size) -> None:
