@@ -29,10 +29,10 @@ def _add_shape_args(p: argparse.ArgumentParser) -> None:
                         "(repeatable; batch defaults to 1)")
 
 
-def _add_compile_args(p: argparse.ArgumentParser) -> None:
+def _add_compile_args(p: argparse.ArgumentParser, output_required: bool = True) -> None:
     p.add_argument("model", help="ONNX model file")
     p.add_argument("--target", default="onnx", help="onnx | c | triton | accel (default: onnx)")
-    p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
+    p.add_argument("-o", "--output", required=output_required, metavar="DIR", help="output folder")
     p.add_argument("--name", default="model", help="name of the generated model (C symbol prefix)")
     _add_shape_args(p)
     q = p.add_argument_group("quantization")
@@ -109,6 +109,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compile", help="compile a model for a target")
     _add_compile_args(p)
+
+    p = sub.add_parser("debug", help="find the layer that lost the accuracy (and, with --target, the "
+                                     "first layer where a target differs from the reference)")
+    _add_compile_args(p, output_required=False)
+    p.set_defaults(target=None)
+    p.add_argument("--inputs", required=True, metavar="IN.npz", help="inputs to compare on")
+    p.add_argument("--try", dest="try_suggestions", action="store_true",
+                   help="apply each suggestion for the worst layers and measure the end-to-end SQNR")
+    p.add_argument("--try-budget", type=float, default=300.0, metavar="S",
+                   help="stop trying suggestions after S seconds (default 300)")
+    p.add_argument("--top", type=int, default=15, help="rows of the terminal table (default 15)")
+    p.add_argument("--max-samples", type=int, default=16, metavar="N",
+                   help="compare on the first N input samples (default 16)")
 
     p = sub.add_parser("passes", help="list registered passes and the pipeline of a target")
     p.add_argument("--target", default=None)

@@ -196,6 +196,12 @@ def cmd_compile(args) -> int:
     return 0
 
 
+def cmd_debug(args) -> int:
+    from .debug_app import run_debug
+
+    return run_debug(args)
+
+
 # ---------------------------------------------------------------------- passes
 def cmd_passes(args) -> int:
     from .passmanager import all_passes

@@ -68,6 +68,19 @@ def lower(graph: Graph, ranges: dict, allow_float: set, options: dict) -> QState
     return st
 
 
+def provenance(old: Graph, st: QState) -> dict:
+    """integer value name -> the float tensor it stands for and the node that made it
+    (``qcc debug`` compares them; fusion keeps the names of the tensors it keeps)."""
+    prov = {}
+    for v in old.values():
+        nv = st.qmap.get(id(v))
+        if nv is not None and not nv.is_const and nv.name not in prov:
+            p = v.producer
+            prov[nv.name] = {"float": v.name, "node": p.name if p else v.name,
+                             "op": p.op if p else "input"}
+    return prov
+
+
 @register_pass("quantize", "lower float ops to integer qcc.* ops (int8 activations, dyadic requant)",
                kind="quantize")
 def quantize(graph: Graph, ctx: PassContext) -> bool:
@@ -81,6 +94,7 @@ def quantize(graph: Graph, ctx: PassContext) -> bool:
                         "--calib CALIB.npz (the 'calibrate' pass runs before it)")
     allow = set(ctx.options.get("allow_float") or [])
     st = lower(graph, ranges, allow, ctx.options)
+    graph.meta["provenance"] = provenance(graph, st)
     g = st.g
     graph.inputs, graph.outputs, graph.nodes, graph.constants = g.inputs, g.outputs, g.nodes, g.constants
     graph.register_names()

@@ -18,7 +18,8 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CORE = ROOT / "compiler"
 UPPER = ("qcc.passes", "qcc.backends", "qcc.bench")
-APPLICATION = {"qcc.driver", "qcc.cli", "qcc.commands", "qcc.__main__"}
+APPLICATION = {"qcc.driver", "qcc.cli", "qcc.commands", "qcc.__main__", "qcc.debug_app",
+               "qcc.debug_target"}
 FORBIDDEN = UPPER + tuple(sorted(APPLICATION))  # nor may the core call the application layer
 
 

@@ -1,0 +1,174 @@
+"""``qcc debug``: the application side of the accuracy debugger (docs/debugging.md).
+
+Builds the float graph (as it stands right before ``quantize``) and the integer
+graph in memory with the target's pipeline, hands both to
+:mod:`qcc.debugger` for the per-layer table, and tries the suggestions for the
+worst layers (another calibration estimator for the layer's tensor, 8-bit weights
+for the layer in a low-bit plan, cross-layer equalization, SmoothQuant), each
+measured end to end within a time budget.  Like the driver and the CLI this is
+application layer: it ties passes and the core together.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .calibration import calibrate
+from .calibration.observers import estimate
+from .debugger import compare_graphs, end_to_end_sqnr
+from .debugger.report import write_outputs
+from .driver import CompileOptions, _bind_from_calib
+from .errors import QccError
+from .frontend.onnx_import import import_model
+from .ir import Graph
+from .npzio import iter_samples, load_npz
+from .passmanager import Instrumentation, PassContext, PassManager
+
+TRY_METHODS = ("percentile", "entropy", "mse")
+
+
+@dataclass
+class DebugGraphs:
+    float_graph: Graph           # right before 'quantize' (fused, calibrated)
+    quant_graph: Graph           # after the target's integer passes
+    pre_calib: Graph             # right before 'calibrate' (for re-calibration)
+    options: dict = field(default_factory=dict)
+
+
+def _context(model_path: str, opts: CompileOptions) -> PassContext:
+    return PassContext(options=dict(opts.options, target=opts.target, model_path=model_path,
+                                    model_name=opts.name, quiet=True))
+
+
+def build_graphs(model_path: str, opts: CompileOptions, ranges=None) -> DebugGraphs:
+    """Run the quantizing pipeline of ``opts.target`` in two halves around 'quantize'."""
+    from .passes.pipelines import pipeline_for
+
+    shapes = _bind_from_calib(model_path, opts.input_shapes, opts.options.get("calib"))
+    graph = import_model(model_path, shapes)
+    pipe = pipeline_for(opts.target, quantize=True)
+    k_cal, k_q = pipe.index("calibrate"), pipe.index("quantize")
+    ctx = _context(model_path, opts)
+    quiet = Instrumentation()
+    PassManager(pipe[:k_cal], quiet).run(graph, ctx)
+    pre_calib = copy.deepcopy(graph)
+    PassManager(pipe[k_cal:k_q], quiet).run(graph, ctx, start_index=k_cal + 1)
+    if ranges is not None:
+        graph.meta["ranges"] = ranges
+    fgraph = copy.deepcopy(graph)
+    PassManager(pipe[k_q:], quiet).run(graph, ctx, start_index=k_q + 1)
+    return DebugGraphs(fgraph, graph, pre_calib, dict(opts.options))
+
+
+def _requantize(dg: DebugGraphs, model_path: str, opts: CompileOptions, ranges) -> Graph:
+    """The integer graph of ``dg.float_graph`` with other calibrated ranges."""
+    from .passes.pipelines import pipeline_for
+
+    pipe = pipeline_for(opts.target, quantize=True)
+    k_q = pipe.index("quantize")
+    g = copy.deepcopy(dg.float_graph)
+    g.meta["ranges"] = ranges
+    PassManager(pipe[k_q:], Instrumentation()).run(g, _context(model_path, opts), start_index=k_q + 1)
+    return g
+
+
+@dataclass
+class Suggestion:
+    layer: str
+    what: str          # a sentence for the table
+    flag: str          # how to get it from qcc compile (or '' when it needs no flag)
+    sqnr_db: Optional[float] = None
+    error: str = ""
+
+
+def suggestions(stats: list, options: dict, worst: int = 2) -> list[tuple[Suggestion, dict]]:
+    """(suggestion, how to try it) for the worst layers by introduced error."""
+    out = []
+    method = options.get("calib_method") or "minmax"
+    for st in sorted(stats, key=lambda s: s.introduced_sqnr_db)[:worst]:
+        for m in TRY_METHODS:
+            if m != method:
+                out.append((Suggestion(st.node, f"calibrate tensor '{st.tensor}' with {m}",
+                                       f"--calib-method {m} (all tensors)"),
+                            {"tensor": st.tensor, "method": m}))
+        if str(options.get("weight_bits") or "8") != "8":
+            out.append((Suggestion(st.node, f"keep the weights of '{st.node}' at 8 bits",
+                                   f"--keep-8bit '{st.node}'"),
+                        {"options": {"keep_8bit": list(options.get("keep_8bit") or []) + [st.node]}}))
+    if not options.get("equalize"):
+        out.append((Suggestion("(all)", "cross-layer equalization of conv/linear pairs", "--equalize"),
+                    {"options": {"equalize": True}}))
+    if options.get("smoothquant") is None:
+        out.append((Suggestion("(all)", "SmoothQuant (alpha 0.5) of activation outliers",
+                               "--smoothquant 0.5"), {"options": {"smoothquant": 0.5}}))
+    return out
+
+
+def try_suggestions(model_path: str, opts: CompileOptions, dg: DebugGraphs, stats: list,
+                    samples: list, budget_s: float, calib_data) -> list[Suggestion]:
+    """Measure each suggestion end to end (SQNR against the float graph), until the budget."""
+    t_end = time.monotonic() + budget_s
+    hist_ranges = None
+    done = []
+    for sug, how in suggestions(stats, opts.options):
+        if time.monotonic() > t_end:
+            sug.error = "not tried: time budget spent"
+            done.append(sug)
+            continue
+        try:
+            if "tensor" in how:
+                if hist_ranges is None:  # one histogram calibration serves every estimator
+                    hist_ranges = calibrate(copy.deepcopy(dg.pre_calib), calib_data, "entropy",
+                                            float(opts.options.get("percentile") or 99.99),
+                                            opts.options.get("max_calib_samples"), True)
+                ranges = copy.copy(dg.float_graph.meta["ranges"])
+                obs = hist_ranges.observers.get(how["tensor"])
+                if obs is None:
+                    raise QccError(f"tensor '{how['tensor']}' has no calibration histogram")
+                ranges[how["tensor"]] = estimate(obs, how["method"],
+                                                 float(opts.options.get("percentile") or 99.99))
+                qg = _requantize(dg, model_path, opts, ranges)
+            else:
+                o2 = copy.copy(opts)
+                o2.options = dict(opts.options, **how["options"])
+                qg = build_graphs(model_path, o2).quant_graph
+            sug.sqnr_db = end_to_end_sqnr(dg.float_graph, qg, samples)
+        except QccError as e:
+            sug.error = str(e)
+        done.append(sug)
+    return done
+
+
+def run_debug(args) -> int:
+    """``qcc debug MODEL --calib C --inputs IN [--target T] [-o DIR] [--try]``."""
+    from .commands import compile_options
+
+    args.output = args.output or "qcc_debug"
+    check_target = args.target not in (None, "onnx")
+    args.target = args.target or "onnx"
+    opts = compile_options(args)
+    opts.options["quantize"] = True
+    if not opts.options.get("calib"):
+        raise QccError("qcc debug needs calibration data: --calib CALIB.npz")
+    dg = build_graphs(args.model, opts)
+    data = load_npz(args.inputs, "--inputs")
+    samples = list(iter_samples(dg.float_graph, data))[: args.max_samples]
+    stats = compare_graphs(dg.float_graph, dg.quant_graph, samples)
+    e2e = end_to_end_sqnr(dg.float_graph, dg.quant_graph, samples)
+    tried = []
+    if args.try_suggestions:
+        calib = load_npz(opts.options["calib"], "--calib")
+        tried = try_suggestions(args.model, opts, dg, stats, samples, args.try_budget, calib)
+    target_check = None
+    if check_target:
+        from .debug_target import first_divergence
+
+        target_check = first_divergence(args.model, opts, samples, args.output)
+    os.makedirs(args.output, exist_ok=True)
+    write_outputs(args.output, stats, e2e, tried, target_check, dg, samples,
+                  model=os.path.basename(args.model), top=args.top)
+    return 0
