@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", default="target", choices=["target", "reference", "cortex-m4"],
                    help="for a compiled folder: the target's engine, qcc's reference interpreter, "
                         "or (target c) the Cortex-M4 build under qemu-system-arm")
+    p.add_argument("--device", default=None, choices=["cuda", "cpu"],
+                   help="target triton: run the kernels on a CUDA GPU, or on the CPU under the "
+                        "Triton interpreter (default: cuda when torch sees a GPU)")
     _add_shape_args(p)
 
     p = sub.add_parser("compile", help="compile a model for a target")

@@ -103,7 +103,7 @@ def cmd_run(args) -> int:
 
     data = load_npz(args.inputs, "--inputs")
     if os.path.isdir(args.model):
-        outs = run_artifact(args.model, data, args.engine)
+        outs = run_artifact(args.model, data, args.engine, getattr(args, "device", None))
     else:
         from .frontend.onnx_import import import_model
         from .interp import Interpreter
@@ -119,7 +119,7 @@ def cmd_run(args) -> int:
     return 0
 
 
-def run_artifact(path: str, data: dict, engine: str = "target") -> dict:
+def run_artifact(path: str, data: dict, engine: str = "target", device=None) -> dict:
     from .backends import get_backend
     from .driver import load_artifact
     from .interp import Interpreter
@@ -140,7 +140,12 @@ def run_artifact(path: str, data: dict, engine: str = "target") -> dict:
 
         return stack_samples(arm.run_qemu(path, [check_feeds(graph, s) for s in samples]))
 
-    return stack_samples(backend.run(path, [check_feeds(graph, s) for s in samples], manifest))
+    feeds = [check_feeds(graph, s) for s in samples]
+    if device is not None:
+        if manifest["target"] != "triton":
+            raise QccError(f"--device applies to target triton, not '{manifest['target']}'")
+        return stack_samples(backend.run(path, feeds, manifest, device=device))
+    return stack_samples(backend.run(path, feeds, manifest))
 
 
 # --------------------------------------------------------------------- compile

@@ -21,8 +21,9 @@ QUANTIZE = (["import-qdq", "constant-fold", "canonicalize", "calibrate"] + FLOAT
 PIPELINES: dict[str, list[str]] = {
     "onnx": FLOAT_CLEANUP,
     "c": FLOAT_CLEANUP,
+    "triton": FLOAT_CLEANUP,
 }
-QUANTIZED_TARGETS = {"c"}  # targets that only exist as integer code
+QUANTIZED_TARGETS = {"c", "triton"}  # targets that only exist as integer code
 
 
 def pipeline_for(target: str, quantize: bool = False) -> list[str]:

@@ -1,0 +1,89 @@
+"""Target ``triton``: int8 Triton kernels for GPUs (docs/target_triton.md).
+
+``emit`` lowers the integer IR to a kernel program (rules in ``rules_*.py``, calls in
+``calls*.py``), renders the ``@triton.jit`` kernels from Jinja templates
+(``templates/``) and writes ``NAME_kernels.py``, ``NAME.py`` (a ``Model`` class) and
+``NAME_weights.npz``; ``run`` imports the generated model and runs it on CUDA or, on a
+CPU, under the Triton interpreter (``TRITON_INTERPRET=1``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+
+from qcc.errors import QccError
+from qcc.ir import Graph
+
+TARGET = "triton"
+
+
+def model_name(ctx) -> str:
+    opts = getattr(ctx, "options", {}) or {}
+    s = re.sub(r"[^0-9A-Za-z_]", "_", str(opts.get("model_name") or "model")).strip("_") or "m"
+    return s if not s[0].isdigit() else "m" + s
+
+
+def emit(graph: Graph, out_dir: str, ctx) -> dict:
+    from .writer import write_files
+    from .program import build_program
+
+    prog = build_program(graph, model_name(ctx))
+    info = write_files(prog, out_dir, (getattr(ctx, "options", {}) or {}).get("model_path", ""))
+    return {"files": info["files"],
+            "memory": {"workspace_bytes": prog.workspace, "lower_bound": prog.lower_bound,
+                       "strategy": prog.strategy, "weight_bytes": info["weight_bytes"]},
+            "layers": info["layers"],
+            "triton": {"name": prog.name, **info["io"]}}
+
+
+def load_model(out_dir: str, manifest: dict, device: str = "cpu"):
+    """Import ``NAME.py`` from a compiled folder and build its ``Model`` on ``device``."""
+    import importlib.util
+
+    if device == "cpu":
+        os.environ["TRITON_INTERPRET"] = "1"
+    name = manifest["triton"]["name"]
+    path = os.path.join(out_dir, f"{name}.py")
+    if not os.path.isfile(path):
+        raise QccError(f"'{out_dir}' has no {name}.py; recompile with --target triton")
+    spec = importlib.util.spec_from_file_location(f"qcc_triton_model_{abs(hash(path))}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.Model(device=device)
+
+
+def default_device() -> str:
+    """``cuda`` when torch sees a GPU, else ``cpu`` (the interpreter)."""
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def run(out_dir: str, samples: list[dict[str, np.ndarray]], manifest: dict,
+        device: str | None = None) -> list[dict]:
+    device = device or os.environ.get("QCC_DEVICE") or default_device()
+    if device == "cpu":  # before triton's first import: triton.language reads it then
+        os.environ["TRITON_INTERPRET"] = "1"
+    try:
+        import torch  # noqa: F401
+        import triton  # noqa: F401
+    except ImportError as e:
+        raise QccError(f"target triton needs torch and triton installed "
+                       f"(pip install 'qcc[triton]'): {e}") from None
+    if device == "cuda" and not torch.cuda.is_available():
+        raise QccError("--device cuda: torch sees no CUDA device (use --device cpu for the "
+                       "Triton interpreter)")
+    model = load_model(out_dir, manifest, device)
+    outs = []
+    for s in samples:
+        res = model({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in s.items()})
+        outs.append({k: v.cpu().numpy() for k, v in res.items()})
+    return outs
+
+
+__all__ = ["TARGET", "emit", "run", "load_model"]

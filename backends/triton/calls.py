@@ -1,0 +1,167 @@
+"""Kernel calls of the dense ops, from numpy constants and attributes (no IR needed).
+
+A :class:`Call` names a kernel family and configuration, its constant tensors
+(numpy, prepared by ``prep``), its activation operands (names -> roles ``a``/``b``/``c``)
+and its integer launch parameters.  The lowering rules build calls from IR nodes; the
+per-kernel tests build them directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from qcc.errors import LoweringError
+
+from . import prep
+from .render import TL_TYPES
+
+OUT_NP = {"i8": "int8", "u8": "uint8", "i16": "int16", "i32": "int32"}
+LIMITS = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767),
+          "int32": (-(1 << 31), (1 << 31) - 1)}
+
+
+@dataclass
+class Call:
+    family: str
+    cfg: dict
+    consts: dict = field(default_factory=dict)    # role -> np.ndarray
+    params: dict = field(default_factory=dict)    # int launch parameters
+    acts: dict = field(default_factory=dict)      # role -> (value name, dtype, shape)
+
+
+def pow2_tile(n: int, lo: int, hi: int) -> int:
+    t = lo
+    while t < n and t < hi:
+        t *= 2
+    return t
+
+
+def epilogue(m, s, out: str, y_zp: int = 0, lo=None, hi=None):
+    """(cfg, consts, params) of the requant epilogue; ``m is None``: int32 accumulators."""
+    if m is None:
+        return {"requant": False, "per_channel": False, "out_tl": "tl.int32"}, {}, {}
+    m = np.asarray(m, np.int32).reshape(-1)
+    s = np.asarray(s, np.int32).reshape(-1)
+    qlo, qhi = LIMITS[out]
+    lo = qlo if lo is None else int(lo)
+    hi = qhi if hi is None else int(hi)
+    cfg = {"requant": True, "per_channel": m.size > 1, "out_tl": TL_TYPES[out]}
+    return cfg, {"m": m, "s": s}, {"y_zp": int(y_zp), "lo": lo, "hi": hi}
+
+
+def tiles(m: int, n: int, per: int, interpret: bool = True):
+    """One fixed configuration (the interpreter runs programs one by one: large tiles)."""
+    bm = pow2_tile(m, 16, 64)
+    bn = pow2_tile(n, 16, 64)
+    bk = max(32 * per, 64)
+    return bm, bn, bk
+
+
+def linear_call(name: str, x_shape, x_dtype: str, w: np.ndarray, bits: int, bias, m, s,
+                out: str, x_zp: int = 0, y_zp: int = 0, lo=None, hi=None,
+                gmult=None, gsz: int = 0, gsh: int = 16) -> Call:
+    """``qcc.linear``: x [..., K] int8/uint8, w [K, N] values of ``bits`` bits."""
+    k, n = w.shape
+    rows = int(np.prod(x_shape[:-1], dtype=np.int64))
+    a_off = prep.a_offset(x_dtype)
+    grouped = gmult is not None
+    per = prep.per_byte(bits)
+    if grouped and gsz % per:
+        per, bits = 1, 8  # groups must start on a byte: keep such weights unpacked
+    bm, bn, bk = tiles(rows, n, per)
+    ecfg, econ, epar = epilogue(m, s, out, y_zp, lo, hi)
+    cfg = dict(a_mode="dense", a_off=a_off, b_kind="w", b_off=0, bits=bits, per=per,
+               grouped=grouped, gshift=int(gsh), e=ecfg, BM=bm, BN=bn, BK=bk)
+    consts = dict(econ, b=prep.pack_k(w, bits))
+    if grouped:
+        consts["corr"] = np.zeros(n, np.int32) if bias is None else np.asarray(bias, np.int32)
+        consts["gm"] = np.ascontiguousarray(gmult, np.int32)
+        consts["gs"] = prep.group_sums(w, gsz)
+    else:
+        consts["corr"] = prep.corr_term(w, bias, a_off, x_zp)
+    params = dict(epar, M=rows, N=n, K=k, KP=consts["b"].shape[0], za=int(x_zp),
+                  NG=(-(-k // gsz) if grouped else 0), GS=int(gsz), COUT=n)
+    return Call("gemm", dict(cfg, name=name), consts, params)
+
+
+def conv_call(name: str, x_shape, x_dtype: str, w: np.ndarray, bits: int, bias, m, s, out: str,
+              strides, pads, dil, group: int, x_zp: int = 0, y_zp: int = 0, lo=None, hi=None,
+              gmult=None, gsz: int = 0, gsh: int = 16) -> Call:
+    """``qcc.conv2d`` as an implicit GEMM over NCHW: rows (n, oy, ox), columns the
+    output channels of one group (grid axis 2), K = (c, u, v)."""
+    nb, cin, h, wd = x_shape
+    cout, cg, kh, kw = w.shape
+    (sh, sw), (pt, pl, pb, pr), (dh, dw) = strides, pads, dil
+    oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
+    ow = (wd + pl + pr - dw * (kw - 1) - 1) // sw + 1
+    mg = cout // group
+    kdim = cg * kh * kw
+    wg = prep.conv_weight_gkn(w, group)   # [g, K, MG]
+    a_off = prep.a_offset(x_dtype)
+    grouped = gmult is not None
+    per = prep.per_byte(bits)
+    if grouped and gsz % per:
+        per, bits = 1, 8
+    bm, bn, bk = tiles(nb * oh * ow, mg, per)
+    ecfg, econ, epar = epilogue(m, s, out, y_zp, lo, hi)
+    cfg = dict(a_mode="conv", a_off=a_off, b_kind="w", b_off=0, bits=bits, per=per,
+               grouped=grouped, gshift=int(gsh), e=ecfg, BM=bm, BN=bn, BK=bk)
+    consts = dict(econ, b=prep.pack_k(wg, bits))
+    if grouped:
+        consts["corr"] = np.zeros(cout, np.int32) if bias is None else np.asarray(bias, np.int32)
+        consts["gm"] = np.ascontiguousarray(gmult, np.int32)
+        consts["gs"] = prep.group_sums(wg, gsz)
+    else:
+        consts["corr"] = prep.corr_term(wg, bias, a_off, x_zp)
+    params = dict(epar, M=nb * oh * ow, N=mg, K=kdim, KP=consts["b"].shape[1], B=group,
+                  NG=(-(-kdim // gsz) if grouped else 0), GS=int(gsz), CIN=cin, H=h, W=wd,
+                  OH=oh, OW=ow, KH=kh, KW=kw, SH=sh, SW=sw, PT=pt, PL=pl, DH=dh, DW=dw,
+                  COUT=cout, za=int(x_zp))
+    return Call("gemm", dict(cfg, name=name), consts, params)
+
+
+def batch_strides(a_batch, b_batch, a_mat: int, b_mat: int):
+    """Two-level batch decomposition (outer, inner) of broadcast batch dims:
+    returns (B, INNER, sa_o, sa_i, sb_o, sb_i) or raises when it needs more levels."""
+    out = tuple(np.broadcast_shapes(tuple(a_batch), tuple(b_batch)))
+    r = len(out)
+    ab = (1,) * (r - len(a_batch)) + tuple(a_batch)
+    bb = (1,) * (r - len(b_batch)) + tuple(b_batch)
+    # fold into runs of dims where each operand either broadcasts or not
+    runs = []
+    for d in range(r):
+        kind = (ab[d] == out[d] or out[d] == 1, bb[d] == out[d] or out[d] == 1)
+        if runs and runs[-1][0] == kind:
+            runs[-1][1] *= out[d]
+        else:
+            runs.append([kind, out[d]])
+    runs = [x for x in runs if x[1] > 1] or [[(True, True), 1]]
+    if len(runs) > 2:
+        raise LoweringError(f"triton matmul: batch broadcast {list(a_batch)} x {list(b_batch)} "
+                            f"needs more than two batch levels")
+    if len(runs) == 1:
+        runs = [[(True, True), 1]] + runs
+    (ko, no), (ki, ni) = runs
+    sa_i = a_mat if ki[0] else 0
+    sb_i = b_mat if ki[1] else 0
+    sa_o = a_mat * (ni if ki[0] else 1) if ko[0] else 0
+    sb_o = b_mat * (ni if ki[1] else 1) if ko[1] else 0
+    return no * ni, ni, sa_o, sa_i, sb_o, sb_i
+
+
+def matmul_call(name: str, a_shape, a_dtype: str, b_shape, b_dtype: str, m, s, out: str,
+                a_zp: int = 0, b_zp: int = 0, y_zp: int = 0, lo=None, hi=None) -> Call:
+    """``qcc.matmul``: activation x activation with zero points and broadcast batches."""
+    mm, k = a_shape[-2:]
+    n = b_shape[-1]
+    nb, inner, sa_o, sa_i, sb_o, sb_i = batch_strides(a_shape[:-2], b_shape[:-2], mm * k, k * n)
+    bm, bn, bk = tiles(mm, n, 1)
+    ecfg, econ, epar = epilogue(m, s, out, y_zp, lo, hi)
+    cfg = dict(name=name, a_mode="dense", a_off=prep.a_offset(a_dtype), b_kind="act",
+               b_off=prep.a_offset(b_dtype), bits=8, per=1, grouped=False, gshift=16,
+               e=ecfg, BM=bm, BN=bn, BK=bk)
+    params = dict(epar, M=mm, N=n, K=k, B=nb, INNER=inner, sa_o=sa_o, sa_i=sa_i, sb_o=sb_o,
+                  sb_i=sb_i, sc_b=mm * n, za=int(a_zp), zb=int(b_zp))
+    return Call("gemm", cfg, econ, params)

@@ -1,0 +1,160 @@
+"""Per-kernel tests of the int8 GEMM family against the reference interpreter (bit for
+bit): linear (int8/int4/int2 weights, per-channel and per-group scales), conv as
+implicit GEMM (grouped, depthwise, strides, dilations, pads), matmul with broadcast
+batches; random shapes that are not multiples of the tiles, edge multipliers and zero
+points."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tkit import dname, mults, run_call, run_op
+
+from qcc.backends.triton.calls import conv_call, linear_call, matmul_call
+from qcc.errors import LoweringError
+
+SET = settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+OUTS = {"i8": "int8", "u8": "uint8", "i16": "int16"}
+
+
+def _act(rng, shape, uint: bool):
+    lo, hi = (0, 256) if uint else (-128, 128)
+    return rng.integers(lo, hi, size=shape).astype(np.uint8 if uint else np.int8)
+
+
+def _epi_attrs(rng, out_key, n_ch, edge=True):
+    m, s = mults(rng, n_ch, edge=edge)
+    dt = {"i8": (-128, 127), "u8": (0, 255), "i16": (-32768, 32767)}[out_key]
+    y_zp = int(rng.integers(dt[0], dt[1] + 1))
+    lo = int(rng.integers(dt[0], y_zp + 1))
+    return m, s, dict(dtype=out_key, y_zp=y_zp, act_min=lo, act_max=dt[1])
+
+
+@SET
+@given(seed=st.integers(0, 2**31), bits=st.sampled_from([8, 4, 2]), k=st.integers(1, 150),
+       n=st.integers(1, 70), rows=st.integers(1, 40), uint=st.booleans(),
+       form=st.sampled_from(["acc", "tensor", "channel"]), out=st.sampled_from(["i8", "u8", "i16"]),
+       grp=st.sampled_from([0, 0, 8, 12, 32]))
+def test_linear(seed, bits, k, n, rows, uint, form, out, grp):
+    rng = np.random.default_rng(seed)
+    lo_w, hi_w = {8: (-127, 128), 4: (-8, 8), 2: (-2, 2)}[bits]
+    w = rng.integers(lo_w, hi_w, size=(k, n)).astype(np.int8)
+    x = _act(rng, (rows, k), uint)
+    zp = int(rng.choice([0, 255, 128, int(rng.integers(0, 256))])) if uint else \
+        int(rng.choice([-128, 127, 0, int(rng.integers(-128, 128))]))
+    bias = rng.integers(-20000, 20000, n).astype(np.int32)
+    gm = None
+    if grp and k > grp:
+        gm = rng.integers(0, (1 << 16) + 1, size=(n, -(-k // grp))).astype(np.int32)
+    attrs = dict(x_zp=zp)
+    args = [x, w, bias]
+    m = s = None
+    if form != "acc":
+        m, s, ea = _epi_attrs(rng, out, n if form == "channel" else 1, edge=True)
+        attrs.update(ea)
+        args += [m, s]
+    if gm is not None:
+        if form == "acc":
+            args += [None, None]
+        args.append(gm)
+        attrs.update(group_size=grp, group_shift=16)
+    wdt = {8: None, 4: "int4", 2: "int2"}[bits]
+    from qcc.ir import DType
+    ref = run_op("qcc.linear", args, attrs, consts=range(1, 6),
+                 dtypes={1: getattr(DType, wdt)} if wdt else None)
+    outn = "int32" if form == "acc" else OUTS[out]
+    call = linear_call("lin", x.shape, dname(x), w, bits, bias, m, s, outn, x_zp=zp,
+                       y_zp=attrs.get("y_zp", 0), lo=attrs.get("act_min"),
+                       hi=attrs.get("act_max"), gmult=gm, gsz=grp)
+    y = run_call(call, {"a": x}, ref.shape, outn)
+    np.testing.assert_array_equal(y, ref)
+
+
+@SET
+@given(seed=st.integers(0, 2**31), kind=st.sampled_from(["plain", "grouped", "depthwise"]),
+       ks=st.sampled_from([(1, 1), (3, 3), (2, 3), (5, 1)]), stride=st.integers(1, 2),
+       dil=st.integers(1, 2), pad=st.integers(0, 2), uint=st.booleans(),
+       bits=st.sampled_from([8, 8, 4]), per_ch=st.booleans())
+def test_conv(seed, kind, ks, stride, dil, pad, uint, bits, per_ch):
+    rng = np.random.default_rng(seed)
+    g = {"plain": 1, "grouped": 2, "depthwise": 4}[kind]
+    cin = {"plain": int(rng.integers(1, 9)), "grouped": 6, "depthwise": 4}[kind]
+    cout = {"plain": int(rng.integers(1, 20)), "grouped": 4, "depthwise": 8}[kind]
+    h, w_ = int(rng.integers(ks[0] * dil, 12)), int(rng.integers(ks[1] * dil, 11))
+    x = _act(rng, (2, cin, h, w_), uint)
+    lim = 8 if bits == 4 else 127
+    wt = rng.integers(-lim, lim, size=(cout, cin // g) + ks).astype(np.int8)
+    bias = rng.integers(-5000, 5000, cout).astype(np.int32)
+    zp = int(rng.integers(0, 256) if uint else rng.integers(-128, 128))
+    m, s, ea = _epi_attrs(rng, "i8", cout if per_ch else 1)
+    pads = [pad, min(pad, 1), pad, 0]
+    attrs = dict(ea, strides=[stride, stride], pads=pads, dilations=[dil, dil], group=g, x_zp=zp)
+    from qcc.ir import DType
+    ref = run_op("qcc.conv2d", [x, wt, bias, m, s], attrs, consts=range(1, 5),
+                 dtypes={1: DType.int4} if bits == 4 else None)
+    call = conv_call("cv", x.shape, dname(x), wt, bits, bias, m, s, "int8", (stride, stride),
+                     pads, (dil, dil), g, x_zp=zp, y_zp=ea["y_zp"], lo=ea["act_min"],
+                     hi=ea["act_max"])
+    y = run_call(call, {"a": x}, ref.shape, "int8")
+    np.testing.assert_array_equal(y, ref)
+
+
+@SET
+@given(seed=st.integers(0, 2**31), bshape=st.sampled_from([((), ()), ((3,), (3,)), ((2, 3), (3,)),
+                                                           ((2, 1), (1, 3)), ((1,), (4,))]),
+       mk=st.tuples(st.integers(1, 20), st.integers(1, 80), st.integers(1, 20)),
+       ua=st.booleans(), ub=st.booleans(), requant=st.booleans())
+def test_matmul(seed, bshape, mk, ua, ub, requant):
+    rng = np.random.default_rng(seed)
+    mm, k, n = mk
+    a = _act(rng, bshape[0] + (mm, k), ua)
+    b = _act(rng, bshape[1] + (k, n), ub)
+    za = int(rng.integers(0, 256) if ua else rng.integers(-128, 128))
+    zb = int(rng.integers(0, 256) if ub else rng.integers(-128, 128))
+    attrs = dict(a_zp=za, b_zp=zb)
+    args = [a, b]
+    m = s = None
+    if requant:
+        m, s, ea = _epi_attrs(rng, "i8", 1)
+        attrs.update(ea)
+        args += [m, s]
+    ref = run_op("qcc.matmul", args, attrs, consts=(2, 3))
+    outn = "int8" if requant else "int32"
+    call = matmul_call("mm", a.shape, dname(a), b.shape, dname(b), m, s, outn, za, zb,
+                       attrs.get("y_zp", 0), attrs.get("act_min"), attrs.get("act_max"))
+    y = run_call(call, {"a": a, "b": b}, ref.shape, outn)
+    np.testing.assert_array_equal(y, ref)
+
+
+def test_int32_accumulator_extremes():
+    """Accumulators near +-2^31 (K = 66 000 products of 255 * 127 and a bias) wrap the
+    int32 partial sums nowhere and requantize with the largest multiplier exactly."""
+    k = 66000
+    x = np.full((2, k), 255, np.uint8)
+    x[1] = 0
+    w = np.full((k, 3), 127, np.int8)
+    w[:, 1] = -127
+    w[: k // 2, 2] = -127
+    bias = np.array([-5000, 5000, 7], np.int32)
+    m = np.array([(1 << 31) - 1], np.int32)
+    s = np.array([31], np.int32)
+    for args, outn, attrs in (([x, w, bias], "int32", dict(x_zp=0)),
+                              ([x, w, bias, m, s], "int16", dict(x_zp=0, dtype="i16"))):
+        ref = run_op("qcc.linear", args, attrs, consts=range(1, 5))
+        call = linear_call("ext", x.shape, "uint8", w, 8, bias, *(args[3:] or [None, None]),
+                           outn, x_zp=0)
+        np.testing.assert_array_equal(run_call(call, {"a": x}, ref.shape, outn), ref)
+
+
+def test_gpu_tile_limits_are_enforced():
+    from qcc.backends.triton.render import kernel_source
+
+    call = linear_call("lim", (4, 64), "int8", np.ones((64, 8), np.int8), 8, None, None, None,
+                       "int32")
+    for bad in (dict(BK=16), dict(BM=8), dict(BN=8), dict(BM=24)):
+        with pytest.raises(LoweringError, match="tile|dot"):
+            kernel_source("gemm", dict(call.cfg, **bad))
+    with pytest.raises(LoweringError, match="K tile"):  # int4: two dots of BK/2 each
+        kernel_source("gemm", dict(call.cfg, per=2, bits=4, BK=32))
