@@ -352,6 +352,16 @@ def run_from_args(args) -> int:
         onnxruntime.set_default_logger_severity(3)
     except (ImportError, AttributeError):
         pass
+    if getattr(args, "targets", "") == "triton":  # the GPU benchmark (bench/triton_gpu.py)
+        from .triton_gpu import main as triton_main
+
+        os.makedirs(args.out, exist_ok=True)
+        rc = triton_main(["--out", os.path.join(args.out, "triton_gpu.json")]
+                         + (["--quick"] if getattr(args, "quick", False) else []))
+        if rc:
+            raise BenchError("--targets triton needs a CUDA GPU (torch sees none); the "
+                             "Triton target is checked on the CPU by its tests instead")
+        return 0
     targets = parse_targets(getattr(args, "targets", "c,onnx"))
     st = settings(args)
     if os.path.exists(args.out) and not os.path.isdir(args.out):
