@@ -165,3 +165,26 @@ def matmul_call(name: str, a_shape, a_dtype: str, b_shape, b_dtype: str, m, s, o
     params = dict(epar, M=mm, N=n, K=k, B=nb, INNER=inner, sa_o=sa_o, sa_i=sa_i, sb_o=sb_o,
                   sb_i=sb_i, sc_b=mm * n, za=int(a_zp), zb=int(b_zp))
     return Call("gemm", cfg, econ, params)
+
+
+def conv_transpose_call(name: str, x_shape, x_dtype: str, w: np.ndarray, bits: int, bias, m, s,
+                        out: str, out_hw, strides, pads, dil, group: int, x_zp: int = 0,
+                        y_zp: int = 0, lo=None, hi=None) -> Call:
+    """``qcc.conv_transpose2d`` as an implicit GEMM that gathers: output (oy, ox) takes
+    input ((oy + pt - u*dh) / sh, ...) where the division is exact (ONNX semantics)."""
+    nb, cin, h, wd = x_shape
+    _, mg, kh, kw = w.shape
+    cg = cin // group
+    wg = np.ascontiguousarray(np.asarray(w).reshape(group, cg, mg, kh, kw)
+                              .transpose(0, 1, 3, 4, 2).reshape(group, cg * kh * kw, mg))
+    oh, ow = out_hw
+    call = conv_call(name, x_shape, x_dtype, np.zeros((mg * group, cg, kh, kw), np.int8), bits,
+                     bias, m, s, out, strides, pads, dil, group, x_zp, y_zp, lo, hi)
+    a_off = prep.a_offset(x_dtype)
+    call.consts["b"] = prep.pack_k(wg, call.cfg["bits"])
+    call.consts["corr"] = prep.corr_term(wg, bias, a_off, x_zp)
+    call.cfg["a_mode"] = "convt"
+    call.params.update(M=nb * oh * ow, OH=oh, OW=ow)
+    call.cfg["BM"] = pow2_tile(nb * oh * ow, 16, 64)
+    return call
+

@@ -6,7 +6,7 @@ from __future__ import annotations
 from qcc.errors import LoweringError
 from qcc.ir import DType, Node
 
-from .calls import OUT_NP, conv_call, linear_call, matmul_call
+from .calls import OUT_NP, conv_call, conv_transpose_call, linear_call, matmul_call
 from .program import TORCH_DTYPES, Lowerer, rule
 
 ACT = (DType.int8, DType.uint8)
@@ -78,3 +78,18 @@ def matmul(lw: Lowerer, node: Node) -> None:
     call = matmul_call(lw.kname("matmul"), a.shape, ad, b.shape, bd, e.pop("m"), e.pop("s"),
                        e.pop("out"), int(node.attr("a_zp", 0)), int(node.attr("b_zp", 0)), **e)
     lw.step(node, call, {"a": a, "b": b}, out)
+
+
+@rule("qcc.conv_transpose2d")
+def conv_transpose2d(lw: Lowerer, node: Node) -> None:
+    x, out = node.inputs[0], node.outputs[0]
+    xd = _check_act(node, x)
+    w, bits, bias, _ = _weights(lw, node)
+    e = epi(lw, node, 3)
+    call = conv_transpose_call(lw.kname("convt"), x.shape, xd, w, bits, bias, e.pop("m"),
+                               e.pop("s"), e.pop("out"), out.shape[2:],
+                               node.attr("strides", [1, 1]), node.attr("pads", [0, 0, 0, 0]),
+                               node.attr("dilations", [1, 1]), int(node.attr("group", 1)),
+                               x_zp=int(node.attr("x_zp", 0)), **e)
+    lw.step(node, call, {"a": x}, out)
+

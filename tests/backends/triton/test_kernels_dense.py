@@ -158,3 +158,44 @@ def test_gpu_tile_limits_are_enforced():
             kernel_source("gemm", dict(call.cfg, **bad))
     with pytest.raises(LoweringError, match="K tile"):  # int4: two dots of BK/2 each
         kernel_source("gemm", dict(call.cfg, per=2, bits=4, BK=32))
+
+
+@SET
+@given(seed=st.integers(0, 2**31), ks=st.sampled_from([(1, 1), (3, 3), (2, 3)]),
+       stride=st.integers(1, 3), dil=st.integers(1, 2), pad=st.integers(0, 2),
+       group=st.sampled_from([1, 2]), uint=st.booleans(), opad=st.integers(0, 2))
+def test_conv_transpose(seed, ks, stride, dil, pad, group, uint, opad):
+    rng = np.random.default_rng(seed)
+    cin, mg = 2 * group, int(rng.integers(1, 5))
+    x = _act(rng, (1, cin, int(rng.integers(2, 6)), int(rng.integers(2, 6))), uint)
+    wt = rng.integers(-127, 128, size=(cin, mg) + ks).astype(np.int8)
+    bias = rng.integers(-5000, 5000, mg * group).astype(np.int32)
+    zp = int(rng.integers(0, 256) if uint else rng.integers(-128, 128))
+    m, s, ea = _epi_attrs(rng, "i8", mg * group)
+    pads = [min(pad, ks[0] - 1), 0, min(pad, ks[0] - 1), min(pad, ks[1] - 1)]
+    attrs = dict(ea, strides=[stride, stride], pads=pads, dilations=[dil, dil], group=group,
+                 x_zp=zp, output_padding=[min(opad, stride - 1), 0])
+    ref = run_op("qcc.conv_transpose2d", [x, wt, bias, m, s], attrs, consts=range(1, 5))
+    from qcc.backends.triton.calls import conv_transpose_call
+    call = conv_transpose_call("ct", x.shape, dname(x), wt, 8, bias, m, s, "int8",
+                               ref.shape[2:], (stride, stride), pads, (dil, dil), group, x_zp=zp,
+                               y_zp=ea["y_zp"], lo=ea["act_min"], hi=ea["act_max"])
+    np.testing.assert_array_equal(run_call(call, {"a": x}, ref.shape, "int8"), ref)
+
+
+def test_gpu_autotune_configs_respect_the_limits():
+    """On a GPU the GEMM kernels are autotuned; every configuration keeps the GPU limits
+    (the interpreter uses the fixed one instead)."""
+    from qcc.backends.triton.limits import MIN_DOT_K, MIN_DOT_MN
+    from qcc.backends.triton.render import load_module, module_source
+
+    call = linear_call("tune", (4, 64), "int8", np.ones((64, 8), np.int8), 4, None, None, None,
+                       "int32")
+    src = module_source([(call.family, call.cfg)])
+    assert "@_tune(2)" in src
+    mod = load_module(src)
+    for per in (1, 2, 4):
+        for cfg in mod._gemm_configs(per):
+            kw = cfg.kwargs
+            assert kw["BK"] // per >= MIN_DOT_K and min(kw["BM"], kw["BN"]) >= MIN_DOT_MN
+            assert all(v & (v - 1) == 0 for v in kw.values())
