@@ -264,7 +264,7 @@ def _layers(rec: dict, m, qdir: str, manifest: dict, samples: list) -> list:
 
 def _mixed(rec: dict, m, work: str, st: dict, samples: list) -> None:
     """Mixed-precision / low-bit points; per-layer error of the middle budget."""
-    from .mixed import sweep
+    from .size_accuracy import sweep
 
     try:
         pts = sweep(m, work, st["quick"])

@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", default=None)
 
     p = sub.add_parser("bench", help="benchmark qcc against onnxruntime (docs/benchmark.md)")
-    from .bench.run import add_arguments as _bench_args
+    from qcc.bench.run import add_arguments as _bench_args
 
     _bench_args(p)
     return ap

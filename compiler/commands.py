@@ -120,7 +120,7 @@ def cmd_run(args) -> int:
 
 
 def run_artifact(path: str, data: dict, engine: str = "target", device=None) -> dict:
-    from .backends import get_backend
+    from qcc.backends import get_backend
     from .driver import load_artifact
     from .interp import Interpreter
     from .ir.serialize import load as load_ir
@@ -136,7 +136,7 @@ def run_artifact(path: str, data: dict, engine: str = "target", device=None) -> 
     from .interp import check_feeds
 
     if engine == "cortex-m4":
-        from .backends.c import arm
+        from qcc.backends.c import arm
 
         return stack_samples(arm.run_qemu(path, [check_feeds(graph, s) for s in samples]))
 
@@ -210,7 +210,7 @@ def cmd_debug(args) -> int:
 # ---------------------------------------------------------------------- passes
 def cmd_passes(args) -> int:
     from .passmanager import all_passes
-    from .passes.pipelines import PIPELINES, pipeline_for
+    from qcc.passes.pipelines import PIPELINES, pipeline_for
 
     passes = all_passes()
     if args.target:
@@ -227,6 +227,6 @@ def cmd_passes(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench.run import run_from_args
+    from qcc.bench.run import run_from_args
 
     return run_from_args(args)

@@ -108,8 +108,8 @@ def _commit_out(tmp: str, out_dir: str) -> None:
 
 
 def compile_model(model_path: str, opts: CompileOptions) -> dict:
-    from .backends import get_backend
-    from .passes.pipelines import pipeline_for
+    from qcc.backends import get_backend
+    from qcc.passes.pipelines import pipeline_for
 
     backend = get_backend(opts.target)
     timings: dict[str, float] = {}
@@ -117,7 +117,7 @@ def compile_model(model_path: str, opts: CompileOptions) -> dict:
     shapes = _bind_from_calib(model_path, opts.input_shapes, opts.options.get("calib"))
     graph = import_model(model_path, shapes)
     timings["import"] = time.perf_counter() - t0
-    from .passes.import_qdq import has_qdq
+    from qcc.passes.import_qdq import has_qdq
 
     quantize = bool(opts.options.get("quantize")) or has_qdq(graph)
     pipeline = pipeline_for(opts.target, quantize=quantize)

@@ -109,3 +109,33 @@ def test_the_check_sees_every_import_form(tmp_path, src):
 def test_the_check_allows_core_imports(tmp_path, src):
     names = _names(tmp_path, src)
     assert not any(is_upper(n) for n in names), names
+
+
+TOPS = {"compiler": "qcc", "passes": "qcc.passes", "backends": "qcc.backends", "bench": "qcc.bench"}
+
+
+def _top(module: str) -> str:
+    return next((t for t in UPPER if module == t or module.startswith(t + ".")), "qcc")
+
+
+def test_imports_across_top_folders_are_absolute():
+    """``from .passes.pipelines import x`` inside ``compiler/`` hides that the module
+    lives in ``passes/``; across the four top folders imports name ``qcc.*`` in full."""
+    bad = []
+    for folder, package in TOPS.items():
+        root = ROOT / folder
+        for p in sorted(root.rglob("*.py")):
+            parts = list(p.relative_to(root).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            mod = ".".join([package, *parts])
+            pkg = mod if p.name == "__init__.py" else mod.rpartition(".")[0]
+            for node in ast.walk(ast.parse(p.read_text(), str(p))):
+                if not isinstance(node, ast.ImportFrom) or not node.level:
+                    continue
+                base = pkg.split(".")[: len(pkg.split(".")) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+                names = [target] if node.module else [f"{target}.{a.name}" for a in node.names]
+                if any(_top(t) != _top(mod) for t in names):
+                    bad.append(f"{p.relative_to(ROOT)}:{node.lineno} imports {target} relatively")
+    assert not bad, "use absolute qcc.* names across top folders:\n  " + "\n  ".join(bad)
