@@ -67,16 +67,50 @@ def get_pass(name: str) -> PassInfo:
     return passes[name]
 
 
+_ANALYSES: dict[str, str] = {}
+
+
+def register_analysis(name: str, description: str) -> str:
+    """Declare a named result that one pass hands to later ones (``ctx.provide`` /
+    ``ctx.analysis``); the module of the pass that computes it declares it."""
+    if _ANALYSES.get(name, description) != description:
+        raise ValueError(f"analysis '{name}' declared twice")
+    _ANALYSES[name] = description
+    return name
+
+
+def all_analyses() -> dict[str, str]:
+    return dict(_ANALYSES)
+
+
 @dataclass
 class PassContext:
-    """Options and shared state for one compilation."""
+    """Options and shared state for one compilation.
+
+    ``options`` are what the user asked for (the CLI flags or the API call) and
+    are read, never written, by the passes; ``analyses`` hold the named results
+    that one pass hands to later ones (``provide``/``analysis``); ``report``
+    collects per-pass statistics for the manifest."""
 
     options: dict[str, Any] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)  # per-pass statistics for the manifest
     log: TextIO = sys.stderr
+    analyses: dict[str, Any] = field(default_factory=dict)
 
     def opt(self, key: str, default: Any = None) -> Any:
         return self.options.get(key, default)
+
+    def provide(self, name: str, value: Any) -> None:
+        """Publish analysis ``name`` (declared with :func:`register_analysis`)."""
+        if name not in _ANALYSES:
+            raise PassError(f"unknown analysis '{name}'; declared: {', '.join(sorted(_ANALYSES))}")
+        self.analyses[name] = value
+
+    def analysis(self, name: str, default: Any = None) -> Any:
+        """Analysis ``name`` as provided by an earlier pass, else ``default``."""
+        if name not in _ANALYSES:
+            raise PassError(f"unknown analysis '{name}'; declared: {', '.join(sorted(_ANALYSES))}")
+        return self.analyses.get(name, default)
 
     def note(self, pass_name: str, **stats: Any) -> None:
         self.report.setdefault(pass_name, {}).update(stats)

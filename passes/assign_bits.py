@@ -8,8 +8,8 @@ samples (cached, see qcc.mixed_precision.sensitivity), and solves the ILP of
 qcc.mixed_precision.ilp under ``--size-budget`` / ``--bops-budget`` /
 ``--latency-budget``, with the first and last layer and ``--keep-8bit``
 patterns pinned to 8 bits and layers that share an input tied.  The answer
-goes to ``ctx.options["layer_bits"]`` (node name -> bits), which the quantizer
-reads; the per-layer table (bits, sensitivity, bytes, BOPs, modelled cycles)
+is the analysis ``layer_bits`` (node name -> bits; ``ctx.provide``), which the
+quantizer reads; the per-layer table (bits, sensitivity, bytes, BOPs, modelled cycles)
 is printed to the log and noted for the manifest.  The graph is unchanged.
 
 Options (``ctx.options``): ``weight_bits``, ``size_budget``, ``bops_budget``,
@@ -28,9 +28,12 @@ import sys
 
 from qcc.errors import BudgetError
 from qcc.ir import Graph
-from qcc.passmanager import PassContext, register_pass
+from qcc.passmanager import PassContext, register_analysis, register_pass
 
 DEFAULT_SAMPLES = 32
+LAYER_BITS = register_analysis(
+    "layer_bits", "node name -> weight bits chosen by assign-bits (with the option "
+                  "layer_bits as the starting point); quantize reads it")
 
 
 def _check_flags(ctx: PassContext) -> bool:
@@ -73,7 +76,7 @@ def assign_bits(graph: Graph, ctx: PassContext) -> bool:
     summ = mp.summary(plan, sol, ctx.opt("target", "c"))
     layer_bits = dict(ctx.opt("layer_bits") or {})
     layer_bits.update({r["layer"]: r["bits"] for r in rows})
-    ctx.options["layer_bits"] = layer_bits
+    ctx.provide(LAYER_BITS, layer_bits)
     sys.stderr.write(mp.format_table(rows, summ) + "\n")  # stderr at call time (capturable)
     ctx.note("assign-bits", layers=rows, **summ)
     return False

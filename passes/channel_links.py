@@ -346,10 +346,9 @@ def channel_stats(graph: Graph, links: list[Link], feeds: list[dict]) -> dict[st
 
 
 def copy_ranges(graph: Graph, ctx, pairs: list[tuple[str, str]]) -> None:
-    """ranges[dst] = ranges[src] in graph.meta["ranges"] (and ctx.options["ranges"])."""
-    for r in (graph.meta.get("ranges"), ctx.opt("ranges")):
-        if r is None:
-            continue
+    """ranges[dst] = ranges[src] in graph.meta["ranges"]."""
+    r = graph.meta.get("ranges")
+    if r is not None:
         for src, dst in pairs:
             if src in r:
                 r[dst] = r[src]
@@ -360,11 +359,11 @@ def copy_ranges(graph: Graph, ctx, pairs: list[tuple[str, str]]) -> None:
 
 def recalibrate(graph: Graph, ctx, values: list[Value], feeds: list[dict]) -> int:
     """Re-measure the ranges of ``values`` (their contents changed) with the method the
-    ranges were measured with, and store them in graph.meta["ranges"] (and
-    ctx.options["ranges"] when given).  Returns how many were updated."""
+    ranges were measured with, and store them in graph.meta["ranges"].  Returns how
+    many were updated."""
     from qcc.calibration.api import calibrate
 
-    targets = [r for r in (graph.meta.get("ranges"), ctx.opt("ranges")) if r is not None]
+    targets = [r for r in (graph.meta.get("ranges"),) if r is not None]
     if not targets or not values:
         return 0
     from qcc.npzio import stack_samples

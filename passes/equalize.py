@@ -63,7 +63,7 @@ def equalize(graph: Graph, ctx: PassContext) -> bool:
     graph.drop_unused_constants()
     changed = [v for lk in links for v in lk.changed]
     n = ch.recalibrate(graph, ctx, changed, ch.samples(graph, ctx, "equalize")) \
-        if graph.meta.get("ranges") is not None or ctx.opt("ranges") is not None else 0
+        if graph.meta.get("ranges") is not None else 0
     ctx.note("equalize", pairs=len(links), sweeps=sweeps, recalibrated=n,
              layers=[[lk.producer.name, [c.name for c in lk.consumers]] for lk in links])
     return True

@@ -14,10 +14,13 @@ Graph outputs are dequantized and keep their names.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from qcc.errors import LoweringError, PassError
 from qcc.ir import Graph, Node
 from qcc.passmanager import PassContext, register_pass
 
+from ..assign_bits import LAYER_BITS
 from .registry import RULES
 from .state import QState
 
@@ -35,8 +38,9 @@ def _allowed(st: QState, node: Node) -> bool:
     return node.op_type in st.allow_float or node.op in st.allow_float or node.name in st.allow_float
 
 
-def lower(graph: Graph, ranges: dict, allow_float: set, options: dict) -> QState:
-    st = QState(graph, ranges, allow_float, options)
+def lower(graph: Graph, ranges: dict, allow_float: set, options: dict,
+          layer_bits: Optional[dict] = None) -> QState:
+    st = QState(graph, ranges, allow_float, options, layer_bits)
     for v in graph.inputs:
         st.fmap[id(v)] = st.g.add_input(v.name, v.type)
     for v in graph.inputs:  # the integer region starts at the inputs: a first op with no
@@ -84,16 +88,15 @@ def provenance(old: Graph, st: QState) -> dict:
 @register_pass("quantize", "lower float ops to integer qcc.* ops (int8 activations, dyadic requant)",
                kind="quantize")
 def quantize(graph: Graph, ctx: PassContext) -> bool:
-    ranges = ctx.options.get("ranges")
-    if ranges is None:
-        ranges = graph.meta.get("ranges")
+    ranges = graph.meta.get("ranges")
     if ranges is None and graph.meta.get("pinned_qparams"):
         ranges = {}  # a pre-quantized model: its own scales, no calibration
     if ranges is None:
         raise PassError("pass 'quantize' needs calibrated ranges: give calibration data with "
                         "--calib CALIB.npz (the 'calibrate' pass runs before it)")
     allow = set(ctx.options.get("allow_float") or [])
-    st = lower(graph, ranges, allow, ctx.options)
+    layer_bits = ctx.analysis(LAYER_BITS, ctx.opt("layer_bits"))  # assign-bits, else the option
+    st = lower(graph, ranges, allow, ctx.options, layer_bits)
     graph.meta["provenance"] = provenance(graph, st)
     g = st.g
     graph.inputs, graph.outputs, graph.nodes, graph.constants = g.inputs, g.outputs, g.nodes, g.constants

@@ -120,10 +120,10 @@ def _bias(st: QState, b, sx: float, sw: np.ndarray, name: str):
 
 
 def _wbits(st: QState, node: Node) -> int:
-    """Weight bits: the per-layer choice (``options["layer_bits"]``, set by assign-bits),
+    """Weight bits: the per-layer choice (``st.layer_bits``: the assign-bits analysis),
     else a uniform ``--weight-bits 4|2|8`` (``--keep-8bit`` globs on node or weight
     names pin layers to 8), else 8."""
-    bits = (st.options.get("layer_bits") or {}).get(node.name)
+    bits = st.layer_bits.get(node.name)
     if bits is None:
         wb = str(st.options.get("weight_bits") or "8")
         bits = int(wb) if wb.isdigit() else 8

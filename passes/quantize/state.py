@@ -42,7 +42,8 @@ def check_group_size(graph: Graph, group_size) -> None:
 
 
 class QState:
-    def __init__(self, old: Graph, ranges: dict, allow_float: set[str], options: dict):
+    def __init__(self, old: Graph, ranges: dict, allow_float: set[str], options: dict,
+                 layer_bits: Optional[dict] = None):
         self.old = old
         self.g = Graph(old.name, old.opset)
         self.g.meta = dict(old.meta)
@@ -51,6 +52,7 @@ class QState:
         self.pinned_w: dict[str, QParams] = dict(old.meta.get("pinned_weights") or {})
         self.allow_float = allow_float
         self.options = options
+        self.layer_bits: dict = dict(layer_bits or {})  # node name -> weight bits (assign-bits)
         self.qmap: dict[int, Value] = {}
         self.fmap: dict[int, Value] = {}
         self.kept_float: list[str] = []

@@ -32,7 +32,7 @@ def test_noop_without_mixed(tmp_path):
     m = small_cnn()
     graph, ctx = fused_graph(m, calib_for(m))
     assert get_pass("assign-bits").fn(graph, ctx) is False
-    assert "layer_bits" not in ctx.options and "assign-bits" not in ctx.report
+    assert ctx.analysis("layer_bits") is None and "assign-bits" not in ctx.report
     graph, ctx = fused_graph(m, calib_for(m), size_budget="60%")
     with pytest.raises(BudgetError, match="--size-budget only applies with --weight-bits mixed"):
         get_pass("assign-bits").fn(graph, ctx)
@@ -42,7 +42,8 @@ def test_noop_without_mixed(tmp_path):
 def test_budget_pins_and_ties_respected(tmp_path, budget):
     graph, ctx = run_pass(tmp_path, size_budget=budget)
     rep = ctx.report["assign-bits"]
-    bits = ctx.options["layer_bits"]
+    bits = ctx.analysis("layer_bits")
+    assert "layer_bits" not in ctx.options  # a result goes to the analyses, never into the options
     assert set(bits) == {"conv_a", "conv_b", "conv_c", "fc_bias"}
     assert bits["conv_a"] == 8 and bits["fc_bias"] == 8  # first and last layer pinned
     assert bits["conv_b"] == bits["conv_c"]  # they read the same input
@@ -54,11 +55,11 @@ def test_budget_pins_and_ties_respected(tmp_path, budget):
 
 def test_keep_8bit_pattern_and_none(tmp_path):
     _, ctx = run_pass(tmp_path, size_budget="80%", keep_8bit=["none"], tie_shared_inputs=False)
-    free = ctx.options["layer_bits"]
+    free = ctx.analysis("layer_bits")
     assert min(free.values()) < 8  # without pins some layer drops below 8
     _, ctx = run_pass(tmp_path, size_budget="80%", keep_8bit=["none", "conv_[bc]"],
                       tie_shared_inputs=False)
-    assert ctx.options["layer_bits"]["conv_b"] == ctx.options["layer_bits"]["conv_c"] == 8
+    assert ctx.analysis("layer_bits")["conv_b"] == ctx.analysis("layer_bits")["conv_c"] == 8
     with pytest.raises(BudgetError, match=r"--keep-8bit 'nope\*' matches no quantizable layer.*conv_a"):
         run_pass(tmp_path, size_budget="80%", keep_8bit=["nope*"])
 

@@ -55,8 +55,8 @@ def _small_model(op_tail: str = "Relu"):
 
 def _quantize(graph, samples, pipeline=("quantize", "dce", "check-integer-only"), **options):
     PassManager(CLEANUP).run(graph, PassContext())
-    ranges = _minmax_ranges(graph, samples)
-    ctx = PassContext(options=dict(ranges=ranges, **options))
+    graph.meta["ranges"] = _minmax_ranges(graph, samples)
+    ctx = PassContext(options=dict(options))
     PassManager(list(pipeline)).run(graph, ctx)
     return ctx
 

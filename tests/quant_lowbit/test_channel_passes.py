@@ -77,7 +77,8 @@ def test_smoothquant_equalises_activation_and_weight_maxima_at_alpha_half():
 def _int_outputs(g, ctx, feeds, ranges=None, **opts):
     from lowbit_testlib import minmax_ranges
 
-    ctx.options.update(opts, ranges=ranges or minmax_ranges(g, feeds))
+    ctx.options.update(opts)
+    g.meta["ranges"] = ranges or minmax_ranges(g, feeds)
     PassManager(["quantize", "dce"]).run(g, ctx)
     return [run(g, f)["y"] for f in feeds]
 

@@ -24,7 +24,8 @@ def _quantized(model, samples, **options):
     g = import_model(model)
     PassManager(CLEANUP + FUSION).run(g, PassContext())
     ref = [run(g, s)["y"] for s in samples]
-    ctx = PassContext(options=dict(ranges=minmax_ranges(g, samples), **options))
+    g.meta["ranges"] = minmax_ranges(g, samples)
+    ctx = PassContext(options=dict(options))
     PassManager(["quantize", "dce", "check-integer-only"]).run(g, ctx)
     verify(g)
     check_integer_only(g)
