@@ -52,11 +52,10 @@ def _times(dirs: list, sample: dict, runs: int, rounds: int) -> list:
 
 def measure_c_host(model: str, calib, runs: int = 200, rounds: int = 3, log=sys.stderr) -> dict:
     """The latency table of ``model`` (a dict in the ``--latency-table`` format)."""
-    from qcc.interp import check_feeds
+    from qcc.calibration.data import CalibData
     from qcc.ir.serialize import load as load_ir
-    from qcc.npzio import iter_samples, load_npz
 
-    data = load_npz(calib, "--calib") if isinstance(calib, str) else calib
+    calib = CalibData.of(calib)  # read once for the 2L+1 compiles
     with tempfile.TemporaryDirectory(prefix="qcc_lat_") as tmp:
         base = os.path.join(tmp, "all8")
         man = _compile(model, base, calib, {})
@@ -64,7 +63,7 @@ def measure_c_host(model: str, calib, runs: int = 200, rounds: int = 3, log=sys.
         if not layers:
             raise QccError(f"'{model}' has no layer with quantized weights to time")
         graph = load_ir(os.path.join(base, "model.qcc"))
-        sample = check_feeds(graph, next(iter(iter_samples(graph, data, "calibration data"))))
+        sample = calib.samples(graph, 1)[0]
         keys = [(name, b) for name in layers for b in WIDTHS]
         dirs = [base]
         for i, (name, b) in enumerate(keys):

@@ -19,6 +19,7 @@ import numpy as np
 
 from . import __version__
 from .analysis import macs, op_histogram, param_count, weight_bytes
+from .calibration.data import CalibData
 from .errors import QccError
 from .frontend.onnx_import import import_model
 from .ir import Graph, Value
@@ -114,15 +115,18 @@ def compile_model(model_path: str, opts: CompileOptions) -> dict:
     backend = get_backend(opts.target)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    shapes = _bind_from_calib(model_path, opts.input_shapes, opts.options.get("calib"))
+    calib = CalibData.of(opts.options.get("calib") or None)  # read once, shared by the passes
+    shapes = _bind_from_calib(model_path, opts.input_shapes, calib)
     graph = import_model(model_path, shapes)
     timings["import"] = time.perf_counter() - t0
+    if calib is not None:
+        calib.validate(graph)  # names, shapes, dtypes, NaN/Inf: before any pass runs
     from qcc.passes.import_qdq import has_qdq
 
     quantize = bool(opts.options.get("quantize")) or has_qdq(graph)
     pipeline = pipeline_for(opts.target, quantize=quantize)
     ctx = PassContext(options=dict(opts.options, target=opts.target, model_path=model_path,
-                                      model_name=opts.name))
+                                      model_name=opts.name), calib=calib)
     pm = PassManager(pipeline, opts.instr)  # checks pass names before anything is written
     made = _missing_parents(opts.out_dir)
     tmp = _prepare_out(opts.out_dir)
@@ -156,19 +160,18 @@ def compile_model(model_path: str, opts: CompileOptions) -> dict:
     return manifest
 
 
-def _bind_from_calib(model_path: str, shapes: dict, calib) -> dict:
+def _bind_from_calib(model_path: str, shapes: dict, calib: Optional[CalibData]) -> dict:
     """Dynamic input dimensions left unbound take one --calib sample's shape
     (``[1, *arr.shape[1:]]``, the npz convention); explicit --input-shape wins."""
-    if not isinstance(calib, str) or not os.path.isfile(calib) or not isinstance(model_path, str):
+    if calib is None or calib.source == "<arrays>" or not isinstance(model_path, str):
         return shapes
     import onnx
 
     try:
         model = onnx.load(model_path, load_external_data=False)
-        with np.load(calib, allow_pickle=False) as z:
-            arrays = {k: z[k].shape for k in z.files}
-    except Exception:  # noqa: BLE001 - the importer / calibrate pass report bad files
+    except Exception:  # noqa: BLE001 - the importer reports bad files
         return shapes
+    arrays = calib.shapes()
     out = dict(shapes)
     for vi in model.graph.input:
         dims = vi.type.tensor_type.shape.dim

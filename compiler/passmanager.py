@@ -88,17 +88,28 @@ class PassContext:
     """Options and shared state for one compilation.
 
     ``options`` are what the user asked for (the CLI flags or the API call) and
-    are read, never written, by the passes; ``analyses`` hold the named results
-    that one pass hands to later ones (``provide``/``analysis``); ``report``
-    collects per-pass statistics for the manifest."""
+    are read, never written, by the passes; ``calib`` the calibration samples,
+    loaded once; ``analyses`` hold the named results that one pass hands to later
+    ones (``provide``/``analysis``); ``report`` collects per-pass statistics for
+    the manifest."""
 
     options: dict[str, Any] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)  # per-pass statistics for the manifest
     log: TextIO = sys.stderr
     analyses: dict[str, Any] = field(default_factory=dict)
+    calib: Any = None  # qcc.calibration.data.CalibData: see calib_data()
 
     def opt(self, key: str, default: Any = None) -> Any:
         return self.options.get(key, default)
+
+    def calib_data(self):
+        """The calibration samples (a ``CalibData``) or None: the one the driver
+        loaded, else ``options["calib"]`` (a path or arrays) loaded on first use."""
+        if self.calib is None and self.options.get("calib") is not None:
+            from .calibration.data import CalibData
+
+            self.calib = CalibData.of(self.options["calib"])
+        return self.calib
 
     def provide(self, name: str, value: Any) -> None:
         """Publish analysis ``name`` (declared with :func:`register_analysis`)."""

@@ -56,15 +56,14 @@ def _check_flags(ctx: PassContext) -> bool:
                kind="quantize")
 def assign_bits(graph: Graph, ctx: PassContext) -> bool:
     from qcc.mixed_precision import plan as mp
-    from qcc.npzio import load_npz
 
     if not _check_flags(ctx):
         return False
-    calib = ctx.opt("calib")
+    calib = ctx.calib_data()
     if calib is None:
         raise BudgetError("--weight-bits mixed needs calibration data (--calib CALIB.npz) to "
                           "measure each layer's sensitivity")
-    data = load_npz(calib, "--calib") if isinstance(calib, str) else calib
+    data = calib.arrays
     n_sens = ctx.opt("sensitivity_samples") or DEFAULT_SAMPLES
     joint = mp.first_samples(graph, data, max(n_sens, mp.JOINT_SAMPLES))
     plan = mp.build(graph, joint[:n_sens], ctx.options, joint_samples=joint)

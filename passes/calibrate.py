@@ -1,6 +1,6 @@
 """calibrate: measure activation ranges on the cleaned-up float graph.
 
-Runs only when ``--calib`` is given (``ctx.options["calib"]``).  Options:
+Runs only when ``--calib`` is given (the samples: ``ctx.calib_data()``).  Options:
 ``calib_method`` (default: qcc.calibration.DEFAULT_METHOD), ``percentile``,
 ``max_calib_samples``, ``quiet``.  The result, a :class:`qcc.calibration.Ranges`
 keyed by value name, goes to ``graph.meta["ranges"]``; the fusion passes keep
@@ -16,13 +16,10 @@ from qcc.passmanager import PassContext, register_pass
                             "in graph.meta['ranges']", kind="quantize")
 def calibrate_pass(graph: Graph, ctx: PassContext) -> bool:
     from qcc.calibration import calibrate
-    from qcc.npzio import load_npz
 
-    path = ctx.opt("calib")
-    if not path:
+    if not ctx.opt("calib") and ctx.calib is None:
         return False
-    data = load_npz(path, "--calib") if isinstance(path, str) else path
-    ranges = calibrate(graph, data, ctx.opt("calib_method"), ctx.opt("percentile", 99.99) or 99.99,
+    ranges = calibrate(graph, ctx.calib_data(), ctx.opt("calib_method"), ctx.opt("percentile", 99.99) or 99.99,
                        ctx.opt("max_calib_samples"), bool(ctx.opt("quiet", False)))
     graph.meta["ranges"] = ranges
     ctx.note("calibrate", **ranges.summary())

@@ -314,15 +314,10 @@ def consumer_absmax(c: Node) -> np.ndarray:
 
 # -- calibration data -------------------------------------------------------------------
 def samples(graph: Graph, ctx, pass_name: str) -> list[dict]:
-    from qcc.calibration.api import _samples
-    from qcc.npzio import load_npz
-
-    data = ctx.opt("calib")
+    data = ctx.calib_data()
     if data is None:
         raise PassError(f"pass '{pass_name}' needs calibration data: give --calib CALIB.npz")
-    if isinstance(data, str):
-        data = load_npz(data, "--calib")
-    return _samples(graph, data, ctx.opt("max_calib_samples"))
+    return data.samples(graph, ctx.opt("max_calib_samples"))
 
 
 def channel_stats(graph: Graph, links: list[Link], feeds: list[dict]) -> dict[str, np.ndarray]:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import time
 from typing import Optional
 
-import numpy as np
-
-from ..errors import CalibrationError, InputDataError
+from ..errors import CalibrationError
 from ..ir import Graph
 from .observers import METHODS, Observer, estimate, needs_histogram
 from .progress import Progress
@@ -48,37 +46,17 @@ class Ranges(dict):
 
 
 def _samples(graph: Graph, data, max_samples: Optional[int]) -> list[dict]:
-    from ..npzio import iter_samples, num_samples
+    from .data import CalibData
 
-    if not data:
-        raise CalibrationError("no calibration data: pass an .npz with one array per model input "
-                               f"({', '.join(v.name for v in graph.inputs)}) via --calib")
-    if max_samples is not None and max_samples < 1:
-        raise CalibrationError(f"--max-calib-samples must be at least 1, got {max_samples}")
-    n = num_samples(graph, data, "calibration data", check_nan=True)
-    n = n if max_samples is None else min(n, max_samples)
-    out = []
-    for i, s in enumerate(iter_samples(graph, data, "calibration data")):
-        if i >= n:
-            break
-        out.append(_cast(graph, s))
-    return out
+    return (CalibData.of(data) or CalibData({})).samples(graph, max_samples)
 
 
-def _cast(graph: Graph, s: dict) -> dict:
-    from ..interp import check_feeds
-
-    try:
-        return check_feeds(graph, s)
-    except InputDataError as e:
-        raise InputDataError(f"calibration data: {e}") from None
-
-
-def calibrate(graph: Graph, data: dict[str, np.ndarray], method: Optional[str] = None,
+def calibrate(graph: Graph, data, method: Optional[str] = None,
               percentile: float = 99.99, max_samples: Optional[int] = None,
               quiet: bool = False, engine: str = "auto") -> Ranges:
-    """Ranges of every float value of ``graph`` over the samples in ``data``
-    (arrays stacked along axis 0, one per graph input)."""
+    """Ranges of every float value of ``graph`` over the samples in ``data`` (a
+    :class:`~qcc.calibration.data.CalibData`, or arrays stacked along axis 0, one
+    per graph input)."""
     method = method or DEFAULT_METHOD
     if method not in METHODS:
         raise CalibrationError(f"unknown calibration method '{method}'; use one of {', '.join(METHODS)}")

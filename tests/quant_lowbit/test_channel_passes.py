@@ -184,7 +184,7 @@ def test_option_errors_are_clear():
     with pytest.raises(PassError, match=r"--smoothquant ALPHA must be in \(0, 1\), got 1.5"):
         PassManager(["smoothquant"]).run(g, ctx)
     g, ctx = prepared(mlp(), data, smoothquant=0.5)
-    ctx.options["calib"] = None
+    ctx.options["calib"], ctx.calib = None, None  # no calibration data at all
     with pytest.raises(PassError, match="needs calibration data: give --calib"):
         PassManager(["smoothquant"]).run(g, ctx)
 
