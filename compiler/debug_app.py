@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from .calibration import calibrate
+from .calibration.data import CalibData
 from .calibration.observers import estimate
 from .debugger import compare_graphs, end_to_end_sqnr
 from .debugger.report import write_outputs
@@ -46,9 +47,10 @@ def _context(model_path: str, opts: CompileOptions) -> PassContext:
 
 def build_graphs(model_path: str, opts: CompileOptions, ranges=None) -> DebugGraphs:
     """Run the quantizing pipeline of ``opts.target`` in two halves around 'quantize'."""
-    from .passes.pipelines import pipeline_for
+    from qcc.passes.pipelines import pipeline_for
 
-    shapes = _bind_from_calib(model_path, opts.input_shapes, opts.options.get("calib"))
+    shapes = _bind_from_calib(model_path, opts.input_shapes,
+                              CalibData.of(opts.options.get("calib") or None))
     graph = import_model(model_path, shapes)
     pipe = pipeline_for(opts.target, quantize=True)
     k_cal, k_q = pipe.index("calibrate"), pipe.index("quantize")
@@ -66,7 +68,7 @@ def build_graphs(model_path: str, opts: CompileOptions, ranges=None) -> DebugGra
 
 def _requantize(dg: DebugGraphs, model_path: str, opts: CompileOptions, ranges) -> Graph:
     """The integer graph of ``dg.float_graph`` with other calibrated ranges."""
-    from .passes.pipelines import pipeline_for
+    from qcc.passes.pipelines import pipeline_for
 
     pipe = pipeline_for(opts.target, quantize=True)
     k_q = pipe.index("quantize")
@@ -154,6 +156,7 @@ def run_debug(args) -> int:
     opts.options["quantize"] = True
     if not opts.options.get("calib"):
         raise QccError("qcc debug needs calibration data: --calib CALIB.npz")
+    opts.options["calib"] = CalibData.of(opts.options["calib"])  # read once, used by every run
     dg = build_graphs(args.model, opts)
     data = load_npz(args.inputs, "--inputs")
     samples = list(iter_samples(dg.float_graph, data))[: args.max_samples]
@@ -161,8 +164,8 @@ def run_debug(args) -> int:
     e2e = end_to_end_sqnr(dg.float_graph, dg.quant_graph, samples)
     tried = []
     if args.try_suggestions:
-        calib = load_npz(opts.options["calib"], "--calib")
-        tried = try_suggestions(args.model, opts, dg, stats, samples, args.try_budget, calib)
+        tried = try_suggestions(args.model, opts, dg, stats, samples, args.try_budget,
+                                opts.options["calib"])
     target_check = None
     if check_target:
         from .debug_target import first_divergence
