@@ -24,7 +24,7 @@ import numpy as np
 from qcc.errors import LoweringError
 from qcc.ir import DType, Graph, Node, Value
 
-from .memplan import Buffer, check_plan, plan_memory
+from qcc.lower.memplan import Buffer, check_plan, plan_memory
 
 CTYPES = {DType.int8: "int8_t", DType.uint8: "uint8_t", DType.int16: "int16_t",
           DType.int32: "int32_t", DType.int64: "int64_t", DType.float32: "float",

@@ -19,7 +19,7 @@ from qcc.ir import DType, Graph, Node
 
 from .lower import ALIGN, CTYPES, DT_CODES, Arg, Buffer, IoSpec, Lowerer, Program, c_nbytes, \
     check_plan, plan_memory
-from .memplan import Access, MemoryPlanError, check_schedule
+from qcc.lower.memplan import Access, MemoryPlanError, check_schedule
 
 RULES: dict[str, Callable[[Lowerer, Node], None]] = {}
 

@@ -1,4 +1,4 @@
-"""Static memory planner for the C backend's activation arena.
+"""Static memory planner for the activation arena (shared by every backend).
 
 Every intermediate tensor is a :class:`Buffer` with a byte size and a
 lifetime ``[first, last]`` in schedule steps (node indices, both ends
