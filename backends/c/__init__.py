@@ -13,7 +13,7 @@ import numpy as np
 
 from qcc.ir import Graph
 
-from .lower import c_nbytes, cident
+from .cprogram import c_nbytes, cident
 
 TARGET = "c"
 

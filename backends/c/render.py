@@ -15,7 +15,7 @@ import numpy as np
 
 from qcc import __version__
 
-from .lower import Program
+from .cprogram import Program
 
 KERNEL_ORDER = ["conv2d", "conv_transpose2d", "linear", "matmul", "binary", "requant", "lut",
                 "concat", "pool", "reduce", "resize", "move", "transformer", "threshold", "logic"]

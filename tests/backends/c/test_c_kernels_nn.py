@@ -163,7 +163,7 @@ def test_per_group_linear_and_conv_exact(tmp_path, k, nn, gsz, gsh, bits, seed, 
 @given(bits=st.sampled_from([4, 2]), r=st.integers(1, 5), k=st.integers(1, 19), seed=st.integers(0, 99))
 def test_pack_rows_layout(bits, r, k, seed):
     """int4/int2 rows take ceil(K*bits/8) bytes; field t sits at bits (t % per)*bits of byte t//per."""
-    from qcc.backends.c.rules_nn import pack_rows
+    from qcc.lower.rules_nn import pack_rows
 
     lim = 1 << (bits - 1)
     w = np.random.default_rng(seed).integers(-lim, lim, (r, k))

@@ -214,7 +214,7 @@ def test_unsupported_op_is_named(tmp_path):
     cs = Cases(0)
     x = cs.rand_input((2, 3))
     cs.op("onnx.Neg", [x])
-    with pytest.raises(QccError, match=r"onnx\.Neg node 'y0_0' on integer tensors has no C kernel"):
+    with pytest.raises(QccError, match=r"onnx\.Neg node 'y0_0' on integer tensors has no kernel"):
         emit_c(cs.g, str(tmp_path / "c"))
     cs = Cases(0)
     cs.op("onnx.Abs", [cs.rand_input((2, 3))])
@@ -239,11 +239,11 @@ def test_float_output_names_the_float_ops(tmp_path):
 
 
 def test_compile_replays_the_plan_and_rejects_an_overlap(tmp_path, monkeypatch):
-    """program._plan replays every call over the arena (memplan.check_schedule): a plan
+    """qcc.lower.plan replays every call over the arena (memplan.check_schedule): a plan
     that puts two live tensors on the same bytes fails the compile, naming them."""
     from c_testlib import Cases, emit_c
 
-    import qcc.backends.c.program as program
+    import qcc.lower.plan as program
     from qcc.errors import QccError
 
     def squash(buffers, align):

@@ -1,0 +1,40 @@
+"""What a backend tells the lowering about its machine: one small dataclass per target.
+
+The lowering reads it for the memory plan (alignment), for tiling and scratch sizes (the
+im2col block, the packed matmul operand) and for what it may emit (weight bit widths).
+A backend owns its instance (``qcc.backends.c.TARGET_DESC``, ...); :data:`DEFAULT` holds
+the values the C backend has always used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class Target:
+    """``name``: used in error messages ("target c: ...").
+    ``align``: byte alignment of every planned buffer (activations, scratch).
+    ``vector_bytes``: the widest vector the kernels use (informative for tilings).
+    ``im2col_bytes``: scratch budget of one im2col block (int16 columns) of a conv.
+    ``pw_direct_plane``: pointwise convs on planes at least this large use the direct kernel.
+    ``matmul_pack_bytes``: a matmul's b operand is transposed into int16 scratch when the
+    copy (plus one row of a) fits this budget.
+    ``weight_bits``: weight widths the kernels take (8, 4, 2: packed rows).
+    ``onchip_bytes``: on-chip memories by name (an accelerator's SRAMs), empty otherwise.
+    ``arena_limit``: largest activation arena the target can hold, None for no limit.
+    """
+
+    name: str = "c"
+    align: int = 16
+    vector_bytes: int = 16
+    im2col_bytes: int = 8192
+    pw_direct_plane: int = 64
+    matmul_pack_bytes: int = 32768
+    weight_bits: tuple = (8, 4, 2)
+    onchip_bytes: dict = field(default_factory=dict)
+    arena_limit: Optional[int] = None
+
+
+DEFAULT = Target()
