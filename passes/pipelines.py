@@ -24,6 +24,8 @@ PIPELINES: dict[str, list[str]] = {
     "triton": FLOAT_CLEANUP,
 }
 QUANTIZED_TARGETS = {"c", "triton"}  # targets that only exist as integer code
+# integer-only targets also turn quantized float chains on integer tensors into thresholds
+INTEGER_LOWERING = ["lower-thresholds", "dce"]
 
 
 def pipeline_for(target: str, quantize: bool = False) -> list[str]:
@@ -35,6 +37,9 @@ def pipeline_for(target: str, quantize: bool = False) -> list[str]:
     pipe = list(PIPELINES[target])
     if quantize or target in QUANTIZED_TARGETS:
         pipe += QUANTIZE
+        if target in QUANTIZED_TARGETS:
+            at = pipe.index("quantize") + 1
+            pipe[at:at] = INTEGER_LOWERING
     known = all_passes()
     out = []
     for name in pipe:

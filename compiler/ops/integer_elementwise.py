@@ -1,6 +1,6 @@
 """Integer elementwise ops and the float boundary: ``qcc.quantize``,
 ``qcc.dequantize``, ``qcc.requant``, ``qcc.add``, ``qcc.sub``, ``qcc.mul``,
-``qcc.lut``, ``qcc.concat`` (docs/integer_ops.md).
+``qcc.lut``, ``qcc.concat``, ``qcc.threshold`` (docs/integer_ops.md).
 """
 
 from __future__ import annotations
@@ -126,6 +126,33 @@ def _lut_run(node: Node, args):
     return [args[1][x]]
 
 
+# -- threshold -------------------------------------------------------------------------------
+_THR_IN = (DType.int8, DType.uint8, DType.int16, DType.int32, DType.int64)
+
+
+def _threshold_infer(node: Node) -> list[TensorType]:
+    xt = in_type(node, 0, "x", _THR_IN)
+    tt = const_type(node, 1, "thresholds", (DType.int64,))
+    vt = const_type(node, 2, "values", (DType.int32,))
+    if tt.rank != 1 or vt.rank != 1 or vt.shape[0] != tt.shape[0] + 1:
+        raise err(node, f"thresholds [n] and values [n + 1] expected, got "
+                        f"{list(tt.shape)} and {list(vt.shape)}")
+    t = np.asarray(node.inputs[1].data, np.int64)
+    if t.size > 1 and not np.all(np.diff(t) > 0):
+        raise err(node, "thresholds must be strictly ascending")
+    dt = out_dtype(node)
+    v = np.asarray(node.inputs[2].data)
+    if v.size and (v.min() < dt.min or v.max() > dt.max):
+        raise err(node, f"values leave the {dt.short} range")
+    return [TensorType(dt, xt.shape)]
+
+
+def _threshold_run(node: Node, args):
+    t = np.asarray(args[1], np.int64)
+    k = np.searchsorted(t, np.asarray(args[0], np.int64), side="right")
+    return [np.asarray(args[2])[k].astype(out_dtype(node).np)]
+
+
 # -- concat ------------------------------------------------------------------------------------
 def _concat_infer(node: Node) -> list[TensorType]:
     n = len(node.inputs) - 2
@@ -192,5 +219,7 @@ _reg("qcc.sub", _add_infer, lambda node, args: _addsub_run(node, args, -1),
 _reg("qcc.mul", _mul_infer, _mul_run,
      "y = requant((a-za)*(b-zb), m, s) + y_zp", 4, 4)
 _reg("qcc.lut", _lut_infer, _lut_run, "y = table[x - min(dtype)] (256-entry constant table)", 2, 2)
+_reg("qcc.threshold", _threshold_infer, _threshold_run,
+     "y = values[#(thresholds <= x)]: a monotone step function of an integer tensor", 3, 3)
 _reg("qcc.concat", _concat_infer, _concat_run,
      "per-input requant to the output scale, then concatenate", 3)

@@ -9,8 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qcc import arith
+from qcc.interp import Interpreter
 from qcc.ir import DType
 from qcc.ops import integer_transformer as itx
+from qcc.passmanager import PassContext, get_pass
 
 from c_testlib import Cases, check_exact, needs_gcc
 
@@ -126,5 +128,12 @@ def test_float_mask_chain_thresholds(tmp_path, dt):
     cs.op("qcc.quantize", [mul], {"scale": 27.7, "zero_point": 0, "dtype": "i8"})
     half = cs.op("onnx.Div", [cast, cs.const(np.array(3.0, np.float32))], output=False)
     cs.op("qcc.quantize", [half], {"scale": 0.5, "zero_point": 3, "dtype": "i16"})
-    manifest = check_exact(cs, tmp_path / "c")
+    chain = Interpreter(cs.g).run(cs.feeds)
+    for name in ("lower-thresholds", "dce"):
+        get_pass(name).fn(cs.g, PassContext())
+    assert sorted(n.op for n in cs.g.nodes) == ["qcc.threshold"] * 2
+    manifest = check_exact(cs, tmp_path / "c")   # C == the interpreter on qcc.threshold
     assert {r["kernel"] for r in manifest["layers"]} == {"qcc_threshold"}
+    thr = Interpreter(cs.g).run(cs.feeds)
+    for k, v in chain.items():   # == the interpreter on the float chain
+        np.testing.assert_array_equal(thr[k], v)
