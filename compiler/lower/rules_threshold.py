@@ -29,6 +29,16 @@ def elementwise(lw: Lowerer, node: Node) -> None:
                  f"qcc.quantize ends it, by the lower-thresholds pass)")
 
 
+def quantize(lw: Lowerer, node: Node) -> None:
+    """A quantize inside the program (the boundary ones are the program's inputs)."""
+    v = node.inputs[0]
+    what = "a graph input" if v.producer is None else f"{v.producer.op} '{v.producer.name}'"
+    raise lw.err(f"qcc.quantize node '{node.name}' quantizes float '{v.name}' made by {what}; "
+                 f"the integer program has no float (only a float chain of elementwise "
+                 f"Cast/Add/Sub/Mul/Div/Neg on an integer tensor is lowered, to qcc.threshold "
+                 f"by the lower-thresholds pass)")
+
+
 def threshold(lw: Lowerer, node: Node) -> None:
     x, t, v = node.inputs
     ts = np.asarray(t.data, np.int64).ravel()
@@ -39,4 +49,5 @@ def threshold(lw: Lowerer, node: Node) -> None:
                       count=node.outputs[0].type.numel, nt=int(ts.size)))
 
 
-RULES = {**{op: elementwise for op in CHAIN_OPS}, "qcc.threshold": threshold}
+RULES = {**{op: elementwise for op in CHAIN_OPS}, "qcc.threshold": threshold,
+         "qcc.quantize": quantize}
