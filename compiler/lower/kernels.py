@@ -123,6 +123,26 @@ class Kernel:
     def tensors(self) -> list[tuple[Value, bool]]:
         return [(v, w) for _, v, w in self.operands() if isinstance(v, Value)]
 
+    def consts(self) -> list[Const]:
+        """Every resident constant buffer the call reads (operand fields, the epilogue's
+        multiplier/shift/bias, per-group scales), in field order, without repeats."""
+        found: list = []
+
+        def add(c):
+            if isinstance(c, Const) and c.resident and all(c is not f for f in found):
+                found.append(c)
+
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, Epilogue):
+                for c in (v.bias, v.mult, v.shift):
+                    add(c)
+            elif isinstance(v, Grouping):
+                add(v.gmult)
+            else:
+                add(v)
+        return found
+
     @property
     def out(self) -> Optional[Value]:
         return next((v for v, w in self.tensors() if w), None)

@@ -80,6 +80,10 @@ def test_kernel_program_structure_and_locations():
     add = kp.calls[2]
     assert not add.epi.mult.resident and len(add.epi.mult.values) == 2
     assert all(c.resident for c in kp.consts.values())
+    assert conv.consts() == [conv.w, conv.epi.bias, conv.epi.mult, conv.epi.shift]
+    assert add.consts() == []
+    used = {id(c) for call in kp.calls for c in call.consts()}
+    assert used == {id(c) for c in kp.consts.values()}   # every buffer is read by a call
     assert kp.location(kp.calls[0].x).space == "input"
     assert kp.location(add.y).space == "output"
     mid = kp.location(conv.y)
