@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import qcc.passes  # noqa: F401  (registers the passes)
 from qcc.errors import LoweringError, QccError
 from qcc.interp import Interpreter
 from qcc.ir import DType, Graph, TensorType

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import qcc.passes  # noqa: F401  (registers the passes)
 from qcc import arith
 from qcc.interp import Interpreter
 from qcc.ir import DType
