@@ -1,7 +1,7 @@
 """Lowering rules of the elementwise ops: requant, add/sub/mul, LUT, i-GELU, concat,
 integer logic (comparisons, boolean and bitwise ops, Where, Cast, wrapping integer
-arithmetic, Max/Min/Clip) and float chains that end in a ``qcc.quantize`` (a monotone
-step function of an integer input, evaluated by thresholds)."""
+arithmetic, Max/Min/Clip) and ``qcc.threshold`` (a monotone step function of an integer
+input, made by the lower-thresholds pass from a quantized float chain)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 from qcc.errors import LoweringError
 from qcc.ir import DType, Node
 
-from .adapter import CHAIN_OPS, thresholds
+from .adapter import CHAIN_OPS
 from .calls import OUT_NP
 from .calls_elem import bstrides, binary_call, ewise_call, igelu_call, lut_call, requant_call
 from .program import TORCH_DTYPES, Lowerer, rule
@@ -128,25 +128,25 @@ def logic(lw: Lowerer, node: Node) -> None:
 
 @rule(*CHAIN_OPS)
 def float_chain(lw: Lowerer, node: Node) -> None:
-    """Integer operands: a logic kernel; float: folded into the qcc.quantize it feeds."""
+    """Integer operands: a logic kernel.  A float one has no kernel: a float chain on an
+    integer tensor ending in a qcc.quantize became a qcc.threshold (lower-thresholds)."""
     if not node.outputs[0].dtype.is_float:
         logic(lw, node)
         return
-    for u in node.outputs[0].users:
-        if u.op not in CHAIN_OPS + ("qcc.quantize", "onnx.Reshape", "onnx.Flatten",
-                                    "onnx.Squeeze", "onnx.Unsqueeze", "onnx.Identity"):
-            raise LoweringError(f"target triton: float {node.op} node '{node.name}' feeds "
-                                f"{u.op} '{u.name}'; float arithmetic is only lowered when a "
-                                f"qcc.quantize ends it")
+    raise LoweringError(f"target triton: float {node.op} node '{node.name}' has no kernel; "
+                        f"float arithmetic is only lowered when a qcc.quantize ends a chain on "
+                        f"an integer tensor (the lower-thresholds pass)")
 
 
-@rule("qcc.quantize")
-def quantize_chain(lw: Lowerer, node: Node) -> None:
-    src, t, vals = thresholds(node)
+@rule("qcc.threshold")
+def threshold(lw: Lowerer, node: Node) -> None:
+    src, tc, vc = node.inputs
+    t = np.asarray(tc.data, np.int64).ravel()
+    vals = np.asarray(vc.data, np.int64).ravel()
     out = node.outputs[0]
     call = ewise_call(lw.kname("threshold"), "threshold", out.shape, [src.shape],
                       TORCH_DTYPES[out.dtype], {"NT": len(t)},
-                      {"t": t.astype(np.int64), "m": vals.astype(np.int32)})
+                      {"t": t, "m": vals.astype(np.int32)})
     lw.step(node, call, {"a": src}, out)
 
 
