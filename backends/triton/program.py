@@ -45,6 +45,7 @@ class Step:
     reads: dict            # role -> Value (activations)
     out: Value
     out_offset: int = 0    # elements into the output (writes into a concat destination)
+    extra_outs: dict = field(default_factory=dict)  # role -> Value (ops with several outputs)
 
 
 @dataclass
@@ -109,16 +110,17 @@ class Lowerer:
             return
         self._parent[id(out)] = self.find(src)
 
-    def step(self, node: Node, call: Call, reads: dict, out: Value, out_offset: int = 0) -> None:
+    def step(self, node: Node, call: Call, reads: dict, out: Value, out_offset: int = 0,
+             extra_outs: dict | None = None) -> None:
         for role, v in reads.items():
             if self.const_data(v) is not None:
                 call.consts[role] = self.const_data(v)
         reads = {r: v for r, v in reads.items() if self.const_data(v) is None}
-        self.p.steps.append(Step(node, call, reads, out, out_offset))
+        self.p.steps.append(Step(node, call, reads, out, out_offset, dict(extra_outs or {})))
 
 
 def _load_rules() -> None:
-    from . import rules_dense, rules_elem, rules_move, rules_row  # noqa: F401
+    from . import rules_dense, rules_elem, rules_move, rules_rnn, rules_row  # noqa: F401
 
 
 def build_program(graph: Graph, name: str) -> Program:
@@ -198,10 +200,11 @@ def _lifetimes(lw: Lowerer):
                 raise LoweringError(f"target triton: internal error, '{r.name}' is read "
                                     f"before it is written")
             last[r.name] = i
-        r = lw.find(st.out)
-        roots[r.name] = r
-        first.setdefault(r.name, i)
-        last[r.name] = max(last.get(r.name, i), i)
+        for o in [st.out] + list(st.extra_outs.values()):
+            r = lw.find(o)
+            roots[r.name] = r
+            first.setdefault(r.name, i)
+            last[r.name] = max(last.get(r.name, i), i)
     end = max(len(lw.p.steps) - 1, 0)
     for io in lw.p.outputs:
         r = lw.find(io.value)
@@ -220,6 +223,6 @@ def _plan(lw: Lowerer) -> None:
     p.workspace, p.lower_bound, p.strategy = plan.arena, plan.lower_bound, plan.strategy
     p.offsets = dict(plan.offsets)
     p.root = {id(v): lw.find(v).name for st in p.steps
-              for v in list(st.reads.values()) + [st.out]}
+              for v in list(st.reads.values()) + [st.out] + list(st.extra_outs.values())}
     for io in p.inputs + p.outputs:
         p.root[id(io.value)] = lw.find(io.value).name

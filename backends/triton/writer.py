@@ -25,6 +25,8 @@ def grid_of(call) -> list:
         return [cdiv(p["M"], c["BM"]), cdiv(p["N"], c["BN"]), int(p.get("B", 1))]
     if call.family == "row":
         return [int(p["R"])]
+    if call.family == "rnn":
+        return [int(p["B"]), int(p["D"])]
     return [cdiv(p["TOTAL"], c["BLOCK"])]
 
 
@@ -57,6 +59,8 @@ def _steps(prog: Program):
         else:
             tensors["c"] = repr(("ws", prog.offsets[prog.root[id(out)]], ws_dtype(out),
                                  list(out.shape)))
+        for role, v in st.extra_outs.items():
+            tensors[role] = repr(("ws", prog.offsets[prog.root[id(v)]], ws_dtype(v), list(v.shape)))
         if getattr(c, "needs_err", False):
             tensors["err"] = repr(("err", n_err))
             n_err += 1
@@ -64,7 +68,7 @@ def _steps(prog: Program):
                           node=f"{st.node.op} {st.node.name}"[:100]))
         layers.append({"step": i, "node": st.node.name, "op": st.node.op, "kernel": c.cfg["name"],
                        "family": c.family, "grid": grid_of(c),
-                       "tiles": {k: c.cfg[k] for k in ("BM", "BN", "BK", "BLOCK", "BR", "TB")
+                       "tiles": {k: c.cfg[k] for k in ("BM", "BN", "BK", "BLOCK", "BR", "TB", "HB")
                                  if k in c.cfg},
                        "out": out.name, "out_bytes": out.type.numel * esize(out)})
     return steps, weights, layers, n_err
