@@ -102,7 +102,7 @@ def taps_call(name, mode: str, planes: int, idx: np.ndarray, hw: int, out: str, 
     idx = np.ascontiguousarray(idx, np.int32).reshape(idx.shape[0], -1)
     p_, t_ = idx.shape
     total = planes * p_
-    e, con, par = epilogue(m, s, out, y_zp, lo, hi) if mode == "sum" else (
+    e, con, par = epilogue(m, s, out, y_zp, lo, hi) if mode in ("sum", "dw") else (
         {"requant": False, "per_channel": False, "out_tl": TL_TYPES[out]}, {}, {})
     if mode == "shift":
         par = dict(lo=LIMITS[out][0], hi=LIMITS[out][1])
@@ -142,3 +142,19 @@ def row_call(name, op: str, shape, axes, out: str, consts=None, params=None, e=N
     ecfg = e or {"requant": False, "per_channel": False, "out_tl": TL_TYPES[out]}
     c = dict(cfg, name=name, op=op, e=ecfg, out_tl=TL_TYPES[out], BR=pow2_tile(ln, 16, 1 << 16))
     return Call("row", c, con, dict(params or {}, R=len(roff), L=ln))
+
+
+def depthwise_call(name, x_shape, w, bias, m, s, out: str, idx: np.ndarray, x_zp=0, y_zp=0,
+                   lo=None, hi=None) -> Call:
+    """Depthwise ``qcc.conv2d`` (one input and one output channel per group, int8
+    weights) as a direct tap sum: no dot, so no K >= 32 / N >= 16 tile waste on a GPU."""
+    n, c, h, wd = x_shape
+    taps = np.asarray(w, np.int64).reshape(c, -1)
+    call = taps_call(name, "dw", n * c, idx, h * wd, out, wt=None, m=m, s=s, x_zp=x_zp,
+                     y_zp=y_zp, lo=lo, hi=hi)
+    call.consts["wt"] = np.ascontiguousarray(taps, np.int32)
+    call.consts["bias"] = (np.zeros(c, np.int32) if bias is None
+                           else np.asarray(bias, np.int32).reshape(-1))
+    call.params["C"] = c
+    return call
+

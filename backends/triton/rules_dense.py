@@ -52,6 +52,16 @@ def conv2d(lw: Lowerer, node: Node) -> None:
     xd = _check_act(node, x)
     w, bits, bias, grp = _weights(lw, node)
     e = epi(lw, node, 3)
+    group = int(node.attr("group", 1))
+    if group == x.shape[1] == w.shape[0] and grp["gmult"] is None:  # depthwise: direct taps
+        from .calls_elem import depthwise_call
+        from .rules_move import pool_taps
+
+        idx = pool_taps(node, w.shape[2:], x, out)
+        call = depthwise_call(lw.kname("dwconv"), x.shape, w, bias, e.pop("m"), e.pop("s"),
+                              e.pop("out"), idx, x_zp=int(node.attr("x_zp", 0)), **e)
+        lw.step(node, call, {"x": x}, out)
+        return
     call = conv_call(lw.kname("conv"), x.shape, xd, w, bits, bias, e.pop("m"), e.pop("s"),
                      e.pop("out"), node.attr("strides", [1, 1]), node.attr("pads", [0, 0, 0, 0]),
                      node.attr("dilations", [1, 1]), int(node.attr("group", 1)),

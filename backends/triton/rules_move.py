@@ -73,7 +73,8 @@ def concat_copy(lw: Lowerer, node: Node) -> None:
         lw.kname("concat"), "copy", x.shape, [x.shape], tdt(out), out_strides=so))
 
 
-def _pool_geometry(node: Node, kshape, x, out):
+def pool_taps(node: Node, kshape, x, out):
+    """Input index (in one plane) of every tap of every output position, -1 outside."""
     (h, w), (oh, ow) = x.shape[2:], out.shape[2:]
     st = node.attr("strides", [1, 1])
     pads = node.attr("pads", [0, 0, 0, 0])
@@ -93,7 +94,7 @@ def maxpool(lw: Lowerer, node: Node) -> None:
         raise LoweringError(f"target triton: MaxPool node '{node.name}' Indices output is used")
     if x.type.rank != 4 or int(node.attr("storage_order", 0)):
         raise LoweringError(f"target triton: MaxPool node '{node.name}' needs 2-D NCHW pooling")
-    idx = _pool_geometry(node, node.attr("kernel_shape"), x, out)
+    idx = pool_taps(node, node.attr("kernel_shape"), x, out)
     call = taps_call(lw.kname("maxpool"), "max", x.shape[0] * x.shape[1], idx,
                      x.shape[2] * x.shape[3], tdt(out))
     lw.step(node, call, {"x": x}, out)
@@ -103,7 +104,7 @@ def maxpool(lw: Lowerer, node: Node) -> None:
 def avgpool(lw: Lowerer, node: Node) -> None:
     x, out = node.inputs[0], node.outputs[0]
     ks, st, pads = node.attr("kernel_shape"), node.attr("strides", [1, 1]), node.attr("pads", [0] * 4)
-    idx = _pool_geometry(node, ks, x, out)
+    idx = pool_taps(node, ks, x, out)
     cnt = avgpool_counts(x.shape[2], x.shape[3], ks, st, pads,
                          bool(int(node.attr("count_include_pad", 0)))).reshape(-1)
     e = epi(lw, node, 1)

@@ -202,3 +202,29 @@ def test_gpu_autotune_configs_respect_the_limits():
             kw = cfg.kwargs
             assert kw["BK"] // per >= MIN_DOT_K and min(kw["BM"], kw["BN"]) >= MIN_DOT_MN
             assert all(v & (v - 1) == 0 for v in kw.values())
+
+
+@SET
+@given(seed=st.integers(0, 2**31), ks=st.sampled_from([(3, 3), (5, 5), (1, 3)]),
+       stride=st.integers(1, 2), dil=st.integers(1, 2), pad=st.integers(0, 2),
+       form=st.sampled_from(["acc", "tensor", "channel"]), w4=st.booleans())
+def test_depthwise_conv_direct_kernel(tmp_path_factory, seed, ks, stride, dil, pad, form, w4):
+    """Depthwise convs (group = C = M) take the direct tap kernel through the backend."""
+    from c_testlib import Cases
+    from tkit import check_cases
+
+    from qcc.ir import DType
+
+    cs = Cases(seed)
+    c = int(cs.rng.integers(1, 6))
+    x = cs.rand_input((2, c, 9, 8))
+    lim = 8 if w4 else 127
+    w = cs.const(cs.rng.integers(-lim, lim, (c, 1) + ks).astype(np.int8), DType.int4 if w4 else None)
+    args = [x, w, cs.const(cs.rng.integers(-3000, 3000, c).astype(np.int32))]
+    if form != "acc":
+        m, s = mults(cs.rng, c if form == "channel" else 1, edge=True)
+        args += [cs.const(m), cs.const(s)]
+    attrs = dict(strides=[stride, stride], pads=[pad, 0, min(pad, 1), pad],
+                 dilations=[dil, dil], group=c, x_zp=int(cs.rng.integers(-128, 128)))
+    cs.op("qcc.conv2d", args, attrs)
+    check_cases(cs, tmp_path_factory.mktemp("dw"))
