@@ -12,6 +12,7 @@ from qcc.ir import DType, Node
 
 from .adapter import CHAIN_OPS
 from .calls import OUT_NP
+from .render import TL_TYPES
 from .calls_elem import bstrides, binary_call, ewise_call, igelu_call, lut_call, requant_call
 from .program import TORCH_DTYPES, Lowerer, rule
 from .rules_dense import epi
@@ -45,10 +46,57 @@ def requant(lw: Lowerer, node: Node) -> None:
 def binary(lw: Lowerer, node: Node) -> None:
     a, b, out = node.inputs[0], node.inputs[1], node.outputs[0]
     e = epi(lw, node, 2)
+    if node.op in ("qcc.add", "qcc.sub") and fuse_residual(lw, node, e):
+        return
     call = binary_call(lw.kname("binary"), node.op[4:], a.shape, b.shape, out.shape, e["out"],
                        e["m"], e["s"], int(node.attr("a_zp", 0)), int(node.attr("b_zp", 0)),
                        e["y_zp"], e["lo"], e["hi"])
     lw.step(node, call, {"a": a, "b": b}, out)
+
+
+def _writer(lw: Lowerer, v):
+    """Index of the last step writing ``v``'s storage, or None."""
+    r = lw.find(v)
+    for i in range(len(lw.p.steps) - 1, -1, -1):
+        st = lw.p.steps[i]
+        if lw.find(st.out) is r or any(lw.find(o) is r for o in st.extra_outs.values()):
+            return i
+    return None
+
+
+def fuse_residual(lw: Lowerer, node: Node, e: dict) -> bool:
+    """Fold a residual ``qcc.add``/``qcc.sub`` into the epilogue of the GEMM/conv call that
+    makes one operand, when that operand has no other reader: the call requantizes and
+    clamps as before, then adds the other operand with the add's own single rounding."""
+    a, b, out = node.inputs[0], node.inputs[1], node.outputs[0]
+    if not (tuple(a.shape) == tuple(b.shape) == tuple(out.shape)) or a is b:
+        return False
+    m, s = np.asarray(e["m"]).reshape(-1), int(np.asarray(e["s"]).ravel()[0])
+    zps = (int(node.attr("a_zp", 0)), int(node.attr("b_zp", 0)))
+    for side, (y, r) in enumerate(((a, b), (b, a))):
+        if node.op == "qcc.sub" and side == 1:
+            break
+        i = _writer(lw, y)
+        if i is None or lw.find(y) is not y or len(y.users) != 1 or lw.g.is_output(y):
+            continue
+        st = lw.p.steps[i]
+        c = st.call
+        if c.family != "gemm" or not c.cfg["e"]["requant"] or c.cfg.get("res") or st.out_offset:
+            continue
+        ri = None if lw.const_data(r) is not None else _writer(lw, r)
+        if ri is not None and ri >= i:  # the other operand is computed after the GEMM
+            continue
+        c.cfg["res"] = {"op": node.op[4:], "out_tl": TL_TYPES[e["out"]]}
+        c.cfg["fused"] = node.name
+        c.params.update(RMA=int(m[side]), RMB=int(m[1 - side]), RS=s, RZA=zps[side],
+                        RZB=zps[1 - side], RZY=e["y_zp"], RLO=e["lo"], RHI=e["hi"])
+        if lw.const_data(r) is not None:
+            c.consts["r"] = lw.const_data(r)
+        else:
+            st.reads["r"] = r
+        st.out = out
+        return True
+    return False
 
 
 @rule("qcc.lut")

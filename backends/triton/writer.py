@@ -70,7 +70,8 @@ def _steps(prog: Program):
                        "family": c.family, "grid": grid_of(c),
                        "tiles": {k: c.cfg[k] for k in ("BM", "BN", "BK", "BLOCK", "BR", "TB", "HB")
                                  if k in c.cfg},
-                       "out": out.name, "out_bytes": out.type.numel * esize(out)})
+                       "out": out.name, "out_bytes": out.type.numel * esize(out),
+                       **({"fused": c.cfg["fused"]} if c.cfg.get("fused") else {})})
     return steps, weights, layers, n_err
 
 

@@ -228,3 +228,43 @@ def test_depthwise_conv_direct_kernel(tmp_path_factory, seed, ks, stride, dil, p
                  dilations=[dil, dil], group=c, x_zp=int(cs.rng.integers(-128, 128)))
     cs.op("qcc.conv2d", args, attrs)
     check_cases(cs, tmp_path_factory.mktemp("dw"))
+
+
+def test_residual_add_fused_into_the_gemm_epilogue(tmp_path):
+    """qcc.add/sub of a conv/linear output (single reader) runs in that call's epilogue,
+    bit-exact; an operand computed later, a second reader or a sub with the GEMM output
+    on the right keep the separate kernel."""
+    import json
+
+    from c_testlib import Cases
+    from tkit import check_cases
+
+    from qcc import arith
+
+    cs = Cases(5)
+    x = cs.rand_input((2, 6, 5, 4))
+    r = cs.rand_input((2, 8, 5, 4))
+
+    def conv():
+        m, s = mults(cs.rng, 8)
+        w = cs.const(cs.rng.integers(-127, 128, (8, 6, 3, 3)).astype(np.int8))
+        return cs.op("qcc.conv2d", [x, w, None, cs.const(m), cs.const(s)],
+                     dict(pads=[1, 1, 1, 1], x_zp=3, y_zp=-2), output=False)
+
+    def add(op, a, b, dtype="i8"):
+        ms, s = arith.quantize_multipliers_shared(np.exp(cs.rng.uniform(-2, 1, 2)))
+        return cs.op(op, [a, b, cs.const(ms.astype(np.int32)), cs.const(np.array([s], np.int32))],
+                     dict(a_zp=-2, b_zp=int(cs.rng.integers(-128, 128)), y_zp=5, dtype=dtype))
+
+    add("qcc.add", conv(), r)                      # fused (left)
+    add("qcc.add", r, conv(), "i16")               # fused (right), int16 out
+    add("qcc.sub", conv(), r)                      # fused
+    add("qcc.sub", r, conv())                      # not fused: GEMM output on the right
+    c1, c2 = conv(), conv()
+    add("qcc.add", c1, c2)                         # fused into c2 only (c1 is ready first)
+    c3 = conv()
+    add("qcc.add", c3, r)
+    cs.g.outputs.append(c3)                        # c3 is also an output: not fused
+    check_cases(cs, tmp_path)
+    man = json.loads((tmp_path / "tt" / "manifest.json").read_text())
+    assert sum(1 for row in man["layers"] if row.get("fused")) == 4
