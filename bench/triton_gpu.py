@@ -57,16 +57,18 @@ def _gemm_call(m, n, k, fused: bool):
     return call, w  # on a GPU the kernel is autotuned over the module's configurations
 
 
-def bench_gemm(m, n, k, peak, do_bench) -> dict:
+def bench_gemm(m, n, k, peak, do_bench, dev: str = "cuda") -> dict:
+    """One shape; ``dev="cpu"`` (interpreter) with a stand-in ``do_bench`` is the smoke test."""
     import torch
 
     from qcc.backends.triton.render import load_module, module_source
 
     row = {"M": m, "N": n, "K": k}
-    dev = "cuda"
     x = torch.randint(-128, 128, (m, k), dtype=torch.int8, device=dev)
+    fused_call = None
     for fused in (True, False):
         call, w = _gemm_call(m, n, k, fused)
+        fused_call = fused_call or call
         mod = load_module(module_source([(call.family, call.cfg)]))
         t = {r: torch.from_numpy(np.ascontiguousarray(v)).to(dev) for r, v in call.consts.items()}
         t["a"] = x
@@ -83,9 +85,10 @@ def bench_gemm(m, n, k, peak, do_bench) -> dict:
             row["exact"] = bool(np.array_equal(t["c"][:8].cpu().numpy(), ref))
     wt = torch.from_numpy(w).to(dev)
     if m > 16 and k % 8 == 0 and n % 8 == 0:  # torch._int_mm's constraints
-        m64 = torch.from_numpy(call.consts["m"].astype(np.int64)).to(dev)
-        s64 = torch.from_numpy(call.consts["s"].astype(np.int64)).to(dev)
-        b64 = torch.from_numpy(call.consts["corr"].astype(np.int64)).to(dev)
+        fc = fused_call.consts  # the same multipliers, shifts and bias as the fused kernel
+        m64 = torch.from_numpy(fc["m"].astype(np.int64)).to(dev)
+        s64 = torch.from_numpy(fc["s"].astype(np.int64)).to(dev)
+        b64 = torch.from_numpy(fc["corr"].astype(np.int64)).to(dev)
         half = torch.ones_like(s64) << (s64 - 1)
 
         def int_mm_requant():  # the same contract, eagerly: 5 elementwise kernels in int64

@@ -188,13 +188,15 @@ def float_chain(lw: Lowerer, node: Node) -> None:
 
 @rule("qcc.threshold")
 def threshold(lw: Lowerer, node: Node) -> None:
+    """``qcc.threshold(x, thresholds, values)`` (made by the lower-thresholds pass)."""
     src, tc, vc = node.inputs
-    t = np.asarray(tc.data, np.int64).ravel()
-    vals = np.asarray(vc.data, np.int64).ravel()
+    t = np.asarray(lw.const_data(tc), np.int64).ravel()
+    vals = np.asarray(lw.const_data(vc), np.int64).ravel()
     out = node.outputs[0]
     call = ewise_call(lw.kname("threshold"), "threshold", out.shape, [src.shape],
                       TORCH_DTYPES[out.dtype], {"NT": len(t)},
-                      {"t": t, "m": vals.astype(np.int32)})
+                      {"t": t if t.size else np.zeros(1, np.int64),  # NT = 0: never read
+                       "m": vals.astype(np.int32)})
     lw.step(node, call, {"a": src}, out)
 
 

@@ -217,7 +217,7 @@ def test_depthwise_conv_direct_kernel(tmp_path_factory, seed, ks, stride, dil, p
 
     cs = Cases(seed)
     c = int(cs.rng.integers(1, 6))
-    x = cs.rand_input((2, c, 9, 8))
+    x = cs.rand_input((2, c, 11, 10))
     lim = 8 if w4 else 127
     w = cs.const(cs.rng.integers(-lim, lim, (c, 1) + ks).astype(np.int8), DType.int4 if w4 else None)
     args = [x, w, cs.const(cs.rng.integers(-3000, 3000, c).astype(np.int32))]

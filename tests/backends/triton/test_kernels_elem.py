@@ -172,3 +172,26 @@ def test_ilayernorm_igelu(tmp_path, seed, c, xdt, eps, scale):
     cs.op("qcc.igelu", [cs.rand_input((2, c), DType.int16), cs.const(np.array([m], np.int32)),
                         cs.const(np.array([s], np.int32))], dict(g["attrs"], y_zp=_zp(cs)))
     check_cases(cs, tmp_path)
+
+
+def test_threshold_op(tmp_path):
+    """``qcc.threshold`` (made by the lower-thresholds pass once it exists): int64 and int8
+    inputs at their extremes, an empty threshold list."""
+    import pytest
+
+    from qcc.ops import lookup
+
+    try:
+        lookup("qcc.threshold")
+    except Exception:  # noqa: BLE001 - the op is not in this build
+        pytest.skip("qcc.threshold is not registered in this build")
+    cs = Cases(4)
+    big = np.array([np.iinfo(np.int64).min, -5, 0, 1, 7, 1 << 40, np.iinfo(np.int64).max], np.int64)
+    x = cs.input(np.concatenate([big, cs.rng.integers(-10, 10, 20)]).astype(np.int64))
+    t = cs.const(np.array([-5, 1, 2, 1 << 40], np.int64))
+    cs.op("qcc.threshold", [x, t, cs.const(np.array([-128, -3, 0, 9, 127], np.int32))])
+    cs.op("qcc.threshold", [x, cs.const(np.zeros(0, np.int64)), cs.const(np.array([4], np.int32))])
+    x8 = cs.rand_input((3, 5))
+    cs.op("qcc.threshold", [x8, cs.const(np.array([-100, 0, 50], np.int64)),
+                            cs.const(np.array([0, 1, 2, 255], np.int32))], {"dtype": "u8"})
+    check_cases(cs, tmp_path)
