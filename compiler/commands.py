@@ -180,6 +180,10 @@ def compile_options(args):
     from .quant_scheme import check_lowbit_options
 
     check_lowbit_options(options)  # bad --group-size/--smoothquant/... fail before calibration
+    import qcc.passes  # noqa: F401  (registers the passes and their typed options)
+    from .passmanager import check_options
+
+    check_options(options)  # every pass's options dataclass accepts its values
     opts = CompileOptions(target=args.target, out_dir=args.output, name=args.name,
                           input_shapes=_shapes(args), instr=instr, options=options)
     return opts

@@ -12,11 +12,12 @@ time each pass and measure numerical drift per pass on a sample input.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, TextIO
+from typing import Any, Callable, Optional, TextIO, TypeVar
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from .ir.printer import print_graph
 from .ir.verifier import verify
 
 PassFn = Callable[[Graph, "PassContext"], Optional[bool]]
+T = TypeVar("T")
 
 
 @dataclass
@@ -34,17 +36,23 @@ class PassInfo:
     description: str
     fn: PassFn
     kind: str = "float"  # float | quantize | integer | lowering
+    options: Optional[type] = None  # the pass's typed options (a dataclass), if it has any
 
 
 _PASSES: dict[str, PassInfo] = {}
 
 
-def register_pass(name: str, description: str, kind: str = "float"):
-    """Decorator: register ``fn`` as pass ``name``."""
+def register_pass(name: str, description: str, kind: str = "float",
+                  options: Optional[type] = None):
+    """Decorator: register ``fn`` as pass ``name``.  ``options`` is the pass's options
+    dataclass (read with ``ctx.options_of(cls)``; see :func:`check_options`)."""
+    if options is not None and not dataclasses.is_dataclass(options):
+        raise TypeError(f"pass '{name}': options must be a dataclass, got {options!r}")
+
     def deco(fn: PassFn) -> PassFn:
         if name in _PASSES:
             raise ValueError(f"pass '{name}' registered twice")
-        _PASSES[name] = PassInfo(name, description, fn, kind)
+        _PASSES[name] = PassInfo(name, description, fn, kind, options)
         fn.pass_name = name
         return fn
     return deco
@@ -55,6 +63,23 @@ def all_passes() -> dict[str, PassInfo]:
     ``qcc.passes`` registers qcc's passes (the driver and the CLI do; so does any
     import of a ``qcc.passes`` module), and other code may register its own."""
     return dict(_PASSES)
+
+
+def typed_options(cls: type[T], options: dict[str, Any]) -> T:
+    """``cls`` (a pass's options dataclass) from a flat option dict: each field takes
+    the entry of its name when given and not None, else its default; the class's
+    ``__post_init__`` validates."""
+    given = {f.name: options[f.name] for f in dataclasses.fields(cls)
+             if f.init and options.get(f.name) is not None}
+    return cls(**given)
+
+
+def check_options(options: dict[str, Any]) -> None:
+    """Validate ``options`` against every registered pass's options class (the CLI
+    calls this before any work, so a bad value is reported up front)."""
+    for info in _PASSES.values():
+        if info.options is not None:
+            typed_options(info.options, options)
 
 
 def get_pass(name: str) -> PassInfo:
@@ -101,6 +126,11 @@ class PassContext:
 
     def opt(self, key: str, default: Any = None) -> Any:
         return self.options.get(key, default)
+
+    def options_of(self, cls: type[T]) -> T:
+        """This compilation's options as a pass's typed options ``cls``
+        (:func:`typed_options`)."""
+        return typed_options(cls, self.options)
 
     def calib_data(self):
         """The calibration samples (a ``CalibData``) or None: the one the driver

@@ -20,6 +20,8 @@ High-bias absorption and bias correction are not done.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from qcc.ir import Graph
@@ -52,9 +54,15 @@ def equalize_graph(graph: Graph) -> tuple[list, int]:
     return links, sweeps
 
 
-@register_pass("equalize", "cross-layer equalization (DFQ) of conv/linear pairs (--equalize)")
+@dataclass(frozen=True)
+class EqualizeOptions:
+    equalize: bool = False  # --equalize
+
+
+@register_pass("equalize", "cross-layer equalization (DFQ) of conv/linear pairs (--equalize)",
+               options=EqualizeOptions)
 def equalize(graph: Graph, ctx: PassContext) -> bool:
-    if not ctx.opt("equalize"):
+    if not ctx.options_of(EqualizeOptions).equalize:
         return False
     links, sweeps = equalize_graph(graph)
     if not links:

@@ -115,6 +115,5 @@ def import_qdq(graph: Graph, ctx: PassContext) -> bool:
         if n.op == "onnx.QuantizeLinear" and not n.outputs[0].users and not graph.is_output(n.outputs[0]):
             graph.remove_node(n)
     graph.drop_unused_constants()
-    ctx.options["pinned_qparams"] = pinned
     ctx.note("import-qdq", weights_folded=folded, activation_pairs_removed=removed, pinned=len(pinned))
     return True

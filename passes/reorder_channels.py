@@ -29,6 +29,9 @@ input's range.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 import numpy as np
 
 from qcc.errors import PassError
@@ -90,23 +93,35 @@ def _gather_src(lk: ch.Link) -> str:
     return g.producer.inputs[0].name
 
 
+@dataclass(frozen=True)
+class ReorderOptions:
+    reorder_channels: Optional[str] = None  # --reorder-channels sort|cluster
+    outlier_8bit: Optional[int] = None      # --outlier-8bit N
+    group_size: Optional[int] = None        # --group-size (the groups to fill; 32 when unset)
+
+    def __post_init__(self):
+        if not self.reorder_channels:
+            if self.outlier_8bit:
+                raise PassError("--outlier-8bit needs --reorder-channels sort|cluster (the outlier "
+                                "channels must be made contiguous first)")
+        elif self.reorder_channels not in MODES:
+            raise PassError(f"--reorder-channels must be one of {', '.join(MODES)}, "
+                            f"got '{self.reorder_channels}'")
+
+
 @register_pass("reorder-channels", "permute hidden channels so weight groups hold similar "
-                                   "channels (--reorder-channels sort|cluster, --outlier-8bit N)")
+                                   "channels (--reorder-channels sort|cluster, --outlier-8bit N)",
+               options=ReorderOptions)
 def reorder_channels(graph: Graph, ctx: PassContext) -> bool:
-    mode = ctx.opt("reorder_channels")
-    keep = ctx.opt("outlier_8bit")
+    o = ctx.options_of(ReorderOptions)
+    mode, keep = o.reorder_channels, o.outlier_8bit
     if not mode:
-        if keep:
-            raise PassError("--outlier-8bit needs --reorder-channels sort|cluster (the outlier "
-                            "channels must be made contiguous first)")
         return False
-    if mode not in MODES:
-        raise PassError(f"--reorder-channels must be one of {', '.join(MODES)}, got '{mode}'")
     links = ch.find_links(graph, scale=False, restore=True) + ch.find_head_links(graph)
     stats = {}
     if mode == "cluster" and links:
         stats = ch.channel_stats(graph, links, ch.samples(graph, ctx, "reorder-channels"))
-    group = int(ctx.opt("group_size") or 32)
+    group = int(o.group_size or 32)
     outl = dict(graph.meta.get("outlier_8bit") or {})
     moved = 0
     for lk in links:

@@ -21,6 +21,9 @@ are re-measured with the method ``calibrate`` used.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 import numpy as np
 
 from qcc.errors import PassError
@@ -39,14 +42,23 @@ def smooth_scales(act_absmax: np.ndarray, w_absmax: np.ndarray, alpha: float) ->
     return s
 
 
-@register_pass("smoothquant", "migrate activation outliers into the next weights (--smoothquant ALPHA)")
+@dataclass(frozen=True)
+class SmoothQuantOptions:
+    smoothquant: Optional[float] = None  # --smoothquant ALPHA in (0, 1); None/False: off
+
+    def __post_init__(self):
+        a = self.smoothquant
+        if a is not None and a is not False and not 0.0 < float(a) < 1.0:
+            raise PassError(f"--smoothquant ALPHA must be in (0, 1), got {float(a)}")
+
+
+@register_pass("smoothquant", "migrate activation outliers into the next weights (--smoothquant ALPHA)",
+               options=SmoothQuantOptions)
 def smoothquant(graph: Graph, ctx: PassContext) -> bool:
-    alpha = ctx.opt("smoothquant")
+    alpha = ctx.options_of(SmoothQuantOptions).smoothquant
     if alpha is None or alpha is False:
         return False
     alpha = float(alpha)
-    if not 0.0 < alpha < 1.0:
-        raise PassError(f"--smoothquant ALPHA must be in (0, 1), got {alpha}")
     links = ch.find_links(graph, scale=True, restore=True)
     if not links:
         ctx.note("smoothquant", links=0)
