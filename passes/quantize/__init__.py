@@ -22,7 +22,7 @@ from qcc.passmanager import PassContext, register_pass
 
 from ..assign_bits import LAYER_BITS
 from .registry import RULES
-from .state import QState
+from .state import QState, QuantizeOptions
 
 
 def _copy_float(st: QState, node: Node) -> None:
@@ -86,7 +86,7 @@ def provenance(old: Graph, st: QState) -> dict:
 
 
 @register_pass("quantize", "lower float ops to integer qcc.* ops (int8 activations, dyadic requant)",
-               kind="quantize")
+               kind="quantize", options=QuantizeOptions)
 def quantize(graph: Graph, ctx: PassContext) -> bool:
     ranges = graph.meta.get("ranges")
     if ranges is None and graph.meta.get("pinned_qparams"):
@@ -94,8 +94,9 @@ def quantize(graph: Graph, ctx: PassContext) -> bool:
     if ranges is None:
         raise PassError("pass 'quantize' needs calibrated ranges: give calibration data with "
                         "--calib CALIB.npz (the 'calibrate' pass runs before it)")
-    allow = set(ctx.options.get("allow_float") or [])
-    layer_bits = ctx.analysis(LAYER_BITS, ctx.opt("layer_bits"))  # assign-bits, else the option
+    o = ctx.options_of(QuantizeOptions)
+    allow = set(o.allow_float)
+    layer_bits = ctx.analysis(LAYER_BITS, o.layer_bits)  # assign-bits, else the option
     st = lower(graph, ranges, allow, ctx.options, layer_bits)
     graph.meta["provenance"] = provenance(graph, st)
     g = st.g

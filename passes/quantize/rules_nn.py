@@ -125,11 +125,11 @@ def _wbits(st: QState, node: Node) -> int:
     names pin layers to 8), else 8."""
     bits = st.layer_bits.get(node.name)
     if bits is None:
-        wb = str(st.options.get("weight_bits") or "8")
+        wb = st.opts.weight_bits
         bits = int(wb) if wb.isdigit() else 8
         w = node.inputs[1].name if len(node.inputs) > 1 and node.inputs[1] is not None else ""
         if bits < 8 and any(fnmatch.fnmatchcase(node.name, p) or fnmatch.fnmatchcase(w, p)
-                            for p in st.options.get("keep_8bit") or []):
+                            for p in st.opts.keep_8bit):
             bits = 8  # --keep-8bit PATTERN pins layers with uniform --weight-bits 4|2 too
     if int(bits) not in (8, 4, 2):
         raise LoweringError(f"node '{node.name}': weight bits must be 8, 4 or 2, got {bits}")
@@ -151,7 +151,7 @@ def _dense_weight(st: QState, node: Node, w, axis: int):
     the Atom-style outlier block recorded by reorder-channels (graph.meta["outlier_8bit"])."""
     bits = _wbits(st, node)
     per = 1 if axis == 1 else int(np.prod(w.shape[2:]))
-    gsz = conv_group_size(st.options.get("group_size"), per)
+    gsz = conv_group_size(st.opts.group_size, per)
     keep = (st.old.meta.get("outlier_8bit") or {}).get(node.name)
     high = None
     if keep and bits < 8:

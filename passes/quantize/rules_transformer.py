@@ -14,7 +14,7 @@
   GELU on any other int8 value stays the 256-entry ``qcc.lut``.
 * ``fused.layernorm`` -> ``qcc.ilayernorm`` (integer gamma/bias).
 * residual ``Add`` feeding a LayerNorm (and otherwise only further adds:
-  pre-LN) outputs the residual stream at ``options["residual_bits"]`` (8 or
+  pre-LN) outputs the residual stream at ``st.opts.residual_bits`` (8 or
   16, default 16; docs/transformers.md).
 
 Options: ``softmax`` = ``ibert`` (default) | ``shift`` (I-ViT shiftmax).
@@ -35,10 +35,10 @@ from qcc.ops import integer_transformer as itx
 from qcc.quant_scheme import act_qparams
 
 from . import rules_elementwise, rules_math, rules_nn
-from .state import QState
+from .state import SOFTMAX_VARIANTS, QState, QuantizeOptions
 
 PROB_QP = QParams(scale=2.0 ** -8, zero_point=0, bits=8, signed=False)
-RESIDUAL_BITS = 16   # chosen by measurement (docs/transformers.md)
+RESIDUAL_BITS = QuantizeOptions.residual_bits  # 16, chosen by measurement (docs/transformers.md)
 MASK_MIN = 2 * itx.SOFTMAX_ZMAX * math.log(2)   # an additive mask must reach <= -29.1
 
 
@@ -62,12 +62,7 @@ def _scalar_const(v: Optional[Value]) -> Optional[float]:
 
 
 def softmax_variant(st: QState) -> str:
-    v = str(st.options.get("softmax") or "ibert").lower()
-    if v in ("shift", "shiftmax", "ivit"):
-        return "shiftmax"
-    if v != "ibert":
-        raise LoweringError(f"option softmax='{v}' is not 'ibert' or 'shift'")
-    return v
+    return SOFTMAX_VARIANTS[st.opts.softmax]  # validated by QuantizeOptions
 
 
 def _is_mask_source(v: Value) -> bool:
@@ -313,9 +308,7 @@ def _residual_stream(st: QState, node: Node) -> bool:
 def residual_add(st: QState, node: Node) -> bool:
     if _finish_pending(st, node) or id(node) in _done(st):
         return True
-    bits = int(st.options.get("residual_bits") or RESIDUAL_BITS)
-    if bits not in (8, 16):
-        raise LoweringError(f"option residual_bits={bits}: use 8 or 16")
+    bits = st.opts.residual_bits  # 8 or 16 (QuantizeOptions), default RESIDUAL_BITS
     if bits == 8 or not _residual_stream(st, node) or len(node.inputs) != 2 \
             or not any(st.is_q(v) for v in node.inputs) or not node.inputs[0].dtype.is_float:
         return rules_elementwise.add_sub(st, node)

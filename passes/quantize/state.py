@@ -10,6 +10,7 @@ one node; ``q()`` and ``f()`` convert lazily, inserting
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
@@ -18,6 +19,7 @@ from qcc import arith
 from qcc.errors import CalibrationError, LoweringError
 from qcc.ir import DType, Graph, Node, QParams, TensorType, Value
 from qcc.ops import lookup
+from qcc.passmanager import typed_options
 from qcc.quant_scheme import (WDTYPE, act_qparams, check_lowbit_options, group_weight_qparams,
                               weight_qparams)
 
@@ -41,6 +43,34 @@ def check_group_size(graph: Graph, group_size) -> None:
                             f"<= {ks[name]}")
 
 
+SOFTMAX_VARIANTS = {"ibert": "ibert", "shift": "shiftmax", "shiftmax": "shiftmax", "ivit": "shiftmax"}
+
+
+@dataclass(frozen=True)
+class QuantizeOptions:
+    """The quantize pass's options (``--weight-bits``, ``--group-size``, ...)."""
+
+    weight_bits: str = "8"             # 8 | 4 | 2 | mixed (mixed: widths from assign-bits)
+    group_size: Optional[int] = None   # per-group weights along the reduction axis
+    keep_8bit: tuple = ()              # globs on node or weight names pinned to 8 bits
+    allow_float: tuple = ()            # op types or node names kept in float on purpose
+    softmax: str = "ibert"             # ibert | shift (I-ViT shiftmax)
+    residual_bits: int = 16            # transformer residual stream: 8 or 16
+    layer_bits: Optional[dict] = None  # node name -> bits given by the caller (API)
+
+    def __post_init__(self):
+        fix = {"weight_bits": str(self.weight_bits or "8"),
+               "keep_8bit": tuple(self.keep_8bit or ()), "allow_float": tuple(self.allow_float or ()),
+               "softmax": str(self.softmax or "ibert").lower(),
+               "residual_bits": int(self.residual_bits or 16)}
+        for k, v in fix.items():
+            object.__setattr__(self, k, v)
+        if self.softmax not in SOFTMAX_VARIANTS:
+            raise LoweringError(f"option softmax='{self.softmax}' is not 'ibert' or 'shift'")
+        if self.residual_bits not in (8, 16):
+            raise LoweringError(f"option residual_bits={self.residual_bits}: use 8 or 16")
+
+
 class QState:
     def __init__(self, old: Graph, ranges: dict, allow_float: set[str], options: dict,
                  layer_bits: Optional[dict] = None):
@@ -51,7 +81,8 @@ class QState:
         self.pinned: dict[str, QParams] = dict(old.meta.get("pinned_qparams") or {})
         self.pinned_w: dict[str, QParams] = dict(old.meta.get("pinned_weights") or {})
         self.allow_float = allow_float
-        self.options = options
+        self.options = options  # the whole option dict (rules read ``opts``)
+        self.opts: QuantizeOptions = typed_options(QuantizeOptions, options)
         self.layer_bits: dict = dict(layer_bits or {})  # node name -> weight bits (assign-bits)
         self.qmap: dict[int, Value] = {}
         self.fmap: dict[int, Value] = {}
@@ -59,7 +90,7 @@ class QState:
         self.failures: list[Node] = []
         self.layers: list[dict] = []  # per-layer report (weights)
         check_lowbit_options(options)
-        check_group_size(old, options.get("group_size"))
+        check_group_size(old, self.opts.group_size)
         for v in old.outputs:
             self.g._names.add(v.name)
 

@@ -23,10 +23,18 @@ PASSES_DIR = pathlib.Path(qcc.passes.__file__).parent
 
 def test_option_classes_are_frozen_dataclasses_with_defaults():
     typed = {n: p.options for n, p in all_passes().items() if p.options is not None}
-    assert {"calibrate", "equalize", "smoothquant", "reorder-channels"} <= set(typed)
+    assert {"calibrate", "equalize", "smoothquant", "reorder-channels", "quantize"} <= set(typed)
     for name, cls in typed.items():
         assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, name
         cls()  # every field has a default: a pass runs with no option given
+
+
+def test_quantize_options_normalize_like_the_flags():
+    cls = all_passes()["quantize"].options
+    o = typed_options(cls, {"weight_bits": "", "softmax": "SHIFT", "residual_bits": 0,
+                            "keep_8bit": ["conv*"], "allow_float": None})
+    assert (o.weight_bits, o.softmax, o.residual_bits) == ("8", "shift", 16)
+    assert o.keep_8bit == ("conv*",) and o.allow_float == ()
 
 
 def test_unset_means_default():
@@ -43,6 +51,8 @@ def test_unset_means_default():
     ({"smoothquant": 1.5}, "--smoothquant ALPHA must be in (0, 1), got 1.5"),
     ({"reorder_channels": "shuffle"}, "--reorder-channels must be one of"),
     ({"outlier_8bit": 4}, "--outlier-8bit needs --reorder-channels"),
+    ({"softmax": "fast"}, "option softmax='fast' is not 'ibert' or 'shift'"),
+    ({"residual_bits": 12}, "option residual_bits=12: use 8 or 16"),
 ])
 def test_check_options_names_the_bad_value(options, needle):
     with pytest.raises(QccError) as e:
