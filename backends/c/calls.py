@@ -251,9 +251,30 @@ def ilayernorm(o: Operands, k: K.ILayerNorm):
     return "transformer", "qcc_ilayernorm", "qcc_ilayernorm_p", params, args
 
 
+def _rnn_params(k) -> dict:
+    return dict(seq=k.seq, batch=k.batch, **{"in": k.inputs}, hid=k.hidden, dirs=k.dirs,
+                reverse=int(k.reverse), x_dt=dtype_code(k.x.dtype), x_zp=k.x_zp, h_zp=k.h_zp,
+                cell_frac=getattr(k, "cell_frac", 0), lbr=getattr(k, "linear_before_reset", 0),
+                mo=k.mo, so=k.so)
+
+
+def lstm(o: Operands, k: K.Lstm):
+    args = [o.val(k.x, "void"), o.cst(k.w), o.cst(k.r), o.cst(k.bias), o.cst(k.mx), o.cst(k.sx),
+            o.cst(k.mh), o.cst(k.sh), o.val(k.h0), o.val(k.c0), o.cst(k.sigmoid), o.cst(k.tanh),
+            o.out(k.y), o.out(k.yh), o.out(k.yc), Arg("scratch", ctype="int32_t")]
+    return "rnn", "qcc_lstm", "qcc_rnn_p", _rnn_params(k), args
+
+
+def gru(o: Operands, k: K.Gru):
+    args = [o.val(k.x, "void"), o.cst(k.w), o.cst(k.r), o.cst(k.bx), o.cst(k.bh), o.cst(k.mx),
+            o.cst(k.sx), o.cst(k.mh), o.cst(k.sh), o.val(k.h0), o.cst(k.sigmoid), o.cst(k.tanh),
+            o.out(k.y), o.out(k.yh), Arg("scratch", ctype="int32_t")]
+    return "rnn", "qcc_gru", "qcc_rnn_p", _rnn_params(k), args
+
+
 RENDER = {"conv2d": conv2d, "conv_transpose2d": conv_transpose2d, "linear": linear,
           "matmul": matmul, "binary": binary, "requant": requant, "lut": lut, "concat": concat,
           "pool": pool, "global_avgpool": global_avgpool, "reduce": reduce, "argmax": argmax,
           "resize": resize, "copy": copy, "gather_table": gather_table, "gather": gather,
           "logic": logic, "threshold": threshold, "isoftmax": isoftmax, "igelu": igelu,
-          "ilayernorm": ilayernorm}
+          "ilayernorm": ilayernorm, "lstm": lstm, "gru": gru}

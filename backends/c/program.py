@@ -38,6 +38,7 @@ SUPPORT = Support({
     "copy": {}, "gather_table": {}, "gather": {}, "logic": {}, "threshold": {},
     "isoftmax": {"mask": dtypes("int8", "uint8")},
     "igelu": {}, "ilayernorm": {},
+    "lstm": {"x": _Q8}, "gru": {"x": _Q8},
 })
 
 

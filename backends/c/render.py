@@ -18,7 +18,8 @@ from qcc import __version__
 from .cprogram import Program
 
 KERNEL_ORDER = ["conv2d", "conv_transpose2d", "linear", "matmul", "binary", "requant", "lut",
-                "concat", "pool", "reduce", "resize", "move", "transformer", "threshold", "logic"]
+                "concat", "pool", "reduce", "resize", "move", "transformer", "threshold", "logic",
+                "rnn"]
 _C_SIZE = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "int32_t": 4, "int64_t": 8}
 _RANGE = {"int8_t": (-128, 127), "uint8_t": (0, 255), "int16_t": (-32768, 32767)}
 _ENV = None

@@ -7,10 +7,12 @@ import this module.  A new op's lowering rule goes into one of the modules and i
 
 from __future__ import annotations
 
-from . import rules_elem, rules_logic, rules_move, rules_nn, rules_threshold, rules_transformer
+from . import (rules_elem, rules_logic, rules_move, rules_nn, rules_rnn, rules_threshold,
+               rules_transformer)
 
 RULES: dict = {}
-for _m in (rules_elem, rules_logic, rules_move, rules_nn, rules_transformer, rules_threshold):
+for _m in (rules_elem, rules_logic, rules_move, rules_nn, rules_transformer, rules_threshold,
+           rules_rnn):
     for _op, _fn in _m.RULES.items():
         assert _op not in RULES, f"two lowering rules for {_op}"
         RULES[_op] = _fn

@@ -73,3 +73,24 @@ def sqnr_db(ref: np.ndarray, out: np.ndarray) -> float:
     return float("inf") if err == 0 else float(10 * np.log10((ref ** 2).sum() / err))
 
 
+
+
+def helper_lstm(path: str, seq: int = 5, inp: int = 4, hidden: int = 6, seed: int = 0,
+                direction: str = "forward") -> str:
+    """x [1, seq, inp] -> Transpose -> LSTM with constant initial state -> Y, Y_h, Y_c."""
+    rng = np.random.default_rng(seed)
+    nd = 2 if direction == "bidirectional" else 1
+    w = (rng.standard_normal((nd, 4 * hidden, inp)) * 0.5).astype(np.float32)
+    r = (rng.standard_normal((nd, 4 * hidden, hidden)) * 0.5).astype(np.float32)
+    b = (rng.standard_normal((nd, 8 * hidden)) * 0.3).astype(np.float32)
+    h0 = (rng.standard_normal((nd, 1, hidden)) * 0.3).astype(np.float32)
+    c0 = (rng.standard_normal((nd, 1, hidden)) * 0.5).astype(np.float32)
+    nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+             helper.make_node("LSTM", ["xt", "W", "R", "B", "", "h0", "c0"], ["Y", "Y_h", "Y_c"],
+                              hidden_size=hidden, direction=direction)]
+    g = helper.make_graph(nodes, "lstm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, seq, inp])],
+                          [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("Y", "Y_h", "Y_c")],
+                          [numpy_helper.from_array(a, n) for a, n in
+                           ((w, "W"), (r, "R"), (b, "B"), (h0, "h0"), (c0, "c0"))])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)]), path)
+    return path
