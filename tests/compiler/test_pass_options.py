@@ -23,7 +23,8 @@ PASSES_DIR = pathlib.Path(qcc.passes.__file__).parent
 
 def test_option_classes_are_frozen_dataclasses_with_defaults():
     typed = {n: p.options for n, p in all_passes().items() if p.options is not None}
-    assert {"calibrate", "equalize", "smoothquant", "reorder-channels", "quantize"} <= set(typed)
+    assert {"calibrate", "equalize", "smoothquant", "reorder-channels", "quantize",
+            "check-integer-only"} <= set(typed)
     for name, cls in typed.items():
         assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, name
         cls()  # every field has a default: a pass runs with no option given
