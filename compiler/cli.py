@@ -110,6 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "Triton interpreter (default: cuda when torch sees a GPU)")
     _add_shape_args(p)
 
+    p = sub.add_parser("profile", help="per-layer time or instructions of a compiled folder")
+    p.add_argument("model", metavar="DIR", help="qcc output folder (qcc compile --target c)")
+    p.add_argument("--inputs", required=True, metavar="IN.npz", help="profiles the row --row")
+    p.add_argument("--engine", default="host", choices=["host", "cortex-m4"],
+                   help="host: ns per step of a profiling build on this machine; cortex-m4: "
+                        "instructions per step under qemu-system-arm -icount (not cycles)")
+    p.add_argument("--row", type=int, default=0, help="which row of IN.npz (default 0)")
+    p.add_argument("--runs", type=int, default=200, help="host: timed runs, medians (default 200)")
+    p.add_argument("--json", metavar="OUT.json", help="also write the profile as JSON")
+
     p = sub.add_parser("compile", help="compile a model for a target")
     _add_compile_args(p)
 

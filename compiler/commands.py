@@ -148,6 +148,38 @@ def run_artifact(path: str, data: dict, engine: str = "target", device=None) -> 
     return stack_samples(backend.run(path, feeds, manifest))
 
 
+# --------------------------------------------------------------------- profile
+def cmd_profile(args) -> int:
+    from .backends import get_backend
+    from .driver import load_artifact
+    from .interp import check_feeds
+    from .ir.serialize import load as load_ir
+    from .npzio import iter_samples, load_npz
+
+    if not os.path.isdir(args.model):
+        raise QccError(f"qcc profile: '{args.model}' is not a folder; compile the model first "
+                       "(qcc compile MODEL --target c -o DIR)")
+    if args.runs < 1:
+        raise QccError(f"qcc profile: --runs must be positive, got {args.runs}")
+    manifest, _ = load_artifact(args.model)
+    backend = get_backend(manifest["target"])
+    if not hasattr(backend, "profile"):
+        raise QccError(f"qcc profile: target '{manifest['target']}' has no profiler yet "
+                       "(target c has one)")
+    graph = load_ir(os.path.join(args.model, "model.qcc"))
+    samples = list(iter_samples(graph, load_npz(args.inputs, "--inputs"), "--inputs"))
+    if not 0 <= args.row < len(samples):
+        raise QccError(f"qcc profile: --row {args.row} is out of range: '{args.inputs}' has "
+                       f"{len(samples)} row(s)")
+    res = backend.profile(args.model, check_feeds(graph, samples[args.row]), args.engine, args.runs)
+    print(backend.format_profile(res))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=1)
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
+
+
 # --------------------------------------------------------------------- compile
 def compile_options(args):
     from .driver import CompileOptions

@@ -70,4 +70,17 @@ def run(out_dir: str, samples: list[dict[str, np.ndarray]], manifest: dict) -> l
     return run_samples(out_dir, samples, manifest)
 
 
-__all__ = ["TARGET", "emit", "run"]
+def profile(out_dir: str, sample: dict, engine: str = "host", runs: int = 200) -> dict:
+    """Per-layer time (host) or instructions (cortex-m4, QEMU icount) of one sample."""
+    from .profile import profile as _profile
+
+    return _profile(out_dir, sample, engine, runs)
+
+
+def format_profile(res: dict) -> str:
+    from .profile import format_table
+
+    return format_table(res)
+
+
+__all__ = ["TARGET", "emit", "run", "profile", "format_profile"]

@@ -41,6 +41,7 @@ BUILD_SUBDIR = "arm_m4"
 TEMPLATE_DIR = Path(__file__).parent / "templates" / "arm"
 RUNTIME_SOURCES = ["qcc_startup.c", "qcc_semihost.c", "qcc_timer.c"]
 IN_FILE, OUT_FILE, TICKS_FILE = "qcc_in.bin", "qcc_out.bin", "qcc_ticks.bin"
+PROF_FILE = "qcc_prof.bin"      # per-step ticks of a profiling build (backends/c/profile.py)
 SPIN = 250_000                  # calibration loop iterations, 4 instructions each
 SPIN_INSNS = 4 * SPIN
 
@@ -75,6 +76,7 @@ class HarnessSpec:
     outputs: list[Tensor]
     sources: list[Path]
     include_dirs: list[Path] = field(default_factory=list)
+    prof_marks: int = 0  # > 0: a profiling build, the model's steps + 1 (QCC_PROFILE)
 
     @property
     def run_call(self) -> str:
@@ -111,7 +113,8 @@ def _render_harness(spec: HarnessSpec, path: Path) -> None:
     text = env.get_template("qcc_harness.c.j2").render(
         name=spec.name, header=spec.header, arena_expr=spec.arena_expr,
         inputs=spec.inputs, outputs=spec.outputs, run_call=spec.run_call,
-        in_file=IN_FILE, out_file=OUT_FILE, ticks_file=TICKS_FILE, spin=SPIN)
+        in_file=IN_FILE, out_file=OUT_FILE, ticks_file=TICKS_FILE, spin=SPIN,
+        prof_marks=spec.prof_marks, prof_file=PROF_FILE)
     path.write_text(text)
 
 
@@ -209,11 +212,19 @@ def _newest_input(out_dir: Path, spec: HarnessSpec) -> float:
     return max(p.stat().st_mtime for p in paths if p.exists())
 
 
-def build(out_dir: str | os.PathLike, extra_cflags: list[str] | None = None) -> Path:
-    """Build ``out_dir``'s model with the harness for Cortex-M4 (if out of date); the ELF path."""
+def build(out_dir: str | os.PathLike, extra_cflags: list[str] | None = None,
+          profile: bool = False) -> Path:
+    """Build ``out_dir``'s model with the harness for Cortex-M4 (if out of date); the ELF path.
+
+    ``profile``: the profiling build (``-DQCC_PROFILE``, own folder ``arm_m4_profile``) whose
+    harness records SysTick before every step of the model."""
     out_dir = Path(out_dir)
     spec = spec_from_dir(out_dir)
     build_dir = out_dir / BUILD_SUBDIR
+    if profile:
+        spec.prof_marks = len(_manifest(out_dir).get("layers", [])) + 1
+        extra_cflags = [*(extra_cflags or []), "-DQCC_PROFILE"]
+        build_dir = out_dir / (BUILD_SUBDIR + "_profile")
     elf = build_dir / f"{spec.name}.elf"
     stamp = build_dir / "flags.json"
     flags = json.dumps(extra_cflags or [])
@@ -420,7 +431,8 @@ def count_instructions(out_dir: str | os.PathLike, samples: list[dict],
     return [int(round(t * per_tick)) for t in ticks[1:]]
 
 
-def _run(elf: Path, spec: HarnessSpec, raw_inputs, timeout: float, icount: bool):
+def _run(elf: Path, spec: HarnessSpec, raw_inputs, timeout: float, icount: bool,
+         prof: list | None = None):
     with tempfile.TemporaryDirectory(prefix="qcc_qemu_") as tmp:
         tmp = Path(tmp)
         _write_inputs(tmp / IN_FILE, spec, raw_inputs)
@@ -439,6 +451,8 @@ def _run(elf: Path, spec: HarnessSpec, raw_inputs, timeout: float, icount: bool)
                              f"(exit {res.returncode}): {tail or 'no output'}")
         data = (tmp / OUT_FILE).read_bytes()
         ticks = np.frombuffer((tmp / TICKS_FILE).read_bytes(), dtype="<u8").tolist()
+        if prof is not None and (tmp / PROF_FILE).exists():
+            prof.extend(np.frombuffer((tmp / PROF_FILE).read_bytes(), dtype="<u8").tolist())
     stack = re.search(r"QCC_ARM_STACK (\d+)", res.stdout + res.stderr)
     return _read_outputs(data, spec, len(raw_inputs), elf.name), ticks, \
         int(stack[1]) if stack else None
