@@ -133,14 +133,120 @@ static inline int32_t qcc_dot_w(const int8_t *row, int32_t bits, int32_t k0, con
     return acc;
 }
 
-/* Four rows at once, int8 weights (rows `stride` bytes apart) times one int16 column:
- * each column element is loaded once for four multiply-accumulates. */
+/* ISA variants are chosen by the compiler's own predefined macros (the user's -mcpu/-march),
+ * never by a qcc flag; each computes the same integers as the portable C99 path below it.
+ * Arm DSP extension (Cortex-M4/M7/M33/M55, ACLE): SXTB16 widens two int8 weights to a pair of
+ * int16, SMLAD adds two int16 products to an int32 accumulator in one instruction. */
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(QCC_PORTABLE)
+#include <arm_acle.h>
+#define QCC_ARM_DSP 1
+static inline uint32_t qcc_ld32(const void *p)  /* unaligned word load (LDR on Armv7E-M) */
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* One int8 row times four int16 values c01 = (c0, c1), c23 = (c2, c3), as two SMLADs:
+ * SXTB16 of the weight word gives (w0, w2), of the word rotated by 8 (w1, w3). */
+static inline int32_t qcc_smlad4(uint32_t wq, int32_t c02, int32_t c13, int32_t acc)
+{
+    int32_t w13;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(w13) : "r"(wq));  /* gcc does not fold the ror */
+    acc = __smlad(__sxtb16((int32_t)wq), c02, acc);
+    return __smlad(w13, c13, acc);
+}
+
+#endif
+
+/* Prepares an int16 column for qcc_dot4_w8 / qcc_dot_w8c (plain int8 weights): with the DSP
+ * extension, elements 1 and 2 of every whole group of four swap places, so that one word
+ * load gives (c0, c2) and the next (c1, c3), the pairs SXTB16 makes of the weights; a no-op
+ * in the portable build. Columns for qcc_dot_w (packed or per-group weights) stay in order. */
+static inline void qcc_col_prep(int16_t *c, int32_t len)
+{
+#ifdef QCC_ARM_DSP
+    const int32_t len4 = len - len % 4;
+    int32_t t;
+    for (t = 0; t < len4; t += 4) {
+        const int16_t c1 = c[t + 1];
+        c[t + 1] = c[t + 2];
+        c[t + 2] = c1;
+    }
+#else
+    (void)c;
+    (void)len;
+#endif
+}
+
+/* sum over t < len of w[t] * c[t], plain int8 weights, c prepared by qcc_col_prep. */
+static inline int32_t qcc_dot_w8c(const int8_t *w, const int16_t *c, int32_t len)
+{
+    int32_t acc = 0, t = 0;
+#ifdef QCC_ARM_DSP
+    const int32_t len4 = len - len % 4;
+    for (; t < len4; t += 4)
+        acc = qcc_smlad4(qcc_ld32(w + t), (int32_t)qcc_ld32(c + t), (int32_t)qcc_ld32(c + t + 2), acc);
+#endif
+    for (; t < len; t++)
+        acc += (int32_t)w[t] * c[t];
+    return acc;
+}
+
+/* qcc_requant of an int32 accumulator. With the DSP extension and s >= 32 (the usual case:
+ * multipliers are normalized to [2^30, 2^31)), floor((acc*m + 2^(s-1)) / 2^s) is the high
+ * word of the 64-bit sum (one SMLAL) shifted right by s - 32: the same integer. */
+static inline int32_t qcc_requant32(int32_t acc, int32_t m, int32_t s, int32_t zp, int32_t lo,
+                                    int32_t hi)
+{
+#ifdef QCC_ARM_DSP
+    if (s >= 32) {
+        const int32_t r = ((int32_t)(((int64_t)acc * m + ((int64_t)1 << (s - 1))) >> 32) >> (s - 32))
+                          + zp;  /* |acc*m| < 2^62: |r - zp| < 2^30 */
+        return r < lo ? lo : (r > hi ? hi : r);
+    }
+#endif
+    return qcc_requant(acc, m, s, zp, lo, hi);
+}
+
+/* One plane of int8 outputs of qcc_requant32 (the DSP build's epilogue). */
+static inline void qcc_requant_i8_row(const int32_t *restrict acc, int32_t n, int32_t m, int32_t s,
+                                      int32_t zp, int32_t lo, int32_t hi, int8_t *restrict y)
+{
+    int32_t q;
+#ifdef QCC_ARM_DSP
+    if (s >= 32) {
+        const int64_t rnd = (int64_t)1 << (s - 1);
+        const int32_t sh = s - 32;
+        for (q = 0; q < n; q++) {
+            const int32_t r = ((int32_t)(((int64_t)acc[q] * m + rnd) >> 32) >> sh) + zp;
+            y[q] = (int8_t)(r < lo ? lo : (r > hi ? hi : r));
+        }
+        return;
+    }
+#endif
+    for (q = 0; q < n; q++)
+        y[q] = (int8_t)qcc_requant(acc[q], m, s, zp, lo, hi);
+}
+
+/* Four rows at once, int8 weights (rows `stride` bytes apart) times one int16 column prepared
+ * by qcc_col_prep: each column element is loaded once for four multiply-accumulates. */
 static inline void qcc_dot4_w8(const int8_t *w, size_t stride, const int16_t *c, int32_t len,
                                int32_t acc[4])
 {
     const int8_t *w0 = w, *w1 = w + stride, *w2 = w + 2 * stride, *w3 = w + 3 * stride;
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, t;
-    for (t = 0; t < len; t++) {
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, t = 0;
+#ifdef QCC_ARM_DSP
+    const int32_t len4 = len - len % 4;
+    for (; t < len4; t += 4) {  /* a column from qcc_col_prep: (c0, c2), (c1, c3) */
+        const int32_t c02 = (int32_t)qcc_ld32(c + t), c13 = (int32_t)qcc_ld32(c + t + 2);
+        a0 = qcc_smlad4(qcc_ld32(w0 + t), c02, c13, a0);
+        a1 = qcc_smlad4(qcc_ld32(w1 + t), c02, c13, a1);
+        a2 = qcc_smlad4(qcc_ld32(w2 + t), c02, c13, a2);
+        a3 = qcc_smlad4(qcc_ld32(w3 + t), c02, c13, a3);
+    }
+#endif
+    for (; t < len; t++) {
         const int32_t cv = c[t];
         a0 += (int32_t)w0[t] * cv;
         a1 += (int32_t)w1[t] * cv;

@@ -81,10 +81,11 @@ static inline void qcc_conv_epilogue(const qcc_conv2d_p *p, const int32_t *acc, 
         if (p->y_dt == QCC_I8) {  /* locals: the int8 stores may alias *p */
             int8_t *restrict yo = (int8_t *)y + base;
             const int32_t zp = p->y_zp, lo = p->lo, hi = p->hi;
+#ifndef QCC_ARM_DSP
             if (qcc_requant_i8_u64(acc, plane, m, s, zp, lo, hi, yo))
                 return;
-            for (q = 0; q < plane; q++)
-                yo[q] = (int8_t)qcc_requant(acc[q], m, s, zp, lo, hi);
+#endif
+            qcc_requant_i8_row(acc, plane, m, s, zp, lo, hi, yo);
         } else {
             for (q = 0; q < plane; q++)
                 qcc_store(y, base + (size_t)q, p->y_dt, qcc_requant(acc[q], m, s, p->y_zp, p->lo, p->hi));
@@ -160,6 +161,61 @@ static inline void qcc_dw_plane(const qcc_conv2d_p *p, const int8_t *wk, const i
             memmove(acc + (size_t)i * p->ow, acc + (size_t)i * pw, (size_t)p->ow * sizeof(int32_t));
 }
 
+#ifdef QCC_ARM_DSP
+/* The taps of one output channel as pairs for SMLAD: entry e multiplies the int16 pair at
+ * ph[off[e] + q], ph[off[e] + q + 1] by (wa, wb) packed in wp[e]; taps are paired along a row
+ * of one phase plane (an odd one with a zero weight, reading one element more, inside the
+ * plane's row or the next: the phases keep a spare row). At most kh*kw entries. */
+static inline int32_t qcc_dw_pairs(const qcc_conv2d_p *p, const int8_t *wk, int32_t phh, int32_t pw,
+                                   int32_t *off, uint32_t *wp)
+{
+    int32_t u, b, v1, n = 0;
+    for (u = 0; u < p->kh; u++)
+        for (b = 0; b < p->sw; b++) {
+            const int32_t base = ((u % p->sh) * p->sw + b) * phh * pw + (u / p->sh) * pw;
+            for (v1 = 0; v1 * p->sw + b < p->kw; v1 += 2) {
+                const int32_t va = v1 * p->sw + b, vb = va + p->sw;
+                const int32_t wa = wk[u * p->kw + va], wb = vb < p->kw ? wk[u * p->kw + vb] : 0;
+                off[n] = base + v1;
+                wp[n++] = (uint32_t)(uint16_t)wa | ((uint32_t)(uint16_t)wb << 16);
+            }
+        }
+    return n;
+}
+
+/* One output channel of int8 outputs, four outputs of a row at a time in registers, the
+ * requantization fused; the tap table (8 bytes a pair) lives where the portable kernel keeps
+ * its int32 accumulators. Junk columns past ow are computed and dropped. */
+static inline void qcc_dw_plane_dsp(const qcc_conv2d_p *p, const int8_t *wk, const int16_t *ph,
+                                    int32_t phh, int32_t pw, int32_t init, int32_t m, int32_t s,
+                                    int32_t *tab, int8_t *restrict y)
+{
+    int32_t *off = tab;
+    uint32_t *wp = (uint32_t *)(tab + p->kh * p->kw);
+    const int32_t n = qcc_dw_pairs(p, wk, phh, pw, off, wp), ow = p->ow;
+    const int32_t zp = p->y_zp, lo = p->lo, hi = p->hi;
+    int32_t i, j, e, t;
+    for (i = 0; i < p->oh; i++) {
+        const int16_t *row = ph + (size_t)i * pw;
+        int8_t *yr = y + (size_t)i * ow;
+        for (j = 0; j < ow; j += 4) {
+            int32_t a[4];
+            a[0] = a[1] = a[2] = a[3] = init;
+            for (e = 0; e < n; e++) {
+                const int16_t *xe = row + off[e] + j;
+                const int32_t we = (int32_t)wp[e];
+                a[0] = __smlad((int32_t)qcc_ld32(xe), we, a[0]);
+                a[1] = __smlad((int32_t)qcc_ld32(xe + 1), we, a[1]);
+                a[2] = __smlad((int32_t)qcc_ld32(xe + 2), we, a[2]);
+                a[3] = __smlad((int32_t)qcc_ld32(xe + 3), we, a[3]);
+            }
+            for (t = 0; t < 4 && j + t < ow; t++)
+                yr[j + t] = (int8_t)qcc_requant32(a[t], m, s, zp, lo, hi);
+        }
+    }
+}
+#endif
+
 static inline int qcc_conv2d_dw(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
                                 const int32_t *bias, const int32_t *mult, const int32_t *shift,
                                 void *y, int32_t *acc)
@@ -175,6 +231,14 @@ static inline int qcc_conv2d_dw(const qcc_conv2d_p *p, const int8_t *x, const in
             if (c0 != filled)
                 qcc_dw_phases(p, x + (size_t)c0 * p->h * p->w, phh, pw, ph);
             filled = c0;
+#ifdef QCC_ARM_DSP
+            if (mult != NULL && p->y_dt == QCC_I8 && pw >= 8 && 2 * p->kh * p->kw <= p->oh * pw) {
+                const int32_t ch = p->per_channel ? o : 0;
+                qcc_dw_plane_dsp(p, w + (size_t)o * taps, ph, phh, pw, bias ? bias[o] : 0, mult[ch],
+                                 shift[ch], acc, (int8_t *)y + ((size_t)b * p->m + o) * plane);
+                continue;
+            }
+#endif
             qcc_dw_plane(p, w + (size_t)o * taps, ph, phh, pw, bias ? bias[o] : 0, acc);
             qcc_conv_epilogue(p, acc, plane, mult, shift, o, y, ((size_t)b * p->m + o) * plane);
         }
@@ -228,6 +292,18 @@ static inline void qcc_im2col(const qcc_conv2d_p *p, const int8_t *x, int32_t c0
                               int32_t q0, int32_t qn, int16_t *col)
 {
     int32_t q, ci, u, v;
+    if (p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0 && p->pl == 0
+        && p->oh == p->h && p->ow == p->w) {  /* pointwise: column q is x[:, q0 + q] */
+        const size_t plane = (size_t)p->h * p->w;
+        const int16_t z16 = (int16_t)p->x_zp;
+        for (ci = 0; ci < cg; ci++) {
+            const int8_t *restrict xr = x + (c0 + ci) * plane + q0;
+            int16_t *restrict cq = col + ci;
+            for (q = 0; q < qn; q++)
+                cq[(size_t)q * cg] = (int16_t)(xr[q] - z16);
+        }
+        return;
+    }
     for (q = 0; q < qn; q++) {
         const int32_t i = (q0 + q) / p->ow, j = (q0 + q) % p->ow;
         int16_t *cq = col + (size_t)q * cg * p->kh * p->kw;
@@ -266,9 +342,9 @@ static inline void qcc_conv_store(const qcc_conv2d_p *p, const int32_t *mult, co
     if (mult == NULL)
         ((int32_t *)y)[at] = acc;
     else if (p->y_dt == QCC_I8)
-        ((int8_t *)y)[at] = (int8_t)qcc_requant(acc, mult[ch], shift[ch], p->y_zp, p->lo, p->hi);
+        ((int8_t *)y)[at] = (int8_t)qcc_requant32(acc, mult[ch], shift[ch], p->y_zp, p->lo, p->hi);
     else
-        qcc_store(y, at, p->y_dt, qcc_requant(acc, mult[ch], shift[ch], p->y_zp, p->lo, p->hi));
+        qcc_store(y, at, p->y_dt, qcc_requant32(acc, mult[ch], shift[ch], p->y_zp, p->lo, p->hi));
 }
 
 /* Output channels o..o+3 (plain int8 weights) of qn im2col columns; base: y index of (o, q0). */
@@ -278,6 +354,23 @@ static inline void qcc_conv_im2col_4(const qcc_conv2d_p *p, const int8_t *w, con
                                      int32_t plane, int32_t qn)
 {
     int32_t q, i, a4[4];
+    if (mult != NULL && p->y_dt == QCC_I8) {  /* int8 out: parameters hoisted, requant fused */
+        int32_t m4[4], s4[4], b4[4];
+        int8_t *restrict yo = (int8_t *)y + base;
+        const int32_t zp = p->y_zp, lo = p->lo, hi = p->hi;
+        for (i = 0; i < 4; i++) {
+            const int32_t ch = p->per_channel ? o + i : 0;
+            m4[i] = mult[ch];
+            s4[i] = shift[ch];
+            b4[i] = bias ? bias[o + i] : 0;
+        }
+        for (q = 0; q < qn; q++) {
+            qcc_dot4_w8(w + (size_t)o * k, (size_t)k, col + (size_t)q * k, k, a4);
+            for (i = 0; i < 4; i++)
+                yo[(size_t)i * plane + q] = (int8_t)qcc_requant32(a4[i] + b4[i], m4[i], s4[i], zp, lo, hi);
+        }
+        return;
+    }
     for (q = 0; q < qn; q++) {
         qcc_dot4_w8(w + (size_t)o * k, (size_t)k, col + (size_t)q * k, k, a4);
         for (i = 0; i < 4; i++)
@@ -300,10 +393,18 @@ static inline int qcc_conv2d_im2col(const qcc_conv2d_p *p, const int8_t *x, cons
                 const int32_t qn = plane - q0 < p->pb ? plane - q0 : p->pb;
                 qcc_im2col(p, x + (size_t)b * p->c * p->h * p->w, g * cg, cg, q0, qn, col);
                 o = g * mg;
-                if (gmult == NULL && p->wbits == 8)  /* plain int8: four outputs per column */
+                if (gmult == NULL && p->wbits == 8) {  /* plain int8: four outputs per column */
+                    for (q = 0; q < qn; q++)
+                        qcc_col_prep(col + (size_t)q * k, k);
                     for (; o + 4 <= (g + 1) * mg; o += 4)
                         qcc_conv_im2col_4(p, w, bias, mult, shift, y, col, k, o,
                                           ((size_t)b * p->m + o) * plane + q0, plane, qn);
+                    for (; o < (g + 1) * mg; o++)
+                        for (q = 0; q < qn; q++)
+                            qcc_conv_store(p, mult, shift, o, y, ((size_t)b * p->m + o) * plane + q0 + q,
+                                           (bias ? bias[o] : 0)
+                                           + qcc_dot_w8c(w + (size_t)o * k, col + (size_t)q * k, k));
+                }
                 for (; o < (g + 1) * mg; o++) {
                     const int8_t *wo = w + (size_t)o * ((k * p->wbits + 7) / 8);
                     const int32_t init = bias ? bias[o] : 0, ch = p->per_channel ? o : 0;
@@ -332,6 +433,18 @@ static inline int qcc_conv2d(const qcc_conv2d_p *p, const int8_t *x, const int8_
 {
     if (p->pb > 0)
         return qcc_conv2d_im2col(p, x, w, bias, mult, shift, gmult, y, (int16_t *)scratch);
+#ifdef QCC_ARM_DSP
+    /* Pointwise convs with plain int8 weights become im2col GEMMs feeding the SMLAD dot
+     * products, the columns in the direct kernel's scratch (oh*ow int32 = 2*oh*ow int16). */
+    if (p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0 && p->pl == 0
+        && p->oh == p->h && p->ow == p->w && p->wbits == 8 && gmult == NULL
+        && 2 * p->oh * p->ow >= p->c / p->group) {
+        qcc_conv2d_p q = *p;
+        q.pb = 2 * p->oh * p->ow / (p->c / p->group);
+        q.pb = q.pb < p->oh * p->ow ? q.pb : p->oh * p->ow;
+        return qcc_conv2d_im2col(&q, x, w, bias, mult, shift, gmult, y, (int16_t *)scratch);
+    }
+#endif
     if (p->c == p->group && p->dh == 1 && p->dw == 1)
         return qcc_conv2d_dw(p, x, w, bias, mult, shift, y, (int32_t *)scratch);
     return qcc_conv2d_direct(p, x, w, bias, mult, shift, y, (int32_t *)scratch);

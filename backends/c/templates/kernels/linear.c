@@ -31,10 +31,10 @@ static inline void qcc_linear_store(const qcc_linear_p *p, const int32_t *mult, 
     if (mult == NULL)
         ((int32_t *)y)[ybase + j] = acc;
     else if (p->y_dt == QCC_I8)
-        ((int8_t *)y)[ybase + j] = (int8_t)qcc_requant(acc, mult[ch], shift[ch], p->y_zp, p->lo, p->hi);
+        ((int8_t *)y)[ybase + j] = (int8_t)qcc_requant32(acc, mult[ch], shift[ch], p->y_zp, p->lo, p->hi);
     else
         qcc_store(y, ybase + (size_t)j, p->y_dt,
-                  qcc_requant(acc, mult[ch], shift[ch], p->y_zp, p->lo, p->hi));
+                  qcc_requant32(acc, mult[ch], shift[ch], p->y_zp, p->lo, p->hi));
 }
 
 static inline int qcc_linear(const qcc_linear_p *p, const void *x, const int8_t *wt, const int32_t *bias,
@@ -47,13 +47,18 @@ static inline int qcc_linear(const qcc_linear_p *p, const void *x, const int8_t 
         const size_t ybase = (size_t)r * n;
         qcc_center_row(p, x, (size_t)r * k, xc);
         j = 0;
-        if (gmult == NULL && p->wbits == 8)  /* plain int8 weights: four outputs per pass */
+        if (gmult == NULL && p->wbits == 8) {  /* plain int8 weights: four outputs per pass */
+            qcc_col_prep(xc, k);
             for (; j + 4 <= n; j += 4) {
                 int32_t a4[4], i;
                 qcc_dot4_w8(wt + (size_t)j * k, (size_t)k, xc, k, a4);
                 for (i = 0; i < 4; i++)
                     qcc_linear_store(p, mult, shift, y, ybase, j + i, a4[i] + (bias ? bias[j + i] : 0));
             }
+            for (; j < n; j++)
+                qcc_linear_store(p, mult, shift, y, ybase, j,
+                                 (bias ? bias[j] : 0) + qcc_dot_w8c(wt + (size_t)j * k, xc, k));
+        }
         for (; j < n; j++) {
             const int8_t *wj = wt + (size_t)j * ((k * p->wbits + 7) / 8);
             const int32_t b = bias ? bias[j] : 0;
