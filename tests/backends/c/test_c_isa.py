@@ -1,0 +1,101 @@
+"""ISA variants of the C kernels, bit for bit with the interpreter (docs/target_c.md "ISA
+variants"): the Arm DSP paths (__ARM_FEATURE_DSP: SMLAD dot products over prepared columns,
+pointwise convs as im2col GEMMs, depthwise tap pairs in registers, the SMLAL requant) under
+QEMU's Cortex-M4, and the host build with -march=native (AVX2 / AVX-512 here), on cases
+chosen to hit each path's bodies, tails and fallbacks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qcc.backends.c import arm
+from qcc.interp import Interpreter
+from qcc.ir.verifier import verify
+
+from c_testlib import Cases, check_exact, emit_c, needs_gcc
+
+pytestmark = needs_gcc
+
+
+def _params(cs: Cases, m: int, small_shift: bool, relu: bool = False):
+    # multipliers below 2^-1 give shifts >= 32 (the SMLAL path), above it shifts < 32
+    mm, ss = cs.mult(m, 0.6, 4.0) if small_shift else cs.mult(m, 1e-5, 3e-2)
+    y_zp = int(cs.rng.integers(-128, 128))
+    attrs = {"x_zp": int(cs.rng.choice([-128, 127, int(cs.rng.integers(-128, 128))])), "y_zp": y_zp}
+    if relu:
+        attrs.update(act_min=y_zp, act_max=127)
+    return [mm, ss], attrs
+
+
+def _conv(cs: Cases, n, c, hw, m, k, s, pads, group, small_shift=False, relu=False,
+          wvals=None, acc_out=False):
+    x = cs.rand_input((n, c, hw[0], hw[1]))
+    shape = (m, c // group, k[0], k[1])
+    wv = cs.rng.integers(-128, 128, shape) if wvals is None else cs.rng.choice(wvals, shape)
+    w = cs.const(wv.astype(np.int8))
+    b = cs.const(cs.rng.integers(-20000, 20000, m).astype(np.int32))
+    ms, attrs = _params(cs, m, small_shift, relu)
+    attrs.update(strides=list(s), dilations=[1, 1], pads=list(pads), group=group)
+    if acc_out:
+        ms, attrs = [], {k2: v for k2, v in attrs.items() if k2 not in ("y_zp", "act_min", "act_max")}
+    cs.op("qcc.conv2d", [x, w, b] + ms, attrs)
+
+
+def _linear(cs: Cases, lead, k, nn, small_shift=False, acc_out=False):
+    x = cs.rand_input(lead + (k,))
+    w = cs.const(cs.rng.integers(-128, 128, (k, nn)).astype(np.int8))
+    b = cs.const(cs.rng.integers(-5000, 5000, nn).astype(np.int32))
+    ms, attrs = _params(cs, nn, small_shift)
+    if acc_out:
+        cs.op("qcc.linear", [x, w], {"x_zp": attrs["x_zp"]})
+    else:
+        cs.op("qcc.linear", [x, w, b] + ms, attrs)
+
+
+def _cases(seed: int) -> Cases:
+    cs = Cases(seed)
+    # depthwise: 3x3 s1/s2, 5x5, odd kernel widths, channel multiplier, 1-channel first layer,
+    # rows whose width is not a multiple of four, a plane too small for the tap table
+    _conv(cs, 1, 6, (13, 11), 6, (3, 3), (1, 1), [1, 1, 1, 1], 6)
+    _conv(cs, 2, 4, (16, 17), 8, (3, 3), (2, 2), [1, 0, 1, 1], 4, small_shift=True, relu=True)
+    _conv(cs, 1, 3, (12, 12), 3, (5, 5), (1, 1), [2, 2, 2, 2], 3, wvals=[-128, 127])
+    _conv(cs, 1, 2, (15, 14), 2, (3, 4), (3, 2), [0, 1, 1, 0], 2)
+    _conv(cs, 1, 1, (20, 20), 5, (3, 3), (2, 2), [1, 1, 1, 1], 1)
+    _conv(cs, 1, 4, (4, 4), 4, (5, 5), (1, 1), [2, 2, 2, 2], 4)
+    _conv(cs, 1, 4, (9, 9), 4, (3, 3), (1, 1), [1, 1, 1, 1], 4, acc_out=True)
+    # pointwise (the DSP build's im2col reroute): reductions of 3, 13, 16 and 40 channels,
+    # output channel counts not a multiple of four, extreme weights, int32 outputs
+    _conv(cs, 1, 13, (8, 9), 7, (1, 1), (1, 1), [0, 0, 0, 0], 1, wvals=[-128, -127, 127])
+    _conv(cs, 1, 16, (9, 8), 16, (1, 1), (1, 1), [0, 0, 0, 0], 1, small_shift=True)
+    _conv(cs, 2, 3, (11, 11), 5, (1, 1), (1, 1), [0, 0, 0, 0], 1, relu=True)
+    _conv(cs, 1, 40, (5, 2), 6, (1, 1), (1, 1), [0, 0, 0, 0], 1)
+    _conv(cs, 1, 8, (8, 8), 4, (1, 1), (1, 1), [0, 0, 0, 0], 2, acc_out=True)
+    # general convs (im2col): K = 27, 45, groups
+    _conv(cs, 1, 3, (10, 9), 9, (3, 3), (1, 1), [1, 1, 1, 1], 1)
+    _conv(cs, 1, 10, (7, 7), 6, (3, 3), (2, 2), [1, 1, 0, 0], 2, small_shift=True)
+    # linear: K and N around multiples of four, several rows, int32 accumulators
+    for k, nn in ((1, 3), (4, 4), (7, 9), (37, 13), (64, 16)):
+        _linear(cs, (3,), k, nn)
+    _linear(cs, (2, 5), 19, 6, small_shift=True)
+    _linear(cs, (4,), 23, 5, acc_out=True)
+    return cs
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_host_native_build_bit_exact(tmp_path, seed):
+    """-O3 -march=native: gcc's AVX2/AVX-512 code for the portable C (the x86 variants)."""
+    check_exact(_cases(seed), tmp_path / "c", cflags=("-O3", "-march=native"))
+
+
+@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+@pytest.mark.parametrize("seed", [0, 1])
+def test_cortex_m4_dsp_kernels_bit_exact(tmp_path, seed):
+    cs = _cases(seed)
+    verify(cs.g)
+    want = Interpreter(cs.g).run(cs.feeds)
+    emit_c(cs.g, str(tmp_path / "c"))
+    assert "__ARM_FEATURE_DSP" in (tmp_path / "c" / "qcc_kernels.h").read_text()
+    got, = arm.run_qemu(tmp_path / "c", [cs.feeds])
+    for name, w in want.items():
+        assert np.array_equal(got[name], w), name
