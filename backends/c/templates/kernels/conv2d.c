@@ -355,19 +355,15 @@ static inline void qcc_conv_im2col_4(const qcc_conv2d_p *p, const int8_t *w, con
 {
     int32_t q, i, a4[4];
     if (mult != NULL && p->y_dt == QCC_I8) {  /* int8 out: parameters hoisted, requant fused */
-        int32_t m4[4], s4[4], b4[4];
         int8_t *restrict yo = (int8_t *)y + base;
-        const int32_t zp = p->y_zp, lo = p->lo, hi = p->hi;
-        for (i = 0; i < 4; i++) {
-            const int32_t ch = p->per_channel ? o + i : 0;
-            m4[i] = mult[ch];
-            s4[i] = shift[ch];
-            b4[i] = bias ? bias[o + i] : 0;
-        }
+        const int32_t zp = p->y_zp, lo = p->lo, hi = p->hi, pc = p->per_channel;
         for (q = 0; q < qn; q++) {
             qcc_dot4_w8(w + (size_t)o * k, (size_t)k, col + (size_t)q * k, k, a4);
-            for (i = 0; i < 4; i++)
-                yo[(size_t)i * plane + q] = (int8_t)qcc_requant32(a4[i] + b4[i], m4[i], s4[i], zp, lo, hi);
+            for (i = 0; i < 4; i++) {
+                const int32_t ch = pc ? o + i : 0;
+                yo[(size_t)i * plane + q] = (int8_t)qcc_requant32(a4[i] + (bias ? bias[o + i] : 0),
+                                                                  mult[ch], shift[ch], zp, lo, hi);
+            }
         }
         return;
     }
@@ -382,15 +378,15 @@ static inline void qcc_conv_im2col_4(const qcc_conv2d_p *p, const int8_t *w, con
 static inline int qcc_conv2d_im2col(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
                                     const int32_t *bias, const int32_t *mult,
                                     const int32_t *shift, const int32_t *gmult, void *y,
-                                    int16_t *col)
+                                    int16_t *col, int32_t pb)
 {
     const int32_t cg = p->c / p->group, mg = p->m / p->group, plane = p->oh * p->ow;
     const int32_t k = cg * p->kh * p->kw;
     int32_t b, g, o, q0, q;
     for (b = 0; b < p->n; b++)
         for (g = 0; g < p->group; g++)
-            for (q0 = 0; q0 < plane; q0 += p->pb) {
-                const int32_t qn = plane - q0 < p->pb ? plane - q0 : p->pb;
+            for (q0 = 0; q0 < plane; q0 += pb) {
+                const int32_t qn = plane - q0 < pb ? plane - q0 : pb;
                 qcc_im2col(p, x + (size_t)b * p->c * p->h * p->w, g * cg, cg, q0, qn, col);
                 o = g * mg;
                 if (gmult == NULL && p->wbits == 8) {  /* plain int8: four outputs per column */
@@ -427,24 +423,31 @@ static inline int qcc_conv2d_im2col(const qcc_conv2d_p *p, const int8_t *x, cons
     return QCC_OK;
 }
 
+/* Output positions per im2col block: the compiled pb, or with the DSP extension, for a
+ * pointwise conv with plain int8 weights, as many as the direct kernel's scratch holds
+ * (oh*ow int32 = 2*oh*ow int16): it then runs as an im2col GEMM feeding the SMLAD dot
+ * products. 0: not im2col. */
+static inline int32_t qcc_conv_pb(const qcc_conv2d_p *p, const int32_t *gmult)
+{
+#ifdef QCC_ARM_DSP
+    const int32_t plane = p->oh * p->ow, cg = p->c / p->group;
+    if (p->pb == 0 && p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0
+        && p->pl == 0 && p->oh == p->h && p->ow == p->w && p->wbits == 8 && gmult == NULL
+        && 2 * plane >= cg)
+        return 2 * plane / cg < plane ? 2 * plane / cg : plane;
+#else
+    (void)gmult;
+#endif
+    return p->pb;
+}
+
 static inline int qcc_conv2d(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
                              const int32_t *bias, const int32_t *mult, const int32_t *shift,
                              const int32_t *gmult, void *y, void *scratch)
 {
-    if (p->pb > 0)
-        return qcc_conv2d_im2col(p, x, w, bias, mult, shift, gmult, y, (int16_t *)scratch);
-#ifdef QCC_ARM_DSP
-    /* Pointwise convs with plain int8 weights become im2col GEMMs feeding the SMLAD dot
-     * products, the columns in the direct kernel's scratch (oh*ow int32 = 2*oh*ow int16). */
-    if (p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0 && p->pl == 0
-        && p->oh == p->h && p->ow == p->w && p->wbits == 8 && gmult == NULL
-        && 2 * p->oh * p->ow >= p->c / p->group) {
-        qcc_conv2d_p q = *p;
-        q.pb = 2 * p->oh * p->ow / (p->c / p->group);
-        q.pb = q.pb < p->oh * p->ow ? q.pb : p->oh * p->ow;
-        return qcc_conv2d_im2col(&q, x, w, bias, mult, shift, gmult, y, (int16_t *)scratch);
-    }
-#endif
+    const int32_t pb = qcc_conv_pb(p, gmult);
+    if (pb > 0)
+        return qcc_conv2d_im2col(p, x, w, bias, mult, shift, gmult, y, (int16_t *)scratch, pb);
     if (p->c == p->group && p->dh == 1 && p->dw == 1)
         return qcc_conv2d_dw(p, x, w, bias, mult, shift, y, (int32_t *)scratch);
     return qcc_conv2d_direct(p, x, w, bias, mult, shift, y, (int32_t *)scratch);
