@@ -49,6 +49,19 @@ static inline int qcc_linear(const qcc_linear_p *p, const void *x, const int8_t 
         j = 0;
         if (gmult == NULL && p->wbits == 8) {  /* plain int8 weights: four outputs per pass */
             qcc_col_prep(xc, k);
+            if (mult != NULL && p->y_dt == QCC_I8) {  /* int8 out: requant fused, inline */
+                int8_t *restrict yr = (int8_t *)y + ybase;
+                const int32_t zp = p->y_zp, lo = p->lo, hi = p->hi, pc = p->per_channel;
+                for (; j + 4 <= n; j += 4) {
+                    int32_t a4[4], i;
+                    qcc_dot4_w8(wt + (size_t)j * k, (size_t)k, xc, k, a4);
+                    for (i = 0; i < 4; i++) {
+                        const int32_t ch = pc ? j + i : 0;
+                        yr[j + i] = (int8_t)qcc_requant32(a4[i] + (bias ? bias[j + i] : 0), mult[ch],
+                                                          shift[ch], zp, lo, hi);
+                    }
+                }
+            }
             for (; j + 4 <= n; j += 4) {
                 int32_t a4[4], i;
                 qcc_dot4_w8(wt + (size_t)j * k, (size_t)k, xc, k, a4);
