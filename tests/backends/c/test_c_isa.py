@@ -56,13 +56,16 @@ def _linear(cs: Cases, lead, k, nn, small_shift=False, acc_out=False):
 def _cases(seed: int) -> Cases:
     cs = Cases(seed)
     # depthwise: 3x3 s1/s2, 5x5, odd kernel widths, channel multiplier, 1-channel first layer,
-    # rows whose width is not a multiple of four, a plane too small for the tap table
+    # rows whose width is not a multiple of four, planes too small for the pair table (pairs
+    # formed on the fly) and too narrow for the DSP path (portable)
     _conv(cs, 1, 6, (13, 11), 6, (3, 3), (1, 1), [1, 1, 1, 1], 6)
     _conv(cs, 2, 4, (16, 17), 8, (3, 3), (2, 2), [1, 0, 1, 1], 4, small_shift=True, relu=True)
     _conv(cs, 1, 3, (12, 12), 3, (5, 5), (1, 1), [2, 2, 2, 2], 3, wvals=[-128, 127])
     _conv(cs, 1, 2, (15, 14), 2, (3, 4), (3, 2), [0, 1, 1, 0], 2)
     _conv(cs, 1, 1, (20, 20), 5, (3, 3), (2, 2), [1, 1, 1, 1], 1)
     _conv(cs, 1, 4, (4, 4), 4, (5, 5), (1, 1), [2, 2, 2, 2], 4)
+    _conv(cs, 1, 6, (8, 8), 6, (5, 5), (2, 2), [2, 2, 2, 2], 6)
+    _conv(cs, 1, 3, (3, 3), 3, (3, 3), (2, 2), [1, 1, 1, 1], 3)
     _conv(cs, 1, 4, (9, 9), 4, (3, 3), (1, 1), [1, 1, 1, 1], 4, acc_out=True)
     # pointwise (the DSP build's im2col reroute): reductions of 3, 13, 16 and 40 channels,
     # output channel counts not a multiple of four, extreme weights, int32 outputs

@@ -183,6 +183,48 @@ static inline int32_t qcc_dw_pairs(const qcc_conv2d_p *p, const int8_t *wk, int3
     return n;
 }
 
+/* Stores the first nv (1..4) of four int8 outputs of qcc_requant32(a, m, s, ...). */
+static inline void qcc_dw_store4(int8_t *restrict y, int32_t nv, int32_t a0, int32_t a1, int32_t a2,
+                                 int32_t a3, int32_t m, int32_t s, int32_t zp, int32_t lo, int32_t hi)
+{
+    y[0] = (int8_t)qcc_requant32(a0, m, s, zp, lo, hi);
+    if (nv > 1)
+        y[1] = (int8_t)qcc_requant32(a1, m, s, zp, lo, hi);
+    if (nv > 2)
+        y[2] = (int8_t)qcc_requant32(a2, m, s, zp, lo, hi);
+    if (nv > 3)
+        y[3] = (int8_t)qcc_requant32(a3, m, s, zp, lo, hi);
+}
+
+/* qcc_dw_plane_dsp without the pair table (planes too small to hold it): the pairs are
+ * formed from the weights for every block of four outputs. */
+static inline void qcc_dw_plane_dsp_small(const qcc_conv2d_p *p, const int8_t *wk, const int16_t *ph,
+                                          int32_t phh, int32_t pw, int32_t init, int32_t m,
+                                          int32_t s, int8_t *restrict y)
+{
+    const int32_t ow = p->ow, kw = p->kw, sw = p->sw;
+    const int32_t zp = p->y_zp, lo = p->lo, hi = p->hi;
+    int32_t i, j, u, b, v;
+    for (i = 0; i < p->oh; i++)
+        for (j = 0; j < ow; j += 4) {
+            int32_t a0 = init, a1 = init, a2 = init, a3 = init;
+            for (u = 0; u < p->kh; u++)
+                for (b = 0; b < sw && b < kw; b++) {
+                    const int16_t *xb = ph + ((size_t)((u % p->sh) * sw + b) * phh + u / p->sh + i) * pw + j;
+                    const int8_t *wr = wk + u * kw;
+                    for (v = b; v < kw; v += 2 * sw, xb += 2) {  /* taps v and v + sw */
+                        const int32_t wb = v + sw < kw ? wr[v + sw] : 0;
+                        const int32_t we = (int32_t)((uint32_t)(uint16_t)wr[v] | ((uint32_t)(uint16_t)wb << 16));
+                        a0 = __smlad((int32_t)qcc_ld32(xb), we, a0);
+                        a1 = __smlad((int32_t)qcc_ld32(xb + 1), we, a1);
+                        a2 = __smlad((int32_t)qcc_ld32(xb + 2), we, a2);
+                        a3 = __smlad((int32_t)qcc_ld32(xb + 3), we, a3);
+                    }
+                }
+            qcc_dw_store4(y + (size_t)i * ow + j, ow - j, a0, a1, a2, a3, m, s, zp, lo, hi);
+        }
+}
+
 /* One output channel of int8 outputs, four outputs of a row at a time in registers, the
  * requantization fused; the tap table (8 bytes a pair) lives where the portable kernel keeps
  * its int32 accumulators. Junk columns past ow are computed and dropped. */
@@ -194,23 +236,22 @@ static inline void qcc_dw_plane_dsp(const qcc_conv2d_p *p, const int8_t *wk, con
     uint32_t *wp = (uint32_t *)(tab + p->kh * p->kw);
     const int32_t n = qcc_dw_pairs(p, wk, phh, pw, off, wp), ow = p->ow;
     const int32_t zp = p->y_zp, lo = p->lo, hi = p->hi;
-    int32_t i, j, e, t;
+    int32_t i, j, e;
     for (i = 0; i < p->oh; i++) {
         const int16_t *row = ph + (size_t)i * pw;
         int8_t *yr = y + (size_t)i * ow;
         for (j = 0; j < ow; j += 4) {
-            int32_t a[4];
-            a[0] = a[1] = a[2] = a[3] = init;
+            int32_t a0 = init, a1 = init, a2 = init, a3 = init;
+            const int16_t *xj = row + j;
             for (e = 0; e < n; e++) {
-                const int16_t *xe = row + off[e] + j;
+                const int16_t *xe = xj + off[e];
                 const int32_t we = (int32_t)wp[e];
-                a[0] = __smlad((int32_t)qcc_ld32(xe), we, a[0]);
-                a[1] = __smlad((int32_t)qcc_ld32(xe + 1), we, a[1]);
-                a[2] = __smlad((int32_t)qcc_ld32(xe + 2), we, a[2]);
-                a[3] = __smlad((int32_t)qcc_ld32(xe + 3), we, a[3]);
+                a0 = __smlad((int32_t)qcc_ld32(xe), we, a0);
+                a1 = __smlad((int32_t)qcc_ld32(xe + 1), we, a1);
+                a2 = __smlad((int32_t)qcc_ld32(xe + 2), we, a2);
+                a3 = __smlad((int32_t)qcc_ld32(xe + 3), we, a3);
             }
-            for (t = 0; t < 4 && j + t < ow; t++)
-                yr[j + t] = (int8_t)qcc_requant32(a[t], m, s, zp, lo, hi);
+            qcc_dw_store4(yr + j, ow - j, a0, a1, a2, a3, m, s, zp, lo, hi);
         }
     }
 }
@@ -232,10 +273,15 @@ static inline int qcc_conv2d_dw(const qcc_conv2d_p *p, const int8_t *x, const in
                 qcc_dw_phases(p, x + (size_t)c0 * p->h * p->w, phh, pw, ph);
             filled = c0;
 #ifdef QCC_ARM_DSP
-            if (mult != NULL && p->y_dt == QCC_I8 && pw >= 8 && 2 * p->kh * p->kw <= p->oh * pw) {
+            if (mult != NULL && p->y_dt == QCC_I8 && pw >= 4) {  /* the spare row covers the overrun */
                 const int32_t ch = p->per_channel ? o : 0;
-                qcc_dw_plane_dsp(p, w + (size_t)o * taps, ph, phh, pw, bias ? bias[o] : 0, mult[ch],
-                                 shift[ch], acc, (int8_t *)y + ((size_t)b * p->m + o) * plane);
+                int8_t *yo = (int8_t *)y + ((size_t)b * p->m + o) * plane;
+                if (2 * taps <= p->oh * pw)
+                    qcc_dw_plane_dsp(p, w + (size_t)o * taps, ph, phh, pw, bias ? bias[o] : 0,
+                                     mult[ch], shift[ch], acc, yo);
+                else
+                    qcc_dw_plane_dsp_small(p, w + (size_t)o * taps, ph, phh, pw, bias ? bias[o] : 0,
+                                           mult[ch], shift[ch], yo);
                 continue;
             }
 #endif
