@@ -150,7 +150,7 @@ def run_artifact(path: str, data: dict, engine: str = "target", device=None) -> 
 
 # --------------------------------------------------------------------- profile
 def cmd_profile(args) -> int:
-    from .backends import get_backend
+    from qcc.backends import get_backend
     from .driver import load_artifact
     from .interp import check_feeds
     from .ir.serialize import load as load_ir
