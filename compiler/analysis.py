@@ -32,6 +32,11 @@ def macs(graph: Graph) -> int:
     return sum(node_macs(n) for n in graph.nodes)
 
 
+def macs_by_node(graph: Graph) -> dict[str, int]:
+    """Node name -> multiply-accumulates (the per-layer column of ``qcc profile``)."""
+    return {n.name: node_macs(n) for n in graph.nodes}
+
+
 def param_count(graph: Graph) -> int:
     return int(sum(v.type.numel for v in graph.constants.values() if v.dtype.is_float or v.dtype.bits <= 8))
 

@@ -11,7 +11,7 @@ A profiling build of the same generated code (``-DQCC_PROFILE``: ``NAME.c`` call
   (``instructions_per_tick``, e.g. 40 on mps2-an386), so a step's figure is exact to within
   one tick.
 
-MACs come from the IR (``qcc.analysis.node_macs`` of ``model.qcc``) per layer.
+MACs come from the IR (``qcc.analysis.macs_by_node`` of ``model.qcc``) per layer.
 """
 
 from __future__ import annotations
@@ -27,11 +27,10 @@ MARK_LOOP = 256  # the harness times this many marks in a loop to learn the cost
 
 
 def _macs_by_node(out_dir: str) -> dict[str, int]:
-    from qcc.analysis import node_macs
+    from qcc.analysis import macs_by_node
     from qcc.ir.serialize import load as load_ir
 
-    graph = load_ir(os.path.join(out_dir, "model.qcc"))
-    return {n.name: node_macs(n) for n in graph.nodes}
+    return macs_by_node(load_ir(os.path.join(out_dir, "model.qcc")))
 
 
 def host_steps(out_dir: str, sample: dict, manifest: dict, runs: int = 200) -> tuple[list, float]:
