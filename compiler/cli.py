@@ -73,6 +73,11 @@ def _add_compile_args(p: argparse.ArgumentParser, output_required: bool = True) 
                    help="with --reorder-channels: keep the N outlier input channels of each "
                         "consumer at 8-bit weights (Atom style)")
     q.add_argument("--quiet", action="store_true", help="no progress bar")
+    a = p.add_argument_group("accelerator target (docs/target_accel.md)")
+    a.add_argument("--accel-config", default=None, metavar="FILE",
+                   help="hardware description (JSON or TOML) instead of the default 16x16 array")
+    a.add_argument("--hw", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one hardware parameter, e.g. --hw rows=32 --hw dataflow=os")
     i = p.add_argument_group("pass instrumentation")
     i.add_argument("--print-ir-after-all", action="store_true")
     i.add_argument("--print-ir-before-all", action="store_true")

@@ -208,6 +208,8 @@ def compile_options(args):
         "quantize": bool(args.calib),
         "softmax": getattr(args, "softmax", "ibert"),
         "residual_bits": getattr(args, "residual_bits", 16),
+        "accel_config": getattr(args, "accel_config", None),
+        "accel_hw": getattr(args, "hw", []),
     }
     from .quant_scheme import check_lowbit_options
 
@@ -216,6 +218,10 @@ def compile_options(args):
     from .passmanager import check_options
 
     check_options(options)  # every pass's options dataclass accepts its values
+    if args.target == "accel":  # a bad hardware description fails before any work
+        from .backends.accel.hw import hw_from_options
+
+        hw_from_options(options)
     opts = CompileOptions(target=args.target, out_dir=args.output, name=args.name,
                           input_shapes=_shapes(args), instr=instr, options=options)
     return opts

@@ -22,8 +22,9 @@ PIPELINES: dict[str, list[str]] = {
     "onnx": FLOAT_CLEANUP,
     "c": FLOAT_CLEANUP,
     "triton": FLOAT_CLEANUP,
+    "accel": FLOAT_CLEANUP,
 }
-QUANTIZED_TARGETS = {"c", "triton"}  # targets that only exist as integer code
+QUANTIZED_TARGETS = {"c", "triton", "accel"}  # targets that only exist as integer code
 # integer-only targets also turn quantized float chains on integer tensors into thresholds
 INTEGER_LOWERING = ["lower-thresholds", "dce"]
 

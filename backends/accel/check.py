@@ -1,0 +1,92 @@
+"""The stream checker run on every compiled program.
+
+* Bounds: no address in the stream depends on data, so computing every
+  instruction's buffer-row and DRAM-byte ranges from its fields proves all
+  accesses in bounds (LUT indices: the input dtype's range plus the offset).
+* Deadlock freedom: the timing model executes each segment; it raises
+  ``DeadlockError`` if the tokens can never all be satisfied, or if a token is
+  left unpopped.
+* Every segment ends in FINISH and every instruction encodes (field ranges).
+"""
+
+from __future__ import annotations
+
+from .funcsim import SimError
+from .hw import HwConfig
+from .isa import DTYPE_BYTES, encode
+from .timing import simulate
+
+
+def _sizes(hw: HwConfig) -> dict:
+    return {"INP": hw.inp_rows, "WGT": hw.wgt_blocks, "ACC": hw.acc_rows, "PARAM": hw.param_rows,
+            "LUT": hw.lut_rows}
+
+
+def _rng(sizes, buf, lo, n, i, ins):
+    if n <= 0:
+        return
+    if lo < 0 or lo + n > sizes[buf]:
+        raise SimError(f"instruction {i} ({ins.op}): {buf} rows [{lo}, {lo + n}) outside "
+                       f"[0, {sizes[buf]})")
+
+
+def _dram(image_size, addr, rows, stride, nbytes, i, ins):
+    if rows == 0 or nbytes == 0:
+        return
+    end = addr + (rows - 1) * stride + nbytes
+    if addr < 0 or end > image_size:
+        raise SimError(f"instruction {i} ({ins.op}): DRAM bytes [{addr}, {end}) outside the "
+                       f"{image_size}-byte image")
+
+
+def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
+    sz = _sizes(hw)
+    d = hw.dim
+    for i, ins in enumerate(prog):
+        encode(ins)
+        f = ins.f
+        if ins.op == "LOAD":
+            n = f["pad_before"] + f["rows"] + f["pad_after"]
+            _rng(sz, f["buf"], f["sram"], n, i, ins)
+            if f["buf"] != "WGT" and f["cols"] > d:
+                raise SimError(f"instruction {i} (LOAD): cols {f['cols']} > {d}")
+            rb = d * d if f["buf"] == "WGT" else f["cols"] * DTYPE_BYTES[f["dtype"]]
+            _dram(image_size, f["dram"], f["rows"], f["stride"], rb, i, ins)
+        elif ins.op == "STORE":
+            _rng(sz, "ACC", f["sram"], f["rows"], i, ins)
+            if f["mode"] != "tensor" and f["rows"]:
+                _rng(sz, "PARAM", f["param"], 3 if f["mode"] == "channel" else 1, i, ins)
+            _dram(image_size, f["dram"], f["rows"], f["stride"], f["cols"] * DTYPE_BYTES[f["dtype"]],
+                  i, ins)
+        elif ins.op == "GEMM" and f["rows"]:
+            _rng(sz, "ACC", f["acc"], f["rows"], i, ins)
+            k = max(f["kblocks"], 1)
+            _rng(sz, "INP", f["inp"], (k - 1) * f["inp_kstride"] + f["rows"], i, ins)
+            _rng(sz, "WGT", f["wgt"], (k - 1) * f["wgt_kstride"] + 1, i, ins)
+        elif ins.op == "ALU" and f["rows"]:
+            n = f["rows"]
+            _rng(sz, "ACC", f["dst"], n if f["dst_inc"] else 1, i, ins)
+            if not f["use_imm"]:
+                _rng(sz, "ACC", f["src"], n if f["src_inc"] else 1, i, ins)
+        elif ins.op == "LUT" and f["rows"]:
+            _rng(sz, "ACC", f["dst"], f["rows"], i, ins)
+            _rng(sz, "ACC", f["src"], f["rows"], i, ins)
+            _rng(sz, "LUT", f["table"], hw.lut_rows_per_table, i, ins)
+            lo, hi = (-128, 127) if f["offset"] == 128 else (0, 255)
+            if not (0 <= lo + f["offset"] and hi + f["offset"] <= 255):
+                raise SimError(f"instruction {i} (LUT): offset {f['offset']} maps inputs outside "
+                               f"the 256-entry table")
+
+
+def check_stream(ap) -> dict:
+    """Check every segment of an ``AccelProgram``; returns {segment index: cycles}."""
+    check_bounds(ap.instrs, ap.hw, ap.plan.const_base + ap.plan.const_size)
+    out = {}
+    for k, seg in enumerate(ap.segments):
+        if seg["kind"] != "accel":
+            continue
+        prog = ap.instrs[seg["first"]:seg["last"]]
+        if not prog or prog[-1].op != "FINISH":
+            raise SimError(f"segment {k} does not end in FINISH")
+        out[k] = simulate(prog, ap.hw).total
+    return out

@@ -1,0 +1,215 @@
+"""Functional simulator: executes an instruction stream on a DRAM image (numpy).
+
+The semantics are those of docs/target_accel.md §3; the requantization epilogue
+of STORE and the DYADD/SHR ALU ops call ``qcc.arith`` so they are the
+arithmetic contract itself.  Instructions run in a given order (the timing
+model's issue order, a valid interleaving of the three engines).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qcc import arith
+
+from .hw import HwConfig
+from .isa import DTYPE_BYTES, Instr, IsaError
+
+_NP = {"i8": np.int8, "u8": np.uint8, "i16": np.int16, "i32": np.int32}
+_RANGE = {k: (int(np.iinfo(v).min), int(np.iinfo(v).max)) for k, v in _NP.items()}
+
+
+class SimError(IsaError):
+    """An instruction accessed memory out of bounds or used a bad value (a compiler bug)."""
+
+
+def _wrap32(x: np.ndarray) -> np.ndarray:
+    return x.astype(np.int64).astype(np.uint32).view(np.int32).astype(np.int64) \
+        if x.dtype != np.int32 else x
+
+
+def _sat32(x: np.ndarray) -> np.ndarray:
+    return np.clip(x, arith.INT32_MIN, arith.INT32_MAX)
+
+
+class Machine:
+    def __init__(self, hw: HwConfig, dram: np.ndarray):
+        d = hw.dim
+        self.hw = hw
+        self.dram = dram  # uint8, modified in place
+        self.inp = np.zeros((hw.inp_rows, d), np.int8)
+        self.wgt = np.zeros((hw.wgt_blocks, d, d), np.int8)
+        self.acc = np.zeros((hw.acc_rows, d), np.int64)   # int32 values, held in int64
+        self.param = np.zeros((hw.param_rows, d), np.int64)
+        self.lut = np.zeros((hw.lut_rows, d), np.int64)
+        self.clamp = (0, -128, 127)          # zp, lo, hi
+        self.scale = (1 << 30, 30, 0)        # m, s, bias
+        self.alu_scale = (1 << 30, 1 << 30, 30)
+
+    # -- helpers -------------------------------------------------------------------
+    def _buf(self, name: str) -> np.ndarray:
+        return {"INP": self.inp, "WGT": self.wgt, "ACC": self.acc, "PARAM": self.param,
+                "LUT": self.lut}[name]
+
+    def _rows(self, buf: str, start: int, n: int, what: str) -> slice:
+        size = self._buf(buf).shape[0]
+        if start < 0 or start + n > size:
+            raise SimError(f"{what}: {buf} rows [{start}, {start + n}) outside [0, {size})")
+        return slice(start, start + n)
+
+    def _dram_rows(self, addr: int, rows: int, stride: int, nbytes: int, what: str) -> np.ndarray:
+        """Byte indices [rows, nbytes] of a strided DRAM access (bounds-checked)."""
+        if rows == 0 or nbytes == 0:
+            return np.zeros((rows, nbytes), np.int64)
+        last = addr + (rows - 1) * stride + nbytes
+        if addr < 0 or last > self.dram.size:
+            raise SimError(f"{what}: DRAM bytes [{addr}, {last}) outside the image "
+                           f"of {self.dram.size} bytes")
+        return addr + np.arange(rows)[:, None] * stride + np.arange(nbytes)[None, :]
+
+    # -- instructions --------------------------------------------------------------
+    def run(self, prog: list[Instr], order=None) -> None:
+        for i in (range(len(prog)) if order is None else order):
+            ins = prog[i]
+            getattr(self, "_" + ins.op.lower())(ins, f"instruction {i} ({ins.op})")
+
+    def _load(self, ins: Instr, what: str) -> None:
+        f, d = ins.f, self.hw.dim
+        buf, rows, pb, pa = f["buf"], f["rows"], f["pad_before"], f["pad_after"]
+        dst = self._buf(buf)
+        sl = self._rows(buf, f["sram"], pb + rows + pa, what)
+        if buf == "WGT":
+            if pb or pa:
+                raise SimError(f"{what}: WGT loads take no padding")
+            idx = self._dram_rows(f["dram"], rows, f["stride"], d * d, what)
+            dst[sl] = self.dram[idx].view(np.int8).reshape(rows, d, d)
+            return
+        cols, dt = f["cols"], f["dtype"]
+        if cols > d:
+            raise SimError(f"{what}: cols={cols} > {d} lanes")
+        if buf == "INP" and dt != "i8":
+            raise SimError(f"{what}: the input buffer holds int8 only (dtype {dt})")
+        eb = DTYPE_BYTES[dt]
+        idx = self._dram_rows(f["dram"], rows, f["stride"], cols * eb, what)
+        vals = np.ascontiguousarray(self.dram[idx]).view(_NP[dt]).reshape(rows, cols)
+        block = np.full((pb + rows + pa, d), f["pad_val"], np.int64)
+        block[pb:pb + rows, :cols] = vals
+        dst[sl] = block
+
+    def _epilogue_params(self, f: dict, cols: int, what: str):
+        if f["mode"] == "tensor":
+            m, s, b = self.scale
+            return np.int64(b), np.int64(m), np.int64(s)
+        p = self._rows("PARAM", f["param"], 3 if f["mode"] == "channel" else 1, what)
+        rows = self.param[p, :cols]
+        if f["mode"] == "raw":
+            return rows[0], None, None
+        return rows[0], rows[1], rows[2]
+
+    def _store(self, ins: Instr, what: str) -> None:
+        f, d = ins.f, self.hw.dim
+        rows, cols, dt = f["rows"], f["cols"], f["dtype"]
+        if cols > d:
+            raise SimError(f"{what}: cols={cols} > {d} lanes")
+        acc = self.acc[self._rows("ACC", f["sram"], rows, what), :cols]
+        bias, m, s = self._epilogue_params(f, cols, what)
+        zp, lo, hi = self.clamp
+        tlo, thi = _RANGE[dt]
+        if not tlo <= lo <= hi <= thi:
+            raise SimError(f"{what}: clamp [{lo}, {hi}] outside {dt}")
+        total = _wrap32(acc + bias)
+        if m is None:
+            y = np.clip(total, lo, hi)
+        else:
+            if np.any((s < arith.SHIFT_MIN) | (s > arith.SHIFT_MAX)) or np.any((m < 0) | (m >= arith.M_LIMIT)):
+                raise SimError(f"{what}: requantization multiplier/shift out of range")
+            y = np.clip(arith.rshift_round(total * m, s) + zp, lo, hi)
+        idx = self._dram_rows(f["dram"], rows, f["stride"], cols * DTYPE_BYTES[dt], what)
+        self.dram[idx] = np.ascontiguousarray(y.astype(_NP[dt])).view(np.uint8).reshape(idx.shape)
+
+    def _gemm(self, ins: Instr, what: str) -> None:
+        f = ins.f
+        rows, kb = f["rows"], f["kblocks"]
+        a = self._rows("ACC", f["acc"], rows, what)
+        if f["reset"]:
+            self.acc[a] = 0
+        if kb == 0 or rows == 0:
+            return
+        last_in = f["inp"] + (kb - 1) * f["inp_kstride"]
+        last_w = f["wgt"] + (kb - 1) * f["wgt_kstride"]
+        self._rows("INP", min(f["inp"], last_in), abs(last_in - f["inp"]) + rows, what)
+        self._rows("WGT", f["wgt"], last_w - f["wgt"] + 1, what)
+        ii = f["inp"] + np.arange(kb)[:, None] * f["inp_kstride"] + np.arange(rows)[None, :]
+        x = self.inp[ii].astype(np.float64)                       # [kb, rows, D]
+        w = self.wgt[f["wgt"] + np.arange(kb) * f["wgt_kstride"]].astype(np.float64)  # [kb, D, D]
+        # exact: |sum| <= kb * D * 128 * 128 < 2^53
+        part = np.matmul(x, w).sum(axis=0).astype(np.int64)
+        self.acc[a] = _wrap32(self.acc[a] + part)
+
+    def _alu(self, ins: Instr, what: str) -> None:
+        f = ins.f
+        rows, op = f["rows"], f["alu_op"]
+        if rows == 0:
+            return
+        dst = f["dst"] + (np.arange(rows) if f["dst_inc"] else np.zeros(rows, np.int64))
+        src = f["src"] + (np.arange(rows) if f["src_inc"] else np.zeros(rows, np.int64))
+        self._rows("ACC", int(dst.min()), int(dst.max() - dst.min()) + 1, what)
+        if not f["use_imm"]:
+            self._rows("ACC", int(src.min()), int(src.max() - src.min()) + 1, what)
+        if f["dst_inc"] and (f["use_imm"] or f["src_inc"] and (f["src"] == f["dst"] or
+                                                              abs(f["src"] - f["dst"]) >= rows)):
+            opnd = np.int64(f["imm"]) if f["use_imm"] else self.acc[src]
+            self.acc[dst] = self._alu_op(op, self.acc[dst], opnd, what)
+            return
+        for r in range(rows):  # general case: row by row, in order
+            opnd = np.int64(f["imm"]) if f["use_imm"] else self.acc[src[r]]
+            self.acc[dst[r]] = self._alu_op(op, self.acc[dst[r]], opnd, what)
+
+    def _alu_op(self, op: str, d: np.ndarray, o, what: str) -> np.ndarray:
+        if op == "ADD":
+            r = d + o
+        elif op == "MUL":
+            r = d * o
+        elif op == "MIN":
+            r = np.minimum(d, o)
+        elif op == "MAX":
+            r = np.maximum(d, o)
+        elif op in ("SHR", "SHL"):
+            sh = np.broadcast_to(np.asarray(o, np.int64), d.shape)
+            if sh.size and (sh.min() < 0 or sh.max() > 62):
+                raise SimError(f"{what}: shift amount outside [0, 62]")
+            if op == "SHL":
+                r = _sat32(d) << np.minimum(sh, 31)
+            else:
+                safe = np.maximum(sh, 1)
+                r = np.where(sh == 0, d, arith.rshift_round(d, safe))
+        elif op == "MOV":
+            r = np.broadcast_to(np.asarray(o, np.int64), d.shape).copy()
+        else:  # DYADD
+            m0, m1, s = self.alu_scale
+            r = arith.rshift_round(d * np.int64(m0) + np.asarray(o, np.int64) * np.int64(m1), s)
+        return _sat32(r)
+
+    def _lut(self, ins: Instr, what: str) -> None:
+        f = ins.f
+        rows = f["rows"]
+        n = self.hw.lut_rows_per_table
+        t = self.lut[self._rows("LUT", f["table"], n, what)].ravel()[:256]
+        a = self.acc[self._rows("ACC", f["src"], rows, what)] + f["offset"]
+        if a.size and (a.min() < 0 or a.max() > 255):
+            raise SimError(f"{what}: table index outside [0, 255]")
+        self.acc[self._rows("ACC", f["dst"], rows, what)] = t[a]
+
+    def _config(self, ins: Instr, what: str) -> None:
+        f = ins.f
+        if f["reg"] == "CLAMP":
+            self.clamp = (f["a"], f["b"], f["d"])
+        elif f["reg"] == "SCALE":
+            self.scale = (f["a"], f["c"], f["b"])
+        else:
+            self.alu_scale = (f["a"], f["b"], f["c"])
+            if not arith.SHIFT_MIN <= f["c"] <= arith.SHIFT_MAX:
+                raise SimError(f"{what}: ALU_SCALE shift {f['c']} outside [1, 62]")
+
+    def _finish(self, ins: Instr, what: str) -> None:
+        pass

@@ -1,0 +1,188 @@
+"""Emission of one GEMM layer for a given tiling, and the tile search.
+
+Loop nests (docs/target_accel.md §6):
+
+* ``sp``: for each spatial tile, for each chunk of output-channel blocks,
+  for each chunk of K: LOAD inputs and weights, GEMM; STORE the chunk.  When all
+  of K fits one chunk the tile's inputs are loaded once and reused by every
+  channel chunk.
+* ``wt``: for each channel chunk, for each spatial tile, ...; when all of K
+  fits, the chunk's weights are loaded once and reused by every tile.
+
+Every buffer is used as two alternating halves; the stream builder derives the
+dependency tokens from the slots each group reads and writes.
+"""
+
+from __future__ import annotations
+
+from .hw import HwConfig
+from .isa import make
+from .layout import Region
+from .lower_gemm import MAX_DMA_ROWS, GemmLayer, Tiling, _Slots, candidates, input_loads
+from .stream import Builder
+
+
+def _tiles(ly: GemmLayer, t: Tiling):
+    for n in range(ly.n):
+        for oh0 in range(0, ly.oh, t.th):
+            for ow0 in range(0, ly.ow, t.tw):
+                yield n, oh0, min(t.th, ly.oh - oh0), ow0, min(t.tw, ly.ow - ow0)
+
+
+def _chunks(ly: GemmLayer, t: Tiling):
+    for nb0 in range(0, ly.nblocks, t.nb):
+        nbs = list(range(nb0, min(ly.nblocks, nb0 + t.nb)))
+        kset = sorted(set().union(*(ly.rel[nb] for nb in nbs)))
+        yield nbs, kset
+
+
+class _Emitter:
+    def __init__(self, ly: GemmLayer, xreg: Region, yreg: Region, hw: HwConfig, b: Builder,
+                 x_res, y_res):
+        self.ly, self.x, self.y, self.hw, self.b = ly, xreg, yreg, hw, b
+        self.d = hw.dim
+        self.slots = _Slots(hw)
+        self.x_res, self.y_res = x_res, y_res   # DRAM resources read / written
+        self.first_store = True
+
+    # one LD group: the inputs of a tile for the weight blocks `ks` (order = rows in the slot)
+    def load_inputs(self, tile, ks):
+        n, oh0, th, ow0, tw = tile
+        base, res = self.slots.next("INP")
+        g = self.b.group("ld", reads=[self.x_res], writes=[res])
+        p = th * tw
+        for j, kb in enumerate(ks):
+            for ins in input_loads(self.ly, self.x, self.d, kb, n, oh0, th, ow0, tw, base + j * p):
+                g.add(ins)
+        return base, res
+
+    def load_weights(self, nbs, ks_of):
+        """ks_of(nb) -> weight block indices (into ly.kblocks) for that channel block."""
+        base, res = self.slots.next("WGT")
+        g = self.b.group("ld", writes=[res])
+        ly, d = self.ly, self.d
+        off = {}
+        pos = base
+        for nb in nbs:
+            ks = ks_of(nb)
+            off[nb] = pos
+            rel = ly.rel[nb]
+            i0 = rel.index(ks[0])
+            g.add(make("LOAD", buf="WGT", sram=pos, dram=ly.wreg.addr + (ly.woff[nb] + i0) * d * d,
+                       rows=len(ks), stride=d * d, note=f"w nb={nb} k={i0}..{i0 + len(ks) - 1}"))
+            pos += len(ks)
+        return off, res
+
+    def gemms(self, tile, nbs, kpos, ks, inp, wgt_off, acc_base, reset, reads, acc_res):
+        n, oh0, th, ow0, tw = tile
+        p = th * tw
+        g = self.b.group("ex", reads=reads, writes=[acc_res])
+        for i, nb in enumerate(nbs):
+            ksn = [k for k in ks if k in set(self.ly.rel[nb])]
+            if not ksn:
+                continue
+            g.add(make("GEMM", reset=int(reset), acc=acc_base + i * p, inp=inp + kpos[ksn[0]] * p,
+                       wgt=wgt_off[nb], rows=p, kblocks=len(ksn), inp_kstride=p, wgt_kstride=1,
+                       note=f"nb={nb} k={len(ksn)} rows={p}"))
+
+    def params(self, nbs):
+        base, res = self.slots.next("PARAM")
+        g = self.b.group("ex", writes=[res])
+        d = self.d
+        g.add(make("LOAD", buf="PARAM", dtype="i32", sram=base, dram=self.ly.preg.addr + nbs[0] * 3 * d * 4,
+                   rows=3 * len(nbs), cols=d, stride=d * 4, note=f"params nb={nbs[0]}..{nbs[-1]}"))
+        return base, res
+
+    def store(self, tile, nbs, acc_base, acc_res, p_base, p_res):
+        n, oh0, th, ow0, tw = tile
+        ly, d, y = self.ly, self.d, self.y
+        g = self.b.group("st", reads=[acc_res, p_res], writes=[self.y_res])
+        if self.first_store:
+            zp, lo, hi = ly.clamp
+            g.add(make("CONFIG", reg="CLAMP", a=zp, b=lo, d=hi, note=f"clamp {ly.name}"))
+            self.first_store = False
+        p = th * tw
+        es = y.esize
+        for i, nb in enumerate(nbs):
+            cols = min(d, ly.m - nb * d)
+            segs = [(0, p, ((n * ly.oh + oh0) * ly.ow + ow0))] if tw == ly.ow else \
+                [(r * tw, tw, ((n * ly.oh + oh0 + r) * ly.ow + ow0)) for r in range(th)]
+            for r0, cnt, pos in segs:
+                for s0 in range(0, cnt, MAX_DMA_ROWS):
+                    k = min(MAX_DMA_ROWS, cnt - s0)
+                    g.add(make("STORE", dtype=ly.out_dtype, mode=ly.mode,
+                               sram=acc_base + i * p + r0 + s0,
+                               dram=y.addr + (pos + s0) * y.pitch + nb * d * es, rows=k, cols=cols,
+                               stride=y.pitch, param=p_base + 3 * i,
+                               note=f"out nb={nb} pos={pos + s0}"))
+
+    # -- one output chunk of one tile -------------------------------------------------------
+    def chunk(self, tile, nbs, kset, tk, shared_inp=None, shared_wgt=None):
+        p_base, p_res = self.params(nbs)
+        acc_base, acc_res = self.slots.next("ACC")
+        for k0 in range(0, len(kset), tk):
+            ks = kset[k0:k0 + tk]
+            if shared_inp is not None:
+                inp, inp_res, kpos = shared_inp
+            else:
+                inp, inp_res = self.load_inputs(tile, ks)
+                kpos = {k: j for j, k in enumerate(ks)}
+            if shared_wgt is not None:
+                woff, w_res = shared_wgt
+            else:
+                woff, w_res = self.load_weights(
+                    nbs, lambda nb, ks=ks: [k for k in ks if k in set(self.ly.rel[nb])])
+            self.gemms(tile, nbs, kpos, ks, inp, woff, acc_base, k0 == 0, [inp_res, w_res], acc_res)
+        self.store(tile, nbs, acc_base, acc_res, p_base, p_res)
+
+
+def emit_gemm(ly: GemmLayer, t: Tiling, xreg: Region, yreg: Region, hw: HwConfig, b: Builder,
+              x_res, y_res) -> None:
+    e = _Emitter(ly, xreg, yreg, hw, b, x_res, y_res)
+    chunks = list(_chunks(ly, t))
+    whole = all(len(ks) <= t.tk for _, ks in chunks)
+    if t.order == "sp":
+        for tile in _tiles(ly, t):
+            shared = None
+            if whole and ly.group == 1 and len(chunks) > 1:
+                ks = chunks[0][1]
+                inp, res = e.load_inputs(tile, ks)
+                shared = (inp, res, {k: j for j, k in enumerate(ks)})
+            for nbs, kset in chunks:
+                e.chunk(tile, nbs, kset, t.tk, shared_inp=shared)
+        return
+    for nbs, kset in chunks:
+        shared = None
+        if whole and len(list(_tiles(ly, t))) > 1:
+            shared = e.load_weights(nbs, lambda nb: list(ly.rel[nb]))
+        for tile in _tiles(ly, t):
+            e.chunk(tile, nbs, kset, t.tk, shared_wgt=shared)
+
+
+def choose_tiling(ly: GemmLayer, xreg: Region, yreg: Region, hw: HwConfig,
+                  max_sim: int = 16) -> tuple[Tiling, int, list]:
+    """The candidate tiling with the fewest simulated cycles (and the table of all tried)."""
+    from .timing import simulate
+
+    cands = candidates(ly, hw)
+    # cheap pre-ranking: fewer DRAM loads first (bigger tiles, reuse), then simulate the best few
+    def est(t: Tiling):
+        tiles = len(list(_tiles(ly, t)))
+        nch = -(-ly.nblocks // t.nb)
+        kmax = max(len(r) for r in ly.rel)
+        kch = -(-kmax // t.tk)
+        inp_loads = tiles * (1 if (kch == 1 and ly.group == 1 and t.order == "sp") else nch)
+        w_loads = nch * (1 if (kch == 1 and t.order == "wt") else tiles)
+        return inp_loads * t.th * t.tw * kmax + w_loads * t.nb * kmax * hw.dim, -t.th * t.tw
+    cands.sort(key=est)
+    tried = []
+    best = None
+    for t in cands[:max_sim]:
+        b = Builder()
+        emit_gemm(ly, t, xreg, yreg, hw, b, ("DRAM", "x"), ("DRAM", "y"))
+        prog, _ = b.finalize()
+        cyc = simulate(prog, hw).total
+        tried.append((t.describe(), cyc))
+        if best is None or cyc < best[1]:
+            best = (t, cyc)
+    return best[0], best[1], tried

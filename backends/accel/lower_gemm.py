@@ -1,0 +1,290 @@
+"""Lowering of ``qcc.conv2d`` / ``qcc.linear`` to tiled, double-buffered GEMM streams.
+
+A conv is an implicit GEMM: output positions are GEMM rows, K is enumerated
+as weight blocks ``(u, v, cb)`` (kernel tap, block of DIM input channels) and
+the input rows of a block are gathered by 2-D strided LOADs that insert the
+padding (value: the input zero point).  Grouped and depthwise convs keep only
+the weight blocks whose channels meet a group of the output block, so a
+depthwise conv is a per-block schedule of diagonal blocks.  ``qcc.linear`` is a
+1x1 conv over ``rows`` positions.  The zero point of the input is folded into
+the bias (``bias - x_zp * sum(w)``), so the array multiplies raw int8 values;
+the STORE epilogue adds the bias and requantizes per channel
+(docs/target_accel.md §6).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from qcc import arith
+from qcc.errors import LoweringError
+
+from .hw import HwConfig
+from .isa import make
+from .layout import ISA_DTYPE, DramPlan, Region
+
+MAX_PAD = 255
+MAX_DMA_ROWS = 1023
+
+
+@dataclass
+class GemmLayer:
+    name: str
+    n: int
+    h: int
+    w: int
+    c: int
+    oh: int
+    ow: int
+    m: int
+    kh: int
+    kw: int
+    stride: tuple
+    pads: tuple
+    dil: tuple
+    group: int
+    x_zp: int
+    kblocks: list                 # (u, v, cb)
+    rel: list                     # per n-block: indices into kblocks
+    woff: list                    # per n-block: first weight block in the DRAM region
+    wreg: Region = None
+    preg: Region = None
+    out_dtype: str = "i8"
+    mode: str = "channel"
+    clamp: tuple = (0, -128, 127)  # zp, lo, hi
+    macs: int = 0
+    kind: str = "conv"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def nblocks(self) -> int:
+        return len(self.rel)
+
+
+def _conv_geometry(node):
+    if node.op == "qcc.linear":
+        x, w = node.inputs[0], node.inputs[1]
+        rows = int(np.prod(x.shape[:-1], dtype=np.int64))
+        wd = np.asarray(w.data).T[:, :, None, None]  # [N, K, 1, 1]
+        return dict(n=1, h=1, w=rows, c=x.shape[-1], oh=1, ow=rows, stride=(1, 1),
+                    pads=(0, 0, 0, 0), dil=(1, 1), group=1, kind="linear"), wd
+    x, w = node.inputs[0], node.inputs[1]
+    n, c, h, wid = x.shape
+    y = node.outputs[0]
+    a = node.attrs
+    st = tuple(int(v) for v in a.get("strides", (1, 1)))
+    pads = tuple(int(v) for v in a.get("pads", (0, 0, 0, 0)))
+    dil = tuple(int(v) for v in a.get("dilations", (1, 1)))
+    return dict(n=n, h=h, w=wid, c=c, oh=y.shape[2], ow=y.shape[3], stride=st, pads=pads,
+                dil=dil, group=int(a.get("group", 1)), kind="conv"), np.asarray(w.data)
+
+
+def check_gemm(node) -> str | None:
+    """Why ``node`` cannot run on the array (None when it can)."""
+    if node.op not in ("qcc.conv2d", "qcc.linear"):
+        return "not a conv/linear"
+    if len(node.inputs) > 5 and node.inputs[5] is not None:
+        return "per-group (gmult) weights"
+    if node.inputs[0].dtype.name != "int8":
+        return f"input dtype {node.inputs[0].dtype.name} (the array multiplies int8)"
+    if node.inputs[1].dtype.name not in ("int8", "int4", "int2"):
+        return f"weight dtype {node.inputs[1].dtype.name}"
+    if node.outputs[0].dtype not in ISA_DTYPE:
+        return f"output dtype {node.outputs[0].dtype.name}"
+    return None
+
+
+def _blocks(wd: np.ndarray, geo: dict, d: int):
+    """Weight blocks [nN, kh, kw, nC, D(k), D(n)] of the group-expanded weight, and rel."""
+    m, cg, kh, kw = wd.shape
+    c, g = geo["c"], geo["group"]
+    mg = m // g
+    nN, nC = -(-m // d), -(-c // d)
+    dense = np.zeros((nN * d, nC * d, kh, kw), np.int8)
+    for gi in range(g):
+        dense[gi * mg:(gi + 1) * mg, gi * cg:(gi + 1) * cg] = wd[gi * mg:(gi + 1) * mg]
+    blk = dense.reshape(nN, d, nC, d, kh, kw).transpose(0, 4, 5, 2, 3, 1)
+    kblocks = [(u, v, cb) for u in range(kh) for v in range(kw) for cb in range(nC)]
+    rel = []
+    for nb in range(nN):
+        ms = np.arange(nb * d, min(m, nb * d + d))
+        groups = np.unique(ms // mg)
+        chans = np.zeros(nC * d, bool)
+        for gi in groups:
+            chans[gi * cg:(gi + 1) * cg] = True
+        live = chans.reshape(nC, d).any(axis=1)
+        rel.append([j for j, (_, _, cb) in enumerate(kblocks) if live[cb]])
+    return blk, kblocks, rel
+
+
+def prepare(node, plan: DramPlan, hw: HwConfig) -> GemmLayer:
+    """Weight blocks and parameters into DRAM; the layer's geometry."""
+    geo, wd = _conv_geometry(node)
+    d = hw.dim
+    blk, kblocks, rel = _blocks(wd, geo, d)
+    kh, kw = wd.shape[2:]
+    flat, woff = [], []
+    for nb, js in enumerate(rel):
+        woff.append(sum(len(r) for r in rel[:nb]))
+        for j in js:
+            u, v, cb = kblocks[j]
+            flat.append(blk[nb, u, v, cb])
+    wreg = plan.add_const(node.name + ".wblocks", np.stack(flat).astype(np.int8), "i8")
+    m = wd.shape[0]
+    x_zp = int(node.attrs.get("x_zp", 0))
+    bias = node.inputs[2].data.astype(np.int64) if len(node.inputs) > 2 and node.inputs[2] is not None \
+        else np.zeros(m, np.int64)
+    folded = bias - x_zp * wd.reshape(m, -1).astype(np.int64).sum(axis=1)
+    if folded.min() < arith.INT32_MIN or folded.max() > arith.INT32_MAX:
+        raise LoweringError(f"{node.op} node '{node.name}': bias with the folded zero point "
+                            f"leaves int32")
+    has_ep = len(node.inputs) > 3 and node.inputs[3] is not None
+    nN = len(rel)
+    params = np.zeros((nN, 3, d), np.int64)
+    params[:, 2, :] = 1
+    pad = nN * d - m
+    params[:, 0, :] = np.pad(folded, (0, pad)).reshape(nN, d)
+    y = node.outputs[0]
+    if has_ep:
+        mult = np.broadcast_to(node.inputs[3].data.astype(np.int64), (m,))
+        shift = np.broadcast_to(node.inputs[4].data.astype(np.int64), (m,))
+        params[:, 1, :] = np.pad(mult, (0, pad)).reshape(nN, d)
+        params[:, 2, :] = np.pad(shift, (0, pad), constant_values=1).reshape(nN, d)
+        lo = int(node.attrs.get("act_min", y.dtype.min))
+        hi = int(node.attrs.get("act_max", y.dtype.max))
+        clamp = (int(node.attrs.get("y_zp", 0)), lo, hi)
+        mode = "channel"
+    else:
+        clamp, mode = (0, arith.INT32_MIN, arith.INT32_MAX), "raw"
+    preg = plan.add_const(node.name + ".params", params.astype(np.int32), "i32")
+    ly = GemmLayer(node.name, geo["n"], geo["h"], geo["w"], geo["c"], geo["oh"], geo["ow"], m, kh, kw,
+                   geo["stride"], geo["pads"], geo["dil"], geo["group"], x_zp, kblocks, rel, woff,
+                   wreg, preg, ISA_DTYPE[y.dtype], mode, clamp, kind=geo["kind"])
+    ly.macs = int(geo["n"] * geo["oh"] * geo["ow"] * m * (geo["c"] // geo["group"]) * kh * kw)
+    return ly
+
+
+# -- tiling --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Tiling:
+    th: int        # output rows per tile
+    tw: int        # output columns per tile
+    nb: int        # output-channel blocks per chunk
+    tk: int        # weight blocks (K) per chunk
+    order: str     # "sp": spatial tiles outer (input reuse), "wt": channel chunks outer (weight reuse)
+
+    def describe(self) -> str:
+        return f"th={self.th} tw={self.tw} nb={self.nb} tk={self.tk} order={self.order}"
+
+
+def capacity(hw: HwConfig) -> dict:
+    return {"inp": hw.inp_rows // 2, "wgt": hw.wgt_blocks // 2, "acc": hw.acc_rows // 2,
+            "param": hw.param_rows // 2}
+
+
+def fits(ly: GemmLayer, t: Tiling, hw: HwConfig) -> bool:
+    cap = capacity(hw)
+    p = t.th * t.tw
+    grouped = ly.group > 1
+    return (p <= 4095 and t.tw <= MAX_DMA_ROWS and t.nb * p <= cap["acc"] and 3 * t.nb <= cap["param"]
+            and t.tk * p <= cap["inp"] and t.nb * t.tk <= cap["wgt"] and t.tk <= 4095
+            and (not grouped or t.nb == 1))
+
+
+def candidates(ly: GemmLayer, hw: HwConfig) -> list[Tiling]:
+    cap = capacity(hw)
+    kmax = max(len(r) for r in ly.rel)
+    tw = min(ly.ow, MAX_DMA_ROWS, cap["acc"], 4095)
+    ths = sorted({min(ly.oh, x) for x in (1, 2, 4, 7, 8, 14, 16, 28, 32, 56, ly.oh)})
+    nbs = [1] if ly.group > 1 else sorted({min(ly.nblocks, x) for x in (1, 2, 4, 8, 16, ly.nblocks)})
+    out = []
+    for nb in nbs:
+        for th in ths:
+            p = th * tw
+            tk = min(kmax, cap["inp"] // max(p, 1), cap["wgt"] // nb)
+            if tk < 1:
+                continue
+            for order in ("sp", "wt"):
+                t = Tiling(th, tw, nb, tk, order)
+                if fits(ly, t, hw):
+                    out.append(t)
+    if not out:  # narrow tiles for very wide layers
+        for tw2 in (256, 128, 64, 32, 16):
+            t = Tiling(1, min(tw2, ly.ow), 1, 1, "sp")
+            if fits(ly, t, hw):
+                return [t]
+        raise LoweringError(f"layer '{ly.name}' has no tiling that fits the buffers of this "
+                            f"configuration")
+    return out
+
+
+# -- emission ------------------------------------------------------------------------------
+class _Slots:
+    """Alternating halves of each on-chip buffer."""
+
+    def __init__(self, hw: HwConfig):
+        self.cap = capacity(hw)
+        self.n = {"INP": 0, "WGT": 0, "ACC": 0, "PARAM": 0}
+
+    def next(self, buf: str) -> tuple[int, tuple]:
+        k = self.n[buf] % 2
+        self.n[buf] += 1
+        size = {"INP": self.cap["inp"], "WGT": self.cap["wgt"], "ACC": self.cap["acc"],
+                "PARAM": self.cap["param"]}[buf]
+        return k * size, (buf, k)
+
+
+def _pad_loads(sram: int, count: int, pad_val: int, note: str):
+    out = []
+    while count > 0:
+        k = min(count, MAX_PAD)
+        out.append(make("LOAD", buf="INP", sram=sram, pad_before=k, pad_val=pad_val, note=note))
+        sram += k
+        count -= k
+    return out
+
+
+def input_loads(ly: GemmLayer, xreg: Region, d: int, kb: int, n: int, oh0: int, th: int,
+                ow0: int, tw: int, sram: int) -> list:
+    """LOADs of weight block ``kb``'s input rows for a tile (positions in row-major order)."""
+    u, v, cb = ly.kblocks[kb]
+    sh, sw = ly.stride
+    dh, dw = ly.dil
+    pt, pl = ly.pads[0], ly.pads[1]
+    cols = min(d, ly.c - cb * d)
+    out = []
+    for r in range(th):
+        oh = oh0 + r
+        base = sram + r * tw
+        ih = oh * sh + u * dh - pt
+        if not 0 <= ih < ly.h:
+            out += _pad_loads(base, tw, ly.x_zp, "pad row")
+            continue
+        iws = np.arange(ow0, ow0 + tw) * sw + v * dw - pl
+        ok = (iws >= 0) & (iws < ly.w)
+        nvalid = int(ok.sum())
+        before = int(np.argmax(ok)) if nvalid else tw
+        after = tw - before - nvalid
+        if nvalid == 0:
+            out += _pad_loads(base, tw, ly.x_zp, "pad row")
+            continue
+        dram = xreg.addr + ((n * ly.h + ih) * ly.w + int(iws[before])) * ly.c + cb * d
+        pre = _pad_loads(base, before - min(before, MAX_PAD), ly.x_zp, "pad") if before > MAX_PAD else []
+        b1 = min(before, MAX_PAD)
+        a1 = min(after, MAX_PAD)
+        out += pre
+        start = base + before - b1
+        done = 0
+        while done < nvalid:  # long rows split at the 10-bit row count
+            k = min(nvalid - done, MAX_DMA_ROWS)
+            first, last = done == 0, done + k == nvalid
+            out.append(make("LOAD", buf="INP", dtype="i8", sram=start + (0 if first else b1) + done,
+                            dram=dram + done * sw * ly.c, rows=k, cols=cols, stride=sw * ly.c,
+                            pad_before=b1 if first else 0, pad_after=a1 if last else 0,
+                            pad_val=ly.x_zp, note=f"in u={u} v={v} cb={cb} oh={oh}"))
+            done += k
+        if after > MAX_PAD:
+            out += _pad_loads(base + before + nvalid + a1, after - a1, ly.x_zp, "pad")
+    return out

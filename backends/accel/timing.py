@@ -1,0 +1,218 @@
+"""Discrete-event timing model of the three in-order engines (docs/target_accel.md §4).
+
+LD runs LOADs into the input/weight buffers, EX runs GEMM/ALU/LUT, the loads
+into the accumulator/parameter/LUT buffers, the ALU CONFIG and FINISH, ST runs
+STOREs and the store CONFIGs.  Four token FIFOs connect them (l2c, c2l, c2s,
+s2c).  An instruction starts at ``max(engine free, ready time of every token it
+pops, time the slot it pushes into was freed)``; a token is ready when the
+pushing instruction's data is (DMA latency included).  If no engine can issue
+while instructions remain, the stream deadlocks and ``DeadlockError`` names the
+blocked heads: the lowering's checker runs this on every stream it emits.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .hw import HwConfig
+from .isa import DTYPE_BYTES, Instr, IsaError
+
+ENGINES = ("ld", "ex", "st")
+# (engine, flag) -> fifo; pops read the fifo, pushes write it
+_POPS = {("ld", "pop_next"): "c2l", ("ex", "pop_prev"): "l2c", ("ex", "pop_next"): "s2c",
+         ("st", "pop_prev"): "c2s"}
+_PUSHES = {("ld", "push_next"): "l2c", ("ex", "push_prev"): "c2l", ("ex", "push_next"): "c2s",
+           ("st", "push_prev"): "s2c"}
+PAD_ROWS_PER_CYCLE = 4
+
+
+class DeadlockError(IsaError):
+    """The dependency tokens of a stream can never all be satisfied (a compiler bug)."""
+
+
+def token_fifos(ins: Instr) -> tuple[list[str], list[str]]:
+    """(fifos popped, fifos pushed) by ``ins``; flags that make no sense for its engine raise."""
+    eng = ins.engine
+    pops, pushes = [], []
+    for d in ins.deps:
+        if (eng, d) in _POPS:
+            pops.append(_POPS[(eng, d)])
+        elif (eng, d) in _PUSHES:
+            pushes.append(_PUSHES[(eng, d)])
+        else:
+            raise IsaError(f"{ins.op} runs on the {eng.upper()} engine, which has no '{d}' FIFO")
+    return pops, pushes
+
+
+def _transfer(rows: int, row_bytes: int, stride: int, bw: int) -> int:
+    if rows == 0 or row_bytes == 0:
+        return 0
+    if stride == row_bytes:
+        return math.ceil(rows * row_bytes / bw)
+    return rows * math.ceil(row_bytes / bw)
+
+
+def dma_bytes(ins: Instr, hw: HwConfig) -> int:
+    f = ins.f
+    if ins.op == "LOAD":
+        rb = hw.dim * hw.dim if f["buf"] == "WGT" else f["cols"] * DTYPE_BYTES[f["dtype"]]
+        return f["rows"] * rb
+    if ins.op == "STORE":
+        return f["rows"] * f["cols"] * DTYPE_BYTES[f["dtype"]]
+    return 0
+
+
+def gemm_cycles(rows: int, kblocks: int, hw: HwConfig) -> int:
+    """Cycles of one GEMM micro-loop on the array (see the docs for each dataflow)."""
+    if rows == 0 or kblocks == 0:
+        return 1
+    r, c, d = hw.rows, hw.cols, hw.dim
+    if hw.dataflow == "ws":  # a weight block per kb; `rows` input rows stream through it
+        if hw.gemm_overlap:
+            return r + kblocks * max(rows, r) + (r + c - 2)
+        return kblocks * (2 * r + c + rows - 2)
+    folds = -(-rows // r)    # os: r output rows per fold, K = kblocks*dim streams through
+    if hw.gemm_overlap:
+        return folds * kblocks * d + (2 * r + c - 2)
+    return folds * (kblocks * d + 2 * r + c - 2)
+
+
+def cost(ins: Instr, hw: HwConfig) -> tuple[int, int]:
+    """(busy cycles of the engine, extra latency until the result is usable)."""
+    f = ins.f
+    if ins.op in ("LOAD", "STORE"):
+        rb = (hw.dim * hw.dim if f.get("buf") == "WGT"
+              else f["cols"] * DTYPE_BYTES[f["dtype"]])
+        busy = hw.dma_overhead + _transfer(f["rows"], rb, f["stride"], hw.dram_bytes_per_cycle)
+        if ins.op == "LOAD":
+            busy += -(-(f["pad_before"] + f["pad_after"]) // PAD_ROWS_PER_CYCLE)
+        return busy, hw.dma_latency
+    if ins.op == "GEMM":
+        return gemm_cycles(f["rows"], f["kblocks"], hw), 0
+    if ins.op == "ALU":
+        return hw.alu_ii * f["rows"] + 1, 0
+    if ins.op == "LUT":
+        return hw.lut_ii * f["rows"] + 1, 0
+    return 1, 0
+
+
+@dataclass
+class Schedule:
+    start: list
+    end: list          # engine free again
+    ready: list        # results usable (tokens pushed)
+    order: list        # instruction indices by start time (a valid interleaving)
+    busy: dict = field(default_factory=dict)
+    ex_data_stall: int = 0
+    total: int = 0
+
+
+class _Fifo:
+    def __init__(self):
+        self.ready, self.popped_at = [], []
+
+
+def simulate(prog: list[Instr], hw: HwConfig) -> Schedule:
+    n = len(prog)
+    queues = {e: [i for i, ins in enumerate(prog) if ins.engine == e] for e in ENGINES}
+    flags = [token_fifos(ins) for ins in prog]
+    fifos = {k: _Fifo() for k in ("l2c", "c2l", "c2s", "s2c")}
+    ptr = dict.fromkeys(ENGINES, 0)
+    free = dict.fromkeys(ENGINES, 0)
+    busy = dict.fromkeys(ENGINES, 0)
+    start, end, ready = [0] * n, [0] * n, [0] * n
+    stall = 0
+    done = 0
+    while done < n:
+        progress = False
+        for e in ENGINES:
+            q = queues[e]
+            while ptr[e] < len(q):
+                i = q[ptr[e]]
+                pops, pushes = flags[i]
+                t = free[e]
+                t_data = 0
+                ok = True
+                for fn in pops:
+                    fo = fifos[fn]
+                    k = len(fo.popped_at)
+                    if k >= len(fo.ready):
+                        ok = False
+                        break
+                    t_data = max(t_data, fo.ready[k])
+                for fn in pushes if ok else ():
+                    fo = fifos[fn]
+                    k = len(fo.ready) - hw.fifo_depth
+                    if k >= 0:
+                        if k >= len(fo.popped_at):
+                            ok = False
+                            break
+                        t = max(t, fo.popped_at[k])
+                if not ok:
+                    break
+                if e == "ex" and "l2c" in pops and t_data > t:
+                    stall += t_data - t
+                t = max(t, t_data)
+                b, lat = cost(prog[i], hw)
+                start[i], end[i], ready[i] = t, t + b, t + b + lat
+                if e == "ex" and prog[i].op == "LOAD":
+                    end[i] = ready[i]  # the compute engine waits for its own loads
+                free[e] = end[i]
+                busy[e] += end[i] - t
+                for fn in pops:
+                    fifos[fn].popped_at.append(t)
+                for fn in pushes:
+                    fifos[fn].ready.append(ready[i])
+                ptr[e] += 1
+                done += 1
+                progress = True
+        if not progress:
+            heads = [f"{e.upper()}: instruction {queues[e][ptr[e]]} ({prog[queues[e][ptr[e]]].op} "
+                     f"{','.join(prog[queues[e][ptr[e]]].deps)})"
+                     for e in ENGINES if ptr[e] < len(queues[e])]
+            raise DeadlockError("instruction stream deadlocks; blocked heads: " + "; ".join(heads))
+    leftover = {k: len(f.ready) - len(f.popped_at) for k, f in fifos.items()
+                if len(f.ready) != len(f.popped_at)}
+    if leftover:
+        raise DeadlockError(f"tokens pushed but never popped: {leftover} (unbalanced dependency flags)")
+    order = sorted(range(n), key=lambda i: (start[i], i))
+    total = max(ready) if n else 0
+    return Schedule(start, end, ready, order, busy, stall, total)
+
+
+def layer_stats(prog: list[Instr], sched: Schedule, layers: list[dict], hw: HwConfig) -> list[dict]:
+    """Per-layer cycles (partitioning the total), EX busy, DMA stall, bytes, utilisation, roofline.
+
+    ``layers``: dicts with ``name``, ``op``, ``first``, ``last`` (instruction range) and ``macs``.
+    """
+    out = []
+    prev_end = 0
+    for ly in layers:
+        idx = range(ly["first"], ly["last"])
+        fin = max((sched.ready[i] for i in idx), default=prev_end)
+        cycles = max(fin - prev_end, 0)
+        ex_busy = sum(sched.end[i] - sched.start[i] for i in idx if prog[i].engine == "ex")
+        nbytes = sum(dma_bytes(prog[i], hw) for i in idx)
+        macs = int(ly.get("macs", 0))
+        row = {"name": ly["name"], "op": ly["op"], "cycles": cycles, "macs": macs,
+               "ex_busy": ex_busy, "ex_busy_frac": ex_busy / cycles if cycles else 0.0,
+               "dram_bytes": nbytes, "instructions": len(idx)}
+        row.update(roofline(macs, nbytes, cycles, hw))
+        out.append(row)
+        prev_end = max(prev_end, fin)
+    return out
+
+
+def roofline(macs: int, nbytes: int, cycles: int, hw: HwConfig) -> dict:
+    """Utilisation = MACs/(PE*cycles); attainable MAC/cycle = min(PE, AI*bandwidth)."""
+    util = macs / (hw.pe * cycles) if cycles else 0.0
+    if macs == 0:
+        return {"utilization": util, "bound": "memory" if nbytes else "none",
+                "roofline_cycles": math.ceil(nbytes / hw.dram_bytes_per_cycle), "roofline_eff": 0.0}
+    ai = macs / nbytes if nbytes else float("inf")
+    attain = min(hw.pe, ai * hw.dram_bytes_per_cycle)
+    bound_cycles = math.ceil(macs / attain)
+    return {"utilization": util, "bound": "compute" if attain >= hw.pe else "memory",
+            "arith_intensity": ai, "roofline_cycles": bound_cycles,
+            "roofline_eff": bound_cycles / cycles if cycles else 0.0}
