@@ -46,10 +46,26 @@ def run(out_dir: str, samples: list[dict[str, np.ndarray]], manifest: dict) -> l
     return [art.run_sample(graph, nodes, s) for s in samples]
 
 
-def profile(out_dir: str, manifest: dict) -> dict:
+def profile(out_dir: str, sample: dict | None = None, engine: str = "accel", runs: int = 1) -> dict:
+    """Per-layer cycles, utilisation and roofline from the timing model (docs/target_accel.md §4).
+
+    The timing model does not depend on input values; ``sample`` (when given) is also run
+    on the functional simulator, so a profile is always of a stream that executes."""
+    import json
+
     from .runtime import load
 
+    with open(os.path.join(out_dir, "manifest.json")) as f:
+        manifest = json.load(f)
+    if sample is not None:
+        run(out_dir, [sample], manifest)
     return load(out_dir, manifest).profile()
 
 
-__all__ = ["TARGET", "emit", "run", "profile"]
+def format_profile(res: dict) -> str:
+    from .report import format_table
+
+    return format_table(res)
+
+
+__all__ = ["TARGET", "emit", "run", "profile", "format_profile"]

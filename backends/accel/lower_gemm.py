@@ -196,20 +196,24 @@ def fits(ly: GemmLayer, t: Tiling, hw: HwConfig) -> bool:
 def candidates(ly: GemmLayer, hw: HwConfig) -> list[Tiling]:
     cap = capacity(hw)
     kmax = max(len(r) for r in ly.rel)
-    tw = min(ly.ow, MAX_DMA_ROWS, cap["acc"], 4095)
+    full = min(ly.ow, MAX_DMA_ROWS, cap["acc"], 4095)
+    tws = {full}
+    whole = cap["inp"] // kmax  # narrower tiles that hold all of K
+    if 16 <= whole < full:
+        tws.add(whole // 16 * 16)
     ths = sorted({min(ly.oh, x) for x in (1, 2, 4, 7, 8, 14, 16, 28, 32, 56, ly.oh)})
     nbs = [1] if ly.group > 1 else sorted({min(ly.nblocks, x) for x in (1, 2, 4, 8, 16, ly.nblocks)})
     out = []
-    for nb in nbs:
-        for th in ths:
-            p = th * tw
-            tk = min(kmax, cap["inp"] // max(p, 1), cap["wgt"] // nb)
-            if tk < 1:
-                continue
-            for order in ("sp", "wt"):
-                t = Tiling(th, tw, nb, tk, order)
-                if fits(ly, t, hw):
-                    out.append(t)
+    for nb, th, tw in ((a, b, c) for a in nbs for b in ths for c in sorted(tws)):
+        if th > 1 and tw < ly.ow:
+            continue
+        tk = min(kmax, cap["inp"] // (th * tw), cap["wgt"] // nb)
+        if tk < 1:
+            continue
+        for order in ("sp", "wt"):
+            t = Tiling(th, tw, nb, tk, order)
+            if fits(ly, t, hw):
+                out.append(t)
     if not out:  # narrow tiles for very wide layers
         for tw2 in (256, 128, 64, 32, 16):
             t = Tiling(1, min(tw2, ly.ow), 1, 1, "sp")

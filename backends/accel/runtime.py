@@ -107,17 +107,17 @@ class Artifact:
                         last=by_name[n]["last"] - seg["first"]) for n in seg["layers"]]
             rows = layer_stats(prog, sched, lys, self.hw)
             for r, ly in zip(rows, lys):
-                r["kind"] = ly["kind"]
-                if "tiling" in ly:
-                    r["tiling"] = ly["tiling"]
-            layers.extend(rows)
+                r.update(step=len(layers), node=r.pop("name"), kind=ly["kind"],
+                         kernel=ly.get("tiling", ly["kind"]), pe=self.hw.pe)
+                layers.append(r)
             total += sched.total
             busy += sched.busy["ex"]
             stall += sched.ex_data_stall
             nbytes += sum(r["dram_bytes"] for r in rows)
         macs = sum(r["macs"] for r in layers)
         hw = self.hw
-        return {"engine": "accel", "hw": hw.to_dict(),
+        return {"engine": "accel", "unit": "cycles", "hw": hw.to_dict(),
+                "host_ops": self.info.get("host_ops", []),
                 "total": {"cycles": total, "macs": macs, "pe": hw.pe,
                           "utilization": macs / (hw.pe * total) if total else 0.0,
                           "ex_busy_frac": busy / total if total else 0.0,

@@ -74,8 +74,8 @@ def gemm_cycles(rows: int, kblocks: int, hw: HwConfig) -> int:
         return kblocks * (2 * r + c + rows - 2)
     folds = -(-rows // r)    # os: r output rows per fold, K = kblocks*dim streams through
     if hw.gemm_overlap:
-        return folds * kblocks * d + (2 * r + c - 2)
-    return folds * (kblocks * d + 2 * r + c - 2)
+        return folds * kblocks * d + (r + c - 2)
+    return folds * (kblocks * d + r + c - 2)
 
 
 def cost(ins: Instr, hw: HwConfig) -> tuple[int, int]:
