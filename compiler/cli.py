@@ -141,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-samples", type=int, default=16, metavar="N",
                    help="compare on the first N input samples (default 16)")
 
+    p = sub.add_parser("dse", help="design-space exploration of the accelerator (docs/target_accel.md)")
+    _add_compile_args(p)
+    p.add_argument("--grid", default="small", choices=["tiny", "small", "default"],
+                   help="array sizes x buffer sizes x bandwidths to sweep (default small: 27 points)")
+    p.add_argument("--search", type=int, default=4, metavar="N",
+                   help="tilings simulated per layer and configuration (default 4)")
+
     p = sub.add_parser("passes", help="list registered passes and the pipeline of a target")
     p.add_argument("--target", default=None)
 

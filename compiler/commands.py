@@ -249,6 +249,38 @@ def cmd_debug(args) -> int:
     return run_debug(args)
 
 
+# ------------------------------------------------------------------------- dse
+def cmd_dse(args) -> int:
+    """Compile once for the accelerator (DIR/base), then lower and simulate the integer
+    model on every configuration of the grid; write DIR/dse.{json,md,html}."""
+    from .driver import compile_model
+    from .ir.serialize import load as load_ir
+
+    if args.target != "accel":
+        raise QccError(f"qcc dse: only --target accel has a design space (got '{args.target}')")
+    if args.search < 1:
+        raise QccError(f"qcc dse: --search must be positive, got {args.search}")
+    from .backends.accel import dse
+    from .backends.accel.hw import hw_from_options
+
+    opts = compile_options(args)
+    base_dir = os.path.join(args.output, "base")
+    opts.out_dir = base_dir
+    compile_model(args.model, opts)
+    graph = load_ir(os.path.join(base_dir, "model.qcc"))
+    base = hw_from_options(opts.options)
+
+    def progress(k, p):
+        print(f"qcc dse: {k}: {dse._label(p)}: {p['cycles']:,} cycles, cost {p['cost']:,.0f}",
+              file=sys.stderr)
+    points, front = dse.explore(graph, base, args.grid, args.search, progress)
+    dse.write_report(args.output, os.path.basename(args.model), points, front,
+                     {"grid": args.grid, "base_hw": base.to_dict()})
+    print(dse.table(points, front))
+    print(f"wrote {args.output}/dse.json, dse.md, dse.html", file=sys.stderr)
+    return 0
+
+
 # ---------------------------------------------------------------------- passes
 def cmd_passes(args) -> int:
     from .passmanager import all_passes

@@ -44,6 +44,9 @@ class _Emitter:
         self.slots = _Slots(hw)
         self.x_res, self.y_res = x_res, y_res   # DRAM resources read / written
         self.first_store = True
+        self.all_params = None  # (base, resource) when the whole layer's parameters fit one half
+        if 3 * ly.nblocks <= self.slots.cap["param"]:
+            self.all_params = self.params(list(range(ly.nblocks)))
 
     # one LD group: the inputs of a tile for the weight blocks `ks` (order = rows in the slot)
     def load_inputs(self, tile, ks):
@@ -118,7 +121,10 @@ class _Emitter:
 
     # -- one output chunk of one tile -------------------------------------------------------
     def chunk(self, tile, nbs, kset, tk, shared_inp=None, shared_wgt=None):
-        p_base, p_res = self.params(nbs)
+        if self.all_params is not None:
+            p_base, p_res = self.all_params[0] + 3 * nbs[0], self.all_params[1]
+        else:
+            p_base, p_res = self.params(nbs)
         acc_base, acc_res = self.slots.next("ACC")
         for k0 in range(0, len(kset), tk):
             ks = kset[k0:k0 + tk]

@@ -259,6 +259,17 @@ def input_loads(ly: GemmLayer, xreg: Region, d: int, kb: int, n: int, oh0: int, 
     pt, pl = ly.pads[0], ly.pads[1]
     cols = min(d, ly.c - cb * d)
     out = []
+    ihs = np.arange(oh0, oh0 + th) * sh + u * dh - pt
+    iws = np.arange(ow0, ow0 + tw) * sw + v * dw - pl
+    if sh * ly.w == sw * tw and ihs.min() >= 0 and ihs.max() < ly.h and iws.min() >= 0 \
+            and iws.max() < ly.w:  # the tile's rows are one arithmetic sequence in DRAM
+        dram = xreg.addr + ((n * ly.h + int(ihs[0])) * ly.w + int(iws[0])) * ly.c + cb * d
+        for s0 in range(0, th * tw, MAX_DMA_ROWS):
+            k = min(MAX_DMA_ROWS, th * tw - s0)
+            out.append(make("LOAD", buf="INP", dtype="i8", sram=sram + s0, dram=dram + s0 * sw * ly.c,
+                            rows=k, cols=cols, stride=sw * ly.c, pad_val=ly.x_zp,
+                            note=f"in u={u} v={v} cb={cb} oh={oh0}..{oh0 + th - 1}"))
+        return out
     for r in range(th):
         oh = oh0 + r
         base = sram + r * tw
@@ -291,4 +302,26 @@ def input_loads(ly: GemmLayer, xreg: Region, d: int, kb: int, n: int, oh0: int, 
             done += k
         if after > MAX_PAD:
             out += _pad_loads(base + before + nvalid + a1, after - a1, ly.x_zp, "pad")
+    return _merge_pads(out)
+
+
+def _merge_pads(loads: list) -> list:
+    """Fold padding-only LOADs into the neighbouring LOAD's pad_before/pad_after (the
+    buffer rows are consecutive), saving one DMA issue each."""
+    out = []
+    for ins in loads:
+        f = ins.f
+        if out:
+            p = out[-1].f
+            end = p["sram"] + p["pad_before"] + p["rows"] + p["pad_after"]
+            if f["rows"] == 0 and end == f["sram"] and p["pad_after"] + f["pad_before"] <= MAX_PAD:
+                p["pad_after"] += f["pad_before"]
+                continue
+            npad = p["pad_before"] + p["pad_after"]
+            if p["rows"] == 0 and end == f["sram"] and npad + f["pad_before"] <= MAX_PAD:
+                f["pad_before"] += npad
+                f["sram"] = p["sram"]
+                out[-1] = ins
+                continue
+        out.append(ins)
     return out

@@ -51,6 +51,7 @@ class Builder:
         self._writer: dict = {}
         self._readers: dict = {}
         self.also_write: dict = {}   # resource -> resources a write to it also overwrites
+        self._syncs: dict = {}       # awaited engine -> (seq awaited, EX sync group)
 
     def group(self, engine: str, reads=(), writes=()) -> Group:
         writes = list(writes) + [x for r in writes for x in self.also_write.get(r, ())]
@@ -69,9 +70,14 @@ class Builder:
             if h.engine == engine:
                 continue
             if (engine, h.engine) not in _FLAGS:
-                sync = Group("ex", len(self.groups), self.layer, [nop("ex", "sync ld<->st")], [h])
-                self.groups.append(sync)
-                h = sync
+                prev = self._syncs.get(h.engine)
+                if prev is not None and prev[0] >= h.seq:
+                    h = prev[1]  # an existing sync already waited for h (or a later group)
+                else:
+                    sync = Group("ex", len(self.groups), self.layer, [nop("ex", "sync ld<->st")], [h])
+                    self.groups.append(sync)
+                    self._syncs[h.engine] = (h.seq, sync)
+                    h = sync
             direct.append(h)
         g = Group(engine, len(self.groups), self.layer, [], direct)
         self.groups.append(g)

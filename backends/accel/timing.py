@@ -5,7 +5,9 @@ into the accumulator/parameter/LUT buffers, the ALU CONFIG and FINISH, ST runs
 STOREs and the store CONFIGs.  Four token FIFOs connect them (l2c, c2l, c2s,
 s2c).  An instruction starts at ``max(engine free, ready time of every token it
 pops, time the slot it pushes into was freed)``; a token is ready when the
-pushing instruction's data is (DMA latency included).  If no engine can issue
+pushing instruction's data is (DMA latency included).  The EX engine's own loads
+(accumulator, parameters, tables) are pipelined like LD's: a scoreboard makes ALU/LUT
+wait until they have landed, and a token EX pushes is ready only when they have.  If no engine can issue
 while instructions remain, the stream deadlocks and ``DeadlockError`` names the
 blocked heads: the lowering's checker runs this on every stream it emits.
 """
@@ -25,6 +27,8 @@ _POPS = {("ld", "pop_next"): "c2l", ("ex", "pop_prev"): "l2c", ("ex", "pop_next"
 _PUSHES = {("ld", "push_next"): "l2c", ("ex", "push_prev"): "c2l", ("ex", "push_next"): "c2s",
            ("st", "push_prev"): "s2c"}
 PAD_ROWS_PER_CYCLE = 4
+# EX instructions that read data an EX-side LOAD (ACC/PARAM/LUT) may have brought in
+_READS_EX_LOADS = ("ALU", "LUT", "FINISH")
 
 
 class DeadlockError(IsaError):
@@ -124,6 +128,7 @@ def simulate(prog: list[Instr], hw: HwConfig) -> Schedule:
     start, end, ready = [0] * n, [0] * n, [0] * n
     stall = 0
     done = 0
+    ex_loads = 0  # when the EX engine's loads issued so far have landed
     while done < n:
         progress = False
         for e in ENGINES:
@@ -154,10 +159,16 @@ def simulate(prog: list[Instr], hw: HwConfig) -> Schedule:
                 if e == "ex" and "l2c" in pops and t_data > t:
                     stall += t_data - t
                 t = max(t, t_data)
+                op = prog[i].op
+                if e == "ex" and op in _READS_EX_LOADS:
+                    t = max(t, ex_loads)  # scoreboard: wait for the EX engine's own loads
                 b, lat = cost(prog[i], hw)
                 start[i], end[i], ready[i] = t, t + b, t + b + lat
-                if e == "ex" and prog[i].op == "LOAD":
-                    end[i] = ready[i]  # the compute engine waits for its own loads
+                if e == "ex":
+                    if op == "LOAD":
+                        ex_loads = max(ex_loads, ready[i])
+                    elif pushes:  # what it hands over includes the data of earlier loads
+                        ready[i] = max(ready[i], ex_loads)
                 free[e] = end[i]
                 busy[e] += end[i] - t
                 for fn in pops:

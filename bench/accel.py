@@ -1,0 +1,105 @@
+"""Accelerator benchmark: cycles, utilisation and roofline efficiency per conv layer of
+compiled models, plus the SCALE-Sim comparison (docs/target_accel.md §10).
+
+``python -m qcc.bench.accel [MODEL.onnx:CALIB.npz ...] [--out DIR] [--scalesim]``
+compiles each model (default: the example CNNs) for the default accelerator, profiles it
+with the timing model and writes ``accel.json`` and ``accel.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+DEFAULT = [("digits_cnn", "digits_cnn/digits_cnn.onnx", "digits_cnn/calib.npz"),
+           ("mobilenet_small", "mobilenet_small/mobilenet_small.onnx", "mobilenet_small/calib.npz")]
+
+
+def profile_model(name: str, model: str, calib: str, out: str, extra=()) -> dict:
+    from qcc.backends import accel
+    from qcc.cli import main
+
+    t0 = time.perf_counter()
+    rc = main(["compile", model, "--calib", calib, "--target", "accel", "-o", out, "--quiet", *extra])
+    if rc != 0:
+        raise RuntimeError(f"compiling {model} failed")
+    res = accel.profile(out)
+    res["model"] = name
+    res["compile_s"] = time.perf_counter() - t0
+    return res
+
+
+def conv_summary(res: dict) -> dict:
+    """MAC-weighted utilisation and roofline efficiency of the conv/linear layers
+    (dense = group 1; depthwise listed apart)."""
+    rows = [r for r in res["layers"] if r["kind"] == "gemm"]
+    out = {}
+    for label, sel in (("all", rows), ("compute-bound", [r for r in rows if r["bound"] == "compute"]),
+                       ("memory-bound", [r for r in rows if r["bound"] == "memory"])):
+        cyc = sum(r["cycles"] for r in sel)
+        roof = sum(r["roofline_cycles"] for r in sel)
+        macs = sum(r["macs"] for r in sel)
+        out[label] = {"layers": len(sel), "cycles": cyc, "macs": macs,
+                      "utilization": macs / (res["total"]["pe"] * cyc) if cyc else 0.0,
+                      "roofline_eff": roof / cyc if cyc else 0.0}
+    return out
+
+
+def markdown(results: list[dict]) -> str:
+    lines = ["| model | total cycles | utilisation | conv layers | conv cycles | conv utilisation | "
+             "conv roofline eff. | compute-bound eff. | memory-bound eff. | host ops |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        s = conv_summary(r)
+        t = r["total"]
+        lines.append(f"| {r['model']} | {t['cycles']:,} | {100 * t['utilization']:.1f} % | "
+                     f"{s['all']['layers']} | {s['all']['cycles']:,} | {100 * s['all']['utilization']:.1f} % | "
+                     f"{100 * s['all']['roofline_eff']:.1f} % | "
+                     f"{100 * s['compute-bound']['roofline_eff']:.1f} % ({s['compute-bound']['layers']}) | "
+                     f"{100 * s['memory-bound']['roofline_eff']:.1f} % ({s['memory-bound']['layers']}) | "
+                     f"{t['host_ops']} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m qcc.bench.accel", description=__doc__.split("\n")[0])
+    ap.add_argument("models", nargs="*", metavar="MODEL.onnx:CALIB.npz")
+    ap.add_argument("--out", default="bench_accel")
+    ap.add_argument("--scalesim", action="store_true", help="also run the SCALE-Sim comparison")
+    args = ap.parse_args(argv)
+    todo = [(n, str(EXAMPLES / m), str(EXAMPLES / c)) for n, m, c in DEFAULT]
+    for spec in args.models:
+        m, _, c = spec.partition(":")
+        todo.append((Path(m).stem, m, c))
+    os.makedirs(args.out, exist_ok=True)
+    results = []
+    for name, m, c in todo:
+        results.append(profile_model(name, m, c, os.path.join(args.out, name)))
+        print(f"{name}: {results[-1]['total']['cycles']:,} cycles", file=sys.stderr)
+    doc = {"models": results}
+    md = markdown(results)
+    if args.scalesim:
+        from dataclasses import replace
+
+        from qcc.backends.accel.hw import HwConfig
+
+        from .accel_scalesim import SHAPES, compare
+        doc["scalesim"] = []
+        for df in ("ws", "os"):
+            for ov in (False, True):
+                doc["scalesim"] += compare(SHAPES, replace(HwConfig(), dataflow=df, gemm_overlap=ov))
+    with open(os.path.join(args.out, "accel.json"), "w") as f:
+        json.dump(doc, f, indent=1)
+    with open(os.path.join(args.out, "accel.md"), "w") as f:
+        f.write(md + "\n")
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
