@@ -219,7 +219,7 @@ def compile_options(args):
 
     check_options(options)  # every pass's options dataclass accepts its values
     if args.target == "accel":  # a bad hardware description fails before any work
-        from .backends.accel.hw import hw_from_options
+        from qcc.backends.accel.hw import hw_from_options
 
         hw_from_options(options)
     opts = CompileOptions(target=args.target, out_dir=args.output, name=args.name,
@@ -260,8 +260,8 @@ def cmd_dse(args) -> int:
         raise QccError(f"qcc dse: only --target accel has a design space (got '{args.target}')")
     if args.search < 1:
         raise QccError(f"qcc dse: --search must be positive, got {args.search}")
-    from .backends.accel import dse
-    from .backends.accel.hw import hw_from_options
+    from qcc.backends.accel import dse
+    from qcc.backends.accel.hw import hw_from_options
 
     opts = compile_options(args)
     base_dir = os.path.join(args.output, "base")
