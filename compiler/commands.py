@@ -20,7 +20,8 @@ def _shapes(args):
 # --------------------------------------------------------------------- inspect
 def _declared(vi) -> str:
     tt = vi.type.tensor_type
-    dims = [str(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim]
+    dims = [str(d.dim_value) if d.HasField("dim_value") and d.dim_value >= 0 else (d.dim_param or "?")
+            for d in tt.shape.dim]
     from .ir import DType
 
     try:

@@ -175,7 +175,7 @@ def _bind_from_calib(model_path: str, shapes: dict, calib: Optional[CalibData]) 
     out = dict(shapes)
     for vi in model.graph.input:
         dims = vi.type.tensor_type.shape.dim
-        dynamic = any(not d.HasField("dim_value") for d in list(dims)[1:])
+        dynamic = any(not d.HasField("dim_value") or d.dim_value < 0 for d in list(dims)[1:])
         shp = arrays.get(vi.name)
         if vi.name not in out and dynamic and shp is not None and len(shp) == len(dims):
             out[vi.name] = (1,) + tuple(int(x) for x in shp[1:])

@@ -142,19 +142,30 @@ def _has_schema(op_type: str, opset: int) -> bool:
         return False
 
 
+# Models below this opset are converted up to it when onnx's converter can: opset 13 is
+# the first with per-channel DequantizeLinear (the QDQ export) and the one from which
+# Softmax, Split, Squeeze and the reductions take their modern form, and the
+# quantizer's integer types (int8 MaxPool, Max/Min ...) are admitted from 12 on.
+UPGRADE_TO = 13
+
+
 def _upgrade_opset(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Models below opset 11 are converted up (onnx.version_converter) when possible."""
+    """Models below opset 13 are converted up (onnx.version_converter) when possible;
+    a model the converter cannot take keeps its opset (its ops run at their version)."""
     v = default_opset(model)
-    if v >= MIN_OPSET:
+    if v >= UPGRADE_TO:
         return model
     # onnx's converter adapts Softmax/LogSoftmax to opset 13 but not Hardmax; a model
     # with Hardmax stops at 12 and keeps the coerced 2-D rule (see _import_legacy_2d)
-    target = 12 if any(n.op_type == "Hardmax" for n in model.graph.node) else 13
+    target = 12 if any(n.op_type == "Hardmax" for n in model.graph.node) else UPGRADE_TO
+    if target <= v:
+        return model
     try:
         converted = onnx.version_converter.convert_version(model, target)
     except Exception:  # noqa: BLE001 - keep the original; its ops still run at their version
         return model
-    _keep_resize10_semantics(converted)
+    if v < 11:  # Resize-11 and later already default to half_pixel
+        _keep_resize10_semantics(converted)
     return converted
 
 
@@ -204,7 +215,7 @@ def _bind_input(vi: onnx.ValueInfoProto, shapes: dict[str, tuple[int, ...]],
                 raise ShapeError(f"--input-shape {vi.name}: rank {len(shape)} given, the model "
                                  f"declares rank {len(dims)}")
             for i, (d, s) in enumerate(zip(dims, shape)):
-                if d.HasField("dim_value") and d.dim_value != s:
+                if d.HasField("dim_value") and d.dim_value >= 0 and d.dim_value != s:
                     raise ShapeError(f"--input-shape {vi.name}: dimension {i} is fixed to "
                                      f"{d.dim_value} in the model, {s} given")
         return TensorType(dtype, shape)
@@ -214,7 +225,9 @@ def _bind_input(vi: onnx.ValueInfoProto, shapes: dict[str, tuple[int, ...]],
     dims = []
     for i, d in enumerate(tt.shape.dim):
         if d.HasField("dim_value") and d.dim_value >= 0:
-            dims.append(d.dim_value)  # a set dim_value is static, 0 included (empty tensors)
+            # a set dim_value is static, 0 included (empty tensors); a negative one
+            # (PaddlePaddle writes -1) is dynamic, as in onnxruntime
+            dims.append(d.dim_value)
         elif i == 0:
             dims.append(1)  # batch defaults to 1
         else:

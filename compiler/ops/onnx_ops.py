@@ -274,6 +274,38 @@ def _out_dtype(elem_type: int, v, op_type: str, node: Node) -> DType:
                          f"support (docs/ir.md lists the dtypes)") from None
 
 
+def _infer_outputs(op_type: str, schema, proto, types: dict, data: dict, opset: int) -> dict:
+    """onnx shape inference of one node at ``opset``.
+
+    Quantization gives data-movement and pooling nodes integer inputs. Some schemas
+    admit those types only from a later version (MaxPool takes int8 from opset 12,
+    Max/Min from 12, ...): a type-constraint failure is retried with the next
+    versions of the same op, whose shape rules are the same for these types; the
+    first that accepts the types gives the shapes."""
+    try:
+        return onnx.shape_inference.infer_node_outputs(
+            schema, proto, types, data, opset_imports=[helper.make_opsetid("", opset)])
+    except Exception as e:  # noqa: BLE001
+        if "type" not in str(e).lower():
+            raise
+        first = e
+    seen = {schema.since_version}
+    for later in range(opset + 1, onnx.defs.onnx_opset_version() + 1):
+        try:
+            s2 = onnx.defs.get_schema(op_type, later, "")
+        except Exception:  # noqa: BLE001
+            continue
+        if s2.since_version in seen:
+            continue
+        seen.add(s2.since_version)
+        try:
+            return onnx.shape_inference.infer_node_outputs(
+                s2, proto, types, data, opset_imports=[helper.make_opsetid("", later)])
+        except Exception:  # noqa: BLE001
+            continue
+    raise first
+
+
 def _make_infer(op_type: str):
     def infer(node: Node) -> list[TensorType]:
         opset = node.opset
@@ -292,9 +324,7 @@ def _make_infer(op_type: str):
             if v.is_const and v.type.numel <= 1 << 16 and v.type.dtype is not DType.string:
                 data[name] = numpy_helper.from_array(v.data, name)
         try:
-            res = onnx.shape_inference.infer_node_outputs(
-                schema, proto, types, data,
-                opset_imports=[helper.make_opsetid("", opset)])
+            res = _infer_outputs(op_type, schema, proto, types, data, opset)
         except Exception as e:  # noqa: BLE001
             raise ShapeError(f"shape inference failed for {op_type} node '{node.name}': "
                              f"{str(e).strip().splitlines()[-1]}") from None

@@ -213,14 +213,15 @@ ZOO = {  # name: (module class, input shape)
 }
 
 
-def export(name: str, path: str, seed: int = 0, dynamo: bool = False) -> tuple:
+def export(name: str, path: str, seed: int = 0, dynamo: bool = False, opset: int = 17) -> tuple:
     """Export ZOO[name] with random weights to ``path``; returns the input shape.
-    ``dynamo``: torch's default exporter (torch.export, opset 20) instead of TorchScript."""
+    ``dynamo``: torch's default exporter (torch.export, opset 20) instead of TorchScript
+    (at ``opset``)."""
     cls, shape = ZOO[name]
     torch.manual_seed(seed)
     m = cls().eval()
     _randomize_bn(m, seed)
-    kw = {"dynamo": True} if dynamo else {"opset_version": 17, "dynamo": False}
+    kw = {"dynamo": True} if dynamo else {"opset_version": opset, "dynamo": False}
     with torch.no_grad():
         torch.onnx.export(m, (torch.randn(*shape),), path, input_names=["x"], output_names=["y"], **kw)
     return shape
