@@ -269,6 +269,7 @@ def import_model(model_or_path, input_shapes: Optional[dict[str, tuple[int, ...]
     bad = find_unsupported(model)
     if bad:
         raise UnsupportedOpError(bad)
+    source_opset = default_opset(model)
     model = _upgrade_opset(expand_model(model))
     opset = default_opset(model)
     input_shapes = dict(input_shapes or {})
@@ -276,6 +277,7 @@ def import_model(model_or_path, input_shapes: Optional[dict[str, tuple[int, ...]
     graph = Graph(name=g.name or os.path.splitext(os.path.basename(path))[0] or "main", opset=opset)
     graph.meta["source"] = path
     graph.meta["opset"] = opset
+    graph.meta["source_opset"] = source_opset  # before the conversion to UPGRADE_TO
     graph.meta["producer"] = f"{model.producer_name} {model.producer_version}".strip()
 
     env: dict[str, Value] = {}

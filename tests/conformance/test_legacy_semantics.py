@@ -40,9 +40,12 @@ def test_softmax_family_matches_onnxruntime_at_every_opset(op, opset, axis, shap
     np.testing.assert_allclose(run(g, {"x": x})["y"], ref, rtol=1e-5, atol=1e-6)
 
 
-def test_legacy_softmax_becomes_flatten_softmax_reshape_only_when_it_matters():
-    g = import_model(_model("Softmax", 11, 1, [2, 3, 4, 5]))
-    assert [n.op for n in g.nodes] == ["onnx.Flatten", "onnx.Softmax", "onnx.Reshape"]
+def test_legacy_hardmax_becomes_flatten_hardmax_reshape_only_when_it_matters():
+    """Models below opset 13 are converted to 13 by onnx's converter (Softmax and
+    LogSoftmax become Flatten -> op -> Reshape there); its Hardmax has no adapter, so
+    such a model stays at 12 and the importer applies the coerced 2-D rule itself."""
+    g = import_model(_model("Hardmax", 11, 1, [2, 3, 4, 5]))
+    assert [n.op for n in g.nodes] == ["onnx.Flatten", "onnx.Hardmax", "onnx.Reshape"]
     assert g.nodes[1].attrs["axis"] == 1 and g.outputs[0].shape == (2, 3, 4, 5)
-    g = import_model(_model("Softmax", 11, 1, [2, 7, 1, 1]))  # same under both rules
-    assert [n.op for n in g.nodes] == ["onnx.Softmax"]
+    g = import_model(_model("Hardmax", 11, 1, [2, 7, 1, 1]))  # same under both rules
+    assert [n.op for n in g.nodes] == ["onnx.Hardmax"]
