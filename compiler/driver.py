@@ -77,6 +77,12 @@ def build_manifest(graph: Graph, opts: CompileOptions, pipeline: list[str], ctx:
         "passes": ctx.report,
         "timings_s": timings,
     }
+    if graph.meta.get("source_opset", graph.opset) != graph.opset:
+        m["source_opset"] = graph.meta["source_opset"]
+    present = {n.name for n in graph.nodes}
+    unfolded = {k: v for k, v in graph.meta.get("unfolded", {}).items() if k in present}
+    if unfolded:  # constant subgraphs folding could not evaluate; they run at inference
+        m["unfolded"] = unfolded
     qt = quant_table(graph)
     if qt:
         m["quantization"] = qt

@@ -38,15 +38,29 @@ def fold_node(graph: Graph, node: Node, allow_large: bool = False) -> bool:
             return False
         if not allow_large and sum(v.type.numel for v in node.outputs) > FOLD_LIMIT:
             return False
-        res = lookup(node.op).run(node, [None if v is None else v.data for v in node.inputs])
+        try:
+            res = lookup(node.op).run(node, [None if v is None else v.data for v in node.inputs])
+        except Exception as e:  # noqa: BLE001 - an op that cannot run here stays a node
+            return _leave(graph, node, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+    res = [np.asarray(r) for r in res]
     for v, r in zip(node.outputs, res):
-        r = np.asarray(r)
+        if v.type.shape != r.shape:
+            return _leave(graph, node, f"folded output '{v.name}' has shape {list(r.shape)}, "
+                                       f"the node's type says {list(v.type.shape)}")
+    for v, r in zip(node.outputs, res):
         if r.dtype != v.type.dtype.np:
             r = r.astype(v.type.dtype.np)
         v.data = r
         graph.constants[v.name] = v
     graph.remove_node(node)
     return True
+
+
+def _leave(graph: Graph, node: Node, why: str) -> bool:
+    """A fold that cannot be done leaves the node in the graph (it runs at inference
+    time like any other); the reason is kept in ``graph.meta["unfolded"]``."""
+    graph.meta.setdefault("unfolded", {})[node.name] = f"{node.op}: {why}"
+    return False
 
 
 def replace_with(graph: Graph, node: Node, new_values: list[Value]) -> None:

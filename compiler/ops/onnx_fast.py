@@ -309,4 +309,4 @@ def _batch_norm(node: Node, args: list) -> Optional[list]:
 
 
 # kernels in their own modules register into the same table
-from . import onnx_fast_norm_pad, onnx_resize  # noqa: E402,F401
+from . import onnx_fast_index, onnx_fast_norm_pad, onnx_resize  # noqa: E402,F401
