@@ -23,6 +23,7 @@ from ..ir import DType, Graph, Node, TensorType, Value
 from ..ir.rewrite import fold_node
 from ..ops import is_registered, lookup
 from ..ops.onnx_ops import SUPPORTED
+from .control_flow import branches, check_loops, inline_if
 from .ms_qops import can_expand, expand_model
 from .resize_compat import framework_sizes
 
@@ -125,6 +126,14 @@ def find_unsupported(model: onnx.ModelProto) -> list[tuple[str, str, int]]:
                         for a in n.attribute)
         version = int(versions.get(dom, 0))
         if can_expand(n):  # onnxruntime's QLinearAdd, QGemm ... (ms_qops)
+            continue
+        if dom == "" and n.op_type == "If" and _has_schema("If", version):
+            # inlined at import when its condition folds (control_flow.inline_if)
+            sub = onnx.ModelProto()
+            sub.opset_import.extend(model.opset_import)
+            for b in branches(n):
+                sub.graph.node.extend(b.node)
+            bad.extend(find_unsupported(sub))
             continue
         if dom != "" or n.op_type not in SUPPORTED or has_graph \
                 or not _has_schema(n.op_type, version):
@@ -266,6 +275,7 @@ def import_model(model_or_path, input_shapes: Optional[dict[str, tuple[int, ...]
     inputs that ``input_shapes`` leaves open."""
     path = model_or_path if isinstance(model_or_path, str) else "<model>"
     model = load_model(model_or_path) if isinstance(model_or_path, str) else model_or_path
+    check_loops(model)
     bad = find_unsupported(model)
     if bad:
         raise UnsupportedOpError(bad)
@@ -348,6 +358,12 @@ def _import_node(graph: Graph, env: dict[str, Value], n: onnx.NodeProto, idx: in
     outs_names = list(n.output)
     while outs_names and not outs_names[-1]:
         outs_names.pop()
+    if n.op_type == "If" and n.domain in ("", "ai.onnx"):
+        outs = inline_if(graph, env, n, name, inputs, _import_node, _emit)
+        for o, v in zip(n.output, outs):
+            if o:
+                env[o] = v
+        return
     if n.op_type == "Resize":
         inputs = framework_sizes(graph, _attrs(n), inputs, name) or inputs
     if n.op_type in LEGACY_2D_OPS and graph.opset < 13 and _legacy_2d_differs(n, inputs):
