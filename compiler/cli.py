@@ -98,10 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
 
-    p = sub.add_parser("inspect", help="inputs/outputs, op histogram, parameters, MACs, unsupported ops")
+    p = sub.add_parser("inspect", help="inputs/outputs, op histogram, parameters, MACs, unsupported ops, "
+                                            "whether each target compiles and which nodes stop it")
     p.add_argument("model")
     _add_shape_args(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--calib", metavar="CALIB.npz", default=None,
+                   help="calibration data for the per-target check (default: synthetic samples)")
 
     p = sub.add_parser("run", help="run a model (reference interpreter) or a compiled folder")
     p.add_argument("model", help="ONNX model file or qcc output folder")

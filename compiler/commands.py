@@ -6,6 +6,8 @@ import json
 import os
 import sys
 
+from typing import Optional
+
 import numpy as np
 
 from .errors import QccError
@@ -31,8 +33,10 @@ def _declared(vi) -> str:
     return f"{dt}[{','.join(dims)}]"
 
 
-def inspect_model(path: str, shapes: dict) -> dict:
+def inspect_model(path: str, shapes: dict, calib: Optional[str] = None, check_targets: bool = True) -> dict:
     from collections import Counter
+
+    from .readiness import TARGETS, target_verdicts
 
     from .analysis import macs
     from .frontend.onnx_import import default_opset, find_unsupported, import_model, load_model
@@ -55,6 +59,9 @@ def inspect_model(path: str, shapes: dict) -> dict:
     if info["unsupported"]:
         info["macs"] = None
         info["macs_note"] = "not computed: the model has unsupported ops"
+        why = f"unsupported ops: {', '.join(sorted({u['op'] for u in info['unsupported']}))}"
+        info["targets"] = {t: {"ok": False, "why": why, "nodes": [u["node"] for u in info["unsupported"]]}
+                           for t, _ in TARGETS}
         return info
     try:
         graph = import_model(model, shapes)
@@ -64,11 +71,15 @@ def inspect_model(path: str, shapes: dict) -> dict:
     except QccError as e:
         info["macs"] = None
         info["macs_note"] = f"not computed: {e}"
+        info["targets"] = {t: {"ok": False, "why": str(e), "nodes": []} for t, _ in TARGETS}
+        return info
+    if check_targets:
+        info["targets"] = target_verdicts(path, graph, shapes, calib)
     return info
 
 
 def cmd_inspect(args) -> int:
-    info = inspect_model(args.model, _shapes(args))
+    info = inspect_model(args.model, _shapes(args), getattr(args, "calib", None))
     if args.json:
         print(json.dumps(info, indent=1))
         return 0
@@ -95,6 +106,14 @@ def cmd_inspect(args) -> int:
             print(f"  {u['op']}  node '{u['node']}'  opset {u['opset']}")
     else:
         print("unsupported ops: none")
+    print("targets:" + ("" if getattr(args, "calib", None) else "  (checked with synthetic calibration data; give --calib for yours)"))
+    for t, v in info.get("targets", {}).items():
+        if v["ok"]:
+            print(f"  {t:13s} compiles")
+        else:
+            nodes = f" [stopped by: {', '.join(v['nodes'][:12])}{' ...' if len(v['nodes']) > 12 else ''}]" \
+                if v["nodes"] else ""
+            print(f"  {t:13s} does NOT compile: {v['why']}{nodes}")
     return 0
 
 

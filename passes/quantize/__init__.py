@@ -62,8 +62,10 @@ def lower(graph: Graph, ranges: dict, allow_float: set, options: dict,
         shown = ", ".join(f"{n.op_type} '{n.name}'" for n in st.failures[:12])
         more = f" and {len(st.failures) - 12} more" if len(st.failures) > 12 else ""
         kinds = ",".join(sorted({n.op_type for n in st.failures}))
-        raise LoweringError(f"{len(st.failures)} node(s) cannot be lowered to integer arithmetic: "
+        err = LoweringError(f"{len(st.failures)} node(s) cannot be lowered to integer arithmetic: "
                             f"{shown}{more}; keep them in float on purpose with --allow-float {kinds}")
+        err.nodes = [n.name for n in st.failures]
+        raise err
     for v in graph.outputs:
         fv = st.f(v)
         if fv.name != v.name and fv not in st.g.inputs:
