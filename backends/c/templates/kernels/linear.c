@@ -42,6 +42,12 @@ static inline int qcc_linear(const qcc_linear_p *p, const void *x, const int8_t 
                int16_t *xc)
 {
     const int32_t n = p->n, k = p->k;
+    /* outputs done four per pass (plain int8 weights), then one by one from n4: the
+     * bound of each loop is explicit.  (With the second loop starting where the first
+     * stopped, gcc -O3 for 32-bit targets could not bound its trip count once the first
+     * loop was unrolled, and proved an overflowing row offset "reachable":
+     * -Werror=aggressive-loop-optimizations under arm-none-eabi-gcc.) */
+    const int32_t n4 = (gmult == NULL && p->wbits == 8) ? n - n % 4 : 0;
     int32_t r, j;
     for (r = 0; r < p->rows; r++) {
         const size_t ybase = (size_t)r * n;
@@ -52,7 +58,7 @@ static inline int qcc_linear(const qcc_linear_p *p, const void *x, const int8_t 
             if (mult != NULL && p->y_dt == QCC_I8) {  /* int8 out: requant fused, inline */
                 int8_t *restrict yr = (int8_t *)y + ybase;
                 const int32_t zp = p->y_zp, lo = p->lo, hi = p->hi, pc = p->per_channel;
-                for (; j + 4 <= n; j += 4) {
+                for (; j < n4; j += 4) {
                     int32_t a4[4], i;
                     qcc_dot4_w8(wt + (size_t)j * k, (size_t)k, xc, k, a4);
                     for (i = 0; i < 4; i++) {
@@ -62,17 +68,18 @@ static inline int qcc_linear(const qcc_linear_p *p, const void *x, const int8_t 
                     }
                 }
             }
-            for (; j + 4 <= n; j += 4) {
+            for (; j < n4; j += 4) {
                 int32_t a4[4], i;
                 qcc_dot4_w8(wt + (size_t)j * k, (size_t)k, xc, k, a4);
                 for (i = 0; i < 4; i++)
                     qcc_linear_store(p, mult, shift, y, ybase, j + i, a4[i] + (bias ? bias[j + i] : 0));
             }
-            for (; j < n; j++)
+            for (j = n4; j < n; j++)
                 qcc_linear_store(p, mult, shift, y, ybase, j,
                                  (bias ? bias[j] : 0) + qcc_dot_w8c(wt + (size_t)j * k, xc, k));
+            continue;
         }
-        for (; j < n; j++) {
+        for (j = 0; j < n; j++) {
             const int8_t *wj = wt + (size_t)j * ((k * p->wbits + 7) / 8);
             const int32_t b = bias ? bias[j] : 0;
             const int32_t acc = gmult != NULL ? qcc_linear_grouped(p, wj, xc, b, gmult + (size_t)j * p->ng)
