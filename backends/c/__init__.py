@@ -28,7 +28,10 @@ def emit(graph: Graph, out_dir: str, ctx) -> dict:
     from .program import build_program
     from .render import weight_bytes, write_files
 
+    from .adapt_unsigned import adapt_unsigned_inputs
+
     name = _name(ctx)
+    adapted = adapt_unsigned_inputs(graph)  # uint8 into int8-only kernels (exact shift)
     prog = build_program(graph, name)
     files = write_files(prog, out_dir, getattr(ctx, "options", {}).get("model_path", ""))
     return {
@@ -39,6 +42,7 @@ def emit(graph: Graph, out_dir: str, ctx) -> dict:
                    "inplace_rejected": prog.extra_info.get("rejected", {}),
                    "tried": prog.extra_info.get("tried", {})},
         "layers": layer_table(prog),
+        "unsigned_inputs_shifted": adapted,
         "c": {"name": name,
               "inputs": [_io_entry(io) for io in prog.inputs],
               "outputs": [_io_entry(io) for io in prog.outputs]},

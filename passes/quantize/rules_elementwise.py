@@ -189,7 +189,7 @@ def pad(st: QState, node: Node) -> bool:
     value = node.inputs[2] if len(node.inputs) > 2 else None
     if value is not None and (not value.is_const or float(value.data) != 0.0):
         return False
-    zpv = st.g.add_const(node.name + ".zp", np.array(_zp(qx), np.int8))
+    zpv = st.g.add_const(node.name + ".zp", np.array(_zp(qx), qx.dtype.np))  # uint8 codes too
     rest = [st.f(node.inputs[1]), zpv] + [st.f(v) for v in node.inputs[3:]]
     n = st.emit("onnx.Pad", [qx] + rest, dict(node.attrs), name=node.name, out_name=node.outputs[0].name)
     st.set_q(node.outputs[0], n.outputs[0], qx.qparams)

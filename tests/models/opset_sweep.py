@@ -66,9 +66,11 @@ OPS_LATER = {  # opset -> ops first defined there (each also tested at its own o
 }
 
 
-def sweep_model(opset: int, seed: int = 0, hw: int = 8) -> tuple[onnx.ModelProto, list[str]]:
+def sweep_model(opset: int, seed: int = 0, hw: int = 8,
+                unsigned: bool = False) -> tuple[onnx.ModelProto, list[str]]:
     """The model of ``opset``: the ops defined by opset 11 (``opset`` 11), or those that
-    OPS_LATER lists as first defined at ``opset``."""
+    OPS_LATER lists as first defined at ``opset``.  ``unsigned``: the ops read
+    Softmax/Sigmoid outputs (uint8 in the quantized graph) instead of Conv/Relu ones."""
     rng = np.random.default_rng(seed)
     nodes, count = [], [0]
 
@@ -89,8 +91,13 @@ def sweep_model(opset: int, seed: int = 0, hw: int = 8) -> tuple[onnx.ModelProto
         "wg": f(5, C * hw * hw) * 0.1, "wm": f(hw, 3) * 0.3, "idx": _i64(0, 2),
         "ln_g": np.abs(f(hw)) + 0.5, "ln_b": f(hw) * 0.1,
     }
-    nodes.append(helper.make_node("Conv", ["x", "w", "bias"], ["y"], pads=[1, 1, 1, 1], name="conv"))
-    nodes.append(helper.make_node("Relu", ["y"], ["r"], name="relu0"))
+    if unsigned:  # every op reads the quantizer's uint8 tensors: Softmax and Sigmoid outputs
+        nodes.append(helper.make_node("Conv", ["x", "w", "bias"], ["c"], pads=[1, 1, 1, 1], name="conv"))
+        nodes.append(helper.make_node("Softmax", ["c"], ["y"], axis=1, name="softmax0"))
+        nodes.append(helper.make_node("Sigmoid", ["c"], ["r"], name="sigmoid0"))
+    else:
+        nodes.append(helper.make_node("Conv", ["x", "w", "bias"], ["y"], pads=[1, 1, 1, 1], name="conv"))
+        nodes.append(helper.make_node("Relu", ["y"], ["r"], name="relu0"))
     outs = []
     builders = _ops_11(n) if opset == 11 else [(nm, (lambda b=b: b(n))) for nm, b in OPS_LATER[opset]]
     names = []
