@@ -36,7 +36,6 @@ def _declared(vi) -> str:
 def inspect_model(path: str, shapes: dict, calib: Optional[str] = None, check_targets: bool = True) -> dict:
     from collections import Counter
 
-    from .readiness import TARGETS, target_verdicts
 
     from .analysis import macs
     from .frontend.onnx_import import default_opset, find_unsupported, import_model, load_model
@@ -76,6 +75,66 @@ def inspect_model(path: str, shapes: dict, calib: Optional[str] = None, check_ta
     if check_targets:
         info["targets"] = target_verdicts(path, graph, shapes, calib)
     return info
+
+
+# Per-target verdict of ``qcc inspect``: the compiler's own answer, not a guess from op
+# names.  The model is compiled for each target into a scratch folder (float ONNX;
+# quantized ONNX and C with calibration data: the user's ``--calib`` or, without it, a
+# few synthetic samples, standard normal floats and zero integers, enough to find every
+# node without an integer lowering or a C kernel, though ranges differ from real data).
+# Each failure is the compile's one-line error with the node names it reports.
+TARGETS = [("onnx", False), ("onnx --calib", True), ("c", True)]
+
+
+def synthetic_calib(graph, path: str, n: int = 4) -> None:
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for v in graph.inputs:
+        shape = (n,) + tuple(v.shape[1:]) if v.shape else (n,)
+        if v.dtype.is_float:
+            arrays[v.name] = rng.standard_normal(shape).astype(v.dtype.np)
+        else:
+            arrays[v.name] = np.zeros(shape, v.dtype.np)
+    np.savez(path, **arrays)
+
+
+def _nodes_named(err: QccError) -> list[str]:
+    import re
+
+    nodes = getattr(err, "nodes", None)
+    if nodes:
+        return list(nodes)
+    return re.findall(r"node '([^']+)'", str(err))
+
+
+def target_verdicts(model_path: str, graph, shapes: dict,
+                    calib: Optional[str] = None) -> dict:
+    """{target: {"ok": bool, "why": str, "nodes": [...]}} for the targets of TARGETS."""
+    import shutil
+    import tempfile
+
+    from .driver import CompileOptions, compile_model
+
+    work = tempfile.mkdtemp(prefix="qcc_inspect_")
+    try:
+        if calib is None:
+            calib = os.path.join(work, "calib.npz")
+            synthetic_calib(graph, calib)
+        out = {}
+        for label, quant in TARGETS:
+            target = label.split()[0]
+            opts = {"quiet": True, "quantize": quant}
+            if quant:
+                opts["calib"] = calib
+            try:
+                compile_model(model_path, CompileOptions(target=target, out_dir=os.path.join(work, "o"),
+                                                         input_shapes=shapes, options=opts))
+                out[label] = {"ok": True, "why": "", "nodes": []}
+            except QccError as e:
+                out[label] = {"ok": False, "why": str(e), "nodes": _nodes_named(e)}
+        return out
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def cmd_inspect(args) -> int:
