@@ -1,0 +1,220 @@
+"""Measure the corpus built by fetch.py and write ``docs/zoo.md``.
+
+    python tests/models/zoo/report.py [--zoo ~/.cache/qcc-zoo] [--timeout 900] [NAME ...]
+    python tests/models/zoo/report.py --write-only      # docs/zoo.md from the saved rows
+
+Runs in the project's environment.  Each model is measured in its own process (one
+``measure`` call; a model that hangs or crashes gets a row saying so) and its row is
+saved as ``<zoo>/NAME/row.json``; ``docs/zoo.md`` is generated from all rows.
+
+Per model: import (qcc's float interpreter vs onnxruntime, max relative error of the
+first output on the test samples), ``qcc compile --target c`` and ``--target onnx``
+with only ``--calib`` (and ``--input-shape`` for dynamic dims), the C output vs the
+reference interpreter (bit-exact on every test sample), qcc int8 SQNR of the first
+output vs float next to onnxruntime ``quantize_static`` (QDQ, per-channel, the best of
+MinMax / Percentile / Entropy on the same calibration samples), top-1 agreement with
+float for classifiers, weight and arena bytes of the C build.  A failure is recorded
+as its one-line error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+DEFAULT_ZOO = os.path.expanduser(os.environ.get("QCC_ZOO", "~/.cache/qcc-zoo"))
+DOC = os.path.join(ROOT, "docs", "zoo.md")
+
+
+def _load(p: str) -> dict:
+    with np.load(p, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _err(e: BaseException) -> str:
+    s = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {s[0][:300] if s else ''}"
+
+
+def _float_check(path, shapes, test) -> float:
+    from qcc.bench.accuracy import ort_outputs
+    from qcc.frontend.onnx_import import import_model
+    from qcc.interp import Interpreter
+
+    g = import_model(path, shapes)
+    it = Interpreter(g)
+    n = min(2, next(iter(test.values())).shape[0])
+    sub = {k: v[:n] for k, v in test.items()}
+    ref = ort_outputs(path, sub)
+    out = np.concatenate([it.run({k: v[i:i + 1] for k, v in sub.items()})[g.outputs[0].name] for i in range(n)])
+    return float(np.max(np.abs(out.astype(np.float64) - ref)) / max(float(np.max(np.abs(ref))), 1e-30))
+
+
+def measure(d: str) -> dict:
+    from qcc.bench.accuracy import bench_model
+    from qcc.bench.models import BenchModel
+    from qcc.commands import run_artifact
+    from qcc.driver import CompileOptions, compile_model
+    from qcc.frontend.onnx_import import parse_input_shapes
+
+    meta = json.load(open(os.path.join(d, "meta.json")))
+    path = os.path.join(d, "model.onnx")
+    calib, test = _load(os.path.join(d, "calib.npz")), _load(os.path.join(d, "test.npz"))
+    shapes = parse_input_shapes(meta.get("input_shapes"))
+    row = dict(meta)
+    t0 = time.time()
+    try:
+        row["float_max_rel"] = _float_check(path, shapes, test)
+        row["import"] = "ok"
+    except Exception as e:  # noqa: BLE001
+        row["import"] = _err(e)
+        return row
+    work = tempfile.mkdtemp(prefix=f"zoo_{meta['name']}_")
+    opts = {"calib": os.path.join(d, "calib.npz"), "quantize": True, "quiet": True}
+    try:
+        man = compile_model(path, CompileOptions(target="c", out_dir=os.path.join(work, "c"),
+                                                 input_shapes=shapes, options=opts))
+        row["compile_c"] = "ok"
+        row["weight_bytes"] = man.get("memory", {}).get("weight_bytes")
+        row["arena_bytes"] = man.get("memory", {}).get("arena_bytes")
+        row["notes"] = {k: man[k] for k in ("unfolded", "unsigned_inputs_shifted") if man.get(k)}
+        try:
+            got = run_artifact(os.path.join(work, "c"), test, "target")
+            want = run_artifact(os.path.join(work, "c"), test, "reference")
+            bad = [k for k in want if not np.array_equal(got[k], want[k])]
+            row["c_bit_exact"] = "yes" if not bad else f"differs on {bad}"
+        except Exception as e:  # noqa: BLE001
+            row["c_bit_exact"] = _err(e)
+    except Exception as e:  # noqa: BLE001
+        row["compile_c"] = _err(e)
+    m = BenchModel(meta["name"], path, calib, test, input_shapes=list(meta.get("input_shapes") or []),
+                   kind="classifier" if meta["kind"] == "classifier" else "encoder")
+    try:
+        acc = bench_model(m, work)
+        q, o = acc.get("qcc", {}), acc.get("ort_best", {})
+        row["compile_onnx"] = "ok" if "sqnr_db" in q else q.get("error", "failed")
+        row["qcc_sqnr"] = q.get("sqnr_db")
+        row["ort_sqnr"] = o.get("sqnr_db")
+        row["ort_method"] = o.get("method")
+        if "sqnr_db" not in o:
+            row["ort_error"] = acc.get("ort_minmax", {}).get("error")
+        if meta["kind"] == "classifier":
+            row["qcc_top1"], row["ort_top1"] = q.get("top1_agree_pct"), o.get("top1_agree_pct")
+    except Exception as e:  # noqa: BLE001
+        row["compile_onnx"] = _err(e)
+    row["seconds"] = round(time.time() - t0, 1)
+    return row
+
+
+def _fmt(x, nd=1):
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return "inf" if x == float("inf") else f"{x:.{nd}f}"
+    return str(x)
+
+
+def _why(r: dict) -> str:
+    for k in ("import", "compile_c", "compile_onnx", "c_bit_exact"):
+        v = r.get(k)
+        if v not in (None, "ok", "yes"):
+            return f"{k}: {v}"
+    if r.get("qcc_sqnr") is not None and r.get("ort_sqnr") is not None and r["qcc_sqnr"] < r["ort_sqnr"]:
+        return f"qcc {r['ort_sqnr'] - r['qcc_sqnr']:.1f} dB below onnxruntime"
+    return r.get("error", "")
+
+
+def write_md(rows: list[dict]) -> str:
+    n = len(rows)
+    imp = sum(r.get("import") == "ok" for r in rows)
+    cc = sum(r.get("compile_c") == "ok" for r in rows)
+    co = sum(r.get("compile_onnx") == "ok" for r in rows)
+    be = sum(r.get("c_bit_exact") == "yes" for r in rows)
+    beat = sum(r.get("qcc_sqnr") is not None and r.get("ort_sqnr") is not None and r["qcc_sqnr"] >= r["ort_sqnr"]
+               for r in rows)
+    trained = sum(bool(r.get("trained")) for r in rows)
+    lines = [
+        "# Model corpus (issue 12)",
+        "",
+        "Generated by `tests/models/zoo/report.py` from the corpus that `tests/models/zoo/fetch.py`",
+        "builds (packages from the registry only; see the scripts' docstrings). Do not edit by hand.",
+        "",
+        f"{n} models ({trained} with trained weights): import OK {imp}, compile to C {cc}, compile to",
+        f"QDQ ONNX {co}, C bit-exact with the reference {be}, qcc int8 SQNR at or above onnxruntime's",
+        f"best static int8 {beat}.",
+        "",
+        "Inputs are synthetic (smooth random images, random token ids, noise): SQNR says how",
+        "faithfully the integer model follows the float one, not task accuracy. Float rel. err.: qcc's",
+        "float interpreter vs onnxruntime. SQNR of the first output vs float onnxruntime on 8 test",
+        "samples; onnxruntime: `quantize_static` QDQ per-channel int8, best of MinMax / Percentile /",
+        "Entropy on the same 32 calibration samples.",
+        "",
+        "| model | source / exporter | trained | opset | import (float rel. err.) | C | ONNX | C = ref | "
+        "qcc SQNR dB (top-1) | ORT SQNR dB (top-1) | weights / arena KiB | why not |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        ok = lambda k: "yes" if r.get(k) in ("ok", "yes") else ("–" if r.get(k) is None else "no")  # noqa: E731
+        top = lambda k: f" ({r[k]:.0f} %)" if r.get(k) is not None else ""  # noqa: E731
+        imp_s = f"yes ({r['float_max_rel']:.1e})" if r.get("import") == "ok" else ok("import")
+        kib = (f"{r['weight_bytes'] / 1024:,.1f} / {r['arena_bytes'] / 1024:,.1f}"
+               if r.get("weight_bytes") is not None and r.get("arena_bytes") is not None else "–")
+        lines.append(f"| {r['name']} | {r.get('source', '')} / {r.get('exporter', '')} | "
+                     f"{'yes' if r.get('trained') else 'no'} | {r.get('opset', '')} | {imp_s} | "
+                     f"{ok('compile_c')} | {ok('compile_onnx')} | {ok('c_bit_exact')} | "
+                     f"{_fmt(r.get('qcc_sqnr'))}{top('qcc_top1')} | {_fmt(r.get('ort_sqnr'))}{top('ort_top1')} | "
+                     f"{kib} | {_why(r).replace('|', '/')[:220]} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("names", nargs="*")
+    ap.add_argument("--zoo", default=DEFAULT_ZOO)
+    ap.add_argument("--timeout", type=int, default=900)
+    ap.add_argument("--one", help=argparse.SUPPRESS)
+    ap.add_argument("--write-only", action="store_true")
+    a = ap.parse_args(argv)
+    if a.one:
+        row = measure(a.one)
+        with open(os.path.join(a.one, "row.json"), "w") as f:
+            json.dump(row, f, indent=1, default=str)
+        return 0
+    names = a.names or sorted(n for n in os.listdir(a.zoo) if os.path.isfile(os.path.join(a.zoo, n, "meta.json")))
+    if not a.write_only:
+        for n in names:
+            d = os.path.join(a.zoo, n)
+            t0 = time.time()
+            try:
+                p = subprocess.run([sys.executable, __file__, "--one", d], capture_output=True, text=True,
+                                   timeout=a.timeout)
+                if p.returncode != 0:
+                    err = (p.stderr.strip().splitlines() or ["crashed"])[-1]
+                    json.dump(dict(json.load(open(os.path.join(d, "meta.json"))), import_=None, error=err,
+                                   compile_c=f"crashed: {err}"), open(os.path.join(d, "row.json"), "w"))
+            except subprocess.TimeoutExpired:
+                json.dump(dict(json.load(open(os.path.join(d, "meta.json"))),
+                               compile_c=f"timed out after {a.timeout} s"), open(os.path.join(d, "row.json"), "w"))
+            print(f"{n}: {time.time() - t0:.0f} s", flush=True)
+    rows = []
+    for n in sorted(os.listdir(a.zoo)):
+        p = os.path.join(a.zoo, n, "row.json")
+        if os.path.isfile(p):
+            rows.append(json.load(open(p)))
+    with open(DOC, "w") as f:
+        f.write(write_md(rows))
+    print(f"wrote {DOC} ({len(rows)} rows)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
