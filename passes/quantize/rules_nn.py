@@ -312,10 +312,13 @@ def mean(st: QState, node: Node) -> bool:
     r = float(qx.qparams.scale[0]) / (float(yqp.scale[0]) * count)
     mult, shift = st.requant_consts(r, node.name)
     attrs = {"x_zp": int(qx.qparams.zero_point[0]), "y_zp": int(yqp.zero_point[0])}
-    if node.op == "onnx.GlobalAveragePool":
-        if x.type.rank != 4:
-            return False
+    if node.op == "onnx.GlobalAveragePool" and x.type.rank == 4:
         op = "qcc.global_avgpool"
+    elif node.op == "onnx.GlobalAveragePool":  # 1-D / 3-D pooling: the mean over the spatial axes
+        if x.type.rank < 3:
+            return False
+        attrs.update(axes=list(range(2, x.type.rank)), keepdims=1)
+        op = "qcc.reduce_mean"
     else:
         axes = node.attrs.get("axes")
         if axes is None and len(node.inputs) > 1 and node.inputs[1] is not None:

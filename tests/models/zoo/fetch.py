@@ -165,6 +165,11 @@ def _small(name):
             return nn.Sequential(nn.Linear(640, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(),
                                  nn.Linear(128, 8), nn.ReLU(), nn.Linear(8, 128), nn.ReLU(),
                                  nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 640))
+        if name == "kws_tcnn":  # TC-ResNet-like 1-D convolutions over MFCC frames
+            return nn.Sequential(nn.Conv1d(40, 32, 3, padding=1), nn.BatchNorm1d(32), nn.ReLU(),
+                                 nn.Conv1d(32, 48, 3, stride=2, padding=1), nn.BatchNorm1d(48), nn.ReLU(),
+                                 nn.Conv1d(48, 48, 3, stride=2, padding=1), nn.ReLU(),
+                                 nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(48, 12))
         if name == "kws_gru":
             class G(nn.Module):
                 def __init__(self):
@@ -177,6 +182,38 @@ def _small(name):
                     y, _ = self.gru(torch.relu(self.conv(x)).transpose(1, 2))
                     return self.fc(y[:, -1])
             return G()
+        if name == "unet":
+            class U(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.e1, self.e2 = nn.Conv2d(3, 16, 3, padding=1), nn.Conv2d(16, 32, 3, padding=1, stride=2)
+                    self.mid = nn.Conv2d(32, 32, 3, padding=1)
+                    self.d1, self.head = nn.Conv2d(48, 16, 3, padding=1), nn.Conv2d(16, 3, 1)
+
+                def forward(self, x):
+                    a = torch.relu(self.e1(x))
+                    b = torch.relu(self.mid(torch.relu(self.e2(a))))
+                    up = nn.functional.interpolate(b, scale_factor=2, mode="bilinear", align_corners=False)
+                    return self.head(torch.relu(self.d1(torch.cat([up, a], 1))))
+            return U()
+        if name == "det_head":
+            class H(nn.Module):
+                """SSD/YOLO-style head: boxes in pixels and class probabilities in one tensor."""
+
+                def __init__(self):
+                    super().__init__()
+                    self.f = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1), nn.ReLU(), nn.Conv2d(16, 32, 3, 2, 1), nn.ReLU())
+                    self.box, self.cls = nn.Conv2d(32, 4, 1), nn.Conv2d(32, 8, 1)
+
+                def forward(self, x):
+                    y = self.f(x)
+                    box = (self.box(y).sigmoid() * 320.0).flatten(2)
+                    return torch.cat([box, self.cls(y).sigmoid().flatten(2)], 1).transpose(1, 2)
+            return H()
+        if name == "pnet":  # MTCNN P-Net's architecture, random weights
+            return nn.Sequential(nn.Conv2d(3, 10, 3), nn.PReLU(10), nn.MaxPool2d(2, 2, ceil_mode=True),
+                                 nn.Conv2d(10, 16, 3), nn.PReLU(16), nn.Conv2d(16, 32, 3), nn.PReLU(32),
+                                 nn.Conv2d(32, 2, 1), nn.Softmax(1))
         raise KeyError(name)
     return make
 
@@ -276,6 +313,17 @@ CORPUS = [
     E("fc_autoencoder", "torch module (MLPerf Tiny AD)", "torch (dynamo)", False, "autoencoder",
       torch_export(_small("autoencoder"), lambda: (__import__("torch").randn(1, 640),), dynamo=True),
       lambda n, seed: {"x": np.random.default_rng(seed).standard_normal((n, 640)).astype(np.float32)}),
+    E("unet_seg", "torch module (U-Net)", "torch (TorchScript)", False, "segmentation",
+      torch_export(_small("unet"), lambda: (__import__("torch").randn(1, 3, 32, 32),)), img_inputs((3, 32, 32))),
+    E("det_head", "torch module (SSD/YOLO-style head)", "torch (TorchScript)", False, "detection",
+      torch_export(_small("det_head"), lambda: (__import__("torch").randn(1, 3, 64, 64),)),
+      img_inputs((3, 64, 64), 0.0, 1.0)),
+    E("pnet_random", "torch module (MTCNN P-Net shape)", "torch (dynamo)", False, "detection",
+      torch_export(_small("pnet"), lambda: (__import__("torch").randn(1, 3, 24, 24),), dynamo=True),
+      img_inputs((3, 24, 24))),
+    E("kws_tcnn", "torch module (1-D conv KWS)", "torch (TorchScript)", False, "classifier",
+      torch_export(_small("kws_tcnn"), lambda: (__import__("torch").randn(1, 40, 49),)),
+      lambda n, seed: {"x": np.random.default_rng(seed).standard_normal((n, 40, 49)).astype(np.float32)}),
     E("kws_gru", "torch module (CRNN KWS)", "torch (TorchScript)", False, "classifier",
       torch_export(_small("kws_gru"), lambda: (__import__("torch").randn(1, 40, 49),)),
       lambda n, seed: {"x": np.random.default_rng(seed).standard_normal((n, 40, 49)).astype(np.float32)}),
@@ -303,6 +351,10 @@ def build_one(e: Entry, out: str) -> str:
     with open(os.path.join(d, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
     return d
+
+
+# small corpus models that need only torch: the fast suite builds them in the test
+SMOKE = ["ds_cnn_kws", "fc_autoencoder", "kws_tcnn", "unet_seg", "det_head", "pnet_random"]
 
 
 def main(argv=None) -> int:

