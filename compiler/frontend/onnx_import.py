@@ -366,6 +366,10 @@ def _import_node(graph: Graph, env: dict[str, Value], n: onnx.NodeProto, idx: in
         return
     if n.op_type == "Resize":
         inputs = framework_sizes(graph, _attrs(n), inputs, name) or inputs
+    if n.op_type == "Range":  # onnxruntime takes 1-element tensors for its scalars (AffineGrid's body)
+        inputs = [graph.add_const(f"{v.name}.scalar", v.data.reshape(()))
+                  if v is not None and v.is_const and v.type.rank > 0 and v.type.numel == 1 else v
+                  for v in inputs]
     if n.op_type in LEGACY_2D_OPS and graph.opset < 13 and _legacy_2d_differs(n, inputs):
         outs = _import_legacy_2d(graph, n, name, inputs, outs_names[0], fold)
     else:

@@ -42,7 +42,9 @@ def fold_node(graph: Graph, node: Node, allow_large: bool = False) -> bool:
             res = lookup(node.op).run(node, [None if v is None else v.data for v in node.inputs])
         except Exception as e:  # noqa: BLE001 - an op that cannot run here stays a node
             return _leave(graph, node, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-    res = [np.asarray(r) for r in res]
+    # the inferred type is authoritative: onnx.reference returns some scalars as [1]
+    res = [np.asarray(r).reshape(v.type.shape) if np.asarray(r).size == v.type.numel else np.asarray(r)
+           for v, r in zip(node.outputs, res)]
     for v, r in zip(node.outputs, res):
         if v.type.shape != r.shape:
             return _leave(graph, node, f"folded output '{v.name}' has shape {list(r.shape)}, "

@@ -83,7 +83,7 @@ NOTES = [
     "* `half_pixel_symmetric` with an odd input length: the centre is `L / 2` (onnxruntime "
     "uses `L // 2`).",
     "",
-    "Models below opset 11 are converted to opset 13 (`onnx.version_converter`); Resize-10 "
+    "Models below opset 13 are converted to opset 13 (`onnx.version_converter`); Resize-10 "
     "and Upsample keep their meaning (`asymmetric`, floor, or ceil when an axis shrinks), "
     "which the converter alone would lose.",
     "",
