@@ -7,7 +7,8 @@
   the selection itself stays the ONNX op on int8 (no arithmetic).
 * ``PRelu``: a scalar slope is a ``qcc.lut`` (LeakyRelu with that alpha); a
   per-channel slope ``a`` with every ``a`` in [0, 1] is ``max(x, a*x)`` (a
-  ``qcc.mul`` by the int8 slope, then ``Max``); slopes above 1 use ``min``.
+  ``qcc.mul`` by the int8 slope, then ``Max``); slopes above 1 use ``min``; mixed
+  slopes (trained PReLUs: some negative, some above 1) are ``max(x, 0) + a * min(x, 0)``.
 * ``LogSoftmax`` (last axis) is ``d - log(sum(exp(d)))`` with ``d = x - max(x)``:
   ReduceMax, ``qcc.sub``, an exp ``qcc.lut``, a ``qcc.reduce_mean`` sum, a log
   ``qcc.lut`` and ``qcc.sub``; the intermediate ranges follow from x's range.
@@ -91,7 +92,7 @@ def prelu(st: QState, node: Node) -> bool:
         st.set_q(out, n.outputs[0], yqp)
         return True
     if not (np.all(a >= 0) and (np.all(a <= 1) or np.all(a >= 1))):
-        return False
+        return _prelu_split(st, node, qx, a, yqp)
     select = "onnx.Max" if np.all(a <= 1) else "onnx.Min"
     # a*x over x's calibrated range, then the selection at the output's qparams
     lo, hi = st.range_of(x.name) or (float(yqp.scale[0]) * (yqp.qmin - int(yqp.zero_point[0])),
@@ -108,6 +109,41 @@ def prelu(st: QState, node: Node) -> bool:
     ins = [_to_qparams(st, qx, yqp, node.name + ".x"), _to_qparams(st, m.outputs[0], yqp, node.name + ".axq")]
     n = st.emit(select, ins, {}, name=node.name, out_name=out.name)
     st.set_q(out, n.outputs[0], yqp)
+    return True
+
+
+def _clamp(st: QState, qv: Value, lo: int, hi: int, name: str) -> Value:
+    """``qv`` clamped to [lo, hi] in its own codes (identity requant: exact)."""
+    mult, shift = st.requant_consts(1.0, name)
+    zp = int(qv.qparams.zero_point[0])
+    n = st.emit("qcc.requant", [qv, mult, shift], {"x_zp": zp, "y_zp": zp, "act_min": lo, "act_max": hi},
+                name=name, out_name=name)
+    n.outputs[0].qparams = qv.qparams
+    return n.outputs[0]
+
+
+def _prelu_split(st: QState, node: Node, qx: Value, a: np.ndarray, yqp) -> bool:
+    """PRelu with any per-channel slopes (trained ones mix signs and sizes):
+    ``max(x, 0) + a * min(x, 0)``: two exact clamps of x at its zero point, the
+    negative part times the int8 slope (``qcc.mul``), one ``qcc.add`` at the output's
+    qparams."""
+    x, out = node.inputs[0], node.outputs[0]
+    zp = int(qx.qparams.zero_point[0])
+    lo, _ = st.range_of(x.name) or (float(qx.qparams.scale[0]) * (qx.qparams.qmin - zp), 0.0)
+    lo = min(float(lo), 0.0)
+    ends = np.array([0.0, lo * a.min(), lo * a.max()])
+    an_qp = act_qparams(float(ends.min()), float(ends.max()) if ends.max() > ends.min() else 1e-6)
+    pos = _clamp(st, qx, zp, qx.qparams.qmax, node.name + ".pos")
+    neg = _clamp(st, qx, qx.qparams.qmin, zp, node.name + ".neg")
+    qa = st.q(node.inputs[1], act_qparams(min(float(a.min()), 0.0), max(float(a.max()), 0.0)))
+    mult, shift = st.requant_consts(float(qx.qparams.scale[0]) * float(qa.qparams.scale[0])
+                                    / float(an_qp.scale[0]), node.name + ".an")
+    m = st.emit("qcc.mul", [neg, qa, mult, shift],
+                {"a_zp": zp, "b_zp": int(qa.qparams.zero_point[0]), "y_zp": int(an_qp.zero_point[0])},
+                name=node.name + ".an", out_name=node.name + ".an")
+    m.outputs[0].qparams = an_qp
+    y = _binary(st, "qcc.add", pos, m.outputs[0], yqp, node.name, out.name)
+    st.set_q(out, y, yqp)
     return True
 
 

@@ -1,0 +1,59 @@
+"""Failure classes the corpus found in the quantizer (tests/models/zoo): trained PReLU
+slopes that mix signs and sizes (MTCNN), GlobalAveragePool on 1-D feature maps
+(TC-ResNet-style keyword spotting).  Each: C bit-exact with the reference, close to
+float onnxruntime."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from qcc.bench.accuracy import ort_outputs
+from qcc.bench.metrics import sqnr_db
+from qcc.commands import run_artifact
+from qcc.driver import CompileOptions, compile_model
+
+
+def _model(tmp_path, nodes, inits, shape):
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    path = str(tmp_path / "m.onnx")
+    onnx.save(m, path)
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "calib.npz", x=rng.standard_normal((16,) + tuple(shape[1:])).astype(np.float32))
+    return path, {"x": rng.standard_normal((4,) + tuple(shape[1:])).astype(np.float32)}
+
+
+def _check(tmp_path, path, test, min_db):
+    out = str(tmp_path / "c")
+    compile_model(path, CompileOptions(target="c", out_dir=out,
+                                       options={"calib": str(tmp_path / "calib.npz"), "quiet": True}))
+    got, want = run_artifact(out, test, "target"), run_artifact(out, test, "reference")
+    assert np.array_equal(got["y"], want["y"])
+    assert sqnr_db(ort_outputs(path, test), want["y"]) >= min_db
+
+
+@pytest.mark.parametrize("slopes", [[-0.3, 0.2, 1.5, 0.0], [0.25, -1.0, 2.0, 0.7]])
+def test_prelu_with_mixed_trained_slopes(slopes, tmp_path):
+    rng = np.random.default_rng(1)
+    inits = {"w": rng.standard_normal((4, 3, 3, 3)).astype(np.float32),
+             "a": np.array(slopes, np.float32).reshape(4, 1, 1)}
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("PRelu", ["c", "a"], ["y"])]
+    path, test = _model(tmp_path, nodes, inits, (1, 3, 8, 8))
+    _check(tmp_path, path, test, 30.0)
+
+
+def test_global_average_pool_on_1d_feature_maps(tmp_path):
+    rng = np.random.default_rng(2)
+    inits = {"w": rng.standard_normal((8, 4, 3)).astype(np.float32)}
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("GlobalAveragePool", ["r"], ["y"])]
+    path, test = _model(tmp_path, nodes, inits, (1, 4, 20))
+    _check(tmp_path, path, test, 30.0)
