@@ -317,6 +317,14 @@ def cmd_compile(args) -> int:
         g = import_model(args.model, opts.input_shapes)
         opts.instr.drift_sample = next(iter_samples(g, load_npz(args.measure_drift, "--measure-drift")))
     manifest = compile_model(args.model, opts)
+    floored = manifest.get("passes", {}).get("quantize", {}).get("floored_channels") or {}
+    if floored:  # near-dead weight channels (docs/arithmetic.md): said, never refused
+        shown = "; ".join(f"{w}: {ch[:8]}{' ...' if len(ch) > 8 else ''}" for w, ch in list(floored.items())[:4])
+        print(f"qcc: note: {sum(map(len, floored.values()))} near-dead weight channel(s) quantized at the "
+              f"scale floor (2^-12 of their layer's largest; weights far below it round to 0, the bias is "
+              f"kept exactly): "
+              f"{shown}{' ...' if len(floored) > 4 else ''} (manifest: passes.quantize.floored_channels)",
+              file=sys.stderr)
     print(f"qcc: compiled {os.path.basename(args.model)} for target '{args.target}' into "
           f"{args.output} ({manifest['sizes']['nodes']} nodes)", file=sys.stderr)
     return 0

@@ -56,6 +56,31 @@ def clipped_absmax(rows: np.ndarray, qmax) -> np.ndarray:
     return best
 
 
+# A channel's weight scale is at least this fraction of the layer's largest (docs/arithmetic.md
+# "Near-dead channels"): trained nets carry channels whose weights are ~1e-34, whose own
+# absmax scale would turn a normal bias into an int32 far beyond any accumulator bound.
+# Floored, such weights quantize to 0 (the channel is its bias, carried exactly) and the
+# bias stays within 2^12 of the layer's largest-channel bias codes.
+SCALE_FLOOR = 2.0 ** -12
+
+
+def channel_scales(amax: np.ndarray, qmax) -> np.ndarray:
+    """Per-channel symmetric scales ``amax / qmax``, floored at SCALE_FLOOR times the
+    largest (an all-zero channel gets the floor, or 1 when the whole tensor is zero)."""
+    s = np.asarray(amax, np.float64) / qmax
+    top = float(np.max(s)) if s.size else 0.0
+    if top <= 0:
+        return np.ones_like(s)
+    return np.maximum(s, top * SCALE_FLOOR)
+
+
+def floored_channels(amax: np.ndarray, qmax) -> list[int]:
+    """Channels whose scale :func:`channel_scales` raised to the floor."""
+    s = np.asarray(amax, np.float64).reshape(-1) / qmax
+    top = float(np.max(s)) if s.size else 0.0
+    return [int(i) for i in np.nonzero(s < top * SCALE_FLOOR)[0]] if top > 0 else []
+
+
 def weight_qparams(w: np.ndarray, axis: int, bits: int = 8) -> tuple[np.ndarray, QParams]:
     """Symmetric per-channel weights along ``axis``: (int values, qparams).  Below
     8 bits the per-channel clip value is chosen by :func:`clipped_absmax`."""
@@ -64,7 +89,7 @@ def weight_qparams(w: np.ndarray, axis: int, bits: int = 8) -> tuple[np.ndarray,
     amax = np.max(np.abs(w.astype(np.float64)), axis=red) if red else np.abs(w.astype(np.float64))
     if bits < 8 and red:
         amax = clipped_absmax(np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1), qmax)
-    scale = arith.f32_scale(np.where(amax > 0, amax / qmax, 1.0))
+    scale = arith.f32_scale(channel_scales(amax, qmax))
     shape = [1] * w.ndim
     shape[axis] = -1
     q = np.clip(np.rint(w / scale.reshape(shape)), -qmax - 1, qmax).astype(np.int8)

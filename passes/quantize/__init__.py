@@ -104,5 +104,5 @@ def quantize(graph: Graph, ctx: PassContext) -> bool:
     g = st.g
     graph.inputs, graph.outputs, graph.nodes, graph.constants = g.inputs, g.outputs, g.nodes, g.constants
     graph.register_names()
-    ctx.note("quantize", kept_float=st.kept_float, layers=st.layers)
+    ctx.note("quantize", kept_float=st.kept_float, layers=st.layers, floored_channels=st.floored)
     return True

@@ -20,8 +20,8 @@ from qcc.errors import CalibrationError, LoweringError
 from qcc.ir import DType, Graph, Node, QParams, TensorType, Value
 from qcc.ops import lookup
 from qcc.passmanager import typed_options
-from qcc.quant_scheme import (WDTYPE, act_qparams, check_lowbit_options, group_weight_qparams,
-                              weight_qparams)
+from qcc.quant_scheme import (WDTYPE, act_qparams, check_lowbit_options, floored_channels,
+                              group_weight_qparams, weight_qparams)
 
 QRule = Callable[["QState", Node], bool]  # lowers one node; False declines (registry.py)
 
@@ -84,6 +84,7 @@ class QState:
         self.options = options  # the whole option dict (rules read ``opts``)
         self.opts: QuantizeOptions = typed_options(QuantizeOptions, options)
         self.layer_bits: dict = dict(layer_bits or {})  # node name -> weight bits (assign-bits)
+        self.floored: dict[str, list[int]] = {}  # weight -> channels at the scale floor
         self.qmap: dict[int, Value] = {}
         self.fmap: dict[int, Value] = {}
         self.kept_float: list[str] = []
@@ -183,6 +184,11 @@ class QState:
             qp = QParams(scale=scale, zero_point=np.zeros_like(scale, dtype=np.int64), bits=8, axis=axis)
         else:
             q, qp = weight_qparams(w, axis, bits)
+            red = tuple(i for i in range(w.ndim) if i != axis)
+            if red:
+                low = floored_channels(np.max(np.abs(w.astype(np.float64)), axis=red), (1 << (bits - 1)) - 1)
+                if low:
+                    self.floored[name] = low
         return self.g.add_const(name, q, WDTYPE[bits], qparams=qp), qp
 
     def dense_weight(self, w: np.ndarray, axis: int, name: str, bits: int = 8,

@@ -57,3 +57,41 @@ def test_global_average_pool_on_1d_feature_maps(tmp_path):
              helper.make_node("GlobalAveragePool", ["r"], ["y"])]
     path, test = _model(tmp_path, nodes, inits, (1, 4, 20))
     _check(tmp_path, path, test, 30.0)
+
+
+def test_near_dead_weight_channel_is_compiled_and_reported(tmp_path, capsys):
+    """Report 4: a channel with weights around 1e-34 (PaddleOCR detectors) used to be
+    refused by the overflow proof; its scale is floored, the compile says so."""
+    import json
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "compiler"))
+    from qcc_testlib import assert_ok, qcc
+
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((8, 3, 3, 3)).astype(np.float32)
+    w[5] = rng.standard_normal((3, 3, 3)).astype(np.float32) * 1e-34
+    inits = {"w": w, "b": rng.standard_normal(8).astype(np.float32),
+             "w2": rng.standard_normal((4, 8, 1, 1)).astype(np.float32)}
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]), helper.make_node("Conv", ["r", "w2"], ["y"])]
+    path, test = _model(tmp_path, nodes, inits, (1, 3, 8, 8))
+    p = qcc("compile", path, "--calib", tmp_path / "calib.npz", "--target", "c", "-o", tmp_path / "c")
+    assert_ok(p)
+    assert "near-dead weight channel" in p.stderr and "[5]" in p.stderr
+    man = json.load(open(tmp_path / "c" / "manifest.json"))
+    assert list(man["passes"]["quantize"]["floored_channels"].values()) == [[5]]
+    got, want = run_artifact(str(tmp_path / "c"), test, "target"), run_artifact(str(tmp_path / "c"), test, "reference")
+    assert np.array_equal(got["y"], want["y"])
+    assert sqnr_db(ort_outputs(path, test), want["y"]) >= 30.0
+
+
+def test_channel_scale_floor():
+    from qcc.quant_scheme import SCALE_FLOOR, channel_scales, floored_channels
+
+    amax = np.array([1.0, 1e-34, 0.0, 2.0 ** -13, 0.5])
+    s = channel_scales(amax, 127)
+    assert np.all(s >= s.max() * SCALE_FLOOR) and s[0] == 1.0 / 127 and s[4] == 0.5 / 127
+    assert floored_channels(amax, 127) == [1, 2, 3]
+    assert np.all(channel_scales(np.zeros(3), 127) == 1.0)
