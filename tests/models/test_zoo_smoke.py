@@ -57,5 +57,20 @@ BUILT = sorted(n for n in os.listdir(ZOO) if os.path.isfile(os.path.join(ZOO, n,
 @pytest.mark.slow
 @pytest.mark.skipif(not BUILT, reason=f"no corpus in {ZOO}: run tests/models/zoo/fetch.py in its builder venv")
 @pytest.mark.parametrize("name", BUILT)
-def test_corpus_model_compiles_to_c_bit_exact(name, tmp_path):
-    check_model(os.path.join(ZOO, name), str(tmp_path / "c"))
+def test_corpus_model_compiles_to_c_bit_exact_and_builds_for_cortex_m4(name, tmp_path):
+    """Every corpus model: C with only --calib (and --input-shape), bit-exact with the
+    reference on its test samples, and its model code builds for Cortex-M4 with -Werror."""
+    import shutil
+    import subprocess
+
+    from qcc.backends.c import arm
+
+    out = str(tmp_path / "c")
+    check_model(os.path.join(ZOO, name), out)
+    cc = shutil.which("arm-none-eabi-gcc")
+    if cc is None:
+        pytest.skip("arm-none-eabi-gcc is not installed")
+    for opt in ("-O2", "-O3"):
+        p = subprocess.run([cc, *arm.CPU_FLAGS, opt, "-std=c99", "-Wall", "-Wextra", "-Werror", "-c", "model.c",
+                            "-o", os.devnull], cwd=out, capture_output=True, text=True)
+        assert p.returncode == 0, (name, opt, p.stderr[-1500:])

@@ -79,13 +79,13 @@ static inline int qcc_matmul(const qcc_matmul_p *p, const void *a, const void *b
             if (p->packed) {
                 for (k = 0; k < p->k; k++)
                     ac[k] = (int16_t)(qcc_load(a, arow + (size_t)k, p->a_dt) - p->a_zp);
-                for (j = 0; j + 4 <= n; j += 4) {
+                for (j = 0; j < n - n % 4; j += 4) {  /* explicit bounds (see qcc_linear) */
                     int32_t a4[4], u;
                     qcc_dot4_i16(ac, bp + (size_t)j * p->k, p->k, a4);
                     for (u = 0; u < 4; u++)
                         qcc_matmul_out(p, mult, shift, y, row + (size_t)(j + u), a4[u]);
                 }
-                for (; j < n; j++)
+                for (j = n - n % 4; j < n; j++)
                     qcc_matmul_out(p, mult, shift, y, row + (size_t)j,
                                    qcc_dot_i16(ac, bp + (size_t)j * p->k, p->k));
                 continue;
