@@ -28,7 +28,7 @@ def emit(graph: Graph, out_dir: str, ctx) -> dict:
     from .program import build_program
     from .render import weight_bytes, write_files
 
-    from .adapt_unsigned import adapt_unsigned_inputs
+    from qcc.lower.adapt_unsigned import adapt_unsigned_inputs
 
     name = _name(ctx)
     adapted = adapt_unsigned_inputs(graph)  # uint8 into int8-only kernels (exact shift)
