@@ -306,12 +306,11 @@ static inline int qcc_conv2d_direct(const qcc_conv2d_p *p, const int8_t *x, cons
             const int32_t init = bias ? bias[o] : 0;
             for (q = 0; q < plane; q++)
                 acc[q] = init;
-            ci = 0;
-            if (pointwise)  /* four input channels per pass over the accumulators */
-                for (; ci + 4 <= cg; ci += 4)
-                    qcc_conv_pointwise_4(plane, x + ((size_t)b * p->c + c0 + ci) * plane,
-                                         w + (size_t)o * cg + ci, p->x_zp, acc);
-            for (; ci < cg; ci++) {
+            const int32_t ci4 = pointwise ? cg - cg % 4 : 0;  /* explicit bounds (qcc_linear) */
+            for (ci = 0; ci < ci4; ci += 4)  /* four input channels per pass over the accumulators */
+                qcc_conv_pointwise_4(plane, x + ((size_t)b * p->c + c0 + ci) * plane,
+                                     w + (size_t)o * cg + ci, p->x_zp, acc);
+            for (ci = ci4; ci < cg; ci++) {
                 const int8_t *xin = x + ((size_t)b * p->c + c0 + ci) * p->h * p->w;
                 const int8_t *wk = w + ((size_t)o * cg + ci) * taps;
                 for (u = 0; u < p->kh; u++) {
@@ -434,20 +433,23 @@ static inline int qcc_conv2d_im2col(const qcc_conv2d_p *p, const int8_t *x, cons
             for (q0 = 0; q0 < plane; q0 += pb) {
                 const int32_t qn = plane - q0 < pb ? plane - q0 : pb;
                 qcc_im2col(p, x + (size_t)b * p->c * p->h * p->w, g * cg, cg, q0, qn, col);
-                o = g * mg;
+                /* explicit bounds for every loop over o (see qcc_linear: gcc -O3 for 32-bit
+                 * targets cannot bound a loop that starts where another stopped) */
+                const int32_t o0 = g * mg, o1 = (g + 1) * mg, o4 = o0 + mg - mg % 4;
                 if (gmult == NULL && p->wbits == 8) {  /* plain int8: four outputs per column */
                     for (q = 0; q < qn; q++)
                         qcc_col_prep(col + (size_t)q * k, k);
-                    for (; o + 4 <= (g + 1) * mg; o += 4)
+                    for (o = o0; o < o4; o += 4)
                         qcc_conv_im2col_4(p, w, bias, mult, shift, y, col, k, o,
                                           ((size_t)b * p->m + o) * plane + q0, plane, qn);
-                    for (; o < (g + 1) * mg; o++)
+                    for (o = o4; o < o1; o++)
                         for (q = 0; q < qn; q++)
                             qcc_conv_store(p, mult, shift, o, y, ((size_t)b * p->m + o) * plane + q0 + q,
                                            (bias ? bias[o] : 0)
                                            + qcc_dot_w8c(w + (size_t)o * k, col + (size_t)q * k, k));
+                    continue;
                 }
-                for (; o < (g + 1) * mg; o++) {
+                for (o = o0; o < o1; o++) {
                     const int8_t *wo = w + (size_t)o * ((k * p->wbits + 7) / 8);
                     const int32_t init = bias ? bias[o] : 0, ch = p->per_channel ? o : 0;
                     const size_t base = ((size_t)b * p->m + o) * plane + q0;
