@@ -23,6 +23,12 @@ from . import __version__
 from .errors import QccError
 
 
+def _choices(option: str) -> list:
+    from .api import OPTION_CHOICES  # one table for the command line and the Python API
+
+    return [c for c in OPTION_CHOICES[option] if c is not None]
+
+
 def _add_shape_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-shape", action="append", default=[], metavar="NAME=DxD...",
                    help="bind a graph input's dynamic dimensions, e.g. input=1x3x224x224 "
@@ -37,7 +43,7 @@ def _add_compile_args(p: argparse.ArgumentParser, output_required: bool = True) 
     _add_shape_args(p)
     q = p.add_argument_group("quantization")
     q.add_argument("--calib", metavar="CALIB.npz", help="calibration inputs; enables int8 quantization")
-    q.add_argument("--calib-method", default=None, choices=["minmax", "percentile", "entropy", "mse"],
+    q.add_argument("--calib-method", default=None, choices=_choices("calib_method"),
                    help="activation range estimator (default: see docs/calibration.md)")
     q.add_argument("--percentile", type=float, default=99.99, help="percentile for --calib-method percentile")
     q.add_argument("--max-calib-samples", type=int, default=None, metavar="N",
@@ -56,18 +62,18 @@ def _add_compile_args(p: argparse.ArgumentParser, output_required: bool = True) 
     q.add_argument("--mixed-bits", default="auto", metavar="auto|4,8|2,4,8",
                    help="mixed precision: candidate weight widths (auto: the 4/8 or the 2/4/8 answer, "
                         "whichever changes the output less)")
-    q.add_argument("--sensitivity", default="auto", choices=["auto", "kl", "mse", "hessian"],
+    q.add_argument("--sensitivity", default="auto", choices=_choices("sensitivity"),
                    help="mixed precision: per-layer sensitivity (auto: KL for classifiers, else MSE; "
                         "hessian: forward-only Hessian-trace estimate)")
-    q.add_argument("--softmax", default="ibert", choices=["ibert", "shift"],
+    q.add_argument("--softmax", default="ibert", choices=_choices("softmax"),
                    help="integer softmax: I-BERT i-exp (default) or I-ViT shift (docs/transformers.md)")
-    q.add_argument("--residual-bits", type=int, default=16, choices=[8, 16],
+    q.add_argument("--residual-bits", type=int, default=16, choices=_choices("residual_bits"),
                    help="width of the transformer residual stream feeding LayerNorms (docs/transformers.md)")
     q.add_argument("--equalize", action="store_true",
                    help="cross-layer equalization (DFQ) of conv/linear pairs (docs/lowbit.md)")
     q.add_argument("--smoothquant", type=float, default=None, metavar="ALPHA",
                    help="migrate activation outliers into the next weights with strength ALPHA in (0, 1)")
-    q.add_argument("--reorder-channels", default=None, choices=["sort", "cluster"],
+    q.add_argument("--reorder-channels", default=None, choices=_choices("reorder_channels"),
                    help="permute hidden channels so per-group weight quantization groups outliers")
     q.add_argument("--outlier-8bit", type=int, default=None, metavar="N",
                    help="with --reorder-channels: keep the N outlier input channels of each "
@@ -150,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="array sizes x buffer sizes x bandwidths to sweep (default small: 27 points)")
     p.add_argument("--search", type=int, default=4, metavar="N",
                    help="tilings simulated per layer and configuration (default 4)")
+
+    p = sub.add_parser("demo", help="compile a bundled example to C, run it and report accuracy, "
+                                    "size and the generated files")
+    p.add_argument("--example", default="digits_cnn", metavar="NAME|DIR",
+                   help="an example of the source checkout's examples/ (default: digits_cnn)")
+    p.add_argument("-o", "--output", default="qcc_demo", metavar="DIR",
+                   help="output folder (default: qcc_demo)")
 
     p = sub.add_parser("passes", help="list registered passes and the pipeline of a target")
     p.add_argument("--target", default=None)

@@ -199,32 +199,9 @@ def cmd_run(args) -> int:
 
 
 def run_artifact(path: str, data: dict, engine: str = "target", device=None) -> dict:
-    from qcc.backends import get_backend
-    from .driver import load_artifact
-    from .interp import Interpreter
-    from .ir.serialize import load as load_ir
-    from .npzio import iter_samples, stack_samples
+    from .api import load
 
-    manifest, _ = load_artifact(path)
-    graph = load_ir(os.path.join(path, "model.qcc"))
-    samples = list(iter_samples(graph, data, "--inputs"))
-    if engine == "reference":
-        it = Interpreter(graph)
-        return stack_samples([it.run(s) for s in samples])
-    backend = get_backend(manifest["target"])
-    from .interp import check_feeds
-
-    if engine == "cortex-m4":
-        from qcc.backends.c import arm
-
-        return stack_samples(arm.run_qemu(path, [check_feeds(graph, s) for s in samples]))
-
-    feeds = [check_feeds(graph, s) for s in samples]
-    if device is not None:
-        if manifest["target"] != "triton":
-            raise QccError(f"--device applies to target triton, not '{manifest['target']}'")
-        return stack_samples(backend.run(path, feeds, manifest, device=device))
-    return stack_samples(backend.run(path, feeds, manifest))
+    return load(path).run(data, engine, device=device)
 
 
 # --------------------------------------------------------------------- profile
@@ -260,63 +237,52 @@ def cmd_profile(args) -> int:
 
 
 # --------------------------------------------------------------------- compile
-def compile_options(args):
-    from .driver import CompileOptions
+def instrumentation(args):
     from .passmanager import Instrumentation
 
-    instr = Instrumentation(
+    return Instrumentation(
         print_before=set(args.print_ir_before), print_after=set(args.print_ir_after),
         print_after_all=args.print_ir_after_all, print_before_all=args.print_ir_before_all,
         dump_dir=args.dump_dir, stop_after=args.stop_after, disabled=set(args.disable_pass),
         verify_each=args.verify_each, time_passes=args.time_passes)
-    options = {
-        "calib": args.calib, "calib_method": args.calib_method, "percentile": args.percentile,
-        "max_calib_samples": args.max_calib_samples,
-        "allow_float": [s for s in args.allow_float.split(",") if s],
-        "weight_bits": args.weight_bits, "group_size": args.group_size,
-        "size_budget": args.size_budget, "bops_budget": args.bops_budget,
-        "latency_budget": args.latency_budget, "keep_8bit": args.keep_8bit,
-        "sensitivity": getattr(args, "sensitivity", "auto"),
-        "mixed_bits": getattr(args, "mixed_bits", "auto"),
-        "latency_table": getattr(args, "latency_table", None),
-        "equalize": getattr(args, "equalize", False),
-        "smoothquant": getattr(args, "smoothquant", None),
-        "reorder_channels": getattr(args, "reorder_channels", None),
-        "outlier_8bit": getattr(args, "outlier_8bit", None),
-        "quiet": args.quiet or not sys.stderr.isatty(),
-        "quantize": bool(args.calib),
-        "softmax": getattr(args, "softmax", "ibert"),
-        "residual_bits": getattr(args, "residual_bits", 16),
-        "accel_config": getattr(args, "accel_config", None),
-        "accel_hw": getattr(args, "hw", []),
-    }
-    from .quant_scheme import check_lowbit_options
 
-    check_lowbit_options(options)  # bad --group-size/--smoothquant/... fail before calibration
-    import qcc.passes  # noqa: F401  (registers the passes and their typed options)
-    from .passmanager import check_options
 
-    check_options(options)  # every pass's options dataclass accepts its values
-    if args.target == "accel":  # a bad hardware description fails before any work
-        from qcc.backends.accel.hw import hw_from_options
+def option_kwargs(args) -> dict:
+    """The compile options of ``qcc compile``'s flags, as keyword arguments of qcc.compile."""
+    from .api import OPTION_DEFAULTS
 
-        hw_from_options(options)
-    opts = CompileOptions(target=args.target, out_dir=args.output, name=args.name,
-                          input_shapes=_shapes(args), instr=instr, options=options)
-    return opts
+    kw = {k: getattr(args, k) for k in OPTION_DEFAULTS if hasattr(args, k)}
+    kw["quiet"] = args.quiet or not sys.stderr.isatty()
+    kw["accel_hw"] = list(getattr(args, "hw", []) or [])
+    return kw
+
+
+def compile_options(args):
+    """The driver's CompileOptions of ``qcc compile``'s flags (``qcc debug`` uses them)."""
+    from . import api
+    from .driver import CompileOptions
+
+    options = api.compile_options(args.calib, **option_kwargs(args))
+    api.check_target_options(args.target, options)
+    return CompileOptions(target=args.target, out_dir=args.output, name=args.name,
+                          input_shapes=_shapes(args), instr=instrumentation(args), options=options)
 
 
 def cmd_compile(args) -> int:
-    from .driver import compile_model
+    from . import api
 
-    opts = compile_options(args)
+    instr = instrumentation(args)
+    api.compile_options(args.calib, **option_kwargs(args))  # bad flags fail before any work
     if args.measure_drift:
-        from .frontend.onnx_import import import_model
+        from .frontend.onnx_import import import_model, parse_input_shapes
         from .npzio import iter_samples, load_npz
 
-        g = import_model(args.model, opts.input_shapes)
-        opts.instr.drift_sample = next(iter_samples(g, load_npz(args.measure_drift, "--measure-drift")))
-    manifest = compile_model(args.model, opts)
+        g = import_model(args.model, parse_input_shapes(args.input_shape))
+        instr.drift_sample = next(iter_samples(g, load_npz(args.measure_drift, "--measure-drift")))
+    art = api.compile(args.model, calib=args.calib, target=args.target, out_dir=args.output,
+                      name=args.name, input_shapes=_shapes(args), instrumentation=instr,
+                      **option_kwargs(args))
+    manifest = art.manifest
     floored = manifest.get("passes", {}).get("quantize", {}).get("floored_channels") or {}
     if floored:  # near-dead weight channels (docs/arithmetic.md): said, never refused
         shown = "; ".join(f"{w}: {ch[:8]}{' ...' if len(ch) > 8 else ''}" for w, ch in list(floored.items())[:4])
@@ -385,6 +351,12 @@ def cmd_passes(args) -> int:
         print(f"  {name:28s} [{passes[name].kind}] {passes[name].description}")
     print("targets: " + ", ".join(sorted(PIPELINES)))
     return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import cmd_demo as demo
+
+    return demo(args)
 
 
 def cmd_bench(args) -> int:

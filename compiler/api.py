@@ -1,0 +1,251 @@
+"""The Python API (docs/python_api.md): the same compiler as the ``qcc`` command.
+
+    import qcc
+    art = qcc.compile("model.onnx", calib="calib.npz", target="c", out_dir="out")
+    outs = art.run({"input": x})            # or art.run("test.npz"), art.run(x)
+    graph = qcc.quantize("model.onnx", "calib.npz")
+    art = qcc.load("out")
+
+This module is application layer, like ``cli.py`` / ``commands.py`` and the driver:
+it may tie the passes and the backends together.  Errors are :class:`qcc.QccError`
+subclasses with the same messages as the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, Mapping, Optional, Union
+
+import numpy as np
+
+from .errors import InputDataError, QccError
+
+ENGINES = ("target", "reference", "cortex-m4")
+
+# compile options: name -> default.  cli.py builds its flags' defaults and choices from
+# these tables, so the command line and the API accept the same things.
+OPTION_DEFAULTS: dict[str, Any] = {
+    "calib_method": None, "percentile": 99.99, "max_calib_samples": None, "allow_float": (),
+    "weight_bits": "8", "group_size": None, "size_budget": None, "bops_budget": None,
+    "latency_budget": None, "latency_table": None, "keep_8bit": (), "mixed_bits": "auto",
+    "sensitivity": "auto", "softmax": "ibert", "residual_bits": 16, "equalize": False,
+    "smoothquant": None, "reorder_channels": None, "outlier_8bit": None, "quiet": None,
+    "accel_config": None, "accel_hw": (),
+}
+OPTION_CHOICES: dict[str, tuple] = {
+    "calib_method": (None, "minmax", "percentile", "entropy", "mse"),
+    "sensitivity": ("auto", "kl", "mse", "hessian"),
+    "softmax": ("ibert", "shift"),
+    "residual_bits": (8, 16),
+    "reorder_channels": (None, "sort", "cluster"),
+}
+
+PathLike = Union[str, "os.PathLike[str]"]
+Arrays = Union[PathLike, Mapping[str, np.ndarray], np.ndarray]
+
+
+def targets() -> list[str]:
+    """The targets this build of qcc can compile for (the one list every command shows)."""
+    from .backends import available_targets
+
+    return available_targets()
+
+
+def compile_options(calib=None, **options) -> dict:
+    """Check ``options`` (keyword names as in :data:`OPTION_DEFAULTS`) and return the
+    pass options of one compilation; unknown names and bad values raise QccError."""
+    unknown = sorted(set(options) - set(OPTION_DEFAULTS))
+    if unknown:
+        raise QccError(f"unknown compile option(s) {', '.join(unknown)}; valid options: "
+                       f"{', '.join(sorted(OPTION_DEFAULTS))}")
+    out = dict(OPTION_DEFAULTS)
+    out.update(options)
+    for k, allowed in OPTION_CHOICES.items():
+        if out[k] not in allowed:
+            shown = ", ".join(str(a) for a in allowed if a is not None)
+            raise QccError(f"option {k}={out[k]!r} is not one of {shown}")
+    if isinstance(out["allow_float"], str):
+        out["allow_float"] = [s for s in out["allow_float"].split(",") if s]
+    if isinstance(out["keep_8bit"], str):
+        out["keep_8bit"] = [out["keep_8bit"]]
+    out["allow_float"], out["keep_8bit"] = list(out["allow_float"]), list(out["keep_8bit"])
+    out["accel_hw"] = list(out["accel_hw"])
+    out["weight_bits"] = str(out["weight_bits"])
+    if out["quiet"] is None:
+        out["quiet"] = not sys.stderr.isatty()
+    if calib is not None and not isinstance(calib, (str, os.PathLike, Mapping)):
+        raise QccError("calib must be a path to an .npz file or a dict of arrays "
+                       "(one per model input, samples stacked along axis 0)")
+    out["calib"] = os.fspath(calib) if isinstance(calib, os.PathLike) else calib
+    if isinstance(calib, Mapping):
+        out["calib"] = {k: np.asarray(v) for k, v in calib.items()}
+    out["quantize"] = calib is not None
+    from .quant_scheme import check_lowbit_options
+
+    check_lowbit_options(out)  # bad --group-size/--smoothquant/... fail before calibration
+    import qcc.passes  # noqa: F401  (registers the passes and their typed options)
+    from .passmanager import check_options
+
+    check_options(out)  # every pass's options dataclass accepts its values
+    return out
+
+
+def check_target_options(target: str, options: dict) -> None:
+    """Target-specific checks before any work (target accel: its hardware description)."""
+    if target == "accel":
+        from qcc.backends.accel.hw import hw_from_options
+
+        hw_from_options(options)
+
+
+class Artifact:
+    """A compiled model: an output folder of ``qcc compile`` and its manifest."""
+
+    def __init__(self, path: PathLike, manifest: dict):
+        self.path = os.fspath(path)
+        self.manifest = manifest
+
+    target = property(lambda self: self.manifest["target"])
+    name = property(lambda self: self.manifest.get("name", "model"))
+    inputs = property(lambda self: self.manifest["inputs"])
+    outputs = property(lambda self: self.manifest["outputs"])
+
+    @property
+    def files(self) -> list[str]:
+        return sorted(f for f in os.listdir(self.path) if not f.startswith("."))
+
+    @property
+    def graph(self):
+        """The compiled IR (``model.qcc``)."""
+        from .ir.serialize import load as load_ir
+
+        return load_ir(os.path.join(self.path, "model.qcc"))
+
+    def run(self, inputs: Arrays, engine: str = "target",
+            device: Optional[str] = None) -> dict[str, np.ndarray]:
+        """Run the compiled model on ``inputs`` (a dict of arrays, an .npz path, or one
+        array for a single-input model; samples stacked along axis 0) with ``engine``:
+        ``target`` (the generated code), ``reference`` (qcc's interpreter) or
+        ``cortex-m4`` (target c under qemu-system-arm); ``device`` (target triton):
+        ``cuda`` or ``cpu``.  Returns outputs stacked alike."""
+        from .interp import Interpreter, check_feeds
+        from .npzio import iter_samples, stack_samples
+
+        if engine not in ENGINES:
+            raise QccError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
+        graph = self.graph
+        samples = list(iter_samples(graph, as_arrays(inputs, graph, "inputs"), "--inputs"))
+        if engine == "reference":
+            it = Interpreter(graph)
+            return stack_samples([it.run(s) for s in samples])
+        feeds = [check_feeds(graph, s) for s in samples]
+        if engine == "cortex-m4":
+            if self.target != "c":
+                raise QccError(f"engine 'cortex-m4' runs target c code; '{self.path}' is target "
+                               f"'{self.target}'")
+            from .backends.c import arm
+
+            return stack_samples(arm.run_qemu(self.path, feeds))
+        from .backends import get_backend
+
+        backend = get_backend(self.target)
+        if device is not None:  # target triton: cuda | cpu
+            if self.target != "triton":
+                raise QccError(f"--device applies to target triton, not '{self.target}'")
+            return stack_samples(backend.run(self.path, feeds, self.manifest, device=device))
+        return stack_samples(backend.run(self.path, feeds, self.manifest))
+
+    def __repr__(self) -> str:
+        return f"Artifact({self.path!r}, target={self.target!r}, name={self.name!r})"
+
+
+def as_arrays(data: Arrays, graph=None, what: str = "inputs") -> dict[str, np.ndarray]:
+    """A dict of arrays from a dict, an .npz path or one array (single-input models)."""
+    from .npzio import load_npz
+
+    if isinstance(data, (str, os.PathLike)):
+        return load_npz(os.fspath(data), what)
+    if isinstance(data, np.ndarray):
+        if graph is None or len(graph.inputs) != 1:
+            names = [v.name for v in graph.inputs] if graph is not None else []
+            raise InputDataError(f"{what}: one array given but the model has {len(names)} inputs "
+                                 f"{names}; pass a dict name -> array")
+        return {graph.inputs[0].name: data}
+    if isinstance(data, Mapping):
+        return {str(k): np.asarray(v) for k, v in data.items()}
+    raise InputDataError(f"{what}: expected a dict of arrays, an .npz path or an array, "
+                         f"got {type(data).__name__}")
+
+
+def _model_path(model, workdir: str) -> str:
+    if isinstance(model, (str, os.PathLike)):
+        return os.fspath(model)
+    import onnx
+
+    if isinstance(model, onnx.ModelProto):
+        path = os.path.join(workdir, "model.onnx")
+        onnx.save(model, path)
+        return path
+    raise QccError(f"model must be an ONNX file path or an onnx.ModelProto, got {type(model).__name__}")
+
+
+def compile(model, calib=None, target: str = "onnx", out_dir: Optional[PathLike] = None, *,
+            name: str = "model", input_shapes: Optional[Mapping[str, tuple]] = None,
+            instrumentation=None, **options) -> Artifact:
+    """Compile ``model`` (an ONNX path or ModelProto) for ``target`` into ``out_dir``;
+    with ``calib`` (an .npz path or a dict of arrays) the model is quantized.  Options
+    are the ``qcc compile`` flags with ``_`` for ``-`` (``weight_bits="4"``, ...)."""
+    import tempfile
+
+    from .driver import CompileOptions, compile_model
+    from .passmanager import Instrumentation
+
+    if out_dir is None:
+        raise QccError("out_dir is required: the folder that receives the generated files")
+    if target not in targets():
+        from .backends import get_backend
+
+        get_backend(target)  # raises the error that names the known targets
+    opts = compile_options(calib, **options)
+    shapes = {k: tuple(int(d) for d in v) for k, v in (input_shapes or {}).items()}
+    copts = CompileOptions(target=target, out_dir=os.fspath(out_dir), name=name,
+                           input_shapes=shapes, instr=instrumentation or Instrumentation(),
+                           options=opts)
+    with tempfile.TemporaryDirectory(prefix="qcc_model_") as work:
+        manifest = compile_model(_model_path(model, work), copts)
+    return Artifact(copts.out_dir, manifest)
+
+
+def quantize(model, calib, *, input_shapes: Optional[Mapping[str, tuple]] = None,
+             **options):
+    """Import ``model`` and run the quantizing pipeline (no code generation); return the
+    integer IR :class:`qcc.ir.Graph`, which ``qcc.interp.Interpreter`` runs."""
+    import tempfile
+
+    from .frontend.onnx_import import import_model
+    from .passes.pipelines import pipeline_for
+    from .passmanager import PassContext, PassManager
+
+    if calib is None:
+        raise QccError("quantize needs calibration data: calib=CALIB.npz or a dict of arrays")
+    opts = compile_options(calib, **options)
+    shapes = {k: tuple(int(d) for d in v) for k, v in (input_shapes or {}).items()}
+    with tempfile.TemporaryDirectory(prefix="qcc_model_") as work:
+        path = _model_path(model, work)
+        graph = import_model(path, shapes)
+        ctx = PassContext(options=dict(opts, target="c", model_path=path, model_name="model"))
+        PassManager(pipeline_for("c", quantize=True)).run(graph, ctx)
+    return graph
+
+
+def load(path: PathLike) -> Artifact:
+    """Open an output folder written by ``qcc compile`` / :func:`compile`."""
+    path = os.fspath(path)
+    mpath = os.path.join(path, "manifest.json")
+    if not os.path.isfile(mpath):
+        raise QccError(f"'{path}' is not a qcc output folder (no manifest.json); "
+                       f"compile it with 'qcc compile MODEL -o {path}'")
+    with open(mpath) as f:
+        return Artifact(path, json.load(f))
