@@ -37,7 +37,9 @@ class BenchError(QccError):
 def known_models() -> list[str]:
     from .models import EXAMPLES, LIGHT_MODELS
 
-    ex = sorted(d for d in os.listdir(EXAMPLES) if os.path.isfile(os.path.join(EXAMPLES, d, "meta.json")))
+    # the examples ship with the source checkout, not with an installed wheel
+    ex = sorted(d for d in (os.listdir(EXAMPLES) if os.path.isdir(EXAMPLES) else [])
+                if os.path.isfile(os.path.join(EXAMPLES, d, "meta.json")))
     return ex + [f"light_{n}" for n in LIGHT_MODELS]
 
 
