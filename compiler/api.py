@@ -135,6 +135,10 @@ class Artifact:
 
         if engine not in ENGINES:
             raise QccError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
+        if self.manifest.get("stopped_after") and engine != "reference":
+            raise QccError(f"'{self.path}' was compiled with --stop-after "
+                           f"{self.manifest['stopped_after']}: it holds IR, no target code; run "
+                           f"it with engine 'reference'")
         graph = self.graph
         samples = list(iter_samples(graph, as_arrays(inputs, graph, "inputs"), "--inputs"))
         if engine == "reference":

@@ -283,6 +283,14 @@ def cmd_compile(args) -> int:
                       name=args.name, input_shapes=_shapes(args), instrumentation=instr,
                       **option_kwargs(args))
     manifest = art.manifest
+    if manifest.get("stopped_after"):
+        pipe = manifest["pipeline"]
+        k = pipe.index(manifest["stopped_after"]) + 1
+        print(f"qcc: stopped after pass '{manifest['stopped_after']}' ({k} of {len(pipe)}): the IR "
+              f"at that point is {os.path.join(args.output, 'model.qcc')} (the '{args.target}' "
+              f"backend did not run; 'qcc run {args.output} --engine reference' runs it)",
+              file=sys.stderr)
+        return 0
     floored = manifest.get("passes", {}).get("quantize", {}).get("floored_channels") or {}
     if floored:  # near-dead weight channels (docs/arithmetic.md): said, never refused
         shown = "; ".join(f"{w}: {ch[:8]}{' ...' if len(ch) > 8 else ''}" for w, ch in list(floored.items())[:4])
@@ -341,10 +349,13 @@ def cmd_passes(args) -> int:
 
     passes = all_passes()
     if args.target:
+        from .passmanager import instance_labels
+
         pipe = pipeline_for(args.target, quantize=True)
-        print(f"pipeline for target '{args.target}':")
-        for i, name in enumerate(pipe, 1):
-            print(f"  {i:2d}. {name:28s} {passes[name].description}")
+        print(f"pipeline for target '{args.target}' (with --calib; 'NAME#k' is the k-th run of a "
+              f"pass, for --stop-after and --print-ir-*):")
+        for i, (name, label) in enumerate(zip(pipe, instance_labels(pipe)), 1):
+            print(f"  {i:2d}. {label:28s} {passes[name].description}")
         return 0
     print("registered passes:")
     for name in sorted(passes):

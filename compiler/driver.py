@@ -145,12 +145,13 @@ def compile_model(model_path: str, opts: CompileOptions) -> dict:
         for k, v in ctx.report.get("_timings", {}).items():
             timings[k] = v
         t0 = time.perf_counter()
-        extra = backend.emit(graph, tmp, ctx) or {}
+        # --stop-after: the IR at that point is the output; the backend does not run
+        extra = {} if pm.stopped_at else (backend.emit(graph, tmp, ctx) or {})
         save_ir(graph, os.path.join(tmp, "model.qcc"))
         timings["codegen"] = time.perf_counter() - t0
-        manifest = build_manifest(graph, opts, pipeline, ctx, timings, model_path, extra)
-        if opts.instr.stop_after:
-            manifest["stopped_after"] = opts.instr.stop_after
+        manifest = build_manifest(graph, opts, pm.labels, ctx, timings, model_path, extra)
+        if pm.stopped_at:
+            manifest["stopped_after"] = pm.stopped_at
         with open(os.path.join(tmp, "manifest.json"), "w") as f:
             json.dump(manifest, f, indent=1, default=_json_default)
         _commit_out(tmp, opts.out_dir)

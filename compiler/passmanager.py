@@ -181,18 +181,32 @@ class PassRecord:
     drift: Optional[dict[str, float]] = None
 
 
+def instance_labels(pipeline: list[str]) -> list[str]:
+    """Distinct names for the passes of a pipeline: the k-th run (k >= 2) of a pass that
+    appears several times is ``NAME#k`` (``dce``, ``dce#2``); the instrumentation flags
+    take either form (the bare name: every run, but ``--stop-after``: the first)."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in pipeline:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return out
+
+
 class PassManager:
     def __init__(self, pipeline: list[str], instr: Optional[Instrumentation] = None):
         self.instr = instr or Instrumentation()
         for name in pipeline:
             get_pass(name)
+        self.labels = instance_labels(pipeline)
         for name in (self.instr.print_before | self.instr.print_after | self.instr.disabled |
                      ({self.instr.stop_after} if self.instr.stop_after else set())):
-            get_pass(name)  # an unknown name is reported as such, with the known ones
-            if name not in pipeline:
-                raise PassError(f"pass '{name}' is not in the pipeline [{', '.join(pipeline)}]")
+            get_pass(name.split("#", 1)[0])  # an unknown name is reported as such, with the known ones
+            if name not in pipeline and name not in self.labels:
+                raise PassError(f"pass '{name}' is not in the pipeline [{', '.join(self.labels)}]")
         self.pipeline = pipeline
         self.records: list[PassRecord] = []
+        self.stopped_at: Optional[str] = None  # the pass --stop-after stopped after
 
     def _dump(self, graph: Graph, index: int, name: str) -> None:
         from .frontend.onnx_export import save_onnx
@@ -239,12 +253,12 @@ class PassManager:
             ref = run(graph, ins.drift_sample)
         if ins.dump_dir:
             self._dump(graph, 0, "input")
-        for i, name in enumerate(self.pipeline, start=start_index):
-            if name in ins.disabled:
+        for i, (name, label) in enumerate(zip(self.pipeline, self.labels), start=start_index):
+            if name in ins.disabled or label in ins.disabled:
                 continue
             p = get_pass(name)
-            if ins.print_before_all or name in ins.print_before:
-                self._print(graph, "before", name)
+            if ins.print_before_all or name in ins.print_before or label in ins.print_before:
+                self._print(graph, "before", label)
             t0 = time.perf_counter()
             try:
                 changed = p.fn(graph, ctx)
@@ -259,15 +273,16 @@ class PassManager:
                     verify(graph)
                 except QccError as e:
                     raise PassError(f"IR broken after pass '{name}': {e}") from None
-            rec = PassRecord(name, dt, changed, len(graph.nodes))
+            rec = PassRecord(label, dt, changed, len(graph.nodes))
             if ref is not None:
                 rec.drift = self._drift(graph, ref)
             self.records.append(rec)
-            if ins.print_after_all or name in ins.print_after:
-                self._print(graph, "after", name)
+            if ins.print_after_all or name in ins.print_after or label in ins.print_after:
+                self._print(graph, "after", label)
             if ins.dump_dir:
-                self._dump(graph, i, name)
-            if ins.stop_after == name:
+                self._dump(graph, i, label.replace("#", "_"))
+            if ins.stop_after == label:
+                self.stopped_at = label
                 break
         if ins.time_passes or ref is not None:
             self.report(ins.out)
