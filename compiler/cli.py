@@ -29,6 +29,12 @@ def _choices(option: str) -> list:
     return [c for c in OPTION_CHOICES[option] if c is not None]
 
 
+def _targets() -> list[str]:
+    from .backends import TARGETS  # the one list of targets (qcc passes, --help, errors)
+
+    return list(TARGETS)
+
+
 def _add_shape_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-shape", action="append", default=[], metavar="NAME=DxD...",
                    help="bind a graph input's dynamic dimensions, e.g. input=1x3x224x224 "
@@ -37,7 +43,9 @@ def _add_shape_args(p: argparse.ArgumentParser) -> None:
 
 def _add_compile_args(p: argparse.ArgumentParser, output_required: bool = True) -> None:
     p.add_argument("model", help="ONNX model file")
-    p.add_argument("--target", default="onnx", help="onnx | c | triton | accel (default: onnx)")
+    p.add_argument("--target", default="onnx", metavar="TARGET",
+                   help=f"{' | '.join(_targets())} (default: onnx; 'qcc passes' lists the ones "
+                        f"this build has)")
     p.add_argument("-o", "--output", required=output_required, metavar="DIR", help="output folder")
     p.add_argument("--name", default="model", help="name of the generated model (C symbol prefix)")
     _add_shape_args(p)
@@ -165,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output folder (default: qcc_demo)")
 
     p = sub.add_parser("passes", help="list registered passes and the pipeline of a target")
-    p.add_argument("--target", default=None)
+    p.add_argument("--target", default=None, metavar="TARGET",
+                   help=f"print the pass pipeline of a target: {' | '.join(_targets())}")
 
     p = sub.add_parser("bench", help="benchmark qcc against onnxruntime (docs/benchmark.md)")
     from qcc.bench.run import add_arguments as _bench_args

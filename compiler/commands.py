@@ -345,11 +345,15 @@ def cmd_dse(args) -> int:
 # ---------------------------------------------------------------------- passes
 def cmd_passes(args) -> int:
     from .passmanager import all_passes
-    from qcc.passes.pipelines import PIPELINES, pipeline_for
+    from qcc.passes.pipelines import pipeline_for
 
     passes = all_passes()
+    from qcc.backends import available_targets, get_backend
+
     if args.target:
         from .passmanager import instance_labels
+
+        get_backend(args.target)  # unknown or missing targets: the error qcc compile gives
 
         pipe = pipeline_for(args.target, quantize=True)
         print(f"pipeline for target '{args.target}' (with --calib; 'NAME#k' is the k-th run of a "
@@ -360,7 +364,7 @@ def cmd_passes(args) -> int:
     print("registered passes:")
     for name in sorted(passes):
         print(f"  {name:28s} [{passes[name].kind}] {passes[name].description}")
-    print("targets: " + ", ".join(sorted(PIPELINES)))
+    print("targets: " + ", ".join(available_targets()))
     return 0
 
 

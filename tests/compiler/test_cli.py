@@ -139,9 +139,11 @@ def test_passes_lists_registry_and_pipeline():
     p = qcc("passes", "--target", "onnx")
     assert_ok(p)
     from qcc.passes.pipelines import pipeline_for
+    from qcc.passmanager import instance_labels
 
     listed = [ln.split()[1] for ln in p.stdout.splitlines()[1:]]
-    assert listed == pipeline_for("onnx", quantize=True)
+    assert [x.split("#")[0] for x in listed] == pipeline_for("onnx", quantize=True)
+    assert listed == instance_labels(pipeline_for("onnx", quantize=True))
 
 
 def test_run_model_binds_dynamic_dims_from_the_data(work, tmp_path):
