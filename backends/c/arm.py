@@ -433,6 +433,9 @@ def count_instructions(out_dir: str | os.PathLike, samples: list[dict],
 
 def _run(elf: Path, spec: HarnessSpec, raw_inputs, timeout: float, icount: bool,
          prof: list | None = None):
+    if not shutil.which(QEMU):  # a cached ELF needs no compiler, but QEMU to run
+        raise BuildError(f"{QEMU} not found: --engine cortex-m4 runs {elf.name} under QEMU; "
+                         f"install it (Debian/Ubuntu: sudo apt-get install qemu-system-arm)")
     with tempfile.TemporaryDirectory(prefix="qcc_qemu_") as tmp:
         tmp = Path(tmp)
         _write_inputs(tmp / IN_FILE, spec, raw_inputs)
