@@ -93,15 +93,26 @@ def _add_compile_args(p: argparse.ArgumentParser, output_required: bool = True) 
     a.add_argument("--hw", action="append", default=[], metavar="KEY=VALUE",
                    help="override one hardware parameter, e.g. --hw rows=32 --hw dataflow=os")
     i = p.add_argument_group("pass instrumentation")
-    i.add_argument("--print-ir-after-all", action="store_true")
-    i.add_argument("--print-ir-before-all", action="store_true")
-    i.add_argument("--print-ir-after", action="append", default=[], metavar="PASS")
-    i.add_argument("--print-ir-before", action="append", default=[], metavar="PASS")
-    i.add_argument("--dump-dir", metavar="DIR", help="write every stage as NN_pass.qcc + NN_pass.onnx")
-    i.add_argument("--stop-after", metavar="PASS")
-    i.add_argument("--disable-pass", action="append", default=[], metavar="PASS")
+    i.add_argument("--print-ir-after-all", action="store_true",
+                   help="print the IR to stderr after every pass")
+    i.add_argument("--print-ir-before-all", action="store_true",
+                   help="print the IR to stderr before every pass")
+    i.add_argument("--print-ir-after", action="append", default=[], metavar="PASS",
+                   help="print the IR after PASS (repeatable; NAME#k for the k-th run of a pass, "
+                        "see 'qcc passes --target T')")
+    i.add_argument("--print-ir-before", action="append", default=[], metavar="PASS",
+                   help="print the IR before PASS (repeatable; NAME#k as for --print-ir-after)")
+    i.add_argument("--dump-dir", metavar="DIR",
+                   help="write the IR after every pass into DIR as NN_PASS.qcc (text) and "
+                        "NN_PASS.onnx (runs in onnxruntime where the stage is still ONNX-expressible)")
+    i.add_argument("--stop-after", metavar="PASS",
+                   help="stop after PASS (NAME#k: its k-th run) and write that IR as DIR/model.qcc "
+                        "without running the backend ('qcc run DIR --engine reference' runs it)")
+    i.add_argument("--disable-pass", action="append", default=[], metavar="PASS",
+                   help="skip PASS (repeatable; the bare name skips every run of it)")
     i.add_argument("--verify-each", action="store_true", help="run the IR verifier after every pass")
-    i.add_argument("--time-passes", action="store_true")
+    i.add_argument("--time-passes", action="store_true",
+                   help="print each pass's wall time and the node count after it")
     i.add_argument("--measure-drift", metavar="IN.npz",
                    help="report output drift vs the float model after each pass (first sample)")
 
@@ -114,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("inspect", help="inputs/outputs, op histogram, parameters, MACs, unsupported ops, "
                                             "whether each target compiles and which nodes stop it")
-    p.add_argument("model")
+    p.add_argument("model", help="ONNX model file")
     _add_shape_args(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--calib", metavar="CALIB.npz", default=None,
@@ -122,8 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a model (reference interpreter) or a compiled folder")
     p.add_argument("model", help="ONNX model file or qcc output folder")
-    p.add_argument("--inputs", required=True, metavar="IN.npz")
-    p.add_argument("-o", "--output", required=True, metavar="OUT.npz")
+    p.add_argument("--inputs", required=True, metavar="IN.npz",
+                   help="input samples: one array per model input, named like the input, samples "
+                        "stacked along axis 0 (np.savez(path, input=x))")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.npz",
+                   help="where to write the outputs: one array per model output, stacked like the "
+                        "inputs")
     p.add_argument("--engine", default="target", choices=["target", "reference", "cortex-m4"],
                    help="for a compiled folder: the target's engine, qcc's reference interpreter, "
                         "or (target c) the Cortex-M4 build under qemu-system-arm")
