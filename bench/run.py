@@ -130,10 +130,14 @@ class _Phases:
         return self
 
     def __enter__(self):
-        print(f"[bench] {self.model}: {self.name} ...", file=self.log, flush=True)
+        from qcc.progress import step
+
         self.t0 = time.perf_counter()
+        self._step = step(f"bench {self.model}: {self.name}", self.log)  # terminal only
+        self._step.__enter__()
 
     def __exit__(self, *exc):
+        self._step.__exit__(*exc)
         self.seconds[self.name] = round(time.perf_counter() - self.t0, 1)
         return False
 

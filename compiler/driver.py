@@ -146,7 +146,10 @@ def compile_model(model_path: str, opts: CompileOptions) -> dict:
             timings[k] = v
         t0 = time.perf_counter()
         # --stop-after: the IR at that point is the output; the backend does not run
-        extra = {} if pm.stopped_at else (backend.emit(graph, tmp, ctx) or {})
+        from .progress import step
+
+        with step(f"generating {opts.target} code"):
+            extra = {} if pm.stopped_at else (backend.emit(graph, tmp, ctx) or {})
         save_ir(graph, os.path.join(tmp, "model.qcc"))
         timings["codegen"] = time.perf_counter() - t0
         manifest = build_manifest(graph, opts, pm.labels, ctx, timings, model_path, extra)

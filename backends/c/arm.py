@@ -233,7 +233,10 @@ def build(out_dir: str | os.PathLike, extra_cflags: list[str] | None = None,
         return elf
     if not available():
         raise BuildError(f"cannot build '{out_dir}' for Cortex-M4: {missing_tools()}")
-    elf = build_spec(spec, build_dir, extra_cflags)
+    from qcc.progress import step
+
+    with step(f"building {spec.name}.elf for Cortex-M4 with {GCC}"):
+        elf = build_spec(spec, build_dir, extra_cflags)
     stamp.write_text(flags)
     return elf
 
@@ -443,8 +446,11 @@ def _run(elf: Path, spec: HarnessSpec, raw_inputs, timeout: float, icount: bool,
                "-semihosting-config", "enable=on,target=native", "-kernel", str(elf.resolve())]
         if icount:
             cmd[1:1] = ["-icount", "shift=0"]
+        from qcc.progress import step
+
         try:
-            res = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout)
+            with step(f"running {len(raw_inputs)} samples under {QEMU} -M {MACHINE}"):
+                res = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise BuildError(f"{QEMU} timed out after {timeout:.0f} s running {elf.name}") from None
         marker = f"QCC_ARM_OK {len(raw_inputs)}"

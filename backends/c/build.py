@@ -38,7 +38,10 @@ def build(out_dir: str, cc: str = "gcc", extra_cflags=()) -> str:
     name = _bin_name(cc, tuple(extra_cflags))
     cmd = ["make", "-s", "-C", out_dir, name, f"BIN={name}", f"CC={cc}",
            f"EXTRA_CFLAGS={' '.join(extra_cflags)}"]
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    from qcc.progress import step
+
+    with step(f"building the C runner with {cc} in {out_dir}"):
+        r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         msg = (r.stderr or r.stdout).strip().splitlines()
         head = "; ".join(msg[:6]) if msg else f"exit code {r.returncode}"
@@ -93,7 +96,10 @@ def run_samples(out_dir: str, samples: list[dict], manifest: dict, binary: str =
         fin, fout = os.path.join(tmp, "in.bin"), os.path.join(tmp, "out.bin")
         with open(fin, "wb") as f:
             f.write(pack_inputs(manifest, samples))
-        r = subprocess.run([binary, fin, fout], capture_output=True, text=True)
+        from qcc.progress import step
+
+        with step(f"running {len(samples)} samples"):
+            r = subprocess.run([binary, fin, fout], capture_output=True, text=True)
         if r.returncode != 0:
             raise BuildError(f"target c: {os.path.basename(binary)} failed (exit {r.returncode}): "
                              f"{(r.stderr or r.stdout).strip()[:500]}")
