@@ -166,7 +166,9 @@ def _cell(entry: dict, top: str) -> str:
         return "-"
     if "error" in entry:
         return "error"
-    parts = [f"{entry['sqnr_db']:.1f}", f"{entry['max_abs']:.3g}"]
+    rel = entry.get("max_rel")
+    parts = [f"{entry['sqnr_db']:.1f}",
+             f"{100 * rel:.2g} %" if isinstance(rel, (int, float)) else f"{entry['max_abs']:.3g} abs"]
     if entry.get(top) is not None:
         parts.append(f"{entry[top]:.2f}")
     return " / ".join(parts)
@@ -185,9 +187,14 @@ def table(rows: list[dict]) -> str:
             f"| {r['model']} | {_cell(q, top)} ({q.get('calib_method', '-')}) | "
             f"{_cell(qb, top)} ({qb.get('method', '-')}) | {_cell(r.get('ort_minmax', {}), top)} | "
             f"{_cell(ob, top)} ({ob.get('method', '-')}) | {'-' if fl is None else f'{fl:.2f}'} |")
-    lines.append("\ncells: SQNR dB vs float / max abs error / top-1 % (labels; light models: "
-                 "agreement with float top-1). qcc = integer reference interpreter; ORT = "
-                 "quantize_static QDQ per-channel int8, same calibration samples.")
+    lines.append("\ncells: SQNR dB vs float / largest error / top-1 % (labels; light models: "
+                 "agreement with float top-1). SQNR is the ratio of the float output's power to "
+                 "the error's (20 dB: 10 % rms error, 40 dB: 1 %). The largest error is the worst "
+                 "absolute difference over all outputs as a percentage of the float output's "
+                 "largest magnitude, so models whose outputs reach 1e9 (synthetic weights) read "
+                 "like the others (report.json keeps the absolute max_abs). qcc = integer "
+                 "reference interpreter; ORT = quantize_static QDQ per-channel int8, same "
+                 "calibration samples.")
     return "\n".join(lines)
 
 

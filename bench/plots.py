@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Optional
 
+from .ticks import byte_ticks, value_ticks
+
 W, PAD_L, PAD_R, PAD_T, PAD_B = 760, 170, 30, 30, 40
 ENGINE_LABELS = {"ort_fp32": "ORT fp32", "ort_int8": "ORT int8", "qcc_c": "qcc C",
                  "qcc_onnx": "qcc ONNX"}
@@ -124,8 +126,8 @@ def pareto_figure(r: dict, mixed: Optional[list]) -> Optional[dict]:
            "points": [{"cx": X(p["size"]), "cy": Y(p["db"]), "cls": p["cls"],
                        "tip": f"{p['label']}: {p['size'] / 1024:.1f} KiB, {p['db']:.1f} dB"} for p in pts],
            "lines": [{"points": " ".join(f"{X(p['size'])},{Y(p['db'])}" for p in front(pts))}],
-           "xticks": [{"pos": X(s), "label": f"{s / 1024:.3g} KiB"} for s in _lin(smin, smax, 3)],
-           "yticks": [{"pos": Y(d), "label": f"{d:.0f} dB"} for d in _lin(dmin, dmax, 4)],
+           "xticks": [{"pos": X(s), "label": t} for s, t in byte_ticks(smin, smax, 3)],
+           "yticks": [{"pos": Y(d), "label": t} for d, t in value_ticks(dmin, dmax, "dB", 4)],
            "legend": _legend(pts)}
     return fig
 
@@ -151,10 +153,12 @@ def layer_figure(r: dict, key: str = "layers", what: str = "int8") -> Optional[d
     n = len(layers)
     bw = max(3, min(24, 640 // n))
     w = max(440, 70 + n * (bw + 2) + 20)
-    h = 230
-    x0, y0, y1 = 60, h - 35, 25
+    h = 230 + NAME_PAD
+    x0, y0, y1 = 60, h - 35 - NAME_PAD, 25
     top = max(10.0, math.ceil(max(L["sqnr_db"] for L in layers) / 10) * 10)
     low = min(0.0, min(L["sqnr_db"] for L in layers))
+    yt = value_ticks(low, top, "dB", 5)
+    low, top = min(low, yt[0][0]), max(top, yt[-1][0])
 
     def Y(d: float) -> float:
         return round(y0 - (d - low) / (top - low) * (y0 - y1), 1)
@@ -162,11 +166,15 @@ def layer_figure(r: dict, key: str = "layers", what: str = "int8") -> Optional[d
     fig = {"title": f"{r['model']} ({what}): SQNR per quantized layer",
            "w": w, "h": h, "bars": [], "whiskers": [], "labels": [], "lines": [], "points": [],
            "axis": {"x0": x0, "x1": w - 10, "y0": y1, "y1": y0}, "xticks": [],
-           "yticks": [{"pos": Y(d), "label": f"{d:.0f} dB"} for d in range(int(low), int(top) + 1, 10)]}
+           "yticks": [{"pos": Y(d), "label": t} for d, t in yt]}
+    every = max(1, math.ceil(n / MAX_NAMES))  # a name under every bar, or every k-th
     for i, L in enumerate(layers):
         b = L.get("weight_bits")
         cls = f"bits{b}" if b else "bitsnone"
         x = x0 + 4 + i * (bw + 2)
+        if i % every == 0:
+            fig["xticks"].append({"pos": round(x + bw / 2, 1), "label": short_name(L["node"]),
+                                  "rotate": True})
         fig["bars"].append({"x": x, "y": Y(L["sqnr_db"]), "w": bw, "h": round(y0 - Y(L["sqnr_db"]), 1),
                             "cls": cls, "tip": f"{L['node']} ({L['op']}, w{b or '-'}/a{L['act_bits']}): "
                                                f"{L['sqnr_db']} dB"})
@@ -174,6 +182,15 @@ def layer_figure(r: dict, key: str = "layers", what: str = "int8") -> Optional[d
     names = {"bitsnone": "no weights"}
     fig["legend"] = [{"cls": c, "label": names.get(c, f"{c[4:]}-bit weights")} for c in used]
     return fig
+
+
+NAME_PAD, MAX_NAMES, NAME_CHARS = 90, 40, 16
+
+
+def short_name(name: str) -> str:
+    """A layer name that fits under its bar (the full name is in the bar's tooltip)."""
+    name = name.strip("/").replace("/", ".")
+    return name if len(name) <= NAME_CHARS else "…" + name[-(NAME_CHARS - 1):]
 
 
 def figures(report: dict) -> dict:
@@ -211,9 +228,11 @@ def study_curve(res: dict) -> Optional[dict]:
     fig = {"title": f"{res['model']}: weight-only study, bytes vs SQNR", "w": w, "h": h,
            "axis": {"x0": x0, "x1": x1, "y0": y1, "y1": y0}, "bars": [], "whiskers": [],
            "labels": [], "lines": [], "points": [],
-           "xticks": [{"pos": X(v), "label": f"{v / 1024:.3g} KiB"}
-                      for v in _lin(min(p[0] for p in allp), max(p[0] for p in allp), 3)],
-           "yticks": [{"pos": Y(v), "label": f"{v:.0f} dB"} for v in _lin(dlo, dhi, 4)],
+           "xticks": [{"pos": X(v), "label": t} for v, t in
+                      byte_ticks(min(p[0] for p in allp), max(p[0] for p in allp), 3)
+                      if x0 <= X(v) <= x1],
+           "yticks": [{"pos": Y(v), "label": t} for v, t in value_ticks(dlo, dhi, "dB", 4)
+                      if y1 <= Y(v) <= y0],
            "legend": [{"cls": "st_" + k, "label": lbl} for k, lbl in
                       (("ilp", "ILP"), ("uniform", "uniform"), ("random", "random (median of 20)"))]}
     for k, pts in series.items():

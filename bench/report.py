@@ -113,6 +113,12 @@ def _acc(e) -> str:
 
 ONE_METHOD = "¹"  # marks an onnxruntime cell where only one calibration method ran
 CONSTANT = "†"  # marks a model whose float output does not depend on its input
+LOW = "⚠"  # marks a qcc SQNR below LOW_SQNR_DB
+
+
+def _low(r: dict) -> bool:
+    db = ((r.get("accuracy") or {}).get("qcc") or {}).get("sqnr_db")
+    return isinstance(db, (int, float)) and db < LOW_SQNR_DB
 
 
 def _ort_cell(a: dict) -> str:
@@ -141,7 +147,8 @@ def summary_table(models: list[dict]) -> str:
         arena = _kib(m.get("arena_bytes")) + (f" ({ratio:.2f})" if isinstance(ratio, float) else "")
         m4 = f"{_kib(m['m4_flash_bytes'])} / {_kib(m.get('m4_ram_bytes'))}" \
             if "m4_flash_bytes" in m else NA
-        cells = [_acc(a.get("qcc")), _ort_cell(a), _num(c.get("median_us")),
+        cells = [_acc(a.get("qcc")) + (f" {LOW}" if _low(r) else ""), _ort_cell(a),
+                 _num(c.get("median_us")),
                  _ratio(sp.get("ort_fp32/qcc_c")), _ratio(sp.get("ort_int8/qcc_c")),
                  f"{_kib(m.get('weight_bytes'))} / {_kib(m.get('float_weight_bytes'))}", arena, m4]
         lines.append(f"| {model_cell(r)} | " + " | ".join(cells) + " |")
@@ -154,6 +161,8 @@ def summary_notes(models: list[dict]) -> list[str]:
     if any(ONE_METHOD in _ort_cell(r.get("accuracy") or {}) for r in models):
         out.append(f"{ONE_METHOD} onnxruntime calibrated with MinMax only (--quick on a model "
                    f"with synthetic weights or inputs), so its best is its MinMax.")
+    if any(_low(r) for r in models):
+        out.append(f"{LOW} " + low_sqnr_note(models))
     if any(constant_output(r) for r in models):
         out.append(f"{CONSTANT} the float model's output is the same for every test input "
                    f"(synthetic constant weights): its SQNR compares constants, not quantization.")
@@ -198,10 +207,30 @@ def _m4(m: dict, what: str) -> str:
     return _kib(total) + (f" ({_kib(model)})" if model is not None else "")
 
 
+LOW_SQNR_DB = 20.0  # below this the int8 output is more than 10 % rms off the float model
+
+
+def low_sqnr_note(models: list[dict]) -> str:
+    """A word on every model whose qcc SQNR is low: what it means and where to look."""
+    low = [(r["model"], e["sqnr_db"]) for r in models
+           for e in [((r.get("accuracy") or {}).get("qcc") or {})]
+           if isinstance(e.get("sqnr_db"), (int, float)) and e["sqnr_db"] < LOW_SQNR_DB]
+    if not low:
+        return ""
+    which = ", ".join(f"{m} ({db:.1f} dB)" for m, db in low)
+    return (f"Low SQNR (below {LOW_SQNR_DB:.0f} dB, i.e. more than 10 % rms error): {which}. "
+            f"The per-layer plot shows where the error grows; compare with ORT's column to tell "
+            f"an int8-hostile model (both low) from a qcc problem (only qcc low), and try "
+            f"--calib-method, --weight-bits mixed with --keep-8bit, or --allow-float for the "
+            f"layers that lose most.")
+
+
 def accuracy_table(models: list[dict]) -> str:
     from .accuracy import table
 
     md = table([r["accuracy"] for r in models if "accuracy" in r])
+    if low_sqnr_note(models):
+        md += "\n\n" + low_sqnr_note(models)
     const = [r["model"] for r in models if constant_output(r)]
     if const:
         md += (f"\n\nThe float output of {', '.join(const)} is the same for every test input "
