@@ -133,7 +133,9 @@ def context(p: Program, source: str) -> dict:
                 signature=", ".join(sig), io_call=", ".join(call), steps=steps, unused=unused,
                 consts=consts, weight_bytes=weight_bytes(p), arena=p.arena,
                 arena_macro=max(p.arena, 16), lower_bound=p.lower_bound, strategy=p.strategy,
-                kernels=[k for k in KERNEL_ORDER if k in p.kernels])
+                kernels=[k for k in KERNEL_ORDER if k in p.kernels],
+                io_bytes=f"{sum(io['count'] * io['c_size'] for io in ins + outs):,}",
+                run_args=", ".join(params))
 
 
 def weight_bytes(p: Program) -> int:
@@ -144,7 +146,9 @@ FILES = {"header": ("model.h.j2", "{name}.h"), "source": ("model.c.j2", "{name}.
          "weights_header": ("weights.h.j2", "{name}_weights.h"),
          "weights": ("weights.c.j2", "{name}_weights.c"),
          "kernels": ("qcc_kernels.h.j2", "qcc_kernels.h"), "runner": ("qcc_run.c.j2", "qcc_run.c"),
-         "makefile": ("Makefile.j2", "Makefile"), "cmake": ("CMakeLists.txt.j2", "CMakeLists.txt")}
+         "makefile": ("Makefile.j2", "Makefile"), "cmake": ("CMakeLists.txt.j2", "CMakeLists.txt"),
+         "io_header": ("io.h.j2", "{name}_io.h"), "io_source": ("io.c.j2", "{name}_io.c"),
+         "readme": ("README.md.j2", "README.md")}
 
 
 def write_files(p: Program, out_dir: str, source: str) -> dict:
