@@ -77,7 +77,8 @@ def ort_quantize(m: BenchModel, method: str, out_path: str) -> float:
 def qcc_outputs(m: BenchModel, out_dir: str, sub: str = "qcc", **options) -> tuple[np.ndarray, dict]:
     """Compile ``m`` with qcc into ``out_dir/sub`` and run the test set through the
     integer reference interpreter: (outputs, manifest)."""
-    from qcc.driver import CompileOptions, compile_model
+    import qcc
+    from qcc.api import OPTION_DEFAULTS
     from qcc.frontend.onnx_import import parse_input_shapes
     from qcc.interp import Interpreter
     from qcc.ir.serialize import load
@@ -85,12 +86,13 @@ def qcc_outputs(m: BenchModel, out_dir: str, sub: str = "qcc", **options) -> tup
     calib_path = os.path.join(out_dir, "calib.npz")
     if not os.path.isfile(calib_path):
         np.savez(calib_path, **m.calib)
-    opts = CompileOptions(target="onnx", out_dir=os.path.join(out_dir, sub),
-                          input_shapes=parse_input_shapes(m.input_shapes),
-                          options=dict({"calib": calib_path, "quantize": True, "quiet": True,
-                                        "allow_float": m.allow_float}, **options))
+    known = dict({"quiet": True, "allow_float": m.allow_float},
+                 **{k: v for k, v in options.items() if k in OPTION_DEFAULTS})
     t0 = time.perf_counter()
-    manifest = compile_model(m.path, opts)
+    manifest = qcc.compile(m.path, calib=calib_path, target="onnx", out_dir=os.path.join(out_dir, sub),
+                           input_shapes=parse_input_shapes(m.input_shapes),
+                           extra_options={k: v for k, v in options.items()
+                                          if k not in OPTION_DEFAULTS}, **known).manifest
     manifest["timings_s"]["total"] = time.perf_counter() - t0
     g = load(os.path.join(out_dir, sub, "model.qcc"))
     it = Interpreter(g)

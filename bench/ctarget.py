@@ -40,25 +40,25 @@ def m4_skip_reason(mem: dict):
 
 def compile_c(m: BenchModel, work: str) -> tuple[str, dict]:
     """qcc compile --target c with the benchmark's calibration data; returns (dir, manifest)."""
-    from qcc.driver import CompileOptions, compile_model
+    import qcc
     from qcc.frontend.onnx_import import parse_input_shapes
 
     calib = os.path.join(work, "calib.npz")
     if not os.path.isfile(calib):
         np.savez(calib, **m.calib)
     out = os.path.join(work, "qcc_c")
-    opts = CompileOptions(target="c", out_dir=out, input_shapes=parse_input_shapes(m.input_shapes),
-                          options={"calib": calib, "quantize": True, "quiet": True,
-                                   "allow_float": m.allow_float})
-    return out, compile_model(m.path, opts)
+    art = qcc.compile(m.path, calib=calib, target="c", out_dir=out, quiet=True,
+                      input_shapes=parse_input_shapes(m.input_shapes), allow_float=m.allow_float)
+    return out, art.manifest
 
 
 def check_bit_exact(c_dir: str, sample: dict) -> bool:
     """The C runner's output on one sample equals qcc's interpreter bit for bit."""
-    from qcc.commands import run_artifact
+    import qcc
 
-    ref = run_artifact(c_dir, sample, "reference")
-    got = run_artifact(c_dir, sample, "target")
+    art = qcc.load(c_dir)
+    ref = art.run(sample, engine="reference")
+    got = art.run(sample, engine="target")
     return all(np.array_equal(ref[k], got[k]) for k in ref)
 
 

@@ -197,10 +197,12 @@ def _model_path(model, workdir: str) -> str:
 
 def compile(model, calib=None, target: str = "onnx", out_dir: Optional[PathLike] = None, *,
             name: str = "model", input_shapes: Optional[Mapping[str, tuple]] = None,
-            instrumentation=None, **options) -> Artifact:
+            instrumentation=None, extra_options: Optional[Mapping[str, Any]] = None,
+            **options) -> Artifact:
     """Compile ``model`` (an ONNX path or ModelProto) for ``target`` into ``out_dir``;
     with ``calib`` (an .npz path or a dict of arrays) the model is quantized.  Options
-    are the ``qcc compile`` flags with ``_`` for ``-`` (``weight_bits="4"``, ...)."""
+    are the ``qcc compile`` flags with ``_`` for ``-`` (``weight_bits="4"``, ...).
+    ``extra_options``: internal pass options passed through unchecked (benchmarks)."""
     import tempfile
 
     from .driver import CompileOptions, compile_model
@@ -212,7 +214,7 @@ def compile(model, calib=None, target: str = "onnx", out_dir: Optional[PathLike]
         from .backends import get_backend
 
         get_backend(target)  # raises the error that names the known targets
-    opts = compile_options(calib, **options)
+    opts = dict(compile_options(calib, **options), **(extra_options or {}))
     shapes = {k: tuple(int(d) for d in v) for k, v in (input_shapes or {}).items()}
     copts = CompileOptions(target=target, out_dir=os.fspath(out_dir), name=name,
                            input_shapes=shapes, instr=instrumentation or Instrumentation(),
