@@ -14,8 +14,8 @@ def nice_ticks(lo: float, hi: float, n: int = 4) -> tuple[list[float], float]:
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError(f"axis range [{lo}, {hi}] is not finite")
     lo, hi = min(lo, hi), max(lo, hi)
-    if hi - lo < 1e-12 * max(1.0, abs(hi)):
-        pad = max(abs(hi) * 0.05, 1e-9)
+    if hi - lo < 1e-6 * max(1.0, abs(hi)):  # flat (to plotting precision)
+        pad = max(abs(hi) * 0.05, 1.0)
         lo, hi = lo - pad, hi + pad
     for want in (n, 2 * n, 4 * n):  # a narrow range may need a finer step for two ticks
         raw = (hi - lo) / max(want, 1)
@@ -24,7 +24,7 @@ def nice_ticks(lo: float, hi: float, n: int = 4) -> tuple[list[float], float]:
         k = math.ceil(lo / step - 1e-9)
         ticks = []
         while k * step <= hi + 1e-9 * step:
-            ticks.append(round(k * step, 12))
+            ticks.append(float(f"{k * step:.12g}"))
             k += 1
         if len(ticks) >= 2:
             return ticks, step
