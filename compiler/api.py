@@ -214,7 +214,8 @@ def compile(model, calib=None, target: str = "onnx", out_dir: Optional[PathLike]
         from .backends import get_backend
 
         get_backend(target)  # raises the error that names the known targets
-    opts = dict(compile_options(calib, **options), **(extra_options or {}))
+    # stack_bound: target c measures NAME_STACK_BOUND for its header (arm-none-eabi-gcc)
+    opts = dict(compile_options(calib, **options), stack_bound=True, **(extra_options or {}))
     shapes = {k: tuple(int(d) for d in v) for k, v in (input_shapes or {}).items()}
     copts = CompileOptions(target=target, out_dir=os.fspath(out_dir), name=name,
                            input_shapes=shapes, instr=instrumentation or Instrumentation(),

@@ -33,11 +33,21 @@ def emit(graph: Graph, out_dir: str, ctx) -> dict:
     name = _name(ctx)
     adapted = adapt_unsigned_inputs(graph)  # uint8 into int8-only kernels (exact shift)
     prog = build_program(graph, name)
-    files = write_files(prog, out_dir, getattr(ctx, "options", {}).get("model_path", ""))
+    source = getattr(ctx, "options", {}).get("model_path", "")
+    files = write_files(prog, out_dir, source)
+    stack = None
+    if (getattr(ctx, "options", {}) or {}).get("stack_bound"):  # qcc compile / qcc.compile
+        from . import stack as stack_mod
+        from .render import write_header
+
+        stack = stack_mod.measure(out_dir, name)
+        write_header(prog, out_dir, source, stack=stack, stack_flags=stack_mod.FLAGS,
+                     stack_note=stack_mod.why_not(stack))
     return {
         "files": files,
         "memory": {"arena_bytes": prog.arena, "lower_bound": prog.lower_bound,
                    "strategy": prog.strategy, "weight_bytes": weight_bytes(prog),
+                   "stack_bound_m4": stack,
                    "inplace": prog.extra_info.get("inplace", {}),
                    "inplace_rejected": prog.extra_info.get("rejected", {}),
                    "tried": prog.extra_info.get("tried", {})},

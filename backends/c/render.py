@@ -151,6 +151,16 @@ FILES = {"header": ("model.h.j2", "{name}.h"), "source": ("model.c.j2", "{name}.
          "readme": ("README.md.j2", "README.md")}
 
 
+def write_header(p: Program, out_dir: str, source: str, **extra) -> None:
+    """Render NAME.h and README.md again with ``extra`` (the stack bound, known once
+    NAME.c exists)."""
+    ctx = dict(context(p, source), **extra)
+    for key in ("header", "readme"):
+        tpl, pattern = FILES[key]
+        with open(os.path.join(out_dir, pattern.format(name=p.name)), "w") as f:
+            f.write(env().get_template(tpl).render(**ctx))
+
+
 def write_files(p: Program, out_dir: str, source: str) -> dict:
     ctx = context(p, source)
     written = {}

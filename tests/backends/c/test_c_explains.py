@@ -174,3 +174,35 @@ def test_readme_embedded_command_compiles(digits, tmp_path):
     for f in ("digits.o", "digits_weights.o", "digits_io.o"):
         assert (digits / f).is_file()
         os.unlink(digits / f)
+
+
+@pytest.mark.skipif(not shutil.which("arm-none-eabi-gcc"), reason="no arm-none-eabi-gcc")
+def test_stack_bound_macro_is_the_m4_bound_and_holds_under_qemu(digits):
+    from qcc.backends.c import arm
+
+    hdr = (digits / "digits.h").read_text()
+    m = re.search(r"#define DIGITS_ARENA_ALIGN 16u\n(?:/\*.*?\*/\n)#define DIGITS_STACK_BOUND (\d+)u",
+                  hdr, re.S)
+    assert m, hdr[:1500]
+    bound = int(m.group(1))
+    man = json.loads((digits / "manifest.json").read_text())
+    assert man["memory"]["stack_bound_m4"] == bound
+    assert f"`DIGITS_STACK_BOUND` = {bound:,} bytes" in (digits / "README.md").read_text()
+    if not arm.available():
+        pytest.skip(arm.missing_tools())
+    assert arm.size(arm.build(digits))["model_stack_bytes"] == bound  # the linked ELF agrees
+    x = np.load(TEST)["input"][:2]
+    used = arm.measure_stack(digits, [{"input": x[i:i + 1]} for i in range(2)])
+    assert 0 < used <= bound + 64, (used, bound)  # 64: a SysTick frame taken during the run
+
+
+def test_without_the_cross_compiler_the_header_says_why(tmp_path):
+    exe = shutil.which("qcc")
+    env = dict(os.environ, PATH=os.path.dirname(exe))  # no arm-none-eabi-gcc on PATH
+    r = subprocess.run([exe, "compile", str(EX / "digits_cnn.onnx"), "--calib", str(EX / "calib.npz"),
+                        "--target", "c", "--name", "nostack", "-o", str(tmp_path / "c")],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    hdr = (tmp_path / "c" / "nostack.h").read_text()
+    assert "NOSTACK_STACK_BOUND: not measured (arm-none-eabi-gcc was not installed" in hdr
+    assert "#define NOSTACK_STACK_BOUND" not in hdr
