@@ -199,10 +199,11 @@ def spec_from_dir(out_dir: str | os.PathLike) -> HarnessSpec:
 
 
 def _model_sources(out_dir: Path, files: dict) -> list[Path]:
-    """The model's C files: schedule, weights, and any other generated .c but the host runner."""
+    """The model's C files: schedule, weights, and any other generated .c but the host runner
+    and the optional float I/O helpers (NAME_io.c: not model code)."""
     first = [files["source"], files["weights"]]
-    rest = sorted(f for k, f in files.items()
-                  if isinstance(f, str) and f.endswith(".c") and k != "runner" and f not in first)
+    rest = sorted(f for k, f in files.items() if isinstance(f, str) and f.endswith(".c")
+                  and k not in ("runner", "io_source") and f not in first)
     return [out_dir / f for f in first + rest]
 
 
