@@ -92,6 +92,10 @@ def _add_compile_args(p: argparse.ArgumentParser, output_required: bool = True) 
                    help="hardware description (JSON or TOML) instead of the default 16x16 array")
     a.add_argument("--hw", action="append", default=[], metavar="KEY=VALUE",
                    help="override one hardware parameter, e.g. --hw rows=32 --hw dataflow=os")
+    _add_instrumentation_args(p)
+
+
+def _add_instrumentation_args(p: argparse.ArgumentParser) -> None:
     i = p.add_argument_group("pass instrumentation")
     i.add_argument("--print-ir-after-all", action="store_true",
                    help="print the IR to stderr after every pass")
