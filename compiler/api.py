@@ -48,7 +48,7 @@ Arrays = Union[PathLike, Mapping[str, np.ndarray], np.ndarray]
 
 def targets() -> list[str]:
     """The targets this build of qcc can compile for (the one list every command shows)."""
-    from .backends import available_targets
+    from qcc.backends import available_targets
 
     return available_targets()
 
@@ -149,10 +149,10 @@ class Artifact:
             if self.target != "c":
                 raise QccError(f"engine 'cortex-m4' runs target c code; '{self.path}' is target "
                                f"'{self.target}'")
-            from .backends.c import arm
+            from qcc.backends.c import arm
 
             return stack_samples(arm.run_qemu(self.path, feeds))
-        from .backends import get_backend
+        from qcc.backends import get_backend
 
         backend = get_backend(self.target)
         if device is not None:  # target triton: cuda | cpu
@@ -211,7 +211,7 @@ def compile(model, calib=None, target: str = "onnx", out_dir: Optional[PathLike]
     if out_dir is None:
         raise QccError("out_dir is required: the folder that receives the generated files")
     if target not in targets():
-        from .backends import get_backend
+        from qcc.backends import get_backend
 
         get_backend(target)  # raises the error that names the known targets
     # stack_bound: target c measures NAME_STACK_BOUND for its header (arm-none-eabi-gcc)
@@ -232,7 +232,7 @@ def quantize(model, calib, *, input_shapes: Optional[Mapping[str, tuple]] = None
     import tempfile
 
     from .frontend.onnx_import import import_model
-    from .passes.pipelines import pipeline_for
+    from qcc.passes.pipelines import pipeline_for
     from .passmanager import PassContext, PassManager
 
     if calib is None:

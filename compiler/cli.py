@@ -30,7 +30,7 @@ def _choices(option: str) -> list:
 
 
 def _targets() -> list[str]:
-    from .backends import TARGETS  # the one list of targets (qcc passes, --help, errors)
+    from qcc.backends import TARGETS  # the one list of targets (qcc passes, --help, errors)
 
     return list(TARGETS)
 
