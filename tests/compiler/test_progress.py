@@ -61,7 +61,6 @@ def test_build_progress_on_a_terminal_only(c_dir, tmp_path):
     rc, tty = _run_on_tty([exe, "run", str(c_dir), "--inputs", TEST, "-o", str(tmp_path / "a.npz")])
     assert rc == 0, tty
     assert "qcc: building the C runner with gcc" in tty and "done (" in tty, tty
-    assert "qcc: running 360 samples" in tty
     # into a pipe (a log): no progress text at all, only the one result line
     for f in c_dir.glob("qcc_run_*"):
         f.unlink()
