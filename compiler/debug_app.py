@@ -57,11 +57,11 @@ def build_graphs(model_path: str, opts: CompileOptions, ranges=None) -> DebugGra
     ctx = _context(model_path, opts)
     quiet = Instrumentation()
     PassManager(pipe[:k_cal], quiet).run(graph, ctx)
-    pre_calib = copy.deepcopy(graph)
+    pre_calib = graph.clone()
     PassManager(pipe[k_cal:k_q], quiet).run(graph, ctx, start_index=k_cal + 1)
     if ranges is not None:
         graph.meta["ranges"] = ranges
-    fgraph = copy.deepcopy(graph)
+    fgraph = graph.clone()
     PassManager(pipe[k_q:], quiet).run(graph, ctx, start_index=k_q + 1)
     return DebugGraphs(fgraph, graph, pre_calib, dict(opts.options))
 
@@ -72,7 +72,7 @@ def _requantize(dg: DebugGraphs, model_path: str, opts: CompileOptions, ranges) 
 
     pipe = pipeline_for(opts.target, quantize=True)
     k_q = pipe.index("quantize")
-    g = copy.deepcopy(dg.float_graph)
+    g = dg.float_graph.clone()
     g.meta["ranges"] = ranges
     PassManager(pipe[k_q:], Instrumentation()).run(g, _context(model_path, opts), start_index=k_q + 1)
     return g
@@ -124,7 +124,7 @@ def try_suggestions(model_path: str, opts: CompileOptions, dg: DebugGraphs, stat
         try:
             if "tensor" in how:
                 if hist_ranges is None:  # one histogram calibration serves every estimator
-                    hist_ranges = calibrate(copy.deepcopy(dg.pre_calib), calib_data, "entropy",
+                    hist_ranges = calibrate(dg.pre_calib.clone(), calib_data, "entropy",
                                             float(opts.options.get("percentile") or 99.99),
                                             opts.options.get("max_calib_samples"), True)
                 ranges = copy.copy(dg.float_graph.meta["ranges"])

@@ -15,7 +15,7 @@ import numpy as np
 
 from qcc import __version__
 
-from .cprogram import Program
+from .cprogram import Program, c_nbytes
 
 KERNEL_ORDER = ["conv2d", "conv_transpose2d", "linear", "matmul", "binary", "requant", "lut",
                 "concat", "pool", "reduce", "resize", "move", "transformer", "threshold", "logic",
@@ -110,6 +110,14 @@ def _io_ctx(io, inputs: bool) -> dict:
                 sgn=int(io.ctype != "uint8_t"), qmin=lo, qmax=hi)
 
 
+def _out_trace(s) -> dict:
+    """The C expression and byte size of a step's output (the tracing hook's arguments)."""
+    k = next((i for i, a in enumerate(s.args) if a.kind == "val" and a.write), None)
+    if k is None or s.out is None:
+        return dict(out_expr="", out_bytes=0)
+    return dict(out_expr=s.cargs[k], out_bytes=c_nbytes(s.out))
+
+
 def context(p: Program, source: str) -> dict:
     name = p.name
     ins = [_io_ctx(io, True) for io in p.inputs]
@@ -119,7 +127,7 @@ def context(p: Program, source: str) -> dict:
     call = [f"(const {io['ctype']} *)inputs[{io['index']}]" for io in ins]
     call += [f"({io['ctype']} *)outputs[{io['index']}]" for io in outs] + ["arena"]
     steps = [dict(index=i, op=s.node.op, node=s.node.name.replace("*/", "* /"), struct=s.struct,
-                  init=initializer(s.params), fn=s.fn, cargs=s.cargs)
+                  init=initializer(s.params), fn=s.fn, cargs=s.cargs, **_out_trace(s))
              for i, s in enumerate(p.steps)]
     used = " ".join(a for s in steps for a in s["cargs"])
     params = [f"in{io['index']}" for io in ins] + [f"out{io['index']}" for io in outs] + ["arena"]

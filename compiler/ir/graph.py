@@ -7,6 +7,7 @@ lists on values); networkx is used for the graph algorithms (see
 
 from __future__ import annotations
 
+import copy
 import itertools
 from typing import Any, Iterable, Iterator, Optional
 
@@ -251,6 +252,32 @@ class Graph:
         order = {n: i for i, n in enumerate(self.nodes)}
         g = self.to_networkx()
         self.nodes = list(nx.lexicographical_topological_sort(g, key=lambda n: order[n]))
+
+    def clone(self) -> "Graph":
+        """An independent copy: new values and nodes (constant data and attributes copied,
+        ``meta`` copied one level deep, ``node.cache`` left empty).  Iterative, so it
+        works on graphs of any depth (``copy.deepcopy`` recurses along use lists)."""
+        g = Graph(self.name, self.opset)
+        g.meta = {k: (copy.copy(v) if isinstance(v, (dict, list, set)) else v)
+                  for k, v in self.meta.items()}
+        vmap: dict[int, Value] = {}
+
+        def dup(v: Value) -> Value:
+            data = None if v.data is None else np.array(v.data, copy=True)
+            nv = Value(v.name, v.type, copy.deepcopy(v.qparams), data)
+            vmap[id(v)] = nv
+            return nv
+
+        g.inputs = [dup(v) for v in self.inputs]
+        g.constants = {k: dup(v) for k, v in self.constants.items()}
+        for n in self.nodes:
+            ins = [None if v is None else vmap.get(id(v)) or dup(v) for v in n.inputs]
+            outs = [dup(v) for v in n.outputs]
+            nn = Node(n.op, n.name, ins, outs, copy.deepcopy(n.attrs), opset=n.opset)
+            g.nodes.append(nn)
+        g.outputs = [vmap.get(id(v)) or dup(v) for v in self.outputs]
+        g.register_names()
+        return g
 
     def register_names(self) -> None:
         """Rebuild the name tables (after bulk edits such as import)."""

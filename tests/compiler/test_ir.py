@@ -232,3 +232,29 @@ def test_load_damaged_file_names_file_and_line(tmp_path, damage, needles):
         load(path)
     for n in needles:
         assert n in str(e.value), (n, str(e.value))
+
+
+def test_clone_is_independent_and_handles_deep_graphs():
+    import numpy as np
+
+    from qcc.interp import run
+    from qcc.ir import DType, Graph, TensorType
+
+    g = Graph("deep")
+    x = g.add_input("x", TensorType(DType.float32, (4,)))
+    one = g.add_const("one", np.ones(4, np.float32))
+    v = x
+    for i in range(3000):  # copy.deepcopy recurses along use lists and fails here
+        v = g.make("onnx.Add", [v, one], [TensorType(DType.float32, (4,))], name=f"a{i}").outputs[0]
+    g.outputs.append(v)
+    g.meta["ranges"] = {"x": (0.0, 1.0)}
+    h = g.clone()
+    feeds = {"x": np.arange(4, dtype=np.float32)}
+    assert np.array_equal(run(h, feeds)[v.name], run(g, feeds)[v.name])
+    h.constants["one"].data[:] = 2
+    h.meta["ranges"]["x"] = (5.0, 6.0)
+    h.nodes[0].attrs["k"] = 1
+    assert g.constants["one"].data[0] == 1 and g.meta["ranges"]["x"] == (0.0, 1.0)
+    assert "k" not in g.nodes[0].attrs
+    assert all(a is not b for a, b in zip(g.nodes, h.nodes))
+    assert h.nodes[5].inputs[0] is h.nodes[4].outputs[0]

@@ -3,8 +3,6 @@ a layer whose calibrated range is forced too narrow is ranked first and clips.""
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 
 from qcc.debugger import compare_graphs, end_to_end_sqnr
@@ -24,7 +22,7 @@ def _graphs(path, calib, narrow=None):
     if narrow:
         lo, hi = g.meta["ranges"][narrow]
         g.meta["ranges"][narrow] = (lo / 20, hi / 20)
-    f = copy.deepcopy(g)
+    f = g.clone()
     PassManager(pipe[k:]).run(g, ctx, start_index=k + 1)
     return f, g
 

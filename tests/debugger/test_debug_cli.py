@@ -68,3 +68,27 @@ def test_debug_needs_calibration_data(planted, tmp_path):
     d, model = planted
     p = qcc("debug", model, "--inputs", d / "inputs.npz", "-o", tmp_path)
     assert p.returncode == 2 and "--calib" in p.stderr and "Traceback" not in p.stderr
+
+
+@pytest.mark.skipif(subprocess.run(["which", "gcc"], capture_output=True).returncode != 0,
+                    reason="gcc not installed")
+@pytest.mark.parametrize("fault,layer", [(None, None), (0, "conv1"), (1, "conv2")])
+def test_target_c_names_the_first_layer_that_differs(planted, tmp_path, fault, layer):
+    d, model = planted
+    env = dict(os.environ)
+    env.pop("QCC_DEBUG_FAULT_STEP", None)
+    if fault is not None:
+        env["QCC_DEBUG_FAULT_STEP"] = str(fault)  # test-only: corrupt that step's output
+    p = subprocess.run([QCC, "debug", model, "--calib", str(d / "calib.npz"), "--inputs",
+                        str(d / "inputs.npz"), "-o", str(tmp_path), "--target", "c",
+                        "--max-samples", "2"], capture_output=True, text=True, env=env, timeout=600)
+    assert p.returncode == 0, p.stderr
+    tc = json.loads((tmp_path / "debug.json").read_text())["target_check"]
+    assert tc["target"] == "c" and tc["layers"] == 3
+    if fault is None:
+        assert tc["first_mismatch"] is None and "bit-exact" in p.stdout
+    else:
+        m = tc["first_mismatch"]
+        assert m["node"] == layer and m["step"] == fault and m["index"] == 0
+        assert m["target_value"] != m["reference_value"]
+        assert f"'{layer}'" in p.stdout

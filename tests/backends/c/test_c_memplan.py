@@ -80,6 +80,7 @@ def emitted_schedule(out: Path):
         steps.append(accs)
     source = (out / manifest["files"]["source"]).read_text()
     body = source[source.index(f"int {name}_run("):]
+    body = "\n".join(ln for ln in body.splitlines() if "QCC_TRACE_STEP" not in ln)  # calls only
     assert [int(x) for x in ARENA_REF.findall(body)] == refs, "NAME.c differs from model.qcc"
     inplace = {i for i, s in enumerate(prog.steps) if s.inplace_of is not None}
     return manifest, steps, inplace
