@@ -32,7 +32,9 @@ def test_zero_spike_does_not_move_the_threshold(method, seed, zero_frac):
     with_zeros = estimate(_obs(pos, zeros), method)
     without = estimate(_obs(pos), method)
     assert with_zeros == pytest.approx(without, rel=1e-6)
-    assert with_zeros[1] >= 0.5 * float(pos.max())  # not collapsed toward 0
+    # not collapsed toward 0: the estimators may clip the exponential tail (its maximum over
+    # 20000 samples ranges from about 8 to 18), but keep the bulk of the distribution
+    assert with_zeros[1] >= float(np.quantile(pos, 0.99))
 
 
 def test_entropy_keeps_most_of_a_relu_range():
