@@ -9,6 +9,7 @@ CPU, under the Triton interpreter (``TRITON_INTERPRET=1``).
 
 from __future__ import annotations
 
+import importlib.machinery
 import os
 import re
 
@@ -39,6 +40,15 @@ def emit(graph: Graph, out_dir: str, ctx) -> dict:
             "triton": {"name": prog.name, **info["io"]}}
 
 
+class FreshSourceLoader(importlib.machinery.SourceFileLoader):
+    """Compiles the file as it is now: a folder recompiled within the same second into a file
+    of the same size would otherwise load the stale ``__pycache__`` bytecode (Python checks
+    only the source's mtime in seconds and its size)."""
+
+    def get_code(self, fullname):
+        return compile(self.get_data(self.path), self.path, "exec", dont_inherit=True)
+
+
 def load_model(out_dir: str, manifest: dict, device: str = "cpu"):
     """Import ``NAME.py`` from a compiled folder and build its ``Model`` on ``device``."""
     import importlib.util
@@ -49,10 +59,12 @@ def load_model(out_dir: str, manifest: dict, device: str = "cpu"):
     path = os.path.join(out_dir, f"{name}.py")
     if not os.path.isfile(path):
         raise QccError(f"'{out_dir}' has no {name}.py; recompile with --target triton")
-    spec = importlib.util.spec_from_file_location(f"qcc_triton_model_{abs(hash(path))}", path)
+    name_ = f"qcc_triton_model_{abs(hash(path))}"
+    spec = importlib.util.spec_from_file_location(name_, path, loader=FreshSourceLoader(name_, path))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod.Model(device=device)
+
 
 
 def default_device() -> str:
