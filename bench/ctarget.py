@@ -86,10 +86,12 @@ def bench_c(m: BenchModel, work: str, st: dict, sample: dict, lat: dict, compile
         lat["qcc_c"] = {"error": why}
         mem["c"] = why
         return
+    from qcc.driver import load_timings
+
     from .run import split_timings
 
     compile_s.clear()
-    compile_s.update(split_timings(manifest.get("timings_s", {}), "c"))
+    compile_s.update(split_timings(load_timings(c_dir), "c"))
     mem.update(memory.from_manifest(manifest))
     try:
         from qcc.backends.c import build as cbuild

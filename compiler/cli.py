@@ -208,19 +208,23 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.cmd is None:
         ap.print_help()
         return 0
+    from .outdir import signals_as_interrupt
+
     try:
         from . import commands
 
-        return getattr(commands, f"cmd_{args.cmd}")(args) or 0
+        with signals_as_interrupt():  # SIGTERM / SIGHUP clean up like Ctrl-C
+            return getattr(commands, f"cmd_{args.cmd}")(args) or 0
     except QccError as e:
         if args.debug:
             traceback.print_exc()
         msg = " ".join(str(e).split("\n"))
         print(f"qcc: error: {msg}", file=sys.stderr)
         return e.exit_code
-    except KeyboardInterrupt:
-        print("qcc: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        why = f" ({e.args[0]})" if e.args else ""
+        print(f"qcc: interrupted{why}", file=sys.stderr)
+        return getattr(e, "exit_code", 130)
     except BrokenPipeError:  # the reader left early (qcc inspect m.onnx | head)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import __version__
+from . import __version__, outdir
 from .analysis import macs, op_histogram, param_count, weight_bytes
 from .calibration.data import CalibData
 from .errors import QccError
@@ -25,6 +25,8 @@ from .frontend.onnx_import import import_model
 from .ir import Graph, Value
 from .ir.serialize import save as save_ir
 from .passmanager import Instrumentation, PassContext, PassManager
+
+TIMINGS_FILE = "timings.json"  # wall-clock seconds per stage, apart from the reproducible files
 
 
 @dataclass
@@ -61,7 +63,7 @@ def quant_table(graph: Graph) -> dict:
 
 
 def build_manifest(graph: Graph, opts: CompileOptions, pipeline: list[str], ctx: PassContext,
-                   timings: dict, source: str, extra: dict) -> dict:
+                   source: str, extra: dict) -> dict:
     m = {
         "qcc_version": __version__,
         "target": opts.target,
@@ -74,8 +76,7 @@ def build_manifest(graph: Graph, opts: CompileOptions, pipeline: list[str], ctx:
         "sizes": {"nodes": len(graph.nodes), "params": param_count(graph),
                   "weight_bytes": weight_bytes(graph), "macs": macs(graph)},
         "ops": op_histogram(graph),
-        "passes": ctx.report,
-        "timings_s": timings,
+        "passes": split_volatile({k: v for k, v in ctx.report.items() if k != "_timings"})[0],
     }
     if graph.meta.get("source_opset", graph.opset) != graph.opset:
         m["source_opset"] = graph.meta["source_opset"]
@@ -90,35 +91,12 @@ def build_manifest(graph: Graph, opts: CompileOptions, pipeline: list[str], ctx:
     return m
 
 
-def _prepare_out(out_dir: str) -> str:
-    out_dir = os.path.abspath(out_dir)
-    if os.path.exists(out_dir):
-        if not os.path.isdir(out_dir):
-            raise QccError(f"output path '{out_dir}' exists and is not a folder")
-        if os.listdir(out_dir) and not os.path.isfile(os.path.join(out_dir, "manifest.json")):
-            raise QccError(f"output folder '{out_dir}' is not empty and holds no earlier qcc "
-                           f"output (no manifest.json); refusing to overwrite it")
-    parent = os.path.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    return tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.", suffix=".tmp", dir=parent)
-
-
-def _commit_out(tmp: str, out_dir: str) -> None:
-    out_dir = os.path.abspath(out_dir)
-    old = None
-    if os.path.exists(out_dir):
-        old = out_dir + f".old{os.getpid()}"
-        os.rename(out_dir, old)
-    os.rename(tmp, out_dir)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def compile_model(model_path: str, opts: CompileOptions) -> dict:
     from qcc.backends import get_backend
     from qcc.passes.pipelines import pipeline_for
 
     backend = get_backend(opts.target)
+    outdir.check_name(opts.name)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     calib = CalibData.of(opts.options.get("calib") or None)  # read once, shared by the passes
@@ -134,16 +112,54 @@ def compile_model(model_path: str, opts: CompileOptions) -> dict:
     ctx = PassContext(options=dict(opts.options, target=opts.target, model_path=model_path,
                                       model_name=opts.name), calib=calib)
     pm = PassManager(pipeline, opts.instr)  # checks pass names before anything is written
-    made = _missing_parents(opts.out_dir)
-    tmp = _prepare_out(opts.out_dir)
+    tmp, made = outdir.prepare(opts.out_dir)
     ok = False
     try:
-        t0 = time.perf_counter()
-        pm.run(graph, ctx)
-        timings["passes"] = time.perf_counter() - t0
-        timings["per_pass"] = {r.name: r.seconds for r in pm.records}
-        for k, v in ctx.report.get("_timings", {}).items():
-            timings[k] = v
+        with outdir.signals_as_interrupt():
+            t0 = time.perf_counter()
+            pm.run(graph, ctx)
+            timings["passes"] = time.perf_counter() - t0
+            timings["per_pass"] = {r.name: r.seconds for r in pm.records}
+            for k, v in ctx.report.get("_timings", {}).items():
+                timings[k] = v
+            volatile = split_volatile(ctx.report)[1]
+            if volatile:
+                timings["pass_reports"] = volatile
+            manifest = _write_outputs(graph, opts, pm, ctx, timings, model_path, backend, tmp)
+            outdir.commit(tmp, opts.out_dir)
+            ok = True
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+        if not ok:
+            outdir.remove_parents(made)  # parent folders this failed compile created
+    return manifest
+
+
+VOLATILE_KEYS = {"seconds", "cache", "cache_file"}  # differ between two runs of one compile
+
+
+def split_volatile(report):
+    """(report without wall-clock / cache-state keys, those keys by path)."""
+    if not isinstance(report, dict):
+        return report, {}
+    clean, vol = {}, {}
+    for k, v in report.items():
+        if k in VOLATILE_KEYS:
+            vol[k] = v
+            continue
+        c, sub = split_volatile(v)
+        clean[k] = c
+        if sub:
+            vol[k] = sub
+    return clean, vol
+
+
+def _write_outputs(graph: Graph, opts: CompileOptions, pm: PassManager, ctx: PassContext,
+                   timings: dict, model_path: str, backend, tmp: str) -> dict:
+    """Backend files, model.qcc, manifest.json and timings.json into ``tmp``.  The
+    manifest holds no wall-clock time, so that every file is reproducible."""
+    try:
         t0 = time.perf_counter()
         # --stop-after: the IR at that point is the output; the backend does not run
         from .progress import step
@@ -152,22 +168,25 @@ def compile_model(model_path: str, opts: CompileOptions) -> dict:
             extra = {} if pm.stopped_at else (backend.emit(graph, tmp, ctx) or {})
         save_ir(graph, os.path.join(tmp, "model.qcc"))
         timings["codegen"] = time.perf_counter() - t0
-        manifest = build_manifest(graph, opts, pm.labels, ctx, timings, model_path, extra)
+        manifest = build_manifest(graph, opts, pm.labels, ctx, model_path, extra)
         if pm.stopped_at:
             manifest["stopped_after"] = pm.stopped_at
         with open(os.path.join(tmp, "manifest.json"), "w") as f:
             json.dump(manifest, f, indent=1, default=_json_default)
-        _commit_out(tmp, opts.out_dir)
-        ok = True
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
-        for d in made if not ok else ():  # parent folders this failed compile created
-            try:
-                os.rmdir(d)
-            except OSError:
-                break
+        with open(os.path.join(tmp, TIMINGS_FILE), "w") as f:
+            json.dump(timings, f, indent=1, default=_json_default)
+    except OSError as e:
+        raise outdir.os_error(e, outdir.resolve(opts.out_dir), tmp=tmp) from None
     return manifest
+
+
+def load_timings(path: str) -> dict:
+    """The wall-clock timings of a compiled folder ({} when absent)."""
+    try:
+        with open(os.path.join(path, TIMINGS_FILE)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
 
 
 def _bind_from_calib(model_path: str, shapes: dict, calib: Optional[CalibData]) -> dict:
@@ -189,15 +208,6 @@ def _bind_from_calib(model_path: str, shapes: dict, calib: Optional[CalibData]) 
         shp = arrays.get(vi.name)
         if vi.name not in out and dynamic and shp is not None and len(shp) == len(dims):
             out[vi.name] = (1,) + tuple(int(x) for x in shp[1:])
-    return out
-
-
-def _missing_parents(out_dir: str) -> list[str]:
-    """Ancestors of ``out_dir`` that do not exist yet, innermost first."""
-    out, d = [], os.path.dirname(os.path.abspath(out_dir))
-    while d and not os.path.exists(d):
-        out.append(d)
-        d = os.path.dirname(d)
     return out
 
 

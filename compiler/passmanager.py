@@ -41,6 +41,9 @@ class PassInfo:
 
 _PASSES: dict[str, PassInfo] = {}
 
+# Proofs the output relies on: --disable-pass cannot switch them off.
+REQUIRED_PASSES = frozenset({"check-headroom", "check-integer-only"})
+
 
 def register_pass(name: str, description: str, kind: str = "float",
                   options: Optional[type] = None):
@@ -202,6 +205,9 @@ class PassManager:
         for name in (self.instr.print_before | self.instr.print_after | self.instr.disabled |
                      ({self.instr.stop_after} if self.instr.stop_after else set())):
             get_pass(name.split("#", 1)[0])  # an unknown name is reported as such, with the known ones
+            if name in self.instr.disabled and name.split("#", 1)[0] in REQUIRED_PASSES:
+                raise PassError(f"pass '{name}' proves the output correct and cannot be "
+                                f"disabled (--disable-pass {name})")
             if name not in pipeline and name not in self.labels:
                 raise PassError(f"pass '{name}' is not in the pipeline [{', '.join(self.labels)}]")
         self.pipeline = pipeline
@@ -213,10 +219,15 @@ class PassManager:
         from .ir.serialize import save
 
         d = self.instr.dump_dir
-        os.makedirs(d, exist_ok=True)
         stem = os.path.join(d, f"{index:02d}_{name}")
-        with open(stem + ".qcc", "w") as f:
-            f.write(print_graph(graph))
+        try:
+            os.makedirs(d, exist_ok=True)
+            with open(stem + ".qcc", "w") as f:
+                f.write(print_graph(graph))
+        except OSError as e:
+            where = e.filename if isinstance(e.filename, str) else d
+            raise PassError(f"cannot write --dump-dir '{d}' ('{where}'): "
+                            f"{e.strerror or type(e).__name__}") from None
         try:
             save_onnx(graph, stem + ".onnx", doc=f"qcc stage {index}: after {name}")
         except Exception as e:  # noqa: BLE001 - a stage that ONNX cannot hold is still dumped as text

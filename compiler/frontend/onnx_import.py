@@ -11,6 +11,7 @@ Shape -> Gather -> Concat -> Reshape chains into static shapes).
 from __future__ import annotations
 
 import os
+import stat
 from typing import Optional
 
 import numpy as np
@@ -26,8 +27,7 @@ from ..ops.onnx_ops import SUPPORTED
 from .control_flow import branches, check_loops, inline_if
 from .ms_qops import can_expand, expand_model
 from .resize_compat import framework_sizes
-
-MIN_OPSET, MAX_OPSET = 11, 21
+from .validate import MAX_OPSET, MIN_OPSET, run_checker, tensor_bytes, validate_model  # noqa: F401
 
 
 def parse_input_shapes(specs: Optional[list[str]]) -> dict[str, tuple[int, ...]]:
@@ -54,6 +54,9 @@ def load_model(path: str) -> onnx.ModelProto:
         raise ModelLoadError(f"model file '{path}' does not exist")
     if os.path.isdir(path):
         raise ModelLoadError(f"'{path}' is a folder, not an ONNX model file")
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ModelLoadError(f"'{path}' is not a regular file (a device, FIFO or socket); "
+                             f"give an ONNX model file")
     try:
         model = onnx.load(path, load_external_data=False)
     except (DecodeError, RuntimeError, ValueError, OSError) as e:
@@ -61,20 +64,34 @@ def load_model(path: str) -> onnx.ModelProto:
                              f"protobuf ModelProto): {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     if not model.HasField("graph") or (not model.graph.node and not model.graph.output):
         raise ModelLoadError(f"'{path}' is not an ONNX model: it holds no graph")
+    validate_model(model, path, checker=False)  # before external data: dims, data types
     _load_external_data(model, os.path.dirname(os.path.abspath(path)), path)
     return model
 
 
 def _external_bytes(t: onnx.TensorProto) -> int:
     """Bytes of ``t``'s raw data: sub-byte types are packed (two int4 per byte ...)."""
-    n = int(np.prod(t.dims))
-    bits = {onnx.TensorProto.INT4: 4, onnx.TensorProto.UINT4: 4}
-    for name, b in (("INT2", 2), ("UINT2", 2), ("FLOAT4E2M1", 4)):
-        if hasattr(onnx.TensorProto, name):
-            bits[getattr(onnx.TensorProto, name)] = b
-    if t.data_type in bits:
-        return (n * bits[t.data_type] + 7) // 8
-    return n * np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
+    n = 1
+    for d in t.dims:
+        n *= int(d)
+    return tensor_bytes(t, n)
+
+
+def _read_external(full: str, loc: str, t: onnx.TensorProto, info) -> bytes:
+    """The tensor's bytes: offset and length checked against the file before reading."""
+    size = os.path.getsize(full)
+    offset = int(info.offset or 0)
+    expected = _external_bytes(t)
+    length = int(info.length) if info.length is not None else expected
+    if offset > size or offset + length > size:
+        raise ModelLoadError(f"external data '{loc}' for tensor '{t.name}' is truncated: it "
+                             f"asks for {length} bytes at offset {offset}; the file holds {size}")
+    if length != expected:
+        raise ModelLoadError(f"external data '{loc}' for tensor '{t.name}' gives {length} "
+                             f"bytes; dims {list(t.dims)} need {expected}")
+    with open(full, "rb") as f:
+        f.seek(offset)
+        return f.read(length)
 
 
 def _load_external_data(model: onnx.ModelProto, base: str, path: str) -> None:
@@ -85,23 +102,23 @@ def _load_external_data(model: onnx.ModelProto, base: str, path: str) -> None:
     for t in _get_all_tensors(model):
         if not uses_external_data(t):
             continue
-        info = ExternalDataInfo(t)
+        try:
+            info = ExternalDataInfo(t)
+        except ValueError as e:  # a negative or non-numeric offset / length
+            raise ModelLoadError(f"tensor '{t.name}' of '{path}' has bad external data "
+                                 f"fields: {e}") from None
         loc = info.location
         full = os.path.realpath(os.path.join(base_real, loc))
         if os.path.isabs(loc) or os.path.commonpath([full, base_real]) != base_real:
             raise ModelLoadError(f"tensor '{t.name}' of '{path}' points to external data "
                                  f"'{loc}' outside the model's folder; refusing to read it")
-        if not os.path.isfile(full):
+        if not os.path.exists(full):
             raise ModelLoadError(f"tensor '{t.name}' of '{path}' needs external data file "
                                  f"'{loc}', which does not exist next to the model")
-        with open(full, "rb") as f:
-            if info.offset:
-                f.seek(int(info.offset))
-            raw = f.read(int(info.length)) if info.length else f.read()
-        expected = _external_bytes(t)
-        if len(raw) < expected:
-            raise ModelLoadError(f"external data '{loc}' for tensor '{t.name}' is truncated "
-                                 f"({len(raw)} of {expected} bytes)")
+        if not os.path.isfile(full):
+            raise ModelLoadError(f"external data '{loc}' for tensor '{t.name}' is not a "
+                                 f"regular file")
+        raw = _read_external(full, loc, t, info)
         t.raw_data = raw
         del t.external_data[:]
         t.data_location = onnx.TensorProto.DEFAULT
@@ -274,13 +291,19 @@ def import_model(model_or_path, input_shapes: Optional[dict[str, tuple[int, ...]
     (the shape of one sample of the data at hand, ``qcc run``) binds those of the
     inputs that ``input_shapes`` leaves open."""
     path = model_or_path if isinstance(model_or_path, str) else "<model>"
-    model = load_model(model_or_path) if isinstance(model_or_path, str) else model_or_path
+    if isinstance(model_or_path, str):
+        model = load_model(model_or_path)
+    else:
+        model = model_or_path
+        validate_model(model, path, checker=False)
     check_loops(model)
     bad = find_unsupported(model)
     if bad:
         raise UnsupportedOpError(bad)
     source_opset = default_opset(model)
-    model = _upgrade_opset(expand_model(model))
+    model = expand_model(model)
+    run_checker(model, path)  # after expansion: onnx has no schemas for com.microsoft ops
+    model = _upgrade_opset(model)
     opset = default_opset(model)
     input_shapes = dict(input_shapes or {})
     g = model.graph
@@ -320,7 +343,19 @@ def import_model(model_or_path, input_shapes: Optional[dict[str, tuple[int, ...]
             raise ModelLoadError(f"graph output '{vo.name}' is produced by no node")
         graph.outputs.append(env[vo.name])
     graph.drop_unused_constants()
+    _verify_imported(graph)
     return graph
+
+
+def _verify_imported(graph: Graph) -> None:
+    """qcc's IR verifier on the imported graph (a broken model shows up here, not in a pass)."""
+    from ..errors import VerificationError
+    from ..ir.verifier import verify
+
+    try:
+        verify(graph)
+    except VerificationError as e:
+        raise ModelLoadError(f"the imported model breaks an IR rule: {e}") from None
 
 
 def _toposorted(g: onnx.GraphProto) -> list[onnx.NodeProto]:

@@ -204,6 +204,18 @@ def type_proto(t: TensorType) -> onnx.TypeProto:
 
 # Function ops whose schema has no shape inference; their output has the type of input 0.
 SHAPE_OF_INPUT0 = {"MeanVarianceNormalization", "GroupNormalization"}
+# ops whose ``axis`` ONNX's shape inference leaves unchecked (onnxruntime rejects it)
+AXIS_OF_INPUT0 = {"LayerNormalization"}
+
+
+def _check_axis(op_type: str, node: Node) -> None:
+    axis = node.attrs.get("axis")
+    if op_type not in AXIS_OF_INPUT0 or axis is None or not node.inputs or node.inputs[0] is None:
+        return
+    rank = node.inputs[0].type.rank
+    if not isinstance(axis, (int, np.integer)) or not -rank <= int(axis) < max(rank, 1):
+        raise ShapeError(f"{op_type} node '{node.name}': axis {axis!r} is not an integer in "
+                         f"[{-rank}, {rank - 1}] for its rank-{rank} input")
 
 
 def _has_shape(tp) -> bool:
@@ -313,6 +325,7 @@ def _make_infer(op_type: str):
             schema = onnx.defs.get_schema(op_type, opset, "")
         except Exception as e:  # noqa: BLE001
             raise QccError(f"{op_type} (node '{node.name}') has no schema at opset {opset}: {e}") from None
+        _check_axis(op_type, node)
         in_names = [f"in{i}" if v is not None else "" for i, v in enumerate(node.inputs)]
         out_names = [f"out{i}" for i in range(len(node.outputs))]
         proto = to_node_proto(node, opset, in_names, out_names)
