@@ -187,6 +187,7 @@ def cmd_run(args) -> int:
         from .frontend.onnx_import import import_model
         from .interp import Interpreter
 
+        data = _bind_npy(args.model, data)
         sample = {k: (1,) + v.shape[1:] for k, v in data.items() if v.ndim}  # open dims from the data
         graph = import_model(args.model, _shapes(args), sample_shapes=sample)
         it = Interpreter(graph)
@@ -196,6 +197,25 @@ def cmd_run(args) -> int:
     print(f"wrote {args.output}: {', '.join(f'{k} {list(v.shape)}' for k, v in outs.items())}"
           f" ({n} rows)", file=sys.stderr)
     return 0
+
+
+def _bind_npy(model_path: str, data: dict) -> dict:
+    """An .npy's one array goes to the model's only input (named from the file)."""
+    from .npzio import SINGLE
+
+    if SINGLE not in data:
+        return data
+    from .frontend.onnx_import import load_model
+
+    model = load_model(model_path)
+    inits = {t.name for t in model.graph.initializer}
+    real = [vi.name for vi in model.graph.input if vi.name not in inits]
+    if len(real) != 1:
+        from .errors import InputDataError
+
+        raise InputDataError(f"--inputs: an .npy file holds one array, but the model has "
+                             f"{len(real)} inputs {real}; use an .npz with one array per input")
+    return {real[0]: data[SINGLE]}
 
 
 def run_artifact(path: str, data: dict, engine: str = "target", device=None) -> dict:

@@ -20,6 +20,7 @@ import numpy as np
 from . import __version__, outdir
 from .analysis import macs, op_histogram, param_count, weight_bytes
 from .calibration.data import CalibData
+from .npzio import SINGLE
 from .errors import QccError
 from .frontend.onnx_import import import_model
 from .ir import Graph, Value
@@ -99,9 +100,11 @@ def compile_model(model_path: str, opts: CompileOptions) -> dict:
     outdir.check_name(opts.name)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    calib = CalibData.of(opts.options.get("calib") or None)  # read once, shared by the passes
+    calib = CalibData.of(opts.options.get("calib") or None,  # read once, shared by the passes
+                         max_rows=_calib_rows(model_path, opts.options))
     shapes = _bind_from_calib(model_path, opts.input_shapes, calib)
     graph = import_model(model_path, shapes)
+    check_name_patterns(graph, opts.options)
     timings["import"] = time.perf_counter() - t0
     if calib is not None:
         calib.validate(graph)  # names, shapes, dtypes, NaN/Inf: before any pass runs
@@ -189,18 +192,66 @@ def load_timings(path: str) -> dict:
         return {}
 
 
+def _calib_rows(model_path, options: dict) -> Optional[int]:
+    """Rows of each --calib array that --max-calib-samples needs (None: all).  Mixed
+    precision measures sensitivities on its own sample count, so it reads all."""
+    n = options.get("max_calib_samples")
+    if not n or n < 1 or str(options.get("weight_bits")) == "mixed" \
+            or not isinstance(model_path, str) or not os.path.isfile(model_path):
+        return None
+    import onnx
+
+    try:
+        g = onnx.load(model_path, load_external_data=False).graph
+    except Exception:  # noqa: BLE001 - the importer reports bad files
+        return None
+    batch = [d.dim_value for vi in g.input for d in vi.type.tensor_type.shape.dim[:1]
+             if d.HasField("dim_value") and d.dim_value > 0]
+    return int(n) * max(batch or [1])
+
+
+def check_name_patterns(graph: Graph, options: dict) -> None:
+    """--allow-float entries name an op type or node, --keep-8bit globs match a node or
+    weight: an entry that matches nothing is a typo, not a silent no-op."""
+    import fnmatch
+
+    from .errors import QccError
+    from .ops import is_registered
+
+    names = {n.name for n in graph.nodes}
+    ops = {n.op for n in graph.nodes} | {n.op.split(".", 1)[-1] for n in graph.nodes}
+    for entry in options.get("allow_float") or []:
+        if entry not in names and entry not in ops and not is_registered(entry) \
+                and not is_registered(f"onnx.{entry}"):
+            raise QccError(f"--allow-float '{entry}' is neither an op type nor a node name of "
+                           f"the model")
+    weights = set(graph.constants)
+    for pat in options.get("keep_8bit") or []:
+        if pat == "none":
+            continue
+        if not any(fnmatch.fnmatchcase(x, pat) for x in names | weights):
+            raise QccError(f"--keep-8bit '{pat}' matches no node or weight name of the model")
+
+
 def _bind_from_calib(model_path: str, shapes: dict, calib: Optional[CalibData]) -> dict:
     """Dynamic input dimensions left unbound take one --calib sample's shape
     (``[1, *arr.shape[1:]]``, the npz convention); explicit --input-shape wins."""
-    if calib is None or calib.source == "<arrays>" or not isinstance(model_path, str):
+    if calib is None or calib.source == "<arrays>" or not isinstance(model_path, str) \
+            or not os.path.isfile(model_path):  # a FIFO or device: the importer refuses it
         return shapes
     import onnx
+
+    from .npzio import SINGLE, array_shapes
 
     try:
         model = onnx.load(model_path, load_external_data=False)
     except Exception:  # noqa: BLE001 - the importer reports bad files
         return shapes
     arrays = calib.shapes()
+    inits = {t.name for t in model.graph.initializer}
+    real = [vi.name for vi in model.graph.input if vi.name not in inits]
+    if SINGLE in arrays and len(real) == 1:  # an .npy: the one input's array
+        arrays = {real[0]: arrays[SINGLE]}
     out = dict(shapes)
     for vi in model.graph.input:
         dims = vi.type.tensor_type.shape.dim

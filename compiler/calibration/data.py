@@ -30,14 +30,15 @@ class CalibData:
         self._checked: set[tuple] = set()
 
     @classmethod
-    def of(cls, value) -> Optional["CalibData"]:
-        """``None``, a ``CalibData``, a path to an ``.npz`` (read now) or a dict of arrays."""
+    def of(cls, value, max_rows: Optional[int] = None) -> Optional["CalibData"]:
+        """``None``, a ``CalibData``, a path to an ``.npz`` or ``.npy`` (read now; only the
+        first ``max_rows`` rows of each array when given) or a dict of arrays."""
         from ..npzio import load_npz
 
         if value is None or isinstance(value, CalibData):
             return value
         if isinstance(value, (str, os.PathLike)):
-            return cls(load_npz(os.fspath(value), "--calib"), os.fspath(value))
+            return cls(load_npz(os.fspath(value), "--calib", max_rows), os.fspath(value))
         if isinstance(value, dict):
             return cls(value)
         raise InputDataError(f"calibration data must be an .npz path or a dict of arrays, "
