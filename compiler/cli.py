@@ -208,7 +208,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.cmd is None:
         ap.print_help()
         return 0
+    import warnings
+
     from .outdir import signals_as_interrupt
+
+    # float ops follow IEEE like onnxruntime (NaN/Inf propagate); numpy's warnings
+    # about them are noise on a command line
+    warnings.simplefilter("ignore", RuntimeWarning)
 
     try:
         from . import commands

@@ -17,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 
+from qcc import arith
 from qcc.errors import PassError
 from qcc.ir import DType, Graph, Node, Value
 from qcc.passmanager import PassContext, register_pass
@@ -62,8 +63,34 @@ def _dense(node: Node, amax) -> list[Bound]:
     x, w = node.inputs[0], node.inputs[1]
     k = int(np.prod(w.shape[1:])) if node.op == "qcc.conv2d" else int(w.shape[0])
     b = node.inputs[2] if len(node.inputs) > 2 else None
-    acc = k * amax(x, "x_zp", node) * _const_absmax(w) + _const_absmax(b)
+    acc = arith.acc_bound(k, x_absmax=amax(x, "x_zp", node), bias_absmax=_const_absmax(b),
+                          w_absmax=_const_absmax(w))
     return _epi(node, acc, 3)
+
+
+def _sum_rule(node: Node, amax, count: int) -> list[Bound]:
+    """A sum of ``count`` centered values in int32, then ``acc * mult`` in int64."""
+    acc = int(count) * amax(node.inputs[0], "x_zp", node)
+    return _epi(node, acc, 1)
+
+
+@bound_rule("qcc.avgpool")
+def _avgpool(node: Node, amax) -> list[Bound]:
+    k = node.attrs.get("kernel_shape") or (1, 1)
+    return _sum_rule(node, amax, int(np.prod([int(d) for d in k])))
+
+
+@bound_rule("qcc.global_avgpool")
+def _gap(node: Node, amax) -> list[Bound]:
+    return _sum_rule(node, amax, int(np.prod(node.inputs[0].shape[2:])))
+
+
+@bound_rule("qcc.reduce_mean")
+def _reduce(node: Node, amax) -> list[Bound]:
+    x = node.inputs[0]
+    axes = node.attrs.get("axes")
+    axes = range(x.type.rank) if axes is None else [int(a) % max(x.type.rank, 1) for a in axes]
+    return _sum_rule(node, amax, int(np.prod([x.shape[a] for a in set(axes)])))
 
 
 @bound_rule("qcc.matmul")

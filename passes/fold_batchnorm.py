@@ -112,9 +112,13 @@ def _fold_into(graph: Graph, node: Node, s: np.ndarray, t: np.ndarray) -> bool:
     wv = graph.add_const(w.name + ".bnfold", wd)
     bv = graph.add_const((b.name if b is not None else w.name + ".b") + ".bnfold",
                          (bias * s + t).astype(w.data.dtype))
-    graph.replace_node(node, op, [x, wv, bv], attrs)
+    fused = graph.replace_node(node, op, [x, wv, bv], attrs)
     for n in chain:
         graph.remove_node(n)
+    if p.name not in graph._node_names:  # errors about the fused layer name the conv / matmul
+        graph._node_names.discard(fused.name)
+        fused.name = p.name
+        graph._node_names.add(p.name)
     return True
 
 

@@ -41,7 +41,7 @@ def run(out_dir: str, samples: list[dict[str, np.ndarray]], manifest: dict) -> l
     path = os.path.join(out_dir, manifest.get("files", {}).get("model", "model.onnx"))
     try:
         opts = ort.SessionOptions()
-        opts.log_severity_level = 3
+        opts.log_severity_level = 4
         opts.intra_op_num_threads = 1
         # Basic level: constant folding etc., but no QDQ -> QLinearConv fusion.  On x86
         # CPUs without VNNI, onnxruntime's fused u8s8 kernels saturate int16 partial sums

@@ -35,6 +35,8 @@ def validate_model(model: onnx.ModelProto, path: str = "<model>", checker: bool 
     listed unsupported ops, which say more than a schema complaint about them."""
     fix_names(model)
     _check_header(model, path)
+    if not model.graph.output:
+        raise ModelLoadError(f"'{path}' declares no graph outputs: there is nothing to compute")
     for t in model.graph.initializer:
         check_initializer(t, f"initializer '{t.name}'")
     _check_single_assignment(model.graph)

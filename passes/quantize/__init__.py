@@ -104,5 +104,6 @@ def quantize(graph: Graph, ctx: PassContext) -> bool:
     g = st.g
     graph.inputs, graph.outputs, graph.nodes, graph.constants = g.inputs, g.outputs, g.nodes, g.constants
     graph.register_names()
-    ctx.note("quantize", kept_float=st.kept_float, layers=st.layers, floored_channels=st.floored)
+    ctx.note("quantize", kept_float=st.kept_float, layers=st.layers, floored_channels=st.floored,
+             zero_range=st.zero_ranges)
     return True

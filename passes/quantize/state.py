@@ -10,6 +10,7 @@ one node; ``q()`` and ``f()`` convert lazily, inserting
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -22,6 +23,14 @@ from qcc.ops import lookup
 from qcc.passmanager import typed_options
 from qcc.quant_scheme import (WDTYPE, act_qparams, check_lowbit_options, floored_channels,
                               group_weight_qparams, weight_qparams)
+
+def check_finite(w: np.ndarray, name: str) -> None:
+    """Weights with Inf or NaN have no integer form: refuse, naming the tensor."""
+    if w.dtype.kind == "f" and not np.all(np.isfinite(w)):
+        bad = "NaN" if np.isnan(w).any() else "Inf"
+        raise LoweringError(f"weight '{name}' holds {bad} values; qcc cannot quantize a "
+                            f"non-finite weight")
+
 
 QRule = Callable[["QState", Node], bool]  # lowers one node; False declines (registry.py)
 
@@ -90,6 +99,7 @@ class QState:
         self.kept_float: list[str] = []
         self.failures: list[Node] = []
         self.layers: list[dict] = []  # per-layer report (weights)
+        self.zero_ranges: list[str] = []  # tensors whose calibrated range is zero
         check_lowbit_options(options)
         check_group_size(old, self.opts.group_size)
         for v in old.outputs:
@@ -106,7 +116,23 @@ class QState:
         if r is None:
             raise CalibrationError(f"no calibrated range for tensor '{v.name}' "
                                    f"(produced by {v.producer.op if v.producer else 'input'})")
-        return act_qparams(r[0], r[1])
+        lo, hi = min(float(r[0]), 0.0), max(float(r[1]), 0.0)
+        if not np.isfinite(lo) or not np.isfinite(hi):
+            raise CalibrationError(f"calibrated range of tensor '{v.name}' is [{lo}, {hi}]: "
+                                   f"the calibration data gives it non-finite values")
+        if (hi - lo) / 255.0 < float(np.finfo(np.float32).tiny):
+            return self._zero_range(v)
+        return act_qparams(lo, hi)
+
+    def _zero_range(self, v: Value) -> QParams:
+        """A zero (or denormal) range: scale 1, zero point 0, as onnxruntime's
+        quantize_static does, with a warning (the data never exercised the tensor)."""
+        if v.name not in self.zero_ranges:
+            self.zero_ranges.append(v.name)
+            print(f"qcc: warning: calibration range of tensor '{v.name}' is zero; it is "
+                  f"quantized with scale 1 (the calibration data never exercised it)",
+                  file=sys.stderr)
+        return QParams(scale=1.0, zero_point=0, bits=8)
 
     def range_of(self, name: str) -> Optional[tuple[float, float]]:
         r = self.ranges.get(name)
@@ -174,6 +200,7 @@ class QState:
 
     def weight(self, w: np.ndarray, axis: int, name: str, bits: int = 8,
                source: Optional[str] = None) -> tuple[Value, QParams]:
+        check_finite(w, source or name)
         pin = self.pinned_w.get(source) if source else None
         if pin is not None and bits == 8 and (pin.axis == axis or pin.scale.size == 1) \
                 and not np.any(pin.zero_point):
@@ -204,6 +231,7 @@ class QState:
             v, qp = self.weight(w, axis, name, bits, source)
             return v, qp, qp.scale, None
         gsz = int(group_size or red)
+        check_finite(w, source or name)
         w2 = w.T if axis == 1 else w.reshape(w.shape[0], -1)
         q2, s_eff, big, gm = group_weight_qparams(w2, bits, gsz, high_from)
         q = q2.T if axis == 1 else q2.reshape(w.shape)
@@ -214,6 +242,10 @@ class QState:
         return v, qp, big, self.g.add_const(name + ".gmult", gm)
 
     def requant_consts(self, r: np.ndarray, name: str) -> tuple[Value, Value]:
-        m, s = arith.quantize_multiplier(np.atleast_1d(np.asarray(r, np.float64)))
+        try:
+            m, s = arith.quantize_multiplier(np.atleast_1d(np.asarray(r, np.float64)))
+        except LoweringError as e:
+            raise LoweringError(f"node '{name}': {e}; its input, weight or output ranges are "
+                                f"extreme (check the calibration data and weights)") from None
         return (self.g.add_const(name + ".mult", np.asarray(m, np.int32).reshape(-1)),
                 self.g.add_const(name + ".shift", np.asarray(s, np.int32).reshape(-1)))

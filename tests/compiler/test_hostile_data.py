@@ -120,3 +120,56 @@ def test_flags_that_match_something_are_kept(work, tmp_path, capsys):
                    "-o", tmp_path / "o", "--allow-float", "Softmax,relu", "--weight-bits", "4",
                    "--keep-8bit", "con*")
     assert p.returncode == 0, p.stderr
+
+
+def _conv_bn(var: float):
+    from onnx import numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w")]
+    for name, v in (("sc", 1.0), ("bb", 0.0), ("mu", 0.0), ("var", var)):
+        inits.append(numpy_helper.from_array(np.full(4, v, np.float32), name))
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="myconv"),
+             helper.make_node("BatchNormalization", ["c", "sc", "bb", "mu", "var"], ["y"],
+                              name="mybn", epsilon=0.0)]
+    return make_model(nodes, [f32_input("x", [1, 3, 6, 6])], [f32_input("y", [1, 4, 4, 4])], inits)
+
+
+def test_fused_conv_keeps_the_conv_name(work, tmp_path, capsys):
+    """Conv + BatchNormalization fold into one layer reported under the Conv's name; a
+    fold that makes the weights infinite names the folded weight of that Conv."""
+    onnx.save(_conv_bn(1.0), str(tmp_path / "ok.onnx"))
+    np.savez(tmp_path / "c.npz", x=np.random.default_rng(1).standard_normal((2, 3, 6, 6)).astype(np.float32))
+    assert qcc_inproc(capsys, "compile", tmp_path / "ok.onnx", "--calib", tmp_path / "c.npz",
+                      "-o", tmp_path / "o").returncode == 0
+    import json
+
+    layers = json.loads((tmp_path / "o" / "manifest.json").read_text())["passes"]["quantize"]["layers"]
+    assert [r["node"] for r in layers] == ["myconv"]
+    onnx.save(_conv_bn(0.0), str(tmp_path / "inf.onnx"))
+    assert_error(qcc_inproc(capsys, "compile", tmp_path / "inf.onnx", "--calib", tmp_path / "c.npz",
+                            "-o", tmp_path / "o2"), "'w.bnfold'", "Inf")
+
+
+def test_nan_weight_and_zero_calibration(work, tmp_path, capsys):
+    from onnx import numpy_helper
+
+    m = conv_model(17)
+    w = numpy_helper.to_array(m.graph.initializer[0]).copy()
+    w[0, 0, 0, 0] = np.nan
+    m.graph.initializer[0].CopyFrom(numpy_helper.from_array(w, "w"))
+    onnx.save(m, str(tmp_path / "nan.onnx"))
+    p = qcc("compile", tmp_path / "nan.onnx", "--calib", work / "calib.npz", "-o", tmp_path / "o")
+    assert_error(p, "weight 'w'", "NaN")
+    assert "RuntimeWarning" not in p.stderr
+    np.savez(tmp_path / "zero.npz", x=np.zeros((2, 3, 6, 6), np.float32))
+    p = qcc("compile", work / "conv.onnx", "--calib", tmp_path / "zero.npz", "-o", tmp_path / "z")
+    assert_ok(p)
+    assert "calibration range of tensor 'x' is zero" in p.stderr
+    assert_ok(qcc("run", tmp_path / "z", "--inputs", tmp_path / "zero.npz", "-o", tmp_path / "y.npz",
+                  "--engine", "reference"))
+    from qcc_testlib import ort_run
+
+    want = ort_run(str(work / "conv.onnx"), {"x": np.zeros((1, 3, 6, 6), np.float32)})["y"]
+    got = np.load(tmp_path / "y.npz")["y"][:1]
+    assert np.abs(got - want).max() < 0.01  # like onnxruntime's quantize_static: it copes

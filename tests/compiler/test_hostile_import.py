@@ -62,6 +62,10 @@ def _node_attr(idx, attr):
     return fn
 
 
+def _no_outputs(m):
+    del m.graph.output[:]
+
+
 def _dup_init(m):
     m.graph.initializer.append(copy.deepcopy(m.graph.initializer[0]))
 
@@ -83,6 +87,7 @@ CASES = {
     "ir_version_0": (_set("ir_version", 0), ["ir_version 0"]),
     "ir_version_99": (_set("ir_version", 99), ["ir_version 99"]),
     "opset_99": (_opset(99), ["opset 99", "11-21"]),
+    "no_outputs": (_no_outputs, ["no graph outputs"]),
     "dup_initializer": (_dup_init, ["initializer 'w'", "twice"]),
     "dup_node_name": (_dup_node_name, ["node name 'conv'", "unique"]),
     "dup_output_name": (_dup_output, ["tensor 'r' is produced twice", "'conv'", "'relu'"]),
