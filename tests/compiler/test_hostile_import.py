@@ -86,7 +86,7 @@ CASES = {
     "data_type_0": (_set("data_type", 0, "init"), ["initializer 'w'", "data type 0"]),
     "ir_version_0": (_set("ir_version", 0), ["ir_version 0"]),
     "ir_version_99": (_set("ir_version", 99), ["ir_version 99"]),
-    "opset_99": (_opset(99), ["opset 99", "11-21"]),
+    "opset_99": (_opset(99), ["opset 99", "the ONNX opsets are 1 to"]),
     "no_outputs": (_no_outputs, ["no graph outputs"]),
     "dup_initializer": (_dup_init, ["initializer 'w'", "twice"]),
     "dup_node_name": (_dup_node_name, ["node name 'conv'", "unique"]),
