@@ -115,7 +115,7 @@ def _fold_into(graph: Graph, node: Node, s: np.ndarray, t: np.ndarray) -> bool:
     fused = graph.replace_node(node, op, [x, wv, bv], attrs)
     for n in chain:
         graph.remove_node(n)
-    if p.name not in graph._node_names:  # errors about the fused layer name the conv / matmul
+    if op != "fused.linear" and p.name not in graph._node_names:  # errors name the Conv
         graph._node_names.discard(fused.name)
         fused.name = p.name
         graph._node_names.add(p.name)

@@ -99,10 +99,10 @@ def test_table_needs_mixed(tmp_path):
 
 
 def test_digits_cli_with_table(tmp_path, capsys, monkeypatch):
-    """A measured table where 4-bit bn2 is faster: a latency budget under int8 is met
+    """A measured table where 4-bit conv2 (folded with bn2) is faster: a latency budget under int8 is met
     by narrowing it; the table's unit is in the printed table and the manifest."""
     monkeypatch.setenv("QCC_CACHE_DIR", str(tmp_path / "cache"))
-    t = write(tmp_path, {"unit": "us", "layers": {"/bn2/BatchNormalization": {"8": 5, "4": 3, "2": 2.5}},
+    t = write(tmp_path, {"unit": "us", "layers": {"/conv2/Conv": {"8": 5, "4": 3, "2": 2.5}},
                          "mac": {"8": 1e-5, "4": 2e-5, "2": 3e-5}, "layer": 0.2})
     args = [os.path.join(DIGITS, "digits_cnn.onnx"), "--calib", os.path.join(DIGITS, "calib.npz"),
             "--target", "onnx", "-o", str(tmp_path / "o"), "--weight-bits", "mixed",
@@ -112,7 +112,7 @@ def test_digits_cli_with_table(tmp_path, capsys, monkeypatch):
     assert "latency budget" in p.stderr and " us:" in p.stderr
     rep = json.load(open(tmp_path / "o" / "manifest.json"))["passes"]["assign-bits"]
     bits = {r["layer"]: r["bits"] for r in rep["layers"]}
-    assert bits["/bn2/BatchNormalization"] == 4 and rep["units"]["latency"] == "us"
+    assert bits["/conv2/Conv"] == 4 and rep["units"]["latency"] == "us"
     assert rep["totals"]["latency"] <= 0.9 * rep["int8_totals"]["latency"]
     assert "measured table" in rep["latency_model"]
     p = qcc_inproc(capsys, "compile", *args, "--latency-budget", "50%")
