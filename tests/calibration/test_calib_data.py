@@ -35,7 +35,8 @@ def test_calib_file_is_read_once_per_compile(tmp_path, monkeypatch):
     model, calib = _setup(tmp_path)
     reads = []
     real = qcc.npzio.load_npz
-    monkeypatch.setattr(qcc.npzio, "load_npz", lambda p, w="inputs": reads.append(p) or real(p, w))
+    monkeypatch.setattr(qcc.npzio, "load_npz",
+                        lambda p, *a, **k: reads.append(p) or real(p, *a, **k))
     from qcc.driver import CompileOptions, compile_model
 
     compile_model(model, CompileOptions(target="onnx", out_dir=str(tmp_path / "o"), options={
