@@ -70,13 +70,20 @@ def test_disk_full_and_read_only(model, tmp_path, capsys, monkeypatch, err, wher
     import qcc.driver
     import qcc.outdir
 
+    real_mkdtemp = tempfile.mkdtemp
+
     def boom(*a, **k):
         raise OSError(err, os.strerror(err), str(tmp_path / "out"))
+
+    def mkdtemp_near_out(suffix=None, prefix=None, dir=None):  # only the output's own
+        if dir is not None and str(tmp_path) in str(dir):       # temporary folder fails
+            boom()
+        return real_mkdtemp(suffix, prefix, dir)
 
     if where == "save_ir":
         monkeypatch.setattr(qcc.driver, "save_ir", boom)
     else:
-        monkeypatch.setattr(qcc.outdir.tempfile, "mkdtemp", boom)
+        monkeypatch.setattr(qcc.outdir.tempfile, "mkdtemp", mkdtemp_near_out)
     p = qcc_inproc(capsys, "compile", model / "conv.onnx", "-o", tmp_path / "sub" / "out")
     assert_error(p, str(tmp_path / "sub" / "out"), os.strerror(err))
     monkeypatch.setattr(qcc.outdir.tempfile, "mkdtemp", tempfile.mkdtemp)

@@ -39,7 +39,8 @@ def test_stop_after_a_repeated_pass_writes_the_ir_without_the_backend(tmp_path):
     assert p.stderr.count("// ----- IR after dce#2 -----") == 1
     m = json.loads((tmp_path / "s" / "manifest.json").read_text())
     assert m["stopped_after"] == "dce#2" and m["pipeline"] == names
-    assert sorted(os.listdir(tmp_path / "s")) == ["manifest.json", "model.qcc", "model.qcc.npz"]
+    assert sorted(os.listdir(tmp_path / "s")) == ["manifest.json", "model.qcc", "model.qcc.npz",
+                                                  "timings.json"]
     text = (tmp_path / "s" / "model.qcc").read_text()
     assert "fused.conv" in text and "qcc.requant" not in text  # fused, not yet quantized
     # the stopped IR runs on the reference interpreter and is close to the float model
