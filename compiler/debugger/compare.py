@@ -141,7 +141,8 @@ class _Layer:
         return env[target.name]
 
 
-def _float_ref(fnode: Node, idx: int, fvals: dict, rev: dict, qvalue: dict) -> np.ndarray:
+def _float_ref(fnode: Node, idx: int, fvals: dict, rev: dict, qvalue: dict,
+               prov: dict) -> np.ndarray:
     """The float node on the dequantized ideal inputs (what the layer should compute)."""
     args = []
     for u in fnode.inputs:
@@ -152,8 +153,7 @@ def _float_ref(fnode: Node, idx: int, fvals: dict, rev: dict, qvalue: dict) -> n
         elif u.name in rev:
             q = qvalue[rev[u.name]]
             s, zp, _, _ = _qrange(q)
-            ideal = arith.quantize(fvals[u.name], s, zp, q.dtype.min, q.dtype.max)
-            args.append(arith.dequantize(ideal, s, zp).astype(u.dtype.np))
+            args.append(arith.dequantize(_ideal(q, fvals, prov), s, zp).astype(u.dtype.np))
         else:
             args.append(fvals[u.name])
     return lookup(fnode.op).run(fnode, args)[idx]
@@ -196,7 +196,8 @@ def compare_graphs(fgraph: Graph, qgraph: Graph, samples: list[dict]) -> list[La
                     layers[v.name] = _Layer(v, prov, set(fvals), order)
                 st._acc["net"].add(f, arith.dequantize(qvals[v.name], s, zp), lo, hi)
                 y = layers[v.name].run(v, fvals, qvals, prov)
-                ref = _float_ref(fv.producer, fv.producer.outputs.index(fv), fvals, rev, qvalue)
+                ref = _float_ref(fv.producer, fv.producer.outputs.index(fv), fvals, rev, qvalue,
+                                 prov)
                 alone[v.name].add(ref, arith.dequantize(y, s, zp), lo, hi)
     out = []
     for name, st in stats.items():
