@@ -1,8 +1,9 @@
 """Target ``triton``: int8 Triton kernels for GPUs (docs/target_triton.md).
 
-``emit`` lowers the integer IR to a kernel program (rules in ``rules_*.py``, calls in
-``calls*.py``), renders the ``@triton.jit`` kernels from Jinja templates
-(``templates/``) and writes ``NAME_kernels.py``, ``NAME.py`` (a ``Model`` class) and
+``emit`` lowers the integer IR with the shared lowering layer (``qcc.lower``: the Triton
+``Target`` and ``Support`` in ``target.py``), renders every kernel program call with the
+renderer of its family (``render_*.py``) into launches of ``@triton.jit`` kernels from
+Jinja templates (``templates/``) and writes ``NAME_kernels.py``, ``NAME.py`` (a ``Model`` class) and
 ``NAME_weights.npz``; ``run`` imports the generated model and runs it on CUDA or, on a
 CPU, under the Triton interpreter (``TRITON_INTERPRET=1``).
 """
@@ -28,15 +29,21 @@ def model_name(ctx) -> str:
 
 
 def emit(graph: Graph, out_dir: str, ctx) -> dict:
-    from .writer import write_files
-    from .program import build_program
+    from qcc.lower.adapt_unsigned import adapt_unsigned_inputs
 
+    from .program import build_program
+    from .writer import write_files
+
+    adapted = adapt_unsigned_inputs(graph)  # uint8 into the int8-only rules (exact shift)
     prog = build_program(graph, model_name(ctx))
     info = write_files(prog, out_dir, (getattr(ctx, "options", {}) or {}).get("model_path", ""))
+    plan = prog.kp.plan
     return {"files": info["files"],
-            "memory": {"workspace_bytes": prog.workspace, "lower_bound": prog.lower_bound,
-                       "strategy": prog.strategy, "weight_bytes": info["weight_bytes"]},
+            "memory": {"workspace_bytes": prog.workspace, "arena_bytes": plan.arena,
+                       "lower_bound": prog.lower_bound, "strategy": prog.strategy,
+                       "weight_bytes": info["weight_bytes"], "inplace": dict(plan.inplace)},
             "layers": info["layers"],
+            "unsigned_inputs_shifted": adapted,
             "triton": {"name": prog.name, **info["io"]}}
 
 

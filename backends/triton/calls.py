@@ -1,9 +1,9 @@
 """Kernel calls of the dense ops, from numpy constants and attributes (no IR needed).
 
-A :class:`Call` names a kernel family and configuration, its constant tensors
-(numpy, prepared by ``prep``), its activation operands (names -> roles ``a``/``b``/``c``)
-and its integer launch parameters.  The lowering rules build calls from IR nodes; the
-per-kernel tests build them directly.
+A :class:`Call` names a kernel template and configuration, its constant tensors (numpy,
+prepared by ``prep``), its activation operands (roles ``a``/``b``/``c``) and its integer
+launch parameters.  The renderers (``render_*.py``) build them from the kernel program's
+calls; the per-kernel tests and the GPU benchmark build them directly.
 """
 
 from __future__ import annotations
@@ -24,11 +24,17 @@ LIMITS = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767),
 
 @dataclass
 class Call:
+    """One kernel launch: ``family`` names the template (gemm, ewise, taps, row, gather,
+    rnn), ``cfg`` its specialization, ``consts`` role -> numpy array or a kernel program
+    :class:`~qcc.lower.Const`, ``params`` the integer launch parameters, ``tensors`` role ->
+    activation operand (:class:`~qcc.backends.triton.program.Act`; set by the renderers)."""
+
     family: str
     cfg: dict
-    consts: dict = field(default_factory=dict)    # role -> np.ndarray
+    consts: dict = field(default_factory=dict)    # role -> np.ndarray | Const
     params: dict = field(default_factory=dict)    # int launch parameters
-    acts: dict = field(default_factory=dict)      # role -> (value name, dtype, shape)
+    tensors: dict = field(default_factory=dict)   # role -> Act
+    fused: str = ""                               # the residual node folded into it
 
 
 def pow2_tile(n: int, lo: int, hi: int) -> int:
@@ -88,14 +94,19 @@ def linear_call(name: str, x_shape, x_dtype: str, w: np.ndarray, bits: int, bias
 
 def conv_call(name: str, x_shape, x_dtype: str, w: np.ndarray, bits: int, bias, m, s, out: str,
               strides, pads, dil, group: int, x_zp: int = 0, y_zp: int = 0, lo=None, hi=None,
-              gmult=None, gsz: int = 0, gsh: int = 16) -> Call:
+              gmult=None, gsz: int = 0, gsh: int = 16, out_hw=None) -> Call:
     """``qcc.conv2d`` as an implicit GEMM over NCHW: rows (n, oy, ox), columns the
-    output channels of one group (grid axis 2), K = (c, u, v)."""
+    output channels of one group (grid axis 2), K = (c, u, v).  ``out_hw``: the output
+    plane (else from all four ``pads``)."""
     nb, cin, h, wd = x_shape
     cout, cg, kh, kw = w.shape
-    (sh, sw), (pt, pl, pb, pr), (dh, dw) = strides, pads, dil
-    oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
-    ow = (wd + pl + pr - dw * (kw - 1) - 1) // sw + 1
+    (sh, sw), (dh, dw) = strides, dil
+    pt, pl = pads[0], pads[1]
+    if out_hw is not None:
+        oh, ow = out_hw
+    else:
+        oh = (h + pt + pads[2] - dh * (kh - 1) - 1) // sh + 1
+        ow = (wd + pl + pads[3] - dw * (kw - 1) - 1) // sw + 1
     mg = cout // group
     kdim = cg * kh * kw
     wg = prep.conv_weight_gkn(w, group)   # [g, K, MG]
@@ -122,49 +133,35 @@ def conv_call(name: str, x_shape, x_dtype: str, w: np.ndarray, bits: int, bias, 
     return Call("gemm", dict(cfg, name=name), consts, params)
 
 
-def batch_strides(a_batch, b_batch, a_mat: int, b_mat: int):
-    """Two-level batch decomposition (outer, inner) of broadcast batch dims:
-    returns (B, INNER, sa_o, sa_i, sb_o, sb_i) or raises when it needs more levels."""
-    out = tuple(np.broadcast_shapes(tuple(a_batch), tuple(b_batch)))
-    r = len(out)
-    ab = (1,) * (r - len(a_batch)) + tuple(a_batch)
-    bb = (1,) * (r - len(b_batch)) + tuple(b_batch)
-    # fold into runs of dims where each operand either broadcasts or not
-    runs = []
-    for d in range(r):
-        kind = (ab[d] == out[d] or out[d] == 1, bb[d] == out[d] or out[d] == 1)
-        if runs and runs[-1][0] == kind:
-            runs[-1][1] *= out[d]
-        else:
-            runs.append([kind, out[d]])
-    runs = [x for x in runs if x[1] > 1] or [[(True, True), 1]]
-    if len(runs) > 2:
-        raise LoweringError(f"triton matmul: batch broadcast {list(a_batch)} x {list(b_batch)} "
-                            f"needs more than two batch levels")
-    if len(runs) == 1:
-        runs = [[(True, True), 1]] + runs
-    (ko, no), (ki, ni) = runs
-    sa_i = a_mat if ki[0] else 0
-    sb_i = b_mat if ki[1] else 0
-    sa_o = a_mat * (ni if ki[0] else 1) if ko[0] else 0
-    sb_o = b_mat * (ni if ki[1] else 1) if ko[1] else 0
-    return no * ni, ni, sa_o, sa_i, sb_o, sb_i
+def batch_offsets(shape, batch, stride: int) -> np.ndarray:
+    """Element offset of every broadcast batch index into an operand with batch dims
+    ``shape`` (the kernel program's ``a_off``/``b_off`` tables)."""
+    cnt = int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+    idx = np.arange(cnt, dtype=np.int64).reshape(tuple(shape))
+    return (np.broadcast_to(idx, tuple(batch)).ravel() * stride).astype(np.int32)
 
 
 def matmul_call(name: str, a_shape, a_dtype: str, b_shape, b_dtype: str, m, s, out: str,
-                a_zp: int = 0, b_zp: int = 0, y_zp: int = 0, lo=None, hi=None) -> Call:
-    """``qcc.matmul``: activation x activation with zero points and broadcast batches."""
+                a_zp: int = 0, b_zp: int = 0, y_zp: int = 0, lo=None, hi=None,
+                a_off=None, b_off=None) -> Call:
+    """``qcc.matmul``: activation x activation with zero points and broadcast batches (any
+    number of batch levels: each batch's operand offsets come from the tables ``a_off``/
+    ``b_off``, computed here when not given)."""
     mm, k = a_shape[-2:]
     n = b_shape[-1]
-    nb, inner, sa_o, sa_i, sb_o, sb_i = batch_strides(a_shape[:-2], b_shape[:-2], mm * k, k * n)
+    batch = tuple(np.broadcast_shapes(tuple(a_shape[:-2]), tuple(b_shape[:-2])))
+    if a_off is None:
+        a_off = batch_offsets(a_shape[:-2], batch, mm * k)
+        b_off = batch_offsets(b_shape[:-2], batch, k * n)
+    nb = int(np.prod(batch, dtype=np.int64)) if batch else 1
     bm, bn, bk = tiles(mm, n, 1)
     ecfg, econ, epar = epilogue(m, s, out, y_zp, lo, hi)
     cfg = dict(name=name, a_mode="dense", a_off=prep.a_offset(a_dtype), b_kind="act",
                b_off=prep.a_offset(b_dtype), bits=8, per=1, grouped=False, gshift=16,
                e=ecfg, BM=bm, BN=bn, BK=bk)
-    params = dict(epar, M=mm, N=n, K=k, B=nb, INNER=inner, sa_o=sa_o, sa_i=sa_i, sb_o=sb_o,
-                  sb_i=sb_i, sc_b=mm * n, za=int(a_zp), zb=int(b_zp))
-    return Call("gemm", cfg, econ, params)
+    params = dict(epar, M=mm, N=n, K=k, B=nb, sc_b=mm * n, za=int(a_zp), zb=int(b_zp))
+    consts = dict(econ, aoff=np.asarray(a_off, np.int32), boff=np.asarray(b_off, np.int32))
+    return Call("gemm", cfg, consts, params)
 
 
 def conv_transpose_call(name: str, x_shape, x_dtype: str, w: np.ndarray, bits: int, bias, m, s,
@@ -179,7 +176,8 @@ def conv_transpose_call(name: str, x_shape, x_dtype: str, w: np.ndarray, bits: i
                               .transpose(0, 1, 3, 4, 2).reshape(group, cg * kh * kw, mg))
     oh, ow = out_hw
     call = conv_call(name, x_shape, x_dtype, np.zeros((mg * group, cg, kh, kw), np.int8), bits,
-                     bias, m, s, out, strides, pads, dil, group, x_zp, y_zp, lo, hi)
+                     bias, m, s, out, strides, pads, dil, group, x_zp, y_zp, lo, hi,
+                     out_hw=out_hw)
     a_off = prep.a_offset(x_dtype)
     call.consts["b"] = prep.pack_k(wg, call.cfg["bits"])
     call.consts["corr"] = prep.corr_term(wg, bias, a_off, x_zp)

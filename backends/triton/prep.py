@@ -71,3 +71,16 @@ def conv_weight_gkn(w: np.ndarray, group: int) -> np.ndarray:
     m = w.shape[0]
     return np.ascontiguousarray(
         np.asarray(w).reshape(group, m // group, -1).transpose(0, 2, 1))
+
+
+def unpack_rows(packed: np.ndarray, rows: int, k: int, bits: int) -> np.ndarray:
+    """The kernel program's weight rows (``[rows, ceil(k*bits/8)]`` bytes, value t of a row
+    in bits ``(t % (8/bits)) * bits`` of byte ``t // (8/bits)``, two's complement) -> int64
+    values ``[rows, k]``."""
+    if bits == 8:
+        return np.asarray(packed, np.int8).reshape(rows, k).astype(np.int64)
+    per = 8 // bits
+    b = np.asarray(packed).view(np.uint8).reshape(rows, -1).astype(np.int64)
+    vals = (b[:, :, None] >> (np.arange(per) * bits)) & ((1 << bits) - 1)
+    vals = vals.reshape(rows, -1)[:, :k]
+    return np.where(vals >= 1 << (bits - 1), vals - (1 << bits), vals)

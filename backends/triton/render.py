@@ -25,6 +25,11 @@ _ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(os.path.join(os.path.dirname(__file__), "templates")),
     undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
 
+from qcc.ir import DType
+
+TORCH_DTYPES = {DType.int8: "int8", DType.uint8: "uint8", DType.int16: "int16",
+                DType.int32: "int32", DType.int64: "int64", DType.bool: "bool",
+                DType.uint16: "uint16", DType.uint32: "uint32"}
 TL_TYPES = {"int8": "tl.int8", "uint8": "tl.uint8", "int16": "tl.int16", "int32": "tl.int32",
             "int64": "tl.int64", "bool": "tl.uint8"}
 

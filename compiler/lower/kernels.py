@@ -81,6 +81,33 @@ class Epilogue:
         return self.mult is not None
 
 
+@dataclass(eq=False)
+class Residual:
+    """A requantized ``add``/``sub`` folded into the epilogue of the call that makes one of
+    its operands (``Target.fuse_residual``, :mod:`qcc.lower.fuse`).  The call first computes
+    its own output ``y0`` exactly as unfused (epilogue, clamp, ``Epilogue.out_dtype``), then
+
+    ``out = clamp(zero_point + rshift_round((y0 - y_zp) * m_y +- (r - r_zp) * m_r, shift),
+    lo, hi)`` as ``out_dtype``
+
+    (``+`` for add, ``-`` for sub with ``y0`` on the left), the add's own single rounding
+    (docs/integer_ops.md); the call's output field is then the add's output.  ``node``: the
+    add/sub node it implements."""
+
+    node: Node
+    op: str
+    r: Value
+    m_y: int
+    m_r: int
+    shift: int
+    y_zp: int
+    r_zp: int
+    out_dtype: DType
+    zero_point: int = 0
+    lo: int = 0
+    hi: int = 0
+
+
 @dataclass
 class Grouping:
     """Per-group weight scales along the reduction axis (``--group-size``): ``gmult`` [M, ng]."""
@@ -112,13 +139,17 @@ class Kernel:
     inplace_of: Optional[Value] = None
 
     def operands(self) -> list[tuple[str, object, bool]]:
-        """(field, Value | Const | None, is_output) of every operand field, in order."""
-        out = []
+        """(field, Value | Const | None, is_output) of every operand field, inputs first,
+        each group in declaration order; a fused residual's operand is ``residual.r``."""
+        ins, outs = [], []
         for f in fields(self):
             io = f.metadata.get("io")
+            v = getattr(self, f.name)
             if io is not None:
-                out.append((f.name, getattr(self, f.name), io == "out"))
-        return out
+                (outs if io == "out" else ins).append((f.name, v, io == "out"))
+            elif isinstance(v, Residual):
+                ins.append((f"{f.name}.r", v.r, False))
+        return ins + outs
 
     def tensors(self) -> list[tuple[Value, bool]]:
         return [(v, w) for _, v, w in self.operands() if isinstance(v, Value)]
@@ -188,6 +219,7 @@ class Conv2d(Kernel):
     grouping: Optional[Grouping] = None
     block: int = 0
     algo: str = "direct"
+    residual: Optional[Residual] = None
 
 
 @dataclass(eq=False, kw_only=True)
@@ -199,6 +231,7 @@ class ConvTranspose2d(Kernel):
     geom: ConvGeometry = None
     x_zp: int = 0
     epi: Epilogue = None
+    residual: Optional[Residual] = None
 
 
 @dataclass(eq=False, kw_only=True)
@@ -216,6 +249,7 @@ class Linear(Kernel):
     epi: Epilogue = None
     wbits: int = 8
     grouping: Optional[Grouping] = None
+    residual: Optional[Residual] = None
 
 
 @dataclass(eq=False, kw_only=True)
@@ -237,6 +271,7 @@ class Matmul(Kernel):
     b_zp: int = 0
     epi: Epilogue = None
     packed: bool = False
+    residual: Optional[Residual] = None
 
 
 # -------------------------------------------------------------------------- elementwise
@@ -527,7 +562,10 @@ class Lstm(Kernel):
     gate rows ``w [dirs, 4*hid, in]``, ``r [dirs, 4*hid, hid]``, ``bias [dirs, 4*hid]`` (Q3.12),
     per-row requant of the x path (``mx``/``sx``) and the h path (``mh``/``sh``) to Q3.12,
     int16 ``sigmoid``/``tanh`` tables [513], optional ``h0``/``c0``; outputs ``y``
-    ``[seq, dirs, batch, hid]``, ``yh`` (the hidden state, updated in place) and ``yc``."""
+    ``[seq, dirs, batch, hid]``, ``yh`` (the hidden state, updated in place) and ``yc``.
+    ``xpath`` (``Target.rnn_xpath``): ``"step"``: the scratch holds one time step's gate
+    terms; ``"sequence"``: the scratch holds the x-path gate terms of every step, int32
+    ``[dirs, seq, batch, gates*hid]`` (a GEMM per direction fills it before the recurrence)."""
 
     family: ClassVar[str] = "lstm"
     x: Value = _in()
@@ -556,6 +594,7 @@ class Lstm(Kernel):
     cell_frac: int = 11
     mo: int = 0
     so: int = 1
+    xpath: str = "step"
 
 
 @dataclass(eq=False, kw_only=True)
@@ -589,6 +628,7 @@ class Gru(Kernel):
     linear_before_reset: int = 0
     mo: int = 0
     so: int = 1
+    xpath: str = "step"
 
 
 FAMILIES = {k.family: k for k in (

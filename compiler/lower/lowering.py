@@ -7,7 +7,9 @@
 2. every other node is lowered by its rule (:mod:`qcc.lower.registry`); nodes without a
    rule, nodes whose rule fails and calls the backend does not implement
    (:class:`~qcc.lower.support.Support`) are reported together;
-3. liveness of the arena buffers (views, scratch, in place) and the memory plan
+3. residual adds folded into the epilogue of the call making an operand, where the
+   target's kernels can (:mod:`qcc.lower.fuse`);
+4. liveness of the arena buffers (views, scratch, in place) and the memory plan
    (:mod:`qcc.lower.plan`), replayed against the schedule.
 """
 
@@ -18,6 +20,7 @@ from typing import Optional
 from qcc.errors import LoweringError, UnsupportedOpError
 from qcc.ir import DType, Graph
 
+from .fuse import fuse_residuals
 from .plan import plan
 from .program import Boundary, KernelProgram, Lowerer
 from .registry import RULES
@@ -51,6 +54,7 @@ def lower(graph: Graph, name: str = "model", target: Target = DEFAULT,
         shown = "; ".join(problems[:MAX_SHOWN])
         more = f"; and {len(problems) - MAX_SHOWN} more" if len(problems) > MAX_SHOWN else ""
         raise LoweringError(f"target {target.name}: {len(problems)} problems: {shown}{more}")
+    fuse_residuals(lw)
     plan(lw)
     return lw.p
 

@@ -150,7 +150,13 @@ class Lowerer:
         return v
 
     # -- calls -----------------------------------------------------------------------
-    def call(self, k: Kernel, scratch: int = 0, inplace_of: Optional[Value] = None) -> Kernel:
+    def call(self, k: Kernel, scratch: int = 0, inplace_of: Optional[Value] = None,
+             temporaries: bool = True) -> Kernel:
+        """Append call ``k``.  ``temporaries``: its scratch holds the kernel's temporaries
+        (im2col columns, packed operands, accumulators), which a target with
+        ``tile_temporaries`` keeps in registers (no scratch is planned then)."""
+        if temporaries and self.target.tile_temporaries:
+            scratch = 0
         out = k.out
         if inplace_of is not None and (inplace_of.is_const or out is None
                                        or inplace_of.type.numel != out.type.numel

@@ -27,6 +27,15 @@ def _scalar(v) -> int:
     return int(v.data.ravel()[0])
 
 
+def _emit(lw: Lowerer, k, gates: int, step_bytes: int) -> None:
+    """Scratch of the target's x-path form (``Target.rnn_xpath``)."""
+    if lw.target.rnn_xpath == "sequence":
+        k.xpath = "sequence"
+        lw.call(k, scratch=4 * k.dirs * k.seq * k.batch * gates * k.hidden, temporaries=False)
+    else:
+        lw.call(k, scratch=step_bytes)
+
+
 def lstm(lw: Lowerer, node: Node) -> None:
     ins = node.inputs
     k = Lstm(**_common(lw, node), bias=lw.const(ins[3]), mx=lw.const(ins[4]),
@@ -35,7 +44,7 @@ def lstm(lw: Lowerer, node: Node) -> None:
              y=node.outputs[0], yh=node.outputs[1], yc=node.outputs[2],
              cell_frac=int(node.attrs.get("cell_frac", 11)), mo=_scalar(ins[12]),
              so=_scalar(ins[13]))
-    lw.call(k, scratch=4 * 4 * k.hidden)
+    _emit(lw, k, 4, 4 * 4 * k.hidden)
 
 
 def gru(lw: Lowerer, node: Node) -> None:
@@ -45,7 +54,7 @@ def gru(lw: Lowerer, node: Node) -> None:
             sigmoid=lw.const(ins[10]), tanh=lw.const(ins[11]), y=node.outputs[0],
             yh=node.outputs[1], linear_before_reset=int(node.attrs.get("linear_before_reset", 0)),
             mo=_scalar(ins[12]), so=_scalar(ins[13]))
-    lw.call(k, scratch=4 * 7 * k.hidden)
+    _emit(lw, k, 3, 4 * 7 * k.hidden)
 
 
 RULES = {"qcc.lstm": lstm, "qcc.gru": gru}

@@ -24,6 +24,16 @@ class Target:
     ``weight_bits``: weight widths the kernels take (8, 4, 2: packed rows).
     ``onchip_bytes``: on-chip memories by name (an accelerator's SRAMs), empty otherwise.
     ``arena_limit``: largest activation arena the target can hold, None for no limit.
+    ``fuse_residual``: kernel families whose epilogue can also add a residual operand
+    (:class:`~qcc.lower.kernels.Residual`): a requantized add/sub of such a call's output
+    read by nothing else is folded into that call (:mod:`qcc.lower.fuse`); empty: never.
+    ``tile_temporaries``: the kernels keep their temporaries (im2col columns, packed
+    operands, accumulators) in registers/tiles, so calls get no per-call scratch except a
+    buffer their algorithm records as needed (``Lstm.xpath``).
+    ``rnn_xpath``: ``"step"`` (the recurrence computes each time step's x-path gate terms
+    into a one-step scratch) or ``"sequence"`` (the x-path terms of every time step and
+    direction first, as one GEMM per direction into an int32 scratch
+    ``[dirs, seq, batch, gates*hidden]``, then the recurrence).
     """
 
     name: str = "c"
@@ -35,6 +45,9 @@ class Target:
     weight_bits: tuple = (8, 4, 2)
     onchip_bytes: dict = field(default_factory=dict)
     arena_limit: Optional[int] = None
+    fuse_residual: tuple = ()
+    tile_temporaries: bool = False
+    rnn_xpath: str = "step"
 
 
 DEFAULT = Target()

@@ -1,7 +1,7 @@
 """Per-kernel tests of the int8 GEMM family against the reference interpreter (bit for
 bit): linear (int8/int4/int2 weights, per-channel and per-group scales), conv as
 implicit GEMM (grouped, depthwise, strides, dilations, pads), matmul with broadcast
-batches; random shapes that are not multiples of the tiles, edge multipliers and zero
+batches (any number of broadcast levels: per-batch offset tables); random shapes that are not multiples of the tiles, edge multipliers and zero
 points."""
 
 from __future__ import annotations
@@ -103,7 +103,8 @@ def test_conv(seed, kind, ks, stride, dil, pad, uint, bits, per_ch):
 
 @SET
 @given(seed=st.integers(0, 2**31), bshape=st.sampled_from([((), ()), ((3,), (3,)), ((2, 3), (3,)),
-                                                           ((2, 1), (1, 3)), ((1,), (4,))]),
+                                                           ((2, 1), (1, 3)), ((1,), (4,)),
+                                                           ((2, 1, 3), (1, 4, 3))]),
        mk=st.tuples(st.integers(1, 20), st.integers(1, 80), st.integers(1, 20)),
        ua=st.booleans(), ub=st.booleans(), requant=st.booleans())
 def test_matmul(seed, bshape, mk, ua, ub, requant):
@@ -268,3 +269,22 @@ def test_residual_add_fused_into_the_gemm_epilogue(tmp_path):
     check_cases(cs, tmp_path)
     man = json.loads((tmp_path / "tt" / "manifest.json").read_text())
     assert sum(1 for row in man["layers"] if row.get("fused")) == 4
+
+
+def test_matmul_three_broadcast_levels_through_the_backend(tmp_path):
+    """Batch dims broadcast in alternation (a over one, b over another, both over a third):
+    more than two batch levels, each batch's operand offsets from the kernel program's tables;
+    also the int32 accumulator form and uint8 operands."""
+    from c_testlib import Cases
+    from tkit import check_cases
+
+    from qcc.ir import DType
+
+    cs = Cases(8)
+    a = cs.rand_input((2, 1, 3, 5, 7))
+    b = cs.rand_input((1, 4, 3, 7, 6), DType.uint8)
+    m, s = cs.mult(1, 1e-3, 0.1)
+    cs.op("qcc.matmul", [a, b, m, s], {"a_zp": -3, "b_zp": 130, "y_zp": 4})
+    cs.op("qcc.matmul", [cs.rand_input((3, 1, 2, 4)), cs.rand_input((1, 2, 4, 3))],
+          {"a_zp": 5, "b_zp": -1})
+    check_cases(cs, tmp_path)

@@ -64,10 +64,11 @@ def test_digits_cnn_files_api_and_bit_exact(tmp_path):
     mem = m["memory"]
     assert mem["workspace_bytes"] >= mem["lower_bound"] > 0
     convs = [r for r in m["layers"] if r["op"] == "qcc.conv2d"]
-    assert {r["family"] for r in convs} == {"gemm", "taps"}  # the depthwise conv: direct taps
-    assert all(len(r["grid"]) == (3 if r["family"] == "gemm" else 1) for r in convs)
+    assert {r["family"] for r in convs} == {"conv2d"}  # the kernel program's family
+    assert {r["template"] for r in convs} == {"gemm", "taps"}  # the depthwise conv: direct taps
+    assert all(len(r["grid"]) == (3 if r["template"] == "gemm" else 1) for r in convs)
     assert all(r["tiles"]["BK"] >= 32 and min(r["tiles"]["BM"], r["tiles"]["BN"]) >= 16
-               for r in m["layers"] if r["family"] == "gemm")
+               for r in m["layers"] if r["template"] == "gemm")
     assert m["triton"]["inputs"][0]["scale"] > 0  # I/O quantization recorded
     # the copied folder runs on its own (fresh interpreter, only the folder on sys.path)
     copy = tmp_path / "copy"
