@@ -159,6 +159,49 @@ def requantize(acc, m, s, zp: int = 0, qmin: int = -128, qmax: int = 127,
     return np.clip(rshift_round(a * ma, sa) + int(zp), qmin, qmax)
 
 
+def requantize_wide(acc, m, s, zp: int = 0, qmin: int = -128, qmax: int = 127,
+                    axis: Optional[int] = None) -> np.ndarray:
+    """:func:`requantize` of an int64 accumulator (the ``acc_bits=64`` form, §5.1).
+
+    Same formula and rounding; ``acc`` may use all of int64 provided ``|acc| * m`` stays
+    below 2^63 (the multiplier was narrowed by :func:`narrow_multiplier` for that), which
+    is checked here, not assumed: numpy would wrap silently."""
+    a = _as_i64(acc)
+    ma = _as_i64(m)
+    sa = _as_i64(s)
+    if ma.size and (ma.min() < 0 or ma.max() >= M_LIMIT):
+        raise QccError("multiplier out of [0, 2^31)")
+    peak = int(np.max(np.abs(a))) if a.size else 0
+    if ma.size and peak * int(ma.max()) >= 1 << 63:
+        raise QccError(f"int64 accumulator x multiplier overflow (|acc| up to {peak}, "
+                       f"m up to {int(ma.max())}); check-headroom must reject this layer")
+    if axis is not None:
+        ma = broadcast_channel(ma, a.ndim, axis)
+        sa = broadcast_channel(sa, a.ndim, axis)
+    return np.clip(rshift_round(a * ma, sa) + int(zp), qmin, qmax)
+
+
+def narrow_multiplier(m, s, acc_bits_needed: int):
+    """``(m', s')`` with ``m'/2^s' ~= m/2^s`` and ``|acc| * m' < 2^63`` for every
+    ``|acc| < 2^acc_bits_needed`` (§5.1): drops ``p = acc_bits_needed - 31`` low bits of
+    ``m`` (rounded, so ``m' <= 2^(31-p)``) and of ``s``.  A zero multiplier stays
+    ``(0, 1)``.  Raises ``QccError`` when a shift would fall below 1 (a rescale factor
+    too large for the widened accumulator)."""
+    ma, sa = _as_i64(m), _as_i64(s)
+    p = max(0, int(acc_bits_needed) - 31)
+    if p == 0:
+        return ma.astype(np.int32), sa.astype(np.int32)
+    if p > SHIFT_MAX - 1:
+        raise QccError(f"an accumulator of {acc_bits_needed} bits does not fit int64")
+    zero = ma == 0
+    if np.any(~zero & (sa - p < SHIFT_MIN)):
+        raise QccError(f"rescale factor too large to requantize a {acc_bits_needed}-bit "
+                       f"accumulator in int64 (shift {int(sa.min())} - {p} < {SHIFT_MIN})")
+    mn = np.where(zero, 0, (ma + (np.int64(1) << (p - 1))) >> p)
+    sn = np.where(zero, 1, sa - p)
+    return mn.astype(np.int32), sn.astype(np.int32)
+
+
 def acc_bound(k: int, w_bits: int = 8, x_absmax: int = 255, bias_absmax: int = 0,
               w_absmax: Optional[int] = None) -> int:
     """Largest |accumulator| of a K-long dot product (docs/arithmetic.md §5).

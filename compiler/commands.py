@@ -288,6 +288,23 @@ def compile_options(args):
                           input_shapes=_shapes(args), instr=instrumentation(args), options=options)
 
 
+def _compile_notes(passes: dict) -> None:
+    """The ``qcc: note:`` lines of a successful compile (errors stay one line)."""
+    floored = passes.get("quantize", {}).get("floored_channels") or {}
+    if floored:  # near-dead weight channels (docs/arithmetic.md): said, never refused
+        shown = "; ".join(f"{w}: {ch[:8]}{' ...' if len(ch) > 8 else ''}" for w, ch in list(floored.items())[:4])
+        print(f"qcc: note: {sum(map(len, floored.values()))} near-dead weight channel(s) quantized at the "
+              f"scale floor (2^-12 of their layer's largest; weights far below it round to 0, the bias is "
+              f"kept exactly): "
+              f"{shown}{' ...' if len(floored) > 4 else ''} (manifest: passes.quantize.floored_channels)",
+              file=sys.stderr)
+    wide = passes.get("widen-accumulators", {}).get("nodes") or {}
+    for name, w in wide.items():  # docs/arithmetic.md 5.1: widened, never refused
+        print(f"qcc: note: {w['op']} node '{name}' accumulates in int64: its int32 sum is not "
+              f"proved (bound {w['acc_bound']} > 2^31 - 1); manifest: "
+              f"passes.widen-accumulators", file=sys.stderr)
+
+
 def cmd_compile(args) -> int:
     from . import api
 
@@ -311,14 +328,7 @@ def cmd_compile(args) -> int:
               f"backend did not run; 'qcc run {args.output} --engine reference' runs it)",
               file=sys.stderr)
         return 0
-    floored = manifest.get("passes", {}).get("quantize", {}).get("floored_channels") or {}
-    if floored:  # near-dead weight channels (docs/arithmetic.md): said, never refused
-        shown = "; ".join(f"{w}: {ch[:8]}{' ...' if len(ch) > 8 else ''}" for w, ch in list(floored.items())[:4])
-        print(f"qcc: note: {sum(map(len, floored.values()))} near-dead weight channel(s) quantized at the "
-              f"scale floor (2^-12 of their layer's largest; weights far below it round to 0, the bias is "
-              f"kept exactly): "
-              f"{shown}{' ...' if len(floored) > 4 else ''} (manifest: passes.quantize.floored_channels)",
-              file=sys.stderr)
+    _compile_notes(manifest.get("passes", {}))
     print(f"qcc: compiled {os.path.basename(args.model)} for target '{args.target}' into "
           f"{args.output} ({manifest['sizes']['nodes']} nodes)", file=sys.stderr)
     return 0

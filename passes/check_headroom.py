@@ -50,9 +50,15 @@ def _attr(node: Node, key: str) -> int:
     return int(node.attrs.get(key, 0) or 0)
 
 
+def acc_container(node: Node) -> int:
+    """32, or 64 for a node that ``widen-accumulators`` gave an int64 accumulator."""
+    return 64 if int(node.attrs.get("acc_bits", 32) or 32) == 64 else 32
+
+
 def _epi(node: Node, acc: int, i_m: int) -> list[Bound]:
-    """int32 accumulator, and ``acc * m`` in int64 when requantized."""
-    out = [("acc", acc, 32)]
+    """The accumulator (int32, or int64 with ``acc_bits=64``), and ``acc * m`` in int64
+    when requantized."""
+    out = [("acc", acc, acc_container(node))]
     if i_m < len(node.inputs) and node.inputs[i_m] is not None:
         out.append(("acc*mult", acc * _const_absmax(node.inputs[i_m]), 64))
     return out
@@ -62,6 +68,17 @@ def _epi(node: Node, acc: int, i_m: int) -> list[Bound]:
 def _dense(node: Node, amax) -> list[Bound]:
     x, w = node.inputs[0], node.inputs[1]
     k = int(np.prod(w.shape[1:])) if node.op == "qcc.conv2d" else int(w.shape[0])
+    b = node.inputs[2] if len(node.inputs) > 2 else None
+    acc = arith.acc_bound(k, x_absmax=amax(x, "x_zp", node), bias_absmax=_const_absmax(b),
+                          w_absmax=_const_absmax(w))
+    return _epi(node, acc, 3)
+
+
+@bound_rule("qcc.conv_transpose2d")
+def _conv_transpose(node: Node, amax) -> list[Bound]:
+    """Each output sums at most ``C/group * kH * kW`` products (fewer with strides)."""
+    x, w = node.inputs[0], node.inputs[1]
+    k = int(w.shape[0]) // max(_attr(node, "group"), 1) * int(np.prod(w.shape[2:]))
     b = node.inputs[2] if len(node.inputs) > 2 else None
     acc = arith.acc_bound(k, x_absmax=amax(x, "x_zp", node), bias_absmax=_const_absmax(b),
                           w_absmax=_const_absmax(w))
@@ -174,7 +191,8 @@ def analyse(graph: Graph) -> dict:
         if fn is None:
             continue
         bounds = fn(n, amax)
-        if n.outputs[0].dtype is DType.int32 and bounds and bounds[0][0] == "acc":
+        if n.outputs[0].dtype is DType.int32 and bounds and bounds[0][0] == "acc" \
+                and bounds[0][2] == 32:
             known[id(n.outputs[0])] = int(bounds[0][1])
         rows = {name: headroom_bits(b, bits) for name, b, bits in bounds}
         worst = min(rows, key=rows.get)

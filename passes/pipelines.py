@@ -16,7 +16,8 @@ FLOAT_FUSION = ["fold-batchnorm", "fuse-linear", "fuse-gelu", "fuse-layernorm",
 # reordering; then the per-layer bit-width choice (ILP) for --weight-bits mixed
 PRE_QUANTIZE = ["equalize", "smoothquant", "reorder-channels", "assign-bits"]
 QUANTIZE = (["import-qdq", "constant-fold", "canonicalize", "calibrate"] + FLOAT_FUSION
-            + PRE_QUANTIZE + ["quantize", "dce", "check-integer-only", "check-headroom"])
+            + PRE_QUANTIZE + ["quantize", "dce", "check-integer-only", "widen-accumulators",
+                 "check-headroom"])
 
 PIPELINES: dict[str, list[str]] = {
     "onnx": FLOAT_CLEANUP,

@@ -16,6 +16,7 @@ import numpy as np
 
 from qcc.errors import LoweringError
 from qcc.ir import Graph
+from qcc.lower.support import needs_wide_acc
 
 from .check import check_stream
 from .gemm_emit import choose_tiling, emit_gemm
@@ -51,6 +52,8 @@ def classify(node, graph: Graph) -> tuple[str, str]:
     if any(v.dtype not in ISA_DTYPE for v in node.outputs) or any(
             v is not None and not v.is_const and v.dtype not in ISA_DTYPE for v in node.inputs):
         return "host", "operands outside int8/uint8/int16/int32"
+    if needs_wide_acc(node):  # the GEMM/ALU accumulators are int32 (docs/arithmetic.md 5.1)
+        return "host", "int64 accumulator (acc_bits=64)"
     if node.op in ALIAS_OPS:
         if x is not None and not x.is_const and same_bytes(x.shape, node.outputs[0].shape):
             return "alias", "same DRAM bytes"

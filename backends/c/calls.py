@@ -57,6 +57,12 @@ def _ms(e: K.Epilogue) -> dict:
     return dict(m=e.mult.scalar, s=e.shift.scalar)
 
 
+def _fn(name: str, k: K.Kernel) -> str:
+    """The C function of a call: ``name`` or, for ``acc_bits=64``, its int64 form ``name64``
+    (docs/arithmetic.md 5.1; the same parameter struct and operands)."""
+    return name + "64" if k.acc_bits == 64 else name
+
+
 def _grouping(g) -> tuple:
     return (g.gmult, g.size, g.shift, g.groups) if g is not None else (None, 0, 0, 0)
 
@@ -72,7 +78,7 @@ def conv2d(o: Operands, k: K.Conv2d):
                   gshift=gshift, ng=ng, wbits=k.wbits)
     args = [o.val(k.x), o.cst(k.w), o.cst(e.bias), o.cst(e.mult), o.cst(e.shift), o.cst(gm),
             o.out(k.y, "void"), Arg("scratch", ctype="void")]
-    return "conv2d", "qcc_conv2d", "qcc_conv2d_p", params, args
+    return "conv2d", _fn("qcc_conv2d", k), "qcc_conv2d_p", params, args
 
 
 def conv_transpose2d(o: Operands, k: K.ConvTranspose2d):
@@ -96,7 +102,7 @@ def linear(o: Operands, k: K.Linear):
                   per_channel=q["per_channel"], gsize=gsize, gshift=gshift, ng=ng, wbits=k.wbits)
     args = [o.val(k.x, "void"), o.cst(k.w), o.cst(e.bias), o.cst(e.mult), o.cst(e.shift),
             o.cst(gm), o.out(k.y, "void"), Arg("scratch", ctype="int16_t")]
-    return "linear", "qcc_linear", "qcc_linear_p", params, args
+    return "linear", _fn("qcc_linear", k), "qcc_linear_p", params, args
 
 
 def matmul(o: Operands, k: K.Matmul):
@@ -107,7 +113,7 @@ def matmul(o: Operands, k: K.Matmul):
                   y_zp=q["y_zp"], lo=q["lo"], hi=q["hi"], packed=int(k.packed))
     args = [o.val(k.a, "void"), o.val(k.b, "void"), o.cst(k.a_off), o.cst(k.b_off),
             o.cst(e.mult), o.cst(e.shift), o.out(k.y, "void"), Arg("scratch", ctype="void")]
-    return "matmul", "qcc_matmul", "qcc_matmul_p", params, args
+    return "matmul", _fn("qcc_matmul", k), "qcc_matmul_p", params, args
 
 
 def binary(o: Operands, k: K.Binary):
@@ -154,7 +160,7 @@ def pool(o: Operands, k: K.Pool):
                   y_zp=e.zero_point, lo=e.lo, hi=e.hi)
     if k.op == "avg":
         args = [o.val(k.x), o.cst(e.mult), o.cst(e.shift), o.out(k.y)]
-        return "pool", "qcc_avgpool", "qcc_pool_p", params, args
+        return "pool", _fn("qcc_avgpool", k), "qcc_pool_p", params, args
     return "pool", "qcc_maxpool", "qcc_pool_p", params, [o.val(k.x), o.out(k.y)]
 
 
@@ -162,13 +168,16 @@ def global_avgpool(o: Operands, k: K.GlobalAvgPool):
     e = k.epi
     params = dict(planes=k.planes, size=k.size, x_zp=k.x_zp, y_zp=e.zero_point, lo=e.lo,
                   hi=e.hi, **_ms(e))
-    return "pool", "qcc_global_avgpool", "qcc_gap_p", params, [o.val(k.x), o.out(k.y)]
+    return "pool", _fn("qcc_global_avgpool", k), "qcc_gap_p", params, [o.val(k.x), o.out(k.y)]
 
 
 def reduce(o: Operands, k: K.Reduce):
     e = k.epi
     params = dict(d=k.dims, ys=k.ys, out_count=k.out_count, op=REDUCE_OPS[k.op], x_zp=k.x_zp,
                   y_zp=e.zero_point, lo=e.lo, hi=e.hi, **_ms(e))
+    if k.acc_bits == 64:
+        args = [o.val(k.x), o.out(k.y), Arg("scratch", ctype="int64_t")]
+        return "reduce", "qcc_reduce_sum64", "qcc_reduce_p", params, args
     args = [o.val(k.x), o.out(k.y), Arg("scratch", ctype="int32_t")]
     return "reduce", "qcc_reduce", "qcc_reduce_p", params, args
 

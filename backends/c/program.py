@@ -39,7 +39,7 @@ SUPPORT = Support({
     "isoftmax": {"mask": dtypes("int8", "uint8")},
     "igelu": {}, "ilayernorm": {},
     "lstm": {"x": _Q8}, "gru": {"x": _Q8},
-})
+}, wide=frozenset({"conv2d", "linear", "matmul", "pool", "global_avgpool", "reduce"}))
 
 
 def build_program(graph: Graph, name: str) -> Program:

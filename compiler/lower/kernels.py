@@ -178,6 +178,11 @@ class Kernel:
     def out(self) -> Optional[Value]:
         return next((v for v, w in self.tensors() if w), None)
 
+    @property
+    def acc_bits(self) -> int:
+        """32, or 64 when the node has the widened accumulator (docs/arithmetic.md §5.1)."""
+        return 64 if int(self.node.attrs.get("acc_bits", 32) or 32) == 64 else 32
+
 
 
 # ------------------------------------------------------------------------ dense (NCHW)

@@ -179,7 +179,7 @@ def reduce(lw: Lowerer, node: Node) -> None:
                              imm(node.inputs[2].data.ravel()[:1])) if op == "mean" else ()))
     k = Reduce(node=node, op=op, x=lw.read(x), y=out, dims=d, ys=ys, out_count=out.type.numel,
                x_zp=int(node.attr("x_zp", 0)), epi=epi)
-    lw.call(k, scratch=4 * out.type.numel)
+    lw.call(k, scratch=(8 if k.acc_bits == 64 else 4) * out.type.numel)
 
 
 def resize(lw: Lowerer, node: Node) -> None:

@@ -99,6 +99,7 @@ def has_epilogue(node: Node, i_m: int) -> bool:
 
 def epilogue_type(node: Node, i_m: int, channels: Optional[int], shape) -> TensorType:
     """Output type of an op with the optional requantization epilogue."""
+    acc_bits(node, i_m)
     if not has_epilogue(node, i_m):
         return TensorType(DType.int32, shape)
     check_mult(node, i_m, channels)
@@ -108,16 +109,35 @@ def epilogue_type(node: Node, i_m: int, channels: Optional[int], shape) -> Tenso
     return TensorType(dt, shape)
 
 
+def acc_bits(node: Node, i_m: Optional[int] = None) -> int:
+    """The accumulator width ``acc_bits`` (32, or 64 for the widened form that
+    ``widen-accumulators`` picks, docs/arithmetic.md §5.1).  The widened form needs the
+    requantization epilogue (``i_m``: index of ``mult``): an int32 output cannot hold it."""
+    bits = int(node.attr("acc_bits", 32))
+    if bits not in (32, 64):
+        raise err(node, f"acc_bits must be 32 or 64, got {bits}")
+    if bits == 64 and i_m is not None and inp(node, i_m) is None:
+        raise err(node, "acc_bits=64 needs the requantization epilogue (mult, shift)")
+    return bits
+
+
+def requant_acc(node: Node, acc, m, s, lo: int, hi: int, axis=None) -> np.ndarray:
+    """``requantize`` for an int32 accumulator, ``requantize_wide`` for ``acc_bits=64``."""
+    zp = int(node.attr("y_zp", 0))
+    if acc_bits(node) == 64:
+        return arith.requantize_wide(acc, m, s, zp, lo, hi, axis=axis)
+    arith.check_int32(acc)
+    return arith.requantize(acc, m, s, zp, lo, hi, axis=axis)
+
+
 def epilogue(node: Node, acc: np.ndarray, args, i_m: int, axis: int) -> np.ndarray:
     """int32 accumulator form, or ``clamp(requant(acc) + y_zp)`` in the output dtype."""
-    arith.check_int32(acc)
     if inp(node, i_m) is None:
-        return acc.astype(np.int32)
+        acc_bits(node, i_m)
+        return arith.check_int32(acc).astype(np.int32)
     dt = out_dtype(node)
     lo, hi = act_range(node, dt)
-    y = arith.requantize(acc, args[i_m], args[i_m + 1], int(node.attr("y_zp", 0)), lo, hi,
-                         axis=axis)
-    return y.astype(dt.np)
+    return requant_acc(node, acc, args[i_m], args[i_m + 1], lo, hi, axis=axis).astype(dt.np)
 
 
 def check_weight_values(node: Node, w: np.ndarray, dt: DType) -> None:

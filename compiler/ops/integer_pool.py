@@ -1,8 +1,9 @@
 """Integer pooling, reductions and resize: ``qcc.avgpool``, ``qcc.global_avgpool``,
 ``qcc.reduce_mean``, ``qcc.resize`` (docs/integer_ops.md).
 
-Pooling sums centered values (padding = zero point) in int32 and requantizes
-with a dyadic multiplier that already contains ``1/count``: no run-time division.
+Pooling sums centered values (padding = zero point) in int32 (in int64 with
+``acc_bits=64``, docs/arithmetic.md §5.1) and requantizes with a dyadic multiplier
+that already contains ``1/count``: no run-time division.
 Resize uses exact rational source coordinates and Q10 bilinear weights.
 """
 
@@ -13,8 +14,8 @@ import numpy as np
 from .. import arith
 from ..ir import Node, TensorType
 from . import OpDef, register
-from ._integer_common import (ACT_DTYPES, act_range, centered, check_mult, check_zp, err,
-                              in_type, ints, out_dtype)
+from ._integer_common import (ACT_DTYPES, acc_bits, act_range, centered, check_mult, check_zp,
+                              err, in_type, ints, out_dtype, requant_acc)
 
 RESIZE_FRAC_BITS = 10
 _COORD_MODES = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric")
@@ -22,14 +23,15 @@ _NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
 
 
 def _requant_out(node: Node, acc, m, s) -> np.ndarray:
+    """Requantize the window/axis sums: int32 sums, or int64 with ``acc_bits=64``."""
     dt = out_dtype(node)
     lo, hi = act_range(node, dt)
-    arith.check_int32(acc, "pooling sum")
-    return arith.requantize(acc, m, s, int(node.attr("y_zp", 0)), lo, hi).astype(dt.np)
+    return requant_acc(node, acc, m, s, lo, hi).astype(dt.np)
 
 
 def _out_checks(node: Node, xt: TensorType, shape) -> TensorType:
     check_zp(node, "x_zp", xt.dtype)
+    acc_bits(node)
     dt = out_dtype(node)
     act_range(node, dt)
     check_zp(node, "y_zp", dt)

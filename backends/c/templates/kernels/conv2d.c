@@ -500,3 +500,43 @@ static inline int qcc_conv2d(const qcc_conv2d_p *p, const int8_t *x, const int8_
         return qcc_conv2d_dw(p, x, w, bias, mult, shift, y, (int32_t *)scratch);
     return qcc_conv2d_direct(p, x, w, bias, mult, shift, y, (int32_t *)scratch);
 }
+
+/* acc_bits = 64 (docs/arithmetic.md 5.1): every output one int64 sum over its C/group*kH*kW
+ * taps (pads contribute 0: centered), requantized with the narrowed multiplier.  No scratch;
+ * plain or packed weights, no per-group weights. */
+static inline int qcc_conv2d64(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
+                               const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                               const int32_t *gmult, void *y, void *scratch)
+{
+    const int32_t cg = p->c / p->group, mg = p->m / p->group, kk = cg * p->kh * p->kw;
+    const size_t row_bytes = (size_t)(kk * p->wbits + 7) / 8;
+    int32_t b, m, i, j, c, u, v;
+    (void)gmult;
+    (void)scratch;
+    for (b = 0; b < p->n; b++)
+        for (m = 0; m < p->m; m++) {
+            const int8_t *wm = w + (size_t)m * row_bytes;
+            const int32_t c0 = (m / mg) * cg, ch = p->per_channel ? m : 0;
+            for (i = 0; i < p->oh; i++)
+                for (j = 0; j < p->ow; j++) {
+                    int64_t acc = bias ? bias[m] : 0;
+                    for (c = 0; c < cg; c++)
+                        for (u = 0; u < p->kh; u++) {
+                            const int32_t iy = i * p->sh - p->pt + u * p->dh;
+                            if (iy < 0 || iy >= p->h)
+                                continue;
+                            for (v = 0; v < p->kw; v++) {
+                                const int32_t ix = j * p->sw - p->pl + v * p->dw;
+                                if (ix < 0 || ix >= p->w)
+                                    continue;
+                                acc += (int64_t)((int32_t)x[(((size_t)b * p->c + c0 + c) * p->h + iy)
+                                                            * p->w + ix] - p->x_zp)
+                                       * qcc_wget(wm, (c * p->kh + u) * p->kw + v, p->wbits);
+                            }
+                        }
+                    qcc_store(y, (((size_t)b * p->m + m) * p->oh + i) * p->ow + j, p->y_dt,
+                              qcc_requant(acc, mult[ch], shift[ch], p->y_zp, p->lo, p->hi));
+                }
+        }
+    return QCC_OK;
+}

@@ -20,3 +20,7 @@ typedef struct {
 static inline int qcc_conv2d(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w, const int32_t *bias,
                const int32_t *mult, const int32_t *shift, const int32_t *gmult, void *y,
                void *scratch);
+/* The acc_bits = 64 form (int64 accumulators, docs/arithmetic.md 5.1); same operands. */
+static inline int qcc_conv2d64(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
+                               const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                               const int32_t *gmult, void *y, void *scratch);

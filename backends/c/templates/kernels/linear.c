@@ -89,3 +89,27 @@ static inline int qcc_linear(const qcc_linear_p *p, const void *x, const int8_t 
     }
     return QCC_OK;
 }
+
+/* acc_bits = 64 (docs/arithmetic.md 5.1): every output one int64 dot product, requantized
+ * with the narrowed multiplier (mult != NULL: the widened form always requantizes).
+ * No scratch; no per-group weights. */
+static inline int qcc_linear64(const qcc_linear_p *p, const void *x, const int8_t *wt,
+                               const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                               const int32_t *gmult, void *y, int16_t *xc)
+{
+    int32_t r, j, t;
+    (void)gmult;
+    (void)xc;
+    for (r = 0; r < p->rows; r++)
+        for (j = 0; j < p->n; j++) {
+            const int8_t *wj = wt + (size_t)j * ((p->k * p->wbits + 7) / 8);
+            const int32_t ch = p->per_channel ? j : 0;
+            int64_t acc = bias ? bias[j] : 0;
+            for (t = 0; t < p->k; t++)
+                acc += (int64_t)(qcc_load(x, (size_t)r * p->k + (size_t)t, p->x_dt) - p->x_zp)
+                       * qcc_wget(wj, t, p->wbits);
+            qcc_store(y, (size_t)r * p->n + (size_t)j, p->y_dt,
+                      qcc_requant(acc, mult[ch], shift[ch], p->y_zp, p->lo, p->hi));
+        }
+    return QCC_OK;
+}

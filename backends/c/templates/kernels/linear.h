@@ -14,3 +14,7 @@ typedef struct {
 static inline int qcc_linear(const qcc_linear_p *p, const void *x, const int8_t *wt, const int32_t *bias,
                const int32_t *mult, const int32_t *shift, const int32_t *gmult, void *y,
                int16_t *xc);
+/* The acc_bits = 64 form (int64 accumulators, docs/arithmetic.md 5.1); same operands. */
+static inline int qcc_linear64(const qcc_linear_p *p, const void *x, const int8_t *wt,
+                               const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                               const int32_t *gmult, void *y, int16_t *xc);

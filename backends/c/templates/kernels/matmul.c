@@ -105,3 +105,25 @@ static inline int qcc_matmul(const qcc_matmul_p *p, const void *a, const void *b
     }
     return QCC_OK;
 }
+
+/* acc_bits = 64 (docs/arithmetic.md 5.1): int64 dot products, no scratch, always requantized. */
+static inline int qcc_matmul64(const qcc_matmul_p *p, const void *a, const void *b,
+                               const int32_t *a_off, const int32_t *b_off, const int32_t *mult,
+                               const int32_t *shift, void *y, void *scratch)
+{
+    int32_t t, i, k, j;
+    (void)scratch;
+    for (t = 0; t < p->batch; t++)
+        for (i = 0; i < p->m; i++)
+            for (j = 0; j < p->n; j++) {
+                const size_t arow = (size_t)a_off[t] + (size_t)i * p->k;
+                int64_t acc = 0;
+                for (k = 0; k < p->k; k++)
+                    acc += (int64_t)(qcc_load(a, arow + (size_t)k, p->a_dt) - p->a_zp)
+                           * (qcc_load(b, (size_t)b_off[t] + (size_t)k * p->n + (size_t)j, p->b_dt)
+                              - p->b_zp);
+                qcc_store(y, ((size_t)t * p->m + i) * p->n + (size_t)j, p->y_dt,
+                          qcc_requant(acc, mult[0], shift[0], p->y_zp, p->lo, p->hi));
+            }
+    return QCC_OK;
+}

@@ -11,3 +11,7 @@ typedef struct {
 static inline int qcc_matmul(const qcc_matmul_p *p, const void *a, const void *b, const int32_t *a_off,
                const int32_t *b_off, const int32_t *mult, const int32_t *shift, void *y,
                void *scratch);
+/* The acc_bits = 64 form (int64 accumulators, docs/arithmetic.md 5.1); same operands. */
+static inline int qcc_matmul64(const qcc_matmul_p *p, const void *a, const void *b,
+                               const int32_t *a_off, const int32_t *b_off, const int32_t *mult,
+                               const int32_t *shift, void *y, void *scratch);

@@ -15,3 +15,8 @@ typedef struct {
 } qcc_gap_p;
 
 static inline int qcc_global_avgpool(const qcc_gap_p *p, const int8_t *x, int8_t *y);
+
+/* The acc_bits = 64 forms (int64 sums; docs/arithmetic.md 5.1). */
+static inline int qcc_avgpool64(const qcc_pool_p *p, const int8_t *x, const int32_t *mult,
+                                const int32_t *shift, int8_t *y);
+static inline int qcc_global_avgpool64(const qcc_gap_p *p, const int8_t *x, int8_t *y);

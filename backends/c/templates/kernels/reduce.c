@@ -47,3 +47,25 @@ static inline int qcc_argmax(const qcc_argmax_p *p, const void *x, int64_t *y)
         }
     return QCC_OK;
 }
+
+/* op 0 with acc_bits = 64: int64 sums (acc: scratch of out_count int64). */
+static inline int qcc_reduce_sum64(const qcc_reduce_p *p, const int8_t *x, int8_t *y, int64_t *acc)
+{
+    int32_t i0, i1, i2, i3, i4, i5, k;
+    size_t e = 0;
+    for (k = 0; k < p->out_count; k++)
+        acc[k] = 0;
+    for (i0 = 0; i0 < p->d[0]; i0++)
+        for (i1 = 0; i1 < p->d[1]; i1++)
+            for (i2 = 0; i2 < p->d[2]; i2++)
+                for (i3 = 0; i3 < p->d[3]; i3++)
+                    for (i4 = 0; i4 < p->d[4]; i4++)
+                        for (i5 = 0; i5 < p->d[5]; i5++, e++)
+                            acc[(size_t)i0 * p->ys[0] + (size_t)i1 * p->ys[1]
+                                + (size_t)i2 * p->ys[2] + (size_t)i3 * p->ys[3]
+                                + (size_t)i4 * p->ys[4] + (size_t)i5 * p->ys[5]]
+                                += (int32_t)x[e] - p->x_zp;
+    for (k = 0; k < p->out_count; k++)
+        y[k] = (int8_t)qcc_requant(acc[k], p->m, p->s, p->y_zp, p->lo, p->hi);
+    return QCC_OK;
+}

@@ -6,6 +6,8 @@ typedef struct {
 } qcc_reduce_p;
 
 static inline int qcc_reduce(const qcc_reduce_p *p, const int8_t *x, int8_t *y, int32_t *acc);
+/* op 0 with acc_bits = 64 (docs/arithmetic.md 5.1): acc is scratch of out_count int64. */
+static inline int qcc_reduce_sum64(const qcc_reduce_p *p, const int8_t *x, int8_t *y, int64_t *acc);
 
 /* ArgMax / ArgMin of x (x_dt) viewed as [outer, n, inner] along n: int64 indices, the
  * first extreme (or the last with select_last). */
