@@ -32,6 +32,7 @@ NORM_SHIFT = 40                                 # factor = 2^40 // sum
 GELU_L = 1024                                   # i-erf clip level in input units
 LN_VAR_BITS = 30                                # variance sums are normalized to <= 2^30
 LN_N_BITS = 15                                  # normalized value n has 15 fraction bits
+LN_REFINE_BITS = 28                             # the second shift aims var at ~2^28
 LN_EPS_F = 32
 
 
@@ -237,6 +238,12 @@ def _ln_shift(ymax: np.ndarray, count: int) -> np.ndarray:
     return np.maximum(sh, -15)
 
 
+def _ln_y2(y: np.ndarray, sh: np.ndarray) -> np.ndarray:
+    """``rshift_round(y, sh)`` for ``sh > 0``, else ``y << -sh`` (exact)."""
+    pos = np.maximum(sh, 0)
+    return np.where(sh > 0, (y + ((np.int64(1) << pos) >> 1)) >> pos, y << np.maximum(-sh, 0))
+
+
 def ilayernorm_norm(x, count_axes: tuple, x_zp: int = 0, eps_q: int = 0,
                     eps_frac: int = LN_EPS_F) -> np.ndarray:
     """The normalized value ``n`` (real ``sqrt(C) n / 2^15``), int64 reference.
@@ -251,9 +258,17 @@ def ilayernorm_norm(x, count_axes: tuple, x_zp: int = 0, eps_q: int = 0,
     sh = _ln_shift(np.max(np.abs(y), axis=count_axes, keepdims=True), c)
     sh_eps = -((LN_VAR_BITS + int(eps_frac) - int(eps_q).bit_length()) // 2)  # ceil
     sh = np.maximum(sh, sh_eps)
-    pos = np.maximum(sh, 0)
-    y2 = np.where(sh > 0, (y + ((np.int64(1) << pos) >> 1)) >> pos, y << np.maximum(-sh, 0))
+    y2 = _ln_y2(y, sh)
     var = np.sum(y2 * y2, axis=count_axes, keepdims=True)      # <= 2^30
+    # refinement: the shift assumed C values as large as the largest; a row dominated by
+    # a few (an outlier) has a far smaller var and so too few bits in std.  Shift less by
+    # d = (28 - bitlen(var)) // 2 and keep it when the new sum still fits 2^30.
+    sh_r = np.maximum(np.maximum(sh - np.maximum((LN_REFINE_BITS - _bitlen(var)) // 2, 0),
+                                 sh_eps), -15)
+    y2_r = _ln_y2(y, sh_r)
+    var_r = np.sum(y2_r * y2_r, axis=count_axes, keepdims=True)
+    keep = var_r <= (1 << LN_VAR_BITS)
+    sh, y2, var = np.where(keep, sh_r, sh), np.where(keep, y2_r, y2), np.where(keep, var_r, var)
     e_sh = int(eps_frac) + 2 * sh
     eps_row = np.where(e_sh >= 0, int(eps_q) >> np.clip(e_sh, 0, 62),
                        int(eps_q) << np.clip(-e_sh, 0, 62))    # < 2^30 by sh_eps

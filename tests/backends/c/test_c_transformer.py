@@ -87,6 +87,20 @@ def test_ilayernorm_random_exact(tmp_path, seed, c, eps, spread, x_dt):
     check_exact(cs, tmp_path / "c")
 
 
+def test_ilayernorm_outlier_rows_exact(tmp_path):
+    """Rows dominated by one value take the refined (smaller) row shift: same in C."""
+    cs = Cases(5)
+    c = 257
+    xs = np.full((3, c), -537, np.int16)
+    xs[0, 100], xs[1, 3], xs[2, :] = 32767, -32768, np.arange(c) % 7
+    k = itx.ilayernorm_consts(np.ones(c), np.zeros(c), 0.01, 17.0 / 32767, c, 1e-5)  # int16 out: fine steps
+    ins = [cs.input(xs, DType.int16), cs.const(k["gamma"]), cs.const(k["bias"]),
+           cs.const(np.array([k["mult"]], np.int32)), cs.const(np.array([k["shift"]], np.int32))]
+    cs.op("qcc.ilayernorm", ins, dict(axis=-1, x_zp=0, eps_q=k["eps_q"], eps_frac=k["eps_frac"],
+                                      dtype="i16"))
+    check_exact(cs, tmp_path / "c")
+
+
 def test_mixed_dtype_dense_and_add(tmp_path):
     """linear with int16 / uint8 output and uint8 input, matmul of uint8 x int8 and int8 x
     uint8, add int8+int8 -> int16."""

@@ -174,6 +174,20 @@ def test_ilayernorm_igelu(tmp_path, seed, c, xdt, eps, scale):
     check_cases(cs, tmp_path)
 
 
+def test_ilayernorm_outlier_rows(tmp_path):
+    """Rows dominated by one value take the refined (smaller) row shift: same in Triton."""
+    cs = Cases(5)
+    c = 257
+    xs = np.full((2, c), -537, np.int16)
+    xs[0, 100], xs[1, 3] = 32767, -32768
+    k = ilayernorm_consts(np.ones(c), np.zeros(c), 0.01, 17.0 / 32767, c, 1e-5)  # int16 out: fine steps
+    cs.op("qcc.ilayernorm", [cs.input(xs, DType.int16), cs.const(k["gamma"]), cs.const(k["bias"]),
+                             cs.const(np.array([k["mult"]], np.int32)),
+                             cs.const(np.array([k["shift"]], np.int32))],
+          {"x_zp": 0, "eps_q": k["eps_q"], "eps_frac": k["eps_frac"], "y_zp": 0, "dtype": "i16"})
+    check_cases(cs, tmp_path)
+
+
 def test_threshold_op(tmp_path):
     """``qcc.threshold`` (made by the lower-thresholds pass once it exists): int64 and int8
     inputs at their extremes, an empty threshold list."""

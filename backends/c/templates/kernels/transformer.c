@@ -114,6 +114,20 @@ static inline int64_t qcc_ln_y2(int64_t y, int32_t sh)
     return y * ((int64_t)1 << -sh);
 }
 
+/* sum over the row of qcc_ln_y2(C xc - sum, sh)^2 */
+static inline int64_t qcc_ln_var(const qcc_ilayernorm_p *p, const void *x, size_t base, int64_t sum,
+                                 int32_t sh)
+{
+    int64_t var = 0;
+    int32_t j;
+    for (j = 0; j < p->len; j++) {
+        const int64_t y2 = qcc_ln_y2((int64_t)p->len * (qcc_load(x, base + (size_t)j, p->x_dt) - p->x_zp)
+                                     - sum, sh);
+        var += y2 * y2;
+    }
+    return var;
+}
+
 static inline void qcc_ilayernorm_row(const qcc_ilayernorm_p *p, const void *x, size_t base,
                                       const int32_t *gamma, const int32_t *bias, void *y)
 {
@@ -130,9 +144,19 @@ static inline void qcc_ilayernorm_row(const qcc_ilayernorm_p *p, const void *x, 
     sh = (2 * qcc_bitlen((uint64_t)ymax) + p->cl - 30 + 1) >> 1;  /* floor division by 2 */
     sh = sh < -15 ? -15 : sh;
     sh = sh < p->sh_eps ? p->sh_eps : sh;
-    for (j = 0; j < p->len; j++) {
-        const int64_t y2 = qcc_ln_y2(c * (qcc_load(x, base + (size_t)j, p->x_dt) - p->x_zp) - sum, sh);
-        var += y2 * y2;
+    var = qcc_ln_var(p, x, base, sum, sh);
+    {   /* refinement (a row dominated by an outlier): shift less while var fits 2^30 */
+        const int32_t d = (28 - qcc_bitlen((uint64_t)var)) / 2;
+        int32_t sh_r = sh - (d > 0 ? d : 0);
+        sh_r = sh_r < p->sh_eps ? p->sh_eps : sh_r;
+        sh_r = sh_r < -15 ? -15 : sh_r;
+        if (sh_r != sh) {
+            const int64_t var_r = qcc_ln_var(p, x, base, sum, sh_r);
+            if (var_r <= ((int64_t)1 << 30)) {
+                sh = sh_r;
+                var = var_r;
+            }
+        }
     }
     e_sh = p->eps_frac + 2 * sh;
     if (e_sh >= 0)
