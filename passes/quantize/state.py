@@ -241,11 +241,30 @@ class QState:
         v = self.g.add_const(name, np.ascontiguousarray(q), dt, qparams=qp)
         return v, qp, big, self.g.add_const(name + ".gmult", gm)
 
+    def _extreme_ranges(self, name: str) -> str:
+        """The calibrated ranges of node ``name``'s activation tensors, most extreme first
+        (the culprit of a rescale factor out of the dyadic range)."""
+        node = next((n for n in self.old.nodes if n.name == name), None)
+        seen, rows = set(), []
+        for v in ([] if node is None else [*node.inputs, *node.outputs]):
+            if v is None or v.is_const or v.name in seen or v.name not in self.ranges:
+                continue
+            seen.add(v.name)
+            lo, hi = (float(t) for t in self.ranges[v.name][:2])
+            rows.append((max(abs(lo), abs(hi)), v.name, lo, hi))
+        if not rows:
+            return "its input, weight or output ranges are extreme (check the calibration data)"
+        big = max(rows)
+        small = min(rows)
+        tensors = [big] + ([small] if small[1] != big[1] and small[0] < 1e-30 else [])
+        named = " and ".join(f"tensor '{t}' calibrated to [{lo:.3g}, {hi:.3g}]"
+                             for _, t, lo, hi in tensors)
+        return f"{named} (check the calibration data behind {'it' if len(tensors) == 1 else 'them'})"
+
     def requant_consts(self, r: np.ndarray, name: str) -> tuple[Value, Value]:
         try:
             m, s = arith.quantize_multiplier(np.atleast_1d(np.asarray(r, np.float64)))
         except LoweringError as e:
-            raise LoweringError(f"node '{name}': {e}; its input, weight or output ranges are "
-                                f"extreme (check the calibration data and weights)") from None
+            raise LoweringError(f"node '{name}': {e}; {self._extreme_ranges(name)}") from None
         return (self.g.add_const(name + ".mult", np.asarray(m, np.int32).reshape(-1)),
                 self.g.add_const(name + ".shift", np.asarray(s, np.int32).reshape(-1)))

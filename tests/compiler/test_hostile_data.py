@@ -173,3 +173,17 @@ def test_nan_weight_and_zero_calibration(work, tmp_path, capsys):
     want = ort_run(str(work / "conv.onnx"), {"x": np.zeros((1, 3, 6, 6), np.float32)})["y"]
     got = np.load(tmp_path / "y.npz")["y"][:1]
     assert np.abs(got - want).max() < 0.01  # like onnxruntime's quantize_static: it copes
+
+
+def test_extreme_calibration_value_names_the_tensor(work, tmp_path, capsys):
+    """3e38 in the calibration data: the rescale error names the tensor whose calibrated
+    range is extreme, not only the node (warnings may precede the one error line)."""
+    np.savez(tmp_path / "big.npz", x=np.full((2, 3, 6, 6), 3e38, np.float32))
+    p = qcc_inproc(capsys, "compile", work / "conv.onnx", "--calib", tmp_path / "big.npz",
+                   "-o", tmp_path / "o")
+    assert p.returncode == 2
+    lines = [x for x in p.stderr.splitlines() if not x.startswith("qcc: warning:")]
+    assert len(lines) == 1 and lines[0].startswith("qcc: error: "), p.stderr
+    assert "node 'conv'" in lines[0] and "tensor 'x' calibrated to [" in lines[0]
+    assert "3e+38" in lines[0]
+    assert not (tmp_path / "o").exists()
