@@ -164,9 +164,32 @@ def _ilayernorm(node: Node, amax) -> list[Bound]:
     acc = (1 << 15) * _const_absmax(node.inputs[1]) + _const_absmax(node.inputs[2])
     return [("sum(x)", c * xb, 32), ("C*x - sum", 2 * c * xb, 32),
             ("sum((y >> sh)^2)", 1 << 30, 32),   # by the choice of sh
+            ("refined sum((y >> sh')^2)", c << 30, 64),  # |y >> sh'| <= 2^15, kept iff <= 2^30
             ("var + eps", (1 << 31) - 1, 32),    # shifted eps < 2^30 too
             ("y2 * factor", 1 << 32, 64),        # |y2| < std + 1, factor <= 2^31 / std
             ("n * gamma + bias", acc, 32), ("acc*mult", acc * _const_absmax(node.inputs[3]), 64)]
+
+
+def _rnn_rule(node: Node, amax, i_mx: int, i_mh: int) -> list[Bound]:
+    """LSTM/GRU gate accumulators: the x path over I inputs, the h path over H (int8 h
+    centered by ``h_zp``), each requantized to Q3.12 through an int64 product."""
+    x, w, r = node.inputs[0], node.inputs[1], node.inputs[2]
+    hz = _attr(node, "h_zp")
+    ax = int(x.shape[-1]) * amax(x, "x_zp", node) * _const_absmax(w)
+    ah = int(r.shape[-1]) * max(abs(-128 - hz), abs(127 - hz)) * _const_absmax(r)
+    return [("x-path acc", ax, 32), ("h-path acc", ah, 32),
+            ("x acc*mult", ax * _const_absmax(node.inputs[i_mx]), 64),
+            ("h acc*mult", ah * _const_absmax(node.inputs[i_mh]), 64)]
+
+
+@bound_rule("qcc.lstm")
+def _lstm(node: Node, amax) -> list[Bound]:
+    return _rnn_rule(node, amax, 4, 6)
+
+
+@bound_rule("qcc.gru")
+def _gru(node: Node, amax) -> list[Bound]:
+    return _rnn_rule(node, amax, 5, 7)
 
 
 def _value_absmax(known: dict) -> Callable:
