@@ -127,6 +127,21 @@ def test_pooling_over_int32_is_widened_in_the_reference(tmp_path, capsys, op):
     assert graph_nodes["widen-accumulators"]["nodes"]["pool"]["acc_bits"] == 64
     got = float(run_artifact(str(out), feeds, "reference")["y"].ravel()[0])
     assert abs(got - want) < 0.01 * want
+    _lowering_without_the_wide_kernels_refuses(out / "model.qcc")
+
+
+def _lowering_without_the_wide_kernels_refuses(model_qcc):
+    """A target whose Support lacks the pool family's int64 form names the node."""
+    from qcc.backends.c.program import SUPPORT, TARGET_DESC
+    from qcc.errors import LoweringError
+    from qcc.ir.serialize import load
+    from qcc.lower import Support, lower
+
+    g = load(str(model_qcc))
+    lower(g.clone(), "m", TARGET_DESC, SUPPORT)  # the C target has it
+    with pytest.raises(LoweringError, match=r"target c: qcc.avgpool node 'pool' needs an int64 "
+                                            r"accumulator"):
+        lower(g, "m", TARGET_DESC, Support(SUPPORT.families))
 
 
 @pytest.mark.slow
