@@ -192,7 +192,7 @@ def _gru(node: Node, amax) -> list[Bound]:
     return _rnn_rule(node, amax, 5, 7)
 
 
-def _value_absmax(known: dict) -> Callable:
+def value_absmax(known: dict) -> Callable:
     """``max |v - zp|`` over the values ``v`` may hold (zp from ``node.attrs[zp_key]``)."""
     def amax(v: Value, zp_key, node: Node) -> int:
         if id(v) in known:
@@ -207,7 +207,7 @@ def _value_absmax(known: dict) -> Callable:
 def analyse(graph: Graph) -> dict:
     """Per-op headroom ``{node: {"worst": name, "bits": h, "bounds": {...}}}``."""
     known: dict = {}
-    amax = _value_absmax(known)
+    amax = value_absmax(known)
     report = {}
     for n in graph.nodes:
         fn = BOUNDS.get(n.op)

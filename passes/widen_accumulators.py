@@ -24,7 +24,7 @@ from qcc.errors import QccError
 from qcc.ir import DType, Graph, Node
 from qcc.passmanager import PassContext, register_pass
 
-from .check_headroom import BOUNDS, HeadroomError, _value_absmax
+from .check_headroom import BOUNDS, HeadroomError, value_absmax
 
 # op -> index of the ``mult`` input (``shift`` follows it)
 WIDENABLE = {"qcc.avgpool": 1, "qcc.global_avgpool": 1, "qcc.reduce_mean": 1,
@@ -68,7 +68,7 @@ def _widen(graph: Graph, node: Node, bound: int) -> dict:
                kind="integer")
 def widen_accumulators(graph: Graph, ctx: PassContext) -> bool:
     known: dict = {}
-    amax = _value_absmax(known)
+    amax = value_absmax(known)
     done = {}
     for n in graph.nodes:
         if n.op not in WIDENABLE or int(n.attrs.get("acc_bits", 32) or 32) == 64:
