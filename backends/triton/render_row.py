@@ -83,8 +83,10 @@ def isoftmax(kp, i: int, k: K.ISoftmax) -> list:
     if k.mask is not None:
         consts["koff"] = _index(k.dims, k.ms).reshape(-1)
         params["P5"] = k.ml
-    call = row_call(f"isoftmax_{i}", "isoftmax", *_rows(n_rows, k.length), "uint8", consts,
-                    params, **cfg)
+    r = np.arange(n_rows, dtype=np.int64)  # row (o, i): elements (o * length + j) * inner + i
+    roff = (r // k.inner) * (k.length * k.inner) + r % k.inner
+    call = row_call(f"isoftmax_{i}", "isoftmax", roff,
+                    np.arange(k.length, dtype=np.int64) * k.inner, "uint8", consts, params, **cfg)
     if "koff" in call.consts:
         call.consts["koff"] = np.asarray(call.consts["koff"], np.int32)
     call.tensors = {"x": act(k.x), "c": act(k.y)}

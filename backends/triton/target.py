@@ -9,11 +9,11 @@ from qcc.lower.support import dtypes
 # 64-byte aligned workspace; GEMM-family epilogues take a residual add; temporaries stay in
 # registers (no per-call scratch); the RNN's x-path gate terms of all time steps are one
 # GEMM per direction into scratch before the recurrence; no packed-b matmul (tl.dot reads b
-# directly)
+# directly); the row kernel takes softmax over any axis (offset tables)
 TARGET_DESC = Target(name="triton", align=64, vector_bytes=16, matmul_pack_bytes=0,
                      weight_bits=(8, 4, 2),
                      fuse_residual=("conv2d", "conv_transpose2d", "linear", "matmul"),
-                     tile_temporaries=True, rnn_xpath="sequence")
+                     tile_temporaries=True, rnn_xpath="sequence", softmax_any_axis=True)
 
 _Q8 = dtypes("int8", "uint8")
 _I8 = dtypes("int8")

@@ -508,7 +508,10 @@ class Threshold(Kernel):
 @dataclass(eq=False, kw_only=True)
 class ISoftmax(Kernel):
     """Integer softmax along the last axis (``length``), rows over ``dims`` (padded to 3);
-    optional 8-bit mask broadcast with row strides ``ms`` and element stride ``ml``."""
+    optional 8-bit mask broadcast with row strides ``ms`` and element stride ``ml``.
+    ``inner`` > 1 (``Target.softmax_any_axis``, no mask): the normalized axis is not the
+    last; ``dims`` = ``[1, outer, inner]`` and element ``j`` of row ``(o, i)`` is at
+    ``(o * length + j) * inner + i``."""
 
     family: ClassVar[str] = "isoftmax"
     x: Value = _in()
@@ -527,6 +530,7 @@ class ISoftmax(Kernel):
     q_c: int = 0
     e_shift: int = 0
     epi: Epilogue = None
+    inner: int = 1
 
 
 @dataclass(eq=False, kw_only=True)

@@ -132,8 +132,9 @@ def _same_pads(node: Node, k, st) -> list[int]:
 
 def maxpool(lw: Lowerer, node: Node) -> None:
     x = node.inputs[0]
-    if len(node.outputs) > 1 and node.outputs[1].users:
-        raise lw.err(f"MaxPool node '{node.name}': the Indices output is not supported")
+    if len(node.outputs) > 1 and (node.outputs[1].users or lw.g.is_output(node.outputs[1])):
+        raise lw.err(f"MaxPool node '{node.name}': its Indices output '{node.outputs[1].name}' "
+                     f"is used, which no kernel computes (only the pooled values are lowered)")
     if node.op == "onnx.GlobalMaxPool":
         k, st, pads = x.shape[2:], [1, 1], [0, 0, 0, 0]
     else:

@@ -25,13 +25,19 @@ def isoftmax(lw: Lowerer, node: Node) -> None:
     out = node.outputs[0]
     rank = x.type.rank
     axis = int(node.attr("axis", -1))
-    if axis % rank != rank - 1:
-        raise lw.err(f"{node.op} node '{node.name}' normalizes axis {axis}; the kernel "
-                     f"handles the last axis only")
-    n = int(x.shape[-1])
+    inner, other = 1, axis % rank != rank - 1
+    if other:
+        if not lw.target.softmax_any_axis or mask is not None:
+            raise lw.err(f"{node.op} node '{node.name}' normalizes axis {axis}; the kernel "
+                         f"handles the last axis only"
+                         f"{' (with a mask)' if lw.target.softmax_any_axis else ''}")
+        inner = int(np.prod(x.shape[axis % rank + 1:], dtype=np.int64))
+    n = int(x.shape[axis])
     rows = x.shape[:-1]
     ml, ms = 0, [0, 0, 0]
-    if mask is not None:
+    if other:
+        d = [1, int(np.prod(x.shape[:axis % rank], dtype=np.int64)), inner]
+    elif mask is not None:
         bs = broadcast_strides(mask.shape, x.shape)
         ml = bs[-1]
         d, (ms,) = fold_dims(lw, rows, [bs[:-1]], 3, f"isoftmax node '{node.name}' mask")
@@ -45,7 +51,8 @@ def isoftmax(lw: Lowerer, node: Node) -> None:
                  length=n, variant="ibert" if ib else "shift", frac_bits=int(a["frac_bits"]),
                  d_clip=int(a["d_clip"]), z_max=int(a["z_max"]),
                  q_ln2=int(a.get("q_ln2", 1)) if ib else 1, q_b=int(a.get("q_b", 0)),
-                 q_c=int(a.get("q_c", 0)), e_shift=int(a.get("e_shift", 0)), epi=epi)
+                 q_c=int(a.get("q_c", 0)), e_shift=int(a.get("e_shift", 0)), epi=epi,
+                 inner=inner)
     lw.call(k, scratch=4 * n)
 
 

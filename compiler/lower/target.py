@@ -30,6 +30,8 @@ class Target:
     ``tile_temporaries``: the kernels keep their temporaries (im2col columns, packed
     operands, accumulators) in registers/tiles, so calls get no per-call scratch except a
     buffer their algorithm records as needed (``Lstm.xpath``).
+    ``softmax_any_axis``: the integer softmax kernel takes a normalized axis other than the
+    last (elements at a stride, ``ISoftmax.inner``); else such a node is a lowering error.
     ``rnn_xpath``: ``"step"`` (the recurrence computes each time step's x-path gate terms
     into a one-step scratch) or ``"sequence"`` (the x-path terms of every time step and
     direction first, as one GEMM per direction into an int32 scratch
@@ -48,6 +50,7 @@ class Target:
     fuse_residual: tuple = ()
     tile_temporaries: bool = False
     rnn_xpath: str = "step"
+    softmax_any_axis: bool = False
 
 
 DEFAULT = Target()

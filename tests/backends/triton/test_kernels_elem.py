@@ -209,3 +209,37 @@ def test_threshold_op(tmp_path):
     cs.op("qcc.threshold", [x8, cs.const(np.array([-100, 0, 50], np.int64)),
                             cs.const(np.array([0, 1, 2, 255], np.int32))], {"dtype": "u8"})
     check_cases(cs, tmp_path)
+
+
+def test_isoftmax_over_a_non_last_axis(tmp_path):
+    """``Target.softmax_any_axis``: rows at a stride (axis 0, 1 and a middle axis followed by
+    a size-1 dim), both variants, bit-exact; the C target still refuses it by name."""
+    import pytest
+
+    from qcc.errors import LoweringError
+    from qcc.lower import lower
+    from qcc.backends.c.program import TARGET_DESC
+
+    cs = Cases(21)
+    for shape, axis, variant in (((3, 5, 4), 1, "ibert"), ((4, 3, 2), 0, "shiftmax"),
+                                 ((2, 6, 1), -2, "ibert"), ((2, 3, 7), 1, "shiftmax")):
+        x = cs.input(cs.rng.integers(-(1 << 12), 1 << 12, shape).astype(np.int32), DType.int32)
+        k = isoftmax_consts(float(np.exp(cs.rng.uniform(-7, -2))), variant)
+        cs.op("qcc.isoftmax", [x, cs.const(np.array([k["mult"]], np.int32)),
+                               cs.const(np.array([k["shift"]], np.int32))], dict(k["attrs"], axis=axis))
+    check_cases(cs, tmp_path)
+    with pytest.raises(LoweringError, match="isoftmax node .* normalizes axis 1; the kernel handles the last"):
+        lower(cs.g, "m", TARGET_DESC)
+
+
+def test_maxpool_indices_output_is_a_clear_error(tmp_path):
+    import pytest
+
+    from qcc.errors import LoweringError
+    from tkit import run_graph
+
+    cs = Cases(2)
+    x = cs.rand_input((1, 2, 4, 4))
+    cs.op("onnx.MaxPool", [x], {"kernel_shape": [2, 2], "strides": [2, 2]}, n_out=2)
+    with pytest.raises(LoweringError, match="MaxPool node '.*': its Indices output '.*' is used"):
+        run_graph(cs.g, cs.feeds, tmp_path / "tt")
