@@ -1,8 +1,11 @@
-"""``qcc debug --target c``: the first layer whose C output differs from the reference.
+"""``qcc debug --target c|triton``: the first layer whose target output differs from the
+reference.
 
-Compiles the model for the target into a scratch folder, builds a tracing runner (the
-generated code with ``-DQCC_TRACE`` and a hook that writes every step's output), runs the
-samples, and compares each step's output with the reference interpreter's value of the
+Compiles the model for the target into a scratch folder, runs the samples through a
+tracing runner (C: the generated code with ``-DQCC_TRACE`` and a hook that writes every
+step's output; Triton: the generated ``Model`` with a hook called after every kernel
+launch, which reads the launch's output from the workspace, on CUDA when torch sees a GPU,
+else under the interpreter), and compares each step's output with the reference interpreter's value of the
 same tensor.  Steps that write one tensor in parts (a concat makes one call per input) are
 compared at the last part.  ``QCC_DEBUG_FAULT_STEP=k`` in the environment is a test-only
 fault injection: the hook corrupts step k's output before the next step reads it, as a
@@ -53,7 +56,7 @@ void qcc_trace_step(int step, void *out, size_t bytes)
     fflush(qcc_trace_file);
 }
 """
-TRACED_TARGETS = ("c",)
+TRACED_TARGETS = ("c", "triton")
 
 
 def _records(data: bytes) -> list[list[tuple[int, bytes]]]:
@@ -92,6 +95,37 @@ def _trace(out_dir: str, manifest: dict, samples: list[dict], tmp: str) -> list:
         return _records(f.read())
 
 
+def _trace_triton(out_dir: str, manifest: dict, samples: list[dict]) -> list:
+    """One list of (step, output bytes) per sample, read from the workspace after each
+    launch (the manifest's ``out_offset``/``out_bytes``); the fault injection corrupts the
+    first byte of step k's output before the next launch reads it."""
+    import torch
+
+    from qcc.backends.triton import default_device, load_model
+
+    model = load_model(out_dir, manifest, default_device())
+    fault = os.environ.get("QCC_DEBUG_FAULT_STEP")
+    fault = int(fault) if fault else None
+    rows = {r["step"]: r for r in manifest["layers"] if "out_offset" in r}
+    runs = []
+    for sample in samples:
+        recs: list = []
+
+        def hook(step, recs=recs):
+            row = rows.get(step)
+            if row is None:
+                return
+            view = model.ws[row["out_offset"]:row["out_offset"] + row["out_bytes"]]
+            if step == fault and row["out_bytes"]:
+                view[0] = view[0] ^ 0x5A
+            recs.append((step, view.cpu().numpy().tobytes()))
+
+        model({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sample.items()},
+              trace=hook)
+        runs.append(recs)
+    return runs
+
+
 def _last_writes(layers: list[dict]) -> dict[int, dict]:
     last = {}
     for row in layers:
@@ -116,7 +150,8 @@ def first_divergence(model_path: str, opts: CompileOptions, samples: list[dict],
         graph = load_ir(os.path.join(o.out_dir, "model.qcc"))
         values = graph.value_map()
         checked = _last_writes(manifest["layers"])
-        runs = _trace(o.out_dir, manifest, samples, tmp)
+        runs = (_trace(o.out_dir, manifest, samples, tmp) if opts.target == "c"
+                else _trace_triton(o.out_dir, manifest, samples))
         ref = Interpreter(graph)
         for k, (feeds, run) in enumerate(zip(samples, runs)):
             want = ref.run(feeds, capture=True)

@@ -86,6 +86,7 @@ def _steps(prog: Program):
                        "tiles": {k: c.cfg[k] for k in ("BM", "BN", "BK", "BLOCK", "BR", "TB", "HB")
                                  if k in c.cfg},
                        "out": out.name if out is not None else "scratch",
+                       **({"out_offset": prog.offset_of(out)} if out is not None else {}),
                        "out_bytes": (out.type.numel * _esize(out) if out is not None
                                      else int(np.prod(c.tensors["c"].shape)) * 4),
                        **({"fused": c.fused} if c.fused else {})})

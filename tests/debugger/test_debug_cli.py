@@ -92,3 +92,28 @@ def test_target_c_names_the_first_layer_that_differs(planted, tmp_path, fault, l
         assert m["node"] == layer and m["step"] == fault and m["index"] == 0
         assert m["target_value"] != m["reference_value"]
         assert f"'{layer}'" in p.stdout
+
+
+@pytest.mark.parametrize("fault", [pytest.param(None, marks=pytest.mark.slow),
+                                   pytest.param(0, marks=pytest.mark.slow), 1])
+def test_target_triton_names_the_first_layer_that_differs(planted, tmp_path, fault):
+    """The Triton model traced launch by launch (under the interpreter without a GPU): no
+    mismatch on a correct run; a corrupted launch output is reported at that launch."""
+    pytest.importorskip("triton")
+    d, model = planted
+    env = dict(os.environ)
+    env.pop("QCC_DEBUG_FAULT_STEP", None)
+    if fault is not None:
+        env["QCC_DEBUG_FAULT_STEP"] = str(fault)
+    p = subprocess.run([QCC, "debug", model, "--calib", str(d / "calib.npz"), "--inputs",
+                        str(d / "inputs.npz"), "-o", str(tmp_path), "--target", "triton",
+                        "--max-samples", "1"], capture_output=True, text=True, env=env, timeout=600)
+    assert p.returncode == 0, p.stderr
+    tc = json.loads((tmp_path / "debug.json").read_text())["target_check"]
+    assert tc["target"] == "triton" and tc["layers"] >= 2
+    if fault is None:
+        assert tc["first_mismatch"] is None and "bit-exact" in p.stdout
+    else:
+        m = tc["first_mismatch"]
+        assert m["step"] == fault and m["index"] == 0 and m["node"] == ("conv1", "conv2")[fault]
+        assert m["target_value"] != m["reference_value"] and m["kernel"].startswith("conv2d_")
