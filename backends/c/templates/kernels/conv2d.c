@@ -489,11 +489,21 @@ static inline int32_t qcc_conv_pb(const qcc_conv2d_p *p, const int32_t *gmult)
     return p->pb;
 }
 
+#ifdef QCC_SIMD  /* host SIMD variants: conv2d_simd.c */
+static inline int qcc_conv2d_simd(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
+                                  const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                  const int32_t *gmult, void *y, void *scratch);
+#endif
+
 static inline int qcc_conv2d(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
                              const int32_t *bias, const int32_t *mult, const int32_t *shift,
                              const int32_t *gmult, void *y, void *scratch)
 {
     const int32_t pb = qcc_conv_pb(p, gmult);
+#ifdef QCC_SIMD
+    if (qcc_conv2d_simd(p, x, w, bias, mult, shift, gmult, y, scratch))
+        return QCC_OK;
+#endif
     if (pb > 0)
         return qcc_conv2d_im2col(p, x, w, bias, mult, shift, gmult, y, (int16_t *)scratch, pb);
     if (p->c == p->group && p->dh == 1 && p->dw == 1)

@@ -37,6 +37,12 @@ static inline void qcc_linear_store(const qcc_linear_p *p, const int32_t *mult, 
                   qcc_requant32(acc, mult[ch], shift[ch], p->y_zp, p->lo, p->hi));
 }
 
+#ifdef QCC_SIMD  /* host SIMD variants: linear_simd.c */
+static inline int qcc_linear_simd(const qcc_linear_p *p, const void *x, const int8_t *wt,
+                                  const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                  const int32_t *gmult, void *y);
+#endif
+
 static inline int qcc_linear(const qcc_linear_p *p, const void *x, const int8_t *wt, const int32_t *bias,
                const int32_t *mult, const int32_t *shift, const int32_t *gmult, void *y,
                int16_t *xc)
@@ -49,6 +55,10 @@ static inline int qcc_linear(const qcc_linear_p *p, const void *x, const int8_t 
      * -Werror=aggressive-loop-optimizations under arm-none-eabi-gcc.) */
     const int32_t n4 = (gmult == NULL && p->wbits == 8) ? n - n % 4 : 0;
     int32_t r, j;
+#ifdef QCC_SIMD
+    if (qcc_linear_simd(p, x, wt, bias, mult, shift, gmult, y))
+        return QCC_OK;
+#endif
     for (r = 0; r < p->rows; r++) {
         const size_t ybase = (size_t)r * n;
         qcc_center_row(p, x, (size_t)r * k, xc);

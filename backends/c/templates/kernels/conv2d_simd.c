@@ -1,0 +1,114 @@
+#ifdef QCC_SIMD
+/* qcc_conv2d on the host SIMD variants (simd.h), plain int8 weights: the im2col convs as a
+ * GEMM of byte columns
+ * (the operand bytes of x, each column padded to kp, a multiple of QCC_SIMD_CH, with the zero
+ * point's byte, so padding contributes exactly 0) against each output channel's weight row,
+ * 8 output positions at a time, requantization fused on 8 lanes. */
+static inline int qcc_conv_simd_pointwise(const qcc_conv2d_p *p)
+{
+    return p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0 && p->pl == 0
+           && p->oh == p->h && p->ow == p->w;
+}
+
+/* col[q*kp + t] for output positions [q0, q0 + qn) of one image, group channels from c0. */
+static inline void qcc_im2col_simd(const qcc_conv2d_p *p, const int8_t *x, int32_t c0, int32_t cg,
+                                   int32_t q0, int32_t qn, int32_t kp, uint8_t *col)
+{
+    const uint8_t flip = QCC_SIMD_FLIP, zb = (uint8_t)((uint8_t)(int8_t)p->x_zp ^ flip);
+    const int32_t k = cg * p->kh * p->kw;
+    int32_t q, ci, u, v;
+    for (q = 0; q < qn; q++)
+        memset(col + (size_t)q * kp + k, zb, (size_t)(kp - k));
+    if (qcc_conv_simd_pointwise(p)) {  /* column q is x[:, q0 + q] */
+        const size_t plane = (size_t)p->h * p->w;
+        for (ci = 0; ci < cg; ci++) {
+            const uint8_t *restrict xr = (const uint8_t *)x + (c0 + ci) * plane + q0;
+            uint8_t *restrict cq = col + ci;
+            for (q = 0; q < qn; q++)
+                cq[(size_t)q * kp] = (uint8_t)(xr[q] ^ flip);
+        }
+        return;
+    }
+    for (q = 0; q < qn; q++) {
+        const int32_t i = (q0 + q) / p->ow, j = (q0 + q) % p->ow;
+        uint8_t *cq = col + (size_t)q * kp;
+        for (ci = 0; ci < cg; ci++) {
+            const uint8_t *xc = (const uint8_t *)x + (size_t)(c0 + ci) * p->h * p->w;
+            for (u = 0; u < p->kh; u++) {
+                const int32_t ih = i * p->sh + u * p->dh - p->pt;
+                for (v = 0; v < p->kw; v++) {
+                    const int32_t iw = j * p->sw + v * p->dw - p->pl;
+                    const int inside = ih >= 0 && ih < p->h && iw >= 0 && iw < p->w;
+                    *cq++ = inside ? (uint8_t)(xc[ih * p->w + iw] ^ flip) : zb;
+                }
+            }
+        }
+    }
+}
+
+/* Output channel o over the qn columns: y[base + q]. */
+static inline void qcc_conv_simd_channel(const qcc_conv2d_p *p, const int8_t *w, const int32_t *bias,
+                                         const int32_t *mult, const int32_t *shift, void *y,
+                                         const uint8_t *col, int32_t k, int32_t kp, int32_t o,
+                                         size_t base, int32_t qn)
+{
+    const int32_t kv = k - k % QCC_SIMD_CH, ch = p->per_channel ? o : 0;
+    const int32_t zpd = p->x_zp + qcc_simd_off(QCC_I8);
+    const int8_t *wo = w + (size_t)o * k;
+    int8_t wt[QCC_SIMD_CH];
+    int32_t init = bias ? bias[o] : 0, q, i;
+    memset(wt, 0, sizeof wt);
+    memcpy(wt, wo + kv, (size_t)(k - kv));
+#ifdef QCC_SIMD_VNNI  /* sum w*(x - zp) = sum w*u - (zp + 128)*sum w, modulo 2^32 */
+    init = (int32_t)((uint32_t)init - (uint32_t)zpd * (uint32_t)qcc_simd_wsum(wo, k));
+#endif
+    for (q = 0; q < qn; q += 8) {
+        const uint8_t *a[8], *at[8];
+        const int32_t nv = qn - q < 8 ? qn - q : 8;
+        qcc_v8 acc;
+        int32_t r[8];
+        for (i = 0; i < 8; i++) {  /* lanes past qn repeat the last column, not stored */
+            a[i] = col + (size_t)(i < nv ? q + i : qn - 1) * kp;
+            at[i] = a[i] + kv;
+        }
+        acc = qcc_v8_add(qcc_simd_dot8(a, NULL, NULL, wo, kv, 0, zpd), qcc_v8_set1(init));
+        if (kv < k)
+            acc = qcc_v8_add(acc, qcc_simd_dot8(at, NULL, NULL, wt, QCC_SIMD_CH, 0, zpd));
+        if (mult != NULL && p->y_dt == QCC_I8) {
+            qcc_v8_store_i8((int8_t *)y + base + q, qcc_v8_requant(acc, qcc_v8_set1(mult[ch]),
+                            qcc_v8_set1(shift[ch]), p->y_zp, p->lo, p->hi), nv);
+            continue;
+        }
+        qcc_v8_store(r, acc);
+        for (i = 0; i < nv; i++)
+            qcc_conv_store(p, mult, shift, o, y, base + (size_t)(q + i), r[i]);
+    }
+}
+
+static inline int qcc_conv2d_simd(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
+                                  const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                  const int32_t *gmult, void *y, void *scratch)
+{
+    const int32_t cg = p->c / p->group, mg = p->m / p->group, plane = p->oh * p->ow;
+    const int32_t k = cg * p->kh * p->kw, kp = (k + QCC_SIMD_CH - 1) / QCC_SIMD_CH * QCC_SIMD_CH;
+    /* the scratch the compiler sized for int16 im2col blocks. (Pointwise convs on large planes
+     * stay on the direct kernel: as byte-column GEMMs they measured 2-3x slower on AVX-512
+     * VNNI, the transposition of x costing more than the dot products save.) */
+    const size_t bytes = 2 * (size_t)p->pb * k;
+    const int32_t pb = bytes / kp < (size_t)plane ? (int32_t)(bytes / kp) : plane;
+    int32_t b, g, o, q0;
+    if (gmult != NULL || p->wbits != 8 || pb < 1 || (pb < 8 && pb < plane))
+        return 0;
+    for (b = 0; b < p->n; b++)
+        for (g = 0; g < p->group; g++)
+            for (q0 = 0; q0 < plane; q0 += pb) {
+                const int32_t qn = plane - q0 < pb ? plane - q0 : pb;
+                qcc_im2col_simd(p, x + (size_t)b * p->c * p->h * p->w, g * cg, cg, q0, qn, kp,
+                                (uint8_t *)scratch);
+                for (o = g * mg; o < (g + 1) * mg; o++)
+                    qcc_conv_simd_channel(p, w, bias, mult, shift, y, (const uint8_t *)scratch, k, kp,
+                                          o, ((size_t)b * p->m + o) * plane + q0, qn);
+            }
+    return 1;
+}
+#endif

@@ -1,0 +1,74 @@
+#ifdef QCC_SIMD
+/* qcc_linear on the host SIMD variants (simd.h), plain int8 weights: 8 outputs at a time
+ * (lanes past N repeat the last row and are not stored), every row of x against the same 8
+ * weight rows, requantization on 8 lanes. K % QCC_SIMD_CH: the tails are copied, zero padded,
+ * into local buffers. No scratch. */
+typedef struct {
+    const int8_t *w[8];   /* the 8 weight rows */
+    int8_t wt[8][QCC_SIMD_CH];  /* their tails, zero padded */
+    int32_t b[8], m[8], s[8];   /* bias minus the VNNI offset correction; requant */
+    int32_t nv;           /* valid lanes */
+} qcc_linear_blk;
+
+static inline void qcc_linear_simd_blk(const qcc_linear_p *p, const int8_t *wt, const int32_t *bias,
+                                       const int32_t *mult, const int32_t *shift, int32_t j,
+                                       qcc_linear_blk *B)
+{
+    const int32_t k = p->k, kv = k - k % QCC_SIMD_CH;
+    int32_t i;
+    B->nv = p->n - j < 8 ? p->n - j : 8;
+    memset(B->wt, 0, sizeof B->wt);
+    for (i = 0; i < 8; i++) {
+        const int32_t jj = i < B->nv ? j + i : p->n - 1, ch = p->per_channel ? jj : 0;
+        B->w[i] = wt + (size_t)jj * k;
+        memcpy(B->wt[i], B->w[i] + kv, (size_t)(k - kv));
+        B->b[i] = bias ? bias[jj] : 0;
+#ifdef QCC_SIMD_VNNI  /* sum w*(x - zp) = sum w*u - (zp + off)*sum w, modulo 2^32 */
+        B->b[i] = (int32_t)((uint32_t)B->b[i] - (uint32_t)(p->x_zp + qcc_simd_off(p->x_dt))
+                            * (uint32_t)qcc_simd_wsum(B->w[i], k));
+#endif
+        B->m[i] = mult ? mult[ch] : 0;
+        B->s[i] = mult ? shift[ch] : 1;
+    }
+}
+
+static inline int qcc_linear_simd(const qcc_linear_p *p, const void *x, const int8_t *wt,
+                                  const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                  const int32_t *gmult, void *y)
+{
+    const int32_t k = p->k, n = p->n, kv = k - k % QCC_SIMD_CH;
+    const uint8_t flip = qcc_simd_flip(p->x_dt);
+    const int32_t zpd = p->x_zp + qcc_simd_off(p->x_dt);
+    qcc_linear_blk B;
+    int32_t j, r, i;
+    if (gmult != NULL || p->wbits != 8 || (p->x_dt != QCC_I8 && p->x_dt != QCC_U8))
+        return 0;
+    for (j = 0; j < n; j += 8) {
+        qcc_linear_simd_blk(p, wt, bias, mult, shift, j, &B);
+        for (r = 0; r < p->rows; r++) {
+            const uint8_t *xr = (const uint8_t *)x + (size_t)r * k;
+            qcc_v8 acc = qcc_v8_add(qcc_simd_dot8(NULL, xr, B.w, NULL, kv, flip, zpd), qcc_v8_load(B.b));
+            int32_t a[8];
+            if (kv < k) {
+                uint8_t xt[QCC_SIMD_CH];
+                const int8_t *wl[8];
+                memset(xt, 0, sizeof xt);
+                memcpy(xt, xr + kv, (size_t)(k - kv));
+                for (i = 0; i < 8; i++)
+                    wl[i] = B.wt[i];
+                acc = qcc_v8_add(acc, qcc_simd_dot8(NULL, xt, wl, NULL, QCC_SIMD_CH, flip, zpd));
+            }
+            if (mult != NULL && p->y_dt == QCC_I8) {
+                qcc_v8_store_i8((int8_t *)y + (size_t)r * n + j,
+                                qcc_v8_requant(acc, qcc_v8_load(B.m), qcc_v8_load(B.s), p->y_zp, p->lo, p->hi),
+                                B.nv);
+                continue;
+            }
+            qcc_v8_store(a, acc);
+            for (i = 0; i < B.nv; i++)
+                qcc_linear_store(p, mult, shift, y, (size_t)r * n, j + i, a[i]);
+        }
+    }
+    return 1;
+}
+#endif

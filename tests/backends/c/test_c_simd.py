@@ -1,0 +1,213 @@
+"""Host SIMD variants of the C kernels (kernels/simd.h, docs/target_c.md "ISA variants"), bit for
+bit with the interpreter: the AVX2 path (-mavx2), the AVX-512 VNNI path (-march=native on a CPU
+with avx512_vnni; an explicit skip elsewhere, never a pass) and the portable reference
+(-DQCC_PORTABLE), on cases chosen to hit the bodies, the K tails, the partial lane blocks, both
+activation dtypes, per-tensor and per-channel requantization and int32 accumulator outputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from qcc.ir.types import DType
+
+from c_testlib import Cases, check_exact, needs_gcc
+
+pytestmark = needs_gcc
+
+
+def _cpu_flags() -> set:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+FLAGS = _cpu_flags()
+X86 = {"avx2": ("-O3", "-mavx2"),
+       "vnni": ("-O3", "-mavx2", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni"),
+       "portable": ("-O3", "-march=native", "-DQCC_PORTABLE")}
+NEEDS = {"avx2": {"avx2"}, "vnni": {"avx2", "avx512f", "avx512bw", "avx512vl", "avx512_vnni"},
+         "portable": set()}
+
+
+def _need(variant: str):
+    missing = NEEDS[variant] - FLAGS
+    if missing:
+        pytest.skip(f"SKIPPED, NOT PASSED: this CPU lacks {sorted(missing)} for the {variant} variant")
+
+
+def _params(cs: Cases, m: int, small_shift: bool, per_channel: bool = True):
+    mm, ss = cs.mult(m if per_channel else 1, 0.6, 4.0) if small_shift else cs.mult(m if per_channel else 1, 1e-5, 3e-2)
+    return [mm, ss], {"x_zp": int(cs.rng.choice([-128, 127, int(cs.rng.integers(-128, 128))])),
+                      "y_zp": int(cs.rng.integers(-128, 128))}
+
+
+def _linear(cs: Cases, lead, k, nn, small_shift=False, acc_out=False, u8=False, per_channel=True,
+            wvals=None):
+    x = cs.rand_input(lead + (k,), DType.uint8 if u8 else DType.int8)
+    wv = cs.rng.integers(-128, 128, (k, nn)) if wvals is None else cs.rng.choice(wvals, (k, nn))
+    w = cs.const(wv.astype(np.int8))
+    b = cs.const(cs.rng.integers(-5000, 5000, nn).astype(np.int32))
+    ms, attrs = _params(cs, nn, small_shift, per_channel)
+    if u8:
+        attrs["x_zp"] = int(cs.rng.choice([0, 255, int(cs.rng.integers(0, 256))]))
+    if acc_out:
+        cs.op("qcc.linear", [x, w], {"x_zp": attrs["x_zp"]})
+    else:
+        cs.op("qcc.linear", [x, w, b] + ms, attrs)
+
+
+def _linear_cases(seed: int) -> Cases:
+    cs = Cases(seed)
+    for k, nn in ((1, 3), (16, 8), (31, 9), (32, 16), (33, 7), (64, 17), (100, 24)):
+        _linear(cs, (3,), k, nn)
+    _linear(cs, (2, 5), 19, 6, small_shift=True)
+    _linear(cs, (4,), 48, 10, u8=True)
+    _linear(cs, (2,), 40, 8, per_channel=False, wvals=[-128, 127])
+    _linear(cs, (4,), 23, 5, acc_out=True)
+    _linear(cs, (3,), 70, 9, acc_out=True, u8=True)
+    return cs
+
+
+@pytest.mark.parametrize("variant", ["avx2", "vnni", "portable"])
+def test_linear_variants_bit_exact(tmp_path, variant):
+    _need(variant)
+    check_exact(_linear_cases(1), tmp_path / "c", cflags=X86[variant])
+
+
+def _conv(cs: Cases, n, c, hw, m, k, s, pads, group, small_shift=False, relu=False,
+          wvals=None, acc_out=False, per_channel=True, dil=(1, 1)):
+    x = cs.rand_input((n, c, hw[0], hw[1]))
+    shape = (m, c // group, k[0], k[1])
+    wv = cs.rng.integers(-128, 128, shape) if wvals is None else cs.rng.choice(wvals, shape)
+    w = cs.const(wv.astype(np.int8))
+    b = cs.const(cs.rng.integers(-20000, 20000, m).astype(np.int32))
+    ms, attrs = _params(cs, m, small_shift, per_channel)
+    if relu:
+        attrs.update(act_min=attrs["y_zp"], act_max=127)
+    attrs.update(strides=list(s), dilations=list(dil), pads=list(pads), group=group)
+    if acc_out:
+        ms, attrs = [], {k2: v for k2, v in attrs.items() if k2 not in ("y_zp", "act_min", "act_max")}
+    cs.op("qcc.conv2d", [x, w, b] + ms, attrs)
+
+
+def _conv_cases(seed: int) -> Cases:
+    cs = Cases(seed)
+    # im2col: K = 27 (one tail step), 45, 90 (body + tail), 64 (no tail), groups, dilation,
+    # planes not a multiple of 8, padding (the zero point's byte)
+    _conv(cs, 1, 3, (10, 9), 9, (3, 3), (1, 1), [1, 1, 1, 1], 1)
+    _conv(cs, 1, 10, (7, 7), 6, (3, 3), (2, 2), [1, 1, 0, 0], 2, small_shift=True)
+    _conv(cs, 2, 10, (6, 5), 5, (3, 3), (1, 1), [1, 1, 1, 1], 1, relu=True, per_channel=False)
+    _conv(cs, 1, 16, (5, 5), 8, (2, 2), (1, 1), [0, 0, 1, 1], 1, wvals=[-128, 127])
+    _conv(cs, 1, 4, (9, 9), 6, (3, 3), (1, 1), [2, 2, 2, 2], 1, dil=(2, 2))
+    _conv(cs, 1, 3, (6, 7), 4, (3, 3), (1, 1), [1, 1, 1, 1], 1, acc_out=True)
+    # pointwise: im2col on small planes (< 64), the portable direct kernel on larger ones
+    _conv(cs, 1, 13, (7, 9), 7, (1, 1), (1, 1), [0, 0, 0, 0], 1, wvals=[-128, -127, 127])
+    _conv(cs, 1, 33, (5, 5), 9, (1, 1), (1, 1), [0, 0, 0, 0], 1, relu=True)
+    _conv(cs, 1, 64, (9, 8), 16, (1, 1), (1, 1), [0, 0, 0, 0], 1, small_shift=True)
+    _conv(cs, 2, 2, (11, 11), 5, (1, 1), (1, 1), [0, 0, 0, 0], 1, relu=True)
+    _conv(cs, 1, 40, (8, 10), 6, (1, 1), (1, 1), [0, 0, 0, 0], 1)
+    _conv(cs, 1, 70, (8, 8), 3, (1, 1), (1, 1), [0, 0, 0, 0], 1, per_channel=False)
+    _conv(cs, 1, 8, (8, 8), 4, (1, 1), (1, 1), [0, 0, 0, 0], 2, acc_out=True)
+    # depthwise stays on the portable kernels: still exact in the same build
+    _conv(cs, 1, 6, (13, 11), 6, (3, 3), (1, 1), [1, 1, 1, 1], 6)
+    return cs
+
+
+@pytest.mark.parametrize("variant", ["avx2", "vnni", "portable"])
+def test_conv_variants_bit_exact(tmp_path, variant):
+    _need(variant)
+    check_exact(_conv_cases(2), tmp_path / "c", cflags=X86[variant])
+
+
+def test_vnni_offset_correction_wraps_exactly(tmp_path):
+    """K = 70000 with x = zp = 127 and w = 127: the VNNI sum of w * (x + 128) leaves int32
+    (70000 * 127 * 255 > 2^31) while the true accumulator is small; the modulo-2^32
+    correction must still give it exactly (int32 accumulator outputs and requantized ones)."""
+    _need("vnni")
+    cs = Cases(5)
+    k = 70000
+    xv = np.full((2, k), 127, np.int8)
+    xv[1, :50] = -128
+    x = cs.input(xv)
+    w = cs.const(np.full((k, 9), 127, np.int8))
+    cs.op("qcc.linear", [x, w], {"x_zp": 127})
+    b = cs.const(np.arange(9, dtype=np.int32) * 1000)
+    mm, ss = cs.mult(9, 1e-4, 1e-3)
+    cs.op("qcc.linear", [x, w, b, mm, ss], {"x_zp": 127, "y_zp": 3})
+    check_exact(cs, tmp_path / "c", cflags=X86["vnni"])
+
+
+_REQ = r"""
+#include "common.h"
+#include "simd.h"
+#include <stdio.h>
+int main(void)
+{
+    int32_t a[8], m[8], s[8], r[8], zp, lo, hi, i;
+    while (scanf("%d %d %d", &zp, &lo, &hi) == 3) {
+        for (i = 0; i < 8; i++)
+            if (scanf("%d %d %d", &a[i], &m[i], &s[i]) != 3)
+                return 1;
+        qcc_v8_store(r, qcc_v8_requant(qcc_v8_load(a), qcc_v8_load(m), qcc_v8_load(s), zp, lo, hi));
+        for (i = 0; i < 8; i++)
+            printf("%d %d\n", r[i], qcc_requant(a[i], m[i], s[i], zp, lo, hi));
+    }
+    return 0;
+}
+"""
+
+_I32 = st.one_of(st.sampled_from([-2**31, -2**31 + 1, -1, 0, 1, 2**31 - 2, 2**31 - 1]),
+                 st.integers(-2**31, 2**31 - 1))
+_M = st.one_of(st.sampled_from([0, 1, 2**30, 2**31 - 1]), st.integers(0, 2**31 - 1))
+_S = st.one_of(st.sampled_from([1, 31, 32, 62]), st.integers(1, 62))
+
+
+@pytest.fixture(scope="module")
+def requant_bins(tmp_path_factory):
+    import subprocess
+    from pathlib import Path
+
+    import qcc.backends.c as cb
+
+    kdir = Path(cb.__file__).parent / "templates" / "kernels"
+    d = tmp_path_factory.mktemp("req")
+    (d / "t.c").write_text(_REQ)
+    bins = {}
+    for v in ("avx2", "vnni"):
+        if NEEDS[v] - FLAGS:
+            continue
+        bins[v] = str(d / f"t_{v}")
+        subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", *X86[v], f"-I{kdir}", "-o",
+                        bins[v], str(d / "t.c")], check=True)
+    return bins
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(_I32, _M, _S), min_size=8, max_size=8), st.integers(-128, 127),
+       st.sampled_from([(-128, 127), (0, 127), (-32768, 32767), (-2**31, 2**31 - 1)]))
+def test_requant8_int32_edges(requant_bins, lanes, zp, lohi):
+    """The 8-lane requantization equals arith.requantize (and the scalar C) at the int32 edges,
+    for every multiplier in [0, 2^31) and shift in [1, 62]."""
+    import subprocess
+
+    from qcc import arith
+
+    if not requant_bins:
+        pytest.skip("SKIPPED, NOT PASSED: this CPU has no AVX2")
+    lo, hi = lohi
+    text = f"{zp} {lo} {hi}\n" + "\n".join(f"{a} {m} {s}" for a, m, s in lanes) + "\n"
+    acc, m, s = (np.array(c, np.int64) for c in zip(*lanes))
+    want = arith.requantize(acc, m, s, zp, lo, hi)
+    for v, b in requant_bins.items():
+        out = subprocess.run([b], input=text, capture_output=True, text=True, check=True).stdout.split()
+        got = np.array(out, np.int64).reshape(8, 2)
+        assert np.array_equal(got[:, 1], want), (v, "scalar")
+        assert np.array_equal(got[:, 0], want), (v, got[:, 0], want)
