@@ -211,3 +211,69 @@ def test_requant8_int32_edges(requant_bins, lanes, zp, lohi):
         got = np.array(out, np.int64).reshape(8, 2)
         assert np.array_equal(got[:, 1], want), (v, "scalar")
         assert np.array_equal(got[:, 0], want), (v, got[:, 0], want)
+
+
+# ---- AArch64 NEON dot product: Debian's cross gcc, run under qemu-aarch64 user mode ----------
+A64 = {"neon_dot": ("-O3", "-march=armv8.2-a+dotprod", "-static"),
+       "neon_portable": ("-O3", "-march=armv8.2-a+dotprod", "-static", "-DQCC_PORTABLE")}
+
+
+def _a64_missing() -> str:
+    import shutil
+
+    tools = [t for t in ("aarch64-linux-gnu-gcc", "qemu-aarch64") if shutil.which(t) is None]
+    return f"SKIPPED, NOT PASSED: {', '.join(tools)} not installed (.ci/setup installs them)" if tools else ""
+
+
+def _check_a64(cs: Cases, out_dir, variant: str):
+    import subprocess
+
+    from qcc.backends.c.build import build, pack_inputs, unpack_outputs
+    from qcc.interp import Interpreter
+    from qcc.ir.verifier import verify
+
+    from c_testlib import emit_c
+
+    verify(cs.g)
+    want = Interpreter(cs.g).run(cs.feeds)
+    manifest = emit_c(cs.g, str(out_dir))
+    binary = build(str(out_dir), cc="aarch64-linux-gnu-gcc", extra_cflags=A64[variant])
+    fin, fout = out_dir / "in.bin", out_dir / "out.bin"
+    fin.write_bytes(pack_inputs(manifest, [cs.feeds]))
+    subprocess.run(["qemu-aarch64", "-cpu", "max", binary, str(fin), str(fout)], check=True,
+                   capture_output=True, timeout=300)
+    got = unpack_outputs(manifest, fout.read_bytes(), 1)[0]
+    for name, w in want.items():
+        assert np.array_equal(got[name], w), (variant, name)
+
+
+@pytest.mark.parametrize("variant", ["neon_dot", "neon_portable"])
+def test_aarch64_variants_bit_exact(tmp_path, variant):
+    why = _a64_missing()
+    if why:
+        pytest.skip(why)
+    _check_a64(_linear_cases(3), tmp_path / "lin", variant)
+    _check_a64(_conv_cases(4), tmp_path / "conv", variant)
+
+
+def test_aarch64_dotprod_macros_select_the_neon_path(tmp_path):
+    """The variant is chosen by the compiler's macros alone: with +dotprod QCC_SIMD_NEON is on,
+    without it (plain armv8-a) and with -DQCC_PORTABLE it is off."""
+    import subprocess
+    from pathlib import Path
+
+    import qcc.backends.c as cb
+
+    why = _a64_missing()
+    if why:
+        pytest.skip(why)
+    kdir = Path(cb.__file__).parent / "templates" / "kernels"
+    src = tmp_path / "t.c"
+    src.write_text('#include "common.h"\n#include "simd.h"\n')
+    def on(*flags):
+        out = subprocess.run(["aarch64-linux-gnu-gcc", "-std=c99", "-dM", "-E", *flags, f"-I{kdir}", str(src)],
+                             capture_output=True, text=True, check=True).stdout
+        return "#define QCC_SIMD_NEON 1" in out
+    assert on("-march=armv8.2-a+dotprod")
+    assert not on("-march=armv8-a")
+    assert not on("-march=armv8.2-a+dotprod", "-DQCC_PORTABLE")

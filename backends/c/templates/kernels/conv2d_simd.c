@@ -59,7 +59,7 @@ static inline void qcc_conv_simd_channel(const qcc_conv2d_p *p, const int8_t *w,
     int32_t init = bias ? bias[o] : 0, q, i;
     memset(wt, 0, sizeof wt);
     memcpy(wt, wo + kv, (size_t)(k - kv));
-#ifdef QCC_SIMD_VNNI  /* sum w*(x - zp) = sum w*u - (zp + 128)*sum w, modulo 2^32 */
+#ifdef QCC_SIMD_CORR  /* sum w*(x - zp) = sum w*v - (zp + off)*sum w, modulo 2^32 */
     init = (int32_t)((uint32_t)init - (uint32_t)zpd * (uint32_t)qcc_simd_wsum(wo, k));
 #endif
     for (q = 0; q < qn; q += 8) {

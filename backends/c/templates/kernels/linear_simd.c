@@ -23,7 +23,7 @@ static inline void qcc_linear_simd_blk(const qcc_linear_p *p, const int8_t *wt, 
         B->w[i] = wt + (size_t)jj * k;
         memcpy(B->wt[i], B->w[i] + kv, (size_t)(k - kv));
         B->b[i] = bias ? bias[jj] : 0;
-#ifdef QCC_SIMD_VNNI  /* sum w*(x - zp) = sum w*u - (zp + off)*sum w, modulo 2^32 */
+#ifdef QCC_SIMD_CORR  /* sum w*(x - zp) = sum w*v - (zp + off)*sum w, modulo 2^32 */
         B->b[i] = (int32_t)((uint32_t)B->b[i] - (uint32_t)(p->x_zp + qcc_simd_off(p->x_dt))
                             * (uint32_t)qcc_simd_wsum(B->w[i], k));
 #endif
