@@ -3,8 +3,9 @@ Cortex-M4 instruction counts and sizes (docs/target_c.md "Speed").
 
     python -m qcc.bench.kernels [MODELS...] [--rounds 5] [--runs 200] [--no-m4] [--out DIR]
 
-Per model, in one process and one run: the C host runner of the default build (`-O3`) and
-of `-march=native`, onnxruntime float32 and its static int8 QDQ model (`quantize_static`,
+Per model, in one process and one run: the C host runner of the default build (`-O3`), of
+`-march=native`, of `-march=native -DQCC_PORTABLE` (the portable kernels without the
+hand-written SIMD variants: the x86 code before them) and of `-mavx2`, onnxruntime float32 and its static int8 QDQ model (`quantize_static`,
 per-channel, MinMax on the model's calibration samples), all one thread, one sample.
 The engines are timed in alternating rounds (round r times every engine once before round
 r+1 starts, so load on a shared machine hits them alike); each cell is the median over
@@ -78,6 +79,10 @@ def engines(m, work: str, sample: dict, runs: int) -> dict:
 
     c_dir, _ = compile_c(m, work)
     native = cbuild.build(c_dir, extra_cflags=("-march=native",))
+    # the same code with the hand-written SIMD variants switched off: the portable kernels,
+    # which is what x86 ran before them
+    portable = cbuild.build(c_dir, extra_cflags=("-march=native", "-DQCC_PORTABLE"))
+    avx2 = cbuild.build(c_dir, extra_cflags=("-mavx2",))
     q8 = os.path.join(work, "ort_int8.onnx")
     ort_quantize(m, "minmax", q8)
     fp32, int8 = _iobound(m.path, sample), _iobound(q8, sample)
@@ -86,6 +91,8 @@ def engines(m, work: str, sample: dict, runs: int) -> dict:
         "c_dir": c_dir,
         "qcc_c": lambda: cbuild.bench_latency(c_dir, sample, runs),
         "qcc_c_native": lambda: cbuild.bench_latency(c_dir, sample, runs, binary=native),
+        "qcc_c_native_portable": lambda: cbuild.bench_latency(c_dir, sample, runs, binary=portable),
+        "qcc_c_avx2": lambda: cbuild.bench_latency(c_dir, sample, runs, binary=avx2),
         "ort_fp32": lambda: _time_fn(fp32, runs),
         "ort_int8": lambda: _time_fn(int8, runs),
         "ort_empty": lambda: _time_fn(empty, runs),
@@ -132,9 +139,10 @@ def bench_model(m, work: str, rounds: int, runs: int, m4: bool, log=sys.stderr) 
 
 
 def table(rows: list[dict]) -> str:
-    head = ("| model | qcc C µs | C native µs | ORT fp32 µs (- call) | ORT int8 µs (- call) | "
+    head = ("| model | qcc C µs | C native µs | C native portable µs | C -mavx2 µs | "
+            "ORT fp32 µs (- call) | ORT int8 µs (- call) | "
             "fp32 / C | int8 / C | int8 / C native | M4 insns | M4 insns/MAC | M4 flash / arena / stack B |")
-    out = [head, "|---" * 11 + "|"]
+    out = [head, "|---" * 13 + "|"]
     for r in rows:
         md, fair, sp = r["median_us"], r["ort_minus_call_us"], r["speedup"]
         m4 = r.get("cortex_m4") or {}
@@ -142,6 +150,7 @@ def table(rows: list[dict]) -> str:
             f"{m4['instructions'] / 1e6:.2f} M", f"{m4['insns_per_mac']}",
             f"{m4['model_flash_bytes']:,} / {m4['arena_bytes']:,} / {m4['stack_bound_bytes']}")
         out.append(f"| {r['model']} | {md['qcc_c']:,.1f} | {md['qcc_c_native']:,.1f} | "
+                   f"{md['qcc_c_native_portable']:,.1f} | {md['qcc_c_avx2']:,.1f} | "
                    f"{md['ort_fp32']:,.1f} ({fair['ort_fp32']:,.1f}) | "
                    f"{md['ort_int8']:,.1f} ({fair['ort_int8']:,.1f}) | "
                    f"{sp['ort_fp32/qcc_c']:.2f}x | {sp['ort_int8/qcc_c']:.2f}x | "

@@ -85,6 +85,63 @@ static inline void qcc_conv_simd_channel(const qcc_conv2d_p *p, const int8_t *w,
     }
 }
 
+#define QCC_SIMD_KCONV 4096  /* packed / per-group weights: the longest row unpacked (on the stack) */
+
+/* Output channel o with packed int4/int2 or per-group weights: the row unpacked once into int8
+ * (zero padded to kp); per group its exact int32 partial sum (minus its own offset correction),
+ * scaled by gmult in 64-bit lanes and rounded back by gshift (docs/integer_ops.md). */
+static inline void qcc_conv_simd_channel_packed(const qcc_conv2d_p *p, const int8_t *w,
+                                                const int32_t *bias, const int32_t *mult,
+                                                const int32_t *shift, const int32_t *gmult, void *y,
+                                                const uint8_t *col, int32_t k, int32_t kp, int32_t o,
+                                                size_t base, int32_t qn)
+{
+    const int32_t ch = p->per_channel ? o : 0, gs = gmult != NULL ? p->gsize : kp;
+    const int32_t zpd = p->x_zp + qcc_simd_off(QCC_I8), init = bias ? bias[o] : 0;
+    const size_t rowb = ((size_t)k * p->wbits + 7) / 8;
+    int8_t wb[QCC_SIMD_KCONV];
+    int32_t corr[QCC_SIMD_KCONV / QCC_SIMD_CH], q, i, g0;
+    qcc_simd_unpack(w + (size_t)o * rowb, p->wbits, 0, k, wb);
+    memset(wb + k, 0, (size_t)(kp - k));
+    for (g0 = 0; g0 < k; g0 += gs) {  /* per group: (zp + off) * sum w (byte dot products) */
+        corr[g0 / gs] = 0;
+#ifdef QCC_SIMD_CORR
+        corr[g0 / gs] = (int32_t)((uint32_t)zpd * (uint32_t)qcc_simd_wsum(wb + g0, k - g0 < gs ? k - g0 : gs));
+#endif
+    }
+    for (q = 0; q < qn; q += 8) {
+        const uint8_t *a[8];
+        const int32_t nv = qn - q < 8 ? qn - q : 8;
+        qcc_v8 acc = qcc_v8_set1(init);
+        qcc_v8w big = qcc_v8w_init(acc, gmult != NULL ? p->gshift : 1);
+        int32_t r[8];
+        for (i = 0; i < 8; i++)
+            a[i] = col + (size_t)(i < nv ? q + i : qn - 1) * kp;
+        for (g0 = 0; g0 < k; g0 += gs) {
+            const int32_t gl = ((k - g0 < gs ? k - g0 : gs) + QCC_SIMD_CH - 1) / QCC_SIMD_CH * QCC_SIMD_CH;
+            const uint8_t *ag[8];
+            qcc_v8 part;
+            for (i = 0; i < 8; i++)
+                ag[i] = a[i] + g0;
+            part = qcc_v8_sub(qcc_simd_dot8(ag, NULL, NULL, wb + g0, gl, 0, zpd), qcc_v8_set1(corr[g0 / gs]));
+            if (gmult != NULL)
+                big = qcc_v8w_madd(big, part, qcc_v8_set1(gmult[(size_t)o * p->ng + g0 / gs]));
+            else
+                acc = qcc_v8_add(acc, part);
+        }
+        if (gmult != NULL)
+            acc = qcc_v8w_round(big, p->gshift);
+        if (mult != NULL && p->y_dt == QCC_I8) {
+            qcc_v8_store_i8((int8_t *)y + base + q, qcc_v8_requant(acc, qcc_v8_set1(mult[ch]),
+                            qcc_v8_set1(shift[ch]), p->y_zp, p->lo, p->hi), nv);
+            continue;
+        }
+        qcc_v8_store(r, acc);
+        for (i = 0; i < nv; i++)
+            qcc_conv_store(p, mult, shift, o, y, base + (size_t)(q + i), r[i]);
+    }
+}
+
 static inline int qcc_conv2d_simd(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
                                   const int32_t *bias, const int32_t *mult, const int32_t *shift,
                                   const int32_t *gmult, void *y, void *scratch)
@@ -97,7 +154,11 @@ static inline int qcc_conv2d_simd(const qcc_conv2d_p *p, const int8_t *x, const 
     const size_t bytes = 2 * (size_t)p->pb * k;
     const int32_t pb = bytes / kp < (size_t)plane ? (int32_t)(bytes / kp) : plane;
     int32_t b, g, o, q0;
-    if (gmult != NULL || p->wbits != 8 || pb < 1 || (pb < 8 && pb < plane))
+    const int packed = gmult != NULL || p->wbits != 8;
+    if (pb < 1 || (pb < 8 && pb < plane))
+        return 0;
+    if (packed && (kp > QCC_SIMD_KCONV || (gmult != NULL && p->gsize % QCC_SIMD_CH != 0)
+                   || (p->wbits != 8 && p->wbits != 4 && p->wbits != 2)))
         return 0;
     for (b = 0; b < p->n; b++)
         for (g = 0; g < p->group; g++)
@@ -106,7 +167,12 @@ static inline int qcc_conv2d_simd(const qcc_conv2d_p *p, const int8_t *x, const 
                 qcc_im2col_simd(p, x + (size_t)b * p->c * p->h * p->w, g * cg, cg, q0, qn, kp,
                                 (uint8_t *)scratch);
                 for (o = g * mg; o < (g + 1) * mg; o++)
-                    qcc_conv_simd_channel(p, w, bias, mult, shift, y, (const uint8_t *)scratch, k, kp,
+                    if (packed)
+                        qcc_conv_simd_channel_packed(p, w, bias, mult, shift, gmult, y,
+                                                     (const uint8_t *)scratch, k, kp, o,
+                                                     ((size_t)b * p->m + o) * plane + q0, qn);
+                    else
+                        qcc_conv_simd_channel(p, w, bias, mult, shift, y, (const uint8_t *)scratch, k, kp,
                                           o, ((size_t)b * p->m + o) * plane + q0, qn);
             }
     return 1;

@@ -32,6 +32,24 @@ static inline void qcc_linear_simd_blk(const qcc_linear_p *p, const int8_t *wt, 
     }
 }
 
+/* Stores row r's 8 accumulators of block j: fused int8 requantization, or the scalar epilogue. */
+static inline void qcc_linear_simd_out(const qcc_linear_p *p, const int32_t *mult, const int32_t *shift,
+                                       const qcc_linear_blk *B, void *y, int32_t r, int32_t j, qcc_v8 acc)
+{
+    int32_t a[8], i;
+    if (mult != NULL && p->y_dt == QCC_I8) {
+        qcc_v8_store_i8((int8_t *)y + (size_t)r * p->n + j,
+                        qcc_v8_requant(acc, qcc_v8_load(B->m), qcc_v8_load(B->s), p->y_zp, p->lo, p->hi),
+                        B->nv);
+        return;
+    }
+    qcc_v8_store(a, acc);
+    for (i = 0; i < B->nv; i++)
+        qcc_linear_store(p, mult, shift, y, (size_t)r * p->n, j + i, a[i]);
+}
+
+{% include "kernels/linear_simd_packed.c" %}
+
 static inline int qcc_linear_simd(const qcc_linear_p *p, const void *x, const int8_t *wt,
                                   const int32_t *bias, const int32_t *mult, const int32_t *shift,
                                   const int32_t *gmult, void *y)
@@ -41,14 +59,15 @@ static inline int qcc_linear_simd(const qcc_linear_p *p, const void *x, const in
     const int32_t zpd = p->x_zp + qcc_simd_off(p->x_dt);
     qcc_linear_blk B;
     int32_t j, r, i;
-    if (gmult != NULL || p->wbits != 8 || (p->x_dt != QCC_I8 && p->x_dt != QCC_U8))
+    if (p->x_dt != QCC_I8 && p->x_dt != QCC_U8)
         return 0;
+    if (gmult != NULL || p->wbits != 8)
+        return qcc_linear_simd_packed(p, x, wt, bias, mult, shift, gmult, y);
     for (j = 0; j < n; j += 8) {
         qcc_linear_simd_blk(p, wt, bias, mult, shift, j, &B);
         for (r = 0; r < p->rows; r++) {
             const uint8_t *xr = (const uint8_t *)x + (size_t)r * k;
             qcc_v8 acc = qcc_v8_add(qcc_simd_dot8(NULL, xr, B.w, NULL, kv, flip, zpd), qcc_v8_load(B.b));
-            int32_t a[8];
             if (kv < k) {
                 uint8_t xt[QCC_SIMD_CH];
                 const int8_t *wl[8];
@@ -58,15 +77,7 @@ static inline int qcc_linear_simd(const qcc_linear_p *p, const void *x, const in
                     wl[i] = B.wt[i];
                 acc = qcc_v8_add(acc, qcc_simd_dot8(NULL, xt, wl, NULL, QCC_SIMD_CH, flip, zpd));
             }
-            if (mult != NULL && p->y_dt == QCC_I8) {
-                qcc_v8_store_i8((int8_t *)y + (size_t)r * n + j,
-                                qcc_v8_requant(acc, qcc_v8_load(B.m), qcc_v8_load(B.s), p->y_zp, p->lo, p->hi),
-                                B.nv);
-                continue;
-            }
-            qcc_v8_store(a, acc);
-            for (i = 0; i < B.nv; i++)
-                qcc_linear_store(p, mult, shift, y, (size_t)r * n, j + i, a[i]);
+            qcc_linear_simd_out(p, mult, shift, &B, y, r, j, acc);
         }
     }
     return 1;

@@ -91,6 +91,8 @@ static inline qcc_v8 qcc_v8_load(const int32_t *p)
 
 static inline qcc_v8 qcc_v8_add(qcc_v8 a, qcc_v8 b) { return _mm256_add_epi32(a, b); }
 
+static inline qcc_v8 qcc_v8_sub(qcc_v8 a, qcc_v8 b) { return _mm256_sub_epi32(a, b); }
+
 static inline void qcc_v8_store(int32_t *p, qcc_v8 v)
 {
     _mm256_storeu_si256((__m256i *)(void *)p, v);
@@ -127,6 +129,46 @@ static inline qcc_v8 qcc_v8_requant(qcc_v8 acc, qcc_v8 m, qcc_v8 s, int32_t zp, 
 }
 
 static inline qcc_v8 qcc_v8_set1(int32_t v) { return _mm256_set1_epi32(v); }
+
+/* 8 int64 lanes (per-group weights: step 2 of docs/integer_ops.md in 64 bits), kept as the
+ * even lanes (0, 2, 4, 6) and the odd lanes (1, 3, 5, 7) of a qcc_v8. */
+typedef struct {
+    __m256i e, o;
+} qcc_v8w;
+
+/* acc + v * g per lane (signed 32x32 -> 64 products, exact). */
+static inline qcc_v8w qcc_v8w_madd(qcc_v8w acc, qcc_v8 v, qcc_v8 g)
+{
+    acc.e = _mm256_add_epi64(acc.e, _mm256_mul_epi32(v, g));
+    acc.o = _mm256_add_epi64(acc.o, _mm256_mul_epi32(_mm256_srli_epi64(v, 32), _mm256_srli_epi64(g, 32)));
+    return acc;
+}
+
+/* floor((x + 2^(s-1)) / 2^s) of every int64 lane (s in [1, 62]), the arithmetic shift made
+ * of logical ones around the sign (exact for every int64), truncated to int32 lanes. */
+static inline __m256i qcc_simd_rsr64(__m256i x, int32_t s)
+{
+    __m256i neg;
+    x = _mm256_add_epi64(x, _mm256_set1_epi64x((int64_t)1 << (s - 1)));
+    neg = _mm256_cmpgt_epi64(_mm256_setzero_si256(), x);
+    return _mm256_xor_si256(_mm256_srli_epi64(_mm256_xor_si256(x, neg), s), neg);
+}
+
+static inline qcc_v8 qcc_v8w_round(qcc_v8w acc, int32_t s)
+{
+    return _mm256_blend_epi32(qcc_simd_rsr64(acc.e, s), _mm256_slli_epi64(qcc_simd_rsr64(acc.o, s), 32),
+                              0xAA);
+}
+
+/* (int64)b << s per lane. */
+static inline qcc_v8w qcc_v8w_init(qcc_v8 b, int32_t s)
+{
+    const __m256i one = _mm256_set1_epi64x(1);  /* VPMULDQ by 1 sign-extends a lane */
+    qcc_v8w r;
+    r.e = _mm256_slli_epi64(_mm256_mul_epi32(b, one), s);
+    r.o = _mm256_slli_epi64(_mm256_mul_epi32(_mm256_srli_epi64(b, 32), one), s);
+    return r;
+}
 
 /* The first nv (1..8) lanes, each in [-128, 127], as int8. */
 static inline void qcc_v8_store_i8(int8_t *y, qcc_v8 v, int32_t nv)
@@ -221,6 +263,13 @@ static inline qcc_v8 qcc_v8_add(qcc_v8 a, qcc_v8 b)
     return a;
 }
 
+static inline qcc_v8 qcc_v8_sub(qcc_v8 a, qcc_v8 b)
+{
+    a.val[0] = vsubq_s32(a.val[0], b.val[0]);
+    a.val[1] = vsubq_s32(a.val[1], b.val[1]);
+    return a;
+}
+
 static inline qcc_v8 qcc_v8_set1(int32_t v)
 {
     qcc_v8 r;
@@ -232,6 +281,41 @@ static inline void qcc_v8_store(int32_t *p, qcc_v8 v)
 {
     vst1q_s32(p, v.val[0]);
     vst1q_s32(p + 4, v.val[1]);
+}
+
+/* 8 int64 lanes (per-group weights, in 64 bits). */
+typedef struct {
+    int64x2_t v[4];
+} qcc_v8w;
+
+static inline qcc_v8w qcc_v8w_madd(qcc_v8w acc, qcc_v8 x, qcc_v8 g)
+{
+    acc.v[0] = vmlal_s32(acc.v[0], vget_low_s32(x.val[0]), vget_low_s32(g.val[0]));
+    acc.v[1] = vmlal_high_s32(acc.v[1], x.val[0], g.val[0]);
+    acc.v[2] = vmlal_s32(acc.v[2], vget_low_s32(x.val[1]), vget_low_s32(g.val[1]));
+    acc.v[3] = vmlal_high_s32(acc.v[3], x.val[1], g.val[1]);
+    return acc;
+}
+
+/* floor((x + 2^(s-1)) / 2^s) per lane (SRSHL), truncated to int32. */
+static inline qcc_v8 qcc_v8w_round(qcc_v8w acc, int32_t s)
+{
+    const int64x2_t ns = vdupq_n_s64(-s);
+    qcc_v8 r;
+    r.val[0] = vcombine_s32(vmovn_s64(vrshlq_s64(acc.v[0], ns)), vmovn_s64(vrshlq_s64(acc.v[1], ns)));
+    r.val[1] = vcombine_s32(vmovn_s64(vrshlq_s64(acc.v[2], ns)), vmovn_s64(vrshlq_s64(acc.v[3], ns)));
+    return r;
+}
+
+static inline qcc_v8w qcc_v8w_init(qcc_v8 b, int32_t s)
+{
+    const int64x2_t sh = vdupq_n_s64(s);
+    qcc_v8w r;
+    r.v[0] = vshlq_s64(vmovl_s32(vget_low_s32(b.val[0])), sh);
+    r.v[1] = vshlq_s64(vmovl_high_s32(b.val[0]), sh);
+    r.v[2] = vshlq_s64(vmovl_s32(vget_low_s32(b.val[1])), sh);
+    r.v[3] = vshlq_s64(vmovl_high_s32(b.val[1]), sh);
+    return r;
 }
 
 /* Four lanes of qcc_requant: SMULL, then SRSHL by -s (the rounding right shift, computed
@@ -279,6 +363,34 @@ static inline int32_t qcc_simd_wsum(const int8_t *w, int32_t n)
 #endif
 
 #ifdef QCC_SIMD
+/* Weights k0 .. k0 + n of a row stored at `bits` (k0 a multiple of 8 / bits) as int8. */
+static inline void qcc_simd_unpack(const int8_t *row, int32_t bits, int32_t k0, int32_t n, int8_t *dst)
+{
+    const uint8_t *b = (const uint8_t *)row + k0 / (8 / bits);
+    int32_t t;
+    if (bits == 8)
+        memcpy(dst, row + k0, (size_t)n);
+    else if (bits == 4) {
+        for (t = 0; t < n / 2; t++) {
+            const int32_t v = b[t];
+            dst[2 * t] = (int8_t)(((v & 15) ^ 8) - 8);
+            dst[2 * t + 1] = (int8_t)(((v >> 4) ^ 8) - 8);
+        }
+        for (t = n - n % 2; t < n; t++)
+            dst[t] = (int8_t)qcc_wget(row, k0 + t, bits);
+    } else {
+        for (t = 0; t < n / 4; t++) {
+            const int32_t v = b[t];
+            dst[4 * t] = (int8_t)(((v & 3) ^ 2) - 2);
+            dst[4 * t + 1] = (int8_t)((((v >> 2) & 3) ^ 2) - 2);
+            dst[4 * t + 2] = (int8_t)((((v >> 4) & 3) ^ 2) - 2);
+            dst[4 * t + 3] = (int8_t)(((v >> 6) ^ 2) - 2);
+        }
+        for (t = n - n % 4; t < n; t++)
+            dst[t] = (int8_t)qcc_wget(row, k0 + t, bits);
+    }
+}
+
 /* The operand byte of an activation: VNNI u8 = x + 128 for int8 x (uint8 x as is); AVX2 and
  * NEON s8 = x for int8 x, x - 128 for uint8 x. `off` is what the operand adds to x. */
 static inline uint8_t qcc_simd_flip(int32_t x_dt)
