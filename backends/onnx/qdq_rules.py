@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import onnx
 
+from qcc import arith
 from qcc.errors import QccError
 from qcc.ir import Node
 
@@ -30,6 +32,34 @@ def _requantized(n: Node, i: int) -> bool:
     return i < len(n.inputs) and n.inputs[i] is not None
 
 
+def _wide(n: Node) -> bool:
+    """An int64-accumulator node (docs/arithmetic.md 5.1).  onnxruntime fuses
+    DequantizeLinear -> Conv/MatMul -> QuantizeLinear into integer kernels that accumulate
+    in int32 and would overflow on it, so its export keeps the fusion from matching."""
+    return int(n.attrs.get("acc_bits", 32) or 32) == 64
+
+
+def _float_weight(ex: QdqExporter, w) -> str:
+    """The weight as a float constant (its quantized values, dequantized), no DequantizeLinear."""
+    qp = w.qparams
+    if qp is None or qp.group_size is not None:
+        raise QccError(f"QDQ export: weight '{w.name}' of an int64-accumulator node needs "
+                       f"per-tensor or per-channel quantization parameters")
+    axis = qp.axis if np.size(qp.scale) > 1 else None
+    return ex.const(w.name + "_wide_f", arith.dequantize(w.data, qp.scale, qp.zero_point, axis))
+
+
+def _f64(ex: QdqExporter, name: str) -> str:
+    return ex.add("Cast", [name], to=onnx.TensorProto.DOUBLE)
+
+
+def _unfused(ex: QdqExporter, name: str) -> str:
+    """``name`` through Cast to double and back: onnxruntime otherwise turns
+    DequantizeLinear -> Conv (float weights too) / GlobalAveragePool / AveragePool ->
+    QuantizeLinear into its QLinear* kernels, which sum in int32."""
+    return ex.add("Cast", [_f64(ex, name)], to=onnx.TensorProto.FLOAT)
+
+
 @qdq_rule("qcc.conv2d", "qcc.conv_transpose2d")
 def _conv(ex: QdqExporter, n: Node) -> None:
     x, w = n.inputs[0], n.inputs[1]
@@ -42,8 +72,10 @@ def _conv(ex: QdqExporter, n: Node) -> None:
         op = "ConvTranspose"
         if "output_padding" in n.attrs:
             attrs["output_padding"] = n.attrs["output_padding"]
-    ins = [ex.dq(x), ex.dq(w)] + ex.bias(n, 2, x, w)
+    ins = [ex.dq(x), _float_weight(ex, w) if _wide(n) else ex.dq(w)] + ex.bias(n, 2, x, w)
     y = ex.add(op, ins, **attrs)
+    if _wide(n):
+        y = _unfused(ex, y)
     ex.q(ex.clamp(y, n, out), out)
 
 
@@ -53,17 +85,24 @@ def _linear(ex: QdqExporter, n: Node) -> None:
     out = n.outputs[0]
     if not _requantized(n, 3):
         raise QccError(f"QDQ export: qcc.linear node '{n.name}' has an int32 accumulator output")
-    y = ex.add("MatMul", [ex.dq(x), ex.dq(w)])
+    y = ex.add("MatMul", [ex.dq(x), _float_weight(ex, w) if _wide(n) else ex.dq(w)])
     b = ex.bias(n, 2, x, w)
     if b:
         y = ex.add("Add", [y, b[0]])
+    if _wide(n):
+        y = _unfused(ex, y)
     ex.q(ex.clamp(y, n, out), out)
 
 
 @qdq_rule("qcc.matmul")
 def _matmul(ex: QdqExporter, n: Node) -> None:
     out = n.outputs[0]
-    y = ex.add("MatMul", [ex.dq(n.inputs[0]), ex.dq(n.inputs[1])])
+    a, b = ex.dq(n.inputs[0]), ex.dq(n.inputs[1])
+    if _wide(n):  # in double: no integer fusion (see _wide)
+        y = ex.add("Cast", [ex.add("MatMul", [_f64(ex, a), _f64(ex, b)])],
+                   to=onnx.TensorProto.FLOAT)
+    else:
+        y = ex.add("MatMul", [a, b])
     ex.q(ex.clamp(y, n, out), out)
 
 
@@ -95,13 +134,14 @@ def _avgpool(ex: QdqExporter, n: Node) -> None:
     y = ex.add("AveragePool", [ex.dq(n.inputs[0])], kernel_shape=list(n.attrs["kernel_shape"]),
                strides=list(n.attrs.get("strides", [1, 1])), pads=list(n.attrs.get("pads", [0, 0, 0, 0])),
                count_include_pad=int(n.attrs.get("count_include_pad", 0)))
-    ex.q(ex.clamp(y, n, out), out)
+    ex.q(ex.clamp(_unfused(ex, y) if _wide(n) else y, n, out), out)
 
 
 @qdq_rule("qcc.global_avgpool")
 def _gap(ex: QdqExporter, n: Node) -> None:
     out = n.outputs[0]
-    ex.q(ex.clamp(ex.add("GlobalAveragePool", [ex.dq(n.inputs[0])]), n, out), out)
+    y = ex.add("GlobalAveragePool", [ex.dq(n.inputs[0])])
+    ex.q(ex.clamp(_unfused(ex, y) if _wide(n) else y, n, out), out)
 
 
 @qdq_rule("qcc.reduce_mean")
@@ -115,7 +155,7 @@ def _mean(ex: QdqExporter, n: Node) -> None:
                    keepdims=keep)
     else:
         y = ex.add(op, [ex.dq(n.inputs[0])], axes=axes, keepdims=keep)
-    ex.q(ex.clamp(y, n, out), out)
+    ex.q(ex.clamp(_unfused(ex, y) if _wide(n) else y, n, out), out)
 
 
 @qdq_rule("qcc.resize")

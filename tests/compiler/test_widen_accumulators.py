@@ -156,6 +156,32 @@ def test_widened_form_is_exact_in_c_under_ubsan(tmp_path, capsys, op):
              ("-O1", "-g", "-fsanitize=undefined", "-fno-sanitize-recover=all"))
 
 
+def _ort_answer(out, feeds) -> float:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(out / "model.onnx"))  # default (all) graph optimizations
+    return float(np.asarray(sess.run(None, feeds)[0]).ravel()[0])
+
+
+@pytest.mark.parametrize("op", ["Gemm", "MatMul", "Conv"])
+def test_onnx_target_keeps_onnxruntime_off_its_int32_kernels(tmp_path, capsys, op):
+    """onnxruntime fuses QDQ Conv/MatMul/pooling into QLinear* kernels that sum in int32
+    (0 or 5929 instead of 72000 here): the widened nodes' export avoids the fusion."""
+    p, out, feeds, want = _compile(tmp_path, capsys, dense_case(op), "onnx")
+    assert_ok(p)
+    got = _ort_answer(out, feeds)
+    assert abs(got - want) < 0.01 * want, (got, want)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("op", ["GlobalAveragePool", "AveragePool", "ReduceMean", "ReduceSum"])
+def test_onnx_target_pooling_in_onnxruntime(tmp_path, capsys, op):
+    p, out, feeds, want = _compile(tmp_path, capsys, pool_case(op), "onnx")
+    assert_ok(p)
+    got = _ort_answer(out, feeds)
+    assert abs(got - want) < 0.01 * want, (got, want)
+
+
 def test_triton_refuses_the_widened_form_in_one_line(tmp_path, capsys):
     pytest.importorskip("triton")
     p, out, _, _ = _compile(tmp_path, capsys, dense_case("Gemm"), "triton")
