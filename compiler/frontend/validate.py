@@ -41,6 +41,7 @@ def validate_model(model: onnx.ModelProto, path: str = "<model>", checker: bool 
         raise ModelLoadError(f"'{path}' declares no graph outputs: there is nothing to compute")
     for t in model.graph.initializer:
         check_initializer(t, f"initializer '{t.name}'")
+    _check_value_types(model.graph)
     _check_single_assignment(model.graph)
     _check_attribute_values(model.graph)
     if checker:
@@ -109,6 +110,19 @@ def tensor_bytes(t: onnx.TensorProto, n: int) -> int:
 
 _TYPED_FIELDS = ("float_data", "int32_data", "string_data", "int64_data", "double_data",
                  "uint64_data")
+
+
+def _check_value_types(g: onnx.GraphProto) -> None:
+    """Graph inputs, outputs and value_info: an element type ONNX defines (or none)."""
+    known = set(onnx.helper.get_all_tensor_dtypes())
+    for kind, infos in (("graph input", g.input), ("graph output", g.output),
+                        ("value_info", g.value_info)):
+        for vi in infos:
+            if vi.type.HasField("tensor_type"):
+                et = vi.type.tensor_type.elem_type
+                if et != onnx.TensorProto.UNDEFINED and et not in known:
+                    raise ModelLoadError(f"{kind} '{vi.name}' has element type {et}, which "
+                                         f"ONNX does not define")
 
 
 def check_initializer(t: onnx.TensorProto, what: str) -> None:
@@ -213,7 +227,7 @@ def run_checker(model: onnx.ModelProto, path: str) -> None:
     try:
         onnx.checker.check_model(probe)
         onnx.shape_inference.infer_shapes(probe, check_type=True, strict_mode=True)
-    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError, ValueError) as e:
         msg = " ".join(str(e).split())
         if msg.count("Inference error(s)") > 1:
             return  # inside a function op's body: onnx's own node tests trip on these

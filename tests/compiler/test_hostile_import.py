@@ -78,6 +78,12 @@ def _dup_output(m):
     m.graph.node[0].output[0] = m.graph.node[1].output[0]
 
 
+def _io_type(which, v):  # found by the fuzzer (exit 3 from onnx's shape inference)
+    def fn(m):
+        getattr(m.graph, which)[0].type.tensor_type.elem_type = v
+    return fn
+
+
 CASES = {
     "dims_vs_raw": (_set_dim(3, 2), ["initializer 'w'", "[4, 3, 3, 2]", "holds 432"]),
     "zero_dim_with_data": (_set_dim(3, 0), ["initializer 'w'", "[4, 3, 3, 0]"]),
@@ -96,6 +102,8 @@ CASES = {
     "attr_type": (_node_attr(3, helper.make_attribute("axis", "bogus")),
                   ["softmax", "axis", "Mismatched attribute type"]),
     "softmax_axis": (_node_attr(3, helper.make_attribute("axis", 10)), ["Softmax", "'axis'"]),
+    "input_type_99": (_io_type("input", 99), ["graph input 'x'", "element type 99"]),
+    "output_type_99": (_io_type("output", 99), ["graph output", "element type 99"]),
 }
 
 

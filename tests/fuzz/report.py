@@ -46,7 +46,7 @@ def agreement(outcomes) -> str:
     """qcc's answer against onnxruntime's on the same model mutants."""
     c = Counter()
     for o in outcomes:
-        if o.ort_ok is None:
+        if o.ort_ok is None or o.kind not in ("bytes", "proto"):
             continue
         c[("qcc compiles" if o.cls == "ok" else "qcc refuses",
            "onnxruntime runs" if o.ort_ok else "onnxruntime refuses")] += 1
