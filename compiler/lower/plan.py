@@ -48,6 +48,10 @@ def plan(lw: Lowerer) -> MemoryPlan:
     lw.p.plan = MemoryPlan(mp.arena, mp.lower_bound, mp.strategy, align, mp.offsets,
                            dict(mp.inplace), dict(mp.rejected), dict(mp.tried))
     replay(lw)
+    limit = lw.target.arena_limit
+    if limit is not None and mp.arena > limit:
+        raise lw.err(f"the activation arena needs {mp.arena} bytes (lower bound "
+                     f"{mp.lower_bound}); the target holds {limit}")
     return lw.p.plan
 
 

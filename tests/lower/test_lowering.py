@@ -123,6 +123,14 @@ def test_target_drives_tiling_and_alignment():
     assert offs and all(o % 256 == 0 for o in offs)
 
 
+def test_target_arena_limit_is_enforced():
+    need = lower(_model(), "m").plan.arena
+    assert lower(_model(), "m", Target(arena_limit=need)).plan.arena == need
+    with pytest.raises(LoweringError, match=rf"target t: the activation arena needs {need} "
+                                            rf"bytes \(lower bound \d+\); the target holds 64"):
+        lower(_model(), "m", Target(name="t", arena_limit=64))
+
+
 def test_target_weight_bits_are_enforced():
     with pytest.raises(LoweringError, match=r"target acc: .*weight 'c\d+' has dtype int4; "
                                             r"the kernels take int8 weights"):
