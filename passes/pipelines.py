@@ -27,7 +27,8 @@ PIPELINES: dict[str, list[str]] = {
 }
 QUANTIZED_TARGETS = {"c", "triton", "accel"}  # targets that only exist as integer code
 # integer-only targets also turn quantized float chains on integer tensors into thresholds
-INTEGER_LOWERING = ["lower-thresholds", "dce"]
+# and data movement with constant indices into explicit index maps (meaning changes as IR)
+INTEGER_LOWERING = ["lower-thresholds", "lower-index-maps", "dce"]
 
 
 def pipeline_for(target: str, quantize: bool = False) -> list[str]:

@@ -5,7 +5,10 @@ other pure data-movement op (Transpose, Slice, Split, Expand, Tile, Pad,
 DepthToSpace, SpaceToDepth, Gather/GatherElements/GatherND with constant
 indices) is lowered generically: the op's reference implementation runs once
 at compile time on the *element indices* ``arange(numel)`` of its input, which
-gives the source index of every output element.  An affine index map becomes a
+gives the source index of every output element (:mod:`qcc.ops.integer_move`).  On
+integer targets the ``lower-index-maps`` pass has already made these ops
+``qcc.index_map`` nodes carrying that map (the rules of the ONNX ops remain for graphs
+lowered without it).  An affine index map becomes a
 strided copy (:class:`~qcc.lower.kernels.CopyNd`, up to 6 folded dims); any other
 map a constant index table (:class:`~qcc.lower.kernels.GatherTable`); a map equal
 to ``arange`` a view.
@@ -16,16 +19,15 @@ from __future__ import annotations
 import numpy as np
 
 from qcc.errors import LoweringError
-from qcc.ir import DType, Node, TensorType, Value
-from qcc.ops import lookup
+from qcc.ir import DType, Node, Value
+from qcc.ops.integer_move import MOVE_OPS, affine, fill_value, index_table, source_indices
 
 from .kernels import CopyNd, Gather, GatherTable
 from .program import Lowerer
 from .shapes import contiguous_strides, fold_dims
 
 VIEW_OPS = ("onnx.Reshape", "onnx.Flatten", "onnx.Squeeze", "onnx.Unsqueeze", "onnx.Identity")
-MAP_OPS = ("onnx.Transpose", "onnx.Slice", "onnx.Split", "onnx.Expand", "onnx.Tile", "onnx.Pad",
-           "onnx.DepthToSpace", "onnx.SpaceToDepth", "onnx.GatherElements", "onnx.GatherND")
+MAP_OPS = MOVE_OPS
 
 
 def view(lw: Lowerer, node: Node) -> None:
@@ -34,54 +36,16 @@ def view(lw: Lowerer, node: Node) -> None:
 
 def index_maps(lw: Lowerer, node: Node) -> list[np.ndarray]:
     """Source element index of every output element (-1: the pad value)."""
-    x = node.inputs[0]
-    src = np.arange(1, x.type.numel + 1, dtype=np.int64).reshape(x.shape)
-    args = [src]
+    if node.op == "qcc.index_map":
+        return [index_table(node)]
     for i, v in enumerate(node.inputs[1:], 1):
         if v is not None and not v.is_const:
             raise lw.err(f"{node.op} node '{node.name}' needs constant input {i} ('{v.name}')")
-        args.append(None if v is None else v.data)
-    if node.op == "onnx.Pad" and len(args) > 2 and args[2] is not None:
-        args[2] = np.zeros((), np.int64)
-    saved = [o.type for o in node.outputs]
-    try:  # the op casts its results to the output dtype: run it with int64 outputs
-        for o in node.outputs:
-            o.type = TensorType(DType.int64, o.shape)
-        res = lookup(node.op).run(node, args)
-    finally:
-        for o, t in zip(node.outputs, saved):
-            o.type = t
-    return [np.asarray(r, np.int64) - 1 for r in res]
+    return source_indices(node)
 
 
-def affine(idx: np.ndarray):
-    """(offset, strides) if ``idx[i] == offset + i . strides`` for all i, else None."""
-    if idx.size == 0 or idx.min() < 0:
-        return None
-    flat0 = int(idx.ravel()[0])
-    strides = []
-    for k, d in enumerate(idx.shape):
-        if d == 1:
-            strides.append(0)
-            continue
-        sel = [0] * idx.ndim
-        sel[k] = 1
-        strides.append(int(idx[tuple(sel)]) - flat0)
-    grid = np.zeros(idx.shape, np.int64) + flat0
-    for k, (d, s) in enumerate(zip(idx.shape, strides)):
-        shape = [1] * idx.ndim
-        shape[k] = d
-        grid = grid + np.arange(d, dtype=np.int64).reshape(shape) * s
-    return (flat0, strides) if np.array_equal(grid, idx) else None
-
-
-def _fill_value(node: Node) -> int:
-    if node.op == "onnx.Pad" and len(node.inputs) > 2 and node.inputs[2] is not None:
-        return int(np.asarray(node.inputs[2].data).ravel()[0])
-    return 0
-
-
-def emit_map(lw: Lowerer, node: Node, x: Value, out: Value, idx: np.ndarray) -> None:
+def emit_map(lw: Lowerer, node: Node, x: Value, out: Value, idx: np.ndarray,
+             key: str = "") -> None:
     """``out[i] = x[idx[i]]`` (-1: the fill value): a view, a strided copy or a table."""
     if idx.size == x.type.numel and np.array_equal(idx.ravel(), np.arange(idx.size)):
         lw.alias(node, out, x)
@@ -99,10 +63,10 @@ def emit_map(lw: Lowerer, node: Node, x: Value, out: Value, idx: np.ndarray) -> 
             lw.call(CopyNd(node=node, x=lw.read(x), y=out, dims=d, xs=xs, offset=off,
                            esize=esize))
             return
-    table = lw.table(f"{node.name}.{out.name}.idx", idx.astype(np.int32))
+    table = lw.table(key or f"{node.name}.{out.name}.idx", idx.astype(np.int32))
     esize = lw.esize(out)
     lw.call(GatherTable(node=node, x=lw.read(x), index=table, y=out, count=out.type.numel,
-                        esize=esize, fill=_fill_value(node)))
+                        esize=esize, fill=fill_value(node)))
 
 
 def mapped(lw: Lowerer, node: Node) -> None:
@@ -110,6 +74,14 @@ def mapped(lw: Lowerer, node: Node) -> None:
     for out, idx in zip(node.outputs, index_maps(lw, node)):
         if out.users or any(out is o for o in lw.g.outputs):
             emit_map(lw, node, x, out, idx)
+
+
+def index_map(lw: Lowerer, node: Node) -> None:
+    """``qcc.index_map`` (made by the lower-index-maps pass): the table keeps the name the
+    pass gave it, so the program is the one the replaced op lowered to."""
+    index = node.inputs[1] if len(node.inputs) > 1 else None
+    emit_map(lw, node, node.inputs[0], node.outputs[0], index_table(node),
+             index.name if index is not None else "")
 
 
 def gather(lw: Lowerer, node: Node) -> None:
@@ -128,4 +100,4 @@ def gather(lw: Lowerer, node: Node) -> None:
 
 
 RULES = {**{op: view for op in VIEW_OPS}, **{op: mapped for op in MAP_OPS},
-         "onnx.Gather": gather}
+         "onnx.Gather": gather, "qcc.index_map": index_map}

@@ -7,8 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import qcc.passes  # noqa: F401  (registers the passes)
 from qcc.errors import BuildError
 from qcc.ir import DType
+from qcc.passmanager import PassContext, get_pass
 
 from c_testlib import Cases, check_exact, needs_gcc, run_c
 
@@ -19,7 +21,10 @@ def _i64(*v):
     return np.array(v, np.int64)
 
 
-def test_data_movement_exact(tmp_path):
+@pytest.mark.parametrize("as_index_maps", [False, True])
+def test_data_movement_exact(tmp_path, as_index_maps):
+    """Each move op, and (``as_index_maps``) the ``qcc.index_map`` nodes the
+    lower-index-maps pass makes of them: the C code equals the interpreter on both."""
     cs = Cases(5)
     x = cs.rand_input((2, 3, 4, 4))
     cs.op("onnx.Transpose", [x], {"perm": [0, 2, 3, 1]})
@@ -38,6 +43,11 @@ def test_data_movement_exact(tmp_path):
     r = cs.op("onnx.Reshape", [x, cs.const(_i64(6, 16))], output=False)
     cs.op("onnx.Transpose", [r], {"perm": [1, 0]})
     cs.op("onnx.Flatten", [x], {"axis": 2})  # output view of an input: must be a copy
+    if as_index_maps:
+        ctx = PassContext()
+        assert get_pass("lower-index-maps").fn(cs.g, ctx)
+        assert {n.op for n in cs.g.nodes} == {"qcc.index_map", "onnx.Concat", "onnx.Reshape",
+                                               "onnx.Flatten"}
     manifest = check_exact(cs, tmp_path / "c")
     kernels = {row["kernel"] for row in manifest["layers"]}
     assert {"qcc_copy_nd", "qcc_gather_table", "qcc_concat_part"} <= kernels
