@@ -12,19 +12,21 @@ is the analysis ``layer_bits`` (node name -> bits; ``ctx.provide``), which the
 quantizer reads; the per-layer table (bits, sensitivity, bytes, BOPs, modelled cycles)
 is printed to the log and noted for the manifest.  The graph is unchanged.
 
-Options (``ctx.options``): ``weight_bits``, ``size_budget``, ``bops_budget``,
-``latency_budget``, ``latency_table`` (a measured table, JSON; see
-qcc.mixed_precision.latency), ``keep_8bit``, ``group_size``, ``sensitivity``
-(auto|kl|mse|hessian), ``sensitivity_samples`` (default 32),
-``sensitivity_cache`` (a folder; "" disables), ``mixed_bits`` (``auto``: the ILP
-answers over 4/8 and over 2/4/8, the one whose measured joint output change is
-smaller; or e.g. ``2,4,8``),
-``tie_shared_inputs`` (default True), ``calib``, ``target``, ``quiet``.
+Options: :class:`AssignBitsOptions` (``--weight-bits``, the budgets, ``--latency-table``
+(a measured table, JSON; see qcc.mixed_precision.latency), ``--keep-8bit``,
+``--group-size``, ``--sensitivity``, ``--mixed-bits`` (``auto``: the ILP answers over 4/8
+and over 2/4/8, the one whose measured joint output change is smaller; or e.g.
+``2,4,8``), and the API-only ``sensitivity_samples``, ``sensitivity_cache`` (a folder;
+"" disables), ``sensitivity_engine``, ``tie_shared_inputs``, ``layer_bits``), validated
+when the CLI or the API starts, before the model is read.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
+from dataclasses import dataclass
+from typing import Any, Optional
 
 from qcc.errors import BudgetError
 from qcc.ir import Graph
@@ -36,44 +38,96 @@ LAYER_BITS = register_analysis(
                   "layer_bits as the starting point); quantize reads it")
 
 
-def _check_flags(ctx: PassContext) -> bool:
+SENSITIVITY = ("auto", "kl", "mse", "hessian", "output")
+BUDGETS = (("size", "--size-budget"), ("bops", "--bops-budget"),
+           ("latency", "--latency-budget"))
+
+
+@dataclass(frozen=True)
+class AssignBitsOptions:
+    """The assign-bits pass's options (one field per flag; see the module docstring)."""
+
+    weight_bits: str = "8"                 # mixed turns the pass on
+    size_budget: Optional[str] = None      # "60%" of the all-int8 cost, "12k", "1.5e9"
+    bops_budget: Optional[str] = None
+    latency_budget: Optional[str] = None
+    latency_table: Any = None              # a JSON path or a loaded latency table
+    keep_8bit: tuple = ()                  # globs on layer names pinned to 8 bits
+    group_size: Optional[int] = None
+    mixed_bits: str = "auto"               # auto | comma-separated widths incl. 8
+    sensitivity: str = "auto"              # auto | kl | mse | hessian | output
+    sensitivity_samples: int = DEFAULT_SAMPLES
+    sensitivity_cache: Optional[str] = None  # a folder; "" disables
+    sensitivity_engine: str = "auto"
+    tie_shared_inputs: bool = True
+    layer_bits: Optional[dict] = None      # node name -> bits given by the caller (API)
+    target: str = "c"                      # the latency model's target
+
+    def __post_init__(self):
+        fix = {"weight_bits": str(self.weight_bits or "8").strip().lower(),
+               "keep_8bit": tuple(self.keep_8bit or ()),
+               "mixed_bits": str(self.mixed_bits or "auto").strip().lower(),
+               "sensitivity": str(self.sensitivity or "auto").strip().lower(),
+               "sensitivity_samples": int(self.sensitivity_samples or DEFAULT_SAMPLES)}
+        for k, v in fix.items():
+            object.__setattr__(self, k, v)
+        if self.sensitivity not in SENSITIVITY:
+            raise BudgetError(f"--sensitivity '{self.sensitivity}': use one of "
+                              f"{', '.join(SENSITIVITY)}")
+        if self.sensitivity_samples < 1:
+            raise BudgetError(f"option sensitivity_samples={self.sensitivity_samples}: give at "
+                              f"least 1")
+        budgets = [(k, f) for k, f in BUDGETS if getattr(self, f"{k}_budget") is not None]
+        if self.mixed_bits != "auto" or budgets:   # (imported only when needed: scipy)
+            from qcc.mixed_precision.costs import parse_budget
+            from qcc.mixed_precision.plan import parse_bits
+
+            parse_bits(self.mixed_bits)       # raises on a bad --mixed-bits
+            for kind, flag in budgets:        # syntax only; percentages need the model
+                parse_budget(getattr(self, f"{kind}_budget"), kind, 1.0, flag)
+
+    @property
+    def mixed(self) -> bool:
+        return self.weight_bits == "mixed"
+
+
+def _check_flags(o: AssignBitsOptions) -> bool:
     """True for --weight-bits mixed; budgets without it are an error."""
-    mixed = str(ctx.opt("weight_bits", "8") or "8").strip().lower() == "mixed"
-    if not mixed:
-        given = [f for f, k in (("--size-budget", "size_budget"), ("--bops-budget", "bops_budget"),
-                                ("--latency-budget", "latency_budget"),
-                                ("--latency-table", "latency_table")) if ctx.opt(k)]
-        if str(ctx.opt("mixed_bits", "auto") or "auto").strip().lower() != "auto":
+    if not o.mixed:
+        given = [flag for kind, flag in BUDGETS if getattr(o, f"{kind}_budget")]
+        given += ["--latency-table"] if o.latency_table else []
+        if o.mixed_bits != "auto":
             given.append("--mixed-bits")
         if given:
             raise BudgetError(f"{', '.join(given)} only applies with --weight-bits mixed "
-                              f"(got --weight-bits {ctx.opt('weight_bits', '8')})")
-    return mixed
+                              f"(got --weight-bits {o.weight_bits})")
+    return o.mixed
 
 
 @register_pass("assign-bits", "with --weight-bits mixed: per-layer weight widths (8/4/2) by ILP "
                               "over measured sensitivities under size/BOPs/latency budgets",
-               kind="quantize")
+               kind="quantize", options=AssignBitsOptions)
 def assign_bits(graph: Graph, ctx: PassContext) -> bool:
     from qcc.mixed_precision import plan as mp
 
-    if not _check_flags(ctx):
+    o = ctx.options_of(AssignBitsOptions)
+    if not _check_flags(o):
         return False
     calib = ctx.calib_data()
     if calib is None:
         raise BudgetError("--weight-bits mixed needs calibration data (--calib CALIB.npz) to "
                           "measure each layer's sensitivity")
     data = calib.arrays
-    n_sens = ctx.opt("sensitivity_samples") or DEFAULT_SAMPLES
+    n_sens = o.sensitivity_samples
     joint = mp.first_samples(graph, data, max(n_sens, mp.JOINT_SAMPLES))
-    plan = mp.build(graph, joint[:n_sens], ctx.options, joint_samples=joint)
+    plan = mp.build(graph, joint[:n_sens], dataclasses.asdict(o), joint_samples=joint)
     if not plan.layers:
         ctx.note("assign-bits", layers=[], note="no quantizable layers")
         return False
     sol = mp.solve_plan(plan)
     rows = mp.table(plan, sol)
-    summ = mp.summary(plan, sol, ctx.opt("target", "c"))
-    layer_bits = dict(ctx.opt("layer_bits") or {})
+    summ = mp.summary(plan, sol, o.target)
+    layer_bits = dict(o.layer_bits or {})
     layer_bits.update({r["layer"]: r["bits"] for r in rows})
     ctx.provide(LAYER_BITS, layer_bits)
     sys.stderr.write(mp.format_table(rows, summ) + "\n")  # stderr at call time (capturable)

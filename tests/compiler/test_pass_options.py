@@ -24,7 +24,7 @@ PASSES_DIR = pathlib.Path(qcc.passes.__file__).parent
 def test_option_classes_are_frozen_dataclasses_with_defaults():
     typed = {n: p.options for n, p in all_passes().items() if p.options is not None}
     assert {"calibrate", "equalize", "smoothquant", "reorder-channels", "quantize",
-            "check-integer-only"} <= set(typed)
+            "check-integer-only", "assign-bits"} <= set(typed)
     for name, cls in typed.items():
         assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, name
         cls()  # every field has a default: a pass runs with no option given
@@ -54,11 +54,34 @@ def test_unset_means_default():
     ({"outlier_8bit": 4}, "--outlier-8bit needs --reorder-channels"),
     ({"softmax": "fast"}, "option softmax='fast' is not 'ibert' or 'shift'"),
     ({"residual_bits": 12}, "option residual_bits=12: use 8 or 16"),
+    ({"mixed_bits": "3,8"}, "--mixed-bits '3,8': give 'auto' or comma-separated widths"),
+    ({"weight_bits": "mixed", "size_budget": "lots"}, "--size-budget 'lots' is not a number"),
+    ({"weight_bits": "mixed", "bops_budget": "-5%"}, "--bops-budget '-5%' must be positive"),
+    ({"sensitivity": "entropy"}, "--sensitivity 'entropy': use one of auto, kl, mse"),
+    ({"sensitivity_samples": -2}, "option sensitivity_samples=-2: give at least 1"),
 ])
 def test_check_options_names_the_bad_value(options, needle):
     with pytest.raises(QccError) as e:
         check_options(options)
     assert needle in str(e.value)
+
+
+def test_assign_bits_options_are_typed():
+    cls = all_passes()["assign-bits"].options
+    o = typed_options(cls, {"weight_bits": "MIXED", "size_budget": "60%", "keep_8bit": ["fc*"],
+                            "mixed_bits": None, "sensitivity_samples": 0, "target": "accel",
+                            "layer_bits": {"conv": 4}, "unrelated": 1})
+    assert (o.mixed, o.size_budget, o.keep_8bit, o.mixed_bits) == (True, "60%", ("fc*",), "auto")
+    assert (o.sensitivity_samples, o.target, o.layer_bits) == (32, "accel", {"conv": 4})
+    assert not typed_options(cls, {}).mixed
+
+
+def test_cli_rejects_a_bad_budget_before_reading_the_model(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert_error(qcc_inproc(capsys, "compile", tmp_path / "missing.onnx", "--calib",
+                            tmp_path / "missing.npz", "--weight-bits", "mixed", "--size-budget",
+                            "12x", "-o", out), "--size-budget '12x' is not a number")
+    assert not out.exists()
 
 
 def test_cli_rejects_a_bad_option_before_reading_the_model(tmp_path, capsys):
