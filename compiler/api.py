@@ -6,9 +6,10 @@
     graph = qcc.quantize("model.onnx", "calib.npz")
     art = qcc.load("out")
 
-This module is application layer, like ``cli.py`` / ``commands.py`` and the driver:
-it may tie the passes and the backends together.  Errors are :class:`qcc.QccError`
-subclasses with the same messages as the command line.
+This module is the public facade over the driver (``qcc.driver``): it reaches the
+passes and the backends only through the driver's functions, never by importing
+``qcc.passes`` or ``qcc.backends`` itself (tests/compiler/test_layers.py).  Errors are
+:class:`qcc.QccError` subclasses with the same messages as the command line.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ Arrays = Union[PathLike, Mapping[str, np.ndarray], np.ndarray]
 
 def targets() -> list[str]:
     """The targets this build of qcc can compile for (the one list every command shows)."""
-    from qcc.backends import available_targets
+    from .driver import available_targets
 
     return available_targets()
 
@@ -85,19 +86,17 @@ def compile_options(calib=None, **options) -> dict:
     from .quant_scheme import check_lowbit_options
 
     check_lowbit_options(out)  # bad --group-size/--smoothquant/... fail before calibration
-    import qcc.passes  # noqa: F401  (registers the passes and their typed options)
-    from .passmanager import check_options
+    from .driver import check_pass_options
 
-    check_options(out)  # every pass's options dataclass accepts its values
+    check_pass_options(out)  # every pass's options dataclass accepts its values
     return out
 
 
 def check_target_options(target: str, options: dict) -> None:
     """Target-specific checks before any work (target accel: its hardware description)."""
-    if target == "accel":
-        from qcc.backends.accel.hw import hw_from_options
+    from .driver import check_target_options as check
 
-        hw_from_options(options)
+    check(target, options)
 
 
 class Artifact:
@@ -145,21 +144,9 @@ class Artifact:
             it = Interpreter(graph)
             return stack_samples([it.run(s) for s in samples])
         feeds = [check_feeds(graph, s) for s in samples]
-        if engine == "cortex-m4":
-            if self.target != "c":
-                raise QccError(f"engine 'cortex-m4' runs target c code; '{self.path}' is target "
-                               f"'{self.target}'")
-            from qcc.backends.c import arm
+        from .driver import run_artifact
 
-            return stack_samples(arm.run_qemu(self.path, feeds))
-        from qcc.backends import get_backend
-
-        backend = get_backend(self.target)
-        if device is not None:  # target triton: cuda | cpu
-            if self.target != "triton":
-                raise QccError(f"--device applies to target triton, not '{self.target}'")
-            return stack_samples(backend.run(self.path, feeds, self.manifest, device=device))
-        return stack_samples(backend.run(self.path, feeds, self.manifest))
+        return stack_samples(run_artifact(self.path, self.manifest, feeds, engine, device))
 
     def __repr__(self) -> str:
         return f"Artifact({self.path!r}, target={self.target!r}, name={self.name!r})"
@@ -205,15 +192,13 @@ def compile(model, calib=None, target: str = "onnx", out_dir: Optional[PathLike]
     ``extra_options``: internal pass options passed through unchecked (benchmarks)."""
     import tempfile
 
-    from .driver import CompileOptions, compile_model
+    from .driver import CompileOptions, check_target, compile_model
     from .passmanager import Instrumentation
 
     if out_dir is None:
         raise QccError("out_dir is required: the folder that receives the generated files")
     if target not in targets():
-        from qcc.backends import get_backend
-
-        get_backend(target)  # raises the error that names the known targets
+        check_target(target)  # raises the error that names the known targets
     # stack_bound: target c measures NAME_STACK_BOUND for its header (arm-none-eabi-gcc)
     opts = dict(compile_options(calib, **options), stack_bound=True, **(extra_options or {}))
     shapes = {k: tuple(int(d) for d in v) for k, v in (input_shapes or {}).items()}
@@ -231,9 +216,9 @@ def quantize(model, calib, *, input_shapes: Optional[Mapping[str, tuple]] = None
     integer IR :class:`qcc.ir.Graph`, which ``qcc.interp.Interpreter`` runs."""
     import tempfile
 
+    from .driver import quantize_graph
     from .frontend.onnx_import import import_model
-    from qcc.passes.pipelines import pipeline_for
-    from .passmanager import PassContext, PassManager
+    from .passmanager import PassContext
 
     if calib is None:
         raise QccError("quantize needs calibration data: calib=CALIB.npz or a dict of arrays")
@@ -243,7 +228,7 @@ def quantize(model, calib, *, input_shapes: Optional[Mapping[str, tuple]] = None
         path = _model_path(model, work)
         graph = import_model(path, shapes)
         ctx = PassContext(options=dict(opts, target="c", model_path=path, model_name="model"))
-        PassManager(pipeline_for("c", quantize=True)).run(graph, ctx)
+        quantize_graph(graph, ctx)
     return graph
 
 

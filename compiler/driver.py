@@ -279,3 +279,66 @@ def load_artifact(path: str) -> tuple[dict, str]:
                        f"compile it with 'qcc compile MODEL -o {path}'")
     with open(mpath) as f:
         return json.load(f), path
+
+
+# -- the public API's way up (qcc.api reaches the passes and backends only through these) --
+def available_targets() -> list[str]:
+    """The targets this build of qcc can compile for."""
+    from qcc.backends import available_targets as targets
+
+    return targets()
+
+
+def check_target(target: str) -> None:
+    """Raise the error that names the known targets when ``target`` is not one."""
+    from qcc.backends import get_backend
+
+    get_backend(target)
+
+
+def check_pass_options(options: dict) -> None:
+    """Every registered pass's typed options accept ``options`` (the passes register on
+    import)."""
+    import qcc.passes  # noqa: F401  (registers the passes and their typed options)
+
+    from .passmanager import check_options
+
+    check_options(options)
+
+
+def check_target_options(target: str, options: dict) -> None:
+    """The target's own options hold (target accel: its hardware description)."""
+    if target == "accel":
+        from qcc.backends.accel.hw import hw_from_options
+
+        hw_from_options(options)
+
+
+def run_artifact(path: str, manifest: dict, feeds: list, engine: str,
+                 device: Optional[str] = None) -> list:
+    """Outputs of the generated code in ``path`` per sample: ``engine`` ``target`` (the
+    backend's runner; ``device`` for target triton) or ``cortex-m4`` (C under qemu)."""
+    target = manifest["target"]
+    if engine == "cortex-m4":
+        if target != "c":
+            raise QccError(f"engine 'cortex-m4' runs target c code; '{path}' is target "
+                           f"'{target}'")
+        from qcc.backends.c import arm
+
+        return arm.run_qemu(path, feeds)
+    from qcc.backends import get_backend
+
+    backend = get_backend(target)
+    if device is not None:  # target triton: cuda | cpu
+        if target != "triton":
+            raise QccError(f"--device applies to target triton, not '{target}'")
+        return backend.run(path, feeds, manifest, device=device)
+    return backend.run(path, feeds, manifest)
+
+
+def quantize_graph(graph: Graph, ctx: PassContext) -> Graph:
+    """Run the quantizing pipeline (of target c, without its code generation) on ``graph``."""
+    from qcc.passes.pipelines import pipeline_for
+
+    PassManager(pipeline_for("c", quantize=True)).run(graph, ctx)
+    return graph
