@@ -20,24 +20,33 @@ TARGET_DESC = Target(name="c", align=16, vector_bytes=16, im2col_bytes=8192,
                      pw_direct_plane=64, matmul_pack_bytes=32768, weight_bits=(8, 4, 2))
 
 _I8, _Q8 = dtypes("int8"), dtypes("int8", "uint8")
+_Q16 = dtypes("int8", "uint8", "int16")
 _OUT = dtypes("int8", "uint8", "int16", "int32")
+_INT = dtypes("int8", "uint8", "int16", "int32", "int64", "bool")   # the kernels' DT_CODES
+_MOVE = dtypes("int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "bool")
+# Every operand whose element type a C kernel dispatches on is listed, so a combination the
+# kernels lack is a lowering problem reported with every other one, not a render error.
 SUPPORT = Support({
     "conv2d": {"x": _I8, "y": _OUT},
     "conv_transpose2d": {"x": _I8, "y": dtypes("int8", "int32")},
     "linear": {"x": _Q8, "y": _OUT},
     "matmul": {"a": _Q8, "b": _Q8, "y": _OUT},
-    "binary": {"a": dtypes("int8", "uint8", "int16"), "b": dtypes("int8", "uint8", "int16")},
-    "requant": {"x": dtypes("int8", "uint8", "int16", "int32")},
+    "binary": {"a": _Q16, "b": _Q16, "y": _Q16},
+    "requant": {"x": _OUT, "y": _Q16},
     "lut": {"x": _Q8, "table": _Q8},
     "concat": {"x": _I8, "y": _I8},
     "pool": {"x": _I8, "y": _I8},
     "global_avgpool": {"x": _I8, "y": _I8},
     "reduce": {"x": _I8, "y": _I8},
-    "argmax": {"x": dtypes("int8", "uint8", "int16", "int32")},
-    "resize": {"x": _I8},
-    "copy": {}, "gather_table": {}, "gather": {}, "logic": {}, "threshold": {},
-    "isoftmax": {"mask": dtypes("int8", "uint8")},
-    "igelu": {}, "ilayernorm": {},
+    "argmax": {"x": _OUT, "y": dtypes("int64")},
+    "resize": {"x": _I8, "y": _I8},
+    "copy": {"x": _MOVE, "y": _MOVE},
+    "gather_table": {"x": _MOVE, "y": _MOVE},
+    "gather": {"data": _MOVE, "indices": dtypes("int32", "int64"), "y": _MOVE},
+    "logic": {"a": _INT, "b": _INT, "c": _INT, "y": _INT},
+    "threshold": {"x": dtypes("int8", "uint8", "int16", "int32", "int64"), "y": _Q16},
+    "isoftmax": {"x": _INT, "mask": _Q8, "y": _INT},
+    "igelu": {"x": _INT, "y": _INT}, "ilayernorm": {"x": _INT, "y": _INT},
     "lstm": {"x": _Q8}, "gru": {"x": _Q8},
 }, wide=frozenset({"conv2d", "linear", "matmul", "pool", "global_avgpool", "reduce"}))
 
