@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -104,6 +105,7 @@ def strip_volatile(out: str) -> None:
 
 
 VOLATILE = ("_timings", "timings_s", "seconds")
+VOLATILE_FILES = {"timings.json"}  # wall-clock times of the compile
 
 
 def _drop_times(m):
@@ -114,8 +116,27 @@ def _drop_times(m):
     return m
 
 
+def _paths(x, y, at: str = "") -> list[str]:
+    """Key paths where two JSON values differ (lists of equal length element by element)."""
+    if isinstance(x, dict) and isinstance(y, dict):
+        return [p for k in sorted(set(x) | set(y), key=str) if x.get(k) != y.get(k)
+                for p in _paths(x.get(k), y.get(k), f"{at}.{k}" if at else str(k))]
+    if isinstance(x, list) and isinstance(y, list) and len(x) == len(y):
+        return [p for i, (u, v) in enumerate(zip(x, y)) if u != v
+                for p in _paths(u, v, f"{at}[{i}]")]
+    return [at]
+
+
+def _strip_c_comments(text: bytes) -> bytes:
+    text = re.sub(rb"/\*.*?\*/", b"", text, flags=re.S)
+    return re.sub(rb"//[^\n]*", b"", text)
+
+
 def compare(a: str, b: str) -> int:
-    """Print every file that differs between two snapshots (manifests without timings)."""
+    """Print every file that differs between two snapshots (manifests without timings;
+    a C file that differs only in its comments is named with "(comments only)", a
+    manifest with the key paths that differ).  The exit status is 1 when any runner
+    output (run.txt) or any C code outside comments differs."""
     bad = 0
     names = sorted(set(os.listdir(a)) | set(os.listdir(b)))
     for cfg in names:
@@ -124,19 +145,29 @@ def compare(a: str, b: str) -> int:
             print(f"{cfg}: only in {'A' if os.path.exists(pa) else 'B'}")
             bad += 1
             continue
-        files = sorted(set(os.listdir(pa)) | set(os.listdir(pb)))
-        diff = []
+        files = sorted((set(os.listdir(pa)) | set(os.listdir(pb))) - VOLATILE_FILES)
+        diff, hard = [], False
         for f in files:
             fa, fb = os.path.join(pa, f), os.path.join(pb, f)
             if not (os.path.isfile(fa) and os.path.isfile(fb)):
                 diff.append(f + " (missing)")
+                hard = True
             elif f == "manifest.json":
                 with open(fa) as x, open(fb) as y:
-                    if _drop_times(json.load(x)) != _drop_times(json.load(y)):
-                        diff.append(f)
-            elif open(fa, "rb").read() != open(fb, "rb").read():
-                diff.append(f)
-        bad += bool(diff)
+                    keys = _paths(_drop_times(json.load(x)), _drop_times(json.load(y)))
+                if keys:
+                    shown = ", ".join(keys[:6]) + (f", +{len(keys) - 6}" if len(keys) > 6 else "")
+                    diff.append(f"{f} ({shown})")
+            else:
+                da, db = open(fa, "rb").read(), open(fb, "rb").read()
+                if da == db:
+                    continue
+                if f.endswith((".c", ".h")) and _strip_c_comments(da) == _strip_c_comments(db):
+                    diff.append(f + " (comments only)")
+                else:
+                    diff.append(f)
+                    hard = hard or f.endswith((".c", ".h")) or f == "run.txt"
+        bad += hard
         print(f"{cfg}: {'identical (' + str(len(files)) + ' files)' if not diff else 'DIFFERS ' + ', '.join(diff)}")
     return 1 if bad else 0
 
