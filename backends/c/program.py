@@ -32,7 +32,7 @@ SUPPORT = Support({
     "linear": {"x": _Q8, "y": _OUT},
     "matmul": {"a": _Q8, "b": _Q8, "y": _OUT},
     "binary": {"a": _Q16, "b": _Q16, "y": _Q16},
-    "requant": {"x": _OUT, "y": _Q16},
+    "requant": {"x": _OUT, "y": _OUT},
     "lut": {"x": _Q8, "table": _Q8},
     "concat": {"x": _I8, "y": _I8},
     "pool": {"x": _I8, "y": _I8},

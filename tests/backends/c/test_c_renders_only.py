@@ -58,5 +58,5 @@ def test_c_support_reports_unsupported_dtypes_of_every_node_at_once():
     assert msg.startswith("target c: 9 problems: "), msg
     for node in cs.g.nodes[:-1]:
         assert f"node '{node.name}'" in msg, node.name
-    assert "has output 'y0_0' of dtype i64; the requant kernel takes i8/u8/i16;" in msg
+    assert "has output 'y0_0' of dtype i64; the requant kernel takes i8/u8/i16/i32;" in msg
     assert "has output 'y1_0' of dtype i32; the binary kernel takes i8/u8/i16;" in msg
