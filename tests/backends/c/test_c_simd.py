@@ -301,9 +301,12 @@ def _packed_cases(cs: Cases) -> Cases:
             attrs.update(dtype="i16", y_zp=attrs["y_zp"] * 100)
         cs.op("qcc.linear", [x, w, b, mm, ss] + gm, attrs)
     # convs (all im2col with packed weights): general, grouped, pointwise, depthwise
+    # (group sizes 36 and 9 are whole 3x3 kernels, as the quantizer cuts them; 20: a pointwise
+    # group that is no multiple of the step: each group starts on a step of the columns)
     for c, m, kk, group, bits, gsz, hw in ((8, 6, 3, 1, 4, 32, (6, 5)), (16, 8, 3, 2, 2, 64, (5, 5)),
                                            (40, 5, 1, 1, 4, 32, (4, 6)), (6, 6, 3, 6, 4, 0, (7, 7)),
-                                           (12, 9, 3, 1, 2, 0, (5, 4))):
+                                           (12, 9, 3, 1, 2, 0, (5, 4)), (16, 7, 3, 1, 4, 36, (5, 6)),
+                                           (10, 4, 3, 1, 2, 9, (4, 4)), (50, 6, 1, 1, 4, 20, (3, 5))):
         lim = 1 << (bits - 1)
         xc = cs.rand_input((1, c, hw[0], hw[1]))
         wc = cs.const(cs.rng.integers(-lim, lim, (m, c // group, kk, kk)).astype(np.int8),

@@ -10,20 +10,24 @@ static inline int qcc_conv_simd_pointwise(const qcc_conv2d_p *p)
            && p->oh == p->h && p->ow == p->w;
 }
 
-/* col[q*kp + t] for output positions [q0, q0 + qn) of one image, group channels from c0. */
+/* col[q*kp + t'] for output positions [q0, q0 + qn) of one image, group channels from c0.
+ * t' = t without weight groups (gs = 0); with them, element t of group t / gs sits at
+ * (t / gs) * gp + t % gs: every group starts on a step (gp = gs rounded up to QCC_SIMD_CH),
+ * the gaps hold the zero point's byte. */
 static inline void qcc_im2col_simd(const qcc_conv2d_p *p, const int8_t *x, int32_t c0, int32_t cg,
-                                   int32_t q0, int32_t qn, int32_t kp, uint8_t *col)
+                                   int32_t q0, int32_t qn, int32_t kp, int32_t gs, int32_t gp,
+                                   uint8_t *col)
 {
     const uint8_t flip = QCC_SIMD_FLIP, zb = (uint8_t)((uint8_t)(int8_t)p->x_zp ^ flip);
-    const int32_t k = cg * p->kh * p->kw;
+    const int32_t k = cg * p->kh * p->kw, g = gs > 0 ? gs : k + 1;
     int32_t q, ci, u, v;
     for (q = 0; q < qn; q++)
-        memset(col + (size_t)q * kp + k, zb, (size_t)(kp - k));
+        memset(col + (size_t)q * kp + (gs > 0 ? 0 : k), zb, (size_t)(gs > 0 ? kp : kp - k));
     if (qcc_conv_simd_pointwise(p)) {  /* column q is x[:, q0 + q] */
         const size_t plane = (size_t)p->h * p->w;
         for (ci = 0; ci < cg; ci++) {
             const uint8_t *restrict xr = (const uint8_t *)x + (c0 + ci) * plane + q0;
-            uint8_t *restrict cq = col + ci;
+            uint8_t *restrict cq = col + (gs > 0 ? (ci / gs) * gp + ci % gs : ci);
             for (q = 0; q < qn; q++)
                 cq[(size_t)q * kp] = (uint8_t)(xr[q] ^ flip);
         }
@@ -31,7 +35,8 @@ static inline void qcc_im2col_simd(const qcc_conv2d_p *p, const int8_t *x, int32
     }
     for (q = 0; q < qn; q++) {
         const int32_t i = (q0 + q) / p->ow, j = (q0 + q) % p->ow;
-        uint8_t *cq = col + (size_t)q * kp;
+        uint8_t *cq = col + (size_t)q * kp, *cg0 = cq;
+        int32_t left = g;
         for (ci = 0; ci < cg; ci++) {
             const uint8_t *xc = (const uint8_t *)x + (size_t)(c0 + ci) * p->h * p->w;
             for (u = 0; u < p->kh; u++) {
@@ -40,6 +45,11 @@ static inline void qcc_im2col_simd(const qcc_conv2d_p *p, const int8_t *x, int32
                     const int32_t iw = j * p->sw + v * p->dw - p->pl;
                     const int inside = ih >= 0 && ih < p->h && iw >= 0 && iw < p->w;
                     *cq++ = inside ? (uint8_t)(xc[ih * p->w + iw] ^ flip) : zb;
+                    if (--left == 0) {  /* the next weight group starts on the next step */
+                        cg0 += gp;
+                        cq = cg0;
+                        left = g;
+                    }
                 }
             }
         }
@@ -96,17 +106,20 @@ static inline void qcc_conv_simd_channel_packed(const qcc_conv2d_p *p, const int
                                                 const uint8_t *col, int32_t k, int32_t kp, int32_t o,
                                                 size_t base, int32_t qn)
 {
-    const int32_t ch = p->per_channel ? o : 0, gs = gmult != NULL ? p->gsize : kp;
+    const int32_t ch = p->per_channel ? o : 0, gs = gmult != NULL ? p->gsize : k;
+    const int32_t gp = gmult != NULL ? (gs + QCC_SIMD_CH - 1) / QCC_SIMD_CH * QCC_SIMD_CH : kp;
     const int32_t zpd = p->x_zp + qcc_simd_off(QCC_I8), init = bias ? bias[o] : 0;
     const size_t rowb = ((size_t)k * p->wbits + 7) / 8;
-    int8_t wb[QCC_SIMD_KCONV];
-    int32_t corr[QCC_SIMD_KCONV / QCC_SIMD_CH], q, i, g0;
-    qcc_simd_unpack(w + (size_t)o * rowb, p->wbits, 0, k, wb);
-    memset(wb + k, 0, (size_t)(kp - k));
-    for (g0 = 0; g0 < k; g0 += gs) {  /* per group: (zp + off) * sum w (byte dot products) */
-        corr[g0 / gs] = 0;
+    int8_t wu[QCC_SIMD_KCONV], wb[QCC_SIMD_KCONV];
+    int32_t corr[QCC_SIMD_KCONV / QCC_SIMD_CH], q, i, g, g0;
+    qcc_simd_unpack(w + (size_t)o * rowb, p->wbits, 0, k, wu);
+    memset(wb, 0, (size_t)kp);  /* the column layout: group g from g*gp, zeros between */
+    for (g = 0, g0 = 0; g0 < k; g++, g0 += gs) {
+        const int32_t gl = k - g0 < gs ? k - g0 : gs;
+        memcpy(wb + (size_t)g * gp, wu + g0, (size_t)gl);
+        corr[g] = 0;  /* per group: (zp + off) * sum w (byte dot products) */
 #ifdef QCC_SIMD_CORR
-        corr[g0 / gs] = (int32_t)((uint32_t)zpd * (uint32_t)qcc_simd_wsum(wb + g0, k - g0 < gs ? k - g0 : gs));
+        corr[g] = (int32_t)((uint32_t)zpd * (uint32_t)qcc_simd_wsum(wu + g0, gl));
 #endif
     }
     for (q = 0; q < qn; q += 8) {
@@ -117,15 +130,16 @@ static inline void qcc_conv_simd_channel_packed(const qcc_conv2d_p *p, const int
         int32_t r[8];
         for (i = 0; i < 8; i++)
             a[i] = col + (size_t)(i < nv ? q + i : qn - 1) * kp;
-        for (g0 = 0; g0 < k; g0 += gs) {
+        for (g = 0, g0 = 0; g0 < k; g++, g0 += gs) {
             const int32_t gl = ((k - g0 < gs ? k - g0 : gs) + QCC_SIMD_CH - 1) / QCC_SIMD_CH * QCC_SIMD_CH;
             const uint8_t *ag[8];
             qcc_v8 part;
             for (i = 0; i < 8; i++)
-                ag[i] = a[i] + g0;
-            part = qcc_v8_sub(qcc_simd_dot8(ag, NULL, NULL, wb + g0, gl, 0, zpd), qcc_v8_set1(corr[g0 / gs]));
+                ag[i] = a[i] + (size_t)g * gp;
+            part = qcc_v8_sub(qcc_simd_dot8(ag, NULL, NULL, wb + (size_t)g * gp, gl, 0, zpd),
+                              qcc_v8_set1(corr[g]));
             if (gmult != NULL)
-                big = qcc_v8w_madd(big, part, qcc_v8_set1(gmult[(size_t)o * p->ng + g0 / gs]));
+                big = qcc_v8w_madd(big, part, qcc_v8_set1(gmult[(size_t)o * p->ng + g]));
             else
                 acc = qcc_v8_add(acc, part);
         }
@@ -147,7 +161,11 @@ static inline int qcc_conv2d_simd(const qcc_conv2d_p *p, const int8_t *x, const 
                                   const int32_t *gmult, void *y, void *scratch)
 {
     const int32_t cg = p->c / p->group, mg = p->m / p->group, plane = p->oh * p->ow;
-    const int32_t k = cg * p->kh * p->kw, kp = (k + QCC_SIMD_CH - 1) / QCC_SIMD_CH * QCC_SIMD_CH;
+    const int32_t k = cg * p->kh * p->kw;
+    /* per-group weights: each group of the columns starts on a step (qcc_im2col_simd) */
+    const int32_t gs = gmult != NULL ? p->gsize : 0;
+    const int32_t gp = gs > 0 ? (gs + QCC_SIMD_CH - 1) / QCC_SIMD_CH * QCC_SIMD_CH : 0;
+    const int32_t kp = gs > 0 ? (k + gs - 1) / gs * gp : (k + QCC_SIMD_CH - 1) / QCC_SIMD_CH * QCC_SIMD_CH;
     /* the scratch the compiler sized for int16 im2col blocks. (Pointwise convs on large planes
      * stay on the direct kernel: as byte-column GEMMs they measured 2-3x slower on AVX-512
      * VNNI, the transposition of x costing more than the dot products save.) */
@@ -157,15 +175,14 @@ static inline int qcc_conv2d_simd(const qcc_conv2d_p *p, const int8_t *x, const 
     const int packed = gmult != NULL || p->wbits != 8;
     if (pb < 1 || (pb < 8 && pb < plane))
         return 0;
-    if (packed && (kp > QCC_SIMD_KCONV || (gmult != NULL && p->gsize % QCC_SIMD_CH != 0)
-                   || (p->wbits != 8 && p->wbits != 4 && p->wbits != 2)))
+    if (packed && (kp > QCC_SIMD_KCONV || (p->wbits != 8 && p->wbits != 4 && p->wbits != 2)))
         return 0;
     for (b = 0; b < p->n; b++)
         for (g = 0; g < p->group; g++)
             for (q0 = 0; q0 < plane; q0 += pb) {
                 const int32_t qn = plane - q0 < pb ? plane - q0 : pb;
-                qcc_im2col_simd(p, x + (size_t)b * p->c * p->h * p->w, g * cg, cg, q0, qn, kp,
-                                (uint8_t *)scratch);
+                qcc_im2col_simd(p, x + (size_t)b * p->c * p->h * p->w, g * cg, cg, q0, qn, kp, gs,
+                                gp, (uint8_t *)scratch);
                 for (o = g * mg; o < (g + 1) * mg; o++)
                     if (packed)
                         qcc_conv_simd_channel_packed(p, w, bias, mult, shift, gmult, y,
