@@ -306,14 +306,19 @@ def _packed_cases(cs: Cases) -> Cases:
     for c, m, kk, group, bits, gsz, hw in ((8, 6, 3, 1, 4, 32, (6, 5)), (16, 8, 3, 2, 2, 64, (5, 5)),
                                            (40, 5, 1, 1, 4, 32, (4, 6)), (6, 6, 3, 6, 4, 0, (7, 7)),
                                            (12, 9, 3, 1, 2, 0, (5, 4)), (16, 7, 3, 1, 4, 36, (5, 6)),
-                                           (10, 4, 3, 1, 2, 9, (4, 4)), (50, 6, 1, 1, 4, 20, (3, 5))):
+                                           (10, 4, 3, 1, 2, 9, (4, 4)), (50, 6, 1, 1, 4, 20, (3, 5)),
+                                           # depthwise, per channel: the int8 depthwise kernel
+                                           # on unpacked weights (stride 1 and 2, multiplier 2)
+                                           (16, 16, 3, 16, 4, 0, (16, 15)), (8, 8, 5, 8, 2, 0, (12, 12)),
+                                           (6, 12, 3, 6, 4, 0, (9, 10))):
         lim = 1 << (bits - 1)
         xc = cs.rand_input((1, c, hw[0], hw[1]))
         wc = cs.const(cs.rng.integers(-lim, lim, (m, c // group, kk, kk)).astype(np.int8),
                       DType.int4 if bits == 4 else DType.int2)
         mc, sc = cs.mult(m, 1e-4, 3e-2)
-        ac = {"x_zp": int(cs.rng.integers(-128, 128)), "y_zp": 5, "strides": [1, 1],
-              "dilations": [1, 1], "pads": [1, 1, 1, 1] if kk == 3 else [0, 0, 0, 0], "group": group}
+        st_ = 2 if kk == 5 else 1
+        ac = {"x_zp": int(cs.rng.integers(-128, 128)), "y_zp": 5, "strides": [st_, st_],
+              "dilations": [1, 1], "pads": [kk // 2] * 4, "group": group}
         gm = []
         if gsz:
             kr = c // group * kk * kk
