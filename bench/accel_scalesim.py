@@ -16,14 +16,13 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass, replace
-from types import SimpleNamespace
 
 import numpy as np
 
 from qcc.backends.accel.gemm_emit import choose_tiling, emit_gemm
 from qcc.backends.accel.hw import HwConfig
 from qcc.backends.accel.layout import DramPlan, Region
-from qcc.backends.accel.lower_gemm import prepare
+from qcc.backends.accel.lower_gemm import conv_call, prepare
 from qcc.backends.accel.stream import Builder
 from qcc.backends.accel.timing import gemm_cycles, simulate
 from qcc.ir import DType, TensorType, Value
@@ -122,9 +121,8 @@ def _fake_conv(s: ConvShape):
     m = Value("m", TensorType(DType.int32, (1,)), data=np.array([1 << 30], np.int32))
     sh = Value("s", TensorType(DType.int32, (1,)), data=np.array([40], np.int32))
     y = Value("y", TensorType(DType.int8, (1, s.m, s.oh, s.ow)))
-    return SimpleNamespace(op="qcc.conv2d", name=s.name, inputs=[x, w, b, m, sh], outputs=[y],
-                           attrs={"strides": [s.stride] * 2, "pads": [s.pad] * 4, "group": 1,
-                                  "x_zp": 0, "y_zp": 0})
+    return conv_call(s.name, x, w.data, y, (s.stride, s.stride), (s.pad, s.pad), 1, 0,
+                     m.data, sh.data, b.data)
 
 
 def qcc_layer_cycles(s: ConvShape, hw: HwConfig, objective: str = "total") -> dict:

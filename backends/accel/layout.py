@@ -18,15 +18,19 @@ from qcc.ir import DType, Value
 
 ALIGN = 64
 ISA_DTYPE = {DType.int8: "i8", DType.uint8: "u8", DType.int16: "i16", DType.int32: "i32"}
+ESIZE = {"i8": 1, "u8": 1, "i16": 2, "i32": 4}
 
 
 def is_dram_type(v: Value) -> bool:
     return v.dtype in ISA_DTYPE
 
 
-def rows_lanes(shape) -> tuple[int, int]:
+def rows_lanes(shape, cl: bool = True) -> tuple[int, int]:
+    """The DRAM matrix of a tensor: channels-last ``N*H*W x C`` for a 4-D tensor stored
+    channels-last (or whose H*W or C is 1: the bytes are the same), else row-major with
+    ``lanes`` = the last axis."""
     shape = tuple(int(x) for x in shape)
-    if len(shape) == 4:
+    if len(shape) == 4 and (cl or not canonical(shape)):
         n, c, h, w = shape
         return n * h * w, c
     if not shape:
@@ -34,43 +38,77 @@ def rows_lanes(shape) -> tuple[int, int]:
     return int(np.prod(shape[:-1], dtype=np.int64)), shape[-1]
 
 
-def to_rows(a: np.ndarray) -> np.ndarray:
+def to_rows(a: np.ndarray, cl: bool = True) -> np.ndarray:
     """The DRAM element order of a tensor as a [rows, lanes] array."""
-    r, l = rows_lanes(a.shape)
-    if a.ndim == 4:
+    r, l = rows_lanes(a.shape, cl)
+    if a.ndim == 4 and cl:
         a = a.transpose(0, 2, 3, 1)
     return np.ascontiguousarray(a).reshape(r, l)
 
 
-def from_rows(m: np.ndarray, shape) -> np.ndarray:
+def from_rows(m: np.ndarray, shape, cl: bool = True) -> np.ndarray:
     shape = tuple(int(x) for x in shape)
-    if len(shape) == 4:
+    if len(shape) == 4 and cl:
         n, c, h, w = shape
         return m.reshape(n, h, w, c).transpose(0, 3, 1, 2).copy()
     return m.reshape(shape).copy()
 
 
-def same_bytes(a_shape, b_shape) -> bool:
-    """True when two shapes of one element sequence have the same DRAM layout."""
-    def canon(s):
-        s = tuple(int(x) for x in s)
-        return len(s) == 4 and s[2] * s[3] != 1 and s[1] != 1
-    return not canon(a_shape) and not canon(b_shape)
+def canonical(shape) -> bool:
+    """True when a tensor of this shape is stored channels-last (NHWC) rather than row-major."""
+    s = tuple(int(x) for x in shape)
+    return len(s) == 4 and s[2] * s[3] != 1 and s[1] != 1
+
+
+def phys_positions(shape, cl: bool = True) -> np.ndarray:
+    """Physical element position in DRAM of every logical (row-major) element."""
+    s = tuple(int(x) for x in shape)
+    n = int(np.prod(s, dtype=np.int64)) if s else 1
+    if not cl or not canonical(s):
+        return np.arange(n, dtype=np.int64)
+    order = np.arange(n, dtype=np.int64).reshape(s).transpose(0, 2, 3, 1).ravel()
+    pos = np.empty(n, np.int64)
+    pos[order] = np.arange(n, dtype=np.int64)
+    return pos
 
 
 @dataclass
 class Region:
+    """A tensor in DRAM.  ``shape``/``rows``/``lanes``: its own layout; ``root_shape``: the
+    shape of the buffer whose bytes it shares (a view: Reshape, Flatten, ...), whose layout
+    decides where each element is; ``cl``: the root is stored channels-last (4-D tensors that
+    a convolution or pooling reads or writes, and those tied to them by elementwise ops),
+    otherwise row-major; ``compat``: the tensor is a plain ``rows x lanes`` matrix of its
+    own shape."""
     name: str
     addr: int
     nbytes: int
-    dtype: str = "i8"          # ISA dtype of the elements
+    dtype: str = "i8"          # ISA dtype of the elements (or a numpy dtype name off the ISA)
     shape: tuple = ()
     rows: int = 0
     lanes: int = 0
+    root_shape: tuple = None
+    cl: bool = True
 
     @property
     def esize(self) -> int:
-        return {"i8": 1, "u8": 1, "i16": 2, "i32": 4}[self.dtype]
+        return ESIZE.get(self.dtype) or np.dtype(self.dtype).itemsize
+
+    @property
+    def compat(self) -> bool:
+        rs = self.shape if self.root_shape is None else tuple(self.root_shape)
+        return tuple(rs) == tuple(self.shape) or not (self.cl and canonical(rs)) and \
+            not (self.cl and canonical(self.shape))
+
+    @property
+    def layout(self) -> str:
+        """``"cl"`` (a channels-last 4-D matrix) or ``"rm"`` (row-major)."""
+        return "cl" if self.cl and canonical(self.shape) else "rm"
+
+    def positions(self) -> np.ndarray:
+        """Physical element position of every logical element of this tensor."""
+        return phys_positions(self.shape if self.root_shape is None else self.root_shape,
+                              self.cl)
 
     @property
     def pitch(self) -> int:
@@ -83,14 +121,27 @@ def _align(n: int) -> int:
 
 @dataclass
 class DramPlan:
-    """The activation arena at address 0, then the constants one after another."""
+    """The activation arena of the shared memory plan at address 0, the caller's input and
+    output buffers after it, then the constants one after another."""
     const_blobs: list = field(default_factory=list)   # (Region, bytes)
     const_size: int = 0
     arena_size: int = 0
+    io_size: int = 0
+
+    @property
+    def io_base(self) -> int:
+        return _align(self.arena_size)
+
+    def add_io(self, nbytes: int) -> int:
+        """Address of a new input/output buffer (before any constant is added)."""
+        assert not self.const_blobs, "input/output buffers go before the constants"
+        addr = self.io_base + self.io_size
+        self.io_size = _align(self.io_size + max(nbytes, 1))
+        return addr
 
     @property
     def const_base(self) -> int:
-        return _align(self.arena_size)
+        return _align(self.io_base + self.io_size)
 
     def add_const(self, name: str, data: np.ndarray, dtype: str = "i8", rows: int = 0,
                   lanes: int = 0) -> Region:
@@ -106,35 +157,3 @@ class DramPlan:
         for reg, raw in self.const_blobs:
             img[reg.addr:reg.addr + len(raw)] = np.frombuffer(raw, np.uint8)
         return img
-
-
-def plan_arena(order: list[Value], last_use: dict[str, int], first_def: dict[str, int],
-               aliases: dict[str, str], pinned: set) -> tuple[dict, int]:
-    """First-fit offsets for tensors by lifetime; aliases share their root's region.
-
-    ``pinned`` names live for the whole program (graph inputs/outputs).  Returns
-    ({name: (offset, nbytes)}, arena size).
-    """
-    end = max(last_use.values(), default=0) + 1
-    items = []
-    for v in order:
-        if v.name in aliases:
-            continue
-        r, l = rows_lanes(v.shape)
-        nbytes = _align(r * l * np.dtype(v.dtype.np).itemsize)
-        lo = 0 if v.name in pinned else first_def.get(v.name, 0)
-        hi = end if v.name in pinned else last_use.get(v.name, lo)
-        items.append((v.name, nbytes, lo, hi))
-    placed: list[tuple[int, int, int, int]] = []  # offset, size, lo, hi
-    out = {}
-    for name, size, lo, hi in sorted(items, key=lambda t: -t[1]):
-        busy = sorted((o, o + s) for o, s, l2, h2 in placed if not (h2 < lo or hi < l2))
-        off = 0
-        for a, b in busy:
-            if off + size <= a:
-                break
-            off = max(off, b)
-        placed.append((off, size, lo, hi))
-        out[name] = (off, size)
-    total = max((o + s for o, s, _, _ in placed), default=0)
-    return out, _align(total)

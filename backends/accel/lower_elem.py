@@ -1,89 +1,165 @@
-"""Lowering of the vector ops: add/sub/mul, requant, LUT, global average pooling,
-concat (by addressing the output's channel slice).
+"""Rendering of the vector families of the kernel program: binary (add/sub/mul/max/min),
+requant, lut, global_avgpool, concat parts.
 
-They run on the EX engine's ALU over accumulator rows: load the operands into
-an accumulator slot (sign-extending), centre them with ALU ADD, combine
-(DYADD / MUL / LUT / ADD-reduction), and STORE with the requantization
-epilogue (docs/target_accel.md §7).  Rows are processed in chunks that fit
-half of the accumulator buffer; the halves alternate, so EX and ST overlap.
+They run on the EX engine's ALU over accumulator rows: load the operands into an
+accumulator slot (sign-extending), centre them with ALU ADD, combine (DYADD / MUL / MAX /
+MIN / LUT / ADD-reduction), and STORE with the requantization epilogue
+(docs/target_accel.md §7).  Rows are processed in chunks that fit half of the accumulator
+buffer; the halves alternate, so EX and ST overlap.  Every tensor is a ``rows x lanes``
+matrix in DRAM (:class:`Mat`); a constant operand is a matrix of the constant image.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from .hw import HwConfig
 from .isa import make
-from .layout import ISA_DTYPE, DramPlan, Region, rows_lanes
-from .stream import Builder
+from .layout import ISA_DTYPE, Region
 
 IDENTITY = (1 << 30, 30)   # m, s with rshift_round(v * m, s) == v
 MAX_ROWS = 1023
 
 
-def lanes_axis(rank: int) -> int:
-    return 1 if rank == 4 else rank - 1
+@dataclass(frozen=True)
+class Mat:
+    """A ``rows x lanes`` matrix at ``addr`` with rows ``pitch`` bytes apart (0: one row
+    broadcast to every row)."""
+    name: str
+    addr: int
+    rows: int
+    lanes: int
+    dtype: str
+    pitch: int
+
+    @property
+    def esize(self) -> int:
+        return {"i8": 1, "u8": 1, "i16": 2, "i32": 4}[self.dtype]
 
 
-def check_elem(node) -> str | None:
-    """Why ``node`` cannot run on the ALU (None when it can)."""
-    op = node.op
-    ins = [v for v in node.inputs if v is not None]
-    if op in ("qcc.add", "qcc.sub", "qcc.mul"):
-        a, b = node.inputs[0], node.inputs[1]
-        if a.shape != b.shape:
-            return "broadcasting operands"
-        if a.is_const or b.is_const:
-            return "constant operand"
+def mat(r: Region) -> Mat:
+    return Mat(r.name, r.addr, r.rows, r.lanes, r.dtype, r.lanes * r.esize)
+
+
+def _operand_ok(ctx, v, out) -> str | None:
+    """Why operand ``v`` of an elementwise call writing ``out`` cannot be a matrix load."""
+    if v.is_const:
+        return None  # materialised in the output's layout
+    r = ctx.region(v)
+    if not r.compat:
+        return f"'{v.name}' is a view whose DRAM layout differs"
+    if tuple(v.shape) == tuple(out.shape):
+        ro = ctx.region(out)
+        if r.layout != ro.layout:
+            return f"'{v.name}' and '{out.name}' are stored in different layouts"
         return None
-    if op == "qcc.requant":
-        x = node.inputs[0]
-        if node.inputs[1].data.size > 1 and int(node.attrs.get("axis", 1)) % max(x.type.rank, 1) \
-                != lanes_axis(x.type.rank):
+    if _row_broadcast(ctx, v, out):
+        return None
+    return f"'{v.name}' broadcasts other than along rows"
+
+
+def _row_broadcast(ctx, v, out) -> bool:
+    """``v`` is one row of ``out`` repeated (loaded with DRAM stride 0)."""
+    if ctx.region(out).layout == "cl" or not out.shape:
+        return False
+    lanes = int(out.shape[-1])
+    return v.type.numel == lanes and tuple(v.shape)[-1:] == (lanes,) and lanes > 1
+
+
+def check_elem(ctx, call) -> str | None:
+    """Why an elementwise-family call cannot run on the ALU (None when it can)."""
+    f = call.family
+    if f == "binary":
+        if call.op not in ("add", "sub", "mul", "max", "min"):
+            return f"binary op {call.op}"
+        for v in (call.a, call.b):
+            why = _operand_ok(ctx, v, call.y)
+            if why:
+                return why
+        if not ctx.region(call.y).compat:
+            return "output is a view whose DRAM layout differs"
+        return None
+    if f in ("requant", "lut", "global_avgpool"):
+        x, y = call.x, call.y
+        if not ctx.region(x).compat or x.is_const:
+            return f"'{x.name}' is a constant or a view whose DRAM layout differs"
+        if f == "requant" and call.epi.per_channel and _channel_lanes(ctx, call) is None:
             return "per-channel requant on a non-channel axis"
+        if f == "global_avgpool" and x.type.rank != 4:
+            return "global_avgpool on a non-4-D tensor"
         return None
-    if op == "qcc.lut":
-        if node.inputs[0].dtype.name not in ("int8", "uint8"):
-            return "16-bit LUT input (65536-entry table)"
+    if f == "concat":
+        return None if _concat_mats(ctx, call) is not None else \
+            "concat on an axis that is not one DMA row per part"
+    return "no accelerator renderer"
+
+
+def _channel_lanes(ctx, call) -> int | None:
+    """Lanes of the per-channel axis of a requant call (None: not the lane axis)."""
+    r = ctx.region(call.x)
+    shape = tuple(call.x.shape)
+    if call.channels != r.lanes:
         return None
-    if op == "qcc.global_avgpool":
-        return None if node.inputs[0].type.rank == 4 else "global_avgpool on a non-4-D tensor"
-    if op == "qcc.concat":
-        n = len(ins) - 2
-        r = node.inputs[0].type.rank
-        if int(node.attrs.get("axis", 1)) % r != lanes_axis(r):
-            return "concat on a non-channel axis"
-        if any(v.is_const for v in node.inputs[:n]):
-            return "constant operand"
+    if len(shape) == 4:
+        return r.lanes if call.inner == shape[2] * shape[3] else None
+    return r.lanes if call.inner == 1 else None
+
+
+def _concat_mats(ctx, call):
+    """(x matrix, y matrix, lane offset) of one concat part, or None."""
+    x, y = call.x, call.y
+    rx, ry = ctx.region(x), ctx.region(y)
+    if x.is_const or not rx.compat or not ry.compat:
         return None
-    return "no accelerator rule"
+    if ry.layout == "cl" or rx.layout == "cl":
+        if rx.layout != ry.layout:
+            return None
+        n, c, h, w = y.shape
+        hw = h * w
+        if call.outer != n or call.inner % hw or call.offset % hw or call.stride != c * hw \
+                or tuple(x.shape[2:]) != (h, w) or x.type.rank != 4:
+            return None
+        return mat(rx), mat(ry), call.offset // hw
+    es_x, es_y = rx.esize, ry.esize
+    mx = Mat(rx.name, rx.addr, call.outer, call.inner, rx.dtype, call.inner * es_x)
+    my = Mat(ry.name, ry.addr, call.outer, call.stride, ry.dtype, call.stride * es_y)
+    return mx, my, call.offset
 
 
 class ElemLowering:
-    def __init__(self, hw: HwConfig, plan: DramPlan, b: Builder, regions: dict, res):
-        self.hw, self.plan, self.b, self.reg, self.res = hw, plan, b, regions, res
-        self.d = hw.dim
-        self.acc_half = hw.acc_rows // 2
+    """``ctx``: the program lowering (hw, plan, b: the stream builder, region(), res(),
+    const_mat())."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.hw = ctx.hw
+        self.d = ctx.hw.dim
+        self.acc_half = ctx.hw.acc_rows // 2
         self.pslot = 0
         self.aslot = 0
         self.lslot = 0
+
+    @property
+    def b(self):
+        return self.ctx.b
 
     def _acc(self):
         k = self.aslot % 2
         self.aslot += 1
         return k * self.acc_half, ("ACC", k)
 
-    def _load(self, g, reg: Region, r0: int, rows: int, lb: int, sram: int):
-        cols = min(self.d, reg.lanes - lb * self.d)
-        g.add(make("LOAD", buf="ACC", dtype=reg.dtype, sram=sram,
-                   dram=reg.addr + r0 * reg.pitch + lb * self.d * reg.esize, rows=rows, cols=cols,
-                   stride=reg.pitch, note=f"{reg.name} rows {r0}+{rows} lb={lb}"))
+    def _load(self, g, m: Mat, r0: int, rows: int, lb: int, sram: int):
+        cols = min(self.d, m.lanes - lb * self.d)
+        g.add(make("LOAD", buf="ACC", dtype=m.dtype, sram=sram,
+                   dram=m.addr + r0 * m.pitch + lb * self.d * m.esize, rows=rows, cols=cols,
+                   stride=m.pitch, note=f"{m.name} rows {r0}+{rows} lb={lb}"))
 
-    def _store(self, g, reg: Region, r0: int, rows: int, lane0: int, cols: int, sram: int,
+    def _store(self, g, m: Mat, r0: int, rows: int, lane0: int, cols: int, sram: int,
                mode="tensor", param=0):
-        g.add(make("STORE", dtype=reg.dtype, mode=mode, sram=sram,
-                   dram=reg.addr + r0 * reg.pitch + lane0 * reg.esize, rows=rows, cols=cols,
-                   stride=reg.pitch, param=param, note=f"{reg.name} rows {r0}+{rows}"))
+        g.add(make("STORE", dtype=m.dtype, mode=mode, sram=sram,
+                   dram=m.addr + r0 * m.pitch + lane0 * m.esize, rows=rows, cols=cols,
+                   stride=m.pitch, param=param, note=f"{m.name} rows {r0}+{rows}"))
 
     def _chunks(self, rows: int, per_row_slots: int):
         rc = max(1, min(MAX_ROWS, self.acc_half // per_row_slots))
@@ -92,54 +168,64 @@ class ElemLowering:
 
     def _config_st(self, zp, lo, hi, m, s, bias=0, note=""):
         g = self.b.group("st")
-        g.add(make("CONFIG", reg="CLAMP", a=zp, b=lo, d=hi, note=note))
+        g.add(make("CONFIG", reg="CLAMP", a=int(zp), b=int(lo), d=int(hi), note=note))
         g.add(make("CONFIG", reg="SCALE", a=int(m), b=int(bias), c=int(s), note=note))
 
-    def _clamp(self, node, y) -> tuple[int, int, int]:
-        return (int(node.attrs.get("y_zp", 0)), int(node.attrs.get("act_min", y.dtype.min)),
-                int(node.attrs.get("act_max", y.dtype.max)))
+    def _operand(self, v, out) -> Mat:
+        if v.is_const:
+            return self.ctx.const_mat(v, out)
+        m = mat(self.ctx.region(v))
+        if tuple(v.shape) != tuple(out.shape):  # one row broadcast: DRAM stride 0
+            ry = self.ctx.region(out)
+            return Mat(m.name, m.addr, ry.rows, ry.lanes, m.dtype, 0)
+        return m
 
-    # -- ops -------------------------------------------------------------------------------
-    def binary(self, node) -> None:
-        a, b, y = node.inputs[0], node.inputs[1], node.outputs[0]
-        ra, rb, ry = self.reg[a.name], self.reg[b.name], self.reg[y.name]
-        za, zb = int(node.attrs.get("a_zp", 0)), int(node.attrs.get("b_zp", 0))
-        zp, lo, hi = self._clamp(node, y)
-        mult = node.inputs[2].data.astype(np.int64)
-        s = int(node.inputs[3].data[0])
-        if node.op == "qcc.mul":
-            self._config_st(zp, lo, hi, mult[0], s, note=f"requant {node.name}")
+    # -- families ---------------------------------------------------------------------------
+    def binary(self, call) -> None:
+        a, b, y = call.a, call.b, call.y
+        ma, mb, my = self._operand(a, y), self._operand(b, y), mat(self.ctx.region(y))
+        epi = call.epi
+        za, zb = int(call.a_zp), int(call.b_zp)
+        name = call.node.name
+        if call.op in ("max", "min"):
+            self._config_st(0, epi.lo, epi.hi, *IDENTITY, note=f"{call.op} {name}")
+            op = call.op.upper()
+        elif call.op == "mul":
+            self._config_st(epi.zero_point, epi.lo, epi.hi, epi.mult.values[0],
+                            epi.shift.values[0], note=f"requant {name}")
+            op = "MUL"
         else:
-            self._config_st(zp, lo, hi, *IDENTITY, note=f"clamp {node.name}")
-            m1 = -int(mult[1]) if node.op == "qcc.sub" else int(mult[1])
+            mult, s = epi.mult.values, epi.shift.values[0]
+            self._config_st(epi.zero_point, epi.lo, epi.hi, *IDENTITY, note=f"clamp {name}")
+            m1 = -int(mult[1]) if call.op == "sub" else int(mult[1])
             g = self.b.group("ex")
-            g.add(make("CONFIG", reg="ALU_SCALE", a=int(mult[0]), b=m1, c=s, note=node.name))
-        rows, lanes = rows_lanes(y.shape)
-        for lb in range(-(-lanes // self.d)):
-            cols = min(self.d, lanes - lb * self.d)
-            for r0, n in self._chunks(rows, 2):
+            g.add(make("CONFIG", reg="ALU_SCALE", a=int(mult[0]), b=m1, c=int(s), note=name))
+            op = "DYADD"
+        reads = [self.ctx.res(v) for v in (a, b) if not v.is_const]
+        for lb in range(-(-my.lanes // self.d)):
+            cols = min(self.d, my.lanes - lb * self.d)
+            for r0, n in self._chunks(my.rows, 2):
                 base, slot = self._acc()
-                g = self.b.group("ex", reads=[self.res(a), self.res(b)], writes=[slot])
-                self._load(g, ra, r0, n, lb, base)
-                self._load(g, rb, r0, n, lb, base + n)
+                g = self.b.group("ex", reads=reads, writes=[slot])
+                self._load(g, ma, r0, n, lb, base)
+                self._load(g, mb, r0, n, lb, base + n)
                 for off, z in ((0, za), (n, zb)):
                     if z:
-                        g.add(make("ALU", alu_op="ADD", use_imm=1, dst=base + off, rows=n, dst_inc=1,
-                                   imm=-z, note="centre"))
-                op = "MUL" if node.op == "qcc.mul" else "DYADD"
-                g.add(make("ALU", alu_op=op, dst=base, src=base + n, rows=n, dst_inc=1, src_inc=1,
-                           note=node.op))
-                st = self.b.group("st", reads=[slot], writes=[self.res(y)])
-                self._store(st, ry, r0, n, lb * self.d, cols, base)
+                        g.add(make("ALU", alu_op="ADD", use_imm=1, dst=base + off, rows=n,
+                                   dst_inc=1, imm=-z, note="centre"))
+                g.add(make("ALU", alu_op=op, dst=base, src=base + n, rows=n, dst_inc=1,
+                           src_inc=1, note=f"{call.node.op} {call.op}"))
+                st = self.b.group("st", reads=[slot], writes=[self.ctx.res(y)])
+                self._store(st, my, r0, n, lb * self.d, cols, base)
 
-    def requant(self, node) -> None:
-        x, y = node.inputs[0], node.outputs[0]
-        rx, ry = self.reg[x.name], self.reg[y.name]
-        zx = int(node.attrs.get("x_zp", 0))
-        zp, lo, hi = self._clamp(node, y)
-        m, s = node.inputs[1].data.astype(np.int64), node.inputs[2].data.astype(np.int64)
-        rows, lanes = rows_lanes(y.shape)
-        per_ch = m.size > 1
+    def requant(self, call) -> None:
+        x, y = call.x, call.y
+        mx, my = mat(self.ctx.region(x)), mat(self.ctx.region(y))
+        epi = call.epi
+        zx = int(call.x_zp)
+        m, s = np.asarray(epi.mult.data, np.int64), np.asarray(epi.shift.data, np.int64)
+        lanes = my.lanes
+        per_ch = bool(epi.per_channel)
         preg = None
         if per_ch:
             nlb = -(-lanes // self.d)
@@ -148,8 +234,9 @@ class ElemLowering:
             pad = nlb * self.d - lanes
             p[:, 1, :] = np.pad(m, (0, pad)).reshape(nlb, self.d)
             p[:, 2, :] = np.pad(s, (0, pad), constant_values=1).reshape(nlb, self.d)
-            preg = self.plan.add_const(node.name + ".params", p.astype(np.int32), "i32")
-        self._config_st(zp, lo, hi, m[0], s[0], note=f"requant {node.name}")
+            preg = self.ctx.plan.add_const(call.node.name + ".params", p.astype(np.int32), "i32")
+        self._config_st(epi.zero_point, epi.lo, epi.hi, m[0], s[0],
+                        note=f"requant {call.node.name}")
         for lb in range(-(-lanes // self.d)):
             cols = min(self.d, lanes - lb * self.d)
             pbase, pres = 0, None
@@ -161,101 +248,96 @@ class ElemLowering:
                 gp.add(make("LOAD", buf="PARAM", dtype="i32", sram=pbase,
                             dram=preg.addr + lb * 3 * self.d * 4, rows=3, cols=self.d,
                             stride=self.d * 4, note=f"params lb={lb}"))
-            for r0, n in self._chunks(rows, 1):
+            for r0, n in self._chunks(my.rows, 1):
                 base, slot = self._acc()
-                g = self.b.group("ex", reads=[self.res(x)], writes=[slot])
-                self._load(g, rx, r0, n, lb, base)
+                g = self.b.group("ex", reads=[self.ctx.res(x)], writes=[slot])
+                self._load(g, mx, r0, n, lb, base)
                 if zx:
-                    g.add(make("ALU", alu_op="ADD", use_imm=1, dst=base, rows=n, dst_inc=1, imm=-zx,
-                               note="centre"))
+                    g.add(make("ALU", alu_op="ADD", use_imm=1, dst=base, rows=n, dst_inc=1,
+                               imm=-zx, note="centre"))
                 st = self.b.group("st", reads=[slot] + ([pres] if pres else []),
-                                  writes=[self.res(y)])
-                self._store(st, ry, r0, n, lb * self.d, cols, base,
+                                  writes=[self.ctx.res(y)])
+                self._store(st, my, r0, n, lb * self.d, cols, base,
                             mode="channel" if per_ch else "tensor", param=pbase)
 
-    def lut(self, node) -> None:
-        x, y = node.inputs[0], node.outputs[0]
-        rx, ry = self.reg[x.name], self.reg[y.name]
+    def load_table(self, name: str, values) -> tuple[int, tuple]:
+        """LOAD a 256-entry int32 table into the next LUT slot: (row base, resource)."""
         tpr = self.hw.lut_rows_per_table
         table = np.zeros(tpr * self.d, np.int64)
-        table[:256] = node.inputs[1].data.astype(np.int64)
-        treg = self.plan.add_const(node.name + ".table", table.astype(np.int32), "i32")
+        table[:256] = np.asarray(values, np.int64)
+        treg = self.ctx.plan.add_const(name + ".table", table.astype(np.int32), "i32")
         k = self.lslot % 2
         self.lslot += 1
         tbase = k * tpr
         g = self.b.group("ex", writes=[("LUT", k)])
-        g.add(make("LOAD", buf="LUT", dtype="i32", sram=tbase, dram=treg.addr, rows=tpr, cols=self.d,
-                   stride=self.d * 4, note=f"table {node.name}"))
-        self._config_st(0, y.dtype.min, y.dtype.max, *IDENTITY, note=f"lut {node.name}")
-        rows, lanes = rows_lanes(y.shape)
-        for lb in range(-(-lanes // self.d)):
-            cols = min(self.d, lanes - lb * self.d)
-            for r0, n in self._chunks(rows, 1):
-                base, slot = self._acc()
-                g = self.b.group("ex", reads=[self.res(x), ("LUT", k)], writes=[slot])
-                self._load(g, rx, r0, n, lb, base)
-                g.add(make("LUT", dst=base, src=base, rows=n, table=tbase, offset=-x.dtype.min))
-                st = self.b.group("st", reads=[slot], writes=[self.res(y)])
-                self._store(st, ry, r0, n, lb * self.d, cols, base)
+        g.add(make("LOAD", buf="LUT", dtype="i32", sram=tbase, dram=treg.addr, rows=tpr,
+                   cols=self.d, stride=self.d * 4, note=f"table {name}"))
+        return tbase, ("LUT", k)
 
-    def global_avgpool(self, node) -> None:
-        x, y = node.inputs[0], node.outputs[0]
-        rx, ry = self.reg[x.name], self.reg[y.name]
+    def lut(self, call) -> None:
+        x, y = call.x, call.y
+        mx, my = mat(self.ctx.region(x)), mat(self.ctx.region(y))
+        tbase, tres = self.load_table(call.node.name, call.table.values)
+        self._config_st(0, y.dtype.min, y.dtype.max, *IDENTITY, note=f"lut {call.node.name}")
+        for lb in range(-(-my.lanes // self.d)):
+            cols = min(self.d, my.lanes - lb * self.d)
+            for r0, n in self._chunks(my.rows, 1):
+                base, slot = self._acc()
+                g = self.b.group("ex", reads=[self.ctx.res(x), tres], writes=[slot])
+                self._load(g, mx, r0, n, lb, base)
+                g.add(make("LUT", dst=base, src=base, rows=n, table=tbase, offset=-x.dtype.min))
+                st = self.b.group("st", reads=[slot], writes=[self.ctx.res(y)])
+                self._store(st, my, r0, n, lb * self.d, cols, base)
+
+    def global_avgpool(self, call) -> None:
+        x, y = call.x, call.y
+        mx, my = mat(self.ctx.region(x)), mat(self.ctx.region(y))
         n_, c, h, w = x.shape
         hw_ = h * w
-        zx = int(node.attrs.get("x_zp", 0))
-        zp, lo, hi = self._clamp(node, y)
-        self._config_st(zp, lo, hi, int(node.inputs[1].data[0]), int(node.inputs[2].data[0]),
-                        note=f"mean {node.name}")
+        zx = int(call.x_zp)
+        epi = call.epi
+        self._config_st(epi.zero_point, epi.lo, epi.hi, epi.mult.values[0], epi.shift.values[0],
+                        note=f"mean {call.node.name}")
         for n in range(n_):
             for lb in range(-(-c // self.d)):
                 cols = min(self.d, c - lb * self.d)
                 base, slot = self._acc()
-                g = self.b.group("ex", reads=[self.res(x)], writes=[slot])
+                g = self.b.group("ex", reads=[self.ctx.res(x)], writes=[slot])
                 g.add(make("ALU", alu_op="MOV", use_imm=1, dst=base, rows=1, imm=0, note="sum=0"))
                 step = min(MAX_ROWS, self.acc_half - 1)
                 for q0 in range(0, hw_, step):
                     k = min(step, hw_ - q0)
-                    self._load(g, rx, n * hw_ + q0, k, lb, base + 1)
+                    self._load(g, mx, n * hw_ + q0, k, lb, base + 1)
                     g.add(make("ALU", alu_op="ADD", dst=base, src=base + 1, rows=k, src_inc=1,
                                note="sum"))
                 if zx:
                     g.add(make("ALU", alu_op="ADD", use_imm=1, dst=base, rows=1, imm=-zx * hw_,
                                note="centre"))
-                st = self.b.group("st", reads=[slot], writes=[self.res(y)])
-                self._store(st, ry, n, 1, lb * self.d, cols, base)
+                st = self.b.group("st", reads=[slot], writes=[self.ctx.res(y)])
+                self._store(st, my, n, 1, lb * self.d, cols, base)
 
-    def concat(self, node) -> None:
-        n_in = len(node.inputs) - 2
-        y = node.outputs[0]
-        ry = self.reg[y.name]
-        m, s = node.inputs[n_in].data, node.inputs[n_in + 1].data
-        zps = node.attrs.get("zps", [0] * n_in)
-        zp, lo, hi = self._clamp(node, y)
-        lane0 = 0
-        for i in range(n_in):
-            x = node.inputs[i]
-            rx = self.reg[x.name]
-            self._config_st(zp, lo, hi, int(m[i]), int(s[i]), note=f"concat {node.name} input {i}")
-            rows, lanes = rows_lanes(x.shape)
-            for lb in range(-(-lanes // self.d)):
-                cols = min(self.d, lanes - lb * self.d)
-                for r0, n in self._chunks(rows, 1):
-                    base, slot = self._acc()
-                    g = self.b.group("ex", reads=[self.res(x)], writes=[slot])
-                    self._load(g, rx, r0, n, lb, base)
-                    if int(zps[i]):
-                        g.add(make("ALU", alu_op="ADD", use_imm=1, dst=base, rows=n, dst_inc=1,
-                                   imm=-int(zps[i]), note="centre"))
-                    st = self.b.group("st", reads=[slot], writes=[self.res(y)])
-                    self._store(st, ry, r0, n, lane0 + lb * self.d, cols, base)
-            lane0 += lanes
+    def concat(self, call) -> None:
+        mx, my, lane0 = _concat_mats(self.ctx, call)
+        epi = call.epi
+        self._config_st(epi.zero_point, epi.lo, epi.hi, epi.mult.values[0], epi.shift.values[0],
+                        note=f"concat {call.node.name} input '{call.x.name}'")
+        for lb in range(-(-mx.lanes // self.d)):
+            cols = min(self.d, mx.lanes - lb * self.d)
+            for r0, n in self._chunks(mx.rows, 1):
+                base, slot = self._acc()
+                g = self.b.group("ex", reads=[self.ctx.res(call.x)], writes=[slot])
+                self._load(g, mx, r0, n, lb, base)
+                if call.x_zp:
+                    g.add(make("ALU", alu_op="ADD", use_imm=1, dst=base, rows=n, dst_inc=1,
+                               imm=-int(call.x_zp), note="centre"))
+                st = self.b.group("st", reads=[slot], writes=[self.ctx.res(call.y)])
+                self._store(st, my, r0, n, lane0 + lb * self.d, cols, base)
 
-    RULES = {"qcc.add": "binary", "qcc.sub": "binary", "qcc.mul": "binary", "qcc.requant": "requant",
-             "qcc.lut": "lut", "qcc.global_avgpool": "global_avgpool", "qcc.concat": "concat"}
+    RULES = {"binary": "binary", "requant": "requant", "lut": "lut",
+             "global_avgpool": "global_avgpool", "concat": "concat"}
 
-    def lower(self, node) -> None:
-        getattr(self, self.RULES[node.op])(node)
+    def lower(self, call) -> None:
+        getattr(self, self.RULES[call.family])(call)
 
 
 def dram_dtype_ok(v) -> bool:

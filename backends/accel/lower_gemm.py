@@ -18,8 +18,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from types import SimpleNamespace
+
 from qcc import arith
 from qcc.errors import LoweringError
+from qcc.ir import DType
+from qcc.lower.kernels import Const, Conv2d, ConvGeometry, Epilogue, imm
 
 from .hw import HwConfig
 from .isa import make
@@ -63,36 +67,59 @@ class GemmLayer:
         return len(self.rel)
 
 
-def _conv_geometry(node):
-    if node.op == "qcc.linear":
-        x, w = node.inputs[0], node.inputs[1]
-        rows = int(np.prod(x.shape[:-1], dtype=np.int64))
-        wd = np.asarray(w.data).T[:, :, None, None]  # [N, K, 1, 1]
-        return dict(n=1, h=1, w=rows, c=x.shape[-1], oh=1, ow=rows, stride=(1, 1),
+def unpack_rows(w, rows: int, bits: int) -> np.ndarray:
+    """The weight rows of a kernel-program table ([rows, K] packed little-endian per row for
+    4/2 bits, two's complement fields) as int8 [rows, K_bytes * 8 / bits]."""
+    raw = np.asarray(w.data).view(np.int8).reshape(rows, -1)
+    if bits == 8:
+        return raw
+    per = 8 // bits
+    u = raw.view(np.uint8).astype(np.int64)[:, :, None] >> (np.arange(per) * bits)
+    f = (u & ((1 << bits) - 1)).reshape(rows, -1)
+    return np.where(f >= 1 << (bits - 1), f - (1 << bits), f).astype(np.int8)
+
+
+def _conv_geometry(call):
+    """Geometry dict and the weights [M, C/group, kH, kW] of a conv2d / linear call."""
+    if call.family == "linear":
+        wd = unpack_rows(call.w, call.n, call.wbits)[:, :call.k][:, :, None, None]
+        return dict(n=1, h=1, w=call.rows, c=call.k, oh=1, ow=call.rows, stride=(1, 1),
                     pads=(0, 0, 0, 0), dil=(1, 1), group=1, kind="linear"), wd
-    x, w = node.inputs[0], node.inputs[1]
-    n, c, h, wid = x.shape
-    y = node.outputs[0]
-    a = node.attrs
-    st = tuple(int(v) for v in a.get("strides", (1, 1)))
-    pads = tuple(int(v) for v in a.get("pads", (0, 0, 0, 0)))
-    dil = tuple(int(v) for v in a.get("dilations", (1, 1)))
-    return dict(n=n, h=h, w=wid, c=c, oh=y.shape[2], ow=y.shape[3], stride=st, pads=pads,
-                dil=dil, group=int(a.get("group", 1)), kind="conv"), np.asarray(w.data)
+    g = call.geom
+    cg = g.c // g.group
+    wd = unpack_rows(call.w, g.m, call.wbits)[:, :cg * g.kh * g.kw].reshape(g.m, cg, g.kh, g.kw)
+    return dict(n=g.n, h=g.h, w=g.w, c=g.c, oh=g.oh, ow=g.ow, stride=(g.sh, g.sw),
+                pads=(g.pt, g.pl, 0, 0), dil=(g.dh, g.dw), group=g.group, kind="conv"), wd
 
 
-def check_gemm(node) -> str | None:
-    """Why ``node`` cannot run on the array (None when it can)."""
-    if node.op not in ("qcc.conv2d", "qcc.linear"):
-        return "not a conv/linear"
-    if len(node.inputs) > 5 and node.inputs[5] is not None:
+def conv_call(name: str, x, wdata: np.ndarray, y, stride=(1, 1), pads=(0, 0), group: int = 1,
+              x_zp: int = 0, mult=None, shift=None, bias=None, zero_point: int = 0):
+    """A stand-alone conv2d call of the kernel program (weights int8 [M, C/group, kH, kW];
+    ``mult``/``shift`` None: raw int32 accumulators), for layer-level tools and tests."""
+    n, c, h, w = x.shape
+    m, _, kh, kw = wdata.shape
+    geom = ConvGeometry(n, c, h, w, m, y.shape[2], y.shape[3], kh, kw, stride[0], stride[1],
+                        1, 1, pads[0], pads[1], group)
+    dt = y.dtype
+    epi = Epilogue(dt, lo=dt.min, hi=dt.max)
+    if mult is not None:
+        epi = Epilogue(dt, imm(mult), imm(shift), per_channel=np.size(mult) > 1,
+                       zero_point=zero_point, lo=dt.min, hi=dt.max)
+    if bias is not None:
+        epi.bias = imm(bias)
+    wc = Const(f"{name}.w", DType.int8, np.asarray(wdata, np.int8).reshape(m, -1).ravel(), name)
+    node = SimpleNamespace(name=name, op="qcc.conv2d")
+    return Conv2d(node=node, x=x, w=wc, y=y, geom=geom, x_zp=x_zp, epi=epi)
+
+
+def check_gemm(call) -> str | None:
+    """Why a conv2d/linear call cannot run on the array (None when it can)."""
+    if call.grouping is not None:
         return "per-group (gmult) weights"
-    if node.inputs[0].dtype.name != "int8":
-        return f"input dtype {node.inputs[0].dtype.name} (the array multiplies int8)"
-    if node.inputs[1].dtype.name not in ("int8", "int4", "int2"):
-        return f"weight dtype {node.inputs[1].dtype.name}"
-    if node.outputs[0].dtype not in ISA_DTYPE:
-        return f"output dtype {node.outputs[0].dtype.name}"
+    if call.x.dtype.name != "int8":
+        return f"input dtype {call.x.dtype.name} (the array multiplies int8)"
+    if call.out.dtype not in ISA_DTYPE:
+        return f"output dtype {call.out.dtype.name}"
     return None
 
 
@@ -119,10 +146,27 @@ def _blocks(wd: np.ndarray, geo: dict, d: int):
     return blk, kblocks, rel
 
 
-def prepare(node, plan: DramPlan, hw: HwConfig) -> GemmLayer:
-    """Weight blocks and parameters into DRAM; the layer's geometry."""
-    geo, wd = _conv_geometry(node)
+def _epilogue_params(call, m: int, x_zp: int, wd: np.ndarray):
+    """(params [nN, 3, D] int64 before padding: bias with the folded zero point, mult, shift),
+    clamp and STORE mode of a conv/linear call's epilogue."""
+    epi = call.epi
+    bias = np.asarray(epi.bias.data, np.int64) if epi.bias is not None else np.zeros(m, np.int64)
+    folded = bias - x_zp * wd.reshape(m, -1).astype(np.int64).sum(axis=1)
+    if folded.min() < arith.INT32_MIN or folded.max() > arith.INT32_MAX:
+        raise LoweringError(f"{call.node.op} node '{call.node.name}': bias with the folded zero "
+                            f"point leaves int32")
+    if not epi.requant:
+        return folded, None, None, (0, arith.INT32_MIN, arith.INT32_MAX), "raw"
+    mult = np.broadcast_to(np.asarray(epi.mult.data, np.int64), (m,))
+    shift = np.broadcast_to(np.asarray(epi.shift.data, np.int64), (m,))
+    return folded, mult, shift, (int(epi.zero_point), int(epi.lo), int(epi.hi)), "channel"
+
+
+def prepare(call, plan: DramPlan, hw: HwConfig) -> GemmLayer:
+    """Weight blocks and parameters of a conv2d/linear call into DRAM; the layer's geometry."""
+    geo, wd = _conv_geometry(call)
     d = hw.dim
+    name = call.node.name
     blk, kblocks, rel = _blocks(wd, geo, d)
     kh, kw = wd.shape[2:]
     flat, woff = [], []
@@ -131,37 +175,22 @@ def prepare(node, plan: DramPlan, hw: HwConfig) -> GemmLayer:
         for j in js:
             u, v, cb = kblocks[j]
             flat.append(blk[nb, u, v, cb])
-    wreg = plan.add_const(node.name + ".wblocks", np.stack(flat).astype(np.int8), "i8")
+    wreg = plan.add_const(name + ".wblocks", np.stack(flat).astype(np.int8), "i8")
     m = wd.shape[0]
-    x_zp = int(node.attrs.get("x_zp", 0))
-    bias = node.inputs[2].data.astype(np.int64) if len(node.inputs) > 2 and node.inputs[2] is not None \
-        else np.zeros(m, np.int64)
-    folded = bias - x_zp * wd.reshape(m, -1).astype(np.int64).sum(axis=1)
-    if folded.min() < arith.INT32_MIN or folded.max() > arith.INT32_MAX:
-        raise LoweringError(f"{node.op} node '{node.name}': bias with the folded zero point "
-                            f"leaves int32")
-    has_ep = len(node.inputs) > 3 and node.inputs[3] is not None
+    x_zp = int(call.x_zp)
+    folded, mult, shift, clamp, mode = _epilogue_params(call, m, x_zp, wd)
     nN = len(rel)
     params = np.zeros((nN, 3, d), np.int64)
     params[:, 2, :] = 1
     pad = nN * d - m
     params[:, 0, :] = np.pad(folded, (0, pad)).reshape(nN, d)
-    y = node.outputs[0]
-    if has_ep:
-        mult = np.broadcast_to(node.inputs[3].data.astype(np.int64), (m,))
-        shift = np.broadcast_to(node.inputs[4].data.astype(np.int64), (m,))
+    if mult is not None:
         params[:, 1, :] = np.pad(mult, (0, pad)).reshape(nN, d)
         params[:, 2, :] = np.pad(shift, (0, pad), constant_values=1).reshape(nN, d)
-        lo = int(node.attrs.get("act_min", y.dtype.min))
-        hi = int(node.attrs.get("act_max", y.dtype.max))
-        clamp = (int(node.attrs.get("y_zp", 0)), lo, hi)
-        mode = "channel"
-    else:
-        clamp, mode = (0, arith.INT32_MIN, arith.INT32_MAX), "raw"
-    preg = plan.add_const(node.name + ".params", params.astype(np.int32), "i32")
-    ly = GemmLayer(node.name, geo["n"], geo["h"], geo["w"], geo["c"], geo["oh"], geo["ow"], m, kh, kw,
+    preg = plan.add_const(name + ".params", params.astype(np.int32), "i32")
+    ly = GemmLayer(name, geo["n"], geo["h"], geo["w"], geo["c"], geo["oh"], geo["ow"], m, kh, kw,
                    geo["stride"], geo["pads"], geo["dil"], geo["group"], x_zp, kblocks, rel, woff,
-                   wreg, preg, ISA_DTYPE[y.dtype], mode, clamp, kind=geo["kind"])
+                   wreg, preg, ISA_DTYPE[call.out.dtype], mode, clamp, kind=geo["kind"])
     ly.macs = int(geo["n"] * geo["oh"] * geo["ow"] * m * (geo["c"] // geo["group"]) * kh * kw)
     return ly
 

@@ -1,11 +1,15 @@
-"""The whole-model lowering: IR graph -> segments of instruction streams + DRAM image.
+"""The whole-model rendering: the kernel program of ``qcc.lower`` -> segments of
+instruction streams + the DRAM image.
 
-Each node is classified (``classify``): a GEMM layer (conv, linear), a vector
-layer (ALU/LUT), a layout-preserving alias (a Reshape that keeps the DRAM
-bytes), a boundary op (quantize of a graph input, dequantize of a graph output:
-the host converts float <-> int8 there), or a host fallback (listed in the
-manifest with its reason).  Consecutive accelerator layers form one segment
-that ends in FINISH; a host op sits between segments.
+``build_program`` lowers the integer IR with the accelerator's :class:`~qcc.lower.Target`
+(``target.accel_target``) and renders the :class:`~qcc.lower.KernelProgram`: the DRAM image
+is the shared memory plan's activation arena, then the caller's input/output buffers,
+then the constants.  Every call is classified (``why_host``): a family this backend
+renders (``target.SUPPORT`` and the renderer's own check) runs on the accelerator, any
+other call runs its IR node's reference op on the host between two segments (listed in
+the manifest with its reason).  Consecutive accelerator calls form one segment that ends
+in FINISH.  The rendering reads only the kernel program: calls, their operands (IR
+``Value`` shapes and dtypes, constant buffers) and the plan, never the IR nodes.
 """
 
 from __future__ import annotations
@@ -14,20 +18,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qcc.errors import LoweringError
 from qcc.ir import Graph
-from qcc.lower.support import needs_wide_acc
+from qcc.lower import KernelProgram, buffer_nbytes, lower
 
 from .check import check_stream
 from .gemm_emit import choose_tiling, emit_gemm
 from .hw import HwConfig
 from .isa import make
-from .layout import ISA_DTYPE, DramPlan, Region, plan_arena, rows_lanes, same_bytes
-from .lower_elem import ElemLowering, check_elem
+from .layout import ISA_DTYPE, DramPlan, Region, rows_lanes, to_rows
+from .lower_elem import ElemLowering, Mat, check_elem
 from .lower_gemm import check_gemm, prepare
+from .lower_move import MoveLowering, check_move
 from .stream import Builder
+from .target import SUPPORT, accel_target
 
-ALIAS_OPS = ("onnx.Reshape", "onnx.Flatten", "onnx.Squeeze", "onnx.Unsqueeze", "onnx.Identity")
+GEMM_FAMILIES = ("conv2d", "linear")
+SPATIAL_FAMILIES = ("conv2d", "pool", "global_avgpool", "resize", "conv_transpose2d")
+ELEMENTWISE_FAMILIES = ("binary", "requant", "lut", "concat", "threshold", "logic")
 
 
 @dataclass
@@ -39,94 +46,166 @@ class AccelProgram:
     plan: DramPlan = None
     regions: dict = field(default_factory=dict)     # value name -> Region (absolute address)
     host_ops: list = field(default_factory=list)    # fallbacks: {node, op, reason}
+    kernel_program: KernelProgram = None
 
 
-def classify(node, graph: Graph) -> tuple[str, str]:
-    """(kind, reason) with kind in gemm | elem | alias | boundary | host."""
-    outs = {id(v) for v in graph.outputs}
-    x = node.inputs[0] if node.inputs else None
-    if node.op == "qcc.quantize" and x is not None and x.producer is None and not x.is_const:
-        return "boundary", "float input -> int8 on the host"
-    if node.op == "qcc.dequantize" and id(node.outputs[0]) in outs:
-        return "boundary", "int -> float output on the host"
-    if any(v.dtype not in ISA_DTYPE for v in node.outputs) or any(
-            v is not None and not v.is_const and v.dtype not in ISA_DTYPE for v in node.inputs):
-        return "host", "operands outside int8/uint8/int16/int32"
-    if needs_wide_acc(node):  # the GEMM/ALU accumulators are int32 (docs/arithmetic.md 5.1)
-        return "host", "int64 accumulator (acc_bits=64)"
-    if node.op in ALIAS_OPS:
-        if x is not None and not x.is_const and same_bytes(x.shape, node.outputs[0].shape):
-            return "alias", "same DRAM bytes"
-        return "host", "reshape that moves bytes"
-    if node.op in ("qcc.conv2d", "qcc.linear"):
-        why = check_gemm(node)
-        return ("gemm", "") if why is None else ("host", why)
-    why = check_elem(node)
-    return ("elem", "") if why is None else ("host", why)
+def _groups(kp: KernelProgram) -> list[list]:
+    """The calls grouped by the IR node they implement (a node's calls are consecutive)."""
+    out: list[list] = []
+    for call in kp.calls:
+        if out and out[-1][0].node is call.node:
+            out[-1].append(call)
+        else:
+            out.append([call])
+    return out
 
 
 class _Lowering:
-    def __init__(self, graph: Graph, hw: HwConfig, search: int):
-        self.g, self.hw, self.search = graph, hw, search
-        self.ap = AccelProgram(hw, plan=DramPlan())
-        self.kinds = {n.name: classify(n, graph) for n in graph.nodes}
-        self.root: dict = {}
+    def __init__(self, kp: KernelProgram, hw: HwConfig, search: int):
+        self.kp, self.hw, self.search = kp, hw, search
+        self.ap = AccelProgram(hw, plan=DramPlan(), kernel_program=kp)
         self.b = None
         self.written: set = set()
+        self._const_mats: dict = {}
 
-    # -- memory -----------------------------------------------------------------------------
+    # -- memory: the shared plan ---------------------------------------------------------
     def plan_memory(self) -> None:
-        g = self.g
-        for n in g.nodes:
-            if self.kinds[n.name][0] == "alias":
-                src = n.inputs[0].name
-                self.root[n.outputs[0].name] = self.root.get(src, src)
-        vals, first, last = [], {}, {}
-        for v in g.inputs:
-            if v.dtype in ISA_DTYPE:
-                vals.append(v)
-                first[v.name] = -1
-        for i, n in enumerate(g.nodes):
-            for v in n.outputs:
-                if v.dtype in ISA_DTYPE:
-                    vals.append(v)
-                    first[v.name] = i
-            for v in n.inputs:
-                if v is not None and not v.is_const and v.dtype in ISA_DTYPE:
-                    r = self.root.get(v.name, v.name)
-                    last[r] = max(last.get(r, -1), i)
-        pinned = {self.root.get(v.name, v.name) for v in list(g.outputs) + list(g.inputs)}
-        offs, size = plan_arena(vals, last, first, self.root, pinned)
-        self.ap.plan.arena_size = size
-        self._vals, self._offs = vals, offs
-        self._life = {k: (first.get(k, -1), last.get(k, first.get(k, -1))) for k in offs}
+        kp, plan = self.kp, self.ap.plan
+        plan.arena_size = kp.plan.arena
+        base = {}
+        for kind, bounds in (("input", kp.inputs), ("output", kp.outputs)):
+            for bd in bounds:
+                base[(kind, bd.index)] = plan.add_io(buffer_nbytes(bd.value))
+        self._io_base = base
+        self._cl = self._channels_last()
+        values = [bd.value for bd in kp.inputs + kp.outputs]
+        for call in kp.calls:
+            values += [v for v, _ in call.tensors() if not v.is_const]
+        for v in values:
+            if v.name not in self.ap.regions:
+                self.ap.regions[v.name] = self._region(v)
+        self._lifetimes()
 
-    def finish_memory(self) -> None:
-        for v in self._vals:
-            r = self.root.get(v.name, v.name)
-            off, nbytes = self._offs[r]
-            rows, lanes = rows_lanes(v.shape)
-            self.ap.regions[v.name] = Region(v.name, off, nbytes, ISA_DTYPE[v.dtype],
-                                             tuple(v.shape), rows, lanes)
+    def _region(self, v) -> Region:
+        kp = self.kp
+        root = kp.root(v)
+        loc = kp.location(v)
+        addr = loc.offset if loc.space == "arena" else self._io_base[(loc.space, loc.index)]
+        cl = root.name in self._cl
+        rows, lanes = rows_lanes(v.shape, cl)
+        dt = ISA_DTYPE.get(v.dtype, np.dtype(v.dtype.np).name)
+        return Region(v.name, addr, buffer_nbytes(root), dt, tuple(v.shape), rows, lanes,
+                      tuple(root.shape), cl)
+
+    def _channels_last(self) -> set:
+        """Root buffers stored channels-last: those a conv/pool reads or writes, and every
+        buffer tied to one by an elementwise call (operands of one layout)."""
+        kp = self.kp
+        parent: dict = {}
+
+        def find(a):
+            while parent.get(a, a) != a:
+                a = parent[a]
+            return a
+
+        seeds = set()
+        for call in kp.calls:
+            names = [kp.root(v).name for v, _ in call.tensors() if not v.is_const]
+            if call.family in SPATIAL_FAMILIES:
+                seeds.update(names)
+            elif call.family in ELEMENTWISE_FAMILIES and names:
+                r0 = find(names[0])
+                for n in names[1:]:
+                    parent[find(n)] = r0
+        cl_groups = {find(n) for n in seeds}
+        roots = {kp.root(v).name for call in kp.calls for v, _ in call.tensors()}
+        roots |= {kp.root(b.value).name for b in kp.inputs + kp.outputs}
+        return {n for n in roots if find(n) in cl_groups}
+
+    def _lifetimes(self) -> None:
+        """First/last call index of every root buffer; a write to a buffer also overwrites
+        the arena bytes of buffers that died before it was born (DRAM WAR/WAW hazards)."""
+        kp = self.kp
+        life: dict = {}
+        for bd in kp.inputs:
+            life[kp.root(bd.value).name] = [-1, -1]
+        for i, call in enumerate(kp.calls):
+            for v, w in call.tensors():
+                if v.is_const:
+                    continue
+                r = kp.root(v).name
+                lo_hi = life.setdefault(r, [i, i])
+                lo_hi[1] = max(lo_hi[1], i)
+        for bd in kp.outputs:
+            life.setdefault(kp.root(bd.value).name, [len(kp.calls), len(kp.calls)])
+        spans = {kp.root(self._values[n]).name: (r.addr, r.nbytes)
+                 for n, r in self.ap.regions.items()}
+        over = {}
+        for a, (oa, sa) in spans.items():
+            for b, (ob, sb) in spans.items():
+                if a != b and oa < ob + sb and ob < oa + sa and life[b][1] <= life[a][0]:
+                    over.setdefault(("DRAM", a), []).append(("DRAM", b))
+        self._overlaps = over
+
+    @property
+    def plan(self) -> DramPlan:
+        return self.ap.plan
+
+    def region(self, v) -> Region:
+        return self.ap.regions[v.name]
 
     def res(self, v):
-        return ("DRAM", self.root.get(v.name, v.name))
+        return ("DRAM", self.kp.root(v).name)
 
-    def overlaps(self) -> dict:
-        out = {}
-        items = list(self._offs.items())
-        for a, (oa, sa) in items:
-            for b, (ob, sb) in items:
-                if a != b and oa < ob + sb and ob < oa + sa and self._life[b][1] <= self._life[a][0]:
-                    out.setdefault(("DRAM", a), []).append(("DRAM", b))
-        return out
+    def const_mat(self, v, out) -> Mat:
+        """An IR-constant operand broadcast to ``out``'s shape, as a matrix of the constant
+        image in ``out``'s layout."""
+        key = (id(v), tuple(out.shape))
+        if key not in self._const_mats:
+            data = np.asarray(self.kp.const_of(v).data).reshape(v.shape)
+            full = np.broadcast_to(data, tuple(out.shape)).astype(v.dtype.np)
+            dt = ISA_DTYPE[v.dtype]
+            cl = self.region(out).layout == "cl"
+            rows, lanes = rows_lanes(out.shape, cl)
+            reg = self.ap.plan.add_const(f"{v.name}.{'x'.join(map(str, out.shape))}",
+                                         to_rows(full, cl), dt, rows, lanes)
+            self._const_mats[key] = Mat(reg.name, reg.addr, rows, lanes, dt,
+                                        lanes * reg.esize)
+        return self._const_mats[key]
 
-    # -- segments ---------------------------------------------------------------------------
+    # -- classification ------------------------------------------------------------------
+    def why_host(self, call) -> str | None:
+        if call.family not in SUPPORT.families:
+            return f"no {call.family} kernel on the accelerator"
+        problems = SUPPORT.problems(call)
+        if problems:  # "<op> node '<name>' has ...": the node is listed beside the reason
+            return problems[0].split("' ", 1)[-1]
+        for v, _ in call.tensors():
+            if not v.is_const and v.dtype not in ISA_DTYPE:
+                return f"operand '{v.name}' of dtype {v.dtype.name} is outside int8/uint8/int16/int32"
+        if call.family in GEMM_FAMILIES:
+            for v in (call.x, call.y):
+                r = self.region(v)
+                if not r.compat:
+                    return f"'{v.name}' is a view whose DRAM layout differs"
+            if call.family == "linear" and self.region(call.x).rows != call.rows:
+                return "linear over a channels-last tensor"
+            if call.family == "conv2d" and not all(self.region(v).layout == "cl" or
+                                                   self.region(v).rows == v.shape[0] * v.shape[2]
+                                                   * v.shape[3] for v in (call.x, call.y)):
+                return "conv2d over a row-major tensor"
+            return check_gemm(call)
+        if call.family in MoveLowering.FAMILIES:
+            return check_move(self, call)
+        return check_elem(self, call)
+
+    # -- segments ------------------------------------------------------------------------
     def _open(self):
         if self.b is None:
             self.b = Builder()
             self.b.also_write = self._overlaps
             self.written = set()
+            self._seg_layers = []
 
     def _close(self):
         if self.b is None:
@@ -145,43 +224,63 @@ class _Lowering:
                                  "layers": [ly["name"] for ly in self._seg_layers]})
         self.b = None
 
-    def run(self) -> AccelProgram:
-        self.plan_memory()
-        self._overlaps = self.overlaps()
-        self.finish_memory()
-        self._elem = ElemLowering(self.hw, self.ap.plan, None, self.ap.regions, self.res)
-        self._seg_layers = []
-        tag = 0
-        for n in self.g.nodes:
-            kind, why = self.kinds[n.name]
-            if kind == "alias":
+    def _boundary(self, bounds, what: str) -> None:
+        for bd in bounds:
+            if bd.scale is None:
                 continue
-            if kind in ("host", "boundary"):
+            v = bd.value
+            self.ap.segments.append({"kind": "boundary", "value": v.name, "node": bd.graph_name,
+                                     "graph_name": bd.graph_name, "op": what, "scale": bd.scale,
+                                     "zero_point": bd.zero_point,
+                                     "reason": f"float {'input -> int' if what == 'quantize' else 'output <- int'} on the host"})
+
+    def run(self) -> AccelProgram:
+        kp = self.kp
+        self._values = {}
+        for bd in kp.inputs + kp.outputs:
+            self._values[bd.value.name] = bd.value
+        for call in kp.calls:
+            for v, _ in call.tensors():
+                self._values.setdefault(v.name, v)
+        self.plan_memory()
+        self._elem = ElemLowering(self)
+        self._move = MoveLowering(self)
+        self._boundary(kp.inputs, "quantize")
+        tag = 0
+        for calls in _groups(kp):
+            node = calls[0].node
+            why = next((w for w in map(self.why_host, calls) if w), None)
+            if why:
                 self._close()
-                self._seg_layers = []
-                self.ap.segments.append({"kind": kind, "node": n.name, "op": n.op, "reason": why})
-                if kind == "host":
-                    self.ap.host_ops.append({"node": n.name, "op": n.op, "reason": why})
+                self.ap.segments.append({"kind": "host", "node": node.name, "op": node.op,
+                                         "reason": why})
+                self.ap.host_ops.append({"node": node.name, "op": node.op, "reason": why})
                 continue
             self._open()
             self.b.layer = tag
-            entry = {"name": n.name, "op": n.op, "kind": kind, "_tag": tag, "macs": 0}
+            kind = "gemm" if calls[0].family in GEMM_FAMILIES else \
+                "dma" if calls[0].family in MoveLowering.FAMILIES else "elem"
+            entry = {"name": node.name, "op": node.op, "kind": kind, "_tag": tag, "macs": 0,
+                     "families": sorted({c.family for c in calls})}
             tag += 1
-            if kind == "gemm":
-                self._gemm(n, prepare(n, self.ap.plan, self.hw), entry)
-            else:
-                self._elem.b = self.b
-                self._elem.lower(n)
-            self.written.update(self.res(v) for v in n.outputs)
+            for call in calls:
+                if kind == "gemm":
+                    self._gemm(call, prepare(call, self.ap.plan, self.hw), entry)
+                elif kind == "dma":
+                    self._move.lower(call)
+                else:
+                    self._elem.lower(call)
+                self.written.add(self.res(call.out))
             self._seg_layers.append(entry)
             self.ap.layers.append(entry)
         self._close()
+        self._boundary(kp.outputs, "dequantize")
         check_stream(self.ap)
         return self.ap
 
-    def _gemm(self, n, ly, entry):
-        x, y = n.inputs[0], n.outputs[0]
-        xr, yr = self.ap.regions[x.name], self.ap.regions[y.name]
+    def _gemm(self, call, ly, entry):
+        x, y = call.x, call.y
+        xr, yr = self.region(x), self.region(y)
         t, cyc, tried = choose_tiling(ly, xr, yr, self.hw, self.search)
         emit_gemm(ly, t, xr, yr, self.hw, self.b, self.res(x), self.res(y))
         entry.update(macs=ly.macs, tiling=t.describe(), tiling_tried=tried, est_cycles=cyc,
@@ -190,8 +289,15 @@ class _Lowering:
                             "group": ly.group})
 
 
-def build_program(graph: Graph, hw: HwConfig, search: int = 16) -> AccelProgram:
-    try:
-        return _Lowering(graph, hw, search).run()
-    except LoweringError:
-        raise
+def lower_for(graph: Graph, hw: HwConfig, name: str = "model") -> KernelProgram:
+    """The kernel program of ``graph`` for this accelerator configuration."""
+    return lower(graph, name, accel_target(hw))
+
+
+def render(kp: KernelProgram, hw: HwConfig, search: int = 16) -> AccelProgram:
+    """Instruction streams and DRAM image of a kernel program (reads no IR node)."""
+    return _Lowering(kp, hw, search).run()
+
+
+def build_program(graph: Graph, hw: HwConfig, search: int = 16, name: str = "model") -> AccelProgram:
+    return render(lower_for(graph, hw, name), hw, search)

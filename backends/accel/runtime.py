@@ -19,7 +19,7 @@ from qcc.ops import lookup
 from .funcsim import Machine
 from .hw import make_hw
 from .isa import disassemble
-from .layout import Region, from_rows, to_rows
+from .layout import Region, from_rows, rows_lanes, to_rows
 from .timing import layer_stats, simulate
 
 
@@ -40,7 +40,9 @@ class Artifact:
         except OSError as e:
             raise QccError(f"'{out_dir}': cannot read the accelerator stream or image: {e}") from None
         self.regions = {k: Region(k, v["addr"], v["nbytes"], v["dtype"], tuple(v["shape"]),
-                                  v["rows"], v["lanes"]) for k, v in acc["tensors"].items()}
+                                  v["rows"], v["lanes"], tuple(v.get("root_shape", v["shape"])),
+                                  bool(v.get("cl", True)))
+                        for k, v in acc["tensors"].items()}
         self.segments = acc["segments"]
         self._orders: dict = {}
 
@@ -52,14 +54,18 @@ class Artifact:
 
     # -- tensors in DRAM ----------------------------------------------------------------------
     def read(self, dram: np.ndarray, v) -> np.ndarray:
+        """Tensor ``v`` from DRAM: its root buffer's bytes in the root's layout, reshaped
+        (a view shares its root's bytes)."""
         r = self.regions[v.name]
-        n = r.rows * r.lanes * r.esize
-        m = dram[r.addr:r.addr + n].view(v.dtype.np).reshape(r.rows, r.lanes)
-        return from_rows(m, v.shape)
+        rs = r.root_shape
+        n = int(np.prod(rs, dtype=np.int64)) * np.dtype(v.dtype.np).itemsize
+        rr, rl = rows_lanes(rs, r.cl)
+        m = dram[r.addr:r.addr + n].view(v.dtype.np).reshape(rr, rl)
+        return from_rows(m, rs, r.cl).reshape(v.shape)
 
     def write(self, dram: np.ndarray, v, a: np.ndarray) -> None:
         r = self.regions[v.name]
-        raw = to_rows(np.asarray(a, v.dtype.np)).tobytes()
+        raw = to_rows(np.asarray(a, v.dtype.np).reshape(r.root_shape), r.cl).tobytes()
         dram[r.addr:r.addr + len(raw)] = np.frombuffer(raw, np.uint8)
 
     # -- execution ------------------------------------------------------------------------------
@@ -69,13 +75,17 @@ class Artifact:
         for v in graph.inputs:
             if v.name in self.regions:
                 self.write(dram, v, feeds[v.name])
+        producer = {o.name: n for n in graph.nodes for o in n.outputs}
         for k, seg in enumerate(self.segments):
             if seg["kind"] == "accel":
                 sched = self.schedule(k)
                 prog = self.instrs[seg["first"]:seg["last"]]
                 Machine(self.hw, dram).run(prog, sched.order)
                 continue
-            node = nodes[seg["node"]]
+            if seg["kind"] == "boundary":  # the quantize of an input / dequantize of an output
+                node = producer[seg["value"] if seg["op"] == "quantize" else seg["graph_name"]]
+            else:
+                node = nodes[seg["node"]]
             args = [None if v is None else v.data if v.is_const else
                     host[v.name] if v.name in host else self.read(dram, v) for v in node.inputs]
             res = lookup(node.op).run(node, args)

@@ -42,7 +42,7 @@ def _render_s(ap, name: str) -> str:
 
 
 def write_files(graph, out_dir: str, name: str, hw: HwConfig, search: int) -> dict:
-    ap = build_program(graph, hw, search)
+    ap = build_program(graph, hw, search, name)
     files = [f"{name}.bin", f"{name}.s", f"{name}_dram.bin"]
     with open(os.path.join(out_dir, files[0]), "wb") as f:
         f.write(assemble(ap.instrs))
@@ -50,14 +50,16 @@ def write_files(graph, out_dir: str, name: str, hw: HwConfig, search: int) -> di
         f.write(_render_s(ap, name))
     ap.plan.image().tofile(os.path.join(out_dir, files[2]))
     tensors = {k: {"addr": r.addr, "nbytes": r.nbytes, "dtype": r.dtype, "shape": list(r.shape),
-                   "rows": r.rows, "lanes": r.lanes} for k, r in ap.regions.items()}
+                   "rows": r.rows, "lanes": r.lanes, "root_shape": list(r.root_shape), "cl": r.cl}
+               for k, r in ap.regions.items()}
     layers = [{k: v for k, v in ly.items() if k != "tiling_tried"} for ly in ap.layers]
     return {
         "files": files,
         "accel": {"name": name, "isa_version": ISA_VERSION, "hw": hw.to_dict(),
                   "instructions": len(ap.instrs), "segments": ap.segments, "layers": layers,
                   "host_ops": ap.host_ops, "tensors": tensors,
-                  "dram": {"arena_bytes": ap.plan.arena_size, "const_bytes": ap.plan.const_size,
+                  "dram": {"arena_bytes": ap.plan.arena_size, "io_bytes": ap.plan.io_size,
+                           "const_bytes": ap.plan.const_size,
                            "image_bytes": ap.plan.const_base + ap.plan.const_size},
                   "tiling_search": {ly["name"]: ly.get("tiling_tried", []) for ly in ap.layers
                                     if ly["kind"] == "gemm"}},

@@ -3,8 +3,6 @@ whole-tile loads) puts exactly the im2col rows of every weight block into the in
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,7 +10,7 @@ from hypothesis import strategies as st
 from qcc.backends.accel.funcsim import Machine
 from qcc.backends.accel.hw import HwConfig
 from qcc.backends.accel.layout import DramPlan, Region
-from qcc.backends.accel.lower_gemm import input_loads, prepare
+from qcc.backends.accel.lower_gemm import conv_call, input_loads, prepare
 from qcc.ir import DType, TensorType, Value
 
 HW = HwConfig(rows=8, cols=8, inp_kib=16)
@@ -23,11 +21,10 @@ def _layer(h, w, c, m, k, s, p, zp):
     x = Value("x", TensorType(DType.int8, (1, c, h, w)))
     wt = Value("w", TensorType(DType.int8, (m, c, k, k)), data=np.ones((m, c, k, k), np.int8))
     y = Value("y", TensorType(DType.int32, (1, m, oh, ow)))
-    node = SimpleNamespace(op="qcc.conv2d", name="c", inputs=[x, wt], outputs=[y],
-                           attrs={"strides": [s, s], "pads": [p] * 4, "group": 1, "x_zp": zp})
+    call = conv_call("c", x, wt.data, y, (s, s), (p, p), 1, zp)
     plan = DramPlan()
     plan.arena_size = h * w * c
-    return prepare(node, plan, HW), oh, ow
+    return prepare(call, plan, HW), oh, ow
 
 
 @settings(max_examples=60, deadline=None)

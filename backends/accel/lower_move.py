@@ -1,0 +1,149 @@
+"""Rendering of the data-movement families (``copy``, ``gather_table``) as strided DMA.
+
+Both are an address map: output element ``i`` comes from input element ``src[i]``
+(``gather_table``: ``-1`` is the fill value).  Mapped through the DRAM layouts of the two
+tensors (channels-last for 4-D tensors, views share their root's bytes), the map becomes
+byte positions, which are cut into *runs* (elements consecutive in the source and in the
+destination, at most DIM per run) and runs into 2-D blocks (runs of one length at constant
+source and destination strides).  A block is one LOAD into accumulator rows (sign-extending)
+and one STORE with the identity epilogue, so the bytes arrive unchanged.  A Transpose, a
+byte-moving Reshape followed by a copy, a Slice, Pad, Expand or Tile all take this path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .isa import make
+from .lower_elem import IDENTITY, MAX_ROWS
+
+MAX_STRIDE = (1 << 22) - 1
+
+
+def source_index(call) -> np.ndarray:
+    """Logical source element of every output element (-1: the fill value)."""
+    if call.family == "gather_table":
+        return np.asarray(call.index.data, np.int64).ravel()[:call.count]
+    idx = np.full((1,), int(call.offset), np.int64)
+    for d, s in zip(call.dims, call.xs):
+        idx = (idx[:, None] + np.arange(int(d), dtype=np.int64)[None, :] * int(s)).ravel()
+    return idx
+
+
+def check_move(ctx, call) -> str | None:
+    if call.x.is_const:
+        return None
+    if call.x.dtype != call.y.dtype:
+        return "copy between dtypes"
+    return None
+
+
+def runs(src: np.ndarray, dst: np.ndarray, d: int) -> list[tuple[int, int, int]]:
+    """(src start, dst start, length) of maximal runs consecutive in both (src -1 = fill:
+    consecutive fill elements form runs too), cut at ``d`` elements, in dst order."""
+    order = np.argsort(dst, kind="stable")
+    s, t = src[order], dst[order]
+    fill = s < 0
+    cont = np.ones(len(s), bool)
+    if len(s) > 1:
+        same_kind = fill[1:] == fill[:-1]
+        step = np.where(fill[1:], True, s[1:] == s[:-1] + 1)
+        cont[1:] = same_kind & step & (t[1:] == t[:-1] + 1)
+    cont[0] = False
+    starts = np.flatnonzero(~cont).tolist() + [len(s)]
+    out = []
+    for a, b in zip(starts[:-1], starts[1:]):
+        for k in range(a, b, d):
+            n = min(d, b - k)
+            out.append((-1 if fill[k] else int(s[k]), int(t[k]), n))
+    return out
+
+
+def blocks(rs: list, max_rows: int) -> list[tuple[int, int, int, int, int, int]]:
+    """Runs -> (src, dst, cols, rows, src_stride, dst_stride) 2-D blocks (fill runs keep src
+    -1 and stride 0)."""
+    out = []
+    i = 0
+    while i < len(rs):
+        s0, t0, c = rs[i]
+        j = i + 1
+        ss = ts = None
+        while j < len(rs) and j - i < max_rows:
+            s1, t1, c1 = rs[j]
+            if c1 != c or (s1 < 0) != (s0 < 0):
+                break
+            ds = 0 if s0 < 0 else s1 - rs[j - 1][0]
+            dt = t1 - rs[j - 1][1]
+            if ss is None:
+                if ds < 0 or dt <= 0 or ds > MAX_STRIDE or dt > MAX_STRIDE:
+                    break
+                ss, ts = ds, dt
+            elif ds != ss or dt != ts:
+                break
+            j += 1
+        out.append((s0, t0, c, j - i, ss or 0, ts or 0))
+        i = j
+    return out
+
+
+class MoveLowering:
+    FAMILIES = ("copy", "gather_table")
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.d = ctx.hw.dim
+        self.acc_half = ctx.hw.acc_rows // 2
+        self.aslot = 0
+        self._fill: dict = {}
+
+    def _fill_addr(self, dt: str, value: int) -> int:
+        if (dt, value) not in self._fill:
+            from .funcsim import _NP
+            data = np.full(self.d, value, _NP[dt])
+            reg = self.ctx.plan.add_const(f"fill.{dt}.{value}", data, dt, 1, self.d)
+            self._fill[(dt, value)] = reg.addr
+        return self._fill[(dt, value)]
+
+    def lower(self, call) -> None:
+        ctx = self.ctx
+        x, y = call.x, call.y
+        ry = ctx.region(y)
+        src = source_index(call)
+        dst_pos = ry.positions()
+        if x.is_const:
+            data = np.asarray(ctx.kp.const_of(x).data)
+            xaddr = ctx.plan.add_const(f"{x.name}.src", data.astype(x.dtype.np), ry.dtype).addr
+            src_pos = np.where(src < 0, -1, src)
+        else:
+            rx = ctx.region(x)
+            xaddr = rx.addr
+            pos = rx.positions()
+            src_pos = np.where(src < 0, -1, pos[np.maximum(src, 0)])
+        es, dt = ry.esize, ry.dtype
+        fill = self._fill_addr(dt, int(getattr(call, "fill", 0))) if (src_pos < 0).any() else 0
+        bl = blocks(runs(src_pos, dst_pos[:len(src_pos)], self.d), min(MAX_ROWS, self.acc_half))
+        g = ctx.b.group("st")
+        g.add(make("CONFIG", reg="CLAMP", a=0, b=y.dtype.min, d=y.dtype.max, note=f"copy {call.node.name}"))
+        g.add(make("CONFIG", reg="SCALE", a=IDENTITY[0], b=0, c=IDENTITY[1], note="identity"))
+        reads = [] if x.is_const else [ctx.res(x)]
+        k = 0
+        while k < len(bl):
+            base, slot = self._slot()
+            ex = ctx.b.group("ex", reads=reads, writes=[slot])
+            st = ctx.b.group("st", reads=[slot], writes=[ctx.res(y)])
+            used = 0
+            while k < len(bl) and used + bl[k][3] <= self.acc_half:
+                s0, t0, c, rows, ss, ts = bl[k]
+                sa = fill if s0 < 0 else xaddr + s0 * es
+                ex.add(make("LOAD", buf="ACC", dtype=dt, sram=base + used, dram=sa, rows=rows,
+                            cols=c, stride=ss * es, note=f"{x.name} @{s0} {rows}x{c}"))
+                st.add(make("STORE", dtype=dt, mode="tensor", sram=base + used,
+                            dram=ry.addr + t0 * es, rows=rows, cols=c, stride=ts * es,
+                            note=f"{y.name} @{t0} {rows}x{c}"))
+                used += rows
+                k += 1
+
+    def _slot(self):
+        k = self.aslot % 2
+        self.aslot += 1
+        return k * self.acc_half, ("ACC", k)

@@ -1,0 +1,46 @@
+"""What the accelerator tells the shared lowering (``qcc.lower``): its :class:`Target`
+(alignment of the DRAM arena, the on-chip memories of the hardware description) and its
+:class:`Support` (the kernel families and operand dtypes the streams implement).
+
+The accelerator lowers every call of the kernel program that its renderers implement; a
+call outside ``SUPPORT`` (or one its renderer cannot express, see ``program.why_host``)
+runs on the host as a fallback listed in the manifest with its reason, so the program is
+lowered without a ``Support`` filter and classified call by call.
+"""
+
+from __future__ import annotations
+
+from qcc.lower import Support, Target
+from qcc.lower.support import dtypes
+
+from .hw import HwConfig
+from .layout import ALIGN
+
+_I8 = dtypes("int8")
+_ISA = dtypes("int8", "uint8", "int16", "int32")
+_BYTE = dtypes("int8", "uint8")
+
+SUPPORT = Support({
+    "conv2d": {"x": _I8, "y": _ISA},
+    "linear": {"x": _I8, "y": _ISA},
+    "matmul": {"a": _BYTE, "b": _BYTE, "y": _ISA},
+    "binary": {"a": _ISA, "b": _ISA, "y": _ISA},
+    "requant": {"x": _ISA, "y": _ISA},
+    "lut": {"x": _BYTE, "y": _ISA},
+    "concat": {"x": _ISA, "y": _ISA},
+    "global_avgpool": {"x": _ISA, "y": _ISA},
+    "pool": {"x": _ISA, "y": _ISA},
+    "copy": {"x": _ISA, "y": _ISA},
+    "gather_table": {"x": _ISA, "y": _ISA},
+    "threshold": {"x": _ISA, "y": _ISA},
+})
+
+
+def accel_target(hw: HwConfig) -> Target:
+    """The lowering's description of an accelerator configuration: DRAM buffers aligned to
+    ALIGN bytes (one DMA burst), int8/int4/int2 weights (unpacked into int8 weight blocks),
+    and the sizes of the on-chip memories."""
+    return Target(name="accel", align=ALIGN, vector_bytes=hw.dim, weight_bits=(8, 4, 2),
+                  onchip_bytes={"input": hw.inp_kib * 1024, "weight": hw.wgt_kib * 1024,
+                                "accumulator": hw.acc_kib * 1024, "param": hw.param_kib * 1024,
+                                "lut": 4 * 256 * hw.lut_tables})
