@@ -28,6 +28,7 @@ from .isa import make
 from .layout import ISA_DTYPE, DramPlan, Region, rows_lanes, to_rows
 from .lower_elem import ElemLowering, Mat, check_elem
 from .lower_gemm import check_gemm, prepare
+from .lower_matmul import MatmulLowering, check_matmul
 from .lower_move import MoveLowering, check_move
 from .stream import Builder
 from .target import SUPPORT, accel_target
@@ -197,6 +198,8 @@ class _Lowering:
             return check_gemm(call)
         if call.family in MoveLowering.FAMILIES:
             return check_move(self, call)
+        if call.family == "matmul":
+            return check_matmul(self, call)
         return check_elem(self, call)
 
     # -- segments ------------------------------------------------------------------------
@@ -245,6 +248,8 @@ class _Lowering:
         self.plan_memory()
         self._elem = ElemLowering(self)
         self._move = MoveLowering(self)
+        self._matmul = MatmulLowering(self)
+        index = {id(c): i for i, c in enumerate(kp.calls)}
         self._boundary(kp.inputs, "quantize")
         tag = 0
         for calls in _groups(kp):
@@ -258,13 +263,16 @@ class _Lowering:
                 continue
             self._open()
             self.b.layer = tag
-            kind = "gemm" if calls[0].family in GEMM_FAMILIES else \
+            kind = "gemm" if calls[0].family in GEMM_FAMILIES + ("matmul",) else \
                 "dma" if calls[0].family in MoveLowering.FAMILIES else "elem"
             entry = {"name": node.name, "op": node.op, "kind": kind, "_tag": tag, "macs": 0,
                      "families": sorted({c.family for c in calls})}
             tag += 1
             for call in calls:
-                if kind == "gemm":
+                if call.family == "matmul":
+                    self._matmul.lower(call, index[id(call)])
+                    entry["macs"] += call.batch * call.m * call.k * call.n
+                elif kind == "gemm":
                     self._gemm(call, prepare(call, self.ap.plan, self.hw), entry)
                 elif kind == "dma":
                     self._move.lower(call)

@@ -41,6 +41,7 @@ def accel_target(hw: HwConfig) -> Target:
     ALIGN bytes (one DMA burst), int8/int4/int2 weights (unpacked into int8 weight blocks),
     and the sizes of the on-chip memories."""
     return Target(name="accel", align=ALIGN, vector_bytes=hw.dim, weight_bits=(8, 4, 2),
+                  matmul_block=hw.dim,
                   onchip_bytes={"input": hw.inp_kib * 1024, "weight": hw.wgt_kib * 1024,
                                 "accumulator": hw.acc_kib * 1024, "param": hw.param_kib * 1024,
                                 "lut": 4 * 256 * hw.lut_tables})

@@ -166,6 +166,13 @@ def matmul(lw: Lowerer, node: Node) -> None:
                batch=int(np.prod(batch, dtype=np.int64)), m=m, k=kk, n=nn,
                a_zp=int(node.attr("a_zp", 0)), b_zp=int(node.attr("b_zp", 0)), epi=epi,
                packed=packed)
+    blk = lw.target.matmul_block
+    if blk:  # staged blocks of b (and a signed copy of a uint8 a) for an array
+        k.packed = False
+        nbat = k.batch
+        staged = nbat * -(-kk // blk) * -(-nn // blk) * blk * blk
+        lw.call(k, scratch=staged + (nbat * m * kk if a.dtype is DType.uint8 else 0))
+        return
     lw.call(k, scratch=2 * (kk + kk * nn) if packed else 4 * nn)
 
 

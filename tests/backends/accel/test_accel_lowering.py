@@ -113,3 +113,25 @@ def test_unsupported_call_is_a_listed_fallback(tmp_path):
     acc = compile_and_compare(g, tmp_path)
     assert [h["op"] for h in acc["host_ops"]] == ["onnx.ArgMax"]
     assert "argmax" in acc["host_ops"][0]["reason"]
+
+
+@pytest.mark.parametrize("adt,azp,bzp,requant", [
+    (DType.int8, -3, -1, False), (DType.uint8, 0, 1, True), (DType.int8, 0, 0, True),
+    (DType.uint8, 7, -4, False)])
+def test_matmul_as_gemm_stream(adt, azp, bzp, requant, tmp_path):
+    """Activation x activation matmul (broadcast batch, K and N not multiples of the array,
+    zero points on both sides, uint8 a) runs on the array bit-exact."""
+    g = G(5)
+    a = g.input((2, 3, 11, 19), adt)
+    b = g.input((1, 3, 19, 13))
+    attrs = {"a_zp": azp, "b_zp": bzp}
+    ins = [a, b]
+    if requant:
+        ins += list(g.mult(1, 0.003))
+        attrs["y_zp"] = 5
+    else:
+        attrs["dtype"] = "i32"
+    g.op("qcc.matmul", ins, attrs, output=True)
+    acc = compile_and_compare(g, tmp_path)
+    assert acc["host_ops"] == []
+    assert [ly["kind"] for ly in acc["layers"]] == ["gemm"]
