@@ -30,6 +30,7 @@ from .lower_elem import ElemLowering, Mat, check_elem
 from .lower_gemm import check_gemm, prepare
 from .lower_matmul import MatmulLowering, check_matmul
 from .lower_move import MoveLowering, check_move
+from .lower_pool import PoolLowering, check_pool
 from .stream import Builder
 from .target import SUPPORT, accel_target
 
@@ -200,6 +201,8 @@ class _Lowering:
             return check_move(self, call)
         if call.family == "matmul":
             return check_matmul(self, call)
+        if call.family == "pool":
+            return check_pool(self, call)
         return check_elem(self, call)
 
     # -- segments ------------------------------------------------------------------------
@@ -249,6 +252,7 @@ class _Lowering:
         self._elem = ElemLowering(self)
         self._move = MoveLowering(self)
         self._matmul = MatmulLowering(self)
+        self._pool = PoolLowering(self)
         index = {id(c): i for i, c in enumerate(kp.calls)}
         self._boundary(kp.inputs, "quantize")
         tag = 0
@@ -274,6 +278,8 @@ class _Lowering:
                     entry["macs"] += call.batch * call.m * call.k * call.n
                 elif kind == "gemm":
                     self._gemm(call, prepare(call, self.ap.plan, self.hw), entry)
+                elif call.family == "pool":
+                    self._pool.lower(call)
                 elif kind == "dma":
                     self._move.lower(call)
                 else:

@@ -135,3 +135,28 @@ def test_matmul_as_gemm_stream(adt, azp, bzp, requant, tmp_path):
     acc = compile_and_compare(g, tmp_path)
     assert acc["host_ops"] == []
     assert [ly["kind"] for ly in acc["layers"]] == ["gemm"]
+
+
+@pytest.mark.parametrize("k,s,p,ceil", [(2, 2, 0, 0), (3, 1, 1, 0), (3, 2, 1, 1), (2, 1, 0, 0)])
+def test_maxpool_on_the_alu(k, s, p, ceil, tmp_path):
+    g = G(6)
+    x = g.input((1, 20, 7, 9))
+    c = g.conv(x, 20, 1)
+    g.op("onnx.MaxPool", [c], {"kernel_shape": [k, k], "strides": [s, s], "pads": [p] * 4,
+                               "ceil_mode": ceil}, output=True)
+    acc = compile_and_compare(g, tmp_path)
+    assert acc["host_ops"] == []
+
+
+@pytest.mark.parametrize("k,s,p,incl", [(2, 2, 0, 0), (3, 1, 1, 0), (3, 2, 1, 1)])
+def test_avgpool_on_the_alu(k, s, p, incl, tmp_path):
+    g = G(7)
+    x = g.input((2, 11, 6, 7))
+    cnt = np.arange(1, k * k + 1)
+    m = g.const(np.full(k * k, 1 << 30, np.int32) // cnt.astype(np.int32))
+    sh = g.const(np.full(k * k, 30, np.int32))
+    g.op("qcc.avgpool", [x, m, sh], {"kernel_shape": [k, k], "strides": [s, s], "pads": [p] * 4,
+                                     "count_include_pad": incl, "x_zp": 3, "y_zp": -2},
+         output=True)
+    acc = compile_and_compare(g, tmp_path)
+    assert acc["host_ops"] == []
