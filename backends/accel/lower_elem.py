@@ -264,7 +264,8 @@ class ElemLowering:
         """LOAD a 256-entry int32 table into the next LUT slot: (row base, resource)."""
         tpr = self.hw.lut_rows_per_table
         table = np.zeros(tpr * self.d, np.int64)
-        table[:256] = np.asarray(values, np.int64)
+        vals = np.asarray(values, np.int64)
+        table[:len(vals)] = vals
         treg = self.ctx.plan.add_const(name + ".table", table.astype(np.int32), "i32")
         k = self.lslot % 2
         self.lslot += 1

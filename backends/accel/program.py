@@ -30,6 +30,7 @@ from .lower_elem import ElemLowering, Mat, check_elem
 from .lower_gemm import check_gemm, prepare
 from .lower_matmul import MatmulLowering, check_matmul
 from .lower_move import MoveLowering, check_move
+from .lower_nonlin import NonlinLowering, check_nonlin
 from .lower_pool import PoolLowering, check_pool
 from .stream import Builder
 from .target import SUPPORT, accel_target
@@ -203,6 +204,8 @@ class _Lowering:
             return check_matmul(self, call)
         if call.family == "pool":
             return check_pool(self, call)
+        if call.family in NonlinLowering.FAMILIES:
+            return check_nonlin(self, call)
         return check_elem(self, call)
 
     # -- segments ------------------------------------------------------------------------
@@ -253,6 +256,7 @@ class _Lowering:
         self._move = MoveLowering(self)
         self._matmul = MatmulLowering(self)
         self._pool = PoolLowering(self)
+        self._nonlin = NonlinLowering(self, self._elem)
         index = {id(c): i for i, c in enumerate(kp.calls)}
         self._boundary(kp.inputs, "quantize")
         tag = 0
@@ -280,6 +284,8 @@ class _Lowering:
                     self._gemm(call, prepare(call, self.ap.plan, self.hw), entry)
                 elif call.family == "pool":
                     self._pool.lower(call)
+                elif call.family in NonlinLowering.FAMILIES:
+                    self._nonlin.lower(call)
                 elif kind == "dma":
                     self._move.lower(call)
                 else:

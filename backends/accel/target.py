@@ -33,6 +33,7 @@ SUPPORT = Support({
     "copy": {"x": _ISA, "y": _ISA},
     "gather_table": {"x": _ISA, "y": _ISA},
     "threshold": {"x": _ISA, "y": _ISA},
+    "igelu": {"x": _ISA, "y": _ISA},
 })
 
 

@@ -160,3 +160,27 @@ def test_avgpool_on_the_alu(k, s, p, incl, tmp_path):
          output=True)
     acc = compile_and_compare(g, tmp_path)
     assert acc["host_ops"] == []
+
+
+@pytest.mark.parametrize("xdt", [DType.int8, DType.int16])
+def test_threshold_as_alu_count_and_lut(xdt, tmp_path):
+    g = G(8)
+    x = g.input((3, 40), xdt)
+    t = np.array([xdt.min - 5, xdt.min, -7, 0, 1, 33, xdt.max, xdt.max + 9], np.int64)
+    vals = np.arange(len(t) + 1, dtype=np.int32) * 11 - 40
+    g.op("qcc.threshold", [x, g.const(t), g.const(vals)], {"dtype": "i8"}, output=True)
+    assert compile_and_compare(g, tmp_path, samples=3)["host_ops"] == []
+
+
+@pytest.mark.parametrize("level,y_hi,zp", [(1024, 6.0, 0), (64, 3.0, 5)])
+def test_igelu_as_alu_sequence(level, y_hi, zp, tmp_path):
+    from qcc.ops.integer_transformer import igelu_consts
+    c = igelu_consts(y_hi, level)
+    g = G(9)
+    x = g.input((4, 30), DType.int16)
+    g.op("qcc.igelu", [x, *g.mult(1, c["out_scale"] / 0.05)], dict(c["attrs"], x_zp=zp, y_zp=-3),
+         output=True)
+    feeds = g.feeds  # values across the whole clip range of the i-erf
+    g.feeds = lambda: {x.name: g.rng.integers(-3 * level, 3 * level, x.shape).astype(np.int16)}
+    assert compile_and_compare(g, tmp_path, samples=3)["host_ops"] == []
+    g.feeds = feeds
