@@ -43,17 +43,20 @@ def conv_summary(res: dict) -> dict:
                        ("memory-bound", [r for r in rows if r["bound"] == "memory"])):
         cyc = sum(r["cycles"] for r in sel)
         roof = sum(r["roofline_cycles"] for r in sel)
+        ideal = sum(r.get("ideal_cycles", r["roofline_cycles"]) for r in sel)
         macs = sum(r["macs"] for r in sel)
         out[label] = {"layers": len(sel), "cycles": cyc, "macs": macs,
                       "utilization": macs / (res["total"]["pe"] * cyc) if cyc else 0.0,
-                      "roofline_eff": roof / cyc if cyc else 0.0}
+                      "roofline_eff": roof / cyc if cyc else 0.0,
+                      "ideal_eff": ideal / cyc if cyc else 0.0}
     return out
 
 
 def markdown(results: list[dict]) -> str:
     lines = ["| model | total cycles | utilisation | conv layers | conv cycles | conv utilisation | "
-             "conv roofline eff. | compute-bound eff. | memory-bound eff. | host ops |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "conv roofline eff. | compute-bound eff. | memory-bound eff. | conv ideal-bound eff. | "
+             "host ops |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         s = conv_summary(r)
         t = r["total"]
@@ -62,7 +65,7 @@ def markdown(results: list[dict]) -> str:
                      f"{100 * s['all']['roofline_eff']:.1f} % | "
                      f"{100 * s['compute-bound']['roofline_eff']:.1f} % ({s['compute-bound']['layers']}) | "
                      f"{100 * s['memory-bound']['roofline_eff']:.1f} % ({s['memory-bound']['layers']}) | "
-                     f"{t['host_ops']} |")
+                     f"{100 * s['all']['ideal_eff']:.1f} % | {t['host_ops']} |")
     return "\n".join(lines)
 
 

@@ -15,6 +15,7 @@ dependency tokens from the slots each group reads and writes.
 
 from __future__ import annotations
 
+from .gemm_window import emit_window
 from .hw import HwConfig
 from .isa import make
 from .layout import Region
@@ -128,16 +129,20 @@ class _Emitter:
         acc_base, acc_res = self.slots.next("ACC")
         for k0 in range(0, len(kset), tk):
             ks = kset[k0:k0 + tk]
-            if shared_inp is not None:
-                inp, inp_res, kpos = shared_inp
-            else:
-                inp, inp_res = self.load_inputs(tile, ks)
-                kpos = {k: j for j, k in enumerate(ks)}
+            # weights first: they depend on no earlier layer, so the LD engine fetches them
+            # while the inputs are still being written
             if shared_wgt is not None:
                 woff, w_res = shared_wgt
             else:
                 woff, w_res = self.load_weights(
                     nbs, lambda nb, ks=ks: [k for k in ks if k in set(self.ly.rel[nb])])
+            if callable(shared_inp):
+                shared_inp = shared_inp()
+            if shared_inp is not None:
+                inp, inp_res, kpos = shared_inp
+            else:
+                inp, inp_res = self.load_inputs(tile, ks)
+                kpos = {k: j for j, k in enumerate(ks)}
             self.gemms(tile, nbs, kpos, ks, inp, woff, acc_base, k0 == 0, [inp_res, w_res], acc_res)
         self.store(tile, nbs, acc_base, acc_res, p_base, p_res)
 
@@ -145,6 +150,9 @@ class _Emitter:
 def emit_gemm(ly: GemmLayer, t: Tiling, xreg: Region, yreg: Region, hw: HwConfig, b: Builder,
               x_res, y_res) -> None:
     e = _Emitter(ly, xreg, yreg, hw, b, x_res, y_res)
+    if t.order == "win":
+        emit_window(e, t)
+        return
     chunks = list(_chunks(ly, t))
     whole = all(len(ks) <= t.tk for _, ks in chunks)
     if t.order == "sp":
@@ -152,8 +160,14 @@ def emit_gemm(ly: GemmLayer, t: Tiling, xreg: Region, yreg: Region, hw: HwConfig
             shared = None
             if whole and ly.group == 1 and len(chunks) > 1:
                 ks = chunks[0][1]
-                inp, res = e.load_inputs(tile, ks)
-                shared = (inp, res, {k: j for j, k in enumerate(ks)})
+                box = []
+
+                def shared_load(tile=tile, ks=ks, box=box):  # after the first chunk's weights
+                    if not box:
+                        inp, res = e.load_inputs(tile, ks)
+                        box.append((inp, res, {k: j for j, k in enumerate(ks)}))
+                    return box[0]
+                shared = shared_load
             for nbs, kset in chunks:
                 e.chunk(tile, nbs, kset, t.tk, shared_inp=shared)
         return
@@ -184,9 +198,11 @@ def choose_tiling(ly: GemmLayer, xreg: Region, yreg: Region, hw: HwConfig,
         w_loads = nch * (1 if (kch == 1 and t.order == "wt") else tiles)
         return inp_loads * t.th * t.tw * kmax + w_loads * t.nb * kmax * hw.dim, -t.th * t.tw
     cands.sort(key=est)
+    win = [t for t in cands if t.order == "win"]
+    todo = cands[:max_sim] + [t for t in win if t not in cands[:max_sim]][:max_sim]
     tried = []
     best = None
-    for t in cands[:max_sim]:
+    for t in todo:
         b = Builder()
         emit_gemm(ly, t, xreg, yreg, hw, b, ("DRAM", "x"), ("DRAM", "y"))
         prog, _ = b.finalize()

@@ -239,10 +239,14 @@ def candidates(ly: GemmLayer, hw: HwConfig) -> list[Tiling]:
         tk = min(kmax, cap["inp"] // (th * tw), cap["wgt"] // nb)
         if tk < 1:
             continue
-        for order in ("sp", "wt"):
-            t = Tiling(th, tw, nb, tk, order)
+        # K split into 2-4 chunks: the next chunk's loads overlap this chunk's GEMMs
+        tks = {tk} | {-(-tk // parts) for parts in (2, 3, 4) if tk >= parts}
+        for order, k in ((o, k) for o in ("sp", "wt") for k in sorted(tks, reverse=True)):
+            t = Tiling(th, tw, nb, k, order)
             if fits(ly, t, hw):
                 out.append(t)
+    from .gemm_window import window_candidates
+    out += window_candidates(ly, hw, cap, Tiling)
     if not out:  # narrow tiles for very wide layers
         for tw2 in (256, 128, 64, 32, 16):
             t = Tiling(1, min(tw2, ly.ow), 1, 1, "sp")

@@ -33,7 +33,7 @@ from .lower_move import MoveLowering, check_move
 from .lower_nonlin import NonlinLowering, check_nonlin
 from .lower_pool import PoolLowering, check_pool
 from .stream import Builder
-from .target import SUPPORT, accel_target
+from .target import HOST_REASONS, SUPPORT, accel_target
 
 GEMM_FAMILIES = ("conv2d", "linear")
 SPATIAL_FAMILIES = ("conv2d", "pool", "global_avgpool", "resize", "conv_transpose2d")
@@ -179,7 +179,7 @@ class _Lowering:
     # -- classification ------------------------------------------------------------------
     def why_host(self, call) -> str | None:
         if call.family not in SUPPORT.families:
-            return f"no {call.family} kernel on the accelerator"
+            return HOST_REASONS.get(call.family, f"no {call.family} kernel on the accelerator")
         problems = SUPPORT.problems(call)
         if problems:  # "<op> node '<name>' has ...": the node is listed beside the reason
             return problems[0].split("' ", 1)[-1]
@@ -303,7 +303,11 @@ class _Lowering:
         xr, yr = self.region(x), self.region(y)
         t, cyc, tried = choose_tiling(ly, xr, yr, self.hw, self.search)
         emit_gemm(ly, t, xr, yr, self.hw, self.b, self.res(x), self.res(y))
+        es_y = yr.esize
+        min_bytes = (ly.n * ly.h * ly.w * ly.c + ly.wreg.nbytes + ly.preg.nbytes
+                     + ly.n * ly.oh * ly.ow * ly.m * es_y)
         entry.update(macs=ly.macs, tiling=t.describe(), tiling_tried=tried, est_cycles=cyc,
+                     min_bytes=int(min_bytes),
                      shape={"n": ly.n, "h": ly.h, "w": ly.w, "c": ly.c, "oh": ly.oh, "ow": ly.ow,
                             "m": ly.m, "kh": ly.kh, "kw": ly.kw, "stride": list(ly.stride),
                             "group": ly.group})

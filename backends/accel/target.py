@@ -46,3 +46,17 @@ def accel_target(hw: HwConfig) -> Target:
                   onchip_bytes={"input": hw.inp_kib * 1024, "weight": hw.wgt_kib * 1024,
                                 "accumulator": hw.acc_kib * 1024, "param": hw.param_kib * 1024,
                                 "lut": 4 * 256 * hw.lut_tables})
+
+
+# Why a family stays on the host (the manifest lists this reason for each such call).
+HOST_REASONS = {
+    "isoftmax": "integer softmax needs a maximum and a sum across each row's lanes and an "
+                "integer division per row, which ISA v1 cannot express",
+    "ilayernorm": "integer LayerNorm needs sums across each row's lanes, a per-row bit length, "
+                  "an integer square root and a division, which ISA v1 cannot express",
+    "gather": "run-time indices: DMA addresses are immediates of the stream",
+    "argmax": "an index search across lanes, which ISA v1 cannot express",
+    "lstm": "recurrent cells are not lowered to streams yet",
+    "gru": "recurrent cells are not lowered to streams yet",
+}
+

@@ -210,6 +210,9 @@ def layer_stats(prog: list[Instr], sched: Schedule, layers: list[dict], hw: HwCo
                "ex_busy": ex_busy, "ex_busy_frac": ex_busy / cycles if cycles else 0.0,
                "dram_bytes": nbytes, "instructions": len(idx)}
         row.update(roofline(macs, nbytes, cycles, hw))
+        if ly.get("min_bytes"):  # the bound of the layer itself: every byte moved once
+            ideal = max(math.ceil(macs / hw.pe), math.ceil(ly["min_bytes"] / hw.dram_bytes_per_cycle))
+            row.update(ideal_cycles=ideal, ideal_eff=ideal / cycles if cycles else 0.0)
         out.append(row)
         prev_end = max(prev_end, fin)
     return out
