@@ -180,6 +180,28 @@ class ElemLowering:
             return Mat(m.name, m.addr, ry.rows, ry.lanes, m.dtype, 0)
         return m
 
+    def _outputs(self, y, xs):
+        """The DRAM resource each chunk's STORE writes.  In place (``y`` over one of ``xs``)
+        the chunks write disjoint rows of the bytes the later chunks still read, so each
+        chunk gets its own resource: a barrier (a no-op STORE writing ``y``, after every
+        earlier access of those bytes) opens the call and a join closes it (what later
+        calls wait for); otherwise the whole output."""
+        ry = self.ctx.region(y)
+        key = self.ctx.res(y)
+        if not any(not v.is_const and self.ctx.region(v).addr == ry.addr for v in xs):
+            return (lambda k: key), (lambda: None)
+        self.uid = getattr(self, "uid", 0) + 1
+        uid, used = self.uid, []
+        self.b.group("st", writes=[key])
+
+        def chunk(k):
+            used.append(key + ("chunk", uid, k))
+            return used[-1]
+
+        def join():
+            self.b.group("st", reads=list(used), writes=[key])
+        return chunk, join
+
     # -- families ---------------------------------------------------------------------------
     def binary(self, call) -> None:
         a, b, y = call.a, call.b, call.y
@@ -202,6 +224,8 @@ class ElemLowering:
             g.add(make("CONFIG", reg="ALU_SCALE", a=int(mult[0]), b=m1, c=int(s), note=name))
             op = "DYADD"
         reads = [self.ctx.res(v) for v in (a, b) if not v.is_const]
+        out, join = self._outputs(y, (a, b))
+        k = 0
         for lb in range(-(-my.lanes // self.d)):
             cols = min(self.d, my.lanes - lb * self.d)
             for r0, n in self._chunks(my.rows, 2):
@@ -215,8 +239,10 @@ class ElemLowering:
                                    dst_inc=1, imm=-z, note="centre"))
                 g.add(make("ALU", alu_op=op, dst=base, src=base + n, rows=n, dst_inc=1,
                            src_inc=1, note=f"{call.node.op} {call.op}"))
-                st = self.b.group("st", reads=[slot], writes=[self.ctx.res(y)])
+                st = self.b.group("st", reads=[slot], writes=[out(k)])
+                k += 1
                 self._store(st, my, r0, n, lb * self.d, cols, base)
+        join()
 
     def requant(self, call) -> None:
         x, y = call.x, call.y
@@ -237,6 +263,8 @@ class ElemLowering:
             preg = self.ctx.plan.add_const(call.node.name + ".params", p.astype(np.int32), "i32")
         self._config_st(epi.zero_point, epi.lo, epi.hi, m[0], s[0],
                         note=f"requant {call.node.name}")
+        out, join = self._outputs(y, (x,))
+        ci = 0
         for lb in range(-(-lanes // self.d)):
             cols = min(self.d, lanes - lb * self.d)
             pbase, pres = 0, None
@@ -256,9 +284,11 @@ class ElemLowering:
                     g.add(make("ALU", alu_op="ADD", use_imm=1, dst=base, rows=n, dst_inc=1,
                                imm=-zx, note="centre"))
                 st = self.b.group("st", reads=[slot] + ([pres] if pres else []),
-                                  writes=[self.ctx.res(y)])
+                                  writes=[out(ci)])
+                ci += 1
                 self._store(st, my, r0, n, lb * self.d, cols, base,
                             mode="channel" if per_ch else "tensor", param=pbase)
+        join()
 
     def load_table(self, name: str, values) -> tuple[int, tuple]:
         """LOAD a 256-entry int32 table into the next LUT slot: (row base, resource)."""
@@ -280,6 +310,8 @@ class ElemLowering:
         mx, my = mat(self.ctx.region(x)), mat(self.ctx.region(y))
         tbase, tres = self.load_table(call.node.name, call.table.values)
         self._config_st(0, y.dtype.min, y.dtype.max, *IDENTITY, note=f"lut {call.node.name}")
+        out, join = self._outputs(y, (x,))
+        ci = 0
         for lb in range(-(-my.lanes // self.d)):
             cols = min(self.d, my.lanes - lb * self.d)
             for r0, n in self._chunks(my.rows, 1):
@@ -287,8 +319,10 @@ class ElemLowering:
                 g = self.b.group("ex", reads=[self.ctx.res(x), tres], writes=[slot])
                 self._load(g, mx, r0, n, lb, base)
                 g.add(make("LUT", dst=base, src=base, rows=n, table=tbase, offset=-x.dtype.min))
-                st = self.b.group("st", reads=[slot], writes=[self.ctx.res(y)])
+                st = self.b.group("st", reads=[slot], writes=[out(ci)])
+                ci += 1
                 self._store(st, my, r0, n, lb * self.d, cols, base)
+        join()
 
     def global_avgpool(self, call) -> None:
         x, y = call.x, call.y
