@@ -62,6 +62,10 @@ def test_example_bit_exact(name, tmp_path):
         assert {s["kind"] for s in acc["segments"]} == {"accel", "boundary"}
     for h in acc["host_ops"]:
         assert h["reason"] and h["node"] and h["op"]
+    # what ISA v1 cannot express (docs/target_accel.md section 8); matmul, transposes,
+    # byte-moving reshapes, pooling, i-GELU and constant adds run on the accelerator
+    assert {h["op"] for h in acc["host_ops"]} <= {"qcc.isoftmax", "qcc.ilayernorm",
+                                                  "onnx.Gather", "qcc.threshold"}
     text = (tmp_path / "out" / "model.s").read_text()
     for ly in acc["layers"]:
         assert f"; ---- layer {ly['name']} ({ly['op']})" in text
