@@ -202,7 +202,14 @@ class Tiling:
     tw: int        # output columns per tile
     nb: int        # output-channel blocks per chunk
     tk: int        # weight blocks (K) per chunk
-    order: str     # "sp": spatial tiles outer (input reuse), "wt": channel chunks outer (weight reuse)
+    order: str     # "sp": spatial tiles outer (input reuse), "wt": channel chunks outer (weight
+    #                (reuse), "win": the padded-window schedule (gemm_window.py)
+    split: bool = False  # K deliberately split into several chunks (overlap of loads and GEMMs)
+
+    @property
+    def extra(self) -> bool:
+        """Not one of the basic gather tilings (which SCALE-Sim's folds model)."""
+        return self.split or self.order == "win"
 
     def describe(self) -> str:
         return f"th={self.th} tw={self.tw} nb={self.nb} tk={self.tk} order={self.order}"
@@ -242,7 +249,7 @@ def candidates(ly: GemmLayer, hw: HwConfig) -> list[Tiling]:
         # K split into 2-4 chunks: the next chunk's loads overlap this chunk's GEMMs
         tks = {tk} | {-(-tk // parts) for parts in (2, 3, 4) if tk >= parts}
         for order, k in ((o, k) for o in ("sp", "wt") for k in sorted(tks, reverse=True)):
-            t = Tiling(th, tw, nb, k, order)
+            t = Tiling(th, tw, nb, k, order, k != tk)
             if fits(ly, t, hw):
                 out.append(t)
     from .gemm_window import window_candidates

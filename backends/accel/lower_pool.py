@@ -18,6 +18,7 @@ import numpy as np
 from qcc.ops.integer_pool import avgpool_counts
 
 from .isa import make
+from .layout import canonical
 from .lower_elem import IDENTITY, mat
 
 MAX_PAD = 255
@@ -25,7 +26,8 @@ MAX_PAD = 255
 
 def check_pool(ctx, call) -> str | None:
     rx, ry = ctx.region(call.x), ctx.region(call.y)
-    if call.x.is_const or not rx.compat or not ry.compat or rx.layout != ry.layout:
+    nhwc = [r.compat and (r.layout == "cl" or not canonical(r.shape)) for r in (rx, ry)]
+    if call.x.is_const or not all(nhwc):
         return "operands are not channels-last matrices"
     if call.x.dtype.name != "int8" or call.y.dtype.name != "int8":
         return "pooling of a non-int8 tensor"

@@ -25,7 +25,7 @@ from .check import check_stream
 from .gemm_emit import choose_tiling, emit_gemm
 from .hw import HwConfig
 from .isa import make
-from .layout import ISA_DTYPE, DramPlan, Region, rows_lanes, to_rows
+from .layout import ISA_DTYPE, DramPlan, Region, canonical, rows_lanes, to_rows
 from .lower_elem import ElemLowering, Mat, check_elem
 from .lower_gemm import check_gemm, prepare
 from .lower_matmul import MatmulLowering, check_matmul
@@ -94,15 +94,18 @@ class _Lowering:
         root = kp.root(v)
         loc = kp.location(v)
         addr = loc.offset if loc.space == "arena" else self._io_base[(loc.space, loc.index)]
-        cl = root.name in self._cl
+        shape = self._cl.get(root.name)
+        cl = shape is not None
         rows, lanes = rows_lanes(v.shape, cl)
         dt = ISA_DTYPE.get(v.dtype, np.dtype(v.dtype.np).name)
         return Region(v.name, addr, buffer_nbytes(root), dt, tuple(v.shape), rows, lanes,
-                      tuple(root.shape), cl)
+                      shape if cl else tuple(root.shape), cl)
 
-    def _channels_last(self) -> set:
-        """Root buffers stored channels-last: those a conv/pool reads or writes, and every
-        buffer tied to one by an elementwise call (operands of one layout)."""
+    def _channels_last(self) -> dict:
+        """Root buffers stored channels-last, each with the 4-D shape whose NHWC order its
+        bytes follow: a conv/pool operand's shape (the root's own, or that of a view of it,
+        e.g. the Reshape back to NCHW after a channel shuffle), and every buffer of that
+        size tied to one by an elementwise call (operands of one layout)."""
         kp = self.kp
         parent: dict = {}
 
@@ -111,19 +114,28 @@ class _Lowering:
                 a = parent[a]
             return a
 
-        seeds = set()
+        seeds: dict = {}
         for call in kp.calls:
-            names = [kp.root(v).name for v, _ in call.tensors() if not v.is_const]
+            vals = [v for v, _ in call.tensors() if not v.is_const]
             if call.family in SPATIAL_FAMILIES:
-                seeds.update(names)
-            elif call.family in ELEMENTWISE_FAMILIES and names:
-                r0 = find(names[0])
-                for n in names[1:]:
-                    parent[find(n)] = r0
-        cl_groups = {find(n) for n in seeds}
-        roots = {kp.root(v).name for call in kp.calls for v, _ in call.tensors()}
-        roots |= {kp.root(b.value).name for b in kp.inputs + kp.outputs}
-        return {n for n in roots if find(n) in cl_groups}
+                for v in vals:
+                    if canonical(v.shape):
+                        seeds.setdefault(kp.root(v).name, tuple(v.shape))
+            elif call.family in ELEMENTWISE_FAMILIES and vals:
+                r0 = find(kp.root(vals[0]).name)
+                for v in vals[1:]:
+                    parent[find(kp.root(v).name)] = r0
+        group_shape: dict = {}
+        for n, shp in seeds.items():
+            group_shape.setdefault(find(n), shp)
+        roots = {kp.root(v) for call in kp.calls for v, _ in call.tensors() if not v.is_const}
+        roots |= {kp.root(b.value) for b in kp.inputs + kp.outputs}
+        out = {}
+        for r in roots:
+            shp = seeds.get(r.name) or group_shape.get(find(r.name))
+            if shp is not None and int(np.prod(shp)) == r.type.numel:
+                out[r.name] = shp
+        return out
 
     def _lifetimes(self) -> None:
         """First/last call index of every root buffer; a write to a buffer also overwrites

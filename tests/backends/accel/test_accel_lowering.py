@@ -205,3 +205,31 @@ def test_padded_window_schedule(c, m, k, pads, group, tmp_path, monkeypatch):
     acc = compile_and_compare(g, tmp_path)
     assert acc["host_ops"] == []
     assert ("order=win" in acc["layers"][0]["tiling"]) == (k > 1)
+
+
+def test_channel_shuffle_keeps_convs_on_the_array(tmp_path):
+    """conv -> Reshape [N, g, C/g, H, W] -> Transpose -> Reshape [N, C, H, W] -> conv: the
+    transpose's output is stored channels-last in the shape of the view the next conv
+    reads, so every call runs on the accelerator, bit-exact."""
+    g = G(11)
+    x = g.input((1, 4, 5, 6))
+    c1 = g.conv(x, 12, 3, pads=[1, 1, 1, 1])
+    r1 = g.op("onnx.Reshape", [c1, g.const(np.array([1, 3, 4, 5, 6], np.int64))])
+    t = g.op("onnx.Transpose", [r1], {"perm": [0, 2, 1, 3, 4]})
+    r2 = g.op("onnx.Reshape", [t, g.const(np.array([1, 12, 5, 6], np.int64))])
+    c2 = g.conv(r2, 8, 1)
+    g.g.outputs.append(c2)
+    acc = compile_and_compare(g, tmp_path)
+    assert acc["host_ops"] == []
+
+
+def test_global_window_avgpool_to_a_1x1_output(tmp_path):
+    """An AvgPool whose window covers the plane writes [N, C, 1, 1] (the same bytes in
+    either layout) and stays on the accelerator."""
+    g = G(12)
+    x = g.input((1, 20, 5, 5))
+    c = g.conv(x, 20, 1)
+    g.op("qcc.avgpool", [c, g.const(np.full(25, 1 << 25, np.int32)),
+                         g.const(np.full(25, 30, np.int32))],
+         {"kernel_shape": [5, 5], "strides": [1, 1], "pads": [0, 0, 0, 0]}, output=True)
+    assert compile_and_compare(g, tmp_path)["host_ops"] == []
