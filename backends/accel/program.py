@@ -192,6 +192,8 @@ class _Lowering:
     def why_host(self, call) -> str | None:
         if call.family not in SUPPORT.families:
             return HOST_REASONS.get(call.family, f"no {call.family} kernel on the accelerator")
+        if call.acc_bits == 64:  # docs/arithmetic.md 5.1: the array and ALU sum in int32
+            return "int64 accumulator (acc_bits=64): the GEMM and ALU accumulate in int32"
         problems = SUPPORT.problems(call)
         if problems:  # "<op> node '<name>' has ...": the node is listed beside the reason
             return problems[0].split("' ", 1)[-1]

@@ -37,13 +37,24 @@ def _cnn_with_views() -> G:
     return g
 
 
+class _OnlyAccBits(dict):
+    def get(self, key, default=None):
+        assert key == "acc_bits", f"the renderer read node attribute '{key}'"
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        assert key == "acc_bits", f"the renderer read node attribute '{key}'"
+        return super().__getitem__(key)
+
+
 def test_renderer_reads_no_ir_node(tmp_path):
     """Every call's node is replaced by a stub with only a name and an op: rendering works,
     so the accelerator reads nothing of the IR but the kernel program."""
     g = _cnn_with_views()
     kp = lower_for(g.g, HW)
-    for call in kp.calls:
-        call.node = SimpleNamespace(name=call.node.name, op=call.node.op)
+    for call in kp.calls:  # qcc.lower's Kernel.acc_bits reads the node's acc_bits only
+        call.node = SimpleNamespace(name=call.node.name, op=call.node.op,
+                                    attrs=_OnlyAccBits(acc_bits=call.acc_bits))
     ap = render(kp, HW, 2)
     assert ap.instrs and not ap.host_ops
     assert ap.plan.arena_size == kp.plan.arena   # the DRAM arena is the shared plan's
