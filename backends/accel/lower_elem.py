@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .isa import make
-from .layout import ISA_DTYPE, Region
+from .layout import ISA_DTYPE, Region, canonical
 
 IDENTITY = (1 << 30, 30)   # m, s with rshift_round(v * m, s) == v
 MAX_ROWS = 1023
@@ -82,8 +82,14 @@ def check_elem(ctx, call) -> str | None:
         return None
     if f in ("requant", "lut", "global_avgpool"):
         x, y = call.x, call.y
-        if not ctx.region(x).compat or x.is_const:
-            return f"'{x.name}' is a constant or a view whose DRAM layout differs"
+        rx, ry = ctx.region(x), ctx.region(y)
+        if not rx.compat or x.is_const or not ry.compat:
+            return f"'{x.name}' is a constant or an operand is a view whose DRAM layout differs"
+        if f == "global_avgpool":
+            if rx.layout != "cl" and canonical(x.shape):
+                return "global_avgpool over a row-major tensor"
+        elif (rx.rows, rx.lanes, rx.layout) != (ry.rows, ry.lanes, ry.layout):
+            return "input and output are stored in different layouts"
         if f == "requant" and call.epi.per_channel and _channel_lanes(ctx, call) is None:
             return "per-channel requant on a non-channel axis"
         if f == "global_avgpool" and x.type.rank != 4:
