@@ -132,7 +132,9 @@ class _Lowering:
         roots |= {kp.root(b.value) for b in kp.inputs + kp.outputs}
         out = {}
         for r in roots:
-            shp = seeds.get(r.name) or group_shape.get(find(r.name))
+            shp = seeds.get(r.name)
+            if shp is None and find(r.name) in group_shape:  # tied to a channels-last buffer
+                shp = tuple(r.shape) if canonical(r.shape) else group_shape[find(r.name)]
             if shp is not None and int(np.prod(shp)) == r.type.numel:
                 out[r.name] = shp
         return out

@@ -244,3 +244,19 @@ def test_global_window_avgpool_to_a_1x1_output(tmp_path):
                          g.const(np.full(25, 30, np.int32))],
          {"kernel_shape": [5, 5], "strides": [1, 1], "pads": [0, 0, 0, 0]}, output=True)
     assert compile_and_compare(g, tmp_path)["host_ops"] == []
+
+
+def test_concat_of_pooled_and_conv_branches_stays_channels_last(tmp_path):
+    """A channel concat of a pooling branch and a conv branch with different channel counts,
+    then requant and a residual add: one layout for the group, all on the accelerator."""
+    g = G(13)
+    x = g.input((1, 8, 6, 6))
+    p = g.op("onnx.MaxPool", [x], {"kernel_shape": [2, 2], "strides": [2, 2]})
+    c = g.conv(p, 12, 1)
+    cat = g.op("qcc.concat", [p, c, g.const(np.array([1 << 30, 1 << 29], np.int32)),
+                              g.const(np.array([30, 30], np.int32))], {"axis": 1, "zps": [0, 0]})
+    r = g.op("qcc.requant", [cat, *g.mult(1, 0.9)], {"x_zp": 1, "y_zp": 2})
+    c2 = g.conv(r, 20, 1)
+    g.op("qcc.add", [c2, r, g.const(np.array([1 << 29, 1 << 29], np.int32)),
+                     g.const(np.array([30], np.int32))], output=True)
+    assert compile_and_compare(g, tmp_path)["host_ops"] == []
