@@ -33,7 +33,7 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "latency_budget": None, "latency_table": None, "keep_8bit": (), "mixed_bits": "auto",
     "sensitivity": "auto", "softmax": "ibert", "residual_bits": 16, "equalize": False,
     "smoothquant": None, "reorder_channels": None, "outlier_8bit": None, "quiet": None,
-    "accel_config": None, "accel_hw": (),
+    "accel_config": None, "accel_hw": (), "wide_concat": 8.0,
 }
 OPTION_CHOICES: dict[str, tuple] = {
     "calib_method": (None, "minmax", "percentile", "entropy", "mse"),

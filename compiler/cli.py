@@ -77,6 +77,9 @@ def _add_compile_args(p: argparse.ArgumentParser, output_required: bool = True) 
                    help="integer softmax: I-BERT i-exp (default) or I-ViT shift (docs/transformers.md)")
     q.add_argument("--residual-bits", type=int, default=16, choices=_choices("residual_bits"),
                    help="width of the transformer residual stream feeding LayerNorms (docs/transformers.md)")
+    q.add_argument("--wide-concat", type=float, default=8.0, metavar="RATIO",
+                   help="a Concat reaching only graph outputs whose input scales differ by RATIO or "
+                        "more gets an int16 output (default 8; 0: always int8; docs/quantization.md)")
     q.add_argument("--equalize", action="store_true",
                    help="cross-layer equalization (DFQ) of conv/linear pairs (docs/lowbit.md)")
     q.add_argument("--smoothquant", type=float, default=None, metavar="ALPHA",

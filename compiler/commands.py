@@ -298,6 +298,12 @@ def _compile_notes(passes: dict) -> None:
               f"kept exactly): "
               f"{shown}{' ...' if len(floored) > 4 else ''} (manifest: passes.quantize.floored_channels)",
               file=sys.stderr)
+    cats = passes.get("quantize", {}).get("wide_concats") or []
+    if cats:  # report 6: box coordinates and probabilities in one output tensor
+        shown = "; ".join(f"'{w['node']}' (input scales {w['scale_ratio']:g}x apart)" for w in cats[:4])
+        print(f"qcc: note: {len(cats)} Concat(s) feeding graph outputs get an int16 output so that "
+              f"their narrow-range inputs keep their resolution: {shown}{' ...' if len(cats) > 4 else ''} "
+              f"(manifest: passes.quantize.wide_concats; --wide-concat 0 keeps int8)", file=sys.stderr)
     wide = passes.get("widen-accumulators", {}).get("nodes") or {}
     for name, w in wide.items():  # docs/arithmetic.md 5.1: widened, never refused
         print(f"qcc: note: {w['op']} node '{name}' accumulates in int64: its int32 sum is not "

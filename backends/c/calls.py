@@ -149,8 +149,9 @@ def lut(o: Operands, k: K.Lut):
 def concat(o: Operands, k: K.ConcatPart):
     e = k.epi
     params = dict(outer=k.outer, inner=k.inner, stride=k.stride, offset=k.offset, x_zp=k.x_zp,
-                  y_zp=e.zero_point, lo=e.lo, hi=e.hi, **_ms(e))
-    return "concat", "qcc_concat_part", "qcc_concat_p", params, [o.val(k.x), o.out(k.y)]
+                  y_zp=e.zero_point, lo=e.lo, hi=e.hi, **_ms(e), x_dt=dtype_code(k.x.dtype),
+                  y_dt=dtype_code(k.y.dtype))
+    return "concat", "qcc_concat_part", "qcc_concat_p", params, [o.val(k.x, "void"), o.out(k.y, "void")]
 
 
 def pool(o: Operands, k: K.Pool):

@@ -34,7 +34,7 @@ SUPPORT = Support({
     "binary": {"a": _Q16, "b": _Q16, "y": _Q16},
     "requant": {"x": _OUT, "y": _OUT},
     "lut": {"x": _Q8, "table": _Q8},
-    "concat": {"x": _I8, "y": _I8},
+    "concat": {"x": dtypes("int8", "int16"), "y": dtypes("int8", "int16")},  # int16: wide concats
     "pool": {"x": _I8, "y": _I8},
     "global_avgpool": {"x": _I8, "y": _I8},
     "reduce": {"x": _I8, "y": _I8},

@@ -49,6 +49,15 @@ class QdqExporter:
         # sub-8-bit weights exported below opset 21 (as INT8 or as float32 q * s):
         # initializer name -> weight value, for qdq_lowbit.upgrade_opset
         self.lowbit: dict[str, Value] = {}
+        self.ms_domain = False  # int16 Q/DQ below opset 21 (wide concats): com.microsoft ops
+
+    def qdq_domain(self, dt: DType) -> str:
+        """The domain of a Quantize/DequantizeLinear of ``dt``: ONNX has int16 Q/DQ from
+        opset 21; below it onnxruntime's com.microsoft Q/DQ (same semantics) carry them."""
+        if dt is DType.int16 and self.g.opset < 21:
+            self.ms_domain = True
+            return "com.microsoft"
+        return ""
 
     def name(self, base: str) -> str:
         self._n += 1
@@ -59,9 +68,11 @@ class QdqExporter:
         self.inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), nm))
         return nm
 
-    def add(self, op: str, ins: list[str], outs: Optional[list[str]] = None, **attrs) -> str:
+    def add(self, op: str, ins: list[str], outs: Optional[list[str]] = None, domain: str = "",
+            **attrs) -> str:
         outs = outs or [self.name(op.lower())]
-        self.nodes.append(helper.make_node(op, ins, outs, name=self.name(op), **attrs))
+        self.nodes.append(helper.make_node(op, ins, outs, name=self.name(op), domain=domain or None,
+                                           **attrs))
         return outs[0]
 
     # -- quantization boundaries -------------------------------------------------
@@ -95,7 +106,8 @@ class QdqExporter:
         else:
             z = self.const(v.name + "_zp", zarr)
         attrs = {"axis": int(axis)} if per_ch and axis is not None else {}
-        out = self.add("DequantizeLinear", [src, s, z], [self.name(v.name + "_f")], **attrs)
+        out = self.add("DequantizeLinear", [src, s, z], [self.name(v.name + "_f")],
+                       domain=self.qdq_domain(v.dtype), **attrs)
         self._dq[v.name] = out
         return out
 
@@ -113,7 +125,7 @@ class QdqExporter:
         qp = out.qparams
         s = self.const(out.name + "_scale", np.float32(qp.scale[0]))
         z = self.const(out.name + "_zp", np.asarray(int(qp.zero_point[0]), out.dtype.np))
-        self.add("QuantizeLinear", [x, s, z], [out.name])
+        self.add("QuantizeLinear", [x, s, z], [out.name], domain=self.qdq_domain(out.dtype))
 
     def clamp(self, x: str, node: Node, out: Value) -> str:
         """Float Clip equivalent to the integer output clamp [act_min, act_max]."""
@@ -154,7 +166,9 @@ class QdqExporter:
         vis = [_value_info(v) for n in g.nodes for v in n.outputs if not g.is_output(v)]
         graph = helper.make_graph(self.nodes, g.name, [_value_info(v) for v in g.inputs],
                                   [_value_info(v) for v in g.outputs], inits, value_info=vis)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", g.opset)],
+        ops = [helper.make_opsetid("", g.opset)] + ([helper.make_opsetid("com.microsoft", 1)]
+                                                     if self.ms_domain else [])
+        model = helper.make_model(graph, opset_imports=ops,
                                   producer_name="qcc")
         model.ir_version = min(model.ir_version, 10)
         if self.lowbit and g.opset < 21:

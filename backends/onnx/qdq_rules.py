@@ -17,7 +17,7 @@ def _quantize(ex: QdqExporter, n: Node) -> None:
     out = n.outputs[0]
     s = ex.const(out.name + "_scale", np.float32(n.attrs["scale"]))
     z = ex.const(out.name + "_zp", np.asarray(int(n.attrs.get("zero_point", 0)), out.dtype.np))
-    ex.add("QuantizeLinear", [n.inputs[0].name, s, z], [out.name])
+    ex.add("QuantizeLinear", [n.inputs[0].name, s, z], [out.name], domain=ex.qdq_domain(out.dtype))
 
 
 @qdq_rule("qcc.dequantize")
@@ -25,7 +25,7 @@ def _dequantize(ex: QdqExporter, n: Node) -> None:
     x = n.inputs[0]
     s = ex.const(x.name + "_scale", np.float32(n.attrs["scale"]))
     z = ex.const(x.name + "_zp", np.asarray(int(n.attrs.get("zero_point", 0)), x.dtype.np))
-    ex.add("DequantizeLinear", [x.name, s, z], [n.outputs[0].name])
+    ex.add("DequantizeLinear", [x.name, s, z], [n.outputs[0].name], domain=ex.qdq_domain(x.dtype))
 
 
 def _requantized(n: Node, i: int) -> bool:

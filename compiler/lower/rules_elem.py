@@ -79,7 +79,7 @@ def _concat_parts(lw: Lowerer, node: Node, xs: list, zps, ms, ss, lo: int, hi: i
 def concat(lw: Lowerer, node: Node) -> None:
     n = len(node.inputs) - 2
     m, s = node.inputs[n].data.ravel(), node.inputs[n + 1].data.ravel()
-    lo, hi = _clamp_attrs(node)
+    lo, hi = _clamp_attrs(node, node.outputs[0].dtype)  # int16: a wide concat
     _concat_parts(lw, node, list(node.inputs[:n]), node.attr("zps", [0] * n), m, s, lo, hi,
                   int(node.attr("y_zp", 0)))
 
@@ -87,11 +87,12 @@ def concat(lw: Lowerer, node: Node) -> None:
 def concat_copy(lw: Lowerer, node: Node) -> None:
     """onnx.Concat of equal-qparams tensors: exact copies (requant by m = 2^30, s = 30)."""
     out = node.outputs[0]
-    if out.dtype is not DType.int8:
+    if out.dtype not in (DType.int8, DType.int16):
         raise lw.err(f"Concat node '{node.name}' of {out.dtype.name}; the lowering "
-                     f"concatenates int8 tensors")
+                     f"concatenates int8 and int16 tensors")
     n = len(node.inputs)
-    _concat_parts(lw, node, list(node.inputs), [0] * n, [1 << 30] * n, [30] * n, -128, 127, 0)
+    dt = out.dtype
+    _concat_parts(lw, node, list(node.inputs), [0] * n, [1 << 30] * n, [30] * n, dt.min, dt.max, 0)
 
 
 def _pool(node: Node, op: str, k, st, pads, x, epi) -> Pool:

@@ -158,7 +158,7 @@ def _concat_infer(node: Node) -> list[TensorType]:
     n = len(node.inputs) - 2
     if n < 1:
         raise err(node, "concat needs inputs x_0..x_{n-1}, mult, shift")
-    ts = [in_type(node, i, f"x_{i}", ACT_DTYPES) for i in range(n)]
+    ts = [in_type(node, i, f"x_{i}", ACT_DTYPES + (DType.int16,)) for i in range(n)]
     check_mult(node, n, None, sizes=(n,))
     zps = node.attr("zps", [0] * n)
     if len(zps) != n:

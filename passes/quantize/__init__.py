@@ -105,5 +105,5 @@ def quantize(graph: Graph, ctx: PassContext) -> bool:
     graph.inputs, graph.outputs, graph.nodes, graph.constants = g.inputs, g.outputs, g.nodes, g.constants
     graph.register_names()
     ctx.note("quantize", kept_float=st.kept_float, layers=st.layers, floored_channels=st.floored,
-             zero_range=st.zero_ranges)
+             zero_range=st.zero_ranges, wide_concats=st.wide_concats)
     return True

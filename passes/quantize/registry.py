@@ -11,7 +11,7 @@ import time.
 
 from __future__ import annotations
 
-from . import (rules_elementwise, rules_math, rules_nn, rules_norm, rules_rnn, rules_select,
+from . import (rules_concat, rules_elementwise, rules_math, rules_nn, rules_norm, rules_rnn, rules_select,
                rules_transformer)
 from .state import QRule
 
@@ -43,7 +43,7 @@ _TABLE: list[tuple[tuple[str, ...], QRule]] = [
     (("onnx.PRelu",), rules_select.prelu),
     # data movement
     (tuple(sorted(rules_elementwise.MOVE_OPS)), rules_elementwise.data_movement),
-    (("onnx.Concat",), rules_elementwise.concat),
+    (("onnx.Concat",), rules_concat.concat),  # int16 out for wide spreads
     (("onnx.Gather",), rules_elementwise.gather),
     (("onnx.Pad",), rules_elementwise.pad),
     (("onnx.Resize",), rules_elementwise.resize),

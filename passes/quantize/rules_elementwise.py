@@ -57,26 +57,6 @@ def mul(st: QState, node: Node) -> bool:
     return True
 
 
-def concat(st: QState, node: Node) -> bool:
-    if not _has_q_input(st, node) or not node.outputs[0].dtype.is_float:
-        return False
-    ins = [st.q(v) for v in node.inputs]
-    out = node.outputs[0]
-    axis = int(node.attrs.get("axis", 0))
-    same = all(_s(v) == _s(ins[0]) and _zp(v) == _zp(ins[0]) for v in ins)
-    if same:
-        n = st.emit("onnx.Concat", ins, {"axis": axis}, name=node.name, out_name=out.name)
-        st.set_q(out, n.outputs[0], ins[0].qparams)
-        return True
-    yqp = st.act_qp(out)
-    mult, shift = st.requant_consts(np.array([_s(v) for v in ins]) / float(yqp.scale[0]), node.name)
-    n = st.emit("qcc.concat", ins + [mult, shift],
-                {"axis": axis, "zps": [_zp(v) for v in ins], "y_zp": int(yqp.zero_point[0])},
-                name=node.name, out_name=out.name)
-    st.set_q(out, n.outputs[0], yqp)
-    return True
-
-
 def relu_clip(st: QState, node: Node) -> bool:
     x = node.inputs[0]
     if not st.is_q(x):

@@ -66,18 +66,23 @@ class QuantizeOptions:
     softmax: str = "ibert"             # ibert | shift (I-ViT shiftmax)
     residual_bits: int = 16            # transformer residual stream: 8 or 16
     layer_bits: Optional[dict] = None  # node name -> bits given by the caller (API)
+    wide_concat: float = 8.0           # int16 output Concat when input scales differ this much (0: off)
 
     def __post_init__(self):
         fix = {"weight_bits": str(self.weight_bits or "8"),
                "keep_8bit": tuple(self.keep_8bit or ()), "allow_float": tuple(self.allow_float or ()),
                "softmax": str(self.softmax or "ibert").lower(),
-               "residual_bits": int(self.residual_bits or 16)}
+               "residual_bits": int(self.residual_bits or 16),
+               "wide_concat": float(self.wide_concat if self.wide_concat is not None else 8.0)}
         for k, v in fix.items():
             object.__setattr__(self, k, v)
         if self.softmax not in SOFTMAX_VARIANTS:
             raise LoweringError(f"option softmax='{self.softmax}' is not 'ibert' or 'shift'")
         if self.residual_bits not in (8, 16):
             raise LoweringError(f"option residual_bits={self.residual_bits}: use 8 or 16")
+        if not (self.wide_concat == 0 or self.wide_concat >= 1):
+            raise LoweringError(f"option wide_concat={self.wide_concat}: use 0 (off) or a scale "
+                                f"ratio >= 1")
 
 
 class QState:
@@ -100,6 +105,7 @@ class QState:
         self.failures: list[Node] = []
         self.layers: list[dict] = []  # per-layer report (weights)
         self.zero_ranges: list[str] = []  # tensors whose calibrated range is zero
+        self.wide_concats: list[dict] = []  # Concats given an int16 output (rules_concat.py)
         check_lowbit_options(options)
         check_group_size(old, self.opts.group_size)
         for v in old.outputs:
