@@ -5,10 +5,9 @@
   max/min *is* the quantized max/min.  Inputs on other scales are first
   requantized to the output's (``qcc.requant``, one dyadic multiplier each);
   the selection itself stays the ONNX op on int8 (no arithmetic).
-* ``PRelu``: a scalar slope is a ``qcc.lut`` (LeakyRelu with that alpha); a
-  per-channel slope ``a`` with every ``a`` in [0, 1] is ``max(x, a*x)`` (a
-  ``qcc.mul`` by the int8 slope, then ``Max``); slopes above 1 use ``min``; mixed
-  slopes (trained PReLUs: some negative, some above 1) are ``max(x, 0) + a * min(x, 0)``.
+* ``PRelu``: a scalar slope is a ``qcc.lut`` (LeakyRelu with that alpha); per-channel
+  slopes (any signs and sizes) are ``max(x, 0) + a * min(x, 0)``, each part rounded
+  once into the output's qparams (int16 slopes), summed exactly.
 * ``LogSoftmax`` (last axis) is ``d - log(sum(exp(d)))`` with ``d = x - max(x)``:
   ReduceMax, ``qcc.sub``, an exp ``qcc.lut``, a ``qcc.reduce_mean`` sum, a log
   ``qcc.lut`` and ``qcc.sub``; the intermediate ranges follow from x's range.
@@ -21,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from qcc import arith, lut
-from qcc.ir import DType, Graph, Node, TensorType, Value
+from qcc.ir import DType, Graph, Node, QParams, TensorType, Value
 from qcc.quant_scheme import act_qparams
 
 from . import rules_nn
@@ -91,25 +90,7 @@ def prelu(st: QState, node: Node) -> bool:
                     out_name=out.name)
         st.set_q(out, n.outputs[0], yqp)
         return True
-    if not (np.all(a >= 0) and (np.all(a <= 1) or np.all(a >= 1))):
-        return _prelu_split(st, node, qx, a, yqp)
-    select = "onnx.Max" if np.all(a <= 1) else "onnx.Min"
-    # a*x over x's calibrated range, then the selection at the output's qparams
-    lo, hi = st.range_of(x.name) or (float(yqp.scale[0]) * (yqp.qmin - int(yqp.zero_point[0])),
-                                     float(yqp.scale[0]) * (yqp.qmax - int(yqp.zero_point[0])))
-    ends = np.array([lo * a.min(), lo * a.max(), hi * a.min(), hi * a.max()])
-    ax_qp = act_qparams(ends.min(), ends.max())
-    qa = st.q(slope, act_qparams(0.0, float(a.max())))
-    mult, shift = st.requant_consts(float(qx.qparams.scale[0]) * float(qa.qparams.scale[0])
-                                    / float(ax_qp.scale[0]), node.name + ".ax")
-    m = st.emit("qcc.mul", [qx, qa, mult, shift],
-                {"a_zp": int(qx.qparams.zero_point[0]), "b_zp": int(qa.qparams.zero_point[0]),
-                 "y_zp": int(ax_qp.zero_point[0])}, name=node.name + ".ax", out_name=node.name + ".ax")
-    m.outputs[0].qparams = ax_qp
-    ins = [_to_qparams(st, qx, yqp, node.name + ".x"), _to_qparams(st, m.outputs[0], yqp, node.name + ".axq")]
-    n = st.emit(select, ins, {}, name=node.name, out_name=out.name)
-    st.set_q(out, n.outputs[0], yqp)
-    return True
+    return _prelu_split(st, node, qx, a, yqp)
 
 
 def _clamp(st: QState, qv: Value, lo: int, hi: int, name: str) -> Value:
@@ -123,26 +104,28 @@ def _clamp(st: QState, qv: Value, lo: int, hi: int, name: str) -> Value:
 
 
 def _prelu_split(st: QState, node: Node, qx: Value, a: np.ndarray, yqp) -> bool:
-    """PRelu with any per-channel slopes (trained ones mix signs and sizes):
-    ``max(x, 0) + a * min(x, 0)``: two exact clamps of x at its zero point, the
-    negative part times the int8 slope (``qcc.mul``), one ``qcc.add`` at the output's
-    qparams."""
-    x, out = node.inputs[0], node.outputs[0]
-    zp = int(qx.qparams.zero_point[0])
-    lo, _ = st.range_of(x.name) or (float(qx.qparams.scale[0]) * (qx.qparams.qmin - zp), 0.0)
-    lo = min(float(lo), 0.0)
-    ends = np.array([0.0, lo * a.min(), lo * a.max()])
-    an_qp = act_qparams(float(ends.min()), float(ends.max()) if ends.max() > ends.min() else 1e-6)
-    pos = _clamp(st, qx, zp, qx.qparams.qmax, node.name + ".pos")
+    """PRelu with per-channel slopes (trained ones mix signs and sizes), one rounding per
+    element as float PRelu then QuantizeLinear: ``pos = requant(max(x, zp))`` and
+    ``neg = (min(x, zp) - zp) * a`` (``qcc.mul`` by the slopes as int16, 2^-15 of the
+    largest), both straight into the output's qparams, then ``pos + neg`` by a
+    ``qcc.add`` with unit multipliers (exact: one of the two is the zero point)."""
+    out = node.outputs[0]
+    zp, yzp = int(qx.qparams.zero_point[0]), int(yqp.zero_point[0])
+    sx, sy = float(qx.qparams.scale[0]), float(yqp.scale[0])
+    mult, shift = st.requant_consts(sx / sy, node.name + ".pos")
+    pos = st.emit("qcc.requant", [qx, mult, shift], {"x_zp": zp, "y_zp": yzp, "act_min": yzp,
+                  "act_max": yqp.qmax}, name=node.name + ".pos", out_name=node.name + ".pos")
+    pos.outputs[0].qparams = yqp
     neg = _clamp(st, qx, qx.qparams.qmin, zp, node.name + ".neg")
-    qa = st.q(node.inputs[1], act_qparams(min(float(a.min()), 0.0), max(float(a.max()), 0.0)))
-    mult, shift = st.requant_consts(float(qx.qparams.scale[0]) * float(qa.qparams.scale[0])
-                                    / float(an_qp.scale[0]), node.name + ".an")
-    m = st.emit("qcc.mul", [neg, qa, mult, shift],
-                {"a_zp": zp, "b_zp": int(qa.qparams.zero_point[0]), "y_zp": int(an_qp.zero_point[0])},
+    amax = max(float(np.abs(a).max()), 1e-30)
+    sa = amax / 32767.0
+    qa = st.g.add_const(node.name + ".slope", np.clip(np.rint(a / sa), -32767, 32767).astype(np.int16),
+                        DType.int16, qparams=QParams(scale=sa, zero_point=0, bits=16))
+    mult, shift = st.requant_consts(sx * sa / sy, node.name + ".an")
+    m = st.emit("qcc.mul", [neg, qa, mult, shift], {"a_zp": zp, "b_zp": 0, "y_zp": yzp},
                 name=node.name + ".an", out_name=node.name + ".an")
-    m.outputs[0].qparams = an_qp
-    y = _binary(st, "qcc.add", pos, m.outputs[0], yqp, node.name, out.name)
+    m.outputs[0].qparams = yqp
+    y = _binary(st, "qcc.add", pos.outputs[0], m.outputs[0], yqp, node.name, out.name)
     st.set_q(out, y, yqp)
     return True
 

@@ -5,6 +5,8 @@ float onnxruntime."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import onnx
 import pytest
@@ -95,3 +97,31 @@ def test_channel_scale_floor():
     assert np.all(s >= s.max() * SCALE_FLOOR) and s[0] == 1.0 / 127 and s[4] == 0.5 / 127
     assert floored_channels(amax, 127) == [1, 2, 3]
     assert np.all(channel_scales(np.zeros(3), 127) == 1.0)
+
+
+@pytest.mark.parametrize("slopes", [[0.01, 0.25, 0.9, 0.6], [-0.4, 0.003, 1.7, 0.25]])
+def test_prelu_rounds_once_like_float_prelu_then_quantize(slopes, tmp_path):
+    """Per-channel PReLU slopes (small ones next to large ones, any sign): each output
+    is the float PReLU of the dequantized input rounded once into the output's grid,
+    as onnxruntime's QDQ model computes it (it used to round twice and quantize the
+    slopes to one int8 scale, 0.4-0.8 dB below onnxruntime on MTCNN)."""
+    from qcc.ir.serialize import load
+
+    inits = {"a": np.array(slopes, np.float32).reshape(4, 1, 1)}
+    path, test = _model(tmp_path, [helper.make_node("PRelu", ["x", "a"], ["y"])], inits, (1, 4, 8, 8))
+    test = {"x": np.random.default_rng(4).standard_normal((8, 4, 8, 8)).astype(np.float32)}
+    out = str(tmp_path / "c")
+    compile_model(path, CompileOptions(target="c", out_dir=out,
+                                       options={"calib": str(tmp_path / "calib.npz"), "quiet": True}))
+    got, want = run_artifact(out, test, "target"), run_artifact(out, test, "reference")
+    assert np.array_equal(got["y"], want["y"])
+    g = load(os.path.join(out, "model.qcc"))
+    qn = next(n for n in g.nodes if n.op == "qcc.quantize")
+    dn = next(n for n in g.nodes if n.op == "qcc.dequantize")
+    sx, zx = qn.attrs["scale"], qn.attrs["zero_point"]
+    sy, zy = dn.attrs["scale"], dn.attrs["zero_point"]
+    xq = np.clip(np.rint(test["x"] / np.float32(sx)) + zx, -128, 127)
+    xf = (xq - zx) * sx
+    ideal = np.clip(np.rint(np.where(xf > 0, xf, xf * inits["a"]) / sy) + zy, -128, 127)
+    codes = np.rint(want["y"] / sy) + zy
+    assert np.max(np.abs(codes - ideal)) <= 1 and np.mean(codes != ideal) < 0.01
