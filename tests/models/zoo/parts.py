@@ -3,6 +3,7 @@
 coordinates, the rest scores/probabilities.
 
     python tests/models/zoo/parts.py yolov8n_320 --axis 1 [--zoo ~/.cache/qcc-zoo] [--test 4]
+    python tests/models/zoo/parts.py --yolo-head levels     # the regression test's head
 
 Scores each part of the first output against float onnxruntime for qcc (default, i.e.
 with the int16 wide concat; and ``--wide-concat 0``, one int8 scale) and onnxruntime's
@@ -32,18 +33,29 @@ def main(argv=None) -> int:
     from qcc.bench.models import BenchModel
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("name")
+    ap.add_argument("name", nargs="?")
+    ap.add_argument("--yolo-head", choices=("direct", "transpose", "levels"),
+                    help="score the small head of tests/models/test_reports_concat.py instead")
     ap.add_argument("--zoo", default=DEFAULT_ZOO)
-    ap.add_argument("--axis", type=int, required=True)
+    ap.add_argument("--axis", type=int)
     ap.add_argument("--boxes", type=int, default=4)
     ap.add_argument("--test", type=int, default=4, help="test samples scored")
     ap.add_argument("--ort", default="minmax,percentile,entropy")
     a = ap.parse_args(argv)
-    d = os.path.join(a.zoo, a.name)
-    meta = json.load(open(os.path.join(d, "meta.json")))
-    calib, test = _load(os.path.join(d, "calib.npz")), _load(os.path.join(d, "test.npz"))
+    if a.yolo_head:
+        sys.path.insert(0, os.path.dirname(HERE))
+        from test_reports_concat import yolo_head
+
+        a.name, a.axis = f"yolo_head_{a.yolo_head}", 1 if a.yolo_head == "direct" else -1
+        path = os.path.join(tempfile.mkdtemp(prefix="head_"), "head.onnx")
+        calib, test = yolo_head(path, a.yolo_head)
+        meta = {}
+    else:
+        d = os.path.join(a.zoo, a.name)
+        meta = json.load(open(os.path.join(d, "meta.json")))
+        calib, test = _load(os.path.join(d, "calib.npz")), _load(os.path.join(d, "test.npz"))
+        path = os.path.join(d, "model.onnx")
     test = {k: v[:a.test] for k, v in test.items()}
-    path = os.path.join(d, "model.onnx")
     m = BenchModel(a.name, path, calib, test, input_shapes=list(meta.get("input_shapes") or []),
                    kind="encoder")
     ref = ort_outputs(path, test)

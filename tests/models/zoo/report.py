@@ -60,6 +60,23 @@ def _float_check(path, shapes, test) -> float:
     return float(np.max(np.abs(out.astype(np.float64) - ref)) / max(float(np.max(np.abs(ref))), 1e-30))
 
 
+def _stage(name: str, t0: float) -> None:
+    """Progress marker on stderr: a model that times out is reported with the stage it
+    was in and how long the earlier stages took."""
+    print(f"zoo-stage {name} {time.time() - t0:.1f}", file=sys.stderr, flush=True)
+
+
+def _timeout_stage(stderr) -> str:
+    if isinstance(stderr, bytes):
+        stderr = stderr.decode(errors="replace")
+    marks = [ln[len("zoo-stage "):].rsplit(" ", 1) for ln in (stderr or "").splitlines()
+             if ln.startswith("zoo-stage ")]
+    if not marks:
+        return ""
+    done = ", ".join(f"{a} at {b} s" for a, b in marks)
+    return f" in stage '{marks[-1][0]}' (started: {done})"
+
+
 def measure(d: str) -> dict:
     from qcc.bench.accuracy import bench_model
     from qcc.bench.models import BenchModel
@@ -73,6 +90,7 @@ def measure(d: str) -> dict:
     shapes = parse_input_shapes(meta.get("input_shapes"))
     row = dict(meta)
     t0 = time.time()
+    _stage("import", t0)
     try:
         row["float_max_rel"] = _float_check(path, shapes, test)
         row["import"] = "ok"
@@ -81,6 +99,7 @@ def measure(d: str) -> dict:
         return row
     work = tempfile.mkdtemp(prefix=f"zoo_{meta['name']}_")
     opts = {"calib": os.path.join(d, "calib.npz"), "quantize": True, "quiet": True}
+    _stage("compile_c", t0)
     try:
         man = compile_model(path, CompileOptions(target="c", out_dir=os.path.join(work, "c"),
                                                  input_shapes=shapes, options=opts))
@@ -88,6 +107,7 @@ def measure(d: str) -> dict:
         row["weight_bytes"] = man.get("memory", {}).get("weight_bytes")
         row["arena_bytes"] = man.get("memory", {}).get("arena_bytes")
         row["notes"] = {k: man[k] for k in ("unfolded", "unsigned_inputs_shifted") if man.get(k)}
+        _stage("c_bit_exact", t0)
         try:
             got = run_artifact(os.path.join(work, "c"), test, "target")
             want = run_artifact(os.path.join(work, "c"), test, "reference")
@@ -97,6 +117,7 @@ def measure(d: str) -> dict:
             row["c_bit_exact"] = _err(e)
     except Exception as e:  # noqa: BLE001
         row["compile_c"] = _err(e)
+    _stage("accuracy", t0)  # qcc --target onnx, onnxruntime quantize_static x3
     m = BenchModel(meta["name"], path, calib, test, input_shapes=list(meta.get("input_shapes") or []),
                    kind="classifier" if meta["kind"] == "classifier" else "encoder")
     try:
@@ -207,9 +228,10 @@ def main(argv=None) -> int:
                     err = (p.stderr.strip().splitlines() or ["crashed"])[-1]
                     json.dump(dict(json.load(open(os.path.join(d, "meta.json"))), import_=None, error=err,
                                    compile_c=f"crashed: {err}"), open(os.path.join(d, "row.json"), "w"))
-            except subprocess.TimeoutExpired:
+            except subprocess.TimeoutExpired as e:
                 json.dump(dict(json.load(open(os.path.join(d, "meta.json"))),
-                               compile_c=f"timed out after {a.timeout} s"), open(os.path.join(d, "row.json"), "w"))
+                               error=f"timed out after {a.timeout} s{_timeout_stage(e.stderr)}"),
+                          open(os.path.join(d, "row.json"), "w"))
             print(f"{n}: {time.time() - t0:.0f} s", flush=True)
     rows = []
     for n in sorted(os.listdir(a.zoo)):
