@@ -77,6 +77,18 @@ def _timeout_stage(stderr) -> str:
     return f" in stage '{marks[-1][0]}' (started: {done})"
 
 
+def _stamp() -> str:
+    """Date and qcc commit of a measurement (``+``: uncommitted changes)."""
+    try:
+        h = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                           text=True, timeout=30).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        h, dirty = "", ""
+    return f"{time.strftime('%Y-%m-%d', time.gmtime())} {h}{'+' if dirty else ''}".strip()
+
+
 def measure(d: str) -> dict:
     from qcc.bench.accuracy import bench_model
     from qcc.bench.models import BenchModel
@@ -88,7 +100,7 @@ def measure(d: str) -> dict:
     path = os.path.join(d, "model.onnx")
     calib, test = _load(os.path.join(d, "calib.npz")), _load(os.path.join(d, "test.npz"))
     shapes = parse_input_shapes(meta.get("input_shapes"))
-    row = dict(meta)
+    row = dict(meta, measured=_stamp())
     t0 = time.time()
     _stage("import", t0)
     try:
@@ -174,10 +186,12 @@ def write_md(rows: list[dict]) -> str:
         f"QDQ ONNX {co}, C bit-exact with the reference {be}, qcc int8 SQNR at or above onnxruntime's",
         f"best static int8 {beat} (ties within {TIE_DB} dB included).",
         "",
-        f"Rows written {time.strftime('%Y-%m-%d', time.gmtime())} on a shared 2-vCPU x86-64 VM (load 10-16 from",
-        "other jobs; a model whose compile + measurement exceeded the per-model timeout says so), onnxruntime",
-        "1.32.0: `python tests/models/zoo/report.py` after `fetch.py`. A row saying 'not measured' is a",
-        "corpus model the run did not reach.",
+        f"Table written {time.strftime('%Y-%m-%d', time.gmtime())}; each row was measured on the date and qcc commit in",
+        "its last column ('+': with uncommitted changes; '–': before the column existed, 2026-12-05) on a",
+        "shared 2-vCPU x86-64 VM (load 8-16 from other jobs; a model whose compile + measurement exceeded",
+        "the per-model timeout says so and in which stage), onnxruntime 1.32.0: `python",
+        "tests/models/zoo/report.py [NAME ...]` after `fetch.py`, one model at a time under `nice`. A row",
+        "saying 'not measured' is a corpus model no run has reached yet.",
         "",
         "Inputs are synthetic (smooth random images, random token ids, noise): SQNR says how",
         "faithfully the integer model follows the float one, not task accuracy. Float rel. err.: qcc's",
@@ -186,8 +200,8 @@ def write_md(rows: list[dict]) -> str:
         "Entropy on the same 32 calibration samples.",
         "",
         "| model | source / exporter | trained | opset | import (float rel. err.) | C | ONNX | C = ref | "
-        "qcc SQNR dB (top-1) | ORT SQNR dB (top-1) | weights / arena KiB | why not |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "qcc SQNR dB (top-1) | ORT SQNR dB (top-1) | weights / arena KiB | why not | measured |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         ok = lambda k: "yes" if r.get(k) in ("ok", "yes") else ("–" if r.get(k) is None else "no")  # noqa: E731
@@ -199,7 +213,7 @@ def write_md(rows: list[dict]) -> str:
                      f"{'yes' if r.get('trained') else 'no'} | {r.get('opset', '')} | {imp_s} | "
                      f"{ok('compile_c')} | {ok('compile_onnx')} | {ok('c_bit_exact')} | "
                      f"{_fmt(r.get('qcc_sqnr'))}{top('qcc_top1')} | {_fmt(r.get('ort_sqnr'))}{top('ort_top1')} | "
-                     f"{kib} | {_why(r).replace('|', '/')[:220]} |")
+                     f"{kib} | {_why(r).replace('|', '/')[:220]} | {r.get('measured', '–')} |")
     return "\n".join(lines) + "\n"
 
 
@@ -227,9 +241,10 @@ def main(argv=None) -> int:
                 if p.returncode != 0:
                     err = (p.stderr.strip().splitlines() or ["crashed"])[-1]
                     json.dump(dict(json.load(open(os.path.join(d, "meta.json"))), import_=None, error=err,
+                                   measured=_stamp(),
                                    compile_c=f"crashed: {err}"), open(os.path.join(d, "row.json"), "w"))
             except subprocess.TimeoutExpired as e:
-                json.dump(dict(json.load(open(os.path.join(d, "meta.json"))),
+                json.dump(dict(json.load(open(os.path.join(d, "meta.json"))), measured=_stamp(),
                                error=f"timed out after {a.timeout} s{_timeout_stage(e.stderr)}"),
                           open(os.path.join(d, "row.json"), "w"))
             print(f"{n}: {time.time() - t0:.0f} s", flush=True)
