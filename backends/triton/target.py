@@ -28,7 +28,7 @@ SUPPORT = Support({
                "y": _OUT},
     "requant": {"x": dtypes("int8", "uint8", "int16", "int32"), "y": _OUT},
     "lut": {"x": _Q8, "table": _Q8},
-    "concat": {"x": _Q8, "y": _I8},
+    "concat": {"x": dtypes("int8", "uint8", "int16"), "y": dtypes("int8", "int16")},  # int16: wide concats
     "pool": {"x": _I8, "y": _I8},
     "global_avgpool": {"x": _I8, "y": _I8},
     "reduce": {"x": _I8, "y": _I8},
