@@ -99,6 +99,8 @@ def _mask_step(st: QState, n: Node, prev: Value):
     boolean that is true where masked; 'not': true where kept."""
     if n.op == "onnx.Add":
         other = n.inputs[1] if n.inputs[0] is prev else n.inputs[0]
+        if other.is_const and _const_mask(other):
+            return other, "add"  # a folded causal mask (GPT-2): 0 / -inf constants
         if not other.dtype.is_float or not _is_mask_source(other):
             return None
         sel = _select_mask(other)
@@ -116,6 +118,15 @@ def _mask_step(st: QState, n: Node, prev: Value):
         if fill is not None and fill <= -MASK_MIN and _is_mask_source(cond):
             return cond, pol
     return None
+
+
+def _const_mask(v: Value) -> bool:
+    """A float constant holding only 0 and values <= -MASK_MIN (-inf included), with at
+    least one of the latter: an additive mask folded to a constant."""
+    d = v.data
+    if not v.dtype.is_float or d.size < 2:
+        return False
+    return bool(np.all((d == 0) | (d <= -MASK_MIN)) and np.any(d <= -MASK_MIN))
 
 
 def _select_mask(v: Value):
@@ -186,6 +197,8 @@ def _mask_input(st: QState, mask: tuple, name: str) -> Value:
             b = st.emit("onnx.Not", [b], {}, name=name + ".not", out_name=v.name + ".excluded").outputs[0]
         return st.emit("onnx.Cast", [b], {"to": 3}, name=name + ".mask",
                        out_name=v.name + ".imask").outputs[0]
+    if v.is_const:  # a constant mask: its int8 form directly (-inf has no float path)
+        return st.g.add_const(name + ".mask", (v.data <= -MASK_MIN / 2).astype(np.int8), DType.int8)
     n = st.emit("qcc.quantize", [st.f(v)], {"scale": float(np.float32(MASK_MIN)),
                 "zero_point": 0, "dtype": "i8"}, name=name + ".mask", out_name=v.name + ".imask")
     return n.outputs[0]

@@ -117,6 +117,11 @@ class QState:
             return self.pinned[v.name]
         if v.is_const:
             d = v.data.astype(np.float64)
+            if not np.all(np.isfinite(d)):
+                users = ", ".join(f"{u.op_type} '{u.name}'" for u in v.users[:3])
+                raise CalibrationError(f"constant '{v.name}' (used by {users}) holds non-finite "
+                                       f"values; qcc has no int8 form for it (a -inf additive mask "
+                                       f"is handled only right before a Softmax)")
             return act_qparams(d.min() if d.size else 0.0, d.max() if d.size else 0.0)
         r = self.ranges.get(v.name)
         if r is None:

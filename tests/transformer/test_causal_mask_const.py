@@ -1,0 +1,67 @@
+"""A decoder whose causal mask was folded to a constant of 0 and -inf (GPT-2 exported by
+torch with a fixed sequence length; issue 12 corpus row gpt2_tiny) used to stop with
+'non-finite calibrated range [-inf, 0.0]' and no tensor named: the mask now becomes the
+integer softmax's mask input, C bit-exact, close to float onnxruntime; any other -inf
+constant is refused naming it."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from qcc.bench.accuracy import ort_outputs
+from qcc.bench.metrics import sqnr_db
+from qcc.commands import run_artifact
+from qcc.driver import CompileOptions, compile_model
+from qcc.errors import QccError
+
+SEQ, D = 6, 8
+
+
+def _decoder(path: str, tail: bool = False):
+    rng = np.random.default_rng(0)
+    mask = np.triu(np.full((SEQ, SEQ), -np.inf, np.float32), 1).reshape(1, SEQ, SEQ)
+    inits = {"wq": rng.standard_normal((D, D)).astype(np.float32) * 0.2,
+             "wk": rng.standard_normal((D, D)).astype(np.float32) * 0.2,
+             "wv": rng.standard_normal((D, D)).astype(np.float32) * 0.4,
+             "scale": np.array(1 / np.sqrt(D), np.float32), "mask": mask,
+             "neg": np.array([0.0] * (D - 1) + [-np.inf], np.float32).reshape(1, 1, D)}
+    nodes = [helper.make_node("MatMul", ["x", "wq"], ["q"]), helper.make_node("MatMul", ["x", "wk"], ["k"]),
+             helper.make_node("MatMul", ["x", "wv"], ["v"]),
+             helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 2, 1]),
+             helper.make_node("MatMul", ["q", "kt"], ["s"]), helper.make_node("Mul", ["s", "scale"], ["ss"]),
+             helper.make_node("Add", ["ss", "mask"], ["sm"]), helper.make_node("Softmax", ["sm"], ["p"], axis=-1),
+             helper.make_node("MatMul", ["p", "v"], ["y0" if tail else "y"])]
+    if tail:  # the -inf constant used elsewhere than before a Softmax
+        nodes.append(helper.make_node("Add", ["y0", "neg"], ["y"]))
+    g = helper.make_graph(nodes, "dec", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, SEQ, D])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.save(m, path)
+    return ({"x": rng.standard_normal((16, SEQ, D)).astype(np.float32)},
+            {"x": rng.standard_normal((4, SEQ, D)).astype(np.float32)})
+
+
+def test_folded_causal_mask_with_minus_inf(tmp_path):
+    path = str(tmp_path / "dec.onnx")
+    calib, test = _decoder(path)
+    np.savez(tmp_path / "calib.npz", **calib)
+    out = str(tmp_path / "c")
+    compile_model(path, CompileOptions(target="c", out_dir=out,
+                                       options={"calib": str(tmp_path / "calib.npz"), "quiet": True}))
+    got, want = run_artifact(out, test, "target"), run_artifact(out, test, "reference")
+    assert np.array_equal(got["y"], want["y"])
+    assert sqnr_db(ort_outputs(path, test), want["y"]) >= 20.0  # onnxruntime static int8: 0 dB (-inf)
+
+
+def test_other_minus_inf_constant_is_named(tmp_path):
+    path = str(tmp_path / "dec.onnx")
+    calib, _ = _decoder(path, tail=True)
+    np.savez(tmp_path / "calib.npz", **calib)
+    with pytest.raises(QccError, match="constant 'neg' .*non-finite"):
+        compile_model(path, CompileOptions(target="c", out_dir=str(tmp_path / "c"),
+                                           options={"calib": str(tmp_path / "calib.npz"), "quiet": True}))
