@@ -60,10 +60,12 @@ def _float_check(path, shapes, test) -> float:
     return float(np.max(np.abs(out.astype(np.float64) - ref)) / max(float(np.max(np.abs(ref))), 1e-30))
 
 
-def _stage(name: str, t0: float) -> None:
-    """Progress marker on stderr: a model that times out is reported with the stage it
-    was in and how long the earlier stages took."""
+def _stage(name: str, t0: float, row: dict, d: str) -> None:
+    """Progress marker on stderr, and the row so far in ``d/row.partial.json``: a model
+    that times out keeps what it reached and says which stage it was in."""
     print(f"zoo-stage {name} {time.time() - t0:.1f}", file=sys.stderr, flush=True)
+    with open(os.path.join(d, "row.partial.json"), "w") as f:
+        json.dump(row, f, indent=1, default=str)
 
 
 def _timeout_stage(stderr) -> str:
@@ -102,7 +104,7 @@ def measure(d: str) -> dict:
     shapes = parse_input_shapes(meta.get("input_shapes"))
     row = dict(meta, measured=_stamp())
     t0 = time.time()
-    _stage("import", t0)
+    _stage("import", t0, row, d)
     try:
         row["float_max_rel"] = _float_check(path, shapes, test)
         row["import"] = "ok"
@@ -111,7 +113,7 @@ def measure(d: str) -> dict:
         return row
     work = tempfile.mkdtemp(prefix=f"zoo_{meta['name']}_")
     opts = {"calib": os.path.join(d, "calib.npz"), "quantize": True, "quiet": True}
-    _stage("compile_c", t0)
+    _stage("compile_c", t0, row, d)
     try:
         man = compile_model(path, CompileOptions(target="c", out_dir=os.path.join(work, "c"),
                                                  input_shapes=shapes, options=opts))
@@ -119,7 +121,7 @@ def measure(d: str) -> dict:
         row["weight_bytes"] = man.get("memory", {}).get("weight_bytes")
         row["arena_bytes"] = man.get("memory", {}).get("arena_bytes")
         row["notes"] = {k: man[k] for k in ("unfolded", "unsigned_inputs_shifted") if man.get(k)}
-        _stage("c_bit_exact", t0)
+        _stage("c_bit_exact", t0, row, d)
         try:
             got = run_artifact(os.path.join(work, "c"), test, "target")
             want = run_artifact(os.path.join(work, "c"), test, "reference")
@@ -129,7 +131,7 @@ def measure(d: str) -> dict:
             row["c_bit_exact"] = _err(e)
     except Exception as e:  # noqa: BLE001
         row["compile_c"] = _err(e)
-    _stage("accuracy", t0)  # qcc --target onnx, onnxruntime quantize_static x3
+    _stage("accuracy", t0, row, d)  # qcc --target onnx, onnxruntime quantize_static x3
     m = BenchModel(meta["name"], path, calib, test, input_shapes=list(meta.get("input_shapes") or []),
                    kind="classifier" if meta["kind"] == "classifier" else "encoder")
     try:
@@ -272,6 +274,8 @@ def main(argv=None) -> int:
         for n in names:
             d = os.path.join(a.zoo, n)
             t0 = time.time()
+            if os.path.isfile(os.path.join(d, "row.partial.json")):
+                os.remove(os.path.join(d, "row.partial.json"))  # a stale one from an earlier run
             try:
                 p = subprocess.run([sys.executable, __file__, "--one", d], capture_output=True, text=True,
                                    timeout=a.timeout)
@@ -281,7 +285,9 @@ def main(argv=None) -> int:
                                    measured=_stamp(),
                                    compile_c=f"crashed: {err}"), open(os.path.join(d, "row.json"), "w"))
             except subprocess.TimeoutExpired as e:
-                json.dump(dict(json.load(open(os.path.join(d, "meta.json"))), measured=_stamp(),
+                part = os.path.join(d, "row.partial.json")
+                base = json.load(open(part if os.path.isfile(part) else os.path.join(d, "meta.json")))
+                json.dump(dict(base, measured=_stamp(),
                                error=f"timed out after {a.timeout} s{_timeout_stage(e.stderr)}"),
                           open(os.path.join(d, "row.json"), "w"))
             print(f"{n}: {time.time() - t0:.0f} s", flush=True)
