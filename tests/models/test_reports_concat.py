@@ -132,7 +132,7 @@ def test_concat_feeding_arithmetic_stays_int8(tmp_path):
 @pytest.mark.parametrize("target", ["onnx", "triton", "accel"])
 def test_wide_concat_on_every_backend(target, tmp_path):
     """The QDQ export (int16 Q/DQ: com.microsoft below opset 21), the Triton backend
-    (interpreter on the CPU) and the accelerator (its host runs the 16-bit concat) give
+    (interpreter on the CPU) and the accelerator (int16 concat calls) give
     the reference interpreter's output exactly."""
     if target == "triton":
         pytest.importorskip("triton")
