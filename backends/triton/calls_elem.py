@@ -11,7 +11,8 @@ from .calls import Call, pow2_tile
 from .render import TL_TYPES
 
 EW_BLOCK = 1024
-ROW_MAX = 1 << 16
+ROW_MAX = 1 << 16     # softmax/LayerNorm rows (one block)
+RED_BLOCK = 4096      # block of the reductions' loop
 
 
 def contiguous(dims) -> list:
@@ -86,13 +87,15 @@ def row_call(name, op: str, roff, eoff, out: str, consts=None, params=None, e=No
     roff = np.ascontiguousarray(roff, np.int32).reshape(-1)
     eoff = np.ascontiguousarray(eoff, np.int32).reshape(-1)
     ln = len(eoff)
-    if ln > ROW_MAX:
-        raise LoweringError(f"triton row kernel {name}: row of {ln} elements exceeds {ROW_MAX}")
+    whole = op in ("isoftmax", "ilayernorm")  # these hold a row; reductions loop over blocks
+    if whole and ln > ROW_MAX:
+        raise LoweringError(f"target triton: {op} kernel {name}: a row of {ln} elements "
+                            f"exceeds {ROW_MAX}")
     con = dict(consts or {}, roff=roff, eoff=eoff)
     if op in ("isoftmax", "ilayernorm"):
         con["coff"] = roff
     c = dict(cfg, name=name, op=op, e=e or no_epilogue(out), out_tl=TL_TYPES[out],
-             BR=pow2_tile(ln, 16, ROW_MAX))
+             BR=pow2_tile(ln, 16, ROW_MAX if whole else RED_BLOCK))
     return Call("row", c, con, dict(params or {}, R=len(roff), L=ln))
 
 

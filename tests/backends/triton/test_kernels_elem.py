@@ -243,3 +243,21 @@ def test_maxpool_indices_output_is_a_clear_error(tmp_path):
     cs.op("onnx.MaxPool", [x], {"kernel_shape": [2, 2], "strides": [2, 2]}, n_out=2)
     with pytest.raises(LoweringError, match="MaxPool node '.*': its Indices output '.*' is used"):
         run_graph(cs.g, cs.feeds, tmp_path / "tt")
+
+
+def test_reductions_over_rows_longer_than_one_block(tmp_path):
+    """Sum (requantized mean), max, min and arg-max/min (first and last of many ties) over
+    rows longer than the kernel's block (4096): the row is walked in blocks."""
+    cs = Cases(13)
+    x = cs.input(cs.rng.integers(-3, 4, (2, 3, 80, 70)).astype(np.int8), DType.int8)  # 5600
+    m, s = cs.mult(1, 1e-4, 1e-2)
+    cs.op("qcc.global_avgpool", [x, m, s], {"x_zp": _zp(cs), "y_zp": _zp(cs)})
+    m, s = cs.mult(1, 1e-4, 1e-2)
+    cs.op("qcc.reduce_mean", [x, m, s], {"axes": [0, 2, 3], "keepdims": 0, "x_zp": 1})
+    for op in ("onnx.ReduceMax", "onnx.ReduceMin"):
+        cs.op(op, [x, cs.const(np.array([1, 2, 3], np.int64))], {"keepdims": 1})
+    flat = cs.input(cs.rng.integers(-2, 3, (3, 9000)).astype(np.int8), DType.int8)
+    for op in ("onnx.ArgMax", "onnx.ArgMin"):
+        for last in (0, 1):
+            cs.op(op, [flat], {"axis": 1, "keepdims": 0, "select_last_index": last})
+    check_cases(cs, tmp_path)
