@@ -9,7 +9,7 @@ from qcc.ir import DType
 from qcc.lower import kernels as K
 
 from .calls import Call, epilogue, pow2_tile
-from .calls_elem import ewise, flat, taps_call, window_taps
+from .calls_elem import ewise, flat, row_call, taps_call, window_taps
 from .render import TORCH_DTYPES
 from .render_dense import act, epi_args
 
@@ -158,7 +158,24 @@ def resize(kp, i: int, k: K.Resize) -> list:
     return [call]
 
 
+def _global_pool(i: int, k: K.Pool) -> Call:
+    """A window that is the whole plane (GlobalMaxPool, a global AveragePool): a row
+    reduction per plane (any plane size) instead of one tap per element."""
+    planes, hw = k.n * k.c, k.h * k.w
+    roff, eoff = np.arange(planes, dtype=np.int64) * hw, np.arange(hw, dtype=np.int64)
+    if k.op == "max":
+        return row_call(f"maxpool_{i}", "max", roff, eoff, tname(k.y))
+    a = epi_args(k.epi)
+    e, con, par = epilogue(a["m"][hw - 1:hw], a["s"][hw - 1:hw], a["out"], a["y_zp"], a["lo"],
+                           a["hi"])
+    return row_call(f"avgpool_{i}", "sum", roff, eoff, a["out"], con, dict(par, za=k.x_zp), e)
+
+
 def pool(kp, i: int, k: K.Pool) -> list:
+    if (k.oh, k.ow, k.kh, k.kw, k.pt, k.pl) == (1, 1, k.h, k.w, 0, 0):
+        call = _global_pool(i, k)
+        call.tensors = {"x": act(k.x), "c": act(k.y)}
+        return [call]
     idx = window_taps(k.h, k.w, k.oh, k.ow, k.kh, k.kw, k.sh, k.sw, k.pt, k.pl)
     planes, hw = k.n * k.c, k.h * k.w
     if k.op == "max":

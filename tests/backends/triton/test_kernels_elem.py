@@ -247,7 +247,8 @@ def test_maxpool_indices_output_is_a_clear_error(tmp_path):
 
 def test_reductions_over_rows_longer_than_one_block(tmp_path):
     """Sum (requantized mean), max, min and arg-max/min (first and last of many ties) over
-    rows longer than the kernel's block (4096): the row is walked in blocks."""
+    rows longer than the kernel's block (4096): the row is walked in blocks; pooling whose
+    window is the whole plane uses the same row kernels."""
     cs = Cases(13)
     x = cs.input(cs.rng.integers(-3, 4, (2, 3, 80, 70)).astype(np.int8), DType.int8)  # 5600
     m, s = cs.mult(1, 1e-4, 1e-2)
@@ -256,8 +257,17 @@ def test_reductions_over_rows_longer_than_one_block(tmp_path):
     cs.op("qcc.reduce_mean", [x, m, s], {"axes": [0, 2, 3], "keepdims": 0, "x_zp": 1})
     for op in ("onnx.ReduceMax", "onnx.ReduceMin"):
         cs.op(op, [x, cs.const(np.array([1, 2, 3], np.int64))], {"keepdims": 1})
+    cs.op("onnx.MaxPool", [x], {"kernel_shape": [80, 70]})  # whole-plane windows: row kernels
+    mm, ss = arith.quantize_multiplier(0.9 / np.arange(1, 80 * 70 + 1))
+    cs.op("qcc.avgpool", [x, cs.const(mm.astype(np.int32)), cs.const(ss.astype(np.int32))],
+          {"kernel_shape": [80, 70], "x_zp": _zp(cs), "y_zp": _zp(cs)})
     flat = cs.input(cs.rng.integers(-2, 3, (3, 9000)).astype(np.int8), DType.int8)
     for op in ("onnx.ArgMax", "onnx.ArgMin"):
         for last in (0, 1):
             cs.op(op, [flat], {"axis": 1, "keepdims": 0, "select_last_index": last})
     check_cases(cs, tmp_path)
+    import json
+
+    man = json.loads((tmp_path / "tt" / "manifest.json").read_text())
+    pools = [r for r in man["layers"] if r["family"] == "pool"]
+    assert len(pools) == 2 and all(r["template"] == "row" for r in pools)
