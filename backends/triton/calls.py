@@ -57,18 +57,23 @@ def epilogue(m, s, out: str, y_zp: int = 0, lo=None, hi=None):
     return cfg, {"m": m, "s": s}, {"y_zp": int(y_zp), "lo": lo, "hi": hi}
 
 
-def tiles(m: int, n: int, per: int, interpret: bool = True):
-    """One fixed configuration (the interpreter runs programs one by one: large tiles)."""
+WIDE_BK = 512  # K tile of the int64-accumulator form: 512 * 255 * 128 < 2^31 per tile
+
+
+def tiles(m: int, n: int, per: int, interpret: bool = True, wide: bool = False):
+    """One fixed configuration (the interpreter runs programs one by one: large tiles; the
+    int64-accumulator form, whose K is long, takes a longer K tile)."""
     bm = pow2_tile(m, 16, 64)
     bn = pow2_tile(n, 16, 64)
-    bk = max(32 * per, 64)
+    bk = max(32 * per, WIDE_BK if wide else 64)
     return bm, bn, bk
 
 
 def linear_call(name: str, x_shape, x_dtype: str, w: np.ndarray, bits: int, bias, m, s,
                 out: str, x_zp: int = 0, y_zp: int = 0, lo=None, hi=None,
-                gmult=None, gsz: int = 0, gsh: int = 16) -> Call:
-    """``qcc.linear``: x [..., K] int8/uint8, w [K, N] values of ``bits`` bits."""
+                gmult=None, gsz: int = 0, gsh: int = 16, wide: bool = False) -> Call:
+    """``qcc.linear``: x [..., K] int8/uint8, w [K, N] values of ``bits`` bits.  ``wide``:
+    int64 accumulation across K tiles (the ``acc_bits=64`` form)."""
     k, n = w.shape
     rows = int(np.prod(x_shape[:-1], dtype=np.int64))
     a_off = prep.a_offset(x_dtype)
@@ -76,17 +81,17 @@ def linear_call(name: str, x_shape, x_dtype: str, w: np.ndarray, bits: int, bias
     per = prep.per_byte(bits)
     if grouped and gsz % per:
         per, bits = 1, 8  # groups must start on a byte: keep such weights unpacked
-    bm, bn, bk = tiles(rows, n, per)
+    bm, bn, bk = tiles(rows, n, per, wide=wide)
     ecfg, econ, epar = epilogue(m, s, out, y_zp, lo, hi)
     cfg = dict(a_mode="dense", a_off=a_off, b_kind="w", b_off=0, bits=bits, per=per,
-               grouped=grouped, gshift=int(gsh), e=ecfg, BM=bm, BN=bn, BK=bk)
+               grouped=grouped, gshift=int(gsh), e=ecfg, BM=bm, BN=bn, BK=bk, wide=wide)
     consts = dict(econ, b=prep.pack_k(w, bits))
     if grouped:
         consts["corr"] = np.zeros(n, np.int32) if bias is None else np.asarray(bias, np.int32)
         consts["gm"] = np.ascontiguousarray(gmult, np.int32)
         consts["gs"] = prep.group_sums(w, gsz)
     else:
-        consts["corr"] = prep.corr_term(w, bias, a_off, x_zp)
+        consts["corr"] = prep.corr_term(w, bias, a_off, x_zp, wide)
     params = dict(epar, M=rows, N=n, K=k, KP=consts["b"].shape[0], za=int(x_zp),
                   NG=(-(-k // gsz) if grouped else 0), GS=int(gsz), COUT=n)
     return Call("gemm", dict(cfg, name=name), consts, params)
@@ -94,7 +99,7 @@ def linear_call(name: str, x_shape, x_dtype: str, w: np.ndarray, bits: int, bias
 
 def conv_call(name: str, x_shape, x_dtype: str, w: np.ndarray, bits: int, bias, m, s, out: str,
               strides, pads, dil, group: int, x_zp: int = 0, y_zp: int = 0, lo=None, hi=None,
-              gmult=None, gsz: int = 0, gsh: int = 16, out_hw=None) -> Call:
+              gmult=None, gsz: int = 0, gsh: int = 16, out_hw=None, wide: bool = False) -> Call:
     """``qcc.conv2d`` as an implicit GEMM over NCHW: rows (n, oy, ox), columns the
     output channels of one group (grid axis 2), K = (c, u, v).  ``out_hw``: the output
     plane (else from all four ``pads``)."""
@@ -115,17 +120,17 @@ def conv_call(name: str, x_shape, x_dtype: str, w: np.ndarray, bits: int, bias, 
     per = prep.per_byte(bits)
     if grouped and gsz % per:
         per, bits = 1, 8
-    bm, bn, bk = tiles(nb * oh * ow, mg, per)
+    bm, bn, bk = tiles(nb * oh * ow, mg, per, wide=wide)
     ecfg, econ, epar = epilogue(m, s, out, y_zp, lo, hi)
     cfg = dict(a_mode="conv", a_off=a_off, b_kind="w", b_off=0, bits=bits, per=per,
-               grouped=grouped, gshift=int(gsh), e=ecfg, BM=bm, BN=bn, BK=bk)
+               grouped=grouped, gshift=int(gsh), e=ecfg, BM=bm, BN=bn, BK=bk, wide=wide)
     consts = dict(econ, b=prep.pack_k(wg, bits))
     if grouped:
         consts["corr"] = np.zeros(cout, np.int32) if bias is None else np.asarray(bias, np.int32)
         consts["gm"] = np.ascontiguousarray(gmult, np.int32)
         consts["gs"] = prep.group_sums(wg, gsz)
     else:
-        consts["corr"] = prep.corr_term(wg, bias, a_off, x_zp)
+        consts["corr"] = prep.corr_term(wg, bias, a_off, x_zp, wide)
     params = dict(epar, M=nb * oh * ow, N=mg, K=kdim, KP=consts["b"].shape[1], B=group,
                   NG=(-(-kdim // gsz) if grouped else 0), GS=int(gsz), CIN=cin, H=h, W=wd,
                   OH=oh, OW=ow, KH=kh, KW=kw, SH=sh, SW=sw, PT=pt, PL=pl, DH=dh, DW=dw,
@@ -143,7 +148,7 @@ def batch_offsets(shape, batch, stride: int) -> np.ndarray:
 
 def matmul_call(name: str, a_shape, a_dtype: str, b_shape, b_dtype: str, m, s, out: str,
                 a_zp: int = 0, b_zp: int = 0, y_zp: int = 0, lo=None, hi=None,
-                a_off=None, b_off=None) -> Call:
+                a_off=None, b_off=None, wide: bool = False) -> Call:
     """``qcc.matmul``: activation x activation with zero points and broadcast batches (any
     number of batch levels: each batch's operand offsets come from the tables ``a_off``/
     ``b_off``, computed here when not given)."""
@@ -154,11 +159,11 @@ def matmul_call(name: str, a_shape, a_dtype: str, b_shape, b_dtype: str, m, s, o
         a_off = batch_offsets(a_shape[:-2], batch, mm * k)
         b_off = batch_offsets(b_shape[:-2], batch, k * n)
     nb = int(np.prod(batch, dtype=np.int64)) if batch else 1
-    bm, bn, bk = tiles(mm, n, 1)
+    bm, bn, bk = tiles(mm, n, 1, wide=wide)
     ecfg, econ, epar = epilogue(m, s, out, y_zp, lo, hi)
     cfg = dict(name=name, a_mode="dense", a_off=prep.a_offset(a_dtype), b_kind="act",
                b_off=prep.a_offset(b_dtype), bits=8, per=1, grouped=False, gshift=16,
-               e=ecfg, BM=bm, BN=bn, BK=bk)
+               e=ecfg, BM=bm, BN=bn, BK=bk, wide=wide)
     params = dict(epar, M=mm, N=n, K=k, B=nb, sc_b=mm * n, za=int(a_zp), zb=int(b_zp))
     consts = dict(econ, aoff=np.asarray(a_off, np.int32), boff=np.asarray(b_off, np.int32))
     return Call("gemm", cfg, consts, params)

@@ -48,11 +48,13 @@ def _check32(x: np.ndarray, what: str) -> np.ndarray:
     return x.astype(np.int32)
 
 
-def corr_term(w_kn: np.ndarray, bias, a_off: int, x_zp: int) -> np.ndarray:
-    """``bias + (a_off - x_zp) * colsum(w)`` per column (int32) for weights [..., K, N]."""
+def corr_term(w_kn: np.ndarray, bias, a_off: int, x_zp: int, wide: bool = False) -> np.ndarray:
+    """``bias + (a_off - x_zp) * colsum(w)`` per column for weights [..., K, N]: int32, or
+    int64 for the int64-accumulator form (``wide``)."""
     cs = np.asarray(w_kn, np.int64).sum(axis=-2).reshape(-1)
     b = np.zeros_like(cs) if bias is None else np.asarray(bias, np.int64).reshape(-1)
-    return _check32(b + (a_off - int(x_zp)) * cs, "bias + zero-point correction")
+    c = b + (a_off - int(x_zp)) * cs
+    return c if wide else _check32(c, "bias + zero-point correction")
 
 
 def group_sums(w_kn: np.ndarray, gsz: int) -> np.ndarray:

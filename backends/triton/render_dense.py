@@ -67,7 +67,8 @@ def conv2d(kp, i: int, k: K.Conv2d) -> list:
         return [residual(call, k)]
     call = conv_call(name, (g.n, g.c, g.h, g.w), TORCH_DTYPES[k.x.dtype], w, k.wbits,
                      _bias(k.epi), m, s, out, (g.sh, g.sw), (g.pt, g.pl), (g.dh, g.dw), g.group,
-                     x_zp=k.x_zp, out_hw=(g.oh, g.ow), **e, **_grouping(k.grouping, g.m))
+                     x_zp=k.x_zp, out_hw=(g.oh, g.ow), wide=k.acc_bits == 64, **e,
+                     **_grouping(k.grouping, g.m))
     call.tensors = {"a": act(k.x), "c": act(k.y)}
     return [residual(call, k)]
 
@@ -90,7 +91,7 @@ def linear(kp, i: int, k: K.Linear) -> list:
     m, s, out = e.pop("m"), e.pop("s"), e.pop("out")
     call = linear_call(f"linear_{i}", (k.rows, k.k), TORCH_DTYPES[k.x.dtype],
                        np.ascontiguousarray(w), k.wbits, _bias(k.epi), m, s, out, x_zp=k.x_zp,
-                       **e, **_grouping(k.grouping, k.n))
+                       wide=k.acc_bits == 64, **e, **_grouping(k.grouping, k.n))
     call.tensors = {"a": act(k.x), "c": act(k.y)}
     return [residual(call, k)]
 
@@ -100,7 +101,7 @@ def matmul(kp, i: int, k: K.Matmul) -> list:
     m, s, out = e.pop("m"), e.pop("s"), e.pop("out")
     call = matmul_call(f"matmul_{i}", (k.batch, k.m, k.k), TORCH_DTYPES[k.a.dtype],
                        (k.batch, k.k, k.n), TORCH_DTYPES[k.b.dtype], m, s, out, k.a_zp, k.b_zp,
-                       a_off=k.a_off.data, b_off=k.b_off.data, **e)
+                       a_off=k.a_off.data, b_off=k.b_off.data, wide=k.acc_bits == 64, **e)
     call.tensors = {"a": act(k.a), "b": act(k.b), "c": act(k.y)}
     return [residual(call, k)]
 

@@ -40,4 +40,6 @@ SUPPORT = Support({
     "isoftmax": {"mask": dtypes("int8", "uint8", "bool")},
     "igelu": {}, "ilayernorm": {},
     "lstm": {"x": _Q8}, "gru": {"x": _Q8},
-})
+}, wide=frozenset({"conv2d", "linear", "matmul", "pool", "global_avgpool", "reduce"}))
+# wide: the int64-accumulator form (acc_bits=64): the gemm template sums each K tile's int32
+# dot in int64; the taps and row kernels accumulate in int64 anyway
