@@ -98,16 +98,35 @@ def conv2d(lw: Lowerer, node: Node) -> None:
     lw.call(k, scratch=conv_scratch(g, pb))
 
 
+PW_DSP_COLS = 8  # == QCC_PW_DSP_COLS in kernels/conv2d.c
+
+
+def dw_dsp_scratch(g: ConvGeometry) -> int:
+    """Scratch of the Arm DSP depthwise kernel (kernels/conv2d_dw_dsp.c, qcc_dwd_dims): the
+    input plane padded with the zero point (ph rows of pw bytes, rounded up to 4) and the
+    weight pair table (kh * nt entries of 20 bytes)."""
+    nt = (g.sw + g.kw - 1) // 4 + 1
+    ph = (g.oh - 1) * g.sh + g.kh
+    pw = ((g.ow + 3) // 4 * 4 - 2) * g.sw + 4 * nt
+    return (ph * pw + 3) // 4 * 4 + 20 * g.kh * nt
+
+
 def conv_scratch(g: ConvGeometry, pb: int) -> int:
     """Scratch bytes of a conv2d: im2col columns (int16), the depthwise kernel's int32
-    accumulators and int16 phase planes, or the direct kernel's int32 plane."""
+    accumulators and int16 phase planes (or the Arm DSP depthwise kernel's padded plane and
+    pair table, whichever is larger), or the direct kernel's int32 plane."""
     if pb:
         return 2 * pb * (g.c // g.group) * g.kh * g.kw
     if g.c == g.group and g.dh == 1 and g.dw == 1:
         sh, sw = g.sh, g.sw
         phh = ((g.oh - 1) * sh + g.kh + sh - 1) // sh + 1
         pw = ((g.ow - 1) * sw + g.kw + sw - 1) // sw
-        return 4 * g.oh * pw + 2 * sh * sw * phh * pw
+        return max(4 * g.oh * pw + 2 * sh * sw * phh * pw, dw_dsp_scratch(g))
+    if (g.kh, g.kw, g.sh, g.sw, g.oh, g.ow) == (1, 1, 1, 1, g.h, g.w) and g.c // g.group > 0:
+        # pointwise: the Arm DSP build runs it as an im2col GEMM in this scratch, at least
+        # PW_DSP_COLS int16 columns of C/group (kernels/conv2d.c, qcc_conv_pb)
+        cols = min(g.oh * g.ow, PW_DSP_COLS)
+        return max(4 * g.oh * g.ow, 2 * cols * (g.c // g.group))
     return 4 * g.oh * g.ow
 
 

@@ -56,8 +56,7 @@ def _linear(cs: Cases, lead, k, nn, small_shift=False, acc_out=False):
 def _cases(seed: int) -> Cases:
     cs = Cases(seed)
     # depthwise: 3x3 s1/s2, 5x5, odd kernel widths, channel multiplier, 1-channel first layer,
-    # rows whose width is not a multiple of four, planes too small for the pair table (pairs
-    # formed on the fly) and too narrow for the DSP path (portable)
+    # rows whose width is not a multiple of four, tiny planes, int32 outputs (portable)
     _conv(cs, 1, 6, (13, 11), 6, (3, 3), (1, 1), [1, 1, 1, 1], 6)
     _conv(cs, 2, 4, (16, 17), 8, (3, 3), (2, 2), [1, 0, 1, 1], 4, small_shift=True, relu=True)
     _conv(cs, 1, 3, (12, 12), 3, (5, 5), (1, 1), [2, 2, 2, 2], 3, wvals=[-128, 127])
@@ -67,6 +66,10 @@ def _cases(seed: int) -> Cases:
     _conv(cs, 1, 6, (8, 8), 6, (5, 5), (2, 2), [2, 2, 2, 2], 6)
     _conv(cs, 1, 3, (3, 3), 3, (3, 3), (2, 2), [1, 1, 1, 1], 3)
     _conv(cs, 1, 4, (9, 9), 4, (3, 3), (1, 1), [1, 1, 1, 1], 4, acc_out=True)
+    # shifts >= 33 with activation bounds narrower than int8 (the SMULL/SSAT requant), a
+    # wide kernel row with stride 3 (three input words per kernel row)
+    _conv(cs, 1, 5, (9, 10), 5, (3, 3), (1, 1), [1, 1, 1, 1], 5, relu=True)
+    _conv(cs, 1, 3, (11, 13), 3, (2, 7), (1, 3), [0, 3, 1, 2], 3)
     # pointwise (the DSP build's im2col reroute): reductions of 3, 13, 16 and 40 channels,
     # output channel counts not a multiple of four, extreme weights, int32 outputs
     _conv(cs, 1, 13, (8, 9), 7, (1, 1), (1, 1), [0, 0, 0, 0], 1, wvals=[-128, -127, 127])
@@ -74,6 +77,7 @@ def _cases(seed: int) -> Cases:
     _conv(cs, 2, 3, (11, 11), 5, (1, 1), (1, 1), [0, 0, 0, 0], 1, relu=True)
     _conv(cs, 1, 40, (5, 2), 6, (1, 1), (1, 1), [0, 0, 0, 0], 1)
     _conv(cs, 1, 8, (8, 8), 4, (1, 1), (1, 1), [0, 0, 0, 0], 2, acc_out=True)
+    _conv(cs, 1, 36, (6, 6), 8, (1, 1), (1, 1), [0, 0, 0, 0], 1, relu=True)
     # general convs (im2col): K = 27, 45, groups
     _conv(cs, 1, 3, (10, 9), 9, (3, 3), (1, 1), [1, 1, 1, 1], 1)
     _conv(cs, 1, 10, (7, 7), 6, (3, 3), (2, 2), [1, 1, 0, 0], 2, small_shift=True)

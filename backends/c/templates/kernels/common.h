@@ -224,14 +224,49 @@ static inline int32_t qcc_requant32(int32_t acc, int32_t m, int32_t s, int32_t z
                                     int32_t hi)
 {
 #ifdef QCC_ARM_DSP
-    if (s >= 32) {
-        const int32_t r = ((int32_t)(((int64_t)acc * m + ((int64_t)1 << (s - 1))) >> 32) >> (s - 32))
+    if (s >= 33) {  /* 2^(s-1) is a multiple of 2^32: one SMULL (see qcc_rq) */
+        const int32_t r = ((((int32_t)(((int64_t)acc * m) >> 32)) + ((int32_t)1 << (s - 33))) >> (s - 32))
                           + zp;  /* |acc*m| < 2^62: |r - zp| < 2^30 */
+        return r < lo ? lo : (r > hi ? hi : r);
+    }
+    if (s == 32) {
+        const int32_t r = (int32_t)(((int64_t)acc * m + ((int64_t)1 << 31)) >> 32) + zp;
         return r < lo ? lo : (r > hi ? hi : r);
     }
 #endif
     return qcc_requant(acc, m, s, zp, lo, hi);
 }
+
+#ifdef QCC_ARM_DSP
+/* qcc_requant32 with one channel's parameters prepared once (the DSP kernels' fused
+ * epilogues). For s >= 33 the rounding term 2^(s-1) is a multiple of 2^32, so
+ * floor((acc*m + 2^(s-1)) / 2^s) = (hi32(acc*m) + 2^(s-33)) >> (s-32): one SMULL, an add and
+ * a shift; then SSAT to int8 and the activation bounds only when narrower. Other shifts take
+ * qcc_requant32. */
+typedef struct {
+    int32_t m, s, rnd, sh, zp, lo, hi, narrow, fast;
+} qcc_rq;
+
+static inline void qcc_rq_init(qcc_rq *q, int32_t m, int32_t s, int32_t zp, int32_t lo, int32_t hi)
+{
+    q->m = m, q->s = s, q->zp = zp, q->lo = lo, q->hi = hi;
+    q->rnd = s >= 33 ? (int32_t)1 << (s - 33) : 0;
+    q->sh = s >= 33 ? s - 32 : 0;
+    q->narrow = lo > -128 || hi < 127;
+    q->fast = s >= 33 && lo >= -128 && hi <= 127;
+}
+
+static inline int32_t qcc_rq_i8(int32_t acc, const qcc_rq *q)
+{
+    int32_t r;
+    if (!q->fast)
+        return qcc_requant32(acc, q->m, q->s, q->zp, q->lo, q->hi);
+    r = __ssat((((int32_t)(((int64_t)acc * q->m) >> 32) + q->rnd) >> q->sh) + q->zp, 8);
+    if (q->narrow)
+        r = r < q->lo ? q->lo : (r > q->hi ? q->hi : r);
+    return r;
+}
+#endif
 
 /* One plane of int8 outputs of qcc_requant32 (the DSP build's epilogue). */
 static inline void qcc_requant_i8_row(const int32_t *restrict acc, int32_t n, int32_t m, int32_t s,

@@ -162,27 +162,6 @@ static inline void qcc_dw_plane(const qcc_conv2d_p *p, const int8_t *wk, const i
 }
 
 #ifdef QCC_ARM_DSP
-/* The taps of one output channel as pairs for SMLAD: entry e multiplies the int16 pair at
- * ph[off[e] + q], ph[off[e] + q + 1] by (wa, wb) packed in wp[e]; taps are paired along a row
- * of one phase plane (an odd one with a zero weight, reading one element more, inside the
- * plane's row or the next: the phases keep a spare row). At most kh*kw entries. */
-static inline int32_t qcc_dw_pairs(const qcc_conv2d_p *p, const int8_t *wk, int32_t phh, int32_t pw,
-                                   int32_t *off, uint32_t *wp)
-{
-    int32_t u, b, v1, n = 0;
-    for (u = 0; u < p->kh; u++)
-        for (b = 0; b < p->sw; b++) {
-            const int32_t base = ((u % p->sh) * p->sw + b) * phh * pw + (u / p->sh) * pw;
-            for (v1 = 0; v1 * p->sw + b < p->kw; v1 += 2) {
-                const int32_t va = v1 * p->sw + b, vb = va + p->sw;
-                const int32_t wa = wk[u * p->kw + va], wb = vb < p->kw ? wk[u * p->kw + vb] : 0;
-                off[n] = base + v1;
-                wp[n++] = (uint32_t)(uint16_t)wa | ((uint32_t)(uint16_t)wb << 16);
-            }
-        }
-    return n;
-}
-
 /* Stores the first nv (1..4) of four int8 outputs of qcc_requant32(a, m, s, ...). */
 static inline void qcc_dw_store4(int8_t *restrict y, int32_t nv, int32_t a0, int32_t a1, int32_t a2,
                                  int32_t a3, int32_t m, int32_t s, int32_t zp, int32_t lo, int32_t hi)
@@ -196,66 +175,8 @@ static inline void qcc_dw_store4(int8_t *restrict y, int32_t nv, int32_t a0, int
         y[3] = (int8_t)qcc_requant32(a3, m, s, zp, lo, hi);
 }
 
-/* qcc_dw_plane_dsp without the pair table (planes too small to hold it): the pairs are
- * formed from the weights for every block of four outputs. */
-static inline void qcc_dw_plane_dsp_small(const qcc_conv2d_p *p, const int8_t *wk, const int16_t *ph,
-                                          int32_t phh, int32_t pw, int32_t init, int32_t m,
-                                          int32_t s, int8_t *restrict y)
-{
-    const int32_t ow = p->ow, kw = p->kw, sw = p->sw;
-    const int32_t zp = p->y_zp, lo = p->lo, hi = p->hi;
-    int32_t i, j, u, b, v;
-    for (i = 0; i < p->oh; i++)
-        for (j = 0; j < ow; j += 4) {
-            int32_t a0 = init, a1 = init, a2 = init, a3 = init;
-            for (u = 0; u < p->kh; u++)
-                for (b = 0; b < sw && b < kw; b++) {
-                    const int16_t *xb = ph + ((size_t)((u % p->sh) * sw + b) * phh + u / p->sh + i) * pw + j;
-                    const int8_t *wr = wk + u * kw;
-                    for (v = b; v < kw; v += 2 * sw, xb += 2) {  /* taps v and v + sw */
-                        const int32_t wb = v + sw < kw ? wr[v + sw] : 0;
-                        const int32_t we = (int32_t)((uint32_t)(uint16_t)wr[v] | ((uint32_t)(uint16_t)wb << 16));
-                        a0 = __smlad((int32_t)qcc_ld32(xb), we, a0);
-                        a1 = __smlad((int32_t)qcc_ld32(xb + 1), we, a1);
-                        a2 = __smlad((int32_t)qcc_ld32(xb + 2), we, a2);
-                        a3 = __smlad((int32_t)qcc_ld32(xb + 3), we, a3);
-                    }
-                }
-            qcc_dw_store4(y + (size_t)i * ow + j, ow - j, a0, a1, a2, a3, m, s, zp, lo, hi);
-        }
-}
-
-/* One output channel of int8 outputs, four outputs of a row at a time in registers, the
- * requantization fused; the tap table (8 bytes a pair) lives where the portable kernel keeps
- * its int32 accumulators. Junk columns past ow are computed and dropped. */
-static inline void qcc_dw_plane_dsp(const qcc_conv2d_p *p, const int8_t *wk, const int16_t *ph,
-                                    int32_t phh, int32_t pw, int32_t init, int32_t m, int32_t s,
-                                    int32_t *tab, int8_t *restrict y)
-{
-    int32_t *off = tab;
-    uint32_t *wp = (uint32_t *)(tab + p->kh * p->kw);
-    const int32_t n = qcc_dw_pairs(p, wk, phh, pw, off, wp), ow = p->ow;
-    const int32_t zp = p->y_zp, lo = p->lo, hi = p->hi;
-    int32_t i, j, e;
-    for (i = 0; i < p->oh; i++) {
-        const int16_t *row = ph + (size_t)i * pw;
-        int8_t *yr = y + (size_t)i * ow;
-        for (j = 0; j < ow; j += 4) {
-            int32_t a0 = init, a1 = init, a2 = init, a3 = init;
-            const int16_t *xj = row + j;
-            for (e = 0; e < n; e++) {
-                const int16_t *xe = xj + off[e];
-                const int32_t we = (int32_t)wp[e];
-                a0 = __smlad((int32_t)qcc_ld32(xe), we, a0);
-                a1 = __smlad((int32_t)qcc_ld32(xe + 1), we, a1);
-                a2 = __smlad((int32_t)qcc_ld32(xe + 2), we, a2);
-                a3 = __smlad((int32_t)qcc_ld32(xe + 3), we, a3);
-            }
-            qcc_dw_store4(yr + j, ow - j, a0, a1, a2, a3, m, s, zp, lo, hi);
-        }
-    }
-}
 #endif
+{% include "kernels/conv2d_dw_dsp.c" %}
 
 static inline int qcc_conv2d_dw(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
                                 const int32_t *bias, const int32_t *mult, const int32_t *shift,
@@ -272,19 +193,6 @@ static inline int qcc_conv2d_dw(const qcc_conv2d_p *p, const int8_t *x, const in
             if (c0 != filled)
                 qcc_dw_phases(p, x + (size_t)c0 * p->h * p->w, phh, pw, ph);
             filled = c0;
-#ifdef QCC_ARM_DSP
-            if (mult != NULL && p->y_dt == QCC_I8 && pw >= 4) {  /* the spare row covers the overrun */
-                const int32_t ch = p->per_channel ? o : 0;
-                int8_t *yo = (int8_t *)y + ((size_t)b * p->m + o) * plane;
-                if (2 * taps <= p->oh * pw)
-                    qcc_dw_plane_dsp(p, w + (size_t)o * taps, ph, phh, pw, bias ? bias[o] : 0,
-                                     mult[ch], shift[ch], acc, yo);
-                else
-                    qcc_dw_plane_dsp_small(p, w + (size_t)o * taps, ph, phh, pw, bias ? bias[o] : 0,
-                                           mult[ch], shift[ch], yo);
-                continue;
-            }
-#endif
             qcc_dw_plane(p, w + (size_t)o * taps, ph, phh, pw, bias ? bias[o] : 0, acc);
             qcc_conv_epilogue(p, acc, plane, mult, shift, o, y, ((size_t)b * p->m + o) * plane);
         }
@@ -399,6 +307,27 @@ static inline void qcc_conv_im2col_4(const qcc_conv2d_p *p, const int8_t *w, con
                                      int32_t plane, int32_t qn)
 {
     int32_t q, i, a4[4];
+#ifdef QCC_ARM_DSP
+    if (mult != NULL && p->y_dt == QCC_I8 && qn >= 4) {  /* the four channels' requant prepared once */
+        int8_t *restrict yo = (int8_t *)y + base;
+        const int8_t *w4 = w + (size_t)o * k;
+        qcc_rq rq[4];
+        int32_t b4[4];
+        for (i = 0; i < 4; i++) {
+            const int32_t ch = p->per_channel ? o + i : 0;
+            qcc_rq_init(&rq[i], mult[ch], shift[ch], p->y_zp, p->lo, p->hi);
+            b4[i] = bias ? bias[o + i] : 0;
+        }
+        for (q = 0; q < qn; q++) {
+            qcc_dot4_w8(w4, (size_t)k, col + (size_t)q * k, k, a4);
+            yo[q] = (int8_t)qcc_rq_i8(a4[0] + b4[0], &rq[0]);
+            yo[(size_t)plane + q] = (int8_t)qcc_rq_i8(a4[1] + b4[1], &rq[1]);
+            yo[2 * (size_t)plane + q] = (int8_t)qcc_rq_i8(a4[2] + b4[2], &rq[2]);
+            yo[3 * (size_t)plane + q] = (int8_t)qcc_rq_i8(a4[3] + b4[3], &rq[3]);
+        }
+        return;
+    }
+#endif
     if (mult != NULL && p->y_dt == QCC_I8) {  /* int8 out: parameters hoisted, requant fused */
         int8_t *restrict yo = (int8_t *)y + base;
         const int32_t zp = p->y_zp, lo = p->lo, hi = p->hi, pc = p->per_channel;
@@ -475,14 +404,18 @@ static inline int qcc_conv2d_im2col(const qcc_conv2d_p *p, const int8_t *x, cons
  * pointwise conv with plain int8 weights, as many as the direct kernel's scratch holds
  * (oh*ow int32 = 2*oh*ow int16): it then runs as an im2col GEMM feeding the SMLAD dot
  * products. 0: not im2col. */
+#define QCC_PW_DSP_COLS 8 /* == rules_nn.PW_DSP_COLS */
 static inline int32_t qcc_conv_pb(const qcc_conv2d_p *p, const int32_t *gmult)
 {
 #ifdef QCC_ARM_DSP
     const int32_t plane = p->oh * p->ow, cg = p->c / p->group;
     if (p->pb == 0 && p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0
         && p->pl == 0 && p->oh == p->h && p->ow == p->w && p->wbits == 8 && gmult == NULL
-        && 2 * plane >= cg)
-        return 2 * plane / cg < plane ? 2 * plane / cg : plane;
+        && cg > 0) {  /* the scratch holds max(2*plane, cg*min(plane, 8)) int16 (rules_nn.conv_scratch) */
+        const int32_t cols = plane < QCC_PW_DSP_COLS ? plane : QCC_PW_DSP_COLS;
+        const int32_t n16 = 2 * plane > cg * cols ? 2 * plane : cg * cols;
+        return n16 / cg < plane ? n16 / cg : plane;
+    }
 #else
     (void)gmult;
 #endif
@@ -506,6 +439,10 @@ static inline int qcc_conv2d(const qcc_conv2d_p *p, const int8_t *x, const int8_
 #endif
     if (pb > 0)
         return qcc_conv2d_im2col(p, x, w, bias, mult, shift, gmult, y, (int16_t *)scratch, pb);
+#ifdef QCC_ARM_DSP
+    if (p->c == p->group && p->dh == 1 && p->dw == 1 && mult != NULL && p->y_dt == QCC_I8)
+        return qcc_conv2d_dwd(p, x, w, bias, mult, shift, (int8_t *)y, scratch);
+#endif
     if (p->c == p->group && p->dh == 1 && p->dw == 1)
         return qcc_conv2d_dw(p, x, w, bias, mult, shift, y, (int32_t *)scratch);
     return qcc_conv2d_direct(p, x, w, bias, mult, shift, y, (int32_t *)scratch);
