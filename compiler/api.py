@@ -23,7 +23,7 @@ import numpy as np
 
 from .errors import InputDataError, QccError
 
-ENGINES = ("target", "reference", "cortex-m4")
+ENGINES = ("target", "reference", "cortex-m4", "cortex-m55")
 
 # compile options: name -> default.  cli.py builds its flags' defaults and choices from
 # these tables, so the command line and the API accept the same things.
@@ -127,7 +127,7 @@ class Artifact:
         """Run the compiled model on ``inputs`` (a dict of arrays, an .npz path, or one
         array for a single-input model; samples stacked along axis 0) with ``engine``:
         ``target`` (the generated code), ``reference`` (qcc's interpreter) or
-        ``cortex-m4`` (target c under qemu-system-arm); ``device`` (target triton):
+        ``cortex-m4`` / ``cortex-m55`` (target c under qemu-system-arm); ``device`` (target triton):
         ``cuda`` or ``cpu``.  Returns outputs stacked alike."""
         from .interp import Interpreter, check_feeds
         from .npzio import iter_samples, stack_samples

@@ -1,7 +1,7 @@
 """The ``qcc`` command line (an interface other tools script: keep it stable).
 
     qcc inspect MODEL.onnx
-    qcc run MODEL.onnx|DIR --inputs IN.npz -o OUT.npz [--engine target|reference|cortex-m4]
+    qcc run MODEL.onnx|DIR --inputs IN.npz -o OUT.npz [--engine target|reference|cortex-m4|cortex-m55]
     qcc compile MODEL.onnx --target onnx|c|... -o DIR [options]
     qcc passes [--target T]
     qcc bench [...]
@@ -146,9 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUT.npz",
                    help="where to write the outputs: one array per model output, stacked like the "
                         "inputs")
-    p.add_argument("--engine", default="target", choices=["target", "reference", "cortex-m4"],
+    p.add_argument("--engine", default="target",
+                   choices=["target", "reference", "cortex-m4", "cortex-m55"],
                    help="for a compiled folder: the target's engine, qcc's reference interpreter, "
-                        "or (target c) the Cortex-M4 build under qemu-system-arm")
+                        "or (target c) the Cortex-M4 / Cortex-M55 build under qemu-system-arm")
     p.add_argument("--device", default=None, choices=["cuda", "cpu"],
                    help="target triton: run the kernels on a CUDA GPU, or on the CPU under the "
                         "Triton interpreter (default: cuda when torch sees a GPU)")
@@ -157,9 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("profile", help="per-layer time or instructions of a compiled folder")
     p.add_argument("model", metavar="DIR", help="qcc output folder (qcc compile --target c)")
     p.add_argument("--inputs", required=True, metavar="IN.npz", help="profiles the row --row")
-    p.add_argument("--engine", default="host", choices=["host", "cortex-m4"],
-                   help="host: ns per step of a profiling build on this machine; cortex-m4: "
-                        "instructions per step under qemu-system-arm -icount (not cycles)")
+    p.add_argument("--engine", default="host", choices=["host", "cortex-m4", "cortex-m55"],
+                   help="host: ns per step of a profiling build on this machine; cortex-m4, "
+                        "cortex-m55: instructions per step under qemu-system-arm -icount (not cycles)")
     p.add_argument("--row", type=int, default=0, help="which row of IN.npz (default 0)")
     p.add_argument("--runs", type=int, default=200, help="host: timed runs, medians (default 200)")
     p.add_argument("--json", metavar="OUT.json", help="also write the profile as JSON")

@@ -317,15 +317,16 @@ def check_target_options(target: str, options: dict) -> None:
 def run_artifact(path: str, manifest: dict, feeds: list, engine: str,
                  device: Optional[str] = None) -> list:
     """Outputs of the generated code in ``path`` per sample: ``engine`` ``target`` (the
-    backend's runner; ``device`` for target triton) or ``cortex-m4`` (C under qemu)."""
+    backend's runner; ``device`` for target triton) or ``cortex-m4`` / ``cortex-m55`` (C under
+    qemu-system-arm)."""
     target = manifest["target"]
-    if engine == "cortex-m4":
+    if engine in ("cortex-m4", "cortex-m55"):
         if target != "c":
-            raise QccError(f"engine 'cortex-m4' runs target c code; '{path}' is target "
+            raise QccError(f"engine '{engine}' runs target c code; '{path}' is target "
                            f"'{target}'")
         from qcc.backends.c import arm
 
-        return arm.run_qemu(path, feeds)
+        return arm.run_qemu(path, feeds, core=engine)
     from qcc.backends import get_backend
 
     backend = get_backend(target)

@@ -85,7 +85,7 @@ def run(out_dir: str, samples: list[dict[str, np.ndarray]], manifest: dict) -> l
 
 
 def profile(out_dir: str, sample: dict, engine: str = "host", runs: int = 200) -> dict:
-    """Per-layer time (host) or instructions (cortex-m4, QEMU icount) of one sample."""
+    """Per-layer time (host) or instructions (cortex-m4 / cortex-m55, QEMU icount) of one sample."""
     from .profile import profile as _profile
 
     return _profile(out_dir, sample, engine, runs)

@@ -1,4 +1,8 @@
-"""Cortex-M4 toolchain for the C backend: build with arm-none-eabi-gcc, run on QEMU.
+"""Cortex-M toolchain for the C backend: build with arm-none-eabi-gcc, run on QEMU.
+
+Two cores (``CORES``): ``cortex-m4`` (QEMU ``mps2-an386``, the default everywhere) and
+``cortex-m55`` (QEMU ``mps3-an547``, ``-mcpu=cortex-m55 -mfloat-abi=hard``: the DSP and the
+Helium/MVE kernel variants); every function below takes ``core=``.
 
 ``build(out_dir)`` compiles the generated model sources of a ``qcc compile
 --target c`` folder together with a semihosting harness (templates/arm/) into
@@ -27,12 +31,12 @@ import numpy as np
 from qcc import arith
 from qcc.errors import BuildError
 
+from .cores import CORES, CPU_FLAGS, MACHINE, core_of  # noqa: F401  (M4: the default core)
+
 GCC = "arm-none-eabi-gcc"
 SIZE = "arm-none-eabi-size"
 NM = "arm-none-eabi-nm"
 QEMU = "qemu-system-arm"
-MACHINE = "mps2-an386"
-CPU_FLAGS = ["-mcpu=cortex-m4", "-mthumb"]
 CFLAGS = ["-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic",
           "-ffunction-sections", "-fdata-sections"]
 LDFLAGS = ["-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs",
@@ -85,12 +89,13 @@ class HarnessSpec:
         return f"{self.run_fn}({', '.join(args + ['qcc_arena'])})"
 
 
-def available() -> bool:
-    """True when the cross compiler, its newlib, size and QEMU are all installed."""
+def available(core: str = "cortex-m4") -> bool:
+    """True when the cross compiler, its newlib (for ``core``), size and QEMU are installed."""
     if not all(shutil.which(t) for t in (GCC, SIZE, QEMU)):
         return False
     try:
-        res = subprocess.run([GCC, *CPU_FLAGS, "--specs=nano.specs", "-print-file-name=libc_nano.a"],
+        res = subprocess.run([GCC, *core_of(core).flags, "--specs=nano.specs",
+                              "-print-file-name=libc_nano.a"],
                              capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return False
@@ -132,24 +137,26 @@ def _tool(cmd: list[str], what: str, timeout: float = 300, cwd: Path | None = No
     return res
 
 
-def build_spec(spec: HarnessSpec, build_dir: Path, extra_cflags: list[str] | None = None) -> Path:
+def build_spec(spec: HarnessSpec, build_dir: Path, extra_cflags: list[str] | None = None,
+               core: str = "cortex-m4") -> Path:
     """Compile ``spec``'s model sources plus the harness into ``build_dir/NAME.elf``."""
+    cpu = core_of(core)
     build_dir.mkdir(parents=True, exist_ok=True)
     harness = build_dir / "qcc_harness.c"
     _render_harness(spec, harness)
     runtime = [TEMPLATE_DIR / s for s in RUNTIME_SOURCES]
     includes = [f"-I{d}" for d in [*spec.include_dirs, TEMPLATE_DIR]]
-    flags = [*CPU_FLAGS, *CFLAGS, *(extra_cflags or [])]
+    flags = [*cpu.flags, *CFLAGS, *(extra_cflags or [])]
     objects = []
     for k, src in enumerate([*spec.sources, *runtime, harness]):
         obj = build_dir / (Path(src).stem + ".o")
         ci = ["-fcallgraph-info=su"] if k < len(spec.sources) else []   # -> NAME.ci (stack)
         _tool([GCC, *flags, *ci, *includes, "-c", str(src), "-o", str(obj)],
-              f"compiling {Path(src).name} for Cortex-M4")
+              f"compiling {Path(src).name} for {cpu.name}")
         objects.append(obj)
     elf = build_dir / f"{spec.name}.elf"
     try:
-        _tool([GCC, *CPU_FLAGS, *LDFLAGS, f"-T{TEMPLATE_DIR / 'qcc_m4.ld'}",
+        _tool([GCC, *cpu.flags, *LDFLAGS, f"-T{TEMPLATE_DIR / cpu.ld}",
                f"-Wl,-Map={build_dir / (spec.name + '.map')}",
                *map(str, objects), "-lc", "-lgcc", "-o", str(elf)],
               f"linking {elf.name}")
@@ -158,8 +165,8 @@ def build_spec(spec: HarnessSpec, build_dir: Path, extra_cflags: list[str] | Non
         if not over:
             raise
         what = ", ".join(f"{r} by {int(n)} bytes" for r, n in over)
-        raise BuildError(f"model '{spec.name}' does not fit the {MACHINE} memory map (4 MiB code "
-                         f"at 0x00000000, 4 MiB RAM at 0x20000000): overflows {what}") from None
+        raise BuildError(f"model '{spec.name}' does not fit the {cpu.machine} memory map "
+                         f"({cpu.memory}): overflows {what}") from None
     (build_dir / "objects.json").write_text(json.dumps(
         {"model": [str(o) for o in objects[:len(spec.sources)]]}, indent=1))
     return elf
@@ -214,35 +221,37 @@ def _newest_input(out_dir: Path, spec: HarnessSpec) -> float:
 
 
 def build(out_dir: str | os.PathLike, extra_cflags: list[str] | None = None,
-          profile: bool = False) -> Path:
-    """Build ``out_dir``'s model with the harness for Cortex-M4 (if out of date); the ELF path.
+          profile: bool = False, core: str = "cortex-m4") -> Path:
+    """Build ``out_dir``'s model with the harness for ``core`` (if out of date); the ELF path.
 
     ``profile``: the profiling build (``-DQCC_PROFILE``, own folder ``arm_m4_profile``) whose
     harness records SysTick before every step of the model."""
     out_dir = Path(out_dir)
     spec = spec_from_dir(out_dir)
-    build_dir = out_dir / BUILD_SUBDIR
+    cpu = core_of(core)
+    build_dir = out_dir / cpu.subdir
     if profile:
         spec.prof_marks = len(_manifest(out_dir).get("layers", [])) + 1
         extra_cflags = [*(extra_cflags or []), "-DQCC_PROFILE"]
-        build_dir = out_dir / (BUILD_SUBDIR + "_profile")
+        build_dir = out_dir / (cpu.subdir + "_profile")
     elf = build_dir / f"{spec.name}.elf"
     stamp = build_dir / "flags.json"
     flags = json.dumps(extra_cflags or [])
     if (elf.exists() and stamp.exists() and stamp.read_text() == flags
             and elf.stat().st_mtime >= _newest_input(out_dir, spec)):
         return elf
-    if not available():
-        raise BuildError(f"cannot build '{out_dir}' for Cortex-M4: {missing_tools()}")
+    if not available(core):
+        raise BuildError(f"cannot build '{out_dir}' for {cpu.name}: {missing_tools()}")
     from qcc.progress import step
 
-    with step(f"building {spec.name}.elf for Cortex-M4 with {GCC}"):
-        elf = build_spec(spec, build_dir, extra_cflags)
+    with step(f"building {spec.name}.elf for {cpu.name} with {GCC}"):
+        elf = build_spec(spec, build_dir, extra_cflags, core=core)
     stamp.write_text(flags)
     return elf
 
 
-def run_qemu(out_dir: str | os.PathLike, samples: list[dict], timeout: float = 300) -> list[dict]:
+def run_qemu(out_dir: str | os.PathLike, samples: list[dict], timeout: float = 300,
+             core: str = "cortex-m4") -> list[dict]:
     """Run samples (name -> array, as for the host runner) on Cortex-M4 under QEMU.
 
     Float inputs are quantized and outputs dequantized exactly as the host
@@ -255,9 +264,9 @@ def run_qemu(out_dir: str | os.PathLike, samples: list[dict], timeout: float = 3
         return []
     m = _manifest(out_dir)
     spec = spec_from_dir(out_dir)
-    elf = build(out_dir)
+    elf = build(out_dir, core=core)
     raw = [[_to_c(e, t, s) for e, t in zip(m["c"]["inputs"], spec.inputs)] for s in samples]
-    outs = run_elf(elf, spec, raw, timeout=timeout)
+    outs = run_elf(elf, spec, raw, timeout=timeout, core=core)
     return [{e["name"]: _from_c(e, a) for e, a in zip(m["c"]["outputs"], row)} for row in outs]
 
 
@@ -393,9 +402,9 @@ def _classify(sections: list[tuple[str, int]]) -> dict:
 
 
 def run_elf(elf: Path, spec: HarnessSpec, raw_inputs: list[list[np.ndarray]],
-            timeout: float = 300) -> list[list[np.ndarray]]:
+            timeout: float = 300, core: str = "cortex-m4") -> list[list[np.ndarray]]:
     """Run ``elf`` on QEMU over the given per-sample input arrays; raw outputs back."""
-    return _run(elf, spec, raw_inputs, timeout, icount=False)[0]
+    return _run(elf, spec, raw_inputs, timeout, icount=False, core=core)[0]
 
 
 def measure_stack(out_dir: str | os.PathLike, samples: list[dict], timeout: float = 300) -> int:
@@ -415,7 +424,7 @@ def measure_stack(out_dir: str | os.PathLike, samples: list[dict], timeout: floa
 
 
 def count_instructions(out_dir: str | os.PathLike, samples: list[dict],
-                       timeout: float = 600) -> list[int]:
+                       timeout: float = 600, core: str = "cortex-m4") -> list[int]:
     """Cortex-M4 instructions executed by one model run, per sample (``-icount shift=0``).
 
     The harness reads SysTick around each run; under ``-icount shift=0`` QEMU's
@@ -427,7 +436,7 @@ def count_instructions(out_dir: str | os.PathLike, samples: list[dict],
     out_dir = Path(out_dir)
     m, spec = _manifest(out_dir), spec_from_dir(out_dir)
     raw = [[_to_c(e, t, s) for e, t in zip(m["c"]["inputs"], spec.inputs)] for s in samples]
-    _, ticks, _ = _run(build(out_dir), spec, raw, timeout, icount=True)
+    _, ticks, _ = _run(build(out_dir, core=core), spec, raw, timeout, icount=True, core=core)
     if len(ticks) != len(samples) + 1 or ticks[0] <= 0:
         raise BuildError(f"{spec.name}.elf: SysTick did not advance under {QEMU} -icount; "
                          "cannot count instructions")
@@ -436,28 +445,29 @@ def count_instructions(out_dir: str | os.PathLike, samples: list[dict],
 
 
 def _run(elf: Path, spec: HarnessSpec, raw_inputs, timeout: float, icount: bool,
-         prof: list | None = None):
+         prof: list | None = None, core: str = "cortex-m4"):
+    machine = core_of(core).machine
     if not shutil.which(QEMU):  # a cached ELF needs no compiler, but QEMU to run
-        raise BuildError(f"{QEMU} not found: --engine cortex-m4 runs {elf.name} under QEMU; "
+        raise BuildError(f"{QEMU} not found: --engine {core} runs {elf.name} under QEMU; "
                          f"install it (Debian/Ubuntu: sudo apt-get install qemu-system-arm)")
     with tempfile.TemporaryDirectory(prefix="qcc_qemu_") as tmp:
         tmp = Path(tmp)
         _write_inputs(tmp / IN_FILE, spec, raw_inputs)
-        cmd = [QEMU, "-M", MACHINE, "-nographic", "-monitor", "none", "-serial", "null",
+        cmd = [QEMU, "-M", machine, "-nographic", "-monitor", "none", "-serial", "null",
                "-semihosting-config", "enable=on,target=native", "-kernel", str(elf.resolve())]
         if icount:
             cmd[1:1] = ["-icount", "shift=0"]
         from qcc.progress import step
 
         try:
-            with step(f"running {len(raw_inputs)} samples under {QEMU} -M {MACHINE}"):
+            with step(f"running {len(raw_inputs)} samples under {QEMU} -M {machine}"):
                 res = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise BuildError(f"{QEMU} timed out after {timeout:.0f} s running {elf.name}") from None
         marker = f"QCC_ARM_OK {len(raw_inputs)}"
         if res.returncode != 0 or marker not in res.stdout + res.stderr:
             tail = " | ".join((res.stdout + res.stderr).strip().splitlines()[-5:])
-            raise BuildError(f"{elf.name} failed under {QEMU} -M {MACHINE} "
+            raise BuildError(f"{elf.name} failed under {QEMU} -M {machine} "
                              f"(exit {res.returncode}): {tail or 'no output'}")
         data = (tmp / OUT_FILE).read_bytes()
         ticks = np.frombuffer((tmp / TICKS_FILE).read_bytes(), dtype="<u8").tolist()

@@ -5,7 +5,8 @@ A profiling build of the same generated code (``-DQCC_PROFILE``: ``NAME.c`` call
 
 * ``host``: ``qcc_run --profile N`` (``CLOCK_MONOTONIC``), the median over N runs of each
   step's nanoseconds, minus the measured cost of one mark;
-* ``cortex-m4``: the Cortex-M4 build under ``qemu-system-arm -icount shift=0`` (arm.py), the
+* ``cortex-m4`` / ``cortex-m55``: the Cortex-M4 (mps2-an386) or Cortex-M55 (mps3-an547, the
+  Helium kernels) build under ``qemu-system-arm -icount shift=0`` (arm.py), the
   SysTick ticks of each step converted to **instructions** (QEMU counts instructions, it
   models no cycles), minus the measured cost of one mark. SysTick's resolution is one tick
   (``instructions_per_tick``, e.g. 40 on mps2-an386), so a step's figure is exact to within
@@ -22,7 +23,7 @@ import tempfile
 
 from qcc.errors import BuildError, QccError
 
-ENGINES = ("host", "cortex-m4")
+ENGINES = ("host", "cortex-m4", "cortex-m55")
 MARK_LOOP = 256  # the harness times this many marks in a loop to learn the cost of one
 
 
@@ -56,17 +57,18 @@ def host_steps(out_dir: str, sample: dict, manifest: dict, runs: int = 200) -> t
     return [steps.get(i, 0.0) for i in range(len(manifest["layers"]))], total
 
 
-def arm_steps(out_dir: str, sample: dict, manifest: dict) -> tuple[list, int, float]:
+def arm_steps(out_dir: str, sample: dict, manifest: dict,
+              core: str = "cortex-m4") -> tuple[list, int, float]:
     """Instructions per step (mark cost subtracted) under QEMU icount, their sum, and the
     instructions per SysTick tick."""
     from . import arm
 
     spec = arm.spec_from_dir(out_dir)
-    elf = arm.build(out_dir, profile=True)
+    elf = arm.build(out_dir, profile=True, core=core)
     spec.prof_marks = len(manifest["layers"]) + 1
     raw = [[arm._to_c(e, t, sample) for e, t in zip(manifest["c"]["inputs"], spec.inputs)]]
     prof: list[int] = []
-    _, ticks, _ = arm._run(elf, spec, raw, timeout=600, icount=True, prof=prof)
+    _, ticks, _ = arm._run(elf, spec, raw, timeout=600, icount=True, prof=prof, core=core)
     n = len(manifest["layers"])
     if not ticks or ticks[0] <= 0 or len(prof) != 1 + n:
         raise BuildError(f"{elf.name}: the profiling harness wrote {len(prof)} step counts, "
@@ -95,7 +97,7 @@ def profile(out_dir: str, sample: dict, engine: str = "host", runs: int = 200) -
         res["runs"] = int(runs)
     else:
         unit = "instructions"
-        steps, total, per_tick = arm_steps(out_dir, sample, manifest)
+        steps, total, per_tick = arm_steps(out_dir, sample, manifest, core=engine)
         res["instructions_per_tick"] = per_tick
     layers = [{"step": row["step"], "node": row["node"], "op": row["op"], "kernel": row["kernel"],
                "macs": int(macs.get(row["node"], 0)), unit: steps[i],
@@ -124,6 +126,7 @@ def format_table(res: dict) -> str:
     rows.append(f"{'':>4}  {'total':<18} {'':<20} {t[unit]:>12,.0f} {t['macs']:>11,} "
                 f"{per:>10} {'':>6}  (engine {res['engine']})")
     if unit == "instructions":
-        rows.append("Cortex-M4 instructions under QEMU -icount shift=0 (instructions, not cycles; "
+        core = "Cortex-M55" if res["engine"] == "cortex-m55" else "Cortex-M4"
+        rows.append(f"{core} instructions under QEMU -icount shift=0 (instructions, not cycles; "
                     f"resolution {res['instructions_per_tick']:.0f} per step)")
     return "\n".join(rows)

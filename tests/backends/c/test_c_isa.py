@@ -106,3 +106,16 @@ def test_cortex_m4_dsp_kernels_bit_exact(tmp_path, seed):
     got, = arm.run_qemu(tmp_path / "c", [cs.feeds])
     for name, w in want.items():
         assert np.array_equal(got[name], w), name
+
+
+@pytest.mark.skipif(not arm.available("cortex-m55"), reason=arm.missing_tools() or "ok")
+@pytest.mark.parametrize("seed", [0, 1])
+def test_cortex_m55_mve_kernels_bit_exact(tmp_path, seed):
+    """The Helium (MVE) dot products and the DSP kernels under QEMU's Cortex-M55 (mps3-an547)."""
+    cs = _cases(seed)
+    want = Interpreter(cs.g).run(cs.feeds)
+    emit_c(cs.g, str(tmp_path / "c"))
+    assert "__ARM_FEATURE_MVE" in (tmp_path / "c" / "qcc_kernels.h").read_text()
+    got, = arm.run_qemu(tmp_path / "c", [cs.feeds], core="cortex-m55")
+    for name, w in want.items():
+        assert np.array_equal(got[name], w), name

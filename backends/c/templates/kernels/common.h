@@ -183,13 +183,15 @@ static inline int32_t qcc_smlad4(uint32_t wq, int32_t c02, int32_t c13, int32_t 
 
 #endif
 
+{% include "kernels/common_mve.h" %}
+
 /* Prepares an int16 column for qcc_dot4_w8 / qcc_dot_w8c (plain int8 weights): with the DSP
  * extension, elements 1 and 2 of every whole group of four swap places, so that one word
  * load gives (c0, c2) and the next (c1, c3), the pairs SXTB16 makes of the weights; a no-op
  * in the portable build. Columns for qcc_dot_w (packed or per-group weights) stay in order. */
 static inline void qcc_col_prep(int16_t *c, int32_t len)
 {
-#ifdef QCC_ARM_DSP
+#if defined(QCC_ARM_DSP) && !defined(QCC_ARM_MVE)
     const int32_t len4 = len - len % 4;
     int32_t t;
     for (t = 0; t < len4; t += 4) {
@@ -207,7 +209,9 @@ static inline void qcc_col_prep(int16_t *c, int32_t len)
 static inline int32_t qcc_dot_w8c(const int8_t *w, const int16_t *c, int32_t len)
 {
     int32_t acc = 0, t = 0;
-#ifdef QCC_ARM_DSP
+#if defined(QCC_ARM_MVE)
+    return qcc_mve_dot_w8(w, c, len);
+#elif defined(QCC_ARM_DSP)
     const int32_t len4 = len - len % 4;
     for (; t < len4; t += 4)
         acc = qcc_smlad4(qcc_ld32(w + t), (int32_t)qcc_ld32(c + t), (int32_t)qcc_ld32(c + t + 2), acc);
@@ -295,7 +299,10 @@ static inline void qcc_dot4_w8(const int8_t *w, size_t stride, const int16_t *c,
 {
     const int8_t *w0 = w, *w1 = w + stride, *w2 = w + 2 * stride, *w3 = w + 3 * stride;
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, t = 0;
-#ifdef QCC_ARM_DSP
+#if defined(QCC_ARM_MVE)
+    qcc_mve_dot4_w8(w, stride, c, len, acc);
+    return;
+#elif defined(QCC_ARM_DSP)
     /* A column from qcc_col_prep: (c0, c2), (c1, c3). One block of 22 instructions per four
      * elements of four rows, in assembly because gcc 12 spills the pointers of the C form
      * (27 instructions); unaligned word loads are fine on Armv7E-M / Armv8-M. */
