@@ -183,8 +183,6 @@ static inline int32_t qcc_smlad4(uint32_t wq, int32_t c02, int32_t c13, int32_t 
 
 #endif
 
-{% include "kernels/common_mve.h" %}
-
 /* Prepares an int16 column for qcc_dot4_w8 / qcc_dot_w8c (plain int8 weights): with the DSP
  * extension, elements 1 and 2 of every whole group of four swap places, so that one word
  * load gives (c0, c2) and the next (c1, c3), the pairs SXTB16 makes of the weights; a no-op

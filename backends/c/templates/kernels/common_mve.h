@@ -3,7 +3,10 @@
  * (qcc_col_prep is a no-op here): eight int8 weights widen to int16 lanes in the load
  * (VLDRB.S16), eight int16 column values load as one vector, and VMLADAVA adds the eight
  * products to a scalar int32 accumulator; tails run under a VCTP lane predicate (inactive lanes
- * are neither read nor added). Same integers as the portable loops. */
+ * are neither read nor added). Same integers as the portable loops. Included before common.h,
+ * whose dot products dispatch here when QCC_ARM_MVE is defined. */
+#include <stddef.h>
+#include <stdint.h>
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1) && !defined(QCC_PORTABLE)
 #include <arm_mve.h>
 #define QCC_ARM_MVE 1

@@ -161,21 +161,6 @@ static inline void qcc_dw_plane(const qcc_conv2d_p *p, const int8_t *wk, const i
             memmove(acc + (size_t)i * p->ow, acc + (size_t)i * pw, (size_t)p->ow * sizeof(int32_t));
 }
 
-#ifdef QCC_ARM_DSP
-/* Stores the first nv (1..4) of four int8 outputs of qcc_requant32(a, m, s, ...). */
-static inline void qcc_dw_store4(int8_t *restrict y, int32_t nv, int32_t a0, int32_t a1, int32_t a2,
-                                 int32_t a3, int32_t m, int32_t s, int32_t zp, int32_t lo, int32_t hi)
-{
-    y[0] = (int8_t)qcc_requant32(a0, m, s, zp, lo, hi);
-    if (nv > 1)
-        y[1] = (int8_t)qcc_requant32(a1, m, s, zp, lo, hi);
-    if (nv > 2)
-        y[2] = (int8_t)qcc_requant32(a2, m, s, zp, lo, hi);
-    if (nv > 3)
-        y[3] = (int8_t)qcc_requant32(a3, m, s, zp, lo, hi);
-}
-
-#endif
 {% include "kernels/conv2d_dw_dsp.c" %}
 
 static inline int qcc_conv2d_dw(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,

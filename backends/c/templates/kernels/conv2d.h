@@ -10,7 +10,10 @@
  * mult == NULL: y receives the int32 accumulators, else requantized y_dt values.
  * Per-group weights (gmult [M, ng], groups of gsize along the C/group*kH*kW reduction axis)
  * and packed int4/int2 weights (wbits 4/2: each output channel's row of C/group*kH*kW values
- * packed little-endian from a byte boundary, see qcc_wget) always take the im2col path. */
+ * packed little-endian from a byte boundary, see qcc_wget) always take the im2col path.
+ * The Arm DSP build (QCC_ARM_DSP) runs depthwise convs with int8 outputs through
+ * qcc_conv2d_dwd (conv2d_dw_dsp.c) and pointwise convs as im2col GEMMs (qcc_conv_pb), in the
+ * same scratch (rules_nn.conv_scratch reserves the larger need). */
 typedef struct {
     int32_t n, c, h, w, m, oh, ow;
     int32_t kh, kw, sh, sw, dh, dw, pt, pl;
