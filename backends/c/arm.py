@@ -152,7 +152,7 @@ def build_spec(spec: HarnessSpec, build_dir: Path, extra_cflags: list[str] | Non
         obj = build_dir / (Path(src).stem + ".o")
         ci = ["-fcallgraph-info=su"] if k < len(spec.sources) else []   # -> NAME.ci (stack)
         _tool([GCC, *flags, *ci, *includes, "-c", str(src), "-o", str(obj)],
-              f"compiling {Path(src).name} for {cpu.name}")
+              f"compiling {Path(src).name} for {cpu.title}")
         objects.append(obj)
     elf = build_dir / f"{spec.name}.elf"
     try:
@@ -241,10 +241,10 @@ def build(out_dir: str | os.PathLike, extra_cflags: list[str] | None = None,
             and elf.stat().st_mtime >= _newest_input(out_dir, spec)):
         return elf
     if not available(core):
-        raise BuildError(f"cannot build '{out_dir}' for {cpu.name}: {missing_tools()}")
+        raise BuildError(f"cannot build '{out_dir}' for {cpu.title}: {missing_tools()}")
     from qcc.progress import step
 
-    with step(f"building {spec.name}.elf for {cpu.name} with {GCC}"):
+    with step(f"building {spec.name}.elf for {cpu.title} with {GCC}"):
         elf = build_spec(spec, build_dir, extra_cflags, core=core)
     stamp.write_text(flags)
     return elf

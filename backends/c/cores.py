@@ -21,6 +21,10 @@ class Core:
     subdir: str
     memory: str
 
+    @property
+    def title(self) -> str:  # "Cortex-M4"
+        return self.name.replace("cortex-m", "Cortex-M")
+
 
 CORES = {
     "cortex-m4": Core("cortex-m4", tuple(CPU_FLAGS), MACHINE, "qcc_m4.ld", "arm_m4",

@@ -164,6 +164,12 @@ static inline int32_t qcc_dot_w(const int8_t *row, int32_t bits, int32_t k0, con
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(QCC_PORTABLE)
 #include <arm_acle.h>
 #define QCC_ARM_DSP 1
+/* Kernels kept out of line on Arm (in place of "static inline"): inlined into one
+ * qcc_conv2d, gcc 12 ran out of registers and spilled the loop counters of the SMLAD loops
+ * (4-6 more instructions per 16 MACs). */
+#if defined(__GNUC__)
+#define QCC_ARM_OUTLINE static __attribute__((noinline, unused))
+#endif
 static inline uint32_t qcc_ld32(const void *p)  /* unaligned word load (LDR on Armv7E-M) */
 {
     uint32_t v;
@@ -181,6 +187,9 @@ static inline int32_t qcc_smlad4(uint32_t wq, int32_t c02, int32_t c13, int32_t 
     return __smlad(w13, c13, acc);
 }
 
+#endif
+#ifndef QCC_ARM_OUTLINE
+#define QCC_ARM_OUTLINE static inline
 #endif
 
 /* Prepares an int16 column for qcc_dot4_w8 / qcc_dot_w8c (plain int8 weights): with the DSP

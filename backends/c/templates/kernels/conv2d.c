@@ -286,7 +286,7 @@ static inline void qcc_conv_store(const qcc_conv2d_p *p, const int32_t *mult, co
 }
 
 /* Output channels o..o+3 (plain int8 weights) of qn im2col columns; base: y index of (o, q0). */
-static inline void qcc_conv_im2col_4(const qcc_conv2d_p *p, const int8_t *w, const int32_t *bias,
+QCC_ARM_OUTLINE void qcc_conv_im2col_4(const qcc_conv2d_p *p, const int8_t *w, const int32_t *bias,
                                      const int32_t *mult, const int32_t *shift, void *y,
                                      const int16_t *col, int32_t k, int32_t o, size_t base,
                                      int32_t plane, int32_t qn)
@@ -334,7 +334,7 @@ static inline void qcc_conv_im2col_4(const qcc_conv2d_p *p, const int8_t *w, con
     }
 }
 
-static inline int qcc_conv2d_im2col(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
+QCC_ARM_OUTLINE int qcc_conv2d_im2col(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
                                     const int32_t *bias, const int32_t *mult,
                                     const int32_t *shift, const int32_t *gmult, void *y,
                                     int16_t *col, int32_t pb)
@@ -425,7 +425,8 @@ static inline int qcc_conv2d(const qcc_conv2d_p *p, const int8_t *x, const int8_
     if (pb > 0)
         return qcc_conv2d_im2col(p, x, w, bias, mult, shift, gmult, y, (int16_t *)scratch, pb);
 #ifdef QCC_ARM_DSP
-    if (p->c == p->group && p->dh == 1 && p->dw == 1 && mult != NULL && p->y_dt == QCC_I8)
+    if (p->c == p->group && p->dh == 1 && p->dw == 1 && mult != NULL && p->y_dt == QCC_I8
+        && 2 * p->sw + p->kw + 3 <= QCC_DWD_ROW)
         return qcc_conv2d_dwd(p, x, w, bias, mult, shift, (int8_t *)y, scratch);
 #endif
     if (p->c == p->group && p->dh == 1 && p->dw == 1)

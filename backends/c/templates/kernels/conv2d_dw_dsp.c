@@ -30,29 +30,29 @@ static inline uint32_t qcc_sxtb16_r8(uint32_t v)  /* bytes 1 and 3, sign-extende
     return r;
 }
 
-static inline uint32_t qcc_dwd_pack(const int8_t *wr, int32_t kw, int32_t a, int32_t b)
-{
-    const int32_t wa = a >= 0 && a < kw ? wr[a] : 0, wb = b >= 0 && b < kw ? wr[b] : 0;
-    return (uint32_t)(uint16_t)wa | ((uint32_t)(uint16_t)wb << 16);
-}
+#define QCC_DWD_ROW 64 /* s + 4 * nt <= QCC_DWD_ROW: the zero-extended kernel row */
 
-/* The table of one output channel (offset, four weight pair words per entry); returns sum(w). */
+/* The table of one output channel (offset, four weight pair words per entry); returns sum(w).
+ * Each kernel row is first copied into wz (zeroed by the caller; index v + s for tap v, the
+ * rest stays 0), so the pair words are packed without bounds tests. */
 static inline int32_t qcc_dwd_table(const qcc_conv2d_p *p, const int8_t *wk, int32_t pw, int32_t nt,
-                                    uint32_t *tab)
+                                    int8_t *wz, uint32_t *tab)
 {
     const int32_t kw = p->kw, s = p->sw;
     int32_t u, t, v, sum = 0;
     for (u = 0; u < p->kh; u++) {
         const int8_t *wr = wk + u * kw;
-        for (v = 0; v < kw; v++)
+        for (v = 0; v < kw; v++) {
+            wz[s + v] = wr[v];
             sum += wr[v];
+        }
         for (t = 0; t < nt; t++, tab += 5) {
-            const int32_t v0 = 4 * t;
-            tab[0] = (uint32_t)(u * pw + v0);
-            tab[1] = qcc_dwd_pack(wr, kw, v0, v0 + 2);
-            tab[2] = qcc_dwd_pack(wr, kw, v0 + 1, v0 + 3);
-            tab[3] = qcc_dwd_pack(wr, kw, v0 - s, v0 + 2 - s);
-            tab[4] = qcc_dwd_pack(wr, kw, v0 + 1 - s, v0 + 3 - s);
+            const int8_t *z = wz + s + 4 * t;  /* z[d]: tap 4t + d */
+            tab[0] = (uint32_t)(u * pw + 4 * t);
+            tab[1] = (uint32_t)(uint16_t)z[0] | ((uint32_t)(uint16_t)z[2] << 16);
+            tab[2] = (uint32_t)(uint16_t)z[1] | ((uint32_t)(uint16_t)z[3] << 16);
+            tab[3] = (uint32_t)(uint16_t)z[-s] | ((uint32_t)(uint16_t)z[2 - s] << 16);
+            tab[4] = (uint32_t)(uint16_t)z[1 - s] | ((uint32_t)(uint16_t)z[3 - s] << 16);
         }
     }
     return sum;
@@ -120,21 +120,22 @@ static inline void qcc_dwd_plane(const qcc_conv2d_p *p, const int8_t *pad, int32
     }
 }
 
-static inline int qcc_conv2d_dwd(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
+QCC_ARM_OUTLINE int qcc_conv2d_dwd(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
                                  const int32_t *bias, const int32_t *mult, const int32_t *shift,
                                  int8_t *y, void *scratch)
 {
     const int32_t mg = p->m / p->group, plane = p->oh * p->ow, taps = p->kh * p->kw;
     int32_t b, o, ph, pw, nt, filled = -1;
-    int8_t *pad = (int8_t *)scratch;
+    int8_t *pad = (int8_t *)scratch, wz[QCC_DWD_ROW];
     uint32_t *tab;
     qcc_dwd_dims(p, &ph, &pw, &nt);
     tab = (uint32_t *)(void *)((uint8_t *)scratch + ((size_t)ph * pw + 3) / 4 * 4);
     memset(pad, (int8_t)p->x_zp, (size_t)ph * pw);
+    memset(wz, 0, sizeof wz);
     for (b = 0; b < p->n; b++)
         for (o = 0; o < p->m; o++) {
             const int32_t c0 = b * p->c + o / mg, ch = p->per_channel ? o : 0;
-            const int32_t sum = qcc_dwd_table(p, w + (size_t)o * taps, pw, nt, tab);
+            const int32_t sum = qcc_dwd_table(p, w + (size_t)o * taps, pw, nt, wz, tab);
             qcc_rq rq;
             if (c0 != filled)
                 qcc_dwd_fill(p, x + (size_t)c0 * p->h * p->w, ph, pw, pad);
