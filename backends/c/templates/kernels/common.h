@@ -254,27 +254,35 @@ static inline int32_t qcc_requant32(int32_t acc, int32_t m, int32_t s, int32_t z
  * floor((acc*m + 2^(s-1)) / 2^s) = (hi32(acc*m) + 2^(s-33)) >> (s-32): one SMULL, an add and
  * a shift; then SSAT to int8 and the activation bounds only when narrower. Other shifts take
  * qcc_requant32. */
-typedef struct {
-    int32_t m, s, rnd, sh, zp, lo, hi, narrow, fast;
+typedef struct {  /* one channel: sh < 0 takes qcc_requant32 */
+    int32_t m, s, rnd, sh;
 } qcc_rq;
+typedef struct {  /* the output's zero point and bounds (within int8), narrow: tighter */
+    int32_t zp, lo, hi, narrow;
+} qcc_rqo;
 
-static inline void qcc_rq_init(qcc_rq *q, int32_t m, int32_t s, int32_t zp, int32_t lo, int32_t hi)
+static inline void qcc_rqo_init(qcc_rqo *o, int32_t zp, int32_t lo, int32_t hi)
 {
-    q->m = m, q->s = s, q->zp = zp, q->lo = lo, q->hi = hi;
-    q->rnd = s >= 33 ? (int32_t)1 << (s - 33) : 0;
-    q->sh = s >= 33 ? s - 32 : 0;
-    q->narrow = lo > -128 || hi < 127;
-    q->fast = s >= 33 && lo >= -128 && hi <= 127;
+    o->zp = zp, o->lo = lo, o->hi = hi;
+    o->narrow = lo > -128 || hi < 127;
 }
 
-static inline int32_t qcc_rq_i8(int32_t acc, const qcc_rq *q)
+static inline void qcc_rq_init(qcc_rq *q, int32_t m, int32_t s, const qcc_rqo *o)
+{
+    const int fast = s >= 33 && o->lo >= -128 && o->hi <= 127;
+    q->m = m, q->s = s;
+    q->rnd = fast ? (int32_t)1 << (s - 33) : 0;
+    q->sh = fast ? s - 32 : -1;
+}
+
+static inline int32_t qcc_rq_i8(int32_t acc, const qcc_rq *q, const qcc_rqo *o)
 {
     int32_t r;
-    if (!q->fast)
-        return qcc_requant32(acc, q->m, q->s, q->zp, q->lo, q->hi);
-    r = __ssat((((int32_t)(((int64_t)acc * q->m) >> 32) + q->rnd) >> q->sh) + q->zp, 8);
-    if (q->narrow)
-        r = r < q->lo ? q->lo : (r > q->hi ? q->hi : r);
+    if (q->sh < 0)
+        return qcc_requant32(acc, q->m, q->s, o->zp, o->lo, o->hi);
+    r = __ssat((((int32_t)(((int64_t)acc * q->m) >> 32) + q->rnd) >> q->sh) + o->zp, 8);
+    if (o->narrow)
+        r = r < o->lo ? o->lo : (r > o->hi ? o->hi : r);
     return r;
 }
 #endif

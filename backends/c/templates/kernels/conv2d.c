@@ -163,7 +163,7 @@ static inline void qcc_dw_plane(const qcc_conv2d_p *p, const int8_t *wk, const i
 
 {% include "kernels/conv2d_dw_dsp.c" %}
 
-static inline int qcc_conv2d_dw(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
+QCC_ARM_OUTLINE int qcc_conv2d_dw(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
                                 const int32_t *bias, const int32_t *mult, const int32_t *shift,
                                 void *y, int32_t *acc)
 {
@@ -184,7 +184,7 @@ static inline int qcc_conv2d_dw(const qcc_conv2d_p *p, const int8_t *x, const in
     return QCC_OK;
 }
 
-static inline int qcc_conv2d_direct(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
+QCC_ARM_OUTLINE int qcc_conv2d_direct(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
                                     const int32_t *bias, const int32_t *mult,
                                     const int32_t *shift, void *y, int32_t *acc)
 {
@@ -297,18 +297,20 @@ QCC_ARM_OUTLINE void qcc_conv_im2col_4(const qcc_conv2d_p *p, const int8_t *w, c
         int8_t *restrict yo = (int8_t *)y + base;
         const int8_t *w4 = w + (size_t)o * k;
         qcc_rq rq[4];
+        qcc_rqo ro;
         int32_t b4[4];
+        qcc_rqo_init(&ro, p->y_zp, p->lo, p->hi);
         for (i = 0; i < 4; i++) {
             const int32_t ch = p->per_channel ? o + i : 0;
-            qcc_rq_init(&rq[i], mult[ch], shift[ch], p->y_zp, p->lo, p->hi);
+            qcc_rq_init(&rq[i], mult[ch], shift[ch], &ro);
             b4[i] = bias ? bias[o + i] : 0;
         }
         for (q = 0; q < qn; q++) {
             qcc_dot4_w8(w4, (size_t)k, col + (size_t)q * k, k, a4);
-            yo[q] = (int8_t)qcc_rq_i8(a4[0] + b4[0], &rq[0]);
-            yo[(size_t)plane + q] = (int8_t)qcc_rq_i8(a4[1] + b4[1], &rq[1]);
-            yo[2 * (size_t)plane + q] = (int8_t)qcc_rq_i8(a4[2] + b4[2], &rq[2]);
-            yo[3 * (size_t)plane + q] = (int8_t)qcc_rq_i8(a4[3] + b4[3], &rq[3]);
+            yo[q] = (int8_t)qcc_rq_i8(a4[0] + b4[0], &rq[0], &ro);
+            yo[(size_t)plane + q] = (int8_t)qcc_rq_i8(a4[1] + b4[1], &rq[1], &ro);
+            yo[2 * (size_t)plane + q] = (int8_t)qcc_rq_i8(a4[2] + b4[2], &rq[2], &ro);
+            yo[3 * (size_t)plane + q] = (int8_t)qcc_rq_i8(a4[3] + b4[3], &rq[3], &ro);
         }
         return;
     }

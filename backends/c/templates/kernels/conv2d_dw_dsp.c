@@ -30,7 +30,7 @@ static inline uint32_t qcc_sxtb16_r8(uint32_t v)  /* bytes 1 and 3, sign-extende
     return r;
 }
 
-#define QCC_DWD_ROW 64 /* s + 4 * nt <= QCC_DWD_ROW: the zero-extended kernel row */
+#define QCC_DWD_ROW 32 /* s + 4 * nt <= QCC_DWD_ROW: the zero-extended kernel row */
 
 /* The table of one output channel (offset, four weight pair words per entry); returns sum(w).
  * Each kernel row is first copied into wz (zeroed by the caller; index v + s for tap v, the
@@ -77,7 +77,7 @@ static inline void qcc_dwd_fill(const qcc_conv2d_p *p, const int8_t *xin, int32_
 /* One output channel: y[i, j] for the whole plane from the padded plane; n table entries. */
 static inline void qcc_dwd_plane(const qcc_conv2d_p *p, const int8_t *pad, int32_t pw, int32_t n,
                                  const uint32_t *tab, int32_t init, const qcc_rq *rq,
-                                 int8_t *restrict y)
+                                 const qcc_rqo *ro, int8_t *restrict y)
 {
     const int32_t ow = p->ow, sw2 = 2 * p->sw, rstep = p->sh * pw, sw4 = 4 * p->sw;
     const uint32_t *tend = tab + 5 * n;
@@ -105,16 +105,16 @@ static inline void qcc_dwd_plane(const qcc_conv2d_p *p, const int8_t *pad, int32
                 a3 = __smlad(ob, w3, a3);
             }
             if (ow - j >= 4) {
-                yr[j] = (int8_t)qcc_rq_i8(a0, rq);
-                yr[j + 1] = (int8_t)qcc_rq_i8(a1, rq);
-                yr[j + 2] = (int8_t)qcc_rq_i8(a2, rq);
-                yr[j + 3] = (int8_t)qcc_rq_i8(a3, rq);
+                yr[j] = (int8_t)qcc_rq_i8(a0, rq, ro);
+                yr[j + 1] = (int8_t)qcc_rq_i8(a1, rq, ro);
+                yr[j + 2] = (int8_t)qcc_rq_i8(a2, rq, ro);
+                yr[j + 3] = (int8_t)qcc_rq_i8(a3, rq, ro);
             } else {
-                yr[j] = (int8_t)qcc_rq_i8(a0, rq);
+                yr[j] = (int8_t)qcc_rq_i8(a0, rq, ro);
                 if (ow - j > 1)
-                    yr[j + 1] = (int8_t)qcc_rq_i8(a1, rq);
+                    yr[j + 1] = (int8_t)qcc_rq_i8(a1, rq, ro);
                 if (ow - j > 2)
-                    yr[j + 2] = (int8_t)qcc_rq_i8(a2, rq);
+                    yr[j + 2] = (int8_t)qcc_rq_i8(a2, rq, ro);
             }
         }
     }
@@ -127,11 +127,13 @@ QCC_ARM_OUTLINE int qcc_conv2d_dwd(const qcc_conv2d_p *p, const int8_t *x, const
     const int32_t mg = p->m / p->group, plane = p->oh * p->ow, taps = p->kh * p->kw;
     int32_t b, o, ph, pw, nt, filled = -1;
     int8_t *pad = (int8_t *)scratch, wz[QCC_DWD_ROW];
+    qcc_rqo ro;
     uint32_t *tab;
     qcc_dwd_dims(p, &ph, &pw, &nt);
     tab = (uint32_t *)(void *)((uint8_t *)scratch + ((size_t)ph * pw + 3) / 4 * 4);
     memset(pad, (int8_t)p->x_zp, (size_t)ph * pw);
     memset(wz, 0, sizeof wz);
+    qcc_rqo_init(&ro, p->y_zp, p->lo, p->hi);
     for (b = 0; b < p->n; b++)
         for (o = 0; o < p->m; o++) {
             const int32_t c0 = b * p->c + o / mg, ch = p->per_channel ? o : 0;
@@ -140,9 +142,9 @@ QCC_ARM_OUTLINE int qcc_conv2d_dwd(const qcc_conv2d_p *p, const int8_t *x, const
             if (c0 != filled)
                 qcc_dwd_fill(p, x + (size_t)c0 * p->h * p->w, ph, pw, pad);
             filled = c0;
-            qcc_rq_init(&rq, mult[ch], shift[ch], p->y_zp, p->lo, p->hi);
+            qcc_rq_init(&rq, mult[ch], shift[ch], &ro);
             qcc_dwd_plane(p, pad, pw, p->kh * nt, tab, (bias ? bias[o] : 0) - p->x_zp * sum, &rq,
-                          y + ((size_t)b * p->m + o) * plane);
+                          &ro, y + ((size_t)b * p->m + o) * plane);
         }
     return QCC_OK;
 }
