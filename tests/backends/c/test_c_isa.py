@@ -11,6 +11,7 @@ import pytest
 
 from qcc.backends.c import arm
 from qcc.interp import Interpreter
+from qcc.ir import DType
 from qcc.ir.verifier import verify
 
 from c_testlib import Cases, check_exact, emit_c, needs_gcc
@@ -86,6 +87,15 @@ def _cases(seed: int) -> Cases:
         _linear(cs, (3,), k, nn)
     _linear(cs, (2, 5), 19, 6, small_shift=True)
     _linear(cs, (4,), 23, 5, acc_out=True)
+    # matmul (activation x activation, the packed int16 path): K odd / even / around 8, N not
+    # a multiple of four, uint8 (softmax) rows, large and small shifts, int32 accumulators
+    for (m, k, nn), small in (((3, 7, 9), False), ((2, 16, 4), True), ((5, 21, 6), False)):
+        ms, attrs = _params(cs, 1, small)
+        a = cs.rand_input((2, m, k), DType.uint8 if k == 21 else DType.int8)
+        cs.op("qcc.matmul", [a, cs.rand_input((2, k, nn))] + ms,
+              {"a_zp": attrs["x_zp"] & 255 if k == 21 else attrs["x_zp"],
+               "b_zp": int(cs.rng.integers(-128, 128)), "y_zp": attrs["y_zp"]})
+    cs.op("qcc.matmul", [cs.rand_input((1, 4, 9)), cs.rand_input((1, 9, 5))], {"a_zp": 3, "b_zp": -7})
     return cs
 
 

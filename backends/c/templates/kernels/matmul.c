@@ -26,10 +26,24 @@ static inline void qcc_matmul_pack_b(const qcc_matmul_p *p, const uint8_t *b, in
         }
 }
 
+/* Dot products of int16 rows: Helium VMLADAVA over eight lanes (a VCTP-predicated tail), or
+ * one SMLAD per two elements (unaligned word loads); the portable loop otherwise. */
 static inline int32_t qcc_dot_i16(const int16_t *a, const int16_t *b, int32_t k)
 {
-    int32_t acc = 0, t;
-    for (t = 0; t < k; t++)
+    int32_t acc = 0, t = 0;
+#if defined(QCC_ARM_MVE)
+    for (; t + 8 <= k; t += 8)
+        acc = vmladavaq_s16(acc, vldrhq_s16(a + t), vldrhq_s16(b + t));
+    if (t < k) {
+        const mve_pred16_t pr = vctp16q((uint32_t)(k - t));
+        acc = vmladavaq_p_s16(acc, vldrhq_z_s16(a + t, pr), vldrhq_z_s16(b + t, pr), pr);
+    }
+    return acc;
+#elif defined(QCC_ARM_DSP)
+    for (; t + 2 <= k; t += 2)
+        acc = __smlad((int32_t)qcc_ld32(a + t), (int32_t)qcc_ld32(b + t), acc);
+#endif
+    for (; t < k; t++)
         acc += (int32_t)a[t] * b[t];
     return acc;
 }
@@ -38,8 +52,34 @@ static inline int32_t qcc_dot_i16(const int16_t *a, const int16_t *b, int32_t k)
 static inline void qcc_dot4_i16(const int16_t *a, const int16_t *b, int32_t k, int32_t acc[4])
 {
     const int16_t *b1 = b + k, *b2 = b + 2 * (size_t)k, *b3 = b + 3 * (size_t)k;
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, t;
-    for (t = 0; t < k; t++) {
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, t = 0;
+#if defined(QCC_ARM_MVE)
+    for (; t + 8 <= k; t += 8) {
+        const int16x8_t av = vldrhq_s16(a + t);
+        a0 = vmladavaq_s16(a0, av, vldrhq_s16(b + t));
+        a1 = vmladavaq_s16(a1, av, vldrhq_s16(b1 + t));
+        a2 = vmladavaq_s16(a2, av, vldrhq_s16(b2 + t));
+        a3 = vmladavaq_s16(a3, av, vldrhq_s16(b3 + t));
+    }
+    if (t < k) {
+        const mve_pred16_t pr = vctp16q((uint32_t)(k - t));
+        const int16x8_t av = vldrhq_z_s16(a + t, pr);
+        a0 = vmladavaq_p_s16(a0, av, vldrhq_z_s16(b + t, pr), pr);
+        a1 = vmladavaq_p_s16(a1, av, vldrhq_z_s16(b1 + t, pr), pr);
+        a2 = vmladavaq_p_s16(a2, av, vldrhq_z_s16(b2 + t, pr), pr);
+        a3 = vmladavaq_p_s16(a3, av, vldrhq_z_s16(b3 + t, pr), pr);
+        t = k;
+    }
+#elif defined(QCC_ARM_DSP)
+    for (; t + 2 <= k; t += 2) {
+        const int32_t av = (int32_t)qcc_ld32(a + t);
+        a0 = __smlad(av, (int32_t)qcc_ld32(b + t), a0);
+        a1 = __smlad(av, (int32_t)qcc_ld32(b1 + t), a1);
+        a2 = __smlad(av, (int32_t)qcc_ld32(b2 + t), a2);
+        a3 = __smlad(av, (int32_t)qcc_ld32(b3 + t), a3);
+    }
+#endif
+    for (; t < k; t++) {
         const int32_t av = a[t];
         a0 += av * b[t];
         a1 += av * b1[t];
@@ -58,7 +98,7 @@ static inline void qcc_matmul_out(const qcc_matmul_p *p, const int32_t *mult, co
     if (mult == NULL)
         ((int32_t *)y)[at] = acc;
     else
-        qcc_store(y, at, p->y_dt, qcc_requant(acc, mult[0], shift[0], p->y_zp, p->lo, p->hi));
+        qcc_store(y, at, p->y_dt, qcc_requant32(acc, mult[0], shift[0], p->y_zp, p->lo, p->hi));
 }
 
 /* scratch: p->packed ? (K + N*K) int16 (a row, b transposed) : N int32 accumulators. */
