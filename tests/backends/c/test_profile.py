@@ -1,4 +1,4 @@
-"""`qcc profile`: per-layer ns (host) and instructions (Cortex-M4 under QEMU icount) of a
+"""`qcc profile`: per-layer ns (host) and instructions (Cortex-M4 and Cortex-M55 under QEMU icount) of a
 profiling build of the generated C (backends/c/profile.py)."""
 
 from __future__ import annotations
@@ -97,3 +97,30 @@ def test_qcc_profile_cortex_m4_instructions_add_up(digits, tmp_path):
     # the marks' calls cost the instrumented code a few register moves (0.2 % on this model)
     slack = (len(res["layers"]) + 2) * res["instructions_per_tick"] + 0.005 * whole
     assert abs(res["total"]["instructions"] - whole) <= slack
+
+
+@pytest.mark.skipif(not arm.available("cortex-m55"), reason=arm.missing_tools() or "ok")
+def test_cortex_m55_engine_through_the_console_script(digits, tmp_path):
+    """`qcc run --engine cortex-m55` gives the reference outputs bit for bit, and
+    `qcc profile --engine cortex-m55` adds up to the plain M55 build's instruction count."""
+    with np.load(DIGITS / "test.npz") as z:
+        x = z["input"][:3]
+    np.savez(tmp_path / "in.npz", input=x)
+    _qcc("run", digits, "--inputs", tmp_path / "in.npz", "-o", tmp_path / "m55.npz",
+         "--engine", "cortex-m55")
+    _qcc("run", digits, "--inputs", tmp_path / "in.npz", "-o", tmp_path / "ref.npz",
+         "--engine", "reference")
+    with np.load(tmp_path / "m55.npz") as a, np.load(tmp_path / "ref.npz") as b:
+        assert sorted(a.files) == sorted(b.files)
+        for k in a.files:
+            assert np.array_equal(a[k], b[k]), k
+    _qcc("profile", digits, "--inputs", tmp_path / "in.npz", "--engine", "cortex-m55",
+         "--json", tmp_path / "m55.json")
+    res = json.loads((tmp_path / "m55.json").read_text())
+    assert res["engine"] == "cortex-m55"
+    _layers_check(res, digits, "instructions")
+    whole = arm.count_instructions(digits, [{"input": x[:1]}], core="cortex-m55")[0]
+    m4 = arm.count_instructions(digits, [{"input": x[:1]}])[0]
+    slack = (len(res["layers"]) + 2) * res["instructions_per_tick"] + 0.005 * whole
+    assert abs(res["total"]["instructions"] - whole) <= slack
+    assert whole < m4  # the Helium dot products take fewer instructions than the M4's SMLAD
