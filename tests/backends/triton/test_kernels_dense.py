@@ -288,3 +288,25 @@ def test_matmul_three_broadcast_levels_through_the_backend(tmp_path):
     cs.op("qcc.matmul", [cs.rand_input((3, 1, 2, 4)), cs.rand_input((1, 2, 4, 3))],
           {"a_zp": 5, "b_zp": -1})
     check_cases(cs, tmp_path)
+
+
+def test_gpu_autotune_prunes_tiles_larger_than_the_problem(monkeypatch):
+    """The autotuner's early prune keeps only tiles that fit the next power of two of
+    M, N and K (never none), and QCC_TRITON_AUTOTUNE=0 keeps exactly one."""
+    from qcc.backends.triton.render import load_module, module_source
+
+    call = linear_call("prune", (4, 64), "int8", np.ones((64, 8), np.int8), 8, None, None, None,
+                       "int32")
+    mod = load_module(module_source([(call.family, call.cfg)]))
+    cfgs = mod._gemm_configs(1)
+    monkeypatch.delenv("QCC_TRITON_AUTOTUNE", raising=False)
+    assert mod._prune(cfgs, {"M": 8192, "N": 4096, "K": 4096}) == cfgs
+    small = mod._prune(cfgs, {"M": 1, "N": 64, "K": 576})
+    assert small and all(c.kwargs["BM"] == 16 and c.kwargs["BN"] == 64 for c in small)
+    assert all(c.kwargs["BK"] <= 1024 for c in small)
+    mid = mod._prune(cfgs, {"M": 100, "N": 200, "K": 64})
+    assert mid and all(c.kwargs["BM"] <= 128 and c.kwargs["BN"] <= 256 and c.kwargs["BK"] == 64
+                       for c in mid)
+    assert len(mod._prune(cfgs, {"M": 1, "N": 1, "K": 1})) >= 1
+    monkeypatch.setenv("QCC_TRITON_AUTOTUNE", "0")
+    assert len(mod._prune(cfgs, {"M": 8192, "N": 4096, "K": 4096})) == 1
