@@ -192,6 +192,8 @@ def prepare(call, plan: DramPlan, hw: HwConfig) -> GemmLayer:
                    geo["stride"], geo["pads"], geo["dil"], geo["group"], x_zp, kblocks, rel, woff,
                    wreg, preg, ISA_DTYPE[call.out.dtype], mode, clamp, kind=geo["kind"])
     ly.macs = int(geo["n"] * geo["oh"] * geo["ow"] * m * (geo["c"] // geo["group"]) * kh * kw)
+    from .gemm_pack import prepare_pack
+    prepare_pack(ly, wd, plan, d)
     return ly
 
 
@@ -203,13 +205,14 @@ class Tiling:
     nb: int        # output-channel blocks per chunk
     tk: int        # weight blocks (K) per chunk
     order: str     # "sp": spatial tiles outer (input reuse), "wt": channel chunks outer (weight
-    #                (reuse), "win": the padded-window schedule (gemm_window.py)
+    #                (reuse), "win": the padded-window schedule (gemm_window.py), "pack": the
+    #                packed-taps schedule of layers with few channels (gemm_pack.py)
     split: bool = False  # K deliberately split into several chunks (overlap of loads and GEMMs)
 
     @property
     def extra(self) -> bool:
         """Not one of the basic gather tilings (which SCALE-Sim's folds model)."""
-        return self.split or self.order == "win"
+        return self.split or self.order in ("win", "pack")
 
     def describe(self) -> str:
         return f"th={self.th} tw={self.tw} nb={self.nb} tk={self.tk} order={self.order}"
@@ -254,6 +257,8 @@ def candidates(ly: GemmLayer, hw: HwConfig) -> list[Tiling]:
                 out.append(t)
     from .gemm_window import window_candidates
     out += window_candidates(ly, hw, cap, Tiling)
+    from .gemm_pack import pack_candidates
+    out += pack_candidates(ly, hw, cap, Tiling)
     if not out:  # narrow tiles for very wide layers
         for tw2 in (256, 128, 64, 32, 16):
             t = Tiling(1, min(tw2, ly.ow), 1, 1, "sp")

@@ -320,7 +320,8 @@ class _Lowering:
         t, cyc, tried = choose_tiling(ly, xr, yr, self.hw, self.search)
         emit_gemm(ly, t, xr, yr, self.hw, self.b, self.res(x), self.res(y))
         es_y = yr.esize
-        min_bytes = (ly.n * ly.h * ly.w * ly.c + ly.wreg.nbytes + ly.preg.nbytes
+        wbytes = min([ly.wreg.nbytes] + [pk["reg"].nbytes for pk in [ly.extra.get("pack")] if pk])
+        min_bytes = (ly.n * ly.h * ly.w * ly.c + wbytes + ly.preg.nbytes
                      + ly.n * ly.oh * ly.ow * ly.m * es_y)
         entry.update(macs=ly.macs, tiling=t.describe(), tiling_tried=tried, est_cycles=cyc,
                      min_bytes=int(min_bytes),
