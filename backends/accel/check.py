@@ -14,7 +14,7 @@ from __future__ import annotations
 from .funcsim import SimError
 from .hw import HwConfig
 from .isa import DTYPE_BYTES, encode
-from .timing import simulate
+from .timing import load_row_bytes, simulate
 
 
 def _sizes(hw: HwConfig) -> dict:
@@ -48,9 +48,9 @@ def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
         if ins.op == "LOAD":
             n = f["pad_before"] + f["rows"] + f["pad_after"]
             _rng(sz, f["buf"], f["sram"], n, i, ins)
-            if f["buf"] != "WGT" and f["cols"] > d:
+            if f["cols"] > d:
                 raise SimError(f"instruction {i} (LOAD): cols {f['cols']} > {d}")
-            rb = d * d if f["buf"] == "WGT" else f["cols"] * DTYPE_BYTES[f["dtype"]]
+            rb = load_row_bytes(f, d)
             _dram(image_size, f["dram"], f["rows"], f["stride"], rb, i, ins)
         elif ins.op == "STORE":
             _rng(sz, "ACC", f["sram"], f["rows"], i, ins)

@@ -81,6 +81,15 @@ class Machine:
         if buf == "WGT":
             if pb or pa:
                 raise SimError(f"{what}: WGT loads take no padding")
+            if f["cols"] > d:
+                raise SimError(f"{what}: cols={f['cols']} > {d} lanes")
+            if f["cols"]:  # diagonal blocks: cols int8 values on the diagonal, zeros elsewhere
+                c = f["cols"]
+                idx = self._dram_rows(f["dram"], rows, f["stride"], c, what)
+                blocks = np.zeros((rows, d, d), np.int8)
+                blocks[:, np.arange(c), np.arange(c)] = self.dram[idx].view(np.int8)
+                dst[sl] = blocks
+                return
             idx = self._dram_rows(f["dram"], rows, f["stride"], d * d, what)
             dst[sl] = self.dram[idx].view(np.int8).reshape(rows, d, d)
             return

@@ -73,8 +73,10 @@ class _Emitter:
             off[nb] = pos
             rel = ly.rel[nb]
             i0 = rel.index(ks[0])
-            g.add(make("LOAD", buf="WGT", sram=pos, dram=ly.wreg.addr + (ly.woff[nb] + i0) * d * d,
-                       rows=len(ks), stride=d * d, note=f"w nb={nb} k={i0}..{i0 + len(ks) - 1}"))
+            bb = d if ly.extra.get("diag") else d * d  # DRAM bytes per block
+            g.add(make("LOAD", buf="WGT", sram=pos, dram=ly.wreg.addr + (ly.woff[nb] + i0) * bb,
+                       rows=len(ks), stride=bb, cols=d if bb == d else 0,
+                       note=f"w nb={nb} k={i0}..{i0 + len(ks) - 1}"))
             pos += len(ks)
         return off, res
 

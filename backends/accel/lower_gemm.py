@@ -175,8 +175,12 @@ def prepare(call, plan: DramPlan, hw: HwConfig) -> GemmLayer:
         for j in js:
             u, v, cb = kblocks[j]
             flat.append(blk[nb, u, v, cb])
-    wreg = plan.add_const(name + ".wblocks", np.stack(flat).astype(np.int8), "i8")
     m = wd.shape[0]
+    diag = geo["group"] == geo["c"] == m  # depthwise: every live block is diagonal
+    if diag:  # only the diagonals are stored (WGT loads with cols = DIM expand them)
+        flat = [np.diagonal(b) for b in flat]
+    wreg = plan.add_const(name + (".wdiag" if diag else ".wblocks"),
+                          np.stack(flat).astype(np.int8), "i8")
     x_zp = int(call.x_zp)
     folded, mult, shift, clamp, mode = _epilogue_params(call, m, x_zp, wd)
     nN = len(rel)
@@ -191,6 +195,7 @@ def prepare(call, plan: DramPlan, hw: HwConfig) -> GemmLayer:
     ly = GemmLayer(name, geo["n"], geo["h"], geo["w"], geo["c"], geo["oh"], geo["ow"], m, kh, kw,
                    geo["stride"], geo["pads"], geo["dil"], geo["group"], x_zp, kblocks, rel, woff,
                    wreg, preg, ISA_DTYPE[call.out.dtype], mode, clamp, kind=geo["kind"])
+    ly.extra["diag"] = diag
     ly.macs = int(geo["n"] * geo["oh"] * geo["ow"] * m * (geo["c"] // geo["group"]) * kh * kw)
     from .gemm_pack import prepare_pack
     prepare_pack(ly, wd, plan, d)

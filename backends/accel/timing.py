@@ -57,11 +57,18 @@ def _transfer(rows: int, row_bytes: int, stride: int, bw: int) -> int:
     return rows * math.ceil(row_bytes / bw)
 
 
+def load_row_bytes(f: dict, dim: int) -> int:
+    """DRAM bytes per row of a LOAD: a dense weight block (DIM x DIM), a diagonal weight
+    block (``cols`` bytes on the diagonal: a WGT load with ``cols > 0``) or ``cols`` elements."""
+    if f["buf"] == "WGT":
+        return f["cols"] if f["cols"] else dim * dim
+    return f["cols"] * DTYPE_BYTES[f["dtype"]]
+
+
 def dma_bytes(ins: Instr, hw: HwConfig) -> int:
     f = ins.f
     if ins.op == "LOAD":
-        rb = hw.dim * hw.dim if f["buf"] == "WGT" else f["cols"] * DTYPE_BYTES[f["dtype"]]
-        return f["rows"] * rb
+        return f["rows"] * load_row_bytes(f, hw.dim)
     if ins.op == "STORE":
         return f["rows"] * f["cols"] * DTYPE_BYTES[f["dtype"]]
     return 0
@@ -86,8 +93,7 @@ def cost(ins: Instr, hw: HwConfig) -> tuple[int, int]:
     """(busy cycles of the engine, extra latency until the result is usable)."""
     f = ins.f
     if ins.op in ("LOAD", "STORE"):
-        rb = (hw.dim * hw.dim if f.get("buf") == "WGT"
-              else f["cols"] * DTYPE_BYTES[f["dtype"]])
+        rb = load_row_bytes(f, hw.dim) if ins.op == "LOAD" else f["cols"] * DTYPE_BYTES[f["dtype"]]
         busy = hw.dma_overhead + _transfer(f["rows"], rb, f["stride"], hw.dram_bytes_per_cycle)
         if ins.op == "LOAD":
             busy += -(-(f["pad_before"] + f["pad_after"]) // PAD_ROWS_PER_CYCLE)

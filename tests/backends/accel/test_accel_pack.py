@@ -14,7 +14,7 @@ from qcc.backends.accel import gemm_emit
 from qcc.backends.accel.gemm_pack import rotations, tap_groups
 from qcc.backends.accel.hw import HwConfig
 
-from accel_testlib import G, compile_and_compare
+from accel_testlib import HW, G, compile_and_compare
 
 
 def _only_pack(monkeypatch, size=None):
@@ -81,3 +81,24 @@ def test_packed_stem_needs_fewer_array_cycles():
     assert "order=pack" in best["tiling"]
     assert best["compute"] < 0.5 * gather["compute"], (best, gather)
     assert best["total"] < gather["total"]
+
+
+@pytest.mark.parametrize("k,stride", [(3, 1), (5, 2)])
+def test_depthwise_weights_are_diagonals(k, stride, tmp_path):
+    """A depthwise conv stores only the diagonals of its weight blocks (DIM bytes each, not
+    DIM*DIM), loads them with diagonal WGT loads, and stays bit-exact."""
+    g = G(3)
+    c = 12
+    x = g.input((1, c, 7, 6))
+    w = g.const(g.rand((c, 1, k, k)))
+    b = g.const(g.rng.integers(-500, 500, c).astype(np.int32))
+    g.op("qcc.conv2d", [x, w, b, *g.mult(c)], dict(strides=[stride, stride], pads=[k // 2] * 4,
+                                                  group=c, x_zp=5, y_zp=-1), output=True)
+    acc = compile_and_compare(g, tmp_path)
+    d = HW.dim
+    blocks = -(-c // d) * k * k
+    assert acc["dram"]["const_bytes"] < blocks * d * d  # the dense blocks alone would not fit
+    from qcc.backends.accel.isa import disassemble
+    prog = disassemble((tmp_path / "accel" / "m.bin").read_bytes())
+    wl = [i for i in prog if i.op == "LOAD" and i.f["buf"] == "WGT"]
+    assert wl and all(i.f["cols"] == d and i.f["stride"] == d for i in wl)

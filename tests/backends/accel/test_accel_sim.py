@@ -152,3 +152,24 @@ def test_gemm_cycles_reach_full_utilisation_on_long_streams():
     assert 4000 * 8 <= cyc <= 1.01 * 4000 * 8
     slow = HwConfig(gemm_overlap=False)
     assert gemm_cycles(4000, 8, slow) == 8 * (2 * 16 + 16 + 4000 - 2)
+
+
+def test_diagonal_weight_load():
+    """A WGT LOAD with cols = c > 0 reads c bytes per block and writes them on the diagonal
+    (zeros elsewhere); the checker bounds it by c bytes per block and rejects c > DIM."""
+    dram = (np.arange(64) * 7 % 251).astype(np.uint8)
+    mach = Machine(HW, dram)
+    mach.wgt[1:4] = 99
+    mach.run([make("LOAD", buf="WGT", sram=1, dram=5, rows=3, cols=D - 2, stride=20)])
+    for r in range(3):
+        want = np.zeros((D, D), np.int64)
+        idx = np.arange(D - 2)
+        want[idx, idx] = dram[5 + 20 * r:5 + 20 * r + D - 2].view(np.int8)
+        assert np.array_equal(mach.wgt[1 + r], want)
+    check_bounds([make("LOAD", buf="WGT", sram=0, dram=64 - D, rows=1, cols=D)], HW, 64)
+    with pytest.raises(SimError, match="DRAM bytes"):
+        check_bounds([make("LOAD", buf="WGT", sram=0, dram=64 - D + 1, rows=1, cols=D)], HW, 64)
+    with pytest.raises(SimError, match="cols"):
+        check_bounds([make("LOAD", buf="WGT", sram=0, rows=1, cols=D + 1)], HW, 1 << 20)
+    with pytest.raises(SimError, match="cols"):
+        Machine(HW, dram).run([make("LOAD", buf="WGT", sram=0, rows=1, cols=D + 1)])
