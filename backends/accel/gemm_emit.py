@@ -49,12 +49,33 @@ class _Emitter:
         self.all_params = None  # (base, resource) when the whole layer's parameters fit one half
         if 3 * ly.nblocks <= self.slots.cap["param"]:
             self.all_params = self.params(list(range(ly.nblocks)))
+        # row intervals of x and y per tile (stream.py) when their rows are positions
+        self.x_rows = _own_rows(xreg, ly.n * ly.h * ly.w)
+        self.y_rows = _own_rows(yreg, ly.n * ly.oh * ly.ow)
+
+    def in_span(self, n: int, oh0: int, th: int) -> dict:
+        """{x resource: rows} that a tile of output rows oh0..oh0+th-1 reads (all columns)."""
+        ly = self.ly
+        if not self.x_rows:
+            return {}
+        lo = max(0, oh0 * ly.stride[0] - ly.pads[0])
+        hi = min(ly.h - 1, (oh0 + th - 1) * ly.stride[0] - ly.pads[0] + (ly.kh - 1) * ly.dil[0])
+        if hi < lo:
+            return {self.x_res: (0, 0)}
+        return {self.x_res: ((n * ly.h + lo) * ly.w, (n * ly.h + hi + 1) * ly.w)}
+
+    def out_span(self, n: int, oh0: int, th: int, ow0: int, tw: int) -> dict:
+        ly = self.ly
+        if not self.y_rows:
+            return {}
+        first = (n * ly.oh + oh0) * ly.ow + ow0
+        return {self.y_res: (first, first + (th - 1) * ly.ow + tw)}
 
     # one LD group: the inputs of a tile for the weight blocks `ks` (order = rows in the slot)
     def load_inputs(self, tile, ks):
         n, oh0, th, ow0, tw = tile
         base, res = self.slots.next("INP")
-        g = self.b.group("ld", reads=[self.x_res], writes=[res])
+        g = self.b.group("ld", reads=[self.x_res], writes=[res], rows=self.in_span(n, oh0, th))
         p = th * tw
         for j, kb in enumerate(ks):
             for ins in input_loads(self.ly, self.x, self.d, kb, n, oh0, th, ow0, tw, base + j * p):
@@ -103,7 +124,8 @@ class _Emitter:
     def store(self, tile, nbs, acc_base, acc_res, p_base, p_res):
         n, oh0, th, ow0, tw = tile
         ly, d, y = self.ly, self.d, self.y
-        g = self.b.group("st", reads=[acc_res, p_res], writes=[self.y_res])
+        g = self.b.group("st", reads=[acc_res, p_res], writes=[self.y_res],
+                         rows=self.out_span(n, oh0, th, ow0, tw))
         if self.first_store:
             zp, lo, hi = ly.clamp
             g.add(make("CONFIG", reg="CLAMP", a=zp, b=lo, d=hi, note=f"clamp {ly.name}"))
@@ -148,6 +170,11 @@ class _Emitter:
                 kpos = {k: j for j, k in enumerate(ks)}
             self.gemms(tile, nbs, kpos, ks, inp, woff, acc_base, k0 == 0, [inp_res, w_res], acc_res)
         self.store(tile, nbs, acc_base, acc_res, p_base, p_res)
+
+
+def _own_rows(reg: Region, rows: int) -> bool:
+    """The region is its own buffer (not a view) whose rows are the layer's positions."""
+    return reg.rows == rows and (reg.root_shape is None or tuple(reg.root_shape) == tuple(reg.shape))
 
 
 def emit_gemm(ly: GemmLayer, t: Tiling, xreg: Region, yreg: Region, hw: HwConfig, b: Builder,

@@ -116,7 +116,7 @@ def _load_tile(e, tile, base) -> None:
     pk = ly.extra["pack"]
     p = th * tw
     sh, sw = ly.stride
-    g = e.b.group("ld", reads=[e.x_res], writes=[base[1]])
+    g = e.b.group("ld", reads=[e.x_res], writes=[base[1]], rows=e.in_span(n, oh0, th))
     ihs0 = np.arange(oh0, oh0 + th) * sh - ly.pads[0]
     for gi, (v0, gs) in enumerate(pk["groups"]):
         for u in range(ly.kh):
@@ -185,7 +185,8 @@ def _chunk(e, tile, nbs, inp, wgt) -> None:
                            wgt=woff[nb] + pk["index"][(gi, rot)], rows=cnt * th,
                            kblocks=ly.kh, inp_kstride=p, wgt_kstride=1,
                            note=f"pack nb={nb} g={gi} ow={ow0 + c0}+{cnt} rot={rot}"))
-    st = e.b.group("st", reads=[acc_res, p_res], writes=[e.y_res])
+    st = e.b.group("st", reads=[acc_res, p_res], writes=[e.y_res],
+                   rows=e.out_span(n, oh0, th, ow0, tw))
     if e.first_store:
         zp, lo, hi = ly.clamp
         st.add(make("CONFIG", reg="CLAMP", a=zp, b=lo, d=hi, note=f"clamp {ly.name}"))

@@ -59,7 +59,7 @@ def _input_rows(e, tile, cbs, base) -> None:
     n, oh0, th = tile
     wp = ly.ow + ly.kw - 1
     pt, pl = ly.pads[0], ly.pads[1]
-    g = e.b.group("ld", reads=[e.x_res], writes=[base[1]])
+    g = e.b.group("ld", reads=[e.x_res], writes=[base[1]], rows=e.in_span(n, oh0, th))
     rows = th + ly.kh - 1
     for j, cb in enumerate(cbs):
         cols = min(d, ly.c - cb * d)
@@ -123,7 +123,8 @@ def _window_chunk(e, tile, nbs, shared, woff, w_res, wp) -> None:
                            rows=p, kblocks=ly.kw, inp_kstride=1, wgt_kstride=step,
                            note=f"window nb={nb} cb={cb} u={u}"))
                 first = False
-    st = e.b.group("st", reads=[acc_res, p_res], writes=[e.y_res])
+    st = e.b.group("st", reads=[acc_res, p_res], writes=[e.y_res],
+                   rows=e.out_span(n, oh0, th, 0, ly.ow))
     if e.first_store:
         zp, lo, hi = ly.clamp
         st.add(make("CONFIG", reg="CLAMP", a=zp, b=lo, d=hi, note=f"clamp {ly.name}"))

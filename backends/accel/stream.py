@@ -6,8 +6,14 @@ tracker turns that into waits (RAW, WAR, WAW) on groups of other engines;
 ``finalize`` keeps, per FIFO, only the waits that are not already implied by an
 earlier one (the engines run in order), and sets the pop flag on the waiting
 group's first instruction and the push flag on the awaited group's last, so
-every push has exactly one pop in the same order.  Waits between LD and ST,
-which share no FIFO, go through a no-op EX group.
+every push has exactly one pop in the same order.  LD and ST wait for each other
+through the FIFOs that close the ring (ST -> LD, LD -> ST).
+
+A group may read or write only an interval of a DRAM tensor's rows (``rows=``): a
+read of rows ``[lo, hi)`` waits only for the latest partial write that overlaps them
+(or, when none does, for the last whole write), so the next layer's first tile can
+load while the current layer still stores its last ones.  A partial write waits like
+a whole write and becomes the tensor's last writer, so whole reads wait for it.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from .isa import Instr, make
 
 # (waiting engine, awaited engine) -> (pop flag of the waiter, push flag of the awaited)
 _FLAGS = {("ld", "ex"): ("pop_next", "push_prev"), ("ex", "ld"): ("pop_prev", "push_next"),
-          ("ex", "st"): ("pop_next", "push_prev"), ("st", "ex"): ("pop_prev", "push_next")}
+          ("ex", "st"): ("pop_next", "push_prev"), ("st", "ex"): ("pop_prev", "push_next"),
+          ("ld", "st"): ("pop_prev", "push_next"), ("st", "ld"): ("pop_next", "push_prev")}
 
 
 @dataclass
@@ -51,41 +58,46 @@ class Builder:
         self._writer: dict = {}
         self._readers: dict = {}
         self.also_write: dict = {}   # resource -> resources a write to it also overwrites
-        self._syncs: dict = {}       # awaited engine -> (seq awaited, EX sync group)
+        self._parts: dict = {}       # resource -> [(lo, hi, group)] partial writes since the
+        self._base: dict = {}        # last whole write (its group in _base)
 
-    def group(self, engine: str, reads=(), writes=()) -> Group:
+    def _read_waits(self, r, span) -> list:
+        parts = self._parts.get(r)
+        if span is None or not parts:
+            w = self._writer.get(r)
+            return [] if w is None else [w]
+        lo, hi = span
+        hit = [g for a, b, g in parts if a < hi and lo < b]
+        if hit:
+            return [max(hit, key=lambda g: g.seq)]
+        w = self._base.get(r)
+        return [] if w is None else [w]
+
+    def group(self, engine: str, reads=(), writes=(), rows=None) -> Group:
+        """A group of ``engine`` reading and writing resources; ``rows`` maps a DRAM resource
+        to the interval of its rows that this group reads or writes (default: all)."""
+        rows = rows or {}
         writes = list(writes) + [x for r in writes for x in self.also_write.get(r, ())]
         waits = []
         for r in reads:
-            w = self._writer.get(r)
-            if w is not None:
-                waits.append(w)
+            waits.extend(self._read_waits(r, rows.get(r)))
         for r in writes:
             w = self._writer.get(r)
             if w is not None:
                 waits.append(w)
             waits.extend(self._readers.get(r, {}).values())
-        direct = []
-        for h in waits:  # LD<->ST waits go through a no-op EX group created first
-            if h.engine == engine:
-                continue
-            if (engine, h.engine) not in _FLAGS:
-                prev = self._syncs.get(h.engine)
-                if prev is not None and prev[0] >= h.seq:
-                    h = prev[1]  # an existing sync already waited for h (or a later group)
-                else:
-                    sync = Group("ex", len(self.groups), self.layer, [nop("ex", "sync ld<->st")], [h])
-                    self.groups.append(sync)
-                    self._syncs[h.engine] = (h.seq, sync)
-                    h = sync
-            direct.append(h)
-        g = Group(engine, len(self.groups), self.layer, [], direct)
+        g = Group(engine, len(self.groups), self.layer, [], [h for h in waits if h.engine != engine])
         self.groups.append(g)
         for r in reads:
             self._readers.setdefault(r, {})[engine] = g
         for r in writes:
             self._writer[r] = g
             self._readers[r] = {}
+            if r in rows:
+                self._parts.setdefault(r, []).append((*rows[r], g))
+            else:
+                self._base[r] = g
+                self._parts[r] = []
         return g
 
     def finalize(self) -> tuple[list[Instr], list[int]]:

@@ -22,10 +22,12 @@ from .isa import DTYPE_BYTES, Instr, IsaError
 
 ENGINES = ("ld", "ex", "st")
 # (engine, flag) -> fifo; pops read the fifo, pushes write it
+# LD's *_prev and ST's *_next flags close the ring: ST -> LD (s2l) and LD -> ST (l2s)
 _POPS = {("ld", "pop_next"): "c2l", ("ex", "pop_prev"): "l2c", ("ex", "pop_next"): "s2c",
-         ("st", "pop_prev"): "c2s"}
+         ("st", "pop_prev"): "c2s", ("ld", "pop_prev"): "s2l", ("st", "pop_next"): "l2s"}
 _PUSHES = {("ld", "push_next"): "l2c", ("ex", "push_prev"): "c2l", ("ex", "push_next"): "c2s",
-           ("st", "push_prev"): "s2c"}
+           ("st", "push_prev"): "s2c", ("st", "push_next"): "s2l", ("ld", "push_prev"): "l2s"}
+FIFOS = ("l2c", "c2l", "c2s", "s2c", "s2l", "l2s")
 PAD_ROWS_PER_CYCLE = 4
 # EX instructions that read data an EX-side LOAD (ACC/PARAM/LUT) may have brought in
 _READS_EX_LOADS = ("ALU", "LUT", "FINISH")
@@ -127,7 +129,7 @@ def simulate(prog: list[Instr], hw: HwConfig) -> Schedule:
     n = len(prog)
     queues = {e: [i for i, ins in enumerate(prog) if ins.engine == e] for e in ENGINES}
     flags = [token_fifos(ins) for ins in prog]
-    fifos = {k: _Fifo() for k in ("l2c", "c2l", "c2s", "s2c")}
+    fifos = {k: _Fifo() for k in FIFOS}
     ptr = dict.fromkeys(ENGINES, 0)
     free = dict.fromkeys(ENGINES, 0)
     busy = dict.fromkeys(ENGINES, 0)
