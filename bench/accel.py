@@ -29,6 +29,10 @@ def profile_model(name: str, model: str, calib: str, out: str, extra=()) -> dict
     if rc != 0:
         raise RuntimeError(f"compiling {model} failed")
     res = accel.profile(out)
+    with open(os.path.join(out, "manifest.json")) as f:
+        shapes = {ly["name"]: ly.get("shape") for ly in json.load(f)["accel"]["layers"]}
+    for r in res["layers"]:  # the convolution's group (1: dense; > 1: grouped / depthwise)
+        r["group"] = (shapes.get(r["node"]) or {}).get("group", 1)
     res["model"] = name
     res["compile_s"] = time.perf_counter() - t0
     return res
@@ -36,11 +40,13 @@ def profile_model(name: str, model: str, calib: str, out: str, extra=()) -> dict
 
 def conv_summary(res: dict) -> dict:
     """MAC-weighted utilisation and roofline efficiency of the conv/linear layers
-    (dense = group 1; depthwise listed apart)."""
+    (dense = group 1; grouped and depthwise listed apart)."""
     rows = [r for r in res["layers"] if r["kind"] == "gemm"]
     out = {}
     for label, sel in (("all", rows), ("compute-bound", [r for r in rows if r["bound"] == "compute"]),
-                       ("memory-bound", [r for r in rows if r["bound"] == "memory"])):
+                       ("memory-bound", [r for r in rows if r["bound"] == "memory"]),
+                       ("dense", [r for r in rows if r.get("group", 1) == 1]),
+                       ("grouped", [r for r in rows if r.get("group", 1) > 1])):
         cyc = sum(r["cycles"] for r in sel)
         roof = sum(r["roofline_cycles"] for r in sel)
         ideal = sum(r.get("ideal_cycles", r["roofline_cycles"]) for r in sel)
@@ -55,8 +61,8 @@ def conv_summary(res: dict) -> dict:
 def markdown(results: list[dict]) -> str:
     lines = ["| model | total cycles | utilisation | conv layers | conv cycles | conv utilisation | "
              "conv roofline eff. | compute-bound eff. | memory-bound eff. | conv ideal-bound eff. | "
-             "host ops |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "dense conv ideal-bound eff. | grouped conv ideal-bound eff. | host ops |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         s = conv_summary(r)
         t = r["total"]
@@ -65,7 +71,9 @@ def markdown(results: list[dict]) -> str:
                      f"{100 * s['all']['roofline_eff']:.1f} % | "
                      f"{100 * s['compute-bound']['roofline_eff']:.1f} % ({s['compute-bound']['layers']}) | "
                      f"{100 * s['memory-bound']['roofline_eff']:.1f} % ({s['memory-bound']['layers']}) | "
-                     f"{100 * s['all']['ideal_eff']:.1f} % | {t['host_ops']} |")
+                     f"{100 * s['all']['ideal_eff']:.1f} % | "
+                     f"{100 * s['dense']['ideal_eff']:.1f} % ({s['dense']['layers']}) | "
+                     f"{100 * s['grouped']['ideal_eff']:.1f} % ({s['grouped']['layers']}) | {t['host_ops']} |")
     return "\n".join(lines)
 
 

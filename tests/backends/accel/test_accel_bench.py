@@ -1,0 +1,24 @@
+"""The accelerator benchmark's conv summary splits dense and grouped (depthwise) layers and
+weights every efficiency by cycles."""
+
+from __future__ import annotations
+
+from qcc.bench.accel import conv_summary, markdown
+
+
+def _row(cycles, ideal, group, bound="memory"):
+    return {"kind": "gemm", "cycles": cycles, "roofline_cycles": ideal, "ideal_cycles": ideal,
+            "macs": 256 * ideal, "bound": bound, "group": group}
+
+
+def test_dense_and_grouped_layers_are_summarised_apart():
+    res = {"model": "m", "total": {"cycles": 700, "utilization": 0.1, "pe": 256, "host_ops": 0},
+           "layers": [_row(100, 80, 1), _row(300, 150, 1, "compute"), _row(300, 30, 8),
+                      {"kind": "elem", "cycles": 50}]}
+    s = conv_summary(res)
+    assert s["dense"]["layers"] == 2 and s["grouped"]["layers"] == 1
+    assert abs(s["dense"]["ideal_eff"] - 230 / 400) < 1e-12
+    assert abs(s["grouped"]["ideal_eff"] - 30 / 300) < 1e-12
+    assert abs(s["all"]["ideal_eff"] - 260 / 700) < 1e-12
+    line = markdown([res]).splitlines()[-1]
+    assert "| 57.5 % (2) | 10.0 % (1) |" in line
