@@ -44,15 +44,28 @@ def _session(path: str, basic: bool = False) -> ort.InferenceSession:
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
 
-def _samples(data: dict) -> list[dict]:
-    n = next(iter(data.values())).shape[0]
-    return [{k: v[i:i + 1] for k, v in data.items()} for i in range(n)]
+def _samples(data: dict, session=None) -> list[dict]:
+    """Samples stacked along axis 0 (the .npz convention).  With the model's ``session``:
+    an input whose first dimension is fixed to b > 1 takes b rows per sample, and an array
+    of one more dimension than its input holds one entry per sample (stacked scalars)."""
+    decl = {i.name: i.shape for i in session.get_inputs()} if session is not None else {}
+
+    def step(k, v):
+        shp = decl.get(k)
+        if shp is not None and v.ndim == len(shp) + 1:
+            return 0  # v[i] is sample i
+        return shp[0] if shp and isinstance(shp[0], int) and shp[0] > 1 else 1
+
+    steps = {k: step(k, v) for k, v in data.items()}
+    n = min(v.shape[0] // (steps[k] or 1) for k, v in data.items())
+    return [{k: (np.asarray(v[i]) if steps[k] == 0 else v[i * steps[k]:(i + 1) * steps[k]]) for k, v in data.items()}
+            for i in range(n)]
 
 
 def ort_outputs(path: str, data: dict, basic: bool = False, output=None) -> np.ndarray:
     s = _session(path, basic)
     names = [output] if output else [s.get_outputs()[0].name]
-    return np.concatenate([s.run(names, x)[0] for x in _samples(data)])
+    return np.concatenate([s.run(names, x)[0] for x in _samples(data, s)])
 
 
 def ort_quantize(m: BenchModel, method: str, out_path: str) -> float:
@@ -61,7 +74,7 @@ def ort_quantize(m: BenchModel, method: str, out_path: str) -> float:
 
     class Reader(CalibrationDataReader):
         def __init__(self):
-            self.it = iter(_samples(m.calib))
+            self.it = iter(_samples(m.calib, _session(m.path)))
 
         def get_next(self):
             return next(self.it, None)
@@ -87,11 +100,14 @@ def qcc_outputs(m: BenchModel, out_dir: str, sub: str = "qcc", **options) -> tup
     calib_path = os.path.join(out_dir, "calib.npz")
     if not os.path.isfile(calib_path):
         np.savez(calib_path, **m.calib)
+    from qcc.frontend.bind import drop_bound
+    from qcc.npzio import iter_samples
+
     known = dict({"quiet": True, "allow_float": m.allow_float},
                  **{k: v for k, v in options.items() if k in OPTION_DEFAULTS})
     t0 = time.perf_counter()
     manifest = qcc.compile(m.path, calib=calib_path, target="onnx", out_dir=os.path.join(out_dir, sub),
-                           input_shapes=parse_input_shapes(m.input_shapes),
+                           input_shapes=parse_input_shapes(m.input_shapes), bind=m.bind,
                            extra_options={k: v for k, v in options.items()
                                           if k not in OPTION_DEFAULTS}, **known).manifest
     total = time.perf_counter() - t0  # timings.json: the manifest holds no wall-clock time
@@ -99,7 +115,8 @@ def qcc_outputs(m: BenchModel, out_dir: str, sub: str = "qcc", **options) -> tup
     g = load(os.path.join(out_dir, sub, "model.qcc"))
     it = Interpreter(g)
     name = m.output if m.output else g.outputs[0].name
-    return np.concatenate([it.run(x)[name] for x in _samples(m.test)]), manifest
+    test = drop_bound(m.test, manifest.get("bound_inputs"))
+    return np.concatenate([it.run(x)[name] for x in iter_samples(g, test)]), manifest
 
 
 def _err(e: BaseException) -> dict:
@@ -134,6 +151,24 @@ def _best(row: dict, prefix: str) -> None:
         row[prefix + "best"] = dict(ok[key], method=method)
 
 
+def _for_ort(m: BenchModel, work: str, row: dict) -> BenchModel:
+    """The model onnxruntime quantizes when qcc compiles it with ``--bind``: qcc's float
+    ONNX export of the same bound graph (folded, If inlined; quantize_static leaves If
+    branches in float), fed without the bound inputs."""
+    import dataclasses
+
+    import qcc
+    from qcc.frontend.bind import drop_bound
+    from qcc.frontend.onnx_import import parse_input_shapes
+
+    art = qcc.compile(m.path, target="onnx", out_dir=os.path.join(work, "float_bound"), quiet=True,
+                      input_shapes=parse_input_shapes(m.input_shapes), bind=m.bind)
+    bound = art.manifest.get("bound_inputs")
+    row["ort_source"] = "qcc's float export with --bind " + " ".join(f"{k}={v}" for k, v in m.bind.items())
+    return dataclasses.replace(m, path=os.path.join(art.path, "model.onnx"), bind={},
+                               calib=drop_bound(m.calib, bound), test=drop_bound(m.test, bound))
+
+
 def bench_model(m: BenchModel, work: str, methods=ORT_METHODS, qcc_methods=()) -> dict:
     """One benchmark row.  ``methods``: onnxruntime calibration methods; ``qcc_methods``:
     extra qcc compiles, one per calibration method (``work/qcc`` always holds the
@@ -153,11 +188,12 @@ def bench_model(m: BenchModel, work: str, methods=ORT_METHODS, qcc_methods=()) -
             continue
         row[f"qcc_{meth}"], _ = _qcc_entry(m, work, ref, f"qcc_{meth}", calib_method=meth)
     _best(row, "qcc_")
+    mo = _for_ort(m, work, row) if m.bind else m
     for meth in methods:
         p = os.path.join(work, f"ort_{meth}.onnx")
         try:
-            secs = ort_quantize(m, meth, p)
-            row[f"ort_{meth}"] = compare(ref, ort_outputs(p, m.test, basic=True, output=m.output),
+            secs = ort_quantize(mo, meth, p)
+            row[f"ort_{meth}"] = compare(ref, ort_outputs(p, mo.test, basic=True, output=m.output),
                                          m.labels, cls)
             row[f"ort_{meth}"]["quantize_s"] = round(secs, 2)
         except Exception as e:  # noqa: BLE001

@@ -37,6 +37,7 @@ class BenchModel:
     allow_float: list = field(default_factory=list)
     output: Optional[str] = None  # the output that is scored (default: the first)
     synthetic: bool = False  # synthetic weights and inputs: only SQNR / max error mean anything
+    bind: dict = field(default_factory=dict)  # --bind: inputs fixed at compile time
 
 
 def _load(path: str) -> dict:

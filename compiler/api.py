@@ -139,7 +139,10 @@ class Artifact:
                            f"{self.manifest['stopped_after']}: it holds IR, no target code; run "
                            f"it with engine 'reference'")
         graph = self.graph
-        samples = list(iter_samples(graph, as_arrays(inputs, graph, "inputs"), "--inputs"))
+        from .frontend.bind import drop_bound
+
+        data = drop_bound(as_arrays(inputs, graph, "inputs"), self.manifest.get("bound_inputs"))
+        samples = list(iter_samples(graph, data, "--inputs"))
         if engine == "reference":
             it = Interpreter(graph)
             return stack_samples([it.run(s) for s in samples])
@@ -184,11 +187,12 @@ def _model_path(model, workdir: str) -> str:
 
 def compile(model, calib=None, target: str = "onnx", out_dir: Optional[PathLike] = None, *,
             name: str = "model", input_shapes: Optional[Mapping[str, tuple]] = None,
-            instrumentation=None, extra_options: Optional[Mapping[str, Any]] = None,
+            bind: Optional[Mapping[str, Any]] = None, instrumentation=None, extra_options: Optional[Mapping[str, Any]] = None,
             **options) -> Artifact:
     """Compile ``model`` (an ONNX path or ModelProto) for ``target`` into ``out_dir``;
     with ``calib`` (an .npz path or a dict of arrays) the model is quantized.  Options
     are the ``qcc compile`` flags with ``_`` for ``-`` (``weight_bits="4"``, ...).
+    ``bind`` fixes graph inputs to constants (``--bind``: ``{"sr": 16000}``).
     ``extra_options``: internal pass options passed through unchecked (benchmarks)."""
     import tempfile
 
@@ -203,20 +207,22 @@ def compile(model, calib=None, target: str = "onnx", out_dir: Optional[PathLike]
     opts = dict(compile_options(calib, **options), stack_bound=True, **(extra_options or {}))
     shapes = {k: tuple(int(d) for d in v) for k, v in (input_shapes or {}).items()}
     copts = CompileOptions(target=target, out_dir=os.fspath(out_dir), name=name,
-                           input_shapes=shapes, instr=instrumentation or Instrumentation(),
-                           options=opts)
+                           input_shapes=shapes, bind=dict(bind or {}),
+                           instr=instrumentation or Instrumentation(), options=opts)
     with tempfile.TemporaryDirectory(prefix="qcc_model_") as work:
         manifest = compile_model(_model_path(model, work), copts)
     return Artifact(copts.out_dir, manifest)
 
 
 def quantize(model, calib, *, input_shapes: Optional[Mapping[str, tuple]] = None,
-             **options):
+             bind: Optional[Mapping[str, Any]] = None, **options):
     """Import ``model`` and run the quantizing pipeline (no code generation); return the
     integer IR :class:`qcc.ir.Graph`, which ``qcc.interp.Interpreter`` runs."""
     import tempfile
 
+    from .calibration.data import CalibData
     from .driver import quantize_graph
+    from .frontend.bind import drop_bound
     from .frontend.onnx_import import import_model
     from .passmanager import PassContext
 
@@ -226,8 +232,12 @@ def quantize(model, calib, *, input_shapes: Optional[Mapping[str, tuple]] = None
     shapes = {k: tuple(int(d) for d in v) for k, v in (input_shapes or {}).items()}
     with tempfile.TemporaryDirectory(prefix="qcc_model_") as work:
         path = _model_path(model, work)
-        graph = import_model(path, shapes)
-        ctx = PassContext(options=dict(opts, target="c", model_path=path, model_name="model"))
+        graph = import_model(path, shapes, bind=dict(bind or {}))
+        data = CalibData.of(opts["calib"])
+        if graph.meta.get("bound_inputs"):
+            data = CalibData(drop_bound(data.arrays, graph.meta["bound_inputs"], "calib"), data.source)
+        ctx = PassContext(options=dict(opts, target="c", model_path=path, model_name="model"),
+                          calib=data)
         quantize_graph(graph, ctx)
     return graph
 

@@ -39,6 +39,10 @@ def _add_shape_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-shape", action="append", default=[], metavar="NAME=DxD...",
                    help="bind a graph input's dynamic dimensions, e.g. input=1x3x224x224 "
                         "(repeatable; batch defaults to 1)")
+    p.add_argument("--bind", action="append", default=[], metavar="NAME=VALUE",
+                   help="fix a graph input to a constant at compile time, e.g. sr=16000 or "
+                        "mask=[1,0,1] (repeatable; dtype from the model; the input is removed and "
+                        "folding and If-inlining run through it)")
 
 
 def _add_compile_args(p: argparse.ArgumentParser, output_required: bool = True) -> None:

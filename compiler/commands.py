@@ -19,6 +19,12 @@ def _shapes(args):
     return parse_input_shapes(args.input_shape)
 
 
+def _binds(args) -> dict:
+    from .frontend.bind import parse_bind_specs
+
+    return parse_bind_specs(getattr(args, "bind", None))
+
+
 # --------------------------------------------------------------------- inspect
 def _declared(vi) -> str:
     tt = vi.type.tensor_type
@@ -33,7 +39,8 @@ def _declared(vi) -> str:
     return f"{dt}[{','.join(dims)}]"
 
 
-def inspect_model(path: str, shapes: dict, calib: Optional[str] = None, check_targets: bool = True) -> dict:
+def inspect_model(path: str, shapes: dict, calib: Optional[str] = None, check_targets: bool = True,
+                  bind: Optional[dict] = None) -> dict:
     from collections import Counter
 
 
@@ -63,7 +70,7 @@ def inspect_model(path: str, shapes: dict, calib: Optional[str] = None, check_ta
                            for t, _ in TARGETS}
         return info
     try:
-        graph = import_model(model, shapes)
+        graph = import_model(model, shapes, bind=bind)
         info["macs"] = macs(graph)
         info["params_after_folding"] = int(sum(v.type.numel for v in graph.constants.values()))
         info["bound_inputs"] = [{"name": v.name, "type": str(v.type)} for v in graph.inputs]
@@ -73,7 +80,7 @@ def inspect_model(path: str, shapes: dict, calib: Optional[str] = None, check_ta
         info["targets"] = {t: {"ok": False, "why": str(e), "nodes": []} for t, _ in TARGETS}
         return info
     if check_targets:
-        info["targets"] = target_verdicts(path, graph, shapes, calib)
+        info["targets"] = target_verdicts(path, graph, shapes, calib, bind)
     return info
 
 
@@ -108,7 +115,7 @@ def _nodes_named(err: QccError) -> list[str]:
 
 
 def target_verdicts(model_path: str, graph, shapes: dict,
-                    calib: Optional[str] = None) -> dict:
+                    calib: Optional[str] = None, bind: Optional[dict] = None) -> dict:
     """{target: {"ok": bool, "why": str, "nodes": [...]}} for the targets of TARGETS."""
     import shutil
     import tempfile
@@ -128,7 +135,8 @@ def target_verdicts(model_path: str, graph, shapes: dict,
                 opts["calib"] = calib
             try:
                 compile_model(model_path, CompileOptions(target=target, out_dir=os.path.join(work, "o"),
-                                                         input_shapes=shapes, options=opts))
+                                                         input_shapes=shapes, bind=dict(bind or {}),
+                                                         options=opts))
                 out[label] = {"ok": True, "why": "", "nodes": []}
             except QccError as e:
                 out[label] = {"ok": False, "why": str(e), "nodes": _nodes_named(e)}
@@ -138,7 +146,7 @@ def target_verdicts(model_path: str, graph, shapes: dict,
 
 
 def cmd_inspect(args) -> int:
-    info = inspect_model(args.model, _shapes(args), getattr(args, "calib", None))
+    info = inspect_model(args.model, _shapes(args), getattr(args, "calib", None), bind=_binds(args))
     if args.json:
         print(json.dumps(info, indent=1))
         return 0
@@ -187,9 +195,12 @@ def cmd_run(args) -> int:
         from .frontend.onnx_import import import_model
         from .interp import Interpreter
 
+        from .frontend.bind import drop_bound
+
         data = _bind_npy(args.model, data)
         sample = {k: (1,) + v.shape[1:] for k, v in data.items() if v.ndim}  # open dims from the data
-        graph = import_model(args.model, _shapes(args), sample_shapes=sample)
+        graph = import_model(args.model, _shapes(args), sample_shapes=sample, bind=_binds(args))
+        data = drop_bound(data, graph.meta.get("bound_inputs"), "--inputs")
         it = Interpreter(graph)
         outs = stack_samples([it.run(s) for s in iter_samples(graph, data, "--inputs")])
     save_npz(args.output, outs)
@@ -285,7 +296,8 @@ def compile_options(args):
     options = api.compile_options(args.calib, **option_kwargs(args))
     api.check_target_options(args.target, options)
     return CompileOptions(target=args.target, out_dir=args.output, name=args.name,
-                          input_shapes=_shapes(args), instr=instrumentation(args), options=options)
+                          input_shapes=_shapes(args), bind=_binds(args), instr=instrumentation(args),
+                          options=options)
 
 
 def _compile_notes(passes: dict) -> None:
@@ -311,6 +323,15 @@ def _compile_notes(passes: dict) -> None:
               f"passes.widen-accumulators", file=sys.stderr)
 
 
+def _bound_note(bound: dict) -> None:
+    """The compile log of --bind: which inputs became constants."""
+    if bound:
+        shown = ", ".join(f"{k}={b['value']} ({b['dtype']}{b['shape'] or ''})" for k, b in bound.items())
+        print(f"qcc: note: input(s) bound to constants at compile time and removed from the model's "
+              f"inputs: {shown} (manifest: bound_inputs; data for them must hold these values)",
+              file=sys.stderr)
+
+
 def cmd_compile(args) -> int:
     from . import api
 
@@ -320,10 +341,13 @@ def cmd_compile(args) -> int:
         from .frontend.onnx_import import import_model, parse_input_shapes
         from .npzio import iter_samples, load_npz
 
-        g = import_model(args.model, parse_input_shapes(args.input_shape))
-        instr.drift_sample = next(iter_samples(g, load_npz(args.measure_drift, "--measure-drift")))
+        from .frontend.bind import drop_bound
+
+        g = import_model(args.model, parse_input_shapes(args.input_shape), bind=_binds(args))
+        drift = drop_bound(load_npz(args.measure_drift, "--measure-drift"), g.meta.get("bound_inputs"))
+        instr.drift_sample = next(iter_samples(g, drift))
     art = api.compile(args.model, calib=args.calib, target=args.target, out_dir=args.output,
-                      name=args.name, input_shapes=_shapes(args), instrumentation=instr,
+                      name=args.name, input_shapes=_shapes(args), bind=_binds(args), instrumentation=instr,
                       **option_kwargs(args))
     manifest = art.manifest
     if manifest.get("stopped_after"):
@@ -334,6 +358,7 @@ def cmd_compile(args) -> int:
               f"backend did not run; 'qcc run {args.output} --engine reference' runs it)",
               file=sys.stderr)
         return 0
+    _bound_note(manifest.get("bound_inputs") or {})
     _compile_notes(manifest.get("passes", {}))
     print(f"qcc: compiled {os.path.basename(args.model)} for target '{args.target}' into "
           f"{args.output} ({manifest['sizes']['nodes']} nodes)", file=sys.stderr)

@@ -51,7 +51,13 @@ def build_graphs(model_path: str, opts: CompileOptions, ranges=None) -> DebugGra
 
     shapes = _bind_from_calib(model_path, opts.input_shapes,
                               CalibData.of(opts.options.get("calib") or None))
-    graph = import_model(model_path, shapes)
+    graph = import_model(model_path, shapes, bind=opts.bind)
+    if graph.meta.get("bound_inputs") and isinstance(opts.options.get("calib"), CalibData):
+        from .frontend.bind import drop_bound
+
+        c = opts.options["calib"]
+        opts.options["calib"] = CalibData(drop_bound(c.arrays, graph.meta["bound_inputs"], "--calib"),
+                                          c.source)
     pipe = pipeline_for(opts.target, quantize=True)
     k_cal, k_q = pipe.index("calibrate"), pipe.index("quantize")
     ctx = _context(model_path, opts)
@@ -158,7 +164,9 @@ def run_debug(args) -> int:
         raise QccError("qcc debug needs calibration data: --calib CALIB.npz")
     opts.options["calib"] = CalibData.of(opts.options["calib"])  # read once, used by every run
     dg = build_graphs(args.model, opts)
-    data = load_npz(args.inputs, "--inputs")
+    from .frontend.bind import drop_bound
+
+    data = drop_bound(load_npz(args.inputs, "--inputs"), dg.float_graph.meta.get("bound_inputs"))
     samples = list(iter_samples(dg.float_graph, data))[: args.max_samples]
     stats = compare_graphs(dg.float_graph, dg.quant_graph, samples)
     e2e = end_to_end_sqnr(dg.float_graph, dg.quant_graph, samples)

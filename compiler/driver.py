@@ -36,6 +36,7 @@ class CompileOptions:
     out_dir: str = "qcc_out"
     name: str = "model"
     input_shapes: dict = field(default_factory=dict)
+    bind: dict = field(default_factory=dict)  # --bind: input name -> value (frontend/bind.py)
     instr: Instrumentation = field(default_factory=Instrumentation)
     options: dict[str, Any] = field(default_factory=dict)  # pass options (calib, bits, ...)
 
@@ -79,6 +80,8 @@ def build_manifest(graph: Graph, opts: CompileOptions, pipeline: list[str], ctx:
         "ops": op_histogram(graph),
         "passes": split_volatile({k: v for k, v in ctx.report.items() if k != "_timings"})[0],
     }
+    if graph.meta.get("bound_inputs"):  # --bind: inputs fixed to constants at import
+        m["bound_inputs"] = graph.meta["bound_inputs"]
     if graph.meta.get("source_opset", graph.opset) != graph.opset:
         m["source_opset"] = graph.meta["source_opset"]
     present = {n.name for n in graph.nodes}
@@ -103,9 +106,13 @@ def compile_model(model_path: str, opts: CompileOptions) -> dict:
     calib = CalibData.of(opts.options.get("calib") or None,  # read once, shared by the passes
                          max_rows=_calib_rows(model_path, opts.options))
     shapes = _bind_from_calib(model_path, opts.input_shapes, calib)
-    graph = import_model(model_path, shapes)
+    graph = import_model(model_path, shapes, bind=opts.bind)
     check_name_patterns(graph, opts.options)
     timings["import"] = time.perf_counter() - t0
+    if calib is not None and graph.meta.get("bound_inputs"):
+        from .frontend.bind import drop_bound
+
+        calib = CalibData(drop_bound(calib.arrays, graph.meta["bound_inputs"], "--calib"), calib.source)
     if calib is not None:
         calib.validate(graph)  # names, shapes, dtypes, NaN/Inf: before any pass runs
     from qcc.passes.import_qdq import has_qdq

@@ -1,7 +1,7 @@
 """canonicalize: one spelling per computation, so later passes match less.
 
-* Identity and inference-mode Dropout disappear (Dropout's mask, if read,
-  becomes a constant of ones).
+* Identity, inference-mode Dropout and a Cast/CastLike to the dtype its input
+  already has disappear (Dropout's mask, if read, becomes a constant of ones).
 * Gemm becomes MatMul (+ Add): alpha/transB are folded into a constant
   weight ``[K, N]``, beta into the bias, transA becomes a Transpose.  The
   fusion passes then recognise one linear form (MatMul + Add).
@@ -71,11 +71,12 @@ def _const_arith(graph: Graph, node) -> bool:
     return False
 
 
-@register_pass("canonicalize", "drop Identity/Dropout, Gemm -> MatMul+Add, x-c -> x+(-c), x/c -> x*(1/c)")
+@register_pass("canonicalize", "drop Identity/Dropout/same-dtype Cast, Gemm -> MatMul+Add, x-c -> x+(-c), x/c -> x*(1/c)")
 def canonicalize(graph: Graph, ctx: PassContext) -> bool:
     counts = {"identity": 0, "gemm": 0, "const_arith": 0}
     for node in list(graph.nodes):
-        if node.op in ("onnx.Identity", "onnx.Dropout"):
+        if node.op in ("onnx.Identity", "onnx.Dropout") or (
+                node.op in ("onnx.Cast", "onnx.CastLike") and node.inputs[0].dtype == node.outputs[0].dtype):
             counts["identity"] += _drop_identity(graph, node)
         elif node.op == "onnx.Gemm":
             counts["gemm"] += _gemm_to_matmul(graph, node)

@@ -4,7 +4,8 @@ ONNX has no integer LSTM/GRU, so each becomes the float ONNX op on
 DequantizeLinear'd inputs and weights (per row: the int8 weights as [D*R, K]
 with ``axis = 0``, reshaped back to [D, R, K]), biases at the gate scale
 2^-12, and QuantizeLinear on Y and Y_h with the hidden state's scale.  The
-LSTM cell state (int16) leaves as a float stand-in.  Like the other QDQ
+LSTM cell state is quantized to int16 for its integer readers (a graph output) and
+read as a float stand-in by float consumers.  Like the other QDQ
 exports it is a float equivalent of the integer IR, not bit-exact.
 """
 
@@ -45,10 +46,9 @@ def _outputs(ex: QdqExporter, n: Node, op: str, ins: list, attrs: dict) -> None:
     outs = [ex.name(o.name + "_f") for o in n.outputs]
     ex.add(op, ins, outs, **attrs)
     for j, (o, f) in enumerate(zip(n.outputs, outs)):
-        if j < 2:
-            ex.q(f, o)
-        else:
-            ex._dq[o.name] = f
+        ex.q(f, o)  # the int16 cell state too: a qcc.dequantize (a graph output) reads it
+        if j >= 2:
+            ex._dq[o.name] = f  # float consumers take the float stand-in
 
 
 @qdq_rule("qcc.lstm")

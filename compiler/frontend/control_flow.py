@@ -22,6 +22,7 @@ from ..errors import QccError, UnsupportedOpError
 from ..ir import DType, Graph, Value
 
 LOOPS = {"Loop", "Scan"}
+BIND_HINT_MAX = 16  # inputs up to this many elements look like settings: suggest --bind
 
 
 class ControlFlowError(UnsupportedOpError):
@@ -54,10 +55,15 @@ def inline_if(graph: Graph, env: dict, n: onnx.NodeProto, name: str, inputs: lis
     cond = inputs[0]
     if cond is None or not cond.is_const:
         deps = _inputs_behind(cond)
+        small = [v.name for v in deps if v.type.numel <= BIND_HINT_MAX]
+        hint = (f"; if {', '.join(repr(s) for s in small)} {'is' if len(small) == 1 else 'are'} fixed "
+                f"where the model is deployed, bind {'it' if len(small) == 1 else 'them'} at compile "
+                f"time: {' '.join(f'--bind {s}=VALUE' for s in small)}") if small else ""
         raise ControlFlowError(
             f"If node '{name}': its condition '{n.input[0]}' is not known at compile time "
-            f"(it depends on {deps or 'values computed at inference time'}); qcc inlines an If "
-            f"only when its condition folds to a constant once the input shapes are bound")
+            f"(it depends on {sorted(v.name for v in deps) or 'values computed at inference time'}); "
+            f"qcc inlines an If only when its condition folds to a constant once the input shapes "
+            f"are bound{hint}")
     taken = bool(np.asarray(cond.data).reshape(-1)[0])
     attr = "then_branch" if taken else "else_branch"
     sub = next(a.g for a in n.attribute if a.name == attr)
@@ -81,7 +87,7 @@ def inline_if(graph: Graph, env: dict, n: onnx.NodeProto, name: str, inputs: lis
     return outs
 
 
-def _inputs_behind(v) -> list[str]:
+def _inputs_behind(v) -> list:
     """Graph inputs that ``v`` depends on (for the error message)."""
     seen, stack, found = set(), [v], []
     while stack:
@@ -90,9 +96,9 @@ def _inputs_behind(v) -> list[str]:
             continue
         seen.add(id(x))
         if x.producer is None and not x.is_const:
-            found.append(x.name)
+            found.append(x)
         elif x.producer is not None:
             stack.extend(x.producer.inputs)
-    return sorted(found)
+    return sorted(found, key=lambda x: x.name)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import onnx
@@ -24,6 +24,7 @@ from ..ir import DType, Graph, Node, TensorType, Value
 from ..ir.rewrite import fold_node
 from ..ops import is_registered, lookup
 from ..ops.onnx_ops import SUPPORTED
+from .bind import bound_array, check_names as check_bind_names, describe as describe_bound
 from .control_flow import branches, check_loops, inline_if
 from .ms_qops import can_expand, expand_model
 from .resize_compat import framework_sizes
@@ -284,12 +285,14 @@ def _attrs(n: onnx.NodeProto) -> dict:
 
 def import_model(model_or_path, input_shapes: Optional[dict[str, tuple[int, ...]]] = None,
                  fold: bool = True,
-                 sample_shapes: Optional[dict[str, tuple[int, ...]]] = None) -> Graph:
+                 sample_shapes: Optional[dict[str, tuple[int, ...]]] = None,
+                 bind: Optional[dict[str, Any]] = None) -> Graph:
     """Build an IR graph from an ONNX model (a path or a ModelProto).
 
     ``input_shapes`` binds dynamic dimensions (``--input-shape``); ``sample_shapes``
     (the shape of one sample of the data at hand, ``qcc run``) binds those of the
-    inputs that ``input_shapes`` leaves open."""
+    inputs that ``input_shapes`` leaves open; ``bind`` (``--bind``) fixes inputs to
+    constants (frontend/bind.py)."""
     path = model_or_path if isinstance(model_or_path, str) else "<model>"
     if isinstance(model_or_path, str):
         model = load_model(model_or_path)
@@ -329,10 +332,21 @@ def import_model(model_or_path, input_shapes: Optional[dict[str, tuple[int, ...]
     unknown = [k for k in input_shapes if k not in known]
     if unknown:
         raise ShapeError(f"--input-shape names {unknown}, but the model inputs are {sorted(known)}")
+    bind = dict(bind or {})
+    check_bind_names(bind, sorted(known))
+    bound = {}
     for vi in real_inputs:
+        if vi.name in bind:
+            arr = bound_array(vi, bind[vi.name], input_shapes.get(vi.name))
+            bound[vi.name] = env[vi.name] = Value(vi.name, TensorType(DType.from_numpy(arr.dtype), arr.shape),
+                                                 data=arr)
+            graph.constants[vi.name] = bound[vi.name]
+            continue
         v = Value(vi.name, _bind_input(vi, input_shapes, sample_shapes))
         graph.inputs.append(v)
         env[vi.name] = v
+    if bound:
+        graph.meta["bound_inputs"] = describe_bound({k: v.data for k, v in bound.items()})
     graph.register_names()
 
     for i, n in enumerate(_toposorted(g)):

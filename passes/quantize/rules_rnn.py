@@ -148,9 +148,13 @@ def lstm(st: QState, node: Node) -> bool:
         if c0v.is_const:
             c0 = st.g.add_const(node.name + ".c0", np.clip(np.rint(c0v.data * 2.0 ** cf), -32768,
                                                            32767).astype(np.int16), DType.int16)
-        else:
-            c0 = st.emit("qcc.quantize", [st.f(c0v)], {"scale": 2.0 ** -cf, "zero_point": 0,
-                         "dtype": "i16"}, name=c0v.name + ".quant").outputs[0]
+        else:  # int8 (its own range) -> int16 at 2^-cf: integer only, no float round trip
+            qc = st.q(c0v)
+            q = qc.qparams
+            mult, shift = st.requant_consts(np.asarray([float(q.scale[0]) * 2.0 ** cf]), c0v.name + ".c0")
+            c0 = st.emit("qcc.requant", [qc, mult, shift], {"x_zp": int(q.zero_point[0]), "y_zp": 0,
+                         "dtype": "i16"}, name=c0v.name + ".c0").outputs[0]
+            c0.qparams = cqp
     ins = [xq, wq, rq, bias, *mx, *mh, _h0(st, node, 5, hqp), c0, *tables, *mo]
     n = st.emit("qcc.lstm", ins, dict(attrs, cell_frac=cf), name=node.name, n_out=3,
                 out_names=_out_names(node, 3))

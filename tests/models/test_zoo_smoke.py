@@ -34,6 +34,7 @@ def check_model(d: str, out: str) -> float:
     path = os.path.join(d, "model.onnx")
     test = _load(os.path.join(d, "test.npz"))
     compile_model(path, CompileOptions(target="c", out_dir=out, input_shapes=parse_input_shapes(meta["input_shapes"]),
+                                       bind=meta.get("bind") or {},
                                        options={"calib": os.path.join(d, "calib.npz"), "quiet": True}))
     got, want = run_artifact(out, test, "target"), run_artifact(out, test, "reference")
     for k in want:

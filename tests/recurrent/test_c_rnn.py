@@ -48,6 +48,37 @@ def test_lstm_with_states_bit_exact(tmp_path, direction):
 
 
 @needs_gcc
+def test_lstm_with_state_inputs_is_integer_only_and_bit_exact(tmp_path):
+    """Initial h and c as model inputs (streaming VADs): the int8 c0 is requantized to the
+    int16 cell scale in integers (no float dequantize left for target c)."""
+    model = helper_lstm(str(tmp_path / "m.onnx"), states_as_inputs=True)
+    rng = np.random.default_rng(3)
+
+    def feeds(n, seed):
+        return dict(x=data((5, 4), n, seed), state=(rng.standard_normal((2 * n, 1, 6)) * 0.5).astype(np.float32))
+    np.savez(tmp_path / "calib.npz", **feeds(16, 1))
+    np.savez(tmp_path / "in.npz", **feeds(3, 4))
+    out = tmp_path / "c"
+    qcc("compile", model, "--calib", tmp_path / "calib.npz", "--target", "c", "-o", out, "--quiet")
+    for eng in ("target", "reference"):
+        qcc("run", out, "--inputs", tmp_path / "in.npz", "-o", tmp_path / f"{eng}.npz", "--engine", eng)
+    got, want = np.load(tmp_path / "target.npz"), np.load(tmp_path / "reference.npz")
+    for k in want:
+        assert np.array_equal(got[k], want[k]), k
+    from rnn_testlib import sqnr_db
+    import onnxruntime as ort
+
+    f = dict(np.load(tmp_path / "in.npz"))
+    s = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    ref = np.concatenate([s.run(["Y_c"], {"x": f["x"][i:i + 1], "state": f["state"][2 * i:2 * i + 2]})[0]
+                          for i in range(3)])
+    assert sqnr_db(ref, got["Y_c"].reshape(ref.shape)) > 20
+    qcc("compile", model, "--calib", tmp_path / "calib.npz", "--target", "onnx", "-o", tmp_path / "q", "--quiet")
+    qcc("run", tmp_path / "q", "--inputs", tmp_path / "in.npz", "-o", tmp_path / "q.npz")  # QDQ in onnxruntime
+    assert sqnr_db(ref, np.load(tmp_path / "q.npz")["Y_c"].reshape(ref.shape)) > 20
+
+
+@needs_gcc
 @pytest.mark.parametrize("lbr", [0, pytest.param(1, marks=pytest.mark.slow)])  # torch's GRU: lbr 1
 def test_gru_bit_exact(tmp_path, lbr):
     c_equals_reference(tmp_path, helper_gru(str(tmp_path / "m.onnx"), lbr=lbr), (6, 5))

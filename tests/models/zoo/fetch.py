@@ -66,11 +66,30 @@ def audio(n: int, length: int, seed: int) -> np.ndarray:
     return (0.3 * np.stack([np.convolve(r, k, "same") for r in x])).astype(np.float32)
 
 
+def streamed(path: str, n: int, seed: int, chunk: int = 512, sr: int = 16000) -> dict:
+    """A streaming audio model's samples: consecutive chunks of one noise signal, each with
+    the recurrent state the float model (onnxruntime) carried out of the chunk before it
+    (a zero state before the first), as the model sees them in use.  The state input is
+    [2, 1, H]: samples stack along axis 0, 2 rows each."""
+    import onnxruntime as ort
+
+    s = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    x = audio(1, n * chunk, seed).reshape(n, chunk)
+    shape = next(i.shape for i in s.get_inputs() if i.name == "state")
+    state = np.zeros((shape[0], 1, shape[2]), np.float32)
+    states = []
+    for i in range(n):
+        states.append(state)
+        state = s.run(None, {"input": x[i:i + 1], "state": state, "sr": np.array(sr, np.int64)})[1]
+    return {"input": x, "state": np.concatenate(states).astype(np.float32), "sr": np.full((n,), sr, np.int64)}
+
+
 # -------------------------------------------------------------------------- helpers
 class Entry:
-    def __init__(self, name, source, exporter, trained, kind, build, inputs, shapes=()):
+    def __init__(self, name, source, exporter, trained, kind, build, inputs, shapes=(), bind=None):
         self.name, self.source, self.exporter, self.trained = name, source, exporter, trained
         self.kind, self.build, self.inputs, self.shapes = kind, build, inputs, list(shapes)
+        self.bind = dict(bind or {})  # --bind: run-time settings fixed for deployment
 
 
 def copy_shipped(pkg: str, rel: str):
@@ -265,8 +284,9 @@ CORPUS = [
       ["images=1x3x320x320"]),
     E("silero_vad", "silero-vad", "spox (If on the sample rate, LSTM)", True, "audio",
       copy_shipped("silero_vad", "data/silero_vad.onnx"),
-      lambda n, seed: {"input": audio(n, 512, seed), "state": np.zeros((n * 2, 1, 128), np.float32)[:n],
-                       "sr": np.full((n,), 16000, np.int64)}, ["input=1x512", "state=2x1x128"]),
+      lambda n, seed: streamed(os.path.join(_site("silero_vad"), "data/silero_vad.onnx"), n, seed),
+      ["input=1x512", "state=2x1x128"],
+      bind={"sr": 16000}),  # the If on the sample rate folds once sr is bound
     # trained weights shipped in wheels, exported here
     E("mtcnn_pnet", "facenet-pytorch", "torch (TorchScript)", True, "detection",
       torch_export(_mtcnn("PNet"), lambda: (__import__("torch").randn(1, 3, 48, 48),)),
@@ -347,7 +367,7 @@ def build_one(e: Entry, out: str) -> str:
     np.savez(os.path.join(d, "test.npz"), **test)
     opset = next((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), 0)
     meta = dict(name=e.name, source=e.source, exporter=e.exporter, trained=e.trained, kind=e.kind,
-                input_shapes=e.shapes, opset=int(opset), producer=f"{m.producer_name} {m.producer_version}".strip())
+                input_shapes=e.shapes, **({"bind": e.bind} if e.bind else {}), opset=int(opset), producer=f"{m.producer_name} {m.producer_version}".strip())
     with open(os.path.join(d, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
     return d
