@@ -108,8 +108,17 @@ def _conv_cases(cs: Cases) -> Cases:
     _conv(cs, 1, 40, (8, 10), 6, (1, 1), (1, 1), [0, 0, 0, 0], 1)
     _conv(cs, 1, 70, (8, 8), 3, (1, 1), (1, 1), [0, 0, 0, 0], 1, per_channel=False)
     _conv(cs, 1, 8, (8, 8), 4, (1, 1), (1, 1), [0, 0, 0, 0], 2, acc_out=True)
-    # depthwise stays on the portable kernels: still exact in the same build
+    # depthwise (qcc_conv2d_dws: channels in lanes, tap pairs): fewer than 8 channels, more
+    # than 8 and not a multiple, strides 1 and 2, 5x5, even and non-square kernels,
+    # asymmetric pads, extreme weights and zero points, per-tensor, int32 outputs, several
+    # bands of rows (wide input), and a channel multiplier (the portable kernel)
     _conv(cs, 1, 6, (13, 11), 6, (3, 3), (1, 1), [1, 1, 1, 1], 6)
+    _conv(cs, 1, 20, (9, 9), 20, (5, 5), (2, 2), [2, 2, 2, 2], 20, relu=True)
+    _conv(cs, 2, 13, (6, 7), 13, (2, 4), (1, 2), [0, 1, 1, 2], 13, wvals=[-128, 127])
+    _conv(cs, 1, 16, (4, 4), 16, (3, 3), (1, 1), [1, 1, 1, 1], 16, per_channel=False, small_shift=True)
+    _conv(cs, 1, 9, (5, 6), 9, (3, 3), (2, 1), [1, 0, 1, 0], 9, acc_out=True)
+    _conv(cs, 1, 8, (40, 300), 8, (3, 3), (1, 1), [1, 1, 1, 1], 8)
+    _conv(cs, 1, 4, (7, 7), 8, (3, 3), (1, 1), [1, 1, 1, 1], 4)
     return cs
 
 
@@ -197,6 +206,81 @@ def test_requant8_int32_edges(requant_bins, lanes, zp, lohi):
         got = np.array(out, np.int64).reshape(8, 2)
         assert np.array_equal(got[:, 1], want), (v, "scalar")
         assert np.array_equal(got[:, 0], want), (v, got[:, 0], want)
+
+
+_MADD = r"""
+#include "common.h"
+#include "simd.h"
+#include <stdio.h>
+int main(void)
+{
+    int32_t a[8], xp[8], wp[8], r[8], i;
+    int xs[16], ws[16];
+    while (scanf("%d", &a[0]) == 1) {
+        for (i = 1; i < 8; i++)
+            if (scanf("%d", &a[i]) != 1)
+                return 1;
+        for (i = 0; i < 16; i++)
+            if (scanf("%d %d", &xs[i], &ws[i]) != 2)
+                return 1;
+        for (i = 0; i < 8; i++) {  /* lane i = the int16 pair (2i, 2i + 1) */
+            xp[i] = (int32_t)((uint32_t)(uint16_t)xs[2 * i] | (uint32_t)(uint16_t)xs[2 * i + 1] << 16);
+            wp[i] = (int32_t)((uint32_t)(uint16_t)ws[2 * i] | (uint32_t)(uint16_t)ws[2 * i + 1] << 16);
+        }
+        qcc_v8_store(r, qcc_v8_madd16(qcc_v8_load(a), xp, wp));
+        for (i = 0; i < 8; i++)
+            printf("%d\n", r[i]);
+    }
+    return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def madd_bins(tmp_path_factory):
+    """The depthwise kernel's pair multiply-accumulate, per x86 variant natively and, where the
+    cross tools are installed, on AArch64 under qemu-aarch64 (a command list per variant)."""
+    import subprocess
+    from pathlib import Path
+
+    import qcc.backends.c as cb
+
+    kdir = Path(cb.__file__).parent / "templates" / "kernels"
+    d = tmp_path_factory.mktemp("madd")
+    (d / "t.c").write_text(_MADD)
+    bins = {}
+    for v in ("avx2", "vnni"):
+        if not NEEDS[v] - FLAGS:
+            subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", *X86[v], f"-I{kdir}", "-o",
+                            str(d / v), str(d / "t.c")], check=True)
+            bins[v] = [str(d / v)]
+    if not _a64_missing():
+        subprocess.run(["aarch64-linux-gnu-gcc", "-std=c99", "-Wall", "-Wextra", "-Werror",
+                        *A64["neon_dot"], f"-I{kdir}", "-o", str(d / "a64"), str(d / "t.c")], check=True)
+        bins["neon_dot"] = ["qemu-aarch64", "-cpu", "max", str(d / "a64")]
+    return bins
+
+
+_X16 = st.one_of(st.sampled_from([-255, -128, 0, 127, 255]), st.integers(-255, 255))
+_W16 = st.one_of(st.sampled_from([-128, 0, 127]), st.integers(-128, 127))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_I32, min_size=8, max_size=8), st.lists(st.tuples(_X16, _W16), min_size=16, max_size=16))
+def test_madd16_int32_edges(madd_bins, acc, pairs):
+    """qcc_v8_madd16 (VPMADDWD; NEON LD2 + SMLAL) adds each lane's two products (centred
+    activations |x - zp| <= 255, int8 weights) to an accumulator at the int32 edges exactly,
+    wrapping modulo 2^32 as the portable kernels' int32 sums do."""
+    import subprocess
+
+    if not madd_bins:
+        pytest.skip("SKIPPED, NOT PASSED: no AVX2 here and no AArch64 cross tools")
+    text = " ".join(map(str, acc)) + "\n" + "\n".join(f"{x} {w}" for x, w in pairs) + "\n"
+    prod = [x * w for x, w in pairs]
+    want = [((a + prod[2 * i] + prod[2 * i + 1] + 2**31) % 2**32) - 2**31 for i, a in enumerate(acc)]
+    for v, cmd in madd_bins.items():
+        out = subprocess.run(cmd, input=text, capture_output=True, text=True, check=True).stdout.split()
+        assert [int(o) for o in out] == want, v
 
 
 # ---- AArch64 NEON dot product: Debian's cross gcc, run under qemu-aarch64 user mode ----------

@@ -156,10 +156,13 @@ static inline void qcc_conv_simd_channel_packed(const qcc_conv2d_p *p, const int
     }
 }
 
+{% include "kernels/conv2d_dw_simd.c" %}
+
 /* Depthwise convs (one input channel per output, dilation 1) with packed int4/int2 weights,
  * per channel: the compiler gave them im2col blocks (K = kh*kw, mostly padding in byte
  * steps); instead all weights are unpacked to int8 (at most QCC_SIMD_KCONV) and the int8
- * build's depthwise kernel runs, when its phase planes fit the scratch. 0: not taken. */
+ * SIMD depthwise kernel runs (qcc_conv2d_dws), or the int8 build's portable one when its
+ * phase planes fit the scratch. 0: not taken. */
 static inline int qcc_conv_simd_dw_packed(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
                                           const int32_t *bias, const int32_t *mult,
                                           const int32_t *shift, void *y, void *scratch)
@@ -169,11 +172,14 @@ static inline int qcc_conv_simd_dw_packed(const qcc_conv2d_p *p, const int8_t *x
     int8_t wu[QCC_SIMD_KCONV];
     int32_t phh, pw, o;
     qcc_dw_dims(p, &phh, &pw);
-    if ((size_t)p->m * taps > QCC_SIMD_KCONV || p->pb < 1
-        || 4 * (size_t)p->oh * pw + 2 * (size_t)p->sh * p->sw * phh * pw > 2 * (size_t)p->pb * taps)
+    if ((size_t)p->m * taps > QCC_SIMD_KCONV)
         return 0;
     for (o = 0; o < p->m; o++)
         qcc_simd_unpack(w + (size_t)o * rowb, p->wbits, 0, taps, wu + (size_t)o * taps);
+    if (qcc_conv2d_dws(p, x, wu, bias, mult, shift, y))
+        return 1;
+    if (p->pb < 1 || 4 * (size_t)p->oh * pw + 2 * (size_t)p->sh * p->sw * phh * pw > 2 * (size_t)p->pb * taps)
+        return 0;
     return qcc_conv2d_dw(p, x, wu, bias, mult, shift, y, (int32_t *)scratch) == QCC_OK;
 }
 
@@ -194,6 +200,8 @@ static inline int qcc_conv2d_simd(const qcc_conv2d_p *p, const int8_t *x, const 
     const int32_t pb = bytes / kp < (size_t)plane ? (int32_t)(bytes / kp) : plane;
     int32_t b, g, o, q0;
     const int packed = gmult != NULL || p->wbits != 8;
+    if (!packed && p->c == p->group && qcc_conv2d_dws(p, x, w, bias, mult, shift, y))
+        return 1;
     if (packed && gmult == NULL && p->c == p->group && p->dh == 1 && p->dw == 1
         && qcc_conv_simd_dw_packed(p, x, w, bias, mult, shift, y, scratch))
         return 1;

@@ -170,6 +170,62 @@ static inline qcc_v8w qcc_v8w_init(qcc_v8 b, int32_t s)
     return r;
 }
 
+/* acc + per lane j: xp16[2j]*wp16[2j] + xp16[2j+1]*wp16[2j+1] (VPMADDWD: each lane holds an int16
+ * pair; the pair's sum of products is exact in int32 when |products| <= 128*255). */
+static inline qcc_v8 qcc_v8_madd16(qcc_v8 acc, const int32_t *xp, const int32_t *wp)
+{
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)xp),
+                                                   _mm256_loadu_si256((const __m256i *)(const void *)wp)));
+}
+
+/* dst[t] = x[t] - zp for t < n (int8 to int16, 8 at a time). */
+static inline void qcc_simd_centre16(const int8_t *x, int32_t n, int32_t zp, int16_t *dst)
+{
+    const __m128i z = _mm_set1_epi16((int16_t)zp);
+    int32_t t;
+    for (t = 0; t + 8 <= n; t += 8)
+        _mm_storeu_si128((__m128i *)(void *)(dst + t),
+                         _mm_sub_epi16(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)(x + t))), z));
+    for (; t < n; t++)
+        dst[t] = (int16_t)(x[t] - zp);
+}
+
+/* dst[c * 8 + l] = the int16 pair (rows[l * rs + c], rows[l * rs + c + 1]) for c < n: eight rows
+ * (readable to column n rounded up to 8, plus 8) transposed 8 x 8 at a time into tc
+ * (n + 8 columns of 8 lanes), then each column paired with the next. */
+static inline void qcc_simd_pairs8(const int16_t *rows, int32_t rs, int32_t n, int16_t *tc, int32_t *dst)
+{
+    const __m256i ilv = _mm256_setr_epi8(0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15,
+                                         0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15);
+    int32_t c;
+    for (c = 0; c <= n; c += 8) {
+#define QCC_LD(l) _mm_loadu_si128((const __m128i *)(const void *)(rows + (size_t)(l) * rs + c))
+        const __m128i b0 = _mm_unpacklo_epi16(QCC_LD(0), QCC_LD(1)), b1 = _mm_unpackhi_epi16(QCC_LD(0), QCC_LD(1));
+        const __m128i b2 = _mm_unpacklo_epi16(QCC_LD(2), QCC_LD(3)), b3 = _mm_unpackhi_epi16(QCC_LD(2), QCC_LD(3));
+        const __m128i b4 = _mm_unpacklo_epi16(QCC_LD(4), QCC_LD(5)), b5 = _mm_unpackhi_epi16(QCC_LD(4), QCC_LD(5));
+        const __m128i b6 = _mm_unpacklo_epi16(QCC_LD(6), QCC_LD(7)), b7 = _mm_unpackhi_epi16(QCC_LD(6), QCC_LD(7));
+#undef QCC_LD
+        const __m128i c0 = _mm_unpacklo_epi32(b0, b2), c1 = _mm_unpackhi_epi32(b0, b2);
+        const __m128i c2 = _mm_unpacklo_epi32(b1, b3), c3 = _mm_unpackhi_epi32(b1, b3);
+        const __m128i c4 = _mm_unpacklo_epi32(b4, b6), c5 = _mm_unpackhi_epi32(b4, b6);
+        const __m128i c6 = _mm_unpacklo_epi32(b5, b7), c7 = _mm_unpackhi_epi32(b5, b7);
+        __m128i *t = (__m128i *)(void *)(tc + (size_t)c * 8);
+        _mm_storeu_si128(t, _mm_unpacklo_epi64(c0, c4));
+        _mm_storeu_si128(t + 1, _mm_unpackhi_epi64(c0, c4));
+        _mm_storeu_si128(t + 2, _mm_unpacklo_epi64(c1, c5));
+        _mm_storeu_si128(t + 3, _mm_unpackhi_epi64(c1, c5));
+        _mm_storeu_si128(t + 4, _mm_unpacklo_epi64(c2, c6));
+        _mm_storeu_si128(t + 5, _mm_unpackhi_epi64(c2, c6));
+        _mm_storeu_si128(t + 6, _mm_unpacklo_epi64(c3, c7));
+        _mm_storeu_si128(t + 7, _mm_unpackhi_epi64(c3, c7));
+    }
+    for (c = 0; c < n; c++) {  /* [col c | col c + 1] -> lanes 0-3 | 4-7 of the pairs */
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(tc + (size_t)c * 8));
+        _mm256_storeu_si256((__m256i *)(void *)(dst + (size_t)c * 8),
+                            _mm256_shuffle_epi8(_mm256_permute4x64_epi64(v, 0xD8), ilv));
+    }
+}
+
 /* The first nv (1..8) lanes, each in [-128, 127], as int8. */
 static inline void qcc_v8_store_i8(int8_t *y, qcc_v8 v, int32_t nv)
 {
@@ -337,6 +393,40 @@ static inline qcc_v8 qcc_v8_requant(qcc_v8 acc, qcc_v8 m, qcc_v8 s, int32_t zp, 
     acc.val[0] = qcc_simd_requant4(acc.val[0], m.val[0], s.val[0], z, l, h);
     acc.val[1] = qcc_simd_requant4(acc.val[1], m.val[1], s.val[1], z, l, h);
     return acc;
+}
+
+/* acc + per lane j: the int16 pair products xp16[2j]*wp16[2j] + xp16[2j+1]*wp16[2j+1] (LD2
+ * splits the pairs, SMLAL / SMLAL2 widen; exact as VPMADDWD). */
+static inline qcc_v8 qcc_v8_madd16(qcc_v8 acc, const int32_t *xp, const int32_t *wp)
+{
+    const int16x8x2_t xx = vld2q_s16((const int16_t *)(const void *)xp);
+    const int16x8x2_t ww = vld2q_s16((const int16_t *)(const void *)wp);
+    acc.val[0] = vmlal_s16(vmlal_s16(acc.val[0], vget_low_s16(xx.val[0]), vget_low_s16(ww.val[0])),
+                           vget_low_s16(xx.val[1]), vget_low_s16(ww.val[1]));
+    acc.val[1] = vmlal_high_s16(vmlal_high_s16(acc.val[1], xx.val[0], ww.val[0]), xx.val[1], ww.val[1]);
+    return acc;
+}
+
+/* dst[t] = x[t] - zp for t < n (int8 to int16, 8 at a time). */
+static inline void qcc_simd_centre16(const int8_t *x, int32_t n, int32_t zp, int16_t *dst)
+{
+    const int16x8_t z = vdupq_n_s16((int16_t)zp);
+    int32_t t;
+    for (t = 0; t + 8 <= n; t += 8)
+        vst1q_s16(dst + t, vsubq_s16(vmovl_s8(vld1_s8(x + t)), z));
+    for (; t < n; t++)
+        dst[t] = (int16_t)(x[t] - zp);
+}
+
+/* dst[c * 8 + l] = the int16 pair (rows[l * rs + c], rows[l * rs + c + 1]) for c < n (tc unused). */
+static inline void qcc_simd_pairs8(const int16_t *rows, int32_t rs, int32_t n, int16_t *tc, int32_t *dst)
+{
+    int32_t c, l;
+    (void)tc;
+    for (c = 0; c < n; c++)
+        for (l = 0; l < 8; l++)
+            dst[(size_t)c * 8 + l] = (int32_t)((uint32_t)(uint16_t)rows[(size_t)l * rs + c]
+                                               | (uint32_t)(uint16_t)rows[(size_t)l * rs + c + 1] << 16);
 }
 
 /* The first nv (1..8) lanes, each in [-128, 127], as int8. */

@@ -1,0 +1,135 @@
+/* Depthwise convs on the host SIMD variants (one input channel per output, channel
+ * multiplier 1, dilation 1): eight output channels in the eight int32 lanes, the accumulators
+ * of one output position in one register across all its taps. Two horizontally adjacent taps
+ * (u, v), (u, v + 1) are one VPMADDWD (NEON: LD2 + SMLAL/SMLAL2): a band of padded input rows
+ * is laid out, per position and lane, as the int16 pair (x[col] - zp, x[col + 1] - zp) (0 in
+ * the padding), and the weights as the pairs (w[u, v], w[u, v + 1]) (0 past kw), both
+ * precomputed per block of eight channels. |w * (x - zp)| <= 128 * 255: each pair sums exactly
+ * in int32, as the portable kernel's int16 products. Scratch: none from the arena; the band
+ * (QCC_DWS_BAND int32) and the block's weights live on the stack (host builds only). With a
+ * channel multiplier (e.g. a 1-channel stem) the portable phase-plane kernel measured faster:
+ * its planes are large and the lanes would repeat one input channel. */
+#define QCC_DWS_BAND 8192  /* int32 pairs of one band of padded rows: 8 lanes * rows * wp */
+#define QCC_DWS_TAPS 64    /* kh * ceil(kw / 2) weight pairs per channel at most */
+#define QCC_DWS_WP 512     /* padded input columns read, at most */
+
+/* The band's padded rows [r0, r0 + nr) of image b, lanes l < 8 from input channel (c0 + l) / mg
+ * (lanes past nv zero): xs[(r * wp + col) * 8 + l] = the pair at padded column col. Per row,
+ * each distinct channel's centred row is made once (lanes sharing a channel copy it), then
+ * the lanes are transposed and paired (qcc_simd_pairs8). */
+static inline void qcc_dws_band(const qcc_conv2d_p *p, const int8_t *x, int32_t c0, int32_t nv,
+                                int32_t mg, int32_t r0, int32_t nr, int32_t wp, int32_t *xs)
+{
+    int16_t rows[8][QCC_DWS_WP + 16], tc[(QCC_DWS_WP + 16) * 8];  /* wp + 1 columns per lane, read to 8 past */
+    const int32_t off = -p->pl, zp = p->x_zp;
+    int32_t l, r, j0, j1;
+    qcc_valid_range(off, 1, p->w, wp + 1, &j0, &j1);  /* padded columns inside x */
+    memset(rows, 0, sizeof rows);
+    for (r = 0; r < nr; r++) {
+        const int32_t ih = r0 + r - p->pt;
+        int32_t *restrict dst = xs + (size_t)r * wp * 8;
+        if (ih < 0 || ih >= p->h) {
+            memset(dst, 0, (size_t)wp * 8 * sizeof(int32_t));
+            continue;
+        }
+        for (l = 0; l < nv; l++) {
+            const int32_t ci = (c0 + l) / mg;
+            const int8_t *restrict xr = x + ((size_t)ci * p->h + ih) * p->w + off;
+            int16_t *restrict rl = rows[l];
+            if (l > 0 && ci == (c0 + l - 1) / mg) {
+                memcpy(rl, rows[l - 1], (size_t)(wp + 1) * sizeof(int16_t));
+                continue;
+            }
+            qcc_simd_centre16(xr + j0, j1 - j0, zp, rl + j0);
+        }
+        qcc_simd_pairs8(&rows[0][0], QCC_DWS_WP + 16, wp, tc, dst);
+    }
+}
+
+/* The block's weight pairs ws[(u * np + t) * 8 + l] = (w[u, 2t], w[u, 2t + 1]) of output
+ * channel c0 + l (0 past kw and for lanes past nv), and its bias / requant lanes. */
+static inline void qcc_dws_weights(const qcc_conv2d_p *p, const int8_t *w, const int32_t *bias,
+                                   const int32_t *mult, const int32_t *shift, int32_t c0, int32_t nv,
+                                   int32_t np, int32_t *ws, int32_t *b8, int32_t *m8, int32_t *s8)
+{
+    int32_t l, u, t;
+    for (l = 0; l < 8; l++) {
+        const int32_t o = c0 + (l < nv ? l : nv - 1), ch = p->per_channel ? o : 0;
+        const int8_t *wo = w + (size_t)o * p->kh * p->kw;
+        for (u = 0; u < p->kh; u++)
+            for (t = 0; t < np; t++) {
+                const int32_t v = 2 * t, w0 = l < nv ? wo[u * p->kw + v] : 0;
+                const int32_t w1 = l < nv && v + 1 < p->kw ? wo[u * p->kw + v + 1] : 0;
+                ws[((size_t)u * np + t) * 8 + l] = (int32_t)((uint32_t)(uint16_t)(int16_t)w0
+                                                             | (uint32_t)(uint16_t)(int16_t)w1 << 16);
+            }
+        b8[l] = bias && l < nv ? bias[o] : 0;
+        m8[l] = mult ? mult[ch] : 0;
+        s8[l] = mult ? shift[ch] : 1;
+    }
+}
+
+/* Output rows [i0, i0 + bn) of the block's nv channels from the band (padded row i0*sh first). */
+static inline void qcc_dws_rows(const qcc_conv2d_p *p, const int32_t *xs, const int32_t *ws,
+                                const int32_t *b8, const int32_t *m8, const int32_t *s8,
+                                const int32_t *mult, const int32_t *shift, void *y, size_t ybase,
+                                int32_t c0, int32_t nv, int32_t i0, int32_t bn, int32_t wp, int32_t np)
+{
+    const int32_t plane = p->oh * p->ow;
+    const int fused = mult != NULL && p->y_dt == QCC_I8;
+    const qcc_v8 bias = qcc_v8_load(b8), mv = qcc_v8_load(m8), sv = qcc_v8_load(s8);
+    int32_t i, j, u, t, l;
+    for (i = i0; i < i0 + bn; i++)
+        for (j = 0; j < p->ow; j++) {
+            const size_t at = ybase + (size_t)i * p->ow + j;
+            qcc_v8 acc = bias;
+            for (u = 0; u < p->kh; u++) {
+                const int32_t *xr = xs + ((size_t)((i - i0) * p->sh + u) * wp + (size_t)j * p->sw) * 8;
+                const int32_t *wr = ws + (size_t)u * np * 8;
+                for (t = 0; t < np; t++)
+                    acc = qcc_v8_madd16(acc, xr + 16 * t, wr + 8 * t);
+            }
+            if (fused) {
+                int8_t r8[8];
+                qcc_v8_store_i8(r8, qcc_v8_requant(acc, mv, sv, p->y_zp, p->lo, p->hi), 8);
+                for (l = 0; l < nv; l++)
+                    ((int8_t *)y)[at + (size_t)l * plane] = r8[l];
+            } else {
+                int32_t r[8];
+                qcc_v8_store(r, acc);
+                for (l = 0; l < nv; l++)
+                    qcc_conv_store(p, mult, shift, c0 + l, y, at + (size_t)l * plane, r[l]);
+            }
+        }
+}
+
+/* qcc_conv2d for c == group == m and dilation 1 on eight-lane SIMD; w: int8 [m, kh*kw]. 0: not
+ * taken (the band or the weights do not fit the stack buffers). */
+static inline int qcc_conv2d_dws(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
+                                 const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                 void *y)
+{
+    const int32_t mg = p->m / p->group, np = (p->kw + 1) / 2, plane = p->oh * p->ow;
+    const int32_t wp = (p->ow - 1) * p->sw + p->kw;  /* padded columns read */
+    int32_t xs[QCC_DWS_BAND], ws[QCC_DWS_TAPS * 8], b8[8], m8[8], s8[8];
+    int32_t b, c0, i0, bn;
+    if (p->c != p->group || mg != 1 || p->dh != 1 || p->dw != 1 || p->kh * np > QCC_DWS_TAPS || wp > QCC_DWS_WP
+        || (size_t)p->kh * wp * 8 > QCC_DWS_BAND)
+        return 0;
+    /* output rows per band: (bn - 1) * sh + kh padded rows of wp * 8 pairs */
+    bn = (int32_t)(((size_t)QCC_DWS_BAND / ((size_t)wp * 8) - (size_t)p->kh) / (size_t)p->sh + 1);
+    bn = bn < p->oh ? bn : p->oh;
+    for (b = 0; b < p->n; b++)
+        for (c0 = 0; c0 < p->m; c0 += 8) {
+            const int32_t nv = p->m - c0 < 8 ? p->m - c0 : 8;
+            qcc_dws_weights(p, w, bias, mult, shift, c0, nv, np, ws, b8, m8, s8);
+            for (i0 = 0; i0 < p->oh; i0 += bn) {
+                const int32_t rows = p->oh - i0 < bn ? p->oh - i0 : bn;
+                qcc_dws_band(p, x + (size_t)b * p->c * p->h * p->w, c0, nv, mg, i0 * p->sh,
+                             (rows - 1) * p->sh + p->kh, wp, xs);
+                qcc_dws_rows(p, xs, ws, b8, m8, s8, mult, shift, y, ((size_t)b * p->m + c0) * plane,
+                             c0, nv, i0, rows, wp, np);
+            }
+        }
+    return 1;
+}
