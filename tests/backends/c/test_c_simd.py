@@ -108,6 +108,12 @@ def _conv_cases(cs: Cases) -> Cases:
     _conv(cs, 1, 40, (8, 10), 6, (1, 1), (1, 1), [0, 0, 0, 0], 1)
     _conv(cs, 1, 70, (8, 8), 3, (1, 1), (1, 1), [0, 0, 0, 0], 1, per_channel=False)
     _conv(cs, 1, 8, (8, 8), 4, (1, 1), (1, 1), [0, 0, 0, 0], 2, acc_out=True)
+    # pointwise on planes >= 64 (qcc_conv2d_pws: positions in lanes, channel pairs): an odd
+    # channel count, several position blocks with a partial last one, M not a multiple of 4,
+    # extreme weights, int32 outputs, a block of few positions (many channels)
+    _conv(cs, 2, 5, (17, 17), 7, (1, 1), (1, 1), [0, 0, 0, 0], 1, wvals=[-128, 127])
+    _conv(cs, 1, 3, (9, 10), 6, (1, 1), (1, 1), [0, 0, 0, 0], 1, acc_out=True)
+    _conv(cs, 1, 601, (8, 9), 5, (1, 1), (1, 1), [0, 0, 0, 0], 1, small_shift=True)
     # depthwise (qcc_conv2d_dws: channels in lanes, tap pairs): fewer than 8 channels, more
     # than 8 and not a multiple, strides 1 and 2, 5x5, even and non-square kernels,
     # asymmetric pads, extreme weights and zero points, per-tensor, int32 outputs, several

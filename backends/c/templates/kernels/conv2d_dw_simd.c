@@ -69,38 +69,57 @@ static inline void qcc_dws_weights(const qcc_conv2d_p *p, const int8_t *w, const
     }
 }
 
+/* acc[j * 8 + l] = b + the taps of output column j (< ow) of one output row: xr = the band's
+ * first padded row of it, rs = int32 per band row, s8 = 8 * stride. kh and np constants at
+ * the call sites below, so the tap loops unroll. */
+static inline void qcc_dws_row(const int32_t *xr, size_t rs, int32_t s8, const int32_t *ws,
+                               int32_t kh, int32_t np, int32_t ow, qcc_v8 b, int32_t *acc)
+{
+    int32_t j, u, t;
+    for (j = 0; j < ow; j++) {
+        const int32_t *xj = xr + (size_t)j * s8;
+        qcc_v8 a = b;
+        for (u = 0; u < kh; u++)
+            for (t = 0; t < np; t++)
+                a = qcc_v8_madd16(a, xj + u * rs + 16 * t, ws + (size_t)(u * np + t) * 8);
+        qcc_v8_store(acc + (size_t)j * 8, a);
+    }
+}
+
 /* Output rows [i0, i0 + bn) of the block's nv channels from the band (padded row i0*sh first). */
 static inline void qcc_dws_rows(const qcc_conv2d_p *p, const int32_t *xs, const int32_t *ws,
                                 const int32_t *b8, const int32_t *m8, const int32_t *s8,
                                 const int32_t *mult, const int32_t *shift, void *y, size_t ybase,
                                 int32_t c0, int32_t nv, int32_t i0, int32_t bn, int32_t wp, int32_t np)
 {
-    const int32_t plane = p->oh * p->ow;
+    const int32_t plane = p->oh * p->ow, s8w = 8 * p->sw;
+    const size_t rs = (size_t)wp * 8;
     const int fused = mult != NULL && p->y_dt == QCC_I8;
     const qcc_v8 bias = qcc_v8_load(b8), mv = qcc_v8_load(m8), sv = qcc_v8_load(s8);
-    int32_t i, j, u, t, l;
-    for (i = i0; i < i0 + bn; i++)
+    int32_t acc[QCC_DWS_WP * 8];
+    int32_t i, j, l;
+    for (i = i0; i < i0 + bn; i++) {
+        const int32_t *xr = xs + (size_t)(i - i0) * p->sh * rs;
+        if (p->kh == 3 && np == 2)
+            qcc_dws_row(xr, rs, s8w, ws, 3, 2, p->ow, bias, acc);
+        else if (p->kh == 5 && np == 3)
+            qcc_dws_row(xr, rs, s8w, ws, 5, 3, p->ow, bias, acc);
+        else
+            qcc_dws_row(xr, rs, s8w, ws, p->kh, np, p->ow, bias, acc);
         for (j = 0; j < p->ow; j++) {
             const size_t at = ybase + (size_t)i * p->ow + j;
-            qcc_v8 acc = bias;
-            for (u = 0; u < p->kh; u++) {
-                const int32_t *xr = xs + ((size_t)((i - i0) * p->sh + u) * wp + (size_t)j * p->sw) * 8;
-                const int32_t *wr = ws + (size_t)u * np * 8;
-                for (t = 0; t < np; t++)
-                    acc = qcc_v8_madd16(acc, xr + 16 * t, wr + 8 * t);
-            }
             if (fused) {
                 int8_t r8[8];
-                qcc_v8_store_i8(r8, qcc_v8_requant(acc, mv, sv, p->y_zp, p->lo, p->hi), 8);
+                qcc_v8_store_i8(r8, qcc_v8_requant(qcc_v8_load(acc + (size_t)j * 8), mv, sv, p->y_zp,
+                                                   p->lo, p->hi), 8);
                 for (l = 0; l < nv; l++)
                     ((int8_t *)y)[at + (size_t)l * plane] = r8[l];
             } else {
-                int32_t r[8];
-                qcc_v8_store(r, acc);
                 for (l = 0; l < nv; l++)
-                    qcc_conv_store(p, mult, shift, c0 + l, y, at + (size_t)l * plane, r[l]);
+                    qcc_conv_store(p, mult, shift, c0 + l, y, at + (size_t)l * plane, acc[(size_t)j * 8 + l]);
             }
         }
+    }
 }
 
 /* qcc_conv2d for c == group == m and dilation 1 on eight-lane SIMD; w: int8 [m, kh*kw]. 0: not

@@ -158,6 +158,8 @@ static inline void qcc_conv_simd_channel_packed(const qcc_conv2d_p *p, const int
 
 {% include "kernels/conv2d_dw_simd.c" %}
 
+{% include "kernels/conv2d_pw_simd.c" %}
+
 /* Depthwise convs (one input channel per output, dilation 1) with packed int4/int2 weights,
  * per channel: the compiler gave them im2col blocks (K = kh*kw, mostly padding in byte
  * steps); instead all weights are unpacked to int8 (at most QCC_SIMD_KCONV) and the int8
@@ -193,14 +195,17 @@ static inline int qcc_conv2d_simd(const qcc_conv2d_p *p, const int8_t *x, const 
     const int32_t gs = gmult != NULL ? p->gsize : 0;
     const int32_t gp = gs > 0 ? (gs + QCC_SIMD_CH - 1) / QCC_SIMD_CH * QCC_SIMD_CH : 0;
     const int32_t kp = gs > 0 ? (k + gs - 1) / gs * gp : (k + QCC_SIMD_CH - 1) / QCC_SIMD_CH * QCC_SIMD_CH;
-    /* the scratch the compiler sized for int16 im2col blocks. (Pointwise convs on large planes
-     * stay on the direct kernel: as byte-column GEMMs they measured 2-3x slower on AVX-512
-     * VNNI, the transposition of x costing more than the dot products save.) */
+    /* the scratch the compiler sized for int16 im2col blocks. (Pointwise convs on planes of
+     * at least 64 positions run as qcc_conv2d_pws, depthwise ones as qcc_conv2d_dws, before
+     * this: as byte-column GEMMs they measured 2-3x slower on AVX-512 VNNI, the transposition
+     * of x costing more than the dot products save.) */
     const size_t bytes = 2 * (size_t)p->pb * k;
     const int32_t pb = bytes / kp < (size_t)plane ? (int32_t)(bytes / kp) : plane;
     int32_t b, g, o, q0;
     const int packed = gmult != NULL || p->wbits != 8;
     if (!packed && p->c == p->group && qcc_conv2d_dws(p, x, w, bias, mult, shift, y))
+        return 1;
+    if (!packed && qcc_conv2d_pws(p, x, w, bias, mult, shift, y))
         return 1;
     if (packed && gmult == NULL && p->c == p->group && p->dh == 1 && p->dw == 1
         && qcc_conv_simd_dw_packed(p, x, w, bias, mult, shift, y, scratch))

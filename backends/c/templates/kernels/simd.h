@@ -178,6 +178,31 @@ static inline qcc_v8 qcc_v8_madd16(qcc_v8 acc, const int32_t *xp, const int32_t 
                                                    _mm256_loadu_si256((const __m256i *)(const void *)wp)));
 }
 
+/* acc + per lane j: xp16[2j] * w0 + xp16[2j+1] * w1, wpair = (w0, w1) as int16 (VPMADDWD
+ * against the broadcast pair). */
+static inline qcc_v8 qcc_v8_madd16b(qcc_v8 acc, const int32_t *xp, int32_t wpair)
+{
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)xp),
+                                                   _mm256_set1_epi32(wpair)));
+}
+
+/* dst[q] = the int16 pair (x0[q] - zp, x1[q] - zp) for q < n (x1 NULL: 0 for the second). */
+static inline void qcc_simd_pairrow(const int8_t *x0, const int8_t *x1, int32_t n, int32_t zp, int32_t *dst)
+{
+    const __m128i z = _mm_set1_epi16((int16_t)zp);
+    int32_t q;
+    for (q = 0; q + 8 <= n; q += 8) {
+        const __m128i a = _mm_sub_epi16(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)(x0 + q))), z);
+        const __m128i b = x1 ? _mm_sub_epi16(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)(x1 + q))), z)
+                             : _mm_setzero_si128();
+        _mm_storeu_si128((__m128i *)(void *)(dst + q), _mm_unpacklo_epi16(a, b));
+        _mm_storeu_si128((__m128i *)(void *)(dst + q + 4), _mm_unpackhi_epi16(a, b));
+    }
+    for (; q < n; q++)
+        dst[q] = (int32_t)((uint32_t)(uint16_t)(int16_t)(x0[q] - zp)
+                           | (uint32_t)(uint16_t)(int16_t)(x1 ? x1[q] - zp : 0) << 16);
+}
+
 /* dst[t] = x[t] - zp for t < n (int8 to int16, 8 at a time). */
 static inline void qcc_simd_centre16(const int8_t *x, int32_t n, int32_t zp, int16_t *dst)
 {
@@ -405,6 +430,34 @@ static inline qcc_v8 qcc_v8_madd16(qcc_v8 acc, const int32_t *xp, const int32_t 
                            vget_low_s16(xx.val[1]), vget_low_s16(ww.val[1]));
     acc.val[1] = vmlal_high_s16(vmlal_high_s16(acc.val[1], xx.val[0], ww.val[0]), xx.val[1], ww.val[1]);
     return acc;
+}
+
+/* acc + per lane j: xp16[2j] * w0 + xp16[2j+1] * w1, wpair = (w0, w1) as int16 (LD2 +
+ * SMLAL by scalar). */
+static inline qcc_v8 qcc_v8_madd16b(qcc_v8 acc, const int32_t *xp, int32_t wpair)
+{
+    const int16x8x2_t xx = vld2q_s16((const int16_t *)(const void *)xp);
+    const int16_t w0 = (int16_t)(uint16_t)((uint32_t)wpair & 0xffff), w1 = (int16_t)(uint16_t)((uint32_t)wpair >> 16);
+    acc.val[0] = vmlal_n_s16(vmlal_n_s16(acc.val[0], vget_low_s16(xx.val[0]), w0), vget_low_s16(xx.val[1]), w1);
+    acc.val[1] = vmlal_high_n_s16(vmlal_high_n_s16(acc.val[1], xx.val[0], w0), xx.val[1], w1);
+    return acc;
+}
+
+/* dst[q] = the int16 pair (x0[q] - zp, x1[q] - zp) for q < n (x1 NULL: 0 for the second). */
+static inline void qcc_simd_pairrow(const int8_t *x0, const int8_t *x1, int32_t n, int32_t zp, int32_t *dst)
+{
+    const int16x8_t z = vdupq_n_s16((int16_t)zp);
+    int32_t q;
+    for (q = 0; q + 8 <= n; q += 8) {
+        const int16x8_t a = vsubq_s16(vmovl_s8(vld1_s8(x0 + q)), z);
+        const int16x8_t b = x1 ? vsubq_s16(vmovl_s8(vld1_s8(x1 + q)), z) : vdupq_n_s16(0);
+        const int16x8x2_t zz = vzipq_s16(a, b);
+        vst1q_s16((int16_t *)(void *)(dst + q), zz.val[0]);
+        vst1q_s16((int16_t *)(void *)(dst + q + 4), zz.val[1]);
+    }
+    for (; q < n; q++)
+        dst[q] = (int32_t)((uint32_t)(uint16_t)(int16_t)(x0[q] - zp)
+                           | (uint32_t)(uint16_t)(int16_t)(x1 ? x1[q] - zp : 0) << 16);
 }
 
 /* dst[t] = x[t] - zp for t < n (int8 to int16, 8 at a time). */
