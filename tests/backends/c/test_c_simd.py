@@ -114,6 +114,13 @@ def _conv_cases(cs: Cases) -> Cases:
     _conv(cs, 2, 5, (17, 17), 7, (1, 1), (1, 1), [0, 0, 0, 0], 1, wvals=[-128, 127])
     _conv(cs, 1, 3, (9, 10), 6, (1, 1), (1, 1), [0, 0, 0, 0], 1, acc_out=True)
     _conv(cs, 1, 601, (8, 9), 5, (1, 1), (1, 1), [0, 0, 0, 0], 1, small_shift=True)
+    # other one-group convs on planes >= 64 (the same GEMM over K-major im2col rows): stride 2
+    # (gathered rows), asymmetric pads, non-square kernels, K = 576 (blocks of 48 positions
+    # that split output rows), a batch of 2 with int32 outputs
+    _conv(cs, 1, 5, (20, 18), 8, (3, 3), (2, 2), [1, 1, 1, 1], 1, relu=True)
+    _conv(cs, 1, 6, (9, 16), 5, (1, 5), (1, 1), [0, 3, 0, 1], 1, wvals=[-128, 127])
+    _conv(cs, 1, 64, (8, 12), 9, (3, 3), (1, 1), [1, 1, 1, 1], 1)
+    _conv(cs, 2, 7, (4, 32), 6, (4, 1), (1, 1), [2, 0, 1, 0], 1, acc_out=True)
     # depthwise (qcc_conv2d_dws: channels in lanes, tap pairs): fewer than 8 channels, more
     # than 8 and not a multiple, strides 1 and 2, 5x5, even and non-square kernels,
     # asymmetric pads, extreme weights and zero points, per-tensor, int32 outputs, several

@@ -203,6 +203,20 @@ static inline void qcc_simd_pairrow(const int8_t *x0, const int8_t *x1, int32_t 
                            | (uint32_t)(uint16_t)(int16_t)(x1 ? x1[q] - zp : 0) << 16);
 }
 
+/* dst[q] = the int16 pair (a[q], b[q]) for q < n. */
+static inline void qcc_simd_pair16(const int16_t *a, const int16_t *b, int32_t n, int32_t *dst)
+{
+    int32_t q;
+    for (q = 0; q + 8 <= n; q += 8) {
+        const __m128i va = _mm_loadu_si128((const __m128i *)(const void *)(a + q));
+        const __m128i vb = _mm_loadu_si128((const __m128i *)(const void *)(b + q));
+        _mm_storeu_si128((__m128i *)(void *)(dst + q), _mm_unpacklo_epi16(va, vb));
+        _mm_storeu_si128((__m128i *)(void *)(dst + q + 4), _mm_unpackhi_epi16(va, vb));
+    }
+    for (; q < n; q++)
+        dst[q] = (int32_t)((uint32_t)(uint16_t)a[q] | (uint32_t)(uint16_t)b[q] << 16);
+}
+
 /* dst[t] = x[t] - zp for t < n (int8 to int16, 8 at a time). */
 static inline void qcc_simd_centre16(const int8_t *x, int32_t n, int32_t zp, int16_t *dst)
 {
@@ -458,6 +472,19 @@ static inline void qcc_simd_pairrow(const int8_t *x0, const int8_t *x1, int32_t 
     for (; q < n; q++)
         dst[q] = (int32_t)((uint32_t)(uint16_t)(int16_t)(x0[q] - zp)
                            | (uint32_t)(uint16_t)(int16_t)(x1 ? x1[q] - zp : 0) << 16);
+}
+
+/* dst[q] = the int16 pair (a[q], b[q]) for q < n. */
+static inline void qcc_simd_pair16(const int16_t *a, const int16_t *b, int32_t n, int32_t *dst)
+{
+    int32_t q;
+    for (q = 0; q + 8 <= n; q += 8) {
+        const int16x8x2_t zz = vzipq_s16(vld1q_s16(a + q), vld1q_s16(b + q));
+        vst1q_s16((int16_t *)(void *)(dst + q), zz.val[0]);
+        vst1q_s16((int16_t *)(void *)(dst + q + 4), zz.val[1]);
+    }
+    for (; q < n; q++)
+        dst[q] = (int32_t)((uint32_t)(uint16_t)a[q] | (uint32_t)(uint16_t)b[q] << 16);
 }
 
 /* dst[t] = x[t] - zp for t < n (int8 to int16, 8 at a time). */
