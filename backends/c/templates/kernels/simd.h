@@ -178,6 +178,21 @@ static inline qcc_v8 qcc_v8_madd16(qcc_v8 acc, const int32_t *xp, const int32_t 
                                                    _mm256_loadu_si256((const __m256i *)(const void *)wp)));
 }
 
+#ifdef QCC_SIMD_VNNI
+#define QCC_SIMD_QUAD 1  /* qcc_v8_dot4b: four byte products per lane and instruction */
+/* acc + per lane j: sum over t < 4 of the operand bytes xq8[4j + t] (u8) * wquad8[t] (s8)
+ * (VPDPBUSD against the broadcast quad; no saturation). */
+static inline qcc_v8 qcc_v8_dot4b(qcc_v8 acc, const int32_t *xq, int32_t wquad)
+{
+    const __m256i u = _mm256_loadu_si256((const __m256i *)(const void *)xq), wv = _mm256_set1_epi32(wquad);
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    return _mm256_dpbusd_epi32(acc, u, wv);
+#else
+    return _mm256_dpbusd_avx_epi32(acc, u, wv);
+#endif
+}
+#endif
+
 /* acc + per lane j: xp16[2j] * w0 + xp16[2j+1] * w1, wpair = (w0, w1) as int16 (VPMADDWD
  * against the broadcast pair). */
 static inline qcc_v8 qcc_v8_madd16b(qcc_v8 acc, const int32_t *xp, int32_t wpair)
@@ -201,20 +216,6 @@ static inline void qcc_simd_pairrow(const int8_t *x0, const int8_t *x1, int32_t 
     for (; q < n; q++)
         dst[q] = (int32_t)((uint32_t)(uint16_t)(int16_t)(x0[q] - zp)
                            | (uint32_t)(uint16_t)(int16_t)(x1 ? x1[q] - zp : 0) << 16);
-}
-
-/* dst[q] = the int16 pair (a[q], b[q]) for q < n. */
-static inline void qcc_simd_pair16(const int16_t *a, const int16_t *b, int32_t n, int32_t *dst)
-{
-    int32_t q;
-    for (q = 0; q + 8 <= n; q += 8) {
-        const __m128i va = _mm_loadu_si128((const __m128i *)(const void *)(a + q));
-        const __m128i vb = _mm_loadu_si128((const __m128i *)(const void *)(b + q));
-        _mm_storeu_si128((__m128i *)(void *)(dst + q), _mm_unpacklo_epi16(va, vb));
-        _mm_storeu_si128((__m128i *)(void *)(dst + q + 4), _mm_unpackhi_epi16(va, vb));
-    }
-    for (; q < n; q++)
-        dst[q] = (int32_t)((uint32_t)(uint16_t)a[q] | (uint32_t)(uint16_t)b[q] << 16);
 }
 
 /* dst[t] = x[t] - zp for t < n (int8 to int16, 8 at a time). */
@@ -446,6 +447,16 @@ static inline qcc_v8 qcc_v8_madd16(qcc_v8 acc, const int32_t *xp, const int32_t 
     return acc;
 }
 
+#define QCC_SIMD_QUAD 1
+/* acc + per lane j: sum over t < 4 of the operand bytes xq8[4j + t] (s8) * wquad8[t] (s8) (SDOT). */
+static inline qcc_v8 qcc_v8_dot4b(qcc_v8 acc, const int32_t *xq, int32_t wquad)
+{
+    const int8x16_t wv = vreinterpretq_s8_s32(vdupq_n_s32(wquad));
+    acc.val[0] = vdotq_s32(acc.val[0], vreinterpretq_s8_s32(vld1q_s32(xq)), wv);
+    acc.val[1] = vdotq_s32(acc.val[1], vreinterpretq_s8_s32(vld1q_s32(xq + 4)), wv);
+    return acc;
+}
+
 /* acc + per lane j: xp16[2j] * w0 + xp16[2j+1] * w1, wpair = (w0, w1) as int16 (LD2 +
  * SMLAL by scalar). */
 static inline qcc_v8 qcc_v8_madd16b(qcc_v8 acc, const int32_t *xp, int32_t wpair)
@@ -472,19 +483,6 @@ static inline void qcc_simd_pairrow(const int8_t *x0, const int8_t *x1, int32_t 
     for (; q < n; q++)
         dst[q] = (int32_t)((uint32_t)(uint16_t)(int16_t)(x0[q] - zp)
                            | (uint32_t)(uint16_t)(int16_t)(x1 ? x1[q] - zp : 0) << 16);
-}
-
-/* dst[q] = the int16 pair (a[q], b[q]) for q < n. */
-static inline void qcc_simd_pair16(const int16_t *a, const int16_t *b, int32_t n, int32_t *dst)
-{
-    int32_t q;
-    for (q = 0; q + 8 <= n; q += 8) {
-        const int16x8x2_t zz = vzipq_s16(vld1q_s16(a + q), vld1q_s16(b + q));
-        vst1q_s16((int16_t *)(void *)(dst + q), zz.val[0]);
-        vst1q_s16((int16_t *)(void *)(dst + q + 4), zz.val[1]);
-    }
-    for (; q < n; q++)
-        dst[q] = (int32_t)((uint32_t)(uint16_t)a[q] | (uint32_t)(uint16_t)b[q] << 16);
 }
 
 /* dst[t] = x[t] - zp for t < n (int8 to int16, 8 at a time). */
