@@ -57,30 +57,33 @@ static inline void qcc_pws_block(const int32_t *xp, int32_t cr, int32_t qs, int3
 }
 
 /* The weight tuples wq[k * 4 + i] = w[o + i, kR .. kR + R - 1] (kk reduction elements per row,
- * int16 pairs or bytes) and the initial accumulators of output channels o .. o + no - 1
- * (bias, minus (zp + off) * sum w for the byte tuples; past no: zero weights and bias). */
+ * int16 pairs or bytes: a tuple is one int32 of the zero-padded row) and the initial
+ * accumulators of output channels o .. o + no - 1 (bias, minus (zp + off) * sum w for the
+ * byte tuples; past no: zero weights and bias). */
 static inline void qcc_pws_weights(const int8_t *w, const int32_t *bias, int32_t zp, int32_t o,
                                    int32_t no, int32_t kk, int32_t cr, int32_t *wq, int32_t *b4)
 {
-    int32_t i, k, t;
+    int16_t row[1024];  /* one row's tuples (cr * 4 <= 2048 bytes), read back with memcpy */
+    int32_t i, k;
     for (i = 0; i < 4; i++) {
-        const int8_t *wo = w + (size_t)(o + (i < no ? i : 0)) * kk;
-        uint32_t sum = 0;
-        for (k = 0; k < cr; k++) {
-            uint32_t v = 0;
-            for (t = 0; t < QCC_PWS_R; t++) {
-                const int32_t e = k * QCC_PWS_R + t, wv = i < no && e < kk ? wo[e] : 0;
-                sum += (uint32_t)wv;
-                v |= (uint32_t)(QCC_PWS_R == 4 ? (uint8_t)wv : (uint16_t)wv) << (t * 32 / QCC_PWS_R);
-            }
-            wq[(size_t)k * 4 + i] = (int32_t)v;
+        const int8_t *wo = w + (size_t)(o + i) * kk;
+        memset(row, 0, (size_t)cr * 4);
+        if (i < no) {
+#ifdef QCC_SIMD_QUAD
+            memcpy(row, wo, (size_t)kk);
+#else
+            qcc_simd_centre16(wo, kk, 0, row);
+#endif
         }
+        for (k = 0; k < cr; k++)
+            memcpy(wq + (size_t)k * 4 + i, (const char *)row + 4 * (size_t)k, 4);
         b4[i] = bias && i < no ? bias[o + i] : 0;
 #ifdef QCC_SIMD_QUAD  /* sum w*(x - zp) = sum w*v - (zp + off)*sum w, modulo 2^32 */
-        b4[i] = (int32_t)((uint32_t)b4[i] - (uint32_t)(zp + qcc_simd_off(QCC_I8)) * sum);
+        if (i < no)
+            b4[i] = (int32_t)((uint32_t)b4[i]
+                              - (uint32_t)(zp + qcc_simd_off(QCC_I8)) * (uint32_t)qcc_simd_wsum(wo, kk));
 #else
         (void)zp;
-        (void)sum;
 #endif
     }
 }
