@@ -109,13 +109,18 @@ static inline void qcc_pws_col(const qcc_conv2d_p *p, const int8_t *xb, int32_t 
             q += n;
             continue;
         }
-        memset(r + j, (uint8_t)zb, (size_t)(a - j));
-        if (p->sw == 1)
-            memcpy(r + a, xc + (size_t)ih * p->w + a + offw, (size_t)(b - a));
-        else
+        for (t = j; t < a; t++)  /* loops, not memset / memcpy calls: segments are short */
+            r[t] = zb;
+        if (p->sw == 1) {
+            const int8_t *restrict src = xc + (size_t)ih * p->w + offw;
+            int8_t *restrict dst = r;
+            for (t = a; t < b; t++)
+                dst[t] = src[t];
+        } else
             for (t = a; t < b; t++)
                 r[t] = xc[(size_t)ih * p->w + t * p->sw + offw];
-        memset(r + b, (uint8_t)zb, (size_t)(j + n - b));
+        for (t = b; t < j + n; t++)
+            r[t] = zb;
         q += n;
     }
 }
