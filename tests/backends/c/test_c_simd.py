@@ -224,6 +224,7 @@ def test_requant8_int32_edges(requant_bins, lanes, zp, lohi):
 _MADD = r"""
 #include "common.h"
 #include "simd.h"
+#include "simd_conv.h"
 #include <stdio.h>
 int main(void)
 {
