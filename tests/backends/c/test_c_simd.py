@@ -297,6 +297,85 @@ def test_madd16_int32_edges(madd_bins, acc, pairs):
         assert [int(o) for o in out] == want, v
 
 
+_DOT4 = r"""
+#include "common.h"
+#include "simd.h"
+#include "simd_conv.h"
+#include <stdio.h>
+int main(void)
+{
+    int32_t a[8], xq[8], r[8], i;
+    unsigned xb[32];
+    int wb[4];
+    uint32_t wq = 0;
+    while (scanf("%d", &a[0]) == 1) {
+        for (i = 1; i < 8; i++)
+            if (scanf("%d", &a[i]) != 1)
+                return 1;
+        for (i = 0; i < 32; i++)
+            if (scanf("%u", &xb[i]) != 1)
+                return 1;
+        for (i = 0; i < 4; i++)
+            if (scanf("%d", &wb[i]) != 1)
+                return 1;
+        for (i = 0, wq = 0; i < 4; i++)
+            wq |= (uint32_t)(uint8_t)wb[i] << (8 * i);
+        for (i = 0; i < 8; i++)  /* lane i = operand bytes 4i .. 4i + 3 */
+            xq[i] = (int32_t)(xb[4 * i] | xb[4 * i + 1] << 8 | xb[4 * i + 2] << 16 | (uint32_t)xb[4 * i + 3] << 24);
+        qcc_v8_store(r, qcc_v8_dot4b(qcc_v8_load(a), xq, (int32_t)wq));
+        for (i = 0; i < 8; i++)
+            printf("%d\n", r[i]);
+    }
+    return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def dot4_bins(tmp_path_factory):
+    """The conv GEMM's byte-quad step (VPDPBUSD: u8 operands; SDOT: s8), where it exists."""
+    import subprocess
+    from pathlib import Path
+
+    import qcc.backends.c as cb
+
+    kdir = Path(cb.__file__).parent / "templates" / "kernels"
+    d = tmp_path_factory.mktemp("dot4")
+    (d / "t.c").write_text(_DOT4)
+    bins = {}
+    if not NEEDS["vnni"] - FLAGS:
+        subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", *X86["vnni"], f"-I{kdir}", "-o",
+                        str(d / "vnni"), str(d / "t.c")], check=True)
+        bins["vnni"] = ([str(d / "vnni")], False)
+    if not _a64_missing():
+        subprocess.run(["aarch64-linux-gnu-gcc", "-std=c99", "-Wall", "-Wextra", "-Werror",
+                        *A64["neon_dot"], f"-I{kdir}", "-o", str(d / "a64"), str(d / "t.c")], check=True)
+        bins["neon_dot"] = (["qemu-aarch64", "-cpu", "max", str(d / "a64")], True)
+    return bins
+
+
+_B8 = st.one_of(st.sampled_from([0, 127, 128, 255]), st.integers(0, 255))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_I32, min_size=8, max_size=8), st.lists(_B8, min_size=32, max_size=32),
+       st.lists(_W16, min_size=4, max_size=4))
+def test_dot4b_int32_edges(dot4_bins, acc, xb, wb):
+    """qcc_v8_dot4b adds each lane's four byte products (VNNI: x bytes as u8, SDOT: as s8;
+    int8 weights) to an accumulator at the int32 edges, wrapping modulo 2^32."""
+    import subprocess
+
+    if not dot4_bins:
+        pytest.skip("SKIPPED, NOT PASSED: no AVX-512 VNNI here and no AArch64 cross tools")
+    text = " ".join(map(str, acc)) + "\n" + " ".join(map(str, xb)) + "\n" + " ".join(map(str, wb)) + "\n"
+    for v, (cmd, signed) in dot4_bins.items():
+        xv = [b - 256 if signed and b > 127 else b for b in xb]
+        want = [((a + sum(xv[4 * i + t] * wb[t] for t in range(4)) + 2**31) % 2**32) - 2**31
+                for i, a in enumerate(acc)]
+        out = subprocess.run(cmd, input=text, capture_output=True, text=True, check=True).stdout.split()
+        assert [int(o) for o in out] == want, v
+
+
 # ---- AArch64 NEON dot product: Debian's cross gcc, run under qemu-aarch64 user mode ----------
 A64 = {"neon_dot": ("-O2", "-march=armv8.2-a+dotprod", "-static"),
        "neon_portable": ("-O2", "-march=armv8.2-a+dotprod", "-static", "-DQCC_PORTABLE")}
