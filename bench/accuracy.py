@@ -82,9 +82,29 @@ def ort_quantize(m: BenchModel, method: str, out_path: str) -> float:
     cm = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
           "entropy": CalibrationMethod.Entropy}[method]
     t0 = time.perf_counter()
-    quantize_static(m.path, out_path, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+    src = _ort_opset(m.path, out_path)
+    quantize_static(src, out_path, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, calibrate_method=cm)
     return time.perf_counter() - t0
+
+
+ORT_MIN_OPSET = 13  # per-channel DequantizeLinear (axis) needs opset 13
+
+
+def _ort_opset(path: str, out_path: str) -> str:
+    """The model quantize_static gets: below opset 13 its per-channel QDQ output is
+    invalid (DequantizeLinear has no axis before 13), so such a model is converted to
+    opset 13 first (onnx.version_converter) and written beside ``out_path``."""
+    import onnx
+    from onnx import version_converter
+
+    m = onnx.load(path)
+    opset = next((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), ORT_MIN_OPSET)
+    if opset >= ORT_MIN_OPSET:
+        return path
+    up = out_path[:-len(".onnx")] + f".opset{ORT_MIN_OPSET}.onnx"
+    onnx.save(version_converter.convert_version(m, ORT_MIN_OPSET), up)
+    return up
 
 
 def qcc_outputs(m: BenchModel, out_dir: str, sub: str = "qcc", **options) -> tuple[np.ndarray, dict]:

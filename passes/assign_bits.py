@@ -108,11 +108,11 @@ def _check_flags(o: AssignBitsOptions) -> bool:
                               "over measured sensitivities under size/BOPs/latency budgets",
                kind="quantize", options=AssignBitsOptions)
 def assign_bits(graph: Graph, ctx: PassContext) -> bool:
-    from qcc.mixed_precision import plan as mp
-
     o = ctx.options_of(AssignBitsOptions)
     if not _check_flags(o):
         return False
+    from qcc.mixed_precision import plan as mp  # the ILP solver's import takes seconds: only when used
+
     calib = ctx.calib_data()
     if calib is None:
         raise BudgetError("--weight-bits mixed needs calibration data (--calib CALIB.npz) to "

@@ -87,3 +87,27 @@ def test_mobilenet_small_int8_within_one_point_of_float(tmp_path):
     row = accuracy.bench_model(by_name("mobilenet_small"), str(tmp_path), methods=("minmax",))
     assert row["qcc"]["top1_pct"] >= row["float"]["top1_pct"] - 1.0, row
     assert row["qcc"]["sqnr_db"] > 25
+
+
+def test_onnxruntime_baseline_of_an_opset_11_model_is_valid(tmp_path):
+    """quantize_static's per-channel QDQ needs opset 13: an opset 11 Conv model is
+    converted first, so the baseline loads and runs close to float."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from qcc.bench.models import BenchModel
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((8, 3, 3, 3)).astype(np.float32)
+    g = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+                           helper.make_node("Relu", ["c"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 8, 8])],
+                          [numpy_helper.from_array(w, "w")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 11)])
+    m.ir_version = 6
+    onnx.save(m, tmp_path / "m.onnx")
+    x = {"x": rng.standard_normal((8, 3, 8, 8)).astype(np.float32)}
+    bm = BenchModel("m", str(tmp_path / "m.onnx"), x, x, kind="encoder")
+    accuracy.ort_quantize(bm, "minmax", str(tmp_path / "q.onnx"))
+    ref = accuracy.ort_outputs(bm.path, x)
+    assert sqnr_db(ref, accuracy.ort_outputs(str(tmp_path / "q.onnx"), x)) > 25

@@ -46,3 +46,17 @@ def test_bytes_body_string_literals_hold_the_bytes(arr):
     assert all(re.fullmatch(r'    "(\\[0-7]{3}){1,64}"', ln) for ln in lines)
     got = [int(o, 8) for o in re.findall(r"\\([0-7]{3})", body)]
     assert got == arr.astype(np.int64).astype(np.uint8).tolist()
+
+
+def test_bytes_body_across_its_chunks():
+    """Past one chunk (64 x 16384 bytes) and with a partial last line: the same bytes."""
+    import re
+
+    from qcc.backends.c.render import bytes_body
+
+    arr = np.random.default_rng(0).integers(-128, 128, 64 * 16384 + 70).astype(np.int8)
+    body = bytes_body(arr)
+    lines = body.split("\n")
+    assert len(lines) == 16384 + 2 and lines[-1].count("\\") == 6
+    got = np.array([int(o, 8) for o in re.findall(r"\\([0-7]{3})", body)], np.int64)
+    assert np.array_equal(got, arr.astype(np.int64).astype(np.uint8))
