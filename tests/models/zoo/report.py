@@ -296,7 +296,12 @@ def main(argv=None) -> int:
         with open(os.path.join(a.one, "row.json"), "w") as f:
             json.dump(row, f, indent=1, default=str)
         return 0
-    names = a.names or sorted(n for n in os.listdir(a.zoo) if os.path.isfile(os.path.join(a.zoo, n, "meta.json")))
+    sys.path.insert(0, HERE)
+    import fetch  # the corpus is fetch.py's list: other folders in the cache are not rows
+
+    corpus = {e.name for e in fetch.CORPUS}
+    names = a.names or sorted(n for n in os.listdir(a.zoo) if n in corpus
+                              and os.path.isfile(os.path.join(a.zoo, n, "meta.json")))
     if not a.write_only:
         for n in names:
             d = os.path.join(a.zoo, n)
@@ -319,7 +324,7 @@ def main(argv=None) -> int:
                           open(os.path.join(d, "row.json"), "w"))
             print(f"{n}: {time.time() - t0:.0f} s", flush=True)
     rows = []
-    for n in sorted(os.listdir(a.zoo)):
+    for n in sorted(x for x in os.listdir(a.zoo) if x in corpus):
         p, mp = os.path.join(a.zoo, n, "row.json"), os.path.join(a.zoo, n, "meta.json")
         if os.path.isfile(p):
             rows.append(json.load(open(p)))
