@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -156,6 +157,7 @@ def measure(d: str) -> dict:
     except Exception as e:  # noqa: BLE001
         row["compile_onnx"] = _err(e)
     row["seconds"] = round(time.time() - t0, 1)
+    shutil.rmtree(work, ignore_errors=True)  # compiled folders and onnxruntime models: tens of MB
     return row
 
 
