@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .funcsim import SimError
 from .hw import HwConfig
-from .isa import DTYPE_BYTES, encode
+from .isa import DTYPE_BYTES, UNARY_ALU_OPS, encode
 from .timing import load_row_bytes, simulate
 
 
@@ -66,8 +66,17 @@ def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
         elif ins.op == "ALU" and f["rows"]:
             n = f["rows"]
             _rng(sz, "ACC", f["dst"], n if f["dst_inc"] else 1, i, ins)
-            if not f["use_imm"]:
-                _rng(sz, "ACC", f["src"], n if f["src_inc"] else 1, i, ins)
+            if not f["use_imm"] and f["alu_op"] not in UNARY_ALU_OPS:
+                q = n if not f["src_div"] else (min(n, f["src_div"]) if f["src_mod"]
+                                                else -(-n // f["src_div"]))
+                _rng(sz, "ACC", f["src"], q if f["src_inc"] else 1, i, ins)
+        elif ins.op == "REDUCE" and f["rows"]:
+            _rng(sz, "ACC", f["dst"], f["rows"], i, ins)
+            span = (f["rows"] - 1) * f["gstride"] + (max(f["members"], 1) - 1) * f["mstride"] + 1
+            _rng(sz, "ACC", f["src"], span, i, ins)
+            if not 1 <= f["members"] or f["lanes"] > d:
+                raise SimError(f"instruction {i} (REDUCE): members {f['members']} < 1 or lanes "
+                               f"{f['lanes']} > {d}")
         elif ins.op == "LUT" and f["rows"]:
             _rng(sz, "ACC", f["dst"], f["rows"], i, ins)
             _rng(sz, "ACC", f["src"], f["rows"], i, ins)

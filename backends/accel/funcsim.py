@@ -13,7 +13,7 @@ import numpy as np
 from qcc import arith
 
 from .hw import HwConfig
-from .isa import DTYPE_BYTES, Instr, IsaError
+from .isa import DTYPE_BYTES, ISA_VERSION, UNARY_ALU_OPS, Instr, IsaError
 
 _NP = {"i8": np.int8, "u8": np.uint8, "i16": np.int16, "i32": np.int32}
 _RANGE = {k: (int(np.iinfo(v).min), int(np.iinfo(v).max)) for k, v in _NP.items()}
@@ -30,6 +30,46 @@ def _wrap32(x: np.ndarray) -> np.ndarray:
 
 def _sat32(x: np.ndarray) -> np.ndarray:
     return np.clip(x, arith.INT32_MIN, arith.INT32_MAX)
+
+
+def _need(ok, what: str, msg: str) -> None:
+    if np.size(ok) and not np.all(ok):
+        raise SimError(f"{what}: {msg}")
+
+
+def _div(d, o, shift, what):
+    _need(o > 0, what, "DIV by a divisor <= 0")
+    return d // o
+
+
+def _rdiv(d, o, shift, what):
+    num = np.int64(1 << shift) + o               # < 2^63 for shift <= 62 and 32-bit o
+    return np.where(d > 0, num // np.maximum(d, 1), 0)
+
+
+def _mulshr(d, o, shift, what):
+    if shift == 0:
+        return d * o                               # |d * o| <= 2^62: exact in int64
+    return arith.rshift_round(d * o, shift)
+
+
+def _asr(d, o, shift, what):
+    _need((o >= 0) & (o <= 62), what, "shift amount outside [0, 62]")
+    return d >> o
+
+
+def _bitlen(d, o, shift, what):
+    return np.frexp(np.abs(d).astype(np.float64))[1].astype(np.int64)   # exact below 2^53
+
+
+def _isqrt(d, o, shift, what):
+    _need(d >= 0, what, "ISQRT of a negative value")
+    return arith.isqrt(d)
+
+
+# ISA v2 ALU ops: f(ACC[d], operand, shift field, what), all in int64, then saturated to int32
+_ALU_V2 = {"DIV": _div, "RDIV": _rdiv, "MULSHR": _mulshr, "ASR": _asr, "BITLEN": _bitlen,
+           "ISQRT": _isqrt, "ABS": lambda d, o, shift, what: np.abs(d)}
 
 
 class Machine:
@@ -160,21 +200,29 @@ class Machine:
         rows, op = f["rows"], f["alu_op"]
         if rows == 0:
             return
-        dst = f["dst"] + (np.arange(rows) if f["dst_inc"] else np.zeros(rows, np.int64))
-        src = f["src"] + (np.arange(rows) if f["src_inc"] else np.zeros(rows, np.int64))
+        i = np.arange(rows)
+        q = i if not f["src_div"] else (i % f["src_div"] if f["src_mod"] else i // f["src_div"])
+        dst = f["dst"] + (i if f["dst_inc"] else np.zeros(rows, np.int64))
+        src = f["src"] + (q if f["src_inc"] else np.zeros(rows, np.int64))
         self._rows("ACC", int(dst.min()), int(dst.max() - dst.min()) + 1, what)
-        if not f["use_imm"]:
+        reads = not f["use_imm"] and op not in UNARY_ALU_OPS
+        if reads:
             self._rows("ACC", int(src.min()), int(src.max() - src.min()) + 1, what)
-        if f["dst_inc"] and (f["use_imm"] or f["src_inc"] and (f["src"] == f["dst"] or
-                                                              abs(f["src"] - f["dst"]) >= rows)):
-            opnd = np.int64(f["imm"]) if f["use_imm"] else self.acc[src]
-            self.acc[dst] = self._alu_op(op, self.acc[dst], opnd, what)
+        if f["dst_inc"] and (not reads or np.array_equal(src, dst)
+                             or not np.intersect1d(src, dst).size):
+            opnd = self.acc[src] if reads else np.int64(f["imm"])
+            self.acc[dst] = self._alu_op(op, self.acc[dst], opnd, f["shift"], what)
             return
         for r in range(rows):  # general case: row by row, in order
-            opnd = np.int64(f["imm"]) if f["use_imm"] else self.acc[src[r]]
-            self.acc[dst[r]] = self._alu_op(op, self.acc[dst[r]], opnd, what)
+            opnd = self.acc[src[r]] if reads else np.int64(f["imm"])
+            self.acc[dst[r]] = self._alu_op(op, self.acc[dst[r]], opnd, f["shift"], what)
 
-    def _alu_op(self, op: str, d: np.ndarray, o, what: str) -> np.ndarray:
+    def _alu_op(self, op: str, d: np.ndarray, o, shift: int, what: str) -> np.ndarray:
+        if op in _ALU_V2:
+            if shift > 62:
+                raise SimError(f"{what}: ALU shift field {shift} outside [0, 62]")
+            return _sat32(_ALU_V2[op](d, np.broadcast_to(np.asarray(o, np.int64), d.shape),
+                                      shift, what))
         if op == "ADD":
             r = d + o
         elif op == "MUL":
@@ -199,6 +247,29 @@ class Machine:
             r = arith.rshift_round(d * np.int64(m0) + np.asarray(o, np.int64) * np.int64(m1), s)
         return _sat32(r)
 
+    def _reduce(self, ins: Instr, what: str) -> None:
+        f, d = ins.f, self.hw.dim
+        rows, n, lanes = f["rows"], f["members"], f["lanes"] or d
+        if rows == 0:
+            return
+        if n < 1 or lanes > d:
+            raise SimError(f"{what}: members={n} must be >= 1 and lanes={lanes} <= {d}")
+        first = f["src"] + np.arange(rows)[:, None] * f["gstride"] \
+            + np.arange(n)[None, :] * f["mstride"]                        # [rows, members]
+        self._rows("ACC", int(first.min()), int(first.max() - first.min()) + 1, what)
+        dst = self._rows("ACC", f["dst"], rows, what)
+        vals = self.acc[first]                                            # [rows, members, D]
+        valid = np.ones((n, d), bool)
+        valid[n - 1, lanes:] = False
+        op = f["red_op"]
+        if op == "SUM":
+            r = np.where(valid, vals, 0).sum(axis=(1, 2))
+        elif op == "MAX":
+            r = np.where(valid, vals, np.iinfo(np.int64).min).max(axis=(1, 2))
+        else:
+            r = np.where(valid, vals, np.iinfo(np.int64).max).min(axis=(1, 2))
+        self.acc[dst] = _sat32(r)[:, None]
+
     def _lut(self, ins: Instr, what: str) -> None:
         f = ins.f
         rows = f["rows"]
@@ -211,7 +282,11 @@ class Machine:
 
     def _config(self, ins: Instr, what: str) -> None:
         f = ins.f
-        if f["reg"] == "CLAMP":
+        if f["reg"] == "VERSION":
+            if not 1 <= f["a"] <= ISA_VERSION:
+                raise SimError(f"{what}: the stream needs ISA version {f['a']}; this simulator "
+                               f"implements versions 1..{ISA_VERSION}")
+        elif f["reg"] == "CLAMP":
             self.clamp = (f["a"], f["b"], f["d"])
         elif f["reg"] == "SCALE":
             self.scale = (f["a"], f["c"], f["b"])

@@ -35,6 +35,7 @@ class HwConfig:
     dma_overhead: int = 4          # issue cycles per DMA instruction
     alu_ii: int = 2                # cycles per ALU row (initiation interval)
     lut_ii: int = 1                # cycles per LUT row
+    div_ii: int = 16               # cycles per row of ALU DIV/RDIV/ISQRT (v2; 2 bits per cycle)
     gemm_overlap: bool = True      # weight preload and fill/drain overlap inside one GEMM
     fifo_depth: int = 16           # capacity of each dependency-token FIFO
     freq_mhz: int = 500            # only for reporting time
@@ -85,7 +86,7 @@ class HwConfig:
         if self.dataflow not in DATAFLOWS:
             raise QccError(f"accelerator config: dataflow '{self.dataflow}' not in {DATAFLOWS}")
         for f in ("inp_kib", "wgt_kib", "acc_kib", "param_kib", "lut_tables",
-                  "dram_bytes_per_cycle", "alu_ii", "lut_ii", "fifo_depth", "freq_mhz"):
+                  "dram_bytes_per_cycle", "alu_ii", "lut_ii", "div_ii", "fifo_depth", "freq_mhz"):
             if getattr(self, f) < 1:
                 raise QccError(f"accelerator config: {f}={getattr(self, f)} must be >= 1")
         if self.dma_latency < 0 or self.dma_overhead < 0:

@@ -1,4 +1,4 @@
-"""qcc-accel ISA version 1: instruction fields, binary encoding and text form.
+"""qcc-accel ISA version 2: instruction fields, binary encoding and text form.
 
 Every instruction is one 128-bit little-endian word.  Bits 0-3 hold the opcode,
 bits 4-7 the dependency flags (pop_prev, pop_next, push_prev, push_next); the
@@ -14,19 +14,25 @@ from dataclasses import dataclass, field
 
 from qcc.errors import QccError
 
-ISA_VERSION = 1
+ISA_VERSION = 2
 WORD_BYTES = 16
 DEPS = ("pop_prev", "pop_next", "push_prev", "push_next")
 
-OPCODES = {"LOAD": 0, "STORE": 1, "GEMM": 2, "ALU": 3, "LUT": 4, "CONFIG": 5, "FINISH": 6}
+OPCODES = {"LOAD": 0, "STORE": 1, "GEMM": 2, "ALU": 3, "LUT": 4, "CONFIG": 5, "FINISH": 6,
+           "REDUCE": 7}
 MNEMONIC = {v: k for k, v in OPCODES.items()}
 
 BUFS = ("INP", "WGT", "ACC", "PARAM", "LUT")
 DTYPES = ("i8", "u8", "i16", "i32")
 DTYPE_BYTES = {"i8": 1, "u8": 1, "i16": 2, "i32": 4}
 STORE_MODES = ("tensor", "channel", "raw")
-ALU_OPS = ("ADD", "MUL", "MIN", "MAX", "SHR", "SHL", "MOV", "DYADD")
-CONFIG_REGS = ("CLAMP", "SCALE", "ALU_SCALE")
+ALU_OPS = ("ADD", "MUL", "MIN", "MAX", "SHR", "SHL", "MOV", "DYADD",
+           # v2: integer division, reciprocal, 64-bit multiply-shift, floor shift, unary ops
+           "DIV", "RDIV", "MULSHR", "ASR", "BITLEN", "ISQRT", "ABS")
+UNARY_ALU_OPS = ("BITLEN", "ISQRT", "ABS")
+ITERATIVE_ALU_OPS = ("DIV", "RDIV", "ISQRT")   # cost hw.div_ii cycles per row
+CONFIG_REGS = ("CLAMP", "SCALE", "ALU_SCALE", "VERSION")
+REDUCE_OPS = ("SUM", "MAX", "MIN")
 
 # (name, bits, signed); enum fields are stored as their index
 LAYOUT: dict[str, list[tuple[str, int, bool]]] = {
@@ -40,14 +46,21 @@ LAYOUT: dict[str, list[tuple[str, int, bool]]] = {
              ("rows", 12, False), ("kblocks", 12, False), ("inp_kstride", 16, False),
              ("wgt_kstride", 10, False)],
     "ALU": [("alu_op", 4, False), ("use_imm", 1, False), ("dst", 16, False), ("src", 16, False),
-            ("rows", 12, False), ("dst_inc", 1, False), ("src_inc", 1, False), ("imm", 32, True)],
+            ("rows", 12, False), ("dst_inc", 1, False), ("src_inc", 1, False), ("imm", 32, True),
+            # v2 (zero in every v1 word, so v1 streams decode unchanged)
+            ("shift", 6, False), ("src_div", 12, False), ("src_mod", 1, False)],
     "LUT": [("dst", 16, False), ("src", 16, False), ("rows", 12, False), ("table", 12, False),
             ("offset", 16, True)],
     "CONFIG": [("reg", 4, False), ("a", 32, True), ("b", 32, True), ("c", 8, False),
                ("d", 32, True)],
     "FINISH": [],
+    # v2: a reduction across the lanes of a group of accumulator rows
+    "REDUCE": [("red_op", 2, False), ("dst", 16, False), ("src", 16, False), ("rows", 12, False),
+               ("gstride", 12, False), ("members", 8, False), ("mstride", 12, False),
+               ("lanes", 8, False)],
 }
-ENUMS = {"buf": BUFS, "dtype": DTYPES, "mode": STORE_MODES, "alu_op": ALU_OPS, "reg": CONFIG_REGS}
+ENUMS = {"buf": BUFS, "dtype": DTYPES, "mode": STORE_MODES, "alu_op": ALU_OPS, "reg": CONFIG_REGS,
+         "red_op": REDUCE_OPS}
 
 for _op, _fs in LAYOUT.items():  # every layout fits the 120 bits after the header
     assert sum(b for _, b, _ in _fs) <= 120, _op
@@ -78,7 +91,7 @@ class Instr:
         if self.op == "STORE":
             return "st"
         if self.op == "CONFIG":
-            return "ex" if self.f["reg"] == "ALU_SCALE" else "st"
+            return "ex" if self.f["reg"] in ("ALU_SCALE", "VERSION") else "st"
         return "ex"
 
     def key(self):

@@ -24,7 +24,7 @@ from qcc.lower import KernelProgram, buffer_nbytes, lower
 from .check import check_stream
 from .gemm_emit import choose_tiling, emit_gemm
 from .hw import HwConfig
-from .isa import make
+from .isa import ISA_VERSION, make
 from .layout import ISA_DTYPE, DramPlan, Region, canonical, rows_lanes, to_rows
 from .lower_elem import ElemLowering, Mat, check_elem
 from .lower_gemm import check_gemm, prepare
@@ -231,6 +231,9 @@ class _Lowering:
             self.b.also_write = self._overlaps
             self.written = set()
             self._seg_layers = []
+            if not self.ap.instrs:  # the stream states the ISA version it needs (§2.1)
+                self.b.group("ex").add(make("CONFIG", reg="VERSION", a=ISA_VERSION,
+                                            note=f"qcc-accel ISA v{ISA_VERSION}"))
 
     def _close(self):
         if self.b is None:

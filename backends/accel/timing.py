@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, field
 
 from .hw import HwConfig
-from .isa import DTYPE_BYTES, Instr, IsaError
+from .isa import DTYPE_BYTES, ITERATIVE_ALU_OPS, Instr, IsaError
 
 ENGINES = ("ld", "ex", "st")
 # (engine, flag) -> fifo; pops read the fifo, pushes write it
@@ -30,7 +30,7 @@ _PUSHES = {("ld", "push_next"): "l2c", ("ex", "push_prev"): "c2l", ("ex", "push_
 FIFOS = ("l2c", "c2l", "c2s", "s2c", "s2l", "l2s")
 PAD_ROWS_PER_CYCLE = 4
 # EX instructions that read data an EX-side LOAD (ACC/PARAM/LUT) may have brought in
-_READS_EX_LOADS = ("ALU", "LUT", "FINISH")
+_READS_EX_LOADS = ("ALU", "LUT", "REDUCE", "FINISH")
 
 
 class DeadlockError(IsaError):
@@ -103,7 +103,10 @@ def cost(ins: Instr, hw: HwConfig) -> tuple[int, int]:
     if ins.op == "GEMM":
         return gemm_cycles(f["rows"], f["kblocks"], hw), 0
     if ins.op == "ALU":
-        return hw.alu_ii * f["rows"] + 1, 0
+        ii = hw.div_ii if f["alu_op"] in ITERATIVE_ALU_OPS else hw.alu_ii
+        return ii * f["rows"] + 1, 0
+    if ins.op == "REDUCE":  # one member row per alu_ii, then a log2(DIM)-deep lane tree
+        return hw.alu_ii * f["rows"] * max(1, f["members"]) + (hw.dim - 1).bit_length() + 1, 0
     if ins.op == "LUT":
         return hw.lut_ii * f["rows"] + 1, 0
     return 1, 0
