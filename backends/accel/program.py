@@ -31,6 +31,7 @@ from .lower_gemm import check_gemm, prepare
 from .lower_matmul import MatmulLowering, check_matmul
 from .lower_move import MoveLowering, check_move
 from .lower_nonlin import NonlinLowering, check_nonlin
+from .lower_rowwise import RowwiseLowering, check_rowwise
 from .lower_pool import PoolLowering, check_pool
 from .stream import Builder
 from .target import HOST_REASONS, SUPPORT, accel_target
@@ -222,6 +223,8 @@ class _Lowering:
             return check_pool(self, call)
         if call.family in NonlinLowering.FAMILIES:
             return check_nonlin(self, call)
+        if call.family in RowwiseLowering.FAMILIES:
+            return check_rowwise(self, call)
         return check_elem(self, call)
 
     # -- segments ------------------------------------------------------------------------
@@ -276,6 +279,7 @@ class _Lowering:
         self._matmul = MatmulLowering(self)
         self._pool = PoolLowering(self)
         self._nonlin = NonlinLowering(self, self._elem)
+        self._rowwise = RowwiseLowering(self, self._elem)
         index = {id(c): i for i, c in enumerate(kp.calls)}
         self._boundary(kp.inputs, "quantize")
         tag = 0
@@ -305,6 +309,8 @@ class _Lowering:
                     self._pool.lower(call)
                 elif call.family in NonlinLowering.FAMILIES:
                     self._nonlin.lower(call)
+                elif call.family in RowwiseLowering.FAMILIES:
+                    self._rowwise.lower(call)
                 elif kind == "dma":
                     self._move.lower(call)
                 else:

@@ -34,6 +34,8 @@ SUPPORT = Support({
     "gather_table": {"x": _ISA, "y": _ISA},
     "threshold": {"x": _ISA, "y": _ISA},
     "igelu": {"x": _ISA, "y": _ISA},
+    "isoftmax": {"x": _ISA, "mask": _BYTE, "y": _ISA},
+    "ilayernorm": {"x": _ISA, "y": _ISA},
 })
 
 
@@ -50,12 +52,8 @@ def accel_target(hw: HwConfig) -> Target:
 
 # Why a family stays on the host (the manifest lists this reason for each such call).
 HOST_REASONS = {
-    "isoftmax": "integer softmax needs a maximum and a sum across each row's lanes and an "
-                "integer division per row, which ISA v1 cannot express",
-    "ilayernorm": "integer LayerNorm needs sums across each row's lanes, a per-row bit length, "
-                  "an integer square root and a division, which ISA v1 cannot express",
     "gather": "run-time indices: DMA addresses are immediates of the stream",
-    "argmax": "an index search across lanes, which ISA v1 cannot express",
+    "argmax": "an index search across lanes, which the ISA cannot express",
     "lstm": "recurrent cells are not lowered to streams yet",
     "gru": "recurrent cells are not lowered to streams yet",
 }
