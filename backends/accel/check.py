@@ -42,6 +42,7 @@ def _dram(image_size, addr, rows, stride, nbytes, i, ins):
 def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
     sz = _sizes(hw)
     d = hw.dim
+    bound = 0  # CONFIG GATHER: a LOADX reads table rows [0, bound), the simulator checks j
     for i, ins in enumerate(prog):
         encode(ins)
         f = ins.f
@@ -70,6 +71,15 @@ def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
                 q = n if not f["src_div"] else (min(n, f["src_div"]) if f["src_mod"]
                                                 else -(-n // f["src_div"]))
                 _rng(sz, "ACC", f["src"], q if f["src_inc"] else 1, i, ins)
+        elif ins.op == "CONFIG" and f["reg"] == "GATHER":
+            bound = f["a"]
+        elif ins.op == "LOADX" and f["rows"]:
+            _rng(sz, "ACC", f["dst"], f["rows"], i, ins)
+            _rng(sz, "ACC", f["idx"], f["rows"], i, ins)
+            if f["cols"] > d:
+                raise SimError(f"instruction {i} (LOADX): cols {f['cols']} > {d}")
+            _dram(image_size, f["dram"], bound, f["stride"], f["cols"] * DTYPE_BYTES[f["dtype"]],
+                  i, ins)
         elif ins.op == "REDUCE" and f["rows"]:
             _rng(sz, "ACC", f["dst"], f["rows"], i, ins)
             span = (f["rows"] - 1) * f["gstride"] + (max(f["members"], 1) - 1) * f["mstride"] + 1

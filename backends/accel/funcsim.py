@@ -85,6 +85,7 @@ class Machine:
         self.clamp = (0, -128, 127)          # zp, lo, hi
         self.scale = (1 << 30, 30, 0)        # m, s, bias
         self.alu_scale = (1 << 30, 1 << 30, 30)
+        self.gather_bound = 0                # CONFIG GATHER: rows of the indexed table
 
     # -- helpers -------------------------------------------------------------------
     def _buf(self, name: str) -> np.ndarray:
@@ -247,6 +248,34 @@ class Machine:
             r = arith.rshift_round(d * np.int64(m0) + np.asarray(o, np.int64) * np.int64(m1), s)
         return _sat32(r)
 
+    def _loadx(self, ins: Instr, what: str) -> None:
+        """Indexed load: row i from DRAM row j of a table, j the index in ACC[idx + i] (lane 0,
+        or lanes 0/1 as the low/high words of a 64-bit index); negative j counts from the
+        end (ONNX Gather); j outside [0, bound) is an error, as in the reference."""
+        f, d = ins.f, self.hw.dim
+        rows, cols, dt = f["rows"], f["cols"], f["dtype"]
+        if rows == 0:
+            return
+        if cols > d or (f["wide"] and d < 2):
+            raise SimError(f"{what}: cols={cols} > {d} lanes")
+        ix = self.acc[self._rows("ACC", f["idx"], rows, what)]
+        j = ix[:, 0].copy()
+        if f["wide"]:
+            j = (ix[:, 1] << 32) + (ix[:, 0] & 0xFFFFFFFF)
+        bound = self.gather_bound
+        j = np.where(j < 0, j + bound, j)
+        if j.size and (j.min() < 0 or j.max() >= bound):
+            raise SimError(f"{what}: gather index outside [-{bound}, {bound})")
+        sl = self._rows("ACC", f["dst"], rows, what)
+        eb = DTYPE_BYTES[dt]
+        self._dram_rows(f["dram"], 1, 0, (bound - 1) * f["stride"] + cols * eb if bound else 0,
+                        what)
+        idx = f["dram"] + j[:, None] * f["stride"] + np.arange(cols * eb)[None, :]
+        vals = np.ascontiguousarray(self.dram[idx]).view(_NP[dt]).reshape(rows, cols)
+        block = np.zeros((rows, d), np.int64)
+        block[:, :cols] = vals
+        self.acc[sl] = block
+
     def _reduce(self, ins: Instr, what: str) -> None:
         f, d = ins.f, self.hw.dim
         rows, n, lanes = f["rows"], f["members"], f["lanes"] or d
@@ -282,7 +311,11 @@ class Machine:
 
     def _config(self, ins: Instr, what: str) -> None:
         f = ins.f
-        if f["reg"] == "VERSION":
+        if f["reg"] == "GATHER":
+            if f["a"] < 0:
+                raise SimError(f"{what}: negative gather bound {f['a']}")
+            self.gather_bound = f["a"]
+        elif f["reg"] == "VERSION":
             if not 1 <= f["a"] <= ISA_VERSION:
                 raise SimError(f"{what}: the stream needs ISA version {f['a']}; this simulator "
                                f"implements versions 1..{ISA_VERSION}")

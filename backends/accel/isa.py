@@ -19,7 +19,7 @@ WORD_BYTES = 16
 DEPS = ("pop_prev", "pop_next", "push_prev", "push_next")
 
 OPCODES = {"LOAD": 0, "STORE": 1, "GEMM": 2, "ALU": 3, "LUT": 4, "CONFIG": 5, "FINISH": 6,
-           "REDUCE": 7}
+           "REDUCE": 7, "LOADX": 8}
 MNEMONIC = {v: k for k, v in OPCODES.items()}
 
 BUFS = ("INP", "WGT", "ACC", "PARAM", "LUT")
@@ -31,7 +31,7 @@ ALU_OPS = ("ADD", "MUL", "MIN", "MAX", "SHR", "SHL", "MOV", "DYADD",
            "DIV", "RDIV", "MULSHR", "ASR", "BITLEN", "ISQRT", "ABS")
 UNARY_ALU_OPS = ("BITLEN", "ISQRT", "ABS")
 ITERATIVE_ALU_OPS = ("DIV", "RDIV", "ISQRT")   # cost hw.div_ii cycles per row
-CONFIG_REGS = ("CLAMP", "SCALE", "ALU_SCALE", "VERSION")
+CONFIG_REGS = ("CLAMP", "SCALE", "ALU_SCALE", "VERSION", "GATHER")
 REDUCE_OPS = ("SUM", "MAX", "MIN")
 
 # (name, bits, signed); enum fields are stored as their index
@@ -58,6 +58,9 @@ LAYOUT: dict[str, list[tuple[str, int, bool]]] = {
     "REDUCE": [("red_op", 2, False), ("dst", 16, False), ("src", 16, False), ("rows", 12, False),
                ("gstride", 12, False), ("members", 8, False), ("mstride", 12, False),
                ("lanes", 8, False)],
+    # v2: an indexed (gather) load into the accumulator, the row address from a loaded index
+    "LOADX": [("dtype", 2, False), ("dst", 16, False), ("idx", 16, False), ("rows", 10, False),
+              ("dram", 32, False), ("stride", 22, False), ("cols", 8, False), ("wide", 1, False)],
 }
 ENUMS = {"buf": BUFS, "dtype": DTYPES, "mode": STORE_MODES, "alu_op": ALU_OPS, "reg": CONFIG_REGS,
          "red_op": REDUCE_OPS}
@@ -91,7 +94,7 @@ class Instr:
         if self.op == "STORE":
             return "st"
         if self.op == "CONFIG":
-            return "ex" if self.f["reg"] in ("ALU_SCALE", "VERSION") else "st"
+            return "ex" if self.f["reg"] in ("ALU_SCALE", "VERSION", "GATHER") else "st"
         return "ex"
 
     def key(self):

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from qcc.ir import DType
+
 from .isa import make
 from .lower_elem import IDENTITY, MAX_ROWS, mat
 
@@ -33,6 +35,13 @@ def _split_thresholds(call):
 
 def check_nonlin(ctx, call) -> str | None:
     rx, ry = ctx.region(call.x), ctx.region(call.y)
+    if call.family == "threshold" and call.x.dtype == DType.int64:
+        if call.x.is_const or not rx.compat or not ry.compat or "cl" in (rx.layout, ry.layout):
+            return "operands are not plain row-major tensors"
+        _, mid = _split_thresholds(call)
+        if any(not IMM_MIN + 2 <= t <= IMM_MAX for t in mid):
+            return "a threshold outside the 32-bit immediate range"
+        return None if call.nt <= 255 else "more than 255 thresholds"
     if call.x.is_const or not rx.compat or not ry.compat or rx.layout != ry.layout:
         return "operands are not matrices of one layout"
     if call.family == "threshold":
@@ -93,6 +102,8 @@ class NonlinLowering:
                        note=note))
 
     def threshold(self, call) -> None:
+        if call.x.dtype == DType.int64:
+            return self.threshold64(call)
         const, mid = _split_thresholds(call)
         y = call.y
         tbase, tres = self.elem.load_table(call.node.name, call.values.values[:call.nt + 1])
@@ -150,3 +161,60 @@ class NonlinLowering:
             a(g, "MUL", x, n, src=u, note="xi * g")
             return x
         self._each_chunk(call, 4, body)
+
+    def _clamp64(self, g, lo, hi, t, u, n):
+        """lo = clamp(hi * 2^32 + (lo mod 2^32), int32) (the 64-bit value's words in lane 0 of
+        rows lo and hi): exact for every comparison with a threshold inside
+        (-2^31, 2^31)."""
+        a = self._alu
+        a(g, "MOV", t, n, src=lo)
+        a(g, "ASR", t, n, imm=31)
+        a(g, "MUL", t, n, imm=-1)
+        a(g, "ADD", t, n, src=hi)
+        a(g, "ABS", t, n)
+        a(g, "MIN", t, n, imm=1, note="[x outside int32]")
+        a(g, "MOV", u, n, src=hi)
+        a(g, "MUL", u, n, imm=-1)
+        a(g, "MAX", u, n, imm=0)
+        a(g, "MIN", u, n, imm=1, note="[x < 0]")
+        a(g, "MOV", hi, n, src=u)
+        a(g, "MUL", hi, n, imm=IMM_MIN)
+        a(g, "MUL", u, n, imm=-1)
+        a(g, "ADD", u, n, imm=1)
+        a(g, "MUL", u, n, imm=IMM_MAX)
+        a(g, "ADD", hi, n, src=u, note="the saturated value")
+        a(g, "MUL", hi, n, src=t)
+        a(g, "MUL", t, n, imm=-1)
+        a(g, "ADD", t, n, imm=1)
+        a(g, "MUL", lo, n, src=t)
+        a(g, "ADD", lo, n, src=hi, note="x clamped to int32")
+
+    def threshold64(self, call) -> None:
+        """A threshold on int64 values (an ONNX attention mask): one element per accumulator
+        row (its low and high words by stride-8 DMAs), clamped to int32, then counted."""
+        const, mid = _split_thresholds(call)
+        ctx, y = self.ctx, call.y
+        rx, ry = ctx.region(call.x), ctx.region(y)
+        tbase, tres = self.elem.load_table(call.node.name, call.values.values[:call.nt + 1])
+        self.elem._config_st(0, y.dtype.min, y.dtype.max, *IDENTITY,
+                             note=f"threshold {call.node.name}")
+        a = self._alu
+        for r0, n in self._rows(call.y.type.numel, 6):
+            base, slot = self._slot()
+            lo, hi, t, u, cnt = (base + i * n for i in range(5))
+            g = ctx.b.group("ex", reads=[ctx.res(call.x), tres], writes=[slot])
+            for dst, off, what in ((lo, 0, "low"), (hi, 4, "high")):
+                g.add(make("LOAD", buf="ACC", dtype="i32", sram=dst, dram=rx.addr + 8 * r0 + off,
+                           rows=n, cols=1, stride=8, note=f"{call.x.name} {what} words"))
+            self._clamp64(g, lo, hi, t, u, n)
+            a(g, "MOV", cnt, n, imm=const, note="count of thresholds <= dtype min")
+            for th in mid:
+                a(g, "MOV", t, n, src=lo)
+                a(g, "ADD", t, n, imm=1 - th, note=f"x >= {th}")
+                a(g, "MAX", t, n, imm=0)
+                a(g, "MIN", t, n, imm=1)
+                a(g, "ADD", cnt, n, src=t)
+            g.add(make("LUT", dst=cnt, src=cnt, rows=n, table=tbase, offset=0, note="values"))
+            st = ctx.b.group("st", reads=[slot], writes=[ctx.res(y)])
+            st.add(make("STORE", dtype=ry.dtype, sram=cnt, dram=ry.addr + r0 * ry.esize, rows=n,
+                        cols=1, stride=ry.esize, note=f"{y.name} elements {r0}+{n}"))

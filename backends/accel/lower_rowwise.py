@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from qcc import arith
-
 from .isa import make
 from .layout import ESIZE
 from .lower_elem import IDENTITY, MAX_ROWS, Mat, mat
@@ -310,7 +308,7 @@ class RowwiseLowering:
     def _ln_body(self, call, n, nb, x, a_, y2, q, s, tbase):
         """From the centred x planes to n = rshift_round(y2 * factor, 16) in y2."""
         a, p, L = self._a, nb * n, call.length
-        sh, pos, neg, shr, var, varr, keep, drop, tmp = s[:9]
+        sh, pos, neg, var, tmp = s[0], s[1], s[2], s[4], s[8]
         self._reduce("SUM", tmp, x, n, nb, L, note="row sum")
         a("MUL", x, p, imm=L)
         a("MUL", tmp, n, imm=-1)
@@ -329,7 +327,24 @@ class RowwiseLowering:
         a("MOV", q, p, src=y2)
         a("MUL", q, p, src=q)
         self._reduce("SUM", var, q, n, nb, L, note="var")
-        # refinement (an outlier row): shift less by max((28 - bitlen(var)) // 2, 0)
+        self._ln_refine(call, n, nb, x, a_, y2, q, s)
+        if tbase is not None:
+            a("MOV", tmp, n, src=sh)
+            a("ADD", tmp, n, imm=-max(int(call.sh_eps), -15))
+            a("MIN", tmp, n, imm=255)
+            self.g.add(make("LUT", dst=tmp, src=tmp, rows=n, table=tbase, offset=0,
+                            note="epsilon >> (eps_frac + 2 sh)"))
+            a("ADD", var, n, src=tmp, note="+ eps (< 2^31)")
+        a("ISQRT", var, n, note="std")
+        a("RDIV", var, n, imm=-1, shift=31, note="(2^31 - 1) // std")
+        a("MULSHR", y2, p, src=var, per=n, mod=1, shift=31 - LN_N_BITS, note="n")
+
+    def _ln_refine(self, call, n, nb, x, a_, y2, q, s):
+        """A row dominated by a few values (an outlier) has a far smaller var than the shift
+        assumed: shift less by max((28 - bitlen(var)) // 2, 0) and keep the result where the
+        new sum still fits 2^30 (sh, var, y2 updated in place)."""
+        a, p, L = self._a, nb * n, call.length
+        sh, pos, neg, shr, var, varr, keep, drop = s[:8]
         a("MOV", shr, n, src=var)
         a("BITLEN", shr, n)
         a("MUL", shr, n, imm=-1)
@@ -356,13 +371,3 @@ class RowwiseLowering:
             a("MUL", old, rows, src=drop, per=per, mod=1)
             a("MUL", new, rows, src=keep, per=per, mod=1)
             a("ADD", old, rows, src=new)
-        if tbase is not None:
-            a("MOV", tmp, n, src=sh)
-            a("ADD", tmp, n, imm=-max(int(call.sh_eps), -15))
-            a("MIN", tmp, n, imm=255)
-            self.g.add(make("LUT", dst=tmp, src=tmp, rows=n, table=tbase, offset=0,
-                            note="epsilon >> (eps_frac + 2 sh)"))
-            a("ADD", var, n, src=tmp, note="+ eps (< 2^31)")
-        a("ISQRT", var, n, note="std")
-        a("RDIV", var, n, imm=-1, shift=31, note="(2^31 - 1) // std")
-        a("MULSHR", y2, p, src=var, per=n, mod=1, shift=31 - LN_N_BITS, note="n")

@@ -31,6 +31,7 @@ from .lower_gemm import check_gemm, prepare
 from .lower_matmul import MatmulLowering, check_matmul
 from .lower_move import MoveLowering, check_move
 from .lower_nonlin import NonlinLowering, check_nonlin
+from .lower_gather import GatherLowering, check_gather
 from .lower_rowwise import RowwiseLowering, check_rowwise
 from .lower_pool import PoolLowering, check_pool
 from .stream import Builder
@@ -200,8 +201,10 @@ class _Lowering:
         problems = SUPPORT.problems(call)
         if problems:  # "<op> node '<name>' has ...": the node is listed beside the reason
             return problems[0].split("' ", 1)[-1]
-        for v, _ in call.tensors():
-            if not v.is_const and v.dtype not in ISA_DTYPE:
+        for v, _ in call.tensors():  # (a gather's int64 indices are read as 32-bit words)
+            if not v.is_const and v.dtype not in ISA_DTYPE and \
+                    not (call.family == "gather" and v is call.indices) and \
+                    not (call.family == "threshold" and v is call.x and v.dtype.name == "int64"):
                 return f"operand '{v.name}' of dtype {v.dtype.name} is outside int8/uint8/int16/int32"
         if call.family in GEMM_FAMILIES:
             for v in (call.x, call.y):
@@ -225,6 +228,8 @@ class _Lowering:
             return check_nonlin(self, call)
         if call.family in RowwiseLowering.FAMILIES:
             return check_rowwise(self, call)
+        if call.family in GatherLowering.FAMILIES:
+            return check_gather(self, call)
         return check_elem(self, call)
 
     # -- segments ------------------------------------------------------------------------
@@ -280,6 +285,7 @@ class _Lowering:
         self._pool = PoolLowering(self)
         self._nonlin = NonlinLowering(self, self._elem)
         self._rowwise = RowwiseLowering(self, self._elem)
+        self._gather = GatherLowering(self, self._elem)
         index = {id(c): i for i, c in enumerate(kp.calls)}
         self._boundary(kp.inputs, "quantize")
         tag = 0
@@ -295,7 +301,7 @@ class _Lowering:
             self._open()
             self.b.layer = tag
             kind = "gemm" if calls[0].family in GEMM_FAMILIES + ("matmul",) else \
-                "dma" if calls[0].family in MoveLowering.FAMILIES else "elem"
+                "dma" if calls[0].family in MoveLowering.FAMILIES + GatherLowering.FAMILIES else "elem"
             entry = {"name": node.name, "op": node.op, "kind": kind, "_tag": tag, "macs": 0,
                      "families": sorted({c.family for c in calls})}
             tag += 1
@@ -311,6 +317,8 @@ class _Lowering:
                     self._nonlin.lower(call)
                 elif call.family in RowwiseLowering.FAMILIES:
                     self._rowwise.lower(call)
+                elif call.family in GatherLowering.FAMILIES:
+                    self._gather.lower(call)
                 elif kind == "dma":
                     self._move.lower(call)
                 else:

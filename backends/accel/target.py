@@ -32,10 +32,11 @@ SUPPORT = Support({
     "pool": {"x": _ISA, "y": _ISA},
     "copy": {"x": _ISA, "y": _ISA},
     "gather_table": {"x": _ISA, "y": _ISA},
-    "threshold": {"x": _ISA, "y": _ISA},
+    "threshold": {"x": _ISA + dtypes("int64"), "y": _ISA},
     "igelu": {"x": _ISA, "y": _ISA},
     "isoftmax": {"x": _ISA, "mask": _BYTE, "y": _ISA},
     "ilayernorm": {"x": _ISA, "y": _ISA},
+    "gather": {"data": _ISA, "indices": dtypes("int32", "int64"), "y": _ISA},
 })
 
 
@@ -52,7 +53,6 @@ def accel_target(hw: HwConfig) -> Target:
 
 # Why a family stays on the host (the manifest lists this reason for each such call).
 HOST_REASONS = {
-    "gather": "run-time indices: DMA addresses are immediates of the stream",
     "argmax": "an index search across lanes, which the ISA cannot express",
     "lstm": "recurrent cells are not lowered to streams yet",
     "gru": "recurrent cells are not lowered to streams yet",

@@ -30,7 +30,7 @@ _PUSHES = {("ld", "push_next"): "l2c", ("ex", "push_prev"): "c2l", ("ex", "push_
 FIFOS = ("l2c", "c2l", "c2s", "s2c", "s2l", "l2s")
 PAD_ROWS_PER_CYCLE = 4
 # EX instructions that read data an EX-side LOAD (ACC/PARAM/LUT) may have brought in
-_READS_EX_LOADS = ("ALU", "LUT", "REDUCE", "FINISH")
+_READS_EX_LOADS = ("ALU", "LUT", "REDUCE", "LOADX", "FINISH")
 
 
 class DeadlockError(IsaError):
@@ -71,7 +71,7 @@ def dma_bytes(ins: Instr, hw: HwConfig) -> int:
     f = ins.f
     if ins.op == "LOAD":
         return f["rows"] * load_row_bytes(f, hw.dim)
-    if ins.op == "STORE":
+    if ins.op in ("STORE", "LOADX"):
         return f["rows"] * f["cols"] * DTYPE_BYTES[f["dtype"]]
     return 0
 
@@ -100,6 +100,9 @@ def cost(ins: Instr, hw: HwConfig) -> tuple[int, int]:
         if ins.op == "LOAD":
             busy += -(-(f["pad_before"] + f["pad_after"]) // PAD_ROWS_PER_CYCLE)
         return busy, hw.dma_latency
+    if ins.op == "LOADX":  # one DMA row per index (rows are not contiguous)
+        rb = f["cols"] * DTYPE_BYTES[f["dtype"]]
+        return hw.dma_overhead + f["rows"] * -(-rb // hw.dram_bytes_per_cycle), hw.dma_latency
     if ins.op == "GEMM":
         return gemm_cycles(f["rows"], f["kblocks"], hw), 0
     if ins.op == "ALU":
@@ -176,7 +179,7 @@ def simulate(prog: list[Instr], hw: HwConfig) -> Schedule:
                 b, lat = cost(prog[i], hw)
                 start[i], end[i], ready[i] = t, t + b, t + b + lat
                 if e == "ex":
-                    if op == "LOAD":
+                    if op in ("LOAD", "LOADX"):
                         ex_loads = max(ex_loads, ready[i])
                     elif pushes:  # what it hands over includes the data of earlier loads
                         ready[i] = max(ready[i], ex_loads)

@@ -184,6 +184,30 @@ def test_threshold_as_alu_count_and_lut(xdt, tmp_path):
     assert compile_and_compare(g, tmp_path, samples=3)["host_ops"] == []
 
 
+def test_threshold_on_int64_values(tmp_path):
+    """An int64 input (an ONNX attention mask): clamped to int32 from its two words, which
+    keeps every comparison with a threshold inside int32 exact, far outside int32 too."""
+    g = G(8)
+    x = g.input((2, 1, 24), DType.int64)
+    t = np.array([-(1 << 63), -(1 << 31) + 2, -1, 0, 1, 5, (1 << 31) - 1], np.int64)
+    vals = np.arange(len(t) + 1, dtype=np.int32) * 7 - 30
+    g.op("qcc.threshold", [x, g.const(t), g.const(vals)], {"dtype": "i8"}, output=True)
+    edges = np.array([0, 1, -1, 5, 4, (1 << 31) - 1, 1 << 31, -(1 << 31), -(1 << 31) + 1,
+                      -(1 << 31) + 2, 1 << 33, -(1 << 33), (1 << 32) + 3, -(1 << 32) - 1,
+                      (1 << 63) - 1, -(1 << 63), 1 << 50, (1 << 50) - 1, -(1 << 40), 2, 3, 6,
+                      -2, 7], np.int64)
+
+    def feeds():
+        return {x.name: g.rng.permutation(np.concatenate([edges, edges])).reshape(2, 1, 24)}
+    g.feeds = feeds
+    assert compile_and_compare(g, tmp_path, samples=3)["host_ops"] == []
+    g.op("qcc.threshold", [x, g.const(np.array([1 << 40], np.int64)),
+                           g.const(np.array([0, 1], np.int32))], {"dtype": "i8"}, output=True)
+    (tmp_path / "wide").mkdir()
+    host = compile_and_compare(g, tmp_path / "wide", samples=1)["host_ops"]
+    assert [h["reason"] for h in host] == ["a threshold outside the 32-bit immediate range"]
+
+
 @pytest.mark.parametrize("level,y_hi,zp", [(1024, 6.0, 0), (64, 3.0, 5)])
 def test_igelu_as_alu_sequence(level, y_hi, zp, tmp_path):
     from qcc.ops.integer_transformer import igelu_consts

@@ -1,6 +1,5 @@
 """Whole models through ``qcc compile --target accel``: the simulator's outputs equal the
-reference interpreter's bit for bit on every example (CNNs fully on the accelerator,
-tiny_bert with its listed host fallbacks), with the default and a small non-default
+reference interpreter's bit for bit on every example (each entirely on the accelerator), with the default and a small non-default
 hardware description; the files and the manifest; bad hardware options are clear errors."""
 
 from __future__ import annotations
@@ -57,15 +56,10 @@ def test_example_bit_exact(name, tmp_path):
     man = compile_accel(name, tmp_path / "out")
     assert_target_equals_reference(tmp_path / "out", _subset(name, tmp_path, 4), tmp_path)
     acc = man["accel"]
-    if name != "tiny_bert":  # everything runs on the accelerator (ISA v2: softmax, LayerNorm)
-        assert acc["host_ops"] == []
-        assert {s["kind"] for s in acc["segments"]} == {"accel", "boundary"}
-    for h in acc["host_ops"]:
-        assert h["reason"] and h["node"] and h["op"]
-    # what the ISA cannot express yet (docs/target_accel.md section 8): the embedding Gather
-    # with run-time int64 indices and the two thresholds on the int64 attention mask
-    assert sorted(h["op"] for h in acc["host_ops"]) == \
-        ([] if name != "tiny_bert" else ["onnx.Gather", "qcc.threshold", "qcc.threshold"])
+    # nothing falls back to the host (ISA v2: softmax, LayerNorm, run-time Gather, int64
+    # thresholds); only the graph's float boundary is a host conversion
+    assert acc["host_ops"] == []
+    assert {s["kind"] for s in acc["segments"]} == {"accel", "boundary"}
     text = (tmp_path / "out" / "model.s").read_text()
     for ly in acc["layers"]:
         assert f"; ---- layer {ly['name']} ({ly['op']})" in text
