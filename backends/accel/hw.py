@@ -80,7 +80,7 @@ class HwConfig:
     def validate(self) -> "HwConfig":
         if self.rows != self.cols:
             raise QccError(f"accelerator config: rows ({self.rows}) must equal cols ({self.cols}) "
-                           f"in ISA version 1 (a buffer row feeds one array row per lane)")
+                           f"in the ISA (a buffer row feeds one array row per lane)")
         if not 2 <= self.rows <= 128:
             raise QccError(f"accelerator config: rows={self.rows} outside [2, 128]")
         if self.dataflow not in DATAFLOWS:

@@ -1,4 +1,4 @@
-"""qcc-accel ISA v1: every field of every opcode round-trips through the binary encoding and
+"""qcc-accel ISA (v1 fields and the v2 additions): every field of every opcode round-trips through the binary encoding and
 the assembly text, at its limits too; values outside a field and malformed words are errors."""
 
 from __future__ import annotations

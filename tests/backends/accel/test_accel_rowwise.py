@@ -54,6 +54,15 @@ def test_masked_softmax_bit_exact(mshape, mdt, tmp_path):
     assert acc["host_ops"] == []
 
 
+def test_classifier_width_softmax_on_the_default_configuration(tmp_path):
+    """A 1000-class row: 63 planes of 16 lanes, one row per chunk of the accumulator."""
+    from qcc.backends.accel.hw import HwConfig
+
+    g = G(seed=1)
+    _softmax(g, g.input((1, 1000)), 0.1)
+    assert compile_and_compare(g, tmp_path, HwConfig(), samples=2)["host_ops"] == []
+
+
 def _layernorm(g, x, count, rng, eps=1e-5, in_scale=0.05, beta_scale=0.3):
     gamma = rng.normal(1.0, 0.3, count)
     beta = rng.normal(0.0, beta_scale, count)
