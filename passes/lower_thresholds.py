@@ -50,7 +50,7 @@ def chain_of(node: Node):
 def evaluator(src: Value, nodes: list, quant: Node):
     """The chain and the quantize as a function of source values (the interpreter's ops)."""
     def f(xs: np.ndarray) -> np.ndarray:
-        cur = np.asarray(xs, src.dtype.np)
+        cur = np.asarray(xs).astype(src.dtype.np)
         val = src
         for n in nodes + [quant]:
             if n.op in VIEWS:
@@ -84,13 +84,21 @@ def step_function(f, lo: int, hi: int):
     return [c for c, _ in cuts], [ylo] + [y for _, y in cuts]
 
 
+def source_range(src: Value) -> tuple[int, int]:
+    """The values an integer or bool source can take (a bool, e.g. a one-hot made by Equal,
+    is 0 or 1)."""
+    if src.dtype == DType.bool:
+        return 0, 1
+    info = np.iinfo(src.dtype.np)
+    return int(info.min), int(info.max)
+
+
 def thresholds(node: Node, src: Value, f):
     """(thresholds, values) of ``f`` over ``src``'s dtype, checked on a dense probe."""
-    info = np.iinfo(src.dtype.np)
-    t, vals = step_function(f, int(info.min), int(info.max))
+    lo, hi = source_range(src)
+    t, vals = step_function(f, lo, hi)
     ta = np.array(t, np.int64)
-    probe = np.unique(np.concatenate([np.arange(-PROBE, PROBE + 1), ta, ta - 1])
-                      .clip(info.min, info.max))
+    probe = np.unique(np.concatenate([np.arange(-PROBE, PROBE + 1), ta, ta - 1]).clip(lo, hi))
     got = np.array(vals)[np.searchsorted(ta, probe, side="right")]
     if not np.array_equal(f(probe), got):
         raise LoweringError(f"qcc.quantize node '{node.name}': the float chain from "
@@ -110,7 +118,8 @@ def lower_thresholds(graph: Graph, ctx: PassContext) -> bool:
             continue
         src, nodes = found
         out = node.outputs[0]
-        if src.dtype.bits not in (8, 16, 32, 64) or src.type.numel != out.type.numel:
+        integer = src.dtype == DType.bool or src.dtype.bits in (8, 16, 32, 64)
+        if not integer or src.type.numel != out.type.numel:
             raise LoweringError(f"qcc.quantize node '{node.name}': the chain from "
                                 f"'{src.name}' is not elementwise on an integer tensor")
         t, v = thresholds(node, src, evaluator(src, nodes, node))

@@ -44,7 +44,7 @@ SUPPORT = Support({
     "gather_table": {"x": _MOVE, "y": _MOVE},
     "gather": {"data": _MOVE, "indices": dtypes("int32", "int64"), "y": _MOVE},
     "logic": {"a": _INT, "b": _INT, "c": _INT, "y": _INT},
-    "threshold": {"x": dtypes("int8", "uint8", "int16", "int32", "int64"), "y": _Q16},
+    "threshold": {"x": dtypes("int8", "uint8", "int16", "int32", "int64", "bool"), "y": _Q16},
     "isoftmax": {"x": _INT, "mask": _Q8, "y": _INT},
     "igelu": {"x": _INT, "y": _INT}, "ilayernorm": {"x": _INT, "y": _INT},
     "lstm": {"x": _Q8}, "gru": {"x": _Q8},
