@@ -123,6 +123,19 @@ def _const_body(c) -> str:
     return array_body(c.data)
 
 
+_CSIZE = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4,
+          "uint32_t": 4, "int64_t": 8, "uint64_t": 8}
+
+
+def _decl_count(c) -> str:
+    """The bound in a constant's extern declaration; empty below 8 bytes. The kernels read
+    operands through ``void *`` by a run-time dtype code, and gcc's -Warray-bounds (an error
+    under the Makefile's -Werror) flags the wider, dead branches of that switch when it sees
+    a 1-byte object; an unbounded declaration gives it nothing to flag."""
+    n = max(int(c.data.size), 1)
+    return str(n) if n * _CSIZE.get(c.ctype, 1) >= 8 else ""
+
+
 def _io_ctx(io, inputs: bool) -> dict:
     lo, hi = _RANGE.get(io.ctype, (0, 0))
     file_size = 4 if io.scale is not None else _C_SIZE[io.ctype]
@@ -159,7 +172,8 @@ def context(p: Program, source: str, bodies: bool = True) -> dict:
     unused = [q for q in params if f"({q})" not in used and f"({q} +" not in used
               and f"{q} +" not in used]
     consts = [dict(cname=c.cname, ctype=c.ctype, count=max(int(c.data.size), 1),
-                   source=c.source.replace("*/", "* /"), body=_const_body(c) if bodies else "")
+                   decl=_decl_count(c), source=c.source.replace("*/", "* /"),
+                   body=_const_body(c) if bodies else "")
               for c in p.consts.values()]
     return dict(version=__version__, name=name, NAME=name.upper(), guard=name.upper(),
                 source=os.path.basename(source or "model"), inputs=ins, outputs=outs,
