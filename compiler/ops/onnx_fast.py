@@ -1,5 +1,6 @@
 """Vectorised numpy kernels for the float ONNX ops where ``onnx.reference`` is slow
-or wrong: Conv, ConvTranspose, MaxPool, AveragePool, LpPool, LRN and BatchNormalization.
+or wrong: Conv, ConvTranspose, MaxPool, AveragePool, LpPool, LRN, GlobalMaxPool and
+BatchNormalization.
 
 ``onnx_ops`` asks :func:`fast_run` first; a kernel returns ``None`` for the
 attribute combinations it does not cover (integer convolutions ...) and the op
@@ -291,6 +292,17 @@ def _lrn(node: Node, args: list) -> Optional[list]:
     hi = np.clip(np.arange(c) + (size - 1) - (size - 1) // 2 + 1, 0, c)
     window = np.take(csum, hi, axis=1) - np.take(csum, lo, axis=1)
     return [(x / np.power(bias + alpha / size * window, beta)).astype(x.dtype)]
+
+
+# ------------------------------------------------------------------ GlobalMaxPool
+@_kernel("GlobalMaxPool")
+def _global_max_pool(node: Node, args: list) -> Optional[list]:
+    """Max over every spatial axis (2 ..), kept as size 1.  ``onnx.reference`` reduces axes
+    (ndim - 2, ndim - 1), which is the channel axis too on 1-D feature maps [N, C, L]."""
+    x = np.asarray(args[0])
+    if x.ndim < 3:
+        return None
+    return [x.max(axis=tuple(range(2, x.ndim)), keepdims=True)]
 
 
 # ------------------------------------------------------------------ BatchNormalization

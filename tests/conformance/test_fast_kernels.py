@@ -277,3 +277,14 @@ def test_batchnorm_inference_matches_onnxruntime_at_every_opset(opset, rank):
     got = _qcc(model, x)
     np.testing.assert_allclose(got, spec, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(got, _ort(model, x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(1, 5, 7), (2, 3, 4, 6), (1, 2, 3, 4, 5)])
+def test_global_max_pool_keeps_channels_on_every_rank(shape):
+    """1-D feature maps [N, C, L] (a byte classifier's GlobalMaxPool): onnx.reference
+    reduces the channel axis too; qcc follows onnxruntime."""
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    model = _model("GlobalMaxPool", list(shape), {})
+    got = _qcc(model, x)
+    np.testing.assert_array_equal(got, _ort(model, x))
+    assert got.shape == shape[:2] + (1,) * (len(shape) - 2)
