@@ -105,7 +105,11 @@ def _common(st: QState, node: Node, gates: int):
 
 def _h0(st: QState, node: Node, i: int, hqp: QParams):
     v = node.inputs[i] if len(node.inputs) > i else None
-    return None if v is None else st.q(v, hqp)
+    if v is None:
+        return None
+    # the initial hidden state is read at the output's scale: an input already quantized
+    # at its own (a graph input, a state computed upstream) is requantized to it
+    return st.to_qparams(st.q(v, hqp), hqp, f"{node.name}.h0")
 
 
 def _out_names(node: Node, k: int) -> list[str]:
@@ -134,15 +138,28 @@ def _check(node: Node) -> None:
                             f"int8 products can overflow int32")
 
 
+def _cell_absmax(st: QState, node: Node, c0v) -> float:
+    """The cell state's calibrated magnitude: the final state Y_c's and, when the initial
+    state is an input (a streaming model carries it between calls) or a constant, its own
+    (a carried state can exceed one call's final state)."""
+    found = []
+    for r in (st.range_of(node.outputs[2].name) if len(node.outputs) > 2 else None,
+              None if c0v is None or c0v.is_const else st.range_of(c0v.name)):
+        if r is not None:
+            found.append(max(abs(r[0]), abs(r[1])))
+    if c0v is not None and c0v.is_const and c0v.data is not None and np.size(c0v.data):
+        found.append(float(np.max(np.abs(c0v.data))))
+    return max(found) if found else DEFAULT_CELL_ABSMAX
+
+
 def lstm(st: QState, node: Node) -> bool:
     _check(node)
     xq, wq, rq, mx, mh, tables, mo, hqp, attrs, nd, hsz = _common(st, node, 4)
     wb, rb = _gate_bias(node.inputs[3] if len(node.inputs) > 3 else None, 4, nd, hsz)
     bias = st.g.add_const(node.name + ".bias", _q12(wb + rb), DType.int32)
-    rc = st.range_of(node.outputs[2].name) if len(node.outputs) > 2 else None  # Y_c
-    cf = cell_frac(max(abs(rc[0]), abs(rc[1])) if rc else DEFAULT_CELL_ABSMAX)
-    cqp = QParams(scale=2.0 ** -cf, zero_point=0, bits=16)
     c0v = node.inputs[6] if len(node.inputs) > 6 else None
+    cf = cell_frac(_cell_absmax(st, node, c0v))
+    cqp = QParams(scale=2.0 ** -cf, zero_point=0, bits=16)
     c0 = None
     if c0v is not None:
         if c0v.is_const:

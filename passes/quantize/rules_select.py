@@ -27,23 +27,6 @@ from . import rules_nn
 from .state import QState
 
 
-def _same_q(a: Value, b) -> bool:
-    return (float(a.qparams.scale[0]) == float(b.scale[0])
-            and int(a.qparams.zero_point[0]) == int(b.zero_point[0]))
-
-
-def _to_qparams(st: QState, qv: Value, qp, name: str) -> Value:
-    """``qv`` requantized to ``qp`` (itself when it already has them)."""
-    if _same_q(qv, qp):
-        return qv
-    mult, shift = st.requant_consts(float(qv.qparams.scale[0]) / float(qp.scale[0]), name)
-    n = st.emit("qcc.requant", [qv, mult, shift],
-                {"x_zp": int(qv.qparams.zero_point[0]), "y_zp": int(qp.zero_point[0]),
-                 "act_min": qp.qmin, "act_max": qp.qmax}, name=name, out_name=name)
-    n.outputs[0].qparams = qp
-    return n.outputs[0]
-
-
 def max_min(st: QState, node: Node) -> bool:
     out = node.outputs[0]
     if not out.dtype.is_float or not any(st.is_q(v) for v in node.inputs):
@@ -54,7 +37,7 @@ def max_min(st: QState, node: Node) -> bool:
     ins = []
     for i, v in enumerate(node.inputs):
         qv = st.q(v, yqp) if v.is_const else st.q(v)
-        ins.append(_to_qparams(st, qv, yqp, f"{node.name}.in{i}"))
+        ins.append(st.to_qparams(qv, yqp, f"{node.name}.in{i}"))
     n = st.emit(node.op, ins, {}, name=node.name, out_name=out.name)
     st.set_q(out, n.outputs[0], yqp)
     return True

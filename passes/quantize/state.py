@@ -194,6 +194,19 @@ class QState:
         self.qmap[id(v)] = nv
         return nv
 
+    def to_qparams(self, qv: Value, qp: QParams, name: str) -> Value:
+        """``qv`` requantized to ``qp`` by a ``qcc.requant`` (itself when it already has
+        them)."""
+        if (float(qv.qparams.scale[0]) == float(qp.scale[0])
+                and int(qv.qparams.zero_point[0]) == int(qp.zero_point[0])):
+            return qv
+        mult, shift = self.requant_consts(float(qv.qparams.scale[0]) / float(qp.scale[0]), name)
+        n = self.emit("qcc.requant", [qv, mult, shift],
+                      {"x_zp": int(qv.qparams.zero_point[0]), "y_zp": int(qp.zero_point[0]),
+                       "act_min": qp.qmin, "act_max": qp.qmax}, name=name, out_name=name)
+        n.outputs[0].qparams = qp
+        return n.outputs[0]
+
     def set_q(self, old: Value, new: Value, qp: QParams) -> None:
         new.qparams = qp
         self.qmap[id(old)] = new

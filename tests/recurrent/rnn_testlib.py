@@ -76,10 +76,12 @@ def sqnr_db(ref: np.ndarray, out: np.ndarray) -> float:
 
 
 def helper_lstm(path: str, seq: int = 5, inp: int = 4, hidden: int = 6, seed: int = 0,
-                direction: str = "forward", states_as_inputs: bool = False) -> str:
+                direction: str = "forward", states_as_inputs: bool = False,
+                state_inputs: bool = False) -> str:
     """x [1, seq, inp] -> Transpose -> LSTM with constant initial state -> Y, Y_h, Y_c;
-    ``states_as_inputs``: h0 and c0 are split from a graph input ``state`` [2 D, 1, hidden]
-    (streaming models carry the state between calls)."""
+    ``states_as_inputs``: h0 and c0 are split from a graph input ``state`` [2 D, 1, hidden];
+    ``state_inputs``: h0 and c0 are graph inputs themselves (streaming models carry the
+    state between calls)."""
     rng = np.random.default_rng(seed)
     nd = 2 if direction == "bidirectional" else 1
     w = (rng.standard_normal((nd, 4 * hidden, inp)) * 0.5).astype(np.float32)
@@ -90,11 +92,15 @@ def helper_lstm(path: str, seq: int = 5, inp: int = 4, hidden: int = 6, seed: in
     nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
              helper.make_node("LSTM", ["xt", "W", "R", "B", "", "h0", "c0"], ["Y", "Y_h", "Y_c"],
                               hidden_size=hidden, direction=direction)]
-    consts = ((w, "W"), (r, "R"), (b, "B")) + (() if states_as_inputs else ((h0, "h0"), (c0, "c0")))
+    consts = ((w, "W"), (r, "R"), (b, "B")) + (() if states_as_inputs or state_inputs
+                                                else ((h0, "h0"), (c0, "c0")))
     ins = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, seq, inp])]
     if states_as_inputs:
         ins.append(helper.make_tensor_value_info("state", TensorProto.FLOAT, [2 * nd, 1, hidden]))
         nodes.insert(0, helper.make_node("Split", ["state"], ["h0", "c0"], axis=0))
+    elif state_inputs:
+        ins += [helper.make_tensor_value_info(n, TensorProto.FLOAT, [nd, 1, hidden])
+                for n in ("h0", "c0")]
     g = helper.make_graph(nodes, "lstm", ins,
                           [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("Y", "Y_h", "Y_c")],
                           [numpy_helper.from_array(a, n) for a, n in consts])

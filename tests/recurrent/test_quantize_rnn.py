@@ -76,3 +76,40 @@ def test_qdq_export_runs_in_onnxruntime_close_to_float(tmp_path, kind):
     xs = data((10, 8), 4, seed=3)
     feeds = [{"x": xs[i:i + 1]} for i in range(4)]
     assert sqnr_db(_ort(path, feeds, "y"), _ort(str(out / "model.onnx"), feeds, "y")) >= 25.0
+
+
+def test_lstm_with_state_inputs_exports_qdq_and_c_bit_exact(tmp_path):
+    """A streaming LSTM takes h0 and c0 as inputs (Silero VAD v6): the int16 cell state's
+    quantize carries its scale, so the QDQ export runs in onnxruntime close to float,
+    and the C equals the reference."""
+    import subprocess
+    import sys
+
+    from qcc.commands import run_artifact
+
+    from rnn_testlib import helper_lstm
+
+    path = helper_lstm(str(tmp_path / "lstm.onnx"), state_inputs=True)
+    rng = np.random.default_rng(4)
+
+    def feeds(n):
+        return {"x": data((5, 4), n, seed=int(rng.integers(1 << 30))),
+                "h0": np.tanh(rng.standard_normal((n, 1, 6))).astype(np.float32) * 0.5,
+                "c0": rng.standard_normal((n, 1, 6)).astype(np.float32)}
+    np.savez(tmp_path / "calib.npz", **feeds(16))
+    test = feeds(4)
+    exe = os.path.join(os.path.dirname(sys.executable), "qcc")
+    for target in ("onnx", "c"):
+        p = subprocess.run([exe, "compile", path, "--calib", str(tmp_path / "calib.npz"),
+                            "--target", target, "-o", str(tmp_path / target)],
+                           capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+    rows = [{k: v[i:i + 1] for k, v in test.items()} for i in range(4)]
+    for out in ("Y", "Y_h", "Y_c"):
+        db = sqnr_db(_ort(path, rows, out), _ort(str(tmp_path / "onnx" / "model.onnx"), rows, out))
+        assert db >= 25.0, (out, db)
+    got = run_artifact(str(tmp_path / "c"), test, "target")
+    want = run_artifact(str(tmp_path / "c"), test, "reference")
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k], err_msg=k)
+    assert sqnr_db(_ort(path, rows, "Y"), want["Y"]) >= 25.0
