@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import os
 import shutil
@@ -36,7 +37,9 @@ N_CALIB, N_TEST = 32, 8
 
 
 def _site(pkg: str) -> str:
-    return os.path.dirname(importlib.import_module(pkg).__file__)
+    # find the package without importing it (faster-whisper's import needs ctranslate2)
+    spec = importlib.util.find_spec(pkg)
+    return list(spec.submodule_search_locations)[0]
 
 
 # ------------------------------------------------------------------ synthetic inputs
@@ -82,6 +85,25 @@ def streamed(path: str, n: int, seed: int, chunk: int = 512, sr: int = 16000) ->
         states.append(state)
         state = s.run(None, {"input": x[i:i + 1], "state": state, "sr": np.array(sr, np.int64)})[1]
     return {"input": x, "state": np.concatenate(states).astype(np.float32), "sr": np.full((n,), sr, np.int64)}
+
+
+def byte_ids(n: int, length: int, seed: int) -> np.ndarray:
+    """File-like byte streams: runs of printable text and of random bytes, padded with 256
+    (the byte classifier's padding token) past a random length."""
+    rng = np.random.default_rng(seed)
+    out = np.full((n, length), 256, np.int32)
+    for r in out:
+        k = int(rng.integers(length // 4, length + 1))
+        text = rng.integers(32, 127, k)
+        noise = rng.integers(0, 256, k)
+        r[:k] = np.where(rng.random(k) < 0.7, text, noise)
+    return out
+
+
+def states(n: int, width: int, seed: int) -> np.ndarray:
+    """Recurrent states as a running model leaves them: bounded, mostly small."""
+    rng = np.random.default_rng(seed)
+    return np.tanh(0.5 * rng.standard_normal((n, 1, width))).astype(np.float32)
 
 
 # -------------------------------------------------------------------------- helpers
@@ -287,6 +309,13 @@ CORPUS = [
       lambda n, seed: streamed(os.path.join(_site("silero_vad"), "data/silero_vad.onnx"), n, seed),
       ["input=1x512", "state=2x1x128"],
       bind={"sr": 16000}),  # the If on the sample rate folds once sr is bound
+    E("magika", "magika", "jax2tf (one-hot embedding, GELU by tanh, LayerNorm by parts)", True,
+      "classifier", copy_shipped("magika", "models/standard_v3_3/model.onnx"),
+      lambda n, seed: {"bytes": byte_ids(n, 2048, seed)}, ["bytes=1x2048"]),
+    E("silero_vad_v6", "faster-whisper", "torch (LSTM with explicit h/c inputs)", True, "audio",
+      copy_shipped("faster_whisper", "assets/silero_vad_v6.onnx"),
+      lambda n, seed: {"input": audio(n, 576, seed), "h": states(n, 128, seed + 1),
+                       "c": states(n, 128, seed + 2)}, ["input=1x576", "h=1x1x128", "c=1x1x128"]),
     # trained weights shipped in wheels, exported here
     E("mtcnn_pnet", "facenet-pytorch", "torch (TorchScript)", True, "detection",
       torch_export(_mtcnn("PNet"), lambda: (__import__("torch").randn(1, 3, 48, 48),)),
