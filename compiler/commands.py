@@ -97,7 +97,8 @@ def synthetic_calib(graph, path: str, n: int = 4) -> None:
     rng = np.random.default_rng(0)
     arrays = {}
     for v in graph.inputs:
-        shape = (n,) + tuple(v.shape[1:]) if v.shape else (n,)
+        # n samples stacked along axis 0: n * batch rows; a scalar input takes [n]
+        shape = (n * max(int(v.shape[0]), 1),) + tuple(v.shape[1:]) if v.shape else (n,)
         if v.dtype.is_float:
             arrays[v.name] = rng.standard_normal(shape).astype(v.dtype.np)
         else:

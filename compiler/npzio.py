@@ -170,6 +170,9 @@ def num_samples(graph: Graph, data: dict[str, np.ndarray], what: str = "inputs",
     for v in graph.inputs:
         a = data[v.name]
         want = v.shape
+        if not len(want) and a.ndim == 1:  # a scalar input given per sample: [N]
+            counts.add(a.shape[0])
+            continue
         if a.ndim != len(want) or (len(want) and tuple(a.shape[1:]) != tuple(want[1:])):
             raise InputDataError(
                 f"{what}: '{v.name}' has shape {list(a.shape)}; expected samples of shape "
@@ -179,7 +182,8 @@ def num_samples(graph: Graph, data: dict[str, np.ndarray], what: str = "inputs",
                                  f"of the batch size {want[0]}")
         if check_nan and a.dtype.kind == "f" and not np.all(np.isfinite(a)):
             raise InputDataError(f"{what}: '{v.name}' contains NaN or Inf values")
-        counts.add(a.shape[0] // (want[0] if len(want) and want[0] else 1) if len(want) else 1)
+        if len(want):  # a 0-d array for a scalar input serves every sample
+            counts.add(a.shape[0] // (want[0] if want[0] else 1))
     if len(counts) > 1:
         raise InputDataError(f"{what}: inputs have different sample counts {sorted(counts)}")
     n = counts.pop() if counts else 1
@@ -196,7 +200,11 @@ def iter_samples(graph: Graph, data: dict[str, np.ndarray], what: str = "inputs"
         s = {}
         for v in graph.inputs:
             b = v.shape[0] if v.shape else 1
-            s[v.name] = data[v.name][i * b:(i + 1) * b] if v.shape else data[v.name]
+            a = data[v.name]
+            if not v.shape:  # a scalar: one for all samples, or one per sample ([N])
+                s[v.name] = a[i] if a.ndim == 1 else a
+            else:
+                s[v.name] = a[i * b:(i + 1) * b]
         yield s
 
 

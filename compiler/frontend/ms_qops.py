@@ -1,5 +1,6 @@
 """onnxruntime's quantized contrib ops (``com.microsoft`` QLinearAdd, QGemm ...) as
-standard ONNX: DequantizeLinear -> float op -> QuantizeLinear.
+standard ONNX: DequantizeLinear -> float op -> QuantizeLinear; ``DynamicQuantizeLSTM``
+(``quantize_dynamic``) as a float LSTM on its dequantized weights.
 
 onnxruntime's ``quantize_static(..., quant_format=QOperator)`` writes the standard
 QLinearConv/QLinearMatMul plus these contrib ops.  Expanded at import, such a model
@@ -15,7 +16,8 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 import onnx
-from onnx import helper
+import numpy as np
+from onnx import helper, numpy_helper
 
 MS = "com.microsoft"
 Expander = Callable[[onnx.NodeProto, str], list[onnx.NodeProto]]
@@ -115,6 +117,41 @@ def _qgemm(n: onnx.NodeProto, name: str) -> list[onnx.NodeProto]:
                                   transA=int(a.get("transA", 0)), transB=trans_b))
     if quantized:
         nodes.append(_q(gemm_out, n.input[7], _inp(n, 8), n.output[0], f"{name}.q"))
+    return nodes
+
+
+@_expander("DynamicQuantizeLSTM")
+def _dynamic_quantize_lstm(n: onnx.NodeProto, name: str) -> list[onnx.NodeProto]:
+    """onnxruntime's ``quantize_dynamic`` LSTM: int8/uint8 W [D, I, 4H] and R [D, H, 4H]
+    with per-direction or per-column scales and zero points (slots 8-11) -> the float
+    weights (``(w - zp) * scale``, transposed to ONNX's [D, 4H, I]) and a standard LSTM.
+    The weights are constants, so constant folding leaves the float LSTM that qcc
+    quantizes itself."""
+    nodes = [helper.make_node("Constant", [], [f"{name}.shape"], name=f"{name}.shape",
+                              value=numpy_helper.from_array(np.array([0, 1, -1], np.int64)))]
+    ins = [n.input[0]]
+    for w, sc, zp in ((1, 8, 9), (2, 10, 11)):
+        pfx = f"{name}.w{w}"
+        nodes += [helper.make_node("Cast", [n.input[w]], [f"{pfx}.f"], name=f"{pfx}.cast",
+                                   to=onnx.TensorProto.FLOAT),
+                  helper.make_node("Reshape", [n.input[sc], f"{name}.shape"], [f"{pfx}.s"],
+                                   name=f"{pfx}.rs")]
+        cur = f"{pfx}.f"
+        if _inp(n, zp):
+            nodes += [helper.make_node("Cast", [n.input[zp]], [f"{pfx}.zf"], name=f"{pfx}.zcast",
+                                       to=onnx.TensorProto.FLOAT),
+                      helper.make_node("Reshape", [f"{pfx}.zf", f"{name}.shape"], [f"{pfx}.z"],
+                                       name=f"{pfx}.rz"),
+                      helper.make_node("Sub", [cur, f"{pfx}.z"], [f"{pfx}.c"], name=f"{pfx}.sub")]
+            cur = f"{pfx}.c"
+        nodes += [helper.make_node("Mul", [cur, f"{pfx}.s"], [f"{pfx}.d"], name=f"{pfx}.mul"),
+                  helper.make_node("Transpose", [f"{pfx}.d"], [f"{pfx}.t"], name=f"{pfx}.tr",
+                                   perm=[0, 2, 1])]
+        ins.append(f"{pfx}.t")
+    ins += [_inp(n, i) for i in range(3, 8)]
+    while ins and not ins[-1]:
+        ins.pop()
+    nodes.append(helper.make_node("LSTM", ins, list(n.output), name=f"{name}.LSTM", **_attrs(n)))
     return nodes
 
 

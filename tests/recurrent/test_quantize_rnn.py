@@ -113,3 +113,41 @@ def test_lstm_with_state_inputs_exports_qdq_and_c_bit_exact(tmp_path):
     for k in want:
         np.testing.assert_array_equal(got[k], want[k], err_msg=k)
     assert sqnr_db(_ort(path, rows, "Y"), want["Y"]) >= 25.0
+
+
+def test_onnxruntime_dynamic_quantized_lstm_imports_and_compiles(tmp_path):
+    """``quantize_dynamic(op_types_to_quantize=["LSTM"])`` writes com.microsoft
+    DynamicQuantizeLSTM (int8 weights [D, I, 4H] with scales and zero points): qcc
+    imports it as a float LSTM on the dequantized weights (float interpreter within
+    onnxruntime's own rounding of it) and compiles it to C bit-exact."""
+    import subprocess
+    import sys
+
+    from onnxruntime.quantization import quantize_dynamic
+
+    from qcc.commands import run_artifact
+    from qcc.frontend.onnx_import import import_model
+    from qcc.interp import Interpreter
+
+    from rnn_testlib import helper_lstm
+
+    src = helper_lstm(str(tmp_path / "lstm.onnx"), direction="bidirectional")
+    dyn = str(tmp_path / "dyn.onnx")
+    quantize_dynamic(src, dyn, op_types_to_quantize=["LSTM"])
+    import onnx
+    assert "DynamicQuantizeLSTM" in {n.op_type for n in onnx.load(dyn).graph.node}
+    xs = data((5, 4), 4, seed=5)
+    rows = [{"x": xs[i:i + 1]} for i in range(4)]
+    g = import_model(dyn)
+    it = Interpreter(g)
+    got = np.concatenate([it.run(r)["Y"] for r in rows])
+    assert sqnr_db(_ort(dyn, rows, "Y"), got) >= 40.0      # the same dequantized weights
+    np.savez(tmp_path / "calib.npz", x=data((5, 4), 16))
+    exe = os.path.join(os.path.dirname(sys.executable), "qcc")
+    p = subprocess.run([exe, "compile", dyn, "--calib", str(tmp_path / "calib.npz"), "--target", "c",
+                        "-o", str(tmp_path / "c")], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    test = {"x": xs}
+    want = run_artifact(str(tmp_path / "c"), test, "reference")
+    np.testing.assert_array_equal(run_artifact(str(tmp_path / "c"), test, "target")["Y"], want["Y"])
+    assert sqnr_db(_ort(src, rows, "Y"), want["Y"]) >= 25.0
