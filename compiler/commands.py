@@ -43,7 +43,6 @@ def inspect_model(path: str, shapes: dict, calib: Optional[str] = None, check_ta
                   bind: Optional[dict] = None) -> dict:
     from collections import Counter
 
-
     from .analysis import macs
     from .frontend.onnx_import import default_opset, find_unsupported, import_model, load_model
 
@@ -69,6 +68,11 @@ def inspect_model(path: str, shapes: dict, calib: Optional[str] = None, check_ta
         info["targets"] = {t: {"ok": False, "why": why, "nodes": [u["node"] for u in info["unsupported"]]}
                            for t, _ in TARGETS}
         return info
+    if calib:  # dynamic dimensions take a --calib sample's shape, as compile does
+        from .calibration.data import CalibData
+        from .driver import _bind_from_calib
+
+        shapes = _bind_from_calib(path, shapes, CalibData.of(calib))
     try:
         graph = import_model(model, shapes, bind=bind)
         info["macs"] = macs(graph)
@@ -90,7 +94,8 @@ def inspect_model(path: str, shapes: dict, calib: Optional[str] = None, check_ta
 # few synthetic samples, standard normal floats and zero integers, enough to find every
 # node without an integer lowering or a C kernel, though ranges differ from real data).
 # Each failure is the compile's one-line error with the node names it reports.
-TARGETS = [("onnx", False), ("onnx --calib", True), ("c", True)]
+TARGETS = [("onnx", False), ("onnx --calib", True), ("c", True), ("triton", True),
+           ("accel", True)]
 
 
 def synthetic_calib(graph, path: str, n: int = 4) -> None:
@@ -115,6 +120,13 @@ def _nodes_named(err: QccError) -> list[str]:
     return re.findall(r"node '([^']+)'", str(err))
 
 
+def _host_fallbacks(manifest) -> dict:
+    """The accelerator runs what its ISA cannot express on the host: name those nodes."""
+    segs = ((manifest or {}).get("accel") or {}).get("segments") or []
+    host = [s.get("node", "?") for s in segs if s.get("kind") == "host"]
+    return {"host_fallbacks": host} if host else {}
+
+
 def target_verdicts(model_path: str, graph, shapes: dict,
                     calib: Optional[str] = None, bind: Optional[dict] = None) -> dict:
     """{target: {"ok": bool, "why": str, "nodes": [...]}} for the targets of TARGETS."""
@@ -135,10 +147,10 @@ def target_verdicts(model_path: str, graph, shapes: dict,
             if quant:
                 opts["calib"] = calib
             try:
-                compile_model(model_path, CompileOptions(target=target, out_dir=os.path.join(work, "o"),
-                                                         input_shapes=shapes, bind=dict(bind or {}),
-                                                         options=opts))
-                out[label] = {"ok": True, "why": "", "nodes": []}
+                man = compile_model(model_path, CompileOptions(
+                    target=target, out_dir=os.path.join(work, "o"), input_shapes=shapes,
+                    bind=dict(bind or {}), options=opts))
+                out[label] = {"ok": True, "why": "", "nodes": [], **_host_fallbacks(man)}
             except QccError as e:
                 out[label] = {"ok": False, "why": str(e), "nodes": _nodes_named(e)}
         return out
@@ -177,7 +189,10 @@ def cmd_inspect(args) -> int:
     print("targets:" + ("" if getattr(args, "calib", None) else "  (checked with synthetic calibration data; give --calib for yours)"))
     for t, v in info.get("targets", {}).items():
         if v["ok"]:
-            print(f"  {t:13s} compiles")
+            host = v.get("host_fallbacks") or []
+            extra = (f" ({len(host)} node(s) on the host: {', '.join(host[:6])}"
+                     f"{' ...' if len(host) > 6 else ''})") if host else ""
+            print(f"  {t:13s} compiles{extra}")
         else:
             nodes = f" [stopped by: {', '.join(v['nodes'][:12])}{' ...' if len(v['nodes']) > 12 else ''}]" \
                 if v["nodes"] else ""

@@ -35,9 +35,9 @@ def test_inspect_names_the_node_that_stops_integer_targets(tmp_path):
     p = qcc("inspect", _floor_mid(tmp_path))
     assert_ok(p)
     lines = {ln.split()[0] + (" --calib" if "--calib" in ln.split()[:2] else ""): ln
-             for ln in p.stdout.splitlines() if ln.startswith("  onnx") or ln.startswith("  c ")}
+             for ln in p.stdout.splitlines() if ln.startswith("  ")}
     assert "compiles" in lines["onnx"] and "NOT" not in lines["onnx"]
-    for t in ("onnx --calib", "c"):
+    for t in ("onnx --calib", "c", "triton", "accel"):
         assert "does NOT compile" in lines[t] and "floor_mid" in lines[t], p.stdout
 
 
@@ -47,8 +47,21 @@ def test_inspect_json_and_unsupported_ops(tmp_path, capsys):
     p = qcc_inproc(capsys, "inspect", path, "--json")
     assert_ok(p)
     t = json.loads(p.stdout)["targets"]
-    assert set(t) == {"onnx", "onnx --calib", "c"}
+    assert set(t) == {"onnx", "onnx --calib", "c", "triton", "accel"}
     assert all(not v["ok"] and {"nms_1", "fancy_2"} <= set(v["nodes"]) for v in t.values())
     good = tmp_path / "floor.onnx"
     t = json.loads(qcc_inproc(capsys, "inspect", _floor_mid(tmp_path), "--json").stdout)["targets"]
     assert t["onnx"]["ok"] and t["c"]["nodes"] == ["floor_mid"] and not good.is_dir()
+
+
+def test_inspect_names_the_accelerator_host_fallbacks(capsys):
+    """The accelerator compiles what its ISA cannot express as host segments: inspect
+    names them (tiny_bert's token-id Gather runs on the host)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    ex = os.path.join(root, "examples", "tiny_bert")
+    p = qcc_inproc(capsys, "inspect", os.path.join(ex, "tiny_bert_opset17.onnx"), "--calib",
+                   os.path.join(ex, "calib.npz"), "--json")
+    assert_ok(p)
+    t = json.loads(p.stdout)["targets"]
+    assert t["c"]["ok"] and "host_fallbacks" not in t["c"]
+    assert t["accel"]["ok"] and t["accel"]["host_fallbacks"], t["accel"]
