@@ -96,6 +96,8 @@ def check_elem(ctx, call) -> str | None:
             return "global_avgpool on a non-4-D tensor"
         return None
     if f == "concat":
+        if call.x.is_const:
+            return "concat with a constant part"
         return None if _concat_mats(ctx, call) is not None else \
             "concat on an axis that is not one DMA row per part"
     return "no accelerator renderer"
@@ -115,8 +117,10 @@ def _channel_lanes(ctx, call) -> int | None:
 def _concat_mats(ctx, call):
     """(x matrix, y matrix, lane offset) of one concat part, or None."""
     x, y = call.x, call.y
+    if x.is_const:  # a constant part (a class token) has no arena region to copy from
+        return None
     rx, ry = ctx.region(x), ctx.region(y)
-    if x.is_const or not rx.compat or not ry.compat:
+    if not rx.compat or not ry.compat:
         return None
     if ry.layout == "cl" or rx.layout == "cl":
         if rx.layout != ry.layout:

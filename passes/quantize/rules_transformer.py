@@ -330,7 +330,11 @@ def residual_add(st: QState, node: Node) -> bool:
     r = st.range_of(node.outputs[0].name)
     if r is None:
         return rules_elementwise.add_sub(st, node)
-    yqp = act_qparams(r[0], r[1], bits=16)
+    # an output range so small that one input step is 2^29 output steps or more (a branch
+    # the calibration data never exercised: scale 1 against a near-zero stream) is widened
+    # until the dyadic multipliers exist; nothing representable is lost
+    floor = max(float(qa.qparams.scale[0]), float(qb.qparams.scale[0])) / 2.0 ** 29
+    yqp = act_qparams(min(r[0], -floor * 32768), max(r[1], floor * 32767), bits=16)
     sy = float(yqp.scale[0])
     from qcc import arith
 

@@ -125,3 +125,25 @@ def test_prelu_rounds_once_like_float_prelu_then_quantize(slopes, tmp_path):
     ideal = np.clip(np.rint(np.where(xf > 0, xf, xf * inits["a"]) / sy) + zy, -128, 127)
     codes = np.rint(want["y"] / sy) + zy
     assert np.max(np.abs(codes - ideal)) <= 1 and np.mean(codes != ideal) < 0.01
+
+
+def test_residual_add_with_a_branch_calibration_never_exercised(tmp_path):
+    """A residual Add whose one operand is exactly zero on the calibration data (quantized
+    at scale 1) and whose other is tiny: the int16 stream's scale would be 2^36 times
+    smaller than the zero branch's, past any dyadic multiplier (found on a random-init
+    MobileViT).  The stream's scale is floored instead; C bit-exact, no refusal."""
+    rng = np.random.default_rng(3)
+    inits = {"zero": np.zeros((1, 8), np.float32), "tiny": np.full((1, 8), 1e-9, np.float32),
+             "g": np.ones(8, np.float32), "b": np.zeros(8, np.float32),
+             "w": rng.standard_normal((8, 8)).astype(np.float32)}
+    nodes = [helper.make_node("Mul", ["x", "zero"], ["a"]),
+             helper.make_node("Mul", ["x", "tiny"], ["t"]),
+             helper.make_node("Add", ["a", "t"], ["s"]),
+             helper.make_node("LayerNormalization", ["s", "g", "b"], ["n"], axis=-1),
+             helper.make_node("MatMul", ["n", "w"], ["y"])]
+    path, test = _model(tmp_path, nodes, inits, (1, 4, 8))
+    out = str(tmp_path / "c")
+    compile_model(path, CompileOptions(target="c", out_dir=out,
+                                       options={"calib": str(tmp_path / "calib.npz"), "quiet": True}))
+    got, want = run_artifact(out, test, "target"), run_artifact(out, test, "reference")
+    assert np.array_equal(got["y"], want["y"])

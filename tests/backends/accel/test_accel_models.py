@@ -121,3 +121,29 @@ def test_toml_config(tmp_path):
     p.write_text('[accel]\nrows = 32\ncols = 32\nacc_kib = 128\ngemm_overlap = false\n')
     hw = load_hw(str(p))
     assert (hw.rows, hw.pe, hw.acc_rows, hw.gemm_overlap) == (32, 1024, 1024, False)
+
+
+def test_concat_with_a_constant_part_runs_bit_exact(tmp_path):
+    """A ViT's class token: Concat(constant [1, 1, D], patches) (found on a CLIP vision
+    export, where it was an internal error).  The constant part has no arena region; the
+    concat runs on the host, listed with its reason, and the outputs stay bit-exact."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.standard_normal((1, 1, 8)).astype(np.float32), "cls"),
+             numpy_helper.from_array(rng.standard_normal((8, 8)).astype(np.float32), "w")]
+    nodes = [helper.make_node("Concat", ["cls", "x"], ["t"], axis=1),
+             helper.make_node("MatMul", ["t", "w"], ["y"])]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(m, tmp_path / "m.onnx")
+    np.savez(tmp_path / "calib.npz", x=rng.standard_normal((8, 4, 8)).astype(np.float32))
+    np.savez(tmp_path / "test.npz", x=rng.standard_normal((3, 4, 8)).astype(np.float32))
+    out = tmp_path / "out"
+    assert main(["compile", str(tmp_path / "m.onnx"), "--calib", str(tmp_path / "calib.npz"),
+                 "--target", "accel", "-o", str(out), "--quiet"]) == 0
+    assert_target_equals_reference(out, tmp_path / "test.npz", tmp_path)
+    segs = json.loads((out / "manifest.json").read_text())["accel"]["segments"]
+    assert any(s.get("kind") == "host" and "constant" in json.dumps(s) for s in segs), segs
