@@ -137,7 +137,27 @@ def _standalone(graph: Graph, node: Node, s: np.ndarray, t: np.ndarray) -> None:
     tv = graph.add_const(node.name + ".shift", t.astype(dt))
     mul = graph.make("onnx.Mul", [x, sv], [TensorType(x.dtype, x.shape)],
                      name=node.name + ".mul", before=node)
+    _range_of_scaled(graph, x, node.outputs[0], mul.outputs[0], s, t)
     graph.replace_node(node, "onnx.Add", [mul.outputs[0], tv])
+
+
+def _range_of_scaled(graph: Graph, x, y, mid, s: np.ndarray, t: np.ndarray) -> None:
+    """Calibration ran before this pass: give the new ``mid = x * s`` (y = mid + t) a range,
+    the tighter of x's range scaled per channel and y's range shifted back (both bound it)."""
+    r = graph.meta.get("ranges")
+    if r is None:
+        return
+    bounds = []
+    if x.name in r:
+        lo, hi = (float(v) for v in r[x.name][:2])
+        ends = np.stack([lo * s, hi * s])
+        bounds.append((float(ends.min()), float(ends.max())))
+    if y.name in r:
+        lo, hi = (float(v) for v in r[y.name][:2])
+        bounds.append((lo - float(np.max(t)), hi - float(np.min(t))))
+    if bounds:
+        lo, hi = max(b[0] for b in bounds), min(b[1] for b in bounds)
+        r[mid.name] = (lo, hi) if lo <= hi else bounds[0]
 
 
 @register_pass("fold-batchnorm", "fold BatchNormalization (and per-channel Mul/Add) into the "

@@ -85,3 +85,40 @@ def test_light_inception_v2():
     c = ops(g)
     assert "onnx.BatchNormalization" not in c and "onnx.Mul" not in c
     assert c["fused.conv"] == 69
+
+
+def test_lone_bn_on_a_flattened_linear_output_quantizes(tmp_path):
+    """LeViT's Linear -> flatten -> BatchNorm1d -> unflatten: the BN stays alone on a rank-2
+    tensor and becomes Mul + Add after calibration ran; the new Mul's range is derived
+    (x's range scaled per channel, y's shifted back), so quantization does not stop on
+    'no calibrated range'.  C bit-exact, close to float onnxruntime."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from qcc.bench.accuracy import ort_outputs
+    from qcc.bench.metrics import sqnr_db
+    from qcc.commands import run_artifact
+    from qcc.driver import CompileOptions, compile_model
+
+    rng = np.random.default_rng(2)
+    inits = {"w": rng.standard_normal((8, 6)).astype(np.float32),
+             "flat": np.array([-1, 6], np.int64), "back": np.array([1, 5, 6], np.int64),
+             "g": rng.uniform(0.5, 2, 6).astype(np.float32), "b": rng.uniform(-1, 1, 6).astype(np.float32),
+             "m": rng.uniform(-1, 1, 6).astype(np.float32), "v": rng.uniform(0.5, 2, 6).astype(np.float32)}
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["l"]),
+             helper.make_node("Reshape", ["l", "flat"], ["f"]),
+             helper.make_node("BatchNormalization", ["f", "g", "b", "m", "v"], ["n"]),
+             helper.make_node("Reshape", ["n", "back"], ["y"])]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 5, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    path = str(tmp_path / "m.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    np.savez(tmp_path / "calib.npz", x=rng.standard_normal((16, 5, 8)).astype(np.float32))
+    test = {"x": rng.standard_normal((4, 5, 8)).astype(np.float32)}
+    out = str(tmp_path / "c")
+    compile_model(path, CompileOptions(target="c", out_dir=out,
+                                       options={"calib": str(tmp_path / "calib.npz"), "quiet": True}))
+    got, want = run_artifact(out, test, "target"), run_artifact(out, test, "reference")
+    np.testing.assert_array_equal(got["y"], want["y"])
+    assert sqnr_db(ort_outputs(path, test), want["y"]) >= 25.0  # three int8 steps: 27.5 dB
