@@ -54,14 +54,20 @@ def test_inspect_json_and_unsupported_ops(tmp_path, capsys):
     assert t["onnx"]["ok"] and t["c"]["nodes"] == ["floor_mid"] and not good.is_dir()
 
 
-def test_inspect_names_the_accelerator_host_fallbacks(capsys):
+def test_inspect_names_the_accelerator_host_fallbacks(tmp_path, capsys):
     """The accelerator compiles what its ISA cannot express as host segments: inspect
-    names them (tiny_bert's token-id Gather runs on the host)."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    ex = os.path.join(root, "examples", "tiny_bert")
-    p = qcc_inproc(capsys, "inspect", os.path.join(ex, "tiny_bert_opset17.onnx"), "--calib",
-                   os.path.join(ex, "calib.npz"), "--json")
+    names them (a concat with a constant part, a ViT class token, runs on the host)."""
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.standard_normal((1, 1, 8)).astype(np.float32), "cls"),
+             numpy_helper.from_array(rng.standard_normal((8, 8)).astype(np.float32), "w")]
+    nodes = [helper.make_node("Concat", ["cls", "x"], ["t"], axis=1, name="cls_concat"),
+             helper.make_node("MatMul", ["t", "w"], ["y"], name="mm")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    path = tmp_path / "cls.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    p = qcc_inproc(capsys, "inspect", path, "--json")
     assert_ok(p)
     t = json.loads(p.stdout)["targets"]
     assert t["c"]["ok"] and "host_fallbacks" not in t["c"]
-    assert t["accel"]["ok"] and t["accel"]["host_fallbacks"], t["accel"]
+    assert t["accel"]["ok"] and t["accel"]["host_fallbacks"] == ["cls_concat"], t["accel"]
