@@ -161,7 +161,14 @@ def linear(lw: Lowerer, node: Node) -> None:
     epi.bias = _bias(lw, node)
     k = Linear(node=node, x=lw.read(x), w=wt, y=node.outputs[0], rows=x.type.numel // kk, k=kk,
                n=nn, x_zp=int(node.attr("x_zp", 0)), epi=epi, wbits=wbits, grouping=gm)
-    lw.call(k, scratch=2 * kk)
+    lw.call(k, scratch=linear_scratch(x.type.numel // kk, kk))
+
+
+def linear_scratch(rows: int, k: int) -> int:
+    """Scratch bytes of a linear: one centred int16 row, or with two rows or more, one pair
+    block of two rows (2 * roundup(k, 4) int16) for the Arm DSP 2x2 GEMM
+    (kernels/common_dsp.h, qcc_linear_gemm2)."""
+    return 2 * k if rows < 2 else 4 * ((k + 3) // 4 * 4)
 
 
 def batch_offsets(shape, batch, stride: int) -> np.ndarray:

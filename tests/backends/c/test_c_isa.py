@@ -82,10 +82,16 @@ def _cases(seed: int) -> Cases:
     # general convs (im2col): K = 27, 45, groups
     _conv(cs, 1, 3, (10, 9), 9, (3, 3), (1, 1), [1, 1, 1, 1], 1)
     _conv(cs, 1, 10, (7, 7), 6, (3, 3), (2, 2), [1, 1, 0, 0], 2, small_shift=True)
+    # the DSP 2x2 GEMM (two channels x two columns): an odd plane and an odd channel count
+    # with narrow bounds and K % 4 == 1, grouped channels with odd counts per group
+    _conv(cs, 1, 5, (7, 9), 7, (3, 3), (1, 1), [1, 1, 1, 1], 1, relu=True)
+    _conv(cs, 1, 6, (5, 5), 6, (1, 1), (1, 1), [0, 0, 0, 0], 2, relu=True, small_shift=True)
     # linear: K and N around multiples of four, several rows, int32 accumulators
     for k, nn in ((1, 3), (4, 4), (7, 9), (37, 13), (64, 16)):
         _linear(cs, (3,), k, nn)
     _linear(cs, (2, 5), 19, 6, small_shift=True)
+    _linear(cs, (6,), 130, 7)
+    _linear(cs, (5,), 9, 3, acc_out=True)
     _linear(cs, (4,), 23, 5, acc_out=True)
     # matmul (activation x activation, the packed int16 path): K odd / even / around 8, N not
     # a multiple of four, uint8 (softmax) rows, large and small shifts, int32 accumulators

@@ -336,6 +336,8 @@ QCC_ARM_OUTLINE void qcc_conv_im2col_4(const qcc_conv2d_p *p, const int8_t *w, c
     }
 }
 
+{% include "kernels/conv2d_gemm_dsp.c" %}
+
 QCC_ARM_OUTLINE int qcc_conv2d_im2col(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
                                     const int32_t *bias, const int32_t *mult,
                                     const int32_t *shift, const int32_t *gmult, void *y,
@@ -409,6 +411,17 @@ static inline int32_t qcc_conv_pb(const qcc_conv2d_p *p, const int32_t *gmult)
     return p->pb;
 }
 
+/* The im2col scratch in int16 (rules_nn.conv_scratch): pb columns of C/group*kH*kW, or for
+ * the DSP build's pointwise reroute (p->pb == 0) the larger of its two needs. */
+static inline int32_t qcc_conv_n16(const qcc_conv2d_p *p)
+{
+    const int32_t plane = p->oh * p->ow, cg = p->c / p->group;
+    const int32_t cols = plane < QCC_PW_DSP_COLS ? plane : QCC_PW_DSP_COLS;
+    if (p->pb > 0)
+        return p->pb * cg * p->kh * p->kw;
+    return 2 * plane > cg * cols ? 2 * plane : cg * cols;
+}
+
 #ifdef QCC_SIMD  /* host SIMD variants: conv2d_simd.c */
 static inline int qcc_conv2d_simd(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
                                   const int32_t *bias, const int32_t *mult, const int32_t *shift,
@@ -422,6 +435,11 @@ static inline int qcc_conv2d(const qcc_conv2d_p *p, const int8_t *x, const int8_
     const int32_t pb = qcc_conv_pb(p, gmult);
 #ifdef QCC_SIMD
     if (qcc_conv2d_simd(p, x, w, bias, mult, shift, gmult, y, scratch))
+        return QCC_OK;
+#endif
+#ifdef QCC_ARM_GEMM2
+    if (pb > 0 && gmult == NULL && p->wbits == 8
+        && qcc_conv2d_gemm2(p, x, w, bias, mult, shift, y, (int16_t *)scratch, qcc_conv_n16(p)))
         return QCC_OK;
 #endif
     if (pb > 0)

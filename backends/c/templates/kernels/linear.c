@@ -37,6 +37,93 @@ static inline void qcc_linear_store(const qcc_linear_p *p, const int32_t *mult, 
                   qcc_requant32(acc, mult[ch], shift[ch], p->y_zp, p->lo, p->hi));
 }
 
+#ifdef QCC_ARM_GEMM2
+/* Rows r and r + 1 of x, centred, into one pair block (common_dsp.h). */
+static inline void qcc_linear_pack2(const qcc_linear_p *p, const void *x, size_t base, int16_t *xc)
+{
+    const int32_t k = p->k, zp = p->x_zp;
+    int32_t t;
+    if (p->x_dt == QCC_U8) {
+        const uint8_t *x0 = (const uint8_t *)x + base, *x1 = x0 + k;
+        for (t = 0; t < k; t++) {
+            const int32_t at = qcc_pair_at(t);
+            xc[at] = (int16_t)((int32_t)x0[t] - zp);
+            xc[at + 4] = (int16_t)((int32_t)x1[t] - zp);
+        }
+    } else {
+        const int8_t *x0 = (const int8_t *)x + base, *x1 = x0 + k;
+        const int32_t k4 = k & ~3;
+        for (t = 0; t < k4; t += 4, xc += 8) {
+            xc[0] = (int16_t)(x0[t] - zp), xc[1] = (int16_t)(x0[t + 2] - zp);
+            xc[2] = (int16_t)(x0[t + 1] - zp), xc[3] = (int16_t)(x0[t + 3] - zp);
+            xc[4] = (int16_t)(x1[t] - zp), xc[5] = (int16_t)(x1[t + 2] - zp);
+            xc[6] = (int16_t)(x1[t + 1] - zp), xc[7] = (int16_t)(x1[t + 3] - zp);
+        }
+        for (t = k4; t < k; t++) {
+            const int32_t at = qcc_pair_at(t - k4);
+            xc[at] = (int16_t)(x0[t] - zp);
+            xc[at + 4] = (int16_t)(x1[t] - zp);
+        }
+    }
+}
+
+/* Outputs j, j1 of rows r, r + 1 (y0, y1: the rows' outputs) in the fast requant form;
+ * narrow is a constant at each call. */
+__attribute__((always_inline)) static inline void
+qcc_linear_rq4(const int32_t acc[4], const qcc_rqf *q0, const qcc_rqf *q1, int32_t j, int32_t j1,
+               int8_t *y0, int8_t *y1, const int narrow, int32_t lo, int32_t hi)
+{
+    QCC_RQF_FAST(acc[0], q0->m, q0->c, q0->sh, narrow, lo, hi, y0[j]);
+    QCC_RQF_FAST(acc[1], q0->m, q0->c, q0->sh, narrow, lo, hi, y1[j]);
+    QCC_RQF_FAST(acc[2], q1->m, q1->c, q1->sh, narrow, lo, hi, y0[j1]);
+    QCC_RQF_FAST(acc[3], q1->m, q1->c, q1->sh, narrow, lo, hi, y1[j1]);
+}
+
+/* Plain int8 weights, two rows of x at a time: each pair of outputs (j, j + 1) of both rows
+ * from one 2x2 register block (qcc_gemm2x2), requantization fused; an odd last output
+ * pairs with itself (its copy lands on the same outputs with the same values). Scratch: one
+ * pair block, 2 * roundup(k, 4) int16 (rules_nn.linear_scratch). Returns the number of rows
+ * done (an even count). */
+QCC_ARM_OUTLINE int32_t qcc_linear_gemm2(const qcc_linear_p *p, const void *x, const int8_t *wt,
+                                         const int32_t *bias, const int32_t *mult,
+                                         const int32_t *shift, void *y, int16_t *xc)
+{
+    const int32_t n = p->n, k = p->k, rows2 = p->rows & ~1, pc = p->per_channel;
+    const int fast = mult != NULL && p->y_dt == QCC_I8;
+    const int32_t zp = p->y_zp, lo = p->lo, hi = p->hi, narrow = lo > -128 || hi < 127;
+    int32_t r, j;
+    for (r = 0; r < rows2; r += 2) {
+        const size_t y0 = (size_t)r * n, y1 = y0 + n;
+        qcc_linear_pack2(p, x, (size_t)r * k, xc);
+        for (j = 0; j < n; j += 2) {
+            const int32_t j1 = j + 1 < n ? j + 1 : j;
+            int32_t acc[4];
+            qcc_rqf q0 = {0, 0, 0, 0}, q1 = {0, 0, 0, 0};
+            acc[0] = acc[1] = bias ? bias[j] : 0;
+            acc[2] = acc[3] = bias ? bias[j1] : 0;
+            qcc_gemm2x2(wt + (size_t)j * k, wt + (size_t)j1 * k, xc, k, acc);
+            if (fast) {
+                qcc_rqf_init(&q0, mult[pc ? j : 0], shift[pc ? j : 0], zp);
+                qcc_rqf_init(&q1, mult[pc ? j1 : 0], shift[pc ? j1 : 0], zp);
+            }
+            if (fast && q0.sh > 0 && q1.sh > 0 && !narrow) {
+                qcc_linear_rq4(acc, &q0, &q1, j, j1, (int8_t *)y + y0, (int8_t *)y + y1, 0, lo, hi);
+            } else if (fast && q0.sh > 0 && q1.sh > 0) {
+                qcc_linear_rq4(acc, &q0, &q1, j, j1, (int8_t *)y + y0, (int8_t *)y + y1, 1, lo, hi);
+            } else {
+                qcc_linear_store(p, mult, shift, y, y0, j, acc[0]);
+                qcc_linear_store(p, mult, shift, y, y1, j, acc[1]);
+                if (j1 != j) {
+                    qcc_linear_store(p, mult, shift, y, y0, j1, acc[2]);
+                    qcc_linear_store(p, mult, shift, y, y1, j1, acc[3]);
+                }
+            }
+        }
+    }
+    return rows2;
+}
+#endif
+
 #ifdef QCC_SIMD  /* host SIMD variants: linear_simd.c */
 static inline int qcc_linear_simd(const qcc_linear_p *p, const void *x, const int8_t *wt,
                                   const int32_t *bias, const int32_t *mult, const int32_t *shift,
@@ -59,7 +146,12 @@ static inline int qcc_linear(const qcc_linear_p *p, const void *x, const int8_t 
     if (qcc_linear_simd(p, x, wt, bias, mult, shift, gmult, y))
         return QCC_OK;
 #endif
-    for (r = 0; r < p->rows; r++) {
+    r = 0;
+#ifdef QCC_ARM_GEMM2
+    if (gmult == NULL && p->wbits == 8 && p->rows >= 2)
+        r = qcc_linear_gemm2(p, x, wt, bias, mult, shift, y, xc);
+#endif
+    for (; r < p->rows; r++) {
         const size_t ybase = (size_t)r * n;
         qcc_center_row(p, x, (size_t)r * k, xc);
         j = 0;
