@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from qcc import arith
 from qcc.backends.c import arm
 from qcc.interp import Interpreter
 from qcc.ir import DType
@@ -43,11 +44,12 @@ def _conv(cs: Cases, n, c, hw, m, k, s, pads, group, small_shift=False, relu=Fal
     cs.op("qcc.conv2d", [x, w, b] + ms, attrs)
 
 
-def _linear(cs: Cases, lead, k, nn, small_shift=False, acc_out=False):
+def _linear(cs: Cases, lead, k, nn, small_shift=False, acc_out=False, **extra):
     x = cs.rand_input(lead + (k,))
     w = cs.const(cs.rng.integers(-128, 128, (k, nn)).astype(np.int8))
     b = cs.const(cs.rng.integers(-5000, 5000, nn).astype(np.int32))
     ms, attrs = _params(cs, nn, small_shift)
+    attrs.update(extra)
     if acc_out:
         cs.op("qcc.linear", [x, w], {"x_zp": attrs["x_zp"]})
     else:
@@ -92,7 +94,24 @@ def _cases(seed: int) -> Cases:
     _linear(cs, (2, 5), 19, 6, small_shift=True)
     _linear(cs, (6,), 130, 7)
     _linear(cs, (5,), 9, 3, acc_out=True)
+    # int16 outputs (the DSP GEMM's 16-bit requant): a zero point far from 0 (large shifts fall
+    # back to qcc_requant32), narrow bounds, small shifts
+    _linear(cs, (4,), 20, 5, dtype="i16", y_zp=-20000)
+    _linear(cs, (2,), 12, 6, dtype="i16", y_zp=7, act_min=-300, act_max=9000)
+    _linear(cs, (2,), 8, 4, small_shift=True, dtype="i16", y_zp=100)
     _linear(cs, (4,), 23, 5, acc_out=True)
+    # int8 add / sub (the DSP SMLAL path): broadcast operands, narrow bounds, shifts below
+    # and above 32
+    a, b = cs.rand_input((2, 3, 5)), cs.rand_input((3, 1))
+    for op, ratios, relu in (("qcc.add", (0.7, 1.3), False), ("qcc.sub", (0.02, 0.05), True),
+                             ("qcc.add", (0.0011, 0.0007), True), ("qcc.sub", (3.0, 0.5), False)):
+        ms, sh = arith.quantize_multipliers_shared(list(ratios))
+        y_zp = int(cs.rng.integers(-128, 128))
+        attrs = {"a_zp": int(cs.rng.integers(-128, 128)), "b_zp": int(cs.rng.integers(-128, 128)),
+                 "y_zp": y_zp}
+        if relu:
+            attrs.update(act_min=y_zp, act_max=127)
+        cs.op(op, [a, b, cs.const(ms.astype(np.int32)), cs.const(np.array([sh], np.int32))], attrs)
     # matmul (activation x activation, the packed int16 path): K odd / even / around 8, N not
     # a multiple of four, uint8 (softmax) rows, large and small shifts, int32 accumulators
     for (m, k, nn), small in (((3, 7, 9), False), ((2, 16, 4), True), ((5, 21, 6), False)):

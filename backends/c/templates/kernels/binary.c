@@ -1,3 +1,5 @@
+{% include "kernels/binary_dsp.c" %}
+
 static inline int32_t qcc_binary_one(const qcc_binary_p *p, int64_t av, int64_t bv)
 {
     if (p->op == 2)
@@ -18,6 +20,10 @@ static inline void qcc_binary_row(const qcc_binary_p *p, const void *a, size_t o
     if (p->a_dt == QCC_I8 && p->b_dt == QCC_I8 && p->y_dt == QCC_I8) {
         const int8_t *ar = (const int8_t *)a + oa, *br = (const int8_t *)b + ob;
         int8_t *yr = (int8_t *)y + oy;
+#ifdef QCC_ARM_DSP
+        if (qcc_binary_row_dsp(p, ar, br, yr))
+            return;
+#endif
         for (j = 0; j < n; j++)
             yr[j] = (int8_t)qcc_binary_one(p, (int64_t)ar[j * sa] - p->a_zp,
                                            (int64_t)br[j * sb] - p->b_zp);

@@ -82,8 +82,9 @@ static inline void qcc_rqf_init(qcc_rqf *q, int32_t m, int32_t s, int32_t zp)
 {
     q->m = m, q->s = s, q->sh = 0, q->c = 0;
     if (s >= 33 && s <= 53) {
-        q->sh = s - 32;
-        q->c = (int32_t)((int64_t)1 << (s - 33)) + zp * ((int32_t)1 << (s - 32));
+        const int64_t c = ((int64_t)1 << (s - 33)) + (int64_t)zp * ((int64_t)1 << (s - 32));
+        if (c > -((int64_t)1 << 29) && c < ((int64_t)1 << 29))
+            q->sh = s - 32, q->c = (int32_t)c;
     }
 }
 
@@ -94,6 +95,15 @@ static inline void qcc_rqf_init(qcc_rqf *q, int32_t m, int32_t s, int32_t zp)
         if (narrow)                                                                          \
             r_ = r_ < (lo) ? (lo) : (r_ > (hi) ? (hi) : r_);                                 \
         (out) = (int8_t)r_;                                                                  \
+    } while (0)
+
+/* The same for an int16 output. */
+#define QCC_RQF_FAST16(acc, m, c, sh, narrow, lo, hi, out)                                 \
+    do {                                                                                     \
+        int32_t r_ = __ssat(((int32_t)(((int64_t)(acc) * (m)) >> 32) + (c)) >> (sh), 16);   \
+        if (narrow)                                                                          \
+            r_ = r_ < (lo) ? (lo) : (r_ > (hi) ? (hi) : r_);                                 \
+        (out) = (int16_t)r_;                                                                 \
     } while (0)
 
 /* int8 result of one accumulator: lo, hi the activation bounds (within int8). */

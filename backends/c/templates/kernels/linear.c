@@ -90,7 +90,9 @@ QCC_ARM_OUTLINE int32_t qcc_linear_gemm2(const qcc_linear_p *p, const void *x, c
 {
     const int32_t n = p->n, k = p->k, rows2 = p->rows & ~1, pc = p->per_channel;
     const int fast = mult != NULL && p->y_dt == QCC_I8;
-    const int32_t zp = p->y_zp, lo = p->lo, hi = p->hi, narrow = lo > -128 || hi < 127;
+    const int fast16 = mult != NULL && p->y_dt == QCC_I16;
+    const int32_t zp = p->y_zp, lo = p->lo, hi = p->hi;
+    const int32_t narrow = fast16 ? lo > -32768 || hi < 32767 : lo > -128 || hi < 127;
     int32_t r, j;
     for (r = 0; r < rows2; r += 2) {
         const size_t y0 = (size_t)r * n, y1 = y0 + n;
@@ -102,7 +104,7 @@ QCC_ARM_OUTLINE int32_t qcc_linear_gemm2(const qcc_linear_p *p, const void *x, c
             acc[0] = acc[1] = bias ? bias[j] : 0;
             acc[2] = acc[3] = bias ? bias[j1] : 0;
             qcc_gemm2x2(wt + (size_t)j * k, wt + (size_t)j1 * k, xc, k, acc);
-            if (fast) {
+            if (fast || fast16) {
                 qcc_rqf_init(&q0, mult[pc ? j : 0], shift[pc ? j : 0], zp);
                 qcc_rqf_init(&q1, mult[pc ? j1 : 0], shift[pc ? j1 : 0], zp);
             }
@@ -110,6 +112,12 @@ QCC_ARM_OUTLINE int32_t qcc_linear_gemm2(const qcc_linear_p *p, const void *x, c
                 qcc_linear_rq4(acc, &q0, &q1, j, j1, (int8_t *)y + y0, (int8_t *)y + y1, 0, lo, hi);
             } else if (fast && q0.sh > 0 && q1.sh > 0) {
                 qcc_linear_rq4(acc, &q0, &q1, j, j1, (int8_t *)y + y0, (int8_t *)y + y1, 1, lo, hi);
+            } else if (fast16 && q0.sh > 0 && q1.sh > 0) {
+                int16_t *a = (int16_t *)y + y0, *b = (int16_t *)y + y1;
+                QCC_RQF_FAST16(acc[0], q0.m, q0.c, q0.sh, narrow, lo, hi, a[j]);
+                QCC_RQF_FAST16(acc[1], q0.m, q0.c, q0.sh, narrow, lo, hi, b[j]);
+                QCC_RQF_FAST16(acc[2], q1.m, q1.c, q1.sh, narrow, lo, hi, a[j1]);
+                QCC_RQF_FAST16(acc[3], q1.m, q1.c, q1.sh, narrow, lo, hi, b[j1]);
             } else {
                 qcc_linear_store(p, mult, shift, y, y0, j, acc[0]);
                 qcc_linear_store(p, mult, shift, y, y1, j, acc[1]);
