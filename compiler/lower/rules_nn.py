@@ -104,11 +104,11 @@ PW_DSP_COLS = 8  # == QCC_PW_DSP_COLS in kernels/conv2d.c
 def dw_dsp_scratch(g: ConvGeometry) -> int:
     """Scratch of the Arm DSP depthwise kernel (kernels/conv2d_dw_dsp.c, qcc_dwd_dims): the
     input plane padded with the zero point (ph rows of pw bytes, rounded up to 4) and the
-    weight pair table (kh * nt entries of 20 bytes)."""
+    weight pair table (kh * nt entries of 24 bytes)."""
     nt = (g.sw + g.kw - 1) // 4 + 1
     ph = (g.oh - 1) * g.sh + g.kh
     pw = ((g.ow + 3) // 4 * 4 - 2) * g.sw + 4 * nt
-    return (ph * pw + 3) // 4 * 4 + 20 * g.kh * nt
+    return (ph * pw + 3) // 4 * 4 + 24 * g.kh * nt
 
 
 def conv_scratch(g: ConvGeometry, pb: int) -> int:

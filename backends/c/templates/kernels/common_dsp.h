@@ -26,6 +26,13 @@ static inline int32_t qcc_pair_len(int32_t k)
     return 2 * ((k + 3) & ~3);
 }
 
+static inline uint32_t qcc_sxtb16_ror8(uint32_t v)  /* bytes 1 and 3, sign-extended */
+{
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+
 /* acc[0..3] += (w0 . A, w0 . B, w1 . A, w1 . B) over K (w0, w1 int8 rows, cp a pair block). */
 static inline void qcc_gemm2x2(const int8_t *w0, const int8_t *w1, const int16_t *cp, int32_t k,
                                int32_t acc[4])
@@ -60,16 +67,36 @@ static inline void qcc_gemm2x2(const int8_t *w0, const int8_t *w1, const int16_t
             :
             : "cc", "memory");
     }
-    for (t = 0; t < (k & 3); t++) {  /* the partial chunk: w0, w1, cp already advanced */
-        const int32_t at = qcc_pair_at(t), ca = cp[at], cb = cp[at + 4];
-        a00 += (int32_t)w0[t] * ca;
-        a01 += (int32_t)w0[t] * cb;
-        a10 += (int32_t)w1[t] * ca;
-        a11 += (int32_t)w1[t] * cb;
+    if ((k & 3) && k >= 4) {
+        /* the partial chunk (w0, w1, cp already advanced): the word ending at each row's end,
+         * shifted right so that its tail bytes come first and zeros fill the rest (in bounds;
+         * the zero weights meet the unused slots of the chunk, whatever they hold) */
+        const int32_t sh = 8 * (4 - (k & 3));
+        const int32_t wa = (int32_t)(qcc_ld32(w0 + (k & 3) - 4) >> sh);
+        const int32_t wb = (int32_t)(qcc_ld32(w1 + (k & 3) - 4) >> sh);
+        const int32_t ca = (int32_t)qcc_ld32(cp), cb = (int32_t)qcc_ld32(cp + 2);
+        const int32_t cc = (int32_t)qcc_ld32(cp + 4), cd = (int32_t)qcc_ld32(cp + 6);
+        const int32_t wae = __sxtb16(wa), wao = (int32_t)qcc_sxtb16_ror8((uint32_t)wa);
+        const int32_t wbe = __sxtb16(wb), wbo = (int32_t)qcc_sxtb16_ror8((uint32_t)wb);
+        a00 = __smlad(wae, ca, __smlad(wao, cb, a00));
+        a01 = __smlad(wae, cc, __smlad(wao, cd, a01));
+        a10 = __smlad(wbe, ca, __smlad(wbo, cb, a10));
+        a11 = __smlad(wbe, cc, __smlad(wbo, cd, a11));
+    } else {
+        for (t = 0; t < (k & 3); t++) {  /* K < 4 */
+            const int32_t at = qcc_pair_at(t), ca = cp[at], cb = cp[at + 4];
+            a00 += (int32_t)w0[t] * ca;
+            a01 += (int32_t)w0[t] * cb;
+            a10 += (int32_t)w1[t] * ca;
+            a11 += (int32_t)w1[t] * cb;
+        }
     }
     acc[0] = a00, acc[1] = a01, acc[2] = a10, acc[3] = a11;
 }
 
+#endif
+
+#ifdef QCC_ARM_DSP /* also with Helium: the depthwise and GEMM epilogues */
 /* One output channel's requantization to int8, prepared once: for shifts s >= 33 with the
  * output zero point folded into the rounding term, floor((acc*m + 2^(s-1)) / 2^s) + zp =
  * (hi32(acc*m) + 2^(s-33) + zp*2^(s-32)) >> (s-32) (the added term is a multiple of 2^32 in

@@ -12,9 +12,9 @@
  *   - the four weight pair words of each (kernel row, word) are formed once per output
  *     channel into a table; requantization fused.
  * Scratch: the padded int8 plane (qcc_dwd_dims: ph rows of pw bytes, rounded up to 4) and
- * the table (kh * nt entries of 20 bytes: the entry's byte offset in the padded plane and
- * its four weight words); rules_nn.conv_scratch reserves the larger of this and the
- * portable kernel's need. */
+ * the table (kh * nt entries of 24 bytes: the byte offsets in the padded plane of the entry's
+ * two input words and its four weight words); rules_nn.conv_scratch reserves the larger of
+ * this and the portable kernel's need. */
 static inline void qcc_dwd_dims(const qcc_conv2d_p *p, int32_t *ph, int32_t *pw, int32_t *nt)
 {
     const int32_t ow4 = (p->ow + 3) / 4 * 4;
@@ -23,16 +23,9 @@ static inline void qcc_dwd_dims(const qcc_conv2d_p *p, int32_t *ph, int32_t *pw,
     *pw = (ow4 - 2) * p->sw + 4 * *nt;  /* the last pair starts at column (ow4 - 2) * s */
 }
 
-static inline uint32_t qcc_sxtb16_r8(uint32_t v)  /* bytes 1 and 3, sign-extended */
-{
-    uint32_t r;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
-    return r;
-}
-
 #define QCC_DWD_ROW 32 /* s + 4 * nt <= QCC_DWD_ROW: the zero-extended kernel row */
 
-/* The table of one output channel (offset, four weight pair words per entry); returns sum(w).
+/* The table of one output channel (two offsets, four weight pair words per entry); returns sum(w).
  * Each kernel row is first copied into wz (zeroed by the caller; index v + s for tap v, the
  * rest stays 0), so the pair words are packed without bounds tests. */
 static inline int32_t qcc_dwd_table(const qcc_conv2d_p *p, const int8_t *wk, int32_t pw, int32_t nt,
@@ -46,13 +39,14 @@ static inline int32_t qcc_dwd_table(const qcc_conv2d_p *p, const int8_t *wk, int
             wz[s + v] = wr[v];
             sum += wr[v];
         }
-        for (t = 0; t < nt; t++, tab += 5) {
+        for (t = 0; t < nt; t++, tab += 6) {
             const int8_t *z = wz + s + 4 * t;  /* z[d]: tap 4t + d */
             tab[0] = (uint32_t)(u * pw + 4 * t);
-            tab[1] = (uint32_t)(uint16_t)z[0] | ((uint32_t)(uint16_t)z[2] << 16);
-            tab[2] = (uint32_t)(uint16_t)z[1] | ((uint32_t)(uint16_t)z[3] << 16);
-            tab[3] = (uint32_t)(uint16_t)z[-s] | ((uint32_t)(uint16_t)z[2 - s] << 16);
-            tab[4] = (uint32_t)(uint16_t)z[1 - s] | ((uint32_t)(uint16_t)z[3 - s] << 16);
+            tab[1] = tab[0] + (uint32_t)(2 * s);  /* the word of outputs j + 2, j + 3 */
+            tab[2] = (uint32_t)(uint16_t)z[0] | ((uint32_t)(uint16_t)z[2] << 16);
+            tab[3] = (uint32_t)(uint16_t)z[1] | ((uint32_t)(uint16_t)z[3] << 16);
+            tab[4] = (uint32_t)(uint16_t)z[-s] | ((uint32_t)(uint16_t)z[2 - s] << 16);
+            tab[5] = (uint32_t)(uint16_t)z[1 - s] | ((uint32_t)(uint16_t)z[3 - s] << 16);
         }
     }
     return sum;
@@ -74,48 +68,94 @@ static inline void qcc_dwd_fill(const qcc_conv2d_p *p, const int8_t *xin, int32_
     }
 }
 
-/* One output channel: y[i, j] for the whole plane from the padded plane; n table entries. */
-static inline void qcc_dwd_plane(const qcc_conv2d_p *p, const int8_t *pad, int32_t pw, int32_t n,
-                                 const uint32_t *tab, int32_t init, const qcc_rq *rq,
-                                 const qcc_rqo *ro, int8_t *restrict y)
+/* acc[0..3] += the four outputs j..j+3 of one output row over n table entries: per entry two
+ * LDRDs and an LDR of the table, two input words (at xa + offsets), four SXTB16, eight SMLAD
+ * (19 instructions per entry with the loop; gcc's C form took 23 and spilled around it). */
+static inline void qcc_dwd_taps(const int8_t *xa, const uint32_t *tab, const uint32_t *tend,
+                                int32_t acc[4])
 {
-    const int32_t ow = p->ow, sw2 = 2 * p->sw, rstep = p->sh * pw, sw4 = 4 * p->sw;
-    const uint32_t *tend = tab + 5 * n;
-    int32_t i, j;
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    uint32_t oa, ob, t, w0, w1, w2, w3;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldrd %[oa], %[ob], [%[tab]], #24\n\t"
+        "ldrd %[w0], %[w1], [%[tab], #-16]\n\t"
+        "ldrd %[w2], %[w3], [%[tab], #-8]\n\t"
+        "ldr %[oa], [%[xa], %[oa]]\n\t"
+        "ldr %[ob], [%[xa], %[ob]]\n\t"
+        "sxtb16 %[t], %[oa]\n\t"
+        "sxtb16 %[oa], %[oa], ror #8\n\t"
+        "smlad %[a0], %[t], %[w0], %[a0]\n\t"
+        "smlad %[a0], %[oa], %[w1], %[a0]\n\t"
+        "smlad %[a1], %[t], %[w2], %[a1]\n\t"
+        "smlad %[a1], %[oa], %[w3], %[a1]\n\t"
+        "sxtb16 %[t], %[ob]\n\t"
+        "sxtb16 %[ob], %[ob], ror #8\n\t"
+        "smlad %[a2], %[t], %[w0], %[a2]\n\t"
+        "smlad %[a2], %[ob], %[w1], %[a2]\n\t"
+        "smlad %[a3], %[t], %[w2], %[a3]\n\t"
+        "smlad %[a3], %[ob], %[w3], %[a3]\n\t"
+        "cmp %[tab], %[tend]\n\t"
+        "bne 1b"
+        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [tab] "+r"(tab),
+          [oa] "=&r"(oa), [ob] "=&r"(ob), [t] "=&r"(t), [w0] "=&r"(w0), [w1] "=&r"(w1),
+          [w2] "=&r"(w2), [w3] "=&r"(w3)
+        : [xa] "r"(xa), [tend] "r"(tend)
+        : "cc", "memory");
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+
+/* One output channel: y[i, j] for the whole plane from the padded plane; n >= 1 table
+ * entries; the requantization in the fast form (narrow: a constant at each call). */
+__attribute__((always_inline)) static inline void
+qcc_dwd_plane_f(const qcc_conv2d_p *p, const int8_t *pad, int32_t pw, int32_t n,
+                const uint32_t *tab, int32_t init, const qcc_rqf *rq, int32_t lo, int32_t hi,
+                const int narrow, int8_t *restrict y)
+{
+    const int32_t ow = p->ow, oh = p->oh, rstep = p->sh * pw, sw4 = 4 * p->sw, ow4 = ow & ~3;
+    const int32_t m = rq->m, c = rq->c, sh = rq->sh;
+    const uint32_t *tend = tab + 6 * n;
+    int32_t i, j, acc[4];
+    for (i = 0; i < oh; i++) {
+        const int8_t *xa = pad + (size_t)i * rstep;
+        int8_t *yr = y + (size_t)i * ow;
+        for (j = 0; j < ow4; j += 4, xa += sw4) {
+            acc[0] = acc[1] = acc[2] = acc[3] = init;
+            qcc_dwd_taps(xa, tab, tend, acc);
+            QCC_RQF_FAST(acc[0], m, c, sh, narrow, lo, hi, yr[j]);
+            QCC_RQF_FAST(acc[1], m, c, sh, narrow, lo, hi, yr[j + 1]);
+            QCC_RQF_FAST(acc[2], m, c, sh, narrow, lo, hi, yr[j + 2]);
+            QCC_RQF_FAST(acc[3], m, c, sh, narrow, lo, hi, yr[j + 3]);
+        }
+        if (j < ow) {  /* 1-3 outputs left (the padded plane covers all four) */
+            acc[0] = acc[1] = acc[2] = acc[3] = init;
+            qcc_dwd_taps(xa, tab, tend, acc);
+            QCC_RQF_FAST(acc[0], m, c, sh, narrow, lo, hi, yr[j]);
+            if (ow - j > 1)
+                QCC_RQF_FAST(acc[1], m, c, sh, narrow, lo, hi, yr[j + 1]);
+            if (ow - j > 2)
+                QCC_RQF_FAST(acc[2], m, c, sh, narrow, lo, hi, yr[j + 2]);
+        }
+    }
+}
+
+/* The same with any requantization (qcc_rqf_i8: other shifts take qcc_requant32). */
+static inline void qcc_dwd_plane(const qcc_conv2d_p *p, const int8_t *pad, int32_t pw, int32_t n,
+                                 const uint32_t *tab, int32_t init, const qcc_rqf *rq,
+                                 int8_t *restrict y)
+{
+    const int32_t ow = p->ow, rstep = p->sh * pw, sw4 = 4 * p->sw;
+    const int32_t zp = p->y_zp, lo = p->lo, hi = p->hi, narrow = lo > -128 || hi < 127;
+    const uint32_t *tend = tab + 6 * n;
+    int32_t i, j, d, acc[4];
     for (i = 0; i < p->oh; i++) {
         const int8_t *xa = pad + (size_t)i * rstep;
         int8_t *yr = y + (size_t)i * ow;
         for (j = 0; j < ow; j += 4, xa += sw4) {
-            int32_t a0 = init, a1 = init, a2 = init, a3 = init;
-            const uint32_t *wt;
-            for (wt = tab; wt < tend; wt += 5) {
-                const int8_t *xe = xa + wt[0];
-                const uint32_t va = qcc_ld32(xe), vb = qcc_ld32(xe + sw2);
-                const int32_t ea = __sxtb16((int32_t)va), oa = (int32_t)qcc_sxtb16_r8(va);
-                const int32_t eb = __sxtb16((int32_t)vb), ob = (int32_t)qcc_sxtb16_r8(vb);
-                const int32_t w0 = (int32_t)wt[1], w1 = (int32_t)wt[2];
-                const int32_t w2 = (int32_t)wt[3], w3 = (int32_t)wt[4];
-                a0 = __smlad(ea, w0, a0);
-                a0 = __smlad(oa, w1, a0);
-                a1 = __smlad(ea, w2, a1);
-                a1 = __smlad(oa, w3, a1);
-                a2 = __smlad(eb, w0, a2);
-                a2 = __smlad(ob, w1, a2);
-                a3 = __smlad(eb, w2, a3);
-                a3 = __smlad(ob, w3, a3);
-            }
-            if (ow - j >= 4) {
-                yr[j] = (int8_t)qcc_rq_i8(a0, rq, ro);
-                yr[j + 1] = (int8_t)qcc_rq_i8(a1, rq, ro);
-                yr[j + 2] = (int8_t)qcc_rq_i8(a2, rq, ro);
-                yr[j + 3] = (int8_t)qcc_rq_i8(a3, rq, ro);
-            } else {
-                yr[j] = (int8_t)qcc_rq_i8(a0, rq, ro);
-                if (ow - j > 1)
-                    yr[j + 1] = (int8_t)qcc_rq_i8(a1, rq, ro);
-                if (ow - j > 2)
-                    yr[j + 2] = (int8_t)qcc_rq_i8(a2, rq, ro);
-            }
+            acc[0] = acc[1] = acc[2] = acc[3] = init;
+            qcc_dwd_taps(xa, tab, tend, acc);
+            for (d = 0; d < 4 && j + d < ow; d++)
+                yr[j + d] = (int8_t)qcc_rqf_i8(acc[d], rq, zp, lo, hi, narrow);
         }
     }
 }
@@ -127,24 +167,29 @@ QCC_ARM_OUTLINE int qcc_conv2d_dwd(const qcc_conv2d_p *p, const int8_t *x, const
     const int32_t mg = p->m / p->group, plane = p->oh * p->ow, taps = p->kh * p->kw;
     int32_t b, o, ph, pw, nt, filled = -1;
     int8_t *pad = (int8_t *)scratch, wz[QCC_DWD_ROW];
-    qcc_rqo ro;
+    const int32_t lo = p->lo, hi = p->hi, narrow = lo > -128 || hi < 127;
     uint32_t *tab;
     qcc_dwd_dims(p, &ph, &pw, &nt);
     tab = (uint32_t *)(void *)((uint8_t *)scratch + ((size_t)ph * pw + 3) / 4 * 4);
     memset(pad, (int8_t)p->x_zp, (size_t)ph * pw);
     memset(wz, 0, sizeof wz);
-    qcc_rqo_init(&ro, p->y_zp, p->lo, p->hi);
     for (b = 0; b < p->n; b++)
         for (o = 0; o < p->m; o++) {
             const int32_t c0 = b * p->c + o / mg, ch = p->per_channel ? o : 0;
             const int32_t sum = qcc_dwd_table(p, w + (size_t)o * taps, pw, nt, wz, tab);
-            qcc_rq rq;
+            const int32_t init = (bias ? bias[o] : 0) - p->x_zp * sum;
+            int8_t *yo = y + ((size_t)b * p->m + o) * plane;
+            qcc_rqf rq;
             if (c0 != filled)
                 qcc_dwd_fill(p, x + (size_t)c0 * p->h * p->w, ph, pw, pad);
             filled = c0;
-            qcc_rq_init(&rq, mult[ch], shift[ch], &ro);
-            qcc_dwd_plane(p, pad, pw, p->kh * nt, tab, (bias ? bias[o] : 0) - p->x_zp * sum, &rq,
-                          &ro, y + ((size_t)b * p->m + o) * plane);
+            qcc_rqf_init(&rq, mult[ch], shift[ch], p->y_zp);
+            if (rq.sh > 0 && !narrow)
+                qcc_dwd_plane_f(p, pad, pw, p->kh * nt, tab, init, &rq, lo, hi, 0, yo);
+            else if (rq.sh > 0)
+                qcc_dwd_plane_f(p, pad, pw, p->kh * nt, tab, init, &rq, lo, hi, 1, yo);
+            else
+                qcc_dwd_plane(p, pad, pw, p->kh * nt, tab, init, &rq, yo);
         }
     return QCC_OK;
 }
