@@ -33,12 +33,47 @@ static inline uint32_t qcc_sxtb16_ror8(uint32_t v)  /* bytes 1 and 3, sign-exten
     return r;
 }
 
-/* acc[0..3] += (w0 . A, w0 . B, w1 . A, w1 . B) over K (w0, w1 int8 rows, cp a pair block). */
-static inline void qcc_gemm2x2(const int8_t *w0, const int8_t *w1, const int16_t *cp, int32_t k,
-                               int32_t acc[4])
+/* The partial chunk of qcc_gemm2x2 (K % 4 elements; w0, w1, cp at the chunk). */
+__attribute__((noinline, unused)) static void qcc_gemm2x2_tail(const int8_t *w0, const int8_t *w1,
+                                                              const int16_t *cp, int32_t k, int32_t acc[4])
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3], t;
+    if ((k & 3) && k >= 4) {
+        /* the partial chunk (w0, w1, cp already advanced): the word ending at each row's end,
+         * shifted right so that its tail bytes come first and zeros fill the rest (in bounds;
+         * the zero weights meet the unused slots of the chunk, whatever they hold) */
+        const int32_t sh = 8 * (4 - (k & 3));
+        const int32_t wa = (int32_t)(qcc_ld32(w0 + (k & 3) - 4) >> sh);
+        const int32_t wb = (int32_t)(qcc_ld32(w1 + (k & 3) - 4) >> sh);
+        const int32_t ca = (int32_t)qcc_ld32(cp), cb = (int32_t)qcc_ld32(cp + 2);
+        const int32_t cc = (int32_t)qcc_ld32(cp + 4), cd = (int32_t)qcc_ld32(cp + 6);
+        const int32_t wae = __sxtb16(wa), wao = (int32_t)qcc_sxtb16_ror8((uint32_t)wa);
+        const int32_t wbe = __sxtb16(wb), wbo = (int32_t)qcc_sxtb16_ror8((uint32_t)wb);
+        a00 = __smlad(wae, ca, __smlad(wao, cb, a00));
+        a01 = __smlad(wae, cc, __smlad(wao, cd, a01));
+        a10 = __smlad(wbe, ca, __smlad(wbo, cb, a10));
+        a11 = __smlad(wbe, cc, __smlad(wbo, cd, a11));
+    } else {
+        for (t = 0; t < (k & 3); t++) {  /* K < 4 */
+            const int32_t at = qcc_pair_at(t), ca = cp[at], cb = cp[at + 4];
+            a00 += (int32_t)w0[t] * ca;
+            a01 += (int32_t)w0[t] * cb;
+            a10 += (int32_t)w1[t] * ca;
+            a11 += (int32_t)w1[t] * cb;
+        }
+    }
+    acc[0] = a00, acc[1] = a01, acc[2] = a10, acc[3] = a11;
+}
+
+/* acc[0..3] += (w0 . A, w0 . B, w1 . A, w1 . B) over K (w0, w1 int8 rows, cp a pair block);
+ * tail: K % 4 != 0, a constant at each call (the partial chunk's call compiled in or out: its
+ * mere presence made gcc keep acc in memory in the K % 4 == 0 loops). */
+__attribute__((always_inline)) static inline void
+qcc_gemm2x2_t(const int8_t *w0, const int8_t *w1, const int16_t *cp, int32_t k, int32_t acc[4],
+              const int tail)
 {
     int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
-    int32_t n4 = k >> 2, t;
+    int32_t n4 = k >> 2;
     if (n4 > 0) {
         int32_t ca, cb, cc, cd, wq, ws;
         __asm__ volatile(
@@ -67,31 +102,15 @@ static inline void qcc_gemm2x2(const int8_t *w0, const int8_t *w1, const int16_t
             :
             : "cc", "memory");
     }
-    if ((k & 3) && k >= 4) {
-        /* the partial chunk (w0, w1, cp already advanced): the word ending at each row's end,
-         * shifted right so that its tail bytes come first and zeros fill the rest (in bounds;
-         * the zero weights meet the unused slots of the chunk, whatever they hold) */
-        const int32_t sh = 8 * (4 - (k & 3));
-        const int32_t wa = (int32_t)(qcc_ld32(w0 + (k & 3) - 4) >> sh);
-        const int32_t wb = (int32_t)(qcc_ld32(w1 + (k & 3) - 4) >> sh);
-        const int32_t ca = (int32_t)qcc_ld32(cp), cb = (int32_t)qcc_ld32(cp + 2);
-        const int32_t cc = (int32_t)qcc_ld32(cp + 4), cd = (int32_t)qcc_ld32(cp + 6);
-        const int32_t wae = __sxtb16(wa), wao = (int32_t)qcc_sxtb16_ror8((uint32_t)wa);
-        const int32_t wbe = __sxtb16(wb), wbo = (int32_t)qcc_sxtb16_ror8((uint32_t)wb);
-        a00 = __smlad(wae, ca, __smlad(wao, cb, a00));
-        a01 = __smlad(wae, cc, __smlad(wao, cd, a01));
-        a10 = __smlad(wbe, ca, __smlad(wbo, cb, a10));
-        a11 = __smlad(wbe, cc, __smlad(wbo, cd, a11));
-    } else {
-        for (t = 0; t < (k & 3); t++) {  /* K < 4 */
-            const int32_t at = qcc_pair_at(t), ca = cp[at], cb = cp[at + 4];
-            a00 += (int32_t)w0[t] * ca;
-            a01 += (int32_t)w0[t] * cb;
-            a10 += (int32_t)w1[t] * ca;
-            a11 += (int32_t)w1[t] * cb;
-        }
-    }
     acc[0] = a00, acc[1] = a01, acc[2] = a10, acc[3] = a11;
+    if (tail && (k & 3))
+        qcc_gemm2x2_tail(w0, w1, cp, k, acc);
+}
+
+static inline void qcc_gemm2x2(const int8_t *w0, const int8_t *w1, const int16_t *cp, int32_t k,
+                               int32_t acc[4])
+{
+    qcc_gemm2x2_t(w0, w1, cp, k, acc, 1);
 }
 
 #endif

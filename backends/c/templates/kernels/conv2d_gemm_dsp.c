@@ -58,7 +58,7 @@ static inline void qcc_im2col_pair(const qcc_conv2d_p *p, const int8_t *x, int32
 __attribute__((always_inline)) static inline void
 qcc_gemm2_rows(const int8_t *w0, const int8_t *w1, int32_t b0, int32_t b1, const qcc_rqf *r0,
                const qcc_rqf *r1, const int16_t *col, int32_t k, int32_t qn, int8_t *y0,
-               int8_t *y1, const int narrow, int32_t lo, int32_t hi)
+               int8_t *y1, const int narrow, int32_t lo, int32_t hi, const int tail)
 {
     const int32_t pl = qcc_pair_len(k), n2 = qn >> 1;
     const int32_t m0 = r0->m, c0 = r0->c, s0 = r0->sh, m1 = r1->m, c1 = r1->c, s1 = r1->sh;
@@ -66,7 +66,7 @@ qcc_gemm2_rows(const int8_t *w0, const int8_t *w1, int32_t b0, int32_t b1, const
     for (pr = 0; pr < n2; pr++, col += pl, y0 += 2, y1 += 2) {
         acc[0] = acc[1] = b0;
         acc[2] = acc[3] = b1;
-        qcc_gemm2x2(w0, w1, col, k, acc);
+        qcc_gemm2x2_t(w0, w1, col, k, acc, tail);
         QCC_RQF_FAST(acc[0], m0, c0, s0, narrow, lo, hi, y0[0]);
         QCC_RQF_FAST(acc[1], m0, c0, s0, narrow, lo, hi, y0[1]);
         QCC_RQF_FAST(acc[2], m1, c1, s1, narrow, lo, hi, y1[0]);
@@ -75,10 +75,34 @@ qcc_gemm2_rows(const int8_t *w0, const int8_t *w1, int32_t b0, int32_t b1, const
     if (qn & 1) {
         acc[0] = acc[1] = b0;
         acc[2] = acc[3] = b1;
-        qcc_gemm2x2(w0, w1, col, k, acc);
+        qcc_gemm2x2_t(w0, w1, col, k, acc, tail);
         QCC_RQF_FAST(acc[0], m0, c0, s0, narrow, lo, hi, y0[0]);
         QCC_RQF_FAST(acc[2], m1, c1, s1, narrow, lo, hi, y1[0]);
     }
+}
+
+/* The two variants out of line, so that their register allocation does not depend on the
+ * rest of qcc_conv2d_gemm2 (inlined, an unrelated change there cost 15 % on K = 16). */
+__attribute__((noinline, unused)) static void
+qcc_gemm2_rows_w(const int8_t *w0, const int8_t *w1, int32_t b0, int32_t b1, const qcc_rqf *r0,
+                 const qcc_rqf *r1, const int16_t *col, int32_t k, int32_t qn, int8_t *y0,
+                 int8_t *y1)
+{
+    if (k & 3)
+        qcc_gemm2_rows(w0, w1, b0, b1, r0, r1, col, k, qn, y0, y1, 0, -128, 127, 1);
+    else
+        qcc_gemm2_rows(w0, w1, b0, b1, r0, r1, col, k, qn, y0, y1, 0, -128, 127, 0);
+}
+
+__attribute__((noinline, unused)) static void
+qcc_gemm2_rows_n(const int8_t *w0, const int8_t *w1, int32_t b0, int32_t b1, const qcc_rqf *r0,
+                 const qcc_rqf *r1, const int16_t *col, int32_t k, int32_t qn, int8_t *y0,
+                 int8_t *y1, int32_t lo, int32_t hi)
+{
+    if (k & 3)
+        qcc_gemm2_rows(w0, w1, b0, b1, r0, r1, col, k, qn, y0, y1, 1, lo, hi, 1);
+    else
+        qcc_gemm2_rows(w0, w1, b0, b1, r0, r1, col, k, qn, y0, y1, 1, lo, hi, 0);
 }
 
 /* The general (non int8 / int32) outputs of one channel pair: qcc_conv_store per output. */
@@ -140,11 +164,11 @@ QCC_ARM_OUTLINE int qcc_conv2d_gemm2(const qcc_conv2d_p *p, const int8_t *x, con
                     }
                     /* an odd last channel: its copy lands on its own outputs (same values) */
                     if (fast && r0.sh > 0 && r1.sh > 0 && !narrow) {
-                        qcc_gemm2_rows(w0, w1, b0, b1, &r0, &r1, col, k, qn, (int8_t *)y + at0,
-                                       (int8_t *)y + at1, 0, lo, hi);
+                        qcc_gemm2_rows_w(w0, w1, b0, b1, &r0, &r1, col, k, qn, (int8_t *)y + at0,
+                                         (int8_t *)y + at1);
                     } else if (fast && r0.sh > 0 && r1.sh > 0) {
-                        qcc_gemm2_rows(w0, w1, b0, b1, &r0, &r1, col, k, qn, (int8_t *)y + at0,
-                                       (int8_t *)y + at1, 1, lo, hi);
+                        qcc_gemm2_rows_n(w0, w1, b0, b1, &r0, &r1, col, k, qn, (int8_t *)y + at0,
+                                         (int8_t *)y + at1, lo, hi);
                     } else {
                         qcc_gemm2_rows_any(p, w0, w1, o, oo, b0, b1, mult, shift, y, col, k, qn,
                                            at0, at1);
