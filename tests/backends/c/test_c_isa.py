@@ -69,6 +69,9 @@ def _cases(seed: int) -> Cases:
     _conv(cs, 1, 6, (8, 8), 6, (5, 5), (2, 2), [2, 2, 2, 2], 6)
     _conv(cs, 1, 3, (3, 3), 3, (3, 3), (2, 2), [1, 1, 1, 1], 3)
     _conv(cs, 1, 4, (9, 9), 4, (3, 3), (1, 1), [1, 1, 1, 1], 4, acc_out=True)
+    # rows of more than sixteen outputs (the Helium kernel's four vectors and a second pass)
+    _conv(cs, 1, 3, (6, 21), 3, (3, 3), (1, 1), [1, 1, 1, 1], 3)
+    _conv(cs, 1, 2, (5, 40), 2, (3, 3), (2, 2), [1, 1, 1, 1], 2, relu=True)
     # shifts >= 33 with activation bounds narrower than int8 (the SMULL/SSAT requant), a
     # wide kernel row with stride 3 (three input words per kernel row)
     _conv(cs, 1, 5, (9, 10), 5, (3, 3), (1, 1), [1, 1, 1, 1], 5, relu=True)

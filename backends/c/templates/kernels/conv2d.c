@@ -162,6 +162,7 @@ static inline void qcc_dw_plane(const qcc_conv2d_p *p, const int8_t *wk, const i
 }
 
 {% include "kernels/conv2d_dw_dsp.c" %}
+{% include "kernels/conv2d_dw_mve.c" %}
 
 QCC_ARM_OUTLINE int qcc_conv2d_dw(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
                                 const int32_t *bias, const int32_t *mult, const int32_t *shift,
@@ -292,7 +293,7 @@ QCC_ARM_OUTLINE void qcc_conv_im2col_4(const qcc_conv2d_p *p, const int8_t *w, c
                                      int32_t plane, int32_t qn)
 {
     int32_t q, i, a4[4];
-#ifdef QCC_ARM_DSP
+#if defined(QCC_ARM_DSP) && !defined(QCC_ARM_GEMM2)  /* GEMM2: only a rare fallback here */
     if (mult != NULL && p->y_dt == QCC_I8 && qn >= 4) {  /* the four channels' requant prepared once */
         int8_t *restrict yo = (int8_t *)y + base;
         const int8_t *w4 = w + (size_t)o * k;
@@ -444,6 +445,11 @@ static inline int qcc_conv2d(const qcc_conv2d_p *p, const int8_t *x, const int8_
 #endif
     if (pb > 0)
         return qcc_conv2d_im2col(p, x, w, bias, mult, shift, gmult, y, (int16_t *)scratch, pb);
+#ifdef QCC_ARM_MVE
+    if (p->c == p->group && p->dh == 1 && p->dw == 1 && mult != NULL && p->y_dt == QCC_I8
+        && 2 * p->sw + p->kw + 3 <= QCC_DWD_ROW)  /* the DSP kernel's scratch */
+        return qcc_conv2d_dwm(p, x, w, bias, mult, shift, (int8_t *)y, scratch);
+#endif
 #ifdef QCC_ARM_DSP
     if (p->c == p->group && p->dh == 1 && p->dw == 1 && mult != NULL && p->y_dt == QCC_I8
         && 2 * p->sw + p->kw + 3 <= QCC_DWD_ROW)

@@ -7,8 +7,8 @@
 
 /* Centred column q (output position) of image x, group channels from c0, into dst (one slot
  * of a pair block: element t at dst[qcc_pair_at(t)]), 0 in the padding. */
-static inline void qcc_im2col_pair(const qcc_conv2d_p *p, const int8_t *x, int32_t c0, int32_t cg,
-                                   int32_t q, int16_t *dst)
+QCC_ARM_OUTLINE void qcc_im2col_pair(const qcc_conv2d_p *p, const int8_t *x, int32_t c0, int32_t cg,
+                                     int32_t q, int16_t *dst)
 {
     const int32_t zp = p->x_zp, kh = p->kh, kw = p->kw, h = p->h, wd = p->w;
     const size_t plane = (size_t)h * wd;
@@ -106,7 +106,7 @@ qcc_gemm2_rows_n(const int8_t *w0, const int8_t *w1, int32_t b0, int32_t b1, con
 }
 
 /* The general (non int8 / int32) outputs of one channel pair: qcc_conv_store per output. */
-static inline void qcc_gemm2_rows_any(const qcc_conv2d_p *p, const int8_t *w0, const int8_t *w1,
+QCC_ARM_OUTLINE void qcc_gemm2_rows_any(const qcc_conv2d_p *p, const int8_t *w0, const int8_t *w1,
                                       int32_t o, int32_t o1, int32_t b0, int32_t b1,
                                       const int32_t *mult, const int32_t *shift, void *y,
                                       const int16_t *col, int32_t k, int32_t qn, size_t at0,

@@ -138,9 +138,10 @@ static inline int qcc_linear_simd(const qcc_linear_p *p, const void *x, const in
                                   const int32_t *gmult, void *y);
 #endif
 
-static inline int qcc_linear(const qcc_linear_p *p, const void *x, const int8_t *wt, const int32_t *bias,
-               const int32_t *mult, const int32_t *shift, const int32_t *gmult, void *y,
-               int16_t *xc)
+/* Rows r0.. of qcc_linear (below), one row at a time. */
+QCC_ARM_OUTLINE int qcc_linear_rows(const qcc_linear_p *p, const void *x, const int8_t *wt,
+                                    const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                    const int32_t *gmult, void *y, int16_t *xc, int32_t r0)
 {
     const int32_t n = p->n, k = p->k;
     /* outputs done four per pass (plain int8 weights), then one by one from n4: the
@@ -150,16 +151,7 @@ static inline int qcc_linear(const qcc_linear_p *p, const void *x, const int8_t 
      * -Werror=aggressive-loop-optimizations under arm-none-eabi-gcc.) */
     const int32_t n4 = (gmult == NULL && p->wbits == 8) ? n - n % 4 : 0;
     int32_t r, j;
-#ifdef QCC_SIMD
-    if (qcc_linear_simd(p, x, wt, bias, mult, shift, gmult, y))
-        return QCC_OK;
-#endif
-    r = 0;
-#ifdef QCC_ARM_GEMM2
-    if (gmult == NULL && p->wbits == 8 && p->rows >= 2)
-        r = qcc_linear_gemm2(p, x, wt, bias, mult, shift, y, xc);
-#endif
-    for (; r < p->rows; r++) {
+    for (r = r0; r < p->rows; r++) {
         const size_t ybase = (size_t)r * n;
         qcc_center_row(p, x, (size_t)r * k, xc);
         j = 0;
@@ -198,6 +190,23 @@ static inline int qcc_linear(const qcc_linear_p *p, const void *x, const int8_t 
         }
     }
     return QCC_OK;
+}
+
+/* A thin dispatcher (on Arm its frame stays small: the row kernels run out of line). */
+static inline int qcc_linear(const qcc_linear_p *p, const void *x, const int8_t *wt, const int32_t *bias,
+               const int32_t *mult, const int32_t *shift, const int32_t *gmult, void *y,
+               int16_t *xc)
+{
+    int32_t r = 0;
+#ifdef QCC_SIMD
+    if (qcc_linear_simd(p, x, wt, bias, mult, shift, gmult, y))
+        return QCC_OK;
+#endif
+#ifdef QCC_ARM_GEMM2
+    if (gmult == NULL && p->wbits == 8 && p->rows >= 2)
+        r = qcc_linear_gemm2(p, x, wt, bias, mult, shift, y, xc);
+#endif
+    return r < p->rows ? qcc_linear_rows(p, x, wt, bias, mult, shift, gmult, y, xc, r) : QCC_OK;
 }
 
 /* acc_bits = 64 (docs/arithmetic.md 5.1): every output one int64 dot product, requantized
