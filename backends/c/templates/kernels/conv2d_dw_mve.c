@@ -1,11 +1,12 @@
 #if defined(QCC_ARM_MVE) && defined(QCC_ARM_DSP)
 /* Arm Helium (MVE) depthwise conv (one input channel per output, dilation 1, int8 out; any
- * kernel size and stride): sixteen outputs of a row per pass in four int32x4 accumulators,
+ * kernel size and stride): sixteen outputs of a row per pass in four int32x4 accumulators
+ * (then eight, then four per pass for the rest of the row),
  * each tap one widening byte load per vector (VLDRB.S32; a gather VLDRB with offsets
  * {0, s, 2s, 3s} for stride s > 1) and one VMLA by the scalar weight; the requantization
  * vectorized (VMULH: the high word of acc * m, the rounding term with the zero point, a
- * shift, the bounds) and a narrowing byte store; the row's last vectors run under VCTP
- * lane predicates. The input plane is padded with its zero point as for the DSP kernel
+ * shift, the bounds) and a narrowing byte store; the row's last vector runs under a VCTP
+ * lane predicate. The input plane is padded with its zero point as for the DSP kernel
  * (qcc_dwd_dims / qcc_dwd_fill, the same scratch) and acc starts at
  * bias - zp * sum(w). Channels whose shift takes the general requantization (qcc_rqf sh == 0)
  * store the accumulators and requantize them one by one. Same integers as the portable
@@ -32,23 +33,21 @@ static inline int32x4_t qcc_dwm_load(const int8_t *x, int32_t sw, uint32x4_t off
     return sw == 1 ? vldrbq_z_s32(x, pr) : vldrbq_gather_offset_z_s32(x, offs, pr);
 }
 
-/* One output channel's plane: wk its kh*kw weights, init = bias - zp * sum(w). */
+/* One output channel's plane: wk its kh*kw weights, init = bias - zp * sum(w). Sixteen
+ * outputs per pass while a row has them, then eight, then vectors of four (the last one
+ * predicated). */
 static inline void qcc_dwm_plane(const qcc_conv2d_p *p, const int8_t *pad, int32_t pw,
                                  const int8_t *wk, int32_t init, const qcc_rqf *rq, int8_t *y)
 {
     const int32_t ow = p->ow, sw = p->sw, kh = p->kh, kw = p->kw, s4 = 4 * sw;
     const int32_t zp = p->y_zp, lo = p->lo, hi = p->hi;
     const uint32x4_t offs = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)sw);
+    const mve_pred16_t all = vctp32q(4);
     int32_t i, j, u, v;
     for (i = 0; i < p->oh; i++) {
         const int8_t *xr = pad + (size_t)i * p->sh * pw;
         int8_t *yr = y + (size_t)i * ow;
-        for (j = 0; j < ow; j += 16) {
-            const int32_t n = ow - j;
-            const mve_pred16_t p0 = vctp32q((uint32_t)n);
-            const mve_pred16_t p1 = vctp32q((uint32_t)(n > 4 ? n - 4 : 0));
-            const mve_pred16_t p2 = vctp32q((uint32_t)(n > 8 ? n - 8 : 0));
-            const mve_pred16_t p3 = vctp32q((uint32_t)(n > 12 ? n - 12 : 0));
+        for (j = 0; j + 16 <= ow; j += 16) {
             int32x4_t a0 = vdupq_n_s32(init), a1 = a0, a2 = a0, a3 = a0;
             for (u = 0; u < kh; u++) {
                 const int8_t *xu = xr + (size_t)u * pw + (size_t)j * sw;
@@ -56,19 +55,41 @@ static inline void qcc_dwm_plane(const qcc_conv2d_p *p, const int8_t *pad, int32
                 for (v = 0; v < kw; v++) {
                     const int32_t w = wu[v];
                     const int8_t *xv = xu + v;
-                    a0 = vmlaq_n_s32(a0, qcc_dwm_load(xv, sw, offs, p0), w);
-                    a1 = vmlaq_n_s32(a1, qcc_dwm_load(xv + s4, sw, offs, p1), w);
-                    a2 = vmlaq_n_s32(a2, qcc_dwm_load(xv + 2 * s4, sw, offs, p2), w);
-                    a3 = vmlaq_n_s32(a3, qcc_dwm_load(xv + 3 * s4, sw, offs, p3), w);
+                    a0 = vmlaq_n_s32(a0, qcc_dwm_load(xv, sw, offs, all), w);
+                    a1 = vmlaq_n_s32(a1, qcc_dwm_load(xv + s4, sw, offs, all), w);
+                    a2 = vmlaq_n_s32(a2, qcc_dwm_load(xv + 2 * s4, sw, offs, all), w);
+                    a3 = vmlaq_n_s32(a3, qcc_dwm_load(xv + 3 * s4, sw, offs, all), w);
                 }
             }
-            qcc_dwm_store(a0, rq, zp, lo, hi, yr + j, p0);
-            if (n > 4)
-                qcc_dwm_store(a1, rq, zp, lo, hi, yr + j + 4, p1);
-            if (n > 8)
-                qcc_dwm_store(a2, rq, zp, lo, hi, yr + j + 8, p2);
-            if (n > 12)
-                qcc_dwm_store(a3, rq, zp, lo, hi, yr + j + 12, p3);
+            qcc_dwm_store(a0, rq, zp, lo, hi, yr + j, all);
+            qcc_dwm_store(a1, rq, zp, lo, hi, yr + j + 4, all);
+            qcc_dwm_store(a2, rq, zp, lo, hi, yr + j + 8, all);
+            qcc_dwm_store(a3, rq, zp, lo, hi, yr + j + 12, all);
+        }
+        for (; j + 8 <= ow; j += 8) {
+            int32x4_t a0 = vdupq_n_s32(init), a1 = a0;
+            for (u = 0; u < kh; u++) {
+                const int8_t *xu = xr + (size_t)u * pw + (size_t)j * sw;
+                const int8_t *wu = wk + u * kw;
+                for (v = 0; v < kw; v++) {
+                    const int32_t w = wu[v];
+                    a0 = vmlaq_n_s32(a0, qcc_dwm_load(xu + v, sw, offs, all), w);
+                    a1 = vmlaq_n_s32(a1, qcc_dwm_load(xu + v + s4, sw, offs, all), w);
+                }
+            }
+            qcc_dwm_store(a0, rq, zp, lo, hi, yr + j, all);
+            qcc_dwm_store(a1, rq, zp, lo, hi, yr + j + 4, all);
+        }
+        for (; j < ow; j += 4) {
+            const mve_pred16_t pr = vctp32q((uint32_t)(ow - j));
+            int32x4_t a0 = vdupq_n_s32(init);
+            for (u = 0; u < kh; u++) {
+                const int8_t *xu = xr + (size_t)u * pw + (size_t)j * sw;
+                const int8_t *wu = wk + u * kw;
+                for (v = 0; v < kw; v++)
+                    a0 = vmlaq_n_s32(a0, qcc_dwm_load(xu + v, sw, offs, pr), wu[v]);
+            }
+            qcc_dwm_store(a0, rq, zp, lo, hi, yr + j, pr);
         }
     }
 }
