@@ -119,19 +119,19 @@ static inline void qcc_gemm2x2(const int8_t *w0, const int8_t *w1, const int16_t
 /* One output channel's requantization to int8, prepared once: for shifts s >= 33 with the
  * output zero point folded into the rounding term, floor((acc*m + 2^(s-1)) / 2^s) + zp =
  * (hi32(acc*m) + 2^(s-33) + zp*2^(s-32)) >> (s-32) (the added term is a multiple of 2^32 in
- * the 64-bit sum, and |hi32| < 2^30, |c| < 2^29: no overflow); sh == 0 takes qcc_requant32. */
+ * the 64-bit sum, and |hi32| < 2^30, |c| < 2^29: no overflow); sh == 0 (other shifts) takes
+ * qcc_requant32. */
 typedef struct {
     int32_t m, c, sh, s;
 } qcc_rqf;
 
 static inline void qcc_rqf_init(qcc_rqf *q, int32_t m, int32_t s, int32_t zp)
 {
-    q->m = m, q->s = s, q->sh = 0, q->c = 0;
-    if (s >= 33 && s <= 53) {
-        const int64_t c = ((int64_t)1 << (s - 33)) + (int64_t)zp * ((int64_t)1 << (s - 32));
-        if (c > -((int64_t)1 << 29) && c < ((int64_t)1 << 29))
-            q->sh = s - 32, q->c = (int32_t)c;
-    }
+    /* |c| < 2^29: s - 32 <= 21 for int8 zero points (|zp| <= 128), <= 13 for int16 ones */
+    const int ok = s >= 33 && (zp >= -128 && zp <= 128 ? s <= 53 : s <= 45);
+    q->m = m, q->s = s;
+    q->sh = ok ? s - 32 : 0;
+    q->c = ok ? ((int32_t)1 << (s - 33)) + zp * ((int32_t)1 << (s - 32)) : 0;
 }
 
 /* The fast form only (q->sh > 0): the int8 result, clamped to [lo, hi] when narrow. */
