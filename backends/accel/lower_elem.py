@@ -54,9 +54,9 @@ def _operand_ok(ctx, v, out) -> str | None:
         if r.layout != ro.layout:
             return f"'{v.name}' and '{out.name}' are stored in different layouts"
         return None
-    if _row_broadcast(ctx, v, out):
+    if _row_broadcast(ctx, v, out) or _channel_broadcast(ctx, v, out):
         return None
-    return f"'{v.name}' broadcasts other than along rows"
+    return f"'{v.name}' broadcasts other than along rows or per channel"
 
 
 def _row_broadcast(ctx, v, out) -> bool:
@@ -65,6 +65,19 @@ def _row_broadcast(ctx, v, out) -> bool:
         return False
     lanes = int(out.shape[-1])
     return v.type.numel == lanes and tuple(v.shape)[-1:] == (lanes,) and lanes > 1
+
+
+def _channel_broadcast(ctx, v, out) -> bool:
+    """``v`` is ``[N, C, 1, 1]`` against a channels-last ``[N, C, H, W]`` output (the
+    squeeze-and-excitation scale): row ``n`` of ``v`` (its ``C`` lanes) is repeated for the
+    ``H*W`` rows of batch ``n`` of the output (loaded with DRAM stride 0 per batch)."""
+    ro = ctx.region(out)
+    if ro.layout != "cl" or v.type.rank != 4:
+        return False
+    n, c, h, w = (int(x) for x in out.shape)
+    r = ctx.region(v)
+    return tuple(int(x) for x in v.shape) == (n, c, 1, 1) and r.compat \
+        and (r.rows, r.lanes) == (n, c)
 
 
 def check_elem(ctx, call) -> str | None:
@@ -181,14 +194,27 @@ class ElemLowering:
         g.add(make("CONFIG", reg="CLAMP", a=int(zp), b=int(lo), d=int(hi), note=note))
         g.add(make("CONFIG", reg="SCALE", a=int(m), b=int(bias), c=int(s), note=note))
 
-    def _operand(self, v, out) -> Mat:
+    def _operand(self, v, out, batch: int = 0) -> Mat:
+        """The matrix of operand ``v`` as the output's rows (a broadcast operand: DRAM stride
+        0 from the row of batch ``batch``)."""
         if v.is_const:
             return self.ctx.const_mat(v, out)
         m = mat(self.ctx.region(v))
         if tuple(v.shape) != tuple(out.shape):  # one row broadcast: DRAM stride 0
             ry = self.ctx.region(out)
-            return Mat(m.name, m.addr, ry.rows, ry.lanes, m.dtype, 0)
+            addr = m.addr + batch * m.pitch if _channel_broadcast(self.ctx, v, out) else m.addr
+            return Mat(m.name, addr, ry.rows, ry.lanes, m.dtype, 0)
         return m
+
+    def _segments(self, a, b, y):
+        """(first row, rows, a matrix, b matrix) of the row ranges one operand pair covers:
+        the whole output, or one batch each where an operand is per (batch, channel)."""
+        my = mat(self.ctx.region(y))
+        if not any(not v.is_const and _channel_broadcast(self.ctx, v, y) for v in (a, b)):
+            return [(0, my.rows, self._operand(a, y), self._operand(b, y))]
+        per = my.rows // int(y.shape[0])
+        return [(n * per, per, self._operand(a, y, n), self._operand(b, y, n))
+                for n in range(int(y.shape[0]))]
 
     def _outputs(self, y, xs):
         """The DRAM resource each chunk's STORE writes.  In place (``y`` over one of ``xs``)
@@ -215,7 +241,7 @@ class ElemLowering:
     # -- families ---------------------------------------------------------------------------
     def binary(self, call) -> None:
         a, b, y = call.a, call.b, call.y
-        ma, mb, my = self._operand(a, y), self._operand(b, y), mat(self.ctx.region(y))
+        my = mat(self.ctx.region(y))
         epi = call.epi
         za, zb = int(call.a_zp), int(call.b_zp)
         name = call.node.name
@@ -236,9 +262,10 @@ class ElemLowering:
         reads = [self.ctx.res(v) for v in (a, b) if not v.is_const]
         out, join = self._outputs(y, (a, b))
         k = 0
-        for lb in range(-(-my.lanes // self.d)):
+        for lb, (s0, rows, ma, mb) in ((lb, sg) for lb in range(-(-my.lanes // self.d))
+                                        for sg in self._segments(a, b, y)):
             cols = min(self.d, my.lanes - lb * self.d)
-            for r0, n in self._chunks(my.rows, 2):
+            for r0, n in ((s0 + q, n) for q, n in self._chunks(rows, 2)):
                 base, slot = self._acc()
                 g = self.b.group("ex", reads=reads, writes=[slot])
                 self._load(g, ma, r0, n, lb, base)

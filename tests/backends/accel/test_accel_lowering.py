@@ -285,3 +285,20 @@ def test_concat_of_pooled_and_conv_branches_stays_channels_last(tmp_path):
     g.op("qcc.add", [c2, r, g.const(np.array([1 << 29, 1 << 29], np.int32)),
                      g.const(np.array([30], np.int32))], output=True)
     assert compile_and_compare(g, tmp_path)["host_ops"] == []
+
+
+@pytest.mark.parametrize("op,swap", [("qcc.mul", False), ("qcc.mul", True), ("qcc.add", False)])
+def test_channel_broadcast_operand(op, swap, tmp_path):
+    """The squeeze-and-excitation scale: a channels-last [N,C,H,W] tensor times a run-time
+    [N,C,1,1] tensor (two batches, channels over two lane blocks)."""
+    g = G(5)
+    x = g.input((2, 3, 4, 5))
+    c = g.conv(x, 12, 1)                                  # [2,12,4,5] channels-last
+    s = g.input((2, 12, 1, 1))
+    mults = [g.const(np.array([1 << 29, 3 << 27], np.int32))] if op != "qcc.mul" else \
+        [g.const(np.array([1 << 25], np.int32))]
+    ins = [s, c] if swap else [c, s]
+    g.op(op, [*ins, *mults, g.const(np.array([31], np.int32))], {"a_zp": 2, "b_zp": -5},
+         output=True)
+    acc = compile_and_compare(g, tmp_path)
+    assert acc["host_ops"] == []
