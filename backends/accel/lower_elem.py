@@ -93,6 +93,11 @@ def check_elem(ctx, call) -> str | None:
         if not ctx.region(call.y).compat:
             return "output is a view whose DRAM layout differs"
         return None
+    if f == "reduce":
+        why = _spatial_mean(ctx, call)
+        if why:
+            return why
+        f = "global_avgpool"
     if f in ("requant", "lut", "global_avgpool"):
         x, y = call.x, call.y
         rx, ry = ctx.region(x), ctx.region(y)
@@ -114,6 +119,26 @@ def check_elem(ctx, call) -> str | None:
         return None if _concat_mats(ctx, call) is not None else \
             "concat on an axis that is not one DMA row per part"
     return "no accelerator renderer"
+
+
+def _spatial_mean(ctx, call) -> str | None:
+    """Why a ``reduce`` call is not a mean over the spatial axes of ``[N, C, H, W]`` into
+    ``N x C`` (then it is a global average pool: the folded dims end in ``H*W`` reduced, the
+    others kept)."""
+    if call.op != "mean":
+        return f"Reduce{call.op.capitalize()} (only the mean over H, W runs on the ALU)"
+    x, y = call.x, call.y
+    if x.type.rank != 4:
+        return "a reduction of a non-4-D tensor"
+    n, c, h, w = (int(d) for d in x.shape)
+    real = [(int(d), int(s)) for d, s in zip(call.dims, call.ys) if d != 1]
+    if not real or real[-1] != (h * w, 0) or any(s == 0 for _, s in real[:-1]) \
+            or call.out_count != n * c:
+        return "a reduction over axes other than the spatial ones"
+    ry = ctx.region(y)
+    if not ry.compat or (ry.rows, ry.lanes) != (n, c):
+        return f"'{y.name}' is not stored as an N x C matrix"
+    return None
 
 
 def _channel_lanes(ctx, call) -> int | None:
@@ -406,7 +431,8 @@ class ElemLowering:
                 self._store(st, my, r0, n, lane0 + lb * self.d, cols, base)
 
     RULES = {"binary": "binary", "requant": "requant", "lut": "lut",
-             "global_avgpool": "global_avgpool", "concat": "concat"}
+             "global_avgpool": "global_avgpool", "reduce": "global_avgpool",
+             "concat": "concat"}
 
     def lower(self, call) -> None:
         getattr(self, self.RULES[call.family])(call)

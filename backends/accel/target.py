@@ -29,6 +29,7 @@ SUPPORT = Support({
     "lut": {"x": _BYTE, "y": _ISA},
     "concat": {"x": _ISA, "y": _ISA},
     "global_avgpool": {"x": _ISA, "y": _ISA},
+    "reduce": {"x": _ISA, "y": _ISA},
     "pool": {"x": _ISA, "y": _ISA},
     "copy": {"x": _ISA, "y": _ISA},
     "gather_table": {"x": _ISA, "y": _ISA},

@@ -302,3 +302,27 @@ def test_channel_broadcast_operand(op, swap, tmp_path):
          output=True)
     acc = compile_and_compare(g, tmp_path)
     assert acc["host_ops"] == []
+
+
+@pytest.mark.parametrize("keep,zp,c", [(0, 3, 12), (1, -7, 5), (0, 0, 1)])
+def test_reduce_mean_over_spatial_axes_as_global_average(keep, zp, c, tmp_path):
+    g = G(6)
+    x = g.input((2, 3, 5, 4))
+    cv = g.conv(x, c, 1)                                  # channels-last [2,c,5,4]
+    m, s = g.mult(1, 0.05)
+    g.op("qcc.reduce_mean", [cv, m, s], {"axes": [2, 3], "keepdims": keep, "x_zp": zp},
+         output=True)
+    acc = compile_and_compare(g, tmp_path)
+    assert acc["host_ops"] == []
+
+
+@pytest.mark.parametrize("axes", [[1], [1, 2, 3]])
+def test_reduce_mean_over_other_axes_is_a_listed_fallback(axes, tmp_path):
+    g = G(7)
+    x = g.input((2, 3, 5, 4))
+    cv = g.conv(x, 6, 1)
+    m, s = g.mult(1, 0.05)
+    g.op("qcc.reduce_mean", [cv, m, s], {"axes": axes, "keepdims": 1, "x_zp": 1}, output=True)
+    acc = compile_and_compare(g, tmp_path)
+    assert [h["op"] for h in acc["host_ops"]] == ["qcc.reduce_mean"]
+    assert "spatial" in acc["host_ops"][0]["reason"]
