@@ -146,6 +146,42 @@ def _blocks(wd: np.ndarray, geo: dict, d: int):
     return blk, kblocks, rel
 
 
+def int32_plan(call, wd: np.ndarray | None = None):
+    """Proof that a conv/linear with an int64 accumulator (``acc_bits=64``) is exact on the
+    int32 array: per output channel, the range of ``folded bias + x @ w`` over every int8
+    input either lies inside int32 (the array's modulo-2^32 sums are then exact), or its
+    requantized output is one constant (monotone in the accumulator: its ends agree), which
+    the layer then produces from zero weights and an identity scale.  Returns the mask of
+    constant channels and their values, or None when neither holds for some channel."""
+    if wd is None:
+        wd = _conv_geometry(call)[1]
+    m = wd.shape[0]
+    w2 = wd.reshape(m, -1).astype(np.int64)
+    epi = call.epi
+    bias = np.asarray(epi.bias.data, np.int64) if epi.bias is not None else np.zeros(m, np.int64)
+    folded = bias - int(call.x_zp) * w2.sum(axis=1)
+    lo = folded + np.where(w2 > 0, -128 * w2, 127 * w2).sum(axis=1)
+    hi = folded + np.where(w2 > 0, 127 * w2, -128 * w2).sum(axis=1)
+    inside = (lo >= arith.INT32_MIN) & (hi <= arith.INT32_MAX)
+    if inside.all():
+        return np.zeros(m, bool), np.zeros(m, np.int64)
+    if not epi.requant:
+        return None
+    mult = np.broadcast_to(np.asarray(epi.mult.data, np.int64), (m,))
+    shift = np.broadcast_to(np.asarray(epi.shift.data, np.int64), (m,))
+    if (mult < 0).any():
+        return None
+    try:
+        ys = [arith.requantize_wide(v, mult, shift, int(epi.zero_point), int(epi.lo),
+                                    int(epi.hi)) for v in (lo, hi)]
+    except Exception:   # |acc| * m would leave int64: no proof
+        return None
+    const = ~inside & (ys[0] == ys[1])
+    if (~inside & ~const).any():
+        return None
+    return const, np.asarray(ys[0], np.int64)
+
+
 def _epilogue_params(call, m: int, x_zp: int, wd: np.ndarray):
     """(params [nN, 3, D] int64 before padding: bias with the folded zero point, mult, shift),
     clamp and STORE mode of a conv/linear call's epilogue."""
@@ -165,6 +201,11 @@ def _epilogue_params(call, m: int, x_zp: int, wd: np.ndarray):
 def prepare(call, plan: DramPlan, hw: HwConfig) -> GemmLayer:
     """Weight blocks and parameters of a conv2d/linear call into DRAM; the layer's geometry."""
     geo, wd = _conv_geometry(call)
+    const = cval = None
+    if call.acc_bits == 64:
+        const, cval = int32_plan(call, wd)
+        wd = wd.copy()
+        wd[const] = 0
     d = hw.dim
     name = call.node.name
     blk, kblocks, rel = _blocks(wd, geo, d)
@@ -183,6 +224,10 @@ def prepare(call, plan: DramPlan, hw: HwConfig) -> GemmLayer:
                           np.stack(flat).astype(np.int8), "i8")
     x_zp = int(call.x_zp)
     folded, mult, shift, clamp, mode = _epilogue_params(call, m, x_zp, wd)
+    if const is not None and const.any():  # constant channels: zero weights, identity scale
+        folded, mult, shift = folded.copy(), mult.copy(), shift.copy()
+        folded[const] = cval[const] - clamp[0]
+        mult[const], shift[const] = 1 << 30, 30
     nN = len(rel)
     params = np.zeros((nN, 3, d), np.int64)
     params[:, 2, :] = 1

@@ -27,7 +27,7 @@ from .hw import HwConfig
 from .isa import ISA_VERSION, make
 from .layout import ISA_DTYPE, DramPlan, Region, canonical, rows_lanes, to_rows
 from .lower_elem import ElemLowering, Mat, check_elem
-from .lower_gemm import check_gemm, prepare
+from .lower_gemm import check_gemm, int32_plan, prepare
 from .lower_matmul import MatmulLowering, check_matmul
 from .lower_move import MoveLowering, check_move
 from .lower_nonlin import NonlinLowering, check_nonlin
@@ -196,7 +196,9 @@ class _Lowering:
     def why_host(self, call) -> str | None:
         if call.family not in SUPPORT.families:
             return HOST_REASONS.get(call.family, f"no {call.family} kernel on the accelerator")
-        if call.acc_bits == 64:  # docs/arithmetic.md 5.1: the array and ALU sum in int32
+        if call.acc_bits == 64 and not (call.family in GEMM_FAMILIES and check_gemm(call) is None
+                                        and int32_plan(call) is not None):
+            # docs/arithmetic.md 5.1: the array and ALU sum in int32
             return "int64 accumulator (acc_bits=64): the GEMM and ALU accumulate in int32"
         problems = SUPPORT.problems(call)
         if problems:  # "<op> node '<name>' has ...": the node is listed beside the reason

@@ -38,7 +38,7 @@ SUPPORT = Support({
     "isoftmax": {"x": _ISA, "mask": _BYTE, "y": _ISA},
     "ilayernorm": {"x": _ISA, "y": _ISA},
     "gather": {"data": _ISA, "indices": dtypes("int32", "int64"), "y": _ISA},
-})
+}, wide=frozenset({"conv2d", "linear"}))  # when int32-exact (lower_gemm.int32_plan), else host
 
 
 def accel_target(hw: HwConfig) -> Target:

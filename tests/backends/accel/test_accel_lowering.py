@@ -14,6 +14,7 @@ import pytest
 
 from qcc.backends.accel.program import lower_for, render
 from qcc.backends.accel.target import SUPPORT, accel_target
+from qcc import arith
 from qcc.ir import DType
 
 from accel_testlib import HW, G, compile_and_compare
@@ -326,3 +327,34 @@ def test_reduce_mean_over_other_axes_is_a_listed_fallback(axes, tmp_path):
     acc = compile_and_compare(g, tmp_path)
     assert [h["op"] for h in acc["host_ops"]] == ["qcc.reduce_mean"]
     assert "spatial" in acc["host_ops"][0]["reason"]
+
+
+def _wide_linear(seed, k, scale, bias_edge):
+    """A linear with an int64 accumulator (acc_bits=64) whose first channels' biases sit at
+    the int32 limits (a saturated bias: their sums leave int32)."""
+    g = G(seed)
+    x = g.input((3, k))
+    w = g.const(g.rand((k, 6)))
+    b = g.rng.integers(-3000, 3000, 6).astype(np.int64)
+    b[:2] = bias_edge
+    m, s = g.mult(6, scale)
+    g.op("qcc.linear", [x, w, g.const(b.astype(np.int32)), m, s], {"x_zp": -3, "acc_bits": 64},
+         output=True)
+    return g
+
+
+def test_int64_linear_whose_wide_channels_clamp_runs_on_the_array(tmp_path):
+    """Channels at the int32 limits requantize to one clamped value over every input: the
+    array computes them from zero weights; the others' sums are inside int32."""
+    g = _wide_linear(8, 40, 0.01, [arith.INT32_MIN, arith.INT32_MAX])
+    acc = compile_and_compare(g, tmp_path, samples=3)
+    assert acc["host_ops"] == []
+    assert [ly["kind"] for ly in acc["layers"]] == ["gemm"]
+
+
+def test_int64_linear_without_an_int32_proof_stays_on_the_host(tmp_path):
+    """A sum that crosses -2^31 and requantizes to several values: not exact in int32."""
+    g = _wide_linear(9, 1500, 5.5e-8, [arith.INT32_MIN + 5, arith.INT32_MIN + 9])
+    acc = compile_and_compare(g, tmp_path, samples=1)
+    assert [h["op"] for h in acc["host_ops"]] == ["qcc.linear"]
+    assert "int64 accumulator" in acc["host_ops"][0]["reason"]
