@@ -202,7 +202,7 @@ def prepare(call, plan: DramPlan, hw: HwConfig) -> GemmLayer:
     """Weight blocks and parameters of a conv2d/linear call into DRAM; the layer's geometry."""
     geo, wd = _conv_geometry(call)
     const = cval = None
-    if call.acc_bits == 64:
+    if hasattr(call.node, "attrs") and call.acc_bits == 64:  # (bench layers: bare nodes)
         const, cval = int32_plan(call, wd)
         wd = wd.copy()
         wd[const] = 0
