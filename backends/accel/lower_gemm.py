@@ -182,9 +182,11 @@ def int32_plan(call, wd: np.ndarray | None = None):
     return const, np.asarray(ys[0], np.int64)
 
 
-def _epilogue_params(call, m: int, x_zp: int, wd: np.ndarray):
+def _epilogue_params(call, m: int, x_zp: int, wd: np.ndarray, const=None):
     """(params [nN, 3, D] int64 before padding: bias with the folded zero point, mult, shift),
-    clamp and STORE mode of a conv/linear call's epilogue."""
+    clamp and STORE mode of a conv/linear call's epilogue; ``const``: the constant channels
+    of :func:`int32_plan` (their weights already zero) get bias ``value - zp`` and the
+    identity scale."""
     epi = call.epi
     bias = np.asarray(epi.bias.data, np.int64) if epi.bias is not None else np.zeros(m, np.int64)
     folded = bias - x_zp * wd.reshape(m, -1).astype(np.int64).sum(axis=1)
@@ -193,19 +195,25 @@ def _epilogue_params(call, m: int, x_zp: int, wd: np.ndarray):
                             f"point leaves int32")
     if not epi.requant:
         return folded, None, None, (0, arith.INT32_MIN, arith.INT32_MAX), "raw"
-    mult = np.broadcast_to(np.asarray(epi.mult.data, np.int64), (m,))
-    shift = np.broadcast_to(np.asarray(epi.shift.data, np.int64), (m,))
+    mult = np.broadcast_to(np.asarray(epi.mult.data, np.int64), (m,)).copy()
+    shift = np.broadcast_to(np.asarray(epi.shift.data, np.int64), (m,)).copy()
+    if const is not None:
+        mask, value = const
+        folded[mask] = value[mask] - int(epi.zero_point)
+        mult[mask], shift[mask] = 1 << 30, 30
     return folded, mult, shift, (int(epi.zero_point), int(epi.lo), int(epi.hi)), "channel"
 
 
 def prepare(call, plan: DramPlan, hw: HwConfig) -> GemmLayer:
     """Weight blocks and parameters of a conv2d/linear call into DRAM; the layer's geometry."""
     geo, wd = _conv_geometry(call)
-    const = cval = None
+    const = None
     if hasattr(call.node, "attrs") and call.acc_bits == 64:  # (bench layers: bare nodes)
-        const, cval = int32_plan(call, wd)
+        const = int32_plan(call, wd)
+        if const is None:  # why_host keeps such calls on the host
+            raise LoweringError(f"{call.node.op} node '{call.node.name}': int64 accumulator")
         wd = wd.copy()
-        wd[const] = 0
+        wd[const[0]] = 0
     d = hw.dim
     name = call.node.name
     blk, kblocks, rel = _blocks(wd, geo, d)
@@ -223,11 +231,7 @@ def prepare(call, plan: DramPlan, hw: HwConfig) -> GemmLayer:
     wreg = plan.add_const(name + (".wdiag" if diag else ".wblocks"),
                           np.stack(flat).astype(np.int8), "i8")
     x_zp = int(call.x_zp)
-    folded, mult, shift, clamp, mode = _epilogue_params(call, m, x_zp, wd)
-    if const is not None and const.any():  # constant channels: zero weights, identity scale
-        folded, mult, shift = folded.copy(), mult.copy(), shift.copy()
-        folded[const] = cval[const] - clamp[0]
-        mult[const], shift[const] = 1 << 30, 30
+    folded, mult, shift, clamp, mode = _epilogue_params(call, m, x_zp, wd, const)
     nN = len(rel)
     params = np.zeros((nN, 3, d), np.int64)
     params[:, 2, :] = 1

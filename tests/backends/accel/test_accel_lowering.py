@@ -358,3 +358,14 @@ def test_int64_linear_without_an_int32_proof_stays_on_the_host(tmp_path):
     acc = compile_and_compare(g, tmp_path, samples=1)
     assert [h["op"] for h in acc["host_ops"]] == ["qcc.linear"]
     assert "int64 accumulator" in acc["host_ops"][0]["reason"]
+
+
+def test_int64_conv_whose_sums_fit_int32_runs_on_the_array(tmp_path):
+    """acc_bits=64 set where every channel's sum provably fits int32 (the pass's bound is
+    coarser than the per-channel range): the array's int32 sums are exact."""
+    g = G(10)
+    x = g.input((1, 4, 5, 5))
+    g.conv(x, 9, 3, pads=[1, 1, 1, 1], acc_bits=64, x_zp=2)
+    g.g.outputs.append(g.g.nodes[-1].outputs[0])
+    acc = compile_and_compare(g, tmp_path)
+    assert acc["host_ops"] == []
