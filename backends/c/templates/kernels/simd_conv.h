@@ -99,6 +99,96 @@ static inline void qcc_simd_pairs8(const int16_t *rows, int32_t rs, int32_t n, i
 }
 #endif
 
+#ifdef QCC_SIMD_SSE2
+/* acc + per lane j: the int16 pair products xp16[2j]*wp16[2j] + xp16[2j+1]*wp16[2j+1] (PMADDWD,
+ * exact as VPMADDWD). */
+static inline qcc_v8 qcc_v8_madd16(qcc_v8 acc, const int32_t *xp, const int32_t *wp)
+{
+    acc.lo = _mm_add_epi32(acc.lo, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)xp),
+                                                  _mm_loadu_si128((const __m128i *)(const void *)wp)));
+    acc.hi = _mm_add_epi32(acc.hi, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(xp + 4)),
+                                                  _mm_loadu_si128((const __m128i *)(const void *)(wp + 4))));
+    return acc;
+}
+
+/* acc + per lane j: xp16[2j] * w0 + xp16[2j+1] * w1, wpair = (w0, w1) as int16. */
+static inline qcc_v8 qcc_v8_madd16b(qcc_v8 acc, const int32_t *xp, int32_t wpair)
+{
+    const __m128i wv = _mm_set1_epi32(wpair);
+    acc.lo = _mm_add_epi32(acc.lo, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)xp), wv));
+    acc.hi = _mm_add_epi32(acc.hi, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(xp + 4)), wv));
+    return acc;
+}
+
+/* The 8 int8 at x, sign-extended to int16, minus z. */
+static inline __m128i qcc_simd_ld8c(const int8_t *x, __m128i z)
+{
+    const __m128i v = _mm_loadl_epi64((const __m128i *)(const void *)x);
+    return _mm_sub_epi16(_mm_srai_epi16(_mm_unpacklo_epi8(v, v), 8), z);
+}
+
+/* dst[q] = the int16 pair (x0[q] - zp, x1[q] - zp) for q < n (x1 NULL: 0 for the second). */
+static inline void qcc_simd_pairrow(const int8_t *x0, const int8_t *x1, int32_t n, int32_t zp, int32_t *dst)
+{
+    const __m128i z = _mm_set1_epi16((int16_t)zp);
+    int32_t q;
+    for (q = 0; q + 8 <= n; q += 8) {
+        const __m128i a = qcc_simd_ld8c(x0 + q, z);
+        const __m128i b = x1 ? qcc_simd_ld8c(x1 + q, z) : _mm_setzero_si128();
+        _mm_storeu_si128((__m128i *)(void *)(dst + q), _mm_unpacklo_epi16(a, b));
+        _mm_storeu_si128((__m128i *)(void *)(dst + q + 4), _mm_unpackhi_epi16(a, b));
+    }
+    for (; q < n; q++)
+        dst[q] = (int32_t)((uint32_t)(uint16_t)(int16_t)(x0[q] - zp)
+                           | (uint32_t)(uint16_t)(int16_t)(x1 ? x1[q] - zp : 0) << 16);
+}
+
+/* dst[t] = x[t] - zp for t < n (int8 to int16, 8 at a time). */
+static inline void qcc_simd_centre16(const int8_t *x, int32_t n, int32_t zp, int16_t *dst)
+{
+    const __m128i z = _mm_set1_epi16((int16_t)zp);
+    int32_t t;
+    for (t = 0; t + 8 <= n; t += 8)
+        _mm_storeu_si128((__m128i *)(void *)(dst + t), qcc_simd_ld8c(x + t, z));
+    for (; t < n; t++)
+        dst[t] = (int16_t)(x[t] - zp);
+}
+
+/* dst[c * 8 + l] = the int16 pair (rows[l * rs + c], rows[l * rs + c + 1]) for c < n: the
+ * AVX2 path's 8 x 8 transposition into tc, then column c interleaved with column c + 1. */
+static inline void qcc_simd_pairs8(const int16_t *rows, int32_t rs, int32_t n, int16_t *tc, int32_t *dst)
+{
+    int32_t c;
+    for (c = 0; c <= n; c += 8) {
+#define QCC_LD(l) _mm_loadu_si128((const __m128i *)(const void *)(rows + (size_t)(l) * rs + c))
+        const __m128i b0 = _mm_unpacklo_epi16(QCC_LD(0), QCC_LD(1)), b1 = _mm_unpackhi_epi16(QCC_LD(0), QCC_LD(1));
+        const __m128i b2 = _mm_unpacklo_epi16(QCC_LD(2), QCC_LD(3)), b3 = _mm_unpackhi_epi16(QCC_LD(2), QCC_LD(3));
+        const __m128i b4 = _mm_unpacklo_epi16(QCC_LD(4), QCC_LD(5)), b5 = _mm_unpackhi_epi16(QCC_LD(4), QCC_LD(5));
+        const __m128i b6 = _mm_unpacklo_epi16(QCC_LD(6), QCC_LD(7)), b7 = _mm_unpackhi_epi16(QCC_LD(6), QCC_LD(7));
+#undef QCC_LD
+        const __m128i c0 = _mm_unpacklo_epi32(b0, b2), c1 = _mm_unpackhi_epi32(b0, b2);
+        const __m128i c2 = _mm_unpacklo_epi32(b1, b3), c3 = _mm_unpackhi_epi32(b1, b3);
+        const __m128i c4 = _mm_unpacklo_epi32(b4, b6), c5 = _mm_unpackhi_epi32(b4, b6);
+        const __m128i c6 = _mm_unpacklo_epi32(b5, b7), c7 = _mm_unpackhi_epi32(b5, b7);
+        __m128i *t = (__m128i *)(void *)(tc + (size_t)c * 8);
+        _mm_storeu_si128(t, _mm_unpacklo_epi64(c0, c4));
+        _mm_storeu_si128(t + 1, _mm_unpackhi_epi64(c0, c4));
+        _mm_storeu_si128(t + 2, _mm_unpacklo_epi64(c1, c5));
+        _mm_storeu_si128(t + 3, _mm_unpackhi_epi64(c1, c5));
+        _mm_storeu_si128(t + 4, _mm_unpacklo_epi64(c2, c6));
+        _mm_storeu_si128(t + 5, _mm_unpackhi_epi64(c2, c6));
+        _mm_storeu_si128(t + 6, _mm_unpacklo_epi64(c3, c7));
+        _mm_storeu_si128(t + 7, _mm_unpackhi_epi64(c3, c7));
+    }
+    for (c = 0; c < n; c++) {
+        const __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)(tc + (size_t)c * 8));
+        const __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(tc + (size_t)(c + 1) * 8));
+        _mm_storeu_si128((__m128i *)(void *)(dst + (size_t)c * 8), _mm_unpacklo_epi16(v0, v1));
+        _mm_storeu_si128((__m128i *)(void *)(dst + (size_t)c * 8 + 4), _mm_unpackhi_epi16(v0, v1));
+    }
+}
+#endif
+
 #ifdef QCC_SIMD_NEON
 /* acc + per lane j: the int16 pair products xp16[2j]*wp16[2j] + xp16[2j+1]*wp16[2j+1] (LD2
  * splits the pairs, SMLAL / SMLAL2 widen; exact as VPMADDWD). */
