@@ -3,8 +3,9 @@ Cortex-M4 instruction counts and sizes (docs/target_c.md "Speed").
 
     python -m qcc.bench.kernels [MODELS...] [--rounds 5] [--runs 200] [--no-m4] [--out DIR]
 
-Per model, in one process and one run: the C host runner of the default build (`-O3`), of
-`-march=native`, of `-march=native -DQCC_PORTABLE` (the portable kernels without the
+Per model, in one process and one run: the C host runner of the default build (`-O3`; on
+x86-64 its SSE2 kernels), of the default build with `-DQCC_PORTABLE` (the portable kernels:
+what the default build ran before the SSE2 variant), of `-march=native`, of `-march=native -DQCC_PORTABLE` (the portable kernels without the
 hand-written SIMD variants: the x86 code before them) and of `-mavx2`, onnxruntime float32 and its static int8 QDQ model (`quantize_static`,
 per-channel, MinMax on the model's calibration samples), all one thread, one sample.
 The engines are timed in alternating rounds (round r times every engine once before round
@@ -79,6 +80,7 @@ def engines(m, work: str, sample: dict, runs: int) -> dict:
 
     c_dir, _ = compile_c(m, work)
     native = cbuild.build(c_dir, extra_cflags=("-march=native",))
+    default_portable = cbuild.build(c_dir, extra_cflags=("-DQCC_PORTABLE",))
     # the same code with the hand-written SIMD variants switched off: the portable kernels,
     # which is what x86 ran before them
     portable = cbuild.build(c_dir, extra_cflags=("-march=native", "-DQCC_PORTABLE"))
@@ -90,6 +92,7 @@ def engines(m, work: str, sample: dict, runs: int) -> dict:
     return {
         "c_dir": c_dir,
         "qcc_c": lambda: cbuild.bench_latency(c_dir, sample, runs),
+        "qcc_c_portable": lambda: cbuild.bench_latency(c_dir, sample, runs, binary=default_portable),
         "qcc_c_native": lambda: cbuild.bench_latency(c_dir, sample, runs, binary=native),
         "qcc_c_native_portable": lambda: cbuild.bench_latency(c_dir, sample, runs, binary=portable),
         "qcc_c_avx2": lambda: cbuild.bench_latency(c_dir, sample, runs, binary=avx2),
@@ -129,7 +132,7 @@ def bench_model(m, work: str, rounds: int, runs: int, m4: bool, log=sys.stderr) 
     fair = {k: max(med[k] - med["ort_empty"], 0.0) for k in ("ort_fp32", "ort_int8")}
     rec["ort_minus_call_us"] = {k: round(v, 2) for k, v in fair.items()}
     rec["speedup"] = {f"{o}/{c}": round(fair[o] / med[c], 3)
-                      for o in fair for c in ("qcc_c", "qcc_c_native") if med[c] > 0}
+                      for o in fair for c in ("qcc_c", "qcc_c_portable", "qcc_c_native") if med[c] > 0}
     if m4:
         try:
             rec["cortex_m4"] = cortex_m4(c_dir, sample)
@@ -139,17 +142,17 @@ def bench_model(m, work: str, rounds: int, runs: int, m4: bool, log=sys.stderr) 
 
 
 def table(rows: list[dict]) -> str:
-    head = ("| model | qcc C µs | C native µs | C native portable µs | C -mavx2 µs | "
+    head = ("| model | qcc C µs | C portable µs | C native µs | C native portable µs | C -mavx2 µs | "
             "ORT fp32 µs (- call) | ORT int8 µs (- call) | "
             "fp32 / C | int8 / C | int8 / C native | M4 insns | M4 insns/MAC | M4 flash / arena / stack B |")
-    out = [head, "|---" * 13 + "|"]
+    out = [head, "|---" * 14 + "|"]
     for r in rows:
         md, fair, sp = r["median_us"], r["ort_minus_call_us"], r["speedup"]
         m4 = r.get("cortex_m4") or {}
         m4c = ("n/a", "n/a", "n/a") if "instructions" not in m4 else (
             f"{m4['instructions'] / 1e6:.2f} M", f"{m4['insns_per_mac']}",
             f"{m4['model_flash_bytes']:,} / {m4['arena_bytes']:,} / {m4['stack_bound_bytes']}")
-        out.append(f"| {r['model']} | {md['qcc_c']:,.1f} | {md['qcc_c_native']:,.1f} | "
+        out.append(f"| {r['model']} | {md['qcc_c']:,.1f} | {md['qcc_c_portable']:,.1f} | {md['qcc_c_native']:,.1f} | "
                    f"{md['qcc_c_native_portable']:,.1f} | {md['qcc_c_avx2']:,.1f} | "
                    f"{md['ort_fp32']:,.1f} ({fair['ort_fp32']:,.1f}) | "
                    f"{md['ort_int8']:,.1f} ({fair['ort_int8']:,.1f}) | "

@@ -27,7 +27,7 @@ def test_bench_model_digits_side_by_side(tmp_path):
     m, = select_models(["digits_cnn"], quick=True)
     rec = kernels.bench_model(m, str(tmp_path), rounds=2, runs=5, m4=True)
     md, fair = rec["median_us"], rec["ort_minus_call_us"]
-    assert set(md) == {"qcc_c", "qcc_c_native", "qcc_c_native_portable", "qcc_c_avx2", "ort_fp32",
+    assert set(md) == {"qcc_c", "qcc_c_portable", "qcc_c_native", "qcc_c_native_portable", "qcc_c_avx2", "ort_fp32",
                        "ort_int8", "ort_empty"}
     assert all(len(v) == 2 for v in rec["rounds_us"].values())
     for k in ("ort_fp32", "ort_int8"):

@@ -63,6 +63,9 @@ static inline int qcc_linear_simd(const qcc_linear_p *p, const void *x, const in
         return 0;
     if (gmult != NULL || p->wbits != 8)
         return qcc_linear_simd_packed(p, x, wt, bias, mult, shift, gmult, y);
+#ifdef QCC_SIMD_SSE2  /* plain int8 weights: the portable four-row kernel measured faster */
+    return 0;
+#endif
     for (j = 0; j < n; j += 8) {
         qcc_linear_simd_blk(p, wt, bias, mult, shift, j, &B);
         for (r = 0; r < p->rows; r++) {
