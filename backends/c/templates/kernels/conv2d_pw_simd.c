@@ -104,8 +104,10 @@ static inline void qcc_pws_col(const qcc_conv2d_p *p, const int8_t *xb, int32_t 
         const int32_t n = p->ow - j < qn - q ? p->ow - j : qn - q, ih = i * p->sh + u * p->dh - p->pt;
         const int32_t a = j0 > j ? (j0 < j + n ? j0 : j + n) : j, b = j1 < j + n ? (j1 > a ? j1 : a) : j + n;
         int8_t *r = row + q - j;  /* r[jj] for output column jj */
-        if (ih < 0 || ih >= p->h) {
-            memset(row + q, (uint8_t)zb, (size_t)n);
+        if (ih < 0 || ih >= p->h) {  /* a loop: gcc's -Warray-bounds under -fsanitize took a
+                                       * memset of n bytes for a possibly negative n */
+            for (t = 0; t < n; t++)
+                row[q + t] = zb;
             q += n;
             continue;
         }
