@@ -28,8 +28,10 @@ def act_qparams(lo: float, hi: float, bits: int = 8) -> QParams:
     qmin, qmax = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     if not np.isfinite(lo) or not np.isfinite(hi):
         raise CalibrationError(f"non-finite calibrated range [{lo}, {hi}]")
-    if hi - lo < 1e-12:
-        hi = lo + 1e-6
+    if (hi - lo) / (qmax - qmin) < float(np.finfo(np.float32).tiny):
+        hi = lo + 1e-6  # a zero (or denormal) range: any scale represents it
+    # a tiny but real range (1e-13: a random-init network's vanishing residual branch)
+    # keeps its own scale: an absolute floor would quantize every value to one code
     scale = float(arith.f32_scale((hi - lo) / (qmax - qmin)))
     zp = int(np.clip(np.round(qmin - lo / scale), qmin, qmax))
     return QParams(scale=scale, zero_point=zp, bits=bits)
