@@ -269,8 +269,13 @@ and scored against float onnxruntime on the same 8 test samples).
   scale; `tests/models/test_tiny_ranges.py`): 20.7 dB, top-1 75 % against onnxruntime's
   21.2 dB / 62.5 %, C bit-exact. ppocr_v4_rec: 7.5 vs 6.1 dB, C bit-exact.
 * **lraspp_mobilenet_v3** (random init): C bit-exact but 6.3 dB against onnxruntime's
-  49.2 dB, unchanged by the tiny-range fix; not investigated yet (`qcc debug` is the next
-  step). ppocr_v4_det and ppocr_v5_det: C bit-exact, near 0 dB for both engines (-1.0 vs
+  49.2 dB, unchanged by the tiny-range fix. Cause found, not fixed: `qcc debug` shows
+  the whole error entering at `high_classifier/Conv` (cosine 0, 255 LSB), a 1x1 conv whose
+  input (the upsampled, sigmoid-gated high branch) has so small a scale next to its bias
+  that every int32 bias code saturates at 2^31 - 1 and the int64 requantization multiplier
+  underflows to 0. The near-dead-channel floor covers tiny weights, not tiny inputs; the
+  remedy is the same class (carry such a bias exactly at a coarser accumulator scale,
+  e.g. requantize the input first, and say so in the compile log). ppocr_v4_det and ppocr_v5_det: C bit-exact, near 0 dB for both engines (-1.0 vs
   -0.1, 5.2 vs 4.0 dB): text-probability maps of images without text, as ppocr_v6_tiny_det.
   Their float import differs from onnxruntime more than any other row's (max relative
   error 0.56 and 0.015 of the largest output): not investigated yet.
