@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -19,7 +20,8 @@ from qcc.driver import CompileOptions, compile_model
 from qcc.frontend.onnx_import import parse_input_shapes
 
 pytest.importorskip("torch")
-from tests.models.zoo import fetch  # noqa: E402
+from qcc.backends.c import arm  # noqa: E402
+from tests.models.zoo import fetch, m4  # noqa: E402
 
 MIN_SQNR_DB = 25.0
 
@@ -53,25 +55,52 @@ def test_small_corpus_model_compiles_bit_exact_and_close_to_float(name, tmp_path
 ZOO = os.path.expanduser(os.environ.get("QCC_ZOO", "~/.cache/qcc-zoo"))
 BUILT = sorted(n for n in os.listdir(ZOO) if os.path.isfile(os.path.join(ZOO, n, "model.onnx"))) \
     if os.path.isdir(ZOO) else []
+needs_arm = pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+M4_SMOKE = fetch.SMOKE[0]   # ds_cnn_kws: a DS-CNN keyword spotter, 43 KiB flash, 17 KiB arena
+
+
+def assert_m4(row: dict, name: str) -> None:
+    """What zoo/m4.py records, asserted: every object builds for Cortex-M4 with -Werror; a
+    model that links runs under QEMU bit-exact with the reference interpreter; one that
+    does not link overflows the board's memory (and nothing else)."""
+    assert row["built"] == "yes", (name, row)
+    assert row["flash_bytes"] > 0 and row["ram_bytes"] >= row["arena_bytes"] > 0, (name, row)
+    if row["ran"] == m4.DOES_NOT_FIT:
+        assert re.fullmatch(r"((FLASH|RAM) by \d+ bytes(, )?)+", row["overflow"]), (name, row)
+        return
+    assert row["ran"] == "yes" and row["bit_exact"] == "yes", (name, row)
+
+
+@needs_arm
+def test_small_corpus_model_runs_on_cortex_m4_bit_exact(tmp_path):
+    """The fast smoke of the Cortex-M4 corpus test below: one small corpus model built in the
+    test, compiled, built for Cortex-M4 with -Werror, run under QEMU on its test samples."""
+    e = next(e for e in fetch.CORPUS if e.name == M4_SMOKE)
+    d = fetch.build_one(e, str(tmp_path))
+    out = str(tmp_path / "c")
+    check_model(d, out)
+    row = m4.check_m4(out, _load(os.path.join(d, "test.npz")))
+    assert row["ran"] == "yes", row
+    assert_m4(row, M4_SMOKE)
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not BUILT, reason=f"no corpus in {ZOO}: run tests/models/zoo/fetch.py in its builder venv")
+@needs_arm
 @pytest.mark.parametrize("name", BUILT)
-def test_corpus_model_compiles_to_c_bit_exact_and_builds_for_cortex_m4(name, tmp_path):
+def test_corpus_model_bit_exact_in_c_and_on_cortex_m4(name, tmp_path):
     """Every corpus model: C with only --calib (and --input-shape), bit-exact with the
-    reference on its test samples, and its model code builds for Cortex-M4 with -Werror."""
+    reference on its test samples; its C builds for Cortex-M4 with -Werror (-O2 in the QEMU
+    harness build, -O3 and -Os for the model code alone) and, where it fits the board, runs
+    under QEMU bit-exact with the reference on two test samples."""
     import shutil
     import subprocess
 
-    from qcc.backends.c import arm
-
     out = str(tmp_path / "c")
     check_model(os.path.join(ZOO, name), out)
-    cc = shutil.which("arm-none-eabi-gcc")
-    if cc is None:
-        pytest.skip("arm-none-eabi-gcc is not installed")
-    for opt in ("-O2", "-O3"):
-        p = subprocess.run([cc, *arm.CPU_FLAGS, opt, "-std=c99", "-Wall", "-Wextra", "-Werror", "-c", "model.c",
-                            "-o", os.devnull], cwd=out, capture_output=True, text=True)
+    for opt in ("-O3", "-Os"):
+        p = subprocess.run([shutil.which("arm-none-eabi-gcc"), *arm.CPU_FLAGS, opt, "-std=c99", "-Wall", "-Wextra",
+                            "-Werror", "-pedantic", "-c", "model.c", "-o", os.devnull],
+                           cwd=out, capture_output=True, text=True)
         assert p.returncode == 0, (name, opt, p.stderr[-1500:])
+    assert_m4(m4.check_m4(out, _load(os.path.join(ZOO, name, "test.npz")), n_samples=2), name)
