@@ -81,6 +81,7 @@ def provenance(old: Graph, st: QState) -> dict:
     for v in old.values():
         nv = st.qmap.get(id(v))
         if nv is not None and not nv.is_const and nv.name not in prov:
+            v = st.stands_for.get(nv.name, v)
             p = v.producer
             prov[nv.name] = {"float": v.name, "node": p.name if p else v.name,
                              "op": p.op if p else "input"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from qcc import arith, lut
@@ -22,6 +24,31 @@ def _s(v) -> float:
     return float(v.qparams.scale[0])
 
 
+def relu_reader(st: QState, out) -> Optional[Node]:
+    """The Relu (or Clip with a zero lower bound) that alone reads ``out``, else None.
+
+    Its producer then writes straight into the Relu's quantization: the Relu's range
+    starts at 0, so the zero point is the type's minimum and the producer's saturation
+    is the Relu (``relu_clip`` below emits nothing or a clamp).  One rounding instead
+    of two, and no codes spent on the negative half the Relu discards (onnxruntime's
+    QDQ models do the same: an Add feeding a Relu stays float until the Relu's output)."""
+    if len(out.users) != 1 or any(o is out for o in st.old.outputs):
+        return None
+    r = out.users[0]
+    if r.op not in ("onnx.Relu", "onnx.Clip") or r.inputs[0] is not out or len(r.outputs) != 1 \
+            or r.outputs[0].name not in st.ranges \
+            or {r.op_type, r.op, r.name} & set(st.allow_float):
+        return None
+    if r.op == "onnx.Clip":
+        from .rules_nn import clip_params
+
+        lo = clip_params(r)
+        if lo is None or lo.get("min", -np.inf) != 0.0:
+            return None
+    qp = st.act_qp(r.outputs[0])
+    return r if int(qp.zero_point[0]) == qp.qmin else None
+
+
 def add_sub(st: QState, node: Node) -> bool:
     if len(node.inputs) != 2:
         return False
@@ -30,7 +57,8 @@ def add_sub(st: QState, node: Node) -> bool:
         return False
     qa, qb = st.q(a), st.q(b)
     out = node.outputs[0]
-    yqp = st.act_qp(out)
+    relu = relu_reader(st, out)
+    yqp = st.act_qp(relu.outputs[0] if relu is not None else out)
     sy = float(yqp.scale[0])
     ms, s = arith.quantize_multipliers_shared(np.array([_s(qa) / sy, _s(qb) / sy]))
     mult = st.g.add_const(node.name + ".mult", np.asarray(ms, np.int32).reshape(2))
@@ -61,7 +89,7 @@ def relu_clip(st: QState, node: Node) -> bool:
     x = node.inputs[0]
     if not st.is_q(x):
         return False
-    from .rules_nn import clamp_bounds
+    from .rules_nn import clamp_bounds, clip_params
 
     out = node.outputs[0]
     qx = st.q(x)
@@ -69,25 +97,27 @@ def relu_clip(st: QState, node: Node) -> bool:
     kind, params = "relu", {}
     if node.op == "onnx.Clip":
         kind = "clip"
-        lo = node.inputs[1] if len(node.inputs) > 1 else None
-        hi = node.inputs[2] if len(node.inputs) > 2 else None
-        if (lo is not None and not lo.is_const) or (hi is not None and not hi.is_const):
+        params = clip_params(node)
+        if params is None:
             return False
-        if lo is not None:
-            params["min"] = float(lo.data)
-        elif "min" in node.attrs:
-            params["min"] = float(node.attrs["min"])
-        if hi is not None:
-            params["max"] = float(hi.data)
-        elif "max" in node.attrs:
-            params["max"] = float(node.attrs["max"])
     amin, amax = clamp_bounds(kind, params, yqp)
+    if _same_qp(qx.qparams, yqp) and (amin, amax) == (yqp.qmin, yqp.qmax) \
+            and not any(o is out for o in st.old.outputs):
+        st.set_q(out, qx, yqp)  # the producer already saturates to this range (relu_reader)
+        st.stands_for[qx.name] = out
+        return True
     mult, shift = st.requant_consts(_s(qx) / float(yqp.scale[0]), node.name)
     n = st.emit("qcc.requant", [qx, mult, shift],
                 {"x_zp": _zp(qx), "y_zp": int(yqp.zero_point[0]), "act_min": amin, "act_max": amax},
                 name=node.name, out_name=out.name)
     st.set_q(out, n.outputs[0], yqp)
     return True
+
+
+def _same_qp(a, b) -> bool:
+    return a is not None and a.scale.size == 1 and b.scale.size == 1 and \
+        float(a.scale[0]) == float(b.scale[0]) and int(a.zero_point[0]) == int(b.zero_point[0]) \
+        and (a.qmin, a.qmax) == (b.qmin, b.qmax)
 
 
 LUT_OPS = {

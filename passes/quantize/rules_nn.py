@@ -10,6 +10,7 @@ requantize to the pre-activation range and go through a ``qcc.lut``.
 from __future__ import annotations
 
 import fnmatch
+from typing import Optional
 
 import numpy as np
 
@@ -36,6 +37,21 @@ def activation(node: Node) -> tuple[str, dict]:
         keys = {"clip": ["min", "max"], "leaky_relu": ["alpha"], "hardsigmoid": ["alpha", "beta"]}
         params.update(dict(zip(keys.get(kind, []), vals)))
     return kind, params
+
+
+def clip_params(node: Node) -> Optional[dict]:
+    """A Clip's constant bounds as ``{"min": .., "max": ..}`` (absent ones left out); None
+    when a bound is computed at run time."""
+    params = {}
+    for i, k in ((1, "min"), (2, "max")):
+        v = node.inputs[i] if len(node.inputs) > i else None
+        if v is not None and not v.is_const:
+            return None
+        if v is not None:
+            params[k] = float(v.data)
+        elif k in node.attrs:
+            params[k] = float(node.attrs[k])
+    return params
 
 
 def clamp_bounds(kind: str, params: dict, qp: QParams) -> tuple[int, int]:

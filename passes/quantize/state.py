@@ -106,6 +106,7 @@ class QState:
         self.layers: list[dict] = []  # per-layer report (weights)
         self.zero_ranges: list[str] = []  # tensors whose calibrated range is zero
         self.wide_concats: list[dict] = []  # Concats given an int16 output (rules_concat.py)
+        self.stands_for: dict[str, Value] = {}  # integer value -> the old value it stands for
         check_lowbit_options(options)
         check_group_size(old, self.opts.group_size)
         for v in old.outputs:

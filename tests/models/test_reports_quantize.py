@@ -123,7 +123,53 @@ def test_prelu_rounds_once_like_float_prelu_then_quantize(slopes, tmp_path):
     xq = np.clip(np.rint(test["x"] / np.float32(sx)) + zx, -128, 127)
     xf = (xq - zx) * sx
     ideal = np.clip(np.rint(np.where(xf > 0, xf, xf * inits["a"]) / sy) + zy, -128, 127)
-    codes = np.rint(want["y"] / sy) + zy
+    codes = np.rint(want["y"] / sy).reshape(ideal.shape) + zy
+    assert np.max(np.abs(codes - ideal)) <= 1 and np.mean(codes != ideal) < 0.01
+
+
+@pytest.mark.parametrize("act", ["Relu", "Clip"])
+def test_add_then_relu_rounds_once_into_the_relu_range(act, tmp_path):
+    """A residual Add read only by a Relu (or Clip at [0, 6]) is quantized straight into
+    the activation's range: its saturation at the zero point is the Relu, so each output
+    is the float sum of the dequantized inputs rounded once, as onnxruntime's QDQ model
+    computes it.  (qcc used to round the Add into a range spanning both signs, then
+    requantize into the Relu's: 1.0 dB below onnxruntime on ResNet-18.)"""
+    from qcc.ir.serialize import load
+
+    nodes = [helper.make_node("Add", ["a", "b"], ["s"]), helper.make_node("Flatten", ["r"], ["y"])]
+    inits = []
+    if act == "Relu":
+        nodes.insert(1, helper.make_node("Relu", ["s"], ["r"]))
+    else:
+        nodes.insert(1, helper.make_node("Clip", ["s", "lo", "hi"], ["r"]))
+        inits = [numpy_helper.from_array(np.float32(0), "lo"), numpy_helper.from_array(np.float32(6), "hi")]
+    shape = [1, 4, 8, 8]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n in "ab"],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    path = str(tmp_path / "m.onnx")
+    onnx.save(m, path)
+    rng = np.random.default_rng(5)
+    data = lambda n, s: (s * rng.standard_normal((n, 4, 8, 8))).astype(np.float32)  # noqa: E731
+    np.savez(tmp_path / "calib.npz", a=data(16, 1.0), b=data(16, 0.5))
+    test = {"a": data(8, 1.0), "b": data(8, 0.5)}
+    out = str(tmp_path / "c")
+    compile_model(path, CompileOptions(target="c", out_dir=out,
+                                       options={"calib": str(tmp_path / "calib.npz"), "quiet": True}))
+    got, want = run_artifact(out, test, "target"), run_artifact(out, test, "reference")
+    assert np.array_equal(got["y"], want["y"])
+    g = load(os.path.join(out, "model.qcc"))
+    assert [n.op for n in g.nodes if n.op not in ("qcc.quantize", "qcc.dequantize", "onnx.Reshape")] == ["qcc.add"]
+    add = next(n for n in g.nodes if n.op == "qcc.add")
+    assert add.attrs["y_zp"] == -128
+    q = {n.inputs[0].name: n.attrs for n in g.nodes if n.op == "qcc.quantize"}
+    dn = next(n for n in g.nodes if n.op == "qcc.dequantize")
+    sy, zy = dn.attrs["scale"], dn.attrs["zero_point"]
+    deq = {k: (np.clip(np.rint(test[k] / np.float32(q[k]["scale"])) + q[k]["zero_point"], -128, 127)
+               - q[k]["zero_point"]) * np.float64(q[k]["scale"]) for k in "ab"}
+    ideal = np.clip(np.rint(np.clip(deq["a"] + deq["b"], 0, 6) / sy) + zy, -128, 127)
+    codes = np.rint(want["y"] / sy).reshape(ideal.shape) + zy
     assert np.max(np.abs(codes - ideal)) <= 1 and np.mean(codes != ideal) < 0.01
 
 
