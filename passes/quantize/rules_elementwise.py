@@ -25,28 +25,31 @@ def _s(v) -> float:
 
 
 def relu_reader(st: QState, out) -> Optional[Node]:
-    """The Relu (or Clip with a zero lower bound) that alone reads ``out``, else None.
+    """The Relu (or Clip with bounds 0 and at least the calibrated maximum) that alone
+    reads ``out``, else None.
 
-    Its producer then writes straight into the Relu's quantization: the Relu's range
-    starts at 0, so the zero point is the type's minimum and the producer's saturation
-    is the Relu (``relu_clip`` below emits nothing or a clamp).  One rounding instead
-    of two, and no codes spent on the negative half the Relu discards (onnxruntime's
-    QDQ models do the same: an Add feeding a Relu stays float until the Relu's output)."""
-    if len(out.users) != 1 or any(o is out for o in st.old.outputs):
+    Its producer then writes straight into the Relu's quantization and takes the Relu's
+    output name: the Relu's range starts at 0, so the zero point is the type's minimum
+    and the producer's saturation is the Relu (``relu_clip`` below emits nothing).  One
+    rounding instead of two, and no codes spent on the negative half the Relu discards
+    (onnxruntime's QDQ models do the same: an Add feeding a Relu stays float until the
+    Relu's QuantizeLinear)."""
+    outs = {id(o) for o in st.old.outputs}
+    if len(out.users) != 1 or id(out) in outs:
         return None
     r = out.users[0]
     if r.op not in ("onnx.Relu", "onnx.Clip") or r.inputs[0] is not out or len(r.outputs) != 1 \
-            or r.outputs[0].name not in st.ranges \
+            or id(r.outputs[0]) in outs or r.outputs[0].name not in st.ranges \
             or {r.op_type, r.op, r.name} & set(st.allow_float):
         return None
-    if r.op == "onnx.Clip":
-        from .rules_nn import clip_params
+    from .rules_nn import clamp_bounds, clip_params
 
-        lo = clip_params(r)
-        if lo is None or lo.get("min", -np.inf) != 0.0:
-            return None
+    params = clip_params(r) if r.op == "onnx.Clip" else {}
+    if params is None or (r.op == "onnx.Clip" and params.get("min") != 0.0):
+        return None
     qp = st.act_qp(r.outputs[0])
-    return r if int(qp.zero_point[0]) == qp.qmin else None
+    full = clamp_bounds("clip" if r.op == "onnx.Clip" else "relu", params, qp) == (qp.qmin, qp.qmax)
+    return r if full and int(qp.zero_point[0]) == qp.qmin else None
 
 
 def add_sub(st: QState, node: Node) -> bool:
@@ -58,14 +61,15 @@ def add_sub(st: QState, node: Node) -> bool:
     qa, qb = st.q(a), st.q(b)
     out = node.outputs[0]
     relu = relu_reader(st, out)
-    yqp = st.act_qp(relu.outputs[0] if relu is not None else out)
+    named = relu.outputs[0] if relu is not None else out
+    yqp = st.act_qp(named)
     sy = float(yqp.scale[0])
     ms, s = arith.quantize_multipliers_shared(np.array([_s(qa) / sy, _s(qb) / sy]))
     mult = st.g.add_const(node.name + ".mult", np.asarray(ms, np.int32).reshape(2))
     shift = st.g.add_const(node.name + ".shift", np.asarray(s, np.int32).reshape(1))
     n = st.emit("qcc.sub" if node.op == "onnx.Sub" else "qcc.add", [qa, qb, mult, shift],
                 {"a_zp": _zp(qa), "b_zp": _zp(qb), "y_zp": int(yqp.zero_point[0])},
-                name=node.name, out_name=out.name)
+                name=node.name, out_name=named.name)
     st.set_q(out, n.outputs[0], yqp)
     return True
 
