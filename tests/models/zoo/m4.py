@@ -110,6 +110,7 @@ def measure(d: str, n_samples: int | None = None) -> dict:
         compile_model(os.path.join(d, "model.onnx"),
                       CompileOptions(target="c", out_dir=out,
                                      input_shapes=parse_input_shapes(meta.get("input_shapes")),
+                                     bind=meta.get("bind") or {},
                                      options={"calib": os.path.join(d, "calib.npz"), "quiet": True}))
     except Exception as e:  # noqa: BLE001
         row["compile_c"] = _err(e)
