@@ -193,3 +193,17 @@ def test_residual_add_with_a_branch_calibration_never_exercised(tmp_path):
                                        options={"calib": str(tmp_path / "calib.npz"), "quiet": True}))
     got, want = run_artifact(out, test, "target"), run_artifact(out, test, "reference")
     assert np.array_equal(got["y"], want["y"])
+
+
+def test_conv_with_a_tiny_input_scale_next_to_a_normal_bias(tmp_path):
+    """A 1x1 conv reading a tensor calibrated to ~1e-7 with biases of ~1 (lraspp's
+    high_classifier): at the accumulator scale s_x * s_w every bias code saturated int32
+    and the output became a constant.  The channel's weight scale is raised until the
+    bias fits; the output follows float (it is the bias plus a negligible term)."""
+    rng = np.random.default_rng(5)
+    inits = {"k": np.array(1e-7, np.float32), "w": rng.standard_normal((6, 4, 1, 1)).astype(np.float32),
+             "b": np.linspace(-2, 2, 6).astype(np.float32)}
+    nodes = [helper.make_node("Mul", ["x", "k"], ["t"]),
+             helper.make_node("Conv", ["t", "w", "b"], ["y"])]
+    path, test = _model(tmp_path, nodes, inits, (1, 4, 5, 5))
+    _check(tmp_path, path, test, 30.0)
