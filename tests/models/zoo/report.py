@@ -286,14 +286,15 @@ and scored against float onnxruntime on the same 8 test samples).
   only a zero or float32-denormal range gets the placeholder; a tiny real range keeps its
   scale; `tests/models/test_tiny_ranges.py`): 20.7 dB, top-1 75 % against onnxruntime's
   21.2 dB / 62.5 %, C bit-exact. ppocr_v4_rec: 7.5 vs 6.1 dB, C bit-exact.
-* **lraspp_mobilenet_v3** (random init): C bit-exact but 6.3 dB against onnxruntime's
-  49.2 dB, unchanged by the tiny-range fix. Cause found, not fixed: `qcc debug` shows
-  the whole error entering at `high_classifier/Conv` (cosine 0, 255 LSB), a 1x1 conv whose
-  input (the upsampled, sigmoid-gated high branch) has so small a scale next to its bias
-  that every int32 bias code saturates at 2^31 - 1 and the int64 requantization multiplier
-  underflows to 0. The near-dead-channel floor covers tiny weights, not tiny inputs; the
-  remedy is the same class (carry such a bias exactly at a coarser accumulator scale,
-  e.g. requantize the input first, and say so in the compile log). ppocr_v4_det and ppocr_v5_det: C bit-exact, near 0 dB for both engines (-1.0 vs
+* **lraspp_mobilenet_v3** (random init): was C bit-exact but 6.3 dB against onnxruntime's
+  49.2 dB: `qcc debug` showed the whole error entering at `high_classifier/Conv`, a 1x1
+  conv whose input (the upsampled, sigmoid-gated high branch) has so small a scale next
+  to its bias that every int32 bias code saturated and the requantization multiplier
+  underflowed to 0. Fixed in general: a channel whose bias does not fit int32 at the
+  accumulator scale gets its weight scale raised until it fits with 2^30 headroom
+  (passes/quantize/rules_nn.py `_fit_bias`, listed with the floored channels;
+  `tests/models/test_reports_quantize.py`): 49.2 dB, equal to onnxruntime (row stamped
+  54df816, the same change before its rebase onto main). ppocr_v4_det and ppocr_v5_det: C bit-exact, near 0 dB for both engines (-1.0 vs
   -0.1, 5.2 vs 4.0 dB): text-probability maps of images without text, as ppocr_v6_tiny_det.
   Their float import differs from onnxruntime more than any other row's (max relative
   error 0.56 and 0.015 of the largest output): not investigated yet.
