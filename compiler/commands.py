@@ -326,6 +326,13 @@ def _compile_notes(passes: dict) -> None:
               f"kept exactly): "
               f"{shown}{' ...' if len(floored) > 4 else ''} (manifest: passes.quantize.floored_channels)",
               file=sys.stderr)
+    fit = passes.get("quantize", {}).get("bias_fit_channels") or {}
+    if fit:  # a tiny-scale input next to a normal bias: said, never refused
+        shown = "; ".join(f"{w}: {ch[:8]}{' ...' if len(ch) > 8 else ''}" for w, ch in list(fit.items())[:4])
+        print(f"qcc: note: {sum(map(len, fit.values()))} weight channel(s) at a coarser scale so that "
+              f"their bias fits int32 at the accumulator scale: {shown}"
+              f"{' ...' if len(fit) > 4 else ''} (manifest: passes.quantize.bias_fit_channels)",
+              file=sys.stderr)
     cats = passes.get("quantize", {}).get("wide_concats") or []
     if cats:  # report 6: box coordinates and probabilities in one output tensor
         shown = "; ".join(f"'{w['node']}' (input scales {w['scale_ratio']:g}x apart)" for w in cats[:4])

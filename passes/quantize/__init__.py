@@ -106,5 +106,6 @@ def quantize(graph: Graph, ctx: PassContext) -> bool:
     graph.inputs, graph.outputs, graph.nodes, graph.constants = g.inputs, g.outputs, g.nodes, g.constants
     graph.register_names()
     ctx.note("quantize", kept_float=st.kept_float, layers=st.layers, floored_channels=st.floored,
+             bias_fit_channels=st.bias_fit,
              zero_range=st.zero_ranges, wide_concats=st.wide_concats)
     return True

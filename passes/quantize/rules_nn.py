@@ -184,14 +184,14 @@ def _dense_weight(st: QState, node: Node, w, axis: int):
 BIAS_HEADROOM = 2.0 ** 30  # a bias code at most 2^30: the accumulator keeps room for x @ w
 
 
-def _fit_bias(st: QState, wv, wqp, sc: np.ndarray, b, sx: float, axis: int):
+def _fit_bias(st: QState, wv, wqp, sc: np.ndarray, w: np.ndarray, b, sx: float, axis: int):
     """Per-channel weight scales raised where the bias would not fit int32 at the
     accumulator scale ``sx * sc`` (an input with a tiny scale next to a normal bias: every
     bias code saturated and the output became a constant).  Such a channel's scale becomes
     ``|b| / (sx * 2^30)``; its weights, whose products are then below the bias's
-    resolution, are re-rounded at it (often to 0).  Returns the channel scales; the
-    weight constant and its qparams are updated in place, the channels are listed in the
-    manifest with the floored ones."""
+    resolution, are rounded from the float weights ``w`` at it (often to 0).  Returns the
+    channel scales; the weight constant and its qparams are updated in place, the channels
+    are listed in the manifest (``bias_fit_channels``) and the compile log."""
     if b is None or not b.is_const or wqp.group_size is not None or wqp.scale.size != sc.size:
         return sc
     need = np.abs(np.asarray(b.data, np.float64).reshape(-1)) / (sx * BIAS_HEADROOM)
@@ -202,14 +202,12 @@ def _fit_bias(st: QState, wv, wqp, sc: np.ndarray, b, sx: float, axis: int):
         return sc
     new = np.where(low, arith.f32_scale(need * (1 + 2.0 ** -20)), sc)
     qmax = (1 << (wqp.bits - 1)) - 1
-    q = np.asarray(wv.data, np.int64)
-    shape = [1] * q.ndim
+    shape = [1] * w.ndim
     shape[axis] = -1
-    real = q * sc.reshape(shape)
-    wv.data = np.clip(np.rint(real / new.reshape(shape)), -qmax - 1, qmax).astype(wv.data.dtype)
+    q = np.clip(np.rint(np.asarray(w, np.float64) / new.reshape(shape)), -qmax - 1, qmax)
+    wv.data = np.where(low.reshape(shape), q, wv.data).astype(wv.data.dtype)
     wv.qparams = QParams(scale=new, zero_point=wqp.zero_point, bits=wqp.bits, axis=wqp.axis)
-    st.floored.setdefault(wv.name, [])
-    st.floored[wv.name] = sorted(set(st.floored[wv.name]) | set(np.nonzero(low)[0].tolist()))
+    st.bias_fit[wv.name] = np.nonzero(low)[0].tolist()
     return new
 
 
@@ -221,7 +219,7 @@ def conv(st: QState, node: Node) -> bool:
     qx = st.q(x)
     sx = float(qx.qparams.scale[0])
     wv, wqp, sc, gm, gattrs = _dense_weight(st, node, w, 0)
-    sc = _fit_bias(st, wv, wqp, sc, b, sx, 0)
+    sc = _fit_bias(st, wv, wqp, sc, w.data, b, sx, 0)
     strides = [int(v) for v in node.attrs.get("strides", [1, 1])]
     dil = [int(v) for v in node.attrs.get("dilations", [1, 1])]
     pads = resolve_pads(node, x.shape[2:], w.shape[2:], strides, dil)
@@ -272,7 +270,7 @@ def _linear(st: QState, node: Node, x, w, b) -> bool:
     qx = st.q(x)
     sx = float(qx.qparams.scale[0])
     wv, wqp, sc, gm, gattrs = _dense_weight(st, node, w, 1)
-    sc = _fit_bias(st, wv, wqp, sc, b, sx, 1)
+    sc = _fit_bias(st, wv, wqp, sc, w.data, b, sx, 1)
     yqp, attrs, rq, left, params = _epilogue(st, node, sx * sc)
     attrs.update(x_zp=int(qx.qparams.zero_point[0]), **gattrs)
     n = st.emit("qcc.linear", [qx, wv, _bias(st, b, sx, sc, node.name + ".bias")] + rq + gm,

@@ -99,6 +99,7 @@ class QState:
         self.opts: QuantizeOptions = typed_options(QuantizeOptions, options)
         self.layer_bits: dict = dict(layer_bits or {})  # node name -> weight bits (assign-bits)
         self.floored: dict[str, list[int]] = {}  # weight -> channels at the scale floor
+        self.bias_fit: dict[str, list[int]] = {}  # weight -> channels scaled for their bias
         self.qmap: dict[int, Value] = {}
         self.fmap: dict[int, Value] = {}
         self.kept_float: list[str] = []

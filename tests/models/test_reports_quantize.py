@@ -207,3 +207,6 @@ def test_conv_with_a_tiny_input_scale_next_to_a_normal_bias(tmp_path):
              helper.make_node("Conv", ["t", "w", "b"], ["y"])]
     path, test = _model(tmp_path, nodes, inits, (1, 4, 5, 5))
     _check(tmp_path, path, test, 30.0)
+    import json
+    man = json.loads((tmp_path / "c" / "manifest.json").read_text())
+    assert man["passes"]["quantize"]["bias_fit_channels"] == {"w.q": [0, 1, 2, 3, 4, 5]}

@@ -342,14 +342,6 @@ static inline void qcc_v8_store_i8(int8_t *y, qcc_v8 v, int32_t nv)
     }
 }
 
-/* Sum of n int8 weights (the correction of byte dot products, which SSE2 does not use). */
-static inline int32_t qcc_simd_wsum(const int8_t *w, int32_t n)
-{
-    int32_t s = 0, t;
-    for (t = 0; t < n; t++)
-        s += w[t];
-    return s;
-}
 #endif
 
 #ifdef QCC_SIMD_X86
@@ -519,7 +511,11 @@ static inline void qcc_v8_store_i8(int8_t *y, qcc_v8 v, int32_t nv)
     }
 }
 
-/* Sum of n int8 weights (once per weight row and call; gcc vectorizes it). */
+#endif
+
+#if defined(QCC_SIMD_SSE2) || defined(QCC_SIMD_NEON)
+/* Sum of n int8 weights, once per weight row and call (NEON: the sdot correction; gcc
+ * vectorizes the loop; SSE2 does not use byte dot products). */
 static inline int32_t qcc_simd_wsum(const int8_t *w, int32_t n)
 {
     int32_t s = 0, t;

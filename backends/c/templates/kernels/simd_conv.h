@@ -1,6 +1,33 @@
 /* Host SIMD primitives of the convolution kernels (conv2d_dw_simd.c, conv2d_pw_simd.c; docs/
  * target_c.md "ISA variants"), on the qcc_v8 lanes of simd.h: int16 pair and byte quad
  * multiply-accumulates, centred rows, pair rows and the depthwise band transposition. */
+#if defined(QCC_SIMD_X86) || defined(QCC_SIMD_SSE2)
+/* The 8 x 8 int16 block at column c of 8 rows (row stride rs), transposed into tc + 8c
+ * (SSE2 unpacks; shared by the AVX2 and SSE2 qcc_simd_pairs8). */
+static inline void qcc_simd_t8x8(const int16_t *rows, int32_t rs, int32_t c, int16_t *tc)
+{
+#define QCC_LD(l) _mm_loadu_si128((const __m128i *)(const void *)(rows + (size_t)(l) * rs + c))
+    const __m128i b0 = _mm_unpacklo_epi16(QCC_LD(0), QCC_LD(1)), b1 = _mm_unpackhi_epi16(QCC_LD(0), QCC_LD(1));
+    const __m128i b2 = _mm_unpacklo_epi16(QCC_LD(2), QCC_LD(3)), b3 = _mm_unpackhi_epi16(QCC_LD(2), QCC_LD(3));
+    const __m128i b4 = _mm_unpacklo_epi16(QCC_LD(4), QCC_LD(5)), b5 = _mm_unpackhi_epi16(QCC_LD(4), QCC_LD(5));
+    const __m128i b6 = _mm_unpacklo_epi16(QCC_LD(6), QCC_LD(7)), b7 = _mm_unpackhi_epi16(QCC_LD(6), QCC_LD(7));
+#undef QCC_LD
+    const __m128i c0 = _mm_unpacklo_epi32(b0, b2), c1 = _mm_unpackhi_epi32(b0, b2);
+    const __m128i c2 = _mm_unpacklo_epi32(b1, b3), c3 = _mm_unpackhi_epi32(b1, b3);
+    const __m128i c4 = _mm_unpacklo_epi32(b4, b6), c5 = _mm_unpackhi_epi32(b4, b6);
+    const __m128i c6 = _mm_unpacklo_epi32(b5, b7), c7 = _mm_unpackhi_epi32(b5, b7);
+    __m128i *t = (__m128i *)(void *)(tc + (size_t)c * 8);
+    _mm_storeu_si128(t, _mm_unpacklo_epi64(c0, c4));
+    _mm_storeu_si128(t + 1, _mm_unpackhi_epi64(c0, c4));
+    _mm_storeu_si128(t + 2, _mm_unpacklo_epi64(c1, c5));
+    _mm_storeu_si128(t + 3, _mm_unpackhi_epi64(c1, c5));
+    _mm_storeu_si128(t + 4, _mm_unpacklo_epi64(c2, c6));
+    _mm_storeu_si128(t + 5, _mm_unpackhi_epi64(c2, c6));
+    _mm_storeu_si128(t + 6, _mm_unpacklo_epi64(c3, c7));
+    _mm_storeu_si128(t + 7, _mm_unpackhi_epi64(c3, c7));
+}
+#endif
+
 #ifdef QCC_SIMD_X86
 /* acc + per lane j: xp16[2j]*wp16[2j] + xp16[2j+1]*wp16[2j+1] (VPMADDWD: each lane holds an int16
  * pair; the pair's sum of products is exact in int32 when |products| <= 128*255). */
@@ -71,25 +98,7 @@ static inline void qcc_simd_pairs8(const int16_t *rows, int32_t rs, int32_t n, i
                                          0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15);
     int32_t c;
     for (c = 0; c <= n; c += 8) {
-#define QCC_LD(l) _mm_loadu_si128((const __m128i *)(const void *)(rows + (size_t)(l) * rs + c))
-        const __m128i b0 = _mm_unpacklo_epi16(QCC_LD(0), QCC_LD(1)), b1 = _mm_unpackhi_epi16(QCC_LD(0), QCC_LD(1));
-        const __m128i b2 = _mm_unpacklo_epi16(QCC_LD(2), QCC_LD(3)), b3 = _mm_unpackhi_epi16(QCC_LD(2), QCC_LD(3));
-        const __m128i b4 = _mm_unpacklo_epi16(QCC_LD(4), QCC_LD(5)), b5 = _mm_unpackhi_epi16(QCC_LD(4), QCC_LD(5));
-        const __m128i b6 = _mm_unpacklo_epi16(QCC_LD(6), QCC_LD(7)), b7 = _mm_unpackhi_epi16(QCC_LD(6), QCC_LD(7));
-#undef QCC_LD
-        const __m128i c0 = _mm_unpacklo_epi32(b0, b2), c1 = _mm_unpackhi_epi32(b0, b2);
-        const __m128i c2 = _mm_unpacklo_epi32(b1, b3), c3 = _mm_unpackhi_epi32(b1, b3);
-        const __m128i c4 = _mm_unpacklo_epi32(b4, b6), c5 = _mm_unpackhi_epi32(b4, b6);
-        const __m128i c6 = _mm_unpacklo_epi32(b5, b7), c7 = _mm_unpackhi_epi32(b5, b7);
-        __m128i *t = (__m128i *)(void *)(tc + (size_t)c * 8);
-        _mm_storeu_si128(t, _mm_unpacklo_epi64(c0, c4));
-        _mm_storeu_si128(t + 1, _mm_unpackhi_epi64(c0, c4));
-        _mm_storeu_si128(t + 2, _mm_unpacklo_epi64(c1, c5));
-        _mm_storeu_si128(t + 3, _mm_unpackhi_epi64(c1, c5));
-        _mm_storeu_si128(t + 4, _mm_unpacklo_epi64(c2, c6));
-        _mm_storeu_si128(t + 5, _mm_unpackhi_epi64(c2, c6));
-        _mm_storeu_si128(t + 6, _mm_unpacklo_epi64(c3, c7));
-        _mm_storeu_si128(t + 7, _mm_unpackhi_epi64(c3, c7));
+        qcc_simd_t8x8(rows, rs, c, tc);
     }
     for (c = 0; c < n; c++) {  /* [col c | col c + 1] -> lanes 0-3 | 4-7 of the pairs */
         const __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(tc + (size_t)c * 8));
@@ -160,25 +169,7 @@ static inline void qcc_simd_pairs8(const int16_t *rows, int32_t rs, int32_t n, i
 {
     int32_t c;
     for (c = 0; c <= n; c += 8) {
-#define QCC_LD(l) _mm_loadu_si128((const __m128i *)(const void *)(rows + (size_t)(l) * rs + c))
-        const __m128i b0 = _mm_unpacklo_epi16(QCC_LD(0), QCC_LD(1)), b1 = _mm_unpackhi_epi16(QCC_LD(0), QCC_LD(1));
-        const __m128i b2 = _mm_unpacklo_epi16(QCC_LD(2), QCC_LD(3)), b3 = _mm_unpackhi_epi16(QCC_LD(2), QCC_LD(3));
-        const __m128i b4 = _mm_unpacklo_epi16(QCC_LD(4), QCC_LD(5)), b5 = _mm_unpackhi_epi16(QCC_LD(4), QCC_LD(5));
-        const __m128i b6 = _mm_unpacklo_epi16(QCC_LD(6), QCC_LD(7)), b7 = _mm_unpackhi_epi16(QCC_LD(6), QCC_LD(7));
-#undef QCC_LD
-        const __m128i c0 = _mm_unpacklo_epi32(b0, b2), c1 = _mm_unpackhi_epi32(b0, b2);
-        const __m128i c2 = _mm_unpacklo_epi32(b1, b3), c3 = _mm_unpackhi_epi32(b1, b3);
-        const __m128i c4 = _mm_unpacklo_epi32(b4, b6), c5 = _mm_unpackhi_epi32(b4, b6);
-        const __m128i c6 = _mm_unpacklo_epi32(b5, b7), c7 = _mm_unpackhi_epi32(b5, b7);
-        __m128i *t = (__m128i *)(void *)(tc + (size_t)c * 8);
-        _mm_storeu_si128(t, _mm_unpacklo_epi64(c0, c4));
-        _mm_storeu_si128(t + 1, _mm_unpackhi_epi64(c0, c4));
-        _mm_storeu_si128(t + 2, _mm_unpacklo_epi64(c1, c5));
-        _mm_storeu_si128(t + 3, _mm_unpackhi_epi64(c1, c5));
-        _mm_storeu_si128(t + 4, _mm_unpacklo_epi64(c2, c6));
-        _mm_storeu_si128(t + 5, _mm_unpackhi_epi64(c2, c6));
-        _mm_storeu_si128(t + 6, _mm_unpacklo_epi64(c3, c7));
-        _mm_storeu_si128(t + 7, _mm_unpackhi_epi64(c3, c7));
+        qcc_simd_t8x8(rows, rs, c, tc);
     }
     for (c = 0; c < n; c++) {
         const __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)(tc + (size_t)c * 8));
