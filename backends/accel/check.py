@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from .funcsim import SimError
+from .funcsim import SimError, gemm_input_offsets
 from .hw import HwConfig
 from .isa import DTYPE_BYTES, UNARY_ALU_OPS, encode
 from .timing import load_row_bytes, simulate
@@ -43,6 +43,7 @@ def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
     sz = _sizes(hw)
     d = hw.dim
     bound = 0  # CONFIG GATHER: a LOADX reads table rows [0, bound), the simulator checks j
+    regs = {"GEMM_ROWS": (0, 0, 0), "GEMM_TAPS": (0, 0)}  # v3 (EX engine: program order)
     for i, ins in enumerate(prog):
         encode(ins)
         f = ins.f
@@ -62,7 +63,9 @@ def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
         elif ins.op == "GEMM" and f["rows"]:
             _rng(sz, "ACC", f["acc"], f["rows"], i, ins)
             k = max(f["kblocks"], 1)
-            _rng(sz, "INP", f["inp"], (k - 1) * f["inp_kstride"] + f["rows"], i, ins)
+            koff, roff = gemm_input_offsets(dict(f, kblocks=k), regs["GEMM_ROWS"],
+                                            regs["GEMM_TAPS"], f"instruction {i} (GEMM)")
+            _rng(sz, "INP", f["inp"], int(koff.max()) + int(roff.max()) + 1, i, ins)
             _rng(sz, "WGT", f["wgt"], (k - 1) * f["wgt_kstride"] + 1, i, ins)
         elif ins.op == "ALU" and f["rows"]:
             n = f["rows"]
@@ -73,6 +76,10 @@ def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
                 _rng(sz, "ACC", f["src"], q if f["src_inc"] else 1, i, ins)
         elif ins.op == "CONFIG" and f["reg"] == "GATHER":
             bound = f["a"]
+        elif ins.op == "CONFIG" and f["reg"] == "GEMM_ROWS":
+            regs["GEMM_ROWS"] = (f["a"], f["b"], f["c"])
+        elif ins.op == "CONFIG" and f["reg"] == "GEMM_TAPS":
+            regs["GEMM_TAPS"] = (f["a"], f["b"])
         elif ins.op == "LOADX" and f["rows"]:
             _rng(sz, "ACC", f["dst"], f["rows"], i, ins)
             _rng(sz, "ACC", f["idx"], f["rows"], i, ins)

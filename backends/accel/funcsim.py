@@ -72,6 +72,22 @@ _ALU_V2 = {"DIV": _div, "RDIV": _rdiv, "MULSHR": _mulshr, "ASR": _asr, "BITLEN":
            "ISQRT": _isqrt, "ABS": lambda d, o, shift, what: np.abs(d)}
 
 
+def gemm_input_offsets(f: dict, rows_reg: tuple, taps_reg: tuple, what: str):
+    """(offset per K block [kblocks], offset per row [rows]) of a GEMM's input rows: input row
+    ``inp + koff[kb] + roff[i]``.  Plain GEMM: ``kb * inp_kstride`` and ``i``.  ISA v3
+    ``loop2d``: the two-level address generator of CONFIG GEMM_ROWS ``(div, outer, inner)``
+    and GEMM_TAPS ``(div, outer)``: ``roff[i] = (i // div) * outer + (i % div) * inner``,
+    ``koff[kb] = (kb // div) * outer + (kb % div) * inp_kstride``."""
+    kb, rows = np.arange(f["kblocks"]), np.arange(f["rows"])
+    if not f.get("loop2d"):
+        return kb * f["inp_kstride"], rows
+    (rd, ro, ri), (kd, ko) = rows_reg, taps_reg
+    if rd < 1 or kd < 1 or ro < 0 or ri < 0 or ko < 0:
+        raise SimError(f"{what}: loop2d GEMM with GEMM_ROWS {rows_reg} / GEMM_TAPS {taps_reg} "
+                       f"(divisors >= 1 and strides >= 0 needed: set both registers first)")
+    return (kb // kd) * ko + (kb % kd) * f["inp_kstride"], (rows // rd) * ro + (rows % rd) * ri
+
+
 class Machine:
     def __init__(self, hw: HwConfig, dram: np.ndarray):
         d = hw.dim
@@ -86,6 +102,8 @@ class Machine:
         self.scale = (1 << 30, 30, 0)        # m, s, bias
         self.alu_scale = (1 << 30, 1 << 30, 30)
         self.gather_bound = 0                # CONFIG GATHER: rows of the indexed table
+        self.gemm_rows = (0, 0, 0)           # v3 CONFIG GEMM_ROWS: div, outer, inner stride
+        self.gemm_taps = (0, 0)              # v3 CONFIG GEMM_TAPS: div, outer stride
 
     # -- helpers -------------------------------------------------------------------
     def _buf(self, name: str) -> np.ndarray:
@@ -185,11 +203,12 @@ class Machine:
             self.acc[a] = 0
         if kb == 0 or rows == 0:
             return
-        last_in = f["inp"] + (kb - 1) * f["inp_kstride"]
+        koff, roff = gemm_input_offsets(f, self.gemm_rows, self.gemm_taps, what)
         last_w = f["wgt"] + (kb - 1) * f["wgt_kstride"]
-        self._rows("INP", min(f["inp"], last_in), abs(last_in - f["inp"]) + rows, what)
+        lo = f["inp"] + int(koff.min()) + int(roff.min())
+        self._rows("INP", lo, f["inp"] + int(koff.max()) + int(roff.max()) + 1 - lo, what)
         self._rows("WGT", f["wgt"], last_w - f["wgt"] + 1, what)
-        ii = f["inp"] + np.arange(kb)[:, None] * f["inp_kstride"] + np.arange(rows)[None, :]
+        ii = f["inp"] + koff[:, None] + roff[None, :]
         x = self.inp[ii].astype(np.float64)                       # [kb, rows, D]
         w = self.wgt[f["wgt"] + np.arange(kb) * f["wgt_kstride"]].astype(np.float64)  # [kb, D, D]
         # exact: |sum| <= kb * D * 128 * 128 < 2^53
@@ -323,6 +342,10 @@ class Machine:
             self.clamp = (f["a"], f["b"], f["d"])
         elif f["reg"] == "SCALE":
             self.scale = (f["a"], f["c"], f["b"])
+        elif f["reg"] == "GEMM_ROWS":
+            self.gemm_rows = (f["a"], f["b"], f["c"])
+        elif f["reg"] == "GEMM_TAPS":
+            self.gemm_taps = (f["a"], f["b"])
         else:
             self.alu_scale = (f["a"], f["b"], f["c"])
             if not arith.SHIFT_MIN <= f["c"] <= arith.SHIFT_MAX:

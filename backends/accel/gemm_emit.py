@@ -15,6 +15,7 @@ dependency tokens from the slots each group reads and writes.
 
 from __future__ import annotations
 
+from .gemm_loop2d import emit_loop2d
 from .gemm_pack import emit_pack
 from .gemm_window import emit_window
 from .hw import HwConfig
@@ -186,6 +187,9 @@ def emit_gemm(ly: GemmLayer, t: Tiling, xreg: Region, yreg: Region, hw: HwConfig
     if t.order == "pack":
         emit_pack(e, t)
         return
+    if t.order == "w2d":
+        emit_loop2d(e, t)
+        return
     chunks = list(_chunks(ly, t))
     whole = all(len(ks) <= t.tk for _, ks in chunks)
     if t.order == "sp":
@@ -234,11 +238,15 @@ def choose_tiling(ly: GemmLayer, xreg: Region, yreg: Region, hw: HwConfig,
     basic = [t for t in cands if not t.extra]
     # the extra schedules (K split, padded window) are simulated besides the best basic
     # ones; the SCALE-Sim comparison (objective "compute") keeps to the basic folds
-    extra = [t for t in cands if t.extra and t.order != "pack"] if objective == "total" else []
+    extra = [t for t in cands if t.extra and t.order not in ("pack", "w2d")] \
+        if objective == "total" else []
     # the packed-taps tilings keep their own order (most positions per tile first)
     pack = sorted((t for t in cands if t.order == "pack"), key=lambda t: (-t.th * t.tw, -t.nb)) \
         if objective == "total" else []
-    extra = extra[:max_sim] + pack[:max(2, max_sim // 2)]
+    # the two-level window tilings: most positions and channel blocks per tile first
+    w2d = sorted((t for t in cands if t.order == "w2d"), key=lambda t: (-t.th * t.nb, -t.th)) \
+        if objective == "total" else []
+    extra = extra[:max_sim] + pack[:max(2, max_sim // 2)] + w2d[:max(2, max_sim // 2)]
     todo = (basic[:max_sim] + extra) or cands[:max_sim]
     tried = []
     best = None

@@ -1,4 +1,4 @@
-"""qcc-accel ISA version 2: instruction fields, binary encoding and text form.
+"""qcc-accel ISA version 3: instruction fields, binary encoding and text form.
 
 Every instruction is one 128-bit little-endian word.  Bits 0-3 hold the opcode,
 bits 4-7 the dependency flags (pop_prev, pop_next, push_prev, push_next); the
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from qcc.errors import QccError
 
-ISA_VERSION = 2
+ISA_VERSION = 3
 WORD_BYTES = 16
 DEPS = ("pop_prev", "pop_next", "push_prev", "push_next")
 
@@ -31,7 +31,10 @@ ALU_OPS = ("ADD", "MUL", "MIN", "MAX", "SHR", "SHL", "MOV", "DYADD",
            "DIV", "RDIV", "MULSHR", "ASR", "BITLEN", "ISQRT", "ABS")
 UNARY_ALU_OPS = ("BITLEN", "ISQRT", "ABS")
 ITERATIVE_ALU_OPS = ("DIV", "RDIV", "ISQRT")   # cost hw.div_ii cycles per row
-CONFIG_REGS = ("CLAMP", "SCALE", "ALU_SCALE", "VERSION", "GATHER")
+CONFIG_REGS = ("CLAMP", "SCALE", "ALU_SCALE", "VERSION", "GATHER",
+               # v3: the two-level input address generator of GEMM ``loop2d``
+               "GEMM_ROWS", "GEMM_TAPS")
+EX_CONFIG_REGS = ("ALU_SCALE", "VERSION", "GATHER", "GEMM_ROWS", "GEMM_TAPS")
 REDUCE_OPS = ("SUM", "MAX", "MIN")
 
 # (name, bits, signed); enum fields are stored as their index
@@ -44,7 +47,9 @@ LAYOUT: dict[str, list[tuple[str, int, bool]]] = {
               ("param", 12, False)],
     "GEMM": [("reset", 1, False), ("acc", 16, False), ("inp", 16, False), ("wgt", 16, False),
              ("rows", 12, False), ("kblocks", 12, False), ("inp_kstride", 16, False),
-             ("wgt_kstride", 10, False)],
+             ("wgt_kstride", 10, False),
+             # v3: input rows through the GEMM_ROWS / GEMM_TAPS address generator
+             ("loop2d", 1, False)],
     "ALU": [("alu_op", 4, False), ("use_imm", 1, False), ("dst", 16, False), ("src", 16, False),
             ("rows", 12, False), ("dst_inc", 1, False), ("src_inc", 1, False), ("imm", 32, True),
             # v2 (zero in every v1 word, so v1 streams decode unchanged)
@@ -94,7 +99,7 @@ class Instr:
         if self.op == "STORE":
             return "st"
         if self.op == "CONFIG":
-            return "ex" if self.f["reg"] in ("ALU_SCALE", "VERSION", "GATHER") else "st"
+            return "ex" if self.f["reg"] in EX_CONFIG_REGS else "st"
         return "ex"
 
     def key(self):

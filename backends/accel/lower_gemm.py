@@ -260,13 +260,14 @@ class Tiling:
     tk: int        # weight blocks (K) per chunk
     order: str     # "sp": spatial tiles outer (input reuse), "wt": channel chunks outer (weight
     #                (reuse), "win": the padded-window schedule (gemm_window.py), "pack": the
-    #                packed-taps schedule of layers with few channels (gemm_pack.py)
+    #                packed-taps schedule of layers with few channels (gemm_pack.py), "w2d":
+    #                the two-level window schedule (gemm_loop2d.py, ISA v3)
     split: bool = False  # K deliberately split into several chunks (overlap of loads and GEMMs)
 
     @property
     def extra(self) -> bool:
         """Not one of the basic gather tilings (which SCALE-Sim's folds model)."""
-        return self.split or self.order in ("win", "pack")
+        return self.split or self.order in ("win", "pack", "w2d")
 
     def describe(self) -> str:
         return f"th={self.th} tw={self.tw} nb={self.nb} tk={self.tk} order={self.order}"
@@ -311,6 +312,8 @@ def candidates(ly: GemmLayer, hw: HwConfig) -> list[Tiling]:
                 out.append(t)
     from .gemm_window import window_candidates
     out += window_candidates(ly, hw, cap, Tiling)
+    from .gemm_loop2d import loop2d_candidates
+    out += loop2d_candidates(ly, hw, cap, Tiling)
     from .gemm_pack import pack_candidates
     out += pack_candidates(ly, hw, cap, Tiling)
     if not out:  # narrow tiles for very wide layers

@@ -22,3 +22,14 @@ def test_dense_and_grouped_layers_are_summarised_apart():
     assert abs(s["all"]["ideal_eff"] - 260 / 700) < 1e-12
     line = markdown([res]).splitlines()[-1]
     assert "| 57.5 % (2) | 10.0 % (1) |" in line
+    # without ceiling cycles every layer keeps its ideal bound in the ceiling column
+    assert abs(s["all"]["ceiling_eff"] - 260 / 700) < 1e-12 and line.endswith("| 37.1 % |")
+
+
+def test_the_depthwise_ceiling_is_a_second_roof_only_for_depthwise_layers():
+    from qcc.bench.accel import ceiling_cycles
+    dw = {"macs": 16 * 900, "ideal_cycles": 100}
+    assert ceiling_cycles(dw, {"group": 8, "c": 8, "m": 8}, 16) == 900     # MACs / 16 lanes
+    assert ceiling_cycles(dw, {"group": 2, "c": 8, "m": 8}, 16) == 100     # grouped, not depthwise
+    assert ceiling_cycles(dw, {"group": 1, "c": 8, "m": 8}, 16) == 100
+    assert ceiling_cycles({"macs": 160, "ideal_cycles": 100}, {"group": 8, "c": 8, "m": 8}, 16) == 100

@@ -1,0 +1,156 @@
+"""The two-level window schedule (tiling order ``w2d``, ISA v3 GEMM ``loop2d``).
+
+Like the padded-window schedule (``gemm_window.py``) the input buffer holds a tile's padded
+input window once: ``rows_in = (th - 1) * sh + (kh - 1) * dh + 1`` input rows of
+``Wp = (ow - 1) * sw + (kw - 1) * dw + 1`` positions, one LOAD per window row and channel
+block with the padding inserted by the DMA.  Output position ``(r, c)`` reads tap ``(u, v)``
+at window row ``(r * sh + u * dh) * Wp + c * sw + v * dw``.  That address is two-level in
+both the output position and the tap, which the v3 GEMM address generator expresses
+(CONFIG GEMM_ROWS ``(ow, sh * Wp, sw)``, CONFIG GEMM_TAPS ``(kw, dh * Wp)``, the GEMM's
+``inp_kstride = dw``): one GEMM per output-channel block and input-channel block runs every
+tap as its micro-loop over exactly the tile's ``th * ow`` positions.  Compared with the
+``win`` schedule no position past a row's end is computed, strided convolutions are
+covered, and there is one array fill/drain per channel block instead of one per kernel row;
+compared with the gather schedules the input is loaded once instead of once per tap.  For
+a depthwise layer (one diagonal block per tap) this removes the per-tap gather DMAs that
+made those layers load-bound.  The timing model decides between this and the other
+schedules (``gemm_emit.choose_tiling``).
+"""
+
+from __future__ import annotations
+
+from .gemm_window import live_cbs
+from .hw import HwConfig
+from .isa import make
+from .lower_gemm import MAX_DMA_ROWS, MAX_PAD
+
+MAX_ROW_STEP = 255   # CONFIG c is 8 bits
+
+
+def geometry(ly, th: int) -> tuple[int, int]:
+    """(window rows, window width Wp) of a tile of ``th`` output rows."""
+    (sh, sw), (dh, dw) = ly.stride, ly.dil
+    return (th - 1) * sh + (ly.kh - 1) * dh + 1, (ly.ow - 1) * sw + (ly.kw - 1) * dw + 1
+
+
+def _tap_step(ly, nb: int) -> int | None:
+    """Weight-block stride between consecutive taps of one input-channel block of output
+    block ``nb`` (the GEMM's ``wgt_kstride``), or None if the taps are not evenly spaced."""
+    pos = {ly.kblocks[j]: k for k, j in enumerate(ly.rel[nb])}
+    step = None
+    for cb in {cb for (_, _, cb) in pos}:
+        first = pos.get((0, 0, cb))
+        for t in range(ly.kh * ly.kw):
+            k = pos.get((t // ly.kw, t % ly.kw, cb))
+            if first is None or k is None:
+                return None
+            if t == 1:
+                step = step if step is not None else k - first
+                if k - first != step:
+                    return None
+            if t and k != first + t * step:
+                return None
+    return step if step is not None else 1
+
+
+def loop2d_ok(ly) -> bool:
+    if ly.kind != "conv" or ly.kh * ly.kw < 2:
+        return False
+    _, wp = geometry(ly, 1)
+    pl = ly.pads[1]
+    return (max(ly.stride[1], ly.dil[1]) <= MAX_ROW_STEP and pl <= MAX_PAD and ly.w <= MAX_DMA_ROWS
+            and max(0, wp - pl - ly.w) <= MAX_PAD and ly.kh * ly.kw <= 4095
+            and all(_tap_step(ly, nb) is not None and _tap_step(ly, nb) <= 1023
+                    for nb in range(ly.nblocks)))
+
+
+def loop2d_candidates(ly, hw: HwConfig, cap: dict, tiling_cls) -> list:
+    if not loop2d_ok(ly):
+        return []
+    out = []
+    kmax = max(len(r) for r in ly.rel)
+    nbs = sorted({min(ly.nblocks, x) for x in (1, 2, 4, ly.nblocks)})
+    for th in sorted({min(ly.oh, x) for x in (1, 2, 4, 7, 8, 14, 16, 28, ly.oh)}):
+        rows_in, wp = geometry(ly, th)
+        p = th * ly.ow
+        for nb in nbs:
+            ncb = max(len(live_cbs(ly, list(range(b, min(ly.nblocks, b + nb)))))
+                      for b in range(0, ly.nblocks, nb))
+            if ncb * rows_in * wp <= cap["inp"] and nb * p <= cap["acc"] and p <= 4095 \
+                    and nb * kmax <= cap["wgt"] and 3 * nb <= cap["param"]:
+                out.append(tiling_cls(th, ly.ow, nb, kmax, "w2d"))
+    return out
+
+
+def _window_loads(e, tile, cbs, base) -> None:
+    """One LOAD per window row and input-channel block (padding by the DMA)."""
+    ly, d, x = e.ly, e.d, e.x
+    n, oh0, th = tile
+    rows_in, wp = geometry(ly, th)
+    pt, pl = ly.pads[0], ly.pads[1]
+    g = e.b.group("ld", reads=[e.x_res], writes=[base[1]], rows=e.in_span(n, oh0, th))
+    nvalid = max(0, min(ly.w, wp - pl))
+    after = wp - pl - nvalid
+    for j, cb in enumerate(cbs):
+        cols = min(d, ly.c - cb * d)
+        for i in range(rows_in):
+            sram = base[0] + (j * rows_in + i) * wp
+            ih = oh0 * ly.stride[0] - pt + i
+            if not 0 <= ih < ly.h or nvalid == 0:
+                for s0 in range(0, wp, MAX_PAD):
+                    g.add(make("LOAD", buf="INP", sram=sram + s0, pad_before=min(MAX_PAD, wp - s0),
+                               pad_val=ly.x_zp, note="pad row"))
+                continue
+            g.add(make("LOAD", buf="INP", dtype="i8", sram=sram,
+                       dram=x.addr + ((n * ly.h + ih) * ly.w) * ly.c + cb * d, rows=nvalid,
+                       cols=cols, stride=ly.c, pad_before=pl, pad_after=after,
+                       pad_val=ly.x_zp, note=f"window ih={ih} cb={cb}"))
+
+
+def emit_loop2d(e, t) -> None:
+    """Emit layer ``e.ly`` with tiling ``t`` (``th`` output rows, ``nb`` blocks per chunk)."""
+    ly = e.ly
+    chunks = [list(range(b, min(ly.nblocks, b + t.nb))) for b in range(0, ly.nblocks, t.nb)]
+    first = True
+    for n in range(ly.n):
+        for oh0 in range(0, ly.oh, t.th):
+            th = min(t.th, ly.oh - oh0)
+            shared = None
+            for nbs in chunks:
+                cbs = live_cbs(ly, nbs)
+                woff, w_res = e.load_weights(nbs, lambda nb: list(ly.rel[nb]))
+                if shared is None or ly.group > 1:
+                    base = e.slots.next("INP")
+                    _window_loads(e, (n, oh0, th), cbs, base)
+                    shared = (base, cbs)
+                _chunk(e, (n, oh0, th), nbs, shared, woff, w_res, first)
+                first = False
+
+
+def _chunk(e, tile, nbs, shared, woff, w_res, configure: bool) -> None:
+    ly = e.ly
+    n, oh0, th = tile
+    (inp, inp_res), cbs = shared
+    rows_in, wp = geometry(ly, th)
+    p = th * ly.ow
+    if e.all_params is not None:
+        p_base, p_res = e.all_params[0] + 3 * nbs[0], e.all_params[1]
+    else:
+        p_base, p_res = e.params(nbs)
+    acc_base, acc_res = e.slots.next("ACC")
+    g = e.b.group("ex", reads=[inp_res, w_res], writes=[acc_res])
+    (sh, sw), (dh, dw) = ly.stride, ly.dil
+    if configure:  # the EX engine runs the layer's instructions in order: once per layer
+        g.add(make("CONFIG", reg="GEMM_ROWS", a=ly.ow, b=sh * wp, c=sw,
+                   note=f"rows: {ly.ow} per output row, window width {wp}"))
+        g.add(make("CONFIG", reg="GEMM_TAPS", a=ly.kw, b=dh * wp, note=f"taps: {ly.kw} per kernel row"))
+    for i, nb in enumerate(nbs):
+        pos = {ly.kblocks[j]: k for k, j in enumerate(ly.rel[nb])}
+        step = _tap_step(ly, nb)
+        for k, cb in enumerate(cb for cb in cbs if (0, 0, cb) in pos):
+            j = cbs.index(cb)
+            g.add(make("GEMM", reset=int(k == 0), acc=acc_base + i * p, inp=inp + j * rows_in * wp,
+                       wgt=woff[nb] + pos[(0, 0, cb)], rows=p, kblocks=ly.kh * ly.kw,
+                       inp_kstride=dw, wgt_kstride=step, loop2d=1,
+                       note=f"w2d nb={nb} cb={cb} taps={ly.kh * ly.kw} rows={p}"))
+    e.store((n, oh0, th, 0, ly.ow), nbs, acc_base, acc_res, p_base, p_res)
