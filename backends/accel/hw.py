@@ -37,6 +37,7 @@ class HwConfig:
     lut_ii: int = 1                # cycles per LUT row
     div_ii: int = 16               # cycles per row of ALU DIV/RDIV/ISQRT (v2; 2 bits per cycle)
     gemm_overlap: bool = True      # weight preload and fill/drain overlap inside one GEMM
+    gemm_chain: bool = True        # back-to-back GEMMs stream without a gap (needs gemm_overlap)
     fifo_depth: int = 16           # capacity of each dependency-token FIFO
     freq_mhz: int = 500            # only for reporting time
 

@@ -91,6 +91,22 @@ def gemm_cycles(rows: int, kblocks: int, hw: HwConfig) -> int:
     return folds * (kblocks * d + r + c - 2)
 
 
+def gemm_parts(rows: int, kblocks: int, hw: HwConfig) -> tuple[int, int, int]:
+    """(fill, stream, drain) of a GEMM with ``gemm_overlap``: the first weight block's
+    preload, the cycles in which rows enter the array, the pipeline drain; their sum is
+    ``gemm_cycles``."""
+    r, c, d = hw.rows, hw.cols, hw.dim
+    if rows == 0 or kblocks == 0:
+        return 0, 1, 0
+    if hw.dataflow == "ws":
+        return r, kblocks * max(rows, r), r + c - 2
+    return 0, -(-rows // r) * kblocks * d, r + c - 2
+
+
+def chained(hw: HwConfig) -> bool:
+    return hw.gemm_chain and hw.gemm_overlap
+
+
 def cost(ins: Instr, hw: HwConfig) -> tuple[int, int]:
     """(busy cycles of the engine, extra latency until the result is usable)."""
     f = ins.f
@@ -143,6 +159,12 @@ def simulate(prog: list[Instr], hw: HwConfig) -> Schedule:
     stall = 0
     done = 0
     ex_loads = 0  # when the EX engine's loads issued so far have landed
+    # gemm_chain: a GEMM's drain is latency, not EX busy time, so the next GEMM streams its
+    # rows right behind it (and its first weight block preloads behind the previous rows
+    # when it issues back to back); every other EX instruction waits for the drain
+    chain = chained(hw)
+    drained = 0     # when the GEMMs issued so far have drained
+    gemm_end = -1   # EX free time after the last GEMM, if EX ran nothing since
     while done < n:
         progress = False
         for e in ENGINES:
@@ -176,7 +198,12 @@ def simulate(prog: list[Instr], hw: HwConfig) -> Schedule:
                 op = prog[i].op
                 if e == "ex" and op in _READS_EX_LOADS:
                     t = max(t, ex_loads)  # scoreboard: wait for the EX engine's own loads
+                if chain and e == "ex" and op != "GEMM":
+                    t = max(t, drained)
                 b, lat = cost(prog[i], hw)
+                if chain and op == "GEMM":
+                    fill, stream, lat = gemm_parts(prog[i].f["rows"], prog[i].f["kblocks"], hw)
+                    b = stream + (0 if t == gemm_end else fill)
                 start[i], end[i], ready[i] = t, t + b, t + b + lat
                 if e == "ex":
                     if op in ("LOAD", "LOADX"):
@@ -185,6 +212,10 @@ def simulate(prog: list[Instr], hw: HwConfig) -> Schedule:
                         ready[i] = max(ready[i], ex_loads)
                 free[e] = end[i]
                 busy[e] += end[i] - t
+                if chain and e == "ex":
+                    gemm_end = end[i] if op == "GEMM" else -1
+                    if op == "GEMM":
+                        drained = max(drained, ready[i])
                 for fn in pops:
                     fifos[fn].popped_at.append(t)
                 for fn in pushes:
