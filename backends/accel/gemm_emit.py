@@ -217,7 +217,7 @@ def emit_gemm(ly: GemmLayer, t: Tiling, xreg: Region, yreg: Region, hw: HwConfig
 
 
 def choose_tiling(ly: GemmLayer, xreg: Region, yreg: Region, hw: HwConfig,
-                  max_sim: int = 16, objective: str = "total") -> tuple[Tiling, int, list]:
+                  max_sim: int = 16, objective: str = "total", before=None) -> tuple[Tiling, int, list]:
     """The candidate tiling with the fewest simulated cycles (and the table of all tried).
 
     ``objective="compute"`` minimises the array's GEMM cycles instead (ties: total cycles);
@@ -252,6 +252,8 @@ def choose_tiling(ly: GemmLayer, xreg: Region, yreg: Region, hw: HwConfig,
     best = None
     for t in todo:
         b = Builder()
+        if before is not None:  # the producing layer first: the tiling that overlaps it best
+            before(b)
         emit_gemm(ly, t, xreg, yreg, hw, b, ("DRAM", "x"), ("DRAM", "y"))
         prog, _ = b.finalize()
         cyc = simulate(prog, hw).total

@@ -336,8 +336,20 @@ class _Lowering:
     def _gemm(self, call, ly, entry):
         x, y = call.x, call.y
         xr, yr = self.region(x), self.region(y)
-        t, cyc, tried = choose_tiling(ly, xr, yr, self.hw, self.search)
+        # the tile search simulates each candidate behind the layer that produced its input
+        # (when that is the previous conv/linear of this segment and small enough to
+        # re-simulate cheaply): the tiling that overlaps it best, not the fastest alone
+        before = None
+        prev = getattr(self, "_prev_gemm", None)
+        if prev is not None and prev[0] is self.b and prev[5] == self.res(x) \
+                and prev[1].macs <= PAIR_SEARCH_MACS:
+            _, pl, pt, pxr, pyr, _ = prev
+
+            def before(b, pl=pl, pt=pt, pxr=pxr, pyr=pyr):
+                emit_gemm(pl, pt, pxr, pyr, self.hw, b, ("DRAM", "w"), ("DRAM", "x"))
+        t, cyc, tried = choose_tiling(ly, xr, yr, self.hw, self.search, before=before)
         emit_gemm(ly, t, xr, yr, self.hw, self.b, self.res(x), self.res(y))
+        self._prev_gemm = (self.b, ly, t, xr, yr, self.res(y))
         es_y = yr.esize
         wbytes = min([ly.wreg.nbytes] + [pk["reg"].nbytes for pk in [ly.extra.get("pack")] if pk])
         min_bytes = (ly.n * ly.h * ly.w * ly.c + wbytes + ly.preg.nbytes
@@ -347,6 +359,9 @@ class _Lowering:
                      shape={"n": ly.n, "h": ly.h, "w": ly.w, "c": ly.c, "oh": ly.oh, "ow": ly.ow,
                             "m": ly.m, "kh": ly.kh, "kw": ly.kw, "stride": list(ly.stride),
                             "group": ly.group})
+
+
+PAIR_SEARCH_MACS = 1 << 23   # larger producers: the layer is searched alone
 
 
 def lower_for(graph: Graph, hw: HwConfig, name: str = "model") -> KernelProgram:
