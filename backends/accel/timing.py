@@ -147,6 +147,64 @@ class _Fifo:
         self.ready, self.popped_at = [], []
 
 
+class _ExBoard:
+    """The EX engine's scoreboard: its own loads (ALU/LUT/... wait until they have landed; a
+    token EX pushes is ready only when they have) and, with ``gemm_chain``, the GEMM drain:
+    a GEMM's drain is latency, not EX busy time, so the next GEMM streams its rows right
+    behind it (its first weight block preloading behind them when it issues back to back),
+    while every other EX instruction waits until the GEMMs have drained."""
+
+    def __init__(self, hw: HwConfig):
+        self.hw, self.chain = hw, chained(hw)
+        self.loads = 0        # when the EX engine's loads issued so far have landed
+        self.drained = 0      # when the GEMMs issued so far have drained
+        self.gemm_end = -1    # EX free time after the last GEMM, if EX ran nothing since
+
+    def earliest(self, ins: Instr, t: int) -> int:
+        if ins.op in _READS_EX_LOADS:
+            t = max(t, self.loads)
+        if self.chain and ins.op != "GEMM":
+            t = max(t, self.drained)
+        return t
+
+    def cost(self, ins: Instr, t: int) -> tuple[int, int]:
+        if not (self.chain and ins.op == "GEMM"):
+            return cost(ins, self.hw)
+        fill, stream, drain = gemm_parts(ins.f["rows"], ins.f["kblocks"], self.hw)
+        return stream + (0 if t == self.gemm_end else fill), drain
+
+    def issued(self, ins: Instr, end: int, ready: int, pushes) -> int:
+        """Record an issued EX instruction; returns its (possibly later) ready time."""
+        if ins.op in ("LOAD", "LOADX"):
+            self.loads = max(self.loads, ready)
+        elif pushes:  # what it hands over includes the data of earlier loads
+            ready = max(ready, self.loads)
+        self.gemm_end = end if ins.op == "GEMM" else -1
+        if ins.op == "GEMM":
+            self.drained = max(self.drained, ready)
+        return ready
+
+
+def _slot_time(fifos, pops, pushes, t: int, depth: int):
+    """(earliest start for the FIFO slots, data ready time of the popped tokens), or None
+    while a popped token is missing or a pushed-to FIFO is full."""
+    t_data = 0
+    for fn in pops:
+        fo = fifos[fn]
+        k = len(fo.popped_at)
+        if k >= len(fo.ready):
+            return None
+        t_data = max(t_data, fo.ready[k])
+    for fn in pushes:
+        fo = fifos[fn]
+        k = len(fo.ready) - depth
+        if k >= 0:
+            if k >= len(fo.popped_at):
+                return None
+            t = max(t, fo.popped_at[k])
+    return t, t_data
+
+
 def simulate(prog: list[Instr], hw: HwConfig) -> Schedule:
     n = len(prog)
     queues = {e: [i for i, ins in enumerate(prog) if ins.engine == e] for e in ENGINES}
@@ -158,64 +216,32 @@ def simulate(prog: list[Instr], hw: HwConfig) -> Schedule:
     start, end, ready = [0] * n, [0] * n, [0] * n
     stall = 0
     done = 0
-    ex_loads = 0  # when the EX engine's loads issued so far have landed
-    # gemm_chain: a GEMM's drain is latency, not EX busy time, so the next GEMM streams its
-    # rows right behind it (and its first weight block preloads behind the previous rows
-    # when it issues back to back); every other EX instruction waits for the drain
-    chain = chained(hw)
-    drained = 0     # when the GEMMs issued so far have drained
-    gemm_end = -1   # EX free time after the last GEMM, if EX ran nothing since
+    board = _ExBoard(hw)
     while done < n:
         progress = False
         for e in ENGINES:
             q = queues[e]
             while ptr[e] < len(q):
                 i = q[ptr[e]]
+                ins = prog[i]
                 pops, pushes = flags[i]
-                t = free[e]
-                t_data = 0
-                ok = True
-                for fn in pops:
-                    fo = fifos[fn]
-                    k = len(fo.popped_at)
-                    if k >= len(fo.ready):
-                        ok = False
-                        break
-                    t_data = max(t_data, fo.ready[k])
-                for fn in pushes if ok else ():
-                    fo = fifos[fn]
-                    k = len(fo.ready) - hw.fifo_depth
-                    if k >= 0:
-                        if k >= len(fo.popped_at):
-                            ok = False
-                            break
-                        t = max(t, fo.popped_at[k])
-                if not ok:
+                slot = _slot_time(fifos, pops, pushes, free[e], hw.fifo_depth)
+                if slot is None:
                     break
+                t, t_data = slot
                 if e == "ex" and "l2c" in pops and t_data > t:
                     stall += t_data - t
                 t = max(t, t_data)
-                op = prog[i].op
-                if e == "ex" and op in _READS_EX_LOADS:
-                    t = max(t, ex_loads)  # scoreboard: wait for the EX engine's own loads
-                if chain and e == "ex" and op != "GEMM":
-                    t = max(t, drained)
-                b, lat = cost(prog[i], hw)
-                if chain and op == "GEMM":
-                    fill, stream, lat = gemm_parts(prog[i].f["rows"], prog[i].f["kblocks"], hw)
-                    b = stream + (0 if t == gemm_end else fill)
+                if e == "ex":
+                    t = board.earliest(ins, t)
+                    b, lat = board.cost(ins, t)
+                else:
+                    b, lat = cost(ins, hw)
                 start[i], end[i], ready[i] = t, t + b, t + b + lat
                 if e == "ex":
-                    if op in ("LOAD", "LOADX"):
-                        ex_loads = max(ex_loads, ready[i])
-                    elif pushes:  # what it hands over includes the data of earlier loads
-                        ready[i] = max(ready[i], ex_loads)
+                    ready[i] = board.issued(ins, end[i], ready[i], pushes)
                 free[e] = end[i]
                 busy[e] += end[i] - t
-                if chain and e == "ex":
-                    gemm_end = end[i] if op == "GEMM" else -1
-                    if op == "GEMM":
-                        drained = max(drained, ready[i])
                 for fn in pops:
                     fifos[fn].popped_at.append(t)
                 for fn in pushes:
