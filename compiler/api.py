@@ -31,7 +31,7 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "calib_method": None, "percentile": 99.99, "max_calib_samples": None, "allow_float": (),
     "weight_bits": "8", "group_size": None, "size_budget": None, "bops_budget": None,
     "latency_budget": None, "latency_table": None, "keep_8bit": (), "mixed_bits": "auto",
-    "sensitivity": "auto", "softmax": "ibert", "residual_bits": 16, "equalize": False,
+    "sensitivity": "auto", "softmax": "ibert", "gelu": "auto", "residual_bits": 16, "equalize": False,
     "smoothquant": None, "reorder_channels": None, "outlier_8bit": None, "quiet": None,
     "accel_config": None, "accel_hw": (), "wide_concat": 8.0,
 }
@@ -39,6 +39,7 @@ OPTION_CHOICES: dict[str, tuple] = {
     "calib_method": (None, "minmax", "percentile", "entropy", "mse"),
     "sensitivity": ("auto", "kl", "mse", "hessian"),
     "softmax": ("ibert", "shift"),
+    "gelu": ("auto", "lut", "ibert"),
     "residual_bits": (8, 16),
     "reorder_channels": (None, "sort", "cluster"),
 }

@@ -79,6 +79,10 @@ def _add_compile_args(p: argparse.ArgumentParser, output_required: bool = True) 
                         "hessian: forward-only Hessian-trace estimate)")
     q.add_argument("--softmax", default="ibert", choices=_choices("softmax"),
                    help="integer softmax: I-BERT i-exp (default) or I-ViT shift (docs/transformers.md)")
+    q.add_argument("--gelu", default="auto", choices=_choices("gelu"),
+                   help="integer GELU after a linear layer: the exact 256-entry int8 table (lut), "
+                        "I-BERT's int16 polynomial (ibert), or per layer the one with the smaller "
+                        "error over the calibrated range (auto, default; docs/transformers.md)")
     q.add_argument("--residual-bits", type=int, default=16, choices=_choices("residual_bits"),
                    help="width of the transformer residual stream feeding LayerNorms (docs/transformers.md)")
     q.add_argument("--wide-concat", type=float, default=8.0, metavar="RATIO",

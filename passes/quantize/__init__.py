@@ -107,5 +107,5 @@ def quantize(graph: Graph, ctx: PassContext) -> bool:
     graph.register_names()
     ctx.note("quantize", kept_float=st.kept_float, layers=st.layers, floored_channels=st.floored,
              bias_fit_channels=st.bias_fit,
-             zero_range=st.zero_ranges, wide_concats=st.wide_concats)
+             zero_range=st.zero_ranges, wide_concats=st.wide_concats, gelu_forms=st.gelu_forms)
     return True

@@ -9,15 +9,19 @@
   mask input (masked positions get probability exactly 0).  The softmax is
   emitted when the mask node is reached (it may follow the MatMul in graph
   order).  Softmax elsewhere (int8 input) is ``qcc.isoftmax`` on the int8 values.
-* ``fused.linear -> fused.gelu``: the linear requantizes its int32
-  accumulator to the i-GELU input scale (int16) and ``qcc.igelu`` follows;
-  GELU on any other int8 value stays the 256-entry ``qcc.lut``.
+* GELU (erf or tanh form) is the exact 256-entry ``qcc.lut`` on its int8
+  input (option ``gelu`` = ``lut``, the default): the same arithmetic as
+  onnxruntime's QDQ GELU (float on the dequantized input, requantized).
+  With ``gelu`` = ``ibert``, ``fused.linear -> fused.gelu`` (erf form)
+  requantizes the linear's int32 accumulator to the i-GELU input scale
+  (int16) and ``qcc.igelu`` (I-BERT's second-order polynomial) follows.
 * ``fused.layernorm`` -> ``qcc.ilayernorm`` (integer gamma/bias).
 * residual ``Add`` feeding a LayerNorm (and otherwise only further adds:
   pre-LN) outputs the residual stream at ``st.opts.residual_bits`` (8 or
   16, default 16; docs/transformers.md).
 
-Options: ``softmax`` = ``ibert`` (default) | ``shift`` (I-ViT shiftmax).
+Options: ``softmax`` = ``ibert`` (default) | ``shift`` (I-ViT shiftmax);
+``gelu`` = ``lut`` (default, chosen by measurement: docs/transformers.md) | ``ibert``.
 Where a pattern does not match, the rules call the generic ones of
 ``rules_nn``/``rules_elementwise``/``rules_math`` by name.
 """
@@ -396,13 +400,47 @@ def _gelu_consts(y_hi: float) -> dict:
     return gc
 
 
+def gelu_errors(x_range, x_qp: QParams, y_qp: QParams, y_hi: float, n: int = 4097) -> dict:
+    """Mean squared error against float (erf) GELU of the two integer forms, on ``n``
+    inputs spread evenly over the calibrated input range ``x_range``: ``lut`` (input
+    rounded to ``x_qp``'s int8 grid, the exact table) and ``ibert`` (input at the
+    i-GELU int16 scale, I-BERT's polynomial, output rounded to ``y_qp``)."""
+    from qcc import lut
+
+    x = np.linspace(float(x_range[0]), float(x_range[1]), n)
+    f = lut.function("Gelu")(x)
+    sx, zx = float(x_qp.scale[0]), int(x_qp.zero_point[0])
+    sy, zy = float(y_qp.scale[0]), int(y_qp.zero_point[0])
+    table = lut.build_table("Gelu", sx, zx, sy, zy).astype(np.int64)
+    q = np.clip(np.round(x / sx) + zx, x_qp.qmin, x_qp.qmax).astype(np.int64)
+    y_lut = (table[q - x_qp.qmin] - zy) * sy
+    gc = _gelu_consts(y_hi)
+    acc = itx.igelu_acc(np.clip(np.round(x / gc["scale"]), -32768, 32767), gc["attrs"])
+    y_ib = (np.clip(np.round(acc * gc["out_scale"] / sy) + zy, y_qp.qmin, y_qp.qmax) - zy) * sy
+    return {"lut": float(np.mean((y_lut - f) ** 2)), "ibert": float(np.mean((y_ib - f) ** 2))}
+
+
+def _gelu_form(st: QState, node: Node, gelu: Node) -> str:
+    """``lut`` or ``ibert`` for this linear -> GELU pair: the option, or for ``auto``
+    the form with the smaller :func:`gelu_errors` on the calibrated ranges."""
+    if st.opts.gelu != "auto":
+        return st.opts.gelu
+    r = st.range_of(node.outputs[0].name)
+    if r is None or not r[1] > r[0]:
+        return "lut"
+    e = gelu_errors(r, st.act_qp(node.outputs[0]), st.act_qp(gelu.outputs[0]),
+                    float(st.range_of(gelu.outputs[0].name)[1]))
+    st.gelu_forms[gelu.name] = dict(e, form=min(("lut", "ibert"), key=lambda k: e[k]))
+    return st.gelu_forms[gelu.name]["form"]
+
+
 def linear_gelu(st: QState, node: Node) -> bool:
     w = node.inputs[1]
     gelu = _sole_user(st, node.outputs[0])
     act = str(node.attrs.get("activation", "none") or "none")
-    if gelu is None or gelu.op != "fused.gelu" or act != "none" or not w.is_const \
-            or w.type.rank != 2 or gelu.attrs.get("approximate", "none") != "none" \
-            or st.range_of(gelu.outputs[0].name) is None:
+    if gelu is None or gelu.op != "fused.gelu" or act != "none" \
+            or not w.is_const or w.type.rank != 2 or gelu.attrs.get("approximate", "none") != "none" \
+            or st.range_of(gelu.outputs[0].name) is None or _gelu_form(st, node, gelu) != "ibert":
         return rules_nn.linear(st, node)
     from .rules_nn import _bias, _wbits
 

@@ -52,6 +52,7 @@ def check_group_size(graph: Graph, group_size) -> None:
                             f"<= {ks[name]}")
 
 
+GELU_VARIANTS = ("auto", "lut", "ibert")
 SOFTMAX_VARIANTS = {"ibert": "ibert", "shift": "shiftmax", "shiftmax": "shiftmax", "ivit": "shiftmax"}
 
 
@@ -64,6 +65,7 @@ class QuantizeOptions:
     keep_8bit: tuple = ()              # globs on node or weight names pinned to 8 bits
     allow_float: tuple = ()            # op types or node names kept in float on purpose
     softmax: str = "ibert"             # ibert | shift (I-ViT shiftmax)
+    gelu: str = "auto"                 # auto | lut (exact int8 table) | ibert (int16 polynomial)
     residual_bits: int = 16            # transformer residual stream: 8 or 16
     layer_bits: Optional[dict] = None  # node name -> bits given by the caller (API)
     wide_concat: float = 8.0           # int16 output Concat when input scales differ this much (0: off)
@@ -72,12 +74,15 @@ class QuantizeOptions:
         fix = {"weight_bits": str(self.weight_bits or "8"),
                "keep_8bit": tuple(self.keep_8bit or ()), "allow_float": tuple(self.allow_float or ()),
                "softmax": str(self.softmax or "ibert").lower(),
+               "gelu": str(self.gelu or "auto").lower(),
                "residual_bits": int(self.residual_bits or 16),
                "wide_concat": float(self.wide_concat if self.wide_concat is not None else 8.0)}
         for k, v in fix.items():
             object.__setattr__(self, k, v)
         if self.softmax not in SOFTMAX_VARIANTS:
             raise LoweringError(f"option softmax='{self.softmax}' is not 'ibert' or 'shift'")
+        if self.gelu not in GELU_VARIANTS:
+            raise LoweringError(f"option gelu='{self.gelu}' is not 'auto', 'lut' or 'ibert'")
         if self.residual_bits not in (8, 16):
             raise LoweringError(f"option residual_bits={self.residual_bits}: use 8 or 16")
         if not (self.wide_concat == 0 or self.wide_concat >= 1):
@@ -107,6 +112,7 @@ class QState:
         self.layers: list[dict] = []  # per-layer report (weights)
         self.zero_ranges: list[str] = []  # tensors whose calibrated range is zero
         self.wide_concats: list[dict] = []  # Concats given an int16 output (rules_concat.py)
+        self.gelu_forms: dict[str, dict] = {}  # GELU -> the form gelu=auto chose and its errors
         self.stands_for: dict[str, Value] = {}  # integer value -> the old value it stands for
         check_lowbit_options(options)
         check_group_size(old, self.opts.group_size)

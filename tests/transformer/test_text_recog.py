@@ -95,7 +95,12 @@ def test_int8_smoke_is_integer_only(smoke):
     g, ctx, *_ = smoke
     assert not float_offenders(g)
     ops = collections.Counter(n.op for n in g.nodes)
-    assert ops["qcc.conv2d"] == 5 and ops["qcc.isoftmax"] == 2 and ops["qcc.igelu"] == 2
+    assert ops["qcc.conv2d"] == 5 and ops["qcc.isoftmax"] == 2
+    # each GELU in the form gelu=auto measured as the more accurate (table or polynomial)
+    forms = ctx.report["quantize"]["gelu_forms"]
+    assert len(forms) == 2 and all(f["form"] == min(("lut", "ibert"), key=f.get) for f in forms.values())
+    tables = sum(n.op == "qcc.lut" and n.attrs["fn"] == "Gelu" for n in g.nodes)
+    assert (ops["qcc.igelu"], tables) == tuple(sum(f["form"] == k for f in forms.values()) for k in ("ibert", "lut"))
     assert ops["qcc.ilayernorm"] == 5 and ops["qcc.matmul"] == 4
     assert ctx.report["check-headroom"]["min_bits"] >= 0
 
