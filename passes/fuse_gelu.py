@@ -5,7 +5,8 @@
   ``Add(., 1)``; then the factors ``x`` and ``0.5`` in any order (0.5 applied
   first to x, last to the product, or in the middle; a Div by 2 counts as 0.5).
 * tanh form ``0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))`` with
-  ``x^3`` as ``Pow(x, 3)``, ``Mul(x, Mul(x, x))`` or ``Mul(Mul(x, x), x)``.
+  ``0.044715 * x^3`` as any product tree of three ``x`` and constants
+  (``Pow(x, 3)``, ``Mul(x, Mul(x, x))``, jax2tf's ``Mul(x, Mul(x, Mul(0.044715, x)))``).
 * the ONNX ``Gelu`` op (opset 20).
 
 Every inner value must be read only inside the pattern.  The fused node
@@ -71,22 +72,32 @@ def _erf_form(graph: Graph, erf: Node) -> bool:
     return add is not None and _finish(graph, x, add, [scale, erf], "none")
 
 
-def _cube(graph: Graph, v: Value) -> Optional[tuple[Value, list[Node]]]:
-    """``v = x^3``: (x, nodes)."""
-    p = v.producer
-    if p is None:
-        return None
-    if p.op == "onnx.Pow" and close(scalar(p.inputs[1]), 3.0):
-        return p.inputs[0], [p]
-    if p.op != "onnx.Mul":
-        return None
-    a, b = p.inputs
-    for x, sq in ((a, b), (b, a)):
-        q = sq.producer
-        if q is not None and q.op == "onnx.Mul" and q.inputs[0] is x and q.inputs[1] is x \
-                and only_user(sq, graph) is p:
-            return x, [q, p]
-    return None
+def _scaled_cube(graph: Graph, v: Value, x: Value, factor: float) -> Optional[list[Node]]:
+    """``v = factor * x^3`` as any tree of Muls whose leaves are ``x`` three times and
+    scalar constants multiplying to ``factor`` (``Mul(x, Mul(x, Mul(c, x)))``, as
+    jax2tf writes it, ``Mul(Pow(x, 3), c)``, ...); inner values read only inside.
+    Returns the tree's nodes, or None."""
+    nodes, xs, k, stack = [], 0, 1.0, [(v, True)]
+    while stack:
+        val, root = stack.pop()
+        p = val.producer
+        if val is x:
+            xs += 1
+            continue
+        c = scalar(val)
+        if c is not None:
+            k *= c
+            continue
+        if p is None or not (root or only_user(val, graph) is not None) or len(nodes) > 4:
+            return None
+        if p.op == "onnx.Pow" and p.inputs[0] is x and close(scalar(p.inputs[1]), 3.0):
+            xs += 3
+        elif p.op == "onnx.Mul":
+            stack += [(p.inputs[0], False), (p.inputs[1], False)]
+        else:
+            return None
+        nodes.append(p)
+    return nodes if xs == 3 and close(k, factor) else None
 
 
 def _tanh_form(graph: Graph, tanh: Node) -> bool:
@@ -98,15 +109,14 @@ def _tanh_form(graph: Graph, tanh: Node) -> bool:
     if p is None or p.op != "onnx.Add" or only_user(inner_v, graph) is not scale:
         return False
     for x, poly in ((p.inputs[0], p.inputs[1]), (p.inputs[1], p.inputs[0])):
-        cm = _scaled(poly, 0.044715)
-        if cm is None or only_user(poly, graph) is not p:
+        if only_user(poly, graph) is not p:
             continue
-        cube = _cube(graph, cm[0])
-        if cube is None or cube[0] is not x or only_user(cm[0], graph) is not cm[1]:
+        cube = _scaled_cube(graph, poly, x, 0.044715)
+        if cube is None:
             continue
         add = _plus_one(graph, tanh.outputs[0])
         if add is not None:
-            return _finish(graph, x, add, cube[1] + [cm[1], p, scale, tanh], "tanh")
+            return _finish(graph, x, add, cube[::-1] + [p, scale, tanh], "tanh")
     return False
 
 

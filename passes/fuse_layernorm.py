@@ -14,6 +14,10 @@ Matched decomposition (torch opset < 17, paddle, hand-written)::
 ``axes`` must be the trailing axes ``[axis, rank)`` with keepdims = 1, and
 ``scale``/``bias`` must vary only over those axes.  A missing scale becomes
 ones and a missing bias zeros.  The fused node defines ``y``.
+
+The moments form ``E[x^2] - E[x]^2`` (jax2tf; ReduceSum * 1/n, keepdims 0 with
+Reshapes, any normalised axes, a Transpose on each side when they are not the
+trailing ones) is matched by ``layernorm_moments.py``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from qcc.ir import Graph, Node, Value
 from qcc.passmanager import PassContext, register_pass
 
 from .fusion_match import const_operand, fuse, only_user, other_input, scalar
+from .layernorm_moments import fuse_moments
 
 
 def _axes(node: Node, rank: int) -> Optional[tuple[int, ...]]:
@@ -166,15 +171,17 @@ def _from_onnx(graph: Graph, node: Node) -> bool:
     return True
 
 
-@register_pass("fuse-layernorm", "ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div(/Mul/Add) and onnx "
-                                 "LayerNormalization -> fused.layernorm")
+@register_pass("fuse-layernorm", "ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div(/Mul/Add), the moments "
+                                 "form and onnx LayerNormalization -> fused.layernorm")
 def fuse_layernorm(graph: Graph, ctx: PassContext) -> bool:
     count = 0
     for node in list(graph.nodes):
         if node not in graph.nodes:
             continue
-        if node.op == "onnx.ReduceMean":
-            count += _fuse_decomposed(graph, node)
+        if node.op == "onnx.ReduceMean" and _fuse_decomposed(graph, node):
+            count += 1
+        elif node.op in ("onnx.ReduceMean", "onnx.ReduceSum"):
+            count += fuse_moments(graph, node)
         elif node.op == "onnx.LayerNormalization":
             count += _from_onnx(graph, node)
     graph.drop_unused_constants()

@@ -43,16 +43,20 @@ def test_erf_forms(div, order):
     assert out.producer.op == "fused.gelu" and out.producer.attrs["approximate"] == "none"
 
 
-@pytest.mark.parametrize("cube", ["pow", "mul_mul"])
+@pytest.mark.parametrize("cube", ["pow", "mul_mul", "jax"])
 def test_tanh_forms(cube):
     g = Graph(opset=17)
     x = g.add_input("x", T)
     if cube == "pow":
         x3 = g.make("onnx.Pow", [x, _c(g, 3.0)], [T])
+    elif cube == "jax":  # jax2tf: Mul(x, Mul(x, Mul(0.044715, x))), the constant innermost
+        cx = g.make("onnx.Mul", [_c(g, 0.044715), x], [T])
+        x2 = g.make("onnx.Mul", [x, cx.outputs[0]], [T])
+        x3 = g.make("onnx.Mul", [x, x2.outputs[0]], [T])
     else:
         sq = g.make("onnx.Mul", [x, x], [T])
         x3 = g.make("onnx.Mul", [sq.outputs[0], x], [T])
-    p = g.make("onnx.Mul", [x3.outputs[0], _c(g, 0.044715)], [T])
+    p = x3 if cube == "jax" else g.make("onnx.Mul", [x3.outputs[0], _c(g, 0.044715)], [T])
     s = g.make("onnx.Add", [x, p.outputs[0]], [T])
     k = g.make("onnx.Mul", [s.outputs[0], _c(g, math.sqrt(2 / math.pi))], [T])
     t = g.make("onnx.Tanh", [k.outputs[0]], [T])
