@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Optional
 
 import numpy as np
 
@@ -35,6 +36,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 DEFAULT_ZOO = os.path.expanduser(os.environ.get("QCC_ZOO", "~/.cache/qcc-zoo"))
 DOC = os.path.join(ROOT, "docs", "zoo.md")
 TIE_DB = 0.05  # SQNRs this close count as equal (the table rounds to 0.1 dB)
+BELOW = os.path.join(HERE, "below_ort.json")  # measured reasons for rows below onnxruntime
+STALE_DB = 0.3  # a reason measured at a gap this far from the row's is shown as such
 
 
 def _load(p: str) -> dict:
@@ -169,13 +172,29 @@ def _fmt(x, nd=1):
     return str(x)
 
 
-def _why(r: dict) -> str:
+def below_notes(path: str = BELOW) -> dict:
+    """The measured reasons for rows below onnxruntime (``below_ort.json``: model ->
+    gap_db, why, measured, command); keys starting with ``_`` are comments."""
+    try:
+        with open(path) as f:
+            return {k: v for k, v in json.load(f).items() if not k.startswith("_")}
+    except FileNotFoundError:
+        return {}
+
+
+def _why(r: dict, notes: Optional[dict] = None) -> str:
     for k in ("import", "compile_c", "compile_onnx", "c_bit_exact"):
         v = r.get(k)
         if v not in (None, "ok", "yes"):
             return f"{k}: {v}"
     if r.get("qcc_sqnr") is not None and r.get("ort_sqnr") is not None and r["qcc_sqnr"] < r["ort_sqnr"] - TIE_DB:
-        return f"qcc {r['ort_sqnr'] - r['qcc_sqnr']:.1f} dB below onnxruntime"
+        gap = r["ort_sqnr"] - r["qcc_sqnr"]
+        s, n = f"qcc {gap:.1f} dB below onnxruntime", (notes or {}).get(r["name"])
+        if n is None:
+            return f"{s}; cause not measured yet"
+        if abs(float(n["gap_db"]) - gap) > STALE_DB:  # the note describes another measurement
+            return f"{s}; at a {float(n['gap_db']):.1f} dB gap measured: {n['why']}"
+        return f"{s}: {n['why']}"
     return r.get("error", "")
 
 
@@ -307,7 +326,8 @@ and scored against float onnxruntime on the same 8 test samples).
 """
 
 
-def write_md(rows: list[dict]) -> str:
+def write_md(rows: list[dict], notes: Optional[dict] = None) -> str:
+    notes = below_notes() if notes is None else notes
     n = len(rows)
     imp = sum(r.get("import") == "ok" for r in rows)
     cc = sum(r.get("compile_c") == "ok" for r in rows)
@@ -337,7 +357,9 @@ def write_md(rows: list[dict]) -> str:
         "faithfully the integer model follows the float one, not task accuracy. Float rel. err.: qcc's",
         "float interpreter vs onnxruntime. SQNR of the first output vs float onnxruntime on 8 test",
         "samples; onnxruntime: `quantize_static` QDQ per-channel int8, best of MinMax / Percentile /",
-        "Entropy on the same 32 calibration samples.",
+        "Entropy on the same 32 calibration samples. 'why not' for a row below onnxruntime: the",
+        "cause measured for it in `tests/models/zoo/below_ort.json` (each with its command and",
+        "commit; shown as such when measured at another gap), else 'cause not measured yet'.",
         "",
         "| model | source / exporter | trained | opset | import (float rel. err.) | C | ONNX | C = ref | "
         "qcc SQNR dB (top-1) | ORT SQNR dB (top-1) | weights / arena KiB | why not | measured |",
@@ -353,7 +375,7 @@ def write_md(rows: list[dict]) -> str:
                      f"{'yes' if r.get('trained') else 'no'} | {r.get('opset', '')} | {imp_s} | "
                      f"{ok('compile_c')} | {ok('compile_onnx')} | {ok('c_bit_exact')} | "
                      f"{_fmt(r.get('qcc_sqnr'))}{top('qcc_top1')} | {_fmt(r.get('ort_sqnr'))}{top('ort_top1')} | "
-                     f"{kib} | {_why(r).replace('|', '/')[:220]} | {r.get('measured', '–')} |")
+                     f"{kib} | {_why(r, notes).replace('|', '/')[:300]} | {r.get('measured', '–')} |")
     return "\n".join(lines) + "\n" + NOTES
 
 
