@@ -148,3 +148,14 @@ def test_cli_gelu_flag(tmp_path):
     assert "qcc.igelu" not in ops and "qcc.lut" in ops
     r = subprocess.run(cmd + ["-o", str(tmp_path / "bad"), "--gelu", "cubic"], capture_output=True, text=True)
     assert r.returncode == 2 and "--gelu" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("target", ["accel", pytest.param("triton", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("form", ["erf", "tanh"])
+def test_other_targets_bit_exact(tmp_path, target, form):
+    """The same table on the accelerator simulator and in Triton (CPU interpreter)."""
+    art = qcc.compile(_ffn(form), _data(32, 1), target=target, out_dir=tmp_path / target, quiet=True, gelu="lut")
+    assert any(n.op == "qcc.lut" for n in art.graph.nodes)
+    test = _data(2, 2)
+    got = art.run(test, engine="target", **({"device": "cpu"} if target == "triton" else {}))
+    np.testing.assert_array_equal(got["y"], art.run(test, engine="reference")["y"])
