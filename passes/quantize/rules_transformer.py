@@ -426,7 +426,9 @@ def _gelu_form(st: QState, node: Node, gelu: Node) -> str:
     if st.opts.gelu != "auto":
         return st.opts.gelu
     r = st.range_of(node.outputs[0].name)
-    if r is None or not r[1] > r[0]:
+    if r is None:  # no calibrated GELU input (pinned qparams only): the int16 form needs none
+        return "ibert"
+    if not r[1] > r[0]:
         return "lut"
     e = gelu_errors(r, st.act_qp(node.outputs[0]), st.act_qp(gelu.outputs[0]),
                     float(st.range_of(gelu.outputs[0].name)[1]))
