@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from .funcsim import SimError, gemm_input_offsets
+from .funcsim import SimError, gemm_input_offsets, load_copies
 from .hw import HwConfig
 from .isa import DTYPE_BYTES, UNARY_ALU_OPS, encode
 from .timing import load_row_bytes, simulate
@@ -43,17 +43,20 @@ def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
     sz = _sizes(hw)
     d = hw.dim
     bound = 0  # CONFIG GATHER: a LOADX reads table rows [0, bound), the simulator checks j
-    regs = {"GEMM_ROWS": (0, 0, 0), "GEMM_TAPS": (0, 0)}  # v3 (EX engine: program order)
+    regs = {"GEMM_ROWS": (0, 0, 0), "GEMM_TAPS": (0, 0),  # v3 (EX engine: program order)
+            "LOAD_OUTER": (0, 0, 0)}                      # v4 (LD engine: program order)
     for i, ins in enumerate(prog):
         encode(ins)
         f = ins.f
         if ins.op == "LOAD":
+            copies = load_copies(f, regs["LOAD_OUTER"], f"instruction {i} (LOAD)")
             n = f["pad_before"] + f["rows"] + f["pad_after"]
-            _rng(sz, f["buf"], f["sram"], n, i, ins)
             if f["cols"] > d:
                 raise SimError(f"instruction {i} (LOAD): cols {f['cols']} > {d}")
             rb = load_row_bytes(f, d)
-            _dram(image_size, f["dram"], f["rows"], f["stride"], rb, i, ins)
+            for sram, dram in {copies[0], copies[-1]}:  # strides >= 0: the ends bound all
+                _rng(sz, f["buf"], sram, n, i, ins)
+                _dram(image_size, dram, f["rows"], f["stride"], rb, i, ins)
         elif ins.op == "STORE":
             _rng(sz, "ACC", f["sram"], f["rows"], i, ins)
             if f["mode"] != "tensor" and f["rows"]:
@@ -80,6 +83,8 @@ def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
             regs["GEMM_ROWS"] = (f["a"], f["b"], f["c"])
         elif ins.op == "CONFIG" and f["reg"] == "GEMM_TAPS":
             regs["GEMM_TAPS"] = (f["a"], f["b"])
+        elif ins.op == "CONFIG" and f["reg"] == "LOAD_OUTER":
+            regs["LOAD_OUTER"] = (f["a"], f["b"], f["d"])
         elif ins.op == "LOADX" and f["rows"]:
             _rng(sz, "ACC", f["dst"], f["rows"], i, ins)
             _rng(sz, "ACC", f["idx"], f["rows"], i, ins)

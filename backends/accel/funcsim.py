@@ -88,6 +88,21 @@ def gemm_input_offsets(f: dict, rows_reg: tuple, taps_reg: tuple, what: str):
     return (kb // kd) * ko + (kb % kd) * f["inp_kstride"], (rows // rd) * ro + (rows % rd) * ri
 
 
+def load_copies(f: dict, outer_reg: tuple, what: str) -> list[tuple[int, int]]:
+    """(sram, dram) of each copy of a LOAD: one, or with ISA v4 ``outer`` the CONFIG
+    LOAD_OUTER loop ``(count, dram stride, sram stride)``: copy ``k`` reads
+    ``dram + k * dram stride`` into rows from ``sram + k * sram stride``."""
+    if not f.get("outer"):
+        return [(f["sram"], f["dram"])]
+    n, db, ds = outer_reg
+    if f["buf"] not in ("INP", "WGT"):
+        raise SimError(f"{what}: only LD-engine loads (INP, WGT) take the outer loop")
+    if n < 1 or db < 0 or ds < 0:
+        raise SimError(f"{what}: outer LOAD with LOAD_OUTER {outer_reg} (count >= 1 and strides "
+                       f">= 0 needed: set the register first)")
+    return [(f["sram"] + k * ds, f["dram"] + k * db) for k in range(n)]
+
+
 class Machine:
     def __init__(self, hw: HwConfig, dram: np.ndarray):
         d = hw.dim
@@ -104,6 +119,7 @@ class Machine:
         self.gather_bound = 0                # CONFIG GATHER: rows of the indexed table
         self.gemm_rows = (0, 0, 0)           # v3 CONFIG GEMM_ROWS: div, outer, inner stride
         self.gemm_taps = (0, 0)              # v3 CONFIG GEMM_TAPS: div, outer stride
+        self.load_outer = (0, 0, 0)          # v4 CONFIG LOAD_OUTER: count, dram, sram stride
 
     # -- helpers -------------------------------------------------------------------
     def _buf(self, name: str) -> np.ndarray:
@@ -133,7 +149,11 @@ class Machine:
             getattr(self, "_" + ins.op.lower())(ins, f"instruction {i} ({ins.op})")
 
     def _load(self, ins: Instr, what: str) -> None:
-        f, d = ins.f, self.hw.dim
+        for sram, dram in load_copies(ins.f, self.load_outer, what):
+            self._load_one(dict(ins.f, sram=sram, dram=dram), what)
+
+    def _load_one(self, f: dict, what: str) -> None:
+        d = self.hw.dim
         buf, rows, pb, pa = f["buf"], f["rows"], f["pad_before"], f["pad_after"]
         dst = self._buf(buf)
         sl = self._rows(buf, f["sram"], pb + rows + pa, what)
@@ -346,6 +366,8 @@ class Machine:
             self.gemm_rows = (f["a"], f["b"], f["c"])
         elif f["reg"] == "GEMM_TAPS":
             self.gemm_taps = (f["a"], f["b"])
+        elif f["reg"] == "LOAD_OUTER":
+            self.load_outer = (f["a"], f["b"], f["d"])
         else:
             self.alu_scale = (f["a"], f["b"], f["c"])
             if not arith.SHIFT_MIN <= f["c"] <= arith.SHIFT_MAX:

@@ -1,4 +1,4 @@
-"""qcc-accel ISA version 3: instruction fields, binary encoding and text form.
+"""qcc-accel ISA version 4: instruction fields, binary encoding and text form.
 
 Every instruction is one 128-bit little-endian word.  Bits 0-3 hold the opcode,
 bits 4-7 the dependency flags (pop_prev, pop_next, push_prev, push_next); the
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from qcc.errors import QccError
 
-ISA_VERSION = 3
+ISA_VERSION = 4
 WORD_BYTES = 16
 DEPS = ("pop_prev", "pop_next", "push_prev", "push_next")
 
@@ -33,7 +33,9 @@ UNARY_ALU_OPS = ("BITLEN", "ISQRT", "ABS")
 ITERATIVE_ALU_OPS = ("DIV", "RDIV", "ISQRT")   # cost hw.div_ii cycles per row
 CONFIG_REGS = ("CLAMP", "SCALE", "ALU_SCALE", "VERSION", "GATHER",
                # v3: the two-level input address generator of GEMM ``loop2d``
-               "GEMM_ROWS", "GEMM_TAPS")
+               "GEMM_ROWS", "GEMM_TAPS",
+               # v4: the outer loop of LOAD ``outer`` (LD engine)
+               "LOAD_OUTER")
 EX_CONFIG_REGS = ("ALU_SCALE", "VERSION", "GATHER", "GEMM_ROWS", "GEMM_TAPS")
 REDUCE_OPS = ("SUM", "MAX", "MIN")
 
@@ -41,7 +43,9 @@ REDUCE_OPS = ("SUM", "MAX", "MIN")
 LAYOUT: dict[str, list[tuple[str, int, bool]]] = {
     "LOAD": [("buf", 3, False), ("dtype", 2, False), ("sram", 16, False), ("dram", 32, False),
              ("rows", 10, False), ("cols", 8, False), ("stride", 22, False),
-             ("pad_before", 8, False), ("pad_after", 8, False), ("pad_val", 8, True)],
+             ("pad_before", 8, False), ("pad_after", 8, False), ("pad_val", 8, True),
+             # v4: repeated by the CONFIG LOAD_OUTER loop
+             ("outer", 1, False)],
     "STORE": [("dtype", 2, False), ("mode", 2, False), ("sram", 16, False), ("dram", 32, False),
               ("rows", 10, False), ("cols", 8, False), ("stride", 22, False),
               ("param", 12, False)],
@@ -99,6 +103,8 @@ class Instr:
         if self.op == "STORE":
             return "st"
         if self.op == "CONFIG":
+            if self.f["reg"] == "LOAD_OUTER":
+                return "ld"
             return "ex" if self.f["reg"] in EX_CONFIG_REGS else "st"
         return "ex"
 

@@ -104,6 +104,8 @@ class Builder:
         """(instructions in program order, layer index of each)."""
         order = sorted(self.groups, key=lambda g: g.seq)
         for g in order:
+            if g.engine == "ld":
+                g.instrs = merge_outer(g.instrs)
             if not g.instrs:
                 g.instrs.append(nop(g.engine))
         last: dict = {}
@@ -126,6 +128,39 @@ class Builder:
             prog.extend(g.instrs)
             tags.extend([g.layer] * len(g.instrs))
         return prog, tags
+
+
+def _same_but_addresses(a: Instr, b: Instr) -> bool:
+    return b.op == "LOAD" and not b.deps and all(b.f[k] == v for k, v in a.f.items()
+                                                  if k not in ("sram", "dram"))
+
+
+def merge_outer(instrs: list) -> list:
+    """ISA v4: each run of two or more LD-engine LOADs that differ only in their addresses,
+    at constant non-negative DRAM and (positive) buffer-row steps, becomes CONFIG LOAD_OUTER
+    + one ``outer`` LOAD (one DMA issue instead of one per LOAD; the same rows land)."""
+    out, i = [], 0
+    while i < len(instrs):
+        a = instrs[i]
+        j = i + 1
+        if a.op == "LOAD" and a.engine == "ld" and not a.deps and not a.f.get("outer"):
+            step = None
+            while j < len(instrs) and _same_but_addresses(a, instrs[j]):
+                d = (instrs[j].f["sram"] - instrs[j - 1].f["sram"],
+                     instrs[j].f["dram"] - instrs[j - 1].f["dram"])
+                if (step is None and (d[0] <= 0 or d[1] < 0)) or (step is not None and d != step):
+                    break
+                step = d
+                j += 1
+        if j - i < 2:
+            out.append(a)
+            i += 1
+            continue
+        out.append(make("CONFIG", reg="LOAD_OUTER", a=j - i, b=step[1], d=step[0],
+                        note=f"{j - i} copies, dram +{step[1]}, rows +{step[0]}"))
+        out.append(Instr("LOAD", dict(a.f, outer=1), (), f"{a.note} (x{j - i})"))
+        i = j
+    return out
 
 
 def _flag(ins: Instr, name: str) -> None:

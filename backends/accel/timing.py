@@ -76,6 +76,17 @@ def dma_bytes(ins: Instr, hw: HwConfig) -> int:
     return 0
 
 
+def copies(prog: list[Instr]) -> list[int]:
+    """How many times each instruction moves its rows: a v4 ``outer`` LOAD the count of the
+    LD engine's last CONFIG LOAD_OUTER before it (LD runs in program order), else 1."""
+    n, out = 0, []
+    for ins in prog:
+        if ins.op == "CONFIG" and ins.f["reg"] == "LOAD_OUTER":
+            n = max(ins.f["a"], 0)
+        out.append(n if ins.op == "LOAD" and ins.f.get("outer") else 1)
+    return out
+
+
 def gemm_cycles(rows: int, kblocks: int, hw: HwConfig) -> int:
     """Cycles of one GEMM micro-loop on the array (see the docs for each dataflow)."""
     if rows == 0 or kblocks == 0:
@@ -107,15 +118,16 @@ def chained(hw: HwConfig) -> bool:
     return hw.gemm_chain and hw.gemm_overlap
 
 
-def cost(ins: Instr, hw: HwConfig) -> tuple[int, int]:
-    """(busy cycles of the engine, extra latency until the result is usable)."""
+def cost(ins: Instr, hw: HwConfig, n: int = 1) -> tuple[int, int]:
+    """(busy cycles of the engine, extra latency until the result is usable); ``n``: the
+    copies of an ``outer`` LOAD (one issue overhead, ``n`` transfers)."""
     f = ins.f
     if ins.op in ("LOAD", "STORE"):
         rb = load_row_bytes(f, hw.dim) if ins.op == "LOAD" else f["cols"] * DTYPE_BYTES[f["dtype"]]
-        busy = hw.dma_overhead + _transfer(f["rows"], rb, f["stride"], hw.dram_bytes_per_cycle)
+        busy = _transfer(f["rows"], rb, f["stride"], hw.dram_bytes_per_cycle)
         if ins.op == "LOAD":
             busy += -(-(f["pad_before"] + f["pad_after"]) // PAD_ROWS_PER_CYCLE)
-        return busy, hw.dma_latency
+        return hw.dma_overhead + n * busy, hw.dma_latency
     if ins.op == "LOADX":  # one DMA row per index (rows are not contiguous)
         rb = f["cols"] * DTYPE_BYTES[f["dtype"]]
         return hw.dma_overhead + f["rows"] * -(-rb // hw.dram_bytes_per_cycle), hw.dma_latency
@@ -217,6 +229,7 @@ def simulate(prog: list[Instr], hw: HwConfig) -> Schedule:
     stall = 0
     done = 0
     board = _ExBoard(hw)
+    reps = copies(prog)
     while done < n:
         progress = False
         for e in ENGINES:
@@ -236,7 +249,7 @@ def simulate(prog: list[Instr], hw: HwConfig) -> Schedule:
                     t = board.earliest(ins, t)
                     b, lat = board.cost(ins, t)
                 else:
-                    b, lat = cost(ins, hw)
+                    b, lat = cost(ins, hw, reps[i])
                 start[i], end[i], ready[i] = t, t + b, t + b + lat
                 if e == "ex":
                     ready[i] = board.issued(ins, end[i], ready[i], pushes)
@@ -270,12 +283,13 @@ def layer_stats(prog: list[Instr], sched: Schedule, layers: list[dict], hw: HwCo
     """
     out = []
     prev_end = 0
+    reps = copies(prog)
     for ly in layers:
         idx = range(ly["first"], ly["last"])
         fin = max((sched.ready[i] for i in idx), default=prev_end)
         cycles = max(fin - prev_end, 0)
         ex_busy = sum(sched.end[i] - sched.start[i] for i in idx if prog[i].engine == "ex")
-        nbytes = sum(dma_bytes(prog[i], hw) for i in idx)
+        nbytes = sum(dma_bytes(prog[i], hw) * reps[i] for i in idx)
         macs = int(ly.get("macs", 0))
         row = {"name": ly["name"], "op": ly["op"], "cycles": cycles, "macs": macs,
                "ex_busy": ex_busy, "ex_busy_frac": ex_busy / cycles if cycles else 0.0,
