@@ -34,11 +34,13 @@ def _macs_by_node(out_dir: str) -> dict[str, int]:
     return macs_by_node(load_ir(os.path.join(out_dir, "model.qcc")))
 
 
-def host_steps(out_dir: str, sample: dict, manifest: dict, runs: int = 200) -> tuple[list, float]:
-    """Median ns per step (mark cost subtracted) and the median total, on this machine."""
+def host_steps(out_dir: str, sample: dict, manifest: dict, runs: int = 200,
+               extra_cflags=()) -> tuple[list, float]:
+    """Median ns per step (mark cost subtracted) and the median total, on this machine;
+    ``extra_cflags``: the build profiled (e.g. ``-march=native``)."""
     from .build import build, pack_inputs
 
-    binary = build(out_dir, extra_cflags=("-DQCC_PROFILE",))
+    binary = build(out_dir, extra_cflags=(*extra_cflags, "-DQCC_PROFILE"))
     with tempfile.TemporaryDirectory(prefix="qcc_prof_") as tmp:
         fin = os.path.join(tmp, "in.bin")
         with open(fin, "wb") as f:
@@ -79,7 +81,8 @@ def arm_steps(out_dir: str, sample: dict, manifest: dict,
     return steps, sum(steps), per_tick
 
 
-def profile(out_dir: str, sample: dict, engine: str = "host", runs: int = 200) -> dict:
+def profile(out_dir: str, sample: dict, engine: str = "host", runs: int = 200,
+            extra_cflags=()) -> dict:
     """The per-layer profile of one sample: ``{"engine", "unit", "total": {unit, "macs"},
     "layers": [{"step", "node", "op", "kernel", "macs", unit, "scratch_bytes"}]}``."""
     import json
@@ -93,8 +96,10 @@ def profile(out_dir: str, sample: dict, engine: str = "host", runs: int = 200) -
     res = {"engine": engine}
     if engine == "host":
         unit = "ns"
-        steps, total = host_steps(out_dir, sample, manifest, runs)
+        steps, total = host_steps(out_dir, sample, manifest, runs, extra_cflags)
         res["runs"] = int(runs)
+        if extra_cflags:
+            res["cflags"] = list(extra_cflags)
     else:
         unit = "instructions"
         steps, total, per_tick = arm_steps(out_dir, sample, manifest, core=engine)
