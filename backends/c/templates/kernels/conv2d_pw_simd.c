@@ -88,6 +88,14 @@ static inline void qcc_pws_weights(const int8_t *w, const int32_t *bias, int32_t
     }
 }
 
+/* gcc 11-12 at -O3 with AVX2 or wider vectors: a false -Wstringop-overflow ("writing 32 bytes
+ * into a region of size 0") on the strided copy below once qcc_pws_col is inlined into
+ * qcc_conv2d_pws (it loses the bound q + n <= qn <= QCC_PWS_Q); -Werror made `make
+ * HOST_ARCH=-mavx2` or `-march=native` fail on any one-group strided conv of >= 64 outputs. */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
+#endif
 /* row[q] = x at the k-th (ci, u, v) tap of output position q0 + q (the zero point's byte in
  * the padding), q < qn: one K-major row of the implicit im2col, one output-row segment at a
  * time. */
@@ -126,6 +134,10 @@ static inline void qcc_pws_col(const qcc_conv2d_p *p, const int8_t *xb, int32_t 
         q += n;
     }
 }
+
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#pragma GCC diagnostic pop
+#endif
 
 /* The block's tuples xp[kt * qs + q], q < qn, of reduction elements kt*R .. kt*R + R - 1, then
  * the zero point's tuples to qv (any value: their weights are zero, they are not stored). */
