@@ -159,13 +159,14 @@ def _engines(d: str, c_dir: str, q8: str | None, work: str) -> tuple[dict, dict]
 
     test = _load(os.path.join(d, "test.npz"))
     sample = next(iter_samples(load_graph(c_dir), test))
-    native = cbuild.build(c_dir, extra_cflags=("-march=native",))
-    default = cbuild.build(c_dir)
-    eng: dict = {
-        "qcc_native": lambda n: cbuild.bench_latency(c_dir, sample, n, binary=native),
-        "qcc_default": lambda n: cbuild.bench_latency(c_dir, sample, n, binary=default),
-    }
+    eng: dict = {}
     errors = {}
+    for key, cflags in (("qcc_native", ("-march=native",)), ("qcc_default", ())):
+        try:  # a build that fails is a finding of its own: recorded, the other columns go on
+            binary = cbuild.build(c_dir, extra_cflags=cflags)
+            eng[key] = lambda n, b=binary: cbuild.bench_latency(c_dir, sample, n, binary=b)
+        except Exception as e:  # noqa: BLE001
+            errors[f"{key}_error"] = f"build {' '.join(cflags) or 'default'}: {_err(e)}"
     from . import speed
 
     def ort(path):
@@ -177,7 +178,7 @@ def _engines(d: str, c_dir: str, q8: str | None, work: str) -> tuple[dict, dict]
         try:
             eng["ort_int8"] = ort(q8)
         except Exception as e:  # noqa: BLE001 - onnxruntime may refuse its own QDQ model
-            errors["ort_int8"] = _err(e)
+            errors["ort_int8_error"] = f"onnxruntime int8 session: {_err(e)}"
     empty = _iobound(_identity(work), {"x": np.zeros(1, np.float32)})
     eng["ort_empty"] = lambda n: speed.time_callable(empty, n, 1, budget_s=1e9)["median_us"]
     return eng, {"sample": sample, "errors": errors}
@@ -290,7 +291,7 @@ def measure_one(d: str, cls: str, opts: dict, log=sys.stderr) -> dict:
     checks = [("native_vs_int8", "qcc_native", "ort_int8", ("-march=native",)),
               ("default_vs_fp32", "qcc_default", "ort_fp32", ())]
     for key, mine, ref, cflags in checks:
-        if ref not in fair or fair[ref] <= 0:
+        if ref not in fair or fair[ref] <= 0 or mine not in best:
             continue
         row["ratio"][key] = round(best[mine] / fair[ref], 3)
         if row["ratio"][key] > 1.0 and not opts.get("no_why"):
@@ -355,8 +356,7 @@ def why_line(r: dict) -> str:
             parts.append(f"{label}: {w.get('error') or why(w)}")
     if m4_misses(r) and (r.get("m4") or {}).get("why"):
         parts.append(f"M4: {why(r['m4']['why'])}")
-    if r.get("ort_int8_error"):
-        parts.append(r["ort_int8_error"])
+    parts += [r[k] for k in ("qcc_native_error", "qcc_default_error", "ort_int8_error") if r.get(k)]
     return "; ".join(parts).replace("|", "/")
 
 
