@@ -67,7 +67,8 @@ def model_class(path: str) -> str:
 
 
 def corpus(zoo: str, names=None, classes=None) -> list[tuple[str, str]]:
-    """(folder, class) of the corpus models in ``zoo``, smallest model file first."""
+    """(folder, class) of the corpus models in ``zoo``: ``names`` in their order, else every
+    model of ``classes``, smallest model file first."""
     if not os.path.isdir(zoo):
         from qcc.errors import QccError
 
@@ -82,8 +83,9 @@ def corpus(zoo: str, names=None, classes=None) -> list[tuple[str, str]]:
             raise QccError(f"not in the corpus at '{zoo}': {', '.join(missing)}")
         have = list(names)
     out = [(os.path.join(zoo, n), model_class(os.path.join(zoo, n, "model.onnx"))) for n in have]
-    if classes and not names:
-        out = [(d, c) for d, c in out if c in classes]
+    if names:  # in the order given
+        return out
+    out = [(d, c) for d, c in out if not classes or c in classes]
     return sorted(out, key=lambda dc: os.path.getsize(os.path.join(dc[0], "model.onnx")))
 
 
@@ -310,6 +312,8 @@ def measure_one(d: str, cls: str, opts: dict, log=sys.stderr) -> dict:
             fig = {"error": _err(e)}
         row[core.replace("cortex-", "")] = fig
     row["seconds"] = round(time.time() - t0, 1)
+    row["measured"] = f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(t0))} qcc {_stamp()}"
+    row["load_average"] = round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else None
     if not opts.get("keep"):
         shutil.rmtree(work, ignore_errors=True)
     return row
@@ -429,6 +433,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--json", default=None, help="write the rows, machine and method as JSON")
     ap.add_argument("--md", default=None, help="write the table as Markdown")
     ap.add_argument("--from-json", default=None, help="only print (and --md) the table of an earlier --json")
+    ap.add_argument("--update", default=None, metavar="JSON", help="measure --models and replace their rows "
+                    "in this earlier --json (written back; new models appended)")
 
 
 def run(args, log=sys.stderr) -> dict:
@@ -465,11 +471,28 @@ def run(args, log=sys.stderr) -> dict:
             "summary": summary(rows), "rows": rows}
 
 
+def merge(path: str, new: dict) -> dict:
+    """``path``'s result with ``new``'s rows in place of its rows of the same models (the
+    rows keep their own measurement; ``runs`` lists every run merged)."""
+    with open(path) as f:
+        old = json.load(f)
+    got = {r["model"]: r for r in new["rows"]}
+    rows = [got.pop(r["model"], r) for r in old["rows"]] + list(got.values())
+    runs = old.get("runs") or [{k: old[k] for k in ("date", "command", "qcc", "load_average_end") if k in old}]
+    runs.append({k: new[k] for k in ("date", "command", "qcc", "load_average_end") if k in new})
+    res = dict(old, rows=rows, runs=runs, summary=summary(rows))
+    with open(path, "w") as f:
+        json.dump(res, f, indent=1, default=str)
+    return res
+
+
 def render(res: dict) -> str:
     """The table, the summary and the line saying when, where and how it was measured."""
     info = res["machine"]
     load = ", ".join(f"{x:.1f}" for x in res.get("load_average_end") or [])
-    return (f"{table(res['rows'])}\n\n{summary(res['rows'])}\n\n{res['date']}, {info['cpu']}, "
+    when = (f"{res['date']}" if not res.get("runs") else
+            "runs " + "; ".join(f"{r.get('date')} (qcc {r.get('qcc')})" for r in res["runs"]))
+    return (f"{table(res['rows'])}\n\n{summary(res['rows'])}\n\n{when}, {info['cpu']}, "
             f"{info['cores_available']} cores available, load average at the end {load}; "
             f"{info['versions']['gcc']}; onnxruntime {info['versions']['onnxruntime']}; qcc {res['qcc']}; "
             f"{res['method']}\n")
@@ -499,6 +522,8 @@ def main(argv=None) -> int:
     except (QccError, OSError, ValueError) as e:
         print(f"qcc bench: error: {e}", file=sys.stderr)
         return 2
+    if args.update:
+        res = merge(args.update, res)
     text = render(res)
     print(text)
     if args.json and not args.from_json:
