@@ -178,3 +178,21 @@ def test_smallest_cached_cnn_and_transformer(tmp_path):
     for r in rows:
         assert "error" not in r, r
         check_row(r)
+
+
+def test_update_replaces_rows_of_the_same_models(tmp_path):
+    """--update: the new rows take the place of the old ones of the same models, other rows
+    stay, new models are appended, and the runs merged are listed in the rendered table."""
+    def res(date, rows):
+        return {"date": date, "command": "c", "qcc": date, "load_average_end": [1.0, 1.0, 1.0],
+                "machine": {"cpu": "cpu", "cores_available": 2, "versions": {"gcc": "gcc", "onnxruntime": "1"}},
+                "method": "m", "rows": rows}
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(res("d1", [{"model": "a", "class": "cnn", "error": "x"},
+                                         {"model": "b", "class": "cnn", "error": "y"}])))
+    got = corpus_speed.merge(str(old), res("d2", [{"model": "b", "class": "cnn", "error": "z"},
+                                                  {"model": "c", "class": "mlp", "error": "w"}]))
+    assert [(r["model"], r["error"]) for r in got["rows"]] == [("a", "x"), ("b", "z"), ("c", "w")]
+    assert json.loads(old.read_text())["rows"] == got["rows"]
+    assert [r["date"] for r in got["runs"]] == ["d1", "d2"]
+    assert "runs d1 (qcc d1); d2 (qcc d2)" in corpus_speed.render(got)
