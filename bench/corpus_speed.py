@@ -259,6 +259,37 @@ def _m4_profile(c_dir: str, sample: dict, cls: str, m4: dict, graph) -> None:
         m4["why"] = corpus_why.explain(prof, graph, goal)
 
 
+def _host_goals(row: dict, c_dir: str, sample: dict, graph, opts: dict) -> None:
+    """The two host ratios (qcc time over onnxruntime's minus its call) and, for each one
+    above 1, the why from the profile of that build."""
+    best, fair = row["host"]["best_us"], row["ort_minus_call_us"]
+    row["ratio"] = {}
+    checks = [("native_vs_int8", "qcc_native", "ort_int8", ("-march=native",)),
+              ("default_vs_fp32", "qcc_default", "ort_fp32", ())]
+    for key, mine, ref, cflags in checks:
+        if ref not in fair or fair[ref] <= 0 or mine not in best:
+            continue
+        row["ratio"][key] = round(best[mine] / fair[ref], 3)
+        if row["ratio"][key] > 1.0 and not opts.get("no_why"):
+            try:
+                row.setdefault("why", {})[key] = _host_why(c_dir, sample, cflags, best[mine], fair[ref], graph)
+            except Exception as e:  # noqa: BLE001
+                row.setdefault("why", {})[key] = {"error": f"profile failed: {_err(e)}"}
+
+
+def _arm_columns(row: dict, c_dir: str, sample: dict, cls: str, graph, opts: dict) -> None:
+    for core, on in (("cortex-m4", not opts.get("no_m4")), ("cortex-m55", opts.get("m55"))):
+        if not on:
+            continue
+        try:
+            fig = arm_figures(c_dir, sample, core, opts["m4_max_macs"])
+            if core == "cortex-m4" and not opts.get("no_why"):
+                _m4_profile(c_dir, sample, cls, fig, graph)
+        except Exception as e:  # noqa: BLE001
+            fig = {"error": _err(e)}
+        row[core.replace("cortex-", "")] = fig
+
+
 def measure_one(d: str, cls: str, opts: dict, log=sys.stderr) -> dict:
     """One model's row (see the module docstring); a stage that fails records its error."""
     from qcc.analysis import macs
@@ -289,29 +320,8 @@ def measure_one(d: str, cls: str, opts: dict, log=sys.stderr) -> dict:
     row["host"] = t
     fair = {k: round(max(best[k] - best["ort_empty"], 0.0), 2) for k in ("ort_fp32", "ort_int8") if k in best}
     row["ort_minus_call_us"] = fair
-    row["ratio"] = {}
-    sample = extra["sample"]
-    checks = [("native_vs_int8", "qcc_native", "ort_int8", ("-march=native",)),
-              ("default_vs_fp32", "qcc_default", "ort_fp32", ())]
-    for key, mine, ref, cflags in checks:
-        if ref not in fair or fair[ref] <= 0 or mine not in best:
-            continue
-        row["ratio"][key] = round(best[mine] / fair[ref], 3)
-        if row["ratio"][key] > 1.0 and not opts.get("no_why"):
-            try:
-                row.setdefault("why", {})[key] = _host_why(c_dir, sample, cflags, best[mine], fair[ref], graph)
-            except Exception as e:  # noqa: BLE001
-                row.setdefault("why", {})[key] = {"error": f"profile failed: {_err(e)}"}
-    for core, on in (("cortex-m4", not opts.get("no_m4")), ("cortex-m55", opts.get("m55"))):
-        if not on:
-            continue
-        try:
-            fig = arm_figures(c_dir, sample, core, opts["m4_max_macs"])
-            if core == "cortex-m4" and not opts.get("no_why"):
-                _m4_profile(c_dir, sample, cls, fig, graph)
-        except Exception as e:  # noqa: BLE001
-            fig = {"error": _err(e)}
-        row[core.replace("cortex-", "")] = fig
+    _host_goals(row, c_dir, extra["sample"], graph, opts)
+    _arm_columns(row, c_dir, extra["sample"], cls, graph, opts)
     row["seconds"] = round(time.time() - t0, 1)
     row["measured"] = f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(t0))} qcc {_stamp()}"
     row["load_average"] = round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else None
