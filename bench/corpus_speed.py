@@ -374,7 +374,26 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     "in this earlier --json (written back; new models appended)")
 
 
+def _result(args, rows: list, t0: float, info: dict) -> dict:
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t0)), "seconds": round(time.time() - t0),
+            "machine": info, "load_average_end": load, "qcc": _stamp(),
+            "command": "python -m qcc.bench.corpus_speed " + " ".join(sys.argv[1:]),
+            "method": (f"least of {args.rounds} alternating rounds of the median of n runs (n from a probe, "
+                       f"about {args.budget:g} s per model); onnxruntime with I/O binding minus its empty "
+                       f"call; one thread, one sample"),
+            "summary": summary(rows), "rows": rows}
+
+
+def _write(path: str, res: dict) -> None:
+    with open(path + ".tmp", "w") as f:
+        json.dump(res, f, indent=1, default=str)
+    os.replace(path + ".tmp", path)
+
+
 def run(args, log=sys.stderr) -> dict:
+    """Every picked model in turn; with ``--json`` the result so far is written after each
+    one (an interrupted run keeps its rows)."""
     from . import speed
 
     names = [n for n in args.models.split(",") if n]
@@ -383,7 +402,7 @@ def run(args, log=sys.stderr) -> dict:
     opts = {"work": os.path.abspath(args.work or tmp), "rounds": args.rounds, "budget": args.budget,
             "ort_calib": args.ort_calib, "no_m4": args.no_m4, "m55": args.m55,
             "m4_max_macs": int(args.m4_max_macs), "no_why": args.no_why, "keep": bool(args.work)}
-    t0, rows = time.time(), []
+    t0, rows, info = time.time(), [], speed.machine_info()
     try:
         for d, cls in picked:
             name = os.path.basename(d)
@@ -394,18 +413,12 @@ def run(args, log=sys.stderr) -> dict:
             r = rows[-1]
             print(f"{name}: {r.get('seconds', '-')} s ratio={r.get('ratio')} m4={_arm(r, 'm4', cls)} "
                   f"{r.get('error', '')}", file=log, flush=True)
+            if args.json and not args.update:
+                _write(args.json, _result(args, rows, t0, info))
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
-    info = speed.machine_info()
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t0)), "seconds": round(time.time() - t0),
-            "machine": info, "load_average_end": load, "qcc": _stamp(),
-            "command": "python -m qcc.bench.corpus_speed " + " ".join(sys.argv[1:]),
-            "method": (f"least of {args.rounds} alternating rounds of the median of n runs (n from a probe, "
-                       f"about {args.budget:g} s per model); onnxruntime with I/O binding minus its empty "
-                       f"call; one thread, one sample"),
-            "summary": summary(rows), "rows": rows}
+    return _result(args, rows, t0, info)
 
 
 def main(argv=None) -> int:
@@ -437,8 +450,7 @@ def main(argv=None) -> int:
     text = render(res)
     print(text)
     if args.json and not args.from_json:
-        with open(args.json, "w") as f:
-            json.dump(res, f, indent=1, default=str)
+        _write(args.json, res)
     if args.md:
         with open(args.md, "w") as f:
             f.write(text)
