@@ -318,6 +318,15 @@ def compile_options(args):
 
 def _compile_notes(passes: dict) -> None:
     """The ``qcc: note:`` lines of a successful compile (errors stay one line)."""
+    dyn = passes.get("import-dynamic") or {}
+    if dyn.get("recovered") or dyn.get("tables"):  # quantize_dynamic models: static from here on
+        req = dyn.get("weights_requantized") or []
+        print(f"qcc: note: dynamically quantized model (onnxruntime quantize_dynamic): "
+              f"{len(dyn.get('recovered') or [])} MatMulInteger/ConvInteger node(s) and "
+              f"{len(dyn.get('tables') or [])} quantized table(s) run as float on the shipped weights and "
+              f"are quantized statically from --calib; {dyn.get('weight_grids_kept', 0)} weight grid(s) "
+              f"kept exactly{f', {len(req)} asymmetric one(s) requantized' if req else ''} "
+              f"(manifest: passes.import-dynamic)", file=sys.stderr)
     floored = passes.get("quantize", {}).get("floored_channels") or {}
     if floored:  # near-dead weight channels (docs/arithmetic.md): said, never refused
         shown = "; ".join(f"{w}: {ch[:8]}{' ...' if len(ch) > 8 else ''}" for w, ch in list(floored.items())[:4])

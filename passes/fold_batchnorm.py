@@ -108,8 +108,11 @@ def _fold_into(graph: Graph, node: Node, s: np.ndarray, t: np.ndarray) -> bool:
     if b is not None and not b.is_const:
         return False
     bias = np.zeros(len(s)) if b is None else b.data.astype(np.float64).reshape(-1)
-    wd = _scale_weight(p, w.data.astype(np.float64), s).astype(w.data.dtype)
-    wv = graph.add_const(w.name + ".bnfold", wd)
+    if np.all(s == 1.0):  # a bias Add: the weight stays itself (a pinned grid keeps its name)
+        wv = w
+    else:
+        wv = graph.add_const(w.name + ".bnfold", _scale_weight(p, w.data.astype(np.float64), s)
+                             .astype(w.data.dtype))
     bv = graph.add_const((b.name if b is not None else w.name + ".b") + ".bnfold",
                          (bias * s + t).astype(w.data.dtype))
     fused = graph.replace_node(node, op, [x, wv, bv], attrs)

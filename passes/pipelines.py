@@ -15,7 +15,7 @@ FLOAT_FUSION = ["fold-batchnorm", "fuse-linear", "fuse-gelu", "fuse-layernorm",
 # is given): cross-layer equalization, SmoothQuant migration, outlier channel
 # reordering; then the per-layer bit-width choice (ILP) for --weight-bits mixed
 PRE_QUANTIZE = ["equalize", "smoothquant", "reorder-channels", "assign-bits"]
-QUANTIZE = (["import-qdq", "constant-fold", "canonicalize", "calibrate"] + FLOAT_FUSION
+QUANTIZE = (["import-dynamic", "import-qdq", "constant-fold", "canonicalize", "calibrate"] + FLOAT_FUSION
             + PRE_QUANTIZE + ["quantize", "dce", "check-integer-only", "widen-accumulators",
                  "check-headroom"])
 
