@@ -44,6 +44,7 @@ def inspect_model(path: str, shapes: dict, calib: Optional[str] = None, check_ta
     from collections import Counter
 
     from .analysis import macs
+    from .frontend.ms_dynamic import quantization_of
     from .frontend.onnx_import import default_opset, find_unsupported, import_model, load_model
 
     model = load_model(path)
@@ -60,6 +61,7 @@ def inspect_model(path: str, shapes: dict, calib: Optional[str] = None, check_ta
         "nodes": len(g.node),
         "params": int(sum(int(np.prod(t.dims)) for t in g.initializer)),
         "unsupported": [{"op": o, "node": n, "opset": v} for o, n, v in find_unsupported(model)],
+        "quantization": quantization_of(model),
     }
     if info["unsupported"]:
         info["macs"] = None
@@ -177,6 +179,7 @@ def cmd_inspect(args) -> int:
         print(f"MACs:     {info['macs']:,}  (inputs bound to {', '.join(b['type'] for b in info['bound_inputs'])})")
     else:
         print(f"MACs:     {info.get('macs_note')}")
+    print(f"quantized: {info['quantization']}")
     print("ops:")
     for op, n in info["ops"].items():
         print(f"  {n:6d}  {op}")

