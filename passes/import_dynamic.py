@@ -32,11 +32,11 @@ from typing import Optional
 import numpy as np
 
 from qcc.errors import LoweringError
-from qcc.ir import DType, Graph, Node, QParams, Value
+from qcc.ir import DType, Graph, Node, QParams, TensorType, Value
 from qcc.passmanager import PassContext, register_pass
 
 INTEGER_OPS = {"onnx.MatMulInteger": "onnx.MatMul", "onnx.ConvInteger": "onnx.Conv"}
-_MOVES = {"onnx.Gather"}
+MOVES = {"onnx.Transpose", "onnx.Reshape", "onnx.Squeeze", "onnx.Unsqueeze", "onnx.Flatten"}
 
 
 def _only_user(v: Value, op: str) -> Optional[Node]:
@@ -73,24 +73,63 @@ def _factors(scale: Value) -> list[Value]:
     return [scale]
 
 
-def _operand(v: Value, zp: Optional[Value], factors: list[Value]):
-    """('act', float input) for a DynamicQuantizeLinear output, ('const', q, zp, scale)
-    for a constant; the operand's scale is taken out of ``factors``."""
-    dq = _dql(v)
+def _moved(v: Value) -> tuple[Value, list[Node]]:
+    """``v`` traced back through data movement on the quantized integers (onnxruntime
+    runs Transpose/Reshape/... on them, ``Direct8BitOp``, and Gathers rows of a quantized
+    embedding table): (source, moves, outermost first)."""
+    moves = []
+    while v.producer is not None and len(v.producer.outputs) == 1 and (
+            v.producer.op == "onnx.Gather"
+            or v.producer.op in MOVES and all(i is None or i.is_const for i in v.producer.inputs[1:])):
+        moves.append(v.producer)
+        v = v.producer.inputs[0]
+    return v, moves
+
+
+def _replay(graph: Graph, x: Value, moves: list[Node], before: Node) -> Value:
+    """The same moves applied to the float tensor ``x``."""
+    for m in reversed(moves):
+        x = graph.make(m.op, [x] + list(m.inputs[1:]), [TensorType(x.dtype, m.outputs[0].shape)],
+                       dict(m.attrs), name=m.name + ".float", before=before).outputs[0]
+    return x
+
+
+def _take_const(factors: list[Optional[Value]], k: int, what: str) -> Value:
+    """Operand ``k``'s constant scale factor (onnxruntime multiplies [A's, B's] in order)."""
+    order = ([k] if len(factors) == 2 else []) + list(range(len(factors)))
+    for i in order:
+        if factors[i] is not None and factors[i].is_const:
+            f, factors[i] = factors[i], None
+            return f
+    raise Unrecoverable(f"no constant scale for {what}")
+
+
+def _operand(v: Value, zp: Optional[Value], factors: list[Optional[Value]], k: int):
+    """Operand ``k`` of an integer MatMul/Conv, its scale taken out of ``factors``:
+    ('act', float input, moves, DQL) for a DynamicQuantizeLinear output (possibly moved);
+    ('table', float constant, moves) for rows/moves of a per-tensor quantized constant
+    (an embedding table); ('const', q, zp, scale) for a weight."""
+    src, moves = _moved(v)
+    dq = _dql(src)
     if dq is not None:
         if zp is not dq.outputs[2] or not any(f is dq.outputs[1] for f in factors):
             raise Unrecoverable("its activation's zero point or scale is not the "
                                 "DynamicQuantizeLinear's own")
-        factors.remove(next(f for f in factors if f is dq.outputs[1]))
-        return ("act", dq.inputs[0])
-    if not v.is_const or (zp is not None and not zp.is_const):
+        factors[next(i for i, f in enumerate(factors) if f is dq.outputs[1])] = None
+        return ("act", dq.inputs[0], moves, dq)
+    if not src.is_const or (zp is not None and not zp.is_const):
         raise Unrecoverable(f"operand '{v.name}' is neither a constant nor a DynamicQuantizeLinear output")
-    consts = [f for f in factors if f.is_const]
-    if not consts:
-        raise Unrecoverable(f"no constant scale for the weight '{v.name}'")
-    factors.remove(consts[0])
     z = np.zeros(1, np.int64) if zp is None else zp.data.astype(np.int64).reshape(-1)
-    return ("const", v, z, consts[0])
+    if not moves:
+        return ("const", src, z, _take_const(factors, k, f"'{v.name}'"))
+    # a table next to a weight: import folded Mul(table scale, weight scale) into one
+    # constant, which the weight takes; the table is then exact as its integer codes
+    folded = not any(f is not None and f.is_const for f in factors)
+    scale = 1.0 if folded else _take_const(factors, k, f"'{v.name}'").data
+    if np.size(scale) != 1 or z.size != 1:
+        raise Unrecoverable(f"the moved constant '{src.name}' has per-channel parameters")
+    table = float(np.reshape(scale, -1)[0]) * (src.data.astype(np.float64) - int(z[0]))
+    return ("table", table.astype(np.float32), moves, src)
 
 
 def _channel_scale(s: Value, out_rank: int, ch_axis: int, n_ch: int, name: str) -> np.ndarray:
@@ -131,16 +170,23 @@ def _weight(graph: Graph, node: Node, op: dict, scale: np.ndarray, axis: int, pi
 def _recover(graph: Graph, node: Node, pinned: dict, stats: dict) -> list[Node]:
     ins = list(node.inputs) + [None] * (4 - len(node.inputs))
     cast, mul, scale = _chain(node)
-    factors = _factors(scale)
-    a, b = _operand(ins[0], ins[2], factors), _operand(ins[1], ins[3], factors)
-    if factors:
-        raise Unrecoverable(f"its output scale has the extra factor '{factors[0].name}'")
+    factors: list[Optional[Value]] = _factors(scale)
+    b = _operand(ins[1], ins[3], factors, 1)  # the weight first: it takes a folded scale product
+    a = _operand(ins[0], ins[2], factors, 0)
+    extra = [f for f in factors if f is not None]
+    if extra:
+        raise Unrecoverable(f"its output scale has the extra factor '{extra[0].name}'")
     out = mul.outputs[0]
     conv = node.op == "onnx.ConvInteger"
     floats = []
     for k, op in enumerate((a, b)):
         if op[0] == "act":
-            floats.append(op[1])
+            floats.append(_replay(graph, op[1], op[2], mul))
+            continue
+        if op[0] == "table":
+            c = graph.add_const(op[3].name + ".dequantized", op[1])
+            floats.append(_replay(graph, c, op[2], mul))
+            stats["tables"].append(op[3].name)
             continue
         if k == 0:
             raise Unrecoverable("its left operand is a constant")
@@ -151,7 +197,8 @@ def _recover(graph: Graph, node: Node, pinned: dict, stats: dict) -> list[Node]:
     attrs = dict(node.attrs) if conv else {}
     graph.replace_node(mul, INTEGER_OPS[node.op], floats, attrs, name=node.name)
     stats["nodes"].append(node.name)
-    return [node, cast] + [v.producer for v in (scale, ins[0], ins[1]) if v.producer is not None]
+    moved = [m for op in (a, b) if op[0] != "const" for m in op[2] + [op[3]] if isinstance(m, Node)]
+    return [node, cast] + moved + [v.producer for v in (scale, ins[0], ins[1]) if v.producer is not None]
 
 
 def _drop_dead(graph: Graph, nodes: list[Node]) -> None:
@@ -164,22 +211,24 @@ def _drop_dead(graph: Graph, nodes: list[Node]) -> None:
             graph.remove_node(n)
 
 
-def _embeddings(graph: Graph, stats: dict) -> None:
-    """Gather(const int table) -> DequantizeLinear (per tensor) => Gather(float table)."""
+def _tables(graph: Graph, stats: dict) -> list[Node]:
+    """DequantizeLinear (per tensor) of rows/moves of a constant integer table (a quantized
+    embedding: ``Gather(uint8 table) -> DequantizeLinear``) => the same moves on the
+    dequantized float table."""
+    dead = []
     for dq in [n for n in graph.nodes if n.op == "onnx.DequantizeLinear"]:
-        g = dq.inputs[0].producer
-        if g is None or g.op not in _MOVES or not g.inputs[0].is_const or len(dq.inputs[0].users) != 1:
-            continue
+        src, moves = _moved(dq.inputs[0])
         s, z = dq.inputs[1], dq.inputs[2] if len(dq.inputs) > 2 else None
-        if not s.is_const or s.type.numel != 1 or (z is not None and not z.is_const):
+        if not moves or not src.is_const or not s.is_const or s.type.numel != 1 \
+                or (z is not None and (not z.is_const or z.type.numel != 1)):
             continue
         zp = 0 if z is None else int(z.data.reshape(-1)[0])
-        table = g.inputs[0]
-        w = (float(s.data.reshape(-1)[0]) * (table.data.astype(np.float64) - zp)).astype(np.float32)
-        c = graph.add_const(table.name + ".dequantized", w)
-        graph.replace_node(dq, g.op, [c] + list(g.inputs[1:]), dict(g.attrs), name=g.name)
-        graph.remove_node(g)
-        stats["tables"].append(table.name)
+        w = float(s.data.reshape(-1)[0]) * (src.data.astype(np.float64) - zp)
+        c = graph.add_const(src.name + ".dequantized", w.astype(np.float32))
+        graph.replace_node(dq, "onnx.Identity", [_replay(graph, c, moves, dq)])
+        stats["tables"].append(src.name)
+        dead += moves
+    return dead
 
 
 def has_dynamic(graph: Graph) -> bool:
@@ -199,11 +248,11 @@ def import_dynamic(graph: Graph, ctx: PassContext) -> bool:
         except Unrecoverable as e:
             raise LoweringError(f"{node.op_type} node '{node.name}' (dynamically quantized) cannot be "
                                 f"mapped back to float: {e}") from None
-    _embeddings(graph, stats)
+    replaced += _tables(graph, stats)
     if not stats["nodes"] and not stats["tables"]:
         return False
     _drop_dead(graph, replaced)
     graph.drop_unused_constants()
     ctx.note("import-dynamic", recovered=stats["nodes"], weight_grids_kept=stats["weight_grids_kept"],
-             weights_requantized=stats["weights_requantized"], tables=stats["tables"])
+             weights_requantized=stats["weights_requantized"], tables=list(dict.fromkeys(stats["tables"])))
     return True

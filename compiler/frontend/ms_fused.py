@@ -1,13 +1,14 @@
 """onnxruntime's transformer fusions (``com.microsoft`` Gelu, FastGelu, BiasGelu,
-QuickGelu, FusedMatMul, SkipLayerNormalization, BiasAdd) as the standard ONNX
+QuickGelu, FusedMatMul, SkipLayerNormalization) as the standard ONNX
 subgraphs they replace.
 
 A model saved after onnxruntime's graph optimizer (``optimized_model_filepath``, the
 ``onnxruntime.transformers`` optimizer, many ``model_quantized.onnx`` files on model
 hubs) holds them next to the dynamic-quantization ops (``ms_dynamic.py``).  Expanded
 at import they mean what onnxruntime computes, in the spelling the exporters use
-(so ``fuse-gelu`` and ``fuse-layernorm`` find them again); a ``FusedMatMul`` that
-transposes an operand is refused in one line naming the node.
+(so ``fuse-gelu`` and ``fuse-layernorm`` find them again).  A ``FusedMatMul`` that
+transposes an operand needs its rank, from the file's value_info or ONNX shape
+inference; without one the node is refused in one line.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from ..errors import UnsupportedOpError
+from ..errors import ModelLoadError
 from .ms_qops import _attrs, _expander, _inp
 
 
@@ -85,28 +86,43 @@ def _quick_gelu(n: onnx.NodeProto, name: str) -> list[onnx.NodeProto]:
             helper.make_node("Mul", [n.input[0], f"{name}.s"], [n.output[0]], name=f"{name}.mul")]
 
 
-@_expander("BiasAdd")
-def _bias_add(n: onnx.NodeProto, name: str) -> list[onnx.NodeProto]:
-    return [helper.make_node("Add", [n.input[0], n.input[1]], [f"{name}.xb"], name=f"{name}.bias"),
-            helper.make_node("Add", [f"{name}.xb", n.input[2]], [n.output[0]], name=f"{name}.skip")]
+def _operand_perm(rank: int, trans: int, trans_batch: int) -> list[int]:
+    """onnxruntime's FusedMatMul operand layout: ``transBatch`` moves axis 0 next to the
+    matrix axes (``[1, .., r-2, 0, r-1]``), ``trans`` swaps the last two."""
+    perm = list(range(1, rank - 1)) + [0, rank - 1] if trans_batch else list(range(rank))
+    if trans:
+        perm[-2], perm[-1] = perm[-1], perm[-2]
+    return perm
 
 
 @_expander("FusedMatMul")
-def _fused_matmul(n: onnx.NodeProto, name: str) -> list[onnx.NodeProto]:
-    """alpha * A @ B.  The transposing forms need the operands' ranks, which the ONNX
-    node does not carry: they are refused in one line naming the node."""
+def _fused_matmul(n: onnx.NodeProto, name: str, ranks: dict) -> list[onnx.NodeProto]:
+    """alpha * op(A) @ op(B), the transpositions as Transpose nodes (they need the
+    operands' ranks, taken from the file's value_info)."""
     a = _attrs(n)
-    trans = [t for t in ("transA", "transB", "transBatchA", "transBatchB") if a.get(t, 0)]
-    if trans:
-        raise UnsupportedOpError(f"com.microsoft::FusedMatMul node '{n.name}' with {', '.join(trans)} "
-                                 f"set is not imported (only alpha); export the model without "
-                                 f"onnxruntime's graph optimizations")
+    nodes, ins = [], []
+    for k, (t, tb) in enumerate((("transA", "transBatchA"), ("transB", "transBatchB"))):
+        x = n.input[k]
+        if a.get(t, 0) or a.get(tb, 0):
+            r = ranks.get(x)
+            if r is None or r < 2 or (a.get(tb, 0) and r < 3):
+                raise ModelLoadError(f"com.microsoft::FusedMatMul node '{n.name}': the rank of its input "
+                                     f"'{x}' is not declared (value_info), so its {t}/{tb} cannot be "
+                                     f"imported")
+            nodes.append(helper.make_node("Transpose", [x], [f"{name}.t{k}"], name=f"{name}.t{k}",
+                                          perm=_operand_perm(r, a.get(t, 0), a.get(tb, 0))))
+            x = f"{name}.t{k}"
+        ins.append(x)
     alpha = float(a.get("alpha", 1.0))
     if alpha == 1.0:
-        return [helper.make_node("MatMul", list(n.input[:2]), [n.output[0]], name=f"{name}.MatMul")]
-    return [helper.make_node("MatMul", list(n.input[:2]), [f"{name}.mm"], name=f"{name}.MatMul"),
-            _const(f"{name}.alpha", alpha),
-            helper.make_node("Mul", [f"{name}.mm", f"{name}.alpha"], [n.output[0]], name=f"{name}.alpha_mul")]
+        return nodes + [helper.make_node("MatMul", ins, [n.output[0]], name=f"{name}.MatMul")]
+    return nodes + [helper.make_node("MatMul", ins, [f"{name}.mm"], name=f"{name}.MatMul"),
+                    _const(f"{name}.alpha", alpha),
+                    helper.make_node("Mul", [f"{name}.mm", f"{name}.alpha"], [n.output[0]],
+                                     name=f"{name}.alpha_mul")]
+
+
+_fused_matmul.needs_ranks = True
 
 
 @_expander("SkipLayerNormalization")
@@ -123,7 +139,7 @@ def _skip_layernorm(n: onnx.NodeProto, name: str) -> list[onnx.NodeProto]:
     nodes.append(helper.make_node("LayerNormalization", ln_in, [n.output[0]], name=f"{name}.LayerNorm",
                                   axis=-1, epsilon=eps))
     if any(len(n.output) > i and n.output[i] for i in (1, 2)):
-        raise UnsupportedOpError(f"com.microsoft::SkipLayerNormalization node '{n.name}': its mean / "
+        raise ModelLoadError(f"com.microsoft::SkipLayerNormalization node '{n.name}': its mean / "
                                  f"inverse-std outputs are read; qcc imports only the normalized output "
                                  f"and the sum")
     return nodes

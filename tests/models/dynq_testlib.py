@@ -55,12 +55,34 @@ def embedder(path, seed=0):
     return _save(path, nodes, inits, [helper.make_tensor_value_info("x", TensorProto.INT64, [1, 6])])
 
 
-MODELS = {"mlp": mlp, "cnn": cnn, "embedder": embedder}
+def encoder(path, seed=0):
+    """A tiny transformer encoder (torch Embedding + TransformerEncoderLayer with GELU),
+    exported by torch's TorchScript exporter."""
+    import torch
+
+    torch.manual_seed(seed)
+
+    class Enc(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(50, 32)
+            self.layer = torch.nn.TransformerEncoderLayer(32, 2, 64, dropout=0.0, activation="gelu",
+                                                          batch_first=True)
+
+        def forward(self, ids):
+            return self.layer(self.emb(ids))
+
+    torch.onnx.export(Enc().eval(), (torch.zeros(1, 6, dtype=torch.long),), path, input_names=["x"],
+                      output_names=["y"], dynamo=False, opset_version=17)
+    return path
+
+
+MODELS = {"mlp": mlp, "cnn": cnn, "embedder": embedder, "encoder": encoder}
 
 
 def data(kind: str, n: int, seed: int) -> dict:
     rng = np.random.default_rng(seed)
-    if kind == "embedder":
+    if kind in ("embedder", "encoder"):
         return {"x": rng.integers(0, 50, (n, 6)).astype(np.int64)}
     shape = {"mlp": (16,), "cnn": (3, 12, 12)}[kind]
     return {"x": rng.standard_normal((n,) + shape).astype(np.float32)}

@@ -56,7 +56,7 @@ def _has_weight(compiled, w):
     ("mlp", {}),
     ("mlp", {"per_channel": True, "reduce_range": True}),
     ("cnn", {"weight_type": "QUInt8", "per_channel": True}),
-    ("cnn", {"reduce_range": True}),
+    pytest.param("cnn", {"reduce_range": True}, marks=pytest.mark.slow),
 ])
 def test_dynamic_model_compiles_bit_exact_and_keeps_the_weight_grid(tmp_path, kind, kw):
     from onnxruntime.quantization import QuantType
@@ -113,6 +113,21 @@ def test_onnxruntime_fused_forms(tmp_path):
     out, note = _compile(tmp_path, fused)
     assert len(note["recovered"]) == 2 and note["weight_grids_kept"] == 2
     _check_outputs(out, "mlp", flt, fused)
+
+
+@pytest.mark.parametrize("fused", [pytest.param(False, marks=pytest.mark.slow), True])
+def test_tiny_transformer_encoder(tmp_path, fused):
+    """quantize_dynamic of a torch encoder layer: its Transpose/Reshape run on the uint8
+    activations and the embedding table is quantized; onnxruntime's optimizer then adds
+    DynamicQuantizeMatMul, FusedMatMul (with batch transposes), SkipLayerNormalization
+    and Gelu (frontend/ms_fused.py)."""
+    flt, dyn = _models(tmp_path, "encoder")
+    path = ort_fused(dyn, str(tmp_path / "fused.onnx")) if fused else dyn
+    if fused:
+        assert {"FusedMatMul", "SkipLayerNormalization", "DynamicQuantizeMatMul"} <= set(op_types(path))
+    out, note = _compile(tmp_path, path)
+    assert len(note["recovered"]) == 4 and note["tables"]
+    _check_outputs(out, "encoder", flt, path)
 
 
 def _hand_model(tmp_path, nodes, inits, ms=False):
@@ -174,19 +189,16 @@ def test_two_dynamic_operands(tmp_path):
 
 
 def test_cli_compile_says_what_it_did_and_inspect_agrees(tmp_path):
-    flt, dyn = _models(tmp_path, "cnn")
-    p = qcc("inspect", dyn)
+    flt, dyn = _models(tmp_path, "mlp")
+    p = qcc("inspect", dyn, "--calib", tmp_path / "calib.npz")
     assert_ok(p)
     assert any(line.split()[:2] == ["c", "compiles"] for line in p.stdout.splitlines()), p.stdout
-    assert "quantized: dynamic (onnxruntime quantize_dynamic: 3 integer" in p.stdout
-    p = qcc("inspect", flt)
-    assert_ok(p)
-    assert "quantized: float" in p.stdout
+    assert "quantized: dynamic (onnxruntime quantize_dynamic: 2 integer" in p.stdout
     p = qcc("compile", dyn, "--calib", tmp_path / "calib.npz", "--target", "c", "-o", tmp_path / "c")
     assert_ok(p)
-    assert "dynamically quantized model" in p.stderr and "3 MatMulInteger/ConvInteger" in p.stderr
+    assert "dynamically quantized model" in p.stderr and "2 MatMulInteger/ConvInteger" in p.stderr
     man = json.load(open(tmp_path / "c" / "manifest.json"))
-    assert len(man["passes"]["import-dynamic"]["recovered"]) == 3
+    assert len(man["passes"]["import-dynamic"]["recovered"]) == 2
 
 
 def test_unrecoverable_chain_is_one_line_naming_the_node(tmp_path):
@@ -200,3 +212,24 @@ def test_unrecoverable_chain_is_one_line_naming_the_node(tmp_path):
     p = qcc("compile", path, "--calib", tmp_path / "calib.npz", "--target", "c", "-o", tmp_path / "c")
     assert_error(p, "MatMulInteger node 'odd_mm'", "scale")
     assert not os.path.exists(tmp_path / "c" / "model.c")
+
+
+def test_inspect_names_the_quantization_form(tmp_path):
+    from onnxruntime.quantization import CalibrationDataReader, quantize_static
+
+    from qcc.commands import inspect_model
+
+    flt, dyn = _models(tmp_path, "mlp")
+    samples = iter([{"x": x[None]} for x in data("mlp", 4, seed=3)["x"]])
+
+    class Reader(CalibrationDataReader):
+        def get_next(self):
+            return next(samples, None)
+
+    qdq = str(tmp_path / "qdq.onnx")
+    quantize_static(flt, qdq, Reader())
+    kinds = {k: inspect_model(p, {}, check_targets=False)["quantization"]
+             for k, p in (("float", flt), ("dynamic", dyn), ("static", qdq))}
+    assert kinds["float"] == "float"
+    assert kinds["dynamic"].startswith("dynamic (onnxruntime quantize_dynamic: 2 integer")
+    assert kinds["static"].startswith("static (QDQ")

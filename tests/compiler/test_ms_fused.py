@@ -1,0 +1,98 @@
+"""onnxruntime's transformer fusions (com.microsoft Gelu, FastGelu, BiasGelu, QuickGelu,
+FusedMatMul, SkipLayerNormalization; frontend/ms_fused.py) import with the
+semantics onnxruntime gives them: qcc's interpreter against onnxruntime, node by node."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper
+
+from qcc.errors import QccError
+from qcc.frontend.onnx_import import import_model
+from qcc.interp import run
+
+
+def _model(node, inputs: dict, outputs=("y",), value_info=True):
+    g = helper.make_graph([node], "g", [helper.make_tensor_value_info(k, TensorProto.FLOAT, v.shape)
+                                        for k, v in inputs.items()],
+                          [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    m.ir_version = 8
+    return m
+
+
+def _check(node, inputs: dict, outputs=("y",), rtol=1e-5, atol=1e-5):
+    m = _model(node, inputs, outputs)
+    want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        list(outputs), inputs)
+    got = run(import_model(m), inputs)
+    for o, w in zip(outputs, want):
+        np.testing.assert_allclose(got[o], w, rtol=rtol, atol=atol)
+
+
+def _ms(op, ins, outs=("y",), **attrs):
+    return helper.make_node(op, list(ins), list(outs), domain="com.microsoft", name=op.lower(), **attrs)
+
+
+RNG = np.random.default_rng(0)
+X = (2 * RNG.standard_normal((2, 5, 8))).astype(np.float32)
+B = RNG.standard_normal(8).astype(np.float32)
+
+
+@pytest.mark.parametrize("op,ins", [("Gelu", {"x": X}), ("FastGelu", {"x": X}), ("FastGelu", {"x": X, "b": B}),
+                                    ("BiasGelu", {"x": X, "b": B}), ("QuickGelu", {"x": X})])
+def test_gelu_family(op, ins):
+    _check(_ms(op, ins), ins)
+
+
+@pytest.mark.parametrize("bias,beta,sum_out", [(False, True, False), (True, True, True), (True, False, False)])
+def test_skip_layer_normalization(bias, beta, sum_out):
+    ins = {"x": X, "skip": RNG.standard_normal(X.shape).astype(np.float32),
+           "gamma": (1 + 0.1 * RNG.standard_normal(8)).astype(np.float32)}
+    names = ["x", "skip", "gamma", "beta" if beta else "", "bias" if bias else ""]
+    if beta:
+        ins["beta"] = RNG.standard_normal(8).astype(np.float32)
+    if bias:
+        ins["bias"] = B
+    while not names[-1]:
+        names.pop()
+    outs = ["y", "", "", "s"] if sum_out else ["y"]
+    node = _ms("SkipLayerNormalization", names, outs, epsilon=1e-6)
+    _check(node, ins, tuple(o for o in outs if o), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("rank", [3, 4])
+@pytest.mark.parametrize("ta,tb,tba,tbb", [(0, 0, 0, 0), (1, 0, 0, 0), (0, 1, 0, 0), (1, 1, 0, 0),
+                                           (0, 0, 1, 0), (0, 1, 0, 1), (1, 0, 1, 1), (0, 1, 1, 1)])
+def test_fused_matmul_layouts(rank, ta, tb, tba, tbb):
+    """Operands laid out as onnxruntime reads them: transBatch moves axis 0 next to the
+    matrix axes, trans swaps the last two."""
+    batch = (2, 3)[: rank - 2]
+    m_, k_, n_ = 4, 5, 6
+
+    def layout(rows, cols, trans, trans_batch):
+        """A stored tensor that reads as ``batch + [rows, cols]`` through the layout."""
+        eff = list(batch) + [rows, cols]
+        perm = list(range(1, rank - 1)) + [0, rank - 1] if trans_batch else list(range(rank))
+        if trans:
+            perm[-2], perm[-1] = perm[-1], perm[-2]
+        return RNG.standard_normal([eff[perm.index(j)] for j in range(rank)]).astype(np.float32)
+
+    a, b = layout(m_, k_, ta, tba), layout(k_, n_, tb, tbb)
+    node = _ms("FusedMatMul", ["a", "b"], alpha=0.5, transA=ta, transB=tb, transBatchA=tba, transBatchB=tbb)
+    _check(node, {"a": a, "b": b}, rtol=1e-4, atol=1e-4)
+
+
+def test_fused_matmul_without_a_known_rank_is_one_clear_error():
+    a = RNG.standard_normal((2, 4, 5)).astype(np.float32)
+    node = _ms("FusedMatMul", ["a", "b"], transB=1)
+    g = helper.make_graph([helper.make_node("Relu", ["braw"], ["b"]), node], "g",
+                          [helper.make_tensor_value_info("a", TensorProto.FLOAT, a.shape),
+                           helper.make_tensor_value_info("braw", TensorProto.FLOAT, None)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    with pytest.raises(QccError, match=r"FusedMatMul node 'fusedmatmul'.*rank of its input 'b'"):
+        import_model(m, {"braw": (2, 6, 5)})
