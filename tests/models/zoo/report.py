@@ -312,6 +312,16 @@ and scored against float onnxruntime on the same 8 test samples).
   down-projection MatMul that reads it introduces 12.6-16.4 dB; `--smoothquant 0.5` does
   not help (4.9 dB). Not solved: per-channel or int16 activations for that input are the
   candidates.
+* **minilm_l6_dynq** is minilm_l6 after onnxruntime's `quantize_dynamic` (per-channel,
+  `reduce_range`: 7-bit int8 weights), the `model_quantized.onnx` form model hubs ship.
+  qcc maps each MatMulInteger chain back to a float MatMul on the shipped weights, keeps
+  their grid, and quantizes the activations statically (`import-dynamic`, docs/passes.md).
+  Its reference is onnxruntime running the dynamic model (the float import differs from
+  it by 4.8e-3: a float rounding difference flips a per-call uint8 activation code);
+  onnxruntime's `quantize_static` cannot requantize an already quantized model (its
+  column is empty), so compare with minilm_l6: 4.8 dB here against qcc's 5.1 dB and
+  onnxruntime's 1.6 dB on the float model (the same feed-forward outliers; the 7-bit
+  weights cost the rest).
 * Rows stamped c82b7dc or f495789 were measured on this branch's commits before a rebase;
   their code is main's f3cf65f (and d7ad543: the report's corpus filter).
 * First measured 2026-12-05 evening (`report.py NAME`, load 12-17): text_orientation,
