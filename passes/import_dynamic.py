@@ -231,10 +231,6 @@ def _tables(graph: Graph, stats: dict) -> list[Node]:
     return dead
 
 
-def has_dynamic(graph: Graph) -> bool:
-    return any(n.op in INTEGER_OPS for n in graph.nodes)
-
-
 @register_pass("import-dynamic", "dynamically quantized models (quantize_dynamic): MatMulInteger/"
                "ConvInteger chains back to float MatMul/Conv on the shipped weights",
                kind="quantize")

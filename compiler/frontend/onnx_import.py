@@ -26,7 +26,7 @@ from ..ops import is_registered, lookup
 from ..ops.onnx_ops import SUPPORTED
 from .bind import bound_array, check_names as check_bind_names, describe as describe_bound
 from .control_flow import branches, check_loops, inline_if
-from . import ms_dynamic, ms_fused  # noqa: F401  (register the onnxruntime fusions' expanders)
+from . import ms_attention, ms_dynamic, ms_fused  # noqa: F401  (register the onnxruntime fusions' expanders)
 from .ms_qops import can_expand, expand_model
 from .resize_compat import framework_sizes
 from .validate import MAX_OPSET, MIN_OPSET, run_checker, tensor_bytes, validate_model  # noqa: F401

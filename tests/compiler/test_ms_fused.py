@@ -96,3 +96,75 @@ def test_fused_matmul_without_a_known_rank_is_one_clear_error():
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
     with pytest.raises(QccError, match=r"FusedMatMul node 'fusedmatmul'.*rank of its input 'b'"):
         import_model(m, {"braw": (2, 6, 5)})
+
+
+def _attention_model(op, mask: bool, **attrs):
+    """One self-attention node (Attention, or QAttention behind a DynamicQuantizeLinear)."""
+    rng = np.random.default_rng(1)
+    w = (rng.standard_normal((16, 48)) / 4).astype(np.float32)
+    inits = {"bias": (0.1 * rng.standard_normal(48)).astype(np.float32)}
+    ins = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 5, 16])]
+    nodes = []
+    if op == "Attention":
+        inits["w"] = w
+        args = ["x", "w", "bias"] + (["mask"] if mask else [])
+    else:
+        ws = np.abs(w).max(axis=0) / 127
+        inits.update({"wq": np.round(w / ws).astype(np.int8), "ws": ws.astype(np.float32),
+                      "wz": np.zeros(48, np.int8)})
+        nodes.append(helper.make_node("DynamicQuantizeLinear", ["x"], ["xq", "xs", "xz"]))
+        args = ["xq", "wq", "bias", "xs", "ws", "mask" if mask else "", "xz", "wz"]
+    if mask:
+        ins.append(helper.make_tensor_value_info("mask", TensorProto.INT32, [1, 5]))
+    nodes.append(_ms(op, args, num_heads=2, **attrs))
+    g = helper.make_graph(nodes, "g", ins, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [onnx.numpy_helper.from_array(v, k) for k, v in inits.items()])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    m.ir_version = 8
+    return m
+
+
+def _attention_feeds(n, mask, seed=2):
+    rng = np.random.default_rng(seed)
+    f = {"x": rng.standard_normal((n, 5, 16)).astype(np.float32)}
+    if mask:
+        f["mask"] = np.tile(np.array([[1, 1, 1, 0, 1]], np.int32), (n, 1))
+    return f
+
+
+@pytest.mark.parametrize("op", ["Attention", "QAttention"])
+@pytest.mark.parametrize("mask,attrs", [(False, {}), (True, {}), (True, {"scale": 0.3, "mask_filter_value": -50.0})])
+def test_attention_matches_onnxruntime(op, mask, attrs):
+    m = _attention_model(op, mask, **attrs)
+    feeds = _attention_feeds(1, mask)
+    want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(["y"], feeds)[0]
+    np.testing.assert_allclose(run(import_model(m), feeds)["y"], want, rtol=1e-4, atol=1e-4)
+
+
+def test_qattention_compiles_bit_exact(tmp_path):
+    """QAttention (quantize_dynamic of onnxruntime's fused Attention) compiles like the
+    MatMulInteger chain it stands for: C bit-exact with the reference, close to onnxruntime."""
+    from qcc.bench.metrics import sqnr_db
+    from qcc.commands import run_artifact
+    from qcc.driver import CompileOptions, compile_model
+
+    m = _attention_model("QAttention", True)
+    path = str(tmp_path / "qatt.onnx")
+    onnx.save(m, path)
+    np.savez(tmp_path / "calib.npz", **_attention_feeds(16, True))
+    out = str(tmp_path / "c")
+    man = compile_model(path, CompileOptions(target="c", out_dir=out,
+                                             options={"calib": str(tmp_path / "calib.npz"), "quiet": True}))
+    assert len(man["passes"]["import-dynamic"]["recovered"]) == 1
+    feeds = _attention_feeds(3, True, seed=5)
+    want = run_artifact(out, feeds, "reference")["y"]
+    assert np.array_equal(run_artifact(out, feeds, "target")["y"], want)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    ref = np.concatenate([sess.run(["y"], {k: v[i:i + 1] for k, v in feeds.items()})[0] for i in range(3)])
+    assert sqnr_db(ref, want) >= 30.0
+
+
+@pytest.mark.parametrize("attrs,why", [({"unidirectional": 1}, "unidirectional")])
+def test_attention_forms_not_imported_are_one_line(attrs, why):
+    with pytest.raises(QccError, match=rf"Attention node 'attention': {why}"):
+        import_model(_attention_model("Attention", False, **attrs))
