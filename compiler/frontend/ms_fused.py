@@ -96,7 +96,7 @@ def _operand_perm(rank: int, trans: int, trans_batch: int) -> list[int]:
 
 
 @_expander("FusedMatMul")
-def _fused_matmul(n: onnx.NodeProto, name: str, ranks: dict) -> list[onnx.NodeProto]:
+def _fused_matmul(n: onnx.NodeProto, name: str, shapes: dict) -> list[onnx.NodeProto]:
     """alpha * op(A) @ op(B), the transpositions as Transpose nodes (they need the
     operands' ranks, taken from the file's value_info)."""
     a = _attrs(n)
@@ -104,7 +104,7 @@ def _fused_matmul(n: onnx.NodeProto, name: str, ranks: dict) -> list[onnx.NodePr
     for k, (t, tb) in enumerate((("transA", "transBatchA"), ("transB", "transBatchB"))):
         x = n.input[k]
         if a.get(t, 0) or a.get(tb, 0):
-            r = ranks.get(x)
+            r = len(shapes[x]) if x in shapes else None
             if r is None or r < 2 or (a.get(tb, 0) and r < 3):
                 raise ModelLoadError(f"com.microsoft::FusedMatMul node '{n.name}': the rank of its input "
                                      f"'{x}' is not declared (value_info), so its {t}/{tb} cannot be "
@@ -122,7 +122,7 @@ def _fused_matmul(n: onnx.NodeProto, name: str, ranks: dict) -> list[onnx.NodePr
                                      name=f"{name}.alpha_mul")]
 
 
-_fused_matmul.needs_ranks = True
+_fused_matmul.needs_shapes = True
 
 
 @_expander("SkipLayerNormalization")

@@ -187,30 +187,32 @@ def _wrap_moves(nodes: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
     return out
 
 
-def _ranks(model: onnx.ModelProto) -> dict[str, int]:
-    """The ranks the file declares (inputs, outputs, value_info, initializers) and ONNX
-    shape inference adds (it passes over the contrib ops)."""
+def _shapes(model: onnx.ModelProto) -> dict[str, tuple]:
+    """The shapes the file declares (inputs, outputs, value_info, initializers) and ONNX
+    shape inference adds (it passes over the contrib ops): a dim is an int, its symbolic
+    name, or None."""
     try:
         g = onnx.shape_inference.infer_shapes(model).graph
     except Exception:  # noqa: BLE001 - the declared ones are enough where inference fails
         g = model.graph
-    out = {t.name: len(t.dims) for t in g.initializer}
+    out = {t.name: tuple(int(d) for d in t.dims) for t in g.initializer}
     for v in list(g.input) + list(g.output) + list(g.value_info):
         if v.type.HasField("tensor_type") and v.type.tensor_type.HasField("shape"):
-            out[v.name] = len(v.type.tensor_type.shape.dim)
+            out[v.name] = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                                for d in v.type.tensor_type.shape.dim)
     return out
 
 
 def expand_model(model: onnx.ModelProto) -> onnx.ModelProto:
     """A copy of ``model`` with every expandable contrib node replaced and the moves of
     quantized integers wrapped (the model itself when neither occurs)."""
-    nodes, ranks = [], None
+    nodes, shapes = [], None
     for i, n in enumerate(model.graph.node):
         if can_expand(n):
             fn = _EXPAND[n.op_type]
-            if getattr(fn, "needs_ranks", False):  # ms_fused's FusedMatMul with transposes
-                ranks = _ranks(model) if ranks is None else ranks
-                nodes.extend(fn(n, n.name or f"{n.op_type}_{i}", ranks))
+            if getattr(fn, "needs_shapes", False):  # FusedMatMul's transposes, Attention's mask
+                shapes = _shapes(model) if shapes is None else shapes
+                nodes.extend(fn(n, n.name or f"{n.op_type}_{i}", shapes))
             else:
                 nodes.extend(fn(n, n.name or f"{n.op_type}_{i}"))
         else:

@@ -115,7 +115,7 @@ def _attention_model(op, mask: bool, **attrs):
         nodes.append(helper.make_node("DynamicQuantizeLinear", ["x"], ["xq", "xs", "xz"]))
         args = ["xq", "wq", "bias", "xs", "ws", "mask" if mask else "", "xz", "wz"]
     if mask:
-        ins.append(helper.make_tensor_value_info("mask", TensorProto.INT32, [1, 5]))
+        ins.append(helper.make_tensor_value_info("mask", TensorProto.INT32, [1] if mask == "end" else [1, 5]))
     nodes.append(_ms(op, args, num_heads=2, **attrs))
     g = helper.make_graph(nodes, "g", ins, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
                           [onnx.numpy_helper.from_array(v, k) for k, v in inits.items()])
@@ -127,13 +127,16 @@ def _attention_model(op, mask: bool, **attrs):
 def _attention_feeds(n, mask, seed=2):
     rng = np.random.default_rng(seed)
     f = {"x": rng.standard_normal((n, 5, 16)).astype(np.float32)}
-    if mask:
+    if mask == "end":  # valid lengths
+        f["mask"] = np.full((n,), 3, np.int32)
+    elif mask:
         f["mask"] = np.tile(np.array([[1, 1, 1, 0, 1]], np.int32), (n, 1))
     return f
 
 
 @pytest.mark.parametrize("op", ["Attention", "QAttention"])
-@pytest.mark.parametrize("mask,attrs", [(False, {}), (True, {}), (True, {"scale": 0.3, "mask_filter_value": -50.0})])
+@pytest.mark.parametrize("mask,attrs", [(False, {}), (True, {}), ("end", {}),
+                                        (True, {"scale": 0.3, "mask_filter_value": -50.0})])
 def test_attention_matches_onnxruntime(op, mask, attrs):
     m = _attention_model(op, mask, **attrs)
     feeds = _attention_feeds(1, mask)
@@ -168,3 +171,48 @@ def test_qattention_compiles_bit_exact(tmp_path):
 def test_attention_forms_not_imported_are_one_line(attrs, why):
     with pytest.raises(QccError, match=rf"Attention node 'attention': {why}"):
         import_model(_attention_model("Attention", False, **attrs))
+
+
+def _embed_model(quantized: bool, outs=("y", "mask_index")):
+    rng = np.random.default_rng(3)
+    tabs = {"word": rng.standard_normal((30, 8)), "pos": rng.standard_normal((12, 8)),
+            "seg": rng.standard_normal((2, 8)), "gamma": 1 + 0.1 * rng.standard_normal(8),
+            "beta": 0.1 * rng.standard_normal(8)}
+    inits, args = {}, ["ids", "segs"]
+    if quantized:
+        scales, zps = [], []
+        for k, t in tabs.items():
+            lo, hi = min(t.min(), 0), max(t.max(), 0)
+            s = (hi - lo) / 255
+            z = np.uint8(round(-lo / s))
+            inits[k] = np.clip(np.round(t / s) + z, 0, 255).astype(np.uint8)
+            inits[k + "_s"], inits[k + "_z"] = np.float32(s), z
+            scales.append(k + "_s")
+            zps.append(k + "_z")
+        args += list(tabs) + ["mask"] + scales + zps
+    else:
+        inits.update({k: v.astype(np.float32) for k, v in tabs.items()})
+        args += list(tabs) + ["mask"]
+    node = _ms("QEmbedLayerNormalization" if quantized else "EmbedLayerNormalization", args, outs,
+               epsilon=1e-5)
+    ins = [helper.make_tensor_value_info(k, TensorProto.INT32, [2, 6]) for k in ("ids", "segs", "mask")]
+    g = helper.make_graph([node], "g", ins, [helper.make_tensor_value_info(o, TensorProto.FLOAT if o == "y"
+                                                                           else TensorProto.INT32, None)
+                                             for o in outs],
+                          [onnx.numpy_helper.from_array(np.asarray(v), k) for k, v in inits.items()])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    m.ir_version = 8
+    return m
+
+
+@pytest.mark.parametrize("quantized", [False, True])
+def test_embed_layer_normalization_matches_onnxruntime(quantized):
+    m = _embed_model(quantized)
+    rng = np.random.default_rng(4)
+    feeds = {"ids": rng.integers(0, 30, (2, 6)).astype(np.int32), "segs": rng.integers(0, 2, (2, 6)).astype(np.int32),
+             "mask": np.array([[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]], np.int32)}
+    want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        ["y", "mask_index"], feeds)
+    got = run(import_model(m), feeds)
+    np.testing.assert_allclose(got["y"], want[0], rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(got["mask_index"], want[1])
