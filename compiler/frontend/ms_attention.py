@@ -43,8 +43,9 @@ def _mask_kind(n: onnx.NodeProto, shapes: dict, mask: str) -> str:
     shape, batch = shapes.get(mask), (shapes.get(n.input[0]) or (None,))[0]
     if shape is not None and len(shape) == 2:
         return "raw"
-    if shape is not None and len(shape) == 1 and shape[0] is not None and shape[0] == batch:
-        return "end"
+    if shape is not None and len(shape) == 1 and (not isinstance(shape[0], int) or not isinstance(batch, int)
+                                                  or shape[0] == batch):
+        return "end"  # [B]; a symbolic length is taken as B (the [2B] start/end form is not)
     _refuse(n, f"mask_index '{mask}' of shape {list(shape) if shape is not None else 'unknown'} "
                f"(only the raw [B, S] mask and [B] lengths)")
 

@@ -203,25 +203,32 @@ def _shapes(model: onnx.ModelProto) -> dict[str, tuple]:
     return out
 
 
-def expand_model(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy of ``model`` with every expandable contrib node replaced and the moves of
-    quantized integers wrapped (the model itself when neither occurs)."""
-    nodes, shapes = [], None
-    for i, n in enumerate(model.graph.node):
-        if can_expand(n):
-            fn = _EXPAND[n.op_type]
-            if getattr(fn, "needs_shapes", False):  # FusedMatMul's transposes, Attention's mask
-                shapes = _shapes(model) if shapes is None else shapes
-                nodes.extend(fn(n, n.name or f"{n.op_type}_{i}", shapes))
-            else:
-                nodes.extend(fn(n, n.name or f"{n.op_type}_{i}"))
-        else:
-            nodes.append(n)
-    nodes = _wrap_moves(nodes)
-    if len(nodes) == len(model.graph.node):
-        return model
+def _with_nodes(model: onnx.ModelProto, nodes: list) -> onnx.ModelProto:
     m = onnx.ModelProto()
     m.CopyFrom(model)
     del m.graph.node[:]
     m.graph.node.extend(nodes)
     return m
+
+
+def expand_model(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of ``model`` with every expandable contrib node replaced and the moves of
+    quantized integers wrapped (the model itself when neither occurs).  Expanders that
+    need shapes (FusedMatMul's transposes, Attention's mask) run second, on the shapes
+    inferred once the others are expanded (an EmbedLayerNormalization's mask_index)."""
+    nodes, later = [], []
+    for i, n in enumerate(model.graph.node):
+        if can_expand(n) and not getattr(_EXPAND[n.op_type], "needs_shapes", False):
+            nodes.extend(_EXPAND[n.op_type](n, n.name or f"{n.op_type}_{i}"))
+        else:
+            if can_expand(n):
+                later.append((len(nodes), n, n.name or f"{n.op_type}_{i}"))
+            nodes.append(n)
+    if later:
+        shapes = _shapes(_with_nodes(model, nodes))
+        for at, n, name in reversed(later):
+            nodes[at:at + 1] = _EXPAND[n.op_type](n, name, shapes)
+    nodes = _wrap_moves(nodes)
+    if len(nodes) == len(model.graph.node) and not later:
+        return model
+    return _with_nodes(model, nodes)

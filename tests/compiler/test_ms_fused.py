@@ -216,3 +216,21 @@ def test_embed_layer_normalization_matches_onnxruntime(quantized):
     got = run(import_model(m), feeds)
     np.testing.assert_allclose(got["y"], want[0], rtol=1e-4, atol=1e-4)
     np.testing.assert_array_equal(got["mask_index"], want[1])
+
+
+def test_embed_layer_norm_mask_index_feeds_attention():
+    """onnxruntime's optimized BERT: EmbedLayerNormalization's [B] valid lengths are the
+    Attention's mask_index (shapes inferred after the first expansion pass)."""
+    emb = _embed_model(False)
+    rng = np.random.default_rng(5)
+    att = _ms("Attention", ["y", "aw", "ab", "mask_index"], ["z"], num_heads=2)
+    g = emb.graph
+    g.node.append(att)
+    g.initializer.extend([onnx.numpy_helper.from_array((rng.standard_normal((8, 24)) / 3).astype(np.float32), "aw"),
+                          onnx.numpy_helper.from_array((0.1 * rng.standard_normal(24)).astype(np.float32), "ab")])
+    del g.output[:]
+    g.output.append(helper.make_tensor_value_info("z", TensorProto.FLOAT, None))
+    feeds = {"ids": rng.integers(0, 30, (2, 6)).astype(np.int32), "segs": np.zeros((2, 6), np.int32),
+             "mask": np.array([[1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 0]], np.int32)}
+    want = ort.InferenceSession(emb.SerializeToString(), providers=["CPUExecutionProvider"]).run(["z"], feeds)[0]
+    np.testing.assert_allclose(run(import_model(emb), feeds)["z"], want, rtol=1e-4, atol=1e-4)
