@@ -115,9 +115,12 @@ def compile_model(model_path: str, opts: CompileOptions) -> dict:
         calib = CalibData(drop_bound(calib.arrays, graph.meta["bound_inputs"], "--calib"), calib.source)
     if calib is not None:
         calib.validate(graph)  # names, shapes, dtypes, NaN/Inf: before any pass runs
+    from qcc.passes.import_dynamic import is_dynamic
     from qcc.passes.import_qdq import has_qdq
 
-    quantize = bool(opts.options.get("quantize")) or has_qdq(graph)
+    # a pre-quantized model compiles with its own scales; a dynamic one has none (its
+    # DequantizeLinear of quantized tables aside): float unless --calib is given
+    quantize = bool(opts.options.get("quantize")) or (has_qdq(graph) and not is_dynamic(graph))
     pipeline = pipeline_for(opts.target, quantize=quantize)
     ctx = PassContext(options=dict(opts.options, target=opts.target, model_path=model_path,
                                       model_name=opts.name), calib=calib)

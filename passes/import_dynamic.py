@@ -231,6 +231,11 @@ def _tables(graph: Graph, stats: dict) -> list[Node]:
     return dead
 
 
+def is_dynamic(graph: Graph) -> bool:
+    """Whether the graph holds dynamically quantized ops (no static activation scales)."""
+    return any(n.op in INTEGER_OPS or n.op == "onnx.DynamicQuantizeLinear" for n in graph.nodes)
+
+
 @register_pass("import-dynamic", "dynamically quantized models (quantize_dynamic): MatMulInteger/"
                "ConvInteger chains back to float MatMul/Conv on the shipped weights",
                kind="quantize")

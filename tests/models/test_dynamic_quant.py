@@ -233,3 +233,15 @@ def test_inspect_names_the_quantization_form(tmp_path):
     assert kinds["float"] == "float"
     assert kinds["dynamic"].startswith("dynamic (onnxruntime quantize_dynamic: 2 integer")
     assert kinds["static"].startswith("static (QDQ")
+
+
+def test_float_onnx_target_keeps_the_dynamic_semantics(tmp_path):
+    """Without --calib a dynamic model (here with a quantized table's DequantizeLinear,
+    which alone would make it look pre-quantized) compiles to float ONNX that computes
+    what the model computes."""
+    flt, dyn = _models(tmp_path, "embedder", op_types_to_quantize=["Gather", "MatMul"])
+    out = str(tmp_path / "f")
+    compile_model(dyn, CompileOptions(target="onnx", out_dir=out, options={"quiet": True}))
+    test = data("embedder", 3, seed=6)
+    np.testing.assert_allclose(ort_run(os.path.join(out, "model.onnx"), test), ort_run(dyn, test),
+                               rtol=1e-6, atol=1e-6)
