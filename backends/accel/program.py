@@ -347,7 +347,9 @@ class _Lowering:
 
             def before(b, pl=pl, pt=pt, pxr=pxr, pyr=pyr):
                 emit_gemm(pl, pt, pxr, pyr, self.hw, b, ("DRAM", "w"), ("DRAM", "x"))
-        t, cyc, tried = choose_tiling(ly, xr, yr, self.hw, self.search, before=before)
+        # small layers are cheap to simulate: twice the candidates
+        search = 2 * self.search if ly.macs <= PAIR_SEARCH_MACS else self.search
+        t, cyc, tried = choose_tiling(ly, xr, yr, self.hw, search, before=before)
         emit_gemm(ly, t, xr, yr, self.hw, self.b, self.res(x), self.res(y))
         self._prev_gemm = (self.b, ly, t, xr, yr, self.res(y))
         es_y = yr.esize
@@ -361,7 +363,7 @@ class _Lowering:
                             "group": ly.group})
 
 
-PAIR_SEARCH_MACS = 1 << 23   # larger producers: the layer is searched alone
+PAIR_SEARCH_MACS = 1 << 23   # larger: searched alone, with the base budget
 
 
 def lower_for(graph: Graph, hw: HwConfig, name: str = "model") -> KernelProgram:
