@@ -9,6 +9,11 @@ is an ordinary QDQ model: the interpreter runs it in float between the Q/DQ pair
 pass keeps its scales when it is compiled.  Data movement on the integers
 (``Flatten`` of a QLinear output) is wrapped in the same way (``_wrap_moves``).  Only the NCHW forms are expanded
 (``channels_last=1`` stays unsupported and is reported as such).
+
+The same registry holds the expanders of ``ms_dynamic`` (DynamicQuantizeMatMul,
+MatMulIntegerToFloat), ``ms_fused`` (onnxruntime's transformer fusions) and
+``ms_attention`` (Attention, QAttention, EmbedLayerNormalization); the importer imports
+those modules so that they register.
 """
 
 from __future__ import annotations
