@@ -165,10 +165,10 @@ def linear(lw: Lowerer, node: Node) -> None:
 
 
 def linear_scratch(rows: int, k: int) -> int:
-    """Scratch bytes of a linear: one centred int16 row, or with two rows or more, one pair
-    block of two rows (2 * roundup(k, 4) int16) for the Arm DSP 2x2 GEMM
-    (kernels/common_dsp.h, qcc_linear_gemm2)."""
-    return 2 * k if rows < 2 else 4 * ((k + 3) // 4 * 4)
+    """Scratch bytes of a linear: one centred int16 row, or with three rows or more, one quad
+    block of four rows (4 * roundup(k, 4) int16) for the Arm DSP 1x4 GEMM
+    (kernels/common_dsp.h, qcc_linear_gemm4)."""
+    return 2 * k if rows < 3 else 8 * ((k + 3) // 4 * 4)
 
 
 def batch_offsets(shape, batch, stride: int) -> np.ndarray:

@@ -1,29 +1,32 @@
 /* Arm DSP (Cortex-M4/M7/M33 class: __ARM_FEATURE_DSP without Helium) GEMM block shared by the
- * linear and the im2col / pointwise conv kernels: two output channels times two columns in
- * four register accumulators (CMSIS-NN's register blocking), so that each int16 column word
- * feeds two SMLADs and each SXTB16-widened weight word two more.
- *   - Pair-packed columns: two K-long centred int16 columns A and B are stored interleaved by
- *     chunks of four, chunk i holding (A[4i], A[4i+2], A[4i+1], A[4i+3], B[4i], B[4i+2],
- *     B[4i+1], B[4i+3]): two LDRDs fetch the four words one chunk of both columns needs, in
- *     the (even, odd) order SXTB16 / SXTB16 ROR 8 make of four int8 weights (no reordering
- *     of the weights). The last, partial chunk (K % 4 elements) follows the same layout.
- *   - Inner loop: 18 instructions per 16 multiply-accumulates (2 LDRD, 2 LDR, 4 SXTB16,
- *     8 SMLAD, SUBS/BNE), against 22 for one channel block of four rows times one column.
- *   - Requantization fused per output (qcc_rqf: one SMULL, add, shift, SSAT).
+ * linear and the im2col / pointwise conv kernels: one output channel times four columns
+ * (output positions / rows of x) in four register accumulators, so that each SXTB16-widened
+ * weight word feeds eight SMLADs.
+ *   - Quad-packed columns: four K-long centred int16 columns A, B, C, D are stored
+ *     interleaved by chunks of four, chunk i holding (A[4i], A[4i+2], A[4i+1], A[4i+3],
+ *     B[4i], B[4i+2], ..., D[4i+3]): one LDM of four words fetches what two columns need of
+ *     a chunk, in the (even, odd) order SXTB16 / SXTB16 ROR 8 make of four int8 weights (the
+ *     weights stay in ONNX order). The last, partial chunk (K % 4 elements) follows the same
+ *     layout.
+ *   - Inner loop: 13 instructions per 16 multiply-accumulates (LDR, 2 SXTB16, 2 LDM, 8 SMLAD),
+ *     two chunks per iteration with SUBS/BNE: 28 per 32 (the 2x2 block of two channels x two
+ *     columns it replaces took 18 per 16: two weight words widened per chunk, not one).
+ *   - Requantization fused per output (qcc_rqf: one SMULL, add, shift, SSAT), the channel's
+ *     parameters loaded once for all its column quads.
  * Same integers as the portable loops: the products and sums are those of qcc_dot_w. */
 #if defined(QCC_ARM_DSP) && !defined(QCC_ARM_MVE)
-#define QCC_ARM_GEMM2 1
+#define QCC_ARM_GEMM4 1
 
-/* Offset of element t of the first column of a pair block (the second: + 4). */
-static inline int32_t qcc_pair_at(int32_t t)
+/* Offset of element t of the first column of a quad block (column c: + 4 * c). */
+static inline int32_t qcc_quad_at(int32_t t)
 {
-    return ((t & ~3) << 1) | ((t & 1) << 1) | ((t >> 1) & 1);
+    return ((t & ~3) << 2) | ((t & 1) << 1) | ((t >> 1) & 1);
 }
 
-/* int16 length of one pair block of two K-long columns. */
-static inline int32_t qcc_pair_len(int32_t k)
+/* int16 length of one quad block of four K-long columns. */
+static inline int32_t qcc_quad_len(int32_t k)
 {
-    return 2 * ((k + 3) & ~3);
+    return 4 * ((k + 3) & ~3);
 }
 
 static inline uint32_t qcc_sxtb16_ror8(uint32_t v)  /* bytes 1 and 3, sign-extended */
@@ -33,86 +36,85 @@ static inline uint32_t qcc_sxtb16_ror8(uint32_t v)  /* bytes 1 and 3, sign-exten
     return r;
 }
 
-/* The partial chunk of qcc_gemm2x2 (K % 4 elements; w0, w1, cp at the chunk). */
-__attribute__((noinline, unused)) static void qcc_gemm2x2_tail(const int8_t *w0, const int8_t *w1,
-                                                              const int16_t *cp, int32_t k, int32_t acc[4])
+/* The partial chunk of qcc_gemm1x4 (K % 4 elements; w, cp at the chunk). */
+__attribute__((noinline, unused)) static void qcc_gemm1x4_tail(const int8_t *w, const int16_t *cp,
+                                                              int32_t k, int32_t acc[4])
 {
-    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3], t;
+    int32_t c, t;
     if ((k & 3) && k >= 4) {
-        /* the partial chunk (w0, w1, cp already advanced): the word ending at each row's end,
-         * shifted right so that its tail bytes come first and zeros fill the rest (in bounds;
-         * the zero weights meet the unused slots of the chunk, whatever they hold) */
-        const int32_t sh = 8 * (4 - (k & 3));
-        const int32_t wa = (int32_t)(qcc_ld32(w0 + (k & 3) - 4) >> sh);
-        const int32_t wb = (int32_t)(qcc_ld32(w1 + (k & 3) - 4) >> sh);
-        const int32_t ca = (int32_t)qcc_ld32(cp), cb = (int32_t)qcc_ld32(cp + 2);
-        const int32_t cc = (int32_t)qcc_ld32(cp + 4), cd = (int32_t)qcc_ld32(cp + 6);
-        const int32_t wae = __sxtb16(wa), wao = (int32_t)qcc_sxtb16_ror8((uint32_t)wa);
-        const int32_t wbe = __sxtb16(wb), wbo = (int32_t)qcc_sxtb16_ror8((uint32_t)wb);
-        a00 = __smlad(wae, ca, __smlad(wao, cb, a00));
-        a01 = __smlad(wae, cc, __smlad(wao, cd, a01));
-        a10 = __smlad(wbe, ca, __smlad(wbo, cb, a10));
-        a11 = __smlad(wbe, cc, __smlad(wbo, cd, a11));
+        /* the word ending at the row's end, shifted right so that its tail bytes come first
+         * and zeros fill the rest (in bounds; the zero weights meet the unused slots of the
+         * chunk, whatever they hold) */
+        const int32_t wa = (int32_t)(qcc_ld32(w + (k & 3) - 4) >> (8 * (4 - (k & 3))));
+        const int32_t we = __sxtb16(wa), wo = (int32_t)qcc_sxtb16_ror8((uint32_t)wa);
+        for (c = 0; c < 4; c++)
+            acc[c] = __smlad(we, (int32_t)qcc_ld32(cp + 4 * c),
+                             __smlad(wo, (int32_t)qcc_ld32(cp + 4 * c + 2), acc[c]));
     } else {
-        for (t = 0; t < (k & 3); t++) {  /* K < 4 */
-            const int32_t at = qcc_pair_at(t), ca = cp[at], cb = cp[at + 4];
-            a00 += (int32_t)w0[t] * ca;
-            a01 += (int32_t)w0[t] * cb;
-            a10 += (int32_t)w1[t] * ca;
-            a11 += (int32_t)w1[t] * cb;
-        }
+        for (t = 0; t < (k & 3); t++)  /* K < 4 */
+            for (c = 0; c < 4; c++)
+                acc[c] += (int32_t)w[t] * cp[qcc_quad_at(t) + 4 * c];
     }
-    acc[0] = a00, acc[1] = a01, acc[2] = a10, acc[3] = a11;
 }
 
-/* acc[0..3] += (w0 . A, w0 . B, w1 . A, w1 . B) over K (w0, w1 int8 rows, cp a pair block);
- * tail: K % 4 != 0, a constant at each call (the partial chunk's call compiled in or out: its
- * mere presence made gcc keep acc in memory in the K % 4 == 0 loops). */
+/* One chunk of four K elements: weight word, two LDMs of two columns each, eight SMLADs. */
+#define QCC_GEMM4_CHUNK                                  \
+    "ldr %[wq], [%[w]], #4\n\t"                          \
+    "sxtb16 %[ws], %[wq]\n\t"                            \
+    "sxtb16 %[wq], %[wq], ror #8\n\t"                    \
+    "ldm %[cp]!, { %[c0], %[c1], %[c2], %[c3] }\n\t"       \
+    "smlad %[a0], %[ws], %[c0], %[a0]\n\t"               \
+    "smlad %[a0], %[wq], %[c1], %[a0]\n\t"               \
+    "smlad %[a1], %[ws], %[c2], %[a1]\n\t"               \
+    "smlad %[a1], %[wq], %[c3], %[a1]\n\t"               \
+    "ldm %[cp]!, { %[c0], %[c1], %[c2], %[c3] }\n\t"       \
+    "smlad %[a2], %[ws], %[c0], %[a2]\n\t"               \
+    "smlad %[a2], %[wq], %[c1], %[a2]\n\t"               \
+    "smlad %[a3], %[ws], %[c2], %[a3]\n\t"               \
+    "smlad %[a3], %[wq], %[c3], %[a3]\n\t"
+
+/* acc[0..3] += (w . A, w . B, w . C, w . D) over K (w an int8 row, cp a quad block); tail:
+ * K % 4 != 0, a constant at each call (the partial chunk's call compiled in or out). The
+ * LDM targets are fixed ascending registers (r8-r11: an LDM fills its list in register
+ * order). */
 __attribute__((always_inline)) static inline void
-qcc_gemm2x2_t(const int8_t *w0, const int8_t *w1, const int16_t *cp, int32_t k, int32_t acc[4],
-              const int tail)
+qcc_gemm1x4_t(const int8_t *w, const int16_t *cp, int32_t k, int32_t acc[4], const int tail)
 {
-    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
-    int32_t n4 = k >> 2;
-    if (n4 > 0) {
-        int32_t ca, cb, cc, cd, wq, ws;
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t n = k >> 2;
+    if (n > 0) {
+        register int32_t c0 __asm__("r8");
+        register int32_t c1 __asm__("r9");
+        register int32_t c2 __asm__("r10");
+        register int32_t c3 __asm__("r11");
+        int32_t wq, ws;
         __asm__ volatile(
-            "1:\n\t"
-            "ldrd %[ca], %[cb], [%[cp]], #8\n\t"
-            "ldrd %[cc], %[cd], [%[cp]], #8\n\t"
-            "ldr %[wq], [%[w0]], #4\n\t"
-            "sxtb16 %[ws], %[wq]\n\t"
-            "sxtb16 %[wq], %[wq], ror #8\n\t"
-            "smlad %[a00], %[ws], %[ca], %[a00]\n\t"
-            "smlad %[a00], %[wq], %[cb], %[a00]\n\t"
-            "smlad %[a01], %[ws], %[cc], %[a01]\n\t"
-            "smlad %[a01], %[wq], %[cd], %[a01]\n\t"
-            "ldr %[wq], [%[w1]], #4\n\t"
-            "sxtb16 %[ws], %[wq]\n\t"
-            "sxtb16 %[wq], %[wq], ror #8\n\t"
-            "smlad %[a10], %[ws], %[ca], %[a10]\n\t"
-            "smlad %[a10], %[wq], %[cb], %[a10]\n\t"
-            "smlad %[a11], %[ws], %[cc], %[a11]\n\t"
-            "smlad %[a11], %[wq], %[cd], %[a11]\n\t"
-            "subs %[n4], %[n4], #1\n\t"
-            "bne 1b"
-            : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),
-              [w0] "+r"(w0), [w1] "+r"(w1), [cp] "+r"(cp), [n4] "+r"(n4), [ca] "=&r"(ca),
-              [cb] "=&r"(cb), [cc] "=&r"(cc), [cd] "=&r"(cd), [wq] "=&r"(wq), [ws] "=&r"(ws)
+            "lsrs %[n], %[n], #1\n\t"
+            "bcc 2f\n\t"
+            QCC_GEMM4_CHUNK
+            "cmp %[n], #0\n\t"
+            "beq 3f\n"
+            "2:\n\t"
+            QCC_GEMM4_CHUNK
+            QCC_GEMM4_CHUNK
+            "subs %[n], %[n], #1\n\t"
+            "bne 2b\n"
+            "3:\n\t"
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w),
+              [cp] "+r"(cp), [n] "+r"(n), [wq] "=&r"(wq), [ws] "=&r"(ws), [c0] "=&r"(c0),
+              [c1] "=&r"(c1), [c2] "=&r"(c2), [c3] "=&r"(c3)
             :
             : "cc", "memory");
     }
-    acc[0] = a00, acc[1] = a01, acc[2] = a10, acc[3] = a11;
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
     if (tail && (k & 3))
-        qcc_gemm2x2_tail(w0, w1, cp, k, acc);
+        qcc_gemm1x4_tail(w, cp, k, acc);
 }
 
-static inline void qcc_gemm2x2(const int8_t *w0, const int8_t *w1, const int16_t *cp, int32_t k,
-                               int32_t acc[4])
+static inline void qcc_gemm1x4(const int8_t *w, const int16_t *cp, int32_t k, int32_t acc[4])
 {
-    qcc_gemm2x2_t(w0, w1, cp, k, acc, 1);
+    qcc_gemm1x4_t(w, cp, k, acc, 1);
 }
-
 #endif
 
 #ifdef QCC_ARM_DSP /* also with Helium: the depthwise and GEMM epilogues */

@@ -293,7 +293,7 @@ QCC_ARM_OUTLINE void qcc_conv_im2col_4(const qcc_conv2d_p *p, const int8_t *w, c
                                      int32_t plane, int32_t qn)
 {
     int32_t q, i, a4[4];
-#if defined(QCC_ARM_DSP) && !defined(QCC_ARM_GEMM2)  /* GEMM2: only a rare fallback here */
+#if defined(QCC_ARM_DSP) && !defined(QCC_ARM_GEMM4)  /* GEMM4: only a rare fallback here */
     if (mult != NULL && p->y_dt == QCC_I8 && qn >= 4) {  /* the four channels' requant prepared once */
         int8_t *restrict yo = (int8_t *)y + base;
         const int8_t *w4 = w + (size_t)o * k;
@@ -438,9 +438,9 @@ static inline int qcc_conv2d(const qcc_conv2d_p *p, const int8_t *x, const int8_
     if (qcc_conv2d_simd(p, x, w, bias, mult, shift, gmult, y, scratch))
         return QCC_OK;
 #endif
-#ifdef QCC_ARM_GEMM2
+#ifdef QCC_ARM_GEMM4
     if (pb > 0 && gmult == NULL && p->wbits == 8
-        && qcc_conv2d_gemm2(p, x, w, bias, mult, shift, y, (int16_t *)scratch, qcc_conv_n16(p)))
+        && qcc_conv2d_gemm4(p, x, w, bias, mult, shift, y, (int16_t *)scratch, qcc_conv_n16(p)))
         return QCC_OK;
 #endif
     if (pb > 0)

@@ -37,120 +37,112 @@ static inline void qcc_linear_store(const qcc_linear_p *p, const int32_t *mult, 
                   qcc_requant32(acc, mult[ch], shift[ch], p->y_zp, p->lo, p->hi));
 }
 
-#ifdef QCC_ARM_GEMM2
-/* Rows r and r + 1 of x, centred, into one pair block (common_dsp.h). */
-static inline void qcc_linear_pack2(const qcc_linear_p *p, const void *x, size_t base, int16_t *xc)
+#ifdef QCC_ARM_GEMM4
+/* Rows r .. r + nr - 1 of x (nr <= 4), centred, into one quad block (common_dsp.h); the slots
+ * of missing rows are left as they are (their outputs are not stored). */
+static inline void qcc_linear_pack4(const qcc_linear_p *p, const void *x, size_t base, int32_t nr,
+                                    int16_t *xc)
 {
     const int32_t k = p->k, zp = p->x_zp;
-    int32_t t;
-    if (p->x_dt == QCC_U8) {
-        const uint8_t *x0 = (const uint8_t *)x + base, *x1 = x0 + k;
-        for (t = 0; t < k; t++) {
-            const int32_t at = qcc_pair_at(t);
-            xc[at] = (int16_t)((int32_t)x0[t] - zp);
-            xc[at + 4] = (int16_t)((int32_t)x1[t] - zp);
-        }
-    } else {
-        const int8_t *x0 = (const int8_t *)x + base, *x1 = x0 + k;
-        const int32_t k4 = k & ~3;
-        for (t = 0; t < k4; t += 4, xc += 8) {
-            xc[0] = (int16_t)(x0[t] - zp), xc[1] = (int16_t)(x0[t + 2] - zp);
-            xc[2] = (int16_t)(x0[t + 1] - zp), xc[3] = (int16_t)(x0[t + 3] - zp);
-            xc[4] = (int16_t)(x1[t] - zp), xc[5] = (int16_t)(x1[t + 2] - zp);
-            xc[6] = (int16_t)(x1[t + 1] - zp), xc[7] = (int16_t)(x1[t + 3] - zp);
-        }
-        for (t = k4; t < k; t++) {
-            const int32_t at = qcc_pair_at(t - k4);
-            xc[at] = (int16_t)(x0[t] - zp);
-            xc[at + 4] = (int16_t)(x1[t] - zp);
+    int32_t t, c;
+    for (c = 0; c < nr; c++, xc += 4) {
+        if (p->x_dt == QCC_U8) {
+            const uint8_t *xr = (const uint8_t *)x + base + (size_t)c * k;
+            for (t = 0; t < k; t++)
+                xc[qcc_quad_at(t)] = (int16_t)((int32_t)xr[t] - zp);
+        } else {
+            const int8_t *xr = (const int8_t *)x + base + (size_t)c * k;
+            const int32_t k4 = k & ~3;
+            int16_t *d = xc;
+            for (t = 0; t < k4; t += 4, d += 16) {
+                d[0] = (int16_t)(xr[t] - zp), d[1] = (int16_t)(xr[t + 2] - zp);
+                d[2] = (int16_t)(xr[t + 1] - zp), d[3] = (int16_t)(xr[t + 3] - zp);
+            }
+            for (t = k4; t < k; t++)
+                d[qcc_quad_at(t - k4)] = (int16_t)(xr[t] - zp);
         }
     }
 }
 
-/* The outputs of one row pair (pair block xc; y0, y1: the rows' offsets in y), two output
- * features at a time; i8: int8 outputs in the fast requant form (narrow: bounds compiled in),
- * else any output (the int16 fast form, or qcc_linear_store); tail: K % 4 != 0. The three
- * forms run out of line (qcc_linear_pairs_*) so that gcc allocates registers for each alone:
- * one function for all of them spilled the block's pointers (1.36 -> 1.48 instructions per
- * MAC on 128x128 layers). */
+/* The outputs of one row quad (quad block xc of nr rows; y0: the first row's offset in y),
+ * one output feature at a time; i8: int8 outputs in the fast requant form (narrow: bounds
+ * compiled in), else any output (the int16 fast form, or qcc_linear_store); tail: K % 4 != 0.
+ * The forms run out of line (qcc_linear_quads_*) so that gcc allocates registers for each
+ * alone. */
 __attribute__((always_inline)) static inline void
-qcc_linear_pairs(const qcc_linear_p *p, const int8_t *wt, const int32_t *bias, const int32_t *mult,
-                 const int32_t *shift, void *y, const int16_t *xc, size_t y0, const int i8,
-                 const int narrow, const int tail)
+qcc_linear_quads(const qcc_linear_p *p, const int8_t *wt, const int32_t *bias, const int32_t *mult,
+                 const int32_t *shift, void *y, const int16_t *xc, size_t y0, int32_t nr,
+                 const int i8, const int narrow, const int tail)
 {
     const int32_t n = p->n, k = p->k, pc = p->per_channel, zp = p->y_zp, lo = p->lo, hi = p->hi;
     const int fast16 = !i8 && mult != NULL && p->y_dt == QCC_I16;
     const int narrow16 = lo > -32768 || hi < 32767;
-    const size_t y1 = y0 + (size_t)n;
-    int32_t j;
-    for (j = 0; j < n; j += 2) {
-        const int32_t j1 = j + 1 < n ? j + 1 : j;
+    int32_t j, i;
+    for (j = 0; j < n; j++) {
         int32_t acc[4];
-        qcc_rqf q0 = {0, 0, 0, 0}, q1 = {0, 0, 0, 0};
-        acc[0] = acc[1] = bias ? bias[j] : 0;
-        acc[2] = acc[3] = bias ? bias[j1] : 0;
-        qcc_gemm2x2_t(wt + (size_t)j * k, wt + (size_t)j1 * k, xc, k, acc, tail);
-        if (i8 || fast16) {
+        qcc_rqf q0 = {0, 0, 0, 0};
+        acc[0] = acc[1] = acc[2] = acc[3] = bias ? bias[j] : 0;
+        qcc_gemm1x4_t(wt + (size_t)j * k, xc, k, acc, tail);
+        if (i8 || fast16)
             qcc_rqf_init(&q0, mult[pc ? j : 0], shift[pc ? j : 0], zp);
-            qcc_rqf_init(&q1, mult[pc ? j1 : 0], shift[pc ? j1 : 0], zp);
-        }
-        if (i8 && q0.sh > 0 && q1.sh > 0) {
-            int8_t *a = (int8_t *)y + y0, *b = (int8_t *)y + y1;
-            QCC_RQF_FAST(acc[0], q0.m, q0.c, q0.sh, narrow, lo, hi, a[j]);
-            QCC_RQF_FAST(acc[1], q0.m, q0.c, q0.sh, narrow, lo, hi, b[j]);
-            QCC_RQF_FAST(acc[2], q1.m, q1.c, q1.sh, narrow, lo, hi, a[j1]);
-            QCC_RQF_FAST(acc[3], q1.m, q1.c, q1.sh, narrow, lo, hi, b[j1]);
-        } else if (fast16 && q0.sh > 0 && q1.sh > 0) {
-            int16_t *a = (int16_t *)y + y0, *b = (int16_t *)y + y1;
-            QCC_RQF_FAST16(acc[0], q0.m, q0.c, q0.sh, narrow16, lo, hi, a[j]);
-            QCC_RQF_FAST16(acc[1], q0.m, q0.c, q0.sh, narrow16, lo, hi, b[j]);
-            QCC_RQF_FAST16(acc[2], q1.m, q1.c, q1.sh, narrow16, lo, hi, a[j1]);
-            QCC_RQF_FAST16(acc[3], q1.m, q1.c, q1.sh, narrow16, lo, hi, b[j1]);
-        } else {  /* an odd last output: its copy lands on the same outputs, same values */
-            qcc_linear_store(p, mult, shift, y, y0, j, acc[0]);
-            qcc_linear_store(p, mult, shift, y, y1, j, acc[1]);
-            qcc_linear_store(p, mult, shift, y, y0, j1, acc[2]);
-            qcc_linear_store(p, mult, shift, y, y1, j1, acc[3]);
+        if (i8 && q0.sh > 0 && nr == 4) {
+            int8_t *a = (int8_t *)y + y0 + j;
+            QCC_RQF_FAST(acc[0], q0.m, q0.c, q0.sh, narrow, lo, hi, a[0]);
+            QCC_RQF_FAST(acc[1], q0.m, q0.c, q0.sh, narrow, lo, hi, a[n]);
+            QCC_RQF_FAST(acc[2], q0.m, q0.c, q0.sh, narrow, lo, hi, a[2 * n]);
+            QCC_RQF_FAST(acc[3], q0.m, q0.c, q0.sh, narrow, lo, hi, a[3 * n]);
+        } else if (i8 && q0.sh > 0) {
+            int8_t *a = (int8_t *)y + y0 + j;
+            for (i = 0; i < nr; i++)
+                QCC_RQF_FAST(acc[i], q0.m, q0.c, q0.sh, narrow, lo, hi, a[(size_t)i * n]);
+        } else if (fast16 && q0.sh > 0) {
+            int16_t *a = (int16_t *)y + y0 + j;
+            for (i = 0; i < nr; i++)
+                QCC_RQF_FAST16(acc[i], q0.m, q0.c, q0.sh, narrow16, lo, hi, a[(size_t)i * n]);
+        } else {
+            for (i = 0; i < nr; i++)
+                qcc_linear_store(p, mult, shift, y, y0 + (size_t)i * n, j, acc[i]);
         }
     }
 }
 
-#define QCC_LINEAR_PAIRS_FN(name, i8, narrow)                                                   \
+#define QCC_LINEAR_QUADS_FN(name, i8, narrow)                                                   \
     __attribute__((noinline, unused)) static void name(                                         \
         const qcc_linear_p *p, const int8_t *wt, const int32_t *bias, const int32_t *mult,      \
-        const int32_t *shift, void *y, const int16_t *xc, size_t y0)                            \
+        const int32_t *shift, void *y, const int16_t *xc, size_t y0, int32_t nr)                \
     {                                                                                           \
         if (p->k & 3)                                                                           \
-            qcc_linear_pairs(p, wt, bias, mult, shift, y, xc, y0, i8, narrow, 1);               \
+            qcc_linear_quads(p, wt, bias, mult, shift, y, xc, y0, nr, i8, narrow, 1);           \
         else                                                                                    \
-            qcc_linear_pairs(p, wt, bias, mult, shift, y, xc, y0, i8, narrow, 0);               \
+            qcc_linear_quads(p, wt, bias, mult, shift, y, xc, y0, nr, i8, narrow, 0);           \
     }
-QCC_LINEAR_PAIRS_FN(qcc_linear_pairs_w, 1, 0)
-QCC_LINEAR_PAIRS_FN(qcc_linear_pairs_n, 1, 1)
-QCC_LINEAR_PAIRS_FN(qcc_linear_pairs_any, 0, 0)
+QCC_LINEAR_QUADS_FN(qcc_linear_quads_w, 1, 0)
+QCC_LINEAR_QUADS_FN(qcc_linear_quads_n, 1, 1)
+QCC_LINEAR_QUADS_FN(qcc_linear_quads_any, 0, 0)
 
-/* Plain int8 weights, two rows of x at a time: each pair of outputs (j, j + 1) of both rows
- * from one 2x2 register block (qcc_gemm2x2), requantization fused. Scratch: one pair block,
- * 2 * roundup(k, 4) int16 (rules_nn.linear_scratch). Returns the number of rows done (an
- * even count). */
-QCC_ARM_OUTLINE int32_t qcc_linear_gemm2(const qcc_linear_p *p, const void *x, const int8_t *wt,
+/* Plain int8 weights, four rows of x at a time (a last group of three rows too): each output
+ * j of the four rows from one 1x4 register block (qcc_gemm1x4), requantization fused.
+ * Scratch: one quad block, 4 * roundup(k, 4) int16 (rules_nn.linear_scratch). Returns the
+ * number of rows done (the rest, one or two rows, take qcc_linear_rows). */
+QCC_ARM_OUTLINE int32_t qcc_linear_gemm4(const qcc_linear_p *p, const void *x, const int8_t *wt,
                                          const int32_t *bias, const int32_t *mult,
                                          const int32_t *shift, void *y, int16_t *xc)
 {
-    const int32_t rows2 = p->rows & ~1, lo = p->lo, hi = p->hi;
+    const int32_t lo = p->lo, hi = p->hi, rows = p->rows;
     const int i8 = mult != NULL && p->y_dt == QCC_I8, narrow = lo > -128 || hi < 127;
     int32_t r;
-    for (r = 0; r < rows2; r += 2) {
+    for (r = 0; rows - r >= 3; r += 4) {
         const size_t y0 = (size_t)r * p->n;
-        qcc_linear_pack2(p, x, (size_t)r * p->k, xc);
+        const int32_t nr = rows - r < 4 ? rows - r : 4;
+        qcc_linear_pack4(p, x, (size_t)r * p->k, nr, xc);
         if (i8 && !narrow)
-            qcc_linear_pairs_w(p, wt, bias, mult, shift, y, xc, y0);
+            qcc_linear_quads_w(p, wt, bias, mult, shift, y, xc, y0, nr);
         else if (i8)
-            qcc_linear_pairs_n(p, wt, bias, mult, shift, y, xc, y0);
+            qcc_linear_quads_n(p, wt, bias, mult, shift, y, xc, y0, nr);
         else
-            qcc_linear_pairs_any(p, wt, bias, mult, shift, y, xc, y0);
+            qcc_linear_quads_any(p, wt, bias, mult, shift, y, xc, y0, nr);
     }
-    return rows2;
+    return r < rows ? r : rows;
 }
 #endif
 
@@ -224,9 +216,9 @@ static inline int qcc_linear(const qcc_linear_p *p, const void *x, const int8_t 
     if (qcc_linear_simd(p, x, wt, bias, mult, shift, gmult, y))
         return QCC_OK;
 #endif
-#ifdef QCC_ARM_GEMM2
-    if (gmult == NULL && p->wbits == 8 && p->rows >= 2)
-        r = qcc_linear_gemm2(p, x, wt, bias, mult, shift, y, xc);
+#ifdef QCC_ARM_GEMM4
+    if (gmult == NULL && p->wbits == 8 && p->rows >= 3)
+        r = qcc_linear_gemm4(p, x, wt, bias, mult, shift, y, xc);
 #endif
     return r < p->rows ? qcc_linear_rows(p, x, wt, bias, mult, shift, gmult, y, xc, r) : QCC_OK;
 }
