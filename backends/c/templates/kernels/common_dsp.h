@@ -73,14 +73,16 @@ __attribute__((noinline, unused)) static void qcc_gemm1x4_tail(const int8_t *w, 
     "smlad %[a3], %[ws], %[c2], %[a3]\n\t"               \
     "smlad %[a3], %[wq], %[c3], %[a3]\n\t"
 
-/* acc[0..3] += (w . A, w . B, w . C, w . D) over K (w an int8 row, cp a quad block); tail:
- * K % 4 != 0, a constant at each call (the partial chunk's call compiled in or out). The
- * LDM targets are fixed ascending registers (r8-r11: an LDM fills its list in register
- * order). */
+/* (*a0, *a1, *a2, *a3) += (w . A, w . B, w . C, w . D) over K (w an int8 row, cp a quad
+ * block); tail: K % 4 != 0, a constant at each call (the partial chunk's call compiled in or
+ * out). The accumulators are scalars, so that gcc keeps them in registers after inlining (an
+ * array indexed in a loop went through the stack). The LDM targets are fixed ascending
+ * registers (r8-r11: an LDM fills its list in register order). */
 __attribute__((always_inline)) static inline void
-qcc_gemm1x4_t(const int8_t *w, const int16_t *cp, int32_t k, int32_t acc[4], const int tail)
+qcc_gemm1x4_s(const int8_t *w, const int16_t *cp, int32_t k, int32_t *s0, int32_t *s1,
+              int32_t *s2, int32_t *s3, const int tail)
 {
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t a0 = *s0, a1 = *s1, a2 = *s2, a3 = *s3;
     int32_t n = k >> 2;
     if (n > 0) {
         register int32_t c0 __asm__("r8");
@@ -106,14 +108,18 @@ qcc_gemm1x4_t(const int8_t *w, const int16_t *cp, int32_t k, int32_t acc[4], con
             :
             : "cc", "memory");
     }
-    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
-    if (tail && (k & 3))
+    if (tail && (k & 3)) {
+        int32_t acc[4];
+        acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
         qcc_gemm1x4_tail(w, cp, k, acc);
+        a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    }
+    *s0 = a0, *s1 = a1, *s2 = a2, *s3 = a3;
 }
 
 static inline void qcc_gemm1x4(const int8_t *w, const int16_t *cp, int32_t k, int32_t acc[4])
 {
-    qcc_gemm1x4_t(w, cp, k, acc, 1);
+    qcc_gemm1x4_s(w, cp, k, &acc[0], &acc[1], &acc[2], &acc[3], 1);
 }
 #endif
 
@@ -136,10 +142,19 @@ static inline void qcc_rqf_init(qcc_rqf *q, int32_t m, int32_t s, int32_t zp)
     q->c = ok ? ((int32_t)1 << (s - 33)) + zp * ((int32_t)1 << (s - 32)) : 0;
 }
 
+/* hi32(a * m) + c in one SMMLA ((c * 2^32 + a * m) >> 32: the same integer as the int64
+ * product's high word plus c; gcc makes SMULL and an add of the C form). */
+static inline int32_t qcc_smmla(int32_t a, int32_t m, int32_t c)
+{
+    int32_t r;
+    __asm__("smmla %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(m), "r"(c));
+    return r;
+}
+
 /* The fast form only (q->sh > 0): the int8 result, clamped to [lo, hi] when narrow. */
 #define QCC_RQF_FAST(acc, m, c, sh, narrow, lo, hi, out)                                   \
     do {                                                                                     \
-        int32_t r_ = __ssat(((int32_t)(((int64_t)(acc) * (m)) >> 32) + (c)) >> (sh), 8);    \
+        int32_t r_ = __ssat(qcc_smmla((acc), (m), (c)) >> (sh), 8);                          \
         if (narrow)                                                                          \
             r_ = r_ < (lo) ? (lo) : (r_ > (hi) ? (hi) : r_);                                 \
         (out) = (int8_t)r_;                                                                  \
@@ -148,7 +163,7 @@ static inline void qcc_rqf_init(qcc_rqf *q, int32_t m, int32_t s, int32_t zp)
 /* The same for an int16 output. */
 #define QCC_RQF_FAST16(acc, m, c, sh, narrow, lo, hi, out)                                 \
     do {                                                                                     \
-        int32_t r_ = __ssat(((int32_t)(((int64_t)(acc) * (m)) >> 32) + (c)) >> (sh), 16);   \
+        int32_t r_ = __ssat(qcc_smmla((acc), (m), (c)) >> (sh), 16);                         \
         if (narrow)                                                                          \
             r_ = r_ < (lo) ? (lo) : (r_ > (hi) ? (hi) : r_);                                 \
         (out) = (int16_t)r_;                                                                 \
@@ -161,7 +176,7 @@ static inline int32_t qcc_rqf_i8(int32_t acc, const qcc_rqf *q, int32_t zp, int3
     int32_t r;
     if (q->sh == 0)
         return qcc_requant32(acc, q->m, q->s, zp, lo, hi);
-    r = __ssat(((int32_t)(((int64_t)acc * q->m) >> 32) + q->c) >> q->sh, 8);
+    r = __ssat(qcc_smmla(acc, q->m, q->c) >> q->sh, 8);
     if (narrow)
         r = r < lo ? lo : (r > hi ? hi : r);
     return r;

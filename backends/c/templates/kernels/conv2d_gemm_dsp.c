@@ -64,23 +64,26 @@ __attribute__((always_inline)) static inline void
 qcc_gemm4_row(const int8_t *w, int32_t b0, const qcc_rqf *r0, const int16_t *col, int32_t k,
               int32_t qn, int8_t *y, const int narrow, int32_t lo, int32_t hi, const int tail)
 {
-    const int32_t ql = qcc_quad_len(k), n4 = qn >> 2;
+    const int32_t ql = qcc_quad_len(k);
     const int32_t m0 = r0->m, c0 = r0->c, s0 = r0->sh;
-    int32_t qd, acc[4];
-    for (qd = 0; qd < n4; qd++, col += ql, y += 4) {
-        acc[0] = acc[1] = acc[2] = acc[3] = b0;
-        qcc_gemm1x4_t(w, col, k, acc, tail);
-        QCC_RQF_FAST(acc[0], m0, c0, s0, narrow, lo, hi, y[0]);
-        QCC_RQF_FAST(acc[1], m0, c0, s0, narrow, lo, hi, y[1]);
-        QCC_RQF_FAST(acc[2], m0, c0, s0, narrow, lo, hi, y[2]);
-        QCC_RQF_FAST(acc[3], m0, c0, s0, narrow, lo, hi, y[3]);
+    int8_t *const yend = y + (qn & ~3);
+    int32_t a0, a1, a2, a3;
+    for (; y < yend; col += ql, y += 4) {
+        a0 = a1 = a2 = a3 = b0;
+        qcc_gemm1x4_s(w, col, k, &a0, &a1, &a2, &a3, tail);
+        QCC_RQF_FAST(a0, m0, c0, s0, narrow, lo, hi, y[0]);
+        QCC_RQF_FAST(a1, m0, c0, s0, narrow, lo, hi, y[1]);
+        QCC_RQF_FAST(a2, m0, c0, s0, narrow, lo, hi, y[2]);
+        QCC_RQF_FAST(a3, m0, c0, s0, narrow, lo, hi, y[3]);
     }
     if (qn & 3) {
-        int32_t i;
-        acc[0] = acc[1] = acc[2] = acc[3] = b0;
-        qcc_gemm1x4_t(w, col, k, acc, tail);
-        for (i = 0; i < (qn & 3); i++)
-            QCC_RQF_FAST(acc[i], m0, c0, s0, narrow, lo, hi, y[i]);
+        a0 = a1 = a2 = a3 = b0;
+        qcc_gemm1x4_s(w, col, k, &a0, &a1, &a2, &a3, tail);
+        QCC_RQF_FAST(a0, m0, c0, s0, narrow, lo, hi, y[0]);
+        if ((qn & 3) > 1)
+            QCC_RQF_FAST(a1, m0, c0, s0, narrow, lo, hi, y[1]);
+        if ((qn & 3) > 2)
+            QCC_RQF_FAST(a2, m0, c0, s0, narrow, lo, hi, y[2]);
     }
 }
 

@@ -79,19 +79,30 @@ qcc_linear_quads(const qcc_linear_p *p, const int8_t *wt, const int32_t *bias, c
     const int narrow16 = lo > -32768 || hi < 32767;
     int32_t j, i;
     for (j = 0; j < n; j++) {
-        int32_t acc[4];
+        int32_t a0, a1, a2, a3, acc[4];
         qcc_rqf q0 = {0, 0, 0, 0};
-        acc[0] = acc[1] = acc[2] = acc[3] = bias ? bias[j] : 0;
-        qcc_gemm1x4_t(wt + (size_t)j * k, xc, k, acc, tail);
+        a0 = a1 = a2 = a3 = bias ? bias[j] : 0;
+        qcc_gemm1x4_s(wt + (size_t)j * k, xc, k, &a0, &a1, &a2, &a3, tail);
         if (i8 || fast16)
             qcc_rqf_init(&q0, mult[pc ? j : 0], shift[pc ? j : 0], zp);
         if (i8 && q0.sh > 0 && nr == 4) {
             int8_t *a = (int8_t *)y + y0 + j;
-            QCC_RQF_FAST(acc[0], q0.m, q0.c, q0.sh, narrow, lo, hi, a[0]);
-            QCC_RQF_FAST(acc[1], q0.m, q0.c, q0.sh, narrow, lo, hi, a[n]);
-            QCC_RQF_FAST(acc[2], q0.m, q0.c, q0.sh, narrow, lo, hi, a[2 * n]);
-            QCC_RQF_FAST(acc[3], q0.m, q0.c, q0.sh, narrow, lo, hi, a[3 * n]);
-        } else if (i8 && q0.sh > 0) {
+            QCC_RQF_FAST(a0, q0.m, q0.c, q0.sh, narrow, lo, hi, a[0]);
+            QCC_RQF_FAST(a1, q0.m, q0.c, q0.sh, narrow, lo, hi, a[n]);
+            QCC_RQF_FAST(a2, q0.m, q0.c, q0.sh, narrow, lo, hi, a[2 * n]);
+            QCC_RQF_FAST(a3, q0.m, q0.c, q0.sh, narrow, lo, hi, a[3 * n]);
+            continue;
+        }
+        if (fast16 && q0.sh > 0 && nr == 4) {
+            int16_t *a = (int16_t *)y + y0 + j;
+            QCC_RQF_FAST16(a0, q0.m, q0.c, q0.sh, narrow16, lo, hi, a[0]);
+            QCC_RQF_FAST16(a1, q0.m, q0.c, q0.sh, narrow16, lo, hi, a[n]);
+            QCC_RQF_FAST16(a2, q0.m, q0.c, q0.sh, narrow16, lo, hi, a[2 * n]);
+            QCC_RQF_FAST16(a3, q0.m, q0.c, q0.sh, narrow16, lo, hi, a[3 * n]);
+            continue;
+        }
+        acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+        if (i8 && q0.sh > 0) {
             int8_t *a = (int8_t *)y + y0 + j;
             for (i = 0; i < nr; i++)
                 QCC_RQF_FAST(acc[i], q0.m, q0.c, q0.sh, narrow, lo, hi, a[(size_t)i * n]);
