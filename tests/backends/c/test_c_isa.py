@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from qcc import arith
 from qcc.backends.c import arm
@@ -91,6 +93,29 @@ def _cases(seed: int) -> Cases:
     # with narrow bounds and K % 4 == 1, grouped channels with odd counts per group
     _conv(cs, 1, 5, (7, 9), 7, (3, 3), (1, 1), [1, 1, 1, 1], 1, relu=True)
     _conv(cs, 1, 6, (5, 5), 6, (1, 1), (1, 1), [0, 0, 0, 0], 2, relu=True, small_shift=True)
+    # the DSP 1x4 GEMM (one channel x four columns): planes of 4q + 1, 2, 3 positions with K %
+    # 4 = 1, 2, 3 (the partial quad and the partial chunk), K < 4, and planes of fewer than four
+    # positions (the scratch holds no quad: the four-channel fallback), pointwise and 3x3
+    _conv(cs, 1, 6, (3, 7), 5, (1, 1), (1, 1), [0, 0, 0, 0], 1, relu=True)
+    _conv(cs, 1, 7, (2, 5), 3, (1, 1), (1, 1), [0, 0, 0, 0], 1, wvals=[-128, 127])
+    _conv(cs, 1, 2, (3, 3), 4, (1, 1), (1, 1), [0, 0, 0, 0], 1)
+    _conv(cs, 1, 4, (1, 3), 5, (3, 3), (1, 1), [1, 1, 1, 1], 1)
+    _conv(cs, 1, 9, (1, 2), 6, (1, 1), (1, 1), [0, 0, 0, 0], 1, relu=True)
+    _conv(cs, 1, 2, (6, 6), 5, (3, 3), (2, 2), [1, 1, 1, 1], 1, small_shift=True, acc_out=True)
+    # 3x3 convs whose scratch holds exactly one quad (the column gathered slot by slot) and
+    # exactly two (one dropped for the natural-order column)
+    _conv(cs, 1, 4, (2, 2), 3, (3, 3), (1, 1), [1, 1, 1, 1], 1)
+    _conv(cs, 1, 4, (2, 4), 5, (3, 3), (1, 1), [1, 1, 1, 1], 1, relu=True)
+    # linear rows around multiples of four (full quads, a last quad of three rows, one or two
+    # rows left to the row kernel), int16 outputs in full and partial quads
+    _linear(cs, (7,), 22, 5, dtype="i16", y_zp=11)
+    _linear(cs, (9,), 6, 5, small_shift=True)
+    _linear(cs, (11,), 3, 4, acc_out=True)
+    _linear(cs, (8,), 33, 3, dtype="i16", y_zp=-9, act_min=-2000, act_max=100)
+    # int32 edges: biases near +-2^31, shifts 33..53 and beyond (the SMMLA requantization)
+    room = 8 * 128 * 255
+    _edge_linear(cs, 5, 8, [2**31 - 1 - room, -2**31 + room, 2**31 - 1 - room, -2**31 + room, 0, 7],
+                 [0.2, 0.249, 2.0 ** -22.5, 2.0 ** -21, 0.9, 2.0 ** -30], -3, lo=0)
     # linear: K and N around multiples of four, several rows, int32 accumulators
     for k, nn in ((1, 3), (4, 4), (7, 9), (37, 13), (64, 16)):
         _linear(cs, (3,), k, nn)
@@ -155,5 +180,43 @@ def test_cortex_m55_mve_kernels_bit_exact(tmp_path, seed):
     emit_c(cs.g, str(tmp_path / "c"))
     assert "__ARM_FEATURE_MVE" in (tmp_path / "c" / "qcc_kernels.h").read_text()
     got, = arm.run_qemu(tmp_path / "c", [cs.feeds], core="cortex-m55")
+    for name, w in want.items():
+        assert np.array_equal(got[name], w), name
+
+
+def _edge_linear(cs: Cases, rows: int, k: int, bias, ratios, y_zp: int, lo: int = -128):
+    """A linear whose accumulators reach int32's edges: biases near +-2^31 (minus the room the
+    dot products need, |w * (x - zp)| <= 128 * 255), multipliers of every shift the fast
+    SMMLA requantization takes (33..53) and beyond, bounds [lo, 127]."""
+    x = cs.rand_input((rows, k))
+    w = cs.const(cs.rng.choice([-128, 127], (k, len(bias))).astype(np.int8))
+    m, s = arith.quantize_multiplier(np.asarray(ratios, np.float64))
+    attrs = {"x_zp": -128, "y_zp": y_zp, "act_min": max(lo, -128), "act_max": 127}
+    cs.op("qcc.linear", [x, w, cs.const(np.asarray(bias, np.int32)),
+                         cs.const(np.atleast_1d(m).astype(np.int32)),
+                         cs.const(np.atleast_1d(s).astype(np.int32))], attrs)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+@settings(max_examples=4, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_cortex_m4_gemm_requant_int32_edges(tmp_path, data):
+    """The 1x4 GEMM's SMMLA requantization at int32 edges, bit for bit on QEMU's Cortex-M4."""
+    cs = Cases(data.draw(st.integers(0, 2**16), label="seed"))
+    rows, k = data.draw(st.integers(3, 9), label="rows"), data.draw(st.integers(1, 13), label="k")
+    room = k * 128 * 255
+    nn = 8
+    bias = data.draw(st.lists(st.one_of(st.integers(2**31 - 1 - room - 2**12, 2**31 - 1 - room),
+                                        st.integers(-2**31 + room, -2**31 + room + 2**12),
+                                        st.integers(-2**31 + room, 2**31 - 1 - room)),
+                              min_size=nn, max_size=nn), label="bias")
+    ratios = data.draw(st.lists(st.floats(2.0 ** -54, 0.99), min_size=nn, max_size=nn), label="ratios")
+    _edge_linear(cs, rows, k, bias, ratios, data.draw(st.integers(-128, 127), label="y_zp"),
+                 data.draw(st.sampled_from([-128, -5, 0]), label="lo"))
+    want = Interpreter(cs.g).run(cs.feeds)
+    emit_c(cs.g, str(tmp_path / "c"))
+    got, = arm.run_qemu(tmp_path / "c", [cs.feeds])
     for name, w in want.items():
         assert np.array_equal(got[name], w), name

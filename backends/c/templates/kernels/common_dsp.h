@@ -36,25 +36,14 @@ static inline uint32_t qcc_sxtb16_ror8(uint32_t v)  /* bytes 1 and 3, sign-exten
     return r;
 }
 
-/* The partial chunk of qcc_gemm1x4 (K % 4 elements; w, cp at the chunk). */
+/* The K < 4 products of qcc_gemm1x4 (w, cp at the row's and the block's start). */
 __attribute__((noinline, unused)) static void qcc_gemm1x4_tail(const int8_t *w, const int16_t *cp,
                                                               int32_t k, int32_t acc[4])
 {
     int32_t c, t;
-    if ((k & 3) && k >= 4) {
-        /* the word ending at the row's end, shifted right so that its tail bytes come first
-         * and zeros fill the rest (in bounds; the zero weights meet the unused slots of the
-         * chunk, whatever they hold) */
-        const int32_t wa = (int32_t)(qcc_ld32(w + (k & 3) - 4) >> (8 * (4 - (k & 3))));
-        const int32_t we = __sxtb16(wa), wo = (int32_t)qcc_sxtb16_ror8((uint32_t)wa);
+    for (t = 0; t < k; t++)
         for (c = 0; c < 4; c++)
-            acc[c] = __smlad(we, (int32_t)qcc_ld32(cp + 4 * c),
-                             __smlad(wo, (int32_t)qcc_ld32(cp + 4 * c + 2), acc[c]));
-    } else {
-        for (t = 0; t < (k & 3); t++)  /* K < 4 */
-            for (c = 0; c < 4; c++)
-                acc[c] += (int32_t)w[t] * cp[qcc_quad_at(t) + 4 * c];
-    }
+            acc[c] += (int32_t)w[t] * cp[qcc_quad_at(t) + 4 * c];
 }
 
 /* One chunk of four K elements: weight word, two LDMs of two columns each, eight SMLADs. */
@@ -108,7 +97,17 @@ qcc_gemm1x4_s(const int8_t *w, const int16_t *cp, int32_t k, int32_t *s0, int32_
             :
             : "cc", "memory");
     }
-    if (tail && (k & 3)) {
+    if (tail && (k & 3) && k >= 4) {
+        /* the partial chunk inline: the word ending at the row's end, shifted right so that
+         * its tail bytes come first and zeros fill the rest (in bounds; the zero weights meet
+         * the unused slots of the chunk, whatever they hold) */
+        const int32_t wa = (int32_t)(qcc_ld32(w + (k & 3) - 4) >> (8 * (4 - (k & 3))));
+        const int32_t we = __sxtb16(wa), wo = (int32_t)qcc_sxtb16_ror8((uint32_t)wa);
+        a0 = __smlad(we, (int32_t)qcc_ld32(cp), __smlad(wo, (int32_t)qcc_ld32(cp + 2), a0));
+        a1 = __smlad(we, (int32_t)qcc_ld32(cp + 4), __smlad(wo, (int32_t)qcc_ld32(cp + 6), a1));
+        a2 = __smlad(we, (int32_t)qcc_ld32(cp + 8), __smlad(wo, (int32_t)qcc_ld32(cp + 10), a2));
+        a3 = __smlad(we, (int32_t)qcc_ld32(cp + 12), __smlad(wo, (int32_t)qcc_ld32(cp + 14), a3));
+    } else if (tail && (k & 3)) {  /* K < 4 */
         int32_t acc[4];
         acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
         qcc_gemm1x4_tail(w, cp, k, acc);

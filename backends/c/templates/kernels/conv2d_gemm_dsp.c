@@ -6,10 +6,28 @@
  * n16 / qcc_quad_len(K) quad blocks (the slots of a last, partial block are computed from
  * whatever they hold and not stored). */
 
+/* Natural-order centred values tmp[0, k) into the slot dst of a quad block: chunk (a0, a1,
+ * a2, a3) stored as (a0, a2, a1, a3), two words in, two packed words out (PKHBT / PKHTB). */
+static inline void qcc_quad_put(const int16_t *tmp, int32_t k, int16_t *dst)
+{
+    const int32_t k4 = k & ~3;
+    int32_t t;
+    for (t = 0; t < k4; t += 4, dst += 16) {
+        const uint32_t lo = qcc_ld32(tmp + t), hi = qcc_ld32(tmp + t + 2);
+        const uint32_t e = (lo & 0xffffu) | (hi << 16), o = (lo >> 16) | (hi & 0xffff0000u);
+        memcpy(dst, &e, sizeof e);
+        memcpy(dst + 2, &o, sizeof o);
+    }
+    for (t = k4; t < k; t++)
+        dst[qcc_quad_at(t - k4)] = tmp[t];
+}
+
 /* Centred column q (output position) of image x, group channels from c0, into dst (one slot
- * of a quad block: element t at dst[qcc_quad_at(t)]), 0 in the padding. */
+ * of a quad block: element t at dst[qcc_quad_at(t)]), 0 in the padding; tmp: room for k
+ * int16 (the column gathered in natural order, then put in the slot), or NULL (element by
+ * element, for a scratch without that room). */
 QCC_ARM_OUTLINE void qcc_im2col_quad(const qcc_conv2d_p *p, const int8_t *x, int32_t c0, int32_t cg,
-                                     int32_t q, int16_t *dst)
+                                     int32_t q, int16_t *dst, int16_t *tmp)
 {
     const int32_t zp = p->x_zp, kh = p->kh, kw = p->kw, h = p->h, wd = p->w;
     const size_t plane = (size_t)h * wd;
@@ -29,8 +47,36 @@ QCC_ARM_OUTLINE void qcc_im2col_quad(const qcc_conv2d_p *p, const int8_t *x, int
     {
         const int32_t i = q / p->ow, j = q % p->ow;
         const int32_t ih0 = i * p->sh - p->pt, iw0 = j * p->sw - p->pl, dh = p->dh, dw = p->dw;
-        if (ih0 >= 0 && ih0 + (kh - 1) * dh < h && iw0 >= 0 && iw0 + (kw - 1) * dw < wd) {
-            /* the window inside the input: no bounds tests */
+        const int inside = ih0 >= 0 && ih0 + (kh - 1) * dh < h && iw0 >= 0 && iw0 + (kw - 1) * dw < wd;
+        if (tmp != NULL) {
+            int16_t *tp = tmp;
+            for (ci = 0; ci < cg; ci++) {
+                const int8_t *xc = x + (size_t)(c0 + ci) * plane;
+                for (u = 0; u < kh; u++) {
+                    const int32_t ih = ih0 + u * dh;
+                    if (inside) {  /* the window inside the input: no bounds tests */
+                        const int8_t *xr = xc + (size_t)ih * wd + iw0;
+                        if (dw == 1)
+                            for (v = 0; v < kw; v++)
+                                *tp++ = (int16_t)(xr[v] - zp);
+                        else
+                            for (v = 0; v < kw; v++)
+                                *tp++ = (int16_t)(xr[v * dw] - zp);
+                    } else if (ih < 0 || ih >= h) {
+                        for (v = 0; v < kw; v++)
+                            *tp++ = 0;
+                    } else {
+                        for (v = 0; v < kw; v++) {
+                            const int32_t iw = iw0 + v * dw;
+                            *tp++ = (int16_t)(iw >= 0 && iw < wd ? xc[(size_t)ih * wd + iw] - zp : 0);
+                        }
+                    }
+                }
+            }
+            qcc_quad_put(tmp, cg * kh * kw, dst);
+            return;
+        }
+        if (inside) {
             for (ci = 0; ci < cg; ci++)
                 for (u = 0; u < kh; u++) {
                     const int8_t *xr = x + (size_t)(c0 + ci) * plane + (size_t)(ih0 + u * dh) * wd + iw0;
@@ -132,7 +178,14 @@ QCC_ARM_OUTLINE int qcc_conv2d_gemm4(const qcc_conv2d_p *p, const int8_t *x, con
                                      const int32_t *shift, void *y, int16_t *col, int32_t n16)
 {
     const int32_t cg = p->c / p->group, mg = p->m / p->group, plane = p->oh * p->ow;
-    const int32_t k = cg * p->kh * p->kw, ql = qcc_quad_len(k), pbd = n16 / ql * 4;
+    const int32_t k = cg * p->kh * p->kw, ql = qcc_quad_len(k), k4 = (k + 3) & ~3;
+    const int pw = p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0
+                   && p->pl == 0 && p->oh == p->h && p->ow == p->w;
+    /* quads in the scratch; with two or more, room for one natural-order column after them
+     * (one quad fewer where needed: the gather then skips the per-element slot offsets) */
+    const int32_t nq0 = n16 / ql, nq = !pw && nq0 >= 2 && n16 - nq0 * ql < k4 ? nq0 - 1 : nq0;
+    int16_t *const tmp = !pw && n16 - nq * ql >= k4 ? col + (size_t)nq * ql : NULL;
+    const int32_t pbd = nq * 4;
     const int fast = mult != NULL && p->y_dt == QCC_I8;
     const int32_t lo = p->lo, hi = p->hi, narrow = lo > -128 || hi < 127;
     int32_t b, g, o, q0, q;
@@ -145,7 +198,8 @@ QCC_ARM_OUTLINE int qcc_conv2d_gemm4(const qcc_conv2d_p *p, const int8_t *x, con
                 const int8_t *xb = x + (size_t)b * p->c * p->h * p->w;
                 const int32_t o0 = g * mg, o1 = (g + 1) * mg;
                 for (q = 0; q < qn; q++)
-                    qcc_im2col_quad(p, xb, g * cg, cg, q0 + q, col + (size_t)(q >> 2) * ql + (q & 3) * 4);
+                    qcc_im2col_quad(p, xb, g * cg, cg, q0 + q, col + (size_t)(q >> 2) * ql + (q & 3) * 4,
+                                    tmp);
                 for (o = o0; o < o1; o++) {
                     const int8_t *w0 = w + (size_t)o * k;
                     const int32_t b0 = bias ? bias[o] : 0;
