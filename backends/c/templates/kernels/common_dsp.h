@@ -9,7 +9,7 @@
  *     weights stay in ONNX order). The last, partial chunk (K % 4 elements) follows the same
  *     layout.
  *   - Inner loop: 13 instructions per 16 multiply-accumulates (LDR, 2 SXTB16, 2 LDM, 8 SMLAD),
- *     two chunks per iteration with SUBS/BNE: 28 per 32 (the 2x2 block of two channels x two
+ *     four chunks per iteration with SUBS/BNE: 54 per 64 (the 2x2 block of two channels x two
  *     columns it replaces took 18 per 16: two weight words widened per chunk, not one).
  *   - Requantization fused per output (qcc_rqf: one SMULL, add, shift, SSAT), the channel's
  *     parameters loaded once for all its column quads.
@@ -79,13 +79,22 @@ qcc_gemm1x4_s(const int8_t *w, const int16_t *cp, int32_t k, int32_t *s0, int32_
         register int32_t c2 __asm__("r10");
         register int32_t c3 __asm__("r11");
         int32_t wq, ws;
+        /* n % 4 chunks first (one, then two), then four per iteration; LSRS sets Z for the
+         * loop count left, which neither the chunks nor the branches change */
         __asm__ volatile(
             "lsrs %[n], %[n], #1\n\t"
-            "bcc 2f\n\t"
+            "bcc 4f\n\t"
             QCC_GEMM4_CHUNK
-            "cmp %[n], #0\n\t"
+            "4:\n\t"
+            "lsrs %[n], %[n], #1\n\t"
+            "bcc 5f\n\t"
+            QCC_GEMM4_CHUNK
+            QCC_GEMM4_CHUNK
+            "5:\n\t"
             "beq 3f\n"
             "2:\n\t"
+            QCC_GEMM4_CHUNK
+            QCC_GEMM4_CHUNK
             QCC_GEMM4_CHUNK
             QCC_GEMM4_CHUNK
             "subs %[n], %[n], #1\n\t"

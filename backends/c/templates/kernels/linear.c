@@ -65,70 +65,62 @@ static inline void qcc_linear_pack4(const qcc_linear_p *p, const void *x, size_t
 }
 
 /* The outputs of one row quad (quad block xc of nr rows; y0: the first row's offset in y),
- * one output feature at a time; i8: int8 outputs in the fast requant form (narrow: bounds
- * compiled in), else any output (the int16 fast form, or qcc_linear_store); tail: K % 4 != 0.
- * The forms run out of line (qcc_linear_quads_*) so that gcc allocates registers for each
- * alone. */
+ * one output feature at a time; kind 1: int8 outputs, 2: int16 outputs, in the fast
+ * requant form (channels in other forms through qcc_linear_store), 0: any output; full: nr
+ * == 4, a constant (the partial quad of three rows takes kind 0); narrow: bounds compiled
+ * in; tail: K % 4 != 0. The forms run out of line (qcc_linear_quads_*) so that gcc
+ * allocates registers for each alone. */
 __attribute__((always_inline)) static inline void
 qcc_linear_quads(const qcc_linear_p *p, const int8_t *wt, const int32_t *bias, const int32_t *mult,
                  const int32_t *shift, void *y, const int16_t *xc, size_t y0, int32_t nr,
-                 const int i8, const int narrow, const int tail)
+                 const int kind, const int narrow, const int tail)
 {
     const int32_t n = p->n, k = p->k, pc = p->per_channel, zp = p->y_zp, lo = p->lo, hi = p->hi;
-    const int fast16 = !i8 && mult != NULL && p->y_dt == QCC_I16;
-    const int narrow16 = lo > -32768 || hi < 32767;
     int32_t j, i;
     for (j = 0; j < n; j++) {
         int32_t a0, a1, a2, a3, acc[4];
         qcc_rqf q0 = {0, 0, 0, 0};
         a0 = a1 = a2 = a3 = bias ? bias[j] : 0;
         qcc_gemm1x4_s(wt + (size_t)j * k, xc, k, &a0, &a1, &a2, &a3, tail);
-        if (i8 || fast16)
+        if (kind) {
             qcc_rqf_init(&q0, mult[pc ? j : 0], shift[pc ? j : 0], zp);
-        if (i8 && q0.sh > 0 && nr == 4) {
-            int8_t *a = (int8_t *)y + y0 + j;
-            QCC_RQF_FAST(a0, q0.m, q0.c, q0.sh, narrow, lo, hi, a[0]);
-            QCC_RQF_FAST(a1, q0.m, q0.c, q0.sh, narrow, lo, hi, a[n]);
-            QCC_RQF_FAST(a2, q0.m, q0.c, q0.sh, narrow, lo, hi, a[2 * n]);
-            QCC_RQF_FAST(a3, q0.m, q0.c, q0.sh, narrow, lo, hi, a[3 * n]);
-            continue;
-        }
-        if (fast16 && q0.sh > 0 && nr == 4) {
-            int16_t *a = (int16_t *)y + y0 + j;
-            QCC_RQF_FAST16(a0, q0.m, q0.c, q0.sh, narrow16, lo, hi, a[0]);
-            QCC_RQF_FAST16(a1, q0.m, q0.c, q0.sh, narrow16, lo, hi, a[n]);
-            QCC_RQF_FAST16(a2, q0.m, q0.c, q0.sh, narrow16, lo, hi, a[2 * n]);
-            QCC_RQF_FAST16(a3, q0.m, q0.c, q0.sh, narrow16, lo, hi, a[3 * n]);
-            continue;
+            if (kind == 1 && q0.sh > 0) {
+                int8_t *a = (int8_t *)y + y0 + j;
+                QCC_RQF_FAST(a0, q0.m, q0.c, q0.sh, narrow, lo, hi, a[0]);
+                QCC_RQF_FAST(a1, q0.m, q0.c, q0.sh, narrow, lo, hi, a[n]);
+                QCC_RQF_FAST(a2, q0.m, q0.c, q0.sh, narrow, lo, hi, a[2 * n]);
+                QCC_RQF_FAST(a3, q0.m, q0.c, q0.sh, narrow, lo, hi, a[3 * n]);
+                continue;
+            }
+            if (kind == 2 && q0.sh > 0) {
+                int16_t *a = (int16_t *)y + y0 + j;
+                QCC_RQF_FAST16(a0, q0.m, q0.c, q0.sh, narrow, lo, hi, a[0]);
+                QCC_RQF_FAST16(a1, q0.m, q0.c, q0.sh, narrow, lo, hi, a[n]);
+                QCC_RQF_FAST16(a2, q0.m, q0.c, q0.sh, narrow, lo, hi, a[2 * n]);
+                QCC_RQF_FAST16(a3, q0.m, q0.c, q0.sh, narrow, lo, hi, a[3 * n]);
+                continue;
+            }
         }
         acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
-        if (i8 && q0.sh > 0) {
-            int8_t *a = (int8_t *)y + y0 + j;
-            for (i = 0; i < nr; i++)
-                QCC_RQF_FAST(acc[i], q0.m, q0.c, q0.sh, narrow, lo, hi, a[(size_t)i * n]);
-        } else if (fast16 && q0.sh > 0) {
-            int16_t *a = (int16_t *)y + y0 + j;
-            for (i = 0; i < nr; i++)
-                QCC_RQF_FAST16(acc[i], q0.m, q0.c, q0.sh, narrow16, lo, hi, a[(size_t)i * n]);
-        } else {
-            for (i = 0; i < nr; i++)
-                qcc_linear_store(p, mult, shift, y, y0 + (size_t)i * n, j, acc[i]);
-        }
+        for (i = 0; i < nr; i++)
+            qcc_linear_store(p, mult, shift, y, y0 + (size_t)i * n, j, acc[i]);
     }
 }
 
-#define QCC_LINEAR_QUADS_FN(name, i8, narrow)                                                   \
+#define QCC_LINEAR_QUADS_FN(name, kind, narrow)                                                 \
     __attribute__((noinline, unused)) static void name(                                         \
         const qcc_linear_p *p, const int8_t *wt, const int32_t *bias, const int32_t *mult,      \
         const int32_t *shift, void *y, const int16_t *xc, size_t y0, int32_t nr)                \
     {                                                                                           \
         if (p->k & 3)                                                                           \
-            qcc_linear_quads(p, wt, bias, mult, shift, y, xc, y0, nr, i8, narrow, 1);           \
+            qcc_linear_quads(p, wt, bias, mult, shift, y, xc, y0, kind ? 4 : nr, kind, narrow, 1); \
         else                                                                                    \
-            qcc_linear_quads(p, wt, bias, mult, shift, y, xc, y0, nr, i8, narrow, 0);           \
+            qcc_linear_quads(p, wt, bias, mult, shift, y, xc, y0, kind ? 4 : nr, kind, narrow, 0); \
     }
 QCC_LINEAR_QUADS_FN(qcc_linear_quads_w, 1, 0)
 QCC_LINEAR_QUADS_FN(qcc_linear_quads_n, 1, 1)
+QCC_LINEAR_QUADS_FN(qcc_linear_quads_h, 2, 0)
+QCC_LINEAR_QUADS_FN(qcc_linear_quads_hn, 2, 1)
 QCC_LINEAR_QUADS_FN(qcc_linear_quads_any, 0, 0)
 
 /* Plain int8 weights, four rows of x at a time (a last group of three rows too): each output
@@ -141,17 +133,22 @@ QCC_ARM_OUTLINE int32_t qcc_linear_gemm4(const qcc_linear_p *p, const void *x, c
 {
     const int32_t lo = p->lo, hi = p->hi, rows = p->rows;
     const int i8 = mult != NULL && p->y_dt == QCC_I8, narrow = lo > -128 || hi < 127;
+    const int i16 = mult != NULL && p->y_dt == QCC_I16, narrow16 = lo > -32768 || hi < 32767;
     int32_t r;
     for (r = 0; rows - r >= 3; r += 4) {
         const size_t y0 = (size_t)r * p->n;
         const int32_t nr = rows - r < 4 ? rows - r : 4;
         qcc_linear_pack4(p, x, (size_t)r * p->k, nr, xc);
-        if (i8 && !narrow)
+        if (nr < 4 || (!i8 && !i16))
+            qcc_linear_quads_any(p, wt, bias, mult, shift, y, xc, y0, nr);
+        else if (i8 && !narrow)
             qcc_linear_quads_w(p, wt, bias, mult, shift, y, xc, y0, nr);
         else if (i8)
             qcc_linear_quads_n(p, wt, bias, mult, shift, y, xc, y0, nr);
+        else if (!narrow16)
+            qcc_linear_quads_h(p, wt, bias, mult, shift, y, xc, y0, nr);
         else
-            qcc_linear_quads_any(p, wt, bias, mult, shift, y, xc, y0, nr);
+            qcc_linear_quads_hn(p, wt, bias, mult, shift, y, xc, y0, nr);
     }
     return r < rows ? r : rows;
 }
