@@ -139,20 +139,14 @@ __attribute__((noinline, unused)) static void
 qcc_gemm4_row_w(const int8_t *w, int32_t b0, const qcc_rqf *r0, const int16_t *col, int32_t k,
                 int32_t qn, int8_t *y)
 {
-    if (k & 3)
-        qcc_gemm4_row(w, b0, r0, col, k, qn, y, 0, -128, 127, 1);
-    else
-        qcc_gemm4_row(w, b0, r0, col, k, qn, y, 0, -128, 127, 0);
+    qcc_gemm4_row(w, b0, r0, col, k, qn, y, 0, -128, 127, 1);
 }
 
 __attribute__((noinline, unused)) static void
 qcc_gemm4_row_n(const int8_t *w, int32_t b0, const qcc_rqf *r0, const int16_t *col, int32_t k,
                 int32_t qn, int8_t *y, int32_t lo, int32_t hi)
 {
-    if (k & 3)
-        qcc_gemm4_row(w, b0, r0, col, k, qn, y, 1, lo, hi, 1);
-    else
-        qcc_gemm4_row(w, b0, r0, col, k, qn, y, 1, lo, hi, 0);
+    qcc_gemm4_row(w, b0, r0, col, k, qn, y, 1, lo, hi, 1);
 }
 
 /* The general (non int8 / int32) outputs of one channel: qcc_conv_store per output. */

@@ -112,15 +112,11 @@ qcc_linear_quads(const qcc_linear_p *p, const int8_t *wt, const int32_t *bias, c
         const qcc_linear_p *p, const int8_t *wt, const int32_t *bias, const int32_t *mult,      \
         const int32_t *shift, void *y, const int16_t *xc, size_t y0, int32_t nr)                \
     {                                                                                           \
-        if (p->k & 3)                                                                           \
-            qcc_linear_quads(p, wt, bias, mult, shift, y, xc, y0, kind ? 4 : nr, kind, narrow, 1); \
-        else                                                                                    \
-            qcc_linear_quads(p, wt, bias, mult, shift, y, xc, y0, kind ? 4 : nr, kind, narrow, 0); \
+        qcc_linear_quads(p, wt, bias, mult, shift, y, xc, y0, kind ? 4 : nr, kind, narrow, 1);  \
     }
 QCC_LINEAR_QUADS_FN(qcc_linear_quads_w, 1, 0)
 QCC_LINEAR_QUADS_FN(qcc_linear_quads_n, 1, 1)
 QCC_LINEAR_QUADS_FN(qcc_linear_quads_h, 2, 0)
-QCC_LINEAR_QUADS_FN(qcc_linear_quads_hn, 2, 1)
 QCC_LINEAR_QUADS_FN(qcc_linear_quads_any, 0, 0)
 
 /* Plain int8 weights, four rows of x at a time (a last group of three rows too): each output
@@ -133,22 +129,21 @@ QCC_ARM_OUTLINE int32_t qcc_linear_gemm4(const qcc_linear_p *p, const void *x, c
 {
     const int32_t lo = p->lo, hi = p->hi, rows = p->rows;
     const int i8 = mult != NULL && p->y_dt == QCC_I8, narrow = lo > -128 || hi < 127;
+    /* int16 outputs with bounds narrower than int16 take the general form */
     const int i16 = mult != NULL && p->y_dt == QCC_I16, narrow16 = lo > -32768 || hi < 32767;
     int32_t r;
     for (r = 0; rows - r >= 3; r += 4) {
         const size_t y0 = (size_t)r * p->n;
         const int32_t nr = rows - r < 4 ? rows - r : 4;
         qcc_linear_pack4(p, x, (size_t)r * p->k, nr, xc);
-        if (nr < 4 || (!i8 && !i16))
+        if (nr < 4 || (!i8 && !(i16 && !narrow16)))
             qcc_linear_quads_any(p, wt, bias, mult, shift, y, xc, y0, nr);
         else if (i8 && !narrow)
             qcc_linear_quads_w(p, wt, bias, mult, shift, y, xc, y0, nr);
         else if (i8)
             qcc_linear_quads_n(p, wt, bias, mult, shift, y, xc, y0, nr);
-        else if (!narrow16)
-            qcc_linear_quads_h(p, wt, bias, mult, shift, y, xc, y0, nr);
         else
-            qcc_linear_quads_hn(p, wt, bias, mult, shift, y, xc, y0, nr);
+            qcc_linear_quads_h(p, wt, bias, mult, shift, y, xc, y0, nr);
     }
     return r < rows ? r : rows;
 }
