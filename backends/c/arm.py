@@ -297,7 +297,8 @@ def size(elf: str | os.PathLike) -> dict:
     ``arena`` the model's activation arena and ``stack`` the harness stack
     (both NOLOAD sections of their own).  ``flash_bytes = text + data`` and
     ``ram_bytes = data + bss + arena`` (stack excluded).  ``model_*`` repeat the
-    numbers for the generated model's object files alone (no harness, no libc);
+    numbers for the generated model's object files alone (no harness, no libc), less the
+    sections the linker discarded (the map file's list);
     ``model_stack_bytes`` is the worst-case stack of ``NAME_run`` (:func:`stack_usage`),
     which the caller's stack must hold on top of ``ram_bytes``.
     """
@@ -310,7 +311,8 @@ def size(elf: str | os.PathLike) -> dict:
     if objs.exists():
         model = json.loads(objs.read_text())["model"]
         m = _classify(_sections(model)) if model else {"text": 0, "data": 0, "bss": 0}
-        out["model_flash_bytes"] = m["text"] + m["data"]
+        gone = _classify(_discarded(elf.with_suffix(".map"), model))
+        out["model_flash_bytes"] = m["text"] + m["data"] - gone["text"] - gone["data"]
         out["model_ram_bytes"] = m["data"] + m["bss"] + out["arena"]
         out["model_stack_bytes"] = stack_usage(elf.parent, f"{elf.stem}_run")
     return out
@@ -382,6 +384,21 @@ def _sections(files: list[str]) -> list[tuple[str, int]]:
         parts = line.split()
         if len(parts) >= 2 and parts[0].startswith(".") and parts[1].isdigit():
             rows.append((parts[0], int(parts[1])))
+    return rows
+
+
+def _discarded(map_path: Path, objects: list[str]) -> list[tuple[str, int]]:
+    """Sections of ``objects`` that the linker dropped (``--gc-sections``: functions no call
+    reaches once inlined), from the map file's "Discarded input sections"."""
+    text = map_path.read_text() if map_path.exists() else ""
+    if "Discarded input sections" not in text:
+        return []
+    block = text.split("Discarded input sections", 1)[1].split("Memory Configuration", 1)[0]
+    toks, rows, objs = block.split(), [], {os.path.abspath(o) for o in objects}
+    for i in range(len(toks) - 3):  # name, address, size, object
+        if toks[i].startswith(".") and toks[i + 1].startswith("0x") and toks[i + 2].startswith("0x"):
+            if os.path.abspath(toks[i + 3]) in objs:
+                rows.append((toks[i], int(toks[i + 2], 16)))
     return rows
 
 

@@ -182,6 +182,23 @@ def test_digits_cnn_m4_size_matches_the_manifest(digits_dir):
     assert s["model_ram_bytes"] == s["arena"]          # the model keeps no static state
 
 
+def test_discarded_sections_come_from_the_map_and_only_for_the_given_objects(tmp_path):
+    """The model flash counts what the linker kept: sections of the model objects listed
+    under "Discarded input sections" (``--gc-sections``) are subtracted, others ignored."""
+    mo, ho = str(tmp_path / "model.o"), str(tmp_path / "qcc_harness.o")
+    (tmp_path / "m.map").write_text(
+        "Archive member included\n .text.x 0x0 0x40 " + mo + "\n"
+        "Discarded input sections\n\n"
+        f" .text          0x00000000        0x0 {mo}\n"
+        f" .text.qcc_linear_quads_w.constprop.0\n                0x00000000      0x318 {mo}\n"
+        f" .rodata.t      0x00000000       0x10 {mo}\n"
+        f" .text.h        0x00000000       0x20 {ho}\n"
+        "\nMemory Configuration\n .text.y 0x0 0x99 " + mo + "\n")
+    got = arm._discarded(tmp_path / "m.map", [mo])
+    assert got == [(".text", 0), (".text.qcc_linear_quads_w.constprop.0", 0x318), (".rodata.t", 0x10)]
+    assert arm._discarded(tmp_path / "none.map", [mo]) == []
+
+
 def test_run_qemu_needs_a_c_output_folder(tmp_path):
     with pytest.raises(BuildError, match="holds no manifest.json; compile the model with --target c"):
         arm.run_qemu(tmp_path, [{"x": np.zeros(1)}])
