@@ -3,8 +3,8 @@
 ``qcc profile`` (backends/c/profile.py) gives per step the time (host, ns) or the
 instructions (Cortex-M, QEMU icount) and the MACs.  Here the steps are grouped into
 layer kinds read from the IR (depthwise kxk, 1x1 conv, kxk conv, grouped conv, linear,
-attention matmul, and every other op by name), with each kind's share of the summed
-steps, its cost per MAC and the output planes its convs write; the "why" of a row is
+attention matmul, and every other op by name), with each kind's share of the whole
+run, its cost per MAC and the output planes its convs write; the "why" of a row is
 the leading kinds by share.  Nothing here knows any model: the text comes from the
 measurement and the graph.
 """
@@ -41,14 +41,25 @@ def layer_kind(node) -> str:
     return op
 
 
+UNATTRIBUTED = 0.05
+NOT_IN_A_STEP = "unattributed"
+
+
 def groups(profile: dict, graph) -> list[dict]:
     """The profile's steps grouped by layer kind, largest share first: ``kind, layers,
-    cost, macs, share`` (of the summed steps), ``per_mac`` (cost/MAC or None) and
-    ``planes`` (the smallest and largest output plane HxW of its 4-D outputs)."""
+    cost, macs, share`` (of the whole run), ``per_mac`` (cost/MAC or None) and ``planes``
+    (the smallest and largest output plane HxW of its 4-D outputs).  Where the median whole
+    run exceeds the sum of the steps' medians by more than 5 %, the difference is a kind of
+    its own, ``unattributed``: time no single step owns in the typical run (such as a stall
+    that hits a different step each run)."""
     unit = profile["unit"]
     by_name = {n.name: n for n in graph.nodes} if graph is not None else {}
-    total = sum(r[unit] for r in profile["layers"]) or 1
+    steps = sum(r[unit] for r in profile["layers"])
+    total = max(steps, float((profile.get("total") or {}).get(unit) or 0)) or 1
     out: dict[str, dict] = {}
+    if total - steps > UNATTRIBUTED * total:  # e.g. stalls that hit a different step each run
+        out[NOT_IN_A_STEP] = {"kind": NOT_IN_A_STEP, "layers": 0, "cost": total - steps, "macs": 0,
+                              "planes": []}
     for r in profile["layers"]:
         node = by_name.get(r["node"])
         kind = layer_kind(node) if node is not None else r["op"].split(".")[-1]
@@ -100,10 +111,12 @@ def why(ex: dict, top: int = 3) -> str:
                 lo, hi = g["planes"]
                 s += f" on {lo}" + (f"..{hi}" if hi != lo else "")
             s += ")"
+        elif g["kind"] == NOT_IN_A_STEP:
+            s += " (median run minus the sum of the steps' medians)"
         else:
             s += f" (no MACs, {g['layers']}x)"
         parts.append(s)
-    nomac = sum(g["share"] for g in gs if not g["macs"])
+    nomac = sum(g["share"] for g in gs if not g["macs"] and g["kind"] != NOT_IN_A_STEP)
     tail = f"; no-MAC layers {100 * nomac:.0f} %" if nomac >= 0.05 else ""
     goal = f"; goal {_num(ex['goal_per_mac'])} {unit}/MAC overall" if ex.get("goal_per_mac") else ""
     return ", ".join(parts) + tail + goal

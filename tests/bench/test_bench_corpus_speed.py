@@ -196,3 +196,17 @@ def test_update_replaces_rows_of_the_same_models(tmp_path):
     assert json.loads(old.read_text())["rows"] == got["rows"]
     assert [r["date"] for r in got["runs"]] == ["d1", "d2"]
     assert "runs d1 (qcc d1); d2 (qcc d2)" in corpus_speed.render(got)
+
+
+def test_time_outside_the_steps_is_its_own_kind():
+    """A median run longer than the sum of the steps' medians (a stall hitting a different
+    step each run) shows as 'unattributed' with that difference, not spread over the layers."""
+    prof = {"unit": "ns", "total": {"ns": 1000.0, "macs": 50},
+            "layers": [{"node": "a", "op": "qcc.linear", "macs": 50, "ns": 150.0},
+                       {"node": "b", "op": "qcc.softmax", "macs": 0, "ns": 50.0}]}
+    gs = corpus_why.groups(prof, None)
+    assert [(g["kind"], g["cost"], g["share"]) for g in gs] == [
+        ("unattributed", 800.0, 0.8), ("linear", 150.0, 0.15), ("softmax", 50.0, 0.05)]
+    assert corpus_why.why(corpus_why.explain(prof, None)).startswith("unattributed 80 % (median run")
+    prof["total"]["ns"] = 204.0  # within 5 %: medians do not add up exactly, no such kind
+    assert [g["kind"] for g in corpus_why.groups(prof, None)] == ["linear", "softmax"]
