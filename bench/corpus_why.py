@@ -55,11 +55,13 @@ def groups(profile: dict, graph) -> list[dict]:
     unit = profile["unit"]
     by_name = {n.name: n for n in graph.nodes} if graph is not None else {}
     steps = sum(r[unit] for r in profile["layers"])
-    total = max(steps, float((profile.get("total") or {}).get(unit) or 0)) or 1
+    total = float((profile.get("total") or {}).get(unit) or 0)
     out: dict[str, dict] = {}
     if total - steps > UNATTRIBUTED * total:  # e.g. stalls that hit a different step each run
         out[NOT_IN_A_STEP] = {"kind": NOT_IN_A_STEP, "layers": 0, "cost": total - steps, "macs": 0,
                               "planes": []}
+    else:  # medians do not add up exactly: shares of the steps
+        total = steps or 1
     for r in profile["layers"]:
         node = by_name.get(r["node"])
         kind = layer_kind(node) if node is not None else r["op"].split(".")[-1]
