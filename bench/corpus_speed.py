@@ -151,17 +151,14 @@ def ort_int8_cached(d: str, work: str, n_calib: int) -> str:
     return q8
 
 
-def _engines(d: str, c_dir: str, q8: str | None, work: str) -> tuple[dict, dict]:
+def _engines(d: str, c_dir: str, q8: str | None, work: str, sample: dict) -> tuple[dict, dict]:
     """name -> callable(n) returning the median µs of ``n`` runs; and build errors."""
     from qcc.backends.c import build as cbuild
-    from qcc.npzio import iter_samples
 
     from .accuracy import _samples
-    from .corpus_why import load_graph
     from .kernels import _identity, _iobound
 
     test = _load(os.path.join(d, "test.npz"))
-    sample = next(iter_samples(load_graph(c_dir), test))
     eng: dict = {}
     errors = {}
     for key, cflags in (("qcc_native", ("-march=native",)), ("qcc_default", ())):
@@ -184,7 +181,7 @@ def _engines(d: str, c_dir: str, q8: str | None, work: str) -> tuple[dict, dict]
             errors["ort_int8_error"] = f"onnxruntime int8 session: {_err(e)}"
     empty = _iobound(_identity(work), {"x": np.zeros(1, np.float32)})
     eng["ort_empty"] = lambda n: speed.time_callable(empty, n, 1, budget_s=1e9)["median_us"]
-    return eng, {"sample": sample, "errors": errors}
+    return eng, errors
 
 
 def time_engines(eng: dict, rounds: int, budget_s: float, max_runs: int = 1000, log=sys.stderr) -> dict:
@@ -290,6 +287,23 @@ def _arm_columns(row: dict, c_dir: str, sample: dict, cls: str, graph, opts: dic
         row[core.replace("cortex-", "")] = fig
 
 
+def _host_columns(row: dict, d: str, c_dir: str, sample: dict, work: str, opts: dict, log) -> None:
+    """The host timings (both builds, onnxruntime float32, int8 and its empty call)."""
+    q8 = None
+    try:
+        q8 = ort_int8_cached(d, work, opts["ort_calib"])
+    except Exception as e:  # noqa: BLE001
+        row["ort_int8_error"] = f"quantize_static: {_err(e)}"
+    eng, errors = _engines(d, c_dir, q8, work, sample)
+    row.update(errors)
+    print(f"[{row['model']}] timing {', '.join(eng)}", file=log, flush=True)
+    t = time_engines(eng, opts["rounds"], opts["budget"])
+    best = t["best_us"]
+    row["host"] = t
+    row["ort_minus_call_us"] = {k: round(max(best[k] - best["ort_empty"], 0.0), 2)
+                                for k in ("ort_fp32", "ort_int8") if k in best}
+
+
 def measure_one(d: str, cls: str, opts: dict, log=sys.stderr) -> dict:
     """One model's row (see the module docstring); a stage that fails records its error."""
     from qcc.analysis import macs
@@ -307,23 +321,16 @@ def measure_one(d: str, cls: str, opts: dict, log=sys.stderr) -> dict:
     graph = _graph(c_dir)
     row["macs"] = macs(graph)
     row["compile_s"] = round(time.time() - t0, 1)
-    q8 = None
-    try:
-        q8 = ort_int8_cached(d, work, opts["ort_calib"])
-    except Exception as e:  # noqa: BLE001
-        row["ort_int8_error"] = f"quantize_static: {_err(e)}"
-    eng, extra = _engines(d, c_dir, q8, work)
-    row.update({k: v for k, v in extra["errors"].items()})
-    print(f"[{name}] timing {', '.join(eng)}", file=log, flush=True)
-    t = time_engines(eng, opts["rounds"], opts["budget"])
-    best = t["best_us"]
-    row["host"] = t
-    fair = {k: round(max(best[k] - best["ort_empty"], 0.0), 2) for k in ("ort_fp32", "ort_int8") if k in best}
-    row["ort_minus_call_us"] = fair
-    _host_goals(row, c_dir, extra["sample"], graph, opts)
-    _arm_columns(row, c_dir, extra["sample"], cls, graph, opts)
+    from qcc.npzio import iter_samples
+
+    sample = next(iter_samples(graph, _load(os.path.join(d, "test.npz"))))
+    if not opts.get("arm_only"):
+        _host_columns(row, d, c_dir, sample, work, opts, log)
+        _host_goals(row, c_dir, sample, graph, opts)
+    _arm_columns(row, c_dir, sample, cls, graph, opts)
     row["seconds"] = round(time.time() - t0, 1)
-    row["measured"] = f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(t0))} qcc {_stamp()}"
+    row["arm_measured" if opts.get("arm_only") else "measured"] = \
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(t0))} qcc {_stamp()}"
     row["load_average"] = round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else None
     if not opts.get("keep"):
         shutil.rmtree(work, ignore_errors=True)
@@ -364,6 +371,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--no-m4", action="store_true", help="skip the Cortex-M4 columns")
     ap.add_argument("--m55", action="store_true", help="also the Cortex-M55 (Helium) column")
     ap.add_argument("--m4-max-macs", type=float, default=400e6, help="skip QEMU above this many MACs")
+    ap.add_argument("--arm-only", action="store_true", help="only the Cortex-M columns (with --update: "
+                    "they replace those of the saved rows, the host columns stay)")
     ap.add_argument("--no-why", action="store_true", help="no profiles for the rows that miss a goal")
     ap.add_argument("--work", default=None, help="keep compiled folders and onnxruntime int8 models "
                     "here and reuse them (same qcc revision) on the next run")
@@ -401,7 +410,8 @@ def run(args, log=sys.stderr) -> dict:
     tmp = None if args.work else tempfile.mkdtemp(prefix="qcc_cspeed_work_")
     opts = {"work": os.path.abspath(args.work or tmp), "rounds": args.rounds, "budget": args.budget,
             "ort_calib": args.ort_calib, "no_m4": args.no_m4, "m55": args.m55,
-            "m4_max_macs": int(args.m4_max_macs), "no_why": args.no_why, "keep": bool(args.work)}
+            "m4_max_macs": int(args.m4_max_macs), "no_why": args.no_why, "keep": bool(args.work),
+            "arm_only": args.arm_only}
     t0, rows, info = time.time(), [], speed.machine_info()
     try:
         for d, cls in picked:

@@ -9,6 +9,7 @@ import json
 import numpy as np
 
 GOAL_M4 = {"cnn": 1.5, "transformer": 1.0}  # instructions per MAC (transformers: linears)
+ARM_FIELDS = ("m4", "m55", "arm_measured")
 
 def _us(x) -> str:
     return "–" if x is None else (f"{x:,.0f}" if x >= 100 else f"{x:,.1f}")
@@ -84,12 +85,24 @@ def summary(rows: list[dict]) -> str:
 
 
 def merge(path: str, new: dict) -> dict:
-    """``path``'s result with ``new``'s rows in place of its rows of the same models (the
-    rows keep their own measurement; ``runs`` lists every run merged)."""
+    """``path``'s result with ``new``'s rows in place of its rows of the same models (each
+    row keeps its own date, qcc revision and load); an ``--arm-only`` row replaces only the
+    Arm columns; a new row that failed leaves the old one as it was plus ``update_error``.
+    ``runs`` lists every run merged."""
     with open(path) as f:
         old = json.load(f)
     got = {r["model"]: r for r in new["rows"]}
-    rows = [got.pop(r["model"], r) for r in old["rows"]] + list(got.values())
+
+    def one(r: dict) -> dict:
+        n = got.pop(r["model"], None)
+        if n is None:
+            return r
+        if n.get("error") and "error" not in r:  # a failed re-measurement keeps the old row
+            return dict(r, update_error=n["error"])
+        if "arm_measured" in n and "host" not in n:  # --arm-only: only the Arm columns
+            return dict(r, **{k: n[k] for k in ARM_FIELDS if k in n})
+        return n
+    rows = [one(r) for r in old["rows"]] + list(got.values())
     runs = old.get("runs") or [{k: old[k] for k in ("date", "command", "qcc", "load_average_end") if k in old}]
     runs.append({k: new[k] for k in ("date", "command", "qcc", "load_average_end") if k in new})
     res = dict(old, rows=rows, runs=runs, summary=summary(rows))

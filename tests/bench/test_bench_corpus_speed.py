@@ -210,3 +210,31 @@ def test_time_outside_the_steps_is_its_own_kind():
     assert corpus_why.why(corpus_why.explain(prof, None)).startswith("unattributed 80 % (median run")
     prof["total"]["ns"] = 204.0  # within 5 %: medians do not add up exactly, no such kind
     assert [g["kind"] for g in corpus_why.groups(prof, None)] == ["linear", "softmax"]
+
+
+def test_update_with_arm_only_rows_keeps_the_host_columns(tmp_path):
+    """An --arm-only row replaces only the Arm columns of the saved row; a failed new row
+    leaves the saved one as it was, with the error beside it."""
+    old = tmp_path / "old.json"
+    base = {"date": "d1", "machine": {}, "rows": [
+        {"model": "a", "class": "cnn", "host": {"best_us": {"qcc_native": 1.0}}, "ratio": {"x": 2.0},
+         "why": {"x": {}}, "m4": {"insns_per_mac": 3.0}, "measured": "d1"},
+        {"model": "b", "class": "cnn", "host": {}, "m4": {"insns_per_mac": 4.0}}]}
+    old.write_text(json.dumps(base))
+    got = corpus_speed.merge(str(old), {"date": "d2", "rows": [
+        {"model": "a", "class": "cnn", "macs": 5, "m4": {"insns_per_mac": 2.0}, "arm_measured": "d2"},
+        {"model": "b", "class": "cnn", "error": "compile: boom"}]})
+    a, b = got["rows"]
+    assert a == dict(base["rows"][0], m4={"insns_per_mac": 2.0}, arm_measured="d2")
+    assert b == dict(base["rows"][1], update_error="compile: boom")
+
+
+def test_arm_only_smoke_on_a_tiny_corpus_folder(tmp_path):
+    """--arm-only: no host timing, the Cortex-M4 columns alone."""
+    corpus_folder(tmp_path / "zoo")
+    out = tmp_path / "cs.json"
+    p = _bench("--zoo", str(tmp_path / "zoo"), "--arm-only", "--no-why", "--json", str(out))
+    assert p.returncode == 0, p.stderr[-2000:]
+    r, = json.loads(out.read_text())["rows"]
+    assert "host" not in r and "ratio" not in r and "arm_measured" in r
+    assert r["m4"]["insns_per_mac"] == pytest.approx(r["m4"]["instructions"] / r["macs"], abs=1e-3)
