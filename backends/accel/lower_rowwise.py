@@ -47,8 +47,9 @@ def check_rowwise(ctx, call) -> str | None:
         if why or call.inner != 1:
             return why or "softmax over a strided axis"
         if call.mask is not None:
-            rm = ctx.region(call.mask)
-            if call.mask.is_const or not rm.compat or rm.layout == "cl" or call.ml != 1 \
+            # a constant mask (a causal mask folded at compile time) has no DRAM region
+            rm = None if call.mask.is_const else ctx.region(call.mask)
+            if rm is None or not rm.compat or rm.layout == "cl" or call.ml != 1 \
                     or ESIZE.get(rm.dtype) != 1:
                 return "the mask is not a byte matrix with the softmax axis as lanes"
         imms = [call.d_clip, call.epi.mult.values[0], call.q_ln2, call.q_b, call.q_c,

@@ -65,3 +65,17 @@ def test_other_minus_inf_constant_is_named(tmp_path):
     with pytest.raises(QccError, match="constant 'neg' .*non-finite"):
         compile_model(path, CompileOptions(target="c", out_dir=str(tmp_path / "c"),
                                            options={"calib": str(tmp_path / "calib.npz"), "quiet": True}))
+
+
+def test_folded_causal_mask_accel_target(tmp_path):
+    """The accelerator backend looked up a DRAM region for the constant mask and stopped
+    with an internal KeyError (OPT exported without an attention mask); the softmax now
+    runs on the host, and the simulator's output equals the reference interpreter."""
+    path = str(tmp_path / "dec.onnx")
+    calib, test = _decoder(path)
+    np.savez(tmp_path / "calib.npz", **calib)
+    out = str(tmp_path / "accel")
+    compile_model(path, CompileOptions(target="accel", out_dir=out,
+                                       options={"calib": str(tmp_path / "calib.npz"), "quiet": True}))
+    got, want = run_artifact(out, test, "target"), run_artifact(out, test, "reference")
+    assert np.array_equal(got["y"], want["y"])
