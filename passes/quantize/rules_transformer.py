@@ -1,7 +1,7 @@
 """Quantize rules for transformer blocks (docs/transformers.md).
 
 * attention: ``MatMul(q, k^T) [-> Mul/Div by a constant] [-> Add(mask) |
-  Where(cond, fill, .)] -> Softmax`` becomes one ``qcc.matmul`` in
+  Where(cond, fill, .)]* -> Softmax`` (up to four mask steps) becomes one ``qcc.matmul`` in
   accumulator form (int32 scores) and one ``qcc.isoftmax``: the constant
   (1/sqrt(d)) folds into the dyadic multiplier that brings the scores to the
   softmax's fixed scale, and a key-padding mask computed from graph inputs the
@@ -119,7 +119,8 @@ def _mask_step(st: QState, n: Node, prev: Value):
             fill, pol = _scalar_const(b), "not"
         else:
             return None
-        if fill is not None and fill <= -MASK_MIN and _is_mask_source(cond):
+        if fill is not None and fill <= -MASK_MIN and (_is_mask_source(cond) or (
+                cond.is_const and cond.dtype is DType.bool)):  # a folded causal mask (GPT-Neo)
             return cond, pol
     return None
 
@@ -149,10 +150,13 @@ def _select_mask(v: Value):
     return None
 
 
+MAX_MASK_STEPS = 4  # a causal mask then a key-padding mask (GPT-Neo, OPT) is two
+
+
 def _scores_chain(st: QState, node: Node):
-    """(scale, (mask, polarity), consumed nodes, softmax) for
-    MatMul [-> Mul/Div const] [-> Add(mask) | Where(mask, fill, .)] -> Softmax, or None."""
-    scale, mask, chain = 1.0, None, []
+    """(scale, [(mask, polarity) ...], consumed nodes, softmax) for
+    MatMul [-> Mul/Div const] [-> Add(mask) | Where(mask, fill, .)]* -> Softmax, or None."""
+    scale, masks, chain = 1.0, [], []
     prev = node.outputs[0]
     n = _sole_user(st, prev)
     if n is not None and n.op in ("onnx.Mul", "onnx.Div"):
@@ -163,18 +167,19 @@ def _scores_chain(st: QState, node: Node):
         scale *= k if n.op == "onnx.Mul" else 1.0 / k
         chain.append(n)
         prev, n = n.outputs[0], _sole_user(st, n.outputs[0])
-    if n is not None and n.op in ("onnx.Add", "onnx.Where"):
+    while n is not None and n.op in ("onnx.Add", "onnx.Where") and len(masks) < MAX_MASK_STEPS:
         mask = _mask_step(st, n, prev)
         if mask is None:
             return None
+        masks.append(mask)
         chain.append(n)
-        n = _sole_user(st, n.outputs[0])
+        prev, n = n.outputs[0], _sole_user(st, n.outputs[0])
     if n is None or n.op != "onnx.Softmax":
         return None
     rank = n.inputs[0].type.rank
     if int(n.attrs.get("axis", -1)) % rank != rank - 1:
         return None
-    return scale, mask, chain + [n], n
+    return scale, masks, chain + [n], n
 
 
 def _binary_mask(st: QState, v: Value) -> bool:
@@ -195,6 +200,9 @@ def _mask_input(st: QState, mask: tuple, name: str) -> Value:
     ``rint(m / MASK_MIN)``, nonzero exactly where ``m <= -MASK_MIN / 2``;
     boolean: the condition itself, or its negation."""
     v, pol = mask
+    if pol in ("cond", "not") and v.is_const:  # a folded boolean mask: its int8 form directly
+        excluded = v.data.astype(bool) if pol == "cond" else ~v.data.astype(bool)
+        return st.g.add_const(name + ".mask", excluded.astype(np.int8), DType.int8)
     if pol in ("cond", "not"):     # boolean -> int8 0/1 (backends take an 8-bit mask)
         b = st.f(v)
         if pol == "not":
@@ -208,11 +216,31 @@ def _mask_input(st: QState, mask: tuple, name: str) -> Value:
     return n.outputs[0]
 
 
-def _emit_isoftmax(st: QState, x: Value, s_x: float, softmax: Node, mask: Optional[tuple]) -> None:
+def _masks_input(st: QState, masks: list, name: str) -> Value:
+    """One int8 mask (nonzero = excluded) for several mask steps: a position is excluded
+    when any step excludes it (each step adds 0 or <= -MASK_MIN, or fills it)."""
+    if len(masks) == 1:
+        return _mask_input(st, masks[0], name)
+    parts = [_mask_input(st, m, f"{name}.{i}") for i, m in enumerate(masks)]
+    if all(p.is_const for p in parts):
+        out = np.zeros((), bool)
+        for p in parts:
+            out = out | (p.data != 0)
+        return st.g.add_const(name + ".mask", out.astype(np.int8), DType.int8)
+    bools = [st.emit("onnx.Cast", [p], {"to": 9}, name=f"{name}.{i}.bool",
+                     out_name=f"{p.name}.bool").outputs[0] for i, p in enumerate(parts)]
+    acc = bools[0]
+    for i, b in enumerate(bools[1:], 1):
+        acc = st.emit("onnx.Or", [acc, b], {}, name=f"{name}.or{i}", out_name=f"{name}.or{i}").outputs[0]
+    return st.emit("onnx.Cast", [acc], {"to": 3}, name=name + ".mask",
+                   out_name=name + ".imask").outputs[0]
+
+
+def _emit_isoftmax(st: QState, x: Value, s_x: float, softmax: Node, masks: list) -> None:
     c = itx.isoftmax_consts(s_x, softmax_variant(st))
     m = st.g.add_const(softmax.name + ".mult", np.asarray([c["mult"]], np.int32))
     s = st.g.add_const(softmax.name + ".shift", np.asarray([c["shift"]], np.int32))
-    ins = [x, m, s] + ([_mask_input(st, mask, softmax.name)] if mask is not None else [])
+    ins = [x, m, s] + ([_masks_input(st, masks, softmax.name)] if masks else [])
     n = st.emit("qcc.isoftmax", ins, dict(c["attrs"], axis=-1), name=softmax.name,
                 out_name=softmax.outputs[0].name)
     st.set_q(softmax.outputs[0], n.outputs[0], PROB_QP)
@@ -242,17 +270,17 @@ def attention_scores(st: QState, node: Node) -> bool:
         chain = _scores_chain(st, node)
     if chain is None:
         return rules_nn.matmul(st, node)
-    scale, mask, consumed, softmax = chain
+    scale, masks, consumed, softmax = chain
     qa, qb = st.q(a), st.q(b)
     acc = st.emit("qcc.matmul", [qa, qb], {"a_zp": int(qa.qparams.zero_point[0]),
                   "b_zp": int(qb.qparams.zero_point[0])}, name=node.name,
                   out_name=node.outputs[0].name)
     s_x = float(qa.qparams.scale[0]) * float(qb.qparams.scale[0]) * scale
     acc.outputs[0].qparams = QParams(scale=s_x, zero_point=0, bits=32)
-    if mask is None:
-        _emit_isoftmax(st, acc.outputs[0], s_x, softmax, None)
+    if not masks:
+        _emit_isoftmax(st, acc.outputs[0], s_x, softmax, [])
     else:
-        _pending(st)[id(consumed[-2])] = (acc.outputs[0], s_x, softmax, mask)
+        _pending(st)[id(consumed[-2])] = (acc.outputs[0], s_x, softmax, masks)
     _done(st).update(id(n) for n in consumed)
     return True
 
@@ -296,7 +324,7 @@ def softmax(st: QState, node: Node) -> bool:
     if not st.is_q(x) and x.name not in st.ranges:
         return False
     qx = st.q(x)
-    _emit_isoftmax(st, qx, float(qx.qparams.scale[0]), node, None)
+    _emit_isoftmax(st, qx, float(qx.qparams.scale[0]), node, [])
     return True
 
 

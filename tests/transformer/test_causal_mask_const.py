@@ -79,3 +79,57 @@ def test_folded_causal_mask_accel_target(tmp_path):
                                        options={"calib": str(tmp_path / "calib.npz"), "quiet": True}))
     got, want = run_artifact(out, test, "target"), run_artifact(out, test, "reference")
     assert np.array_equal(got["y"], want["y"])
+
+
+def _neo_decoder(path: str):
+    """GPT-Neo's attention as torch exports it at a fixed length: the scores go through
+    ``Where(causal_bool_constant, scores, finfo.min)`` and then ``Add`` of a key-padding
+    mask computed from the ``mask`` input, then Softmax (two mask steps)."""
+    rng = np.random.default_rng(1)
+    causal = np.tril(np.ones((SEQ, SEQ), bool)).reshape(1, SEQ, SEQ)
+    inits = {"wq": rng.standard_normal((D, D)).astype(np.float32) * 0.3,
+             "wk": rng.standard_normal((D, D)).astype(np.float32) * 0.3,
+             "wv": rng.standard_normal((D, D)).astype(np.float32) * 0.4,
+             "causal": causal, "fmin": np.array(np.finfo(np.float32).min, np.float32),
+             "one": np.array(1.0, np.float32), "big": np.array(-1e9, np.float32)}
+    nodes = [helper.make_node("MatMul", ["x", "wq"], ["q"]), helper.make_node("MatMul", ["x", "wk"], ["k"]),
+             helper.make_node("MatMul", ["x", "wv"], ["v"]),
+             helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 2, 1]),
+             helper.make_node("MatMul", ["q", "kt"], ["s"]),
+             helper.make_node("Where", ["causal", "s", "fmin"], ["sc"]),
+             helper.make_node("Cast", ["mask"], ["mf"], to=TensorProto.FLOAT),
+             helper.make_node("Sub", ["one", "mf"], ["inv"]), helper.make_node("Mul", ["inv", "big"], ["add"]),
+             helper.make_node("Unsqueeze", ["add", "ax"], ["add3"]),
+             helper.make_node("Add", ["sc", "add3"], ["sm"]), helper.make_node("Softmax", ["sm"], ["p"], axis=-1),
+             helper.make_node("MatMul", ["p", "v"], ["y"])]
+    inits["ax"] = np.array([1], np.int64)
+    g = helper.make_graph(nodes, "neo", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, SEQ, D]),
+                                         helper.make_tensor_value_info("mask", TensorProto.INT64, [1, SEQ])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.save(m, path)
+
+    def feeds(n):
+        mask = np.ones((n, SEQ), np.int64)
+        mask[::2, 1] = 0  # a padded key never first: every row keeps its first key
+        return {"x": rng.standard_normal((n, SEQ, D)).astype(np.float32), "mask": mask}
+    return feeds(16), feeds(4)
+
+
+@pytest.mark.parametrize("target", ["c", "accel"])
+def test_constant_bool_mask_then_padding_mask(tmp_path, target):
+    """GPT-Neo (issue 12, never-seen models): 'Where node ... cannot be lowered to integer
+    arithmetic' because a constant boolean condition was not taken as a mask and only one
+    mask step was accepted before the Softmax.  Both now fold into the integer softmax's
+    mask; the target is bit-exact with the reference and close to float onnxruntime."""
+    path = str(tmp_path / "neo.onnx")
+    calib, test = _neo_decoder(path)
+    np.savez(tmp_path / "calib.npz", **calib)
+    out = str(tmp_path / target)
+    compile_model(path, CompileOptions(target=target, out_dir=out,
+                                       options={"calib": str(tmp_path / "calib.npz"), "quiet": True}))
+    got, want = run_artifact(out, test, "target"), run_artifact(out, test, "reference")
+    assert np.array_equal(got["y"], want["y"])
+    assert sqnr_db(ort_outputs(path, test), want["y"]) >= 20.0
