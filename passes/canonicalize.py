@@ -7,6 +7,10 @@
   fusion passes then recognise one linear form (MatMul + Add).
 * Sub of a constant becomes Add of its negation; Div by a constant becomes
   Mul by its reciprocal (float-exact up to one rounding, well inside 1e-5).
+* Gather/GatherElements from a constant whose elements are all equal, at run-time
+  indices, is that value in the output's shape (RoBERTa-family embeddings gather their
+  all-zero token-type buffer at the position ids); an index out of range, an error in
+  onnxruntime, is not checked.
 """
 
 import numpy as np
@@ -71,9 +75,21 @@ def _const_arith(graph: Graph, node) -> bool:
     return False
 
 
-@register_pass("canonicalize", "drop Identity/Dropout/same-dtype Cast, Gemm -> MatMul+Add, x-c -> x+(-c), x/c -> x*(1/c)")
+def _uniform_gather(graph: Graph, node) -> bool:
+    data, out = node.inputs[0], node.outputs[0]
+    if not data.is_const or data.data.size == 0 or graph.is_output(out) or node.inputs[1].is_const:
+        return False
+    flat = np.asarray(data.data).reshape(-1)
+    if not np.all(flat == flat[0]) or (data.dtype.is_float and np.isnan(flat[0])):
+        return False
+    graph.replace_all_uses(out, graph.add_const(out.name + ".uniform", np.full(out.shape, flat[0], flat.dtype)))
+    return True
+
+
+@register_pass("canonicalize", "drop Identity/Dropout/same-dtype Cast, Gemm -> MatMul+Add, "
+               "x-c -> x+(-c), x/c -> x*(1/c), gather from a uniform constant -> constant")
 def canonicalize(graph: Graph, ctx: PassContext) -> bool:
-    counts = {"identity": 0, "gemm": 0, "const_arith": 0}
+    counts = {"identity": 0, "gemm": 0, "const_arith": 0, "uniform_gather": 0}
     for node in list(graph.nodes):
         if node.op in ("onnx.Identity", "onnx.Dropout") or (
                 node.op in ("onnx.Cast", "onnx.CastLike") and node.inputs[0].dtype == node.outputs[0].dtype):
@@ -82,6 +98,8 @@ def canonicalize(graph: Graph, ctx: PassContext) -> bool:
             counts["gemm"] += _gemm_to_matmul(graph, node)
         elif node.op in ("onnx.Sub", "onnx.Div"):
             counts["const_arith"] += _const_arith(graph, node)
+        elif node.op in ("onnx.Gather", "onnx.GatherElements"):
+            counts["uniform_gather"] += _uniform_gather(graph, node)
     graph.drop_unused_constants()
     ctx.note("canonicalize", **counts)
     return any(counts.values())

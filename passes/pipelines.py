@@ -27,8 +27,9 @@ PIPELINES: dict[str, list[str]] = {
 }
 QUANTIZED_TARGETS = {"c", "triton", "accel"}  # targets that only exist as integer code
 # integer-only targets also turn quantized float chains on integer tensors into thresholds
-# and data movement with constant indices into explicit index maps (meaning changes as IR)
-INTEGER_LOWERING = ["lower-thresholds", "lower-index-maps", "dce"]
+# and data movement with constant indices into explicit index maps (meaning changes as IR),
+# and an integer CumSum into shifted adds (data movement + integer Add: kernels every target has)
+INTEGER_LOWERING = ["decompose-cumsum", "lower-thresholds", "lower-index-maps", "dce"]
 
 
 def pipeline_for(target: str, quantize: bool = False) -> list[str]:
