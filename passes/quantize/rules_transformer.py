@@ -28,9 +28,6 @@ Where a pattern does not match, the rules call the generic ones of
 
 from __future__ import annotations
 
-import math
-from typing import Optional
-
 import numpy as np
 
 from qcc.errors import LoweringError
@@ -39,11 +36,15 @@ from qcc.ops import integer_transformer as itx
 from qcc.quant_scheme import act_qparams
 
 from . import rules_elementwise, rules_math, rules_nn
+from .attention_match import MASK_MIN, _scores_chain, _sole_user
 from .state import SOFTMAX_VARIANTS, QState, QuantizeOptions
 
 PROB_QP = QParams(scale=2.0 ** -8, zero_point=0, bits=8, signed=False)
 RESIDUAL_BITS = QuantizeOptions.residual_bits  # 16, chosen by measurement (docs/transformers.md)
-MASK_MIN = 2 * itx.SOFTMAX_ZMAX * math.log(2)   # an additive mask must reach <= -29.1
+
+
+def softmax_variant(st: QState) -> str:
+    return SOFTMAX_VARIANTS[st.opts.softmax]  # validated by QuantizeOptions
 
 
 def _done(st: QState) -> set:
@@ -52,147 +53,6 @@ def _done(st: QState) -> set:
         st._tx_done = set()
     return st._tx_done
 
-
-def _sole_user(st: QState, v: Value) -> Optional[Node]:
-    if st.old.is_output(v) or len(v.users) != 1:
-        return None
-    return v.users[0]
-
-
-def _scalar_const(v: Optional[Value]) -> Optional[float]:
-    if v is None or not v.is_const or v.data.size != 1 or not v.dtype.is_float:
-        return None
-    return float(v.data.reshape(-1)[0])
-
-
-def softmax_variant(st: QState) -> str:
-    return SOFTMAX_VARIANTS[st.opts.softmax]  # validated by QuantizeOptions
-
-
-def _is_mask_source(v: Value) -> bool:
-    """``v`` can be computed outside the integer region: a graph input, or made
-    from non-float graph inputs and scalar float constants only (key-padding
-    masks: Cast/Sub/Mul/Equal/Not/Where/Unsqueeze of ``attention_mask``).
-    Embedding tables, weights and float inputs (the data path) disqualify."""
-    if v.is_const:
-        return False
-    if v.producer is None:
-        return True
-    stack, seen = [v], set()
-    while stack:
-        x = stack.pop()
-        if x is None or id(x) in seen:
-            continue
-        seen.add(id(x))
-        if x.is_const:
-            if x.dtype.is_float and x.data.size > 1:
-                return False
-        elif x.producer is None:
-            if x.dtype.is_float:
-                return False
-        else:
-            stack.extend(x.producer.inputs)
-    return True
-
-
-# -- attention ---------------------------------------------------------------------------
-def _mask_step(st: QState, n: Node, prev: Value):
-    """(mask value, polarity) of ``Add(prev, mask)`` or ``Where(cond, fill, prev)``, or None.
-
-    polarity +1: the mask value is additive (0 / <= -MASK_MIN); 'cond': a
-    boolean that is true where masked; 'not': true where kept."""
-    if n.op == "onnx.Add":
-        other = n.inputs[1] if n.inputs[0] is prev else n.inputs[0]
-        if other.is_const and _const_mask(other):
-            return other, "add"  # a folded causal mask (GPT-2): 0 / -inf constants
-        if not other.dtype.is_float or not _is_mask_source(other):
-            return None
-        sel = _select_mask(other)
-        if sel is not None:
-            return sel
-        return (other, "add") if _binary_mask(st, other) else None
-    if n.op == "onnx.Where" and len(n.inputs) == 3:
-        cond, a, b = n.inputs
-        if b is prev and a is not prev:
-            fill, pol = _scalar_const(a), "cond"
-        elif a is prev and b is not prev:
-            fill, pol = _scalar_const(b), "not"
-        else:
-            return None
-        if fill is not None and fill <= -MASK_MIN and (_is_mask_source(cond) or (
-                cond.is_const and cond.dtype is DType.bool)):  # a folded causal mask (GPT-Neo)
-            return cond, pol
-    return None
-
-
-def _const_mask(v: Value) -> bool:
-    """A float constant holding only 0 and values <= -MASK_MIN (-inf included), with at
-    least one of the latter: an additive mask folded to a constant."""
-    d = v.data
-    if not v.dtype.is_float or d.size < 2:
-        return False
-    return bool(np.all((d == 0) | (d <= -MASK_MIN)) and np.any(d <= -MASK_MIN))
-
-
-def _select_mask(v: Value):
-    """``v = Where(cond, a, b)`` with constants {a, b} = {0, <= -MASK_MIN} (torch's
-    scaled_dot_product_attention turns a boolean mask into this): (cond, polarity)."""
-    p = v.producer
-    if p is None or p.op != "onnx.Where" or len(p.inputs) != 3:
-        return None
-    a, b = _scalar_const(p.inputs[1]), _scalar_const(p.inputs[2])
-    if a is None or b is None:
-        return None
-    if b == 0.0 and a <= -MASK_MIN:
-        return p.inputs[0], "cond"
-    if a == 0.0 and b <= -MASK_MIN:
-        return p.inputs[0], "not"
-    return None
-
-
-MAX_MASK_STEPS = 4  # a causal mask then a key-padding mask (GPT-Neo, OPT) is two
-
-
-def _scores_chain(st: QState, node: Node):
-    """(scale, [(mask, polarity) ...], consumed nodes, softmax) for
-    MatMul [-> Mul/Div const] [-> Add(mask) | Where(mask, fill, .)]* -> Softmax, or None."""
-    scale, masks, chain = 1.0, [], []
-    prev = node.outputs[0]
-    n = _sole_user(st, prev)
-    if n is not None and n.op in ("onnx.Mul", "onnx.Div"):
-        other = n.inputs[1] if n.inputs[0] is prev else n.inputs[0]
-        k = _scalar_const(other)
-        if k is None or k <= 0 or (n.op == "onnx.Div" and other is not n.inputs[1]):
-            return None
-        scale *= k if n.op == "onnx.Mul" else 1.0 / k
-        chain.append(n)
-        prev, n = n.outputs[0], _sole_user(st, n.outputs[0])
-    while n is not None and n.op in ("onnx.Add", "onnx.Where") and len(masks) < MAX_MASK_STEPS:
-        mask = _mask_step(st, n, prev)
-        if mask is None:
-            return None
-        masks.append(mask)
-        chain.append(n)
-        prev, n = n.outputs[0], _sole_user(st, n.outputs[0])
-    if n is None or n.op != "onnx.Softmax":
-        return None
-    rank = n.inputs[0].type.rank
-    if int(n.attrs.get("axis", -1)) % rank != rank - 1:
-        return None
-    return scale, masks, chain + [n], n
-
-
-def _binary_mask(st: QState, v: Value) -> bool:
-    """Calibration shows ``v`` only at 0 or <= -MASK_MIN (a key-padding mask)."""
-    r = st.range_of(v.name)
-    if r is None or r[1] > 0.0 or r[0] > -MASK_MIN:
-        return False
-    ob = getattr(st.ranges, "observers", {}).get(v.name)
-    if ob is None or not ob.neg.any():
-        return True  # minmax calibration: no histogram, trust the range
-    width = float(ob.width)
-    k = int(math.ceil(MASK_MIN / width)) if width > 0 else 0
-    return int(ob.neg[1:k].sum()) == 0  # bin 0 may hold -0.0 and exact zeros
 
 
 def _mask_input(st: QState, mask: tuple, name: str) -> Value:
@@ -263,6 +123,11 @@ def _finish_pending(st: QState, node: Node) -> bool:
     return True
 
 
+def _int_bias(data: np.ndarray, s_x: float) -> np.ndarray:
+    """A float bias in units of the scores' scale, as int64 (clipped far outside int32)."""
+    return np.clip(np.rint(np.asarray(data, np.float64) / s_x), -2 ** 40, 2 ** 40).astype(np.int64)
+
+
 def attention_scores(st: QState, node: Node) -> bool:
     a, b = node.inputs
     chain = None
@@ -270,17 +135,28 @@ def attention_scores(st: QState, node: Node) -> bool:
         chain = _scores_chain(st, node)
     if chain is None:
         return rules_nn.matmul(st, node)
-    scale, masks, consumed, softmax = chain
+    scale, steps, consumed, softmax = chain
     qa, qb = st.q(a), st.q(b)
+    s_x = float(qa.qparams.scale[0]) * float(qb.qparams.scale[0]) * scale
+    biases = [_int_bias(b.data, s_x) for kind, b in steps if kind == "bias"]
+    acc_bound = a.shape[-1] * 255 * 255 + sum(int(np.abs(b).max()) for b in biases)
+    if acc_bound >= 2 ** 31:  # the biased scores would not fit int32: the generic path
+        return rules_nn.matmul(st, node)
     acc = st.emit("qcc.matmul", [qa, qb], {"a_zp": int(qa.qparams.zero_point[0]),
                   "b_zp": int(qb.qparams.zero_point[0])}, name=node.name,
                   out_name=node.outputs[0].name)
-    s_x = float(qa.qparams.scale[0]) * float(qb.qparams.scale[0]) * scale
     acc.outputs[0].qparams = QParams(scale=s_x, zero_point=0, bits=32)
+    x = acc.outputs[0]
+    for i, b in enumerate(biases):  # int32 scores + the bias at the scores' scale (exact add)
+        bc = st.g.add_const(f"{node.name}.bias{i}", b, DType.int32)
+        x = st.emit("onnx.Add", [x, bc], {}, name=f"{node.name}.bias{i}",
+                    out_name=f"{node.outputs[0].name}.bias{i}").outputs[0]
+        x.qparams = QParams(scale=s_x, zero_point=0, bits=32)
+    masks = [m for kind, m in steps if kind == "mask"]
     if not masks:
-        _emit_isoftmax(st, acc.outputs[0], s_x, softmax, [])
+        _emit_isoftmax(st, x, s_x, softmax, [])
     else:
-        _pending(st)[id(consumed[-2])] = (acc.outputs[0], s_x, softmax, masks)
+        _pending(st)[id(consumed[-2])] = (x, s_x, softmax, masks)
     _done(st).update(id(n) for n in consumed)
     return True
 
