@@ -193,3 +193,40 @@ def _binary_mask(st: QState, v: Value) -> bool:
     width = float(ob.width)
     k = int(math.ceil(MASK_MIN / width)) if width > 0 else 0
     return int(ob.neg[1:k].sum()) == 0  # bin 0 may hold -0.0 and exact zeros
+
+
+def softmax_mask_tail(st: QState, softmax: Node):
+    """``Softmax(mask steps(x))`` where ``x`` is not a scores MatMul this module matches
+    (DeBERTa: ``Where(mask, float_min, c2c + c2p + p2c)``): (x, [(mask, polarity) ...],
+    the mask nodes), or None.  ``x`` must already be quantizable (quantized or calibrated)."""
+    v, masks, nodes = softmax.inputs[0], [], []
+    while len(nodes) < MAX_MASK_STEPS:
+        p = v.producer
+        if p is None or p.op not in ("onnx.Add", "onnx.Where") or \
+                _sole_user(st, v) is not (nodes[-1] if nodes else softmax):
+            break
+        cands = p.inputs[1:3] if p.op == "onnx.Where" else p.inputs[:2]
+        found = next(((c, m) for c in cands if c is not None and not c.is_const
+                      for m in [_mask_step(st, p, c)] if m is not None), None)
+        if found is None:
+            break
+        v = found[0]
+        masks.append(found[1])
+        nodes.append(p)
+    if not nodes or not v.dtype.is_float or not (st.is_q(v) or v.name in st.ranges):
+        return None
+    return v, masks[::-1], nodes
+
+
+def in_softmax_tail(st: QState, node: Node) -> bool:
+    """``node`` is one of the mask steps of a ``softmax_mask_tail``."""
+    n = node
+    for _ in range(MAX_MASK_STEPS):
+        n = _sole_user(st, n.outputs[0])
+        if n is None or n.op not in ("onnx.Add", "onnx.Where", "onnx.Softmax"):
+            return False
+        if n.op == "onnx.Softmax":
+            rank = n.inputs[0].type.rank
+            tail = softmax_mask_tail(st, n) if int(n.attrs.get("axis", -1)) % rank == rank - 1 else None
+            return tail is not None and any(m is node for m in tail[2])
+    return False

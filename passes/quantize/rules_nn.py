@@ -293,8 +293,10 @@ def matmul(st: QState, node: Node) -> bool:
     a, b = node.inputs
     if b.is_const and b.type.rank == 2 and not a.is_const:
         return _linear(st, node, a, b, None)
-    if a.is_const or b.is_const or a.type.rank < 2 or b.type.rank < 2:
+    if (a.is_const and b.is_const) or a.type.rank < 2 or b.type.rank < 2:
         return False
+    # a constant operand that is not a [K, N] weight (DeBERTa's per-head relative position
+    # keys, [B*H, d, 2k]; a constant left factor): int8 per tensor over its own range
     qa, qb = st.q(a), st.q(b)
     yqp = st.act_qp(node.outputs[0])
     r = float(qa.qparams.scale[0]) * float(qb.qparams.scale[0]) / float(yqp.scale[0])

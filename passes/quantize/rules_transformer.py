@@ -36,7 +36,8 @@ from qcc.ops import integer_transformer as itx
 from qcc.quant_scheme import act_qparams
 
 from . import rules_elementwise, rules_math, rules_nn
-from .attention_match import MASK_MIN, _scores_chain, _sole_user
+from .attention_match import (MASK_MIN, _scores_chain, _sole_user, in_softmax_tail,
+                              softmax_mask_tail)
 from .state import SOFTMAX_VARIANTS, QState, QuantizeOptions
 
 PROB_QP = QParams(scale=2.0 ** -8, zero_point=0, bits=8, signed=False)
@@ -162,8 +163,8 @@ def attention_scores(st: QState, node: Node) -> bool:
 
 
 def masked_fill(st: QState, node: Node) -> bool:
-    if _finish_pending(st, node) or id(node) in _done(st):
-        return True
+    if _finish_pending(st, node) or id(node) in _done(st) or in_softmax_tail(st, node):
+        return True  # (a mask step before a Softmax: the softmax rule emits it)
     return _nan_guard(st, node)
 
 
@@ -197,10 +198,14 @@ def softmax(st: QState, node: Node) -> bool:
     rank = x.type.rank
     if int(node.attrs.get("axis", -1)) % rank != rank - 1:
         return False
+    tail = softmax_mask_tail(st, node)  # masks on a value that is not a scores MatMul
+    masks = []
+    if tail is not None:
+        x, masks, _ = tail
     if not st.is_q(x) and x.name not in st.ranges:
         return False
     qx = st.q(x)
-    _emit_isoftmax(st, qx, float(qx.qparams.scale[0]), node, [])
+    _emit_isoftmax(st, qx, float(qx.qparams.scale[0]), node, masks)
     return True
 
 
@@ -227,7 +232,7 @@ def _residual_stream(st: QState, node: Node) -> bool:
 
 
 def residual_add(st: QState, node: Node) -> bool:
-    if _finish_pending(st, node) or id(node) in _done(st):
+    if _finish_pending(st, node) or id(node) in _done(st) or in_softmax_tail(st, node):
         return True
     bits = st.opts.residual_bits  # 8 or 16 (QuantizeOptions), default RESIDUAL_BITS
     if bits == 8 or not _residual_stream(st, node) or len(node.inputs) != 2 \
