@@ -11,6 +11,8 @@
   indices, is that value in the output's shape (RoBERTa-family embeddings gather their
   all-zero token-type buffer at the position ids); an index out of range, an error in
   onnxruntime, is not checked.
+* A two-operand Einsum that is a batched matrix product becomes Transpose / Reshape /
+  MatMul (``canonicalize_einsum``).
 """
 
 import numpy as np
@@ -18,6 +20,8 @@ import numpy as np
 from qcc.ir import Graph, TensorType
 from qcc.ir.rewrite import bypass
 from qcc.passmanager import PassContext, register_pass
+
+from .canonicalize_einsum import einsum_to_matmul
 
 
 def _drop_identity(graph: Graph, node) -> bool:
@@ -87,9 +91,10 @@ def _uniform_gather(graph: Graph, node) -> bool:
 
 
 @register_pass("canonicalize", "drop Identity/Dropout/same-dtype Cast, Gemm -> MatMul+Add, "
-               "x-c -> x+(-c), x/c -> x*(1/c), gather from a uniform constant -> constant")
+               "x-c -> x+(-c), x/c -> x*(1/c), gather from a uniform constant -> constant, "
+               "Einsum -> MatMul")
 def canonicalize(graph: Graph, ctx: PassContext) -> bool:
-    counts = {"identity": 0, "gemm": 0, "const_arith": 0, "uniform_gather": 0}
+    counts = {"identity": 0, "gemm": 0, "const_arith": 0, "uniform_gather": 0, "einsum": 0}
     for node in list(graph.nodes):
         if node.op in ("onnx.Identity", "onnx.Dropout") or (
                 node.op in ("onnx.Cast", "onnx.CastLike") and node.inputs[0].dtype == node.outputs[0].dtype):
@@ -100,6 +105,9 @@ def canonicalize(graph: Graph, ctx: PassContext) -> bool:
             counts["const_arith"] += _const_arith(graph, node)
         elif node.op in ("onnx.Gather", "onnx.GatherElements"):
             counts["uniform_gather"] += _uniform_gather(graph, node)
+        elif node.op == "onnx.Einsum" and einsum_to_matmul(graph, node):
+            counts["einsum"] += 1
+            _drop_identity(graph, next(n for n in graph.nodes if n.outputs and n.outputs[0] is node.outputs[0]))
     graph.drop_unused_constants()
     ctx.note("canonicalize", **counts)
     return any(counts.values())

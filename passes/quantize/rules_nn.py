@@ -330,21 +330,44 @@ def maxpool(st: QState, node: Node) -> bool:
     return True
 
 
+def _ceil_pads(in_hw, k, strides, pads):
+    """ceil_mode as explicit end padding: (pads, extra added) where the ceil-mode output
+    size equals floor mode over the new pads (a last window starting in the end padding
+    is dropped, as ONNX does)."""
+    out_pads, extra = list(pads), False
+    for i, (size, kk, s) in enumerate(zip(in_hw, k, strides)):
+        span = size + pads[i] + pads[i + 2] - kk
+        n = -(-span // s) + 1
+        if (n - 1) * s >= size + pads[i]:
+            n -= 1
+        grow = (n - 1) * s + kk - (size + pads[i] + pads[i + 2])
+        if grow > 0:
+            out_pads[i + 2] += grow
+            extra = True
+    return out_pads, extra
+
+
 def avgpool(st: QState, node: Node) -> bool:
     x = node.inputs[0]
-    if node.attrs.get("ceil_mode", 0) or any(d != 1 for d in node.attrs.get("dilations", [1, 1])) \
-            or x.type.rank != 4:
+    if any(d != 1 for d in node.attrs.get("dilations", [1, 1])) or x.type.rank != 4:
         return False
     k = [int(v) for v in node.attrs["kernel_shape"]]
     strides = [int(v) for v in node.attrs.get("strides", [1, 1])]
     pads = resolve_pads(node, x.shape[2:], k, strides, [1, 1])
+    include_pad = int(node.attrs.get("count_include_pad", 0))
+    if node.attrs.get("ceil_mode", 0):
+        pads2, extra = _ceil_pads(x.shape[2:], k, strides, pads)
+        if extra and any(pads) and include_pad:
+            return False  # windows past the end count the real pads only: no single divisor rule
+        if extra:  # the added end padding is never counted (no original pads: count only x)
+            pads, include_pad = pads2, 0
     qx = st.q(x)
     yqp = st.act_qp(node.outputs[0])
     counts = np.arange(1, k[0] * k[1] + 1, dtype=np.float64)
     mult, shift = st.requant_consts(float(qx.qparams.scale[0]) / (float(yqp.scale[0]) * counts), node.name)
     n = st.emit("qcc.avgpool", [qx, mult, shift],
                 {"kernel_shape": k, "strides": strides, "pads": pads,
-                 "count_include_pad": int(node.attrs.get("count_include_pad", 0)),
+                 "count_include_pad": include_pad,
                  "x_zp": int(qx.qparams.zero_point[0]), "y_zp": int(yqp.zero_point[0])},
                 name=node.name, out_name=node.outputs[0].name)
     st.set_q(node.outputs[0], n.outputs[0], yqp)

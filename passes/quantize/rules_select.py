@@ -5,6 +5,9 @@
   max/min *is* the quantized max/min.  Inputs on other scales are first
   requantized to the output's (``qcc.requant``, one dyadic multiplier each);
   the selection itself stays the ONNX op on int8 (no arithmetic).
+* ``Where(cond, a, b)`` selecting between int8 values (Funnel's token-type attention
+  terms): both branches requantized to the output's qparams, then the ONNX op on int8
+  with the bool condition (no arithmetic), as for Max/Min.
 * ``PRelu``: a scalar slope is a ``qcc.lut`` (LeakyRelu with that alpha); per-channel
   slopes (any signs and sizes) are ``max(x, 0) + a * min(x, 0)``, each part rounded
   once into the output's qparams (int16 slopes), summed exactly.
@@ -39,6 +42,24 @@ def max_min(st: QState, node: Node) -> bool:
         qv = st.q(v, yqp) if v.is_const else st.q(v)
         ins.append(st.to_qparams(qv, yqp, f"{node.name}.in{i}"))
     n = st.emit(node.op, ins, {}, name=node.name, out_name=out.name)
+    st.set_q(out, n.outputs[0], yqp)
+    return True
+
+
+def where_select(st: QState, node: Node) -> bool:
+    cond, a, b = (list(node.inputs) + [None, None, None])[:3]
+    out = node.outputs[0]
+    if cond is None or cond.dtype is not DType.bool or not out.dtype.is_float \
+            or not any(st.is_q(v) for v in (a, b)):
+        return False  # float pre-processing (masks made from inputs) stays float
+    if any(not st.is_q(v) and not v.is_const and v.name not in st.ranges for v in (a, b)):
+        return False
+    if any(v.is_const and not np.all(np.isfinite(v.data)) for v in (a, b)):
+        return False  # a -inf fill is a mask: only before a Softmax
+    yqp = st.act_qp(out)
+    ins = [st.to_qparams(st.q(v, yqp) if v.is_const else st.q(v), yqp, f"{node.name}.in{i}")
+           for i, v in enumerate((a, b))]
+    n = st.emit("onnx.Where", [st.f(cond)] + ins, {}, name=node.name, out_name=out.name)
     st.set_q(out, n.outputs[0], yqp)
     return True
 

@@ -35,7 +35,7 @@ from qcc.ir import DType, Node, QParams, Value
 from qcc.ops import integer_transformer as itx
 from qcc.quant_scheme import act_qparams
 
-from . import rules_elementwise, rules_math, rules_nn
+from . import rules_elementwise, rules_math, rules_nn, rules_select
 from .attention_match import (MASK_MIN, _scores_chain, _sole_user, in_softmax_tail,
                               softmax_mask_tail)
 from .state import SOFTMAX_VARIANTS, QState, QuantizeOptions
@@ -165,7 +165,7 @@ def attention_scores(st: QState, node: Node) -> bool:
 def masked_fill(st: QState, node: Node) -> bool:
     if _finish_pending(st, node) or id(node) in _done(st) or in_softmax_tail(st, node):
         return True  # (a mask step before a Softmax: the softmax rule emits it)
-    return _nan_guard(st, node)
+    return _nan_guard(st, node) or rules_select.where_select(st, node)
 
 
 def _nan_guard(st: QState, node: Node) -> bool:
