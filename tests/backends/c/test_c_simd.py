@@ -73,6 +73,12 @@ def _linear_cases(cs: Cases) -> Cases:
     _linear(cs, (2,), 40, 8, per_channel=False, wvals=[-128, 127])
     _linear(cs, (4,), 23, 5, acc_out=True)
     _linear(cs, (3,), 70, 9, acc_out=True, u8=True)
+    # SSE2 takes the interleaved kernel for two rows or more: K with odd tails, one row, 8
+    # rows of 1000 (the x batches), extreme weights at the int16 pairs
+    _linear(cs, (5,), 37, 13)
+    _linear(cs, (1,), 64, 8)
+    _linear(cs, (8,), 1000, 9, u8=True)
+    _linear(cs, (3,), 35, 8, wvals=[-128, 127], small_shift=True)
     return cs
 
 
@@ -157,6 +163,9 @@ def test_vnni_offset_correction_wraps_exactly(tmp_path):
 _REQ = r"""
 #include "common.h"
 #include "simd.h"
+#include "simd_sse2.h"
+#include "simd_neon.h"
+#include "simd_common.h"
 #include <stdio.h>
 int main(void)
 {
@@ -225,6 +234,9 @@ def test_requant8_int32_edges(requant_bins, lanes, zp, lohi):
 _MADD = r"""
 #include "common.h"
 #include "simd.h"
+#include "simd_sse2.h"
+#include "simd_neon.h"
+#include "simd_common.h"
 #include "simd_conv.h"
 #include <stdio.h>
 int main(void)
@@ -301,6 +313,9 @@ def test_madd16_int32_edges(madd_bins, acc, pairs):
 _DOT4 = r"""
 #include "common.h"
 #include "simd.h"
+#include "simd_sse2.h"
+#include "simd_neon.h"
+#include "simd_common.h"
 #include "simd_conv.h"
 #include <stdio.h>
 int main(void)
@@ -424,7 +439,7 @@ def test_aarch64_dotprod_macros_select_the_neon_path(tmp_path):
         pytest.skip(why)
     kdir = Path(cb.__file__).parent / "templates" / "kernels"
     src = tmp_path / "t.c"
-    src.write_text('#include "common.h"\n#include "simd.h"\n')
+    src.write_text('#include "common.h"\n#include "simd.h"\n#include "simd_sse2.h"\n#include "simd_neon.h"\n#include "simd_common.h"\n')
     def on(*flags):
         out = subprocess.run(["aarch64-linux-gnu-gcc", "-std=c99", "-dM", "-E", *flags, f"-I{kdir}", str(src)],
                              capture_output=True, text=True, check=True).stdout
@@ -483,7 +498,13 @@ def _packed_cases(cs: Cases) -> Cases:
             (64, 8, 4, 32, (3,), False, "i8"), (100, 11, 4, 32, (2,), True, "i8"),
             (70, 9, 2, 64, (3,), False, "i16"), (48, 5, 4, 16, (2,), False, "i8"),
             (1300, 10, 4, 32, (2,), False, "i8"), (1100, 9, 2, 0, (2,), True, "i8"),
-            (40, 6, 4, 0, (4,), False, "i8"), (200, 13, 2, 96, (2,), False, "acc")):
+            (40, 6, 4, 0, (4,), False, "i8"), (200, 13, 2, 96, (2,), False, "acc"),
+            # the interleaved x86 kernel (linear_simd_il.c): groups padded to the step (18, 9:
+            # odd groups start mid-byte, 10 for int2), x prepared in several batches of rows
+            # (20 rows x 1000), an odd row count (pairs of rows and one left), u8 with groups
+            (100, 12, 4, 18, (3,), False, "i8"), (50, 9, 4, 9, (3,), True, "i16"),
+            (64, 10, 2, 10, (2,), False, "acc"), (1000, 9, 4, 0, (20,), False, "i8"),
+            (96, 17, 4, 32, (5,), True, "i8"), (130, 8, 2, 16, (3,), False, "i8")):
         lim = 1 << (bits - 1)
         x = cs.rand_input(lead + (k,), DType.uint8 if u8 else DType.int8)
         w = cs.const(cs.rng.integers(-lim, lim, (k, nn)).astype(np.int8), DType.int4 if bits == 4 else DType.int2)
@@ -550,3 +571,85 @@ def test_variant_bit_exact(tmp_path, variant):
         return
     _need(variant)
     check_exact(_all_cases(7), tmp_path / "c", cflags=X86[variant])
+
+
+_ILMAC = r"""
+#include "common.h"
+#include "simd.h"
+#include "simd_sse2.h"
+#include "simd_neon.h"
+#include "simd_common.h"
+#include <stdio.h>
+int main(void)
+{
+    int32_t a[8], r[8], i, v;
+    qcc_il_x x[QCC_SIMD_IL];
+    qcc_il_w w[8 * QCC_SIMD_IL];
+    printf("%d\n", QCC_SIMD_IL);
+    while (scanf("%d", &a[0]) == 1) {
+        for (i = 1; i < 8; i++)
+            if (scanf("%d", &a[i]) != 1)
+                return 1;
+        for (i = 0; i < QCC_SIMD_IL; i++)
+            if (scanf("%d", &v) != 1)
+                return 1;
+            else
+                x[i] = (qcc_il_x)v;
+        for (i = 0; i < 8 * QCC_SIMD_IL; i++)
+            if (scanf("%d", &v) != 1)
+                return 1;
+            else
+                w[i] = (qcc_il_w)v;
+        qcc_v8_store(r, qcc_simd_il_mac(qcc_v8_load(a), x, w));
+        for (i = 0; i < 8; i++)
+            printf("%d\n", r[i]);
+    }
+    return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def ilmac_bins(tmp_path_factory):
+    """The interleaved step of linear_simd_il.c per x86 variant (VNNI: u8 quads x s8; AVX2 and
+    SSE2: int16 pairs)."""
+    import subprocess
+    from pathlib import Path
+
+    import qcc.backends.c as cb
+
+    kdir = Path(cb.__file__).parent / "templates" / "kernels"
+    d = tmp_path_factory.mktemp("ilmac")
+    (d / "t.c").write_text(_ILMAC)
+    bins = {}
+    for v in ("sse2", "avx2", "vnni"):
+        if not NEEDS[v] - FLAGS:
+            subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", *X86[v], f"-I{kdir}", "-o",
+                            str(d / v), str(d / "t.c")], check=True)
+            bins[v] = str(d / v)
+    return bins
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_I32, min_size=8, max_size=8), st.lists(st.sampled_from([0, 1, 127, 128, 254, 255]) | st.integers(0, 255),
+                                                        min_size=4, max_size=4),
+       st.lists(_W16, min_size=32, max_size=32))
+def test_il_mac_int32_edges(ilmac_bins, acc, xs, ws):
+    """qcc_simd_il_mac adds to lane i the products of the broadcast step activations with lane
+    i's own weights, from accumulators at the int32 edges, wrapping modulo 2^32 (VNNI: u8
+    activations 0..255 x s8 weights; pairs: centred activations -255..255 as int16)."""
+    import subprocess
+
+    if not ilmac_bins:
+        pytest.skip("SKIPPED, NOT PASSED: this CPU has no SSE2")
+    for v, b in ilmac_bins.items():
+        n = 4 if v == "vnni" else 2
+        x = xs[:n] if v == "vnni" else [xs[0] - xs[1], xs[2] - 255]  # centred: -255 .. 255
+        w = ws[:8 * n]
+        text = " ".join(map(str, acc)) + "\n" + " ".join(map(str, x)) + "\n" + " ".join(map(str, w)) + "\n"
+        out = [int(o) for o in subprocess.run([b], input=text, capture_output=True, text=True,
+                                             check=True).stdout.split()]
+        assert out[0] == n, v
+        want = [((a + sum(x[t] * w[i * n + t] for t in range(n)) + 2**31) % 2**32) - 2**31
+                for i, a in enumerate(acc)]
+        assert out[1:] == want, v

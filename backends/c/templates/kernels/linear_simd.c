@@ -48,7 +48,11 @@ static inline void qcc_linear_simd_out(const qcc_linear_p *p, const int32_t *mul
         qcc_linear_store(p, mult, shift, y, (size_t)r * p->n, j + i, a[i]);
 }
 
+#ifdef QCC_SIMD_IL
+{% include "kernels/linear_simd_il.c" %}
+#else
 {% include "kernels/linear_simd_packed.c" %}
+#endif
 
 static inline int qcc_linear_simd(const qcc_linear_p *p, const void *x, const int8_t *wt,
                                   const int32_t *bias, const int32_t *mult, const int32_t *shift,
@@ -61,10 +65,15 @@ static inline int qcc_linear_simd(const qcc_linear_p *p, const void *x, const in
     int32_t j, r, i;
     if (p->x_dt != QCC_I8 && p->x_dt != QCC_U8)
         return 0;
+#ifdef QCC_SIMD_IL  /* x86: packed / per-group weights with the features in the lanes */
+    if (gmult != NULL || p->wbits != 8)
+        return qcc_linear_simd_il(p, x, wt, bias, mult, shift, gmult, y);
+#else
     if (gmult != NULL || p->wbits != 8)
         return qcc_linear_simd_packed(p, x, wt, bias, mult, shift, gmult, y);
-#ifdef QCC_SIMD_SSE2  /* plain int8 weights: the portable four-row kernel measured faster */
-    return 0;
+#endif
+#ifdef QCC_SIMD_SSE2  /* plain int8 weights: see linear_simd_il.c */
+    return p->rows >= QCC_IL_ROWS8 ? qcc_linear_simd_il(p, x, wt, bias, mult, shift, gmult, y) : 0;
 #endif
     for (j = 0; j < n; j += 8) {
         qcc_linear_simd_blk(p, wt, bias, mult, shift, j, &B);

@@ -1,5 +1,8 @@
 /* Host SIMD variants of the int8 dot-product kernels (docs/target_c.md "ISA variants"),
- * chosen only by the compiler's own predefined macros (the user's -march), never a qcc flag;
+ * one header per instruction set, included in this order: simd.h (AVX2, VNNI), simd_sse2.h
+ * (x86-64 without AVX2), simd_neon.h (AArch64 dot product), then simd_common.h (shared
+ * helpers); the first whose macros hold defines QCC_SIMD. Chosen only by the compiler's own
+ * predefined macros (the user's -march), never a qcc flag;
  * -DQCC_PORTABLE forces the portable C99 reference. Each computes the same integers as the
  * portable path, bit for bit:
  *   __AVX512VNNI__ + __AVX512VL__, or __AVXVNNI__: VPDPBUSD, 32 u8 x s8 products per
@@ -82,6 +85,38 @@ static inline qcc_v8 qcc_simd_dot8(const uint8_t *const *a, const uint8_t *a0, c
     }
 #undef QCC_SIMD_LANE
     return qcc_simd_hsum8(s0, s1, s2, s3, s4, s5, s6, s7);
+}
+
+/* The interleaved step (linear_simd_il.c): 8 output features in the 8 lanes, lane i holding
+ * QCC_SIMD_IL consecutive weights of feature i, against the same QCC_SIMD_IL activations
+ * broadcast to every lane. VNNI: byte quads (u8 activations x s8 weights, vpdpbusd); AVX2:
+ * int16 pairs (centred activations x weights, vpmaddwd: |products| <= 255 * 128, exact). */
+#ifdef QCC_SIMD_VNNI
+#define QCC_SIMD_IL 4
+typedef int8_t qcc_il_w;
+typedef uint8_t qcc_il_x;
+#else
+#define QCC_SIMD_IL 2
+typedef int16_t qcc_il_w;
+typedef int16_t qcc_il_x;
+#endif
+
+static inline qcc_v8 qcc_simd_il_mac(qcc_v8 acc, const qcc_il_x *x, const qcc_il_w *w)
+{
+    int32_t xv;
+    __m256i xb, wv;
+    memcpy(&xv, x, 4);
+    xb = _mm256_set1_epi32(xv);
+    wv = _mm256_loadu_si256((const __m256i *)(const void *)w);
+#ifdef QCC_SIMD_VNNI
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    return _mm256_dpbusd_epi32(acc, xb, wv);
+#else
+    return _mm256_dpbusd_avx_epi32(acc, xb, wv);
+#endif
+#else
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(xb, wv));
+#endif
 }
 
 static inline qcc_v8 qcc_v8_load(const int32_t *p)
@@ -185,165 +220,6 @@ static inline void qcc_v8_store_i8(int8_t *y, qcc_v8 v, int32_t nv)
 }
 #endif
 
-#if !defined(QCC_PORTABLE) && !defined(QCC_SIMD) && defined(__SSE2__)
-/* SSE2 only (every x86-64 compiler's default, no -march): the AVX2 path at half width.
- * Bytes widened to int16 by unpacking against themselves and an arithmetic shift, centred
- * (x - zp), PMADDWD with the widened weights: exact as VPMADDWD. A qcc_v8 is two __m128i of
- * 4 int32 lanes; the 64-bit requantization and the per-group sums run per lane in scalar C
- * (SSE2 has no signed 32x32 -> 64 multiply nor 64-bit compares), once per output. */
-#include <emmintrin.h>
-#define QCC_SIMD 1
-#define QCC_SIMD_SSE2 1
-#define QCC_SIMD_CH 16
-#define QCC_SIMD_FLIP 0x00
-typedef struct {
-    __m128i lo, hi;
-} qcc_v8;
-
-/* The 8 low (h = 0) or high (h = 1) bytes of v sign-extended to int16. */
-static inline __m128i qcc_simd_s8to16(__m128i v, int h)
-{
-    return _mm_srai_epi16(h ? _mm_unpackhi_epi8(v, v) : _mm_unpacklo_epi8(v, v), 8);
-}
-
-static inline __m128i qcc_simd_mac(__m128i acc, const uint8_t *a, const int8_t *w, __m128i flip,
-                                   __m128i zp16)
-{
-    const __m128i xb = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)a), flip);
-    const __m128i wb = _mm_loadu_si128((const __m128i *)(const void *)w);
-    acc = _mm_add_epi32(acc, _mm_madd_epi16(_mm_sub_epi16(qcc_simd_s8to16(xb, 0), zp16), qcc_simd_s8to16(wb, 0)));
-    return _mm_add_epi32(acc, _mm_madd_epi16(_mm_sub_epi16(qcc_simd_s8to16(xb, 1), zp16), qcc_simd_s8to16(wb, 1)));
-}
-
-/* Lane j of the result = the sum of the 4 lanes of s_j (wrapping): a 4 x 4 transposition. */
-static inline __m128i qcc_simd_hsum4(__m128i s0, __m128i s1, __m128i s2, __m128i s3)
-{
-    const __m128i a = _mm_add_epi32(_mm_unpacklo_epi32(s0, s1), _mm_unpackhi_epi32(s0, s1));
-    const __m128i b = _mm_add_epi32(_mm_unpacklo_epi32(s2, s3), _mm_unpackhi_epi32(s2, s3));
-    return _mm_add_epi32(_mm_unpacklo_epi64(a, b), _mm_unpackhi_epi64(a, b));
-}
-
-/* As the AVX2 qcc_simd_dot8: lane j = sum over t < n of ((a_j[t] ^ flip) - zp) * w_j[t]. */
-static inline qcc_v8 qcc_simd_dot8(const uint8_t *const *a, const uint8_t *a0, const int8_t *const *w,
-                                   const int8_t *w0, int32_t n, uint8_t flip, int32_t zp)
-{
-    const __m128i zp16 = _mm_set1_epi16((int16_t)zp), fv = _mm_set1_epi8((char)flip);
-    __m128i s0 = _mm_setzero_si128(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
-    qcc_v8 r;
-    int32_t t;
-#define QCC_SIMD_LANE(j, s) s = qcc_simd_mac(s, (a ? a[j] : a0) + t, (w ? w[j] : w0) + t, fv, zp16)
-    for (t = 0; t < n; t += QCC_SIMD_CH) {
-        QCC_SIMD_LANE(0, s0);
-        QCC_SIMD_LANE(1, s1);
-        QCC_SIMD_LANE(2, s2);
-        QCC_SIMD_LANE(3, s3);
-        QCC_SIMD_LANE(4, s4);
-        QCC_SIMD_LANE(5, s5);
-        QCC_SIMD_LANE(6, s6);
-        QCC_SIMD_LANE(7, s7);
-    }
-#undef QCC_SIMD_LANE
-    r.lo = qcc_simd_hsum4(s0, s1, s2, s3);
-    r.hi = qcc_simd_hsum4(s4, s5, s6, s7);
-    return r;
-}
-
-static inline qcc_v8 qcc_v8_load(const int32_t *p)
-{
-    qcc_v8 r;
-    r.lo = _mm_loadu_si128((const __m128i *)(const void *)p);
-    r.hi = _mm_loadu_si128((const __m128i *)(const void *)(p + 4));
-    return r;
-}
-
-static inline void qcc_v8_store(int32_t *p, qcc_v8 v)
-{
-    _mm_storeu_si128((__m128i *)(void *)p, v.lo);
-    _mm_storeu_si128((__m128i *)(void *)(p + 4), v.hi);
-}
-
-static inline qcc_v8 qcc_v8_add(qcc_v8 a, qcc_v8 b)
-{
-    a.lo = _mm_add_epi32(a.lo, b.lo);
-    a.hi = _mm_add_epi32(a.hi, b.hi);
-    return a;
-}
-
-static inline qcc_v8 qcc_v8_sub(qcc_v8 a, qcc_v8 b)
-{
-    a.lo = _mm_sub_epi32(a.lo, b.lo);
-    a.hi = _mm_sub_epi32(a.hi, b.hi);
-    return a;
-}
-
-static inline qcc_v8 qcc_v8_set1(int32_t v)
-{
-    qcc_v8 r;
-    r.lo = r.hi = _mm_set1_epi32(v);
-    return r;
-}
-
-/* qcc_requant per lane (scalar: once per output, after the whole reduction). */
-static inline qcc_v8 qcc_v8_requant(qcc_v8 acc, qcc_v8 m, qcc_v8 s, int32_t zp, int32_t lo, int32_t hi)
-{
-    int32_t a[8], mm[8], ss[8], i;
-    qcc_v8_store(a, acc);
-    qcc_v8_store(mm, m);
-    qcc_v8_store(ss, s);
-    for (i = 0; i < 8; i++)
-        a[i] = qcc_requant(a[i], mm[i], ss[i], zp, lo, hi);
-    return qcc_v8_load(a);
-}
-
-/* 8 int64 lanes (per-group weights), per lane in scalar C, wrapping as the AVX2 lanes do. */
-typedef struct {
-    int64_t v[8];
-} qcc_v8w;
-
-static inline qcc_v8w qcc_v8w_madd(qcc_v8w acc, qcc_v8 v, qcc_v8 g)
-{
-    int32_t a[8], b[8], i;
-    qcc_v8_store(a, v);
-    qcc_v8_store(b, g);
-    for (i = 0; i < 8; i++)
-        acc.v[i] = (int64_t)((uint64_t)acc.v[i] + (uint64_t)((int64_t)a[i] * b[i]));
-    return acc;
-}
-
-static inline qcc_v8 qcc_v8w_round(qcc_v8w acc, int32_t s)
-{
-    int32_t r[8], i;
-    for (i = 0; i < 8; i++)
-        r[i] = (int32_t)(uint32_t)(uint64_t)qcc_rshift_round(acc.v[i], s);
-    return qcc_v8_load(r);
-}
-
-static inline qcc_v8w qcc_v8w_init(qcc_v8 b, int32_t s)
-{
-    int32_t a[8], i;
-    qcc_v8w r;
-    qcc_v8_store(a, b);
-    for (i = 0; i < 8; i++)
-        r.v[i] = (int64_t)((uint64_t)(int64_t)a[i] << s);
-    return r;
-}
-
-/* The first nv (1..8) lanes, each in [-128, 127], as int8. */
-static inline void qcc_v8_store_i8(int8_t *y, qcc_v8 v, int32_t nv)
-{
-    const __m128i h = _mm_packs_epi32(v.lo, v.hi);
-    const __m128i b = _mm_packs_epi16(h, h);
-    if (nv == 8)
-        _mm_storel_epi64((__m128i *)(void *)y, b);
-    else {
-        int8_t t[16];
-        _mm_storeu_si128((__m128i *)(void *)t, b);
-        memcpy(y, t, (size_t)nv);
-    }
-}
-
-#endif
-
 #ifdef QCC_SIMD_X86
 /* Sum of n int8 weights (once per weight row and call): VPSADBW sums the bytes w + 128. */
 static inline int32_t qcc_simd_wsum(const int8_t *w, int32_t n)
@@ -361,208 +237,5 @@ static inline int32_t qcc_simd_wsum(const int8_t *w, int32_t n)
     for (; t < n; t++)
         s += w[t];
     return (int32_t)s;
-}
-#endif
-
-
-#if !defined(QCC_PORTABLE) && !defined(QCC_SIMD) && defined(__aarch64__) && defined(__ARM_NEON) \
-    && defined(__ARM_FEATURE_DOTPROD)
-/* AArch64 NEON with the dot product extension (Armv8.2-A+dotprod: Cortex-A55/A76 and later,
- * Apple, Neoverse): SDOT, 16 s8 x s8 products into 4 int32 lanes. The activation operand is x
- * (int8) or x - 128 (uint8), and sum w*(x - zp) = sum w*v - (zp + off)*sum w modulo 2^32, as
- * for VNNI. A qcc_v8 is two int32x4 vectors. */
-#include <arm_neon.h>
-#define QCC_SIMD 1
-#define QCC_SIMD_NEON 1
-#define QCC_SIMD_CORR 1
-#define QCC_SIMD_CH 16
-#define QCC_SIMD_FLIP 0x00
-typedef int32x4x2_t qcc_v8;
-
-/* Lane j = sum over steps t < n (n a multiple of 16) of (a_j[t] ^ flip) * w_j[t], a_j / w_j as
- * for x86; zp unused (the caller corrects). */
-static inline qcc_v8 qcc_simd_dot8(const uint8_t *const *a, const uint8_t *a0, const int8_t *const *w,
-                                   const int8_t *w0, int32_t n, uint8_t flip, int32_t zp)
-{
-    const uint8x16_t fv = vdupq_n_u8(flip);
-    int32x4_t s0 = vdupq_n_s32(0), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
-    qcc_v8 r;
-    int32_t t;
-    (void)zp;
-#define QCC_SIMD_LANE(j, s) s = vdotq_s32(s, vreinterpretq_s8_u8(veorq_u8(vld1q_u8((a ? a[j] : a0) + t), fv)), \
-                                          vld1q_s8((w ? w[j] : w0) + t))
-    for (t = 0; t < n; t += QCC_SIMD_CH) {
-        QCC_SIMD_LANE(0, s0);
-        QCC_SIMD_LANE(1, s1);
-        QCC_SIMD_LANE(2, s2);
-        QCC_SIMD_LANE(3, s3);
-        QCC_SIMD_LANE(4, s4);
-        QCC_SIMD_LANE(5, s5);
-        QCC_SIMD_LANE(6, s6);
-        QCC_SIMD_LANE(7, s7);
-    }
-#undef QCC_SIMD_LANE
-    r.val[0] = vpaddq_s32(vpaddq_s32(s0, s1), vpaddq_s32(s2, s3));
-    r.val[1] = vpaddq_s32(vpaddq_s32(s4, s5), vpaddq_s32(s6, s7));
-    return r;
-}
-
-static inline qcc_v8 qcc_v8_load(const int32_t *p)
-{
-    qcc_v8 r;
-    r.val[0] = vld1q_s32(p);
-    r.val[1] = vld1q_s32(p + 4);
-    return r;
-}
-
-static inline qcc_v8 qcc_v8_add(qcc_v8 a, qcc_v8 b)
-{
-    a.val[0] = vaddq_s32(a.val[0], b.val[0]);
-    a.val[1] = vaddq_s32(a.val[1], b.val[1]);
-    return a;
-}
-
-static inline qcc_v8 qcc_v8_sub(qcc_v8 a, qcc_v8 b)
-{
-    a.val[0] = vsubq_s32(a.val[0], b.val[0]);
-    a.val[1] = vsubq_s32(a.val[1], b.val[1]);
-    return a;
-}
-
-static inline qcc_v8 qcc_v8_set1(int32_t v)
-{
-    qcc_v8 r;
-    r.val[0] = r.val[1] = vdupq_n_s32(v);
-    return r;
-}
-
-static inline void qcc_v8_store(int32_t *p, qcc_v8 v)
-{
-    vst1q_s32(p, v.val[0]);
-    vst1q_s32(p + 4, v.val[1]);
-}
-
-/* 8 int64 lanes (per-group weights, in 64 bits). */
-typedef struct {
-    int64x2_t v[4];
-} qcc_v8w;
-
-static inline qcc_v8w qcc_v8w_madd(qcc_v8w acc, qcc_v8 x, qcc_v8 g)
-{
-    acc.v[0] = vmlal_s32(acc.v[0], vget_low_s32(x.val[0]), vget_low_s32(g.val[0]));
-    acc.v[1] = vmlal_high_s32(acc.v[1], x.val[0], g.val[0]);
-    acc.v[2] = vmlal_s32(acc.v[2], vget_low_s32(x.val[1]), vget_low_s32(g.val[1]));
-    acc.v[3] = vmlal_high_s32(acc.v[3], x.val[1], g.val[1]);
-    return acc;
-}
-
-/* floor((x + 2^(s-1)) / 2^s) per lane (SRSHL), truncated to int32. */
-static inline qcc_v8 qcc_v8w_round(qcc_v8w acc, int32_t s)
-{
-    const int64x2_t ns = vdupq_n_s64(-s);
-    qcc_v8 r;
-    r.val[0] = vcombine_s32(vmovn_s64(vrshlq_s64(acc.v[0], ns)), vmovn_s64(vrshlq_s64(acc.v[1], ns)));
-    r.val[1] = vcombine_s32(vmovn_s64(vrshlq_s64(acc.v[2], ns)), vmovn_s64(vrshlq_s64(acc.v[3], ns)));
-    return r;
-}
-
-static inline qcc_v8w qcc_v8w_init(qcc_v8 b, int32_t s)
-{
-    const int64x2_t sh = vdupq_n_s64(s);
-    qcc_v8w r;
-    r.v[0] = vshlq_s64(vmovl_s32(vget_low_s32(b.val[0])), sh);
-    r.v[1] = vshlq_s64(vmovl_high_s32(b.val[0]), sh);
-    r.v[2] = vshlq_s64(vmovl_s32(vget_low_s32(b.val[1])), sh);
-    r.v[3] = vshlq_s64(vmovl_high_s32(b.val[1]), sh);
-    return r;
-}
-
-/* Four lanes of qcc_requant: SMULL, then SRSHL by -s (the rounding right shift, computed
- * without intermediate overflow, ties toward +inf), + zp, a saturating narrow (order
- * preserving, so clamping after it equals clamping the int64), the clamp. */
-static inline int32x4_t qcc_simd_requant4(int32x4_t acc, int32x4_t m, int32x4_t s, int64x2_t zp,
-                                          int32x4_t lo, int32x4_t hi)
-{
-    const int64x2_t ns0 = vnegq_s64(vmovl_s32(vget_low_s32(s))), ns1 = vnegq_s64(vmovl_high_s32(s));
-    const int64x2_t r0 = vaddq_s64(vrshlq_s64(vmull_s32(vget_low_s32(acc), vget_low_s32(m)), ns0), zp);
-    const int64x2_t r1 = vaddq_s64(vrshlq_s64(vmull_high_s32(acc, m), ns1), zp);
-    return vminq_s32(vmaxq_s32(vcombine_s32(vqmovn_s64(r0), vqmovn_s64(r1)), lo), hi);
-}
-
-static inline qcc_v8 qcc_v8_requant(qcc_v8 acc, qcc_v8 m, qcc_v8 s, int32_t zp, int32_t lo, int32_t hi)
-{
-    const int64x2_t z = vdupq_n_s64(zp);
-    const int32x4_t l = vdupq_n_s32(lo), h = vdupq_n_s32(hi);
-    acc.val[0] = qcc_simd_requant4(acc.val[0], m.val[0], s.val[0], z, l, h);
-    acc.val[1] = qcc_simd_requant4(acc.val[1], m.val[1], s.val[1], z, l, h);
-    return acc;
-}
-
-/* The first nv (1..8) lanes, each in [-128, 127], as int8. */
-static inline void qcc_v8_store_i8(int8_t *y, qcc_v8 v, int32_t nv)
-{
-    const int8x8_t b = vqmovn_s16(vcombine_s16(vqmovn_s32(v.val[0]), vqmovn_s32(v.val[1])));
-    if (nv == 8)
-        vst1_s8(y, b);
-    else {
-        int8_t t[8];
-        vst1_s8(t, b);
-        memcpy(y, t, (size_t)nv);
-    }
-}
-
-#endif
-
-#if defined(QCC_SIMD_SSE2) || defined(QCC_SIMD_NEON)
-/* Sum of n int8 weights, once per weight row and call (NEON: the sdot correction; gcc
- * vectorizes the loop; SSE2 does not use byte dot products). */
-static inline int32_t qcc_simd_wsum(const int8_t *w, int32_t n)
-{
-    int32_t s = 0, t;
-    for (t = 0; t < n; t++)
-        s += w[t];
-    return s;
-}
-#endif
-
-#ifdef QCC_SIMD
-/* Weights k0 .. k0 + n of a row stored at `bits` (k0 a multiple of 8 / bits) as int8. */
-static inline void qcc_simd_unpack(const int8_t *row, int32_t bits, int32_t k0, int32_t n, int8_t *dst)
-{
-    const uint8_t *b = (const uint8_t *)row + k0 / (8 / bits);
-    int32_t t;
-    if (bits == 8)
-        memcpy(dst, row + k0, (size_t)n);
-    else if (bits == 4) {
-        for (t = 0; t < n / 2; t++) {
-            const int32_t v = b[t];
-            dst[2 * t] = (int8_t)(((v & 15) ^ 8) - 8);
-            dst[2 * t + 1] = (int8_t)(((v >> 4) ^ 8) - 8);
-        }
-        for (t = n - n % 2; t < n; t++)
-            dst[t] = (int8_t)qcc_wget(row, k0 + t, bits);
-    } else {
-        for (t = 0; t < n / 4; t++) {
-            const int32_t v = b[t];
-            dst[4 * t] = (int8_t)(((v & 3) ^ 2) - 2);
-            dst[4 * t + 1] = (int8_t)((((v >> 2) & 3) ^ 2) - 2);
-            dst[4 * t + 2] = (int8_t)((((v >> 4) & 3) ^ 2) - 2);
-            dst[4 * t + 3] = (int8_t)(((v >> 6) ^ 2) - 2);
-        }
-        for (t = n - n % 4; t < n; t++)
-            dst[t] = (int8_t)qcc_wget(row, k0 + t, bits);
-    }
-}
-
-/* The operand byte of an activation: VNNI u8 = x + 128 for int8 x (uint8 x as is); AVX2 and
- * NEON s8 = x for int8 x, x - 128 for uint8 x. `off` is what the operand adds to x. */
-static inline uint8_t qcc_simd_flip(int32_t x_dt)
-{
-    return (uint8_t)(x_dt == QCC_U8 ? QCC_SIMD_FLIP ^ 0x80 : QCC_SIMD_FLIP);
-}
-
-static inline int32_t qcc_simd_off(int32_t x_dt)
-{
-    return (x_dt == QCC_U8 ? 0 : 128) - (QCC_SIMD_FLIP ? 0 : 128);
 }
 #endif
