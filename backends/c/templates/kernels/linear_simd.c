@@ -49,7 +49,21 @@ static inline void qcc_linear_simd_out(const qcc_linear_p *p, const int32_t *mul
 }
 
 #ifdef QCC_SIMD_IL
-{% include "kernels/linear_simd_il.c" %}
+#ifndef QCC_IL_ROWS8
+#define QCC_IL_ROWS8 2  /* SSE2, plain int8 weights: from this many rows of x (else portable) */
+#endif
+/* x86: packed / per-group weights (and SSE2 int8 ones) with the features in the lanes. */
+static inline int qcc_linear_simd_il(const qcc_linear_p *p, const void *x, const int8_t *wt,
+                                     const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                     const int32_t *gmult, void *y)
+{
+    qcc_il_p ip;
+    ip.rows = p->rows, ip.k = p->k, ip.n = p->n, ip.x_dt = p->x_dt, ip.y_dt = p->y_dt;
+    ip.x_zp = p->x_zp, ip.y_zp = p->y_zp, ip.lo = p->lo, ip.hi = p->hi, ip.per_channel = p->per_channel;
+    ip.gsize = p->gsize, ip.gshift = p->gshift, ip.ng = p->ng, ip.wbits = p->wbits;
+    ip.xs = (size_t)p->k, ip.ys_r = (size_t)p->n, ip.ys_j = 1, ip.y0 = 0;
+    return qcc_il_run(&ip, x, wt, bias, mult, shift, gmult, y);
+}
 #else
 {% include "kernels/linear_simd_packed.c" %}
 #endif

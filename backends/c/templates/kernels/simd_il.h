@@ -1,21 +1,36 @@
-/* Packed int4 / int2 and per-group weights on x86 (QCC_SIMD_IL: simd.h, simd_sse2.h), and
- * plain int8 weights on SSE2 (linear_simd.c says when): the output features in the 8 lanes.
- * Per block of 8 features a chunk of their weights is unpacked once into an interleaved
- * buffer (step s, lane i: QCC_SIMD_IL consecutive weights of feature i; whole packed bytes
- * through tables), then every row of x runs against it: per step one broadcast of
- * QCC_SIMD_IL activations and one multiply-accumulate (vpdpbusd / vpmaddwd / 2 pmaddwd) into
- * four accumulators. A weight group's partial sum is thus already one int32 per feature in
- * its lane: no horizontal sums, the exact part times gmult in 64-bit lanes once per group.
+/* Linear layers with the output features in the 8 lanes, on x86 (QCC_SIMD_IL: simd.h,
+ * simd_sse2.h): packed int4 / int2 and per-group weights, and plain int8 weights on SSE2
+ * (linear_simd.c says when). The layer is described by strides (qcc_il_p), so that other
+ * kernels can run rows of x through it (an im2col conv measured slower this way: see
+ * docs/target_c.md). Per block of 8 features a
+ * chunk of their weights is unpacked once into an interleaved buffer (step s, lane i:
+ * QCC_SIMD_IL consecutive weights of feature i; whole registers: 8 rows transposed as int16
+ * pairs, nibbles split by masks; the rest through tables of whole packed bytes), then every
+ * row of x runs against it: per step one broadcast of
+ * QCC_SIMD_IL activations and one multiply-accumulate (vpdpbusd / vpmaddwd / 2 pmaddwd), two
+ * rows at a time. A weight group's partial sum is thus already one int32 per feature in its
+ * lane: no horizontal sums, the exact part times gmult in 64-bit lanes once per group.
  * Groups (and the K tail) are padded to the step with zero weights (each group starts on a
  * step), so every group size runs here. VNNI: the activation as u = x ^ flip, each group's
  * sum w*(x - zp) = sum w*u - (zp + off) * sum w modulo 2^32 (as linear_simd.c).
- * Stack: about 22 KiB (AVX2 / SSE2) or 14 KiB (VNNI). */
+ * Stack: about 54 KiB (AVX2 / SSE2) or 30 KiB (VNNI). */
+#ifdef QCC_SIMD_IL
 #define QCC_IL_KC 1024  /* padded reduction elements per chunk (a multiple of 4) */
 #define QCC_IL_NG 64    /* groups per chunk at most */
 #define QCC_IL_XB 16384 /* activation elements prepared at once (rows x padded K) */
-#ifndef QCC_IL_ROWS8
-#define QCC_IL_ROWS8 2  /* SSE2, plain int8 weights: from this many rows of x (else portable) */
-#endif
+
+/* One layer as rows of x against n features (a linear layer; a conv group's im2col columns):
+ * the qcc_linear_p fields, plus the strides of x's rows (bytes) and of y's rows and features
+ * (elements) and y's first element. */
+typedef struct {
+    int32_t rows, k, n, x_dt, y_dt, x_zp, y_zp, lo, hi, per_channel, gsize, gshift, ng, wbits;
+    size_t xs, ys_r, ys_j, y0;
+} qcc_il_p;
+
+typedef struct {
+    int32_t b[8], m[8], s[8];  /* bias, requantization of the 8 features */
+    int32_t nv;                /* valid lanes */
+} qcc_il_blk;
 
 /* Whole packed bytes as interleaved weights: int4 byte -> 2 values, int2 byte -> 4 (VNNI:
  * bytes; AVX2 / SSE2: int16), in the element order of the byte, as one integer to store. */
@@ -48,14 +63,14 @@ typedef struct {
     qcc_v8 corr[QCC_IL_NG];     /* per group: (zp + off) * sum w (VNNI), else 0 */
     qcc_v8 gm[QCC_IL_NG];       /* per group: gmult of the 8 features */
     int32_t gs, gp, nch;        /* group size, its padded size, groups per chunk */
-} qcc_linear_il;
+} qcc_il_buf;
 
 /* Element index q (padded, within the chunk) of lane i: its place in the buffer. */
 #define QCC_IL_AT(q, i) ((((q) / QCC_SIMD_IL) * 8 + (i)) * QCC_SIMD_IL + (q) % QCC_SIMD_IL)
 
 /* Elements [e0, e0 + len) of one weight row into lane i from padded place q0 (a multiple of
  * QCC_SIMD_IL), the rest of the step zero. */
-static inline void qcc_il_fill_row(const qcc_linear_p *p, const int8_t *row, int32_t e0, int32_t len,
+static inline void qcc_il_fill_row(const qcc_il_p *p, const int8_t *row, int32_t e0, int32_t len,
                                    int32_t q0, int32_t i, qcc_il_w *w)
 {
     const uint8_t *b = (const uint8_t *)row;
@@ -156,8 +171,8 @@ static inline int32_t qcc_il_block(int32_t bits, const uint8_t *const *rows, siz
 
 /* Groups [g0, g0 + ng) of the 8 features of block j (B) into the buffer; gmult and the
  * VNNI correction per group. */
-static inline void qcc_il_fill(const qcc_linear_p *p, const int8_t *wt, const int32_t *gmult,
-                               const qcc_linear_blk *B, int32_t j, int32_t g0, int32_t ng, qcc_linear_il *L)
+static inline void qcc_il_fill(const qcc_il_p *p, const int8_t *wt, const int32_t *gmult,
+                               const qcc_il_blk *B, int32_t j, int32_t g0, int32_t ng, qcc_il_buf *L)
 {
     const size_t rowb = ((size_t)p->k * p->wbits + 7) / 8;
     const int32_t epb = 8 / p->wbits;
@@ -203,8 +218,8 @@ static inline void qcc_il_fill(const qcc_linear_p *p, const int8_t *wt, const in
 }
 
 /* Row xr's elements of groups [g0, g0 + ng) as the step operands at d (padded places zero). */
-static inline void qcc_il_xrow(const qcc_linear_p *p, const void *xr, int32_t g0, int32_t ng,
-                               const qcc_linear_il *L, qcc_il_x *d0)
+static inline void qcc_il_xrow(const qcc_il_p *p, const void *xr, int32_t g0, int32_t ng,
+                               const qcc_il_buf *L, qcc_il_x *d0)
 {
     int32_t g, t;
     for (g = 0; g < ng; g++) {
@@ -233,7 +248,7 @@ static inline void qcc_il_xrow(const qcc_linear_p *p, const void *xr, int32_t g0
 }
 
 /* The exact int32 partial sum of the steps [s0, s0 + n) of x (prepared) in the 8 lanes. */
-static inline qcc_v8 qcc_il_group(const qcc_linear_il *L, const qcc_il_x *x, int32_t s0, int32_t n)
+static inline qcc_v8 qcc_il_group(const qcc_il_buf *L, const qcc_il_x *x, int32_t s0, int32_t n)
 {
     const qcc_il_w *w = L->w + (size_t)s0 * 8 * QCC_SIMD_IL;
     qcc_v8 a0 = qcc_v8_set1(0), a1 = a0, a2 = a0, a3 = a0;
@@ -252,8 +267,8 @@ static inline qcc_v8 qcc_il_group(const qcc_linear_il *L, const qcc_il_x *x, int
 
 /* A prepared row (xp) against the filled groups [g0, g0 + ng): into acc, or the
  * gmult-scaled sums (big). */
-static inline void qcc_il_row(const qcc_linear_p *p, const qcc_il_x *xp, int32_t g0, int32_t ng,
-                              int32_t grouped, const qcc_linear_il *L, qcc_v8 *acc, qcc_v8w *big)
+static inline void qcc_il_row(const qcc_il_p *p, const qcc_il_x *xp, int32_t g0, int32_t ng,
+                              int32_t grouped, const qcc_il_buf *L, qcc_v8 *acc, qcc_v8w *big)
 {
     int32_t g;
     for (g = 0; g < ng; g++) {
@@ -268,8 +283,8 @@ static inline void qcc_il_row(const qcc_linear_p *p, const qcc_il_x *xp, int32_t
 }
 
 /* Two prepared rows (xa, xb) at once: each weight step loaded once for both. */
-static inline void qcc_il_row2(const qcc_linear_p *p, const qcc_il_x *xa, const qcc_il_x *xb, int32_t ngt,
-                               int32_t grouped, const qcc_linear_il *L, qcc_v8 *acc, qcc_v8w *big)
+static inline void qcc_il_row2(const qcc_il_p *p, const qcc_il_x *xa, const qcc_il_x *xb, int32_t ngt,
+                               int32_t grouped, const qcc_il_buf *L, qcc_v8 *acc, qcc_v8w *big)
 {
     int32_t g;
     for (g = 0; g < ngt; g++) {
@@ -302,8 +317,8 @@ static inline void qcc_il_row2(const qcc_linear_p *p, const qcc_il_x *xa, const 
 }
 
 /* Block j's bias and requantization parameters. */
-static inline void qcc_il_blk(const qcc_linear_p *p, const int32_t *bias, const int32_t *mult,
-                              const int32_t *shift, int32_t j, qcc_linear_blk *B)
+static inline void qcc_il_block_params(const qcc_il_p *p, const int32_t *bias, const int32_t *mult,
+                              const int32_t *shift, int32_t j, qcc_il_blk *B)
 {
     int32_t i;
     B->nv = p->n - j < 8 ? p->n - j : 8;
@@ -315,17 +330,50 @@ static inline void qcc_il_blk(const qcc_linear_p *p, const int32_t *bias, const 
     }
 }
 
+/* Row r's 8 accumulators of block j into y: fused int8 requantization, or per lane. */
+static inline void qcc_il_out(const qcc_il_p *p, const int32_t *mult, const qcc_il_blk *B, void *y,
+                              int32_t r, int32_t j, qcc_v8 acc)
+{
+    const size_t at = p->y0 + (size_t)r * p->ys_r + (size_t)j * p->ys_j;
+    int32_t a[8], i;
+    if (mult != NULL && p->y_dt == QCC_I8) {
+        const qcc_v8 v = qcc_v8_requant(acc, qcc_v8_load(B->m), qcc_v8_load(B->s), p->y_zp, p->lo, p->hi);
+        if (p->ys_j == 1) {
+            qcc_v8_store_i8((int8_t *)y + at, v, B->nv);
+            return;
+        }
+        qcc_v8_store(a, v);
+        for (i = 0; i < B->nv; i++)
+            ((int8_t *)y)[at + (size_t)i * p->ys_j] = (int8_t)a[i];
+        return;
+    }
+    if (mult != NULL && p->y_dt == QCC_I16) {  /* e.g. into a GELU: the same 8-lane requant */
+        qcc_v8_store(a, qcc_v8_requant(acc, qcc_v8_load(B->m), qcc_v8_load(B->s), p->y_zp, p->lo, p->hi));
+        for (i = 0; i < B->nv; i++)
+            ((int16_t *)y)[at + (size_t)i * p->ys_j] = (int16_t)a[i];
+        return;
+    }
+    qcc_v8_store(a, acc);
+    for (i = 0; i < B->nv; i++) {
+        const size_t ai = at + (size_t)i * p->ys_j;
+        if (mult == NULL)
+            ((int32_t *)y)[ai] = a[i];
+        else
+            qcc_store(y, ai, p->y_dt, qcc_requant32(a[i], B->m[i], B->s[i], p->y_zp, p->lo, p->hi));
+    }
+}
+
 /* Rows [r0, r0 + nr) of x, prepared at L->x (kp elements each), against every block, the
  * whole reduction in one chunk (each block's weights unpacked once for these rows). */
-static inline void qcc_il_rows(const qcc_linear_p *p, const int8_t *wt, const int32_t *bias,
+static inline void qcc_il_rows(const qcc_il_p *p, const int8_t *wt, const int32_t *bias,
                                const int32_t *mult, const int32_t *shift, const int32_t *gmult, void *y,
-                               int32_t r0, int32_t nr, int32_t ngt, int32_t kp, qcc_linear_il *L)
+                               int32_t r0, int32_t nr, int32_t ngt, int32_t kp, qcc_il_buf *L)
 {
     const int32_t grouped = gmult != NULL;
-    qcc_linear_blk B;
+    qcc_il_blk B;
     int32_t j, r;
     for (j = 0; j < p->n; j += 8) {
-        qcc_il_blk(p, bias, mult, shift, j, &B);
+        qcc_il_block_params(p, bias, mult, shift, j, &B);
         qcc_il_fill(p, wt, gmult, &B, j, 0, ngt, L);
         for (r = 0; r + 2 <= nr; r += 2) {
             qcc_v8 acc[2];
@@ -335,7 +383,7 @@ static inline void qcc_il_rows(const qcc_linear_p *p, const int8_t *wt, const in
             big[0] = big[1] = qcc_v8w_init(acc[0], grouped ? p->gshift : 1);
             qcc_il_row2(p, L->x + (size_t)r * kp, L->x + (size_t)(r + 1) * kp, ngt, grouped, L, acc, big);
             for (h = 0; h < 2; h++)
-                qcc_linear_simd_out(p, mult, shift, &B, y, r0 + r + h, j,
+                qcc_il_out(p, mult, &B, y, r0 + r + h, j,
                                     grouped ? qcc_v8w_round(big[h], p->gshift) : acc[h]);
         }
         for (; r < nr; r++) {
@@ -344,18 +392,18 @@ static inline void qcc_il_rows(const qcc_linear_p *p, const int8_t *wt, const in
             qcc_il_row(p, L->x + (size_t)r * kp, 0, ngt, grouped, L, &acc, &big);
             if (grouped)
                 acc = qcc_v8w_round(big, p->gshift);
-            qcc_linear_simd_out(p, mult, shift, &B, y, r0 + r, j, acc);
+            qcc_il_out(p, mult, &B, y, r0 + r, j, acc);
         }
     }
 }
 
-static inline int qcc_linear_simd_il(const qcc_linear_p *p, const void *x, const int8_t *wt,
+static inline int qcc_il_run(const qcc_il_p *p, const void *x, const int8_t *wt,
                                      const int32_t *bias, const int32_t *mult, const int32_t *shift,
                                      const int32_t *gmult, void *y)
 {
     const int32_t grouped = gmult != NULL, k = p->k;
-    qcc_linear_il L;
-    qcc_linear_blk B;
+    qcc_il_buf L;
+    qcc_il_blk B;
     int32_t j, r, g0, ngt, kp;
     L.gs = grouped ? p->gsize : QCC_IL_KC;
     L.gp = (L.gs + QCC_SIMD_IL - 1) / QCC_SIMD_IL * QCC_SIMD_IL;
@@ -370,15 +418,15 @@ static inline int qcc_linear_simd_il(const qcc_linear_p *p, const void *x, const
             const int32_t nr = p->rows - r < rb ? p->rows - r : rb;
             int32_t i;
             for (i = 0; i < nr; i++)
-                qcc_il_xrow(p, (const uint8_t *)x + (size_t)(r + i) * k, 0, ngt, &L, L.x + (size_t)i * kp);
+                qcc_il_xrow(p, (const uint8_t *)x + (size_t)(r + i) * p->xs, 0, ngt, &L, L.x + (size_t)i * kp);
             qcc_il_rows(p, wt, bias, mult, shift, gmult, y, r, nr, ngt, kp, &L);
         }
         return 1;
     }
     for (j = 0; j < p->n; j += 8) {  /* several chunks: each refilled per row */
-        qcc_il_blk(p, bias, mult, shift, j, &B);
+        qcc_il_block_params(p, bias, mult, shift, j, &B);
         for (r = 0; r < p->rows; r++) {
-            const uint8_t *xr = (const uint8_t *)x + (size_t)r * k;
+            const uint8_t *xr = (const uint8_t *)x + (size_t)r * p->xs;
             qcc_v8 acc = qcc_v8_load(B.b);
             qcc_v8w big = qcc_v8w_init(acc, grouped ? p->gshift : 1);
             for (g0 = 0; g0 < ngt; g0 += L.nch) {
@@ -389,8 +437,9 @@ static inline int qcc_linear_simd_il(const qcc_linear_p *p, const void *x, const
             }
             if (grouped)
                 acc = qcc_v8w_round(big, p->gshift);
-            qcc_linear_simd_out(p, mult, shift, &B, y, r, j, acc);
+            qcc_il_out(p, mult, &B, y, r, j, acc);
         }
     }
     return 1;
 }
+#endif
