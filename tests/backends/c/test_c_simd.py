@@ -504,10 +504,14 @@ def _packed_cases(cs: Cases) -> Cases:
             # (20 rows x 1000), an odd row count (pairs of rows and one left), u8 with groups
             (100, 12, 4, 18, (3,), False, "i8"), (50, 9, 4, 9, (3,), True, "i16"),
             (64, 10, 2, 10, (2,), False, "acc"), (1000, 9, 4, 0, (20,), False, "i8"),
-            (96, 17, 4, 32, (5,), True, "i8"), (130, 8, 2, 16, (3,), False, "i8")):
+            (96, 17, 4, 32, (5,), True, "i8"), (130, 8, 2, 16, (3,), False, "i8"),
+            # groups of 40 / 48 (no multiple of any step): whole-register unpacking of the first
+            # 32 of each group, tables for the rest; int8 weights with groups of 24 (pairs)
+            (120, 9, 4, 40, (3,), False, "i8"), (150, 11, 4, 48, (2,), True, "i16"),
+            (100, 10, 8, 24, (3,), False, "i8")):
         lim = 1 << (bits - 1)
         x = cs.rand_input(lead + (k,), DType.uint8 if u8 else DType.int8)
-        w = cs.const(cs.rng.integers(-lim, lim, (k, nn)).astype(np.int8), DType.int4 if bits == 4 else DType.int2)
+        w = cs.const(cs.rng.integers(-lim, lim, (k, nn)).astype(np.int8), {4: DType.int4, 2: DType.int2, 8: DType.int8}[bits])
         b = cs.const(cs.rng.integers(-3000, 3000, nn).astype(np.int32))
         mm, ss = cs.mult(nn, 1e-4, 3e-2)
         zp = int(cs.rng.integers(0, 256)) if u8 else int(cs.rng.integers(-128, 128))

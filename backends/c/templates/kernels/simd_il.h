@@ -1,6 +1,6 @@
 /* Linear layers with the output features in the 8 lanes, on x86 (QCC_SIMD_IL: simd.h,
- * simd_sse2.h): packed int4 / int2 and per-group weights, and plain int8 weights on SSE2
- * (linear_simd.c says when). The layer is described by strides (qcc_il_p), so that other
+ * simd_sse2.h): packed int4 / int2 and per-group weights of any group size (linear_simd.c
+ * says when). The layer is described by strides (qcc_il_p), so that other
  * kernels can run rows of x through it (an im2col conv measured slower this way: see
  * docs/target_c.md). Per block of 8 features a
  * chunk of their weights is unpacked once into an interleaved buffer (step s, lane i:
