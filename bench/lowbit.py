@@ -8,9 +8,10 @@ Per model, the same calibration compiled three times (int8; ``--weight-bits 4 --
 C99 reference). Every (width, build) pair is timed in alternating rounds (``qcc_run --bench``,
 one sample, one thread; each cell is the median over rounds of per-round medians), and once
 more layer by layer through the profiling build of the same flags (``qcc_run --profile``,
-as ``qcc profile``), whose linear, conv and matmul steps are summed per op kind. The JSON
-keeps every layer; the table shows whole-model µs, the MAC layers' µs and the ratio of each
-low-bit width to int8 in the same build (below 1: faster than int8).
+as ``qcc profile``). The JSON keeps every layer and the whole-model medians; the table shows
+the sum of the steps' medians, that of the MAC layers (linear, conv, matmul) alone, and the
+ratio of each low-bit width to int8 in the same build (below 1: faster than int8). On a
+loaded machine the step sums are steadier: a run of milliseconds is often preempted whole.
 """
 
 from __future__ import annotations
@@ -89,31 +90,33 @@ def bench_model(m, work: str, rounds: int, runs: int, log=sys.stderr) -> dict:
     for (w, b), ts in times.items():
         layers = layer_profile(dirs[w], sample, BUILDS[b], runs)
         cells[f"{w}/{b}"] = {"median_us": round(float(np.median(ts)), 2), "rounds_us": [round(t, 2) for t in ts],
+                             "steps_us": round(sum(x["ns"] for x in layers) / 1e3, 2),
                              "mac_layers_us": round(sum(x["ns"] for x in layers if x["op"] in MAC_OPS) / 1e3, 2),
                              "layers": layers}
     ratio = {}
     for w in WIDTHS:
         for b in BUILDS:
             base = cells[f"int8/{b}"]
-            if w != "int8" and base["median_us"] > 0 and base["mac_layers_us"] > 0:
+            if w != "int8" and min(base["median_us"], base["steps_us"], base["mac_layers_us"]) > 0:
                 c = cells[f"{w}/{b}"]
                 ratio[f"{w}/{b}"] = {"model": round(c["median_us"] / base["median_us"], 2),
+                                     "steps": round(c["steps_us"] / base["steps_us"], 2),
                                      "mac_layers": round(c["mac_layers_us"] / base["mac_layers_us"], 2)}
     return {"model": m.name, "cells": cells, "vs_int8": ratio}
 
 
 def table(rows: list[dict]) -> str:
-    """One line per model and build: µs of int8 / int4 / int2 (whole model, MAC layers) and
-    the low-bit / int8 ratios."""
-    out = ["| model | build | int8 µs (MAC layers) | int4 g32 µs (MAC layers) | int2 g16 µs (MAC layers) | "
+    """One line per model and build: µs of int8 / int4 / int2 (sum of the steps' medians, of
+    the MAC layers' alone) and the low-bit / int8 ratios of both."""
+    out = ["| model | build | int8 µs: steps (MAC layers) | int4 g32 µs | int2 g16 µs | "
            "int4 / int8 | int2 / int8 |", "|---" * 7 + "|"]
     for r in rows:
         for b in BUILDS:
             c = [r["cells"][f"{w}/{b}"] for w in WIDTHS]
             q = [r["vs_int8"].get(f"{w}/{b}", {}) for w in ("int4_g32", "int2_g16")]
             out.append(f"| {r['model']} | {b} | "
-                       + " | ".join(f"{x['median_us']:,.1f} ({x['mac_layers_us']:,.1f})" for x in c) + " | "
-                       + " | ".join(f"{x.get('model', 0):.2f}x ({x.get('mac_layers', 0):.2f}x)" for x in q) + " |")
+                       + " | ".join(f"{x['steps_us']:,.1f} ({x['mac_layers_us']:,.1f})" for x in c) + " | "
+                       + " | ".join(f"{x.get('steps', 0):.2f}x ({x.get('mac_layers', 0):.2f}x)" for x in q) + " |")
     return "\n".join(out)
 
 
@@ -131,7 +134,8 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory(prefix="qcc_lowbit_") as work:
             rows.append(bench_model(m, work, args.rounds, args.runs))
     info = speed.machine_info()
-    text = (f"{table(rows)}\n\nratios: low-bit / int8 in the same build, whole model (MAC layers); "
+    text = (f"{table(rows)}\n\nµs: sums of the profiled steps' medians (whole-model medians of qcc_run "
+            f"--bench in the JSON); ratios: low-bit / int8 in the same build, all steps (MAC layers); "
             f"machine: {info['cpu']}, {info['cores_available']} cores available; {info['versions']['gcc']}\n")
     print(text)
     if args.out:

@@ -48,9 +48,10 @@ def test_lowbit_bench_digits_through_the_module(tmp_path):
     for key, c in rec["cells"].items():
         assert c["mac_layers_us"] == pytest.approx(
             sum(x["ns"] for x in c["layers"] if x["op"] in lowbit.MAC_OPS) / 1e3, abs=0.01)
+        assert c["steps_us"] == pytest.approx(sum(x["ns"] for x in c["layers"]) / 1e3, abs=0.01)
     for key, q in rec["vs_int8"].items():
         w, b = key.split("/")
-        assert q["model"] == pytest.approx(rec["cells"][key]["median_us"] / rec["cells"][f"int8/{b}"]["median_us"],
-                                           abs=0.006)
+        for r, field in (("model", "median_us"), ("steps", "steps_us"), ("mac_layers", "mac_layers_us")):
+            assert q[r] == pytest.approx(rec["cells"][key][field] / rec["cells"][f"int8/{b}"][field], abs=0.006)
     text = (tmp_path / "lowbit.md").read_text()
     assert text.count("| digits_cnn |") == len(lowbit.BUILDS)

@@ -537,7 +537,10 @@ def _packed_cases(cs: Cases) -> Cases:
                                            # depthwise, per channel: the int8 depthwise kernel
                                            # on unpacked weights (stride 1 and 2, multiplier 2)
                                            (16, 16, 3, 16, 4, 0, (16, 15)), (8, 8, 5, 8, 2, 0, (12, 12)),
-                                           (6, 12, 3, 6, 4, 0, (9, 10))):
+                                           (6, 12, 3, 6, 4, 0, (9, 10)),
+                                           # one group, per channel, planes >= 64: the int8
+                                           # GEMM on weights unpacked once (pointwise, 3x3)
+                                           (20, 7, 1, 1, 4, 0, (9, 9)), (6, 5, 3, 1, 2, 0, (10, 10))):
         lim = 1 << (bits - 1)
         xc = cs.rand_input((1, c, hw[0], hw[1]))
         wc = cs.const(cs.rng.integers(-lim, lim, (m, c // group, kk, kk)).astype(np.int8),

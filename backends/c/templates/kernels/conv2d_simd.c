@@ -185,6 +185,26 @@ static inline int qcc_conv_simd_dw_packed(const qcc_conv2d_p *p, const int8_t *x
     return qcc_conv2d_dw(p, x, wu, bias, mult, shift, y, (int32_t *)scratch) == QCC_OK;
 }
 
+/* One-group convs with packed int4/int2 weights, per channel (no groups), planes of 64 or
+ * more: the weights (at most QCC_SIMD_KCONV) unpacked to int8 once per call, then the int8
+ * GEMM (qcc_conv2d_pws). 0: not taken. */
+static inline int qcc_conv_simd_pw_packed(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
+                                          const int32_t *bias, const int32_t *mult,
+                                          const int32_t *shift, void *y)
+{
+    const int32_t k = p->c * p->kh * p->kw;
+    const size_t rowb = ((size_t)k * p->wbits + 7) / 8;
+    int8_t wu[QCC_SIMD_KCONV];
+    qcc_conv2d_p q = *p;
+    int32_t o;
+    if (p->group != 1 || (size_t)p->m * k > QCC_SIMD_KCONV || p->oh * p->ow < 64)
+        return 0;
+    for (o = 0; o < p->m; o++)
+        qcc_simd_unpack(w + (size_t)o * rowb, p->wbits, 0, k, wu + (size_t)o * k);
+    q.wbits = 8;
+    return qcc_conv2d_pws(&q, x, wu, bias, mult, shift, y);
+}
+
 static inline int qcc_conv2d_simd(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
                                   const int32_t *bias, const int32_t *mult, const int32_t *shift,
                                   const int32_t *gmult, void *y, void *scratch)
@@ -209,6 +229,8 @@ static inline int qcc_conv2d_simd(const qcc_conv2d_p *p, const int8_t *x, const 
         return 1;
     if (packed && gmult == NULL && p->c == p->group && p->dh == 1 && p->dw == 1
         && qcc_conv_simd_dw_packed(p, x, w, bias, mult, shift, y, scratch))
+        return 1;
+    if (packed && gmult == NULL && qcc_conv_simd_pw_packed(p, x, w, bias, mult, shift, y))
         return 1;
 #ifdef QCC_SIMD_SSE2  /* plain int8 im2col: the portable four-channel kernel measured faster */
     if (!packed)
