@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -51,28 +50,17 @@ def compile_widths(m, work: str) -> dict:
 
 
 def layer_profile(c_dir: str, sample: dict, flags: tuple, runs: int) -> list[dict]:
-    """Median ns per step of the profiling build with ``flags`` (as ``qcc profile``)."""
+    """Median ns per step of the profiling build with ``flags`` (``qcc profile``'s host steps)."""
     from qcc.analysis import macs_by_node
-    from qcc.backends.c import build as cbuild
+    from qcc.backends.c.profile import host_steps
     from qcc.ir.serialize import load as load_ir
 
     with open(os.path.join(c_dir, "manifest.json")) as f:
         manifest = json.load(f)
-    binary = cbuild.build(c_dir, extra_cflags=("-DQCC_PROFILE",) + tuple(flags))
-    with tempfile.TemporaryDirectory(prefix="qcc_lowbit_") as tmp:
-        fin = os.path.join(tmp, "in.bin")
-        with open(fin, "wb") as f:
-            f.write(cbuild.pack_inputs(manifest, [sample]))
-        r = subprocess.run([binary, "--profile", str(int(runs)), fin], capture_output=True, text=True,
-                           check=True)
-    steps = {}
-    for line in r.stdout.splitlines():
-        parts = line.split()
-        if parts[:1] == ["step"]:
-            steps[int(parts[1])] = float(parts[2])
+    steps, _ = host_steps(c_dir, sample, manifest, runs, tuple(flags))
     macs = macs_by_node(load_ir(os.path.join(c_dir, "model.qcc")))
     return [{"node": row["node"], "op": row["op"], "kernel": row["kernel"], "macs": int(macs.get(row["node"], 0)),
-             "ns": steps.get(i, 0.0)} for i, row in enumerate(manifest["layers"])]
+             "ns": steps[i]} for i, row in enumerate(manifest["layers"])]
 
 
 def bench_model(m, work: str, rounds: int, runs: int, log=sys.stderr) -> dict:
