@@ -59,7 +59,8 @@ def lower(graph: Graph, ranges: dict, allow_float: set, options: dict,
             st.failures.append(node)
             _copy_float(st, node)
     if st.failures:
-        shown = ", ".join(f"{n.op_type} '{n.name}'" for n in st.failures[:12])
+        shown = ", ".join(f"{n.op_type} '{n.name}'" + (f" ({st.why[n.name]})" if n.name in st.why else "")
+                          for n in st.failures[:12])
         more = f" and {len(st.failures) - 12} more" if len(st.failures) > 12 else ""
         kinds = ",".join(sorted({n.op_type for n in st.failures}))
         err = LoweringError(f"{len(st.failures)} node(s) cannot be lowered to integer arithmetic: "

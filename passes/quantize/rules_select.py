@@ -238,6 +238,9 @@ def conv1d(st: QState, node: Node, rule) -> bool:
 
 def conv_1d_or_2d(st: QState, node: Node) -> bool:
     """Conv: a rank-3 one through :func:`conv1d`, else the 2-D rule."""
+    if node.inputs[0].type.rank > 4:
+        st.why[node.name] = f"{node.inputs[0].type.rank - 2}-D convolution: only 1-D and 2-D are lowered"
+        return False
     if node.inputs[0].type.rank == 3:
         return conv1d(st, node, rules_nn.conv)
     return rules_nn.conv(st, node)
@@ -245,6 +248,9 @@ def conv_1d_or_2d(st: QState, node: Node) -> bool:
 
 def conv_transpose_1d_or_2d(st: QState, node: Node) -> bool:
     """ConvTranspose: a rank-3 one through :func:`conv1d`, else the 2-D rule."""
+    if node.inputs[0].type.rank > 4:
+        st.why[node.name] = f"{node.inputs[0].type.rank - 2}-D convolution: only 1-D and 2-D are lowered"
+        return False
     if node.inputs[0].type.rank == 3:
         return conv1d(st, node, rules_nn.conv_transpose)
     return rules_nn.conv_transpose(st, node)

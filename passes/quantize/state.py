@@ -109,6 +109,7 @@ class QState:
         self.fmap: dict[int, Value] = {}
         self.kept_float: list[str] = []
         self.failures: list[Node] = []
+        self.why: dict[str, str] = {}  # node name -> why its rule declined (shown with failures)
         self.layers: list[dict] = []  # per-layer report (weights)
         self.zero_ranges: list[str] = []  # tensors whose calibrated range is zero
         self.wide_concats: list[dict] = []  # Concats given an int16 output (rules_concat.py)

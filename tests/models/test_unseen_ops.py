@@ -119,3 +119,20 @@ def test_where_selects_between_activations(tmp_path):
         return {"x": rng.standard_normal((n, 5, 8)).astype(np.float32),
                 "tt": rng.integers(0, 2, (n, 5)).astype(np.int64)}
     _compile_check(tmp_path, path, feeds(16), feeds(4), 25.0)
+
+
+def test_3d_conv_refusal_names_the_reason(tmp_path):
+    """Video models (torchvision r3d_18 / mc3_18): a 3-D Conv has no integer rule; the one
+    line names the node and why (it said only 'conv ... cannot be lowered'), exit code 2."""
+    import subprocess
+    rng = np.random.default_rng(13)
+    path = str(tmp_path / "c3d.onnx")
+    _save(path, [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1] * 6)],
+          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 3, 4, 4])],
+          {"w": rng.standard_normal((3, 2, 3, 3, 3)).astype(np.float32)})
+    np.savez(tmp_path / "calib.npz", x=rng.standard_normal((4, 2, 3, 4, 4)).astype(np.float32))
+    r = subprocess.run(["qcc", "compile", path, "--calib", str(tmp_path / "calib.npz"),
+                        "--target", "c", "-o", str(tmp_path / "out")], capture_output=True, text=True)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    assert "3-D convolution: only 1-D and 2-D are lowered" in r.stderr
