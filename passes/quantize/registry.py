@@ -22,7 +22,7 @@ _TABLE: list[tuple[tuple[str, ...], QRule]] = [
     (("fused.linear",), rules_transformer.linear_gelu),  # linear -> GELU as one int16 step
     (("onnx.MatMul",), rules_transformer.attention_scores),  # attention scores -> integer softmax
     (("onnx.MaxPool", "onnx.GlobalMaxPool"), rules_nn.maxpool),
-    (("onnx.AveragePool",), rules_nn.avgpool),
+    (("onnx.AveragePool",), rules_select.avgpool_1d_or_2d),
     (("onnx.GlobalAveragePool", "onnx.ReduceMean", "onnx.ReduceSum"), rules_nn.mean),
     # recurrent layers
     (("onnx.LSTM",), rules_rnn.lstm),

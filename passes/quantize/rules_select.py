@@ -14,8 +14,8 @@
 * ``LogSoftmax`` (last axis) is ``d - log(sum(exp(d)))`` with ``d = x - max(x)``:
   ReduceMax, ``qcc.sub``, an exp ``qcc.lut``, a ``qcc.reduce_mean`` sum, a log
   ``qcc.lut`` and ``qcc.sub``; the intermediate ranges follow from x's range.
-* 1-D convolutions (``Conv``/``ConvTranspose`` on ``[N, C, L]``) run as 2-D ones
-  on ``[N, C, 1, L]`` between two int8 reshapes.
+* 1-D convolutions (``Conv``/``ConvTranspose`` on ``[N, C, L]``) and 1-D AveragePool run
+  as 2-D ones on ``[N, C, 1, L]`` between two int8 reshapes.
 """
 
 from __future__ import annotations
@@ -234,6 +234,35 @@ def conv1d(st: QState, node: Node, rule) -> bool:
     y = _reshape(st, st.qmap[id(os_)], list(out.shape), out.name)
     st.set_q(out, y, y.qparams)
     return True
+
+
+def pool1d(st: QState, node: Node, rule) -> bool:
+    """Lower a rank-3 AveragePool (SEW's sequence pooling) by running ``rule`` (the 2-D
+    pooling rule) on a scratch 2-D node over ``[N, C, 1, L]``."""
+    x, out = node.inputs[0], node.outputs[0]
+    if x.type.rank != 3 or out.type.rank != 3 or not (st.is_q(x) or x.name in st.ranges):
+        return False
+    n_, c, length = x.shape
+    x4 = _reshape(st, st.q(x), [n_, c, 1, length], node.name + ".in2d")
+    tmp = Graph(node.name, st.old.opset)
+    xs = tmp.add_input(x.name + ".2d", TensorType(x.dtype, (n_, c, 1, length)))
+    os_ = tmp.new_value(out.name, TensorType(out.dtype, (out.shape[0], out.shape[1], 1, out.shape[2])))
+    attrs = _as_2d_attrs(node.attrs, int(node.attrs["kernel_shape"][0]))
+    scratch = tmp.add_node(node.op, [xs], [os_], attrs, name=node.name)
+    st.qmap[id(xs)] = x4
+    st.__dict__.setdefault("scratch", []).append(tmp)  # (see conv1d)
+    if not rule(st, scratch):
+        return False
+    y = _reshape(st, st.qmap[id(os_)], list(out.shape), out.name)
+    st.set_q(out, y, y.qparams)
+    return True
+
+
+def avgpool_1d_or_2d(st: QState, node: Node) -> bool:
+    """AveragePool: a rank-3 one through :func:`pool1d`, else the 2-D rule."""
+    if node.inputs[0].type.rank == 3:
+        return pool1d(st, node, rules_nn.avgpool)
+    return rules_nn.avgpool(st, node)
 
 
 def conv_1d_or_2d(st: QState, node: Node) -> bool:

@@ -136,3 +136,18 @@ def test_3d_conv_refusal_names_the_reason(tmp_path):
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr
     assert "3-D convolution: only 1-D and 2-D are lowered" in r.stderr
+
+
+@pytest.mark.parametrize("ceil", [0, 1])
+def test_avgpool_1d(tmp_path, ceil):
+    """SEW (issue 12, never-seen models): AveragePool over a sequence ([N, C, L]) was
+    'cannot be lowered'; it runs as a 2-D pool over [N, C, 1, L]."""
+    rng = np.random.default_rng(17)
+    path = str(tmp_path / "p1.onnx")
+    inits = {"w": rng.standard_normal((4, 3, 3)).astype(np.float32) * 0.3}
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1]),
+             helper.make_node("AveragePool", ["c"], ["y"], kernel_shape=[2], strides=[2], ceil_mode=ceil)]
+    _save(path, nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 11])], inits)
+    calib = {"x": rng.standard_normal((64, 3, 11)).astype(np.float32)}  # (8 samples clip the test's tails)
+    test = {"x": rng.standard_normal((2, 3, 11)).astype(np.float32)}
+    _compile_check(tmp_path, path, calib, test, 30.0)
