@@ -345,6 +345,39 @@ def _gelu_form(st: QState, node: Node, gelu: Node) -> str:
     return st.gelu_forms[gelu.name]["form"]
 
 
+def linear_residual(st: QState, node: Node) -> bool:
+    """A linear layer whose sole reader is a 16-bit residual-stream Add
+    (``residual_bits`` 16) writes its output at 16 bits (``qcc.linear``
+    ``dtype`` i16, its calibrated range): the int8 step would be set by a few
+    outlier features of the block's output projection and erase the others
+    before the add widens them (docs/transformers.md); else the generic rule."""
+    w, user = node.inputs[1], _sole_user(st, node.outputs[0])
+    act = str(node.attrs.get("activation", "none") or "none")
+    r = st.range_of(node.outputs[0].name)
+    if st.opts.residual_bits != 16 or user is None or user.op != "onnx.Add" or act != "none" \
+            or not _residual_stream(st, user) or not w.is_const or w.type.rank != 2 \
+            or r is None or node.outputs[0].name in st.pinned or not st.is_q(node.inputs[0]) \
+            and node.inputs[0].name not in st.ranges:
+        return rules_nn.linear(st, node)
+    from .rules_nn import _bias, _fit_bias
+
+    x = node.inputs[0]
+    b = node.inputs[2] if len(node.inputs) > 2 else None
+    qx = st.q(x)
+    sx = float(qx.qparams.scale[0])
+    yqp = act_qparams(*r, bits=16)
+    wv, wqp, sc, gm, gattrs = rules_nn._dense_weight(st, node, w, 1)
+    sc = _fit_bias(st, wv, wqp, sc, w.data, b, sx, 1)
+    mult, shift = st.requant_consts(sx * sc / float(yqp.scale[0]), node.name)
+    n = st.emit("qcc.linear", [qx, wv, _bias(st, b, sx, sc, node.name + ".bias"), mult, shift] + gm,
+                {"x_zp": int(qx.qparams.zero_point[0]), "y_zp": int(yqp.zero_point[0]), "dtype": "i16",
+                 **gattrs}, name=node.name, out_name=node.outputs[0].name)
+    st.set_q(node.outputs[0], n.outputs[0], yqp)
+    st.layers.append({"node": node.name, "op": "linear", "weight": wv.name, "bits": wqp.bits,
+                      "params": int(w.type.numel), "group_size": wqp.group_size})
+    return True
+
+
 def linear_gelu(st: QState, node: Node) -> bool:
     w = node.inputs[1]
     gelu = _sole_user(st, node.outputs[0])
@@ -352,7 +385,7 @@ def linear_gelu(st: QState, node: Node) -> bool:
     if gelu is None or gelu.op != "fused.gelu" or act != "none" \
             or not w.is_const or w.type.rank != 2 or gelu.attrs.get("approximate", "none") != "none" \
             or st.range_of(gelu.outputs[0].name) is None or _gelu_form(st, node, gelu) != "ibert":
-        return rules_nn.linear(st, node)
+        return linear_residual(st, node)
     from .rules_nn import _bias, _wbits
 
     x = node.inputs[0]
