@@ -125,7 +125,10 @@ def group_weight_qparams(w2: np.ndarray, bits: int, group_size: int, high_from: 
     else:
         amax = np.abs(wp).max(axis=2)
     sg = np.where(amax > 0, amax / qmax, 0.0)
-    big = arith.f32_scale(np.where(sg.max(axis=1) > 0, sg.max(axis=1), 1.0))
+    # the channel scale is floored at float32's smallest normal: a channel of subnormal
+    # weights would otherwise round it to 0 and divide by it (q = 0 there, exactly)
+    top = sg.max(axis=1)
+    big = arith.f32_scale(np.where(top > 0, np.maximum(top, np.finfo(np.float32).tiny), 1.0))
     gm = np.clip(np.floor(sg / big[:, None] * (1 << shift) + 0.5), 1, 1 << shift).astype(np.int32)
     s_eff = big[:, None] * gm / float(1 << shift)
     qw = np.rint(wp / s_eff[:, :, None])

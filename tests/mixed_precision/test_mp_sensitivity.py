@@ -144,3 +144,15 @@ def test_bad_mode_metric_and_no_samples():
         sens.measure(graph, layers, BITS, s, metric="l1", cache="")
     with pytest.raises(QccError, match="--calib"):
         sens.measure(graph, layers, BITS, [], cache="")
+
+
+def test_group_scale_of_subnormal_weights_is_floored():
+    """A channel whose largest group scale underflows float32 (subnormal weights) gets
+    float32's smallest normal as its scale: finite, nonzero, and the weights round to 0
+    (found by hypothesis: w = 1e-45 gave a zero scale and a division by it)."""
+    w = np.array([[1e-45, -3e-45, 0.0, 2e-44]], np.float32)
+    q, s_eff, big, gm = group_weight_qparams(w, 8, 2)
+    assert np.all(np.isfinite(s_eff)) and np.all(s_eff > 0)
+    assert float(big[0]) == float(np.finfo(np.float32).tiny)
+    np.testing.assert_array_equal(q, 0)
+    np.testing.assert_array_equal(sens.fake_quant(w, 0, 8, 2), 0)
