@@ -51,6 +51,7 @@ class AccelProgram:
     plan: DramPlan = None
     regions: dict = field(default_factory=dict)     # value name -> Region (absolute address)
     host_ops: list = field(default_factory=list)    # fallbacks: {node, op, reason}
+    notes: list = field(default_factory=list)       # schedule fallbacks taken, one line each
     kernel_program: KernelProgram = None
 
 
@@ -66,8 +67,8 @@ def _groups(kp: KernelProgram) -> list[list]:
 
 
 class _Lowering:
-    def __init__(self, kp: KernelProgram, hw: HwConfig, search: int):
-        self.kp, self.hw, self.search = kp, hw, search
+    def __init__(self, kp: KernelProgram, hw: HwConfig, search: int, partial: bool = True):
+        self.kp, self.hw, self.search, self.partial = kp, hw, search, partial
         self.ap = AccelProgram(hw, plan=DramPlan(), kernel_program=kp)
         self.b = None
         self.written: set = set()
@@ -239,6 +240,7 @@ class _Lowering:
         if self.b is None:
             self.b = Builder()
             self.b.also_write = self._overlaps
+            self.b.partial = self.partial
             self.written = set()
             self._seg_layers = []
             if not self.ap.instrs:  # the stream states the ISA version it needs (§2.1)
@@ -372,8 +374,22 @@ def lower_for(graph: Graph, hw: HwConfig, name: str = "model") -> KernelProgram:
 
 
 def render(kp: KernelProgram, hw: HwConfig, search: int = 16) -> AccelProgram:
-    """Instruction streams and DRAM image of a kernel program (reads no IR node)."""
-    return _Lowering(kp, hw, search).run()
+    """Instruction streams and DRAM image of a kernel program (reads no IR node).
+
+    The row-interval waits that let a layer load its first rows while the previous one
+    still stores its last can, with many small tiles, push more store-to-load tokens
+    than a bounded FIFO holds before the loads pop them; the stream checker then finds
+    a deadlock.  Such a program is rendered again with whole-tensor waits between
+    layers (one token per layer boundary), and the manifest says so."""
+    from .timing import DeadlockError
+
+    try:
+        return _Lowering(kp, hw, search).run()
+    except DeadlockError as e:
+        ap = _Lowering(kp, hw, search, partial=False).run()
+        ap.notes.append(f"cross-layer row overlap off: with it the stream deadlocks the "
+                        f"{hw.fifo_depth}-deep token FIFOs ({e})")
+        return ap
 
 
 def build_program(graph: Graph, hw: HwConfig, search: int = 16, name: str = "model") -> AccelProgram:

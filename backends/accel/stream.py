@@ -60,6 +60,7 @@ class Builder:
         self.also_write: dict = {}   # resource -> resources a write to it also overwrites
         self._parts: dict = {}       # resource -> [(lo, hi, group)] partial writes since the
         self._base: dict = {}        # last whole write (its group in _base)
+        self.partial = True          # False: row intervals ignored (whole-tensor waits)
 
     def _read_waits(self, r, span) -> list:
         parts = self._parts.get(r)
@@ -76,7 +77,7 @@ class Builder:
     def group(self, engine: str, reads=(), writes=(), rows=None) -> Group:
         """A group of ``engine`` reading and writing resources; ``rows`` maps a DRAM resource
         to the interval of its rows that this group reads or writes (default: all)."""
-        rows = rows or {}
+        rows = (rows or {}) if self.partial else {}
         writes = list(writes) + [x for r in writes for x in self.also_write.get(r, ())]
         waits = []
         for r in reads:

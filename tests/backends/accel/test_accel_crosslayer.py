@@ -69,3 +69,40 @@ def test_next_conv_loads_before_the_previous_one_finishes(tmp_path):
     first_in = min(s.start[i] for i in range(l2["first"], l2["last"])
                    if prog[i].op == "LOAD" and prog[i].f["buf"] == "INP" and prog[i].f["rows"])
     assert "th=20" not in l1["tiling"] and first_in < last_store, (l1["tiling"], first_in, last_store)
+
+
+def test_whole_tensor_waits_when_partial_is_off():
+    """Builder.partial False (the deadlock fallback): a row-interval read waits for the
+    tensor's last write, as a whole read does."""
+    b = Builder()
+    b.partial = False
+    y = ("DRAM", "y")
+    b.group("st", writes=[y], rows={y: (0, 32)}).add(make("STORE", note="a"))
+    c = b.group("st", writes=[y], rows={y: (32, 64)})
+    c.add(make("STORE", note="c"))
+    first = b.group("ld", reads=[y], rows={y: (8, 24)})
+    first.add(make("LOAD", buf="INP", note="first"))
+    assert first.waits == [c]
+
+
+def test_deadlocking_overlap_falls_back_to_whole_tensor_waits(tmp_path, monkeypatch):
+    """A stream whose cross-layer row overlap deadlocks the bounded token FIFOs (a real
+    torchvision Inception-v3 did at 16 deep) is rendered again with whole-tensor waits:
+    it compiles, the manifest says why, and it stays bit-exact."""
+    from qcc.backends.accel import program
+    from qcc.backends.accel.timing import DeadlockError
+
+    run = program._Lowering.run
+    seen = []
+
+    def forced(self):
+        seen.append(self.partial)
+        if self.partial:
+            raise DeadlockError("instruction stream deadlocks; forced by the test")
+        return run(self)
+
+    monkeypatch.setattr(program._Lowering, "run", forced)
+    acc = compile_and_compare(_chain(), tmp_path, replace(HW, dma_latency=5000))
+    assert seen == [True, False]
+    assert len(acc["schedule_notes"]) == 1 and "cross-layer row overlap off" in acc["schedule_notes"][0]
+    assert "forced by the test" in acc["schedule_notes"][0]
