@@ -273,6 +273,44 @@ def _small(name):
     return make
 
 
+def _mcu(name):
+    """MobileNet v1 0.25 at 96 px with 2 classes (MLPerf Tiny visual wake words) and
+    EfficientNet-Lite0 (EfficientNet-B0 without squeeze-excitation, ReLU6), random init."""
+    def make():
+        import torch
+        nn = torch.nn
+
+        def cbr(i, o, k, s, g=1):
+            return [nn.Conv2d(i, o, k, s, k // 2, groups=g, bias=False), nn.BatchNorm2d(o), nn.ReLU6()]
+        if name == "mobilenet_v1":
+            chans = [(16, 1), (32, 2), (32, 1), (64, 2), (64, 1), (128, 2)] + [(128, 1)] * 5 + [(256, 2), (256, 1)]
+            layers, c = cbr(3, 8, 3, 2), 8
+            for o, s in chans:
+                layers += cbr(c, c, 3, s, c) + cbr(c, o, 1, 1)
+                c = o
+            return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 2))
+
+        class MB(nn.Module):
+            def __init__(self, i, o, k, s, e):
+                super().__init__()
+                h = i * e
+                self.res = s == 1 and i == o
+                self.f = nn.Sequential(*(cbr(i, h, 1, 1) if e > 1 else []), *cbr(h, h, k, s, h),
+                                       nn.Conv2d(h, o, 1, bias=False), nn.BatchNorm2d(o))
+
+            def forward(self, x):
+                return x + self.f(x) if self.res else self.f(x)
+        blocks, c = [], 32
+        for e, k, s, o, n in [(1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
+                              (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1)]:
+            for j in range(n):
+                blocks.append(MB(c, o, k, s if j == 0 else 1, e))
+                c = o
+        return nn.Sequential(*cbr(3, 32, 3, 2), *blocks, *cbr(320, 1280, 1, 1), nn.AdaptiveAvgPool2d(1),
+                             nn.Flatten(), nn.Linear(1280, 1000))
+    return make
+
+
 def _deeplab():
     import torch
     import torchvision.models.segmentation as seg
@@ -392,6 +430,12 @@ CORPUS = [
     E("kws_tcnn", "torch module (1-D conv KWS)", "torch (TorchScript)", False, "classifier",
       torch_export(_small("kws_tcnn"), lambda: (__import__("torch").randn(1, 40, 49),)),
       lambda n, seed: {"x": np.random.default_rng(seed).standard_normal((n, 40, 49)).astype(np.float32)}),
+    E("mobilenet_v1", "torch module (MobileNet v1 0.25, MLPerf Tiny VWW)", "torch (TorchScript)", False,
+      "classifier", torch_export(_mcu("mobilenet_v1"), lambda: (__import__("torch").randn(1, *IMG),)),
+      img_inputs(IMG)),
+    E("efficientnet_lite0", "torch module (EfficientNet-Lite0)", "torch (dynamo)", False, "classifier",
+      torch_export(_mcu("efficientnet_lite0"), lambda: (__import__("torch").randn(1, *IMG),), dynamo=True),
+      img_inputs(IMG)),
     E("kws_gru", "torch module (CRNN KWS)", "torch (TorchScript)", False, "classifier",
       torch_export(_small("kws_gru"), lambda: (__import__("torch").randn(1, 40, 49),)),
       lambda n, seed: {"x": np.random.default_rng(seed).standard_normal((n, 40, 49)).astype(np.float32)}),
