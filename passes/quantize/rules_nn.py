@@ -86,12 +86,14 @@ def resolve_pads(node: Node, in_hw, k_hw, strides, dil) -> list[int]:
     return [begin[0], begin[1], end[0], end[1]]
 
 
-def _epilogue(st: QState, node: Node, acc_scale: np.ndarray) -> tuple[QParams, dict, list, str, dict]:
-    """Output qparams, epilogue attrs, (mult, shift) and the activation left for a LUT."""
+def _epilogue(st: QState, node: Node, acc_scale: np.ndarray,
+              yqp: QParams = None) -> tuple[QParams, dict, list, str, dict]:
+    """Output qparams (``yqp`` when the caller chose them), epilogue attrs, (mult, shift)
+    and the activation left for a LUT."""
     out = node.outputs[0]
     kind, params = activation(node)
     if kind in CLAMP_ACTS:
-        yqp = st.act_qp(out)
+        yqp = yqp or st.act_qp(out)
         lo, hi = clamp_bounds(kind, params, yqp)
         left = "none"
     else:
@@ -266,13 +268,16 @@ def conv_transpose(st: QState, node: Node) -> bool:
     return True
 
 
-def _linear(st: QState, node: Node, x, w, b) -> bool:
+def _linear(st: QState, node: Node, x, w, b, yqp: QParams = None) -> bool:
+    """``yqp``: the output's qparams when the caller chose them (16 bits: an int16 output)."""
     qx = st.q(x)
     sx = float(qx.qparams.scale[0])
     wv, wqp, sc, gm, gattrs = _dense_weight(st, node, w, 1)
     sc = _fit_bias(st, wv, wqp, sc, w.data, b, sx, 1)
-    yqp, attrs, rq, left, params = _epilogue(st, node, sx * sc)
+    yqp, attrs, rq, left, params = _epilogue(st, node, sx * sc, yqp)
     attrs.update(x_zp=int(qx.qparams.zero_point[0]), **gattrs)
+    if yqp.bits == 16:
+        attrs["dtype"] = "i16"
     n = st.emit("qcc.linear", [qx, wv, _bias(st, b, sx, sc, node.name + ".bias")] + rq + gm,
                 attrs, name=node.name, out_name=node.outputs[0].name)
     _finish(st, node, n, yqp, left, params)

@@ -359,23 +359,8 @@ def linear_residual(st: QState, node: Node) -> bool:
             or r is None or node.outputs[0].name in st.pinned or not st.is_q(node.inputs[0]) \
             and node.inputs[0].name not in st.ranges:
         return rules_nn.linear(st, node)
-    from .rules_nn import _bias, _fit_bias
-
-    x = node.inputs[0]
-    b = node.inputs[2] if len(node.inputs) > 2 else None
-    qx = st.q(x)
-    sx = float(qx.qparams.scale[0])
-    yqp = act_qparams(*r, bits=16)
-    wv, wqp, sc, gm, gattrs = rules_nn._dense_weight(st, node, w, 1)
-    sc = _fit_bias(st, wv, wqp, sc, w.data, b, sx, 1)
-    mult, shift = st.requant_consts(sx * sc / float(yqp.scale[0]), node.name)
-    n = st.emit("qcc.linear", [qx, wv, _bias(st, b, sx, sc, node.name + ".bias"), mult, shift] + gm,
-                {"x_zp": int(qx.qparams.zero_point[0]), "y_zp": int(yqp.zero_point[0]), "dtype": "i16",
-                 **gattrs}, name=node.name, out_name=node.outputs[0].name)
-    st.set_q(node.outputs[0], n.outputs[0], yqp)
-    st.layers.append({"node": node.name, "op": "linear", "weight": wv.name, "bits": wqp.bits,
-                      "params": int(w.type.numel), "group_size": wqp.group_size})
-    return True
+    return rules_nn._linear(st, node, node.inputs[0], w, node.inputs[2] if len(node.inputs) > 2 else None,
+                            yqp=act_qparams(*r, bits=16))
 
 
 def linear_gelu(st: QState, node: Node) -> bool:
