@@ -1,4 +1,4 @@
-"""The Cortex-M cores the C backend builds for and runs under QEMU (backends/c/arm.py)."""
+"""The Cortex-M cores the C backend builds for and runs under QEMU (backends/c/arm/)."""
 
 from __future__ import annotations
 

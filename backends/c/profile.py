@@ -6,7 +6,7 @@ A profiling build of the same generated code (``-DQCC_PROFILE``: ``NAME.c`` call
 * ``host``: ``qcc_run --profile N`` (``CLOCK_MONOTONIC``), the median over N runs of each
   step's nanoseconds, minus the measured cost of one mark;
 * ``cortex-m4`` / ``cortex-m55``: the Cortex-M4 (mps2-an386) or Cortex-M55 (mps3-an547, the
-  Helium kernels) build under ``qemu-system-arm -icount shift=0`` (arm.py), the
+  Helium kernels) build under ``qemu-system-arm -icount shift=0`` (backends/c/arm/), the
   SysTick ticks of each step converted to **instructions** (QEMU counts instructions, it
   models no cycles), minus the measured cost of one mark. SysTick's resolution is one tick
   (``instructions_per_tick``, e.g. 40 on mps2-an386), so a step's figure is exact to within

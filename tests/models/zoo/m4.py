@@ -8,7 +8,7 @@ these into the Cortex-M4 table of ``docs/zoo.md``):
 
 1. ``qcc compile --target c`` with only ``--calib`` (and ``--input-shape``);
 2. build the model's C with the QEMU harness for ``-mcpu=cortex-m4 -mthumb -O2 -std=c99
-   -Wall -Wextra -Werror -pedantic`` (``backends/c/arm.py``, the ``--engine cortex-m4``
+   -Wall -Wextra -Werror -pedantic`` (``backends/c/arm/``, the ``--engine cortex-m4``
    build); a model too large for the board (QEMU ``mps2-an386``: 4 MiB code, 4 MiB RAM)
    still compiles every object with ``-Werror``, and only the link says it does not fit;
 3. where it links: run the test samples under ``qemu-system-arm`` and compare every
