@@ -24,7 +24,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from report import DEFAULT_ZOO, _load  # noqa: E402
+from measure import _load  # noqa: E402
+from report import DEFAULT_ZOO  # noqa: E402
 
 
 def main(argv=None) -> int:
