@@ -84,12 +84,13 @@ def conv2d(o: Operands, k: K.Conv2d):
 def conv_transpose2d(o: Operands, k: K.ConvTranspose2d):
     g, e = k.geom, k.epi
     q = _epi(e)
+    nph = len(k.phases.data) // 12 if k.phases is not None else 0
     params = dict(n=g.n, c=g.c, h=g.h, w=g.w, m=g.m, oh=g.oh, ow=g.ow, kh=g.kh, kw=g.kw,
                   sh=g.sh, sw=g.sw, dh=g.dh, dw=g.dw, pt=g.pt, pl=g.pl, group=g.group,
                   x_zp=k.x_zp, y_zp=q["y_zp"], lo=q["lo"], hi=q["hi"],
-                  per_channel=q["per_channel"])
+                  per_channel=q["per_channel"], nph=nph, buf=k.phase_scratch)
     args = [o.val(k.x), o.cst(k.w, "int8_t"), o.cst(e.bias), o.cst(e.mult), o.cst(e.shift),
-            o.out(k.y, "void"), Arg("scratch", ctype="int32_t")]
+            o.cst(k.phases), o.out(k.y, "void"), Arg("scratch", ctype="void")]
     return "conv_transpose2d", "qcc_conv_transpose2d", "qcc_convt_p", params, args
 
 

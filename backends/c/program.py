@@ -17,7 +17,8 @@ from .calls import RENDER, Operands
 from .cprogram import CTYPES, Arg, ConstArray, IoSpec, Program, Step, cident
 
 TARGET_DESC = Target(name="c", align=16, vector_bytes=16, im2col_bytes=8192,
-                     pw_direct_plane=64, matmul_pack_bytes=32768, weight_bits=(8, 4, 2))
+                     pw_direct_plane=64, matmul_pack_bytes=32768, weight_bits=(8, 4, 2),
+                     convt_phases=True)
 
 _I8, _Q8 = dtypes("int8"), dtypes("int8", "uint8")
 _Q16 = dtypes("int8", "uint8", "int16")
@@ -51,6 +52,10 @@ SUPPORT = Support({
 }, wide=frozenset({"conv2d", "linear", "matmul", "pool", "global_avgpool", "reduce"}))
 
 
+# kernel groups whose C calls another group's functions
+KERNEL_NEEDS = {"conv_transpose2d": ("conv2d",)}  # the phases run as qcc_conv2d calls
+
+
 def build_program(graph: Graph, name: str) -> Program:
     kp = lower(graph, name, TARGET_DESC, SUPPORT)
     return render_program(kp)
@@ -67,6 +72,7 @@ def render_program(kp: KernelProgram) -> Program:
         p.steps.append(Step(call.node, group, fn, struct, params, args, call.scratch,
                             call.inplace_of, call.out, call=call))
         p.kernels.add(group)
+        p.kernels.update(KERNEL_NEEDS.get(group, ()))
     mp = kp.plan
     p.arena, p.lower_bound, p.strategy, p.offsets = mp.arena, mp.lower_bound, mp.strategy, mp.offsets
     p.extra_info.update(inplace=dict(mp.inplace), rejected=dict(mp.rejected), tried=dict(mp.tried))

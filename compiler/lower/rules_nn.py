@@ -8,6 +8,7 @@ import numpy as np
 
 from qcc.ir import DType, Node, Value
 
+from . import convt_phases
 from .kernels import (Const, Conv2d, ConvGeometry, ConvTranspose2d, Epilogue, Grouping, Linear,
                       Matmul)
 from .program import Lowerer
@@ -145,11 +146,36 @@ def conv_transpose2d(lw: Lowerer, node: Node) -> None:
     x, w = node.inputs[0], node.inputs[1]
     g = _geometry(node)
     epi = epilogue(lw, node, 3)
+    if lw.target.convt_phases and convt_phases.supported(g):
+        _conv_transpose_phased(lw, node, g, epi)
+        return
     wc = lw.const(w)
     epi.bias = _bias(lw, node)
     k = ConvTranspose2d(node=node, x=lw.read(x), w=wc, y=node.outputs[0], geom=g,
                         x_zp=int(node.attr("x_zp", 0)), epi=epi)
     lw.call(k, scratch=4 * g.m * g.oh * g.ow)
+
+
+def _conv_transpose_phased(lw: Lowerer, node: Node, g: ConvGeometry, epi: Epilogue) -> None:
+    """One stride-1 conv2d per output phase (:mod:`qcc.lower.convt_phases`).  Scratch: one
+    phase's outputs (none for stride 1, which writes y directly), then the largest conv2d
+    scratch of a phase, 16-byte aligned."""
+    x, w, out = node.inputs[0], node.inputs[1], node.outputs[0]
+
+    def block(pg: ConvGeometry):
+        pb = conv_block(lw.target, pg.c // pg.group, pg.kh * pg.kw, pg.oh * pg.ow)
+        return pb, conv_scratch(pg, pb)
+
+    table, rows, scratch = convt_phases.phase_table(g, np.asarray(w.data), block)
+    wc = lw.table(f"{w.name}.phases8", rows, DType.int8)
+    tc = lw.table(f"{node.name}.phases", table)
+    epi.bias = _bias(lw, node)
+    plane = max(int(t[2]) * int(t[3]) for t in table)
+    buf = 0 if g.sh == g.sw == 1 else g.m * plane * np.dtype(out.dtype.np).itemsize
+    buf = (buf + 15) // 16 * 16
+    k = ConvTranspose2d(node=node, x=lw.read(x), w=wc, phases=tc, phase_scratch=buf, y=out,
+                        geom=g, x_zp=int(node.attr("x_zp", 0)), epi=epi)
+    lw.call(k, scratch=buf + max(scratch))
 
 
 def linear(lw: Lowerer, node: Node) -> None:

@@ -36,6 +36,9 @@ class Target:
     into a one-step scratch) or ``"sequence"`` (the x-path terms of every time step and
     direction first, as one GEMM per direction into an int32 scratch
     ``[dirs, seq, batch, gates*hidden]``, then the recurrence).
+    ``convt_phases``: a transposed convolution runs as one stride-1 conv2d per output phase
+    (:mod:`qcc.lower.convt_phases`): its weight operand is the phases' conv2d rows and
+    ``ConvTranspose2d.phases`` their geometry; else the IR weight ``[C, M/g, kH, kW]``.
     ``matmul_block``: 0, or the edge of an accelerator's square weight blocks: a matmul's
     scratch then holds its ``b`` operand staged as ``[batch, N/blk, K/blk, blk, blk]`` int8
     blocks, followed (when ``a`` is uint8) by ``a - 128`` as int8 ``[batch, M, K]``.
@@ -55,6 +58,7 @@ class Target:
     rnn_xpath: str = "step"
     softmax_any_axis: bool = False
     matmul_block: int = 0
+    convt_phases: bool = False
 
 
 DEFAULT = Target()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Optional
 
 from qcc.ir import Value
@@ -53,9 +53,17 @@ class Conv2d(Kernel):
 
 @dataclass(eq=False, kw_only=True)
 class ConvTranspose2d(Kernel):
+    """Transposed 2-D convolution, NCHW.  ``w``: the IR weight ``[C, M/group, kH, kW]``, or
+    with ``phases`` (``Target.convt_phases``) the int8 conv2d weight rows of every output
+    phase and ``phases`` their int32 geometry table (:mod:`qcc.lower.convt_phases`);
+    ``phase_scratch``: the byte offset of the phases' conv2d scratch in the call's scratch
+    (after the buffer of one phase's outputs)."""
+
     family: ClassVar[str] = "conv_transpose2d"
     x: Value = _in()
-    w: Const = _in()          # the IR weight [C, M/group, kH, kW], int8
+    w: Const = _in()
+    phases: Optional[Const] = field(default=None, metadata={"io": "in"})
+    phase_scratch: int = 0
     y: Value = _out()
     geom: ConvGeometry = None
     x_zp: int = 0
