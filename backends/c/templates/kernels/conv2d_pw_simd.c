@@ -1,4 +1,4 @@
-/* Convolutions of one group (pointwise or not, any stride, padding and dilation; int8
+/* Convolutions (pointwise or not, grouped or not, any stride, padding and dilation; int8
  * weights) on the host SIMD variants as a GEMM with the output positions in the lanes (NCHW
  * keeps them contiguous) and the reduction k = (c, u, v) in steps of QCC_PWS_R elements. For a
  * block of up to QCC_PWS_Q positions the activations are laid out once, K-major: each int32
@@ -180,35 +180,40 @@ static inline void qcc_pws_tuples(const qcc_conv2d_p *p, const int8_t *xb, int32
     }
 }
 
-/* qcc_conv2d for one group and plain int8 weights on output planes of at least 64 positions;
- * 0: not taken (small planes, where the im2col dot products win, or K larger than the block
- * holds). */
+/* qcc_conv2d with plain int8 weights on output planes of at least 64 positions, one group
+ * after the other (group g: the K-major rows of its input channels g*cg .., the weight rows
+ * of its outputs g*mg ..); 0: not taken (small planes, where the im2col dot products win, K
+ * larger than the block holds, or depthwise convs, which qcc_conv2d_dws and the phase-plane
+ * kernel take). */
 static inline int qcc_conv2d_pws(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
                                  const int32_t *bias, const int32_t *mult, const int32_t *shift,
                                  void *y)
 {
-    const int32_t plane = p->oh * p->ow, kk = p->c * p->kh * p->kw;
-    const int32_t cr = (kk + QCC_PWS_R - 1) / QCC_PWS_R;
+    const int32_t plane = p->oh * p->ow, cg = p->c / p->group, mg = p->m / p->group;
+    const int32_t kk = cg * p->kh * p->kw, cr = (kk + QCC_PWS_R - 1) / QCC_PWS_R;
     int32_t xp[QCC_PWS_BUF], wq[4 * 512], b4[4], acc[4][QCC_PWS_Q];
-    int32_t qs, b, q0, o, i;
-    if (p->group != 1 || p->wbits != 8 || plane < 64 || cr > 512)
+    int32_t qs, b, g, q0, o, i;
+    if ((p->group != 1 && cg == 1) || p->wbits != 8 || plane < 64 || cr > 512)
         return 0;
     qs = QCC_PWS_BUF / cr / 16 * 16;  /* positions per block, a multiple of 16 */
     qs = qs < QCC_PWS_Q ? qs : QCC_PWS_Q;
     if (qs < 16)
         return 0;
     for (b = 0; b < p->n; b++)
-        for (q0 = 0; q0 < plane; q0 += qs) {
-            const int32_t qn = plane - q0 < qs ? plane - q0 : qs, qv = (qn + 15) / 16 * 16;
-            qcc_pws_tuples(p, x + (size_t)b * p->c * p->h * p->w, kk, q0, qn, qv, qs, xp);
-            for (o = 0; o < p->m; o += 4) {
-                const int32_t no = p->m - o < 4 ? p->m - o : 4;
-                qcc_pws_weights(w, bias, p->x_zp, o, no, kk, cr, wq, b4);
-                qcc_pws_block(xp, cr, qs, qv, wq, b4, acc);
-                for (i = 0; i < no; i++)
-                    qcc_conv_epilogue(p, acc[i], qn, mult, shift, o + i, y,
-                                      ((size_t)b * p->m + o + i) * plane + q0);
+        for (g = 0; g < p->group; g++)
+            for (q0 = 0; q0 < plane; q0 += qs) {
+                const int32_t qn = plane - q0 < qs ? plane - q0 : qs, qv = (qn + 15) / 16 * 16;
+                const int32_t o1 = (g + 1) * mg;  /* explicit bounds (see qcc_linear) */
+                qcc_pws_tuples(p, x + ((size_t)b * p->c + (size_t)g * cg) * p->h * p->w, kk, q0, qn,
+                               qv, qs, xp);
+                for (o = g * mg; o < o1; o += 4) {
+                    const int32_t no = o1 - o < 4 ? o1 - o : 4;
+                    qcc_pws_weights(w, bias, p->x_zp, o, no, kk, cr, wq, b4);
+                    qcc_pws_block(xp, cr, qs, qv, wq, b4, acc);
+                    for (i = 0; i < no; i++)
+                        qcc_conv_epilogue(p, acc[i], qn, mult, shift, o + i, y,
+                                          ((size_t)b * p->m + o + i) * plane + q0);
+                }
             }
-        }
     return 1;
 }
