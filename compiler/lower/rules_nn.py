@@ -99,7 +99,7 @@ def conv2d(lw: Lowerer, node: Node) -> None:
     lw.call(k, scratch=conv_scratch(g, pb))
 
 
-PW_DSP_COLS = 8  # == QCC_PW_DSP_COLS in kernels/conv2d.c
+PW_DSP_COLS = 8  # == QCC_PW_DSP_COLS in kernels/conv2d_im2col.c
 
 
 def dw_dsp_scratch(g: ConvGeometry) -> int:
@@ -125,7 +125,7 @@ def conv_scratch(g: ConvGeometry, pb: int) -> int:
         return max(4 * g.oh * pw + 2 * sh * sw * phh * pw, dw_dsp_scratch(g))
     if (g.kh, g.kw, g.sh, g.sw, g.oh, g.ow) == (1, 1, 1, 1, g.h, g.w) and g.c // g.group > 0:
         # pointwise: the Arm DSP build runs it as an im2col GEMM in this scratch, at least
-        # PW_DSP_COLS int16 columns of C/group (kernels/conv2d.c, qcc_conv_pb)
+        # PW_DSP_COLS int16 columns of C/group (kernels/conv2d_im2col.c, qcc_conv_pb)
         cols = min(g.oh * g.ow, PW_DSP_COLS)
         return max(4 * g.oh * g.ow, 2 * cols * (g.c // g.group))
     return 4 * g.oh * g.ow
