@@ -63,6 +63,10 @@ def _cases(seed: int) -> Cases:
     # grouped pointwise (ShuffleNet v1): planes >= 64 and below, odd groups
     _conv(cs, 1, 12, (9, 8), 9, (1, 1), (1, 1), [0, 0, 0, 0], 3)
     _conv(cs, 1, 8, (5, 5), 12, (1, 1), (1, 1), [0, 0, 0, 0], 4, relu=True)
+    # one output channel per group or in all, pointwise (the direct kernel) and 3x3 (the GEMM)
+    _conv(cs, 1, 12, (9, 8), 3, (1, 1), (1, 1), [0, 0, 0, 0], 3)
+    _conv(cs, 1, 16, (9, 9), 1, (1, 1), (1, 1), [0, 0, 0, 0], 1, wvals=[-128, 127])
+    _conv(cs, 1, 6, (9, 9), 1, (3, 3), (1, 1), [1, 1, 1, 1], 1, acc_out=True)
     # small planes (the im2col GEMM per group), a kernel of one tap
     _conv(cs, 1, 32, (4, 4), 32, (3, 3), (1, 1), [1, 1, 1, 1], 2)
     _conv(cs, 1, 10, (5, 6), 6, (3, 3), (2, 2), [1, 0, 1, 0], 2, acc_out=True)

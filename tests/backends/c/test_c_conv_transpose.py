@@ -127,6 +127,7 @@ def _cases(seed: int) -> Cases:
     _convt(cs, 1, 16, (9, 8), 8, (2, 2), (2, 2), [0, 0, 0, 0], 1)
     _convt(cs, 2, 5, (3, 4), 7, (2, 2), (2, 2), [0, 0, 0, 0], 1, relu=True)
     _convt(cs, 1, 6, (5, 5), 4, (2, 2), (2, 2), [0, 0, 0, 0], 1, acc_out=True)
+    _convt(cs, 1, 16, (8, 9), 1, (2, 2), (2, 2), [0, 0, 0, 0], 1)  # into one channel
     # 3x3 stride 2 pad 1 output_padding 1, 4x4 stride 2 pad 1 (two taps per phase axis), 3x3
     # stride 3, stride 1 (one phase written in place), non-square strides and kernels
     _convt(cs, 1, 8, (6, 7), 6, (3, 3), (2, 2), [1, 1, 1, 1], 1, op=(1, 1))

@@ -186,7 +186,11 @@ static inline void qcc_pws_tuples(const qcc_conv2d_p *p, const int8_t *xb, int32
  * larger than the block holds, or depthwise convs, which qcc_conv2d_dws and the phase-plane
  * kernel take). Grouped convs on smaller planes measured 1.2-3x slower here than in the
  * im2col kernels (2026-12-06, RegNet's 3x3 groups of 16 on 6x6 and 3x3 planes, SSE2 and
- * AVX-512 builds): the 16-lane position blocks are mostly padding there. */
+ * AVX-512 builds): the 16-lane position blocks are mostly padding there. Pointwise convs with
+ * one output channel per group (a segmentation head's last layer, a transposed conv's phases
+ * into one channel) measured 1.5-2.6x faster in the direct kernel, which reads x once per
+ * output instead of laying it out as tuples (16 and 64 channels on 48x48 and 24x24 planes,
+ * SSE2 and AVX-512 builds; with two outputs it was level, with 3x3 kernels the GEMM wins). */
 static inline int qcc_conv2d_pws(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
                                  const int32_t *bias, const int32_t *mult, const int32_t *shift,
                                  void *y)
@@ -195,7 +199,8 @@ static inline int qcc_conv2d_pws(const qcc_conv2d_p *p, const int8_t *x, const i
     const int32_t kk = cg * p->kh * p->kw, cr = (kk + QCC_PWS_R - 1) / QCC_PWS_R;
     int32_t xp[QCC_PWS_BUF], wq[4 * 512], b4[4], acc[4][QCC_PWS_Q];
     int32_t qs, b, g, q0, o, i;
-    if ((p->group != 1 && cg == 1) || p->wbits != 8 || plane < 64 || cr > 512)
+    if ((p->group != 1 && cg == 1) || p->wbits != 8 || plane < 64 || cr > 512
+        || (mg == 1 && qcc_conv_simd_pointwise(p)))
         return 0;
     qs = QCC_PWS_BUF / cr / 16 * 16;  /* positions per block, a multiple of 16 */
     qs = qs < QCC_PWS_Q ? qs : QCC_PWS_Q;
