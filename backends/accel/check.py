@@ -61,6 +61,15 @@ def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
             _rng(sz, "ACC", f["sram"], f["rows"], i, ins)
             if f["mode"] != "tensor" and f["rows"]:
                 _rng(sz, "PARAM", f["param"], 3 if f["mode"] == "channel" else 1, i, ins)
+            if f["inp"]:  # v5: INP rows dram, dram + stride, ..., int8 only
+                if f["dtype"] != "i8":
+                    raise SimError(f"instruction {i} (STORE): a STORE into the input buffer "
+                                   f"writes int8, not {f['dtype']}")
+                if f["cols"] > d:
+                    raise SimError(f"instruction {i} (STORE): cols {f['cols']} > {d}")
+                if f["rows"]:
+                    _rng(sz, "INP", f["dram"], (f["rows"] - 1) * f["stride"] + 1, i, ins)
+                continue
             _dram(image_size, f["dram"], f["rows"], f["stride"], f["cols"] * DTYPE_BYTES[f["dtype"]],
                   i, ins)
         elif ins.op == "GEMM" and f["rows"]:

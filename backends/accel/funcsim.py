@@ -103,6 +103,16 @@ def load_copies(f: dict, outer_reg: tuple, what: str) -> list[tuple[int, int]]:
     return [(f["sram"] + k * ds, f["dram"] + k * db) for k in range(n)]
 
 
+def inp_store_rows(f: dict, inp_rows: int, what: str) -> np.ndarray:
+    """INP rows written by a v5 STORE with ``inp = 1``: row ``r`` goes to ``dram + r * stride``
+    (``dram`` and ``stride`` count input-buffer rows), bounds-checked."""
+    rows = f["rows"]
+    last = f["dram"] + (rows - 1) * f["stride"] if rows else f["dram"]
+    if rows and (f["dram"] < 0 or last >= inp_rows):
+        raise SimError(f"{what}: INP rows [{f['dram']}, {last + 1}) outside [0, {inp_rows})")
+    return f["dram"] + np.arange(rows) * f["stride"]
+
+
 class Machine:
     def __init__(self, hw: HwConfig, dram: np.ndarray):
         d = hw.dim
@@ -212,6 +222,15 @@ class Machine:
             if np.any((s < arith.SHIFT_MIN) | (s > arith.SHIFT_MAX)) or np.any((m < 0) | (m >= arith.M_LIMIT)):
                 raise SimError(f"{what}: requantization multiplier/shift out of range")
             y = np.clip(arith.rshift_round(total * m, s) + zp, lo, hi)
+        if f.get("inp"):  # v5: into the input buffer, lanes past cols = the zero point
+            if dt != "i8":
+                raise SimError(f"{what}: a STORE into the input buffer writes int8 (dtype {dt})")
+            dst = inp_store_rows(f, self.hw.inp_rows, what)
+            if rows:
+                block = np.full((rows, d), zp, np.int64)
+                block[:, :cols] = y
+                self.inp[dst] = block
+            return
         idx = self._dram_rows(f["dram"], rows, f["stride"], cols * DTYPE_BYTES[dt], what)
         self.dram[idx] = np.ascontiguousarray(y.astype(_NP[dt])).view(np.uint8).reshape(idx.shape)
 

@@ -43,10 +43,16 @@ def _chunks(ly: GemmLayer, t: Tiling):
 
 class _Emitter:
     def __init__(self, ly: GemmLayer, xreg: Region, yreg: Region, hw: HwConfig, b: Builder,
-                 x_res, y_res):
+                 x_res, y_res, out_spec=None):
         self.ly, self.x, self.y, self.hw, self.b = ly, xreg, yreg, hw, b
         self.d = hw.dim
-        self.slots = _Slots(hw)
+        self.slots = _Slots(hw, ly)
+        # on-chip residency (resident.py): the input already in the buffer / the output
+        # written into the next layer's input buffer (and to DRAM only if needed)
+        self.res_in = ly.extra.get("resident_in")
+        self.res_out = out_spec
+        self.store_dram = out_spec is None or out_spec.keep_dram
+        self.padded = False
         self.x_res, self.y_res = x_res, y_res   # DRAM resources read / written
         self.first_store = True
         self.all_params = None  # (base, resource) when the whole layer's parameters fit one half
@@ -74,9 +80,23 @@ class _Emitter:
         first = (n * ly.oh + oh0) * ly.ow + ow0
         return {self.y_res: (first, first + (th - 1) * ly.ow + tw)}
 
+    def res_rows(self, n: int, oh0: int, th: int) -> dict:
+        """{resident region: rows} that a tile reads (rows = input positions, as the
+        producer's STOREs declare them)."""
+        span = self.in_span(n, oh0, th)
+        return {self.res_in.data_res: span[self.x_res]} if span else {}
+
+    def kpos(self, ks) -> dict:
+        """Weight block -> its input plane (resident: the channel block's plane)."""
+        if self.res_in is not None:
+            return {k: self.ly.kblocks[k][2] for k in ks}
+        return {k: j for j, k in enumerate(ks)}
+
     # one LD group: the inputs of a tile for the weight blocks `ks` (order = rows in the slot)
     def load_inputs(self, tile, ks):
         n, oh0, th, ow0, tw = tile
+        if self.res_in is not None:  # resident (flat): the tile's rows are where they are
+            return self.res_in.base + oh0 * self.ly.w + ow0, self.res_in.data_res
         base, res = self.slots.next("INP")
         g = self.b.group("ld", reads=[self.x_res], writes=[res], rows=self.in_span(n, oh0, th))
         p = th * tw
@@ -107,13 +127,15 @@ class _Emitter:
     def gemms(self, tile, nbs, kpos, ks, inp, wgt_off, acc_base, reset, reads, acc_res):
         n, oh0, th, ow0, tw = tile
         p = th * tw
-        g = self.b.group("ex", reads=reads, writes=[acc_res])
+        stride = self.res_in.plane if self.res_in is not None else p
+        rows = self.res_rows(n, oh0, th) if self.res_in is not None else None
+        g = self.b.group("ex", reads=reads, writes=[acc_res], rows=rows)
         for i, nb in enumerate(nbs):
             ksn = [k for k in ks if k in set(self.ly.rel[nb])]
             if not ksn:
                 continue
-            g.add(make("GEMM", reset=int(reset), acc=acc_base + i * p, inp=inp + kpos[ksn[0]] * p,
-                       wgt=wgt_off[nb], rows=p, kblocks=len(ksn), inp_kstride=p, wgt_kstride=1,
+            g.add(make("GEMM", reset=int(reset), acc=acc_base + i * p, inp=inp + kpos[ksn[0]] * stride,
+                       wgt=wgt_off[nb], rows=p, kblocks=len(ksn), inp_kstride=stride, wgt_kstride=1,
                        note=f"nb={nb} k={len(ksn)} rows={p}"))
 
     def params(self, nbs):
@@ -124,29 +146,60 @@ class _Emitter:
                    rows=3 * len(nbs), cols=d, stride=d * 4, note=f"params nb={nbs[0]}..{nbs[-1]}"))
         return base, res
 
+    def store_group(self, tile, reads):
+        """The ST group of a tile's STOREs: to DRAM, and/or into the next layer's resident
+        input (whose padding rows the LD engine writes once, before the first STORE)."""
+        n, oh0, th, ow0, tw = tile
+        out = self.res_out
+        if out is not None and not self.padded:
+            from .resident import emit_pads
+            emit_pads(self, out)
+            self.padded = True
+        span = self.out_span(n, oh0, th, ow0, tw)
+        writes, rows = [], {}
+        if self.store_dram:
+            writes.append(self.y_res)
+            rows.update(span)
+        if out is not None:
+            writes.append(out.data_res)
+            if span:
+                rows[out.data_res] = span[self.y_res]
+        g = self.b.group("st", reads=reads, writes=writes, rows=rows)
+        if self.first_store:
+            zp, lo, hi = self.ly.clamp
+            g.add(make("CONFIG", reg="CLAMP", a=zp, b=lo, d=hi, note=f"clamp {self.ly.name}"))
+            self.first_store = False
+        return g
+
+    def store_rows(self, g, acc: int, pos: int, rows: int, step: int, nb: int, param: int,
+                   note: str) -> None:
+        """STOREs of accumulator rows ``acc..acc+rows-1``, the output positions ``pos + r*step``
+        of channel block ``nb``: to DRAM and/or into the resident region (ISA v5)."""
+        ly, d, y = self.ly, self.d, self.y
+        cols = min(d, ly.m - nb * d)
+        kw = dict(dtype=ly.out_dtype, mode=ly.mode, cols=cols, param=param)
+        if self.store_dram:
+            for s0 in range(0, rows, MAX_DMA_ROWS):
+                k = min(MAX_DMA_ROWS, rows - s0)
+                g.add(make("STORE", sram=acc + s0, rows=k, stride=step * y.pitch,
+                           dram=y.addr + (pos + s0 * step) * y.pitch + nb * d * y.esize,
+                           note=f"{note} pos={pos + s0 * step}", **kw))
+        if self.res_out is not None:
+            for a, r0, cnt, st in self.res_out.runs(nb, pos, rows, step):
+                g.add(make("STORE", sram=acc + r0, rows=cnt, stride=st, dram=a, inp=1,
+                           note=f"{note} pos={pos + r0 * step} -> INP", **kw))
+
     def store(self, tile, nbs, acc_base, acc_res, p_base, p_res):
         n, oh0, th, ow0, tw = tile
-        ly, d, y = self.ly, self.d, self.y
-        g = self.b.group("st", reads=[acc_res, p_res], writes=[self.y_res],
-                         rows=self.out_span(n, oh0, th, ow0, tw))
-        if self.first_store:
-            zp, lo, hi = ly.clamp
-            g.add(make("CONFIG", reg="CLAMP", a=zp, b=lo, d=hi, note=f"clamp {ly.name}"))
-            self.first_store = False
+        ly = self.ly
+        g = self.store_group(tile, [acc_res, p_res])
         p = th * tw
-        es = y.esize
         for i, nb in enumerate(nbs):
-            cols = min(d, ly.m - nb * d)
             segs = [(0, p, ((n * ly.oh + oh0) * ly.ow + ow0))] if tw == ly.ow else \
                 [(r * tw, tw, ((n * ly.oh + oh0 + r) * ly.ow + ow0)) for r in range(th)]
             for r0, cnt, pos in segs:
-                for s0 in range(0, cnt, MAX_DMA_ROWS):
-                    k = min(MAX_DMA_ROWS, cnt - s0)
-                    g.add(make("STORE", dtype=ly.out_dtype, mode=ly.mode,
-                               sram=acc_base + i * p + r0 + s0,
-                               dram=y.addr + (pos + s0) * y.pitch + nb * d * es, rows=k, cols=cols,
-                               stride=y.pitch, param=p_base + 3 * i,
-                               note=f"out nb={nb} pos={pos + s0}"))
+                self.store_rows(g, acc_base + i * p + r0, pos, cnt, 1, nb, p_base + 3 * i,
+                                f"out nb={nb}")
 
     # -- one output chunk of one tile -------------------------------------------------------
     def chunk(self, tile, nbs, kset, tk, shared_inp=None, shared_wgt=None):
@@ -170,7 +223,7 @@ class _Emitter:
                 inp, inp_res, kpos = shared_inp
             else:
                 inp, inp_res = self.load_inputs(tile, ks)
-                kpos = {k: j for j, k in enumerate(ks)}
+                kpos = self.kpos(ks)
             self.gemms(tile, nbs, kpos, ks, inp, woff, acc_base, k0 == 0, [inp_res, w_res], acc_res)
         self.store(tile, nbs, acc_base, acc_res, p_base, p_res)
 
@@ -181,8 +234,10 @@ def _own_rows(reg: Region, rows: int) -> bool:
 
 
 def emit_gemm(ly: GemmLayer, t: Tiling, xreg: Region, yreg: Region, hw: HwConfig, b: Builder,
-              x_res, y_res) -> None:
-    e = _Emitter(ly, xreg, yreg, hw, b, x_res, y_res)
+              x_res, y_res, out_spec=None) -> None:
+    """Emit layer ``ly`` with tiling ``t``; ``out_spec``: the next layer's resident region that
+    the STOREs fill (resident.py); ``ly.extra["resident_in"]``: this layer's own."""
+    e = _Emitter(ly, xreg, yreg, hw, b, x_res, y_res, out_spec)
     if t.order == "win":
         emit_window(e, t)
         return
@@ -204,7 +259,7 @@ def emit_gemm(ly: GemmLayer, t: Tiling, xreg: Region, yreg: Region, hw: HwConfig
                 def shared_load(tile=tile, ks=ks, box=box):  # after the first chunk's weights
                     if not box:
                         inp, res = e.load_inputs(tile, ks)
-                        box.append((inp, res, {k: j for j, k in enumerate(ks)}))
+                        box.append((inp, res, e.kpos(ks)))
                     return box[0]
                 shared = shared_load
             for nbs, kset in chunks:
@@ -219,7 +274,8 @@ def emit_gemm(ly: GemmLayer, t: Tiling, xreg: Region, yreg: Region, hw: HwConfig
 
 
 def choose_tiling(ly: GemmLayer, xreg: Region, yreg: Region, hw: HwConfig,
-                  max_sim: int = 16, objective: str = "total", before=None) -> tuple[Tiling, int, list]:
+                  max_sim: int = 16, objective: str = "total", before=None,
+                  out_spec=None) -> tuple[Tiling, int, list]:
     """The candidate tiling with the fewest simulated cycles (and the table of all tried).
 
     ``objective="compute"`` minimises the array's GEMM cycles instead (ties: total cycles);
@@ -253,10 +309,10 @@ def choose_tiling(ly: GemmLayer, xreg: Region, yreg: Region, hw: HwConfig,
     tried = []
     best = None
     for t in todo:
-        b = Builder()
+        b = Builder(inp_half=hw.inp_rows // 2)
         if before is not None:  # the producing layer first: the tiling that overlaps it best
             before(b)
-        emit_gemm(ly, t, xreg, yreg, hw, b, ("DRAM", "x"), ("DRAM", "y"))
+        emit_gemm(ly, t, xreg, yreg, hw, b, ("DRAM", "x"), ("DRAM", "y"), out_spec)
         prog, _ = b.finalize()
         try:
             cyc = simulate(prog, hw).total

@@ -119,7 +119,9 @@ def emit_loop2d(e, t) -> None:
             for nbs in chunks:
                 cbs = live_cbs(ly, nbs)
                 woff, w_res = e.load_weights(nbs, lambda nb: list(ly.rel[nb]))
-                if shared is None or ly.group > 1:
+                if e.res_in is not None:  # resident: the whole padded window is in the buffer
+                    shared = (None, cbs)
+                elif shared is None or ly.group > 1:
                     base = e.slots.next("INP")
                     _window_loads(e, (n, oh0, th), cbs, base)
                     shared = (base, cbs)
@@ -130,16 +132,25 @@ def emit_loop2d(e, t) -> None:
 def _chunk(e, tile, nbs, shared, woff, w_res, configure: bool) -> None:
     ly = e.ly
     n, oh0, th = tile
-    (inp, inp_res), cbs = shared
+    slot, cbs = shared
     rows_in, wp = geometry(ly, th)
+    (sh, sw), (dh, dw) = ly.stride, ly.dil
     p = th * ly.ow
     if e.all_params is not None:
         p_base, p_res = e.all_params[0] + 3 * nbs[0], e.all_params[1]
     else:
         p_base, p_res = e.params(nbs)
     acc_base, acc_res = e.slots.next("ACC")
-    g = e.b.group("ex", reads=[inp_res, w_res], writes=[acc_res])
-    (sh, sw), (dh, dw) = ly.stride, ly.dil
+    res = e.res_in
+    if res is not None:  # the tile's window inside the resident region (its rows of positions)
+        def window(cb):
+            return res.base + cb * res.plane + oh0 * sh * wp
+        g = e.b.group("ex", reads=[res.data_res, res.pad_res, w_res], writes=[acc_res],
+                      rows=e.res_rows(n, oh0, th))
+    else:
+        def window(cb):
+            return slot[0] + cbs.index(cb) * rows_in * wp
+        g = e.b.group("ex", reads=[slot[1], w_res], writes=[acc_res])
     if configure:  # the EX engine runs the layer's instructions in order: once per layer
         g.add(make("CONFIG", reg="GEMM_ROWS", a=ly.ow, b=sh * wp, c=sw,
                    note=f"rows: {ly.ow} per output row, window width {wp}"))
@@ -148,8 +159,7 @@ def _chunk(e, tile, nbs, shared, woff, w_res, configure: bool) -> None:
         pos = {ly.kblocks[j]: k for k, j in enumerate(ly.rel[nb])}
         step = _tap_step(ly, nb)
         for k, cb in enumerate(cb for cb in cbs if (0, 0, cb) in pos):
-            j = cbs.index(cb)
-            g.add(make("GEMM", reset=int(k == 0), acc=acc_base + i * p, inp=inp + j * rows_in * wp,
+            g.add(make("GEMM", reset=int(k == 0), acc=acc_base + i * p, inp=window(cb),
                        wgt=woff[nb] + pos[(0, 0, cb)], rows=p, kblocks=ly.kh * ly.kw,
                        inp_kstride=dw, wgt_kstride=step, loop2d=1,
                        note=f"w2d nb={nb} cb={cb} taps={ly.kh * ly.kw} rows={p}"))

@@ -166,7 +166,7 @@ def _runs(ly, ow0: int, tw: int, v0: int, gs: int) -> list[tuple[int, int, int]]
 
 
 def _chunk(e, tile, nbs, inp, wgt) -> None:
-    ly, d = e.ly, e.d
+    ly = e.ly
     n, oh0, th, ow0, tw = tile
     pk = ly.extra["pack"]
     p = th * tw
@@ -185,23 +185,14 @@ def _chunk(e, tile, nbs, inp, wgt) -> None:
                            wgt=woff[nb] + pk["index"][(gi, rot)], rows=cnt * th,
                            kblocks=ly.kh, inp_kstride=p, wgt_kstride=1,
                            note=f"pack nb={nb} g={gi} ow={ow0 + c0}+{cnt} rot={rot}"))
-    st = e.b.group("st", reads=[acc_res, p_res], writes=[e.y_res],
-                   rows=e.out_span(n, oh0, th, ow0, tw))
-    if e.first_store:
-        zp, lo, hi = ly.clamp
-        st.add(make("CONFIG", reg="CLAMP", a=zp, b=lo, d=hi, note=f"clamp {ly.name}"))
-        e.first_store = False
-    y, es = e.y, e.y.esize
+    st = e.store_group(tile, [acc_res, p_res])
     for i, nb in enumerate(nbs):
-        cols = min(d, ly.m - nb * d)
         # one STORE per output column (DRAM stride: one output row); th = 1 is row-major
         segs = [(0, tw, 1)] if th == 1 else [(c, th, ly.ow) for c in range(tw)]
         for c, rows, step in segs:
             pos = (n * ly.oh + oh0) * ly.ow + ow0 + c
-            st.add(make("STORE", dtype=ly.out_dtype, mode=ly.mode, sram=acc_base + i * p + c * th,
-                        dram=y.addr + pos * y.pitch + nb * d * es, rows=rows, cols=cols,
-                        stride=step * y.pitch, param=p_base + 3 * i,
-                        note=f"out nb={nb} oh={oh0} ow={ow0 + c}"))
+            e.store_rows(st, acc_base + i * p + c * th, pos, rows, step, nb, p_base + 3 * i,
+                         f"out nb={nb} oh={oh0} ow={ow0 + c}")
 
 
 def emit_pack(e, t) -> None:

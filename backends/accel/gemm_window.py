@@ -99,7 +99,7 @@ def emit_window(e, t) -> None:
 
 
 def _window_chunk(e, tile, nbs, shared, woff, w_res, wp) -> None:
-    ly, d = e.ly, e.d
+    ly = e.ly
     n, oh0, th = tile
     (inp, inp_res), cbs = shared
     rows_in = th + ly.kh - 1
@@ -123,17 +123,8 @@ def _window_chunk(e, tile, nbs, shared, woff, w_res, wp) -> None:
                            rows=p, kblocks=ly.kw, inp_kstride=1, wgt_kstride=step,
                            note=f"window nb={nb} cb={cb} u={u}"))
                 first = False
-    st = e.b.group("st", reads=[acc_res, p_res], writes=[e.y_res],
-                   rows=e.out_span(n, oh0, th, 0, ly.ow))
-    if e.first_store:
-        zp, lo, hi = ly.clamp
-        st.add(make("CONFIG", reg="CLAMP", a=zp, b=lo, d=hi, note=f"clamp {ly.name}"))
-        e.first_store = False
-    y, es = e.y, e.y.esize
+    st = e.store_group((n, oh0, th, 0, ly.ow), [acc_res, p_res])
     for i, nb in enumerate(nbs):
-        cols = min(d, ly.m - nb * d)
         for r in range(th):
-            pos0 = (n * ly.oh + oh0 + r) * ly.ow
-            st.add(make("STORE", dtype=ly.out_dtype, mode=ly.mode, sram=acc_base + i * p + r * wp,
-                        dram=y.addr + pos0 * y.pitch + nb * d * es, rows=ly.ow, cols=cols,
-                        stride=y.pitch, param=p_base + 3 * i, note=f"out nb={nb} oh={oh0 + r}"))
+            e.store_rows(st, acc_base + i * p + r * wp, (n * ly.oh + oh0 + r) * ly.ow, ly.ow, 1,
+                         nb, p_base + 3 * i, f"out nb={nb} oh={oh0 + r}")

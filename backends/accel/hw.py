@@ -39,6 +39,8 @@ class HwConfig:
     gemm_overlap: bool = True      # weight preload and fill/drain overlap inside one GEMM
     gemm_chain: bool = True        # back-to-back GEMMs stream without a gap (needs gemm_overlap)
     fifo_depth: int = 16           # capacity of each dependency-token FIFO
+    onchip_store: bool = True      # v5: STORE can write the input buffer (on-chip layer residency)
+    sram_latency: int = 2          # cycles from an on-chip STORE's end to its rows being readable
     freq_mhz: int = 500            # only for reporting time
 
     # -- derived sizes ------------------------------------------------------------------
@@ -90,7 +92,7 @@ class HwConfig:
                   "dram_bytes_per_cycle", "alu_ii", "lut_ii", "div_ii", "fifo_depth", "freq_mhz"):
             if getattr(self, f) < 1:
                 raise QccError(f"accelerator config: {f}={getattr(self, f)} must be >= 1")
-        if self.dma_latency < 0 or self.dma_overhead < 0:
+        if self.dma_latency < 0 or self.dma_overhead < 0 or self.sram_latency < 0:
             raise QccError("accelerator config: latencies must be >= 0")
         limits = {"inp_rows": self.inp_rows, "acc_rows": self.acc_rows,
                   "param_rows": self.param_rows, "wgt_blocks": self.wgt_blocks}

@@ -1,4 +1,4 @@
-"""qcc-accel ISA version 4: instruction fields, binary encoding and text form.
+"""qcc-accel ISA version 5: instruction fields, binary encoding and text form.
 
 Every instruction is one 128-bit little-endian word.  Bits 0-3 hold the opcode,
 bits 4-7 the dependency flags (pop_prev, pop_next, push_prev, push_next); the
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from qcc.errors import QccError
 
-ISA_VERSION = 4
+ISA_VERSION = 5
 WORD_BYTES = 16
 DEPS = ("pop_prev", "pop_next", "push_prev", "push_next")
 
@@ -48,7 +48,10 @@ LAYOUT: dict[str, list[tuple[str, int, bool]]] = {
              ("outer", 1, False)],
     "STORE": [("dtype", 2, False), ("mode", 2, False), ("sram", 16, False), ("dram", 32, False),
               ("rows", 10, False), ("cols", 8, False), ("stride", 22, False),
-              ("param", 12, False)],
+              ("param", 12, False),
+              # v5: write the requantized rows into the input buffer (on-chip residency):
+              # ``dram`` is then the first INP row and ``stride`` the INP row step
+              ("inp", 1, False)],
     "GEMM": [("reset", 1, False), ("acc", 16, False), ("inp", 16, False), ("wgt", 16, False),
              ("rows", 12, False), ("kblocks", 12, False), ("inp_kstride", 16, False),
              ("wgt_kstride", 10, False),

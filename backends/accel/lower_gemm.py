@@ -273,13 +273,22 @@ class Tiling:
         return f"th={self.th} tw={self.tw} nb={self.nb} tk={self.tk} order={self.order}"
 
 
-def capacity(hw: HwConfig) -> dict:
-    return {"inp": hw.inp_rows // 2, "wgt": hw.wgt_blocks // 2, "acc": hw.acc_rows // 2,
+def capacity(hw: HwConfig, ly: GemmLayer | None = None) -> dict:
+    """Rows (blocks) of one half of each buffer for a layer: its input slots share the input
+    buffer with a resident region (``extra["inp_range"]``), and a layer whose input is
+    resident (``extra["resident_in"]``, resident.py) loads none."""
+    inp = hw.inp_rows // 2
+    if ly is not None and ly.extra.get("resident_in") is not None:
+        inp = 1 << 30
+    elif ly is not None and ly.extra.get("inp_range"):
+        lo, hi = ly.extra["inp_range"]
+        inp = (hi - lo) // 2
+    return {"inp": inp, "wgt": hw.wgt_blocks // 2, "acc": hw.acc_rows // 2,
             "param": hw.param_rows // 2}
 
 
 def fits(ly: GemmLayer, t: Tiling, hw: HwConfig) -> bool:
-    cap = capacity(hw)
+    cap = capacity(hw, ly)
     p = t.th * t.tw
     grouped = ly.group > 1
     return (p <= 4095 and t.tw <= MAX_DMA_ROWS and t.nb * p <= cap["acc"] and 3 * t.nb <= cap["param"]
@@ -288,7 +297,10 @@ def fits(ly: GemmLayer, t: Tiling, hw: HwConfig) -> bool:
 
 
 def candidates(ly: GemmLayer, hw: HwConfig) -> list[Tiling]:
-    cap = capacity(hw)
+    cap = capacity(hw, ly)
+    res = ly.extra.get("resident_in")
+    if res is not None:   # the input is in the buffer already: the schedules that read it there
+        return _resident_candidates(ly, hw, cap, res)
     kmax = max(len(r) for r in ly.rel)
     full = min(ly.ow, MAX_DMA_ROWS, cap["acc"], 4095)
     tws = {full}
@@ -326,12 +338,35 @@ def candidates(ly: GemmLayer, hw: HwConfig) -> list[Tiling]:
     return out
 
 
+def _resident_candidates(ly: GemmLayer, hw: HwConfig, cap: dict, res) -> list[Tiling]:
+    """Tilings of a layer whose whole input is resident (resident.py): the gather tilings
+    (``sp``/``wt``, full-width or one-row tiles) over a ``flat`` region, the two-level
+    window tilings over a ``window`` region; a tile reads its rows where they are."""
+    if res.kind == "window":
+        from .gemm_loop2d import loop2d_candidates
+        return loop2d_candidates(ly, hw, cap, Tiling)
+    kmax = max(len(r) for r in ly.rel)
+    ths = sorted({min(ly.oh, x) for x in (1, 2, 4, 7, 8, 14, 16, 28, 32, 56, ly.oh)})
+    nbs = [1] if ly.group > 1 else sorted({min(ly.nblocks, x) for x in (1, 2, 4, 8, 16, ly.nblocks)})
+    out = []
+    for nb, th in ((a, b) for a in nbs for b in ths):
+        tk = min(kmax, cap["wgt"] // nb)
+        tks = {tk} | {-(-tk // parts) for parts in (2, 3, 4) if tk >= parts}
+        for order, k in ((o, k) for o in ("sp", "wt") for k in sorted(tks, reverse=True)):
+            t = Tiling(th, ly.ow, nb, k, order, k != tk)
+            if tk >= 1 and fits(ly, t, hw):
+                out.append(t)
+    return out
+
+
 # -- emission ------------------------------------------------------------------------------
 class _Slots:
-    """Alternating halves of each on-chip buffer."""
+    """Alternating halves of each on-chip buffer (the input buffer's within ``inp_range``
+    when a resident region takes the rest: then named by their row interval)."""
 
-    def __init__(self, hw: HwConfig):
-        self.cap = capacity(hw)
+    def __init__(self, hw: HwConfig, ly: GemmLayer | None = None):
+        self.cap = capacity(hw, ly)
+        self.inp_lo = (ly.extra.get("inp_range") or (None,))[0] if ly is not None else None
         self.n = {"INP": 0, "WGT": 0, "ACC": 0, "PARAM": 0}
 
     def next(self, buf: str) -> tuple[int, tuple]:
@@ -339,6 +374,9 @@ class _Slots:
         self.n[buf] += 1
         size = {"INP": self.cap["inp"], "WGT": self.cap["wgt"], "ACC": self.cap["acc"],
                 "PARAM": self.cap["param"]}[buf]
+        if buf == "INP" and self.inp_lo is not None:
+            lo = self.inp_lo + k * size
+            return lo, ("INP", lo, lo + size)
         return k * size, (buf, k)
 
 

@@ -22,12 +22,13 @@ from qcc.ir import Graph
 from qcc.lower import KernelProgram, buffer_nbytes, lower
 
 from .check import check_stream
-from .gemm_emit import choose_tiling, emit_gemm
+from . import resident
+from .gemm_emit import _own_rows, choose_tiling, emit_gemm
 from .hw import HwConfig
 from .isa import ISA_VERSION, make
 from .layout import ISA_DTYPE, DramPlan, Region, canonical, rows_lanes, to_rows
 from .lower_elem import ElemLowering, Mat, check_elem
-from .lower_gemm import check_gemm, int32_plan, prepare
+from .lower_gemm import candidates, check_gemm, int32_plan, prepare
 from .lower_matmul import MatmulLowering, check_matmul
 from .lower_move import MoveLowering, check_move
 from .lower_nonlin import NonlinLowering, check_nonlin
@@ -67,8 +68,12 @@ def _groups(kp: KernelProgram) -> list[list]:
 
 
 class _Lowering:
-    def __init__(self, kp: KernelProgram, hw: HwConfig, search: int, partial: bool = True):
+    def __init__(self, kp: KernelProgram, hw: HwConfig, search: int, partial: bool = True,
+                 resident: bool = True):
         self.kp, self.hw, self.search, self.partial = kp, hw, search, partial
+        self.resident = resident and hw.onchip_store
+        self._prepared: dict = {}     # id(call) -> GemmLayer (a consumer prepared ahead)
+        self._pending = None          # (consumer call, its resident input, builder)
         self.ap = AccelProgram(hw, plan=DramPlan(), kernel_program=kp)
         self.b = None
         self.written: set = set()
@@ -238,7 +243,7 @@ class _Lowering:
     # -- segments ------------------------------------------------------------------------
     def _open(self):
         if self.b is None:
-            self.b = Builder()
+            self.b = Builder(inp_half=self.hw.inp_rows // 2)
             self.b.also_write = self._overlaps
             self.b.partial = self.partial
             self.written = set()
@@ -293,7 +298,8 @@ class _Lowering:
         index = {id(c): i for i, c in enumerate(kp.calls)}
         self._boundary(kp.inputs, "quantize")
         tag = 0
-        for calls in _groups(kp):
+        groups = _groups(kp)
+        for gi, calls in enumerate(groups):
             node = calls[0].node
             why = next((w for w in map(self.why_host, calls) if w), None)
             if why:
@@ -314,7 +320,8 @@ class _Lowering:
                     self._matmul.lower(call, index[id(call)])
                     entry["macs"] += call.batch * call.m * call.k * call.n
                 elif kind == "gemm":
-                    self._gemm(call, prepare(call, self.ap.plan, self.hw), entry)
+                    self._gemm(call, self._prepare(call), entry,
+                               groups[gi + 1] if gi + 1 < len(groups) else None)
                 elif call.family == "pool":
                     self._pool.lower(call)
                 elif call.family in NonlinLowering.FAMILIES:
@@ -335,9 +342,58 @@ class _Lowering:
         check_stream(self.ap)
         return self.ap
 
-    def _gemm(self, call, ly, entry):
+    def _prepare(self, call):
+        ly = self._prepared.pop(id(call), None)
+        return ly if ly is not None else prepare(call, self.ap.plan, self.hw)
+
+    def _resident_out(self, call, ly, nxt, in_spec):
+        """The next layer's resident input region that this conv/linear's STOREs fill
+        (resident.py), or None: the next call must be a conv/linear of this segment reading
+        this output as its whole input, and its input must fit the buffer."""
+        if not self.resident or not nxt or len(nxt) != 1:
+            return None
+        c = nxt[0]
+        kp = self.kp
+        if c.family not in GEMM_FAMILIES or self.why_host(c) is not None \
+                or kp.root(c.x).name != kp.root(call.y).name:
+            return None
+        cl = self._prepared.get(id(c)) or prepare(c, self.ap.plan, self.hw)
+        self._prepared[id(c)] = cl
+        if not (_own_rows(self.region(call.y), ly.n * ly.oh * ly.ow)
+                and _own_rows(self.region(c.x), cl.n * cl.h * cl.w)):
+            return None
+        spec = resident.plan(ly, cl, self.hw, in_spec, self._read_elsewhere(call.y, c))
+        if spec is None:
+            return None
+        cl.extra["resident_in"] = spec
+        if not candidates(cl, self.hw):
+            del cl.extra["resident_in"]
+            return None
+        return spec
+
+    def _read_elsewhere(self, v, consumer) -> bool:
+        """Whether the tensor of ``v`` is a graph output or read by a call other than
+        ``consumer`` (then it is stored to DRAM too)."""
+        kp = self.kp
+        r = kp.root(v).name
+        if any(kp.root(bd.value).name == r for bd in kp.outputs):
+            return True
+        return any(c is not consumer and not w and not u.is_const and kp.root(u).name == r
+                   for c in kp.calls for u, w in c.tensors())
+
+    def _gemm(self, call, ly, entry, nxt=None):
         x, y = call.x, call.y
         xr, yr = self.region(x), self.region(y)
+        in_spec = None
+        if self._pending is not None and self._pending[0] is call and self._pending[2] is self.b:
+            in_spec = self._pending[1]
+        ly.extra["resident_in"] = in_spec
+        self._pending = None
+        out_spec = self._resident_out(call, ly, nxt, in_spec)
+        if out_spec is not None:
+            self._pending = (nxt[0], out_spec, self.b)
+            if in_spec is None:  # this layer's own input slots below the region
+                ly.extra["inp_range"] = (0, out_spec.base)
         # the tile search simulates each candidate behind the layer that produced its input
         # (when that is the previous conv/linear of this segment and small enough to
         # re-simulate cheaply): the tiling that overlaps it best, not the fastest alone
@@ -345,15 +401,19 @@ class _Lowering:
         prev = getattr(self, "_prev_gemm", None)
         if prev is not None and prev[0] is self.b and prev[5] == self.res(x) \
                 and prev[1].macs <= PAIR_SEARCH_MACS:
-            _, pl, pt, pxr, pyr, _ = prev
+            _, pl, pt, pxr, pyr, _, pspec = prev
 
-            def before(b, pl=pl, pt=pt, pxr=pxr, pyr=pyr):
-                emit_gemm(pl, pt, pxr, pyr, self.hw, b, ("DRAM", "w"), ("DRAM", "x"))
+            def before(b, pl=pl, pt=pt, pxr=pxr, pyr=pyr, pspec=pspec):
+                emit_gemm(pl, pt, pxr, pyr, self.hw, b, ("DRAM", "w"), ("DRAM", "x"), pspec)
         # small layers are cheap to simulate: twice the candidates
         search = 2 * self.search if ly.macs <= PAIR_SEARCH_MACS else self.search
-        t, cyc, tried = choose_tiling(ly, xr, yr, self.hw, search, before=before)
-        emit_gemm(ly, t, xr, yr, self.hw, self.b, self.res(x), self.res(y))
-        self._prev_gemm = (self.b, ly, t, xr, yr, self.res(y))
+        t, cyc, tried = choose_tiling(ly, xr, yr, self.hw, search, before=before,
+                                      out_spec=out_spec)
+        emit_gemm(ly, t, xr, yr, self.hw, self.b, self.res(x), self.res(y), out_spec)
+        self._prev_gemm = (self.b, ly, t, xr, yr, self.res(y), out_spec)
+        if in_spec is not None or out_spec is not None:
+            entry["onchip"] = {k: v.describe() for k, v in (("input", in_spec), ("output", out_spec))
+                               if v is not None}
         es_y = yr.esize
         wbytes = min([ly.wreg.nbytes] + [pk["reg"].nbytes for pk in [ly.extra.get("pack")] if pk])
         min_bytes = (ly.n * ly.h * ly.w * ly.c + wbytes + ly.preg.nbytes
@@ -380,15 +440,16 @@ def render(kp: KernelProgram, hw: HwConfig, search: int = 16) -> AccelProgram:
     still stores its last can, with many small tiles, push more store-to-load tokens
     than a bounded FIFO holds before the loads pop them; the stream checker then finds
     a deadlock.  Such a program is rendered again with whole-tensor waits between
-    layers (one token per layer boundary), and the manifest says so."""
+    layers (one token per layer boundary) and without on-chip residency, and the
+    manifest says so."""
     from .timing import DeadlockError
 
     try:
         return _Lowering(kp, hw, search).run()
     except DeadlockError as e:
-        ap = _Lowering(kp, hw, search, partial=False).run()
-        ap.notes.append(f"cross-layer row overlap off: with it the stream deadlocks the "
-                        f"{hw.fifo_depth}-deep token FIFOs ({e})")
+        ap = _Lowering(kp, hw, search, partial=False, resident=False).run()
+        ap.notes.append(f"cross-layer row overlap off (and on-chip residency): with it the "
+                        f"stream deadlocks the {hw.fifo_depth}-deep token FIFOs ({e})")
         return ap
 
 

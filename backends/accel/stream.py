@@ -51,8 +51,26 @@ def nop(engine: str, note: str = "") -> Instr:
     return make("ALU", alu_op="ADD", use_imm=1, note=note or "nop")
 
 
+def _inp_span(r, half):
+    """(lo, hi, tag) of an input-buffer resource: a slot half ``("INP", k)`` (rows of ``half``),
+    an interval ``("INP", lo, hi)`` or a resident region's part ``("INP", lo, hi, tag)``."""
+    if not (isinstance(r, tuple) and r and r[0] == "INP"):
+        return None
+    if len(r) == 2:
+        return None if half is None else (r[1] * half, (r[1] + 1) * half, None)
+    return r[1], r[2], (r[3] if len(r) > 3 else None)
+
+
+def _overlap(a, b) -> bool:
+    if (a[0], a[1]) == (b[0], b[1]) and a[2] and b[2] and a[2] != b[2]:
+        return False   # the data and padding rows of one resident region are disjoint
+    return a[0] < b[1] and b[0] < a[1]
+
+
 class Builder:
-    def __init__(self):
+    def __init__(self, inp_half: int | None = None):
+        self.inp_half = inp_half     # rows of an input-buffer slot half ("INP", k)
+        self._inp: dict = {}         # input-buffer resources seen -> (lo, hi, tag)
         self.groups: list[Group] = []
         self.layer = 0
         self._writer: dict = {}
@@ -79,10 +97,11 @@ class Builder:
         to the interval of its rows that this group reads or writes (default: all)."""
         rows = (rows or {}) if self.partial else {}
         writes = list(writes) + [x for r in writes for x in self.also_write.get(r, ())]
+        near = self._inp_overlaps(list(reads) + writes, writes)
         waits = []
         for r in reads:
             waits.extend(self._read_waits(r, rows.get(r)))
-        for r in writes:
+        for r in writes + near:  # WAW and WAR, also on the other resources of those rows
             w = self._writer.get(r)
             if w is not None:
                 waits.append(w)
@@ -100,6 +119,22 @@ class Builder:
                 self._base[r] = g
                 self._parts[r] = []
         return g
+
+    def _inp_overlaps(self, seen, writes) -> list:
+        """Input-buffer resources that overlap a written one (slot halves of different sizes,
+        resident regions): the write also waits for their last writer and readers."""
+        for r in seen:
+            if r not in self._inp:
+                sp = _inp_span(r, self.inp_half)
+                if sp is not None:
+                    self._inp[r] = sp
+        out = []
+        for r in writes:
+            sp = self._inp.get(r)
+            if sp is not None:
+                out += [o for o, so in self._inp.items()
+                        if o != r and o not in writes and o not in out and _overlap(sp, so)]
+        return out
 
     def finalize(self) -> tuple[list[Instr], list[int]]:
         """(instructions in program order, layer index of each)."""

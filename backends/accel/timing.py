@@ -71,6 +71,8 @@ def dma_bytes(ins: Instr, hw: HwConfig) -> int:
     f = ins.f
     if ins.op == "LOAD":
         return f["rows"] * load_row_bytes(f, hw.dim)
+    if ins.op == "STORE" and f.get("inp"):  # v5: into the input buffer, no DRAM traffic
+        return 0
     if ins.op in ("STORE", "LOADX"):
         return f["rows"] * f["cols"] * DTYPE_BYTES[f["dtype"]]
     return 0
@@ -122,6 +124,8 @@ def cost(ins: Instr, hw: HwConfig, n: int = 1) -> tuple[int, int]:
     """(busy cycles of the engine, extra latency until the result is usable); ``n``: the
     copies of an ``outer`` LOAD (one issue overhead, ``n`` transfers)."""
     f = ins.f
+    if ins.op == "STORE" and f.get("inp"):  # v5: one input-buffer row per cycle, no DRAM
+        return hw.dma_overhead + f["rows"], hw.sram_latency
     if ins.op in ("LOAD", "STORE"):
         rb = load_row_bytes(f, hw.dim) if ins.op == "LOAD" else f["cols"] * DTYPE_BYTES[f["dtype"]]
         busy = _transfer(f["rows"], rb, f["stride"], hw.dram_bytes_per_cycle)

@@ -87,7 +87,7 @@ def test_v3_load_words_decode_unchanged_and_the_register_is_on_ld():
     assert int.from_bytes(encode(ld), "little") >> 125 == 0 and decode(encode(ld))["outer"] == 0
     for ins in (replace(ld, f=dict(ld.f, outer=1)), make("CONFIG", reg="LOAD_OUTER", a=9, b=-1, d=3)):
         assert decode(encode(ins)).key() == ins.key() == parse_instr(format_instr(ins)).key()
-    assert make("CONFIG", reg="LOAD_OUTER").engine == "ld" and isa.ISA_VERSION == 4
+    assert make("CONFIG", reg="LOAD_OUTER").engine == "ld" and isa.ISA_VERSION >= 4
     small = make("LOAD", buf="INP", rows=3, cols=4, stride=4, outer=1)
     s = simulate([make("CONFIG", reg="LOAD_OUTER", a=2, b=0, d=1), small], HW)
     assert s.start[1] == 1 and s.end[1] == 1 + cost(small, HW, 2)[0]   # CONFIG: 1 cycle on LD

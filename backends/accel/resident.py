@@ -1,0 +1,159 @@
+"""On-chip layer residency (ISA v5): a conv/linear writes its requantized output straight
+into the next conv/linear's input buffer (STORE ``inp = 1``), so the consumer skips the
+DRAM round trip (the producer's STOREs, then the consumer's LOADs, two DMA latencies).
+
+A pair qualifies when the consumer is the next call of the same segment and reads the
+producer's whole output as its input (batch 1, int8, the same zero point), and the
+consumer's whole input fits a *region* of the input buffer in one of two layouts:
+
+* ``flat`` (1x1, stride-1, unpadded consumers): one plane of ``H*W`` rows per channel
+  block, row = position, which the gather schedules read as their tile rows;
+* ``window`` (consumers of the two-level window schedule, ``gemm_loop2d``): one padded
+  window of ``rows_full x Wp`` rows per channel block, exactly the window the ``w2d``
+  schedule would load for a tile of all output rows; the padding rows and columns are
+  written once by padding-only LOADs (no DRAM traffic), the producer's STOREs fill the rest.
+
+The region sits at one end of the input buffer (the top, or the other end from the
+producer's own resident input in a chain), the producer's own input slots share the rest.
+The dependency tokens come from the stream builder: the region is a buffer resource
+(rows = tensor positions, so the consumer's first tiles wait only for the STOREs of the
+rows they read), and the buffer-interval overlap of ``stream.Builder`` orders it against
+every other use of those input-buffer rows (docs/target_accel.md §2.4, §6).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .isa import make
+
+MAX_PAD = 255
+MAX_ROWS = 1023      # STORE rows (10 bits)
+
+
+@dataclass(frozen=True)
+class OnChip:
+    kind: str          # "flat" or "window"
+    base: int          # first INP row of the region
+    blocks: int        # channel blocks (planes)
+    plane: int         # INP rows per channel block
+    h: int             # the consumer's input rows / columns (the producer's output)
+    w: int
+    pt: int = 0        # window: padding rows above / columns left of the input
+    pl: int = 0
+    wp: int = 0        # window: width and rows of the full padded window
+    rows_full: int = 0
+    x_zp: int = 0      # the consumer's input zero point (the padding value)
+    keep_dram: bool = False   # the producer also stores to DRAM (another reader needs it)
+
+    @property
+    def size(self) -> int:
+        return self.blocks * self.plane
+
+    @property
+    def data_res(self):
+        return ("INP", self.base, self.base + self.size, "data")
+
+    @property
+    def pad_res(self):
+        return ("INP", self.base, self.base + self.size, "pad")
+
+    def describe(self) -> str:
+        shape = f"{self.rows_full}x{self.wp}" if self.kind == "window" else f"{self.h}x{self.w}"
+        return (f"{self.kind} {self.blocks}x{shape} at INP rows {self.base}..{self.base + self.size - 1}"
+                f"{' (and DRAM)' if self.keep_dram else ''}")
+
+    # -- the producer's side ------------------------------------------------------------
+    def offsets(self, q: np.ndarray) -> np.ndarray:
+        """Row offset inside a plane of input positions ``q`` (row-major), -1 outside the
+        window (input rows/columns no output of the consumer reads)."""
+        if self.kind == "flat":
+            return q
+        ih, iw = np.divmod(q, self.w)
+        r, c = ih + self.pt, iw + self.pl
+        return np.where((r < self.rows_full) & (c < self.wp), r * self.wp + c, -1)
+
+    def runs(self, nb: int, pos: int, rows: int, step: int) -> list[tuple[int, int, int, int]]:
+        """(first INP row, first of the ``rows``, count, INP row step) of the on-chip STOREs
+        that put output positions ``pos + r*step`` (channel block ``nb``) into the region."""
+        off = self.offsets(pos + np.arange(rows) * step)
+        out: list = []
+        for r in range(rows):
+            if off[r] < 0:
+                continue
+            a = self.base + nb * self.plane + int(off[r])
+            if out:
+                a0, r0, cnt, st = out[-1]
+                if r0 + cnt == r and cnt < MAX_ROWS and (cnt == 1 and a > a0 or a == a0 + cnt * st):
+                    out[-1] = (a0, r0, cnt + 1, a - a0 if cnt == 1 else st)
+                    continue
+            out.append((a, r, 1, 1))
+        return out
+
+    def pad_runs(self) -> list[tuple[int, int]]:
+        """(first INP row, count) of the region's padding rows (window layout)."""
+        if self.kind != "window":
+            return []
+        keep = np.zeros((self.rows_full, self.wp), bool)
+        rows = slice(self.pt, min(self.rows_full, self.pt + self.h))
+        keep[rows, self.pl:min(self.wp, self.pl + self.w)] = True
+        pad = ~keep.ravel()
+        out: list = []
+        for b in range(self.blocks):
+            for i in np.flatnonzero(pad):
+                a = self.base + b * self.plane + int(i)
+                if out and out[-1][0] + out[-1][1] == a and out[-1][1] < MAX_PAD:
+                    out[-1] = (out[-1][0], out[-1][1] + 1)
+                else:
+                    out.append((a, 1))
+        return out
+
+
+def plan(prod, cons, hw, in_spec: OnChip | None, keep_dram: bool) -> OnChip | None:
+    """The region for the consumer ``cons`` of ``prod``'s output (GemmLayers), or None when the
+    pair does not qualify or does not fit.  ``in_spec``: the producer's own resident input."""
+    from .gemm_loop2d import geometry, loop2d_ok
+
+    d = hw.dim
+    if not hw.onchip_store or prod.n != 1 or cons.n != 1 or prod.out_dtype != "i8":
+        return None
+    if prod.clamp[0] != cons.x_zp or (cons.h, cons.w, cons.c) != (prod.oh, prod.ow, prod.m):
+        return None
+    blocks = -(-cons.c // d)
+    flat = cons.kh == cons.kw == 1 and tuple(cons.stride) == (1, 1) and not any(cons.pads)
+    if flat and (cons.group == 1 or cons.group == cons.c == cons.m):
+        spec = dict(kind="flat", blocks=blocks, plane=cons.h * cons.w, h=cons.h, w=cons.w)
+    elif not flat and loop2d_ok(cons):
+        rows_full, wp = geometry(cons, cons.oh)
+        spec = dict(kind="window", blocks=blocks, plane=rows_full * wp, h=cons.h, w=cons.w,
+                    pt=cons.pads[0], pl=cons.pads[1], wp=wp, rows_full=rows_full)
+    else:
+        return None
+    size = spec["blocks"] * spec["plane"]
+    n = hw.inp_rows
+    if in_spec is None:        # at the top; the producer's own input slots below it
+        if size > n // 2:
+            return None
+        base = n - size
+    elif in_spec.base == 0:   # the other end from the producer's resident input
+        base = n - size
+        if base < in_spec.size:
+            return None
+    else:
+        base = 0
+        if size > in_spec.base:
+            return None
+    return OnChip(base=base, x_zp=cons.x_zp, keep_dram=keep_dram, **spec)
+
+
+def emit_pads(e, spec: OnChip) -> None:
+    """The LD group that writes the region's padding rows (no DRAM traffic)."""
+    runs = spec.pad_runs()
+    if not runs:
+        return
+    g = e.b.group("ld", writes=[spec.pad_res])
+    for a, k in runs:
+        g.add(make("LOAD", buf="INP", sram=a, pad_before=k, pad_val=spec.x_zp,
+                   note="resident window padding"))
