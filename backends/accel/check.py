@@ -61,6 +61,8 @@ def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
             _rng(sz, "ACC", f["sram"], f["rows"], i, ins)
             if f["mode"] != "tensor" and f["rows"]:
                 _rng(sz, "PARAM", f["param"], 3 if f["mode"] == "channel" else 1, i, ins)
+            if f["lut"] and f["rows"]:  # v5: the epilogue's table
+                _rng(sz, "LUT", f["table"] * hw.lut_rows_per_table, hw.lut_rows_per_table, i, ins)
             if f["inp"]:  # v5: INP rows dram, dram + stride, ..., int8 only
                 if f["dtype"] != "i8":
                     raise SimError(f"instruction {i} (STORE): a STORE into the input buffer "

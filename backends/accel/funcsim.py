@@ -212,9 +212,9 @@ class Machine:
         acc = self.acc[self._rows("ACC", f["sram"], rows, what), :cols]
         bias, m, s = self._epilogue_params(f, cols, what)
         zp, lo, hi = self.clamp
-        tlo, thi = _RANGE[dt]
+        tlo, thi = _RANGE["i8" if f.get("lut") else dt]   # v5 lut: the clamp bounds the index
         if not tlo <= lo <= hi <= thi:
-            raise SimError(f"{what}: clamp [{lo}, {hi}] outside {dt}")
+            raise SimError(f"{what}: clamp [{lo}, {hi}] outside {'the table index' if f.get('lut') else dt}")
         total = _wrap32(acc + bias)
         if m is None:
             y = np.clip(total, lo, hi)
@@ -222,6 +222,9 @@ class Machine:
             if np.any((s < arith.SHIFT_MIN) | (s > arith.SHIFT_MAX)) or np.any((m < 0) | (m >= arith.M_LIMIT)):
                 raise SimError(f"{what}: requantization multiplier/shift out of range")
             y = np.clip(arith.rshift_round(total * m, s) + zp, lo, hi)
+        if f.get("lut"):  # v5: an activation in the epilogue, y = T[y + 128] (and the fill)
+            t = self._store_table(f["table"], dt, what)
+            y, zp = t[y + 128], t[zp + 128] if -128 <= zp <= 127 else zp
         if f.get("inp"):  # v5: into the input buffer, lanes past cols = the zero point
             if dt != "i8":
                 raise SimError(f"{what}: a STORE into the input buffer writes int8 (dtype {dt})")
@@ -233,6 +236,16 @@ class Machine:
             return
         idx = self._dram_rows(f["dram"], rows, f["stride"], cols * DTYPE_BYTES[dt], what)
         self.dram[idx] = np.ascontiguousarray(y.astype(_NP[dt])).view(np.uint8).reshape(idx.shape)
+
+    def _store_table(self, k: int, dt: str, what: str) -> np.ndarray:
+        """The 256 entries of LUT table ``k`` that a v5 STORE with ``lut = 1`` applies; each
+        must fit the STORE's dtype."""
+        n = self.hw.lut_rows_per_table
+        t = self.lut[self._rows("LUT", k * n, n, what)].ravel()[:256]
+        lo, hi = _RANGE[dt]
+        if t.min() < lo or t.max() > hi:
+            raise SimError(f"{what}: LUT table {k} holds values outside {dt}")
+        return t
 
     def _gemm(self, ins: Instr, what: str) -> None:
         f = ins.f

@@ -157,6 +157,9 @@ class _Emitter:
             self.padded = True
         span = self.out_span(n, oh0, th, ow0, tw)
         writes, rows = [], {}
+        lut = self.ly.extra.get("lut")   # (table, resource): an activation fused into the STORE
+        if lut is not None:
+            reads = list(reads) + [lut[1]]
         if self.store_dram:
             writes.append(self.y_res)
             rows.update(span)
@@ -178,6 +181,8 @@ class _Emitter:
         ly, d, y = self.ly, self.d, self.y
         cols = min(d, ly.m - nb * d)
         kw = dict(dtype=ly.out_dtype, mode=ly.mode, cols=cols, param=param)
+        if ly.extra.get("lut") is not None:
+            kw.update(lut=1, table=ly.extra["lut"][0])
         if self.store_dram:
             for s0 in range(0, rows, MAX_DMA_ROWS):
                 k = min(MAX_DMA_ROWS, rows - s0)

@@ -51,7 +51,10 @@ LAYOUT: dict[str, list[tuple[str, int, bool]]] = {
               ("param", 12, False),
               # v5: write the requantized rows into the input buffer (on-chip residency):
               # ``dram`` is then the first INP row and ``stride`` the INP row step
-              ("inp", 1, False)],
+              ("inp", 1, False),
+              # v5: then map each value through LUT table ``table`` (an activation fused
+              # into the epilogue): y = T[y + 128]
+              ("lut", 1, False), ("table", 6, False)],
     "GEMM": [("reset", 1, False), ("acc", 16, False), ("inp", 16, False), ("wgt", 16, False),
              ("rows", 12, False), ("kblocks", 12, False), ("inp_kstride", 16, False),
              ("wgt_kstride", 10, False),

@@ -299,7 +299,10 @@ class _Lowering:
         self._boundary(kp.inputs, "quantize")
         tag = 0
         groups = _groups(kp)
+        fused: set = set()     # group indices lowered as part of the previous one
         for gi, calls in enumerate(groups):
+            if gi in fused:
+                continue
             node = calls[0].node
             why = next((w for w in map(self.why_host, calls) if w), None)
             if why:
@@ -315,26 +318,7 @@ class _Lowering:
             entry = {"name": node.name, "op": node.op, "kind": kind, "_tag": tag, "macs": 0,
                      "families": sorted({c.family for c in calls})}
             tag += 1
-            for call in calls:
-                if call.family == "matmul":
-                    self._matmul.lower(call, index[id(call)])
-                    entry["macs"] += call.batch * call.m * call.k * call.n
-                elif kind == "gemm":
-                    self._gemm(call, self._prepare(call), entry,
-                               groups[gi + 1] if gi + 1 < len(groups) else None)
-                elif call.family == "pool":
-                    self._pool.lower(call)
-                elif call.family in NonlinLowering.FAMILIES:
-                    self._nonlin.lower(call)
-                elif call.family in RowwiseLowering.FAMILIES:
-                    self._rowwise.lower(call)
-                elif call.family in GatherLowering.FAMILIES:
-                    self._gather.lower(call)
-                elif kind == "dma":
-                    self._move.lower(call)
-                else:
-                    self._elem.lower(call)
-                self.written.add(self.res(call.out))
+            self._lower_calls(calls, kind, entry, groups, gi, index, fused)
             self._seg_layers.append(entry)
             self.ap.layers.append(entry)
         self._close()
@@ -342,11 +326,62 @@ class _Lowering:
         check_stream(self.ap)
         return self.ap
 
+    def _lower_calls(self, calls, kind, entry, groups, gi, index, fused) -> None:
+        """Lower the calls of one IR node (group ``gi``); a conv/linear may take the next
+        group's LUT into its STORE epilogue (adding ``gi + 1`` to ``fused``)."""
+        def after(k):
+            return groups[k] if k < len(groups) else None
+        for call in calls:
+            if call.family == "matmul":
+                self._matmul.lower(call, index[id(call)])
+                entry["macs"] += call.batch * call.m * call.k * call.n
+            elif kind == "gemm":
+                lut = self._fusable_lut(call, after(gi + 1)) if len(calls) == 1 else None
+                if lut is not None:
+                    fused.add(gi + 1)
+                    entry["fused"] = [lut.node.name]
+                    self.written.add(self.res(lut.y))
+                self._gemm(call, self._prepare(call), entry, after(gi + 2 if lut else gi + 1), lut)
+            elif call.family == "pool":
+                self._pool.lower(call)
+            elif call.family in NonlinLowering.FAMILIES:
+                self._nonlin.lower(call)
+            elif call.family in RowwiseLowering.FAMILIES:
+                self._rowwise.lower(call)
+            elif call.family in GatherLowering.FAMILIES:
+                self._gather.lower(call)
+            elif kind == "dma":
+                self._move.lower(call)
+            else:
+                self._elem.lower(call)
+            self.written.add(self.res(call.out))
+
     def _prepare(self, call):
         ly = self._prepared.pop(id(call), None)
         return ly if ly is not None else prepare(call, self.ap.plan, self.hw)
 
-    def _resident_out(self, call, ly, nxt, in_spec):
+    def _fusable_lut(self, call, nxt):
+        """The LUT call right after a conv/linear that its STOREs can apply (v5 ``lut``): it
+        reads the int8 output, which nothing else reads, and writes a tensor of the same
+        layout; None otherwise."""
+        kp = self.kp
+        if not self.hw.store_lut or not nxt or len(nxt) != 1:
+            return None
+        u = nxt[0]
+        if u.family != "lut" or self.why_host(u) is not None \
+                or kp.root(u.x).name != kp.root(call.y).name \
+                or tuple(u.x.shape) != tuple(call.y.shape):
+            return None
+        if call.y.dtype.name != "int8" or u.x.dtype.name != "int8" \
+                or ISA_DTYPE.get(u.y.dtype) not in ("i8", "u8", "i16"):
+            return None
+        yr, ur = self.region(call.y), self.region(u.y)
+        if not (_own_rows(yr, yr.rows) and _own_rows(ur, yr.rows) and ur.lanes == yr.lanes
+                and ur.layout == yr.layout) or self._read_elsewhere(call.y, u):
+            return None
+        return u
+
+    def _resident_out(self, call, ly, nxt, in_spec, yv):
         """The next layer's resident input region that this conv/linear's STOREs fill
         (resident.py), or None: the next call must be a conv/linear of this segment reading
         this output as its whole input, and its input must fit the buffer."""
@@ -355,14 +390,14 @@ class _Lowering:
         c = nxt[0]
         kp = self.kp
         if c.family not in GEMM_FAMILIES or self.why_host(c) is not None \
-                or kp.root(c.x).name != kp.root(call.y).name:
+                or kp.root(c.x).name != kp.root(yv).name:
             return None
         cl = self._prepared.get(id(c)) or prepare(c, self.ap.plan, self.hw)
         self._prepared[id(c)] = cl
-        if not (_own_rows(self.region(call.y), ly.n * ly.oh * ly.ow)
+        if not (_own_rows(self.region(yv), ly.n * ly.oh * ly.ow)
                 and _own_rows(self.region(c.x), cl.n * cl.h * cl.w)):
             return None
-        spec = resident.plan(ly, cl, self.hw, in_spec, self._read_elsewhere(call.y, c))
+        spec = resident.plan(ly, cl, self.hw, in_spec, self._read_elsewhere(yv, c))
         if spec is None:
             return None
         cl.extra["resident_in"] = spec
@@ -381,15 +416,19 @@ class _Lowering:
         return any(c is not consumer and not w and not u.is_const and kp.root(u).name == r
                    for c in kp.calls for u, w in c.tensors())
 
-    def _gemm(self, call, ly, entry, nxt=None):
-        x, y = call.x, call.y
+    def _gemm(self, call, ly, entry, nxt=None, lut=None):
+        x, y = call.x, (call.y if lut is None else lut.y)
         xr, yr = self.region(x), self.region(y)
+        if lut is not None:  # the activation in the STORE epilogue: its table, its output
+            tbase, tres = self._elem.load_table(lut.node.name, lut.table.values)
+            ly.extra["lut"] = (tbase // self.hw.lut_rows_per_table, tres)
+            ly.out_dtype = ISA_DTYPE[lut.y.dtype]
         in_spec = None
         if self._pending is not None and self._pending[0] is call and self._pending[2] is self.b:
             in_spec = self._pending[1]
         ly.extra["resident_in"] = in_spec
         self._pending = None
-        out_spec = self._resident_out(call, ly, nxt, in_spec)
+        out_spec = self._resident_out(call, ly, nxt, in_spec, y)
         if out_spec is not None:
             self._pending = (nxt[0], out_spec, self.b)
             if in_spec is None:  # this layer's own input slots below the region

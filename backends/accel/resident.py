@@ -3,8 +3,9 @@ into the next conv/linear's input buffer (STORE ``inp = 1``), so the consumer sk
 DRAM round trip (the producer's STOREs, then the consumer's LOADs, two DMA latencies).
 
 A pair qualifies when the consumer is the next call of the same segment and reads the
-producer's whole output as its input (batch 1, int8, the same zero point), and the
-consumer's whole input fits a *region* of the input buffer in one of two layouts:
+producer's whole output as its input (batch 1, int8), and the consumer's whole input fits
+a *region* of the input buffer in one of two layouts (the lanes past the last channel hold
+the STORE's zero point, which the consumer multiplies by zero weights):
 
 * ``flat`` (1x1, stride-1, unpadded consumers): one plane of ``H*W`` rows per channel
   block, row = position, which the gather schedules read as their tile rows;
@@ -119,7 +120,7 @@ def plan(prod, cons, hw, in_spec: OnChip | None, keep_dram: bool) -> OnChip | No
     d = hw.dim
     if not hw.onchip_store or prod.n != 1 or cons.n != 1 or prod.out_dtype != "i8":
         return None
-    if prod.clamp[0] != cons.x_zp or (cons.h, cons.w, cons.c) != (prod.oh, prod.ow, prod.m):
+    if (cons.h, cons.w, cons.c) != (prod.oh, prod.ow, prod.m):
         return None
     blocks = -(-cons.c // d)
     flat = cons.kh == cons.kw == 1 and tuple(cons.stride) == (1, 1) and not any(cons.pads)
