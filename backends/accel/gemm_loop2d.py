@@ -19,18 +19,12 @@ schedules (``gemm_emit.choose_tiling``).
 
 from __future__ import annotations
 
-from .gemm_window import live_cbs
+from .gemm_window import emit_windows, geometry, live_cbs
 from .hw import HwConfig
 from .isa import make
 from .lower_gemm import MAX_DMA_ROWS, MAX_PAD
 
 MAX_ROW_STEP = 255   # CONFIG c is 8 bits
-
-
-def geometry(ly, th: int) -> tuple[int, int]:
-    """(window rows, window width Wp) of a tile of ``th`` output rows."""
-    (sh, sw), (dh, dw) = ly.stride, ly.dil
-    return (th - 1) * sh + (ly.kh - 1) * dh + 1, (ly.ow - 1) * sw + (ly.kw - 1) * dw + 1
 
 
 def _tap_step(ly, nb: int) -> int | None:
@@ -82,51 +76,9 @@ def loop2d_candidates(ly, hw: HwConfig, cap: dict, tiling_cls) -> list:
     return out
 
 
-def _window_loads(e, tile, cbs, base) -> None:
-    """One LOAD per window row and input-channel block (padding by the DMA)."""
-    ly, d, x = e.ly, e.d, e.x
-    n, oh0, th = tile
-    rows_in, wp = geometry(ly, th)
-    pt, pl = ly.pads[0], ly.pads[1]
-    g = e.b.group("ld", reads=[e.x_res], writes=[base[1]], rows=e.in_span(n, oh0, th))
-    nvalid = max(0, min(ly.w, wp - pl))
-    after = wp - pl - nvalid
-    for j, cb in enumerate(cbs):
-        cols = min(d, ly.c - cb * d)
-        for i in range(rows_in):
-            sram = base[0] + (j * rows_in + i) * wp
-            ih = oh0 * ly.stride[0] - pt + i
-            if not 0 <= ih < ly.h or nvalid == 0:
-                for s0 in range(0, wp, MAX_PAD):
-                    g.add(make("LOAD", buf="INP", sram=sram + s0, pad_before=min(MAX_PAD, wp - s0),
-                               pad_val=ly.x_zp, note="pad row"))
-                continue
-            g.add(make("LOAD", buf="INP", dtype="i8", sram=sram,
-                       dram=x.addr + ((n * ly.h + ih) * ly.w) * ly.c + cb * d, rows=nvalid,
-                       cols=cols, stride=ly.c, pad_before=pl, pad_after=after,
-                       pad_val=ly.x_zp, note=f"window ih={ih} cb={cb}"))
-
-
 def emit_loop2d(e, t) -> None:
     """Emit layer ``e.ly`` with tiling ``t`` (``th`` output rows, ``nb`` blocks per chunk)."""
-    ly = e.ly
-    chunks = [list(range(b, min(ly.nblocks, b + t.nb))) for b in range(0, ly.nblocks, t.nb)]
-    first = True
-    for n in range(ly.n):
-        for oh0 in range(0, ly.oh, t.th):
-            th = min(t.th, ly.oh - oh0)
-            shared = None
-            for nbs in chunks:
-                cbs = live_cbs(ly, nbs)
-                woff, w_res = e.load_weights(nbs, lambda nb: list(ly.rel[nb]))
-                if e.res_in is not None:  # resident: the whole padded window is in the buffer
-                    shared = (None, cbs)
-                elif shared is None or ly.group > 1:
-                    base = e.slots.next("INP")
-                    _window_loads(e, (n, oh0, th), cbs, base)
-                    shared = (base, cbs)
-                _chunk(e, (n, oh0, th), nbs, shared, woff, w_res, first)
-                first = False
+    emit_windows(e, t, _chunk)
 
 
 def _chunk(e, tile, nbs, shared, woff, w_res, configure: bool) -> None:

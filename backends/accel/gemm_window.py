@@ -31,6 +31,13 @@ def live_cbs(ly, nbs) -> list[int]:
     return sorted({ly.kblocks[j][2] for nb in nbs for j in ly.rel[nb]})
 
 
+def geometry(ly, th: int) -> tuple[int, int]:
+    """(window rows, window width Wp) of a tile of ``th`` output rows (any stride and
+    dilation; ``th + kh - 1`` and ``ow + kw - 1`` for the ``win`` schedule's stride-1 convs)."""
+    (sh, sw), (dh, dw) = ly.stride, ly.dil
+    return (th - 1) * sh + (ly.kh - 1) * dh + 1, (ly.ow - 1) * sw + (ly.kw - 1) * dw + 1
+
+
 def sizes(ly, th: int, nb: int) -> tuple[int, int]:
     """(input rows, accumulator rows per channel block) of a window tile."""
     wp = ly.ow + ly.kw - 1
@@ -53,54 +60,65 @@ def window_candidates(ly, hw: HwConfig, cap: dict, tiling_cls) -> list:
     return out
 
 
-def _input_rows(e, tile, cbs, base) -> None:
-    """One LOAD per window row and channel block (padding rows and columns by the DMA)."""
+def window_loads(e, tile, cbs, base) -> None:
+    """One LOAD per window row and input-channel block (padding by the DMA)."""
     ly, d, x = e.ly, e.d, e.x
     n, oh0, th = tile
-    wp = ly.ow + ly.kw - 1
+    rows_in, wp = geometry(ly, th)
     pt, pl = ly.pads[0], ly.pads[1]
     g = e.b.group("ld", reads=[e.x_res], writes=[base[1]], rows=e.in_span(n, oh0, th))
-    rows = th + ly.kh - 1
+    nvalid = max(0, min(ly.w, wp - pl))
+    after = wp - pl - nvalid
     for j, cb in enumerate(cbs):
         cols = min(d, ly.c - cb * d)
-        for i in range(rows):
-            sram = base[0] + (j * rows + i) * wp
-            ih = oh0 + i - pt
-            if not 0 <= ih < ly.h:
-                g.add(make("LOAD", buf="INP", sram=sram, pad_before=wp, pad_val=ly.x_zp,
-                           note="pad row"))
+        for i in range(rows_in):
+            sram = base[0] + (j * rows_in + i) * wp
+            ih = oh0 * ly.stride[0] - pt + i
+            if not 0 <= ih < ly.h or nvalid == 0:
+                for s0 in range(0, wp, MAX_PAD):
+                    g.add(make("LOAD", buf="INP", sram=sram + s0, pad_before=min(MAX_PAD, wp - s0),
+                               pad_val=ly.x_zp, note="pad row"))
                 continue
-            nvalid = max(0, min(ly.w, wp - pl))
-            after = wp - pl - nvalid
             g.add(make("LOAD", buf="INP", dtype="i8", sram=sram,
                        dram=x.addr + ((n * ly.h + ih) * ly.w) * ly.c + cb * d, rows=nvalid,
                        cols=cols, stride=ly.c, pad_before=pl, pad_after=after,
                        pad_val=ly.x_zp, note=f"window ih={ih} cb={cb}"))
 
 
-def emit_window(e, t) -> None:
-    """Emit layer ``e.ly`` with window tiling ``t`` (``th`` output rows, ``nb`` blocks)."""
+def emit_windows(e, t, chunk) -> None:
+    """The tile loop of the window schedules (``win`` and ``w2d``): per tile of ``t.th``
+    output rows and chunk of ``t.nb`` output-channel blocks, the chunk's weights, the
+    tile's padded window (once per tile, or per chunk for grouped convs; none when the
+    input is resident), then ``chunk(e, tile, nbs, (slot, cbs), woff, w_res, first)``."""
     ly = e.ly
-    wp = ly.ow + ly.kw - 1
     chunks = [list(range(b, min(ly.nblocks, b + t.nb))) for b in range(0, ly.nblocks, t.nb)]
+    first = True
     for n in range(ly.n):
         for oh0 in range(0, ly.oh, t.th):
-            th = min(t.th, ly.oh - oh0)
-            tile = (n, oh0, th)
+            tile = (n, oh0, min(t.th, ly.oh - oh0))
             shared = None
             for nbs in chunks:
                 cbs = live_cbs(ly, nbs)
                 woff, w_res = e.load_weights(nbs, lambda nb: list(ly.rel[nb]))
-                if shared is None or ly.group > 1:
+                if e.res_in is not None:  # resident: the whole padded window is in the buffer
+                    shared = (None, cbs)
+                elif shared is None or ly.group > 1:
                     base = e.slots.next("INP")
-                    _input_rows(e, tile, cbs, base)
+                    window_loads(e, tile, cbs, base)
                     shared = (base, cbs)
-                _window_chunk(e, tile, nbs, shared, woff, w_res, wp)
+                chunk(e, tile, nbs, shared, woff, w_res, first)
+                first = False
 
 
-def _window_chunk(e, tile, nbs, shared, woff, w_res, wp) -> None:
+def emit_window(e, t) -> None:
+    """Emit layer ``e.ly`` with window tiling ``t`` (``th`` output rows, ``nb`` blocks)."""
+    emit_windows(e, t, _window_chunk)
+
+
+def _window_chunk(e, tile, nbs, shared, woff, w_res, first) -> None:
     ly = e.ly
     n, oh0, th = tile
+    wp = ly.ow + ly.kw - 1
     (inp, inp_res), cbs = shared
     rows_in = th + ly.kh - 1
     p = (th - 1) * wp + ly.ow
