@@ -47,6 +47,9 @@ class _Emitter:
         self.ly, self.x, self.y, self.hw, self.b = ly, xreg, yreg, hw, b
         self.d = hw.dim
         self.slots = _Slots(hw, ly)
+        # the buffer halves alternate across layers too: a layer's first tile does not reuse
+        # the halves that the previous layer's last GEMMs and STOREs still read
+        self.slots.n.update(getattr(b, "slot_phase", {}))
         # on-chip residency (resident.py): the input already in the buffer / the output
         # written into the next layer's input buffer (and to DRAM only if needed)
         self.res_in = ly.extra.get("resident_in")
@@ -243,6 +246,11 @@ def emit_gemm(ly: GemmLayer, t: Tiling, xreg: Region, yreg: Region, hw: HwConfig
     """Emit layer ``ly`` with tiling ``t``; ``out_spec``: the next layer's resident region that
     the STOREs fill (resident.py); ``ly.extra["resident_in"]``: this layer's own."""
     e = _Emitter(ly, xreg, yreg, hw, b, x_res, y_res, out_spec)
+    _emit_order(e, ly, t)
+    b.slot_phase = {k: v % 2 for k, v in e.slots.n.items()}
+
+
+def _emit_order(e, ly: GemmLayer, t: Tiling) -> None:
     if t.order == "win":
         emit_window(e, t)
         return

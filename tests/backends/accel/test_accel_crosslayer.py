@@ -55,15 +55,16 @@ def _chain() -> G:
 
 
 def test_next_conv_loads_before_the_previous_one_finishes(tmp_path):
+    """(Through DRAM: on-chip residency off; test_accel_resident.py has its own.)"""
     outs = []
     for lat in (0, 5000):   # both interleavings the tokens allow compute the reference
         d = tmp_path / f"l{lat}"
         d.mkdir()
-        acc = compile_and_compare(_chain(), d, replace(HW, dma_latency=lat))
+        acc = compile_and_compare(_chain(), d, replace(HW, dma_latency=lat, onchip_store=False))
         outs.append(acc)
     acc = outs[1]
     prog = disassemble((tmp_path / "l5000" / "accel" / "m.bin").read_bytes())
-    s = simulate(prog, replace(HW, dma_latency=5000))
+    s = simulate(prog, replace(HW, dma_latency=5000, onchip_store=False))
     l1, l2 = acc["layers"]
     last_store = max(s.ready[i] for i in range(l1["first"], l1["last"]) if prog[i].op == "STORE")
     first_in = min(s.start[i] for i in range(l2["first"], l2["last"])

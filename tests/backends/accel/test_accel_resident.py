@@ -152,6 +152,24 @@ def test_chain_runs_resident_bit_exact_and_faster(tmp_path):
     assert cycles < simulate(_program(off), HW).total
 
 
+def test_consumer_starts_before_the_producer_stores_its_last_rows(tmp_path):
+    """The region's tokens are row intervals too: the consumer's first tile waits only for
+    the STOREs of the input rows it reads (a slow on-chip write path makes it visible)."""
+    hw = replace(HW, sram_latency=2000)
+    g = G(4)
+    x = g.input((1, 8, 20, 20))   # several tiles per layer
+    a = conv(g, x, 8, 3, pads=[1, 1, 1, 1], y_zp=3)
+    conv(g, a, 8, 3, pads=[1, 1, 1, 1], x_zp=3, output=True)
+    acc = compile_and_compare(g, tmp_path, hw, samples=1)
+    first, second = acc["layers"]
+    assert second["onchip"]["input"] == first["onchip"]["output"]
+    prog = _program(tmp_path)
+    s = simulate(prog, hw)
+    last_store = max(s.ready[i] for i in range(first["first"], first["last"]) if prog[i].op == "STORE")
+    first_gemm = min(s.start[i] for i in range(second["first"], second["last"]) if prog[i].op == "GEMM")
+    assert first_gemm < last_store, (first["tiling"], second["tiling"])
+
+
 @pytest.mark.parametrize("dma,sram", [(0, 5000), (5000, 0)])
 def test_resident_chain_bit_exact_under_extreme_interleavings(tmp_path, dma, sram):
     compile_and_compare(chain(1), tmp_path, replace(HW, dma_latency=dma, sram_latency=sram),
