@@ -39,6 +39,27 @@ def _dram(image_size, addr, rows, stride, nbytes, i, ins):
                        f"{image_size}-byte image")
 
 
+def _store_bounds(sz, hw: HwConfig, image_size: int, i: int, ins) -> None:
+    f = ins.f
+    _rng(sz, "ACC", f["sram"], f["rows"], i, ins)
+    if f["mode"] != "tensor" and f["rows"]:
+        _rng(sz, "PARAM", f["param"], 3 if f["mode"] == "channel" else 1, i, ins)
+    if f["lut"] and f["rows"]:  # v5: the epilogue's table
+        _rng(sz, "LUT", f["table"] * hw.lut_rows_per_table, hw.lut_rows_per_table, i, ins)
+    if not f["inp"]:
+        _dram(image_size, f["dram"], f["rows"], f["stride"], f["cols"] * DTYPE_BYTES[f["dtype"]],
+              i, ins)
+        return
+    # v5: INP rows dram, dram + stride, ..., int8 only
+    if f["dtype"] != "i8":
+        raise SimError(f"instruction {i} (STORE): a STORE into the input buffer writes int8, "
+                       f"not {f['dtype']}")
+    if f["cols"] > hw.dim:
+        raise SimError(f"instruction {i} (STORE): cols {f['cols']} > {hw.dim}")
+    if f["rows"]:
+        _rng(sz, "INP", f["dram"], (f["rows"] - 1) * f["stride"] + 1, i, ins)
+
+
 def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
     sz = _sizes(hw)
     d = hw.dim
@@ -58,22 +79,7 @@ def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
                 _rng(sz, f["buf"], sram, n, i, ins)
                 _dram(image_size, dram, f["rows"], f["stride"], rb, i, ins)
         elif ins.op == "STORE":
-            _rng(sz, "ACC", f["sram"], f["rows"], i, ins)
-            if f["mode"] != "tensor" and f["rows"]:
-                _rng(sz, "PARAM", f["param"], 3 if f["mode"] == "channel" else 1, i, ins)
-            if f["lut"] and f["rows"]:  # v5: the epilogue's table
-                _rng(sz, "LUT", f["table"] * hw.lut_rows_per_table, hw.lut_rows_per_table, i, ins)
-            if f["inp"]:  # v5: INP rows dram, dram + stride, ..., int8 only
-                if f["dtype"] != "i8":
-                    raise SimError(f"instruction {i} (STORE): a STORE into the input buffer "
-                                   f"writes int8, not {f['dtype']}")
-                if f["cols"] > d:
-                    raise SimError(f"instruction {i} (STORE): cols {f['cols']} > {d}")
-                if f["rows"]:
-                    _rng(sz, "INP", f["dram"], (f["rows"] - 1) * f["stride"] + 1, i, ins)
-                continue
-            _dram(image_size, f["dram"], f["rows"], f["stride"], f["cols"] * DTYPE_BYTES[f["dtype"]],
-                  i, ins)
+            _store_bounds(sz, hw, image_size, i, ins)
         elif ins.op == "GEMM" and f["rows"]:
             _rng(sz, "ACC", f["acc"], f["rows"], i, ins)
             k = max(f["kblocks"], 1)

@@ -23,12 +23,12 @@ from qcc.lower import KernelProgram, buffer_nbytes, lower
 
 from .check import check_stream
 from . import resident
-from .gemm_emit import _own_rows, choose_tiling, emit_gemm
+from .gemm_emit import choose_tiling, emit_gemm
 from .hw import HwConfig
 from .isa import ISA_VERSION, make
 from .layout import ISA_DTYPE, DramPlan, Region, canonical, rows_lanes, to_rows
 from .lower_elem import ElemLowering, Mat, check_elem
-from .lower_gemm import candidates, check_gemm, int32_plan, prepare
+from .lower_gemm import check_gemm, int32_plan, prepare
 from .lower_matmul import MatmulLowering, check_matmul
 from .lower_move import MoveLowering, check_move
 from .lower_nonlin import NonlinLowering, check_nonlin
@@ -336,7 +336,7 @@ class _Lowering:
                 self._matmul.lower(call, index[id(call)])
                 entry["macs"] += call.batch * call.m * call.k * call.n
             elif kind == "gemm":
-                lut = self._fusable_lut(call, after(gi + 1)) if len(calls) == 1 else None
+                lut = resident.fusable_lut(self, call, after(gi + 1)) if len(calls) == 1 else None
                 if lut is not None:
                     fused.add(gi + 1)
                     entry["fused"] = [lut.node.name]
@@ -360,62 +360,6 @@ class _Lowering:
         ly = self._prepared.pop(id(call), None)
         return ly if ly is not None else prepare(call, self.ap.plan, self.hw)
 
-    def _fusable_lut(self, call, nxt):
-        """The LUT call right after a conv/linear that its STOREs can apply (v5 ``lut``): it
-        reads the int8 output, which nothing else reads, and writes a tensor of the same
-        layout; None otherwise."""
-        kp = self.kp
-        if not self.hw.store_lut or not nxt or len(nxt) != 1:
-            return None
-        u = nxt[0]
-        if u.family != "lut" or self.why_host(u) is not None \
-                or kp.root(u.x).name != kp.root(call.y).name \
-                or tuple(u.x.shape) != tuple(call.y.shape):
-            return None
-        if call.y.dtype.name != "int8" or u.x.dtype.name != "int8" \
-                or ISA_DTYPE.get(u.y.dtype) not in ("i8", "u8", "i16"):
-            return None
-        yr, ur = self.region(call.y), self.region(u.y)
-        if not (_own_rows(yr, yr.rows) and _own_rows(ur, yr.rows) and ur.lanes == yr.lanes
-                and ur.layout == yr.layout) or self._read_elsewhere(call.y, u):
-            return None
-        return u
-
-    def _resident_out(self, call, ly, nxt, in_spec, yv):
-        """The next layer's resident input region that this conv/linear's STOREs fill
-        (resident.py), or None: the next call must be a conv/linear of this segment reading
-        this output as its whole input, and its input must fit the buffer."""
-        if not self.resident or not nxt or len(nxt) != 1:
-            return None
-        c = nxt[0]
-        kp = self.kp
-        if c.family not in GEMM_FAMILIES or self.why_host(c) is not None \
-                or kp.root(c.x).name != kp.root(yv).name:
-            return None
-        cl = self._prepared.get(id(c)) or prepare(c, self.ap.plan, self.hw)
-        self._prepared[id(c)] = cl
-        if not (_own_rows(self.region(yv), ly.n * ly.oh * ly.ow)
-                and _own_rows(self.region(c.x), cl.n * cl.h * cl.w)):
-            return None
-        spec = resident.plan(ly, cl, self.hw, in_spec, self._read_elsewhere(yv, c))
-        if spec is None:
-            return None
-        cl.extra["resident_in"] = spec
-        if not candidates(cl, self.hw):
-            del cl.extra["resident_in"]
-            return None
-        return spec
-
-    def _read_elsewhere(self, v, consumer) -> bool:
-        """Whether the tensor of ``v`` is a graph output or read by a call other than
-        ``consumer`` (then it is stored to DRAM too)."""
-        kp = self.kp
-        r = kp.root(v).name
-        if any(kp.root(bd.value).name == r for bd in kp.outputs):
-            return True
-        return any(c is not consumer and not w and not u.is_const and kp.root(u).name == r
-                   for c in kp.calls for u, w in c.tensors())
-
     def _gemm(self, call, ly, entry, nxt=None, lut=None):
         x, y = call.x, (call.y if lut is None else lut.y)
         xr, yr = self.region(x), self.region(y)
@@ -428,7 +372,7 @@ class _Lowering:
             in_spec = self._pending[1]
         ly.extra["resident_in"] = in_spec
         self._pending = None
-        out_spec = self._resident_out(call, ly, nxt, in_spec, y)
+        out_spec = resident.resident_out(self, call, ly, nxt, in_spec, y) if self.resident else None
         if out_spec is not None:
             self._pending = (nxt[0], out_spec, self.b)
             if in_spec is None:  # this layer's own input slots below the region

@@ -158,3 +158,69 @@ def emit_pads(e, spec: OnChip) -> None:
     for a, k in runs:
         g.add(make("LOAD", buf="INP", sram=a, pad_before=k, pad_val=spec.x_zp,
                    note="resident window padding"))
+
+
+# -- the pairs (called by the whole-model rendering, program.py) ---------------------------
+def _read_elsewhere(ctx, v, consumer) -> bool:
+    """Whether the tensor of ``v`` is a graph output or read by a call other than
+    ``consumer`` (then it is stored to DRAM too)."""
+    kp = ctx.kp
+    r = kp.root(v).name
+    if any(kp.root(bd.value).name == r for bd in kp.outputs):
+        return True
+    return any(c is not consumer and not w and not u.is_const and kp.root(u).name == r
+               for c in kp.calls for u, w in c.tensors())
+
+
+def fusable_lut(ctx, call, nxt):
+    """The LUT call right after a conv/linear that its STOREs can apply (v5 ``lut``): it
+    reads the int8 output, which nothing else reads, and writes a tensor of the same
+    layout; None otherwise."""
+    from .gemm_emit import _own_rows
+    from .layout import ISA_DTYPE
+
+    kp = ctx.kp
+    if not ctx.hw.store_lut or not nxt or len(nxt) != 1:
+        return None
+    u = nxt[0]
+    if u.family != "lut" or ctx.why_host(u) is not None \
+            or kp.root(u.x).name != kp.root(call.y).name or tuple(u.x.shape) != tuple(call.y.shape):
+        return None
+    if call.y.dtype.name != "int8" or u.x.dtype.name != "int8" \
+            or ISA_DTYPE.get(u.y.dtype) not in ("i8", "u8", "i16"):
+        return None
+    yr, ur = ctx.region(call.y), ctx.region(u.y)
+    if not (_own_rows(yr, yr.rows) and _own_rows(ur, yr.rows) and ur.lanes == yr.lanes
+            and ur.layout == yr.layout) or _read_elsewhere(ctx, call.y, u):
+        return None
+    return u
+
+
+def resident_out(ctx, call, ly, nxt, in_spec, yv) -> OnChip | None:
+    """The next layer's resident input region that the STOREs of ``call`` (GemmLayer ``ly``,
+    output ``yv``) fill, or None: the next call must be a conv/linear of this segment
+    reading this output as its whole input, and its input must fit the buffer.  The
+    consumer is prepared here (``ctx._prepared``) with ``extra["resident_in"]``."""
+    from .gemm_emit import _own_rows
+    from .lower_gemm import candidates, prepare
+
+    if not nxt or len(nxt) != 1:
+        return None
+    c = nxt[0]
+    kp = ctx.kp
+    if c.family not in ("conv2d", "linear") or ctx.why_host(c) is not None \
+            or kp.root(c.x).name != kp.root(yv).name:
+        return None
+    cl = ctx._prepared.get(id(c)) or prepare(c, ctx.ap.plan, ctx.hw)
+    ctx._prepared[id(c)] = cl
+    if not (_own_rows(ctx.region(yv), ly.n * ly.oh * ly.ow)
+            and _own_rows(ctx.region(c.x), cl.n * cl.h * cl.w)):
+        return None
+    spec = plan(ly, cl, ctx.hw, in_spec, _read_elsewhere(ctx, yv, c))
+    if spec is None:
+        return None
+    cl.extra["resident_in"] = spec
+    if not candidates(cl, ctx.hw):
+        del cl.extra["resident_in"]
+        return None
+    return spec
