@@ -192,9 +192,12 @@ def test_conv_transpose_int32_edges(tmp_path, k, s, c, side, build, seed):
     check_exact(cs, tmp_path / "c", cflags=BUILDS[build])
 
 
-@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
-def test_conv_transpose_cortex_m4_bit_exact(tmp_path):
-    """The phases through the Arm DSP conv2d kernels (pointwise GEMMs, im2col, depthwise)."""
+@pytest.mark.parametrize("core", ["cortex-m4", "cortex-m55"])
+def test_conv_transpose_cortex_m_bit_exact(tmp_path, core):
+    """The phases through the Arm DSP conv2d kernels (pointwise GEMMs, im2col, depthwise) on
+    Cortex-M4 and through the Helium ones on Cortex-M55, under QEMU."""
+    if not arm.available(core):
+        pytest.skip(f"SKIPPED, NOT PASSED: {arm.missing_tools() or core + ' tools missing'}")
     cs = Cases(5)
     _convt(cs, 1, 8, (6, 6), 8, (2, 2), (2, 2), [0, 0, 0, 0], 1)
     _convt(cs, 1, 6, (5, 5), 4, (3, 3), (2, 2), [1, 1, 1, 1], 2, op=(1, 1), relu=True)
@@ -204,6 +207,6 @@ def test_conv_transpose_cortex_m4_bit_exact(tmp_path):
     want = Interpreter(cs.g).run(cs.feeds)
     emit_c(cs.g, str(tmp_path / "c"))
     assert "__ARM_FEATURE_DSP" in (tmp_path / "c" / "qcc_kernels.h").read_text()
-    got, = arm.run_qemu(tmp_path / "c", [cs.feeds])
+    got, = arm.run_qemu(tmp_path / "c", [cs.feeds], core=core)
     for name, w in want.items():
         assert np.array_equal(got[name], w), name
