@@ -135,7 +135,7 @@ def qcc_layer_cycles(s: ConvShape, hw: HwConfig, objective: str = "total") -> di
     xr = Region("x", 0, xb, "i8", (1, s.c, s.h, s.w), s.h * s.w, s.c)
     yr = Region("y", xb, yb, "i8", (1, s.m, s.oh, s.ow), s.oh * s.ow, s.m)
     t, _, _ = choose_tiling(ly, xr, yr, hw, objective=objective)
-    b = Builder()
+    b = Builder(fifo_depth=hw.fifo_depth)
     emit_gemm(ly, t, xr, yr, hw, b, ("DRAM", "x"), ("DRAM", "y"))
     prog, _ = b.finalize()
     sched = simulate(prog, hw)

@@ -3,9 +3,12 @@
 * Bounds: no address in the stream depends on data, so computing every
   instruction's buffer-row and DRAM-byte ranges from its fields proves all
   accesses in bounds (LUT indices: the input dtype's range plus the offset).
-* Deadlock freedom: the timing model executes each segment; it raises
-  ``DeadlockError`` if the tokens can never all be satisfied, or if a token is
-  left unpopped.
+* Deadlock freedom, proved statically (``check_tokens``): executed one instruction at
+  a time in program order, every pop finds a token and no FIFO ever holds more than
+  ``fifo_depth``; then no timing can deadlock the engines (the first unexecuted
+  instruction in program order can always issue), and every token is popped.  The
+  timing model then executes each segment; it too raises ``DeadlockError`` if the
+  tokens can never all be satisfied, or if a token is left unpopped.
 * Every segment ends in FINISH and every instruction encodes (field ranges).
 """
 
@@ -14,7 +17,7 @@ from __future__ import annotations
 from .funcsim import SimError, gemm_input_offsets, load_copies
 from .hw import HwConfig
 from .isa import DTYPE_BYTES, UNARY_ALU_OPS, encode
-from .timing import load_row_bytes, simulate
+from .timing import FIFOS, DeadlockError, load_row_bytes, simulate, token_fifos
 
 
 def _sizes(hw: HwConfig) -> dict:
@@ -126,6 +129,29 @@ def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
                                f"the 256-entry table")
 
 
+def check_tokens(prog, depth: int) -> None:
+    """Prove a segment deadlock-free for every timing: in program order (a valid
+    interleaving of the three in-order engines if it is one at all) each instruction's pops
+    find a token, its pushes find a free slot of the ``depth``-deep FIFO, and no token is
+    left at the end.  Raises ``DeadlockError`` naming the first instruction that breaks it."""
+    held = dict.fromkeys(FIFOS, 0)
+    for i, ins in enumerate(prog):
+        pops, pushes = token_fifos(ins)
+        for f in pops:
+            if held[f] == 0:
+                raise DeadlockError(f"instruction {i} ({ins.op}) pops {f} before any token "
+                                    f"was pushed to it in program order")
+            held[f] -= 1
+        for f in pushes:
+            if held[f] >= depth:
+                raise DeadlockError(f"instruction {i} ({ins.op}) pushes a token {depth + 1} "
+                                    f"deep into {f} in program order (fifo_depth {depth})")
+            held[f] += 1
+    left = {f: n for f, n in held.items() if n}
+    if left:
+        raise DeadlockError(f"tokens pushed but never popped: {left}")
+
+
 def check_stream(ap) -> dict:
     """Check every segment of an ``AccelProgram``; returns {segment index: cycles}."""
     check_bounds(ap.instrs, ap.hw, ap.plan.const_base + ap.plan.const_size)
@@ -136,5 +162,6 @@ def check_stream(ap) -> dict:
         prog = ap.instrs[seg["first"]:seg["last"]]
         if not prog or prog[-1].op != "FINISH":
             raise SimError(f"segment {k} does not end in FINISH")
+        check_tokens(prog, ap.hw.fifo_depth)
         out[k] = simulate(prog, ap.hw).total
     return out

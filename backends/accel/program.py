@@ -52,7 +52,6 @@ class AccelProgram:
     plan: DramPlan = None
     regions: dict = field(default_factory=dict)     # value name -> Region (absolute address)
     host_ops: list = field(default_factory=list)    # fallbacks: {node, op, reason}
-    notes: list = field(default_factory=list)       # schedule fallbacks taken, one line each
     kernel_program: KernelProgram = None
 
 
@@ -68,10 +67,9 @@ def _groups(kp: KernelProgram) -> list[list]:
 
 
 class _Lowering:
-    def __init__(self, kp: KernelProgram, hw: HwConfig, search: int, partial: bool = True,
-                 resident: bool = True):
-        self.kp, self.hw, self.search, self.partial = kp, hw, search, partial
-        self.resident = resident and hw.onchip_store
+    def __init__(self, kp: KernelProgram, hw: HwConfig, search: int):
+        self.kp, self.hw, self.search = kp, hw, search
+        self.resident = hw.onchip_store
         self._prepared: dict = {}     # id(call) -> GemmLayer (a consumer prepared ahead)
         self._pending = None          # (consumer call, its resident input, builder)
         self.ap = AccelProgram(hw, plan=DramPlan(), kernel_program=kp)
@@ -243,9 +241,8 @@ class _Lowering:
     # -- segments ------------------------------------------------------------------------
     def _open(self):
         if self.b is None:
-            self.b = Builder(inp_half=self.hw.inp_rows // 2)
+            self.b = Builder(inp_half=self.hw.inp_rows // 2, fifo_depth=self.hw.fifo_depth)
             self.b.also_write = self._overlaps
-            self.b.partial = self.partial
             self.written = set()
             self._seg_layers = []
             if not self.ap.instrs:  # the stream states the ISA version it needs (§2.1)
@@ -417,23 +414,10 @@ def lower_for(graph: Graph, hw: HwConfig, name: str = "model") -> KernelProgram:
 
 
 def render(kp: KernelProgram, hw: HwConfig, search: int = 16) -> AccelProgram:
-    """Instruction streams and DRAM image of a kernel program (reads no IR node).
-
-    The row-interval waits that let a layer load its first rows while the previous one
-    still stores its last can, with many small tiles, push more store-to-load tokens
-    than a bounded FIFO holds before the loads pop them; the stream checker then finds
-    a deadlock.  Such a program is rendered again with whole-tensor waits between
-    layers (one token per layer boundary) and without on-chip residency, and the
-    manifest says so."""
-    from .timing import DeadlockError
-
-    try:
-        return _Lowering(kp, hw, search).run()
-    except DeadlockError as e:
-        ap = _Lowering(kp, hw, search, partial=False, resident=False).run()
-        ap.notes.append(f"cross-layer row overlap off (and on-chip residency): with it the "
-                        f"stream deadlocks the {hw.fifo_depth}-deep token FIFOs ({e})")
-        return ap
+    """Instruction streams and DRAM image of a kernel program (reads no IR node).  The
+    streams' tokens are bounded by the FIFO depth as they are built (``stream.Builder``),
+    and the checker proves every segment deadlock-free (``check.check_tokens``)."""
+    return _Lowering(kp, hw, search).run()
 
 
 def build_program(graph: Graph, hw: HwConfig, search: int = 16, name: str = "model") -> AccelProgram:

@@ -9,6 +9,20 @@ group's first instruction and the push flag on the awaited group's last, so
 every push has exactly one pop in the same order.  LD and ST wait for each other
 through the FIFOs that close the ring (ST -> LD, LD -> ST).
 
+Bounded FIFOs (``fifo_depth``): a push waits for a free slot, so an engine that runs ahead
+can block on a full FIFO while the engine that would pop it waits, in its own program
+order, for something behind that push: a deadlock.  Every token goes forward in group
+order (a group waits only for earlier groups), so executing the groups one by one in that
+order is a valid schedule *if* no FIFO ever holds more than ``fifo_depth`` tokens on the
+way; then the engines can never deadlock (the first unexecuted group of that order can
+always issue).  ``finalize`` enforces exactly that bound: when a push would exceed it,
+the latest waiting token's pop is moved to the new push (that waiter waits a little longer:
+for a later group of the same engine, which implies the one it needed), and the new push's
+own waiter, now implied by it, pops nothing.  Without it, a consumer whose tiles each wait
+for a different store of a producer with many small tiles deadlocked: those ST -> LD
+tokens are popped only by loads that come after all of the producer's loads, which wait
+(buffer halves) for the producer's GEMMs, which wait (accumulator halves) for its stores.
+
 A group may read or write only an interval of a DRAM tensor's rows (``rows=``): a
 read of rows ``[lo, hi)`` waits only for the latest partial write that overlaps them
 (or, when none does, for the last whole write), so the next layer's first tile can
@@ -68,9 +82,10 @@ def _overlap(a, b) -> bool:
 
 
 class Builder:
-    def __init__(self, inp_half: int | None = None):
+    def __init__(self, inp_half: int | None = None, fifo_depth: int | None = None):
         self.inp_half = inp_half     # rows of an input-buffer slot half ("INP", k)
         self._inp: dict = {}         # input-buffer resources seen -> (lo, hi, tag)
+        self.fifo_depth = fifo_depth  # None: unbounded FIFOs (no token bound at render time)
         self.groups: list[Group] = []
         self.layer = 0
         self._writer: dict = {}
@@ -78,7 +93,6 @@ class Builder:
         self.also_write: dict = {}   # resource -> resources a write to it also overwrites
         self._parts: dict = {}       # resource -> [(lo, hi, group)] partial writes since the
         self._base: dict = {}        # last whole write (its group in _base)
-        self.partial = True          # False: row intervals ignored (whole-tensor waits)
 
     def _read_waits(self, r, span) -> list:
         parts = self._parts.get(r)
@@ -95,7 +109,7 @@ class Builder:
     def group(self, engine: str, reads=(), writes=(), rows=None) -> Group:
         """A group of ``engine`` reading and writing resources; ``rows`` maps a DRAM resource
         to the interval of its rows that this group reads or writes (default: all)."""
-        rows = (rows or {}) if self.partial else {}
+        rows = rows or {}
         writes = list(writes) + [x for r in writes for x in self.also_write.get(r, ())]
         near = self._inp_overlaps(list(reads) + writes, writes)
         waits = []
@@ -144,7 +158,26 @@ class Builder:
                 g.instrs = merge_outer(g.instrs)
             if not g.instrs:
                 g.instrs.append(nop(g.engine))
+        pairs = _bound_tokens(self._token_pairs(order), self.fifo_depth)
+        for key, lst in pairs.items():
+            pop, push = _FLAGS[key]
+            for h, w in lst:
+                _flag(self.groups[w].instrs[0], pop)
+                _flag(self.groups[h].instrs[-1], push)
+        prog, tags = [], []
+        for g in order:
+            prog.extend(g.instrs)
+            tags.extend([g.layer] * len(g.instrs))
+        return prog, tags
+
+
+    @staticmethod
+    def _token_pairs(order) -> dict:
+        """(waiting engine, awaited engine) -> [(pushing group seq, popping group seq)] in
+        order: per waiter only its latest wait on each engine, and only if no earlier waiter
+        of its engine already waited for that group or a later one (engines run in order)."""
         last: dict = {}
+        pairs: dict = {}
         for g in order:
             best: dict = {}
             for h in g.waits:
@@ -155,15 +188,34 @@ class Builder:
                 if seq <= last.get(key, -1):
                     continue
                 last[key] = seq
-                pop, push = _FLAGS[key]
-                h = self.groups[seq]
-                _flag(g.instrs[0], pop)
-                _flag(h.instrs[-1], push)
-        prog, tags = [], []
-        for g in order:
-            prog.extend(g.instrs)
-            tags.extend([g.layer] * len(g.instrs))
-        return prog, tags
+                pairs.setdefault(key, []).append((seq, g.seq))
+        return pairs
+
+
+def _bound_tokens(pairs: dict, depth: int | None) -> dict:
+    """The token pairs of each FIFO with at most ``depth`` tokens in flight when the groups
+    run one by one in order (see the module docstring).  Sweeping the pushes in order, a
+    push that finds ``depth`` tokens not yet popped by the time it runs takes over the pop of
+    the latest of them (that waiter runs after this push and waits for a later group of the
+    same engine, which implies the one it waited for); the push's own waiter comes after that
+    one, so its wait is implied and it pops nothing."""
+    if not depth:
+        return pairs
+    out = {}
+    for key, lst in pairs.items():
+        kept: list = []          # [push seq, pop seq]
+        pending: list = []       # indices into kept: pushed, not yet popped, in order
+        for h, w in lst:
+            # the pops of groups before this push have run
+            while pending and kept[pending[0]][1] < h:
+                pending.pop(0)
+            if len(pending) >= depth:
+                kept[pending[-1]][0] = h   # the latest waiter waits for this push instead
+                continue                   # and this push's waiter is implied by it
+            kept.append([h, w])
+            pending.append(len(kept) - 1)
+        out[key] = [tuple(p) for p in kept]
+    return out
 
 
 def _same_but_addresses(a: Instr, b: Instr) -> bool:

@@ -57,7 +57,7 @@ def write_files(graph, out_dir: str, name: str, hw: HwConfig, search: int) -> di
         "files": files,
         "accel": {"name": name, "isa_version": ISA_VERSION, "hw": hw.to_dict(),
                   "instructions": len(ap.instrs), "segments": ap.segments, "layers": layers,
-                  "host_ops": ap.host_ops, "schedule_notes": ap.notes, "tensors": tensors,
+                  "host_ops": ap.host_ops, "tensors": tensors,
                   "dram": {"arena_bytes": ap.plan.arena_size, "io_bytes": ap.plan.io_size,
                            "const_bytes": ap.plan.const_size,
                            "image_bytes": ap.plan.const_base + ap.plan.const_size},
