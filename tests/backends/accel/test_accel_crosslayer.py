@@ -91,28 +91,32 @@ def _branches(size: int) -> G:
     return g
 
 
-def test_unbounded_tokens_deadlock_this_graph(monkeypatch):
+@pytest.mark.parametrize("size,onchip", [(24, False), (40, True)])
+def test_unbounded_tokens_deadlock_this_graph(monkeypatch, size, onchip):
     """Without the render-time bound the cross-layer row tokens of ``_branches`` overfill
-    the 16-deep FIFOs: the tile search's stream deadlocks (the graph reproduces the bug)."""
+    the 16-deep FIFOs: the tile search's stream deadlocks, through DRAM and (with more
+    tiles) with on-chip residency (the graph reproduces the bug)."""
     from qcc.backends.accel import program, stream
     from qcc.backends.accel.timing import DeadlockError
 
     monkeypatch.setattr(stream, "_bound_tokens", lambda pairs, depth: pairs)
     with pytest.raises(DeadlockError, match="deadlock"):
-        program.build_program(_branches(24).g, HW, 4, "m")
+        program.build_program(_branches(size).g, replace(HW, onchip_store=onchip), 4, "m")
 
 
-@pytest.mark.parametrize("depth", [16, 2])
-def test_many_tiles_and_branches_compile_bit_exact_with_bounded_tokens(tmp_path, depth):
+@pytest.mark.parametrize("depth,onchip", [(16, False), (2, False), (16, True)])
+def test_many_tiles_and_branches_compile_bit_exact_with_bounded_tokens(tmp_path, depth, onchip):
     """The same graph compiles with the FIFO bound (no fallback), the checker proves every
-    segment deadlock-free in program order, and the consumers still load their first rows
-    before the producer's last store (cross-layer overlap kept)."""
-    hw = replace(HW, fifo_depth=depth, dma_latency=5000)
-    acc = compile_and_compare(_branches(24), tmp_path, hw)
+    segment deadlock-free in program order, and through DRAM the consumers still load
+    their first rows before the producer's last store (cross-layer overlap kept)."""
+    hw = replace(HW, fifo_depth=depth, dma_latency=5000, onchip_store=onchip)
+    acc = compile_and_compare(_branches(40 if onchip else 24), tmp_path, hw)
     prog = disassemble((tmp_path / "accel" / "m.bin").read_bytes())
     for seg in acc["segments"]:
         if seg["kind"] == "accel":
             check_tokens(prog[seg["first"]:seg["last"]], depth)
+    if onchip:
+        return
     s = simulate(prog, hw)
     l1, l2 = acc["layers"][:2]
     last_store = max(s.ready[i] for i in range(l1["first"], l1["last"]) if prog[i].op == "STORE")
