@@ -2,7 +2,9 @@
 
 A backend module provides ``TARGET``, ``emit(graph, out_dir, ctx) -> dict``
 (writes files, returns manifest entries) and
-``run(out_dir, samples, manifest) -> list[dict]`` (the target's engine).
+``run(out_dir, samples, manifest) -> list[dict]`` (the target's engine); a backend whose
+code can be run step by step also provides ``trace(out_dir, samples, manifest,
+fault_step=None)`` (every step's output bytes per sample, for ``qcc debug --target``).
 """
 
 from __future__ import annotations

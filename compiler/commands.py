@@ -401,9 +401,16 @@ def cmd_compile(args) -> int:
 
 
 def cmd_debug(args) -> int:
-    from .debug_app import run_debug
+    from . import driver
+    from .debugger.session import Toolchain, run_debug
 
-    return run_debug(args)
+    args.output = args.output or "qcc_debug"
+    check_target = args.target not in (None, "onnx")
+    args.target = args.target or "onnx"
+    tools = Toolchain(pipeline=driver.quantizing_pipeline, bind_shapes=driver._bind_from_calib,
+                      compile=driver.compile_model, trace=driver.trace_artifact,
+                      traced_targets=driver.traced_targets)
+    return run_debug(args, compile_options(args), tools, check_target)
 
 
 # ------------------------------------------------------------------------- dse

@@ -347,6 +347,28 @@ def run_artifact(path: str, manifest: dict, feeds: list, engine: str,
     return backend.run(path, feeds, manifest)
 
 
+def traced_targets() -> list[str]:
+    """The available targets whose generated code can be run step by step (``trace``)."""
+    from qcc.backends import available_targets, get_backend
+
+    return [t for t in available_targets() if hasattr(get_backend(t), "trace")]
+
+
+def trace_artifact(path: str, manifest: dict, samples: list, fault_step: Optional[int] = None) -> list:
+    """Every step's output bytes per sample of the generated code in ``path`` (one list of
+    (step, bytes) per sample; ``fault_step``: the test-only fault injection of ``qcc debug``)."""
+    from qcc.backends import get_backend
+
+    return get_backend(manifest["target"]).trace(path, samples, manifest, fault_step)
+
+
+def quantizing_pipeline(target: str) -> list[str]:
+    """The pass names of ``target``'s quantizing pipeline (``qcc debug`` runs it in parts)."""
+    from qcc.passes.pipelines import pipeline_for
+
+    return pipeline_for(target, quantize=True)
+
+
 def quantize_graph(graph: Graph, ctx: PassContext) -> Graph:
     """Run the quantizing pipeline (of target c, without its code generation) on ``graph``."""
     from qcc.passes.pipelines import pipeline_for

@@ -84,6 +84,13 @@ def run(out_dir: str, samples: list[dict[str, np.ndarray]], manifest: dict) -> l
     return run_samples(out_dir, samples, manifest)
 
 
+def trace(out_dir: str, samples: list[dict], manifest: dict, fault_step=None) -> list:
+    """Every step's output bytes per sample (``qcc debug --target c``; backends/c/tracing.py)."""
+    from .tracing import trace as _trace
+
+    return _trace(out_dir, samples, manifest, fault_step)
+
+
 def profile(out_dir: str, sample: dict, engine: str = "host", runs: int = 200) -> dict:
     """Per-layer time (host) or instructions (cortex-m4 / cortex-m55, QEMU icount) of one sample."""
     from .profile import profile as _profile
@@ -97,4 +104,4 @@ def format_profile(res: dict) -> str:
     return format_table(res)
 
 
-__all__ = ["TARGET", "emit", "run", "profile", "format_profile"]
+__all__ = ["TARGET", "emit", "run", "trace", "profile", "format_profile"]

@@ -105,4 +105,11 @@ def run(out_dir: str, samples: list[dict[str, np.ndarray]], manifest: dict,
     return outs
 
 
-__all__ = ["TARGET", "emit", "run", "load_model"]
+def trace(out_dir: str, samples: list[dict], manifest: dict, fault_step=None) -> list:
+    """Every launch's output bytes per sample (``qcc debug --target triton``; tracing.py)."""
+    from .tracing import trace as _trace
+
+    return _trace(out_dir, samples, manifest, fault_step)
+
+
+__all__ = ["TARGET", "emit", "run", "trace", "load_model"]

@@ -7,8 +7,10 @@ provenance in ``graph.meta["provenance"]``): SQNR, cosine, max error in units
 of the tensor's scale, and the clipping rate.  Each layer is also run alone on
 the ideally quantized float inputs, which separates the error it introduces
 from the error it inherits.  ``report`` prints the table and writes
-``debug.json``; ``html`` draws ``debug.html``.  The application layer (driver,
-CLI) builds the graphs and tries the suggestions.
+``debug.json``; ``html`` draws ``debug.html``.  ``session`` builds the graphs and
+tries the suggestions, ``target_check`` finds the first step of the generated code that
+differs from the reference; the application layer (``qcc.commands``) lends them the
+pipeline, the compiler and the backends' tracing runners.
 """
 
 from .compare import LayerStat, compare_graphs, end_to_end_sqnr  # noqa: F401

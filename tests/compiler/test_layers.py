@@ -24,8 +24,6 @@ APPLICATION = {
     "qcc.driver",        # import -> pipeline -> backend: the compilation itself
     "qcc.cli",           # the qcc command line (its flags list the targets and passes)
     "qcc.commands",      # the qcc sub-commands (compile, run, passes, ...)
-    "qcc.debug_app",     # qcc debug: runs the pipeline pass by pass against the float model
-    "qcc.debug_target",  # qcc debug --engine target: builds and runs the C of each step
     "qcc.demo",          # qcc demo: a command, a client of the public API
 }
 # Public facades: they load one application module and never the upper layers themselves.

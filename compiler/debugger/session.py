@@ -1,12 +1,14 @@
-"""``qcc debug``: the application side of the accuracy debugger (docs/debugging.md).
+"""``qcc debug``: a debugging session of the accuracy debugger (docs/debugging.md).
 
 Builds the float graph (as it stands right before ``quantize``) and the integer
 graph in memory with the target's pipeline, hands both to
 :mod:`qcc.debugger` for the per-layer table, and tries the suggestions for the
 worst layers (another calibration estimator for the layer's tensor, 8-bit weights
 for the layer in a low-bit plan, cross-layer equalization, SmoothQuant), each
-measured end to end within a time budget.  Like the driver and the CLI this is
-application layer: it ties passes and the core together.
+measured end to end within a time budget.  The pipeline, the compiler and the targets'
+tracing runners come from the application layer as a :class:`Toolchain`
+(``qcc.commands.cmd_debug`` lends the driver's), so the debugger imports no pass, backend
+or driver itself.
 """
 
 from __future__ import annotations
@@ -15,21 +17,32 @@ import copy
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
-from .calibration import calibrate
-from .calibration.data import CalibData
-from .calibration.observers import estimate
-from .debugger import compare_graphs, end_to_end_sqnr
-from .debugger.report import write_outputs
-from .driver import CompileOptions, _bind_from_calib
-from .errors import QccError
-from .frontend.onnx_import import import_model
-from .ir import Graph
-from .npzio import iter_samples, load_npz
-from .passmanager import Instrumentation, PassContext, PassManager
+from ..calibration import calibrate
+from ..calibration.data import CalibData
+from ..calibration.observers import estimate
+from ..errors import QccError
+from ..frontend.bind import drop_bound
+from ..frontend.onnx_import import import_model
+from ..ir import Graph
+from ..npzio import iter_samples, load_npz
+from ..passmanager import Instrumentation, PassContext, PassManager
+from .compare import compare_graphs, end_to_end_sqnr
+from .report import write_outputs
 
 TRY_METHODS = ("percentile", "entropy", "mse")
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """What the application layer lends a debugging session (the driver's functions).
+    ``opts`` below is the driver's ``CompileOptions``."""
+    pipeline: Callable[[str], list]      # target -> the pass names of its quantizing pipeline
+    bind_shapes: Callable                # (model, input_shapes, CalibData | None) -> shapes
+    compile: Callable                    # (model, opts) -> manifest: qcc compile
+    trace: Callable                      # (out_dir, manifest, samples, fault_step) -> steps
+    traced_targets: Callable[[], list]   # targets whose code ``trace`` runs step by step
 
 
 @dataclass
@@ -40,25 +53,21 @@ class DebugGraphs:
     options: dict = field(default_factory=dict)
 
 
-def _context(model_path: str, opts: CompileOptions) -> PassContext:
+def _context(model_path: str, opts) -> PassContext:
     return PassContext(options=dict(opts.options, target=opts.target, model_path=model_path,
                                     model_name=opts.name, quiet=True))
 
 
-def build_graphs(model_path: str, opts: CompileOptions, ranges=None) -> DebugGraphs:
+def build_graphs(tools: Toolchain, model_path: str, opts, ranges=None) -> DebugGraphs:
     """Run the quantizing pipeline of ``opts.target`` in two halves around 'quantize'."""
-    from qcc.passes.pipelines import pipeline_for
-
-    shapes = _bind_from_calib(model_path, opts.input_shapes,
-                              CalibData.of(opts.options.get("calib") or None))
+    shapes = tools.bind_shapes(model_path, opts.input_shapes,
+                               CalibData.of(opts.options.get("calib") or None))
     graph = import_model(model_path, shapes, bind=opts.bind)
     if graph.meta.get("bound_inputs") and isinstance(opts.options.get("calib"), CalibData):
-        from .frontend.bind import drop_bound
-
         c = opts.options["calib"]
         opts.options["calib"] = CalibData(drop_bound(c.arrays, graph.meta["bound_inputs"], "--calib"),
                                           c.source)
-    pipe = pipeline_for(opts.target, quantize=True)
+    pipe = tools.pipeline(opts.target)
     k_cal, k_q = pipe.index("calibrate"), pipe.index("quantize")
     ctx = _context(model_path, opts)
     quiet = Instrumentation()
@@ -72,11 +81,9 @@ def build_graphs(model_path: str, opts: CompileOptions, ranges=None) -> DebugGra
     return DebugGraphs(fgraph, graph, pre_calib, dict(opts.options))
 
 
-def _requantize(dg: DebugGraphs, model_path: str, opts: CompileOptions, ranges) -> Graph:
+def _requantize(tools: Toolchain, dg: DebugGraphs, model_path: str, opts, ranges) -> Graph:
     """The integer graph of ``dg.float_graph`` with other calibrated ranges."""
-    from qcc.passes.pipelines import pipeline_for
-
-    pipe = pipeline_for(opts.target, quantize=True)
+    pipe = tools.pipeline(opts.target)
     k_q = pipe.index("quantize")
     g = dg.float_graph.clone()
     g.meta["ranges"] = ranges
@@ -116,7 +123,7 @@ def suggestions(stats: list, options: dict, worst: int = 2) -> list[tuple[Sugges
     return out
 
 
-def try_suggestions(model_path: str, opts: CompileOptions, dg: DebugGraphs, stats: list,
+def try_suggestions(tools: Toolchain, model_path: str, opts, dg: DebugGraphs, stats: list,
                     samples: list, budget_s: float, calib_data) -> list[Suggestion]:
     """Measure each suggestion end to end (SQNR against the float graph), until the budget."""
     t_end = time.monotonic() + budget_s
@@ -139,11 +146,11 @@ def try_suggestions(model_path: str, opts: CompileOptions, dg: DebugGraphs, stat
                     raise QccError(f"tensor '{how['tensor']}' has no calibration histogram")
                 ranges[how["tensor"]] = estimate(obs, how["method"],
                                                  float(opts.options.get("percentile") or 99.99))
-                qg = _requantize(dg, model_path, opts, ranges)
+                qg = _requantize(tools, dg, model_path, opts, ranges)
             else:
                 o2 = copy.copy(opts)
                 o2.options = dict(opts.options, **how["options"])
-                qg = build_graphs(model_path, o2).quant_graph
+                qg = build_graphs(tools, model_path, o2).quant_graph
             sug.sqnr_db = end_to_end_sqnr(dg.float_graph, qg, samples)
         except QccError as e:
             sug.error = str(e)
@@ -151,34 +158,28 @@ def try_suggestions(model_path: str, opts: CompileOptions, dg: DebugGraphs, stat
     return done
 
 
-def run_debug(args) -> int:
-    """``qcc debug MODEL --calib C --inputs IN [--target T] [-o DIR] [--try]``."""
-    from .commands import compile_options
-
-    args.output = args.output or "qcc_debug"
-    check_target = args.target not in (None, "onnx")
-    args.target = args.target or "onnx"
-    opts = compile_options(args)
+def run_debug(args, opts, tools: Toolchain, check_target: bool) -> int:
+    """``qcc debug MODEL --calib C --inputs IN [--target T] [-o DIR] [--try]`` with the compile
+    options ``opts`` of the command line; ``check_target``: also find the first step whose
+    output on ``opts.target`` differs from the reference (:mod:`.target_check`)."""
     opts.options["quantize"] = True
     if not opts.options.get("calib"):
         raise QccError("qcc debug needs calibration data: --calib CALIB.npz")
     opts.options["calib"] = CalibData.of(opts.options["calib"])  # read once, used by every run
-    dg = build_graphs(args.model, opts)
-    from .frontend.bind import drop_bound
-
+    dg = build_graphs(tools, args.model, opts)
     data = drop_bound(load_npz(args.inputs, "--inputs"), dg.float_graph.meta.get("bound_inputs"))
     samples = list(iter_samples(dg.float_graph, data))[: args.max_samples]
     stats = compare_graphs(dg.float_graph, dg.quant_graph, samples)
     e2e = end_to_end_sqnr(dg.float_graph, dg.quant_graph, samples)
     tried = []
     if args.try_suggestions:
-        tried = try_suggestions(args.model, opts, dg, stats, samples, args.try_budget,
+        tried = try_suggestions(tools, args.model, opts, dg, stats, samples, args.try_budget,
                                 opts.options["calib"])
     target_check = None
     if check_target:
-        from .debug_target import first_divergence
+        from .target_check import first_divergence
 
-        target_check = first_divergence(args.model, opts, samples, args.output)
+        target_check = first_divergence(tools, args.model, opts, samples, args.output)
     os.makedirs(args.output, exist_ok=True)
     write_outputs(args.output, stats, e2e, tried, target_check, dg, samples,
                   model=os.path.basename(args.model), top=args.top)
