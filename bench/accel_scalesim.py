@@ -185,16 +185,25 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m qcc.bench.accel_scalesim",
                                  description="qcc accelerator timing model vs SCALE-Sim")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--exclude", action="append", default=[], metavar="LAYER",
+                    help="leave out a layer of SHAPES (repeatable; e.g. the two largest)")
     args = ap.parse_args(argv)
+    names = {s.name for s in SHAPES}
+    bad = [n for n in args.exclude if n not in names]
+    if bad:
+        ap.error(f"unknown layer {bad[0]!r}; SHAPES has {', '.join(sorted(names))}")
+    shapes = [s for s in SHAPES if s.name not in args.exclude]
     rows = []
     for df in ("ws", "os"):
         for overlap in (False, True):
-            rows += compare(SHAPES, replace(HwConfig(), dataflow=df, gemm_overlap=overlap))
-    print("| layer | shape | dataflow | overlap | SCALE-Sim | qcc compute | ratio | qcc total | tiling |")
-    print("|---|---|---|---|---|---|---|---|---|")
+            rows += compare(shapes, replace(HwConfig(), dataflow=df, gemm_overlap=overlap))
+    print("| layer | shape | dataflow | overlap | SCALE-Sim | qcc compute | ratio | qcc total | "
+          "same folds | tiling |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['layer']} | {r['shape']} | {r['dataflow']} | {r['overlap']} | {r['scalesim']:,} | "
-              f"{r['qcc_compute']:,} | {r['ratio']:.3f} | {r['qcc_total']:,} | {r['tiling']} |")
+              f"{r['qcc_compute']:,} | {r['ratio']:.3f} | {r['qcc_total']:,} | "
+              f"{'yes' if r['same_folds'] else 'no'} | {r['tiling']} |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

@@ -41,3 +41,24 @@ def test_overlap_is_never_slower_than_scalesim_accounting():
         slow = qcc_layer_cycles(s, replace(HwConfig(), gemm_overlap=False), "compute")
         fast = qcc_layer_cycles(s, HwConfig(), "compute")
         assert fast["compute"] <= slow["compute"]
+
+
+def test_bench_command_leaves_out_the_excluded_layers(tmp_path, capsys):
+    """``python -m qcc.bench.accel_scalesim --exclude LAYER``: the table and JSON of the docs
+    (§10) without the named layers; an unknown name is a usage error."""
+    import json
+
+    from qcc.bench.accel_scalesim import main
+
+    keep = "digits.conv2"
+    out = tmp_path / "ss.json"
+    assert main([a for s in SHAPES if s.name != keep for a in ("--exclude", s.name)]
+                + ["--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert {r["layer"] for r in rows} == {keep}
+    assert sorted((r["dataflow"], r["overlap"]) for r in rows) == \
+        [("os", False), ("os", True), ("ws", False), ("ws", True)]
+    assert capsys.readouterr().out.count(f"| {keep} |") == 4
+    with pytest.raises(SystemExit) as e:
+        main(["--exclude", "no.such.layer"])
+    assert e.value.code == 2
