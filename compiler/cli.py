@@ -132,12 +132,8 @@ def _add_instrumentation_args(p: argparse.ArgumentParser) -> None:
                    help="report output drift vs the float model after each pass (first sample)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="qcc", description="qcc: a quantizing compiler for ONNX models")
-    ap.add_argument("--version", action="version", version=f"qcc {__version__}")
-    ap.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
-
+def _add_model_commands(sub) -> None:
+    """qcc inspect, run, profile: look at a model, run it or a compiled folder."""
     p = sub.add_parser("inspect", help="inputs/outputs, op histogram, parameters, MACs, unsupported ops, "
                                             "whether each target compiles and which nodes stop it")
     p.add_argument("model", help="ONNX model file")
@@ -173,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=int, default=200, help="host: timed runs, medians (default 200)")
     p.add_argument("--json", metavar="OUT.json", help="also write the profile as JSON")
 
+
+def _add_compile_commands(sub) -> None:
+    """qcc compile, debug, dse: the commands that take the compile options."""
     p = sub.add_parser("compile", help="compile a model for a target")
     _add_compile_args(p)
 
@@ -196,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--search", type=int, default=4, metavar="N",
                    help="tilings simulated per layer and configuration (default 4)")
 
+
+def _add_other_commands(sub) -> None:
+    """qcc demo, passes, bench."""
     p = sub.add_parser("demo", help="compile a bundled example to C, run it and report accuracy, "
                                     "size and the generated files")
     p.add_argument("--example", default="digits_cnn", metavar="NAME|DIR",
@@ -211,6 +213,16 @@ def build_parser() -> argparse.ArgumentParser:
     from qcc.bench.run import add_arguments as _bench_args
 
     _bench_args(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="qcc", description="qcc: a quantizing compiler for ONNX models")
+    ap.add_argument("--version", action="version", version=f"qcc {__version__}")
+    ap.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
+    _add_model_commands(sub)
+    _add_compile_commands(sub)
+    _add_other_commands(sub)
     return ap
 
 
