@@ -295,6 +295,32 @@ def import_model(model_or_path, input_shapes: Optional[dict[str, tuple[int, ...]
     inputs that ``input_shapes`` leaves open; ``bind`` (``--bind``) fixes inputs to
     constants (frontend/bind.py)."""
     path = model_or_path if isinstance(model_or_path, str) else "<model>"
+    model, source_opset = _checked_model(model_or_path, path)
+    opset = default_opset(model)
+    g = model.graph
+    graph = Graph(name=g.name or os.path.splitext(os.path.basename(path))[0] or "main", opset=opset)
+    graph.meta["source"] = path
+    graph.meta["opset"] = opset
+    graph.meta["source_opset"] = source_opset  # before the conversion to UPGRADE_TO
+    graph.meta["producer"] = f"{model.producer_name} {model.producer_version}".strip()
+
+    env = _import_initializers(graph, g)
+    _import_inputs(graph, env, g, dict(input_shapes or {}), sample_shapes, dict(bind or {}))
+    for i, n in enumerate(_toposorted(g)):
+        _import_node(graph, env, n, i, fold)
+
+    for vo in g.output:
+        if vo.name not in env:
+            raise ModelLoadError(f"graph output '{vo.name}' is produced by no node")
+        graph.outputs.append(env[vo.name])
+    graph.drop_unused_constants()
+    _verify_imported(graph)
+    return graph
+
+
+def _checked_model(model_or_path, path: str):
+    """The model loaded (or validated), checked for unsupported ops and loops, its contrib ops
+    expanded and upgraded to UPGRADE_TO; and its opset as it came."""
     if isinstance(model_or_path, str):
         model = load_model(model_or_path)
     else:
@@ -307,16 +333,11 @@ def import_model(model_or_path, input_shapes: Optional[dict[str, tuple[int, ...]
     source_opset = default_opset(model)
     model = expand_model(model)
     run_checker(model, path)  # after expansion: onnx has no schemas for com.microsoft ops
-    model = _upgrade_opset(model)
-    opset = default_opset(model)
-    input_shapes = dict(input_shapes or {})
-    g = model.graph
-    graph = Graph(name=g.name or os.path.splitext(os.path.basename(path))[0] or "main", opset=opset)
-    graph.meta["source"] = path
-    graph.meta["opset"] = opset
-    graph.meta["source_opset"] = source_opset  # before the conversion to UPGRADE_TO
-    graph.meta["producer"] = f"{model.producer_name} {model.producer_version}".strip()
+    return _upgrade_opset(model), source_opset
 
+
+def _import_initializers(graph: Graph, g) -> dict[str, Value]:
+    """The ONNX initializers as graph constants; the name -> value map the nodes start from."""
     env: dict[str, Value] = {}
     for init in g.initializer:
         arr = numpy_helper.to_array(init)
@@ -327,13 +348,18 @@ def import_model(model_or_path, input_shapes: Optional[dict[str, tuple[int, ...]
         v = Value(init.name, TensorType(dt, arr.shape), data=arr.astype(dt.np, copy=False))
         graph.constants[init.name] = v
         env[init.name] = v
+    return env
+
+
+def _import_inputs(graph: Graph, env: dict, g, input_shapes: dict, sample_shapes, bind: dict) -> None:
+    """The model inputs that are not initializers: graph inputs with their dynamic dimensions
+    bound, or constants where ``bind`` fixes them."""
     init_names = set(env)
     real_inputs = [vi for vi in g.input if vi.name not in init_names]
     known = {vi.name for vi in real_inputs}
     unknown = [k for k in input_shapes if k not in known]
     if unknown:
         raise ShapeError(f"--input-shape names {unknown}, but the model inputs are {sorted(known)}")
-    bind = dict(bind or {})
     check_bind_names(bind, sorted(known))
     bound = {}
     for vi in real_inputs:
@@ -349,17 +375,6 @@ def import_model(model_or_path, input_shapes: Optional[dict[str, tuple[int, ...]
     if bound:
         graph.meta["bound_inputs"] = describe_bound({k: v.data for k, v in bound.items()})
     graph.register_names()
-
-    for i, n in enumerate(_toposorted(g)):
-        _import_node(graph, env, n, i, fold)
-
-    for vo in g.output:
-        if vo.name not in env:
-            raise ModelLoadError(f"graph output '{vo.name}' is produced by no node")
-        graph.outputs.append(env[vo.name])
-    graph.drop_unused_constants()
-    _verify_imported(graph)
-    return graph
 
 
 def _verify_imported(graph: Graph) -> None:
