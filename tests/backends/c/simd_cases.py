@@ -109,7 +109,7 @@ def conv_cases(cs: Cases) -> Cases:
     return cs
 
 
-def packed_cases(cs: Cases) -> Cases:
+def _packed_linear(cs: Cases) -> None:
     """Packed int4/int2 linear layers, with and without per-group scales: K with and without a
     tail, K > 1024 (several unpacked chunks), group sizes 16/32/64/96 (16: VNNI's steps are 32,
     so it runs portable there), a last group shorter than the others, uint8 x, int32 and int16
@@ -147,6 +147,9 @@ def packed_cases(cs: Cases) -> Cases:
         if out == "i16":
             attrs.update(dtype="i16", y_zp=attrs["y_zp"] * 100)
         cs.op("qcc.linear", [x, w, b, mm, ss] + gm, attrs)
+
+
+def _packed_conv(cs: Cases) -> None:
     # convs (all im2col with packed weights): general, grouped, pointwise, depthwise
     # (group sizes 36 and 9 are whole 3x3 kernels, as the quantizer cuts them; 20: a pointwise
     # group that is no multiple of the step: each group starts on a step of the columns)
@@ -175,6 +178,12 @@ def packed_cases(cs: Cases) -> Cases:
             gm = [cs.const(cs.rng.integers(0, (1 << 16) + 1, (m, -(-kr // gsz))).astype(np.int32))]
             ac.update(group_size=gsz, group_shift=16)
         cs.op("qcc.conv2d", [xc, wc, None, mc, sc] + gm, ac)
+
+
+def packed_cases(cs: Cases) -> Cases:
+    """Packed int4/int2 (and grouped int8) weights: linear layers and convs."""
+    _packed_linear(cs)
+    _packed_conv(cs)
     return cs
 
 

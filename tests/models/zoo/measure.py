@@ -75,27 +75,13 @@ def _stamp() -> str:
     return f"{time.strftime('%Y-%m-%d', time.gmtime())} {h}{'+' if dirty else ''}".strip()
 
 
-def measure(d: str) -> dict:
-    from qcc.bench.accuracy import bench_model
-    from qcc.bench.models import BenchModel
+def _measure_c(d: str, path: str, meta: dict, shapes, test: dict, work: str, row: dict,
+               t0: float) -> None:
+    """``qcc compile --target c`` with only the calibration set (sizes, notes), then the C
+    output vs the reference interpreter on every test sample."""
     from qcc.commands import run_artifact
     from qcc.driver import CompileOptions, compile_model
-    from qcc.frontend.onnx_import import parse_input_shapes
 
-    meta = json.load(open(os.path.join(d, "meta.json")))
-    path = os.path.join(d, "model.onnx")
-    calib, test = _load(os.path.join(d, "calib.npz")), _load(os.path.join(d, "test.npz"))
-    shapes = parse_input_shapes(meta.get("input_shapes"))
-    row = dict(meta, measured=_stamp())
-    t0 = time.time()
-    _stage("import", t0, row, d)
-    try:
-        row["float_max_rel"] = _float_check(path, shapes, test, meta.get("bind"))
-        row["import"] = "ok"
-    except Exception as e:  # noqa: BLE001
-        row["import"] = _err(e)
-        return row
-    work = tempfile.mkdtemp(prefix=f"zoo_{meta['name']}_")
     opts = {"calib": os.path.join(d, "calib.npz"), "quantize": True, "quiet": True}
     _stage("compile_c", t0, row, d)
     try:
@@ -116,7 +102,14 @@ def measure(d: str) -> dict:
             row["c_bit_exact"] = _err(e)
     except Exception as e:  # noqa: BLE001
         row["compile_c"] = _err(e)
-    _stage("accuracy", t0, row, d)  # qcc --target onnx, onnxruntime quantize_static x3
+
+
+def _measure_accuracy(path: str, meta: dict, calib: dict, test: dict, work: str, row: dict) -> None:
+    """qcc --target onnx and onnxruntime quantize_static (three calibration methods) on the
+    same samples: SQNR of the first output vs float, top-1 agreement for classifiers."""
+    from qcc.bench.accuracy import bench_model
+    from qcc.bench.models import BenchModel
+
     m = BenchModel(meta["name"], path, calib, test, input_shapes=list(meta.get("input_shapes") or []),
                    bind=meta.get("bind") or {},
                    kind="classifier" if meta["kind"] == "classifier" else "encoder")
@@ -133,6 +126,29 @@ def measure(d: str) -> dict:
             row["qcc_top1"], row["ort_top1"] = q.get("top1_agree_pct"), o.get("top1_agree_pct")
     except Exception as e:  # noqa: BLE001
         row["compile_onnx"] = _err(e)
+
+
+def measure(d: str) -> dict:
+    """The corpus row of the model folder ``d`` (meta.json, model.onnx, calib.npz, test.npz)."""
+    from qcc.frontend.onnx_import import parse_input_shapes
+
+    meta = json.load(open(os.path.join(d, "meta.json")))
+    path = os.path.join(d, "model.onnx")
+    calib, test = _load(os.path.join(d, "calib.npz")), _load(os.path.join(d, "test.npz"))
+    shapes = parse_input_shapes(meta.get("input_shapes"))
+    row = dict(meta, measured=_stamp())
+    t0 = time.time()
+    _stage("import", t0, row, d)
+    try:
+        row["float_max_rel"] = _float_check(path, shapes, test, meta.get("bind"))
+        row["import"] = "ok"
+    except Exception as e:  # noqa: BLE001
+        row["import"] = _err(e)
+        return row
+    work = tempfile.mkdtemp(prefix=f"zoo_{meta['name']}_")
+    _measure_c(d, path, meta, shapes, test, work, row, t0)
+    _stage("accuracy", t0, row, d)  # qcc --target onnx, onnxruntime quantize_static x3
+    _measure_accuracy(path, meta, calib, test, work, row)
     row["seconds"] = round(time.time() - t0, 1)
     shutil.rmtree(work, ignore_errors=True)  # compiled folders and onnxruntime models: tens of MB
     return row
