@@ -33,6 +33,7 @@ from .lower_matmul import MatmulLowering, check_matmul
 from .lower_move import MoveLowering, check_move
 from .lower_nonlin import NonlinLowering, check_nonlin
 from .lower_gather import GatherLowering, check_gather
+from .lower_rnn import RnnLowering, check_rnn, rnn_macs
 from .lower_rowwise import RowwiseLowering, check_rowwise
 from .lower_pool import PoolLowering, check_pool
 from .stream import Builder
@@ -236,6 +237,8 @@ class _Lowering:
             return check_rowwise(self, call)
         if call.family in GatherLowering.FAMILIES:
             return check_gather(self, call)
+        if call.family in RnnLowering.FAMILIES:
+            return check_rnn(self, call)
         return check_elem(self, call)
 
     # -- segments ------------------------------------------------------------------------
@@ -292,6 +295,7 @@ class _Lowering:
         self._nonlin = NonlinLowering(self, self._elem)
         self._rowwise = RowwiseLowering(self, self._elem)
         self._gather = GatherLowering(self, self._elem)
+        self._rnn = RnnLowering(self)
         index = {id(c): i for i, c in enumerate(kp.calls)}
         self._boundary(kp.inputs, "quantize")
         tag = 0
@@ -311,6 +315,7 @@ class _Lowering:
             self._open()
             self.b.layer = tag
             kind = "gemm" if calls[0].family in GEMM_FAMILIES + ("matmul",) else \
+                "rnn" if calls[0].family in RnnLowering.FAMILIES else \
                 "dma" if calls[0].family in MoveLowering.FAMILIES + GatherLowering.FAMILIES else "elem"
             entry = {"name": node.name, "op": node.op, "kind": kind, "_tag": tag, "macs": 0,
                      "families": sorted({c.family for c in calls})}
@@ -347,6 +352,9 @@ class _Lowering:
                 self._rowwise.lower(call)
             elif call.family in GatherLowering.FAMILIES:
                 self._gather.lower(call)
+            elif kind == "rnn":
+                self._rnn.lower(call, index[id(call)])
+                entry["macs"] += rnn_macs(call)
             elif kind == "dma":
                 self._move.lower(call)
             else:

@@ -38,15 +38,18 @@ SUPPORT = Support({
     "isoftmax": {"x": _ISA, "mask": _BYTE, "y": _ISA},
     "ilayernorm": {"x": _ISA, "y": _ISA},
     "gather": {"data": _ISA, "indices": dtypes("int32", "int64"), "y": _ISA},
+    "lstm": {"x": _I8, "y": _I8},
+    "gru": {"x": _I8, "y": _I8},
 }, wide=frozenset({"conv2d", "linear"}))  # when int32-exact (lower_gemm.int32_plan), else host
 
 
 def accel_target(hw: HwConfig) -> Target:
     """The lowering's description of an accelerator configuration: DRAM buffers aligned to
     ALIGN bytes (one DMA burst), int8/int4/int2 weights (unpacked into int8 weight blocks),
-    and the sizes of the on-chip memories."""
+    the sizes of the on-chip memories, and an LSTM/GRU scratch of the "sequence" size (at
+    least one step's int32 gate terms for every batch row, which ``lower_rnn`` stages)."""
     return Target(name="accel", align=ALIGN, vector_bytes=hw.dim, weight_bits=(8, 4, 2),
-                  matmul_block=hw.dim,
+                  matmul_block=hw.dim, rnn_xpath="sequence",
                   onchip_bytes={"input": hw.inp_kib * 1024, "weight": hw.wgt_kib * 1024,
                                 "accumulator": hw.acc_kib * 1024, "param": hw.param_kib * 1024,
                                 "lut": 4 * 256 * hw.lut_tables})
@@ -55,7 +58,5 @@ def accel_target(hw: HwConfig) -> Target:
 # Why a family stays on the host (the manifest lists this reason for each such call).
 HOST_REASONS = {
     "argmax": "an index search across lanes, which the ISA cannot express",
-    "lstm": "recurrent cells are not lowered to streams yet",
-    "gru": "recurrent cells are not lowered to streams yet",
 }
 

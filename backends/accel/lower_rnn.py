@@ -1,0 +1,398 @@
+"""Rendering of the integer recurrent families ``lstm`` and ``gru`` (both GRU forms;
+docs/integer_ops.md "Recurrent", docs/target_accel.md §7) as GEMM + STORE-epilogue +
+ALU/LUT sequences per time step, bit-exact with ``qcc.ops.integer_rnn``.
+
+Per direction, the weight blocks of ``W`` (x path) and ``R`` (h path) stay in the weight
+buffer, the per-row requantization parameters in the parameter buffer, the four LUT
+tables (sigmoid and tanh, each as two 256-entry halves) in the LUT buffer, and the
+biases, the LSTM cell state and the GRU hidden state in accumulator rows.  Every gate
+occupies whole lane blocks (``hidden`` is a multiple of DIM), so the accumulator rows of
+gate ``g``, lane block ``k`` and batch row ``b`` are ``(g*KB + k)*B + b``, and the gates'
+elementwise steps are row-aligned ALU instructions.  One time step:
+
+1. LD loads ``x_t`` and ``h`` (int8, from the ``yh`` output, which holds the state);
+2. EX runs one GEMM per gate lane block and path; ST stores the x path with the
+   per-row epilogue (bias ``-x_zp*sum(W_row)``, ``mx``, ``sx``, int32 clamp: exactly
+   ``sat32(rq(W (x - x_zp)))``) into the call's scratch, EX loads it back, and the same for
+   the h path (``sat32(rq(R (h - h_zp)))``);
+3. the ALU adds the terms and the biases, saturates to int16, and runs the interpolated
+   tables (``lut16``), the cell/state update and the output requantization
+   (MULSHR ``mo``, ``so``) exactly as the reference does;
+4. ST stores ``h`` into ``y[t]`` and ``yh`` (LSTM: the cell into ``yc`` after the last step).
+
+The reference sums some terms in int64 where the ALU saturates each add to int32; the
+renderer proves from the constants that no partial sum leaves int32 (``_bounds``), else the
+call stays on the host with that reason.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qcc.ops.integer_rnn import LUT_SIZE
+
+from .isa import make
+from .lower_elem import IDENTITY
+from .lower_rnn_alu import Alu
+
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+
+
+def _gates(call) -> int:
+    return 4 if call.family == "lstm" else 3
+
+
+def _isize(call) -> int:
+    """Input features per step (the last axis of ``x [seq, batch, inputs]``)."""
+    return int(call.x.shape[-1])
+
+
+def rnn_macs(call) -> int:
+    """Multiply-accumulates of the call: both paths' GEMMs, every step and direction."""
+    per_step = _gates(call) * call.hidden * (_isize(call) + call.hidden)
+    return call.dirs * call.seq * call.batch * per_step
+
+
+def _wr(call):
+    """The gate rows ``W [dirs, G*H, inputs]`` and ``R [dirs, G*H, H]`` as int64."""
+    gh = _gates(call) * call.hidden
+    return (np.asarray(call.w.data, np.int64).reshape(call.dirs, gh, _isize(call)),
+            np.asarray(call.r.data, np.int64).reshape(call.dirs, gh, call.hidden))
+
+
+def _rq_bound(wrows: np.ndarray, lo: int, hi: int, zp: int, m: np.ndarray, s: np.ndarray):
+    """Per gate row: the largest |sat32(rq(w . (v - zp), m, s))| over every v in [lo, hi]."""
+    c = max(abs(lo - zp), abs(hi - zp))
+    acc = [int(a) * c for a in np.abs(wrows).sum(axis=1)]
+    out = [min(INT32_MAX + 1, (int(a) * abs(int(mm)) >> int(ss)) + 1)
+           for a, mm, ss in zip(acc, m, s)]
+    return np.array(out, dtype=object)
+
+
+def _bounds(call) -> str | None:
+    """Why a partial sum the ALU saturates at int32 could differ from the reference's
+    int64 sum (None: every one provably fits int32)."""
+    g, h, nd = _gates(call), call.hidden, call.dirs
+    w, r = _wr(call)
+    mx, sx, mh, sh = (np.asarray(c.data, np.int64).reshape(nd, g * h)
+                      for c in (call.mx, call.sx, call.mh, call.sh))
+    xlo, xhi = (-128, 127)
+    for d in range(nd):
+        bx = _rq_bound(w[d], xlo, xhi, call.x_zp, mx[d], sx[d])
+        bh = _rq_bound(r[d], -128, 127, call.h_zp, mh[d], sh[d])
+        if call.family == "lstm":
+            b = np.abs(np.asarray(call.bias.data, np.int64).reshape(nd, -1)[d]).astype(object)
+            worst = max(bx + bh + b)
+        else:
+            bxx = np.abs(np.asarray(call.bx.data, np.int64).reshape(nd, -1)[d]).astype(object)
+            bhh = np.abs(np.asarray(call.bh.data, np.int64).reshape(nd, -1)[d]).astype(object)
+            hterm = (1 << 15) if call.linear_before_reset else max(bh[2 * h:] + bhh[2 * h:])
+            worst = max(max((bx + bh + bxx + bhh)[:2 * h]), max(bx[2 * h:] + bxx[2 * h:]) + hterm,
+                        max(bh[2 * h:] + bhh[2 * h:]))
+        if worst > INT32_MAX:
+            return ("a sum of gate terms could leave int32 before the int16 saturation (the "
+                    "ALU saturates each add; the reference sums in int64)")
+    # the output terms (LSTM o tanh(c) mo >> so; GRU (2^15 - z) h~ mo >> so + z (h - h_zp)
+    # >> 15) may saturate at int32, but then the int8 clamp that follows gives the same h:
+    # the terms added after it are below 2^9
+    return None
+
+
+def check_rnn(ctx, call) -> str | None:
+    """Why this LSTM/GRU call cannot run on the accelerator (None when it can)."""
+    hw, d = ctx.hw, ctx.hw.dim
+    g, h, b, nd = _gates(call), call.hidden, call.batch, call.dirs
+    if call.x.dtype.name != "int8":
+        return f"input '{call.x.name}' is {call.x.dtype.name} (the array multiplies int8)"
+    if h % d:
+        return f"hidden size {h} is not a multiple of the array's {d} lanes"
+    if hw.lut_tables < 4:
+        return f"{hw.lut_tables} LUT tables (the sigmoid and tanh halves need 4)"
+    kb, ki = h // d, -(-_isize(call) // d)
+    if g * kb * (ki + kb) > hw.wgt_blocks:
+        return f"{g * kb * (ki + kb)} weight blocks per direction exceed the {hw.wgt_blocks}-block buffer"
+    if 3 * g * kb > hw.param_rows:
+        return f"{3 * g * kb} parameter rows of one path exceed the {hw.param_rows}-row buffer"
+    if Layout(call, d).rows > hw.acc_rows or ki * b + kb * b > hw.inp_rows or b > 1023:
+        return "the step's accumulator or input rows exceed the buffers"
+    if not 0 <= call.so <= 62:
+        return f"output shift {call.so} outside the ALU's 0..62"
+    if call.scratch < 4 * g * kb * d * b:
+        return "scratch too small for one step's gate terms"
+    for v in (call.x, call.y, call.yh, getattr(call, "yc", None), call.h0, getattr(call, "c0", None)):
+        if v is not None and not v.is_const and (not ctx.region(v).compat
+                                                 or ctx.region(v).layout == "cl"):
+            return f"'{v.name}' is not a row-major tensor"
+    return _bounds(call)
+
+
+class Layout:
+    """Accumulator rows of one direction's step (all regions row-aligned by gate)."""
+
+    def __init__(self, call, d: int):
+        g, b = _gates(call), call.batch
+        self.n1 = (call.hidden // d) * b          # rows of one gate (lane blocks x batch)
+        self.ng = g * self.n1                      # rows of all gates
+        nb = g * (call.hidden // d)                # bias rows (one per gate lane block)
+        names = [("gx", self.ng), ("gh", self.ng), ("bias", nb * (1 if g == 4 else 2)),
+                 ("state", self.n1), ("out", self.n1)] + [(f"t{k}", self.ng) for k in range(5)]
+        at = 0
+        for name, n in names:
+            setattr(self, name, at)
+            at += n
+        self.rows = at
+
+
+def tables(sig: np.ndarray, tanh: np.ndarray) -> np.ndarray:
+    """The four 256-entry int32 tables of ``lut16``: per function its low and high half,
+    entry ``k`` = ``t[j]*2^16 + (t[j+1] - t[j])`` with ``j = k`` (low) or ``256 + k`` (high)."""
+    out = []
+    for t in (np.asarray(sig, np.int64), np.asarray(tanh, np.int64)):
+        assert len(t) == LUT_SIZE
+        for j0 in (0, 256):
+            j = np.arange(j0, j0 + 256)
+            out.append(t[j] * 65536 + (t[j + 1] - t[j]))
+    return np.stack(out).astype(np.int32)
+
+
+class RnnLowering:
+    FAMILIES = ("lstm", "gru")
+
+    def __init__(self, ctx):
+        self.ctx, self.hw, self.d = ctx, ctx.hw, ctx.hw.dim
+        self.acc = [("ACC", 0), ("ACC", 1)]
+        self.inp = [("INP", 0), ("INP", 1)]
+        self.wgt = [("WGT", 0), ("WGT", 1)]
+        self.par = [("PARAM", 0), ("PARAM", 1)]
+        self.lut = [("LUT", k) for k in range(4)]
+
+    @property
+    def b(self):
+        return self.ctx.b
+
+    def ex(self, reads=(), writes=()):
+        return self.b.group("ex", reads=list(reads) + self.acc, writes=list(writes) + self.acc)
+
+    # -- constants ---------------------------------------------------------------------------
+    def _blocks(self, mat: np.ndarray, g: int, kb: int, kin: int) -> np.ndarray:
+        """Weight blocks ``[g*kb*kin, D, D]`` of ``mat [g*H, K]``: block ``nb*kin + k`` holds
+        ``mat[nb*D + n, k*D + kk]`` at ``[kk][n]`` (zero past K)."""
+        d = self.d
+        k = mat.shape[1]
+        pad = np.zeros((mat.shape[0], kin * d), np.int64)
+        pad[:, :k] = mat
+        blk = pad.reshape(g * kb, d, kin, d)            # [nb, n, k, kk]
+        return blk.transpose(0, 2, 3, 1).reshape(g * kb * kin, d, d).astype(np.int8)
+
+    def _params(self, mat, zp, m, s) -> np.ndarray:
+        """PARAM rows ``[nblocks, 3, D]``: bias ``-zp*sum(row)``, multiplier, shift per lane."""
+        d = self.d
+        bias = -int(zp) * np.asarray(mat, np.int64).sum(axis=1)
+        if np.abs(bias).max(initial=0) > INT32_MAX:
+            raise ValueError("folded zero-point bias outside int32")
+        p = np.stack([bias, np.asarray(m, np.int64), np.asarray(s, np.int64)], axis=0)
+        return p.reshape(3, -1, d).transpose(1, 0, 2).astype(np.int32)
+
+    def _setup(self, call, dr: int, lay: Layout, name: str) -> dict:
+        """Constants of direction ``dr`` loaded on chip; returns their buffer addresses."""
+        ctx, d, g = self.ctx, self.d, _gates(call)
+        h, kb, ki = call.hidden, call.hidden // self.d, -(-_isize(call) // self.d)
+        w, r = (a[dr] for a in _wr(call))
+        wx = ctx.plan.add_const(f"{name}.d{dr}.wblocks", self._blocks(w, g, kb, ki), "i8")
+        wr = ctx.plan.add_const(f"{name}.d{dr}.rblocks", self._blocks(r, g, kb, kb), "i8")
+        sl = slice(dr * g * h, (dr + 1) * g * h)
+        px = self._params(w, call.x_zp, np.asarray(call.mx.data).ravel()[sl],
+                          np.asarray(call.sx.data).ravel()[sl])
+        ph = self._params(r, call.h_zp, np.asarray(call.mh.data).ravel()[sl],
+                          np.asarray(call.sh.data).ravel()[sl])
+        preg = ctx.plan.add_const(f"{name}.d{dr}.params", np.concatenate([px, ph]), "i32")
+        nx, nr = g * kb * ki, g * kb * kb
+        ld = self.b.group("ld", writes=self.wgt)
+        ld.add(make("LOAD", buf="WGT", sram=0, dram=wx.addr, rows=nx, stride=d * d, note="W blocks"))
+        ld.add(make("LOAD", buf="WGT", sram=nx, dram=wr.addr, rows=nr, stride=d * d, note="R blocks"))
+        resident = 6 * g * kb <= self.hw.param_rows   # else each path loads its own per step
+        ex = self.ex(writes=self.par + self.lut)
+        if resident:
+            ex.add(make("LOAD", buf="PARAM", dtype="i32", sram=0, dram=preg.addr, rows=6 * g * kb,
+                        cols=d, stride=d * 4, note="x-path and h-path requant rows"))
+        tpr = self.hw.lut_rows_per_table
+        treg = ctx.plan.add_const(f"{name}.tables", self._table_rows(call), "i32")
+        ex.add(make("LOAD", buf="LUT", dtype="i32", sram=0, dram=treg.addr, rows=4 * tpr, cols=d,
+                    stride=d * 4, note="sigmoid/tanh halves"))
+        biases = [call.bias] if g == 4 else [call.bx, call.bh]
+        brows = np.concatenate([np.asarray(c.data, np.int64).reshape(call.dirs, -1)[dr]
+                                for c in biases])
+        breg = ctx.plan.add_const(f"{name}.d{dr}.bias", brows.reshape(-1, d).astype(np.int32), "i32")
+        ex.add(make("LOAD", buf="ACC", dtype="i32", sram=lay.bias, dram=breg.addr,
+                    rows=len(brows) // d, cols=d, stride=d * 4, note="biases"))
+        if resident:
+            return {"nx": nx, "px": 0, "ph": 3 * g * kb, "preg": None}
+        return {"nx": nx, "px": 0, "ph": 0, "preg": preg.addr, "prow": 3 * g * kb}
+
+    def _table_rows(self, call) -> np.ndarray:
+        tpr = self.hw.lut_rows_per_table
+        t = tables(call.sigmoid.data, call.tanh.data)
+        out = np.zeros((4, tpr * self.d), np.int32)
+        out[:, :256] = t
+        return out.reshape(4 * tpr, self.d)
+
+    def _addr(self, v) -> int:
+        """DRAM address of an initial state: its arena region, or a constant of the image."""
+        if not v.is_const:
+            return self.ctx.region(v).addr
+        data = np.asarray(self.ctx.kp.const_of(v).data).astype(v.dtype.np)
+        return self.ctx.plan.add_const(f"{v.name}.state", data, "i8").addr
+
+    # -- state in and out ----------------------------------------------------------------------
+    def clamp(self, g, dtype: str) -> None:
+        """CONFIG CLAMP to ``dtype``'s range before this ST group's stores (when it changes)."""
+        if self._clamped != dtype:
+            lo, hi = {"i8": (-128, 127), "i16": (-(1 << 15), (1 << 15) - 1),
+                      "i32": (INT32_MIN, INT32_MAX)}[dtype]
+            g.add(make("CONFIG", reg="CLAMP", a=0, b=lo, d=hi, note=f"clamp {dtype}"))
+            self._clamped = dtype
+
+    def _rows_io(self, g, v, dtype: str, base: int, row0: int, sram: int, load: bool, note: str):
+        """LOAD/STORE the ``B x H`` matrix at row ``row0`` of ``v`` ([.., H]) from/to the
+        accumulator rows ``sram + k*B + b`` (lane block ``k``)."""
+        d, es = self.d, {"i8": 1, "i16": 2, "i32": 4}[dtype]
+        h, bsz = v.shape[-1], self._bsz
+        for k in range(h // d):
+            addr = base + (row0 * h + k * d) * es
+            if load:
+                g.add(make("LOAD", buf="ACC", dtype=dtype, sram=sram + k * bsz, dram=addr, rows=bsz,
+                           cols=d, stride=h * es, note=f"{note} k={k}"))
+            else:
+                self.clamp(g, dtype)
+                g.add(make("STORE", dtype=dtype, mode="tensor", sram=sram + k * bsz, dram=addr,
+                           rows=bsz, cols=d, stride=h * es, note=f"{note} k={k}"))
+
+    def _init_state(self, call, dr: int, lay: Layout, a: Alu):
+        """yh[dr] = h0[dr] (or h_zp); GRU: the state rows = h; LSTM: the cell rows = c0 (or 0)."""
+        ctx, res = self.ctx, self.ctx.res
+        ex = self.ex(reads=[res(v) for v in (call.h0, getattr(call, "c0", None))
+                            if v is not None and not v.is_const])
+        if call.h0 is not None:
+            self._rows_io(ex, call.h0, "i8", self._addr(call.h0), dr * call.batch, lay.out,
+                          True, "h0")
+        else:
+            a.on(ex).mov(lay.out, lay.n1, imm=call.h_zp)
+        if call.family == "gru":
+            a.on(ex).mov(lay.state, lay.n1, src=lay.out)
+        elif getattr(call, "c0", None) is not None:
+            self._rows_io(ex, call.c0, "i16", self._addr(call.c0), dr * call.batch,
+                          lay.state, True, "c0")
+        else:
+            a.on(ex).mov(lay.state, lay.n1, imm=0)
+        st = self.b.group("st", reads=self.acc, writes=[res(call.yh)])
+        self._rows_io(st, call.yh, "i8", ctx.region(call.yh).addr, dr * call.batch, lay.out,
+                      False, "h")
+
+    # -- one call --------------------------------------------------------------------------------
+    def lower(self, call, index: int) -> None:
+        ctx, d = self.ctx, self.d
+        self._bsz = call.batch
+        lay = Layout(call, d)
+        scr = ("DRAM", f"scratch.{index}")
+        self._scr = (ctx.kp.scratch_offset(index), scr)
+        st = self.b.group("st")   # tensor-mode stores: the identity epilogue
+        st.add(make("CONFIG", reg="SCALE", a=IDENTITY[0], b=0, c=IDENTITY[1],
+                    note=f"rnn {call.node.name}"))
+        self._clamped = None
+        tpr = self.hw.lut_rows_per_table
+        for dr in range(call.dirs):
+            c = self._setup(call, dr, lay, call.node.name)
+            a = Alu(lay, tpr)
+            self._init_state(call, dr, lay, a)
+            rev = call.reverse or dr == 1
+            steps = range(call.seq - 1, -1, -1) if rev else range(call.seq)
+            for t in steps:
+                self._step(call, dr, t, lay, c, a)
+            if call.family == "lstm":
+                g = self.b.group("st", reads=self.acc, writes=[ctx.res(call.yc)])
+                self._rows_io(g, call.yc, "i16", ctx.region(call.yc).addr, dr * call.batch,
+                              lay.state, False, "c")
+
+    def _path(self, call, t_or_none, dr, lay, c, region: int):
+        """GEMMs of one path (x: ``t`` given; h: None) into ``region``, then its STORE with
+        the per-row epilogue into the scratch and the LOAD back: the int32 gate terms."""
+        ctx, d, bsz, g = self.ctx, self.d, call.batch, _gates(call)
+        kb = call.hidden // d
+        base, scr = self._scr
+        if t_or_none is None:
+            src, row0, kin, wgt0, prow, what = call.yh, dr * bsz, kb, c["nx"], c["ph"], "h"
+        else:
+            src, row0, kin, wgt0, prow, what = (call.x, t_or_none * bsz, -(-_isize(call) // d), 0,
+                                                c["px"], "x")
+        width = src.shape[-1]
+        ld = self.b.group("ld", reads=[ctx.res(src)], writes=self.inp)
+        for k in range(kin):
+            ld.add(make("LOAD", buf="INP", dtype="i8", sram=k * bsz,
+                        dram=ctx.region(src).addr + row0 * width + k * d, rows=bsz,
+                        cols=min(d, width - k * d), stride=width, note=f"{what} k={k}"))
+        ex = self.ex(reads=self.inp + self.wgt)
+        for nb in range(g * kb):
+            ex.add(make("GEMM", reset=1, acc=region + nb * bsz, inp=0, wgt=wgt0 + nb * kin,
+                        rows=bsz, kblocks=kin, inp_kstride=bsz, wgt_kstride=1,
+                        note=f"{what} path block {nb}"))
+        if c["preg"] is not None:  # this path's parameter rows (they do not all fit at once)
+            ex = self.ex(writes=self.par)
+            ex.add(make("LOAD", buf="PARAM", dtype="i32", sram=0, rows=c["prow"], cols=d,
+                        dram=c["preg"] + (0 if what == "x" else c["prow"] * d * 4),
+                        stride=d * 4, note=f"{what}-path requant rows"))
+        st = self.b.group("st", reads=self.acc + self.par, writes=[scr])
+        self.clamp(st, "i32")
+        for nb in range(g * kb):
+            st.add(make("STORE", dtype="i32", mode="channel", sram=region + nb * bsz,
+                        dram=base + nb * bsz * d * 4, rows=bsz, cols=d, stride=d * 4,
+                        param=prow + 3 * nb, note=f"rq {what} block {nb}"))
+        ex = self.ex(reads=[scr])
+        ex.add(make("LOAD", buf="ACC", dtype="i32", sram=region, dram=base, rows=g * kb * bsz,
+                    cols=d, stride=d * 4, note=f"{what}-path gate terms"))
+
+    def _reset_path(self, call, lay, c):
+        """GRU linear_before_reset = 0: the int8 vector ``r (h - h_zp) >> 15 + h_zp`` (out rows)
+        through the scratch into the input buffer, one GEMM per h-gate lane block with the
+        R blocks of that gate, the h path's epilogue (its PARAM rows are the last loaded), and
+        the int32 terms back into the h gate's gh rows."""
+        ctx, d, bsz, h = self.ctx, self.d, call.batch, call.hidden
+        kb, (base, scr) = h // d, self._scr
+        st = self.b.group("st", reads=self.acc, writes=[scr])
+        self.clamp(st, "i8")
+        ld = self.b.group("ld", reads=[scr], writes=self.inp)
+        for k in range(kb):
+            st.add(make("STORE", dtype="i8", mode="tensor", sram=lay.out + k * bsz, dram=base + k * d,
+                        rows=bsz, cols=d, stride=h, note=f"r (h - h_zp) k={k}"))
+            ld.add(make("LOAD", buf="INP", dtype="i8", sram=k * bsz, dram=base + k * d, rows=bsz,
+                        cols=d, stride=h, note=f"r (h - h_zp) k={k}"))
+        ex = self.ex(reads=self.inp + self.wgt)
+        st = self.b.group("st", reads=self.acc + self.par, writes=[scr])
+        self.clamp(st, "i32")
+        for j in range(kb):
+            nb = 2 * kb + j
+            ex.add(make("GEMM", reset=1, acc=lay.gh + nb * bsz, inp=0, wgt=c["nx"] + nb * kb,
+                        rows=bsz, kblocks=kb, inp_kstride=bsz, wgt_kstride=1, note=f"R_h block {j}"))
+            st.add(make("STORE", dtype="i32", mode="channel", sram=lay.gh + nb * bsz,
+                        dram=base + j * bsz * d * 4, rows=bsz, cols=d, stride=d * 4,
+                        param=c["ph"] + 3 * nb, note=f"rq R_h block {j}"))
+        ex = self.ex(reads=[scr])
+        ex.add(make("LOAD", buf="ACC", dtype="i32", sram=lay.gh + 2 * kb * bsz, dram=base,
+                    rows=kb * bsz, cols=d, stride=d * 4, note="R_h (r (h - h_zp)) terms"))
+
+    def _step(self, call, dr, t, lay, c, a: Alu):
+        ctx, bsz = self.ctx, call.batch
+        self._path(call, t, dr, lay, c, lay.gx)
+        self._path(call, None, dr, lay, c, lay.gh)
+        a.on(self.ex(reads=self.lut))
+        if call.family == "lstm":
+            a.lstm_cell(call, bsz)
+        else:
+            a.gru_gates(call, bsz)
+            if not call.linear_before_reset:
+                self._reset_path(call, lay, c)
+                a.on(self.ex(reads=self.lut))
+            a.gru_update(call, bsz)
+        st = self.b.group("st", reads=self.acc, writes=[ctx.res(call.y), ctx.res(call.yh)])
+        ry, rh = ctx.region(call.y), ctx.region(call.yh)
+        self._rows_io(st, call.y, "i8", ry.addr, (t * call.dirs + dr) * bsz, lay.out, False, "y")
+        self._rows_io(st, call.yh, "i8", rh.addr, dr * bsz, lay.out, False, "h")

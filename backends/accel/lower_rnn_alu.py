@@ -1,0 +1,176 @@
+"""The ALU/LUT sequences of one LSTM/GRU time step (``lower_rnn``): the interpolated
+513-entry int16 tables of ``qcc.ops.integer_rnn.lut16`` and the cell updates, each an
+exact integer step of the reference (every intermediate provably inside int32).
+
+``lut16`` over rows ``X`` (int16 Q3.12 values): ``u = X + 2^15``, ``i = u >> 7`` (ASR),
+``f = u - 128 i``; the table index ``i`` (0..511) is split into halves: ``E = T_lo[min(i,
+255)] (1 - s) + T_hi[max(i - 256, 0)] s`` with ``s = i >> 8``, where each entry packs
+``t[j] 2^16 + (t[j+1] - t[j])`` (``lower_rnn.tables``); ``t = (E + 2^15) >> 16``,
+``dt = E - t 2^16``, and ``y = t + ((dt f + 64) >> 7)`` (floor shifts, as the reference).
+"""
+
+from __future__ import annotations
+
+from .isa import make
+
+I16 = (-(1 << 15), (1 << 15) - 1)
+
+
+class Alu:
+    """Appends ALU/LUT instructions to the current EX group (``on``); ``lay``: the
+    accumulator rows (``lower_rnn.Layout``), ``tpr``: LUT rows per table."""
+
+    def __init__(self, lay, tpr: int):
+        self.lay, self.tpr, self.g = lay, tpr, None
+
+    def on(self, g):
+        self.g = g
+        return self
+
+    def op(self, op: str, dst: int, n: int, src=None, imm=0, shift=0, div=0, note=""):
+        if src is None:
+            self.g.add(make("ALU", alu_op=op, use_imm=1, dst=dst, rows=n, dst_inc=1, imm=int(imm),
+                            shift=shift, note=note))
+        else:
+            self.g.add(make("ALU", alu_op=op, dst=dst, src=src, rows=n, dst_inc=1, src_inc=1,
+                            shift=shift, src_div=div, note=note))
+
+    def mov(self, dst: int, n: int, src=None, imm=0):
+        self.op("MOV", dst, n, src=src, imm=imm)
+
+    def clamp(self, dst: int, n: int, lo: int, hi: int):
+        self.op("MAX", dst, n, imm=lo)
+        self.op("MIN", dst, n, imm=hi)
+
+    # -- the interpolated tables -----------------------------------------------------------
+    def lut16(self, x: int, parts):
+        """Rows ``x ..`` in place; ``parts``: [(rows, function)] consecutive row ranges, function
+        0 = sigmoid, 1 = tanh (LUT rows ``2*function*tpr`` low half, ``+tpr`` high half)."""
+        lay = self.lay
+        n = sum(k for k, _ in parts)
+        i, f, s, e = lay.t0, lay.t1, lay.t2, lay.t3
+        self.op("ADD", x, n, imm=1 << 15, note="u = g + 2^15")
+        self.mov(i, n, src=x)
+        self.op("ASR", i, n, imm=7, note="i = u >> 7")
+        self.mov(f, n, src=i)
+        self.op("MUL", f, n, imm=-128)
+        self.op("ADD", f, n, src=x, note="f = u & 127")
+        self.mov(s, n, src=i)
+        self.op("ASR", s, n, imm=8, note="half = i >> 8")
+        self.mov(e, n, src=i)
+        self.op("MIN", e, n, imm=255, note="low-half index")
+        self.op("ADD", i, n, imm=-256)
+        self.op("MAX", i, n, imm=0, note="high-half index")
+        at = 0
+        for rows, fn in parts:
+            lo = 2 * fn * self.tpr
+            self.g.add(make("LUT", dst=e + at, src=e + at, rows=rows, table=lo, offset=0,
+                            note=("sigmoid", "tanh")[fn] + " low half"))
+            self.g.add(make("LUT", dst=i + at, src=i + at, rows=rows, table=lo + self.tpr,
+                            offset=0, note=("sigmoid", "tanh")[fn] + " high half"))
+            at += rows
+        self.op("MUL", i, n, src=s)
+        self.op("MUL", s, n, imm=-1)
+        self.op("ADD", s, n, imm=1)
+        self.op("MUL", e, n, src=s)
+        self.op("ADD", e, n, src=i, note="E: the entry of i")
+        self.mov(x, n, src=e)
+        self.op("ADD", x, n, imm=1 << 15)
+        self.op("ASR", x, n, imm=16, note="t[i]")
+        self.mov(i, n, src=x)
+        self.op("MUL", i, n, imm=-(1 << 16))
+        self.op("ADD", e, n, src=i, note="t[i+1] - t[i]")
+        self.op("MUL", e, n, src=f)
+        self.op("ADD", e, n, imm=64)
+        self.op("ASR", e, n, imm=7)
+        self.op("ADD", x, n, src=e, note="interpolated")
+
+    # -- the cells ---------------------------------------------------------------------------
+    def _sum_gates(self, rows: int, bias_at: int, bsz: int, gh: bool = True):
+        """gx rows + gh rows + one bias row per lane block (src_div = batch), from row 0."""
+        lay = self.lay
+        if gh:
+            self.op("ADD", lay.gx, rows, src=lay.gh)
+        self.op("ADD", lay.gx, rows, src=bias_at, div=bsz)
+
+    def lstm_cell(self, call, bsz: int):
+        lay = self.lay
+        n1, ng = lay.n1, lay.ng
+        self._sum_gates(ng, lay.bias, bsz)
+        self.clamp(lay.gx, ng, *I16)
+        self.lut16(lay.gx, [(3 * n1, 0), (n1, 1)])        # i, o, f sigmoid; c~ tanh
+        gi, go, gf, gc = (lay.gx + k * n1 for k in range(4))
+        cf = call.cell_frac
+        self.op("MULSHR", gf, n1, src=lay.state, shift=15, note="f c >> 15")
+        self.op("MULSHR", gi, n1, src=gc, shift=30 - cf, note="i c~ >> (30 - cell_frac)")
+        self.mov(lay.state, n1, src=gf)
+        self.op("ADD", lay.state, n1, src=gi)
+        self.clamp(lay.state, n1, *I16)
+        o = lay.out
+        self.mov(o, n1, src=lay.state)
+        if cf > 12:
+            self.op("SHR", o, n1, imm=cf - 12, note="cell to Q3.12")
+        elif cf < 12:
+            self.op("SHL", o, n1, imm=12 - cf, note="cell to Q3.12")
+            self.clamp(o, n1, *I16)
+        self.lut16(o, [(n1, 1)])
+        self.op("MUL", o, n1, src=go, note="o tanh(c)")
+        self._to_h(call, o, n1)
+
+    def _to_h(self, call, o: int, n1: int):
+        self.op("MULSHR", o, n1, imm=call.mo, shift=call.so, note="requant to h")
+        self.op("ADD", o, n1, imm=call.h_zp)
+        self.clamp(o, n1, -128, 127)
+
+    def gru_gates(self, call, bsz: int):
+        """z and r (sigmoid) in the gx rows of those gates; with linear_before_reset = 1 the
+        h-gate term ``r sat16(gh_h + bh_h) >> 15`` in its gh rows, else ``r (h - h_zp) >> 15``
+        on h's int8 grid (plus h_zp: the int8 vector of the second h-path GEMM) in the out rows."""
+        lay = self.lay
+        n1 = lay.n1
+        z, r = lay.gx, lay.gx + n1
+        bx, bh = lay.bias, lay.bias + lay.ng // bsz
+        self.op("ADD", z, 2 * n1, src=lay.gh)
+        self.op("ADD", z, 2 * n1, src=bx, div=bsz)
+        self.op("ADD", z, 2 * n1, src=bh, div=bsz)
+        self.clamp(z, 2 * n1, *I16)
+        self.lut16(z, [(2 * n1, 0)])
+        if call.linear_before_reset:
+            hh = lay.gh + 2 * n1
+            self.op("ADD", hh, n1, src=bh + 2 * (n1 // bsz), div=bsz)
+            self.clamp(hh, n1, *I16)
+            self.op("MULSHR", hh, n1, src=r, shift=15, note="r (gh + bh) >> 15")
+            return
+        o, hz = lay.out, call.h_zp
+        self.mov(o, n1, src=lay.state)
+        self.op("ADD", o, n1, imm=-hz)
+        self.op("MULSHR", o, n1, src=r, shift=15, note="r (h - h_zp) >> 15")
+        self.clamp(o, n1, -128 - hz, 127 - hz)
+        self.op("ADD", o, n1, imm=hz, note="on h's int8 grid")
+
+    def gru_update(self, call, bsz: int):
+        """h~ = tanh(sat16(gx_h + bx_h + h-gate term)), then the state update into the out
+        and state rows (linear_before_reset = 0: the term is the second GEMM's, plus bh_h)."""
+        lay = self.lay
+        n1 = lay.n1
+        z, hx, hh = lay.gx, lay.gx + 2 * n1, lay.gh + 2 * n1
+        bx, bh = lay.bias, lay.bias + lay.ng // bsz
+        if not call.linear_before_reset:
+            self.op("ADD", hh, n1, src=bh + 2 * (n1 // bsz), div=bsz)
+        self.op("ADD", hx, n1, src=bx + 2 * (n1 // bsz), div=bsz)
+        self.op("ADD", hx, n1, src=hh)
+        self.clamp(hx, n1, *I16)
+        self.lut16(hx, [(n1, 1)])
+        o, hc = lay.out, lay.gh                              # gh rows are free now
+        self.mov(o, n1, src=z)
+        self.op("MUL", o, n1, imm=-1)
+        self.op("ADD", o, n1, imm=1 << 15)
+        self.op("MUL", o, n1, src=hx, note="(1 - z) h~")
+        self.op("MULSHR", o, n1, imm=call.mo, shift=call.so)
+        self.mov(hc, n1, src=lay.state)
+        self.op("ADD", hc, n1, imm=-call.h_zp)
+        self.op("MULSHR", hc, n1, src=z, shift=15, note="z (h - h_zp) >> 15")
+        self.op("ADD", o, n1, src=hc)
+        self.op("ADD", o, n1, imm=call.h_zp)
+        self.clamp(o, n1, -128, 127)
+        self.mov(lay.state, n1, src=o)

@@ -1,0 +1,162 @@
+"""LSTM and GRU on the accelerator (lower_rnn.py): per time step GEMMs, the STORE epilogue
+for the per-row requantization, and ALU/LUT sequences for the gates and the cell; bit-exact
+with the reference interpreter (qcc.ops.integer_rnn), and a host fallback with a precise
+reason where a form is not lowered."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from qcc import arith
+from qcc.backends.accel.funcsim import Machine
+from qcc.backends.accel.hw import HwConfig
+from qcc.backends.accel.lower_rnn import tables
+from qcc.backends.accel.lower_rnn_alu import Alu
+from qcc.ir import DType, TensorType
+from qcc.ops.integer_rnn import gate_tables, lut16
+
+from accel_testlib import HW, G, compile_and_compare
+
+SIG, TANH = gate_tables()
+
+
+def test_lut16_sequence_is_the_reference_on_every_int16_input():
+    """The ALU/LUT form of the interpolated 513-entry tables over all 65,536 inputs."""
+    hw = HwConfig()
+    d, tpr, n = hw.dim, hw.lut_rows_per_table, 128
+    lay = SimpleNamespace(t0=n, t1=2 * n, t2=3 * n, t3=4 * n)
+    a = Alu(lay, tpr)
+    prog = []
+    a.on(SimpleNamespace(add=prog.append)).lut16(0, [(n // 2, 0), (n // 2, 1)])
+    m = Machine(hw, np.zeros(64, np.uint8))
+    m.lut[:4 * tpr] = np.pad(tables(SIG, TANH), ((0, 0), (0, tpr * d - 256))).reshape(4 * tpr, d)
+    allx = np.arange(-(1 << 15), 1 << 15, dtype=np.int64).reshape(-1, n // 2 * d)
+    for chunk in allx:
+        m.acc[:n // 2] = chunk.reshape(n // 2, d)
+        m.acc[n // 2:n] = chunk.reshape(n // 2, d)
+        m.run(prog)
+        assert np.array_equal(m.acc[:n // 2].ravel(), lut16(chunk, SIG))
+        assert np.array_equal(m.acc[n // 2:n].ravel(), lut16(chunk, TANH))
+
+
+def _mult(g: G, scales):
+    m, s = arith.quantize_multiplier(np.asarray(scales, np.float64))
+    return g.const(np.atleast_1d(m).astype(np.int32)), g.const(np.atleast_1d(s).astype(np.int32))
+
+
+def _rnn(kind="lstm", seq=3, batch=1, inp=12, hidden=8, direction="forward", states="none",
+         cell_frac=11, lbr=1, big_bias=False, seed=0):
+    """A qcc.lstm / qcc.gru node built op by op (random int8 weights, realistic requant
+    scales), its outputs graph outputs; ``states``: none, const or input."""
+    g = G(seed)
+    nd, ng = (2 if direction == "bidirectional" else 1), (4 if kind == "lstm" else 3)
+    rng = g.rng
+    x = g.input((seq, batch, inp))
+    w = g.const(g.rand((nd, ng * hidden, inp)))
+    r = g.const(g.rand((nd, ng * hidden, hidden)))
+    braw = [rng.integers(-2000, 2000, (nd, ng * hidden)).astype(np.int32)
+            for _ in range(1 if kind == "lstm" else 2)]
+    if big_bias:  # gx + gh + b may leave int32 before the int16 saturation
+        braw[0][0, 0] = (1 << 31) - 1000
+    bias = [g.const(b) for b in braw]
+    mx, sx = _mult(g, rng.uniform(0.1, 0.6, nd * ng * hidden))
+    mh, sh = _mult(g, rng.uniform(0.1, 0.6, nd * ng * hidden))
+    shape = (nd, batch, hidden)
+    if states == "input":
+        h0 = g.input(shape)
+        c0 = g.input(shape, DType.int16) if kind == "lstm" else None
+    elif states == "const":
+        h0 = g.const(g.rand(shape))
+        c0 = g.const(rng.integers(-9000, 9000, shape).astype(np.int16)) if kind == "lstm" else None
+    else:
+        h0 = c0 = None
+    tabs = [g.const(SIG), g.const(TANH)]
+    mo, so = _mult(g, 2.0 ** -30 / 0.02)
+    attrs = {"hidden_size": hidden, "direction": direction, "x_zp": int(rng.integers(-20, 20)),
+             "h_zp": int(rng.integers(-20, 20))}
+    if kind == "lstm":
+        ins = [x, w, r, bias[0], mx, sx, mh, sh, h0, c0, *tabs, mo, so]
+        attrs["cell_frac"] = cell_frac
+        outs = 3
+    else:
+        ins = [x, w, r, bias[0], bias[1], mx, sx, mh, sh, h0, *tabs, mo, so]
+        attrs["linear_before_reset"] = lbr
+        outs = 2
+    vals = [g.g.new_value(f"o{k}", TensorType(DType.int8, ())) for k in range(outs)]
+    node = g.g.add_node(f"qcc.{kind}", ins, vals, attrs)
+    from qcc.ops import infer_types
+    for v, t in zip(vals, infer_types(node)):
+        v.type = t
+    g.g.outputs.extend(vals)
+
+    def feeds():
+        f = {v.name: g.rand(v.shape, v.dtype) for v in g.g.inputs}
+        if states == "input" and kind == "lstm":  # a cell state the cell format can hold
+            f[c0.name] = rng.integers(-9000, 9000, shape).astype(np.int16)
+        return f
+    g.feeds = feeds
+    return g
+
+
+@pytest.mark.parametrize("kw", [
+    dict(kind="lstm"),
+    dict(kind="lstm", direction="reverse", batch=2, states="input", cell_frac=14),
+    dict(kind="lstm", direction="bidirectional", states="const", cell_frac=12),
+    dict(kind="lstm", batch=2, states="const", cell_frac=9, inp=5),
+    dict(kind="gru", batch=2, states="input"),
+    dict(kind="gru", direction="bidirectional", states="const", inp=20),
+    dict(kind="lstm", hidden=16),   # two lane blocks; the paths' PARAM rows load per step
+    dict(kind="gru", lbr=0, batch=2, states="input"),   # ONNX's default GRU form
+    dict(kind="gru", lbr=0, hidden=16, direction="reverse"),
+])
+def test_rnn_runs_on_the_accelerator_bit_exact(tmp_path, kw):
+    acc = compile_and_compare(_rnn(**kw), tmp_path)
+    assert acc["host_ops"] == []
+    assert [ly["kind"] for ly in acc["layers"]] == ["rnn"]
+
+
+@pytest.mark.parametrize("kw,hw,reason", [
+    (dict(kind="lstm", hidden=6), HW, "hidden size 6 is not a multiple of the array's 8 lanes"),
+    (dict(kind="lstm", big_bias=True), HW, "could leave int32"),
+    (dict(kind="gru"), replace(HW, lut_tables=2), "2 LUT tables"),
+])
+def test_forms_not_lowered_fall_back_with_the_reason(tmp_path, kw, hw, reason):
+    acc = compile_and_compare(_rnn(**kw), tmp_path, hw)
+    assert len(acc["host_ops"]) == 1 and reason in acc["host_ops"][0]["reason"], acc["host_ops"]
+
+
+QCC = os.path.join(os.path.dirname(sys.executable), "qcc")
+
+
+def test_torch_lstm_through_the_console_script(tmp_path):
+    """A torch-exported bidirectional LSTM + Linear, quantized with --calib, compiled for the
+    accelerator (default 16x16 array) and run on its simulator: no host op, the same outputs
+    as the reference engine."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "recurrent"))
+    from rnn_testlib import data, torch_rnn
+
+    model = torch_rnn(str(tmp_path / "m.onnx"), "lstm", bidirectional=True, seq=4, inp=8, hidden=16)
+    np.savez(tmp_path / "calib.npz", x=data((4, 8), 8))
+    np.savez(tmp_path / "in.npz", x=data((4, 8), 2, seed=4))
+
+    def qcc(*args):
+        p = subprocess.run([QCC, *map(str, args)], capture_output=True, text=True, timeout=600)
+        assert p.returncode == 0, p.stderr
+
+    out = tmp_path / "out"
+    qcc("compile", model, "--calib", tmp_path / "calib.npz", "--target", "accel", "-o", out, "--quiet")
+    assert json.loads((out / "manifest.json").read_text())["accel"]["host_ops"] == []
+    for eng in ("target", "reference"):
+        qcc("run", out, "--inputs", tmp_path / "in.npz", "-o", tmp_path / f"{eng}.npz", "--engine", eng)
+    got, want = np.load(tmp_path / "target.npz"), np.load(tmp_path / "reference.npz")
+    assert sorted(got) == sorted(want)
+    for k in want:
+        assert np.array_equal(got[k], want[k]), k
