@@ -1,4 +1,5 @@
 {% include "kernels/binary_dsp.c" %}
+{% include "kernels/binary_host.c" %}
 
 static inline int32_t qcc_binary_one(const qcc_binary_p *p, int64_t av, int64_t bv)
 {
@@ -40,6 +41,10 @@ static inline int qcc_binary(const qcc_binary_p *p, const void *a, const void *b
 {
     int32_t i0, i1, i2;
     size_t o = 0;
+#ifdef QCC_SIMD
+    if (qcc_binary_host(p, a, b, y))
+        return QCC_OK;
+#endif
     for (i0 = 0; i0 < p->d[0]; i0++)
         for (i1 = 0; i1 < p->d[1]; i1++)
             for (i2 = 0; i2 < p->d[2]; i2++) {

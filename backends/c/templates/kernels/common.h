@@ -32,6 +32,41 @@ static inline int64_t qcc_floordiv(int64_t n, int64_t d)
     return q * d > n ? q - 1 : q;
 }
 
+#if !defined(QCC_PORTABLE) && defined(__SSE2__)
+#include <emmintrin.h>
+/* The loop of qcc_requant_i8_u64 below on x86 (SSE2, every x86-64 build), 8 outputs per step
+ * (the scalar loop takes the rest; returns how many were done): the clamp to [lo32, hi32]
+ * by compare and select (SSE2 has no PMINSD), PMULUDQ on the even and the odd lanes, the
+ * logical 64-bit shift, the result (< 2^20 + base) packed to int16 with saturation and
+ * clamped there to [lo, hi] (within int8, so saturating first changes nothing), then bytes. */
+static inline int32_t qcc_requant_i8_u64_sse2(const int32_t *acc, int32_t n, int32_t lo32, int32_t hi32,
+                                              uint32_t um, uint64_t cr, int32_t s, int32_t base,
+                                              int32_t lo, int32_t hi, int8_t *y)
+{
+    const __m128i vlo = _mm_set1_epi32(lo32), vhi = _mm_set1_epi32(hi32), vm = _mm_set1_epi32((int32_t)um);
+    const __m128i vcr = _mm_set1_epi64x((int64_t)cr), vs = _mm_cvtsi32_si128(s), vb = _mm_set1_epi32(base);
+    const __m128i lo16 = _mm_set1_epi16((int16_t)lo), hi16 = _mm_set1_epi16((int16_t)hi);
+    __m128i r[2];
+    int32_t q, h;
+    for (q = 0; q + 8 <= n; q += 8) {
+        for (h = 0; h < 2; h++) {
+            __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(acc + q + 4 * h)), t, e, o;
+            t = _mm_cmpgt_epi32(vlo, a);
+            a = _mm_or_si128(_mm_and_si128(t, vlo), _mm_andnot_si128(t, a));
+            t = _mm_cmpgt_epi32(a, vhi);
+            a = _mm_or_si128(_mm_and_si128(t, vhi), _mm_andnot_si128(t, a));
+            a = _mm_sub_epi32(a, vlo);  /* d >= 0 */
+            e = _mm_srl_epi64(_mm_add_epi64(_mm_mul_epu32(a, vm), vcr), vs);
+            o = _mm_srl_epi64(_mm_add_epi64(_mm_mul_epu32(_mm_srli_epi64(a, 32), vm), vcr), vs);
+            r[h] = _mm_add_epi32(_mm_or_si128(e, _mm_slli_epi64(o, 32)), vb);  /* e, o < 2^20 */
+        }
+        r[0] = _mm_min_epi16(_mm_max_epi16(_mm_packs_epi32(r[0], r[1]), lo16), hi16);
+        _mm_storel_epi64((__m128i *)(void *)(y + q), _mm_packs_epi16(r[0], r[0]));
+    }
+    return q;
+}
+#endif
+
 /* One plane of int8 outputs of qcc_requant(acc, m, s, zp, lo, hi), bit-exact, with unsigned
  * 32x32->64 products and logical shifts that gcc vectorizes (SSE2 pmuludq/psrlq: there is no
  * signed 64-bit multiply or arithmetic shift). acc is clamped to [alo, ahi], outside of which
@@ -62,7 +97,11 @@ static inline int qcc_requant_i8_u64(const int32_t *restrict acc, int32_t n, int
         || cq + zp < -(1 << 28) || cq + zp > (1 << 28))
         return 0;
     lo32 = (int32_t)alo, hi32 = (int32_t)ahi, base = (int32_t)(cq + zp), um = (uint32_t)m;
-    for (q = 0; q < n; q++) {
+    q = 0;
+#if !defined(QCC_PORTABLE) && defined(__SSE2__)
+    q = qcc_requant_i8_u64_sse2(acc, n, lo32, hi32, um, cr, s, base, lo, hi, y);
+#endif
+    for (; q < n; q++) {
         int32_t a = acc[q], r;
         uint32_t d;
         a = a < lo32 ? lo32 : a;

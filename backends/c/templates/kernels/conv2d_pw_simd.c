@@ -126,9 +126,22 @@ static inline void qcc_pws_col(const qcc_conv2d_p *p, const int8_t *xb, int32_t 
             int8_t *restrict dst = r;
             for (t = a; t < b; t++)
                 dst[t] = src[t];
-        } else
-            for (t = a; t < b; t++)
-                r[t] = xc[(size_t)ih * p->w + t * p->sw + offw];
+        } else {
+            const int8_t *src = xc + (size_t)ih * p->w + offw;
+            t = a;
+#if defined(QCC_SIMD_X86) || defined(QCC_SIMD_SSE2)
+            if (p->sw == 2) {  /* the even bytes of 16, while they lie inside the row */
+                const __m128i lowb = _mm_set1_epi16(0xff);
+                for (; t + 8 <= b && 2 * t + offw + 16 <= p->w; t += 8) {
+                    const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(src + 2 * t));
+                    _mm_storel_epi64((__m128i *)(void *)(r + t),
+                                     _mm_packus_epi16(_mm_and_si128(v, lowb), _mm_setzero_si128()));
+                }
+            }
+#endif
+            for (; t < b; t++)
+                r[t] = src[t * p->sw];
+        }
         for (t = b; t < j + n; t++)
             r[t] = zb;
         q += n;

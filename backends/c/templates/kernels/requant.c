@@ -1,3 +1,26 @@
+#ifdef QCC_SIMD
+/* int8 -> int8 on the host SIMD builds: x - x_zp widened into int32 chunks (read before y is
+ * written: in place is safe), then the conv epilogue's vector requantization
+ * (qcc_requant_i8_u64: SSE2 on x86). 0: not taken (its range checks failed; nothing written). */
+static inline int qcc_requant_i8_host(const int8_t *x, int32_t n, int32_t xzp, int32_t m, int32_t s,
+                                      int32_t zp, int32_t lo, int32_t hi, int8_t *y)
+{
+    int32_t acc[256], c, i;
+    for (c = 0; c < n; c += 256) {
+        const int32_t len = n - c < 256 ? n - c : 256;
+        for (i = 0; i < len; i++)
+            acc[i] = (int32_t)x[c + i] - xzp;
+        if (!qcc_requant_i8_u64(acc, len, m, s, zp, lo, hi, y + c)) {
+            if (c > 0)  /* the checks depend on m, s, zp, lo, hi only: never after the first */
+                qcc_requant_i8_row(acc, len, m, s, zp, lo, hi, y + c);
+            else
+                return 0;
+        }
+    }
+    return 1;
+}
+#endif
+
 static inline int qcc_requant_op(const qcc_requant_p *p, const void *x, const int32_t *mult,
                    const int32_t *shift, void *y)
 {
@@ -9,6 +32,12 @@ static inline int qcc_requant_op(const qcc_requant_p *p, const void *x, const in
             if (p->x_dt == QCC_I8 && p->y_dt == QCC_I8) {
                 const int8_t *xi = (const int8_t *)x + k;
                 int8_t *yi = (int8_t *)y + k;
+#ifdef QCC_SIMD
+                if (qcc_requant_i8_host(xi, p->inner, p->x_zp, m, s, p->y_zp, p->lo, p->hi, yi)) {
+                    k += (size_t)p->inner;
+                    continue;
+                }
+#endif
                 for (i = 0; i < p->inner; i++)
                     yi[i] = (int8_t)qcc_requant((int32_t)xi[i] - p->x_zp, m, s, p->y_zp, p->lo, p->hi);
                 k += (size_t)p->inner;

@@ -1,0 +1,124 @@
+"""The x86 host kernels of the default build (SSE2, no -march; docs/target_c.md "ISA
+variants"), bit for bit with the interpreter, each also built with -mavx2, with
+-march=native and with -DQCC_PORTABLE (the reference): the one-group conv GEMM
+(qcc_conv2d_pws: many output channel blocks, the stride-2 row gather of its im2col rows, the
+SSE2 requantization of its epilogue), the int8 add / sub / mul of binary_host.c (tables;
+exact products and the vector requantization) and the int8 requant op; hypothesis over the
+multipliers, shifts and zero points, including multipliers the vector requantization
+declines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from qcc import arith
+from qcc.ir.types import DType
+
+from c_testlib import Cases, check_exact, needs_gcc
+
+pytestmark = needs_gcc
+BUILDS = {"sse2": ("-O3",), "avx2": ("-O2", "-mavx2"), "native": ("-O2", "-march=native"),
+          "portable": ("-O2", "-DQCC_PORTABLE")}
+
+
+def _cpu_has(flag: str) -> bool:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("flags") and flag in line.split() for line in f)
+    except OSError:
+        return False
+
+
+def _build(variant: str):
+    import platform
+
+    if platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip(f"SKIPPED, NOT PASSED: the {variant} build needs an x86-64 host")
+    if variant == "avx2" and not _cpu_has("avx2"):
+        pytest.skip("SKIPPED, NOT PASSED: this CPU lacks avx2")
+    return BUILDS[variant]
+
+
+def _conv(cs: Cases, c, hw, m, k, s, pads, wvals=None, acc_out=False, per_channel=True):
+    x = cs.rand_input((1, c, hw[0], hw[1]))
+    shape = (m, c, k[0], k[1])
+    wv = cs.rng.integers(-128, 128, shape) if wvals is None else cs.rng.choice(wvals, shape)
+    w = cs.const(wv.astype(np.int8))
+    b = cs.const(cs.rng.integers(-20000, 20000, m).astype(np.int32))
+    mm, ss = cs.mult(m if per_channel else 1, 1e-5, 3e-2)
+    attrs = {"x_zp": int(cs.rng.choice([-128, 127, int(cs.rng.integers(-128, 128))])),
+             "y_zp": int(cs.rng.integers(-128, 128)), "strides": list(s), "dilations": [1, 1],
+             "pads": list(pads), "group": 1}
+    ms = [mm, ss]
+    if acc_out:
+        ms, attrs = [], {k2: v for k2, v in attrs.items() if k2 != "y_zp"}
+    cs.op("qcc.conv2d", [x, w, b] + ms, attrs)
+
+
+def _gemm_cases(cs: Cases) -> Cases:
+    # K = 576: blocks of few positions that split output rows, M = 40 (ten channel blocks)
+    _conv(cs, 64, (8, 12), 40, (3, 3), (1, 1), [1, 1, 1, 1])
+    # stride 2 on wide rows: the 16-byte even-byte gather stops inside the row (odd width,
+    # asymmetric pads on either side), then the scalar tail; stride (1, 2) and (2, 1)
+    _conv(cs, 3, (11, 41), 6, (3, 3), (2, 2), [1, 0, 1, 2], wvals=[-128, 127])
+    _conv(cs, 5, (9, 64), 9, (3, 3), (2, 2), [1, 1, 1, 1], per_channel=False)
+    _conv(cs, 4, (8, 70), 5, (1, 3), (1, 2), [0, 1, 0, 0], acc_out=True)
+    _conv(cs, 4, (20, 9), 7, (3, 1), (2, 1), [0, 0, 1, 0])
+    # M = 1 and 2 (tiles of zero weights past M), plane not a multiple of 16
+    _conv(cs, 7, (9, 11), 1, (3, 3), (1, 1), [1, 1, 1, 1])
+    _conv(cs, 2, (10, 10), 2, (2, 2), (1, 1), [0, 0, 0, 0], acc_out=True)
+    return cs
+
+
+@pytest.mark.parametrize("variant", ["sse2", "avx2", "native", "portable"])
+def test_conv_gemm_tiles_bit_exact(tmp_path, variant):
+    check_exact(_gemm_cases(Cases(11)), tmp_path / "c", cflags=_build(variant))
+
+
+_RATIO = st.one_of(st.floats(1e-3, 4.0), st.sampled_from([1e-9, 1e-7, 0.5, 1.0, 3.99]))
+
+
+def _elem_cases(cs: Cases, ra, rb, rm, rq, zps, n: int) -> Cases:
+    a, b = cs.rand_input((3, n)), cs.rand_input((3, n))
+    # the extreme values of both operands in every row
+    cs.feeds[a.name][:, :4] = [[-128, 127, -128, 127]] * 3
+    cs.feeds[b.name][:, :4] = [[-128, -128, 127, 127]] * 3
+    for op, relu in (("qcc.add", False), ("qcc.sub", True)):
+        ms, s = arith.quantize_multipliers_shared([ra, rb])
+        attrs = {"a_zp": zps[0], "b_zp": zps[1], "y_zp": zps[2]}
+        if relu:
+            attrs.update(act_min=zps[2], act_max=127)
+        cs.op(op, [a, b, cs.const(ms.astype(np.int32)), cs.const(np.array([s], np.int32))], attrs)
+    m, s = arith.quantize_multiplier(np.array([rm]))
+    mc, sc = cs.const(np.atleast_1d(m).astype(np.int32)), cs.const(np.atleast_1d(s).astype(np.int32))
+    cs.op("qcc.mul", [a, b, mc, sc], {"a_zp": zps[0], "b_zp": zps[1], "y_zp": zps[2]})
+    # int16 operand constant along each row (a per-channel slope, as in a decomposed PReLU)
+    slope = cs.const(cs.rng.integers(-32768, 32768, (3, 1)).astype(np.int16), DType.int16)
+    cs.op("qcc.mul", [a, slope, mc, sc], {"a_zp": zps[0], "b_zp": 0, "y_zp": zps[2]})
+    m, s = arith.quantize_multiplier(np.array([rq]))
+    cs.op("qcc.requant", [a, cs.const(np.atleast_1d(m).astype(np.int32)),
+                          cs.const(np.atleast_1d(s).astype(np.int32))], {"x_zp": zps[0], "y_zp": zps[2]})
+    pm, ps = cs.mult(3, 1e-3, 2.0)
+    cs.op("qcc.requant", [a, pm, ps], {"x_zp": zps[1], "axis": 0, "y_zp": zps[0]})
+    return cs
+
+
+_ZP = st.one_of(st.sampled_from([-128, 0, 127]), st.integers(-128, 127))
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ra=_RATIO, rb=_RATIO, rm=_RATIO, rq=_RATIO, zps=st.tuples(_ZP, _ZP, _ZP),
+       n=st.sampled_from([16, 23, 300, 515]), seed=st.integers(0, 2**16))
+def test_int8_elementwise_host_paths_exact(tmp_path, ra, rb, rm, rq, zps, n, seed):
+    """add / sub / mul / requant on rows long enough for the host paths (16 or more), the
+    default build, equal to the interpreter."""
+    check_exact(_elem_cases(Cases(seed), ra, rb, rm, rq, zps, n), tmp_path / "c", cflags=_build("sse2"))
+
+
+@pytest.mark.parametrize("variant", ["avx2", "portable"])
+def test_int8_elementwise_other_builds_exact(tmp_path, variant):
+    check_exact(_elem_cases(Cases(5), 0.7, 1.3, 0.01, 0.3, (-3, 100, -128), 300), tmp_path / "c",
+                cflags=_build(variant))
