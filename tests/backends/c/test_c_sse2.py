@@ -1,8 +1,9 @@
 """The x86 host kernels of the default build (SSE2, no -march; docs/target_c.md "ISA
 variants"), bit for bit with the interpreter, each also built with -mavx2, with
--march=native and with -DQCC_PORTABLE (the reference): the one-group conv GEMM
-(qcc_conv2d_pws: many output channel blocks, the stride-2 row gather of its im2col rows, the
-SSE2 requantization of its epilogue), the int8 add / sub / mul of binary_host.c (tables;
+-march=native and with -DQCC_PORTABLE (the reference): the SSE2 im2col-free one-group conv
+(qcc_conv2d_pds: bands, channel pairs, stride phases, output channel chunks), the one-group
+conv GEMM (qcc_conv2d_pws: many output channel blocks, the stride-2 row gather of its im2col
+rows), the SSE2 requantization of their epilogue, the int8 add / sub / mul of binary_host.c (tables;
 exact products and the vector requantization) and the int8 requant op; hypothesis over the
 multipliers, shifts and zero points, including multipliers the vector requantization
 declines."""
@@ -67,6 +68,15 @@ def _gemm_cases(cs: Cases) -> Cases:
     _conv(cs, 5, (9, 64), 9, (3, 3), (2, 2), [1, 1, 1, 1], per_channel=False)
     _conv(cs, 4, (8, 70), 5, (1, 3), (1, 2), [0, 1, 0, 0], acc_out=True)
     _conv(cs, 4, (20, 9), 7, (3, 1), (2, 1), [0, 0, 1, 0])
+    # SSE2's im2col-free kernel (qcc_conv2d_pds): several bands of rows (C = 64) and two chunks
+    # of output channels (12 + 8), 5x5 stride 2 with odd C (a channel pair of one), stride
+    # (2, 1) with a 2x2 kernel, rows that end inside a tile (ow = 30, 20, 14), int32 outputs;
+    # narrow rows (ow = 19, 9) stay on the GEMM above (its stride-2 gather included)
+    _conv(cs, 64, (24, 24), 20, (3, 3), (1, 1), [1, 1, 1, 1])
+    _conv(cs, 5, (40, 41), 7, (5, 5), (2, 2), [2, 2, 2, 1], wvals=[-128, 127])
+    _conv(cs, 3, (16, 30), 6, (2, 2), (2, 1), [0, 1, 0, 0])
+    _conv(cs, 6, (12, 14), 9, (3, 3), (1, 1), [1, 1, 1, 1], acc_out=True, per_channel=False)
+    _conv(cs, 3, (30, 37), 5, (3, 3), (2, 2), [1, 1, 1, 1])
     # M = 1 and 2 (tiles of zero weights past M), plane not a multiple of 16
     _conv(cs, 7, (9, 11), 1, (3, 3), (1, 1), [1, 1, 1, 1])
     _conv(cs, 2, (10, 10), 2, (2, 2), (1, 1), [0, 0, 0, 0], acc_out=True)

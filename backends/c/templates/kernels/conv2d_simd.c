@@ -160,6 +160,8 @@ static inline void qcc_conv_simd_channel_packed(const qcc_conv2d_p *p, const int
 
 {% include "kernels/conv2d_pw_simd.c" %}
 
+{% include "kernels/conv2d_direct_sse2.c" %}
+
 /* Depthwise convs (one input channel per output, dilation 1) with packed int4/int2 weights,
  * per channel: the compiler gave them im2col blocks (K = kh*kw, mostly padding in byte
  * steps); instead all weights are unpacked to int8 (at most QCC_SIMD_KCONV) and the int8
@@ -225,6 +227,10 @@ static inline int qcc_conv2d_simd(const qcc_conv2d_p *p, const int8_t *x, const 
     const int packed = gmult != NULL || p->wbits != 8;
     if (!packed && p->c == p->group && qcc_conv2d_dws(p, x, w, bias, mult, shift, y))
         return 1;
+#ifdef QCC_SIMD_SSE2
+    if (!packed && qcc_conv2d_pds(p, x, w, bias, mult, shift, y))
+        return 1;
+#endif
     if (!packed && qcc_conv2d_pws(p, x, w, bias, mult, shift, y))
         return 1;
     if (packed && gmult == NULL && p->c == p->group && p->dh == 1 && p->dw == 1
