@@ -32,7 +32,7 @@ static inline int64_t qcc_floordiv(int64_t n, int64_t d)
     return q * d > n ? q - 1 : q;
 }
 
-#if !defined(QCC_PORTABLE) && defined(__SSE2__)
+#if !defined(QCC_PORTABLE) && defined(__SSE2__) && !defined(__AVX2__)
 #include <emmintrin.h>
 /* The loop of qcc_requant_i8_u64 below on x86 (SSE2, every x86-64 build), 8 outputs per step
  * (the scalar loop takes the rest; returns how many were done): the clamp to [lo32, hi32]
@@ -98,7 +98,7 @@ static inline int qcc_requant_i8_u64(const int32_t *restrict acc, int32_t n, int
         return 0;
     lo32 = (int32_t)alo, hi32 = (int32_t)ahi, base = (int32_t)(cq + zp), um = (uint32_t)m;
     q = 0;
-#if !defined(QCC_PORTABLE) && defined(__SSE2__)
+#if !defined(QCC_PORTABLE) && defined(__SSE2__) && !defined(__AVX2__)
     q = qcc_requant_i8_u64_sse2(acc, n, lo32, hi32, um, cr, s, base, lo, hi, y);
 #endif
     for (; q < n; q++) {

@@ -129,7 +129,7 @@ static inline void qcc_pws_col(const qcc_conv2d_p *p, const int8_t *xb, int32_t 
         } else {
             const int8_t *src = xc + (size_t)ih * p->w + offw;
             t = a;
-#if defined(QCC_SIMD_X86) || defined(QCC_SIMD_SSE2)
+#ifdef QCC_SIMD_SSE2
             if (p->sw == 2) {  /* the even bytes of 16, while they lie inside the row */
                 const __m128i lowb = _mm_set1_epi16(0xff);
                 for (; t + 8 <= b && 2 * t + offw + 16 <= p->w; t += 8) {
