@@ -1,3 +1,5 @@
+{% include "kernels/transformer_dsp.c" %}
+
 static inline int64_t qcc_iexp(const qcc_isoftmax_p *p, int64_t d)
 {
     if (p->variant == 0) {  /* I-BERT: (p + b)^2 + c, >> (z + e_shift) */
@@ -56,6 +58,10 @@ static inline int qcc_isoftmax(const qcc_isoftmax_p *p, const void *x, const uin
 {
     int32_t i0, i1, i2;
     size_t base = 0;
+#ifdef QCC_ARM_DSP
+    if (qcc_isoftmax_dsp(p, x, mask, y, scratch))
+        return QCC_OK;
+#endif
     for (i0 = 0; i0 < p->d[0]; i0++)
         for (i1 = 0; i1 < p->d[1]; i1++)
             for (i2 = 0; i2 < p->d[2]; i2++) {
@@ -70,6 +76,10 @@ static inline int qcc_isoftmax(const qcc_isoftmax_p *p, const void *x, const uin
 static inline int qcc_igelu(const qcc_igelu_p *p, const void *x, void *y)
 {
     int32_t i;
+#ifdef QCC_ARM_DSP
+    if (qcc_igelu_dsp(p, x, y))
+        return QCC_OK;
+#endif
     for (i = 0; i < p->count; i++) {
         int64_t xi = qcc_load(x, (size_t)i, p->x_dt) - p->x_zp, u, mag, g;
         xi = xi < -(int64_t)p->q_l ? -(int64_t)p->q_l : (xi > p->x_max ? p->x_max : xi);
@@ -179,6 +189,10 @@ static inline int qcc_ilayernorm(const qcc_ilayernorm_p *p, const void *x, const
                                  const int32_t *bias, void *y)
 {
     int32_t r;
+#ifdef QCC_ARM_DSP
+    if (qcc_ilayernorm_dsp(p, x, gamma, bias, y))
+        return QCC_OK;
+#endif
     for (r = 0; r < p->rows; r++)
         qcc_ilayernorm_row(p, x, (size_t)r * p->len, gamma, bias, y);
     return QCC_OK;
