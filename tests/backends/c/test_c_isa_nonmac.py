@@ -1,0 +1,153 @@
+"""The Arm DSP forms of the non-MAC kernels (docs/target_c.md "ISA variants": the transformer
+ops igelu / ilayernorm / isoftmax in 32-bit registers under per-call and per-row bounds,
+the elementwise add / mul / requant loops, the activation x activation matmul over the quad-
+packed second operand) bit for bit with the interpreter under QEMU's Cortex-M4 and Cortex-M55,
+on cases that hit each fast form, its tails (lengths not a multiple of four) and its fallback
+to the portable int64 code (bounds that fail)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from qcc import arith
+from qcc.backends.c import arm
+from qcc.interp import Interpreter
+from qcc.ir import DType
+from qcc.ir.verifier import verify
+from qcc.ops import integer_transformer as itx
+
+from c_testlib import Cases, emit_c, needs_gcc
+
+pytestmark = needs_gcc
+
+
+def _mult(x: float):
+    m, s = arith.quantize_multiplier(x)
+    return np.array([m], np.int32), np.array([s], np.int32)
+
+
+def softmax(cs: Cases, x, scale: float, variant: str, mask_shape=None):
+    c = itx.isoftmax_consts(scale, variant)
+    ins = [x, cs.const(np.array([c["mult"]], np.int32)), cs.const(np.array([c["shift"]], np.int32))]
+    if mask_shape is not None:
+        mk = (cs.rng.random(mask_shape) < 0.3).astype(np.int8)
+        mk.reshape(-1)[0] = 1
+        ins.append(cs.input(mk, DType.int8))
+    cs.op("qcc.isoftmax", ins, dict(c["attrs"], axis=-1))
+
+
+def igelu(cs: Cases, x, y_hi: float, x_zp: int, y_zp: int, out: str, **over):
+    gc = itx.igelu_consts(y_hi)
+    m, s = _mult(gc["out_scale"] / (y_hi / 100))
+    cs.op("qcc.igelu", [x, cs.const(m), cs.const(s)],
+          dict(gc["attrs"], x_zp=x_zp, y_zp=y_zp, dtype=out, **over))
+
+
+def layernorm(cs: Cases, x, c: int, eps: float, y_zp: int, out: str, x_zp: int, g_scale=1.0,
+              b_scale=0.1, out_scale=0.03):
+    rng = cs.rng
+    k = itx.ilayernorm_consts(rng.normal(1, 0.2, c) * g_scale, rng.normal(0, b_scale, c), 0.01,
+                              out_scale, c, eps)
+    ins = [x, cs.const(k["gamma"]), cs.const(k["bias"]), cs.const(np.array([k["mult"]], np.int32)),
+           cs.const(np.array([k["shift"]], np.int32))]
+    cs.op("qcc.ilayernorm", ins, dict(axis=-1, x_zp=x_zp, y_zp=y_zp, eps_q=k["eps_q"],
+                                      eps_frac=k["eps_frac"], dtype=out))
+
+
+def _transformer_cases(seed: int) -> Cases:
+    cs = Cases(seed)
+    rng = cs.rng
+    # softmax: I-BERT and shift-exp, int32 / int16 / int8 logits, rows of 1..37 (not multiples
+    # of four), key-padding and per-row masks, fully masked rows, scales whose factor leaves
+    # int32 (a row sum below 2^9: the int64 output form) and whose rescale exceeds 2^30 (the
+    # portable fallback)
+    for variant in ("ibert", "shiftmax"):
+        for scale, n in ((1e-4, 37), (0.01, 5), (0.2, 1), (0.05, 32)):
+            x = cs.input(rng.integers(-40000, 40001, (2, 3, n)).astype(np.int32), DType.int32)
+            softmax(cs, x, scale, variant)
+            softmax(cs, x, scale, variant, (1, 1, n))
+            softmax(cs, x, scale, variant, (2, 3, 1))
+        softmax(cs, cs.rand_input((3, 9)), 0.6, variant)
+        softmax(cs, cs.input(rng.integers(-32768, 32768, (2, 6)).astype(np.int16), DType.int16),
+                3e-3, variant, (2, 1))
+        softmax(cs, cs.input(rng.integers(-20, 20, (2, 7)).astype(np.int32), DType.int32), 40.0,
+                variant)
+        # int32 logits at the type's edges (x - max beyond int32 before the clip)
+        edge = np.array([[2**31 - 1, -2**31, 0, 2**31 - 2, 5], [-2**31, -2**31 + 1, -2**31, 7, -9]],
+                        np.int32)
+        softmax(cs, cs.input(edge, DType.int32), 1e-5, variant)
+        softmax(cs, cs.input(edge, DType.int32), 1e-9, variant)
+    # igelu: int16 / int8 in, int8 / int16 out, zero points, narrow bounds, lengths 1..300
+    for n, out in ((1, "i8"), (7, "i16"), (300, "i8"), (33, "i16")):
+        x = cs.input(rng.integers(-3000, 3000, (2, n)).astype(np.int16), DType.int16)
+        igelu(cs, x, 4.0, int(rng.integers(-50, 50)), -3, out)
+        igelu(cs, cs.rand_input((3, n)), 0.5, 5, 7, out)
+    x = cs.input(np.array([-32768, 32767, -1024, 1024, 0, 1, -1, 2000], np.int16), DType.int16)
+    igelu(cs, x, 8.0, 0, -128, "i8", act_min=-100, act_max=90)
+    igelu(cs, x, 8.0, 3, -30000, "i16")
+    # layer norm: rows of 1, 2, 7, 128, 129 elements, int8 / int16 in and out, eps 0 and large,
+    # constant rows (variance 0), outlier rows (the refined shift), int16 zero points far from 0
+    for c in (1, 2, 7, 128, 129):
+        for eps in (0.0, 1e-5, 0.5):
+            x16 = cs.input(rng.integers(-3000, 3001, (3, c)).astype(np.int16), DType.int16)
+            layernorm(cs, x16, c, eps, 2, "i8", int(rng.integers(-20, 20)))
+            layernorm(cs, cs.rand_input((2, c)), c, eps, -300, "i16", 9)
+    xs = np.full((4, 257), -537, np.int16)
+    xs[0, 100], xs[1, 3], xs[2, :], xs[3, :] = 32767, -32768, np.arange(257) % 7, 7
+    layernorm(cs, cs.input(xs, DType.int16), 257, 1e-5, 0, "i16", 0, out_scale=17.0 / 32767)
+    layernorm(cs, cs.input(xs, DType.int16), 257, 0.0, -5, "i8", 2000)
+    return cs
+
+
+def _run(cs: Cases, tmp_path, core: str):
+    verify(cs.g)
+    want = Interpreter(cs.g).run(cs.feeds)
+    emit_c(cs.g, str(tmp_path / "c"))
+    got, = arm.run_qemu(tmp_path / "c", [cs.feeds], core=core)
+    for name, w in want.items():
+        if not np.array_equal(got[name], w):
+            bad = np.argwhere(got[name] != w)[:5]
+            raise AssertionError(f"{name}: C differs at {bad.tolist()}: "
+                                 f"{got[name][tuple(bad.T)]} vs {w[tuple(bad.T)]}")
+
+
+@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+def test_cortex_m4_transformer_kernels_bit_exact(tmp_path):
+    _run(_transformer_cases(0), tmp_path, "cortex-m4")
+
+
+@pytest.mark.skipif(not arm.available("cortex-m55"), reason=arm.missing_tools() or "ok")
+def test_cortex_m55_transformer_kernels_bit_exact(tmp_path):
+    _run(_transformer_cases(1), tmp_path, "cortex-m55")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+@settings(max_examples=6, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_cortex_m4_transformer_int32_edges(tmp_path, data):
+    """Logits, GELU inputs and layer-norm rows at their types' edges, gamma and bias as large
+    as the accumulator allows, random scales: the DSP forms (or their fallbacks) bit for bit."""
+    cs = Cases(data.draw(st.integers(0, 2**16), label="seed"))
+    rng = cs.rng
+    n = data.draw(st.integers(1, 70), label="n")
+    lo32 = data.draw(st.sampled_from([-2**31, -2**20, -40000]), label="lo32")
+    x32 = rng.integers(lo32, -lo32, (3, n)).astype(np.int32)
+    x32[0, 0] = data.draw(st.sampled_from([-2**31, 2**31 - 1, 0]), label="edge")
+    scale = data.draw(st.floats(1e-9, 5.0), label="scale")
+    for variant in ("ibert", "shiftmax"):
+        softmax(cs, cs.input(x32, DType.int32), scale, variant, (3, n))
+    x16 = rng.choice(np.array([-32768, 32767, 0, -1, 1], np.int16), (2, n))
+    igelu(cs, cs.input(x16, DType.int16), data.draw(st.floats(0.3, 12.0), label="y_hi"),
+          data.draw(st.integers(-2000, 2000), label="x_zp"), 0, "i16")
+    c = data.draw(st.integers(1, 300), label="c")
+    xl = rng.choice(np.array([-32768, 32767, 0, 100], np.int16), (2, c))
+    layernorm(cs, cs.input(xl, DType.int16), c, data.draw(st.sampled_from([0.0, 1e-5, 2.0]), label="eps"),
+              0, "i8", data.draw(st.integers(-32768, 32767), label="ln_zp"),
+              g_scale=data.draw(st.floats(0.01, 10.0), label="g"),
+              b_scale=data.draw(st.floats(0.0, 100.0), label="b"))
+    _run(cs, tmp_path, "cortex-m4")
