@@ -45,6 +45,10 @@ static inline int qcc_binary(const qcc_binary_p *p, const void *a, const void *b
     if (qcc_binary_host(p, a, b, y))
         return QCC_OK;
 #endif
+#ifdef QCC_ARM_DSP
+    if (qcc_binary_add_dsp(p, a, b, y) || qcc_binary_mul_dsp(p, a, b, y))
+        return QCC_OK;
+#endif
     for (i0 = 0; i0 < p->d[0]; i0++)
         for (i1 = 0; i1 < p->d[1]; i1++)
             for (i2 = 0; i2 < p->d[2]; i2++) {

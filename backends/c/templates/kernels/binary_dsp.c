@@ -36,3 +36,244 @@ static inline int qcc_binary_row_dsp(const qcc_binary_p *p, const int8_t *ar, co
     return 1;
 }
 #endif
+#ifdef QCC_ARM_DSP
+/* Arm DSP add / sub of int8 / int16 operands and outputs in 32-bit registers, four 16x16
+ * multiply-accumulates (SMLABB) per element instead of 64-bit products: with each multiplier
+ * split as m = mh 2^16 + ml (mh, ml signed 16-bit) and the zero points, the rounding term and
+ * the output zero point folded into K = 2^(s-1) - a_zp ma - b_zp mb + y_zp 2^s = kh 2^16 + kl
+ * (0 <= kl < 2^16), the sum T = a ma + b mb + K is H 2^16 + L with H = a mah + b mbh + kh and
+ * L = a mal + b mbl + kl, so floor(T / 2^s) = (H + (L >> 16)) >> (s - 16) for s >= 16: the same
+ * integer as the int64 form, when the call's bounds show H, L and their sum inside int32.
+ * Then the bounds (SSAT when they are the output type's). Returns 0 outside these conditions. */
+typedef struct {
+    int32_t mah, mal, mbh, mbl, kh, kl, sh, lo, hi;
+} qcc_addk;
+
+static inline int qcc_addk_init(const qcc_binary_p *p, qcc_addk *k)
+{
+    const int64_t ma = p->ma, mb = p->op == 1 ? -(int64_t)p->mb : p->mb, s = p->s;
+    const int64_t am = p->a_dt == QCC_I8 ? 128 : 32768, bm = p->b_dt == QCC_I8 ? 128 : 32768;
+    int64_t kk, hmax, lmax;
+    if (p->op > 1 || s < 16 || s > 46 || p->a_zp < -65536 || p->a_zp > 65536 || p->b_zp < -65536
+        || p->b_zp > 65536 || p->y_zp < -65536 || p->y_zp > 65536)
+        return 0;
+    k->mah = (int32_t)((ma + 32768) >> 16), k->mal = (int32_t)(ma - ((ma + 32768) >> 16) * 65536);
+    k->mbh = (int32_t)((mb + 32768) >> 16), k->mbl = (int32_t)(mb - ((mb + 32768) >> 16) * 65536);
+    if (k->mah > 32767 || k->mbh > 32767 || k->mbh < -32768)
+        return 0;
+    kk = ((int64_t)1 << (s - 1)) - (int64_t)p->a_zp * ma - (int64_t)p->b_zp * mb
+         + (int64_t)p->y_zp * ((int64_t)1 << s);
+    hmax = am * (k->mah < 0 ? -k->mah : k->mah) + bm * (k->mbh < 0 ? -k->mbh : k->mbh)
+           + (kk < 0 ? -(kk >> 16) : (kk >> 16));
+    lmax = am * (k->mal < 0 ? -k->mal : k->mal) + bm * (k->mbl < 0 ? -k->mbl : k->mbl)
+           + 65535;
+    if (hmax >= ((int64_t)1 << 31) - 65536 || lmax >= ((int64_t)1 << 31))
+        return 0;
+    k->kh = (int32_t)(kk >> 16), k->kl = (int32_t)(kk & 65535);
+    k->sh = (int32_t)(s - 16), k->lo = p->lo, k->hi = p->hi;
+    return 1;
+}
+
+/* One row of n elements: a and b at element strides sa / sb (0: broadcast) when strided, else
+ * contiguous; narrow: bounds tighter than the output type's. (a, b) packed by PKHBT into one
+ * register, so that H and L are one SMLAD each against the packed (mah, mbh) and (mal, mbl). */
+__attribute__((always_inline)) static inline void
+qcc_add_dsp_body(const qcc_addk *k, const void *a, int32_t sa, const void *b, int32_t sb, void *y,
+                 int32_t n, int adt, int bdt, int ydt, int narrow, int strided)
+{
+    const int32_t mh = (int32_t)(((uint32_t)k->mah & 65535) | ((uint32_t)k->mbh << 16));
+    const int32_t ml = (int32_t)(((uint32_t)k->mal & 65535) | ((uint32_t)k->mbl << 16));
+    const int32_t kh = k->kh, kl = k->kl, sh = k->sh, lo = k->lo, hi = k->hi;
+    int32_t j;
+    for (j = 0; j < n; j++) {
+        const int32_t av = qcc_ld816(a, strided ? j * sa : j, adt);
+        const int32_t bv = qcc_ld816(b, strided ? j * sb : j, bdt);
+        const int32_t ab = (int32_t)(((uint32_t)av & 65535) | ((uint32_t)bv << 16));
+        int32_t r = (__smlad(ab, mh, kh) + (__smlad(ab, ml, kl) >> 16)) >> sh;
+        if (narrow)
+            r = r < lo ? lo : (r > hi ? hi : r);
+        else
+            r = ydt == QCC_I8 ? __ssat(r, 8) : __ssat(r, 16);
+        if (ydt == QCC_I8)
+            ((int8_t *)y)[j] = (int8_t)r;
+        else
+            ((int16_t *)y)[j] = (int16_t)r;
+    }
+}
+
+#define QCC_ADD_FORM(name, adt, bdt, ydt, narrow)                                              \
+    static __attribute__((noinline, unused)) void name(const qcc_addk *k, const void *a,         \
+                                                       int32_t sa, const void *b, int32_t sb,    \
+                                                       void *y, int32_t n)                       \
+    {                                                                                          \
+        (void)sa, (void)sb;                                                                    \
+        qcc_add_dsp_body(k, a, 1, b, 1, y, n, adt, bdt, ydt, narrow, 0);                       \
+    }
+QCC_ADD_FORM(qcc_add_dsp_888, QCC_I8, QCC_I8, QCC_I8, 0)
+QCC_ADD_FORM(qcc_add_dsp_888n, QCC_I8, QCC_I8, QCC_I8, 1)
+QCC_ADD_FORM(qcc_add_dsp_8_16, QCC_I8, QCC_I16, QCC_I16, 0)
+QCC_ADD_FORM(qcc_add_dsp_16_8, QCC_I16, QCC_I8, QCC_I16, 0)
+QCC_ADD_FORM(qcc_add_dsp_16_16, QCC_I16, QCC_I16, QCC_I16, 0)
+QCC_ADD_FORM(qcc_add_dsp_88_16, QCC_I8, QCC_I8, QCC_I16, 0)
+
+/* Strided (broadcast) rows and the other dtype / bound combinations: dtypes tested per element. */
+static __attribute__((noinline, unused)) void qcc_add_dsp_any(const qcc_addk *k, const void *a,
+                                                              int32_t sa, const void *b, int32_t sb,
+                                                              void *y, int32_t n, int32_t adt,
+                                                              int32_t bdt, int32_t ydt)
+{
+    if (adt == QCC_I8 && bdt == QCC_I8 && ydt == QCC_I8)
+        qcc_add_dsp_body(k, a, sa, b, sb, y, n, QCC_I8, QCC_I8, QCC_I8, 1, 1);
+    else
+        qcc_add_dsp_body(k, a, sa, b, sb, y, n, adt, bdt, ydt, 1, 1);
+}
+
+typedef void (*qcc_add_form)(const qcc_addk *, const void *, int32_t, const void *, int32_t, void *,
+                             int32_t);
+
+/* The SMLABB form of a whole add / sub call (0 when it does not apply: other dtypes, shifts
+ * below 16, bounds that fail, int16 operands into an int8 output). */
+static inline int qcc_binary_add_dsp(const qcc_binary_p *p, const void *a, const void *b, void *y)
+{
+    const int ok8 = p->a_dt == QCC_I8 || p->a_dt == QCC_I16, okb = p->b_dt == QCC_I8 || p->b_dt == QCC_I16;
+    const size_t ea = p->a_dt == QCC_I8 ? 1 : 2, eb = p->b_dt == QCC_I8 ? 1 : 2;
+    const size_t ey = p->y_dt == QCC_I8 ? 1 : 2;
+    qcc_add_form form;
+    qcc_addk k;
+    int32_t i0, i1, i2;
+    size_t o = 0;
+    if (!ok8 || !okb || (p->y_dt != QCC_I8 && p->y_dt != QCC_I16) || !qcc_addk_init(p, &k))
+        return 0;
+    if (p->y_dt == QCC_I8 && (p->a_dt != QCC_I8 || p->b_dt != QCC_I8))
+        return 0;
+    if (p->lo < (p->y_dt == QCC_I8 ? -128 : -32768) || p->hi > (p->y_dt == QCC_I8 ? 127 : 32767))
+        return 0;
+    if (p->sa[3] != 1 || p->sb[3] != 1)
+        form = NULL;
+    else if (p->y_dt == QCC_I8)
+        form = p->lo > -128 || p->hi < 127 ? qcc_add_dsp_888n : qcc_add_dsp_888;
+    else if (p->lo > -32768 || p->hi < 32767)
+        form = NULL;
+    else
+        form = p->a_dt == QCC_I8 ? (p->b_dt == QCC_I8 ? qcc_add_dsp_88_16 : qcc_add_dsp_8_16)
+                                 : (p->b_dt == QCC_I8 ? qcc_add_dsp_16_8 : qcc_add_dsp_16_16);
+    for (i0 = 0; i0 < p->d[0]; i0++)
+        for (i1 = 0; i1 < p->d[1]; i1++)
+            for (i2 = 0; i2 < p->d[2]; i2++) {
+                const size_t oa = (size_t)i0 * p->sa[0] + (size_t)i1 * p->sa[1] + (size_t)i2 * p->sa[2];
+                const size_t ob = (size_t)i0 * p->sb[0] + (size_t)i1 * p->sb[1] + (size_t)i2 * p->sb[2];
+                const void *ar = (const char *)a + oa * ea, *br = (const char *)b + ob * eb;
+                if (form != NULL)
+                    form(&k, ar, 1, br, 1, (char *)y + o * ey, p->d[3]);
+                else
+                    qcc_add_dsp_any(&k, ar, p->sa[3], br, p->sb[3], (char *)y + o * ey, p->d[3],
+                                    p->a_dt, p->b_dt, p->y_dt);
+                o += (size_t)p->d[3];
+            }
+    return 1;
+}
+
+/* Arm DSP mul of int8 / int16 operands into an int8 / int16 output: the centred product A B in
+ * int32 (the call's bound: max |A| max |B| < 2^31), then the SMMLA requantization (qcc_rqf) or
+ * qcc_requant32; a row whose other operand is broadcast (stride 0) keeps it in a register. */
+typedef struct {
+    qcc_rqf q;
+    int32_t za, zb, zp, lo, hi;
+} qcc_mulk;
+
+__attribute__((always_inline)) static inline int32_t qcc_mul_out(const qcc_mulk *k, int32_t acc,
+                                                                 int fast)
+{
+    int32_t r;
+    if (!fast)
+        return qcc_requant32(acc, k->q.m, k->q.s, k->zp, k->lo, k->hi);
+    r = qcc_smmla(acc, k->q.m, k->q.c) >> k->q.sh;
+    return r < k->lo ? k->lo : (r > k->hi ? k->hi : r);
+}
+
+/* sb = 0: b[0] for every element (bcast); strided: sa, sb element strides. */
+__attribute__((always_inline)) static inline void
+qcc_mul_dsp_body(const qcc_mulk *k, const void *a, int32_t sa, const void *b, int32_t sb, void *y,
+                 int32_t n, int adt, int bdt, int ydt, int fast, int bcast, int strided)
+{
+    const int32_t za = k->za, bc = bcast ? qcc_ld816(b, 0, bdt) - k->zb : 0;
+    int32_t j;
+    for (j = 0; j < n; j++) {
+        const int32_t av = qcc_ld816(a, strided ? j * sa : j, adt) - za;
+        const int32_t bv = bcast ? bc : qcc_ld816(b, strided ? j * sb : j, bdt) - k->zb;
+        const int32_t r = qcc_mul_out(k, av * bv, fast);
+        if (ydt == QCC_I8)
+            ((int8_t *)y)[j] = (int8_t)r;
+        else
+            ((int16_t *)y)[j] = (int16_t)r;
+    }
+}
+
+static __attribute__((noinline, unused)) void
+qcc_mul_dsp_888(const qcc_mulk *k, const void *a, const void *b, void *y, int32_t n)
+{
+    qcc_mul_dsp_body(k, a, 1, b, 1, y, n, QCC_I8, QCC_I8, QCC_I8, 1, 0, 0);
+}
+
+static __attribute__((noinline, unused)) void
+qcc_mul_dsp_888b(const qcc_mulk *k, const void *a, const void *b, void *y, int32_t n)
+{
+    qcc_mul_dsp_body(k, a, 1, b, 0, y, n, QCC_I8, QCC_I8, QCC_I8, 1, 1, 0);
+}
+
+static __attribute__((noinline, unused)) void
+qcc_mul_dsp_any(const qcc_mulk *k, const void *a, int32_t sa, const void *b, int32_t sb, void *y,
+                int32_t n, int32_t adt, int32_t bdt, int32_t ydt)
+{
+    if (k->q.sh > 0)
+        qcc_mul_dsp_body(k, a, sa, b, sb, y, n, adt, bdt, ydt, 1, 0, 1);
+    else
+        qcc_mul_dsp_body(k, a, sa, b, sb, y, n, adt, bdt, ydt, 0, 0, 1);
+}
+
+static inline int qcc_binary_mul_dsp(const qcc_binary_p *p, const void *a, const void *b, void *y)
+{
+    const size_t ea = p->a_dt == QCC_I8 ? 1 : 2, eb = p->b_dt == QCC_I8 ? 1 : 2;
+    const size_t ey = p->y_dt == QCC_I8 ? 1 : 2;
+    const int32_t ylo = p->y_dt == QCC_I8 ? -128 : -32768, yhi = p->y_dt == QCC_I8 ? 127 : 32767;
+    int64_t am, bm;
+    int fast8, swap = 0;
+    qcc_mulk k;
+    int32_t i0, i1, i2;
+    size_t o = 0;
+    if (p->op != 2 || (p->a_dt != QCC_I8 && p->a_dt != QCC_I16) || (p->b_dt != QCC_I8 && p->b_dt != QCC_I16)
+        || (p->y_dt != QCC_I8 && p->y_dt != QCC_I16) || p->lo < ylo || p->hi > yhi || p->lo > p->hi
+        || p->a_zp < -65536 || p->a_zp > 65536 || p->b_zp < -65536 || p->b_zp > 65536)
+        return 0;
+    am = (p->a_dt == QCC_I8 ? 128 : 32768) + (p->a_zp < 0 ? -(int64_t)p->a_zp : p->a_zp);
+    bm = (p->b_dt == QCC_I8 ? 128 : 32768) + (p->b_zp < 0 ? -(int64_t)p->b_zp : p->b_zp);
+    if (am * bm >= ((int64_t)1 << 31))
+        return 0;
+    qcc_rqf_init_dt(&k.q, p->ma, p->s, p->y_zp, p->y_dt);
+    k.za = p->a_zp, k.zb = p->b_zp, k.zp = p->y_zp, k.lo = p->lo, k.hi = p->hi;
+    fast8 = k.q.sh > 0 && p->a_dt == QCC_I8 && p->b_dt == QCC_I8 && p->y_dt == QCC_I8;
+    if (fast8 && p->sa[3] == 0 && p->sb[3] == 1) {  /* a broadcast: the product commutes */
+        swap = 1;
+        k.za = p->b_zp, k.zb = p->a_zp;
+    }
+    for (i0 = 0; i0 < p->d[0]; i0++)
+        for (i1 = 0; i1 < p->d[1]; i1++)
+            for (i2 = 0; i2 < p->d[2]; i2++) {
+                const size_t oa = (size_t)i0 * p->sa[0] + (size_t)i1 * p->sa[1] + (size_t)i2 * p->sa[2];
+                const size_t ob = (size_t)i0 * p->sb[0] + (size_t)i1 * p->sb[1] + (size_t)i2 * p->sb[2];
+                const void *ar = (const char *)a + oa * ea, *br = (const char *)b + ob * eb;
+                void *yr = (char *)y + o * ey;
+                if (swap)
+                    qcc_mul_dsp_888b(&k, br, ar, yr, p->d[3]);
+                else if (fast8 && p->sa[3] == 1 && p->sb[3] == 1)
+                    qcc_mul_dsp_888(&k, ar, br, yr, p->d[3]);
+                else if (fast8 && p->sa[3] == 1 && p->sb[3] == 0)
+                    qcc_mul_dsp_888b(&k, ar, br, yr, p->d[3]);
+                else
+                    qcc_mul_dsp_any(&k, ar, p->sa[3], br, p->sb[3], yr, p->d[3], p->a_dt, p->b_dt,
+                                    p->y_dt);
+                o += (size_t)p->d[3];
+            }
+    return 1;
+}
+#endif

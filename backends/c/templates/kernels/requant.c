@@ -1,3 +1,5 @@
+{% include "kernels/requant_dsp.c" %}
+
 #ifdef QCC_SIMD
 /* int8 -> int8 on the host SIMD builds: x - x_zp widened into int32 chunks (read before y is
  * written: in place is safe), then the conv epilogue's vector requantization
@@ -26,6 +28,10 @@ static inline int qcc_requant_op(const qcc_requant_p *p, const void *x, const in
 {
     int32_t o, c, i;
     size_t k = 0;
+#ifdef QCC_ARM_DSP
+    if (qcc_requant_dsp(p, x, mult, shift, y))
+        return QCC_OK;
+#endif
     for (o = 0; o < p->outer; o++)
         for (c = 0; c < p->channels; c++) {
             const int32_t m = mult[p->per_channel ? c : 0], s = shift[p->per_channel ? c : 0];

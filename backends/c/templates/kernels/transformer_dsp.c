@@ -5,93 +5,55 @@
  * rounding and SMLAL for the 64-bit sums. Each returns 0 (nothing written) when a bound
  * fails; the caller then runs the portable code. */
 
-static inline int32_t qcc_bitlen32(uint32_t v)
-{
-    return v ? 32 - __builtin_clz(v) : 0;
-}
-
-static inline int32_t qcc_bitlen64(uint64_t v)
-{
-    const uint32_t hi = (uint32_t)(v >> 32);
-    return hi ? 64 - __builtin_clz(hi) : qcc_bitlen32((uint32_t)v);
-}
-
-/* (a * b + 2^31) >> 32 (a * b as int64): floor((a * b) / 2^32 + 1/2). */
-static inline int32_t qcc_smmulr(int32_t a, int32_t b)
-{
-    int32_t r;
-    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
-    return r;
-}
-
-/* floor(sqrt(n)) for 0 <= n < 2^32: the portable Newton iteration in 32-bit division. */
-static inline uint32_t qcc_isqrt32(uint32_t n)
-{
-    uint32_t r, nx;
-    if (n == 0)
-        return 0;
-    r = (uint32_t)1 << ((qcc_bitlen32(n) + 1) / 2);
-    for (;;) {
-        nx = (r + n / r) >> 1;
-        if (nx >= r)
-            return r;
-        r = nx;
-    }
-}
-
-/* An int8 / int16 element (the only dtypes the DSP forms take; dt a constant after inlining). */
-__attribute__((always_inline)) static inline int32_t qcc_ld816(const void *p, int32_t i, int dt)
-{
-    return dt == QCC_I8 ? (int32_t)((const int8_t *)p)[i] : (int32_t)((const int16_t *)p)[i];
-}
-
-/* qcc_rqf_init for an int8 / int16 output: the SMMLA form only with a zero point of that dtype
- * (its rounding constant stays below 2^29), qcc_requant32 otherwise. */
-static inline void qcc_rqf_init_dt(qcc_rqf *q, int32_t m, int32_t s, int32_t zp, int32_t dt)
-{
-    qcc_rqf_init(q, m, s, zp);
-    if (dt == QCC_I8 ? (zp < -128 || zp > 127) : (zp < -32768 || zp > 32767))
-        q->sh = 0;
-}
-
-/* One requantized output of an int32 accumulator: the SMMLA form (q->sh > 0) or qcc_requant32,
- * then stored as int8 or int16 (dt a constant after inlining). */
-__attribute__((always_inline)) static inline void
-qcc_rqf_store(void *y, int32_t i, int dt, int32_t acc, const qcc_rqf *q, int32_t zp, int32_t lo,
-              int32_t hi)
-{
-    int32_t r;
-    if (q->sh > 0) {
-        r = qcc_smmla(acc, q->m, q->c) >> q->sh;
-        r = r < lo ? lo : (r > hi ? hi : r);
-    } else {
-        r = qcc_requant32(acc, q->m, q->s, zp, lo, hi);
-    }
-    if (dt == QCC_I8)
-        ((int8_t *)y)[i] = (int8_t)r;
-    else
-        ((int16_t *)y)[i] = (int16_t)r;
-}
-
 /* ---- igelu: xi = clamp(x - zp, -q_l, x_max), g = (c1 + sign(xi) (c1 - (q_l - min|xi|, q_l)^2))
  * >> f; for xi > 0 that is (2 c1 - t^2) >> f, for xi < 0 t^2 >> f (xi = 0: the product is 0 either
  * way), t = q_l - min(|xi|, q_l); then the requantization of xi * g (int32 by the bound). */
+/* The loop of the SMMLA form (fast) or of qcc_requant32 (x, y: int8 or int16; narrow: bounds
+ * tighter than the output type's). Out of line, so that its 14 live values get the registers. */
 __attribute__((always_inline)) static inline void
-qcc_igelu_dsp_loop(const qcc_igelu_p *p, const void *x, void *y, const qcc_rqf *q, int xdt, int ydt)
+qcc_igelu_dsp_body(const qcc_igelu_p *p, const void *x, void *y, const qcc_rqf *q, int xdt, int ydt,
+                   int fast, int narrow)
 {
-    const int32_t n = p->count, zp = p->x_zp, ql = p->q_l, nql = -p->q_l, xmax = p->x_max;
-    const int32_t c2 = 2 * p->c1, f = p->f_shift, lo = p->lo, hi = p->hi, yzp = p->y_zp;
+    const int32_t n = p->count, zp = p->x_zp, ql = p->q_l, xmax = p->x_max, c2 = 2 * p->c1;
+    const int32_t f = p->f_shift, lo = p->lo, hi = p->hi, m = q->m, c = q->c, sh = q->sh;
     int32_t i;
     for (i = 0; i < n; i++) {
-        int32_t xi = qcc_ld816(x, i, xdt) - zp, u, t, sq, g;
-        xi = xi < nql ? nql : (xi > xmax ? xmax : xi);
-        u = xi < 0 ? -xi : xi;
-        t = ql - (u < ql ? u : ql);
-        sq = t * t;
-        g = (xi > 0 ? c2 - sq : sq) >> f;
-        qcc_rqf_store(y, i, ydt, xi * g, q, yzp, lo, hi);
+        int32_t xi = qcc_ld816(x, i, xdt) - zp, t, g, r;
+        xi = xi < -ql ? -ql : (xi > xmax ? xmax : xi);
+        t = (int32_t)__usat(ql - (xi < 0 ? -xi : xi), 31);  /* max(q_l - |xi|, 0) */
+        t = t * t;
+        g = (xi > 0 ? c2 - t : t) >> f;
+        if (!fast) {
+            r = qcc_requant32(xi * g, q->m, q->s, p->y_zp, lo, hi);
+        } else {
+            r = qcc_smmla(xi * g, m, c) >> sh;
+            if (narrow)
+                r = r < lo ? lo : (r > hi ? hi : r);
+            else
+                r = ydt == QCC_I8 ? __ssat(r, 8) : __ssat(r, 16);
+        }
+        if (ydt == QCC_I8)
+            ((int8_t *)y)[i] = (int8_t)r;
+        else
+            ((int16_t *)y)[i] = (int16_t)r;
     }
 }
+
+#define QCC_IGELU_FORM(name, xdt, ydt, fast, narrow)                                       \
+    static __attribute__((noinline, unused)) void name(const qcc_igelu_p *p, const void *x, \
+                                                       void *y, const qcc_rqf *q)          \
+    {                                                                                      \
+        qcc_igelu_dsp_body(p, x, y, q, xdt, ydt, fast, narrow);                            \
+    }
+QCC_IGELU_FORM(qcc_igelu_dsp_16_8, QCC_I16, QCC_I8, 1, 0)
+QCC_IGELU_FORM(qcc_igelu_dsp_16_8n, QCC_I16, QCC_I8, 1, 1)
+QCC_IGELU_FORM(qcc_igelu_dsp_16_16, QCC_I16, QCC_I16, 1, 1)
+QCC_IGELU_FORM(qcc_igelu_dsp_8_8, QCC_I8, QCC_I8, 1, 1)
+QCC_IGELU_FORM(qcc_igelu_dsp_8_16, QCC_I8, QCC_I16, 1, 1)
+QCC_IGELU_FORM(qcc_igelu_dsp_16_8s, QCC_I16, QCC_I8, 0, 1)
+QCC_IGELU_FORM(qcc_igelu_dsp_16_16s, QCC_I16, QCC_I16, 0, 1)
+QCC_IGELU_FORM(qcc_igelu_dsp_8_8s, QCC_I8, QCC_I8, 0, 1)
+QCC_IGELU_FORM(qcc_igelu_dsp_8_16s, QCC_I8, QCC_I16, 0, 1)
 
 static inline int qcc_igelu_dsp(const qcc_igelu_p *p, const void *x, void *y)
 {
@@ -101,7 +63,8 @@ static inline int qcc_igelu_dsp(const qcc_igelu_p *p, const void *x, void *y)
     if ((p->x_dt != QCC_I8 && p->x_dt != QCC_I16) || (p->y_dt != QCC_I8 && p->y_dt != QCC_I16))
         return 0;
     if (ql < 0 || ql > 46340 || c1 < 0 || 2 * c1 >= big || p->f_shift < 0 || p->f_shift > 31
-        || zp < -(1 << 20) || zp > (1 << 20) || p->x_max < -ql)
+        || zp < -(1 << 20) || zp > (1 << 20) || p->x_max < -ql || p->lo > p->hi
+        || p->lo < (p->y_dt == QCC_I8 ? -128 : -32768) || p->hi > (p->y_dt == QCC_I8 ? 127 : 32767))
         return 0;
     /* |xi| <= max(q_l, |x_max|); 0 <= g <= max(2 c1, q_l^2) >> f */
     xa = p->x_max < 0 ? -(int64_t)p->x_max : p->x_max;
@@ -110,14 +73,16 @@ static inline int qcc_igelu_dsp(const qcc_igelu_p *p, const void *x, void *y)
     if (xa * ga >= big || 2 * c1 - ql * ql <= -big)
         return 0;
     qcc_rqf_init_dt(&q, p->m, p->s, p->y_zp, p->y_dt);
-    if (p->x_dt == QCC_I16 && p->y_dt == QCC_I8)
-        qcc_igelu_dsp_loop(p, x, y, &q, QCC_I16, QCC_I8);
-    else if (p->x_dt == QCC_I16)
-        qcc_igelu_dsp_loop(p, x, y, &q, QCC_I16, QCC_I16);
-    else if (p->y_dt == QCC_I8)
-        qcc_igelu_dsp_loop(p, x, y, &q, QCC_I8, QCC_I8);
-    else
-        qcc_igelu_dsp_loop(p, x, y, &q, QCC_I8, QCC_I16);
+    {
+        const int x16 = p->x_dt == QCC_I16, y8 = p->y_dt == QCC_I8;
+        if (q.sh <= 0)
+            (x16 ? (y8 ? qcc_igelu_dsp_16_8s : qcc_igelu_dsp_16_16s)
+                 : (y8 ? qcc_igelu_dsp_8_8s : qcc_igelu_dsp_8_16s))(p, x, y, &q);
+        else if (x16 && y8)
+            (p->lo > -128 || p->hi < 127 ? qcc_igelu_dsp_16_8n : qcc_igelu_dsp_16_8)(p, x, y, &q);
+        else
+            (x16 ? qcc_igelu_dsp_16_16 : (y8 ? qcc_igelu_dsp_8_8 : qcc_igelu_dsp_8_16))(p, x, y, &q);
+    }
     return 1;
 }
 
@@ -304,9 +269,10 @@ __attribute__((always_inline)) static inline int32_t qcc_ldx(const void *p, size
     }
 }
 
-__attribute__((always_inline)) static inline int32_t qcc_iexp_dsp(const qcc_isoftmax_p *p, int32_t dd)
+__attribute__((always_inline)) static inline int32_t qcc_iexp_dsp(const qcc_isoftmax_p *p, int32_t dd,
+                                                                 int variant)
 {
-    if (p->variant == 0) {
+    if (variant == 0) {
         const int32_t z0 = (int32_t)((uint32_t)dd / (uint32_t)p->q_ln2);
         const int32_t z = z0 < p->z_max ? z0 : p->z_max;
         int32_t r = z * p->q_ln2 - dd, w;
@@ -322,16 +288,18 @@ __attribute__((always_inline)) static inline int32_t qcc_iexp_dsp(const qcc_isof
     }
 }
 
+/* One row (variant < 0: the parameter's, tested per element; masked: a mask row is given). */
 __attribute__((always_inline)) static inline void
-qcc_isoftmax_row_dsp(const qcc_isoftmax_p *p, const void *x, size_t base, const uint8_t *mrow,
-                     uint8_t *y, int32_t *e, int dt)
+qcc_isoftmax_row_body(const qcc_isoftmax_p *p, const void *xr, const uint8_t *mrow, uint8_t *yr,
+                      int32_t *e, int dt, int variant, int masked)
 {
     const int32_t len = p->len, m = p->m, c0 = (int32_t)1 << (p->s - 33), sh = p->s - 32;
+    const int32_t ml = p->ml;
     int32_t j, any = 0, xmax = 0, thr;
     int64_t sum = 0, factor;
     for (j = 0; j < len; j++) {
-        const int32_t v = qcc_ldx(x, base + (size_t)j, dt);
-        if (mrow != NULL && mrow[(size_t)j * p->ml] != 0)
+        const int32_t v = qcc_ldx(xr, (size_t)j, dt);
+        if (masked && mrow[(size_t)j * ml] != 0)
             continue;
         if (!any || v > xmax)
             xmax = v;
@@ -342,37 +310,72 @@ qcc_isoftmax_row_dsp(const qcc_isoftmax_p *p, const void *x, size_t base, const 
         thr = t < INT32_MIN ? INT32_MIN : (int32_t)t;
     }
     for (j = 0; j < len; j++) {
-        int32_t v = qcc_ldx(x, base + (size_t)j, dt);
-        if (mrow != NULL && mrow[(size_t)j * p->ml] != 0) {
+        int32_t v = qcc_ldx(xr, (size_t)j, dt), dd, ej;
+        if (masked && mrow[(size_t)j * ml] != 0) {
             e[j] = 0;
             continue;
         }
         v = v < thr ? thr : v;
-        e[j] = qcc_iexp_dsp(p, qcc_smmla(xmax - v, m, c0) >> sh);
-        sum += e[j];
+        dd = qcc_smmla(xmax - v, m, c0) >> sh;
+        ej = qcc_iexp_dsp(p, dd, variant < 0 ? p->variant : variant);
+        e[j] = ej;
+        sum += ej;
     }
     factor = sum > 0 ? (int64_t)(((uint64_t)1 << 40) / (uint64_t)sum) : 0;
     if (factor < ((int64_t)1 << 31)) {
         for (j = 0; j < len; j++)
-            y[base + (size_t)j] = (uint8_t)__usat(qcc_smmulr(e[j], (int32_t)factor), 8);
+            yr[j] = (uint8_t)__usat(qcc_smmulr(e[j], (int32_t)factor), 8);
     } else {
         for (j = 0; j < len; j++)
-            y[base + (size_t)j] = (uint8_t)qcc_clamp(qcc_rshift_round(e[j] * factor, 32), 0, 255);
+            yr[j] = (uint8_t)qcc_clamp(qcc_rshift_round(e[j] * factor, 32), 0, 255);
     }
 }
 
-__attribute__((always_inline)) static inline void
-qcc_isoftmax_dsp_rows(const qcc_isoftmax_p *p, const void *x, const uint8_t *mask, uint8_t *y,
-                      int32_t *e, int dt)
+#define QCC_ISOFTMAX_FORM(name, dt, variant, masked)                                          \
+    static __attribute__((noinline, unused)) void name(const qcc_isoftmax_p *p, const void *xr, \
+                                                       const uint8_t *mrow, uint8_t *yr,        \
+                                                       int32_t *e)                              \
+    {                                                                                         \
+        qcc_isoftmax_row_body(p, xr, mrow, yr, e, dt, variant, masked);                       \
+    }
+QCC_ISOFTMAX_FORM(qcc_isoftmax_dsp_32_0, QCC_I32, 0, 0)
+QCC_ISOFTMAX_FORM(qcc_isoftmax_dsp_32_0m, QCC_I32, 0, 1)
+QCC_ISOFTMAX_FORM(qcc_isoftmax_dsp_32_1, QCC_I32, 1, 0)
+QCC_ISOFTMAX_FORM(qcc_isoftmax_dsp_32_1m, QCC_I32, 1, 1)
+QCC_ISOFTMAX_FORM(qcc_isoftmax_dsp_16, QCC_I16, -1, 1)
+QCC_ISOFTMAX_FORM(qcc_isoftmax_dsp_8, QCC_I8, -1, 1)
+QCC_ISOFTMAX_FORM(qcc_isoftmax_dsp_u8, QCC_U8, -1, 1)
+
+typedef void (*qcc_isoftmax_form)(const qcc_isoftmax_p *, const void *, const uint8_t *, uint8_t *,
+                                  int32_t *);
+
+static inline void qcc_isoftmax_dsp_rows(const qcc_isoftmax_p *p, const void *x,
+                                         const uint8_t *mask, uint8_t *y, int32_t *e)
 {
+    static const uint8_t one = 0;  /* the mask row of an unmasked call (never excluded) */
+    const size_t es = p->x_dt == QCC_I32 ? 4 : (p->x_dt == QCC_I16 ? 2 : 1);
+    const int generic = p->x_dt != QCC_I32 && mask == NULL;
+    qcc_isoftmax_p q = *p;  /* generic forms without a mask: one mask byte of 0, stride 0 */
+    qcc_isoftmax_form form;
     int32_t i0, i1, i2;
     size_t base = 0;
+    q.ml = 0;
+    switch (p->x_dt) {
+    case QCC_I32:
+        form = p->variant == 0 ? (mask ? qcc_isoftmax_dsp_32_0m : qcc_isoftmax_dsp_32_0)
+                               : (mask ? qcc_isoftmax_dsp_32_1m : qcc_isoftmax_dsp_32_1);
+        break;
+    case QCC_I16: form = qcc_isoftmax_dsp_16; break;
+    case QCC_I8: form = qcc_isoftmax_dsp_8; break;
+    default: form = qcc_isoftmax_dsp_u8; break;
+    }
     for (i0 = 0; i0 < p->d[0]; i0++)
         for (i1 = 0; i1 < p->d[1]; i1++)
             for (i2 = 0; i2 < p->d[2]; i2++) {
                 const uint8_t *mrow = mask == NULL ? NULL
                     : mask + (size_t)i0 * p->ms[0] + (size_t)i1 * p->ms[1] + (size_t)i2 * p->ms[2];
-                qcc_isoftmax_row_dsp(p, x, base, mrow, y, e, dt);
+                form(generic ? &q : p, (const char *)x + base * es, generic ? &one : mrow,
+                     y + base, e);
                 base += (size_t)p->len;
             }
 }
@@ -400,12 +403,7 @@ static inline int qcc_isoftmax_dsp(const qcc_isoftmax_p *p, const void *x, const
     } else if (p->variant != 1 || p->frac_bits < 0 || p->frac_bits > 16 || p->z_max > 31) {
         return 0;
     }
-    switch (p->x_dt) {
-    case QCC_I8: qcc_isoftmax_dsp_rows(p, x, mask, y, e, QCC_I8); break;
-    case QCC_U8: qcc_isoftmax_dsp_rows(p, x, mask, y, e, QCC_U8); break;
-    case QCC_I16: qcc_isoftmax_dsp_rows(p, x, mask, y, e, QCC_I16); break;
-    default: qcc_isoftmax_dsp_rows(p, x, mask, y, e, QCC_I32); break;
-    }
+    qcc_isoftmax_dsp_rows(p, x, mask, y, e);
     return 1;
 }
 #endif
