@@ -102,6 +102,97 @@ def _transformer_cases(seed: int) -> Cases:
     return cs
 
 
+def _elementwise_cases(seed: int) -> Cases:
+    cs = Cases(seed)
+    rng = cs.rng
+
+    def add(op, a, b, ratios, dtype=None, relu=False, **zps):
+        ms, sh = arith.quantize_multipliers_shared(list(ratios))
+        lim = 127 if dtype in (None, "i8") else 32767
+        y_zp = int(rng.integers(-lim // 4, lim // 4))
+        attrs = {"a_zp": int(rng.integers(-128, 128)), "b_zp": int(rng.integers(-128, 128)),
+                 "y_zp": y_zp, **zps}
+        if dtype:
+            attrs["dtype"] = dtype
+        if relu:
+            attrs.update(act_min=y_zp, act_max=lim)
+        cs.op(op, [a, b, cs.const(ms.astype(np.int32)), cs.const(np.array([sh], np.int32))], attrs)
+
+    def mul(a, b, r, dtype=None, relu=False):
+        m, sh = arith.quantize_multiplier(r)
+        y_zp = int(rng.integers(-30, 30))
+        attrs = {"a_zp": int(rng.integers(-128, 128)), "b_zp": int(rng.integers(-128, 128)),
+                 "y_zp": y_zp, **({"dtype": dtype} if dtype else {})}
+        if relu:
+            attrs.update(act_min=y_zp, act_max=127)
+        cs.op("qcc.mul", [a, b, cs.const(np.array([m], np.int32)), cs.const(np.array([sh], np.int32))],
+              attrs)
+
+    # add / sub (the split-multiplier SMLAD form): int8 / int16 operands and outputs, shifts
+    # 16..46 and below 16 (the SMLAL or portable fallback), zero points far from 0, relu bounds,
+    # broadcast operands (the strided form); mul (int8 and int16 operands, broadcast either
+    # side); requant (per tensor and per channel, int8 / int16, a tie-heavy factor of 1/2);
+    # rows of 1, 3, 5, 17 and 64 elements
+    for n in (1, 3, 5, 17, 64):
+        a8, b8 = cs.rand_input((2, n)), cs.rand_input((2, n))
+        a16 = cs.input(rng.integers(-32768, 32768, (2, n)).astype(np.int16), DType.int16)
+        b16 = cs.input(rng.integers(-32768, 32768, (2, n)).astype(np.int16), DType.int16)
+        add("qcc.add", a8, b8, (0.7, 1.3))
+        add("qcc.sub", a8, b8, (0.02, 0.05), relu=True)
+        add("qcc.add", a8, b8, (0.0011, 0.0007), relu=True)
+        add("qcc.sub", a8, b8, (3.0, 0.5))
+        add("qcc.add", a8, b8, (300.0, 45.0), dtype="i16")
+        add("qcc.add", a8, b16, (1.3, 0.004), dtype="i16", b_zp=2824)
+        add("qcc.add", b16, a8, (0.004, 1.3), dtype="i16", relu=True, a_zp=-3000)
+        add("qcc.sub", a16, b16, (0.7, 0.9), dtype="i16", a_zp=30000, b_zp=-30000)
+        add("qcc.add", a16, b16, (0.001, 0.002), dtype="i16")
+        add("qcc.add", a8, cs.rand_input((1, 1)), (0.5, 0.25))
+        add("qcc.add", a16, cs.rand_input((2, 1)), (0.5, 60.0), dtype="i16")
+        mul(a8, b8, 1 / 300)
+        mul(a8, b8, 0.004, relu=True)
+        mul(a8, b8, 3.0)
+        mul(a8, cs.rand_input((2, 1)), 1 / 200)
+        mul(cs.rand_input((2, 1)), a8, 1 / 100)
+        mul(a8, b16, 1e-4, dtype="i16")
+        mul(a16, b8, 1e-6)
+        mul(a16, b16, 1e-6)
+        for xin, ydt in ((a8, "i8"), (a8, "i16"), (a16, "i8"), (a16, "i16")):
+            m, sh = cs.mult(1, 1e-4, 4.0)
+            cs.op("qcc.requant", [xin, m, sh], {"x_zp": int(rng.integers(-128, 128)), "dtype": ydt})
+            m, sh = cs.mult(n, 1e-3, 2.0)
+            cs.op("qcc.requant", [xin, m, sh], {"x_zp": int(rng.integers(-128, 128)), "axis": 1,
+                                                "dtype": ydt})
+        half = [cs.const(np.array([1 << 30], np.int32)), cs.const(np.array([31], np.int32))]
+        cs.op("qcc.requant", [a8] + half, {"x_zp": 0})
+    return cs
+
+
+def _matmul_cases(seed: int) -> Cases:
+    """Activation x activation matmuls: M around multiples of four (the last quad of rows),
+    K = 1, 3, 7, 21, 32, 33 (the partial chunk), N from 4 (scratch too small: the portable
+    path) to 32, int8 / uint8 operands, int8 (wide and narrow bounds) / int16 / int32 outputs,
+    a b broadcast over batches."""
+    cs = Cases(seed)
+    rng = cs.rng
+    for m, k, nn in ((3, 7, 9), (2, 16, 4), (5, 21, 8), (32, 32, 32), (1, 1, 8), (7, 3, 16),
+                     (9, 33, 12)):
+        for adt, bdt in ((DType.int8, DType.int8), (DType.uint8, DType.int8),
+                         (DType.int8, DType.uint8)):
+            a, b = cs.rand_input((2, m, k), adt), cs.rand_input((2, k, nn), bdt)
+            mm, ss = cs.mult(1, 1e-4, 2.0)
+            za = int(rng.integers(0, 256)) if adt is DType.uint8 else int(rng.integers(-128, 128))
+            zb = int(rng.integers(0, 256)) if bdt is DType.uint8 else int(rng.integers(-128, 128))
+            y_zp = int(rng.integers(-128, 128))
+            cs.op("qcc.matmul", [a, b, mm, ss], {"a_zp": za, "b_zp": zb, "y_zp": y_zp})
+            cs.op("qcc.matmul", [a, b, mm, ss], {"a_zp": za, "b_zp": zb, "y_zp": y_zp,
+                                                 "act_min": y_zp, "act_max": 127})
+            cs.op("qcc.matmul", [a, b], {"a_zp": za, "b_zp": zb})
+            cs.op("qcc.matmul", [a, b, mm, ss], {"a_zp": za, "b_zp": zb, "y_zp": 300, "dtype": "i16"})
+        cs.op("qcc.matmul", [cs.rand_input((3, m, k)), cs.rand_input((1, k, nn))],
+              {"a_zp": -128, "b_zp": 127})
+    return cs
+
+
 def _run(cs: Cases, tmp_path, core: str):
     verify(cs.g)
     want = Interpreter(cs.g).run(cs.feeds)
@@ -122,6 +213,18 @@ def test_cortex_m4_transformer_kernels_bit_exact(tmp_path):
 @pytest.mark.skipif(not arm.available("cortex-m55"), reason=arm.missing_tools() or "ok")
 def test_cortex_m55_transformer_kernels_bit_exact(tmp_path):
     _run(_transformer_cases(1), tmp_path, "cortex-m55")
+
+
+@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+def test_cortex_m4_elementwise_and_matmul_kernels_bit_exact(tmp_path):
+    _run(_elementwise_cases(0), tmp_path / "e", "cortex-m4")
+    _run(_matmul_cases(0), tmp_path / "m", "cortex-m4")
+
+
+@pytest.mark.skipif(not arm.available("cortex-m55"), reason=arm.missing_tools() or "ok")
+def test_cortex_m55_elementwise_kernels_bit_exact(tmp_path):
+    """M55 builds take the DSP elementwise forms (its matmul keeps the Helium dot products)."""
+    _run(_elementwise_cases(1), tmp_path, "cortex-m55")
 
 
 @pytest.mark.slow
@@ -150,4 +253,31 @@ def test_cortex_m4_transformer_int32_edges(tmp_path, data):
               0, "i8", data.draw(st.integers(-32768, 32767), label="ln_zp"),
               g_scale=data.draw(st.floats(0.01, 10.0), label="g"),
               b_scale=data.draw(st.floats(0.0, 100.0), label="b"))
+    _run(cs, tmp_path, "cortex-m4")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+@settings(max_examples=6, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_cortex_m4_add_mul_matmul_int32_edges(tmp_path, data):
+    """Adds at the largest multipliers and zero points the SMLAD form takes (and just past
+    them), int16 operands at their extremes, matmuls at the operands' extremes: bit for bit."""
+    cs = Cases(data.draw(st.integers(0, 2**16), label="seed"))
+    n = data.draw(st.integers(1, 40), label="n")
+    ext16 = np.array([-32768, 32767, 0, -1], np.int16)
+    a16 = cs.input(cs.rng.choice(ext16, (2, n)), DType.int16)
+    b8 = cs.input(cs.rng.choice(np.array([-128, 127, 0], np.int8), (2, n)), DType.int8)
+    ratios = data.draw(st.lists(st.floats(1e-6, 2.0 ** 15), min_size=2, max_size=2), label="r")
+    ms, sh = arith.quantize_multipliers_shared(ratios)
+    zps = {"a_zp": data.draw(st.integers(-32768, 32767), label="a_zp"),
+           "b_zp": data.draw(st.integers(-128, 127), label="b_zp"),
+           "y_zp": data.draw(st.integers(-32768, 32767), label="y_zp"), "dtype": "i16"}
+    for op in ("qcc.add", "qcc.sub"):
+        cs.op(op, [a16, b8, cs.const(ms.astype(np.int32)), cs.const(np.array([sh], np.int32))], zps)
+    m, k, nn = data.draw(st.integers(1, 9), label="m"), data.draw(st.integers(1, 40), label="k"), 8
+    a = cs.input(cs.rng.choice(np.array([-128, 127], np.int8), (1, m, k)), DType.int8)
+    b = cs.input(cs.rng.choice(np.array([-128, 127], np.int8), (1, k, nn)), DType.int8)
+    cs.op("qcc.matmul", [a, b], {"a_zp": 127, "b_zp": -128})
     _run(cs, tmp_path, "cortex-m4")

@@ -2,6 +2,11 @@
  * requant_dsp.c, matmul_dsp.c): int8 / int16 loads specialised at compile time, the SMMLA
  * requantization of an int32 accumulator into an int8 / int16 output, CLZ bit lengths, SMMULR. */
 #ifdef QCC_ARM_DSP
+static inline void qcc_st32(void *p, uint32_t v)  /* word store (STR; memcpy: any alignment) */
+{
+    memcpy(p, &v, sizeof v);
+}
+
 static inline int32_t qcc_bitlen32(uint32_t v)
 {
     return v ? 32 - __builtin_clz(v) : 0;

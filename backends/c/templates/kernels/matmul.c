@@ -1,3 +1,5 @@
+{% include "kernels/matmul_dsp.c" %}
+
 /* acc[j] += av * (b[j] - b_zp) over one row of b (int8 or uint8). */
 static inline void qcc_matmul_axpy(const qcc_matmul_p *p, int32_t av, const void *br, int32_t *acc)
 {
@@ -108,6 +110,10 @@ static inline int qcc_matmul(const qcc_matmul_p *p, const void *a, const void *b
 {
     const int32_t n = p->n;
     int32_t t, i, k, j;
+#ifdef QCC_ARM_GEMM4
+    if (qcc_matmul_dsp(p, a, b, a_off, b_off, mult, shift, y, scratch))
+        return QCC_OK;
+#endif
     for (t = 0; t < p->batch; t++) {
         const uint8_t *bt = (const uint8_t *)b + (size_t)b_off[t];
         int16_t *ac = (int16_t *)scratch, *bp = ac + p->k;
