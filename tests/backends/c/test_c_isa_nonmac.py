@@ -198,6 +198,8 @@ def _run(cs: Cases, tmp_path, core: str):
     want = Interpreter(cs.g).run(cs.feeds)
     emit_c(cs.g, str(tmp_path / "c"))
     got, = arm.run_qemu(tmp_path / "c", [cs.feeds], core=core)
+    # the forms are dispatched by direct calls: the static stack bound stays known
+    assert arm.size(arm.build(tmp_path / "c", core=core))["model_stack_bytes"] is not None
     for name, w in want.items():
         if not np.array_equal(got[name], w):
             bad = np.argwhere(got[name] != w)[:5]

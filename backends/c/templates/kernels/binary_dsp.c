@@ -128,9 +128,6 @@ static __attribute__((noinline, unused)) void qcc_add_dsp_any(const qcc_addk *k,
         qcc_add_dsp_body(k, a, sa, b, sb, y, n, adt, bdt, ydt, 1, 1);
 }
 
-typedef void (*qcc_add_form)(const qcc_addk *, const void *, int32_t, const void *, int32_t, void *,
-                             int32_t);
-
 /* The SMLABB form of a whole add / sub call (0 when it does not apply: other dtypes, shifts
  * below 16, bounds that fail, int16 operands into an int8 output). */
 static inline int qcc_binary_add_dsp(const qcc_binary_p *p, const void *a, const void *b, void *y)
@@ -138,7 +135,7 @@ static inline int qcc_binary_add_dsp(const qcc_binary_p *p, const void *a, const
     const int ok8 = p->a_dt == QCC_I8 || p->a_dt == QCC_I16, okb = p->b_dt == QCC_I8 || p->b_dt == QCC_I16;
     const size_t ea = p->a_dt == QCC_I8 ? 1 : 2, eb = p->b_dt == QCC_I8 ? 1 : 2;
     const size_t ey = p->y_dt == QCC_I8 ? 1 : 2;
-    qcc_add_form form;
+    int form;  /* 0: strided / other (qcc_add_dsp_any); direct calls for the static stack bound */
     qcc_addk k;
     int32_t i0, i1, i2;
     size_t o = 0;
@@ -149,25 +146,32 @@ static inline int qcc_binary_add_dsp(const qcc_binary_p *p, const void *a, const
     if (p->lo < (p->y_dt == QCC_I8 ? -128 : -32768) || p->hi > (p->y_dt == QCC_I8 ? 127 : 32767))
         return 0;
     if (p->sa[3] != 1 || p->sb[3] != 1)
-        form = NULL;
+        form = 0;
     else if (p->y_dt == QCC_I8)
-        form = p->lo > -128 || p->hi < 127 ? qcc_add_dsp_888n : qcc_add_dsp_888;
+        form = p->lo > -128 || p->hi < 127 ? 2 : 1;
     else if (p->lo > -32768 || p->hi < 32767)
-        form = NULL;
+        form = 0;
     else
-        form = p->a_dt == QCC_I8 ? (p->b_dt == QCC_I8 ? qcc_add_dsp_88_16 : qcc_add_dsp_8_16)
-                                 : (p->b_dt == QCC_I8 ? qcc_add_dsp_16_8 : qcc_add_dsp_16_16);
+        form = p->a_dt == QCC_I8 ? (p->b_dt == QCC_I8 ? 3 : 4) : (p->b_dt == QCC_I8 ? 5 : 6);
     for (i0 = 0; i0 < p->d[0]; i0++)
         for (i1 = 0; i1 < p->d[1]; i1++)
             for (i2 = 0; i2 < p->d[2]; i2++) {
                 const size_t oa = (size_t)i0 * p->sa[0] + (size_t)i1 * p->sa[1] + (size_t)i2 * p->sa[2];
                 const size_t ob = (size_t)i0 * p->sb[0] + (size_t)i1 * p->sb[1] + (size_t)i2 * p->sb[2];
                 const void *ar = (const char *)a + oa * ea, *br = (const char *)b + ob * eb;
-                if (form != NULL)
-                    form(&k, ar, 1, br, 1, (char *)y + o * ey, p->d[3]);
-                else
-                    qcc_add_dsp_any(&k, ar, p->sa[3], br, p->sb[3], (char *)y + o * ey, p->d[3],
-                                    p->a_dt, p->b_dt, p->y_dt);
+                void *yr = (char *)y + o * ey;
+                switch (form) {
+                case 1: qcc_add_dsp_888(&k, ar, 1, br, 1, yr, p->d[3]); break;
+                case 2: qcc_add_dsp_888n(&k, ar, 1, br, 1, yr, p->d[3]); break;
+                case 3: qcc_add_dsp_88_16(&k, ar, 1, br, 1, yr, p->d[3]); break;
+                case 4: qcc_add_dsp_8_16(&k, ar, 1, br, 1, yr, p->d[3]); break;
+                case 5: qcc_add_dsp_16_8(&k, ar, 1, br, 1, yr, p->d[3]); break;
+                case 6: qcc_add_dsp_16_16(&k, ar, 1, br, 1, yr, p->d[3]); break;
+                default:
+                    qcc_add_dsp_any(&k, ar, p->sa[3], br, p->sb[3], yr, p->d[3], p->a_dt, p->b_dt,
+                                    p->y_dt);
+                    break;
+                }
                 o += (size_t)p->d[3];
             }
     return 1;

@@ -151,14 +151,19 @@ static inline int qcc_matmul_dsp(const qcc_matmul_p *p, const void *a, const voi
             qcc_matmul_dsp_pack_b(p, (const int8_t *)b + b_off[t], bt);
         for (i = 0; i < p->m; i += 4) {
             const int32_t rows = p->m - i < 4 ? p->m - i : 4;
+            const size_t row0 = ((size_t)t * p->m + i) * p->n;
             int32_t rs[4], zr[4];
             qcc_matmul_dsp_quad(p, (const int8_t *)a + a_off[t] + (size_t)i * p->k, rows, quad, rs);
             for (r = 0; r < 4; r++)
                 zr[r] = (int32_t)((uint32_t)zb * (uint32_t)rs[r]);
-            (mult == NULL ? qcc_matmul_dsp_cols32
-                          : (fast8 && rows == 4 ? (narrow ? qcc_matmul_dsp_cols8n : qcc_matmul_dsp_cols8)
-                                                : qcc_matmul_dsp_cols))(
-                p, bt, quad, zr, rows, &q, y, ((size_t)t * p->m + i) * p->n);
+            if (mult == NULL)  /* direct calls (the static stack bound) */
+                qcc_matmul_dsp_cols32(p, bt, quad, zr, rows, &q, y, row0);
+            else if (fast8 && rows == 4 && narrow)
+                qcc_matmul_dsp_cols8n(p, bt, quad, zr, rows, &q, y, row0);
+            else if (fast8 && rows == 4)
+                qcc_matmul_dsp_cols8(p, bt, quad, zr, rows, &q, y, row0);
+            else
+                qcc_matmul_dsp_cols(p, bt, quad, zr, rows, &q, y, row0);
         }
     }
     return 1;

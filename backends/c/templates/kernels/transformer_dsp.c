@@ -75,13 +75,28 @@ static inline int qcc_igelu_dsp(const qcc_igelu_p *p, const void *x, void *y)
     qcc_rqf_init_dt(&q, p->m, p->s, p->y_zp, p->y_dt);
     {
         const int x16 = p->x_dt == QCC_I16, y8 = p->y_dt == QCC_I8;
-        if (q.sh <= 0)
-            (x16 ? (y8 ? qcc_igelu_dsp_16_8s : qcc_igelu_dsp_16_16s)
-                 : (y8 ? qcc_igelu_dsp_8_8s : qcc_igelu_dsp_8_16s))(p, x, y, &q);
-        else if (x16 && y8)
-            (p->lo > -128 || p->hi < 127 ? qcc_igelu_dsp_16_8n : qcc_igelu_dsp_16_8)(p, x, y, &q);
-        else
-            (x16 ? qcc_igelu_dsp_16_16 : (y8 ? qcc_igelu_dsp_8_8 : qcc_igelu_dsp_8_16))(p, x, y, &q);
+        /* direct calls only: the static stack bound (-fcallgraph-info) refuses indirect ones */
+        if (q.sh <= 0) {
+            if (x16 && y8)
+                qcc_igelu_dsp_16_8s(p, x, y, &q);
+            else if (x16)
+                qcc_igelu_dsp_16_16s(p, x, y, &q);
+            else if (y8)
+                qcc_igelu_dsp_8_8s(p, x, y, &q);
+            else
+                qcc_igelu_dsp_8_16s(p, x, y, &q);
+        } else if (x16 && y8) {
+            if (p->lo > -128 || p->hi < 127)
+                qcc_igelu_dsp_16_8n(p, x, y, &q);
+            else
+                qcc_igelu_dsp_16_8(p, x, y, &q);
+        } else if (x16) {
+            qcc_igelu_dsp_16_16(p, x, y, &q);
+        } else if (y8) {
+            qcc_igelu_dsp_8_8(p, x, y, &q);
+        } else {
+            qcc_igelu_dsp_8_16(p, x, y, &q);
+        }
     }
     return 1;
 }
@@ -346,36 +361,33 @@ QCC_ISOFTMAX_FORM(qcc_isoftmax_dsp_16, QCC_I16, -1, 1)
 QCC_ISOFTMAX_FORM(qcc_isoftmax_dsp_8, QCC_I8, -1, 1)
 QCC_ISOFTMAX_FORM(qcc_isoftmax_dsp_u8, QCC_U8, -1, 1)
 
-typedef void (*qcc_isoftmax_form)(const qcc_isoftmax_p *, const void *, const uint8_t *, uint8_t *,
-                                  int32_t *);
-
 static inline void qcc_isoftmax_dsp_rows(const qcc_isoftmax_p *p, const void *x,
                                          const uint8_t *mask, uint8_t *y, int32_t *e)
 {
     static const uint8_t one = 0;  /* the mask row of an unmasked call (never excluded) */
     const size_t es = p->x_dt == QCC_I32 ? 4 : (p->x_dt == QCC_I16 ? 2 : 1);
-    const int generic = p->x_dt != QCC_I32 && mask == NULL;
+    const int form = p->x_dt == QCC_I32 ? 2 * (p->variant != 0) + (mask != NULL)
+                                        : (p->x_dt == QCC_I16 ? 4 : (p->x_dt == QCC_I8 ? 5 : 6));
     qcc_isoftmax_p q = *p;  /* generic forms without a mask: one mask byte of 0, stride 0 */
-    qcc_isoftmax_form form;
     int32_t i0, i1, i2;
     size_t base = 0;
     q.ml = 0;
-    switch (p->x_dt) {
-    case QCC_I32:
-        form = p->variant == 0 ? (mask ? qcc_isoftmax_dsp_32_0m : qcc_isoftmax_dsp_32_0)
-                               : (mask ? qcc_isoftmax_dsp_32_1m : qcc_isoftmax_dsp_32_1);
-        break;
-    case QCC_I16: form = qcc_isoftmax_dsp_16; break;
-    case QCC_I8: form = qcc_isoftmax_dsp_8; break;
-    default: form = qcc_isoftmax_dsp_u8; break;
-    }
     for (i0 = 0; i0 < p->d[0]; i0++)
         for (i1 = 0; i1 < p->d[1]; i1++)
             for (i2 = 0; i2 < p->d[2]; i2++) {
-                const uint8_t *mrow = mask == NULL ? NULL
+                const uint8_t *mrow = mask == NULL ? &one
                     : mask + (size_t)i0 * p->ms[0] + (size_t)i1 * p->ms[1] + (size_t)i2 * p->ms[2];
-                form(generic ? &q : p, (const char *)x + base * es, generic ? &one : mrow,
-                     y + base, e);
+                const qcc_isoftmax_p *pp = mask == NULL ? &q : p;
+                const void *xr = (const char *)x + base * es;
+                switch (form) {  /* direct calls (the static stack bound) */
+                case 0: qcc_isoftmax_dsp_32_0(pp, xr, mrow, y + base, e); break;
+                case 1: qcc_isoftmax_dsp_32_0m(pp, xr, mrow, y + base, e); break;
+                case 2: qcc_isoftmax_dsp_32_1(pp, xr, mrow, y + base, e); break;
+                case 3: qcc_isoftmax_dsp_32_1m(pp, xr, mrow, y + base, e); break;
+                case 4: qcc_isoftmax_dsp_16(pp, xr, mrow, y + base, e); break;
+                case 5: qcc_isoftmax_dsp_8(pp, xr, mrow, y + base, e); break;
+                default: qcc_isoftmax_dsp_u8(pp, xr, mrow, y + base, e); break;
+                }
                 base += (size_t)p->len;
             }
 }
