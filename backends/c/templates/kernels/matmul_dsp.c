@@ -84,13 +84,13 @@ qcc_matmul_dsp_cols_body(const qcc_matmul_p *p, const int8_t *bt, const int16_t 
         qcc_gemm1x4_s(bt + (size_t)j * k, quad, k, &a0, &a1, &a2, &a3, 1);
         a0 = (int32_t)((uint32_t)a0 - (uint32_t)z0), a1 = (int32_t)((uint32_t)a1 - (uint32_t)z1);
         a2 = (int32_t)((uint32_t)a2 - (uint32_t)z2), a3 = (int32_t)((uint32_t)a3 - (uint32_t)z3);
-        if ((form == 0 || form == 3) && rows == 4) {  /* int8, the SMMLA form (3: narrow) */
+        if (form == 3 && rows == 4) {  /* int8, the SMMLA form, clamped to the bounds */
             int8_t *yo = (int8_t *)y + at;
             const int32_t m = q->m, c = q->c, sh = q->sh;
-            QCC_RQF_FAST(a0, m, c, sh, form == 3, lo, hi, yo[0]);
-            QCC_RQF_FAST(a1, m, c, sh, form == 3, lo, hi, yo[n]);
-            QCC_RQF_FAST(a2, m, c, sh, form == 3, lo, hi, yo[2 * n]);
-            QCC_RQF_FAST(a3, m, c, sh, form == 3, lo, hi, yo[3 * n]);
+            QCC_RQF_FAST(a0, m, c, sh, 1, lo, hi, yo[0]);
+            QCC_RQF_FAST(a1, m, c, sh, 1, lo, hi, yo[n]);
+            QCC_RQF_FAST(a2, m, c, sh, 1, lo, hi, yo[2 * n]);
+            QCC_RQF_FAST(a3, m, c, sh, 1, lo, hi, yo[3 * n]);
         } else if (form == 1 && rows == 4) {  /* int32 accumulators */
             int32_t *yo = (int32_t *)y + at;
             yo[0] = a0, yo[n] = a1, yo[2 * n] = a2, yo[3 * n] = a3;
@@ -118,8 +118,7 @@ qcc_matmul_dsp_cols_body(const qcc_matmul_p *p, const int8_t *bt, const int16_t 
     {                                                                                           \
         qcc_matmul_dsp_cols_body(p, bt, quad, zr, rows, q, y, row0, form);                      \
     }
-QCC_MATMUL_COLS(qcc_matmul_dsp_cols8, 0)
-QCC_MATMUL_COLS(qcc_matmul_dsp_cols8n, 3)
+QCC_MATMUL_COLS(qcc_matmul_dsp_cols8, 3)
 QCC_MATMUL_COLS(qcc_matmul_dsp_cols32, 1)
 QCC_MATMUL_COLS(qcc_matmul_dsp_cols, 2)
 
@@ -133,7 +132,7 @@ static inline int qcc_matmul_dsp(const qcc_matmul_p *p, const void *a, const voi
     int16_t *quad = (int16_t *)scratch;
     int8_t *bt = (int8_t *)(quad + qcc_quad_len(p->k));
     qcc_rqf q;
-    int32_t t, i, r, fast8, narrow;
+    int32_t t, i, r, fast8;
     if (!p->packed || ea == 0 || (p->b_dt != QCC_I8 && p->b_dt != QCC_U8) || p->k < 1
         || need > 2 * ((int64_t)p->k + (int64_t)p->n * p->k) || ((uintptr_t)scratch & 3) != 0
         || p->a_zp < (p->a_dt == QCC_U8 ? 0 : -128) || p->a_zp > (p->a_dt == QCC_U8 ? 255 : 127)
@@ -145,7 +144,6 @@ static inline int qcc_matmul_dsp(const qcc_matmul_p *p, const void *a, const voi
     else
         q.m = q.c = q.sh = q.s = 0;
     fast8 = mult != NULL && q.sh > 0 && p->y_dt == QCC_I8 && p->lo >= -128 && p->hi <= 127;
-    narrow = p->lo > -128 || p->hi < 127;
     for (t = 0; t < p->batch; t++) {
         if (t == 0 || b_off[t] != b_off[t - 1])
             qcc_matmul_dsp_pack_b(p, (const int8_t *)b + b_off[t], bt);
@@ -158,8 +156,6 @@ static inline int qcc_matmul_dsp(const qcc_matmul_p *p, const void *a, const voi
                 zr[r] = (int32_t)((uint32_t)zb * (uint32_t)rs[r]);
             if (mult == NULL)  /* direct calls (the static stack bound) */
                 qcc_matmul_dsp_cols32(p, bt, quad, zr, rows, &q, y, row0);
-            else if (fast8 && rows == 4 && narrow)
-                qcc_matmul_dsp_cols8n(p, bt, quad, zr, rows, &q, y, row0);
             else if (fast8 && rows == 4)
                 qcc_matmul_dsp_cols8(p, bt, quad, zr, rows, &q, y, row0);
             else

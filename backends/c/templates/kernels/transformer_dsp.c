@@ -50,10 +50,7 @@ QCC_IGELU_FORM(qcc_igelu_dsp_16_8n, QCC_I16, QCC_I8, 1, 1)
 QCC_IGELU_FORM(qcc_igelu_dsp_16_16, QCC_I16, QCC_I16, 1, 1)
 QCC_IGELU_FORM(qcc_igelu_dsp_8_8, QCC_I8, QCC_I8, 1, 1)
 QCC_IGELU_FORM(qcc_igelu_dsp_8_16, QCC_I8, QCC_I16, 1, 1)
-QCC_IGELU_FORM(qcc_igelu_dsp_16_8s, QCC_I16, QCC_I8, 0, 1)
-QCC_IGELU_FORM(qcc_igelu_dsp_16_16s, QCC_I16, QCC_I16, 0, 1)
-QCC_IGELU_FORM(qcc_igelu_dsp_8_8s, QCC_I8, QCC_I8, 0, 1)
-QCC_IGELU_FORM(qcc_igelu_dsp_8_16s, QCC_I8, QCC_I16, 0, 1)
+QCC_IGELU_FORM(qcc_igelu_dsp_any, p->x_dt, p->y_dt, 0, 1)  /* qcc_requant32: other shifts */
 
 static inline int qcc_igelu_dsp(const qcc_igelu_p *p, const void *x, void *y)
 {
@@ -77,14 +74,7 @@ static inline int qcc_igelu_dsp(const qcc_igelu_p *p, const void *x, void *y)
         const int x16 = p->x_dt == QCC_I16, y8 = p->y_dt == QCC_I8;
         /* direct calls only: the static stack bound (-fcallgraph-info) refuses indirect ones */
         if (q.sh <= 0) {
-            if (x16 && y8)
-                qcc_igelu_dsp_16_8s(p, x, y, &q);
-            else if (x16)
-                qcc_igelu_dsp_16_16s(p, x, y, &q);
-            else if (y8)
-                qcc_igelu_dsp_8_8s(p, x, y, &q);
-            else
-                qcc_igelu_dsp_8_16s(p, x, y, &q);
+            qcc_igelu_dsp_any(p, x, y, &q);
         } else if (x16 && y8) {
             if (p->lo > -128 || p->hi < 127)
                 qcc_igelu_dsp_16_8n(p, x, y, &q);
@@ -140,8 +130,9 @@ __attribute__((always_inline)) static inline int32_t qcc_ln_y2v(const qcc_ln_lin
     return (int32_t)((uint32_t)xv * l->cm + l->k) >> l->sh2;
 }
 
+/* The row's loops, specialised by dtype (out of line: one shared row function calls them). */
 __attribute__((always_inline)) static inline int64_t
-qcc_ln_var_dsp(const qcc_ln_lin *l, const void *xr, int32_t len, int xdt)
+qcc_ln_var_body(const qcc_ln_lin *l, const void *xr, int32_t len, int xdt)
 {
     int64_t var = 0;
     int32_t j;
@@ -152,30 +143,96 @@ qcc_ln_var_dsp(const qcc_ln_lin *l, const void *xr, int32_t len, int xdt)
     return var;
 }
 
-/* One row; returns 0 (nothing written) when a bound fails (the caller runs the portable row). */
-__attribute__((always_inline)) static inline int
-qcc_ilayernorm_row_dsp(const qcc_ilayernorm_p *p, const void *xr, const int32_t *gamma,
-                       const int32_t *bias, void *yr, const qcc_rqf *q, int64_t gmax, int64_t bmax, int xdt,
-                       int ydt)
+/* sum of the row and its least and greatest element (lh[0], lh[1]) */
+__attribute__((always_inline)) static inline int32_t
+qcc_ln_stats_body(const void *xr, int32_t len, int32_t *lh, int xdt)
 {
-    const int32_t c = p->len;
-    int32_t j, sh, e_sh, sum, xlo, xhi, factor;
+    int32_t s = 0, lo = qcc_ld816(xr, 0, xdt), hi = lo, j;
+    for (j = 0; j < len; j++) {
+        const int32_t v = qcc_ld816(xr, j, xdt);
+        s += v;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    lh[0] = lo, lh[1] = hi;
+    return s;
+}
+
+/* the outputs: n = SMMULR(y2 << 16, factor), n gamma + bias, the SMMLA requantization */
+__attribute__((always_inline)) static inline void
+qcc_ln_out_body(const qcc_ilayernorm_p *p, const qcc_ln_lin *l, const void *xr, int32_t factor,
+                const int32_t *gamma, const int32_t *bias, const qcc_rqf *q, void *yr, int xdt,
+                int ydt)
+{
+    const int32_t m = q->m, c = q->c, sh = q->sh, lo = p->lo, hi = p->hi;
+    int32_t j;
+    for (j = 0; j < p->len; j++) {
+        const int32_t y2 = qcc_ln_y2v(l, qcc_ld816(xr, j, xdt));
+        const int32_t n = qcc_smmulr((int32_t)((uint32_t)y2 << 16), factor);
+        int32_t r = qcc_smmla(n * gamma[j] + bias[j], m, c) >> sh;
+        r = r < lo ? lo : (r > hi ? hi : r);
+        if (ydt == QCC_I8)
+            ((int8_t *)yr)[j] = (int8_t)r;
+        else
+            ((int16_t *)yr)[j] = (int16_t)r;
+    }
+}
+
+static __attribute__((noinline, unused)) int64_t qcc_ln_var8(const qcc_ln_lin *l, const void *xr,
+                                                             int32_t len)
+{
+    return qcc_ln_var_body(l, xr, len, QCC_I8);
+}
+
+static __attribute__((noinline, unused)) int64_t qcc_ln_var16(const qcc_ln_lin *l, const void *xr,
+                                                              int32_t len)
+{
+    return qcc_ln_var_body(l, xr, len, QCC_I16);
+}
+
+static __attribute__((noinline, unused)) int32_t qcc_ln_stats8(const void *xr, int32_t len,
+                                                               int32_t *lh)
+{
+    return qcc_ln_stats_body(xr, len, lh, QCC_I8);
+}
+
+static __attribute__((noinline, unused)) int32_t qcc_ln_stats16(const void *xr, int32_t len,
+                                                                int32_t *lh)
+{
+    return qcc_ln_stats_body(xr, len, lh, QCC_I16);
+}
+
+#define QCC_LN_OUT_FORM(name, xdt, ydt)                                                         \
+    static __attribute__((noinline, unused)) void                                               \
+    name(const qcc_ilayernorm_p *p, const qcc_ln_lin *l, const void *xr, int32_t factor,        \
+         const int32_t *gamma, const int32_t *bias, const qcc_rqf *q, void *yr)                 \
+    {                                                                                           \
+        qcc_ln_out_body(p, l, xr, factor, gamma, bias, q, yr, xdt, ydt);                        \
+    }
+QCC_LN_OUT_FORM(qcc_ln_out_16_8, QCC_I16, QCC_I8)
+QCC_LN_OUT_FORM(qcc_ln_out_16_16, QCC_I16, QCC_I16)
+QCC_LN_OUT_FORM(qcc_ln_out_8_8, QCC_I8, QCC_I8)
+QCC_LN_OUT_FORM(qcc_ln_out_8_16, QCC_I8, QCC_I16)
+
+static inline int64_t qcc_ln_var_dsp(const qcc_ln_lin *l, const void *xr, int32_t len, int32_t xdt)
+{
+    return xdt == QCC_I8 ? qcc_ln_var8(l, xr, len) : qcc_ln_var16(l, xr, len);
+}
+
+/* One row; returns 0 (nothing written) when a bound fails (the caller runs the portable row). */
+static __attribute__((noinline, unused)) int
+qcc_ilayernorm_row_dsp(const qcc_ilayernorm_p *p, const void *xr, const int32_t *gamma,
+                       const int32_t *bias, void *yr, const qcc_rqf *q, int64_t gmax, int64_t bmax)
+{
+    const int32_t c = p->len, xdt = p->x_dt, ydt = p->y_dt;
+    int32_t sh, e_sh, sum, lh[2], factor;
     int64_t ymax, var, eps_row, a, b;
     qcc_ln_lin l;
     uint32_t std;
-    {
-        int32_t s = 0, lo_ = qcc_ld816(xr, 0, xdt), hi_ = lo_;
-        for (j = 0; j < c; j++) {
-            const int32_t v = qcc_ld816(xr, j, xdt);
-            s += v;
-            lo_ = v < lo_ ? v : lo_;
-            hi_ = v > hi_ ? v : hi_;
-        }
-        sum = s - c * p->x_zp;  /* fits: |C zp| < 2^30 by the call's check */
-        xlo = lo_, xhi = hi_;
-    }
-    a = (int64_t)c * (xhi - p->x_zp) - sum;
-    b = (int64_t)c * (xlo - p->x_zp) - sum;
+    sum = (xdt == QCC_I8 ? qcc_ln_stats8(xr, c, lh) : qcc_ln_stats16(xr, c, lh))
+          - c * p->x_zp;  /* fits: |C zp| < 2^30 by the call's check */
+    a = (int64_t)c * (lh[1] - p->x_zp) - sum;
+    b = (int64_t)c * (lh[0] - p->x_zp) - sum;
     a = a < 0 ? -a : a;
     b = b < 0 ? -b : b;
     ymax = a > b ? a : b;
@@ -192,15 +249,14 @@ qcc_ilayernorm_row_dsp(const qcc_ilayernorm_p *p, const void *xr, const int32_t 
         sh_r = sh_r < -15 ? -15 : sh_r;
         if (sh_r != sh) {
             qcc_ln_lin lr;
+            int64_t var_r;
             if (!qcc_ln_lin_init(&lr, c, p->x_zp, sum, sh_r, ymax))
                 return 0;
-            {
-                const int64_t var_r = qcc_ln_var_dsp(&lr, xr, c, xdt);
-                if (var_r <= ((int64_t)1 << 30)) {
-                    sh = sh_r;
-                    var = var_r;
-                    l = lr;
-                }
+            var_r = qcc_ln_var_dsp(&lr, xr, c, xdt);
+            if (var_r <= ((int64_t)1 << 30)) {
+                sh = sh_r;
+                var = var_r;
+                l = lr;
             }
         }
     }
@@ -220,27 +276,15 @@ qcc_ilayernorm_row_dsp(const qcc_ilayernorm_p *p, const void *xr, const int32_t 
         if (y2max >= 32768 || nmax * gmax + bmax >= ((int64_t)1 << 31))
             return 0;
     }
-    for (j = 0; j < c; j++) {
-        const int32_t y2 = qcc_ln_y2v(&l, qcc_ld816(xr, j, xdt));
-        const int32_t n = qcc_smmulr((int32_t)((uint32_t)y2 << 16), factor);
-        qcc_rqf_store(yr, j, ydt, n * gamma[j] + bias[j], q, p->y_zp, p->lo, p->hi);
-    }
+    if (xdt == QCC_I16 && ydt == QCC_I8)
+        qcc_ln_out_16_8(p, &l, xr, factor, gamma, bias, q, yr);
+    else if (xdt == QCC_I16)
+        qcc_ln_out_16_16(p, &l, xr, factor, gamma, bias, q, yr);
+    else if (ydt == QCC_I8)
+        qcc_ln_out_8_8(p, &l, xr, factor, gamma, bias, q, yr);
+    else
+        qcc_ln_out_8_16(p, &l, xr, factor, gamma, bias, q, yr);
     return 1;
-}
-
-__attribute__((always_inline)) static inline void
-qcc_ilayernorm_dsp_rows(const qcc_ilayernorm_p *p, const void *x, const int32_t *gamma,
-                        const int32_t *bias, void *y, const qcc_rqf *q, int64_t gmax, int64_t bmax, int xdt,
-                        int ydt)
-{
-    const size_t xs = xdt == QCC_I8 ? 1 : 2, ys = ydt == QCC_I8 ? 1 : 2;
-    int32_t r;
-    for (r = 0; r < p->rows; r++) {
-        const size_t at = (size_t)r * p->len;
-        if (!qcc_ilayernorm_row_dsp(p, (const char *)x + at * xs, gamma, bias,
-                                    (char *)y + at * ys, q, gmax, bmax, xdt, ydt))
-            qcc_ilayernorm_row(p, x, at, gamma, bias, y);
-    }
 }
 
 /* gmax, bmax: max |gamma|, max |bias| over the row (|n gamma + bias| <= |n| gmax + bmax). */
@@ -260,14 +304,18 @@ static inline int qcc_ilayernorm_dsp(const qcc_ilayernorm_p *p, const void *x, c
         bmax = b > bmax ? b : bmax;
     }
     qcc_rqf_init_dt(&q, p->m, p->s, p->y_zp, p->y_dt);
-    if (p->x_dt == QCC_I16 && p->y_dt == QCC_I8)
-        qcc_ilayernorm_dsp_rows(p, x, gamma, bias, y, &q, gmax, bmax, QCC_I16, QCC_I8);
-    else if (p->x_dt == QCC_I16)
-        qcc_ilayernorm_dsp_rows(p, x, gamma, bias, y, &q, gmax, bmax, QCC_I16, QCC_I16);
-    else if (p->y_dt == QCC_I8)
-        qcc_ilayernorm_dsp_rows(p, x, gamma, bias, y, &q, gmax, bmax, QCC_I8, QCC_I8);
-    else
-        qcc_ilayernorm_dsp_rows(p, x, gamma, bias, y, &q, gmax, bmax, QCC_I8, QCC_I16);
+    if (q.sh <= 0)
+        return 0;  /* a shift outside the SMMLA form's range: the portable code */
+    {
+        const size_t xs = p->x_dt == QCC_I8 ? 1 : 2, ys = p->y_dt == QCC_I8 ? 1 : 2;
+        int32_t r;
+        for (r = 0; r < p->rows; r++) {
+            const size_t at = (size_t)r * p->len;
+            if (!qcc_ilayernorm_row_dsp(p, (const char *)x + at * xs, gamma, bias,
+                                        (char *)y + at * ys, &q, gmax, bmax))
+                qcc_ilayernorm_row(p, x, at, gamma, bias, y);
+        }
+    }
     return 1;
 }
 /* ---- isoftmax: per row the greatest unmasked x, nd = xmax - max(x, xmax - d_clip) in [0,
@@ -303,17 +351,17 @@ __attribute__((always_inline)) static inline int32_t qcc_iexp_dsp(const qcc_isof
     }
 }
 
-/* One row (variant < 0: the parameter's, tested per element; masked: a mask row is given). */
+/* One row (variant < 0: the parameter's, tested per element; masked: a mask row is given, ml
+ * its element stride; dt < 0: the parameter's, tested per element). */
 __attribute__((always_inline)) static inline void
-qcc_isoftmax_row_body(const qcc_isoftmax_p *p, const void *xr, const uint8_t *mrow, uint8_t *yr,
-                      int32_t *e, int dt, int variant, int masked)
+qcc_isoftmax_row_body(const qcc_isoftmax_p *p, const void *xr, const uint8_t *mrow, int32_t ml,
+                      uint8_t *yr, int32_t *e, int dt, int variant, int masked)
 {
     const int32_t len = p->len, m = p->m, c0 = (int32_t)1 << (p->s - 33), sh = p->s - 32;
-    const int32_t ml = p->ml;
     int32_t j, any = 0, xmax = 0, thr;
     int64_t sum = 0, factor;
     for (j = 0; j < len; j++) {
-        const int32_t v = qcc_ldx(xr, (size_t)j, dt);
+        const int32_t v = qcc_ldx(xr, (size_t)j, dt < 0 ? p->x_dt : dt);
         if (masked && mrow[(size_t)j * ml] != 0)
             continue;
         if (!any || v > xmax)
@@ -325,7 +373,7 @@ qcc_isoftmax_row_body(const qcc_isoftmax_p *p, const void *xr, const uint8_t *mr
         thr = t < INT32_MIN ? INT32_MIN : (int32_t)t;
     }
     for (j = 0; j < len; j++) {
-        int32_t v = qcc_ldx(xr, (size_t)j, dt), dd, ej;
+        int32_t v = qcc_ldx(xr, (size_t)j, dt < 0 ? p->x_dt : dt), dd, ej;
         if (masked && mrow[(size_t)j * ml] != 0) {
             e[j] = 0;
             continue;
@@ -348,45 +396,38 @@ qcc_isoftmax_row_body(const qcc_isoftmax_p *p, const void *xr, const uint8_t *mr
 
 #define QCC_ISOFTMAX_FORM(name, dt, variant, masked)                                          \
     static __attribute__((noinline, unused)) void name(const qcc_isoftmax_p *p, const void *xr, \
-                                                       const uint8_t *mrow, uint8_t *yr,        \
-                                                       int32_t *e)                              \
+                                                       const uint8_t *mrow, int32_t ml,         \
+                                                       uint8_t *yr, int32_t *e)                 \
     {                                                                                         \
-        qcc_isoftmax_row_body(p, xr, mrow, yr, e, dt, variant, masked);                       \
+        qcc_isoftmax_row_body(p, xr, mrow, ml, yr, e, dt, variant, masked);                   \
     }
 QCC_ISOFTMAX_FORM(qcc_isoftmax_dsp_32_0, QCC_I32, 0, 0)
 QCC_ISOFTMAX_FORM(qcc_isoftmax_dsp_32_0m, QCC_I32, 0, 1)
 QCC_ISOFTMAX_FORM(qcc_isoftmax_dsp_32_1, QCC_I32, 1, 0)
 QCC_ISOFTMAX_FORM(qcc_isoftmax_dsp_32_1m, QCC_I32, 1, 1)
-QCC_ISOFTMAX_FORM(qcc_isoftmax_dsp_16, QCC_I16, -1, 1)
-QCC_ISOFTMAX_FORM(qcc_isoftmax_dsp_8, QCC_I8, -1, 1)
-QCC_ISOFTMAX_FORM(qcc_isoftmax_dsp_u8, QCC_U8, -1, 1)
+QCC_ISOFTMAX_FORM(qcc_isoftmax_dsp_any, -1, -1, 1)  /* int8 / uint8 / int16 logits */
 
 static inline void qcc_isoftmax_dsp_rows(const qcc_isoftmax_p *p, const void *x,
                                          const uint8_t *mask, uint8_t *y, int32_t *e)
 {
     static const uint8_t one = 0;  /* the mask row of an unmasked call (never excluded) */
     const size_t es = p->x_dt == QCC_I32 ? 4 : (p->x_dt == QCC_I16 ? 2 : 1);
-    const int form = p->x_dt == QCC_I32 ? 2 * (p->variant != 0) + (mask != NULL)
-                                        : (p->x_dt == QCC_I16 ? 4 : (p->x_dt == QCC_I8 ? 5 : 6));
-    qcc_isoftmax_p q = *p;  /* generic forms without a mask: one mask byte of 0, stride 0 */
+    const int form = p->x_dt == QCC_I32 ? 2 * (p->variant != 0) + (mask != NULL) : 4;
     int32_t i0, i1, i2;
     size_t base = 0;
-    q.ml = 0;
     for (i0 = 0; i0 < p->d[0]; i0++)
         for (i1 = 0; i1 < p->d[1]; i1++)
             for (i2 = 0; i2 < p->d[2]; i2++) {
                 const uint8_t *mrow = mask == NULL ? &one
                     : mask + (size_t)i0 * p->ms[0] + (size_t)i1 * p->ms[1] + (size_t)i2 * p->ms[2];
-                const qcc_isoftmax_p *pp = mask == NULL ? &q : p;
+                const int32_t ml = mask == NULL ? 0 : p->ml;
                 const void *xr = (const char *)x + base * es;
                 switch (form) {  /* direct calls (the static stack bound) */
-                case 0: qcc_isoftmax_dsp_32_0(pp, xr, mrow, y + base, e); break;
-                case 1: qcc_isoftmax_dsp_32_0m(pp, xr, mrow, y + base, e); break;
-                case 2: qcc_isoftmax_dsp_32_1(pp, xr, mrow, y + base, e); break;
-                case 3: qcc_isoftmax_dsp_32_1m(pp, xr, mrow, y + base, e); break;
-                case 4: qcc_isoftmax_dsp_16(pp, xr, mrow, y + base, e); break;
-                case 5: qcc_isoftmax_dsp_8(pp, xr, mrow, y + base, e); break;
-                default: qcc_isoftmax_dsp_u8(pp, xr, mrow, y + base, e); break;
+                case 0: qcc_isoftmax_dsp_32_0(p, xr, mrow, ml, y + base, e); break;
+                case 1: qcc_isoftmax_dsp_32_0m(p, xr, mrow, ml, y + base, e); break;
+                case 2: qcc_isoftmax_dsp_32_1(p, xr, mrow, ml, y + base, e); break;
+                case 3: qcc_isoftmax_dsp_32_1m(p, xr, mrow, ml, y + base, e); break;
+                default: qcc_isoftmax_dsp_any(p, xr, mrow, ml, y + base, e); break;
                 }
                 base += (size_t)p->len;
             }
