@@ -49,7 +49,8 @@ typedef struct {
     int32_t mah, mal, mbh, mbl, kh, kl, sh, lo, hi;
 } qcc_addk;
 
-static inline int qcc_addk_init(const qcc_binary_p *p, qcc_addk *k)
+/* Out of line: its int64 bounds would otherwise widen the frame of the row loop's caller. */
+static __attribute__((noinline, unused)) int qcc_addk_init(const qcc_binary_p *p, qcc_addk *k)
 {
     const int64_t ma = p->ma, mb = p->op == 1 ? -(int64_t)p->mb : p->mb, s = p->s;
     const int64_t am = p->a_dt == QCC_I8 ? 128 : 32768, bm = p->b_dt == QCC_I8 ? 128 : 32768;
