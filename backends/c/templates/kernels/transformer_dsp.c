@@ -319,7 +319,7 @@ static inline int qcc_ilayernorm_dsp(const qcc_ilayernorm_p *p, const void *x, c
     return 1;
 }
 /* ---- isoftmax: per row the greatest unmasked x, nd = xmax - max(x, xmax - d_clip) in [0,
- * d_clip], dd = rshift_round(nd m, s) by SMMLA (s >= 33), the exponential in 32 bits (UDIV for
+ * d_clip], dd = rshift_round(nd m, s) by SMMLA, the exponential in 32 bits (UDIV for
  * I-BERT's z), the int64 row sum, factor = 2^40 / sum, and rshift_round(e factor, 32) as SMMULR
  * when factor < 2^31. The call's bounds: dd < 2^30, the polynomial below 2^31, shifts < 32. */
 __attribute__((always_inline)) static inline int32_t qcc_ldx(const void *p, size_t i, int dt)
@@ -357,7 +357,10 @@ __attribute__((always_inline)) static inline void
 qcc_isoftmax_row_body(const qcc_isoftmax_p *p, const void *xr, const uint8_t *mrow, int32_t ml,
                       uint8_t *yr, int32_t *e, int dt, int variant, int masked)
 {
-    const int32_t len = p->len, m = p->m, c0 = (int32_t)1 << (p->s - 33), sh = p->s - 32;
+    /* shifts below 33: nd pre-shifted by 33 - s (rshift_round(nd m, s) is that of nd 2^(33-s) m
+     * by 33; the call's bound keeps it in int32) */
+    const int32_t s33 = p->s < 33 ? 33 : p->s, lsh = s33 - p->s;
+    const int32_t len = p->len, m = p->m, c0 = (int32_t)1 << (s33 - 33), sh = s33 - 32;
     int32_t j, any = 0, xmax = 0, thr;
     int64_t sum = 0, factor;
     for (j = 0; j < len; j++) {
@@ -379,7 +382,7 @@ qcc_isoftmax_row_body(const qcc_isoftmax_p *p, const void *xr, const uint8_t *mr
             continue;
         }
         v = v < thr ? thr : v;
-        dd = qcc_smmla(xmax - v, m, c0) >> sh;
+        dd = qcc_smmla((xmax - v) << lsh, m, c0) >> sh;
         ej = qcc_iexp_dsp(p, dd, variant < 0 ? p->variant : variant);
         e[j] = ej;
         sum += ej;
@@ -438,7 +441,8 @@ static inline int qcc_isoftmax_dsp(const qcc_isoftmax_p *p, const void *x, const
 {
     const int64_t big = (int64_t)1 << 31;
     int64_t dmax;
-    if (p->x_dt == QCC_I64 || p->m < 0 || p->s < 33 || p->s > 62 || p->d_clip < 0 || p->z_max < 0)
+    if (p->x_dt == QCC_I64 || p->m < 0 || p->s < 1 || p->s > 62 || p->d_clip < 0 || p->z_max < 0
+        || (p->s < 33 && ((int64_t)p->d_clip << (33 - p->s)) >= big))
         return 0;
     dmax = ((int64_t)p->d_clip * p->m + ((int64_t)1 << (p->s - 1))) >> p->s;
     if (dmax >= ((int64_t)1 << 30))
