@@ -156,6 +156,9 @@ def _elementwise_cases(seed: int) -> Cases:
         mul(a8, b16, 1e-4, dtype="i16")
         mul(a16, b8, 1e-6)
         mul(a16, b16, 1e-6)
+        slope = cs.input(rng.integers(-32768, 32768, (2, 1)).astype(np.int16), DType.int16)
+        mul(a8, slope, 2.0 ** -20)  # PReLU's negative part: int8 times a broadcast int16
+        mul(cs.rand_input((2, 1)), b8, 0.01, relu=True)
         for xin, ydt in ((a8, "i8"), (a8, "i16"), (a16, "i8"), (a16, "i16")):
             m, sh = cs.mult(1, 1e-4, 4.0)
             cs.op("qcc.requant", [xin, m, sh], {"x_zp": int(rng.integers(-128, 128)), "dtype": ydt})

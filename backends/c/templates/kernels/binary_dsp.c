@@ -220,10 +220,17 @@ qcc_mul_dsp_888(const qcc_mulk *k, const void *a, const void *b, void *y, int32_
     qcc_mul_dsp_body(k, a, 1, b, 1, y, n, QCC_I8, QCC_I8, QCC_I8, 1, 0, 0);
 }
 
+/* int8 a times one broadcast value bc (already centred; b of any dtype), into int8 */
 static __attribute__((noinline, unused)) void
-qcc_mul_dsp_888b(const qcc_mulk *k, const void *a, const void *b, void *y, int32_t n)
+qcc_mul_dsp_8b8(const qcc_mulk *k, const void *a, int32_t bc, void *y, int32_t n)
 {
-    qcc_mul_dsp_body(k, a, 1, b, 0, y, n, QCC_I8, QCC_I8, QCC_I8, 1, 1, 0);
+    const int32_t za = k->za, m = k->q.m, c = k->q.c, sh = k->q.sh, lo = k->lo, hi = k->hi;
+    int32_t j;
+    for (j = 0; j < n; j++) {
+        int32_t r = qcc_smmla((((const int8_t *)a)[j] - za) * bc, m, c) >> sh;
+        r = r < lo ? lo : (r > hi ? hi : r);
+        ((int8_t *)y)[j] = (int8_t)r;
+    }
 }
 
 static __attribute__((noinline, unused)) void
@@ -242,13 +249,14 @@ static inline int qcc_binary_mul_dsp(const qcc_binary_p *p, const void *a, const
     const size_t ey = p->y_dt == QCC_I8 ? 1 : 2;
     const int32_t ylo = p->y_dt == QCC_I8 ? -128 : -32768, yhi = p->y_dt == QCC_I8 ? 127 : 32767;
     int64_t am, bm;
-    int fast8, swap = 0;
+    int fast8, swap = 0, bcast = 1;
     qcc_mulk k;
     int32_t i0, i1, i2;
     size_t o = 0;
     if (p->op != 2 || (p->a_dt != QCC_I8 && p->a_dt != QCC_I16) || (p->b_dt != QCC_I8 && p->b_dt != QCC_I16)
         || (p->y_dt != QCC_I8 && p->y_dt != QCC_I16) || p->lo < ylo || p->hi > yhi || p->lo > p->hi
-        || p->a_zp < -65536 || p->a_zp > 65536 || p->b_zp < -65536 || p->b_zp > 65536)
+        || p->a_zp < -65536 || p->a_zp > 65536 || p->b_zp < -65536 || p->b_zp > 65536
+        || p->d[3] <= 0)
         return 0;
     am = (p->a_dt == QCC_I8 ? 128 : 32768) + (p->a_zp < 0 ? -(int64_t)p->a_zp : p->a_zp);
     bm = (p->b_dt == QCC_I8 ? 128 : 32768) + (p->b_zp < 0 ? -(int64_t)p->b_zp : p->b_zp);
@@ -256,11 +264,11 @@ static inline int qcc_binary_mul_dsp(const qcc_binary_p *p, const void *a, const
         return 0;
     qcc_rqf_init_dt(&k.q, p->ma, p->s, p->y_zp, p->y_dt);
     k.za = p->a_zp, k.zb = p->b_zp, k.zp = p->y_zp, k.lo = p->lo, k.hi = p->hi;
-    fast8 = k.q.sh > 0 && p->a_dt == QCC_I8 && p->b_dt == QCC_I8 && p->y_dt == QCC_I8;
-    if (fast8 && p->sa[3] == 0 && p->sb[3] == 1) {  /* a broadcast: the product commutes */
-        swap = 1;
-        k.za = p->b_zp, k.zb = p->a_zp;
-    }
+    fast8 = k.q.sh > 0 && p->y_dt == QCC_I8;
+    if (fast8 && p->sa[3] == 0 && p->sb[3] == 1 && p->b_dt == QCC_I8)
+        swap = 1;  /* a broadcast: the product commutes */
+    else if (!(fast8 && p->sb[3] == 0 && p->sa[3] == 1 && p->a_dt == QCC_I8))
+        bcast = 0;
     for (i0 = 0; i0 < p->d[0]; i0++)
         for (i1 = 0; i1 < p->d[1]; i1++)
             for (i2 = 0; i2 < p->d[2]; i2++) {
@@ -268,13 +276,16 @@ static inline int qcc_binary_mul_dsp(const qcc_binary_p *p, const void *a, const
                 const size_t ob = (size_t)i0 * p->sb[0] + (size_t)i1 * p->sb[1] + (size_t)i2 * p->sb[2];
                 const void *ar = (const char *)a + oa * ea, *br = (const char *)b + ob * eb;
                 void *yr = (char *)y + o * ey;
-                if (swap)
-                    qcc_mul_dsp_888b(&k, br, ar, yr, p->d[3]);
-                else if (fast8 && p->sa[3] == 1 && p->sb[3] == 1)
+                if (swap) {
+                    qcc_mulk ks = k;
+                    ks.za = p->b_zp;
+                    qcc_mul_dsp_8b8(&ks, br, qcc_ld816(ar, 0, p->a_dt) - p->a_zp, yr, p->d[3]);
+                } else if (bcast) {
+                    qcc_mul_dsp_8b8(&k, ar, qcc_ld816(br, 0, p->b_dt) - p->b_zp, yr, p->d[3]);
+                } else if (fast8 && p->a_dt == QCC_I8 && p->b_dt == QCC_I8 && p->sa[3] == 1
+                           && p->sb[3] == 1) {
                     qcc_mul_dsp_888(&k, ar, br, yr, p->d[3]);
-                else if (fast8 && p->sa[3] == 1 && p->sb[3] == 0)
-                    qcc_mul_dsp_888b(&k, ar, br, yr, p->d[3]);
-                else
+                } else
                     qcc_mul_dsp_any(&k, ar, p->sa[3], br, p->sb[3], yr, p->d[3], p->a_dt, p->b_dt,
                                     p->y_dt);
                 o += (size_t)p->d[3];
