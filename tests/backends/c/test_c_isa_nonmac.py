@@ -125,8 +125,8 @@ def _elementwise_cases(seed: int) -> Cases:
                  "y_zp": y_zp, **({"dtype": dtype} if dtype else {})}
         if relu:
             attrs.update(act_min=y_zp, act_max=127)
-        cs.op("qcc.mul", [a, b, cs.const(np.array([m], np.int32)), cs.const(np.array([sh], np.int32))],
-              attrs)
+        ms = [cs.const(np.array([m], np.int32)), cs.const(np.array([sh], np.int32))]
+        cs.op("qcc.mul", [a, b] + ms, attrs)
 
     # add / sub (the split-multiplier SMLAD form): int8 / int16 operands and outputs, shifts
     # 16..46 and below 16 (the SMLAL or portable fallback), zero points far from 0, relu bounds,
@@ -190,7 +190,8 @@ def _matmul_cases(seed: int) -> Cases:
             cs.op("qcc.matmul", [a, b, mm, ss], {"a_zp": za, "b_zp": zb, "y_zp": y_zp,
                                                  "act_min": y_zp, "act_max": 127})
             cs.op("qcc.matmul", [a, b], {"a_zp": za, "b_zp": zb})
-            cs.op("qcc.matmul", [a, b, mm, ss], {"a_zp": za, "b_zp": zb, "y_zp": 300, "dtype": "i16"})
+            cs.op("qcc.matmul", [a, b, mm, ss],
+                  {"a_zp": za, "b_zp": zb, "y_zp": 300, "dtype": "i16"})
         cs.op("qcc.matmul", [cs.rand_input((3, m, k)), cs.rand_input((1, k, nn))],
               {"a_zp": -128, "b_zp": 127})
     return cs
@@ -254,8 +255,9 @@ def test_cortex_m4_transformer_int32_edges(tmp_path, data):
           data.draw(st.integers(-2000, 2000), label="x_zp"), 0, "i16")
     c = data.draw(st.integers(1, 300), label="c")
     xl = rng.choice(np.array([-32768, 32767, 0, 100], np.int16), (2, c))
-    layernorm(cs, cs.input(xl, DType.int16), c, data.draw(st.sampled_from([0.0, 1e-5, 2.0]), label="eps"),
-              0, "i8", data.draw(st.integers(-32768, 32767), label="ln_zp"),
+    eps = data.draw(st.sampled_from([0.0, 1e-5, 2.0]), label="eps")
+    ln_zp = data.draw(st.integers(-32768, 32767), label="ln_zp")
+    layernorm(cs, cs.input(xl, DType.int16), c, eps, 0, "i8", ln_zp,
               g_scale=data.draw(st.floats(0.01, 10.0), label="g"),
               b_scale=data.draw(st.floats(0.0, 100.0), label="b"))
     _run(cs, tmp_path, "cortex-m4")

@@ -183,7 +183,7 @@ static inline int qcc_binary_add_dsp(const qcc_binary_p *p, const void *a, const
  * qcc_requant32; a row whose other operand is broadcast (stride 0) keeps it in a register. */
 typedef struct {
     qcc_rqf q;
-    int32_t za, zb, zp, lo, hi;
+    int32_t za, zb, zp, lo, hi, lsh;  /* lsh: the pre-shift of qcc_rqf_init_pre */
 } qcc_mulk;
 
 __attribute__((always_inline)) static inline int32_t qcc_mul_out(const qcc_mulk *k, int32_t acc,
@@ -192,7 +192,7 @@ __attribute__((always_inline)) static inline int32_t qcc_mul_out(const qcc_mulk 
     int32_t r;
     if (!fast)
         return qcc_requant32(acc, k->q.m, k->q.s, k->zp, k->lo, k->hi);
-    r = qcc_smmla(acc, k->q.m, k->q.c) >> k->q.sh;
+    r = qcc_smmla(acc * ((int32_t)1 << k->lsh), k->q.m, k->q.c) >> k->q.sh;
     return r < k->lo ? k->lo : (r > k->hi ? k->hi : r);
 }
 
@@ -227,7 +227,7 @@ qcc_mul_dsp_8b8(const qcc_mulk *k, const void *a, int32_t bc, void *y, int32_t n
     const int32_t za = k->za, m = k->q.m, c = k->q.c, sh = k->q.sh, lo = k->lo, hi = k->hi;
     int32_t j;
     for (j = 0; j < n; j++) {
-        int32_t r = qcc_smmla((((const int8_t *)a)[j] - za) * bc, m, c) >> sh;
+        int32_t r = qcc_smmla((((const int8_t *)a)[j] - za) * bc, m, c) >> sh;  /* bc pre-shifted */
         r = r < lo ? lo : (r > hi ? hi : r);
         ((int8_t *)y)[j] = (int8_t)r;
     }
@@ -262,7 +262,7 @@ static inline int qcc_binary_mul_dsp(const qcc_binary_p *p, const void *a, const
     bm = (p->b_dt == QCC_I8 ? 128 : 32768) + (p->b_zp < 0 ? -(int64_t)p->b_zp : p->b_zp);
     if (am * bm >= ((int64_t)1 << 31))
         return 0;
-    qcc_rqf_init_dt(&k.q, p->ma, p->s, p->y_zp, p->y_dt);
+    k.lsh = qcc_rqf_init_pre(&k.q, p->ma, p->s, p->y_zp, p->y_dt, am * bm);
     k.za = p->a_zp, k.zb = p->b_zp, k.zp = p->y_zp, k.lo = p->lo, k.hi = p->hi;
     fast8 = k.q.sh > 0 && p->y_dt == QCC_I8;
     if (fast8 && p->sa[3] == 0 && p->sb[3] == 1 && p->b_dt == QCC_I8)
@@ -279,9 +279,11 @@ static inline int qcc_binary_mul_dsp(const qcc_binary_p *p, const void *a, const
                 if (swap) {
                     qcc_mulk ks = k;
                     ks.za = p->b_zp;
-                    qcc_mul_dsp_8b8(&ks, br, qcc_ld816(ar, 0, p->a_dt) - p->a_zp, yr, p->d[3]);
+                    const int32_t bc = (qcc_ld816(ar, 0, p->a_dt) - p->a_zp) * ((int32_t)1 << k.lsh);
+                    qcc_mul_dsp_8b8(&ks, br, bc, yr, p->d[3]);
                 } else if (bcast) {
-                    qcc_mul_dsp_8b8(&k, ar, qcc_ld816(br, 0, p->b_dt) - p->b_zp, yr, p->d[3]);
+                    const int32_t bc = (qcc_ld816(br, 0, p->b_dt) - p->b_zp) * ((int32_t)1 << k.lsh);
+                    qcc_mul_dsp_8b8(&k, ar, bc, yr, p->d[3]);
                 } else if (fast8 && p->a_dt == QCC_I8 && p->b_dt == QCC_I8 && p->sa[3] == 1
                            && p->sb[3] == 1) {
                     qcc_mul_dsp_888(&k, ar, br, yr, p->d[3]);

@@ -56,6 +56,21 @@ static inline void qcc_rqf_init_dt(qcc_rqf *q, int32_t m, int32_t s, int32_t zp,
         q->sh = 0;
 }
 
+/* qcc_rqf_init_dt for accumulators |acc| <= amax: a shift s below 33 whose pre-shifted
+ * accumulator acc 2^(33-s) stays in int32 takes the SMMLA form of shift 33, since
+ * rshift_round(acc m, s) = rshift_round(acc 2^(33-s) m, 33); returns that pre-shift (0: none). */
+static inline int32_t qcc_rqf_init_pre(qcc_rqf *q, int32_t m, int32_t s, int32_t zp, int32_t dt,
+                                       int64_t amax)
+{
+    if (s >= 1 && s < 33 && (amax << (33 - s)) < ((int64_t)1 << 31)) {
+        qcc_rqf_init_dt(q, m, 33, zp, dt);
+        if (q->sh > 0)
+            return 33 - s;
+    }
+    qcc_rqf_init_dt(q, m, s, zp, dt);
+    return 0;
+}
+
 /* One requantized output of an int32 accumulator: the SMMLA form (q->sh > 0) or qcc_requant32,
  * then stored as int8 or int16 (dt a constant after inlining). */
 __attribute__((always_inline)) static inline void
