@@ -222,9 +222,9 @@ qcc_mul_dsp_888(const qcc_mulk *k, const void *a, const void *b, void *y, int32_
 
 /* int8 a times one broadcast value bc (already centred; b of any dtype), into int8 */
 static __attribute__((noinline, unused)) void
-qcc_mul_dsp_8b8(const qcc_mulk *k, const void *a, int32_t bc, void *y, int32_t n)
+qcc_mul_dsp_8b8(const qcc_mulk *k, int32_t za, const void *a, int32_t bc, void *y, int32_t n)
 {
-    const int32_t za = k->za, m = k->q.m, c = k->q.c, sh = k->q.sh, lo = k->lo, hi = k->hi;
+    const int32_t m = k->q.m, c = k->q.c, sh = k->q.sh, lo = k->lo, hi = k->hi;
     int32_t j;
     for (j = 0; j < n; j++) {
         int32_t r = qcc_smmla((((const int8_t *)a)[j] - za) * bc, m, c) >> sh;  /* bc pre-shifted */
@@ -277,13 +277,11 @@ static inline int qcc_binary_mul_dsp(const qcc_binary_p *p, const void *a, const
                 const void *ar = (const char *)a + oa * ea, *br = (const char *)b + ob * eb;
                 void *yr = (char *)y + o * ey;
                 if (swap) {
-                    qcc_mulk ks = k;
-                    ks.za = p->b_zp;
                     const int32_t bc = (qcc_ld816(ar, 0, p->a_dt) - p->a_zp) * ((int32_t)1 << k.lsh);
-                    qcc_mul_dsp_8b8(&ks, br, bc, yr, p->d[3]);
+                    qcc_mul_dsp_8b8(&k, p->b_zp, br, bc, yr, p->d[3]);
                 } else if (bcast) {
                     const int32_t bc = (qcc_ld816(br, 0, p->b_dt) - p->b_zp) * ((int32_t)1 << k.lsh);
-                    qcc_mul_dsp_8b8(&k, ar, bc, yr, p->d[3]);
+                    qcc_mul_dsp_8b8(&k, p->a_zp, ar, bc, yr, p->d[3]);
                 } else if (fast8 && p->a_dt == QCC_I8 && p->b_dt == QCC_I8 && p->sa[3] == 1
                            && p->sb[3] == 1) {
                     qcc_mul_dsp_888(&k, ar, br, yr, p->d[3]);
