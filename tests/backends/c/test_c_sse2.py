@@ -121,14 +121,14 @@ _ZP = st.one_of(st.sampled_from([-128, 0, 127]), st.integers(-128, 127))
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ra=_RATIO, rb=_RATIO, rm=_RATIO, rq=_RATIO, zps=st.tuples(_ZP, _ZP, _ZP),
-       n=st.sampled_from([16, 23, 300, 515]), seed=st.integers(0, 2**16))
+       n=st.sampled_from([16, 23, 300, 1030]), seed=st.integers(0, 2**16))
 def test_int8_elementwise_host_paths_exact(tmp_path, ra, rb, rm, rq, zps, n, seed):
     """add / sub / mul / requant on rows long enough for the host paths (16 or more), the
     default build, equal to the interpreter."""
     check_exact(_elem_cases(Cases(seed), ra, rb, rm, rq, zps, n), tmp_path / "c", cflags=_build("sse2"))
 
 
-@pytest.mark.parametrize("variant", ["avx2", "portable"])
+@pytest.mark.parametrize("variant", ["sse2", "avx2", "portable"])
 def test_int8_elementwise_other_builds_exact(tmp_path, variant):
-    check_exact(_elem_cases(Cases(5), 0.7, 1.3, 0.01, 0.3, (-3, 100, -128), 300), tmp_path / "c",
+    check_exact(_elem_cases(Cases(5), 0.7, 1.3, 0.01, 0.3, (-3, 100, -128), 1030), tmp_path / "c",
                 cflags=_build(variant))

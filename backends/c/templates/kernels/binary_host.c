@@ -7,10 +7,13 @@
  *   mul (int8 a; int8 b, or int16 b constant along the row, e.g. a PReLU slope per channel):
  *     the exact int32 products (|A*B| <= 255 * 65535 < 2^31) of a chunk of the row, then the
  *     conv epilogue's vector requantization (qcc_requant_i8_u64, SSE2 on x86; its scalar
- *     reference qcc_requant_i8_row when the multiplier or shift falls outside its range).
+ *     reference qcc_requant_i8_row when the multiplier or shift falls outside its range);
+ *     with the int16 b constant along a row of 1024 or more, a table of y for the 256 values
+ *     of a (qcc_requant of each, so the same integers), one load per element.
  * Scratch: 4 KiB of tables or 1 KiB of products on the stack. 0: not taken (other dtypes and
  * ops, rows shorter than 16). */
 #define QCC_BIN_CHUNK 256
+#define QCC_BIN_LUT 1024  /* rows at least this long with a constant int16 b: a 256-entry table */
 
 static inline void qcc_binary_addrow_host(const qcc_binary_p *p, const int64_t *ta, const int64_t *tb,
                                           const int8_t *ar, const int8_t *br, int8_t *yr)
@@ -29,6 +32,15 @@ static inline void qcc_binary_mulrow_host(const qcc_binary_p *p, const int8_t *a
 {
     const int32_t n = p->d[3], sa = p->sa[3], sb = p->sb[3], azp = p->a_zp, bzp = p->b_zp;
     int32_t acc[QCC_BIN_CHUNK], c, j;
+    if (p->b_dt == QCC_I16 && n >= QCC_BIN_LUT) {  /* b constant along the row: y is a function of a */
+        const int64_t bv = (int64_t)((const int16_t *)b)[ob] - bzp;
+        int8_t lut[256];
+        for (j = -128; j < 128; j++)
+            lut[(uint8_t)j] = (int8_t)qcc_requant(((int64_t)j - azp) * bv, p->ma, p->s, p->y_zp, p->lo, p->hi);
+        for (j = 0; j < n; j++)
+            yr[j] = lut[(uint8_t)ar[(size_t)j * sa]];
+        return;
+    }
     for (c = 0; c < n; c += QCC_BIN_CHUNK) {  /* products read before y is written: in place is safe */
         const int32_t len = n - c < QCC_BIN_CHUNK ? n - c : QCC_BIN_CHUNK;
         const int8_t *a0 = ar + (size_t)c * sa;
