@@ -46,6 +46,27 @@ def _conv(cs: Cases, n, c, hw, m, k, s, pads, group, small_shift=False, relu=Fal
     cs.op("qcc.conv2d", [x, w, b] + ms, attrs)
 
 
+def _dil_conv(cs: Cases):
+    """A 3x3 conv with dilation 2 along the columns (the general im2col gather)."""
+    x = cs.rand_input((1, 3, 9, 12))
+    w = cs.const(cs.rng.integers(-128, 128, (5, 3, 3, 3)).astype(np.int8))
+    b = cs.const(cs.rng.integers(-20000, 20000, 5).astype(np.int32))
+    ms, attrs = _params(cs, 5, False)
+    attrs.update(strides=[1, 1], dilations=[1, 2], pads=[1, 2, 1, 2], group=1)
+    cs.op("qcc.conv2d", [x, w, b] + ms, attrs)
+
+
+def _narrow_conv(cs: Cases, c, hw, m, lo, hi):
+    """A pointwise conv with activation bounds [lo, hi] narrower than int8."""
+    x = cs.rand_input((1, c) + hw)
+    w = cs.const(cs.rng.integers(-128, 128, (m, c, 1, 1)).astype(np.int8))
+    b = cs.const(cs.rng.integers(-20000, 20000, m).astype(np.int32))
+    ms, attrs = _params(cs, m, False)
+    attrs.update(strides=[1, 1], dilations=[1, 1], pads=[0, 0, 0, 0], group=1, act_min=lo,
+                 act_max=hi)
+    cs.op("qcc.conv2d", [x, w, b] + ms, attrs)
+
+
 def _linear(cs: Cases, lead, k, nn, small_shift=False, acc_out=False, **extra):
     x = cs.rand_input(lead + (k,))
     w = cs.const(cs.rng.integers(-128, 128, (k, nn)).astype(np.int8))
@@ -106,6 +127,21 @@ def _cases(seed: int) -> Cases:
     # exactly two (one dropped for the natural-order column)
     _conv(cs, 1, 4, (2, 2), 3, (3, 3), (1, 1), [1, 1, 1, 1], 1)
     _conv(cs, 1, 4, (2, 4), 5, (3, 3), (1, 1), [1, 1, 1, 1], 1, relu=True)
+    # fifth round: one-input-channel first layers of 256 outputs or more (the DSP build's small-K
+    # GEMM), 3x3 stride 1 and 5x5 stride 2 with an odd output count; im2col windows read by
+    # whole words (kw 3, 5 and 7 with K % 4 = 1, 2, 3, dilation 2 along columns: the general
+    # gather), the column-quad assembly loop with both bounds narrow (SSUB8 / SEL) and a
+    # lower bound only, planes of 4q + 1..3 positions
+    _conv(cs, 1, 1, (18, 15), 5, (3, 3), (1, 1), [1, 1, 1, 1], 1, relu=True)
+    _conv(cs, 1, 1, (35, 33), 6, (5, 5), (2, 2), [2, 1, 2, 2], 1, small_shift=True)
+    _conv(cs, 1, 2, (9, 11), 5, (5, 5), (1, 1), [2, 2, 2, 2], 1)
+    _conv(cs, 1, 3, (8, 13), 4, (3, 7), (1, 2), [1, 3, 1, 3], 1, relu=True)
+    _conv(cs, 1, 2, (7, 9), 3, (1, 3), (2, 1), [0, 1, 0, 1], 1, wvals=[-128, 127])
+    _dil_conv(cs)
+    _edge_conv(cs, 9, (3, 5), [2**31 - 1 - 9 * 128 * 255, -2**31 + 9 * 128 * 255, 5, -7, 2**30],
+               [0.2, 2.0 ** -22.5, 0.249, 2.0 ** -30, 0.9], 17, lo=-128)
+    _narrow_conv(cs, 10, (7, 7), 6, lo=-40, hi=90)
+    _narrow_conv(cs, 17, (5, 5), 5, lo=3, hi=127)
     # linear rows around multiples of four (full quads, a last quad of three rows, one or two
     # rows left to the row kernel), int16 outputs in full and partial quads
     _linear(cs, (7,), 22, 5, dtype="i16", y_zp=11)
@@ -195,6 +231,45 @@ def _edge_linear(cs: Cases, rows: int, k: int, bias, ratios, y_zp: int, lo: int 
     cs.op("qcc.linear", [x, w, cs.const(np.asarray(bias, np.int32)),
                          cs.const(np.atleast_1d(m).astype(np.int32)),
                          cs.const(np.atleast_1d(s).astype(np.int32))], attrs)
+
+
+def _edge_conv(cs: Cases, c: int, hw, bias, ratios, y_zp: int, lo: int = -128):
+    """A pointwise conv (the DSP build's column-quad assembly loop) whose accumulators reach
+    int32's edges, with the multipliers of _edge_linear."""
+    x = cs.rand_input((1, c) + tuple(hw))
+    w = cs.const(cs.rng.choice([-128, 127], (len(bias), c, 1, 1)).astype(np.int8))
+    m, s = arith.quantize_multiplier(np.asarray(ratios, np.float64))
+    attrs = {"x_zp": -128, "y_zp": y_zp, "act_min": max(lo, -128), "act_max": 127,
+             "strides": [1, 1], "dilations": [1, 1], "pads": [0, 0, 0, 0], "group": 1}
+    cs.op("qcc.conv2d", [x, w, cs.const(np.asarray(bias, np.int32)),
+                         cs.const(np.atleast_1d(m).astype(np.int32)),
+                         cs.const(np.atleast_1d(s).astype(np.int32))], attrs)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+@settings(max_examples=4, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_cortex_m4_conv_gemm_requant_int32_edges(tmp_path, data):
+    """The conv column-quad assembly loop's SMMLA requantization and SSUB8 / SEL clamp at
+    int32 edges, bit for bit on QEMU's Cortex-M4."""
+    cs = Cases(data.draw(st.integers(0, 2**16), label="seed"))
+    c = data.draw(st.integers(4, 13), label="c")
+    hw = (data.draw(st.integers(1, 5), label="h"), data.draw(st.integers(4, 7), label="w"))
+    room, nn = c * 128 * 255, 6
+    bias = data.draw(st.lists(st.one_of(st.integers(2**31 - 1 - room - 2**12, 2**31 - 1 - room),
+                                        st.integers(-2**31 + room, -2**31 + room + 2**12),
+                                        st.integers(-2**31 + room, 2**31 - 1 - room)),
+                              min_size=nn, max_size=nn), label="bias")
+    ratios = data.draw(st.lists(st.floats(2.0 ** -54, 0.99), min_size=nn, max_size=nn), label="ratios")
+    _edge_conv(cs, c, hw, bias, ratios, data.draw(st.integers(-128, 127), label="y_zp"),
+               data.draw(st.sampled_from([-128, -5, 0]), label="lo"))
+    want = Interpreter(cs.g).run(cs.feeds)
+    emit_c(cs.g, str(tmp_path / "c"))
+    got, = arm.run_qemu(tmp_path / "c", [cs.feeds])
+    for name, w in want.items():
+        assert np.array_equal(got[name], w), name
 
 
 @pytest.mark.slow

@@ -22,6 +22,44 @@ static inline void qcc_quad_put(const int16_t *tmp, int32_t k, int16_t *dst)
         dst[qcc_quad_at(t - k4)] = tmp[t];
 }
 
+/* The column of a window inside the input (dilation 1 along rows, whole words readable from
+ * each window row: iw0 + roundup(kw, 4) <= w): the window's cg * kh rows of kw bytes are
+ * copied into buf one after the other by word loads and stores (each word's surplus bytes
+ * overwritten by the next row; buf holds k + 3 bytes), then each chunk of four bytes (b0, b1,
+ * b2, b3) is centred into its quad slot as SSUB16(SXTB16(b0, b2), zp) and
+ * SSUB16(SXTB16(b1, b3), zp): the (a0, a2, a1, a3) order of qcc_quad_at (the partial chunk's
+ * surplus lanes meet zero weights). Windows that cross the border take the general gather. */
+static inline void qcc_im2col_quad_rows(const qcc_conv2d_p *p, const int8_t *x, int32_t c0,
+                                        int32_t cg, int32_t ih0, int32_t iw0, int16_t *dst,
+                                        int8_t *buf)
+{
+    const int32_t kh = p->kh, kw = p->kw, wd = p->w, dh = p->dh, k = cg * kh * kw;
+    const size_t plane = (size_t)p->h * wd;
+    const uint32_t zp2 = 0x00010001u * (uint16_t)p->x_zp;
+    int8_t *b = buf;
+    int32_t ci, u, t;
+    for (ci = 0; ci < cg; ci++) {
+        const int8_t *xr = x + (size_t)(c0 + ci) * plane + (size_t)ih0 * wd + iw0;
+        for (u = 0; u < kh; u++, xr += (size_t)dh * wd, b += kw) {
+            if (kw <= 4) {
+                const uint32_t v = qcc_ld32(xr);
+                memcpy(b, &v, sizeof v);
+            } else {
+                for (t = 0; t < kw; t += 4) {
+                    const uint32_t v = qcc_ld32(xr + t);
+                    memcpy(b + t, &v, sizeof v);
+                }
+            }
+        }
+    }
+    for (t = 0; t < k; t += 4, dst += 16) {
+        const uint32_t v = qcc_ld32(buf + t);
+        const uint32_t e = __ssub16(__sxtb16(v), zp2), o = __ssub16(qcc_sxtb16_ror8(v), zp2);
+        memcpy(dst, &e, sizeof e);
+        memcpy(dst + 2, &o, sizeof o);
+    }
+}
+
 /* Centred column q (output position) of image x, group channels from c0, into dst (one slot
  * of a quad block: element t at dst[qcc_quad_at(t)]), 0 in the padding; tmp: room for k
  * int16 (the column gathered in natural order, then put in the slot), or NULL (element by
@@ -48,6 +86,10 @@ QCC_ARM_OUTLINE void qcc_im2col_quad(const qcc_conv2d_p *p, const int8_t *x, int
         const int32_t i = q / p->ow, j = q % p->ow;
         const int32_t ih0 = i * p->sh - p->pt, iw0 = j * p->sw - p->pl, dh = p->dh, dw = p->dw;
         const int inside = ih0 >= 0 && ih0 + (kh - 1) * dh < h && iw0 >= 0 && iw0 + (kw - 1) * dw < wd;
+        if (tmp != NULL && inside && dw == 1 && iw0 + ((kw + 3) & ~3) <= wd) {
+            qcc_im2col_quad_rows(p, x, c0, cg, ih0, iw0, dst, (int8_t *)tmp);
+            return;
+        }
         if (tmp != NULL) {
             int16_t *tp = tmp;
             for (ci = 0; ci < cg; ci++) {
@@ -149,6 +191,148 @@ qcc_gemm4_row_n(const int8_t *w, int32_t b0, const qcc_rqf *r0, const int16_t *c
     qcc_gemm4_row(w, b0, r0, col, k, qn, y, 1, lo, hi, 1);
 }
 
+/* One output channel's row over its full column quads in one assembly block (K >= 4, int8
+ * outputs, the fast requantization): per quad the accumulators start at the bias, the SMLAD
+ * chunks of qcc_gemm1x4_s (and the partial chunk: the word that ends the row, shifted right),
+ * then SMMLA / ASR / SSAT, the four bytes packed by BFI into one word store, clamped to
+ * [lo, hi] by SSUB8 / SEL on the packed bytes in the narrow form; the column pointer runs on
+ * into the next quad (quad blocks are contiguous). The loop state lives in qcc_g4r (read at
+ * fixed offsets), which frees the registers the 1x4 block needs. */
+typedef struct {
+    int32_t m, c, sh;   /*  0: the channel's qcc_rqf (sh > 0) */
+    int8_t *y;          /* 12: the next four outputs */
+    uint32_t lo4, hi4;  /* 16: the bounds, one byte per output (narrow form) */
+    int32_t b0;         /* 24: the bias */
+    const int8_t *w;    /* 28: the weight row */
+    int32_t n;          /* 32: K / 4 */
+    int32_t toff;       /* 36: K % 4 - 4: the row's last word from the partial chunk's start */
+    int32_t tsh;        /* 40: 8 * (4 - K % 4), or 0: no partial chunk */
+    int8_t *yend;       /* 44: the end of the full quads' outputs */
+} qcc_g4r;
+
+#define QCC_G4R_BODY(CLAMP)                                           \
+    "1:\n\t"                                                          \
+    "ldr %[a0], [%[prm], #24]\n\t"                                    \
+    "mov %[a1], %[a0]\n\t"                                            \
+    "mov %[a2], %[a0]\n\t"                                            \
+    "mov %[a3], %[a0]\n\t"                                            \
+    "ldr %[w], [%[prm], #28]\n\t"                                     \
+    "ldr %[n], [%[prm], #32]\n\t"                                     \
+    "lsrs %[n], %[n], #1\n\t"                                         \
+    "bcc 4f\n\t"                                                      \
+    QCC_GEMM4_CHUNK                                                   \
+    "4:\n\t"                                                          \
+    "lsrs %[n], %[n], #1\n\t"                                         \
+    "bcc 5f\n\t"                                                      \
+    QCC_GEMM4_CHUNK                                                   \
+    QCC_GEMM4_CHUNK                                                   \
+    "5:\n\t"                                                          \
+    "beq 3f\n"                                                         \
+    "2:\n\t"                                                          \
+    QCC_GEMM4_CHUNK                                                   \
+    QCC_GEMM4_CHUNK                                                   \
+    QCC_GEMM4_CHUNK                                                   \
+    QCC_GEMM4_CHUNK                                                   \
+    "subs %[n], %[n], #1\n\t"                                         \
+    "bne 2b\n"                                                         \
+    "3:\n\t"                                                          \
+    "ldr %[ws], [%[prm], #40]\n\t"                                    \
+    "cmp %[ws], #0\n\t"                                               \
+    "beq 6f\n\t"                                                      \
+    "ldr %[wq], [%[prm], #36]\n\t"                                    \
+    "ldr %[wq], [%[w], %[wq]]\n\t"                                    \
+    "lsr %[wq], %[wq], %[ws]\n\t"                                     \
+    "sxtb16 %[ws], %[wq]\n\t"                                         \
+    "sxtb16 %[wq], %[wq], ror #8\n\t"                                 \
+    "ldm %[cp]!, { %[c0], %[c1], %[c2], %[c3] }\n\t"                  \
+    "smlad %[a0], %[ws], %[c0], %[a0]\n\t"                            \
+    "smlad %[a0], %[wq], %[c1], %[a0]\n\t"                            \
+    "smlad %[a1], %[ws], %[c2], %[a1]\n\t"                            \
+    "smlad %[a1], %[wq], %[c3], %[a1]\n\t"                            \
+    "ldm %[cp]!, { %[c0], %[c1], %[c2], %[c3] }\n\t"                  \
+    "smlad %[a2], %[ws], %[c0], %[a2]\n\t"                            \
+    "smlad %[a2], %[wq], %[c1], %[a2]\n\t"                            \
+    "smlad %[a3], %[ws], %[c2], %[a3]\n\t"                            \
+    "smlad %[a3], %[wq], %[c3], %[a3]\n\t"                            \
+    "6:\n\t"                                                          \
+    "ldm %[prm], { %[c0], %[c1], %[c2], %[c3] }\n\t"                  \
+    "smmla %[a0], %[a0], %[c0], %[c1]\n\t"                            \
+    "smmla %[a1], %[a1], %[c0], %[c1]\n\t"                            \
+    "smmla %[a2], %[a2], %[c0], %[c1]\n\t"                            \
+    "smmla %[a3], %[a3], %[c0], %[c1]\n\t"                            \
+    "asr %[a0], %[a0], %[c2]\n\t"                                     \
+    "asr %[a1], %[a1], %[c2]\n\t"                                     \
+    "asr %[a2], %[a2], %[c2]\n\t"                                     \
+    "asr %[a3], %[a3], %[c2]\n\t"                                     \
+    "ssat %[a0], #8, %[a0]\n\t"                                       \
+    "ssat %[a1], #8, %[a1]\n\t"                                       \
+    "ssat %[a2], #8, %[a2]\n\t"                                       \
+    "ssat %[a3], #8, %[a3]\n\t"                                       \
+    "bfi %[a0], %[a1], #8, #8\n\t"                                    \
+    "bfi %[a0], %[a2], #16, #8\n\t"                                   \
+    "bfi %[a0], %[a3], #24, #8\n\t"                                   \
+    CLAMP                                                             \
+    "str %[a0], [%[c3]], #4\n\t"                                      \
+    "str %[c3], [%[prm], #12]\n\t"                                    \
+    "ldr %[ws], [%[prm], #44]\n\t"                                    \
+    "cmp %[c3], %[ws]\n\t"                                            \
+    "bne 1b\n\t"
+
+#define QCC_G4R_CLAMP                                                 \
+    "ldrd %[ws], %[wq], [%[prm], #16]\n\t"                            \
+    "ssub8 %[a1], %[a0], %[ws]\n\t"                                   \
+    "sel %[a0], %[a0], %[ws]\n\t"                                     \
+    "ssub8 %[a1], %[a0], %[wq]\n\t"                                   \
+    "sel %[a0], %[wq], %[a0]\n\t"
+
+#define QCC_G4R_OPERANDS                                                                   \
+    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "=&r"(w),       \
+      [cp] "+r"(cp), [n] "=&r"(n), [wq] "=&r"(wq), [ws] "=&r"(ws), [c0] "=&r"(c0),       \
+      [c1] "=&r"(c1), [c2] "=&r"(c2), [c3] "=&r"(c3)                                      \
+    : [prm] "r"(prm)                                                                      \
+    : "cc", "memory"
+
+/* The full quads of qcc_gemm4_row (prm->y < prm->yend, K >= 4); returns the column pointer
+ * after them. */
+__attribute__((noinline, unused)) static const int16_t *
+qcc_gemm4_row_asm(const int16_t *cp, const qcc_g4r *prm, const int narrow)
+{
+    register int32_t c0 __asm__("r8");
+    register int32_t c1 __asm__("r9");
+    register int32_t c2 __asm__("r10");
+    register int32_t c3 __asm__("r11");
+    int32_t a0, a1, a2, a3, n, wq, ws;
+    const int8_t *w;
+    if (narrow)
+        __asm__ volatile(QCC_G4R_BODY(QCC_G4R_CLAMP) QCC_G4R_OPERANDS);
+    else
+        __asm__ volatile(QCC_G4R_BODY("") QCC_G4R_OPERANDS);
+    return cp;
+}
+
+/* Output channel row w (K >= 4) over the quad blocks of qn columns, int8 outputs, the fast
+ * requantization (r0->sh > 0): the full quads in qcc_gemm4_row_asm, a partial last quad in C. */
+__attribute__((noinline, unused)) static void
+qcc_gemm4_row_f(const int8_t *w, int32_t b0, const qcc_rqf *r0, const int16_t *col, int32_t k,
+                int32_t qn, int8_t *y, int narrow, int32_t lo, int32_t hi)
+{
+    qcc_g4r prm;
+    prm.m = r0->m, prm.c = r0->c, prm.sh = r0->sh;
+    prm.y = y, prm.yend = y + (qn & ~3);
+    prm.lo4 = 0x01010101u * (uint8_t)lo, prm.hi4 = 0x01010101u * (uint8_t)hi;
+    prm.b0 = b0, prm.w = w, prm.n = k >> 2;
+    prm.toff = (k & 3) - 4, prm.tsh = (k & 3) ? 8 * (4 - (k & 3)) : 0;
+    if (qn >= 4)
+        col = qcc_gemm4_row_asm(col, &prm, narrow);
+    if (qn & 3) {
+        int32_t a0 = b0, a1 = b0, a2 = b0, a3 = b0, i;
+        int8_t *yq = y + (qn & ~3);
+        qcc_gemm1x4_s(w, col, k, &a0, &a1, &a2, &a3, 1);
+        for (i = 0; i < (qn & 3); i++)
+            yq[i] = (int8_t)qcc_rqf_i8(i == 0 ? a0 : i == 1 ? a1 : a2, r0, 0, lo, hi, 1);
+    }
+}
+
 /* The general (non int8 / int32) outputs of one channel: qcc_conv_store per output. */
 QCC_ARM_OUTLINE void qcc_gemm4_row_any(const qcc_conv2d_p *p, const int8_t *w, int32_t o,
                                        int32_t b0, const int32_t *mult, const int32_t *shift,
@@ -203,7 +387,9 @@ QCC_ARM_OUTLINE int qcc_conv2d_gemm4(const qcc_conv2d_p *p, const int8_t *x, con
                         const int32_t c0 = p->per_channel ? o : 0;
                         qcc_rqf_init(&r0, mult[c0], shift[c0], p->y_zp);
                     }
-                    if (fast && r0.sh > 0 && !narrow)
+                    if (fast && r0.sh > 0 && k >= 4)
+                        qcc_gemm4_row_f(w0, b0, &r0, col, k, qn, (int8_t *)y + at0, narrow, lo, hi);
+                    else if (fast && r0.sh > 0 && !narrow)
                         qcc_gemm4_row_w(w0, b0, &r0, col, k, qn, (int8_t *)y + at0);
                     else if (fast && r0.sh > 0)
                         qcc_gemm4_row_n(w0, b0, &r0, col, k, qn, (int8_t *)y + at0, lo, hi);

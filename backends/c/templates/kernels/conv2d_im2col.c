@@ -170,10 +170,48 @@ QCC_ARM_OUTLINE int qcc_conv2d_im2col(const qcc_conv2d_p *p, const int8_t *x, co
  * (oh*ow int32 = 2*oh*ow int16): it then runs as an im2col GEMM feeding the SMLAD dot
  * products. 0: not im2col. */
 #define QCC_PW_DSP_COLS 8 /* == rules_nn.PW_DSP_COLS */
+/* The depthwise kernels' scratch in int16 (rules_nn.conv_scratch: the portable kernel's
+ * accumulators and phase planes or the DSP kernel's padded plane and table, the larger). */
+static inline int32_t qcc_conv_dw_n16(const qcc_conv2d_p *p)
+{
+    int32_t phh, pw, dph, dpw, nt, a, d;
+    qcc_dw_dims(p, &phh, &pw);
+    a = 4 * p->oh * pw + 2 * p->sh * p->sw * phh * pw;
+#ifdef QCC_ARM_DSP
+    qcc_dwd_dims(p, &dph, &dpw, &nt);
+    d = (dph * dpw + 3) / 4 * 4 + 24 * p->kh * nt;
+#else
+    (void)dph, (void)dpw, (void)nt;
+    d = 0;
+#endif
+    return (a > d ? a : d) / 2;
+}
+
+/* A first layer (one input channel, several outputs: the depthwise kernels' channel
+ * multiplier) on a plane of QCC_FIRST_GEMM_PLANE outputs or more runs in the DSP build as a
+ * small-K im2col GEMM (conv2d_gemm_dsp.c) in the depthwise scratch, which holds at least one
+ * quad block of K = kh * kw (measured: fewer instructions from 256 outputs up, more on 8x8,
+ * whose border windows take the general gather; docs/target_c.md, fifth round). */
+#define QCC_FIRST_GEMM_PLANE 256
+static inline int qcc_conv_first_dsp(const qcc_conv2d_p *p, const int32_t *gmult)
+{
+#ifdef QCC_ARM_GEMM4
+    return p->pb == 0 && p->c == 1 && p->group == 1 && p->m > 1 && p->dh == 1 && p->dw == 1
+           && p->wbits == 8 && gmult == NULL && p->oh * p->ow >= QCC_FIRST_GEMM_PLANE;
+#else
+    (void)p, (void)gmult;
+    return 0;
+#endif
+}
+
 static inline int32_t qcc_conv_pb(const qcc_conv2d_p *p, const int32_t *gmult)
 {
 #ifdef QCC_ARM_DSP
     const int32_t plane = p->oh * p->ow, cg = p->c / p->group;
+    if (qcc_conv_first_dsp(p, gmult)) {
+        const int32_t cols = qcc_conv_dw_n16(p) / (p->kh * p->kw);
+        return cols < plane ? cols : plane;
+    }
     if (p->pb == 0 && p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0
         && p->pl == 0 && p->oh == p->h && p->ow == p->w && p->wbits == 8 && gmult == NULL
         && cg > 0) {  /* the scratch holds max(2*plane, cg*min(plane, 8)) int16 (rules_nn.conv_scratch) */
@@ -195,5 +233,7 @@ static inline int32_t qcc_conv_n16(const qcc_conv2d_p *p)
     const int32_t cols = plane < QCC_PW_DSP_COLS ? plane : QCC_PW_DSP_COLS;
     if (p->pb > 0)
         return p->pb * cg * p->kh * p->kw;
+    if (qcc_conv_first_dsp(p, NULL))
+        return qcc_conv_dw_n16(p);
     return 2 * plane > cg * cols ? 2 * plane : cg * cols;
 }
