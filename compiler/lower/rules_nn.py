@@ -105,11 +105,12 @@ PW_DSP_COLS = 8  # == QCC_PW_DSP_COLS in kernels/conv2d_im2col.c
 def dw_dsp_scratch(g: ConvGeometry) -> int:
     """Scratch of the Arm DSP depthwise kernel (kernels/conv2d_dw_dsp.c, qcc_dwd_dims): the
     input plane padded with the zero point (ph rows of pw bytes, rounded up to 4) and the
-    weight pair table (kh * nt entries of 24 bytes)."""
+    weight pair table (kh * nt entries of 24 bytes); pw a multiple of 4 and up to 3 bytes
+    before the plane, so that its interior starts on a word."""
     nt = (g.sw + g.kw - 1) // 4 + 1
     ph = (g.oh - 1) * g.sh + g.kh
-    pw = ((g.ow + 3) // 4 * 4 - 2) * g.sw + 4 * nt
-    return (ph * pw + 3) // 4 * 4 + 24 * g.kh * nt
+    pw = (((g.ow + 3) // 4 * 4 - 2) * g.sw + 4 * nt + 3) // 4 * 4
+    return (ph * pw + 6) // 4 * 4 + 24 * g.kh * nt
 
 
 def conv_scratch(g: ConvGeometry, pb: int) -> int:

@@ -11,7 +11,8 @@
  *     row weigh 0), four outputs of a row (two such pairs) per pass over the taps;
  *   - the four weight pair words of each (kernel row, word) are formed once per output
  *     channel into a table; requantization fused.
- * Scratch: the padded int8 plane (qcc_dwd_dims: ph rows of pw bytes, rounded up to 4) and
+ * Scratch: the padded int8 plane (qcc_dwd_dims: ph rows of pw bytes, pw a multiple of 4,
+ * placed up to 3 bytes in so that its interior is word-aligned, rounded up to 4) and
  * the table (kh * nt entries of 24 bytes: the byte offsets in the padded plane of the entry's
  * two input words and its four weight words); rules_nn.conv_scratch reserves the larger of
  * this and the portable kernel's need. */
@@ -20,7 +21,8 @@ static inline void qcc_dwd_dims(const qcc_conv2d_p *p, int32_t *ph, int32_t *pw,
     const int32_t ow4 = (p->ow + 3) / 4 * 4;
     *nt = (p->sw + p->kw - 1) / 4 + 1;  /* words per kernel row: taps of y_j+1 reach s + kw - 1 */
     *ph = (p->oh - 1) * p->sh + p->kh;
-    *pw = (ow4 - 2) * p->sw + 4 * *nt;  /* the last pair starts at column (ow4 - 2) * s */
+    /* the last pair starts at column (ow4 - 2) * s; rows whole words apart */
+    *pw = ((ow4 - 2) * p->sw + 4 * *nt + 3) & ~3;
 }
 
 #define QCC_DWD_ROW 32 /* s + 4 * nt <= QCC_DWD_ROW: the zero-extended kernel row */
@@ -53,19 +55,51 @@ static inline int32_t qcc_dwd_table(const qcc_conv2d_p *p, const int8_t *wk, int
 }
 
 /* Copies input plane xin into the interior of the padded plane (its border keeps the zero
- * point written once per call). */
+ * point written once per call): n bytes per row from column c0, word by word (unaligned
+ * LDR / STR; everything in locals: the int8 stores may alias *p). */
+__attribute__((noinline, unused)) static void qcc_dwd_rows(const int8_t *s, int32_t sw, int8_t *d,
+                                                           int32_t dw, int32_t rows, int32_t n)
+{
+    const int32_t n4 = n & ~3;
+    int32_t r, t;
+    if ((((uintptr_t)s | (uintptr_t)d | (uintptr_t)sw | (uintptr_t)dw) & 3) == 0 && n == n4) {
+        for (r = 0; r < rows; r++, s += sw, d += dw) {  /* aligned rows: LDM / STM */
+            const int8_t *sa = (const int8_t *)__builtin_assume_aligned(s, 4);
+            int8_t *da = (int8_t *)__builtin_assume_aligned(d, 4);
+            for (t = 0; t + 16 <= n; t += 16)
+                memcpy(da + t, sa + t, 16);
+            for (; t < n; t += 4)
+                memcpy(da + t, sa + t, 4);
+        }
+        return;
+    }
+    for (r = 0; r < rows; r++, s += sw, d += dw) {
+        for (t = 0; t + 16 <= n4; t += 16) {
+            const uint32_t v0 = qcc_ld32(s + t), v1 = qcc_ld32(s + t + 4);
+            const uint32_t v2 = qcc_ld32(s + t + 8), v3 = qcc_ld32(s + t + 12);
+            memcpy(d + t, &v0, sizeof v0);
+            memcpy(d + t + 4, &v1, sizeof v1);
+            memcpy(d + t + 8, &v2, sizeof v2);
+            memcpy(d + t + 12, &v3, sizeof v3);
+        }
+        for (; t < n4; t += 4) {
+            const uint32_t v = qcc_ld32(s + t);
+            memcpy(d + t, &v, sizeof v);
+        }
+        for (; t < n; t++)
+            d[t] = s[t];
+    }
+}
+
 static inline void qcc_dwd_fill(const qcc_conv2d_p *p, const int8_t *xin, int32_t ph, int32_t pw,
                                 int8_t *pad)
 {
     const int32_t c0 = p->pl > 0 ? p->pl : 0, c1 = p->pl + p->w < pw ? p->pl + p->w : pw;
-    int32_t r;
-    if (c1 <= c0)
+    const int32_t r0 = p->pt > 0 ? p->pt : 0, r1 = p->pt + p->h < ph ? p->pt + p->h : ph;
+    if (c1 <= c0 || r1 <= r0)
         return;
-    for (r = 0; r < ph; r++) {
-        const int32_t ih = r - p->pt;
-        if (ih >= 0 && ih < p->h)
-            memcpy(pad + (size_t)r * pw + c0, xin + (size_t)ih * p->w + (c0 - p->pl), (size_t)(c1 - c0));
-    }
+    qcc_dwd_rows(xin + (size_t)(r0 - p->pt) * p->w + (c0 - p->pl), p->w, pad + (size_t)r0 * pw + c0,
+                 pw, r1 - r0, c1 - c0);
 }
 
 /* acc[0..3] += the four outputs j..j+3 of one output row over n table entries: per entry two
@@ -106,40 +140,8 @@ static inline void qcc_dwd_taps(const int8_t *xa, const uint32_t *tab, const uin
 }
 
 /* One output channel: y[i, j] for the whole plane from the padded plane; n >= 1 table
- * entries; the requantization in the fast form (narrow: a constant at each call). */
-__attribute__((always_inline)) static inline void
-qcc_dwd_plane_f(const qcc_conv2d_p *p, const int8_t *pad, int32_t pw, int32_t n,
-                const uint32_t *tab, int32_t init, const qcc_rqf *rq, int32_t lo, int32_t hi,
-                const int narrow, int8_t *restrict y)
-{
-    const int32_t ow = p->ow, oh = p->oh, rstep = p->sh * pw, sw4 = 4 * p->sw, ow4 = ow & ~3;
-    const int32_t m = rq->m, c = rq->c, sh = rq->sh;
-    const uint32_t *tend = tab + 6 * n;
-    int32_t i, j, acc[4];
-    for (i = 0; i < oh; i++) {
-        const int8_t *xa = pad + (size_t)i * rstep;
-        int8_t *yr = y + (size_t)i * ow;
-        for (j = 0; j < ow4; j += 4, xa += sw4) {
-            acc[0] = acc[1] = acc[2] = acc[3] = init;
-            qcc_dwd_taps(xa, tab, tend, acc);
-            QCC_RQF_FAST(acc[0], m, c, sh, narrow, lo, hi, yr[j]);
-            QCC_RQF_FAST(acc[1], m, c, sh, narrow, lo, hi, yr[j + 1]);
-            QCC_RQF_FAST(acc[2], m, c, sh, narrow, lo, hi, yr[j + 2]);
-            QCC_RQF_FAST(acc[3], m, c, sh, narrow, lo, hi, yr[j + 3]);
-        }
-        if (j < ow) {  /* 1-3 outputs left (the padded plane covers all four) */
-            acc[0] = acc[1] = acc[2] = acc[3] = init;
-            qcc_dwd_taps(xa, tab, tend, acc);
-            QCC_RQF_FAST(acc[0], m, c, sh, narrow, lo, hi, yr[j]);
-            if (ow - j > 1)
-                QCC_RQF_FAST(acc[1], m, c, sh, narrow, lo, hi, yr[j + 1]);
-            if (ow - j > 2)
-                QCC_RQF_FAST(acc[2], m, c, sh, narrow, lo, hi, yr[j + 2]);
-        }
-    }
-}
-
-/* The same with any requantization (qcc_rqf_i8: other shifts take qcc_requant32). */
+ * entries; any requantization (qcc_rqf_i8: other shifts take qcc_requant32). The 3x3 and 5x5
+ * kernels with equal strides 1 or 2 and the fast requantization take conv2d_dws_dsp.c. */
 static inline void qcc_dwd_plane(const qcc_conv2d_p *p, const int8_t *pad, int32_t pw, int32_t n,
                                  const uint32_t *tab, int32_t init, const qcc_rqf *rq,
                                  int8_t *restrict y)
@@ -166,30 +168,39 @@ QCC_ARM_OUTLINE int qcc_conv2d_dwd(const qcc_conv2d_p *p, const int8_t *x, const
 {
     const int32_t mg = p->m / p->group, plane = p->oh * p->ow, taps = p->kh * p->kw;
     int32_t b, o, ph, pw, nt, filled = -1;
-    int8_t *pad = (int8_t *)scratch, wz[QCC_DWD_ROW];
-    const int32_t lo = p->lo, hi = p->hi, narrow = lo > -128 || hi < 127;
+    /* the plane's interior (column max(pl, 0)) word-aligned: the fill copies aligned rows */
+    const uint32_t off = (uint32_t)(0u - ((uintptr_t)scratch + (uintptr_t)(p->pl > 0 ? p->pl : 0))) & 3u;
+    int8_t *pad = (int8_t *)scratch + off, wz[QCC_DWD_ROW];
+#ifdef QCC_ARM_GEMM4
+    const int regs = qcc_dws_takes(p), narrow = p->lo > -128 || p->hi < 127;
+#endif
     uint32_t *tab;
     qcc_dwd_dims(p, &ph, &pw, &nt);
-    tab = (uint32_t *)(void *)((uint8_t *)scratch + ((size_t)ph * pw + 3) / 4 * 4);
+    tab = (uint32_t *)(void *)((uint8_t *)scratch + (off + (size_t)ph * pw + 3) / 4 * 4);
     memset(pad, (int8_t)p->x_zp, (size_t)ph * pw);
     memset(wz, 0, sizeof wz);
     for (b = 0; b < p->n; b++)
         for (o = 0; o < p->m; o++) {
             const int32_t c0 = b * p->c + o / mg, ch = p->per_channel ? o : 0;
-            const int32_t sum = qcc_dwd_table(p, w + (size_t)o * taps, pw, nt, wz, tab);
-            const int32_t init = (bias ? bias[o] : 0) - p->x_zp * sum;
+            const int8_t *wk = w + (size_t)o * taps;
             int8_t *yo = y + ((size_t)b * p->m + o) * plane;
+            int32_t sum, init;
             qcc_rqf rq;
             if (c0 != filled)
                 qcc_dwd_fill(p, x + (size_t)c0 * p->h * p->w, ph, pw, pad);
             filled = c0;
             qcc_rqf_init(&rq, mult[ch], shift[ch], p->y_zp);
-            if (rq.sh > 0 && !narrow)
-                qcc_dwd_plane_f(p, pad, pw, p->kh * nt, tab, init, &rq, lo, hi, 0, yo);
-            else if (rq.sh > 0)
-                qcc_dwd_plane_f(p, pad, pw, p->kh * nt, tab, init, &rq, lo, hi, 1, yo);
-            else
-                qcc_dwd_plane(p, pad, pw, p->kh * nt, tab, init, &rq, yo);
+#ifdef QCC_ARM_GEMM4
+            if (rq.sh > 0 && regs) {  /* the weights-in-registers forms (conv2d_dws_dsp.c) */
+                sum = qcc_dws_wsum(wk, taps);
+                init = (bias ? bias[o] : 0) - p->x_zp * sum;
+                qcc_dws_plane(p, pad, pw, wk, init, &rq, yo, narrow);
+                continue;
+            }
+#endif
+            sum = qcc_dwd_table(p, wk, pw, nt, wz, tab);
+            init = (bias ? bias[o] : 0) - p->x_zp * sum;
+            qcc_dwd_plane(p, pad, pw, p->kh * nt, tab, init, &rq, yo);
         }
     return QCC_OK;
 }

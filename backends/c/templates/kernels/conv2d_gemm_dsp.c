@@ -145,52 +145,6 @@ QCC_ARM_OUTLINE void qcc_im2col_quad(const qcc_conv2d_p *p, const int8_t *x, int
     }
 }
 
-/* Output channel row w over the quad blocks of qn columns (a partial last block: only its
- * first qn % 4 outputs stored); y: the channel's output of the first column. The fast
- * requant form; narrow is a constant at each call (the clamp compiled in or out). */
-__attribute__((always_inline)) static inline void
-qcc_gemm4_row(const int8_t *w, int32_t b0, const qcc_rqf *r0, const int16_t *col, int32_t k,
-              int32_t qn, int8_t *y, const int narrow, int32_t lo, int32_t hi, const int tail)
-{
-    const int32_t ql = qcc_quad_len(k);
-    const int32_t m0 = r0->m, c0 = r0->c, s0 = r0->sh;
-    int8_t *const yend = y + (qn & ~3);
-    int32_t a0, a1, a2, a3;
-    for (; y < yend; col += ql, y += 4) {
-        a0 = a1 = a2 = a3 = b0;
-        qcc_gemm1x4_s(w, col, k, &a0, &a1, &a2, &a3, tail);
-        QCC_RQF_FAST(a0, m0, c0, s0, narrow, lo, hi, y[0]);
-        QCC_RQF_FAST(a1, m0, c0, s0, narrow, lo, hi, y[1]);
-        QCC_RQF_FAST(a2, m0, c0, s0, narrow, lo, hi, y[2]);
-        QCC_RQF_FAST(a3, m0, c0, s0, narrow, lo, hi, y[3]);
-    }
-    if (qn & 3) {
-        a0 = a1 = a2 = a3 = b0;
-        qcc_gemm1x4_s(w, col, k, &a0, &a1, &a2, &a3, tail);
-        QCC_RQF_FAST(a0, m0, c0, s0, narrow, lo, hi, y[0]);
-        if ((qn & 3) > 1)
-            QCC_RQF_FAST(a1, m0, c0, s0, narrow, lo, hi, y[1]);
-        if ((qn & 3) > 2)
-            QCC_RQF_FAST(a2, m0, c0, s0, narrow, lo, hi, y[2]);
-    }
-}
-
-/* The variants out of line, so that their register allocation does not depend on the rest
- * of qcc_conv2d_gemm4. */
-__attribute__((noinline, unused)) static void
-qcc_gemm4_row_w(const int8_t *w, int32_t b0, const qcc_rqf *r0, const int16_t *col, int32_t k,
-                int32_t qn, int8_t *y)
-{
-    qcc_gemm4_row(w, b0, r0, col, k, qn, y, 0, -128, 127, 1);
-}
-
-__attribute__((noinline, unused)) static void
-qcc_gemm4_row_n(const int8_t *w, int32_t b0, const qcc_rqf *r0, const int16_t *col, int32_t k,
-                int32_t qn, int8_t *y, int32_t lo, int32_t hi)
-{
-    qcc_gemm4_row(w, b0, r0, col, k, qn, y, 1, lo, hi, 1);
-}
-
 /* One output channel's row over its full column quads in one assembly block (K >= 4, int8
  * outputs, the fast requantization): per quad the accumulators start at the bias, the SMLAD
  * chunks of qcc_gemm1x4_s (and the partial chunk: the word that ends the row, shifted right),
@@ -292,9 +246,9 @@ typedef struct {
     : [prm] "r"(prm)                                                                      \
     : "cc", "memory"
 
-/* The full quads of qcc_gemm4_row (prm->y < prm->yend, K >= 4); returns the column pointer
+/* The full quads of a channel row (prm->y < prm->yend, K >= 4); returns the column pointer
  * after them. */
-__attribute__((noinline, unused)) static const int16_t *
+__attribute__((always_inline)) static inline const int16_t *
 qcc_gemm4_row_asm(const int16_t *cp, const qcc_g4r *prm, const int narrow)
 {
     register int32_t c0 __asm__("r8");
@@ -389,10 +343,6 @@ QCC_ARM_OUTLINE int qcc_conv2d_gemm4(const qcc_conv2d_p *p, const int8_t *x, con
                     }
                     if (fast && r0.sh > 0 && k >= 4)
                         qcc_gemm4_row_f(w0, b0, &r0, col, k, qn, (int8_t *)y + at0, narrow, lo, hi);
-                    else if (fast && r0.sh > 0 && !narrow)
-                        qcc_gemm4_row_w(w0, b0, &r0, col, k, qn, (int8_t *)y + at0);
-                    else if (fast && r0.sh > 0)
-                        qcc_gemm4_row_n(w0, b0, &r0, col, k, qn, (int8_t *)y + at0, lo, hi);
                     else
                         qcc_gemm4_row_any(p, w0, o, b0, mult, shift, y, col, k, qn, at0);
                 }

@@ -179,7 +179,7 @@ static inline int32_t qcc_conv_dw_n16(const qcc_conv2d_p *p)
     a = 4 * p->oh * pw + 2 * p->sh * p->sw * phh * pw;
 #ifdef QCC_ARM_DSP
     qcc_dwd_dims(p, &dph, &dpw, &nt);
-    d = (dph * dpw + 3) / 4 * 4 + 24 * p->kh * nt;
+    d = (dph * dpw + 6) / 4 * 4 + 24 * p->kh * nt;
 #else
     (void)dph, (void)dpw, (void)nt;
     d = 0;
