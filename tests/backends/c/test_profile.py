@@ -120,7 +120,8 @@ def test_cortex_m55_engine_through_the_console_script(digits, tmp_path):
     assert res["engine"] == "cortex-m55"
     _layers_check(res, digits, "instructions")
     whole = arm.count_instructions(digits, [{"input": x[:1]}], core="cortex-m55")[0]
-    m4 = arm.count_instructions(digits, [{"input": x[:1]}])[0]
     slack = (len(res["layers"]) + 2) * res["instructions_per_tick"] + 0.005 * whole
     assert abs(res["total"]["instructions"] - whole) <= slack
-    assert whole < m4  # the Helium dot products take fewer instructions than the M4's SMLAD
+    # (no ordering against the M4 build: since the fifth round of Cortex-M4 kernels its DSP
+    # depthwise forms and conv row loop take fewer instructions on digits_cnn than the
+    # Helium build, docs/target_c.md)

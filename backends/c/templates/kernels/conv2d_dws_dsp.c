@@ -132,6 +132,9 @@ typedef struct {
     int32_t lo, hi;     /* 16: bounds (narrow form) */
     int8_t *yend;       /* 24: the end of the row's pairs */
 } qcc_dwa;
+/* the offsets the assembly reads (a negative array size if the layout differs) */
+typedef char qcc_dwa_layout[offsetof(qcc_dwa, init) == 12 && offsetof(qcc_dwa, lo) == 16
+                            && offsetof(qcc_dwa, yend) == 24 ? 1 : -1];
 
 #define QCC_DWA_REQ(CLAMP, STEP)                                      \
     "ldm %[prm], { %[e], %[o], %[t] }\n\t"                            \

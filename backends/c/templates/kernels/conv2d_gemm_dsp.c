@@ -163,6 +163,9 @@ typedef struct {
     int32_t tsh;        /* 40: 8 * (4 - K % 4), or 0: no partial chunk */
     int8_t *yend;       /* 44: the end of the full quads' outputs */
 } qcc_g4r;
+/* the offsets the assembly reads (a negative array size if the layout differs) */
+typedef char qcc_g4r_layout[offsetof(qcc_g4r, y) == 12 && offsetof(qcc_g4r, b0) == 24
+                            && offsetof(qcc_g4r, tsh) == 40 && offsetof(qcc_g4r, yend) == 44 ? 1 : -1];
 
 #define QCC_G4R_BODY(CLAMP)                                           \
     "1:\n\t"                                                          \
