@@ -67,6 +67,9 @@ def test_lut_concat_pools_exact(tmp_path):
     x2 = cs.rand_input((2, 2, 7, 6))
     m, s = cs.mult(2, 0.3, 2.0)
     cs.op("qcc.concat", [x, x2, m, s], {"axis": 1, "zps": [_zp(cs), _zp(cs)], "y_zp": _zp(cs)})
+    m16, s16 = cs.mult(2, 30.0, 300.0)  # int8 parts of a wide (int16) concat, as detection heads get
+    cs.op("qcc.concat", [x, x2, m16, s16], {"axis": 1, "zps": [_zp(cs), _zp(cs)], "dtype": "i16",
+                                              "y_zp": int(cs.rng.integers(-30000, 30000))})
     for k, st_, pads, inc in (((3, 3), (2, 2), [1, 1, 1, 1], 0), ((2, 3), (1, 2), [0, 1, 1, 2], 1)):
         mm, ss = arith.quantize_multiplier(0.9 / np.arange(1, k[0] * k[1] + 1))
         cs.op("qcc.avgpool", [x, cs.const(mm.astype(np.int32)), cs.const(ss.astype(np.int32))],
