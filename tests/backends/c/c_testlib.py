@@ -91,3 +91,31 @@ def check_exact(cases: Cases, out_dir: str, cflags=FAST_CFLAGS) -> dict:
             raise AssertionError(f"output {name}: C differs from the interpreter at {bad}: "
                                  f"{g[tuple(np.array(bad).T)]} vs {w[tuple(np.array(bad).T)]}")
     return manifest
+
+
+def add_conv_op(cs: Cases, op: str, x_shape, w_shape, m: int, geometry: dict, wvals=None,
+                acc_out=False, per_channel=True, relu=False, bias=None, ratios=None, x_zp=None):
+    """One random int8 conv-like node (``qcc.conv2d``, ``qcc.conv_transpose2d``) of ``m``
+    output channels: weights of ``w_shape`` (from ``wvals`` if given), int32 bias, per-channel
+    or per-tensor multipliers (from ``ratios`` if given), random zero points (``x_zp`` drawn
+    among the int8 edges unless given); ``geometry``: the strides/pads/... attributes;
+    ``acc_out``: the int32 accumulators as the output (no requantization)."""
+    x = cs.rand_input(x_shape)
+    wv = cs.rng.integers(-128, 128, w_shape) if wvals is None else cs.rng.choice(wvals, w_shape)
+    w = cs.const(wv.astype(np.int8))
+    bv = cs.rng.integers(-20000, 20000, m) if bias is None else np.resize(np.asarray(bias), m)
+    b = cs.const(bv.astype(np.int32))
+    if ratios is None:
+        ms = list(cs.mult(m if per_channel else 1, 1e-5, 3e-2))
+    else:
+        mm, ss = arith.quantize_multiplier(np.resize(np.asarray(ratios, np.float64), m))
+        ms = [cs.const(np.atleast_1d(mm).astype(np.int32)), cs.const(np.atleast_1d(ss).astype(np.int32))]
+    y_zp = int(cs.rng.integers(-128, 128))
+    attrs = {"x_zp": int(cs.rng.choice([-128, 127, int(cs.rng.integers(-128, 128))]))
+             if x_zp is None else x_zp, "y_zp": y_zp, **geometry}
+    if relu:
+        attrs.update(act_min=y_zp, act_max=127)
+    if acc_out:
+        ms = []
+        attrs = {a: v for a, v in attrs.items() if a not in ("y_zp", "act_min", "act_max")}
+    return cs.op(op, [x, w, b] + ms, attrs)

@@ -11,12 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qcc import arith
 from qcc.backends.c import arm
 from qcc.interp import Interpreter
 from qcc.ir.verifier import verify
 
-from c_testlib import Cases, check_exact, emit_c, needs_gcc
+from c_testlib import Cases, add_conv_op, check_exact, emit_c, needs_gcc
 
 pytestmark = needs_gcc
 BUILDS = {"portable": ("-O2", "-march=native", "-DQCC_PORTABLE"),
@@ -24,29 +23,9 @@ BUILDS = {"portable": ("-O2", "-march=native", "-DQCC_PORTABLE"),
           "native": ("-O2", "-march=native")}       # AVX2 / AVX-512 VNNI where the CPU has them
 
 
-def _conv(cs: Cases, n, c, hw, m, k, s, pads, group, d=(1, 1), wvals=None, acc_out=False,
-          per_channel=True, relu=False, bias=None, ratios=None, x_zp=None):
-    x = cs.rand_input((n, c, hw[0], hw[1]))
-    shape = (m, c // group, k[0], k[1])
-    wv = cs.rng.integers(-128, 128, shape) if wvals is None else cs.rng.choice(wvals, shape)
-    w = cs.const(wv.astype(np.int8))
-    bv = cs.rng.integers(-20000, 20000, m) if bias is None else np.resize(np.asarray(bias), m)
-    b = cs.const(bv.astype(np.int32))
-    if ratios is None:
-        ms = list(cs.mult(m if per_channel else 1, 1e-5, 3e-2))
-    else:
-        mm, ss = arith.quantize_multiplier(np.resize(np.asarray(ratios, np.float64), m))
-        ms = [cs.const(np.atleast_1d(mm).astype(np.int32)), cs.const(np.atleast_1d(ss).astype(np.int32))]
-    y_zp = int(cs.rng.integers(-128, 128))
-    attrs = {"x_zp": int(cs.rng.choice([-128, 127, int(cs.rng.integers(-128, 128))]))
-             if x_zp is None else x_zp, "y_zp": y_zp, "strides": list(s), "pads": list(pads),
-             "dilations": list(d), "group": group}
-    if relu:
-        attrs.update(act_min=y_zp, act_max=127)
-    if acc_out:
-        ms = []
-        attrs = {a: v for a, v in attrs.items() if a not in ("y_zp", "act_min", "act_max")}
-    cs.op("qcc.conv2d", [x, w, b] + ms, attrs)
+def _conv(cs: Cases, n, c, hw, m, k, s, pads, group, d=(1, 1), **kw):
+    add_conv_op(cs, "qcc.conv2d", (n, c, hw[0], hw[1]), (m, c // group, k[0], k[1]), m,
+                {"strides": list(s), "pads": list(pads), "dilations": list(d), "group": group}, **kw)
 
 
 def _cases(seed: int) -> Cases:

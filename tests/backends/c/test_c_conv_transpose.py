@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qcc import arith
 from qcc.backends.c import arm
 from qcc.interp import Interpreter
 from qcc.ir.verifier import verify
@@ -19,7 +18,7 @@ from qcc.lower import convt_phases as cp
 from qcc.lower.kernels import ConvGeometry
 from qcc.ops.integer_nn import conv_transpose2d_acc
 
-from c_testlib import Cases, check_exact, emit_c, needs_gcc
+from c_testlib import Cases, add_conv_op, check_exact, emit_c, needs_gcc
 
 BUILDS = {"portable": ("-O2", "-march=native", "-DQCC_PORTABLE"),
           "default": ("-O3",),                      # x86-64 baseline: the SSE2 variants
@@ -95,29 +94,10 @@ def test_phases_rebuild_onnx_conv_transpose(geo, seed):
     assert np.array_equal(got, want)
 
 
-def _convt(cs: Cases, n, c, hw, m, k, s, pads, group, op=(0, 0), d=(1, 1), wvals=None,
-           acc_out=False, per_channel=True, bias=None, ratios=None, x_zp=None, relu=False):
-    x = cs.rand_input((n, c, hw[0], hw[1]))
-    shape = (c, m // group, k[0], k[1])
-    wv = cs.rng.integers(-128, 128, shape) if wvals is None else cs.rng.choice(wvals, shape)
-    w = cs.const(wv.astype(np.int8))
-    bv = cs.rng.integers(-20000, 20000, m) if bias is None else np.resize(np.asarray(bias), m)
-    b = cs.const(bv.astype(np.int32))
-    if ratios is None:
-        ms = list(cs.mult(m if per_channel else 1, 1e-5, 3e-2))
-    else:
-        mm, ss = arith.quantize_multiplier(np.resize(np.asarray(ratios, np.float64), m))
-        ms = [cs.const(np.atleast_1d(mm).astype(np.int32)), cs.const(np.atleast_1d(ss).astype(np.int32))]
-    y_zp = int(cs.rng.integers(-128, 128))
-    attrs = {"x_zp": int(cs.rng.choice([-128, 127, int(cs.rng.integers(-128, 128))]))
-             if x_zp is None else x_zp, "y_zp": y_zp, "strides": list(s), "pads": list(pads),
-             "dilations": list(d), "group": group, "output_padding": list(op)}
-    if relu:
-        attrs.update(act_min=y_zp, act_max=127)
-    if acc_out:
-        ms = []
-        attrs = {a: v for a, v in attrs.items() if a not in ("y_zp", "act_min", "act_max")}
-    cs.op("qcc.conv_transpose2d", [x, w, b] + ms, attrs)
+def _convt(cs: Cases, n, c, hw, m, k, s, pads, group, op=(0, 0), d=(1, 1), **kw):
+    add_conv_op(cs, "qcc.conv_transpose2d", (n, c, hw[0], hw[1]), (c, m // group, k[0], k[1]), m,
+                {"strides": list(s), "pads": list(pads), "dilations": list(d), "group": group,
+                 "output_padding": list(op)}, **kw)
 
 
 def _cases(seed: int) -> Cases:

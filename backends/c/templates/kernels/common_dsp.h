@@ -46,9 +46,9 @@ __attribute__((noinline, unused)) static void qcc_gemm1x4_tail(const int8_t *w, 
             acc[c] += (int32_t)w[t] * cp[qcc_quad_at(t) + 4 * c];
 }
 
-/* One chunk of four K elements: weight word, two LDMs of two columns each, eight SMLADs. */
-#define QCC_GEMM4_CHUNK                                  \
-    "ldr %[wq], [%[w]], #4\n\t"                          \
+/* The four K elements of the weight word in wq against four columns: two LDMs of two
+ * columns each, eight SMLADs. */
+#define QCC_GEMM4_MACS                                   \
     "sxtb16 %[ws], %[wq]\n\t"                            \
     "sxtb16 %[wq], %[wq], ror #8\n\t"                    \
     "ldm %[cp]!, { %[c0], %[c1], %[c2], %[c3] }\n\t"       \
@@ -61,6 +61,11 @@ __attribute__((noinline, unused)) static void qcc_gemm1x4_tail(const int8_t *w, 
     "smlad %[a2], %[wq], %[c1], %[a2]\n\t"               \
     "smlad %[a3], %[ws], %[c2], %[a3]\n\t"               \
     "smlad %[a3], %[wq], %[c3], %[a3]\n\t"
+
+/* One chunk of four K elements: the next weight word, then QCC_GEMM4_MACS. */
+#define QCC_GEMM4_CHUNK                                  \
+    "ldr %[wq], [%[w]], #4\n\t"                          \
+    QCC_GEMM4_MACS
 
 /* (*a0, *a1, *a2, *a3) += (w . A, w . B, w . C, w . D) over K (w an int8 row, cp a quad
  * block); tail: K % 4 != 0, a constant at each call (the partial chunk's call compiled in or

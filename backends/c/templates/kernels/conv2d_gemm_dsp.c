@@ -199,18 +199,7 @@ typedef char qcc_g4r_layout[offsetof(qcc_g4r, y) == 12 && offsetof(qcc_g4r, b0) 
     "ldr %[wq], [%[prm], #36]\n\t"                                    \
     "ldr %[wq], [%[w], %[wq]]\n\t"                                    \
     "lsr %[wq], %[wq], %[ws]\n\t"                                     \
-    "sxtb16 %[ws], %[wq]\n\t"                                         \
-    "sxtb16 %[wq], %[wq], ror #8\n\t"                                 \
-    "ldm %[cp]!, { %[c0], %[c1], %[c2], %[c3] }\n\t"                  \
-    "smlad %[a0], %[ws], %[c0], %[a0]\n\t"                            \
-    "smlad %[a0], %[wq], %[c1], %[a0]\n\t"                            \
-    "smlad %[a1], %[ws], %[c2], %[a1]\n\t"                            \
-    "smlad %[a1], %[wq], %[c3], %[a1]\n\t"                            \
-    "ldm %[cp]!, { %[c0], %[c1], %[c2], %[c3] }\n\t"                  \
-    "smlad %[a2], %[ws], %[c0], %[a2]\n\t"                            \
-    "smlad %[a2], %[wq], %[c1], %[a2]\n\t"                            \
-    "smlad %[a3], %[ws], %[c2], %[a3]\n\t"                            \
-    "smlad %[a3], %[wq], %[c3], %[a3]\n\t"                            \
+    QCC_GEMM4_MACS                                                    \
     "6:\n\t"                                                          \
     "ldm %[prm], { %[c0], %[c1], %[c2], %[c3] }\n\t"                  \
     "smmla %[a0], %[a0], %[c0], %[c1]\n\t"                            \
