@@ -99,7 +99,7 @@ def markdown(results: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m qcc.bench.accel", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m qcc.bench.accel", description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("models", nargs="*", metavar="MODEL.onnx:CALIB.npz")
     ap.add_argument("--out", default="bench_accel")
     ap.add_argument("--scalesim", action="store_true", help="also run the SCALE-Sim comparison")

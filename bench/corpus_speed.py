@@ -434,7 +434,7 @@ def run(args, log=sys.stderr) -> dict:
 def main(argv=None) -> int:
     from qcc.errors import QccError
 
-    ap = argparse.ArgumentParser(prog="python -m qcc.bench.corpus_speed", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m qcc.bench.corpus_speed", description=" ".join(__doc__.split("\n\n")[0].split()))
     add_arguments(ap)
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--class", dest="cls", help=argparse.SUPPRESS)

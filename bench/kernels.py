@@ -164,7 +164,7 @@ def table(rows: list[dict]) -> str:
 def main(argv=None) -> int:
     from .run import select_models
 
-    ap = argparse.ArgumentParser(prog="python -m qcc.bench.kernels", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m qcc.bench.kernels", description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("models", nargs="*", help=f"default: {' '.join(DEFAULT)}")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--runs", type=int, default=200, help="timed runs per engine per round")

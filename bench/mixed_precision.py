@@ -267,7 +267,7 @@ def table(results: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m qcc.bench.mixed_precision", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m qcc.bench.mixed_precision", description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("--out", required=True, help="output folder (mixed_precision.json)")
     ap.add_argument("--quick", action="store_true", help="digits_cnn and one light model, 2 budgets")
     ap.add_argument("--models", default=None, help="comma-separated (digits_cnn, mobilenet_small, light_NAME)")

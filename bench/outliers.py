@@ -181,7 +181,7 @@ def table(results: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m qcc.bench.outliers", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m qcc.bench.outliers", description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("models", nargs="*", help=f"default: {' '.join(DEFAULT_MODELS)}")
     ap.add_argument("--out", required=True, help="output folder (outliers.json, outliers.md)")
     ap.add_argument("--quick", action="store_true", help="fewer calibration/test samples")

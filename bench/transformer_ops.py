@@ -304,7 +304,7 @@ def table(res: dict) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m qcc.bench.transformer_ops", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m qcc.bench.transformer_ops", description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("--out", help="folder for transformer_ops.json")
     ap.add_argument("--quick", action="store_true", help="fewer samples")
     ap.add_argument("--no-model", action="store_true", help="skip the residual-width and tiny_bert comparisons (~3 min)")
