@@ -141,6 +141,10 @@ def _cases(seed: int) -> Cases:
     _edge_conv(cs, 9, (3, 5), [2**31 - 1 - 9 * 128 * 255, -2**31 + 9 * 128 * 255, 5, -7, 2**30],
                [0.2, 2.0 ** -22.5, 0.249, 2.0 ** -30, 0.9], 17, lo=-128)
     _narrow_conv(cs, 10, (7, 7), 6, lo=-40, hi=90)
+    # the row loop's computed entry: K / 4 - 1 = 0 (no loop), 1 and 4 chunks after the first
+    _narrow_conv(cs, 4, (4, 5), 6, lo=-100, hi=100)
+    _conv(cs, 1, 8, (3, 4), 5, (1, 1), (1, 1), [0, 0, 0, 0], 1)
+    _conv(cs, 1, 20, (2, 6), 3, (1, 1), (1, 1), [0, 0, 0, 0], 1, relu=True)
     _narrow_conv(cs, 17, (5, 5), 5, lo=3, hi=127)
     # linear rows around multiples of four (full quads, a last quad of three rows, one or two
     # rows left to the row kernel), int16 outputs in full and partial quads

@@ -145,62 +145,116 @@ QCC_ARM_OUTLINE void qcc_im2col_quad(const qcc_conv2d_p *p, const int8_t *x, int
     }
 }
 
+QCC_ARM_OUTLINE void qcc_gemm4_row_any(const qcc_conv2d_p *p, const int8_t *w, int32_t o,
+                                       int32_t b0, const int32_t *mult, const int32_t *shift,
+                                       void *y, const int16_t *col, int32_t k, int32_t qn,
+                                       size_t at0);
+
 /* One output channel's row over its full column quads in one assembly block (K >= 4, int8
- * outputs, the fast requantization): per quad the accumulators start at the bias, the SMLAD
- * chunks of qcc_gemm1x4_s (and the partial chunk: the word that ends the row, shifted right),
- * then SMMLA / ASR / SSAT, the four bytes packed by BFI into one word store, clamped to
- * [lo, hi] by SSUB8 / SEL on the packed bytes in the narrow form; the column pointer runs on
- * into the next quad (quad blocks are contiguous). The loop state lives in qcc_g4r (read at
- * fixed offsets), which frees the registers the 1x4 block needs. */
+ * outputs, the fast requantization): per quad the first chunk of four K elements starts the
+ * four accumulators from the bias (SMLAD's addend), the other K / 4 - 1 chunks run in a loop
+ * of four chunks entered part-way (Duff's device: BX to an address computed once per row, so
+ * no per-quad split of the chunk count), then the partial chunk (the word that ends the row,
+ * shifted right; a separate body, so rows without it test nothing), then SMMLA / ASR / SSAT,
+ * the four bytes packed by BFI into one word store, clamped to [lo, hi] by SSUB8 / SEL on the
+ * packed bytes in the narrow form; the column pointer runs on into the next quad (quad blocks
+ * are contiguous). The loop state lives in qcc_g4r (read at fixed offsets), which frees the
+ * registers the 1x4 block needs. */
 typedef struct {
     int32_t m, c, sh;   /*  0: the channel's qcc_rqf (sh > 0) */
     int8_t *y;          /* 12: the next four outputs */
     uint32_t lo4, hi4;  /* 16: the bounds, one byte per output (narrow form) */
     int32_t b0;         /* 24: the bias */
     const int8_t *w;    /* 28: the weight row */
-    int32_t n;          /* 32: K / 4 */
-    int32_t toff;       /* 36: K % 4 - 4: the row's last word from the partial chunk's start */
-    int32_t tsh;        /* 40: 8 * (4 - K % 4), or 0: no partial chunk */
+    int32_t n;          /* 32: passes of the four-chunk loop, ceil((K / 4 - 1) / 4) */
+    int32_t toff;       /* 36: K % 4 - 4: the row's last word from the full chunks' end */
+    int32_t tsh;        /* 40: 8 * (4 - K % 4): the partial chunk's shift */
     int8_t *yend;       /* 44: the end of the full quads' outputs */
+    int32_t skip;       /* 48: bytes of the loop skipped at its entry, or -1: no loop */
+    uint32_t entry;     /* 52: the loop's entry address (Thumb), set by the assembly */
 } qcc_g4r;
 /* the offsets the assembly reads (a negative array size if the layout differs) */
 typedef char qcc_g4r_layout[offsetof(qcc_g4r, y) == 12 && offsetof(qcc_g4r, b0) == 24
-                            && offsetof(qcc_g4r, tsh) == 40 && offsetof(qcc_g4r, yend) == 44 ? 1 : -1];
+                            && offsetof(qcc_g4r, tsh) == 40 && offsetof(qcc_g4r, yend) == 44
+                            && offsetof(qcc_g4r, entry) == 52 ? 1 : -1];
 
-#define QCC_G4R_BODY(CLAMP)                                           \
-    "1:\n\t"                                                          \
-    "ldr %[a0], [%[prm], #24]\n\t"                                    \
-    "mov %[a1], %[a0]\n\t"                                            \
-    "mov %[a2], %[a0]\n\t"                                            \
-    "mov %[a3], %[a0]\n\t"                                            \
-    "ldr %[w], [%[prm], #28]\n\t"                                     \
-    "ldr %[n], [%[prm], #32]\n\t"                                     \
-    "lsrs %[n], %[n], #1\n\t"                                         \
-    "bcc 4f\n\t"                                                      \
-    QCC_GEMM4_CHUNK                                                   \
-    "4:\n\t"                                                          \
-    "lsrs %[n], %[n], #1\n\t"                                         \
-    "bcc 5f\n\t"                                                      \
-    QCC_GEMM4_CHUNK                                                   \
-    QCC_GEMM4_CHUNK                                                   \
-    "5:\n\t"                                                          \
-    "beq 3f\n"                                                         \
-    "2:\n\t"                                                          \
-    QCC_GEMM4_CHUNK                                                   \
-    QCC_GEMM4_CHUNK                                                   \
-    QCC_GEMM4_CHUNK                                                   \
-    QCC_GEMM4_CHUNK                                                   \
-    "subs %[n], %[n], #1\n\t"                                         \
-    "bne 2b\n"                                                         \
-    "3:\n\t"                                                          \
-    "ldr %[ws], [%[prm], #40]\n\t"                                    \
-    "cmp %[ws], #0\n\t"                                               \
-    "beq 6f\n\t"                                                      \
+/* Bytes of one QCC_GEMM4_CHUNK (13 32-bit instructions; checked by the assembler). */
+#define QCC_G4R_CHUNK_BYTES 52
+
+/* The first chunk: the accumulators start at the bias in a3 (SMLAD's addend). */
+#define QCC_G4R_FIRST                                                 \
+    "ldr.w %[wq], [%[w]], #4\n\t"                                     \
+    "sxtb16 %[ws], %[wq]\n\t"                                         \
+    "sxtb16 %[wq], %[wq], ror #8\n\t"                                 \
+    "ldmia.w %[cp]!, { %[c0], %[c1], %[c2], %[c3] }\n\t"              \
+    "smlad %[a0], %[ws], %[c0], %[a3]\n\t"                            \
+    "smlad %[a0], %[wq], %[c1], %[a0]\n\t"                            \
+    "smlad %[a1], %[ws], %[c2], %[a3]\n\t"                            \
+    "smlad %[a1], %[wq], %[c3], %[a1]\n\t"                            \
+    "ldmia.w %[cp]!, { %[c0], %[c1], %[c2], %[c3] }\n\t"              \
+    "smlad %[a2], %[ws], %[c0], %[a3]\n\t"                            \
+    "smlad %[a2], %[wq], %[c1], %[a2]\n\t"                            \
+    "smlad %[a3], %[ws], %[c2], %[a3]\n\t"                            \
+    "smlad %[a3], %[wq], %[c3], %[a3]\n\t"
+
+/* A chunk of fixed size (32-bit encodings), for the computed entry. */
+#define QCC_G4R_CHUNK                                                 \
+    "ldr.w %[wq], [%[w]], #4\n\t"                                     \
+    "sxtb16 %[ws], %[wq]\n\t"                                         \
+    "sxtb16 %[wq], %[wq], ror #8\n\t"                                 \
+    "ldmia.w %[cp]!, { %[c0], %[c1], %[c2], %[c3] }\n\t"              \
+    "smlad %[a0], %[ws], %[c0], %[a0]\n\t"                            \
+    "smlad %[a0], %[wq], %[c1], %[a0]\n\t"                            \
+    "smlad %[a1], %[ws], %[c2], %[a1]\n\t"                            \
+    "smlad %[a1], %[wq], %[c3], %[a1]\n\t"                            \
+    "ldmia.w %[cp]!, { %[c0], %[c1], %[c2], %[c3] }\n\t"              \
+    "smlad %[a2], %[ws], %[c0], %[a2]\n\t"                            \
+    "smlad %[a2], %[wq], %[c1], %[a2]\n\t"                            \
+    "smlad %[a3], %[ws], %[c2], %[a3]\n\t"                            \
+    "smlad %[a3], %[wq], %[c3], %[a3]\n\t"
+
+/* Once per row: the loop's entry address into prm->entry (label 3, after the loop, when
+ * prm->skip < 0). */
+#define QCC_G4R_ENTRY                                                 \
+    "adr.w %[wq], 2f\n\t"                                             \
+    "adr.w %[ws], 3f\n\t"                                             \
+    "ldr %[n], [%[prm], #48]\n\t"                                     \
+    "add %[wq], %[wq], %[n]\n\t"                                      \
+    "cmp %[n], #0\n\t"                                                \
+    "it lt\n\t"                                                       \
+    "movlt %[wq], %[ws]\n\t"                                          \
+    "orr %[wq], %[wq], #1\n\t"                                        \
+    "str %[wq], [%[prm], #52]\n\t"
+
+#define QCC_G4R_TAIL                                                  \
     "ldr %[wq], [%[prm], #36]\n\t"                                    \
+    "ldr %[ws], [%[prm], #40]\n\t"                                    \
     "ldr %[wq], [%[w], %[wq]]\n\t"                                    \
     "lsr %[wq], %[wq], %[ws]\n\t"                                     \
-    QCC_GEMM4_MACS                                                    \
-    "6:\n\t"                                                          \
+    QCC_GEMM4_MACS
+
+#define QCC_G4R_BODY(TAIL, CLAMP)                                     \
+    QCC_G4R_ENTRY                                                     \
+    "1:\n\t"                                                          \
+    "ldr %[a3], [%[prm], #24]\n\t"                                    \
+    "ldr %[w], [%[prm], #28]\n\t"                                     \
+    QCC_G4R_FIRST                                                     \
+    "ldr %[n], [%[prm], #32]\n\t"                                     \
+    "ldr %[ws], [%[prm], #52]\n\t"                                    \
+    "bx %[ws]\n"                                                      \
+    "2:\n\t"                                                          \
+    QCC_G4R_CHUNK                                                     \
+    QCC_G4R_CHUNK                                                     \
+    QCC_G4R_CHUNK                                                     \
+    QCC_G4R_CHUNK                                                     \
+    "7:\n\t"                                                          \
+    ".if (7b - 2b) != 4 * 52\n\t"                                     \
+    ".error \"qcc_g4r: a chunk is not 52 bytes\"\n\t"                 \
+    ".endif\n\t"                                                      \
+    "subs %[n], %[n], #1\n\t"                                         \
+    "bne 2b\n"                                                        \
+    "3:\n\t"                                                          \
+    TAIL                                                              \
     "ldm %[prm], { %[c0], %[c1], %[c2], %[c3] }\n\t"                  \
     "smmla %[a0], %[a0], %[c0], %[c1]\n\t"                            \
     "smmla %[a1], %[a1], %[c0], %[c1]\n\t"                            \
@@ -239,9 +293,9 @@ typedef char qcc_g4r_layout[offsetof(qcc_g4r, y) == 12 && offsetof(qcc_g4r, b0) 
     : "cc", "memory"
 
 /* The full quads of a channel row (prm->y < prm->yend, K >= 4); returns the column pointer
- * after them. */
+ * after them. tail: K % 4 != 0. */
 __attribute__((always_inline)) static inline const int16_t *
-qcc_gemm4_row_asm(const int16_t *cp, const qcc_g4r *prm, const int narrow)
+qcc_gemm4_row_asm(const int16_t *cp, qcc_g4r *prm, const int narrow, const int tail)
 {
     register int32_t c0 __asm__("r8");
     register int32_t c1 __asm__("r9");
@@ -249,33 +303,64 @@ qcc_gemm4_row_asm(const int16_t *cp, const qcc_g4r *prm, const int narrow)
     register int32_t c3 __asm__("r11");
     int32_t a0, a1, a2, a3, n, wq, ws;
     const int8_t *w;
-    if (narrow)
-        __asm__ volatile(QCC_G4R_BODY(QCC_G4R_CLAMP) QCC_G4R_OPERANDS);
+    if (narrow && tail)
+        __asm__ volatile(QCC_G4R_BODY(QCC_G4R_TAIL, QCC_G4R_CLAMP) QCC_G4R_OPERANDS);
+    else if (narrow)
+        __asm__ volatile(QCC_G4R_BODY("", QCC_G4R_CLAMP) QCC_G4R_OPERANDS);
+    else if (tail)
+        __asm__ volatile(QCC_G4R_BODY(QCC_G4R_TAIL, "") QCC_G4R_OPERANDS);
     else
-        __asm__ volatile(QCC_G4R_BODY("") QCC_G4R_OPERANDS);
+        __asm__ volatile(QCC_G4R_BODY("", "") QCC_G4R_OPERANDS);
     return cp;
 }
 
-/* Output channel row w (K >= 4) over the quad blocks of qn columns, int8 outputs, the fast
- * requantization (r0->sh > 0): the full quads in qcc_gemm4_row_asm, a partial last quad in C. */
+/* The output channels [o0, o1) over the quad blocks of qn columns (K >= 4, int8 outputs,
+ * the fast requantization where a channel's shift allows it, else qcc_gemm4_row_any): the
+ * loop state prepared once, then per channel its requantization, bias, weight row and
+ * outputs; the full quads in qcc_gemm4_row_asm, a partial last quad in C. */
 __attribute__((noinline, unused)) static void
-qcc_gemm4_row_f(const int8_t *w, int32_t b0, const qcc_rqf *r0, const int16_t *col, int32_t k,
-                int32_t qn, int8_t *y, int narrow, int32_t lo, int32_t hi)
+qcc_gemm4_rows_f(const qcc_conv2d_p *p, const int8_t *w, const int32_t *bias,
+                 const int32_t *mult, const int32_t *shift, void *y, const int16_t *col,
+                 int32_t k, int32_t qn, int32_t o0, int32_t o1, size_t at0, size_t ostride)
 {
+    const int32_t lo = p->lo, hi = p->hi, narrow = lo > -128 || hi < 127, tail = (k & 3) != 0;
+    const int32_t nc = k >> 2, rest = nc - 1;
+    int32_t o;
     qcc_g4r prm;
-    prm.m = r0->m, prm.c = r0->c, prm.sh = r0->sh;
-    prm.y = y, prm.yend = y + (qn & ~3);
     prm.lo4 = 0x01010101u * (uint8_t)lo, prm.hi4 = 0x01010101u * (uint8_t)hi;
-    prm.b0 = b0, prm.w = w, prm.n = k >> 2;
-    prm.toff = (k & 3) - 4, prm.tsh = (k & 3) ? 8 * (4 - (k & 3)) : 0;
-    if (qn >= 4)
-        col = qcc_gemm4_row_asm(col, &prm, narrow);
-    if (qn & 3) {
-        int32_t a0 = b0, a1 = b0, a2 = b0, a3 = b0, i;
-        int8_t *yq = y + (qn & ~3);
-        qcc_gemm1x4_s(w, col, k, &a0, &a1, &a2, &a3, 1);
-        for (i = 0; i < (qn & 3); i++)
-            yq[i] = (int8_t)qcc_rqf_i8(i == 0 ? a0 : i == 1 ? a1 : a2, r0, 0, lo, hi, 1);
+    prm.n = (rest + 3) >> 2;
+    prm.skip = rest > 0 ? QCC_G4R_CHUNK_BYTES * ((4 - (rest & 3)) & 3) : -1;
+    prm.toff = (k & 3) - 4, prm.tsh = 8 * (4 - (k & 3));
+    for (o = o0; o < o1; o++) {
+        const int8_t *w0 = w + (size_t)o * k;
+        const int32_t b0 = bias ? bias[o] : 0, c0 = p->per_channel ? o : 0;
+        int8_t *yo = (int8_t *)y + at0 + (size_t)(o - o0) * ostride;
+        qcc_rqf r0;
+        qcc_rqf_init(&r0, mult[c0], shift[c0], p->y_zp);
+        if (r0.sh == 0) {
+            qcc_gemm4_row_any(p, w0, o, b0, mult, shift, y, col, k, qn,
+                              at0 + (size_t)(o - o0) * ostride);
+            continue;
+        }
+        {
+            const int16_t *cq = col;
+            prm.m = r0.m, prm.c = r0.c, prm.sh = r0.sh;
+            prm.y = yo, prm.yend = yo + (qn & ~3);
+            prm.b0 = b0, prm.w = w0;
+            if (qn >= 4) {
+                if (tail)
+                    cq = qcc_gemm4_row_asm(cq, &prm, narrow, 1);
+                else
+                    cq = qcc_gemm4_row_asm(cq, &prm, narrow, 0);
+            }
+            if (qn & 3) {
+                int32_t a0 = b0, a1 = b0, a2 = b0, a3 = b0, i;
+                int8_t *yq = yo + (qn & ~3);
+                qcc_gemm1x4_s(w0, cq, k, &a0, &a1, &a2, &a3, 1);
+                for (i = 0; i < (qn & 3); i++)
+                    yq[i] = (int8_t)qcc_rqf_i8(i == 0 ? a0 : i == 1 ? a1 : a2, &r0, 0, lo, hi, 1);
+            }
+        }
     }
 }
 
@@ -311,7 +396,6 @@ QCC_ARM_OUTLINE int qcc_conv2d_gemm4(const qcc_conv2d_p *p, const int8_t *x, con
     int16_t *const tmp = !pw && n16 - nq * ql >= k4 ? col + (size_t)nq * ql : NULL;
     const int32_t pbd = nq * 4;
     const int fast = mult != NULL && p->y_dt == QCC_I8;
-    const int32_t lo = p->lo, hi = p->hi, narrow = lo > -128 || hi < 127;
     int32_t b, g, o, q0, q;
     if (pbd < 4)
         return 0;
@@ -324,19 +408,16 @@ QCC_ARM_OUTLINE int qcc_conv2d_gemm4(const qcc_conv2d_p *p, const int8_t *x, con
                 for (q = 0; q < qn; q++)
                     qcc_im2col_quad(p, xb, g * cg, cg, q0 + q, col + (size_t)(q >> 2) * ql + (q & 3) * 4,
                                     tmp);
+                if (fast && k >= 4) {
+                    qcc_gemm4_rows_f(p, w, bias, mult, shift, y, col, k, qn, o0, o1,
+                                     ((size_t)b * p->m + o0) * plane + q0, (size_t)plane);
+                    continue;
+                }
                 for (o = o0; o < o1; o++) {
                     const int8_t *w0 = w + (size_t)o * k;
                     const int32_t b0 = bias ? bias[o] : 0;
                     const size_t at0 = ((size_t)b * p->m + o) * plane + q0;
-                    qcc_rqf r0 = {0, 0, 0, 0};
-                    if (fast) {
-                        const int32_t c0 = p->per_channel ? o : 0;
-                        qcc_rqf_init(&r0, mult[c0], shift[c0], p->y_zp);
-                    }
-                    if (fast && r0.sh > 0 && k >= 4)
-                        qcc_gemm4_row_f(w0, b0, &r0, col, k, qn, (int8_t *)y + at0, narrow, lo, hi);
-                    else
-                        qcc_gemm4_row_any(p, w0, o, b0, mult, shift, y, col, k, qn, at0);
+                    qcc_gemm4_row_any(p, w0, o, b0, mult, shift, y, col, k, qn, at0);
                 }
             }
     return 1;
