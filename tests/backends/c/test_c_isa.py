@@ -56,6 +56,17 @@ def _dil_conv(cs: Cases):
     cs.op("qcc.conv2d", [x, w, b] + ms, attrs)
 
 
+def _pt_conv(cs: Cases, c, hw, m, bias, relu=False):
+    """A pointwise conv with one multiplier for all channels (per tensor), with or without
+    a bias."""
+    x = cs.rand_input((1, c) + hw)
+    w = cs.const(cs.rng.integers(-128, 128, (m, c, 1, 1)).astype(np.int8))
+    ms, attrs = _params(cs, 1, False, relu)
+    b = cs.const(cs.rng.integers(-20000, 20000, m).astype(np.int32)) if bias else None
+    attrs.update(strides=[1, 1], dilations=[1, 1], pads=[0, 0, 0, 0], group=1)
+    cs.op("qcc.conv2d", [x, w, b] + ms, attrs)
+
+
 def _narrow_conv(cs: Cases, c, hw, m, lo, hi):
     """A pointwise conv with activation bounds [lo, hi] narrower than int8."""
     x = cs.rand_input((1, c) + hw)
@@ -141,6 +152,9 @@ def _cases(seed: int) -> Cases:
     _edge_conv(cs, 9, (3, 5), [2**31 - 1 - 9 * 128 * 255, -2**31 + 9 * 128 * 255, 5, -7, 2**30],
                [0.2, 2.0 ** -22.5, 0.249, 2.0 ** -30, 0.9], 17, lo=-128)
     _narrow_conv(cs, 10, (7, 7), 6, lo=-40, hi=90)
+    # one assembly loop over all channels: a per-tensor multiplier, no bias, a partial quad
+    _pt_conv(cs, 12, (5, 5), 7, bias=False)
+    _pt_conv(cs, 9, (4, 4), 5, bias=True, relu=True)
     # the row loop's computed entry: K / 4 - 1 = 0 (no loop), 1 and 4 chunks after the first
     _narrow_conv(cs, 4, (4, 5), 6, lo=-100, hi=100)
     _conv(cs, 1, 8, (3, 4), 5, (1, 1), (1, 1), [0, 0, 0, 0], 1)

@@ -172,13 +172,29 @@ typedef struct {
     int8_t *yend;       /* 44: the end of the full quads' outputs */
     int32_t skip;       /* 48: bytes of the loop skipped at its entry, or -1: no loop */
     uint32_t entry;     /* 52: the loop's entry address (Thumb), set by the assembly */
+    const int32_t *mp;  /* 56: the next channel's multiplier */
+    const int32_t *sp;  /* 60: and shift */
+    int32_t pstep;      /* 64: bytes between the channels' multipliers (4, or 0: per tensor) */
+    const int32_t *bp;  /* 68: the next channel's bias */
+    int32_t bstep;      /* 72: 4, or 0 (no bias: bp at a zero) */
+    int32_t zp;         /* 76: the output zero point */
+    int32_t ystride;    /* 80: bytes between the channels' output rows */
+    int32_t qn4;        /* 84: outputs of the full quads */
+    int8_t *yrow;       /* 88: the next channel's output row */
+    int32_t k;          /* 92: K, bytes between weight rows */
+    const int8_t *wrow; /* 96: the next channel's weight row */
+    int32_t nch;        /* 100: channels left */
+    const int16_t *col; /* 104: the quad blocks */
 } qcc_g4r;
 /* the offsets the assembly reads (a negative array size if the layout differs) */
 typedef char qcc_g4r_layout[offsetof(qcc_g4r, y) == 12 && offsetof(qcc_g4r, b0) == 24
                             && offsetof(qcc_g4r, tsh) == 40 && offsetof(qcc_g4r, yend) == 44
-                            && offsetof(qcc_g4r, entry) == 52 ? 1 : -1];
+                            && offsetof(qcc_g4r, entry) == 52 && offsetof(qcc_g4r, mp) == 56
+                            && offsetof(qcc_g4r, bp) == 68 && offsetof(qcc_g4r, ystride) == 80
+                            && offsetof(qcc_g4r, k) == 92 && offsetof(qcc_g4r, col) == 104
+                            ? 1 : -1];
 
-/* Bytes of one QCC_GEMM4_CHUNK (13 32-bit instructions; checked by the assembler). */
+/* Bytes of one QCC_G4R_CHUNK (13 32-bit instructions; checked by the assembler). */
 #define QCC_G4R_CHUNK_BYTES 52
 
 /* The first chunk: the accumulators start at the bias in a3 (SMLAD's addend). */
@@ -233,8 +249,48 @@ typedef char qcc_g4r_layout[offsetof(qcc_g4r, y) == 12 && offsetof(qcc_g4r, b0) 
     "lsr %[wq], %[wq], %[ws]\n\t"                                     \
     QCC_GEMM4_MACS
 
+/* Per channel: its fast requantization from its shift s (33 <= s <= 53): sh = s - 32,
+ * c = 2^(s-33) + zp * 2^(s-32) (qcc_rqf_init), its multiplier and bias, its output row and
+ * weight row, the cursors advanced to the next channel, the column pointer back at the
+ * first quad. */
+#define QCC_G4R_CHANNEL                                               \
+    "ldrd %[a0], %[a1], [%[prm], #56]\n\t"                            \
+    "ldr %[a2], [%[prm], #64]\n\t"                                    \
+    "ldr %[c0], [%[a0]]\n\t"                                          \
+    "ldr %[c1], [%[a1]]\n\t"                                          \
+    "add %[a0], %[a0], %[a2]\n\t"                                     \
+    "add %[a1], %[a1], %[a2]\n\t"                                     \
+    "strd %[a0], %[a1], [%[prm], #56]\n\t"                            \
+    "sub %[c2], %[c1], #32\n\t"                                       \
+    "sub %[c1], %[c1], #33\n\t"                                       \
+    "mov %[a3], #1\n\t"                                               \
+    "lsl %[a3], %[a3], %[c1]\n\t"                                     \
+    "ldr %[a0], [%[prm], #76]\n\t"                                    \
+    "lsl %[a0], %[a0], %[c2]\n\t"                                     \
+    "add %[c1], %[a3], %[a0]\n\t"                                     \
+    "stmia %[prm], { %[c0], %[c1], %[c2] }\n\t"                       \
+    "ldrd %[a0], %[a1], [%[prm], #68]\n\t"                            \
+    "ldr %[a2], [%[a0]]\n\t"                                          \
+    "add %[a0], %[a0], %[a1]\n\t"                                     \
+    "str %[a0], [%[prm], #68]\n\t"                                    \
+    "str %[a2], [%[prm], #24]\n\t"                                    \
+    "ldrd %[a0], %[a1], [%[prm], #80]\n\t"                            \
+    "ldr %[a2], [%[prm], #88]\n\t"                                    \
+    "add %[a1], %[a1], %[a2]\n\t"                                     \
+    "str %[a2], [%[prm], #12]\n\t"                                    \
+    "str %[a1], [%[prm], #44]\n\t"                                    \
+    "add %[a2], %[a2], %[a0]\n\t"                                     \
+    "str %[a2], [%[prm], #88]\n\t"                                    \
+    "ldrd %[a0], %[a1], [%[prm], #92]\n\t"                            \
+    "str %[a1], [%[prm], #28]\n\t"                                    \
+    "add %[a1], %[a1], %[a0]\n\t"                                     \
+    "str %[a1], [%[prm], #96]\n\t"                                    \
+    "ldr %[cp], [%[prm], #104]\n\t"
+
 #define QCC_G4R_BODY(TAIL, CLAMP)                                     \
     QCC_G4R_ENTRY                                                     \
+    "9:\n\t"                                                          \
+    QCC_G4R_CHANNEL                                                   \
     "1:\n\t"                                                          \
     "ldr %[a3], [%[prm], #24]\n\t"                                    \
     "ldr %[w], [%[prm], #28]\n\t"                                     \
@@ -276,7 +332,11 @@ typedef char qcc_g4r_layout[offsetof(qcc_g4r, y) == 12 && offsetof(qcc_g4r, b0) 
     "str %[c3], [%[prm], #12]\n\t"                                    \
     "ldr %[ws], [%[prm], #44]\n\t"                                    \
     "cmp %[c3], %[ws]\n\t"                                            \
-    "bne 1b\n\t"
+    "bne 1b\n\t"                                                      \
+    "ldr %[a0], [%[prm], #100]\n\t"                                   \
+    "subs %[a0], %[a0], #1\n\t"                                       \
+    "str %[a0], [%[prm], #100]\n\t"                                   \
+    "bne 9b\n\t"
 
 #define QCC_G4R_CLAMP                                                 \
     "ldrd %[ws], %[wq], [%[prm], #16]\n\t"                            \
@@ -287,15 +347,15 @@ typedef char qcc_g4r_layout[offsetof(qcc_g4r, y) == 12 && offsetof(qcc_g4r, b0) 
 
 #define QCC_G4R_OPERANDS                                                                   \
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "=&r"(w),       \
-      [cp] "+r"(cp), [n] "=&r"(n), [wq] "=&r"(wq), [ws] "=&r"(ws), [c0] "=&r"(c0),       \
+      [cp] "=&r"(cp), [n] "=&r"(n), [wq] "=&r"(wq), [ws] "=&r"(ws), [c0] "=&r"(c0),       \
       [c1] "=&r"(c1), [c2] "=&r"(c2), [c3] "=&r"(c3)                                      \
     : [prm] "r"(prm)                                                                      \
     : "cc", "memory"
 
-/* The full quads of a channel row (prm->y < prm->yend, K >= 4); returns the column pointer
- * after them. tail: K % 4 != 0. */
-__attribute__((always_inline)) static inline const int16_t *
-qcc_gemm4_row_asm(const int16_t *cp, qcc_g4r *prm, const int narrow, const int tail)
+/* The full quads (prm->qn4 > 0, K >= 4) of prm->nch >= 1 channels from the cursors in prm,
+ * every channel with the fast requantization. tail: K % 4 != 0. */
+__attribute__((always_inline)) static inline void
+qcc_gemm4_rows_asm(qcc_g4r *prm, const int narrow, const int tail)
 {
     register int32_t c0 __asm__("r8");
     register int32_t c1 __asm__("r9");
@@ -303,6 +363,7 @@ qcc_gemm4_row_asm(const int16_t *cp, qcc_g4r *prm, const int narrow, const int t
     register int32_t c3 __asm__("r11");
     int32_t a0, a1, a2, a3, n, wq, ws;
     const int8_t *w;
+    const int16_t *cp;
     if (narrow && tail)
         __asm__ volatile(QCC_G4R_BODY(QCC_G4R_TAIL, QCC_G4R_CLAMP) QCC_G4R_OPERANDS);
     else if (narrow)
@@ -311,55 +372,79 @@ qcc_gemm4_row_asm(const int16_t *cp, qcc_g4r *prm, const int narrow, const int t
         __asm__ volatile(QCC_G4R_BODY(QCC_G4R_TAIL, "") QCC_G4R_OPERANDS);
     else
         __asm__ volatile(QCC_G4R_BODY("", "") QCC_G4R_OPERANDS);
-    return cp;
 }
 
-/* The output channels [o0, o1) over the quad blocks of qn columns (K >= 4, int8 outputs,
- * the fast requantization where a channel's shift allows it, else qcc_gemm4_row_any): the
- * loop state prepared once, then per channel its requantization, bias, weight row and
- * outputs; the full quads in qcc_gemm4_row_asm, a partial last quad in C. */
+static const int32_t qcc_g4r_zero = 0;  /* the bias of convs without one */
+
+/* Whether output channel o's shift takes the fast requantization (qcc_rqf_init). */
+static inline int qcc_g4r_fast(const qcc_conv2d_p *p, const int32_t *shift, int32_t o)
+{
+    const int32_t s = shift[p->per_channel ? o : 0];
+    return s >= 33 && s <= (p->y_zp >= -128 && p->y_zp <= 128 ? 53 : 45);
+}
+
+/* The full quads of output channels [o0, o0 + nch) in one assembly loop of the row's form. */
+__attribute__((noinline)) static void qcc_gemm4_rows_run(qcc_g4r *prm, const int8_t *w, const int32_t *bias,
+                                                         const int32_t *mult, const int32_t *shift, int pc, int8_t *y0,
+                               int32_t o0, int32_t nch, int narrow, int tail)
+{
+    const int32_t ch = pc ? o0 : 0;
+    prm->mp = mult + ch, prm->sp = shift + ch;
+    prm->bp = bias ? bias + o0 : &qcc_g4r_zero;
+    prm->yrow = y0, prm->wrow = w + (size_t)o0 * prm->k, prm->nch = nch;
+    if (narrow && tail)
+        qcc_gemm4_rows_asm(prm, 1, 1);
+    else if (narrow)
+        qcc_gemm4_rows_asm(prm, 1, 0);
+    else if (tail)
+        qcc_gemm4_rows_asm(prm, 0, 1);
+    else
+        qcc_gemm4_rows_asm(prm, 0, 0);
+}
+
+/* The output channels [o0, o1) over the quad blocks of qn columns (K >= 4, int8 outputs):
+ * the loop state prepared once; the full quads of all channels in one assembly loop when
+ * every channel takes the fast requantization (fast_all), else channel by channel (the
+ * others by qcc_gemm4_row_any); a partial last quad in C. */
 __attribute__((noinline, unused)) static void
 qcc_gemm4_rows_f(const qcc_conv2d_p *p, const int8_t *w, const int32_t *bias,
                  const int32_t *mult, const int32_t *shift, void *y, const int16_t *col,
-                 int32_t k, int32_t qn, int32_t o0, int32_t o1, size_t at0, size_t ostride)
+                 int32_t k, int32_t qn, int32_t o0, int32_t o1, size_t at0, size_t ostride,
+                 int fast_all)
 {
     const int32_t lo = p->lo, hi = p->hi, narrow = lo > -128 || hi < 127, tail = (k & 3) != 0;
-    const int32_t nc = k >> 2, rest = nc - 1;
+    const int32_t rest = (k >> 2) - 1, qn4 = qn & ~3, pc = p->per_channel;
+    int8_t *const y0 = (int8_t *)y + at0;
     int32_t o;
     qcc_g4r prm;
     prm.lo4 = 0x01010101u * (uint8_t)lo, prm.hi4 = 0x01010101u * (uint8_t)hi;
     prm.n = (rest + 3) >> 2;
     prm.skip = rest > 0 ? QCC_G4R_CHUNK_BYTES * ((4 - (rest & 3)) & 3) : -1;
     prm.toff = (k & 3) - 4, prm.tsh = 8 * (4 - (k & 3));
+    prm.pstep = pc ? 4 : 0, prm.bstep = bias ? 4 : 0, prm.zp = p->y_zp;
+    prm.ystride = (int32_t)ostride, prm.qn4 = qn4, prm.k = k, prm.col = col;
+    if (qn4 > 0 && fast_all)
+        qcc_gemm4_rows_run(&prm, w, bias, mult, shift, pc, y0, o0, o1 - o0, narrow, tail);
+    if (fast_all && (qn & 3) == 0)
+        return;
     for (o = o0; o < o1; o++) {
+        int8_t *yo = y0 + (size_t)(o - o0) * ostride;
         const int8_t *w0 = w + (size_t)o * k;
-        const int32_t b0 = bias ? bias[o] : 0, c0 = p->per_channel ? o : 0;
-        int8_t *yo = (int8_t *)y + at0 + (size_t)(o - o0) * ostride;
-        qcc_rqf r0;
-        qcc_rqf_init(&r0, mult[c0], shift[c0], p->y_zp);
-        if (r0.sh == 0) {
-            qcc_gemm4_row_any(p, w0, o, b0, mult, shift, y, col, k, qn,
-                              at0 + (size_t)(o - o0) * ostride);
+        const int32_t b0 = bias ? bias[o] : 0, ch = pc ? o : 0;
+        if (!fast_all && !qcc_g4r_fast(p, shift, o)) {
+            qcc_gemm4_row_any(p, w0, o, b0, mult, shift, y, col, k, qn, (size_t)(yo - (int8_t *)y));
             continue;
         }
-        {
-            const int16_t *cq = col;
-            prm.m = r0.m, prm.c = r0.c, prm.sh = r0.sh;
-            prm.y = yo, prm.yend = yo + (qn & ~3);
-            prm.b0 = b0, prm.w = w0;
-            if (qn >= 4) {
-                if (tail)
-                    cq = qcc_gemm4_row_asm(cq, &prm, narrow, 1);
-                else
-                    cq = qcc_gemm4_row_asm(cq, &prm, narrow, 0);
-            }
-            if (qn & 3) {
-                int32_t a0 = b0, a1 = b0, a2 = b0, a3 = b0, i;
-                int8_t *yq = yo + (qn & ~3);
-                qcc_gemm1x4_s(w0, cq, k, &a0, &a1, &a2, &a3, 1);
-                for (i = 0; i < (qn & 3); i++)
-                    yq[i] = (int8_t)qcc_rqf_i8(i == 0 ? a0 : i == 1 ? a1 : a2, &r0, 0, lo, hi, 1);
-            }
+        if (qn4 > 0 && !fast_all)
+            qcc_gemm4_rows_run(&prm, w, bias, mult, shift, pc, yo, o, 1, narrow, tail);
+        if (qn & 3) {
+            const int16_t *cq = col + (size_t)(qn4 >> 2) * qcc_quad_len(k);
+            qcc_rqf r0;
+            int32_t a0 = b0, a1 = b0, a2 = b0, a3 = b0, i;
+            qcc_rqf_init(&r0, mult[ch], shift[ch], p->y_zp);
+            qcc_gemm1x4_s(w0, cq, k, &a0, &a1, &a2, &a3, 1);
+            for (i = 0; i < (qn & 3); i++)
+                yo[qn4 + i] = (int8_t)qcc_rqf_i8(i == 0 ? a0 : i == 1 ? a1 : a2, &r0, 0, lo, hi, 1);
         }
     }
 }
@@ -396,9 +481,12 @@ QCC_ARM_OUTLINE int qcc_conv2d_gemm4(const qcc_conv2d_p *p, const int8_t *x, con
     int16_t *const tmp = !pw && n16 - nq * ql >= k4 ? col + (size_t)nq * ql : NULL;
     const int32_t pbd = nq * 4;
     const int fast = mult != NULL && p->y_dt == QCC_I8;
+    int fast_all = fast;
     int32_t b, g, o, q0, q;
     if (pbd < 4)
         return 0;
+    for (o = 0; fast_all && o < (p->per_channel ? p->m : 1); o++)
+        fast_all = qcc_g4r_fast(p, shift, o);
     for (b = 0; b < p->n; b++)
         for (g = 0; g < p->group; g++)
             for (q0 = 0; q0 < plane; q0 += pbd) {
@@ -410,7 +498,8 @@ QCC_ARM_OUTLINE int qcc_conv2d_gemm4(const qcc_conv2d_p *p, const int8_t *x, con
                                     tmp);
                 if (fast && k >= 4) {
                     qcc_gemm4_rows_f(p, w, bias, mult, shift, y, col, k, qn, o0, o1,
-                                     ((size_t)b * p->m + o0) * plane + q0, (size_t)plane);
+                                     ((size_t)b * p->m + o0) * plane + q0, (size_t)plane,
+                                     fast_all);
                     continue;
                 }
                 for (o = o0; o < o1; o++) {
