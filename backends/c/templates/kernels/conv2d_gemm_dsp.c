@@ -6,159 +6,19 @@
  * n16 / qcc_quad_len(K) quad blocks (the slots of a last, partial block are computed from
  * whatever they hold and not stored). */
 
-/* Natural-order centred values tmp[0, k) into the slot dst of a quad block: chunk (a0, a1,
- * a2, a3) stored as (a0, a2, a1, a3), two words in, two packed words out (PKHBT / PKHTB). */
-static inline void qcc_quad_put(const int16_t *tmp, int32_t k, int16_t *dst)
-{
-    const int32_t k4 = k & ~3;
-    int32_t t;
-    for (t = 0; t < k4; t += 4, dst += 16) {
-        const uint32_t lo = qcc_ld32(tmp + t), hi = qcc_ld32(tmp + t + 2);
-        const uint32_t e = (lo & 0xffffu) | (hi << 16), o = (lo >> 16) | (hi & 0xffff0000u);
-        memcpy(dst, &e, sizeof e);
-        memcpy(dst + 2, &o, sizeof o);
-    }
-    for (t = k4; t < k; t++)
-        dst[qcc_quad_at(t - k4)] = tmp[t];
-}
+{% include "kernels/conv2d_quad_dsp.c" %}
 
-/* The column of a window inside the input (dilation 1 along rows, whole words readable from
- * each window row: iw0 + roundup(kw, 4) <= w): the window's cg * kh rows of kw bytes are
- * copied into buf one after the other by word loads and stores (each word's surplus bytes
- * overwritten by the next row; buf holds k + 3 bytes), then each chunk of four bytes (b0, b1,
- * b2, b3) is centred into its quad slot as SSUB16(SXTB16(b0, b2), zp) and
- * SSUB16(SXTB16(b1, b3), zp): the (a0, a2, a1, a3) order of qcc_quad_at (the partial chunk's
- * surplus lanes meet zero weights). Windows that cross the border take the general gather. */
-static inline void qcc_im2col_quad_rows(const qcc_conv2d_p *p, const int8_t *x, int32_t c0,
-                                        int32_t cg, int32_t ih0, int32_t iw0, int16_t *dst,
-                                        int8_t *buf)
-{
-    const int32_t kh = p->kh, kw = p->kw, wd = p->w, dh = p->dh, k = cg * kh * kw;
-    const size_t plane = (size_t)p->h * wd;
-    const uint32_t zp2 = 0x00010001u * (uint16_t)p->x_zp;
-    int8_t *b = buf;
-    int32_t ci, u, t;
-    for (ci = 0; ci < cg; ci++) {
-        const int8_t *xr = x + (size_t)(c0 + ci) * plane + (size_t)ih0 * wd + iw0;
-        for (u = 0; u < kh; u++, xr += (size_t)dh * wd, b += kw) {
-            if (kw <= 4) {
-                const uint32_t v = qcc_ld32(xr);
-                memcpy(b, &v, sizeof v);
-            } else {
-                for (t = 0; t < kw; t += 4) {
-                    const uint32_t v = qcc_ld32(xr + t);
-                    memcpy(b + t, &v, sizeof v);
-                }
-            }
-        }
-    }
-    for (t = 0; t < k; t += 4, dst += 16) {
-        const uint32_t v = qcc_ld32(buf + t);
-        const uint32_t e = __ssub16(__sxtb16(v), zp2), o = __ssub16(qcc_sxtb16_ror8(v), zp2);
-        memcpy(dst, &e, sizeof e);
-        memcpy(dst + 2, &o, sizeof o);
-    }
-}
-
-/* Centred column q (output position) of image x, group channels from c0, into dst (one slot
- * of a quad block: element t at dst[qcc_quad_at(t)]), 0 in the padding; tmp: room for k
- * int16 (the column gathered in natural order, then put in the slot), or NULL (element by
- * element, for a scratch without that room). */
-QCC_ARM_OUTLINE void qcc_im2col_quad(const qcc_conv2d_p *p, const int8_t *x, int32_t c0, int32_t cg,
-                                     int32_t q, int16_t *dst, int16_t *tmp)
-{
-    const int32_t zp = p->x_zp, kh = p->kh, kw = p->kw, h = p->h, wd = p->w;
-    const size_t plane = (size_t)h * wd;
-    int32_t ci, u, v, t = 0;
-    if (kh == 1 && kw == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0 && p->pl == 0
-        && p->oh == h && p->ow == wd) {  /* pointwise: column q is x[:, q] */
-        const int8_t *xr = x + (size_t)c0 * plane + q;
-        const int32_t c4 = cg & ~3;
-        for (ci = 0; ci < c4; ci += 4, dst += 16, xr += 4 * plane) {
-            dst[0] = (int16_t)(xr[0] - zp), dst[1] = (int16_t)(xr[2 * plane] - zp);
-            dst[2] = (int16_t)(xr[plane] - zp), dst[3] = (int16_t)(xr[3 * plane] - zp);
-        }
-        for (ci = c4; ci < cg; ci++, xr += plane)
-            dst[qcc_quad_at(ci - c4)] = (int16_t)(*xr - zp);
-        return;
-    }
-    {
-        const int32_t i = q / p->ow, j = q % p->ow;
-        const int32_t ih0 = i * p->sh - p->pt, iw0 = j * p->sw - p->pl, dh = p->dh, dw = p->dw;
-        const int inside = ih0 >= 0 && ih0 + (kh - 1) * dh < h && iw0 >= 0 && iw0 + (kw - 1) * dw < wd;
-        if (tmp != NULL && inside && dw == 1 && iw0 + ((kw + 3) & ~3) <= wd) {
-            qcc_im2col_quad_rows(p, x, c0, cg, ih0, iw0, dst, (int8_t *)tmp);
-            return;
-        }
-        if (tmp != NULL) {
-            int16_t *tp = tmp;
-            for (ci = 0; ci < cg; ci++) {
-                const int8_t *xc = x + (size_t)(c0 + ci) * plane;
-                for (u = 0; u < kh; u++) {
-                    const int32_t ih = ih0 + u * dh;
-                    if (inside) {  /* the window inside the input: no bounds tests */
-                        const int8_t *xr = xc + (size_t)ih * wd + iw0;
-                        if (dw == 1)
-                            for (v = 0; v < kw; v++)
-                                *tp++ = (int16_t)(xr[v] - zp);
-                        else
-                            for (v = 0; v < kw; v++)
-                                *tp++ = (int16_t)(xr[v * dw] - zp);
-                    } else if (ih < 0 || ih >= h) {
-                        for (v = 0; v < kw; v++)
-                            *tp++ = 0;
-                    } else {
-                        for (v = 0; v < kw; v++) {
-                            const int32_t iw = iw0 + v * dw;
-                            *tp++ = (int16_t)(iw >= 0 && iw < wd ? xc[(size_t)ih * wd + iw] - zp : 0);
-                        }
-                    }
-                }
-            }
-            qcc_quad_put(tmp, cg * kh * kw, dst);
-            return;
-        }
-        if (inside) {
-            for (ci = 0; ci < cg; ci++)
-                for (u = 0; u < kh; u++) {
-                    const int8_t *xr = x + (size_t)(c0 + ci) * plane + (size_t)(ih0 + u * dh) * wd + iw0;
-                    for (v = 0; v < kw; v++, t++)
-                        dst[qcc_quad_at(t)] = (int16_t)(xr[v * dw] - zp);
-                }
-            return;
-        }
-        for (ci = 0; ci < cg; ci++) {
-            const int8_t *xc = x + (size_t)(c0 + ci) * plane;
-            for (u = 0; u < kh; u++) {
-                const int32_t ih = ih0 + u * p->dh;
-                if (ih < 0 || ih >= h) {
-                    for (v = 0; v < kw; v++, t++)
-                        dst[qcc_quad_at(t)] = 0;
-                    continue;
-                }
-                for (v = 0; v < kw; v++, t++) {
-                    const int32_t iw = iw0 + v * p->dw;
-                    dst[qcc_quad_at(t)] = (int16_t)(iw >= 0 && iw < wd ? xc[(size_t)ih * wd + iw] - zp : 0);
-                }
-            }
-        }
-    }
-}
-
-QCC_ARM_OUTLINE void qcc_gemm4_row_any(const qcc_conv2d_p *p, const int8_t *w, int32_t o,
-                                       int32_t b0, const int32_t *mult, const int32_t *shift,
-                                       void *y, const int16_t *col, int32_t k, int32_t qn,
-                                       size_t at0);
-
-/* One output channel's row over its full column quads in one assembly block (K >= 4, int8
- * outputs, the fast requantization): per quad the first chunk of four K elements starts the
- * four accumulators from the bias (SMLAD's addend), the other K / 4 - 1 chunks run in a loop
- * of four chunks entered part-way (Duff's device: BX to an address computed once per row, so
- * no per-quad split of the chunk count), then the partial chunk (the word that ends the row,
- * shifted right; a separate body, so rows without it test nothing), then SMMLA / ASR / SSAT,
- * the four bytes packed by BFI into one word store, clamped to [lo, hi] by SSUB8 / SEL on the
- * packed bytes in the narrow form; the column pointer runs on into the next quad (quad blocks
- * are contiguous). The loop state lives in qcc_g4r (read at fixed offsets), which frees the
+/* The full column quads of a block's output channels in one assembly loop (K >= 4, int8
+ * outputs, the fast requantization). Per channel: its SMMLA parameters from its shift, its
+ * bias, weight and output rows, read through cursors in the loop state and advanced there.
+ * Per quad: the first chunk of four K elements starts the four accumulators from the bias
+ * (SMLAD's addend), the other K / 4 - 1 chunks run in a loop of four chunks entered part-way
+ * (Duff's device: BX to an address computed once per call, so no per-quad split of the
+ * chunk count), then the partial chunk (the word that ends the row, shifted right; a
+ * separate body, so rows without it test nothing), then SMMLA / ASR / SSAT, the four bytes
+ * packed by BFI into one word store, clamped to [lo, hi] by SSUB8 / SEL on the packed bytes
+ * in the narrow form; the column pointer runs on into the next quad (quad blocks are
+ * contiguous). The loop state lives in qcc_g4r (read at fixed offsets), which frees the
  * registers the 1x4 block needs. */
 typedef struct {
     int32_t m, c, sh;   /*  0: the channel's qcc_rqf (sh > 0) */
@@ -402,51 +262,47 @@ __attribute__((noinline)) static void qcc_gemm4_rows_run(qcc_g4r *prm, const int
         qcc_gemm4_rows_asm(prm, 0, 0);
 }
 
-/* The output channels [o0, o1) over the quad blocks of qn columns (K >= 4, int8 outputs):
- * the loop state prepared once; the full quads of all channels in one assembly loop when
- * every channel takes the fast requantization (fast_all), else channel by channel (the
- * others by qcc_gemm4_row_any); a partial last quad in C. */
+/* The r < 4 outputs of a channel's partial last quad cq (the fast requantization). */
+__attribute__((noinline)) static void qcc_gemm4_part(const int8_t *w0, int32_t b0, int32_t m,
+                                                     int32_t s, int32_t zp, int32_t lo,
+                                                     int32_t hi, const int16_t *cq, int32_t k,
+                                                     int32_t r, int8_t *y)
+{
+    qcc_rqf r0;
+    int32_t a0 = b0, a1 = b0, a2 = b0, a3 = b0, i;
+    qcc_rqf_init(&r0, m, s, zp);
+    qcc_gemm1x4_s(w0, cq, k, &a0, &a1, &a2, &a3, 1);
+    for (i = 0; i < r; i++)
+        y[i] = (int8_t)qcc_rqf_i8(i == 0 ? a0 : i == 1 ? a1 : a2, &r0, 0, lo, hi, 1);
+}
+
+/* The output channels [o0, o1) over the quad blocks of qn columns (K >= 4, int8 outputs,
+ * every channel with the fast requantization): the loop state prepared once, the full quads
+ * of all channels in one assembly loop, a partial last quad per channel in C. */
 __attribute__((noinline, unused)) static void
 qcc_gemm4_rows_f(const qcc_conv2d_p *p, const int8_t *w, const int32_t *bias,
                  const int32_t *mult, const int32_t *shift, void *y, const int16_t *col,
-                 int32_t k, int32_t qn, int32_t o0, int32_t o1, size_t at0, size_t ostride,
-                 int fast_all)
+                 int32_t k, int32_t qn, int32_t o0, int32_t o1, size_t at0, size_t ostride)
 {
     const int32_t lo = p->lo, hi = p->hi, narrow = lo > -128 || hi < 127, tail = (k & 3) != 0;
     const int32_t rest = (k >> 2) - 1, qn4 = qn & ~3, pc = p->per_channel;
     int8_t *const y0 = (int8_t *)y + at0;
     int32_t o;
     qcc_g4r prm;
-    prm.lo4 = 0x01010101u * (uint8_t)lo, prm.hi4 = 0x01010101u * (uint8_t)hi;
-    prm.n = (rest + 3) >> 2;
-    prm.skip = rest > 0 ? QCC_G4R_CHUNK_BYTES * ((4 - (rest & 3)) & 3) : -1;
-    prm.toff = (k & 3) - 4, prm.tsh = 8 * (4 - (k & 3));
-    prm.pstep = pc ? 4 : 0, prm.bstep = bias ? 4 : 0, prm.zp = p->y_zp;
-    prm.ystride = (int32_t)ostride, prm.qn4 = qn4, prm.k = k, prm.col = col;
-    if (qn4 > 0 && fast_all)
+    if (qn4 > 0) {
+        prm.lo4 = 0x01010101u * (uint8_t)lo, prm.hi4 = 0x01010101u * (uint8_t)hi;
+        prm.n = (rest + 3) >> 2;
+        prm.skip = rest > 0 ? QCC_G4R_CHUNK_BYTES * ((4 - (rest & 3)) & 3) : -1;
+        prm.toff = (k & 3) - 4, prm.tsh = 8 * (4 - (k & 3));
+        prm.pstep = pc ? 4 : 0, prm.bstep = bias ? 4 : 0, prm.zp = p->y_zp;
+        prm.ystride = (int32_t)ostride, prm.qn4 = qn4, prm.k = k, prm.col = col;
         qcc_gemm4_rows_run(&prm, w, bias, mult, shift, pc, y0, o0, o1 - o0, narrow, tail);
-    if (fast_all && (qn & 3) == 0)
-        return;
-    for (o = o0; o < o1; o++) {
-        int8_t *yo = y0 + (size_t)(o - o0) * ostride;
-        const int8_t *w0 = w + (size_t)o * k;
-        const int32_t b0 = bias ? bias[o] : 0, ch = pc ? o : 0;
-        if (!fast_all && !qcc_g4r_fast(p, shift, o)) {
-            qcc_gemm4_row_any(p, w0, o, b0, mult, shift, y, col, k, qn, (size_t)(yo - (int8_t *)y));
-            continue;
-        }
-        if (qn4 > 0 && !fast_all)
-            qcc_gemm4_rows_run(&prm, w, bias, mult, shift, pc, yo, o, 1, narrow, tail);
-        if (qn & 3) {
-            const int16_t *cq = col + (size_t)(qn4 >> 2) * qcc_quad_len(k);
-            qcc_rqf r0;
-            int32_t a0 = b0, a1 = b0, a2 = b0, a3 = b0, i;
-            qcc_rqf_init(&r0, mult[ch], shift[ch], p->y_zp);
-            qcc_gemm1x4_s(w0, cq, k, &a0, &a1, &a2, &a3, 1);
-            for (i = 0; i < (qn & 3); i++)
-                yo[qn4 + i] = (int8_t)qcc_rqf_i8(i == 0 ? a0 : i == 1 ? a1 : a2, &r0, 0, lo, hi, 1);
-        }
     }
+    for (o = o0; (qn & 3) && o < o1; o++)
+        qcc_gemm4_part(w + (size_t)o * k, bias ? bias[o] : 0, mult[pc ? o : 0],
+                       shift[pc ? o : 0], p->y_zp, lo, hi,
+                       col + (size_t)(qn4 >> 2) * qcc_quad_len(k), k, qn & 3,
+                       y0 + (size_t)(o - o0) * ostride + qn4);
 }
 
 /* The general (non int8 / int32) outputs of one channel: qcc_conv_store per output. */
@@ -496,17 +352,19 @@ QCC_ARM_OUTLINE int qcc_conv2d_gemm4(const qcc_conv2d_p *p, const int8_t *x, con
                 for (q = 0; q < qn; q++)
                     qcc_im2col_quad(p, xb, g * cg, cg, q0 + q, col + (size_t)(q >> 2) * ql + (q & 3) * 4,
                                     tmp);
-                if (fast && k >= 4) {
+                if (fast_all && k >= 4) {
                     qcc_gemm4_rows_f(p, w, bias, mult, shift, y, col, k, qn, o0, o1,
-                                     ((size_t)b * p->m + o0) * plane + q0, (size_t)plane,
-                                     fast_all);
+                                     ((size_t)b * p->m + o0) * plane + q0, (size_t)plane);
                     continue;
                 }
-                for (o = o0; o < o1; o++) {
-                    const int8_t *w0 = w + (size_t)o * k;
-                    const int32_t b0 = bias ? bias[o] : 0;
+                for (o = o0; o < o1; o++) {  /* channel by channel */
                     const size_t at0 = ((size_t)b * p->m + o) * plane + q0;
-                    qcc_gemm4_row_any(p, w0, o, b0, mult, shift, y, col, k, qn, at0);
+                    if (fast && k >= 4 && qcc_g4r_fast(p, shift, o))
+                        qcc_gemm4_rows_f(p, w, bias, mult, shift, y, col, k, qn, o, o + 1, at0,
+                                         (size_t)plane);
+                    else
+                        qcc_gemm4_row_any(p, w + (size_t)o * k, o, bias ? bias[o] : 0, mult,
+                                          shift, y, col, k, qn, at0);
                 }
             }
     return 1;

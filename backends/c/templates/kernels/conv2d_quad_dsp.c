@@ -1,0 +1,146 @@
+/* Arm DSP im2col into quad blocks (common_dsp.h; included by conv2d_gemm_dsp.c, inside its
+ * QCC_ARM_GEMM4 guard): the columns of the 1x4 GEMM gathered straight into their slots. */
+
+/* Natural-order centred values tmp[0, k) into the slot dst of a quad block: chunk (a0, a1,
+ * a2, a3) stored as (a0, a2, a1, a3), two words in, two packed words out (PKHBT / PKHTB). */
+static inline void qcc_quad_put(const int16_t *tmp, int32_t k, int16_t *dst)
+{
+    const int32_t k4 = k & ~3;
+    int32_t t;
+    for (t = 0; t < k4; t += 4, dst += 16) {
+        const uint32_t lo = qcc_ld32(tmp + t), hi = qcc_ld32(tmp + t + 2);
+        const uint32_t e = (lo & 0xffffu) | (hi << 16), o = (lo >> 16) | (hi & 0xffff0000u);
+        memcpy(dst, &e, sizeof e);
+        memcpy(dst + 2, &o, sizeof o);
+    }
+    for (t = k4; t < k; t++)
+        dst[qcc_quad_at(t - k4)] = tmp[t];
+}
+
+/* The column of a window inside the input (dilation 1 along rows, whole words readable from
+ * each window row: iw0 + roundup(kw, 4) <= w): the window's cg * kh rows of kw bytes are
+ * copied into buf one after the other by word loads and stores (each word's surplus bytes
+ * overwritten by the next row; buf holds k + 3 bytes), then each chunk of four bytes (b0, b1,
+ * b2, b3) is centred into its quad slot as SSUB16(SXTB16(b0, b2), zp) and
+ * SSUB16(SXTB16(b1, b3), zp): the (a0, a2, a1, a3) order of qcc_quad_at (the partial chunk's
+ * surplus lanes meet zero weights). Windows that cross the border take the general gather. */
+static inline void qcc_im2col_quad_rows(const qcc_conv2d_p *p, const int8_t *x, int32_t c0,
+                                        int32_t cg, int32_t ih0, int32_t iw0, int16_t *dst,
+                                        int8_t *buf)
+{
+    const int32_t kh = p->kh, kw = p->kw, wd = p->w, dh = p->dh, k = cg * kh * kw;
+    const size_t plane = (size_t)p->h * wd;
+    const uint32_t zp2 = 0x00010001u * (uint16_t)p->x_zp;
+    int8_t *b = buf;
+    int32_t ci, u, t;
+    for (ci = 0; ci < cg; ci++) {
+        const int8_t *xr = x + (size_t)(c0 + ci) * plane + (size_t)ih0 * wd + iw0;
+        for (u = 0; u < kh; u++, xr += (size_t)dh * wd, b += kw) {
+            if (kw <= 4) {
+                const uint32_t v = qcc_ld32(xr);
+                memcpy(b, &v, sizeof v);
+            } else {
+                for (t = 0; t < kw; t += 4) {
+                    const uint32_t v = qcc_ld32(xr + t);
+                    memcpy(b + t, &v, sizeof v);
+                }
+            }
+        }
+    }
+    for (t = 0; t < k; t += 4, dst += 16) {
+        const uint32_t v = qcc_ld32(buf + t);
+        const uint32_t e = __ssub16(__sxtb16(v), zp2), o = __ssub16(qcc_sxtb16_ror8(v), zp2);
+        memcpy(dst, &e, sizeof e);
+        memcpy(dst + 2, &o, sizeof o);
+    }
+}
+
+/* Centred column q (output position) of image x, group channels from c0, into dst (one slot
+ * of a quad block: element t at dst[qcc_quad_at(t)]), 0 in the padding; tmp: room for k
+ * int16 (the column gathered in natural order, then put in the slot), or NULL (element by
+ * element, for a scratch without that room). */
+QCC_ARM_OUTLINE void qcc_im2col_quad(const qcc_conv2d_p *p, const int8_t *x, int32_t c0, int32_t cg,
+                                     int32_t q, int16_t *dst, int16_t *tmp)
+{
+    const int32_t zp = p->x_zp, kh = p->kh, kw = p->kw, h = p->h, wd = p->w;
+    const size_t plane = (size_t)h * wd;
+    int32_t ci, u, v, t = 0;
+    if (kh == 1 && kw == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0 && p->pl == 0
+        && p->oh == h && p->ow == wd) {  /* pointwise: column q is x[:, q] */
+        const int8_t *xr = x + (size_t)c0 * plane + q;
+        const int32_t c4 = cg & ~3;
+        for (ci = 0; ci < c4; ci += 4, dst += 16, xr += 4 * plane) {
+            dst[0] = (int16_t)(xr[0] - zp), dst[1] = (int16_t)(xr[2 * plane] - zp);
+            dst[2] = (int16_t)(xr[plane] - zp), dst[3] = (int16_t)(xr[3 * plane] - zp);
+        }
+        for (ci = c4; ci < cg; ci++, xr += plane)
+            dst[qcc_quad_at(ci - c4)] = (int16_t)(*xr - zp);
+        return;
+    }
+    {
+        const int32_t i = q / p->ow, j = q % p->ow;
+        const int32_t ih0 = i * p->sh - p->pt, iw0 = j * p->sw - p->pl, dh = p->dh, dw = p->dw;
+        const int inside = ih0 >= 0 && ih0 + (kh - 1) * dh < h && iw0 >= 0 && iw0 + (kw - 1) * dw < wd;
+        if (tmp != NULL && inside && dw == 1 && iw0 + ((kw + 3) & ~3) <= wd) {
+            qcc_im2col_quad_rows(p, x, c0, cg, ih0, iw0, dst, (int8_t *)tmp);
+            return;
+        }
+        if (tmp != NULL) {
+            int16_t *tp = tmp;
+            for (ci = 0; ci < cg; ci++) {
+                const int8_t *xc = x + (size_t)(c0 + ci) * plane;
+                for (u = 0; u < kh; u++) {
+                    const int32_t ih = ih0 + u * dh;
+                    if (inside) {  /* the window inside the input: no bounds tests */
+                        const int8_t *xr = xc + (size_t)ih * wd + iw0;
+                        if (dw == 1)
+                            for (v = 0; v < kw; v++)
+                                *tp++ = (int16_t)(xr[v] - zp);
+                        else
+                            for (v = 0; v < kw; v++)
+                                *tp++ = (int16_t)(xr[v * dw] - zp);
+                    } else if (ih < 0 || ih >= h) {
+                        for (v = 0; v < kw; v++)
+                            *tp++ = 0;
+                    } else {
+                        for (v = 0; v < kw; v++) {
+                            const int32_t iw = iw0 + v * dw;
+                            *tp++ = (int16_t)(iw >= 0 && iw < wd ? xc[(size_t)ih * wd + iw] - zp : 0);
+                        }
+                    }
+                }
+            }
+            qcc_quad_put(tmp, cg * kh * kw, dst);
+            return;
+        }
+        if (inside) {
+            for (ci = 0; ci < cg; ci++)
+                for (u = 0; u < kh; u++) {
+                    const int8_t *xr = x + (size_t)(c0 + ci) * plane + (size_t)(ih0 + u * dh) * wd + iw0;
+                    for (v = 0; v < kw; v++, t++)
+                        dst[qcc_quad_at(t)] = (int16_t)(xr[v * dw] - zp);
+                }
+            return;
+        }
+        for (ci = 0; ci < cg; ci++) {
+            const int8_t *xc = x + (size_t)(c0 + ci) * plane;
+            for (u = 0; u < kh; u++) {
+                const int32_t ih = ih0 + u * p->dh;
+                if (ih < 0 || ih >= h) {
+                    for (v = 0; v < kw; v++, t++)
+                        dst[qcc_quad_at(t)] = 0;
+                    continue;
+                }
+                for (v = 0; v < kw; v++, t++) {
+                    const int32_t iw = iw0 + v * p->dw;
+                    dst[qcc_quad_at(t)] = (int16_t)(iw >= 0 && iw < wd ? xc[(size_t)ih * wd + iw] - zp : 0);
+                }
+            }
+        }
+    }
+}
+
+QCC_ARM_OUTLINE void qcc_gemm4_row_any(const qcc_conv2d_p *p, const int8_t *w, int32_t o,
+                                       int32_t b0, const int32_t *mult, const int32_t *shift,
+                                       void *y, const int16_t *col, int32_t k, int32_t qn,
+                                       size_t at0);
