@@ -27,11 +27,11 @@ typedef struct {
     int32_t b0;         /* 24: the bias */
     const int8_t *w;    /* 28: the weight row */
     int32_t n;          /* 32: passes of the four-chunk loop, ceil((K / 4 - 1) / 4) */
-    int32_t toff;       /* 36: K % 4 - 4: the row's last word from the full chunks' end */
+    uint32_t entry;     /* 36: the loop's entry address (Thumb), set by the assembly */
     int32_t tsh;        /* 40: 8 * (4 - K % 4): the partial chunk's shift */
     int8_t *yend;       /* 44: the end of the full quads' outputs */
     int32_t skip;       /* 48: bytes of the loop skipped at its entry, or -1: no loop */
-    uint32_t entry;     /* 52: the loop's entry address (Thumb), set by the assembly */
+    int32_t toff;       /* 52: K % 4 - 4: the row's last word from the full chunks' end */
     const int32_t *mp;  /* 56: the next channel's multiplier */
     const int32_t *sp;  /* 60: and shift */
     int32_t pstep;      /* 64: bytes between the channels' multipliers (4, or 0: per tensor) */
@@ -49,7 +49,7 @@ typedef struct {
 /* the offsets the assembly reads (a negative array size if the layout differs) */
 typedef char qcc_g4r_layout[offsetof(qcc_g4r, y) == 12 && offsetof(qcc_g4r, b0) == 24
                             && offsetof(qcc_g4r, tsh) == 40 && offsetof(qcc_g4r, yend) == 44
-                            && offsetof(qcc_g4r, entry) == 52 && offsetof(qcc_g4r, mp) == 56
+                            && offsetof(qcc_g4r, entry) == 36 && offsetof(qcc_g4r, toff) == 52 && offsetof(qcc_g4r, mp) == 56
                             && offsetof(qcc_g4r, bp) == 68 && offsetof(qcc_g4r, ystride) == 80
                             && offsetof(qcc_g4r, k) == 92 && offsetof(qcc_g4r, col) == 104
                             ? 1 : -1];
@@ -100,10 +100,10 @@ typedef char qcc_g4r_layout[offsetof(qcc_g4r, y) == 12 && offsetof(qcc_g4r, b0) 
     "it lt\n\t"                                                       \
     "movlt %[wq], %[ws]\n\t"                                          \
     "orr %[wq], %[wq], #1\n\t"                                        \
-    "str %[wq], [%[prm], #52]\n\t"
+    "str %[wq], [%[prm], #36]\n\t"
 
 #define QCC_G4R_TAIL                                                  \
-    "ldr %[wq], [%[prm], #36]\n\t"                                    \
+    "ldr %[wq], [%[prm], #52]\n\t"                                    \
     "ldr %[ws], [%[prm], #40]\n\t"                                    \
     "ldr %[wq], [%[w], %[wq]]\n\t"                                    \
     "lsr %[wq], %[wq], %[ws]\n\t"                                     \
@@ -152,11 +152,9 @@ typedef char qcc_g4r_layout[offsetof(qcc_g4r, y) == 12 && offsetof(qcc_g4r, b0) 
     "9:\n\t"                                                          \
     QCC_G4R_CHANNEL                                                   \
     "1:\n\t"                                                          \
-    "ldr %[a3], [%[prm], #24]\n\t"                                    \
-    "ldr %[w], [%[prm], #28]\n\t"                                     \
+    "ldrd %[a3], %[w], [%[prm], #24]\n\t"                             \
     QCC_G4R_FIRST                                                     \
-    "ldr %[n], [%[prm], #32]\n\t"                                     \
-    "ldr %[ws], [%[prm], #52]\n\t"                                    \
+    "ldrd %[n], %[ws], [%[prm], #32]\n\t"                             \
     "bx %[ws]\n"                                                      \
     "2:\n\t"                                                          \
     QCC_G4R_CHUNK                                                     \
@@ -349,9 +347,16 @@ QCC_ARM_OUTLINE int qcc_conv2d_gemm4(const qcc_conv2d_p *p, const int8_t *x, con
                 const int32_t qn = plane - q0 < pbd ? plane - q0 : pbd;
                 const int8_t *xb = x + (size_t)b * p->c * p->h * p->w;
                 const int32_t o0 = g * mg, o1 = (g + 1) * mg;
-                for (q = 0; q < qn; q++)
+                for (q = 0; q < qn; q++) {
+                    if (pw && (q & 3) == 0 && q + 4 <= qn) {  /* four columns at once */
+                        qcc_im2col_quad_pw4(xb + (size_t)g * cg * plane + q0 + q, (size_t)plane, cg,
+                                            p->x_zp, col + (size_t)(q >> 2) * ql);
+                        q += 3;
+                        continue;
+                    }
                     qcc_im2col_quad(p, xb, g * cg, cg, q0 + q, col + (size_t)(q >> 2) * ql + (q & 3) * 4,
                                     tmp);
+                }
                 if (fast_all && k >= 4) {
                     qcc_gemm4_rows_f(p, w, bias, mult, shift, y, col, k, qn, o0, o1,
                                      ((size_t)b * p->m + o0) * plane + q0, (size_t)plane);
