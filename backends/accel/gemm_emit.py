@@ -253,7 +253,7 @@ def _emit_order(e, ly: GemmLayer, t: Tiling) -> None:
     if t.order == "win":
         emit_window(e, t)
         return
-    if t.order == "pack":
+    if t.order in ("pack", "pkw"):
         emit_pack(e, t)
         return
     if t.order == "w2d":
@@ -308,15 +308,16 @@ def choose_tiling(ly: GemmLayer, xreg: Region, yreg: Region, hw: HwConfig,
     basic = [t for t in cands if not t.extra]
     # the extra schedules (K split, padded window) are simulated besides the best basic
     # ones; the SCALE-Sim comparison (objective "compute") keeps to the basic folds
-    extra = [t for t in cands if t.extra and t.order not in ("pack", "w2d")] \
+    extra = [t for t in cands if t.extra and t.order not in ("pack", "pkw", "w2d")] \
         if objective == "total" else []
     # the packed-taps tilings keep their own order (most positions per tile first)
-    pack = sorted((t for t in cands if t.order == "pack"), key=lambda t: (-t.th * t.tw, -t.nb)) \
+    pack = sorted((t for t in cands if t.order in ("pack", "pkw")),
+                  key=lambda t: (-t.th * t.tw, -t.nb, t.order != "pkw")) \
         if objective == "total" else []
     # the two-level window tilings: most positions and channel blocks per tile first
     w2d = sorted((t for t in cands if t.order == "w2d"), key=lambda t: (-t.th * t.nb, -t.th)) \
         if objective == "total" else []
-    extra = extra[:max_sim] + pack[:max(2, max_sim // 2)] + w2d[:max(2, max_sim // 2)]
+    extra = extra[:max_sim] + pack[:max(2, max_sim)] + w2d[:max(2, max_sim // 2)]
     todo = (basic[:max_sim] + extra) or cands[:max_sim]
     tried = []
     best = None

@@ -21,7 +21,14 @@ output column are consecutive buffer rows: one LOAD per (group, kernel row, outp
 column) gathers a column (DRAM stride ``s*W*C``, pad rows before and after), the columns
 that share a rotation form one GEMM per group whose micro-loop runs the ``kh`` kernel rows
 (input stride = the tile, weight stride 1), and one STORE per output column writes it.
-The timing model chooses between this and the other schedules (``choose_tiling``).
+
+Order ``pkw`` (the packed column window) loads each input row of a column once instead of
+once per kernel row: per (group, output column) one LOAD of the ``(th - 1)*sh + kh`` input
+rows the column's windows cover (DRAM stride ``W*C``, the pad rows by the DMA), and a
+two-level GEMM (ISA v3 ``loop2d``: CONFIG GEMM_ROWS ``(th, rows per column, sh)``, GEMM_TAPS
+``(kh, 0)``) reads tap row ``u`` of output row ``r`` at window row ``r*sh + u``.  A 3x3
+stride-1 stem then moves ``th + 2`` DMA rows per column instead of ``3*th``.
+The timing model chooses between these and the other schedules (``choose_tiling``).
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ import numpy as np
 
 from .isa import make
 from .lower_gemm import MAX_DMA_ROWS, MAX_PAD, _pad_loads
+
+MAX_ROW_STEP = 255   # CONFIG GEMM_ROWS c is 8 bits
 
 
 def pack_ok(ly, d: int) -> bool:
@@ -87,25 +96,36 @@ def prepare_pack(ly, wd: np.ndarray, plan, d: int) -> None:
     ly.extra["pack"] = {"reg": reg, "index": index, "per": per, "groups": groups}
 
 
+def window_rows(ly, th: int) -> int:
+    """Input rows of one output column's window in the ``pkw`` order."""
+    return (th - 1) * ly.stride[0] + ly.kh
+
+
 def pack_candidates(ly, hw, cap: dict, tiling_cls) -> list:
     pk = ly.extra.get("pack")
     if pk is None:
         return []
-    slabs = len(pk["groups"]) * ly.kh
+    ngr = len(pk["groups"])
+    slabs = ngr * ly.kh
     out = []
     nbs = sorted({min(ly.nblocks, x) for x in (1, 2, 4, ly.nblocks)})
     ths = sorted({min(ly.oh, x) for x in (1, 2, 4, 8, 16, 32, ly.oh)})
     tws = sorted({min(ly.ow, x) for x in (8, 16, 32, ly.ow)})
     for th in ths:
+        wr = window_rows(ly, th)
         for tw in tws:
             p = th * tw
             for nb in nbs:
-                if (slabs * p <= cap["inp"] and nb * p <= cap["acc"] and p <= 4095
-                        and th <= min(MAX_PAD, MAX_DMA_ROWS) and nb * pk["per"] <= cap["wgt"]
+                if not (nb * p <= cap["acc"] and p <= 4095 and nb * pk["per"] <= cap["wgt"]
                         and 3 * nb <= cap["param"]):
+                    continue
+                if slabs * p <= cap["inp"] and th <= min(MAX_PAD, MAX_DMA_ROWS):
                     out.append(tiling_cls(th, tw, nb, slabs, "pack"))
+                if (ngr * tw * wr <= cap["inp"] and wr <= min(MAX_PAD, MAX_DMA_ROWS)
+                        and ly.stride[0] <= MAX_ROW_STEP):
+                    out.append(tiling_cls(th, tw, nb, slabs, "pkw"))
     # most positions per tile first, then fewer channel chunks (the search simulates a few)
-    out.sort(key=lambda t: (-t.th * t.tw, -t.nb))
+    out.sort(key=lambda t: (-t.th * t.tw, -t.nb, t.order != "pkw"))
     return out
 
 
@@ -141,6 +161,37 @@ def _load_tile(e, tile, base) -> None:
                            note=f"pack g={gi} u={u} ow={ow0 + c} rot={a}"))
 
 
+def _load_window(e, tile, base) -> None:
+    """``pkw``: one LOAD per (group, output column): the input rows of the column's windows
+    (``window_rows``), each once, the rows above and below the input as DMA padding."""
+    ly, x = e.ly, e.x
+    n, oh0, th, ow0, tw = tile
+    pk = ly.extra["pack"]
+    wr = window_rows(ly, th)
+    sh, sw = ly.stride
+    g = e.b.group("ld", reads=[e.x_res], writes=[base[1]], rows=e.in_span(n, oh0, th))
+    ihs = oh0 * sh - ly.pads[0] + np.arange(wr)
+    ok = (ihs >= 0) & (ihs < ly.h)
+    nvalid = int(ok.sum())
+    before = int(np.argmax(ok)) if nvalid else wr
+    after = wr - before - nvalid
+    for gi, (v0, gs) in enumerate(pk["groups"]):
+        for c in range(tw):
+            sram = base[0] + (gi * tw + c) * wr
+            a, b = _clip(ly, ow0 + c, v0, gs)
+            real = gs - a - b
+            if real <= 0 or nvalid == 0:
+                for ins in _pad_loads(sram, wr, ly.x_zp, "pad column"):
+                    g.add(ins)
+                continue
+            iw = (ow0 + c) * sw + v0 - ly.pads[1] + a
+            dram = x.addr + ((n * ly.h + int(ihs[before])) * ly.w + iw) * ly.c
+            g.add(make("LOAD", buf="INP", dtype="i8", sram=sram, dram=dram, rows=nvalid,
+                       cols=real * ly.c, stride=ly.w * ly.c, pad_before=before,
+                       pad_after=after, pad_val=ly.x_zp,
+                       note=f"pkw g={gi} ow={ow0 + c} rot={a}"))
+
+
 def _load_weights(e, nbs):
     ly, d = e.ly, e.d
     pk = ly.extra["pack"]
@@ -165,7 +216,10 @@ def _runs(ly, ow0: int, tw: int, v0: int, gs: int) -> list[tuple[int, int, int]]
     return out
 
 
-def _chunk(e, tile, nbs, inp, wgt) -> None:
+def _chunk(e, tile, nbs, inp, wgt, win: bool, regs: list) -> None:
+    """The GEMMs and STOREs of one tile and channel chunk; ``win``: the ``pkw`` order (one
+    two-level GEMM per run of columns over the column windows; ``regs`` holds the GEMM_ROWS
+    value last set in this layer)."""
     ly = e.ly
     n, oh0, th, ow0, tw = tile
     pk = ly.extra["pack"]
@@ -177,14 +231,27 @@ def _chunk(e, tile, nbs, inp, wgt) -> None:
     acc_base, acc_res = e.slots.next("ACC")
     (woff, w_res), (ibase, i_res) = wgt, inp
     g = e.b.group("ex", reads=[i_res, w_res], writes=[acc_res])
+    wr = window_rows(ly, th)
+    if win and regs[0] != (th, wr):  # row r of column c, tap row u: c*wr + r*sh + u
+        g.add(make("CONFIG", reg="GEMM_ROWS", a=th, b=wr, c=ly.stride[0],
+                   note=f"rows: {th} per column, column window {wr}"))
+        if regs[0] is None:
+            g.add(make("CONFIG", reg="GEMM_TAPS", a=ly.kh, b=0, note=f"taps: {ly.kh} kernel rows"))
+        regs[0] = (th, wr)
     for i, nb in enumerate(nbs):
         for gi, (v0, gs) in enumerate(pk["groups"]):
             for c0, cnt, rot in _runs(ly, ow0, tw, v0, gs):
+                wgt_at = woff[nb] + pk["index"][(gi, rot)]
+                note = f"nb={nb} g={gi} ow={ow0 + c0}+{cnt} rot={rot}"
+                if win:
+                    g.add(make("GEMM", reset=int(gi == 0), acc=acc_base + i * p + c0 * th,
+                               inp=ibase + (gi * tw + c0) * wr, wgt=wgt_at, rows=cnt * th,
+                               kblocks=ly.kh, inp_kstride=1, wgt_kstride=1, loop2d=1,
+                               note="pkw " + note))
+                    continue
                 g.add(make("GEMM", reset=int(gi == 0), acc=acc_base + i * p + c0 * th,
-                           inp=ibase + gi * ly.kh * p + c0 * th,
-                           wgt=woff[nb] + pk["index"][(gi, rot)], rows=cnt * th,
-                           kblocks=ly.kh, inp_kstride=p, wgt_kstride=1,
-                           note=f"pack nb={nb} g={gi} ow={ow0 + c0}+{cnt} rot={rot}"))
+                           inp=ibase + gi * ly.kh * p + c0 * th, wgt=wgt_at, rows=cnt * th,
+                           kblocks=ly.kh, inp_kstride=p, wgt_kstride=1, note="pack " + note))
     st = e.store_group(tile, [acc_res, p_res])
     for i, nb in enumerate(nbs):
         # one STORE per output column (DRAM stride: one output row); th = 1 is row-major
@@ -196,9 +263,12 @@ def _chunk(e, tile, nbs, inp, wgt) -> None:
 
 
 def emit_pack(e, t) -> None:
-    """Emit layer ``e.ly`` with packed-taps tiling ``t``: tiles outer; the tile's inputs are
-    loaded once for all channel chunks; the weights once for the layer when they fit."""
+    """Emit layer ``e.ly`` with packed-taps tiling ``t`` (order ``pack`` or ``pkw``): tiles
+    outer; the tile's inputs are loaded once for all channel chunks; the weights once for
+    the layer when they fit."""
     ly = e.ly
+    win = t.order == "pkw"
+    regs = [None]
     chunks = [list(range(b, min(ly.nblocks, b + t.nb))) for b in range(0, ly.nblocks, t.nb)]
     shared = _load_weights(e, chunks[0]) if len(chunks) == 1 else None
     for n in range(ly.n):
@@ -210,5 +280,5 @@ def emit_pack(e, t) -> None:
                     wgt = shared or _load_weights(e, nbs)
                     if inp is None:
                         inp = e.slots.next("INP")
-                        _load_tile(e, tile, inp)
-                    _chunk(e, tile, nbs, inp, wgt)
+                        (_load_window if win else _load_tile)(e, tile, inp)
+                    _chunk(e, tile, nbs, inp, wgt, win, regs)

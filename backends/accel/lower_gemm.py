@@ -261,13 +261,14 @@ class Tiling:
     order: str     # "sp": spatial tiles outer (input reuse), "wt": channel chunks outer (weight
     #                (reuse), "win": the padded-window schedule (gemm_window.py), "pack": the
     #                packed-taps schedule of layers with few channels (gemm_pack.py), "w2d":
-    #                the two-level window schedule (gemm_loop2d.py, ISA v3)
+    #                the two-level window schedule (gemm_loop2d.py, ISA v3), "pkw": the packed
+    #                taps over column windows (gemm_pack.py, ISA v3)
     split: bool = False  # K deliberately split into several chunks (overlap of loads and GEMMs)
 
     @property
     def extra(self) -> bool:
         """Not one of the basic gather tilings (which SCALE-Sim's folds model)."""
-        return self.split or self.order in ("win", "pack", "w2d")
+        return self.split or self.order in ("win", "pack", "pkw", "w2d")
 
     def describe(self) -> str:
         return f"th={self.th} tw={self.tw} nb={self.nb} tk={self.tk} order={self.order}"
