@@ -77,6 +77,9 @@ def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
             n = f["pad_before"] + f["rows"] + f["pad_after"]
             if f["cols"] > d:
                 raise SimError(f"instruction {i} (LOAD): cols {f['cols']} > {d}")
+            if f["part"] and (f["buf"] != "WGT" or not f["cols"]):  # v6
+                raise SimError(f"instruction {i} (LOAD): part=1 needs a WGT load of cols >= 1 "
+                               f"K-rows")
             rb = load_row_bytes(f, d)
             for sram, dram in {copies[0], copies[-1]}:  # strides >= 0: the ends bound all
                 _rng(sz, f["buf"], sram, n, i, ins)

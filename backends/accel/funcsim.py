@@ -172,6 +172,15 @@ class Machine:
                 raise SimError(f"{what}: WGT loads take no padding")
             if f["cols"] > d:
                 raise SimError(f"{what}: cols={f['cols']} > {d} lanes")
+            if f.get("part"):  # v6: the first cols K-rows of each block, zeros below
+                if not f["cols"]:
+                    raise SimError(f"{what}: a partial WGT load needs cols >= 1 K-rows")
+                c = f["cols"]
+                idx = self._dram_rows(f["dram"], rows, f["stride"], c * d, what)
+                blocks = np.zeros((rows, d, d), np.int8)
+                blocks[:, :c, :] = self.dram[idx].view(np.int8).reshape(rows, c, d)
+                dst[sl] = blocks
+                return
             if f["cols"]:  # diagonal blocks: cols int8 values on the diagonal, zeros elsewhere
                 c = f["cols"]
                 idx = self._dram_rows(f["dram"], rows, f["stride"], c, what)
@@ -185,6 +194,8 @@ class Machine:
         cols, dt = f["cols"], f["dtype"]
         if cols > d:
             raise SimError(f"{what}: cols={cols} > {d} lanes")
+        if f.get("part"):
+            raise SimError(f"{what}: only WGT loads take part=1")
         if buf == "INP" and dt != "i8":
             raise SimError(f"{what}: the input buffer holds int8 only (dtype {dt})")
         eb = DTYPE_BYTES[dt]

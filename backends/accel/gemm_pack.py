@@ -91,9 +91,11 @@ def prepare_pack(ly, wd: np.ndarray, plan, d: int) -> None:
                 blocks.append(blk)
     per = len(blocks)
     arr = np.stack(blocks)                                 # [S, nN*d, d]
-    flat = arr.reshape(per, nN, d, d).transpose(1, 0, 3, 2)  # [nN, S, k(lane), n]
+    # only the first kr K-rows (lanes) of a block are non-zero: stored and loaded alone (v6)
+    kr = max(gs for _, gs in groups) * c
+    flat = arr.reshape(per, nN, d, d).transpose(1, 0, 3, 2)[:, :, :kr]  # [nN, S, k < kr, n]
     reg = plan.add_const(ly.name + ".wpack", np.ascontiguousarray(flat).astype(np.int8), "i8")
-    ly.extra["pack"] = {"reg": reg, "index": index, "per": per, "groups": groups}
+    ly.extra["pack"] = {"reg": reg, "index": index, "per": per, "groups": groups, "kr": kr}
 
 
 def window_rows(ly, th: int) -> int:
@@ -198,8 +200,10 @@ def _load_weights(e, nbs):
     base, res = e.slots.next("WGT")
     g = e.b.group("ld", writes=[res])
     per = pk["per"]
-    g.add(make("LOAD", buf="WGT", sram=base, dram=pk["reg"].addr + nbs[0] * per * d * d,
-               rows=per * len(nbs), stride=d * d, note=f"wpack nb={nbs[0]}..{nbs[-1]}"))
+    kr = pk["kr"]    # partial blocks (v6 part): the kr K-rows that hold taps
+    g.add(make("LOAD", buf="WGT", sram=base, dram=pk["reg"].addr + nbs[0] * per * kr * d,
+               rows=per * len(nbs), cols=kr, stride=kr * d, part=1,
+               note=f"wpack nb={nbs[0]}..{nbs[-1]} ({kr} of {d} K-rows)"))
     return {nb: base + i * per for i, nb in enumerate(nbs)}, res
 
 

@@ -1,4 +1,4 @@
-"""qcc-accel ISA version 5: instruction fields, binary encoding and text form.
+"""qcc-accel ISA version 6: instruction fields, binary encoding and text form.
 
 Every instruction is one 128-bit little-endian word.  Bits 0-3 hold the opcode,
 bits 4-7 the dependency flags (pop_prev, pop_next, push_prev, push_next); the
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from qcc.errors import QccError
 
-ISA_VERSION = 5
+ISA_VERSION = 6
 WORD_BYTES = 16
 DEPS = ("pop_prev", "pop_next", "push_prev", "push_next")
 
@@ -45,7 +45,9 @@ LAYOUT: dict[str, list[tuple[str, int, bool]]] = {
              ("rows", 10, False), ("cols", 8, False), ("stride", 22, False),
              ("pad_before", 8, False), ("pad_after", 8, False), ("pad_val", 8, True),
              # v4: repeated by the CONFIG LOAD_OUTER loop
-             ("outer", 1, False)],
+             ("outer", 1, False),
+             # v6: a WGT load of partial blocks: the first ``cols`` K-rows of each block
+             ("part", 1, False)],
     "STORE": [("dtype", 2, False), ("mode", 2, False), ("sram", 16, False), ("dram", 32, False),
               ("rows", 10, False), ("cols", 8, False), ("stride", 22, False),
               ("param", 12, False),

@@ -61,8 +61,11 @@ def _transfer(rows: int, row_bytes: int, stride: int, bw: int) -> int:
 
 def load_row_bytes(f: dict, dim: int) -> int:
     """DRAM bytes per row of a LOAD: a dense weight block (DIM x DIM), a diagonal weight
-    block (``cols`` bytes on the diagonal: a WGT load with ``cols > 0``) or ``cols`` elements."""
+    block (``cols`` bytes on the diagonal: a WGT load with ``cols > 0``), a partial one
+    (``cols`` K-rows of DIM bytes: v6 ``part``) or ``cols`` elements."""
     if f["buf"] == "WGT":
+        if f.get("part"):
+            return f["cols"] * dim
         return f["cols"] if f["cols"] else dim * dim
     return f["cols"] * DTYPE_BYTES[f["dtype"]]
 
