@@ -187,6 +187,7 @@ class ElemLowering:
         self.pslot = 0
         self.aslot = 0
         self.lslot = 0
+        self.onchip = None     # (output name, OnChip): the next conv's resident input (v5)
 
     @property
     def b(self):
@@ -205,9 +206,21 @@ class ElemLowering:
 
     def _store(self, g, m: Mat, r0: int, rows: int, lane0: int, cols: int, sram: int,
                mode="tensor", param=0):
-        g.add(make("STORE", dtype=m.dtype, mode=mode, sram=sram,
-                   dram=m.addr + r0 * m.pitch + lane0 * m.esize, rows=rows, cols=cols,
-                   stride=m.pitch, param=param, note=f"{m.name} rows {r0}+{rows}"))
+        spec = self.onchip[1] if self.onchip is not None and self.onchip[0] == m.name else None
+        if spec is None or spec.keep_dram:
+            g.add(make("STORE", dtype=m.dtype, mode=mode, sram=sram,
+                       dram=m.addr + r0 * m.pitch + lane0 * m.esize, rows=rows, cols=cols,
+                       stride=m.pitch, param=param, note=f"{m.name} rows {r0}+{rows}"))
+        if spec is not None:  # rows = positions, lane block lane0/DIM: into the region (v5)
+            for a, q0, cnt, st in spec.runs(lane0 // self.d, r0, rows, 1):
+                g.add(make("STORE", dtype="i8", mode=mode, sram=sram + q0, dram=a, rows=cnt,
+                           cols=cols, stride=st, param=param, inp=1,
+                           note=f"{m.name} rows {r0 + q0}+{cnt} -> INP"))
+
+    def _st_group(self, reads, writes):
+        """The ST group of output STOREs (writing the resident region too, if any)."""
+        extra = [self.onchip[1].data_res] if self.onchip is not None else []
+        return self.b.group("st", reads=reads, writes=list(writes) + extra)
 
     def _chunks(self, rows: int, per_row_slots: int):
         rc = max(1, min(MAX_ROWS, self.acc_half // per_row_slots))
@@ -301,7 +314,7 @@ class ElemLowering:
                                    dst_inc=1, imm=-z, note="centre"))
                 g.add(make("ALU", alu_op=op, dst=base, src=base + n, rows=n, dst_inc=1,
                            src_inc=1, note=f"{call.node.op} {call.op}"))
-                st = self.b.group("st", reads=[slot], writes=[out(k)])
+                st = self._st_group([slot], [out(k)])
                 k += 1
                 self._store(st, my, r0, n, lb * self.d, cols, base)
         join()
@@ -345,8 +358,7 @@ class ElemLowering:
                 if zx:
                     g.add(make("ALU", alu_op="ADD", use_imm=1, dst=base, rows=n, dst_inc=1,
                                imm=-zx, note="centre"))
-                st = self.b.group("st", reads=[slot] + ([pres] if pres else []),
-                                  writes=[out(ci)])
+                st = self._st_group([slot] + ([pres] if pres else []), [out(ci)])
                 ci += 1
                 self._store(st, my, r0, n, lb * self.d, cols, base,
                             mode="channel" if per_ch else "tensor", param=pbase)
@@ -381,7 +393,7 @@ class ElemLowering:
                 g = self.b.group("ex", reads=[self.ctx.res(x), tres], writes=[slot])
                 self._load(g, mx, r0, n, lb, base)
                 g.add(make("LUT", dst=base, src=base, rows=n, table=tbase, offset=-x.dtype.min))
-                st = self.b.group("st", reads=[slot], writes=[out(ci)])
+                st = self._st_group([slot], [out(ci)])
                 ci += 1
                 self._store(st, my, r0, n, lb * self.d, cols, base)
         join()
@@ -410,7 +422,7 @@ class ElemLowering:
                 if zx:
                     g.add(make("ALU", alu_op="ADD", use_imm=1, dst=base, rows=1, imm=-zx * hw_,
                                note="centre"))
-                st = self.b.group("st", reads=[slot], writes=[self.ctx.res(y)])
+                st = self._st_group([slot], [self.ctx.res(y)])
                 self._store(st, my, n, 1, lb * self.d, cols, base)
 
     def concat(self, call) -> None:
@@ -434,8 +446,17 @@ class ElemLowering:
              "global_avgpool": "global_avgpool", "reduce": "global_avgpool",
              "concat": "concat"}
 
-    def lower(self, call) -> None:
-        getattr(self, self.RULES[call.family])(call)
+    def lower(self, call, onchip=None) -> None:
+        """Lower ``call``; ``onchip``: the next conv/linear's resident input region
+        (resident.elem_out) that its output STOREs fill, besides or instead of DRAM."""
+        self.onchip = None if onchip is None else (self.ctx.region(call.out).name, onchip)
+        if onchip is not None:
+            from .resident import emit_pads
+            emit_pads(self.ctx, onchip)
+        try:
+            getattr(self, self.RULES[call.family])(call)
+        finally:
+            self.onchip = None
 
 
 def dram_dtype_ok(v) -> bool:

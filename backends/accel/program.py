@@ -358,8 +358,17 @@ class _Lowering:
             elif kind == "dma":
                 self._move.lower(call)
             else:
-                self._elem.lower(call)
+                self._elem_call(call, after(gi + 1) if len(calls) == 1 else None)
             self.written.add(self.res(call.out))
+
+    def _elem_call(self, call, nxt) -> None:
+        """An elementwise call; its STOREs fill the next conv/linear's resident input when
+        that qualifies (resident.elem_out)."""
+        self._pending = None
+        spec = resident.elem_out(self, call, nxt) if self.resident else None
+        self._elem.lower(call, spec)
+        if spec is not None:
+            self._pending = (nxt[0], spec, self.b)
 
     def _prepare(self, call):
         ly = self._prepared.pop(id(call), None)

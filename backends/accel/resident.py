@@ -14,6 +14,10 @@ the STORE's zero point, which the consumer multiplies by zero weights):
   schedule would load for a tile of all output rows; the padding rows and columns are
   written once by padding-only LOADs (no DRAM traffic), the producer's STOREs fill the rest.
 
+The producer may also be an elementwise call (``elem_out``: a residual add, a requantization,
+a LUT pass, a global average pool) whose STOREs write whole lane blocks of positions; its
+STOREs then go to the region the same way (``lower_elem.ElemLowering._store``).
+
 The region sits at one end of the input buffer (the top, or the other end from the
 producer's own resident input in a chain), the producer's own input slots share the rest.
 The dependency tokens come from the stream builder: the region is a buffer resource
@@ -217,6 +221,55 @@ def resident_out(ctx, call, ly, nxt, in_spec, yv) -> OnChip | None:
             and _own_rows(ctx.region(c.x), cl.n * cl.h * cl.w)):
         return None
     spec = plan(ly, cl, ctx.hw, in_spec, _read_elsewhere(ctx, yv, c))
+    if spec is None:
+        return None
+    cl.extra["resident_in"] = spec
+    if not candidates(cl, ctx.hw):
+        del cl.extra["resident_in"]
+        return None
+    return spec
+
+
+# the elementwise families whose output STOREs write whole lane blocks of positions (the
+# lanes past the channels get the STORE's zero point; the consumer's weights there are 0)
+ELEM_FAMILIES = ("binary", "requant", "lut", "global_avgpool", "reduce")
+
+
+def _whole_rows(ctx, v, rows: int, lanes: int) -> bool:
+    """``v``'s region holds ``rows`` positions of ``lanes`` channels in the order of its root:
+    its own buffer, or a view of a root whose positions have no spatial extent (a Flatten
+    of a global pool's [N, C, 1, 1])."""
+    from .gemm_emit import _own_rows
+    r = ctx.region(v)
+    if r.rows != rows or r.lanes != lanes:
+        return False
+    rs = r.root_shape
+    return _own_rows(r, rows) or (rs is not None and len(rs) >= 2 and int(np.prod(rs[2:])) == 1
+                                  and rs[0] == rows and rs[1] == lanes)
+
+
+def elem_out(ctx, call, nxt) -> OnChip | None:
+    """The resident input region of the next conv/linear that the output STOREs of the
+    elementwise ``call`` fill (ISA v5 STORE ``inp``), or None; the consumer is prepared
+    (``ctx._prepared``) with ``extra["resident_in"]``."""
+    from types import SimpleNamespace
+
+    from .lower_gemm import candidates, prepare
+
+    if call.family not in ELEM_FAMILIES or not ctx.hw.onchip_store or not nxt or len(nxt) != 1:
+        return None
+    c, y = nxt[0], call.out
+    kp = ctx.kp
+    if c.family not in ("conv2d", "linear") or ctx.why_host(c) is not None \
+            or kp.root(c.x).name != kp.root(y).name or y.dtype.name != "int8":
+        return None
+    cl = ctx._prepared.get(id(c)) or prepare(c, ctx.ap.plan, ctx.hw)
+    ctx._prepared[id(c)] = cl
+    rows = cl.n * cl.h * cl.w
+    if not (_whole_rows(ctx, y, rows, cl.c) and _whole_rows(ctx, c.x, rows, cl.c)):
+        return None
+    prod = SimpleNamespace(n=cl.n, oh=cl.h, ow=cl.w, m=cl.c, out_dtype="i8")
+    spec = plan(prod, cl, ctx.hw, None, _read_elsewhere(ctx, y, c))
     if spec is None:
         return None
     cl.extra["resident_in"] = spec

@@ -215,3 +215,70 @@ def test_no_residency_when_the_input_does_not_fit(tmp_path):
     acc = compile_and_compare(chain(), tmp_path, hw, samples=1)
     on = {ly["name"]: ly.get("onchip", {}) for ly in acc["layers"]}
     assert "output" not in on[acc["layers"][0]["name"]]
+
+
+def _add(g: G, a, b, a_zp, b_zp, y_zp):
+    return g.op("qcc.add", [a, b, g.const(np.array([1 << 29, 3 << 27], np.int32)),
+                            g.const(np.array([30], np.int32))],
+                {"a_zp": a_zp, "b_zp": b_zp, "y_zp": y_zp})
+
+
+@pytest.mark.parametrize("k,reader", [(1, False), (3, False), (1, True)])
+def test_elementwise_producer_fills_the_next_conv_input(k, reader, tmp_path):
+    """A residual add followed by a conv (1x1: flat region; 3x3: padded window): the add's
+    STOREs write the conv's input buffer and the conv loads no input from DRAM, bit-exact;
+    with a second reader of the sum the add stores to DRAM too."""
+    g = G(6)
+    x = g.input((1, 8, 6, 6))
+    a = conv(g, x, 12, 1, y_zp=2)
+    b = conv(g, a, 12, 3, group=12, x_zp=2, y_zp=-1, pads=[1, 1, 1, 1])
+    s = _add(g, a, b, 2, -1, 3)
+    conv(g, s, 10, k, x_zp=3, pads=[k // 2] * 4, output=True)
+    if reader:
+        g.g.outputs.append(s)
+    acc = compile_and_compare(g, tmp_path)
+    add, last = acc["layers"][2], acc["layers"][3]
+    assert add["op"] == "qcc.add"
+    spec = last["onchip"]["input"]
+    assert spec.startswith("flat" if k == 1 else "window") and spec.endswith("(and DRAM)") == reader
+    prog = _program(tmp_path)
+    assert not [i for i in prog[last["first"]:last["last"]]
+                if i.op == "LOAD" and i["buf"] == "INP" and i["rows"]]
+    kinds = {i["inp"] for i in prog[add["first"]:add["last"]] if i.op == "STORE" and i["rows"]}
+    assert kinds == ({0, 1} if reader else {1})
+    off = tmp_path / "off"
+    off.mkdir()
+    base = compile_and_compare(g, off, replace(HW, onchip_store=False), samples=1)
+    assert not any(ly.get("onchip") for ly in base["layers"])
+    assert simulate(prog, HW).total < simulate(_program(off), HW).total
+
+
+def test_pool_fills_the_classifier_input_through_a_flatten(tmp_path):
+    """global average pool -> Flatten (a view) -> linear: the pool's STOREs write the
+    linear's input buffer (one row per channel block), bit-exact."""
+    g = G(8)
+    x = g.input((1, 20, 5, 5))
+    p = g.op("qcc.global_avgpool", [x, *g.mult(1, 0.05)], {"x_zp": -3, "y_zp": 4})
+    f = g.op("onnx.Flatten", [p], {"axis": 1})
+    w = g.const(g.rand((20, 7)))
+    bias = g.const(g.rng.integers(-300, 300, 7).astype(np.int32))
+    g.op("qcc.linear", [f, w, bias, *g.mult(7)], dict(x_zp=4, y_zp=-1), output=True)
+    acc = compile_and_compare(g, tmp_path)
+    lin = acc["layers"][-1]
+    assert lin["op"] == "qcc.linear" and lin["onchip"]["input"].startswith("flat")
+
+
+def test_lut_pass_fills_a_window_with_lanes_past_the_channels(tmp_path):
+    """conv -> add -> LUT -> 3x3 conv over 5 channels (3 lanes past them on the 8-lane test
+    array, which the LUT's STOREs fill with their zero point 0 and the weights ignore) with
+    input zero point -4 (the window's padding): bit-exact, the LUT pass writes the window."""
+    from qcc.ir import DType
+    g = G(7)
+    x = g.input((1, 5, 5, 5))
+    a = conv(g, x, 5, 1, y_zp=1)
+    s = _add(g, a, x, 1, 0, -2)
+    t = g.op("qcc.lut", [s, g.const(g.rng.integers(-128, 128, 256).astype(np.int8), DType.int8)])
+    conv(g, t, 6, 3, x_zp=-4, pads=[1, 1, 1, 1], output=True)
+    acc = compile_and_compare(g, tmp_path)
+    assert acc["layers"][2]["op"] == "qcc.lut"
+    assert acc["layers"][-1]["onchip"]["input"].startswith("window")
