@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from .funcsim import SimError, gemm_input_offsets, load_copies
+from .funcsim import SimError, gemm_input_offsets, lane_error, load_copies
 from .hw import HwConfig
 from .isa import DTYPE_BYTES, UNARY_ALU_OPS, encode
 from .timing import FIFOS, DeadlockError, load_row_bytes, simulate, token_fifos
@@ -68,7 +68,7 @@ def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
     d = hw.dim
     bound = 0  # CONFIG GATHER: a LOADX reads table rows [0, bound), the simulator checks j
     regs = {"GEMM_ROWS": (0, 0, 0), "GEMM_TAPS": (0, 0),  # v3 (EX engine: program order)
-            "LOAD_OUTER": (0, 0, 0)}                      # v4 (LD engine: program order)
+            "LOAD_OUTER": (0, 0, 0, 0)}                   # v4, v6 (LD engine: program order)
     for i, ins in enumerate(prog):
         encode(ins)
         f = ins.f
@@ -77,6 +77,8 @@ def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
             n = f["pad_before"] + f["rows"] + f["pad_after"]
             if f["cols"] > d:
                 raise SimError(f"instruction {i} (LOAD): cols {f['cols']} > {d}")
+            if f["outer"]:   # v6: the data from lane LOAD_OUTER c
+                lane_error(f["buf"], regs["LOAD_OUTER"][3], f["cols"], d, f"instruction {i} (LOAD)")
             if f["part"] and (f["buf"] != "WGT" or not f["cols"]):  # v6
                 raise SimError(f"instruction {i} (LOAD): part=1 needs a WGT load of cols >= 1 "
                                f"K-rows")
@@ -107,7 +109,7 @@ def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
         elif ins.op == "CONFIG" and f["reg"] == "GEMM_TAPS":
             regs["GEMM_TAPS"] = (f["a"], f["b"])
         elif ins.op == "CONFIG" and f["reg"] == "LOAD_OUTER":
-            regs["LOAD_OUTER"] = (f["a"], f["b"], f["d"])
+            regs["LOAD_OUTER"] = (f["a"], f["b"], f["d"], f["c"])
         elif ins.op == "LOADX" and f["rows"]:
             _rng(sz, "ACC", f["dst"], f["rows"], i, ins)
             _rng(sz, "ACC", f["idx"], f["rows"], i, ins)

@@ -94,13 +94,21 @@ def load_copies(f: dict, outer_reg: tuple, what: str) -> list[tuple[int, int]]:
     ``dram + k * dram stride`` into rows from ``sram + k * sram stride``."""
     if not f.get("outer"):
         return [(f["sram"], f["dram"])]
-    n, db, ds = outer_reg
+    n, db, ds = outer_reg[:3]
     if f["buf"] not in ("INP", "WGT"):
         raise SimError(f"{what}: only LD-engine loads (INP, WGT) take the outer loop")
     if n < 1 or db < 0 or ds < 0:
         raise SimError(f"{what}: outer LOAD with LOAD_OUTER {outer_reg} (count >= 1 and strides "
                        f">= 0 needed: set the register first)")
     return [(f["sram"] + k * ds, f["dram"] + k * db) for k in range(n)]
+
+
+def lane_error(buf: str, lane: int, cols: int, dim: int, what: str) -> None:
+    """v6: the first lane (CONFIG LOAD_OUTER ``c``) of an outer LOAD's data: INP loads only,
+    and the data must fit the row."""
+    if lane and (buf != "INP" or lane + cols > dim):
+        raise SimError(f"{what}: an outer LOAD from lane {lane} (CONFIG LOAD_OUTER c) needs an "
+                       f"INP load with {lane} + cols <= {dim}, not {buf} with cols {cols}")
 
 
 def inp_store_rows(f: dict, inp_rows: int, what: str) -> np.ndarray:
@@ -129,7 +137,8 @@ class Machine:
         self.gather_bound = 0                # CONFIG GATHER: rows of the indexed table
         self.gemm_rows = (0, 0, 0)           # v3 CONFIG GEMM_ROWS: div, outer, inner stride
         self.gemm_taps = (0, 0)              # v3 CONFIG GEMM_TAPS: div, outer stride
-        self.load_outer = (0, 0, 0)          # v4 CONFIG LOAD_OUTER: count, dram, sram stride
+        self.load_outer = (0, 0, 0, 0)       # v4 CONFIG LOAD_OUTER: count, dram, sram stride,
+        #                                      v6: first lane of an outer INP load's data
 
     # -- helpers -------------------------------------------------------------------
     def _buf(self, name: str) -> np.ndarray:
@@ -159,15 +168,17 @@ class Machine:
             getattr(self, "_" + ins.op.lower())(ins, f"instruction {i} ({ins.op})")
 
     def _load(self, ins: Instr, what: str) -> None:
+        lane = self.load_outer[3] if ins.f.get("outer") else 0
         for sram, dram in load_copies(ins.f, self.load_outer, what):
-            self._load_one(dict(ins.f, sram=sram, dram=dram), what)
+            self._load_one(dict(ins.f, sram=sram, dram=dram), what, lane)
 
-    def _load_one(self, f: dict, what: str) -> None:
+    def _load_one(self, f: dict, what: str, lane: int = 0) -> None:
         d = self.hw.dim
         buf, rows, pb, pa = f["buf"], f["rows"], f["pad_before"], f["pad_after"]
         dst = self._buf(buf)
         sl = self._rows(buf, f["sram"], pb + rows + pa, what)
         if buf == "WGT":
+            lane_error(buf, lane, f["cols"], d, what)
             if pb or pa:
                 raise SimError(f"{what}: WGT loads take no padding")
             if f["cols"] > d:
@@ -194,6 +205,7 @@ class Machine:
         cols, dt = f["cols"], f["dtype"]
         if cols > d:
             raise SimError(f"{what}: cols={cols} > {d} lanes")
+        lane_error(buf, lane, cols, d, what)
         if f.get("part"):
             raise SimError(f"{what}: only WGT loads take part=1")
         if buf == "INP" and dt != "i8":
@@ -202,7 +214,7 @@ class Machine:
         idx = self._dram_rows(f["dram"], rows, f["stride"], cols * eb, what)
         vals = np.ascontiguousarray(self.dram[idx]).view(_NP[dt]).reshape(rows, cols)
         block = np.full((pb + rows + pa, d), f["pad_val"], np.int64)
-        block[pb:pb + rows, :cols] = vals
+        block[pb:pb + rows, lane:lane + cols] = vals
         dst[sl] = block
 
     def _epilogue_params(self, f: dict, cols: int, what: str):
@@ -410,7 +422,7 @@ class Machine:
         elif f["reg"] == "GEMM_TAPS":
             self.gemm_taps = (f["a"], f["b"])
         elif f["reg"] == "LOAD_OUTER":
-            self.load_outer = (f["a"], f["b"], f["d"])
+            self.load_outer = (f["a"], f["b"], f["d"], f["c"])
         else:
             self.alu_scale = (f["a"], f["b"], f["c"])
             if not arith.SHIFT_MIN <= f["c"] <= arith.SHIFT_MAX:

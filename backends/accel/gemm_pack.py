@@ -80,15 +80,18 @@ def prepare_pack(ly, wd: np.ndarray, plan, d: int) -> None:
     nN = -(-m // d)
     groups = tap_groups(ly, d)
     index, blocks = {}, []
-    for gi, (v0, gs) in enumerate(groups):
-        for a in rotations(ly, v0, gs):
-            index[(gi, a)] = len(blocks)
-            for u in range(kh):
-                blk = np.zeros((nN * d, d), np.int8)      # [n][lane]
-                for j in range(gs):
-                    v = v0 + (j + a) % gs
-                    blk[:m, j * c:(j + 1) * c] = wd[:, :, u, v]
-                blocks.append(blk)
+    # the unrotated blocks of every group first (all that the ``pkw`` order loads)
+    order = [(gi, 0) for gi in range(len(groups))] + \
+        [(gi, a) for gi, (v0, gs) in enumerate(groups) for a in rotations(ly, v0, gs) if a]
+    for gi, a in order:
+        v0, gs = groups[gi]
+        index[(gi, a)] = len(blocks)
+        for u in range(kh):
+            blk = np.zeros((nN * d, d), np.int8)      # [n][lane]
+            for j in range(gs):
+                v = v0 + (j + a) % gs
+                blk[:m, j * c:(j + 1) * c] = wd[:, :, u, v]
+            blocks.append(blk)
     per = len(blocks)
     arr = np.stack(blocks)                                 # [S, nN*d, d]
     # only the first kr K-rows (lanes) of a block are non-zero: stored and loaded alone (v6)
@@ -188,19 +191,30 @@ def _load_window(e, tile, base) -> None:
                 continue
             iw = (ow0 + c) * sw + v0 - ly.pads[1] + a
             dram = x.addr + ((n * ly.h + int(ihs[before])) * ly.w + iw) * ly.c
+            if a:   # the a taps left of the input: the data from lane a*C (v6), no rotation
+                g.add(make("CONFIG", reg="LOAD_OUTER", a=1, b=0, c=a * ly.c, d=0,
+                           note=f"1 copy, data from lane {a * ly.c}"))
             g.add(make("LOAD", buf="INP", dtype="i8", sram=sram, dram=dram, rows=nvalid,
                        cols=real * ly.c, stride=ly.w * ly.c, pad_before=before,
-                       pad_after=after, pad_val=ly.x_zp,
-                       note=f"pkw g={gi} ow={ow0 + c} rot={a}"))
+                       pad_after=after, pad_val=ly.x_zp, outer=int(a > 0),
+                       note=f"pkw g={gi} ow={ow0 + c}" + (f" lanes {a * ly.c}+" if a else "")))
 
 
-def _load_weights(e, nbs):
+def _load_weights(e, nbs, win: bool):
+    """The chunk's packed blocks (``win``: only the unrotated ones, which come first)."""
     ly, d = e.ly, e.d
     pk = ly.extra["pack"]
     base, res = e.slots.next("WGT")
     g = e.b.group("ld", writes=[res])
     per = pk["per"]
     kr = pk["kr"]    # partial blocks (v6 part): the kr K-rows that hold taps
+    if win:          # one LOAD per output block (merge_outer makes them one outer LOAD)
+        used = len(pk["groups"]) * ly.kh
+        for i, nb in enumerate(nbs):
+            g.add(make("LOAD", buf="WGT", sram=base + i * used, dram=pk["reg"].addr + nb * per * kr * d,
+                       rows=used, cols=kr, stride=kr * d, part=1,
+                       note=f"wpack nb={nb} ({kr} of {d} K-rows, unrotated)"))
+        return {nb: base + i * used for i, nb in enumerate(nbs)}, res
     g.add(make("LOAD", buf="WGT", sram=base, dram=pk["reg"].addr + nbs[0] * per * kr * d,
                rows=per * len(nbs), cols=kr, stride=kr * d, part=1,
                note=f"wpack nb={nbs[0]}..{nbs[-1]} ({kr} of {d} K-rows)"))
@@ -244,15 +258,15 @@ def _chunk(e, tile, nbs, inp, wgt, win: bool, regs: list) -> None:
         regs[0] = (th, wr)
     for i, nb in enumerate(nbs):
         for gi, (v0, gs) in enumerate(pk["groups"]):
+            if win:   # every column of the tile: no rotations (the loads shift the lanes)
+                g.add(make("GEMM", reset=int(gi == 0), acc=acc_base + i * p, inp=ibase + gi * tw * wr,
+                           wgt=woff[nb] + pk["index"][(gi, 0)], rows=p, kblocks=ly.kh,
+                           inp_kstride=1, wgt_kstride=1, loop2d=1,
+                           note=f"pkw nb={nb} g={gi} ow={ow0}+{tw}"))
+                continue
             for c0, cnt, rot in _runs(ly, ow0, tw, v0, gs):
                 wgt_at = woff[nb] + pk["index"][(gi, rot)]
                 note = f"nb={nb} g={gi} ow={ow0 + c0}+{cnt} rot={rot}"
-                if win:
-                    g.add(make("GEMM", reset=int(gi == 0), acc=acc_base + i * p + c0 * th,
-                               inp=ibase + (gi * tw + c0) * wr, wgt=wgt_at, rows=cnt * th,
-                               kblocks=ly.kh, inp_kstride=1, wgt_kstride=1, loop2d=1,
-                               note="pkw " + note))
-                    continue
                 g.add(make("GEMM", reset=int(gi == 0), acc=acc_base + i * p + c0 * th,
                            inp=ibase + gi * ly.kh * p + c0 * th, wgt=wgt_at, rows=cnt * th,
                            kblocks=ly.kh, inp_kstride=p, wgt_kstride=1, note="pack " + note))
@@ -274,14 +288,14 @@ def emit_pack(e, t) -> None:
     win = t.order == "pkw"
     regs = [None]
     chunks = [list(range(b, min(ly.nblocks, b + t.nb))) for b in range(0, ly.nblocks, t.nb)]
-    shared = _load_weights(e, chunks[0]) if len(chunks) == 1 else None
+    shared = _load_weights(e, chunks[0], win) if len(chunks) == 1 else None
     for n in range(ly.n):
         for oh0 in range(0, ly.oh, t.th):
             for ow0 in range(0, ly.ow, t.tw):
                 tile = (n, oh0, min(t.th, ly.oh - oh0), ow0, min(t.tw, ly.ow - ow0))
                 inp = None
                 for nbs in chunks:
-                    wgt = shared or _load_weights(e, nbs)
+                    wgt = shared or _load_weights(e, nbs, win)
                     if inp is None:
                         inp = e.slots.next("INP")
                         (_load_window if win else _load_tile)(e, tile, inp)

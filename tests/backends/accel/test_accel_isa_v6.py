@@ -1,8 +1,11 @@
-"""ISA v6: partial weight-block loads (LOAD ``part``).  A WGT LOAD with ``part = 1`` fills each
+"""ISA v6.  Partial weight-block loads (LOAD ``part``): a WGT LOAD with ``part = 1`` fills each
 block's first ``cols`` K-rows from ``cols * DIM`` DRAM bytes and zeroes the others: it writes
 exactly the block a dense load of the zero-padded block writes, moves ``cols/DIM`` of its
 bytes, and the packed-taps stems store and load only the K-rows that hold taps (bit-exact in
-test_accel_pack and test_accel_models).  Other buffers and ``cols = 0`` are errors."""
+test_accel_pack and test_accel_models).  Other buffers and ``cols = 0`` are errors.
+The first lane of an outer INP LOAD (CONFIG LOAD_OUTER ``c``): the data goes to lanes
+``c .. c+cols-1``, the lanes before and after get the pad value; the ``pkw`` stems load
+their left-border columns so and need no rotated weight blocks."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from qcc.backends.accel.check import check_bounds
 from qcc.backends.accel.funcsim import Machine, SimError
 from qcc.backends.accel.hw import HwConfig
 from qcc.backends.accel.isa import decode, encode, format_instr, make, parse_instr
-from qcc.backends.accel.timing import cost, dma_bytes
+from qcc.backends.accel.timing import cost, dma_bytes, simulate
 
 from accel_testlib import HW, G, compile_and_compare
 
@@ -91,3 +94,61 @@ def test_packed_stem_loads_partial_blocks(tmp_path):
     wl = [i for i in prog if i.op == "LOAD" and i.f["buf"] == "WGT"]
     assert wl and all(i.f["part"] == 1 and i.f["cols"] == 3 and i.f["stride"] == 3 * HW.dim
                       for i in wl)
+
+
+@settings(max_examples=60, deadline=None)
+@given(lane=st.integers(0, HW.dim - 1), cols=st.integers(1, HW.dim), rows=st.integers(1, 5),
+       pb=st.integers(0, 2), pa=st.integers(0, 2), n=st.integers(1, 3), seed=st.integers(0, 99))
+def test_lane_offset_moves_the_data_and_pads_around_it(lane, cols, rows, pb, pa, n, seed):
+    d = HW.dim
+    cols = min(cols, d - lane)
+    img = np.random.default_rng(seed).integers(0, 256, 4096).astype(np.uint8)
+    base = make("LOAD", buf="INP", sram=4, dram=16, rows=rows, cols=cols, stride=24,
+                pad_before=pb, pad_after=pa, pad_val=-5)
+    plain, shifted = Machine(HW, img.copy()), Machine(HW, img.copy())
+    plain.run([make("CONFIG", reg="LOAD_OUTER", a=n, b=100, d=rows + pb + pa),
+               make("LOAD", **dict(base.f, outer=1))])
+    shifted.run([make("CONFIG", reg="LOAD_OUTER", a=n, b=100, c=lane, d=rows + pb + pa),
+                 make("LOAD", **dict(base.f, outer=1))])
+    want = np.full_like(plain.inp, 0)
+    span = slice(4, 4 + n * (rows + pb + pa))
+    want[span] = -5
+    want[span, lane:lane + cols] = plain.inp[span, :cols]
+    assert np.array_equal(shifted.inp, want)
+
+
+@pytest.mark.parametrize("buf,lane,cols", [("INP", 5, HW.dim - 4), ("WGT", 1, 0)])
+def test_lane_offset_errors(buf, lane, cols):
+    prog = [make("CONFIG", reg="LOAD_OUTER", a=1, b=0, c=lane, d=0),
+            make("LOAD", buf=buf, sram=0, dram=0, rows=1, cols=cols, stride=64, outer=1)]
+    with pytest.raises(SimError, match="lane"):
+        Machine(HW, np.zeros(4096, np.uint8)).run(prog)
+    with pytest.raises(SimError, match="lane"):
+        check_bounds(prog, HW, 4096)
+    # a plain LOAD ignores the register
+    Machine(HW, np.zeros(4096, np.uint8)).run(prog[:1] + [make("LOAD", buf="INP", rows=1, cols=4)])
+
+
+def test_column_window_stem_needs_no_rotated_blocks(tmp_path, monkeypatch):
+    """A 3x3 stem with a left pad in the ``pkw`` order: the left column's rows are loaded
+    from lane C (v6), every GEMM covers all columns of its tile with the unrotated blocks
+    (one GEMM per tile here), and the weight LOADs move only those blocks; bit-exact."""
+    from qcc.backends.accel import gemm_emit
+    from qcc.backends.accel.isa import disassemble
+    orig = gemm_emit.candidates
+    monkeypatch.setattr(gemm_emit, "candidates",
+                        lambda ly, hw: [t for t in orig(ly, hw) if t.order == "pkw"] or orig(ly, hw))
+    g = G(11)
+    x = g.input((1, 2, 6, 7))
+    g.conv(x, 8, 3, pads=[1, 1, 1, 1], x_zp=-6)
+    g.g.outputs.append(g.g.nodes[-1].outputs[0])
+    acc = compile_and_compare(g, tmp_path)
+    prog = disassemble((tmp_path / "accel" / "m.bin").read_bytes())
+    tiles = -(-6 // int(acc["layers"][0]["tiling"].split()[0][3:])) * \
+        -(-7 // int(acc["layers"][0]["tiling"].split()[1][3:]))
+    gemms = [i for i in prog if i.op == "GEMM"]
+    assert len(gemms) == tiles and all(i.f["loop2d"] for i in gemms)
+    lanes = [i for i in prog if i.op == "CONFIG" and i.f["reg"] == "LOAD_OUTER" and i.f["c"]]
+    assert lanes and all(i.f["c"] == 2 for i in lanes)       # one tap of 2 channels missing
+    wl = [i for i in prog if i.op == "LOAD" and i.f["buf"] == "WGT"]
+    assert sum(i.f["rows"] for i in wl) == 3                 # 3 kernel rows, no rotations
