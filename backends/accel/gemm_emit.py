@@ -42,13 +42,12 @@ def _chunks(ly: GemmLayer, t: Tiling):
 
 class _Emitter:
     def __init__(self, ly: GemmLayer, xreg: Region, yreg: Region, hw: HwConfig, b: Builder,
-                 x_res, y_res, out_spec=None):
+                 x_res, y_res, out_spec=None, bufs: int = 2):
         self.ly, self.x, self.y, self.hw, self.b = ly, xreg, yreg, hw, b
         self.d = hw.dim
-        self.slots = _Slots(hw, ly)
         # the buffer halves alternate across layers too: a layer's first tile does not reuse
         # the halves that the previous layer's last GEMMs and STOREs still read
-        self.slots.n.update(getattr(b, "slot_phase", {}))
+        self.slots = _Slots(hw, ly, bufs, getattr(b, "slot_phase", {}))
         # on-chip residency (resident.py): the input already in the buffer / the output
         # written into the next layer's input buffer (and to DRAM only if needed)
         self.res_in = ly.extra.get("resident_in")
@@ -244,9 +243,9 @@ def emit_gemm(ly: GemmLayer, t: Tiling, xreg: Region, yreg: Region, hw: HwConfig
               x_res, y_res, out_spec=None) -> None:
     """Emit layer ``ly`` with tiling ``t``; ``out_spec``: the next layer's resident region that
     the STOREs fill (resident.py); ``ly.extra["resident_in"]``: this layer's own."""
-    e = _Emitter(ly, xreg, yreg, hw, b, x_res, y_res, out_spec)
+    e = _Emitter(ly, xreg, yreg, hw, b, x_res, y_res, out_spec, t.bufs)
     _emit_order(e, ly, t)
-    b.slot_phase = {k: v % 2 for k, v in e.slots.n.items()}
+    b.slot_phase = e.slots.next_phase()
 
 
 def _emit_order(e, ly: GemmLayer, t: Tiling) -> None:
@@ -312,7 +311,7 @@ def choose_tiling(ly: GemmLayer, xreg: Region, yreg: Region, hw: HwConfig,
         if objective == "total" else []
     # the packed-taps tilings keep their own order (most positions per tile first)
     pack = sorted((t for t in cands if t.order in ("pack", "pkw")),
-                  key=lambda t: (-t.th * t.tw, -t.nb, t.order != "pkw")) \
+                  key=lambda t: (-t.th * t.tw, -t.nb, t.order != "pkw", t.bufs)) \
         if objective == "total" else []
     # the two-level window tilings: most positions and channel blocks per tile first
     w2d = sorted((t for t in cands if t.order == "w2d"), key=lambda t: (-t.th * t.nb, -t.th)) \

@@ -264,6 +264,8 @@ class Tiling:
     #                the two-level window schedule (gemm_loop2d.py, ISA v3), "pkw": the packed
     #                taps over column windows (gemm_pack.py, ISA v3)
     split: bool = False  # K deliberately split into several chunks (overlap of loads and GEMMs)
+    bufs: int = 2        # input-buffer slots the tiles rotate through (4: two per half, so
+    #                      a tile's loads run two tiles ahead of its GEMMs: small tiles)
 
     @property
     def extra(self) -> bool:
@@ -271,7 +273,8 @@ class Tiling:
         return self.split or self.order in ("win", "pack", "pkw", "w2d")
 
     def describe(self) -> str:
-        return f"th={self.th} tw={self.tw} nb={self.nb} tk={self.tk} order={self.order}"
+        return (f"th={self.th} tw={self.tw} nb={self.nb} tk={self.tk} order={self.order}"
+                + (f" bufs={self.bufs}" if self.bufs != 2 else ""))
 
 
 def capacity(hw: HwConfig, ly: GemmLayer | None = None) -> dict:
@@ -363,22 +366,39 @@ def _resident_candidates(ly: GemmLayer, hw: HwConfig, cap: dict, res) -> list[Ti
 # -- emission ------------------------------------------------------------------------------
 class _Slots:
     """Alternating halves of each on-chip buffer (the input buffer's within ``inp_range``
-    when a resident region takes the rest: then named by their row interval)."""
+    when a resident region takes the rest: then named by their row interval).  With
+    ``bufs = 4`` the input slots are the quarters (two per half, named by their row
+    intervals), used in turn from the half ``phase`` says."""
 
-    def __init__(self, hw: HwConfig, ly: GemmLayer | None = None):
+    def __init__(self, hw: HwConfig, ly: GemmLayer | None = None, bufs: int = 2, phase=None):
         self.cap = capacity(hw, ly)
         self.inp_lo = (ly.extra.get("inp_range") or (None,))[0] if ly is not None else None
-        self.n = {"INP": 0, "WGT": 0, "ACC": 0, "PARAM": 0}
+        self.bufs = bufs
+        self.phase = {"INP": 0, "WGT": 0, "ACC": 0, "PARAM": 0}
+        self.phase.update(phase or {})
+        self.n = dict.fromkeys(self.phase, 0)
 
     def next(self, buf: str) -> tuple[int, tuple]:
-        k = self.n[buf] % 2
-        self.n[buf] += 1
         size = {"INP": self.cap["inp"], "WGT": self.cap["wgt"], "ACC": self.cap["acc"],
                 "PARAM": self.cap["param"]}[buf]
-        if buf == "INP" and self.inp_lo is not None:
-            lo = self.inp_lo + k * size
+        ways = self.bufs if buf == "INP" else 2
+        k = (self.n[buf] + self.phase[buf] * ways // 2) % ways
+        self.n[buf] += 1
+        if ways != 2:
+            size = 2 * size // ways
+        if buf == "INP" and (self.inp_lo is not None or ways != 2):
+            lo = (self.inp_lo or 0) + k * size
             return lo, ("INP", lo, lo + size)
         return k * size, (buf, k)
+
+    def next_phase(self) -> dict:
+        """The half each buffer's next layer starts in: the other one than the last used."""
+        out = {}
+        for buf, n in self.n.items():
+            ways = self.bufs if buf == "INP" else 2
+            last = (n - 1 + self.phase[buf] * ways // 2) % ways if n else None
+            out[buf] = self.phase[buf] if last is None else (last * 2 // ways + 1) % 2
+        return out
 
 
 def _pad_loads(sram: int, count: int, pad_val: int, note: str):
