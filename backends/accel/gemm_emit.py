@@ -286,8 +286,9 @@ def _emit_order(e, ly: GemmLayer, t: Tiling) -> None:
 
 def choose_tiling(ly: GemmLayer, xreg: Region, yreg: Region, hw: HwConfig,
                   max_sim: int = 16, objective: str = "total", before=None,
-                  out_spec=None) -> tuple[Tiling, int, list]:
-    """The candidate tiling with the fewest simulated cycles (and the table of all tried).
+                  out_spec=None, ranked: list | None = None) -> tuple[Tiling, int, list]:
+    """The candidate tiling with the fewest simulated cycles (and the table of all tried;
+    ``ranked`` receives ``(cycles, tiling)`` of every candidate simulated).
 
     ``objective="compute"`` minimises the array's GEMM cycles instead (ties: total cycles);
     the SCALE-Sim comparison uses it to compare array models under the same folds."""
@@ -321,13 +322,15 @@ def choose_tiling(ly: GemmLayer, xreg: Region, yreg: Region, hw: HwConfig,
     tried = []
     best = None
     for t in todo:
-        b = Builder(inp_half=hw.inp_rows // 2, fifo_depth=hw.fifo_depth)
+        b = Builder(inp_half=hw.inp_rows // 2, fifo_depth=hw.fifo_depth, acc_half=hw.acc_rows // 2)
         if before is not None:  # the producing layer first: the tiling that overlaps it best
             before(b)
         emit_gemm(ly, t, xreg, yreg, hw, b, ("DRAM", "x"), ("DRAM", "y"), out_spec)
         prog, _ = b.finalize()   # tokens bounded by the FIFO depth: never deadlocks
         cyc = simulate(prog, hw).total
         tried.append((t.describe(), cyc))
+        if ranked is not None:
+            ranked.append((cyc, len(ranked), t))
         key = (cyc,) if objective == "total" else \
             (sum(gemm_cycles(i.f["rows"], i.f["kblocks"], hw) for i in prog if i.op == "GEMM"), cyc)
         if best is None or key < best[2]:

@@ -129,7 +129,7 @@ def pack_candidates(ly, hw, cap: dict, tiling_cls) -> list:
                 if (ngr * tw * wr <= cap["inp"] and wr <= min(MAX_PAD, MAX_DMA_ROWS)
                         and ly.stride[0] <= MAX_ROW_STEP):
                     out.append(tiling_cls(th, tw, nb, slabs, "pkw"))
-                    if 2 * ngr * tw * wr <= cap["inp"]:   # four input slots: loads two tiles ahead
+                    if 2 * ngr * tw * wr <= cap["inp"] and 2 * nb * p <= cap["acc"]:  # four slots
                         out.append(tiling_cls(th, tw, nb, slabs, "pkw", bufs=4))
     # most positions per tile first, then fewer channel chunks (the search simulates a few)
     out.sort(key=lambda t: (-t.th * t.tw, -t.nb, t.order != "pkw", t.bufs))

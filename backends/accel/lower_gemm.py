@@ -264,8 +264,9 @@ class Tiling:
     #                the two-level window schedule (gemm_loop2d.py, ISA v3), "pkw": the packed
     #                taps over column windows (gemm_pack.py, ISA v3)
     split: bool = False  # K deliberately split into several chunks (overlap of loads and GEMMs)
-    bufs: int = 2        # input-buffer slots the tiles rotate through (4: two per half, so
-    #                      a tile's loads run two tiles ahead of its GEMMs: small tiles)
+    bufs: int = 2        # input and accumulator slots the tiles rotate through (4: two per
+    #                      half, so a small tile's loads run two tiles ahead of its GEMMs
+    #                      and its GEMMs one tile ahead of its STOREs)
 
     @property
     def extra(self) -> bool:
@@ -367,8 +368,8 @@ def _resident_candidates(ly: GemmLayer, hw: HwConfig, cap: dict, res) -> list[Ti
 class _Slots:
     """Alternating halves of each on-chip buffer (the input buffer's within ``inp_range``
     when a resident region takes the rest: then named by their row interval).  With
-    ``bufs = 4`` the input slots are the quarters (two per half, named by their row
-    intervals), used in turn from the half ``phase`` says."""
+    ``bufs = 4`` the input and accumulator slots are the quarters (two per half, named by
+    their row intervals), used in turn from the half ``phase`` says."""
 
     def __init__(self, hw: HwConfig, ly: GemmLayer | None = None, bufs: int = 2, phase=None):
         self.cap = capacity(hw, ly)
@@ -381,7 +382,7 @@ class _Slots:
     def next(self, buf: str) -> tuple[int, tuple]:
         size = {"INP": self.cap["inp"], "WGT": self.cap["wgt"], "ACC": self.cap["acc"],
                 "PARAM": self.cap["param"]}[buf]
-        ways = self.bufs if buf == "INP" else 2
+        ways = self.bufs if buf in ("INP", "ACC") else 2
         k = (self.n[buf] + self.phase[buf] * ways // 2) % ways
         self.n[buf] += 1
         if ways != 2:
@@ -389,13 +390,15 @@ class _Slots:
         if buf == "INP" and (self.inp_lo is not None or ways != 2):
             lo = (self.inp_lo or 0) + k * size
             return lo, ("INP", lo, lo + size)
+        if ways != 2:    # accumulator quarters: row intervals (stream.Builder orders overlaps)
+            return k * size, (buf, k * size, (k + 1) * size)
         return k * size, (buf, k)
 
     def next_phase(self) -> dict:
         """The half each buffer's next layer starts in: the other one than the last used."""
         out = {}
         for buf, n in self.n.items():
-            ways = self.bufs if buf == "INP" else 2
+            ways = self.bufs if buf in ("INP", "ACC") else 2
             last = (n - 1 + self.phase[buf] * ways // 2) % ways if n else None
             out[buf] = self.phase[buf] if last is None else (last * 2 // ways + 1) % 2
         return out

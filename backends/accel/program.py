@@ -22,7 +22,7 @@ from qcc.ir import Graph
 from qcc.lower import KernelProgram, buffer_nbytes, lower
 
 from .check import check_stream
-from . import resident
+from . import lookahead, resident
 from .gemm_emit import choose_tiling, emit_gemm
 from .hw import HwConfig
 from .isa import ISA_VERSION, make
@@ -244,7 +244,8 @@ class _Lowering:
     # -- segments ------------------------------------------------------------------------
     def _open(self):
         if self.b is None:
-            self.b = Builder(inp_half=self.hw.inp_rows // 2, fifo_depth=self.hw.fifo_depth)
+            self.b = Builder(inp_half=self.hw.inp_rows // 2, fifo_depth=self.hw.fifo_depth,
+                             acc_half=self.hw.acc_rows // 2)
             self.b.also_write = self._overlaps
             self.written = set()
             self._seg_layers = []
@@ -404,8 +405,11 @@ class _Lowering:
                 emit_gemm(pl, pt, pxr, pyr, self.hw, b, ("DRAM", "w"), ("DRAM", "x"), pspec)
         # small layers are cheap to simulate: twice the candidates
         search = 2 * self.search if ly.macs <= PAIR_SEARCH_MACS else self.search
+        ranked: list = []
         t, cyc, tried = choose_tiling(ly, xr, yr, self.hw, search, before=before,
-                                      out_spec=out_spec)
+                                      out_spec=out_spec, ranked=ranked)
+        t, cyc = lookahead.pick(self, ly, ranked, xr, yr, out_spec, before,
+                                lookahead.consumer(self, nxt, y))
         emit_gemm(ly, t, xr, yr, self.hw, self.b, self.res(x), self.res(y), out_spec)
         self._prev_gemm = (self.b, ly, t, xr, yr, self.res(y), out_spec)
         if in_spec is not None or out_spec is not None:

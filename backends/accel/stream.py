@@ -65,26 +65,32 @@ def nop(engine: str, note: str = "") -> Instr:
     return make("ALU", alu_op="ADD", use_imm=1, note=note or "nop")
 
 
-def _inp_span(r, half):
-    """(lo, hi, tag) of an input-buffer resource: a slot half ``("INP", k)`` (rows of ``half``),
-    an interval ``("INP", lo, hi)`` or a resident region's part ``("INP", lo, hi, tag)``."""
-    if not (isinstance(r, tuple) and r and r[0] == "INP"):
+def _span(r, halves: dict):
+    """(buffer, lo, hi, tag) of an input-buffer or accumulator resource: a slot half
+    ``(buf, k)`` (rows of ``halves[buf]``), an interval ``(buf, lo, hi)`` (a slot of four, a
+    layer's slot beside a resident region) or a resident region's part ``("INP", lo, hi, tag)``."""
+    if not (isinstance(r, tuple) and r and r[0] in ("INP", "ACC")):
         return None
     if len(r) == 2:
-        return None if half is None else (r[1] * half, (r[1] + 1) * half, None)
-    return r[1], r[2], (r[3] if len(r) > 3 else None)
+        h = halves.get(r[0])
+        return None if h is None else (r[0], r[1] * h, (r[1] + 1) * h, None)
+    return r[0], r[1], r[2], (r[3] if len(r) > 3 else None)
 
 
 def _overlap(a, b) -> bool:
-    if (a[0], a[1]) == (b[0], b[1]) and a[2] and b[2] and a[2] != b[2]:
+    if a[0] != b[0]:
+        return False
+    if (a[1], a[2]) == (b[1], b[2]) and a[3] and b[3] and a[3] != b[3]:
         return False   # the data and padding rows of one resident region are disjoint
-    return a[0] < b[1] and b[0] < a[1]
+    return a[1] < b[2] and b[1] < a[2]
 
 
 class Builder:
-    def __init__(self, inp_half: int | None = None, fifo_depth: int | None = None):
-        self.inp_half = inp_half     # rows of an input-buffer slot half ("INP", k)
-        self._inp: dict = {}         # input-buffer resources seen -> (lo, hi, tag)
+    def __init__(self, inp_half: int | None = None, fifo_depth: int | None = None,
+                 acc_half: int | None = None):
+        # rows of an input-buffer / accumulator slot half ("INP", k) / ("ACC", k)
+        self.halves = {"INP": inp_half, "ACC": acc_half}
+        self._inp: dict = {}         # buffer-row resources seen -> (buffer, lo, hi, tag)
         self.fifo_depth = fifo_depth  # None: unbounded FIFOs (no token bound at render time)
         self.groups: list[Group] = []
         self.layer = 0
@@ -139,7 +145,7 @@ class Builder:
         resident regions): the write also waits for their last writer and readers."""
         for r in seen:
             if r not in self._inp:
-                sp = _inp_span(r, self.inp_half)
+                sp = _span(r, self.halves)
                 if sp is not None:
                     self._inp[r] = sp
         out = []
