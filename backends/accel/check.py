@@ -63,6 +63,24 @@ def _store_bounds(sz, hw: HwConfig, image_size: int, i: int, ins) -> None:
         _rng(sz, "INP", f["dram"], (f["rows"] - 1) * f["stride"] + 1, i, ins)
 
 
+def _load_bounds(sz, d: int, image_size: int, outer: tuple, i: int, ins) -> None:
+    """A LOAD's buffer rows and DRAM bytes (the first and last copy of an outer LOAD bound
+    every copy: the strides are not negative), its lanes and its v6 fields."""
+    f = ins.f
+    copies = load_copies(f, outer, f"instruction {i} (LOAD)")
+    n = f["pad_before"] + f["rows"] + f["pad_after"]
+    if f["cols"] > d:
+        raise SimError(f"instruction {i} (LOAD): cols {f['cols']} > {d}")
+    if f["outer"]:   # v6: the data from lane LOAD_OUTER c
+        lane_error(f["buf"], outer[3], f["cols"], d, f"instruction {i} (LOAD)")
+    if f["part"] and (f["buf"] != "WGT" or not f["cols"]):  # v6
+        raise SimError(f"instruction {i} (LOAD): part=1 needs a WGT load of cols >= 1 K-rows")
+    rb = load_row_bytes(f, d)
+    for sram, dram in {copies[0], copies[-1]}:
+        _rng(sz, f["buf"], sram, n, i, ins)
+        _dram(image_size, dram, f["rows"], f["stride"], rb, i, ins)
+
+
 def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
     sz = _sizes(hw)
     d = hw.dim
@@ -73,19 +91,7 @@ def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
         encode(ins)
         f = ins.f
         if ins.op == "LOAD":
-            copies = load_copies(f, regs["LOAD_OUTER"], f"instruction {i} (LOAD)")
-            n = f["pad_before"] + f["rows"] + f["pad_after"]
-            if f["cols"] > d:
-                raise SimError(f"instruction {i} (LOAD): cols {f['cols']} > {d}")
-            if f["outer"]:   # v6: the data from lane LOAD_OUTER c
-                lane_error(f["buf"], regs["LOAD_OUTER"][3], f["cols"], d, f"instruction {i} (LOAD)")
-            if f["part"] and (f["buf"] != "WGT" or not f["cols"]):  # v6
-                raise SimError(f"instruction {i} (LOAD): part=1 needs a WGT load of cols >= 1 "
-                               f"K-rows")
-            rb = load_row_bytes(f, d)
-            for sram, dram in {copies[0], copies[-1]}:  # strides >= 0: the ends bound all
-                _rng(sz, f["buf"], sram, n, i, ins)
-                _dram(image_size, dram, f["rows"], f["stride"], rb, i, ins)
+            _load_bounds(sz, d, image_size, regs["LOAD_OUTER"], i, ins)
         elif ins.op == "STORE":
             _store_bounds(sz, hw, image_size, i, ins)
         elif ins.op == "GEMM" and f["rows"]:

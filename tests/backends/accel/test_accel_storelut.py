@@ -107,7 +107,12 @@ def test_activation_fused_into_the_store_and_the_next_conv_resident(tmp_path):
     off.mkdir()
     base = compile_and_compare(_conv_act_conv(), off, replace(HW, store_lut=False))
     assert len(base["layers"]) == 3 and "LUT" in _ops(off)
-    assert acc["instructions"] < base["instructions"]
+    # the unfused LUT pass writes the next conv's input on chip too (resident.elem_out),
+    # but it still loads the conv's output from DRAM and runs a LUT pass: slower
+    from qcc.backends.accel.timing import simulate
+    cycles = {k: simulate(disassemble((d / "accel" / "m.bin").read_bytes()), HW).total
+              for k, d in (("fused", tmp_path), ("pass", off))}
+    assert cycles["fused"] < cycles["pass"], cycles
 
 
 def test_uint8_activation_output_fused(tmp_path):
