@@ -56,7 +56,9 @@ static inline int32_t qcc_dwd_table(const qcc_conv2d_p *p, const int8_t *wk, int
 
 /* Copies input plane xin into the interior of the padded plane (its border keeps the zero
  * point written once per call): n bytes per row from column c0, word by word (unaligned
- * LDR / STR; everything in locals: the int8 stores may alias *p). */
+ * LDR / STR; a row's last word ends at its end, overlapping the word before when n is not a
+ * multiple of four; rows of at most 8 bytes as two words; everything in locals: the int8
+ * stores may alias *p). */
 __attribute__((noinline, unused)) static void qcc_dwd_rows(const int8_t *s, int32_t sw, int8_t *d,
                                                            int32_t dw, int32_t rows, int32_t n)
 {
@@ -73,6 +75,21 @@ __attribute__((noinline, unused)) static void qcc_dwd_rows(const int8_t *s, int3
         }
         return;
     }
+    if (n < 4) {
+        for (r = 0; r < rows; r++, s += sw, d += dw)
+            for (t = 0; t < n; t++)
+                d[t] = s[t];
+        return;
+    }
+    if (n <= 8) {  /* narrow rows: two words, the second ending at the row's end */
+        const int32_t k = n - 4;
+        for (r = 0; r < rows; r++, s += sw, d += dw) {
+            const uint32_t v0 = qcc_ld32(s), v1 = qcc_ld32(s + k);
+            memcpy(d, &v0, sizeof v0);
+            memcpy(d + k, &v1, sizeof v1);
+        }
+        return;
+    }
     for (r = 0; r < rows; r++, s += sw, d += dw) {
         for (t = 0; t + 16 <= n4; t += 16) {
             const uint32_t v0 = qcc_ld32(s + t), v1 = qcc_ld32(s + t + 4);
@@ -86,8 +103,10 @@ __attribute__((noinline, unused)) static void qcc_dwd_rows(const int8_t *s, int3
             const uint32_t v = qcc_ld32(s + t);
             memcpy(d + t, &v, sizeof v);
         }
-        for (; t < n; t++)
-            d[t] = s[t];
+        if (t < n) {  /* the last word ends at the row's end (overlapping bytes rewritten) */
+            const uint32_t v = qcc_ld32(s + n - 4);
+            memcpy(d + n - 4, &v, sizeof v);
+        }
     }
 }
 

@@ -129,14 +129,19 @@ qcc_dws_plane_k(const qcc_conv2d_p *p, const int8_t *pad, int32_t pw, const qcc_
 typedef struct {
     int32_t m, c, sh;   /*  0: the requantization (qcc_rqf, sh > 0) */
     int32_t init;       /* 12: bias - zp * sum(w) */
-    int32_t lo, hi;     /* 16: bounds (narrow form) */
-    int8_t *yend;       /* 24: the end of the row's pairs */
+    uint32_t lo, hi;    /* 16: bounds (narrow form), repeated in each byte */
+    int8_t *yend;       /* 24: the end of the current row's pairs */
+    int8_t *stop;       /* 28: the end of the last row's pairs */
+    int32_t rskip;      /* 32: input bytes from a row's last pair to the next row */
+    int32_t back;       /* 36: output columns a row's pairs overrun (ow odd: 1) */
+    int32_t ow;         /* 40: the output row length */
 } qcc_dwa;
 /* the offsets the assembly reads (a negative array size if the layout differs) */
 typedef char qcc_dwa_layout[offsetof(qcc_dwa, init) == 12 && offsetof(qcc_dwa, lo) == 16
-                            && offsetof(qcc_dwa, yend) == 24 ? 1 : -1];
+                            && offsetof(qcc_dwa, yend) == 24 && offsetof(qcc_dwa, rskip) == 32
+                            && offsetof(qcc_dwa, ow) == 40 ? 1 : -1];
 
-#define QCC_DWA_REQ(CLAMP, STEP)                                      \
+#define QCC_DWA_REQ(CLAMP)                                            \
     "ldm %[prm], { %[e], %[o], %[t] }\n\t"                            \
     "smmla %[a0], %[a0], %[e], %[o]\n\t"                              \
     "smmla %[a1], %[a1], %[e], %[o]\n\t"                              \
@@ -144,40 +149,36 @@ typedef char qcc_dwa_layout[offsetof(qcc_dwa, init) == 12 && offsetof(qcc_dwa, l
     "asr %[a1], %[a1], %[t]\n\t"                                      \
     "ssat %[a0], #8, %[a0]\n\t"                                       \
     "ssat %[a1], #8, %[a1]\n\t"                                       \
+    "bfi %[a0], %[a1], #8, #8\n\t"                                    \
     CLAMP                                                             \
-    "strb %[a1], [%[y], #1]\n\t"                                      \
-    "strb %[a0], [%[y]], #2\n\t"                                      \
-    "adds %[r], %[r], #" STEP "\n\t"                                  \
+    "strh %[a0], [%[y]], #2\n\t"                                      \
     "ldr %[t], [%[prm], #24]\n\t"                                     \
     "cmp %[y], %[t]\n\t"                                              \
-    "bne 1b\n\t"
+    "bne 1b\n\t"                                                      \
+    "ldrd %[e], %[o], [%[prm], #28]\n\t"                              \
+    "cmp %[y], %[e]\n\t"                                              \
+    "beq 2f\n\t"                                                      \
+    "add %[r], %[r], %[o]\n\t"                                        \
+    "ldrd %[e], %[o], [%[prm], #36]\n\t"                              \
+    "subs %[y], %[y], %[e]\n\t"                                       \
+    "add %[t], %[t], %[o]\n\t"                                        \
+    "str %[t], [%[prm], #24]\n\t"                                     \
+    "b 1b\n\t"                                                        \
+    "2:\n\t"
 
+/* the two packed outputs (bytes 0 and 1 of a0) clamped to the bounds repeated in each byte
+ * (SSUB8 sets the GE flags per byte, SEL picks by them) */
 #define QCC_DWA_CLAMP                                                 \
     "ldrd %[e], %[o], [%[prm], #16]\n\t"                              \
-    "cmp %[a0], %[e]\n\t"                                             \
-    "it lt\n\t"                                                       \
-    "movlt %[a0], %[e]\n\t"                                           \
-    "cmp %[a0], %[o]\n\t"                                             \
-    "it gt\n\t"                                                       \
-    "movgt %[a0], %[o]\n\t"                                           \
-    "cmp %[a1], %[e]\n\t"                                             \
-    "it lt\n\t"                                                       \
-    "movlt %[a1], %[e]\n\t"                                           \
-    "cmp %[a1], %[o]\n\t"                                             \
-    "it gt\n\t"                                                       \
-    "movgt %[a1], %[o]\n\t"
+    "ssub8 %[t], %[a0], %[e]\n\t"                                     \
+    "sel %[a0], %[a0], %[e]\n\t"                                      \
+    "ssub8 %[t], %[o], %[a0]\n\t"                                     \
+    "sel %[a0], %[a0], %[o]\n\t"
 
 #define QCC_DWA_S1(CLAMP)                                                                    \
     "1:\n\t"                                                                                 \
     "ldr %[a0], [%[prm], #12]\n\t"                                                           \
     "mov %[a1], %[a0]\n\t"                                                                   \
-    "ldr %[o], [%[r]]\n\t"                                                                   \
-    "sxtb16 %[e], %[o]\n\t"                                                                  \
-    "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
-    "smlad %[a0], %[e], %[wa0], %[a0]\n\t"                                                   \
-    "smlabb %[a0], %[o], %[wb], %[a0]\n\t"                                                   \
-    "smlad %[a1], %[o], %[wa0], %[a1]\n\t"                                                   \
-    "smlatb %[a1], %[e], %[wb], %[a1]\n\t"                                                   \
     "ldr %[o], [%[r], %[pw]]\n\t"                                                            \
     "sxtb16 %[e], %[o]\n\t"                                                                  \
     "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
@@ -192,22 +193,19 @@ typedef char qcc_dwa_layout[offsetof(qcc_dwa, init) == 12 && offsetof(qcc_dwa, l
     "smlabb %[a0], %[o], %[wb2], %[a0]\n\t"                                                  \
     "smlad %[a1], %[o], %[wa2], %[a1]\n\t"                                                   \
     "smlatb %[a1], %[e], %[wb2], %[a1]\n\t"                                                  \
-    QCC_DWA_REQ(CLAMP, "2")
+    "ldr %[o], [%[r]], #2\n\t"                                                               \
+    "sxtb16 %[e], %[o]\n\t"                                                                  \
+    "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
+    "smlad %[a0], %[e], %[wa0], %[a0]\n\t"                                                   \
+    "smlabb %[a0], %[o], %[wb], %[a0]\n\t"                                                   \
+    "smlad %[a1], %[o], %[wa0], %[a1]\n\t"                                                   \
+    "smlatb %[a1], %[e], %[wb], %[a1]\n\t"                                                   \
+    QCC_DWA_REQ(CLAMP)
 
 #define QCC_DWA_S2(CLAMP)                                                                    \
     "1:\n\t"                                                                                 \
     "ldr %[a0], [%[prm], #12]\n\t"                                                           \
     "mov %[a1], %[a0]\n\t"                                                                   \
-    "ldr %[t], [%[r], #4]\n\t"                                                               \
-    "sxtb16 %[t], %[t], ror #16\n\t"                                                         \
-    "ldr %[o], [%[r]]\n\t"                                                                   \
-    "sxtb16 %[e], %[o]\n\t"                                                                  \
-    "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
-    "smlad %[a0], %[e], %[wa0], %[a0]\n\t"                                                   \
-    "smlabb %[a0], %[o], %[wb], %[a0]\n\t"                                                   \
-    "smlatb %[a1], %[o], %[wb], %[a1]\n\t"                                                   \
-    "pkhtb %[t], %[t], %[e], asr #16\n\t"                                                    \
-    "smlad %[a1], %[t], %[wa0], %[a1]\n\t"                                                   \
     "add %[t], %[r], %[pw]\n\t"                                                              \
     "ldr %[t], [%[t], #4]\n\t"                                                               \
     "sxtb16 %[t], %[t], ror #16\n\t"                                                         \
@@ -230,7 +228,17 @@ typedef char qcc_dwa_layout[offsetof(qcc_dwa, init) == 12 && offsetof(qcc_dwa, l
     "smlatb %[a1], %[o], %[wb2], %[a1]\n\t"                                                  \
     "pkhtb %[t], %[t], %[e], asr #16\n\t"                                                    \
     "smlad %[a1], %[t], %[wa2], %[a1]\n\t"                                                   \
-    QCC_DWA_REQ(CLAMP, "4")
+    "ldr %[t], [%[r], #4]\n\t"                                                               \
+    "sxtb16 %[t], %[t], ror #16\n\t"                                                         \
+    "ldr %[o], [%[r]], #4\n\t"                                                               \
+    "sxtb16 %[e], %[o]\n\t"                                                                  \
+    "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
+    "smlad %[a0], %[e], %[wa0], %[a0]\n\t"                                                   \
+    "smlabb %[a0], %[o], %[wb], %[a0]\n\t"                                                   \
+    "smlatb %[a1], %[o], %[wb], %[a1]\n\t"                                                   \
+    "pkhtb %[t], %[t], %[e], asr #16\n\t"                                                    \
+    "smlad %[a1], %[t], %[wa0], %[a1]\n\t"                                                   \
+    QCC_DWA_REQ(CLAMP)
 
 #define QCC_DWA_OPERANDS                                                                     \
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [e] "=&r"(e), [o] "=&r"(o), [t] "=&r"(t),            \
@@ -260,30 +268,50 @@ qcc_dwa_row(const int8_t *r, int32_t pw, const qcc_dws_w *q, const qcc_dwa *prm,
         __asm__ volatile(QCC_DWA_S2("") QCC_DWA_OPERANDS);
 }
 
-/* The plane of one output channel, 3x3, stride S: the row pairs in assembly, an odd last
- * output per row in C. */
+/* One 3x3 output whose window starts at r (a word per window row: its fourth byte unused). */
+__attribute__((always_inline)) static inline void
+qcc_dwa_one(const int8_t *r, int32_t pw, const qcc_dws_w *q, const qcc_rqf *rq, int32_t init,
+            int32_t lo, int32_t hi, const int narrow, int8_t *out)
+{
+    int32_t a = init;
+    a = qcc_dws_row_s2(r, q->wa[0], q->wb[0], 0, 3, a);
+    a = qcc_dws_row_s2(r + pw, q->wa[1], q->wb[1], 0, 3, a);
+    a = qcc_dws_row_s2(r + 2 * pw, q->wa[2], q->wb[2], 0, 3, a);
+    QCC_RQF_FAST(a, rq->m, rq->c, rq->sh, narrow, lo, hi, *out);
+}
+
+/* The plane of one output channel, 3x3, stride S, in at most two assembly calls: the rows
+ * before the last run ceil(ow / 2) pairs each and step from row to row inside the loop (an
+ * odd row's extra output lands on the next row's first, which that row then writes; its
+ * input columns lie inside the padded row, qcc_dwd_dims); the last row runs floor(ow / 2)
+ * pairs (nothing is written past the plane) and its odd last output is computed in C. */
 __attribute__((always_inline)) static inline void
 qcc_dwa_plane(const qcc_conv2d_p *p, const int8_t *pad, int32_t pw, const qcc_dws_w *q,
               int32_t init, const qcc_rqf *rq, int8_t *restrict y, const int S, const int narrow)
 {
-    const int32_t ow = p->ow, oh = p->oh, ow2 = ow & ~1, lo = p->lo, hi = p->hi;
+    const int32_t ow = p->ow, oh = p->oh, ow2 = ow & ~1, owe = (ow + 1) & ~1;
+    const int32_t full = ow == ow2 ? oh : oh - 1;  /* rows whose pairs the first call runs */
+    const int8_t *r = pad + (size_t)(oh - 1) * S * pw;
+    int8_t *yr = y + (size_t)(oh - 1) * ow;
     qcc_dwa prm;
     int32_t i;
-    prm.m = rq->m, prm.c = rq->c, prm.sh = rq->sh, prm.init = init, prm.lo = lo, prm.hi = hi;
-    for (i = 0; i < oh; i++) {
-        const int8_t *r = pad + (size_t)i * S * pw;
-        int8_t *yr = y + (size_t)i * ow;
-        prm.yend = yr + ow2;
-        if (ow2 > 0)
-            qcc_dwa_row(r, pw, q, &prm, yr, S, narrow);
-        if (ow & 1) {
-            const int8_t *rj = r + S * ow2;
-            int32_t a = init;
-            a = qcc_dws_row_s2(rj, q->wa[0], q->wb[0], 0, 3, a);
-            a = qcc_dws_row_s2(rj + pw, q->wa[1], q->wb[1], 0, 3, a);
-            a = qcc_dws_row_s2(rj + 2 * pw, q->wa[2], q->wb[2], 0, 3, a);
-            QCC_RQF_FAST(a, rq->m, rq->c, rq->sh, narrow, lo, hi, yr[ow2]);
-        }
+    prm.m = rq->m, prm.c = rq->c, prm.sh = rq->sh, prm.init = init;
+    prm.lo = (uint8_t)p->lo * 0x01010101u, prm.hi = (uint8_t)p->hi * 0x01010101u;
+    prm.rskip = S * (pw - owe), prm.back = owe - ow, prm.ow = ow;
+    if (ow2 == 0) {  /* one output per row */
+        for (i = 0; i < oh; i++)
+            qcc_dwa_one(pad + (size_t)i * S * pw, pw, q, rq, init, p->lo, p->hi, narrow, y + i);
+        return;
+    }
+    if (full > 0) {
+        prm.yend = y + owe;
+        prm.stop = y + (size_t)(full - 1) * ow + owe;
+        qcc_dwa_row(pad, pw, q, &prm, y, S, narrow);
+    }
+    if (full < oh) {  /* the last row of an odd width */
+        prm.yend = prm.stop = yr + ow2;
+        qcc_dwa_row(r, pw, q, &prm, yr, S, narrow);
+        qcc_dwa_one(r + S * ow2, pw, q, rq, init, p->lo, p->hi, narrow, yr + ow2);
     }
 }
 
