@@ -22,24 +22,26 @@ from c_testlib import Cases, check_exact, emit_c, needs_gcc
 pytestmark = needs_gcc
 
 
-def _params(cs: Cases, m: int, small_shift: bool, relu: bool = False):
+def _params(cs: Cases, m: int, small_shift: bool, relu: bool = False, bounds=None):
     # multipliers below 2^-1 give shifts >= 32 (the SMLAL path), above it shifts < 32
     mm, ss = cs.mult(m, 0.6, 4.0) if small_shift else cs.mult(m, 1e-5, 3e-2)
     y_zp = int(cs.rng.integers(-128, 128))
     attrs = {"x_zp": int(cs.rng.choice([-128, 127, int(cs.rng.integers(-128, 128))])), "y_zp": y_zp}
     if relu:
         attrs.update(act_min=y_zp, act_max=127)
+    if bounds:
+        attrs.update(act_min=bounds[0], act_max=bounds[1])
     return [mm, ss], attrs
 
 
 def _conv(cs: Cases, n, c, hw, m, k, s, pads, group, small_shift=False, relu=False,
-          wvals=None, acc_out=False):
+          wvals=None, acc_out=False, bounds=None):
     x = cs.rand_input((n, c, hw[0], hw[1]))
     shape = (m, c // group, k[0], k[1])
     wv = cs.rng.integers(-128, 128, shape) if wvals is None else cs.rng.choice(wvals, shape)
     w = cs.const(wv.astype(np.int8))
     b = cs.const(cs.rng.integers(-20000, 20000, m).astype(np.int32))
-    ms, attrs = _params(cs, m, small_shift, relu)
+    ms, attrs = _params(cs, m, small_shift, relu, bounds)
     attrs.update(strides=list(s), dilations=[1, 1], pads=list(pads), group=group)
     if acc_out:
         ms, attrs = [], {k2: v for k2, v in attrs.items() if k2 not in ("y_zp", "act_min", "act_max")}
@@ -103,6 +105,11 @@ def _cases(seed: int) -> Cases:
     _conv(cs, 1, 6, (8, 8), 6, (5, 5), (2, 2), [2, 2, 2, 2], 6)
     _conv(cs, 1, 3, (3, 3), 3, (3, 3), (2, 2), [1, 1, 1, 1], 3)
     _conv(cs, 1, 4, (9, 9), 4, (3, 3), (1, 1), [1, 1, 1, 1], 4, acc_out=True)
+    # sixth round, the whole-plane 3x3 loops: odd widths over several rows (5-byte input rows:
+    # the two-word copy), both bounds narrower than int8 (SSUB8 / SEL on each), one-column planes
+    _conv(cs, 1, 4, (9, 5), 4, (3, 3), (1, 1), [1, 1, 1, 1], 4, bounds=(-50, 60))
+    _conv(cs, 1, 3, (11, 7), 3, (3, 3), (2, 2), [1, 1, 1, 1], 3, bounds=(-100, 20))
+    _conv(cs, 1, 2, (6, 1), 2, (3, 3), (1, 1), [1, 1, 1, 1], 2)
     # rows of more than sixteen outputs (the Helium kernel's four vectors and a second pass)
     _conv(cs, 1, 3, (6, 21), 3, (3, 3), (1, 1), [1, 1, 1, 1], 3)
     _conv(cs, 1, 2, (5, 40), 2, (3, 3), (2, 2), [1, 1, 1, 1], 2, relu=True)
