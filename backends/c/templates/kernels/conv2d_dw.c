@@ -68,8 +68,8 @@ static inline void qcc_dw_plane(const qcc_conv2d_p *p, const int8_t *wk, const i
             memmove(acc + (size_t)i * p->ow, acc + (size_t)i * pw, (size_t)p->ow * sizeof(int32_t));
 }
 
-{% include "kernels/conv2d_dws_dsp.c" %}
 {% include "kernels/conv2d_dw_dsp.c" %}
+{% include "kernels/conv2d_dws_dsp.c" %}
 {% include "kernels/conv2d_dw_mve.c" %}
 
 QCC_ARM_OUTLINE int qcc_conv2d_dw(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,

@@ -159,67 +159,110 @@ static inline void qcc_dwd_taps(const int8_t *xa, const uint32_t *tab, const uin
 }
 
 /* One output channel: y[i, j] for the whole plane from the padded plane; n >= 1 table
- * entries; any requantization (qcc_rqf_i8: other shifts take qcc_requant32). The 3x3 and 5x5
- * kernels with equal strides 1 or 2 and the fast requantization take conv2d_dws_dsp.c. */
-static inline void qcc_dwd_plane(const qcc_conv2d_p *p, const int8_t *pad, int32_t pw, int32_t n,
-                                 const uint32_t *tab, int32_t init, const qcc_rqf *rq,
-                                 int8_t *restrict y)
+ * entries. fast: the SMMLA requantization (rq->sh > 0; else qcc_rqf_i8, whose other shifts
+ * take qcc_requant32), narrow: the clamp (both compiled in or out). The 3x3 and 5x5 kernels
+ * with equal strides 1 or 2 take conv2d_dws_dsp.c. */
+__attribute__((always_inline)) static inline void
+qcc_dwd_plane_k(const qcc_conv2d_p *p, const int8_t *pad, int32_t pw, int32_t n,
+                const uint32_t *tab, int32_t init, const qcc_rqf *rq, int8_t *restrict y,
+                const int fast, const int narrow)
 {
-    const int32_t ow = p->ow, rstep = p->sh * pw, sw4 = 4 * p->sw;
-    const int32_t zp = p->y_zp, lo = p->lo, hi = p->hi, narrow = lo > -128 || hi < 127;
+    const int32_t ow = p->ow, oh = p->oh, rstep = p->sh * pw, sw4 = 4 * p->sw;
+    const int32_t zp = p->y_zp, lo = p->lo, hi = p->hi, m = rq->m, c = rq->c, sh = rq->sh;
     const uint32_t *tend = tab + 6 * n;
     int32_t i, j, d, acc[4];
-    for (i = 0; i < p->oh; i++) {
+#define QCC_DWD_OUT(a, out)                                                                    \
+    do {                                                                                       \
+        if (fast)                                                                              \
+            QCC_RQF_FAST(a, m, c, sh, narrow, lo, hi, out);                                    \
+        else                                                                                   \
+            (out) = (int8_t)qcc_rqf_i8(a, rq, zp, lo, hi, narrow);                             \
+    } while (0)
+    for (i = 0; i < oh; i++) {
         const int8_t *xa = pad + (size_t)i * rstep;
         int8_t *yr = y + (size_t)i * ow;
-        for (j = 0; j < ow; j += 4, xa += sw4) {
+        for (j = 0; j + 4 <= ow; j += 4, xa += sw4) {
             acc[0] = acc[1] = acc[2] = acc[3] = init;
             qcc_dwd_taps(xa, tab, tend, acc);
-            for (d = 0; d < 4 && j + d < ow; d++)
-                yr[j + d] = (int8_t)qcc_rqf_i8(acc[d], rq, zp, lo, hi, narrow);
+            QCC_DWD_OUT(acc[0], yr[j]);
+            QCC_DWD_OUT(acc[1], yr[j + 1]);
+            QCC_DWD_OUT(acc[2], yr[j + 2]);
+            QCC_DWD_OUT(acc[3], yr[j + 3]);
+        }
+        if (j < ow) {
+            acc[0] = acc[1] = acc[2] = acc[3] = init;
+            qcc_dwd_taps(xa, tab, tend, acc);
+            for (d = 0; j + d < ow; d++)
+                QCC_DWD_OUT(acc[d], yr[j + d]);
         }
     }
+#undef QCC_DWD_OUT
 }
+
+/* One call's state, shared by the table kernel and the forms of conv2d_dws_dsp.c. */
+typedef struct {
+    const qcc_conv2d_p *p;
+    const int8_t *x, *w;
+    const int32_t *bias, *mult, *shift;
+    int8_t *y, *pad, *wz;   /* wz: the zero-extended kernel row (QCC_DWD_ROW bytes) */
+    uint32_t *tab;
+    int32_t ph, pw, nt;
+} qcc_dwd_job;
+
+/* Output channel oc by the table kernel, its input channel's plane filled. */
+__attribute__((noinline, unused)) static void qcc_dwd_chan(const qcc_dwd_job *j, int32_t oc,
+                                                           const qcc_rqf *rq, int8_t *yo)
+{
+    const qcc_conv2d_p *p = j->p;
+    const qcc_rqf r = *rq;  /* a local: the int8 stores may alias *rq */
+    const int32_t sum = qcc_dwd_table(p, j->w + (size_t)oc * p->kh * p->kw, j->pw, j->nt, j->wz,
+                                      j->tab);
+    const int32_t init = (j->bias ? j->bias[oc] : 0) - p->x_zp * sum, n = p->kh * j->nt;
+    const int narrow = p->lo > -128 || p->hi < 127;
+    if (r.sh == 0)
+        qcc_dwd_plane_k(p, j->pad, j->pw, n, j->tab, init, &r, yo, 0, narrow);
+    else if (narrow)
+        qcc_dwd_plane_k(p, j->pad, j->pw, n, j->tab, init, &r, yo, 1, 1);
+    else
+        qcc_dwd_plane_k(p, j->pad, j->pw, n, j->tab, init, &r, yo, 1, 0);
+}
+
+#ifdef QCC_ARM_GEMM4
+static inline int qcc_dws_takes(const qcc_conv2d_p *p);  /* conv2d_dws_dsp.c */
+static void qcc_dws_conv(const qcc_dwd_job *j);
+#endif
 
 QCC_ARM_OUTLINE int qcc_conv2d_dwd(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
                                  const int32_t *bias, const int32_t *mult, const int32_t *shift,
                                  int8_t *y, void *scratch)
 {
-    const int32_t mg = p->m / p->group, plane = p->oh * p->ow, taps = p->kh * p->kw;
-    int32_t b, o, ph, pw, nt, filled = -1;
+    const int32_t mg = p->m / p->group, plane = p->oh * p->ow;
+    int32_t b, o, filled = -1;
     /* the plane's interior (column max(pl, 0)) word-aligned: the fill copies aligned rows */
     const uint32_t off = (uint32_t)(0u - ((uintptr_t)scratch + (uintptr_t)(p->pl > 0 ? p->pl : 0))) & 3u;
-    int8_t *pad = (int8_t *)scratch + off, wz[QCC_DWD_ROW];
-#ifdef QCC_ARM_GEMM4
-    const int regs = qcc_dws_takes(p), narrow = p->lo > -128 || p->hi < 127;
-#endif
-    uint32_t *tab;
-    qcc_dwd_dims(p, &ph, &pw, &nt);
-    tab = (uint32_t *)(void *)((uint8_t *)scratch + (off + (size_t)ph * pw + 3) / 4 * 4);
-    memset(pad, (int8_t)p->x_zp, (size_t)ph * pw);
+    int8_t wz[QCC_DWD_ROW];
+    qcc_dwd_job j;
+    j.p = p, j.x = x, j.w = w, j.bias = bias, j.mult = mult, j.shift = shift, j.y = y;
+    j.pad = (int8_t *)scratch + off, j.wz = wz;
+    qcc_dwd_dims(p, &j.ph, &j.pw, &j.nt);
+    j.tab = (uint32_t *)(void *)((uint8_t *)scratch + (off + (size_t)j.ph * j.pw + 3) / 4 * 4);
+    memset(j.pad, (int8_t)p->x_zp, (size_t)j.ph * j.pw);
     memset(wz, 0, sizeof wz);
+#ifdef QCC_ARM_GEMM4
+    if (qcc_dws_takes(p)) {  /* the weights-in-registers forms (conv2d_dws_dsp.c) */
+        qcc_dws_conv(&j);
+        return QCC_OK;
+    }
+#endif
     for (b = 0; b < p->n; b++)
         for (o = 0; o < p->m; o++) {
             const int32_t c0 = b * p->c + o / mg, ch = p->per_channel ? o : 0;
-            const int8_t *wk = w + (size_t)o * taps;
-            int8_t *yo = y + ((size_t)b * p->m + o) * plane;
-            int32_t sum, init;
             qcc_rqf rq;
             if (c0 != filled)
-                qcc_dwd_fill(p, x + (size_t)c0 * p->h * p->w, ph, pw, pad);
+                qcc_dwd_fill(p, x + (size_t)c0 * p->h * p->w, j.ph, j.pw, j.pad);
             filled = c0;
             qcc_rqf_init(&rq, mult[ch], shift[ch], p->y_zp);
-#ifdef QCC_ARM_GEMM4
-            if (rq.sh > 0 && regs) {  /* the weights-in-registers forms (conv2d_dws_dsp.c) */
-                sum = qcc_dws_wsum(wk, taps);
-                init = (bias ? bias[o] : 0) - p->x_zp * sum;
-                qcc_dws_plane(p, pad, pw, wk, init, &rq, yo, narrow);
-                continue;
-            }
-#endif
-            sum = qcc_dwd_table(p, wk, pw, nt, wz, tab);
-            init = (bias ? bias[o] : 0) - p->x_zp * sum;
-            qcc_dwd_plane(p, pad, pw, p->kh * nt, tab, init, &rq, yo);
+            qcc_dwd_chan(&j, o, &rq, y + ((size_t)b * p->m + o) * plane);
         }
     return QCC_OK;
 }

@@ -32,6 +32,31 @@ static inline void qcc_dws_pack(const int8_t *wk, int32_t kh, int32_t kw, qcc_dw
     }
 }
 
+/* A 3x3 kernel's packed weights: wa0..2 = (w0, w2) of rows 0..2, wb = (w1 of row 0, w1 of
+ * row 1), wb2 = w1 of row 2 in its low half. */
+typedef struct {
+    int32_t wa0, wa1, wa2, wb, wb2;
+} qcc_dw3;
+
+/* Packs the nine weights at wk (two word loads and a byte, SXTB16 and halfword moves);
+ * returns their sum. */
+static inline int32_t qcc_dw3_pack(const int8_t *wk, qcc_dw3 *q)
+{
+    const uint32_t v0 = qcc_ld32(wk), v1 = qcc_ld32(wk + 4);
+    const int32_t b8 = wk[8];
+    const uint32_t e0 = __sxtb16(v0), o0 = qcc_sxtb16_ror8(v0);  /* (w0, w2), (w1, w3) */
+    const uint32_t e1 = __sxtb16(v1), o1 = qcc_sxtb16_ror8(v1);  /* (w4, w6), (w5, w7) */
+    q->wa0 = (int32_t)e0;
+    q->wa1 = (int32_t)((o0 >> 16) | (o1 << 16));                    /* (w3, w5) */
+    q->wa2 = (int32_t)((e1 >> 16) | ((uint32_t)b8 << 16));          /* (w6, w8) */
+    q->wb = (int32_t)((o0 & 0xffffu) | (e1 << 16));                 /* (w1, w4) */
+    q->wb2 = (int32_t)(o1 >> 16);                                   /* w7 */
+    return __smlad((int32_t)e0, 0x00010001,
+                   __smlad((int32_t)o0, 0x00010001,
+                           __smlad((int32_t)e1, 0x00010001,
+                                   __smlad((int32_t)o1, 0x00010001, b8))));
+}
+
 /* One kernel row's contribution, stride 1, to outputs j (*y0) and j + 1 (*y1) from row r. */
 __attribute__((always_inline)) static inline void
 qcc_dws_row_s1(const int8_t *r, int32_t wa, int32_t wb, int32_t wc, const int kw, int32_t *y0,
@@ -249,14 +274,13 @@ typedef char qcc_dwa_layout[offsetof(qcc_dwa, init) == 12 && offsetof(qcc_dwa, l
 
 /* The pairs of one output row (y < prm->yend): S the stride, narrow the clamp. */
 __attribute__((always_inline)) static inline void
-qcc_dwa_row(const int8_t *r, int32_t pw, const qcc_dws_w *q, const qcc_dwa *prm, int8_t *y,
+qcc_dwa_row(const int8_t *r, int32_t pw, const qcc_dw3 *q, const qcc_dwa *prm, int8_t *y,
             const int S, const int narrow)
 {
     register int32_t e __asm__("r8");
     register int32_t o __asm__("r9");
     register int32_t t __asm__("r10");
-    const int32_t wa0 = q->wa[0], wa1 = q->wa[1], wa2 = q->wa[2];
-    const int32_t wb = (int32_t)QCC_DWS_PAIR(q->wb[0], q->wb[1]), wb2 = q->wb[2];
+    const int32_t wa0 = q->wa0, wa1 = q->wa1, wa2 = q->wa2, wb = q->wb, wb2 = q->wb2;
     int32_t a0, a1;
     if (S == 1 && narrow)
         __asm__ volatile(QCC_DWA_S1(QCC_DWA_CLAMP) QCC_DWA_OPERANDS);
@@ -270,13 +294,16 @@ qcc_dwa_row(const int8_t *r, int32_t pw, const qcc_dws_w *q, const qcc_dwa *prm,
 
 /* One 3x3 output whose window starts at r (a word per window row: its fourth byte unused). */
 __attribute__((always_inline)) static inline void
-qcc_dwa_one(const int8_t *r, int32_t pw, const qcc_dws_w *q, const qcc_rqf *rq, int32_t init,
+qcc_dwa_one(const int8_t *r, int32_t pw, const qcc_dw3 *q, const qcc_rqf *rq, int32_t init,
             int32_t lo, int32_t hi, const int narrow, int8_t *out)
 {
-    int32_t a = init;
-    a = qcc_dws_row_s2(r, q->wa[0], q->wb[0], 0, 3, a);
-    a = qcc_dws_row_s2(r + pw, q->wa[1], q->wb[1], 0, 3, a);
-    a = qcc_dws_row_s2(r + 2 * pw, q->wa[2], q->wb[2], 0, 3, a);
+    const uint32_t v0 = qcc_ld32(r), v1 = qcc_ld32(r + pw), v2 = qcc_ld32(r + 2 * pw);
+    int32_t a = __smlad((int32_t)__sxtb16(v0), q->wa0, init);
+    a = __smlabb((int32_t)qcc_sxtb16_ror8(v0), q->wb, a);
+    a = __smlad((int32_t)__sxtb16(v1), q->wa1, a);
+    a = __smlabt((int32_t)qcc_sxtb16_ror8(v1), q->wb, a);
+    a = __smlad((int32_t)__sxtb16(v2), q->wa2, a);
+    a = __smlabb((int32_t)qcc_sxtb16_ror8(v2), q->wb2, a);
     QCC_RQF_FAST(a, rq->m, rq->c, rq->sh, narrow, lo, hi, *out);
 }
 
@@ -286,7 +313,7 @@ qcc_dwa_one(const int8_t *r, int32_t pw, const qcc_dws_w *q, const qcc_rqf *rq, 
  * input columns lie inside the padded row, qcc_dwd_dims); the last row runs floor(ow / 2)
  * pairs (nothing is written past the plane) and its odd last output is computed in C. */
 __attribute__((always_inline)) static inline void
-qcc_dwa_plane(const qcc_conv2d_p *p, const int8_t *pad, int32_t pw, const qcc_dws_w *q,
+qcc_dwa_plane(const qcc_conv2d_p *p, const int8_t *pad, int32_t pw, const qcc_dw3 *q,
               int32_t init, const qcc_rqf *rq, int8_t *restrict y, const int S, const int narrow)
 {
     const int32_t ow = p->ow, oh = p->oh, ow2 = ow & ~1, owe = (ow + 1) & ~1;
@@ -315,41 +342,6 @@ qcc_dwa_plane(const qcc_conv2d_p *p, const int8_t *pad, int32_t pw, const qcc_dw
     }
 }
 
-/* The forms out of line (one function each: their register allocation stays their own). */
-#define QCC_DWS_FORM(name, KW, S)                                                              \
-    __attribute__((noinline, unused)) static void name(const qcc_conv2d_p *p, const int8_t *pad, \
-                                                       int32_t pw, const qcc_dws_w *q,          \
-                                                       int32_t init, const qcc_rqf *rq,         \
-                                                       int8_t *restrict y, int narrow)          \
-    {                                                                                          \
-        if (narrow)                                                                            \
-            qcc_dws_plane_k(p, pad, pw, q, init, rq, y, KW, S, 1);                             \
-        else                                                                                   \
-            qcc_dws_plane_k(p, pad, pw, q, init, rq, y, KW, S, 0);                             \
-    }
-#define QCC_DWA_FORM(name, S)                                                                  \
-    __attribute__((noinline, unused)) static void name(const qcc_conv2d_p *p, const int8_t *pad, \
-                                                       int32_t pw, const qcc_dws_w *q,          \
-                                                       int32_t init, const qcc_rqf *rq,         \
-                                                       int8_t *restrict y, int narrow)          \
-    {                                                                                          \
-        if (narrow)                                                                            \
-            qcc_dwa_plane(p, pad, pw, q, init, rq, y, S, 1);                                   \
-        else                                                                                   \
-            qcc_dwa_plane(p, pad, pw, q, init, rq, y, S, 0);                                   \
-    }
-QCC_DWA_FORM(qcc_dws_3s1, 1)
-QCC_DWA_FORM(qcc_dws_3s2, 2)
-QCC_DWS_FORM(qcc_dws_5s1, 5, 1)
-QCC_DWS_FORM(qcc_dws_5s2, 5, 2)
-
-/* Whether the forms above take conv p (square 3x3 or 5x5 kernels, equal strides 1 or 2). */
-static inline int qcc_dws_takes(const qcc_conv2d_p *p)
-{
-    return p->kh == p->kw && (p->kw == 3 || p->kw == 5) && p->sh == p->sw
-           && (p->sw == 1 || p->sw == 2);
-}
-
 /* sum(wk[0, n)) by words (SXTB16 and SMLAD with (1, 1)). */
 static inline int32_t qcc_dws_wsum(const int8_t *wk, int32_t n)
 {
@@ -363,19 +355,77 @@ static inline int32_t qcc_dws_wsum(const int8_t *wk, int32_t n)
     return s;
 }
 
-static inline void qcc_dws_plane(const qcc_conv2d_p *p, const int8_t *pad, int32_t pw,
-                                 const int8_t *wk, int32_t init, const qcc_rqf *rq,
-                                 int8_t *restrict y, int narrow)
+/* Every channel of the conv (one form per kernel size, stride and clamp, instantiated below):
+ * per input channel the plane fill, per output channel the requantization constants, the
+ * packed weights and their sum, then the plane; a channel whose shift the fast
+ * requantization does not take runs the table kernel (qcc_dwd_chan). */
+__attribute__((always_inline)) static inline void
+qcc_dws_chans(const qcc_dwd_job *j, const int KW, const int S, const int narrow)
 {
-    qcc_dws_w q;
-    qcc_dws_pack(wk, p->kh, p->kw, &q);
+    const qcc_conv2d_p *p = j->p;
+    const int32_t mg = p->m / p->group, plane = p->oh * p->ow, xplane = p->h * p->w;
+    const int32_t zp = p->x_zp, taps = KW * KW;
+    const int8_t *x = j->x;
+    int8_t *yo = j->y;
+    int32_t b, ci, k;
+    for (b = 0; b < p->n; b++)
+        for (ci = 0; ci < p->c; ci++, x += xplane) {
+            qcc_dwd_fill(p, x, j->ph, j->pw, j->pad);
+            for (k = 0; k < mg; k++, yo += plane) {
+                const int32_t oc = ci * mg + k, ch = p->per_channel ? oc : 0;
+                const int8_t *wk = j->w + (size_t)oc * taps;
+                const int32_t b0 = j->bias ? j->bias[oc] : 0;
+                qcc_rqf rq;
+                qcc_rqf_init(&rq, j->mult[ch], j->shift[ch], p->y_zp);
+                if (rq.sh == 0) {
+                    qcc_dwd_chan(j, oc, &rq, yo);
+                } else if (KW == 3) {
+                    qcc_dw3 q;
+                    const int32_t sum = qcc_dw3_pack(wk, &q);
+                    qcc_dwa_plane(p, j->pad, j->pw, &q, b0 - zp * sum, &rq, yo, S, narrow);
+                } else {
+                    qcc_dws_w q;
+                    const int32_t sum = qcc_dws_wsum(wk, taps);
+                    qcc_dws_pack(wk, KW, KW, &q);
+                    qcc_dws_plane_k(p, j->pad, j->pw, &q, b0 - zp * sum, &rq, yo, KW, S, narrow);
+                }
+            }
+        }
+}
+
+/* The forms out of line (one function each: their register allocation stays their own). */
+#define QCC_DWS_FORM(name, KW, S)                                                              \
+    __attribute__((noinline, unused)) static void name(const qcc_dwd_job *j, int narrow)       \
+    {                                                                                          \
+        if (narrow)                                                                            \
+            qcc_dws_chans(j, KW, S, 1);                                                        \
+        else                                                                                   \
+            qcc_dws_chans(j, KW, S, 0);                                                        \
+    }
+QCC_DWS_FORM(qcc_dws_3s1, 3, 1)
+QCC_DWS_FORM(qcc_dws_3s2, 3, 2)
+QCC_DWS_FORM(qcc_dws_5s1, 5, 1)
+QCC_DWS_FORM(qcc_dws_5s2, 5, 2)
+
+/* Whether the forms above take conv p (square 3x3 or 5x5 kernels, equal strides 1 or 2). */
+static inline int qcc_dws_takes(const qcc_conv2d_p *p)
+{
+    return p->kh == p->kw && (p->kw == 3 || p->kw == 5) && p->sh == p->sw
+           && (p->sw == 1 || p->sw == 2);
+}
+
+/* The whole conv by the forms (qcc_dws_takes(j->p)). */
+static void qcc_dws_conv(const qcc_dwd_job *j)
+{
+    const qcc_conv2d_p *p = j->p;
+    const int narrow = p->lo > -128 || p->hi < 127;
     if (p->kw == 3 && p->sw == 1)
-        qcc_dws_3s1(p, pad, pw, &q, init, rq, y, narrow);
+        qcc_dws_3s1(j, narrow);
     else if (p->kw == 3)
-        qcc_dws_3s2(p, pad, pw, &q, init, rq, y, narrow);
+        qcc_dws_3s2(j, narrow);
     else if (p->sw == 1)
-        qcc_dws_5s1(p, pad, pw, &q, init, rq, y, narrow);
+        qcc_dws_5s1(j, narrow);
     else
-        qcc_dws_5s2(p, pad, pw, &q, init, rq, y, narrow);
+        qcc_dws_5s2(j, narrow);
 }
 #endif
