@@ -110,6 +110,14 @@ def _cases(seed: int) -> Cases:
     _conv(cs, 1, 4, (9, 5), 4, (3, 3), (1, 1), [1, 1, 1, 1], 4, bounds=(-50, 60))
     _conv(cs, 1, 3, (11, 7), 3, (3, 3), (2, 2), [1, 1, 1, 1], 3, bounds=(-100, 20))
     _conv(cs, 1, 2, (6, 1), 2, (3, 3), (1, 1), [1, 1, 1, 1], 2)
+    # ... and the 5x5 rows in assembly: odd widths, both bounds narrow, one column, extremes
+    _conv(cs, 1, 3, (7, 9), 3, (5, 5), (1, 1), [2, 2, 2, 2], 3, bounds=(-90, 50))
+    _conv(cs, 1, 2, (9, 13), 2, (5, 5), (2, 2), [2, 2, 2, 2], 2, relu=True, wvals=[-128, 127])
+    _conv(cs, 1, 2, (5, 1), 2, (5, 5), (1, 1), [2, 2, 2, 2], 2)
+    _edge_dw(cs, 3, 1, (6, 7), [2**31 - 1 - 9 * 128 * 255, -2**31 + 9 * 128 * 255, 5],
+             [0.2, 2.0 ** -22.5, 0.249], 17, lo=-20, hi=100)
+    _edge_dw(cs, 5, 2, (9, 11), [-2**31 + 25 * 128 * 255, 2**31 - 1 - 25 * 128 * 255],
+             [2.0 ** -30, 0.9], -3)
     # rows of more than sixteen outputs (the Helium kernel's four vectors and a second pass)
     _conv(cs, 1, 3, (6, 21), 3, (3, 3), (1, 1), [1, 1, 1, 1], 3)
     _conv(cs, 1, 2, (5, 40), 2, (3, 3), (2, 2), [1, 1, 1, 1], 2, relu=True)
@@ -258,6 +266,22 @@ def _edge_linear(cs: Cases, rows: int, k: int, bias, ratios, y_zp: int, lo: int 
                          cs.const(np.atleast_1d(s).astype(np.int32))], attrs)
 
 
+def _edge_dw(cs: Cases, k: int, s: int, hw, bias, ratios, y_zp: int, lo: int = -128,
+             hi: int = 127):
+    """A k x k depthwise conv, stride s, pads k // 2 (the Arm DSP depthwise forms), whose
+    accumulators reach int32's edges: extreme weights and inputs with x_zp = -128, biases near
+    +-2^31 minus the taps' room, multipliers of _edge_linear, bounds [lo, hi]."""
+    ch = len(bias)
+    x = cs.rand_input((1, ch) + tuple(hw))
+    w = cs.const(cs.rng.choice([-128, 127], (ch, 1, k, k)).astype(np.int8))
+    m, sh = arith.quantize_multiplier(np.asarray(ratios, np.float64))
+    attrs = {"x_zp": -128, "y_zp": y_zp, "act_min": lo, "act_max": hi, "strides": [s, s],
+             "dilations": [1, 1], "pads": [k // 2] * 4, "group": ch}
+    cs.op("qcc.conv2d", [x, w, cs.const(np.asarray(bias, np.int32)),
+                         cs.const(np.atleast_1d(m).astype(np.int32)),
+                         cs.const(np.atleast_1d(sh).astype(np.int32))], attrs)
+
+
 def _edge_conv(cs: Cases, c: int, hw, bias, ratios, y_zp: int, lo: int = -128):
     """A pointwise conv (the DSP build's column-quad assembly loop) whose accumulators reach
     int32's edges, with the multipliers of _edge_linear."""
@@ -315,6 +339,34 @@ def test_cortex_m4_gemm_requant_int32_edges(tmp_path, data):
     ratios = data.draw(st.lists(st.floats(2.0 ** -54, 0.99), min_size=nn, max_size=nn), label="ratios")
     _edge_linear(cs, rows, k, bias, ratios, data.draw(st.integers(-128, 127), label="y_zp"),
                  data.draw(st.sampled_from([-128, -5, 0]), label="lo"))
+    want = Interpreter(cs.g).run(cs.feeds)
+    emit_c(cs.g, str(tmp_path / "c"))
+    got, = arm.run_qemu(tmp_path / "c", [cs.feeds])
+    for name, w in want.items():
+        assert np.array_equal(got[name], w), name
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+@settings(max_examples=6, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_cortex_m4_depthwise_int32_edges(tmp_path, data):
+    """The depthwise forms (3x3 / 5x5, strides 1 / 2, whole planes in assembly) at int32 edges:
+    SMLAD sums from biases near +-2^31, the SMMLA requantization over shifts 33..53 and
+    beyond (the table kernel's channels), SSUB8 / SEL bounds; bit for bit on QEMU's M4."""
+    cs = Cases(data.draw(st.integers(0, 2**16), label="seed"))
+    k, s = data.draw(st.sampled_from([3, 5]), label="k"), data.draw(st.sampled_from([1, 2]), label="s")
+    hw = (data.draw(st.integers(1, 9), label="h"), data.draw(st.integers(1, 12), label="w"))
+    room, nn = k * k * 128 * 255, 4
+    bias = data.draw(st.lists(st.one_of(st.integers(2**31 - 1 - room - 2**12, 2**31 - 1 - room),
+                                        st.integers(-2**31 + room, -2**31 + room + 2**12),
+                                        st.integers(-2**31 + room, 2**31 - 1 - room)),
+                              min_size=nn, max_size=nn), label="bias")
+    ratios = data.draw(st.lists(st.floats(2.0 ** -54, 0.99), min_size=nn, max_size=nn), label="ratios")
+    lo = data.draw(st.sampled_from([-128, -5, 0]), label="lo")
+    hi = data.draw(st.sampled_from([127, 90, 1]), label="hi")
+    _edge_dw(cs, k, s, hw, bias, ratios, data.draw(st.integers(-128, 127), label="y_zp"), lo, hi)
     want = Interpreter(cs.g).run(cs.feeds)
     emit_c(cs.g, str(tmp_path / "c"))
     got, = arm.run_qemu(tmp_path / "c", [cs.feeds])

@@ -65,6 +65,18 @@ __attribute__((noinline, unused)) static void qcc_dwd_rows(const int8_t *s, int3
     const int32_t n4 = n & ~3;
     int32_t r, t;
     if ((((uintptr_t)s | (uintptr_t)d | (uintptr_t)sw | (uintptr_t)dw) & 3) == 0 && n == n4) {
+#define QCC_DWD_ROWS_N(N)                                                                      \
+    for (r = 0; r < rows; r++, s += sw, d += dw)                                               \
+        memcpy(__builtin_assume_aligned(d, 4), __builtin_assume_aligned(s, 4), N);             \
+    return
+        if (n == 4) {  /* small planes: one LDR / LDRD / LDM and its store per row */
+            QCC_DWD_ROWS_N(4);
+        } else if (n == 8) {
+            QCC_DWD_ROWS_N(8);
+        } else if (n == 16) {
+            QCC_DWD_ROWS_N(16);
+        }
+#undef QCC_DWD_ROWS_N
         for (r = 0; r < rows; r++, s += sw, d += dw) {  /* aligned rows: LDM / STM */
             const int8_t *sa = (const int8_t *)__builtin_assume_aligned(s, 4);
             int8_t *da = (int8_t *)__builtin_assume_aligned(d, 4);

@@ -1,0 +1,369 @@
+#ifdef QCC_ARM_GEMM4
+/* Arm DSP depthwise forms, part two (part one, the 3x3 rows and the loop state qcc_dwa:
+ * conv2d_dws_dsp.c): the 5x5 rows, the plane of one channel, every channel of a conv. */
+/* 5x5 rows in assembly, the same loop and requantization as the 3x3 rows; the weights do not
+ * fit the registers: per kernel row an LDRD of (w0, w2), (w1, w3) and, every other row, an LDR
+ * of the two rows' w4 (SMLAxB / SMLAxT pick the half). Per pair, per kernel row, from the
+ * words at j (E, O) and j + 4 (b4..b7):
+ *   stride 1: E' = (b4, b6), O' = (b5, b7); y_j += E.(w0, w2) + O.(w1, w3) + b4 * w4,
+ *             y_j+1 += O.(w0, w2) + E.hi * w1 + b4 * w3 + b5 * w4 (16 instructions);
+ *   stride 2: T = (b6, b4), T' = (b7, b5) (SXTB16 ror 16 / ror 24); y_j += E.(w0, w2) +
+ *             O.(w1, w3) + b4 * w4, y_j+1 += (b2, b4).(w0, w2) + (b3, b5).(w1, w3) + b6 * w4,
+ *             the pairs by PKHTB (17 instructions);
+ * the first row's load post-increments r, the next rows' base p runs pw apart. */
+#define QCC_DW5_S1(CLAMP)                                                                    \
+    "1:\n\t"                                                                                 \
+    "ldr %[a0], [%[prm], #12]\n\t"                                                           \
+    "mov %[a1], %[a0]\n\t"                                                                   \
+    "ldr %[t], [%[r], #4]\n\t"                                                               \
+    "ldr %[o], [%[r]], #2\n\t"                                                               \
+    "add %[p], %[r], %[pw]\n\t"                                                              \
+    "ldrd %[wa], %[wb], [%[prm], #44]\n\t"                                                   \
+    "ldr %[wc], [%[prm], #84]\n\t"                                                           \
+    "sxtb16 %[e], %[o]\n\t"                                                                  \
+    "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
+    "sxtb16 %[u], %[t], ror #8\n\t"                                                          \
+    "sxtb16 %[t], %[t]\n\t"                                                                  \
+    "smlad %[a0], %[e], %[wa], %[a0]\n\t"                                                    \
+    "smlad %[a0], %[o], %[wb], %[a0]\n\t"                                                    \
+    "smlabb %[a0], %[t], %[wc], %[a0]\n\t"                                                   \
+    "smlad %[a1], %[o], %[wa], %[a1]\n\t"                                                    \
+    "smlatb %[a1], %[e], %[wb], %[a1]\n\t"                                                   \
+    "smlabt %[a1], %[t], %[wb], %[a1]\n\t"                                                   \
+    "smlabb %[a1], %[u], %[wc], %[a1]\n\t"                                                   \
+    "ldr %[t], [%[p], #2]\n\t"                                                               \
+    "ldr %[o], [%[p], #-2]\n\t"                                                              \
+    "add %[p], %[p], %[pw]\n\t"                                                              \
+    "ldrd %[wa], %[wb], [%[prm], #52]\n\t"                                                   \
+    "sxtb16 %[e], %[o]\n\t"                                                                  \
+    "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
+    "sxtb16 %[u], %[t], ror #8\n\t"                                                          \
+    "sxtb16 %[t], %[t]\n\t"                                                                  \
+    "smlad %[a0], %[e], %[wa], %[a0]\n\t"                                                    \
+    "smlad %[a0], %[o], %[wb], %[a0]\n\t"                                                    \
+    "smlabt %[a0], %[t], %[wc], %[a0]\n\t"                                                   \
+    "smlad %[a1], %[o], %[wa], %[a1]\n\t"                                                    \
+    "smlatb %[a1], %[e], %[wb], %[a1]\n\t"                                                   \
+    "smlabt %[a1], %[t], %[wb], %[a1]\n\t"                                                   \
+    "smlabt %[a1], %[u], %[wc], %[a1]\n\t"                                                   \
+    "ldr %[t], [%[p], #2]\n\t"                                                               \
+    "ldr %[o], [%[p], #-2]\n\t"                                                              \
+    "add %[p], %[p], %[pw]\n\t"                                                              \
+    "ldrd %[wa], %[wb], [%[prm], #60]\n\t"                                                   \
+    "ldr %[wc], [%[prm], #88]\n\t"                                                           \
+    "sxtb16 %[e], %[o]\n\t"                                                                  \
+    "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
+    "sxtb16 %[u], %[t], ror #8\n\t"                                                          \
+    "sxtb16 %[t], %[t]\n\t"                                                                  \
+    "smlad %[a0], %[e], %[wa], %[a0]\n\t"                                                    \
+    "smlad %[a0], %[o], %[wb], %[a0]\n\t"                                                    \
+    "smlabb %[a0], %[t], %[wc], %[a0]\n\t"                                                   \
+    "smlad %[a1], %[o], %[wa], %[a1]\n\t"                                                    \
+    "smlatb %[a1], %[e], %[wb], %[a1]\n\t"                                                   \
+    "smlabt %[a1], %[t], %[wb], %[a1]\n\t"                                                   \
+    "smlabb %[a1], %[u], %[wc], %[a1]\n\t"                                                   \
+    "ldr %[t], [%[p], #2]\n\t"                                                               \
+    "ldr %[o], [%[p], #-2]\n\t"                                                              \
+    "add %[p], %[p], %[pw]\n\t"                                                              \
+    "ldrd %[wa], %[wb], [%[prm], #68]\n\t"                                                   \
+    "sxtb16 %[e], %[o]\n\t"                                                                  \
+    "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
+    "sxtb16 %[u], %[t], ror #8\n\t"                                                          \
+    "sxtb16 %[t], %[t]\n\t"                                                                  \
+    "smlad %[a0], %[e], %[wa], %[a0]\n\t"                                                    \
+    "smlad %[a0], %[o], %[wb], %[a0]\n\t"                                                    \
+    "smlabt %[a0], %[t], %[wc], %[a0]\n\t"                                                   \
+    "smlad %[a1], %[o], %[wa], %[a1]\n\t"                                                    \
+    "smlatb %[a1], %[e], %[wb], %[a1]\n\t"                                                   \
+    "smlabt %[a1], %[t], %[wb], %[a1]\n\t"                                                   \
+    "smlabt %[a1], %[u], %[wc], %[a1]\n\t"                                                   \
+    "ldr %[t], [%[p], #2]\n\t"                                                               \
+    "ldr %[o], [%[p], #-2]\n\t"                                                              \
+    "ldrd %[wa], %[wb], [%[prm], #76]\n\t"                                                   \
+    "ldr %[wc], [%[prm], #92]\n\t"                                                           \
+    "sxtb16 %[e], %[o]\n\t"                                                                  \
+    "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
+    "sxtb16 %[u], %[t], ror #8\n\t"                                                          \
+    "sxtb16 %[t], %[t]\n\t"                                                                  \
+    "smlad %[a0], %[e], %[wa], %[a0]\n\t"                                                    \
+    "smlad %[a0], %[o], %[wb], %[a0]\n\t"                                                    \
+    "smlabb %[a0], %[t], %[wc], %[a0]\n\t"                                                   \
+    "smlad %[a1], %[o], %[wa], %[a1]\n\t"                                                    \
+    "smlatb %[a1], %[e], %[wb], %[a1]\n\t"                                                   \
+    "smlabt %[a1], %[t], %[wb], %[a1]\n\t"                                                   \
+    "smlabb %[a1], %[u], %[wc], %[a1]\n\t"                                                   \
+    QCC_DWA_REQ(CLAMP)
+
+#define QCC_DW5_S2(CLAMP)                                                                    \
+    "1:\n\t"                                                                                 \
+    "ldr %[a0], [%[prm], #12]\n\t"                                                           \
+    "mov %[a1], %[a0]\n\t"                                                                   \
+    "ldr %[t], [%[r], #4]\n\t"                                                               \
+    "ldr %[o], [%[r]], #4\n\t"                                                               \
+    "add %[p], %[r], %[pw]\n\t"                                                              \
+    "ldrd %[wa], %[wb], [%[prm], #44]\n\t"                                                   \
+    "ldr %[wc], [%[prm], #84]\n\t"                                                           \
+    "sxtb16 %[e], %[o]\n\t"                                                                  \
+    "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
+    "sxtb16 %[u], %[t], ror #24\n\t"                                                         \
+    "sxtb16 %[t], %[t], ror #16\n\t"                                                         \
+    "smlad %[a0], %[e], %[wa], %[a0]\n\t"                                                    \
+    "smlad %[a0], %[o], %[wb], %[a0]\n\t"                                                    \
+    "smlatb %[a0], %[t], %[wc], %[a0]\n\t"                                                   \
+    "pkhtb %[e], %[t], %[e], asr #16\n\t"                                                    \
+    "pkhtb %[o], %[u], %[o], asr #16\n\t"                                                    \
+    "smlad %[a1], %[e], %[wa], %[a1]\n\t"                                                    \
+    "smlad %[a1], %[o], %[wb], %[a1]\n\t"                                                    \
+    "smlabb %[a1], %[t], %[wc], %[a1]\n\t"                                                   \
+    "ldr %[t], [%[p], #0]\n\t"                                                               \
+    "ldr %[o], [%[p], #-4]\n\t"                                                              \
+    "add %[p], %[p], %[pw]\n\t"                                                              \
+    "ldrd %[wa], %[wb], [%[prm], #52]\n\t"                                                   \
+    "sxtb16 %[e], %[o]\n\t"                                                                  \
+    "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
+    "sxtb16 %[u], %[t], ror #24\n\t"                                                         \
+    "sxtb16 %[t], %[t], ror #16\n\t"                                                         \
+    "smlad %[a0], %[e], %[wa], %[a0]\n\t"                                                    \
+    "smlad %[a0], %[o], %[wb], %[a0]\n\t"                                                    \
+    "smlatt %[a0], %[t], %[wc], %[a0]\n\t"                                                   \
+    "pkhtb %[e], %[t], %[e], asr #16\n\t"                                                    \
+    "pkhtb %[o], %[u], %[o], asr #16\n\t"                                                    \
+    "smlad %[a1], %[e], %[wa], %[a1]\n\t"                                                    \
+    "smlad %[a1], %[o], %[wb], %[a1]\n\t"                                                    \
+    "smlabt %[a1], %[t], %[wc], %[a1]\n\t"                                                   \
+    "ldr %[t], [%[p], #0]\n\t"                                                               \
+    "ldr %[o], [%[p], #-4]\n\t"                                                              \
+    "add %[p], %[p], %[pw]\n\t"                                                              \
+    "ldrd %[wa], %[wb], [%[prm], #60]\n\t"                                                   \
+    "ldr %[wc], [%[prm], #88]\n\t"                                                           \
+    "sxtb16 %[e], %[o]\n\t"                                                                  \
+    "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
+    "sxtb16 %[u], %[t], ror #24\n\t"                                                         \
+    "sxtb16 %[t], %[t], ror #16\n\t"                                                         \
+    "smlad %[a0], %[e], %[wa], %[a0]\n\t"                                                    \
+    "smlad %[a0], %[o], %[wb], %[a0]\n\t"                                                    \
+    "smlatb %[a0], %[t], %[wc], %[a0]\n\t"                                                   \
+    "pkhtb %[e], %[t], %[e], asr #16\n\t"                                                    \
+    "pkhtb %[o], %[u], %[o], asr #16\n\t"                                                    \
+    "smlad %[a1], %[e], %[wa], %[a1]\n\t"                                                    \
+    "smlad %[a1], %[o], %[wb], %[a1]\n\t"                                                    \
+    "smlabb %[a1], %[t], %[wc], %[a1]\n\t"                                                   \
+    "ldr %[t], [%[p], #0]\n\t"                                                               \
+    "ldr %[o], [%[p], #-4]\n\t"                                                              \
+    "add %[p], %[p], %[pw]\n\t"                                                              \
+    "ldrd %[wa], %[wb], [%[prm], #68]\n\t"                                                   \
+    "sxtb16 %[e], %[o]\n\t"                                                                  \
+    "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
+    "sxtb16 %[u], %[t], ror #24\n\t"                                                         \
+    "sxtb16 %[t], %[t], ror #16\n\t"                                                         \
+    "smlad %[a0], %[e], %[wa], %[a0]\n\t"                                                    \
+    "smlad %[a0], %[o], %[wb], %[a0]\n\t"                                                    \
+    "smlatt %[a0], %[t], %[wc], %[a0]\n\t"                                                   \
+    "pkhtb %[e], %[t], %[e], asr #16\n\t"                                                    \
+    "pkhtb %[o], %[u], %[o], asr #16\n\t"                                                    \
+    "smlad %[a1], %[e], %[wa], %[a1]\n\t"                                                    \
+    "smlad %[a1], %[o], %[wb], %[a1]\n\t"                                                    \
+    "smlabt %[a1], %[t], %[wc], %[a1]\n\t"                                                   \
+    "ldr %[t], [%[p], #0]\n\t"                                                               \
+    "ldr %[o], [%[p], #-4]\n\t"                                                              \
+    "ldrd %[wa], %[wb], [%[prm], #76]\n\t"                                                   \
+    "ldr %[wc], [%[prm], #92]\n\t"                                                           \
+    "sxtb16 %[e], %[o]\n\t"                                                                  \
+    "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
+    "sxtb16 %[u], %[t], ror #24\n\t"                                                         \
+    "sxtb16 %[t], %[t], ror #16\n\t"                                                         \
+    "smlad %[a0], %[e], %[wa], %[a0]\n\t"                                                    \
+    "smlad %[a0], %[o], %[wb], %[a0]\n\t"                                                    \
+    "smlatb %[a0], %[t], %[wc], %[a0]\n\t"                                                   \
+    "pkhtb %[e], %[t], %[e], asr #16\n\t"                                                    \
+    "pkhtb %[o], %[u], %[o], asr #16\n\t"                                                    \
+    "smlad %[a1], %[e], %[wa], %[a1]\n\t"                                                    \
+    "smlad %[a1], %[o], %[wb], %[a1]\n\t"                                                    \
+    "smlabb %[a1], %[t], %[wc], %[a1]\n\t"                                                   \
+    QCC_DWA_REQ(CLAMP)
+
+#define QCC_DW5_OPERANDS                                                                     \
+    : [a0] "=&r"(a0), [a1] "=&r"(a1), [e] "=&r"(e), [o] "=&r"(o), [t] "=&r"(t),            \
+      [u] "=&r"(u), [p] "=&r"(pp), [wa] "=&r"(wa), [wb] "=&r"(wb), [wc] "=&r"(wc),          \
+      [r] "+r"(r), [y] "+r"(y)                                                               \
+    : [pw] "r"(pw), [prm] "r"(prm)                                                           \
+    : "cc", "memory"
+
+/* The pairs of the rows prm describes, 5x5: S the stride, narrow the clamp. */
+__attribute__((always_inline)) static inline void
+qcc_dw5_row(const int8_t *r, int32_t pw, const qcc_dwa *prm, int8_t *y, const int S,
+            const int narrow)
+{
+    register int32_t e __asm__("r8");
+    register int32_t o __asm__("r9");
+    register int32_t t __asm__("r10");
+    int32_t a0, a1, u, wa, wb, wc;
+    const int8_t *pp;
+    if (S == 1 && narrow)
+        __asm__ volatile(QCC_DW5_S1(QCC_DWA_CLAMP) QCC_DW5_OPERANDS);
+    else if (S == 1)
+        __asm__ volatile(QCC_DW5_S1("") QCC_DW5_OPERANDS);
+    else if (narrow)
+        __asm__ volatile(QCC_DW5_S2(QCC_DWA_CLAMP) QCC_DW5_OPERANDS);
+    else
+        __asm__ volatile(QCC_DW5_S2("") QCC_DW5_OPERANDS);
+}
+
+/* Packs a 5x5 kernel into prm->w5 (per row a word load: SXTB16 gives (w0, w2), (w1, w3));
+ * returns the weights' sum. */
+static inline int32_t qcc_dw5_pack(const int8_t *wk, qcc_dwa *prm)
+{
+    int32_t u, sum = 0, w4[5];
+    for (u = 0; u < 5; u++) {
+        const uint32_t v = qcc_ld32(wk + 5 * u);
+        const int32_t e = (int32_t)__sxtb16(v), o = (int32_t)qcc_sxtb16_ror8(v);
+        prm->w5[2 * u] = e, prm->w5[2 * u + 1] = o;
+        w4[u] = wk[5 * u + 4];
+        sum = __smlad(e, 0x00010001, __smlad(o, 0x00010001, sum + w4[u]));
+    }
+    prm->w5[10] = (int32_t)QCC_DWS_PAIR(w4[0], w4[1]);
+    prm->w5[11] = (int32_t)QCC_DWS_PAIR(w4[2], w4[3]);
+    prm->w5[12] = w4[4];
+    return sum;
+}
+
+/* One 5x5 output whose window starts at r (stride 1 or 2: the same taps), weights in prm. */
+__attribute__((always_inline)) static inline void
+qcc_dw5_one(const int8_t *r, int32_t pw, const qcc_dwa *prm, const qcc_rqf *rq, int32_t lo,
+            int32_t hi, const int narrow, int8_t *out)
+{
+    int32_t u, a = prm->init;
+    for (u = 0; u < 5; u++, r += pw) {
+        const uint32_t v = qcc_ld32(r);
+        a = __smlad((int32_t)__sxtb16(v), prm->w5[2 * u], a);
+        a = __smlad((int32_t)qcc_sxtb16_ror8(v), prm->w5[2 * u + 1], a);
+        a = __smlabb(r[4], prm->w5[10 + u / 2] >> (16 * (u & 1)), a);  /* b4 * w4 */
+    }
+    QCC_RQF_FAST(a, rq->m, rq->c, rq->sh, narrow, lo, hi, *out);
+}
+
+/* The plane of one output channel, KW x KW (3: weights q in registers; 5: in prm->w5),
+ * stride S, in at most two assembly calls: the rows before the last run ceil(ow / 2) pairs
+ * each and step from row to row inside the loop (an odd row's extra output lands on the next
+ * row's first, which that row then writes; its input columns lie inside the padded row,
+ * qcc_dwd_dims); the last row runs floor(ow / 2) pairs (nothing is written past the plane)
+ * and its odd last output is computed in C. prm: the requantization, init and bounds set. */
+__attribute__((always_inline)) static inline void
+qcc_dwa_plane(const qcc_conv2d_p *p, const int8_t *pad, int32_t pw, const qcc_dw3 *q,
+              qcc_dwa *prm, const qcc_rqf *rq, int8_t *restrict y, const int KW, const int S,
+              const int narrow)
+{
+    const int32_t ow = p->ow, oh = p->oh, ow2 = ow & ~1, owe = (ow + 1) & ~1, init = prm->init;
+    const int32_t full = ow == ow2 ? oh : oh - 1;  /* rows whose pairs the first call runs */
+    const int8_t *r = pad + (size_t)(oh - 1) * S * pw;
+    int8_t *yr = y + (size_t)(oh - 1) * ow;
+    int32_t i;
+#define QCC_DWA_ONE(rr, out)                                                                   \
+    do {                                                                                       \
+        if (KW == 3)                                                                           \
+            qcc_dwa_one(rr, pw, q, rq, init, p->lo, p->hi, narrow, out);                       \
+        else                                                                                   \
+            qcc_dw5_one(rr, pw, prm, rq, p->lo, p->hi, narrow, out);                           \
+    } while (0)
+#define QCC_DWA_ROWS(rr, yy)                                                                   \
+    do {                                                                                       \
+        if (KW == 3)                                                                           \
+            qcc_dwa_row(rr, pw, q, prm, yy, S, narrow);                                        \
+        else                                                                                   \
+            qcc_dw5_row(rr, pw, prm, yy, S, narrow);                                           \
+    } while (0)
+    prm->rskip = S * (pw - owe), prm->back = owe - ow, prm->ow = ow;
+    if (ow2 == 0) {  /* one output per row */
+        for (i = 0; i < oh; i++)
+            QCC_DWA_ONE(pad + (size_t)i * S * pw, y + i);
+        return;
+    }
+    if (full > 0) {
+        prm->yend = y + owe;
+        prm->stop = y + (size_t)(full - 1) * ow + owe;
+        QCC_DWA_ROWS(pad, y);
+    }
+    if (full < oh) {  /* the last row of an odd width */
+        prm->yend = prm->stop = yr + ow2;
+        QCC_DWA_ROWS(r, yr);
+        QCC_DWA_ONE(r + S * ow2, yr + ow2);
+    }
+#undef QCC_DWA_ONE
+#undef QCC_DWA_ROWS
+}
+
+/* Every channel of the conv (one form per kernel size, stride and clamp, instantiated below):
+ * per input channel the plane fill, per output channel the requantization constants, the
+ * packed weights and their sum, then the plane; a channel whose shift the fast
+ * requantization does not take runs the table kernel (qcc_dwd_chan). */
+__attribute__((always_inline)) static inline void
+qcc_dws_chans(const qcc_dwd_job *j, const int KW, const int S, const int narrow)
+{
+    const qcc_conv2d_p *p = j->p;
+    const int32_t mg = p->m / p->group, plane = p->oh * p->ow, xplane = p->h * p->w;
+    const int32_t zp = p->x_zp, taps = KW * KW;
+    const int8_t *x = j->x;
+    int8_t *yo = j->y;
+    int32_t b, ci, k;
+    qcc_dwa prm;
+    qcc_dw3 q;
+    prm.lo = (uint8_t)p->lo * 0x01010101u, prm.hi = (uint8_t)p->hi * 0x01010101u;
+    for (b = 0; b < p->n; b++)
+        for (ci = 0; ci < p->c; ci++, x += xplane) {
+            qcc_dwd_fill(p, x, j->ph, j->pw, j->pad);
+            for (k = 0; k < mg; k++, yo += plane) {
+                const int32_t oc = ci * mg + k, ch = p->per_channel ? oc : 0;
+                const int8_t *wk = j->w + (size_t)oc * taps;
+                const int32_t b0 = j->bias ? j->bias[oc] : 0;
+                qcc_rqf rq;
+                qcc_rqf_init(&rq, j->mult[ch], j->shift[ch], p->y_zp);
+                if (rq.sh == 0) {
+                    qcc_dwd_chan(j, oc, &rq, yo);
+                    continue;
+                }
+                prm.m = rq.m, prm.c = rq.c, prm.sh = rq.sh;
+                if (KW == 3)
+                    prm.init = b0 - zp * qcc_dw3_pack(wk, &q);
+                else
+                    prm.init = b0 - zp * qcc_dw5_pack(wk, &prm);
+                qcc_dwa_plane(p, j->pad, j->pw, &q, &prm, &rq, yo, KW, S, narrow);
+            }
+        }
+}
+
+/* The forms out of line (one function each: their register allocation stays their own). */
+#define QCC_DWS_FORM(name, KW, S)                                                              \
+    __attribute__((noinline, unused)) static void name(const qcc_dwd_job *j, int narrow)       \
+    {                                                                                          \
+        if (narrow)                                                                            \
+            qcc_dws_chans(j, KW, S, 1);                                                        \
+        else                                                                                   \
+            qcc_dws_chans(j, KW, S, 0);                                                        \
+    }
+QCC_DWS_FORM(qcc_dws_3s1, 3, 1)
+QCC_DWS_FORM(qcc_dws_3s2, 3, 2)
+QCC_DWS_FORM(qcc_dws_5s1, 5, 1)
+QCC_DWS_FORM(qcc_dws_5s2, 5, 2)
+
+/* Whether the forms above take conv p (square 3x3 or 5x5 kernels, equal strides 1 or 2). */
+static inline int qcc_dws_takes(const qcc_conv2d_p *p)
+{
+    return p->kh == p->kw && (p->kw == 3 || p->kw == 5) && p->sh == p->sw
+           && (p->sw == 1 || p->sw == 2);
+}
+
+/* The whole conv by the forms (qcc_dws_takes(j->p)). */
+static void qcc_dws_conv(const qcc_dwd_job *j)
+{
+    const qcc_conv2d_p *p = j->p;
+    const int narrow = p->lo > -128 || p->hi < 127;
+    if (p->kw == 3 && p->sw == 1)
+        qcc_dws_3s1(j, narrow);
+    else if (p->kw == 3)
+        qcc_dws_3s2(j, narrow);
+    else if (p->sw == 1)
+        qcc_dws_5s1(j, narrow);
+    else
+        qcc_dws_5s2(j, narrow);
+}
+#endif
