@@ -30,6 +30,9 @@ QUANTIZED_TARGETS = {"c", "triton", "accel"}  # targets that only exist as integ
 # and data movement with constant indices into explicit index maps (meaning changes as IR),
 # and an integer CumSum into shifted adds (data movement + integer Add: kernels every target has)
 INTEGER_LOWERING = ["decompose-cumsum", "lower-thresholds", "lower-index-maps", "dce"]
+# last, on the checked integer IR, for targets whose kernels take them: elementwise regions
+# on one 8-bit tensor as one (per-channel) table
+INTEGER_TAIL = {"c": ["fuse-tables", "dce"]}
 
 
 def pipeline_for(target: str, quantize: bool = False) -> list[str]:
@@ -44,6 +47,7 @@ def pipeline_for(target: str, quantize: bool = False) -> list[str]:
         if target in QUANTIZED_TARGETS:
             at = pipe.index("quantize") + 1
             pipe[at:at] = INTEGER_LOWERING
+            pipe += INTEGER_TAIL.get(target, [])
     known = all_passes()
     out = []
     for name in pipe:

@@ -142,7 +142,8 @@ def requant(o: Operands, k: K.Requant):
 
 
 def lut(o: Operands, k: K.Lut):
-    params = dict(count=k.count, x_unsigned=int(k.x.dtype is DType.uint8))
+    params = dict(count=k.count, x_unsigned=int(k.x.dtype is DType.uint8), channels=k.channels,
+                  inner=k.inner)
     args = [o.val(k.x, "uint8_t"), o.cst(k.table, "uint8_t"), o.out(k.y, "uint8_t")]
     return "lut", "qcc_lut", "qcc_lut_p", params, args
 

@@ -57,7 +57,16 @@ def requant(lw: Lowerer, node: Node) -> None:
 
 def lut(lw: Lowerer, node: Node) -> None:
     x, t = node.inputs
-    k = Lut(node=node, x=lw.read(x), table=lw.const(t), y=node.outputs[0], count=x.type.numel)
+    chans, inner = 1, 0
+    if t.type.rank == 2:
+        if not lw.target.lut_per_channel:
+            raise lw.err(f"qcc.lut node '{node.name}' has one table per channel; this "
+                       "target's kernel takes one table")
+        axis = int(node.attr("axis", 1)) % x.type.rank
+        chans = int(x.shape[axis])
+        inner = int(np.prod(x.shape[axis + 1:], dtype=np.int64))
+    k = Lut(node=node, x=lw.read(x), table=lw.const(t), y=node.outputs[0], count=x.type.numel,
+            channels=chans, inner=inner)
     lw.call(k, inplace_of=x)
 
 

@@ -39,6 +39,9 @@ class Target:
     ``convt_phases``: a transposed convolution runs as one stride-1 conv2d per output phase
     (:mod:`qcc.lower.convt_phases`): its weight operand is the phases' conv2d rows and
     ``ConvTranspose2d.phases`` their geometry; else the IR weight ``[C, M/g, kH, kW]``.
+    ``lut_per_channel``: the table-lookup kernel takes one table per channel (a ``qcc.lut``
+    with a ``[C, 256]`` table, made by the ``fuse-tables`` pass); else such a node is a
+    lowering error.
     ``matmul_block``: 0, or the edge of an accelerator's square weight blocks: a matmul's
     scratch then holds its ``b`` operand staged as ``[batch, N/blk, K/blk, blk, blk]`` int8
     blocks, followed (when ``a`` is uint8) by ``a - 128`` as int8 ``[batch, M, K]``.
@@ -59,6 +62,7 @@ class Target:
     softmax_any_axis: bool = False
     matmul_block: int = 0
     convt_phases: bool = False
+    lut_per_channel: bool = False
 
 
 DEFAULT = Target()

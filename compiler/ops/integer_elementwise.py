@@ -112,18 +112,34 @@ def _mul_run(node: Node, args):
 
 
 # -- lut -------------------------------------------------------------------------------------
+def _lut_axis(node: Node, xt: TensorType) -> int:
+    axis = int(node.attr("axis", 1))
+    if not -xt.rank <= axis < xt.rank:
+        raise err(node, f"per-channel table axis {axis} is not an axis of {xt}")
+    return axis % xt.rank
+
+
 def _lut_infer(node: Node) -> list[TensorType]:
     xt = in_type(node, 0, "x", (DType.int8, DType.uint8, DType.int16))
     tt = const_type(node, 1, "table", (DType.int8, DType.uint8, DType.int16))
     n = 1 << xt.dtype.bits
-    if tt.shape != (n,):
+    if tt.rank == 2 and xt.dtype.bits == 8:  # one table per channel along ``axis``
+        chans = xt.shape[_lut_axis(node, xt)]
+        if tt.shape != (chans, n):
+            raise err(node, f"per-channel table must have shape [{chans}, {n}], got {list(tt.shape)}")
+    elif tt.shape != (n,):
         raise err(node, f"table must have shape [{n}] for {xt.dtype.short} input, got {list(tt.shape)}")
     return [TensorType(tt.dtype, xt.shape)]
 
 
 def _lut_run(node: Node, args):
     x = args[0].astype(np.int64) - node.inputs[0].dtype.min
-    return [args[1][x]]
+    t = np.asarray(args[1])
+    if t.ndim == 1:
+        return [t[x]]
+    axis = _lut_axis(node, node.inputs[0].type)
+    c = np.arange(t.shape[0]).reshape([-1] + [1] * (x.ndim - 1 - axis))
+    return [t[c, x]]
 
 
 # -- threshold -------------------------------------------------------------------------------
@@ -218,7 +234,8 @@ _reg("qcc.sub", _add_infer, lambda node, args: _addsub_run(node, args, -1),
      "y = rshift_round((a-za)*m_a - (b-zb)*m_b, s) + y_zp (one rounding)", 4, 4)
 _reg("qcc.mul", _mul_infer, _mul_run,
      "y = requant((a-za)*(b-zb), m, s) + y_zp", 4, 4)
-_reg("qcc.lut", _lut_infer, _lut_run, "y = table[x - min(dtype)] (256-entry constant table)", 2, 2)
+_reg("qcc.lut", _lut_infer, _lut_run,
+     "y = table[x - min(dtype)] (256-entry constant table, or one per channel along axis)", 2, 2)
 _reg("qcc.threshold", _threshold_infer, _threshold_run,
      "y = values[#(thresholds <= x)]: a monotone step function of an integer tensor", 3, 3)
 _reg("qcc.concat", _concat_infer, _concat_run,

@@ -45,13 +45,17 @@ class Requant(Kernel):
 
 @dataclass(eq=False, kw_only=True)
 class Lut(Kernel):
-    """y = table[x] (8-bit input; the table is indexed by the unsigned byte of x)."""
+    """y = table[x] (8-bit input; the table is indexed by the unsigned byte of x).  With
+    ``channels`` > 1 the table is ``[channels, 256]`` and x is ``[outer, channels, inner]``:
+    each channel's ``inner`` elements use their own row (``Target.lut_per_channel``)."""
 
     family: ClassVar[str] = "lut"
     x: Value = _in()
     table: Const = _in()
     y: Value = _out()
     count: int = 0
+    channels: int = 1
+    inner: int = 0
 
 
 @dataclass(eq=False, kw_only=True)
