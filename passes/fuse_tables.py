@@ -14,8 +14,8 @@ one per node.
 
 A region: nodes of :data:`REGION_OPS` whose non-constant inputs are ``x`` or values made
 inside the region, with ``x``'s shape; every value it makes except its result is read only
-inside the region and is no graph output; at least :data:`MIN_NODES` nodes (a lone
-requant already has a vector kernel).  Constants (slopes, biases, tables) must broadcast
+inside the region and is no graph output; at least :data:`MIN_NODES` nodes, or one
+add / sub / mul of ``x`` and a constant (a lone requant or table stays as it is).  Constants (slopes, biases, tables) must broadcast
 along one channel axis, the same for the whole region; per-tensor multipliers and shifts
 always do.  Run on integer IR for targets whose ``qcc.lut`` kernel takes per-channel tables
 (the C target).
@@ -32,6 +32,7 @@ from qcc.passmanager import PassContext, register_pass
 REGION_OPS = ("qcc.requant", "qcc.add", "qcc.sub", "qcc.mul", "qcc.lut", "onnx.Max", "onnx.Min")
 BYTES = (DType.int8, DType.uint8)
 MIN_NODES = 2
+SINGLE_OPS = ("qcc.add", "qcc.sub", "qcc.mul")  # alone they are worth a table too
 NONE = -1  # a region without a channel axis (per-tensor constants only)
 
 
@@ -99,7 +100,7 @@ def _region(graph: Graph, x: Value, closure: list, outputs: set):
                 continue
             nodes[id(n)] = n
             todo += [made[id(v)][0] for v in n.inputs if v is not None and id(v) in made]
-        if len(nodes) < MIN_NODES:
+        if len(nodes) < MIN_NODES and sink.op not in SINGLE_OPS:
             continue
         inner = [n.outputs[0] for n in nodes.values() if n is not sink]
         if any(id(v) in outputs or any(id(c) not in nodes for c in v.users)

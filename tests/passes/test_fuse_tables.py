@@ -163,8 +163,30 @@ def test_regions_that_are_not_tables_stay(case):
         _op(g, "qcc.requant", [x, m, s], {"x_zp": 0, "y_zp": 0}, output=True)
     before = [n.op for n in g.nodes]
     f, ctx = _fuse(g)
-    assert ctx.report["fuse-tables"]["fused"] == 0
-    assert [n.op for n in f.nodes] == before
+    if case.startswith("inner_"):  # the requant stays; the mul after it alone may be a table
+        assert [n.op for n in f.nodes].count("qcc.requant") == 1
+        assert ctx.report["fuse-tables"]["regions"] in ({}, {g.nodes[1].name: 1})
+    else:
+        assert ctx.report["fuse-tables"]["fused"] == 0
+        assert [n.op for n in f.nodes] == before
+    rng = np.random.default_rng(0)
+    _same(g, f, {v.name: rng.integers(-128, 128, v.shape).astype(np.int8) for v in g.inputs})
+
+
+@pytest.mark.parametrize("op", ["qcc.mul", "qcc.add", "qcc.sub"])
+def test_one_binary_op_with_a_constant_becomes_a_table(op):
+    g = Graph(op)
+    x = g.add_input("x", TensorType(DType.int8, (1, 3, 16, 16)))
+    c = g.add_const("c", np.array([[[-7]], [[0]], [[100]]], np.int8))
+    if op == "qcc.mul":
+        m, s = _mq(g, 0.013)
+    else:
+        ms, sh = arith.quantize_multipliers_shared(np.array([0.6, 0.9]))
+        m, s = g.add_const("m", np.asarray(ms, np.int32).reshape(2)), g.add_const("s", np.asarray(sh, np.int32).reshape(1))
+    _op(g, op, [x, c, m, s], {"a_zp": 4, "b_zp": 1, "y_zp": -3}, output=True)
+    f, _ = _fuse(g)
+    assert [n.op for n in f.nodes] == ["qcc.lut"] and f.nodes[0].inputs[1].shape == (3, 256)
+    _same(g, f, {"x": _every_value((1, 3, 16, 16), DType.int8, 2)})
 
 
 def test_lut_op_checks_per_channel_table_shape():
