@@ -1,16 +1,65 @@
 {% include "kernels/binary_dsp.c" %}
 {% include "kernels/binary_host.c" %}
 
+QCC_ROW_INLINE int32_t qcc_binary_val(int32_t op, int64_t av, int64_t bv, int32_t ma, int32_t mb,
+                                      int32_t s, int32_t y_zp, int32_t lo, int32_t hi)
+{
+    if (op == 2)
+        return qcc_requant(av * bv, ma, s, y_zp, lo, hi);
+    if (op >= 3)  /* onnx.Max / onnx.Min of equal-qparams tensors: raw values */
+        return qcc_clamp(op == 3 ? (av > bv ? av : bv) : (av < bv ? av : bv), lo, hi);
+    {
+        const int64_t m2 = op == 1 ? -(int64_t)mb : (int64_t)mb;
+        return qcc_clamp(qcc_rshift_round(av * ma + bv * m2, s) + y_zp, lo, hi);
+    }
+}
+
 static inline int32_t qcc_binary_one(const qcc_binary_p *p, int64_t av, int64_t bv)
 {
-    if (p->op == 2)
-        return qcc_requant(av * bv, p->ma, p->s, p->y_zp, p->lo, p->hi);
-    if (p->op >= 3)  /* onnx.Max / onnx.Min of equal-qparams tensors: raw values */
-        return qcc_clamp(p->op == 3 ? (av > bv ? av : bv) : (av < bv ? av : bv), p->lo, p->hi);
-    {
-        const int64_t mb = p->op == 1 ? -(int64_t)p->mb : (int64_t)p->mb;
-        return qcc_clamp(qcc_rshift_round(av * p->ma + bv * mb, p->s) + p->y_zp, p->lo, p->hi);
+    return qcc_binary_val(p->op, av, bv, p->ma, p->mb, p->s, p->y_zp, p->lo, p->hi);
+}
+
+/* One contiguous row of an add with constant type codes (QCC_TYPED_ROWS: the int16 residual
+ * stream's adds), parameters in locals; the same integers as the generic loop. */
+QCC_ROW_INLINE void qcc_binary_addrow_t(const qcc_binary_p *p, const void *a, size_t oa,
+                                        const void *b, size_t ob, void *y, size_t oy,
+                                        int32_t a_dt, int32_t b_dt, int32_t y_dt)
+{
+    const int32_t n = p->d[3], azp = p->a_zp, bzp = p->b_zp, ma = p->ma, mb = p->mb, s = p->s;
+    const int32_t y_zp = p->y_zp, lo = p->lo, hi = p->hi;
+    int32_t j;
+    for (j = 0; j < n; j++) {
+        const int64_t av = qcc_load(a, oa + (size_t)j, a_dt) - azp;
+        const int64_t bv = qcc_load(b, ob + (size_t)j, b_dt) - bzp;
+        qcc_store(y, oy + (size_t)j, y_dt, qcc_binary_val(0, av, bv, ma, mb, s, y_zp, lo, hi));
     }
+}
+
+/* 1: the row was one of the typed adds */
+static inline int qcc_binary_row_typed(const qcc_binary_p *p, const void *a, size_t oa,
+                                       const void *b, size_t ob, void *y, size_t oy)
+{
+#ifdef QCC_TYPED_ROWS
+    const int32_t ad = p->a_dt, bd = p->b_dt, yd = p->y_dt;
+    if (p->op != 0 || p->sa[3] != 1 || p->sb[3] != 1)
+        return 0;
+    if (yd == QCC_I16 && ad == QCC_I16 && bd == QCC_I16)
+        qcc_binary_addrow_t(p, a, oa, b, ob, y, oy, QCC_I16, QCC_I16, QCC_I16);
+    else if (yd == QCC_I16 && ad == QCC_I16 && bd == QCC_I8)
+        qcc_binary_addrow_t(p, a, oa, b, ob, y, oy, QCC_I16, QCC_I8, QCC_I16);
+    else if (yd == QCC_I16 && ad == QCC_I8 && bd == QCC_I16)
+        qcc_binary_addrow_t(p, a, oa, b, ob, y, oy, QCC_I8, QCC_I16, QCC_I16);
+    else if (yd == QCC_I16 && ad == QCC_I8 && bd == QCC_I8)
+        qcc_binary_addrow_t(p, a, oa, b, ob, y, oy, QCC_I8, QCC_I8, QCC_I16);
+    else if (yd == QCC_I8 && ad == QCC_I16 && bd == QCC_I16)
+        qcc_binary_addrow_t(p, a, oa, b, ob, y, oy, QCC_I16, QCC_I16, QCC_I8);
+    else
+        return 0;
+    return 1;
+#else
+    (void)p, (void)a, (void)oa, (void)b, (void)ob, (void)y, (void)oy;
+    return 0;
+#endif
 }
 
 static inline void qcc_binary_row(const qcc_binary_p *p, const void *a, size_t oa, const void *b,
@@ -30,6 +79,8 @@ static inline void qcc_binary_row(const qcc_binary_p *p, const void *a, size_t o
                                            (int64_t)br[j * sb] - p->b_zp);
         return;
     }
+    if (qcc_binary_row_typed(p, a, oa, b, ob, y, oy))
+        return;
     for (j = 0; j < n; j++) {
         const int64_t av = qcc_load(a, oa + (size_t)j * sa, p->a_dt) - p->a_zp;
         const int64_t bv = qcc_load(b, ob + (size_t)j * sb, p->b_dt) - p->b_zp;

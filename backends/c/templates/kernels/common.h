@@ -406,3 +406,17 @@ static inline void qcc_dot4_w8(const int8_t *w, size_t stride, const int16_t *c,
     acc[2] = a2;
     acc[3] = a3;
 }
+
+/* Host builds (x86-64, AArch64; not the MCUs, whose flash pays for each copy): row functions
+ * marked QCC_ROW_INLINE are inlined into one loop per type pair (and softmax variant) with
+ * constant codes (qcc_isoftmax, qcc_igelu, qcc_ilayernorm, the generic qcc_binary rows), so
+ * each qcc_load / qcc_store switch folds to one typed access, the loops vectorize and fewer
+ * values stay live; the same code, so the same integers. -DQCC_PORTABLE keeps the one
+ * generic loop. */
+#if defined(__GNUC__) && !defined(QCC_PORTABLE) && !defined(QCC_ARM_DSP) \
+    && (defined(__x86_64__) || defined(__aarch64__))
+#define QCC_ROW_INLINE __attribute__((always_inline)) static inline
+#define QCC_TYPED_ROWS 1
+#else
+#define QCC_ROW_INLINE static inline
+#endif

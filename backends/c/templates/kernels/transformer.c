@@ -1,18 +1,5 @@
 {% include "kernels/transformer_dsp.c" %}
 
-/* Host builds (x86-64, AArch64; not the MCUs, whose flash pays for each copy): the row
- * functions below are inlined into one loop per type pair (and softmax variant) with constant
- * codes (qcc_isoftmax, qcc_igelu, qcc_ilayernorm), so each qcc_load / qcc_store switch folds
- * to one typed access, the loops vectorize and fewer values stay live; the same code, so the
- * same integers. -DQCC_PORTABLE keeps the one generic loop. */
-#if defined(__GNUC__) && !defined(QCC_PORTABLE) && !defined(QCC_ARM_DSP) \
-    && (defined(__x86_64__) || defined(__aarch64__))
-#define QCC_ROW_INLINE __attribute__((always_inline)) static inline
-#define QCC_TYPED_ROWS 1
-#else
-#define QCC_ROW_INLINE static inline
-#endif
-
 static inline int32_t qcc_bitlen(uint64_t v)
 {
     int32_t b = 0;
