@@ -14,7 +14,60 @@ static inline int qcc_resize_nearest(const qcc_resize_p *p, const int8_t *x, con
     return QCC_OK;
 }
 
-/* ty/tx hold 4 rows each: i0[n], i1[n], w0[n], w1[n]. */
+/* ty/tx hold 4 rows each: i0[n], i1[n], w0[n], w1[n].  Every weight is in [0, 1024] and each
+ * pair sums to 1024 (linear_table), so |sum w_y w_x (x - zp)| <= 2^20 * 255 < 2^28: int32 is
+ * exact. */
+#if defined(QCC_TYPED_ROWS)
+/* Host builds: each source row's horizontal taps once into an int32 row (two rows cached),
+ * then each output row is one vector loop over two of them: the same sum, in another order. */
+#define QCC_RESIZE_ROW 512  /* output rows up to this wide; 4 KiB of stack */
+static inline void qcc_resize_hrow(const int8_t *row, const int32_t *x0, const int32_t *x1,
+                                   const int32_t *wx0, const int32_t *wx1, int32_t ow, int32_t zp,
+                                   int32_t *hr)
+{
+    int32_t j;
+    for (j = 0; j < ow; j++)
+        hr[j] = wx0[j] * (row[x0[j]] - zp) + wx1[j] * (row[x1[j]] - zp);
+}
+
+static inline void qcc_resize_linear_rows(const qcc_resize_p *p, const int8_t *x, const int32_t *ty,
+                                          const int32_t *tx, int8_t *y)
+{
+    const int32_t oh = p->oh, ow = p->ow, h = p->h, w = p->w, zp = p->x_zp, lo = p->lo, hi = p->hi;
+    const int32_t *y0 = ty, *y1 = ty + oh, *wy0 = ty + 2 * oh, *wy1 = ty + 3 * oh;
+    const int32_t *x0 = tx, *x1 = tx + ow, *wx0 = tx + 2 * ow, *wx1 = tx + 3 * ow;
+    int32_t hbuf[2][QCC_RESIZE_ROW];
+    int32_t pl, i, j;
+    for (pl = 0; pl < p->planes; pl++) {
+        const int8_t *xp = x + (size_t)pl * h * w;
+        int8_t *yp = y + (size_t)pl * oh * ow;
+        int32_t have[2] = {-1, -1};  /* the source row in each buffer */
+        for (i = 0; i < oh; i++) {
+            const int32_t t = y0[i], u = y1[i], a = wy0[i], b = wy1[i];
+            const int32_t *ht, *hu;
+            int8_t *yr = yp + (size_t)i * ow;
+            int32_t sl;
+            if (have[0] != t && have[1] != t) {
+                sl = have[0] == u ? 1 : 0;
+                qcc_resize_hrow(xp + (size_t)t * w, x0, x1, wx0, wx1, ow, zp, hbuf[sl]);
+                have[sl] = t;
+            }
+            if (have[0] != u && have[1] != u) {
+                sl = have[0] == t ? 1 : 0;
+                qcc_resize_hrow(xp + (size_t)u * w, x0, x1, wx0, wx1, ow, zp, hbuf[sl]);
+                have[sl] = u;
+            }
+            ht = hbuf[have[0] == t ? 0 : 1];
+            hu = hbuf[have[0] == u ? 0 : 1];
+            for (j = 0; j < ow; j++) {
+                const int32_t r = ((a * ht[j] + b * hu[j] + (1 << 19)) >> 20) + zp;
+                yr[j] = (int8_t)(r < lo ? lo : (r > hi ? hi : r));
+            }
+        }
+    }
+}
+#endif
+
 static inline int qcc_resize_linear(const qcc_resize_p *p, const int8_t *x, const int32_t *ty,
                       const int32_t *tx, int8_t *y)
 {
@@ -23,6 +76,12 @@ static inline int qcc_resize_linear(const qcc_resize_p *p, const int8_t *x, cons
     const int32_t *y0 = ty, *y1 = ty + oh, *wy0 = ty + 2 * oh, *wy1 = ty + 3 * oh;
     const int32_t *x0 = tx, *x1 = tx + ow, *wx0 = tx + 2 * ow, *wx1 = tx + 3 * ow;
     int32_t pl, i, j;
+#if defined(QCC_TYPED_ROWS)
+    if (ow <= QCC_RESIZE_ROW) {
+        qcc_resize_linear_rows(p, x, ty, tx, y);
+        return QCC_OK;
+    }
+#endif
     for (pl = 0; pl < p->planes; pl++) {
         const int8_t *xp = x + (size_t)pl * h * w;
         int8_t *yp = y + (size_t)pl * oh * ow;
