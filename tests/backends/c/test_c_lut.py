@@ -1,4 +1,5 @@
-"""The table-lookup kernel (qcc_lut) bit for bit with the interpreter: one table or one per
+"""The table-lookup kernel (qcc_lut, and the int8 parts of qcc_concat_part, which use the same
+row lookup) bit for bit with the interpreter: one table or one per
 channel ([C, 256], made by the fuse-tables pass), int8 and uint8 input, rows shorter than,
 equal to and longer than one 64-byte vector step (tails), channels last (one row per
 element) and in place; each in the default build (SSE2, scalar loop), the AVX-512 VBMI build
@@ -10,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from qcc import arith
 from qcc.ir import DType
 
 from c_testlib import Cases, check_exact, needs_gcc
@@ -33,6 +35,14 @@ def _cases(seed: int) -> Cases:
             cs.op("qcc.lut", [x, cs.const(rng.integers(0, 256, 256).astype(np.uint8))])
         x = cs.rand_input((7, 6), dt)  # channels last: each element its own row
         cs.op("qcc.lut", [x, cs.const(rng.integers(-128, 128, (6, 256)).astype(np.int8))], {"axis": -1})
+    # int8 concat parts of 1024 or more elements (a table of the 256 requantized values),
+    # several outer rows, rows not a multiple of 64, an identity part and a saturating one
+    for shape, ratios, axis in (((2, 3, 13, 31), (1.0, 7.5), 1), ((1, 40, 29), (0.013, 1.0), 2)):
+        a, b = cs.rand_input(shape), cs.rand_input(shape)
+        mm, ss = arith.quantize_multiplier(np.array(ratios))
+        cs.op("qcc.concat", [a, b, cs.const(mm.astype(np.int32)), cs.const(ss.astype(np.int32))],
+              {"axis": axis, "zps": [-128, int(rng.integers(-128, 128))],
+               "y_zp": int(rng.integers(-128, 128))})
     # in place: the lookup's input is read by nothing else
     x = cs.rand_input((1, 2, 10, 10))
     m = cs.const(np.array([1 << 30], np.int32))

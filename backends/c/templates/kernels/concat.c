@@ -1,6 +1,23 @@
+#define QCC_CONCAT_LUT 1024  /* host: int8 parts of at least this many elements, a table */
+
 static inline int qcc_concat_part(const qcc_concat_p *p, const void *x, void *y)
 {
     int32_t o, i;
+#ifdef QCC_TYPED_ROWS  /* host builds (the MCUs keep their stack) */
+    if (p->x_dt == QCC_I8 && p->y_dt == QCC_I8 && (int64_t)p->outer * p->inner >= QCC_CONCAT_LUT) {
+        /* int8 in and out: the requantization of each of the 256 values once (the same
+         * qcc_requant, so the same bytes), then one lookup per element */
+        const int32_t outer = p->outer, n = p->inner, stride = p->stride, offset = p->offset;
+        uint8_t t[256];
+        for (i = -128; i < 128; i++)
+            t[i + 128] = (uint8_t)(int8_t)qcc_requant((int32_t)i - p->x_zp, p->m, p->s, p->y_zp,
+                                                      p->lo, p->hi);
+        for (o = 0; o < outer; o++)
+            qcc_lut_row((const uint8_t *)x + (size_t)o * n, t,
+                        (uint8_t *)y + (size_t)o * stride + offset, n, 0x80u);
+        return QCC_OK;
+    }
+#endif
     for (o = 0; o < p->outer; o++) {
         const size_t xo = (size_t)o * p->inner, yo = (size_t)o * p->stride + p->offset;
         if (p->x_dt == QCC_I8 && p->y_dt == QCC_I8) {
