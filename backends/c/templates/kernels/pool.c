@@ -31,9 +31,57 @@ static inline int qcc_avgpool(const qcc_pool_p *p, const int8_t *x, const int32_
     return QCC_OK;
 }
 
+#if defined(QCC_TYPED_ROWS)
+/* Host builds: each output row's window rows reduced to one column-max row (a vector loop),
+ * then the windows along it; parameters in locals.  max is max in any order: the same bytes
+ * (an empty window, as in the loop below, gives -128). */
+#define QCC_POOL_ROW 4096  /* input rows up to this wide; 4 KiB of stack */
+static inline void qcc_maxpool_rows(const qcc_pool_p *p, const int8_t *x, int8_t *y)
+{
+    const int32_t planes = p->n * p->c, h = p->h, w = p->w, oh = p->oh, ow = p->ow;
+    const int32_t kh = p->kh, kw = p->kw, sh = p->sh, sw = p->sw, pt = p->pt, pleft = p->pl;
+    int8_t col[QCC_POOL_ROW];
+    int32_t q, i, j, k, u;
+    for (q = 0; q < planes; q++) {
+        const int8_t *xp = x + (size_t)q * h * w;
+        int8_t *yp = y + (size_t)q * oh * ow;
+        for (i = 0; i < oh; i++) {
+            const int32_t top = i * sh - pt;
+            const int32_t u0 = top < 0 ? -top : 0, u1 = top + kh > h ? h - top : kh;
+            int8_t *yr = yp + (size_t)i * ow;
+            if (u1 <= u0) {
+                for (j = 0; j < ow; j++)
+                    yr[j] = -128;
+                continue;
+            }
+            memcpy(col, xp + (size_t)(top + u0) * w, (size_t)w);
+            for (u = u0 + 1; u < u1; u++) {
+                const int8_t *r = xp + (size_t)(top + u) * w;
+                for (k = 0; k < w; k++)
+                    col[k] = r[k] > col[k] ? r[k] : col[k];
+            }
+            for (j = 0; j < ow; j++) {
+                const int32_t left = j * sw - pleft;
+                const int32_t v0 = left < 0 ? -left : 0, v1 = left + kw > w ? w - left : kw;
+                int32_t best = -128, v;
+                for (v = v0; v < v1; v++)
+                    best = col[left + v] > best ? col[left + v] : best;
+                yr[j] = (int8_t)best;
+            }
+        }
+    }
+}
+#endif
+
 static inline int qcc_maxpool(const qcc_pool_p *p, const int8_t *x, int8_t *y)
 {
     int32_t pl, i, j, u, v, u0, u1, v0, v1;
+#if defined(QCC_TYPED_ROWS)
+    if (p->w <= QCC_POOL_ROW) {
+        qcc_maxpool_rows(p, x, y);
+        return QCC_OK;
+    }
+#endif
     for (pl = 0; pl < p->n * p->c; pl++) {
         const int8_t *xp = x + (size_t)pl * p->h * p->w;
         int8_t *yp = y + (size_t)pl * p->oh * p->ow;
