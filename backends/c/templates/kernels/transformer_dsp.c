@@ -96,8 +96,9 @@ static inline int qcc_igelu_dsp(const qcc_igelu_p *p, const void *x, void *y)
  * wrapping 32-bit arithmetic (the true value fits int32 by the row's bound, so the wrapped one
  * is it), the variance by SMLAL, the square root and the factor by 32-bit division, and
  * n = rshift_round(y2 factor, 16) as SMMULR(y2 << 16, factor) when |y2| < 2^15. */
-static inline void qcc_ilayernorm_row(const qcc_ilayernorm_p *p, const void *x, size_t base,
-                                      const int32_t *gamma, const int32_t *bias, void *y);
+QCC_ROW_INLINE void qcc_ilayernorm_row(const qcc_ilayernorm_p *p, const void *x, size_t base,
+                                      const int32_t *gamma, const int32_t *bias, void *y,
+                                      int32_t x_dt, int32_t y_dt);
 
 typedef struct {
     uint32_t cm, k;  /* y2 = (int32)((uint32)x * cm + k) >> sh2 */
@@ -313,7 +314,7 @@ static inline int qcc_ilayernorm_dsp(const qcc_ilayernorm_p *p, const void *x, c
             const size_t at = (size_t)r * p->len;
             if (!qcc_ilayernorm_row_dsp(p, (const char *)x + at * xs, gamma, bias,
                                         (char *)y + at * ys, &q, gmax, bmax))
-                qcc_ilayernorm_row(p, x, at, gamma, bias, y);
+                qcc_ilayernorm_row(p, x, at, gamma, bias, y, p->x_dt, p->y_dt);
         }
     }
     return 1;
