@@ -167,6 +167,10 @@ def _cases(seed: int) -> Cases:
     _edge_conv(cs, 9, (3, 5), [2**31 - 1 - 9 * 128 * 255, -2**31 + 9 * 128 * 255, 5, -7, 2**30],
                [0.2, 2.0 ** -22.5, 0.249, 2.0 ** -30, 0.9], 17, lo=-128)
     _narrow_conv(cs, 10, (7, 7), 6, lo=-40, hi=90)
+    # four inside windows of one output row gathered at once (stride 2 and 1, rows of 15 and
+    # 14 outputs: quads that straddle a row end take the column gather)
+    _conv(cs, 1, 3, (9, 30), 4, (3, 3), (2, 2), [1, 1, 1, 1], 1, relu=True)
+    _conv(cs, 1, 2, (6, 14), 5, (3, 3), (1, 1), [1, 1, 1, 1], 1)
     # one assembly loop over all channels: a per-tensor multiplier, no bias, a partial quad
     _pt_conv(cs, 12, (5, 5), 7, bias=False)
     _pt_conv(cs, 9, (4, 4), 5, bias=True, relu=True)

@@ -336,7 +336,7 @@ QCC_ARM_OUTLINE int qcc_conv2d_gemm4(const qcc_conv2d_p *p, const int8_t *x, con
     const int32_t pbd = nq * 4;
     const int fast = mult != NULL && p->y_dt == QCC_I8;
     int fast_all = fast;
-    int32_t b, g, o, q0, q;
+    int32_t b, g, o, q0;
     if (pbd < 4)
         return 0;
     for (o = 0; fast_all && o < (p->per_channel ? p->m : 1); o++)
@@ -347,16 +347,7 @@ QCC_ARM_OUTLINE int qcc_conv2d_gemm4(const qcc_conv2d_p *p, const int8_t *x, con
                 const int32_t qn = plane - q0 < pbd ? plane - q0 : pbd;
                 const int8_t *xb = x + (size_t)b * p->c * p->h * p->w;
                 const int32_t o0 = g * mg, o1 = (g + 1) * mg;
-                for (q = 0; q < qn; q++) {
-                    if (pw && (q & 3) == 0 && q + 4 <= qn) {  /* four columns at once */
-                        qcc_im2col_quad_pw4(xb + (size_t)g * cg * plane + q0 + q, (size_t)plane, cg,
-                                            p->x_zp, col + (size_t)(q >> 2) * ql);
-                        q += 3;
-                        continue;
-                    }
-                    qcc_im2col_quad(p, xb, g * cg, cg, q0 + q, col + (size_t)(q >> 2) * ql + (q & 3) * 4,
-                                    tmp);
-                }
+                qcc_gemm4_gather(p, xb, g * cg, cg, q0, qn, col, ql, tmp, pw);
                 if (fast_all && k >= 4) {
                     qcc_gemm4_rows_f(p, w, bias, mult, shift, y, col, k, qn, o0, o1,
                                      ((size_t)b * p->m + o0) * plane + q0, (size_t)plane);

@@ -178,3 +178,46 @@ QCC_ARM_OUTLINE void qcc_im2col_quad_pw4(const int8_t *x, size_t plane, int32_t 
         for (j = 0; j < 4; j++)
             dst[qcc_quad_at(ci - c4) + 4 * j] = (int16_t)(x[j] - zp);
 }
+
+/* Four consecutive columns q..q + 3 of one output row whose windows lie inside the input with
+ * whole words readable from each window row (dilation 1 along the rows): the rows gather of
+ * each, the window computed once; 0 (nothing done) otherwise. */
+QCC_ARM_OUTLINE int qcc_im2col_quad4(const qcc_conv2d_p *p, const int8_t *x, int32_t c0,
+                                     int32_t cg, int32_t q, int16_t *dst, int8_t *buf)
+{
+    const int32_t i = q / p->ow, j = q % p->ow, sw = p->sw;
+    const int32_t ih0 = i * p->sh - p->pt, iw0 = j * sw - p->pl;
+    int32_t c;
+    if (j + 3 >= p->ow || p->dw != 1 || ih0 < 0 || ih0 + (p->kh - 1) * p->dh >= p->h || iw0 < 0
+        || iw0 + 3 * sw + ((p->kw + 3) & ~3) > p->w)
+        return 0;
+    for (c = 0; c < 4; c++)
+        qcc_im2col_quad_rows(p, x, c0, cg, ih0, iw0 + c * sw, dst + 4 * c, buf);
+    return 1;
+}
+
+/* The quad blocks (ql int16 apart) of columns [q0, q0 + qn) of group channels from c0: full
+ * quads of a pointwise conv four positions at a time, of windows inside the input four
+ * columns at a time where tmp has room for the byte rows, the others column by column. */
+static void qcc_gemm4_gather(const qcc_conv2d_p *p, const int8_t *x, int32_t c0, int32_t cg,
+                             int32_t q0, int32_t qn, int16_t *col, int32_t ql, int16_t *tmp,
+                             int pw)
+{
+    const size_t plane = (size_t)p->h * p->w;
+    int32_t q;
+    for (q = 0; q < qn; q++) {
+        int16_t *dst = col + (size_t)(q >> 2) * ql;
+        if ((q & 3) == 0 && q + 4 <= qn) {
+            if (pw) {
+                qcc_im2col_quad_pw4(x + (size_t)c0 * plane + q0 + q, plane, cg, p->x_zp, dst);
+                q += 3;
+                continue;
+            }
+            if (tmp != NULL && qcc_im2col_quad4(p, x, c0, cg, q0 + q, dst, (int8_t *)tmp)) {
+                q += 3;
+                continue;
+            }
+        }
+        qcc_im2col_quad(p, x, c0, cg, q0 + q, dst + (q & 3) * 4, tmp);
+    }
+}
