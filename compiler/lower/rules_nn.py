@@ -4,6 +4,8 @@ tiling (conv algorithm and im2col block, packed matmul operand) comes from the T
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from qcc.ir import DType, Node, Value
@@ -82,9 +84,21 @@ def _geometry(node: Node) -> ConvGeometry:
                         dh, dw, pt, pl, int(node.attr("group", 1)))
 
 
+def as_row(g: ConvGeometry) -> ConvGeometry:
+    """An H x 1 plane under a kH x 1 kernel (a 1-D conv exported along H, e.g. magika's
+    Conv 5x1) as the 1 x H plane under a 1 x kH kernel: x, the weights and y keep their
+    memory order (the single column is the single row), but the kernels then see one long
+    output row (contiguous im2col segments, vector lanes along it) instead of H rows of one
+    column each. Other geometries unchanged."""
+    if g.w != 1 or g.kw != 1 or g.ow != 1 or g.pl != 0 or g.h == 1:
+        return g
+    return dataclasses.replace(g, h=1, w=g.h, oh=1, ow=g.oh, kh=1, kw=g.kh, sh=1, sw=g.sh,
+                               dh=1, dw=g.dh, pt=0, pl=g.pt)
+
+
 def conv2d(lw: Lowerer, node: Node) -> None:
     x, w = node.inputs[0], node.inputs[1]
-    g = _geometry(node)
+    g = as_row(_geometry(node))
     epi = epilogue(lw, node, 3)
     gm = grouping(lw, node)
     wrows, wbits = weight_rows(lw, w, np.asarray(w.data).reshape(g.m, -1))

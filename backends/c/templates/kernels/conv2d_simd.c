@@ -158,6 +158,8 @@ static inline void qcc_conv_simd_channel_packed(const qcc_conv2d_p *p, const int
 
 {% include "kernels/conv2d_dw_simd.c" %}
 
+{% include "kernels/conv2d_dwf_simd.c" %}
+
 {% include "kernels/conv2d_pw_simd.c" %}
 
 {% include "kernels/conv2d_direct_sse2.c" %}
@@ -225,6 +227,13 @@ static inline int qcc_conv2d_simd(const qcc_conv2d_p *p, const int8_t *x, const 
     const int32_t pb = bytes / kp < (size_t)plane ? (int32_t)(bytes / kp) : plane;
     int32_t b, g, o, q0;
     const int packed = gmult != NULL || p->wbits != 8;
+#if defined(QCC_SIMD_X86) || defined(QCC_SIMD_SSE2)
+    /* depthwise: the flat phase-plane kernel along the rows, except on rows narrower than 16
+     * with AVX2, where the band kernel's eight channel lanes measured faster (docs/target_c.md) */
+    if (!packed && p->c == p->group && p->ow >= QCC_DWF_MIN_OW
+        && qcc_conv2d_dwf(p, x, w, bias, mult, shift, y))
+        return 1;
+#endif
     if (!packed && p->c == p->group && qcc_conv2d_dws(p, x, w, bias, mult, shift, y))
         return 1;
 #ifdef QCC_SIMD_SSE2
