@@ -1,9 +1,10 @@
 /* Depthwise convs (one input channel per output, any channel multiplier, dilation 1) on the
- * x86 host SIMD variants (AVX2 / AVX-512 VNNI builds and the default SSE2 build) over flat
- * phase planes: the centred int16 input of one channel is split into the portable kernel's
- * sh*sw stride phases (qcc_dw_phases, conv2d_dw.c), so tap (u, v) of output (i, j) is the
- * element q + off(u, v) of one phase plane, q = i*pw + j (columns j >= ow are junk, dropped
- * before the epilogue). Every tap is then one contiguous vector load at any plane shape, and
+ * x86 host SIMD variants (AVX2 / AVX-512 VNNI builds and the default SSE2 build), stride 1
+ * along the rows, any stride along the columns and any dilation, over flat phase planes: the
+ * centred int16 input of one channel is split into the portable kernel's sh stride phases
+ * (qcc_dw_phases, conv2d_dw.c: padded rows a, a + sh, ...), so tap (u, v) of output (i, j)
+ * is the element q + off(u, v) of one phase plane, q = i*pw + j (columns j >= ow are junk,
+ * dropped before the epilogue). Every tap is then one contiguous vector load at any plane shape, and
  * two taps are one PMADDWD: the loads of taps t and t + 1 interleaved as int16 pairs against
  * the broadcast weight pair (w_t, w_t+1) (a zero weight pads an odd tap count). Each pass
  * keeps the int32 accumulators of QCC_DWF_Q flat positions in four registers across all
@@ -112,15 +113,25 @@ static inline void qcc_dwf_fill(const qcc_conv2d_p *p, const int8_t *xin, int32_
         }
 }
 
-/* The phase-plane offsets of the taps, off[t] for t = u*kw + v, and off[taps] = off[taps - 1]
- * (an odd count's last pair repeats its tap with a zero weight). */
+/* The phase-plane offsets of the taps, off[t] for t = u*kw + v (tap row u*dh in phase
+ * (u*dh) % sh, phase row (u*dh) / sh; column v*dw), and off[taps] = off[taps - 1] (an odd
+ * count's last pair repeats its tap with a zero weight). */
 static inline void qcc_dwf_offsets(const qcc_conv2d_p *p, int32_t phh, int32_t pw, int32_t *off)
 {
     int32_t u, v, t = 0;
     for (u = 0; u < p->kh; u++)
         for (v = 0; v < p->kw; v++)
-            off[t++] = (((u % p->sh) * p->sw + v % p->sw) * phh + u / p->sh) * pw + v / p->sw;
+            off[t++] = ((u * p->dh) % p->sh * phh + u * p->dh / p->sh) * pw + v * p->dw;
     off[t] = off[t - 1];
+}
+
+/* The phase planes' rows (with one spare) and width: qcc_dw_dims with the dilated kernel's
+ * extent (kh - 1) * dh + 1 by (kw - 1) * dw + 1, stride 1 along the rows. */
+static inline void qcc_dwf_dims(const qcc_conv2d_p *p, int32_t *phh, int32_t *pw)
+{
+    const int32_t kh = (p->kh - 1) * p->dh + 1, kw = (p->kw - 1) * p->dw + 1;
+    *phh = ((p->oh - 1) * p->sh + kh + p->sh - 1) / p->sh + 1;
+    *pw = p->ow - 1 + kw;
 }
 
 /* wp[t] = the weights of taps 2t and 2t + 1 of one output channel as an int16 pair (0 past
@@ -135,7 +146,7 @@ static inline int32_t qcc_dwf_pairs(const int8_t *wk, int32_t taps, int32_t *wp)
     return n;
 }
 
-/* qcc_conv2d for c == group, dilation 1, plain int8 weights [m, kh*kw]. 0: not taken (the
+/* qcc_conv2d for c == group, stride 1 along the rows, plain int8 weights [m, kh*kw]. 0: not taken (the
  * phase planes do not fit QCC_DWF_PH, or an output row not QCC_DWF_ACC). */
 static inline int qcc_conv2d_dwf(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
                                  const int32_t *bias, const int32_t *mult, const int32_t *shift,
@@ -146,9 +157,9 @@ static inline int qcc_conv2d_dwf(const qcc_conv2d_p *p, const int8_t *x, const i
     int32_t acc[QCC_DWF_ACC + QCC_DWF_Q], off[QCC_DWF_TAPS + 1], wp[QCC_DWF_TAPS / 2 + 1];
     int32_t phh, pw, rb, b, o, i0, i, j, q, filled = -1;
     size_t total;
-    if (p->c != p->group || p->dh != 1 || p->dw != 1 || p->sw != 1 || taps > QCC_DWF_TAPS)
+    if (p->c != p->group || p->sw != 1 || taps > QCC_DWF_TAPS)
         return 0;
-    qcc_dw_dims(p, &phh, &pw);
+    qcc_dwf_dims(p, &phh, &pw);
     total = (size_t)p->sh * p->sw * phh * pw;
     rb = QCC_DWF_ACC / pw;  /* output rows per band */
     if (total + QCC_DWF_Q > QCC_DWF_PH || rb < 1)

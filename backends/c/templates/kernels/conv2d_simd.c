@@ -229,8 +229,9 @@ static inline int qcc_conv2d_simd(const qcc_conv2d_p *p, const int8_t *x, const 
     const int packed = gmult != NULL || p->wbits != 8;
 #if defined(QCC_SIMD_X86) || defined(QCC_SIMD_SSE2)
     /* depthwise: the flat phase-plane kernel along the rows, except on rows narrower than 16
-     * with AVX2, where the band kernel's eight channel lanes measured faster (docs/target_c.md) */
-    if (!packed && p->c == p->group && p->ow >= QCC_DWF_MIN_OW
+     * with AVX2, where the band kernel's eight channel lanes measured faster (docs/target_c.md;
+     * it takes no dilation) */
+    if (!packed && p->c == p->group && (p->ow >= QCC_DWF_MIN_OW || p->dh != 1 || p->dw != 1)
         && qcc_conv2d_dwf(p, x, w, bias, mult, shift, y))
         return 1;
 #endif
