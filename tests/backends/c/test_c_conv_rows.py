@@ -4,7 +4,8 @@ build on every row width, AVX2 / AVX-512 VNNI on rows of 16 and more or dilated;
 along H, dilation, odd and even tap counts, channel multipliers, planes of several
 accumulator bands), and H x 1
 planes under kH x 1 kernels, which the lowering hands to the kernels as one-row planes
-(rules_nn.as_row: a 1-D conv exported along H); int32 edges with hypothesis."""
+(rules_nn.as_row: a 1-D conv exported along H), and one-row planes of 32-63 outputs at
+stride 1 (the GEMM, qcc_pws_min_plane); int32 edges with hypothesis."""
 
 from __future__ import annotations
 
@@ -57,6 +58,10 @@ def _one_column(cs: Cases) -> Cases:
     _conv(cs, 2, 6, (29, 1), 6, (3, 1), (1, 1), [2, 0, 2, 0], 6, d=(2, 1))
     _conv(cs, 1, 12, (70, 1), 5, (1, 1), (1, 1), [0, 0, 0, 0], 1, wvals=[-128, 127])
     _conv(cs, 1, 4, (19, 1), 7, (4, 1), (1, 1), [1, 0, 2, 0], 1, acc_out=True)
+    # one-row planes of 32-63 outputs (the GEMM at stride 1, im2col dot products strided)
+    _conv(cs, 1, 40, (1, 49), 32, (1, 3), (1, 1), [0, 1, 0, 1], 1)
+    _conv(cs, 1, 12, (1, 40), 9, (1, 3), (1, 2), [0, 1, 0, 1], 1, relu=True)
+    _conv(cs, 1, 9, (1, 37), 6, (1, 5), (1, 1), [0, 2, 0, 2], 1, acc_out=True)
     return cs
 
 
