@@ -39,7 +39,7 @@ def _depthwise(cs: Cases) -> Cases:
     _conv(cs, 1, 4, (21, 17), 4, (3, 1), (3, 1), [1, 0, 1, 0], 4, acc_out=True)
     _conv(cs, 1, 3, (6, 6), 3, (2, 2), (1, 1), [0, 0, 1, 1], 3)
     _conv(cs, 1, 5, (9, 20), 5, (1, 1), (1, 1), [0, 0, 0, 0], 5)
-    # channel multiplier 2 (one input plane, two outputs) and a 1-channel stem
+    # channel multiplier 2 and a 1-channel stem (not the flat kernel: the GEMM / band kernel)
     _conv(cs, 1, 3, (8, 24), 6, (3, 3), (1, 1), [1, 1, 1, 1], 3)
     _conv(cs, 1, 1, (12, 19), 4, (3, 3), (2, 1), [1, 1, 1, 1], 1)
     # dilation (no band kernel: the flat one on every row width), with a stride along H

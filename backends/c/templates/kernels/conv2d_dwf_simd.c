@@ -1,20 +1,22 @@
-/* Depthwise convs (one input channel per output, any channel multiplier, dilation 1) on the
- * x86 host SIMD variants (AVX2 / AVX-512 VNNI builds and the default SSE2 build), stride 1
- * along the rows, any stride along the columns and any dilation, over flat phase planes: the
- * centred int16 input of one channel is split into the portable kernel's sh stride phases
- * (qcc_dw_phases, conv2d_dw.c: padded rows a, a + sh, ...), so tap (u, v) of output (i, j)
- * is the element q + off(u, v) of one phase plane, q = i*pw + j (columns j >= ow are junk,
- * dropped before the epilogue). Every tap is then one contiguous vector load at any plane shape, and
- * two taps are one PMADDWD: the loads of taps t and t + 1 interleaved as int16 pairs against
- * the broadcast weight pair (w_t, w_t+1) (a zero weight pads an odd tap count). Each pass
- * keeps the int32 accumulators of QCC_DWF_Q flat positions in four registers across all
- * taps; |w * (x - zp)| <= 128 * 255, a pair sums exactly in int32, as the portable kernel's
- * int16 products. Unlike the band kernel (qcc_conv2d_dws: eight channels in the lanes, a
- * transposition per input row and a scattered store per output), the lanes run along the
- * plane, so small and narrow planes (25x5, 2x96, one-row planes) cost no transposition and
- * the epilogue writes whole rows. Scratch: none from the arena; the phase planes
- * (QCC_DWF_PH int16) and one band of accumulators (QCC_DWF_ACC int32) live on the stack
- * (host builds only). */
+/* Depthwise convs (one input channel per output, channel multiplier 1: with more, e.g. a
+ * 1-channel stem, the GEMM measured faster, see docs/target_c.md "ISA variants") on the x86
+ * host SIMD variants (AVX2 / AVX-512 VNNI and the default SSE2 build), stride 1 within a row
+ * (sw), any stride between rows (sh), any dilation, over flat phase planes: the centred int16
+ * input of one channel is split into sh row phases as in the portable kernel (conv2d_dw.c:
+ * phase a holds padded rows a, a + sh, ...), so tap (u, v) of output (i, j) is the element
+ * q + off(u, v) of one phase plane, q = i*pw + j (columns j >= ow are junk, dropped before
+ * the epilogue). Every tap is one contiguous vector load at any plane shape, and two taps are
+ * one PMADDWD: the loads of taps t and t + 1 interleaved as int16 pairs against the
+ * broadcast weight pair (w_t, w_t+1) (a zero weight pads an odd tap count). Each pass keeps
+ * the int32 accumulators of QCC_DWF_Q flat positions in four registers across all taps;
+ * |w * (x - zp)| <= 128 * 255, a pair sums exactly in int32, as the portable kernel's int16
+ * products. Unlike the band kernel (qcc_conv2d_dws: eight channels in the lanes, a
+ * transposition per input row and a scattered store per output) the lanes run along the
+ * plane: wide rows (2x96, one-row planes) and dilation cost nothing extra, and the epilogue
+ * writes whole rows. With AVX2 the band kernel stays faster on rows under 16 (its eight
+ * channels share the per-channel set-up), with SSE2 it measured slower everywhere. Scratch:
+ * none from the arena; the phase planes (QCC_DWF_PH int16) and one band of accumulators
+ * (QCC_DWF_ACC int32) live on the stack (host builds only). */
 #if defined(QCC_SIMD_X86) || defined(QCC_SIMD_SSE2)
 #define QCC_DWF_PH 16384   /* int16 of the phase planes plus the last pass's overrun */
 #define QCC_DWF_ACC 4096   /* int32 accumulators of one band of output rows (pw apart) */
@@ -146,7 +148,7 @@ static inline int32_t qcc_dwf_pairs(const int8_t *wk, int32_t taps, int32_t *wp)
     return n;
 }
 
-/* qcc_conv2d for c == group, stride 1 along the rows, plain int8 weights [m, kh*kw]. 0: not taken (the
+/* qcc_conv2d for c == group == m, stride 1 along the rows, plain int8 weights [m, kh*kw]. 0: not taken (the
  * phase planes do not fit QCC_DWF_PH, or an output row not QCC_DWF_ACC). */
 static inline int qcc_conv2d_dwf(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
                                  const int32_t *bias, const int32_t *mult, const int32_t *shift,
@@ -157,7 +159,7 @@ static inline int qcc_conv2d_dwf(const qcc_conv2d_p *p, const int8_t *x, const i
     int32_t acc[QCC_DWF_ACC + QCC_DWF_Q], off[QCC_DWF_TAPS + 1], wp[QCC_DWF_TAPS / 2 + 1];
     int32_t phh, pw, rb, b, o, i0, i, j, q, filled = -1;
     size_t total;
-    if (p->c != p->group || p->sw != 1 || taps > QCC_DWF_TAPS)
+    if (p->c != p->group || mg != 1 || p->sw != 1 || taps > QCC_DWF_TAPS)
         return 0;
     qcc_dwf_dims(p, &phh, &pw);
     total = (size_t)p->sh * p->sw * phh * pw;
