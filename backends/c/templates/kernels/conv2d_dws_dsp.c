@@ -40,9 +40,8 @@ static inline int32_t qcc_dw3_pack(const int8_t *wk, qcc_dw3 *q)
  * r + pw, r + 2 pw):
  *   stride 1: one word at j (E, O): y_j += E.(w0, w2) + O.lo * w1, y_j+1 += O.(w0, w2) +
  *             E.hi * w1 (7 instructions);
- *   stride 2: the words at 2j (E, O) and 2j + 4 (T = SXTB16 ror 16: b4 in its top half):
- *             y_j += E.(w0, w2) + O.lo * w1, y_j+1 += O.hi * w1 + PKHTB(T, E).(w0, w2)
- *             (10-11 instructions);
+ *   stride 2: the word at 2j (E, O) and the byte b4 (LDRSB): y_j += E.(w0, w2) + O.lo * w1,
+ *             y_j+1 += E.hi * w0 + O.hi * w1 + b4 * w2 (9-10 instructions);
  * wb holds w1 of rows 0 and 1 (SMLAxB / SMLAxT pick them), wb2 w1 of row 2. */
 typedef struct {
     int32_t m, c, sh;   /*  0: the requantization (qcc_rqf, sh > 0) */
@@ -127,37 +126,34 @@ typedef char qcc_dwa_layout[offsetof(qcc_dwa, init) == 12 && offsetof(qcc_dwa, l
     "ldr %[a0], [%[prm], #12]\n\t"                                                           \
     "mov %[a1], %[a0]\n\t"                                                                   \
     "add %[t], %[r], %[pw]\n\t"                                                              \
-    "ldr %[t], [%[t], #4]\n\t"                                                               \
-    "sxtb16 %[t], %[t], ror #16\n\t"                                                         \
+    "ldrsb %[t], [%[t], #4]\n\t"                                                             \
     "ldr %[o], [%[r], %[pw]]\n\t"                                                            \
     "sxtb16 %[e], %[o]\n\t"                                                                  \
     "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
     "smlad %[a0], %[e], %[wa1], %[a0]\n\t"                                                   \
     "smlabt %[a0], %[o], %[wb], %[a0]\n\t"                                                   \
     "smlatt %[a1], %[o], %[wb], %[a1]\n\t"                                                   \
-    "pkhtb %[t], %[t], %[e], asr #16\n\t"                                                    \
-    "smlad %[a1], %[t], %[wa1], %[a1]\n\t"                                                   \
+    "smlatb %[a1], %[e], %[wa1], %[a1]\n\t"                                                  \
+    "smlabt %[a1], %[t], %[wa1], %[a1]\n\t"                                                  \
     "add %[t], %[r], %[pw], lsl #1\n\t"                                                      \
-    "ldr %[t], [%[t], #4]\n\t"                                                               \
-    "sxtb16 %[t], %[t], ror #16\n\t"                                                         \
+    "ldrsb %[t], [%[t], #4]\n\t"                                                             \
     "ldr %[o], [%[r], %[pw], lsl #1]\n\t"                                                    \
     "sxtb16 %[e], %[o]\n\t"                                                                  \
     "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
     "smlad %[a0], %[e], %[wa2], %[a0]\n\t"                                                   \
     "smlabb %[a0], %[o], %[wb2], %[a0]\n\t"                                                  \
     "smlatb %[a1], %[o], %[wb2], %[a1]\n\t"                                                  \
-    "pkhtb %[t], %[t], %[e], asr #16\n\t"                                                    \
-    "smlad %[a1], %[t], %[wa2], %[a1]\n\t"                                                   \
-    "ldr %[t], [%[r], #4]\n\t"                                                               \
-    "sxtb16 %[t], %[t], ror #16\n\t"                                                         \
+    "smlatb %[a1], %[e], %[wa2], %[a1]\n\t"                                                  \
+    "smlabt %[a1], %[t], %[wa2], %[a1]\n\t"                                                  \
+    "ldrsb %[t], [%[r], #4]\n\t"                                                             \
     "ldr %[o], [%[r]], #4\n\t"                                                               \
     "sxtb16 %[e], %[o]\n\t"                                                                  \
     "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
     "smlad %[a0], %[e], %[wa0], %[a0]\n\t"                                                   \
     "smlabb %[a0], %[o], %[wb], %[a0]\n\t"                                                   \
     "smlatb %[a1], %[o], %[wb], %[a1]\n\t"                                                   \
-    "pkhtb %[t], %[t], %[e], asr #16\n\t"                                                    \
-    "smlad %[a1], %[t], %[wa0], %[a1]\n\t"                                                   \
+    "smlatb %[a1], %[e], %[wa0], %[a1]\n\t"                                                  \
+    "smlabt %[a1], %[t], %[wa0], %[a1]\n\t"                                                  \
     QCC_DWA_REQ(CLAMP)
 
 #define QCC_DWA_OPERANDS                                                                     \
