@@ -243,9 +243,10 @@ qcc_dw5_one(const int8_t *r, int32_t pw, const qcc_dwa *prm, const qcc_rqf *rq, 
 }
 
 /* The plane of one output channel, KW x KW (3: weights q in registers; 5: in prm->w5),
- * stride S, in at most two assembly calls: the rows before the last run ceil(ow / 2) pairs
- * each and step from row to row inside the loop (an odd row's extra output lands on the next
- * row's first, which that row then writes; its input columns lie inside the padded row,
+ * horizontal stride S (the vertical one p->sh, any), in at most two assembly calls: the rows
+ * before the last run ceil(ow / 2) pairs each and step from row to row inside the loop (an
+ * odd row's extra output lands on the next row's first, which that row then writes; its
+ * input columns lie inside the padded row,
  * qcc_dwd_dims); the last row runs floor(ow / 2) pairs (nothing is written past the plane)
  * and its odd last output is computed in C. prm: the requantization, init and bounds set. */
 __attribute__((always_inline)) static inline void
@@ -255,7 +256,8 @@ qcc_dwa_plane(const qcc_conv2d_p *p, const int8_t *pad, int32_t pw, const qcc_dw
 {
     const int32_t ow = p->ow, oh = p->oh, ow2 = ow & ~1, owe = (ow + 1) & ~1, init = prm->init;
     const int32_t full = ow == ow2 ? oh : oh - 1;  /* rows whose pairs the first call runs */
-    const int8_t *r = pad + (size_t)(oh - 1) * S * pw;
+    const int32_t rstep = p->sh * pw;  /* input bytes from one output row to the next */
+    const int8_t *r = pad + (size_t)(oh - 1) * rstep;
     int8_t *yr = y + (size_t)(oh - 1) * ow;
     int32_t i;
 #define QCC_DWA_ONE(rr, out)                                                                   \
@@ -272,10 +274,10 @@ qcc_dwa_plane(const qcc_conv2d_p *p, const int8_t *pad, int32_t pw, const qcc_dw
         else                                                                                   \
             qcc_dw5_row(rr, pw, prm, yy, S, narrow);                                           \
     } while (0)
-    prm->rskip = S * (pw - owe), prm->back = owe - ow, prm->ow = ow;
+    prm->rskip = rstep - S * owe, prm->back = owe - ow, prm->ow = ow;
     if (ow2 == 0) {  /* one output per row */
         for (i = 0; i < oh; i++)
-            QCC_DWA_ONE(pad + (size_t)i * S * pw, y + i);
+            QCC_DWA_ONE(pad + (size_t)i * rstep, y + i);
         return;
     }
     if (full > 0) {
@@ -345,11 +347,11 @@ QCC_DWS_FORM(qcc_dws_3s2, 3, 2)
 QCC_DWS_FORM(qcc_dws_5s1, 5, 1)
 QCC_DWS_FORM(qcc_dws_5s2, 5, 2)
 
-/* Whether the forms above take conv p (square 3x3 or 5x5 kernels, equal strides 1 or 2). */
+/* Whether the forms above take conv p (square 3x3 or 5x5 kernels, horizontal stride 1 or 2,
+ * any vertical stride). */
 static inline int qcc_dws_takes(const qcc_conv2d_p *p)
 {
-    return p->kh == p->kw && (p->kw == 3 || p->kw == 5) && p->sh == p->sw
-           && (p->sw == 1 || p->sw == 2);
+    return p->kh == p->kw && (p->kw == 3 || p->kw == 5) && (p->sw == 1 || p->sw == 2);
 }
 
 /* The whole conv by the forms (qcc_dws_takes(j->p)). */
