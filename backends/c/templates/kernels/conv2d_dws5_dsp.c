@@ -242,30 +242,43 @@ qcc_dw5_one(const int8_t *r, int32_t pw, const qcc_dwa *prm, const qcc_rqf *rq, 
     QCC_RQF_FAST(a, rq->m, rq->c, rq->sh, narrow, lo, hi, *out);
 }
 
+/* A conv's plane geometry, the same for every channel (qcc_dws_geom). */
+typedef struct {
+    int32_t ow, oh, ow2, owe, full, rstep;  /* full: rows whose pairs the first call runs */
+    size_t stop, rlast, ylast;              /* offsets of the first call's end, the last row */
+} qcc_dwg;
+
+static inline void qcc_dws_geom(const qcc_conv2d_p *p, int32_t pw, int32_t S, qcc_dwg *g,
+                                qcc_dwa *prm)
+{
+    g->ow = p->ow, g->oh = p->oh, g->ow2 = p->ow & ~1, g->owe = (p->ow + 1) & ~1;
+    g->full = g->ow == g->ow2 ? g->oh : g->oh - 1;
+    g->rstep = p->sh * pw;  /* input bytes from one output row to the next */
+    g->stop = g->full > 0 ? (size_t)(g->full - 1) * g->ow + g->owe : 0;
+    g->rlast = (size_t)(g->oh - 1) * g->rstep, g->ylast = (size_t)(g->oh - 1) * g->ow;
+    prm->rskip = g->rstep - S * g->owe, prm->back = g->owe - g->ow, prm->ow = g->ow;
+}
+
 /* The plane of one output channel, KW x KW (3: weights q in registers; 5: in prm->w5),
  * horizontal stride S (the vertical one p->sh, any), in at most two assembly calls: the rows
  * before the last run ceil(ow / 2) pairs each and step from row to row inside the loop (an
  * odd row's extra output lands on the next row's first, which that row then writes; its
- * input columns lie inside the padded row,
- * qcc_dwd_dims); the last row runs floor(ow / 2) pairs (nothing is written past the plane)
- * and its odd last output is computed in C. prm: the requantization, init and bounds set. */
+ * input columns lie inside the padded row, qcc_dwd_dims); the last row runs floor(ow / 2)
+ * pairs (nothing is written past the plane) and its odd last output is computed in C.
+ * prm: the requantization, init, bounds and row steps set. */
 __attribute__((always_inline)) static inline void
-qcc_dwa_plane(const qcc_conv2d_p *p, const int8_t *pad, int32_t pw, const qcc_dw3 *q,
-              qcc_dwa *prm, const qcc_rqf *rq, int8_t *restrict y, const int KW, const int S,
-              const int narrow)
+qcc_dwa_plane(const qcc_dwg *g, const int8_t *pad, int32_t pw, const qcc_dw3 *q, qcc_dwa *prm,
+              const qcc_rqf *rq, int32_t lo, int32_t hi, int8_t *restrict y, const int KW,
+              const int S, const int narrow)
 {
-    const int32_t ow = p->ow, oh = p->oh, ow2 = ow & ~1, owe = (ow + 1) & ~1, init = prm->init;
-    const int32_t full = ow == ow2 ? oh : oh - 1;  /* rows whose pairs the first call runs */
-    const int32_t rstep = p->sh * pw;  /* input bytes from one output row to the next */
-    const int8_t *r = pad + (size_t)(oh - 1) * rstep;
-    int8_t *yr = y + (size_t)(oh - 1) * ow;
+    const int32_t init = prm->init;
     int32_t i;
 #define QCC_DWA_ONE(rr, out)                                                                   \
     do {                                                                                       \
         if (KW == 3)                                                                           \
-            qcc_dwa_one(rr, pw, q, rq, init, p->lo, p->hi, narrow, out);                       \
+            qcc_dwa_one(rr, pw, q, rq, init, lo, hi, narrow, out);                             \
         else                                                                                   \
-            qcc_dw5_one(rr, pw, prm, rq, p->lo, p->hi, narrow, out);                           \
+            qcc_dw5_one(rr, pw, prm, rq, lo, hi, narrow, out);                                 \
     } while (0)
 #define QCC_DWA_ROWS(rr, yy)                                                                   \
     do {                                                                                       \
@@ -274,21 +287,20 @@ qcc_dwa_plane(const qcc_conv2d_p *p, const int8_t *pad, int32_t pw, const qcc_dw
         else                                                                                   \
             qcc_dw5_row(rr, pw, prm, yy, S, narrow);                                           \
     } while (0)
-    prm->rskip = rstep - S * owe, prm->back = owe - ow, prm->ow = ow;
-    if (ow2 == 0) {  /* one output per row */
-        for (i = 0; i < oh; i++)
-            QCC_DWA_ONE(pad + (size_t)i * rstep, y + i);
+    if (g->ow2 == 0) {  /* one output per row */
+        for (i = 0; i < g->oh; i++)
+            QCC_DWA_ONE(pad + (size_t)i * g->rstep, y + i);
         return;
     }
-    if (full > 0) {
-        prm->yend = y + owe;
-        prm->stop = y + (size_t)(full - 1) * ow + owe;
+    if (g->full > 0) {
+        prm->yend = y + g->owe;
+        prm->stop = y + g->stop;
         QCC_DWA_ROWS(pad, y);
     }
-    if (full < oh) {  /* the last row of an odd width */
-        prm->yend = prm->stop = yr + ow2;
-        QCC_DWA_ROWS(r, yr);
-        QCC_DWA_ONE(r + S * ow2, yr + ow2);
+    if (g->full < g->oh) {  /* the last row of an odd width */
+        prm->yend = prm->stop = y + g->ylast + g->ow2;
+        QCC_DWA_ROWS(pad + g->rlast, y + g->ylast);
+        QCC_DWA_ONE(pad + g->rlast + S * g->ow2, y + g->ylast + g->ow2);
     }
 #undef QCC_DWA_ONE
 #undef QCC_DWA_ROWS
@@ -303,22 +315,25 @@ qcc_dws_chans(const qcc_dwd_job *j, const int KW, const int S, const int narrow)
 {
     const qcc_conv2d_p *p = j->p;
     const int32_t mg = p->m / p->group, plane = p->oh * p->ow, xplane = p->h * p->w;
-    const int32_t zp = p->x_zp, taps = KW * KW;
-    const int8_t *x = j->x;
+    const int32_t zp = p->x_zp, taps = KW * KW, lo = p->lo, hi = p->hi, y_zp = p->y_zp;
+    const int32_t pw = j->pw, nb = p->n, nc = p->c, per_channel = p->per_channel;
+    const int8_t *x = j->x, *pad = j->pad;
     int8_t *yo = j->y;
     int32_t b, ci, k;
     qcc_dwa prm;
+    qcc_dwg g;
     qcc_dw3 q;
-    prm.lo = (uint8_t)p->lo * 0x01010101u, prm.hi = (uint8_t)p->hi * 0x01010101u;
-    for (b = 0; b < p->n; b++)
-        for (ci = 0; ci < p->c; ci++, x += xplane) {
-            qcc_dwd_fill(p, x, j->ph, j->pw, j->pad);
+    prm.lo = (uint8_t)lo * 0x01010101u, prm.hi = (uint8_t)hi * 0x01010101u;
+    qcc_dws_geom(p, pw, S, &g, &prm);
+    for (b = 0; b < nb; b++)
+        for (ci = 0; ci < nc; ci++, x += xplane) {
+            qcc_dwd_fill(p, x, j->ph, pw, j->pad);
             for (k = 0; k < mg; k++, yo += plane) {
-                const int32_t oc = ci * mg + k, ch = p->per_channel ? oc : 0;
+                const int32_t oc = ci * mg + k, ch = per_channel ? oc : 0;
                 const int8_t *wk = j->w + (size_t)oc * taps;
                 const int32_t b0 = j->bias ? j->bias[oc] : 0;
                 qcc_rqf rq;
-                qcc_rqf_init(&rq, j->mult[ch], j->shift[ch], p->y_zp);
+                qcc_rqf_init(&rq, j->mult[ch], j->shift[ch], y_zp);
                 if (rq.sh == 0) {
                     qcc_dwd_chan(j, oc, &rq, yo);
                     continue;
@@ -328,7 +343,7 @@ qcc_dws_chans(const qcc_dwd_job *j, const int KW, const int S, const int narrow)
                     prm.init = b0 - zp * qcc_dw3_pack(wk, &q);
                 else
                     prm.init = b0 - zp * qcc_dw5_pack(wk, &prm);
-                qcc_dwa_plane(p, j->pad, j->pw, &q, &prm, &rq, yo, KW, S, narrow);
+                qcc_dwa_plane(&g, pad, pw, &q, &prm, &rq, lo, hi, yo, KW, S, narrow);
             }
         }
 }
