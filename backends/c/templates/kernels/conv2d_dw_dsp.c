@@ -241,7 +241,7 @@ __attribute__((noinline, unused)) static void qcc_dwd_chan(const qcc_dwd_job *j,
 
 #ifdef QCC_ARM_GEMM4
 static inline int qcc_dws_takes(const qcc_conv2d_p *p);  /* conv2d_dws_dsp.c */
-static void qcc_dws_conv(const qcc_dwd_job *j);
+static int qcc_dws_conv(const qcc_dwd_job *j);
 #endif
 
 QCC_ARM_OUTLINE int qcc_conv2d_dwd(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
@@ -249,7 +249,7 @@ QCC_ARM_OUTLINE int qcc_conv2d_dwd(const qcc_conv2d_p *p, const int8_t *x, const
                                  int8_t *y, void *scratch)
 {
     const int32_t mg = p->m / p->group, plane = p->oh * p->ow;
-    int32_t b, o, filled = -1;
+    int32_t b, o, filled = -1, slow_only = 0;
     /* the plane's interior (column max(pl, 0)) word-aligned: the fill copies aligned rows */
     const uint32_t off = (uint32_t)(0u - ((uintptr_t)scratch + (uintptr_t)(p->pl > 0 ? p->pl : 0))) & 3u;
     int8_t wz[QCC_DWD_ROW];
@@ -262,18 +262,21 @@ QCC_ARM_OUTLINE int qcc_conv2d_dwd(const qcc_conv2d_p *p, const int8_t *x, const
     memset(wz, 0, sizeof wz);
 #ifdef QCC_ARM_GEMM4
     if (qcc_dws_takes(p)) {  /* the weights-in-registers forms (conv2d_dws_dsp.c) */
-        qcc_dws_conv(&j);
-        return QCC_OK;
+        if (!qcc_dws_conv(&j))
+            return QCC_OK;
+        slow_only = 1;  /* the channels of small shifts are left */
     }
 #endif
     for (b = 0; b < p->n; b++)
         for (o = 0; o < p->m; o++) {
             const int32_t c0 = b * p->c + o / mg, ch = p->per_channel ? o : 0;
             qcc_rqf rq;
+            qcc_rqf_init(&rq, mult[ch], shift[ch], p->y_zp);
+            if (slow_only && rq.sh > 0)
+                continue;
             if (c0 != filled)
                 qcc_dwd_fill(p, x + (size_t)c0 * p->h * p->w, j.ph, j.pw, j.pad);
             filled = c0;
-            qcc_rqf_init(&rq, mult[ch], shift[ch], p->y_zp);
             qcc_dwd_chan(&j, o, &rq, y + ((size_t)b * p->m + o) * plane);
         }
     return QCC_OK;

@@ -259,17 +259,55 @@ static inline void qcc_dws_geom(const qcc_conv2d_p *p, int32_t pw, int32_t S, qc
     prm->rskip = g->rstep - S * g->owe, prm->back = g->owe - g->ow, prm->ow = g->ow;
 }
 
-/* The plane of one output channel, KW x KW (3: weights q in registers; 5: in prm->w5),
- * horizontal stride S (the vertical one p->sh, any), in at most two assembly calls: the rows
- * before the last run ceil(ow / 2) pairs each and step from row to row inside the loop (an
- * odd row's extra output lands on the next row's first, which that row then writes; its
- * input columns lie inside the padded row, qcc_dwd_dims); the last row runs floor(ow / 2)
- * pairs (nothing is written past the plane) and its odd last output is computed in C.
- * prm: the requantization, init, bounds and row steps set. */
-__attribute__((always_inline)) static inline void
-qcc_dwa_plane(const qcc_dwg *g, const int8_t *pad, int32_t pw, const qcc_dw3 *q, qcc_dwa *prm,
-              const qcc_rqf *rq, int32_t lo, int32_t hi, int8_t *restrict y, const int KW,
-              const int S, const int narrow)
+/* The assembly row loops out of line, one per kernel size, stride and clamp (each assembly
+ * block once in the image; qcc_dwa_rows picks one by direct calls, which keeps the static
+ * stack bound computable). */
+#define QCC_DWA_FN(name, KW, S, N)                                                             \
+    __attribute__((noinline, unused)) static void name(const int8_t *r, int32_t pw,            \
+                                                       const qcc_dw3 *q, const qcc_dwa *prm,   \
+                                                       int8_t *y)                              \
+    {                                                                                          \
+        if (KW == 3)                                                                           \
+            qcc_dwa_row(r, pw, q, prm, y, S, N);                                               \
+        else                                                                                   \
+            qcc_dw5_row(r, pw, prm, y, S, N);                                                  \
+    }
+QCC_DWA_FN(qcc_dwa_3s1w, 3, 1, 0)
+QCC_DWA_FN(qcc_dwa_3s1n, 3, 1, 1)
+QCC_DWA_FN(qcc_dwa_3s2w, 3, 2, 0)
+QCC_DWA_FN(qcc_dwa_3s2n, 3, 2, 1)
+QCC_DWA_FN(qcc_dwa_5s1w, 5, 1, 0)
+QCC_DWA_FN(qcc_dwa_5s1n, 5, 1, 1)
+QCC_DWA_FN(qcc_dwa_5s2w, 5, 2, 0)
+QCC_DWA_FN(qcc_dwa_5s2n, 5, 2, 1)
+
+/* form: 4 * (kw == 5) + 2 * (stride 2) + narrow */
+static inline void qcc_dwa_rows(int32_t form, const int8_t *r, int32_t pw, const qcc_dw3 *q,
+                                const qcc_dwa *prm, int8_t *y)
+{
+    switch (form) {
+    case 0: qcc_dwa_3s1w(r, pw, q, prm, y); break;
+    case 1: qcc_dwa_3s1n(r, pw, q, prm, y); break;
+    case 2: qcc_dwa_3s2w(r, pw, q, prm, y); break;
+    case 3: qcc_dwa_3s2n(r, pw, q, prm, y); break;
+    case 4: qcc_dwa_5s1w(r, pw, q, prm, y); break;
+    case 5: qcc_dwa_5s1n(r, pw, q, prm, y); break;
+    case 6: qcc_dwa_5s2w(r, pw, q, prm, y); break;
+    default: qcc_dwa_5s2n(r, pw, q, prm, y); break;
+    }
+}
+
+/* The plane of one output channel (KW x KW, horizontal stride S, the vertical one p->sh, any)
+ * in at most two calls of the row loop (qcc_dwa_rows): the rows before the last run ceil(ow / 2) pairs
+ * each and step from row to row inside the loop (an odd row's extra output lands on the next
+ * row's first, which that row then writes; its input columns lie inside the padded row,
+ * qcc_dwd_dims); the last row runs floor(ow / 2) pairs (nothing is written past the plane)
+ * and its odd last output is computed in C, as are planes one output wide. prm: the
+ * requantization, init, bounds and row steps set. */
+static inline void qcc_dwa_plane(const qcc_dwg *g, const int8_t *pad, int32_t pw,
+                                 const qcc_dw3 *q, qcc_dwa *prm, const qcc_rqf *rq, int32_t lo,
+                                 int32_t hi, int8_t *restrict y, int32_t KW, int32_t S,
+                                 int narrow, int32_t form)
 {
     const int32_t init = prm->init;
     int32_t i;
@@ -280,13 +318,6 @@ qcc_dwa_plane(const qcc_dwg *g, const int8_t *pad, int32_t pw, const qcc_dw3 *q,
         else                                                                                   \
             qcc_dw5_one(rr, pw, prm, rq, lo, hi, narrow, out);                                 \
     } while (0)
-#define QCC_DWA_ROWS(rr, yy)                                                                   \
-    do {                                                                                       \
-        if (KW == 3)                                                                           \
-            qcc_dwa_row(rr, pw, q, prm, yy, S, narrow);                                        \
-        else                                                                                   \
-            qcc_dw5_row(rr, pw, prm, yy, S, narrow);                                           \
-    } while (0)
     if (g->ow2 == 0) {  /* one output per row */
         for (i = 0; i < g->oh; i++)
             QCC_DWA_ONE(pad + (size_t)i * g->rstep, y + i);
@@ -295,31 +326,40 @@ qcc_dwa_plane(const qcc_dwg *g, const int8_t *pad, int32_t pw, const qcc_dw3 *q,
     if (g->full > 0) {
         prm->yend = y + g->owe;
         prm->stop = y + g->stop;
-        QCC_DWA_ROWS(pad, y);
+        qcc_dwa_rows(form, pad, pw, q, prm, y);
     }
     if (g->full < g->oh) {  /* the last row of an odd width */
-        prm->yend = prm->stop = y + g->ylast + g->ow2;
-        QCC_DWA_ROWS(pad + g->rlast, y + g->ylast);
-        QCC_DWA_ONE(pad + g->rlast + S * g->ow2, y + g->ylast + g->ow2);
+        int8_t *yl = y + g->ylast;
+        prm->yend = prm->stop = yl + g->ow2;
+        qcc_dwa_rows(form, pad + g->rlast, pw, q, prm, yl);
+        QCC_DWA_ONE(pad + g->rlast + S * g->ow2, yl + g->ow2);
     }
 #undef QCC_DWA_ONE
-#undef QCC_DWA_ROWS
 }
 
-/* Every channel of the conv (one form per kernel size, stride and clamp, instantiated below):
- * per input channel the plane fill, per output channel the requantization constants, the
- * packed weights and their sum, then the plane; a channel whose shift the fast
- * requantization does not take runs the table kernel (qcc_dwd_chan). */
-__attribute__((always_inline)) static inline void
-qcc_dws_chans(const qcc_dwd_job *j, const int KW, const int S, const int narrow)
+/* Whether qcc_dws_conv takes conv p (square 3x3 or 5x5 kernels, horizontal stride 1 or 2,
+ * any vertical stride). */
+static inline int qcc_dws_takes(const qcc_conv2d_p *p)
+{
+    return p->kh == p->kw && (p->kw == 3 || p->kw == 5) && (p->sw == 1 || p->sw == 2);
+}
+
+/* The whole conv (qcc_dws_takes(j->p)): per input channel the plane fill, per output channel
+ * the requantization constants, the packed weights and their sum, then the plane. Channels
+ * whose shift the fast requantization does not take are left to the caller's table kernel
+ * (not called from here: the static stack bound stays that of the deeper of the two); returns
+ * whether there were any. */
+__attribute__((noinline)) static int qcc_dws_conv(const qcc_dwd_job *j)
 {
     const qcc_conv2d_p *p = j->p;
+    const int32_t KW = p->kw, S = p->sw, narrow = p->lo > -128 || p->hi < 127;
+    const int32_t form = 4 * (KW == 5) + 2 * (S == 2) + narrow;
     const int32_t mg = p->m / p->group, plane = p->oh * p->ow, xplane = p->h * p->w;
     const int32_t zp = p->x_zp, taps = KW * KW, lo = p->lo, hi = p->hi, y_zp = p->y_zp;
     const int32_t pw = j->pw, nb = p->n, nc = p->c, per_channel = p->per_channel;
     const int8_t *x = j->x, *pad = j->pad;
     int8_t *yo = j->y;
-    int32_t b, ci, k;
+    int32_t b, ci, k, slow = 0;
     qcc_dwa prm;
     qcc_dwg g;
     qcc_dw3 q;
@@ -335,7 +375,7 @@ qcc_dws_chans(const qcc_dwd_job *j, const int KW, const int S, const int narrow)
                 qcc_rqf rq;
                 qcc_rqf_init(&rq, j->mult[ch], j->shift[ch], y_zp);
                 if (rq.sh == 0) {
-                    qcc_dwd_chan(j, oc, &rq, yo);
+                    slow = 1;
                     continue;
                 }
                 prm.m = rq.m, prm.c = rq.c, prm.sh = rq.sh;
@@ -343,44 +383,9 @@ qcc_dws_chans(const qcc_dwd_job *j, const int KW, const int S, const int narrow)
                     prm.init = b0 - zp * qcc_dw3_pack(wk, &q);
                 else
                     prm.init = b0 - zp * qcc_dw5_pack(wk, &prm);
-                qcc_dwa_plane(&g, pad, pw, &q, &prm, &rq, lo, hi, yo, KW, S, narrow);
+                qcc_dwa_plane(&g, pad, pw, &q, &prm, &rq, lo, hi, yo, KW, S, narrow, form);
             }
         }
-}
-
-/* The forms out of line (one function each: their register allocation stays their own). */
-#define QCC_DWS_FORM(name, KW, S)                                                              \
-    __attribute__((noinline, unused)) static void name(const qcc_dwd_job *j, int narrow)       \
-    {                                                                                          \
-        if (narrow)                                                                            \
-            qcc_dws_chans(j, KW, S, 1);                                                        \
-        else                                                                                   \
-            qcc_dws_chans(j, KW, S, 0);                                                        \
-    }
-QCC_DWS_FORM(qcc_dws_3s1, 3, 1)
-QCC_DWS_FORM(qcc_dws_3s2, 3, 2)
-QCC_DWS_FORM(qcc_dws_5s1, 5, 1)
-QCC_DWS_FORM(qcc_dws_5s2, 5, 2)
-
-/* Whether the forms above take conv p (square 3x3 or 5x5 kernels, horizontal stride 1 or 2,
- * any vertical stride). */
-static inline int qcc_dws_takes(const qcc_conv2d_p *p)
-{
-    return p->kh == p->kw && (p->kw == 3 || p->kw == 5) && (p->sw == 1 || p->sw == 2);
-}
-
-/* The whole conv by the forms (qcc_dws_takes(j->p)). */
-static void qcc_dws_conv(const qcc_dwd_job *j)
-{
-    const qcc_conv2d_p *p = j->p;
-    const int narrow = p->lo > -128 || p->hi < 127;
-    if (p->kw == 3 && p->sw == 1)
-        qcc_dws_3s1(j, narrow);
-    else if (p->kw == 3)
-        qcc_dws_3s2(j, narrow);
-    else if (p->sw == 1)
-        qcc_dws_5s1(j, narrow);
-    else
-        qcc_dws_5s2(j, narrow);
+    return slow;
 }
 #endif
