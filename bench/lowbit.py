@@ -29,7 +29,11 @@ from . import speed
 DEFAULT = ["digits_cnn", "mobilenet_small", "tiny_bert", "text_recog"]
 WIDTHS = {"int8": {}, "int4_g32": {"weight_bits": "4", "group_size": 32},
           "int2_g16": {"weight_bits": "2", "group_size": 16}}
-BUILDS = {"default": (), "native": ("-march=native",), "portable": ("-DQCC_PORTABLE",)}
+BUILDS = {"default": (), "native": ("-march=native",), "native_nolut": ("-march=native", "-DQCC_NO_LUT"),
+          "avx2": ("-mavx2",), "avx2_nolut": ("-mavx2", "-DQCC_NO_LUT"), "portable": ("-DQCC_PORTABLE",)}
+# the table-lookup kernel (kernels/linear_lut.c) against whole-register unpacking: the same ISA
+# with and without -DQCC_NO_LUT
+LUT_PAIRS = (("native", "native_nolut"), ("avx2", "avx2_nolut"))
 MAC_OPS = ("qcc.linear", "qcc.conv2d", "qcc.matmul")
 
 
@@ -63,12 +67,13 @@ def layer_profile(c_dir: str, sample: dict, flags: tuple, runs: int) -> list[dic
              "ns": steps[i]} for i, row in enumerate(manifest["layers"])]
 
 
-def bench_model(m, work: str, rounds: int, runs: int, log=sys.stderr) -> dict:
+def bench_model(m, work: str, rounds: int, runs: int, log=sys.stderr, builds=None) -> dict:
     from qcc.backends.c import build as cbuild
 
+    builds = builds or BUILDS
     sample = {k: v[:1] for k, v in m.test.items()}
     dirs = compile_widths(m, work)
-    bins = {(w, b): cbuild.build(d, extra_cflags=fl) for w, d in dirs.items() for b, fl in BUILDS.items()}
+    bins = {(w, b): cbuild.build(d, extra_cflags=fl) for w, d in dirs.items() for b, fl in builds.items()}
     times = {k: [] for k in bins}
     for r in range(rounds):
         for (w, b), binary in bins.items():
@@ -76,14 +81,14 @@ def bench_model(m, work: str, rounds: int, runs: int, log=sys.stderr) -> dict:
         print(f"  {m.name} round {r + 1}/{rounds} done", file=log)
     cells = {}
     for (w, b), ts in times.items():
-        layers = layer_profile(dirs[w], sample, BUILDS[b], runs)
+        layers = layer_profile(dirs[w], sample, builds[b], runs)
         cells[f"{w}/{b}"] = {"median_us": round(float(np.median(ts)), 2), "rounds_us": [round(t, 2) for t in ts],
                              "steps_us": round(sum(x["ns"] for x in layers) / 1e3, 2),
                              "mac_layers_us": round(sum(x["ns"] for x in layers if x["op"] in MAC_OPS) / 1e3, 2),
                              "layers": layers}
     ratio = {}
     for w in WIDTHS:
-        for b in BUILDS:
+        for b in builds:
             base = cells[f"int8/{b}"]
             if w != "int8" and min(base["median_us"], base["steps_us"], base["mac_layers_us"]) > 0:
                 c = cells[f"{w}/{b}"]
@@ -99,12 +104,52 @@ def table(rows: list[dict]) -> str:
     out = ["| model | build | int8 µs: steps (MAC layers) | int4 g32 µs | int2 g16 µs | "
            "int4 / int8 | int2 / int8 |", "|---" * 7 + "|"]
     for r in rows:
-        for b in BUILDS:
+        for b in sorted({c.split("/")[1] for c in r["cells"]}, key=list(BUILDS).index):
             c = [r["cells"][f"{w}/{b}"] for w in WIDTHS]
             q = [r["vs_int8"].get(f"{w}/{b}", {}) for w in ("int4_g32", "int2_g16")]
             out.append(f"| {r['model']} | {b} | "
                        + " | ".join(f"{x['steps_us']:,.1f} ({x['mac_layers_us']:,.1f})" for x in c) + " | "
                        + " | ".join(f"{x.get('steps', 0):.2f}x ({x.get('mac_layers', 0):.2f}x)" for x in q) + " |")
+    return "\n".join(out)
+
+
+def lut_layers(rows: list[dict]) -> list[dict]:
+    """Every linear layer with packed weights, timed with the table-lookup kernel and without
+    (-DQCC_NO_LUT, whole-register unpacking) in the same ISA, next to the int8 layer."""
+    out = []
+    for r in rows:
+        for lut, nolut in LUT_PAIRS:
+            if f"int8/{lut}" not in r["cells"] or f"int8/{nolut}" not in r["cells"]:
+                continue
+            for w in WIDTHS:
+                if w == "int8":
+                    continue
+                a, b = r["cells"][f"{w}/{lut}"]["layers"], r["cells"][f"{w}/{nolut}"]["layers"]
+                i8 = {x["node"]: x for x in r["cells"][f"int8/{lut}"]["layers"]}
+                for x, y in zip(a, b):
+                    if x["kernel"] != "qcc_linear_lut":
+                        continue
+                    base = i8.get(x["node"], {}).get("ns", 0)
+                    out.append({"model": r["model"], "width": w, "isa": lut, "node": x["node"],
+                                "macs": x["macs"], "lut_ns": x["ns"], "unpack_ns": y["ns"], "int8_ns": base})
+    return out
+
+
+def lut_table(layers: list[dict]) -> str:
+    """Per model, width and ISA: the linear layers with bit planes summed, LUT against unpack."""
+    agg = {}
+    for x in layers:
+        a = agg.setdefault((x["model"], x["width"], x["isa"]), [0, 0, 0, 0, 0])
+        a[0] += 1
+        a[1] += x["macs"]
+        a[2] += x["lut_ns"]
+        a[3] += x["unpack_ns"]
+        a[4] += x["int8_ns"]
+    out = ["| model | weights | ISA | layers (MACs) | int8 µs | unpack µs | LUT µs | LUT / unpack |",
+           "|---" * 8 + "|"]
+    for (m, w, isa), (n, mac, lu, un, i8) in agg.items():
+        out.append(f"| {m} | {w} | {isa} | {n} ({mac:,}) | {i8 / 1e3:,.1f} | {un / 1e3:,.1f} | "
+                   f"{lu / 1e3:,.1f} | {lu / un if un else 0:.2f}x |")
     return "\n".join(out)
 
 
@@ -116,20 +161,34 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--runs", type=int, default=100, help="timed runs per build per round")
     ap.add_argument("--out", default=None, help="write lowbit.json and lowbit.md here")
+    ap.add_argument("--builds", default=",".join(BUILDS),
+                    help=f"comma-separated subset of {', '.join(BUILDS)} (default: all)")
     args = ap.parse_args(argv)
+    names = [b for b in args.builds.split(",") if b]
+    bad = [b for b in names if b not in BUILDS]
+    if bad or not names:
+        print(f"python -m qcc.bench.lowbit: unknown build(s) {', '.join(bad) or '(none)'}; "
+              f"choose from {', '.join(BUILDS)}", file=sys.stderr)
+        return 2
+    builds = {b: BUILDS[b] for b in names}
     rows = []
     for m in select_models(args.models or DEFAULT, quick=True):
         with tempfile.TemporaryDirectory(prefix="qcc_lowbit_") as work:
-            rows.append(bench_model(m, work, args.rounds, args.runs))
+            rows.append(bench_model(m, work, args.rounds, args.runs, builds=builds))
     info = speed.machine_info()
+    layers = lut_layers(rows)
     text = (f"{table(rows)}\n\nµs: sums of the profiled steps' medians (whole-model medians of qcc_run "
             f"--bench in the JSON); ratios: low-bit / int8 in the same build, all steps (MAC layers); "
             f"machine: {info['cpu']}, {info['cores_available']} cores available; {info['versions']['gcc']}\n")
+    if layers:
+        text += (f"\nLinear layers with bit planes: table lookup (LUT) against whole-register unpacking "
+                 f"(-DQCC_NO_LUT) in the same ISA, and the same layers in int8 (µs, sums of step "
+                 f"medians):\n\n{lut_table(layers)}\n")
     print(text)
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         with open(os.path.join(args.out, "lowbit.json"), "w") as f:
-            json.dump({"machine": info, "models": rows}, f, indent=1)
+            json.dump({"machine": info, "models": rows, "lut_layers": layers}, f, indent=1)
         with open(os.path.join(args.out, "lowbit.md"), "w") as f:
             f.write(text)
     return 0

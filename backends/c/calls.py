@@ -11,7 +11,8 @@ from __future__ import annotations
 from qcc.ir import DType
 from qcc.lower import kernels as K
 
-from .cprogram import CTYPES, NULL, Arg, dtype_code
+from .cprogram import CTYPES, NULL, Arg, ConstArray, cident, dtype_code
+from .lut_pack import lut_gmult, lut_guard, lut_planes, lut_rule, unpack_rows
 
 BINARY_OPS = {"add": 0, "sub": 1, "mul": 2, "max": 3, "min": 4}
 REDUCE_OPS = {"mean": 0, "max": 1, "min": 2}
@@ -20,8 +21,8 @@ REDUCE_OPS = {"mean": 0, "max": 1, "min": 2}
 class Operands:
     """Makes :class:`Arg` operands of one call (constants by their C array name)."""
 
-    def __init__(self, kp, cnames: dict):
-        self.kp, self.cnames = kp, cnames
+    def __init__(self, kp, cnames: dict, program=None):
+        self.kp, self.cnames, self.program = kp, cnames, program
 
     def val(self, v, ctype=None, write=False) -> Arg:
         if v is None:
@@ -37,6 +38,19 @@ class Operands:
         if c is None:
             return NULL
         return Arg("const", cname=self.cnames[c.key], ctype=ctype or CTYPES[c.dtype])
+
+    def derived(self, key: str, data, ctype: str, source: str, guard: str) -> Arg:
+        """A constant array the C backend derives (a kernel's own layout of a weight), in
+        NAME_weights.c under the macro ``guard``; the call passes NULL where it is undefined."""
+        if key not in self.cnames:
+            used = {c.cname for c in self.program.consts.values()}
+            base = cident(f"{self.kp.name}_t_{key}")
+            name, i = base, 1
+            while name in used:
+                name, i = f"{base}_{i}", i + 1
+            self.cnames[key] = name
+            self.program.consts[key] = ConstArray(name, ctype, data, source, guard)
+        return Arg("const", cname=self.cnames[key], ctype=ctype)
 
 
 def _epi(e: K.Epilogue) -> dict:
@@ -103,6 +117,16 @@ def linear(o: Operands, k: K.Linear):
                   per_channel=q["per_channel"], gsize=gsize, gshift=gshift, ng=ng, wbits=k.wbits)
     args = [o.val(k.x, "void"), o.cst(k.w), o.cst(e.bias), o.cst(e.mult), o.cst(e.shift),
             o.cst(gm), o.out(k.y, "void"), Arg("scratch", ctype="int16_t")]
+    if k.acc_bits != 64 and lut_rule(k.wbits, k.rows, k.k, k.n, gsize or k.k, gm is not None):
+        # the table-lookup kernel's bit planes (x86 AVX2 builds; docs/target_c.md)
+        rows = unpack_rows(k.w.data, k.wbits, k.n, k.k)
+        guard = lut_guard(k.rows)
+        wl = o.derived(f"{k.w.key}.lut", lut_planes(rows, k.wbits, gsize or k.k), "uint8_t",
+                       f"{k.w.source}, bit planes", guard)
+        gml = NULL if gm is None else o.derived(
+            f"{gm.key}.lut{guard}", lut_gmult(gm.data, k.n), "int32_t",
+            f"{gm.source}, by blocks of 16 features", guard)
+        return "linear", "qcc_linear_lut", "qcc_linear_p", params, args[:2] + [wl, gml] + args[2:]
     return "linear", _fn("qcc_linear", k), "qcc_linear_p", params, args
 
 

@@ -61,6 +61,7 @@ class ConstArray:
     ctype: str
     data: np.ndarray
     source: str
+    guard: str = ""   # a macro of NAME_weights.h: the array exists only where it is defined
 
 
 @dataclass

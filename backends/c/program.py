@@ -66,7 +66,7 @@ def render_program(kp: KernelProgram) -> Program:
     p.inputs = [_io(b) for b in kp.inputs]
     p.outputs = [_io(b) for b in kp.outputs]
     cnames = _const_names(kp, p)
-    ops = Operands(kp, cnames)
+    ops = Operands(kp, cnames, p)
     for call in kp.calls:
         group, fn, struct, params, args = RENDER[call.family](ops, call)
         p.steps.append(Step(call.node, group, fn, struct, params, args, call.scratch,
@@ -107,6 +107,8 @@ def _expr(kp: KernelProgram, p: Program, a: Arg, i: int) -> str:
         return "NULL"
     if a.kind == "const":
         c = next(c for c in p.consts.values() if c.cname == a.cname)
+        if c.guard:  # NULL in the builds without it (NAME_weights.h)
+            return f"{c.guard}_ARG({a.cname})"
         return a.cname if c.ctype == a.ctype else f"(const {a.ctype} *){a.cname}"
     if a.kind == "scratch":
         return f"({a.ctype} *)(arena + {kp.scratch_offset(i)})"

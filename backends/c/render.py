@@ -172,7 +172,7 @@ def context(p: Program, source: str, bodies: bool = True) -> dict:
     unused = [q for q in params if f"({q})" not in used and f"({q} +" not in used
               and f"{q} +" not in used]
     consts = [dict(cname=c.cname, ctype=c.ctype, count=max(int(c.data.size), 1),
-                   decl=_decl_count(c), source=c.source.replace("*/", "* /"),
+                   decl=_decl_count(c), source=c.source.replace("*/", "* /"), guard=c.guard,
                    body=_const_body(c) if bodies else "")
               for c in p.consts.values()]
     return dict(version=__version__, name=name, NAME=name.upper(), guard=name.upper(),
@@ -186,7 +186,8 @@ def context(p: Program, source: str, bodies: bool = True) -> dict:
 
 
 def weight_bytes(p: Program) -> int:
-    return int(sum(c.data.size * _C_SIZE[c.ctype] for c in p.consts.values()))
+    """Bytes of the constants every build holds (not the host-only ones under a guard)."""
+    return int(sum(c.data.size * _C_SIZE[c.ctype] for c in p.consts.values() if not c.guard))
 
 
 FILES = {"header": ("model.h.j2", "{name}.h"), "source": ("model.c.j2", "{name}.c"),

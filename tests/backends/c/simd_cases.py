@@ -180,9 +180,60 @@ def _packed_conv(cs: Cases) -> None:
         cs.op("qcc.conv2d", [xc, wc, None, mc, sc] + gm, ac)
 
 
+def _lut_linear(cs: Cases) -> None:
+    """Linear layers that take the table-lookup kernel (lut_pack.lut_rule: N >= 16, one row, or
+    groups with up to 4 rows, or int2 groups with more rows, which the VNNI build unpacks): one
+    and two blocks of 16 features and partial ones, odd groups (9, 20, 10: each padded to 8),
+    a last group shorter than the others, per-channel weights, u8 x, int8 / int16 / int32
+    outputs, weights and activations at their extremes, the largest padded K the tables
+    hold (2 000) and one past it (unpacking); "bound": the int16 sums at their lower bound
+    (every weight -2^(bits-1), the activations of each quad summing to -1 after centring, so
+    that the low table byte of the negative plane is 255 and the others 0), per channel over
+    K = 600 (many flushes)."""
+    for k, nn, bits, gsz, rows, u8, out, extreme in (
+            (600, 16, 4, 0, 1, False, "acc", "bound"), (600, 16, 2, 0, 2, True, "acc", "bound"),
+            (100, 20, 4, 32, 1, True, "i8", False), (70, 33, 2, 0, 1, False, "i16", False),
+            (200, 16, 4, 0, 1, False, "acc", False), (90, 24, 4, 9, 3, False, "i8", False),
+            (64, 40, 4, 20, 4, True, "i16", False), (130, 18, 2, 16, 6, False, "i8", False),
+            (50, 17, 2, 10, 5, True, "acc", False), (256, 32, 4, 32, 2, False, "acc", True),
+            (256, 16, 2, 16, 7, True, "acc", True), (300, 16, 4, 0, 1, False, "acc", True),
+            (2000, 16, 2, 16, 1, False, "i8", False), (2100, 16, 4, 32, 1, False, "i8", False)):
+        lim = 1 << (bits - 1)
+        if extreme == "bound":
+            zp = 100
+            xv = np.full((rows, k), zp, np.int64)
+            xv[:, ::4] = zp - 1
+            x = cs.input(xv.astype(np.uint8 if u8 else np.int8), DType.uint8 if u8 else DType.int8)
+            wv = np.full((k, nn), -lim)
+        elif extreme:  # every product at +-255 * 2^(bits-1): x - zp = -255 or 255
+            zp = 255 if u8 else 127
+            x = cs.input(np.full((rows, k), 0 if u8 else -128, np.uint8 if u8 else np.int8),
+                         DType.uint8 if u8 else DType.int8)
+            wv = cs.rng.choice([-lim, lim - 1], (k, nn))
+        else:
+            zp = int(cs.rng.integers(0, 256)) if u8 else int(cs.rng.integers(-128, 128))
+            x = cs.rand_input((rows, k), DType.uint8 if u8 else DType.int8)
+            wv = cs.rng.integers(-lim, lim, (k, nn))
+        w = cs.const(wv.astype(np.int8), {4: DType.int4, 2: DType.int2}[bits])
+        b = cs.const(cs.rng.integers(-3000, 3000, nn).astype(np.int32))
+        mm, ss = cs.mult(nn, 1e-4, 3e-2)
+        attrs = {"x_zp": zp, "y_zp": int(cs.rng.integers(-100, 100))}
+        gm = []
+        if gsz:
+            gm = [cs.const(cs.rng.integers(0, (1 << 16) + 1, (nn, -(-k // gsz))).astype(np.int32))]
+            attrs.update(group_size=gsz, group_shift=16)
+        if out == "acc":
+            cs.op("qcc.linear", [x, w, None, None, None] + gm, {a: v for a, v in attrs.items() if a != "y_zp"})
+            continue
+        if out == "i16":
+            attrs.update(dtype="i16", y_zp=attrs["y_zp"] * 100)
+        cs.op("qcc.linear", [x, w, b, mm, ss] + gm, attrs)
+
+
 def packed_cases(cs: Cases) -> Cases:
     """Packed int4/int2 (and grouped int8) weights: linear layers and convs."""
     _packed_linear(cs)
+    _lut_linear(cs)
     _packed_conv(cs)
     return cs
 

@@ -115,3 +115,5 @@ static inline int qcc_linear_simd(const qcc_linear_p *p, const void *x, const in
     return 1;
 }
 #endif
+
+{% include "kernels/linear_lut.c" %}
