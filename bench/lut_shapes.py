@@ -108,7 +108,8 @@ def _ints(s: str) -> list[int]:
 def main(argv=None) -> int:
     from . import speed
 
-    ap = argparse.ArgumentParser(prog="python -m qcc.bench.lut_shapes", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m qcc.bench.lut_shapes",
+                                 description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("--rows", default="1,4,32")
     ap.add_argument("--k", default="128,512")
     ap.add_argument("--n", default="8,64,512")
