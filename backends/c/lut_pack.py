@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-KP_MAX = 2048  # padded K the kernel's tables hold (QCC_LUT_KP)
+KP_MAX = 2048  # padded K the kernel's tables hold (QCC_WLUT_KP)
 
 
 def lut_geometry(k: int, gs: int) -> tuple[int, int, int]:

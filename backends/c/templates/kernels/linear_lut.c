@@ -1,5 +1,5 @@
 /* Table lookup over weight bits (T-MAC's route, docs/target_c.md "Table lookup"): int4 / int2
- * weights of a linear layer, per group or per channel, on x86 with AVX2 (QCC_LUT).
+ * weights of a linear layer, per group or per channel, on x86 with AVX2 (QCC_WLUT).
  *
  * Bit-serial: a two's-complement weight w of b bits is sum_t c_t * bit_t(w) with c = (1, 2, 4,
  * -8) (int4) or (1, -2) (int2), so a dot product over four activations is sum_t c_t * T[i_t],
@@ -19,13 +19,13 @@
  * qq and pair of planes pp, 32 bytes; byte 2i + e is feature i's plane 2pp + e, its low
  * nibble the first quad's four bits, its high nibble the second's. Scratch: the centred row,
  * padded per group like the weights (K x 2 bytes of the caller's scratch do not hold it; it
- * and the tables are on the stack: QCC_LUT_KP padded activations, 8 bytes each for the
+ * and the tables are on the stack: QCC_WLUT_KP padded activations, 8 bytes each for the
  * tables, 2 for the row: 20 KiB). */
 #if defined(QCC_SIMD_X86) && !defined(QCC_NO_LUT)
-#define QCC_LUT 1
-#define QCC_LUT_KP 2048  /* padded K (ng * gsp) the tables hold; the lowering keeps to it */
+#define QCC_WLUT 1
+#define QCC_WLUT_KP 2048  /* padded K (ng * gsp) the tables hold; the lowering keeps to it */
 
-static inline __m256i qcc_lut_coef(int32_t wbits, int32_t pp)
+static inline __m256i qcc_wlut_coef(int32_t wbits, int32_t pp)
 {
     /* bytes (c_2pp, c_2pp+1) in every int16 lane: (1, -2); (1, 2), (4, -8) */
     if (wbits == 2)
@@ -34,7 +34,7 @@ static inline __m256i qcc_lut_coef(int32_t wbits, int32_t pp)
 }
 
 /* The tables of one row: quad q at tab + 32 q, 16 low bytes then 16 high bytes of T + 1024. */
-static inline void qcc_lut_tables(const int16_t *xc, int32_t nq, uint8_t *tab)
+static inline void qcc_wlut_tables(const int16_t *xc, int32_t nq, uint8_t *tab)
 {
     const __m256i pat = _mm256_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m256i m0 = _mm256_cmpeq_epi16(_mm256_and_si256(pat, _mm256_set1_epi16(1)), _mm256_set1_epi16(1));
@@ -56,7 +56,7 @@ static inline void qcc_lut_tables(const int16_t *xc, int32_t nq, uint8_t *tab)
 }
 
 /* a (two int32 x 8: features 0-7, 8-15) += lo + 256 * hi of the 16 int16 lanes. */
-static inline void qcc_lut_flush(__m256i *a, __m256i lo, __m256i hi)
+static inline void qcc_wlut_flush(__m256i *a, __m256i lo, __m256i hi)
 {
     a[0] = _mm256_add_epi32(a[0], _mm256_add_epi32(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(lo)),
                _mm256_slli_epi32(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(hi)), 8)));
@@ -65,11 +65,11 @@ static inline void qcc_lut_flush(__m256i *a, __m256i lo, __m256i hi)
 }
 
 /* The partial sums of one group (npairs quad pairs from w, tables from tab) of 16 features. */
-static inline void qcc_lut_group(const uint8_t *w, const uint8_t *tab, int32_t npairs, int32_t wbits,
+static inline void qcc_wlut_group(const uint8_t *w, const uint8_t *tab, int32_t npairs, int32_t wbits,
                                  __m256i *part)
 {
     const int32_t npp = wbits / 2, flush = wbits == 4 ? 8 : 32;  /* quad pairs per int16 sum */
-    const __m256i nib = _mm256_set1_epi8(0x0f), c0 = qcc_lut_coef(wbits, 0), c1 = qcc_lut_coef(wbits, 1);
+    const __m256i nib = _mm256_set1_epi8(0x0f), c0 = qcc_wlut_coef(wbits, 0), c1 = qcc_wlut_coef(wbits, 1);
     __m256i lo = _mm256_setzero_si256(), hi = lo;
     int32_t qq, n = 0;
     part[0] = part[1] = _mm256_set1_epi32(1024 * 2 * npairs);  /* -sum c * 1024 per quad */
@@ -89,17 +89,17 @@ static inline void qcc_lut_group(const uint8_t *w, const uint8_t *tab, int32_t n
                                                        _mm256_maddubs_epi16(_mm256_shuffle_epi8(h1, i1), c)));
         }
         if (++n == flush) {
-            qcc_lut_flush(part, lo, hi);
+            qcc_wlut_flush(part, lo, hi);
             lo = hi = _mm256_setzero_si256();
             n = 0;
         }
     }
     if (n)
-        qcc_lut_flush(part, lo, hi);
+        qcc_wlut_flush(part, lo, hi);
 }
 
 /* Row r of x, centred, into xc padded per group (zeros in each group's tail up to gsp). */
-static inline void qcc_lut_row(const qcc_linear_p *p, const void *x, int32_t r, int32_t gs, int32_t gsp,
+static inline void qcc_wlut_row(const qcc_linear_p *p, const void *x, int32_t r, int32_t gs, int32_t gsp,
                                int32_t ng, int16_t *xc)
 {
     int32_t g, t;
@@ -121,7 +121,7 @@ static inline void qcc_lut_row(const qcc_linear_p *p, const void *x, int32_t r, 
 }
 
 /* The 8 lanes of features j .. j + 7 (lanes past n repeat the last feature): bias, requant. */
-static inline void qcc_lut_half(const qcc_linear_p *p, const int32_t *bias, const int32_t *mult,
+static inline void qcc_wlut_half(const qcc_linear_p *p, const int32_t *bias, const int32_t *mult,
                                 const int32_t *shift, int32_t j, qcc_linear_blk *B)
 {
     int32_t i;
@@ -136,7 +136,7 @@ static inline void qcc_lut_half(const qcc_linear_p *p, const int32_t *bias, cons
 
 /* One block of 16 features (j0 ..; wb its planes, gb its gmult as [ng][16] or NULL) for one
  * prepared row: accumulate, requantize, store. */
-static inline void qcc_lut_block(const qcc_linear_p *p, const uint8_t *wb, const int32_t *gb,
+static inline void qcc_wlut_block(const qcc_linear_p *p, const uint8_t *wb, const int32_t *gb,
                                  const uint8_t *tab, int32_t gsp, int32_t ng, const int32_t *bias,
                                  const int32_t *mult, const int32_t *shift, void *y, int32_t r, int32_t j0)
 {
@@ -147,12 +147,12 @@ static inline void qcc_lut_block(const qcc_linear_p *p, const uint8_t *wb, const
     qcc_v8 acc[2];
     int32_t h, g;
     for (h = 0; h < 2; h++) {
-        qcc_lut_half(p, bias, mult, shift, j0 + 8 * h, &B[h]);
+        qcc_wlut_half(p, bias, mult, shift, j0 + 8 * h, &B[h]);
         acc[h] = qcc_v8_load(B[h].b);
         big[h] = qcc_v8w_init(acc[h], s);
     }
     for (g = 0; g < ng; g++) {
-        qcc_lut_group(wb + (size_t)g * blk, tab + (size_t)g * gsp * 8, gsp / 8, p->wbits, part);
+        qcc_wlut_group(wb + (size_t)g * blk, tab + (size_t)g * gsp * 8, gsp / 8, p->wbits, part);
         if (gb == NULL) {
             acc[0] = qcc_v8_add(acc[0], part[0]);
             acc[1] = qcc_v8_add(acc[1], part[1]);
@@ -177,16 +177,16 @@ static inline int qcc_linear_lut_run(const qcc_linear_p *p, const void *x, const
     const int32_t gs = gml != NULL ? p->gsize : p->k, gsp = (gs + 7) / 8 * 8;
     const int32_t ng = (p->k + gs - 1) / gs, kp = ng * gsp;
     const size_t bstride = (size_t)kp / 8 * (size_t)(p->wbits / 2) * 32;  /* bytes per 16 features */
-    int16_t xc[QCC_LUT_KP];
-    uint8_t tab[QCC_LUT_KP * 8];
+    int16_t xc[QCC_WLUT_KP];
+    uint8_t tab[QCC_WLUT_KP * 8];
     int32_t r, j;
-    if ((p->wbits != 4 && p->wbits != 2) || kp > QCC_LUT_KP || (p->x_dt != QCC_I8 && p->x_dt != QCC_U8))
+    if ((p->wbits != 4 && p->wbits != 2) || kp > QCC_WLUT_KP || (p->x_dt != QCC_I8 && p->x_dt != QCC_U8))
         return 0;
     for (r = 0; r < p->rows; r++) {
-        qcc_lut_row(p, x, r, gs, gsp, ng, xc);
-        qcc_lut_tables(xc, kp / 4, tab);
+        qcc_wlut_row(p, x, r, gs, gsp, ng, xc);
+        qcc_wlut_tables(xc, kp / 4, tab);
         for (j = 0; j < p->n; j += 16)
-            qcc_lut_block(p, wl + (size_t)(j / 16) * bstride, gml ? gml + (size_t)(j / 16) * ng * 16 : NULL,
+            qcc_wlut_block(p, wl + (size_t)(j / 16) * bstride, gml ? gml + (size_t)(j / 16) * ng * 16 : NULL,
                           tab, gsp, ng, bias, mult, shift, y, r, j);
     }
     return 1;
@@ -199,7 +199,7 @@ static inline int qcc_linear_lut(const qcc_linear_p *p, const void *x, const int
                                  const int32_t *gml, const int32_t *bias, const int32_t *mult, const int32_t *shift,
                                  const int32_t *gmult, void *y, int16_t *xc)
 {
-#ifdef QCC_LUT
+#ifdef QCC_WLUT
     if (wl != NULL && (gmult == NULL) == (gml == NULL)
         && qcc_linear_lut_run(p, x, wl, gml, bias, mult, shift, y))
         return QCC_OK;
