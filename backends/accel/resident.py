@@ -206,7 +206,6 @@ def resident_out(ctx, call, ly, nxt, in_spec, yv) -> OnChip | None:
     reading this output as its whole input, and its input must fit the buffer.  The
     consumer is prepared here (``ctx._prepared``) with ``extra["resident_in"]``."""
     from .gemm_emit import _own_rows
-    from .lower_gemm import candidates, prepare
 
     if not nxt or len(nxt) != 1:
         return None
@@ -215,12 +214,27 @@ def resident_out(ctx, call, ly, nxt, in_spec, yv) -> OnChip | None:
     if c.family not in ("conv2d", "linear") or ctx.why_host(c) is not None \
             or kp.root(c.x).name != kp.root(yv).name:
         return None
-    cl = ctx._prepared.get(id(c)) or prepare(c, ctx.ap.plan, ctx.hw)
-    ctx._prepared[id(c)] = cl
+    cl = _consumer(ctx, c)
     if not (_own_rows(ctx.region(yv), ly.n * ly.oh * ly.ow)
             and _own_rows(ctx.region(c.x), cl.n * cl.h * cl.w)):
         return None
-    spec = plan(ly, cl, ctx.hw, in_spec, _read_elsewhere(ctx, yv, c))
+    return _adopt(ctx, cl, plan(ly, cl, ctx.hw, in_spec, _read_elsewhere(ctx, yv, c)))
+
+
+def _consumer(ctx, c):
+    """The consumer conv/linear ``c`` prepared once per lowering (``ctx._prepared``)."""
+    from .lower_gemm import prepare
+
+    cl = ctx._prepared.get(id(c)) or prepare(c, ctx.ap.plan, ctx.hw)
+    ctx._prepared[id(c)] = cl
+    return cl
+
+
+def _adopt(ctx, cl, spec) -> OnChip | None:
+    """Give the prepared consumer ``cl`` the resident input ``spec`` if it still has a tiling
+    with it; else leave ``cl`` as it was and return None."""
+    from .lower_gemm import candidates
+
     if spec is None:
         return None
     cl.extra["resident_in"] = spec
@@ -254,8 +268,6 @@ def elem_out(ctx, call, nxt) -> OnChip | None:
     (``ctx._prepared``) with ``extra["resident_in"]``."""
     from types import SimpleNamespace
 
-    from .lower_gemm import candidates, prepare
-
     if call.family not in ELEM_FAMILIES or not ctx.hw.onchip_store or not nxt or len(nxt) != 1:
         return None
     c, y = nxt[0], call.out
@@ -263,17 +275,9 @@ def elem_out(ctx, call, nxt) -> OnChip | None:
     if c.family not in ("conv2d", "linear") or ctx.why_host(c) is not None \
             or kp.root(c.x).name != kp.root(y).name or y.dtype.name != "int8":
         return None
-    cl = ctx._prepared.get(id(c)) or prepare(c, ctx.ap.plan, ctx.hw)
-    ctx._prepared[id(c)] = cl
+    cl = _consumer(ctx, c)
     rows = cl.n * cl.h * cl.w
     if not (_whole_rows(ctx, y, rows, cl.c) and _whole_rows(ctx, c.x, rows, cl.c)):
         return None
     prod = SimpleNamespace(n=cl.n, oh=cl.h, ow=cl.w, m=cl.c, out_dtype="i8")
-    spec = plan(prod, cl, ctx.hw, None, _read_elsewhere(ctx, y, c))
-    if spec is None:
-        return None
-    cl.extra["resident_in"] = spec
-    if not candidates(cl, ctx.hw):
-        del cl.extra["resident_in"]
-        return None
-    return spec
+    return _adopt(ctx, cl, plan(prod, cl, ctx.hw, None, _read_elsewhere(ctx, y, c)))
