@@ -2,9 +2,19 @@
 
 In CI (``CI`` set, as the CI runner does) hypothesis runs derandomized: the examples it
 tries are a fixed function of each test, so a green run stays green and a red one is
-reproducible; locally it keeps exploring new examples on every run."""
+reproducible; locally it keeps exploring new examples on every run.
+
+``TRITON_INTERPRET=1`` is set here, before any test module is imported: ``triton.language``
+decorates its own helpers (``tl.zeros``, ...) once, when it is first imported, and only an
+interpreter chosen by then runs a kernel on the CPU. Tests outside tests/backends/triton
+(the dynamo exporter of tests/passes, for one) import torch's Triton integration, so a
+setting made later -- in a test body or in a sub-folder's conftest -- came too late in some
+orders. GPU runs set ``TRITON_INTERPRET=0`` in the environment (tests/backends/triton/
+test_triton_gpu.py); ``setdefault`` keeps that."""
 
 import os
+
+os.environ.setdefault("TRITON_INTERPRET", "1")
 
 from hypothesis import settings
 

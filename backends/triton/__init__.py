@@ -60,8 +60,9 @@ def load_model(out_dir: str, manifest: dict, device: str = "cpu"):
     """Import ``NAME.py`` from a compiled folder and build its ``Model`` on ``device``."""
     import importlib.util
 
-    if device == "cpu":
-        os.environ["TRITON_INTERPRET"] = "1"
+    from .runner import set_mode
+
+    set_mode(device)
     name = manifest["triton"]["name"]
     path = os.path.join(out_dir, f"{name}.py")
     if not os.path.isfile(path):
@@ -86,8 +87,9 @@ def default_device() -> str:
 def run(out_dir: str, samples: list[dict[str, np.ndarray]], manifest: dict,
         device: str | None = None) -> list[dict]:
     device = device or os.environ.get("QCC_DEVICE") or default_device()
-    if device == "cpu":  # before triton's first import: triton.language reads it then
-        os.environ["TRITON_INTERPRET"] = "1"
+    from .runner import set_mode
+
+    set_mode(device)  # before triton's first import: triton.language reads it then
     try:
         import torch  # noqa: F401
         import triton  # noqa: F401

@@ -7,13 +7,33 @@ device is requested.
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 
+from qcc.errors import QccError
+
 
 def set_mode(device: str = "cpu") -> None:
+    """Choose the Triton interpreter for ``cpu``; refuse in one line where it is too late."""
     if device == "cpu":
         os.environ["TRITON_INTERPRET"] = "1"
+        check_interpreter()
+
+
+def check_interpreter() -> None:
+    """``triton.language`` decorates its own helpers (``tl.zeros``, ...) once, when it is first
+    imported, for the compiler or for the interpreter as ``TRITON_INTERPRET`` says then: in a
+    process that imported it without the variable (torch's dynamo exporter does), a kernel
+    under the interpreter fails deep inside Triton. Say so instead."""
+    tl = sys.modules.get("triton.language")
+    jit = sys.modules.get("triton.runtime.jit")
+    if tl is None or jit is None or not isinstance(getattr(tl, "zeros", None), jit.JITFunction):
+        return
+    raise QccError("the Triton interpreter cannot run in this process: triton was imported "
+                   "before TRITON_INTERPRET=1 was set (for example by torch.export or "
+                   "torch.compile); set TRITON_INTERPRET=1 in the environment before starting "
+                   "Python, or run on a CUDA device")
 
 
 def to_torch(a: np.ndarray, device: str = "cpu"):

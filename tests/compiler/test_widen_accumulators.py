@@ -11,7 +11,6 @@ has zero point -128, so every centered value is 255, and all-ones weights quanti
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import numpy as np
@@ -191,8 +190,7 @@ def test_triton_widened_form_is_exact_under_the_interpreter(tmp_path, capsys, op
     """The Triton kernels of the int64-accumulator form (the gemm template sums each K
     tile's int32 dot in int64; the row kernels accumulate in int64): bit-exact with the
     reference and near the float answer (a wrapped int32 sum would be far off)."""
-    os.environ.setdefault("TRITON_INTERPRET", "1")  # before triton's first import
-    pytest.importorskip("triton")
+    pytest.importorskip("triton")  # the interpreter: TRITON_INTERPRET=1 from tests/conftest.py
     from qcc.commands import run_artifact
 
     dense = op in ("Gemm", "MatMul", "Conv")

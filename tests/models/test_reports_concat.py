@@ -11,8 +11,6 @@ import json
 import os
 import sys
 
-os.environ.setdefault("TRITON_INTERPRET", "1")  # before any Triton kernel module is imported
-
 import numpy as np
 import onnx
 import pytest

@@ -1,8 +1,4 @@
-import os
+import pytest
 
-# the interpreter must be chosen before any kernel module is imported
-os.environ.setdefault("TRITON_INTERPRET", "1")
-
-import pytest  # noqa: E402
-
+# TRITON_INTERPRET is chosen suite-wide, before anything imports triton (tests/conftest.py)
 pytest.importorskip("triton")

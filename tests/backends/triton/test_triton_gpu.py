@@ -3,7 +3,7 @@
 Runs only where torch sees a CUDA device (marker ``gpu``); elsewhere every test is
 skipped, which is not a pass.  Must run in a process where TRITON_INTERPRET is unset
 (``python -m pytest tests/backends/triton/test_triton_gpu.py`` with
-``TRITON_INTERPRET=0``): the conftest sets it only when it is absent.
+``TRITON_INTERPRET=0``): tests/conftest.py sets it only when it is absent.
 """
 
 from __future__ import annotations

@@ -129,3 +129,36 @@ def test_text_recog_bit_exact(tmp_path, masked):
     name = "text_recog_masked_opset17" if masked else "text_recog_opset17"
     _compile_and_compare(tmp_path, os.path.join(EX, "text_recog", f"{name}.onnx"),
                          tmp_path / "calib.npz", tmp_path / "in.npz")
+
+
+def test_interpreter_chosen_too_late_is_one_clear_error(tmp_path):
+    """A process that imported triton before TRITON_INTERPRET=1 (torch's dynamo exporter does)
+    cannot run the interpreter: the public API says so in one line instead of failing inside
+    Triton; with the variable set before the import the same call runs."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    w = numpy_helper.from_array(np.linspace(-1, 1, 32, dtype=np.float32).reshape(8, 4), "w")
+    node = helper.make_node("Gemm", ["x", "w"], ["y"], name="dense")
+    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", 1, [1, 8])],
+                          [helper.make_tensor_value_info("y", 1, [1, 4])], [w])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "m.onnx")
+    np.savez(tmp_path / "c.npz", x=np.random.default_rng(0).normal(size=(4, 8)).astype(np.float32))
+    _qcc("compile", tmp_path / "m.onnx", "--calib", tmp_path / "c.npz", "--target", "triton",
+         "-o", tmp_path / "tt", "--quiet")
+    code = ("import sys, numpy as np, triton.language, qcc\n"
+            "from qcc.errors import QccError\n"
+            "try:\n"
+            "    qcc.load(sys.argv[1]).run({'x': np.ones((1, 8), np.float32)}, device='cpu')\n"
+            "except QccError as e:\n"
+            "    print('QCCERROR', e)\n"
+            "else:\n"
+            "    print('RAN')\n")
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "tt")], capture_output=True,
+                       text=True, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "QCCERROR" in r.stdout and "triton was imported before TRITON_INTERPRET=1" in r.stdout
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "tt")], capture_output=True,
+                       text=True, env=dict(env, TRITON_INTERPRET="1"))
+    assert r.returncode == 0 and r.stdout.strip() == "RAN", r.stdout + r.stderr[-2000:]

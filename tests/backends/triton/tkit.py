@@ -7,7 +7,6 @@ import sys
 
 import numpy as np
 
-os.environ.setdefault("TRITON_INTERPRET", "1")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "compiler"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "c"))
 
