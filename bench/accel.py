@@ -8,12 +8,13 @@ with the timing model and writes ``accel.json`` and ``accel.md``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import time
 from pathlib import Path
+
+from . import script
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 DEFAULT = [("digits_cnn", "digits_cnn/digits_cnn.onnx", "digits_cnn/calib.npz"),
@@ -99,7 +100,7 @@ def markdown(results: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m qcc.bench.accel", description=" ".join(__doc__.split("\n\n")[0].split()))
+    ap = script.parser("accel", __doc__)
     ap.add_argument("models", nargs="*", metavar="MODEL.onnx:CALIB.npz")
     ap.add_argument("--out", default="bench_accel")
     ap.add_argument("--scalesim", action="store_true", help="also run the SCALE-Sim comparison")

@@ -44,6 +44,7 @@ import time
 
 import numpy as np
 
+from . import script
 from .corpus_table import GOAL_M4, _arm, merge, render, summary, table  # noqa: F401
 
 DEFAULT_ZOO = os.path.expanduser(os.environ.get("QCC_ZOO", "~/.cache/qcc-zoo"))
@@ -434,7 +435,7 @@ def run(args, log=sys.stderr) -> dict:
 def main(argv=None) -> int:
     from qcc.errors import QccError
 
-    ap = argparse.ArgumentParser(prog="python -m qcc.bench.corpus_speed", description=" ".join(__doc__.split("\n\n")[0].split()))
+    ap = script.parser("corpus_speed", __doc__)
     add_arguments(ap)
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--class", dest="cls", help=argparse.SUPPRESS)

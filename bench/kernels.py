@@ -24,8 +24,6 @@ and the static stack bound.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import tempfile
@@ -162,14 +160,14 @@ def table(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
+    from . import script
     from .run import select_models
 
-    ap = argparse.ArgumentParser(prog="python -m qcc.bench.kernels", description=" ".join(__doc__.split("\n\n")[0].split()))
+    ap = script.parser("kernels", __doc__)
     ap.add_argument("models", nargs="*", help=f"default: {' '.join(DEFAULT)}")
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--runs", type=int, default=200, help="timed runs per engine per round")
+    script.add_timing(ap, rounds=5, runs=200, per="engine")
     ap.add_argument("--no-m4", action="store_true", help="skip the Cortex-M4 columns")
-    ap.add_argument("--out", default=None, help="write kernels.json and kernels.md here")
+    script.add_out(ap, "kernels")
     args = ap.parse_args(argv)
     rows = []
     for m in select_models(args.models or DEFAULT, quick=True):
@@ -178,13 +176,7 @@ def main(argv=None) -> int:
     info = speed.machine_info()
     text = (f"{table(rows)}\n\nmachine: {info['cpu']}, {info['cores_available']} cores available; "
             f"{info['versions']['gcc']}; onnxruntime {info['versions']['onnxruntime']}\n")
-    print(text)
-    if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "kernels.json"), "w") as f:
-            json.dump({"machine": info, "models": rows}, f, indent=1)
-        with open(os.path.join(args.out, "kernels.md"), "w") as f:
-            f.write(text)
+    script.publish(text, args.out, "kernels", {"machine": info, "models": rows})
     return 0
 
 

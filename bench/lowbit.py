@@ -16,7 +16,6 @@ loaded machine the step sums are steadier: a run of milliseconds is often preemp
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -154,13 +153,13 @@ def lut_table(layers: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
+    from . import script
     from .run import select_models
 
-    ap = argparse.ArgumentParser(prog="python -m qcc.bench.lowbit", description=" ".join(__doc__.split("\n\n")[0].split()))
+    ap = script.parser("lowbit", __doc__)
     ap.add_argument("models", nargs="*", help=f"default: {' '.join(DEFAULT)}")
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--runs", type=int, default=100, help="timed runs per build per round")
-    ap.add_argument("--out", default=None, help="write lowbit.json and lowbit.md here")
+    script.add_timing(ap, rounds=3, runs=100, per="build")
+    script.add_out(ap, "lowbit")
     ap.add_argument("--builds", default=",".join(BUILDS),
                     help=f"comma-separated subset of {', '.join(BUILDS)} (default: all)")
     args = ap.parse_args(argv)
@@ -184,13 +183,7 @@ def main(argv=None) -> int:
         text += (f"\nLinear layers with bit planes: table lookup (LUT) against whole-register unpacking "
                  f"(-DQCC_NO_LUT) in the same ISA, and the same layers in int8 (µs, sums of step "
                  f"medians):\n\n{lut_table(layers)}\n")
-    print(text)
-    if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "lowbit.json"), "w") as f:
-            json.dump({"machine": info, "models": rows, "lut_layers": layers}, f, indent=1)
-        with open(os.path.join(args.out, "lowbit.md"), "w") as f:
-            f.write(text)
+    script.publish(text, args.out, "lowbit", {"machine": info, "models": rows, "lut_layers": layers})
     return 0
 
 

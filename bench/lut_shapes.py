@@ -14,8 +14,6 @@ over rounds of its median step time. Reported: µs per layer and the ratio LUT /
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import tempfile
@@ -106,16 +104,14 @@ def _ints(s: str) -> list[int]:
 
 
 def main(argv=None) -> int:
-    from . import speed
+    from . import script, speed
 
-    ap = argparse.ArgumentParser(prog="python -m qcc.bench.lut_shapes",
-                                 description=" ".join(__doc__.split("\n\n")[0].split()))
+    ap = script.parser("lut_shapes", __doc__)
     ap.add_argument("--rows", default="1,4,32")
     ap.add_argument("--k", default="128,512")
     ap.add_argument("--n", default="8,64,512")
-    ap.add_argument("--runs", type=int, default=50)
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--out", default=None, help="write lut_shapes.json and lut_shapes.md here")
+    script.add_timing(ap, rounds=2, runs=50, per="build")
+    script.add_out(ap, "lut_shapes")
     args = ap.parse_args(argv)
     shapes = [(r, k, n, w) for r in _ints(args.rows) for k in _ints(args.k) for n in _ints(args.n)
               for w in WIDTHS]
@@ -125,13 +121,7 @@ def main(argv=None) -> int:
     text = (f"{table(rows)}\n\nµs per layer (least over rounds of the step medians, qcc_run --profile); "
             f"unpack: -DQCC_NO_LUT; bold: the table lookup wins; machine: {info['cpu']}, "
             f"{info['cores_available']} cores available; {info['versions']['gcc']}\n")
-    print(text)
-    if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "lut_shapes.json"), "w") as f:
-            json.dump({"machine": info, "layers": rows}, f, indent=1)
-        with open(os.path.join(args.out, "lut_shapes.md"), "w") as f:
-            f.write(text)
+    script.publish(text, args.out, "lut_shapes", {"machine": info, "layers": rows})
     return 0
 
 

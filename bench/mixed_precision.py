@@ -32,7 +32,6 @@ Writes ``DIR/mixed_precision.json`` and prints a table.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -48,6 +47,7 @@ from qcc.mixed_precision.ortgraph import make_evaluator
 from qcc.mixed_precision.plan import JOINT_SAMPLES, build, first_samples, omega_of, solve_plan
 from qcc.mixed_precision.sensitivity import divergence, fake_quant
 
+from . import script
 from .metrics import sqnr_db
 from .models import example, light
 
@@ -267,7 +267,7 @@ def table(results: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m qcc.bench.mixed_precision", description=" ".join(__doc__.split("\n\n")[0].split()))
+    ap = script.parser("mixed_precision", __doc__)
     ap.add_argument("--out", required=True, help="output folder (mixed_precision.json)")
     ap.add_argument("--quick", action="store_true", help="digits_cnn and one light model, 2 budgets")
     ap.add_argument("--models", default=None, help="comma-separated (digits_cnn, mobilenet_small, light_NAME)")

@@ -22,7 +22,6 @@ writes ``DIR/outliers.json`` and ``DIR/outliers.md`` and prints the table.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -33,6 +32,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from . import script
 from .accuracy import ort_outputs, qcc_outputs
 from .metrics import compare
 from .models import BenchModel, by_name
@@ -181,7 +181,7 @@ def table(results: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m qcc.bench.outliers", description=" ".join(__doc__.split("\n\n")[0].split()))
+    ap = script.parser("outliers", __doc__)
     ap.add_argument("models", nargs="*", help=f"default: {' '.join(DEFAULT_MODELS)}")
     ap.add_argument("--out", required=True, help="output folder (outliers.json, outliers.md)")
     ap.add_argument("--quick", action="store_true", help="fewer calibration/test samples")

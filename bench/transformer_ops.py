@@ -32,7 +32,6 @@ float onnxruntime, and logits top-1.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -46,6 +45,8 @@ import numpy as np
 
 from qcc import arith, lut
 from qcc.ops import integer_transformer as itx
+
+from . import script
 
 SCALES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1)
 PUBLISHED = {
@@ -304,7 +305,7 @@ def table(res: dict) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m qcc.bench.transformer_ops", description=" ".join(__doc__.split("\n\n")[0].split()))
+    ap = script.parser("transformer_ops", __doc__)
     ap.add_argument("--out", help="folder for transformer_ops.json")
     ap.add_argument("--quick", action="store_true", help="fewer samples")
     ap.add_argument("--no-model", action="store_true", help="skip the residual-width and tiny_bert comparisons (~3 min)")
