@@ -15,6 +15,22 @@
  *   AArch64 __ARM_NEON + __ARM_FEATURE_DOTPROD: SDOT (s8 x s8), the same correction.
  * A "dot8" computes 8 dot products at once, each in its own vector accumulator, summed
  * across lanes only at the end; requantization runs on 8 lanes in 64-bit arithmetic. */
+
+/* The loop of every variant's qcc_simd_dot8 (here, since simd.h is included first): steps t
+ * over n (a multiple of QCC_SIMD_CH), dot product j accumulating in its own vector sj through
+ * the variant's LANE(j, sj). */
+#define QCC_SIMD_DOT8_LOOP(n, LANE)                                                            \
+    for (t = 0; t < (n); t += QCC_SIMD_CH) {                                                    \
+        LANE(0, s0);                                                                           \
+        LANE(1, s1);                                                                           \
+        LANE(2, s2);                                                                           \
+        LANE(3, s3);                                                                           \
+        LANE(4, s4);                                                                           \
+        LANE(5, s5);                                                                           \
+        LANE(6, s6);                                                                           \
+        LANE(7, s7);                                                                           \
+    }
+
 #if !defined(QCC_PORTABLE) && defined(__AVX2__)
 #include <immintrin.h>
 #define QCC_SIMD 1
@@ -73,16 +89,7 @@ static inline qcc_v8 qcc_simd_dot8(const uint8_t *const *a, const uint8_t *a0, c
     __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
     int32_t t;
 #define QCC_SIMD_LANE(j, s) s = qcc_simd_mac(s, (a ? a[j] : a0) + t, (w ? w[j] : w0) + t, fv, zp16)
-    for (t = 0; t < n; t += QCC_SIMD_CH) {
-        QCC_SIMD_LANE(0, s0);
-        QCC_SIMD_LANE(1, s1);
-        QCC_SIMD_LANE(2, s2);
-        QCC_SIMD_LANE(3, s3);
-        QCC_SIMD_LANE(4, s4);
-        QCC_SIMD_LANE(5, s5);
-        QCC_SIMD_LANE(6, s6);
-        QCC_SIMD_LANE(7, s7);
-    }
+    QCC_SIMD_DOT8_LOOP(n, QCC_SIMD_LANE)
 #undef QCC_SIMD_LANE
     return qcc_simd_hsum8(s0, s1, s2, s3, s4, s5, s6, s7);
 }

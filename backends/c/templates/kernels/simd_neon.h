@@ -26,16 +26,7 @@ static inline qcc_v8 qcc_simd_dot8(const uint8_t *const *a, const uint8_t *a0, c
     (void)zp;
 #define QCC_SIMD_LANE(j, s) s = vdotq_s32(s, vreinterpretq_s8_u8(veorq_u8(vld1q_u8((a ? a[j] : a0) + t), fv)), \
                                           vld1q_s8((w ? w[j] : w0) + t))
-    for (t = 0; t < n; t += QCC_SIMD_CH) {
-        QCC_SIMD_LANE(0, s0);
-        QCC_SIMD_LANE(1, s1);
-        QCC_SIMD_LANE(2, s2);
-        QCC_SIMD_LANE(3, s3);
-        QCC_SIMD_LANE(4, s4);
-        QCC_SIMD_LANE(5, s5);
-        QCC_SIMD_LANE(6, s6);
-        QCC_SIMD_LANE(7, s7);
-    }
+    QCC_SIMD_DOT8_LOOP(n, QCC_SIMD_LANE)
 #undef QCC_SIMD_LANE
     r.val[0] = vpaddq_s32(vpaddq_s32(s0, s1), vpaddq_s32(s2, s3));
     r.val[1] = vpaddq_s32(vpaddq_s32(s4, s5), vpaddq_s32(s6, s7));

@@ -47,16 +47,7 @@ static inline qcc_v8 qcc_simd_dot8(const uint8_t *const *a, const uint8_t *a0, c
     qcc_v8 r;
     int32_t t;
 #define QCC_SIMD_LANE(j, s) s = qcc_simd_mac(s, (a ? a[j] : a0) + t, (w ? w[j] : w0) + t, fv, zp16)
-    for (t = 0; t < n; t += QCC_SIMD_CH) {
-        QCC_SIMD_LANE(0, s0);
-        QCC_SIMD_LANE(1, s1);
-        QCC_SIMD_LANE(2, s2);
-        QCC_SIMD_LANE(3, s3);
-        QCC_SIMD_LANE(4, s4);
-        QCC_SIMD_LANE(5, s5);
-        QCC_SIMD_LANE(6, s6);
-        QCC_SIMD_LANE(7, s7);
-    }
+    QCC_SIMD_DOT8_LOOP(n, QCC_SIMD_LANE)
 #undef QCC_SIMD_LANE
     r.lo = qcc_simd_hsum4(s0, s1, s2, s3);
     r.hi = qcc_simd_hsum4(s4, s5, s6, s7);
