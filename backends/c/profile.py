@@ -68,9 +68,9 @@ def arm_steps(out_dir: str, sample: dict, manifest: dict,
     spec = arm.spec_from_dir(out_dir)
     elf = arm.build(out_dir, profile=True, core=core)
     spec.prof_marks = len(manifest["layers"]) + 1
-    raw = [[arm._to_c(e, t, sample) for e, t in zip(manifest["c"]["inputs"], spec.inputs)]]
+    raw = arm.raw_inputs(manifest, spec, [sample])
     prof: list[int] = []
-    _, ticks, _ = arm._run(elf, spec, raw, timeout=600, icount=True, prof=prof, core=core)
+    _, ticks, _ = arm.run_harness(elf, spec, raw, timeout=600, icount=True, prof=prof, core=core)
     n = len(manifest["layers"])
     if not ticks or ticks[0] <= 0 or len(prof) != 1 + n:
         raise BuildError(f"{elf.name}: the profiling harness wrote {len(prof)} step counts, "

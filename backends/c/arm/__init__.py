@@ -16,15 +16,16 @@ flash and RAM from ``arm-none-eabi-size``.
 The package has three parts: :mod:`.toolchain` (the harness spec, build and link),
 :mod:`.qemu` (running an ELF under QEMU: outputs, instruction counts, measured stack) and
 :mod:`.elf` (measuring a built ELF: flash/RAM sizes, static stack bound, imported symbols).
-This module re-exports their API, so callers use ``qcc.backends.c.arm.NAME`` only.
+This module re-exports their public API, so callers use ``qcc.backends.c.arm.NAME`` only
+(a test of a private helper imports it from its own module).
 """
 
 from __future__ import annotations
 
 from ..cores import CORES, CPU_FLAGS, MACHINE, core_of  # noqa: F401  (M4: the default core)
-from .elf import _classify, _discarded, _sections, model_imports, size, stack_usage  # noqa: F401
-from .qemu import (_run, _to_c, count_instructions, measure_stack, run_elf,  # noqa: F401
-                   run_qemu)
+from .elf import model_imports, section_sizes, size, stack_usage  # noqa: F401
+from .qemu import (count_instructions, measure_stack, raw_inputs, run_elf,  # noqa: F401
+                   run_harness, run_qemu)
 from .toolchain import (BUILD_SUBDIR, CFLAGS, GCC, IN_FILE, LDFLAGS, NM,  # noqa: F401
                         OUT_FILE, PROF_FILE, QEMU, RUNTIME_SOURCES, SIZE, SPIN, SPIN_INSNS,
                         TEMPLATE_DIR, TICKS_FILE, HarnessSpec, Tensor, available, build,

@@ -29,14 +29,13 @@ def size(elf: str | os.PathLike) -> dict:
     which the caller's stack must hold on top of ``ram_bytes``.
     """
     elf = Path(elf)
-    sections = _sections([str(elf)])
-    out = _classify(sections)
+    out = section_sizes([str(elf)])
     out["flash_bytes"] = out["text"] + out["data"]
     out["ram_bytes"] = out["data"] + out["bss"] + out["arena"]
     objs = elf.parent / "objects.json"
     if objs.exists():
         model = json.loads(objs.read_text())["model"]
-        m = _classify(_sections(model)) if model else {"text": 0, "data": 0, "bss": 0}
+        m = section_sizes(model) if model else {"text": 0, "data": 0, "bss": 0}
         gone = _classify(_discarded(elf.with_suffix(".map"), model))
         out["model_flash_bytes"] = m["text"] + m["data"] - gone["text"] - gone["data"]
         out["model_ram_bytes"] = m["data"] + m["bss"] + out["arena"]
@@ -101,6 +100,12 @@ def model_imports(elf: str | os.PathLike) -> list[str]:
         elif len(parts) == 3:
             defined.add(parts[2])
     return sorted(undefined - defined)
+
+
+def section_sizes(files: list[str]) -> dict:
+    """Bytes per section class (``text``, ``data``, ``bss``, ``arena``, ``stack``; as in
+    :func:`size`) of ELF or object files, summed."""
+    return _classify(_sections(files))
 
 
 def _sections(files: list[str]) -> list[tuple[str, int]]:

@@ -38,9 +38,16 @@ def run_qemu(out_dir: str | os.PathLike, samples: list[dict], timeout: float = 3
     m = _manifest(out_dir)
     spec = spec_from_dir(out_dir)
     elf = build(out_dir, core=core)
-    raw = [[_to_c(e, t, s) for e, t in zip(m["c"]["inputs"], spec.inputs)] for s in samples]
+    raw = raw_inputs(m, spec, samples)
     outs = run_elf(elf, spec, raw, timeout=timeout, core=core)
     return [{e["name"]: _from_c(e, a) for e, a in zip(m["c"]["outputs"], row)} for row in outs]
+
+
+def raw_inputs(manifest: dict, spec: HarnessSpec, samples: list[dict]) -> list[list[np.ndarray]]:
+    """Each sample's inputs as the harness reads them: quantized as ``qcc_run`` does, flat,
+    in the harness's order and dtypes."""
+    return [[_to_c(e, t, s) for e, t in zip(manifest["c"]["inputs"], spec.inputs)]
+            for s in samples]
 
 
 def _to_c(entry: dict, t: Tensor, sample: dict) -> np.ndarray:
@@ -65,7 +72,7 @@ def _from_c(entry: dict, a: np.ndarray) -> np.ndarray:
 def run_elf(elf: Path, spec: HarnessSpec, raw_inputs: list[list[np.ndarray]],
             timeout: float = 300, core: str = "cortex-m4") -> list[list[np.ndarray]]:
     """Run ``elf`` on QEMU over the given per-sample input arrays; raw outputs back."""
-    return _run(elf, spec, raw_inputs, timeout, icount=False, core=core)[0]
+    return run_harness(elf, spec, raw_inputs, timeout, icount=False, core=core)[0]
 
 
 def measure_stack(out_dir: str | os.PathLike, samples: list[dict], timeout: float = 300) -> int:
@@ -77,8 +84,8 @@ def measure_stack(out_dir: str | os.PathLike, samples: list[dict], timeout: floa
     """
     out_dir = Path(out_dir)
     m, spec = _manifest(out_dir), spec_from_dir(out_dir)
-    raw = [[_to_c(e, t, s) for e, t in zip(m["c"]["inputs"], spec.inputs)] for s in samples]
-    stack = _run(build(out_dir), spec, raw, timeout, icount=False)[2]
+    raw = raw_inputs(m, spec, samples)
+    stack = run_harness(build(out_dir), spec, raw, timeout, icount=False)[2]
     if stack is None:
         raise BuildError(f"{spec.name}.elf did not report its stack use (QCC_ARM_STACK)")
     return stack
@@ -96,8 +103,8 @@ def count_instructions(out_dir: str | os.PathLike, samples: list[dict],
     """
     out_dir = Path(out_dir)
     m, spec = _manifest(out_dir), spec_from_dir(out_dir)
-    raw = [[_to_c(e, t, s) for e, t in zip(m["c"]["inputs"], spec.inputs)] for s in samples]
-    _, ticks, _ = _run(build(out_dir, core=core), spec, raw, timeout, icount=True, core=core)
+    raw = raw_inputs(m, spec, samples)
+    _, ticks, _ = run_harness(build(out_dir, core=core), spec, raw, timeout, icount=True, core=core)
     if len(ticks) != len(samples) + 1 or ticks[0] <= 0:
         raise BuildError(f"{spec.name}.elf: SysTick did not advance under {QEMU} -icount; "
                          "cannot count instructions")
@@ -105,8 +112,12 @@ def count_instructions(out_dir: str | os.PathLike, samples: list[dict],
     return [int(round(t * per_tick)) for t in ticks[1:]]
 
 
-def _run(elf: Path, spec: HarnessSpec, raw_inputs, timeout: float, icount: bool,
-         prof: list | None = None, core: str = "cortex-m4"):
+def run_harness(elf: Path, spec: HarnessSpec, raw_inputs, timeout: float, icount: bool,
+                prof: list | None = None, core: str = "cortex-m4"):
+    """One QEMU start for every sample: (outputs per sample, the SysTick readings -- the
+    spin loop's, then one per sample --, the painted stack's high-water mark or None);
+    ``icount`` runs QEMU with ``-icount shift=0``; ``prof`` receives a profiling build's
+    per-step ticks."""
     machine = core_of(core).machine
     if not shutil.which(QEMU):  # a cached ELF needs no compiler, but QEMU to run
         raise BuildError(f"{QEMU} not found: --engine {core} runs {elf.name} under QEMU; "

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from qcc.backends.c import arm
+from qcc.backends.c.arm.elf import _discarded  # a private helper, tested where it lives
 from qcc.errors import BuildError
 
 needs_arm = pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
@@ -194,9 +195,9 @@ def test_discarded_sections_come_from_the_map_and_only_for_the_given_objects(tmp
         f" .rodata.t      0x00000000       0x10 {mo}\n"
         f" .text.h        0x00000000       0x20 {ho}\n"
         "\nMemory Configuration\n .text.y 0x0 0x99 " + mo + "\n")
-    got = arm._discarded(tmp_path / "m.map", [mo])
+    got = _discarded(tmp_path / "m.map", [mo])
     assert got == [(".text", 0), (".text.qcc_linear_quads_w.constprop.0", 0x318), (".rodata.t", 0x10)]
-    assert arm._discarded(tmp_path / "none.map", [mo]) == []
+    assert _discarded(tmp_path / "none.map", [mo]) == []
 
 
 def test_run_qemu_needs_a_c_output_folder(tmp_path):

@@ -55,7 +55,7 @@ def model_sizes(out: str) -> dict:
     build_dir = Path(out) / arm.CORES["cortex-m4"].subdir
     spec = arm.spec_from_dir(out)
     objs = [str(build_dir / (Path(s).stem + ".o")) for s in spec.sources]
-    c = arm._classify(arm._sections(objs))
+    c = arm.section_sizes(objs)
     arena = int(json.load(open(os.path.join(out, "manifest.json")))["memory"]["arena_bytes"])
     return {"flash_bytes": c["text"] + c["data"], "ram_bytes": c["data"] + c["bss"] + arena,
             "arena_bytes": arena}
