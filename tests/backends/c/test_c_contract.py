@@ -25,27 +25,20 @@ def _arr(name: str, a, ctype: str = "int64_t") -> str:
     return f"static const {ctype} {name}[] = {{ {body or '0'} }};\n"
 
 
-def _harness(vs: dict) -> str:
-    r, q, sat = vs["rshift_round"], vs["requant"], vs["saturate"]
-    src = ['#include <stdio.h>\n#include "common.h"\n#include "lut.h"\n#include "lut.c"\n']
-    for v in (r, q, sat):
-        for k, a in v.inputs.items():
-            src.append(_arr(f"{v.name}_{k}", a))
-    for name in ("lut_int8", "lut_uint8", "packed_int4", "packed_int2"):
-        for k, a in vs[name].inputs.items():
-            src.append(_arr(f"{name}_{k}", a, "int32_t"))
-    src.append(f"""
+# The driver of the vectors declared by _harness: one value (or "ok y") per line, in the order
+# test_c_primitives_reproduce_the_contract_vectors reads them.
+_MAIN = """
 int main(void)
 {{
     size_t i;
-    for (i = 0; i < {len(r)}; i++)
+    for (i = 0; i < {n_r}; i++)
         printf("%lld\\n", (long long)qcc_rshift_round(rshift_round_x[i], (int32_t)rshift_round_s[i]));
-    for (i = 0; i < {len(q)}; i++)
+    for (i = 0; i < {n_q}; i++)
         printf("%d\\n", qcc_requant(requant_acc[i], (int32_t)requant_m[i], (int32_t)requant_s[i],
                                    (int32_t)requant_zp[i], (int32_t)requant_lo[i],
                                    (int32_t)requant_hi[i]));
     /* the vectorized int8 path, where it accepts the parameters (-1: declined) */
-    for (i = 0; i < {len(q)}; i++) {{
+    for (i = 0; i < {n_q}; i++) {{
         int32_t acc = (int32_t)requant_acc[i];
         int8_t y = 0;
         int ok = requant_lo[i] >= -128 && requant_hi[i] <= 127
@@ -54,7 +47,7 @@ int main(void)
                                   (int32_t)requant_hi[i], &y);
         printf("%d %d\\n", ok, (int)y);
     }}
-    for (i = 0; i < {len(sat)}; i++)
+    for (i = 0; i < {n_sat}; i++)
         printf("%d\\n", qcc_clamp(saturate_x[i], (int32_t)saturate_lo[i], (int32_t)saturate_hi[i]));
     {{
         uint8_t table[256], x[256], y[256];
@@ -75,16 +68,29 @@ int main(void)
         int8_t row[64];
         for (i = 0; i < sizeof packed_int4_bytes / sizeof *packed_int4_bytes; i++)
             row[i] = (int8_t)packed_int4_bytes[i];
-        for (i = 0; i < {len(vs["packed_int4"])}; i++)
+        for (i = 0; i < {n_int4}; i++)
             printf("%d\\n", qcc_wget(row, (int32_t)packed_int4_t[i], 4));
         for (i = 0; i < sizeof packed_int2_bytes / sizeof *packed_int2_bytes; i++)
             row[i] = (int8_t)packed_int2_bytes[i];
-        for (i = 0; i < {len(vs["packed_int2"])}; i++)
+        for (i = 0; i < {n_int2}; i++)
             printf("%d\\n", qcc_wget(row, (int32_t)packed_int2_t[i], 2));
     }}
     return 0;
 }}
-""")
+"""
+
+
+def _harness(vs: dict) -> str:
+    r, q, sat = vs["rshift_round"], vs["requant"], vs["saturate"]
+    src = ['#include <stdio.h>\n#include "common.h"\n#include "lut.h"\n#include "lut.c"\n']
+    for v in (r, q, sat):
+        for k, a in v.inputs.items():
+            src.append(_arr(f"{v.name}_{k}", a))
+    for name in ("lut_int8", "lut_uint8", "packed_int4", "packed_int2"):
+        for k, a in vs[name].inputs.items():
+            src.append(_arr(f"{name}_{k}", a, "int32_t"))
+    src.append(_MAIN.format(n_r=len(r), n_q=len(q), n_sat=len(sat), n_int4=len(vs["packed_int4"]),
+                            n_int2=len(vs["packed_int2"])))
     return "".join(src)
 
 
