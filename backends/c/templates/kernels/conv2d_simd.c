@@ -162,6 +162,8 @@ static inline void qcc_conv_simd_channel_packed(const qcc_conv2d_p *p, const int
 
 {% include "kernels/conv2d_pw_simd.c" %}
 
+{% include "kernels/conv2d_pwt_simd.c" %}
+
 {% include "kernels/conv2d_direct_sse2.c" %}
 
 /* Depthwise convs (one input channel per output, dilation 1) with packed int4/int2 weights,
@@ -241,6 +243,8 @@ static inline int qcc_conv2d_simd(const qcc_conv2d_p *p, const int8_t *x, const 
     if (!packed && qcc_conv2d_pds(p, x, w, bias, mult, shift, y))
         return 1;
 #endif
+    if (!packed && qcc_conv2d_pwt(p, x, w, bias, mult, shift, y))
+        return 1;
     if (!packed && qcc_conv2d_pws(p, x, w, bias, mult, shift, y))
         return 1;
     if (packed && gmult == NULL && p->c == p->group && p->dh == 1 && p->dw == 1
