@@ -10,9 +10,13 @@
  * channels x 16 positions per pass with eight accumulators in registers, then each output
  * row is requantized by the direct kernel's epilogue. Taken where the padded width wastes at
  * most a third of the lanes (ow >= 2 * (kw - 1) * dw). Scratch: none from the arena (the
- * block lives on the stack, host builds only: QCC_PWS_BUF int32 tuples and QCC_PWT_K weight
- * tuples). */
-#define QCC_PWT_K 1024  /* (C / R) * kh * kw reduction tuples at most */
+ * block lives on the stack, host builds only: QCC_PWS_BUF int32 tuples, QCC_PWT_W of weight
+ * tuples). The weights are laid out once per call (every output channel's tuples in the
+ * block loop's order, when they fit QCC_PWT_W; else per block): packing them per block
+ * instead cost 5 % of a U-Net's run, packing them once per call 1.3 % (perf, -march=native), which is all that
+ * packing at compile time could save. */
+#define QCC_PWT_K 1024   /* (C / R) * kh * kw reduction tuples at most */
+#define QCC_PWT_W 16384  /* int32 of the weight tuples and initial accumulators packed once */
 
 /* Accumulators of output channels o .. o + 3 over the block's qv positions: tuple k of
  * position q at xp[off[k] + q]. */
@@ -154,11 +158,15 @@ static inline int qcc_conv2d_pwt(const qcc_conv2d_p *p, const int8_t *x, const i
 {
     const int32_t taps = p->kh * p->kw, ct = (p->c + QCC_PWS_R - 1) / QCC_PWS_R;
     const int32_t plane = p->oh * p->ow, halo = (p->kh - 1) * p->dh, cr = ct * taps;
-    int32_t xp[QCC_PWS_BUF], wq[4 * QCC_PWT_K], off[QCC_PWT_K], b4[4], acc[4][QCC_PWS_Q];
+    const int32_t chunk = 4 + 4 * cr, once = (p->m + 3) / 4 * chunk <= QCC_PWT_W;
+    int32_t xp[QCC_PWS_BUF], wall[QCC_PWT_W], off[QCC_PWT_K], acc[4][QCC_PWS_Q];
     int32_t wp = 0, qs = 0, tail = 0, rb, b, i0, o, i, r, c, t;
     rb = qcc_pwt_rows(p, &wp, &qs, &tail);
     if (rb < 1)
         return 0;
+    for (o = 0; once && o < p->m; o += 4)  /* every output channel's tuples once per call */
+        qcc_pwt_weights(p, w, bias, o, p->m - o < 4 ? p->m - o : 4, ct, wall + (o / 4) * chunk + 4,
+                        wall + (o / 4) * chunk);
     for (c = 0; c < ct; c++)
         for (t = 0; t < taps; t++)
             off[c * taps + t] = c * qs + (t / p->kw) * p->dh * wp + (t % p->kw) * p->dw;
@@ -167,9 +175,10 @@ static inline int qcc_conv2d_pwt(const qcc_conv2d_p *p, const int8_t *x, const i
             const int32_t nr = p->oh - i0 < rb ? p->oh - i0 : rb, qv = (nr * wp + 15) / 16 * 16;
             qcc_pwt_tuples(p, x + (size_t)b * p->c * p->h * p->w, i0, nr + halo, wp, ct, qs, tail, xp);
             for (o = 0; o < p->m; o += 4) {
-                const int32_t no = p->m - o < 4 ? p->m - o : 4;
-                qcc_pwt_weights(p, w, bias, o, no, ct, wq, b4);
-                qcc_pwt_block(xp, off, cr, qv, wq, b4, acc);
+                const int32_t no = p->m - o < 4 ? p->m - o : 4, *wq = wall + (once ? (o / 4) * chunk : 0);
+                if (!once)  /* more than the buffer holds: per block */
+                    qcc_pwt_weights(p, w, bias, o, no, ct, wall + 4, wall);
+                qcc_pwt_block(xp, off, cr, qv, wq + 4, wq, acc);
                 for (i = 0; i < no; i++)
                     for (r = 0; r < nr; r++)
                         qcc_conv_epilogue(p, acc[i] + (size_t)r * wp, p->ow, mult, shift, o + i, y,
