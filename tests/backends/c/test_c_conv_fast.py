@@ -1,6 +1,7 @@
 """The speed paths of qcc_conv2d, bit for bit at -O3 (vectorized): the phase-plane depthwise
 kernel, the four-channel pointwise kernel (zero point folded out or not), and the
-vectorizable int8 requantization of common.h (qcc_requant_i8_u64) against the golden
+vectorizable int8 requantization of common.h (qcc_requant_i8_u64: its SSE2, AVX2 and scalar
+loops) against the golden
 ``arith.requantize`` on accumulators that straddle the saturation and rounding edges, with
 the cases it must refuse (returning 0 so the kernel falls back to scalar int64)."""
 
@@ -47,14 +48,28 @@ int main(void)
 """
 
 
-@pytest.fixture(scope="module")
-def harness(tmp_path_factory) -> Path:
+# the builds of the requantization loop: SSE2 intrinsics (the default x86-64 build), AVX2
+# intrinsics (-mavx2, and -march=native with AVX-512), the scalar loop (-DQCC_PORTABLE)
+REQUANT_BUILDS = {"sse2": (), "avx2": ("-mavx2",), "native": ("-march=native",),
+                  "portable": ("-march=native", "-DQCC_PORTABLE")}
+
+
+@pytest.fixture(scope="module", params=sorted(REQUANT_BUILDS))
+def harness(tmp_path_factory, request) -> Path:
+    flags = REQUANT_BUILDS[request.param]
+    if "-mavx2" in flags and "avx2" not in _cpu_flags():
+        pytest.skip("SKIPPED, NOT PASSED: this CPU lacks avx2")
     d = tmp_path_factory.mktemp("requant_fast")
     (d / "h.c").write_text(HARNESS)
     exe = d / "h"
-    subprocess.run(["gcc", "-std=c99", "-O3", "-Wall", "-Wextra", "-Werror", "-pedantic",
+    subprocess.run(["gcc", "-std=c99", "-O3", *flags, "-Wall", "-Wextra", "-Werror", "-pedantic",
                     f"-I{COMMON_H.parent}", "-o", str(exe), str(d / "h.c")], check=True)
     return exe
+
+
+def _cpu_flags() -> set:
+    with open("/proc/cpuinfo") as f:
+        return {w for line in f if line.startswith("flags") for w in line.split(":", 1)[1].split()}
 
 
 def _run(exe: Path, records: list) -> list:

@@ -67,6 +67,35 @@ static inline int32_t qcc_requant_i8_u64_sse2(const int32_t *acc, int32_t n, int
 }
 #endif
 
+#if !defined(QCC_PORTABLE) && defined(__AVX2__)
+#include <immintrin.h>
+/* The same loop on AVX2 (and AVX-512) builds: the SSE2 form above on 256-bit registers, with
+ * VPMINSD / VPMAXSD for the clamp. gcc's own vectorization of the scalar loop there (64-bit
+ * VPMULLQ lanes with AVX-512) measured 8 % slower over a whole keyword-spotting CNN
+ * (ds_cnn_kws, -march=native, 112 -> 103 us, 2026-12-06). */
+static inline int32_t qcc_requant_i8_u64_avx2(const int32_t *acc, int32_t n, int32_t lo32, int32_t hi32,
+                                              uint32_t um, uint64_t cr, int32_t s, int32_t base,
+                                              int32_t lo, int32_t hi, int8_t *y)
+{
+    const __m256i vlo = _mm256_set1_epi32(lo32), vhi = _mm256_set1_epi32(hi32), vm = _mm256_set1_epi32((int32_t)um);
+    const __m256i vcr = _mm256_set1_epi64x((int64_t)cr), vb = _mm256_set1_epi32(base);
+    const __m128i vs = _mm_cvtsi32_si128(s), lo16 = _mm_set1_epi16((int16_t)lo), hi16 = _mm_set1_epi16((int16_t)hi);
+    int32_t q;
+    for (q = 0; q + 8 <= n; q += 8) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(acc + q)), e, o;
+        __m128i r16;
+        a = _mm256_sub_epi32(_mm256_min_epi32(_mm256_max_epi32(a, vlo), vhi), vlo);  /* d >= 0 */
+        e = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epu32(a, vm), vcr), vs);
+        o = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(a, 32), vm), vcr), vs);
+        a = _mm256_add_epi32(_mm256_or_si256(e, _mm256_slli_epi64(o, 32)), vb);  /* e, o < 2^20 */
+        r16 = _mm_packs_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+        r16 = _mm_min_epi16(_mm_max_epi16(r16, lo16), hi16);
+        _mm_storel_epi64((__m128i *)(void *)(y + q), _mm_packs_epi16(r16, r16));
+    }
+    return q;
+}
+#endif
+
 /* One plane of int8 outputs of qcc_requant(acc, m, s, zp, lo, hi), bit-exact, with unsigned
  * 32x32->64 products and logical shifts that gcc vectorizes (SSE2 pmuludq/psrlq: there is no
  * signed 64-bit multiply or arithmetic shift). acc is clamped to [alo, ahi], outside of which
@@ -100,6 +129,9 @@ static inline int qcc_requant_i8_u64(const int32_t *restrict acc, int32_t n, int
     q = 0;
 #if !defined(QCC_PORTABLE) && defined(__SSE2__) && !defined(__AVX2__)
     q = qcc_requant_i8_u64_sse2(acc, n, lo32, hi32, um, cr, s, base, lo, hi, y);
+#endif
+#if !defined(QCC_PORTABLE) && defined(__AVX2__)
+    q = qcc_requant_i8_u64_avx2(acc, n, lo32, hi32, um, cr, s, base, lo, hi, y);
 #endif
     for (; q < n; q++) {
         int32_t a = acc[q], r;
