@@ -1,6 +1,7 @@
 """One-group stride-1 convs of more than one tap on the host SIMD builds through the
 im2col-free GEMM over the padded plane (qcc_conv2d_pwt, kernels/conv2d_pwt_simd.c), bit for
-bit with the interpreter: 3x3 / 5x5 / 1x3 / 3x1 kernels, dilation, asymmetric pads, input
+bit with the interpreter (taken on the AVX2 and AVX-512 builds; the SSE2 build checks the
+kernels it keeps for the same convs): 3x3 / 5x5 / 1x3 / 3x1 kernels, dilation, asymmetric pads, input
 channels not a multiple of the tuple (4 bytes or 2 int16), output channels not a multiple of
 four, several row blocks, weights packed once per call or per block, batches, int32 outputs; the int32 edges with hypothesis; and which
 geometries the kernel takes (a C driver of qcc_pwt_rows)."""

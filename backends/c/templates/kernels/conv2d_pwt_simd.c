@@ -1,7 +1,8 @@
 /* One-group convs of stride 1 with a kernel larger than 1x1 (3x3, 1x3, 5x5, dilated; int8
- * weights) on the host SIMD variants as a GEMM over the *padded* plane, im2col-free: the
+ * weights) on the x86 AVX2 / AVX-512 builds (the AVX2 / VNNI counterpart of SSE2's
+ * qcc_conv2d_pds) as a GEMM over the *padded* plane, im2col-free: the
  * input rows a block needs are laid out once as R-tuples of input channels (qcc_pws_block's
- * tuples: R = 4 operand bytes on VNNI / dot product, R = 2 centred int16 else) on a plane of
+ * tuples: R = 4 operand bytes on VNNI, R = 2 centred int16 on AVX2) on a plane of
  * width wp = ow + (kw - 1) * dw with the padding filled in (the zero point's byte, or 0 once
  * centred), so output position (i, j) of tap (u, v) reads the tuple at
  * (i + u*dh) * wp + j + v*dw: one contiguous run per tap, shifted, instead of kh*kw copies of
