@@ -81,11 +81,18 @@ class _Emitter:
         first = (n * ly.oh + oh0) * ly.ow + ow0
         return {self.y_res: (first, first + (th - 1) * ly.ow + tw)}
 
-    def res_rows(self, n: int, oh0: int, th: int) -> dict:
-        """{resident region: rows} that a tile reads (rows = input positions, as the
-        producer's STOREs declare them)."""
+    def res_rows(self, n: int, oh0: int, th: int, cbs=None) -> dict:
+        """{resident region: rows} that a tile reads from the planes of input-channel blocks
+        ``cbs`` (default: all).  Row ``cb * P + q`` stands for position ``q`` of plane ``cb``
+        (``P`` positions per plane), as the producer's STOREs declare them (``res_span``), so a
+        tile reading one plane waits only for the STOREs of that plane's rows."""
         span = self.in_span(n, oh0, th)
-        return {self.res_in.data_res: span[self.x_res]} if span else {}
+        if not span:
+            return {}
+        lo, hi = span[self.x_res]
+        npos = self.ly.n * self.ly.h * self.ly.w
+        cbs = list(cbs) if cbs is not None else [0, self.res_in.blocks - 1]
+        return {self.res_in.data_res: (min(cbs) * npos + lo, max(cbs) * npos + hi)}
 
     def kpos(self, ks) -> dict:
         """Weight block -> its input plane (resident: the channel block's plane)."""
@@ -129,7 +136,9 @@ class _Emitter:
         n, oh0, th, ow0, tw = tile
         p = th * tw
         stride = self.res_in.plane if self.res_in is not None else p
-        rows = self.res_rows(n, oh0, th) if self.res_in is not None else None
+        rows = None
+        if self.res_in is not None:
+            rows = self.res_rows(n, oh0, th, {self.ly.kblocks[k][2] for k in ks})
         g = self.b.group("ex", reads=reads, writes=[acc_res], rows=rows)
         for i, nb in enumerate(nbs):
             ksn = [k for k in ks if k in set(self.ly.rel[nb])]
@@ -147,27 +156,7 @@ class _Emitter:
                    rows=3 * len(nbs), cols=d, stride=d * 4, note=f"params nb={nbs[0]}..{nbs[-1]}"))
         return base, res
 
-    def store_group(self, tile, reads):
-        """The ST group of a tile's STOREs: to DRAM, and/or into the next layer's resident
-        input (whose padding rows the LD engine writes once, before the first STORE)."""
-        n, oh0, th, ow0, tw = tile
-        out = self.res_out
-        if out is not None and not self.padded:
-            from .resident import emit_pads
-            emit_pads(self, out)
-            self.padded = True
-        span = self.out_span(n, oh0, th, ow0, tw)
-        writes, rows = [], {}
-        lut = self.ly.extra.get("lut")   # (table, resource): an activation fused into the STORE
-        if lut is not None:
-            reads = list(reads) + [lut[1]]
-        if self.store_dram:
-            writes.append(self.y_res)
-            rows.update(span)
-        if out is not None:
-            writes.append(out.data_res)
-            if span:
-                rows[out.data_res] = span[self.y_res]
+    def _st_group(self, reads, writes, rows) -> "object":
         g = self.b.group("st", reads=reads, writes=writes, rows=rows)
         if self.first_store:
             zp, lo, hi = self.ly.clamp
@@ -175,8 +164,41 @@ class _Emitter:
             self.first_store = False
         return g
 
+    def emit_stores(self, tile, reads, segs) -> None:
+        """The ST groups of a tile's STOREs; ``segs``: ``(acc, pos, rows, step, nb, param,
+        note)``, accumulator rows ``acc..`` to output positions ``pos + r*step`` of channel
+        block ``nb`` (``store_rows``).  Into the next layer's resident input first, one group
+        per channel block (its plane's rows: the consumer's GEMMs of that plane wait only for
+        it; the LD engine writes the region's padding rows once, before the first STORE),
+        then to DRAM in one group, whose DMA latency the resident consumer does not wait for."""
+        n, oh0, th, ow0, tw = tile
+        out = self.res_out
+        if out is not None and not self.padded:
+            from .resident import emit_pads
+            emit_pads(self, out)
+            self.padded = True
+        span = self.out_span(n, oh0, th, ow0, tw)
+        lut = self.ly.extra.get("lut")   # (table, resource): an activation fused into the STORE
+        if lut is not None:
+            reads = list(reads) + [lut[1]]
+        if out is not None:
+            npos = self.ly.n * self.ly.oh * self.ly.ow
+            for nb in dict.fromkeys(s[4] for s in segs):
+                rows = {}
+                if span:
+                    lo, hi = span[self.y_res]
+                    rows[out.data_res] = (nb * npos + lo, nb * npos + hi)
+                g = self._st_group(reads, [out.data_res], rows)
+                for s in segs:
+                    if s[4] == nb:
+                        self.store_rows(g, *s, dram=False)
+        if self.store_dram:
+            g = self._st_group(reads, [self.y_res], span)
+            for s in segs:
+                self.store_rows(g, *s, res=False)
+
     def store_rows(self, g, acc: int, pos: int, rows: int, step: int, nb: int, param: int,
-                   note: str) -> None:
+                   note: str, dram: bool = True, res: bool = True) -> None:
         """STOREs of accumulator rows ``acc..acc+rows-1``, the output positions ``pos + r*step``
         of channel block ``nb``: to DRAM and/or into the resident region (ISA v5)."""
         ly, d, y = self.ly, self.d, self.y
@@ -184,13 +206,13 @@ class _Emitter:
         kw = dict(dtype=ly.out_dtype, mode=ly.mode, cols=cols, param=param)
         if ly.extra.get("lut") is not None:
             kw.update(lut=1, table=ly.extra["lut"][0])
-        if self.store_dram:
+        if self.store_dram and dram:
             for s0 in range(0, rows, MAX_DMA_ROWS):
                 k = min(MAX_DMA_ROWS, rows - s0)
                 g.add(make("STORE", sram=acc + s0, rows=k, stride=step * y.pitch,
                            dram=y.addr + (pos + s0 * step) * y.pitch + nb * d * y.esize,
                            note=f"{note} pos={pos + s0 * step}", **kw))
-        if self.res_out is not None:
+        if self.res_out is not None and res:
             for a, r0, cnt, st in self.res_out.runs(nb, pos, rows, step):
                 g.add(make("STORE", sram=acc + r0, rows=cnt, stride=st, dram=a, inp=1,
                            note=f"{note} pos={pos + r0 * step} -> INP", **kw))
@@ -198,14 +220,14 @@ class _Emitter:
     def store(self, tile, nbs, acc_base, acc_res, p_base, p_res):
         n, oh0, th, ow0, tw = tile
         ly = self.ly
-        g = self.store_group(tile, [acc_res, p_res])
         p = th * tw
+        segs = []
         for i, nb in enumerate(nbs):
-            segs = [(0, p, ((n * ly.oh + oh0) * ly.ow + ow0))] if tw == ly.ow else \
+            runs = [(0, p, ((n * ly.oh + oh0) * ly.ow + ow0))] if tw == ly.ow else \
                 [(r * tw, tw, ((n * ly.oh + oh0 + r) * ly.ow + ow0)) for r in range(th)]
-            for r0, cnt, pos in segs:
-                self.store_rows(g, acc_base + i * p + r0, pos, cnt, 1, nb, p_base + 3 * i,
-                                f"out nb={nb}")
+            for r0, cnt, pos in runs:
+                segs.append((acc_base + i * p + r0, pos, cnt, 1, nb, p_base + 3 * i, f"out nb={nb}"))
+        self.emit_stores(tile, [acc_res, p_res], segs)
 
     # -- one output chunk of one tile -------------------------------------------------------
     def chunk(self, tile, nbs, kset, tk, shared_inp=None, shared_wgt=None):

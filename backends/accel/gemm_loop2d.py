@@ -98,7 +98,7 @@ def _chunk(e, tile, nbs, shared, woff, w_res, configure: bool) -> None:
         def window(cb):
             return res.base + cb * res.plane + oh0 * sh * wp
         g = e.b.group("ex", reads=[res.data_res, res.pad_res, w_res], writes=[acc_res],
-                      rows=e.res_rows(n, oh0, th))
+                      rows=e.res_rows(n, oh0, th, cbs))
     else:
         def window(cb):
             return slot[0] + cbs.index(cb) * rows_in * wp

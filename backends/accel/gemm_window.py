@@ -141,8 +141,7 @@ def _window_chunk(e, tile, nbs, shared, woff, w_res, first) -> None:
                            rows=p, kblocks=ly.kw, inp_kstride=1, wgt_kstride=step,
                            note=f"window nb={nb} cb={cb} u={u}"))
                 first = False
-    st = e.store_group((n, oh0, th, 0, ly.ow), [acc_res, p_res])
-    for i, nb in enumerate(nbs):
-        for r in range(th):
-            e.store_rows(st, acc_base + i * p + r * wp, (n * ly.oh + oh0 + r) * ly.ow, ly.ow, 1,
-                         nb, p_base + 3 * i, f"out nb={nb} oh={oh0 + r}")
+    e.emit_stores((n, oh0, th, 0, ly.ow), [acc_res, p_res],
+                  [(acc_base + i * p + r * wp, (n * ly.oh + oh0 + r) * ly.ow, ly.ow, 1, nb,
+                    p_base + 3 * i, f"out nb={nb} oh={oh0 + r}") for i, nb in enumerate(nbs)
+                   for r in range(th)])

@@ -282,3 +282,37 @@ def test_lut_pass_fills_a_window_with_lanes_past_the_channels(tmp_path):
     acc = compile_and_compare(g, tmp_path)
     assert acc["layers"][2]["op"] == "qcc.lut"
     assert acc["layers"][-1]["onchip"]["input"].startswith("window")
+
+
+@pytest.mark.parametrize("sram", [1000, 2])
+def test_consumer_plane_waits_only_for_its_plane_and_not_for_the_dram_store(tmp_path, sram):
+    """A producer's STOREs into the region come first, one group per channel block, then its
+    DRAM STOREs: the consumer's GEMMs of the first input plane start before the producer has
+    stored the second plane (visible with a slow on-chip write path) and before the DRAM
+    STORE of the same rows, for another reader, has finished."""
+    hw = replace(HW, sram_latency=sram)
+    g = G(5)
+    x = g.input((1, 8, 4, 4))
+    a = conv(g, x, 2 * D, 1, y_zp=2)                  # two channel blocks: two planes
+    conv(g, a, 2 * D, 3, group=2 * D, x_zp=2, pads=[1, 1, 1, 1], output=True)
+    g.g.outputs.append(a)                              # a second reader: DRAM too
+    acc = compile_and_compare(g, tmp_path, hw, samples=1)
+    first, second = acc["layers"]
+    spec = first["onchip"]["output"]
+    assert spec.startswith("window 2x") and spec.endswith("(and DRAM)")
+    prog = _program(tmp_path)
+    s = simulate(prog, hw)
+    mine = range(first["first"], first["last"])
+    res = [i for i in mine if prog[i].op == "STORE" and prog[i]["inp"]]
+    dram = [i for i in mine if prog[i].op == "STORE" and not prog[i]["inp"]]
+    assert res and dram
+    for d in dram:   # each DRAM STORE after the on-chip STOREs of the same accumulator rows
+        assert any(r < d and prog[r]["sram"] == prog[d]["sram"] for r in res), d
+    lo, hi = (int(v) for v in spec.split(" at INP rows ")[1].split()[0].split(".."))
+    plane = (hi - lo + 1) // 2
+    gemms = [i for i in range(second["first"], second["last"]) if prog[i].op == "GEMM"]
+    g0 = min(s.start[i] for i in gemms if lo <= prog[i]["inp"] < lo + plane)
+    if sram > 2:
+        assert g0 < max(s.ready[i] for i in res if prog[i]["dram"] >= lo + plane), second["tiling"]
+    else:
+        assert g0 < max(s.end[i] for i in dram), second["tiling"]
