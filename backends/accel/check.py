@@ -14,9 +14,9 @@
 
 from __future__ import annotations
 
-from .funcsim import SimError, gemm_input_offsets, lane_error, load_copies
+from .funcsim import SimError, gemm_input_offsets, lane_error, load_copies, store_copies
 from .hw import HwConfig
-from .isa import DTYPE_BYTES, UNARY_ALU_OPS, encode
+from .isa import DTYPE_BYTES, UNARY_ALU_OPS, Instr, encode
 from .timing import FIFOS, DeadlockError, load_row_bytes, simulate, token_fifos
 
 
@@ -42,7 +42,15 @@ def _dram(image_size, addr, rows, stride, nbytes, i, ins):
                        f"{image_size}-byte image")
 
 
-def _store_bounds(sz, hw: HwConfig, image_size: int, i: int, ins) -> None:
+def _store_bounds(sz, hw: HwConfig, image_size: int, outer: tuple, i: int, ins) -> None:
+    """A STORE's accumulator rows and destination (the first and last copy of a v7 outer
+    STORE bound every copy: the strides are not negative)."""
+    copies = store_copies(ins.f, outer, f"instruction {i} (STORE)")
+    for sram, dram in {copies[0], copies[-1]}:
+        _store_one_bounds(sz, hw, image_size, i, Instr(ins.op, dict(ins.f, sram=sram, dram=dram)))
+
+
+def _store_one_bounds(sz, hw: HwConfig, image_size: int, i: int, ins) -> None:
     f = ins.f
     _rng(sz, "ACC", f["sram"], f["rows"], i, ins)
     if f["mode"] != "tensor" and f["rows"]:
@@ -86,14 +94,15 @@ def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
     d = hw.dim
     bound = 0  # CONFIG GATHER: a LOADX reads table rows [0, bound), the simulator checks j
     regs = {"GEMM_ROWS": (0, 0, 0), "GEMM_TAPS": (0, 0),  # v3 (EX engine: program order)
-            "LOAD_OUTER": (0, 0, 0, 0)}                   # v4, v6 (LD engine: program order)
+            "LOAD_OUTER": (0, 0, 0, 0),                   # v4, v6 (LD engine: program order)
+            "STORE_OUTER": (0, 0, 0)}                     # v7 (ST engine: program order)
     for i, ins in enumerate(prog):
         encode(ins)
         f = ins.f
         if ins.op == "LOAD":
             _load_bounds(sz, d, image_size, regs["LOAD_OUTER"], i, ins)
         elif ins.op == "STORE":
-            _store_bounds(sz, hw, image_size, i, ins)
+            _store_bounds(sz, hw, image_size, regs["STORE_OUTER"], i, ins)
         elif ins.op == "GEMM" and f["rows"]:
             _rng(sz, "ACC", f["acc"], f["rows"], i, ins)
             k = max(f["kblocks"], 1)
@@ -116,6 +125,8 @@ def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
             regs["GEMM_TAPS"] = (f["a"], f["b"])
         elif ins.op == "CONFIG" and f["reg"] == "LOAD_OUTER":
             regs["LOAD_OUTER"] = (f["a"], f["b"], f["d"], f["c"])
+        elif ins.op == "CONFIG" and f["reg"] == "STORE_OUTER":
+            regs["STORE_OUTER"] = (f["a"], f["b"], f["d"])
         elif ins.op == "LOADX" and f["rows"]:
             _rng(sz, "ACC", f["dst"], f["rows"], i, ins)
             _rng(sz, "ACC", f["idx"], f["rows"], i, ins)

@@ -103,6 +103,20 @@ def load_copies(f: dict, outer_reg: tuple, what: str) -> list[tuple[int, int]]:
     return [(f["sram"] + k * ds, f["dram"] + k * db) for k in range(n)]
 
 
+def store_copies(f: dict, outer_reg: tuple, what: str) -> list[tuple[int, int]]:
+    """(sram, dram) of each copy of a STORE: one, or with ISA v7 ``outer`` the CONFIG
+    STORE_OUTER loop ``(count, destination stride, accumulator-row stride)``: copy ``k``
+    stores the rows from ``sram + k * acc stride`` to ``dram + k * destination stride``
+    (bytes in DRAM; input-buffer rows with ``inp = 1``)."""
+    if not f.get("outer"):
+        return [(f["sram"], f["dram"])]
+    n, db, ds = outer_reg
+    if n < 1 or db < 0 or ds < 0:
+        raise SimError(f"{what}: outer STORE with STORE_OUTER {outer_reg} (count >= 1 and strides "
+                       f">= 0 needed: set the register first)")
+    return [(f["sram"] + k * ds, f["dram"] + k * db) for k in range(n)]
+
+
 def lane_error(buf: str, lane: int, cols: int, dim: int, what: str) -> None:
     """v6: the first lane (CONFIG LOAD_OUTER ``c``) of an outer LOAD's data: INP loads only,
     and the data must fit the row."""
@@ -137,6 +151,7 @@ class Machine:
         self.gather_bound = 0                # CONFIG GATHER: rows of the indexed table
         self.gemm_rows = (0, 0, 0)           # v3 CONFIG GEMM_ROWS: div, outer, inner stride
         self.gemm_taps = (0, 0)              # v3 CONFIG GEMM_TAPS: div, outer stride
+        self.store_outer = (0, 0, 0)         # v7 CONFIG STORE_OUTER: count, dst, acc stride
         self.load_outer = (0, 0, 0, 0)       # v4 CONFIG LOAD_OUTER: count, dram, sram stride,
         #                                      v6: first lane of an outer INP load's data
 
@@ -228,7 +243,11 @@ class Machine:
         return rows[0], rows[1], rows[2]
 
     def _store(self, ins: Instr, what: str) -> None:
-        f, d = ins.f, self.hw.dim
+        for sram, dram in store_copies(ins.f, self.store_outer, what):
+            self._store_one(dict(ins.f, sram=sram, dram=dram), what)
+
+    def _store_one(self, f: dict, what: str) -> None:
+        d = self.hw.dim
         rows, cols, dt = f["rows"], f["cols"], f["dtype"]
         if cols > d:
             raise SimError(f"{what}: cols={cols} > {d} lanes")
@@ -423,6 +442,8 @@ class Machine:
             self.gemm_taps = (f["a"], f["b"])
         elif f["reg"] == "LOAD_OUTER":
             self.load_outer = (f["a"], f["b"], f["d"], f["c"])
+        elif f["reg"] == "STORE_OUTER":
+            self.store_outer = (f["a"], f["b"], f["d"])
         else:
             self.alu_scale = (f["a"], f["b"], f["c"])
             if not arith.SHIFT_MIN <= f["c"] <= arith.SHIFT_MAX:

@@ -1,4 +1,4 @@
-"""qcc-accel ISA version 6: instruction fields, binary encoding and text form.
+"""qcc-accel ISA version 7: instruction fields, binary encoding and text form.
 
 Every instruction is one 128-bit little-endian word.  Bits 0-3 hold the opcode,
 bits 4-7 the dependency flags (pop_prev, pop_next, push_prev, push_next); the
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from qcc.errors import QccError
 
-ISA_VERSION = 6
+ISA_VERSION = 7
 WORD_BYTES = 16
 DEPS = ("pop_prev", "pop_next", "push_prev", "push_next")
 
@@ -35,7 +35,9 @@ CONFIG_REGS = ("CLAMP", "SCALE", "ALU_SCALE", "VERSION", "GATHER",
                # v3: the two-level input address generator of GEMM ``loop2d``
                "GEMM_ROWS", "GEMM_TAPS",
                # v4: the outer loop of LOAD ``outer`` (LD engine)
-               "LOAD_OUTER")
+               "LOAD_OUTER",
+               # v7: the outer loop of STORE ``outer`` (ST engine)
+               "STORE_OUTER")
 EX_CONFIG_REGS = ("ALU_SCALE", "VERSION", "GATHER", "GEMM_ROWS", "GEMM_TAPS")
 REDUCE_OPS = ("SUM", "MAX", "MIN")
 
@@ -56,7 +58,9 @@ LAYOUT: dict[str, list[tuple[str, int, bool]]] = {
               ("inp", 1, False),
               # v5: then map each value through LUT table ``table`` (an activation fused
               # into the epilogue): y = T[y + 128]
-              ("lut", 1, False), ("table", 6, False)],
+              ("lut", 1, False), ("table", 6, False),
+              # v7: repeated by the CONFIG STORE_OUTER loop
+              ("outer", 1, False)],
     "GEMM": [("reset", 1, False), ("acc", 16, False), ("inp", 16, False), ("wgt", 16, False),
              ("rows", 12, False), ("kblocks", 12, False), ("inp_kstride", 16, False),
              ("wgt_kstride", 10, False),

@@ -162,6 +162,8 @@ class Builder:
         for g in order:
             if g.engine == "ld":
                 g.instrs = merge_outer(g.instrs)
+            elif g.engine == "st":
+                g.instrs = merge_outer(g.instrs, "STORE")
             if not g.instrs:
                 g.instrs.append(nop(g.engine))
         pairs = _bound_tokens(self._token_pairs(order), self.fifo_depth)
@@ -225,19 +227,22 @@ def _bound_tokens(pairs: dict, depth: int | None) -> dict:
 
 
 def _same_but_addresses(a: Instr, b: Instr) -> bool:
-    return b.op == "LOAD" and not b.deps and all(b.f[k] == v for k, v in a.f.items()
-                                                  if k not in ("sram", "dram"))
+    return b.op == a.op and not b.deps and all(b.f[k] == v for k, v in a.f.items()
+                                                if k not in ("sram", "dram"))
 
 
-def merge_outer(instrs: list) -> list:
+def merge_outer(instrs: list, op: str = "LOAD") -> list:
     """ISA v4: each run of two or more LD-engine LOADs that differ only in their addresses,
     at constant non-negative DRAM and (positive) buffer-row steps, becomes CONFIG LOAD_OUTER
-    + one ``outer`` LOAD (one DMA issue instead of one per LOAD; the same rows land)."""
+    + one ``outer`` LOAD (one DMA issue instead of one per LOAD; the same rows land).
+    ISA v7, ``op = "STORE"``: the same for the STOREs of one ST group (positive accumulator-row
+    steps, non-negative destination steps), with CONFIG STORE_OUTER."""
+    reg = f"{op}_OUTER"
     out, i = [], 0
     while i < len(instrs):
         a = instrs[i]
         j = i + 1
-        if a.op == "LOAD" and a.engine == "ld" and not a.deps and not a.f.get("outer"):
+        if a.op == op and a.engine in ("ld", "st") and not a.deps and not a.f.get("outer"):
             step = None
             while j < len(instrs) and _same_but_addresses(a, instrs[j]):
                 d = (instrs[j].f["sram"] - instrs[j - 1].f["sram"],
@@ -250,9 +255,10 @@ def merge_outer(instrs: list) -> list:
             out.append(a)
             i += 1
             continue
-        out.append(make("CONFIG", reg="LOAD_OUTER", a=j - i, b=step[1], d=step[0],
-                        note=f"{j - i} copies, dram +{step[1]}, rows +{step[0]}"))
-        out.append(Instr("LOAD", dict(a.f, outer=1), (), f"{a.note} (x{j - i})"))
+        out.append(make("CONFIG", reg=reg, a=j - i, b=step[1], d=step[0],
+                        note=f"{j - i} copies, {'dst' if op == 'STORE' else 'dram'} +{step[1]}, "
+                             f"rows +{step[0]}"))
+        out.append(Instr(op, dict(a.f, outer=1), (), f"{a.note} (x{j - i})"))
         i = j
     return out
 

@@ -83,12 +83,14 @@ def dma_bytes(ins: Instr, hw: HwConfig) -> int:
 
 def copies(prog: list[Instr]) -> list[int]:
     """How many times each instruction moves its rows: a v4 ``outer`` LOAD the count of the
-    LD engine's last CONFIG LOAD_OUTER before it (LD runs in program order), else 1."""
-    n, out = 0, []
+    LD engine's last CONFIG LOAD_OUTER before it (LD runs in program order), a v7 ``outer``
+    STORE that of the ST engine's last CONFIG STORE_OUTER, else 1."""
+    n = {"LOAD": 0, "STORE": 0}
+    out = []
     for ins in prog:
-        if ins.op == "CONFIG" and ins.f["reg"] == "LOAD_OUTER":
-            n = max(ins.f["a"], 0)
-        out.append(n if ins.op == "LOAD" and ins.f.get("outer") else 1)
+        if ins.op == "CONFIG" and ins.f["reg"] in ("LOAD_OUTER", "STORE_OUTER"):
+            n[ins.f["reg"][:-6]] = max(ins.f["a"], 0)
+        out.append(n[ins.op] if ins.op in n and ins.f.get("outer") else 1)
     return out
 
 
@@ -125,10 +127,10 @@ def chained(hw: HwConfig) -> bool:
 
 def cost(ins: Instr, hw: HwConfig, n: int = 1) -> tuple[int, int]:
     """(busy cycles of the engine, extra latency until the result is usable); ``n``: the
-    copies of an ``outer`` LOAD (one issue overhead, ``n`` transfers)."""
+    copies of an ``outer`` LOAD or STORE (one issue overhead, ``n`` transfers)."""
     f = ins.f
     if ins.op == "STORE" and f.get("inp"):  # v5: one input-buffer row per cycle, no DRAM
-        return hw.dma_overhead + f["rows"], hw.sram_latency
+        return hw.dma_overhead + n * f["rows"], hw.sram_latency
     if ins.op in ("LOAD", "STORE"):
         rb = load_row_bytes(f, hw.dim) if ins.op == "LOAD" else f["cols"] * DTYPE_BYTES[f["dtype"]]
         busy = _transfer(f["rows"], rb, f["stride"], hw.dram_bytes_per_cycle)
