@@ -3,8 +3,10 @@ Cortex-M4 instruction counts and sizes (docs/target_c.md "Speed").
 
     python -m qcc.bench.kernels [MODELS...] [--rounds 5] [--runs 200] [--no-m4] [--out DIR]
 
-Per model, in one process and one run: the C host runner of the default build (`-O3`; on
-x86-64 its SSE2 kernels), of the default build with `-DQCC_PORTABLE` (the portable kernels:
+Per model, in one process and one run: the C host runner of the default build (the user's
+plain `make`: `-O3`; on x86-64 with run-time dispatch, docs/target_c.md "Runtime dispatch"),
+of the default build with `-DQCC_NO_DISPATCH` (its SSE2 kernels only: the default build before
+dispatch), of the default build with `-DQCC_PORTABLE` (the portable kernels:
 what the default build ran before the SSE2 variant), of `-march=native`, of `-march=native -DQCC_PORTABLE` (the portable kernels without the
 hand-written SIMD variants: the x86 code before them) and of `-mavx2`, onnxruntime float32 and its static int8 QDQ model (`quantize_static`,
 per-channel, MinMax on the model's calibration samples), all one thread, one sample.
@@ -77,6 +79,8 @@ def engines(m, work: str, sample: dict, runs: int) -> dict:
     from .ctarget import compile_c
 
     c_dir, _ = compile_c(m, work)
+    default = cbuild.build(c_dir, dispatch=True)
+    fixed = cbuild.build(c_dir, dispatch=False)
     native = cbuild.build(c_dir, extra_cflags=("-march=native",))
     default_portable = cbuild.build(c_dir, extra_cflags=("-DQCC_PORTABLE",))
     # the same code with the hand-written SIMD variants switched off: the portable kernels,
@@ -89,7 +93,9 @@ def engines(m, work: str, sample: dict, runs: int) -> dict:
     empty = _iobound(_identity(work), {"x": np.zeros(1, np.float32)})
     return {
         "c_dir": c_dir,
-        "qcc_c": lambda: cbuild.bench_latency(c_dir, sample, runs),
+        "sizes": {"qcc_c": text_bytes(default), "qcc_c_fixed": text_bytes(fixed)},
+        "qcc_c": lambda: cbuild.bench_latency(c_dir, sample, runs, binary=default),
+        "qcc_c_fixed": lambda: cbuild.bench_latency(c_dir, sample, runs, binary=fixed),
         "qcc_c_portable": lambda: cbuild.bench_latency(c_dir, sample, runs, binary=default_portable),
         "qcc_c_native": lambda: cbuild.bench_latency(c_dir, sample, runs, binary=native),
         "qcc_c_native_portable": lambda: cbuild.bench_latency(c_dir, sample, runs, binary=portable),
@@ -98,6 +104,14 @@ def engines(m, work: str, sample: dict, runs: int) -> dict:
         "ort_int8": lambda: _time_fn(int8, runs),
         "ort_empty": lambda: _time_fn(empty, runs),
     }
+
+
+def text_bytes(binary: str) -> int:
+    """The code and read-only data of a host runner (``size``'s text column)."""
+    import subprocess
+
+    r = subprocess.run(["size", binary], capture_output=True, text=True)
+    return int(r.stdout.splitlines()[1].split()[0]) if r.returncode == 0 else -1
 
 
 def cortex_m4(c_dir: str, sample: dict) -> dict:
@@ -118,6 +132,7 @@ def bench_model(m, work: str, rounds: int, runs: int, m4: bool, log=sys.stderr) 
     sample = {k: v[:1] for k, v in m.test.items()}
     eng = engines(m, work, sample, runs)
     c_dir = eng.pop("c_dir")
+    sizes = eng.pop("sizes")
     times = {k: [] for k in eng}
     for r in range(rounds):
         for k, fn in eng.items():
@@ -126,11 +141,13 @@ def bench_model(m, work: str, rounds: int, runs: int, m4: bool, log=sys.stderr) 
               + ", ".join(f"{k} {v[-1]:.1f}" for k, v in times.items()), file=log)
     med = {k: float(np.median(v)) for k, v in times.items()}
     rec = {"model": m.name, "median_us": {k: round(v, 2) for k, v in med.items()},
-           "rounds_us": {k: [round(x, 2) for x in v] for k, v in times.items()}}
+           "rounds_us": {k: [round(x, 2) for x in v] for k, v in times.items()},
+           "runner_text_bytes": sizes}
     fair = {k: max(med[k] - med["ort_empty"], 0.0) for k in ("ort_fp32", "ort_int8")}
     rec["ort_minus_call_us"] = {k: round(v, 2) for k, v in fair.items()}
     rec["speedup"] = {f"{o}/{c}": round(fair[o] / med[c], 3)
-                      for o in fair for c in ("qcc_c", "qcc_c_portable", "qcc_c_native") if med[c] > 0}
+                      for o in fair for c in ("qcc_c", "qcc_c_fixed", "qcc_c_portable", "qcc_c_native")
+                      if med[c] > 0}
     if m4:
         try:
             rec["cortex_m4"] = cortex_m4(c_dir, sample)
@@ -140,22 +157,27 @@ def bench_model(m, work: str, rounds: int, runs: int, m4: bool, log=sys.stderr) 
 
 
 def table(rows: list[dict]) -> str:
-    head = ("| model | qcc C µs | C portable µs | C native µs | C native portable µs | C -mavx2 µs | "
+    head = ("| model | qcc C µs | C no dispatch µs | C portable µs | C native µs | C native portable µs | C -mavx2 µs | "
             "ORT fp32 µs (- call) | ORT int8 µs (- call) | "
             "fp32 / C | int8 / C | int8 / C native | M4 insns | M4 insns/MAC | M4 flash / arena / stack B |")
-    out = [head, "|---" * 14 + "|"]
+    out = [head, "|---" * 15 + "|"]
     for r in rows:
         md, fair, sp = r["median_us"], r["ort_minus_call_us"], r["speedup"]
         m4 = r.get("cortex_m4") or {}
         m4c = ("n/a", "n/a", "n/a") if "instructions" not in m4 else (
             f"{m4['instructions'] / 1e6:.2f} M", f"{m4['insns_per_mac']}",
             f"{m4['model_flash_bytes']:,} / {m4['arena_bytes']:,} / {m4['stack_bound_bytes']}")
-        out.append(f"| {r['model']} | {md['qcc_c']:,.1f} | {md['qcc_c_portable']:,.1f} | {md['qcc_c_native']:,.1f} | "
+        out.append(f"| {r['model']} | {md['qcc_c']:,.1f} | {md['qcc_c_fixed']:,.1f} | {md['qcc_c_portable']:,.1f} | {md['qcc_c_native']:,.1f} | "
                    f"{md['qcc_c_native_portable']:,.1f} | {md['qcc_c_avx2']:,.1f} | "
                    f"{md['ort_fp32']:,.1f} ({fair['ort_fp32']:,.1f}) | "
                    f"{md['ort_int8']:,.1f} ({fair['ort_int8']:,.1f}) | "
                    f"{sp['ort_fp32/qcc_c']:.2f}x | {sp['ort_int8/qcc_c']:.2f}x | "
                    f"{sp['ort_int8/qcc_c_native']:.2f}x | {m4c[0]} | {m4c[1]} | {m4c[2]} |")
+    out += ["", "| model | runner text B, dispatch | runner text B, no dispatch | growth |", "|---|---|---|---|"]
+    for r in rows:
+        sz = r.get("runner_text_bytes", {})
+        d, f = sz.get("qcc_c", -1), sz.get("qcc_c_fixed", -1)
+        out.append(f"| {r['model']} | {d:,} | {f:,} | {d / f if f > 0 else 0:.2f}x |")
     return "\n".join(out)
 
 

@@ -2,7 +2,12 @@
 
 ``build`` runs the generated Makefile; a non-default compiler or extra flags
 (e.g. ``-fsanitize=address,undefined``) build a separately named runner so the
-default ``qcc_run`` is never overwritten by an instrumented one.
+default ``qcc_run`` is never overwritten by an instrumented one. The Makefile's run-time
+dispatch (docs/target_c.md "Runtime dispatch") is on as in a user's plain ``make``;
+``dispatch=False``, or ``QCC_C_DISPATCH=off`` in the environment when ``dispatch`` is not
+given, builds one variant (``-DQCC_NO_DISPATCH``): the test suite sets it (tests/conftest.py),
+whose many small builds would otherwise compile each model three times, and whose "default
+build" cases mean the SSE2 kernels.
 """
 
 from __future__ import annotations
@@ -26,8 +31,19 @@ def _bin_name(cc: str, extra_cflags) -> str:
     return f"qcc_run_{tag}"
 
 
-def build(out_dir: str, cc: str = "gcc", extra_cflags=()) -> str:
-    """Build the host runner with make (if out of date); return its path."""
+NO_DISPATCH = "-DQCC_NO_DISPATCH"
+
+
+def dispatch_default() -> bool:
+    """Run-time dispatch unless the environment says ``QCC_C_DISPATCH=off`` (or 0 / no)."""
+    return os.environ.get("QCC_C_DISPATCH", "").strip().lower() not in ("off", "0", "no")
+
+
+def build(out_dir: str, cc: str = "gcc", extra_cflags=(), dispatch: bool = None) -> str:
+    """Build the host runner with make (if out of date); return its path. ``dispatch``:
+    False adds ``-DQCC_NO_DISPATCH``; None follows :func:`dispatch_default`."""
+    if not (dispatch_default() if dispatch is None else dispatch) and NO_DISPATCH not in extra_cflags:
+        extra_cflags = (*extra_cflags, NO_DISPATCH)
     if shutil.which("make") is None:
         raise BuildError("target c: 'make' is not installed; install make and a C compiler "
                          "(Debian: apt-get install build-essential)")
@@ -36,7 +52,7 @@ def build(out_dir: str, cc: str = "gcc", extra_cflags=()) -> str:
     if not os.path.isfile(os.path.join(out_dir, "Makefile")):
         raise BuildError(f"'{out_dir}' holds no Makefile; compile the model with --target c")
     name = _bin_name(cc, tuple(extra_cflags))
-    cmd = ["make", "-s", "-C", out_dir, name, f"BIN={name}", f"CC={cc}",
+    cmd = ["make", "-s", "-j3", "-C", out_dir, name, f"BIN={name}", f"CC={cc}",
            f"EXTRA_CFLAGS={' '.join(extra_cflags)}"]
     from qcc.progress import step
 

@@ -27,7 +27,7 @@ def test_bench_model_digits_side_by_side(tmp_path):
     m, = select_models(["digits_cnn"], quick=True)
     rec = kernels.bench_model(m, str(tmp_path), rounds=2, runs=5, m4=True)
     md, fair = rec["median_us"], rec["ort_minus_call_us"]
-    assert set(md) == {"qcc_c", "qcc_c_portable", "qcc_c_native", "qcc_c_native_portable", "qcc_c_avx2", "ort_fp32",
+    assert set(md) == {"qcc_c", "qcc_c_fixed", "qcc_c_portable", "qcc_c_native", "qcc_c_native_portable", "qcc_c_avx2", "ort_fp32",
                        "ort_int8", "ort_empty"}
     assert all(len(v) == 2 for v in rec["rounds_us"].values())
     for k in ("ort_fp32", "ort_int8"):
@@ -38,5 +38,7 @@ def test_bench_model_digits_side_by_side(tmp_path):
 
     assert m4["macs"] == inspect_model(m.path, {})["macs"]
     assert m4["insns_per_mac"] == pytest.approx(m4["instructions"] / m4["macs"], abs=0.01)
+    sz = rec["runner_text_bytes"]
+    assert sz["qcc_c_fixed"] > 0 and sz["qcc_c"] >= sz["qcc_c_fixed"]
     text = kernels.table([rec])
-    assert text.count("\n") == 2 and "digits_cnn" in text
+    assert text.count("\n") == 6 and text.count("digits_cnn") == 2

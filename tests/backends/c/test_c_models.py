@@ -6,6 +6,7 @@ ASan/UBSan, CMake), ``--name`` names files and symbols, bad inputs give clear er
 from __future__ import annotations
 
 import json
+import platform
 import re
 import shutil
 import subprocess
@@ -81,10 +82,18 @@ FORBIDDEN = [r"\bmalloc\b", r"\bcalloc\b", r"\bfree\s*\(", r"<stdio\.h>", r"\bpr
 
 def test_model_code_has_no_malloc_stdio_libm_float(digits):
     """Only the runner may use the C library; the model code is integer-only and stateless.
-    (The header's *_SCALE macros are float literals for the caller; they are not used.)"""
+    (The header's *_SCALE macros are float literals for the caller; they are not used. The
+    x86-64 run-time dispatcher, compiled only with QCC_DISPATCH_ON, keeps the variant it chose
+    once in one static int and reads the environment: test_c_dispatch.py.)"""
     for pattern in MODEL_FILES:
         text = (digits / pattern.format(n="digits")).read_text()
         code = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+        disp = re.findall(r"#ifdef QCC_DISPATCH_ON\n.*?\n#else\n", code, flags=re.S)
+        assert len(disp) == (pattern == "{n}.c"), pattern
+        if disp:
+            state = re.findall(r"\bstatic\s+(?!inline|const)\w+[^(;]*=", disp[0])
+            assert state == ["static int level ="], state
+            code = code.replace(disp[0], "")
         code = "\n".join(ln for ln in code.splitlines() if not re.match(r"\s*#define \w+_SCALE", ln))
         for bad in FORBIDDEN:
             assert not re.search(bad, code), f"{pattern}: {bad}"
@@ -142,7 +151,9 @@ def test_digits_clean_under_asan_ubsan(digits):
 @pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake is not installed")
 def test_cmake_builds_library_and_runner(digits, tmp_path):
     b = tmp_path / "build"
-    cfg = subprocess.run(["cmake", "-S", str(digits), "-B", str(b), "-DCMAKE_BUILD_TYPE=Release"],
+    # (with run-time dispatch: test_c_dispatch.py)
+    cfg = subprocess.run(["cmake", "-S", str(digits), "-B", str(b), "-DCMAKE_BUILD_TYPE=Release",
+                          "-DQCC_DISPATCH=OFF"],
                          capture_output=True, text=True)
     assert cfg.returncode == 0, cfg.stderr
     r = subprocess.run(["cmake", "--build", str(b)], capture_output=True, text=True)
@@ -193,7 +204,9 @@ def test_host_arch_flags_reach_the_runner_only(digits):
     assert r.returncode == 0, r.stderr
     cmds = [ln for ln in r.stdout.splitlines() if "-std=c99" in ln]
     assert any("qcc_run.c" in c and "-march=native" in c for c in cmds)
-    assert all("-march=native" not in c for c in cmds if "qcc_run.c" not in c) and len(cmds) == 3
+    # the runner, the library's two objects and, on x86-64, its two run-time dispatch variants
+    assert all("-march=native" not in c for c in cmds if "qcc_run.c" not in c)
+    assert len(cmds) == 3 + 2 * (platform.machine() in ("x86_64", "AMD64"))
 
 
 def test_runner_rejects_wrong_input_size(digits, tmp_path):
