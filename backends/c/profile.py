@@ -59,6 +59,16 @@ def host_steps(out_dir: str, sample: dict, manifest: dict, runs: int = 200,
     return [steps.get(i, 0.0) for i in range(len(manifest["layers"]))], total
 
 
+def host_isa(out_dir: str, extra_cflags=()) -> str:
+    """The instruction-set variant the profiling runner ran (``qcc_run --isa``: sse2, avx2 or
+    avx512 with run-time dispatch, else "fixed"; docs/target_c.md "Runtime dispatch")."""
+    from .build import build
+
+    binary = build(out_dir, extra_cflags=(*extra_cflags, "-DQCC_PROFILE"))
+    r = subprocess.run([binary, "--isa"], capture_output=True, text=True)
+    return r.stdout.strip() if r.returncode == 0 else "unknown"
+
+
 def arm_steps(out_dir: str, sample: dict, manifest: dict,
               core: str = "cortex-m4") -> tuple[list, int, float]:
     """Instructions per step (mark cost subtracted) under QEMU icount, their sum, and the
@@ -98,6 +108,7 @@ def profile(out_dir: str, sample: dict, engine: str = "host", runs: int = 200,
         unit = "ns"
         steps, total = host_steps(out_dir, sample, manifest, runs, extra_cflags)
         res["runs"] = int(runs)
+        res["isa"] = host_isa(out_dir, extra_cflags)
         if extra_cflags:
             res["cflags"] = list(extra_cflags)
     else:
@@ -129,7 +140,8 @@ def format_table(res: dict) -> str:
     t = res["total"]
     per = f"{t[unit] / t['macs']:.2f}" if t["macs"] else "-"
     rows.append(f"{'':>4}  {'total':<18} {'':<20} {t[unit]:>12,.0f} {t['macs']:>11,} "
-                f"{per:>10} {'':>6}  (engine {res['engine']})")
+                f"{per:>10} {'':>6}  (engine {res['engine']}"
+                + (f", isa {res['isa']})" if res.get("isa") else ")"))
     if unit == "instructions":
         core = "Cortex-M55" if res["engine"] == "cortex-m55" else "Cortex-M4"
         rows.append(f"{core} instructions under QEMU -icount shift=0 (instructions, not cycles; "

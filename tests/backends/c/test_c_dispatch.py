@@ -13,6 +13,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +100,18 @@ def test_plain_make_dispatches_and_every_variant_is_bit_exact(digits, monkeypatc
         if bad not in RUNS:
             assert _isa(binary, bad) == BEST
     _variants_equal_reference(digits, binary, _samples("digits_cnn", 6), monkeypatch)
+
+
+def test_qcc_profile_runs_the_dispatched_build(digits, tmp_path):
+    """`qcc profile --engine host` builds like a user's make (QCC_C_DISPATCH unset) and says
+    which variant it timed."""
+    env = {k: v for k, v in os.environ.items() if k not in ("QCC_C_DISPATCH", "QCC_DISPATCH")}
+    data = dict(np.load(EX / "digits_cnn" / "test.npz"))
+    np.savez(tmp_path / "in.npz", **{k: v[:1] for k, v in data.items()})
+    r = subprocess.run([sys.executable, "-m", "qcc.cli", "profile", str(digits), "--inputs", str(tmp_path / "in.npz"), "--runs", "5",
+                        "--json", str(tmp_path / "p.json")], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads((tmp_path / "p.json").read_text())["isa"] == BEST and f"isa {BEST}" in r.stdout
 
 
 def _commands(folder: Path, *args) -> list:

@@ -53,6 +53,9 @@ def test_qcc_profile_host_table_and_json(digits, tmp_path):
              "--json", tmp_path / "p.json")
     res = json.loads((tmp_path / "p.json").read_text())
     assert res["engine"] == "host"
+    # the test suite builds without run-time dispatch (tests/conftest.py; with it:
+    # test_c_dispatch.py)
+    assert res["isa"] == "fixed" and "isa fixed" in r.stdout
     _layers_check(res, digits, "ns")
     steps = sum(r["ns"] for r in res["layers"])
     assert res["total"]["ns"] > 0 and 0.3 * res["total"]["ns"] <= steps <= 3 * res["total"]["ns"]
