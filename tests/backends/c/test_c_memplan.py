@@ -79,7 +79,8 @@ def emitted_schedule(out: Path):
             accs.append(Access(tag, int(m[1]), size, a.write or a.kind == "scratch"))
         steps.append(accs)
     source = (out / manifest["files"]["source"]).read_text()
-    body = source[source.index(f"int {name}_run("):]
+    # the schedule function: NAME_run, or NAME_run_<variant> under run-time dispatch (QCC_RUN_FN)
+    body = source[re.search(r"^int QCC_RUN_FN\(.*\)\n\{", source, re.M).start():]
     body = "\n".join(ln for ln in body.splitlines() if "QCC_TRACE_STEP" not in ln)  # calls only
     assert [int(x) for x in ARENA_REF.findall(body)] == refs, "NAME.c differs from model.qcc"
     inplace = {i for i, s in enumerate(prog.steps) if s.inplace_of is not None}
