@@ -229,6 +229,7 @@ def test_update_with_arm_only_rows_keeps_the_host_columns(tmp_path):
     assert b == dict(base["rows"][1], update_error="compile: boom")
 
 
+@pytest.mark.slow  # the Cortex-M4 columns of the same folder: test_smoke_on_a_tiny_corpus_folder
 def test_arm_only_smoke_on_a_tiny_corpus_folder(tmp_path):
     """--arm-only: no host timing, the Cortex-M4 columns alone."""
     corpus_folder(tmp_path / "zoo")

@@ -83,7 +83,7 @@ def test_unbound_if_suggests_bind(model, tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
-def test_bind_through_the_console_script_c_bit_exact(model, tmp_path):
+def test_bind_through_the_console_script_c_bit_exact(model, tmp_path, capsys):
     out = tmp_path / "c"
     p = qcc("compile", model, "--bind", "sr=16000", "--calib", tmp_path / "calib.npz", "--target", "c",
             "-o", out, "--quiet")
@@ -93,8 +93,8 @@ def test_bind_through_the_console_script_c_bit_exact(model, tmp_path):
     assert man["bound_inputs"] == {"sr": {"dtype": "int64", "shape": [], "value": 16000}}
     assert [v["name"] for v in man["inputs"]] == ["x"]
     for eng in ("target", "reference"):  # test.npz still holds sr: checked and dropped
-        assert_ok(qcc("run", out, "--inputs", tmp_path / "test.npz", "-o", tmp_path / f"{eng}.npz",
-                      "--engine", eng))
+        assert_ok(qcc_inproc(capsys, "run", out, "--inputs", tmp_path / "test.npz", "-o",
+                             tmp_path / f"{eng}.npz", "--engine", eng))
     got, ref = np.load(tmp_path / "target.npz")["y"], np.load(tmp_path / "reference.npz")["y"]
     assert np.array_equal(got, ref)
     t = np.load(tmp_path / "test.npz")

@@ -87,15 +87,16 @@ def test_console_script_files_and_disassembly(tmp_path):
     assert all(ly["tiling"] for ly in acc["layers"] if ly["kind"] == "gemm")
 
 
-def test_small_output_stationary_config_bit_exact(tmp_path):
+@pytest.mark.parametrize("name", ["digits_cnn", pytest.param("mobilenet_small", marks=pytest.mark.slow)])
+def test_small_output_stationary_config_bit_exact(tmp_path, name):
     """An 8x8 output-stationary array with 2 KiB buffers forces K chunks and narrow tiles."""
     cfg = tmp_path / "hw.json"
     cfg.write_text(json.dumps({"rows": 8, "cols": 8, "dataflow": "os", "inp_kib": 2, "wgt_kib": 2,
                                "acc_kib": 2, "param_kib": 1, "dram_bytes_per_cycle": 8}))
-    man = compile_accel("mobilenet_small", tmp_path / "o", "--accel-config", str(cfg))
+    man = compile_accel(name, tmp_path / "o", "--accel-config", str(cfg))
     assert man["accel"]["hw"]["rows"] == 8 and man["accel"]["hw"]["dataflow"] == "os"
     assert any("tk=" in ly.get("tiling", "") for ly in man["accel"]["layers"])
-    assert_target_equals_reference(tmp_path / "o", _subset("mobilenet_small", tmp_path, 3), tmp_path)
+    assert_target_equals_reference(tmp_path / "o", _subset(name, tmp_path, 3), tmp_path)
 
 
 @pytest.mark.parametrize("extra,msg", [

@@ -18,8 +18,8 @@ from qcc.frontend.onnx_import import parse_input_shapes
 pytest.importorskip("torch")
 from tests.models.zoo import fetch  # noqa: E402
 
-FAST = ["kws_tcnn", "pnet_random", "det_head", "kws_gru"]
-SLOW = ["ds_cnn_kws", "fc_autoencoder", "unet_seg"]
+FAST = ["kws_tcnn", "det_head", "kws_gru"]  # a CNN, a detection head, a GRU
+SLOW = ["pnet_random", "ds_cnn_kws", "fc_autoencoder", "unet_seg"]
 
 
 def _check(name: str, tmp_path, rows: int) -> dict:
