@@ -72,7 +72,10 @@ def test_debug_needs_calibration_data(planted, tmp_path):
 
 @pytest.mark.skipif(subprocess.run(["which", "gcc"], capture_output=True).returncode != 0,
                     reason="gcc not installed")
-@pytest.mark.parametrize("fault,layer", [(None, None), (0, "conv1"), (1, "conv2")])
+# as for Triton below: a fault at the first step is slow (the second step's is located after
+# a correct one, the harder case)
+@pytest.mark.parametrize("fault,layer", [(None, None), pytest.param(0, "conv1", marks=pytest.mark.slow),
+                                         (1, "conv2")])
 def test_target_c_names_the_first_layer_that_differs(planted, tmp_path, fault, layer):
     d, model = planted
     env = dict(os.environ)
