@@ -160,6 +160,9 @@ static inline int qcc_conv2d(const qcc_conv2d_p *p, const int8_t *x, const int8_
         return QCC_OK;
 #endif
 #ifdef QCC_ARM_GEMM4
+    if (pb > 0 && qcc_conv_first_dsp(p, gmult)
+        && qcc_conv_first_gemm4(p, x, w, bias, mult, shift, y, (int16_t *)scratch, qcc_conv_n16(p)))
+        return QCC_OK;
     if (pb > 0 && gmult == NULL && p->wbits == 8
         && qcc_conv2d_gemm4(p, x, w, bias, mult, shift, y, (int16_t *)scratch, qcc_conv_n16(p)))
         return QCC_OK;

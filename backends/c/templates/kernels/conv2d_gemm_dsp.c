@@ -365,4 +365,29 @@ QCC_ARM_OUTLINE int qcc_conv2d_gemm4(const qcc_conv2d_p *p, const int8_t *x, con
             }
     return 1;
 }
+
+/* A one-input-channel first layer (batch 1; qcc_conv_first_dsp) on a copy of its input
+ * padded with the input zero point at the scratch's end: ph = (oh - 1) * sh + kh rows of pw
+ * bytes, pw a multiple of 4 that holds the last window's whole words, so every window lies
+ * inside and every column takes the word-row gather (qcc_im2col_quad4 / _quad_rows: padded
+ * taps centre to 0, as the zeros of qcc_im2col). The GEMM runs on the rest of the scratch.
+ * Returns 0 (nothing done) when that rest holds fewer than two quad blocks. */
+QCC_ARM_OUTLINE int qcc_conv_first_gemm4(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
+                                         const int32_t *bias, const int32_t *mult,
+                                         const int32_t *shift, void *y, int16_t *col, int32_t n16)
+{
+    const int32_t ph = (p->oh - 1) * p->sh + p->kh;
+    const int32_t pw = ((p->ow - 1) * p->sw + ((p->kw + 3) & ~3) + 3) & ~3;
+    const int32_t k = p->kh * p->kw, np16 = (ph * pw + 3) / 4 * 2;
+    int8_t *pad;
+    qcc_conv2d_p q;
+    if (p->n != 1 || n16 - np16 < 2 * qcc_quad_len(k) + ((k + 3) & ~3))
+        return 0;
+    pad = (int8_t *)(col + (n16 - np16));
+    memset(pad, (uint8_t)p->x_zp, (size_t)ph * pw);
+    qcc_dwd_fill(p, x, ph, pw, pad);
+    q = *p;
+    q.h = ph, q.w = pw, q.pt = 0, q.pl = 0;
+    return qcc_conv2d_gemm4(&q, pad, w, bias, mult, shift, y, col, n16 - np16);
+}
 #endif
