@@ -164,6 +164,17 @@ def _cases(seed: int) -> Cases:
     # lower bound only, planes of 4q + 1..3 positions
     _conv(cs, 1, 1, (18, 15), 5, (3, 3), (1, 1), [1, 1, 1, 1], 1, relu=True)
     _conv(cs, 1, 1, (35, 33), 6, (5, 5), (2, 2), [2, 1, 2, 2], 1, small_shift=True)
+    # eighth round: first layers on a zero-point-padded copy of the input, kernel rows of 3
+    # or 4 taps repacked (3x3 stride 2 with an odd plane and asymmetric pads, 3x3 stride 1
+    # with narrow bounds, 4x3 stride (2, 1), extreme weights; small shifts and int32 outputs:
+    # channel by channel), other widths on the general gather (1x2, 2x7)
+    _conv(cs, 1, 1, (33, 35), 7, (3, 3), (2, 2), [1, 0, 1, 1], 1, wvals=[-128, 127])
+    _conv(cs, 1, 1, (17, 16), 6, (3, 3), (1, 1), [1, 1, 1, 1], 1, bounds=(-70, 90))
+    _conv(cs, 1, 1, (36, 17), 5, (4, 4), (2, 1), [1, 2, 2, 1], 1, relu=True)
+    _conv(cs, 1, 1, (16, 18), 4, (3, 3), (1, 1), [1, 1, 1, 1], 1, small_shift=True)
+    _conv(cs, 1, 1, (16, 16), 3, (3, 3), (1, 1), [1, 1, 1, 1], 1, acc_out=True)
+    _conv(cs, 1, 1, (17, 20), 5, (1, 2), (1, 1), [0, 0, 0, 1], 1)
+    _conv(cs, 1, 1, (18, 40), 4, (2, 7), (1, 2), [1, 3, 0, 3], 1, relu=True)
     _conv(cs, 1, 2, (9, 11), 5, (5, 5), (1, 1), [2, 2, 2, 2], 1)
     _conv(cs, 1, 3, (8, 13), 4, (3, 7), (1, 2), [1, 3, 1, 3], 1, relu=True)
     _conv(cs, 1, 2, (7, 9), 3, (1, 3), (2, 1), [0, 1, 0, 1], 1, wvals=[-128, 127])

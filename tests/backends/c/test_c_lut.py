@@ -73,3 +73,21 @@ def test_per_channel_table_needs_a_target_that_takes_it():
     cs.op("qcc.lut", [x, cs.const(np.zeros((3, 256), np.int8))], {"axis": 1})
     with pytest.raises(LoweringError, match="one table per channel"):
         lower(cs.g, "t", DEFAULT)
+
+
+@pytest.mark.skipif(not __import__("qcc.backends.c.arm", fromlist=["arm"]).available(),
+                    reason="SKIPPED, NOT PASSED: no Arm toolchain / QEMU")
+def test_lut_kernel_bit_exact_cortex_m4(tmp_path):
+    """The Arm form (four lookups per word, qcc_lut_row_dsp): int8 and uint8 input, rows of
+    1..300 (tails of one to three bytes), per-channel tables, in place, under QEMU's M4."""
+    from qcc.backends.c import arm
+    from qcc.interp import Interpreter
+
+    from c_testlib import emit_c
+
+    cs = _cases(3)
+    want = Interpreter(cs.g).run(cs.feeds)
+    emit_c(cs.g, str(tmp_path / "c"))
+    got, = arm.run_qemu(tmp_path / "c", [cs.feeds])
+    for name, w in want.items():
+        assert np.array_equal(got[name], w), name
