@@ -416,16 +416,17 @@ QCC_ARM_OUTLINE int qcc_conv_first_gemm4(const qcc_conv2d_p *p, const int8_t *x,
     int32_t o, u, v, q0, fast_all = fast;
     int8_t *pad, *wp;
     int32_t *bp;
-    qcc_conv2d_p q;
-    if (p->n != 1 || (rows4 ? nq < 2 : top - np16 < 2 * qcc_quad_len(k) + ((k + 3) & ~3)))
+    if (p->n != 1 || (rows4 ? nq < 2 : top - np16 < 2 * qcc_quad_len(k) + ((k + 3) & ~3) + 64))
         return 0;
     pad = (int8_t *)(col + (top - np16));
     memset(pad, (uint8_t)p->x_zp, (size_t)ph * pw);
     qcc_dwd_fill(p, x, ph, pw, pad);
-    if (!rows4) {
-        q = *p;
-        q.h = ph, q.w = pw, q.pt = 0, q.pl = 0;
-        return qcc_conv2d_gemm4(&q, pad, w, bias, mult, shift, y, col, top - np16);
+    if (!rows4) {  /* the shifted parameters in the scratch too (no frame for them) */
+        const int32_t nq16 = (int32_t)(sizeof(qcc_conv2d_p) + 3) / 4 * 2;
+        qcc_conv2d_p *q = (qcc_conv2d_p *)(void *)(col + (top - np16 - nq16));
+        *q = *p;
+        q->h = ph, q->w = pw, q->pt = 0, q->pl = 0;
+        return qcc_conv2d_gemm4(q, pad, w, bias, mult, shift, y, col, top - np16 - nq16);
     }
     bp = (int32_t *)(void *)(col + (top - np16 - nw16));
     wp = (int8_t *)(bp + m);
