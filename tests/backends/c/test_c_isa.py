@@ -92,6 +92,16 @@ def _linear(cs: Cases, lead, k, nn, small_shift=False, acc_out=False, **extra):
         cs.op("qcc.linear", [x, w, b] + ms, attrs)
 
 
+def _border_dil_conv(cs: Cases):
+    """A 3x2 conv with dilation 2 along the rows and pads on every side (border rows skipped)."""
+    x = cs.rand_input((1, 4, 7, 9))
+    w = cs.const(cs.rng.integers(-128, 128, (6, 4, 3, 2)).astype(np.int8))
+    b = cs.const(cs.rng.integers(-20000, 20000, 6).astype(np.int32))
+    ms, attrs = _params(cs, 6, False)
+    attrs.update(strides=[1, 2], dilations=[2, 1], pads=[2, 1, 2, 1], group=1)
+    cs.op("qcc.conv2d", [x, w, b] + ms, attrs)
+
+
 def _cases(seed: int) -> Cases:
     cs = Cases(seed)
     # depthwise: 3x3 s1/s2, 5x5, odd kernel widths, channel multiplier, 1-channel first layer,
@@ -179,6 +189,12 @@ def _cases(seed: int) -> Cases:
     _conv(cs, 1, 3, (8, 13), 4, (3, 7), (1, 2), [1, 3, 1, 3], 1, relu=True)
     _conv(cs, 1, 2, (7, 9), 3, (1, 3), (2, 1), [0, 1, 0, 1], 1, wvals=[-128, 127])
     _dil_conv(cs)
+    # im2col windows across the border read as words with the zero point shifted in (kw <= 4):
+    # pads of 3 (windows all padding on one side), a 4-wide kernel on a 4-wide input, dilation
+    # 2 along the columns' rows
+    _conv(cs, 1, 3, (6, 5), 4, (3, 3), (1, 1), [3, 2, 3, 3], 1, relu=True)
+    _conv(cs, 1, 2, (5, 4), 5, (4, 4), (1, 1), [2, 2, 1, 2], 1, wvals=[-128, 127])
+    _border_dil_conv(cs)
     _edge_conv(cs, 9, (3, 5), [2**31 - 1 - 9 * 128 * 255, -2**31 + 9 * 128 * 255, 5, -7, 2**30],
                [0.2, 2.0 ** -22.5, 0.249, 2.0 ** -30, 0.9], 17, lo=-128)
     _narrow_conv(cs, 10, (7, 7), 6, lo=-40, hi=90)

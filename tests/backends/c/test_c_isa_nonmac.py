@@ -283,6 +283,13 @@ def test_cortex_m4_add_mul_matmul_int32_edges(tmp_path, data):
            "y_zp": data.draw(st.integers(-32768, 32767), label="y_zp"), "dtype": "i16"}
     for op in ("qcc.add", "qcc.sub"):
         cs.op(op, [a16, b8, cs.const(ms.astype(np.int32)), cs.const(np.array([sh], np.int32))], zps)
+    # int8 + int8 -> int8 (four elements per word step, the tail per element)
+    a8 = cs.input(cs.rng.choice(np.array([-128, 127, 0, -1], np.int8), (2, n)), DType.int8)
+    z8 = {k: data.draw(st.integers(-128, 127), label=k) for k in ("a_zp", "b_zp", "y_zp")}
+    ms8, sh8 = arith.quantize_multipliers_shared(
+        data.draw(st.lists(st.floats(1e-4, 2.0 ** 6), min_size=2, max_size=2), label="r8"))
+    for op in ("qcc.add", "qcc.sub"):
+        cs.op(op, [a8, b8, cs.const(ms8.astype(np.int32)), cs.const(np.array([sh8], np.int32))], z8)
     m, k, nn = data.draw(st.integers(1, 9), label="m"), data.draw(st.integers(1, 40), label="k"), 8
     a = cs.input(cs.rng.choice(np.array([-128, 127], np.int8), (1, m, k)), DType.int8)
     b = cs.input(cs.rng.choice(np.array([-128, 127], np.int8), (1, k, nn)), DType.int8)

@@ -102,6 +102,61 @@ qcc_add_dsp_body(const qcc_addk *k, const void *a, int32_t sa, const void *b, in
     }
 }
 
+/* The int8 + int8 -> int8 contiguous rows four elements per step: one word of four a and of
+ * four b, SXTB16 / SXTB16 ror 8 to the pairs (a0, a2), (a1, a3), (b0, b2), (b1, b3), PKHBT /
+ * PKHTB to (a_i, b_i), the two SMLADs per element as above, the four bytes packed by BFI into
+ * one word store (about 9 instructions per element against 12 for the element loop); the
+ * n % 4 last elements by qcc_add_dsp_body. Returns the elements done. */
+__attribute__((always_inline)) static inline int32_t
+qcc_add_dsp_w4(const qcc_addk *k, const int8_t *a, const int8_t *b, int8_t *y, int32_t n,
+               int narrow)
+{
+    const int32_t mh = (int32_t)(((uint32_t)k->mah & 65535) | ((uint32_t)k->mbh << 16));
+    const int32_t ml = (int32_t)(((uint32_t)k->mal & 65535) | ((uint32_t)k->mbl << 16));
+    const int32_t kh = k->kh, kl = k->kl, sh = k->sh, lo = k->lo, hi = k->hi, n4 = n & ~3;
+    int32_t j;
+#define QCC_ADD_W4_OUT(r, ab)                                                                  \
+    r = (__smlad(ab, mh, kh) + (__smlad(ab, ml, kl) >> 16)) >> sh;                             \
+    r = narrow ? (r < lo ? lo : (r > hi ? hi : r)) : __ssat(r, 8)
+    for (j = 0; j < n4; j += 4) {
+        uint32_t aw, bw, ao, bo, p0, p1, p2, p3;
+        int32_t r0, r1, r2, r3;
+        memcpy(&aw, a + j, sizeof aw);
+        memcpy(&bw, b + j, sizeof bw);
+        __asm__("sxtb16 %0, %1, ror #8" : "=r"(ao) : "r"(aw));
+        __asm__("sxtb16 %0, %1, ror #8" : "=r"(bo) : "r"(bw));
+        aw = (uint32_t)__sxtb16(aw), bw = (uint32_t)__sxtb16(bw);
+        __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(p0) : "r"(aw), "r"(bw));
+        __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(p1) : "r"(ao), "r"(bo));
+        __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(p2) : "r"(bw), "r"(aw));
+        __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(p3) : "r"(bo), "r"(ao));
+        QCC_ADD_W4_OUT(r0, (int32_t)p0);
+        QCC_ADD_W4_OUT(r1, (int32_t)p1);
+        QCC_ADD_W4_OUT(r2, (int32_t)p2);
+        QCC_ADD_W4_OUT(r3, (int32_t)p3);
+        __asm__("bfi %0, %1, #8, #8" : "+r"(r0) : "r"(r1));
+        __asm__("bfi %0, %1, #16, #8" : "+r"(r0) : "r"(r2));
+        __asm__("bfi %0, %1, #24, #8" : "+r"(r0) : "r"(r3));
+        memcpy(y + j, &r0, sizeof r0);
+    }
+#undef QCC_ADD_W4_OUT
+    return n4;
+}
+
+#define QCC_ADD_FORM8(name, narrow)                                                            \
+    static __attribute__((noinline, unused)) void name(const qcc_addk *k, const void *a,         \
+                                                       int32_t sa, const void *b, int32_t sb,    \
+                                                       void *y, int32_t n)                       \
+    {                                                                                          \
+        const int32_t j = qcc_add_dsp_w4(k, (const int8_t *)a, (const int8_t *)b, (int8_t *)y,  \
+                                         n, narrow);                                           \
+        (void)sa, (void)sb;                                                                    \
+        qcc_add_dsp_body(k, (const int8_t *)a + j, 1, (const int8_t *)b + j, 1,                 \
+                         (int8_t *)y + j, n - j, QCC_I8, QCC_I8, QCC_I8, narrow, 0);            \
+    }
+QCC_ADD_FORM8(qcc_add_dsp_888, 0)
+QCC_ADD_FORM8(qcc_add_dsp_888n, 1)
+
 #define QCC_ADD_FORM(name, adt, bdt, ydt, narrow)                                              \
     static __attribute__((noinline, unused)) void name(const qcc_addk *k, const void *a,         \
                                                        int32_t sa, const void *b, int32_t sb,    \
@@ -110,8 +165,6 @@ qcc_add_dsp_body(const qcc_addk *k, const void *a, int32_t sa, const void *b, in
         (void)sa, (void)sb;                                                                    \
         qcc_add_dsp_body(k, a, 1, b, 1, y, n, adt, bdt, ydt, narrow, 0);                       \
     }
-QCC_ADD_FORM(qcc_add_dsp_888, QCC_I8, QCC_I8, QCC_I8, 0)
-QCC_ADD_FORM(qcc_add_dsp_888n, QCC_I8, QCC_I8, QCC_I8, 1)
 QCC_ADD_FORM(qcc_add_dsp_8_16, QCC_I8, QCC_I16, QCC_I16, 0)
 QCC_ADD_FORM(qcc_add_dsp_16_8, QCC_I16, QCC_I8, QCC_I16, 0)
 QCC_ADD_FORM(qcc_add_dsp_16_16, QCC_I16, QCC_I16, QCC_I16, 0)

@@ -55,6 +55,54 @@ static inline void qcc_im2col_quad_rows(const qcc_conv2d_p *p, const int8_t *x, 
     }
 }
 
+/* qcc_im2col_quad_rows for a window that crosses the border (kw <= 4, dilation 1 along the
+ * rows, w >= 4, -4 < iw0 < w): rows above or below the input are the zero point in every
+ * byte; each other row is one word load moved by the window's two shifts with the zero point
+ * ORed into the bytes left or right of the row (left of it: the word at column 0 moved up;
+ * right: the word ending at the row's end moved down); the zero point then centres to 0, as
+ * qcc_im2col's padding. */
+__attribute__((noinline)) static void qcc_im2col_quad_rows_b(const qcc_conv2d_p *p,
+                                                             const int8_t *x, int32_t c0,
+                                                             int32_t cg, int32_t ih0,
+                                                             int32_t iw0, int16_t *dst,
+                                                             int8_t *buf)
+{
+    const int32_t kh = p->kh, kw = p->kw, h = p->h, wd = p->w, dh = p->dh, k = cg * kh * kw;
+    const size_t plane = (size_t)h * wd, rstep = (size_t)dh * wd;
+    const uint32_t zp4 = 0x01010101u * (uint8_t)p->x_zp, zp2 = 0x00010001u * (uint16_t)p->x_zp;
+    const int32_t off = iw0 < 0 ? 0 : (iw0 + 4 > wd ? wd - 4 : iw0);
+    const uint32_t sl = iw0 < 0 ? (uint32_t)(-8 * iw0) : 0u;
+    const uint32_t sr = iw0 + 4 > wd ? (uint32_t)(8 * (iw0 + 4 - wd)) : 0u;
+    const uint32_t zf = (sl ? zp4 >> (32 - sl) : 0u) | (sr ? zp4 << (32 - sr) : 0u);
+    int32_t u0 = 0, u1 = kh, ci, u, t;
+    int8_t *b = buf;
+    const int8_t *xc;
+    while (u0 < kh && ih0 + u0 * dh < 0)
+        u0++;
+    while (u1 > u0 && ih0 + (u1 - 1) * dh >= h)
+        u1--;
+    xc = x + (size_t)c0 * plane + (ptrdiff_t)(ih0 + u0 * dh) * wd + off;
+    for (ci = 0; ci < cg; ci++, xc += plane) {
+        const int8_t *xr = xc;
+        int8_t *const bv = b + u0 * kw, *const be = b + u1 * kw, *const bk = b + kh * kw;
+        for (; b < bv; b += kw)
+            memcpy(b, &zp4, sizeof zp4);
+        for (; b < be; b += kw, xr += rstep) {
+            const uint32_t v = ((qcc_ld32(xr) << sl) >> sr) | zf;
+            memcpy(b, &v, sizeof v);
+        }
+        for (; b < bk; b += kw)
+            memcpy(b, &zp4, sizeof zp4);
+    }
+    for (t = 0; t < k; t += 4, dst += 16) {
+        const uint32_t v = qcc_ld32(buf + t);
+        const uint32_t e = __ssub16(__sxtb16(v), zp2), o = __ssub16(qcc_sxtb16_ror8(v), zp2);
+        memcpy(dst, &e, sizeof e);
+        memcpy(dst + 2, &o, sizeof o);
+    }
+    (void)u;
+}
+
 /* Centred column q (output position) of image x, group channels from c0, into dst (one slot
  * of a quad block: element t at dst[qcc_quad_at(t)]), 0 in the padding; tmp: room for k
  * int16 (the column gathered in natural order, then put in the slot), or NULL (element by
@@ -83,6 +131,10 @@ QCC_ARM_OUTLINE void qcc_im2col_quad(const qcc_conv2d_p *p, const int8_t *x, int
         const int inside = ih0 >= 0 && ih0 + (kh - 1) * dh < h && iw0 >= 0 && iw0 + (kw - 1) * dw < wd;
         if (tmp != NULL && inside && dw == 1 && iw0 + ((kw + 3) & ~3) <= wd) {
             qcc_im2col_quad_rows(p, x, c0, cg, ih0, iw0, dst, (int8_t *)tmp);
+            return;
+        }
+        if (tmp != NULL && dw == 1 && kw <= 4 && wd >= 4 && iw0 > -4 && iw0 < wd) {
+            qcc_im2col_quad_rows_b(p, x, c0, cg, ih0, iw0, dst, (int8_t *)tmp);
             return;
         }
         if (tmp != NULL) {
