@@ -82,18 +82,28 @@ __attribute__((noinline)) static void qcc_im2col_quad_rows_b(const qcc_conv2d_p 
     while (u1 > u0 && ih0 + (u1 - 1) * dh >= h)
         u1--;
     xc = x + (size_t)c0 * plane + (ptrdiff_t)(ih0 + u0 * dh) * wd + off;
-    for (ci = 0; ci < cg; ci++, xc += plane) {
-        const int8_t *xr = xc;
-        int8_t *const bv = b + u0 * kw, *const be = b + u1 * kw, *const bk = b + kh * kw;
-        for (; b < bv; b += kw)
-            memcpy(b, &zp4, sizeof zp4);
-        for (; b < be; b += kw, xr += rstep) {
-            const uint32_t v = ((qcc_ld32(xr) << sl) >> sr) | zf;
-            memcpy(b, &v, sizeof v);
+    if (kh == 3 && u0 == 0 && u1 == 3)  /* 3 rows inside (columns across): unrolled */
+        for (ci = 0; ci < cg; ci++, xc += plane, b += 3 * kw) {
+            const uint32_t v0 = ((qcc_ld32(xc) << sl) >> sr) | zf;
+            const uint32_t v1 = ((qcc_ld32(xc + rstep) << sl) >> sr) | zf;
+            const uint32_t v2 = ((qcc_ld32(xc + 2 * rstep) << sl) >> sr) | zf;
+            memcpy(b, &v0, sizeof v0);
+            memcpy(b + kw, &v1, sizeof v1);
+            memcpy(b + 2 * kw, &v2, sizeof v2);
         }
-        for (; b < bk; b += kw)
-            memcpy(b, &zp4, sizeof zp4);
-    }
+    else
+        for (ci = 0; ci < cg; ci++, xc += plane) {
+            const int8_t *xr = xc;
+            int8_t *const bv = b + u0 * kw, *const be = b + u1 * kw, *const bk = b + kh * kw;
+            for (; b < bv; b += kw)
+                memcpy(b, &zp4, sizeof zp4);
+            for (; b < be; b += kw, xr += rstep) {
+                const uint32_t v = ((qcc_ld32(xr) << sl) >> sr) | zf;
+                memcpy(b, &v, sizeof v);
+            }
+            for (; b < bk; b += kw)
+                memcpy(b, &zp4, sizeof zp4);
+        }
     for (t = 0; t < k; t += 4, dst += 16) {
         const uint32_t v = qcc_ld32(buf + t);
         const uint32_t e = __ssub16(__sxtb16(v), zp2), o = __ssub16(qcc_sxtb16_ror8(v), zp2);
