@@ -367,14 +367,15 @@ QCC_ARM_OUTLINE int qcc_conv2d_gemm4(const qcc_conv2d_p *p, const int8_t *x, con
 }
 
 /* The column quads of positions [q0, q0 + qn) of a one-channel first layer whose kernel rows
- * are padded to four taps (kw <= 4): column q's chunk u is the word at its window's row u in
- * the padded plane (pw bytes per row), as (b0, b2), (b1, b3) by SXTB16 / SXTB16 ror 8, raw
- * (the zero point is folded into the bias); the surplus slots of a last partial quad keep
- * whatever they hold (computed, not stored). */
+ * are four taps (kw 3 padded with a zero tap, or 4): column q's chunk u is the word at its
+ * window's row u in the padded plane (pw bytes per row), centred as (b0, b2) - zp,
+ * (b1, b3) - zp by SXTB16 / SXTB16 ror 8 and SSUB16 (the padding centres to 0); the surplus
+ * slots of a last partial quad keep whatever they hold (computed, not stored). */
 static void qcc_first_gather(const qcc_conv2d_p *p, const int8_t *pad, int32_t pw, int32_t q0,
                              int32_t qn, int16_t *col)
 {
     const int32_t kh = p->kh, ow = p->ow, rs = p->sh * pw, cs = p->sw, ql = 16 * kh;
+    const uint32_t zp2 = 0x00010001u * (uint16_t)p->x_zp;
     int32_t i = q0 / ow, j = q0 % ow, q, u;
     const int8_t *row = pad + (size_t)i * rs;
     for (q = 0; q < qn; q++) {
@@ -382,7 +383,7 @@ static void qcc_first_gather(const qcc_conv2d_p *p, const int8_t *pad, int32_t p
         int16_t *d = col + (size_t)(q >> 2) * ql + 4 * (q & 3);
         for (u = 0; u < kh; u++, xr += pw, d += 16) {
             const uint32_t v = qcc_ld32(xr);
-            const uint32_t e = (uint32_t)__sxtb16(v), od = qcc_sxtb16_ror8(v);
+            const uint32_t e = __ssub16(__sxtb16(v), zp2), od = __ssub16(qcc_sxtb16_ror8(v), zp2);
             memcpy(d, &e, sizeof e);
             memcpy(d + 2, &od, sizeof od);
         }
@@ -394,13 +395,12 @@ static void qcc_first_gather(const qcc_conv2d_p *p, const int8_t *pad, int32_t p
 /* A one-input-channel first layer (batch 1, group 1, dilation 1; qcc_conv_first_dsp) as the
  * 1x4 GEMM without an im2col gather of its own: its input is copied once into a plane padded
  * with the input zero point (ph = (oh - 1) * sh + kh rows of pw bytes, pw a multiple of 4
- * that holds the last window's whole words), so every window lies inside. With kw 3 or 4 the
- * weights are repacked into rows of four taps per kernel row (tap 3 zero; K' = 4 kh, no
- * partial chunk) and the bias takes the zero point, bias - zp * sum(w) (so the columns are
- * the raw bytes: qcc_first_gather, two instructions per chunk besides its load and store);
- * other widths take the general word-row gather on the padded plane. Scratch, from its end:
- * the plane, the repacked weights and biases, then the quad blocks. Returns 0 (nothing done)
- * when fewer than two quad blocks fit. */
+ * that holds the last window's whole words), so every window lies inside. Kernel rows of four
+ * taps are then the chunks of the K order (K = 4 kh, no partial chunk): a column is one word
+ * per kernel row (qcc_first_gather); rows of three taps are repacked once per call into rows
+ * of four with a zero tap. Other widths take the general word-row gather on the padded plane.
+ * Scratch, from its end: the plane, the repacked weights (kw 3), then the quad blocks.
+ * Returns 0 (nothing done) when fewer than two quad blocks fit. */
 QCC_ARM_OUTLINE int qcc_conv_first_gemm4(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
                                          const int32_t *bias, const int32_t *mult,
                                          const int32_t *shift, void *y, int16_t *col, int32_t n16)
@@ -409,13 +409,13 @@ QCC_ARM_OUTLINE int qcc_conv_first_gemm4(const qcc_conv2d_p *p, const int8_t *x,
     const int32_t pw = ((p->ow - 1) * p->sw + ((kw + 3) & ~3) + 3) & ~3;
     const int32_t k = kh * kw, np16 = (ph * pw + 3) / 4 * 2, plane = p->oh * p->ow;
     const int rows4 = kw >= 3 && kw <= 4;  /* at most a quarter of the lanes wasted */
-    const int32_t kp = 4 * kh, nw16 = rows4 ? (m * kp + 4 * m + 3) / 4 * 2 : 0;
-    const int32_t top = n16 & ~1;  /* words: the plane and the biases start on one */
+    const int32_t kp = 4 * kh, nw16 = kw == 3 ? (m * kp + 3) / 4 * 2 : 0;
+    const int32_t top = n16 & ~1;  /* words: the plane starts on one */
     const int32_t nq = (top - np16 - nw16) / (16 * kh), pbd = 4 * nq;
     const int fast = mult != NULL && p->y_dt == QCC_I8;
     int32_t o, u, v, q0, fast_all = fast;
-    int8_t *pad, *wp;
-    int32_t *bp;
+    int8_t *pad;
+    const int8_t *wp = w;
     if (p->n != 1 || (rows4 ? nq < 2 : top - np16 < 2 * qcc_quad_len(k) + ((k + 3) & ~3) + 64))
         return 0;
     pad = (int8_t *)(col + (top - np16));
@@ -428,17 +428,13 @@ QCC_ARM_OUTLINE int qcc_conv_first_gemm4(const qcc_conv2d_p *p, const int8_t *x,
         q->h = ph, q->w = pw, q->pt = 0, q->pl = 0;
         return qcc_conv2d_gemm4(q, pad, w, bias, mult, shift, y, col, top - np16 - nq16);
     }
-    bp = (int32_t *)(void *)(col + (top - np16 - nw16));
-    wp = (int8_t *)(bp + m);
-    for (o = 0; o < m; o++) {
-        uint32_t sum = 0;
-        for (u = 0; u < kh; u++)
-            for (v = 0; v < 4; v++) {
-                const int8_t t = v < kw ? w[(size_t)o * k + u * kw + v] : 0;
-                wp[(size_t)o * kp + 4 * u + v] = t;
-                sum += (uint32_t)(int32_t)t;
-            }
-        bp[o] = (int32_t)((bias ? (uint32_t)bias[o] : 0u) - sum * (uint32_t)p->x_zp);
+    if (kw == 3) {
+        int8_t *wr = (int8_t *)(col + (top - np16 - nw16));
+        for (o = 0; o < m; o++)
+            for (u = 0; u < kh; u++)
+                for (v = 0; v < 4; v++)
+                    wr[(size_t)o * kp + 4 * u + v] = v < 3 ? w[(size_t)o * k + 3 * u + v] : 0;
+        wp = wr;
     }
     for (o = 0; fast_all && o < (p->per_channel ? m : 1); o++)
         fast_all = qcc_g4r_fast(p, shift, o);
@@ -446,18 +442,18 @@ QCC_ARM_OUTLINE int qcc_conv_first_gemm4(const qcc_conv2d_p *p, const int8_t *x,
         const int32_t qn = plane - q0 < pbd ? plane - q0 : pbd;
         qcc_first_gather(p, pad, pw, q0, qn, col);
         if (fast_all) {
-            qcc_gemm4_rows_f(p, wp, bp, mult, shift, y, col, kp, qn, 0, m, (size_t)q0,
+            qcc_gemm4_rows_f(p, wp, bias, mult, shift, y, col, kp, qn, 0, m, (size_t)q0,
                              (size_t)plane);
             continue;
         }
         for (o = 0; o < m; o++) {  /* channel by channel */
             const size_t at0 = (size_t)o * plane + q0;
             if (fast && qcc_g4r_fast(p, shift, o))
-                qcc_gemm4_rows_f(p, wp, bp, mult, shift, y, col, kp, qn, o, o + 1, at0,
+                qcc_gemm4_rows_f(p, wp, bias, mult, shift, y, col, kp, qn, o, o + 1, at0,
                                  (size_t)plane);
             else
-                qcc_gemm4_row_any(p, wp + (size_t)o * kp, o, bp[o], mult, shift, y, col, kp,
-                                  qn, at0);
+                qcc_gemm4_row_any(p, wp + (size_t)o * kp, o, bias ? bias[o] : 0, mult, shift, y,
+                                  col, kp, qn, at0);
         }
     }
     return 1;

@@ -188,16 +188,21 @@ static inline int32_t qcc_conv_dw_n16(const qcc_conv2d_p *p)
 }
 
 /* A first layer (one input channel, several outputs: the depthwise kernels' channel
- * multiplier) on a plane of QCC_FIRST_GEMM_PLANE outputs or more runs in the DSP build as a
- * small-K im2col GEMM (conv2d_gemm_dsp.c) in the depthwise scratch, which holds at least one
- * quad block of K = kh * kw (measured: fewer instructions from 256 outputs up, more on 8x8,
- * whose border windows take the general gather; docs/target_c.md, fifth round). */
+ * multiplier) runs in the DSP build as a small-K GEMM (conv2d_gemm_dsp.c,
+ * qcc_conv_first_gemm4) in the depthwise scratch on a plane of QCC_FIRST_GEMM_PLANE outputs or
+ * more, or of QCC_FIRST_GEMM_PLANE4 or more when its kernel rows are four taps and K >= 16
+ * (measured, docs/target_c.md eighth round: a 10x4 kernel on 125 outputs 4.53 -> 1.17
+ * instructions per MAC; a 3x3 one on 64 outputs 2.33 -> 3.08, so it keeps the depthwise
+ * forms). */
 #define QCC_FIRST_GEMM_PLANE 256
+#define QCC_FIRST_GEMM_PLANE4 64
 static inline int qcc_conv_first_dsp(const qcc_conv2d_p *p, const int32_t *gmult)
 {
 #ifdef QCC_ARM_GEMM4
     return p->pb == 0 && p->c == 1 && p->group == 1 && p->m > 1 && p->dh == 1 && p->dw == 1
-           && p->wbits == 8 && gmult == NULL && p->oh * p->ow >= QCC_FIRST_GEMM_PLANE;
+           && p->wbits == 8 && gmult == NULL
+           && (p->oh * p->ow >= QCC_FIRST_GEMM_PLANE
+               || (p->oh * p->ow >= QCC_FIRST_GEMM_PLANE4 && p->kw == 4 && p->kh >= 4));
 #else
     (void)p, (void)gmult;
     return 0;
