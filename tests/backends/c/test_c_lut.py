@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 
 from qcc import arith
+from qcc.backends.c import arm
+from qcc.interp import Interpreter
 from qcc.ir import DType
 
-from c_testlib import Cases, check_exact, needs_gcc
+from c_testlib import Cases, check_exact, emit_c, needs_gcc
 from simd_testlib import FLAGS
 
 pytestmark = needs_gcc
@@ -75,19 +77,16 @@ def test_per_channel_table_needs_a_target_that_takes_it():
         lower(cs.g, "t", DEFAULT)
 
 
-@pytest.mark.skipif(not __import__("qcc.backends.c.arm", fromlist=["arm"]).available(),
-                    reason="SKIPPED, NOT PASSED: no Arm toolchain / QEMU")
-def test_lut_kernel_bit_exact_cortex_m4(tmp_path):
+@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+@pytest.mark.parametrize("core", ["cortex-m4", "cortex-m55"])
+def test_lut_kernel_bit_exact_cortex_m(core, tmp_path):
     """The Arm form (four lookups per word, qcc_lut_row_dsp): int8 and uint8 input, rows of
-    1..300 (tails of one to three bytes), per-channel tables, in place, under QEMU's M4."""
-    from qcc.backends.c import arm
-    from qcc.interp import Interpreter
-
-    from c_testlib import emit_c
-
+    1..300 (tails of one to three bytes), per-channel tables, in place, under QEMU."""
+    if not arm.available(core):
+        pytest.skip(f"SKIPPED, NOT PASSED: no QEMU board for {core}")
     cs = _cases(3)
     want = Interpreter(cs.g).run(cs.feeds)
     emit_c(cs.g, str(tmp_path / "c"))
-    got, = arm.run_qemu(tmp_path / "c", [cs.feeds])
+    got, = arm.run_qemu(tmp_path / "c", [cs.feeds], core=core)
     for name, w in want.items():
         assert np.array_equal(got[name], w), name
