@@ -425,3 +425,45 @@ def test_cortex_m4_depthwise_int32_edges(tmp_path, data):
     got, = arm.run_qemu(tmp_path / "c", [cs.feeds])
     for name, w in want.items():
         assert np.array_equal(got[name], w), name
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+@settings(max_examples=6, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_cortex_m4_first_layer_int32_edges(tmp_path, data):
+    """One-input-channel first layers on the padded plane (kernel rows of 3 or 4 taps, the
+    zero-tap repack or none; the rule's 256- and 64-output planes): extreme weights and
+    inputs, biases near +-2^31, shifts 33..53 and beyond (channel by channel), narrow bounds;
+    bit for bit on QEMU's M4."""
+    cs = Cases(data.draw(st.integers(0, 2**16), label="seed"))
+    kh, kw = data.draw(st.sampled_from([(3, 3), (5, 4), (10, 4), (3, 4)]), label="k")
+    s = data.draw(st.sampled_from([(1, 1), (2, 2), (2, 1)]), label="s")
+    h, w = data.draw(st.integers(17, 34), label="h"), data.draw(st.integers(8, 33), label="w")
+    nn = data.draw(st.integers(2, 7), label="m")
+    room = kh * kw * 128 * 255
+    bias = data.draw(st.lists(st.one_of(st.integers(2**31 - 1 - room - 2**12, 2**31 - 1 - room),
+                                        st.integers(-2**31 + room, -2**31 + room + 2**12),
+                                        st.integers(-2**31 + room, 2**31 - 1 - room)),
+                              min_size=nn, max_size=nn), label="bias")
+    lo_r = 2.0 ** -21 if data.draw(st.booleans(), label="fast_all") else 2.0 ** -54
+    ratios = data.draw(st.lists(st.floats(lo_r, 0.24 if lo_r > 2.0 ** -22 else 0.99),
+                                min_size=nn, max_size=nn), label="ratios")
+    x = cs.input(cs.rng.choice(np.array([-128, 127, 0], np.int8), (1, 1, h, w)), DType.int8)
+    wt = cs.const(cs.rng.choice([-128, 127], (nn, 1, kh, kw)).astype(np.int8))
+    m, sh = arith.quantize_multiplier(np.asarray(ratios, np.float64))
+    pads = [data.draw(st.integers(0, kh // 2), label="pt"), data.draw(st.integers(0, 2), label="pl"),
+            data.draw(st.integers(0, kh // 2), label="pb"), data.draw(st.integers(0, 2), label="pr")]
+    attrs = {"x_zp": data.draw(st.sampled_from([-128, 127, 3]), label="x_zp"),
+             "y_zp": data.draw(st.integers(-128, 127), label="y_zp"),
+             "act_min": data.draw(st.sampled_from([-128, -5]), label="lo"), "act_max": 127,
+             "strides": list(s), "dilations": [1, 1], "pads": pads, "group": 1}
+    cs.op("qcc.conv2d", [x, wt, cs.const(np.asarray(bias, np.int32)),
+                         cs.const(np.atleast_1d(m).astype(np.int32)),
+                         cs.const(np.atleast_1d(sh).astype(np.int32))], attrs)
+    want = Interpreter(cs.g).run(cs.feeds)
+    emit_c(cs.g, str(tmp_path / "c"))
+    got, = arm.run_qemu(tmp_path / "c", [cs.feeds])
+    for name, w_ in want.items():
+        assert np.array_equal(got[name], w_), name
