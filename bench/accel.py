@@ -1,7 +1,7 @@
 """Accelerator benchmark: cycles, utilisation and roofline efficiency per conv layer of
 compiled models, plus the SCALE-Sim comparison (docs/target_accel.md §10).
 
-``python -m qcc.bench.accel [MODEL.onnx:CALIB.npz ...] [--out DIR] [--scalesim]``
+``python -m qcc.bench.accel [MODEL.onnx:CALIB.npz ...] [--out DIR] [--scalesim] [--hw KEY=VALUE]``
 compiles each model (default: the example CNNs) for the default accelerator, profiles it
 with the timing model and writes ``accel.json`` and ``accel.md``.
 """
@@ -104,7 +104,10 @@ def main(argv=None) -> int:
     ap.add_argument("models", nargs="*", metavar="MODEL.onnx:CALIB.npz")
     ap.add_argument("--out", default="bench_accel")
     ap.add_argument("--scalesim", action="store_true", help="also run the SCALE-Sim comparison")
+    ap.add_argument("--hw", action="append", default=[], metavar="KEY=VALUE",
+                    help="a hardware parameter for every compile (as `qcc compile --hw`)")
     args = ap.parse_args(argv)
+    extra = [a for kv in args.hw for a in ("--hw", kv)]
     todo = [(n, str(EXAMPLES / m), str(EXAMPLES / c)) for n, m, c in DEFAULT]
     for spec in args.models:
         m, _, c = spec.partition(":")
@@ -112,7 +115,7 @@ def main(argv=None) -> int:
     os.makedirs(args.out, exist_ok=True)
     results = []
     for name, m, c in todo:
-        results.append(profile_model(name, m, c, os.path.join(args.out, name)))
+        results.append(profile_model(name, m, c, os.path.join(args.out, name), extra))
         print(f"{name}: {results[-1]['total']['cycles']:,} cycles", file=sys.stderr)
     doc = {"models": results}
     md = markdown(results)

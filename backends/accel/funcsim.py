@@ -154,6 +154,9 @@ class Machine:
         self.store_outer = (0, 0, 0)         # v7 CONFIG STORE_OUTER: count, dst, acc stride
         self.load_outer = (0, 0, 0, 0)       # v4 CONFIG LOAD_OUTER: count, dram, sram stride,
         #                                      v6: first lane of an outer INP load's data
+        self.radd = (0, 0, 0, -1)            # v8 CONFIG RADD: m_y, m_o, shift, operand INP row offset
+        self.radd_zp = (0, 0)                # v8 CONFIG RADD_ZP: z_y, z_o
+        self.radd_clamp = (0, -128, 127)     # v8 CONFIG RADD_CLAMP: zp, lo, hi
 
     # -- helpers -------------------------------------------------------------------
     def _buf(self, name: str) -> np.ndarray:
@@ -267,6 +270,8 @@ class Machine:
         if f.get("lut"):  # v5: an activation in the epilogue, y = T[y + 128] (and the fill)
             t = self._store_table(f["table"], dt, what)
             y, zp = t[y + 128], t[zp + 128] if -128 <= zp <= 127 else zp
+        if f.get("radd"):  # v8: a residual add with an int8 operand from the input buffer
+            y, zp = self._radd(y, f, dt, what)
         if f.get("inp"):  # v5: into the input buffer, lanes past cols = the zero point
             if dt != "i8":
                 raise SimError(f"{what}: a STORE into the input buffer writes int8 (dtype {dt})")
@@ -278,6 +283,22 @@ class Machine:
             return
         idx = self._dram_rows(f["dram"], rows, f["stride"], cols * DTYPE_BYTES[dt], what)
         self.dram[idx] = np.ascontiguousarray(y.astype(_NP[dt])).view(np.uint8).reshape(idx.shape)
+
+    def _radd(self, y: np.ndarray, f: dict, dt: str, what: str) -> tuple[np.ndarray, int]:
+        """v8 STORE ``radd``: ``clamp(rshift_round((y - z_y) m_y + (o - z_o) m_o, s) + zp, lo,
+        hi)`` in int64, ``o`` the operand in INP row ``base + sram + r`` (the same lanes); the
+        fill of an ``inp = 1`` STORE becomes the RADD_CLAMP zero point."""
+        my, mo, s, base = self.radd
+        zy, zo = self.radd_zp
+        zp, lo, hi = self.radd_clamp
+        tlo, thi = _RANGE[dt]
+        if base < 0 or not arith.SHIFT_MIN <= s <= arith.SHIFT_MAX or not tlo <= lo <= hi <= thi:
+            raise SimError(f"{what}: radd needs CONFIG RADD (offset >= 0, shift in [1, 62]) and a "
+                           f"RADD_CLAMP inside {dt} (set the registers first)")
+        rows, cols = f["rows"], f["cols"]
+        o = self.inp[self._rows("INP", base + f["sram"], rows, what), :cols].astype(np.int64)
+        t = (y - zy) * np.int64(my) + (o - zo) * np.int64(mo)
+        return np.clip(arith.rshift_round(t, s) + zp, lo, hi), zp
 
     def _store_table(self, k: int, dt: str, what: str) -> np.ndarray:
         """The 256 entries of LUT table ``k`` that a v5 STORE with ``lut = 1`` applies; each
@@ -444,6 +465,12 @@ class Machine:
             self.load_outer = (f["a"], f["b"], f["d"], f["c"])
         elif f["reg"] == "STORE_OUTER":
             self.store_outer = (f["a"], f["b"], f["d"])
+        elif f["reg"] == "RADD":
+            self.radd = (f["a"], f["b"], f["c"], f["d"])
+        elif f["reg"] == "RADD_ZP":
+            self.radd_zp = (f["a"], f["b"])
+        elif f["reg"] == "RADD_CLAMP":
+            self.radd_clamp = (f["a"], f["b"], f["d"])
         else:
             self.alu_scale = (f["a"], f["b"], f["c"])
             if not arith.SHIFT_MIN <= f["c"] <= arith.SHIFT_MAX:

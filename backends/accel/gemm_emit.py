@@ -54,6 +54,7 @@ class _Emitter:
         self.res_out = out_spec
         self.store_dram = out_spec is None or out_spec.keep_dram
         self.padded = False
+        self.radd = ly.extra.get("radd")   # v8: a residual add fused into the STOREs (fuse_add.py)
         self.x_res, self.y_res = x_res, y_res   # DRAM resources read / written
         self.first_store = True
         self.all_params = None  # (base, resource) when the whole layer's parameters fit one half
@@ -161,6 +162,9 @@ class _Emitter:
         if self.first_store:
             zp, lo, hi = self.ly.clamp
             g.add(make("CONFIG", reg="CLAMP", a=zp, b=lo, d=hi, note=f"clamp {self.ly.name}"))
+            if self.radd is not None:
+                from .fuse_add import config
+                config(g, self.radd)
             self.first_store = False
         return g
 
@@ -181,6 +185,8 @@ class _Emitter:
         lut = self.ly.extra.get("lut")   # (table, resource): an activation fused into the STORE
         if lut is not None:
             reads = list(reads) + [lut[1]]
+        if self.radd is not None:   # the operand rows of every STORE first (LD, fuse_add.py)
+            reads = list(reads) + [self._operand_loads(reads[0], span, segs)]
         if out is not None:
             npos = self.ly.n * self.ly.oh * self.ly.ow
             for nb in dict.fromkeys(s[4] for s in segs):
@@ -193,9 +199,33 @@ class _Emitter:
                     if s[4] == nb:
                         self.store_rows(g, *s, dram=False)
         if self.store_dram:
-            g = self._st_group(reads, [self.y_res], span)
+            rows = dict(span)
+            if self.radd is not None and self.radd.alias and span:
+                rows[self.radd.res] = span[self.y_res]   # in place: only these rows overwritten
+            g = self._st_group(reads, [self.y_res], rows)
             for s in segs:
                 self.store_rows(g, *s, res=False)
+
+    def _operand_loads(self, acc_res, span, segs) -> tuple:
+        """The LD group loading the fused add's operand rows of the STOREs ``segs`` into the
+        input-buffer rows that mirror their accumulator rows (v8 STORE ``radd``); returns that
+        slot (the accumulator slot's mirror)."""
+        from .fuse_add import acc_span
+
+        ra, ly, d = self.radd, self.ly, self.d
+        lo, hi = acc_span(acc_res, self.hw)
+        slot = ("INP", ra.base + lo, ra.base + hi)
+        g = self.b.group("ld", reads=[ra.res], writes=[slot],
+                         rows={ra.res: span[self.y_res]} if span else None)
+        for acc, pos, rows, step, nb, _, _ in segs:
+            cols = min(d, ly.m - nb * d)
+            for s0 in range(0, rows, MAX_DMA_ROWS):
+                k = min(MAX_DMA_ROWS, rows - s0)
+                g.add(make("LOAD", buf="INP", dtype="i8", sram=ra.base + acc + s0,
+                           dram=ra.addr + (pos + s0 * step) * ra.pitch + nb * d, rows=k,
+                           cols=cols, stride=step * ra.pitch,
+                           note=f"{ra.node} operand pos={pos + s0 * step} nb={nb}"))
+        return slot
 
     def store_rows(self, g, acc: int, pos: int, rows: int, step: int, nb: int, param: int,
                    note: str, dram: bool = True, res: bool = True) -> None:
@@ -206,6 +236,8 @@ class _Emitter:
         kw = dict(dtype=ly.out_dtype, mode=ly.mode, cols=cols, param=param)
         if ly.extra.get("lut") is not None:
             kw.update(lut=1, table=ly.extra["lut"][0])
+        if self.radd is not None:   # v8: the fused add (its operand rows: _operand_loads)
+            kw.update(radd=1)
         if self.store_dram and dram:
             for s0 in range(0, rows, MAX_DMA_ROWS):
                 k = min(MAX_DMA_ROWS, rows - s0)
@@ -308,9 +340,11 @@ def _emit_order(e, ly: GemmLayer, t: Tiling) -> None:
 
 def choose_tiling(ly: GemmLayer, xreg: Region, yreg: Region, hw: HwConfig,
                   max_sim: int = 16, objective: str = "total", before=None,
-                  out_spec=None, ranked: list | None = None) -> tuple[Tiling, int, list]:
+                  out_spec=None, ranked: list | None = None,
+                  only: list | None = None) -> tuple[Tiling, int, list]:
     """The candidate tiling with the fewest simulated cycles (and the table of all tried;
-    ``ranked`` receives ``(cycles, tiling)`` of every candidate simulated).
+    ``ranked`` receives ``(cycles, i, tiling)`` of every candidate simulated; ``only``: simulate
+    just these tilings instead of the ranked candidates).
 
     ``objective="compute"`` minimises the array's GEMM cycles instead (ties: total cycles);
     the SCALE-Sim comparison uses it to compare array models under the same folds."""
@@ -341,6 +375,8 @@ def choose_tiling(ly: GemmLayer, xreg: Region, yreg: Region, hw: HwConfig,
         if objective == "total" else []
     extra = extra[:max_sim] + pack[:max(2, max_sim)] + w2d[:max(2, max_sim // 2)]
     todo = (basic[:max_sim] + extra) or cands[:max_sim]
+    if only is not None:
+        todo = list(only)
     tried = []
     best = None
     for t in todo:

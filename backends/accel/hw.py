@@ -42,6 +42,7 @@ class HwConfig:
     onchip_store: bool = True      # v5: STORE can write the input buffer (on-chip layer residency)
     sram_latency: int = 2          # cycles from an on-chip STORE's end to its rows being readable
     store_lut: bool = True         # v5: the STORE epilogue can map its values through a LUT table
+    store_radd: bool = True        # v8: the STORE epilogue can add a second int8 operand (residual add)
     freq_mhz: int = 500            # only for reporting time
 
     # -- derived sizes ------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""qcc-accel ISA version 7: instruction fields, binary encoding and text form.
+"""qcc-accel ISA version 8: instruction fields, binary encoding and text form.
 
 Every instruction is one 128-bit little-endian word.  Bits 0-3 hold the opcode,
 bits 4-7 the dependency flags (pop_prev, pop_next, push_prev, push_next); the
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from qcc.errors import QccError
 
-ISA_VERSION = 7
+ISA_VERSION = 8
 WORD_BYTES = 16
 DEPS = ("pop_prev", "pop_next", "push_prev", "push_next")
 
@@ -37,7 +37,9 @@ CONFIG_REGS = ("CLAMP", "SCALE", "ALU_SCALE", "VERSION", "GATHER",
                # v4: the outer loop of LOAD ``outer`` (LD engine)
                "LOAD_OUTER",
                # v7: the outer loop of STORE ``outer`` (ST engine)
-               "STORE_OUTER")
+               "STORE_OUTER",
+               # v8: the residual add of STORE ``radd`` (ST engine)
+               "RADD", "RADD_ZP", "RADD_CLAMP")
 EX_CONFIG_REGS = ("ALU_SCALE", "VERSION", "GATHER", "GEMM_ROWS", "GEMM_TAPS")
 REDUCE_OPS = ("SUM", "MAX", "MIN")
 
@@ -60,7 +62,10 @@ LAYOUT: dict[str, list[tuple[str, int, bool]]] = {
               # into the epilogue): y = T[y + 128]
               ("lut", 1, False), ("table", 6, False),
               # v7: repeated by the CONFIG STORE_OUTER loop
-              ("outer", 1, False)],
+              ("outer", 1, False),
+              # v8: then add an int8 operand from the input buffer (a residual add fused
+              # into the epilogue; CONFIG RADD / RADD_ZP / RADD_CLAMP)
+              ("radd", 1, False)],
     "GEMM": [("reset", 1, False), ("acc", 16, False), ("inp", 16, False), ("wgt", 16, False),
              ("rows", 12, False), ("kblocks", 12, False), ("inp_kstride", 16, False),
              ("wgt_kstride", 10, False),

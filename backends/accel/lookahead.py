@@ -14,6 +14,7 @@ from .gemm_emit import choose_tiling, emit_gemm
 from .lower_gemm import prepare
 
 ALTERNATIVES = 3     # producer tilings tried with the consumer behind them
+FOLLOWERS = 4        # consumer tilings re-simulated behind the second and later alternatives
 SMALL_MACS = 1 << 23  # program.PAIR_SEARCH_MACS: pairs small enough to re-simulate
 
 
@@ -42,14 +43,20 @@ def pick(ctx, ly, ranked, xr, yr, out_spec, before, cons):
         return alts[0][2], alts[0][0]
     hw = ctx.hw
     search = 2 * ctx.search     # the consumer's own budget (small layers: twice the base)
-    best = None
+    best, follow = None, None
     for own, _, tp in alts:
         def bef(b, tp=tp):
             if before is not None:
                 before(b)
             emit_gemm(ly, tp, xr, yr, hw, b, ("DRAM", "w"), ("DRAM", "x"), out_spec)
+        # the consumer's full search behind the fastest producer; behind the others only the
+        # consumer tilings that came out best there (a producer changes when the consumer's
+        # tiles can start, rarely which consumer tiling wins)
+        ranked: list = []
         _, pair, _ = choose_tiling(cl, ctx.region(cons.x), ctx.region(cons.y), hw, search,
-                                   before=bef)
+                                   before=bef, ranked=ranked, only=follow)
+        if follow is None:
+            follow = [t for _, _, t in sorted(ranked)[:FOLLOWERS]]
         if best is None or pair < best[0]:
             best = (pair, tp, own)
     return best[1], best[2]

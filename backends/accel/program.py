@@ -14,7 +14,7 @@ in FINISH.  The rendering reads only the kernel program: calls, their operands (
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from qcc.ir import Graph
 from qcc.lower import KernelProgram, buffer_nbytes, lower
 
 from .check import check_stream
-from . import lookahead, resident
+from . import fuse_add, lookahead, resident
 from .gemm_emit import choose_tiling, emit_gemm
 from .hw import HwConfig
 from .isa import ISA_VERSION, make
@@ -339,12 +339,7 @@ class _Lowering:
                 self._matmul.lower(call, index[id(call)])
                 entry["macs"] += call.batch * call.m * call.k * call.n
             elif kind == "gemm":
-                lut = resident.fusable_lut(self, call, after(gi + 1)) if len(calls) == 1 else None
-                if lut is not None:
-                    fused.add(gi + 1)
-                    entry["fused"] = [lut.node.name]
-                    self.written.add(self.res(lut.y))
-                self._gemm(call, self._prepare(call), entry, after(gi + 2 if lut else gi + 1), lut)
+                self._gemm_fused(call, len(calls) == 1, entry, after, gi, fused)
             elif call.family == "pool":
                 self._pool.lower(call)
             elif call.family in NonlinLowering.FAMILIES:
@@ -362,6 +357,25 @@ class _Lowering:
                 self._elem_call(call, after(gi + 1) if len(calls) == 1 else None)
             self.written.add(self.res(call.out))
 
+    def _gemm_fused(self, call, alone, entry, after, gi, fused) -> None:
+        """A conv/linear with the next group's LUT (v5) and/or the residual add/sub after it
+        (v8, fuse_add.py) in its STORE epilogue: those groups go into ``fused``."""
+        k = gi + 1
+        lut = resident.fusable_lut(self, call, after(k)) if alone else None
+        if lut is not None:
+            k += 1
+        add = fuse_add.fusable(self, call, call.y if lut is None else lut.y, after(k)) \
+            if alone else None
+        if add is not None:
+            k += 1
+        names = [u.node.name for u in (lut, add and add[0]) if u is not None]
+        for j, u in enumerate(u for u in (lut, add and add[0]) if u is not None):
+            fused.add(gi + 1 + j)
+            self.written.add(self.res(u.y))
+        if names:
+            entry["fused"] = names
+        self._gemm(call, self._prepare(call), entry, after(k), lut, add)
+
     def _elem_call(self, call, nxt) -> None:
         """An elementwise call; its STOREs fill the next conv/linear's resident input when
         that qualifies (resident.elem_out)."""
@@ -375,8 +389,10 @@ class _Lowering:
         ly = self._prepared.pop(id(call), None)
         return ly if ly is not None else prepare(call, self.ap.plan, self.hw)
 
-    def _gemm(self, call, ly, entry, nxt=None, lut=None):
+    def _gemm(self, call, ly, entry, nxt=None, lut=None, add=None):
         x, y = call.x, (call.y if lut is None else lut.y)
+        if add is not None:   # the residual add in the STORE epilogue: its output
+            y = add[0].y
         xr, yr = self.region(x), self.region(y)
         if lut is not None:  # the activation in the STORE epilogue: its table, its output
             tbase, tres = self._elem.load_table(lut.node.name, lut.table.values)
@@ -387,11 +403,18 @@ class _Lowering:
             in_spec = self._pending[1]
         ly.extra["resident_in"] = in_spec
         self._pending = None
-        out_spec = resident.resident_out(self, call, ly, nxt, in_spec, y) if self.resident else None
+        reserve = self.hw.acc_rows if add is not None else 0
+        out_spec = resident.resident_out(self, call, ly, nxt, in_spec, y, reserve) \
+            if self.resident else None
         if out_spec is not None:
             self._pending = (nxt[0], out_spec, self.b)
             if in_spec is None:  # this layer's own input slots below the region
                 ly.extra["inp_range"] = (0, out_spec.base)
+        if add is not None:   # the operand rows mirror the accumulator (fuse_add.place)
+            base, rng = fuse_add.place(self.hw, in_spec, out_spec)
+            ly.extra["radd"] = replace(add[1], base=base)
+            if rng is not None:
+                ly.extra["inp_range"] = rng
         # the tile search simulates each candidate behind the layer that produced its input
         # (when that is the previous conv/linear of this segment and small enough to
         # re-simulate cheaply): the tiling that overlaps it best, not the fastest alone
@@ -418,7 +441,7 @@ class _Lowering:
         es_y = yr.esize
         wbytes = min([ly.wreg.nbytes] + [pk["reg"].nbytes for pk in [ly.extra.get("pack")] if pk])
         min_bytes = (ly.n * ly.h * ly.w * ly.c + wbytes + ly.preg.nbytes
-                     + ly.n * ly.oh * ly.ow * ly.m * es_y)
+                     + ly.n * ly.oh * ly.ow * ly.m * es_y * (2 if add is not None else 1))
         entry.update(macs=ly.macs, tiling=t.describe(), tiling_tried=tried, est_cycles=cyc,
                      min_bytes=int(min_bytes),
                      shape={"n": ly.n, "h": ly.h, "w": ly.w, "c": ly.c, "oh": ly.oh, "ow": ly.ow,

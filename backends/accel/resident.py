@@ -116,9 +116,11 @@ class OnChip:
         return out
 
 
-def plan(prod, cons, hw, in_spec: OnChip | None, keep_dram: bool) -> OnChip | None:
+def plan(prod, cons, hw, in_spec: OnChip | None, keep_dram: bool,
+         reserve: int = 0) -> OnChip | None:
     """The region for the consumer ``cons`` of ``prod``'s output (GemmLayers), or None when the
-    pair does not qualify or does not fit.  ``in_spec``: the producer's own resident input."""
+    pair does not qualify or does not fit.  ``in_spec``: the producer's own resident input;
+    ``reserve``: rows the producer needs between the two regions (a fused add's operands)."""
     from .gemm_loop2d import geometry, loop2d_ok
 
     d = hw.dim
@@ -144,11 +146,11 @@ def plan(prod, cons, hw, in_spec: OnChip | None, keep_dram: bool) -> OnChip | No
         base = n - size
     elif in_spec.base == 0:   # the other end from the producer's resident input
         base = n - size
-        if base < in_spec.size:
+        if base < in_spec.size + reserve:
             return None
     else:
         base = 0
-        if size > in_spec.base:
+        if size + reserve > in_spec.base:
             return None
     return OnChip(base=base, x_zp=cons.x_zp, keep_dram=keep_dram, **spec)
 
@@ -200,7 +202,7 @@ def fusable_lut(ctx, call, nxt):
     return u
 
 
-def resident_out(ctx, call, ly, nxt, in_spec, yv) -> OnChip | None:
+def resident_out(ctx, call, ly, nxt, in_spec, yv, reserve: int = 0) -> OnChip | None:
     """The next layer's resident input region that the STOREs of ``call`` (GemmLayer ``ly``,
     output ``yv``) fill, or None: the next call must be a conv/linear of this segment
     reading this output as its whole input, and its input must fit the buffer.  The
@@ -218,7 +220,7 @@ def resident_out(ctx, call, ly, nxt, in_spec, yv) -> OnChip | None:
     if not (_own_rows(ctx.region(yv), ly.n * ly.oh * ly.ow)
             and _own_rows(ctx.region(c.x), cl.n * cl.h * cl.w)):
         return None
-    return _adopt(ctx, cl, plan(ly, cl, ctx.hw, in_spec, _read_elsewhere(ctx, yv, c)))
+    return _adopt(ctx, cl, plan(ly, cl, ctx.hw, in_spec, _read_elsewhere(ctx, yv, c), reserve))
 
 
 def _consumer(ctx, c):
