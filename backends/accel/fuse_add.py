@@ -72,6 +72,8 @@ def fusable(ctx, call, y, nxt):
     alias = vr.addr == zr.addr
     if not alias and vr.addr < zr.addr + zr.nbytes and zr.addr < vr.addr + vr.nbytes:
         return None   # partly overlapping bytes: row intervals would not describe the hazard
+    if alias and kp.root(call.x).name == kp.root(v).name:
+        return None   # the sum would overwrite input rows that the conv's later tiles read
     epi = u.epi
     m0, m1, s = int(epi.mult.values[0]), int(epi.mult.values[1]), int(epi.shift.values[0])
     sign = -1 if u.op == "sub" else 1

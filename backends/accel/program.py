@@ -376,6 +376,33 @@ class _Lowering:
             entry["fused"] = names
         self._gemm(call, self._prepare(call), entry, after(k), lut, add)
 
+    def _place(self, ly, in_spec, out_spec, add) -> None:
+        """The input-buffer rows of ``ly`` for an output region (or none): its own input
+        slots below the region, the operand area of a fused add (fuse_add.place)."""
+        ly.extra.pop("inp_range", None)
+        ly.extra.pop("radd", None)
+        if out_spec is not None and in_spec is None:
+            ly.extra["inp_range"] = (0, out_spec.base)
+        if add is not None:   # the operand rows mirror the accumulator
+            base, rng = fuse_add.place(self.hw, in_spec, out_spec)
+            ly.extra["radd"] = replace(add[1], base=base)
+            if rng is not None:
+                ly.extra["inp_range"] = rng
+
+    def _before(self, x):
+        """What the tile search simulates before each candidate: the layer that produced its
+        input when that is the previous conv/linear of this segment and small enough to
+        re-simulate cheaply (the tiling that overlaps it best, not the fastest alone)."""
+        prev = getattr(self, "_prev_gemm", None)
+        if prev is None or prev[0] is not self.b or prev[5] != self.res(x) \
+                or prev[1].macs > PAIR_SEARCH_MACS:
+            return None
+        _, pl, pt, pxr, pyr, _, pspec = prev
+
+        def before(b):
+            emit_gemm(pl, pt, pxr, pyr, self.hw, b, ("DRAM", "w"), ("DRAM", "x"), pspec)
+        return before
+
     def _elem_call(self, call, nxt) -> None:
         """An elementwise call; its STOREs fill the next conv/linear's resident input when
         that qualifies (resident.elem_out)."""
@@ -406,26 +433,8 @@ class _Lowering:
         reserve = self.hw.acc_rows if add is not None else 0
         out_spec = resident.resident_out(self, call, ly, nxt, in_spec, y, reserve) \
             if self.resident else None
-        if out_spec is not None:
-            self._pending = (nxt[0], out_spec, self.b)
-            if in_spec is None:  # this layer's own input slots below the region
-                ly.extra["inp_range"] = (0, out_spec.base)
-        if add is not None:   # the operand rows mirror the accumulator (fuse_add.place)
-            base, rng = fuse_add.place(self.hw, in_spec, out_spec)
-            ly.extra["radd"] = replace(add[1], base=base)
-            if rng is not None:
-                ly.extra["inp_range"] = rng
-        # the tile search simulates each candidate behind the layer that produced its input
-        # (when that is the previous conv/linear of this segment and small enough to
-        # re-simulate cheaply): the tiling that overlaps it best, not the fastest alone
-        before = None
-        prev = getattr(self, "_prev_gemm", None)
-        if prev is not None and prev[0] is self.b and prev[5] == self.res(x) \
-                and prev[1].macs <= PAIR_SEARCH_MACS:
-            _, pl, pt, pxr, pyr, _, pspec = prev
-
-            def before(b, pl=pl, pt=pt, pxr=pxr, pyr=pyr, pspec=pspec):
-                emit_gemm(pl, pt, pxr, pyr, self.hw, b, ("DRAM", "w"), ("DRAM", "x"), pspec)
+        self._place(ly, in_spec, out_spec, add)
+        before = self._before(x)
         # small layers are cheap to simulate: twice the candidates
         search = 2 * self.search if ly.macs <= PAIR_SEARCH_MACS else self.search
         ranked: list = []
@@ -433,6 +442,8 @@ class _Lowering:
                                       out_spec=out_spec, ranked=ranked)
         t, cyc = lookahead.pick(self, ly, ranked, xr, yr, out_spec, before,
                                 lookahead.consumer(self, nxt, y))
+        if out_spec is not None:
+            self._pending = (nxt[0], out_spec, self.b)
         emit_gemm(ly, t, xr, yr, self.hw, self.b, self.res(x), self.res(y), out_spec)
         self._prev_gemm = (self.b, ly, t, xr, yr, self.res(y), out_spec)
         if in_spec is not None or out_spec is not None:
