@@ -44,9 +44,10 @@ class Radd:
 
 
 def fusable(ctx, call, y, nxt):
-    """(the add/sub call, its Radd without a base) when the next group is an int8 add/sub of
-    ``y`` (the conv's output, or its fused LUT's) and a run-time tensor of the same shape and
-    layout, and nothing else reads ``y``; else None."""
+    """(the add/sub call, its Radd without a base) when the next group is an add/sub of ``y``
+    (the conv's output, or its fused LUT's; int8 or int16, the sum of the same dtype) and a
+    run-time int8 tensor of the same shape and layout, and nothing else reads ``y``; else
+    None."""
     from .gemm_emit import _own_rows
     from .resident import _read_elsewhere
 
@@ -62,8 +63,11 @@ def fusable(ctx, call, y, nxt):
         return None
     w, v = (u.a, u.b) if mine[0] else (u.b, u.a)
     shape = tuple(y.shape)
+    # v int8 (the input buffer holds int8); y and the sum int8, or both int16 (the residual
+    # stream of a transformer before its LayerNorm)
     if v.is_const or any(tuple(t.shape) != shape for t in (w, v, u.y)) \
-            or any(t.dtype.name != "int8" for t in (y, v, u.y)):
+            or v.dtype.name != "int8" or y.dtype.name not in ("int8", "int16") \
+            or u.y.dtype != y.dtype:
         return None
     yr, vr, zr = ctx.region(y), ctx.region(v), ctx.region(u.y)
     if not all(_own_rows(r, yr.rows) and (r.rows, r.lanes, r.layout) == (yr.rows, yr.lanes, yr.layout)

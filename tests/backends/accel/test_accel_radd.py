@@ -178,3 +178,25 @@ def test_not_fused_when_the_conv_output_has_another_reader(tmp_path):
     acc = compile_and_compare(_block(4, reader=True), tmp_path)
     assert "qcc.add" in [ly["op"] for ly in acc["layers"]]
     assert not any(ly.get("fused") for ly in acc["layers"])
+
+
+def test_int16_residual_stream_of_a_linear(tmp_path):
+    """A linear with an int16 output plus an int8 residual into an int16 sum (a transformer's
+    residual stream before its LayerNorm): fused, bit-exact, faster than the separate pass."""
+    from qcc.ir import DType
+    g = G(9)
+    x, r = g.input((1, 12, 40)), g.input((1, 12, 24))
+    w = g.const(g.rand((40, 24)))
+    bias = g.const(g.rng.integers(-300, 300, 24).astype(np.int32))
+    y = g.op("qcc.linear", [x, w, bias, *g.mult(24, 0.3)], dict(x_zp=3, y_zp=-40, dtype="i16"))
+    assert y.dtype == DType.int16
+    g.op("qcc.add", [r, y, g.const(np.array([1 << 29, 3 << 27], np.int32)),
+                     g.const(np.array([30], np.int32))],
+         {"a_zp": -2, "b_zp": -40, "y_zp": 100, "dtype": "i16"}, output=True)
+    acc = compile_and_compare(g, tmp_path)
+    assert len(acc["layers"]) == 1 and acc["layers"][0]["fused"]
+    off = tmp_path / "off"
+    off.mkdir()
+    hw = replace(HW, store_radd=False)
+    compile_and_compare(g, off, hw, samples=1)
+    assert simulate(_program(tmp_path), HW).total < simulate(_program(off), hw).total
