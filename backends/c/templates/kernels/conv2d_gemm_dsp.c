@@ -37,7 +37,7 @@ typedef struct {
     int32_t pstep;      /* 64: bytes between the channels' multipliers (4, or 0: per tensor) */
     const int32_t *bp;  /* 68: the next channel's bias */
     int32_t bstep;      /* 72: 4, or 0 (no bias: bp at a zero) */
-    int32_t zp;         /* 76: the output zero point */
+    int32_t zp1;        /* 76: 1 + 2 * the output zero point (c = zp1 << (s - 33)) */
     int32_t ystride;    /* 80: bytes between the channels' output rows */
     int32_t qn4;        /* 84: outputs of the full quads */
     int8_t *yrow;       /* 88: the next channel's output row */
@@ -110,9 +110,9 @@ typedef char qcc_g4r_layout[offsetof(qcc_g4r, y) == 12 && offsetof(qcc_g4r, b0) 
     QCC_GEMM4_MACS
 
 /* Per channel: its fast requantization from its shift s (33 <= s <= 53): sh = s - 32,
- * c = 2^(s-33) + zp * 2^(s-32) (qcc_rqf_init), its multiplier and bias, its output row and
- * weight row, the cursors advanced to the next channel, the column pointer back at the
- * first quad. */
+ * c = 2^(s-33) + zp * 2^(s-32) = (1 + 2 zp) << (s - 33) (qcc_rqf_init's word, from 1 + 2 zp
+ * prepared per call), its multiplier and bias, its output row and weight row, the cursors
+ * advanced to the next channel, the column pointer back at the first quad. */
 #define QCC_G4R_CHANNEL                                               \
     "ldrd %[a0], %[a1], [%[prm], #56]\n\t"                            \
     "ldr %[a2], [%[prm], #64]\n\t"                                    \
@@ -123,11 +123,8 @@ typedef char qcc_g4r_layout[offsetof(qcc_g4r, y) == 12 && offsetof(qcc_g4r, b0) 
     "strd %[a0], %[a1], [%[prm], #56]\n\t"                            \
     "sub %[c2], %[c1], #32\n\t"                                       \
     "sub %[c1], %[c1], #33\n\t"                                       \
-    "mov %[a3], #1\n\t"                                               \
-    "lsl %[a3], %[a3], %[c1]\n\t"                                     \
     "ldr %[a0], [%[prm], #76]\n\t"                                    \
-    "lsl %[a0], %[a0], %[c2]\n\t"                                     \
-    "add %[c1], %[a3], %[a0]\n\t"                                     \
+    "lsl %[c1], %[a0], %[c1]\n\t"                                     \
     "stmia %[prm], { %[c0], %[c1], %[c2] }\n\t"                       \
     "ldrd %[a0], %[a1], [%[prm], #68]\n\t"                            \
     "ldr %[a2], [%[a0]]\n\t"                                          \
@@ -292,7 +289,8 @@ qcc_gemm4_rows_f(const qcc_conv2d_p *p, const int8_t *w, const int32_t *bias,
         prm.n = (rest + 3) >> 2;
         prm.skip = rest > 0 ? QCC_G4R_CHUNK_BYTES * ((4 - (rest & 3)) & 3) : -1;
         prm.toff = (k & 3) - 4, prm.tsh = 8 * (4 - (k & 3));
-        prm.pstep = pc ? 4 : 0, prm.bstep = bias ? 4 : 0, prm.zp = p->y_zp;
+        prm.pstep = pc ? 4 : 0, prm.bstep = bias ? 4 : 0;
+        prm.zp1 = (int32_t)(1u + 2u * (uint32_t)p->y_zp);
         prm.ystride = (int32_t)ostride, prm.qn4 = qn4, prm.k = k, prm.col = col;
         qcc_gemm4_rows_run(&prm, w, bias, mult, shift, pc, y0, o0, o1 - o0, narrow, tail);
     }
