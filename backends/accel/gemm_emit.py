@@ -114,9 +114,10 @@ class _Emitter:
                 g.add(ins)
         return base, res
 
-    def load_weights(self, nbs, ks_of):
-        """ks_of(nb) -> weight block indices (into ly.kblocks) for that channel block."""
-        base, res = self.slots.next("WGT")
+    def load_weights(self, nbs, ks_of, slot=None):
+        """ks_of(nb) -> weight block indices (into ly.kblocks) for that channel block; into the
+        next weight half, or into ``slot`` = (first block, resource)."""
+        base, res = slot or self.slots.next("WGT")
         g = self.b.group("ld", writes=[res])
         ly, d = self.ly, self.d
         off = {}
@@ -370,17 +371,21 @@ def choose_tiling(ly: GemmLayer, xreg: Region, yreg: Region, hw: HwConfig,
     pack = sorted((t for t in cands if t.order in ("pack", "pkw")),
                   key=lambda t: (-t.th * t.tw, -t.nb, t.order != "pkw", t.bufs)) \
         if objective == "total" else []
-    # the two-level window tilings: most positions and channel blocks per tile first
-    w2d = sorted((t for t in cands if t.order == "w2d"), key=lambda t: (-t.th * t.nb, -t.th)) \
-        if objective == "total" else []
-    extra = extra[:max_sim] + pack[:max(2, max_sim)] + w2d[:max(2, max_sim // 2)]
+    # the two-level window tilings: most positions and channel blocks per tile first; those
+    # with K split by kernel rows besides the best few whole-K ones
+    w2d = sorted((t for t in cands if t.order == "w2d"),
+                 key=lambda t: (-t.th * t.nb, -t.th, -t.tk)) if objective == "total" else []
+    w2d = [t for t in w2d if not t.split][:max(2, max_sim // 2)] + \
+        [t for t in w2d if t.split][:max(2, max_sim // 4)]
+    extra = extra[:max_sim] + pack[:max(2, max_sim)] + w2d
     todo = (basic[:max_sim] + extra) or cands[:max_sim]
     if only is not None:
         todo = list(only)
     tried = []
     best = None
     for t in todo:
-        b = Builder(inp_half=hw.inp_rows // 2, fifo_depth=hw.fifo_depth, acc_half=hw.acc_rows // 2)
+        b = Builder(inp_half=hw.inp_rows // 2, fifo_depth=hw.fifo_depth, acc_half=hw.acc_rows // 2,
+                    wgt_half=hw.wgt_blocks // 2)
         if before is not None:  # the producing layer first: the tiling that overlaps it best
             before(b)
         emit_gemm(ly, t, xreg, yreg, hw, b, ("DRAM", "x"), ("DRAM", "y"), out_spec)

@@ -73,15 +73,30 @@ def loop2d_candidates(ly, hw: HwConfig, cap: dict, tiling_cls) -> list:
             if ncb * rows_in * wp <= cap["inp"] and nb * p <= cap["acc"] and p <= 4095 \
                     and nb * kmax <= cap["wgt"] and 3 * nb <= cap["param"]:
                 out.append(tiling_cls(th, ly.ow, nb, kmax, "w2d"))
+                # K split by kernel rows: the next rows' weights load behind this row's GEMMs
+                for r in sorted({1, -(-ly.kh // 2)} - {ly.kh}):
+                    out.append(tiling_cls(th, ly.ow, nb, kmax * r // ly.kh, "w2d", True))
     return out
 
 
+def _row_chunks(ly, t) -> list[tuple[int, int]]:
+    """Kernel-row ranges ``[u0, u1)`` of the K chunks of a ``w2d`` tiling: one for all of K,
+    ``tk / (kmax / kh)`` kernel rows each when ``t.split`` (the blocks of a kernel row are
+    consecutive in ``ly.rel``: ``(u, v, cb)``, u slowest)."""
+    if not t.split:
+        return [(0, ly.kh)]
+    r = max(1, t.tk * ly.kh // max(len(rel) for rel in ly.rel))
+    return [(u, min(ly.kh, u + r)) for u in range(0, ly.kh, r)]
+
+
 def emit_loop2d(e, t) -> None:
-    """Emit layer ``e.ly`` with tiling ``t`` (``th`` output rows, ``nb`` blocks per chunk)."""
-    emit_windows(e, t, _chunk)
+    """Emit layer ``e.ly`` with tiling ``t`` (``th`` output rows, ``nb`` blocks per chunk; with
+    ``t.split`` the weights and GEMMs in chunks of kernel rows)."""
+    rows = _row_chunks(e.ly, t)
+    emit_windows(e, t, lambda *a: _chunk(*a, rows=rows))
 
 
-def _chunk(e, tile, nbs, shared, woff, w_res, configure: bool) -> None:
+def _chunk(e, tile, nbs, shared, woff, w_res, configure: bool, rows=None) -> None:
     ly = e.ly
     n, oh0, th = tile
     slot, cbs = shared
@@ -97,22 +112,37 @@ def _chunk(e, tile, nbs, shared, woff, w_res, configure: bool) -> None:
     if res is not None:  # the tile's window inside the resident region (its rows of positions)
         def window(cb):
             return res.base + cb * res.plane + oh0 * sh * wp
-        g = e.b.group("ex", reads=[res.data_res, res.pad_res, w_res], writes=[acc_res],
-                      rows=e.res_rows(n, oh0, th, cbs))
+        reads, span = [res.data_res, res.pad_res], e.res_rows(n, oh0, th, cbs)
     else:
         def window(cb):
             return slot[0] + cbs.index(cb) * rows_in * wp
-        g = e.b.group("ex", reads=[slot[1], w_res], writes=[acc_res])
-    if configure:  # the EX engine runs the layer's instructions in order: once per layer
-        g.add(make("CONFIG", reg="GEMM_ROWS", a=ly.ow, b=sh * wp, c=sw,
-                   note=f"rows: {ly.ow} per output row, window width {wp}"))
-        g.add(make("CONFIG", reg="GEMM_TAPS", a=ly.kw, b=dh * wp, note=f"taps: {ly.kw} per kernel row"))
-    for i, nb in enumerate(nbs):
-        pos = {ly.kblocks[j]: k for k, j in enumerate(ly.rel[nb])}
-        step = _tap_step(ly, nb)
-        for k, cb in enumerate(cb for cb in cbs if (0, 0, cb) in pos):
-            g.add(make("GEMM", reset=int(k == 0), acc=acc_base + i * p, inp=window(cb),
-                       wgt=woff[nb] + pos[(0, 0, cb)], rows=p, kblocks=ly.kh * ly.kw,
-                       inp_kstride=dw, wgt_kstride=step, loop2d=1,
-                       note=f"w2d nb={nb} cb={cb} taps={ly.kh * ly.kw} rows={p}"))
+        reads, span = [slot[1]], None
+    half = e.slots.next("WGT") if woff is None else None
+    at = half[0] if half else 0
+    for u0, u1 in rows or [(0, ly.kh)]:
+        first = {}
+        if half:   # K split: this chunk's kernel rows, into their own interval of the half
+            def ks_of(nb, u0=u0, u1=u1):
+                return [j for j in ly.rel[nb] if u0 <= ly.kblocks[j][0] < u1]
+            size = sum(len(ks_of(nb)) for nb in nbs)
+            woff, w_res = e.load_weights(nbs, ks_of, (at, ("WGT", at, at + size)))
+            at += size
+            first = {nb: ly.rel[nb].index(ks_of(nb)[0]) for nb in nbs}
+        g = e.b.group("ex", reads=reads + [w_res], writes=[acc_res], rows=span)
+        if configure:  # the EX engine runs the layer's instructions in order: once per layer
+            g.add(make("CONFIG", reg="GEMM_ROWS", a=ly.ow, b=sh * wp, c=sw,
+                       note=f"rows: {ly.ow} per output row, window width {wp}"))
+            g.add(make("CONFIG", reg="GEMM_TAPS", a=ly.kw, b=dh * wp,
+                       note=f"taps: {ly.kw} per kernel row"))
+            configure = False
+        taps = (u1 - u0) * ly.kw
+        for i, nb in enumerate(nbs):
+            pos = {ly.kblocks[j]: k for k, j in enumerate(ly.rel[nb])}
+            step = _tap_step(ly, nb)
+            for k, cb in enumerate(cb for cb in cbs if (0, 0, cb) in pos):
+                g.add(make("GEMM", reset=int(k == 0 and u0 == 0), acc=acc_base + i * p,
+                           inp=window(cb) + u0 * dh * wp,
+                           wgt=woff[nb] + pos[(u0, 0, cb)] - first.get(nb, 0), rows=p,
+                           kblocks=taps, inp_kstride=dw, wgt_kstride=step, loop2d=1,
+                           note=f"w2d nb={nb} cb={cb} taps={taps} (rows {u0}..{u1 - 1}) rows={p}"))
     e.store((n, oh0, th, 0, ly.ow), nbs, acc_base, acc_res, p_base, p_res)

@@ -115,7 +115,7 @@ def pack_candidates(ly, hw, cap: dict, tiling_cls) -> list:
     out = []
     nbs = sorted({min(ly.nblocks, x) for x in (1, 2, 4, ly.nblocks)})
     ths = sorted({min(ly.oh, x) for x in (1, 2, 4, 8, 16, 32, ly.oh)})
-    tws = sorted({min(ly.ow, x) for x in (8, 16, 32, ly.ow)})
+    tws = sorted({min(ly.ow, x) for x in (4, 8, 16, 32, ly.ow)})
     for th in ths:
         wr = window_rows(ly, th)
         for tw in tws:

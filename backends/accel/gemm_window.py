@@ -89,7 +89,8 @@ def emit_windows(e, t, chunk) -> None:
     """The tile loop of the window schedules (``win`` and ``w2d``): per tile of ``t.th``
     output rows and chunk of ``t.nb`` output-channel blocks, the chunk's weights, the
     tile's padded window (once per tile, or per chunk for grouped convs; none when the
-    input is resident), then ``chunk(e, tile, nbs, (slot, cbs), woff, w_res, first)``."""
+    input is resident), then ``chunk(e, tile, nbs, (slot, cbs), woff, w_res, first)`` (with
+    ``t.split`` the chunk loads its weights itself, per K chunk: ``woff`` is None)."""
     ly = e.ly
     chunks = [list(range(b, min(ly.nblocks, b + t.nb))) for b in range(0, ly.nblocks, t.nb)]
     first = True
@@ -99,7 +100,8 @@ def emit_windows(e, t, chunk) -> None:
             shared = None
             for nbs in chunks:
                 cbs = live_cbs(ly, nbs)
-                woff, w_res = e.load_weights(nbs, lambda nb: list(ly.rel[nb]))
+                woff, w_res = (None, None) if t.split else \
+                    e.load_weights(nbs, lambda nb: list(ly.rel[nb]))   # split: per K chunk
                 if e.res_in is not None:  # resident: the whole padded window is in the buffer
                     shared = (None, cbs)
                 elif shared is None or ly.group > 1:

@@ -245,7 +245,7 @@ class _Lowering:
     def _open(self):
         if self.b is None:
             self.b = Builder(inp_half=self.hw.inp_rows // 2, fifo_depth=self.hw.fifo_depth,
-                             acc_half=self.hw.acc_rows // 2)
+                             acc_half=self.hw.acc_rows // 2, wgt_half=self.hw.wgt_blocks // 2)
             self.b.also_write = self._overlaps
             self.written = set()
             self._seg_layers = []

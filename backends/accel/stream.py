@@ -66,10 +66,11 @@ def nop(engine: str, note: str = "") -> Instr:
 
 
 def _span(r, halves: dict):
-    """(buffer, lo, hi, tag) of an input-buffer or accumulator resource: a slot half
+    """(buffer, lo, hi, tag) of an input-buffer, accumulator or weight resource: a slot half
     ``(buf, k)`` (rows of ``halves[buf]``), an interval ``(buf, lo, hi)`` (a slot of four, a
-    layer's slot beside a resident region) or a resident region's part ``("INP", lo, hi, tag)``."""
-    if not (isinstance(r, tuple) and r and r[0] in ("INP", "ACC")):
+    layer's slot beside a resident region, the weights of one K chunk inside a half) or a
+    resident region's part ``("INP", lo, hi, tag)``."""
+    if not (isinstance(r, tuple) and r and r[0] in ("INP", "ACC", "WGT")):
         return None
     if len(r) == 2:
         h = halves.get(r[0])
@@ -87,9 +88,10 @@ def _overlap(a, b) -> bool:
 
 class Builder:
     def __init__(self, inp_half: int | None = None, fifo_depth: int | None = None,
-                 acc_half: int | None = None):
-        # rows of an input-buffer / accumulator slot half ("INP", k) / ("ACC", k)
-        self.halves = {"INP": inp_half, "ACC": acc_half}
+                 acc_half: int | None = None, wgt_half: int | None = None):
+        # rows of an input-buffer / accumulator slot half ("INP", k) / ("ACC", k), blocks of a
+        # weight half ("WGT", k)
+        self.halves = {"INP": inp_half, "ACC": acc_half, "WGT": wgt_half}
         self._inp: dict = {}         # buffer-row resources seen -> (buffer, lo, hi, tag)
         self.fifo_depth = fifo_depth  # None: unbounded FIFOs (no token bound at render time)
         self.groups: list[Group] = []

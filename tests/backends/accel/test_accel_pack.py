@@ -51,10 +51,12 @@ def test_packed_taps_bit_exact(c, m, k, stride, pads, hw_in, order, tmp_path, mo
 
 
 @pytest.mark.parametrize("tile,order", [((1, 11), "pack"), ((2, 8), "pack"), ((4, 8), "pack"),
-                                        ((1, 11), "pkw"), ((4, 8), "pkw"), ((2, 8), "pkw")])
+                                        ((1, 11), "pkw"), ((4, 8), "pkw"), ((2, 8), "pkw"),
+                                        ((4, 4), "pack"), ((2, 4), "pkw")])
 def test_packed_taps_split_tiles(tile, order, tmp_path, monkeypatch):
     """Tiles of one output row (row-major stores), and tiles cut in both directions (the
-    ``pkw`` order re-configures its row generator for the shorter last tile)."""
+    ``pkw`` order re-configures its row generator for the shorter last tile; 4-wide tiles
+    over 11 columns: a border on each side and a 3-wide last tile)."""
     _only_pack(monkeypatch, size=lambda ly: (min(tile[0], ly.oh), min(tile[1], ly.ow)), order=order)
     g = G(5)
     x = g.input((1, 3, 7, 11))
