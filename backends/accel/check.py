@@ -14,7 +14,8 @@
 
 from __future__ import annotations
 
-from .funcsim import SimError, gemm_input_offsets, lane_error, load_copies, store_copies
+from .funcsim import (SimError, gemm_input_offsets, im2col_rows, lane_error, load_copies,
+                      store_copies)
 from .hw import HwConfig
 from .isa import DTYPE_BYTES, UNARY_ALU_OPS, Instr, encode
 from .timing import FIFOS, DeadlockError, load_row_bytes, simulate, token_fifos
@@ -77,12 +78,19 @@ def _store_one_bounds(sz, hw: HwConfig, image_size: int, i: int, ins, radd_base:
         _rng(sz, "INP", f["dram"], (f["rows"] - 1) * f["stride"] + 1, i, ins)
 
 
-def _load_bounds(sz, d: int, image_size: int, outer: tuple, i: int, ins) -> None:
+def _load_bounds(sz, d: int, image_size: int, outer: tuple, i: int, ins,
+                 im2col: tuple = (0, 0, 0)) -> None:
     """A LOAD's buffer rows and DRAM bytes (the first and last copy of an outer LOAD bound
     every copy: the strides are not negative), its lanes and its v6 fields."""
     f = ins.f
     copies = load_copies(f, outer, f"instruction {i} (LOAD)")
     n = f["pad_before"] + f["rows"] + f["pad_after"]
+    if f["im2col"]:  # v9: the rows built from CONFIG IM2COL pieces
+        n = im2col_rows(f, im2col, d, f"instruction {i} (LOAD)")
+        lane = outer[3] if f["outer"] else 0
+        if f["dtype"] != "i8" or f["part"] or lane + f["cols"] > im2col[2]:
+            raise SimError(f"instruction {i} (LOAD): an im2col LOAD needs int8, part=0 and "
+                           f"{lane} + cols <= pw = {im2col[2]}")
     if f["cols"] > d:
         raise SimError(f"instruction {i} (LOAD): cols {f['cols']} > {d}")
     if f["outer"]:   # v6: the data from lane LOAD_OUTER c
@@ -101,13 +109,14 @@ def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
     bound = 0  # CONFIG GATHER: a LOADX reads table rows [0, bound), the simulator checks j
     regs = {"GEMM_ROWS": (0, 0, 0), "GEMM_TAPS": (0, 0),  # v3 (EX engine: program order)
             "LOAD_OUTER": (0, 0, 0, 0),                   # v4, v6 (LD engine: program order)
+            "IM2COL": (0, 0, 0),                          # v9 (LD engine: program order)
             "STORE_OUTER": (0, 0, 0),                     # v7 (ST engine: program order)
             "RADD": -1}                                   # v8 (ST engine: program order)
     for i, ins in enumerate(prog):
         encode(ins)
         f = ins.f
         if ins.op == "LOAD":
-            _load_bounds(sz, d, image_size, regs["LOAD_OUTER"], i, ins)
+            _load_bounds(sz, d, image_size, regs["LOAD_OUTER"], i, ins, regs["IM2COL"])
         elif ins.op == "STORE":
             _store_bounds(sz, hw, image_size, regs["STORE_OUTER"], i, ins, regs["RADD"])
         elif ins.op == "GEMM" and f["rows"]:
@@ -132,6 +141,8 @@ def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
             regs["GEMM_TAPS"] = (f["a"], f["b"])
         elif ins.op == "CONFIG" and f["reg"] == "LOAD_OUTER":
             regs["LOAD_OUTER"] = (f["a"], f["b"], f["d"], f["c"])
+        elif ins.op == "CONFIG" and f["reg"] == "IM2COL":
+            regs["IM2COL"] = (f["a"], f["b"], f["c"])
         elif ins.op == "CONFIG" and f["reg"] == "STORE_OUTER":
             regs["STORE_OUTER"] = (f["a"], f["b"], f["d"])
         elif ins.op == "CONFIG" and f["reg"] == "RADD":

@@ -125,6 +125,17 @@ def lane_error(buf: str, lane: int, cols: int, dim: int, what: str) -> None:
                        f"INP load with {lane} + cols <= {dim}, not {buf} with cols {cols}")
 
 
+def im2col_rows(f: dict, reg: tuple, d: int, what: str) -> int:
+    """v9: the buffer rows an ``im2col`` LOAD writes under CONFIG IM2COL ``(n, step, pw)``
+    (``n`` pieces of ``pw`` lanes per row, consecutive rows ``step`` pieces apart), checked."""
+    n, step, pw = reg
+    total = f["pad_before"] + f["rows"] + f["pad_after"]
+    if f["buf"] != "INP" or n < 1 or step < 1 or pw < 1 or n * pw > d or total < n:
+        raise SimError(f"{what}: im2col LOAD with IM2COL {reg} needs an INP load, n, step, pw >= 1, "
+                       f"n*pw <= {d} and at least n = {n} piece rows (has {total})")
+    return (total - n) // step + 1
+
+
 def inp_store_rows(f: dict, inp_rows: int, what: str) -> np.ndarray:
     """INP rows written by a v5 STORE with ``inp = 1``: row ``r`` goes to ``dram + r * stride``
     (``dram`` and ``stride`` count input-buffer rows), bounds-checked."""
@@ -152,6 +163,7 @@ class Machine:
         self.gemm_rows = (0, 0, 0)           # v3 CONFIG GEMM_ROWS: div, outer, inner stride
         self.gemm_taps = (0, 0)              # v3 CONFIG GEMM_TAPS: div, outer stride
         self.store_outer = (0, 0, 0)         # v7 CONFIG STORE_OUTER: count, dst, acc stride
+        self.im2col = (0, 0, 0)              # v9 CONFIG IM2COL: pieces, step, piece lanes
         self.load_outer = (0, 0, 0, 0)       # v4 CONFIG LOAD_OUTER: count, dram, sram stride,
         #                                      v6: first lane of an outer INP load's data
         self.radd = (0, 0, 0, -1)            # v8 CONFIG RADD: m_y, m_o, shift, operand INP row offset
@@ -188,7 +200,28 @@ class Machine:
     def _load(self, ins: Instr, what: str) -> None:
         lane = self.load_outer[3] if ins.f.get("outer") else 0
         for sram, dram in load_copies(ins.f, self.load_outer, what):
-            self._load_one(dict(ins.f, sram=sram, dram=dram), what, lane)
+            if ins.f.get("im2col"):
+                self._load_im2col(dict(ins.f, sram=sram, dram=dram), what, lane)
+            else:
+                self._load_one(dict(ins.f, sram=sram, dram=dram), what, lane)
+
+    def _load_im2col(self, f: dict, what: str, lane: int) -> None:
+        """v9: the piece rows a plain LOAD would write, each ``pw`` lanes wide (data from lane
+        ``lane``, the pad value elsewhere); buffer row ``i`` = pieces ``i*step .. i*step+n-1``
+        side by side, lanes ``n*pw..`` the pad value."""
+        d = self.hw.dim
+        n, step, pw = self.im2col
+        m = im2col_rows(f, self.im2col, d, what)
+        rows, pb, cols = f["rows"], f["pad_before"], f["cols"]
+        if f["dtype"] != "i8" or f.get("part") or lane + cols > pw:
+            raise SimError(f"{what}: an im2col LOAD needs int8, part=0 and {lane} + cols <= pw = {pw}")
+        idx = self._dram_rows(f["dram"], rows, f["stride"], cols, what)
+        pieces = np.full((pb + rows + f["pad_after"], pw), f["pad_val"], np.int64)
+        pieces[pb:pb + rows, lane:lane + cols] = self.dram[idx].view(np.int8).reshape(rows, cols)
+        block = np.full((m, d), f["pad_val"], np.int64)
+        for p in range(n):
+            block[:, p * pw:(p + 1) * pw] = pieces[p:p + (m - 1) * step + 1:step]
+        self.inp[self._rows("INP", f["sram"], m, what)] = block
 
     def _load_one(self, f: dict, what: str, lane: int = 0) -> None:
         d = self.hw.dim
@@ -463,6 +496,8 @@ class Machine:
             self.gemm_taps = (f["a"], f["b"])
         elif f["reg"] == "LOAD_OUTER":
             self.load_outer = (f["a"], f["b"], f["d"], f["c"])
+        elif f["reg"] == "IM2COL":
+            self.im2col = (f["a"], f["b"], f["c"])
         elif f["reg"] == "STORE_OUTER":
             self.store_outer = (f["a"], f["b"], f["d"])
         elif f["reg"] == "RADD":

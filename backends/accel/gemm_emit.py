@@ -17,6 +17,7 @@ from __future__ import annotations
 
 
 from .gemm_loop2d import emit_loop2d
+from .gemm_im2col import emit_im2col
 from .gemm_pack import emit_pack
 from .gemm_window import emit_window
 from .hw import HwConfig
@@ -310,6 +311,9 @@ def _emit_order(e, ly: GemmLayer, t: Tiling) -> None:
     if t.order in ("pack", "pkw"):
         emit_pack(e, t)
         return
+    if t.order == "pim":
+        emit_im2col(e, t)
+        return
     if t.order == "w2d":
         emit_loop2d(e, t)
         return
@@ -365,19 +369,22 @@ def choose_tiling(ly: GemmLayer, xreg: Region, yreg: Region, hw: HwConfig,
     basic = [t for t in cands if not t.extra]
     # the extra schedules (K split, padded window) are simulated besides the best basic
     # ones; the SCALE-Sim comparison (objective "compute") keeps to the basic folds
-    extra = [t for t in cands if t.extra and t.order not in ("pack", "pkw", "w2d")] \
+    extra = [t for t in cands if t.extra and t.order not in ("pack", "pkw", "pim", "w2d")] \
         if objective == "total" else []
     # the packed-taps tilings keep their own order (most positions per tile first)
     pack = sorted((t for t in cands if t.order in ("pack", "pkw")),
                   key=lambda t: (-t.th * t.tw, -t.nb, t.order != "pkw", t.bufs)) \
         if objective == "total" else []
+    # the im2col-row tilings (ISA v9) besides them, most positions per tile first
+    pim = sorted((t for t in cands if t.order == "pim"),
+                 key=lambda t: (-t.th * t.tw, -t.nb, t.bufs)) if objective == "total" else []
     # the two-level window tilings: most positions and channel blocks per tile first; those
     # with K split by kernel rows besides the best few whole-K ones
     w2d = sorted((t for t in cands if t.order == "w2d"),
                  key=lambda t: (-t.th * t.nb, -t.th, -t.tk)) if objective == "total" else []
     w2d = [t for t in w2d if not t.split][:max(2, max_sim // 2)] + \
         [t for t in w2d if t.split][:max(2, max_sim // 4)]
-    extra = extra[:max_sim] + pack[:max(2, max_sim)] + w2d
+    extra = extra[:max_sim] + pack[:max(2, max_sim)] + pim[:max(2, max_sim // 2)] + w2d
     todo = (basic[:max_sim] + extra) or cands[:max_sim]
     if only is not None:
         todo = list(only)

@@ -272,15 +272,23 @@ def _chunk(e, tile, nbs, inp, wgt, win: bool, regs: list) -> None:
                 g.add(make("GEMM", reset=int(gi == 0), acc=acc_base + i * p + c0 * th,
                            inp=ibase + gi * ly.kh * p + c0 * th, wgt=wgt_at, rows=cnt * th,
                            kblocks=ly.kh, inp_kstride=p, wgt_kstride=1, note="pack " + note))
+    store_columns(e, tile, nbs, acc_base, p_base, [acc_res, p_res])
+
+
+def store_columns(e, tile, nbs, acc_base: int, p_base: int, reads: list) -> None:
+    """The STOREs of a column-major tile: one per output column and channel block (DRAM
+    stride: one output row; ``th = 1`` is row-major)."""
+    ly = e.ly
+    n, oh0, th, ow0, tw = tile
+    p = th * tw
     segs = []
     for i, nb in enumerate(nbs):
-        # one STORE per output column (DRAM stride: one output row); th = 1 is row-major
         runs = [(0, tw, 1)] if th == 1 else [(c, th, ly.ow) for c in range(tw)]
         for c, rows, step in runs:
             pos = (n * ly.oh + oh0) * ly.ow + ow0 + c
             segs.append((acc_base + i * p + c * th, pos, rows, step, nb, p_base + 3 * i,
                          f"out nb={nb} oh={oh0} ow={ow0 + c}"))
-    e.emit_stores(tile, [acc_res, p_res], segs)
+    e.emit_stores(tile, reads, segs)
 
 
 def emit_pack(e, t) -> None:

@@ -1,4 +1,4 @@
-"""qcc-accel ISA version 8: instruction fields, binary encoding and text form.
+"""qcc-accel ISA version 9: instruction fields, binary encoding and text form.
 
 Every instruction is one 128-bit little-endian word.  Bits 0-3 hold the opcode,
 bits 4-7 the dependency flags (pop_prev, pop_next, push_prev, push_next); the
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from qcc.errors import QccError
 
-ISA_VERSION = 8
+ISA_VERSION = 9
 WORD_BYTES = 16
 DEPS = ("pop_prev", "pop_next", "push_prev", "push_next")
 
@@ -39,7 +39,9 @@ CONFIG_REGS = ("CLAMP", "SCALE", "ALU_SCALE", "VERSION", "GATHER",
                # v7: the outer loop of STORE ``outer`` (ST engine)
                "STORE_OUTER",
                # v8: the residual add of STORE ``radd`` (ST engine)
-               "RADD", "RADD_ZP", "RADD_CLAMP")
+               "RADD", "RADD_ZP", "RADD_CLAMP",
+               # v9: the im2col row builder of LOAD ``im2col`` (LD engine)
+               "IM2COL")
 EX_CONFIG_REGS = ("ALU_SCALE", "VERSION", "GATHER", "GEMM_ROWS", "GEMM_TAPS")
 REDUCE_OPS = ("SUM", "MAX", "MIN")
 
@@ -51,7 +53,9 @@ LAYOUT: dict[str, list[tuple[str, int, bool]]] = {
              # v4: repeated by the CONFIG LOAD_OUTER loop
              ("outer", 1, False),
              # v6: a WGT load of partial blocks: the first ``cols`` K-rows of each block
-             ("part", 1, False)],
+             ("part", 1, False),
+             # v9: build each buffer row from CONFIG IM2COL pieces (an im2col gather)
+             ("im2col", 1, False)],
     "STORE": [("dtype", 2, False), ("mode", 2, False), ("sram", 16, False), ("dram", 32, False),
               ("rows", 10, False), ("cols", 8, False), ("stride", 22, False),
               ("param", 12, False),
@@ -120,7 +124,7 @@ class Instr:
         if self.op == "STORE":
             return "st"
         if self.op == "CONFIG":
-            if self.f["reg"] == "LOAD_OUTER":
+            if self.f["reg"] in ("LOAD_OUTER", "IM2COL"):
                 return "ld"
             return "ex" if self.f["reg"] in EX_CONFIG_REGS else "st"
         return "ex"

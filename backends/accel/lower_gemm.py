@@ -248,6 +248,8 @@ def prepare(call, plan: DramPlan, hw: HwConfig) -> GemmLayer:
     ly.macs = int(geo["n"] * geo["oh"] * geo["ow"] * m * (geo["c"] // geo["group"]) * kh * kw)
     from .gemm_pack import prepare_pack
     prepare_pack(ly, wd, plan, d)
+    from .gemm_im2col import prepare_im2col
+    prepare_im2col(ly, wd, plan, d)
     return ly
 
 
@@ -271,7 +273,7 @@ class Tiling:
     @property
     def extra(self) -> bool:
         """Not one of the basic gather tilings (which SCALE-Sim's folds model)."""
-        return self.split or self.order in ("win", "pack", "pkw", "w2d")
+        return self.split or self.order in ("win", "pack", "pkw", "pim", "w2d")
 
     def describe(self) -> str:
         return (f"th={self.th} tw={self.tw} nb={self.nb} tk={self.tk} order={self.order}"
@@ -333,6 +335,8 @@ def candidates(ly: GemmLayer, hw: HwConfig) -> list[Tiling]:
     out += loop2d_candidates(ly, hw, cap, Tiling)
     from .gemm_pack import pack_candidates
     out += pack_candidates(ly, hw, cap, Tiling)
+    from .gemm_im2col import im2col_candidates
+    out += im2col_candidates(ly, hw, cap, Tiling)
     if not out:  # narrow tiles for very wide layers
         for tw2 in (256, 128, 64, 32, 16):
             t = Tiling(1, min(tw2, ly.ow), 1, 1, "sp")
