@@ -450,8 +450,8 @@ class _Lowering:
             entry["onchip"] = {k: v.describe() for k, v in (("input", in_spec), ("output", out_spec))
                                if v is not None}
         es_y = yr.esize
-        wbytes = min([ly.wreg.nbytes] + [pk["reg"].nbytes for pk in
-                                         (ly.extra.get("pack"), ly.extra.get("im2col")) if pk])
+        forms = (ly.extra.get("pack"), ly.extra.get("im2col") if self.hw.im2col_load else None)
+        wbytes = min([ly.wreg.nbytes] + [pk["reg"].nbytes for pk in forms if pk])
         min_bytes = (ly.n * ly.h * ly.w * ly.c + wbytes + ly.preg.nbytes
                      + ly.n * ly.oh * ly.ow * ly.m * es_y * (2 if add is not None else 1))
         entry.update(macs=ly.macs, tiling=t.describe(), tiling_tried=tried, est_cycles=cyc,
