@@ -24,7 +24,8 @@ static inline void qcc_dws_band(const qcc_conv2d_p *p, const int8_t *x, int32_t 
     const int32_t off = -p->pl, zp = p->x_zp;
     int32_t l, r, j0, j1;
     qcc_valid_range(off, 1, p->w, wp + 1, &j0, &j1);  /* padded columns inside x */
-    memset(rows, 0, sizeof rows);
+    for (l = 0; l < 8; l++)  /* only the columns qcc_simd_pairs8 reads: wp + 1 rounded up to 8, + 8 */
+        memset(rows[l], 0, (size_t)(wp + 16 < QCC_DWS_WP + 16 ? wp + 16 : QCC_DWS_WP + 16) * sizeof(int16_t));
     for (r = 0; r < nr; r++) {
         const int32_t ih = r0 + r - p->pt;
         int32_t *restrict dst = xs + (size_t)r * wp * 8;
@@ -86,6 +87,35 @@ static inline void qcc_dws_row(const int32_t *xr, size_t rs, int32_t s8, const i
     }
 }
 
+/* y[l * plane + q] = r8[q * 8 + l] for lanes l < nv and positions q < n: the int8 results of
+ * one band, position-major, written channel by channel. Eight positions at a time as an 8 x 8
+ * byte transpose in eight 64-bit words (swaps of 4-, 2-, 1-byte blocks; little-endian hosts),
+ * then one 8-byte store per channel; the rest byte by byte. */
+static inline void qcc_dws_store8(const int8_t *r8, int32_t n, int32_t nv, int32_t plane, int8_t *y)
+{
+    int32_t q = 0, l, i;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    static const uint64_t mk[3] = {0x00000000FFFFFFFFull, 0x0000FFFF0000FFFFull, 0x00FF00FF00FF00FFull};
+    for (; q + 8 <= n; q += 8) {
+        uint64_t a[8], t;
+        int32_t k, s;
+        memcpy(a, r8 + (size_t)q * 8, sizeof a);
+        for (s = 0, k = 4; k >= 1; k /= 2, s++)
+            for (i = 0; i < 8; i++)
+                if ((i & k) == 0) {
+                    t = ((a[i] >> (8 * k)) ^ a[i + k]) & mk[s];
+                    a[i] ^= t << (8 * k);
+                    a[i + k] ^= t;
+                }
+        for (l = 0; l < nv; l++)
+            memcpy(y + (size_t)l * plane + q, &a[l], 8);
+    }
+#endif
+    for (; q < n; q++)
+        for (l = 0; l < nv; l++)
+            y[(size_t)l * plane + q] = r8[(size_t)q * 8 + l];
+}
+
 /* Output rows [i0, i0 + bn) of the block's nv channels from the band (padded row i0*sh first). */
 static inline void qcc_dws_rows(const qcc_conv2d_p *p, const int32_t *xs, const int32_t *ws,
                                 const int32_t *b8, const int32_t *m8, const int32_t *s8,
@@ -97,6 +127,7 @@ static inline void qcc_dws_rows(const qcc_conv2d_p *p, const int32_t *xs, const 
     const int fused = mult != NULL && p->y_dt == QCC_I8;
     const qcc_v8 bias = qcc_v8_load(b8), mv = qcc_v8_load(m8), sv = qcc_v8_load(s8);
     int32_t acc[QCC_DWS_WP * 8];
+    int8_t r8[QCC_DWS_BAND];  /* the band's int8 results, position-major: bn * ow <= 1024 positions */
     int32_t i, j, l;
     for (i = i0; i < i0 + bn; i++) {
         const int32_t *xr = xs + (size_t)(i - i0) * p->sh * rs;
@@ -109,17 +140,16 @@ static inline void qcc_dws_rows(const qcc_conv2d_p *p, const int32_t *xs, const 
         for (j = 0; j < p->ow; j++) {
             const size_t at = ybase + (size_t)i * p->ow + j;
             if (fused) {
-                int8_t r8[8];
-                qcc_v8_store_i8(r8, qcc_v8_requant(qcc_v8_load(acc + (size_t)j * 8), mv, sv, p->y_zp,
-                                                   p->lo, p->hi), 8);
-                for (l = 0; l < nv; l++)
-                    ((int8_t *)y)[at + (size_t)l * plane] = r8[l];
+                qcc_v8_store_i8(r8 + ((size_t)(i - i0) * p->ow + j) * 8,
+                                qcc_v8_requant(qcc_v8_load(acc + (size_t)j * 8), mv, sv, p->y_zp, p->lo, p->hi), 8);
             } else {
                 for (l = 0; l < nv; l++)
                     qcc_conv_store(p, mult, shift, c0 + l, y, at + (size_t)l * plane, acc[(size_t)j * 8 + l]);
             }
         }
     }
+    if (fused)  /* the band's rows are contiguous in each channel's plane */
+        qcc_dws_store8(r8, bn * p->ow, nv, plane, (int8_t *)y + ybase + (size_t)i0 * p->ow);
 }
 
 /* qcc_conv2d for c == group == m and dilation 1 on eight-lane SIMD; w: int8 [m, kh*kw]. 0: not
