@@ -2,7 +2,8 @@
 host builds, bit for bit with the interpreter: the AVX2 / AVX-512 builds take it on rows
 narrower than 16 and on strided rows (the flat kernel elsewhere). Its int8 epilogue gathers a
 whole band's results and writes them channel by channel through an 8 x 8 byte transpose, so
-the cases cover channel counts that are not a multiple of eight (partial lane blocks),
+small planes (<= 1024 positions, x86) are centred and transposed plane-wide once per block
+of eight channels; the cases cover channel counts that are not a multiple of eight (partial lane blocks),
 planes whose position count is not a multiple of eight (the transpose's tail), planes of
 more than one band, batches, strides, 5x5 taps, per-tensor scales and int32 outputs (the
 unfused path); int32 edges with hypothesis."""
@@ -29,7 +30,8 @@ def _band_cases(cs: Cases) -> Cases:
     _dw(cs, 1, 13, (25, 5), (3, 3), (1, 1), [1, 1, 1, 1], relu=True)        # 125 positions, 8 + 5 lanes
     _dw(cs, 2, 8, (7, 7), (3, 3), (1, 1), [1, 1, 1, 1], wvals=[-128, 127])  # batch 2, 49 positions
     _dw(cs, 1, 11, (6, 6), (5, 5), (1, 1), [2, 2, 2, 2], per_channel=False)
-    _dw(cs, 1, 5, (120, 9), (3, 3), (1, 1), [1, 1, 1, 1])                   # two bands of rows
+    _dw(cs, 1, 5, (120, 9), (3, 3), (1, 1), [1, 1, 1, 1])                   # two bands, plane > 1024
+    _dw(cs, 1, 10, (250, 4), (3, 3), (1, 1), [1, 1, 1, 1])                  # two bands, plane-wide build
     _dw(cs, 1, 9, (17, 40), (3, 3), (2, 2), [1, 1, 1, 1])                   # strided rows
     _dw(cs, 1, 3, (3, 3), (3, 3), (1, 1), [1, 1, 1, 1])                     # 9 positions, 3 lanes
     _dw(cs, 1, 6, (10, 6), (3, 3), (1, 1), [0, 1, 2, 0], acc_out=True)      # int32 out: unfused

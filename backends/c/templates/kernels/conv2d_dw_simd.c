@@ -47,6 +47,57 @@ static inline void qcc_dws_band(const qcc_conv2d_p *p, const int8_t *x, int32_t 
     }
 }
 
+#if defined(QCC_SIMD_X86) || defined(QCC_SIMD_SSE2)
+/* Small planes (h * w <= QCC_DWS_FLAT, x86): each channel's whole plane is one contiguous row,
+ * so the eight lanes are centred and transposed once per block of channels, plane-wide
+ * (t[q * 8 + l] = x[c0 + l][q] - zp, lanes past nv 0), instead of once per band row; the
+ * band rows are then copies of t's rows into padded columns, paired. */
+#define QCC_DWS_FLAT 1024
+
+static inline void qcc_dws_plane8(const qcc_conv2d_p *p, const int8_t *x, int32_t c0, int32_t nv,
+                                  int16_t *rows, int16_t *t)
+{
+    const int32_t hw = p->h * p->w, rs = QCC_DWS_FLAT + 8;
+    int32_t l, q;
+    for (l = 0; l < 8; l++) {
+        int16_t *rl = rows + (size_t)l * rs;
+        if (l < nv) {
+            qcc_simd_centre16(x + (size_t)(c0 + l) * hw, hw, p->x_zp, rl);
+            memset(rl + hw, 0, 8 * sizeof(int16_t));  /* t8x8 reads to hw rounded up to 8 */
+        } else {
+            memset(rl, 0, (size_t)(hw + 8) * sizeof(int16_t));
+        }
+    }
+    for (q = 0; q < hw; q += 8)
+        qcc_simd_t8x8(rows, rs, q, t);
+}
+
+/* The band's padded rows [r0, r0 + nr) as qcc_dws_band lays them out, from the plane-wide t:
+ * tc = one padded row of wp + 1 columns of 8 lanes (0 in the padding), then column c paired
+ * with c + 1. */
+static inline void qcc_dws_band_t(const qcc_conv2d_p *p, const int16_t *t, int32_t r0, int32_t nr,
+                                  int32_t wp, int16_t *tc, int32_t *xs)
+{
+    int32_t r, c, l, j0, j1;
+    qcc_valid_range(-p->pl, 1, p->w, wp + 1, &j0, &j1);
+    j1 = j1 > j0 ? j1 : j0;
+    memset(tc, 0, (size_t)(wp + 1) * 8 * sizeof(int16_t));
+    for (r = 0; r < nr; r++) {
+        const int32_t ih = r0 + r - p->pt;
+        int32_t *restrict dst = xs + (size_t)r * wp * 8;
+        if (ih < 0 || ih >= p->h) {
+            memset(dst, 0, (size_t)wp * 8 * sizeof(int32_t));
+            continue;
+        }
+        memcpy(tc + (size_t)j0 * 8, t + ((size_t)ih * p->w + j0 - p->pl) * 8, (size_t)(j1 - j0) * 8 * sizeof(int16_t));
+        for (c = 0; c < wp; c++)
+            for (l = 0; l < 8; l++)
+                dst[(size_t)c * 8 + l] = (int32_t)((uint32_t)(uint16_t)tc[(size_t)c * 8 + l]
+                                                   | (uint32_t)(uint16_t)tc[(size_t)(c + 1) * 8 + l] << 16);
+    }
+}
+#endif
+
 /* The block's weight pairs ws[(u * np + t) * 8 + l] = (w[u, 2t], w[u, 2t + 1]) of output
  * channel c0 + l (0 past kw and for lanes past nv), and its bias / requant lanes. */
 static inline void qcc_dws_weights(const qcc_conv2d_p *p, const int8_t *w, const int32_t *bias,
@@ -162,6 +213,10 @@ static inline int qcc_conv2d_dws(const qcc_conv2d_p *p, const int8_t *x, const i
     const int32_t wp = (p->ow - 1) * p->sw + p->kw;  /* padded columns read */
     int32_t xs[QCC_DWS_BAND], ws[QCC_DWS_TAPS * 8], b8[8], m8[8], s8[8];
     int32_t b, c0, i0, bn;
+#if defined(QCC_SIMD_X86) || defined(QCC_SIMD_SSE2)
+    int16_t rows[8 * (QCC_DWS_FLAT + 8)], t[(QCC_DWS_FLAT + 8) * 8], tc[(QCC_DWS_WP + 1) * 8];
+    const int flat = p->h * p->w <= QCC_DWS_FLAT;
+#endif
     if (p->c != p->group || mg != 1 || p->dh != 1 || p->dw != 1 || p->kh * np > QCC_DWS_TAPS || wp > QCC_DWS_WP
         || (size_t)p->kh * wp * 8 > QCC_DWS_BAND)
         return 0;
@@ -171,13 +226,22 @@ static inline int qcc_conv2d_dws(const qcc_conv2d_p *p, const int8_t *x, const i
     for (b = 0; b < p->n; b++)
         for (c0 = 0; c0 < p->m; c0 += 8) {
             const int32_t nv = p->m - c0 < 8 ? p->m - c0 : 8;
+            const int8_t *xb = x + (size_t)b * p->c * p->h * p->w;
             qcc_dws_weights(p, w, bias, mult, shift, c0, nv, np, ws, b8, m8, s8);
+#if defined(QCC_SIMD_X86) || defined(QCC_SIMD_SSE2)
+            if (flat)
+                qcc_dws_plane8(p, xb, c0, nv, rows, t);
+#endif
             for (i0 = 0; i0 < p->oh; i0 += bn) {
-                const int32_t rows = p->oh - i0 < bn ? p->oh - i0 : bn;
-                qcc_dws_band(p, x + (size_t)b * p->c * p->h * p->w, c0, nv, mg, i0 * p->sh,
-                             (rows - 1) * p->sh + p->kh, wp, xs);
+                const int32_t nb = p->oh - i0 < bn ? p->oh - i0 : bn, nr = (nb - 1) * p->sh + p->kh;
+#if defined(QCC_SIMD_X86) || defined(QCC_SIMD_SSE2)
+                if (flat)
+                    qcc_dws_band_t(p, t, i0 * p->sh, nr, wp, tc, xs);
+                else
+#endif
+                    qcc_dws_band(p, xb, c0, nv, mg, i0 * p->sh, nr, wp, xs);
                 qcc_dws_rows(p, xs, ws, b8, m8, s8, mult, shift, y, ((size_t)b * p->m + c0) * plane,
-                             c0, nv, i0, rows, wp, np);
+                             c0, nv, i0, nb, wp, np);
             }
         }
     return 1;
