@@ -18,7 +18,10 @@ from c_testlib import Cases, add_conv_op, check_exact, needs_gcc
 from simd_testlib import X86, need
 
 pytestmark = needs_gcc
-BUILDS = {"default": ("-O3",), "avx2": X86["avx2"], "native": ("-O2", "-march=native")}
+# default: the dispatched build (AVX-512 / AVX2 variants by cpuid); sse2: the baseline alone,
+# where the band kernel takes the strided rows
+BUILDS = {"default": ("-O3",), "sse2": ("-O3", "-DQCC_NO_DISPATCH"), "avx2": X86["avx2"],
+          "native": ("-O2", "-march=native")}
 
 
 def _dw(cs: Cases, n, c, hw, k, s, pads, **kw):
