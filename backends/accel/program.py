@@ -452,10 +452,12 @@ class _Lowering:
         es_y = yr.esize
         forms = (ly.extra.get("pack"), ly.extra.get("im2col") if self.hw.im2col_load else None)
         wbytes = min([ly.wreg.nbytes] + [pk["reg"].nbytes for pk in forms if pk])
-        min_bytes = (ly.n * ly.h * ly.w * ly.c + wbytes + ly.preg.nbytes
-                     + ly.n * ly.oh * ly.ow * ly.m * es_y * (2 if add is not None else 1))
+        out_bytes = ly.n * ly.oh * ly.ow * ly.m * es_y
+        min_load = ly.n * ly.h * ly.w * ly.c + wbytes + (out_bytes if add is not None else 0)
         entry.update(macs=ly.macs, tiling=t.describe(), tiling_tried=tried, est_cycles=cyc,
-                     min_bytes=int(min_bytes),
+                     min_bytes=int(min_load + ly.preg.nbytes + out_bytes),
+                     min_load_bytes=int(min_load), min_param_bytes=int(ly.preg.nbytes),
+                     min_store_bytes=int(out_bytes),
                      shape={"n": ly.n, "h": ly.h, "w": ly.w, "c": ly.c, "oh": ly.oh, "ow": ly.ow,
                             "m": ly.m, "kh": ly.kh, "kw": ly.kw, "stride": list(ly.stride),
                             "group": ly.group})

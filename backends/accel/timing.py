@@ -298,28 +298,39 @@ def layer_stats(prog: list[Instr], sched: Schedule, layers: list[dict], hw: HwCo
         fin = max((sched.ready[i] for i in idx), default=prev_end)
         cycles = max(fin - prev_end, 0)
         ex_busy = sum(sched.end[i] - sched.start[i] for i in idx if prog[i].engine == "ex")
-        nbytes = sum(dma_bytes(prog[i], hw) * reps[i] for i in idx)
+        per_engine = {"ld": 0, "ex": 0, "st": 0}
+        for i in idx:
+            per_engine[prog[i].engine] += dma_bytes(prog[i], hw) * reps[i]
+        nbytes = sum(per_engine.values())
         macs = int(ly.get("macs", 0))
         row = {"name": ly["name"], "op": ly["op"], "cycles": cycles, "macs": macs,
                "ex_busy": ex_busy, "ex_busy_frac": ex_busy / cycles if cycles else 0.0,
                "dram_bytes": nbytes, "instructions": len(idx)}
-        row.update(roofline(macs, nbytes, cycles, hw))
+        row.update(roofline(macs, nbytes, cycles, hw, peak_bytes=max(per_engine.values())))
         if ly.get("min_bytes"):  # the bound of the layer itself: every byte moved once
-            ideal = max(math.ceil(macs / hw.pe), math.ceil(ly["min_bytes"] / hw.dram_bytes_per_cycle))
+            # every engine's DMA has its own DRAM bandwidth (§4): the busiest one bounds
+            once = max(ly.get(k, 0) for k in ("min_load_bytes", "min_param_bytes", "min_store_bytes"))
+            once = once or ly["min_bytes"]
+            ideal = max(math.ceil(macs / hw.pe), math.ceil(once / hw.dram_bytes_per_cycle))
             row.update(ideal_cycles=ideal, ideal_eff=ideal / cycles if cycles else 0.0)
         out.append(row)
         prev_end = max(prev_end, fin)
     return out
 
 
-def roofline(macs: int, nbytes: int, cycles: int, hw: HwConfig) -> dict:
-    """Utilisation = MACs/(PE*cycles); attainable MAC/cycle = min(PE, AI*bandwidth)."""
+def roofline(macs: int, nbytes: int, cycles: int, hw: HwConfig, peak_bytes: int | None = None) -> dict:
+    """Utilisation = MACs/(PE*cycles); attainable MAC/cycle = min(PE, AI*bandwidth).
+
+    ``peak_bytes``: the DRAM bytes of the busiest engine (LD, EX and ST each have their own
+    bandwidth in the timing model), which bound the layer; by default all ``nbytes``. AI
+    stays MACs per byte moved in both directions."""
     util = macs / (hw.pe * cycles) if cycles else 0.0
+    peak = nbytes if peak_bytes is None else peak_bytes
     if macs == 0:
         return {"utilization": util, "bound": "memory" if nbytes else "none",
-                "roofline_cycles": math.ceil(nbytes / hw.dram_bytes_per_cycle), "roofline_eff": 0.0}
+                "roofline_cycles": math.ceil(peak / hw.dram_bytes_per_cycle), "roofline_eff": 0.0}
     ai = macs / nbytes if nbytes else float("inf")
-    attain = min(hw.pe, ai * hw.dram_bytes_per_cycle)
+    attain = min(hw.pe, (macs / peak if peak else float("inf")) * hw.dram_bytes_per_cycle)
     bound_cycles = math.ceil(macs / attain)
     return {"utilization": util, "bound": "compute" if attain >= hw.pe else "memory",
             "arith_intensity": ai, "roofline_cycles": bound_cycles,
