@@ -14,8 +14,8 @@
 
 from __future__ import annotations
 
-from .funcsim import (SimError, gemm_input_offsets, im2col_rows, lane_error, load_copies,
-                      store_copies)
+from .geometry import (SimError, gemm_input_offsets, im2col_rows, lane_error, load_copies,
+                       store_copies)
 from .hw import HwConfig
 from .isa import DTYPE_BYTES, UNARY_ALU_OPS, Instr, encode
 from .timing import FIFOS, DeadlockError, load_row_bytes, simulate, token_fifos
