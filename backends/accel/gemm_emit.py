@@ -151,6 +151,13 @@ class _Emitter:
                        wgt=wgt_off[nb], rows=p, kblocks=len(ksn), inp_kstride=stride, wgt_kstride=1,
                        note=f"nb={nb} k={len(ksn)} rows={p}"))
 
+    def chunk_params(self, nbs):
+        """(PARAM row, resource) of the channel chunk ``nbs``: inside the layer's resident
+        parameters when they were loaded once, else a LOAD of the chunk's rows."""
+        if self.all_params is not None:
+            return self.all_params[0] + 3 * nbs[0], self.all_params[1]
+        return self.params(nbs)
+
     def params(self, nbs):
         base, res = self.slots.next("PARAM")
         g = self.b.group("ex", writes=[res])
@@ -265,10 +272,7 @@ class _Emitter:
 
     # -- one output chunk of one tile -------------------------------------------------------
     def chunk(self, tile, nbs, kset, tk, shared_inp=None, shared_wgt=None):
-        if self.all_params is not None:
-            p_base, p_res = self.all_params[0] + 3 * nbs[0], self.all_params[1]
-        else:
-            p_base, p_res = self.params(nbs)
+        p_base, p_res = self.chunk_params(nbs)
         acc_base, acc_res = self.slots.next("ACC")
         for k0 in range(0, len(kset), tk):
             ks = kset[k0:k0 + tk]

@@ -103,10 +103,7 @@ def _chunk(e, tile, nbs, shared, woff, w_res, configure: bool, rows=None) -> Non
     rows_in, wp = geometry(ly, th)
     (sh, sw), (dh, dw) = ly.stride, ly.dil
     p = th * ly.ow
-    if e.all_params is not None:
-        p_base, p_res = e.all_params[0] + 3 * nbs[0], e.all_params[1]
-    else:
-        p_base, p_res = e.params(nbs)
+    p_base, p_res = e.chunk_params(nbs)
     acc_base, acc_res = e.slots.next("ACC")
     res = e.res_in
     if res is not None:  # the tile's window inside the resident region (its rows of positions)

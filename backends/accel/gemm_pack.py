@@ -244,10 +244,7 @@ def _chunk(e, tile, nbs, inp, wgt, win: bool, regs: list) -> None:
     n, oh0, th, ow0, tw = tile
     pk = ly.extra["pack"]
     p = th * tw
-    if e.all_params is not None:
-        p_base, p_res = e.all_params[0] + 3 * nbs[0], e.all_params[1]
-    else:
-        p_base, p_res = e.params(nbs)
+    p_base, p_res = e.chunk_params(nbs)
     acc_base, acc_res = e.slots.next("ACC")
     (woff, w_res), (ibase, i_res) = wgt, inp
     g = e.b.group("ex", reads=[i_res, w_res], writes=[acc_res])

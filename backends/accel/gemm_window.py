@@ -124,10 +124,7 @@ def _window_chunk(e, tile, nbs, shared, woff, w_res, first) -> None:
     (inp, inp_res), cbs = shared
     rows_in = th + ly.kh - 1
     p = (th - 1) * wp + ly.ow
-    if e.all_params is not None:
-        p_base, p_res = e.all_params[0] + 3 * nbs[0], e.all_params[1]
-    else:
-        p_base, p_res = e.params(nbs)
+    p_base, p_res = e.chunk_params(nbs)
     acc_base, acc_res = e.slots.next("ACC")
     g = e.b.group("ex", reads=[inp_res, w_res], writes=[acc_res])
     for i, nb in enumerate(nbs):
