@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -78,19 +79,49 @@ def run_c(graph: Graph, feeds_list: list, out_dir: str, cflags=FAST_CFLAGS, cc: 
     return run_samples(out_dir, feeds_list, manifest, binary=binary), manifest
 
 
+def _assert_equal(want: dict, got: dict, where: str = "C") -> None:
+    """Every output of ``want`` (the interpreter's) equals ``got``'s bit for bit, dtype and shape."""
+    for name, w in want.items():
+        g = got[name]
+        assert g.dtype == w.dtype and g.shape == w.shape, (name, g.dtype, w.dtype, g.shape, w.shape)
+        if not np.array_equal(g, w):
+            bad = np.argwhere(g != w)[:5].tolist()
+            raise AssertionError(f"output {name}: {where} differs from the interpreter at {bad}: "
+                                 f"{g[tuple(np.array(bad).T)]} vs {w[tuple(np.array(bad).T)]}")
+
+
 def check_exact(cases: Cases, out_dir: str, cflags=FAST_CFLAGS) -> dict:
     """Build the cases, run them, assert every output equals the interpreter's exactly."""
     verify(cases.g)
     want = Interpreter(cases.g).run(cases.feeds)
     got, manifest = run_c(cases.g, [cases.feeds], str(out_dir), cflags)
-    for name, w in want.items():
-        g = got[0][name]
-        assert g.dtype == w.dtype and g.shape == w.shape, (name, g.dtype, w.dtype, g.shape, w.shape)
-        if not np.array_equal(g, w):
-            bad = np.argwhere(g != w)[:5].tolist()
-            raise AssertionError(f"output {name}: C differs from the interpreter at {bad}: "
-                                 f"{g[tuple(np.array(bad).T)]} vs {w[tuple(np.array(bad).T)]}")
+    _assert_equal(want, got[0])
     return manifest
+
+
+def check_exact_qemu(cases: Cases, out_dir, core: str = "cortex-m4", feature: str = None) -> dict:
+    """The same on QEMU's Cortex-M board for ``core`` (arm-none-eabi-gcc build); ``feature``
+    (e.g. ``__ARM_FEATURE_DSP``) must guard a kernel variant in the generated header."""
+    from qcc.backends.c import arm
+
+    verify(cases.g)
+    want = Interpreter(cases.g).run(cases.feeds)
+    manifest = emit_c(cases.g, str(out_dir))
+    if feature:
+        assert feature in (Path(out_dir) / "qcc_kernels.h").read_text(), feature
+    got, = arm.run_qemu(Path(out_dir), [cases.feeds], core=core)
+    _assert_equal(want, got, f"C on {core}")
+    return manifest
+
+
+def edge_biases(data, room: int, n: int, label: str = "bias") -> list:
+    """Hypothesis draw of ``n`` int32 biases near +-2^31: ``room`` is the largest magnitude the
+    accumulation adds, so ``bias + sum`` stays in int32 (``data`` is ``st.data()``)."""
+    from hypothesis import strategies as st
+
+    top, bot = 2**31 - 1 - room, -2**31 + room
+    return data.draw(st.lists(st.one_of(st.integers(top - 2**12, top), st.integers(bot, bot + 2**12),
+                                        st.integers(bot, top)), min_size=n, max_size=n), label=label)
 
 
 def add_conv_op(cs: Cases, op: str, x_shape, w_shape, m: int, geometry: dict, wvals=None,

@@ -6,16 +6,13 @@ Cortex-M4 under QEMU; int32 edges with hypothesis."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qcc.backends.c import arm
-from qcc.interp import Interpreter
-from qcc.ir.verifier import verify
 
-from c_testlib import Cases, add_conv_op, check_exact, emit_c, needs_gcc
+from c_testlib import Cases, add_conv_op, check_exact, check_exact_qemu, needs_gcc
 
 pytestmark = needs_gcc
 BUILDS = {"portable": ("-O2", "-march=native", "-DQCC_PORTABLE"),
@@ -80,10 +77,4 @@ def test_grouped_conv_cortex_m4_bit_exact(tmp_path):
     _conv(cs, 1, 12, (9, 8), 12, (3, 3), (1, 1), [1, 1, 1, 1], 4, relu=True)
     _conv(cs, 1, 10, (7, 7), 6, (3, 3), (2, 2), [1, 1, 0, 0], 2, acc_out=True)
     _conv(cs, 1, 9, (6, 6), 6, (1, 1), (1, 1), [0, 0, 0, 0], 3)
-    verify(cs.g)
-    want = Interpreter(cs.g).run(cs.feeds)
-    emit_c(cs.g, str(tmp_path / "c"))
-    assert "__ARM_FEATURE_DSP" in (tmp_path / "c" / "qcc_kernels.h").read_text()
-    got, = arm.run_qemu(tmp_path / "c", [cs.feeds])
-    for name, w in want.items():
-        assert np.array_equal(got[name], w), name
+    check_exact_qemu(cs, tmp_path / "c", feature="__ARM_FEATURE_DSP")

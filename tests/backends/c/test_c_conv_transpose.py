@@ -12,13 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qcc.backends.c import arm
-from qcc.interp import Interpreter
-from qcc.ir.verifier import verify
 from qcc.lower import convt_phases as cp
 from qcc.lower.kernels import ConvGeometry
 from qcc.ops.integer_nn import conv_transpose2d_acc
 
-from c_testlib import Cases, add_conv_op, check_exact, emit_c, needs_gcc
+from c_testlib import Cases, add_conv_op, check_exact, check_exact_qemu, needs_gcc
 
 BUILDS = {"portable": ("-O2", "-march=native", "-DQCC_PORTABLE"),
           "default": ("-O3",),                      # x86-64 baseline: the SSE2 variants
@@ -183,10 +181,4 @@ def test_conv_transpose_cortex_m_bit_exact(tmp_path, core):
     _convt(cs, 1, 6, (5, 5), 4, (3, 3), (2, 2), [1, 1, 1, 1], 2, op=(1, 1), relu=True)
     _convt(cs, 1, 4, (5, 5), 8, (4, 4), (2, 2), [1, 1, 1, 1], 4)
     _convt(cs, 1, 3, (4, 4), 3, (1, 1), (2, 2), [0, 0, 0, 0], 1, acc_out=True)
-    verify(cs.g)
-    want = Interpreter(cs.g).run(cs.feeds)
-    emit_c(cs.g, str(tmp_path / "c"))
-    assert "__ARM_FEATURE_DSP" in (tmp_path / "c" / "qcc_kernels.h").read_text()
-    got, = arm.run_qemu(tmp_path / "c", [cs.feeds], core=core)
-    for name, w in want.items():
-        assert np.array_equal(got[name], w), name
+    check_exact_qemu(cs, tmp_path / "c", core=core, feature="__ARM_FEATURE_DSP")

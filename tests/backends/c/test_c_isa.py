@@ -13,11 +13,9 @@ from hypothesis import strategies as st
 
 from qcc import arith
 from qcc.backends.c import arm
-from qcc.interp import Interpreter
 from qcc.ir import DType
-from qcc.ir.verifier import verify
 
-from c_testlib import Cases, check_exact, emit_c, needs_gcc
+from c_testlib import Cases, check_exact, check_exact_qemu, edge_biases, needs_gcc
 
 pytestmark = needs_gcc
 
@@ -279,27 +277,14 @@ def test_host_native_build_bit_exact(tmp_path, seed):
 @pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
 @pytest.mark.parametrize("seed", [0, 1])
 def test_cortex_m4_dsp_kernels_bit_exact(tmp_path, seed):
-    cs = _cases(seed)
-    verify(cs.g)
-    want = Interpreter(cs.g).run(cs.feeds)
-    emit_c(cs.g, str(tmp_path / "c"))
-    assert "__ARM_FEATURE_DSP" in (tmp_path / "c" / "qcc_kernels.h").read_text()
-    got, = arm.run_qemu(tmp_path / "c", [cs.feeds])
-    for name, w in want.items():
-        assert np.array_equal(got[name], w), name
+    check_exact_qemu(_cases(seed), tmp_path / "c", feature="__ARM_FEATURE_DSP")
 
 
 @pytest.mark.skipif(not arm.available("cortex-m55"), reason=arm.missing_tools() or "ok")
 @pytest.mark.parametrize("seed", [0, 1])
 def test_cortex_m55_mve_kernels_bit_exact(tmp_path, seed):
     """The Helium (MVE) dot products and the DSP kernels under QEMU's Cortex-M55 (mps3-an547)."""
-    cs = _cases(seed)
-    want = Interpreter(cs.g).run(cs.feeds)
-    emit_c(cs.g, str(tmp_path / "c"))
-    assert "__ARM_FEATURE_MVE" in (tmp_path / "c" / "qcc_kernels.h").read_text()
-    got, = arm.run_qemu(tmp_path / "c", [cs.feeds], core="cortex-m55")
-    for name, w in want.items():
-        assert np.array_equal(got[name], w), name
+    check_exact_qemu(_cases(seed), tmp_path / "c", core="cortex-m55", feature="__ARM_FEATURE_MVE")
 
 
 def _edge_linear(cs: Cases, rows: int, k: int, bias, ratios, y_zp: int, lo: int = -128):
@@ -356,10 +341,7 @@ def test_cortex_m4_conv_gemm_requant_int32_edges(tmp_path, data):
     c = data.draw(st.integers(4, 13), label="c")
     hw = (data.draw(st.integers(1, 5), label="h"), data.draw(st.integers(4, 7), label="w"))
     room, nn = c * 128 * 255, 6
-    bias = data.draw(st.lists(st.one_of(st.integers(2**31 - 1 - room - 2**12, 2**31 - 1 - room),
-                                        st.integers(-2**31 + room, -2**31 + room + 2**12),
-                                        st.integers(-2**31 + room, 2**31 - 1 - room)),
-                              min_size=nn, max_size=nn), label="bias")
+    bias = edge_biases(data, room, nn)
     # all channels in the fast requantization's shifts (33..53: the one assembly loop over
     # every channel), or any shifts (channel by channel)
     lo_r = 2.0 ** -21 if data.draw(st.booleans(), label="fast_all") else 2.0 ** -54
@@ -367,11 +349,7 @@ def test_cortex_m4_conv_gemm_requant_int32_edges(tmp_path, data):
                                 min_size=nn, max_size=nn), label="ratios")
     _edge_conv(cs, c, hw, bias, ratios, data.draw(st.integers(-128, 127), label="y_zp"),
                data.draw(st.sampled_from([-128, -5, 0]), label="lo"))
-    want = Interpreter(cs.g).run(cs.feeds)
-    emit_c(cs.g, str(tmp_path / "c"))
-    got, = arm.run_qemu(tmp_path / "c", [cs.feeds])
-    for name, w in want.items():
-        assert np.array_equal(got[name], w), name
+    check_exact_qemu(cs, tmp_path / "c")
 
 
 @pytest.mark.slow
@@ -385,18 +363,11 @@ def test_cortex_m4_gemm_requant_int32_edges(tmp_path, data):
     rows, k = data.draw(st.integers(3, 9), label="rows"), data.draw(st.integers(1, 13), label="k")
     room = k * 128 * 255
     nn = 8
-    bias = data.draw(st.lists(st.one_of(st.integers(2**31 - 1 - room - 2**12, 2**31 - 1 - room),
-                                        st.integers(-2**31 + room, -2**31 + room + 2**12),
-                                        st.integers(-2**31 + room, 2**31 - 1 - room)),
-                              min_size=nn, max_size=nn), label="bias")
+    bias = edge_biases(data, room, nn)
     ratios = data.draw(st.lists(st.floats(2.0 ** -54, 0.99), min_size=nn, max_size=nn), label="ratios")
     _edge_linear(cs, rows, k, bias, ratios, data.draw(st.integers(-128, 127), label="y_zp"),
                  data.draw(st.sampled_from([-128, -5, 0]), label="lo"))
-    want = Interpreter(cs.g).run(cs.feeds)
-    emit_c(cs.g, str(tmp_path / "c"))
-    got, = arm.run_qemu(tmp_path / "c", [cs.feeds])
-    for name, w in want.items():
-        assert np.array_equal(got[name], w), name
+    check_exact_qemu(cs, tmp_path / "c")
 
 
 @pytest.mark.slow
@@ -412,19 +383,12 @@ def test_cortex_m4_depthwise_int32_edges(tmp_path, data):
     k, s = data.draw(st.sampled_from([3, 5]), label="k"), data.draw(st.sampled_from([1, 2]), label="s")
     hw = (data.draw(st.integers(1, 9), label="h"), data.draw(st.integers(1, 12), label="w"))
     room, nn = k * k * 128 * 255, 4
-    bias = data.draw(st.lists(st.one_of(st.integers(2**31 - 1 - room - 2**12, 2**31 - 1 - room),
-                                        st.integers(-2**31 + room, -2**31 + room + 2**12),
-                                        st.integers(-2**31 + room, 2**31 - 1 - room)),
-                              min_size=nn, max_size=nn), label="bias")
+    bias = edge_biases(data, room, nn)
     ratios = data.draw(st.lists(st.floats(2.0 ** -54, 0.99), min_size=nn, max_size=nn), label="ratios")
     lo = data.draw(st.sampled_from([-128, -5, 0]), label="lo")
     hi = data.draw(st.sampled_from([127, 90, 1]), label="hi")
     _edge_dw(cs, k, s, hw, bias, ratios, data.draw(st.integers(-128, 127), label="y_zp"), lo, hi)
-    want = Interpreter(cs.g).run(cs.feeds)
-    emit_c(cs.g, str(tmp_path / "c"))
-    got, = arm.run_qemu(tmp_path / "c", [cs.feeds])
-    for name, w in want.items():
-        assert np.array_equal(got[name], w), name
+    check_exact_qemu(cs, tmp_path / "c")
 
 
 @pytest.mark.slow
@@ -443,10 +407,7 @@ def test_cortex_m4_first_layer_int32_edges(tmp_path, data):
     h, w = data.draw(st.integers(17, 34), label="h"), data.draw(st.integers(8, 33), label="w")
     nn = data.draw(st.integers(2, 7), label="m")
     room = kh * kw * 128 * 255
-    bias = data.draw(st.lists(st.one_of(st.integers(2**31 - 1 - room - 2**12, 2**31 - 1 - room),
-                                        st.integers(-2**31 + room, -2**31 + room + 2**12),
-                                        st.integers(-2**31 + room, 2**31 - 1 - room)),
-                              min_size=nn, max_size=nn), label="bias")
+    bias = edge_biases(data, room, nn)
     lo_r = 2.0 ** -21 if data.draw(st.booleans(), label="fast_all") else 2.0 ** -54
     ratios = data.draw(st.lists(st.floats(lo_r, 0.24 if lo_r > 2.0 ** -22 else 0.99),
                                 min_size=nn, max_size=nn), label="ratios")
@@ -462,8 +423,4 @@ def test_cortex_m4_first_layer_int32_edges(tmp_path, data):
     cs.op("qcc.conv2d", [x, wt, cs.const(np.asarray(bias, np.int32)),
                          cs.const(np.atleast_1d(m).astype(np.int32)),
                          cs.const(np.atleast_1d(sh).astype(np.int32))], attrs)
-    want = Interpreter(cs.g).run(cs.feeds)
-    emit_c(cs.g, str(tmp_path / "c"))
-    got, = arm.run_qemu(tmp_path / "c", [cs.feeds])
-    for name, w_ in want.items():
-        assert np.array_equal(got[name], w_), name
+    check_exact_qemu(cs, tmp_path / "c")

@@ -14,12 +14,10 @@ from hypothesis import strategies as st
 
 from qcc import arith
 from qcc.backends.c import arm
-from qcc.interp import Interpreter
 from qcc.ir import DType
-from qcc.ir.verifier import verify
 from qcc.ops import integer_transformer as itx
 
-from c_testlib import Cases, emit_c, needs_gcc
+from c_testlib import Cases, check_exact_qemu, needs_gcc
 
 pytestmark = needs_gcc
 
@@ -198,17 +196,9 @@ def _matmul_cases(seed: int) -> Cases:
 
 
 def _run(cs: Cases, tmp_path, core: str):
-    verify(cs.g)
-    want = Interpreter(cs.g).run(cs.feeds)
-    emit_c(cs.g, str(tmp_path / "c"))
-    got, = arm.run_qemu(tmp_path / "c", [cs.feeds], core=core)
+    check_exact_qemu(cs, tmp_path / "c", core=core)
     # the forms are dispatched by direct calls: the static stack bound stays known
     assert arm.size(arm.build(tmp_path / "c", core=core))["model_stack_bytes"] is not None
-    for name, w in want.items():
-        if not np.array_equal(got[name], w):
-            bad = np.argwhere(got[name] != w)[:5]
-            raise AssertionError(f"{name}: C differs at {bad.tolist()}: "
-                                 f"{got[name][tuple(bad.T)]} vs {w[tuple(bad.T)]}")
 
 
 @pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")

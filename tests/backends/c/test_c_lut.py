@@ -13,10 +13,9 @@ import pytest
 
 from qcc import arith
 from qcc.backends.c import arm
-from qcc.interp import Interpreter
 from qcc.ir import DType
 
-from c_testlib import Cases, check_exact, emit_c, needs_gcc
+from c_testlib import Cases, check_exact, check_exact_qemu, needs_gcc
 from simd_testlib import FLAGS
 
 pytestmark = needs_gcc
@@ -85,8 +84,4 @@ def test_lut_kernel_bit_exact_cortex_m(core, tmp_path):
     if not arm.available(core):
         pytest.skip(f"SKIPPED, NOT PASSED: no QEMU board for {core}")
     cs = _cases(3)
-    want = Interpreter(cs.g).run(cs.feeds)
-    emit_c(cs.g, str(tmp_path / "c"))
-    got, = arm.run_qemu(tmp_path / "c", [cs.feeds], core=core)
-    for name, w in want.items():
-        assert np.array_equal(got[name], w), name
+    check_exact_qemu(cs, tmp_path / "c", core=core)
