@@ -54,7 +54,6 @@ class _Emitter:
         self.res_in = ly.extra.get("resident_in")
         self.res_out = out_spec
         self.store_dram = out_spec is None or out_spec.keep_dram
-        self.padded = False
         self.radd = ly.extra.get("radd")   # v8: a residual add fused into the STOREs (fuse_add.py)
         self.x_res, self.y_res = x_res, y_res   # DRAM resources read / written
         self.first_store = True
@@ -186,10 +185,6 @@ class _Emitter:
         then to DRAM in one group, whose DMA latency the resident consumer does not wait for."""
         n, oh0, th, ow0, tw = tile
         out = self.res_out
-        if out is not None and not self.padded:
-            from .resident import emit_pads
-            emit_pads(self, out)
-            self.padded = True
         span = self.out_span(n, oh0, th, ow0, tw)
         lut = self.ly.extra.get("lut")   # (table, resource): an activation fused into the STORE
         if lut is not None:
@@ -208,12 +203,23 @@ class _Emitter:
                     if s[4] == nb:
                         self.store_rows(g, *s, dram=False)
         if self.store_dram:
-            rows = dict(span)
+            rows = {k: (*v, *self._lanes(segs)) for k, v in span.items()}
             if self.radd is not None and self.radd.alias and span:
-                rows[self.radd.res] = span[self.y_res]   # in place: only these rows overwritten
+                rows[self.radd.res] = rows[self.y_res]   # in place: only these rows overwritten
             g = self._st_group(reads, [self.y_res], rows)
             for s in segs:
                 self.store_rows(g, *s, res=False)
+
+    def _lanes(self, segs) -> tuple:
+        """The channels ``(lo, hi)`` that the STOREs ``segs`` write (their channel blocks): a
+        DRAM row interval names them (stream.py), so the operand LOAD of one block of a fused
+        add written in place does not wait for the STOREs of another block of the same
+        positions.  All channels when the sum's elements are wider than the int8 residual's
+        (their bytes would not line up)."""
+        if self.radd is not None and self.radd.alias and self.y.esize != 1:
+            return 0, self.ly.m
+        nbs = [s[4] for s in segs]
+        return min(nbs) * self.d, min(self.ly.m, (max(nbs) + 1) * self.d)
 
     def _operand_loads(self, acc_res, span, segs) -> tuple:
         """The LD group loading the fused add's operand rows of the STOREs ``segs`` into the
@@ -225,7 +231,7 @@ class _Emitter:
         lo, hi = acc_span(acc_res, self.hw)
         slot = ("INP", ra.base + lo, ra.base + hi)
         g = self.b.group("ld", reads=[ra.res], writes=[slot],
-                         rows={ra.res: span[self.y_res]} if span else None)
+                         rows={ra.res: (*span[self.y_res], *self._lanes(segs))} if span else None)
         for acc, pos, rows, step, nb, _, _ in segs:
             cols = min(d, ly.m - nb * d)
             for s0 in range(0, rows, MAX_DMA_ROWS):
@@ -305,6 +311,13 @@ def emit_gemm(ly: GemmLayer, t: Tiling, xreg: Region, yreg: Region, hw: HwConfig
     the STOREs fill (resident.py); ``ly.extra["resident_in"]``: this layer's own."""
     e = _Emitter(ly, xreg, yreg, hw, b, x_res, y_res, out_spec, t.bufs)
     _emit_order(e, ly, t)
+    if out_spec is not None:
+        # the resident region's padding rows (LD, no DRAM bytes) after the layer's own loads:
+        # they touch no row the layer's STOREs write, and only the next layer reads them, so
+        # they do not hold up the loads of the layer's later tiles (before the first STORE
+        # they delayed the second tile of a two-tile stem by their LD cycles)
+        from .resident import emit_pads
+        emit_pads(e, out_spec)
     b.slot_phase = e.slots.next_phase()
 
 

@@ -27,7 +27,11 @@ A group may read or write only an interval of a DRAM tensor's rows (``rows=``): 
 read of rows ``[lo, hi)`` waits only for the latest partial write that overlaps them
 (or, when none does, for the last whole write), so the next layer's first tile can
 load while the current layer still stores its last ones.  A partial write waits like
-a whole write and becomes the tensor's last writer, so whole reads wait for it.
+a whole write and becomes the tensor's last writer, so whole reads wait for it.  An
+interval may also name the lanes it touches (``(lo, hi, lane_lo, lane_hi)``): a read of
+one channel block of a channels-last tensor then does not wait for a partial write of
+another block of the same positions (a fused residual add written in place, block by block,
+over the residual it reads).
 """
 
 from __future__ import annotations
@@ -78,6 +82,20 @@ def _span(r, halves: dict):
     return r[0], r[1], r[2], (r[3] if len(r) > 3 else None)
 
 
+_ALL_LANES = (0, 1 << 62)
+
+
+def _lanes(span) -> tuple:
+    """``(lo, hi, lane_lo, lane_hi)`` of a DRAM row interval (all lanes when not given)."""
+    return tuple(span) if len(span) == 4 else (*span, *_ALL_LANES)
+
+
+def _meets(span, part) -> bool:
+    """Whether a read of ``span`` touches the partial write ``part`` (rows and lanes)."""
+    lo, hi, l0, l1 = _lanes(span)
+    return part[0] < hi and lo < part[1] and part[2] < l1 and l0 < part[3]
+
+
 def _overlap(a, b) -> bool:
     if a[0] != b[0]:
         return False
@@ -107,8 +125,7 @@ class Builder:
         if span is None or not parts:
             w = self._writer.get(r)
             return [] if w is None else [w]
-        lo, hi = span
-        hit = [g for a, b, g in parts if a < hi and lo < b]
+        hit = [p[-1] for p in parts if _meets(span, p)]
         if hit:
             return [max(hit, key=lambda g: g.seq)]
         w = self._base.get(r)
@@ -116,7 +133,10 @@ class Builder:
 
     def group(self, engine: str, reads=(), writes=(), rows=None) -> Group:
         """A group of ``engine`` reading and writing resources; ``rows`` maps a DRAM resource
-        to the interval of its rows that this group reads or writes (default: all)."""
+        to the interval of its rows that this group reads or writes (default: all), as
+        ``(lo, hi)`` (every lane of those rows) or ``(lo, hi, lane_lo, lane_hi)`` (only those
+        lanes: the channel blocks of a tile whose STOREs write one block of an interleaved
+        channels-last tensor)."""
         rows = rows or {}
         writes = list(writes) + [x for r in writes for x in self.also_write.get(r, ())]
         near = self._inp_overlaps(list(reads) + writes, writes)
@@ -136,7 +156,7 @@ class Builder:
             self._writer[r] = g
             self._readers[r] = {}
             if r in rows:
-                self._parts.setdefault(r, []).append((*rows[r], g))
+                self._parts.setdefault(r, []).append((*_lanes(rows[r]), g))
             else:
                 self._base[r] = g
                 self._parts[r] = []
