@@ -50,7 +50,7 @@ def im2col_candidates(ly, hw, cap: dict, tiling_cls) -> list:
     out = []
     nbs = sorted({min(ly.nblocks, x) for x in (1, 2, 4, ly.nblocks)})
     ths = sorted({min(ly.oh, x) for x in (1, 2, 4, 8, 16, 32, ly.oh)})
-    tws = sorted({min(ly.ow, x) for x in (4, 8, 16, 32, ly.ow)})
+    tws = sorted({min(ly.ow, x) for x in (1, 2, 4, 8, 16, 32, ly.ow)})
     for th in ths:
         if window_rows(ly, th) > min(MAX_PAD, MAX_DMA_ROWS):
             continue
