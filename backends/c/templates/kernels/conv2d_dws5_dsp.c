@@ -248,15 +248,16 @@ typedef struct {
     size_t stop, rlast, ylast;              /* offsets of the first call's end, the last row */
 } qcc_dwg;
 
-static inline void qcc_dws_geom(const qcc_conv2d_p *p, int32_t pw, int32_t S, qcc_dwg *g,
-                                qcc_dwa *prm)
-{
-    g->ow = p->ow, g->oh = p->oh, g->ow2 = p->ow & ~1, g->owe = (p->ow + 1) & ~1;
+static inline void qcc_dws_geom(const qcc_conv2d_p *p, int32_t pw, int32_t S, int32_t U,
+                                qcc_dwg *g, qcc_dwa *prm)
+{   /* U: outputs per pass (2: pairs, 4: the quad form); ow2, owe: ow rounded down, up to U */
+    g->ow = p->ow, g->oh = p->oh, g->ow2 = p->ow & ~(U - 1), g->owe = (p->ow + U - 1) & ~(U - 1);
     g->full = g->ow == g->ow2 ? g->oh : g->oh - 1;
     g->rstep = p->sh * pw;  /* input bytes from one output row to the next */
     g->stop = g->full > 0 ? (size_t)(g->full - 1) * g->ow + g->owe : 0;
     g->rlast = (size_t)(g->oh - 1) * g->rstep, g->ylast = (size_t)(g->oh - 1) * g->ow;
     prm->rskip = g->rstep - S * g->owe, prm->back = g->owe - g->ow, prm->ow = g->ow;
+    prm->rew = 5 * pw - 4;
 }
 
 /* The assembly row loops out of line, one per kernel size, stride and clamp (each assembly
@@ -337,6 +338,39 @@ static inline void qcc_dwa_plane(const qcc_dwg *g, const int8_t *pad, int32_t pw
 #undef QCC_DWA_ONE
 }
 
+/* The plane of one output channel by the 5x5 quad form (horizontal stride 1, ow >= 4;
+ * conv2d_dwq_dsp.c), as qcc_dwa_plane does it with pairs: the rows before the last run
+ * ceil(ow / 4) quads each (an overrun of up to three outputs lands on the next row's first,
+ * which that row then writes), the last row floor(ow / 4) quads and its last ow % 4 outputs
+ * in C. g: the geometry for U = 4. */
+static inline void qcc_dwq_plane(const qcc_dwg *g, const int8_t *pad, int32_t pw, qcc_dwa *prm,
+                                 const qcc_rqf *rq, int32_t lo, int32_t hi, int8_t *restrict y,
+                                 int narrow)
+{
+    int32_t j;
+    if (g->full > 0) {
+        prm->yend = y + g->owe;
+        prm->stop = y + g->stop;
+        prm->yq = y;
+        if (narrow)
+            qcc_dw5q_n(pad, pw, prm);
+        else
+            qcc_dw5q_w(pad, pw, prm);
+    }
+    if (g->full < g->oh) {
+        int8_t *yl = y + g->ylast;
+        const int8_t *rl = pad + g->rlast;
+        prm->yend = prm->stop = yl + g->ow2;
+        prm->yq = yl;
+        if (narrow)
+            qcc_dw5q_n(rl, pw, prm);
+        else
+            qcc_dw5q_w(rl, pw, prm);
+        for (j = g->ow2; j < g->ow; j++)
+            qcc_dw5_one(rl + j, pw, prm, rq, lo, hi, narrow, yl + j);
+    }
+}
+
 /* Whether qcc_dws_conv takes conv p (square 3x3 or 5x5 kernels, horizontal stride 1 or 2,
  * any vertical stride). */
 static inline int qcc_dws_takes(const qcc_conv2d_p *p)
@@ -363,8 +397,9 @@ __attribute__((noinline)) static int qcc_dws_conv(const qcc_dwd_job *j)
     qcc_dwa prm;
     qcc_dwg g;
     qcc_dw3 q;
+    const int quad = KW == 5 && S == 1 && qcc_dw5q_takes(p->ow);
     prm.lo = (uint8_t)lo * 0x01010101u, prm.hi = (uint8_t)hi * 0x01010101u;
-    qcc_dws_geom(p, pw, S, &g, &prm);
+    qcc_dws_geom(p, pw, S, quad ? 4 : 2, &g, &prm);
     for (b = 0; b < nb; b++)
         for (ci = 0; ci < nc; ci++, x += xplane) {
             qcc_dwd_fill(p, x, j->ph, pw, j->pad);
@@ -383,7 +418,10 @@ __attribute__((noinline)) static int qcc_dws_conv(const qcc_dwd_job *j)
                     prm.init = b0 - zp * qcc_dw3_pack(wk, &q);
                 else
                     prm.init = b0 - zp * qcc_dw5_pack(wk, &prm);
-                qcc_dwa_plane(&g, pad, pw, &q, &prm, &rq, lo, hi, yo, KW, S, narrow, form);
+                if (quad)
+                    qcc_dwq_plane(&g, pad, pw, &prm, &rq, lo, hi, yo, narrow);
+                else
+                    qcc_dwa_plane(&g, pad, pw, &q, &prm, &rq, lo, hi, yo, KW, S, narrow, form);
             }
         }
     return slow;

@@ -54,11 +54,15 @@ typedef struct {
     int32_t ow;         /* 40: the output row length */
     int32_t w5[13];     /* 44: 5x5 weights: (w0, w2), (w1, w3) per row, then w4 of rows 0-1,
                          * 2-3 and 4 (qcc_dw5_pack) */
+    int8_t *yq;         /* 96: the 5x5 quad form's output pointer (conv2d_dwq_dsp.c) */
+    int32_t rew;        /* 100: the quad form's step back after five kernel rows, 5 pw - 4 */
 } qcc_dwa;
 /* the offsets the assembly reads (a negative array size if the layout differs) */
 typedef char qcc_dwa_layout[offsetof(qcc_dwa, init) == 12 && offsetof(qcc_dwa, lo) == 16
                             && offsetof(qcc_dwa, yend) == 24 && offsetof(qcc_dwa, rskip) == 32
-                            && offsetof(qcc_dwa, ow) == 40 && offsetof(qcc_dwa, w5) == 44 ? 1 : -1];
+                            && offsetof(qcc_dwa, ow) == 40 && offsetof(qcc_dwa, w5) == 44
+                            && offsetof(qcc_dwa, yq) == 96 && offsetof(qcc_dwa, rew) == 100
+                            ? 1 : -1];
 
 #define QCC_DWA_REQ(CLAMP)                                            \
     "ldm %[prm], { %[e], %[o], %[t] }\n\t"                            \
