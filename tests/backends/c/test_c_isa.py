@@ -130,6 +130,12 @@ def _cases(seed: int) -> Cases:
              [0.2, 2.0 ** -22.5, 0.9], 17, lo=-20, hi=100)  # 0.9: shift 31 (table kernel)
     _edge_dw(cs, 5, 2, (9, 11), [-2**31 + 25 * 128 * 255, 2**31 - 1 - 25 * 128 * 255],
              [2.0 ** -30, 0.9], -3)
+    # the 5x5 quad form (horizontal stride 1, rows of 4, 7 or 8+ outputs): int32 edges over
+    # three quads and a tail of three, the clamp on packed words, a vertical stride of 2
+    _edge_dw(cs, 5, 1, (5, 11), [2**31 - 1 - 25 * 128 * 255, -2**31 + 25 * 128 * 255, 9],
+             [2.0 ** -30, 0.9, 2.0 ** -12], 5)
+    _conv(cs, 1, 3, (6, 8), 3, (5, 5), (1, 1), [2, 2, 2, 2], 3, bounds=(-70, 40))
+    _conv(cs, 1, 2, (9, 16), 2, (5, 5), (2, 1), [2, 2, 2, 2], 2, relu=True)
     # rows of more than sixteen outputs (the Helium kernel's four vectors and a second pass)
     _conv(cs, 1, 3, (6, 21), 3, (3, 3), (1, 1), [1, 1, 1, 1], 3)
     _conv(cs, 1, 2, (5, 40), 2, (3, 3), (2, 2), [1, 1, 1, 1], 2, relu=True)

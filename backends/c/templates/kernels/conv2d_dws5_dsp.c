@@ -383,7 +383,8 @@ static inline int qcc_dws_takes(const qcc_conv2d_p *p)
  * whose shift the fast requantization does not take are left to the caller's table kernel
  * (not called from here: the static stack bound stays that of the deeper of the two); returns
  * whether there were any. */
-__attribute__((noinline)) static int qcc_dws_conv(const qcc_dwd_job *j)
+__attribute__((always_inline)) static inline int qcc_dws_conv_k(const qcc_dwd_job *j,
+                                                                const int quad)
 {
     const qcc_conv2d_p *p = j->p;
     const int32_t KW = p->kw, S = p->sw, narrow = p->lo > -128 || p->hi < 127;
@@ -397,7 +398,6 @@ __attribute__((noinline)) static int qcc_dws_conv(const qcc_dwd_job *j)
     qcc_dwa prm;
     qcc_dwg g;
     qcc_dw3 q;
-    const int quad = KW == 5 && S == 1 && qcc_dw5q_takes(p->ow);
     prm.lo = (uint8_t)lo * 0x01010101u, prm.hi = (uint8_t)hi * 0x01010101u;
     qcc_dws_geom(p, pw, S, quad ? 4 : 2, &g, &prm);
     for (b = 0; b < nb; b++)
@@ -425,5 +425,24 @@ __attribute__((noinline)) static int qcc_dws_conv(const qcc_dwd_job *j)
             }
         }
     return slow;
+}
+
+/* The pair forms, and the 5x5 quad form (qcc_dws_quad): two functions, so that the pair
+ * forms' channel loop is compiled without the quad branch (it cost 12-20 instructions per
+ * channel in register moves when both shared one loop). */
+__attribute__((noinline)) static int qcc_dws_conv(const qcc_dwd_job *j)
+{
+    return qcc_dws_conv_k(j, 0);
+}
+
+__attribute__((noinline)) static int qcc_dws_convq(const qcc_dwd_job *j)
+{
+    return qcc_dws_conv_k(j, 1);
+}
+
+/* Whether conv p takes the 5x5 quad form (qcc_dws_takes(p) holds). */
+static inline int qcc_dws_quad(const qcc_conv2d_p *p)
+{
+    return p->kw == 5 && p->sw == 1 && qcc_dw5q_takes(p->ow);
 }
 #endif
