@@ -89,7 +89,7 @@ def conv2d(o: Operands, k: K.Conv2d):
                   sh=g.sh, sw=g.sw, dh=g.dh, dw=g.dw, pt=g.pt, pl=g.pl, group=g.group,
                   x_zp=k.x_zp, y_zp=q["y_zp"], lo=q["lo"], hi=q["hi"],
                   per_channel=q["per_channel"], pb=k.block, y_dt=_y_dt(e), gsize=gsize,
-                  gshift=gshift, ng=ng, wbits=k.wbits)
+                  gshift=gshift, ng=ng, wbits=k.wbits, pwc=k.pw_cols)
     args = [o.val(k.x), o.cst(k.w), o.cst(e.bias), o.cst(e.mult), o.cst(e.shift), o.cst(gm),
             o.out(k.y, "void"), Arg("scratch", ctype="void")]
     return "conv2d", _fn("qcc_conv2d", k), "qcc_conv2d_p", params, args

@@ -18,7 +18,7 @@ from .cprogram import CTYPES, Arg, ConstArray, IoSpec, Program, Step, cident
 
 TARGET_DESC = Target(name="c", align=16, vector_bytes=16, im2col_bytes=8192,
                      pw_direct_plane=64, matmul_pack_bytes=32768, weight_bits=(8, 4, 2),
-                     convt_phases=True, lut_per_channel=True)
+                     convt_phases=True, lut_per_channel=True, pw_wide_cols=(64, 32))
 
 _I8, _Q8 = dtypes("int8"), dtypes("int8", "uint8")
 _Q16 = dtypes("int8", "uint8", "int16")

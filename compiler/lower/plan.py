@@ -44,6 +44,7 @@ def plan(lw: Lowerer) -> MemoryPlan:
             buffers.append(Buffer(f"scratch.{i}", call.scratch, i, i))
     align = lw.target.align
     mp = plan_memory(buffers, align)
+    buffers = widen_scratch(lw, buffers, mp, align)
     check_plan(buffers, mp)
     lw.p.plan = MemoryPlan(mp.arena, mp.lower_bound, mp.strategy, align, mp.offsets,
                            dict(mp.inplace), dict(mp.rejected), dict(mp.tried))
@@ -53,6 +54,43 @@ def plan(lw: Lowerer) -> MemoryPlan:
         raise lw.err(f"the activation arena needs {mp.arena} bytes (lower bound "
                      f"{mp.lower_bound}); the target holds {limit}")
     return lw.p.plan
+
+
+def widen_scratch(lw: Lowerer, buffers: list, mp, align: int) -> list:
+    """Grant the calls' wider scratch options (``Kernel.wider``) where the plan has room:
+    a call's scratch lives at its step only, so an option fits when an aligned gap of its
+    size lies in ``[0, arena)`` between the buffers live at that step (the scratch's own
+    offset first).  The arena and its lower bound (the program's need with the narrow
+    scratch) stay as planned; returns the buffers with the granted sizes."""
+    out = list(buffers)
+    for i, call in enumerate(lw.p.calls):
+        if not call.wider or not call.scratch:
+            continue
+        name = f"scratch.{i}"
+        busy = sorted((mp.offsets[b.name], mp.offsets[b.name] + b.size) for b in out
+                      if b.first <= i <= b.last and b.name != name)
+        for size, attr, value in call.wider:
+            off = _gap(busy, mp.offsets[name], size, mp.arena, align)
+            if off is not None:
+                mp.offsets[name], call.scratch = off, size
+                setattr(call, attr, value)
+                out = [Buffer(name, size, i, i) if b.name == name else b for b in out]
+                break
+    return out
+
+
+def _gap(busy: list, prefer: int, size: int, arena: int, align: int):
+    """The lowest aligned offset (``prefer`` if it fits) where ``size`` bytes overlap no
+    interval of ``busy`` (sorted) and end within ``arena``; None if there is none."""
+    def free(o: int) -> bool:
+        return o + size <= arena and all(e <= o or s >= o + size for s, e in busy)
+
+    if free(prefer):
+        return prefer
+    for o in [0] + [-(-e // align) * align for _, e in busy]:
+        if free(o):
+            return o
+    return None
 
 
 def replay(lw: Lowerer) -> None:

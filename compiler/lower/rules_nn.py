@@ -111,9 +111,16 @@ def conv2d(lw: Lowerer, node: Node) -> None:
                x_zp=int(node.attr("x_zp", 0)), epi=epi, wbits=wbits, grouping=gm, block=pb,
                algo=algo)
     lw.call(k, scratch=conv_scratch(g, pb))
+    if _pointwise(g) and not pb:
+        k.wider = tuple((b, "pw_cols", c) for c in lw.target.pw_wide_cols
+                        if (b := conv_scratch(g, pb, c)) > k.scratch)
 
 
 PW_DSP_COLS = 8  # == QCC_PW_DSP_COLS in kernels/conv2d_im2col.c
+
+
+def _pointwise(g: ConvGeometry) -> bool:
+    return (g.kh, g.kw, g.sh, g.sw, g.oh, g.ow) == (1, 1, 1, 1, g.h, g.w) and g.c // g.group > 0
 
 
 def dw_dsp_scratch(g: ConvGeometry) -> int:
@@ -127,10 +134,11 @@ def dw_dsp_scratch(g: ConvGeometry) -> int:
     return (ph * pw + 6) // 4 * 4 + 24 * g.kh * nt
 
 
-def conv_scratch(g: ConvGeometry, pb: int) -> int:
+def conv_scratch(g: ConvGeometry, pb: int, pw_cols: int = PW_DSP_COLS) -> int:
     """Scratch bytes of a conv2d: im2col columns (int16), the depthwise kernel's int32
     accumulators and int16 phase planes (or the Arm DSP depthwise kernel's padded plane and
-    pair table, whichever is larger), or the direct kernel's int32 plane."""
+    pair table, whichever is larger), or the direct kernel's int32 plane (pointwise: or
+    ``pw_cols`` int16 columns, the larger)."""
     if pb:
         return 2 * pb * (g.c // g.group) * g.kh * g.kw
     if g.c == g.group and g.dh == 1 and g.dw == 1:
@@ -138,10 +146,10 @@ def conv_scratch(g: ConvGeometry, pb: int) -> int:
         phh = ((g.oh - 1) * sh + g.kh + sh - 1) // sh + 1
         pw = ((g.ow - 1) * sw + g.kw + sw - 1) // sw
         return max(4 * g.oh * pw + 2 * sh * sw * phh * pw, dw_dsp_scratch(g))
-    if (g.kh, g.kw, g.sh, g.sw, g.oh, g.ow) == (1, 1, 1, 1, g.h, g.w) and g.c // g.group > 0:
+    if _pointwise(g):
         # pointwise: the Arm DSP build runs it as an im2col GEMM in this scratch, at least
-        # PW_DSP_COLS int16 columns of C/group (kernels/conv2d_im2col.c, qcc_conv_pb)
-        cols = min(g.oh * g.ow, PW_DSP_COLS)
+        # pw_cols int16 columns of C/group (kernels/conv2d_im2col.c, qcc_conv_pb)
+        cols = min(g.oh * g.ow, pw_cols)
         return max(4 * g.oh * g.ow, 2 * cols * (g.c // g.group))
     return 4 * g.oh * g.ow
 

@@ -42,6 +42,10 @@ class Target:
     ``lut_per_channel``: the table-lookup kernel takes one table per channel (a ``qcc.lut``
     with a ``[C, 256]`` table, made by the ``fuse-tables`` pass); else such a node is a
     lowering error.
+    ``pw_wide_cols``: column counts (largest first) of a pointwise conv's GEMM scratch that
+    the memory plan grants where its arena has room at the call (the Arm DSP build runs
+    pointwise convs as im2col GEMMs in that scratch, ``PW_DSP_COLS`` columns otherwise:
+    fewer blocks, less per-block loop state); empty: never.
     ``matmul_block``: 0, or the edge of an accelerator's square weight blocks: a matmul's
     scratch then holds its ``b`` operand staged as ``[batch, N/blk, K/blk, blk, blk]`` int8
     blocks, followed (when ``a`` is uint8) by ``a - 128`` as int8 ``[batch, M, K]``.
@@ -63,6 +67,7 @@ class Target:
     matmul_block: int = 0
     convt_phases: bool = False
     lut_per_channel: bool = False
+    pw_wide_cols: tuple = ()
 
 
 DEFAULT = Target()

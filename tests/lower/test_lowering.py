@@ -180,3 +180,36 @@ def test_layering_of_the_lowering_layer():
         if f.name.startswith("rules_"):
             assert not re.search(r"^\s*(?:from|import)\s.*registry", text, re.M), \
                 f"{f.name} imports the registry"
+
+
+def _pw_model():
+    """A 3x3 conv to 64 channels (its step is the arena's peak) and a pointwise conv 64 -> 16
+    after it, whose step leaves room in the arena."""
+    gb = G()
+    x = gb.input((1, 8, 12, 12))
+    y = gb.conv(x, 64, 3)
+    gb.conv(y, 16, 1, name_out=True)
+    verify(gb.g)
+    return gb.g
+
+
+def test_pointwise_scratch_widens_only_into_the_plans_room():
+    """Target.pw_wide_cols: a pointwise conv's GEMM scratch takes more columns only where the
+    memory plan has room at its step; the arena and its lower bound stay the narrow plan's
+    and the plan still passes its overlap and schedule checks (lower() runs them)."""
+    from qcc.lower.rules_nn import conv_scratch
+
+    g, wide_t = _pw_model(), Target(pw_wide_cols=(64, 32))
+    narrow, wide = lower(g, "m", Target()), lower(g, "m", wide_t)
+    pw_n, pw_w = narrow.calls[1], wide.calls[1]
+    assert (wide.plan.arena, wide.plan.lower_bound) == (narrow.plan.arena, narrow.plan.lower_bound)
+    assert pw_n.pw_cols == 0 and pw_w.pw_cols in wide_t.pw_wide_cols
+    assert pw_w.scratch == conv_scratch(pw_w.geom, 0, pw_w.pw_cols) > pw_n.scratch
+    live = pw_w.scratch + sum(buffer_nbytes(v) for v in (pw_w.x, pw_w.y))
+    assert live <= wide.plan.arena
+    # alone in its program (x and y at the boundary), there is no room: the narrow scratch
+    gb = G()
+    gb.conv(gb.input((1, 64, 10, 10)), 16, 1, name_out=True)
+    verify(gb.g)
+    alone = lower(gb.g, "m", wide_t)
+    assert alone.calls[0].pw_cols == 0 and alone.calls[0].scratch == conv_scratch(alone.calls[0].geom, 0)

@@ -117,12 +117,16 @@ class Kernel:
     """Base of every call.  ``node``: the IR node it implements (several calls may share one,
     e.g. the parts of a concat).  ``scratch``: bytes of per-call scratch (planned in the
     arena, live during the call only).  ``inplace_of``: an input whose storage the output may
-    take over (the kernel is safe when the two overlap exactly)."""
+    take over (the kernel is safe when the two overlap exactly).  ``wider``: larger scratch
+    sizes the kernel can use, best first, as ``(bytes, field, value)``: the memory plan
+    grants the first that fits its arena at the call and sets ``field`` to ``value``
+    (:func:`qcc.lower.plan.widen_scratch`)."""
 
     family: ClassVar[str] = ""
     node: Node
     scratch: int = 0
     inplace_of: Optional[Value] = None
+    wider: tuple = ()
 
     def operands(self) -> list[tuple[str, object, bool]]:
         """(field, Value | Const | None, is_output) of every operand field, inputs first,

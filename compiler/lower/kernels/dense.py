@@ -49,6 +49,7 @@ class Conv2d(Kernel):
     block: int = 0
     algo: str = "direct"
     residual: Optional[Residual] = None
+    pw_cols: int = 0  # a pointwise conv's GEMM scratch columns (0: rules_nn.PW_DSP_COLS)
 
 
 @dataclass(eq=False, kw_only=True)

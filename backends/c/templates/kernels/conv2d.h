@@ -18,6 +18,7 @@ typedef struct {
     int32_t n, c, h, w, m, oh, ow;
     int32_t kh, kw, sh, sw, dh, dw, pt, pl;
     int32_t group, x_zp, y_zp, lo, hi, per_channel, pb, y_dt, gsize, gshift, ng, wbits;
+    int32_t pwc;  /* a pointwise conv's GEMM scratch columns (0: QCC_PW_DSP_COLS; rules_nn) */
 } qcc_conv2d_p;
 
 static inline int qcc_conv2d(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w, const int32_t *bias,

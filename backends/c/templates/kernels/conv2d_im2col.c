@@ -170,6 +170,12 @@ QCC_ARM_OUTLINE int qcc_conv2d_im2col(const qcc_conv2d_p *p, const int8_t *x, co
  * (oh*ow int32 = 2*oh*ow int16): it then runs as an im2col GEMM feeding the SMLAD dot
  * products. 0: not im2col. */
 #define QCC_PW_DSP_COLS 8 /* == rules_nn.PW_DSP_COLS */
+/* a pointwise conv's scratch columns: more where the memory plan had room (p->pwc,
+ * rules_nn.conv2d and plan.widen_scratch) */
+static inline int32_t qcc_conv_pwc(const qcc_conv2d_p *p)
+{
+    return p->pwc > 0 ? p->pwc : QCC_PW_DSP_COLS;
+}
 /* The depthwise kernels' scratch in int16 (rules_nn.conv_scratch: the portable kernel's
  * accumulators and phase planes or the DSP kernel's padded plane and table, the larger). */
 static inline int32_t qcc_conv_dw_n16(const qcc_conv2d_p *p)
@@ -219,8 +225,8 @@ static inline int32_t qcc_conv_pb(const qcc_conv2d_p *p, const int32_t *gmult)
     }
     if (p->pb == 0 && p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0
         && p->pl == 0 && p->oh == p->h && p->ow == p->w && p->wbits == 8 && gmult == NULL
-        && cg > 0) {  /* the scratch holds max(2*plane, cg*min(plane, 8)) int16 (rules_nn.conv_scratch) */
-        const int32_t cols = plane < QCC_PW_DSP_COLS ? plane : QCC_PW_DSP_COLS;
+        && cg > 0) {  /* the scratch: max(2*plane, cg*min(plane, cols)) int16 (rules_nn.conv_scratch) */
+        const int32_t cols = plane < qcc_conv_pwc(p) ? plane : qcc_conv_pwc(p);
         const int32_t n16 = 2 * plane > cg * cols ? 2 * plane : cg * cols;
         return n16 / cg < plane ? n16 / cg : plane;
     }
@@ -235,7 +241,7 @@ static inline int32_t qcc_conv_pb(const qcc_conv2d_p *p, const int32_t *gmult)
 static inline int32_t qcc_conv_n16(const qcc_conv2d_p *p)
 {
     const int32_t plane = p->oh * p->ow, cg = p->c / p->group;
-    const int32_t cols = plane < QCC_PW_DSP_COLS ? plane : QCC_PW_DSP_COLS;
+    const int32_t cols = plane < qcc_conv_pwc(p) ? plane : qcc_conv_pwc(p);
     if (p->pb > 0)
         return p->pb * cg * p->kh * p->kw;
     if (qcc_conv_first_dsp(p, NULL))
