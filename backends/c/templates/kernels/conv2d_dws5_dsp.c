@@ -257,7 +257,7 @@ static inline void qcc_dws_geom(const qcc_conv2d_p *p, int32_t pw, int32_t S, in
     g->stop = g->full > 0 ? (size_t)(g->full - 1) * g->ow + g->owe : 0;
     g->rlast = (size_t)(g->oh - 1) * g->rstep, g->ylast = (size_t)(g->oh - 1) * g->ow;
     prm->rskip = g->rstep - S * g->owe, prm->back = g->owe - g->ow, prm->ow = g->ow;
-    prm->rew = 5 * pw - 4;
+    prm->rew = 5 * pw - 4 * S;
 }
 
 /* The assembly row loops out of line, one per kernel size, stride and clamp (each assembly
@@ -338,36 +338,41 @@ static inline void qcc_dwa_plane(const qcc_dwg *g, const int8_t *pad, int32_t pw
 #undef QCC_DWA_ONE
 }
 
-/* The plane of one output channel by the 5x5 quad form (horizontal stride 1, ow >= 4;
+/* The plane of one output channel by the 5x5 quad form (horizontal stride S, ow >= 4;
  * conv2d_dwq_dsp.c), as qcc_dwa_plane does it with pairs: the rows before the last run
  * ceil(ow / 4) quads each (an overrun of up to three outputs lands on the next row's first,
  * which that row then writes), the last row floor(ow / 4) quads and its last ow % 4 outputs
  * in C. g: the geometry for U = 4. */
+static inline void qcc_dwq_rows(const int8_t *r, int32_t pw, const qcc_dwa *prm, int32_t S,
+                                int narrow)
+{   /* direct calls: the static stack bound stays computable */
+    if (S == 1 && narrow)
+        qcc_dw5q_n(r, pw, prm);
+    else if (S == 1)
+        qcc_dw5q_w(r, pw, prm);
+    else
+        qcc_dw5q2(r, pw, prm);
+}
+
 static inline void qcc_dwq_plane(const qcc_dwg *g, const int8_t *pad, int32_t pw, qcc_dwa *prm,
                                  const qcc_rqf *rq, int32_t lo, int32_t hi, int8_t *restrict y,
-                                 int narrow)
+                                 int32_t S, int narrow)
 {
     int32_t j;
     if (g->full > 0) {
         prm->yend = y + g->owe;
         prm->stop = y + g->stop;
         prm->yq = y;
-        if (narrow)
-            qcc_dw5q_n(pad, pw, prm);
-        else
-            qcc_dw5q_w(pad, pw, prm);
+        qcc_dwq_rows(pad, pw, prm, S, narrow);
     }
     if (g->full < g->oh) {
         int8_t *yl = y + g->ylast;
         const int8_t *rl = pad + g->rlast;
         prm->yend = prm->stop = yl + g->ow2;
         prm->yq = yl;
-        if (narrow)
-            qcc_dw5q_n(rl, pw, prm);
-        else
-            qcc_dw5q_w(rl, pw, prm);
+        qcc_dwq_rows(rl, pw, prm, S, narrow);
         for (j = g->ow2; j < g->ow; j++)
-            qcc_dw5_one(rl + j, pw, prm, rq, lo, hi, narrow, yl + j);
+            qcc_dw5_one(rl + S * j, pw, prm, rq, lo, hi, narrow, yl + j);
     }
 }
 
@@ -419,7 +424,7 @@ __attribute__((always_inline)) static inline int qcc_dws_conv_k(const qcc_dwd_jo
                 else
                     prm.init = b0 - zp * qcc_dw5_pack(wk, &prm);
                 if (quad)
-                    qcc_dwq_plane(&g, pad, pw, &prm, &rq, lo, hi, yo, narrow);
+                    qcc_dwq_plane(&g, pad, pw, &prm, &rq, lo, hi, yo, S, narrow);
                 else
                     qcc_dwa_plane(&g, pad, pw, &q, &prm, &rq, lo, hi, yo, KW, S, narrow, form);
             }
@@ -443,6 +448,6 @@ __attribute__((noinline)) static int qcc_dws_convq(const qcc_dwd_job *j)
 /* Whether conv p takes the 5x5 quad form (qcc_dws_takes(p) holds). */
 static inline int qcc_dws_quad(const qcc_conv2d_p *p)
 {
-    return p->kw == 5 && p->sw == 1 && qcc_dw5q_takes(p->ow);
+    return p->kw == 5 && qcc_dw5q_takes(p->ow, p->sw);
 }
 #endif
