@@ -11,176 +11,61 @@
  *             O.(w1, w3) + b4 * w4, y_j+1 += (b2, b4).(w0, w2) + (b3, b5).(w1, w3) + b6 * w4,
  *             the pairs by PKHTB (17 instructions);
  * the first row's load post-increments r, the next rows' base p runs pw apart. */
-#define QCC_DW5_S1(CLAMP)                                                                    \
-    "1:\n\t"                                                                                 \
-    "ldr %[a0], [%[prm], #12]\n\t"                                                           \
-    "mov %[a1], %[a0]\n\t"                                                                   \
+/* The pieces of a kernel row: its loads (the first row's post-increments r by INC and starts
+ * p one row below; the next rows read at p + OT, p + OO and step p unless last), its weights
+ * (the row's LDRD at WOFF, w4 when WC loads it) and its taps (H: the half of wc holding the
+ * row's w4). */
+#define QCC_DW5_LD0(INC)                                                                     \
     "ldr %[t], [%[r], #4]\n\t"                                                               \
-    "ldr %[o], [%[r]], #2\n\t"                                                               \
-    "add %[p], %[r], %[pw]\n\t"                                                              \
-    "ldrd %[wa], %[wb], [%[prm], #44]\n\t"                                                   \
-    "ldr %[wc], [%[prm], #84]\n\t"                                                           \
+    "ldr %[o], [%[r]], #" INC "\n\t"                                                         \
+    "add %[p], %[r], %[pw]\n\t"
+#define QCC_DW5_LDN(OT, OO, STEP)                                                            \
+    "ldr %[t], [%[p], #" OT "]\n\t"                                                          \
+    "ldr %[o], [%[p], #" OO "]\n\t"                                                          \
+    STEP
+#define QCC_DW5_STEP "add %[p], %[p], %[pw]\n\t"
+#define QCC_DW5_W(WOFF, WC) "ldrd %[wa], %[wb], [%[prm], #" WOFF "]\n\t" WC
+#define QCC_DW5_WC(OFF) "ldr %[wc], [%[prm], #" OFF "]\n\t"
+#define QCC_DW5_TAPS1(H)                                                                     \
     "sxtb16 %[e], %[o]\n\t"                                                                  \
     "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
     "sxtb16 %[u], %[t], ror #8\n\t"                                                          \
     "sxtb16 %[t], %[t]\n\t"                                                                  \
     "smlad %[a0], %[e], %[wa], %[a0]\n\t"                                                    \
     "smlad %[a0], %[o], %[wb], %[a0]\n\t"                                                    \
-    "smlabb %[a0], %[t], %[wc], %[a0]\n\t"                                                   \
+    "smlab" H " %[a0], %[t], %[wc], %[a0]\n\t"                                               \
     "smlad %[a1], %[o], %[wa], %[a1]\n\t"                                                    \
     "smlatb %[a1], %[e], %[wb], %[a1]\n\t"                                                   \
     "smlabt %[a1], %[t], %[wb], %[a1]\n\t"                                                   \
-    "smlabb %[a1], %[u], %[wc], %[a1]\n\t"                                                   \
-    "ldr %[t], [%[p], #2]\n\t"                                                               \
-    "ldr %[o], [%[p], #-2]\n\t"                                                              \
-    "add %[p], %[p], %[pw]\n\t"                                                              \
-    "ldrd %[wa], %[wb], [%[prm], #52]\n\t"                                                   \
+    "smlab" H " %[a1], %[u], %[wc], %[a1]\n\t"
+#define QCC_DW5_TAPS2(H)                                                                     \
     "sxtb16 %[e], %[o]\n\t"                                                                  \
     "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
-    "sxtb16 %[u], %[t], ror #8\n\t"                                                          \
-    "sxtb16 %[t], %[t]\n\t"                                                                  \
+    "sxtb16 %[u], %[t], ror #24\n\t"                                                         \
+    "sxtb16 %[t], %[t], ror #16\n\t"                                                         \
     "smlad %[a0], %[e], %[wa], %[a0]\n\t"                                                    \
     "smlad %[a0], %[o], %[wb], %[a0]\n\t"                                                    \
-    "smlabt %[a0], %[t], %[wc], %[a0]\n\t"                                                   \
-    "smlad %[a1], %[o], %[wa], %[a1]\n\t"                                                    \
-    "smlatb %[a1], %[e], %[wb], %[a1]\n\t"                                                   \
-    "smlabt %[a1], %[t], %[wb], %[a1]\n\t"                                                   \
-    "smlabt %[a1], %[u], %[wc], %[a1]\n\t"                                                   \
-    "ldr %[t], [%[p], #2]\n\t"                                                               \
-    "ldr %[o], [%[p], #-2]\n\t"                                                              \
-    "add %[p], %[p], %[pw]\n\t"                                                              \
-    "ldrd %[wa], %[wb], [%[prm], #60]\n\t"                                                   \
-    "ldr %[wc], [%[prm], #88]\n\t"                                                           \
-    "sxtb16 %[e], %[o]\n\t"                                                                  \
-    "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
-    "sxtb16 %[u], %[t], ror #8\n\t"                                                          \
-    "sxtb16 %[t], %[t]\n\t"                                                                  \
-    "smlad %[a0], %[e], %[wa], %[a0]\n\t"                                                    \
-    "smlad %[a0], %[o], %[wb], %[a0]\n\t"                                                    \
-    "smlabb %[a0], %[t], %[wc], %[a0]\n\t"                                                   \
-    "smlad %[a1], %[o], %[wa], %[a1]\n\t"                                                    \
-    "smlatb %[a1], %[e], %[wb], %[a1]\n\t"                                                   \
-    "smlabt %[a1], %[t], %[wb], %[a1]\n\t"                                                   \
-    "smlabb %[a1], %[u], %[wc], %[a1]\n\t"                                                   \
-    "ldr %[t], [%[p], #2]\n\t"                                                               \
-    "ldr %[o], [%[p], #-2]\n\t"                                                              \
-    "add %[p], %[p], %[pw]\n\t"                                                              \
-    "ldrd %[wa], %[wb], [%[prm], #68]\n\t"                                                   \
-    "sxtb16 %[e], %[o]\n\t"                                                                  \
-    "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
-    "sxtb16 %[u], %[t], ror #8\n\t"                                                          \
-    "sxtb16 %[t], %[t]\n\t"                                                                  \
-    "smlad %[a0], %[e], %[wa], %[a0]\n\t"                                                    \
-    "smlad %[a0], %[o], %[wb], %[a0]\n\t"                                                    \
-    "smlabt %[a0], %[t], %[wc], %[a0]\n\t"                                                   \
-    "smlad %[a1], %[o], %[wa], %[a1]\n\t"                                                    \
-    "smlatb %[a1], %[e], %[wb], %[a1]\n\t"                                                   \
-    "smlabt %[a1], %[t], %[wb], %[a1]\n\t"                                                   \
-    "smlabt %[a1], %[u], %[wc], %[a1]\n\t"                                                   \
-    "ldr %[t], [%[p], #2]\n\t"                                                               \
-    "ldr %[o], [%[p], #-2]\n\t"                                                              \
-    "ldrd %[wa], %[wb], [%[prm], #76]\n\t"                                                   \
-    "ldr %[wc], [%[prm], #92]\n\t"                                                           \
-    "sxtb16 %[e], %[o]\n\t"                                                                  \
-    "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
-    "sxtb16 %[u], %[t], ror #8\n\t"                                                          \
-    "sxtb16 %[t], %[t]\n\t"                                                                  \
-    "smlad %[a0], %[e], %[wa], %[a0]\n\t"                                                    \
-    "smlad %[a0], %[o], %[wb], %[a0]\n\t"                                                    \
-    "smlabb %[a0], %[t], %[wc], %[a0]\n\t"                                                   \
-    "smlad %[a1], %[o], %[wa], %[a1]\n\t"                                                    \
-    "smlatb %[a1], %[e], %[wb], %[a1]\n\t"                                                   \
-    "smlabt %[a1], %[t], %[wb], %[a1]\n\t"                                                   \
-    "smlabb %[a1], %[u], %[wc], %[a1]\n\t"                                                   \
-    QCC_DWA_REQ(CLAMP)
+    "smlat" H " %[a0], %[t], %[wc], %[a0]\n\t"                                               \
+    "pkhtb %[e], %[t], %[e], asr #16\n\t"                                                    \
+    "pkhtb %[o], %[u], %[o], asr #16\n\t"                                                    \
+    "smlad %[a1], %[e], %[wa], %[a1]\n\t"                                                    \
+    "smlad %[a1], %[o], %[wb], %[a1]\n\t"                                                    \
+    "smlab" H " %[a1], %[t], %[wc], %[a1]\n\t"
 
-#define QCC_DW5_S2(CLAMP)                                                                    \
+/* The five kernel rows of a pair: INC the first row's step, OT / OO the next rows' offsets,
+ * TAPS the stride's taps. */
+#define QCC_DW5_ROWS(INC, OT, OO, TAPS)                                                      \
     "1:\n\t"                                                                                 \
     "ldr %[a0], [%[prm], #12]\n\t"                                                           \
     "mov %[a1], %[a0]\n\t"                                                                   \
-    "ldr %[t], [%[r], #4]\n\t"                                                               \
-    "ldr %[o], [%[r]], #4\n\t"                                                               \
-    "add %[p], %[r], %[pw]\n\t"                                                              \
-    "ldrd %[wa], %[wb], [%[prm], #44]\n\t"                                                   \
-    "ldr %[wc], [%[prm], #84]\n\t"                                                           \
-    "sxtb16 %[e], %[o]\n\t"                                                                  \
-    "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
-    "sxtb16 %[u], %[t], ror #24\n\t"                                                         \
-    "sxtb16 %[t], %[t], ror #16\n\t"                                                         \
-    "smlad %[a0], %[e], %[wa], %[a0]\n\t"                                                    \
-    "smlad %[a0], %[o], %[wb], %[a0]\n\t"                                                    \
-    "smlatb %[a0], %[t], %[wc], %[a0]\n\t"                                                   \
-    "pkhtb %[e], %[t], %[e], asr #16\n\t"                                                    \
-    "pkhtb %[o], %[u], %[o], asr #16\n\t"                                                    \
-    "smlad %[a1], %[e], %[wa], %[a1]\n\t"                                                    \
-    "smlad %[a1], %[o], %[wb], %[a1]\n\t"                                                    \
-    "smlabb %[a1], %[t], %[wc], %[a1]\n\t"                                                   \
-    "ldr %[t], [%[p], #0]\n\t"                                                               \
-    "ldr %[o], [%[p], #-4]\n\t"                                                              \
-    "add %[p], %[p], %[pw]\n\t"                                                              \
-    "ldrd %[wa], %[wb], [%[prm], #52]\n\t"                                                   \
-    "sxtb16 %[e], %[o]\n\t"                                                                  \
-    "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
-    "sxtb16 %[u], %[t], ror #24\n\t"                                                         \
-    "sxtb16 %[t], %[t], ror #16\n\t"                                                         \
-    "smlad %[a0], %[e], %[wa], %[a0]\n\t"                                                    \
-    "smlad %[a0], %[o], %[wb], %[a0]\n\t"                                                    \
-    "smlatt %[a0], %[t], %[wc], %[a0]\n\t"                                                   \
-    "pkhtb %[e], %[t], %[e], asr #16\n\t"                                                    \
-    "pkhtb %[o], %[u], %[o], asr #16\n\t"                                                    \
-    "smlad %[a1], %[e], %[wa], %[a1]\n\t"                                                    \
-    "smlad %[a1], %[o], %[wb], %[a1]\n\t"                                                    \
-    "smlabt %[a1], %[t], %[wc], %[a1]\n\t"                                                   \
-    "ldr %[t], [%[p], #0]\n\t"                                                               \
-    "ldr %[o], [%[p], #-4]\n\t"                                                              \
-    "add %[p], %[p], %[pw]\n\t"                                                              \
-    "ldrd %[wa], %[wb], [%[prm], #60]\n\t"                                                   \
-    "ldr %[wc], [%[prm], #88]\n\t"                                                           \
-    "sxtb16 %[e], %[o]\n\t"                                                                  \
-    "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
-    "sxtb16 %[u], %[t], ror #24\n\t"                                                         \
-    "sxtb16 %[t], %[t], ror #16\n\t"                                                         \
-    "smlad %[a0], %[e], %[wa], %[a0]\n\t"                                                    \
-    "smlad %[a0], %[o], %[wb], %[a0]\n\t"                                                    \
-    "smlatb %[a0], %[t], %[wc], %[a0]\n\t"                                                   \
-    "pkhtb %[e], %[t], %[e], asr #16\n\t"                                                    \
-    "pkhtb %[o], %[u], %[o], asr #16\n\t"                                                    \
-    "smlad %[a1], %[e], %[wa], %[a1]\n\t"                                                    \
-    "smlad %[a1], %[o], %[wb], %[a1]\n\t"                                                    \
-    "smlabb %[a1], %[t], %[wc], %[a1]\n\t"                                                   \
-    "ldr %[t], [%[p], #0]\n\t"                                                               \
-    "ldr %[o], [%[p], #-4]\n\t"                                                              \
-    "add %[p], %[p], %[pw]\n\t"                                                              \
-    "ldrd %[wa], %[wb], [%[prm], #68]\n\t"                                                   \
-    "sxtb16 %[e], %[o]\n\t"                                                                  \
-    "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
-    "sxtb16 %[u], %[t], ror #24\n\t"                                                         \
-    "sxtb16 %[t], %[t], ror #16\n\t"                                                         \
-    "smlad %[a0], %[e], %[wa], %[a0]\n\t"                                                    \
-    "smlad %[a0], %[o], %[wb], %[a0]\n\t"                                                    \
-    "smlatt %[a0], %[t], %[wc], %[a0]\n\t"                                                   \
-    "pkhtb %[e], %[t], %[e], asr #16\n\t"                                                    \
-    "pkhtb %[o], %[u], %[o], asr #16\n\t"                                                    \
-    "smlad %[a1], %[e], %[wa], %[a1]\n\t"                                                    \
-    "smlad %[a1], %[o], %[wb], %[a1]\n\t"                                                    \
-    "smlabt %[a1], %[t], %[wc], %[a1]\n\t"                                                   \
-    "ldr %[t], [%[p], #0]\n\t"                                                               \
-    "ldr %[o], [%[p], #-4]\n\t"                                                              \
-    "ldrd %[wa], %[wb], [%[prm], #76]\n\t"                                                   \
-    "ldr %[wc], [%[prm], #92]\n\t"                                                           \
-    "sxtb16 %[e], %[o]\n\t"                                                                  \
-    "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
-    "sxtb16 %[u], %[t], ror #24\n\t"                                                         \
-    "sxtb16 %[t], %[t], ror #16\n\t"                                                         \
-    "smlad %[a0], %[e], %[wa], %[a0]\n\t"                                                    \
-    "smlad %[a0], %[o], %[wb], %[a0]\n\t"                                                    \
-    "smlatb %[a0], %[t], %[wc], %[a0]\n\t"                                                   \
-    "pkhtb %[e], %[t], %[e], asr #16\n\t"                                                    \
-    "pkhtb %[o], %[u], %[o], asr #16\n\t"                                                    \
-    "smlad %[a1], %[e], %[wa], %[a1]\n\t"                                                    \
-    "smlad %[a1], %[o], %[wb], %[a1]\n\t"                                                    \
-    "smlabb %[a1], %[t], %[wc], %[a1]\n\t"                                                   \
-    QCC_DWA_REQ(CLAMP)
+    QCC_DW5_LD0(INC) QCC_DW5_W("44", QCC_DW5_WC("84")) TAPS("b")                             \
+    QCC_DW5_LDN(OT, OO, QCC_DW5_STEP) QCC_DW5_W("52", "") TAPS("t")                          \
+    QCC_DW5_LDN(OT, OO, QCC_DW5_STEP) QCC_DW5_W("60", QCC_DW5_WC("88")) TAPS("b")            \
+    QCC_DW5_LDN(OT, OO, QCC_DW5_STEP) QCC_DW5_W("68", "") TAPS("t")                          \
+    QCC_DW5_LDN(OT, OO, "") QCC_DW5_W("76", QCC_DW5_WC("92")) TAPS("b")
+
+#define QCC_DW5_S1(CLAMP) QCC_DW5_ROWS("2", "2", "-2", QCC_DW5_TAPS1) QCC_DWA_REQ(CLAMP)
+#define QCC_DW5_S2(CLAMP) QCC_DW5_ROWS("4", "0", "-4", QCC_DW5_TAPS2) QCC_DWA_REQ(CLAMP)
 
 #define QCC_DW5_OPERANDS                                                                     \
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [e] "=&r"(e), [o] "=&r"(o), [t] "=&r"(t),            \
