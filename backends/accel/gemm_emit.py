@@ -59,7 +59,9 @@ class _Emitter:
         self.first_store = True
         self.all_params = None  # (base, resource) when the whole layer's parameters fit one half
         if 3 * ly.nblocks <= self.slots.cap["param"]:
-            self.all_params = self.params(list(range(ly.nblocks)))
+            # loaded by the previous conv/linear with its own (prefetch_params), or now
+            self.all_params = getattr(b, "prefetched", {}).pop(ly.name, None) \
+                or self.ring_params(ly)
         # row intervals of x and y per tile (stream.py) when their rows are positions
         self.x_rows = _own_rows(xreg, ly.n * ly.h * ly.w)
         self.y_rows = _own_rows(yreg, ly.n * ly.oh * ly.ow)
@@ -141,14 +143,27 @@ class _Emitter:
         rows = None
         if self.res_in is not None:
             rows = self.res_rows(n, oh0, th, {self.ly.kblocks[k][2] for k in ks})
-        g = self.b.group("ex", reads=reads, writes=[acc_res], rows=rows)
+        parts = self.acc_parts(nbs, acc_base, p, acc_res)
+        g = None
         for i, nb in enumerate(nbs):
             ksn = [k for k in ks if k in set(self.ly.rel[nb])]
             if not ksn:
                 continue
+            if g is None or parts:   # one group per channel block: its STOREs wait for it only
+                g = self.b.group("ex", reads=reads, writes=[parts[nb] if parts else acc_res], rows=rows)
             g.add(make("GEMM", reset=int(reset), acc=acc_base + i * p, inp=inp + kpos[ksn[0]] * stride,
                        wgt=wgt_off[nb], rows=p, kblocks=len(ksn), inp_kstride=stride, wgt_kstride=1,
                        note=f"nb={nb} k={len(ksn)} rows={p}"))
+        return parts
+
+    def acc_parts(self, nbs, acc_base: int, p: int, acc_res) -> dict:
+        """{channel block: its accumulator rows as a resource} when a chunk holds several
+        channel blocks (else empty): their GEMMs form one group each, and the STOREs of a block
+        wait only for its own GEMMs, so the first block's STOREs (into the next layer's input
+        buffer) run while the array computes the next block instead of after the last one."""
+        if len(nbs) < 2 or not (isinstance(acc_res, tuple) and acc_res[0] == "ACC"):
+            return {}
+        return {nb: ("ACC", acc_base + i * p, acc_base + (i + 1) * p) for i, nb in enumerate(nbs)}
 
     def chunk_params(self, nbs):
         """(PARAM row, resource) of the channel chunk ``nbs``: inside the layer's resident
@@ -157,13 +172,48 @@ class _Emitter:
             return self.all_params[0] + 3 * nbs[0], self.all_params[1]
         return self.params(nbs)
 
-    def params(self, nbs):
-        base, res = self.slots.next("PARAM")
+    def params(self, nbs, slot=None, ly=None):
+        """A LOAD of the parameter rows of channel blocks ``nbs`` (of ``ly``, default this
+        layer) into the next parameter half, or into ``slot`` = (row, resource)."""
+        ly = ly or self.ly
+        base, res = slot or self.slots.next("PARAM")
         g = self.b.group("ex", writes=[res])
         d = self.d
-        g.add(make("LOAD", buf="PARAM", dtype="i32", sram=base, dram=self.ly.preg.addr + nbs[0] * 3 * d * 4,
-                   rows=3 * len(nbs), cols=d, stride=d * 4, note=f"params nb={nbs[0]}..{nbs[-1]}"))
+        g.add(make("LOAD", buf="PARAM", dtype="i32", sram=base, dram=ly.preg.addr + nbs[0] * 3 * d * 4,
+                   rows=3 * len(nbs), cols=d, stride=d * 4,
+                   note=f"params {'' if ly is self.ly else ly.name + ' '}nb={nbs[0]}..{nbs[-1]}"))
         return base, res
+
+    def ring_params(self, ly, avoid=None):
+        """(row, resource) of the whole parameters of ``ly``, loaded now into the next rows of
+        the parameter buffer used as a ring (``Builder.param_ring``; an interval resource, so
+        the LOAD waits only for the readers of the rows it overwrites, not of a whole half);
+        None if they would overlap the rows ``avoid`` = (lo, hi)."""
+        n = 3 * ly.nblocks
+        lo = getattr(self.b, "param_ring", 0)
+        if lo + n > self.hw.param_rows:
+            lo = 0
+        if avoid is not None and lo < avoid[1] and avoid[0] < lo + n:
+            return None
+        self.b.param_ring = lo + n
+        return self.params(list(range(ly.nblocks)), (lo, ("PARAM", lo, lo + n)), ly)
+
+    def prefetch_params(self, nxt) -> None:
+        """Load the whole parameters of ``nxt``, the conv/linear lowered right after this one,
+        now, before this layer's GEMMs: the EX engine issues the LOAD while it waits for this
+        layer's first inputs, instead of between this layer's last GEMM (after its drain) and
+        the next layer's first, where it delayed every short layer.  Only when this layer's own
+        parameters are one load (nothing else of this layer uses the parameter buffer) and
+        ``nxt``'s fit the ring without overwriting them; ``nxt`` is the next call, so nothing
+        between the two layers uses the parameter buffer either."""
+        if nxt is None or self.all_params is None or 3 * nxt.nblocks > self.slots.cap["param"]:
+            return
+        mine = self.all_params[1]
+        got = self.ring_params(nxt, avoid=(mine[1], mine[2]))
+        if got is not None:
+            if not hasattr(self.b, "prefetched"):
+                self.b.prefetched = {}
+            self.b.prefetched[nxt.name] = got
 
     def _st_group(self, reads, writes, rows) -> "object":
         g = self.b.group("st", reads=reads, writes=writes, rows=rows)
@@ -176,13 +226,16 @@ class _Emitter:
             self.first_store = False
         return g
 
-    def emit_stores(self, tile, reads, segs) -> None:
+    def emit_stores(self, tile, reads, segs, parts=None) -> None:
         """The ST groups of a tile's STOREs; ``segs``: ``(acc, pos, rows, step, nb, param,
         note)``, accumulator rows ``acc..`` to output positions ``pos + r*step`` of channel
         block ``nb`` (``store_rows``).  Into the next layer's resident input first, one group
         per channel block (its plane's rows: the consumer's GEMMs of that plane wait only for
         it; the LD engine writes the region's padding rows once, before the first STORE),
-        then to DRAM in one group, whose DMA latency the resident consumer does not wait for."""
+        then to DRAM in one group, whose DMA latency the resident consumer does not wait for.
+        ``parts``: the accumulator rows of each channel block (``acc_parts``): its groups read
+        them instead of the whole slot ``reads[0]``, and the DRAM STOREs form one group per
+        block as well (their row intervals name the block's lanes)."""
         n, oh0, th, ow0, tw = tile
         out = self.res_out
         span = self.out_span(n, oh0, th, ow0, tw)
@@ -191,6 +244,7 @@ class _Emitter:
             reads = list(reads) + [lut[1]]
         if self.radd is not None:   # the operand rows of every STORE first (LD, fuse_add.py)
             reads = list(reads) + [self._operand_loads(reads[0], span, segs)]
+        whole = [x for x in reads if x != reads[0]]   # (with parts: besides a block's own rows)
         if out is not None:
             npos = self.ly.n * self.ly.oh * self.ly.ow
             for nb in dict.fromkeys(s[4] for s in segs):
@@ -198,17 +252,19 @@ class _Emitter:
                 if span:
                     lo, hi = span[self.y_res]
                     rows[out.data_res] = (nb * npos + lo, nb * npos + hi)
-                g = self._st_group(reads, [out.data_res], rows)
+                g = self._st_group([parts[nb]] + whole if parts else reads, [out.data_res], rows)
                 for s in segs:
                     if s[4] == nb:
                         self.store_rows(g, *s, dram=False)
-        if self.store_dram:
-            rows = {k: (*v, *self._lanes(segs)) for k, v in span.items()}
-            if self.radd is not None and self.radd.alias and span:
-                rows[self.radd.res] = rows[self.y_res]   # in place: only these rows overwritten
-            g = self._st_group(reads, [self.y_res], rows)
-            for s in segs:
-                self.store_rows(g, *s, res=False)
+        if self.store_dram:   # one group, or one per channel block (parts)
+            for part in ([[s for s in segs if s[4] == nb] for nb in dict.fromkeys(s[4] for s in segs)]
+                         if parts else [segs]):
+                rows = {k: (*v, *self._lanes(part)) for k, v in span.items()}
+                if self.radd is not None and self.radd.alias and span:
+                    rows[self.radd.res] = rows[self.y_res]   # in place: only these rows overwritten
+                g = self._st_group([parts[part[0][4]]] + whole if parts else reads, [self.y_res], rows)
+                for s in part:
+                    self.store_rows(g, *s, res=False)
 
     def _lanes(self, segs) -> tuple:
         """The channels ``(lo, hi)`` that the STOREs ``segs`` write (their channel blocks): a
@@ -264,7 +320,9 @@ class _Emitter:
                 g.add(make("STORE", sram=acc + r0, rows=cnt, stride=st, dram=a, inp=1,
                            note=f"{note} pos={pos + r0 * step} -> INP", **kw))
 
-    def store(self, tile, nbs, acc_base, acc_res, p_base, p_res):
+    def store(self, tile, nbs, acc_base, acc_res, p_base, p_res, parts=None):
+        """The STOREs of a chunk's accumulator rows; ``parts``: the per-block accumulator
+        resources its GEMM groups wrote (``gemms``), if they wrote them so."""
         n, oh0, th, ow0, tw = tile
         ly = self.ly
         p = th * tw
@@ -274,7 +332,7 @@ class _Emitter:
                 [(r * tw, tw, ((n * ly.oh + oh0 + r) * ly.ow + ow0)) for r in range(th)]
             for r0, cnt, pos in runs:
                 segs.append((acc_base + i * p + r0, pos, cnt, 1, nb, p_base + 3 * i, f"out nb={nb}"))
-        self.emit_stores(tile, [acc_res, p_res], segs)
+        self.emit_stores(tile, [acc_res, p_res], segs, parts)
 
     # -- one output chunk of one tile -------------------------------------------------------
     def chunk(self, tile, nbs, kset, tk, shared_inp=None, shared_wgt=None):
@@ -296,8 +354,9 @@ class _Emitter:
             else:
                 inp, inp_res = self.load_inputs(tile, ks)
                 kpos = self.kpos(ks)
-            self.gemms(tile, nbs, kpos, ks, inp, woff, acc_base, k0 == 0, [inp_res, w_res], acc_res)
-        self.store(tile, nbs, acc_base, acc_res, p_base, p_res)
+            parts = self.gemms(tile, nbs, kpos, ks, inp, woff, acc_base, k0 == 0, [inp_res, w_res],
+                               acc_res)
+        self.store(tile, nbs, acc_base, acc_res, p_base, p_res, parts)
 
 
 def _own_rows(reg: Region, rows: int) -> bool:
@@ -306,10 +365,13 @@ def _own_rows(reg: Region, rows: int) -> bool:
 
 
 def emit_gemm(ly: GemmLayer, t: Tiling, xreg: Region, yreg: Region, hw: HwConfig, b: Builder,
-              x_res, y_res, out_spec=None) -> None:
+              x_res, y_res, out_spec=None, prefetch=None) -> None:
     """Emit layer ``ly`` with tiling ``t``; ``out_spec``: the next layer's resident region that
-    the STOREs fill (resident.py); ``ly.extra["resident_in"]``: this layer's own."""
+    the STOREs fill (resident.py); ``ly.extra["resident_in"]``: this layer's own; ``prefetch``:
+    the next conv/linear, whose parameters this layer loads (``_Emitter.prefetch_params``)."""
     e = _Emitter(ly, xreg, yreg, hw, b, x_res, y_res, out_spec, t.bufs)
+    if hw.param_prefetch:
+        e.prefetch_params(prefetch)
     _emit_order(e, ly, t)
     if out_spec is not None:
         # the resident region's padding rows (LD, no DRAM bytes) after the layer's own loads:
@@ -363,7 +425,7 @@ def _emit_order(e, ly: GemmLayer, t: Tiling) -> None:
 def choose_tiling(ly: GemmLayer, xreg: Region, yreg: Region, hw: HwConfig,
                   max_sim: int = 16, objective: str = "total", before=None,
                   out_spec=None, ranked: list | None = None,
-                  only: list | None = None) -> tuple[Tiling, int, list]:
+                  only: list | None = None, prefetch=None) -> tuple[Tiling, int, list]:
     """The candidate tiling with the fewest simulated cycles (and the table of all tried;
     ``ranked`` receives ``(cycles, i, tiling)`` of every candidate simulated; ``only``: simulate
     just these tilings instead of the ranked candidates).
@@ -409,10 +471,10 @@ def choose_tiling(ly: GemmLayer, xreg: Region, yreg: Region, hw: HwConfig,
     best = None
     for t in todo:
         b = Builder(inp_half=hw.inp_rows // 2, fifo_depth=hw.fifo_depth, acc_half=hw.acc_rows // 2,
-                    wgt_half=hw.wgt_blocks // 2)
+                    wgt_half=hw.wgt_blocks // 2, param_half=hw.param_rows // 2)
         if before is not None:  # the producing layer first: the tiling that overlaps it best
             before(b)
-        emit_gemm(ly, t, xreg, yreg, hw, b, ("DRAM", "x"), ("DRAM", "y"), out_spec)
+        emit_gemm(ly, t, xreg, yreg, hw, b, ("DRAM", "x"), ("DRAM", "y"), out_spec, prefetch)
         prog, _ = b.finalize()   # tokens bounded by the FIFO depth: never deadlocks
         cyc = simulate(prog, hw).total
         tried.append((t.describe(), cyc))

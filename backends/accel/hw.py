@@ -44,6 +44,7 @@ class HwConfig:
     store_lut: bool = True         # v5: the STORE epilogue can map its values through a LUT table
     store_radd: bool = True        # v8: the STORE epilogue can add a second int8 operand (residual add)
     im2col_load: bool = True       # v9: a LOAD can build a buffer row from several DRAM pieces (im2col)
+    param_prefetch: bool = True    # lowering: a conv/linear loads the next one's parameters with its own
     freq_mhz: int = 500            # only for reporting time
 
     # -- derived sizes ------------------------------------------------------------------

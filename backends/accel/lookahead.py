@@ -29,7 +29,21 @@ def consumer(ctx, nxt, y):
     return c
 
 
-def pick(ctx, ly, ranked, xr, yr, out_spec, before, cons):
+def next_gemm(ctx, nxt):
+    """The prepared layer of the next call when it is a conv/linear on the accelerator (its
+    parameters can load with the current layer's: ``gemm_emit._Emitter.prefetch_params``),
+    else None."""
+    if not ctx.hw.param_prefetch or not nxt or len(nxt) != 1:
+        return None
+    c = nxt[0]
+    if c.family not in ("conv2d", "linear") or ctx.why_host(c) is not None:
+        return None
+    cl = ctx._prepared.get(id(c)) or prepare(c, ctx.ap.plan, ctx.hw)
+    ctx._prepared[id(c)] = cl
+    return cl
+
+
+def pick(ctx, ly, ranked, xr, yr, out_spec, before, cons, prefetch=None):
     """(tiling, its cycles): the producer tiling among the best ``ALTERNATIVES`` of
     ``ranked`` (``(cycles, i, tiling)``, the fastest alone first) after which the consumer
     call ``cons``, searched with the budget its own search will have, finishes first; the
@@ -48,7 +62,7 @@ def pick(ctx, ly, ranked, xr, yr, out_spec, before, cons):
         def bef(b, tp=tp):
             if before is not None:
                 before(b)
-            emit_gemm(ly, tp, xr, yr, hw, b, ("DRAM", "w"), ("DRAM", "x"), out_spec)
+            emit_gemm(ly, tp, xr, yr, hw, b, ("DRAM", "w"), ("DRAM", "x"), out_spec, prefetch)
         # the consumer's full search behind the fastest producer; behind the others only the
         # consumer tilings that came out best there (a producer changes when the consumer's
         # tiles can start, rarely which consumer tiling wins)

@@ -245,7 +245,8 @@ class _Lowering:
     def _open(self):
         if self.b is None:
             self.b = Builder(inp_half=self.hw.inp_rows // 2, fifo_depth=self.hw.fifo_depth,
-                             acc_half=self.hw.acc_rows // 2, wgt_half=self.hw.wgt_blocks // 2)
+                             acc_half=self.hw.acc_rows // 2, wgt_half=self.hw.wgt_blocks // 2,
+                             param_half=self.hw.param_rows // 2)
             self.b.also_write = self._overlaps
             self.written = set()
             self._seg_layers = []
@@ -397,10 +398,10 @@ class _Lowering:
         if prev is None or prev[0] is not self.b or prev[5] != self.res(x) \
                 or prev[1].macs > PAIR_SEARCH_MACS:
             return None
-        _, pl, pt, pxr, pyr, _, pspec = prev
+        _, pl, pt, pxr, pyr, _, pspec, pnext = prev
 
         def before(b):
-            emit_gemm(pl, pt, pxr, pyr, self.hw, b, ("DRAM", "w"), ("DRAM", "x"), pspec)
+            emit_gemm(pl, pt, pxr, pyr, self.hw, b, ("DRAM", "w"), ("DRAM", "x"), pspec, pnext)
         return before
 
     def _elem_call(self, call, nxt) -> None:
@@ -438,14 +439,15 @@ class _Lowering:
         # small layers are cheap to simulate: twice the candidates
         search = 2 * self.search if ly.macs <= PAIR_SEARCH_MACS else self.search
         ranked: list = []
+        pf = lookahead.next_gemm(self, nxt)   # its parameters load with this layer's
         t, cyc, tried = choose_tiling(ly, xr, yr, self.hw, search, before=before,
-                                      out_spec=out_spec, ranked=ranked)
+                                      out_spec=out_spec, ranked=ranked, prefetch=pf)
         t, cyc = lookahead.pick(self, ly, ranked, xr, yr, out_spec, before,
-                                lookahead.consumer(self, nxt, y))
+                                lookahead.consumer(self, nxt, y), pf)
         if out_spec is not None:
             self._pending = (nxt[0], out_spec, self.b)
-        emit_gemm(ly, t, xr, yr, self.hw, self.b, self.res(x), self.res(y), out_spec)
-        self._prev_gemm = (self.b, ly, t, xr, yr, self.res(y), out_spec)
+        emit_gemm(ly, t, xr, yr, self.hw, self.b, self.res(x), self.res(y), out_spec, pf)
+        self._prev_gemm = (self.b, ly, t, xr, yr, self.res(y), out_spec, pf)
         if in_spec is not None or out_spec is not None:
             entry["onchip"] = {k: v.describe() for k, v in (("input", in_spec), ("output", out_spec))
                                if v is not None}

@@ -74,7 +74,7 @@ def _span(r, halves: dict):
     ``(buf, k)`` (rows of ``halves[buf]``), an interval ``(buf, lo, hi)`` (a slot of four, a
     layer's slot beside a resident region, the weights of one K chunk inside a half) or a
     resident region's part ``("INP", lo, hi, tag)``."""
-    if not (isinstance(r, tuple) and r and r[0] in ("INP", "ACC", "WGT")):
+    if not (isinstance(r, tuple) and r and r[0] in ("INP", "ACC", "WGT", "PARAM")):
         return None
     if len(r) == 2:
         h = halves.get(r[0])
@@ -106,10 +106,11 @@ def _overlap(a, b) -> bool:
 
 class Builder:
     def __init__(self, inp_half: int | None = None, fifo_depth: int | None = None,
-                 acc_half: int | None = None, wgt_half: int | None = None):
-        # rows of an input-buffer / accumulator slot half ("INP", k) / ("ACC", k), blocks of a
-        # weight half ("WGT", k)
-        self.halves = {"INP": inp_half, "ACC": acc_half, "WGT": wgt_half}
+                 acc_half: int | None = None, wgt_half: int | None = None,
+                 param_half: int | None = None):
+        # rows of an input-buffer / accumulator / parameter slot half ("INP", k) / ("ACC", k) /
+        # ("PARAM", k), blocks of a weight half ("WGT", k)
+        self.halves = {"INP": inp_half, "ACC": acc_half, "WGT": wgt_half, "PARAM": param_half}
         self._inp: dict = {}         # buffer-row resources seen -> (buffer, lo, hi, tag)
         self.fifo_depth = fifo_depth  # None: unbounded FIFOs (no token bound at render time)
         self.groups: list[Group] = []

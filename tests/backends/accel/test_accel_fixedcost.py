@@ -86,3 +86,84 @@ def test_narrow_im2col_tiles_bit_exact(tw, lat, tmp_path, monkeypatch):
     monkeypatch.setattr(gemm_emit, "candidates", narrow)
     acc = compile_and_compare(_stem_chain(2), tmp_path, hw)
     assert f"tw={tw} " in acc["layers"][0]["tiling"] and "order=pim" in acc["layers"][0]["tiling"]
+
+
+def test_parameter_intervals_are_ordered_against_halves_and_each_other():
+    """Parameter rows as intervals (the ring of whole-layer parameters) beside the halves that
+    other lowerings use: a write waits for the readers of every overlapping resource only."""
+    b = Builder(param_half=64)
+    ring = ("PARAM", 10, 16)
+    b.group("ex", writes=[ring]).add(make("LOAD", buf="PARAM", note="layer params"))
+    reader = b.group("st", reads=[ring])
+    reader.add(make("STORE", note="reads them"))
+    other = b.group("ex", writes=[("PARAM", 20, 26)])     # the next layer's, disjoint rows
+    other.add(make("LOAD", buf="PARAM", note="next layer"))
+    half = b.group("ex", writes=[("PARAM", 0)])           # an elementwise requant's half
+    half.add(make("LOAD", buf="PARAM", note="half 0"))
+    assert other.waits == [] and half.waits == [reader]
+    prog, _ = b.finalize()
+    simulate(prog + [make("FINISH")], HW)
+
+
+def _pair(seed: int = 3) -> G:
+    g = G(seed)
+    x = g.input((1, 16, 6, 6))
+    a = conv(g, x, 2 * HW.dim, 3, x_zp=2, y_zp=-3, pads=[1, 1, 1, 1])
+    conv(g, a, 2 * HW.dim, 1, x_zp=-3, y_zp=1, output=True)
+    return g
+
+
+@pytest.mark.parametrize("lat", [0, 3000])
+def test_next_layers_parameters_load_with_this_ones(lat, tmp_path):
+    """The second conv's parameters are loaded by the first conv's stream, before its first
+    GEMM (the EX engine waits there for its inputs anyway), and not again; with
+    ``--hw param_prefetch=false`` each layer loads its own; bit-exact either way."""
+    hw = replace(HW, dma_latency=lat)
+    for on in (True, False):
+        d = tmp_path / str(on)
+        d.mkdir()
+        acc = compile_and_compare(_pair(), d, replace(hw, param_prefetch=on))
+        prog = _program(d)
+        first, second = acc["layers"]
+        loads = [[i for i in range(ly["first"], ly["last"])
+                  if prog[i].op == "LOAD" and prog[i]["buf"] == "PARAM"] for ly in (first, second)]
+        gemm0 = min(i for i in range(first["first"], first["last"]) if prog[i].op == "GEMM")
+        if on:
+            assert len(loads[0]) == 2 and not loads[1] and max(loads[0]) < gemm0
+            rows = [(prog[i]["sram"], prog[i]["sram"] + prog[i]["rows"]) for i in loads[0]]
+            assert rows[0][1] <= rows[1][0] or rows[1][1] <= rows[0][0]   # disjoint rows
+        else:
+            assert len(loads[0]) == 1 and len(loads[1]) == 1
+
+
+@pytest.mark.parametrize("lat", [0, 3000])
+def test_a_channel_blocks_stores_wait_only_for_its_own_gemms(lat, tmp_path, monkeypatch):
+    """A tile of two output-channel blocks: the first block's STOREs wait for its own GEMMs,
+    not for the second block's (forced onto such tilings: they start before the second
+    block's GEMM ends); bit-exact at DMA latencies far apart."""
+    from qcc.backends.accel import gemm_emit
+
+    real = gemm_emit.candidates
+
+    def two_blocks(ly, hw_):
+        cands = real(ly, hw_)
+        keep = [t for t in cands if t.order in ("sp", "wt") and t.nb == 2 and not t.extra]
+        return keep if ly.kh == 1 and keep else cands
+
+    monkeypatch.setattr(gemm_emit, "candidates", two_blocks)
+    hw = replace(HW, dma_latency=lat)
+    acc = compile_and_compare(_pair(4), tmp_path, hw)
+    second = acc["layers"][1]
+    assert "nb=2" in second["tiling"], second["tiling"]
+    prog = _program(tmp_path)
+    s = simulate(prog, hw)
+    mine = range(second["first"], second["last"])
+    gemms = [i for i in mine if prog[i].op == "GEMM"]
+    a0, a1 = prog[gemms[0]]["acc"], prog[gemms[1]]["acc"]     # the first chunk's two blocks
+    assert a0 < a1
+    s0 = min(i for i in mine if prog[i].op == "STORE" and prog[i]["rows"] and a0 <= prog[i]["sram"] < a1)
+    g1 = max(i for i in gemms if i < s0 and prog[i]["acc"] == a1)   # the second block's GEMM
+    block0 = [s0]
+    assert block0
+    if lat == 0:   # (with a long DMA latency every STORE waits for the parameters instead)
+        assert s.start[s0] < s.end[g1]
