@@ -60,8 +60,7 @@ class _Emitter:
         self.all_params = None  # (base, resource) when the whole layer's parameters fit one half
         if 3 * ly.nblocks <= self.slots.cap["param"]:
             # loaded by the previous conv/linear with its own (prefetch_params), or now
-            self.all_params = getattr(b, "prefetched", {}).pop(ly.name, None) \
-                or self.ring_params(ly)
+            self.all_params = b.prefetched.pop(ly.name, None) or self.ring_params(ly)
         # row intervals of x and y per tile (stream.py) when their rows are positions
         self.x_rows = _own_rows(xreg, ly.n * ly.h * ly.w)
         self.y_rows = _own_rows(yreg, ly.n * ly.oh * ly.ow)
@@ -190,7 +189,7 @@ class _Emitter:
         the LOAD waits only for the readers of the rows it overwrites, not of a whole half);
         None if they would overlap the rows ``avoid`` = (lo, hi)."""
         n = 3 * ly.nblocks
-        lo = getattr(self.b, "param_ring", 0)
+        lo = self.b.param_ring
         if lo + n > self.hw.param_rows:
             lo = 0
         if avoid is not None and lo < avoid[1] and avoid[0] < lo + n:
@@ -199,20 +198,18 @@ class _Emitter:
         return self.params(list(range(ly.nblocks)), (lo, ("PARAM", lo, lo + n)), ly)
 
     def prefetch_params(self, nxt) -> None:
-        """Load the whole parameters of ``nxt``, the conv/linear lowered right after this one,
-        now, before this layer's GEMMs: the EX engine issues the LOAD while it waits for this
-        layer's first inputs, instead of between this layer's last GEMM (after its drain) and
+        """Load the whole parameters of ``nxt``, the next conv/linear of the segment, now,
+        before this layer's GEMMs: the EX engine issues the LOAD while it waits for this layer's
+        first inputs, instead of between the previous layer's last GEMM (after its drain) and
         the next layer's first, where it delayed every short layer.  Only when this layer's own
-        parameters are one load (nothing else of this layer uses the parameter buffer) and
-        ``nxt``'s fit the ring without overwriting them; ``nxt`` is the next call, so nothing
-        between the two layers uses the parameter buffer either."""
+        parameters are one LOAD and ``nxt``'s fit the ring without overwriting them; a later
+        write to those rows (a call in between that uses the parameter buffer) cancels it
+        (``stream.Builder.prefetched``), and ``nxt`` then loads its own."""
         if nxt is None or self.all_params is None or 3 * nxt.nblocks > self.slots.cap["param"]:
             return
         mine = self.all_params[1]
         got = self.ring_params(nxt, avoid=(mine[1], mine[2]))
-        if got is not None:
-            if not hasattr(self.b, "prefetched"):
-                self.b.prefetched = {}
+        if got is not None:   # until a write to these rows cancels it (stream.Builder)
             self.b.prefetched[nxt.name] = got
 
     def _st_group(self, reads, writes, rows) -> "object":

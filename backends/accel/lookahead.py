@@ -16,6 +16,7 @@ from .lower_gemm import prepare
 ALTERNATIVES = 3     # producer tilings tried with the consumer behind them
 FOLLOWERS = 4        # consumer tilings re-simulated behind the second and later alternatives
 SMALL_MACS = 1 << 23  # program.PAIR_SEARCH_MACS: pairs small enough to re-simulate
+PREFETCH_SCAN = 8    # calls looked ahead for the next conv/linear whose parameters to prefetch
 
 
 def consumer(ctx, nxt, y):
@@ -29,18 +30,46 @@ def consumer(ctx, nxt, y):
     return c
 
 
-def next_gemm(ctx, nxt):
-    """The prepared layer of the next call when it is a conv/linear on the accelerator (its
-    parameters can load with the current layer's: ``gemm_emit._Emitter.prefetch_params``),
-    else None."""
-    if not ctx.hw.param_prefetch or not nxt or len(nxt) != 1:
+def next_gemm(ctx, later):
+    """The prepared layer of the next conv/linear call of this segment (``later``: the groups
+    of calls after the current layer and what it fuses, in order), whose parameters can load
+    with the current layer's (``gemm_emit._Emitter.prefetch_params``); None if a host op or
+    the end of ``later`` comes first.  The calls in between may use the parameter buffer: a
+    write to the prefetched rows cancels the prefetch (``stream.Builder.prefetched``) and the
+    layer loads its own."""
+    if not ctx.hw.param_prefetch:
         return None
-    c = nxt[0]
-    if c.family not in ("conv2d", "linear") or ctx.why_host(c) is not None:
+    for calls in later:
+        if any(ctx.why_host(c) is not None for c in calls):
+            return None
+        if len(calls) == 1 and calls[0].family in ("conv2d", "linear"):
+            c = calls[0]
+            cl = ctx._prepared.get(id(c)) or prepare(c, ctx.ap.plan, ctx.hw)
+            ctx._prepared[id(c)] = cl
+            return cl
+        if any(c.family in ("conv2d", "linear", "matmul") for c in calls):
+            return None
+    return None
+
+
+def worth_prefetch(ctx, ly, t, xr, yr, out_spec, before, nxt):
+    """``nxt`` if loading its parameters with layer ``ly`` (tiling ``t``) costs ``ly`` fewer
+    simulated cycles (behind its producer, as its tile search) than that LOAD takes on the EX
+    engine, else None: the LOAD is free where the EX engine waits for the layer's inputs
+    anyway, and where it is not it would only move the same cycles from the next layer's
+    start to this layer's."""
+    from .timing import cost
+    from .isa import make
+
+    if nxt is None:
         return None
-    cl = ctx._prepared.get(id(c)) or prepare(c, ctx.ap.plan, ctx.hw)
-    ctx._prepared[id(c)] = cl
-    return cl
+    with_pf = choose_tiling(ly, xr, yr, ctx.hw, 1, before=before, out_spec=out_spec, only=[t],
+                            prefetch=nxt)[1]
+    alone = choose_tiling(ly, xr, yr, ctx.hw, 1, before=before, out_spec=out_spec, only=[t])[1]
+    d = ctx.hw.dim
+    load = cost(make("LOAD", buf="PARAM", dtype="i32", rows=3 * nxt.nblocks, cols=d, stride=4 * d),
+                ctx.hw)[0]
+    return nxt if with_pf - alone < load else None
 
 
 def pick(ctx, ly, ranked, xr, yr, out_spec, before, cons, prefetch=None):

@@ -375,6 +375,7 @@ class _Lowering:
             self.written.add(self.res(u.y))
         if names:
             entry["fused"] = names
+        self._later = [g for g in (after(j) for j in range(k, k + lookahead.PREFETCH_SCAN)) if g]
         self._gemm(call, self._prepare(call), entry, after(k), lut, add)
 
     def _place(self, ly, in_spec, out_spec, add) -> None:
@@ -439,11 +440,12 @@ class _Lowering:
         # small layers are cheap to simulate: twice the candidates
         search = 2 * self.search if ly.macs <= PAIR_SEARCH_MACS else self.search
         ranked: list = []
-        pf = lookahead.next_gemm(self, nxt)   # its parameters load with this layer's
+        pf = lookahead.next_gemm(self, self._later)   # its parameters load with this layer's
         t, cyc, tried = choose_tiling(ly, xr, yr, self.hw, search, before=before,
                                       out_spec=out_spec, ranked=ranked, prefetch=pf)
         t, cyc = lookahead.pick(self, ly, ranked, xr, yr, out_spec, before,
                                 lookahead.consumer(self, nxt, y), pf)
+        pf = lookahead.worth_prefetch(self, ly, t, xr, yr, out_spec, before, pf)
         if out_spec is not None:
             self._pending = (nxt[0], out_spec, self.b)
         emit_gemm(ly, t, xr, yr, self.hw, self.b, self.res(x), self.res(y), out_spec, pf)

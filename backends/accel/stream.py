@@ -118,6 +118,8 @@ class Builder:
         self._writer: dict = {}
         self._readers: dict = {}
         self.also_write: dict = {}   # resource -> resources a write to it also overwrites
+        self.prefetched: dict = {}   # layer name -> (PARAM row, resource) loaded ahead of it
+        self.param_ring = 0          # the next row of the parameter ring (gemm_emit)
         self._parts: dict = {}       # resource -> [(lo, hi, group)] partial writes since the
         self._base: dict = {}        # last whole write (its group in _base)
 
@@ -151,6 +153,8 @@ class Builder:
             waits.extend(self._readers.get(r, {}).values())
         g = Group(engine, len(self.groups), self.layer, [], [h for h in waits if h.engine != engine])
         self.groups.append(g)
+        if self.prefetched:
+            self._cancel_prefetch(writes)
         for r in reads:
             self._readers.setdefault(r, {})[engine] = g
         for r in writes:
@@ -162,6 +166,15 @@ class Builder:
                 self._base[r] = g
                 self._parts[r] = []
         return g
+
+    def _cancel_prefetch(self, writes) -> None:
+        """Forget every prefetched layer's parameters (``prefetched``: layer name -> (row,
+        resource)) whose rows a write overlaps: that layer then loads its own."""
+        spans = [sp for sp in (_span(r, self.halves) for r in writes) if sp is not None]
+        for name, (_, res) in list(self.prefetched.items()):
+            mine = _span(res, self.halves)
+            if any(_overlap(mine, sp) for sp in spans):
+                del self.prefetched[name]
 
     def _inp_overlaps(self, seen, writes) -> list:
         """Input-buffer resources that overlap a written one (slot halves of different sizes,

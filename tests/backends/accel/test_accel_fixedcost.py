@@ -167,3 +167,33 @@ def test_a_channel_blocks_stores_wait_only_for_its_own_gemms(lat, tmp_path, monk
     assert block0
     if lat == 0:   # (with a long DMA latency every STORE waits for the parameters instead)
         assert s.start[s0] < s.end[g1]
+
+
+def test_a_write_to_prefetched_rows_cancels_the_prefetch():
+    b = Builder(param_half=64)
+    b.prefetched["next"] = (10, ("PARAM", 10, 16))
+    b.group("ex", writes=[("PARAM", 20, 26)]).add(make("LOAD", buf="PARAM", note="disjoint"))
+    assert "next" in b.prefetched
+    b.group("ex", writes=[("PARAM", 0)]).add(make("LOAD", buf="PARAM", note="half 0"))
+    assert "next" not in b.prefetched
+
+
+@pytest.mark.parametrize("lat", [0, 3000])
+def test_prefetch_across_a_call_that_uses_the_parameter_buffer(lat, tmp_path, monkeypatch):
+    """A per-channel requantization between two convs loads its parameters into a half that
+    overlaps the second conv's prefetched rows: the prefetch is cancelled and the second conv
+    loads its own (prefetching forced on for every layer); bit-exact."""
+    from qcc.backends.accel import lookahead
+
+    monkeypatch.setattr(lookahead, "worth_prefetch", lambda ctx, ly, t, *a: a[-1])
+    g = G(6)
+    x = g.input((1, 8, 6, 6))
+    a = conv(g, x, HW.dim, 3, x_zp=1, y_zp=2, pads=[1, 1, 1, 1])
+    r = g.op("qcc.requant", [a, *g.mult(HW.dim, 0.5)], {"x_zp": 2, "y_zp": -1})
+    conv(g, r, HW.dim, 1, x_zp=-1, output=True)
+    acc = compile_and_compare(g, tmp_path, replace(HW, dma_latency=lat))
+    prog = _program(tmp_path)
+    first, req, second = acc["layers"]
+    params = [[i for i in range(ly["first"], ly["last"]) if prog[i].op == "LOAD" and prog[i]["buf"] == "PARAM"]
+              for ly in (first, req, second)]
+    assert len(params[0]) == 2 and params[1] and len(params[2]) == 1, params
