@@ -160,6 +160,8 @@ static inline void qcc_conv_simd_channel_packed(const qcc_conv2d_p *p, const int
 
 {% include "kernels/conv2d_dwf_simd.c" %}
 
+{% include "kernels/conv2d_dwc_simd.c" %}
+
 {% include "kernels/conv2d_pw_simd.c" %}
 
 {% include "kernels/conv2d_pwt_simd.c" %}
@@ -229,6 +231,10 @@ static inline int qcc_conv2d_simd(const qcc_conv2d_p *p, const int8_t *x, const 
     const int32_t pb = bytes / kp < (size_t)plane ? (int32_t)(bytes / kp) : plane;
     int32_t b, g, o, q0;
     const int packed = gmult != NULL || p->wbits != 8;
+#ifdef QCC_DWC  /* AVX-512 VNNI: sixteen channels in the lanes, four taps per VPDPBUSD */
+    if (!packed && p->c == p->group && qcc_conv2d_dwc(p, x, w, bias, mult, shift, y))
+        return 1;
+#endif
 #if defined(QCC_SIMD_X86) || defined(QCC_SIMD_SSE2)
     /* depthwise: the flat phase-plane kernel along the rows, except on rows narrower than 16
      * with AVX2, where the band kernel's eight channel lanes measured faster (docs/target_c.md;
