@@ -1,23 +1,24 @@
-/* Depthwise convs on AVX-512 VNNI (the -march=native build of a Zen 4 / Ice Lake or later
- * host, and the default build's dispatched avx512 variant): sixteen output channels in the
- * sixteen int32 lanes of one 512-bit register from input to output, four taps per VPDPBUSD.
- * Per block of sixteen channels and band of output rows, each padded input row is turned
- * once into channel-interleaved bytes (16x16 byte transposes of the sixteen NCHW rows, the
- * padding filled in) and then into "quads": qd[r][c] holds, per lane l, the four bytes
- * u = x + 128 of channel l at padded columns c .. c + 3 (64 bytes). Output (i, j) is then
- * kh * ceil(kw / 4) VPDPBUSDs of the quads at (i*sh + u, j*sw + 4k) against the weight quads
- * (w[u][4k .. 4k + 3], 0 past kw), so a 3x3 tap set is three instructions for sixteen
- * channels. sum w*(x - zp) = sum w*u - (zp + 128)*sum w: the padding holds u = zp + 128
- * (it contributes w*(zp + 128), cancelled by the correction folded into the bias lane),
- * and the sums wrap modulo 2^32 exactly as the int32 accumulator of the interpreter, whose
- * true value fits int32 (check-headroom). The epilogue requantizes the sixteen lanes in
- * registers (signed 32x32 -> 64 products, VPSRAVQ, 64-bit clamp; exact for every multiplier
- * and shift in [1, 62]), keeps a band's int8 results position-major and writes them per
- * channel through 16x16 byte transposes (masked tail stores). Only int8 outputs with
- * per-tensor or per-channel requantization, dilation 1, a channel multiplier of 1 and
- * -128 <= x_zp <= 127; anything else (and bands that do not fit the stack buffers) falls
- * to the band / flat kernels (return 0). Scratch: none from the arena; the band's quads
- * (QCC_DWC_QB bytes), one transposed row and the band's results live on the stack. */
+/* Depthwise convs on AVX-512 VNNI + VBMI (the -march=native build of a Zen 4 / Ice Lake or
+ * later host, and the default build's dispatched avx512 variant): sixteen output channels in
+ * the sixteen int32 lanes of one 512-bit register from input to output, four taps per
+ * VPDPBUSD (docs/target_c.md "The 16-channel depthwise kernel"). Per block of sixteen
+ * channels the input is turned into position-major bytes u = x + 128 (16x16 byte transposes
+ * of the NCHW rows; masked loads put zp + 128 in the padding): the whole plane once per block
+ * on planes of at most QCC_DWC_PL positions, else row by row per band of padded rows. Taps
+ * (u, 4k .. 4k + 3) of output (i, j) are then one 64-byte load of four padded positions at
+ * (i*sh + u, j*sw + 4k), one VPERMB that regroups it into per-lane byte quads, and one
+ * VPDPBUSD against the weight quads (w[u][4k .. 4k + 3], 0 past kw): a 3x3 kernel is three
+ * instructions per sixteen outputs. sum w*(x - zp) = sum w*u - (zp + 128)*sum w: the padding
+ * holds u = zp + 128 (it contributes w*(zp + 128), cancelled by the correction folded into
+ * the bias lanes), and the sums wrap modulo 2^32 exactly as the interpreter's int32
+ * accumulator, whose true value fits int32 (check-headroom). The epilogue requantizes the
+ * sixteen lanes in registers (signed 32x32 -> 64 products, VPSRAVQ, 64-bit clamp; exact for
+ * every multiplier and shift in [1, 62]), keeps a band's int8 results position-major and
+ * writes them per channel through 16x16 byte transposes (masked tail stores). Only int8
+ * outputs with per-tensor or per-channel requantization, dilation 1, a channel multiplier of
+ * 1 and -128 <= x_zp <= 127; anything else (and bands that do not fit the stack buffers)
+ * falls to the flat / band kernels (return 0). Scratch: none from the arena; the band
+ * (QCC_DWC_BAND columns of 16 bytes), the plane, the band's results live on the stack. */
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VBMI__)
 #define QCC_DWC 1
 #define QCC_DWC_BAND 3072 /* 16-lane columns of one band of padded rows (48 KiB) */
