@@ -280,6 +280,12 @@ def test_cortex_m4_add_mul_matmul_int32_edges(tmp_path, data):
         data.draw(st.lists(st.floats(1e-4, 2.0 ** 6), min_size=2, max_size=2), label="r8"))
     for op in ("qcc.add", "qcc.sub"):
         cs.op(op, [a8, b8, cs.const(ms8.astype(np.int32)), cs.const(np.array([sh8], np.int32))], z8)
+    # int8 times a broadcast int8 (the squeeze-excitation scale: four elements per word step)
+    bb = cs.input(cs.rng.choice(np.array([-128, 127, 0], np.int8), (2, 1)), DType.int8)
+    mm, msh = arith.quantize_multiplier(data.draw(st.floats(1e-6, 0.99), label="rm"))
+    lo = data.draw(st.sampled_from([-128, z8["y_zp"]]), label="lo")
+    cs.op("qcc.mul", [a8, bb, cs.const(np.array([mm], np.int32)), cs.const(np.array([msh], np.int32))],
+          {**z8, "act_min": lo, "act_max": 127})
     m, k, nn = data.draw(st.integers(1, 9), label="m"), data.draw(st.integers(1, 40), label="k"), 8
     a = cs.input(cs.rng.choice(np.array([-128, 127], np.int8), (1, m, k)), DType.int8)
     b = cs.input(cs.rng.choice(np.array([-128, 127], np.int8), (1, k, nn)), DType.int8)

@@ -273,13 +273,64 @@ qcc_mul_dsp_888(const qcc_mulk *k, const void *a, const void *b, void *y, int32_
     qcc_mul_dsp_body(k, a, 1, b, 1, y, n, QCC_I8, QCC_I8, QCC_I8, 1, 0, 0);
 }
 
+#ifdef QCC_ARM_GEMM4
+/* The packed bytes of w clamped to [lo, hi] (each repeated in every byte): SSUB8 sets the GE
+ * flags per byte, SEL picks by them. */
+static inline uint32_t qcc_clamp8x4(uint32_t w, uint32_t lo, uint32_t hi)
+{
+    uint32_t t;
+    __asm__("ssub8 %[t], %[w], %[lo]\n\t"
+            "sel %[w], %[w], %[lo]\n\t"
+            "ssub8 %[t], %[hi], %[w]\n\t"
+            "sel %[w], %[w], %[hi]"
+            : [w] "+r"(w), [t] "=&r"(t)
+            : [lo] "r"(lo), [hi] "r"(hi)
+            : "cc");
+    return w;
+}
+
+/* Four elements of qcc_mul_dsp_8b8 per word (bc in int16, za in int8's range): one word load,
+ * SXTB16 / SXTB16 ror 8 and SSUB16 make the centred pairs (a0, a2), (a1, a3), SMLABB / SMLATB
+ * their products with bc (the same int32 as (a - za) * bc), then SMMLA, shift and SSAT per
+ * element, the bytes packed into one word store, clamped by SSUB8 / SEL when the bounds are
+ * narrower than int8; returns the elements done (n rounded down to four). */
+static inline int32_t qcc_mul_dsp_8b8w(const qcc_mulk *k, int32_t za, const int8_t *a,
+                                       int32_t bc, int8_t *y, int32_t n)
+{
+    const int32_t m = k->q.m, c = k->q.c, sh = k->q.sh;
+    const uint32_t z2 = (uint16_t)za * 0x00010001u, lo4 = (uint8_t)k->lo * 0x01010101u;
+    const uint32_t hi4 = (uint8_t)k->hi * 0x01010101u;
+    const int narrow = k->lo > -128 || k->hi < 127;
+    int32_t j;
+    for (j = 0; j + 4 <= n; j += 4) {
+        const uint32_t v = qcc_ld32(a + j);
+        const int32_t e = (int32_t)__ssub16(__sxtb16(v), z2);
+        const int32_t o = (int32_t)__ssub16(qcc_sxtb16_ror8(v), z2);
+        const int32_t r0 = __ssat(qcc_smmla(__smlabb(e, bc, 0), m, c) >> sh, 8);
+        const int32_t r1 = __ssat(qcc_smmla(__smlabb(o, bc, 0), m, c) >> sh, 8);
+        const int32_t r2 = __ssat(qcc_smmla(__smlatb(e, bc, 0), m, c) >> sh, 8);
+        const int32_t r3 = __ssat(qcc_smmla(__smlatb(o, bc, 0), m, c) >> sh, 8);
+        uint32_t w = ((uint32_t)r0 & 0xffu) | (((uint32_t)r1 & 0xffu) << 8)
+                     | (((uint32_t)r2 & 0xffu) << 16) | ((uint32_t)r3 << 24);
+        if (narrow)
+            w = qcc_clamp8x4(w, lo4, hi4);
+        memcpy(y + j, &w, sizeof w);
+    }
+    return j;
+}
+#endif
+
 /* int8 a times one broadcast value bc (already centred; b of any dtype), into int8 */
 static __attribute__((noinline, unused)) void
 qcc_mul_dsp_8b8(const qcc_mulk *k, int32_t za, const void *a, int32_t bc, void *y, int32_t n)
 {
     const int32_t m = k->q.m, c = k->q.c, sh = k->q.sh, lo = k->lo, hi = k->hi;
-    int32_t j;
-    for (j = 0; j < n; j++) {
+    int32_t j = 0;
+#ifdef QCC_ARM_GEMM4
+    if (bc >= -32768 && bc <= 32767 && za >= -128 && za <= 127)
+        j = qcc_mul_dsp_8b8w(k, za, (const int8_t *)a, bc, (int8_t *)y, n);
+#endif
+    for (; j < n; j++) {
         int32_t r = qcc_smmla((((const int8_t *)a)[j] - za) * bc, m, c) >> sh;  /* bc pre-shifted */
         r = r < lo ? lo : (r > hi ? hi : r);
         ((int8_t *)y)[j] = (int8_t)r;
