@@ -403,27 +403,43 @@ class ElemLowering:
         mx, my = mat(self.ctx.region(x)), mat(self.ctx.region(y))
         n_, c, h, w = x.shape
         hw_ = h * w
-        zx = int(call.x_zp)
         epi = call.epi
         self._config_st(epi.zero_point, epi.lo, epi.hi, epi.mult.values[0], epi.shift.values[0],
                         note=f"mean {call.node.name}")
+        nb = -(-c // self.d)
+        step = min(MAX_ROWS, self.acc_half - 1)
+        # blocks whose rows all fit one slot load together: their DMA latencies overlap
+        per = max(1, self.acc_half // (hw_ + 1)) if hw_ <= step else 1
         for n in range(n_):
-            for lb in range(-(-c // self.d)):
-                cols = min(self.d, c - lb * self.d)
-                base, slot = self._acc()
-                g = self.b.group("ex", reads=[self.ctx.res(x)], writes=[slot])
-                g.add(make("ALU", alu_op="MOV", use_imm=1, dst=base, rows=1, imm=0, note="sum=0"))
-                step = min(MAX_ROWS, self.acc_half - 1)
-                for q0 in range(0, hw_, step):
-                    k = min(step, hw_ - q0)
-                    self._load(g, mx, n * hw_ + q0, k, lb, base + 1)
-                    g.add(make("ALU", alu_op="ADD", dst=base, src=base + 1, rows=k, src_inc=1,
-                               note="sum"))
-                if zx:
-                    g.add(make("ALU", alu_op="ADD", use_imm=1, dst=base, rows=1, imm=-zx * hw_,
-                               note="centre"))
-                st = self._st_group([slot], [self.ctx.res(y)])
-                self._store(st, my, n, 1, lb * self.d, cols, base)
+            for lb0 in range(0, nb, per):
+                self._mean_blocks(call, mx, my, n, list(range(lb0, min(nb, lb0 + per))), step)
+
+    def _mean_blocks(self, call, mx, my, n, lbs, step) -> None:
+        """The global mean of channel blocks ``lbs`` of image ``n`` in one accumulator slot:
+        every block's sum row and loaded rows side by side, all LOADs before the first ADD."""
+        x, c, hw_ = call.x, call.x.shape[1], call.x.shape[2] * call.x.shape[3]
+        zx = int(call.x_zp)
+        base, slot = self._acc()
+        span = hw_ + 1 if len(lbs) > 1 else 0
+        g = self.b.group("ex", reads=[self.ctx.res(x)], writes=[slot])
+        for j, _ in enumerate(lbs):
+            g.add(make("ALU", alu_op="MOV", use_imm=1, dst=base + j * span, rows=1, imm=0,
+                       note="sum=0"))
+        for q0 in range(0, hw_, step):
+            k = min(step, hw_ - q0)
+            for j, lb in enumerate(lbs):
+                self._load(g, mx, n * hw_ + q0, k, lb, base + j * span + 1)
+            for j, _ in enumerate(lbs):
+                s0 = base + j * span
+                g.add(make("ALU", alu_op="ADD", dst=s0, src=s0 + 1, rows=k, src_inc=1,
+                           note="sum"))
+        for j, _ in enumerate(lbs):
+            if zx:
+                g.add(make("ALU", alu_op="ADD", use_imm=1, dst=base + j * span, rows=1,
+                           imm=-zx * hw_, note="centre"))
+        st = self._st_group([slot], [self.ctx.res(call.y)])
+        for j, lb in enumerate(lbs):
+            self._store(st, my, n, 1, lb * self.d, min(self.d, c - lb * self.d), base + j * span)
 
     def concat(self, call) -> None:
         mx, my, lane0 = _concat_mats(self.ctx, call)
