@@ -419,18 +419,9 @@ def _emit_order(e, ly: GemmLayer, t: Tiling) -> None:
             e.chunk(tile, nbs, kset, t.tk, shared_wgt=shared)
 
 
-def choose_tiling(ly: GemmLayer, xreg: Region, yreg: Region, hw: HwConfig,
-                  max_sim: int = 16, objective: str = "total", before=None,
-                  out_spec=None, ranked: list | None = None,
-                  only: list | None = None, prefetch=None) -> tuple[Tiling, int, list]:
-    """The candidate tiling with the fewest simulated cycles (and the table of all tried;
-    ``ranked`` receives ``(cycles, i, tiling)`` of every candidate simulated; ``only``: simulate
-    just these tilings instead of the ranked candidates).
-
-    ``objective="compute"`` minimises the array's GEMM cycles instead (ties: total cycles);
-    the SCALE-Sim comparison uses it to compare array models under the same folds."""
-    from .timing import gemm_cycles, simulate
-
+def _to_simulate(ly: GemmLayer, hw: HwConfig, max_sim: int, objective: str) -> list:
+    """The candidate tilings ``choose_tiling`` simulates: the best few of each schedule
+    family under a cheap pre-ranking (the extra families only for ``objective="total"``)."""
     cands = candidates(ly, hw)
     # cheap pre-ranking: fewer DRAM loads first (bigger tiles, reuse), then simulate the best few
     def est(t: Tiling):
@@ -461,9 +452,22 @@ def choose_tiling(ly: GemmLayer, xreg: Region, yreg: Region, hw: HwConfig,
     w2d = [t for t in w2d if not t.split][:max(2, max_sim // 2)] + \
         [t for t in w2d if t.split][:max(2, max_sim // 4)]
     extra = extra[:max_sim] + pack[:max(2, max_sim)] + pim[:max(2, max_sim // 2)] + w2d
-    todo = (basic[:max_sim] + extra) or cands[:max_sim]
-    if only is not None:
-        todo = list(only)
+    return (basic[:max_sim] + extra) or cands[:max_sim]
+
+
+def choose_tiling(ly: GemmLayer, xreg: Region, yreg: Region, hw: HwConfig,
+                  max_sim: int = 16, objective: str = "total", before=None,
+                  out_spec=None, ranked: list | None = None,
+                  only: list | None = None, prefetch=None) -> tuple[Tiling, int, list]:
+    """The candidate tiling with the fewest simulated cycles (and the table of all tried;
+    ``ranked`` receives ``(cycles, i, tiling)`` of every candidate simulated; ``only``: simulate
+    just these tilings instead of the ranked candidates).
+
+    ``objective="compute"`` minimises the array's GEMM cycles instead (ties: total cycles);
+    the SCALE-Sim comparison uses it to compare array models under the same folds."""
+    from .timing import gemm_cycles, simulate
+
+    todo = list(only) if only is not None else _to_simulate(ly, hw, max_sim, objective)
     tried = []
     best = None
     for t in todo:
