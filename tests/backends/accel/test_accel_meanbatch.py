@@ -45,9 +45,9 @@ def test_mean_over_channel_blocks_bit_exact(n, c, h, w, zp, tmp_path):
 
 
 def test_mean_pays_one_dma_latency_for_its_blocks(tmp_path):
-    """Raising the DMA latency by L raises the total by 5 L (the conv's input and weight
-    LOADs, its output STORE, the mean's LOADs together, its STORE), not by one L per channel
-    block of the mean (6 blocks here, all in one slot: 10 L when loaded one after another)."""
+    """Raising the DMA latency by L raises the total of conv -> mean by at most 5 L, not by
+    one L per channel block of the mean (6 blocks here, all in one slot; 10 L when the blocks
+    loaded one after another)."""
     g = _mean_graph(1, 48, 4, 4, 1)
     compile_and_compare(g, tmp_path, samples=1)
     prog = disassemble((tmp_path / "accel" / "m.bin").read_bytes())
