@@ -44,22 +44,30 @@ def _dram(image_size, addr, rows, stride, nbytes, i, ins):
 
 
 def _store_bounds(sz, hw: HwConfig, image_size: int, outer: tuple, i: int, ins,
-                  radd_base: int = -1) -> None:
+                  radd_base: int = -1, hoff: int = 0) -> None:
     """A STORE's accumulator rows and destination (the first and last copy of a v7 outer
     STORE bound every copy: the strides are not negative)."""
     copies = store_copies(ins.f, outer, f"instruction {i} (STORE)")
     for sram, dram in {copies[0], copies[-1]}:
         _store_one_bounds(sz, hw, image_size, i, Instr(ins.op, dict(ins.f, sram=sram, dram=dram)),
-                          radd_base)
+                          radd_base, hoff)
 
 
-def _store_one_bounds(sz, hw: HwConfig, image_size: int, i: int, ins, radd_base: int) -> None:
+def _store_one_bounds(sz, hw: HwConfig, image_size: int, i: int, ins, radd_base: int,
+                      hoff: int = 0) -> None:
     f = ins.f
     _rng(sz, "ACC", f["sram"], f["rows"], i, ins)
+    if f["rwide"] and not f["radd"]:
+        raise SimError(f"instruction {i} (STORE): rwide (v10) without radd")
     if f["radd"] and f["rows"]:  # v8: the operand rows base + sram .. (CONFIG RADD d)
         if radd_base < 0:
             raise SimError(f"instruction {i} (STORE): radd before CONFIG RADD set an offset >= 0")
         _rng(sz, "INP", radd_base + f["sram"], f["rows"], i, ins)
+        if f["rwide"] and f["cols"] > hw.dim // 2:   # v10: the upper channels' rows
+            if hoff < 0 or hw.dim % 2:
+                raise SimError(f"instruction {i} (STORE): rwide needs an even DIM and CONFIG "
+                               f"RADD_ZP d >= 0")
+            _rng(sz, "INP", radd_base + hoff + f["sram"], f["rows"], i, ins)
     if f["mode"] != "tensor" and f["rows"]:
         _rng(sz, "PARAM", f["param"], 3 if f["mode"] == "channel" else 1, i, ins)
     if f["lut"] and f["rows"]:  # v5: the epilogue's table
@@ -111,14 +119,15 @@ def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
             "LOAD_OUTER": (0, 0, 0, 0),                   # v4, v6 (LD engine: program order)
             "IM2COL": (0, 0, 0),                          # v9 (LD engine: program order)
             "STORE_OUTER": (0, 0, 0),                     # v7 (ST engine: program order)
-            "RADD": -1}                                   # v8 (ST engine: program order)
+            "RADD": -1, "RADD_ZP": 0}                     # v8, v10 (ST engine: program order)
     for i, ins in enumerate(prog):
         encode(ins)
         f = ins.f
         if ins.op == "LOAD":
             _load_bounds(sz, d, image_size, regs["LOAD_OUTER"], i, ins, regs["IM2COL"])
         elif ins.op == "STORE":
-            _store_bounds(sz, hw, image_size, regs["STORE_OUTER"], i, ins, regs["RADD"])
+            _store_bounds(sz, hw, image_size, regs["STORE_OUTER"], i, ins, regs["RADD"],
+                          regs["RADD_ZP"])
         elif ins.op == "GEMM" and f["rows"]:
             _rng(sz, "ACC", f["acc"], f["rows"], i, ins)
             k = max(f["kblocks"], 1)
@@ -147,6 +156,8 @@ def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
             regs["STORE_OUTER"] = (f["a"], f["b"], f["d"])
         elif ins.op == "CONFIG" and f["reg"] == "RADD":
             regs["RADD"] = f["d"]
+        elif ins.op == "CONFIG" and f["reg"] == "RADD_ZP":
+            regs["RADD_ZP"] = f["d"]
         elif ins.op == "LOADX" and f["rows"]:
             _rng(sz, "ACC", f["dst"], f["rows"], i, ins)
             _rng(sz, "ACC", f["idx"], f["rows"], i, ins)

@@ -91,7 +91,8 @@ class Machine:
         self.load_outer = (0, 0, 0, 0)       # v4 CONFIG LOAD_OUTER: count, dram, sram stride,
         #                                      v6: first lane of an outer INP load's data
         self.radd = (0, 0, 0, -1)            # v8 CONFIG RADD: m_y, m_o, shift, operand INP row offset
-        self.radd_zp = (0, 0)                # v8 CONFIG RADD_ZP: z_y, z_o
+        self.radd_zp = (0, 0, 0)             # v8 CONFIG RADD_ZP: z_y, z_o; v10 d: the row
+        #                                      offset of an int16 operand's upper channels
         self.radd_clamp = (0, -128, 127)     # v8 CONFIG RADD_CLAMP: zp, lo, hi
 
     # -- helpers -------------------------------------------------------------------
@@ -227,7 +228,9 @@ class Machine:
         if f.get("lut"):  # v5: an activation in the epilogue, y = T[y + 128] (and the fill)
             t = self._store_table(f["table"], dt, what)
             y, zp = t[y + 128], t[zp + 128] if -128 <= zp <= 127 else zp
-        if f.get("radd"):  # v8: a residual add with an int8 operand from the input buffer
+        if f.get("rwide") and not f.get("radd"):
+            raise SimError(f"{what}: rwide (v10) without radd")
+        if f.get("radd"):  # v8: a residual add with an int8 (v10 rwide: int16) operand
             y, zp = self._radd(y, f, dt, what)
         if f.get("inp"):  # v5: into the input buffer, lanes past cols = the zero point
             if dt != "i8":
@@ -246,16 +249,36 @@ class Machine:
         hi)`` in int64, ``o`` the operand in INP row ``base + sram + r`` (the same lanes); the
         fill of an ``inp = 1`` STORE becomes the RADD_CLAMP zero point."""
         my, mo, s, base = self.radd
-        zy, zo = self.radd_zp
+        zy, zo, hoff = self.radd_zp
         zp, lo, hi = self.radd_clamp
         tlo, thi = _RANGE[dt]
         if base < 0 or not arith.SHIFT_MIN <= s <= arith.SHIFT_MAX or not tlo <= lo <= hi <= thi:
             raise SimError(f"{what}: radd needs CONFIG RADD (offset >= 0, shift in [1, 62]) and a "
                            f"RADD_CLAMP inside {dt} (set the registers first)")
         rows, cols = f["rows"], f["cols"]
-        o = self.inp[self._rows("INP", base + f["sram"], rows, what), :cols].astype(np.int64)
+        if f.get("rwide"):   # v10: an int16 operand, two int8 lanes per value
+            o = self._wide_operand(base, hoff, f["sram"], rows, cols, what)
+        else:
+            o = self.inp[self._rows("INP", base + f["sram"], rows, what), :cols].astype(np.int64)
         t = (y - zy) * np.int64(my) + (o - zo) * np.int64(mo)
         return np.clip(arith.rshift_round(t, s) + zp, lo, hi), zp
+
+    def _wide_operand(self, base: int, hoff: int, sram: int, rows: int, cols: int,
+                      what: str) -> np.ndarray:
+        """v10 STORE ``rwide``: the int16 operand of each row's ``cols`` lanes: lane ``j < h =
+        DIM/2`` from the int8 lanes ``2j`` (low byte) and ``2j + 1`` (high byte) of INP row
+        ``base + sram + r``, lane ``j >= h`` from lanes ``2(j-h)``, ``2(j-h) + 1`` of row
+        ``base + hoff + sram + r`` (``hoff`` = CONFIG RADD_ZP d)."""
+        h = self.hw.dim // 2
+        if hoff < 0 or self.hw.dim % 2:
+            raise SimError(f"{what}: rwide needs an even DIM and CONFIG RADD_ZP d >= 0")
+        parts = []
+        for off, n in ((0, min(cols, h)), (hoff, cols - h)):
+            if n > 0:
+                b = self.inp[self._rows("INP", base + off + sram, rows, what), :2 * n]
+                b = b.astype(np.int64)
+                parts.append((b[:, 0::2] & 0xFF) + 256 * b[:, 1::2])
+        return np.concatenate(parts, axis=1) if parts else np.zeros((rows, 0), np.int64)
 
     def _store_table(self, k: int, dt: str, what: str) -> np.ndarray:
         """The 256 entries of LUT table ``k`` that a v5 STORE with ``lut = 1`` applies; each
@@ -427,7 +450,7 @@ class Machine:
         elif f["reg"] == "RADD":
             self.radd = (f["a"], f["b"], f["c"], f["d"])
         elif f["reg"] == "RADD_ZP":
-            self.radd_zp = (f["a"], f["b"])
+            self.radd_zp = (f["a"], f["b"], f["d"])
         elif f["reg"] == "RADD_CLAMP":
             self.radd_clamp = (f["a"], f["b"], f["d"])
         else:

@@ -40,14 +40,21 @@ class Radd:
     zp: int
     lo: int
     hi: int
-    base: int = -1     # first input-buffer row of the operand area (acc_rows rows)
+    base: int = -1     # first input-buffer row of the operand area (acc_rows rows; wide: 2x)
+    wide: bool = False  # v10: an int16 operand (STORE rwide): its channels < DIM/2 in the
+    #                     acc_rows rows from base, the others from base + hoff (= acc_rows)
+    hoff: int = 0
+
+    def area_rows(self, hw) -> int:
+        """Input-buffer rows of the operand area (one or two mirrors of the accumulator)."""
+        return hw.acc_rows * (2 if self.wide else 1)
 
 
 def fusable(ctx, call, y, nxt):
     """(the add/sub call, its Radd without a base) when the next group is an add/sub of ``y``
     (the conv's output, or its fused LUT's; int8 or int16, the sum of the same dtype) and a
-    run-time int8 tensor of the same shape and layout, and nothing else reads ``y``; else
-    None."""
+    run-time int8 or (v10, an even DIM) int16 tensor of the same shape and layout, and nothing
+    else reads ``y``; else None."""
     from .gemm_emit import _own_rows
     from .resident import _read_elsewhere
 
@@ -63,11 +70,13 @@ def fusable(ctx, call, y, nxt):
         return None
     w, v = (u.a, u.b) if mine[0] else (u.b, u.a)
     shape = tuple(y.shape)
-    # v int8 (the input buffer holds int8); y and the sum int8, or both int16 (the residual
-    # stream of a transformer before its LayerNorm)
+    # v int8, or int16 as two int8 lanes per value (v10 rwide: the input buffer holds int8);
+    # y and the sum int8, or both int16 (the residual stream of a transformer)
+    wide = v.dtype.name == "int16"
     if v.is_const or any(tuple(t.shape) != shape for t in (w, v, u.y)) \
-            or v.dtype.name != "int8" or y.dtype.name not in ("int8", "int16") \
-            or u.y.dtype != y.dtype:
+            or v.dtype.name not in ("int8", "int16") or y.dtype.name not in ("int8", "int16") \
+            or u.y.dtype != y.dtype or (wide and (not hw.radd_wide or hw.dim % 2
+                                                  or 2 * hw.acc_rows > hw.inp_rows // 4)):
         return None
     yr, vr, zr = ctx.region(y), ctx.region(v), ctx.region(u.y)
     if not all(_own_rows(r, yr.rows) and (r.rows, r.lanes, r.layout) == (yr.rows, yr.lanes, yr.layout)
@@ -86,17 +95,17 @@ def fusable(ctx, call, y, nxt):
     if not all(I32[0] <= q <= I32[1] for q in (my, mv)):
         return None
     return u, Radd(u.node.name, vr.addr, vr.lanes * vr.esize, ctx.res(v), alias, my, zy, mv, zv,
-                   s, int(epi.zero_point), int(epi.lo), int(epi.hi))
+                   s, int(epi.zero_point), int(epi.lo), int(epi.hi), wide=wide)
 
 
-def place(hw, in_spec, out_spec) -> tuple[int, tuple | None]:
+def place(hw, in_spec, out_spec, rows: int) -> tuple[int, tuple | None]:
     """(first input-buffer row of the operand area, the layer's ``inp_range`` or None): the
-    ``acc_rows`` rows just below the resident region at the top of the buffer (or its end),
+    area's ``rows`` rows just below the resident region at the top of the buffer (or its end),
     above a resident region at row 0."""
     n = hw.inp_rows
     regions = [s for s in (in_spec, out_spec) if s is not None]
     top = min([n] + [s.base for s in regions if s.base > 0])
-    base = top - hw.acc_rows
+    base = top - rows
     return base, ((0, base) if in_spec is None else None)
 
 
@@ -113,5 +122,7 @@ def config(g, ra: Radd) -> None:
     from .isa import make
 
     g.add(make("CONFIG", reg="RADD", a=ra.my, b=ra.mv, c=ra.s, d=ra.base, note=f"radd {ra.node}"))
-    g.add(make("CONFIG", reg="RADD_ZP", a=ra.zy, b=ra.zv, note=f"radd {ra.node}"))
+    g.add(make("CONFIG", reg="RADD_ZP", a=ra.zy, b=ra.zv, d=ra.hoff,
+               note=f"radd {ra.node}" + (" (int16 operand)" if ra.wide else "")))
     g.add(make("CONFIG", reg="RADD_CLAMP", a=ra.zp, b=ra.lo, d=ra.hi, note=f"radd {ra.node}"))
+

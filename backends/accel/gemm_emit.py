@@ -240,7 +240,7 @@ class _Emitter:
         if lut is not None:
             reads = list(reads) + [lut[1]]
         if self.radd is not None:   # the operand rows of every STORE first (LD, fuse_add.py)
-            reads = list(reads) + [self._operand_loads(reads[0], span, segs)]
+            reads = list(reads) + self._operand_loads(reads[0], span, segs)
         whole = [x for x in reads if x != reads[0]]   # (with parts: besides a block's own rows)
         if out is not None:
             npos = self.ly.n * self.ly.oh * self.ly.ow
@@ -274,26 +274,33 @@ class _Emitter:
         nbs = [s[4] for s in segs]
         return min(nbs) * self.d, min(self.ly.m, (max(nbs) + 1) * self.d)
 
-    def _operand_loads(self, acc_res, span, segs) -> tuple:
+    def _operand_loads(self, acc_res, span, segs) -> list:
         """The LD group loading the fused add's operand rows of the STOREs ``segs`` into the
-        input-buffer rows that mirror their accumulator rows (v8 STORE ``radd``); returns that
-        slot (the accumulator slot's mirror)."""
+        input-buffer rows that mirror their accumulator rows (v8 STORE ``radd``); returns those
+        slots (the accumulator slot's mirror; an int16 operand, v10 ``rwide``, has two: the
+        bytes of channels ``< DIM/2`` and of the others, each a plain int8 LOAD of raw bytes)."""
         from .fuse_add import acc_span
 
         ra, ly, d = self.radd, self.ly, self.d
         lo, hi = acc_span(acc_res, self.hw)
-        slot = ("INP", ra.base + lo, ra.base + hi)
-        g = self.b.group("ld", reads=[ra.res], writes=[slot],
+        halves = [(0, 0, d)] if not ra.wide else [(0, 0, d // 2), (ra.hoff, d // 2, d)]
+        slots = [("INP", ra.base + off + lo, ra.base + off + hi) for off, _, _ in halves]
+        g = self.b.group("ld", reads=[ra.res], writes=slots,
                          rows={ra.res: (*span[self.y_res], *self._lanes(segs))} if span else None)
+        es = 2 if ra.wide else 1
         for acc, pos, rows, step, nb, _, _ in segs:
-            cols = min(d, ly.m - nb * d)
-            for s0 in range(0, rows, MAX_DMA_ROWS):
-                k = min(MAX_DMA_ROWS, rows - s0)
-                g.add(make("LOAD", buf="INP", dtype="i8", sram=ra.base + acc + s0,
-                           dram=ra.addr + (pos + s0 * step) * ra.pitch + nb * d, rows=k,
-                           cols=cols, stride=step * ra.pitch,
-                           note=f"{ra.node} operand pos={pos + s0 * step} nb={nb}"))
-        return slot
+            for off, c0, c1 in halves:
+                cols = min(c1, ly.m - nb * d) - c0
+                if cols <= 0:
+                    continue
+                for s0 in range(0, rows, MAX_DMA_ROWS):
+                    k = min(MAX_DMA_ROWS, rows - s0)
+                    g.add(make("LOAD", buf="INP", dtype="i8", sram=ra.base + off + acc + s0,
+                               dram=ra.addr + (pos + s0 * step) * ra.pitch + (nb * d + c0) * es,
+                               rows=k, cols=cols * es, stride=step * ra.pitch,
+                               note=f"{ra.node} operand pos={pos + s0 * step} nb={nb}"
+                                    + (f" ch+{c0} (int16 bytes)" if ra.wide else "")))
+        return slots
 
     def store_rows(self, g, acc: int, pos: int, rows: int, step: int, nb: int, param: int,
                    note: str, dram: bool = True, res: bool = True) -> None:
@@ -305,7 +312,7 @@ class _Emitter:
         if ly.extra.get("lut") is not None:
             kw.update(lut=1, table=ly.extra["lut"][0])
         if self.radd is not None:   # v8: the fused add (its operand rows: _operand_loads)
-            kw.update(radd=1)
+            kw.update(radd=1, rwide=int(self.radd.wide))
         if self.store_dram and dram:
             for s0 in range(0, rows, MAX_DMA_ROWS):
                 k = min(MAX_DMA_ROWS, rows - s0)

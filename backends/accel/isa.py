@@ -1,4 +1,4 @@
-"""qcc-accel ISA version 9: instruction fields, binary encoding and text form.
+"""qcc-accel ISA version 10: instruction fields, binary encoding and text form.
 
 Every instruction is one 128-bit little-endian word.  Bits 0-3 hold the opcode,
 bits 4-7 the dependency flags (pop_prev, pop_next, push_prev, push_next); the
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from qcc.errors import QccError
 
-ISA_VERSION = 9
+ISA_VERSION = 10
 WORD_BYTES = 16
 DEPS = ("pop_prev", "pop_next", "push_prev", "push_next")
 
@@ -69,7 +69,11 @@ LAYOUT: dict[str, list[tuple[str, int, bool]]] = {
               ("outer", 1, False),
               # v8: then add an int8 operand from the input buffer (a residual add fused
               # into the epilogue; CONFIG RADD / RADD_ZP / RADD_CLAMP)
-              ("radd", 1, False)],
+              ("radd", 1, False),
+              # v10: the radd operand is int16, each value two int8 lanes (low byte first)
+              # of the operand rows: channels < DIM/2 from base + row, the others from
+              # base + CONFIG RADD_ZP d + row
+              ("rwide", 1, False)],
     "GEMM": [("reset", 1, False), ("acc", 16, False), ("inp", 16, False), ("wgt", 16, False),
              ("rows", 12, False), ("kblocks", 12, False), ("inp_kstride", 16, False),
              ("wgt_kstride", 10, False),

@@ -386,8 +386,9 @@ class _Lowering:
         if out_spec is not None and in_spec is None:
             ly.extra["inp_range"] = (0, out_spec.base)
         if add is not None:   # the operand rows mirror the accumulator
-            base, rng = fuse_add.place(self.hw, in_spec, out_spec)
-            ly.extra["radd"] = replace(add[1], base=base)
+            base, rng = fuse_add.place(self.hw, in_spec, out_spec, add[1].area_rows(self.hw))
+            ly.extra["radd"] = replace(add[1], base=base,
+                                       hoff=self.hw.acc_rows if add[1].wide else 0)
             if rng is not None:
                 ly.extra["inp_range"] = rng
 
@@ -432,7 +433,7 @@ class _Lowering:
             in_spec = self._pending[1]
         ly.extra["resident_in"] = in_spec
         self._pending = None
-        reserve = self.hw.acc_rows if add is not None else 0
+        reserve = add[1].area_rows(self.hw) if add is not None else 0
         out_spec = resident.resident_out(self, call, ly, nxt, in_spec, y, reserve) \
             if self.resident else None
         self._place(ly, in_spec, out_spec, add)
@@ -457,7 +458,8 @@ class _Lowering:
         forms = (ly.extra.get("pack"), ly.extra.get("im2col") if self.hw.im2col_load else None)
         wbytes = min([ly.wreg.nbytes] + [pk["reg"].nbytes for pk in forms if pk])
         out_bytes = ly.n * ly.oh * ly.ow * ly.m * es_y
-        min_load = ly.n * ly.h * ly.w * ly.c + wbytes + (out_bytes if add is not None else 0)
+        res_bytes = 0 if add is None else ly.n * ly.oh * ly.ow * ly.m * (2 if add[1].wide else 1)
+        min_load = ly.n * ly.h * ly.w * ly.c + wbytes + res_bytes
         entry.update(macs=ly.macs, tiling=t.describe(), tiling_tried=tried, est_cycles=cyc,
                      min_bytes=int(min_load + ly.preg.nbytes + out_bytes),
                      min_load_bytes=int(min_load), min_param_bytes=int(ly.preg.nbytes),
