@@ -87,7 +87,7 @@ def _store_one_bounds(sz, hw: HwConfig, image_size: int, i: int, ins, radd_base:
 
 
 def _load_bounds(sz, d: int, image_size: int, outer: tuple, i: int, ins,
-                 im2col: tuple = (0, 0, 0)) -> None:
+                 im2col: tuple = (0, 0, 0, 0)) -> None:
     """A LOAD's buffer rows and DRAM bytes (the first and last copy of an outer LOAD bound
     every copy: the strides are not negative), its lanes and its v6 fields."""
     f = ins.f
@@ -99,9 +99,9 @@ def _load_bounds(sz, d: int, image_size: int, outer: tuple, i: int, ins,
         if f["dtype"] != "i8" or f["part"] or lane + f["cols"] > im2col[2]:
             raise SimError(f"instruction {i} (LOAD): an im2col LOAD needs int8, part=0 and "
                            f"{lane} + cols <= pw = {im2col[2]}")
-    if f["cols"] > d:
+    if f["cols"] > d and not f["im2col"]:   # v10: an im2col piece may be wider than a row
         raise SimError(f"instruction {i} (LOAD): cols {f['cols']} > {d}")
-    if f["outer"]:   # v6: the data from lane LOAD_OUTER c
+    if f["outer"] and not f["im2col"]:   # v6: the data from lane LOAD_OUTER c (im2col: in a piece)
         lane_error(f["buf"], outer[3], f["cols"], d, f"instruction {i} (LOAD)")
     if f["part"] and (f["buf"] != "WGT" or not f["cols"]):  # v6
         raise SimError(f"instruction {i} (LOAD): part=1 needs a WGT load of cols >= 1 K-rows")
@@ -117,7 +117,7 @@ def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
     bound = 0  # CONFIG GATHER: a LOADX reads table rows [0, bound), the simulator checks j
     regs = {"GEMM_ROWS": (0, 0, 0), "GEMM_TAPS": (0, 0),  # v3 (EX engine: program order)
             "LOAD_OUTER": (0, 0, 0, 0),                   # v4, v6 (LD engine: program order)
-            "IM2COL": (0, 0, 0),                          # v9 (LD engine: program order)
+            "IM2COL": (0, 0, 0, 0),                       # v9, v10 (LD engine: program order)
             "STORE_OUTER": (0, 0, 0),                     # v7 (ST engine: program order)
             "RADD": -1, "RADD_ZP": 0}                     # v8, v10 (ST engine: program order)
     for i, ins in enumerate(prog):
@@ -151,7 +151,7 @@ def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
         elif ins.op == "CONFIG" and f["reg"] == "LOAD_OUTER":
             regs["LOAD_OUTER"] = (f["a"], f["b"], f["d"], f["c"])
         elif ins.op == "CONFIG" and f["reg"] == "IM2COL":
-            regs["IM2COL"] = (f["a"], f["b"], f["c"])
+            regs["IM2COL"] = (f["a"], f["b"], f["c"], f["d"])
         elif ins.op == "CONFIG" and f["reg"] == "STORE_OUTER":
             regs["STORE_OUTER"] = (f["a"], f["b"], f["d"])
         elif ins.op == "CONFIG" and f["reg"] == "RADD":

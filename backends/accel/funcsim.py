@@ -87,7 +87,8 @@ class Machine:
         self.gemm_rows = (0, 0, 0)           # v3 CONFIG GEMM_ROWS: div, outer, inner stride
         self.gemm_taps = (0, 0)              # v3 CONFIG GEMM_TAPS: div, outer stride
         self.store_outer = (0, 0, 0)         # v7 CONFIG STORE_OUTER: count, dst, acc stride
-        self.im2col = (0, 0, 0)              # v9 CONFIG IM2COL: pieces, step, piece lanes
+        self.im2col = (0, 0, 0, 0)           # v9 CONFIG IM2COL: pieces, step, piece lanes;
+        #                                      v10: the row's first lane in the window
         self.load_outer = (0, 0, 0, 0)       # v4 CONFIG LOAD_OUTER: count, dram, sram stride,
         #                                      v6: first lane of an outer INP load's data
         self.radd = (0, 0, 0, -1)            # v8 CONFIG RADD: m_y, m_o, shift, operand INP row offset
@@ -132,10 +133,11 @@ class Machine:
 
     def _load_im2col(self, f: dict, what: str, lane: int) -> None:
         """v9: the piece rows a plain LOAD would write, each ``pw`` lanes wide (data from lane
-        ``lane``, the pad value elsewhere); buffer row ``i`` = pieces ``i*step .. i*step+n-1``
-        side by side, lanes ``n*pw..`` the pad value."""
+        ``lane``, the pad value elsewhere); the window of buffer row ``i`` = pieces ``i*step ..
+        i*step+n-1`` side by side, lanes ``n*pw..`` the pad value; the row = the window's lanes
+        ``off .. off+DIM-1`` (v10; ``off = 0`` in v9)."""
         d = self.hw.dim
-        n, step, pw = self.im2col
+        n, step, pw, off = self.im2col
         m = im2col_rows(f, self.im2col, d, what)
         rows, pb, cols = f["rows"], f["pad_before"], f["cols"]
         if f["dtype"] != "i8" or f.get("part") or lane + cols > pw:
@@ -143,10 +145,10 @@ class Machine:
         idx = self._dram_rows(f["dram"], rows, f["stride"], cols, what)
         pieces = np.full((pb + rows + f["pad_after"], pw), f["pad_val"], np.int64)
         pieces[pb:pb + rows, lane:lane + cols] = self.dram[idx].view(np.int8).reshape(rows, cols)
-        block = np.full((m, d), f["pad_val"], np.int64)
+        win = np.full((m, max(n * pw, off + d)), f["pad_val"], np.int64)
         for p in range(n):
-            block[:, p * pw:(p + 1) * pw] = pieces[p:p + (m - 1) * step + 1:step]
-        self.inp[self._rows("INP", f["sram"], m, what)] = block
+            win[:, p * pw:(p + 1) * pw] = pieces[p:p + (m - 1) * step + 1:step]
+        self.inp[self._rows("INP", f["sram"], m, what)] = win[:, off:off + d]
 
     def _load_one(self, f: dict, what: str, lane: int = 0) -> None:
         d = self.hw.dim
@@ -444,7 +446,7 @@ class Machine:
         elif f["reg"] == "LOAD_OUTER":
             self.load_outer = (f["a"], f["b"], f["d"], f["c"])
         elif f["reg"] == "IM2COL":
-            self.im2col = (f["a"], f["b"], f["c"])
+            self.im2col = (f["a"], f["b"], f["c"], f["d"])
         elif f["reg"] == "STORE_OUTER":
             self.store_outer = (f["a"], f["b"], f["d"])
         elif f["reg"] == "RADD":

@@ -69,13 +69,17 @@ def lane_error(buf: str, lane: int, cols: int, dim: int, what: str) -> None:
 
 
 def im2col_rows(f: dict, reg: tuple, d: int, what: str) -> int:
-    """v9: the buffer rows an ``im2col`` LOAD writes under CONFIG IM2COL ``(n, step, pw)``
-    (``n`` pieces of ``pw`` lanes per row, consecutive rows ``step`` pieces apart), checked."""
-    n, step, pw = reg
+    """v9: the buffer rows an ``im2col`` LOAD writes under CONFIG IM2COL ``(n, step, pw, off)``
+    (``n`` pieces of ``pw`` lanes per window, consecutive rows ``step`` pieces apart; v10: a row
+    is lanes ``off .. off+d-1`` of the window), checked: every piece must reach the row
+    (``off < pw`` and ``(n-1)*pw < off + d``; with ``off = 0`` every v9 window, ``n*pw <= d``)."""
+    n, step, pw, off = reg
     total = f["pad_before"] + f["rows"] + f["pad_after"]
-    if f["buf"] != "INP" or n < 1 or step < 1 or pw < 1 or n * pw > d or total < n:
+    if f["buf"] != "INP" or n < 1 or step < 1 or pw < 1 or not 0 <= off < pw \
+            or (n - 1) * pw >= off + d or total < n:
         raise SimError(f"{what}: im2col LOAD with IM2COL {reg} needs an INP load, n, step, pw >= 1, "
-                       f"n*pw <= {d} and at least n = {n} piece rows (has {total})")
+                       f"0 <= off < pw, (n-1)*pw < off + {d} and at least n = {n} piece rows "
+                       f"(has {total})")
     return (total - n) // step + 1
 
 

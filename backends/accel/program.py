@@ -23,6 +23,7 @@ from qcc.lower import KernelProgram, buffer_nbytes, lower
 
 from .check import check_stream
 from . import fuse_add, lookahead, resident
+from .gemm_im2col import im2col_usable
 from .gemm_emit import choose_tiling, emit_gemm
 from .hw import HwConfig
 from .isa import ISA_VERSION, make
@@ -455,7 +456,7 @@ class _Lowering:
             entry["onchip"] = {k: v.describe() for k, v in (("input", in_spec), ("output", out_spec))
                                if v is not None}
         es_y = yr.esize
-        forms = (ly.extra.get("pack"), ly.extra.get("im2col") if self.hw.im2col_load else None)
+        forms = (ly.extra.get("pack"), ly.extra.get("im2col") if im2col_usable(ly, self.hw) else None)
         wbytes = min([ly.wreg.nbytes] + [pk["reg"].nbytes for pk in forms if pk])
         out_bytes = ly.n * ly.oh * ly.ow * ly.m * es_y
         res_bytes = 0 if add is None else ly.n * ly.oh * ly.ow * ly.m * (2 if add[1].wide else 1)

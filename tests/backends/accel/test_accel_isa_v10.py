@@ -1,7 +1,8 @@
 """ISA v10.  STORE ``rwide``: the fused residual add (v8 ``radd``) with an int16 operand, two
 int8 lanes per value (low byte first) in the operand rows, the channels past DIM/2 in the rows
 ``CONFIG RADD_ZP d`` above them: the residual stream of a transformer whose adds sum two int16
-tensors."""
+tensors.  CONFIG IM2COL ``d``: an im2col LOAD row is lanes ``d ..`` of a window wider than one
+row, so the ``pim`` schedule covers 3-channel and 7x7 stems as several K blocks per position."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from hypothesis import given, settings, strategies as st
 
 from qcc.backends.accel.check import check_bounds
 from qcc.backends.accel.funcsim import Machine, SimError
+from qcc.backends.accel.hw import HwConfig
 from qcc.backends.accel.isa import ISA_VERSION, decode, encode, format_instr, make, parse_instr
 from qcc.backends.accel.timing import simulate
 from qcc.interp import run as ref_run
@@ -142,3 +144,108 @@ def test_int16_residual_fused(m_out, kw, tmp_path):
     base = compile_and_compare(g, off, hw, samples=1)
     assert len(base["layers"]) == 2 and not base["layers"][0].get("fused")
     assert simulate(_program(tmp_path), HW).total < simulate(_program(off), hw).total
+
+
+# -- CONFIG IM2COL d: a window wider than one buffer row ------------------------------------
+HW16 = HwConfig(rows=16, cols=16, inp_kib=16, wgt_kib=16, acc_kib=16, param_kib=1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 6), step=st.integers(1, 3), pw=st.integers(1, 12), off=st.integers(0, 11),
+       rows=st.integers(1, 8), pb=st.integers(0, 2), pa=st.integers(0, 2), lane=st.integers(0, 5),
+       copies=st.integers(1, 2), seed=st.integers(0, 999))
+def test_im2col_row_is_a_lane_window_of_the_pieces(n, step, pw, off, rows, pb, pa, lane, copies,
+                                                  seed):
+    """Row ``i`` of an im2col LOAD under CONFIG IM2COL ``(n, step, pw, off)`` is lanes ``off ..
+    off+DIM-1`` of pieces ``i*step .. i*step+n-1`` of the plain LOAD side by side (pad value
+    past the window), for windows narrower and wider than a row."""
+    d = HW16.dim
+    off, lane = min(off, pw - 1), min(lane, pw - 1)
+    total = pb + rows + pa
+    if total < n or (n - 1) * pw >= off + d:
+        return
+    cols = pw - lane
+    img = np.random.default_rng(seed).integers(0, 256, 4096).astype(np.uint8)
+    f = dict(buf="INP", dtype="i8", sram=3, dram=40, rows=rows, cols=cols, stride=13,
+             pad_before=pb, pad_after=pa, pad_val=-7, outer=1)
+    outer = make("CONFIG", reg="LOAD_OUTER", a=copies, b=200, c=lane, d=50)
+    wide = dict(f, cols=max(cols, 1))
+    plain = Machine(HwConfig(rows=32, cols=32, inp_kib=32, wgt_kib=32, acc_kib=32, param_kib=1),
+                    img.copy())   # the pieces of a 32-lane machine: up to 12 + 11 lanes each
+    plain.run([outer, make("LOAD", **wide)])
+    im = Machine(HW16, img.copy())
+    prog = [outer, make("CONFIG", reg="IM2COL", a=n, b=step, c=pw, d=off),
+            make("LOAD", im2col=1, **f)]
+    check_bounds(prog, HW16, 4096)
+    im.run(prog)
+    m = (total - n) // step + 1
+    want = np.zeros_like(im.inp)
+    for k in range(copies):
+        pieces = plain.inp[3 + 50 * k:3 + 50 * k + total, :pw]
+        for i in range(m):
+            win = np.full(max(n * pw, off + d), -7, np.int8)
+            win[:n * pw] = pieces[i * step:i * step + n].reshape(-1)
+            want[3 + 50 * k + i] = win[off:off + d]
+    assert np.array_equal(im.inp, want)
+
+
+@pytest.mark.parametrize("reg,match", [((2, 1, 9, 9), "off < pw"),      # off past the first piece
+                                       ((3, 1, 9, 0), "n-1"),           # piece 3 starts at lane 18
+                                       ((2, 1, 9, -1), "off < pw")])
+def test_im2col_offset_errors(reg, match):
+    prog = [make("CONFIG", reg="IM2COL", a=reg[0], b=reg[1], c=reg[2], d=reg[3]),
+            make("LOAD", buf="INP", sram=0, dram=0, rows=4, cols=9, stride=9, im2col=1)]
+    with pytest.raises(SimError, match=match):
+        Machine(HW16, np.zeros(4096, np.uint8)).run(prog)
+    with pytest.raises(SimError, match=match):
+        check_bounds(prog, HW16, 4096)
+
+
+def _stem(shape, k, m, **attrs) -> G:
+    g = G(sum(shape) + k + m)
+    x = g.input(shape)
+    g.conv(x, m, k, **attrs)
+    g.g.outputs.append(g.g.nodes[-1].outputs[0])
+    return g
+
+
+def _only_pim(monkeypatch):
+    from qcc.backends.accel import gemm_emit
+    orig = gemm_emit.candidates
+
+    def pick(ly, hw):
+        ts = [t for t in orig(ly, hw) if t.order == "pim"]
+        assert ts, f"no pim tiling for {ly.name}"
+        return ts
+    monkeypatch.setattr(gemm_emit, "candidates", pick)
+
+
+@pytest.mark.parametrize("shape,k,m,attrs,nk", [
+    ((1, 3, 9, 9), 3, 20, dict(pads=[1, 1, 1, 1], x_zp=-3), 2),              # 27 lanes
+    ((1, 3, 15, 13), 7, 20, dict(pads=[3, 3, 3, 3], strides=[2, 2], x_zp=4), 10),  # tap groups 5+2
+    ((1, 2, 11, 10), 5, 9, dict(pads=[2, 1, 0, 2], x_zp=7), 4),             # 50 lanes, asymmetric
+    ((1, 6, 8, 7), 3, 33, dict(pads=[1, 1, 1, 1], strides=[2, 1], x_zp=-1), 5),  # groups 2+1 taps: 3+2
+])
+def test_window_over_several_rows_bit_exact(tmp_path, monkeypatch, shape, k, m, attrs, nk):
+    """Windows wider than a row (v10 IM2COL d) as ``nk`` K blocks per position, borders and
+    strides included: bit-exact with the interpreter, every GEMM multiplies ``nk`` blocks."""
+    _only_pim(monkeypatch)
+    acc = compile_and_compare(_stem(shape, k, m, **attrs), tmp_path, HW16)
+    assert "order=pim" in acc["layers"][0]["tiling"]
+    prog = _program(tmp_path)
+    assert {i["kblocks"] for i in prog if i.op == "GEMM"} == {nk}
+    assert any(i.op == "CONFIG" and i["reg"] == "IM2COL" and i["d"] for i in prog)
+
+
+def test_three_channel_stem_takes_two_blocks_where_faster(tmp_path):
+    """A 3-channel 3x3 stride-2 stem: the tile search picks the two-block im2col rows over the
+    packed column windows (three blocks per position), and is faster than without them
+    (``--hw im2col_split=false``, which reproduces the v9 choice)."""
+    g = _stem((1, 3, 24, 24), 3, 32, pads=[1, 1, 1, 1], strides=[2, 2], x_zp=4)
+    acc = compile_and_compare(g, tmp_path, HW16, samples=1)
+    assert "order=pim" in acc["layers"][0]["tiling"]
+    assert {i["kblocks"] for i in _program(tmp_path) if i.op == "GEMM"} == {2}
+    (tmp_path / "off").mkdir()
+    old = compile_and_compare(g, tmp_path / "off", replace(HW16, im2col_split=False), samples=1)
+    assert "pim" not in old["layers"][0]["tiling"]
+    assert acc["layers"][0]["est_cycles"] < old["layers"][0]["est_cycles"]

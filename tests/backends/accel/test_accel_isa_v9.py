@@ -70,7 +70,8 @@ def test_im2col_encoding_bytes_and_cost():
 @pytest.mark.parametrize("reg,f,match", [
     ((3, 1, 3), dict(buf="WGT", cols=3), "INP"),
     ((0, 1, 3), dict(cols=3), "IM2COL"),               # before CONFIG IM2COL
-    ((6, 1, 3), dict(cols=3), "n\\*pw"),               # 18 lanes > 16
+    ((7, 1, 3), dict(cols=3), "n-1"),                  # the 7th piece starts past lane 16
+    #                                                    (v9: n*pw <= 16; v10: every piece reaches the row)
     ((3, 1, 3), dict(cols=3, rows=2), "piece rows"),   # 2 pieces, 3 needed
     ((3, 1, 2), dict(cols=3), "pw"),                   # the data is wider than a piece
 ])
