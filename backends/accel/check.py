@@ -63,10 +63,10 @@ def _store_one_bounds(sz, hw: HwConfig, image_size: int, i: int, ins, radd_base:
         if radd_base < 0:
             raise SimError(f"instruction {i} (STORE): radd before CONFIG RADD set an offset >= 0")
         _rng(sz, "INP", radd_base + f["sram"], f["rows"], i, ins)
+        if f["rwide"] and (hoff < 0 or hw.dim % 2):
+            raise SimError(f"instruction {i} (STORE): rwide needs an even DIM and CONFIG "
+                           f"RADD_ZP d >= 0")
         if f["rwide"] and f["cols"] > hw.dim // 2:   # v10: the upper channels' rows
-            if hoff < 0 or hw.dim % 2:
-                raise SimError(f"instruction {i} (STORE): rwide needs an even DIM and CONFIG "
-                               f"RADD_ZP d >= 0")
             _rng(sz, "INP", radd_base + hoff + f["sram"], f["rows"], i, ins)
     if f["mode"] != "tensor" and f["rows"]:
         _rng(sz, "PARAM", f["param"], 3 if f["mode"] == "channel" else 1, i, ins)

@@ -125,4 +125,3 @@ def config(g, ra: Radd) -> None:
     g.add(make("CONFIG", reg="RADD_ZP", a=ra.zy, b=ra.zv, d=ra.hoff,
                note=f"radd {ra.node}" + (" (int16 operand)" if ra.wide else "")))
     g.add(make("CONFIG", reg="RADD_CLAMP", a=ra.zp, b=ra.lo, d=ra.hi, note=f"radd {ra.node}"))
-

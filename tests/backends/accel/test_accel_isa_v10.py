@@ -249,3 +249,32 @@ def test_three_channel_stem_takes_two_blocks_where_faster(tmp_path):
     old = compile_and_compare(g, tmp_path / "off", replace(HW16, im2col_split=False), samples=1)
     assert "pim" not in old["layers"][0]["tiling"]
     assert acc["layers"][0]["est_cycles"] < old["layers"][0]["est_cycles"]
+
+
+def test_v9_stream_runs_unchanged(tmp_path):
+    """A stream without the v10 features (``--hw im2col_split=false radd_wide=false``) states
+    version 9 and uses only v9 words (im2col rows with IM2COL d = 0, no rwide STORE); the v10
+    simulator runs it bit-exact."""
+    import json
+
+    from qcc.backends.accel import run as accel_run
+    from qcc.backends.accel.isa import assemble
+
+    g = _stem((1, 1, 9, 9), 3, 12, pads=[1, 1, 1, 1], x_zp=2)
+    hw = replace(HW16, im2col_split=False, radd_wide=False)
+    acc = compile_and_compare(g, tmp_path, hw, samples=1)
+    prog = _program(tmp_path)
+    assert any(i.op == "LOAD" and i["im2col"] for i in prog)
+    assert not any(i.op == "CONFIG" and i["reg"] == "IM2COL" and i["d"] for i in prog)
+    assert not any(i.op == "STORE" and i["rwide"] for i in prog)
+    ver = [i for i in prog if i.op == "CONFIG" and i["reg"] == "VERSION"]
+    assert ver and all(v["a"] == ISA_VERSION for v in ver)
+    for v in ver:
+        v.f["a"] = 9
+    (tmp_path / "accel" / "m.bin").write_bytes(assemble(prog))
+    manifest = json.loads(json.dumps({"accel": acc}))
+    feeds = g.feeds()
+    got = accel_run(str(tmp_path / "accel"), [feeds], manifest)[0]
+    want = ref_run(g.g, feeds)
+    for v in g.g.outputs:
+        assert np.array_equal(got[v.name], want[v.name])
