@@ -77,8 +77,8 @@ def test_narrow_im2col_tiles_bit_exact(tw, lat, tmp_path, monkeypatch):
 
     def narrow(ly, hw_):
         cands = real(ly, hw_)
-        if ly.extra.get("im2col") is None:
-            return cands
+        if ly.extra.get("im2col") is None or ly.c > 1:   # the stem only (since ISA v10 the
+            return cands                                  # 8-channel consumer has im2col weights)
         tws = {t.tw for t in im2col_candidates(ly, hw_, capacity(hw_, ly), Tiling)}
         assert {1, 2, 4} <= tws
         return [t for t in cands if t.order == "pim" and t.tw == tw]
