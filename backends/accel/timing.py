@@ -31,6 +31,8 @@ FIFOS = ("l2c", "c2l", "c2s", "s2c", "s2l", "l2s")
 PAD_ROWS_PER_CYCLE = 4
 # EX instructions that read data an EX-side LOAD (ACC/PARAM/LUT) may have brought in
 _READS_EX_LOADS = ("ALU", "LUT", "REDUCE", "LOADX", "FINISH")
+# CONFIG registers that only the GEMMs issued after them read (latched at a GEMM's issue)
+_GEMM_REGS = ("GEMM_ROWS", "GEMM_TAPS")
 
 
 class DeadlockError(IsaError):
@@ -173,7 +175,8 @@ class _ExBoard:
     token EX pushes is ready only when they have) and, with ``gemm_chain``, the GEMM drain:
     a GEMM's drain is latency, not EX busy time, so the next GEMM streams its rows right
     behind it (its first weight block preloading behind them when it issues back to back),
-    while every other EX instruction waits until the GEMMs have drained."""
+    while every other EX instruction waits until the GEMMs have drained (but a CONFIG of the
+    GEMM loop registers, which only the GEMMs after it read)."""
 
     def __init__(self, hw: HwConfig):
         self.hw, self.chain = hw, chained(hw)
@@ -184,7 +187,7 @@ class _ExBoard:
     def earliest(self, ins: Instr, t: int) -> int:
         if ins.op in _READS_EX_LOADS:
             t = max(t, self.loads)
-        if self.chain and ins.op != "GEMM":
+        if self.chain and ins.op != "GEMM" and not _gemm_config(ins):
             t = max(t, self.drained)
         return t
 
@@ -204,6 +207,10 @@ class _ExBoard:
         if ins.op == "GEMM":
             self.drained = max(self.drained, ready)
         return ready
+
+
+def _gemm_config(ins: Instr) -> bool:
+    return ins.op == "CONFIG" and ins.f["reg"] in _GEMM_REGS
 
 
 def _slot_time(fifos, pops, pushes, t: int, depth: int):

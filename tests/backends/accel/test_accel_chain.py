@@ -48,6 +48,21 @@ def test_other_ex_instructions_wait_for_the_drain_and_break_the_chain():
     assert s.end[2] - s.start[2] == fill + stream    # after the ALU the preload is paid again
 
 
+@pytest.mark.parametrize("reg", ["GEMM_ROWS", "GEMM_TAPS"])
+def test_a_gemm_loop_config_does_not_wait_for_the_drain(reg):
+    """CONFIG GEMM_ROWS / GEMM_TAPS set the input addressing of the GEMMs issued after them
+    (the drain writes accumulator rows only): they issue once the previous GEMM has streamed,
+    while an ALU after them still waits for its drain."""
+    hw = HwConfig()
+    g1 = _gemm(16, 1)
+    cfg = make("CONFIG", reg=reg, a=4, b=6, c=1)
+    alu = make("ALU", alu_op="ADD", use_imm=1, rows=4, dst_inc=1)
+    s = simulate([g1, cfg, alu], hw)
+    fill, stream, drain = gemm_parts(16, 1, hw)
+    assert s.start[1] == fill + stream
+    assert s.start[2] == fill + stream + drain
+
+
 def test_a_gemm_that_waits_for_a_token_pays_its_preload():
     hw = HwConfig()
     ld = make("LOAD", buf="INP", rows=16, cols=16, stride=16, deps=("push_next",))
