@@ -95,6 +95,16 @@ def conv_cases(cs: Cases) -> Cases:
     _conv(cs, 1, 6, (9, 16), 5, (1, 5), (1, 1), [0, 3, 0, 1], 1, wvals=[-128, 127])
     _conv(cs, 1, 64, (8, 12), 9, (3, 3), (1, 1), [1, 1, 1, 1], 1)
     _conv(cs, 2, 7, (4, 32), 6, (4, 1), (1, 1), [2, 0, 1, 0], 1, acc_out=True)
+    # strided ones from column phases (qcc_pws_phases): a 3-channel stem on an odd width,
+    # stride 3 with asymmetric pads, stride 2 with dilation, two groups, a 1x3 row of stride 2,
+    # a batch of 2 with int32 outputs, and rows too wide for the phase buffer (the gather)
+    _conv(cs, 1, 3, (33, 31), 8, (3, 3), (2, 2), [1, 1, 1, 1], 1)
+    _conv(cs, 1, 4, (26, 29), 5, (3, 3), (3, 3), [1, 2, 0, 1], 1, wvals=[-128, 127])
+    _conv(cs, 1, 6, (21, 22), 4, (3, 3), (2, 2), [2, 2, 2, 2], 1, dil=(2, 2), relu=True)
+    _conv(cs, 1, 8, (18, 18), 6, (3, 3), (2, 2), [1, 1, 1, 1], 2)
+    _conv(cs, 1, 8, (1, 140), 7, (1, 3), (1, 2), [0, 1, 0, 1], 1)
+    _conv(cs, 2, 5, (17, 20), 6, (3, 3), (2, 2), [1, 0, 1, 1], 1, acc_out=True)
+    _conv(cs, 1, 64, (6, 300), 5, (3, 3), (2, 2), [1, 1, 1, 1], 1, small_shift=True)
     # depthwise (qcc_conv2d_dws: channels in lanes, tap pairs): fewer than 8 channels, more
     # than 8 and not a multiple, strides 1 and 2, 5x5, even and non-square kernels,
     # asymmetric pads, extreme weights and zero points, per-tensor, int32 outputs, several

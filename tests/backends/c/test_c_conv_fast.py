@@ -1,7 +1,7 @@
 """The speed paths of qcc_conv2d, bit for bit at -O3 (vectorized): the phase-plane depthwise
 kernel, the four-channel pointwise kernel (zero point folded out or not), and the
-vectorizable int8 requantization of common.h (qcc_requant_i8_u64: its SSE2, AVX2 and scalar
-loops) against the golden
+vectorizable int8 requantization of common.h (qcc_requant_i8_u64: its SSE2, AVX2, AVX-512
+and scalar loops, one after the other on a row's tail) against the golden
 ``arith.requantize`` on accumulators that straddle the saturation and rounding edges, with
 the cases it must refuse (returning 0 so the kernel falls back to scalar int64)."""
 
@@ -49,16 +49,20 @@ int main(void)
 
 
 # the builds of the requantization loop: SSE2 intrinsics (the default x86-64 build), AVX2
-# intrinsics (-mavx2, and -march=native with AVX-512), the scalar loop (-DQCC_PORTABLE)
-REQUANT_BUILDS = {"sse2": (), "avx2": ("-mavx2",), "native": ("-march=native",),
+# intrinsics (-mavx2), AVX-512 (16 lanes, then AVX2 and scalar tails: the dispatch build's avx512
+# variant's flags, and -march=native where the CPU has it), the scalar loop (-DQCC_PORTABLE)
+AVX512 = ("-mavx2", "-mavx512f", "-mavx512bw", "-mavx512vl")
+REQUANT_BUILDS = {"sse2": (), "avx2": ("-mavx2",), "avx512": AVX512, "native": ("-march=native",),
                   "portable": ("-march=native", "-DQCC_PORTABLE")}
 
 
 @pytest.fixture(scope="module", params=sorted(REQUANT_BUILDS))
 def harness(tmp_path_factory, request) -> Path:
     flags = REQUANT_BUILDS[request.param]
-    if "-mavx2" in flags and "avx2" not in _cpu_flags():
-        pytest.skip("SKIPPED, NOT PASSED: this CPU lacks avx2")
+    need = {"-mavx2": "avx2", "-mavx512f": "avx512f", "-mavx512bw": "avx512bw", "-mavx512vl": "avx512vl"}
+    missing = sorted(need[f] for f in flags if f in need and need[f] not in _cpu_flags())
+    if missing:
+        pytest.skip(f"SKIPPED, NOT PASSED: this CPU lacks {missing}")
     d = tmp_path_factory.mktemp("requant_fast")
     (d / "h.c").write_text(HARNESS)
     exe = d / "h"
@@ -111,7 +115,8 @@ def test_requant_u64_matches_golden_sweep(harness):
         m = int(rng.integers(2**30, 2**31)) if rng.random() < 0.7 else int(rng.integers(1, 5000))
         zp = int(rng.integers(-128, 128))
         lo, hi = (-128, 127) if rng.random() < 0.6 else (zp, 127)
-        records.append((_edge_accs(rng, m, s, zp), m, s, zp, lo, hi))
+        n = 256 if rng.random() < 0.5 else int(rng.integers(1, 80))  # every length mod 16
+        records.append((_edge_accs(rng, m, s, zp, n), m, s, zp, lo, hi))
     used = _check(records, _run(harness, records))
     assert used >= 200  # the fast path is really taken for ordinary multipliers
 

@@ -96,6 +96,34 @@ static inline int32_t qcc_requant_i8_u64_avx2(const int32_t *acc, int32_t n, int
 }
 #endif
 
+#if !defined(QCC_PORTABLE) && defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+/* The same loop on AVX-512 builds, 16 outputs per step (the AVX2 loop and the scalar one take
+ * the rest; returns how many were done): the AVX2 form on 512-bit registers, the int32
+ * results saturated to bytes by VPMOVSDB and clamped there to [lo, hi] (within int8, so
+ * saturating first changes nothing). A masked last step instead of the AVX2 / scalar tail
+ * measured slower on rows of 13-49 outputs (a keyword-spotting CNN 9.2 -> 9.5 us, Zen 4). */
+static inline int32_t qcc_requant_i8_u64_avx512(const int32_t *acc, int32_t n, int32_t lo32, int32_t hi32,
+                                                uint32_t um, uint64_t cr, int32_t s, int32_t base,
+                                                int32_t lo, int32_t hi, int8_t *y)
+{
+    const __m512i vlo = _mm512_set1_epi32(lo32), vhi = _mm512_set1_epi32(hi32), vm = _mm512_set1_epi32((int32_t)um);
+    const __m512i vcr = _mm512_set1_epi64((int64_t)cr), vb = _mm512_set1_epi32(base);
+    const __m128i vs = _mm_cvtsi32_si128(s), lo8 = _mm_set1_epi8((char)lo), hi8 = _mm_set1_epi8((char)hi);
+    int32_t q;
+    for (q = 0; q + 16 <= n; q += 16) {
+        __m512i a = _mm512_loadu_si512((const void *)(acc + q)), e, o;
+        __m128i r8;
+        a = _mm512_sub_epi32(_mm512_min_epi32(_mm512_max_epi32(a, vlo), vhi), vlo);  /* d >= 0 */
+        e = _mm512_srl_epi64(_mm512_add_epi64(_mm512_mul_epu32(a, vm), vcr), vs);
+        o = _mm512_srl_epi64(_mm512_add_epi64(_mm512_mul_epu32(_mm512_srli_epi64(a, 32), vm), vcr), vs);
+        a = _mm512_add_epi32(_mm512_or_si512(e, _mm512_slli_epi64(o, 32)), vb);  /* e, o < 2^20 */
+        r8 = _mm_min_epi8(_mm_max_epi8(_mm512_cvtsepi32_epi8(a), lo8), hi8);
+        _mm_storeu_si128((__m128i *)(void *)(y + q), r8);
+    }
+    return q;
+}
+#endif
+
 /* One plane of int8 outputs of qcc_requant(acc, m, s, zp, lo, hi), bit-exact, with unsigned
  * 32x32->64 products and logical shifts that gcc vectorizes (SSE2 pmuludq/psrlq: there is no
  * signed 64-bit multiply or arithmetic shift). acc is clamped to [alo, ahi], outside of which
@@ -130,8 +158,11 @@ static inline int qcc_requant_i8_u64(const int32_t *restrict acc, int32_t n, int
 #if !defined(QCC_PORTABLE) && defined(__SSE2__) && !defined(__AVX2__)
     q = qcc_requant_i8_u64_sse2(acc, n, lo32, hi32, um, cr, s, base, lo, hi, y);
 #endif
+#if !defined(QCC_PORTABLE) && defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+    q = qcc_requant_i8_u64_avx512(acc, n, lo32, hi32, um, cr, s, base, lo, hi, y);
+#endif
 #if !defined(QCC_PORTABLE) && defined(__AVX2__)
-    q = qcc_requant_i8_u64_avx2(acc, n, lo32, hi32, um, cr, s, base, lo, hi, y);
+    q += qcc_requant_i8_u64_avx2(acc + q, n - q, lo32, hi32, um, cr, s, base, lo, hi, y + q);
 #endif
     for (; q < n; q++) {
         int32_t a = acc[q], r;

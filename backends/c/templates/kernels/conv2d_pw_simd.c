@@ -16,6 +16,7 @@
  * output row is then requantized by the direct kernel's epilogue. Scratch: none from the
  * arena (the block lives on the stack, host builds only). */
 #define QCC_PWS_BUF 16384  /* int32 tuples of one block of positions */
+#define QCC_PWS_PH 32768   /* bytes of a strided conv's column phases for one block */
 #define QCC_PWS_Q 256      /* positions per block at most */
 #ifdef QCC_SIMD_QUAD
 #define QCC_PWS_R 4
@@ -25,16 +26,27 @@
 #define QCC_PWS_MAC qcc_v8_madd16b
 #endif
 
-/* Accumulators of output channels o .. o + 3 over the block's qv positions (cr tuples). */
-static inline void qcc_pws_block(const int32_t *xp, int32_t cr, int32_t qs, int32_t qv,
-                                 const int32_t *wq, const int32_t *b4, int32_t (*acc)[QCC_PWS_Q])
+#ifdef __GNUC__
+#define QCC_PWS_INLINE __attribute__((always_inline)) static inline
+#else
+#define QCC_PWS_INLINE static inline
+#endif
+
+/* The 4 x 16 register tile shared by the GEMMs (here and qcc_conv2d_pwt): accumulators of
+ * output channels o .. o + 3 over the block's qv positions (a multiple of 16), cr reduction
+ * tuples, weight tuple k of channel o + i at wq[k * 4 + i], initial values b4[i]; tuple k of
+ * position q at xp[k * qs + q], or with an offset table at xp[off[k] + q]. Always inlined, so
+ * each caller's loop is specialised for its own case (off NULL or not). */
+QCC_PWS_INLINE void
+qcc_pws_tile(const int32_t *xp, const int32_t *off, int32_t qs, int32_t cr, int32_t qv,
+             const int32_t *wq, const int32_t *b4, int32_t (*acc)[QCC_PWS_Q])
 {
     int32_t q, k;
     for (q = 0; q < qv; q += 16) {
         qcc_v8 a0 = qcc_v8_set1(b4[0]), a1 = a0, c0 = qcc_v8_set1(b4[1]), c1 = c0;
         qcc_v8 d0 = qcc_v8_set1(b4[2]), d1 = d0, e0 = qcc_v8_set1(b4[3]), e1 = e0;
         for (k = 0; k < cr; k++) {
-            const int32_t *xk = xp + (size_t)k * qs + q;
+            const int32_t *xk = xp + (off ? (size_t)off[k] : (size_t)k * qs) + q;
             const int32_t *wk = wq + (size_t)k * 4;
             a0 = QCC_PWS_MAC(a0, xk, wk[0]);
             a1 = QCC_PWS_MAC(a1, xk + 8, wk[0]);
@@ -96,14 +108,61 @@ static inline void qcc_pws_weights(const int8_t *w, const int32_t *bias, int32_t
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wstringop-overflow"
 #endif
+/* A strided conv's input rows ih0 .. ih0 + nr - 1 of a group's channels split into their sw
+ * column phases, so that every tap's im2col row segment is one contiguous run (as for stride
+ * 1) instead of an element-by-element gather: xs[(ci * nr + r) * ws + f * wq + jj] =
+ * x[ci, ih0 + r, jj * sw + f] (f < sw, wq = ceil(w / sw), ws = sw * wq). */
+typedef struct {
+    const int8_t *xs;
+    int32_t ih0, nr, wq, ws;
+} qcc_pws_ph;
+
+static inline void qcc_pws_phases(const qcc_conv2d_p *p, const int8_t *xb, int32_t cg, qcc_pws_ph *ph,
+                                  int8_t *xs)
+{
+    const int32_t w = p->w, sw = p->sw, wq = ph->wq, nr = ph->nr;
+    int32_t ci, r, jj, f;
+    ph->xs = xs;
+    for (ci = 0; ci < cg; ci++)
+        for (r = 0; r < nr; r++) {
+            const int8_t *restrict src = xb + ((size_t)ci * p->h + ph->ih0 + r) * w;
+            int8_t *restrict dst = xs + ((size_t)ci * nr + r) * ph->ws;
+            jj = 0;
+            if (sw == 2) {
+#if defined(QCC_SIMD_X86) || defined(QCC_SIMD_SSE2)
+                const __m128i lowb = _mm_set1_epi16(0xff);
+                for (; 2 * jj + 32 <= w; jj += 16) {  /* 32 bytes -> 16 even, 16 odd */
+                    const __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)(src + 2 * jj));
+                    const __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(src + 2 * jj + 16));
+                    _mm_storeu_si128((__m128i *)(void *)(dst + jj),
+                                     _mm_packus_epi16(_mm_and_si128(v0, lowb), _mm_and_si128(v1, lowb)));
+                    _mm_storeu_si128((__m128i *)(void *)(dst + wq + jj),
+                                     _mm_packus_epi16(_mm_srli_epi16(v0, 8), _mm_srli_epi16(v1, 8)));
+                }
+#endif
+                for (; 2 * jj + 1 < w; jj++) {
+                    dst[jj] = src[2 * jj];
+                    dst[wq + jj] = src[2 * jj + 1];
+                }
+                if (w & 1)
+                    dst[jj] = src[w - 1];
+            } else
+                for (f = 0; f < sw; f++)
+                    for (jj = 0; f + jj * sw < w; jj++)
+                        dst[(size_t)f * wq + jj] = src[f + jj * sw];
+        }
+}
+
 /* row[q] = x at the k-th (ci, u, v) tap of output position q0 + q (the zero point's byte in
  * the padding), q < qn: one K-major row of the implicit im2col, one output-row segment at a
- * time. */
-static inline void qcc_pws_col(const qcc_conv2d_p *p, const int8_t *xb, int32_t k, int32_t q0,
-                               int32_t qn, int8_t *row)
+ * time; from the column phases ph when given (strided convs), else from x. */
+static inline void qcc_pws_col(const qcc_conv2d_p *p, const int8_t *xb, const qcc_pws_ph *ph,
+                               int32_t k, int32_t q0, int32_t qn, int8_t *row)
 {
     const int32_t v = k % p->kw, u = k / p->kw % p->kh, ci = k / (p->kw * p->kh);
     const int32_t offw = v * p->dw - p->pl;
+    const int32_t fph = ph ? ((offw % p->sw) + p->sw) % p->sw : 0;  /* the tap's column phase */
+    const int32_t base = ph ? (offw - fph) / p->sw : 0;  /* column jj = j + base of that phase */
     const int8_t *xc = xb + (size_t)ci * p->h * p->w, zb = (int8_t)p->x_zp;
     int32_t q = 0, j0, j1, t;
     qcc_valid_range(offw, p->sw, p->w, p->ow, &j0, &j1);  /* output columns inside x */
@@ -121,12 +180,14 @@ static inline void qcc_pws_col(const qcc_conv2d_p *p, const int8_t *xb, int32_t 
         }
         for (t = j; t < a; t++)  /* loops, not memset / memcpy calls: segments are short */
             r[t] = zb;
-        if (p->sw == 1) {
-            const int8_t *restrict src = xc + (size_t)ih * p->w + offw;
+        if (p->sw == 1 || ph) {
+            const int8_t *restrict src = ph ? ph->xs + ((size_t)ci * ph->nr + (ih - ph->ih0)) * ph->ws
+                                                  + (size_t)fph * ph->wq + base
+                                            : xc + (size_t)ih * p->w + offw;
             int8_t *restrict dst = r;
             for (t = a; t < b; t++)
                 dst[t] = src[t];
-        } else {
+        } else {  /* strided, without phases (the block's rows did not fit QCC_PWS_PH) */
             const int8_t *src = xc + (size_t)ih * p->w + offw;
             t = a;
 #ifdef QCC_SIMD_SSE2
@@ -154,8 +215,8 @@ static inline void qcc_pws_col(const qcc_conv2d_p *p, const int8_t *xb, int32_t 
 
 /* The block's tuples xp[kt * qs + q], q < qn, of reduction elements kt*R .. kt*R + R - 1, then
  * the zero point's tuples to qv (any value: their weights are zero, they are not stored). */
-static inline void qcc_pws_tuples(const qcc_conv2d_p *p, const int8_t *xb, int32_t kk, int32_t q0,
-                                  int32_t qn, int32_t qv, int32_t qs, int32_t *xp)
+static inline void qcc_pws_tuples(const qcc_conv2d_p *p, const int8_t *xb, const qcc_pws_ph *ph,
+                                  int32_t kk, int32_t q0, int32_t qn, int32_t qv, int32_t qs, int32_t *xp)
 {
     const int32_t plane = p->oh * p->ow, cr = (kk + QCC_PWS_R - 1) / QCC_PWS_R;
     const int pw = qcc_conv_simd_pointwise(p);
@@ -170,7 +231,7 @@ static inline void qcc_pws_tuples(const qcc_conv2d_p *p, const int8_t *xb, int32
                 r[t] = xb + (size_t)e * plane + q0;
             else {
                 if (e < kk)
-                    qcc_pws_col(p, xb, e, q0, qn, rows[t]);
+                    qcc_pws_col(p, xb, ph, e, q0, qn, rows[t]);
                 else
                     memset(rows[t], (uint8_t)(int8_t)p->x_zp, (size_t)qn);
                 r[t] = rows[t];
@@ -191,6 +252,27 @@ static inline void qcc_pws_tuples(const qcc_conv2d_p *p, const int8_t *xb, int32
         for (q = qn; q < qv; q++)
             d[q] = 0;
     }
+}
+
+/* At most how many input rows a block of qs positions reads (any alignment). */
+static inline int32_t qcc_pws_rows(const qcc_conv2d_p *p, int32_t qs)
+{
+    const int32_t rows = (qs + p->ow - 2) / p->ow + 1;  /* output rows of qs positions, any start */
+    const int32_t n = (rows - 1) * p->sh + (p->kh - 1) * p->dh + 1;
+    return n < p->h ? n : p->h;
+}
+
+/* The input rows ph->ih0 .. ph->ih0 + ph->nr - 1 (inside x) that output positions q0 .. q0 +
+ * qn - 1 read; 0: none. */
+static inline int qcc_pws_block_rows(const qcc_conv2d_p *p, int32_t q0, int32_t qn, qcc_pws_ph *ph)
+{
+    int32_t a = q0 / p->ow * p->sh - p->pt;
+    int32_t e = (q0 + qn - 1) / p->ow * p->sh + (p->kh - 1) * p->dh - p->pt + 1;
+    a = a > 0 ? a : 0;
+    e = e < p->h ? e : p->h;
+    ph->ih0 = a;
+    ph->nr = e - a;
+    return e > a;
 }
 
 /* The smallest output plane the GEMM takes: 64, or 32 for one-group convs of stride 1 along
@@ -221,6 +303,8 @@ static inline int qcc_conv2d_pws(const qcc_conv2d_p *p, const int8_t *x, const i
     const int32_t plane = p->oh * p->ow, cg = p->c / p->group, mg = p->m / p->group;
     const int32_t kk = cg * p->kh * p->kw, cr = (kk + QCC_PWS_R - 1) / QCC_PWS_R;
     int32_t xp[QCC_PWS_BUF], wq[4 * 512], b4[4], acc[4][QCC_PWS_Q];
+    int8_t xs[QCC_PWS_PH];
+    qcc_pws_ph ph;
     int32_t qs, b, g, q0, o, i;
     if ((p->group != 1 && cg == 1) || p->wbits != 8 || plane < qcc_pws_min_plane(p) || cr > 512
         || (mg == 1 && qcc_conv_simd_pointwise(p)))
@@ -229,17 +313,25 @@ static inline int qcc_conv2d_pws(const qcc_conv2d_p *p, const int8_t *x, const i
     qs = qs < QCC_PWS_Q ? qs : QCC_PWS_Q;
     if (qs < 16)
         return 0;
+    ph.wq = (p->w + p->sw - 1) / p->sw;
+    ph.ws = p->sw * ph.wq;
+    while (p->sw > 1 && qs > 64 && (size_t)cg * qcc_pws_rows(p, qs) * ph.ws > QCC_PWS_PH)
+        qs -= 16;  /* blocks whose rows' phases fit, down to 64 positions */
     for (b = 0; b < p->n; b++)
         for (g = 0; g < p->group; g++)
             for (q0 = 0; q0 < plane; q0 += qs) {
                 const int32_t qn = plane - q0 < qs ? plane - q0 : qs, qv = (qn + 15) / 16 * 16;
                 const int32_t o1 = (g + 1) * mg;  /* explicit bounds (see qcc_linear) */
-                qcc_pws_tuples(p, x + ((size_t)b * p->c + (size_t)g * cg) * p->h * p->w, kk, q0, qn,
-                               qv, qs, xp);
+                const int8_t *xg = x + ((size_t)b * p->c + (size_t)g * cg) * p->h * p->w;
+                const int use_ph = p->sw > 1 && qcc_pws_block_rows(p, q0, qn, &ph)
+                                   && (size_t)cg * ph.nr * ph.ws <= QCC_PWS_PH;
+                if (use_ph)
+                    qcc_pws_phases(p, xg, cg, &ph, xs);
+                qcc_pws_tuples(p, xg, use_ph ? &ph : NULL, kk, q0, qn, qv, qs, xp);
                 for (o = g * mg; o < o1; o += 4) {
                     const int32_t no = o1 - o < 4 ? o1 - o : 4;
                     qcc_pws_weights(w, bias, p->x_zp, o, no, kk, cr, wq, b4);
-                    qcc_pws_block(xp, cr, qs, qv, wq, b4, acc);
+                    qcc_pws_tile(xp, NULL, qs, cr, qv, wq, b4, acc);
                     for (i = 0; i < no; i++)
                         qcc_conv_epilogue(p, acc[i], qn, mult, shift, o + i, y,
                                           ((size_t)b * p->m + o + i) * plane + q0);

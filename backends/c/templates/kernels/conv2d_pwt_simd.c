@@ -1,7 +1,7 @@
 /* One-group convs of stride 1 with a kernel larger than 1x1 (3x3, 1x3, 5x5, dilated; int8
  * weights) on the x86 AVX2 / AVX-512 builds (the AVX2 / VNNI counterpart of SSE2's
  * qcc_conv2d_pds) as a GEMM over the *padded* plane, im2col-free: the
- * input rows a block needs are laid out once as R-tuples of input channels (qcc_pws_block's
+ * input rows a block needs are laid out once as R-tuples of input channels (qcc_pws_tile's
  * tuples: R = 4 operand bytes on VNNI, R = 2 centred int16 on AVX2) on a plane of
  * width wp = ow + (kw - 1) * dw with the padding filled in (the zero point's byte, or 0 once
  * centred), so output position (i, j) of tap (u, v) reads the tuple at
@@ -18,38 +18,6 @@
  * packing at compile time could save. */
 #define QCC_PWT_K 1024   /* (C / R) * kh * kw reduction tuples at most */
 #define QCC_PWT_W 16384  /* int32 of the weight tuples and initial accumulators packed once */
-
-/* Accumulators of output channels o .. o + 3 over the block's qv positions: tuple k of
- * position q at xp[off[k] + q]. */
-static inline void qcc_pwt_block(const int32_t *xp, const int32_t *off, int32_t cr, int32_t qv,
-                                 const int32_t *wq, const int32_t *b4, int32_t (*acc)[QCC_PWS_Q])
-{
-    int32_t q, k;
-    for (q = 0; q < qv; q += 16) {
-        qcc_v8 a0 = qcc_v8_set1(b4[0]), a1 = a0, c0 = qcc_v8_set1(b4[1]), c1 = c0;
-        qcc_v8 d0 = qcc_v8_set1(b4[2]), d1 = d0, e0 = qcc_v8_set1(b4[3]), e1 = e0;
-        for (k = 0; k < cr; k++) {
-            const int32_t *xk = xp + off[k] + q;
-            const int32_t *wk = wq + (size_t)k * 4;
-            a0 = QCC_PWS_MAC(a0, xk, wk[0]);
-            a1 = QCC_PWS_MAC(a1, xk + 8, wk[0]);
-            c0 = QCC_PWS_MAC(c0, xk, wk[1]);
-            c1 = QCC_PWS_MAC(c1, xk + 8, wk[1]);
-            d0 = QCC_PWS_MAC(d0, xk, wk[2]);
-            d1 = QCC_PWS_MAC(d1, xk + 8, wk[2]);
-            e0 = QCC_PWS_MAC(e0, xk, wk[3]);
-            e1 = QCC_PWS_MAC(e1, xk + 8, wk[3]);
-        }
-        qcc_v8_store(acc[0] + q, a0);
-        qcc_v8_store(acc[0] + q + 8, a1);
-        qcc_v8_store(acc[1] + q, c0);
-        qcc_v8_store(acc[1] + q + 8, c1);
-        qcc_v8_store(acc[2] + q, d0);
-        qcc_v8_store(acc[2] + q + 8, d1);
-        qcc_v8_store(acc[3] + q, e0);
-        qcc_v8_store(acc[3] + q + 8, e1);
-    }
-}
 
 /* Weight tuples of output channels o .. o + no - 1 in the block's reduction order, k =
  * ct * taps + tap: wq[k * 4 + i] = w[o + i, ct*R .. ct*R + R - 1, tap] (zero past c and past
@@ -179,7 +147,7 @@ static inline int qcc_conv2d_pwt(const qcc_conv2d_p *p, const int8_t *x, const i
                 const int32_t no = p->m - o < 4 ? p->m - o : 4, *wq = wall + (once ? (o / 4) * chunk : 0);
                 if (!once)  /* more than the buffer holds: per block */
                     qcc_pwt_weights(p, w, bias, o, no, ct, wall + 4, wall);
-                qcc_pwt_block(xp, off, cr, qv, wq + 4, wq, acc);
+                qcc_pws_tile(xp, off, 0, cr, qv, wq + 4, wq, acc);
                 for (i = 0; i < no; i++)
                     for (r = 0; r < nr; r++)
                         qcc_conv_epilogue(p, acc[i] + (size_t)r * wp, p->ow, mult, shift, o + i, y,
