@@ -53,6 +53,21 @@ def test_data_movement_exact(tmp_path, as_index_maps):
     assert {"qcc_copy_nd", "qcc_gather_table", "qcc_concat_part"} <= kernels
 
 
+@pytest.mark.parametrize("dt", [DType.int8, DType.int16, DType.int32])
+def test_strided_copies_per_element_size(tmp_path, dt):
+    """Transposes and reversed slices of 1-, 2- and 4-byte elements as index maps (the strided
+    loops of qcc_copy_nd, positive and negative steps), equal to the interpreter."""
+    cs = Cases(8)
+    x = cs.rand_input((3, 5, 7), dt)
+    cs.op("onnx.Transpose", [x], {"perm": [2, 1, 0]})
+    cs.op("onnx.Transpose", [x], {"perm": [0, 2, 1]})
+    cs.op("onnx.Slice", [x, cs.const(_i64(6, 4)), cs.const(_i64(-8, 0)), cs.const(_i64(2, 1)),
+                         cs.const(_i64(-2, -1))])
+    assert get_pass("lower-index-maps").fn(cs.g, PassContext())
+    manifest = check_exact(cs, tmp_path / "c")
+    assert {row["kernel"] for row in manifest["layers"]} == {"qcc_copy_nd"}
+
+
 def test_runtime_gather_token_ids(tmp_path):
     """int64 token ids index a constant int8 table; out-of-range ids return an error code."""
     cs = Cases(6)

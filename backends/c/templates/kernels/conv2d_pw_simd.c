@@ -26,47 +26,9 @@
 #define QCC_PWS_MAC qcc_v8_madd16b
 #endif
 
-#ifdef __GNUC__
-#define QCC_PWS_INLINE __attribute__((always_inline)) static inline
-#else
-#define QCC_PWS_INLINE static inline
-#endif
-
-/* The 4 x 16 register tile shared by the GEMMs (here and qcc_conv2d_pwt): accumulators of
- * output channels o .. o + 3 over the block's qv positions (a multiple of 16), cr reduction
- * tuples, weight tuple k of channel o + i at wq[k * 4 + i], initial values b4[i]; tuple k of
- * position q at xp[k * qs + q], or with an offset table at xp[off[k] + q]. Always inlined, so
- * each caller's loop is specialised for its own case (off NULL or not). */
-QCC_PWS_INLINE void
-qcc_pws_tile(const int32_t *xp, const int32_t *off, int32_t qs, int32_t cr, int32_t qv,
-             const int32_t *wq, const int32_t *b4, int32_t (*acc)[QCC_PWS_Q])
-{
-    int32_t q, k;
-    for (q = 0; q < qv; q += 16) {
-        qcc_v8 a0 = qcc_v8_set1(b4[0]), a1 = a0, c0 = qcc_v8_set1(b4[1]), c1 = c0;
-        qcc_v8 d0 = qcc_v8_set1(b4[2]), d1 = d0, e0 = qcc_v8_set1(b4[3]), e1 = e0;
-        for (k = 0; k < cr; k++) {
-            const int32_t *xk = xp + (off ? (size_t)off[k] : (size_t)k * qs) + q;
-            const int32_t *wk = wq + (size_t)k * 4;
-            a0 = QCC_PWS_MAC(a0, xk, wk[0]);
-            a1 = QCC_PWS_MAC(a1, xk + 8, wk[0]);
-            c0 = QCC_PWS_MAC(c0, xk, wk[1]);
-            c1 = QCC_PWS_MAC(c1, xk + 8, wk[1]);
-            d0 = QCC_PWS_MAC(d0, xk, wk[2]);
-            d1 = QCC_PWS_MAC(d1, xk + 8, wk[2]);
-            e0 = QCC_PWS_MAC(e0, xk, wk[3]);
-            e1 = QCC_PWS_MAC(e1, xk + 8, wk[3]);
-        }
-        qcc_v8_store(acc[0] + q, a0);
-        qcc_v8_store(acc[0] + q + 8, a1);
-        qcc_v8_store(acc[1] + q, c0);
-        qcc_v8_store(acc[1] + q + 8, c1);
-        qcc_v8_store(acc[2] + q, d0);
-        qcc_v8_store(acc[2] + q + 8, d1);
-        qcc_v8_store(acc[3] + q, e0);
-        qcc_v8_store(acc[3] + q + 8, e1);
-    }
-}
+/* The 4 x 16 register tile (simd_conv.h) with this variant's tuples, shared with
+ * qcc_conv2d_pwt. */
+QCC_SIMD_TILE4X16(qcc_pws_tile, QCC_PWS_MAC)
 
 /* The weight tuples wq[k * 4 + i] = w[o + i, kR .. kR + R - 1] (kk reduction elements per row,
  * int16 pairs or bytes: a tuple is one int32 of the zero-padded row) and the initial
@@ -331,7 +293,7 @@ static inline int qcc_conv2d_pws(const qcc_conv2d_p *p, const int8_t *x, const i
                 for (o = g * mg; o < o1; o += 4) {
                     const int32_t no = o1 - o < 4 ? o1 - o : 4;
                     qcc_pws_weights(w, bias, p->x_zp, o, no, kk, cr, wq, b4);
-                    qcc_pws_tile(xp, NULL, qs, cr, qv, wq, b4, acc);
+                    qcc_pws_tile(xp, NULL, qs, cr, qv, wq, b4, acc[0], QCC_PWS_Q);
                     for (i = 0; i < no; i++)
                         qcc_conv_epilogue(p, acc[i], qn, mult, shift, o + i, y,
                                           ((size_t)b * p->m + o + i) * plane + q0);

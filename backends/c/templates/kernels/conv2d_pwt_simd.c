@@ -147,7 +147,7 @@ static inline int qcc_conv2d_pwt(const qcc_conv2d_p *p, const int8_t *x, const i
                 const int32_t no = p->m - o < 4 ? p->m - o : 4, *wq = wall + (once ? (o / 4) * chunk : 0);
                 if (!once)  /* more than the buffer holds: per block */
                     qcc_pwt_weights(p, w, bias, o, no, ct, wall + 4, wall);
-                qcc_pws_tile(xp, off, 0, cr, qv, wq + 4, wq, acc);
+                qcc_pws_tile(xp, off, 0, cr, qv, wq + 4, wq, acc[0], QCC_PWS_Q);
                 for (i = 0; i < no; i++)
                     for (r = 0; r < nr; r++)
                         qcc_conv_epilogue(p, acc[i] + (size_t)r * wp, p->ow, mult, shift, o + i, y,

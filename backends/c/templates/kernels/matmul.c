@@ -103,6 +103,12 @@ static inline void qcc_matmul_out(const qcc_matmul_p *p, const int32_t *mult, co
         qcc_store(y, at, p->y_dt, qcc_requant32(acc, mult[0], shift[0], p->y_zp, p->lo, p->hi));
 }
 
+#ifdef QCC_SIMD  /* host SIMD variants: matmul_simd.c */
+static inline int qcc_matmul_simd(const qcc_matmul_p *p, const void *a, const void *b,
+                                  const int32_t *a_off, const int32_t *b_off, const int32_t *mult,
+                                  const int32_t *shift, void *y);
+#endif
+
 /* scratch: p->packed ? (K + N*K) int16 (a row, b transposed) : N int32 accumulators. */
 static inline int qcc_matmul(const qcc_matmul_p *p, const void *a, const void *b, const int32_t *a_off,
                const int32_t *b_off, const int32_t *mult, const int32_t *shift, void *y,
@@ -112,6 +118,10 @@ static inline int qcc_matmul(const qcc_matmul_p *p, const void *a, const void *b
     int32_t t, i, k, j;
 #ifdef QCC_ARM_GEMM4
     if (qcc_matmul_dsp(p, a, b, a_off, b_off, mult, shift, y, scratch))
+        return QCC_OK;
+#endif
+#ifdef QCC_SIMD
+    if (qcc_matmul_simd(p, a, b, a_off, b_off, mult, shift, y))
         return QCC_OK;
 #endif
     for (t = 0; t < p->batch; t++) {

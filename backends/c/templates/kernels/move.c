@@ -1,3 +1,19 @@
+/* y[i] = x[at + i * step] for i < n, elements of es = 1, 2 or 4 bytes (one loop each). */
+static inline void qcc_copy_strided(uint8_t *y, const uint8_t *x, int64_t at, int32_t step, int32_t n,
+                                    int32_t es)
+{
+    int32_t i;
+    if (es == 1)
+        for (i = 0; i < n; i++, at += step)
+            y[i] = x[at];
+    else if (es == 2)
+        for (i = 0; i < n; i++, at += step)
+            memcpy(y + (size_t)i * 2, x + (size_t)at * 2, 2);
+    else
+        for (i = 0; i < n; i++, at += step)
+            memcpy(y + (size_t)i * 4, x + (size_t)at * 4, 4);
+}
+
 static inline int qcc_copy_nd(const qcc_copy_p *p, const void *x, void *y)
 {
     const uint8_t *xb = (const uint8_t *)x;
@@ -15,6 +31,12 @@ static inline int qcc_copy_nd(const qcc_copy_p *p, const void *x, void *y)
                             + (int64_t)i3 * p->xs[3] + (int64_t)i4 * p->xs[4];
                         if (p->xs[5] == 1) {
                             memcpy(yb + o * es, xb + (size_t)base * es, (size_t)p->d[5] * es);
+                            o += (size_t)p->d[5];
+                            continue;
+                        }
+                        if (es == 1 || es == 2 || es == 4) {  /* transposes: strided loops of
+                                                               * fixed-size moves, no calls */
+                            qcc_copy_strided(yb + o * es, xb, base, p->xs[5], p->d[5], (int32_t)es);
                             o += (size_t)p->d[5];
                             continue;
                         }

@@ -253,3 +253,48 @@ static inline void qcc_simd_pairs8(const int16_t *rows, int32_t rs, int32_t n, i
                                                | (uint32_t)(uint16_t)rows[(size_t)l * rs + c + 1] << 16);
 }
 #endif
+
+#ifdef QCC_SIMD
+#ifdef __GNUC__
+#define QCC_SIMD_INLINE __attribute__((always_inline)) static inline
+#else
+#define QCC_SIMD_INLINE static inline
+#endif
+/* The 4 x 16 register tile of the host GEMMs (conv2d_pw_simd.c, conv2d_pwt_simd.c,
+ * matmul_simd.c), one function NAME per multiply-accumulate MAC(acc, 8 tuples, broadcast
+ * tuple) (qcc_v8_dot4b, qcc_v8_madd16b): acc[i * as + q] = b4[i] + sum over k < cr of
+ * MAC(tuple k of position q, wq[k * 4 + i]) for i < 4 and q < qv (a multiple of 16); tuple k of
+ * position q at xp[k * qs + q], or with an offset table at xp[off[k] + q]. Eight accumulators
+ * stay in registers; always inlined, so each caller's loop is specialised (off NULL or not). */
+#define QCC_SIMD_TILE4X16(NAME, MAC)                                                            \
+    QCC_SIMD_INLINE void NAME(const int32_t *xp, const int32_t *off, int32_t qs, int32_t cr,     \
+                              int32_t qv, const int32_t *wq, const int32_t *b4, int32_t *acc,    \
+                              int32_t as)                                                        \
+    {                                                                                            \
+        int32_t q, k;                                                                            \
+        for (q = 0; q < qv; q += 16) {                                                           \
+            qcc_v8 a0 = qcc_v8_set1(b4[0]), a1 = a0, c0 = qcc_v8_set1(b4[1]), c1 = c0;           \
+            qcc_v8 d0 = qcc_v8_set1(b4[2]), d1 = d0, e0 = qcc_v8_set1(b4[3]), e1 = e0;           \
+            for (k = 0; k < cr; k++) {                                                           \
+                const int32_t *xk = xp + (off ? (size_t)off[k] : (size_t)k * qs) + q;            \
+                const int32_t *wk = wq + (size_t)k * 4;                                          \
+                a0 = MAC(a0, xk, wk[0]);                                                         \
+                a1 = MAC(a1, xk + 8, wk[0]);                                                     \
+                c0 = MAC(c0, xk, wk[1]);                                                         \
+                c1 = MAC(c1, xk + 8, wk[1]);                                                     \
+                d0 = MAC(d0, xk, wk[2]);                                                         \
+                d1 = MAC(d1, xk + 8, wk[2]);                                                     \
+                e0 = MAC(e0, xk, wk[3]);                                                         \
+                e1 = MAC(e1, xk + 8, wk[3]);                                                     \
+            }                                                                                    \
+            qcc_v8_store(acc + q, a0);                                                           \
+            qcc_v8_store(acc + q + 8, a1);                                                       \
+            qcc_v8_store(acc + (size_t)as + q, c0);                                              \
+            qcc_v8_store(acc + (size_t)as + q + 8, c1);                                          \
+            qcc_v8_store(acc + 2 * (size_t)as + q, d0);                                          \
+            qcc_v8_store(acc + 2 * (size_t)as + q + 8, d1);                                      \
+            qcc_v8_store(acc + 3 * (size_t)as + q, e0);                                          \
+            qcc_v8_store(acc + 3 * (size_t)as + q + 8, e1);                                      \
+        }                                                                                        \
+    }
+#endif
