@@ -1,6 +1,6 @@
 """Which kernel wins where for packed int4 / int2 linear layers: table lookup over weight bits
 (kernels/linear_lut.c) against whole-register unpacking (linear_simd_packed.c), per layer
-shape, with the int8 layer of the same shape beside them (docs/target_c.md "Table lookup").
+shape, with the int8 layer of the same shape beside them (docs/target_c_log.md "Table lookup").
 
     python -m qcc.bench.lut_shapes [--rows 1,4,32] [--k 128,512] [--n 8,64,512]
                                    [--runs 50] [--rounds 2] [--out DIR]

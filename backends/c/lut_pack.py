@@ -1,5 +1,5 @@
 """Compile-time repacking of int4 / int2 linear weights into the bit planes that the
-table-lookup kernel reads (templates/kernels/linear_lut.c, docs/target_c.md "Table lookup").
+table-lookup kernel reads (templates/kernels/linear_lut.c, docs/target_c_log.md "Table lookup").
 
 Layout, for weights ``rows`` [N, K] (values in the int4 / int2 range) and group size ``gs``
 (K for per-channel weights): every group is padded to ``gsp = roundup(gs, 8)`` with zero
@@ -31,7 +31,7 @@ ROWS_FEW = 4   # up to this many rows of x, grouped int4 weights also take the t
 
 def lut_rule(bits: int, rows: int, k: int, n: int, gs: int, grouped: bool) -> bool:
     """Whether a linear layer gets the bit planes, and so the table-lookup kernel in the x86
-    AVX2 builds (docs/target_c.md "Table lookup", from ``python -m qcc.bench.lut_shapes``):
+    AVX2 builds (docs/target_c_log.md "Table lookup", from ``python -m qcc.bench.lut_shapes``):
     int4 / int2 weights, padded K within the tables, N >= 16, and one row of x (any weights),
     or per-group weights with up to 4 rows (int4) or any number of rows (int2). Layers of
     more than 4 rows get them only without AVX-512 VNNI / AVX-VNNI (:func:`lut_guard`), where

@@ -1,7 +1,7 @@
 /* Depthwise convs on AVX-512 VNNI + VBMI (the -march=native build of a Zen 4 / Ice Lake or
  * later host, and the default build's dispatched avx512 variant): sixteen output channels in
  * the sixteen int32 lanes of one 512-bit register from input to output, four taps per
- * VPDPBUSD (docs/target_c.md "The 16-channel depthwise kernel"). Per block of sixteen
+ * VPDPBUSD (docs/target_c_log.md "The 16-channel depthwise kernel"). Per block of sixteen
  * channels the input is turned into position-major bytes u = x + 128 (16x16 byte transposes
  * of the NCHW rows; masked loads put zp + 128 in the padding): the whole plane once per block
  * on planes of at most QCC_DWC_PL positions, else row by row per band of padded rows. Taps

@@ -197,7 +197,7 @@ static inline int32_t qcc_conv_dw_n16(const qcc_conv2d_p *p)
  * multiplier) runs in the DSP build as a small-K GEMM (conv2d_gemm_dsp.c,
  * qcc_conv_first_gemm4) in the depthwise scratch on a plane of QCC_FIRST_GEMM_PLANE outputs or
  * more, or of QCC_FIRST_GEMM_PLANE4 or more when its kernel rows are four taps and K >= 16
- * (measured, docs/target_c.md eighth round: a 10x4 kernel on 125 outputs 4.53 -> 1.17
+ * (measured, docs/target_c_log.md, eighth round: a 10x4 kernel on 125 outputs 4.53 -> 1.17
  * instructions per MAC; a 3x3 one on 64 outputs 2.33 -> 3.08, so it keeps the depthwise
  * forms). */
 #define QCC_FIRST_GEMM_PLANE 256

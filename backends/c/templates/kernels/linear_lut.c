@@ -1,4 +1,4 @@
-/* Table lookup over weight bits (T-MAC's route, docs/target_c.md "Table lookup"): int4 / int2
+/* Table lookup over weight bits (T-MAC's route, docs/target_c_log.md "Table lookup"): int4 / int2
  * weights of a linear layer, per group or per channel, on x86 with AVX2 (QCC_WLUT).
  *
  * Bit-serial: a two's-complement weight w of b bits is sum_t c_t * bit_t(w) with c = (1, 2, 4,
