@@ -116,6 +116,7 @@ def test_pooling_over_int32_is_widened_through_the_script(tmp_path):
     _check_c(tmp_path / "out", feeds, want, "pool")
 
 
+@pytest.mark.slow  # 26 s in CI; the fast smoke is ..._through_the_script (GlobalAveragePool)
 @pytest.mark.parametrize("op", ["AveragePool"])  # the others: the slow UBSan test
 def test_pooling_over_int32_is_widened_in_the_reference(tmp_path, capsys, op):
     from qcc.commands import run_artifact

@@ -102,6 +102,7 @@ def test_plain_make_dispatches_and_every_variant_is_bit_exact(digits, monkeypatc
     _variants_equal_reference(digits, binary, _samples("digits_cnn", 6), monkeypatch)
 
 
+@pytest.mark.slow  # 13 s in CI; the plain make dispatch test stays fast
 def test_qcc_profile_runs_the_dispatched_build(digits, tmp_path):
     """`qcc profile --engine host` builds like a user's make (QCC_C_DISPATCH unset) and says
     which variant it timed."""
@@ -174,6 +175,7 @@ def test_kernel_cases_every_variant_bit_exact(tmp_path, monkeypatch):
     assert _isa(build(str(out), extra_cflags=("-O1",), dispatch=False)) == "fixed"
 
 
+@pytest.mark.slow  # 14 s in CI; the plain make dispatch test stays fast
 @pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake is not installed")
 def test_cmake_build_dispatches(digits, tmp_path, monkeypatch):
     b = tmp_path / "build"
