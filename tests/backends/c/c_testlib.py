@@ -150,3 +150,40 @@ def add_conv_op(cs: Cases, op: str, x_shape, w_shape, m: int, geometry: dict, wv
         ms = []
         attrs = {a: v for a, v in attrs.items() if a not in ("y_zp", "act_min", "act_max")}
     return cs.op(op, [x, w, b] + ms, attrs)
+
+
+
+def add_depthwise(cs: Cases, n, c, hw, k, s, pads, **kw) -> None:
+    """A depthwise ``qcc.conv2d`` (one input channel per group, dilation 1) on
+    ``[n, c, hw]`` with a ``k`` kernel, strides ``s`` and ``pads`` (``add_conv_op``'s extras)."""
+    add_conv_op(cs, "qcc.conv2d", (n, c, hw[0], hw[1]), (c, 1, k[0], k[1]), c,
+                {"strides": list(s), "pads": list(pads), "dilations": [1, 1], "group": c}, **kw)
+
+
+def add_depthwise_edges(cs: Cases, c, hw, k, s, side: int) -> None:
+    """Depthwise convs at the int32 edges: biases +-(2^31 - 1) minus the products' room,
+    weights -128 / 127, input zero points -128 and 127, multipliers 2^-31 .. 0.99 across
+    the channels."""
+    edge = side * (2**31 - 1 - k[0] * k[1] * 128 * 255)
+    pads = [k[0] // 2, k[1] // 2] * 2
+    ratios = [[2.0**-31, 0.99, 2.0**-12][i % 3] for i in range(c)]
+    bias = [[edge, -edge, 0][i % 3] for i in range(c)]
+    for zp in (-128, 127):
+        add_depthwise(cs, 1, c, hw, k, (s, s), pads, wvals=[-128, 127], bias=bias, ratios=ratios,
+                      x_zp=zp)
+
+
+def check_exact_dispatched(cases: Cases, out_dir, variants, monkeypatch, cflags=("-O1",)):
+    """One program built with run-time dispatch; each of ``variants`` (``QCC_DISPATCH``) run
+    against the interpreter bit for bit.  Returns the out_dir's binary path."""
+    from qcc.backends.c.build import build, run_samples
+
+    verify(cases.g)
+    want = Interpreter(cases.g).run(cases.feeds)
+    manifest = emit_c(cases.g, str(out_dir))
+    binary = build(str(out_dir), extra_cflags=cflags, dispatch=True)
+    for v in variants:
+        monkeypatch.setenv("QCC_DISPATCH", v)
+        _assert_equal(want, run_samples(str(out_dir), [cases.feeds], manifest, binary=binary)[0],
+                      f"C variant {v}")
+    return binary

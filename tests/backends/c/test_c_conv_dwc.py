@@ -10,16 +10,13 @@ the CPU runs on the same program; int32 edges with hypothesis."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qcc.backends.c.build import build, run_samples
-from qcc.interp import Interpreter
-from qcc.ir.verifier import verify
 
-from c_testlib import Cases, add_conv_op, check_exact, emit_c, needs_gcc
+from c_testlib import (Cases, add_depthwise, add_depthwise_edges, check_exact,
+                       check_exact_dispatched, needs_gcc)
 from simd_testlib import FLAGS, X86, need
 
 pytestmark = needs_gcc
@@ -36,9 +33,7 @@ def _need_vbmi():
         pytest.skip(f"SKIPPED, NOT PASSED: this CPU lacks {sorted(missing)} for the 16-channel kernel")
 
 
-def _dw(cs: Cases, n, c, hw, k, s, pads, **kw):
-    add_conv_op(cs, "qcc.conv2d", (n, c, hw[0], hw[1]), (c, 1, k[0], k[1]), c,
-                {"strides": list(s), "pads": list(pads), "dilations": [1, 1], "group": c}, **kw)
+_dw = add_depthwise
 
 
 def _cases(seed: int) -> Cases:
@@ -69,19 +64,9 @@ def test_vnni_without_vbmi_bit_exact(tmp_path):
 
 def test_dwc_every_dispatch_variant_bit_exact(tmp_path, monkeypatch):
     """One dispatched program (sse2 / avx2 / avx512 objects), every variant the CPU runs."""
-    cs = _cases(2)
-    verify(cs.g)
-    want = Interpreter(cs.g).run(cs.feeds)
-    out = tmp_path / "c"
-    man = emit_c(cs.g, str(out))
-    binary = build(str(out), extra_cflags=("-O1",), dispatch=True)
     runs = [v for v, needs in DISPATCH if needs <= FLAGS]
     assert "sse2" in runs
-    for v in runs:
-        monkeypatch.setenv("QCC_DISPATCH", v)
-        got = run_samples(str(out), [cs.feeds], man, binary=binary)[0]
-        for k, w in want.items():
-            assert np.array_equal(got[k], w), f"variant {v}, output {k}"
+    check_exact_dispatched(_cases(2), tmp_path / "c", runs, monkeypatch)
 
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -93,10 +78,5 @@ def test_dwc_int32_edges(tmp_path, c, h, w, k, s, side, seed):
     weights and zero points, multipliers from 2^-31 to 0.99 across the lanes."""
     _need_vbmi()
     cs = Cases(seed)
-    edge = side * (2**31 - 1 - k[0] * k[1] * 128 * 255)
-    pads = [k[0] // 2, k[1] // 2] * 2
-    ratios = [[2.0**-31, 0.99, 2.0**-12][i % 3] for i in range(c)]
-    bias = [[edge, -edge, 0][i % 3] for i in range(c)]
-    for zp in (-128, 127):
-        _dw(cs, 1, c, (h, w), k, (s, s), pads, wvals=[-128, 127], bias=bias, ratios=ratios, x_zp=zp)
+    add_depthwise_edges(cs, c, (h, w), k, s, side)
     check_exact(cs, tmp_path / "c", cflags=VBMI)

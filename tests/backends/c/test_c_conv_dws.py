@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from c_testlib import Cases, add_conv_op, check_exact, needs_gcc
+from c_testlib import Cases, add_depthwise, add_depthwise_edges, check_exact, needs_gcc
 from simd_testlib import X86, need
 
 pytestmark = needs_gcc
@@ -24,9 +24,7 @@ BUILDS = {"default": ("-O3",), "sse2": ("-O3", "-DQCC_NO_DISPATCH"), "avx2": X86
           "native": ("-O2", "-march=native")}
 
 
-def _dw(cs: Cases, n, c, hw, k, s, pads, **kw):
-    add_conv_op(cs, "qcc.conv2d", (n, c, hw[0], hw[1]), (c, 1, k[0], k[1]), c,
-                {"strides": list(s), "pads": list(pads), "dilations": [1, 1], "group": c}, **kw)
+_dw = add_depthwise
 
 
 def _band_cases(cs: Cases) -> Cases:
@@ -56,10 +54,5 @@ def test_band_depthwise_int32_edges(tmp_path, c, h, w, k, s, side, build, seed):
     """Biases +-(2^31 - 1) minus the products' room, extreme weights and zero points,
     multipliers from 2^-31 to 0.99 across the lanes, any channel count and plane size."""
     cs = Cases(seed)
-    edge = side * (2**31 - 1 - k[0] * k[1] * 128 * 255)
-    pads = [k[0] // 2, k[1] // 2] * 2
-    ratios = [[2.0**-31, 0.99, 2.0**-12][i % 3] for i in range(c)]
-    bias = [[edge, -edge, 0][i % 3] for i in range(c)]
-    for zp in (-128, 127):
-        _dw(cs, 1, c, (h, w), k, (s, s), pads, wvals=[-128, 127], bias=bias, ratios=ratios, x_zp=zp)
+    add_depthwise_edges(cs, c, (h, w), k, s, side)
     check_exact(cs, tmp_path / "c", cflags=BUILDS[build])

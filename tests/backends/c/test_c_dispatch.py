@@ -21,10 +21,8 @@ import pytest
 
 from qcc.backends.c.build import build, run_samples
 from qcc.cli import main
-from qcc.interp import Interpreter
-from qcc.ir.verifier import verify
 
-from c_testlib import emit_c, needs_gcc
+from c_testlib import check_exact_dispatched, needs_gcc
 from simd_cases import all_cases
 from simd_testlib import FLAGS
 
@@ -160,18 +158,9 @@ def test_kernel_cases_every_variant_bit_exact(tmp_path, monkeypatch):
     """The SIMD kernel cases (linear, conv, packed int4/int2, table-lookup linear: its bit
     planes compiled once in NAME_weights.c for the variants that take them) through
     qcc.backends.c.build with dispatch, each variant the CPU runs against the interpreter."""
-    cs = all_cases(11)
-    verify(cs.g)
-    want = Interpreter(cs.g).run(cs.feeds)
     out = tmp_path / "c"
-    man = emit_c(cs.g, str(out))
-    binary = build(str(out), extra_cflags=("-O1",), dispatch=True)
+    binary = check_exact_dispatched(all_cases(11), out, RUNS, monkeypatch)
     assert _isa(binary) == BEST
-    for v in RUNS:
-        monkeypatch.setenv("QCC_DISPATCH", v)
-        got = run_samples(str(out), [cs.feeds], man, binary=binary)[0]
-        for k, w in want.items():
-            assert np.array_equal(got[k], w), f"variant {v}, output {k}"
     assert _isa(build(str(out), extra_cflags=("-O1",), dispatch=False)) == "fixed"
 
 
