@@ -122,15 +122,29 @@ __attribute__((noinline, unused)) static void qcc_dwd_rows(const int8_t *s, int3
     }
 }
 
-static inline void qcc_dwd_fill(const qcc_conv2d_p *p, const int8_t *xin, int32_t ph, int32_t pw,
-                                int8_t *pad)
+/* Where the fill copies, the same for every channel of a call: rows of n bytes from input
+ * offset soff into padded-plane offset doff (rows == 0: nothing, the plane is all padding). */
+typedef struct {
+    size_t soff, doff;
+    int32_t rows, n;
+} qcc_dwf;
+
+static inline void qcc_dwd_fill_geom(const qcc_conv2d_p *p, int32_t ph, int32_t pw, qcc_dwf *f)
 {
     const int32_t c0 = p->pl > 0 ? p->pl : 0, c1 = p->pl + p->w < pw ? p->pl + p->w : pw;
     const int32_t r0 = p->pt > 0 ? p->pt : 0, r1 = p->pt + p->h < ph ? p->pt + p->h : ph;
-    if (c1 <= c0 || r1 <= r0)
-        return;
-    qcc_dwd_rows(xin + (size_t)(r0 - p->pt) * p->w + (c0 - p->pl), p->w, pad + (size_t)r0 * pw + c0,
-                 pw, r1 - r0, c1 - c0);
+    f->rows = c1 <= c0 || r1 <= r0 ? 0 : r1 - r0, f->n = c1 - c0;
+    f->soff = f->rows ? (size_t)(r0 - p->pt) * p->w + (c0 - p->pl) : 0;
+    f->doff = f->rows ? (size_t)r0 * pw + c0 : 0;
+}
+
+static inline void qcc_dwd_fill(const qcc_conv2d_p *p, const int8_t *xin, int32_t ph, int32_t pw,
+                                int8_t *pad)
+{
+    qcc_dwf f;
+    qcc_dwd_fill_geom(p, ph, pw, &f);
+    if (f.rows)
+        qcc_dwd_rows(xin + f.soff, p->w, pad + f.doff, pw, f.rows, f.n);
 }
 
 /* acc[0..3] += the four outputs j..j+3 of one output row over n table entries: per entry two

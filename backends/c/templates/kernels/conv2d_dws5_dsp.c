@@ -95,21 +95,27 @@ qcc_dw5_row(const int8_t *r, int32_t pw, const qcc_dwa *prm, int8_t *y, const in
 }
 
 /* Packs a 5x5 kernel into prm->w5 (per row a word load: SXTB16 gives (w0, w2), (w1, w3));
- * returns the weights' sum. */
+ * returns the weights' sum (SMLAD with (1, 1) adds a pair's halves). Unrolled: no loop state
+ * next to the channel loop's. */
 static inline int32_t qcc_dw5_pack(const int8_t *wk, qcc_dwa *prm)
 {
-    int32_t u, sum = 0, w4[5];
-    for (u = 0; u < 5; u++) {
-        const uint32_t v = qcc_ld32(wk + 5 * u);
-        const int32_t e = (int32_t)__sxtb16(v), o = (int32_t)qcc_sxtb16_ror8(v);
-        prm->w5[2 * u] = e, prm->w5[2 * u + 1] = o;
-        w4[u] = wk[5 * u + 4];
-        sum = __smlad(e, 0x00010001, __smlad(o, 0x00010001, sum + w4[u]));
-    }
-    prm->w5[10] = (int32_t)QCC_DWS_PAIR(w4[0], w4[1]);
-    prm->w5[11] = (int32_t)QCC_DWS_PAIR(w4[2], w4[3]);
-    prm->w5[12] = w4[4];
-    return sum;
+    int32_t sum = wk[24], w45, w23;
+#define QCC_DW5_PACK_ROW(u)                                                                    \
+    do {                                                                                       \
+        const uint32_t v_ = qcc_ld32(wk + 5 * (u));                                           \
+        const int32_t e_ = (int32_t)__sxtb16(v_), o_ = (int32_t)qcc_sxtb16_ror8(v_);          \
+        prm->w5[2 * (u)] = e_, prm->w5[2 * (u) + 1] = o_;                                      \
+        sum = __smlad(e_, 0x00010001, __smlad(o_, 0x00010001, sum));                           \
+    } while (0)
+    QCC_DW5_PACK_ROW(0);
+    QCC_DW5_PACK_ROW(1);
+    QCC_DW5_PACK_ROW(2);
+    QCC_DW5_PACK_ROW(3);
+    QCC_DW5_PACK_ROW(4);
+#undef QCC_DW5_PACK_ROW
+    w45 = (int32_t)QCC_DWS_PAIR(wk[4], wk[9]), w23 = (int32_t)QCC_DWS_PAIR(wk[14], wk[19]);
+    prm->w5[10] = w45, prm->w5[11] = w23, prm->w5[12] = wk[24];
+    return __smlad(w45, 0x00010001, __smlad(w23, 0x00010001, sum));
 }
 
 /* One 5x5 output whose window starts at r (stride 1 or 2: the same taps), weights in prm. */
@@ -268,10 +274,12 @@ static inline int qcc_dws_takes(const qcc_conv2d_p *p)
     return p->kh == p->kw && (p->kw == 3 || p->kw == 5) && (p->sw == 1 || p->sw == 2);
 }
 
-/* The whole conv (qcc_dws_takes(j->p)): per input channel the plane fill, per output channel
- * the requantization constants, the packed weights and their sum, then the plane. Channels
- * whose shift the fast requantization does not take are left to the caller's table kernel
- * (not called from here: the static stack bound stays that of the deeper of the two); returns
+/* The whole conv (qcc_dws_takes(j->p)): per input channel the plane fill (its geometry
+ * computed once per call), per output channel the fast requantization straight from its shift
+ * (qcc_rqf_init's terms: sh = s - 32, c = (1 + 2 zp) << (s - 33)), the packed weights and
+ * their sum, then the plane; the channels' parameters read through cursors. Channels whose
+ * shift the fast requantization does not take are left to the caller's table kernel (not
+ * called from here: the static stack bound stays that of the deeper of the two); returns
  * whether there were any. */
 __attribute__((always_inline)) static inline int qcc_dws_conv_k(const qcc_dwd_job *j,
                                                                 const int quad)
@@ -281,38 +289,43 @@ __attribute__((always_inline)) static inline int qcc_dws_conv_k(const qcc_dwd_jo
     const int32_t form = 4 * (KW == 5) + 2 * (S == 2) + narrow;
     const int32_t mg = p->m / p->group, plane = p->oh * p->ow, xplane = p->h * p->w;
     const int32_t zp = p->x_zp, taps = KW * KW, lo = p->lo, hi = p->hi, y_zp = p->y_zp;
-    const int32_t pw = j->pw, nb = p->n, nc = p->c, per_channel = p->per_channel;
-    const int8_t *x = j->x, *pad = j->pad;
-    int8_t *yo = j->y;
-    int32_t b, ci, k, slow = 0;
+    const int32_t pw = j->pw, xw = p->w, nch = p->c * mg, pstep = p->per_channel ? 1 : 0;
+    const int32_t smax = y_zp >= -128 && y_zp <= 128 ? 53 : 45;
+    const uint32_t zp1 = 1u + 2u * (uint32_t)y_zp;
+    const int32_t *mp = j->mult, *sp = j->shift, *bp = j->bias;
+    const int8_t *x = j->x, *wk = j->w;
+    int8_t *const pad = j->pad, *yo = j->y;
+    int32_t b, oc, k = 0, slow = 0;
     qcc_dwa prm;
     qcc_dwg g;
     qcc_dw3 q;
+    qcc_dwf f;
     prm.lo = (uint8_t)lo * 0x01010101u, prm.hi = (uint8_t)hi * 0x01010101u;
     qcc_dws_geom(p, pw, S, quad ? 4 : 2, &g, &prm);
-    for (b = 0; b < nb; b++)
-        for (ci = 0; ci < nc; ci++, x += xplane) {
-            qcc_dwd_fill(p, x, j->ph, pw, j->pad);
-            for (k = 0; k < mg; k++, yo += plane) {
-                const int32_t oc = ci * mg + k, ch = per_channel ? oc : 0;
-                const int8_t *wk = j->w + (size_t)oc * taps;
-                const int32_t b0 = j->bias ? j->bias[oc] : 0;
-                qcc_rqf rq;
-                qcc_rqf_init(&rq, j->mult[ch], j->shift[ch], y_zp);
-                if (rq.sh == 0) {
-                    slow = 1;
-                    continue;
-                }
-                prm.m = rq.m, prm.c = rq.c, prm.sh = rq.sh;
-                if (KW == 3)
-                    prm.init = b0 - zp * qcc_dw3_pack(wk, &q);
-                else
-                    prm.init = b0 - zp * qcc_dw5_pack(wk, &prm);
-                if (quad)
-                    qcc_dwq_plane(&g, pad, pw, &prm, &rq, lo, hi, yo, S, narrow);
-                else
-                    qcc_dwa_plane(&g, pad, pw, &q, &prm, &rq, lo, hi, yo, KW, S, narrow, form);
+    qcc_dwd_fill_geom(p, j->ph, pw, &f);
+    for (b = 0; b < p->n; b++, mp = j->mult, sp = j->shift, bp = j->bias, wk = j->w)
+        for (oc = 0; oc < nch; oc++, yo += plane, wk += taps, mp += pstep, sp += pstep) {
+            const int32_t s = *sp, b0 = bp ? *bp++ : 0;
+            qcc_rqf rq;
+            if (k-- == 0) {  /* the next input channel's plane */
+                if (f.rows)
+                    qcc_dwd_rows(x + f.soff, xw, pad + f.doff, pw, f.rows, f.n);
+                x += xplane, k = mg - 1;
             }
+            if (s < 33 || s > smax) {
+                slow = 1;
+                continue;
+            }
+            rq.m = prm.m = *mp, rq.sh = prm.sh = s - 32;
+            rq.c = prm.c = (int32_t)(zp1 << (s - 33));
+            if (KW == 3)
+                prm.init = b0 - zp * qcc_dw3_pack(wk, &q);
+            else
+                prm.init = b0 - zp * qcc_dw5_pack(wk, &prm);
+            if (quad)
+                qcc_dwq_plane(&g, pad, pw, &prm, &rq, lo, hi, yo, S, narrow);
+            else
+                qcc_dwa_plane(&g, pad, pw, &q, &prm, &rq, lo, hi, yo, KW, S, narrow, form);
         }
     return slow;
 }
