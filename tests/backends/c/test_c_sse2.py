@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from qcc import arith
@@ -126,6 +126,38 @@ def test_int8_elementwise_host_paths_exact(tmp_path, ra, rb, rm, rq, zps, n, see
     """add / sub / mul / requant on rows long enough for the host paths (16 or more), the
     default build, equal to the interpreter."""
     check_exact(_elem_cases(Cases(seed), ra, rb, rm, rq, zps, n), tmp_path / "c", cflags=_build("sse2"))
+
+
+_MULT = st.one_of(st.integers(0, 2**31 - 1),
+                  st.sampled_from([0, 1, 2**15, 2**31 - 2**15 - 1, 2**31 - 2**15, 2**31 - 1]))
+
+
+def _add_cases(cs: Cases, ma, mb, s, zps, lo, n: int) -> Cases:
+    """add and sub with the given raw multipliers and shift; both operands' extremes in every row."""
+    a, b = cs.rand_input((2, n)), cs.rand_input((2, n))
+    cs.feeds[a.name][:, :4] = [[-128, 127, -128, 127]] * 2
+    cs.feeds[b.name][:, :4] = [[-128, -128, 127, 127]] * 2
+    for op in ("qcc.add", "qcc.sub"):
+        attrs = {"a_zp": zps[0], "b_zp": zps[1], "y_zp": zps[2], "act_min": lo, "act_max": 127}
+        cs.op(op, [a, b, cs.const(np.array([ma, mb], np.int32)), cs.const(np.array([s], np.int32))], attrs)
+    return cs
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ma=_MULT, mb=_MULT, s=st.one_of(st.integers(1, 62), st.sampled_from([15, 16, 17, 31, 47, 48, 62])),
+       zps=st.tuples(_ZP, _ZP, _ZP), lo=st.sampled_from([-128, -5]), n=st.sampled_from([16, 31, 64, 97]),
+       variant=st.sampled_from(["sse2", "avx2", "native"]), seed=st.integers(0, 2**16))
+# ties of the rounding: (A + 1)*2^30 - A, (A + 1)*2^16 - B, the rounding constant in L (s = 16)
+@example(ma=2**30 - 1, mb=2**30, s=31, zps=(0, 0, 0), lo=-128, n=97, variant="native", seed=1)
+@example(ma=2**16, mb=2**16 - 1, s=17, zps=(127, -128, 3), lo=-128, n=64, variant="sse2", seed=2)
+@example(ma=2**15 - 1, mb=2**15, s=16, zps=(-128, 127, -3), lo=-5, n=31, variant="avx2", seed=3)
+def test_int8_add_int16_lanes_exact(tmp_path, ma, mb, s, zps, lo, n, variant, seed):
+    """The x86 add / sub in int16 / int32 lanes (binary_x86.c: multipliers split at 2^16, the
+    shift in two) over the multipliers [0, 2^31) and shifts 1-62 the IR allows, including the
+    ones it declines (shift below 16 or above 47, a high half past int16: the tables; a
+    subtracted multiplier's high half is negative), every x86 build and the
+    vector and scalar tails of the rows, equal to the interpreter."""
+    check_exact(_add_cases(Cases(seed), ma, mb, s, zps, lo, n), tmp_path / "c", cflags=_build(variant))
 
 
 @pytest.mark.parametrize("variant", ["sse2", "avx2", "portable"])

@@ -1,4 +1,5 @@
 {% include "kernels/binary_dsp.c" %}
+{% include "kernels/binary_x86.c" %}
 {% include "kernels/binary_host.c" %}
 
 QCC_ROW_INLINE int32_t qcc_binary_val(int32_t op, int64_t av, int64_t bv, int32_t ma, int32_t mb,

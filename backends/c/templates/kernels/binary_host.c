@@ -1,7 +1,8 @@
 #ifdef QCC_SIMD
 /* The host SIMD builds' int8 add / sub / mul (docs/target_c.md "ISA variants"), bit-exact
  * with qcc_binary_one:
- *   add / sub (int8 a, b, y): y = clamp(((TA[a] + TB[b]) >> s) + zp) with the two 256-entry
+ *   add / sub (int8 a, b, y): on x86, contiguous rows in int16 / int32 lanes (binary_x86.c)
+ *     when its multipliers and shift fit; else y = clamp(((TA[a] + TB[b]) >> s) + zp) with the two 256-entry
  *     int64 tables TA[a] = (a - a_zp)*ma + 2^(s-1) and TB[b] = +-(b - b_zp)*mb, built once per
  *     call (|products| < 2^39: exact), two loads, an add and a shift per element;
  *   mul (int8 a; int8 b, or int16 b constant along the row, e.g. a PReLU slope per channel):
@@ -63,11 +64,27 @@ static inline int qcc_binary_host(const qcc_binary_p *p, const void *a, const vo
     const int add = p->op == 0 || p->op == 1;
     int64_t ta[256], tb[256];
     int32_t i0, i1, i2, v;
+#if defined(QCC_SIMD_X86) || defined(QCC_SIMD_SSE2)
+    qcc_add16_k k;
+#endif
     size_t o = 0;
     if (p->a_dt != QCC_I8 || p->y_dt != QCC_I8 || p->d[3] < 16 || p->op > 2)
         return 0;
     if (!(p->b_dt == QCC_I8 || (p->op == 2 && p->b_dt == QCC_I16 && p->sb[3] == 0)))
         return 0;
+#if defined(QCC_SIMD_X86) || defined(QCC_SIMD_SSE2)
+    if (add && p->sa[3] == 1 && p->sb[3] == 1 && qcc_add16_setup(p, &k)) {
+        for (i0 = 0; i0 < p->d[0]; i0++)
+            for (i1 = 0; i1 < p->d[1]; i1++)
+                for (i2 = 0; i2 < p->d[2]; i2++) {
+                    const size_t oa = (size_t)i0 * p->sa[0] + (size_t)i1 * p->sa[1] + (size_t)i2 * p->sa[2];
+                    const size_t ob = (size_t)i0 * p->sb[0] + (size_t)i1 * p->sb[1] + (size_t)i2 * p->sb[2];
+                    qcc_add16_row(&k, (const int8_t *)a + oa, (const int8_t *)b + ob, (int8_t *)y + o, p->d[3]);
+                    o += (size_t)p->d[3];
+                }
+        return 1;
+    }
+#endif
     if (add)
         for (v = -128; v < 128; v++) {
             const int64_t mb = p->op == 1 ? -(int64_t)p->mb : (int64_t)p->mb;
