@@ -136,6 +136,17 @@ def _cases(seed: int) -> Cases:
              [2.0 ** -30, 0.9, 2.0 ** -12], 5)
     _conv(cs, 1, 3, (6, 8), 3, (5, 5), (1, 1), [2, 2, 2, 2], 3, bounds=(-70, 40))
     _conv(cs, 1, 2, (9, 16), 2, (5, 5), (2, 1), [2, 2, 2, 2], 2, relu=True)
+    # the 3x3 2x2 form (strides 1 x 1, even output widths, two output rows per pass): odd
+    # heights (the last row by the pair loop), both bounds narrow, a channel multiplier of 2
+    # over two samples, small shifts mixed in (the table kernel's channels), planes of two rows
+    # and two columns, one row (the pair loop), int32 edges over a row pair and an odd row
+    _conv(cs, 1, 3, (7, 8), 3, (3, 3), (1, 1), [1, 1, 1, 1], 3, bounds=(-60, 45))
+    _conv(cs, 2, 2, (6, 10), 4, (3, 3), (1, 1), [1, 1, 1, 1], 2, relu=True)
+    _conv(cs, 1, 4, (8, 6), 4, (3, 3), (1, 1), [1, 1, 1, 1], 4, small_shift=True)
+    _conv(cs, 1, 2, (2, 2), 2, (3, 3), (1, 1), [1, 1, 1, 1], 2)
+    _conv(cs, 1, 2, (1, 8), 2, (3, 3), (1, 1), [1, 1, 1, 1], 2)
+    _edge_dw(cs, 3, 1, (5, 6), [2**31 - 1 - 9 * 128 * 255, -2**31 + 9 * 128 * 255, 7],
+             [2.0 ** -30, 0.7, 2.0 ** -12], 9, lo=-30, hi=80)
     # rows of more than sixteen outputs (the Helium kernel's four vectors and a second pass)
     _conv(cs, 1, 3, (6, 21), 3, (3, 3), (1, 1), [1, 1, 1, 1], 3)
     _conv(cs, 1, 2, (5, 40), 2, (3, 3), (2, 2), [1, 1, 1, 1], 2, relu=True)

@@ -71,6 +71,7 @@ static inline void qcc_dw_plane(const qcc_conv2d_p *p, const int8_t *wk, const i
 {% include "kernels/conv2d_dw_dsp.c" %}
 {% include "kernels/conv2d_dws_dsp.c" %}
 {% include "kernels/conv2d_dwq_dsp.c" %}
+{% include "kernels/conv2d_dw22_dsp.c" %}
 {% include "kernels/conv2d_dws5_dsp.c" %}
 {% include "kernels/conv2d_dw_mve.c" %}
 

@@ -257,7 +257,9 @@ __attribute__((noinline, unused)) static void qcc_dwd_chan(const qcc_dwd_job *j,
 static inline int qcc_dws_takes(const qcc_conv2d_p *p);  /* conv2d_dws_dsp.c */
 static int qcc_dws_conv(const qcc_dwd_job *j);
 static int qcc_dws_convq(const qcc_dwd_job *j);
+static int qcc_dws_conv22(const qcc_dwd_job *j);
 static inline int qcc_dws_quad(const qcc_conv2d_p *p);
+static inline int qcc_dw22_takes(const qcc_conv2d_p *p);
 #endif
 
 QCC_ARM_OUTLINE int qcc_conv2d_dwd(const qcc_conv2d_p *p, const int8_t *x, const int8_t *w,
@@ -278,7 +280,8 @@ QCC_ARM_OUTLINE int qcc_conv2d_dwd(const qcc_conv2d_p *p, const int8_t *x, const
     memset(wz, 0, sizeof wz);
 #ifdef QCC_ARM_GEMM4
     if (qcc_dws_takes(p)) {  /* the weights-in-registers forms (conv2d_dws_dsp.c) */
-        if (!(qcc_dws_quad(p) ? qcc_dws_convq(&j) : qcc_dws_conv(&j)))
+        if (!(qcc_dws_quad(p) ? qcc_dws_convq(&j)
+              : qcc_dw22_takes(p) ? qcc_dws_conv22(&j) : qcc_dws_conv(&j)))
             return QCC_OK;
         slow_only = 1;  /* the channels of small shifts are left */
     }

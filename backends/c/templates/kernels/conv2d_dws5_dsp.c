@@ -267,6 +267,24 @@ static inline void qcc_dwq_plane(const qcc_dwg *g, const int8_t *pad, int32_t pw
     }
 }
 
+/* The plane of one output channel by the 2x2 form (qcc_dw22_takes; conv2d_dw22_dsp.c): the
+ * row pairs in one call, an odd last row by the pair loop (prm: its requantization, start
+ * value and row steps set, d->w its weights). d: ow, rskip and bounds set. */
+static inline void qcc_dw22_plane(const qcc_dwg *g, const int8_t *pad, int32_t pw, qcc_dw22 *d,
+                                  qcc_dwa *prm, int8_t *restrict y, int narrow, int32_t form)
+{
+    d->y = y, d->yend = y + g->ow, d->stop = y + (size_t)((g->oh & ~1) - 1) * g->ow;
+    if (narrow)
+        qcc_dw22_n(pad, pw, d);
+    else
+        qcc_dw22_w(pad, pw, d);
+    if (g->oh & 1) {
+        int8_t *yl = y + g->ylast;
+        prm->yend = prm->stop = yl + g->ow;
+        qcc_dwa_rows(form, pad + g->rlast, pw, &d->w, prm, yl);
+    }
+}
+
 /* Whether qcc_dws_conv takes conv p (square 3x3 or 5x5 kernels, horizontal stride 1 or 2,
  * any vertical stride). */
 static inline int qcc_dws_takes(const qcc_conv2d_p *p)
@@ -282,8 +300,9 @@ static inline int qcc_dws_takes(const qcc_conv2d_p *p)
  * called from here: the static stack bound stays that of the deeper of the two); returns
  * whether there were any. */
 __attribute__((always_inline)) static inline int qcc_dws_conv_k(const qcc_dwd_job *j,
-                                                                const int quad)
-{
+                                                                const int mode)
+{   /* mode: 0 the pair forms, 1 the 5x5 quads, 2 the 3x3 2x2 form */
+    const int quad = mode == 1;
     const qcc_conv2d_p *p = j->p;
     const int32_t KW = p->kw, S = p->sw, narrow = p->lo > -128 || p->hi < 127;
     const int32_t form = 4 * (KW == 5) + 2 * (S == 2) + narrow;
@@ -300,7 +319,9 @@ __attribute__((always_inline)) static inline int qcc_dws_conv_k(const qcc_dwd_jo
     qcc_dwg g;
     qcc_dw3 q;
     qcc_dwf f;
+    qcc_dw22 d;
     prm.lo = (uint8_t)lo * 0x01010101u, prm.hi = (uint8_t)hi * 0x01010101u;
+    d.lo = prm.lo, d.hi = prm.hi, d.ow = p->ow, d.rskip = 2 * pw - p->ow;
     qcc_dws_geom(p, pw, S, quad ? 4 : 2, &g, &prm);
     qcc_dwd_fill_geom(p, j->ph, pw, &f);
     for (b = 0; b < p->n; b++, mp = j->mult, sp = j->shift, bp = j->bias, wk = j->w)
@@ -318,6 +339,13 @@ __attribute__((always_inline)) static inline int qcc_dws_conv_k(const qcc_dwd_jo
             }
             rq.m = prm.m = *mp, rq.sh = prm.sh = s - 32;
             rq.c = prm.c = (int32_t)(zp1 << (s - 33));
+            if (mode == 2) {
+                d.m = prm.m, d.c = prm.c, d.sh = prm.sh;
+                d.init[0] = d.init[1] = d.init[2] = d.init[3] = prm.init =
+                    b0 - zp * qcc_dw3_pack(wk, &d.w);
+                qcc_dw22_plane(&g, pad, pw, &d, &prm, yo, narrow, form);
+                continue;
+            }
             if (KW == 3)
                 prm.init = b0 - zp * qcc_dw3_pack(wk, &q);
             else
@@ -330,9 +358,10 @@ __attribute__((always_inline)) static inline int qcc_dws_conv_k(const qcc_dwd_jo
     return slow;
 }
 
-/* The pair forms, and the 5x5 quad form (qcc_dws_quad): two functions, so that the pair
- * forms' channel loop is compiled without the quad branch (it cost 12-20 instructions per
- * channel in register moves when both shared one loop). */
+/* The pair forms, the 5x5 quad form (qcc_dws_quad) and the 3x3 2x2 form (qcc_dw22_takes):
+ * one function each, so that each channel loop is compiled without the others' branches (the
+ * quads cost the pair forms 12-20 instructions per channel in register moves when both shared
+ * one loop). */
 __attribute__((noinline)) static int qcc_dws_conv(const qcc_dwd_job *j)
 {
     return qcc_dws_conv_k(j, 0);
@@ -341,6 +370,11 @@ __attribute__((noinline)) static int qcc_dws_conv(const qcc_dwd_job *j)
 __attribute__((noinline)) static int qcc_dws_convq(const qcc_dwd_job *j)
 {
     return qcc_dws_conv_k(j, 1);
+}
+
+__attribute__((noinline)) static int qcc_dws_conv22(const qcc_dwd_job *j)
+{
+    return qcc_dws_conv_k(j, 2);
 }
 
 /* Whether conv p takes the 5x5 quad form (qcc_dws_takes(p) holds). */

@@ -207,34 +207,59 @@ QCC_ARM_OUTLINE void qcc_gemm4_row_any(const qcc_conv2d_p *p, const int8_t *w, i
                                        void *y, const int16_t *col, int32_t k, int32_t qn,
                                        size_t at0);
 
+/* (a.lo + sxt(v.b1), a.hi + sxt(v.b3)): SXTAB16 of the odd bytes */
+static inline uint32_t qcc_sxtab16_ror8(uint32_t a, uint32_t v)
+{
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
+    return r;
+}
+
+/* (lo.lo, hi.lo) and (lo.hi, hi.hi): PKHBT / PKHTB of two halfword pairs */
+static inline uint32_t qcc_pk_lo(uint32_t lo, uint32_t hi)
+{
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+}
+
+static inline uint32_t qcc_pk_hi(uint32_t lo, uint32_t hi)
+{
+    uint32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
+    return r;
+}
+
 /* The quad block dst of four consecutive positions x[:, 0..3] of a pointwise conv (channel
- * rows `plane` apart, cg channels): per four channels one word of four positions from each
- * row, widened and centred by SXTB16 / SXTB16 ROR 8 and SSUB16 into the pairs (positions 0,
- * 2) and (1, 3), then PKHBT / PKHTB pair the channels (c, c + 2) and (c + 1, c + 3) of each
- * position: 36 instructions per 16 elements instead of a byte load, subtract and halfword
- * store each. */
+ * rows `plane` apart, cg channels; dst word-aligned, as the GEMM's LDMs need): per four
+ * channels one word of four positions from each row, widened and centred at once by SXTAB16
+ * (-zp in each half plus the bytes 0, 2 or, rotated, 1, 3) into the pairs (positions 0, 2) and
+ * (1, 3), then PKHBT / PKHTB pair the channels (c, c + 2) and (c + 1, c + 3) of each position
+ * and STRD stores each position's two words: 24 instructions per 16 elements (gcc's form of
+ * SXTB16, SSUB16 and shifts and masks through a stack array took about 60). */
 QCC_ARM_OUTLINE void qcc_im2col_quad_pw4(const int8_t *x, size_t plane, int32_t cg, int32_t zp,
                                          int16_t *dst)
 {
-    const uint32_t zp2 = 0x00010001u * (uint16_t)zp;
+    const uint32_t nzp = 0x00010001u * (uint16_t)(-zp);
     const int32_t c4 = cg & ~3;
     int32_t ci, j;
     for (ci = 0; ci < c4; ci += 4, x += 4 * plane, dst += 16) {
         const uint32_t x0 = qcc_ld32(x), x1 = qcc_ld32(x + plane);
         const uint32_t x2 = qcc_ld32(x + 2 * plane), x3 = qcc_ld32(x + 3 * plane);
-        const uint32_t e0 = __ssub16(__sxtb16(x0), zp2), o0 = __ssub16(qcc_sxtb16_ror8(x0), zp2);
-        const uint32_t e1 = __ssub16(__sxtb16(x1), zp2), o1 = __ssub16(qcc_sxtb16_ror8(x1), zp2);
-        const uint32_t e2 = __ssub16(__sxtb16(x2), zp2), o2 = __ssub16(qcc_sxtb16_ror8(x2), zp2);
-        const uint32_t e3 = __ssub16(__sxtb16(x3), zp2), o3 = __ssub16(qcc_sxtb16_ror8(x3), zp2);
-        uint32_t v[8];
-        v[0] = (e0 & 0xffffu) | (e2 << 16), v[1] = (e1 & 0xffffu) | (e3 << 16);
-        v[2] = (o0 & 0xffffu) | (o2 << 16), v[3] = (o1 & 0xffffu) | (o3 << 16);
-        v[4] = (e2 & 0xffff0000u) | (e0 >> 16), v[5] = (e3 & 0xffff0000u) | (e1 >> 16);
-        v[6] = (o2 & 0xffff0000u) | (o0 >> 16), v[7] = (o3 & 0xffff0000u) | (o1 >> 16);
-        memcpy(dst, v, 2 * sizeof(uint32_t));
-        memcpy(dst + 4, v + 2, 2 * sizeof(uint32_t));
-        memcpy(dst + 8, v + 4, 2 * sizeof(uint32_t));
-        memcpy(dst + 12, v + 6, 2 * sizeof(uint32_t));
+        const uint32_t e0 = __sxtab16(nzp, x0), o0 = qcc_sxtab16_ror8(nzp, x0);
+        const uint32_t e1 = __sxtab16(nzp, x1), o1 = qcc_sxtab16_ror8(nzp, x1);
+        const uint32_t e2 = __sxtab16(nzp, x2), o2 = qcc_sxtab16_ror8(nzp, x2);
+        const uint32_t e3 = __sxtab16(nzp, x3), o3 = qcc_sxtab16_ror8(nzp, x3);
+        uint32_t v[2];
+        int16_t *d = (int16_t *)__builtin_assume_aligned(dst, 4);
+        v[0] = qcc_pk_lo(e0, e2), v[1] = qcc_pk_lo(e1, e3);
+        memcpy(d, v, sizeof v);
+        v[0] = qcc_pk_lo(o0, o2), v[1] = qcc_pk_lo(o1, o3);
+        memcpy(d + 4, v, sizeof v);
+        v[0] = qcc_pk_hi(e0, e2), v[1] = qcc_pk_hi(e1, e3);
+        memcpy(d + 8, v, sizeof v);
+        v[0] = qcc_pk_hi(o0, o2), v[1] = qcc_pk_hi(o1, o3);
+        memcpy(d + 12, v, sizeof v);
     }
     for (ci = c4; ci < cg; ci++, x += plane)
         for (j = 0; j < 4; j++)
