@@ -57,6 +57,7 @@ class _Emitter:
         self.radd = ly.extra.get("radd")   # v8: a residual add fused into the STOREs (fuse_add.py)
         self.x_res, self.y_res = x_res, y_res   # DRAM resources read / written
         self.first_store = True
+        self.tile_positions = 0   # positions per tile (emit_gemm; 0: K chunks alternate halves)
         self.all_params = None  # (base, resource) when the whole layer's parameters fit one half
         if 3 * ly.nblocks <= self.slots.cap["param"]:
             # loaded by the previous conv/linear with its own (prefetch_params), or now
@@ -197,20 +198,27 @@ class _Emitter:
         self.b.param_ring = lo + n
         return self.params(list(range(ly.nblocks)), (lo, ("PARAM", lo, lo + n)), ly)
 
-    def prefetch_params(self, nxt) -> None:
-        """Load the whole parameters of ``nxt``, the next conv/linear of the segment, now,
-        before this layer's GEMMs: the EX engine issues the LOAD while it waits for this layer's
-        first inputs, instead of between the previous layer's last GEMM (after its drain) and
-        the next layer's first, where it delayed every short layer.  Only when this layer's own
-        parameters are one LOAD and ``nxt``'s fit the ring without overwriting them; a later
-        write to those rows (a call in between that uses the parameter buffer) cancels it
-        (``stream.Builder.prefetched``), and ``nxt`` then loads its own."""
-        if nxt is None or self.all_params is None or 3 * nxt.nblocks > self.slots.cap["param"]:
+    def prefetch_params(self, nxts) -> None:
+        """Load the whole parameters of ``nxts``, the next conv/linears of the segment, now,
+        before this layer's GEMMs: the EX engine issues the LOADs while it waits for this
+        layer's first inputs, instead of between the previous layer's last GEMM (after its
+        drain) and the next layer's first, where they delayed every short layer.  Only when
+        this layer's own parameters are one LOAD and each next layer's fit the ring without
+        overwriting them (the second and later only without wrapping round, so that they do not
+        overwrite the first's); a later write to those rows (a call in between that uses the
+        parameter buffer) cancels it (``stream.Builder.prefetched``), and the layer then loads
+        its own."""
+        if self.all_params is None:
             return
         mine = self.all_params[1]
-        got = self.ring_params(nxt, avoid=(mine[1], mine[2]))
-        if got is not None:   # until a write to these rows cancels it (stream.Builder)
-            self.b.prefetched[nxt.name] = got
+        for k, nxt in enumerate(nxts or ()):
+            n = 3 * nxt.nblocks
+            if nxt.name in self.b.prefetched or n > self.slots.cap["param"] or \
+                    (k and self.b.param_ring + n > self.hw.param_rows):
+                continue
+            got = self.ring_params(nxt, avoid=(mine[1], mine[2]))
+            if got is not None:   # until a write to these rows cancels it (stream.Builder)
+                self.b.prefetched[nxt.name] = got
 
     def _st_group(self, reads, writes, rows) -> "object":
         g = self.b.group("st", reads=reads, writes=writes, rows=rows)
@@ -338,19 +346,40 @@ class _Emitter:
                 segs.append((acc_base + i * p + r0, pos, cnt, 1, nb, p_base + 3 * i, f"out nb={nb}"))
         self.emit_stores(tile, [acc_res, p_res], segs, parts)
 
+    def one_half(self, nbs, kset, tk):
+        """The weight half (row, resource) that holds every K chunk of an output chunk when
+        the layer is one tile, its K comes in several chunks and all their blocks fit one half,
+        else None.  Each K chunk then loads into its own interval of that half, so its GEMMs
+        wait only for its own LOAD, and the second chunk's LOAD does not wait for the GEMMs of
+        the previous layer that read the other half (a short 1x1 conv can multiply the first
+        input plane while its producer still computes or stores the second)."""
+        ly = self.ly
+        if len(kset) <= tk or ly.n * ly.oh * ly.ow > self.tile_positions:
+            return None
+        blocks = sum(len([k for k in kset if k in set(ly.rel[nb])]) for nb in nbs)
+        return self.slots.next("WGT") if blocks <= self.slots.cap["wgt"] else None
+
     # -- one output chunk of one tile -------------------------------------------------------
     def chunk(self, tile, nbs, kset, tk, shared_inp=None, shared_wgt=None):
         p_base, p_res = self.chunk_params(nbs)
         acc_base, acc_res = self.slots.next("ACC")
+        half = self.one_half(nbs, kset, tk) if shared_wgt is None else None
+        at = half[0] if half else 0
         for k0 in range(0, len(kset), tk):
             ks = kset[k0:k0 + tk]
+
+            def ks_of(nb, ks=ks):
+                return [k for k in ks if k in set(self.ly.rel[nb])]
             # weights first: they depend on no earlier layer, so the LD engine fetches them
             # while the inputs are still being written
             if shared_wgt is not None:
                 woff, w_res = shared_wgt
+            elif half:   # this K chunk's blocks in their own interval of the chunk's half
+                size = sum(len(ks_of(nb)) for nb in nbs)
+                woff, w_res = self.load_weights(nbs, ks_of, (at, ("WGT", at, at + size)))
+                at += size
             else:
-                woff, w_res = self.load_weights(
-                    nbs, lambda nb, ks=ks: [k for k in ks if k in set(self.ly.rel[nb])])
+                woff, w_res = self.load_weights(nbs, ks_of)
             if callable(shared_inp):
                 shared_inp = shared_inp()
             if shared_inp is not None:
@@ -372,8 +401,9 @@ def emit_gemm(ly: GemmLayer, t: Tiling, xreg: Region, yreg: Region, hw: HwConfig
               x_res, y_res, out_spec=None, prefetch=None) -> None:
     """Emit layer ``ly`` with tiling ``t``; ``out_spec``: the next layer's resident region that
     the STOREs fill (resident.py); ``ly.extra["resident_in"]``: this layer's own; ``prefetch``:
-    the next conv/linear, whose parameters this layer loads (``_Emitter.prefetch_params``)."""
+    the next conv/linears whose parameters this layer loads (``_Emitter.prefetch_params``)."""
     e = _Emitter(ly, xreg, yreg, hw, b, x_res, y_res, out_spec, t.bufs)
+    e.tile_positions = t.th * t.tw
     if hw.param_prefetch:
         e.prefetch_params(prefetch)
     _emit_order(e, ly, t)
@@ -385,6 +415,27 @@ def emit_gemm(ly: GemmLayer, t: Tiling, xreg: Region, yreg: Region, hw: HwConfig
         from .resident import emit_pads
         emit_pads(e, out_spec)
     b.slot_phase = e.slots.next_phase()
+
+
+def prefetch_before(b: Builder, hw: HwConfig, nxts) -> None:
+    """Load the whole parameters of ``nxts`` (the next conv/linears) now, in the parameter
+    ring, for a layer that is no conv/linear: the global mean, whose first instruction waits
+    for its producer's DRAM STORE (and DMA latency) anyway, issues them on the EX engine while
+    it waits, instead of the conv/linear after it, right on its path (or the stem, in its EX
+    engine's idle start, delaying its first GEMM).  Only without wrapping the ring round; a
+    later write to those rows cancels it (``Builder.prefetched``)."""
+    d = hw.dim
+    for ly in nxts:
+        n = 3 * ly.nblocks
+        lo = b.param_ring
+        if ly.name in b.prefetched or n > hw.param_rows // 2 or lo + n > hw.param_rows:
+            continue
+        b.param_ring = lo + n
+        res = ("PARAM", lo, lo + n)
+        b.group("ex", writes=[res]).add(make(
+            "LOAD", buf="PARAM", dtype="i32", sram=lo, dram=ly.preg.addr, rows=n, cols=d,
+            stride=d * 4, note=f"params {ly.name} nb=0..{ly.nblocks - 1}"))
+        b.prefetched[ly.name] = (lo, res)
 
 
 def _emit_order(e, ly: GemmLayer, t: Tiling) -> None:

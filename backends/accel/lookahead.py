@@ -16,7 +16,11 @@ from .lower_gemm import prepare
 ALTERNATIVES = 3     # producer tilings tried with the consumer behind them
 FOLLOWERS = 4        # consumer tilings re-simulated behind the second and later alternatives
 SMALL_MACS = 1 << 23  # program.PAIR_SEARCH_MACS: pairs small enough to re-simulate
-PREFETCH_SCAN = 8    # calls looked ahead for the next conv/linear whose parameters to prefetch
+PREFETCH_SCAN = 8    # calls looked ahead for the next conv/linears whose parameters to prefetch
+PREFETCH_LAYERS = 4  # conv/linears at most whose parameters one layer loads ahead
+# global means: they load the next conv/linear's parameters themselves (program.py), while
+# their first instruction waits for their producer's DRAM STORE
+MEAN_FAMILIES = ("global_avgpool", "reduce")
 
 
 def consumer(ctx, nxt, y):
@@ -30,46 +34,61 @@ def consumer(ctx, nxt, y):
     return c
 
 
-def next_gemm(ctx, later):
-    """The prepared layer of the next conv/linear call of this segment (``later``: the groups
-    of calls after the current layer and what it fuses, in order), whose parameters can load
-    with the current layer's (``gemm_emit._Emitter.prefetch_params``); None if a host op or
-    the end of ``later`` comes first.  The calls in between may use the parameter buffer: a
-    write to the prefetched rows cancels the prefetch (``stream.Builder.prefetched``) and the
-    layer loads its own."""
+def next_gemms(ctx, later, limit: int = PREFETCH_LAYERS) -> list:
+    """The prepared layers of the next conv/linear calls of this segment (``later``: the groups
+    of calls after the current layer and what it fuses, in order), at most ``limit``, whose
+    parameters can load with the current layer's (``gemm_emit._Emitter.prefetch_params``);
+    the list ends at a host op, a matmul, a group that mixes a conv with other calls or a
+    global mean (the mean loads the parameters of the layer after it), and
+    leaves out layers whose parameters an earlier layer already loaded (``Builder.prefetched``).
+    The calls in between may use the parameter buffer: a write to the prefetched rows cancels
+    the prefetch (``stream.Builder.prefetched``) and the layer loads its own."""
     if not ctx.hw.param_prefetch:
-        return None
+        return []
+    out = []
     for calls in later:
-        if any(ctx.why_host(c) is not None for c in calls):
-            return None
+        if len(out) >= limit or any(ctx.why_host(c) is not None for c in calls) \
+                or (len(calls) == 1 and calls[0].family in MEAN_FAMILIES):
+            break
         if len(calls) == 1 and calls[0].family in ("conv2d", "linear"):
             c = calls[0]
             cl = ctx._prepared.get(id(c)) or prepare(c, ctx.ap.plan, ctx.hw)
             ctx._prepared[id(c)] = cl
-            return cl
+            if cl.name not in ctx.b.prefetched:
+                out.append(cl)
+            continue
         if any(c.family in ("conv2d", "linear", "matmul") for c in calls):
-            return None
-    return None
+            break
+    return out
 
 
-def worth_prefetch(ctx, ly, t, xr, yr, out_spec, before, nxt):
-    """``nxt`` if loading its parameters with layer ``ly`` (tiling ``t``) costs ``ly`` fewer
-    simulated cycles (behind its producer, as its tile search) than that LOAD takes on the EX
-    engine, else None: the LOAD is free where the EX engine waits for the layer's inputs
-    anyway, and where it is not it would only move the same cycles from the next layer's
-    start to this layer's."""
+def worth_prefetch(ctx, ly, t, xr, yr, out_spec, before, cands):
+    """The longest prefix of ``cands`` (the next conv/linears, ``next_gemms``) whose parameters
+    layer ``ly`` (tiling ``t``) loads with its own: each one is kept while loading it as well
+    costs ``ly`` fewer simulated cycles (behind its producer, as its tile search) than that
+    LOAD takes on the EX engine. The LOAD is free where the EX engine waits for the layer's
+    inputs anyway (a stem waiting for its first DMA has room for the parameters of several
+    layers); where it is not, it would only move the same cycles from a later layer's start
+    to this layer's."""
     from .timing import cost
     from .isa import make
 
-    if nxt is None:
-        return None
-    with_pf = choose_tiling(ly, xr, yr, ctx.hw, 1, before=before, out_spec=out_spec, only=[t],
-                            prefetch=nxt)[1]
-    alone = choose_tiling(ly, xr, yr, ctx.hw, 1, before=before, out_spec=out_spec, only=[t])[1]
+    if not cands:
+        return []
     d = ctx.hw.dim
-    load = cost(make("LOAD", buf="PARAM", dtype="i32", rows=3 * nxt.nblocks, cols=d, stride=4 * d),
-                ctx.hw)[0]
-    return nxt if with_pf - alone < load else None
+
+    def cycles(pf):
+        return choose_tiling(ly, xr, yr, ctx.hw, 1, before=before, out_spec=out_spec, only=[t],
+                             prefetch=pf)[1]
+    kept, base = [], cycles([])
+    for nxt in cands:
+        load = cost(make("LOAD", buf="PARAM", dtype="i32", rows=3 * nxt.nblocks, cols=d,
+                         stride=4 * d), ctx.hw)[0]
+        cyc = cycles(kept + [nxt])
+        if cyc - base >= load:
+            break
+        kept, base = kept + [nxt], cyc
+    return kept
 
 
 def pick(ctx, ly, ranked, xr, yr, out_spec, before, cons, prefetch=None):

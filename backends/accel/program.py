@@ -24,7 +24,7 @@ from qcc.lower import KernelProgram, buffer_nbytes, lower
 from .check import check_stream
 from . import fuse_add, lookahead, resident
 from .gemm_im2col import im2col_usable
-from .gemm_emit import choose_tiling, emit_gemm
+from .gemm_emit import choose_tiling, emit_gemm, prefetch_before
 from .hw import HwConfig
 from .isa import ISA_VERSION, make
 from .layout import ISA_DTYPE, DramPlan, Region, canonical, rows_lanes, to_rows
@@ -356,6 +356,11 @@ class _Lowering:
             elif kind == "dma":
                 self._move.lower(call)
             else:
+                if call.family in lookahead.MEAN_FAMILIES and len(calls) == 1:
+                    # its first instruction waits for the producer's DRAM STORE: the next
+                    # conv/linear's parameters load meanwhile
+                    later = [g for g in (after(j) for j in range(gi + 1, gi + 1 + lookahead.PREFETCH_SCAN)) if g]
+                    prefetch_before(self.b, self.hw, lookahead.next_gemms(self, later, 1))
                 self._elem_call(call, after(gi + 1) if len(calls) == 1 else None)
             self.written.add(self.res(call.out))
 
@@ -394,17 +399,32 @@ class _Lowering:
                 ly.extra["inp_range"] = rng
 
     def _before(self, x):
-        """What the tile search simulates before each candidate: the layer that produced its
-        input when that is the previous conv/linear of this segment and small enough to
-        re-simulate cheaply (the tiling that overlaps it best, not the fastest alone)."""
+        """What the tile search simulates before each candidate: the layers that produced its
+        input when they are the previous conv/linears of this segment, each reading the one
+        before's output, and small enough to re-simulate cheaply (the tiling that overlaps
+        them best, not the fastest alone); up to ``BEFORE_LAYERS`` of them, so that a short
+        layer's search sees its producer as it runs, behind the layer before (a stem's loads
+        still occupy the LD engine while the second conv's weights load)."""
         prev = getattr(self, "_prev_gemm", None)
         if prev is None or prev[0] is not self.b or prev[5] != self.res(x) \
                 or prev[1].macs > PAIR_SEARCH_MACS:
             return None
-        _, pl, pt, pxr, pyr, _, pspec, pnext = prev
+        chain = [prev]
+        while len(chain) < BEFORE_LAYERS:
+            up = chain[-1][8]
+            if up is None or up[0] is not self.b or up[5] != chain[-1][9] \
+                    or up[1].macs > PAIR_SEARCH_MACS:
+                break
+            chain.append(up)
+        hw = self.hw
 
-        def before(b):
-            emit_gemm(pl, pt, pxr, pyr, self.hw, b, ("DRAM", "w"), ("DRAM", "x"), pspec, pnext)
+        def before(b):   # each reads the one before's output; the last writes the input x
+            for k, (_, pl, pt, pxr, pyr, _, pspec, pnext, _, _) in enumerate(reversed(chain)):
+                xres = ("DRAM", "w") if k == len(chain) - 1 else ("DRAM", f"w{k}")
+                yres = ("DRAM", "x") if k == len(chain) - 1 else ("DRAM", f"w{k + 1}")
+                if k == len(chain) - 2:
+                    yres = ("DRAM", "w")
+                emit_gemm(pl, pt, pxr, pyr, hw, b, xres, yres, pspec, pnext)
         return before
 
     def _elem_call(self, call, nxt) -> None:
@@ -442,16 +462,18 @@ class _Lowering:
         # small layers are cheap to simulate: twice the candidates
         search = 2 * self.search if ly.macs <= PAIR_SEARCH_MACS else self.search
         ranked: list = []
-        pf = lookahead.next_gemm(self, self._later)   # its parameters load with this layer's
+        pfs = lookahead.next_gemms(self, self._later)  # their parameters may load with this layer's
+        pf = pfs[:1]                                   # the tile search sees the next one's
         t, cyc, tried = choose_tiling(ly, xr, yr, self.hw, search, before=before,
                                       out_spec=out_spec, ranked=ranked, prefetch=pf)
         t, cyc = lookahead.pick(self, ly, ranked, xr, yr, out_spec, before,
                                 lookahead.consumer(self, nxt, y), pf)
-        pf = lookahead.worth_prefetch(self, ly, t, xr, yr, out_spec, before, pf)
+        pf = lookahead.worth_prefetch(self, ly, t, xr, yr, out_spec, before, pfs)
         if out_spec is not None:
             self._pending = (nxt[0], out_spec, self.b)
         emit_gemm(ly, t, xr, yr, self.hw, self.b, self.res(x), self.res(y), out_spec, pf)
-        self._prev_gemm = (self.b, ly, t, xr, yr, self.res(y), out_spec, pf)
+        prev = getattr(self, "_prev_gemm", None)
+        self._prev_gemm = (self.b, ly, t, xr, yr, self.res(y), out_spec, pf, prev, self.res(x))
         if in_spec is not None or out_spec is not None:
             entry["onchip"] = {k: v.describe() for k, v in (("input", in_spec), ("output", out_spec))
                                if v is not None}
@@ -471,6 +493,7 @@ class _Lowering:
 
 
 PAIR_SEARCH_MACS = 1 << 23   # larger: searched alone, with the base budget
+BEFORE_LAYERS = 3            # producer layers re-simulated before a small layer's candidates
 
 
 def lower_for(graph: Graph, hw: HwConfig, name: str = "model") -> KernelProgram:
