@@ -44,7 +44,7 @@ class HwConfig:
     store_lut: bool = True         # v5: the STORE epilogue can map its values through a LUT table
     store_radd: bool = True        # v8: the STORE epilogue can add a second int8 operand (residual add)
     im2col_load: bool = True       # v9: a LOAD can build a buffer row from several DRAM pieces (im2col)
-    param_prefetch: bool = True    # lowering: a conv/linear loads the next one's parameters with its own
+    param_prefetch: bool = True    # lowering: a conv/linear loads the next ones' parameters with its own
     radd_wide: bool = True         # v10: the STORE epilogue's residual operand can be int16 (rwide)
     im2col_split: bool = True      # v10: an im2col window may span several buffer rows (IM2COL d)
     freq_mhz: int = 500            # only for reporting time
