@@ -13,10 +13,14 @@
  * value and the output store shared by four outputs (one word STR). The output pointer lives
  * in the loop state (qcc_dwa.yq: all 14 registers hold the block); after the five kernel rows
  * the row pointer steps back by qcc_dwa.rew = 5 pw - 4 S. */
-#define QCC_DW5Q_ROW(WOFF, WCLOAD, H)                                                        \
+
+/* The start of a kernel row in both forms: the words at the row pointer (b0..b3) and 4 past it
+ * (b4..b7), STEP (stride 1 steps the row pointer here, stride 2 after its third word), the
+ * weights (w0..w3, and w4 by WCLOAD), E, O, E', O' and y_j's three multiply-accumulates. */
+#define QCC_DW5Q_ROW_START(WOFF, WCLOAD, H, STEP)                                            \
     "ldr %[o], [%[r]]\n\t"                                                                   \
     "ldr %[u], [%[r], #4]\n\t"                                                               \
-    "add %[r], %[r], %[pw]\n\t"                                                              \
+    STEP                                                                                     \
     "ldrd %[wa], %[wb], [%[prm], #" WOFF "]\n\t"                                             \
     WCLOAD                                                                                   \
     "sxtb16 %[e], %[o]\n\t"                                                                  \
@@ -25,7 +29,10 @@
     "sxtb16 %[u], %[u], ror #8\n\t"                                                          \
     "smlad %[a0], %[e], %[wa], %[a0]\n\t"                                                    \
     "smlad %[a0], %[o], %[wb], %[a0]\n\t"                                                    \
-    "smlab" H " %[a0], %[t], %[wc], %[a0]\n\t"                                               \
+    "smlab" H " %[a0], %[t], %[wc], %[a0]\n\t"
+
+#define QCC_DW5Q_ROW(WOFF, WCLOAD, H)                                                        \
+    QCC_DW5Q_ROW_START(WOFF, WCLOAD, H, "add %[r], %[r], %[pw]\n\t")                         \
     "smlad %[a1], %[o], %[wa], %[a1]\n\t"                                                    \
     "pkhbt %[e], %[t], %[e]\n\t"                                                             \
     "pkhbt %[o], %[u], %[o]\n\t"                                                             \
@@ -47,17 +54,7 @@
  *   y_j+3 += X' x (w0, w2) + Y' x (w1, w3) + b10 w4
  * (27.5 instructions per kernel row and quad; the pair form: about 20 for 10 MACs). */
 #define QCC_DW5Q_ROW2(WOFF, WCLOAD, H)                                                       \
-    "ldr %[o], [%[r]]\n\t"                                                                   \
-    "ldr %[u], [%[r], #4]\n\t"                                                               \
-    "ldrd %[wa], %[wb], [%[prm], #" WOFF "]\n\t"                                             \
-    WCLOAD                                                                                   \
-    "sxtb16 %[e], %[o]\n\t"                                                                  \
-    "sxtb16 %[o], %[o], ror #8\n\t"                                                          \
-    "sxtb16 %[t], %[u]\n\t"                                                                  \
-    "sxtb16 %[u], %[u], ror #8\n\t"                                                          \
-    "smlad %[a0], %[e], %[wa], %[a0]\n\t"                                                    \
-    "smlad %[a0], %[o], %[wb], %[a0]\n\t"                                                    \
-    "smlab" H " %[a0], %[t], %[wc], %[a0]\n\t"                                               \
+    QCC_DW5Q_ROW_START(WOFF, WCLOAD, H, "")                                                  \
     "pkhbt %[e], %[t], %[e]\n\t"                                                             \
     "pkhbt %[o], %[u], %[o]\n\t"                                                             \
     "smladx %[a1], %[e], %[wa], %[a1]\n\t"                                                   \
