@@ -16,7 +16,7 @@ from qcc.backends.c.build import build, pack_inputs, unpack_outputs
 from qcc.interp import Interpreter
 from qcc.ir.verifier import verify
 
-from c_testlib import Cases, emit_c
+from c_testlib import Cases, check_exact, emit_c
 
 KDIR = Path(cb.__file__).parent / "templates" / "kernels"
 SIMD_INCLUDES = ('#include "common.h"\n#include "simd.h"\n#include "simd_sse2.h"\n'
@@ -71,6 +71,20 @@ def check_a64(cs: Cases, out_dir, variant: str):
     got = unpack_outputs(manifest, fout.read_bytes(), 1)[0]
     for name, w in want.items():
         assert np.array_equal(got[name], w), (variant, name)
+
+
+def check_variant(cs: Cases, out_dir, variant: str):
+    """``cs`` bit for bit with the interpreter in one build ``variant``: an x86 one (X86) natively,
+    an AArch64 one (A64) under qemu-aarch64; skipped, never passed, where the CPU lacks the
+    variant's instructions or the cross tools are missing."""
+    if variant in A64:
+        why = a64_missing()
+        if why:
+            pytest.skip(why)
+        check_a64(cs, out_dir, variant)
+        return
+    need(variant)
+    check_exact(cs, out_dir, cflags=X86[variant])
 
 
 def driver_bins(d: Path, src: str, variants) -> dict[str, list[str]]:

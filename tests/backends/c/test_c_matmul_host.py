@@ -15,23 +15,12 @@ from hypothesis import strategies as st
 
 from qcc.ir import DType
 
-from c_testlib import Cases, check_exact, needs_gcc
-from simd_testlib import X86, a64_missing, check_a64, need
+from c_testlib import Cases, needs_gcc
+from simd_testlib import check_variant
 from test_c_isa_nonmac import _matmul_cases
 
 pytestmark = needs_gcc
 VARIANTS = ["sse2", "avx2", "vnni", "portable", "neon_dot"]
-
-
-def _check(cs: Cases, out_dir, variant: str):
-    if variant.startswith("neon"):
-        why = a64_missing()
-        if why:
-            pytest.skip(why)
-        check_a64(cs, out_dir, variant)
-        return
-    need(variant)
-    check_exact(cs, out_dir, cflags=X86[variant])
 
 
 def _shapes(seed: int) -> Cases:
@@ -48,7 +37,7 @@ def _shapes(seed: int) -> Cases:
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_matmul_host_variants_bit_exact(tmp_path, variant):
-    _check(_shapes(3), tmp_path / "c", variant)
+    check_variant(_shapes(3), tmp_path / "c", variant)
 
 
 @settings(max_examples=8, deadline=None, derandomize=True,
@@ -71,4 +60,4 @@ def test_matmul_host_extremes(tmp_path, data):
     mm, ss = cs.mult(1, 1e-7, 1e-3)
     cs.op("qcc.matmul", [a, b], {"a_zp": za, "b_zp": zb})
     cs.op("qcc.matmul", [a, b, mm, ss], {"a_zp": za, "b_zp": zb, "y_zp": 0})
-    _check(cs, tmp_path / "c", variant)
+    check_variant(cs, tmp_path / "c", variant)

@@ -12,7 +12,7 @@ import pytest
 
 from c_testlib import Cases, check_exact, needs_gcc
 from simd_cases import all_cases
-from simd_testlib import X86, a64_missing, check_a64, need
+from simd_testlib import X86, check_variant, need
 
 pytestmark = needs_gcc
 
@@ -21,14 +21,7 @@ pytestmark = needs_gcc
 def test_variant_bit_exact(tmp_path, variant):
     """Every linear, conv and packed/per-group case in one program per variant, equal to the
     interpreter bit for bit (x86 variants natively, AArch64 ones under qemu-aarch64)."""
-    if variant.startswith("neon"):
-        why = a64_missing()
-        if why:
-            pytest.skip(why)
-        check_a64(all_cases(7), tmp_path / "c", variant)
-        return
-    need(variant)
-    check_exact(all_cases(7), tmp_path / "c", cflags=X86[variant])
+    check_variant(all_cases(7), tmp_path / "c", variant)
 
 
 def test_vnni_offset_correction_wraps_exactly(tmp_path):
