@@ -102,7 +102,8 @@ def _block_weights(ly, wd: np.ndarray, d: int) -> np.ndarray:
 
 
 def prepare_im2col(ly, wd: np.ndarray, plan, d: int) -> None:
-    """Store an eligible layer's im2col weights in DRAM: one block per output-channel block
+    """Reserve an eligible layer's im2col weights (placed in DRAM only if the chosen schedule
+    is ``pim``: ``lower_gemm.place_weights``): one block per output-channel block
     of its ``kh*kw*C`` K-rows ``[k][n]`` (K-row ``(u*kw + v)*C + ci``) when the window fits
     a row (loaded as a v6 partial block), else ``nk`` dense blocks per output-channel block
     (``_block_weights``): ``ly.extra['im2col']``."""
@@ -113,13 +114,13 @@ def prepare_im2col(ly, wd: np.ndarray, plan, d: int) -> None:
     kr = kh * kw * c
     nk = len(kblocks(ly, d))
     if nk > 1:
-        reg = plan.add_const(ly.name + ".wim2col", _block_weights(ly, wd, d), "i8")
+        reg = plan.lazy_const(ly.name + ".wim2col", _block_weights(ly, wd, d), "i8")
         ly.extra["im2col"] = {"reg": reg, "kr": kr, "nk": nk}
         return
     w = np.zeros((nN * d, kr), np.int8)                     # [n][(u*kw + v)*C + ci]
     w[:m] = wd.transpose(0, 2, 3, 1).reshape(m, kr)
     blocks = w.reshape(nN, d, kr).transpose(0, 2, 1)        # [nN, k < kr, n]
-    reg = plan.add_const(ly.name + ".wim2col", np.ascontiguousarray(blocks), "i8")
+    reg = plan.lazy_const(ly.name + ".wim2col", np.ascontiguousarray(blocks), "i8")
     ly.extra["im2col"] = {"reg": reg, "kr": kr, "nk": 1}
 
 

@@ -72,8 +72,9 @@ def rotations(ly, v0: int, gs: int) -> list[int]:
 
 
 def prepare_pack(ly, wd: np.ndarray, plan, d: int) -> None:
-    """Store the packed (and rotated) weight blocks of an eligible layer in DRAM; record
-    the schedule's block index in ``ly.extra['pack']``."""
+    """Reserve the packed (and rotated) weight blocks of an eligible layer (placed in DRAM
+    only if the chosen schedule reads them: ``lower_gemm.place_weights``); record the
+    schedule's block index in ``ly.extra['pack']``."""
     if not pack_ok(ly, d):
         return
     m, c, kh, kw = wd.shape
@@ -97,7 +98,7 @@ def prepare_pack(ly, wd: np.ndarray, plan, d: int) -> None:
     # only the first kr K-rows (lanes) of a block are non-zero: stored and loaded alone (v6)
     kr = max(gs for _, gs in groups) * c
     flat = arr.reshape(per, nN, d, d).transpose(1, 0, 3, 2)[:, :, :kr]  # [nN, S, k < kr, n]
-    reg = plan.add_const(ly.name + ".wpack", np.ascontiguousarray(flat).astype(np.int8), "i8")
+    reg = plan.lazy_const(ly.name + ".wpack", np.ascontiguousarray(flat).astype(np.int8), "i8")
     ly.extra["pack"] = {"reg": reg, "index": index, "per": per, "groups": groups, "kr": kr}
 
 

@@ -127,6 +127,8 @@ class DramPlan:
     const_size: int = 0
     arena_size: int = 0
     io_size: int = 0
+    lazy: dict = field(default_factory=dict)           # name -> (data, dtype): not placed yet
+    placed: dict = field(default_factory=dict)         # name -> Region of a placed lazy one
 
     @property
     def io_base(self) -> int:
@@ -151,6 +153,22 @@ class DramPlan:
         self.const_blobs.append((reg, raw))
         self.const_size = _align(self.const_size + len(raw))
         return reg
+
+    def lazy_const(self, name: str, data: np.ndarray, dtype: str = "i8") -> Region:
+        """A constant that takes DRAM only once ``place`` places it: a conv's weights in a
+        form that only some schedules read (the packed taps, the im2col rows, the plain
+        blocks), prepared before its tiling is chosen.  Until then the Region has address 0
+        (the tile search simulates its LOADs: their cost depends on sizes, not addresses)."""
+        raw = np.ascontiguousarray(data)
+        self.lazy[name] = (raw, dtype)
+        return Region(name, 0, raw.nbytes, dtype, tuple(raw.shape))
+
+    def place(self, reg: Region) -> Region:
+        """The placed Region of the lazy constant ``reg`` (placed now if it is not yet)."""
+        if reg.name not in self.placed:
+            raw, dtype = self.lazy.pop(reg.name)
+            self.placed[reg.name] = self.add_const(reg.name, raw, dtype)
+        return self.placed[reg.name]
 
     def image(self) -> np.ndarray:
         img = np.zeros(self.const_base + self.const_size, np.uint8)

@@ -228,8 +228,8 @@ def prepare(call, plan: DramPlan, hw: HwConfig) -> GemmLayer:
     diag = geo["group"] == geo["c"] == m  # depthwise: every live block is diagonal
     if diag:  # only the diagonals are stored (WGT loads with cols = DIM expand them)
         flat = [np.diagonal(b) for b in flat]
-    wreg = plan.add_const(name + (".wdiag" if diag else ".wblocks"),
-                          np.stack(flat).astype(np.int8), "i8")
+    wreg = plan.lazy_const(name + (".wdiag" if diag else ".wblocks"),
+                           np.stack(flat).astype(np.int8), "i8")   # placed if used (place_weights)
     x_zp = int(call.x_zp)
     folded, mult, shift, clamp, mode = _epilogue_params(call, m, x_zp, wd, const)
     nN = len(rel)
@@ -251,6 +251,19 @@ def prepare(call, plan: DramPlan, hw: HwConfig) -> GemmLayer:
     from .gemm_im2col import prepare_im2col
     prepare_im2col(ly, wd, plan, d)
     return ly
+
+
+def place_weights(ly: GemmLayer, order: str, plan) -> None:
+    """Place in the DRAM image the one weight form that the chosen schedule ``order`` reads
+    (prepare only reserves them, ``DramPlan.lazy_const``): the packed taps (``pack``, ``pkw``),
+    the im2col rows (``pim``) or the plain blocks (every other order); the other forms take no
+    DRAM."""
+    if order in ("pack", "pkw"):
+        ly.extra["pack"] = dict(ly.extra["pack"], reg=plan.place(ly.extra["pack"]["reg"]))
+    elif order == "pim":
+        ly.extra["im2col"] = dict(ly.extra["im2col"], reg=plan.place(ly.extra["im2col"]["reg"]))
+    else:
+        ly.wreg = plan.place(ly.wreg)
 
 
 # -- tiling --------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from .hw import HwConfig
 from .isa import ISA_VERSION, make
 from .layout import ISA_DTYPE, DramPlan, Region, canonical, rows_lanes, to_rows
 from .lower_elem import ElemLowering, Mat, check_elem
-from .lower_gemm import check_gemm, int32_plan, prepare
+from .lower_gemm import check_gemm, int32_plan, place_weights, prepare
 from .lower_matmul import MatmulLowering, check_matmul
 from .lower_move import MoveLowering, check_move
 from .lower_nonlin import NonlinLowering, check_nonlin
@@ -471,6 +471,7 @@ class _Lowering:
         pf = lookahead.worth_prefetch(self, ly, t, xr, yr, out_spec, before, pfs)
         if out_spec is not None:
             self._pending = (nxt[0], out_spec, self.b)
+        place_weights(ly, t.order, self.ap.plan)   # only the weight form it reads takes DRAM
         emit_gemm(ly, t, xr, yr, self.hw, self.b, self.res(x), self.res(y), out_spec, pf)
         prev = getattr(self, "_prev_gemm", None)
         self._prev_gemm = (self.b, ly, t, xr, yr, self.res(y), out_spec, pf, prev, self.res(x))
