@@ -111,75 +111,86 @@ def _load_bounds(sz, d: int, image_size: int, outer: tuple, i: int, ins,
         _dram(image_size, dram, f["rows"], f["stride"], rb, i, ins)
 
 
+# CONFIG registers whose fields later instructions read (in their engine's program order):
+# register -> (fields kept, value before any CONFIG); one field is kept as a scalar
+_CONFIG_REGS = {
+    "GATHER": ("a", 0),                       # v2: a LOADX reads table rows [0, a)
+    "GEMM_ROWS": ("abc", (0, 0, 0)),          # v3 (EX engine)
+    "GEMM_TAPS": ("ab", (0, 0)),              # v3 (EX engine)
+    "LOAD_OUTER": ("abdc", (0, 0, 0, 0)),     # v4, v6 (LD engine)
+    "IM2COL": ("abcd", (0, 0, 0, 0)),         # v9, v10 (LD engine)
+    "STORE_OUTER": ("abd", (0, 0, 0)),        # v7 (ST engine)
+    "RADD": ("d", -1), "RADD_ZP": ("d", 0),   # v8, v10 (ST engine)
+}
+
+
+def _config(regs: dict, f: dict) -> None:
+    keys = _CONFIG_REGS.get(f["reg"], ("",))[0]
+    if keys:
+        v = tuple(f[k] for k in keys)
+        regs[f["reg"]] = v if len(v) > 1 else v[0]
+
+
+def _gemm_bounds(sz, regs: dict, i: int, ins) -> None:
+    f = ins.f
+    _rng(sz, "ACC", f["acc"], f["rows"], i, ins)
+    k = max(f["kblocks"], 1)
+    koff, roff = gemm_input_offsets(dict(f, kblocks=k), regs["GEMM_ROWS"], regs["GEMM_TAPS"],
+                                    f"instruction {i} (GEMM)")
+    _rng(sz, "INP", f["inp"], int(koff.max()) + int(roff.max()) + 1, i, ins)
+    _rng(sz, "WGT", f["wgt"], (k - 1) * f["wgt_kstride"] + 1, i, ins)
+
+
+def _acc_bounds(sz, hw: HwConfig, image_size: int, gather: int, i: int, ins) -> None:
+    """ALU, LOADX, REDUCE and LUT: their accumulator rows (and table, DRAM rows)."""
+    f, d = ins.f, hw.dim
+    n = f["rows"]
+    if ins.op == "ALU":
+        _rng(sz, "ACC", f["dst"], n if f["dst_inc"] else 1, i, ins)
+        if not f["use_imm"] and f["alu_op"] not in UNARY_ALU_OPS:
+            q = n if not f["src_div"] else (min(n, f["src_div"]) if f["src_mod"]
+                                            else -(-n // f["src_div"]))
+            _rng(sz, "ACC", f["src"], q if f["src_inc"] else 1, i, ins)
+        return
+    _rng(sz, "ACC", f["dst"], n, i, ins)
+    if ins.op == "LOADX":
+        _rng(sz, "ACC", f["idx"], n, i, ins)
+        if f["cols"] > d:
+            raise SimError(f"instruction {i} (LOADX): cols {f['cols']} > {d}")
+        _dram(image_size, f["dram"], gather, f["stride"], f["cols"] * DTYPE_BYTES[f["dtype"]],
+              i, ins)
+    elif ins.op == "REDUCE":
+        span = (n - 1) * f["gstride"] + (max(f["members"], 1) - 1) * f["mstride"] + 1
+        _rng(sz, "ACC", f["src"], span, i, ins)
+        if not 1 <= f["members"] or f["lanes"] > d:
+            raise SimError(f"instruction {i} (REDUCE): members {f['members']} < 1 or lanes "
+                           f"{f['lanes']} > {d}")
+    else:   # LUT
+        _rng(sz, "ACC", f["src"], n, i, ins)
+        _rng(sz, "LUT", f["table"], hw.lut_rows_per_table, i, ins)
+        lo, hi = (-128, 127) if f["offset"] == 128 else (0, 255)
+        if not (0 <= lo + f["offset"] and hi + f["offset"] <= 255):
+            raise SimError(f"instruction {i} (LUT): offset {f['offset']} maps inputs outside "
+                           f"the 256-entry table")
+
+
 def check_bounds(prog, hw: HwConfig, image_size: int, lut_inputs=None) -> None:
     sz = _sizes(hw)
-    d = hw.dim
-    bound = 0  # CONFIG GATHER: a LOADX reads table rows [0, bound), the simulator checks j
-    regs = {"GEMM_ROWS": (0, 0, 0), "GEMM_TAPS": (0, 0),  # v3 (EX engine: program order)
-            "LOAD_OUTER": (0, 0, 0, 0),                   # v4, v6 (LD engine: program order)
-            "IM2COL": (0, 0, 0, 0),                       # v9, v10 (LD engine: program order)
-            "STORE_OUTER": (0, 0, 0),                     # v7 (ST engine: program order)
-            "RADD": -1, "RADD_ZP": 0}                     # v8, v10 (ST engine: program order)
+    regs = {k: init for k, (_, init) in _CONFIG_REGS.items()}
     for i, ins in enumerate(prog):
         encode(ins)
         f = ins.f
         if ins.op == "LOAD":
-            _load_bounds(sz, d, image_size, regs["LOAD_OUTER"], i, ins, regs["IM2COL"])
+            _load_bounds(sz, hw.dim, image_size, regs["LOAD_OUTER"], i, ins, regs["IM2COL"])
         elif ins.op == "STORE":
             _store_bounds(sz, hw, image_size, regs["STORE_OUTER"], i, ins, regs["RADD"],
                           regs["RADD_ZP"])
         elif ins.op == "GEMM" and f["rows"]:
-            _rng(sz, "ACC", f["acc"], f["rows"], i, ins)
-            k = max(f["kblocks"], 1)
-            koff, roff = gemm_input_offsets(dict(f, kblocks=k), regs["GEMM_ROWS"],
-                                            regs["GEMM_TAPS"], f"instruction {i} (GEMM)")
-            _rng(sz, "INP", f["inp"], int(koff.max()) + int(roff.max()) + 1, i, ins)
-            _rng(sz, "WGT", f["wgt"], (k - 1) * f["wgt_kstride"] + 1, i, ins)
-        elif ins.op == "ALU" and f["rows"]:
-            n = f["rows"]
-            _rng(sz, "ACC", f["dst"], n if f["dst_inc"] else 1, i, ins)
-            if not f["use_imm"] and f["alu_op"] not in UNARY_ALU_OPS:
-                q = n if not f["src_div"] else (min(n, f["src_div"]) if f["src_mod"]
-                                                else -(-n // f["src_div"]))
-                _rng(sz, "ACC", f["src"], q if f["src_inc"] else 1, i, ins)
-        elif ins.op == "CONFIG" and f["reg"] == "GATHER":
-            bound = f["a"]
-        elif ins.op == "CONFIG" and f["reg"] == "GEMM_ROWS":
-            regs["GEMM_ROWS"] = (f["a"], f["b"], f["c"])
-        elif ins.op == "CONFIG" and f["reg"] == "GEMM_TAPS":
-            regs["GEMM_TAPS"] = (f["a"], f["b"])
-        elif ins.op == "CONFIG" and f["reg"] == "LOAD_OUTER":
-            regs["LOAD_OUTER"] = (f["a"], f["b"], f["d"], f["c"])
-        elif ins.op == "CONFIG" and f["reg"] == "IM2COL":
-            regs["IM2COL"] = (f["a"], f["b"], f["c"], f["d"])
-        elif ins.op == "CONFIG" and f["reg"] == "STORE_OUTER":
-            regs["STORE_OUTER"] = (f["a"], f["b"], f["d"])
-        elif ins.op == "CONFIG" and f["reg"] == "RADD":
-            regs["RADD"] = f["d"]
-        elif ins.op == "CONFIG" and f["reg"] == "RADD_ZP":
-            regs["RADD_ZP"] = f["d"]
-        elif ins.op == "LOADX" and f["rows"]:
-            _rng(sz, "ACC", f["dst"], f["rows"], i, ins)
-            _rng(sz, "ACC", f["idx"], f["rows"], i, ins)
-            if f["cols"] > d:
-                raise SimError(f"instruction {i} (LOADX): cols {f['cols']} > {d}")
-            _dram(image_size, f["dram"], bound, f["stride"], f["cols"] * DTYPE_BYTES[f["dtype"]],
-                  i, ins)
-        elif ins.op == "REDUCE" and f["rows"]:
-            _rng(sz, "ACC", f["dst"], f["rows"], i, ins)
-            span = (f["rows"] - 1) * f["gstride"] + (max(f["members"], 1) - 1) * f["mstride"] + 1
-            _rng(sz, "ACC", f["src"], span, i, ins)
-            if not 1 <= f["members"] or f["lanes"] > d:
-                raise SimError(f"instruction {i} (REDUCE): members {f['members']} < 1 or lanes "
-                               f"{f['lanes']} > {d}")
-        elif ins.op == "LUT" and f["rows"]:
-            _rng(sz, "ACC", f["dst"], f["rows"], i, ins)
-            _rng(sz, "ACC", f["src"], f["rows"], i, ins)
-            _rng(sz, "LUT", f["table"], hw.lut_rows_per_table, i, ins)
-            lo, hi = (-128, 127) if f["offset"] == 128 else (0, 255)
-            if not (0 <= lo + f["offset"] and hi + f["offset"] <= 255):
-                raise SimError(f"instruction {i} (LUT): offset {f['offset']} maps inputs outside "
-                               f"the 256-entry table")
+            _gemm_bounds(sz, regs, i, ins)
+        elif ins.op in ("ALU", "LOADX", "REDUCE", "LUT") and f["rows"]:
+            _acc_bounds(sz, hw, image_size, regs["GATHER"], i, ins)
+        elif ins.op == "CONFIG":
+            _config(regs, f)
 
 
 def check_tokens(prog, depth: int) -> None:
