@@ -170,6 +170,12 @@ class DramPlan:
             self.placed[reg.name] = self.add_const(reg.name, raw, dtype)
         return self.placed[reg.name]
 
+    def const_once(self, name: str, data: np.ndarray, dtype: str = "i8") -> Region:
+        """A constant shared by every call that asks for it by ``name`` (placed once)."""
+        if name not in self.placed:
+            self.placed[name] = self.add_const(name, data, dtype)
+        return self.placed[name]
+
     def image(self) -> np.ndarray:
         img = np.zeros(self.const_base + self.const_size, np.uint8)
         for reg, raw in self.const_blobs:

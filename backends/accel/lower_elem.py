@@ -188,6 +188,7 @@ class ElemLowering:
         self.aslot = 0
         self.lslot = 0
         self.onchip = None     # (output name, OnChip): the next conv's resident input (v5)
+        self.onchip_in = None  # OnChip: a global mean's input, in the input buffer
 
     @property
     def b(self):
@@ -419,16 +420,25 @@ class ElemLowering:
         every block's sum row and loaded rows side by side, all LOADs before the first ADD."""
         x, c, hw_ = call.x, call.x.shape[1], call.x.shape[2] * call.x.shape[3]
         zx = int(call.x_zp)
+        src = self.onchip_in
+        ident = self._identity() if src is not None else None
         base, slot = self._acc()
         span = hw_ + 1 if len(lbs) > 1 else 0
-        g = self.b.group("ex", reads=[self.ctx.res(x)], writes=[slot])
+        reads = [src.data_res, ident[1]] if src is not None else [self.ctx.res(x)]
+        g = self.b.group("ex", reads=reads, writes=[slot])
         for j, _ in enumerate(lbs):
             g.add(make("ALU", alu_op="MOV", use_imm=1, dst=base + j * span, rows=1, imm=0,
                        note="sum=0"))
         for q0 in range(0, hw_, step):
             k = min(step, hw_ - q0)
             for j, lb in enumerate(lbs):
-                self._load(g, mx, n * hw_ + q0, k, lb, base + j * span + 1)
+                if src is None:
+                    self._load(g, mx, n * hw_ + q0, k, lb, base + j * span + 1)
+                    continue
+                # the plane's rows from the input buffer, through the array: x * I = x
+                g.add(make("GEMM", reset=1, acc=base + j * span + 1, inp=src.base + lb * src.plane + q0,
+                           wgt=ident[0], rows=k, kblocks=1, inp_kstride=1, wgt_kstride=1,
+                           note=f"{x.name} rows {q0}+{k} lb={lb} (on chip, identity)"))
             for j, _ in enumerate(lbs):
                 s0 = base + j * span
                 g.add(make("ALU", alu_op="ADD", dst=s0, src=s0 + 1, rows=k, src_inc=1,
@@ -440,6 +450,18 @@ class ElemLowering:
         st = self._st_group([slot], [self.ctx.res(call.y)])
         for j, lb in enumerate(lbs):
             self._store(st, my, n, 1, lb * self.d, min(self.d, c - lb * self.d), base + j * span)
+
+    def _identity(self) -> tuple[int, tuple]:
+        """The LD group loading an identity weight block into the weight buffer's last block
+        (the DRAM constant is shared); (block, resource)."""
+        d = self.d
+        reg = self.ctx.plan.const_once("identity.block", np.eye(d, dtype=np.int8), "i8")
+        wb = self.hw.wgt_blocks - 1
+        res = ("WGT", wb, wb + 1)
+        self.b.group("ld", writes=[res]).add(make(
+            "LOAD", buf="WGT", sram=wb, dram=reg.addr, rows=1, cols=0, stride=d * d,
+            note="identity block"))
+        return wb, res
 
     def concat(self, call) -> None:
         mx, my, lane0 = _concat_mats(self.ctx, call)
@@ -462,17 +484,20 @@ class ElemLowering:
              "global_avgpool": "global_avgpool", "reduce": "global_avgpool",
              "concat": "concat"}
 
-    def lower(self, call, onchip=None) -> None:
+    def lower(self, call, onchip=None, onchip_in=None) -> None:
         """Lower ``call``; ``onchip``: the next conv/linear's resident input region
-        (resident.elem_out) that its output STOREs fill, besides or instead of DRAM."""
+        (resident.elem_out) that its output STOREs fill, besides or instead of DRAM;
+        ``onchip_in``: the flat region that the conv before a global mean filled with the
+        mean's input (resident.mean_in)."""
         self.onchip = None if onchip is None else (self.ctx.region(call.out).name, onchip)
+        self.onchip_in = onchip_in
         if onchip is not None:
             from .resident import emit_pads
             emit_pads(self.ctx, onchip)
         try:
             getattr(self, self.RULES[call.family])(call)
         finally:
-            self.onchip = None
+            self.onchip = self.onchip_in = None
 
 
 def dram_dtype_ok(v) -> bool:

@@ -356,13 +356,21 @@ class _Lowering:
             elif kind == "dma":
                 self._move.lower(call)
             else:
-                if call.family in lookahead.MEAN_FAMILIES and len(calls) == 1:
-                    # its first instruction waits for the producer's DRAM STORE: the next
-                    # conv/linear's parameters load meanwhile
-                    later = [g for g in (after(j) for j in range(gi + 1, gi + 1 + lookahead.PREFETCH_SCAN)) if g]
-                    prefetch_before(self.b, self.hw, lookahead.next_gemms(self, later, 1))
+                mean = call.family in lookahead.MEAN_FAMILIES and len(calls) == 1
+                onchip = self._pending is not None and self._pending[0] is call
+                if mean and not onchip:
+                    self._mean_prefetch(gi, after)
                 self._elem_call(call, after(gi + 1) if len(calls) == 1 else None)
             self.written.add(self.res(call.out))
+
+    def _mean_prefetch(self, gi, after) -> None:
+        """The parameters of the conv/linear after the global mean of group ``gi``, loaded by
+        the mean before its first instruction, which waits for its producer's DRAM STORE (and
+        DMA latency) anyway.  Not when the mean's input is on chip (resident.mean_in): there
+        the LOAD would hold up its ALU instructions (they wait for the EX engine's loads), and
+        the conv/linear loads its own."""
+        later = [g for g in (after(j) for j in range(gi + 1, gi + 1 + lookahead.PREFETCH_SCAN)) if g]
+        prefetch_before(self.b, self.hw, lookahead.next_gemms(self, later, 1))
 
     def _gemm_fused(self, call, alone, entry, after, gi, fused) -> None:
         """A conv/linear with the next group's LUT (v5) and/or the residual add/sub after it
@@ -430,9 +438,10 @@ class _Lowering:
     def _elem_call(self, call, nxt) -> None:
         """An elementwise call; its STOREs fill the next conv/linear's resident input when
         that qualifies (resident.elem_out)."""
-        self._pending = None
+        pend, self._pending = self._pending, None
+        src = pend[1] if pend is not None and pend[0] is call and pend[2] is self.b else None
         spec = resident.elem_out(self, call, nxt) if self.resident else None
-        self._elem.lower(call, spec)
+        self._elem.lower(call, spec, src)
         if spec is not None:
             self._pending = (nxt[0], spec, self.b)
 
@@ -455,7 +464,8 @@ class _Lowering:
         ly.extra["resident_in"] = in_spec
         self._pending = None
         reserve = add[1].area_rows(self.hw) if add is not None else 0
-        out_spec = resident.resident_out(self, call, ly, nxt, in_spec, y, reserve) \
+        out_spec = (resident.resident_out(self, call, ly, nxt, in_spec, y, reserve)
+                    or resident.mean_in(self, call, ly, nxt, in_spec, y, reserve)) \
             if self.resident else None
         self._place(ly, in_spec, out_spec, add)
         before = self._before(x)

@@ -223,6 +223,45 @@ def resident_out(ctx, call, ly, nxt, in_spec, yv, reserve: int = 0) -> OnChip | 
     return _adopt(ctx, cl, plan(ly, cl, ctx.hw, in_spec, _read_elsewhere(ctx, yv, c), reserve))
 
 
+MEAN_FAMILIES = ("global_avgpool", "reduce")
+
+
+def mean_in(ctx, call, ly, nxt, in_spec, yv, reserve: int = 0) -> OnChip | None:
+    """The flat region (one plane of positions per channel block) that the STOREs of
+    ``call`` (GemmLayer ``ly``, output ``yv``) fill for the global mean right after it, or
+    None: the mean reads this whole int8 output of one image and it fits the buffer.  The
+    mean then copies each plane into the accumulator with one GEMM by an identity block
+    (``lower_elem.ElemLowering.global_avgpool``) instead of loading it from DRAM: the conv's
+    DRAM STORE and the mean's LOADs, two DMA latencies, drop out (only where those GEMMs take
+    fewer cycles than the latencies and the LOADs)."""
+    from types import SimpleNamespace
+
+    from .gemm_emit import _own_rows
+
+    if not nxt or len(nxt) != 1:
+        return None
+    c = nxt[0]
+    kp = ctx.kp
+    if c.family not in MEAN_FAMILIES or ctx.why_host(c) is not None \
+            or kp.root(c.x).name != kp.root(yv).name or yv.dtype.name != "int8" \
+            or tuple(c.x.shape) != (1, ly.m, ly.oh, ly.ow):
+        return None
+    if not (_own_rows(ctx.region(yv), ly.n * ly.oh * ly.ow) and _own_rows(ctx.region(c.x), ly.oh * ly.ow)):
+        return None
+    # the identity GEMMs (every block's plane through the array) against what they replace:
+    # the DMA latency of the conv's last DRAM STORE, then the mean's LOADs of every block
+    # (issued back to back) and their DMA latency
+    from .timing import gemm_cycles
+    hw, pos = ctx.hw, ly.oh * ly.ow
+    blocks = -(-ly.m // hw.dim)
+    loads = blocks * (hw.dma_overhead + -(-pos * hw.dim // hw.dram_bytes_per_cycle))
+    if gemm_cycles(pos, blocks, hw) > 2 * hw.dma_latency + loads:
+        return None
+    cons = SimpleNamespace(n=1, h=ly.oh, w=ly.ow, c=ly.m, m=ly.m, kh=1, kw=1, stride=(1, 1),
+                           pads=(0, 0, 0, 0), group=1, x_zp=int(c.x_zp))
+    return plan(ly, cons, ctx.hw, in_spec, _read_elsewhere(ctx, yv, c), reserve)
+
+
 def _consumer(ctx, c):
     """The consumer conv/linear ``c`` prepared once per lowering (``ctx._prepared``)."""
     from .lower_gemm import prepare

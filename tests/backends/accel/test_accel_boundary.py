@@ -1,8 +1,8 @@
-"""Layer-boundary fixed costs (docs/target_accel.md §6, "Parameters loaded ahead"): a layer
-loads the parameters of several later conv/linears where its EX engine waits anyway, a global
-mean loads those of the conv/linear after it, a one-tile layer's K chunks share one weight
-half, and a short layer's tile search simulates the two layers that produced its input;
-bit-exact with the reference interpreter at DMA latencies far apart (the checker runs in every
+"""Layer-boundary fixed costs (docs/target_accel.md §6, "Parameters loaded ahead", "The
+global mean's input on chip"): a layer loads the parameters of several later conv/linears where
+its EX engine waits anyway, a global mean loads those of the conv/linear after it, a conv's
+STOREs fill the global mean's input on chip, a one-tile layer's K chunks share one weight half,
+and a short layer's tile search simulates the layers that produced its input; bit-exact with the reference interpreter at DMA latencies far apart (the checker runs in every
 compile)."""
 
 from __future__ import annotations
@@ -64,10 +64,12 @@ def _mean_classifier(seed: int = 12) -> G:
 
 @pytest.mark.parametrize("lat", [0, 3000])
 def test_the_global_mean_loads_the_classifiers_parameters(lat, tmp_path):
-    """conv -> global mean -> Flatten -> linear: the mean's stream loads the linear's
-    parameters before its own first instruction (which waits for the conv's DRAM STORE), the
-    conv does not load them ahead and the linear loads none; bit-exact."""
-    acc = compile_and_compare(_mean_classifier(), tmp_path, replace(HW, dma_latency=lat))
+    """conv -> global mean -> Flatten -> linear, the mean reading the conv's output from DRAM
+    (no on-chip STOREs): the mean's stream loads the linear's parameters before its own first
+    instruction (which waits for the conv's DRAM STORE), the conv does not load them ahead and
+    the linear loads none; bit-exact."""
+    hw = replace(HW, dma_latency=lat, onchip_store=False)
+    acc = compile_and_compare(_mean_classifier(), tmp_path, hw)
     prog = _program(tmp_path)
     cv, mean, lin = acc["layers"]
     assert mean["op"] == "qcc.global_avgpool" and lin["op"] == "qcc.linear"
@@ -76,8 +78,7 @@ def test_the_global_mean_loads_the_classifiers_parameters(lat, tmp_path):
     assert load == mean["first"] or all(prog[i].engine != "ex" for i in range(mean["first"], load))
     with_off = tmp_path / "off"
     with_off.mkdir()
-    off = compile_and_compare(_mean_classifier(), with_off, replace(HW, dma_latency=lat,
-                                                                    param_prefetch=False), 1)
+    off = compile_and_compare(_mean_classifier(), with_off, replace(hw, param_prefetch=False), 1)
     prog_off = _program(with_off)
     assert _params_in(prog_off, off["layers"][1]) == [] and len(_params_in(prog_off, off["layers"][2])) == 1
 
@@ -133,3 +134,62 @@ def test_the_tile_search_simulates_two_producers_before_a_short_layer(tmp_path, 
     names = [ly["name"] for ly in acc["layers"]]
     behind = [seq for seq in log.values() if seq[-1] == names[2] and len(seq) > 1]
     assert behind and all(seq == names for seq in behind)
+
+
+def _conv_mean(c: int, h: int, w: int, output_conv: bool = False, seed: int = 15) -> G:
+    g = G(seed)
+    x = g.input((1, 3, h, w))
+    a = conv(g, x, c, 3, x_zp=1, y_zp=-3, pads=[1, 1, 1, 1], output=output_conv)
+    g.op("qcc.global_avgpool", [a, *g.mult(1, 0.05)], {"x_zp": -3, "y_zp": 2}, output=True)
+    return g
+
+
+@pytest.mark.parametrize("lat", [64, 3000])
+def test_a_convs_stores_fill_the_global_means_input_on_chip(lat, tmp_path):
+    """conv -> global mean: the conv's STOREs write the mean's input into the input buffer only
+    (no DRAM STORE), the mean multiplies each channel block's plane by an identity block into
+    the accumulator (no LOAD of it), and the stream is shorter than with the DRAM round trip;
+    with the classifier after it, the classifier loads its own parameters; bit-exact."""
+    from qcc.backends.accel.timing import simulate
+
+    hw = replace(HW, dma_latency=lat)
+    acc = compile_and_compare(_conv_mean(20, 5, 5), tmp_path, hw)
+    cv, mean = acc["layers"]
+    assert cv["onchip"]["output"].startswith("flat 3x5x5")
+    prog = _program(tmp_path)
+    conv_stores = [prog[i] for i in range(cv["first"], cv["last"]) if prog[i].op == "STORE"
+                   and prog[i]["rows"]]
+    assert conv_stores and all(st["inp"] for st in conv_stores)
+    mine = [prog[i] for i in range(mean["first"], mean["last"])]
+    assert not any(i.op == "LOAD" and i["buf"] == "ACC" for i in mine)
+    gemms = [i for i in mine if i.op == "GEMM"]
+    assert len(gemms) == 3 and all(i["wgt"] == hw.wgt_blocks - 1 for i in gemms)
+    off = tmp_path / "off"
+    off.mkdir()
+    base = compile_and_compare(_conv_mean(20, 5, 5), off, replace(hw, onchip_store=False), 1)
+    assert not any(ly.get("onchip") for ly in base["layers"])
+    assert simulate(prog, hw).total < simulate(_program(off), hw).total
+    cls = tmp_path / "cls"
+    cls.mkdir()
+    acc = compile_and_compare(_mean_classifier(), cls, hw, 1)
+    cv, mean, lin = acc["layers"]
+    prog = _program(cls)
+    assert cv["onchip"]["output"].startswith("flat")
+    assert _params_in(prog, mean) == [] and len(_params_in(prog, lin)) == 1
+
+
+@pytest.mark.parametrize("c,h,w,out", [(12, 12, 12, False), (20, 5, 5, True)])
+def test_global_mean_on_chip_edges_bit_exact(c, h, w, out, tmp_path):
+    """144 positions a plane (longer than the test array's accumulator slot: the identity
+    GEMMs go in chunks), and a conv output that is a graph output too (stored to DRAM as well);
+    on chip behind a long DMA latency, bit-exact."""
+    acc = compile_and_compare(_conv_mean(c, h, w, out), tmp_path, replace(HW, dma_latency=3000))
+    spec = acc["layers"][0]["onchip"]["output"]
+    assert spec.startswith("flat") and spec.endswith("(and DRAM)") == out
+
+
+def test_the_global_mean_reads_dram_where_the_identity_gemms_cost_more(tmp_path):
+    """Without a DMA latency the DRAM round trip is cheaper than the identity GEMMs: the conv
+    stores to DRAM and the mean loads from there; bit-exact."""
+    acc = compile_and_compare(_conv_mean(20, 5, 5), tmp_path, replace(HW, dma_latency=0), 1)
+    assert not acc["layers"][0].get("onchip")
