@@ -16,6 +16,7 @@ import numpy as np
 from qcc import __version__
 
 from .cprogram import Program, c_nbytes
+from .dwforms import program_forms
 
 KERNEL_ORDER = ["conv2d", "conv_transpose2d", "linear", "matmul", "binary", "requant", "lut",
                 "concat", "pool", "reduce", "resize", "move", "transformer", "threshold", "logic",
@@ -180,7 +181,7 @@ def context(p: Program, source: str, bodies: bool = True) -> dict:
                 signature=", ".join(sig), io_call=", ".join(call), steps=steps, unused=unused,
                 consts=consts, weight_bytes=weight_bytes(p), arena=p.arena,
                 arena_macro=max(p.arena, 16), lower_bound=p.lower_bound, strategy=p.strategy,
-                kernels=[k for k in KERNEL_ORDER if k in p.kernels],
+                kernels=[k for k in KERNEL_ORDER if k in p.kernels], dw_forms=program_forms(p),
                 io_bytes=f"{sum(io['count'] * io['c_size'] for io in ins + outs):,}",
                 run_args=", ".join(params))
 

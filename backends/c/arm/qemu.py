@@ -24,20 +24,20 @@ from .toolchain import (IN_FILE, OUT_FILE, PROF_FILE, QEMU, SPIN_INSNS, TICKS_FI
 
 
 def run_qemu(out_dir: str | os.PathLike, samples: list[dict], timeout: float = 300,
-             core: str = "cortex-m4") -> list[dict]:
+             core: str = "cortex-m4", extra_cflags: list[str] | None = None) -> list[dict]:
     """Run samples (name -> array, as for the host runner) on Cortex-M4 under QEMU.
 
     Float inputs are quantized and outputs dequantized exactly as the host
     runner ``qcc_run`` does (``qcc.arith.quantize`` / ``dequantize``: float32
     division, round half to even; ``float32(q - zp) * scale``), so the results
-    compare bit for bit with ``qcc run DIR``.
+    compare bit for bit with ``qcc run DIR``. ``extra_cflags``: passed to ``build``.
     """
     out_dir = Path(out_dir)
     if not samples:
         return []
     m = _manifest(out_dir)
     spec = spec_from_dir(out_dir)
-    elf = build(out_dir, core=core)
+    elf = build(out_dir, extra_cflags, core=core)
     raw = raw_inputs(m, spec, samples)
     outs = run_elf(elf, spec, raw, timeout=timeout, core=core)
     return [{e["name"]: _from_c(e, a) for e, a in zip(m["c"]["outputs"], row)} for row in outs]
@@ -92,19 +92,22 @@ def measure_stack(out_dir: str | os.PathLike, samples: list[dict], timeout: floa
 
 
 def count_instructions(out_dir: str | os.PathLike, samples: list[dict],
-                       timeout: float = 600, core: str = "cortex-m4") -> list[int]:
+                       timeout: float = 600, core: str = "cortex-m4",
+                       extra_cflags: list[str] | None = None) -> list[int]:
     """Cortex-M4 instructions executed by one model run, per sample (``-icount shift=0``).
 
     The harness reads SysTick around each run; under ``-icount shift=0`` QEMU's
     virtual clock advances one nanosecond per instruction, so tick counts are
     exact instruction counts up to the tick length, which the harness calibrates
     against a loop of known length.  Deterministic across runs and machines; not
-    cycles (QEMU models no pipeline, wait states or caches).
+    cycles (QEMU models no pipeline, wait states or caches). ``extra_cflags``: passed to
+    ``build``.
     """
     out_dir = Path(out_dir)
     m, spec = _manifest(out_dir), spec_from_dir(out_dir)
     raw = raw_inputs(m, spec, samples)
-    _, ticks, _ = run_harness(build(out_dir, core=core), spec, raw, timeout, icount=True, core=core)
+    _, ticks, _ = run_harness(build(out_dir, extra_cflags, core=core), spec, raw, timeout,
+                              icount=True, core=core)
     if len(ticks) != len(samples) + 1 or ticks[0] <= 0:
         raise BuildError(f"{spec.name}.elf: SysTick did not advance under {QEMU} -icount; "
                          "cannot count instructions")

@@ -36,6 +36,24 @@ static inline uint32_t qcc_sxtb16_ror8(uint32_t v)  /* bytes 1 and 3, sign-exten
     return r;
 }
 
+/* (a.lo + sxt(v.b1), a.hi + sxt(v.b3)): SXTAB16 of the odd bytes */
+static inline uint32_t qcc_sxtab16_ror8(uint32_t a, uint32_t v)
+{
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
+    return r;
+}
+
+/* A chunk's slot d[0..3] (word-aligned, as in every quad block) from the word v of four int8
+ * inputs: (b0, b2) - zp and (b1, b3) - zp, widened and centred at once by SXTAB16 against
+ * nzp = -zp in each half (halfword arithmetic: the integers of SSUB16 after SXTB16), one STRD. */
+static inline void qcc_put_centred(int16_t *d, uint32_t v, uint32_t nzp)
+{
+    uint32_t eo[2];
+    eo[0] = (uint32_t)__sxtab16(nzp, v), eo[1] = qcc_sxtab16_ror8(nzp, v);
+    memcpy(__builtin_assume_aligned(d, 4), eo, sizeof eo);
+}
+
 /* The K < 4 products of qcc_gemm1x4 (w, cp at the row's and the block's start). */
 __attribute__((noinline, unused)) static void qcc_gemm1x4_tail(const int8_t *w, const int16_t *cp,
                                                               int32_t k, int32_t acc[4])

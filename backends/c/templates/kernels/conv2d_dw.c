@@ -68,6 +68,11 @@ static inline void qcc_dw_plane(const qcc_conv2d_p *p, const int8_t *wk, const i
             memmove(acc + (size_t)i * p->ow, acc + (size_t)i * pw, (size_t)p->ow * sizeof(int32_t));
 }
 
+{% if dw_forms is defined %}
+#ifndef QCC_DW_FORMS /* the Arm DSP depthwise forms this model's convs take (backends/c/dwforms.py) */
+#define QCC_DW_FORMS {{ dw_forms }}
+#endif
+{% endif %}
 {% include "kernels/conv2d_dw_dsp.c" %}
 {% include "kernels/conv2d_dws_dsp.c" %}
 {% include "kernels/conv2d_dwq_dsp.c" %}

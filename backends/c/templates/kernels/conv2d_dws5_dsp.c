@@ -178,14 +178,14 @@ static inline void qcc_dwa_rows(int32_t form, const int8_t *r, int32_t pw, const
                                 const qcc_dwa *prm, int8_t *y)
 {
     switch (form) {
-    case 0: qcc_dwa_3s1w(r, pw, q, prm, y); break;
-    case 1: qcc_dwa_3s1n(r, pw, q, prm, y); break;
-    case 2: qcc_dwa_3s2w(r, pw, q, prm, y); break;
-    case 3: qcc_dwa_3s2n(r, pw, q, prm, y); break;
-    case 4: qcc_dwa_5s1w(r, pw, q, prm, y); break;
-    case 5: qcc_dwa_5s1n(r, pw, q, prm, y); break;
-    case 6: qcc_dwa_5s2w(r, pw, q, prm, y); break;
-    default: qcc_dwa_5s2n(r, pw, q, prm, y); break;
+    case 0: QCC_DWF_DO(1 << 0, qcc_dwa_3s1w(r, pw, q, prm, y)); break;
+    case 1: QCC_DWF_DO(1 << 1, qcc_dwa_3s1n(r, pw, q, prm, y)); break;
+    case 2: QCC_DWF_DO(1 << 2, qcc_dwa_3s2w(r, pw, q, prm, y)); break;
+    case 3: QCC_DWF_DO(1 << 3, qcc_dwa_3s2n(r, pw, q, prm, y)); break;
+    case 4: QCC_DWF_DO(1 << 4, qcc_dwa_5s1w(r, pw, q, prm, y)); break;
+    case 5: QCC_DWF_DO(1 << 5, qcc_dwa_5s1n(r, pw, q, prm, y)); break;
+    case 6: QCC_DWF_DO(1 << 6, qcc_dwa_5s2w(r, pw, q, prm, y)); break;
+    default: QCC_DWF_DO(1 << 7, qcc_dwa_5s2n(r, pw, q, prm, y)); break;
     }
 }
 
@@ -238,11 +238,11 @@ static inline void qcc_dwq_rows(const int8_t *r, int32_t pw, const qcc_dwa *prm,
                                 int narrow)
 {   /* direct calls: the static stack bound stays computable */
     if (S == 1 && narrow)
-        qcc_dw5q_n(r, pw, prm);
+        QCC_DWF_DO(QCC_DWF_Q5S1N, qcc_dw5q_n(r, pw, prm));
     else if (S == 1)
-        qcc_dw5q_w(r, pw, prm);
+        QCC_DWF_DO(QCC_DWF_Q5S1W, qcc_dw5q_w(r, pw, prm));
     else
-        qcc_dw5q2(r, pw, prm);
+        QCC_DWF_DO(QCC_DWF_Q5S2, qcc_dw5q2(r, pw, prm));
 }
 
 static inline void qcc_dwq_plane(const qcc_dwg *g, const int8_t *pad, int32_t pw, qcc_dwa *prm,
@@ -275,9 +275,9 @@ static inline void qcc_dw22_plane(const qcc_dwg *g, const int8_t *pad, int32_t p
 {
     d->y = y, d->yend = y + g->ow, d->stop = y + (size_t)((g->oh & ~1) - 1) * g->ow;
     if (narrow)
-        qcc_dw22_n(pad, pw, d);
+        QCC_DWF_DO(QCC_DWF_D22N, qcc_dw22_n(pad, pw, d));
     else
-        qcc_dw22_w(pad, pw, d);
+        QCC_DWF_DO(QCC_DWF_D22W, qcc_dw22_w(pad, pw, d));
     if (g->oh & 1) {
         int8_t *yl = y + g->ylast;
         prm->yend = prm->stop = yl + g->ow;
@@ -362,17 +362,17 @@ __attribute__((always_inline)) static inline int qcc_dws_conv_k(const qcc_dwd_jo
  * one function each, so that each channel loop is compiled without the others' branches (the
  * quads cost the pair forms 12-20 instructions per channel in register moves when both shared
  * one loop). */
-__attribute__((noinline)) static int qcc_dws_conv(const qcc_dwd_job *j)
+__attribute__((noinline, unused)) static int qcc_dws_conv(const qcc_dwd_job *j)
 {
     return qcc_dws_conv_k(j, 0);
 }
 
-__attribute__((noinline)) static int qcc_dws_convq(const qcc_dwd_job *j)
+__attribute__((noinline, unused)) static int qcc_dws_convq(const qcc_dwd_job *j)
 {
     return qcc_dws_conv_k(j, 1);
 }
 
-__attribute__((noinline)) static int qcc_dws_conv22(const qcc_dwd_job *j)
+__attribute__((noinline, unused)) static int qcc_dws_conv22(const qcc_dwd_job *j)
 {
     return qcc_dws_conv_k(j, 2);
 }
@@ -381,5 +381,20 @@ __attribute__((noinline)) static int qcc_dws_conv22(const qcc_dwd_job *j)
 static inline int qcc_dws_quad(const qcc_conv2d_p *p)
 {
     return p->kw == 5 && qcc_dw5q_takes(p->ow, p->sw);
+}
+
+/* Whether the image holds the form conv p takes (qcc_dws_takes(p) holds; QCC_DW_FORMS): the
+ * quad, or the 2x2 form and, for an odd last row, its pair form, or the pair form. */
+static inline int qcc_dws_have(const qcc_conv2d_p *p)
+{
+    const int32_t narrow = p->lo > -128 || p->hi < 127;
+    const int32_t pair = 1 << (4 * (p->kw == 5) + 2 * (p->sw == 2) + narrow);
+    if (qcc_dws_quad(p))
+        return (QCC_DW_FORMS & (p->sw == 2 ? QCC_DWF_Q5S2 : narrow ? QCC_DWF_Q5S1N : QCC_DWF_Q5S1W))
+               != 0;
+    if (qcc_dw22_takes(p))
+        return (QCC_DW_FORMS & (narrow ? QCC_DWF_D22N : QCC_DWF_D22W)) != 0
+               && ((p->oh & 1) == 0 || (QCC_DW_FORMS & pair) != 0);
+    return (QCC_DW_FORMS & pair) != 0;
 }
 #endif

@@ -367,23 +367,20 @@ QCC_ARM_OUTLINE int qcc_conv2d_gemm4(const qcc_conv2d_p *p, const int8_t *x, con
 /* The column quads of positions [q0, q0 + qn) of a one-channel first layer whose kernel rows
  * are four taps (kw 3 padded with a zero tap, or 4): column q's chunk u is the word at its
  * window's row u in the padded plane (pw bytes per row), centred as (b0, b2) - zp,
- * (b1, b3) - zp by SXTB16 / SXTB16 ror 8 and SSUB16 (the padding centres to 0); the surplus
+ * (b1, b3) - zp by qcc_put_centred (SXTAB16; the padding centres to 0); the surplus
  * slots of a last partial quad keep whatever they hold (computed, not stored). */
 static void qcc_first_gather(const qcc_conv2d_p *p, const int8_t *pad, int32_t pw, int32_t q0,
                              int32_t qn, int16_t *col)
 {
     const int32_t kh = p->kh, ow = p->ow, rs = p->sh * pw, cs = p->sw, ql = 16 * kh;
-    const uint32_t zp2 = 0x00010001u * (uint16_t)p->x_zp;
+    const uint32_t nzp = 0x00010001u * (uint16_t)(-p->x_zp);
     int32_t i = q0 / ow, j = q0 % ow, q, u;
     const int8_t *row = pad + (size_t)i * rs;
     for (q = 0; q < qn; q++) {
         const int8_t *xr = row + j * cs;
         int16_t *d = col + (size_t)(q >> 2) * ql + 4 * (q & 3);
         for (u = 0; u < kh; u++, xr += pw, d += 16) {
-            const uint32_t v = qcc_ld32(xr);
-            const uint32_t e = __ssub16(__sxtb16(v), zp2), od = __ssub16(qcc_sxtb16_ror8(v), zp2);
-            memcpy(d, &e, sizeof e);
-            memcpy(d + 2, &od, sizeof od);
+            qcc_put_centred(d, qcc_ld32(xr), nzp);
         }
         if (++j == ow)
             j = 0, row += rs;

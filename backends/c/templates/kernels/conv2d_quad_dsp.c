@@ -21,16 +21,16 @@ static inline void qcc_quad_put(const int16_t *tmp, int32_t k, int16_t *dst)
  * each window row: iw0 + roundup(kw, 4) <= w): the window's cg * kh rows of kw bytes are
  * copied into buf one after the other by word loads and stores (each word's surplus bytes
  * overwritten by the next row; buf holds k + 3 bytes), then each chunk of four bytes (b0, b1,
- * b2, b3) is centred into its quad slot as SSUB16(SXTB16(b0, b2), zp) and
- * SSUB16(SXTB16(b1, b3), zp): the (a0, a2, a1, a3) order of qcc_quad_at (the partial chunk's
- * surplus lanes meet zero weights). Windows that cross the border take the general gather. */
+ * b2, b3) is centred into its quad slot as (b0, b2) - zp and (b1, b3) - zp (qcc_put_centred:
+ * SXTAB16): the (a0, a2, a1, a3) order of qcc_quad_at (the partial chunk's surplus lanes meet
+ * zero weights). Windows that cross the border take the general gather. */
 static inline void qcc_im2col_quad_rows(const qcc_conv2d_p *p, const int8_t *x, int32_t c0,
                                         int32_t cg, int32_t ih0, int32_t iw0, int16_t *dst,
                                         int8_t *buf)
 {
     const int32_t kh = p->kh, kw = p->kw, wd = p->w, dh = p->dh, k = cg * kh * kw;
     const size_t plane = (size_t)p->h * wd;
-    const uint32_t zp2 = 0x00010001u * (uint16_t)p->x_zp;
+    const uint32_t nzp = 0x00010001u * (uint16_t)(-p->x_zp);
     int8_t *b = buf;
     int32_t ci, u, t;
     for (ci = 0; ci < cg; ci++) {
@@ -47,12 +47,8 @@ static inline void qcc_im2col_quad_rows(const qcc_conv2d_p *p, const int8_t *x, 
             }
         }
     }
-    for (t = 0; t < k; t += 4, dst += 16) {
-        const uint32_t v = qcc_ld32(buf + t);
-        const uint32_t e = __ssub16(__sxtb16(v), zp2), o = __ssub16(qcc_sxtb16_ror8(v), zp2);
-        memcpy(dst, &e, sizeof e);
-        memcpy(dst + 2, &o, sizeof o);
-    }
+    for (t = 0; t < k; t += 4, dst += 16)
+        qcc_put_centred(dst, qcc_ld32(buf + t), nzp);
 }
 
 /* qcc_im2col_quad_rows for a window that crosses the border (kw <= 4, dilation 1 along the
@@ -69,7 +65,7 @@ __attribute__((noinline)) static void qcc_im2col_quad_rows_b(const qcc_conv2d_p 
 {
     const int32_t kh = p->kh, kw = p->kw, h = p->h, wd = p->w, dh = p->dh, k = cg * kh * kw;
     const size_t plane = (size_t)h * wd, rstep = (size_t)dh * wd;
-    const uint32_t zp4 = 0x01010101u * (uint8_t)p->x_zp, zp2 = 0x00010001u * (uint16_t)p->x_zp;
+    const uint32_t zp4 = 0x01010101u * (uint8_t)p->x_zp, nzp = 0x00010001u * (uint16_t)(-p->x_zp);
     const int32_t off = iw0 < 0 ? 0 : (iw0 + 4 > wd ? wd - 4 : iw0);
     const uint32_t sl = iw0 < 0 ? (uint32_t)(-8 * iw0) : 0u;
     const uint32_t sr = iw0 + 4 > wd ? (uint32_t)(8 * (iw0 + 4 - wd)) : 0u;
@@ -104,12 +100,8 @@ __attribute__((noinline)) static void qcc_im2col_quad_rows_b(const qcc_conv2d_p 
             for (; b < bk; b += kw)
                 memcpy(b, &zp4, sizeof zp4);
         }
-    for (t = 0; t < k; t += 4, dst += 16) {
-        const uint32_t v = qcc_ld32(buf + t);
-        const uint32_t e = __ssub16(__sxtb16(v), zp2), o = __ssub16(qcc_sxtb16_ror8(v), zp2);
-        memcpy(dst, &e, sizeof e);
-        memcpy(dst + 2, &o, sizeof o);
-    }
+    for (t = 0; t < k; t += 4, dst += 16)
+        qcc_put_centred(dst, qcc_ld32(buf + t), nzp);
     (void)u;
 }
 
@@ -206,14 +198,6 @@ QCC_ARM_OUTLINE void qcc_gemm4_row_any(const qcc_conv2d_p *p, const int8_t *w, i
                                        int32_t b0, const int32_t *mult, const int32_t *shift,
                                        void *y, const int16_t *col, int32_t k, int32_t qn,
                                        size_t at0);
-
-/* (a.lo + sxt(v.b1), a.hi + sxt(v.b3)): SXTAB16 of the odd bytes */
-static inline uint32_t qcc_sxtab16_ror8(uint32_t a, uint32_t v)
-{
-    uint32_t r;
-    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
-    return r;
-}
 
 /* (lo.lo, hi.lo) and (lo.hi, hi.hi): PKHBT / PKHTB of two halfword pairs */
 static inline uint32_t qcc_pk_lo(uint32_t lo, uint32_t hi)
