@@ -103,7 +103,7 @@ def _block_weights(ly, wd: np.ndarray, d: int) -> np.ndarray:
 
 def prepare_im2col(ly, wd: np.ndarray, plan, d: int) -> None:
     """Reserve an eligible layer's im2col weights (placed in DRAM only if the chosen schedule
-    is ``pim``: ``lower_gemm.place_weights``): one block per output-channel block
+    is ``pim``: ``gemm_emit.place_weights``): one block per output-channel block
     of its ``kh*kw*C`` K-rows ``[k][n]`` (K-row ``(u*kw + v)*C + ci``) when the window fits
     a row (loaded as a v6 partial block), else ``nk`` dense blocks per output-channel block
     (``_block_weights``): ``ly.extra['im2col']``."""

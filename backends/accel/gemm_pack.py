@@ -73,7 +73,7 @@ def rotations(ly, v0: int, gs: int) -> list[int]:
 
 def prepare_pack(ly, wd: np.ndarray, plan, d: int) -> None:
     """Reserve the packed (and rotated) weight blocks of an eligible layer (placed in DRAM
-    only if the chosen schedule reads them: ``lower_gemm.place_weights``); record the
+    only if the chosen schedule reads them: ``gemm_emit.place_weights``); record the
     schedule's block index in ``ly.extra['pack']``."""
     if not pack_ok(ly, d):
         return

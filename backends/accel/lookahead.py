@@ -16,6 +16,7 @@ from .lower_gemm import prepare
 ALTERNATIVES = 3     # producer tilings tried with the consumer behind them
 FOLLOWERS = 4        # consumer tilings re-simulated behind the second and later alternatives
 SMALL_MACS = 1 << 23  # program.PAIR_SEARCH_MACS: pairs small enough to re-simulate
+BEFORE_LAYERS = 3    # producer layers re-simulated before a small layer's candidates
 PREFETCH_SCAN = 8    # calls looked ahead for the next conv/linears whose parameters to prefetch
 PREFETCH_LAYERS = 4  # conv/linears at most whose parameters one layer loads ahead
 # global means: they load the next conv/linear's parameters themselves (program.py), while
@@ -89,6 +90,38 @@ def worth_prefetch(ctx, ly, t, xr, yr, out_spec, before, cands):
             break
         kept, base = kept + [nxt], cyc
     return kept
+
+
+def before_chain(ctx, x):
+    """What the tile search of the layer reading ``x`` simulates before each candidate (or
+    None; ``ctx._prev_gemm``: the last conv/linear emitted, linked to the one before it): the
+    layers that produced its
+    input when they are the previous conv/linears of this segment, each reading the one
+    before's output, and small enough to re-simulate cheaply (the tiling that overlaps
+    them best, not the fastest alone); up to ``BEFORE_LAYERS`` of them, so that a short
+    layer's search sees its producer as it runs, behind the layer before (a stem's loads
+    still occupy the LD engine while the second conv's weights load)."""
+    prev = getattr(ctx, "_prev_gemm", None)
+    if prev is None or prev[0] is not ctx.b or prev[5] != ctx.res(x) \
+            or prev[1].macs > SMALL_MACS:
+        return None
+    chain = [prev]
+    while len(chain) < BEFORE_LAYERS:
+        up = chain[-1][8]
+        if up is None or up[0] is not ctx.b or up[5] != chain[-1][9] \
+                or up[1].macs > SMALL_MACS:
+            break
+        chain.append(up)
+    hw = ctx.hw
+
+    def before(b):   # each reads the one before's output; the last writes the input x
+        for k, (_, pl, pt, pxr, pyr, _, pspec, pnext, _, _) in enumerate(reversed(chain)):
+            xres = ("DRAM", "w") if k == len(chain) - 1 else ("DRAM", f"w{k}")
+            yres = ("DRAM", "x") if k == len(chain) - 1 else ("DRAM", f"w{k + 1}")
+            if k == len(chain) - 2:
+                yres = ("DRAM", "w")
+            emit_gemm(pl, pt, pxr, pyr, hw, b, xres, yres, pspec, pnext)
+    return before
 
 
 def pick(ctx, ly, ranked, xr, yr, out_spec, before, cons, prefetch=None):

@@ -253,19 +253,6 @@ def prepare(call, plan: DramPlan, hw: HwConfig) -> GemmLayer:
     return ly
 
 
-def place_weights(ly: GemmLayer, order: str, plan) -> None:
-    """Place in the DRAM image the one weight form that the chosen schedule ``order`` reads
-    (prepare only reserves them, ``DramPlan.lazy_const``): the packed taps (``pack``, ``pkw``),
-    the im2col rows (``pim``) or the plain blocks (every other order); the other forms take no
-    DRAM."""
-    if order in ("pack", "pkw"):
-        ly.extra["pack"] = dict(ly.extra["pack"], reg=plan.place(ly.extra["pack"]["reg"]))
-    elif order == "pim":
-        ly.extra["im2col"] = dict(ly.extra["im2col"], reg=plan.place(ly.extra["im2col"]["reg"]))
-    else:
-        ly.wreg = plan.place(ly.wreg)
-
-
 # -- tiling --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Tiling:

@@ -24,12 +24,12 @@ from qcc.lower import KernelProgram, buffer_nbytes, lower
 from .check import check_stream
 from . import fuse_add, lookahead, resident
 from .gemm_im2col import im2col_usable
-from .gemm_emit import choose_tiling, emit_gemm, prefetch_before
+from .gemm_emit import choose_tiling, emit_gemm, place_weights, prefetch_before
 from .hw import HwConfig
 from .isa import ISA_VERSION, make
 from .layout import ISA_DTYPE, DramPlan, Region, canonical, rows_lanes, to_rows
 from .lower_elem import ElemLowering, Mat, check_elem
-from .lower_gemm import check_gemm, int32_plan, place_weights, prepare
+from .lower_gemm import check_gemm, int32_plan, prepare
 from .lower_matmul import MatmulLowering, check_matmul
 from .lower_move import MoveLowering, check_move
 from .lower_nonlin import NonlinLowering, check_nonlin
@@ -406,35 +406,6 @@ class _Lowering:
             if rng is not None:
                 ly.extra["inp_range"] = rng
 
-    def _before(self, x):
-        """What the tile search simulates before each candidate: the layers that produced its
-        input when they are the previous conv/linears of this segment, each reading the one
-        before's output, and small enough to re-simulate cheaply (the tiling that overlaps
-        them best, not the fastest alone); up to ``BEFORE_LAYERS`` of them, so that a short
-        layer's search sees its producer as it runs, behind the layer before (a stem's loads
-        still occupy the LD engine while the second conv's weights load)."""
-        prev = getattr(self, "_prev_gemm", None)
-        if prev is None or prev[0] is not self.b or prev[5] != self.res(x) \
-                or prev[1].macs > PAIR_SEARCH_MACS:
-            return None
-        chain = [prev]
-        while len(chain) < BEFORE_LAYERS:
-            up = chain[-1][8]
-            if up is None or up[0] is not self.b or up[5] != chain[-1][9] \
-                    or up[1].macs > PAIR_SEARCH_MACS:
-                break
-            chain.append(up)
-        hw = self.hw
-
-        def before(b):   # each reads the one before's output; the last writes the input x
-            for k, (_, pl, pt, pxr, pyr, _, pspec, pnext, _, _) in enumerate(reversed(chain)):
-                xres = ("DRAM", "w") if k == len(chain) - 1 else ("DRAM", f"w{k}")
-                yres = ("DRAM", "x") if k == len(chain) - 1 else ("DRAM", f"w{k + 1}")
-                if k == len(chain) - 2:
-                    yres = ("DRAM", "w")
-                emit_gemm(pl, pt, pxr, pyr, hw, b, xres, yres, pspec, pnext)
-        return before
-
     def _elem_call(self, call, nxt) -> None:
         """An elementwise call; its STOREs fill the next conv/linear's resident input when
         that qualifies (resident.elem_out)."""
@@ -468,7 +439,7 @@ class _Lowering:
                     or resident.mean_in(self, call, ly, nxt, in_spec, y, reserve)) \
             if self.resident else None
         self._place(ly, in_spec, out_spec, add)
-        before = self._before(x)
+        before = lookahead.before_chain(self, x)
         # small layers are cheap to simulate: twice the candidates
         search = 2 * self.search if ly.macs <= PAIR_SEARCH_MACS else self.search
         ranked: list = []
@@ -504,7 +475,6 @@ class _Lowering:
 
 
 PAIR_SEARCH_MACS = 1 << 23   # larger: searched alone, with the base budget
-BEFORE_LAYERS = 3            # producer layers re-simulated before a small layer's candidates
 
 
 def lower_for(graph: Graph, hw: HwConfig, name: str = "model") -> KernelProgram:
