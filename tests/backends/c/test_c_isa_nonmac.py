@@ -195,6 +195,34 @@ def _matmul_cases(seed: int) -> Cases:
     return cs
 
 
+def _maxpool_cases(seed: int) -> Cases:
+    """Max pools over the DSP form (windows inside the input: word loads reduced by SSUB8 / SEL)
+    and its border and ceil-mode windows (the window loop): kernels 1x1 to 3x4 (kw up to 4),
+    strides 1 and 2, padding on each side, odd widths, one-row planes, width 4 (one word),
+    and the window loop alone (width 3, kw 5); the int8 extremes in every plane."""
+    cs = Cases(seed)
+    for hw, k, s, pads, ceil in (((22, 22), (3, 3), (2, 2), [0, 0, 0, 0], 1),
+                                 ((23, 23), (2, 2), (2, 2), [0, 0, 0, 0], 1),
+                                 ((7, 9), (2, 3), (1, 2), [1, 0, 0, 2], 0),
+                                 ((5, 11), (3, 4), (1, 1), [1, 2, 1, 1], 0),
+                                 ((6, 7), (4, 4), (2, 1), [0, 3, 1, 0], 1),
+                                 ((1, 13), (1, 3), (1, 2), [0, 1, 0, 1], 0),
+                                 ((3, 4), (2, 2), (1, 1), [0, 0, 0, 0], 0),
+                                 ((4, 5), (1, 1), (2, 2), [0, 0, 0, 0], 0),
+                                 ((4, 3), (2, 2), (1, 1), [0, 0, 0, 0], 0),
+                                 ((6, 12), (2, 5), (2, 2), [0, 0, 0, 0], 1)):
+        x = cs.rand_input((2, 3) + hw)
+        flat = cs.feeds[x.name].reshape(-1)
+        flat[:3] = [-128, 127, -128]
+        flat[-2:] = [127, -127]
+        cs.op("onnx.MaxPool", [x], {"kernel_shape": list(k), "strides": list(s), "pads": pads,
+                                    "ceil_mode": ceil})
+    xm = cs.rand_input((1, 2, 5, 8))
+    cs.feeds[xm.name][...] = -128      # every window's maximum is the int8 minimum
+    cs.op("onnx.MaxPool", [xm], {"kernel_shape": [3, 3], "strides": [1, 1], "pads": [1, 1, 1, 1]})
+    return cs
+
+
 def _run(cs: Cases, tmp_path, core: str):
     check_exact_qemu(cs, tmp_path / "c", core=core)
     # the forms are dispatched by direct calls: the static stack bound stays known
@@ -215,6 +243,11 @@ def test_cortex_m55_transformer_kernels_bit_exact(tmp_path):
 def test_cortex_m4_elementwise_and_matmul_kernels_bit_exact(tmp_path):
     _run(_elementwise_cases(0), tmp_path / "e", "cortex-m4")
     _run(_matmul_cases(0), tmp_path / "m", "cortex-m4")
+
+
+@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+def test_cortex_m4_maxpool_bit_exact(tmp_path):
+    _run(_maxpool_cases(0), tmp_path, "cortex-m4")
 
 
 @pytest.mark.skipif(not arm.available("cortex-m55"), reason=arm.missing_tools() or "ok")

@@ -73,9 +73,84 @@ static inline void qcc_maxpool_rows(const qcc_pool_p *p, const int8_t *x, int8_t
 }
 #endif
 
+#if defined(QCC_ARM_DSP) && !defined(QCC_TYPED_ROWS)
+/* Arm DSP (Cortex-M4/M7/M33/M55): signed bytewise max of two words, SSUB8 setting the GE flag
+ * of each byte where a >= b and SEL taking those bytes of a, the others of b. */
+static inline uint32_t qcc_smax8(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("ssub8 %0, %1, %2\n\tsel %0, %1, %2" : "=&r"(r) : "r"(a), "r"(b) : "cc");
+    return r;
+}
+
+/* One max-pool window of kw <= 4 taps per row lying inside the input: per kernel row the word at
+ * the window's left (unaligned LDR), the rows' words reduced bytewise, then byte 0 of the
+ * word is reduced with bytes 1 .. kw - 1 by shifted copies (bytes past kw never reach byte 0). */
+static inline int8_t qcc_maxpool_win4(const int8_t *r, int32_t w, int32_t kh, int32_t kw)
+{
+    uint32_t v = qcc_ld32(r), m;
+    int32_t u;
+    for (u = 1; u < kh; u++)
+        v = qcc_smax8(v, qcc_ld32(r + (size_t)u * w));
+    if (kw == 1)
+        return (int8_t)v;
+    m = qcc_smax8(v, v >> 8);                       /* byte 0: max(b0, b1) */
+    if (kw == 3)
+        m = qcc_smax8(m, v >> 16);                  /* max(b0, b1, b2) */
+    else if (kw == 4)
+        m = qcc_smax8(m, m >> 16);                  /* max(b0, b1, b2, b3) */
+    return (int8_t)m;
+}
+
+/* The windows that lie inside the input (all kernel rows, the left tap at 0 or right of it
+ * and a whole word readable from there) by qcc_maxpool_win4; the rest, at the borders and
+ * past the input's end (ceil mode), by the window loop.  Taken for kw <= 4 and w >= 4. */
+static inline void qcc_maxpool_dsp(const qcc_pool_p *p, const int8_t *x, int8_t *y)
+{
+    const int32_t h = p->h, w = p->w, oh = p->oh, ow = p->ow, kh = p->kh, kw = p->kw;
+    const int32_t sh = p->sh, sw = p->sw;
+    /* output columns whose window starts at 0 or right of it and ends its word inside the row */
+    const int32_t ja = (p->pl + sw - 1) / sw, jb0 = (w - 4 + p->pl) / sw + 1;
+    const int32_t jb = jb0 < ow ? jb0 : ow;
+    int32_t pl, i, j, u, v, u0, u1, v0, v1;
+    for (pl = 0; pl < p->n * p->c; pl++) {
+        const int8_t *xp = x + (size_t)pl * h * w;
+        int8_t *yp = y + (size_t)pl * oh * ow;
+        for (i = 0; i < oh; i++) {
+            const int32_t top = i * sh - p->pt;
+            const int inside = top >= 0 && top + kh <= h;
+            int8_t *yr = yp + (size_t)i * ow;
+            for (j = 0; j < ow; j++) {
+                int32_t best = -128;
+                if (inside && j == ja && ja < jb) {
+                    const int8_t *r = xp + (size_t)top * w + (j * sw - p->pl);
+                    for (; j < jb; j++, r += sw)
+                        yr[j] = qcc_maxpool_win4(r, w, kh, kw);
+                    if (j == ow)
+                        break;
+                }
+                qcc_window(p, i, j, &u0, &u1, &v0, &v1);
+                for (u = u0; u < u1; u++)
+                    for (v = v0; v < v1; v++) {
+                        const int32_t xv = xp[(size_t)(top + u) * w + (j * sw - p->pl + v)];
+                        best = xv > best ? xv : best;
+                    }
+                yr[j] = (int8_t)best;
+            }
+        }
+    }
+}
+#endif
+
 static inline int qcc_maxpool(const qcc_pool_p *p, const int8_t *x, int8_t *y)
 {
     int32_t pl, i, j, u, v, u0, u1, v0, v1;
+#if defined(QCC_ARM_DSP) && !defined(QCC_TYPED_ROWS)
+    if (p->kw <= 4 && p->w >= 4) {
+        qcc_maxpool_dsp(p, x, y);
+        return QCC_OK;
+    }
+#endif
 #if defined(QCC_TYPED_ROWS)
     if (p->w <= QCC_POOL_ROW) {
         qcc_maxpool_rows(p, x, y);
