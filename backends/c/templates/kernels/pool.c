@@ -83,59 +83,107 @@ static inline uint32_t qcc_smax8(uint32_t a, uint32_t b)
     return r;
 }
 
-/* One max-pool window of kw <= 4 taps per row lying inside the input: per kernel row the word at
- * the window's left (unaligned LDR), the rows' words reduced bytewise, then byte 0 of the
- * word is reduced with bytes 1 .. kw - 1 by shifted copies (bytes past kw never reach byte 0). */
-static inline int8_t qcc_maxpool_win4(const int8_t *r, int32_t w, int32_t kh, int32_t kw)
+/* n max-pool windows of kw <= 4 taps per row and kh rows, lying inside the input, the first's
+ * top-left tap at r, the next sw bytes on: per kernel row the word at the window's left
+ * (unaligned LDR), the rows' words reduced bytewise, then byte 0 with bytes 1 .. kw - 1 by
+ * shifted copies, m = max(v, v >> s1), max(m, m >> s2) (s1 = 8, s2 = 0 / 8 / 16 for kw = 2 / 3 / 4,
+ * both 0 for kw = 1; bytes past kw never reach byte 0).  Kernels of 2 and 3 rows unrolled; with
+ * stride 2, kw <= 2 and kh <= 2 two windows per word (bytes 0 and 2 of m), an odd last one alone. */
+QCC_ARM_OUTLINE void qcc_maxpool_run4(const int8_t *r, int32_t w, int32_t kh, int32_t kw,
+                                      int32_t sw, int8_t *y, int32_t n)
 {
-    uint32_t v = qcc_ld32(r), m;
+    const uint32_t s1 = kw >= 2 ? 8u : 0u, s2 = kw >= 3 ? 8u * (uint32_t)(kw - 2) : 0u;
+    int8_t *const end = y + n;
+    uint32_t v, m;
     int32_t u;
-    for (u = 1; u < kh; u++)
-        v = qcc_smax8(v, qcc_ld32(r + (size_t)u * w));
-    if (kw == 1)
-        return (int8_t)v;
-    m = qcc_smax8(v, v >> 8);                       /* byte 0: max(b0, b1) */
-    if (kw == 3)
-        m = qcc_smax8(m, v >> 16);                  /* max(b0, b1, b2) */
-    else if (kw == 4)
-        m = qcc_smax8(m, m >> 16);                  /* max(b0, b1, b2, b3) */
-    return (int8_t)m;
+    if (sw == 2 && kw <= 2 && kh <= 2) {   /* two windows per word: bytes 0-1 and 2-3 */
+        for (; y + 1 < end; y += 2, r += 4) {
+            v = kh == 2 ? qcc_smax8(qcc_ld32(r), qcc_ld32(r + w)) : qcc_ld32(r);
+            m = qcc_smax8(v, v >> s1);
+            y[0] = (int8_t)m;
+            y[1] = (int8_t)(m >> 16);
+        }
+    }
+    if (kh == 3) {
+        const int32_t w2 = 2 * w;
+        for (; y < end; y++, r += sw) {
+            v = qcc_smax8(qcc_smax8(qcc_ld32(r), qcc_ld32(r + w)), qcc_ld32(r + w2));
+            m = qcc_smax8(v, v >> s1);
+            *y = (int8_t)qcc_smax8(m, m >> s2);
+        }
+    } else if (kh == 2) {
+        for (; y < end; y++, r += sw) {
+            v = qcc_smax8(qcc_ld32(r), qcc_ld32(r + w));
+            m = qcc_smax8(v, v >> s1);
+            *y = (int8_t)qcc_smax8(m, m >> s2);
+        }
+    } else {
+        for (; y < end; y++, r += sw) {
+            const int8_t *q = r;
+            v = qcc_ld32(q);
+            for (u = 1; u < kh; u++) {
+                q += w;
+                v = qcc_smax8(v, qcc_ld32(q));
+            }
+            m = qcc_smax8(v, v >> s1);
+            *y = (int8_t)qcc_smax8(m, m >> s2);
+        }
+    }
 }
 
-/* The windows that lie inside the input (all kernel rows, the left tap at 0 or right of it
- * and a whole word readable from there) by qcc_maxpool_win4; the rest, at the borders and
- * past the input's end (ceil mode), by the window loop.  Taken for kw <= 4 and w >= 4. */
+/* One window clipped to the input: ne = 1 .. 4 columns from column c of the kh rows from r, in rows of
+ * w >= 4 bytes: the word at c, or the row's last word when that one would run past the row,
+ * per kernel row, reduced bytewise, shifted down to the window's first byte and reduced as in
+ * qcc_maxpool_run4. */
+static inline int8_t qcc_maxpool_one(const int8_t *r, int32_t w, int32_t kh, int32_t c, int32_t ne)
+{
+    const int32_t at = c + 4 <= w ? c : w - 4;
+    const uint32_t s1 = ne >= 2 ? 8u : 0u, s2 = ne >= 3 ? 8u * (uint32_t)(ne - 2) : 0u;
+    uint32_t v = qcc_ld32(r + at), m;
+    int32_t u;
+    for (u = 1; u < kh; u++)
+        v = qcc_smax8(v, qcc_ld32(r + (size_t)u * w + at));
+    v >>= 8u * (uint32_t)(c - at);
+    m = qcc_smax8(v, v >> s1);
+    return (int8_t)qcc_smax8(m, m >> s2);
+}
+
+/* Per output row the kernel rows inside the input (u0 .. u1), then the columns whose window
+ * starts at 0 or right of it with a whole word readable there (ja .. jb) by qcc_maxpool_run4,
+ * the others (padding on the left, the row's end, ceil-mode windows past it) one by one by
+ * qcc_maxpool_one; windows with no tap inside give -128.  Taken for kw <= 4 and w >= 4. */
 static inline void qcc_maxpool_dsp(const qcc_pool_p *p, const int8_t *x, int8_t *y)
 {
     const int32_t h = p->h, w = p->w, oh = p->oh, ow = p->ow, kh = p->kh, kw = p->kw;
-    const int32_t sh = p->sh, sw = p->sw;
-    /* output columns whose window starts at 0 or right of it and ends its word inside the row */
-    const int32_t ja = (p->pl + sw - 1) / sw, jb0 = (w - 4 + p->pl) / sw + 1;
-    const int32_t jb = jb0 < ow ? jb0 : ow;
-    int32_t pl, i, j, u, v, u0, u1, v0, v1;
-    for (pl = 0; pl < p->n * p->c; pl++) {
-        const int8_t *xp = x + (size_t)pl * h * w;
-        int8_t *yp = y + (size_t)pl * oh * ow;
-        for (i = 0; i < oh; i++) {
+    const int32_t sh = p->sh, sw = p->sw, pl = p->pl;
+    const int32_t ja0 = (pl + sw - 1) / sw, jb0 = (w - 4 + pl) / sw + 1;
+    const int32_t ja = ja0 < ow ? ja0 : ow, jb = jb0 < ow ? jb0 : ow;
+    const int32_t jt = ja > jb ? ja : jb;
+    int32_t q, i, j;
+    for (q = 0; q < p->n * p->c; q++) {
+        const int8_t *xp = x + (size_t)q * h * w;
+        int8_t *yr = y + (size_t)q * oh * ow;
+        for (i = 0; i < oh; i++, yr += ow) {
             const int32_t top = i * sh - p->pt;
-            const int inside = top >= 0 && top + kh <= h;
-            int8_t *yr = yp + (size_t)i * ow;
+            const int32_t u0 = top < 0 ? -top : 0, u1 = top + kh > h ? h - top : kh;
+            const int8_t *r;
+            if (u1 <= u0) {
+                memset(yr, 0x80, (size_t)ow);
+                continue;
+            }
+            r = xp + (size_t)(top + u0) * w;
+            if (ja < jb)
+                qcc_maxpool_run4(r + (ja * sw - pl), w, u1 - u0, kw, sw, yr + ja, jb - ja);
             for (j = 0; j < ow; j++) {
-                int32_t best = -128;
-                if (inside && j == ja && ja < jb) {
-                    const int8_t *r = xp + (size_t)top * w + (j * sw - p->pl);
-                    for (; j < jb; j++, r += sw)
-                        yr[j] = qcc_maxpool_win4(r, w, kh, kw);
-                    if (j == ow)
-                        break;
-                }
-                qcc_window(p, i, j, &u0, &u1, &v0, &v1);
-                for (u = u0; u < u1; u++)
-                    for (v = v0; v < v1; v++) {
-                        const int32_t xv = xp[(size_t)(top + u) * w + (j * sw - p->pl + v)];
-                        best = xv > best ? xv : best;
-                    }
-                yr[j] = (int8_t)best;
+                int32_t l, a, b;
+                if (j == ja)
+                    j = jt;   /* ja .. jb done above */
+                if (j == ow)
+                    break;
+                l = j * sw - pl;
+                a = l < 0 ? -l : 0;
+                b = l + kw > w ? w - l : kw;
+                yr[j] = b > a ? qcc_maxpool_one(r, w, u1 - u0, l + a, b - a) : (int8_t)-128;
             }
         }
     }
