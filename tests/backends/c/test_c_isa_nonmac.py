@@ -1,7 +1,7 @@
 """The Arm DSP forms of the non-MAC kernels (docs/target_c.md "ISA variants": the transformer
 ops igelu / ilayernorm / isoftmax in 32-bit registers under per-call and per-row bounds,
-the elementwise add / mul / requant loops, the activation x activation matmul over the quad-
-packed second operand) bit for bit with the interpreter under QEMU's Cortex-M4 and Cortex-M55,
+the elementwise add / mul / requant loops, the max pool, the activation x activation matmul
+over the quad-packed second operand) bit for bit with the interpreter under QEMU's Cortex-M4 and Cortex-M55,
 on cases that hit each fast form, its tails (lengths not a multiple of four) and its fallback
 to the portable int64 code (bounds that fail)."""
 
@@ -252,8 +252,10 @@ def test_cortex_m4_maxpool_bit_exact(tmp_path):
 
 @pytest.mark.skipif(not arm.available("cortex-m55"), reason=arm.missing_tools() or "ok")
 def test_cortex_m55_elementwise_kernels_bit_exact(tmp_path):
-    """M55 builds take the DSP elementwise forms (its matmul keeps the Helium dot products)."""
-    _run(_elementwise_cases(1), tmp_path, "cortex-m55")
+    """M55 builds take the DSP elementwise and max-pool forms (its matmul keeps the Helium dot
+    products)."""
+    _run(_elementwise_cases(1), tmp_path / "e", "cortex-m55")
+    _run(_maxpool_cases(1), tmp_path / "p", "cortex-m55")
 
 
 @pytest.mark.slow
