@@ -25,11 +25,20 @@ static inline int32_t qcc_requant(int64_t acc, int32_t m, int32_t s, int32_t zp,
     return qcc_clamp(qcc_rshift_round(acc * m, s) + zp, lo, hi);
 }
 
-/* floor(n / d) for d > 0. */
-static inline int64_t qcc_floordiv(int64_t n, int64_t d)
+/* The bit length of m, 1 <= m < 2^31. */
+static inline int32_t qcc_bitlen31(int32_t m)
 {
-    const int64_t q = n / d;
-    return q * d > n ? q - 1 : q;
+#ifdef __GNUC__
+    return 32 - __builtin_clz((uint32_t)m);
+#else
+    int32_t b = 0;
+    uint32_t v = (uint32_t)m;
+    if (v >> 16) { b += 16; v >>= 16; }
+    if (v >> 8) { b += 8; v >>= 8; }
+    if (v >> 4) { b += 4; v >>= 4; }
+    if (v >> 2) { b += 2; v >>= 2; }
+    return b + (v >= 2 ? 2 : (int32_t)v);
+#endif
 }
 
 #if !defined(QCC_PORTABLE) && defined(__SSE2__) && !defined(__AVX2__)
@@ -134,21 +143,28 @@ static inline int32_t qcc_requant_i8_u64_avx512(const int32_t *acc, int32_t n, i
 static inline int qcc_requant_i8_u64(const int32_t *restrict acc, int32_t n, int32_t m, int32_t s,
                                      int32_t zp, int32_t lo, int32_t hi, int8_t *restrict y)
 {
-    int64_t one, alo, ahi, c, cq;
+    int64_t one, alo, ahi, c, cq, hn, ln;
     uint64_t cr;
-    int32_t q, lo32, hi32, base;
+    int32_t q, lo32, hi32, base, b;
     uint32_t um;
     if (m <= 0 || s < 1 || s > 43 || lo > hi)
         return 0;
     one = (int64_t)1 << s;
-    ahi = -qcc_floordiv(-(int64_t)(hi - zp) * one, m);    /* acc >= ahi: output >= hi */
-    alo = qcc_floordiv((int64_t)(lo - zp - 1) * one, m);  /* acc <= alo: output < lo */
+    b = qcc_bitlen31(m);  /* 2^(b-1) <= m < 2^b */
+    hn = (int64_t)(hi - zp) * one;
+    ln = (int64_t)(lo - zp - 1) * one;
+    /* ahi >= ceil(hn / m) (acc >= ahi: output >= hi) and alo <= floor(ln / m) (acc <= alo:
+     * output < lo) by shifts instead of divisions (dividing by 2^(b-1) or 2^b, whichever
+     * errs outwards; three int64 divisions per call cost more than a 125-position plane's
+     * requantization); looser bounds clamp less, the range check below still holds them */
+    ahi = -((-hn) >> (hn >= 0 ? b - 1 : b));
+    alo = ln >> (ln <= 0 ? b - 1 : b);
     alo = alo < INT32_MIN ? INT32_MIN : alo;
     ahi = ahi > INT32_MAX ? INT32_MAX : ahi;
     if (ahi < alo)
         return 0;
     c = alo * m + one / 2;
-    cq = qcc_floordiv(c, one);
+    cq = c >> s;  /* floor(c / 2^s): >> is arithmetic (checked at compile time) */
     cr = (uint64_t)(c - cq * one);
     if ((uint64_t)(ahi - alo) * (uint64_t)m + cr >= ((uint64_t)1 << (s + 20))
         || cq + zp < -(1 << 28) || cq + zp > (1 << 28))
