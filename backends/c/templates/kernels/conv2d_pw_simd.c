@@ -30,7 +30,54 @@
  * qcc_conv2d_pwt. */
 QCC_SIMD_TILE4X16(qcc_pws_tile, QCC_PWS_MAC)
 
-/* The weight tuples wq[k * 4 + i] = w[o + i, kR .. kR + R - 1] (kk reduction elements per row,
+#if defined(QCC_SIMD_X86) && defined(QCC_SIMD_QUAD) && defined(__AVX512VNNI__) && defined(__AVX512F__)
+#define QCC_PWS_Z 1
+#define QCC_PWS_ZMAC(a, x, w) a = _mm512_dpbusd_epi32(a, x, w)
+/* qcc_pws_tile on AVX-512 VNNI with 32 positions per pass in two 16-lane registers: the same
+ * eight accumulator chains, twice the products per instruction (the ymm tile's chains are
+ * latency-bound); a 16-position tail by qcc_pws_tile. Same arguments and results. */
+QCC_SIMD_INLINE void qcc_pws_tile_z(const int32_t *xp, const int32_t *off, int32_t qs, int32_t cr,
+                                    int32_t qv, const int32_t *wq, const int32_t *b4, int32_t *acc,
+                                    int32_t as)
+{
+    int32_t q, k;
+    for (q = 0; q + 32 <= qv; q += 32) {
+        __m512i a0 = _mm512_set1_epi32(b4[0]), a1 = a0, c0 = _mm512_set1_epi32(b4[1]), c1 = c0;
+        __m512i d0 = _mm512_set1_epi32(b4[2]), d1 = d0, e0 = _mm512_set1_epi32(b4[3]), e1 = e0;
+        for (k = 0; k < cr; k++) {
+            const int32_t *xk = xp + (off ? (size_t)off[k] : (size_t)k * qs) + q;
+            const int32_t *wk = wq + (size_t)k * 4;
+            const __m512i x0 = _mm512_loadu_si512((const void *)xk), x1 = _mm512_loadu_si512((const void *)(xk + 16));
+            const __m512i w0 = _mm512_set1_epi32(wk[0]), w1 = _mm512_set1_epi32(wk[1]);
+            const __m512i w2 = _mm512_set1_epi32(wk[2]), w3 = _mm512_set1_epi32(wk[3]);
+            QCC_PWS_ZMAC(a0, x0, w0);
+            QCC_PWS_ZMAC(a1, x1, w0);
+            QCC_PWS_ZMAC(c0, x0, w1);
+            QCC_PWS_ZMAC(c1, x1, w1);
+            QCC_PWS_ZMAC(d0, x0, w2);
+            QCC_PWS_ZMAC(d1, x1, w2);
+            QCC_PWS_ZMAC(e0, x0, w3);
+            QCC_PWS_ZMAC(e1, x1, w3);
+        }
+        _mm512_storeu_si512((void *)(acc + q), a0);
+        _mm512_storeu_si512((void *)(acc + q + 16), a1);
+        _mm512_storeu_si512((void *)(acc + (size_t)as + q), c0);
+        _mm512_storeu_si512((void *)(acc + (size_t)as + q + 16), c1);
+        _mm512_storeu_si512((void *)(acc + 2 * (size_t)as + q), d0);
+        _mm512_storeu_si512((void *)(acc + 2 * (size_t)as + q + 16), d1);
+        _mm512_storeu_si512((void *)(acc + 3 * (size_t)as + q), e0);
+        _mm512_storeu_si512((void *)(acc + 3 * (size_t)as + q + 16), e1);
+    }
+    if (q < qv)
+        qcc_pws_tile(xp + q, off, qs, cr, qv - q, wq, b4, acc + q, as);
+}
+#undef QCC_PWS_ZMAC
+#else
+#define qcc_pws_tile_z qcc_pws_tile
+#endif
+
+/* The weight tuples wq[k * 4 + i] = w[i, kR .. kR + R - 1] (w from output channel o's row, kk
+ * reduction elements per row,
  * int16 pairs or bytes: a tuple is one int32 of the zero-padded row) and the initial
  * accumulators of output channels o .. o + no - 1 (bias, minus (zp + off) * sum w for the
  * byte tuples; past no: zero weights and bias). */
@@ -40,7 +87,7 @@ static inline void qcc_pws_weights(const int8_t *w, const int32_t *bias, int32_t
     int16_t row[1024];  /* one row's tuples (cr * 4 <= 2048 bytes), read back with memcpy */
     int32_t i, k;
     for (i = 0; i < 4; i++) {
-        const int8_t *wo = w + (size_t)(o + i) * kk;
+        const int8_t *wo = w + (size_t)i * kk;  /* w: row o */
         memset(row, 0, (size_t)cr * 4);
         if (i < no) {
 #ifdef QCC_SIMD_QUAD
@@ -60,6 +107,29 @@ static inline void qcc_pws_weights(const int8_t *w, const int32_t *bias, int32_t
         (void)zp;
 #endif
     }
+}
+
+/* qcc_pws_weights for the padded-plane tuples with kernel rows of kw taps padded to kwp (a
+ * multiple of R; zero weights on the padding taps): the no rows (kk = rows * kw elements)
+ * rewritten as rows * kwp, then the same tuples. */
+static inline void qcc_pws_weights_pad(const int8_t *w, const int32_t *bias, int32_t zp, int32_t o,
+                                       int32_t no, int32_t kk, int32_t kw, int32_t kwp, int32_t cr,
+                                       int32_t *wq, int32_t *b4)
+{
+    int8_t wp[4 * 2048];  /* four rows of cr * R <= 2048 elements */
+    int32_t i, r, v;
+    if (kwp == kw) {
+        qcc_pws_weights(w + (size_t)o * kk, bias, zp, o, no, kk, cr, wq, b4);
+        return;
+    }
+    for (i = 0; i < no; i++) {  /* byte loops: memcpy calls of kw bytes cost more here */
+        const int8_t *src = w + (size_t)(o + i) * kk;
+        int8_t *dst = wp + (size_t)i * cr * QCC_PWS_R;
+        for (r = 0; r < kk / kw; r++)
+            for (v = 0; v < kwp; v++)
+                dst[r * kwp + v] = v < kw ? src[r * kw + v] : 0;
+    }
+    qcc_pws_weights(wp, bias, zp, o, no, cr * QCC_PWS_R, cr, wq, b4);
 }
 
 /* gcc 11-12 at -O3 with AVX2 or wider vectors: a false -Wstringop-overflow ("writing 32 bytes
@@ -216,6 +286,87 @@ static inline void qcc_pws_tuples(const qcc_conv2d_p *p, const int8_t *xb, const
     }
 }
 
+/* Convs with dilation 1 along the rows read every tuple as R contiguous bytes of the group's
+ * channels padded once with the zero point's byte: xz[(ci * hz + r) * wz + c] = x[ci, r - pt,
+ * c - pl] inside x, else zp (hz, wz: the rows and columns the taps reach). With AVX-512
+ * VNNI's quads, kernel rows of kw taps count as kwp = kw rounded up to 4, the extra taps'
+ * weights zero (qcc_pws_weights_pad), when that adds at most a third to K (kw = 3, 6, 7);
+ * with the int16 pairs of AVX2 / SSE2 only kw a multiple of 2 (extra taps measured
+ * slower there: bench/conv_shapes.py). x86 only. The block's
+ * tuples are then one load per position from precomputed offsets instead of qcc_pws_col's
+ * per-row segments, which cost more than the dot products on short or strided rows (ds_cnn's
+ * 10x4 stride-2 first conv over 1x49x10: rows of 5 outputs; kws_tcnn's 1x3 stride-2 convs
+ * on rows of 25 and 13; docs/target_c_log.md "Short rows: padded-plane tuples"). */
+#ifndef QCC_PWS_PAD_MIN  /* the smallest output plane this path takes (-D for an A/B: bench/conv_shapes.py) */
+#define QCC_PWS_PAD_MIN 16
+#endif
+typedef struct {
+    const int8_t *xz;
+    int32_t hz, wz, kwp;
+} qcc_pws_pad;
+
+static inline int qcc_pws_pad_fits(const qcc_conv2d_p *p, int32_t cg, qcc_pws_pad *pz)
+{
+    pz->kwp = (p->kw + QCC_PWS_R - 1) / QCC_PWS_R * QCC_PWS_R;
+    pz->hz = (p->oh - 1) * p->sh + (p->kh - 1) * p->dh + 1;
+    pz->wz = (p->ow - 1) * p->sw + pz->kwp;
+#if !defined(QCC_SIMD_X86) && !defined(QCC_SIMD_SSE2)
+    return 0;  /* AArch64: not measured */
+#endif
+#ifndef QCC_SIMD_QUAD  /* the int16 pairs: scalar tuples, slower than qcc_pws_col's with extra taps */
+    if (pz->kwp != p->kw)
+        return 0;
+#endif
+    return p->dw == 1 && 3 * pz->kwp <= 4 * p->kw && (p->sw > 1 || p->ow < 16)
+           && p->oh * p->ow >= QCC_PWS_PAD_MIN && (size_t)cg * pz->hz * pz->wz <= QCC_PWS_PH;
+}
+
+static inline void qcc_pws_pad_fill(const qcc_conv2d_p *p, const int8_t *xb, int32_t cg, qcc_pws_pad *pz,
+                                    int8_t *xz)
+{
+    int32_t j0 = p->pl, j1 = p->pl + p->w, ci, r;  /* the columns of xz inside x */
+    j1 = j1 < pz->wz ? j1 : pz->wz;
+    pz->xz = xz;
+    memset(xz, (uint8_t)(int8_t)p->x_zp, (size_t)cg * pz->hz * pz->wz);
+    if (j0 >= j1)
+        return;
+    for (ci = 0; ci < cg; ci++)
+        for (r = 0; r < pz->hz; r++) {
+            const int32_t ih = r - p->pt;
+            if (ih >= 0 && ih < p->h)
+                memcpy(xz + ((size_t)ci * pz->hz + r) * pz->wz + j0,
+                       xb + ((size_t)ci * p->h + ih) * p->w, (size_t)(j1 - j0));
+        }
+}
+
+/* qcc_pws_tuples from the padded channels: tuple kt of the rows of kwp taps (cr tuples). */
+static inline void qcc_pws_pad_tuples(const qcc_conv2d_p *p, const qcc_pws_pad *pz, int32_t cr,
+                                      int32_t q0, int32_t qn, int32_t qv, int32_t qs, int32_t *xp)
+{
+    int32_t off[QCC_PWS_Q], kt, q;
+    for (q = 0; q < qn; q++)
+        off[q] = (q0 + q) / p->ow * p->sh * pz->wz + (q0 + q) % p->ow * p->sw;
+    for (kt = 0; kt < cr; kt++) {
+        const int32_t e = kt * QCC_PWS_R, ci = e / (p->kh * pz->kwp), u = e / pz->kwp % p->kh;
+        const int8_t *base = pz->xz + ((size_t)ci * pz->hz + (size_t)u * p->dh) * pz->wz + e % pz->kwp;
+        int32_t *restrict d = xp + (size_t)kt * qs;
+#ifdef QCC_SIMD_QUAD
+        const uint32_t f = (uint32_t)QCC_SIMD_FLIP * 0x01010101u;  /* the operand domain */
+        for (q = 0; q < qn; q++) {
+            uint32_t t;
+            memcpy(&t, base + off[q], 4);
+            d[q] = (int32_t)(t ^ f);
+        }
+#else
+        for (q = 0; q < qn; q++)
+            d[q] = (int32_t)((uint32_t)(uint16_t)(int16_t)(base[off[q]] - p->x_zp)
+                             | (uint32_t)(uint16_t)(int16_t)(base[off[q] + 1] - p->x_zp) << 16);
+#endif
+        for (q = qn; q < qv; q++)
+            d[q] = 0;
+    }
+}
+
 /* At most how many input rows a block of qs positions reads (any alignment). */
 static inline int32_t qcc_pws_rows(const qcc_conv2d_p *p, int32_t qs)
 {
@@ -263,13 +414,18 @@ static inline int qcc_conv2d_pws(const qcc_conv2d_p *p, const int8_t *x, const i
                                  void *y)
 {
     const int32_t plane = p->oh * p->ow, cg = p->c / p->group, mg = p->m / p->group;
-    const int32_t kk = cg * p->kh * p->kw, cr = (kk + QCC_PWS_R - 1) / QCC_PWS_R;
+    const int32_t kk = cg * p->kh * p->kw;
     int32_t xp[QCC_PWS_BUF], wq[4 * 512], b4[4], acc[4][QCC_PWS_Q];
     int8_t xs[QCC_PWS_PH];
     qcc_pws_ph ph;
-    int32_t qs, b, g, q0, o, i;
-    if ((p->group != 1 && cg == 1) || p->wbits != 8 || plane < qcc_pws_min_plane(p) || cr > 512
-        || (mg == 1 && qcc_conv_simd_pointwise(p)))
+    qcc_pws_pad pz;
+    int32_t cr, qs, b, g, q0, o, i;
+    int use_pad;
+    if ((p->group != 1 && cg == 1) || p->wbits != 8 || (mg == 1 && qcc_conv_simd_pointwise(p)))
+        return 0;
+    use_pad = qcc_pws_pad_fits(p, cg, &pz);  /* the tuples from the padded plane */
+    cr = use_pad ? cg * p->kh * pz.kwp / QCC_PWS_R : (kk + QCC_PWS_R - 1) / QCC_PWS_R;
+    if (cr > 512 || (!use_pad && plane < qcc_pws_min_plane(p)))
         return 0;
     qs = QCC_PWS_BUF / cr / 16 * 16;  /* positions per block, a multiple of 16 */
     qs = qs < QCC_PWS_Q ? qs : QCC_PWS_Q;
@@ -277,7 +433,7 @@ static inline int qcc_conv2d_pws(const qcc_conv2d_p *p, const int8_t *x, const i
         return 0;
     ph.wq = (p->w + p->sw - 1) / p->sw;
     ph.ws = p->sw * ph.wq;
-    while (p->sw > 1 && qs > 64 && (size_t)cg * qcc_pws_rows(p, qs) * ph.ws > QCC_PWS_PH)
+    while (!use_pad && p->sw > 1 && qs > 64 && (size_t)cg * qcc_pws_rows(p, qs) * ph.ws > QCC_PWS_PH)
         qs -= 16;  /* blocks whose rows' phases fit, down to 64 positions */
     for (b = 0; b < p->n; b++)
         for (g = 0; g < p->group; g++)
@@ -285,15 +441,22 @@ static inline int qcc_conv2d_pws(const qcc_conv2d_p *p, const int8_t *x, const i
                 const int32_t qn = plane - q0 < qs ? plane - q0 : qs, qv = (qn + 15) / 16 * 16;
                 const int32_t o1 = (g + 1) * mg;  /* explicit bounds (see qcc_linear) */
                 const int8_t *xg = x + ((size_t)b * p->c + (size_t)g * cg) * p->h * p->w;
-                const int use_ph = p->sw > 1 && qcc_pws_block_rows(p, q0, qn, &ph)
+                const int use_ph = !use_pad && p->sw > 1 && qcc_pws_block_rows(p, q0, qn, &ph)
                                    && (size_t)cg * ph.nr * ph.ws <= QCC_PWS_PH;
-                if (use_ph)
-                    qcc_pws_phases(p, xg, cg, &ph, xs);
-                qcc_pws_tuples(p, xg, use_ph ? &ph : NULL, kk, q0, qn, qv, qs, xp);
+                if (use_pad) {
+                    if (q0 == 0)
+                        qcc_pws_pad_fill(p, xg, cg, &pz, xs);
+                    qcc_pws_pad_tuples(p, &pz, cr, q0, qn, qv, qs, xp);
+                } else {
+                    if (use_ph)
+                        qcc_pws_phases(p, xg, cg, &ph, xs);
+                    qcc_pws_tuples(p, xg, use_ph ? &ph : NULL, kk, q0, qn, qv, qs, xp);
+                }
                 for (o = g * mg; o < o1; o += 4) {
                     const int32_t no = o1 - o < 4 ? o1 - o : 4;
-                    qcc_pws_weights(w, bias, p->x_zp, o, no, kk, cr, wq, b4);
-                    qcc_pws_tile(xp, NULL, qs, cr, qv, wq, b4, acc[0], QCC_PWS_Q);
+                    qcc_pws_weights_pad(w, bias, p->x_zp, o, no, kk, p->kw, use_pad ? pz.kwp : p->kw,
+                                        cr, wq, b4);
+                    qcc_pws_tile_z(xp, NULL, qs, cr, qv, wq, b4, acc[0], QCC_PWS_Q);
                     for (i = 0; i < no; i++)
                         qcc_conv_epilogue(p, acc[i], qn, mult, shift, o + i, y,
                                           ((size_t)b * p->m + o + i) * plane + q0);
