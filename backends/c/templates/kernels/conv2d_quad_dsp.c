@@ -33,20 +33,30 @@ static inline void qcc_im2col_quad_rows(const qcc_conv2d_p *p, const int8_t *x, 
     const uint32_t nzp = 0x00010001u * (uint16_t)(-p->x_zp);
     int8_t *b = buf;
     int32_t ci, u, t;
-    for (ci = 0; ci < cg; ci++) {
-        const int8_t *xr = x + (size_t)(c0 + ci) * plane + (size_t)ih0 * wd + iw0;
-        for (u = 0; u < kh; u++, xr += (size_t)dh * wd, b += kw) {
-            if (kw <= 4) {
-                const uint32_t v = qcc_ld32(xr);
-                memcpy(b, &v, sizeof v);
-            } else {
-                for (t = 0; t < kw; t += 4) {
-                    const uint32_t v = qcc_ld32(xr + t);
-                    memcpy(b + t, &v, sizeof v);
+    if (kh == 3 && kw <= 4) {  /* three rows of one word each: unrolled */
+        const size_t rs = (size_t)dh * wd;
+        const int8_t *xc = x + (size_t)c0 * plane + (size_t)ih0 * wd + iw0;
+        for (ci = 0; ci < cg; ci++, xc += plane, b += 3 * kw) {
+            const uint32_t v0 = qcc_ld32(xc), v1 = qcc_ld32(xc + rs), v2 = qcc_ld32(xc + 2 * rs);
+            memcpy(b, &v0, sizeof v0);
+            memcpy(b + kw, &v1, sizeof v1);
+            memcpy(b + 2 * kw, &v2, sizeof v2);
+        }
+    } else
+        for (ci = 0; ci < cg; ci++) {
+            const int8_t *xr = x + (size_t)(c0 + ci) * plane + (size_t)ih0 * wd + iw0;
+            for (u = 0; u < kh; u++, xr += (size_t)dh * wd, b += kw) {
+                if (kw <= 4) {
+                    const uint32_t v = qcc_ld32(xr);
+                    memcpy(b, &v, sizeof v);
+                } else {
+                    for (t = 0; t < kw; t += 4) {
+                        const uint32_t v = qcc_ld32(xr + t);
+                        memcpy(b + t, &v, sizeof v);
+                    }
                 }
             }
         }
-    }
     for (t = 0; t < k; t += 4, dst += 16)
         qcc_put_centred(dst, qcc_ld32(buf + t), nzp);
 }
