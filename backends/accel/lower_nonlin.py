@@ -20,8 +20,9 @@ import numpy as np
 
 from qcc.ir import DType
 
+from .elem_operands import mat
 from .isa import make
-from .lower_elem import IDENTITY, MAX_ROWS, mat
+from .lower_elem import IDENTITY, MAX_ROWS
 
 IMM_MIN, IMM_MAX = -(1 << 31), (1 << 31) - 1
 

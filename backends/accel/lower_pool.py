@@ -17,9 +17,10 @@ import numpy as np
 
 from qcc.ops.integer_pool import avgpool_counts
 
+from .elem_operands import mat
 from .isa import make
 from .layout import canonical
-from .lower_elem import IDENTITY, mat
+from .lower_elem import IDENTITY
 
 MAX_PAD = 255
 

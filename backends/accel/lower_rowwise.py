@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .elem_operands import Mat, mat
 from .isa import make
 from .layout import ESIZE
-from .lower_elem import IDENTITY, MAX_ROWS, Mat, mat
+from .lower_elem import IDENTITY, MAX_ROWS
 
 IMM_MIN, IMM_MAX = -(1 << 31), (1 << 31) - 1
 LN_VAR_BITS, LN_N_BITS, LN_REFINE_BITS = 30, 15, 28

@@ -28,7 +28,8 @@ from .gemm_emit import choose_tiling, emit_gemm, place_weights, prefetch_before
 from .hw import HwConfig
 from .isa import ISA_VERSION, make
 from .layout import ISA_DTYPE, DramPlan, Region, canonical, rows_lanes, to_rows
-from .lower_elem import ElemLowering, Mat, check_elem
+from .elem_operands import Mat, check_elem
+from .lower_elem import ElemLowering
 from .lower_gemm import check_gemm, int32_plan, prepare
 from .lower_matmul import MatmulLowering, check_matmul
 from .lower_move import MoveLowering, check_move

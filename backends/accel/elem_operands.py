@@ -1,0 +1,166 @@
+"""Which calls of the vector families the ALU lowering (``lower_elem``) takes, and how their
+operands map onto DRAM matrices: :class:`Mat` (a ``rows x lanes`` matrix), the broadcasts a
+LOAD can express (a row repeated with DRAM stride 0, a per-channel ``[N, C, 1, 1]`` operand
+against a channels-last output), per-channel requant on the lane axis, a spatial mean as a
+global average pool, and a concat part as one DMA row per part (docs/target_accel.md §7).
+``check_elem`` gives the reason a call cannot run on the accelerator (None when it can).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .layout import Region, canonical
+
+
+@dataclass(frozen=True)
+class Mat:
+    """A ``rows x lanes`` matrix at ``addr`` with rows ``pitch`` bytes apart (0: one row
+    broadcast to every row)."""
+    name: str
+    addr: int
+    rows: int
+    lanes: int
+    dtype: str
+    pitch: int
+
+    @property
+    def esize(self) -> int:
+        return {"i8": 1, "u8": 1, "i16": 2, "i32": 4}[self.dtype]
+
+
+def mat(r: Region) -> Mat:
+    return Mat(r.name, r.addr, r.rows, r.lanes, r.dtype, r.lanes * r.esize)
+
+
+def _operand_ok(ctx, v, out) -> str | None:
+    """Why operand ``v`` of an elementwise call writing ``out`` cannot be a matrix load."""
+    if v.is_const:
+        return None  # materialised in the output's layout
+    r = ctx.region(v)
+    if not r.compat:
+        return f"'{v.name}' is a view whose DRAM layout differs"
+    if tuple(v.shape) == tuple(out.shape):
+        ro = ctx.region(out)
+        if r.layout != ro.layout:
+            return f"'{v.name}' and '{out.name}' are stored in different layouts"
+        return None
+    if _row_broadcast(ctx, v, out) or channel_broadcast(ctx, v, out):
+        return None
+    return f"'{v.name}' broadcasts other than along rows or per channel"
+
+
+def _row_broadcast(ctx, v, out) -> bool:
+    """``v`` is one row of ``out`` repeated (loaded with DRAM stride 0)."""
+    if ctx.region(out).layout == "cl" or not out.shape:
+        return False
+    lanes = int(out.shape[-1])
+    return v.type.numel == lanes and tuple(v.shape)[-1:] == (lanes,) and lanes > 1
+
+
+def channel_broadcast(ctx, v, out) -> bool:
+    """``v`` is ``[N, C, 1, 1]`` against a channels-last ``[N, C, H, W]`` output (the
+    squeeze-and-excitation scale): row ``n`` of ``v`` (its ``C`` lanes) is repeated for the
+    ``H*W`` rows of batch ``n`` of the output (loaded with DRAM stride 0 per batch)."""
+    ro = ctx.region(out)
+    if ro.layout != "cl" or v.type.rank != 4:
+        return False
+    n, c, h, w = (int(x) for x in out.shape)
+    r = ctx.region(v)
+    return tuple(int(x) for x in v.shape) == (n, c, 1, 1) and r.compat \
+        and (r.rows, r.lanes) == (n, c)
+
+
+def check_elem(ctx, call) -> str | None:
+    """Why an elementwise-family call cannot run on the ALU (None when it can)."""
+    f = call.family
+    if f == "binary":
+        if call.op not in ("add", "sub", "mul", "max", "min"):
+            return f"binary op {call.op}"
+        for v in (call.a, call.b):
+            why = _operand_ok(ctx, v, call.y)
+            if why:
+                return why
+        if not ctx.region(call.y).compat:
+            return "output is a view whose DRAM layout differs"
+        return None
+    if f == "reduce":
+        why = _spatial_mean(ctx, call)
+        if why:
+            return why
+        f = "global_avgpool"
+    if f in ("requant", "lut", "global_avgpool"):
+        x, y = call.x, call.y
+        rx, ry = ctx.region(x), ctx.region(y)
+        if not rx.compat or x.is_const or not ry.compat:
+            return f"'{x.name}' is a constant or an operand is a view whose DRAM layout differs"
+        if f == "global_avgpool":
+            if rx.layout != "cl" and canonical(x.shape):
+                return "global_avgpool over a row-major tensor"
+        elif (rx.rows, rx.lanes, rx.layout) != (ry.rows, ry.lanes, ry.layout):
+            return "input and output are stored in different layouts"
+        if f == "requant" and call.epi.per_channel and _channel_lanes(ctx, call) is None:
+            return "per-channel requant on a non-channel axis"
+        if f == "global_avgpool" and x.type.rank != 4:
+            return "global_avgpool on a non-4-D tensor"
+        return None
+    if f == "concat":
+        if call.x.is_const:
+            return "concat with a constant part"
+        return None if concat_mats(ctx, call) is not None else \
+            "concat on an axis that is not one DMA row per part"
+    return "no accelerator renderer"
+
+
+def _spatial_mean(ctx, call) -> str | None:
+    """Why a ``reduce`` call is not a mean over the spatial axes of ``[N, C, H, W]`` into
+    ``N x C`` (then it is a global average pool: the folded dims end in ``H*W`` reduced, the
+    others kept)."""
+    if call.op != "mean":
+        return f"Reduce{call.op.capitalize()} (only the mean over H, W runs on the ALU)"
+    x, y = call.x, call.y
+    if x.type.rank != 4:
+        return "a reduction of a non-4-D tensor"
+    n, c, h, w = (int(d) for d in x.shape)
+    real = [(int(d), int(s)) for d, s in zip(call.dims, call.ys) if d != 1]
+    if not real or real[-1] != (h * w, 0) or any(s == 0 for _, s in real[:-1]) \
+            or call.out_count != n * c:
+        return "a reduction over axes other than the spatial ones"
+    ry = ctx.region(y)
+    if not ry.compat or (ry.rows, ry.lanes) != (n, c):
+        return f"'{y.name}' is not stored as an N x C matrix"
+    return None
+
+
+def _channel_lanes(ctx, call) -> int | None:
+    """Lanes of the per-channel axis of a requant call (None: not the lane axis)."""
+    r = ctx.region(call.x)
+    shape = tuple(call.x.shape)
+    if call.channels != r.lanes:
+        return None
+    if len(shape) == 4:
+        return r.lanes if call.inner == shape[2] * shape[3] else None
+    return r.lanes if call.inner == 1 else None
+
+
+def concat_mats(ctx, call):
+    """(x matrix, y matrix, lane offset) of one concat part, or None."""
+    x, y = call.x, call.y
+    if x.is_const:  # a constant part (a class token) has no arena region to copy from
+        return None
+    rx, ry = ctx.region(x), ctx.region(y)
+    if not rx.compat or not ry.compat:
+        return None
+    if ry.layout == "cl" or rx.layout == "cl":
+        if rx.layout != ry.layout:
+            return None
+        n, c, h, w = y.shape
+        hw = h * w
+        if call.outer != n or call.inner % hw or call.offset % hw or call.stride != c * hw \
+                or tuple(x.shape[2:]) != (h, w) or x.type.rank != 4:
+            return None
+        return mat(rx), mat(ry), call.offset // hw
+    es_x, es_y = rx.esize, ry.esize
+    mx = Mat(rx.name, rx.addr, call.outer, call.inner, rx.dtype, call.inner * es_x)
+    my = Mat(ry.name, ry.addr, call.outer, call.stride, ry.dtype, call.stride * es_y)
+    return mx, my, call.offset
