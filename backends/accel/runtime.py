@@ -17,6 +17,7 @@ from qcc.errors import QccError
 from qcc.ops import lookup
 
 from .funcsim import Machine
+from .floor import layer_floors
 from .hw import make_hw
 from .isa import disassemble
 from .layout import Region, from_rows, rows_lanes, to_rows
@@ -116,6 +117,8 @@ class Artifact:
             lys = [dict(by_name[n], first=by_name[n]["first"] - seg["first"],
                         last=by_name[n]["last"] - seg["first"]) for n in seg["layers"]]
             rows = layer_stats(prog, sched, lys, self.hw)
+            for r, fl in zip(rows, layer_floors(prog, sched, lys, self.hw)):
+                r.update(fl, floor_eff=fl["floor_cycles"] / r["cycles"] if r["cycles"] else 0.0)
             for r, ly in zip(rows, lys):
                 r.update(step=len(layers), node=r.pop("name"), kind=ly["kind"],
                          kernel=ly.get("tiling", ly["kind"]), pe=self.hw.pe)

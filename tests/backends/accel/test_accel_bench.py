@@ -1,5 +1,5 @@
 """The accelerator benchmark's conv summary splits dense and grouped (depthwise) layers and
-weights every efficiency by cycles."""
+weights every efficiency by cycles, against the bound and the latency floor."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from qcc.bench.accel import conv_summary, markdown
 
 def _row(cycles, ideal, group, bound="memory"):
     return {"kind": "gemm", "cycles": cycles, "roofline_cycles": ideal, "ideal_cycles": ideal,
-            "macs": 256 * ideal, "bound": bound, "group": group}
+            "macs": 256 * ideal, "bound": bound, "group": group, "floor_cycles": ideal + 20}
 
 
 def test_dense_and_grouped_layers_are_summarised_apart():
@@ -23,7 +23,10 @@ def test_dense_and_grouped_layers_are_summarised_apart():
     line = markdown([res]).splitlines()[-1]
     assert "| 57.5 % (2) | 10.0 % (1) |" in line
     # without ceiling cycles every layer keeps its ideal bound in the ceiling column
-    assert abs(s["all"]["ceiling_eff"] - 260 / 700) < 1e-12 and line.endswith("| 37.1 % |")
+    assert abs(s["all"]["ceiling_eff"] - 260 / 700) < 1e-12 and "| 37.1 % |" in line
+    # the latency floors (each layer's bound + 20 here) beside the bound: 320 / 700
+    assert abs(s["all"]["floor_eff"] - 320 / 700) < 1e-12
+    assert line.endswith("| 37.1 % | 45.7 % | 260 / 320 |")
 
 
 def test_the_depthwise_ceiling_is_a_second_roof_only_for_depthwise_layers():

@@ -48,4 +48,6 @@ def test_no_program_beats_its_busiest_engine(tmp_path):
         assert per["ld"] > 0 and per["st"] > 0
         assert total >= max(per.values()) / art.hw.dram_bytes_per_cycle
     assert prof["total"]["cycles"] >= prof["total"]["macs"] / art.hw.pe
+    for r in prof["layers"]:   # the latency floor (§4) bounds every layer's span
+        assert r["span_cycles"] >= r["floor_cycles"] > 0, (r["node"], r["floor_terms"])
     assert sum(r["roofline_cycles"] for r in prof["layers"]) > 0
