@@ -15,15 +15,46 @@ test_triton_gpu.py); ``setdefault`` keeps that.
 The C host builds made through ``qcc.backends.c.build`` (and the ``qcc`` commands the tests
 run) skip the generated Makefile's run-time dispatch (``QCC_C_DISPATCH=off``): one build of
 each model instead of three, and the default build's kernels are the SSE2 ones those tests
-mean. tests/backends/c/test_c_dispatch.py builds with dispatch (plain ``make``, CMake)."""
+mean. tests/backends/c/test_c_dispatch.py builds with dispatch (plain ``make``, CMake).
+
+``digits_c`` gives the modules that build, run or profile examples/digits_cnn's C folder a copy
+of one compile per ``--name`` in the session instead of a compile each (the compile is
+deterministic: tests/compiler/test_output_folder.py)."""
 
 import os
+import shutil
+from pathlib import Path
 
 os.environ.setdefault("TRITON_INTERPRET", "1")
 os.environ.setdefault("QCC_C_DISPATCH", "off")
 
+import pytest  # noqa: E402
 from hypothesis import settings  # noqa: E402
 
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+DIGITS = Path(__file__).resolve().parents[1] / "examples" / "digits_cnn"
+
+
+@pytest.fixture(scope="session")
+def digits_c(tmp_path_factory):
+    """``digits_c(dest, name=None)``: digits_cnn compiled for target c (with ``--name name``
+    where given) copied into ``dest`` (a new folder); ``dest`` returned as a Path."""
+    compiled = {}
+
+    def copy(dest, name: str = None) -> Path:
+        if name not in compiled:
+            from qcc.cli import main
+
+            out = tmp_path_factory.mktemp("digits_c") / "c"
+            extra = ["--name", name] if name else []
+            assert main(["compile", str(DIGITS / "digits_cnn.onnx"), "--calib", str(DIGITS / "calib.npz"),
+                         "--target", "c", "-o", str(out), "--quiet", *extra]) == 0
+            compiled[name] = out
+        shutil.copytree(compiled[name], dest)
+        return Path(dest)
+
+    return copy

@@ -17,12 +17,8 @@ TEST = os.path.join(EX, "test.npz")
 
 
 @pytest.fixture()
-def c_dir(tmp_path):
-    import qcc
-
-    qcc.compile(os.path.join(EX, "digits_cnn.onnx"), calib=os.path.join(EX, "calib.npz"),
-                target="c", out_dir=tmp_path / "c")
-    return tmp_path / "c"
+def c_dir(tmp_path, digits_c):
+    return digits_c(tmp_path / "c")
 
 
 def _env() -> dict:

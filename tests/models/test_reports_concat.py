@@ -22,7 +22,7 @@ from qcc.bench.models import BenchModel
 from qcc.commands import run_artifact
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "compiler"))
-from qcc_testlib import qcc  # noqa: E402
+from qcc_testlib import qcc, qcc_inproc  # noqa: E402
 
 NCLS = 6
 
@@ -88,9 +88,12 @@ def _parts(y: np.ndarray, style: str):
     return np.take(y, np.flatnonzero(idx < 4), axis=ax), np.take(y, np.flatnonzero(idx >= 4), axis=ax)
 
 
-def _compile(tmp_path, path, target, *extra):
+def _compile(tmp_path, path, target, *extra, capsys=None):
+    """``qcc compile`` through the console script, or in this process with ``capsys`` (where
+    the test reads no log of it): (folder, stderr, manifest)."""
     out = tmp_path / f"{target}{'_'.join(extra).replace('-', '')}"
-    p = qcc("compile", path, "--calib", tmp_path / "calib.npz", "--target", target, "-o", out, *extra)
+    args = ("compile", path, "--calib", tmp_path / "calib.npz", "--target", target, "-o", out, *extra)
+    p = qcc_inproc(capsys, *args) if capsys is not None else qcc(*args)
     assert p.returncode == 0, p.stderr
     return str(out), p.stderr, json.load(open(out / "manifest.json"))
 
@@ -98,7 +101,7 @@ def _compile(tmp_path, path, target, *extra):
 # "direct" (the concat of the two heads as they come) is the plainest form: its path is
 # part of "transpose" and "levels", which stay in the fast suite
 @pytest.mark.parametrize("style", [pytest.param("direct", marks=pytest.mark.slow), "transpose", "levels"])
-def test_box_and_probability_concat_keeps_the_probabilities(style, tmp_path):
+def test_box_and_probability_concat_keeps_the_probabilities(style, tmp_path, capsys):
     path = str(tmp_path / "head.onnx")
     calib, test = yolo_head(path, style)
     np.savez(tmp_path / "calib.npz", **calib)
@@ -109,7 +112,7 @@ def test_box_and_probability_concat_keeps_the_probabilities(style, tmp_path):
     assert "int16 output" in log and wide[0]["node"] in log
     got, want = run_artifact(out, test, "target"), run_artifact(out, test, "reference")
     assert np.array_equal(got["y"], want["y"])  # C bit-exact with the interpreter
-    off, _, man0 = _compile(tmp_path, path, "c", "--wide-concat", "0")
+    off, _, man0 = _compile(tmp_path, path, "c", "--wide-concat", "0", capsys=capsys)
     assert man0["passes"]["quantize"]["wide_concats"] == []
     narrow = run_artifact(off, test, "reference")["y"]
     ort_q = str(tmp_path / "ort.onnx")
@@ -130,7 +133,7 @@ def test_concat_feeding_arithmetic_stays_int8(tmp_path):
 
 
 @pytest.mark.parametrize("target", ["onnx", "triton", "accel"])
-def test_wide_concat_on_every_backend(target, tmp_path):
+def test_wide_concat_on_every_backend(target, tmp_path, capsys):
     """The QDQ export (int16 Q/DQ: com.microsoft below opset 21), the Triton backend
     (interpreter on the CPU) and the accelerator (int16 concat calls) give
     the reference interpreter's output exactly."""
@@ -139,7 +142,7 @@ def test_wide_concat_on_every_backend(target, tmp_path):
     path = str(tmp_path / "head.onnx")
     calib, test = yolo_head(path, "levels")
     np.savez(tmp_path / "calib.npz", **calib)
-    out, _, man = _compile(tmp_path, path, target)
+    out, _, man = _compile(tmp_path, path, target, capsys=capsys)
     assert man["passes"]["quantize"]["wide_concats"]
     sub = {k: v[:1] for k, v in test.items()}
     got, want = run_artifact(out, sub, "target"), run_artifact(out, sub, "reference")

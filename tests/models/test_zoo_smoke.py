@@ -45,11 +45,26 @@ def check_model(d: str, out: str) -> float:
     return sqnr_db(ort_outputs(path, test), want[first])
 
 
+@pytest.fixture(scope="module")
+def smoke_checked(tmp_path_factory):
+    """``smoke_checked(name)``: the SMOKE model built and checked (check_model) once per module,
+    (model folder, C folder, SQNR); the Cortex-M4 smoke reuses its model's host check."""
+    done = {}
+
+    def get(name: str):
+        if name not in done:
+            e = next(e for e in fetch.CORPUS if e.name == name)
+            tmp = tmp_path_factory.mktemp(name)
+            d, out = fetch.build_one(e, str(tmp)), str(tmp / "c")
+            done[name] = d, out, check_model(d, out)
+        return done[name]
+
+    return get
+
+
 @pytest.mark.parametrize("name", fetch.SMOKE)
-def test_small_corpus_model_compiles_bit_exact_and_close_to_float(name, tmp_path):
-    e = next(e for e in fetch.CORPUS if e.name == name)
-    d = fetch.build_one(e, str(tmp_path))
-    assert check_model(d, str(tmp_path / "c")) >= MIN_SQNR_DB
+def test_small_corpus_model_compiles_bit_exact_and_close_to_float(name, smoke_checked):
+    assert smoke_checked(name)[2] >= MIN_SQNR_DB
 
 
 ZOO = os.path.expanduser(os.environ.get("QCC_ZOO", "~/.cache/qcc-zoo"))
@@ -72,13 +87,11 @@ def assert_m4(row: dict, name: str) -> None:
 
 
 @needs_arm
-def test_small_corpus_model_runs_on_cortex_m4_bit_exact(tmp_path):
+def test_small_corpus_model_runs_on_cortex_m4_bit_exact(smoke_checked):
     """The fast smoke of the Cortex-M4 corpus test below: one small corpus model built in the
-    test, compiled, built for Cortex-M4 with -Werror, run under QEMU on its test samples."""
-    e = next(e for e in fetch.CORPUS if e.name == M4_SMOKE)
-    d = fetch.build_one(e, str(tmp_path))
-    out = str(tmp_path / "c")
-    check_model(d, out)
+    test, compiled (bit-exact on the host: check_model), built for Cortex-M4 with -Werror, run
+    under QEMU on its test samples."""
+    d, out, _ = smoke_checked(M4_SMOKE)
     row = m4.check_m4(out, _load(os.path.join(d, "test.npz")))
     assert row["ran"] == "yes", row
     assert_m4(row, M4_SMOKE)

@@ -130,14 +130,8 @@ DIGITS = ROOT / "examples" / "digits_cnn"
 
 
 @pytest.fixture(scope="module")
-def digits_dir(tmp_path_factory):
-    from qcc.cli import main
-
-    out = tmp_path_factory.mktemp("digits_c") / "c"
-    rc = main(["compile", str(DIGITS / "digits_cnn.onnx"), "--calib", str(DIGITS / "calib.npz"),
-               "--target", "c", "-o", str(out)])
-    assert rc == 0
-    return out
+def digits_dir(tmp_path_factory, digits_c):
+    return digits_c(tmp_path_factory.mktemp("digits_c") / "c")
 
 
 def _digits_samples(n: int) -> list[dict]:

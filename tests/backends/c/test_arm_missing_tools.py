@@ -33,13 +33,8 @@ def _one_error_line(p) -> str:
 
 
 @pytest.fixture(scope="module")
-def compiled(tmp_path_factory):
-    d = tmp_path_factory.mktemp("m4") / "c"
-    import qcc
-
-    qcc.compile(os.path.join(EX, "digits_cnn.onnx"), calib=os.path.join(EX, "calib.npz"),
-                target="c", out_dir=d)
-    return d
+def compiled(tmp_path_factory, digits_c):
+    return digits_c(tmp_path_factory.mktemp("m4") / "c")
 
 
 def test_no_toolchain_names_the_tools_and_the_packages(compiled, tmp_path):

@@ -83,9 +83,8 @@ def _samples(example: str, n: int) -> list:
 
 
 @pytest.fixture(scope="module")
-def digits(tmp_path_factory) -> Path:
-    return _compile(EX / "digits_cnn" / "digits_cnn.onnx", tmp_path_factory.mktemp("dispatch") / "c",
-                    "--name", "digits")
+def digits(tmp_path_factory, digits_c) -> Path:
+    return digits_c(tmp_path_factory.mktemp("dispatch") / "c", "digits")
 
 
 def test_plain_make_dispatches_and_every_variant_is_bit_exact(digits, monkeypatch):

@@ -25,20 +25,15 @@ def qcc(*args) -> subprocess.CompletedProcess:
 def assert_ok(p: subprocess.CompletedProcess) -> None:
     assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
 
+
 ROOT = Path(__file__).resolve().parents[3]
 EX = ROOT / "examples" / "digits_cnn"
 TEST = EX / "test.npz"
 
 
-def _compile(out: Path, name: str) -> Path:
-    assert_ok(qcc("compile", EX / "digits_cnn.onnx", "--calib", EX / "calib.npz", "--target", "c",
-                  "--name", name, "-o", out))
-    return out
-
-
 @pytest.fixture(scope="module")
-def digits(tmp_path_factory):
-    return _compile(tmp_path_factory.mktemp("explain") / "digits", "digits")
+def digits(tmp_path_factory, digits_c):
+    return digits_c(tmp_path_factory.mktemp("explain") / "digits", "digits")
 
 
 def test_readme_names_this_model_files_shapes_and_memory(digits):
@@ -128,11 +123,11 @@ def test_every_external_symbol_starts_with_the_name(digits, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake is not installed")
-def test_two_models_in_one_cmake_project(digits, tmp_path):
+def test_two_models_in_one_cmake_project(digits, digits_c, tmp_path):
     proj = tmp_path / "proj"
     proj.mkdir()
     shutil.copytree(digits, proj / "digits")
-    _compile(proj / "other", "other")
+    digits_c(proj / "other", "other")
     (proj / "main.c").write_text(r"""
 #include "digits_io.h"
 #include "other_io.h"

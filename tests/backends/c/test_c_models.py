@@ -52,10 +52,8 @@ def assert_c_equals_reference(out: Path, test_npz, tmp: Path, limit: int = 0) ->
 
 
 @pytest.fixture(scope="module")
-def digits(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("digits") / "c"
-    return compile_c(EX / "digits_cnn" / "digits_cnn.onnx", EX / "digits_cnn" / "calib.npz", out,
-                     "--name", "digits")
+def digits(tmp_path_factory, digits_c) -> Path:
+    return digits_c(tmp_path_factory.mktemp("digits") / "c", "digits")
 
 
 def test_digits_bit_exact_and_named(digits, tmp_path):
@@ -181,11 +179,10 @@ int main(void)
 """
 
 
-def test_two_models_link_into_one_program(digits, tmp_path):
+def test_two_models_link_into_one_program(digits, digits_c, tmp_path):
     """--name prefixes every external symbol (run functions and constants): two compiled
     models (here digits twice) link into one firmware and give the same outputs."""
-    other = compile_c(EX / "digits_cnn" / "digits_cnn.onnx", EX / "digits_cnn" / "calib.npz",
-                      tmp_path / "other", "--name", "other")
+    other = digits_c(tmp_path / "other", "other")
     (tmp_path / "main.c").write_text(TWO_MODELS_MAIN)
     srcs = [str(d / f) for d, n in ((digits, "digits"), (other, "other"))
             for f in (f"{n}.c", f"{n}_weights.c")]

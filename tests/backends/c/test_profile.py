@@ -27,11 +27,8 @@ def _qcc(*args, check=True):
 
 
 @pytest.fixture(scope="module")
-def digits(tmp_path_factory):
-    out = tmp_path_factory.mktemp("prof") / "c"
-    _qcc("compile", DIGITS / "digits_cnn.onnx", "--calib", DIGITS / "calib.npz", "--target", "c",
-         "-o", out, "--quiet")
-    return out
+def digits(tmp_path_factory, digits_c):
+    return digits_c(tmp_path_factory.mktemp("prof") / "c")
 
 
 @pytest.fixture(scope="module")
