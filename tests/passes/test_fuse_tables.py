@@ -220,9 +220,11 @@ def _prelu_model(path):
 
 def test_prelu_model_through_qcc_compile_c_equals_unfused_reference(tmp_path):
     """`qcc compile --target c` fuses the PRelu chains; the generated C's outputs equal the
-    reference interpreter's on the graph compiled with the pass disabled."""
+    reference interpreter's on the graph compiled with the pass disabled (the fused folder
+    through the console script, the unfused one through qcc.cli.main in this process)."""
     import subprocess
 
+    from qcc.cli import main
     from qcc.ir.serialize import load as load_ir
 
     _prelu_model(tmp_path / "m.onnx")
@@ -236,13 +238,14 @@ def test_prelu_model_through_qcc_compile_c_equals_unfused_reference(tmp_path):
 
     common = [tmp_path / "m.onnx", "--target", "c", "--calib", tmp_path / "calib.npz", "--quiet"]
     qcc("compile", *common, "-o", tmp_path / "fused")
-    qcc("compile", *common, "-o", tmp_path / "plain", "--disable-pass", "fuse-tables")
+    assert main([str(a) for a in ("compile", *common, "-o", tmp_path / "plain",
+                                  "--disable-pass", "fuse-tables")]) == 0
     ops = [n.op for n in load_ir(str(tmp_path / "fused" / "model.qcc")).nodes]
     plain = [n.op for n in load_ir(str(tmp_path / "plain" / "model.qcc")).nodes]
     assert ops.count("qcc.lut") == 2 and "qcc.mul" not in ops and "qcc.add" not in ops
     assert plain.count("qcc.mul") == 2 and plain.count("qcc.add") == 2
     qcc("run", tmp_path / "fused", "--inputs", tmp_path / "test.npz", "-o", tmp_path / "c.npz")
-    qcc("run", tmp_path / "plain", "--inputs", tmp_path / "test.npz", "-o", tmp_path / "ref.npz",
-        "--engine", "reference")
+    assert main([str(a) for a in ("run", tmp_path / "plain", "--inputs", tmp_path / "test.npz",
+                                  "-o", tmp_path / "ref.npz", "--engine", "reference")]) == 0
     got, want = np.load(tmp_path / "c.npz"), np.load(tmp_path / "ref.npz")
     assert np.array_equal(got["y"], want["y"]) and np.ptp(want["y"]) > 0
