@@ -272,6 +272,33 @@ QCC_ARM_OUTLINE int qcc_im2col_quad4(const qcc_conv2d_p *p, const int8_t *x, int
     if (j + 3 >= p->ow || p->dw != 1 || ih0 < 0 || ih0 + (p->kh - 1) * p->dh >= p->h || iw0 < 0
         || iw0 + 3 * sw + ((p->kw + 3) & ~3) > p->w)
         return 0;
+    if (p->kh == 3 && p->kw <= 4) {  /* qcc_im2col_quad_rows unrolled, its set-up once */
+        const int32_t kw = p->kw, k = cg * 3 * kw;
+        const size_t plane = (size_t)p->h * p->w, rs = (size_t)p->dh * p->w;
+        const uint32_t nzp = 0x00010001u * (uint16_t)(-p->x_zp);
+        const int8_t *xw = x + (size_t)c0 * plane + (size_t)ih0 * p->w + iw0;
+        for (c = 0; c < 4; c++, xw += sw) {
+            const int8_t *xc = xw;
+            int8_t *b = buf;
+            int16_t *d = dst + 4 * c;
+            int32_t ci, t;
+            for (ci = 0; ci < cg; ci++, xc += plane, b += 3 * kw) {
+                const uint32_t v0 = qcc_ld32(xc), v1 = qcc_ld32(xc + rs);
+                const uint32_t v2 = qcc_ld32(xc + 2 * rs);
+                memcpy(b, &v0, sizeof v0);
+                memcpy(b + kw, &v1, sizeof v1);
+                memcpy(b + 2 * kw, &v2, sizeof v2);
+            }
+            for (t = 0; t + 4 < k; t += 8, d += 32) {  /* two chunks per pass */
+                const uint32_t u0 = qcc_ld32(buf + t), u1 = qcc_ld32(buf + t + 4);
+                qcc_put_centred(d, u0, nzp);
+                qcc_put_centred(d + 16, u1, nzp);
+            }
+            if (t < k)
+                qcc_put_centred(d, qcc_ld32(buf + t), nzp);
+        }
+        return 1;
+    }
     for (c = 0; c < 4; c++)
         qcc_im2col_quad_rows(p, x, c0, cg, ih0, iw0 + c * sw, dst + 4 * c, buf);
     return 1;
