@@ -197,7 +197,7 @@ def _matmul_cases(seed: int) -> Cases:
 
 def _maxpool_cases(seed: int) -> Cases:
     """Max pools over the DSP form (windows inside the input: word loads reduced by SSUB8 / SEL)
-    and its border and ceil-mode windows (the window loop): kernels 1x1 to 3x4 (kw up to 4),
+    and its clipped windows (padding, the row end, ceil mode): kernels 1x1 to 4x4,
     strides 1 and 2, padding on each side, odd widths, one-row planes, width 4 (one word),
     and the window loop alone (width 3, kw 5); the int8 extremes in every plane."""
     cs = Cases(seed)
