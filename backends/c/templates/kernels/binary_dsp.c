@@ -289,34 +289,46 @@ static inline uint32_t qcc_clamp8x4(uint32_t w, uint32_t lo, uint32_t hi)
     return w;
 }
 
+/* BFI of the low byte of v into bits lsb .. lsb + 7 of w */
+#define QCC_BFI8(w, v, lsb) __asm__("bfi %0, %1, #" #lsb ", #8" : "+r"(w) : "r"(v))
+
 /* Four elements of qcc_mul_dsp_8b8 per word (bc in int16, za in int8's range): one word load,
- * SXTB16 / SXTB16 ror 8 and SSUB16 make the centred pairs (a0, a2), (a1, a3), SMLABB / SMLATB
- * their products with bc (the same int32 as (a - za) * bc), then SMMLA, shift and SSAT per
- * element, the bytes packed into one word store, clamped by SSUB8 / SEL when the bounds are
- * narrower than int8; returns the elements done (n rounded down to four). */
-static inline int32_t qcc_mul_dsp_8b8w(const qcc_mulk *k, int32_t za, const int8_t *a,
-                                       int32_t bc, int8_t *y, int32_t n)
+ * SXTAB16 / SXTAB16 ror 8 against -za in each half make the centred pairs (a0, a2), (a1, a3)
+ * (the integers of SSUB16 after SXTB16), SMLABB / SMLATB their products with bc (the same
+ * int32 as (a - za) * bc), then SMMLA, shift and SSAT per element, the bytes packed by BFI
+ * into one word store and, in the narrow form, clamped by SSUB8 / SEL; returns the elements
+ * done (n rounded down to four). */
+__attribute__((always_inline)) static inline int32_t
+qcc_mul_dsp_8b8q(const qcc_mulk *k, int32_t za, const int8_t *a, int32_t bc, int8_t *y,
+                 int32_t n, const int narrow)
 {
     const int32_t m = k->q.m, c = k->q.c, sh = k->q.sh;
-    const uint32_t z2 = (uint16_t)za * 0x00010001u, lo4 = (uint8_t)k->lo * 0x01010101u;
+    const uint32_t nz2 = (uint16_t)(-za) * 0x00010001u, lo4 = (uint8_t)k->lo * 0x01010101u;
     const uint32_t hi4 = (uint8_t)k->hi * 0x01010101u;
-    const int narrow = k->lo > -128 || k->hi < 127;
     int32_t j;
     for (j = 0; j + 4 <= n; j += 4) {
         const uint32_t v = qcc_ld32(a + j);
-        const int32_t e = (int32_t)__ssub16(__sxtb16(v), z2);
-        const int32_t o = (int32_t)__ssub16(qcc_sxtb16_ror8(v), z2);
-        const int32_t r0 = __ssat(qcc_smmla(__smlabb(e, bc, 0), m, c) >> sh, 8);
+        const int32_t e = (int32_t)__sxtab16(nz2, v), o = (int32_t)qcc_sxtab16_ror8(nz2, v);
+        uint32_t w = (uint32_t)__ssat(qcc_smmla(__smlabb(e, bc, 0), m, c) >> sh, 8);
         const int32_t r1 = __ssat(qcc_smmla(__smlabb(o, bc, 0), m, c) >> sh, 8);
         const int32_t r2 = __ssat(qcc_smmla(__smlatb(e, bc, 0), m, c) >> sh, 8);
         const int32_t r3 = __ssat(qcc_smmla(__smlatb(o, bc, 0), m, c) >> sh, 8);
-        uint32_t w = ((uint32_t)r0 & 0xffu) | (((uint32_t)r1 & 0xffu) << 8)
-                     | (((uint32_t)r2 & 0xffu) << 16) | ((uint32_t)r3 << 24);
+        QCC_BFI8(w, r1, 8);
+        QCC_BFI8(w, r2, 16);
+        QCC_BFI8(w, r3, 24);
         if (narrow)
             w = qcc_clamp8x4(w, lo4, hi4);
         memcpy(y + j, &w, sizeof w);
     }
     return j;
+}
+
+static inline int32_t qcc_mul_dsp_8b8w(const qcc_mulk *k, int32_t za, const int8_t *a,
+                                       int32_t bc, int8_t *y, int32_t n)
+{
+    if (k->lo > -128 || k->hi < 127)
+        return qcc_mul_dsp_8b8q(k, za, a, bc, y, n, 1);
+    return qcc_mul_dsp_8b8q(k, za, a, bc, y, n, 0);
 }
 #endif
 
