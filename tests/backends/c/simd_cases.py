@@ -74,8 +74,14 @@ def conv_cases(cs: Cases) -> Cases:
     _conv(cs, 1, 16, (5, 5), 8, (2, 2), (1, 1), [0, 0, 1, 1], 1, wvals=[-128, 127])
     _conv(cs, 1, 4, (9, 9), 6, (3, 3), (1, 1), [2, 2, 2, 2], 1, dil=(2, 2))
     _conv(cs, 1, 3, (6, 7), 4, (3, 3), (1, 1), [1, 1, 1, 1], 1, acc_out=True)
-    # pointwise: im2col on small planes (< 64), the portable direct kernel on larger ones
+    # im2col runs (qcc_im2col_simd_runs) on planes below the GEMM's: a dilated run that leaves
+    # the row on either side, stride 2 with asymmetric padding (runs inside, cut, and rows above)
+    _conv(cs, 1, 4, (5, 5), 5, (3, 3), (1, 1), [2, 2, 2, 2], 1, dil=(2, 2))
+    _conv(cs, 1, 16, (8, 9), 12, (3, 3), (2, 2), [1, 0, 2, 1], 1, wvals=[-128, 127])
+    # pointwise: the GEMM from 16 positions (4 x 16 and 4 x 32 tiles), im2col below
     _conv(cs, 1, 13, (7, 9), 7, (1, 1), (1, 1), [0, 0, 0, 0], 1, wvals=[-128, -127, 127])
+    _conv(cs, 1, 40, (4, 4), 10, (1, 1), (1, 1), [0, 0, 0, 0], 1, relu=True)
+    _conv(cs, 1, 12, (3, 5), 6, (1, 1), (1, 1), [0, 0, 0, 0], 1)
     _conv(cs, 1, 33, (5, 5), 9, (1, 1), (1, 1), [0, 0, 0, 0], 1, relu=True)
     _conv(cs, 1, 64, (9, 8), 16, (1, 1), (1, 1), [0, 0, 0, 0], 1, small_shift=True)
     _conv(cs, 2, 2, (11, 11), 5, (1, 1), (1, 1), [0, 0, 0, 0], 1, relu=True)

@@ -49,7 +49,8 @@ int main(void)
 
 
 # the builds of the requantization loop: SSE2 intrinsics (the default x86-64 build), AVX2
-# intrinsics (-mavx2), AVX-512 (16 lanes, then AVX2 and scalar tails: the dispatch build's avx512
+# intrinsics (-mavx2), AVX-512 (qcc_requant_i8_s64_avx512: int64 lanes for every multiplier and
+# shift 1..62, int32 lanes from shift 32, a masked last step: the dispatch build's avx512
 # variant's flags, and -march=native where the CPU has it), the scalar loop (-DQCC_PORTABLE)
 AVX512 = ("-mavx2", "-mavx512f", "-mavx512bw", "-mavx512vl")
 REQUANT_BUILDS = {"sse2": (), "avx2": ("-mavx2",), "avx512": AVX512, "native": ("-march=native",),
@@ -65,10 +66,16 @@ def harness(tmp_path_factory, request) -> Path:
         pytest.skip(f"SKIPPED, NOT PASSED: this CPU lacks {missing}")
     d = tmp_path_factory.mktemp("requant_fast")
     (d / "h.c").write_text(HARNESS)
-    exe = d / "h"
+    exe = d / f"h_{request.param}"
     subprocess.run(["gcc", "-std=c99", "-O3", *flags, "-Wall", "-Wextra", "-Werror", "-pedantic",
                     f"-I{COMMON_H.parent}", "-o", str(exe), str(d / "h.c")], check=True)
     return exe
+
+
+def _takes_all_shifts(exe: Path) -> bool:
+    """The build has AVX-512 (F, BW, VL), whose loop takes every multiplier and shift 1..62."""
+    need = {"avx512f", "avx512bw", "avx512vl"}
+    return exe.name == "h_avx512" or (exe.name == "h_native" and need <= _cpu_flags())
 
 
 def _cpu_flags() -> set:
@@ -131,15 +138,21 @@ def test_requant_u64_matches_golden_random(harness, m, s, zp, relu, seed):
     rec = [(acc, m, s, zp, lo, 127)]
     (ok, _), = _run(harness, rec)
     _check(rec, [(ok, _)])
-    if s > 43:
+    if _takes_all_shifts(harness):
+        assert ok
+    elif s > 43:
         assert not ok  # 2^(s+20) would not fit 64 bits: scalar fallback
 
 
 def test_requant_u64_refuses_unsupported(harness):
+    """Shift 0 and lo > hi everywhere; m = 0 and shift 50 except on AVX-512 (which computes them)."""
     acc = np.arange(-5, 5, dtype=np.int64)
-    got = _run(harness, [(acc, 0, 31, 0, -128, 127), (acc, 2**30, 0, 0, -128, 127),
-                         (acc, 2**30, 50, 0, -128, 127), (acc, 2**30, 31, 0, 5, 4)])
-    assert [ok for ok, _ in got] == [False, False, False, False]
+    records = [(acc, 0, 31, 0, -128, 127), (acc, 2**30, 0, 0, -128, 127),
+               (acc, 2**30, 50, 0, -128, 127), (acc, 2**30, 31, 0, 5, 4)]
+    got = _run(harness, records)
+    both = _takes_all_shifts(harness)
+    assert [ok for ok, _ in got] == [both, False, both, False]
+    _check(records, got)
 
 
 def test_depthwise_phase_and_pointwise_paths_o3(tmp_path):

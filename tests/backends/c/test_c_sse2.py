@@ -160,6 +160,55 @@ def test_int8_add_int16_lanes_exact(tmp_path, ma, mb, s, zps, lo, n, variant, se
     check_exact(_add_cases(Cases(seed), ma, mb, s, zps, lo, n), tmp_path / "c", cflags=_build(variant))
 
 
+def _requant_cases(cs: Cases, m, s, bias, zp, n_hw) -> Cases:
+    """Pointwise convs (16 inputs, 3 outputs: the GEMM's epilogue; |dot| < 2^20) whose
+    accumulators reach the int32 edges through the bias, with the given multiplier and shift on
+    every channel, with and without a ReLU's clamp."""
+    x = cs.rand_input((1, 16, n_hw[0], n_hw[1]))
+    x_zp = int(cs.rng.integers(-128, 128))
+    w = cs.const(cs.rng.choice([-128, 127, -1, 0, 1], (3, 16, 1, 1)).astype(np.int8))
+    b = cs.const(np.array([bias, -bias, 0], np.int32))
+    ms = [cs.const(np.full(3, m, np.int32)), cs.const(np.full(3, s, np.int32))]
+    attrs = {"x_zp": x_zp, "strides": [1, 1], "dilations": [1, 1], "pads": [0, 0, 0, 0], "group": 1}
+    cs.op("qcc.conv2d", [x, w, b] + ms, dict(attrs, y_zp=zp))
+    cs.op("qcc.conv2d", [x, w, b] + ms, dict(attrs, y_zp=zp, act_min=zp, act_max=127))
+    return cs
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(m=_MULT, s=st.one_of(st.integers(1, 62), st.sampled_from([1, 31, 32, 33, 62])),
+       bias=st.one_of(st.integers(-2**31 + 2**20, 2**31 - 2**20), st.sampled_from([2**31 - 2**20, 0])),
+       zp=_ZP, n_hw=st.sampled_from([(4, 4), (3, 7), (8, 9)]), variant=st.sampled_from(["native", "avx2", "sse2"]),
+       seed=st.integers(0, 2**16))
+@example(m=2**31 - 1, s=32, bias=2**31 - 2**20, zp=-128, n_hw=(3, 7), variant="native", seed=1)
+@example(m=2**30 + 12345, s=33, bias=-2**31 + 2**20, zp=127, n_hw=(8, 9), variant="native", seed=2)
+@example(m=2**31 - 1, s=31, bias=2**31 - 2**20, zp=5, n_hw=(4, 4), variant="native", seed=3)
+def test_conv_requant_int32_edges_exact(tmp_path, m, s, bias, zp, n_hw, variant, seed):
+    """The conv epilogue's int8 requantization (common.h: AVX-512's int64 lanes without set-up,
+    their int32 form for shifts of 32 or more; the unsigned form elsewhere) on accumulators near
+    the int32 limits, any multiplier and shift, planes that are and are not multiples of 16
+    (the masked last step), equal to the interpreter."""
+    check_exact(_requant_cases(Cases(seed), m, s, bias, zp, n_hw), tmp_path / "c", cflags=_build(variant))
+
+
+@pytest.mark.parametrize("variant", ["sse2", "avx2", "native", "portable"])
+def test_global_avgpool_x86_exact(tmp_path, variant):
+    """The x86 global average pool (pool.c: PSADBW plane sums, requantized 256 planes at a
+    time): 300 planes (a second chunk) of 16 bytes, planes of 7 (no 16-byte step), 49 and
+    1000 bytes (steps and tails), bytes at the extremes, shifts below and above 32."""
+    cs = Cases(17)
+    for shape, lo_r, hi_r in (((1, 300, 4, 4), 1e-3, 0.1), ((2, 3, 1, 7), 0.3, 0.9),
+                              ((1, 5, 7, 7), 1e-2, 0.5), ((1, 2, 25, 40), 1e-5, 1e-4)):
+        x = cs.rand_input(shape)
+        m, s = cs.mult(1, lo_r, hi_r)
+        cs.op("qcc.global_avgpool", [x, m, s], {"x_zp": int(cs.rng.integers(-128, 128)),
+                                                "y_zp": int(cs.rng.integers(-128, 128))})
+    xe = cs.input(cs.rng.choice(np.array([-128, 127], np.int8), (1, 3, 9, 9)), DType.int8)
+    m, s = cs.mult(1, 1e-3, 1e-2)
+    cs.op("qcc.global_avgpool", [xe, m, s], {"x_zp": -128, "y_zp": 5})
+    check_exact(cs, tmp_path / "c", cflags=_build(variant))
+
+
 @pytest.mark.parametrize("variant", ["sse2", "avx2", "portable"])
 def test_int8_elementwise_other_builds_exact(tmp_path, variant):
     check_exact(_elem_cases(Cases(5), 0.7, 1.3, 0.01, 0.3, (-3, 100, -128), 1030), tmp_path / "c",

@@ -78,7 +78,7 @@ static inline int32_t qcc_requant_i8_u64_sse2(const int32_t *acc, int32_t n, int
 
 #if !defined(QCC_PORTABLE) && defined(__AVX2__)
 #include <immintrin.h>
-/* The same loop on AVX2 (and AVX-512) builds: the SSE2 form above on 256-bit registers, with
+/* The same loop on AVX2 builds (AVX-512 ones: qcc_requant_i8_s64_avx512): the SSE2 form above on 256-bit registers, with
  * VPMINSD / VPMAXSD for the clamp. gcc's own vectorization of the scalar loop there (64-bit
  * VPMULLQ lanes with AVX-512) measured 8 % slower over a whole keyword-spotting CNN
  * (ds_cnn_kws, -march=native, 112 -> 103 us, 2026-12-06). */
@@ -105,31 +105,50 @@ static inline int32_t qcc_requant_i8_u64_avx2(const int32_t *acc, int32_t n, int
 }
 #endif
 
+
 #if !defined(QCC_PORTABLE) && defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
-/* The same loop on AVX-512 builds, 16 outputs per step (the AVX2 loop and the scalar one take
- * the rest; returns how many were done): the AVX2 form on 512-bit registers, the int32
- * results saturated to bytes by VPMOVSDB and clamped there to [lo, hi] (within int8, so
- * saturating first changes nothing). A masked last step instead of the AVX2 / scalar tail
- * measured slower on rows of 13-49 outputs (a keyword-spotting CNN 9.2 -> 9.5 us, Zen 4). */
-static inline int32_t qcc_requant_i8_u64_avx512(const int32_t *acc, int32_t n, int32_t lo32, int32_t hi32,
-                                                uint32_t um, uint64_t cr, int32_t s, int32_t base,
-                                                int32_t lo, int32_t hi, int8_t *y)
+/* qcc_requant of a whole row on AVX-512 without per-call set-up (2026-12-06, round "Small
+ * planes"): AVX-512 has the signed 32x32->64 product (VPMULDQ), the arithmetic 64-bit shift
+ * (VPSRAQ) and 64-bit min / max, so acc*m + 2^(s-1) (|.| < 2^62 + 2^61: exact), >> s, + zp and
+ * the clamp run in int64 lanes exactly as qcc_requant does, for every m and 1 <= s <= 62 (the
+ * IR's range). The unsigned form below needs acc bounds from three int64 divisions per call,
+ * which on the 16-output planes of small CNNs cost more than the outputs. Even and odd lanes,
+ * interleaved back by a blend; the last n % 16 outputs by masked loads and stores. For
+ * s >= 32 (most conv layers) only the high int32 half of each sum is kept and the rest of the
+ * shift, + zp and the clamp run in int32 lanes (fewer, and faster, instructions). */
+static inline void qcc_requant_i8_s64_avx512(const int32_t *acc, int32_t n, int32_t m, int32_t s,
+                                             int32_t zp, int32_t lo, int32_t hi, int8_t *y)
 {
-    const __m512i vlo = _mm512_set1_epi32(lo32), vhi = _mm512_set1_epi32(hi32), vm = _mm512_set1_epi32((int32_t)um);
-    const __m512i vcr = _mm512_set1_epi64((int64_t)cr), vb = _mm512_set1_epi32(base);
-    const __m128i vs = _mm_cvtsi32_si128(s), lo8 = _mm_set1_epi8((char)lo), hi8 = _mm_set1_epi8((char)hi);
+    const __m512i vm = _mm512_set1_epi64((int64_t)m), vr = _mm512_set1_epi64((int64_t)1 << (s - 1));
+    const __m512i vz = _mm512_set1_epi64(zp), vlo = _mm512_set1_epi64(lo), vhi = _mm512_set1_epi64(hi);
+    const __m128i vs = _mm_cvtsi32_si128(s);
     int32_t q;
-    for (q = 0; q + 16 <= n; q += 16) {
-        __m512i a = _mm512_loadu_si512((const void *)(acc + q)), e, o;
-        __m128i r8;
-        a = _mm512_sub_epi32(_mm512_min_epi32(_mm512_max_epi32(a, vlo), vhi), vlo);  /* d >= 0 */
-        e = _mm512_srl_epi64(_mm512_add_epi64(_mm512_mul_epu32(a, vm), vcr), vs);
-        o = _mm512_srl_epi64(_mm512_add_epi64(_mm512_mul_epu32(_mm512_srli_epi64(a, 32), vm), vcr), vs);
-        a = _mm512_add_epi32(_mm512_or_si512(e, _mm512_slli_epi64(o, 32)), vb);  /* e, o < 2^20 */
-        r8 = _mm_min_epi8(_mm_max_epi8(_mm512_cvtsepi32_epi8(a), lo8), hi8);
-        _mm_storeu_si128((__m128i *)(void *)(y + q), r8);
+    if (s >= 32) {  /* floor(x / 2^s) = floor(floor(x / 2^32) / 2^(s-32)): the high halves, int32 */
+        const __m128i vs32 = _mm_cvtsi32_si128(s - 32);
+        const __m512i z32 = _mm512_set1_epi32(zp), lo32 = _mm512_set1_epi32(lo), hi32 = _mm512_set1_epi32(hi);
+        for (q = 0; q < n; q += 16) {
+            const __mmask16 k = n - q >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - q)) - 1);
+            const __m512i a = _mm512_maskz_loadu_epi32(k, (const void *)(acc + q));
+            const __m512i e = _mm512_add_epi64(_mm512_mul_epi32(a, vm), vr);
+            const __m512i o = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), vm), vr);
+            /* |x| < 2^62 + 2^61: |x >> 32| < 2^31 - 2^29, + zp fits int32 */
+            __m512i r = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(e, 32), o);
+            r = _mm512_add_epi32(_mm512_sra_epi32(r, vs32), z32);
+            r = _mm512_min_epi32(_mm512_max_epi32(r, lo32), hi32);
+            _mm_mask_storeu_epi8((void *)(y + q), k, _mm512_cvtepi32_epi8(r));
+        }
+        return;
     }
-    return q;
+    for (q = 0; q < n; q += 16) {
+        const __mmask16 k = n - q >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - q)) - 1);
+        const __m512i a = _mm512_maskz_loadu_epi32(k, (const void *)(acc + q));
+        __m512i e = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(a, vm), vr), vs);
+        __m512i o = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), vm), vr), vs);
+        e = _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(e, vz), vlo), vhi);
+        o = _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(o, vz), vlo), vhi);
+        _mm_mask_storeu_epi8((void *)(y + q), k,
+                             _mm512_cvtepi32_epi8(_mm512_mask_blend_epi32(0xAAAA, e, _mm512_slli_epi64(o, 32))));
+    }
 }
 #endif
 
@@ -147,6 +166,12 @@ static inline int qcc_requant_i8_u64(const int32_t *restrict acc, int32_t n, int
     uint64_t cr;
     int32_t q, lo32, hi32, base, b;
     uint32_t um;
+#if !defined(QCC_PORTABLE) && defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+    if (s >= 1 && s <= 62 && lo <= hi) {
+        qcc_requant_i8_s64_avx512(acc, n, m, s, zp, lo, hi, y);
+        return 1;
+    }
+#endif
     if (m <= 0 || s < 1 || s > 43 || lo > hi)
         return 0;
     one = (int64_t)1 << s;
@@ -173,9 +198,6 @@ static inline int qcc_requant_i8_u64(const int32_t *restrict acc, int32_t n, int
     q = 0;
 #if !defined(QCC_PORTABLE) && defined(__SSE2__) && !defined(__AVX2__)
     q = qcc_requant_i8_u64_sse2(acc, n, lo32, hi32, um, cr, s, base, lo, hi, y);
-#endif
-#if !defined(QCC_PORTABLE) && defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
-    q = qcc_requant_i8_u64_avx512(acc, n, lo32, hi32, um, cr, s, base, lo, hi, y);
 #endif
 #if !defined(QCC_PORTABLE) && defined(__AVX2__)
     q += qcc_requant_i8_u64_avx2(acc + q, n - q, lo32, hi32, um, cr, s, base, lo, hi, y + q);

@@ -81,33 +81,53 @@ QCC_SIMD_INLINE void qcc_pws_tile_z(const int32_t *xp, const int32_t *off, int32
  * int16 pairs or bytes: a tuple is one int32 of the zero-padded row) and the initial
  * accumulators of output channels o .. o + no - 1 (bias, minus (zp + off) * sum w for the
  * byte tuples; past no: zero weights and bias). */
+#ifdef QCC_SIMD_QUAD
 static inline void qcc_pws_weights(const int8_t *w, const int32_t *bias, int32_t zp, int32_t o,
                                    int32_t no, int32_t kk, int32_t cr, int32_t *wq, int32_t *b4)
 {
-    int16_t row[1024];  /* one row's tuples (cr * 4 <= 2048 bytes), read back with memcpy */
+    /* byte quads straight from the rows (no row buffer: on 16-position planes its memset and
+     * memcpy calls cost more than the tile's dot products; 2026-12-06, round "Small planes") */
+    const int32_t kf = kk / 4;  /* whole quads; the last one (kk % 4 bytes) zero padded */
     int32_t i, k;
     for (i = 0; i < 4; i++) {
         const int8_t *wo = w + (size_t)i * kk;  /* w: row o */
-        memset(row, 0, (size_t)cr * 4);
-        if (i < no) {
-#ifdef QCC_SIMD_QUAD
-            memcpy(row, wo, (size_t)kk);
-#else
-            qcc_simd_centre16(wo, kk, 0, row);
-#endif
+        if (i >= no) {
+            for (k = 0; k < cr; k++)
+                wq[(size_t)k * 4 + i] = 0;
+            b4[i] = 0;
+            continue;
         }
+        for (k = 0; k < kf; k++)
+            memcpy(wq + (size_t)k * 4 + i, wo + 4 * (size_t)k, 4);
+        if (kf < cr) {
+            int8_t t4[4] = {0, 0, 0, 0};
+            for (k = 4 * kf; k < kk; k++)
+                t4[k - 4 * kf] = wo[k];
+            memcpy(wq + (size_t)kf * 4 + i, t4, 4);
+        }
+        /* sum w*(x - zp) = sum w*v - (zp + off)*sum w, modulo 2^32 */
+        b4[i] = (int32_t)((uint32_t)(bias ? bias[o + i] : 0)
+                          - (uint32_t)(zp + qcc_simd_off(QCC_I8)) * (uint32_t)qcc_simd_wsum(wo, kk));
+    }
+}
+#else
+static inline void qcc_pws_weights(const int8_t *w, const int32_t *bias, int32_t zp, int32_t o,
+                                   int32_t no, int32_t kk, int32_t cr, int32_t *wq, int32_t *b4)
+{
+    int16_t row[1024];  /* one row's int16 pairs (cr * 4 <= 2048 bytes), read back with memcpy */
+    int32_t i, k;
+    (void)zp;
+    for (i = 0; i < 4; i++) {
+        const int8_t *wo = w + (size_t)i * kk;  /* w: row o */
+        memset(row, 0, (size_t)cr * 4);
+        if (i < no)
+            qcc_simd_centre16(wo, kk, 0, row);
         for (k = 0; k < cr; k++)
             memcpy(wq + (size_t)k * 4 + i, (const char *)row + 4 * (size_t)k, 4);
         b4[i] = bias && i < no ? bias[o + i] : 0;
-#ifdef QCC_SIMD_QUAD  /* sum w*(x - zp) = sum w*v - (zp + off)*sum w, modulo 2^32 */
-        if (i < no)
-            b4[i] = (int32_t)((uint32_t)b4[i]
-                              - (uint32_t)(zp + qcc_simd_off(QCC_I8)) * (uint32_t)qcc_simd_wsum(wo, kk));
-#else
-        (void)zp;
-#endif
     }
 }
+#endif
 
 /* qcc_pws_weights for the padded-plane tuples with kernel rows of kw taps padded to kwp (a
  * multiple of R; zero weights on the padding taps): the no rows (kk = rows * kw elements)
@@ -391,9 +411,14 @@ static inline int qcc_pws_block_rows(const qcc_conv2d_p *p, int32_t q0, int32_t 
 /* The smallest output plane the GEMM takes: 64, or 32 for one-group convs of stride 1 along
  * the rows (a 1x3 conv over 40 channels on a 1x49 row measured 1.4x faster here than in the
  * im2col dot products with AVX-512 VNNI, 1.2x with SSE2; strided rows, whose implicit
- * im2col copies element by element, measured 0.7-0.9x; 2026-12-06). */
+ * im2col copies element by element, measured 0.7-0.9x; 2026-12-06), or 16 for one-group
+ * pointwise convs (their tuples are x's rows: on mobilenet_small's 4x4 planes 1.3x faster than
+ * the im2col dot products with AVX-512 VNNI before the weight quads below lost their row
+ * buffer, 1.5-2.9x after; 2026-12-06 round "Small planes"). */
 static inline int32_t qcc_pws_min_plane(const qcc_conv2d_p *p)
 {
+    if (p->group == 1 && qcc_conv_simd_pointwise(p))
+        return 16;
     return p->group == 1 && p->sw == 1 ? 32 : 64;
 }
 

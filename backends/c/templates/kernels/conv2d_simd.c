@@ -10,6 +10,42 @@ static inline int qcc_conv_simd_pointwise(const qcc_conv2d_p *p)
            && p->oh == p->h && p->ow == p->w;
 }
 
+/* qcc_im2col_simd's columns without weight groups (t' = t = (ci, u, v)): per output position
+ * and (ci, u) the kw taps are one run, copied without per-tap bounds checks when the run lies
+ * inside x's row (2026-12-06, round "Small planes": the per-tap checks and the group counter
+ * were most of a small strided conv's time). */
+static inline void qcc_im2col_simd_runs(const qcc_conv2d_p *p, const int8_t *x, int32_t c0, int32_t cg,
+                                        int32_t q0, int32_t qn, int32_t kp, uint8_t *col)
+{
+    const uint8_t flip = QCC_SIMD_FLIP, zb = (uint8_t)((uint8_t)(int8_t)p->x_zp ^ flip);
+    const int32_t kw = p->kw, dw = p->dw;
+    const size_t plane = (size_t)p->h * p->w;
+    int32_t q, ci, u, v;
+    for (q = 0; q < qn; q++) {
+        const int32_t i = (q0 + q) / p->ow, j = (q0 + q) % p->ow;
+        const int32_t iw0 = j * p->sw - p->pl, inrow = iw0 >= 0 && iw0 + (kw - 1) * dw < p->w;
+        uint8_t *restrict cq = col + (size_t)q * kp;
+        for (ci = 0; ci < cg; ci++) {
+            const uint8_t *xc = (const uint8_t *)x + (size_t)(c0 + ci) * plane;
+            for (u = 0; u < p->kh; u++, cq += kw) {
+                const int32_t ih = i * p->sh + u * p->dh - p->pt;
+                if (ih < 0 || ih >= p->h)
+                    for (v = 0; v < kw; v++)
+                        cq[v] = zb;
+                else if (inrow) {
+                    const uint8_t *xr = xc + (size_t)ih * p->w + iw0;
+                    for (v = 0; v < kw; v++)
+                        cq[v] = (uint8_t)(xr[v * dw] ^ flip);
+                } else
+                    for (v = 0; v < kw; v++) {
+                        const int32_t iw = iw0 + v * dw;
+                        cq[v] = iw >= 0 && iw < p->w ? (uint8_t)(xc[(size_t)ih * p->w + iw] ^ flip) : zb;
+                    }
+            }
+        }
+    }
+}
+
 /* col[q*kp + t'] for output positions [q0, q0 + qn) of one image, group channels from c0.
  * t' = t without weight groups (gs = 0); with them, element t of group t / gs sits at
  * (t / gs) * gp + t % gs: every group starts on a step (gp = gs rounded up to QCC_SIMD_CH),
@@ -31,6 +67,10 @@ static inline void qcc_im2col_simd(const qcc_conv2d_p *p, const int8_t *x, int32
             for (q = 0; q < qn; q++)
                 cq[(size_t)q * kp] = (uint8_t)(xr[q] ^ flip);
         }
+        return;
+    }
+    if (gs == 0) {  /* no weight groups: each (ci, u) is one run of kw bytes, checked once */
+        qcc_im2col_simd_runs(p, x, c0, cg, q0, qn, kp, col);
         return;
     }
     for (q = 0; q < qn; q++) {
