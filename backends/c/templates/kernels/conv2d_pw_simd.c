@@ -414,7 +414,7 @@ static inline int qcc_pws_block_rows(const qcc_conv2d_p *p, int32_t q0, int32_t 
  * im2col copies element by element, measured 0.7-0.9x; 2026-12-06), or 16 for one-group
  * pointwise convs (their tuples are x's rows: on mobilenet_small's 4x4 planes 1.3x faster than
  * the im2col dot products with AVX-512 VNNI before the weight quads below lost their row
- * buffer, 1.5-2.9x after; 2026-12-06 round "Small planes"). */
+ * buffer, 1.8-2.9x after; 2026-12-06 round "Small planes"). */
 static inline int32_t qcc_pws_min_plane(const qcc_conv2d_p *p)
 {
     if (p->group == 1 && qcc_conv_simd_pointwise(p))
