@@ -136,12 +136,47 @@ static inline void qcc_pws_weights_pad(const int8_t *w, const int32_t *bias, int
                                        int32_t no, int32_t kk, int32_t kw, int32_t kwp, int32_t cr,
                                        int32_t *wq, int32_t *b4)
 {
-    int8_t wp[4 * 2048];  /* four rows of cr * R <= 2048 elements */
     int32_t i, r, v;
     if (kwp == kw) {
         qcc_pws_weights(w + (size_t)o * kk, bias, zp, o, no, kk, cr, wq, b4);
         return;
     }
+#ifdef QCC_SIMD_QUAD
+    /* byte quads composed in a register and stored once into wq (2026-12-06, host10: the byte
+     * copy into padded rows and qcc_pws_weights' pass over them cost more than the tile's dot
+     * products on 4x4 output planes: digits_cnn's 3x3 stride-2 conv on this path took 5.7 us,
+     * the whole model's default build 7.4 us, 3.6 with these quads; alternating runs) */
+    for (i = 0; i < 4; i++) {
+        const int8_t *src = w + (size_t)(o + i) * kk;
+        const int32_t nt = kwp / 4;
+        if (i >= no) {
+            for (r = 0; r < cr; r++)
+                wq[(size_t)r * 4 + i] = 0;
+            b4[i] = 0;
+            continue;
+        }
+        if (kw == 3 && kwp == 4) {  /* one quad per row: three bytes and a zero, no branches */
+            const uint8_t *t = (const uint8_t *)src;
+            for (r = 0; r < kk / 3; r++, t += 3)
+                wq[(size_t)r * 4 + i] = (int32_t)((uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16);
+        } else {
+            for (r = 0; r < kk / kw; r++)
+                for (v = 0; v < nt; v++) {
+                    const uint8_t *t = (const uint8_t *)src + (size_t)r * kw + 4 * v;
+                    const int32_t n = kw - 4 * v;  /* taps of this quad inside the row: 1 .. 4+ */
+                    uint32_t q = t[0];
+                    q |= n > 1 ? (uint32_t)t[1] << 8 : 0u;
+                    q |= n > 2 ? (uint32_t)t[2] << 16 : 0u;
+                    q |= n > 3 ? (uint32_t)t[3] << 24 : 0u;
+                    wq[((size_t)r * nt + v) * 4 + i] = (int32_t)q;
+                }
+        }
+        /* sum w*(x - zp) = sum w*v - (zp + off)*sum w, modulo 2^32 (the padding taps are 0) */
+        b4[i] = (int32_t)((uint32_t)(bias ? bias[o + i] : 0)
+                          - (uint32_t)(zp + qcc_simd_off(QCC_I8)) * (uint32_t)qcc_simd_wsum(src, kk));
+    }
+#else
+    int8_t wp[4 * 2048];  /* four rows of cr * R <= 2048 elements */
     for (i = 0; i < no; i++) {  /* byte loops: memcpy calls of kw bytes cost more here */
         const int8_t *src = w + (size_t)(o + i) * kk;
         int8_t *dst = wp + (size_t)i * cr * QCC_PWS_R;
@@ -150,6 +185,7 @@ static inline void qcc_pws_weights_pad(const int8_t *w, const int32_t *bias, int
                 dst[r * kwp + v] = v < kw ? src[r * kw + v] : 0;
     }
     qcc_pws_weights(wp, bias, zp, o, no, cr * QCC_PWS_R, cr, wq, b4);
+#endif
 }
 
 /* gcc 11-12 at -O3 with AVX2 or wider vectors: a false -Wstringop-overflow ("writing 32 bytes
