@@ -64,6 +64,7 @@ def test_padded_tuples_dispatched(tmp_path, monkeypatch):
     check_exact_dispatched(_cases(1), tmp_path / "c", ["sse2", "avx2", "avx512"], monkeypatch)
 
 
+@pytest.mark.slow  # 10 s at load 5 (four builds); test_padded_tuples_bit_exact is the fast smoke
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(k=st.sampled_from([(10, 4), (3, 4), (1, 8), (2, 2), (1, 3), (3, 3)]), s=st.sampled_from([(2, 2), (1, 2), (2, 1)]),
        side=st.sampled_from([-1, 1]), variant=st.sampled_from(["sse2", "vnni"]),
