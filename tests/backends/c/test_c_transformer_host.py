@@ -3,8 +3,10 @@ inlined loop per input type and softmax variant, the I-BERT exponent's quotient 
 multiply-shift) bit for bit with the interpreter, in the default build (SSE2), with
 -march=native and with -DQCC_PORTABLE (the one generic loop): softmax over int32 / int16 /
 int8 logits at the type edges, both variants, with and without a mask (the generic loop),
-the quotient at divisors from 1 to 2^24 and clipped differences just below and above 2^31
-(where the kernel falls back to the division); GELU from int32 / int16 / int8; layer norm
+the quotient at divisors from 1 to 2^22 and clipped differences just below and above 2^31
+(where the kernel falls back to the division; with the fixed exponent constants of `_cases`,
+divisors from about 2^23 make the I-BERT exponent's int32 row sum overflow, which the
+interpreter refuses, so the strategy stops at 2^22); GELU from int32 / int16 / int8; layer norm
 of int8 and int16 rows."""
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ def test_transformer_rows_bit_exact(variant, tmp_path):
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(q_ln2=st.one_of(st.sampled_from([1, 2, 3, 2839, 2**16 + 1, 2**24]), st.integers(1, 2**24)),
+@given(q_ln2=st.one_of(st.sampled_from([1, 2, 3, 2839, 2**16 + 1, 2**22]), st.integers(1, 2**22)),
        big=st.booleans(), seed=st.integers(0, 2**16))
 def test_softmax_quotient_by_multiply_exact(q_ln2, big, seed, tmp_path_factory):
     check_exact(_cases(seed, q_ln2, big), tmp_path_factory.mktemp("sm"), _host("native"))
