@@ -82,7 +82,7 @@ int main(void)
 
 def _harness(vs: dict) -> str:
     r, q, sat = vs["rshift_round"], vs["requant"], vs["saturate"]
-    src = ['#include <stdio.h>\n#include "common.h"\n#include "lut.h"\n#include "lut.c"\n']
+    src = ['#include <stdio.h>\n#include "common.h"\n#include "lut_row.h"\n#include "lut.h"\n#include "lut.c"\n']
     for v in (r, q, sat):
         for k, a in v.inputs.items():
             src.append(_arr(f"{v.name}_{k}", a))
@@ -97,7 +97,7 @@ def _harness(vs: dict) -> str:
 @pytest.mark.parametrize("opt", ["-O0", "-O3"])
 def test_c_primitives_reproduce_the_contract_vectors(tmp_path, opt):
     vs = {v.name: v for v in contract.all_vectors()}
-    for f in ("common.h", "lut.h", "lut.c"):
+    for f in ("common.h", "lut_row.h", "lut.h", "lut.c"):
         shutil.copy(os.path.join(KERNELS, f), tmp_path / f)
     (tmp_path / "h.c").write_text(_harness(vs))
     subprocess.run(["gcc", "-std=c99", "-Wall", "-Werror", opt, "-o", str(tmp_path / "h"),
