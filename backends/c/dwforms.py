@@ -7,12 +7,13 @@ kernel. The mask mirrors ``qcc_conv2d``'s route to ``qcc_conv2d_dwd`` and the fo
 (``qcc_dws_takes``, ``qcc_dws_quad``, ``qcc_dw22_takes``); a form missing from it by mistake
 costs speed, never correctness. Bits: 0-7 the pair forms (``1 << form``, form = 4 (kw == 5) +
 2 (stride 2) + narrow, as ``qcc_dwa_rows``), 8-10 the 5x5 quads (stride 1 wide / narrow,
-stride 2), 11-12 the 3x3 2x2 form (wide / narrow)."""
+stride 2), 11-12 the 3x3 2x2 form (wide / narrow), 13-16 the 5x5 two-row form (stride 1 wide /
+narrow, stride 2 wide / narrow: ``qcc_dw5r2_takes``, inputs of at most two rows)."""
 
 from __future__ import annotations
 
-ALL = (1 << 13) - 1
-Q5S1W, Q5S1N, Q5S2, D22W, D22N = (1 << b for b in range(8, 13))
+ALL = (1 << 17) - 1
+Q5S1W, Q5S1N, Q5S2, D22W, D22N, R2S1W, R2S1N, R2S2W, R2S2N = (1 << b for b in range(8, 17))
 
 
 def _pair(kw: int, s: int, narrow: int) -> int:
@@ -32,6 +33,8 @@ def conv_forms(q: dict) -> int:
         return 0
     narrow = int(int(q["lo"]) > -128 or int(q["hi"]) < 127)
     ow, oh = int(q["ow"]), int(q["oh"])
+    if kw == 5 and int(q["h"]) <= 2:
+        return ((R2S2N if narrow else R2S2W) if sw == 2 else (R2S1N if narrow else R2S1W))
     if kw == 5 and _quad(ow, sw):
         return Q5S2 if sw == 2 else (Q5S1N if narrow else Q5S1W)
     if kw == 3 and sw == 1 and sh == 1 and ow % 2 == 0 and oh >= 2:

@@ -8,22 +8,35 @@ from pathlib import Path
 
 import pytest
 
-from qcc.backends.c import arm
+from qcc.backends.c import arm, dwforms
 from qcc.interp import Interpreter
 
 from c_testlib import Cases, _assert_equal, add_depthwise, emit_c
 
-ALL = ["-DQCC_DW_FORMS=0x1fff"]
+ALL = ["-DQCC_DW_FORMS=0x1ffff"]
 
 
 def _model(seed: int) -> Cases:
     """3x3 stride 2 (a pair form), 3x3 stride 1 on an even width over an odd height (the 2x2
-    form and its last row's pair form), 5x5 stride 1 on rows of 8 (a quad form)."""
+    form and its last row's pair form), 5x5 stride 1 on rows of 8 (a quad form), 5x5 stride 1
+    on an input of two rows (the two-row form)."""
     cs = Cases(seed)
     add_depthwise(cs, 1, 3, (9, 10), (3, 3), (2, 2), [1, 1, 1, 1])
     add_depthwise(cs, 1, 2, (7, 6), (3, 3), (1, 1), [1, 1, 1, 1])
     add_depthwise(cs, 1, 2, (6, 8), (5, 5), (1, 1), [2, 2, 2, 2])
+    add_depthwise(cs, 1, 2, (2, 12), (5, 5), (1, 1), [2, 2, 2, 2])
     return cs
+
+
+def test_mask_names_the_two_row_form_for_5x5_convs_on_inputs_of_two_rows():
+    base = {"c": 4, "group": 4, "dh": 1, "dw": 1, "kh": 5, "kw": 5, "sh": 1, "sw": 1,
+            "lo": -128, "hi": 127, "ow": 96, "oh": 2, "h": 2}
+    assert dwforms.conv_forms(base) == dwforms.R2S1W
+    assert dwforms.conv_forms(dict(base, lo=0)) == dwforms.R2S1N
+    assert dwforms.conv_forms(dict(base, sw=2, ow=48)) == dwforms.R2S2W
+    assert dwforms.conv_forms(dict(base, sw=2, ow=48, hi=6)) == dwforms.R2S2N
+    # three input rows: a window can hold three, the quad form
+    assert dwforms.conv_forms(dict(base, h=3, oh=3)) == dwforms.Q5S1W
 
 
 @pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")

@@ -147,6 +147,20 @@ def _cases(seed: int) -> Cases:
     _conv(cs, 1, 2, (1, 8), 2, (3, 3), (1, 1), [1, 1, 1, 1], 2)
     _edge_dw(cs, 3, 1, (5, 6), [2**31 - 1 - 9 * 128 * 255, -2**31 + 9 * 128 * 255, 7],
              [2.0 ** -30, 0.7, 2.0 ** -12], 9, lo=-30, hi=80)
+    # the 5x5 two-row form (inputs of at most two rows): even and odd widths, one-row inputs,
+    # one output column, strides 2 and 1 x 2, both bounds narrow, a channel multiplier of 2,
+    # pads of 4 (output rows whose window holds one input row, at the kernel's first or last
+    # row), int32 edges with small shifts mixed in (0.9: the table kernel's channels)
+    _conv(cs, 1, 3, (2, 12), 3, (5, 5), (1, 1), [2, 2, 2, 2], 3)
+    _conv(cs, 1, 2, (2, 9), 2, (5, 5), (1, 1), [2, 2, 2, 2], 2, bounds=(-80, 60))
+    _conv(cs, 1, 2, (1, 7), 2, (5, 5), (1, 1), [2, 2, 2, 2], 2, relu=True)
+    _conv(cs, 1, 2, (1, 1), 2, (5, 5), (1, 1), [2, 2, 2, 2], 2)
+    _conv(cs, 1, 2, (2, 11), 2, (5, 5), (2, 2), [2, 2, 2, 2], 2, wvals=[-128, 127])
+    _conv(cs, 1, 2, (2, 10), 4, (5, 5), (1, 2), [4, 2, 4, 2], 2, bounds=(-50, 90))
+    _edge_dw(cs, 5, 1, (2, 9), [2**31 - 1 - 25 * 128 * 255, -2**31 + 25 * 128 * 255, 3],
+             [2.0 ** -30, 0.9, 2.0 ** -12], 5)
+    _edge_dw(cs, 5, 2, (1, 10), [-2**31 + 25 * 128 * 255, 2**31 - 1 - 25 * 128 * 255],
+             [2.0 ** -12, 2.0 ** -30], -7, lo=-40, hi=70)
     # rows of more than sixteen outputs (the Helium kernel's four vectors and a second pass)
     _conv(cs, 1, 3, (6, 21), 3, (3, 3), (1, 1), [1, 1, 1, 1], 3)
     _conv(cs, 1, 2, (5, 40), 2, (3, 3), (2, 2), [1, 1, 1, 1], 2, relu=True)

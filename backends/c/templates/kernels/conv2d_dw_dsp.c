@@ -257,7 +257,7 @@ __attribute__((noinline, unused)) static void qcc_dwd_chan(const qcc_dwd_job *j,
 /* The forms an image holds (bits: backends/c/dwforms.py; the renderer defines the mask of the
  * forms its model's convs take, all of them by default). */
 #ifndef QCC_DW_FORMS
-#define QCC_DW_FORMS 0x1fff
+#define QCC_DW_FORMS 0x1ffff
 #endif
 #define QCC_DWF_Q5 0x700  /* the 5x5 quads */
 #define QCC_DWF_Q5S1W 0x100
@@ -265,6 +265,11 @@ __attribute__((noinline, unused)) static void qcc_dwd_chan(const qcc_dwd_job *j,
 #define QCC_DWF_Q5S2 0x400
 #define QCC_DWF_D22W 0x800  /* the 3x3 2x2 form */
 #define QCC_DWF_D22N 0x1000
+#define QCC_DWF_R2 0x1e000  /* the 5x5 two-row form */
+#define QCC_DWF_R2S1W 0x2000
+#define QCC_DWF_R2S1N 0x4000
+#define QCC_DWF_R2S2W 0x8000
+#define QCC_DWF_R2S2N 0x10000
 /* Calls only the forms the image holds: the others are never reached (qcc_dws_have sends
  * their convs to the table kernel), so their functions are left out of the image. */
 #define QCC_DWF_DO(bits, call)                                                                 \
@@ -277,6 +282,8 @@ static inline int qcc_dws_takes(const qcc_conv2d_p *p);  /* conv2d_dws_dsp.c */
 static int qcc_dws_conv(const qcc_dwd_job *j);
 static int qcc_dws_convq(const qcc_dwd_job *j);
 static int qcc_dws_conv22(const qcc_dwd_job *j);
+static int qcc_dws_conv5r2(const qcc_dwd_job *j);
+static inline int qcc_dw5r2_takes(const qcc_conv2d_p *p);
 static inline int qcc_dws_quad(const qcc_conv2d_p *p);
 static inline int qcc_dw22_takes(const qcc_conv2d_p *p);
 static inline int qcc_dws_have(const qcc_conv2d_p *p);
@@ -300,7 +307,8 @@ QCC_ARM_OUTLINE int qcc_conv2d_dwd(const qcc_conv2d_p *p, const int8_t *x, const
     memset(wz, 0, sizeof wz);
 #ifdef QCC_ARM_GEMM4
     if (qcc_dws_takes(p) && qcc_dws_have(p)) {  /* the weights-in-registers forms */
-        if (!(qcc_dws_quad(p) ? QCC_DWS_CALL(QCC_DWF_Q5, qcc_dws_convq(&j))
+        if (!(qcc_dw5r2_takes(p) ? QCC_DWS_CALL(QCC_DWF_R2, qcc_dws_conv5r2(&j))
+              : qcc_dws_quad(p) ? QCC_DWS_CALL(QCC_DWF_Q5, qcc_dws_convq(&j))
               : qcc_dw22_takes(p) ? QCC_DWS_CALL(QCC_DWF_D22W | QCC_DWF_D22N, qcc_dws_conv22(&j))
               : QCC_DWS_CALL(0xff, qcc_dws_conv(&j))))
             return QCC_OK;

@@ -267,6 +267,8 @@ static inline void qcc_dwq_plane(const qcc_dwg *g, const int8_t *pad, int32_t pw
     }
 }
 
+{% include "kernels/conv2d_dw5r2_dsp.c" %}
+
 /* The plane of one output channel by the 2x2 form (qcc_dw22_takes; conv2d_dw22_dsp.c): the
  * row pairs in one call, an odd last row by the pair loop (prm: its requantization, start
  * value and row steps set, d->w its weights). d: ow, rskip and bounds set. */
@@ -301,7 +303,7 @@ static inline int qcc_dws_takes(const qcc_conv2d_p *p)
  * whether there were any. */
 __attribute__((always_inline)) static inline int qcc_dws_conv_k(const qcc_dwd_job *j,
                                                                 const int mode)
-{   /* mode: 0 the pair forms, 1 the 5x5 quads, 2 the 3x3 2x2 form */
+{   /* mode: 0 the pair forms, 1 the 5x5 quads, 2 the 3x3 2x2 form, 3 the 5x5 two-row form */
     const int quad = mode == 1;
     const qcc_conv2d_p *p = j->p;
     const int32_t KW = p->kw, S = p->sw, narrow = p->lo > -128 || p->hi < 127;
@@ -346,6 +348,10 @@ __attribute__((always_inline)) static inline int qcc_dws_conv_k(const qcc_dwd_jo
                 qcc_dw22_plane(&g, pad, pw, &d, &prm, yo, narrow, form);
                 continue;
             }
+            if (mode == 3) {
+                qcc_dw5r2_plane(p, &g, pad, pw, wk, b0, &prm, &rq, yo, S, narrow);
+                continue;
+            }
             if (KW == 3)
                 prm.init = b0 - zp * qcc_dw3_pack(wk, &q);
             else
@@ -358,7 +364,8 @@ __attribute__((always_inline)) static inline int qcc_dws_conv_k(const qcc_dwd_jo
     return slow;
 }
 
-/* The pair forms, the 5x5 quad form (qcc_dws_quad) and the 3x3 2x2 form (qcc_dw22_takes):
+/* The pair forms, the 5x5 quad form (qcc_dws_quad), the 3x3 2x2 form (qcc_dw22_takes) and the
+ * 5x5 two-row form (qcc_dw5r2_takes):
  * one function each, so that each channel loop is compiled without the others' branches (the
  * quads cost the pair forms 12-20 instructions per channel in register moves when both shared
  * one loop). */
@@ -377,6 +384,11 @@ __attribute__((noinline, unused)) static int qcc_dws_conv22(const qcc_dwd_job *j
     return qcc_dws_conv_k(j, 2);
 }
 
+__attribute__((noinline, unused)) static int qcc_dws_conv5r2(const qcc_dwd_job *j)
+{
+    return qcc_dws_conv_k(j, 3);
+}
+
 /* Whether conv p takes the 5x5 quad form (qcc_dws_takes(p) holds). */
 static inline int qcc_dws_quad(const qcc_conv2d_p *p)
 {
@@ -384,11 +396,14 @@ static inline int qcc_dws_quad(const qcc_conv2d_p *p)
 }
 
 /* Whether the image holds the form conv p takes (qcc_dws_takes(p) holds; QCC_DW_FORMS): the
- * quad, or the 2x2 form and, for an odd last row, its pair form, or the pair form. */
+ * two-row form, the quad, or the 2x2 form and, for an odd last row, its pair form, or the pair form. */
 static inline int qcc_dws_have(const qcc_conv2d_p *p)
 {
     const int32_t narrow = p->lo > -128 || p->hi < 127;
     const int32_t pair = 1 << (4 * (p->kw == 5) + 2 * (p->sw == 2) + narrow);
+    if (qcc_dw5r2_takes(p))
+        return (QCC_DW_FORMS & (p->sw == 2 ? (narrow ? QCC_DWF_R2S2N : QCC_DWF_R2S2W)
+                                           : (narrow ? QCC_DWF_R2S1N : QCC_DWF_R2S1W))) != 0;
     if (qcc_dws_quad(p))
         return (QCC_DW_FORMS & (p->sw == 2 ? QCC_DWF_Q5S2 : narrow ? QCC_DWF_Q5S1N : QCC_DWF_Q5S1W))
                != 0;
