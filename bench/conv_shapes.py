@@ -1,7 +1,7 @@
 """One int8 conv layer per shape, built twice and timed side by side: a kernel-selection A/B.
 
-    python -m qcc.bench.conv_shapes [--shapes NAME,...] [--arch "-march=native"] [--a-flags ""]
-        [--b-flags "-DQCC_PWS_PAD_MIN=1000000"] [--rounds 5] [--runs 2000]
+    python -m qcc.bench.conv_shapes [--shapes NAME,...] [--grid] [--arch "-march=native"]
+        [--a-flags ""] [--b-flags "-DQCC_PWS_PAD_MIN=1000000"] [--rounds 5] [--runs 2000]
 
 Each shape (``SHAPES``: batch 1, per-channel requantization, random weights and inputs) is
 compiled to C once, then built with ``--arch`` (default ``-march=native``; ``""`` for the
@@ -9,7 +9,9 @@ default build with run-time dispatch) plus ``--a-flags`` as A and plus ``--b-fla
 two ``qcc_run --bench RUNS`` medians alternate for ``--rounds`` rounds and the least of each
 is printed with B / A. Both builds' outputs are checked equal first. With the default
 ``--b-flags`` B is the build without the GEMM's padded-plane tuples (docs/target_c.md
-"Kernel selection"), so B / A above 1 means the padded path is faster.
+"Kernel selection"), so B / A above 1 means the padded path is faster. ``--grid`` adds
+``GRID``: small strided and short-row convs with 3- and 4-tap kernel rows (the shapes where the
+padded-plane tuples and the im2col runs compete), named ``kKHxKW_sS_cCmM_oOHxOW``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,42 @@ SHAPES = {
     "3x3_s1_10x10": (8, 10, 10, 16, (3, 3), (1, 1), [1, 1, 1, 1], 1),
     "3x4_s1_12x9": (8, 12, 12, 16, (3, 4), (1, 1), [1, 1, 1, 2], 1),
 }
+
+
+def _grid_shape(kh: int, kw: int, s: int, c: int, m: int, oh: int, ow: int):
+    """The conv of ``c -> m`` channels, kernel kh x kw, stride s (both axes, rows: along the
+    row only) whose output plane is oh x ow: pads 1 (and kw - 2 on the right) where kh or kw
+    exceed 1."""
+    sh = s if kh > 1 else 1
+    pt, pb = (1, kh - 2) if kh > 1 else (0, 0)
+    pl, pr = (1, kw - 2)
+    h = (oh - 1) * sh + kh - pt - pb
+    w = (ow - 1) * s + kw - pl - pr
+    return (c, h, w, m, (kh, kw), (sh, s), [pt, pl, pb, pr], 1)
+
+
+def _grid() -> dict:
+    g = {}
+    for kw in (3, 4):
+        for s, planes in ((2, (4, 8, 16)), (1, (4, 6))):
+            for o in planes:
+                for c, m in ((1, 16), (16, 32), (64, 64)):
+                    if o == 16 and c == 64:
+                        continue
+                    g[f"k3x{kw}_s{s}_c{c}m{m}_o{o}x{o}"] = _grid_shape(3, kw, s, c, m, o, o)
+        for ow in (16, 20, 25, 49):
+            for c, m in ((32, 48), (64, 64)):
+                g[f"k1x{kw}_s2_c{c}m{m}_o1x{ow}"] = _grid_shape(1, kw, 2, c, m, 1, ow)
+    for c, m in ((2, 16), (4, 16), (8, 16)):  # the reduction length on 4x4 and 5x5 planes
+        for o in (4, 5):
+            g[f"k3x3_s2_c{c}m{m}_o{o}x{o}"] = _grid_shape(3, 3, 2, c, m, o, o)
+    for c, m in ((16, 32), (64, 64)):
+        g[f"k3x3_s2_c{c}m{m}_o5x5"] = _grid_shape(3, 3, 2, c, m, 5, 5)
+        g[f"k3x3_s2_c{c}m{m}_o4x6"] = _grid_shape(3, 3, 2, c, m, 4, 6)
+    return g
+
+
+GRID = _grid()
 
 
 def _graph(shape, seed: int = 0):
@@ -90,7 +128,8 @@ def measure(name: str, shape, arch: str, a_flags: str, b_flags: str, rounds: int
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--shapes", default=",".join(SHAPES))
+    ap.add_argument("--shapes", default=None, help="names from SHAPES or GRID (default: SHAPES)")
+    ap.add_argument("--grid", action="store_true", help="the GRID shapes (after --shapes if given)")
     ap.add_argument("--arch", default="-march=native")
     ap.add_argument("--a-flags", default="")
     ap.add_argument("--b-flags", default="-DQCC_PWS_PAD_MIN=1000000")
@@ -100,8 +139,11 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="qcc_convshapes_") as work:
         print(f"| shape | out plane | A µs ({args.arch or 'default'} {args.a_flags}) | B µs (+{args.b_flags}) | B / A |")
         print("|---|---|---:|---:|---:|")
-        for name in args.shapes.split(","):
-            r = measure(name, SHAPES[name], args.arch, args.a_flags, args.b_flags, args.rounds,
+        shapes = {**SHAPES, **GRID}
+        names = args.shapes.split(",") if args.shapes else ([] if args.grid else list(SHAPES))
+        names += list(GRID) if args.grid else []
+        for name in names:
+            r = measure(name, shapes[name], args.arch, args.a_flags, args.b_flags, args.rounds,
                         args.runs, work)
             print(f"| {r['shape']} | {r['plane']} | {r['a_us']:.2f} | {r['b_us']:.2f} | {r['b_over_a']:.2f} |",
                   flush=True)

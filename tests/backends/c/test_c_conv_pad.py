@@ -3,7 +3,9 @@ bit with the interpreter: convs with dilation 1 along the rows on strided or sho
 output rows of 16 positions or more read their tuples from the zero-point-padded channels
 (qcc_pws_pad_*): kernel rows of a multiple of the tuple (4 bytes on AVX-512 VNNI, an int16
 pair with AVX2 / SSE2), and on VNNI rows padded with zero-weight taps to 4 when that adds at
-most a third (other variants take the older paths on those cases):
+most a third; on planes below 24 positions with reductions over 72 (rows padded with zero
+taps on VNNI, any rows on SSE2) the im2col runs instead (other variants take the older paths
+on padded-tap cases):
 a one-input-channel 10x4 stride-2 first layer (a keyword-spotting CNN's), 1x3 stride-2
 rows of 25 and 13 outputs, kw = 3 .. 8, groups, batches,
 dilation along H, asymmetric and wide pads, planes of several position blocks; then the int32 edges with hypothesis. Each case runs on
@@ -50,6 +52,19 @@ def _cases(seed: int = 0) -> Cases:
     _conv(cs, 1, 3, (14, 21), 7, (2, 5), (2, 2), [0, 2, 1, 2], d=(2, 1))
     _conv(cs, 1, 2, (10, 30), 4, (3, 6), (1, 3), [1, 2, 1, 3], acc_out=True)
     _conv(cs, 1, 3, (8, 20), 5, (2, 7), (2, 2), [0, 3, 0, 3], x_zp=127)
+    # the boundaries of the padded-tap rule (QCC_PWS_PAD_SMALL 24, QCC_PWS_PAD_SMALL_K 72): on
+    # VNNI K = 72 onto 4x4 and a 24-position plane take the padded path, K = 81 onto 4x4 and a
+    # row of 23 with K = 96 the im2col runs
+    _conv(cs, 1, 8, (7, 7), 5, (3, 3), (2, 2), [1, 1, 1, 1])
+    _conv(cs, 1, 9, (7, 7), 5, (3, 3), (2, 2), [1, 1, 1, 1], x_zp=-128)
+    _conv(cs, 1, 16, (7, 11), 6, (3, 3), (2, 2), [1, 1, 1, 1], relu=True)
+    _conv(cs, 1, 32, (1, 45), 6, (1, 3), (1, 2), [0, 1, 0, 1], wvals=[-128, 127])
+    _conv(cs, 1, 32, (1, 47), 6, (1, 3), (1, 2), [0, 1, 0, 1], acc_out=True)
+    # ... and on SSE2 with whole pairs (kw = 4): K = 72 / 84 onto 4x4, rows of 24 / 23
+    _conv(cs, 1, 6, (7, 7), 5, (3, 4), (2, 2), [1, 1, 1, 2])
+    _conv(cs, 1, 7, (7, 7), 5, (3, 4), (2, 2), [1, 1, 1, 2], per_channel=False)
+    _conv(cs, 1, 32, (1, 47), 5, (1, 4), (1, 2), [0, 1, 0, 2])
+    _conv(cs, 1, 32, (1, 45), 5, (1, 4), (1, 2), [0, 1, 0, 2], x_zp=127)
     return cs
 
 
