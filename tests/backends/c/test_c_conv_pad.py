@@ -4,8 +4,8 @@ output rows of 16 positions or more read their tuples from the zero-point-padded
 (qcc_pws_pad_*): kernel rows of a multiple of the tuple (4 bytes on AVX-512 VNNI, an int16
 pair with AVX2 / SSE2), and on VNNI rows padded with zero-weight taps to 4 when that adds at
 most a third; on planes below 24 positions with reductions over 72 (rows padded with zero
-taps on VNNI, any rows on SSE2) the im2col runs instead (other variants take the older paths
-on padded-tap cases):
+taps on VNNI, any rows on SSE2, where strided planes below 64 too) the im2col runs instead
+(other variants take the older paths on padded-tap cases):
 a one-input-channel 10x4 stride-2 first layer (a keyword-spotting CNN's), 1x3 stride-2
 rows of 25 and 13 outputs, kw = 3 .. 8, groups, batches,
 dilation along H, asymmetric and wide pads, planes of several position blocks; then the int32 edges with hypothesis. Each case runs on
@@ -60,11 +60,13 @@ def _cases(seed: int = 0) -> Cases:
     _conv(cs, 1, 16, (7, 11), 6, (3, 3), (2, 2), [1, 1, 1, 1], relu=True)
     _conv(cs, 1, 32, (1, 45), 6, (1, 3), (1, 2), [0, 1, 0, 1], wvals=[-128, 127])
     _conv(cs, 1, 32, (1, 47), 6, (1, 3), (1, 2), [0, 1, 0, 1], acc_out=True)
-    # ... and on SSE2 with whole pairs (kw = 4): K = 72 / 84 onto 4x4, rows of 24 / 23
+    # ... and on SSE2 with whole pairs (kw = 4): K = 72 / 84 onto 4x4; strided rows of 64 / 63
+    # with K = 128; a stride-1 6x6 plane with K = 96 (padded path)
     _conv(cs, 1, 6, (7, 7), 5, (3, 4), (2, 2), [1, 1, 1, 2])
     _conv(cs, 1, 7, (7, 7), 5, (3, 4), (2, 2), [1, 1, 1, 2], per_channel=False)
-    _conv(cs, 1, 32, (1, 47), 5, (1, 4), (1, 2), [0, 1, 0, 2])
-    _conv(cs, 1, 32, (1, 45), 5, (1, 4), (1, 2), [0, 1, 0, 2], x_zp=127)
+    _conv(cs, 1, 32, (1, 127), 5, (1, 4), (1, 2), [0, 1, 0, 2])
+    _conv(cs, 1, 32, (1, 125), 5, (1, 4), (1, 2), [0, 1, 0, 2], x_zp=127)
+    _conv(cs, 1, 8, (6, 6), 5, (3, 4), (1, 1), [1, 1, 1, 2])
     return cs
 
 

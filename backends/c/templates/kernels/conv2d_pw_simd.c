@@ -359,7 +359,8 @@ static inline void qcc_pws_tuples(const qcc_conv2d_p *p, const int8_t *xb, const
 /* On output planes below QCC_PWS_PAD_SMALL the path takes reductions K = cg * kh * kw of
  * at most QCC_PWS_PAD_SMALL_K only (past it the im2col dot products over kw-byte runs,
  * qcc_im2col_simd_runs, were faster), with VNNI when the rows are padded with zero taps (kwp >
- * kw; whole quads won everywhere), on SSE2 always, with AVX2 never (mixed: 0.91 .. 1.38)
+ * kw; whole quads won everywhere), on SSE2 always and on strided planes below 64 too (1x4
+ * stride-2 rows of 25 and 49: 0.79-0.87), with AVX2 never (mixed: 0.82 .. 1.38)
  * (bench/conv_shapes.py --grid, docs/target_c_log.md "Kernel selection: padded taps against
  * the im2col runs": VNNI 3x3 stride 2 onto 4x4 from 16 / 64 channels 0.89 / 0.79, 1x3 stride 2
  * on rows of 16 from 32 / 64 channels 0.80 / 0.62, rows of 20 1.01 / 0.83, from 8 channels
@@ -388,12 +389,12 @@ static inline int qcc_pws_pad_fits(const qcc_conv2d_p *p, int32_t cg, qcc_pws_pa
     if (pz->kwp != p->kw)
         return 0;
 #endif
-#if defined(QCC_SIMD_QUAD) || defined(QCC_SIMD_SSE2)
-    if (p->oh * p->ow < QCC_PWS_PAD_SMALL && cg * p->kh * p->kw > QCC_PWS_PAD_SMALL_K
 #ifdef QCC_SIMD_QUAD
-        && pz->kwp != p->kw
-#endif
-    )
+    if (pz->kwp != p->kw && p->oh * p->ow < QCC_PWS_PAD_SMALL && cg * p->kh * p->kw > QCC_PWS_PAD_SMALL_K)
+        return 0;  /* the im2col runs */
+#elif defined(QCC_SIMD_SSE2)
+    if (cg * p->kh * p->kw > QCC_PWS_PAD_SMALL_K
+        && (p->oh * p->ow < QCC_PWS_PAD_SMALL || (p->sw > 1 && p->oh * p->ow < 64)))
         return 0;  /* the im2col runs */
 #endif
     return p->dw == 1 && 3 * pz->kwp <= 4 * p->kw && (p->sw > 1 || p->ow < 16)
