@@ -11,7 +11,9 @@ is printed with B / A. Both builds' outputs are checked equal first. With the de
 ``--b-flags`` B is the build without the GEMM's padded-plane tuples (docs/target_c.md
 "Kernel selection"), so B / A above 1 means the padded path is faster. ``--grid`` adds
 ``GRID``: small strided and short-row convs with 3- and 4-tap kernel rows (the shapes where the
-padded-plane tuples and the im2col runs compete), named ``kKHxKW_sS_cCmM_oOHxOW``.
+padded-plane tuples and the im2col runs compete), named ``kKHxKW_sS_cCmM_oOHxOW``. Values that
+start with ``-`` take ``=``: ``--arch=-mavx2``, ``--arch=-DQCC_NO_DISPATCH`` (SSE2),
+``--b-flags=-DQCC_PWS_PAD_SMALL=0`` (the selection rule of docs/target_c.md off).
 """
 
 from __future__ import annotations
