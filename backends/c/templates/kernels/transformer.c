@@ -1,4 +1,5 @@
 {% include "kernels/transformer_dsp.c" %}
+{% include "kernels/transformer_x86.c" %}
 
 static inline int32_t qcc_bitlen(uint64_t v)
 {
@@ -144,6 +145,10 @@ static inline int qcc_igelu(const qcc_igelu_p *p, const void *x, void *y)
 {
 #ifdef QCC_ARM_DSP
     if (qcc_igelu_dsp(p, x, y))
+        return QCC_OK;
+#endif
+#if !defined(QCC_PORTABLE) && defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+    if (qcc_igelu_avx512(p, x, y))
         return QCC_OK;
 #endif
 #ifdef QCC_TYPED_ROWS
