@@ -173,6 +173,20 @@ def add_depthwise_edges(cs: Cases, c, hw, k, s, side: int) -> None:
                       x_zp=zp)
 
 
+def add_global_avgpools(cs: Cases, specs) -> None:
+    """qcc.global_avgpool cases: per (shape, lo, hi) a random input whose requantization ratio
+    is drawn from [lo, hi) with random zero points, then a 9x9 plane of bytes at -128 / 127
+    (x_zp -128: the largest sums)."""
+    for shape, lo_r, hi_r in specs:
+        x = cs.rand_input(shape)
+        m, s = cs.mult(1, lo_r, hi_r)
+        cs.op("qcc.global_avgpool", [x, m, s], {"x_zp": int(cs.rng.integers(-128, 128)),
+                                                "y_zp": int(cs.rng.integers(-128, 128))})
+    xe = cs.input(cs.rng.choice(np.array([-128, 127], np.int8), (1, 3, 9, 9)), DType.int8)
+    m, s = cs.mult(1, 1e-3, 1e-2)
+    cs.op("qcc.global_avgpool", [xe, m, s], {"x_zp": -128, "y_zp": 5})
+
+
 def check_exact_dispatched(cases: Cases, out_dir, variants, monkeypatch, cflags=("-O1",)):
     """One program built with run-time dispatch; each of ``variants`` (``QCC_DISPATCH``) run
     against the interpreter bit for bit.  Returns the out_dir's binary path."""

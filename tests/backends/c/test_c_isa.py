@@ -15,7 +15,8 @@ from qcc import arith
 from qcc.backends.c import arm
 from qcc.ir import DType
 
-from c_testlib import Cases, check_exact, check_exact_qemu, edge_biases, needs_gcc
+from c_testlib import (Cases, add_global_avgpools, check_exact, check_exact_qemu, edge_biases,
+                       needs_gcc)
 
 pytestmark = needs_gcc
 
@@ -244,15 +245,8 @@ def _cases(seed: int) -> Cases:
     _narrow_conv(cs, 17, (5, 5), 5, lo=3, hi=127)
     # global average pools (USADA8 over words, the plane's tail per byte, qcc_requant32):
     # planes of 42, 25, 1 and 256 bytes, shifts below and above 32, bytes at the extremes
-    for shape, lo_r, hi_r in (((1, 3, 7, 6), 1e-3, 0.1), ((2, 2, 5, 5), 0.3, 0.9),
-                              ((1, 4, 1, 1), 1e-2, 0.5), ((1, 2, 16, 16), 1e-4, 1e-3)):
-        x = cs.rand_input(shape)
-        m, s = cs.mult(1, lo_r, hi_r)
-        cs.op("qcc.global_avgpool", [x, m, s], {"x_zp": int(cs.rng.integers(-128, 128)),
-                                                "y_zp": int(cs.rng.integers(-128, 128))})
-    xe = cs.input(cs.rng.choice(np.array([-128, 127], np.int8), (1, 3, 9, 9)), DType.int8)
-    m, s = cs.mult(1, 1e-3, 1e-2)
-    cs.op("qcc.global_avgpool", [xe, m, s], {"x_zp": -128, "y_zp": 5})
+    add_global_avgpools(cs, (((1, 3, 7, 6), 1e-3, 0.1), ((2, 2, 5, 5), 0.3, 0.9),
+                             ((1, 4, 1, 1), 1e-2, 0.5), ((1, 2, 16, 16), 1e-4, 1e-3)))
     # linear rows around multiples of four (full quads, a last quad of three rows, one or two
     # rows left to the row kernel), int16 outputs in full and partial quads
     _linear(cs, (7,), 22, 5, dtype="i16", y_zp=11)

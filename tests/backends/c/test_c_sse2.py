@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from qcc import arith
 from qcc.ir.types import DType
 
-from c_testlib import Cases, check_exact, needs_gcc
+from c_testlib import Cases, add_global_avgpools, check_exact, needs_gcc
 
 pytestmark = needs_gcc
 BUILDS = {"sse2": ("-O3",), "avx2": ("-O2", "-mavx2"), "native": ("-O2", "-march=native"),
@@ -197,15 +197,8 @@ def test_global_avgpool_x86_exact(tmp_path, variant):
     time): 300 planes (a second chunk) of 16 bytes, planes of 7 (no 16-byte step), 49 and
     1000 bytes (steps and tails), bytes at the extremes, shifts below and above 32."""
     cs = Cases(17)
-    for shape, lo_r, hi_r in (((1, 300, 4, 4), 1e-3, 0.1), ((2, 3, 1, 7), 0.3, 0.9),
-                              ((1, 5, 7, 7), 1e-2, 0.5), ((1, 2, 25, 40), 1e-5, 1e-4)):
-        x = cs.rand_input(shape)
-        m, s = cs.mult(1, lo_r, hi_r)
-        cs.op("qcc.global_avgpool", [x, m, s], {"x_zp": int(cs.rng.integers(-128, 128)),
-                                                "y_zp": int(cs.rng.integers(-128, 128))})
-    xe = cs.input(cs.rng.choice(np.array([-128, 127], np.int8), (1, 3, 9, 9)), DType.int8)
-    m, s = cs.mult(1, 1e-3, 1e-2)
-    cs.op("qcc.global_avgpool", [xe, m, s], {"x_zp": -128, "y_zp": 5})
+    add_global_avgpools(cs, (((1, 300, 4, 4), 1e-3, 0.1), ((2, 3, 1, 7), 0.3, 0.9),
+                             ((1, 5, 7, 7), 1e-2, 0.5), ((1, 2, 25, 40), 1e-5, 1e-4)))
     check_exact(cs, tmp_path / "c", cflags=_build(variant))
 
 
