@@ -101,8 +101,8 @@ def _border_dil_conv(cs: Cases):
     cs.op("qcc.conv2d", [x, w, b] + ms, attrs)
 
 
-def _cases(seed: int) -> Cases:
-    cs = Cases(seed)
+def _depthwise_cases(cs: Cases) -> None:
+    """The depthwise forms: every Arm DSP / Helium form, its edges and the table kernel."""
     # depthwise: 3x3 s1/s2, 5x5, odd kernel widths, channel multiplier, 1-channel first layer,
     # rows whose width is not a multiple of four, tiny planes, int32 outputs (portable)
     _conv(cs, 1, 6, (13, 11), 6, (3, 3), (1, 1), [1, 1, 1, 1], 6)
@@ -169,6 +169,10 @@ def _cases(seed: int) -> Cases:
     # wide kernel row with stride 3 (three input words per kernel row)
     _conv(cs, 1, 5, (9, 10), 5, (3, 3), (1, 1), [1, 1, 1, 1], 5, relu=True)
     _conv(cs, 1, 3, (11, 13), 3, (2, 7), (1, 3), [0, 3, 1, 2], 3)
+
+
+def _gemm_cases(cs: Cases) -> None:
+    """Pointwise and general convs: the DSP GEMMs and the im2col gathers."""
     # pointwise (the DSP build's im2col reroute): reductions of 3, 13, 16 and 40 channels,
     # output channel counts not a multiple of four, extreme weights, int32 outputs
     _conv(cs, 1, 13, (8, 9), 7, (1, 1), (1, 1), [0, 0, 0, 0], 1, wvals=[-128, -127, 127])
@@ -197,6 +201,10 @@ def _cases(seed: int) -> Cases:
     # exactly two (one dropped for the natural-order column)
     _conv(cs, 1, 4, (2, 2), 3, (3, 3), (1, 1), [1, 1, 1, 1], 1)
     _conv(cs, 1, 4, (2, 4), 5, (3, 3), (1, 1), [1, 1, 1, 1], 1, relu=True)
+
+
+def _first_layer_cases(cs: Cases) -> None:
+    """First layers and im2col windows read by words (the fifth and eighth rounds' forms)."""
     # fifth round: one-input-channel first layers of 256 outputs or more (the DSP build's small-K
     # GEMM), 3x3 stride 1 and 5x5 stride 2 with an odd output count; im2col windows read by
     # whole words (kw 3, 5 and 7 with K % 4 = 1, 2, 3, dilation 2 along columns: the general
@@ -243,6 +251,10 @@ def _cases(seed: int) -> Cases:
     _conv(cs, 1, 8, (3, 4), 5, (1, 1), (1, 1), [0, 0, 0, 0], 1)
     _conv(cs, 1, 20, (2, 6), 3, (1, 1), (1, 1), [0, 0, 0, 0], 1, relu=True)
     _narrow_conv(cs, 17, (5, 5), 5, lo=3, hi=127)
+
+
+def _other_cases(cs: Cases) -> None:
+    """Global average pools, linear rows around multiples of four, elementwise and matmul."""
     # global average pools (USADA8 over words, the plane's tail per byte, qcc_requant32):
     # planes of 42, 25, 1 and 256 bytes, shifts below and above 32, bytes at the extremes
     add_global_avgpools(cs, (((1, 3, 7, 6), 1e-3, 0.1), ((2, 2, 5, 5), 0.3, 0.9),
@@ -290,6 +302,14 @@ def _cases(seed: int) -> Cases:
               {"a_zp": attrs["x_zp"] & 255 if k == 21 else attrs["x_zp"],
                "b_zp": int(cs.rng.integers(-128, 128)), "y_zp": attrs["y_zp"]})
     cs.op("qcc.matmul", [cs.rand_input((1, 4, 9)), cs.rand_input((1, 9, 5))], {"a_zp": 3, "b_zp": -7})
+
+
+def _cases(seed: int) -> Cases:
+    cs = Cases(seed)
+    _depthwise_cases(cs)
+    _gemm_cases(cs)
+    _first_layer_cases(cs)
+    _other_cases(cs)
     return cs
 
 
