@@ -69,7 +69,8 @@ def check_row(r: dict, why: bool = True) -> None:
         assert fair[k] == pytest.approx(max(best[k] - best["ort_empty"], 0), abs=0.011)
     for key, mine, ref in (("native_vs_int8", "qcc_native", "ort_int8"),
                            ("default_vs_fp32", "qcc_default", "ort_fp32")):
-        assert r["ratio"][key] == pytest.approx(best[mine] / fair[ref], rel=2e-3)
+        # the ratio is stored to three decimals: up to 5e-4 off whatever its size
+        assert r["ratio"][key] == pytest.approx(best[mine] / fair[ref], rel=2e-3, abs=5e-4)
         assert (key in (r.get("why") or {})) == (why and r["ratio"][key] > 1.0)
     m4 = r["m4"]
     if "instructions" in m4:
