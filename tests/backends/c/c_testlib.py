@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from qcc import arith
+from qcc.backends.c import arm
 from qcc.interp import Interpreter
 from qcc.ir import DType, Graph, TensorType, Value
 from qcc.ir.verifier import verify
@@ -21,6 +22,7 @@ from qcc.ops import infer_types
 needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None or shutil.which("make") is None,
                                reason="gcc and make are needed to build the generated C")
 FAST_CFLAGS = ("-O1",)  # tests compile many small programs; -O3 is exercised by the model tests
+needs_arm = pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
 
 
 class Cases:
@@ -102,7 +104,6 @@ def check_exact(cases: Cases, out_dir: str, cflags=FAST_CFLAGS) -> dict:
 def check_exact_qemu(cases: Cases, out_dir, core: str = "cortex-m4", feature: str = None) -> dict:
     """The same on QEMU's Cortex-M board for ``core`` (arm-none-eabi-gcc build); ``feature``
     (e.g. ``__ARM_FEATURE_DSP``) must guard a kernel variant in the generated header."""
-    from qcc.backends.c import arm
 
     verify(cases.g)
     want = Interpreter(cases.g).run(cases.feeds)

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from qcc.backends.c import arm
+
+from c_testlib import needs_arm
 from qcc.backends.c.arm.elf import _discarded  # a private helper, tested where it lives
 from qcc.errors import BuildError
 
-needs_arm = pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
 
 TOY_H = """#ifndef TOY_H
 #define TOY_H

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from qcc import arith
 
 from c_testlib import Cases, check_exact, needs_gcc
+from simd_testlib import FLAGS
 from test_c_kernels_nn import add_conv
 
 pytestmark = needs_gcc
@@ -61,7 +62,7 @@ REQUANT_BUILDS = {"sse2": (), "avx2": ("-mavx2",), "avx512": AVX512, "native": (
 def harness(tmp_path_factory, request) -> Path:
     flags = REQUANT_BUILDS[request.param]
     need = {"-mavx2": "avx2", "-mavx512f": "avx512f", "-mavx512bw": "avx512bw", "-mavx512vl": "avx512vl"}
-    missing = sorted(need[f] for f in flags if f in need and need[f] not in _cpu_flags())
+    missing = sorted(need[f] for f in flags if f in need and need[f] not in FLAGS)
     if missing:
         pytest.skip(f"SKIPPED, NOT PASSED: this CPU lacks {missing}")
     d = tmp_path_factory.mktemp("requant_fast")
@@ -75,12 +76,7 @@ def harness(tmp_path_factory, request) -> Path:
 def _takes_all_shifts(exe: Path) -> bool:
     """The build has AVX-512 (F, BW, VL), whose loop takes every multiplier and shift 1..62."""
     need = {"avx512f", "avx512bw", "avx512vl"}
-    return exe.name == "h_avx512" or (exe.name == "h_native" and need <= _cpu_flags())
-
-
-def _cpu_flags() -> set:
-    with open("/proc/cpuinfo") as f:
-        return {w for line in f if line.startswith("flags") for w in line.split(":", 1)[1].split()}
+    return exe.name == "h_avx512" or (exe.name == "h_native" and need <= FLAGS)
 
 
 def _run(exe: Path, records: list) -> list:

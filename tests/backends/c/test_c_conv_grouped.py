@@ -10,9 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qcc.backends.c import arm
 
-from c_testlib import Cases, add_conv_op, check_exact, check_exact_qemu, needs_gcc
+from c_testlib import Cases, add_conv_op, check_exact, check_exact_qemu, needs_arm, needs_gcc
 
 pytestmark = needs_gcc
 BUILDS = {"portable": ("-O2", "-march=native", "-DQCC_PORTABLE"),
@@ -71,7 +70,7 @@ def test_grouped_conv_int32_edges(tmp_path, cg, group, k, side, build, seed):
     check_exact(cs, tmp_path / "c", cflags=BUILDS[build])
 
 
-@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+@needs_arm
 def test_grouped_conv_cortex_m4_bit_exact(tmp_path):
     cs = Cases(7)
     _conv(cs, 1, 12, (9, 8), 12, (3, 3), (1, 1), [1, 1, 1, 1], 4, relu=True)

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from qcc.backends.c import arm, dwforms
 from qcc.interp import Interpreter
 
-from c_testlib import Cases, _assert_equal, add_depthwise, emit_c
+from c_testlib import Cases, _assert_equal, add_depthwise, emit_c, needs_arm
 
 ALL = ["-DQCC_DW_FORMS=0x1ffff"]
 
@@ -39,7 +37,7 @@ def test_mask_names_the_two_row_form_for_5x5_convs_on_inputs_of_two_rows():
     assert dwforms.conv_forms(dict(base, h=3, oh=3)) == dwforms.Q5S1W
 
 
-@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+@needs_arm
 def test_cortex_m4_renders_only_the_depthwise_forms_its_convs_take(tmp_path):
     cs = _model(5)
     d = Path(tmp_path) / "c"

@@ -15,8 +15,8 @@ from qcc import arith
 from qcc.backends.c import arm
 from qcc.ir import DType
 
-from c_testlib import (Cases, add_global_avgpools, check_exact, check_exact_qemu, edge_biases,
-                       needs_gcc)
+from c_testlib import (Cases, add_global_avgpools, check_exact, check_exact_qemu,
+                       edge_biases, needs_arm, needs_gcc)
 
 pytestmark = needs_gcc
 
@@ -319,7 +319,7 @@ def test_host_native_build_bit_exact(tmp_path, seed):
     check_exact(_cases(seed), tmp_path / "c", cflags=("-O3", "-march=native"))
 
 
-@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+@needs_arm
 @pytest.mark.parametrize("seed", [0, 1])
 def test_cortex_m4_dsp_kernels_bit_exact(tmp_path, seed):
     check_exact_qemu(_cases(seed), tmp_path / "c", feature="__ARM_FEATURE_DSP")
@@ -375,7 +375,7 @@ def _edge_conv(cs: Cases, c: int, hw, bias, ratios, y_zp: int, lo: int = -128):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+@needs_arm
 @settings(max_examples=6, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
@@ -398,7 +398,7 @@ def test_cortex_m4_conv_gemm_requant_int32_edges(tmp_path, data):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+@needs_arm
 @settings(max_examples=4, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
@@ -416,7 +416,7 @@ def test_cortex_m4_gemm_requant_int32_edges(tmp_path, data):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+@needs_arm
 @settings(max_examples=6, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
@@ -437,7 +437,7 @@ def test_cortex_m4_depthwise_int32_edges(tmp_path, data):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+@needs_arm
 @settings(max_examples=6, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())

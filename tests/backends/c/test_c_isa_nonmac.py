@@ -17,7 +17,7 @@ from qcc.backends.c import arm
 from qcc.ir import DType
 from qcc.ops import integer_transformer as itx
 
-from c_testlib import Cases, check_exact_qemu, needs_gcc
+from c_testlib import Cases, check_exact_qemu, needs_arm, needs_gcc
 
 pytestmark = needs_gcc
 
@@ -229,7 +229,7 @@ def _run(cs: Cases, tmp_path, core: str):
     assert arm.size(arm.build(tmp_path / "c", core=core))["model_stack_bytes"] is not None
 
 
-@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+@needs_arm
 def test_cortex_m4_transformer_kernels_bit_exact(tmp_path):
     _run(_transformer_cases(0), tmp_path, "cortex-m4")
 
@@ -239,13 +239,13 @@ def test_cortex_m55_transformer_kernels_bit_exact(tmp_path):
     _run(_transformer_cases(1), tmp_path, "cortex-m55")
 
 
-@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+@needs_arm
 def test_cortex_m4_elementwise_and_matmul_kernels_bit_exact(tmp_path):
     _run(_elementwise_cases(0), tmp_path / "e", "cortex-m4")
     _run(_matmul_cases(0), tmp_path / "m", "cortex-m4")
 
 
-@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+@needs_arm
 def test_cortex_m4_maxpool_bit_exact(tmp_path):
     _run(_maxpool_cases(0), tmp_path, "cortex-m4")
 
@@ -259,7 +259,7 @@ def test_cortex_m55_elementwise_kernels_bit_exact(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+@needs_arm
 @settings(max_examples=6, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
@@ -289,7 +289,7 @@ def test_cortex_m4_transformer_int32_edges(tmp_path, data):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+@needs_arm
 @settings(max_examples=6, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())

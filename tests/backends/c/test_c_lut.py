@@ -15,7 +15,7 @@ from qcc import arith
 from qcc.backends.c import arm
 from qcc.ir import DType
 
-from c_testlib import Cases, check_exact, check_exact_qemu, needs_gcc
+from c_testlib import Cases, check_exact, check_exact_qemu, needs_arm, needs_gcc
 from simd_testlib import FLAGS
 
 pytestmark = needs_gcc
@@ -76,7 +76,7 @@ def test_per_channel_table_needs_a_target_that_takes_it():
         lower(cs.g, "t", DEFAULT)
 
 
-@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+@needs_arm
 @pytest.mark.parametrize("core", ["cortex-m4", "cortex-m55"])
 def test_lut_kernel_bit_exact_cortex_m(core, tmp_path):
     """The Arm form (four lookups per word, qcc_lut_row_dsp): int8 and uint8 input, rows of

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from qcc.backends.c import arm
+
+from c_testlib import needs_arm
 from qcc.backends.c.build import build, run_samples
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -90,7 +92,7 @@ def test_qcc_profile_bad_arguments_are_one_line_errors(digits, args, msg):
     assert msg in r.stderr and len(r.stderr.strip().splitlines()) == 1 and not r.stdout
 
 
-@pytest.mark.skipif(not arm.available(), reason=arm.missing_tools() or "ok")
+@needs_arm
 def test_qcc_profile_cortex_m4_instructions_add_up(digits, onnx_macs, tmp_path):
     _qcc("profile", digits, "--inputs", DIGITS / "test.npz", "--engine", "cortex-m4",
          "--json", tmp_path / "m4.json")

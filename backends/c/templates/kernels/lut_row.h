@@ -49,30 +49,25 @@ static inline int32_t qcc_lut_row_dsp(const uint8_t *x, const uint8_t *t, uint8_
 {
     const int32_t n4 = n & ~3, n8 = n & ~7;
     int32_t i;
+/* two words per pass (both read before either is written), then single words */
+#define QCC_LUT_WORDS(LUT4, T)                                                                 \
+    for (i = 0; i < n8; i += 8) {                                                              \
+        const uint32_t v0 = qcc_ld32(x + i), v1 = qcc_ld32(x + i + 4);                         \
+        const uint32_t r0 = LUT4(T, v0), r1 = LUT4(T, v1);                                     \
+        memcpy(y + i, &r0, sizeof r0);                                                         \
+        memcpy(y + i + 4, &r1, sizeof r1);                                                     \
+    }                                                                                          \
+    for (; i < n4; i += 4) {                                                                   \
+        const uint32_t v = qcc_ld32(x + i), r = LUT4(T, v);                                    \
+        memcpy(y + i, &r, sizeof r);                                                           \
+    }
     if (flip) {
         const uint8_t *tm = t + 128;
-        for (i = 0; i < n8; i += 8) {  /* two words per pass, both read before either is written */
-            const uint32_t v0 = qcc_ld32(x + i), v1 = qcc_ld32(x + i + 4);
-            const uint32_t r0 = QCC_LUT4S(tm, v0), r1 = QCC_LUT4S(tm, v1);
-            memcpy(y + i, &r0, sizeof r0);
-            memcpy(y + i + 4, &r1, sizeof r1);
-        }
-        for (; i < n4; i += 4) {
-            const uint32_t v = qcc_ld32(x + i), r = QCC_LUT4S(tm, v);
-            memcpy(y + i, &r, sizeof r);
-        }
+        QCC_LUT_WORDS(QCC_LUT4S, tm)
     } else {
-        for (i = 0; i < n8; i += 8) {
-            const uint32_t v0 = qcc_ld32(x + i), v1 = qcc_ld32(x + i + 4);
-            const uint32_t r0 = QCC_LUT4U(t, v0), r1 = QCC_LUT4U(t, v1);
-            memcpy(y + i, &r0, sizeof r0);
-            memcpy(y + i + 4, &r1, sizeof r1);
-        }
-        for (; i < n4; i += 4) {
-            const uint32_t v = qcc_ld32(x + i), r = QCC_LUT4U(t, v);
-            memcpy(y + i, &r, sizeof r);
-        }
+        QCC_LUT_WORDS(QCC_LUT4U, t)
     }
+#undef QCC_LUT_WORDS
     return n4;
 }
 #endif
