@@ -50,8 +50,9 @@ def ceiling_cycles(r: dict, shape: dict, lanes: int) -> int:
     and ``MACs / min(rows, cols)``; every other layer keeps its ideal bound.  A second,
     lower roof of the roofline, reported beside the ideal bound, never instead of it."""
     ideal = r.get("ideal_cycles", r.get("roofline_cycles", 0))
-    g = shape.get("group", 1)
-    if g > 1 and g == shape.get("c") == shape.get("m"):
+    from qcc.backends.accel.floor import is_depthwise
+
+    if is_depthwise(shape):
         return max(ideal, -(-r["macs"] // lanes))
     return ideal
 

@@ -51,14 +51,16 @@ def token_pushers(prog: list[Instr]) -> list[dict]:
     return out
 
 
+def is_depthwise(shape: dict) -> bool:
+    """A depthwise convolution: one input channel per output channel (group = c = m)."""
+    g = shape.get("group", 1)
+    return g > 1 and g == shape.get("c") == shape.get("m")
+
+
 def _lanes(ly: dict, hw: HwConfig) -> int:
     """MACs per cycle the array can do for this layer: ``R*C``, or ``min(R, C)`` for a
-    depthwise convolution (one input channel per output channel: the diagonal)."""
-    s = ly.get("shape") or {}
-    g = s.get("group", 1)
-    if g > 1 and g == s.get("c") == s.get("m"):
-        return min(hw.rows, hw.cols)
-    return hw.pe
+    depthwise convolution (the diagonal)."""
+    return min(hw.rows, hw.cols) if is_depthwise(ly.get("shape") or {}) else hw.pe
 
 
 def _st_waits(prog: list[Instr], pushers: list[dict]) -> list[int]:
@@ -82,11 +84,12 @@ def layer_floors(prog: list[Instr], sched: Schedule, layers: list[dict], hw: HwC
     takes them): ``span_cycles`` (its first start to its last ready time), ``floor_cycles`` and
     ``floor_terms``."""
     pushers, reps = token_pushers(prog), copies(prog)
+    after = _st_waits(prog, pushers)
     out = []
     for ly in layers:
         idx = range(ly["first"], ly["last"])
         span = (max(sched.ready[i] for i in idx) - min(sched.start[i] for i in idx)) if idx else 0
-        row = latency_floor(prog, ly["first"], ly["last"], ly, hw, pushers, reps)
+        row = latency_floor(prog, ly["first"], ly["last"], ly, hw, pushers, reps, after)
         row["span_cycles"] = span
         out.append(row)
     return out
@@ -98,8 +101,9 @@ def _bytes(prog, idx, reps, hw, engine=None) -> int:
 
 
 def latency_floor(prog: list[Instr], first: int, last: int, ly: dict, hw: HwConfig,
-                  pushers: list[dict], reps: list[int]) -> dict:
-    """The floor's terms for instructions ``[first, last)`` of ``prog`` (one layer)."""
+                  pushers: list[dict], reps: list[int], after: list[int]) -> dict:
+    """The floor's terms for instructions ``[first, last)`` of ``prog`` (one layer); ``after``
+    is ``_st_waits`` of the whole program."""
     idx = range(first, last)
     bw = hw.dram_bytes_per_cycle
     engine_bytes = {e: _bytes(prog, idx, reps, hw, e) for e in ("ld", "ex", "st")}
@@ -110,7 +114,6 @@ def latency_floor(prog: list[Instr], first: int, last: int, ly: dict, hw: HwConf
             terms[e] = hw.dma_overhead + math.ceil(engine_bytes[e] / bw) + hw.dma_latency
     if gemms:
         g0, g1 = gemms[0], gemms[-1]
-        after = _st_waits(prog, pushers)
         # a token one of the layer's own LOADs pushed to an EX instruction at or before g0
         head = any(first <= p < last and prog[p].op == "LOAD"
                    for i in idx if prog[i].engine == "ex" and i <= g0
