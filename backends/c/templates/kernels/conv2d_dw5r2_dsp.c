@@ -16,24 +16,7 @@
 #define QCC_DW5R2_S2(CLAMP) QCC_DW5R2_ROWS("4", "0", "-4", QCC_DW5_TAPS2) QCC_DWA_REQ(CLAMP)
 
 /* The pairs of the rows prm describes over window rows r and r + pw (S the stride). */
-__attribute__((always_inline)) static inline void
-qcc_dw5r2_row(const int8_t *r, int32_t pw, const qcc_dwa *prm, int8_t *y, const int S,
-              const int narrow)
-{
-    register int32_t e __asm__("r8");
-    register int32_t o __asm__("r9");
-    register int32_t t __asm__("r10");
-    int32_t a0, a1, u, wa, wb, wc;
-    const int8_t *pp;
-    if (S == 1 && narrow)
-        __asm__ volatile(QCC_DW5R2_S1(QCC_DWA_CLAMP) QCC_DW5_OPERANDS);
-    else if (S == 1)
-        __asm__ volatile(QCC_DW5R2_S1("") QCC_DW5_OPERANDS);
-    else if (narrow)
-        __asm__ volatile(QCC_DW5R2_S2(QCC_DWA_CLAMP) QCC_DW5_OPERANDS);
-    else
-        __asm__ volatile(QCC_DW5R2_S2("") QCC_DW5_OPERANDS);
-}
+QCC_DW5_ROW_FN(qcc_dw5r2_row, QCC_DW5R2_S1, QCC_DW5R2_S2)
 
 #define QCC_DW5R2_FN(name, S, N)                                                               \
     __attribute__((noinline, unused)) static void name(const int8_t *r, int32_t pw,            \

@@ -74,25 +74,29 @@
     : [pw] "r"(pw), [prm] "r"(prm)                                                           \
     : "cc", "memory"
 
-/* The pairs of the rows prm describes, 5x5: S the stride, narrow the clamp. */
-__attribute__((always_inline)) static inline void
-qcc_dw5_row(const int8_t *r, int32_t pw, const qcc_dwa *prm, int8_t *y, const int S,
-            const int narrow)
-{
-    register int32_t e __asm__("r8");
-    register int32_t o __asm__("r9");
-    register int32_t t __asm__("r10");
-    int32_t a0, a1, u, wa, wb, wc;
-    const int8_t *pp;
-    if (S == 1 && narrow)
-        __asm__ volatile(QCC_DW5_S1(QCC_DWA_CLAMP) QCC_DW5_OPERANDS);
-    else if (S == 1)
-        __asm__ volatile(QCC_DW5_S1("") QCC_DW5_OPERANDS);
-    else if (narrow)
-        __asm__ volatile(QCC_DW5_S2(QCC_DWA_CLAMP) QCC_DW5_OPERANDS);
-    else
-        __asm__ volatile(QCC_DW5_S2("") QCC_DW5_OPERANDS);
-}
+/* NAME(r, pw, prm, y, S, narrow): the pairs of the rows prm describes, 5x5, by the row
+ * assembly S1 (stride 1) or S2 (stride 2), narrow the clamp; this form's and the two-row
+ * form's (conv2d_dw5r2_dsp.c) */
+#define QCC_DW5_ROW_FN(NAME, S1, S2)                                                           \
+    __attribute__((always_inline)) static inline void                                          \
+    NAME(const int8_t *r, int32_t pw, const qcc_dwa *prm, int8_t *y, const int S,              \
+         const int narrow)                                                                     \
+    {                                                                                          \
+        register int32_t e __asm__("r8");                                                      \
+        register int32_t o __asm__("r9");                                                      \
+        register int32_t t __asm__("r10");                                                     \
+        int32_t a0, a1, u, wa, wb, wc;                                                         \
+        const int8_t *pp;                                                                      \
+        if (S == 1 && narrow)                                                                  \
+            __asm__ volatile(S1(QCC_DWA_CLAMP) QCC_DW5_OPERANDS);                              \
+        else if (S == 1)                                                                       \
+            __asm__ volatile(S1("") QCC_DW5_OPERANDS);                                         \
+        else if (narrow)                                                                       \
+            __asm__ volatile(S2(QCC_DWA_CLAMP) QCC_DW5_OPERANDS);                              \
+        else                                                                                   \
+            __asm__ volatile(S2("") QCC_DW5_OPERANDS);                                         \
+    }
+QCC_DW5_ROW_FN(qcc_dw5_row, QCC_DW5_S1, QCC_DW5_S2)
 
 /* Packs a 5x5 kernel into prm->w5 (per row a word load: SXTB16 gives (w0, w2), (w1, w3));
  * returns the weights' sum (SMLAD with (1, 1) adds a pair's halves). Unrolled: no loop state
