@@ -68,9 +68,9 @@ def model_class(path: str) -> str:
     return "cnn" if ops & {"Conv", "ConvTranspose"} else "mlp"
 
 
-def corpus(zoo: str, names=None, classes=None) -> list[tuple[str, str]]:
-    """(folder, class) of the corpus models in ``zoo``: ``names`` in their order, else every
-    model of ``classes``, smallest model file first."""
+def folders(zoo: str, names=None) -> list[str]:
+    """The corpus model folders in ``zoo``: ``names`` in their order, else all, smallest
+    model file first."""
     if not os.path.isdir(zoo):
         from qcc.errors import QccError
 
@@ -83,12 +83,16 @@ def corpus(zoo: str, names=None, classes=None) -> list[tuple[str, str]]:
             from qcc.errors import QccError
 
             raise QccError(f"not in the corpus at '{zoo}': {', '.join(missing)}")
-        have = list(names)
-    out = [(os.path.join(zoo, n), model_class(os.path.join(zoo, n, "model.onnx"))) for n in have]
-    if names:  # in the order given
-        return out
-    out = [(d, c) for d, c in out if not classes or c in classes]
-    return sorted(out, key=lambda dc: os.path.getsize(os.path.join(dc[0], "model.onnx")))
+        return [os.path.join(zoo, n) for n in names]
+    return sorted((os.path.join(zoo, n) for n in have),
+                  key=lambda d: os.path.getsize(os.path.join(d, "model.onnx")))
+
+
+def corpus(zoo: str, names=None, classes=None) -> list[tuple[str, str]]:
+    """(folder, class) of the corpus models in ``zoo``: ``names`` in their order, else every
+    model of ``classes``, smallest model file first."""
+    out = [(d, model_class(os.path.join(d, "model.onnx"))) for d in folders(zoo, names)]
+    return out if names else [(d, c) for d, c in out if not classes or c in classes]
 
 
 def _load(p: str) -> dict:
