@@ -65,6 +65,18 @@ def _classify(e: BaseException) -> str:
     return "unsupported" if isinstance(e, (UnsupportedOpError, LoweringError)) else "error"
 
 
+def _samples(out: str, test: str, n: int) -> list:
+    """The first ``n`` samples of ``test`` as the compiled model's inputs take them (a
+    sample of an input whose leading dimension is B is B rows; bound inputs dropped)."""
+    from qcc.api import load
+    from qcc.npzio import iter_samples
+
+    graph = load(out).graph
+    names = {v.name for v in graph.inputs}
+    data = {k: v for k, v in _load(test).items() if k in names}
+    return [s for s, _ in zip(iter_samples(graph, data, "test.npz"), range(n))]
+
+
 def measure_one(d: str, opts: dict, save) -> dict:
     """One model's row; ``save(row)`` is called after each stage (a timeout keeps the last)."""
     from qcc.commands import run_artifact
@@ -88,10 +100,12 @@ def measure_one(d: str, opts: dict, save) -> dict:
                host_fallbacks=0, workspace_bytes=(man.get("memory") or {}).get("workspace_bytes"),
                stage="run", run_s=[], ref_s=[])
     save(row)
-    test = _load(os.path.join(d, "test.npz"))
-    n = min(opts["rows"], min(v.shape[0] for v in test.values()))
-    for i in range(n):
-        feed = {k: v[i:i + 1] for k, v in test.items()}
+    try:
+        samples = _samples(out, os.path.join(d, "test.npz"), opts["rows"])
+    except Exception as e:  # noqa: BLE001
+        row.update(status=_classify(e), error=f"test samples: {_err(e)}")
+        return row
+    for i, feed in enumerate(samples):
         try:
             t1 = time.time()
             got = run_artifact(out, feed, "target", "cpu")

@@ -63,3 +63,26 @@ def test_compare_names_the_difference():
     assert "1 of 3 elements differ (largest difference 4)" in _compare(a, {"y": np.array([[1, 6, 3]], np.int8)})
     assert "int16" in _compare(a, {"y": a["y"].astype(np.int16)})
     assert "reference" in _compare(a, {"z": a["y"]})
+
+
+def test_a_sample_is_the_leading_dimension_of_the_input(tmp_path):
+    """An input declared [2, 3] (a state with its own leading dimension, as in Silero VAD)
+    takes two rows per sample; a key that is no input of the compiled graph (an input bound
+    at compile time, e.g. a sample rate) is not fed."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from qcc.bench.corpus_triton import _samples
+    from qcc.driver import CompileOptions, compile_model
+
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "m",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(tmp_path / "m.onnx"))
+    compile_model(str(tmp_path / "m.onnx"), CompileOptions(target="onnx", out_dir=str(tmp_path / "o"),
+                                                           options={"quiet": True}))
+    x = np.arange(18, dtype=np.float32).reshape(6, 3)
+    np.savez(tmp_path / "t.npz", x=x, sr=np.array([16000]))
+    got = _samples(str(tmp_path / "o"), str(tmp_path / "t.npz"), 2)
+    assert len(got) == 2 and list(got[0]) == ["x"]
+    assert np.array_equal(got[0]["x"], x[:2]) and np.array_equal(got[1]["x"], x[2:4])
