@@ -8,16 +8,21 @@ tables (sigmoid and tanh, each as two 256-entry halves) in the LUT buffer, and t
 biases, the LSTM cell state and the GRU hidden state in accumulator rows.  Every gate
 occupies whole lane blocks (``hidden`` is a multiple of DIM), so the accumulator rows of
 gate ``g``, lane block ``k`` and batch row ``b`` are ``(g*KB + k)*B + b``, and the gates'
-elementwise steps are row-aligned ALU instructions.  One time step:
+elementwise steps are row-aligned ALU instructions.
 
-1. LD loads ``x_t`` and ``h`` (int8, from the ``yh`` output, which holds the state);
-2. EX runs one GEMM per gate lane block and path; ST stores the x path with the
-   per-row epilogue (bias ``-x_zp*sum(W_row)``, ``mx``, ``sx``, int32 clamp: exactly
-   ``sat32(rq(W (x - x_zp)))``) into the call's scratch, EX loads it back, and the same for
-   the h path (``sat32(rq(R (h - h_zp)))``);
-3. the ALU adds the terms and the biases, saturates to int16, and runs the interpolated
-   tables (``lut16``), the cell/state update and the output requantization
-   (MULSHR ``mo``, ``so``) exactly as the reference does;
+The time steps run in chunks of ``tc`` (``chunk_steps``: as many as the accumulator rows
+allow).  Per chunk, the x path of all its steps is one GEMM per gate lane block over
+``tc * B`` input rows, stored with the per-row epilogue (bias ``-x_zp*sum(W_row)``, ``mx``,
+``sx``, int32 clamp: exactly ``sat32(rq(W (x - x_zp)))``) into the call's scratch and loaded
+back into the chunk's accumulator rows, one step's gate layout after the other
+(``lower_rnn_paths``).  Then one time step:
+
+1. LD loads ``h`` (int8, from the ``yh`` output, which holds the state);
+2. EX runs one GEMM per gate lane block of the h path; ST stores it with the per-row
+   epilogue (``sat32(rq(R (h - h_zp)))``) into the scratch, EX loads it back;
+3. the ALU adds the terms and the biases into the step's x-term rows, saturates to int16,
+   and runs the interpolated tables (``lut16``), the cell/state update and the output
+   requantization (MULSHR ``mo``, ``so``) exactly as the reference does;
 4. ST stores ``h`` into ``y[t]`` and ``yh`` (LSTM: the cell into ``yc`` after the last step).
 
 The reference sums some terms in int64 where the ALU saturates each add to int32; the
@@ -27,6 +32,8 @@ call stays on the host with that reason.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from qcc.ops.integer_rnn import LUT_SIZE
@@ -34,17 +41,9 @@ from qcc.ops.integer_rnn import LUT_SIZE
 from .isa import make
 from .lower_elem import IDENTITY
 from .lower_rnn_alu import Alu
+from .lower_rnn_paths import MAX_ROWS, RnnPaths, _gates, _isize
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
-
-
-def _gates(call) -> int:
-    return 4 if call.family == "lstm" else 3
-
-
-def _isize(call) -> int:
-    """Input features per step (the last axis of ``x [seq, batch, inputs]``)."""
-    return int(call.x.shape[-1])
 
 
 def rnn_macs(call) -> int:
@@ -113,12 +112,12 @@ def check_rnn(ctx, call) -> str | None:
         return f"{g * kb * (ki + kb)} weight blocks per direction exceed the {hw.wgt_blocks}-block buffer"
     if 3 * g * kb > hw.param_rows:
         return f"{3 * g * kb} parameter rows of one path exceed the {hw.param_rows}-row buffer"
-    if Layout(call, d).rows > hw.acc_rows or ki * b + kb * b > hw.inp_rows or b > 1023:
+    if Layout(call, d).rows > hw.acc_rows or ki * b + kb * b > hw.inp_rows or b > MAX_ROWS:
         return "the step's accumulator or input rows exceed the buffers"
     if not 0 <= call.so <= 62:
         return f"output shift {call.so} outside the ALU's 0..62"
-    if call.scratch < 4 * g * kb * d * b:
-        return "scratch too small for one step's gate terms"
+    if call.scratch < 4 * g * h * b * call.seq * nd:
+        return "scratch too small for the x-path gate terms of every step"
     for v in (call.x, call.y, call.yh, getattr(call, "yc", None), call.h0, getattr(call, "c0", None)):
         if v is not None and not v.is_const and (not ctx.region(v).compat
                                                  or ctx.region(v).layout == "cl"):
@@ -127,20 +126,39 @@ def check_rnn(ctx, call) -> str | None:
 
 
 class Layout:
-    """Accumulator rows of one direction's step (all regions row-aligned by gate)."""
+    """Accumulator rows of one direction's step (all regions row-aligned by gate); ``xt``:
+    the x-path gate terms of a chunk of ``tc`` steps (``ng`` rows per step), each step's
+    rows also its working gate rows (``step``)."""
 
-    def __init__(self, call, d: int):
+    def __init__(self, call, d: int, tc: int = 1):
         g, b = _gates(call), call.batch
         self.n1 = (call.hidden // d) * b          # rows of one gate (lane blocks x batch)
         self.ng = g * self.n1                      # rows of all gates
         nb = g * (call.hidden // d)                # bias rows (one per gate lane block)
-        names = [("gx", self.ng), ("gh", self.ng), ("bias", nb * (1 if g == 4 else 2)),
+        names = [("gh", self.ng), ("bias", nb * (1 if g == 4 else 2)),
                  ("state", self.n1), ("out", self.n1)] + [(f"t{k}", self.ng) for k in range(5)]
+        names.append(("xt", tc * self.ng))
         at = 0
         for name, n in names:
             setattr(self, name, at)
             at += n
-        self.rows = at
+        self.rows, self.gx = at, self.xt
+
+    def step(self, j: int) -> "Layout":
+        """The layout of the chunk's step ``j``: its gate rows ``gx`` are its x terms."""
+        lay = copy.copy(self)
+        lay.gx = self.xt + j * self.ng
+        return lay
+
+
+def chunk_steps(call, hw) -> int:
+    """Time steps whose x path runs as one GEMM per gate lane block: as many as the
+    accumulator rows (beside the step's own), the input buffer and the row fields allow."""
+    d, b = hw.dim, call.batch
+    fixed = Layout(call, d, 0)
+    ki = -(-_isize(call) // d)
+    return max(1, min(call.seq, (hw.acc_rows - fixed.rows) // fixed.ng, hw.inp_rows // (ki * b),
+                      MAX_ROWS, 4095 // b))
 
 
 def tables(sig: np.ndarray, tanh: np.ndarray) -> np.ndarray:
@@ -155,7 +173,7 @@ def tables(sig: np.ndarray, tanh: np.ndarray) -> np.ndarray:
     return np.stack(out).astype(np.int32)
 
 
-class RnnLowering:
+class RnnLowering(RnnPaths):
     FAMILIES = ("lstm", "gru")
 
     def __init__(self, ctx):
@@ -292,7 +310,8 @@ class RnnLowering:
     def lower(self, call, index: int) -> None:
         ctx, d = self.ctx, self.d
         self._bsz = call.batch
-        lay = Layout(call, d)
+        tc = chunk_steps(call, self.hw)
+        lay = Layout(call, d, tc)
         scr = ("DRAM", f"scratch.{index}")
         self._scr = (ctx.kp.scratch_offset(index), scr)
         st = self.b.group("st")   # tensor-mode stores: the identity epilogue
@@ -305,84 +324,21 @@ class RnnLowering:
             a = Alu(lay, tpr)
             self._init_state(call, dr, lay, a)
             rev = call.reverse or dr == 1
-            steps = range(call.seq - 1, -1, -1) if rev else range(call.seq)
-            for t in steps:
-                self._step(call, dr, t, lay, c, a)
+            for t0 in range(0, call.seq, tc):   # chunks of steps in processing order
+                ta = call.seq - min(t0 + tc, call.seq) if rev else t0
+                n = min(tc, call.seq - t0)
+                self._xchunk(call, dr, ta, n, lay, c)
+                for t in (range(ta + n - 1, ta - 1, -1) if rev else range(ta, ta + n)):
+                    a.lay = lay.step(t - ta)
+                    self._step(call, dr, t, a.lay, c, a)
             if call.family == "lstm":
                 g = self.b.group("st", reads=self.acc, writes=[ctx.res(call.yc)])
                 self._rows_io(g, call.yc, "i16", ctx.region(call.yc).addr, dr * call.batch,
                               lay.state, False, "c")
 
-    def _path(self, call, t_or_none, dr, lay, c, region: int):
-        """GEMMs of one path (x: ``t`` given; h: None) into ``region``, then its STORE with
-        the per-row epilogue into the scratch and the LOAD back: the int32 gate terms."""
-        ctx, d, bsz, g = self.ctx, self.d, call.batch, _gates(call)
-        kb = call.hidden // d
-        base, scr = self._scr
-        if t_or_none is None:
-            src, row0, kin, wgt0, prow, what = call.yh, dr * bsz, kb, c["nx"], c["ph"], "h"
-        else:
-            src, row0, kin, wgt0, prow, what = (call.x, t_or_none * bsz, -(-_isize(call) // d), 0,
-                                                c["px"], "x")
-        width = src.shape[-1]
-        ld = self.b.group("ld", reads=[ctx.res(src)], writes=self.inp)
-        for k in range(kin):
-            ld.add(make("LOAD", buf="INP", dtype="i8", sram=k * bsz,
-                        dram=ctx.region(src).addr + row0 * width + k * d, rows=bsz,
-                        cols=min(d, width - k * d), stride=width, note=f"{what} k={k}"))
-        ex = self.ex(reads=self.inp + self.wgt)
-        for nb in range(g * kb):
-            ex.add(make("GEMM", reset=1, acc=region + nb * bsz, inp=0, wgt=wgt0 + nb * kin,
-                        rows=bsz, kblocks=kin, inp_kstride=bsz, wgt_kstride=1,
-                        note=f"{what} path block {nb}"))
-        if c["preg"] is not None:  # this path's parameter rows (they do not all fit at once)
-            ex = self.ex(writes=self.par)
-            ex.add(make("LOAD", buf="PARAM", dtype="i32", sram=0, rows=c["prow"], cols=d,
-                        dram=c["preg"] + (0 if what == "x" else c["prow"] * d * 4),
-                        stride=d * 4, note=f"{what}-path requant rows"))
-        st = self.b.group("st", reads=self.acc + self.par, writes=[scr])
-        self.clamp(st, "i32")
-        for nb in range(g * kb):
-            st.add(make("STORE", dtype="i32", mode="channel", sram=region + nb * bsz,
-                        dram=base + nb * bsz * d * 4, rows=bsz, cols=d, stride=d * 4,
-                        param=prow + 3 * nb, note=f"rq {what} block {nb}"))
-        ex = self.ex(reads=[scr])
-        ex.add(make("LOAD", buf="ACC", dtype="i32", sram=region, dram=base, rows=g * kb * bsz,
-                    cols=d, stride=d * 4, note=f"{what}-path gate terms"))
-
-    def _reset_path(self, call, lay, c):
-        """GRU linear_before_reset = 0: the int8 vector ``r (h - h_zp) >> 15 + h_zp`` (out rows)
-        through the scratch into the input buffer, one GEMM per h-gate lane block with the
-        R blocks of that gate, the h path's epilogue (its PARAM rows are the last loaded), and
-        the int32 terms back into the h gate's gh rows."""
-        ctx, d, bsz, h = self.ctx, self.d, call.batch, call.hidden
-        kb, (base, scr) = h // d, self._scr
-        st = self.b.group("st", reads=self.acc, writes=[scr])
-        self.clamp(st, "i8")
-        ld = self.b.group("ld", reads=[scr], writes=self.inp)
-        for k in range(kb):
-            st.add(make("STORE", dtype="i8", mode="tensor", sram=lay.out + k * bsz, dram=base + k * d,
-                        rows=bsz, cols=d, stride=h, note=f"r (h - h_zp) k={k}"))
-            ld.add(make("LOAD", buf="INP", dtype="i8", sram=k * bsz, dram=base + k * d, rows=bsz,
-                        cols=d, stride=h, note=f"r (h - h_zp) k={k}"))
-        ex = self.ex(reads=self.inp + self.wgt)
-        st = self.b.group("st", reads=self.acc + self.par, writes=[scr])
-        self.clamp(st, "i32")
-        for j in range(kb):
-            nb = 2 * kb + j
-            ex.add(make("GEMM", reset=1, acc=lay.gh + nb * bsz, inp=0, wgt=c["nx"] + nb * kb,
-                        rows=bsz, kblocks=kb, inp_kstride=bsz, wgt_kstride=1, note=f"R_h block {j}"))
-            st.add(make("STORE", dtype="i32", mode="channel", sram=lay.gh + nb * bsz,
-                        dram=base + j * bsz * d * 4, rows=bsz, cols=d, stride=d * 4,
-                        param=c["ph"] + 3 * nb, note=f"rq R_h block {j}"))
-        ex = self.ex(reads=[scr])
-        ex.add(make("LOAD", buf="ACC", dtype="i32", sram=lay.gh + 2 * kb * bsz, dram=base,
-                    rows=kb * bsz, cols=d, stride=d * 4, note="R_h (r (h - h_zp)) terms"))
-
     def _step(self, call, dr, t, lay, c, a: Alu):
         ctx, bsz = self.ctx, call.batch
-        self._path(call, t, dr, lay, c, lay.gx)
-        self._path(call, None, dr, lay, c, lay.gh)
+        self._hpath(call, dr, lay, c)
         a.on(self.ex(reads=self.lut))
         if call.family == "lstm":
             a.lstm_cell(call, bsz)

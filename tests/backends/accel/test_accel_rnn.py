@@ -1,5 +1,6 @@
-"""LSTM and GRU on the accelerator (lower_rnn.py): per time step GEMMs, the STORE epilogue
-for the per-row requantization, and ALU/LUT sequences for the gates and the cell; bit-exact
+"""LSTM and GRU on the accelerator (lower_rnn.py): the x path of a chunk of steps and the h
+path of each step as GEMMs, the STORE epilogue for the per-row requantization, and ALU/LUT
+sequences for the gates and the cell; bit-exact
 with the reference interpreter (qcc.ops.integer_rnn), and a host fallback with a precise
 reason where a form is not lowered."""
 
@@ -20,6 +21,7 @@ from qcc.backends.accel.funcsim import Machine
 from qcc.backends.accel.hw import HwConfig
 from qcc.backends.accel.lower_rnn import tables
 from qcc.backends.accel.lower_rnn_alu import Alu
+from qcc.backends.accel.runtime import load
 from qcc.ir import DType, TensorType
 from qcc.ops.integer_rnn import gate_tables, lut16
 
@@ -121,6 +123,39 @@ def test_rnn_runs_on_the_accelerator_bit_exact(tmp_path, kw):
     acc = compile_and_compare(_rnn(**kw), tmp_path)
     assert acc["host_ops"] == []
     assert [ly["kind"] for ly in acc["layers"]] == ["rnn"]
+
+
+def _gemm_rows(tmp_path, g) -> list:
+    """Compile and run ``g`` bit-exact; the ``rows`` of every GEMM of its program."""
+    tmp_path.mkdir(exist_ok=True)
+    acc = compile_and_compare(g, tmp_path, samples=1)
+    assert acc["host_ops"] == []
+    return [ins.f["rows"] for ins in load(str(tmp_path / "accel"), {"accel": acc}).instrs
+            if ins.op == "GEMM"]
+
+
+def test_x_path_of_all_steps_is_one_gemm_per_gate_block(tmp_path):
+    """The x path does not depend on h: its GEMMs run once over all steps' rows, so six more
+    steps add only the h path's GEMMs (one per gate lane block), not two per block."""
+    nb = 3 * 16 // HW.dim      # gate lane blocks of a GRU with hidden 16
+    short = _gemm_rows(tmp_path / "a", _rnn("gru", seq=3, batch=2, hidden=16))
+    long = _gemm_rows(tmp_path / "b", _rnn("gru", seq=9, batch=2, hidden=16))
+    assert len(long) - len(short) == 6 * nb
+    assert long.count(9 * 2) == nb and long.count(2) == 9 * nb
+
+
+@pytest.mark.parametrize("kw", [
+    dict(kind="lstm", direction="bidirectional", states="input"),
+    dict(kind="gru", lbr=0, direction="reverse", states="const"),
+])
+def test_x_path_in_chunks_where_the_accumulator_is_short(tmp_path, kw):
+    """20 steps of batch 2 do not fit the test array's 256 accumulator rows beside the step's
+    own (LSTM: 112 + 16 per step; GRU: 92 + 12 per step): the x path runs in chunks of 9 and
+    13 steps (the last chunk shorter), still bit-exact (reverse steps, the PARAM rows of the
+    two paths loaded in turn)."""
+    rows = _gemm_rows(tmp_path, _rnn(seq=20, batch=2, hidden=16, **kw))
+    tc = 9 if kw["kind"] == "lstm" else 13
+    assert sorted({r for r in rows if r > 2}) == sorted({tc * 2, (20 - tc * (20 // tc)) * 2})
 
 
 @pytest.mark.parametrize("kw,hw,reason", [
