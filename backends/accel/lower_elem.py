@@ -19,6 +19,7 @@ from .isa import make
 
 IDENTITY = (1 << 30, 30)   # m, s with rshift_round(v * m, s) == v
 MAX_ROWS = 1023
+BIAS_FOLD_ROWS = 1 << 23   # a mean's centring folds into the STORE bias below this many rows
 
 
 class ElemLowering:
@@ -251,8 +252,17 @@ class ElemLowering:
         n_, c, h, w = x.shape
         hw_ = h * w
         epi = call.epi
+        # the centring (-x_zp per element) as the STORE's bias instead of an ALU ADD per block,
+        # where the sum cannot leave int32 either way (wrap32 and sat32 then agree)
+        self.mean_fold = hw_ < BIAS_FOLD_ROWS
         self._config_st(epi.zero_point, epi.lo, epi.hi, epi.mult.values[0], epi.shift.values[0],
+                        bias=-int(call.x_zp) * hw_ if self.mean_fold else 0,
                         note=f"mean {call.node.name}")
+        # start in the accumulator half the conv/linear before did not use last: the identity
+        # GEMMs of the first blocks then need not wait for its last STORE to read its rows
+        phase = getattr(self.b, "slot_phase", {}).get("ACC")
+        if phase is not None and self.aslot % 2 != phase:
+            self.aslot += 1
         nb = -(-c // self.d)
         step = min(MAX_ROWS, self.acc_half - 1)
         # blocks whose rows all fit one slot load together: their DMA latencies overlap
@@ -263,32 +273,36 @@ class ElemLowering:
 
     def _mean_blocks(self, call, mx, my, n, lbs, step) -> None:
         """The global mean of channel blocks ``lbs`` of image ``n`` in one accumulator slot:
-        every block's sum row and loaded rows side by side, all LOADs before the first ADD."""
+        block ``j``'s rows from ``base + j*span``, the first row its sum (no MOV: the first row
+        loaded is the first addend), all LOADs (or identity GEMMs) before the first ADD."""
         x, c, hw_ = call.x, call.x.shape[1], call.x.shape[2] * call.x.shape[3]
-        zx = int(call.x_zp)
+        zx = 0 if self.mean_fold else int(call.x_zp)
         src = self.onchip_in
         ident = self._identity() if src is not None else None
         base, slot = self._acc()
         span = hw_ + 1 if len(lbs) > 1 else 0
-        reads = [src.data_res, ident[1]] if src is not None else [self.ctx.res(x)]
-        g = self.b.group("ex", reads=reads, writes=[slot])
-        for j, _ in enumerate(lbs):
-            g.add(make("ALU", alu_op="MOV", use_imm=1, dst=base + j * span, rows=1, imm=0,
-                       note="sum=0"))
+        g = None if src is not None else self.b.group("ex", reads=[self.ctx.res(x)], writes=[slot])
         for q0 in range(0, hw_, step):
             k = min(step, hw_ - q0)
+            at = 0 if q0 == 0 else 1   # the first chunk starts at the sum row
             for j, lb in enumerate(lbs):
                 if src is None:
-                    self._load(g, mx, n * hw_ + q0, k, lb, base + j * span + 1)
+                    self._load(g, mx, n * hw_ + q0, k, lb, base + j * span + at)
                     continue
-                # the plane's rows from the input buffer, through the array: x * I = x
-                g.add(make("GEMM", reset=1, acc=base + j * span + 1, inp=src.base + lb * src.plane + q0,
-                           wgt=ident[0], rows=k, kblocks=1, inp_kstride=1, wgt_kstride=1,
-                           note=f"{x.name} rows {q0}+{k} lb={lb} (on chip, identity)"))
+                # the plane's rows from the input buffer, through the array: x * I = x; one
+                # group per block, which waits only for the STOREs of that block's rows
+                r0 = src.base + lb * src.plane + q0
+                rows = {src.data_res: (lb * src.plane + q0, lb * src.plane + q0 + k)}
+                gg = self.b.group("ex", reads=[src.data_res, ident[1]], writes=[slot], rows=rows)
+                gg.add(make("GEMM", reset=1, acc=base + j * span + at, inp=r0, wgt=ident[0],
+                            rows=k, kblocks=1, inp_kstride=1, wgt_kstride=1,
+                            note=f"{x.name} rows {q0}+{k} lb={lb} (on chip, identity)"))
+            g = g if src is None else self.b.group("ex", writes=[slot])
             for j, _ in enumerate(lbs):
                 s0 = base + j * span
-                g.add(make("ALU", alu_op="ADD", dst=s0, src=s0 + 1, rows=k, src_inc=1,
-                           note="sum"))
+                if k > 1 - at:
+                    g.add(make("ALU", alu_op="ADD", dst=s0, src=s0 + 1, rows=k - 1 + at,
+                               src_inc=1, note="sum"))
         for j, _ in enumerate(lbs):
             if zx:
                 g.add(make("ALU", alu_op="ADD", use_imm=1, dst=base + j * span, rows=1,
