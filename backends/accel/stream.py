@@ -5,7 +5,8 @@ resources (a buffer slot, a DRAM tensor) each group reads and writes.  A
 tracker turns that into waits (RAW, WAR, WAW) on groups of other engines;
 ``finalize`` keeps, per FIFO, only the waits that are not already implied by an
 earlier one (the engines run in order), and sets the pop flag on the waiting
-group's first instruction and the push flag on the awaited group's last, so
+group's first instruction that is not a CONFIG (a register write touches no buffer, so it
+issues ahead of the data) and the push flag on the awaited group's last, so
 every push has exactly one pop in the same order.  LD and ST wait for each other
 through the FIFOs that close the ring (ST -> LD, LD -> ST).
 
@@ -206,7 +207,7 @@ class Builder:
         for key, lst in pairs.items():
             pop, push = _FLAGS[key]
             for h, w in lst:
-                _flag(self.groups[w].instrs[0], pop)
+                _flag(_first_work(self.groups[w].instrs), pop)
                 _flag(self.groups[h].instrs[-1], push)
         prog, tags = [], []
         for g in order:
@@ -297,6 +298,13 @@ def merge_outer(instrs: list, op: str = "LOAD") -> list:
         out.append(Instr(op, dict(a.f, outer=1), (), f"{a.note} (x{j - i})"))
         i = j
     return out
+
+
+def _first_work(instrs: list) -> Instr:
+    """The instruction of a group that pops its tokens: the first that is not a CONFIG (a
+    register write reads no buffer, so it issues before the data it does not touch), or the
+    first when all are."""
+    return next((i for i in instrs if i.op != "CONFIG"), instrs[0])
 
 
 def _flag(ins: Instr, name: str) -> None:
