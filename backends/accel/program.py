@@ -412,7 +412,7 @@ class _Lowering:
         that qualifies (resident.elem_out)."""
         pend, self._pending = self._pending, None
         src = pend[1] if pend is not None and pend[0] is call and pend[2] is self.b else None
-        spec = resident.elem_out(self, call, nxt) if self.resident else None
+        spec = resident.elem_out(self, call, nxt, src) if self.resident else None
         self._elem.lower(call, spec, src)
         if spec is not None:
             self._pending = (nxt[0], spec, self.b)

@@ -303,10 +303,12 @@ def _whole_rows(ctx, v, rows: int, lanes: int) -> bool:
                                   and rs[0] == rows and rs[1] == lanes)
 
 
-def elem_out(ctx, call, nxt) -> OnChip | None:
+def elem_out(ctx, call, nxt, in_spec: OnChip | None = None) -> OnChip | None:
     """The resident input region of the next conv/linear that the output STOREs of the
     elementwise ``call`` fill (ISA v5 STORE ``inp``), or None; the consumer is prepared
-    (``ctx._prepared``) with ``extra["resident_in"]``."""
+    (``ctx._prepared``) with ``extra["resident_in"]``.  ``in_spec``: ``call``'s own input
+    on chip (a global mean's, ``mean_in``), which it still reads while its first STOREs run:
+    the region goes to the other end of the buffer, clear of it, or there is none."""
     from types import SimpleNamespace
 
     if call.family not in ELEM_FAMILIES or not ctx.hw.onchip_store or not nxt or len(nxt) != 1:
@@ -321,4 +323,4 @@ def elem_out(ctx, call, nxt) -> OnChip | None:
     if not (_whole_rows(ctx, y, rows, cl.c) and _whole_rows(ctx, c.x, rows, cl.c)):
         return None
     prod = SimpleNamespace(n=cl.n, oh=cl.h, ow=cl.w, m=cl.c, out_dtype="i8")
-    return _adopt(ctx, cl, plan(prod, cl, ctx.hw, None, _read_elsewhere(ctx, y, c)))
+    return _adopt(ctx, cl, plan(prod, cl, ctx.hw, in_spec, _read_elsewhere(ctx, y, c)))

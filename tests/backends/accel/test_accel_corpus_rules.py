@@ -1,0 +1,44 @@
+"""General rules found by running the model corpus on the accelerator (bench/corpus_accel.py),
+each on a small graph built here, bit-exact with the reference interpreter."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from accel_testlib import HW, G, compile_and_compare
+
+
+def conv(g: G, x, m, k, group=1, x_zp=0, y_zp=0, output=False, **attrs):
+    w = g.const(g.rand((m, x.shape[1] // group, k, k)))
+    b = g.const(g.rng.integers(-500, 500, m).astype(np.int32))
+    a = dict(strides=[1, 1], pads=[0, 0, 0, 0], group=group, x_zp=x_zp, y_zp=y_zp)
+    a.update(attrs)
+    return g.op("qcc.conv2d", [x, w, b, *g.mult(m)], a, output=output)
+
+
+def _rows(spec: str) -> tuple[int, int]:
+    lo, hi = spec.split(" at INP rows ")[1].split()[0].split("..")
+    return int(lo), int(hi)
+
+
+def test_a_mean_with_its_input_on_chip_stores_its_output_outside_that_input(tmp_path):
+    """conv -> global mean (its input on chip, 5 channel blocks in two accumulator slots) ->
+    1x1 conv (the mean's output on chip as that conv's input), the squeeze of a
+    squeeze-excite block.  The mean's output region must not overlap the input region it is
+    still reading: the first slot's STOREs would overwrite positions of the last channel
+    block before its identity GEMMs read them (ppocr det models: a few wrong outputs)."""
+    hw = replace(HW, dma_latency=3000)
+    c = 5 * hw.dim
+    g = G(21)
+    x = g.input((1, 3, 7, 7))
+    a = conv(g, x, c, 3, x_zp=1, y_zp=-3)
+    m = g.op("qcc.global_avgpool", [a, *g.mult(1, 0.05)], {"x_zp": -3, "y_zp": 2})
+    conv(g, m, 8, 1, x_zp=2, output=True)
+    acc = compile_and_compare(g, tmp_path, hw, samples=3)
+    cv, mean, fc = acc["layers"]
+    assert cv["onchip"]["output"].startswith("flat 5x5x5")
+    lo, hi = _rows(cv["onchip"]["output"])
+    flo, fhi = _rows(fc["onchip"]["input"])   # the 1x1 conv's input, from the mean's STOREs
+    assert fhi < lo or flo > hi
