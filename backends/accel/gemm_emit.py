@@ -402,6 +402,13 @@ def _to_simulate(ly: GemmLayer, hw: HwConfig, max_sim: int, objective: str) -> l
     return (basic[:max_sim] + extra) or cands[:max_sim]
 
 
+def new_builder(hw: HwConfig) -> Builder:
+    """An empty stream builder with this configuration's slot halves and FIFO depth (the trial
+    streams of the tile search and of the global mean's schedule, lower_mean)."""
+    return Builder(inp_half=hw.inp_rows // 2, fifo_depth=hw.fifo_depth, acc_half=hw.acc_rows // 2,
+                   wgt_half=hw.wgt_blocks // 2, param_half=hw.param_rows // 2)
+
+
 def choose_tiling(ly: GemmLayer, xreg: Region, yreg: Region, hw: HwConfig,
                   max_sim: int = 16, objective: str = "total", before=None,
                   out_spec=None, ranked: list | None = None,
@@ -418,8 +425,7 @@ def choose_tiling(ly: GemmLayer, xreg: Region, yreg: Region, hw: HwConfig,
     tried = []
     best = None
     for t in todo:
-        b = Builder(inp_half=hw.inp_rows // 2, fifo_depth=hw.fifo_depth, acc_half=hw.acc_rows // 2,
-                    wgt_half=hw.wgt_blocks // 2, param_half=hw.param_rows // 2)
+        b = new_builder(hw)
         if before is not None:  # the producing layer first: the tiling that overlaps it best
             before(b)
         emit_gemm(ly, t, xreg, yreg, hw, b, ("DRAM", "x"), ("DRAM", "y"), out_spec, prefetch)

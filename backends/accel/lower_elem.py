@@ -1,5 +1,5 @@
 """Rendering of the vector families of the kernel program: binary (add/sub/mul/max/min),
-requant, lut, global_avgpool, concat parts.
+requant, lut, global_avgpool (`lower_mean`, a mixin), concat parts.
 
 They run on the EX engine's ALU over accumulator rows: load the operands into an
 accumulator slot (sign-extending), centre them with ALU ADD, combine (DYADD / MUL / MAX /
@@ -16,13 +16,13 @@ import numpy as np
 
 from .elem_operands import Mat, channel_broadcast, concat_mats, mat
 from .isa import make
+from .lower_mean import MeanSide
 
 IDENTITY = (1 << 30, 30)   # m, s with rshift_round(v * m, s) == v
 MAX_ROWS = 1023
-BIAS_FOLD_ROWS = 1 << 23   # a mean's centring folds into the STORE bias below this many rows
 
 
-class ElemLowering:
+class ElemLowering(MeanSide):
     """``ctx``: the program lowering (hw, plan, b: the stream builder, region(), res(),
     const_mat())."""
 
@@ -37,9 +37,11 @@ class ElemLowering:
         self.onchip = None     # (output name, OnChip): the next conv's resident input (v5)
         self.onchip_in = None  # OnChip: a global mean's input, in the input buffer
 
+    trial_b = None   # a Builder that a trial emission (lower_mean) writes instead of ctx.b
+
     @property
     def b(self):
-        return self.ctx.b
+        return self.trial_b if self.trial_b is not None else self.ctx.b
 
     def _acc(self):
         k = self.aslot % 2
@@ -245,83 +247,6 @@ class ElemLowering:
                 ci += 1
                 self._store(st, my, r0, n, lb * self.d, cols, base)
         join()
-
-    def global_avgpool(self, call) -> None:
-        x, y = call.x, call.y
-        mx, my = mat(self.ctx.region(x)), mat(self.ctx.region(y))
-        n_, c, h, w = x.shape
-        hw_ = h * w
-        epi = call.epi
-        # the centring (-x_zp per element) as the STORE's bias instead of an ALU ADD per block,
-        # where the sum cannot leave int32 either way (wrap32 and sat32 then agree)
-        self.mean_fold = hw_ < BIAS_FOLD_ROWS
-        self._config_st(epi.zero_point, epi.lo, epi.hi, epi.mult.values[0], epi.shift.values[0],
-                        bias=-int(call.x_zp) * hw_ if self.mean_fold else 0,
-                        note=f"mean {call.node.name}")
-        # start in the accumulator half the conv/linear before did not use last: the identity
-        # GEMMs of the first blocks then need not wait for its last STORE to read its rows
-        phase = getattr(self.b, "slot_phase", {}).get("ACC")
-        if phase is not None and self.aslot % 2 != phase:
-            self.aslot += 1
-        nb = -(-c // self.d)
-        step = min(MAX_ROWS, self.acc_half - 1)
-        # blocks whose rows all fit one slot load together: their DMA latencies overlap
-        per = max(1, self.acc_half // (hw_ + 1)) if hw_ <= step else 1
-        for n in range(n_):
-            for lb0 in range(0, nb, per):
-                self._mean_blocks(call, mx, my, n, list(range(lb0, min(nb, lb0 + per))), step)
-
-    def _mean_blocks(self, call, mx, my, n, lbs, step) -> None:
-        """The global mean of channel blocks ``lbs`` of image ``n`` in one accumulator slot:
-        block ``j``'s rows from ``base + j*span``, the first row its sum (no MOV: the first row
-        loaded is the first addend), all LOADs (or identity GEMMs) before the first ADD."""
-        x, c, hw_ = call.x, call.x.shape[1], call.x.shape[2] * call.x.shape[3]
-        zx = 0 if self.mean_fold else int(call.x_zp)
-        src = self.onchip_in
-        ident = self._identity() if src is not None else None
-        base, slot = self._acc()
-        span = hw_ + 1 if len(lbs) > 1 else 0
-        g = None if src is not None else self.b.group("ex", reads=[self.ctx.res(x)], writes=[slot])
-        for q0 in range(0, hw_, step):
-            k = min(step, hw_ - q0)
-            at = 0 if q0 == 0 else 1   # the first chunk starts at the sum row
-            for j, lb in enumerate(lbs):
-                if src is None:
-                    self._load(g, mx, n * hw_ + q0, k, lb, base + j * span + at)
-                    continue
-                # the plane's rows from the input buffer, through the array: x * I = x; one
-                # group per block, which waits only for the STOREs of that block's rows
-                r0 = src.base + lb * src.plane + q0
-                rows = {src.data_res: (lb * src.plane + q0, lb * src.plane + q0 + k)}
-                gg = self.b.group("ex", reads=[src.data_res, ident[1]], writes=[slot], rows=rows)
-                gg.add(make("GEMM", reset=1, acc=base + j * span + at, inp=r0, wgt=ident[0],
-                            rows=k, kblocks=1, inp_kstride=1, wgt_kstride=1,
-                            note=f"{x.name} rows {q0}+{k} lb={lb} (on chip, identity)"))
-            g = g if src is None else self.b.group("ex", writes=[slot])
-            for j, _ in enumerate(lbs):
-                s0 = base + j * span
-                if k > 1 - at:
-                    g.add(make("ALU", alu_op="ADD", dst=s0, src=s0 + 1, rows=k - 1 + at,
-                               src_inc=1, note="sum"))
-        for j, _ in enumerate(lbs):
-            if zx:
-                g.add(make("ALU", alu_op="ADD", use_imm=1, dst=base + j * span, rows=1,
-                           imm=-zx * hw_, note="centre"))
-        st = self._st_group([slot], [self.ctx.res(call.y)])
-        for j, lb in enumerate(lbs):
-            self._store(st, my, n, 1, lb * self.d, min(self.d, c - lb * self.d), base + j * span)
-
-    def _identity(self) -> tuple[int, tuple]:
-        """The LD group loading an identity weight block into the weight buffer's last block
-        (the DRAM constant is shared); (block, resource)."""
-        d = self.d
-        reg = self.ctx.plan.const_once("identity.block", np.eye(d, dtype=np.int8), "i8")
-        wb = self.hw.wgt_blocks - 1
-        res = ("WGT", wb, wb + 1)
-        self.b.group("ld", writes=[res]).add(make(
-            "LOAD", buf="WGT", sram=wb, dram=reg.addr, rows=1, cols=0, stride=d * d,
-            note="identity block"))
-        return wb, res
 
     def concat(self, call) -> None:
         mx, my, lane0 = concat_mats(self.ctx, call)

@@ -359,17 +359,24 @@ class _Lowering:
             else:
                 mean = call.family in lookahead.MEAN_FAMILIES and len(calls) == 1
                 onchip = self._pending is not None and self._pending[0] is call
-                if mean and not onchip:
-                    self._mean_prefetch(gi, after)
-                self._elem_call(call, after(gi + 1) if len(calls) == 1 else None)
+                if mean:
+                    self._mean_prefetch(call, onchip, gi, after)
+                try:
+                    self._elem_call(call, after(gi + 1) if len(calls) == 1 else None)
+                finally:
+                    self._elem.mean_before = None
             self.written.add(self.res(call.out))
 
-    def _mean_prefetch(self, gi, after) -> None:
+    def _mean_prefetch(self, call, onchip, gi, after) -> None:
         """The parameters of the conv/linear after the global mean of group ``gi``, loaded by
         the mean before its first instruction, which waits for its producer's DRAM STORE (and
         DMA latency) anyway.  Not when the mean's input is on chip (resident.mean_in): there
         the LOAD would hold up its ALU instructions (they wait for the EX engine's loads), and
-        the conv/linear loads its own."""
+        the conv/linear loads its own; the mean then gets the producers to simulate its
+        schedule behind (``lower_mean``)."""
+        if onchip:
+            self._elem.mean_before = lookahead.before_chain(self, call.x)
+            return
         later = [g for g in (after(j) for j in range(gi + 1, gi + 1 + lookahead.PREFETCH_SCAN)) if g]
         prefetch_before(self.b, self.hw, lookahead.next_gemms(self, later, 1))
 

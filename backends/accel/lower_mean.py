@@ -1,0 +1,159 @@
+"""The global mean (GlobalAveragePool, ReduceMean over H, W) on the ALU (docs/target_accel.md §6,
+§7): a mixin of ``lower_elem.ElemLowering``.
+
+Each channel block's ``H*W`` rows land side by side in one accumulator slot, the first row of a
+block being its sum row (an ALU ADD adds the others into it), and the STORE's epilogue centres
+(the bias ``-x_zp * H*W``) and scales the sums.  The rows come from DRAM (LOADs into the
+accumulator, issued back to back so the blocks pay one DMA latency) or, when the conv/linear
+before wrote the mean's input into the input buffer (``resident.mean_in``), through the array
+by an identity weight block, one EX group per block that waits only for the STOREs of its own
+plane.
+
+With the input on chip the order of those groups is chosen by simulating both behind the
+conv/linears that produced the input (``lookahead.before_chain``), like a conv's tile search:
+all GEMMs, then all ADDs (one drain), or the earlier blocks' ADDs before the last block's GEMM,
+in the EX engine's wait for that block's STOREs, at the price of a second drain and fill.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .elem_operands import mat
+from .isa import make
+
+MAX_ROWS = 1023
+BIAS_FOLD_ROWS = 1 << 23   # a mean's centring folds into the STORE bias below this many rows
+
+
+class MeanSide:
+    # for a mean whose input is on chip: what emits the conv/linears that produced it into a
+    # trial stream (``lookahead.before_chain``; None when they are too large to re-simulate);
+    # set by the program lowering around the call
+    mean_before = None
+
+    def global_avgpool(self, call) -> None:
+        before = self.mean_before if self.onchip_in is not None else None
+        self._mean(call, self._mean_split(call, before) if before is not None else False)
+
+    def _mean_split(self, call, before) -> bool:
+        """Whether the on-chip mean finishes sooner behind its producers with the earlier
+        blocks' ADDs before the last block's GEMM (ties: all GEMMs first)."""
+        from .gemm_emit import new_builder
+        from .timing import simulate
+
+        if min(-(-call.x.shape[1] // self.d), self._per_slot(call)) < 2:
+            return False
+        cycles = []
+        for split in (False, True):
+            b = new_builder(self.hw)
+            before(b)
+            aslot, self.trial_b = self.aslot, b
+            try:
+                self._mean(call, split)
+            finally:
+                self.aslot, self.trial_b = aslot, None
+            cycles.append(simulate(b.finalize()[0], self.hw).total)
+        return cycles[1] < cycles[0]
+
+    def _mean(self, call, split: bool) -> None:
+        x, y = call.x, call.y
+        mx, my = mat(self.ctx.region(x)), mat(self.ctx.region(y))
+        n_, c, h, w = x.shape
+        hw_ = h * w
+        epi = call.epi
+        # the centring (-x_zp per element) as the STORE's bias instead of an ALU ADD per block,
+        # where the sum cannot leave int32 either way (wrap32 and sat32 then agree)
+        self.mean_fold = hw_ < BIAS_FOLD_ROWS
+        self._config_st(epi.zero_point, epi.lo, epi.hi, epi.mult.values[0], epi.shift.values[0],
+                        bias=-int(call.x_zp) * hw_ if self.mean_fold else 0,
+                        note=f"mean {call.node.name}")
+        # start in the accumulator half the conv/linear before did not use last: the identity
+        # GEMMs of the first blocks then need not wait for its last STORE to read its rows
+        phase = getattr(self.b, "slot_phase", {}).get("ACC")
+        if phase is not None and self.aslot % 2 != phase:
+            self.aslot += 1
+        nb = -(-c // self.d)
+        step = min(MAX_ROWS, self.acc_half - 1)
+        per = self._per_slot(call)
+        for n in range(n_):
+            for lb0 in range(0, nb, per):
+                self._mean_blocks(call, mx, my, n, list(range(lb0, min(nb, lb0 + per))), step,
+                                  split)
+
+    def _per_slot(self, call) -> int:
+        """Channel blocks per accumulator slot: those whose rows all fit one slot load together
+        (their DMA latencies overlap); a block longer than a slot runs alone, in chunks."""
+        hw_ = call.x.shape[2] * call.x.shape[3]
+        return max(1, self.acc_half // (hw_ + 1)) if hw_ <= min(MAX_ROWS, self.acc_half - 1) else 1
+
+    def _mean_blocks(self, call, mx, my, n, lbs, step, split: bool) -> None:
+        """The global mean of channel blocks ``lbs`` of image ``n`` in one accumulator slot:
+        block ``j``'s rows from ``base + j*span``, the first row its sum (no MOV: the first row
+        loaded is the first addend), all LOADs before the first ADD; on chip, the identity
+        GEMMs and ADDs in the order ``split`` says."""
+        x, c, hw_ = call.x, call.x.shape[1], call.x.shape[2] * call.x.shape[3]
+        zx = 0 if self.mean_fold else int(call.x_zp)
+        src = self.onchip_in
+        base, slot = self._acc()
+        span = hw_ + 1 if len(lbs) > 1 else 0
+        sums = [base + j * span for j in range(len(lbs))]
+        if src is None:
+            g = self.b.group("ex", reads=[self.ctx.res(x)], writes=[slot])
+            for q0 in range(0, hw_, step):
+                k = min(step, hw_ - q0)
+                at = 0 if q0 == 0 else 1   # the first chunk starts at the sum row
+                for j, lb in enumerate(lbs):
+                    self._load(g, mx, n * hw_ + q0, k, lb, sums[j] + at)
+                self._sums(g, sums, k, at)
+        else:
+            self._mean_onchip(call, src, lbs, sums, slot, step, split)
+            g = self.b.group("ex", writes=[slot]) if zx else None
+        for s0 in sums:
+            if zx:
+                g.add(make("ALU", alu_op="ADD", use_imm=1, dst=s0, rows=1, imm=-zx * hw_,
+                           note="centre"))
+        st = self._st_group([slot], [self.ctx.res(call.y)])
+        for j, lb in enumerate(lbs):
+            self._store(st, my, n, 1, lb * self.d, min(self.d, c - lb * self.d), sums[j])
+
+    @staticmethod
+    def _sums(g, sums, k: int, at: int) -> None:
+        """ALU ADDs of a chunk of ``k`` rows into each block's sum row (``at``: the chunk's rows
+        start right after the sum row instead of at it)."""
+        for s0 in sums:
+            if k - 1 + at > 0:
+                g.add(make("ALU", alu_op="ADD", dst=s0, src=s0 + 1, rows=k - 1 + at, src_inc=1,
+                           note="sum"))
+
+    def _mean_onchip(self, call, src, lbs, sums, slot, step, split: bool) -> None:
+        """The identity GEMMs (x * I = x: the plane's rows from the input buffer through the
+        array), one group per block reading only its plane's rows, and the ADDs; with ``split``
+        the earlier blocks' ADDs before the last block's GEMM."""
+        x, hw_ = call.x, call.x.shape[2] * call.x.shape[3]
+        ident = self._identity()
+        for q0 in range(0, hw_, step):
+            k = min(step, hw_ - q0)
+            at = 0 if q0 == 0 else 1
+            for j, lb in enumerate(lbs):
+                if split and j and j == len(lbs) - 1:
+                    self._sums(self.b.group("ex", writes=[slot]), sums[:-1], k, at)
+                rows = {src.data_res: (lb * src.plane + q0, lb * src.plane + q0 + k)}
+                gg = self.b.group("ex", reads=[src.data_res, ident[1]], writes=[slot], rows=rows)
+                gg.add(make("GEMM", reset=1, acc=sums[j] + at, inp=src.base + lb * src.plane + q0,
+                            wgt=ident[0], rows=k, kblocks=1, inp_kstride=1, wgt_kstride=1,
+                            note=f"{x.name} rows {q0}+{k} lb={lb} (on chip, identity)"))
+            done = sums[-1:] if split and len(lbs) > 1 else sums
+            self._sums(self.b.group("ex", writes=[slot]), done, k, at)
+
+    def _identity(self) -> tuple[int, tuple]:
+        """The LD group loading an identity weight block into the weight buffer's last block
+        (the DRAM constant is shared); (block, resource)."""
+        d = self.d
+        reg = self.ctx.plan.const_once("identity.block", np.eye(d, dtype=np.int8), "i8")
+        wb = self.hw.wgt_blocks - 1
+        res = ("WGT", wb, wb + 1)
+        self.b.group("ld", writes=[res]).add(make(
+            "LOAD", buf="WGT", sram=wb, dram=reg.addr, rows=1, cols=0, stride=d * d,
+            note="identity block"))
+        return wb, res
