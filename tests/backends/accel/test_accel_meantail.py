@@ -60,3 +60,59 @@ def test_the_mean_has_no_mov_and_its_centring_is_the_store_bias(onchip, zp, tmp_
     assert alus and all(i["alu_op"] == "ADD" and not i["use_imm"] for i in alus)
     (scale,) = [i for i in mine if i.op == "CONFIG" and i["reg"] == "SCALE"]
     assert scale["b"] == -zp * 25
+
+
+def _dw_mean(tk: int, monkeypatch, seed: int = 5):
+    """conv -> depthwise 3x3 (two channel blocks of the 16-lane array, its K forced into
+    chunks of ``tk`` kernel taps) -> global mean: the depthwise layer computes and stores its
+    blocks one after the other, so the mean's first block is ready long before its last."""
+    from qcc.backends.accel import gemm_emit
+    from accel_testlib import G
+    from test_accel_resident import conv
+
+    real = gemm_emit.candidates
+
+    def forced(ly, hw_):
+        cands = real(ly, hw_)
+        keep = [t for t in cands if t.order == "w2d" and t.tk == tk]
+        return keep if ly.group > 1 and keep else cands
+    monkeypatch.setattr(gemm_emit, "candidates", forced)
+    g = G(seed)
+    x = g.input((1, 3, 4, 4))
+    a = conv(g, x, 32, 3, x_zp=1, y_zp=-3, pads=[1, 1, 1, 1])
+    d = conv(g, a, 32, 3, group=32, x_zp=-3, y_zp=2, pads=[1, 1, 1, 1])
+    g.op("qcc.global_avgpool", [d, *g.mult(1, 0.05)], {"x_zp": 2, "y_zp": 1}, output=True)
+    return g
+
+
+@pytest.mark.parametrize("tk,split", [(3, True), (9, False)])
+def test_the_on_chip_mean_takes_the_faster_order_behind_its_producers(tk, split, tmp_path,
+                                                                       monkeypatch):
+    """The mean simulates both orders of its identity GEMMs and ADDs behind the conv/linears
+    that produced its input and keeps the faster: with the depthwise layer's K in chunks of 3
+    taps its first block is stored early and the first block's ADD runs before the last block's
+    GEMM (faster than all GEMMs first, the order before); with all 9 taps at once the identity
+    block's LOAD waits for the depthwise GEMMs on its weight half and all GEMMs first wins.
+    Default 16x16 configuration; bit-exact."""
+    from qcc.backends.accel import lower_mean
+    from qcc.backends.accel.hw import HwConfig
+
+    hw = HwConfig()
+    totals, accs = {}, {}
+    for force in (None, False, True):
+        if force is not None:
+            monkeypatch.setattr(lower_mean.MeanSide, "_mean_split",
+                                lambda self, call, before, f=force: f)
+        out = tmp_path / str(force)
+        out.mkdir()
+        acc = compile_and_compare(_dw_mean(tk, monkeypatch), out, hw, 1)
+        assert acc["layers"][1]["onchip"]["output"].startswith("flat 2x4x4")
+        assert f"tk={tk}" in acc["layers"][1]["tiling"]
+        totals[force], accs[force] = simulate(_program(out), hw).total, acc
+    assert totals[None] == min(totals[False], totals[True])
+    assert (totals[True] < totals[False]) == split
+    prog = _program(tmp_path / "None")
+    mean = accs[None]["layers"][2]
+    ops = [prog[i].op for i in _in(prog, mean) if prog[i].op in ("GEMM", "ALU")]
+    assert ops == (["GEMM", "ALU", "GEMM", "ALU"] if split else ["GEMM", "GEMM", "ALU", "ALU"])
+
