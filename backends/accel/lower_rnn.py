@@ -41,7 +41,7 @@ from qcc.ops.integer_rnn import LUT_SIZE
 from .isa import make
 from .lower_elem import IDENTITY
 from .lower_rnn_alu import Alu
-from .lower_rnn_paths import MAX_ROWS, RnnPaths, _gates, _isize
+from .lower_rnn_paths import MAX_ROWS, RnnPaths, _gates, _isize, acc_rows
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 
@@ -156,9 +156,9 @@ def chunk_steps(call, hw) -> int:
     accumulator rows (beside the step's own), the input buffer and the row fields allow."""
     d, b = hw.dim, call.batch
     fixed = Layout(call, d, 0)
-    ki = -(-_isize(call) // d)
-    return max(1, min(call.seq, (hw.acc_rows - fixed.rows) // fixed.ng, hw.inp_rows // (ki * b),
-                      MAX_ROWS, 4095 // b))
+    ki, kb = -(-_isize(call) // d), call.hidden // d
+    return max(1, min(call.seq, (hw.acc_rows - fixed.rows) // fixed.ng,
+                      (hw.inp_rows - kb * b) // (ki * b), MAX_ROWS, 4095 // b))
 
 
 def tables(sig: np.ndarray, tanh: np.ndarray) -> np.ndarray:
@@ -179,8 +179,6 @@ class RnnLowering(RnnPaths):
     def __init__(self, ctx):
         self.ctx, self.hw, self.d = ctx, ctx.hw, ctx.hw.dim
         self.acc = [("ACC", 0), ("ACC", 1)]
-        self.inp = [("INP", 0), ("INP", 1)]
-        self.wgt = [("WGT", 0), ("WGT", 1)]
         self.par = [("PARAM", 0), ("PARAM", 1)]
         self.lut = [("LUT", k) for k in range(4)]
 
@@ -212,7 +210,9 @@ class RnnLowering(RnnPaths):
         return p.reshape(3, -1, d).transpose(1, 0, 2).astype(np.int32)
 
     def _setup(self, call, dr: int, lay: Layout, name: str) -> dict:
-        """Constants of direction ``dr`` loaded on chip; returns their buffer addresses."""
+        """The PARAM rows of direction ``dr``; returns the buffer and DRAM addresses of its
+        constants, and ``rest``, which loads the tables and biases (the weight blocks load in
+        ``_xchunk``, the first GEMMs wait for neither)."""
         ctx, d, g = self.ctx, self.d, _gates(call)
         h, kb, ki = call.hidden, call.hidden // self.d, -(-_isize(call) // self.d)
         w, r = (a[dr] for a in _wr(call))
@@ -224,28 +224,29 @@ class RnnLowering(RnnPaths):
         ph = self._params(r, call.h_zp, np.asarray(call.mh.data).ravel()[sl],
                           np.asarray(call.sh.data).ravel()[sl])
         preg = ctx.plan.add_const(f"{name}.d{dr}.params", np.concatenate([px, ph]), "i32")
-        nx, nr = g * kb * ki, g * kb * kb
-        ld = self.b.group("ld", writes=self.wgt)
-        ld.add(make("LOAD", buf="WGT", sram=0, dram=wx.addr, rows=nx, stride=d * d, note="W blocks"))
-        ld.add(make("LOAD", buf="WGT", sram=nx, dram=wr.addr, rows=nr, stride=d * d, note="R blocks"))
+        nx = g * kb * ki
         resident = 6 * g * kb <= self.hw.param_rows   # else each path loads its own per step
-        ex = self.ex(writes=self.par + self.lut)
         if resident:
+            ex = self.ex(writes=self.par)
             ex.add(make("LOAD", buf="PARAM", dtype="i32", sram=0, dram=preg.addr, rows=6 * g * kb,
                         cols=d, stride=d * 4, note="x-path and h-path requant rows"))
         tpr = self.hw.lut_rows_per_table
         treg = ctx.plan.add_const(f"{name}.tables", self._table_rows(call), "i32")
-        ex.add(make("LOAD", buf="LUT", dtype="i32", sram=0, dram=treg.addr, rows=4 * tpr, cols=d,
-                    stride=d * 4, note="sigmoid/tanh halves"))
         biases = [call.bias] if g == 4 else [call.bx, call.bh]
         brows = np.concatenate([np.asarray(c.data, np.int64).reshape(call.dirs, -1)[dr]
                                 for c in biases])
         breg = ctx.plan.add_const(f"{name}.d{dr}.bias", brows.reshape(-1, d).astype(np.int32), "i32")
-        ex.add(make("LOAD", buf="ACC", dtype="i32", sram=lay.bias, dram=breg.addr,
-                    rows=len(brows) // d, cols=d, stride=d * 4, note="biases"))
+
+        def rest():   # EX: the tables and biases, after the first chunk's x-path GEMMs
+            ex = self.ex(writes=self.lut)
+            ex.add(make("LOAD", buf="LUT", dtype="i32", sram=0, dram=treg.addr, rows=4 * tpr,
+                        cols=d, stride=d * 4, note="sigmoid/tanh halves"))
+            ex.add(make("LOAD", buf="ACC", dtype="i32", sram=lay.bias, dram=breg.addr,
+                        rows=len(brows) // d, cols=d, stride=d * 4, note="biases"))
+        c = {"nx": nx, "wreg": wx.addr, "rreg": wr.addr, "rest": rest}   # blocks: _xchunk
         if resident:
-            return {"nx": nx, "px": 0, "ph": 3 * g * kb, "preg": None}
-        return {"nx": nx, "px": 0, "ph": 0, "preg": preg.addr, "prow": 3 * g * kb}
+            return dict(c, px=0, ph=3 * g * kb, preg=None)
+        return dict(c, px=0, ph=0, preg=preg.addr, prow=3 * g * kb)
 
     def _table_rows(self, call) -> np.ndarray:
         tpr = self.hw.lut_rows_per_table
@@ -285,11 +286,25 @@ class RnnLowering(RnnPaths):
                 g.add(make("STORE", dtype=dtype, mode="tensor", sram=sram + k * bsz, dram=addr,
                            rows=bsz, cols=d, stride=h * es, note=f"{note} k={k}"))
 
+    def alu(self, lay, reads=()):
+        """An EX group of ALU work; it names the out and state rows, which STOREs read."""
+        return self.ex(reads=reads, writes=[acc_rows(lay.out, lay.n1), acc_rows(lay.state, lay.n1)])
+
+    def _store_rows(self, v, dr: int, t, lay, note: str) -> None:
+        """ST: the out rows (``h``) into ``y[t]`` (``t`` given) or ``yh``; LSTM's state rows
+        into ``yc``."""
+        ctx, bsz = self.ctx, self._bsz
+        sram, dtype = (lay.state, "i16") if v is getattr(self._call, "yc", None) else (lay.out, "i8")
+        row0 = (t * self._call.dirs + dr) * bsz if t is not None else dr * bsz
+        g = self.b.group("st", reads=[acc_rows(sram, lay.n1)], writes=[ctx.res(v)])
+        self._rows_io(g, v, dtype, ctx.region(v).addr, row0, sram, False, note)
+
     def _init_state(self, call, dr: int, lay: Layout, a: Alu):
-        """yh[dr] = h0[dr] (or h_zp); GRU: the state rows = h; LSTM: the cell rows = c0 (or 0)."""
-        ctx, res = self.ctx, self.ctx.res
-        ex = self.ex(reads=[res(v) for v in (call.h0, getattr(call, "c0", None))
-                            if v is not None and not v.is_const])
+        """h = h0[dr] (or h_zp) into the input buffer (or ``yh``); GRU: the state rows = h;
+        LSTM: the cell rows = c0 (or 0)."""
+        res = self.ctx.res
+        ex = self.alu(lay, reads=[res(v) for v in (call.h0, getattr(call, "c0", None))
+                                  if v is not None and not v.is_const])
         if call.h0 is not None:
             self._rows_io(ex, call.h0, "i8", self._addr(call.h0), dr * call.batch, lay.out,
                           True, "h0")
@@ -302,16 +317,18 @@ class RnnLowering(RnnPaths):
                           lay.state, True, "c0")
         else:
             a.on(ex).mov(lay.state, lay.n1, imm=0)
-        st = self.b.group("st", reads=self.acc, writes=[res(call.yh)])
-        self._rows_io(st, call.yh, "i8", ctx.region(call.yh).addr, dr * call.batch, lay.out,
-                      False, "h")
+        if self.hw.onchip_store:
+            self._h_to_inp(call, lay.out, "h0")
+        else:
+            self._store_rows(call.yh, dr, None, lay, "h")
 
     # -- one call --------------------------------------------------------------------------------
     def lower(self, call, index: int) -> None:
         ctx, d = self.ctx, self.d
-        self._bsz = call.batch
+        self._bsz, self._call = call.batch, call
         tc = chunk_steps(call, self.hw)
         lay = Layout(call, d, tc)
+        self._hrow = -(-_isize(call) // d) * tc * call.batch   # h's input-buffer rows
         scr = ("DRAM", f"scratch.{index}")
         self._scr = (ctx.kp.scratch_offset(index), scr)
         st = self.b.group("st")   # tensor-mode stores: the identity epilogue
@@ -322,33 +339,43 @@ class RnnLowering(RnnPaths):
         for dr in range(call.dirs):
             c = self._setup(call, dr, lay, call.node.name)
             a = Alu(lay, tpr)
-            self._init_state(call, dr, lay, a)
+
+            c["rest"]()
+
+            def first():   # after the direction's first x-path GEMMs
+                self._init_state(call, dr, lay, a)
             rev = call.reverse or dr == 1
             for t0 in range(0, call.seq, tc):   # chunks of steps in processing order
                 ta = call.seq - min(t0 + tc, call.seq) if rev else t0
                 n = min(tc, call.seq - t0)
-                self._xchunk(call, dr, ta, n, lay, c)
+                self._xchunk(call, dr, ta, n, lay, c, first if t0 == 0 else None)
                 for t in (range(ta + n - 1, ta - 1, -1) if rev else range(ta, ta + n)):
                     a.lay = lay.step(t - ta)
                     self._step(call, dr, t, a.lay, c, a)
+            if self.hw.onchip_store:
+                self._store_rows(call.yh, dr, None, lay, "h")
             if call.family == "lstm":
-                g = self.b.group("st", reads=self.acc, writes=[ctx.res(call.yc)])
-                self._rows_io(g, call.yc, "i16", ctx.region(call.yc).addr, dr * call.batch,
-                              lay.state, False, "c")
+                self._store_rows(call.yc, dr, None, lay, "c")
 
     def _step(self, call, dr, t, lay, c, a: Alu):
-        ctx, bsz = self.ctx, call.batch
-        self._hpath(call, dr, lay, c)
-        a.on(self.ex(reads=self.lut))
+        bsz = call.batch
+
+        def shadow():   # the x-side sums, while ST stores the h path's terms
+            a.on(self.b.group("ex", writes=[acc_rows(lay.gx, lay.ng), acc_rows(lay.t4, lay.n1)]))
+            a.x_side(call, bsz)
+
+        self._hpath(call, dr, lay, c, shadow)
+        a.on(self.alu(lay, reads=self.lut))
         if call.family == "lstm":
             a.lstm_cell(call, bsz)
         else:
             a.gru_gates(call, bsz)
             if not call.linear_before_reset:
                 self._reset_path(call, lay, c)
-                a.on(self.ex(reads=self.lut))
+                a.on(self.alu(lay, reads=self.lut))
             a.gru_update(call, bsz)
-        st = self.b.group("st", reads=self.acc, writes=[ctx.res(call.y), ctx.res(call.yh)])
-        ry, rh = ctx.region(call.y), ctx.region(call.yh)
-        self._rows_io(st, call.y, "i8", ry.addr, (t * call.dirs + dr) * bsz, lay.out, False, "y")
-        self._rows_io(st, call.yh, "i8", rh.addr, dr * bsz, lay.out, False, "h")
+        if self.hw.onchip_store:
+            self._h_to_inp(call, lay.out, "h")
+        else:
+            self._store_rows(call.yh, dr, None, lay, "h")
+        self._store_rows(call.y, dr, t, lay, "y")

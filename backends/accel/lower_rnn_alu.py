@@ -86,17 +86,26 @@ class Alu:
         self.op("ADD", x, n, src=e, note="interpolated")
 
     # -- the cells ---------------------------------------------------------------------------
-    def _sum_gates(self, rows: int, bias_at: int, bsz: int, gh: bool = True):
-        """gx rows + gh rows + one bias row per lane block (src_div = batch), from row 0."""
+    def x_side(self, call, bsz: int):
+        """What a step computes before the h path's terms are back: the biases added to the
+        step's x terms (one bias row per lane block, ``src_div = batch``; GRU: ``bx + bh`` to
+        z and r, ``bx`` to the h gate's), and the GRU's ``h - h_zp`` into the t4 rows."""
         lay = self.lay
-        if gh:
-            self.op("ADD", lay.gx, rows, src=lay.gh)
-        self.op("ADD", lay.gx, rows, src=bias_at, div=bsz)
+        if call.family == "lstm":
+            self.op("ADD", lay.gx, lay.ng, src=lay.bias, div=bsz)
+            return
+        n1 = lay.n1
+        bx, bh = lay.bias, lay.bias + lay.ng // bsz
+        self.op("ADD", lay.gx, 2 * n1, src=bx, div=bsz)
+        self.op("ADD", lay.gx, 2 * n1, src=bh, div=bsz)
+        self.op("ADD", lay.gx + 2 * n1, n1, src=bx + 2 * (n1 // bsz), div=bsz)
+        self.mov(lay.t4, n1, src=lay.state)
+        self.op("ADD", lay.t4, n1, imm=-call.h_zp)
 
     def lstm_cell(self, call, bsz: int):
         lay = self.lay
         n1, ng = lay.n1, lay.ng
-        self._sum_gates(ng, lay.bias, bsz)
+        self.op("ADD", lay.gx, ng, src=lay.gh)      # x terms + bias (x_side) + h terms
         self.clamp(lay.gx, ng, *I16)
         self.lut16(lay.gx, [(3 * n1, 0), (n1, 1)])        # i, o, f sigmoid; c~ tanh
         gi, go, gf, gc = (lay.gx + k * n1 for k in range(4))
@@ -129,10 +138,8 @@ class Alu:
         lay = self.lay
         n1 = lay.n1
         z, r = lay.gx, lay.gx + n1
-        bx, bh = lay.bias, lay.bias + lay.ng // bsz
-        self.op("ADD", z, 2 * n1, src=lay.gh)
-        self.op("ADD", z, 2 * n1, src=bx, div=bsz)
-        self.op("ADD", z, 2 * n1, src=bh, div=bsz)
+        bh = lay.bias + lay.ng // bsz
+        self.op("ADD", z, 2 * n1, src=lay.gh)        # x terms + biases (x_side) + h terms
         self.clamp(z, 2 * n1, *I16)
         self.lut16(z, [(2 * n1, 0)])
         if call.linear_before_reset:
@@ -142,8 +149,7 @@ class Alu:
             self.op("MULSHR", hh, n1, src=r, shift=15, note="r (gh + bh) >> 15")
             return
         o, hz = lay.out, call.h_zp
-        self.mov(o, n1, src=lay.state)
-        self.op("ADD", o, n1, imm=-hz)
+        self.mov(o, n1, src=lay.t4)                  # h - h_zp (x_side)
         self.op("MULSHR", o, n1, src=r, shift=15, note="r (h - h_zp) >> 15")
         self.clamp(o, n1, -128 - hz, 127 - hz)
         self.op("ADD", o, n1, imm=hz, note="on h's int8 grid")
@@ -154,21 +160,18 @@ class Alu:
         lay = self.lay
         n1 = lay.n1
         z, hx, hh = lay.gx, lay.gx + 2 * n1, lay.gh + 2 * n1
-        bx, bh = lay.bias, lay.bias + lay.ng // bsz
+        bh = lay.bias + lay.ng // bsz
         if not call.linear_before_reset:
             self.op("ADD", hh, n1, src=bh + 2 * (n1 // bsz), div=bsz)
-        self.op("ADD", hx, n1, src=bx + 2 * (n1 // bsz), div=bsz)
-        self.op("ADD", hx, n1, src=hh)
+        self.op("ADD", hx, n1, src=hh)               # x term + bx_h (x_side) + h-gate term
         self.clamp(hx, n1, *I16)
         self.lut16(hx, [(n1, 1)])
-        o, hc = lay.out, lay.gh                              # gh rows are free now
+        o, hc = lay.out, lay.t4                              # h - h_zp (x_side)
         self.mov(o, n1, src=z)
         self.op("MUL", o, n1, imm=-1)
         self.op("ADD", o, n1, imm=1 << 15)
         self.op("MUL", o, n1, src=hx, note="(1 - z) h~")
         self.op("MULSHR", o, n1, imm=call.mo, shift=call.so)
-        self.mov(hc, n1, src=lay.state)
-        self.op("ADD", hc, n1, imm=-call.h_zp)
         self.op("MULSHR", hc, n1, src=z, shift=15, note="z (h - h_zp) >> 15")
         self.op("ADD", o, n1, src=hc)
         self.op("ADD", o, n1, imm=call.h_zp)

@@ -125,13 +125,19 @@ def test_rnn_runs_on_the_accelerator_bit_exact(tmp_path, kw):
     assert [ly["kind"] for ly in acc["layers"]] == ["rnn"]
 
 
-def _gemm_rows(tmp_path, g) -> list:
-    """Compile and run ``g`` bit-exact; the ``rows`` of every GEMM of its program."""
+def _program(tmp_path, g, hw=HW):
+    """Compile and run ``g`` bit-exact; its instructions and their schedule."""
     tmp_path.mkdir(exist_ok=True)
-    acc = compile_and_compare(g, tmp_path, samples=1)
+    acc = compile_and_compare(g, tmp_path, hw, samples=1)
     assert acc["host_ops"] == []
-    return [ins.f["rows"] for ins in load(str(tmp_path / "accel"), {"accel": acc}).instrs
-            if ins.op == "GEMM"]
+    art = load(str(tmp_path / "accel"), {"accel": acc})
+    (k, seg), = [(k, s) for k, s in enumerate(art.segments) if s["kind"] == "accel"]
+    return art.instrs[seg["first"]:seg["last"]], art.schedule(k)
+
+
+def _gemm_rows(tmp_path, g) -> list:
+    """The ``rows`` of every GEMM of ``g``'s program (compiled and run bit-exact)."""
+    return [ins.f["rows"] for ins in _program(tmp_path, g)[0] if ins.op == "GEMM"]
 
 
 def test_x_path_of_all_steps_is_one_gemm_per_gate_block(tmp_path):
@@ -156,6 +162,27 @@ def test_x_path_in_chunks_where_the_accumulator_is_short(tmp_path, kw):
     rows = _gemm_rows(tmp_path, _rnn(seq=20, batch=2, hidden=16, **kw))
     tc = 9 if kw["kind"] == "lstm" else 13
     assert sorted({r for r in rows if r > 2}) == sorted({tc * 2, (20 - tc * (20 // tc)) * 2})
+
+
+@pytest.mark.parametrize("onchip", [True, False])
+def test_h_stays_on_chip_and_the_first_gemms_wait_for_one_weight_piece(tmp_path, onchip):
+    """With the v5 STORE into the input buffer, the new h goes there instead of through
+    ``yh`` in DRAM: six more steps add no LD instruction (without it, one h LOAD per lane
+    block and step, and the outputs are bit-exact either way). The weights load in pieces,
+    so the first x-path GEMM starts before the last W block has landed."""
+    hw = replace(HW, onchip_store=onchip)
+    kb = 16 // HW.dim
+    prog = {}
+    for seq in (3, 9):
+        prog[seq], sched = _program(tmp_path / f"{seq}", _rnn("lstm", seq=seq, inp=128, hidden=16),
+                                    hw)
+    lds = {seq: sum(ins.engine == "ld" for ins in p) for seq, p in prog.items()}
+    assert lds[9] - lds[3] == (0 if onchip else 6 * kb)
+    nx = 4 * kb * 16           # the W blocks (128 inputs: 16 K blocks); the R blocks follow
+    w = [i for i, ins in enumerate(prog[9])
+         if ins.op == "LOAD" and ins.f["buf"] == "WGT" and ins.f["sram"] < nx]
+    first = min(i for i, ins in enumerate(prog[9]) if ins.op == "GEMM")
+    assert len(w) > 1 and sched.start[first] < max(sched.ready[i] for i in w)
 
 
 @pytest.mark.parametrize("kw,hw,reason", [
