@@ -203,6 +203,7 @@ class Builder:
                 g.instrs = merge_outer(g.instrs, "STORE")
             if not g.instrs:
                 g.instrs.append(nop(g.engine))
+        drop_repeated_configs(order)
         pairs = _bound_tokens(self._token_pairs(order), self.fifo_depth)
         for key, lst in pairs.items():
             pop, push = _FLAGS[key]
@@ -298,6 +299,27 @@ def merge_outer(instrs: list, op: str = "LOAD") -> list:
         out.append(Instr(op, dict(a.f, outer=1), (), f"{a.note} (x{j - i})"))
         i = j
     return out
+
+
+def drop_repeated_configs(groups: list) -> None:
+    """Drop each CONFIG that writes a register the value it already holds: the last CONFIG
+    of that register before it in program order (every register belongs to one engine, which
+    runs in program order, and keeps its value until the next CONFIG of it) wrote the same
+    fields.  A tile's STORE_OUTER or LOAD_OUTER repeated for every tile of the same shape,
+    a layer's CLAMP equal to the previous layer's, cost their engine a cycle each.  VERSION is
+    kept (it states what the stream needs), and so is a CONFIG that is the last instruction of
+    its group (it may carry the group's push)."""
+    held: dict = {}
+    for g in groups:
+        keep = []
+        for k, ins in enumerate(g.instrs):
+            if ins.op == "CONFIG" and ins.f["reg"] != "VERSION":
+                val = (ins.f["a"], ins.f["b"], ins.f["c"], ins.f["d"])
+                if held.get(ins.f["reg"]) == val and not ins.deps and k < len(g.instrs) - 1:
+                    continue
+                held[ins.f["reg"]] = val
+            keep.append(ins)
+        g.instrs = keep
 
 
 def _first_work(instrs: list) -> Instr:
