@@ -132,7 +132,8 @@ def measure_one(d: str, work: str, n_samples: int = 2, log=sys.stderr) -> dict:
 
     name = os.path.basename(os.path.normpath(d))
     meta = json.load(open(os.path.join(d, "meta.json")))
-    row: dict = {"model": name}
+    row: dict = {"model": name, "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                 "qcc": _stamp()}
     out = os.path.join(work, name, "accel")
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.time()
@@ -165,6 +166,7 @@ def measure_one(d: str, work: str, n_samples: int = 2, log=sys.stderr) -> dict:
     except Exception as e:  # noqa: BLE001
         row.setdefault("error", f"profile: {_err(e)}")
     row["seconds"] = round(time.time() - t0, 1)
+    row["load_average"] = round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else None
     return row
 
 
@@ -233,6 +235,16 @@ def summary(rows: list[dict]) -> dict:
             "failed": [r["model"] for r in rows if r.get("bit_exact") is not True]}
 
 
+def merge(path: str, rows: list[dict]) -> list[dict]:
+    """The rows of the earlier run in ``path`` with ``rows`` in place of theirs (new models
+    appended)."""
+    with open(path) as f:
+        old = json.load(f)["rows"]
+    new = {r["model"]: r for r in rows}
+    out = [new.pop(r["model"], r) for r in old]
+    return out + list(new.values())
+
+
 def result(rows: list[dict], t0: float, argv: list) -> dict:
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t0)), "seconds": round(time.time() - t0),
@@ -258,6 +270,8 @@ def main(argv=None) -> int:
     ap.add_argument("--work", default=None, help="keep the compiled folders here")
     ap.add_argument("--json", default=None, help="write the rows as JSON (rewritten after every model)")
     ap.add_argument("--md", default=None, help="write the table as Markdown")
+    ap.add_argument("--update", default=None, metavar="JSON", help="measure --models and replace their "
+                    "rows in this earlier --json (written back, the table of all its rows printed)")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--row-out", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -285,6 +299,9 @@ def main(argv=None) -> int:
             _write(args.json, json.dumps(result(rows, t0, argv), indent=1, default=str))
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)
+    if args.update:
+        rows = merge(args.update, rows)
+        _write(args.update, json.dumps(result(rows, t0, argv), indent=1, default=str))
     md = table(rows)
     print(md)
     if args.md:

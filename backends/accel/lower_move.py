@@ -1,7 +1,9 @@
-"""Rendering of the data-movement families (``copy``, ``gather_table``) as strided DMA.
+"""Rendering of the data-movement families (``copy``, ``gather_table``, nearest ``resize``)
+as strided DMA.
 
-Both are an address map: output element ``i`` comes from input element ``src[i]``
-(``gather_table``: ``-1`` is the fill value).  Mapped through the DRAM layouts of the two
+All are an address map: output element ``i`` comes from input element ``src[i]``
+(``gather_table``: ``-1`` is the fill value; a nearest resize: the source row and column of
+each output row and column, its ``ty`` / ``tx`` tables, in every plane).  Mapped through the DRAM layouts of the two
 tensors (channels-last for 4-D tensors, views share their root's bytes), the map becomes
 byte positions, which are cut into *runs* (elements consecutive in the source and in the
 destination, at most DIM per run) and runs into 2-D blocks (runs of one length at constant
@@ -24,6 +26,11 @@ def source_index(call) -> np.ndarray:
     """Logical source element of every output element (-1: the fill value)."""
     if call.family == "gather_table":
         return np.asarray(call.index.data, np.int64).ravel()[:call.count]
+    if call.family == "resize":   # nearest: y[p, i, j] = x[p, ty[i], tx[j]]
+        ty = np.asarray(call.ty.data, np.int64).ravel()[:call.oh]
+        tx = np.asarray(call.tx.data, np.int64).ravel()[:call.ow]
+        plane = np.arange(call.planes, dtype=np.int64)[:, None, None] * (call.h * call.w)
+        return (plane + ty[None, :, None] * call.w + tx[None, None, :]).ravel()
     idx = np.full((1,), int(call.offset), np.int64)
     for d, s in zip(call.dims, call.xs):
         idx = (idx[:, None] + np.arange(int(d), dtype=np.int64)[None, :] * int(s)).ravel()
@@ -31,6 +38,8 @@ def source_index(call) -> np.ndarray:
 
 
 def check_move(ctx, call) -> str | None:
+    if call.family == "resize" and call.mode != "nearest":
+        return f"{call.mode} resize (two taps per axis and a rounding, not an address map)"
     if call.x.is_const:
         return None
     if call.x.dtype != call.y.dtype:
@@ -87,7 +96,7 @@ def blocks(rs: list, max_rows: int) -> list[tuple[int, int, int, int, int, int]]
 
 
 class MoveLowering:
-    FAMILIES = ("copy", "gather_table")
+    FAMILIES = ("copy", "gather_table", "resize")
 
     def __init__(self, ctx):
         self.ctx = ctx

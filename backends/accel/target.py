@@ -32,6 +32,7 @@ SUPPORT = Support({
     "reduce": {"x": _ISA, "y": _ISA},
     "pool": {"x": _ISA, "y": _ISA},
     "copy": {"x": _ISA, "y": _ISA},
+    "resize": {"x": _ISA, "y": _ISA},
     "gather_table": {"x": _ISA, "y": _ISA},
     "threshold": {"x": _ISA + dtypes("int64"), "y": _ISA},
     "igelu": {"x": _ISA, "y": _ISA},

@@ -38,7 +38,7 @@ def test_one_model_row_and_table(tmp_path):
     d = corpus_folder(tmp_path / "zoo")
     row = corpus_accel.measure_one(str(d), str(tmp_path / "work"))
     assert row["compiles"] is True and row["bit_exact"] is True, row
-    assert row["samples"] == 2 and "error" not in row
+    assert row["samples"] == 2 and "error" not in row and row["measured"].endswith("UTC")
     assert row["cycles"] > 0 and 0 < row["utilization"] <= 1
     assert row["conv_layers"] >= 1 and 0 < row["conv_cycles"] <= row["cycles"]
     assert row["host_ops"] == []
@@ -74,3 +74,10 @@ def test_main_runs_each_model_in_its_own_process_and_writes_json_and_markdown(tm
     assert res["summary"]["bit_exact"] == 1 and res["qcc"] is not None and res["date"]
     assert md.read_text().splitlines()[2].startswith("| tiny | yes | none | yes | ")
     assert corpus_accel.main(["--zoo", str(tmp_path / "nowhere")]) == 2
+
+
+def test_update_replaces_the_rows_of_the_models_measured_again(tmp_path):
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"rows": [{"model": "a", "error": "x"}, {"model": "b", "error": "y"}]}))
+    got = corpus_accel.merge(str(old), [{"model": "b", "bit_exact": True}, {"model": "c", "error": "z"}])
+    assert got == [{"model": "a", "error": "x"}, {"model": "b", "bit_exact": True}, {"model": "c", "error": "z"}]

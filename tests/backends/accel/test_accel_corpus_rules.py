@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from accel_testlib import HW, G, compile_and_compare
 
@@ -42,3 +43,31 @@ def test_a_mean_with_its_input_on_chip_stores_its_output_outside_that_input(tmp_
     lo, hi = _rows(cv["onchip"]["output"])
     flo, fhi = _rows(fc["onchip"]["input"])   # the 1x1 conv's input, from the mean's STOREs
     assert fhi < lo or flo > hi
+
+
+@pytest.mark.parametrize("h,w,oh,ow,c,ctm,nm", [
+    (3, 3, 6, 6, 20, "asymmetric", "floor"),          # the 2x upsampling of an FPN / YOLO neck
+    (3, 3, 24, 24, 16, "asymmetric", "floor"),        # 8x
+    (5, 4, 7, 9, 3, "half_pixel", "round_prefer_floor"),   # not an integer factor
+    (6, 6, 3, 4, 40, "asymmetric", "floor")])         # downsampling
+def test_a_nearest_resize_runs_on_the_accelerator_as_dma(h, w, oh, ow, c, ctm, nm, tmp_path):
+    """A nearest resize is an address map (each output position copies an input position's
+    channels): strided LOAD / STORE on the accelerator, no host op; bit-exact."""
+    g = G(22)
+    x = g.input((1, c, h, w))
+    a = conv(g, x, c, 1, x_zp=1, y_zp=-3)
+    r = g.op("qcc.resize", [a], {"mode": "nearest", "coordinate_transformation_mode": ctm,
+                                 "nearest_mode": nm, "sizes": [oh, ow], "x_zp": -3})
+    conv(g, r, 8, 1, x_zp=-3, output=True)
+    acc = compile_and_compare(g, tmp_path, samples=2)
+    assert acc["host_ops"] == []
+    assert [ly["op"] for ly in acc["layers"]] == ["qcc.conv2d", "qcc.resize", "qcc.conv2d"]
+
+
+def test_a_bilinear_resize_stays_on_the_host_with_its_reason(tmp_path):
+    g = G(23)
+    x = g.input((1, 4, 3, 3))
+    g.op("qcc.resize", [x], {"mode": "linear", "coordinate_transformation_mode": "half_pixel",
+                             "sizes": [6, 6], "x_zp": 0}, output=True)
+    acc = compile_and_compare(g, tmp_path, samples=2)
+    assert [(h["op"], h["reason"].split(" (")[0]) for h in acc["host_ops"]] == [("qcc.resize", "linear resize")]
