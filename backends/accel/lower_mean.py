@@ -147,11 +147,18 @@ class MeanSide:
             self._sums(self.b.group("ex", writes=[slot]), done, k, at)
 
     def _identity(self) -> tuple[int, tuple]:
-        """The LD group loading an identity weight block into the weight buffer's last block
-        (the DRAM constant is shared); (block, resource)."""
+        """The LD group loading an identity weight block (the DRAM constant is shared) into the
+        last block of the weight half that the conv/linear before did not use last, so that its
+        LOAD does not wait for that layer's last GEMMs (its weights may be declared as a whole
+        half); the next conv/linear then starts in the other half (``Builder.slot_phase``).
+        Without a layer before: the weight buffer's last block.  (block, resource)."""
         d = self.d
         reg = self.ctx.plan.const_once("identity.block", np.eye(d, dtype=np.int8), "i8")
+        phases = getattr(self.b, "slot_phase", None)
         wb = self.hw.wgt_blocks - 1
+        if phases and phases.get("WGT") is not None:
+            wb = (phases["WGT"] + 1) * (self.hw.wgt_blocks // 2) - 1
+            self.b.slot_phase = dict(phases, WGT=1 - phases["WGT"])
         res = ("WGT", wb, wb + 1)
         self.b.group("ld", writes=[res]).add(make(
             "LOAD", buf="WGT", sram=wb, dram=reg.addr, rows=1, cols=0, stride=d * d,

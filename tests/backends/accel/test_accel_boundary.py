@@ -163,7 +163,10 @@ def test_a_convs_stores_fill_the_global_means_input_on_chip(lat, tmp_path):
     mine = [prog[i] for i in range(mean["first"], mean["last"])]
     assert not any(i.op == "LOAD" and i["buf"] == "ACC" for i in mine)
     gemms = [i for i in mine if i.op == "GEMM"]
-    assert len(gemms) == 3 and all(i["wgt"] == hw.wgt_blocks - 1 for i in gemms)
+    # the identity block: the last block of a weight half (the one the conv did not use last)
+    half = hw.wgt_blocks // 2
+    assert len(gemms) == 3 and len({i["wgt"] for i in gemms}) == 1 \
+        and gemms[0]["wgt"] in (half - 1, 2 * half - 1)
     off = tmp_path / "off"
     off.mkdir()
     base = compile_and_compare(_conv_mean(20, 5, 5), off, replace(hw, onchip_store=False), 1)

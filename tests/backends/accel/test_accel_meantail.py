@@ -85,19 +85,20 @@ def _dw_mean(tk: int, monkeypatch, seed: int = 5):
     return g
 
 
-@pytest.mark.parametrize("tk,split", [(3, True), (9, False)])
-def test_the_on_chip_mean_takes_the_faster_order_behind_its_producers(tk, split, tmp_path,
+@pytest.mark.parametrize("split", [True, False])
+def test_the_on_chip_mean_takes_the_faster_order_behind_its_producers(split, tmp_path,
                                                                        monkeypatch):
     """The mean simulates both orders of its identity GEMMs and ADDs behind the conv/linears
-    that produced its input and keeps the faster: with the depthwise layer's K in chunks of 3
-    taps its first block is stored early and the first block's ADD runs before the last block's
-    GEMM (faster than all GEMMs first, the order before); with all 9 taps at once the identity
-    block's LOAD waits for the depthwise GEMMs on its weight half and all GEMMs first wins.
-    Default 16x16 configuration; bit-exact."""
+    that produced its input and keeps the faster.  After a depthwise layer with its K in
+    chunks of 3 taps (default 16x16 configuration) the first block is stored long before the
+    second, and the first block's ADD runs before the last block's GEMM (faster than all GEMMs
+    first, the order before); after a 3x3 conv that stores its 3 blocks together (the 8x8
+    test array) all GEMMs first wins.  Bit-exact."""
     from qcc.backends.accel import lower_mean
     from qcc.backends.accel.hw import HwConfig
 
-    hw = HwConfig()
+    hw = HwConfig() if split else HW
+    blocks = 2 if split else 3
     totals, accs = {}, {}
     for force in (None, False, True):
         if force is not None:
@@ -105,14 +106,41 @@ def test_the_on_chip_mean_takes_the_faster_order_behind_its_producers(tk, split,
                                 lambda self, call, before, f=force: f)
         out = tmp_path / str(force)
         out.mkdir()
-        acc = compile_and_compare(_dw_mean(tk, monkeypatch), out, hw, 1)
-        assert acc["layers"][1]["onchip"]["output"].startswith("flat 2x4x4")
-        assert f"tk={tk}" in acc["layers"][1]["tiling"]
+        g = _dw_mean(3, monkeypatch) if split else _conv_mean(20, 5, 5)
+        acc = compile_and_compare(g, out, hw, 1)
+        assert acc["layers"][-2]["onchip"]["output"].startswith(f"flat {blocks}x")
         totals[force], accs[force] = simulate(_program(out), hw).total, acc
     assert totals[None] == min(totals[False], totals[True])
     assert (totals[True] < totals[False]) == split
     prog = _program(tmp_path / "None")
-    mean = accs[None]["layers"][2]
+    mean = accs[None]["layers"][-1]
     ops = [prog[i].op for i in _in(prog, mean) if prog[i].op in ("GEMM", "ALU")]
-    assert ops == (["GEMM", "ALU", "GEMM", "ALU"] if split else ["GEMM", "GEMM", "ALU", "ALU"])
+    gemms_first = ["GEMM"] * blocks + ["ALU"] * blocks
+    assert ops == (["GEMM", "ALU", "GEMM", "ALU"] if split else gemms_first)
+
+
+def test_the_identity_block_does_not_wait_for_the_producers_last_gemms(tmp_path):
+    """conv -> depthwise (all 9 taps at once: its weights take a whole weight half) -> mean: the
+    identity block goes into the last block of the other weight half, so its LOAD lands before
+    the depthwise layer's last GEMM has streamed and the mean's first GEMM chains right behind
+    it; bit-exact."""
+    from accel_testlib import G
+    from qcc.backends.accel.hw import HwConfig
+    from test_accel_resident import conv
+
+    hw = HwConfig()
+    g = G(5)
+    x = g.input((1, 3, 4, 4))
+    a = conv(g, x, 32, 3, x_zp=1, y_zp=-3, pads=[1, 1, 1, 1])
+    d = conv(g, a, 32, 3, group=32, x_zp=-3, y_zp=2, pads=[1, 1, 1, 1])
+    g.op("qcc.global_avgpool", [d, *g.mult(1, 0.05)], {"x_zp": 2, "y_zp": 1}, output=True)
+    acc = compile_and_compare(g, tmp_path, hw, 1)
+    dw, mean = acc["layers"][1], acc["layers"][2]
+    assert "tk=9" in dw["tiling"]
+    prog = _program(tmp_path)
+    s = simulate(prog, hw)
+    ident = [i for i in _in(prog, mean) if prog[i].op == "LOAD" and prog[i]["buf"] == "WGT"]
+    last_dw = max(i for i in _in(prog, dw) if prog[i].op == "GEMM")
+    first = min(i for i in _in(prog, mean) if prog[i].op == "GEMM")
+    assert len(ident) == 1 and s.ready[ident[0]] <= s.end[last_dw] == s.start[first]
 
