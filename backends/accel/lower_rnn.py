@@ -88,7 +88,7 @@ def _bounds(call) -> str | None:
             hterm = (1 << 15) if call.linear_before_reset else max(bh[2 * h:] + bhh[2 * h:])
             worst = max(max((bx + bh + bxx + bhh)[:2 * h]), max(bx[2 * h:] + bxx[2 * h:]) + hterm,
                         max(bh[2 * h:] + bhh[2 * h:]))
-        if worst > INT32_MAX:
+        if worst + (1 << 15) > INT32_MAX:   # the gates' bias rows hold b + 2^15 (lut16's u)
             return ("a sum of gate terms could leave int32 before the int16 saturation (the "
                     "ALU saturates each add; the reference sums in int64)")
     # the output terms (LSTM o tanh(c) mo >> so; GRU (2^15 - z) h~ mo >> so + z (h - h_zp)
@@ -135,8 +135,8 @@ class Layout:
         self.n1 = (call.hidden // d) * b          # rows of one gate (lane blocks x batch)
         self.ng = g * self.n1                      # rows of all gates
         nb = g * (call.hidden // d)                # bias rows (one per gate lane block)
-        names = [("gh", self.ng), ("bias", nb * (1 if g == 4 else 2)),
-                 ("state", self.n1), ("out", self.n1)] + [(f"t{k}", self.ng) for k in range(5)]
+        names = [("gh", self.ng), ("bias", nb * (1 if g == 4 else 2)),   # GRU: out is the state
+                 ("state", self.n1 if g == 4 else 0), ("out", self.n1)] + [(f"t{k}", self.ng) for k in range(5)]
         names.append(("xt", tc * self.ng))
         at = 0
         for name, n in names:
@@ -235,6 +235,7 @@ class RnnLowering(RnnPaths):
         biases = [call.bias] if g == 4 else [call.bx, call.bh]
         brows = np.concatenate([np.asarray(c.data, np.int64).reshape(call.dirs, -1)[dr]
                                 for c in biases])
+        brows[:g * h] += 1 << 15    # lut16's u = g + 2^15 with the bias (_bounds checks it)
         breg = ctx.plan.add_const(f"{name}.d{dr}.bias", brows.reshape(-1, d).astype(np.int32), "i32")
 
         def rest():   # EX: the tables and biases, after the first chunk's x-path GEMMs
@@ -288,7 +289,8 @@ class RnnLowering(RnnPaths):
 
     def alu(self, lay, reads=()):
         """An EX group of ALU work; it names the out and state rows, which STOREs read."""
-        return self.ex(reads=reads, writes=[acc_rows(lay.out, lay.n1), acc_rows(lay.state, lay.n1)])
+        state = [acc_rows(lay.state, lay.n1)] if self._call.family == "lstm" else []
+        return self.ex(reads=reads, writes=[acc_rows(lay.out, lay.n1)] + state)
 
     def _store_rows(self, v, dr: int, t, lay, note: str) -> None:
         """ST: the out rows (``h``) into ``y[t]`` (``t`` given) or ``yh``; LSTM's state rows
@@ -300,8 +302,8 @@ class RnnLowering(RnnPaths):
         self._rows_io(g, v, dtype, ctx.region(v).addr, row0, sram, False, note)
 
     def _init_state(self, call, dr: int, lay: Layout, a: Alu):
-        """h = h0[dr] (or h_zp) into the input buffer (or ``yh``); GRU: the state rows = h;
-        LSTM: the cell rows = c0 (or 0)."""
+        """h = h0[dr] (or h_zp) in the out rows (the GRU's state) and into the input buffer
+        (or ``yh``); LSTM: the cell rows = c0 (or 0)."""
         res = self.ctx.res
         ex = self.alu(lay, reads=[res(v) for v in (call.h0, getattr(call, "c0", None))
                                   if v is not None and not v.is_const])
@@ -310,12 +312,10 @@ class RnnLowering(RnnPaths):
                           True, "h0")
         else:
             a.on(ex).mov(lay.out, lay.n1, imm=call.h_zp)
-        if call.family == "gru":
-            a.on(ex).mov(lay.state, lay.n1, src=lay.out)
-        elif getattr(call, "c0", None) is not None:
+        if call.family == "lstm" and call.c0 is not None:
             self._rows_io(ex, call.c0, "i16", self._addr(call.c0), dr * call.batch,
                           lay.state, True, "c0")
-        else:
+        elif call.family == "lstm":
             a.on(ex).mov(lay.state, lay.n1, imm=0)
         if self.hw.onchip_store:
             self._h_to_inp(call, lay.out, "h0")
@@ -369,7 +369,8 @@ class RnnLowering(RnnPaths):
         if call.family == "lstm":
             a.lstm_cell(call, bsz)
         else:
-            a.gru_gates(call, bsz)
+            a.gru_zr(call, bsz)
+            a.gru_hterm(call, bsz)
             if not call.linear_before_reset:
                 self._reset_path(call, lay, c)
                 a.on(self.alu(lay, reads=self.lut))

@@ -147,13 +147,16 @@ class RnnPaths:
     def _hpath(self, call, dr: int, lay, c, shadow) -> None:
         """GEMMs of the h path (``h`` in the input buffer) into the gh rows, each block's STORE
         with the per-row epilogue into the scratch, ``shadow()`` (EX work that does not read
-        the gh rows, run while ST stores) and the LOAD back."""
+        the gh rows, run while ST stores) and the LOAD back.  A GRU with
+        ``linear_before_reset = 0`` needs only the z and r blocks here."""
         d, bsz, g = self.d, call.batch, _gates(call)
         kb = call.hidden // d
         base, scr = self._scr
         if not self.hw.onchip_store:
             self._h_from_dram(call, self.ctx.res(call.yh),
                               self.ctx.region(call.yh).addr + dr * bsz * call.hidden, "h")
+        if call.family == "gru" and not call.linear_before_reset:
+            g = 2                    # the h gate's terms come from the second GEMM (_reset_path)
         for nb in range(g * kb):
             acc = lay.gh + nb * bsz
             self._gemm_store(self._hin(call), c["R"][nb], c["nx"] + nb * kb, acc, self._hrow,
@@ -161,7 +164,7 @@ class RnnPaths:
                              [(acc, base + nb * bsz * d * 4, bsz, d * 4, c["ph"] + 3 * nb)],
                              f"h block {nb}")
         shadow()
-        ex = self.ex(reads=[scr])
+        ex = self.b.group("ex", reads=[scr], writes=[acc_rows(lay.gh, g * kb * bsz)])
         ex.add(make("LOAD", buf="ACC", dtype="i32", sram=lay.gh, dram=base, rows=g * kb * bsz,
                     cols=d, stride=d * 4, note="h-path gate terms"))
 
