@@ -5,25 +5,27 @@ ALU/LUT sequences per time step, bit-exact with ``qcc.ops.integer_rnn``.
 Per direction, the weight blocks of ``W`` (x path) and ``R`` (h path) stay in the weight
 buffer, the per-row requantization parameters in the parameter buffer, the four LUT
 tables (sigmoid and tanh, each as two 256-entry halves) in the LUT buffer, and the
-biases, the LSTM cell state and the GRU hidden state in accumulator rows.  Every gate
-occupies whole lane blocks (``hidden`` is a multiple of DIM), so the accumulator rows of
-gate ``g``, lane block ``k`` and batch row ``b`` are ``(g*KB + k)*B + b``, and the gates'
-elementwise steps are row-aligned ALU instructions.
+biases, the LSTM cell state and the GRU hidden state (its out rows) in accumulator rows.
+Every gate occupies whole lane blocks (``hidden`` is a multiple of DIM), so the accumulator
+rows of gate ``g``, lane block ``k`` and batch row ``b`` are ``(g*KB + k)*B + b``, and the
+gates' elementwise steps are row-aligned ALU instructions.
 
 The time steps run in chunks of ``tc`` (``chunk_steps``: as many as the accumulator rows
 allow).  Per chunk, the x path of all its steps is one GEMM per gate lane block over
 ``tc * B`` input rows, stored with the per-row epilogue (bias ``-x_zp*sum(W_row)``, ``mx``,
 ``sx``, int32 clamp: exactly ``sat32(rq(W (x - x_zp)))``) into the call's scratch and loaded
 back into the chunk's accumulator rows, one step's gate layout after the other
-(``lower_rnn_paths``).  Then one time step:
+(``lower_rnn_paths``; the direction's first chunk loads the weight blocks in pieces behind
+its input rows).  Then one time step:
 
-1. LD loads ``h`` (int8, from the ``yh`` output, which holds the state);
-2. EX runs one GEMM per gate lane block of the h path; ST stores it with the per-row
-   epilogue (``sat32(rq(R (h - h_zp)))``) into the scratch, EX loads it back;
-3. the ALU adds the terms and the biases into the step's x-term rows, saturates to int16,
-   and runs the interpolated tables (``lut16``), the cell/state update and the output
-   requantization (MULSHR ``mo``, ``so``) exactly as the reference does;
-4. ST stores ``h`` into ``y[t]`` and ``yh`` (LSTM: the cell into ``yc`` after the last step).
+1. EX runs one GEMM per gate lane block of the h path on ``h``'s input-buffer rows; ST stores
+   each block with the per-row epilogue (``sat32(rq(R (h - h_zp)))``) into the scratch while
+   the array computes the next; meanwhile EX adds the biases to the step's x terms (the
+   "x side"), then loads the h terms back;
+2. the ALU adds them, saturates, and runs the interpolated tables (``lut16``), the cell/state
+   update and the output requantization (MULSHR ``mo``, ``so``) exactly as the reference does;
+3. ST stores ``h`` into its input-buffer rows (v5; else into ``yh``, which LD loads back) and
+   into ``y[t]``; after the last step into ``yh`` (LSTM: the cell into ``yc``).
 
 The reference sums some terms in int64 where the ALU saturates each add to int32; the
 renderer proves from the constants that no partial sum leaves int32 (``_bounds``), else the
@@ -210,9 +212,9 @@ class RnnLowering(RnnPaths):
         return p.reshape(3, -1, d).transpose(1, 0, 2).astype(np.int32)
 
     def _setup(self, call, dr: int, lay: Layout, name: str) -> dict:
-        """The PARAM rows of direction ``dr``; returns the buffer and DRAM addresses of its
-        constants, and ``rest``, which loads the tables and biases (the weight blocks load in
-        ``_xchunk``, the first GEMMs wait for neither)."""
+        """The PARAM rows, tables and biases of direction ``dr`` loaded on chip (EX); returns
+        the buffer and DRAM addresses of its constants (the weight blocks load in ``_xchunk``,
+        behind the first chunk's input rows)."""
         ctx, d, g = self.ctx, self.d, _gates(call)
         h, kb, ki = call.hidden, call.hidden // self.d, -(-_isize(call) // self.d)
         w, r = (a[dr] for a in _wr(call))
@@ -237,14 +239,12 @@ class RnnLowering(RnnPaths):
                                 for c in biases])
         brows[:g * h] += 1 << 15    # lut16's u = g + 2^15 with the bias (_bounds checks it)
         breg = ctx.plan.add_const(f"{name}.d{dr}.bias", brows.reshape(-1, d).astype(np.int32), "i32")
-
-        def rest():   # EX: the tables and biases, after the first chunk's x-path GEMMs
-            ex = self.ex(writes=self.lut)
-            ex.add(make("LOAD", buf="LUT", dtype="i32", sram=0, dram=treg.addr, rows=4 * tpr,
-                        cols=d, stride=d * 4, note="sigmoid/tanh halves"))
-            ex.add(make("LOAD", buf="ACC", dtype="i32", sram=lay.bias, dram=breg.addr,
-                        rows=len(brows) // d, cols=d, stride=d * 4, note="biases"))
-        c = {"nx": nx, "wreg": wx.addr, "rreg": wr.addr, "rest": rest}   # blocks: _xchunk
+        ex = self.ex(writes=self.lut)
+        ex.add(make("LOAD", buf="LUT", dtype="i32", sram=0, dram=treg.addr, rows=4 * tpr,
+                    cols=d, stride=d * 4, note="sigmoid/tanh halves"))
+        ex.add(make("LOAD", buf="ACC", dtype="i32", sram=lay.bias, dram=breg.addr,
+                    rows=len(brows) // d, cols=d, stride=d * 4, note="biases"))
+        c = {"nx": nx, "wreg": wx.addr, "rreg": wr.addr}   # the blocks load in _xchunk
         if resident:
             return dict(c, px=0, ph=3 * g * kb, preg=None)
         return dict(c, px=0, ph=0, preg=preg.addr, prow=3 * g * kb)
@@ -339,8 +339,6 @@ class RnnLowering(RnnPaths):
         for dr in range(call.dirs):
             c = self._setup(call, dr, lay, call.node.name)
             a = Alu(lay, tpr)
-
-            c["rest"]()
 
             def first():   # after the direction's first x-path GEMMs
                 self._init_state(call, dr, lay, a)
