@@ -57,19 +57,23 @@ def _mult(g: G, scales):
 
 
 def _rnn(kind="lstm", seq=3, batch=1, inp=12, hidden=8, direction="forward", states="none",
-         cell_frac=11, lbr=1, big_bias=False, seed=0):
+         cell_frac=11, lbr=1, big_bias=False, seed=0, bias0=None, zero_weights=False):
     """A qcc.lstm / qcc.gru node built op by op (random int8 weights, realistic requant
-    scales), its outputs graph outputs; ``states``: none, const or input."""
+    scales), its outputs graph outputs; ``states``: none, const or input; ``bias0``: the
+    first gate row's (x-path) bias; ``zero_weights``: W = R = 0 (the gate sums are the
+    biases)."""
     g = G(seed)
     nd, ng = (2 if direction == "bidirectional" else 1), (4 if kind == "lstm" else 3)
     rng = g.rng
     x = g.input((seq, batch, inp))
-    w = g.const(g.rand((nd, ng * hidden, inp)))
-    r = g.const(g.rand((nd, ng * hidden, hidden)))
+    wr = [g.rand((nd, ng * hidden, k)) for k in (inp, hidden)]
+    w, r = (g.const(np.zeros_like(a) if zero_weights else a) for a in wr)
     braw = [rng.integers(-2000, 2000, (nd, ng * hidden)).astype(np.int32)
             for _ in range(1 if kind == "lstm" else 2)]
     if big_bias:  # gx + gh + b may leave int32 before the int16 saturation
         braw[0][0, 0] = (1 << 31) - 1000
+    if bias0 is not None:
+        braw[0][0, 0] = bias0
     bias = [g.const(b) for b in braw]
     mx, sx = _mult(g, rng.uniform(0.1, 0.6, nd * ng * hidden))
     mh, sh = _mult(g, rng.uniform(0.1, 0.6, nd * ng * hidden))
@@ -205,6 +209,21 @@ def test_h_stays_on_chip_and_the_first_gemms_wait_for_one_weight_piece(tmp_path,
 def test_forms_not_lowered_fall_back_with_the_reason(tmp_path, kw, hw, reason):
     acc = compile_and_compare(_rnn(**kw), tmp_path, hw)
     assert len(acc["host_ops"]) == 1 and reason in acc["host_ops"][0]["reason"], acc["host_ops"]
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_a_bias_at_the_int32_edge_runs_bit_exact_or_on_the_host(tmp_path, kind):
+    """The gates' bias rows hold b + 2^15 (lut16's u = g + 2^15): with zero weights a gate's
+    sum is its biases, so a first bias within 2^15 of int32's top would wrap in that row.
+    At each bias up to 2^31 - 1 the call either stays on the host or runs bit-exact, and the
+    one 2^15 + 2^13 below the top still runs on the accelerator."""
+    top = (1 << 31) - 1
+    on_accel = []
+    for k, b in enumerate((top - (1 << 15) - (1 << 13), top - (1 << 14), top - 2, top)):
+        (tmp_path / f"{k}").mkdir()
+        acc = compile_and_compare(_rnn(kind, bias0=b, zero_weights=True), tmp_path / f"{k}")
+        on_accel.append(acc["host_ops"] == [])
+    assert on_accel[0]
 
 
 QCC = os.path.join(os.path.dirname(sys.executable), "qcc")
