@@ -10,6 +10,8 @@ producer takes the one whose pair finishes first.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .gemm_emit import choose_tiling, emit_gemm
 from .lower_gemm import prepare
 
@@ -35,21 +37,24 @@ def consumer(ctx, nxt, y):
     return c
 
 
-def next_gemms(ctx, later, limit: int = PREFETCH_LAYERS) -> list:
+def next_gemms(ctx, later, limit: int = PREFETCH_LAYERS, past_mean: bool = False) -> list:
     """The prepared layers of the next conv/linear calls of this segment (``later``: the groups
     of calls after the current layer and what it fuses, in order), at most ``limit``, whose
     parameters can load with the current layer's (``gemm_emit._Emitter.prefetch_params``);
     the list ends at a host op, a matmul, a group that mixes a conv with other calls or a
     global mean (the mean loads the parameters of the layer after it), and
     leaves out layers whose parameters an earlier layer already loaded (``Builder.prefetched``).
+    ``past_mean``: the scan goes on past global means (``far_prefetch``).
     The calls in between may use the parameter buffer: a write to the prefetched rows cancels
     the prefetch (``stream.Builder.prefetched``) and the layer loads its own."""
     if not ctx.hw.param_prefetch:
         return []
     out = []
     for calls in later:
-        if len(out) >= limit or any(ctx.why_host(c) is not None for c in calls) \
-                or (len(calls) == 1 and calls[0].family in MEAN_FAMILIES):
+        mean = len(calls) == 1 and calls[0].family in MEAN_FAMILIES
+        if mean and past_mean:
+            continue
+        if len(out) >= limit or any(ctx.why_host(c) is not None for c in calls) or mean:
             break
         if len(calls) == 1 and calls[0].family in ("conv2d", "linear"):
             c = calls[0]
@@ -63,7 +68,32 @@ def next_gemms(ctx, later, limit: int = PREFETCH_LAYERS) -> list:
     return out
 
 
-def worth_prefetch(ctx, ly, t, xr, yr, out_spec, before, cands):
+def far_prefetch(ctx, ly, t, xr, yr, out_spec, before, later, kept):
+    """``kept`` (``worth_prefetch``'s choice) and, when it kept every candidate before the next
+    global mean, the conv/linears past that mean whose parameters layer ``ly`` loads as well
+    only where that costs it no cycle at all (simulated as ``worth_prefetch`` does).  Past a
+    mean reading its input on chip (``resident.identity_pays``: one reading DRAM loads them
+    itself) the LOAD is nearly free where it is: the conv/linear issues it on the EX engine
+    while the ST engine stores the mean's result (one row per block), so only a LOAD that costs
+    nothing here is worth moving (where a layer's EX engine waits for its input anyway)."""
+    from .resident import identity_pays
+
+    near = next_gemms(ctx, later)
+    means = [cs[0] for cs in later if len(cs) == 1 and cs[0].family in MEAN_FAMILIES]
+    if not ctx.hw.param_prefetch or len(kept) < len(near) or not means:
+        return kept
+    x = means[0].x   # a mean reading DRAM loads them itself, in its wait for that DMA
+    if len(x.shape) < 3 or int(x.shape[0]) != 1:
+        return kept
+    if not identity_pays(ctx.hw, int(np.prod(x.shape[2:])), -(-int(x.shape[1]) // ctx.hw.dim)):
+        return kept
+    far = next_gemms(ctx, later, past_mean=True)[len(near):]
+    if not far:
+        return kept
+    return worth_prefetch(ctx, ly, t, xr, yr, out_spec, before, kept + far, free_from=len(kept))
+
+
+def worth_prefetch(ctx, ly, t, xr, yr, out_spec, before, cands, free_from=None):
     """The longest prefix of ``cands`` (the next conv/linears, ``next_gemms``) whose parameters
     layer ``ly`` (tiling ``t``) loads with its own: each one is kept while loading it as well
     costs ``ly`` fewer simulated cycles (behind its producer, as its tile search) than that
@@ -82,9 +112,11 @@ def worth_prefetch(ctx, ly, t, xr, yr, out_spec, before, cands):
         return choose_tiling(ly, xr, yr, ctx.hw, 1, before=before, out_spec=out_spec, only=[t],
                              prefetch=pf)[1]
     kept, base = [], cycles([])
-    for nxt in cands:
+    for k, nxt in enumerate(cands):
         load = cost(make("LOAD", buf="PARAM", dtype="i32", rows=3 * nxt.nblocks, cols=d,
                          stride=4 * d), ctx.hw)[0]
+        if free_from is not None and k >= free_from:
+            load = 1   # only where it costs nothing (far_prefetch)
         cyc = cycles(kept + [nxt])
         if cyc - base >= load:
             break

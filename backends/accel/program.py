@@ -458,6 +458,7 @@ class _Lowering:
         t, cyc = lookahead.pick(self, ly, ranked, xr, yr, out_spec, before,
                                 lookahead.consumer(self, nxt, y), pf)
         pf = lookahead.worth_prefetch(self, ly, t, xr, yr, out_spec, before, pfs)
+        pf = lookahead.far_prefetch(self, ly, t, xr, yr, out_spec, before, self._later, pf)
         if out_spec is not None:
             self._pending = (nxt[0], out_spec, self.b)
         place_weights(ly, t.order, self.ap.plan)   # only the weight form it reads takes DRAM

@@ -248,18 +248,21 @@ def mean_in(ctx, call, ly, nxt, in_spec, yv, reserve: int = 0) -> OnChip | None:
         return None
     if not (_own_rows(ctx.region(yv), ly.n * ly.oh * ly.ow) and _own_rows(ctx.region(c.x), ly.oh * ly.ow)):
         return None
-    # the identity GEMMs (every block's plane through the array) against what they replace:
-    # the DMA latency of the conv's last DRAM STORE, then the mean's LOADs of every block
-    # (issued back to back) and their DMA latency
-    from .timing import gemm_cycles
-    hw, pos = ctx.hw, ly.oh * ly.ow
-    blocks = -(-ly.m // hw.dim)
-    loads = blocks * (hw.dma_overhead + -(-pos * hw.dim // hw.dram_bytes_per_cycle))
-    if gemm_cycles(pos, blocks, hw) > 2 * hw.dma_latency + loads:
+    if not identity_pays(ctx.hw, ly.oh * ly.ow, -(-ly.m // ctx.hw.dim)):
         return None
     cons = SimpleNamespace(n=1, h=ly.oh, w=ly.ow, c=ly.m, m=ly.m, kh=1, kw=1, stride=(1, 1),
                            pads=(0, 0, 0, 0), group=1, x_zp=int(c.x_zp))
     return plan(ly, cons, ctx.hw, in_spec, _read_elsewhere(ctx, yv, c), reserve)
+
+
+def identity_pays(hw, pos: int, blocks: int) -> bool:
+    """Whether a global mean over ``pos`` positions of ``blocks`` channel blocks reads its input
+    on chip (``mean_in``) by cost: the identity GEMMs (every block's plane through the array)
+    against what they replace, the DMA latency of the conv's last DRAM STORE, then the mean's
+    LOADs of every block (issued back to back) and their DMA latency."""
+    from .timing import gemm_cycles
+    loads = blocks * (hw.dma_overhead + -(-pos * hw.dim // hw.dram_bytes_per_cycle))
+    return hw.onchip_store and gemm_cycles(pos, blocks, hw) <= 2 * hw.dma_latency + loads
 
 
 def _consumer(ctx, c):

@@ -144,3 +144,49 @@ def test_the_identity_block_does_not_wait_for_the_producers_last_gemms(tmp_path)
     first = min(i for i in _in(prog, mean) if prog[i].op == "GEMM")
     assert len(ident) == 1 and s.ready[ident[0]] <= s.end[last_dw] == s.start[first]
 
+
+
+def _stem_dw_mean_linear(seed: int = 7):
+    """1-channel 3x3 stem -> depthwise 3x3 -> global mean -> Flatten -> linear (digits_cnn's
+    tail in small)."""
+    import numpy as np
+    from accel_testlib import G
+    from test_accel_resident import conv
+
+    g = G(seed)
+    x = g.input((1, 1, 8, 8))
+    a = conv(g, x, 16, 3, x_zp=1, y_zp=-3, pads=[1, 1, 1, 1])
+    d = conv(g, a, 16, 3, group=16, x_zp=-3, y_zp=-1, pads=[1, 1, 1, 1])
+    p = g.op("qcc.global_avgpool", [d, *g.mult(1, 0.05)], {"x_zp": -1, "y_zp": 4})
+    f = g.op("onnx.Flatten", [p], {"axis": 1})
+    w = g.const(g.rand((16, 10)))
+    bias = g.const(g.rng.integers(-300, 300, 10).astype(np.int32))
+    g.op("qcc.linear", [f, w, bias, *g.mult(10)], dict(x_zp=4, y_zp=-1), output=True)
+    return g
+
+
+def test_a_layer_before_the_mean_loads_the_classifiers_parameters_where_free(tmp_path,
+                                                                            monkeypatch):
+    """With the mean's input on chip the mean loads no parameters (its ADDs would wait for the
+    LOAD); a layer before it that has room in its EX engine's wait loads the classifier's (the
+    stem here, with its own and the depthwise layer's), and the classifier loads none: fewer
+    cycles than when the classifier loads its own (the scan stopping at the mean); bit-exact."""
+    from qcc.backends.accel import lookahead
+    from qcc.backends.accel.hw import HwConfig
+    from test_accel_boundary import _params_in
+
+    hw = HwConfig()
+    acc = compile_and_compare(_stem_dw_mean_linear(), tmp_path, hw)
+    stem, dw, mean, lin = acc["layers"]
+    assert mean["op"] == "qcc.global_avgpool" and dw.get("onchip")
+    prog = _program(tmp_path)
+    assert _params_in(prog, lin) == [] and _params_in(prog, mean) == []
+    assert len(_params_in(prog, stem)) == 3
+    total = simulate(prog, hw).total
+    monkeypatch.setattr(lookahead, "far_prefetch", lambda ctx, ly, t, xr, yr, o, b, later, kept: kept)
+    off = tmp_path / "off"
+    off.mkdir()
+    acc = compile_and_compare(_stem_dw_mean_linear(), off, hw, 1)
+    prog_off = _program(off)
+    assert len(_params_in(prog_off, acc["layers"][3])) == 1
+    assert total < simulate(prog_off, hw).total
