@@ -79,6 +79,7 @@ def _samples(out: str, test: str, n: int) -> list:
 
 def measure_one(d: str, opts: dict, save) -> dict:
     """One model's row; ``save(row)`` is called after each stage (a timeout keeps the last)."""
+    from qcc.api import compile_options
     from qcc.commands import run_artifact
     from qcc.driver import CompileOptions, compile_model
     from qcc.frontend.onnx_import import parse_input_shapes
@@ -92,7 +93,8 @@ def measure_one(d: str, opts: dict, save) -> dict:
     try:
         man = compile_model(os.path.join(d, "model.onnx"), CompileOptions(
             target="triton", out_dir=out, input_shapes=parse_input_shapes(meta.get("input_shapes")),
-            bind=meta.get("bind") or {}, options={"calib": os.path.join(d, "calib.npz"), "quiet": True}))
+            bind=meta.get("bind") or {},
+            options=compile_options(os.path.join(d, "calib.npz"), **{"quiet": True, **opts.get("options", {})})))
     except Exception as e:  # noqa: BLE001
         row.update(status=_classify(e), error=f"compile: {_err(e)}", compile_s=round(time.time() - t0, 1))
         return row
@@ -203,15 +205,35 @@ def _result(args, rows: list, t0: float) -> dict:
             "machine": f"{cpu_model()}, {os.cpu_count()} cores, no GPU (Triton interpreter)",
             "load_average_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
             "qcc": _stamp(), "timeout": args.timeout, "rows_per_model": args.rows,
+            "options": _options(args.option),
             "command": "python -m qcc.bench.corpus_triton " + " ".join(args.argv),
             "summary": summary(rows), "rows": rows}
+
+
+def _options(pairs) -> dict:
+    """``--option KEY=VALUE`` pairs as compile options (VALUE read as JSON when it is, e.g.
+    ``group_size=32``, else as a string), checked by ``qcc.compile_options``."""
+    from qcc.api import compile_options
+    from qcc.errors import QccError
+
+    out = {}
+    for p in pairs or ():
+        k, eq, v = p.partition("=")
+        if not eq:
+            raise QccError(f"--option {p!r}: expected KEY=VALUE")
+        try:
+            out[k] = json.loads(v)
+        except ValueError:
+            out[k] = v
+    compile_options(None, **out)
+    return out
 
 
 def run(args, log=sys.stderr) -> dict:
     """Every picked model in turn; with ``--json`` the result so far is written after each."""
     names = [n for n in args.models.split(",") if n]
     picked = folders(os.path.expanduser(args.zoo), names)
-    opts = {"rows": args.rows, "cheap": args.cheap}
+    opts = {"rows": args.rows, "cheap": args.cheap, "options": _options(args.option)}
     t0, rows = time.time(), []
     for d in picked:
         rows.append(_run_one(d, opts, args.timeout))
@@ -229,6 +251,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--rows", type=int, default=2, help="test samples per model at most")
     ap.add_argument("--cheap", type=float, default=60.0,
                     help="run the next sample only if this one took fewer seconds under the interpreter")
+    ap.add_argument("--option", action="append", metavar="KEY=VALUE", help="a compile option of "
+                    "qcc.compile (repeatable), e.g. weight_bits=4 --option group_size=32")
     ap.add_argument("--json", default=None, help="write the rows as JSON (after each model)")
     ap.add_argument("--md", default=None, help="write the table as Markdown")
     ap.add_argument("--from-json", default=None, help="only print (and --md) the table of an earlier --json")

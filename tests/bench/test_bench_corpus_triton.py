@@ -86,3 +86,15 @@ def test_a_sample_is_the_leading_dimension_of_the_input(tmp_path):
     got = _samples(str(tmp_path / "o"), str(tmp_path / "t.npz"), 2)
     assert len(got) == 2 and list(got[0]) == ["x"]
     assert np.array_equal(got[0]["x"], x[:2]) and np.array_equal(got[1]["x"], x[2:4])
+
+
+def test_compile_options_from_the_command_line():
+    from qcc.bench.corpus_triton import _options
+    from qcc.errors import QccError
+
+    assert _options(["weight_bits=4", "group_size=32", "calib_method=mse"]) == \
+        {"weight_bits": 4, "group_size": 32, "calib_method": "mse"}
+    assert _options(None) == {}
+    for bad in (["no_such_option=1"], ["weight_bits"], ["calib_method=median"]):
+        with pytest.raises(QccError):
+            _options(bad)
