@@ -185,7 +185,7 @@ def _run_one(d: str, timeout: float, n_samples: int, work: str) -> dict:
             err = e.stderr.decode() if isinstance(e.stderr, bytes) else (e.stderr or "")
             stage = [ln for ln in err.splitlines() if ln.startswith(f"[{name}]")]
             at = f" (in {stage[-1].split('] ', 1)[1]})" if stage else ""
-            return {"model": name, "error": f"timed out after {timeout:.0f} s{at}"}
+            return {"model": name, "error": f"timed out after {timeout:.0f} s{at}", "seconds": round(timeout)}
         if p.returncode != 0 or not os.path.isfile(out):
             tail = (p.stderr.strip().splitlines() or ["crashed"])[-1]
             return {"model": name, "error": f"crashed (exit {p.returncode}): {tail[:240]}",
@@ -214,8 +214,8 @@ def _pct(x) -> str:
 
 def table(rows: list[dict]) -> str:
     lines = ["| model | compiles | host ops (why) | bit-exact (2 samples) | cycles | utilisation | "
-             "conv cycles | conv utilisation | compile s | error |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "conv cycles | conv utilisation | compile s | qcc | error |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         comp = {True: "yes", False: "no"}.get(r.get("compiles"), "")
         be = {True: "yes", False: "no"}.get(r.get("bit_exact"), "")
@@ -224,7 +224,7 @@ def table(rows: list[dict]) -> str:
         err = r.get("error", "").replace("|", "\\|")
         lines.append(f"| {r['model']} | {comp} | {_host_cell(r).replace('|', '/')} | {be} | {cyc} | "
                      f"{_pct(r.get('utilization'))} | {conv} | {_pct(r.get('conv_utilization'))} | "
-                     f"{r.get('compile_s', '')} | {err} |")
+                     f"{r.get('compile_s', '')} | {r.get('qcc', '')} | {err} |")
     return "\n".join(lines)
 
 
