@@ -10,6 +10,9 @@
   timing model then executes each segment; it too raises ``DeadlockError`` if the
   tokens can never all be satisfied, or if a token is left unpopped.
 * Every segment ends in FINISH and every instruction encodes (field ranges).
+* Race freedom (``races.check_races``): every two conflicting accesses (buffer rows, arena
+  bytes) from different engines are ordered by program order and the tokens, for every
+  timing (vector clocks over the engines; docs/target_accel.md §9).
 """
 
 from __future__ import annotations
@@ -218,6 +221,7 @@ def check_tokens(prog, depth: int) -> None:
 
 def check_stream(ap) -> dict:
     """Check every segment of an ``AccelProgram``; returns {segment index: cycles}."""
+    from .races import check_races   # races imports this module's CONFIG tracking
     check_bounds(ap.instrs, ap.hw, ap.plan.const_base + ap.plan.const_size)
     out = {}
     for k, seg in enumerate(ap.segments):
@@ -228,4 +232,5 @@ def check_stream(ap) -> dict:
             raise SimError(f"segment {k} does not end in FINISH")
         check_tokens(prog, ap.hw.fifo_depth)
         out[k] = simulate(prog, ap.hw).total
+    check_races(ap)
     return out
