@@ -5,11 +5,15 @@ the dependency tokens.  This module proves that every pair of conflicting access
 writes, or a write and a read, of the same buffer row or writable DRAM byte) from different
 engines is ordered by that happens-before relation, whatever the timing.
 
-* Happens-before: vector clocks over four components: LD, EX, ST, and XL, the EX engine's
-  own pipelined loads (LOAD into ACC/PARAM/LUT, LOADX), which land after later EX
-  instructions issue (§4: a scoreboard makes ALU/LUT/REDUCE/LOADX/FINISH and later EX loads
-  wait for them, a token EX pushes carries them, a GEMM does not wait).  The k-th pop of a
-  FIFO takes the clock of its k-th push (FIFO order, ``timing.token_fifos``: the ring flags).
+* Happens-before: vector clocks over the three engines' issue order (an instruction reads
+  while it is busy) and four landing components, since a token is ready only at its pusher's
+  start + busy + latency (§4): XL, the EX engine's own pipelined loads (LOAD into
+  ACC/PARAM/LUT, LOADX), which land after later EX instructions issue (a scoreboard makes
+  ALU/LUT/REDUCE/LOADX/FINISH wait for them, a token EX pushes carries them, a GEMM does not
+  wait); LD's LOADs; ST's DRAM STOREs; ST's on-chip STOREs.  A token pushed on LD or ST
+  carries an earlier DMA of its engine only once that DMA has surely landed (the busy cycles
+  since its end plus the pusher's latency reach its latency).  The k-th pop of a FIFO takes the
+  clock of its k-th push (FIFO order, ``timing.token_fifos``: the ring flags).
 * Accesses: the rows of each on-chip buffer and the bytes of DRAM below the constants (the
   activation arena and the input/output buffers; constants are read-only), from the same
   address generators as the simulator and the bounds check (``geometry``).  Exact, except
@@ -23,6 +27,7 @@ engines is ordered by that happens-before relation, whatever the timing.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import deque
 
 import numpy as np
@@ -32,11 +37,13 @@ from .geometry import (SimError, gemm_input_offsets, im2col_rows, inp_store_rows
                        store_copies)
 from .hw import HwConfig
 from .isa import DTYPE_BYTES, UNARY_ALU_OPS, Instr
-from .timing import _READS_EX_LOADS, FIFOS, load_row_bytes, token_fifos
+from .timing import _READS_EX_LOADS, FIFOS, cost, load_row_bytes, token_fifos
 
 COMP = {"ld": 0, "ex": 1, "st": 2}
-XL = 3                                  # the EX engine's pipelined loads
-COMP_NAMES = ("LD", "EX", "ST", "EX-load")
+# landing components: EX's pipelined loads, LD's DMAs, ST's DRAM and on-chip STOREs
+XL, LDL, STD, STS = 3, 4, 5, 6
+NCOMP, NREAD = 7, 4
+OWN = {0: (LDL,), 2: (STD, STS)}
 
 
 class RaceError(SimError):
@@ -180,10 +187,10 @@ class _Shadow:
 
     def __init__(self, n: int):
         self.wc = np.full(n, -1, np.int8)
-        self.wn = np.zeros(n, np.int64)
-        self.wi = np.full(n, -1, np.int64)
-        self.rn = np.zeros((4, n), np.int64)
-        self.ri = np.full((4, n), -1, np.int64)
+        self.wn = np.zeros(n, np.int32)
+        self.wi = np.full(n, -1, np.int32)
+        self.rn = np.zeros((NREAD, n), np.int32)    # reads: at issue (LD, EX, ST) or XL
+        self.ri = np.full((NREAD, n), -1, np.int32)
 
 
 def _first(bad, ix):
@@ -203,6 +210,7 @@ class RaceWalker:
         sizes = {"INP": hw.inp_rows, "WGT": hw.wgt_blocks, "ACC": hw.acc_rows,
                  "PARAM": hw.param_rows, "LUT": hw.lut_rows, "DRAM": dram_limit}
         self.mem = {b: _Shadow(n) for b, n in sizes.items()}
+        self.lat = {LDL: hw.dma_latency, STD: hw.dma_latency, STS: hw.sram_latency}
 
     def _clip(self, buf, ix):
         """DRAM: only the bytes below the constants (which nothing writes)."""
@@ -222,7 +230,7 @@ class RaceWalker:
             self._report(i, int(sh.wi[loc]), buf, ix, bad, write, True)
         if not write:
             return
-        for c in range(4):
+        for c in range(NREAD):
             bad = sh.rn[c][ix] > vc[c]
             if bad.any():
                 k, loc = _first(bad, ix)
@@ -249,50 +257,91 @@ class RaceWalker:
                         f"that {self._describe(i)} {'writes' if write_i else 'reads'}, and no "
                         f"dependency token orders the two")
 
-    def _clocks(self, i: int, ins: Instr, state) -> tuple[np.ndarray, np.ndarray, int]:
-        """(the engine's clock at ``ins``, the clock of its accesses, their component): an EX
-        load's accesses happen when it lands, as the next EX-load event."""
-        eng, fifos = state["eng"], state["fifos"]
+    def _land(self, ins: Instr, regs: dict) -> tuple[int, int, int]:
+        """(landing component or -1, busy cycles, latency) of an instruction (``timing.cost``;
+        an outer copy count from its engine's register)."""
+        f = ins.f
+        n = 1
+        if ins.op in ("LOAD", "STORE") and f.get("outer"):
+            n = max(regs["LOAD_OUTER" if ins.op == "LOAD" else "STORE_OUTER"][0], 1)
+        busy, lat = cost(ins, self.hw, n)
+        c = -1
+        if ins.op == "LOAD":
+            c = LDL if ins.engine == "ld" else XL
+        elif ins.op == "LOADX":
+            c = XL
+        elif ins.op == "STORE":
+            c = STS if f["inp"] else STD
+        return c, busy, lat
+
+    def _token(self, e: int, vc: np.ndarray, lat: int, st: dict) -> np.ndarray:
+        """The clock a token pushed now carries: EX's carries its loads (the scoreboard); LD's
+        and ST's carry an earlier DMA of their engine only if it has surely landed when the
+        token is ready (start + busy + latency, §4): the busy cycles since its end plus the
+        pusher's latency reach its own latency."""
+        tok = vc.copy()
+        if e == 1:
+            tok[XL] = max(tok[XL], st["n"][XL])
+            return tok
+        for c in OWN[e]:
+            ends = st["ends"][c]
+            k = bisect_right(ends, st["cum"][e] + lat - self.lat[c])
+            tok[c] = max(st["ext"][e][c], k)
+        return tok
+
+    def _clocks(self, ins: Instr, regs: dict, st: dict):
+        """(the clock of the instruction's issue, of its landing, the landing component)."""
         e = COMP[ins.engine]
         pops, pushes = token_fifos(ins)
-        vc = eng[e].copy()
+        vc = st["eng"][e].copy()
         for f in pops:
-            vc = np.maximum(vc, fifos[f].popleft())
-        pipelined = e == 1 and ins.op in ("LOAD", "LOADX")
+            tok = st["fifos"][f].popleft()
+            vc = np.maximum(vc, tok)
+            st["ext"][e] = np.maximum(st["ext"][e], tok)
         if e == 1 and ins.op in _READS_EX_LOADS:   # the scoreboard: earlier EX loads landed
-            vc[XL] = max(vc[XL], state["xl"])
+            vc[XL] = max(vc[XL], st["n"][XL])
         vc[e] += 1
-        eng[e] = vc
+        c, busy, lat = self._land(ins, regs)
+        st["cum"][e] += busy
         avc, comp = vc, e
-        if pipelined:
-            state["xl"] += 1
-            avc = vc.copy()
-            avc[XL], comp = state["xl"], XL
-        for f in pushes:                            # a token EX pushes carries its loads
-            tok = vc.copy()
-            if e == 1:
-                tok[XL] = max(tok[XL], state["xl"])
-            fifos[f].append(tok)
+        if c >= 0:
+            st["n"][c] += 1
+            st["ends"][c].append(st["cum"][e])
+            if c != XL:   # the engine's own later accesses follow its DMAs (program order)
+                vc[c] = st["n"][c]
+            else:
+                avc = vc.copy()
+                avc[XL] = st["n"][XL]
+            comp = c
+        st["eng"][e] = vc
+        for f in pushes:
+            st["fifos"][f].append(self._token(e, vc, lat, st))
         return vc, avc, comp
 
     def run(self) -> None:
-        state = {"eng": [np.zeros(4, np.int64) for _ in range(3)], "xl": 0,
-                 "fifos": {f: deque() for f in FIFOS}}
+        z = np.zeros(NCOMP, np.int64)
+        st = {"eng": [z.copy() for _ in range(3)], "ext": [z.copy() for _ in range(3)],
+              "n": [0] * NCOMP, "ends": [[] for _ in range(NCOMP)], "cum": [0, 0, 0],
+              "fifos": {f: deque() for f in FIFOS}}
         regs = {k: init for k, (_, init) in _CONFIG_REGS.items()}
         for i, ins in enumerate(self.prog):
-            vc, avc, comp = self._clocks(i, ins, state)
             if ins.op == "CONFIG":
                 _config(regs, ins.f)
+            vc, avc, comp = self._clocks(ins, regs, st)
+            if ins.op in ("CONFIG", "FINISH"):
                 continue
             a = accesses(ins, regs, self.hw)
+            e = COMP[ins.engine]
             todo = []
             for write, lst in ((False, a.reads), (True, a.writes)):
                 for buf, ix in lst:
                     ix = self._clip(buf, ix)
                     if ix is None:
                         continue
-                    # a LOADX reads its indices when it issues, on EX
-                    c, v = (1, vc) if comp == XL and buf == "ACC" and not write else (comp, avc)
+                    # writes land; reads happen at issue (an EX load's DRAM reads: counted
+                    # at its landing, conservative)
+                    at_issue = not write and (comp != XL or buf == "ACC")
+                    c, v = (e, vc) if at_issue else (comp, avc)
                     self._check(i, v, buf, ix, write)
                     todo.append((c, int(v[c]), buf, ix, write))
             for c, cnt, buf, ix, write in todo:

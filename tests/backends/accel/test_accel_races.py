@@ -154,3 +154,29 @@ def test_rnn_streams_are_race_free(tmp_path, kw):
 def test_residual_block_streams_are_race_free(tmp_path, kw):
     from test_accel_radd import _block
     _assert_race_free_and_needs_its_tokens(*_compiled(_block(**kw), tmp_path))
+
+
+def _behind_an_on_chip_store(rows: int):
+    """ST: a DRAM STORE, then an on-chip STORE of ``rows`` rows pushes s2l; LD loads the DRAM
+    bytes on that token."""
+    return [
+        make("GEMM", reset=1, acc=0, inp=0, wgt=0, rows=1, kblocks=1, deps=("push_next",)),
+        make("STORE", dtype="i8", mode="raw", sram=0, dram=64, rows=1, cols=D, stride=D,
+             deps=("pop_prev",)),
+        make("STORE", dtype="i8", mode="raw", sram=0, dram=100, rows=rows, cols=D, stride=1,
+             inp=1, deps=("push_next",)),
+        make("LOAD", buf="INP", sram=0, dram=64, rows=1, cols=D, stride=D, deps=("pop_prev",)),
+        make("FINISH"),
+    ]
+
+
+def test_a_token_carries_an_earlier_dma_only_once_it_has_landed():
+    """§4: a token is ready at its pusher's start + busy + latency; an on-chip STORE (latency
+    ``sram_latency``) pushing right behind a DRAM STORE (``dma_latency``) may hand it over
+    before the DRAM bytes land, unless its own busy cycles cover the difference."""
+    hw = HW
+    short = hw.dma_latency - hw.sram_latency - hw.dma_overhead   # busy = overhead + rows
+    with pytest.raises(RaceError, match=r"instruction 1 \(STORE on ST\) writes DRAM bytes 64"):
+        check_segment(_behind_an_on_chip_store(short - 1), hw, ARENA)
+    check_segment(_behind_an_on_chip_store(short), hw, ARENA)
+    check_segment(_behind_an_on_chip_store(1), replace(hw, dma_latency=hw.sram_latency), ARENA)
