@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .layout import Region, canonical
+import numpy as np
+
+from .layout import ISA_DTYPE, Region, canonical
 
 
 @dataclass(frozen=True)
@@ -105,8 +107,8 @@ def check_elem(ctx, call) -> str | None:
             return "global_avgpool on a non-4-D tensor"
         return None
     if f == "concat":
-        if call.x.is_const:
-            return "concat with a constant part"
+        if call.x.is_const and concat_mats(ctx, call) is None:
+            return "concat with a constant part into a channels-last tensor"
         return None if concat_mats(ctx, call) is not None else \
             "concat on an axis that is not one DMA row per part"
     return "no accelerator renderer"
@@ -143,11 +145,21 @@ def _channel_lanes(ctx, call) -> int | None:
     return r.lanes if call.inner == 1 else None
 
 
-def concat_mats(ctx, call):
-    """(x matrix, y matrix, lane offset) of one concat part, or None."""
+def concat_mats(ctx, call, place: bool = False):
+    """(x matrix, y matrix, lane offset) of one concat part, or None.  A constant part (a
+    class token) into a row-major output reads a DRAM constant of its ``outer x inner``
+    values, placed when ``place`` (the lowering; the check gets None for its matrix)."""
     x, y = call.x, call.y
-    if x.is_const:  # a constant part (a class token) has no arena region to copy from
-        return None
+    if x.is_const:
+        ry = ctx.region(y)
+        if ry.layout == "cl" or not ry.compat or x.dtype not in ISA_DTYPE:
+            return None
+        my = Mat(ry.name, ry.addr, call.outer, call.stride, ry.dtype, call.stride * ry.esize)
+        if not place:
+            return None, my, call.offset
+        data = np.asarray(ctx.kp.const_of(x).data).astype(x.dtype.np).reshape(call.outer, call.inner)
+        reg = ctx.plan.add_const(f"{x.name}.part", data, ISA_DTYPE[x.dtype], call.outer, call.inner)
+        return Mat(reg.name, reg.addr, call.outer, call.inner, reg.dtype, call.inner * reg.esize), my, call.offset
     rx, ry = ctx.region(x), ctx.region(y)
     if not rx.compat or not ry.compat:
         return None

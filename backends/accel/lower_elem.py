@@ -249,7 +249,8 @@ class ElemLowering(MeanSide):
         join()
 
     def concat(self, call) -> None:
-        mx, my, lane0 = concat_mats(self.ctx, call)
+        mx, my, lane0 = concat_mats(self.ctx, call, place=True)
+        reads = [] if call.x.is_const else [self.ctx.res(call.x)]
         epi = call.epi
         self._config_st(epi.zero_point, epi.lo, epi.hi, epi.mult.values[0], epi.shift.values[0],
                         note=f"concat {call.node.name} input '{call.x.name}'")
@@ -257,7 +258,7 @@ class ElemLowering(MeanSide):
             cols = min(self.d, mx.lanes - lb * self.d)
             for r0, n in self._chunks(mx.rows, 1):
                 base, slot = self._acc()
-                g = self.b.group("ex", reads=[self.ctx.res(call.x)], writes=[slot])
+                g = self.b.group("ex", reads=reads, writes=[slot])
                 self._load(g, mx, r0, n, lb, base)
                 if call.x_zp:
                     g.add(make("ALU", alu_op="ADD", use_imm=1, dst=base, rows=n, dst_inc=1,

@@ -71,3 +71,17 @@ def test_a_bilinear_resize_stays_on_the_host_with_its_reason(tmp_path):
                              "sizes": [6, 6], "x_zp": 0}, output=True)
     acc = compile_and_compare(g, tmp_path, samples=2)
     assert [(h["op"], h["reason"].split(" (")[0]) for h in acc["host_ops"]] == [("qcc.resize", "linear resize")]
+
+
+def test_a_constant_concat_part_is_read_from_a_dram_constant(tmp_path):
+    """A class token (a constant [1, 1, D] row) concatenated before a row-major [1, T, D]
+    activation, each part requantized to the output's scale: the constant part is a DRAM
+    constant the concat LOADs like any part, so the concat runs on the accelerator; bit-exact."""
+    g = G(24)
+    d, t = 24, 5
+    x = g.input((1, t, d))
+    tok = g.const(g.rand((1, 1, d)))
+    mults, shifts = g.mult(2, 0.9)
+    g.op("qcc.concat", [tok, x, mults, shifts], {"axis": 1, "y_zp": -6, "zps": [4, -6]}, output=True)
+    acc = compile_and_compare(g, tmp_path, samples=2)
+    assert acc["host_ops"] == [] and [ly["op"] for ly in acc["layers"]] == ["qcc.concat"]
