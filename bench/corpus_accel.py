@@ -2,7 +2,7 @@
 ``--target accel``, run bit-exact on the simulator, and what do its streams cost?
 
     python -m qcc.bench.corpus_accel [--zoo ~/.cache/qcc-zoo] [--models a,b] [--timeout S]
-        [--json OUT] [--md OUT]
+        [--json OUT] [--md OUT] [--update OUT] [--work DIR]
 
 Per corpus model (a ``NAME/`` folder of ``tests/models/zoo/fetch.py``: ``model.onnx``,
 ``calib.npz``, ``test.npz``, ``meta.json``), each in its own process with a timeout (the
