@@ -103,7 +103,7 @@ GROUP_SHIFT = 16  # fractional bits of the per-group multipliers (docs/integer_o
 
 
 def group_weight_qparams(w2: np.ndarray, bits: int, group_size: int, high_from: Optional[int] = None,
-                         shift: int = GROUP_SHIFT):
+                         shift: int = GROUP_SHIFT, floor: Optional[np.ndarray] = None):
     """Symmetric per-group weights of ``w2`` [M, K] (groups of ``group_size`` along K).
 
     Returns ``(q [M, K] int8, s_eff [M, ng], S [M], gm [M, ng] int32)``: each group's
@@ -112,7 +112,9 @@ def group_weight_qparams(w2: np.ndarray, bits: int, group_size: int, high_from: 
     ``high_from`` set, every group holding a column at or after ``high_from`` uses
     8-bit values (Atom-style outlier block, widened to whole groups) and the
     others ``bits``.  Below 8 bits each
-    group's clip value comes from :func:`clipped_absmax`.
+    group's clip value comes from :func:`clipped_absmax`.  ``floor`` [M] (float32 values):
+    a least channel scale ``S[m]`` (the bias fit of a channel whose bias would not fit
+    int32 at ``s_x * S``); a group then takes at least ``S[m] / 2^shift``.
     """
     m, k = w2.shape
     ng = -(-k // group_size)
@@ -129,6 +131,8 @@ def group_weight_qparams(w2: np.ndarray, bits: int, group_size: int, high_from: 
     # weights would otherwise round it to 0 and divide by it (q = 0 there, exactly)
     top = sg.max(axis=1)
     big = arith.f32_scale(np.where(top > 0, np.maximum(top, np.finfo(np.float32).tiny), 1.0))
+    if floor is not None:
+        big = np.maximum(big, np.asarray(floor, np.float64).reshape(-1))
     gm = np.clip(np.floor(sg / big[:, None] * (1 << shift) + 0.5), 1, 1 << shift).astype(np.int32)
     s_eff = big[:, None] * gm / float(1 << shift)
     qw = np.rint(wp / s_eff[:, :, None])

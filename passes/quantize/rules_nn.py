@@ -164,9 +164,11 @@ def conv_group_size(group_size, kernel: int):
     return kernel * (1 << max(0, int(round(np.log2(int(group_size) / kernel)))))
 
 
-def _dense_weight(st: QState, node: Node, w, axis: int):
+def _dense_weight(st: QState, node: Node, w, axis: int, b=None, sx: float = 1.0):
     """(weight value, qparams, channel scale, gmult inputs) honouring --group-size and
-    the Atom-style outlier block recorded by reorder-channels (graph.meta["outlier_8bit"])."""
+    the Atom-style outlier block recorded by reorder-channels (graph.meta["outlier_8bit"]).
+    Per-group weights get the bias fit of ``_fit_bias`` here: the channel scale at least
+    ``|b| / (s_x * 2^30)`` (bias ``b``, input scale ``sx``)."""
     bits = _wbits(st, node)
     per = 1 if axis == 1 else int(np.prod(w.shape[2:]))
     gsz = conv_group_size(st.opts.group_size, per)
@@ -176,14 +178,26 @@ def _dense_weight(st: QState, node: Node, w, axis: int):
         red = w.shape[0] if axis == 1 else int(np.prod(w.shape[1:]))
         high = red - int(keep) * per
         gsz = gsz or per * int(keep)
+    need = _bias_need(b, sx, w.shape[axis])  # channels: linear [K, N], conv [M, ...]
+    floor = None if need is None else arith.f32_scale(np.where(need > 0, need * (1 + 2.0 ** -20), 0.0))
     wv, wqp, sc, gm = st.dense_weight(w.data, axis, w.name + ".q", bits, source=w.name,
-                                      group_size=int(gsz) if gsz else None, high_from=high)
+                                      group_size=int(gsz) if gsz else None, high_from=high, floor=floor)
+    if gm is not None and floor is not None and np.any((floor > 0) & (floor >= sc)):
+        st.bias_fit[wv.name] = np.nonzero((floor > 0) & (floor >= sc))[0].tolist()
     extra = [] if gm is None else [gm]
     attrs = {} if gm is None else {"group_size": int(wqp.group_size), "group_shift": 16}
     return wv, wqp, np.asarray(sc, np.float64), extra, attrs
 
 
 BIAS_HEADROOM = 2.0 ** 30  # a bias code at most 2^30: the accumulator keeps room for x @ w
+
+
+def _bias_need(b, sx: float, channels: int) -> Optional[np.ndarray]:
+    """The least channel scale at which bias ``b`` fits ``BIAS_HEADROOM`` (None: no constant
+    bias of one value per channel)."""
+    if b is None or not b.is_const or b.data.size != channels:
+        return None
+    return np.abs(np.asarray(b.data, np.float64).reshape(-1)) / (sx * BIAS_HEADROOM)
 
 
 def _fit_bias(st: QState, wv, wqp, sc: np.ndarray, w: np.ndarray, b, sx: float, axis: int):
@@ -194,10 +208,10 @@ def _fit_bias(st: QState, wv, wqp, sc: np.ndarray, w: np.ndarray, b, sx: float, 
     resolution, are rounded from the float weights ``w`` at it (often to 0).  Returns the
     channel scales; the weight constant and its qparams are updated in place, the channels
     are listed in the manifest (``bias_fit_channels``) and the compile log."""
-    if b is None or not b.is_const or wqp.group_size is not None or wqp.scale.size != sc.size:
-        return sc
-    need = np.abs(np.asarray(b.data, np.float64).reshape(-1)) / (sx * BIAS_HEADROOM)
-    if need.size != sc.size:
+    if wqp.group_size is not None or wqp.scale.size != sc.size:
+        return sc  # per-group weights: fitted in _dense_weight
+    need = _bias_need(b, sx, sc.size)
+    if need is None:
         return sc
     low = need > sc
     if not np.any(low):
@@ -220,7 +234,7 @@ def conv(st: QState, node: Node) -> bool:
         return False
     qx = st.q(x)
     sx = float(qx.qparams.scale[0])
-    wv, wqp, sc, gm, gattrs = _dense_weight(st, node, w, 0)
+    wv, wqp, sc, gm, gattrs = _dense_weight(st, node, w, 0, b, sx)
     sc = _fit_bias(st, wv, wqp, sc, w.data, b, sx, 0)
     strides = [int(v) for v in node.attrs.get("strides", [1, 1])]
     dil = [int(v) for v in node.attrs.get("dilations", [1, 1])]
@@ -272,7 +286,7 @@ def _linear(st: QState, node: Node, x, w, b, yqp: QParams = None) -> bool:
     """``yqp``: the output's qparams when the caller chose them (16 bits: an int16 output)."""
     qx = st.q(x)
     sx = float(qx.qparams.scale[0])
-    wv, wqp, sc, gm, gattrs = _dense_weight(st, node, w, 1)
+    wv, wqp, sc, gm, gattrs = _dense_weight(st, node, w, 1, b, sx)
     sc = _fit_bias(st, wv, wqp, sc, w.data, b, sx, 1)
     yqp, attrs, rq, left, params = _epilogue(st, node, sx * sc, yqp)
     attrs.update(x_zp=int(qx.qparams.zero_point[0]), **gattrs)

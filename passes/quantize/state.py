@@ -253,12 +253,13 @@ class QState:
 
     def dense_weight(self, w: np.ndarray, axis: int, name: str, bits: int = 8,
                      source: Optional[str] = None, group_size: Optional[int] = None,
-                     high_from: Optional[int] = None):
+                     high_from: Optional[int] = None, floor: Optional[np.ndarray] = None):
         """Weight of a conv (``axis`` 0) or linear (``axis`` 1): per output channel, or
         per group along the reduction axis when ``group_size`` is set and smaller than
         the reduction size (else per channel, the same thing without gmult).  Returns
         ``(value, qparams, channel scale S, gmult value or None)``; the accumulator
-        scale of output channel c is ``s_x * S[c]``."""
+        scale of output channel c is ``s_x * S[c]``; ``floor``: a least ``S`` per channel
+        (per-group weights only, see ``group_weight_qparams``)."""
         red = w.shape[0] if axis == 1 else int(np.prod(w.shape[1:]))
         if high_from is None and (not group_size or group_size >= red):  # one group = per channel
             v, qp = self.weight(w, axis, name, bits, source)
@@ -266,7 +267,7 @@ class QState:
         gsz = int(group_size or red)
         check_finite(w, source or name)
         w2 = w.T if axis == 1 else w.reshape(w.shape[0], -1)
-        q2, s_eff, big, gm = group_weight_qparams(w2, bits, gsz, high_from)
+        q2, s_eff, big, gm = group_weight_qparams(w2, bits, gsz, high_from, floor=floor)
         q = q2.T if axis == 1 else q2.reshape(w.shape)
         dt = WDTYPE[bits] if high_from is None else DType.int8
         qp = QParams(scale=s_eff.reshape(-1), zero_point=np.zeros(s_eff.size, np.int64), bits=dt.bits,
