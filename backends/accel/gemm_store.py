@@ -30,7 +30,9 @@ class StoreSide:
         then to DRAM in one group, whose DMA latency the resident consumer does not wait for.
         ``parts``: the accumulator rows of each channel block (``acc_parts``): its groups read
         them instead of the whole slot ``reads[0]``, and the DRAM STOREs form one group per
-        block as well (their row intervals name the block's lanes)."""
+        block as well (their row intervals name the block's lanes).  With an on-chip write
+        path slower than DRAM (``sram_latency > dma_latency``) the DRAM groups come first: a
+        later group of the ST engine must land no earlier than the ones its token stands for."""
         n, oh0, th, ow0, tw = tile
         out = self.res_out
         span = self.out_span(n, oh0, th, ow0, tw)
@@ -40,6 +42,11 @@ class StoreSide:
         if self.radd is not None:   # the operand rows of every STORE first (LD, fuse_add.py)
             reads = list(reads) + self._operand_loads(reads[0], span, segs)
         whole = [x for x in reads if x != reads[0]]   # (with parts: besides a block's own rows)
+        # the groups in order of their latency: a consumer waits only for the latest group of
+        # the ST engine it needs (stream._token_pairs), whose data then lands last
+        onchip_first = self.hw.sram_latency <= self.hw.dma_latency
+        if not onchip_first:
+            self._dram_groups(span, segs, reads, whole, parts)
         if out is not None:
             npos = self.ly.n * self.ly.oh * self.ly.ow
             for nb in dict.fromkeys(s[4] for s in segs):
@@ -51,6 +58,10 @@ class StoreSide:
                 for s in segs:
                     if s[4] == nb:
                         self.store_rows(g, *s, dram=False)
+        if onchip_first:
+            self._dram_groups(span, segs, reads, whole, parts)
+
+    def _dram_groups(self, span, segs, reads, whole, parts) -> None:
         if self.store_dram:   # one group, or one per channel block (parts)
             for part in ([[s for s in segs if s[4] == nb] for nb in dict.fromkeys(s[4] for s in segs)]
                          if parts else [segs]):
