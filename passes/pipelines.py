@@ -31,8 +31,9 @@ QUANTIZED_TARGETS = {"c", "triton", "accel"}  # targets that only exist as integ
 # and an integer CumSum into shifted adds (data movement + integer Add: kernels every target has)
 INTEGER_LOWERING = ["decompose-cumsum", "lower-thresholds", "lower-index-maps", "dce"]
 # last, on the checked integer IR, for targets whose kernels take them: elementwise regions
-# on one 8-bit tensor as one (per-channel) table
-INTEGER_TAIL = {"c": ["fuse-tables", "dce"]}
+# on one 8-bit tensor as one (per-channel) table; on the accelerator (no transposed-conv
+# kernel) a transposed conv as a conv2d and an index map (convt-to-conv)
+INTEGER_TAIL = {"c": ["fuse-tables", "dce"], "accel": ["convt-to-conv", "dce"]}
 
 
 def pipeline_for(target: str, quantize: bool = False) -> list[str]:

@@ -59,5 +59,7 @@ def accel_target(hw: HwConfig) -> Target:
 # Why a family stays on the host (the manifest lists this reason for each such call).
 HOST_REASONS = {
     "argmax": "an index search across lanes, which the ISA cannot express",
+    "conv_transpose2d": "a graph that skipped the accel pipeline's convt-to-conv pass (which "
+                        "makes it a conv2d and an index map)",
 }
 
