@@ -9,6 +9,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from qcc.backends.accel import run as accel_run
 from qcc.backends.accel.writer import write_files
@@ -116,3 +118,36 @@ def test_accel_pipeline_runs_the_pass():
     pipe = pipeline_for("accel")
     assert "convt-to-conv" in pipe and "convt-to-conv" not in pipeline_for("c")
     assert pipe.index("convt-to-conv") > pipe.index("check-headroom")
+
+
+@st.composite
+def _geometries(draw):
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    k = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    dil = (draw(st.integers(1, 3)), draw(st.integers(1, 2)))
+    group = draw(st.sampled_from([1, 2]))
+    kw = dict(n=draw(st.integers(1, 2)), c=group * draw(st.integers(1, 3)),
+              h=draw(st.integers(1, 4)), w=draw(st.integers(1, 4)),
+              m=group * draw(st.integers(1, 2)), k=k, s=s, dil=dil, group=group,
+              op=(draw(st.integers(0, s[0] - 1)), draw(st.integers(0, s[1] - 1))),
+              pads=tuple(draw(st.integers(0, 4)) for _ in range(4)),
+              x_zp=draw(st.sampled_from([-128, 0, 5, 127])),
+              y_zp=draw(st.sampled_from([-128, 0, 127])), per_channel=draw(st.booleans()),
+              seed=draw(st.integers(0, 99)))
+    oh = (kw["h"] - 1) * s[0] + dil[0] * (k[0] - 1) + 1 + kw["op"][0] - kw["pads"][0] - kw["pads"][2]
+    ow = (kw["w"] - 1) * s[1] + dil[1] * (k[1] - 1) + 1 + kw["op"][1] - kw["pads"][1] - kw["pads"][3]
+    assume(oh >= 1 and ow >= 1)
+    return kw
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_geometries())
+def test_rewrite_is_exact_for_any_geometry(kw):
+    """Both forms (the block form where kernel == stride) against the original op."""
+    g = _convt_graph(**kw)
+    f, _ = _rewrite(g)
+    assert not any(nd.op == "qcc.conv_transpose2d" for nd in f.nodes)
+    for feeds in _zp_edge_feeds(g, kw["x_zp"]):
+        want, got = ref_run(g.g, feeds), ref_run(f, feeds)
+        for k, v in want.items():
+            assert np.array_equal(got[k], v), k
