@@ -87,10 +87,7 @@ def check_elem(ctx, call) -> str | None:
             return "output is a view whose DRAM layout differs"
         return None
     if f == "reduce":
-        why = _spatial_mean(ctx, call)
-        if why:
-            return why
-        f = "global_avgpool"
+        return _reduce_check(ctx, call)
     if f in ("requant", "lut", "global_avgpool"):
         x, y = call.x, call.y
         rx, ry = ctx.region(x), ctx.region(y)
@@ -114,24 +111,55 @@ def check_elem(ctx, call) -> str | None:
     return "no accelerator renderer"
 
 
-def _spatial_mean(ctx, call) -> str | None:
-    """Why a ``reduce`` call is not a mean over the spatial axes of ``[N, C, H, W]`` into
-    ``N x C`` (then it is a global average pool: the folded dims end in ``H*W`` reduced, the
-    others kept)."""
-    if call.op != "mean":
-        return f"Reduce{call.op.capitalize()} (only the mean over H, W runs on the ALU)"
-    x, y = call.x, call.y
-    if x.type.rank != 4:
-        return "a reduction of a non-4-D tensor"
-    n, c, h, w = (int(d) for d in x.shape)
-    real = [(int(d), int(s)) for d, s in zip(call.dims, call.ys) if d != 1]
-    if not real or real[-1] != (h * w, 0) or any(s == 0 for _, s in real[:-1]) \
-            or call.out_count != n * c:
-        return "a reduction over axes other than the spatial ones"
-    ry = ctx.region(y)
-    if not ry.compat or (ry.rows, ry.lanes) != (n, c):
-        return f"'{y.name}' is not stored as an N x C matrix"
+REDUCE_OPS = {"mean": "ADD", "max": "MAX", "min": "MIN"}   # the ALU op folding the rows
+
+
+def _reduce_check(ctx, call) -> str | None:
+    """Why a ``reduce`` call is not the row reduction of :func:`reduce_view`."""
+    if call.op not in REDUCE_OPS:
+        return f"reduce op {call.op}"
+    if call.x.is_const:
+        return f"'{call.x.name}' is a constant"
+    view = reduce_view(ctx, call)
+    if view is None:
+        return ("a reduction whose DRAM layout is not [outer, reduced, inner] with the kept "
+                "elements of one output row contiguous")
+    if view[2] * ctx.region(call.x).esize >= 1 << 22:
+        return "a reduction whose DRAM rows exceed the DMA stride field"
     return None
+
+
+def reduce_view(ctx, call) -> tuple[int, int, int] | None:
+    """``(outer, k, inner)`` such that the DRAM bytes of ``call.x`` are an ``outer*k x inner``
+    matrix whose rows ``o*k .. o*k+k-1`` reduce into row ``o`` of ``call.y``, an ``outer x
+    inner`` matrix in DRAM: the reduction over the middle axis of an ``[outer, k, inner]``
+    view (a mean over the spatial axes of a channels-last tensor, over time of ``[N, C, T]``
+    stored channels-last, over the last axis with ``inner = 1``, ...).  None when the layouts
+    of ``x`` and ``y`` make it no such view."""
+    key = ("reduce_view", id(call))
+    cache = ctx.__dict__.setdefault("_reduce_views", {})
+    if key in cache:
+        return cache[key]
+    x, y = call.x, call.y
+    numel, m = int(x.type.numel), int(call.out_count)
+    view = None
+    if m and numel and numel % m == 0 and len(call.dims) == len(call.ys):
+        k = numel // m
+        idx = np.indices([int(d) for d in call.dims]).reshape(len(call.dims), -1)
+        out_idx = np.tensordot(np.asarray(call.ys, np.int64), idx, axes=1)
+        f = np.empty(numel, np.int64)   # x's physical element -> y's physical element
+        f[ctx.region(x).positions()] = ctx.region(y).positions()[out_idx]
+        if k == 1:
+            inner = m
+        else:
+            again = np.flatnonzero(f[1:] == f[0])
+            inner = int(again[0]) + 1 if again.size else 0
+        if inner and m % inner == 0:
+            p = np.arange(numel, dtype=np.int64)
+            if np.array_equal(f, p // (k * inner) * inner + p % inner):
+                view = (m // inner, k, inner)
+    cache[key] = view
+    return view
 
 
 def _channel_lanes(ctx, call) -> int | None:

@@ -1,5 +1,8 @@
 """The global mean (GlobalAveragePool, ReduceMean over H, W) on the ALU (docs/target_accel.md §6,
-§7): a mixin of ``lower_elem.ElemLowering``.
+§7): a mixin of ``lower_elem.ElemLowering``.  The same rows-folded-into-one-row scheme runs every
+``reduce`` call that is the reduction over the middle axis of an ``[outer, k, inner]`` view of its
+input's DRAM bytes (``elem_operands.reduce_view``: a temporal mean, a mean over the last axis,
+...), and with the ALU's MAX / MIN instead of ADD (and the identity epilogue) ReduceMax / ReduceMin.
 
 Each channel block's ``H*W`` rows land side by side in one accumulator slot, the first row of a
 block being its sum row (an ALU ADD adds the others into it), and the STORE's epilogue centres
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .elem_operands import mat
+from .elem_operands import REDUCE_OPS, Mat, reduce_view
 from .isa import make
 
 MAX_ROWS = 1023
@@ -31,6 +34,7 @@ class MeanSide:
     # trial stream (``lookahead.before_chain``; None when they are too large to re-simulate);
     # set by the program lowering around the call
     mean_before = None
+    mean_op = "ADD"   # the ALU op folding the rows (ADD; MAX / MIN for a ReduceMax / ReduceMin)
 
     def global_avgpool(self, call) -> None:
         before = self.mean_before if self.onchip_in is not None else None
@@ -42,7 +46,7 @@ class MeanSide:
         from .gemm_emit import new_builder
         from .timing import simulate
 
-        if min(-(-call.x.shape[1] // self.d), self._per_slot(call)) < 2:
+        if min(-(-self._view(call)[2] // self.d), self._per_slot(call)) < 2:
             return False
         cycles = []
         for split in (False, True):
@@ -56,18 +60,39 @@ class MeanSide:
             cycles.append(simulate(b.finalize()[0], self.hw).total)
         return cycles[1] < cycles[0]
 
+    def _view(self, call) -> tuple[int, int, int]:
+        """``(outer, k, inner)``: the input as ``outer*k x inner`` DRAM rows, each ``k`` of
+        them reduced into one of the ``outer x inner`` output (a global mean: ``(N, H*W, C)``
+        channels-last)."""
+        if call.family == "reduce":
+            return reduce_view(self.ctx, call)
+        n, c, h, w = (int(d) for d in call.x.shape)
+        return n, h * w, c
+
+    def _mats(self, call) -> tuple[Mat, Mat]:
+        outer, k, inner = self._view(call)
+        rx, ry = self.ctx.region(call.x), self.ctx.region(call.y)
+        return (Mat(rx.name, rx.addr, outer * k, inner, rx.dtype, inner * rx.esize),
+                Mat(ry.name, ry.addr, outer, inner, ry.dtype, inner * ry.esize))
+
     def _mean(self, call, split: bool) -> None:
-        x, y = call.x, call.y
-        mx, my = mat(self.ctx.region(x)), mat(self.ctx.region(y))
-        n_, c, h, w = x.shape
-        hw_ = h * w
+        y = call.y
+        mx, my = self._mats(call)
+        n_, hw_, c = self._view(call)
         epi = call.epi
-        # the centring (-x_zp per element) as the STORE's bias instead of an ALU ADD per block,
-        # where the sum cannot leave int32 either way (wrap32 and sat32 then agree)
-        self.mean_fold = hw_ < BIAS_FOLD_ROWS
-        self._config_st(epi.zero_point, epi.lo, epi.hi, epi.mult.values[0], epi.shift.values[0],
-                        bias=-int(call.x_zp) * hw_ if self.mean_fold else 0,
-                        note=f"mean {call.node.name}")
+        self.mean_op = REDUCE_OPS[getattr(call, "op", "mean")]
+        if self.mean_op != "ADD":   # max / min: a value of the input, unscaled
+            self.mean_fold = True
+            self._config_st(0, y.dtype.min, y.dtype.max, 1 << 30, 30,
+                            note=f"{call.op} {call.node.name}")
+        else:
+            # the centring (-x_zp per element) as the STORE's bias instead of an ALU ADD per
+            # block, where the sum cannot leave int32 either way (wrap32 and sat32 then agree)
+            self.mean_fold = hw_ < BIAS_FOLD_ROWS
+            self._config_st(epi.zero_point, epi.lo, epi.hi, epi.mult.values[0],
+                            epi.shift.values[0],
+                            bias=-int(call.x_zp) * hw_ if self.mean_fold else 0,
+                            note=f"mean {call.node.name}")
         # start in the accumulator half the conv/linear before did not use last: the identity
         # GEMMs of the first blocks then need not wait for its last STORE to read its rows
         phase = getattr(self.b, "slot_phase", {}).get("ACC")
@@ -84,7 +109,7 @@ class MeanSide:
     def _per_slot(self, call) -> int:
         """Channel blocks per accumulator slot: those whose rows all fit one slot load together
         (their DMA latencies overlap); a block longer than a slot runs alone, in chunks."""
-        hw_ = call.x.shape[2] * call.x.shape[3]
+        hw_ = self._view(call)[1]
         return max(1, self.acc_half // (hw_ + 1)) if hw_ <= min(MAX_ROWS, self.acc_half - 1) else 1
 
     def _mean_blocks(self, call, mx, my, n, lbs, step, split: bool) -> None:
@@ -92,7 +117,7 @@ class MeanSide:
         block ``j``'s rows from ``base + j*span``, the first row its sum (no MOV: the first row
         loaded is the first addend), all LOADs before the first ADD; on chip, the identity
         GEMMs and ADDs in the order ``split`` says."""
-        x, c, hw_ = call.x, call.x.shape[1], call.x.shape[2] * call.x.shape[3]
+        x, (_, hw_, c) = call.x, self._view(call)
         zx = 0 if self.mean_fold else int(call.x_zp)
         src = self.onchip_in
         base, slot = self._acc()
@@ -105,7 +130,7 @@ class MeanSide:
                 at = 0 if q0 == 0 else 1   # the first chunk starts at the sum row
                 for j, lb in enumerate(lbs):
                     self._load(g, mx, n * hw_ + q0, k, lb, sums[j] + at)
-                self._sums(g, sums, k, at)
+                self._sums(g, sums, k, at, self.mean_op)
         else:
             self._mean_onchip(call, src, lbs, sums, slot, step, split)
             g = self.b.group("ex", writes=[slot]) if zx else None
@@ -118,33 +143,34 @@ class MeanSide:
             self._store(st, my, n, 1, lb * self.d, min(self.d, c - lb * self.d), sums[j])
 
     @staticmethod
-    def _sums(g, sums, k: int, at: int) -> None:
-        """ALU ADDs of a chunk of ``k`` rows into each block's sum row (``at``: the chunk's rows
-        start right after the sum row instead of at it)."""
+    def _sums(g, sums, k: int, at: int, op: str = "ADD") -> None:
+        """ALU ADDs (MAX / MIN) of a chunk of ``k`` rows into each block's sum row (``at``: the
+        chunk's rows start right after the sum row instead of at it)."""
         for s0 in sums:
             if k - 1 + at > 0:
-                g.add(make("ALU", alu_op="ADD", dst=s0, src=s0 + 1, rows=k - 1 + at, src_inc=1,
-                           note="sum"))
+                g.add(make("ALU", alu_op=op, dst=s0, src=s0 + 1, rows=k - 1 + at, src_inc=1,
+                           note="sum" if op == "ADD" else op.lower()))
 
     def _mean_onchip(self, call, src, lbs, sums, slot, step, split: bool) -> None:
         """The identity GEMMs (x * I = x: the plane's rows from the input buffer through the
         array), one group per block reading only its plane's rows, and the ADDs; with ``split``
         the earlier blocks' ADDs before the last block's GEMM."""
-        x, hw_ = call.x, call.x.shape[2] * call.x.shape[3]
+        x, hw_ = call.x, self._view(call)[1]
         ident = self._identity()
         for q0 in range(0, hw_, step):
             k = min(step, hw_ - q0)
             at = 0 if q0 == 0 else 1
             for j, lb in enumerate(lbs):
                 if split and j and j == len(lbs) - 1:
-                    self._sums(self.b.group("ex", writes=[slot]), sums[:-1], k, at)
+                    self._sums(self.b.group("ex", writes=[slot]), sums[:-1], k, at,
+                               self.mean_op)
                 rows = {src.data_res: (lb * src.plane + q0, lb * src.plane + q0 + k)}
                 gg = self.b.group("ex", reads=[src.data_res, ident[1]], writes=[slot], rows=rows)
                 gg.add(make("GEMM", reset=1, acc=sums[j] + at, inp=src.base + lb * src.plane + q0,
                             wgt=ident[0], rows=k, kblocks=1, inp_kstride=1, wgt_kstride=1,
                             note=f"{x.name} rows {q0}+{k} lb={lb} (on chip, identity)"))
             done = sums[-1:] if split and len(lbs) > 1 else sums
-            self._sums(self.b.group("ex", writes=[slot]), done, k, at)
+            self._sums(self.b.group("ex", writes=[slot]), done, k, at, self.mean_op)
 
     def _identity(self) -> tuple[int, tuple]:
         """The LD group loading an identity weight block (the DRAM constant is shared) into the

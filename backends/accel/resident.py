@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .elem_operands import reduce_view
 from .isa import make
 
 MAX_PAD = 255
@@ -246,6 +247,8 @@ def mean_in(ctx, call, ly, nxt, in_spec, yv, reserve: int = 0) -> OnChip | None:
             or kp.root(c.x).name != kp.root(yv).name or yv.dtype.name != "int8" \
             or tuple(c.x.shape) != (1, ly.m, ly.oh, ly.ow):
         return None
+    if c.family == "reduce" and reduce_view(ctx, c) != (1, ly.oh * ly.ow, ly.m):
+        return None   # a reduction over other axes than the spatial ones
     if not (_own_rows(ctx.region(yv), ly.n * ly.oh * ly.ow) and _own_rows(ctx.region(c.x), ly.oh * ly.ow)):
         return None
     if not identity_pays(ctx.hw, ly.oh * ly.ow, -(-ly.m // ctx.hw.dim)):
@@ -325,5 +328,7 @@ def elem_out(ctx, call, nxt, in_spec: OnChip | None = None) -> OnChip | None:
     rows = cl.n * cl.h * cl.w
     if not (_whole_rows(ctx, y, rows, cl.c) and _whole_rows(ctx, c.x, rows, cl.c)):
         return None
+    if call.family == "reduce" and reduce_view(ctx, call)[::2] != (rows, cl.c):
+        return None   # its STOREs write other rows than the consumer's positions
     prod = SimpleNamespace(n=cl.n, oh=cl.h, ow=cl.w, m=cl.c, out_dtype="i8")
     return _adopt(ctx, cl, plan(prod, cl, ctx.hw, in_spec, _read_elsewhere(ctx, y, c)))
