@@ -2,7 +2,8 @@
 operands map onto DRAM matrices: :class:`Mat` (a ``rows x lanes`` matrix), the broadcasts a
 LOAD can express (a row repeated with DRAM stride 0, a per-channel ``[N, C, 1, 1]`` operand
 against a channels-last output), per-channel requant on the lane axis, a spatial mean as a
-global average pool, and a concat part as one DMA row per part (docs/target_accel.md §7).
+global average pool, and a concat part as one DMA row per part (docs/target_accel.md §7; any
+other concat part is an address map, ``lower_move``).
 ``check_elem`` gives the reason a call cannot run on the accelerator (None when it can).
 """
 
@@ -103,11 +104,8 @@ def check_elem(ctx, call) -> str | None:
         if f == "global_avgpool" and x.type.rank != 4:
             return "global_avgpool on a non-4-D tensor"
         return None
-    if f == "concat":
-        if call.x.is_const and concat_mats(ctx, call) is None:
-            return "concat with a constant part into a channels-last tensor"
-        return None if concat_mats(ctx, call) is not None else \
-            "concat on an axis that is not one DMA row per part"
+    if f == "concat":   # one DMA row per part (concat_mats), else its address map (lower_move)
+        return None
     return "no accelerator renderer"
 
 

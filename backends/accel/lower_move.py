@@ -17,9 +17,11 @@ from __future__ import annotations
 import numpy as np
 
 from .isa import make
+from .layout import ESIZE, ISA_DTYPE
 from .lower_elem import IDENTITY, MAX_ROWS
 
 MAX_STRIDE = (1 << 22) - 1
+MAX_ALU_ROWS = (1 << 12) - 1   # ALU rows field (12 bits)
 
 
 def source_index(call) -> np.ndarray:
@@ -128,12 +130,52 @@ class MoveLowering:
             xaddr = rx.addr
             pos = rx.positions()
             src_pos = np.where(src < 0, -1, pos[np.maximum(src, 0)])
-        es, dt = ry.esize, ry.dtype
-        fill = self._fill_addr(dt, int(getattr(call, "fill", 0))) if (src_pos < 0).any() else 0
-        bl = blocks(runs(src_pos, dst_pos[:len(src_pos)], self.d), min(MAX_ROWS, self.acc_half))
+        fill = self._fill_addr(ry.dtype, int(getattr(call, "fill", 0))) \
+            if (src_pos < 0).any() else 0
         g = ctx.b.group("st")
         g.add(make("CONFIG", reg="CLAMP", a=0, b=y.dtype.min, d=y.dtype.max, note=f"copy {call.node.name}"))
         g.add(make("CONFIG", reg="SCALE", a=IDENTITY[0], b=0, c=IDENTITY[1], note="identity"))
+        self._emit(x, y, xaddr, ry.dtype, src_pos, dst_pos[:len(src_pos)], fill)
+
+    def concat(self, call) -> None:
+        """A concat part whose rows are not one DMA row each (``elem_operands.concat_mats``
+        None: another axis, a channels-last part into a row-major output or the reverse, a
+        view, a constant part into a channels-last output): its address map "part element
+        ``(o, j)`` goes to output element ``o * stride + offset + j``" through both DRAM
+        layouts, in 2-D blocks as a copy, each block centred (ALU ADD -x_zp) and requantized
+        by the part's epilogue in its STORE, as the row-wise concat part."""
+        ctx = self.ctx
+        x, y = call.x, call.y
+        ry = ctx.region(y)
+        o = np.arange(call.outer, dtype=np.int64)[:, None]
+        j = np.arange(call.inner, dtype=np.int64)[None, :]
+        dst = (o * call.stride + call.offset + j).ravel()
+        if x.is_const:
+            data = np.asarray(ctx.kp.const_of(x).data).astype(x.dtype.np).ravel()
+            reg = ctx.plan.add_const(f"{x.name}.part", data, ISA_DTYPE[x.dtype])
+            xaddr, xdt, src_pos = reg.addr, reg.dtype, np.arange(data.size, dtype=np.int64)
+        else:
+            rx = ctx.region(x)
+            xaddr, xdt = rx.addr, rx.dtype
+            src_pos = rx.positions()[:call.outer * call.inner]
+        epi = call.epi
+        g = ctx.b.group("st")
+        g.add(make("CONFIG", reg="CLAMP", a=int(epi.zero_point), b=int(epi.lo), d=int(epi.hi),
+                   note=f"concat {call.node.name} input '{x.name}' (address map)"))
+        g.add(make("CONFIG", reg="SCALE", a=int(epi.mult.values[0]), b=0,
+                   c=int(epi.shift.values[0]), note="part scale"))
+        self._emit(x, y, xaddr, xdt, src_pos, ry.positions()[dst], 0, centre=int(call.x_zp))
+
+    def _emit(self, x, y, xaddr, xdt, src_pos, dst_pos, fill, centre=0) -> None:
+        """The 2-D blocks of the map ``src_pos -> dst_pos`` (element positions in the DRAM
+        matrices at ``xaddr`` and ``y``'s region; -1: the fill row at ``fill``): per
+        accumulator slot LOADs, an ALU ADD ``-centre`` over the slot (when non-zero) and
+        STOREs with the configured epilogue."""
+        ctx = self.ctx
+        ry = ctx.region(y)
+        ex_, ey, dt = ESIZE[xdt], ry.esize, ry.dtype
+        cap = min(self.acc_half, MAX_ALU_ROWS)
+        bl = blocks(runs(src_pos, dst_pos, self.d), min(MAX_ROWS, cap))
         reads = [] if x.is_const else [ctx.res(x)]
         k = 0
         while k < len(bl):
@@ -141,16 +183,19 @@ class MoveLowering:
             ex = ctx.b.group("ex", reads=reads, writes=[slot])
             st = ctx.b.group("st", reads=[slot], writes=[ctx.res(y)])
             used = 0
-            while k < len(bl) and used + bl[k][3] <= self.acc_half:
+            while k < len(bl) and used + bl[k][3] <= cap:
                 s0, t0, c, rows, ss, ts = bl[k]
-                sa = fill if s0 < 0 else xaddr + s0 * es
-                ex.add(make("LOAD", buf="ACC", dtype=dt, sram=base + used, dram=sa, rows=rows,
-                            cols=c, stride=ss * es, note=f"{x.name} @{s0} {rows}x{c}"))
+                sa = fill if s0 < 0 else xaddr + s0 * ex_
+                ex.add(make("LOAD", buf="ACC", dtype=xdt, sram=base + used, dram=sa, rows=rows,
+                            cols=c, stride=ss * ex_, note=f"{x.name} @{s0} {rows}x{c}"))
                 st.add(make("STORE", dtype=dt, mode="tensor", sram=base + used,
-                            dram=ry.addr + t0 * es, rows=rows, cols=c, stride=ts * es,
+                            dram=ry.addr + t0 * ey, rows=rows, cols=c, stride=ts * ey,
                             note=f"{y.name} @{t0} {rows}x{c}"))
                 used += rows
                 k += 1
+            if centre:
+                ex.add(make("ALU", alu_op="ADD", use_imm=1, dst=base, rows=used, dst_inc=1,
+                            imm=-centre, note="centre"))
 
     def _slot(self):
         k = self.aslot % 2

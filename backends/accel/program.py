@@ -28,7 +28,7 @@ from .gemm_emit import choose_tiling, emit_gemm, place_weights, prefetch_before
 from .hw import HwConfig
 from .isa import ISA_VERSION, make
 from .layout import ISA_DTYPE, DramPlan, Region, canonical, rows_lanes, to_rows
-from .elem_operands import Mat, check_elem
+from .elem_operands import Mat, check_elem, concat_mats
 from .lower_elem import ElemLowering
 from .lower_gemm import check_gemm, int32_plan, prepare
 from .lower_matmul import MatmulLowering, check_matmul
@@ -356,6 +356,9 @@ class _Lowering:
                 entry["macs"] += rnn_macs(call)
             elif kind == "dma":
                 self._move.lower(call)
+            elif call.family == "concat" and concat_mats(self, call) is None:
+                self._pending = None          # as _elem_call: a concat fills no resident input
+                self._move.concat(call)       # its address map, in 2-D DMA blocks
             else:
                 mean = call.family in lookahead.MEAN_FAMILIES and len(calls) == 1
                 onchip = self._pending is not None and self._pending[0] is call
