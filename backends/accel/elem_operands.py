@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layout import ISA_DTYPE, Region, canonical
+from .layout import ISA_DTYPE, Region, canonical, rows_lanes
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,24 @@ class Mat:
 
 
 def mat(r: Region) -> Mat:
-    return Mat(r.name, r.addr, r.rows, r.lanes, r.dtype, r.lanes * r.esize)
+    """The matrix of a region: its own ``rows x lanes``, or for a view whose DRAM layout
+    differs (not ``compat``) its root's matrix, the bytes as they lie (``same_bytes``)."""
+    if r.compat:
+        return Mat(r.name, r.addr, r.rows, r.lanes, r.dtype, r.lanes * r.esize)
+    rows, lanes = rows_lanes(r.root_shape, r.cl)
+    return Mat(r.name, r.addr, rows, lanes, r.dtype, lanes * r.esize)
+
+
+def same_bytes(ctx, vs) -> bool:
+    """Every run-time tensor of ``vs`` (one shape) puts each logical element at the same
+    position of the same-shaped DRAM matrix (``mat``): an elementwise op over them is the op
+    over those matrices, whatever views they are (a Reshape of a channels-last tensor)."""
+    if any(v.is_const for v in vs) or len({tuple(v.shape) for v in vs}) != 1:
+        return False
+    rs = [ctx.region(v) for v in vs]
+    ms = {(m.rows, m.lanes) for m in map(mat, rs)}
+    p0 = rs[0].positions()
+    return len(ms) == 1 and all(np.array_equal(r.positions(), p0) for r in rs[1:])
 
 
 def _operand_ok(ctx, v, out) -> str | None:
@@ -41,8 +58,8 @@ def _operand_ok(ctx, v, out) -> str | None:
     if v.is_const:
         return None  # materialised in the output's layout
     r = ctx.region(v)
-    if not r.compat:
-        return f"'{v.name}' is a view whose DRAM layout differs"
+    if not r.compat and not same_bytes(ctx, (v, out)):
+        return f"'{v.name}' is a view whose DRAM layout differs from '{out.name}''s"
     if tuple(v.shape) == tuple(out.shape):
         ro = ctx.region(out)
         if r.layout != ro.layout:
@@ -84,7 +101,7 @@ def check_elem(ctx, call) -> str | None:
             why = _operand_ok(ctx, v, call.y)
             if why:
                 return why
-        if not ctx.region(call.y).compat:
+        if not ctx.region(call.y).compat and not same_bytes(ctx, (call.a, call.b, call.y)):
             return "output is a view whose DRAM layout differs"
         return None
     if f == "reduce":
@@ -92,8 +109,14 @@ def check_elem(ctx, call) -> str | None:
     if f in ("requant", "lut", "global_avgpool"):
         x, y = call.x, call.y
         rx, ry = ctx.region(x), ctx.region(y)
-        if not rx.compat or x.is_const or not ry.compat:
-            return f"'{x.name}' is a constant or an operand is a view whose DRAM layout differs"
+        if x.is_const:
+            return f"'{x.name}' is a constant"
+        if not (rx.compat and ry.compat):   # views: the op over the bytes as they lie
+            epi = getattr(call, "epi", None)
+            if f == "global_avgpool" or epi is not None and epi.per_channel \
+                    or not same_bytes(ctx, (x, y)):
+                return f"'{x.name}' or '{y.name}' is a view whose DRAM layout differs"
+            return None
         if f == "global_avgpool":
             if rx.layout != "cl" and canonical(x.shape):
                 return "global_avgpool over a row-major tensor"
