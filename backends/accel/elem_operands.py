@@ -101,8 +101,9 @@ def check_elem(ctx, call) -> str | None:
             why = _operand_ok(ctx, v, call.y)
             if why:
                 return why
-        if not ctx.region(call.y).compat and not same_bytes(ctx, (call.a, call.b, call.y)):
-            return "output is a view whose DRAM layout differs"
+        live = [v for v in (call.a, call.b, call.y) if not v.is_const]
+        if not ctx.region(call.y).compat and not same_bytes(ctx, live):
+            return "output is a view whose DRAM layout differs"   # (a constant: in its order)
         return None
     if f == "reduce":
         return _reduce_check(ctx, call)

@@ -46,6 +46,24 @@ def test_lut_add_requant_on_channels_last_views(n, c, w, tmp_path):
     assert [ly["op"] for ly in acc["layers"]][2:5] == ["qcc.lut", "qcc.add", "qcc.requant"]
 
 
+@pytest.mark.parametrize("cshape", [(1, 13, 1), (2, 1, 7), (2, 13, 7)])
+def test_a_constant_operand_against_a_view_is_stored_in_the_views_order(cshape, tmp_path):
+    """magika's bias add: a channels-last conv output viewed as [N, C, W] plus a constant
+    broadcast to it (per channel, per position, or whole): the constant is materialised at
+    the output's DRAM positions, so the add runs over the matrices; bit-exact."""
+    g = G(43)
+    n, c, w = 2, 13, 7
+    ra, _ = _views(g, n, c, w)
+    k = g.const(g.rand(cshape))
+    s = g.op("qcc.add", [ra, k, g.const(np.array([1 << 30, 3 << 28], np.int32)),
+                         g.const(np.array([31], np.int32))],
+             {"a_zp": -128, "b_zp": 127, "y_zp": 127})
+    s4 = g.op("onnx.Reshape", [s, g.const(np.array([n, c, 1, w], np.int64))])
+    g.g.outputs.append(conv(g, s4, 6, 3))
+    acc = compile_and_compare(g, tmp_path, samples=2)
+    assert acc["host_ops"] == []
+
+
 def test_views_of_differently_shaped_tensors_stay_on_the_host(tmp_path):
     """A view of a [1, 11, 1, 5] conv output added to a view of a [1, 5, 1, 11] one, both as
     [1, 11, 5]: the same logical element lies at different positions of the two DRAM
