@@ -1,8 +1,10 @@
 """The global mean (GlobalAveragePool, ReduceMean over H, W) on the ALU (docs/target_accel.md §6,
 §7): a mixin of ``lower_elem.ElemLowering``.  The same rows-folded-into-one-row scheme runs every
 ``reduce`` call that is the reduction over the middle axis of an ``[outer, k, inner]`` view of its
-input's DRAM bytes (``elem_operands.reduce_view``: a temporal mean, a mean over the last axis,
-...), and with the ALU's MAX / MIN instead of ADD (and the identity epilogue) ReduceMax / ReduceMin.
+input's DRAM bytes (``elem_operands.reduce_view``: a temporal mean, a mean over the batch, ...),
+and with the ALU's MAX / MIN instead of ADD (and the identity epilogue) ReduceMax / ReduceMin.  A
+reduction over the last DRAM axis (``inner = 1``) instead reduces each output's DRAM row across
+its lanes: one REDUCE over the row's planes of DIM lanes (``_lane_reduce``).
 
 Each channel block's ``H*W`` rows land side by side in one accumulator slot, the first row of a
 block being its sum row (an ALU ADD adds the others into it), and the STORE's epilogue centres
@@ -75,6 +77,46 @@ class MeanSide:
         return (Mat(rx.name, rx.addr, outer * k, inner, rx.dtype, inner * rx.esize),
                 Mat(ry.name, ry.addr, outer, inner, ry.dtype, inner * ry.esize))
 
+    def _lane_members(self, call) -> int:
+        """For a reduction over the last DRAM axis (``inner = 1``) from DRAM: the planes of
+        ``DIM`` lanes each output row's ``k`` elements make (REDUCE members); 0 when the row
+        scheme runs it instead (an operand on chip, one element per output, more than 255
+        planes)."""
+        if call.family != "reduce" or self.onchip_in is not None or self.onchip is not None:
+            return 0
+        _, k, inner = self._view(call)
+        nb = -(-k // self.d)
+        return nb if inner == 1 and k > 1 and nb <= 255 and (nb + 1) < self.acc_half else 0
+
+    def _lane_reduce(self, call, nb: int) -> None:
+        """``outer`` output elements, each the reduction of one DRAM row of ``k`` elements:
+        per chunk of ``n`` rows, the ``nb`` planes of DIM lanes (LOADs at the row pitch),
+        one REDUCE SUM / MAX / MIN over each row's planes (the last plane's lanes past ``k``
+        excluded) and one STORE of lane 0 of the ``n`` results (the STORE's epilogue as for
+        the row scheme)."""
+        outer, k, _ = self._view(call)
+        rx, ry = self.ctx.region(call.x), self.ctx.region(call.y)
+        mx = Mat(rx.name, rx.addr, outer, k, rx.dtype, k * rx.esize)
+        red = {"ADD": "SUM", "MAX": "MAX", "MIN": "MIN"}[self.mean_op]
+        step = min(MAX_ROWS, self.acc_half // (nb + 1))
+        for r0 in range(0, outer, step):
+            n = min(step, outer - r0)
+            base, slot = self._acc()
+            g = self.b.group("ex", reads=[self.ctx.res(call.x)], writes=[slot])
+            for lb in range(nb):
+                self._load(g, mx, r0, n, lb, base + lb * n)
+            dst = base + nb * n
+            g.add(make("REDUCE", red_op=red, dst=dst, src=base, rows=n, gstride=1, members=nb,
+                       mstride=n, lanes=(k - (nb - 1) * self.d) % self.d,
+                       note=f"{call.op} of {k} lanes"))
+            if not self.mean_fold:
+                g.add(make("ALU", alu_op="ADD", use_imm=1, dst=dst, rows=n, dst_inc=1,
+                           imm=-int(call.x_zp) * k, note="centre"))
+            st = self._st_group([slot], [self.ctx.res(call.y)])
+            st.add(make("STORE", dtype=ry.dtype, mode="tensor", sram=dst,
+                        dram=ry.addr + r0 * ry.esize, rows=n, cols=1, stride=ry.esize,
+                        note=f"{ry.name} elements {r0}+{n}"))
+
     def _mean(self, call, split: bool) -> None:
         y = call.y
         mx, my = self._mats(call)
@@ -93,6 +135,10 @@ class MeanSide:
                             epi.shift.values[0],
                             bias=-int(call.x_zp) * hw_ if self.mean_fold else 0,
                             note=f"mean {call.node.name}")
+        nb = self._lane_members(call)
+        if nb:
+            self._lane_reduce(call, nb)
+            return
         # start in the accumulator half the conv/linear before did not use last: the identity
         # GEMMs of the first blocks then need not wait for its last STORE to read its rows
         phase = getattr(self.b, "slot_phase", {}).get("ACC")

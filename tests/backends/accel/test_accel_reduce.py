@@ -35,12 +35,19 @@ def _on_accel(acc, op: str) -> None:
     ((3, 7, 9), [0], 1, 0),         # over the batch
     ((1, 300, 9), [1], 0, 5),       # more rows than an accumulator slot (128): in chunks
     ((2, 3, 21), [1], 1, -1),       # 21 lanes: three lane blocks, the last one partial
-    ((1, 1), [1], 0, -128)])        # one element (silero_vad's ReduceMean)
+    ((1, 1), [1], 0, -128),         # one element (silero_vad's ReduceMean)
+    ((40, 37), [1], 0, -128),       # rows of 37 lanes (5 planes of 8), 2 chunks of rows
+    ((3, 5, 16), [2], 1, 127),      # rows of whole planes
+    ((1, 214), [1], 0, 3)])         # magika's max / sum of one row
 def test_a_reduction_of_a_row_major_tensor_runs_on_the_alu(op, shape, axes, keep, zp, tmp_path):
+    """Over the last axis (``inner = 1``) each output is one DRAM row: REDUCE over its planes
+    of DIM lanes (one row per output otherwise)."""
     g = G(31)
     x = g.input(shape)
     _reduce(g, op, x, axes, keep, zp)
     _on_accel(compile_and_compare(g, tmp_path, samples=2), op)
+    lanes = axes == [len(shape) - 1] and shape[-1] > 1
+    assert ("REDUCE" in (tmp_path / "accel" / "m.s").read_text()) == lanes
 
 
 @pytest.mark.parametrize("op", ["mean", "max"])
