@@ -28,11 +28,14 @@ def _name(ctx) -> str:
 
 
 def emit(graph: Graph, out_dir: str, ctx) -> dict:
+    from .target import adapt_unsigned
     from .writer import write_files
 
     opts = getattr(ctx, "options", {}) or {}
     hw = hw_from_options(opts)
-    return write_files(graph, out_dir, _name(ctx), hw, int(opts.get("accel_search", 16)))
+    adapted = adapt_unsigned(graph)  # uint8 into the int8-only GEMMs (exact shift)
+    info = write_files(graph, out_dir, _name(ctx), hw, int(opts.get("accel_search", 16)))
+    return {**info, "unsigned_inputs_shifted": adapted}
 
 
 def run(out_dir: str, samples: list[dict[str, np.ndarray]], manifest: dict) -> list[dict]:

@@ -39,7 +39,7 @@ from .lower_rnn import RnnLowering, check_rnn, rnn_macs
 from .lower_rowwise import RowwiseLowering, check_rowwise
 from .lower_pool import PoolLowering, check_pool
 from .stream import Builder
-from .target import HOST_REASONS, SUPPORT, accel_target
+from .target import HOST_REASONS, SUPPORT, accel_target, adapt_unsigned
 
 GEMM_FAMILIES = ("conv2d", "linear")
 SPATIAL_FAMILIES = ("conv2d", "pool", "global_avgpool", "resize", "conv_transpose2d")
@@ -497,7 +497,9 @@ PAIR_SEARCH_MACS = 1 << 23   # larger: searched alone, with the base budget
 
 
 def lower_for(graph: Graph, hw: HwConfig, name: str = "model") -> KernelProgram:
-    """The kernel program of ``graph`` for this accelerator configuration."""
+    """The kernel program of ``graph`` for this accelerator configuration; first the uint8
+    inputs of the int8-only GEMM families become int8 (``target.adapt_unsigned``)."""
+    adapt_unsigned(graph)
     return lower(graph, name, accel_target(hw))
 
 

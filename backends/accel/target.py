@@ -10,7 +10,9 @@ lowered without a ``Support`` filter and classified call by call.
 
 from __future__ import annotations
 
+from qcc.ir import Graph
 from qcc.lower import Support, Target
+from qcc.lower.adapt_unsigned import adapt_unsigned_inputs
 from qcc.lower.support import dtypes
 
 from .hw import HwConfig
@@ -63,3 +65,17 @@ HOST_REASONS = {
                         "makes it a conv2d and an index map)",
 }
 
+
+# The IR ops whose accelerator kernels read int8 only (the INP buffer holds int8, §3 LOAD;
+# pooling: lower_pool.check_pool); a max pool then gives int8, shifted back to its uint8.
+INT8_ONLY = frozenset({"qcc.conv2d", "qcc.conv_transpose2d", "qcc.linear", "onnx.MaxPool",
+                       "qcc.avgpool"})
+
+
+def adapt_unsigned(graph: Graph) -> list[str]:
+    """A uint8 input of an ``INT8_ONLY`` op becomes int8 by an exact ``qcc.requant`` (the
+    code minus 128, its zero point minus 128: ``qcc.lower.adapt_unsigned``), a LOAD/STORE
+    pass on the accelerator, and the op's ``x_zp`` moves by -128; the graph is rewritten in
+    place (``model.qcc`` is saved after it, so the reference runs the same graph).  Returns
+    the adapted nodes' names."""
+    return adapt_unsigned_inputs(graph, INT8_ONLY)

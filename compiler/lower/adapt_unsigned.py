@@ -9,6 +9,10 @@ zero point moves by -128.  Ops whose output has their input's type (pooling,
 resize, Max/Min) then produce int8, turned back into the uint8 value the graph
 declares by the inverse shift.  The reference interpreter runs the same graph
 (``model.qcc`` is saved after this rewrite), so C and reference stay bit-exact.
+
+A target passes the ops whose kernels read int8 only (``ops``): the C and Triton
+targets the default ``ADAPTED``, the accelerator its int8-only GEMM families
+(``backends/accel/target.py``: ``INT8_ONLY``), whose other kernels read uint8 as it is.
 """
 
 from __future__ import annotations
@@ -19,10 +23,10 @@ from qcc.ir import DType, Graph, Node, QParams, TensorType, Value
 
 ZP_ATTR = {"qcc.conv2d": "x_zp", "qcc.conv_transpose2d": "x_zp", "qcc.avgpool": "x_zp",
            "qcc.global_avgpool": "x_zp", "qcc.reduce_mean": "x_zp", "qcc.resize": "x_zp",
-           "qcc.concat": "zps"}
+           "qcc.concat": "zps", "qcc.linear": "x_zp"}
 SAME_TYPE = {"onnx.MaxPool", "onnx.GlobalMaxPool", "onnx.ReduceMax", "onnx.ReduceMin",
              "onnx.Max", "onnx.Min", "qcc.resize"}
-ADAPTED = set(ZP_ATTR) | SAME_TYPE
+ADAPTED = (set(ZP_ATTR) - {"qcc.linear"}) | SAME_TYPE  # the C/Triton linear kernels read uint8
 
 
 def _shift(graph: Graph, x: Value, to: DType, before, name: str, out: Value = None) -> Value:
@@ -43,11 +47,15 @@ def _shift(graph: Graph, x: Value, to: DType, before, name: str, out: Value = No
     return out
 
 
-def adapt_unsigned_inputs(graph: Graph) -> list[str]:
-    """Rewrite in place; returns the names of the adapted nodes."""
+def adapt_unsigned_inputs(graph: Graph, ops=ADAPTED) -> list[str]:
+    """Rewrite in place the uint8 inputs of the nodes whose op is in ``ops`` (each a key of
+    ``ZP_ATTR`` or ``SAME_TYPE``); returns the names of the adapted nodes."""
+    unknown = set(ops) - set(ZP_ATTR) - SAME_TYPE
+    if unknown:
+        raise ValueError(f"no uint8 adaptation for {sorted(unknown)}")
     done = []
     for node in list(graph.nodes):
-        if node.op not in ADAPTED:
+        if node.op not in ops:
             continue
         idx = [i for i, v in enumerate(node.inputs)
                if v is not None and not v.is_const and v.dtype is DType.uint8]
