@@ -41,7 +41,8 @@ def source_index(call) -> np.ndarray:
 
 def check_move(ctx, call) -> str | None:
     if call.family == "resize" and call.mode != "nearest":
-        return f"{call.mode} resize (two taps per axis and a rounding, not an address map)"
+        from .lower_resize import check_bilinear
+        return check_bilinear(ctx, call)
     if call.x.is_const:
         return None
     if call.x.dtype != call.y.dtype:
@@ -116,6 +117,9 @@ class MoveLowering:
         return self._fill[(dt, value)]
 
     def lower(self, call) -> None:
+        if call.family == "resize" and call.mode != "nearest":
+            from .lower_resize import BilinearLowering
+            return BilinearLowering(self.ctx).lower(call)
         ctx = self.ctx
         x, y = call.x, call.y
         ry = ctx.region(y)

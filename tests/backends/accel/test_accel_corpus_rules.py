@@ -64,15 +64,6 @@ def test_a_nearest_resize_runs_on_the_accelerator_as_dma(h, w, oh, ow, c, ctm, n
     assert [ly["op"] for ly in acc["layers"]] == ["qcc.conv2d", "qcc.resize", "qcc.conv2d"]
 
 
-def test_a_bilinear_resize_stays_on_the_host_with_its_reason(tmp_path):
-    g = G(23)
-    x = g.input((1, 4, 3, 3))
-    g.op("qcc.resize", [x], {"mode": "linear", "coordinate_transformation_mode": "half_pixel",
-                             "sizes": [6, 6], "x_zp": 0}, output=True)
-    acc = compile_and_compare(g, tmp_path, samples=2)
-    assert [(h["op"], h["reason"].split(" (")[0]) for h in acc["host_ops"]] == [("qcc.resize", "linear resize")]
-
-
 def test_a_constant_concat_part_is_read_from_a_dram_constant(tmp_path):
     """A class token (a constant [1, 1, D] row) concatenated before a row-major [1, T, D]
     activation, each part requantized to the output's scale: the constant part is a DRAM

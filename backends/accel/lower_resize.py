@@ -1,0 +1,119 @@
+"""Rendering of a bilinear (``linear`` mode) resize: two taps per axis and one rounding.
+
+The reference (``qcc.ops.integer_pool``) computes, per output position ``(i, j)`` of each
+plane, ``clip(rshift_round(sum_ab wy_a[i] wx_b[j] (x[ty_a[i], tx_b[j]] - zp), 20) + zp)``
+with Q10 weights, ``wy_0 + wy_1 = wx_0 + wx_1 = 2^10``.  As the four weight products sum to
+``2^20``, ``rshift_round(sum w (x - zp), 20) + zp = rshift_round(sum w x, 20)``: the raw
+codes need no centring.  Over channels-last tensors one output position's channels are one
+accumulator row, so per output row ``i`` and chunk of ``J`` output columns (and channel
+block, and batch):
+
+    LOAD  A, B, C, D: rows ty_0[i] / ty_1[i] of x at columns tx_0[j] / tx_1[j] (each a few
+          strided LOADs: the 2-D blocks of ``lower_move``)
+    LOAD  WX0, WX1: rows of the constant int16 tables, every lane wx_0[j] / wx_1[j]
+    ALU   MUL A *= WX0, MUL B *= WX1, ADD A += B  (the top row's horizontal taps)
+    ALU   MUL C *= WX0, MUL D *= WX1, ADD C += D  (the bottom row's)
+    CONFIG ALU_SCALE (wy_0[i], wy_1[i], 20) · ALU DYADD A = rshift_round(A wy_0 + C wy_1, 20)
+    STORE the J rows (identity scale, the dtype's clamp)
+
+Every intermediate is exact in int32 for 8/16-bit codes (``|A| <= 2^15 * 2^11``) and the
+DYADD computes in int64, so the outputs are the reference's bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .isa import make
+from .lower_elem import IDENTITY, MAX_ROWS
+from .lower_move import blocks
+
+FRAC = 10   # the reference's Q10 weights (qcc.ops.integer_pool.RESIZE_FRAC_BITS)
+PARTS = 6   # accumulator rows per output column: A, B, C, D, WX0, WX1
+
+
+def check_bilinear(ctx, call) -> str | None:
+    if call.x.is_const:
+        return "bilinear resize of a constant"
+    if call.x.dtype != call.y.dtype or call.x.dtype.name not in ("int8", "uint8", "int16"):
+        return "bilinear resize of int32 codes (the Q10 products leave int32)"
+    rx, ry = ctx.region(call.x), ctx.region(call.y)
+    px = rx.positions().reshape(call.x.shape)
+    py = ry.positions().reshape(call.y.shape)
+    if not (rx.compat and ry.compat) or (np.diff(px, axis=1) != 1).any() or \
+            (np.diff(py, axis=1) != 1).any():
+        return "bilinear resize over a row-major tensor (a row's lanes would need per-lane sources)"
+    if (np.diff(py, 2, axis=3) != 0).any():
+        return "bilinear resize into output columns that are not evenly spaced"
+    return None
+
+
+def tables(call):
+    ty = np.asarray(call.ty.data, np.int64).ravel()[:4 * call.oh].reshape(4, call.oh)
+    tx = np.asarray(call.tx.data, np.int64).ravel()[:4 * call.ow].reshape(4, call.ow)
+    return ty, tx
+
+
+class BilinearLowering:
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.d = ctx.hw.dim
+        self.half = ctx.hw.acc_rows // 2
+        self.aslot = 0
+
+    def _slot(self):
+        k = self.aslot % 2
+        self.aslot += 1
+        return k * self.half, ("ACC", k)
+
+    def lower(self, call) -> None:
+        ctx, d = self.ctx, self.d
+        x, y = call.x, call.y
+        n, c, h, w = x.shape
+        rx, ry = ctx.region(x), ctx.region(y)
+        px, py = rx.positions(), ry.positions()
+        es, dt = rx.esize, rx.dtype
+        ty, tx = tables(call)
+        jmax = max(1, min(self.half // PARTS, MAX_ROWS))
+        wtab = [ctx.plan.add_const(f"{call.node.name}.wx{b}",
+                                   np.repeat(tx[2 + b].astype(np.int16)[:, None], d, 1),
+                                   "i16", call.ow, d).addr for b in (0, 1)]
+        g = ctx.b.group("st")
+        g.add(make("CONFIG", reg="CLAMP", a=0, b=y.dtype.min, d=y.dtype.max,
+                   note=f"bilinear {call.node.name}"))
+        g.add(make("CONFIG", reg="SCALE", a=IDENTITY[0], b=0, c=IDENTITY[1], note="identity"))
+        ox = np.arange(call.ow)
+        for b0, i, cb, j0 in ((b0, i, cb, j0) for b0 in range(n) for i in range(call.oh)
+                              for cb in range(0, c, d) for j0 in range(0, call.ow, jmax)):
+            nj, lanes = min(jmax, call.ow - j0), min(d, c - cb)
+            js = ox[j0:j0 + nj]
+            base, slot = self._slot()
+            ex = ctx.b.group("ex", reads=[ctx.res(x)], writes=[slot])
+            plane = (b0 * c + cb) * h
+            for k, (a, bb) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+                src = px[(plane + ty[a, i]) * w + tx[bb, js]]
+                for s0, t0, _, rows, ss, _ in blocks([(int(s), int(t), lanes)
+                                                     for t, s in enumerate(src)], nj):
+                    ex.add(make("LOAD", buf="ACC", dtype=dt, sram=base + k * nj + t0,
+                                dram=rx.addr + s0 * es, rows=rows, cols=lanes, stride=ss * es,
+                                note=f"{x.name} tap {a}{bb}"))
+            for b in (0, 1):
+                ex.add(make("LOAD", buf="ACC", dtype="i16", sram=base + (4 + b) * nj,
+                            dram=wtab[b] + j0 * d * 2, rows=nj, cols=d, stride=d * 2,
+                            note=f"wx{b}"))
+            for top in (0, 2 * nj):
+                for k in (0, 1):
+                    ex.add(make("ALU", alu_op="MUL", dst=base + top + k * nj,
+                                src=base + (4 + k) * nj, rows=nj, dst_inc=1, src_inc=1))
+                ex.add(make("ALU", alu_op="ADD", dst=base + top, src=base + top + nj, rows=nj,
+                            dst_inc=1, src_inc=1))
+            ex.add(make("CONFIG", reg="ALU_SCALE", a=int(ty[2, i]), b=int(ty[3, i]), c=2 * FRAC,
+                        note=f"row {i}"))
+            ex.add(make("ALU", alu_op="DYADD", dst=base, src=base + 2 * nj, rows=nj, dst_inc=1,
+                        src_inc=1))
+            dst = py[((b0 * c + cb) * call.oh + i) * call.ow + js]
+            step = int(dst[1] - dst[0]) if nj > 1 else 0
+            assert (np.diff(dst) == step).all(), "channels-last rows are evenly spaced"
+            st = ctx.b.group("st", reads=[slot], writes=[ctx.res(y)])
+            st.add(make("STORE", dtype=dt, mode="tensor", sram=base, dram=ry.addr + int(dst[0]) * es,
+                        rows=nj, cols=lanes, stride=step * es, note=f"{y.name} row {i}"))
