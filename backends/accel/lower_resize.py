@@ -22,6 +22,8 @@ DYADD computes in int64, so the outputs are the reference's bit for bit.
 
 from __future__ import annotations
 
+from math import gcd
+
 import numpy as np
 
 from .isa import make
@@ -75,18 +77,23 @@ class BilinearLowering:
         es, dt = rx.esize, rx.dtype
         ty, tx = tables(call)
         jmax = max(1, min(self.half // PARTS, MAX_ROWS))
+        per = call.ow // gcd(call.ow, w)            # tx repeats every `per` columns (+ w/gcd)
+        if per <= jmax:
+            jmax -= jmax % per
+        chunks = [np.arange(j0, min(j0 + jmax, call.ow)) for j0 in range(0, call.ow, jmax)]
+        order = [col_order(js, per) for js in chunks]
+        cols = np.concatenate(order)    # the weight rows in accumulator-row order
         wtab = [ctx.plan.add_const(f"{call.node.name}.wx{b}",
-                                   np.repeat(tx[2 + b].astype(np.int16)[:, None], d, 1),
+                                   np.repeat(tx[2 + b][cols].astype(np.int16)[:, None], d, 1),
                                    "i16", call.ow, d).addr for b in (0, 1)]
         g = ctx.b.group("st")
         g.add(make("CONFIG", reg="CLAMP", a=0, b=y.dtype.min, d=y.dtype.max,
                    note=f"bilinear {call.node.name}"))
         g.add(make("CONFIG", reg="SCALE", a=IDENTITY[0], b=0, c=IDENTITY[1], note="identity"))
-        ox = np.arange(call.ow)
-        for b0, i, cb, j0 in ((b0, i, cb, j0) for b0 in range(n) for i in range(call.oh)
-                              for cb in range(0, c, d) for j0 in range(0, call.ow, jmax)):
-            nj, lanes = min(jmax, call.ow - j0), min(d, c - cb)
-            js = ox[j0:j0 + nj]
+        for b0, i, cb, q in ((b0, i, cb, q) for b0 in range(n) for i in range(call.oh)
+                             for cb in range(0, c, d) for q in range(len(chunks))):
+            js, j0 = order[q], int(chunks[q][0])
+            nj, lanes = len(js), min(d, c - cb)
             base, slot = self._slot()
             ex = ctx.b.group("ex", reads=[ctx.res(x)], writes=[slot])
             plane = (b0 * c + cb) * h
@@ -112,8 +119,19 @@ class BilinearLowering:
             ex.add(make("ALU", alu_op="DYADD", dst=base, src=base + 2 * nj, rows=nj, dst_inc=1,
                         src_inc=1))
             dst = py[((b0 * c + cb) * call.oh + i) * call.ow + js]
-            step = int(dst[1] - dst[0]) if nj > 1 else 0
-            assert (np.diff(dst) == step).all(), "channels-last rows are evenly spaced"
             st = ctx.b.group("st", reads=[slot], writes=[ctx.res(y)])
-            st.add(make("STORE", dtype=dt, mode="tensor", sram=base, dram=ry.addr + int(dst[0]) * es,
-                        rows=nj, cols=lanes, stride=step * es, note=f"{y.name} row {i}"))
+            for t0, y0, _, rows, _, ys in blocks([(t, int(p), lanes)
+                                                  for t, p in enumerate(dst)], nj):
+                st.add(make("STORE", dtype=dt, mode="tensor", sram=base + t0,
+                            dram=ry.addr + y0 * es, rows=rows, cols=lanes, stride=ys * es,
+                            note=f"{y.name} row {i}"))
+
+
+def col_order(js: np.ndarray, per: int) -> np.ndarray:
+    """The output columns of a chunk in the order of their accumulator rows: by residue
+    modulo ``per`` (the period of the column taps), so that each residue class's taps are
+    one strided LOAD and its outputs one strided STORE; the natural order when the period
+    is as long as the chunk."""
+    if per >= len(js):
+        return js
+    return js[np.lexsort((js, js % per))]

@@ -40,3 +40,20 @@ def test_a_bilinear_resize_between_convolutions(tmp_path):
     g.g.outputs.append(y)
     acc = compile_and_compare(g, tmp_path, samples=2)
     assert acc["host_ops"] == []
+
+
+def test_a_2x_resize_loads_each_tap_as_few_strided_blocks(tmp_path):
+    """The accumulator rows of a chunk go by column residue modulo the taps' period (2 for a
+    2x resize), so each tap of an output row is a few strided LOADs (one per residue class,
+    plus the clamped first and last columns) and its outputs two strided STOREs, not a LOAD
+    per pair of columns (about 9 per tap here)."""
+    g = G(43)
+    x = g.input((1, 8, 3, 8))      # 16 output columns: one chunk on the test array
+    g.op("qcc.resize", [x], {"mode": "linear", "coordinate_transformation_mode": "half_pixel",
+                             "sizes": [6, 16], "x_zp": 0}, output=True)
+    compile_and_compare(g, tmp_path, samples=2)
+    lines = (tmp_path / "accel" / "m.s").read_text().splitlines()
+    taps = sum(1 for ln in lines if "LOAD" in ln and " tap " in ln)
+    stores = sum(1 for ln in lines if ln.split(":", 1)[-1].lstrip().startswith("STORE"))
+    assert taps <= 6 * 4 * 4       # 6 output rows, 4 taps, 4 blocks each at most (the ends)
+    assert 6 <= stores <= 6 * 2    # (the two of a row may merge into one with STORE_OUTER)
