@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layout import ISA_DTYPE, Region, canonical, rows_lanes
+from .layout import ISA_DTYPE, Region, canonical, rows_lanes, to_rows
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,18 @@ def same_bytes(ctx, vs) -> bool:
     ms = {(m.rows, m.lanes) for m in map(mat, rs)}
     p0 = rs[0].positions()
     return len(ms) == 1 and all(np.array_equal(r.positions(), p0) for r in rs[1:])
+
+
+def const_image(r: Region, full: np.ndarray) -> np.ndarray:
+    """A constant operand broadcast to the output's shape (``full``) as the DRAM matrix of
+    the output region ``r``: in its layout, or for a view (``same_bytes``) each element at
+    the view's position."""
+    if r.compat:
+        return to_rows(full, r.layout == "cl")
+    m = mat(r)
+    data = np.empty(full.size, full.dtype)
+    data[r.positions()] = full.ravel()
+    return data.reshape(m.rows, m.lanes)
 
 
 def _operand_ok(ctx, v, out) -> str | None:

@@ -27,8 +27,8 @@ from .gemm_im2col import im2col_usable
 from .gemm_emit import choose_tiling, emit_gemm, place_weights, prefetch_before
 from .hw import HwConfig
 from .isa import ISA_VERSION, make
-from .layout import ISA_DTYPE, DramPlan, Region, canonical, rows_lanes, to_rows
-from .elem_operands import Mat, check_elem, concat_mats, mat
+from .layout import ISA_DTYPE, DramPlan, Region, canonical, rows_lanes
+from .elem_operands import Mat, check_elem, concat_mats, const_image
 from .lower_elem import ElemLowering
 from .lower_gemm import check_gemm, int32_plan, prepare
 from .lower_matmul import MatmulLowering, check_matmul
@@ -191,17 +191,10 @@ class _Lowering:
             data = np.asarray(self.kp.const_of(v).data).reshape(v.shape)
             full = np.broadcast_to(data, tuple(out.shape)).astype(v.dtype.np)
             dt = ISA_DTYPE[v.dtype]
-            ro = self.region(out)
-            cl = ro.layout == "cl"
-            rows, lanes = rows_lanes(out.shape, cl)
-            if ro.compat:
-                data = to_rows(full, cl)
-            else:   # a view (elem_operands.same_bytes): each element at out's position
-                rows, lanes = mat(ro).rows, mat(ro).lanes
-                data = np.empty(full.size, full.dtype)
-                data[ro.positions()] = full.ravel()
+            data = const_image(self.region(out), full)
+            rows, lanes = data.shape
             reg = self.ap.plan.add_const(f"{v.name}.{'x'.join(map(str, out.shape))}",
-                                         data.reshape(rows, lanes), dt, rows, lanes)
+                                         data, dt, rows, lanes)
             self._const_mats[key] = Mat(reg.name, reg.addr, rows, lanes, dt,
                                         lanes * reg.esize)
         return self._const_mats[key]
