@@ -10,14 +10,16 @@ block, and batch):
 
     LOAD  A, B, C, D: rows ty_0[i] / ty_1[i] of x at columns tx_0[j] / tx_1[j] (each a few
           strided LOADs: the 2-D blocks of ``lower_move``)
-    LOAD  WX0, WX1: rows of the constant int16 tables, every lane wx_0[j] / wx_1[j]
-    ALU   MUL A *= WX0, MUL B *= WX1, ADD A += B  (the top row's horizontal taps)
-    ALU   MUL C *= WX0, MUL D *= WX1, ADD C += D  (the bottom row's)
+    per run of accumulator rows whose column weights are equal (the rows go by column
+    residue modulo the taps' period, along which the weights repeat; the clamped end
+    columns are runs of their own):
+    CONFIG ALU_SCALE (2 wx_0, 2 wx_1, 1) · ALU DYADD A = A wx_0 + B wx_1 · DYADD C = C wx_0 + D wx_1
+          (``rshift_round(2 X, 1) = X``: the horizontal taps exactly, in one instruction)
     CONFIG ALU_SCALE (wy_0[i], wy_1[i], 20) · ALU DYADD A = rshift_round(A wy_0 + C wy_1, 20)
     STORE the J rows (identity scale, the dtype's clamp)
 
-Every intermediate is exact in int32 for 8/16-bit codes (``|A| <= 2^15 * 2^11``) and the
-DYADD computes in int64, so the outputs are the reference's bit for bit.
+Every intermediate is exact in int32 for 8/16-bit codes (``|A| <= 2^15 * 2^10``) and DYADD
+computes in int64, so the outputs are the reference's bit for bit.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from .lower_elem import IDENTITY, MAX_ROWS
 from .lower_move import blocks
 
 FRAC = 10   # the reference's Q10 weights (qcc.ops.integer_pool.RESIZE_FRAC_BITS)
-PARTS = 6   # accumulator rows per output column: A, B, C, D, WX0, WX1
+PARTS = 4   # accumulator rows per output column: A, B, C, D
 
 
 def check_bilinear(ctx, call) -> str | None:
@@ -82,17 +84,14 @@ class BilinearLowering:
             jmax -= jmax % per
         chunks = [np.arange(j0, min(j0 + jmax, call.ow)) for j0 in range(0, call.ow, jmax)]
         order = [col_order(js, per) for js in chunks]
-        cols = np.concatenate(order)    # the weight rows in accumulator-row order
-        wtab = [ctx.plan.add_const(f"{call.node.name}.wx{b}",
-                                   np.repeat(tx[2 + b][cols].astype(np.int16)[:, None], d, 1),
-                                   "i16", call.ow, d).addr for b in (0, 1)]
+        runs = [weight_runs(tx[2, js], tx[3, js]) for js in order]
         g = ctx.b.group("st")
         g.add(make("CONFIG", reg="CLAMP", a=0, b=y.dtype.min, d=y.dtype.max,
                    note=f"bilinear {call.node.name}"))
         g.add(make("CONFIG", reg="SCALE", a=IDENTITY[0], b=0, c=IDENTITY[1], note="identity"))
         for b0, i, cb, q in ((b0, i, cb, q) for b0 in range(n) for i in range(call.oh)
                              for cb in range(0, c, d) for q in range(len(chunks))):
-            js, j0 = order[q], int(chunks[q][0])
+            js = order[q]
             nj, lanes = len(js), min(d, c - cb)
             base, slot = self._slot()
             ex = ctx.b.group("ex", reads=[ctx.res(x)], writes=[slot])
@@ -104,16 +103,11 @@ class BilinearLowering:
                     ex.add(make("LOAD", buf="ACC", dtype=dt, sram=base + k * nj + t0,
                                 dram=rx.addr + s0 * es, rows=rows, cols=lanes, stride=ss * es,
                                 note=f"{x.name} tap {a}{bb}"))
-            for b in (0, 1):
-                ex.add(make("LOAD", buf="ACC", dtype="i16", sram=base + (4 + b) * nj,
-                            dram=wtab[b] + j0 * d * 2, rows=nj, cols=d, stride=d * 2,
-                            note=f"wx{b}"))
-            for top in (0, 2 * nj):
-                for k in (0, 1):
-                    ex.add(make("ALU", alu_op="MUL", dst=base + top + k * nj,
-                                src=base + (4 + k) * nj, rows=nj, dst_inc=1, src_inc=1))
-                ex.add(make("ALU", alu_op="ADD", dst=base + top, src=base + top + nj, rows=nj,
-                            dst_inc=1, src_inc=1))
+            for t0, t1, m0, m1 in runs[q]:
+                ex.add(make("CONFIG", reg="ALU_SCALE", a=2 * m0, b=2 * m1, c=1, note="columns"))
+                for top in (0, 2 * nj):
+                    ex.add(make("ALU", alu_op="DYADD", dst=base + top + t0,
+                                src=base + top + nj + t0, rows=t1 - t0, dst_inc=1, src_inc=1))
             ex.add(make("CONFIG", reg="ALU_SCALE", a=int(ty[2, i]), b=int(ty[3, i]), c=2 * FRAC,
                         note=f"row {i}"))
             ex.add(make("ALU", alu_op="DYADD", dst=base, src=base + 2 * nj, rows=nj, dst_inc=1,
@@ -135,3 +129,10 @@ def col_order(js: np.ndarray, per: int) -> np.ndarray:
     if per >= len(js):
         return js
     return js[np.lexsort((js, js % per))]
+
+
+def weight_runs(w0: np.ndarray, w1: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """(first row, end row, wx_0, wx_1) of each run of rows with equal column weights."""
+    cut = np.flatnonzero((np.diff(w0) != 0) | (np.diff(w1) != 0)) + 1
+    edges = [0, *cut.tolist(), len(w0)]
+    return [(a, b, int(w0[a]), int(w1[a])) for a, b in zip(edges[:-1], edges[1:])]

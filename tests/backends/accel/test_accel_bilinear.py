@@ -1,7 +1,7 @@
 """A bilinear resize on the accelerator (``lower_resize.py``): per output row the two source
 rows at the two source columns of every output column (strided LOADs), the Q10 weights
-(int16 weight rows for the columns, the ALU_SCALE pair for the row), one DYADD with the
-reference's rounding, a STORE; bit-exact with the reference interpreter, no host op."""
+(DYADD per run of equal column weights, then one DYADD with the row's pair and the
+reference's rounding), a STORE; bit-exact with the reference interpreter, no host op."""
 
 from __future__ import annotations
 
@@ -57,3 +57,7 @@ def test_a_2x_resize_loads_each_tap_as_few_strided_blocks(tmp_path):
     stores = sum(1 for ln in lines if ln.split(":", 1)[-1].lstrip().startswith("STORE"))
     assert taps <= 6 * 4 * 4       # 6 output rows, 4 taps, 4 blocks each at most (the ends)
     assert 6 <= stores <= 6 * 2    # (the two of a row may merge into one with STORE_OUTER)
+    # the horizontal taps: one DYADD per run of equal column weights and source row (the two
+    # residue classes and the clamped end columns: at most 4 runs), then the vertical one
+    dyadds = sum(1 for ln in lines if "alu_op=DYADD" in ln)
+    assert 6 * 3 <= dyadds <= 6 * (2 * 4 + 1)
