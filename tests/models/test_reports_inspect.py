@@ -56,18 +56,20 @@ def test_inspect_json_and_unsupported_ops(tmp_path, capsys):
 
 def test_inspect_names_the_accelerator_host_fallbacks(tmp_path, capsys):
     """The accelerator compiles what its ISA cannot express as host segments: inspect
-    names them (a concat with a constant part, a ViT class token, runs on the host)."""
+    names them (a softmax over 4,096 elements: its rows do not fit the accumulator of the
+    default configuration, so it runs on the host; the MatMul before it does not)."""
     rng = np.random.default_rng(0)
-    inits = [numpy_helper.from_array(rng.standard_normal((1, 1, 8)).astype(np.float32), "cls"),
-             numpy_helper.from_array(rng.standard_normal((8, 8)).astype(np.float32), "w")]
-    nodes = [helper.make_node("Concat", ["cls", "x"], ["t"], axis=1, name="cls_concat"),
-             helper.make_node("MatMul", ["t", "w"], ["y"], name="mm")]
-    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8])],
+    inits = [numpy_helper.from_array(rng.standard_normal((8, 8)).astype(np.float32), "w"),
+             numpy_helper.from_array(np.array([1, -1], np.int64), "shape")]
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"),
+             helper.make_node("Reshape", ["h", "shape"], ["hr"], name="flat"),
+             helper.make_node("Softmax", ["hr"], ["y"], axis=-1, name="long_softmax")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 512, 8])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
-    path = tmp_path / "cls.onnx"
+    path = tmp_path / "long_softmax.onnx"
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
     p = qcc_inproc(capsys, "inspect", path, "--json")
     assert_ok(p)
     t = json.loads(p.stdout)["targets"]
     assert t["c"]["ok"] and "host_fallbacks" not in t["c"]
-    assert t["accel"]["ok"] and t["accel"]["host_fallbacks"] == ["cls_concat"], t["accel"]
+    assert t["accel"]["ok"] and t["accel"]["host_fallbacks"] == ["long_softmax"], t["accel"]
