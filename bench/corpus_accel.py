@@ -32,31 +32,10 @@ import time
 
 import numpy as np
 
+from .corpus_speed import _load, folders
+
 DEFAULT_ZOO = os.path.expanduser(os.environ.get("QCC_ZOO", "~/.cache/qcc-zoo"))
 CONV_OPS = ("conv",)  # a layer whose op names a convolution (conv2d, the fused forms)
-
-
-def corpus(zoo: str, names=None) -> list[str]:
-    """The corpus model folders of ``zoo``: ``names`` in their order, else all, smallest
-    model file first."""
-    from qcc.errors import QccError
-
-    if not os.path.isdir(zoo):
-        raise QccError(f"corpus folder '{zoo}' does not exist (build it with tests/models/zoo/fetch.py)")
-    have = sorted(n for n in os.listdir(zoo) if os.path.isfile(os.path.join(zoo, n, "meta.json"))
-                  and os.path.isfile(os.path.join(zoo, n, "model.onnx")))
-    if names:
-        missing = [n for n in names if n not in have]
-        if missing:
-            raise QccError(f"not in the corpus at '{zoo}': {', '.join(missing)}")
-        return [os.path.join(zoo, n) for n in names]
-    return sorted((os.path.join(zoo, n) for n in have),
-                  key=lambda d: os.path.getsize(os.path.join(d, "model.onnx")))
-
-
-def _load(p: str) -> dict:
-    with np.load(p, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
 
 
 def _err(e: BaseException) -> str:
@@ -283,7 +262,7 @@ def main(argv=None) -> int:
     from qcc.errors import QccError
 
     try:
-        todo = corpus(args.zoo, [n for n in args.models.split(",") if n] or None)
+        todo = folders(args.zoo, [n for n in args.models.split(",") if n] or None)
     except QccError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -7,18 +7,10 @@ suite, the heavier ones are slow; the whole corpus is ``python -m qcc.bench.corp
 
 from __future__ import annotations
 
-import json
-import os
-
-import numpy as np
 import pytest
 
-from qcc.commands import run_artifact
-from qcc.driver import CompileOptions, compile_model
-from qcc.frontend.onnx_import import parse_input_shapes
-
 pytest.importorskip("torch")
-from tests.models.zoo import fetch  # noqa: E402
+from tests.models.zoo.smoke import check_bit_exact  # noqa: E402
 
 # a 1-D CNN, a detection head, a GRU, a U-Net, an MLP autoencoder, a P-Net (each under 3 s)
 FAST = ["kws_tcnn", "det_head", "kws_gru", "unet_seg", "fc_autoencoder", "pnet_random"]
@@ -26,20 +18,7 @@ SLOW = ["ds_cnn_kws", "mobilenet_v1"]
 
 
 def _check(name: str, tmp_path, rows: int) -> dict:
-    e = next(e for e in fetch.CORPUS if e.name == name)
-    d = fetch.build_one(e, str(tmp_path))
-    meta = json.load(open(os.path.join(d, "meta.json")))
-    out = str(tmp_path / "acc")
-    man = compile_model(os.path.join(d, "model.onnx"), CompileOptions(
-        target="accel", out_dir=out, input_shapes=parse_input_shapes(meta["input_shapes"]),
-        options={"calib": os.path.join(d, "calib.npz"), "quiet": True}))
-    with np.load(os.path.join(d, "test.npz")) as z:
-        test = {k: z[k][:rows] for k in z.files}
-    got, want = run_artifact(out, test, "target"), run_artifact(out, test, "reference")
-    assert sorted(got) == sorted(want)
-    for k in want:
-        assert got[k].dtype == want[k].dtype and np.array_equal(got[k], want[k]), (name, k)
-    return man
+    return check_bit_exact(name, tmp_path, "accel", rows)
 
 
 @pytest.mark.parametrize("name", FAST)
