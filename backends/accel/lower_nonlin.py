@@ -20,6 +20,7 @@ import numpy as np
 
 from qcc.ir import DType
 
+from .acc_halves import AccHalves
 from .elem_operands import mat
 from .isa import make
 from .lower_elem import IDENTITY, MAX_ROWS
@@ -57,19 +58,12 @@ def check_nonlin(ctx, call) -> str | None:
     return None
 
 
-class NonlinLowering:
+class NonlinLowering(AccHalves):
     FAMILIES = ("threshold", "igelu")
 
     def __init__(self, ctx, elem):
-        self.ctx, self.elem = ctx, elem
-        self.d = ctx.hw.dim
-        self.half = ctx.hw.acc_rows // 2
-        self.aslot = 0
-
-    def _slot(self):
-        k = self.aslot % 2
-        self.aslot += 1
-        return k * self.half, ("ACC", k)
+        super().__init__(ctx)
+        self.elem = elem
 
     def _rows(self, total: int, blocks: int):
         rc = max(1, min(MAX_ROWS, self.half // blocks))

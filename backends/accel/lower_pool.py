@@ -17,6 +17,7 @@ import numpy as np
 
 from qcc.ops.integer_pool import avgpool_counts
 
+from .acc_halves import AccHalves
 from .elem_operands import mat
 from .isa import make
 from .layout import canonical
@@ -48,18 +49,7 @@ def counts(call) -> np.ndarray:
                           (call.pt, call.pl, pb, pr), bool(call.include_pad))
 
 
-class PoolLowering:
-    def __init__(self, ctx):
-        self.ctx = ctx
-        self.d = ctx.hw.dim
-        self.half = ctx.hw.acc_rows // 2
-        self.aslot = 0
-
-    def _slot(self):
-        k = self.aslot % 2
-        self.aslot += 1
-        return k * self.half, ("ACC", k)
-
+class PoolLowering(AccHalves):
     def _tap(self, g, call, mx, n, oh, u, v, lb, sram, pad_val) -> bool:
         """LOAD tap (u, v) of output row ``oh`` into ``sram``; False when the row is padding."""
         ih = oh * call.sh + u - call.pt

@@ -28,6 +28,7 @@ from math import gcd
 
 import numpy as np
 
+from .acc_halves import AccHalves
 from .isa import make
 from .lower_elem import IDENTITY, MAX_ROWS
 from .lower_move import blocks
@@ -58,18 +59,7 @@ def tables(call):
     return ty, tx
 
 
-class BilinearLowering:
-    def __init__(self, ctx):
-        self.ctx = ctx
-        self.d = ctx.hw.dim
-        self.half = ctx.hw.acc_rows // 2
-        self.aslot = 0
-
-    def _slot(self):
-        k = self.aslot % 2
-        self.aslot += 1
-        return k * self.half, ("ACC", k)
-
+class BilinearLowering(AccHalves):
     def lower(self, call) -> None:
         ctx, d = self.ctx, self.d
         x, y = call.x, call.y

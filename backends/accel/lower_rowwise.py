@@ -42,7 +42,6 @@ def _rowwise_ok(ctx, call, length: int) -> str | None:
 
 def check_rowwise(ctx, call) -> str | None:
     """Why a softmax/LayerNorm call cannot be rendered (None when it can)."""
-    d = ctx.hw.dim
     if call.family == "isoftmax":
         why = _rowwise_ok(ctx, call, call.length)
         if why or call.inner != 1:
