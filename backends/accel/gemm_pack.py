@@ -139,7 +139,7 @@ def pack_candidates(ly, hw, cap: dict, tiling_cls) -> list:
 
 def _load_tile(e, tile, base) -> None:
     """One LOAD per (group, kernel row, output column): the column's rows for that group."""
-    ly, d, x = e.ly, e.d, e.x
+    ly, x = e.ly, e.x
     n, oh0, th, ow0, tw = tile
     pk = ly.extra["pack"]
     p = th * tw

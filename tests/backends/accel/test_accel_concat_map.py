@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from accel_testlib import HW, G, compile_and_compare
+from accel_testlib import G, compile_and_compare
 
 
 def conv(g: G, x, m, y_zp):

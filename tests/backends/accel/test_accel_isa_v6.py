@@ -18,7 +18,7 @@ from qcc.backends.accel.check import check_bounds
 from qcc.backends.accel.funcsim import Machine, SimError
 from qcc.backends.accel.hw import HwConfig
 from qcc.backends.accel.isa import decode, encode, format_instr, make, parse_instr
-from qcc.backends.accel.timing import cost, dma_bytes, simulate
+from qcc.backends.accel.timing import cost, dma_bytes
 
 from accel_testlib import HW, G, compile_and_compare
 
