@@ -9,14 +9,7 @@ import numpy as np
 import pytest
 
 from accel_testlib import HW, G, compile_and_compare
-
-
-def conv(g: G, x, m, k, group=1, x_zp=0, y_zp=0, output=False, **attrs):
-    w = g.const(g.rand((m, x.shape[1] // group, k, k)))
-    b = g.const(g.rng.integers(-500, 500, m).astype(np.int32))
-    a = dict(strides=[1, 1], pads=[0, 0, 0, 0], group=group, x_zp=x_zp, y_zp=y_zp)
-    a.update(attrs)
-    return g.op("qcc.conv2d", [x, w, b, *g.mult(m)], a, output=output)
+from test_accel_resident import conv
 
 
 def _rows(spec: str) -> tuple[int, int]:
