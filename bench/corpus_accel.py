@@ -32,28 +32,9 @@ import time
 
 import numpy as np
 
-from .corpus_speed import _load, folders
+from .corpus_speed import DEFAULT_ZOO, _err, _load, _stamp, folders
 
-DEFAULT_ZOO = os.path.expanduser(os.environ.get("QCC_ZOO", "~/.cache/qcc-zoo"))
 CONV_OPS = ("conv",)  # a layer whose op names a convolution (conv2d, the fused forms)
-
-
-def _err(e: BaseException) -> str:
-    s = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {s[0][:240] if s else ''}"
-
-
-def _stamp() -> str:
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
-                              text=True, timeout=30).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "compiler",
-                                "passes", "backends"], cwd=root, capture_output=True, text=True,
-                               timeout=30).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return head + ("+" if dirty else "")
 
 
 # -------------------------------------------------------------------------- one model

@@ -1,5 +1,5 @@
 """The two halves of the accumulator taken in turn by the row-wise lowerings (pooling, the
-nonlinear ops, the bilinear resize): while the ST engine stores one half, the EX engine fills
+nonlinear ops, data movement, the bilinear resize): while the ST engine stores one half, the EX engine fills
 the other (docs/target_accel.md §6, double buffering through the tokens)."""
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .acc_halves import AccHalves
 from .isa import make
 from .layout import ESIZE, ISA_DTYPE
 from .lower_elem import IDENTITY, MAX_ROWS
@@ -98,14 +99,11 @@ def blocks(rs: list, max_rows: int) -> list[tuple[int, int, int, int, int, int]]
     return out
 
 
-class MoveLowering:
+class MoveLowering(AccHalves):
     FAMILIES = ("copy", "gather_table", "resize")
 
     def __init__(self, ctx):
-        self.ctx = ctx
-        self.d = ctx.hw.dim
-        self.acc_half = ctx.hw.acc_rows // 2
-        self.aslot = 0
+        super().__init__(ctx)
         self._fill: dict = {}
 
     def _fill_addr(self, dt: str, value: int) -> int:
@@ -178,7 +176,7 @@ class MoveLowering:
         ctx = self.ctx
         ry = ctx.region(y)
         ex_, ey, dt = ESIZE[xdt], ry.esize, ry.dtype
-        cap = min(self.acc_half, MAX_ALU_ROWS)
+        cap = min(self.half, MAX_ALU_ROWS)
         bl = blocks(runs(src_pos, dst_pos, self.d), min(MAX_ROWS, cap))
         reads = [] if x.is_const else [ctx.res(x)]
         k = 0
@@ -201,7 +199,3 @@ class MoveLowering:
                 ex.add(make("ALU", alu_op="ADD", use_imm=1, dst=base, rows=used, dst_inc=1,
                             imm=-centre, note="centre"))
 
-    def _slot(self):
-        k = self.aslot % 2
-        self.aslot += 1
-        return k * self.acc_half, ("ACC", k)

@@ -21,8 +21,8 @@ when their piece has landed.  The groups name accumulator and input-buffer row i
 from __future__ import annotations
 
 from .isa import make
+from .lower_elem import MAX_ROWS   # LOAD / STORE rows field
 
-MAX_ROWS = 1023        # LOAD / STORE rows field
 PIECES = 4             # weight loads per matrix (the first GEMMs wait for one piece only)
 
 

@@ -24,7 +24,7 @@ from qcc.lower import KernelProgram, buffer_nbytes, lower
 from .check import check_stream
 from . import fuse_add, lookahead, resident
 from .gemm_im2col import im2col_usable
-from .gemm_emit import choose_tiling, emit_gemm, place_weights, prefetch_before
+from .gemm_emit import choose_tiling, emit_gemm, new_builder, place_weights, prefetch_before
 from .hw import HwConfig
 from .isa import ISA_VERSION, make
 from .layout import ISA_DTYPE, DramPlan, Region, canonical, rows_lanes
@@ -38,7 +38,6 @@ from .lower_gather import GatherLowering, check_gather
 from .lower_rnn import RnnLowering, check_rnn, rnn_macs
 from .lower_rowwise import RowwiseLowering, check_rowwise
 from .lower_pool import PoolLowering, check_pool
-from .stream import Builder
 from .target import HOST_REASONS, SUPPORT, accel_target, adapt_unsigned
 
 GEMM_FAMILIES = ("conv2d", "linear")
@@ -246,9 +245,7 @@ class _Lowering:
     # -- segments ------------------------------------------------------------------------
     def _open(self):
         if self.b is None:
-            self.b = Builder(inp_half=self.hw.inp_rows // 2, fifo_depth=self.hw.fifo_depth,
-                             acc_half=self.hw.acc_rows // 2, wgt_half=self.hw.wgt_blocks // 2,
-                             param_half=self.hw.param_rows // 2)
+            self.b = new_builder(self.hw)
             self.b.also_write = self._overlaps
             self.written = set()
             self._seg_layers = []

@@ -58,9 +58,7 @@ def _strided(base: int, rows: int, stride: int, nbytes: int):
     """The locations ``base + r*stride + b`` (r < rows, b < nbytes): a slice when dense."""
     if rows <= 0 or nbytes <= 0:
         return None
-    if stride == nbytes or rows == 1:
-        return slice(base, base + (rows - 1) * stride + nbytes)
-    if 0 <= stride < nbytes:   # overlapping rows: the hull is exact
+    if rows == 1 or 0 <= stride <= nbytes:   # dense, or overlapping rows: the hull is exact
         return slice(base, base + (rows - 1) * stride + nbytes)
     return (base + np.arange(rows)[:, None] * stride + np.arange(nbytes)[None, :]).ravel()
 
@@ -193,11 +191,10 @@ class _Shadow:
         self.ri = np.full((NREAD, n), -1, np.int32)
 
 
-def _first(bad, ix):
-    """(position in the access, location) of the first True of ``bad`` over ``ix``."""
+def _first(bad, ix) -> int:
+    """The location of the first True of ``bad`` over ``ix``."""
     k = int(np.flatnonzero(bad)[0])
-    loc = ix.start + k if isinstance(ix, slice) else int(ix[k])
-    return k, loc
+    return ix.start + k if isinstance(ix, slice) else int(ix[k])
 
 
 class RaceWalker:
@@ -226,14 +223,14 @@ class RaceWalker:
         wc = sh.wc[ix]
         bad = (wc >= 0) & (vc[np.maximum(wc, 0)] < sh.wn[ix])
         if bad.any():
-            k, loc = _first(bad, ix)
+            loc = _first(bad, ix)
             self._report(i, int(sh.wi[loc]), buf, ix, bad, write, True)
         if not write:
             return
         for c in range(NREAD):
             bad = sh.rn[c][ix] > vc[c]
             if bad.any():
-                k, loc = _first(bad, ix)
+                loc = _first(bad, ix)
                 self._report(i, int(sh.ri[c][loc]), buf, ix, bad, True, False)
 
     def _record(self, i: int, comp: int, cnt: int, buf: str, ix, write: bool) -> None:

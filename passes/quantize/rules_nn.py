@@ -182,8 +182,9 @@ def _dense_weight(st: QState, node: Node, w, axis: int, b=None, sx: float = 1.0)
     floor = None if need is None else arith.f32_scale(np.where(need > 0, need * (1 + 2.0 ** -20), 0.0))
     wv, wqp, sc, gm = st.dense_weight(w.data, axis, w.name + ".q", bits, source=w.name,
                                       group_size=int(gsz) if gsz else None, high_from=high, floor=floor)
-    if gm is not None and floor is not None and np.any((floor > 0) & (floor >= sc)):
-        st.bias_fit[wv.name] = np.nonzero((floor > 0) & (floor >= sc))[0].tolist()
+    raised = None if gm is None or floor is None else (floor > 0) & (floor >= sc)
+    if raised is not None and raised.any():
+        st.bias_fit[wv.name] = np.nonzero(raised)[0].tolist()
     extra = [] if gm is None else [gm]
     attrs = {} if gm is None else {"group_size": int(wqp.group_size), "group_shift": 16}
     return wv, wqp, np.asarray(sc, np.float64), extra, attrs
